@@ -1,0 +1,29 @@
+import { Command } from 'commander';
+import { registerGenerate } from './commands/generate.ts';
+import { registerIngest } from './commands/ingest.ts';
+import { registerQuarantine } from './commands/quarantine.ts';
+import { registerMpi } from './commands/mpi.ts';
+import { registerRecord } from './commands/record.ts';
+import { registerServe } from './commands/serve.ts';
+import { registerDemo } from './commands/demo.ts';
+import { registerMigrate } from './commands/migrate.ts';
+
+const program = new Command('bevan')
+  .description('Bevan: one record of each person across GP, hospital, community, mental health and social care')
+  .version('0.1.0')
+  .showHelpAfterError()
+  .addHelpText(
+    'after',
+    `
+Database: every command uses the PGlite data folder given by --data (default ./.bevan/data),
+or the PostgreSQL server in DATABASE_URL when that is set.`,
+  );
+
+for (const register of [registerDemo, registerGenerate, registerIngest, registerQuarantine, registerMpi, registerRecord, registerServe, registerMigrate]) {
+  register(program);
+}
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  console.error(`bevan: ${err instanceof Error ? err.message : String(err)}`);
+  process.exitCode = 1;
+});

@@ -1,0 +1,45 @@
+/**
+ * The database port. Bevan speaks PostgreSQL through one small interface with two adapters:
+ * PGlite (embedded, in a data folder) and a PostgreSQL server (DATABASE_URL). The same SQL
+ * must run on both, so nothing here exposes driver-specific features.
+ */
+export interface QueryResult<R> {
+  rows: R[];
+  /** Rows affected by INSERT/UPDATE/DELETE, when the driver reports it. */
+  rowCount: number;
+}
+
+export interface Queryable {
+  /** Runs one parameterised statement ($1, $2, …). */
+  query<R = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<QueryResult<R>>;
+  /** Runs a script of several statements with no parameters (migrations). */
+  exec(sql: string): Promise<void>;
+}
+
+export interface Database extends Queryable {
+  readonly kind: 'pglite' | 'postgres';
+  /** A human-readable place: the data folder or the server URL without password. */
+  readonly location: string;
+  /** Runs fn in one transaction on one connection; rolls back if fn throws. */
+  transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+/** Thrown when the database cannot be reached (the server is down, the socket closed). */
+export class DatabaseUnavailableError extends Error {
+  readonly kind = 'database-unavailable';
+  constructor(message: string, readonly cause?: unknown) {
+    super(message);
+  }
+}
+
+const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', '57P01', '57P02', '57P03', '08000', '08003', '08006', '08001', '08004']);
+
+/** True when an error means "the database is not there right now": callers may retry later. */
+export function isUnavailable(err: unknown): boolean {
+  if (err instanceof DatabaseUnavailableError) return true;
+  const e = err as { code?: string; message?: string } | null;
+  if (!e) return false;
+  if (e.code && UNAVAILABLE_CODES.has(e.code)) return true;
+  return /Connection terminated|connect ECONNREFUSED|Client has encountered a connection error|terminating connection/i.test(e.message ?? '');
+}
