@@ -63,6 +63,8 @@ export interface AcceptedItem {
   merge?: MergeInstruction;
   /** Where it came from, for people: `path/to/file.hl7#42` or `mllp:127.0.0.1:53122`. */
   origin: string;
+  /** The message as received (HL7: so that a control-id conflict can be quarantined whole and replayed). */
+  raw?: string;
 }
 
 /** A well-formed message of a type Bevan does not use: acknowledged and counted, not an error. */

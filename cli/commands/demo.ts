@@ -1,8 +1,119 @@
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
+import { openDatabase } from '../../db/open.ts';
+import { generateLocality } from '../../synth/generate.ts';
+import { ingestPaths } from '../../ingest/pipeline.ts';
+import { sendMllp } from '../../ingest/hl7v2/mllp.ts';
+import { runMatcher } from '../../mpi/matcher.ts';
+import { progressBar } from '../progress.ts';
+import { startServices, stopOnSignal } from './serve.ts';
 
-// Placeholder: filled in by the work on this subcommand.
+interface DemoOptions {
+  people: string;
+  seed: string;
+  out: string;
+  data: string;
+  port: string;
+  host: string;
+  mllpPort: string;
+  serve: boolean;
+}
+
+/** Splits an HL7 file into messages (segments end in CR; messages start at MSH). */
+export function splitHl7Messages(text: string): string[] {
+  return text
+    .replace(/^\uFEFF/, '')
+    .split(/\r?\n(?=MSH)|\r(?=MSH)/)
+    .map((m) => m.replace(/[\r\n]+$/, ''))
+    .filter((m) => m.startsWith('MSH'));
+}
+
 export function registerDemo(program: Command): void {
-  program.command('demo').description('(not yet available)').action(() => {
-    throw new Error('bevan demo is not available yet');
-  });
+  program
+    .command('demo')
+    .description('generate a synthetic Trafford, feed it in through the real formats (files and MLLP), then serve')
+    .option('--people <n>', 'size of the synthetic population', '5000')
+    .option('--seed <n>', 'random seed (same seed, same locality)', '42')
+    .option('--out <dir>', 'where the generated feeds are written', './.bevan/feeds')
+    .option('--data <dir>', 'PGlite data folder (ignored when DATABASE_URL is set)', './.bevan/data')
+    .option('--port <port>', 'HTTP port', '8080')
+    .option('--host <host>', 'address to listen on', '127.0.0.1')
+    .option('--mllp-port <port>', 'MLLP port', '2575')
+    .option('--no-serve', 'stop after loading instead of serving')
+    .action(async (opts: DemoOptions) => {
+      const people = Number(opts.people);
+      const seed = Number(opts.seed);
+      const out = resolve(opts.out, `trafford-${people}-${seed}`);
+      const tty = process.stderr.isTTY === true;
+
+      // 1. A synthetic locality, written in each source system's own format (kept between runs).
+      if (!existsSync(join(out, 'truth', 'summary.json'))) {
+        const bar = progressBar('generate', tty);
+        bar.start(people, 0, { unit: 'people', detail: '' });
+        await generateLocality({ people, seed, out, onProgress: (done) => bar.update(done, { unit: 'people', detail: '' }) });
+        bar.stop();
+        console.log(`generated ${people} people into ${out}`);
+      } else console.log(`using the locality already generated in ${out}`);
+
+      // 2. Files in: GP FHIR bundles, hospital HL7 v2 files, community and social care CSV.
+      const db = await openDatabase({ dataDir: opts.data });
+      console.log(`database: ${db.kind} (${db.location})`);
+      const feedFiles = ['gp', 'hospital', 'community', 'socialcare'].flatMap((d) =>
+        existsSync(join(out, d))
+          ? readdirSync(join(out, d), { withFileTypes: true })
+              .filter((e) => e.isFile())
+              .map((e) => join(out, d, e.name))
+              .sort()
+          : [],
+      );
+      const bar = progressBar('ingest', tty);
+      let started = false;
+      const r = await ingestPaths(db, feedFiles, {
+        onProgress: (p) => {
+          if (!started) {
+            bar.start(Math.max(1, Math.round(p.bytesTotal / 1048576)), 0, { unit: 'MB', detail: '' });
+            started = true;
+          }
+          bar.update(Math.round(p.bytesDone / 1048576), { unit: 'MB', detail: `${p.counts.resources} resources` });
+        },
+      });
+      bar.stop();
+      console.log(
+        `files: ${r.accepted} messages accepted, ${r.ignored} ignored, ${r.quarantined} quarantined, ${r.duplicates} duplicates; ${r.resources} resources in ${r.seconds.toFixed(1)}s`,
+      );
+
+      // 3. The most recent hospital messages arrive over MLLP, as from a live interface engine.
+      const s = await startServices(db, { port: Number(opts.port), host: opts.host, mllpPort: Number(opts.mllpPort) });
+      const mllpDir = join(out, 'hospital', 'mllp');
+      if (existsSync(mllpDir) && s.mllp) {
+        const messages = readdirSync(mllpDir)
+          .filter((f) => f.endsWith('.hl7'))
+          .sort()
+          .flatMap((f) => splitHl7Messages(readFileSync(join(mllpDir, f), 'utf8')));
+        const acks = await sendMllp(opts.host, s.mllp.port, messages);
+        const byCode: Record<string, number> = {};
+        for (const a of acks) byCode[a.code] = (byCode[a.code] ?? 0) + 1;
+        console.log(`MLLP: sent ${messages.length} HL7 messages, acknowledgements ${JSON.stringify(byCode)}`);
+      }
+
+      // 4. Link the identities that had no usable NHS number.
+      const m = await runMatcher(db);
+      console.log(`MPI: ${JSON.stringify(m)}`);
+
+      if (!opts.serve) {
+        await s.stop();
+        await db.close();
+        return;
+      }
+      console.log(`\nBevan is running on ${db.kind}:`);
+      console.log(`  http://${opts.host}:${opts.port}/health`);
+      console.log(`  http://${opts.host}:${opts.port}/ingest/status`);
+      console.log(`  MLLP listener for HL7 v2 on ${opts.host}:${opts.mllpPort}`);
+      console.log(`Try: npx bevan record <NHS number> --data ${opts.data}   (stop the server first: PGlite has one user at a time)`);
+      stopOnSignal(async () => {
+        await s.stop();
+        await db.close();
+      });
+    });
 }

@@ -1,0 +1,56 @@
+/** Shared helpers for benchmarks: fresh databases on each adapter, and a generated locality. */
+import { existsSync } from 'node:fs';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import type { Database } from '../db/database.ts';
+import { openPglite } from '../db/pglite-adapter.ts';
+import { openPostgres } from '../db/postgres-adapter.ts';
+import { migrate } from '../db/migrator.ts';
+import { generateLocality } from '../synth/generate.ts';
+
+export const PG_URL = process.env.BEVAN_BENCH_DATABASE_URL ?? process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+/** A fresh, migrated database of the given kind (PGlite in a temp folder, or a new schema on the server). */
+export async function freshDatabase(kind: 'pglite' | 'postgres'): Promise<Database & { drop(): Promise<void> }> {
+  if (kind === 'pglite') {
+    const dir = await mkdtemp(join(tmpdir(), 'bevan-bench-'));
+    const db = await openPglite(dir);
+    await migrate(db);
+    return Object.assign(db, { drop: () => db.close() });
+  }
+  const schema = `bench_${Date.now().toString(36)}`;
+  const admin = new pg.Client({ connectionString: PG_URL });
+  await admin.connect();
+  await admin.query(`CREATE SCHEMA ${schema}`);
+  await admin.end();
+  const db = await openPostgres(PG_URL, { schema });
+  await migrate(db);
+  return Object.assign(db, {
+    async drop() {
+      await db.close();
+      if (process.env.BEVAN_BENCH_KEEP) return;
+      const a = new pg.Client({ connectionString: PG_URL });
+      await a.connect();
+      await a.query(`DROP SCHEMA ${schema} CASCADE`);
+      await a.end();
+    },
+  });
+}
+
+/** Generates (once, cached under the temp folder) a locality of `people` for benchmarks. */
+export async function benchLocality(people: number, seed = 7): Promise<string> {
+  const out = join(tmpdir(), `bevan-bench-locality-${people}-${seed}`);
+  if (!existsSync(join(out, 'truth', 'summary.json'))) await generateLocality({ people, seed, out });
+  return out;
+}
+
+export function arg(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : fallback;
+}
+
+export function rssMiB(): number {
+  return Math.round(process.memoryUsage().rss / 1048576);
+}

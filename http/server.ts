@@ -1,0 +1,61 @@
+/**
+ * The HTTP server. For now: health and ingestion status (aggregate counts, no personal data).
+ * Later issues add the FHIR API and the web application behind the access layer.
+ */
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { Database } from '../db/database.ts';
+import type { MllpCounters } from '../ingest/mllp-service.ts';
+
+export interface ServerDeps {
+  db: Database;
+  mllp?: { port: number; counters: MllpCounters };
+}
+
+/** Builds the app without listening (tests call app.inject()). */
+export function buildServer(deps: ServerDeps): FastifyInstance {
+  const app = Fastify({ logger: false, bodyLimit: 1 << 20 });
+
+  app.get('/health', async () => {
+    const t = performance.now();
+    await deps.db.query('SELECT 1');
+    return { status: 'ok', database: deps.db.kind, latencyMs: Math.round((performance.now() - t) * 10) / 10 };
+  });
+
+  app.get('/ingest/status', async () => ingestionStatus(deps));
+
+  app.setErrorHandler((err: Error & { statusCode?: number }, _req, reply) => {
+    const status = err.statusCode ?? 500;
+    reply.status(status).send({ resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: status === 404 ? 'not-found' : 'exception', diagnostics: status >= 500 ? 'internal error' : err.message }] });
+  });
+  return app;
+}
+
+/** Ingestion status: per source system, what arrived and when; the quarantine; MLLP counters. */
+export async function ingestionStatus(deps: ServerDeps) {
+  const { db } = deps;
+  const [sources, quarantine, totals, runs] = await Promise.all([
+    db.query<{ source_system: string; messages: number; last_received: string }>(
+      `SELECT source_system, count(*)::int AS messages, max(received_at)::text AS last_received
+         FROM ingest_message GROUP BY source_system ORDER BY source_system`,
+    ),
+    db.query<{ open: number; total: number }>(`SELECT count(*) FILTER (WHERE status = 'open')::int AS open, count(*)::int AS total FROM quarantine`),
+    db.query<{ persons: number; identities: number; resources: number; pending_reviews: number }>(
+      `SELECT (SELECT count(*)::int FROM person WHERE status = 'active') AS persons,
+              (SELECT count(*)::int FROM source_identity) AS identities,
+              (SELECT count(*)::int FROM resource) AS resources,
+              (SELECT count(*)::int FROM mpi_review WHERE status = 'open') AS pending_reviews`,
+    ),
+    db.query(
+      `SELECT origin, format, status, accepted, ignored, quarantined, duplicates, resources, started_at::text AS started_at, finished_at::text AS finished_at
+         FROM ingest_run ORDER BY started_at DESC LIMIT 20`,
+    ),
+  ]);
+  return {
+    database: db.kind,
+    totals: totals.rows[0],
+    quarantine: quarantine.rows[0],
+    sources: sources.rows,
+    recentRuns: runs.rows,
+    mllp: deps.mllp ? { port: deps.mllp.port, ...deps.mllp.counters } : null,
+  };
+}

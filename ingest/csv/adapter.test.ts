@@ -1,0 +1,257 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import type { EpisodeOfCare, Encounter, Patient, Procedure } from '@medplum/fhirtypes';
+import type { AcceptedItem, IngestItem, RejectedItem } from '../model.ts';
+import { csvAdapter, parseFields } from './adapter.ts';
+import { CSV_CONTRACTS, matchHeader } from './contracts.ts';
+import { parseCsvDate } from './rows.ts';
+
+async function* chunks(buf: Buffer, size: number): AsyncIterable<Buffer> {
+  for (let i = 0; i < buf.length; i += size) yield buf.subarray(i, i + size);
+}
+
+async function readAll(data: string | Buffer, size = 11): Promise<IngestItem[]> {
+  const out: IngestItem[] = [];
+  const buf = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+  for await (const item of csvAdapter.read(chunks(buf, size), 'community/contacts.csv')) out.push(item);
+  return out;
+}
+
+const accepted = (items: IngestItem[]) => items.filter((i): i is AcceptedItem => i.kind === 'accepted');
+const rejected = (items: IngestItem[]) => items.filter((i): i is RejectedItem => i.kind === 'rejected');
+
+const CONTACT_HEADER =
+  'contact_id,client_id,nhs_number,family_name,given_name,date_of_birth,sex,postcode,gp_practice,contact_date,service,team,contact_type,snomed_code,snomed_display,duration_minutes,staff_role';
+const contactRow = (id: string, over: Partial<Record<string, string>> = {}) => {
+  const v: Record<string, string> = {
+    contact_id: id,
+    client_id: 'CL1001',
+    nhs_number: '943 476 5919',
+    family_name: 'Testperson',
+    given_name: 'Alex',
+    date_of_birth: '1950-03-14',
+    sex: 'F',
+    postcode: 'ZZ9 9ZZ',
+    gp_practice: 'P91001',
+    contact_date: '2024-02-01',
+    service: 'District nursing',
+    team: 'North team',
+    contact_type: 'Home visit',
+    snomed_code: '225358003',
+    snomed_display: 'Wound care',
+    duration_minutes: '30',
+    staff_role: 'Community nurse',
+    ...over,
+  };
+  return CONTACT_HEADER.split(',')
+    .map((c) => v[c])
+    .join(',');
+};
+
+test('sniff: a contract header or any identifier-like header; not FHIR or HL7', () => {
+  assert.equal(csvAdapter.sniff(`${CONTACT_HEADER}\r\nC1,...`), true);
+  assert.equal(csvAdapter.sniff(`\uFEFF"contact_id","client_id"\n`), true);
+  assert.equal(csvAdapter.sniff('contact_id,client_id,nhs_numbr'), true);
+  assert.equal(csvAdapter.sniff('{"resourceType":"Bundle"}'), false);
+  assert.equal(csvAdapter.sniff('MSH|^~\\&|PAS|RM2'), false);
+  assert.equal(csvAdapter.sniff('just some prose, with a comma'), false);
+});
+
+test('community contacts: good rows become Patient + Encounter items', async () => {
+  const text = `${CONTACT_HEADER}\n${contactRow('CC1')}\n${contactRow('CC2', { sex: 'male', contact_date: '05/03/2024', duration_minutes: '', snomed_code: '' })}\n`;
+  const items = await readAll(text);
+  assert.equal(rejected(items).length, 0);
+  const [a, b] = accepted(items);
+  assert.equal(a.sourceSystem, 'csv:community');
+  assert.equal(a.messageId, 'community-contact:CC1');
+  assert.equal(a.event, 'community-contact');
+  assert.equal(a.idIsUnique, false);
+  assert.equal(a.origin, 'community/contacts.csv#2');
+  assert.equal(a.contentHash, createHash('sha256').update(contactRow('CC1')).digest('hex'));
+  assert.deepEqual(a.identity, {
+    system: 'csv:community',
+    id: 'CL1001',
+    nhsNumber: '9434765919',
+    family: 'Testperson',
+    given: 'Alex',
+    birthDate: '1950-03-14',
+    sex: 'female',
+    postcode: 'ZZ9 9ZZ',
+    practice: 'P91001',
+  });
+  const patient = a.resources[0].resource as Patient;
+  assert.equal(patient.id, 'CL1001');
+  assert.deepEqual(patient.identifier, [{ system: 'https://fhir.nhs.uk/Id/nhs-number', value: '9434765919' }]);
+  const enc = a.resources[1].resource as Encounter;
+  assert.equal(enc.id, 'CC1');
+  assert.equal(enc.status, 'finished');
+  assert.deepEqual(enc.class, { system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'HH', display: 'home health' });
+  assert.deepEqual(enc.type?.[0].coding, [{ system: 'http://snomed.info/sct', code: '225358003', display: 'Wound care' }]);
+  assert.deepEqual(enc.period, { start: '2024-02-01' });
+  assert.equal(enc.length?.value, 30);
+  assert.deepEqual(enc.serviceType, { text: 'District nursing' });
+  assert.deepEqual(enc.subject, { reference: 'Patient/CL1001' });
+
+  assert.equal(b.identity?.sex, 'male');
+  const enc2 = b.resources[1].resource as Encounter;
+  assert.deepEqual(enc2.period, { start: '2024-03-05' });
+  assert.equal(enc2.length, undefined);
+  assert.equal(b.origin, 'community/contacts.csv#3');
+});
+
+test('social care assessments and packages', async () => {
+  const ah = 'assessment_id,person_id,nhs_number,family_name,given_name,date_of_birth,sex,postcode,assessment_date,assessment_type,outcome,snomed_code,snomed_display,worker_team';
+  const [a] = await readAll(`${ah}\nSA1,SC77,,Testperson,Sam,01/12/1940,U,ZZ1 1ZZ,2024-01-10,Care Act assessment,Eligible,710909003,Social care assessment,Older adults\n`);
+  const item = a as AcceptedItem;
+  assert.equal(item.sourceSystem, 'csv:socialcare');
+  assert.equal(item.identity?.birthDate, '1940-12-01');
+  assert.equal(item.identity?.nhsNumber, undefined);
+  const proc = item.resources[1].resource as Procedure;
+  assert.equal(proc.resourceType, 'Procedure');
+  assert.equal(proc.id, 'SA1');
+  assert.deepEqual(proc.category, { text: 'Social care assessment' });
+  assert.equal(proc.performedDateTime, '2024-01-10');
+  assert.deepEqual(proc.outcome, { text: 'Eligible' });
+  assert.equal(proc.code?.coding?.[0].code, '710909003');
+
+  const ph = 'package_id,person_id,nhs_number,family_name,given_name,date_of_birth,sex,postcode,service_type,start_date,end_date,hours_per_week,weekly_cost,provider';
+  const items = await readAll(`${ph}\nPK1,SC77,,T,S,1940-12-01,F,,Home care,2023-04-01,,10.5,315.00,Acme Care\nPK2,SC77,,T,S,1940-12-01,F,,Day centre,2022-01-01,2022-06-30,6,120,Town Hall\n`);
+  const [open, closed] = accepted(items).map((i) => i.resources[1].resource as EpisodeOfCare);
+  assert.equal(open.status, 'active');
+  assert.deepEqual(open.period, { start: '2023-04-01' });
+  assert.deepEqual(open.extension, [
+    { url: 'https://bevan.example/fhir/StructureDefinition/weekly-cost', valueMoney: { value: 315, currency: 'GBP' } },
+    { url: 'https://bevan.example/fhir/StructureDefinition/hours-per-week', valueDecimal: 10.5 },
+  ]);
+  assert.deepEqual(open.managingOrganization, { display: 'Acme Care' });
+  assert.deepEqual(open.type, [{ text: 'Home care' }]);
+  assert.equal(closed.status, 'finished');
+  assert.equal(closed.period?.end, '2022-06-30');
+});
+
+test('a header with a missing column rejects the whole file, naming the closest contract', async () => {
+  const header = CONTACT_HEADER.replace(',staff_role', '');
+  const row = contactRow('CC1').replace(/,Community nurse$/, '');
+  const items = await readAll(`${header}\n${row}\n${row}\n`);
+  assert.equal(items.length, 1);
+  const [r] = rejected(items);
+  assert.match(r.reason, /closest is community-contact \(missing staff_role\)/);
+  assert.match(r.reason, /none of the 2 rows was read/);
+  assert.equal(r.raw, `${header}\n(2 rows not read)`);
+});
+
+test('a header with an extra column is rejected whole too; column order does not matter', async () => {
+  const items = await readAll(`${CONTACT_HEADER},shoe_size\n${contactRow('CC1')},9\n`);
+  assert.equal(items.length, 1);
+  assert.match((items[0] as RejectedItem).reason, /community-contact \(extra shoe_size\)/);
+
+  const cols = CONTACT_HEADER.split(',');
+  const reversedHeader = [...cols].reverse().join(',');
+  const reversedRow = contactRow('CC9').split(',').reverse().join(',');
+  const [ok] = await readAll(`${reversedHeader}\n${reversedRow}\n`);
+  assert.equal(ok.kind, 'accepted');
+  assert.equal(((ok as AcceptedItem).resources[1].resource as Encounter).id, 'CC9');
+});
+
+test('bad rows are rejected on their own with column, value and line; the rest go in', async () => {
+  const text = [
+    CONTACT_HEADER,
+    contactRow('CC1'),
+    contactRow('CC2', { contact_date: '31/02/2024' }),
+    contactRow('CC3', { duration_minutes: 'half an hour' }),
+    `${contactRow('CC4')},surplus`,
+    contactRow('', {}),
+    contactRow('CC6', { sex: 'X' }),
+    contactRow('CC7'),
+  ].join('\r\n');
+  const items = await readAll(text);
+  assert.deepEqual(
+    accepted(items).map((i) => i.messageId),
+    ['community-contact:CC1', 'community-contact:CC7'],
+  );
+  const reasons = rejected(items).map((r) => r.reason);
+  assert.deepEqual(reasons, [
+    'line 3: column contact_date value "31/02/2024" is not a valid date (YYYY-MM-DD or DD/MM/YYYY)',
+    'line 4: column duration_minutes value "half an hour" is not a whole number',
+    'line 5: the row has 18 fields but the header has 17',
+    'line 6: column contact_id is required but empty',
+    'line 7: column sex value "X" is not a sex (M, F, U, male, female or unknown)',
+  ]);
+  const bad = rejected(items)[1];
+  assert.equal(bad.raw, contactRow('CC3', { duration_minutes: 'half an hour' }));
+  assert.equal(bad.messageId, 'community-contact:CC3');
+  assert.equal(bad.origin, 'community/contacts.csv#4');
+});
+
+test('quoted fields with commas, quotes and newlines; line numbers count the embedded newlines', async () => {
+  const row1 = contactRow('CC1', { service: '"Nursing, district"', staff_role: '"Nurse ""senior""\nband 6"' });
+  const text = `${CONTACT_HEADER}\n${row1}\n\n${contactRow('CC2', { contact_date: 'never' })}\n`;
+  const items = await readAll(text, 5);
+  const [a] = accepted(items);
+  const enc = a.resources[1].resource as Encounter;
+  assert.deepEqual(enc.serviceType, { text: 'Nursing, district' });
+  assert.deepEqual(enc.participant?.[0].type, [{ text: 'Nurse "senior"\nband 6' }]);
+  assert.match(rejected(items)[0].reason, /^line 5: column contact_date/);
+});
+
+test('BOM and Latin-1 text', async () => {
+  const withBom = `\uFEFF${CONTACT_HEADER}\n${contactRow('CC1', { family_name: 'Lefèvre' })}\n`;
+  const [a] = await readAll(withBom);
+  assert.equal((a as AcceptedItem).identity?.family, 'Lefèvre');
+  const latin = Buffer.from(`${CONTACT_HEADER}\n${contactRow('CC1', { family_name: 'Lefèvre', given_name: 'Zoë' })}\n`, 'latin1');
+  const [b] = await readAll(latin, 3);
+  assert.equal((b as AcceptedItem).identity?.family, 'Lefèvre');
+  assert.equal((b as AcceptedItem).identity?.given, 'Zoë');
+});
+
+test('a quoting error loses only its row', async () => {
+  const text = `${CONTACT_HEADER}\n${contactRow('CC1')}\n${contactRow('CC2', { service: '"oops"x' })}\n${contactRow('CC3')}\n`;
+  const items = await readAll(text);
+  assert.deepEqual(
+    accepted(items).map((i) => i.messageId),
+    ['community-contact:CC1', 'community-contact:CC3'],
+  );
+  assert.match(rejected(items)[0].reason, /^line 3: CSV quoting error/);
+});
+
+test('contracts: loaded from data and matched by exact column set', () => {
+  assert.deepEqual(
+    CSV_CONTRACTS.map((c) => c.name),
+    ['community-contact', 'socialcare-assessment', 'socialcare-package'],
+  );
+  const m = matchHeader(CONTACT_HEADER.split(','));
+  assert.ok('contract' in m && m.contract.name === 'community-contact');
+  assert.equal(parseCsvDate('29/02/2023'), null);
+  assert.equal(parseCsvDate('29/02/2024'), '2024-02-29');
+  assert.equal(parseCsvDate('2024-2-1'), null);
+});
+
+test('a quote never closed costs its line, not the rest of the file', async () => {
+  const text = `${CONTACT_HEADER}\n${contactRow('CC1', { service: '"never closed' })}\n${contactRow('CC2')}\n${contactRow('CC3')}`;
+  for (const size of [4, 1000]) {
+    const items = await readAll(text, size);
+    assert.deepEqual(
+      accepted(items).map((i) => i.messageId),
+      ['community-contact:CC2', 'community-contact:CC3'],
+      `chunk ${size}`,
+    );
+    assert.match(rejected(items)[0].reason, /^line 2: a quote opened on this line is never closed/);
+  }
+});
+
+test('parseFields: RFC 4180 fields, strict about stray quotes', () => {
+  assert.deepEqual(parseFields('a,b,,c'), ['a', 'b', '', 'c']);
+  assert.deepEqual(parseFields('"a,1","say ""hi""",,"line\nbreak",'), ['a,1', 'say "hi"', '', 'line\nbreak', '']);
+  assert.deepEqual(parseFields('""'), ['']);
+  assert.throws(() => parseFields('"open,b'), /never closed/);
+  assert.throws(() => parseFields('"a"b,c'), /unexpected "b" after the closing quote/);
+  assert.throws(() => parseFields('a"b,c'), /quote inside the unquoted field/);
+});
+
+test('an empty file and a header-only file', async () => {
+  const empty = await readAll('');
+  assert.equal(empty.length, 1);
+  assert.match((empty[0] as RejectedItem).reason, /no header line/);
+  assert.deepEqual(await readAll(`${CONTACT_HEADER}\r\n`), []);
+});

@@ -1,0 +1,243 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import type { AcceptedItem, IngestItem, RejectedItem } from '../model.ts';
+import { createFhirAdapter, fhirAdapter } from './adapter.ts';
+import { gpBundle } from './test-bundles.ts';
+
+async function* chunks(data: string | Buffer, size = 7): AsyncIterable<Buffer> {
+  const buf = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+  for (let i = 0; i < buf.length; i += size) yield buf.subarray(i, i + size);
+}
+
+async function readAll(data: string | Buffer, adapter = fhirAdapter, size = 7): Promise<IngestItem[]> {
+  const out: IngestItem[] = [];
+  for await (const item of adapter.read(chunks(data, size), 'gp/P91001.ndjson')) out.push(item);
+  return out;
+}
+
+const accepted = (items: IngestItem[]) => items.filter((i): i is AcceptedItem => i.kind === 'accepted');
+const rejected = (items: IngestItem[]) => items.filter((i): i is RejectedItem => i.kind === 'rejected');
+
+test('sniff: JSON objects after whitespace or a BOM', () => {
+  assert.equal(fhirAdapter.sniff('  \n{"resourceType":"Bundle"'), true);
+  assert.equal(fhirAdapter.sniff('\uFEFF{'), true);
+  assert.equal(fhirAdapter.sniff('MSH|^~\\&|'), false);
+  assert.equal(fhirAdapter.sniff('a,b,c'), false);
+});
+
+test('a collection bundle: identity, resources, ids, references, hashes', async () => {
+  const line = JSON.stringify(gpBundle({ observations: 2 }));
+  const items = await readAll(line + '\n');
+  assert.equal(items.length, 1);
+  const [item] = accepted(items);
+  assert.equal(item.format, 'fhir');
+  assert.equal(item.sourceSystem, 'gp:P91001');
+  assert.equal(item.messageId, 'bundle-pat-1');
+  assert.equal(item.event, 'collection');
+  assert.equal(item.idIsUnique, false);
+  assert.equal(item.contentHash, createHash('sha256').update(line).digest('hex'));
+  assert.equal(item.origin, 'gp/P91001.ndjson#1');
+  assert.deepEqual(item.identity, {
+    system: 'gp:P91001',
+    id: 'pat-1',
+    nhsNumber: '9434765919',
+    family: 'Testperson',
+    given: 'Alexandra',
+    birthDate: '1948-02-29',
+    sex: 'female',
+    postcode: 'ZZ9 9ZZ',
+    practice: 'P91001',
+  });
+  assert.deepEqual(
+    item.resources.map((r) => `${r.resource.resourceType}/${r.resource.id}`),
+    ['Patient/pat-1', 'Condition/cond-1', 'Observation/obs-0', 'Observation/obs-1'],
+  );
+  assert.equal(item.resources[0].sourceTime, '2024-03-01T10:00:00Z');
+  assert.equal(item.resources[1].sourceTime, undefined);
+});
+
+test('every bundle type Bevan reads is accepted, others rejected', async () => {
+  for (const type of ['collection', 'transaction', 'batch', 'searchset', 'document']) {
+    const [item] = await readAll(JSON.stringify(gpBundle({ type })));
+    assert.equal(item.kind, 'accepted', type);
+    assert.equal((item as AcceptedItem).event, type);
+  }
+  const [bad] = await readAll(JSON.stringify(gpBundle({ type: 'history' })));
+  assert.equal(bad.kind, 'rejected');
+  assert.match((bad as RejectedItem).reason, /Bundle.type "history"/);
+});
+
+test('urn:uuid references are rewritten to Type/id; ids come from fullUrl', async () => {
+  const items = await readAll(JSON.stringify(gpBundle({ useUrnUuids: true })));
+  const [item] = accepted(items);
+  assert.equal(rejected(items).length, 0);
+  const patient = item.resources[0].resource;
+  assert.equal(patient.id, 'pat-1');
+  const cond = item.resources[1].resource as { id?: string; subject: { reference: string } };
+  assert.equal(cond.id, 'cond-1');
+  assert.equal(cond.subject.reference, 'Patient/pat-1');
+});
+
+test('source system from the Patient ODS code when Bundle.meta.source is absent; else rejected', async () => {
+  const [item] = await readAll(JSON.stringify(gpBundle({ source: null, ods: 'Y12345' })));
+  assert.equal((item as AcceptedItem).sourceSystem, 'gp:Y12345');
+  const b = gpBundle({ source: null });
+  const patient = (b.entry as { resource: Record<string, unknown> }[])[0].resource;
+  delete patient.generalPractitioner;
+  const [bad] = await readAll(JSON.stringify(b));
+  assert.equal(bad.kind, 'rejected');
+  assert.match((bad as RejectedItem).reason, /cannot tell which source system sent this bundle/);
+});
+
+test('NDJSON: an invalid JSON line is rejected with its line number, the others go in', async () => {
+  const good1 = JSON.stringify(gpBundle({ patientId: 'a' }));
+  const good2 = JSON.stringify(gpBundle({ patientId: 'b' }));
+  const text = `${good1}\r\n{"resourceType":"Bundle",,}\r\n\r\n${good2}\r\n`;
+  const items = await readAll(text);
+  assert.deepEqual(
+    accepted(items).map((i) => i.identity?.id),
+    ['a', 'b'],
+  );
+  const [bad] = rejected(items);
+  assert.match(bad.reason, /^invalid JSON at line 2: /);
+  assert.equal(bad.raw, '{"resourceType":"Bundle",,}');
+  assert.equal(accepted(items)[1].origin, 'gp/P91001.ndjson#4');
+});
+
+test('NDJSON whose first line is broken still reads the good lines', async () => {
+  const text = `{"broken\n${JSON.stringify(gpBundle({ patientId: 'z' }))}\n`;
+  const items = await readAll(text);
+  assert.equal(accepted(items).length, 1);
+  assert.match(rejected(items)[0].reason, /^invalid JSON at line 1/);
+});
+
+test('an unknown resource type rejects that entry only', async () => {
+  const b = gpBundle({ extra: [{ resourceType: 'Spaceship', id: 's1' }] });
+  const items = await readAll(JSON.stringify(b));
+  assert.equal(accepted(items)[0].resources.length, 3);
+  const [bad] = rejected(items);
+  assert.match(bad.reason, /unknown resource type Spaceship/);
+  assert.deepEqual(JSON.parse(bad.raw), { resource: { resourceType: 'Spaceship', id: 's1' } });
+  assert.equal(bad.messageId, 'bundle-pat-1');
+  assert.equal(bad.sourceSystem, 'gp:P91001');
+});
+
+test('a reference to a personal resource not in the bundle rejects that entry; non-personal ones are fine', async () => {
+  const b = gpBundle({
+    extra: [
+      { resourceType: 'Observation', id: 'o-bad', status: 'final', subject: { reference: 'Patient/pat-1' }, encounter: { reference: 'Encounter/missing-9' } },
+      { resourceType: 'Observation', id: 'o-dep', status: 'final', subject: { reference: 'Patient/pat-1' }, hasMember: [{ reference: 'Observation/o-bad' }] },
+      { resourceType: 'Encounter', id: 'e1', status: 'finished', subject: { reference: 'Patient/pat-1' }, serviceProvider: { reference: 'Organization/elsewhere' } },
+    ],
+  });
+  const items = await readAll(JSON.stringify(b));
+  const ids = accepted(items)[0].resources.map((r) => r.resource.id);
+  assert.ok(ids.includes('e1'));
+  assert.ok(!ids.includes('o-bad') && !ids.includes('o-dep'));
+  const reasons = rejected(items).map((r) => r.reason);
+  assert.equal(reasons.length, 2);
+  assert.match(reasons[0], /Observation\/o-bad\): reference Encounter\/missing-9 is not in this bundle/);
+  assert.match(reasons[1], /reference Observation\/o-bad is not in this bundle/);
+});
+
+test('impossible dates reject the entry; an impossible birth date rejects the bundle', async () => {
+  const b = gpBundle({ extra: [{ resourceType: 'Condition', id: 'c2', subject: { reference: 'Patient/pat-1' }, onsetDateTime: '2023-02-30' }] });
+  const items = await readAll(JSON.stringify(b));
+  assert.equal(accepted(items).length, 1);
+  assert.match(rejected(items)[0].reason, /Condition.onsetDateTime "2023-02-30" is not a valid date/);
+
+  const p = gpBundle({ extra: [{ resourceType: 'Encounter', id: 'e2', status: 'finished', subject: { reference: 'Patient/pat-1' }, period: { start: '2023-01-01T25:00:00Z' } }] });
+  assert.match(rejected(await readAll(JSON.stringify(p)))[0].reason, /Encounter.period.start/);
+
+  const q = gpBundle();
+  ((q.entry as { resource: Record<string, unknown> }[])[0].resource).birthDate = '1982-13-40';
+  const all = await readAll(JSON.stringify(q));
+  assert.equal(all.length, 1);
+  assert.match((all[0] as RejectedItem).reason, /Patient.birthDate "1982-13-40" is not a valid date/);
+});
+
+test('one Patient expected: two reject the bundle; none is fine only for non-personal entries', async () => {
+  const two = gpBundle({ extra: [{ resourceType: 'Patient', id: 'p2' }] });
+  const twoItems = await readAll(JSON.stringify(two));
+  assert.equal(twoItems.length, 1);
+  assert.match((twoItems[0] as RejectedItem).reason, /2 Patient resources/);
+
+  const orgs = {
+    resourceType: 'Bundle',
+    id: 'dir-1',
+    type: 'batch',
+    meta: { source: 'gp:P91001' },
+    entry: [{ resource: { resourceType: 'Organization', id: 'o1', name: 'Surgery' } }, { resource: { resourceType: 'Practitioner', id: 'gp-7' } }],
+  };
+  const [ok] = await readAll(JSON.stringify(orgs));
+  assert.equal(ok.kind, 'accepted');
+  assert.equal((ok as AcceptedItem).identity, undefined);
+  assert.equal((ok as AcceptedItem).resources.length, 2);
+
+  const noPatient = { ...orgs, entry: [...orgs.entry, { resource: { resourceType: 'Observation', id: 'x', status: 'final' } }] };
+  const [bad] = await readAll(JSON.stringify(noPatient));
+  assert.match((bad as RejectedItem).reason, /no Patient/);
+});
+
+test('bare resources: a Patient is read as a bundle of one, a clinical resource is rejected', async () => {
+  const patient = { resourceType: 'Patient', id: 'p9', meta: { source: 'gp:P91001' }, birthDate: '1970-01-01' };
+  const obs = { resourceType: 'Observation', id: 'o9', status: 'final', subject: { reference: 'Patient/p9' } };
+  const items = await readAll(`${JSON.stringify(patient)}\n${JSON.stringify(obs)}\n`);
+  assert.equal(items[0].kind, 'accepted');
+  assert.equal((items[0] as AcceptedItem).identity?.id, 'p9');
+  assert.match((items[1] as RejectedItem).reason, /Observation resource on its own/);
+});
+
+test('Patient.link replaced-by becomes a merge instruction', async () => {
+  const b = gpBundle();
+  ((b.entry as { resource: Record<string, unknown> }[])[0].resource).link = [{ type: 'replaced-by', other: { reference: 'Patient/pat-0' } }];
+  const [item] = await readAll(JSON.stringify(b));
+  assert.deepEqual((item as AcceptedItem).merge, { system: 'gp:P91001', survivorId: 'pat-0', retiredId: 'pat-1' });
+});
+
+test('a pretty-printed single Bundle file with a BOM', async () => {
+  const text = `\uFEFF${JSON.stringify(gpBundle({ type: 'transaction' }), null, 2)}\n`;
+  const items = await readAll(text);
+  assert.equal(items.length, 1);
+  const item = items[0] as AcceptedItem;
+  assert.equal(item.event, 'transaction');
+  assert.equal(item.origin, 'gp/P91001.ndjson');
+  assert.equal(item.contentHash, createHash('sha256').update(text.slice(1)).digest('hex'));
+});
+
+test('Latin-1 text is decoded as windows-1252', async () => {
+  const b = gpBundle();
+  ((b.entry as { resource: Record<string, unknown> }[])[0].resource).name = [{ family: 'Lefèvre', given: ['Zoë'] }];
+  const bytes = Buffer.from(JSON.stringify(b) + '\n', 'latin1');
+  const [item] = await readAll(bytes);
+  assert.equal((item as AcceptedItem).identity?.family, 'Lefèvre');
+  assert.equal((item as AcceptedItem).identity?.given, 'Zoë');
+});
+
+test('a large single Bundle is streamed and yields the same items as the small path', async () => {
+  const b = gpBundle({ observations: 20_000, extra: [{ resourceType: 'Spaceship', id: 's1' }] });
+  const text = JSON.stringify(b, null, 1);
+  const small = await readAll(text, fhirAdapter, 1024 * 1024);
+  const streamed = await readAll(text, createFhirAdapter({ wholeFileBytes: 64 * 1024 }), 256 * 1024);
+  assert.equal(accepted(small)[0].resources.length, 20_002);
+  assert.equal(rejected(small).length, 1);
+  assert.deepEqual(streamed, small);
+});
+
+test('streamed invalid JSON and an over-long NDJSON line are rejected, not thrown', async () => {
+  const streamingAdapter = createFhirAdapter({ wholeFileBytes: 1024, maxLineBytes: 2048 });
+  const broken = `{\n"resourceType": "Bundle",\n"entry": [ ${'{"resource": {}}, '.repeat(200)} oops ]}`;
+  const [bad] = await readAll(broken, streamingAdapter);
+  assert.equal(bad.kind, 'rejected');
+  assert.match((bad as RejectedItem).reason, /^invalid JSON: /);
+
+  const good = JSON.stringify(gpBundle({ observations: 0, patientId: 'short' }));
+  const long = JSON.stringify(gpBundle({ observations: 30, patientId: 'long' }));
+  const items = await readAll(`${good}\n${long}\n${good}\n`, createFhirAdapter({ maxLineBytes: 4096 }));
+  assert.deepEqual(
+    items.map((i) => i.kind),
+    ['accepted', 'rejected', 'accepted'],
+  );
+  assert.match((items[1] as RejectedItem).reason, /line 2 is longer than 4096 bytes/);
+});

@@ -1,0 +1,177 @@
+/**
+ * The FHIR R4 feed adapter (GP systems): NDJSON with one Bundle per line, or one JSON Bundle
+ * per file. Streams either way: NDJSON line by line; a single Bundle is parsed whole when
+ * small and tokenised with stream-json when large, so the text is never held.
+ * Contract: docs/feeds.md "FHIR R4 (GP systems)".
+ */
+import { createHash } from 'node:crypto';
+import type { FeedAdapter, IngestItem, RejectedItem } from '../model.ts';
+import { decodeStream, decodeText, splitLines, stripBom } from '../text.ts';
+import { itemsFromFhirJson } from './bundle.ts';
+import { BundleStreamError, readBundleStream } from './stream-bundle.ts';
+
+const MiB = 1024 * 1024;
+
+export interface FhirAdapterOptions {
+  /** NDJSON lines longer than this are rejected unread. Default 64 MiB. */
+  maxLineBytes?: number;
+  /** A single-Bundle file smaller than this is parsed whole; larger ones are streamed. Default 64 MiB. */
+  wholeFileBytes?: number;
+  /** A streamed Bundle may hold at most this many entries / characters of entries (they are all kept). */
+  maxBundleEntries?: number;
+  maxBundleEntryChars?: number;
+}
+
+function sha256(text: string): string {
+  return createHash('sha256').update(text, 'utf8').digest('hex');
+}
+
+function rejected(reason: string, raw: string, origin: string): RejectedItem {
+  return { kind: 'rejected', format: 'fhir', reason, raw, origin };
+}
+
+function isJsonObject(text: string): boolean {
+  const t = text.trim();
+  if (!t.startsWith('{') || !t.endsWith('}')) return false;
+  try {
+    const v = JSON.parse(t);
+    return typeof v === 'object' && v !== null && !Array.isArray(v);
+  } catch {
+    return false;
+  }
+}
+
+/** Items for one NDJSON line (already decoded). */
+function itemsFromLine(line: string, lineNo: number, origin: string): IngestItem[] {
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch (err) {
+    return [rejected(`invalid JSON at line ${lineNo}: ${(err as Error).message}`, line, `${origin}#${lineNo}`)];
+  }
+  return itemsFromFhirJson(value, { contentHash: sha256(line), raw: line, origin: `${origin}#${lineNo}` });
+}
+
+async function* replay(buffered: Buffer[], rest: AsyncIterator<Buffer>): AsyncIterable<Buffer> {
+  // Hand the chunks over one by one so the caller's copy is not kept alive.
+  while (buffered.length) yield buffered.shift() as Buffer;
+  for (;;) {
+    const r = await rest.next();
+    if (r.done) return;
+    yield r.value;
+  }
+}
+
+/** Makes a FHIR adapter; the options exist so tests can force the streaming path on small files. */
+export function createFhirAdapter(options: FhirAdapterOptions = {}): FeedAdapter {
+  const maxLineBytes = options.maxLineBytes ?? 64 * MiB;
+  const wholeFileBytes = options.wholeFileBytes ?? 64 * MiB;
+  // Far beyond any one person's GP record; bounds memory (parsed JSON costs ~3x its text).
+  const maxBundleEntries = options.maxBundleEntries ?? 500_000;
+  const maxBundleEntryChars = options.maxBundleEntryChars ?? 128 * MiB;
+
+  async function* readNdjson(input: AsyncIterable<Buffer>, origin: string): AsyncIterable<IngestItem> {
+    for await (const l of splitLines(input, { maxLineBytes })) {
+      if ('tooLong' in l) {
+        yield rejected(`line ${l.lineNo} is longer than ${maxLineBytes} bytes, so it was not read (one Bundle per line is expected)`, `${l.head}…`, `${origin}#${l.lineNo}`);
+        continue;
+      }
+      if (l.line.trim() === '') continue;
+      yield* itemsFromLine(l.line, l.lineNo, origin);
+    }
+  }
+
+  async function* readLargeDocument(input: AsyncIterable<Buffer>, origin: string): AsyncIterable<IngestItem> {
+    const hash = createHash('sha256');
+    let head = '';
+    async function* hashed(): AsyncIterable<string> {
+      for await (const text of decodeStream(input)) {
+        if (head.length < 64 * 1024) head += text.slice(0, 64 * 1024 - head.length);
+        hash.update(text, 'utf8');
+        yield text;
+      }
+    }
+    let bundle: Record<string, unknown>;
+    try {
+      bundle = await readBundleStream(hashed(), { maxValueChars: maxLineBytes, maxEntries: maxBundleEntries, maxEntryChars: maxBundleEntryChars });
+    } catch (err) {
+      const message = (err as Error).message;
+      yield rejected(err instanceof BundleStreamError ? message : `invalid JSON: ${message}`, `${head}… (the rest of the file was not kept)`, origin);
+      return;
+    }
+    yield* itemsFromFhirJson(bundle, { contentHash: hash.digest('hex'), raw: `${head}… (the rest of the file was not kept)`, origin });
+  }
+
+  function* readSmallDocument(bytes: Buffer, origin: string): Iterable<IngestItem> {
+    const text = decodeText(bytes);
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch (err) {
+      // Not one document: perhaps NDJSON whose first line is broken. Read it by lines if any
+      // later line is a whole JSON object, so one bad line does not cost the good ones.
+      const lines = text.split('\n');
+      if (lines.slice(1, 20).some((l) => isJsonObject(l))) {
+        for (const [i, raw] of lines.entries()) {
+          const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
+          if (line.trim() !== '') yield* itemsFromLine(line, i + 1, origin);
+        }
+        return;
+      }
+      yield rejected(`invalid JSON: ${(err as Error).message}`, text, origin);
+      return;
+    }
+    yield* itemsFromFhirJson(value, { contentHash: sha256(text), raw: text, origin });
+  }
+
+  return {
+    format: 'fhir',
+    sniff(head: string): boolean {
+      return stripBom(head).trimStart().startsWith('{');
+    },
+    async *read(input: AsyncIterable<Buffer>, origin: string): AsyncIterable<IngestItem> {
+      const it = input[Symbol.asyncIterator]();
+      const buffered: Buffer[] = [];
+      let bytes = 0;
+      let ended = false;
+      const pull = async (): Promise<Buffer | null> => {
+        const r = await it.next();
+        if (r.done) {
+          ended = true;
+          return null;
+        }
+        const b = Buffer.isBuffer(r.value) ? r.value : Buffer.from(r.value);
+        buffered.push(b);
+        bytes += b.length;
+        return b;
+      };
+
+      // Find the first line: a whole JSON object there means NDJSON.
+      let firstLineEnd = -1;
+      while (firstLineEnd < 0 && !ended && bytes <= maxLineBytes) {
+        const b = await pull();
+        if (b) {
+          const nl = b.indexOf(0x0a);
+          if (nl >= 0) firstLineEnd = bytes - b.length + nl;
+        }
+      }
+      if (firstLineEnd >= 0 && firstLineEnd <= maxLineBytes) {
+        const first = decodeText(Buffer.concat(buffered).subarray(0, firstLineEnd));
+        if (isJsonObject(first)) {
+          yield* readNdjson(replay(buffered, it), origin);
+          return;
+        }
+      }
+      // One document: read it whole when small enough, else stream it.
+      while (!ended && bytes < wholeFileBytes) await pull();
+      if (ended && bytes < wholeFileBytes) {
+        yield* readSmallDocument(Buffer.concat(buffered.splice(0)), origin);
+        return;
+      }
+      yield* readLargeDocument(replay(buffered, it), origin);
+    },
+  };
+}
+
+/** The FHIR R4 adapter with the production limits. */
+export const fhirAdapter: FeedAdapter = createFhirAdapter();

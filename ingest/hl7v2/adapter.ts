@@ -1,0 +1,106 @@
+/**
+ * The HL7 v2 feed adapter: files of HL7 v2.4 messages (any number, CR/LF/CRLF, optionally
+ * MLLP-framed) → ingest items, streaming. See docs/feeds.md "HL7 v2.4 (hospital)".
+ */
+import type { FeedAdapter, IngestItem, RejectedItem } from '../model.ts';
+import { readHl7, Hl7View } from './hl7-text.ts';
+import { decodeHl7Bytes, MAX_MESSAGE_BYTES, RAW_KEEP_BYTES, safeRaw, splitHl7Stream } from './split.ts';
+import { parseHl7Message } from './to-item.ts';
+
+/** True when text (BOM, whitespace and an MLLP start byte allowed first) begins `MSH` and a separator. */
+export function sniffHl7(head: string): boolean {
+  return /^MSH[^A-Za-z0-9\s]/.test(head.replace(/^[\uFEFF\s]*\x0b?[\s]*/, ''));
+}
+
+/** Parses one decoded message; the same entry point the MLLP listener uses. */
+export { parseHl7Message } from './to-item.ts';
+
+function mib(n: number): string {
+  return `${(n / 1024 / 1024).toFixed(1)} MiB`;
+}
+
+/** The MSH-4 and MSH-10 of a message head, when they can be read, to label a rejection. */
+function labels(text: string): Pick<RejectedItem, 'sourceSystem' | 'messageId'> {
+  const firstLine = text.split(/[\r\n]/, 1)[0];
+  const read = readHl7(firstLine);
+  if (!read.ok) return {};
+  const v = new Hl7View(read.message);
+  const msh = v.segment('MSH');
+  const facility = v.get(msh, 4);
+  const id = v.get(msh, 10);
+  return { ...(facility ? { sourceSystem: `hl7:${facility}` } : {}), ...(id ? { messageId: id } : {}) };
+}
+
+/** Reads an HL7 v2 byte stream; an empty stream yields no items. Never throws for bad content. */
+export async function* readHl7Stream(input: AsyncIterable<Buffer>, origin: string): AsyncGenerator<IngestItem> {
+  let n = 0;
+  for await (const piece of splitHl7Stream(input)) {
+    n++;
+    const where = `${origin}#${n}`;
+    let text: string;
+    try {
+      text = decodeHl7Bytes(piece.bytes);
+    } catch {
+      text = piece.bytes.toString('latin1');
+    }
+    if (piece.oversize) {
+      yield {
+        kind: 'rejected',
+        format: 'hl7v2',
+        ...labels(text),
+        reason: `message is ${mib(piece.totalBytes)} (${piece.totalBytes} bytes), larger than the ${mib(MAX_MESSAGE_BYTES)} limit; only the first ${RAW_KEEP_BYTES} bytes are kept`,
+        raw: safeRaw(text),
+        origin: where,
+      };
+    } else if (!piece.isMessage) {
+      const kept = piece.totalBytes > RAW_KEEP_BYTES ? `; only the first ${RAW_KEEP_BYTES} bytes are kept` : '';
+      yield {
+        kind: 'rejected',
+        format: 'hl7v2',
+        reason: `no MSH segment: ${piece.totalBytes} bytes that are not an HL7 message${kept}`,
+        raw: safeRaw(kept ? text.slice(0, RAW_KEEP_BYTES) : text),
+        origin: where,
+      };
+    } else {
+      const { message, trailing } = splitTrailingGarbage(text);
+      const item = parseHl7Message(message, where);
+      yield item.kind === 'rejected' ? { ...item, raw: safeRaw(item.raw) } : item;
+      if (trailing) {
+        n++;
+        yield {
+          kind: 'rejected',
+          format: 'hl7v2',
+          reason: `no MSH segment: ${Buffer.byteLength(trailing)} bytes of binary data after message ${JSON.stringify(item.kind === 'rejected' ? (item.messageId ?? '') : item.messageId)}`,
+          raw: safeRaw(trailing.slice(0, RAW_KEEP_BYTES)),
+          origin: `${origin}#${n}`,
+        };
+      }
+    }
+  }
+}
+
+const SEGMENT_START = /^[A-Z][A-Z0-9]{2}([^A-Za-z0-9\s]|$)/;
+// Control characters other than tab and the segment separators, or a decoding replacement character.
+const BINARY = /[\x00-\x08\x0e-\x1f\x7f\ufffd]/;
+
+/**
+ * Binary junk between messages in a file (a corrupted block) would otherwise ride along with the
+ * message before it and get that message rejected. Lines at the end of a message that are not
+ * segments and hold control characters are split off as their own rejection.
+ */
+function splitTrailingGarbage(text: string): { message: string; trailing?: string } {
+  if (!BINARY.test(text)) return { message: text };
+  const lines = text.split(/(?<=\r\n|\r(?!\n)|\n)/);
+  let cut = lines.length;
+  while (cut > 1 && !SEGMENT_START.test(lines[cut - 1].trimStart())) cut--;
+  if (cut === lines.length) return { message: text };
+  const trailing = lines.slice(cut).join('');
+  if (!BINARY.test(trailing)) return { message: text };
+  return { message: lines.slice(0, cut).join(''), trailing };
+}
+
+export const hl7v2Adapter: FeedAdapter = {
+  format: 'hl7v2',
+  sniff: sniffHl7,
+  read: readHl7Stream,
+};

@@ -1,0 +1,241 @@
+/**
+ * A small HL7 v2 (ER7, "pipe and hat") reader: segments, fields, repetitions, components and
+ * sub-components, with escape sequences decoded, plus HL7 date/time conversion.
+ *
+ * Why our own parser rather than @medplum/core's Hl7Message.parse: ingestion needs to say
+ * exactly what is wrong and where (bad MSH-2 encoding characters, a truncated segment, an
+ * impossible date) so a person can fix a quarantined message; Hl7Message.parse never fails,
+ * only splits on CR, and leaves escape sequences encoded. This reader is ~150 lines, pure and
+ * total: it returns a reason instead of throwing.
+ * Spec: HL7 v2.4 chapter 2 (2.7 message construction rules, 2.7.4 escape sequences).
+ */
+
+/** The delimiters declared by MSH-1 and MSH-2. */
+export interface Hl7Delimiters {
+  field: string;
+  component: string;
+  repetition: string;
+  escape: string;
+  subcomponent: string;
+}
+
+export interface Hl7Segment {
+  name: string;
+  /** 1-based position in the message (MSH is 1), for error messages. */
+  position: number;
+  /** Raw (still escaped) field texts; `fields[n]` is field n (for MSH, fields[1] is MSH-1). */
+  fields: string[];
+}
+
+export interface Hl7Message {
+  delimiters: Hl7Delimiters;
+  segments: Hl7Segment[];
+}
+
+export type Hl7ReadResult = { ok: true; message: Hl7Message } | { ok: false; reason: string };
+
+const SEGMENT_NAME = /^[A-Z][A-Z0-9]{2}$/;
+
+/** Splits message text into segment lines: CR, LF and CRLF all end a segment; blank lines are dropped. */
+export function segmentLines(text: string): string[] {
+  return text.split(/\r\n|\r|\n/).filter((line) => line.trim() !== '');
+}
+
+/** Message text with segments joined by CR, the form hashed for content comparison. */
+export function normaliseSegments(text: string): string {
+  return segmentLines(text).join('\r');
+}
+
+function isDelimiterChar(c: string): boolean {
+  return c.length === 1 && !/[A-Za-z0-9\s]/.test(c);
+}
+
+/** Reads an HL7 v2 message; never throws, returns the first structural problem found. */
+export function readHl7(text: string): Hl7ReadResult {
+  const lines = segmentLines(text);
+  if (lines.length === 0) return { ok: false, reason: 'message is empty' };
+  const first = lines[0].replace(/^\uFEFF/, '').trimStart();
+  if (!first.startsWith('MSH')) return { ok: false, reason: 'no MSH segment' };
+  const fieldSep = first.charAt(3);
+  if (!isDelimiterChar(fieldSep)) {
+    return { ok: false, reason: `MSH-1 field separator ${JSON.stringify(fieldSep)} is not a valid separator` };
+  }
+  const mshParts = first.split(fieldSep);
+  const enc = mshParts[1] ?? '';
+  // v2.7 adds a fifth (truncation) character; accept it, but the first four must be distinct separators.
+  const encOk =
+    (enc.length === 4 || enc.length === 5) &&
+    [...enc].every(isDelimiterChar) &&
+    new Set([...enc.slice(0, 4), fieldSep]).size === 5;
+  if (!encOk) {
+    return { ok: false, reason: `MSH-2 encoding characters "^~\\&" expected, got ${JSON.stringify(enc)}` };
+  }
+  const delimiters: Hl7Delimiters = {
+    field: fieldSep,
+    component: enc[0],
+    repetition: enc[1],
+    escape: enc[2],
+    subcomponent: enc[3],
+  };
+  const segments: Hl7Segment[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    const line = i === 0 ? first : lines[i];
+    const name = line.slice(0, 3);
+    const next = line.charAt(3);
+    if (!SEGMENT_NAME.test(name) || (next !== '' && next !== fieldSep)) {
+      const shown = line.split(fieldSep)[0].slice(0, 20);
+      return { ok: false, reason: `segment ${i + 1} ${JSON.stringify(shown)} is truncated or unknown` };
+    }
+    if (i > 0 && name === 'MSH') return { ok: false, reason: `segment ${i + 1} is a second MSH` };
+    const parts = line.split(fieldSep);
+    // For MSH, the separator itself is MSH-1, so the text after "MSH|" starts at MSH-2.
+    const fields = name === 'MSH' ? ['MSH', fieldSep, ...parts.slice(1)] : parts;
+    segments.push({ name, position: i + 1, fields });
+  }
+  return { ok: true, message: { delimiters, segments } };
+}
+
+/** Decodes HL7 escape sequences (\F\ \S\ \T\ \R\ \E\, \.br\, \Xhh\); formatting escapes are dropped. */
+export function unescapeHl7(value: string, d: Hl7Delimiters): string {
+  const e = d.escape;
+  if (!value.includes(e)) return value;
+  let out = '';
+  let i = 0;
+  while (i < value.length) {
+    const c = value[i];
+    if (c !== e) {
+      out += c;
+      i++;
+      continue;
+    }
+    const end = value.indexOf(e, i + 1);
+    if (end < 0) {
+      // An unterminated escape is kept literally rather than losing text.
+      out += value.slice(i);
+      break;
+    }
+    const seq = value.slice(i + 1, end);
+    switch (seq) {
+      case 'F': out += d.field; break;
+      case 'S': out += d.component; break;
+      case 'T': out += d.subcomponent; break;
+      case 'R': out += d.repetition; break;
+      case 'E': out += d.escape; break;
+      case '.br': out += '\n'; break;
+      default:
+        if (/^X([0-9A-Fa-f]{2})+$/.test(seq)) out += Buffer.from(seq.slice(1), 'hex').toString('utf8');
+        // Other sequences (\H\, \N\, \.sp\, \Cxxyy\ ...) are presentation hints: drop them.
+        break;
+    }
+    i = end + 1;
+  }
+  return out;
+}
+
+/** Accessor over one parsed message: `get('PID', 3, { rep: 2, comp: 5 })`, all 1-based, decoded. */
+export class Hl7View {
+  constructor(readonly message: Hl7Message) {}
+
+  get delimiters(): Hl7Delimiters {
+    return this.message.delimiters;
+  }
+
+  segment(name: string): Hl7Segment | undefined {
+    return this.message.segments.find((s) => s.name === name);
+  }
+
+  all(name: string): Hl7Segment[] {
+    return this.message.segments.filter((s) => s.name === name);
+  }
+
+  /** Raw field text (escaped), or '' when absent. */
+  rawField(seg: Hl7Segment | undefined, field: number): string {
+    return seg?.fields[field] ?? '';
+  }
+
+  /** Repetitions of a field, each a list of components, each a list of sub-components (raw). */
+  repetitions(seg: Hl7Segment | undefined, field: number): string[] {
+    const raw = this.rawField(seg, field);
+    if (seg?.name === 'MSH' && field <= 2) return [raw];
+    if (raw === '') return [];
+    if (!raw.includes(this.delimiters.repetition)) return [raw];
+    return raw.split(this.delimiters.repetition);
+  }
+
+  /** One decoded value; comp and sub default to 1, rep to 1. */
+  get(seg: Hl7Segment | undefined, field: number, at: { rep?: number; comp?: number; sub?: number } = {}): string {
+    const rep = this.repetitions(seg, field)[(at.rep ?? 1) - 1];
+    return rep === undefined ? '' : this.fromRepetition(rep, at.comp ?? 1, at.sub ?? 1);
+  }
+
+  // Mapping reads several components of the same repetition; split each repetition once.
+  private readonly components = new Map<string, string[]>();
+
+  /** A decoded component (and sub-component) from one raw repetition. */
+  fromRepetition(rep: string, comp: number, sub = 1): string {
+    let comps = this.components.get(rep);
+    if (!comps) {
+      comps = rep.split(this.delimiters.component);
+      this.components.set(rep, comps);
+    }
+    const c = comps[comp - 1] ?? '';
+    const s = sub === 1 && !c.includes(this.delimiters.subcomponent) ? c : (c.split(this.delimiters.subcomponent)[sub - 1] ?? '');
+    return unescapeHl7(s, this.delimiters).trim();
+  }
+
+  /** A whole field decoded with its separators kept (for free text such as OBX-5 TX). */
+  text(seg: Hl7Segment | undefined, field: number): string {
+    return unescapeHl7(this.rawField(seg, field), this.delimiters).trim();
+  }
+}
+
+function daysInMonth(year: number, month: number): number {
+  return new Date(Date.UTC(year, month, 0)).getUTCDate();
+}
+
+function pad(n: number, w = 2): string {
+  return String(n).padStart(w, '0');
+}
+
+/** HL7 DT/TS → ISO `YYYY-MM-DD`, using only the date part; undefined if impossible or shorter than a full date. */
+export function hl7Date(value: string): string | undefined {
+  const m = /^(\d{4})(\d{2})(\d{2})/.exec(value.trim());
+  if (!m) return undefined;
+  const [y, mo, d] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  if (mo < 1 || mo > 12 || d < 1 || d > daysInMonth(y, mo)) return undefined;
+  return `${m[1]}-${m[2]}-${m[3]}`;
+}
+
+export interface Hl7Time {
+  /** FHIR dateTime at the precision sent (date only, or an instant in UTC). */
+  dateTime: string;
+  /** The same moment as a full ISO instant in UTC (date-only values are taken as 00:00Z). */
+  instant: string;
+}
+
+/**
+ * HL7 TS (`YYYY[MM[DD[HH[MM[SS[.S…]]]]]][+/-ZZZZ]`) → ISO. A time without an offset is taken as
+ * UTC: the feed contract says nothing else, and UTC keeps replays deterministic (the generator
+ * writes UTC). Impossible values (2023-02-30, 25:00) give undefined.
+ */
+export function hl7Time(value: string): Hl7Time | undefined {
+  const m = /^(\d{4})(\d{2})?(\d{2})?(\d{2})?(\d{2})?(\d{2})?(?:\.(\d{1,4}))?(?:([+-])(\d{2})(\d{2}))?$/.exec(value.trim());
+  if (!m) return undefined;
+  const y = Number(m[1]);
+  const mo = m[2] ? Number(m[2]) : 1;
+  const d = m[3] ? Number(m[3]) : 1;
+  const h = m[4] ? Number(m[4]) : 0;
+  const mi = m[5] ? Number(m[5]) : 0;
+  const s = m[6] ? Number(m[6]) : 0;
+  const ms = m[7] ? Math.round(Number(`0.${m[7]}`) * 1000) : 0;
+  if (mo < 1 || mo > 12 || d < 1 || d > daysInMonth(y, mo) || h > 23 || mi > 59 || s > 59) return undefined;
+  const offsetMin = m[8] ? (m[8] === '-' ? -1 : 1) * (Number(m[9]) * 60 + Number(m[10])) : 0;
+  if (m[8] && (Number(m[9]) > 14 || Number(m[10]) > 59)) return undefined;
+  const utc = new Date(Date.UTC(y, mo - 1, d, h, mi, s, ms) - offsetMin * 60_000);
+  const instant = utc.toISOString().replace('.000Z', 'Z');
+  if (!m[4]) {
+    const date = m[3] ? `${m[1]}-${m[2]}-${m[3]}` : m[2] ? `${m[1]}-${m[2]}` : m[1];
+    return { dateTime: date, instant: `${y}-${pad(mo)}-${pad(d)}T00:00:00Z` };
+  }
+  return { dateTime: instant, instant };
+}

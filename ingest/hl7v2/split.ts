@@ -1,0 +1,167 @@
+/**
+ * Streaming split of an HL7 v2 byte stream into messages, and byte → text decoding.
+ * A message starts at each `MSH` at the start of a segment (after CR, LF, or MLLP framing bytes
+ * VT/FS). Only the current message is held in memory; a message over the size limit is counted
+ * but only its head is kept, so a runaway file cannot exhaust memory.
+ */
+
+export const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
+/** How much of an oversize message or a run of non-HL7 bytes is kept as the rejection's raw text. */
+export const RAW_KEEP_BYTES = 64 * 1024;
+
+export interface SplitPiece {
+  /** The piece's bytes (only the first RAW_KEEP_BYTES when oversize). */
+  bytes: Buffer;
+  /** True when the piece begins with an MSH segment; false for bytes with no MSH (junk). */
+  isMessage: boolean;
+  /** Size of the whole piece in the stream. */
+  totalBytes: number;
+  oversize: boolean;
+}
+
+const CR = 0x0d;
+const LF = 0x0a;
+const VT = 0x0b;
+const FS = 0x1c;
+const MSH = [0x4d, 0x53, 0x48];
+const BOM = [0xef, 0xbb, 0xbf];
+
+function isAlnum(b: number): boolean {
+  return (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a);
+}
+
+function isBlankByte(b: number): boolean {
+  return b === CR || b === LF || b === VT || b === FS || b === 0x20 || b === 0x09 || BOM.includes(b);
+}
+
+/** Splits a byte stream into HL7 messages (and runs of non-HL7 bytes), one piece at a time. */
+export async function* splitHl7Stream(input: AsyncIterable<Buffer | Uint8Array | string>, maxBytes = MAX_MESSAGE_BYTES): AsyncGenerator<SplitPiece> {
+  let parts: Buffer[] = [];
+  let partsLen = 0;
+  let groupLen = 0;
+  let oversize = false;
+  let isMessage = false;
+  let lineStart = true;
+  let matched = 0; // bytes of "MSH" matched at the current segment start
+  let streamPos = 0;
+
+  const append = (buf: Buffer) => {
+    if (buf.length === 0) return;
+    groupLen += buf.length;
+    if (oversize) return;
+    parts.push(buf);
+    partsLen += buf.length;
+    if (groupLen > maxBytes) {
+      // Keep only the head, for the rejection's raw text; drop the rest as it streams past.
+      oversize = true;
+      const head = Buffer.concat(parts, partsLen).subarray(0, RAW_KEEP_BYTES);
+      parts = [Buffer.from(head)];
+      partsLen = head.length;
+    }
+  };
+  const dropTail = (n: number) => {
+    groupLen -= n;
+    if (oversize) return;
+    while (n > 0 && parts.length) {
+      const last = parts[parts.length - 1];
+      const cut = Math.min(n, last.length);
+      parts[parts.length - 1] = last.subarray(0, last.length - cut);
+      if (parts[parts.length - 1].length === 0) parts.pop();
+      partsLen -= cut;
+      n -= cut;
+    }
+  };
+  const take = (): SplitPiece | undefined => {
+    const bytes = Buffer.concat(parts, partsLen);
+    const piece = { bytes, isMessage, totalBytes: groupLen, oversize };
+    parts = [];
+    partsLen = 0;
+    groupLen = 0;
+    oversize = false;
+    if (!isMessage && bytes.every(isBlankByte)) return undefined;
+    return piece;
+  };
+
+  for await (const raw of input) {
+    const chunk = typeof raw === 'string' ? Buffer.from(raw, 'utf8') : Buffer.isBuffer(raw) ? raw : Buffer.from(raw);
+    let from = 0;
+    for (let i = 0; i < chunk.length; i++, streamPos++) {
+      const b = chunk[i];
+      if (matched === 3) {
+        matched = 0;
+        if (!isAlnum(b)) {
+          // "MSH" then a separator: a new message starts 3 bytes back (possibly in earlier chunks).
+          append(chunk.subarray(from, i));
+          dropTail(3);
+          const piece = take();
+          if (piece) yield piece;
+          isMessage = true;
+          append(Buffer.from(MSH));
+          from = i;
+        }
+      }
+      if (streamPos < 3 && b === BOM[streamPos] && lineStart) continue;
+      if (b === CR || b === LF || b === VT || b === FS) {
+        lineStart = true;
+        matched = 0;
+        continue;
+      }
+      if (lineStart && (b === 0x20 || b === 0x09)) continue;
+      if ((lineStart || matched > 0) && b === MSH[matched]) {
+        matched++;
+        lineStart = false;
+        continue;
+      }
+      matched = 0;
+      lineStart = false;
+    }
+    append(chunk.subarray(from));
+  }
+  if (matched === 3) {
+    // The stream ends with a bare "MSH": it is a (truncated) message of its own.
+    dropTail(3);
+    const piece = take();
+    if (piece) yield piece;
+    isMessage = true;
+    append(Buffer.from(MSH));
+  }
+  const last = take();
+  if (last) yield last;
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+const windows1252 = new TextDecoder('windows-1252');
+
+/** The character set MSH-18 declares, read from the MSH line without decoding the rest. */
+function declaredCharset(bytes: Buffer): string {
+  const head = bytes.subarray(0, 2048).toString('latin1');
+  const line = head.split(/[\r\n]/).find((l) => l.replace(/^[\s\x0b\x1c\ufeff\u00ef\u00bb\u00bf]+/, '').startsWith('MSH'));
+  if (!line) return '';
+  const msh = line.slice(line.indexOf('MSH'));
+  return (msh.split(msh.charAt(3))[17] ?? '').split(msh.charAt(4) || '^')[0].trim().toUpperCase();
+}
+
+/**
+ * Decodes one message's bytes: MSH-18 `8859/1` (or another Latin-1 name) is honoured; otherwise
+ * UTF-8, falling back to windows-1252 when the bytes are not valid UTF-8 (old PAS exports).
+ * MLLP framing bytes and a byte-order mark are removed.
+ */
+export function decodeHl7Bytes(bytes: Buffer): string {
+  const charset = declaredCharset(bytes);
+  let text: string;
+  if (/8859\/1|8859-1|LATIN|1252/.test(charset)) {
+    text = windows1252.decode(bytes);
+  } else {
+    try {
+      text = utf8.decode(bytes);
+    } catch {
+      text = windows1252.decode(bytes);
+    }
+  }
+  return text.replace(/^\uFEFF/, '').replace(/[\x0b\x1c]/g, '');
+}
+
+/** Makes text safe to store as raw: NUL cannot go into a PostgreSQL text column. */
+export function safeRaw(text: string): string {
+  return text.replace(/\u0000/g, '\uFFFD');
+}

@@ -1,0 +1,146 @@
+/**
+ * `bevan ingest`: feed files and folders through the adapters into the writer, streaming.
+ * Parsing (this thread) overlaps with the previous batch's database write, and memory stays
+ * flat: at most two batches are held at once whatever the file size.
+ */
+import { randomUUID } from 'node:crypto';
+import { stat } from 'node:fs/promises';
+import type { Database } from '../db/database.ts';
+import { isUnavailable } from '../db/database.ts';
+import type { IngestItem } from './model.ts';
+import { readFeedFile, walkFeedFolder } from './detect.ts';
+import { emptyResult, writeBatch, type BatchResult } from './writer.ts';
+
+export type IngestCounts = Omit<BatchResult, 'outcomes'>;
+
+export interface IngestProgress {
+  file: string;
+  filesDone: number;
+  filesTotal: number;
+  bytesDone: number;
+  bytesTotal: number;
+  counts: IngestCounts;
+}
+
+export interface IngestOptions {
+  /** Flush a batch at this many items or resources, whichever comes first. */
+  batchItems?: number;
+  batchResources?: number;
+  /** How long to keep retrying while the database is unavailable (ms). */
+  unavailableTimeoutMs?: number;
+  onProgress?: (p: IngestProgress) => void;
+}
+
+export function addCounts(into: IngestCounts, r: IngestCounts): void {
+  into.accepted += r.accepted;
+  into.ignored += r.ignored;
+  into.quarantined += r.quarantined;
+  into.duplicates += r.duplicates;
+  into.resources += r.resources;
+}
+
+/** Lists the feed files named by paths (files as given, folders walked in a stable order). */
+export async function listFeedFiles(paths: readonly string[]): Promise<{ path: string; size: number }[]> {
+  const out: { path: string; size: number }[] = [];
+  for (const p of paths) {
+    const s = await stat(p);
+    if (s.isDirectory()) {
+      for await (const f of walkFeedFolder(p)) out.push({ path: f, size: (await stat(f)).size });
+    } else out.push({ path: p, size: s.size });
+  }
+  return out;
+}
+
+/** Ingests files and folders; returns the counts over all of them. */
+export async function ingestPaths(db: Database, paths: readonly string[], opts: IngestOptions = {}): Promise<IngestCounts & { files: number; seconds: number }> {
+  const started = performance.now();
+  const files = await listFeedFiles(paths);
+  const bytesTotal = files.reduce((a, f) => a + f.size, 0);
+  const total = emptyResult();
+  let bytesDone = 0;
+  for (const [n, f] of files.entries()) {
+    const counts = await ingestStream(db, readFeedFile(f.path), f.path, opts, (c) =>
+      opts.onProgress?.({ file: f.path, filesDone: n, filesTotal: files.length, bytesDone, bytesTotal, counts: sum(total, c) }),
+    );
+    addCounts(total, counts);
+    bytesDone += f.size;
+    opts.onProgress?.({ file: f.path, filesDone: n + 1, filesTotal: files.length, bytesDone, bytesTotal, counts: { ...total } });
+  }
+  return { ...total, files: files.length, seconds: (performance.now() - started) / 1000 };
+}
+
+function sum(a: IngestCounts, b: IngestCounts): IngestCounts {
+  const s = { ...a };
+  addCounts(s, b);
+  return s;
+}
+
+/** Ingests one stream of items (one file or connection), recording an ingest_run row. */
+export async function ingestStream(
+  db: Database,
+  items: AsyncIterable<IngestItem>,
+  origin: string,
+  opts: IngestOptions = {},
+  onBatch?: (soFar: IngestCounts) => void,
+): Promise<IngestCounts> {
+  const runId = randomUUID();
+  const maxItems = opts.batchItems ?? 1000;
+  const maxResources = opts.batchResources ?? 4000;
+  const counts = emptyResult();
+  let format: string | null = null;
+  await withRetry(opts, () => db.query('INSERT INTO ingest_run (run_id, origin) VALUES ($1, $2)', [runId, origin]));
+
+  let inflight: Promise<void> | null = null;
+  const flush = async (batch: IngestItem[]) => {
+    if (inflight) await inflight;
+    inflight = withRetry(opts, () => writeBatch(db, batch)).then((r) => {
+      addCounts(counts, r);
+      onBatch?.(counts);
+    });
+  };
+  try {
+    let batch: IngestItem[] = [];
+    let resources = 0;
+    for await (const item of items) {
+      format ??= item.format;
+      batch.push(item);
+      if (item.kind === 'accepted') resources += item.resources.length;
+      if (batch.length >= maxItems || resources >= maxResources) {
+        await flush(batch);
+        batch = [];
+        resources = 0;
+      }
+    }
+    if (batch.length) await flush(batch);
+    if (inflight) await inflight;
+  } catch (err) {
+    // Let any write still running settle before we report, so the run row is accurate.
+    if (inflight) await (inflight as Promise<void>).catch(() => {});
+    await db
+      .query(`UPDATE ingest_run SET status = 'failed', error = $2, finished_at = now() WHERE run_id = $1`, [runId, String((err as Error).message)])
+      .catch(() => {});
+    throw err;
+  }
+  await withRetry(opts, () =>
+    db.query(
+      `UPDATE ingest_run SET status = 'done', format = $2, accepted = $3, ignored = $4, quarantined = $5, duplicates = $6, resources = $7, finished_at = now() WHERE run_id = $1`,
+      [runId, format, counts.accepted, counts.ignored, counts.quarantined, counts.duplicates, counts.resources],
+    ),
+  );
+  return counts;
+}
+
+/** Retries while the database is unavailable (server restarting), up to a time limit. */
+export async function withRetry<T>(opts: Pick<IngestOptions, 'unavailableTimeoutMs'>, fn: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + (opts.unavailableTimeoutMs ?? 120_000);
+  let delay = 250;
+  for (;;) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (!isUnavailable(err) || Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, delay));
+      delay = Math.min(delay * 2, 5000);
+    }
+  }
+}

@@ -1,0 +1,101 @@
+/** The quarantine: items that could not be ingested, with the reason, kept for repair and replay. */
+import type { Database } from '../db/database.ts';
+import type { IngestItem } from './model.ts';
+import { adapterFor, detectFormat } from './detect.ts';
+import { writeBatch, type BatchResult } from './writer.ts';
+
+export interface QuarantinedItem {
+  quarantine_id: number;
+  source_system: string | null;
+  message_id: string | null;
+  format: string;
+  origin: string;
+  reason: string;
+  status: string;
+  times_seen: number;
+  received_at: string;
+  resolved_at: string | null;
+  resolution: string | null;
+}
+
+export interface QuarantineFilter {
+  status?: 'open' | 'replayed' | 'discarded' | 'all';
+  format?: string;
+  limit?: number;
+}
+
+/** Lists quarantined items, newest first (without the raw text). */
+export async function listQuarantine(db: Database, f: QuarantineFilter = {}): Promise<{ items: QuarantinedItem[]; total: number }> {
+  const status = f.status ?? 'open';
+  const where = `WHERE ($1 = 'all' OR status = $1) AND ($2::text IS NULL OR format = $2)`;
+  const params = [status, f.format ?? null];
+  const items = await db.query<QuarantinedItem>(
+    `SELECT quarantine_id::int AS quarantine_id, source_system, message_id, format, origin, reason, status, times_seen,
+            received_at::text AS received_at, resolved_at::text AS resolved_at, resolution
+       FROM quarantine ${where} ORDER BY quarantine_id DESC LIMIT $3`,
+    [...params, f.limit ?? 100],
+  );
+  const total = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM quarantine ${where}`, params);
+  return { items: items.rows, total: total.rows[0]!.n };
+}
+
+/** One quarantined item with its raw text. */
+export async function getQuarantined(db: Database, id: number): Promise<(QuarantinedItem & { raw: string }) | null> {
+  const r = await db.query<QuarantinedItem & { raw: string }>(
+    `SELECT quarantine_id::int AS quarantine_id, source_system, message_id, format, origin, reason, status, times_seen,
+            received_at::text AS received_at, resolved_at::text AS resolved_at, resolution, raw
+       FROM quarantine WHERE quarantine_id = $1`,
+    [id],
+  );
+  return r.rows[0] ?? null;
+}
+
+export type ReplayResult =
+  | { kind: 'replayed'; id: number; result: Omit<BatchResult, 'outcomes'> }
+  | { kind: 'still-rejected'; id: number; reasons: string[] }
+  | { kind: 'not-found'; id: number }
+  | { kind: 'not-open'; id: number; status: string };
+
+/** Parses an item's text as it would arrive in a file of its format. */
+export async function parseText(text: string, origin: string, formatHint?: string): Promise<IngestItem[]> {
+  const format = detectFormat(text.slice(0, 65536)) ?? (formatHint as ReturnType<typeof detectFormat>);
+  if (!format) return [{ kind: 'rejected', format: 'fhir', reason: 'not FHIR JSON, HL7 v2 or a known CSV contract', raw: text, origin }];
+  const out: IngestItem[] = [];
+  const input = (async function* () {
+    yield Buffer.from(text, 'utf8');
+  })();
+  for await (const item of adapterFor(format).read(input, origin)) out.push(item);
+  return out;
+}
+
+/**
+ * Replays a quarantined item after a fix: either the code now understands it, or `fixedText`
+ * (the repaired message) is given. Nothing is written unless every part of it is accepted.
+ */
+export async function replayQuarantined(db: Database, id: number, fixedText?: string, actor = 'cli'): Promise<ReplayResult> {
+  const q = await getQuarantined(db, id);
+  if (!q) return { kind: 'not-found', id };
+  if (q.status !== 'open') return { kind: 'not-open', id, status: q.status };
+  const items = await parseText(fixedText ?? q.raw, `quarantine:${id}`, q.format);
+  const rejected = items.filter((i) => i.kind === 'rejected');
+  if (rejected.length || !items.length) {
+    return { kind: 'still-rejected', id, reasons: rejected.length ? rejected.map((r) => (r.kind === 'rejected' ? r.reason : '')) : ['nothing to ingest in it'] };
+  }
+  const r = await writeBatch(db, items);
+  if (r.quarantined) return { kind: 'still-rejected', id, reasons: ['it conflicts with a message already received (same control id, different content): give it a new control id'] };
+  await db.query(`UPDATE quarantine SET status = 'replayed', resolved_at = now(), resolution = $2 WHERE quarantine_id = $1`, [
+    id,
+    `replayed by ${actor}${fixedText !== undefined ? ' with a repaired text' : ''}: ${r.accepted} accepted, ${r.duplicates} duplicate, ${r.ignored} ignored`,
+  ]);
+  const { outcomes: _o, ...counts } = r;
+  return { kind: 'replayed', id, result: counts };
+}
+
+/** Marks an item as not to be replayed (e.g. a test message), keeping it for the record. */
+export async function discardQuarantined(db: Database, id: number, why: string, actor = 'cli'): Promise<boolean> {
+  const r = await db.query(`UPDATE quarantine SET status = 'discarded', resolved_at = now(), resolution = $2 WHERE quarantine_id = $1 AND status = 'open'`, [
+    id,
+    `discarded by ${actor}: ${why}`,
+  ]);
+  return r.rowCount > 0;
+}

@@ -1,0 +1,236 @@
+/**
+ * The ingest writer: takes a batch of ingest items from any adapter and commits them in ONE
+ * transaction — message log, identities (through the MPI), merges, resources and quarantine —
+ * so a batch is either wholly in or wholly out. That is what makes a killed ingest safe to run
+ * again (nothing half-written) and lets the MLLP listener answer AA only after COMMIT.
+ *
+ * Writes are multi-row (`unnest` of arrays), one statement per table per batch: per-row INSERTs
+ * reach only a few thousand rows per second.
+ */
+import { createHash } from 'node:crypto';
+import type { Database, Queryable } from '../db/database.ts';
+import { isUnavailable } from '../db/database.ts';
+import type { AcceptedItem, IngestItem, RejectedItem, SourceIdentity } from './model.ts';
+import { applyMerge, resolveIdentities } from '../mpi/link.ts';
+
+/** What happened to one item of a batch. */
+export type ItemOutcome = 'committed' | 'duplicate' | 'quarantined' | 'conflict' | 'ignored';
+
+export interface BatchResult {
+  accepted: number;
+  ignored: number;
+  quarantined: number;
+  duplicates: number;
+  /** Resource rows inserted or changed. */
+  resources: number;
+  outcomes: ItemOutcome[];
+}
+
+export const emptyResult = (): Omit<BatchResult, 'outcomes'> => ({ accepted: 0, ignored: 0, quarantined: 0, duplicates: 0, resources: 0 });
+
+/** Resource types that describe no person: stored without a person key. */
+const NON_PERSONAL = new Set(['Organization', 'Practitioner', 'PractitionerRole', 'Location', 'Medication', 'HealthcareService']);
+
+const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
+const identityKey = (system: string, id: string) => `${system}|${id}`;
+
+interface QuarantineRow {
+  sourceSystem: string | null;
+  messageId: string | null;
+  format: string;
+  origin: string;
+  reason: string;
+  raw: string;
+}
+
+/** Largest raw text kept in quarantine; bigger items keep their head and say so. */
+const MAX_RAW = 1 << 20;
+
+/**
+ * Commits one batch. Retries on deadlock or serialisation failure; a database that is down
+ * surfaces as DatabaseUnavailableError so the caller can wait and retry (nothing was written).
+ */
+export async function writeBatch(db: Database, items: readonly IngestItem[]): Promise<BatchResult> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await db.transaction((tx) => writeInTransaction(tx, items));
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      if ((code === '40P01' || code === '40001' || code === '23505') && attempt < 8 && !isUnavailable(err)) {
+        await new Promise((r) => setTimeout(r, 10 + Math.random() * 50 * (attempt + 1)));
+        continue;
+      }
+      throw err;
+    }
+  }
+}
+
+async function writeInTransaction(tx: Queryable, items: readonly IngestItem[]): Promise<BatchResult> {
+  const outcomes: ItemOutcome[] = new Array(items.length);
+  const result = emptyResult();
+  const quarantine: QuarantineRow[] = [];
+
+  // 1. Message log: what have we seen before, and was it the same?
+  const logged = new Map<string, string>();
+  const keyed = items.filter((i): i is Exclude<IngestItem, RejectedItem> => i.kind !== 'rejected');
+  if (keyed.length) {
+    const r = await tx.query<{ source_system: string; message_id: string; content_hash: string }>(
+      `SELECT m.source_system, m.message_id, m.content_hash FROM ingest_message m
+         JOIN unnest($1::text[], $2::text[]) AS k(s, id) ON m.source_system = k.s AND m.message_id = k.id`,
+      [keyed.map((i) => i.sourceSystem), keyed.map((i) => i.messageId)],
+    );
+    for (const row of r.rows) logged.set(identityKey(row.source_system, row.message_id), row.content_hash);
+  }
+
+  const fresh: AcceptedItem[] = [];
+  const logRows: { system: string; id: string; hash: string; format: string; event: string; outcome: string; item?: AcceptedItem }[] = [];
+  items.forEach((item, n) => {
+    if (item.kind === 'rejected') {
+      outcomes[n] = 'quarantined';
+      quarantine.push({ sourceSystem: item.sourceSystem ?? null, messageId: item.messageId ?? null, format: item.format, origin: item.origin, reason: item.reason, raw: item.raw });
+      return;
+    }
+    const key = identityKey(item.sourceSystem, item.messageId);
+    const seen = logged.get(key);
+    if (seen === item.contentHash) {
+      outcomes[n] = 'duplicate';
+      return;
+    }
+    if (seen !== undefined && item.kind === 'accepted' && item.idIsUnique) {
+      outcomes[n] = 'conflict';
+      quarantine.push({
+        sourceSystem: item.sourceSystem,
+        messageId: item.messageId,
+        format: item.format,
+        origin: item.origin,
+        reason: `conflict: message control id ${item.messageId} from ${item.sourceSystem} was already received with different content; the sender reused an id, so this message was not applied`,
+        raw: item.raw ?? describeAccepted(item),
+      });
+      return;
+    }
+    // Later items in the same batch compare against this one.
+    logged.set(key, item.contentHash);
+    if (item.kind === 'ignored') {
+      outcomes[n] = 'ignored';
+      logRows.push({ system: item.sourceSystem, id: item.messageId, hash: item.contentHash, format: item.format, event: item.event, outcome: 'ignored' });
+      return;
+    }
+    outcomes[n] = 'committed';
+    fresh.push(item);
+    logRows.push({ system: item.sourceSystem, id: item.messageId, hash: item.contentHash, format: item.format, event: item.event, outcome: 'accepted', item });
+  });
+
+  // 2. Identities → persons, through the MPI.
+  const identities: SourceIdentity[] = [];
+  for (const item of fresh) if (item.identity) identities.push(item.identity);
+  const persons = identities.length ? await resolveIdentities(tx, identities) : new Map<string, string>();
+
+  // 3. Merges (HL7 A40), in message order.
+  for (const item of fresh) if (item.merge) await applyMerge(tx, item.merge, `feed:${item.sourceSystem}`);
+
+  // 4. Resources: newest per key within the batch, sorted so concurrent batches lock rows in one order.
+  const byKey = new Map<string, { system: string; type: string; id: string; person: string | null; subject: string | null; time: string | null; hash: string; json: string }>();
+  for (const item of fresh) {
+    const subject = item.identity?.id ?? null;
+    const person = item.identity ? (persons.get(identityKey(item.identity.system, item.identity.id)) ?? null) : null;
+    for (const { resource, sourceTime } of item.resources) {
+      const id = resource.id;
+      if (!id) continue; // adapters guarantee ids; a resource without one cannot be kept idempotently
+      const personal = !NON_PERSONAL.has(resource.resourceType);
+      const json = JSON.stringify(resource);
+      const key = `${item.sourceSystem}\u0000${resource.resourceType}\u0000${id}`;
+      const prev = byKey.get(key);
+      const time = sourceTime ?? null;
+      if (prev && prev.time && time && time < prev.time) continue;
+      byKey.set(key, { system: item.sourceSystem, type: resource.resourceType, id, person: personal ? person : null, subject: personal ? subject : null, time, hash: sha256(json), json });
+    }
+  }
+  if (byKey.size) {
+    const rows = [...byKey.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1)).map((e) => e[1]);
+    const r = await tx.query(
+      `INSERT INTO resource (source_system, resource_type, source_id, person_id, subject_id, source_time, content_hash, content)
+       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::uuid[], $5::text[], $6::timestamptz[], $7::text[], $8::jsonb[])
+       ON CONFLICT (source_system, resource_type, source_id) DO UPDATE SET
+         content = EXCLUDED.content, content_hash = EXCLUDED.content_hash, source_time = EXCLUDED.source_time,
+         person_id = COALESCE(EXCLUDED.person_id, resource.person_id), subject_id = COALESCE(EXCLUDED.subject_id, resource.subject_id),
+         version = resource.version + 1, received_at = now()
+       WHERE resource.content_hash <> EXCLUDED.content_hash
+         AND (resource.source_time IS NULL OR EXCLUDED.source_time IS NULL OR EXCLUDED.source_time >= resource.source_time)`,
+      [
+        rows.map((x) => x.system),
+        rows.map((x) => x.type),
+        rows.map((x) => x.id),
+        rows.map((x) => x.person),
+        rows.map((x) => x.subject),
+        rows.map((x) => x.time),
+        rows.map((x) => x.hash),
+        rows.map((x) => x.json),
+      ],
+    );
+    result.resources = r.rowCount;
+  }
+
+  // 5. The message log: every accepted or ignored message with its outcome.
+  if (logRows.length) {
+    const uniq = new Map(logRows.map((l) => [identityKey(l.system, l.id), l]));
+    const ls = [...uniq.values()].sort((a, b) => (identityKey(a.system, a.id) < identityKey(b.system, b.id) ? -1 : 1));
+    await tx.query(
+      `INSERT INTO ingest_message (source_system, message_id, content_hash, format, event, outcome, person_id)
+       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::uuid[])
+       ON CONFLICT (source_system, message_id) DO UPDATE SET content_hash = EXCLUDED.content_hash,
+         outcome = EXCLUDED.outcome, event = EXCLUDED.event, person_id = EXCLUDED.person_id, received_at = now()`,
+      [
+        ls.map((l) => l.system),
+        ls.map((l) => l.id),
+        ls.map((l) => l.hash),
+        ls.map((l) => l.format),
+        ls.map((l) => l.event),
+        ls.map((l) => l.outcome),
+        ls.map((l) => (l.item?.identity ? (persons.get(identityKey(l.item.identity.system, l.item.identity.id)) ?? null) : null)),
+      ],
+    );
+  }
+
+  // 6. Quarantine: kept whole for repair; the same item rejected again for the same reason is counted, not copied.
+  if (quarantine.length) await quarantineItems(tx, quarantine);
+
+  for (const o of outcomes) {
+    if (o === 'committed') result.accepted++;
+    else if (o === 'duplicate') result.duplicates++;
+    else if (o === 'ignored') result.ignored++;
+    else result.quarantined++;
+  }
+  return { ...result, outcomes };
+}
+
+async function quarantineItems(tx: Queryable, rows: QuarantineRow[]): Promise<void> {
+  const uniq = new Map<string, QuarantineRow & { hash: string; text: string }>();
+  for (const q of rows) {
+    const text = q.raw.length > MAX_RAW ? `${q.raw.slice(0, MAX_RAW)}\n[… truncated: ${q.raw.length} characters in all]` : q.raw;
+    // NUL cannot be stored in PostgreSQL text; binary junk is kept with NULs made visible.
+    const clean = text.includes('\u0000') ? text.replace(/\u0000/g, '\\0') : text;
+    const hash = sha256(q.raw);
+    uniq.set(`${hash}\u0000${q.reason}`, { ...q, hash, text: clean });
+  }
+  const qs = [...uniq.values()];
+  await tx.query(
+    `INSERT INTO quarantine (source_system, message_id, format, origin, reason, raw, raw_hash)
+     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])
+     ON CONFLICT (raw_hash, reason) WHERE status = 'open'
+     DO UPDATE SET times_seen = quarantine.times_seen + 1, received_at = now()`,
+    [
+      qs.map((q) => q.sourceSystem),
+      qs.map((q) => q.messageId),
+      qs.map((q) => q.format),
+      qs.map((q) => q.origin),
+      qs.map((q) => q.reason),
+      qs.map((q) => q.text),
+      qs.map((q) => q.hash),
+    ],
+  );
+}
+
+/** A conflicting message has no raw text at this point; keep what it said, as FHIR. */
+function describeAccepted(item: AcceptedItem): string {
+  return JSON.stringify({ sourceSystem: item.sourceSystem, messageId: item.messageId, event: item.event, identity: item.identity, resources: item.resources.map((r) => r.resource) });
+}

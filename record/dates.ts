@@ -1,0 +1,55 @@
+/**
+ * Clinical dates as people in England read them. FHIR dates come as partial dates (`2024`,
+ * `2024-03`, `2024-03-12`) or instants; an instant is shown as its calendar date in
+ * Europe/London, a partial date exactly as precise as it was sent.
+ */
+
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+const LONDON = new Intl.DateTimeFormat('en-GB', { timeZone: 'Europe/London', year: 'numeric', month: '2-digit', day: '2-digit' });
+
+/** Milliseconds since the epoch for sorting (a partial date sorts at its start), or NaN. */
+export function dateValue(s: string | null | undefined): number {
+  if (!s) return Number.NaN;
+  if (/^\d{4}$/.test(s)) return Date.UTC(Number(s), 0, 1);
+  if (/^\d{4}-\d{2}$/.test(s)) return Date.UTC(Number(s.slice(0, 4)), Number(s.slice(5, 7)) - 1, 1);
+  return Date.parse(s);
+}
+
+/** The calendar date (YYYY-MM-DD, Europe/London) of a FHIR date or instant, or null. */
+export function calendarDate(s: string | null | undefined): string | null {
+  if (!s) return null;
+  if (/^\d{4}-\d{2}-\d{2}$/.test(s)) return s;
+  const t = Date.parse(s);
+  if (Number.isNaN(t)) return null;
+  // en-GB formats as DD/MM/YYYY
+  const [d, m, y] = LONDON.format(t).split('/');
+  return `${y}-${m}-${d}`;
+}
+
+/** `12 Mar 2025` (or `Mar 2025`, `2025` for partial dates); empty for no date. */
+export function formatDate(s: string | null | undefined): string {
+  if (!s) return '';
+  if (/^\d{4}$/.test(s)) return s;
+  if (/^\d{4}-\d{2}$/.test(s)) return `${MONTHS[Number(s.slice(5, 7)) - 1]} ${s.slice(0, 4)}`;
+  const c = calendarDate(s);
+  if (!c) return s;
+  return `${c.slice(8, 10)} ${MONTHS[Number(c.slice(5, 7)) - 1]} ${c.slice(0, 4)}`;
+}
+
+/** Whole calendar days from one date to another (same day = 0), or null. */
+export function daysBetween(from: string | null | undefined, to: string | null | undefined): number | null {
+  const a = calendarDate(from);
+  const b = calendarDate(to);
+  if (!a || !b) return null;
+  return Math.round((Date.parse(b) - Date.parse(a)) / 86_400_000);
+}
+
+/** Age in whole years on a day, from a birth date. */
+export function ageOn(birthDate: string | null | undefined, on: string): number | null {
+  const b = calendarDate(birthDate);
+  const d = calendarDate(on);
+  if (!b || !d) return null;
+  let age = Number(d.slice(0, 4)) - Number(b.slice(0, 4));
+  if (d.slice(5) < b.slice(5)) age--;
+  return age;
+}

@@ -1,0 +1,165 @@
+/**
+ * Reads one person's record from the database: the person (following merges), the source
+ * identities linked to them, their stored resources and the practices those name. Only
+ * parameterised SQL; rows come back as plain data (see rows.ts) for the pure record builder.
+ */
+import type { Queryable } from '../db/database.ts';
+import type { IdentityRow, PersonRow, PracticeRow, ResourceRow } from './rows.ts';
+
+export interface PersonQuery {
+  /** Digits, spaces allowed. */
+  nhsNumber?: string;
+  personId?: string;
+  source?: { system: string; id: string };
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+// A merge chain longer than this is a loop or corruption, not history.
+const MAX_MERGE_HOPS = 16;
+const PERSON_COLUMNS = 'p.person_id::text AS person_id, p.nhs_number, p.status, p.merged_into::text AS merged_into';
+
+/** True when s looks like a Bevan person id (a UUID). */
+export function isPersonId(s: string): boolean {
+  return UUID.test(s);
+}
+
+/**
+ * Finds the person a query names, or null. An NHS number is looked up on the person first and
+ * then on source identities whose person has no NHS number of their own; a merged person
+ * redirects to the person it was merged into.
+ */
+export async function findPerson(db: Queryable, query: PersonQuery): Promise<PersonRow | null> {
+  let found: PersonRow | null = null;
+  if (query.personId !== undefined) {
+    if (!isPersonId(query.personId)) return null;
+    found = await personById(db, query.personId);
+  } else if (query.nhsNumber !== undefined) {
+    const nhs = query.nhsNumber.replace(/\s+/g, '');
+    if (!nhs) return null;
+    const r = await db.query<PersonRow>(`SELECT ${PERSON_COLUMNS} FROM person p WHERE p.nhs_number = $1`, [nhs]);
+    found = r.rows[0] ?? null;
+    if (!found) {
+      // Several people may carry the number on an identity (a typo, an unresolved duplicate):
+      // the one with the most such identities, then the most recently changed, is the best guess.
+      const s = await db.query<PersonRow>(
+        `SELECT ${PERSON_COLUMNS}
+           FROM source_identity si JOIN person p ON p.person_id = si.person_id
+          WHERE si.nhs_number = $1 AND p.nhs_number IS NULL
+          GROUP BY p.person_id
+          ORDER BY count(*) DESC, p.updated_at DESC, p.person_id
+          LIMIT 1`,
+        [nhs],
+      );
+      found = s.rows[0] ?? null;
+    }
+  } else if (query.source) {
+    const r = await db.query<PersonRow>(
+      `SELECT ${PERSON_COLUMNS} FROM source_identity si JOIN person p ON p.person_id = si.person_id
+        WHERE si.source_system = $1 AND si.source_id = $2`,
+      [query.source.system, query.source.id],
+    );
+    found = r.rows[0] ?? null;
+  }
+  for (let hop = 0; found && found.status === 'merged' && found.merged_into && hop < MAX_MERGE_HOPS; hop++) {
+    found = await personById(db, found.merged_into);
+  }
+  return found;
+}
+
+async function personById(db: Queryable, personId: string): Promise<PersonRow | null> {
+  const r = await db.query<PersonRow>(`SELECT ${PERSON_COLUMNS} FROM person p WHERE p.person_id = $1`, [personId]);
+  return r.rows[0] ?? null;
+}
+
+/**
+ * The person ids whose data belongs to this person's record: the person and anyone merged
+ * into them (directly or through a chain), in case a merge redirected the person but left
+ * identities or resources under the old id.
+ */
+export async function recordPersonIds(db: Queryable, personId: string): Promise<string[]> {
+  const r = await db.query<{ person_id: string }>(
+    `WITH RECURSIVE merged(person_id, depth) AS (
+       SELECT $1::uuid, 0
+       UNION
+       SELECT p.person_id, m.depth + 1 FROM person p JOIN merged m ON p.merged_into = m.person_id
+        WHERE m.depth < ${MAX_MERGE_HOPS}
+     )
+     SELECT DISTINCT person_id::text AS person_id FROM merged`,
+    [personId],
+  );
+  return r.rows.map((x) => x.person_id);
+}
+
+/** Every stored resource of the person (and of anyone merged into them), oldest first. */
+export async function loadPersonResources(db: Queryable, personId: string, personIds?: string[]): Promise<ResourceRow[]> {
+  const ids = personIds ?? (await recordPersonIds(db, personId));
+  const r = await db.query<Omit<ResourceRow, 'source_time' | 'received_at'> & { source_time: unknown; received_at: unknown }>(
+    `SELECT source_system, resource_type, source_id, person_id::text AS person_id, subject_id, version,
+            source_time, received_at, content
+       FROM resource WHERE person_id = ANY($1::uuid[])
+      ORDER BY source_time NULLS FIRST, source_system, resource_type, source_id`,
+    [ids],
+  );
+  return r.rows.map((row) => ({ ...row, version: Number(row.version), source_time: iso(row.source_time), received_at: iso(row.received_at) ?? '' }));
+}
+
+/** The source identities linked to the person (and to anyone merged into them). */
+export async function loadIdentities(db: Queryable, personId: string, personIds?: string[]): Promise<IdentityRow[]> {
+  const ids = personIds ?? (await recordPersonIds(db, personId));
+  const r = await db.query<Omit<IdentityRow, 'updated_at'> & { updated_at: unknown }>(
+    `SELECT source_system, source_id, person_id::text AS person_id, nhs_number, nhs_number_valid, family, given,
+            birth_date::text AS birth_date, sex, postcode, practice, link_method, match_status, updated_at
+       FROM source_identity WHERE person_id = ANY($1::uuid[])
+      ORDER BY source_system, source_id`,
+    [ids],
+  );
+  return r.rows.map((row) => ({ ...row, updated_at: iso(row.updated_at) ?? '' }));
+}
+
+/** The practices (with neighbourhood names) for the given ODS codes. */
+export async function loadPractices(db: Queryable, odsCodes: readonly string[]): Promise<PracticeRow[]> {
+  const codes = [...new Set(odsCodes.filter(Boolean))];
+  if (!codes.length) return [];
+  const r = await db.query<PracticeRow>(
+    `SELECT pr.ods_code, pr.name, pr.neighbourhood, n.name AS neighbourhood_name
+       FROM practice pr LEFT JOIN neighbourhood n ON n.code = pr.neighbourhood
+      WHERE pr.ods_code = ANY($1::text[])`,
+    [codes],
+  );
+  return r.rows;
+}
+
+export interface PersonRecordRows {
+  person: PersonRow;
+  identities: IdentityRow[];
+  rows: ResourceRow[];
+  practices: PracticeRow[];
+}
+
+/** Finds the person and reads everything the integrated record is built from, or null. */
+export async function readPersonRecordRows(db: Queryable, query: PersonQuery): Promise<PersonRecordRows | null> {
+  const person = await findPerson(db, query);
+  if (!person) return null;
+  const ids = await recordPersonIds(db, person.person_id);
+  const [identities, rows] = await Promise.all([loadIdentities(db, person.person_id, ids), loadPersonResources(db, person.person_id, ids)]);
+  const practices = await loadPractices(db, practiceCodes(identities, rows));
+  return { person, identities, rows, practices };
+}
+
+/** ODS codes the record may name: GP source systems and the practices identities report. */
+export function practiceCodes(identities: readonly IdentityRow[], rows: readonly ResourceRow[]): string[] {
+  const out = new Set<string>();
+  for (const i of identities) {
+    if (i.practice) out.add(i.practice);
+    if (i.source_system.startsWith('gp:')) out.add(i.source_system.slice(3));
+  }
+  for (const r of rows) if (r.source_system.startsWith('gp:')) out.add(r.source_system.slice(3));
+  return [...out];
+}
+
+function iso(v: unknown): string | null {
+  if (v === null || v === undefined) return null;
+  if (v instanceof Date) return v.toISOString();
+  const d = new Date(String(v));
+  return Number.isNaN(d.getTime()) ? String(v) : d.toISOString();
+}

@@ -1,0 +1,228 @@
+/**
+ * Hospital feeds as HL7 v2.4 messages (docs/feeds.md, "HL7 v2.4"): ADT A01/A02/A03/A04/A08/
+ * A11/A13/A40 from the patient administration system and ORU^R01 from the laboratory. Segments
+ * are separated by CR and each message ends with CR LF. PID-3 carries the hospital number
+ * (type MR, assigning authority = facility) and the NHS number (authority NHS, type NH).
+ */
+import observationData from './codes/observations.json' with { type: 'json' };
+import { hl7Time } from './dates.ts';
+import type { Demographics } from './identity.ts';
+import type { Practice } from './locality.ts';
+import type { Attendance, History, LabTest, Moment, Person, SimWindow, Spell } from './population.ts';
+import type { Random } from './random.ts';
+
+export interface HospitalIdentity {
+  facility: string;
+  mrn: string;
+  demographics: Demographics;
+}
+
+export interface Hl7Message {
+  day: number;
+  minute: number;
+  kind: 'adt' | 'oru';
+  /** HL7 trigger, e.g. `A01`, `R01`. */
+  trigger: string;
+  text: string;
+}
+
+/** Hands out message control ids (MSH-10) and laboratory order numbers, unique across a run. */
+export class Hl7Counters {
+  private message = 0;
+  private order = 0;
+  controlId(facility: string): string {
+    return `${facility}${String(++this.message).padStart(10, '0')}`;
+  }
+  orderNumber(facility: string): string {
+    return `${facility}L${String(++this.order).padStart(9, '0')}`;
+  }
+}
+
+type ObsDef = { code: string; display: string; unit?: string; low?: number | null; high?: number | null; range?: string };
+const OBS = observationData.observations as Record<string, ObsDef>;
+const PANELS = observationData.panels as Record<string, { code: string; display: string; members: string[] }>;
+
+const WARDS = ['WARD4', 'WARD7', 'WARD9', 'WARD12', 'WARD15', 'WARD20'];
+
+/** Per-facility identities of one person, with an optional duplicate MRN used for one episode. */
+export interface FacilityIdentities {
+  primary: HospitalIdentity;
+  duplicate?: HospitalIdentity;
+  /** Index (into this facility's episodes) of the episode registered under the duplicate MRN. */
+  duplicateEpisode?: number;
+  /** Days after the duplicate episode when it is merged into the primary (A40); absent: never merged. */
+  mergeAfterDays?: number;
+}
+
+interface Episode {
+  at: Moment;
+  spell?: Spell;
+  attendance?: Attendance;
+}
+
+/** All hospital messages for one person at one facility. */
+export function hospitalMessages(
+  person: Person,
+  history: History,
+  facility: string,
+  ids: FacilityIdentities,
+  rng: Random,
+  counters: Hl7Counters,
+  window: SimWindow,
+): Hl7Message[] {
+  const out: Hl7Message[] = [];
+  const practice = person.practice;
+  const episodes: Episode[] = [
+    ...history.spells.filter((s) => s.facility === facility).map((s) => ({ at: s.aeArrival ?? s, spell: s })),
+    ...history.attendances.filter((a) => a.facility === facility).map((a) => ({ at: a as Moment, attendance: a })),
+  ].sort((a, b) => a.at.day - b.at.day || a.at.minute - b.at.minute);
+
+  // A hospital that held an old address learns the new one (A08) at the first visit after a move.
+  const primaryHasOldAddress = person.previousAddress !== undefined && ids.primary.demographics.address === person.previousAddress;
+  const learnsMove = primaryHasOldAddress && rng.chance(0.6);
+  let addressUpdated = false;
+  let visit = 0;
+
+  const identityFor = (episodeIndex: number) => (ids.duplicate && episodeIndex === ids.duplicateEpisode ? ids.duplicate : ids.primary);
+  const demographicsFor = (identity: HospitalIdentity, day: number): Demographics =>
+    identity === ids.primary && learnsMove && addressUpdated && day >= person.movedDay! ? { ...identity.demographics, address: person.address } : identity.demographics;
+
+  const msg = (identity: HospitalIdentity, t: Moment, trigger: string, body: string[], death?: Moment): void => {
+    const structure = trigger === 'A40' ? 'ADT_A39' : 'ADT_A01';
+    const ts = hl7Time(t.day, t.minute);
+    const segments = [
+      `MSH|^~\\&|PAS|${facility}|BEVAN|TRAFFORD|${ts}||ADT^${trigger}^${structure}|${counters.controlId(facility)}|P|2.4`,
+      `EVN|${trigger}|${ts}`,
+      pid(identity, demographicsFor(identity, t.day), death),
+      pd1(practice),
+      ...body,
+    ];
+    out.push({ day: t.day, minute: t.minute, kind: 'adt', trigger, text: segments.join('\r') + '\r\n' });
+  };
+
+  episodes.forEach((ep, i) => {
+    const identity = identityFor(i);
+    if (learnsMove && !addressUpdated && ep.at.day >= person.movedDay!) {
+      addressUpdated = true;
+      msg(ids.primary, { day: ep.at.day, minute: Math.max(0, ep.at.minute - 5) }, 'A08', []);
+    }
+    const v = () => `${identity.mrn}V${++visit}`;
+    if (ep.attendance) {
+      const a = ep.attendance;
+      const vn = v();
+      const cls = a.kind === 'ae' ? 'E' : 'O';
+      const loc = a.kind === 'ae' ? `ED^^^${facility}` : `OPD^${a.service}^^${facility}`;
+      msg(identity, a, 'A04', [pv1({ cls, loc, type: a.kind === 'ae' ? 'EM' : 'EL', service: a.service, visit: vn, admit: a })]);
+      if (a.leave.minute <= 1439) msg(identity, a.leave, 'A03', [pv1({ cls, loc, type: a.kind === 'ae' ? 'EM' : 'EL', service: a.service, visit: vn, admit: a, discharge: a.leave })]);
+      return;
+    }
+    const s = ep.spell!;
+    if (s.aeArrival) {
+      const vn = v();
+      const loc = `ED^^^${facility}`;
+      msg(identity, s.aeArrival, 'A04', [pv1({ cls: 'E', loc, type: 'EM', service: 'AE', visit: vn, admit: s.aeArrival })]);
+      msg(identity, s, 'A03', [pv1({ cls: 'E', loc, type: 'EM', service: 'AE', visit: vn, admit: s.aeArrival, discharge: s, disposition: '19' })]);
+    }
+    const type = s.kind === 'emergency' ? 'EM' : 'EL';
+    if (s.admitEnteredInError) {
+      const wrong = v();
+      const t = { day: s.day, minute: Math.max(0, s.minute - 30) };
+      msg(identity, t, 'A01', [pv1({ cls: 'I', loc: `AMU^^^${facility}`, type, service: s.service, visit: wrong, admit: t })]);
+      msg(identity, { day: t.day, minute: t.minute + 20 }, 'A11', [pv1({ cls: 'I', loc: `AMU^^^${facility}`, type, service: s.service, visit: wrong, admit: t })]);
+    }
+    const vn = v();
+    let loc = s.kind === 'emergency' ? `AMU^BAY${rng.int(1, 6)}^BED${rng.int(1, 8)}^${facility}` : `DSU^^BED${rng.int(1, 12)}^${facility}`;
+    msg(identity, s, 'A01', [pv1({ cls: 'I', loc, type, service: s.service, visit: vn, admit: s })]);
+    if (s.transfer && (!s.discharge || s.transfer.day < s.discharge.day)) {
+      loc = `${rng.pick(WARDS)}^BAY${rng.int(1, 6)}^BED${rng.int(1, 8)}^${facility}`;
+      msg(identity, s.transfer, 'A02', [pv1({ cls: 'I', loc, type, service: s.service, visit: vn, admit: s })]);
+    }
+    if (s.discharge) {
+      const died = s.diedInHospital;
+      if (s.dischargeCancelled) {
+        const early = { day: s.discharge.day - 1, minute: s.discharge.minute };
+        msg(identity, early, 'A03', [pv1({ cls: 'I', loc, type, service: s.service, visit: vn, admit: s, discharge: early, disposition: '1' })]);
+        msg(identity, { day: early.day, minute: Math.min(1439, early.minute + 60) }, 'A13', [pv1({ cls: 'I', loc, type, service: s.service, visit: vn, admit: s })]);
+      }
+      msg(identity, s.discharge, 'A03', [pv1({ cls: 'I', loc, type, service: s.service, visit: vn, admit: s, discharge: s.discharge, disposition: died ? '4' : '1' })], died ? s.discharge : undefined);
+    }
+  });
+
+  // The duplicate hospital number is found and merged into the surviving one.
+  const dupEpisode = ids.duplicateEpisode !== undefined ? episodes[ids.duplicateEpisode] : undefined;
+  const mergeDay = dupEpisode && ids.mergeAfterDays !== undefined ? dupEpisode.at.day + ids.mergeAfterDays : undefined;
+  if (ids.duplicate && mergeDay !== undefined && mergeDay <= window.end) {
+    const t = { day: mergeDay, minute: rng.int(540, 1020) };
+    msg(ids.primary, t, 'A40', [`MRG|${ids.duplicate.mrn}^^^${facility}^MR`]);
+  }
+
+  // Laboratory results: one ORU^R01 per panel.
+  for (const lab of history.labs) {
+    if (!lab.hospital || lab.facility !== facility) continue;
+    out.push(...labMessages(lab, ids.primary, demographicsFor(ids.primary, lab.day), practice, rng, counters));
+  }
+  return out;
+}
+
+function labMessages(lab: LabTest, identity: HospitalIdentity, d: Demographics, practice: Practice, rng: Random, counters: Hl7Counters): Hl7Message[] {
+  const out: Hl7Message[] = [];
+  // Reported the same day (kept within the day so no message falls after the extract date).
+  const reported = { day: lab.day, minute: Math.min(1439, lab.minute + rng.int(90, 300)) };
+  const facility = identity.facility;
+  const collected = hl7Time(lab.day, lab.minute);
+  for (const panelKey of lab.panel.split('+')) {
+    const panel = PANELS[panelKey]!;
+    const results = lab.results.filter((r) => panel.members.includes(r.key));
+    const filler = counters.orderNumber(facility);
+    const placer = lab.requestedBy === 'gp' ? `${practice.ods}-${filler.slice(facility.length)}` : `${facility}P${filler.slice(facility.length + 1)}`;
+    const orderedBy = lab.requestedBy === 'gp' ? `${practice.ods}^${practice.name}` : `C${filler.slice(-6)}^CONSULTANT`;
+    const ts = hl7Time(reported.day, reported.minute);
+    const segments = [
+      `MSH|^~\\&|LAB|${facility}|BEVAN|TRAFFORD|${ts}||ORU^R01^ORU_R01|${counters.controlId(facility)}|P|2.4`,
+      pid(identity, d),
+      pd1(practice),
+      `ORC|RE|${placer}|${filler}`,
+      `OBR|1|${placer}|${filler}|${panel.code}^${panel.display}^L|||${collected}|||||||${collected}||${orderedBy}||||||${ts}|||F`,
+      ...results.map((r, i) => {
+        const def = OBS[r.key]!;
+        const flag = def.low != null && r.value < def.low ? 'L' : def.high != null && r.value > def.high ? 'H' : 'N';
+        return `OBX|${i + 1}|NM|${def.code}^${def.display}^SCT||${r.value}|${def.unit ?? ''}|${def.range ?? ''}|${flag}|||F|||${collected}`;
+      }),
+    ];
+    out.push({ day: reported.day, minute: reported.minute, kind: 'oru', trigger: 'R01', text: segments.join('\r') + '\r\n' });
+  }
+  return out;
+}
+
+function pid(identity: HospitalIdentity, d: Demographics, death?: Moment): string {
+  const ids = [`${identity.mrn}^^^${identity.facility}^MR`];
+  if (d.nhsNumber) ids.push(`${d.nhsNumber}^^^NHS^NH`);
+  const name = `${d.family.toUpperCase()}^${d.given}${d.middle ? '^' + d.middle : ''}`;
+  const f: string[] = ['PID', '1', '', ids.join('~'), '', name, '', d.birthDate.replace(/-/g, ''), d.sex === 'male' ? 'M' : 'F', '', '', `${d.address.line}^^${d.address.town}^^${d.address.postcode}^GBR`];
+  if (death) {
+    while (f.length < 29) f.push('');
+    f.push(hl7Time(death.day, death.minute), 'Y');
+  }
+  return f.join('|');
+}
+
+function pd1(practice: Practice): string {
+  return `PD1|||${practice.name}^^${practice.ods}`;
+}
+
+function pv1(v: { cls: string; loc: string; type: string; service: string; visit: string; admit: Moment; discharge?: Moment; disposition?: string }): string {
+  const f: string[] = new Array(46).fill('');
+  f[0] = 'PV1';
+  f[1] = '1';
+  f[2] = v.cls;
+  f[3] = v.loc;
+  f[4] = v.type;
+  f[10] = v.service;
+  f[19] = v.visit;
+  if (v.disposition) f[36] = v.disposition;
+  f[44] = hl7Time(v.admit.day, v.admit.minute);
+  if (v.discharge) f[45] = hl7Time(v.discharge.day, v.discharge.minute);
+  let last = f.length - 1;
+  while (f[last] === '') last--;
+  return f.slice(0, last + 1).join('|');
+}

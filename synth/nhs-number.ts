@@ -1,0 +1,79 @@
+/**
+ * NHS numbers: Modulus 11 check digit and a generator confined to the synthetic test range
+ * 999 000 0000 – 999 999 9999, so generated numbers can never belong to a real person.
+ * https://www.datadictionary.nhs.uk/attributes/nhs_number.html
+ */
+import { hash32, type Random } from './random.ts';
+
+/** The Modulus 11 check digit for nine digits, or null when the remainder makes 10 (unusable). */
+export function nhsCheckDigit(first9: string): number | null {
+  let sum = 0;
+  for (let i = 0; i < 9; i++) sum += (first9.charCodeAt(i) - 48) * (10 - i);
+  const check = 11 - (sum % 11);
+  if (check === 11) return 0;
+  if (check === 10) return null;
+  return check;
+}
+
+/** True when the string is ten digits whose last digit is the Modulus 11 check of the first nine. */
+export function isValidNhsNumber(value: string): boolean {
+  if (!/^\d{10}$/.test(value)) return false;
+  return nhsCheckDigit(value.slice(0, 9)) === value.charCodeAt(9) - 48;
+}
+
+const RANGE = 1_000_000; // 999 followed by six free digits, then the check digit
+
+/**
+ * Hands out distinct valid NHS numbers in the 999 range, in a seed-dependent order.
+ * An affine map (a·k + b) mod 10^6 with a coprime to 10^6 is a bijection, so no number repeats
+ * until the range (about 909,000 usable numbers) is exhausted.
+ */
+export class NhsNumberAllocator {
+  private k = 0;
+  private readonly a: number;
+  private readonly b: number;
+
+  constructor(seed: number) {
+    let a = (hash32(seed, 0x4e48) % RANGE) | 1;
+    while (a % 5 === 0) a += 2;
+    this.a = a;
+    this.b = hash32(seed, 0x5331) % RANGE;
+  }
+
+  /** The next unused valid NHS number. */
+  next(): string {
+    for (;;) {
+      if (this.k >= RANGE) throw new Error('the synthetic NHS number range (999…) is exhausted');
+      const n = Number((BigInt(this.a) * BigInt(this.k++) + BigInt(this.b)) % BigInt(RANGE));
+      const first9 = '999' + String(n).padStart(6, '0');
+      const check = nhsCheckDigit(first9);
+      if (check !== null) return first9 + check;
+    }
+  }
+}
+
+/** A random valid NHS number in the synthetic range (may coincide with an allocated one). */
+export function randomValidNhsNumber(rng: Random): string {
+  for (;;) {
+    const first9 = '999' + String(rng.int(0, RANGE - 1)).padStart(6, '0');
+    const check = nhsCheckDigit(first9);
+    if (check !== null) return first9 + check;
+  }
+}
+
+/**
+ * An NHS number as mis-keyed by a person: one digit changed (Modulus 11 always catches a single
+ * changed digit, so the result is invalid); occasionally (10%) a wrong but valid number instead.
+ */
+export function mistypeNhsNumber(nhsNumber: string, rng: Random): string {
+  if (rng.chance(0.1)) {
+    for (;;) {
+      const other = randomValidNhsNumber(rng);
+      if (other !== nhsNumber) return other;
+    }
+  }
+  const pos = rng.int(3, 9);
+  const old = nhsNumber.charCodeAt(pos) - 48;
+  const digit = (old + rng.int(1, 9)) % 10;
+  return nhsNumber.slice(0, pos) + digit + nhsNumber.slice(pos + 1);
+}
