@@ -126,7 +126,21 @@ async function writeInTransaction(tx: Queryable, items: readonly IngestItem[]): 
   const persons = identities.length ? await resolveIdentities(tx, identities) : new Map<string, string>();
 
   // 3. Merges (HL7 A40), in message order.
-  for (const item of fresh) if (item.merge) await applyMerge(tx, item.merge, `feed:${item.sourceSystem}`);
+  let merged = false;
+  for (const item of fresh) {
+    if (!item.merge) continue;
+    await applyMerge(tx, item.merge, `feed:${item.sourceSystem}`);
+    merged = true;
+  }
+  // A merge moves identities between persons: re-read the links so this batch's resources follow.
+  if (merged && identities.length) {
+    const r = await tx.query<{ source_system: string; source_id: string; person_id: string }>(
+      `SELECT s.source_system, s.source_id, s.person_id FROM source_identity s
+         JOIN unnest($1::text[], $2::text[]) AS k(sys, id) ON s.source_system = k.sys AND s.source_id = k.id`,
+      [identities.map((i) => i.system), identities.map((i) => i.id)],
+    );
+    for (const row of r.rows) persons.set(identityKey(row.source_system, row.source_id), row.person_id);
+  }
 
   // 4. Resources: newest per key within the batch, sorted so concurrent batches lock rows in one order.
   const byKey = new Map<string, { system: string; type: string; id: string; person: string | null; subject: string | null; time: string | null; hash: string; json: string }>();
