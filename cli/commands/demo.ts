@@ -6,6 +6,7 @@ import { generateLocality } from '../../synth/generate.ts';
 import { ingestPaths } from '../../ingest/pipeline.ts';
 import { sendMllp } from '../../ingest/hl7v2/mllp.ts';
 import { runMatcher } from '../../mpi/matcher.ts';
+import { loadLocality } from '../../ingest/locality.ts';
 import { progressBar } from '../progress.ts';
 import { startServices, stopOnSignal } from './serve.ts';
 
@@ -59,6 +60,8 @@ export function registerDemo(program: Command): void {
       // 2. Files in: GP FHIR bundles, hospital HL7 v2 files, community and social care CSV.
       const db = await openDatabase({ dataDir: opts.data });
       console.log(`database: ${db.kind} (${db.location})`);
+      const loc = await loadLocality(db, join(out, 'locality.json'));
+      console.log(`locality: ${loc.practices} practices in ${loc.neighbourhoods} neighbourhoods`);
       const feedFiles = ['gp', 'hospital', 'community', 'socialcare'].flatMap((d) =>
         existsSync(join(out, d))
           ? readdirSync(join(out, d), { withFileTypes: true })
@@ -101,7 +104,17 @@ export function registerDemo(program: Command): void {
       const m = await runMatcher(db);
       console.log(`MPI: ${JSON.stringify(m)}`);
 
+      // A person worth opening: several sources, including the hospital.
+      const sample = await db.query<{ nhs_number: string }>(
+        `SELECT p.nhs_number FROM person p JOIN source_identity s ON s.person_id = p.person_id
+          WHERE p.status = 'active' AND p.nhs_number IS NOT NULL
+          GROUP BY p.person_id, p.nhs_number ORDER BY count(DISTINCT s.source_system) DESC, p.nhs_number LIMIT 1`,
+      );
+      const nhs = sample.rows[0]?.nhs_number;
+      const recordHint = nhs ? `npx bevan record ${nhs} --data ${opts.data}` : '';
+
       if (!opts.serve) {
+        if (recordHint) console.log(`Try: ${recordHint}`);
         await s.stop();
         await db.close();
         return;
@@ -110,7 +123,7 @@ export function registerDemo(program: Command): void {
       console.log(`  http://${opts.host}:${opts.port}/health`);
       console.log(`  http://${opts.host}:${opts.port}/ingest/status`);
       console.log(`  MLLP listener for HL7 v2 on ${opts.host}:${opts.mllpPort}`);
-      console.log(`Try: npx bevan record <NHS number> --data ${opts.data}   (stop the server first: PGlite has one user at a time)`);
+      if (recordHint) console.log(`Stop it (Ctrl-C), then open a person's integrated record: ${recordHint}`);
       stopOnSignal(async () => {
         await s.stop();
         await db.close();

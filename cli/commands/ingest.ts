@@ -3,6 +3,7 @@ import { databaseOption, printJson, withDatabase } from '../context.ts';
 import { progressBar } from '../progress.ts';
 import { ingestPaths } from '../../ingest/pipeline.ts';
 import { runMatcher } from '../../mpi/matcher.ts';
+import { loadLocality, localityFileFor } from '../../ingest/locality.ts';
 
 interface IngestCliOptions {
   data?: string;
@@ -26,9 +27,18 @@ with a reason: see \`bevan quarantine list\`.`,
       ),
   ).action(async (paths: string[], opts: IngestCliOptions) => {
     await withDatabase(opts, async (db) => {
+      // Reference data first, so the record can name each practice and neighbourhood.
+      for (const p of paths) {
+        const loc = localityFileFor(p);
+        if (loc) {
+          const l = await loadLocality(db, loc);
+          if (!opts.json) console.log(`locality: ${l.practices} practices in ${l.neighbourhoods} neighbourhoods`);
+        }
+      }
+      const feedPaths = paths.filter((p) => !p.endsWith('locality.json'));
       const bar = progressBar('ingest', !opts.json && process.stderr.isTTY === true);
       let started = false;
-      const r = await ingestPaths(db, paths, {
+      const r = await ingestPaths(db, feedPaths, {
         onProgress: (p) => {
           const mb = (n: number) => Math.round(n / 1048576);
           if (!started) {
