@@ -7,20 +7,14 @@
  * DATABASE_URL or BEVAN_TEST_DATABASE_URL is set (or --db postgres with a server on 127.0.0.1).
  */
 import { randomUUID } from 'node:crypto';
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import pg from 'pg';
 import type { Resource } from '@medplum/fhirtypes';
 import type { Database } from '../db/database.ts';
-import { openPglite } from '../db/pglite-adapter.ts';
-import { openPostgres } from '../db/postgres-adapter.ts';
-import { migrate } from '../db/migrator.ts';
 import { nhsCheckDigit } from '../mpi/nhs-number.ts';
 import { buildIntegratedRecord, toFhirBundle } from '../record/integrated-record.ts';
 import { readPersonRecordRows } from '../record/record-store.ts';
 import { renderRecordText } from '../record/render-text.ts';
+import { freshDatabase } from './util.ts';
 
 const arg = (name: string, fallback: string) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -120,30 +114,7 @@ function percentile(xs: number[], p: number): number {
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
 }
 
-async function open(kind: 'pglite' | 'postgres'): Promise<Database & { drop(): Promise<void> }> {
-  if (kind === 'pglite') {
-    const db = await openPglite(await mkdtemp(join(tmpdir(), 'bevan-record-bench-')));
-    await migrate(db);
-    return Object.assign(db, { drop: () => db.close() });
-  }
-  const url = PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-  const schema = `bench_record_${Date.now().toString(36)}`;
-  const admin = new pg.Client({ connectionString: url });
-  await admin.connect();
-  await admin.query(`CREATE SCHEMA ${schema}`);
-  await admin.end();
-  const db = await openPostgres(url, { schema });
-  await migrate(db);
-  return Object.assign(db, {
-    async drop() {
-      await db.close();
-      const a = new pg.Client({ connectionString: url });
-      await a.connect();
-      await a.query(`DROP SCHEMA ${schema} CASCADE`);
-      await a.end();
-    },
-  });
-}
+const open = freshDatabase;
 
 for (const kind of kinds) {
   const db = await open(kind);

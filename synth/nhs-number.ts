@@ -5,21 +5,9 @@
  */
 import { hash32, type Random } from './random.ts';
 
-/** The Modulus 11 check digit for nine digits, or null when the remainder makes 10 (unusable). */
-export function nhsCheckDigit(first9: string): number | null {
-  let sum = 0;
-  for (let i = 0; i < 9; i++) sum += (first9.charCodeAt(i) - 48) * (10 - i);
-  const check = 11 - (sum % 11);
-  if (check === 11) return 0;
-  if (check === 10) return null;
-  return check;
-}
-
-/** True when the string is ten digits whose last digit is the Modulus 11 check of the first nine. */
-export function isValidNhsNumber(value: string): boolean {
-  if (!/^\d{10}$/.test(value)) return false;
-  return nhsCheckDigit(value.slice(0, 9)) === value.charCodeAt(9) - 48;
-}
+// The Modulus 11 rule is the MPI's; the generator uses the same one so its numbers validate.
+import { isValidNhsNumber, nhsCheckDigit } from '../mpi/nhs-number.ts';
+export { isValidNhsNumber, nhsCheckDigit };
 
 const RANGE = 1_000_000; // 999 followed by six free digits, then the check digit
 
