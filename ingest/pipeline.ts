@@ -9,7 +9,7 @@ import type { Database } from '../db/database.ts';
 import { isUnavailable } from '../db/database.ts';
 import type { IngestItem } from './model.ts';
 import { readFeedFile, walkFeedFolder } from './detect.ts';
-import { emptyResult, writeBatch, type BatchResult } from './writer.ts';
+import { batchFootprint, emptyResult, writeBatch, type BatchFootprint, type BatchResult } from './writer.ts';
 
 export type IngestCounts = Omit<BatchResult, 'outcomes'>;
 
@@ -26,6 +26,14 @@ export interface IngestOptions {
   /** Flush a batch at this many items or resources, whichever comes first. */
   batchItems?: number;
   batchResources?: number;
+  /**
+   * Batches written at once (each in its own transaction) while the next is parsed. Default 2 on
+   * the PostgreSQL server (the server works on one while it waits on the other's commit), 1 on
+   * PGlite (one connection, in this process). Batches that share a message, identity, NHS number
+   * or resource, and batches with a merge, are never written side by side, so the outcome is
+   * the same as writing them in turn.
+   */
+  writesInFlight?: number;
   /** How long to keep retrying while the database is unavailable (ms). */
   unavailableTimeoutMs?: number;
   onProgress?: (p: IngestProgress) => void;
@@ -90,14 +98,38 @@ export async function ingestStream(
   let format: string | null = null;
   await withRetry(opts, () => db.query('INSERT INTO ingest_run (run_id, origin) VALUES ($1, $2)', [runId, origin]));
 
-  let inflight: Promise<void> | null = null;
-  const flush = async (batch: IngestItem[]) => {
-    if (inflight) await inflight;
-    inflight = withRetry(opts, () => writeBatch(db, batch)).then((r) => {
-      addCounts(counts, r);
-      onBatch?.(counts);
-    });
+  const maxInFlight = Math.max(1, opts.writesInFlight ?? (db.kind === 'postgres' ? 2 : 1));
+  const inflight = new Set<{ footprint: BatchFootprint; done: Promise<void> }>();
+  const clashes = (a: BatchFootprint, b: BatchFootprint) => {
+    if (a.merges || b.merges) return true;
+    const [small, large] = a.keys.size < b.keys.size ? [a.keys, b.keys] : [b.keys, a.keys];
+    for (const k of small) if (large.has(k)) return true;
+    return false;
   };
+  let failed: { err: unknown } | null = null;
+  const flush = async (batch: IngestItem[]) => {
+    if (failed) throw failed.err;
+    const footprint = maxInFlight > 1 ? batchFootprint(batch) : { keys: new Set<string>(), merges: true };
+    // Wait for a free slot and for every batch this one must follow.
+    for (;;) {
+      const blocking = [...inflight].filter((w) => inflight.size >= maxInFlight || clashes(w.footprint, footprint));
+      if (!blocking.length) break;
+      await Promise.race(blocking.map((w) => w.done));
+    }
+    const entry = {
+      footprint,
+      done: withRetry(opts, () => writeBatch(db, batch)).then((r) => {
+        addCounts(counts, r);
+        onBatch?.(counts);
+      }),
+    };
+    inflight.add(entry);
+    entry.done.then(
+      () => inflight.delete(entry),
+      (err) => (failed ??= { err }), // a failed write stays in the set; the next flush rethrows its error
+    );
+  };
+  const settle = () => Promise.all([...inflight].map((w) => w.done));
   try {
     let batch: IngestItem[] = [];
     let resources = 0;
@@ -112,10 +144,10 @@ export async function ingestStream(
       }
     }
     if (batch.length) await flush(batch);
-    if (inflight) await inflight;
+    await settle();
   } catch (err) {
     // Let any write still running settle before we report, so the run row is accurate.
-    if (inflight) await (inflight as Promise<void>).catch(() => {});
+    await Promise.allSettled([...inflight].map((w) => w.done));
     await db
       .query(`UPDATE ingest_run SET status = 'failed', error = $2, finished_at = now() WHERE run_id = $1`, [runId, String((err as Error).message)])
       .catch(() => {});

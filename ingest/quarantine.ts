@@ -1,7 +1,10 @@
 /** The quarantine: items that could not be ingested, with the reason, kept for repair and replay. */
+import { open } from 'node:fs/promises';
 import type { Database } from '../db/database.ts';
 import type { IngestItem } from './model.ts';
 import { adapterFor, detectFormat } from './detect.ts';
+import { parseFields } from './csv/adapter.ts';
+import { CSV_CONTRACTS, matchHeader, type CsvContract } from './csv/contracts.ts';
 import { writeBatch, type BatchResult } from './writer.ts';
 
 export interface QuarantinedItem {
@@ -76,7 +79,13 @@ export async function replayQuarantined(db: Database, id: number, fixedText?: st
   const q = await getQuarantined(db, id);
   if (!q) return { kind: 'not-found', id };
   if (q.status !== 'open') return { kind: 'not-open', id, status: q.status };
-  const items = await parseText(fixedText ?? q.raw, `quarantine:${id}`, q.format);
+  let text = fixedText ?? q.raw;
+  if (q.format === 'csv') {
+    const h = await withCsvHeader(text, q);
+    if ('problem' in h) return { kind: 'still-rejected', id, reasons: [h.problem] };
+    text = h.text;
+  }
+  const items = await parseText(text, `quarantine:${id}`, q.format);
   const rejected = items.filter((i) => i.kind === 'rejected');
   if (rejected.length || !items.length) {
     return { kind: 'still-rejected', id, reasons: rejected.length ? rejected.map((r) => (r.kind === 'rejected' ? r.reason : '')) : ['nothing to ingest in it'] };
@@ -89,6 +98,63 @@ export async function replayQuarantined(db: Database, id: number, fixedText?: st
   ]);
   const { outcomes: _o, ...counts } = r;
   return { kind: 'replayed', id, result: counts };
+}
+
+function csvCells(line: string): string[] {
+  try {
+    return parseFields(line);
+  } catch {
+    return line.split(',');
+  }
+}
+
+const firstLineOf = (text: string) => text.replace(/^\uFEFF/, '').split(/\r?\n/, 1)[0] ?? '';
+
+/** The header line of the file a row came from (origin `path#line`), when it is still there and is a contract's header. */
+async function originalHeader(origin: string): Promise<{ line: string; contract: CsvContract } | null> {
+  const path = origin.replace(/#\d+$/, '');
+  if (path === origin) return null;
+  try {
+    const fh = await open(path, 'r');
+    try {
+      const buf = Buffer.alloc(8192);
+      const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
+      const line = firstLineOf(buf.subarray(0, bytesRead).toString('utf8'));
+      const m = matchHeader(csvCells(line));
+      return 'contract' in m ? { line, contract: m.contract } : null;
+    } finally {
+      await fh.close();
+    }
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * A quarantined CSV row is kept as the row alone, without its file's header line, and a
+ * repaired row given for replay is usually the same. Text that does not start with a contract's
+ * header gets one: the header of the file it came from when that file is still there and is of
+ * the same contract (its columns may be in any order), else the contract's own column order. The
+ * contract is the one named by the message id (`<contract>:<row id>`), else the only contract of
+ * the item's source system with as many columns as the row has fields.
+ */
+export async function withCsvHeader(
+  text: string,
+  q: Pick<QuarantinedItem, 'source_system' | 'message_id' | 'origin'>,
+): Promise<{ text: string } | { problem: string }> {
+  const first = csvCells(firstLineOf(text));
+  if ('contract' in matchHeader(first)) return { text };
+  const named = q.message_id ? CSV_CONTRACTS.find((c) => q.message_id!.startsWith(`${c.name}:`)) : undefined;
+  const candidates = named ? [named] : CSV_CONTRACTS.filter((c) => c.system === q.source_system && c.columns.length === first.length);
+  const original = await originalHeader(q.origin);
+  const contract = candidates.length === 1 ? candidates[0]! : original && (!q.source_system || original.contract.system === q.source_system) ? original.contract : null;
+  if (!contract) {
+    return {
+      problem: `this CSV row has no header line and its contract cannot be told (${candidates.length ? candidates.map((c) => c.name).join(' or ') : `no contract of ${q.source_system ?? 'an unknown system'} has ${first.length} columns`}): replay it with a file holding the contract's header line and the row`,
+    };
+  }
+  const header = original?.contract === contract ? original.line : contract.columns.map((c) => c.name).join(',');
+  return { text: `${header}\n${text.replace(/^\uFEFF/, '')}` };
 }
 
 /** Marks an item as not to be replayed (e.g. a test message), keeping it for the record. */

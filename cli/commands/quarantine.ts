@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { databaseOption, printJson, withDatabase } from '../context.ts';
+import { decodeText } from '../../ingest/text.ts';
 import { discardQuarantined, getQuarantined, listQuarantine, replayQuarantined } from '../../ingest/quarantine.ts';
 
 export function registerQuarantine(program: Command): void {
@@ -46,12 +47,14 @@ export function registerQuarantine(program: Command): void {
       .command('replay')
       .argument('<ids...>', 'quarantine ids')
       .description('replay quarantined items after a fix (the code now understands them, or --file gives the repaired text)')
-      .option('--file <path>', 'the repaired message, for a single id')
+      .option('--file <path>', 'the repaired message, for a single id (a CSV row may come without its header line)')
       .option('--json', 'print one JSON object'),
   ).action(async (ids: string[], opts: { data?: string; file?: string; json?: boolean }) => {
     if (opts.file && ids.length !== 1) throw new Error('--file repairs one item: give exactly one id');
     await withDatabase(opts, async (db) => {
-      const fixed = opts.file ? readFileSync(opts.file, 'utf8') : undefined;
+      // Decoded as feed files are (UTF-8, else windows-1252; a byte-order mark dropped), so a repaired
+      // file saved by an editor in Latin-1 keeps its accents.
+      const fixed = opts.file ? decodeText(readFileSync(opts.file)) : undefined;
       const results = [];
       for (const id of ids) results.push(await replayQuarantined(db, Number(id), fixed));
       if (opts.json) return printJson({ results });

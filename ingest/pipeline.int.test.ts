@@ -1,0 +1,247 @@
+/**
+ * End-to-end robustness of `ingestPaths` on both databases: a generated locality loads and a
+ * replay of it changes nothing; a folder of bad files next to good ones ends with each bad item
+ * quarantined for a reason a person can act on and everything else ingested; and (PostgreSQL)
+ * 50 feeds creating the same new NHS number at once agree on one person.
+ * Bad files: test/fixtures/bad-input/ (written by test/fixtures/make-bad-input.ts).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { cp, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import type { Database } from '../db/database.ts';
+import { openPostgres } from '../db/postgres-adapter.ts';
+import { migrate } from '../db/migrator.ts';
+import { testDatabases, testPostgresUrl } from '../test/databases.ts';
+import { admission, identity } from '../test/items.ts';
+import { generateLocality } from '../synth/generate.ts';
+import { nhsCheckDigit } from '../mpi/nhs-number.ts';
+import { ingestPaths } from './pipeline.ts';
+import { writeBatch } from './writer.ts';
+
+const BAD_INPUT = fileURLToPath(new URL('../test/fixtures/bad-input/', import.meta.url));
+
+const root = await mkdtemp(join(tmpdir(), 'bevan-pipeline-'));
+const locality = join(root, 'locality');
+await generateLocality({ people: 150, seed: 3, out: locality });
+// The mixed feed folder: the generated locality, and next to it a folder of bad (and some good) files.
+const mixed = join(root, 'mixed');
+await cp(locality, join(mixed, 'locality'), { recursive: true });
+await cp(BAD_INPUT, join(mixed, 'bad'), { recursive: true });
+test.after(() => rm(root, { recursive: true, force: true }));
+
+/** What a replay must leave exactly as it was. */
+async function snapshot(db: Database) {
+  const q = async <R>(sql: string) => (await db.query<R>(sql)).rows;
+  return {
+    resources: await q<{ k: string }>(`SELECT source_system || '|' || resource_type || '|' || source_id || '|' || content_hash || '|' || version AS k FROM resource ORDER BY 1`),
+    persons: (await q<{ n: number }>(`SELECT count(*)::int AS n FROM person`))[0]!.n,
+    identities: (await q<{ n: number }>(`SELECT count(*)::int AS n FROM source_identity`))[0]!.n,
+    identityLinks: await q<{ k: string }>(`SELECT source_system || '|' || source_id || '|' || person_id AS k FROM source_identity ORDER BY 1`),
+    messages: await q<{ k: string }>(`SELECT source_system || '|' || message_id || '|' || content_hash || '|' || outcome AS k FROM ingest_message ORDER BY 1`),
+    quarantine: await q<{ k: string }>(`SELECT raw_hash || '|' || reason AS k FROM quarantine ORDER BY 1`),
+  };
+}
+
+/** Each bad item, by file, and the reason it must be quarantined for. */
+const EXPECTED_QUARANTINE: Record<string, RegExp> = {
+  'csv-extra-columns.csv': /header does not match any CSV contract; closest is community-contact \(extra favourite_colour\)/,
+  'csv-missing-columns.csv': /header does not match any CSV contract; closest is community-contact \(missing team, staff_role\)/,
+  'csv-rows.csv': /^line 3: column date_of_birth value "31\/02\/1952" is not a valid date/,
+  'fhir-bad-date.ndjson': /Patient\.birthDate "2001-02-30" is not a valid date/,
+  'fhir-invalid-json.ndjson': /^invalid JSON at line 2/,
+  'fhir-missing-ref.ndjson': /reference Encounter\/nowhere is not in this bundle/,
+  'fhir-unknown-type.ndjson': /unknown resource type Spaceship/,
+  'hl7-bad-date.hl7': /^PID-7 "19821340" is not a valid date$/,
+  'hl7-bad-encoding.hl7': /^MSH-2 encoding characters "\^~\\&" expected, got "\^~&"$/,
+  'hl7-no-msh.hl7': /^not FHIR JSON, HL7 v2 or a known CSV contract: starts with "EVN\|A01/,
+  'hl7-truncated.hl7': /^segment 4 "P" is truncated or unknown$/,
+};
+
+/** Source identities the bad folder must leave stored (the good items among the bad). */
+const EXPECTED_IDENTITIES = [
+  'csv:community|BADCL3', // invalid NHS number: kept, flagged
+  'csv:community|BADCL5',
+  'csv:community|BADCL6', // UTF-8 BOM, CRLF
+  'csv:community|BADCL7', // windows-1252
+  'gp:P91001|bad-p1',
+  'gp:P91001|bad-p3', // the good lines either side of a broken JSON line
+  'gp:P91001|bad-p4', // bundle with an unknown resource type: the rest of it is kept
+  'gp:P91001|bad-p5', // bundle with a dangling reference: the rest of it is kept
+  'hl7:TST|TST0001', // LF segments
+  'hl7:TST|TST0002', // CRLF segments
+  'hl7:TST|TST0003', // UTF-8 BOM
+  'hl7:TST|TST0004', // windows-1252
+  'hl7:TST|TST0005', // invalid NHS number
+  'hl7:TST|TST0008', // the good message after a bad one in the same file
+];
+
+for (const target of await testDatabases()) {
+  test(`pipeline end to end on ${target.name}`, async (t) => {
+    const db = await target.open();
+    t.after(() => db.drop());
+    const one = async <R>(sql: string, params: unknown[] = []) => (await db.query<R>(sql, params)).rows;
+
+    let first: Awaited<ReturnType<typeof ingestPaths>>;
+    await t.test('a generated locality loads, and replaying it changes nothing', async () => {
+      first = await ingestPaths(db, [locality]);
+      assert.ok(first.accepted > 1000, `accepted ${first.accepted}`);
+      assert.ok(first.resources > 4000, `resources ${first.resources}`);
+      assert.equal(first.duplicates, 0);
+      const before = await snapshot(db);
+      assert.ok(before.persons >= 140 && before.persons <= 200, `persons ${before.persons}`);
+
+      const again = await ingestPaths(db, [locality]);
+      assert.equal(again.accepted, 0);
+      assert.equal(again.resources, 0, 'no resource changed');
+      assert.equal(again.ignored, 0);
+      assert.equal(again.duplicates, first.accepted + first.ignored);
+      assert.equal(again.quarantined, first.quarantined, 'the same bad items are rejected again');
+      assert.deepEqual(await snapshot(db), before);
+    });
+
+    await t.test('bad files next to good ones: each bad item quarantined with its reason, the rest ingested', async () => {
+      const before = await snapshot(db);
+      const r = await ingestPaths(db, [mixed]);
+      // The locality part is all duplicates; the bad folder adds its good items and its rejections.
+      assert.equal(r.duplicates, first.accepted + first.ignored);
+      assert.equal(r.accepted, EXPECTED_IDENTITIES.length);
+      // +1: the 0-byte file (checked below).
+      assert.equal(r.quarantined, first.quarantined + Object.keys(EXPECTED_QUARANTINE).length + 1);
+
+      const q = await one<{ origin: string; reason: string; status: string; times_seen: number }>(
+        `SELECT origin, reason, status, times_seen FROM quarantine WHERE origin LIKE $1 ORDER BY origin`,
+        [`${join(mixed, 'bad')}/%`],
+      );
+      const byFile = new Map<string, string[]>();
+      for (const row of q) {
+        const file = basename(row.origin.replace(/#\d+$/, ''));
+        byFile.set(file, [...(byFile.get(file) ?? []), row.reason]);
+        assert.equal(row.status, 'open');
+      }
+      assert.deepEqual([...byFile.keys()].sort(), Object.keys(EXPECTED_QUARANTINE).sort(), 'exactly the bad files have quarantined items');
+      for (const [file, reasons] of byFile) {
+        assert.equal(reasons.length, 1, `${file}: ${reasons.join(' / ')}`);
+        assert.match(reasons[0]!, EXPECTED_QUARANTINE[file]!, file);
+      }
+
+      // A 0-byte file is quarantined as "file is empty". Every empty file has the same raw text and
+      // reason, so the quarantine keeps ONE open row for all of them (times_seen counts them) and it
+      // names the first empty file seen — here the generator's empty gp/P91011.ndjson.
+      const empty = await one<{ origin: string; times_seen: number }>(`SELECT origin, times_seen FROM quarantine WHERE reason = 'file is empty'`);
+      assert.equal(empty.length, 1);
+      assert.equal(empty[0]!.times_seen, 4, 'the locality twice, then the locality and empty.hl7');
+      const ids = (await one<{ k: string }>(`SELECT source_system || '|' || source_id AS k FROM source_identity WHERE source_system = 'hl7:TST' OR source_id LIKE 'BADCL%' OR source_id LIKE 'bad-p%' ORDER BY 1`)).map(
+        (x) => x.k,
+      );
+      assert.deepEqual(ids, [...EXPECTED_IDENTITIES].sort());
+      // The locality is untouched.
+      const after = await snapshot(db);
+      assert.equal(after.resources.filter((x) => !/^(hl7:TST|csv:community\|[A-Za-z]+\|BADC|gp:P91001\|[A-Za-z]+\|bad-)/.test(x.k)).length, before.resources.length);
+    });
+
+    await t.test('LF and CRLF segment endings are both read as whole messages', async () => {
+      const enc = await one<{ source_id: string; status: string }>(
+        `SELECT source_id, content->>'status' AS status FROM resource WHERE source_system = 'hl7:TST' AND resource_type = 'Encounter' ORDER BY 1`,
+      );
+      assert.deepEqual(enc.map((e) => e.source_id), ['VBOM1', 'VCR1', 'VENC2', 'VLAT1', 'VLF1', 'VNHS1']);
+      const lf = await one<{ family: string; birth_date: string; postcode: string }>(`SELECT family, birth_date::text AS birth_date, postcode FROM source_identity WHERE source_id = 'TST0001'`);
+      assert.deepEqual(lf, [{ family: 'Lineberg', birth_date: '1970-01-01', postcode: 'M32 0XY' }]);
+    });
+
+    await t.test('an invalid NHS number is kept and flagged, and links nobody', async () => {
+      const rows = await one<{ source_id: string; nhs_number: string; nhs_number_valid: boolean; person_id: string }>(
+        `SELECT source_id, nhs_number, nhs_number_valid, person_id FROM source_identity WHERE source_id IN ('TST0005', 'BADCL3') ORDER BY 1`,
+      );
+      assert.equal(rows.length, 2);
+      for (const r of rows) assert.deepEqual([r.nhs_number, r.nhs_number_valid], ['1234567890', false]);
+      assert.notEqual(rows[0]!.person_id, rows[1]!.person_id, 'two people who share only an invalid NHS number are not linked by it');
+      assert.deepEqual(await one(`SELECT person_id FROM person WHERE nhs_number = '1234567890'`), []);
+      const valid = await one<{ nhs_number_valid: boolean }>(`SELECT nhs_number_valid FROM source_identity WHERE source_id = 'TST0001'`);
+      assert.equal(valid[0]!.nhs_number_valid, true);
+    });
+
+    await t.test('windows-1252 text is decoded ("Zoë"), a UTF-8 byte-order mark is dropped', async () => {
+      const names = await one<{ source_id: string; family: string; given: string }>(`SELECT source_id, family, given FROM source_identity WHERE source_id IN ('TST0004', 'BADCL7') ORDER BY 1`);
+      assert.deepEqual(names, [
+        { source_id: 'BADCL7', family: 'Brontë', given: 'Zoë' },
+        { source_id: 'TST0004', family: 'Brontë', given: 'Zoë' },
+      ]);
+      const patient = await one<{ given: string }>(`SELECT content->'name'->0->'given'->>0 AS given FROM resource WHERE source_system = 'hl7:TST' AND resource_type = 'Patient' AND source_id = 'TST0004'`);
+      assert.equal(patient[0]!.given, 'Zoë');
+      const bom = await one<{ source_id: string }>(`SELECT source_id FROM resource WHERE resource_type = 'Patient' AND source_id IN ('TST0003', 'BADCL6') ORDER BY 1`);
+      assert.deepEqual(bom.map((b) => b.source_id), ['BADCL6', 'TST0003']);
+    });
+
+    await t.test('a bundle keeps its good entries when one entry is bad', async () => {
+      const obs = await one<{ source_id: string }>(`SELECT source_id FROM resource WHERE source_system = 'gp:P91001' AND source_id LIKE 'bad-p5%' ORDER BY 1`);
+      assert.deepEqual(obs.map((o) => o.source_id), ['bad-p5', 'bad-p5-obs1']);
+      assert.deepEqual(await one(`SELECT source_id FROM resource WHERE resource_type = 'Spaceship'`), []);
+    });
+
+    await t.test('replaying the bad folder counts the bad items again instead of copying them', async () => {
+      const before = await snapshot(db);
+      const r = await ingestPaths(db, [join(mixed, 'bad')]);
+      assert.equal(r.accepted, 0);
+      assert.equal(r.resources, 0);
+      assert.equal(r.quarantined, Object.keys(EXPECTED_QUARANTINE).length + 1);
+      assert.deepEqual(await snapshot(db), before);
+      const seen = await one<{ times_seen: number }>(`SELECT DISTINCT times_seen FROM quarantine WHERE origin LIKE $1`, [`${join(mixed, 'bad')}/%`]);
+      assert.deepEqual(seen, [{ times_seen: 2 }]);
+    });
+  });
+}
+
+// 50 feeds at once, each with a message for the same new NHS number, five rounds: one person each
+// round. The shared test databases have a pool of 4, so this opens its own with 50 connections.
+const url = await testPostgresUrl();
+test('PostgreSQL: 50 concurrent writeBatch calls for one new NHS number make exactly one person, 5 rounds', { skip: url ? false : 'no PostgreSQL server' }, async () => {
+  const schema = `t_${randomBytes(6).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: url! });
+  await admin.connect();
+  await admin.query(`CREATE SCHEMA ${schema}`);
+  const db = await openPostgres(url!, { schema, max: 50 });
+  try {
+    assert.equal((await migrate(db)).kind, 'ok');
+    for (let round = 0; round < 5; round++) {
+      const nhs = validNhs(700000000 + round * 1000);
+      const results = await Promise.all(
+        Array.from({ length: 50 }, (_, feed) =>
+          writeBatch(db, [admission(`R${round}`, identity({ system: `hl7:F${feed}`, id: `P${round}`, nhsNumber: nhs, family: `Feed${feed}` }), `V${round}`)]),
+        ),
+      );
+      for (const r of results) assert.deepEqual(r.outcomes, ['committed']);
+      const persons = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM person WHERE nhs_number = $1', [nhs]);
+      assert.equal(persons.rows[0]!.n, 1, `round ${round}: one person`);
+      const linked = await db.query<{ identities: number; persons: number }>(
+        `SELECT count(*)::int AS identities, count(DISTINCT person_id)::int AS persons FROM source_identity WHERE source_id = $1`,
+        [`P${round}`],
+      );
+      assert.deepEqual(linked.rows[0], { identities: 50, persons: 1 });
+      const res = await db.query<{ n: number; persons: number }>(
+        `SELECT count(*)::int AS n, count(DISTINCT person_id)::int AS persons FROM resource WHERE source_id IN ($1, $2)`,
+        [`P${round}`, `V${round}`],
+      );
+      assert.deepEqual(res.rows[0], { n: 100, persons: 1 });
+    }
+    const orphans = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM person p WHERE NOT EXISTS (SELECT 1 FROM source_identity s WHERE s.person_id = p.person_id)');
+    assert.equal(orphans.rows[0]!.n, 0);
+  } finally {
+    await db.close();
+    await admin.query(`DROP SCHEMA ${schema} CASCADE`);
+    await admin.end();
+  }
+});
+
+/** The first valid NHS number at or after a nine-digit start. */
+function validNhs(start: number): string {
+  for (let n = start; ; n++) {
+    const s = String(n).padStart(9, '0');
+    const c = nhsCheckDigit(s);
+    if (c !== null) return s + String(c);
+  }
+}
