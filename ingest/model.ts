@@ -33,6 +33,12 @@ export interface ItemResource {
   resource: Resource;
   /** When the source says the fact happened or last changed (ISO instant); newer wins. */
   sourceTime?: string;
+  /**
+   * The resource already serialised, and the sha256 of that text, when the item was prepared
+   * off the writing thread (ingest/parse-worker.ts); `resource` then holds only its type and id.
+   */
+  json?: string;
+  hash?: string;
 }
 
 /** An HL7 A40 (or FHIR Patient.link replaced-by) merge: `retiredId` is now `survivorId`. */

@@ -196,6 +196,26 @@ for (const target of await testDatabases()) {
   });
 }
 
+// Parsing on a second thread (the default for big loads) must leave exactly what parsing on the
+// writing thread leaves: same resources, messages and quarantine, same counts.
+for (const target of await testDatabases()) {
+  test(`parsing on a second thread gives the same store as parsing in line, on ${target.name}`, async (t) => {
+    const inline = await target.open();
+    const threaded = await target.open();
+    t.after(() => Promise.all([inline.drop(), threaded.drop()]));
+    const a = await ingestPaths(inline, [mixed], { parseThread: false });
+    const b = await ingestPaths(threaded, [mixed], { parseThread: true });
+    const counts = (r: typeof a) => ({ ...r, seconds: 0 });
+    assert.deepEqual(counts(b), counts(a));
+    const [sa, sb] = [await snapshot(inline), await snapshot(threaded)];
+    assert.deepEqual(sb.resources, sa.resources);
+    assert.deepEqual(sb.messages, sa.messages);
+    assert.deepEqual(sb.quarantine, sa.quarantine);
+    assert.equal(sb.persons, sa.persons);
+    assert.ok(sa.resources.length > 4000);
+  });
+}
+
 // 50 feeds at once, each with a message for the same new NHS number, five rounds: one person each
 // round. The shared test databases have a pool of 4, so this opens its own with 50 connections.
 const url = await testPostgresUrl();

@@ -7,7 +7,7 @@
  * Writes are multi-row (`unnest` of arrays), one statement per table per batch: per-row INSERTs
  * reach only a few thousand rows per second.
  */
-import { createHash } from 'node:crypto';
+import { sha256Hex } from './prepare.ts';
 import type { Database, Queryable } from '../db/database.ts';
 import { isUnavailable } from '../db/database.ts';
 import type { AcceptedItem, IngestItem, RejectedItem, SourceIdentity } from './model.ts';
@@ -31,7 +31,6 @@ export const emptyResult = (): Omit<BatchResult, 'outcomes'> => ({ accepted: 0, 
 /** Resource types that describe no person: stored without a person key. */
 const NON_PERSONAL = new Set(['Organization', 'Practitioner', 'PractitionerRole', 'Location', 'Medication', 'HealthcareService']);
 
-const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 const identityKey = (system: string, id: string) => `${system}|${id}`;
 
 interface QuarantineRow {
@@ -210,16 +209,16 @@ async function writeInTransaction(tx: Queryable, items: readonly IngestItem[]): 
   for (const item of fresh) {
     const subject = item.identity?.id ?? null;
     const person = item.identity ? (persons.get(identityKey(item.identity.system, item.identity.id)) ?? null) : null;
-    for (const { resource, sourceTime } of item.resources) {
+    for (const { resource, sourceTime, json: prepared, hash: preparedHash } of item.resources) {
       const id = resource.id;
       if (!id) continue; // adapters guarantee ids; a resource without one cannot be kept idempotently
       const personal = !NON_PERSONAL.has(resource.resourceType);
-      const json = JSON.stringify(resource);
+      const json = prepared ?? JSON.stringify(resource);
       const key = `${item.sourceSystem}\u0000${resource.resourceType}\u0000${id}`;
       const prev = byKey.get(key);
       const time = sourceTime ?? null;
       if (prev && prev.time && time && time < prev.time) continue;
-      byKey.set(key, { system: item.sourceSystem, type: resource.resourceType, id, person: personal ? person : null, subject: personal ? subject : null, time, hash: sha256(json), json });
+      byKey.set(key, { system: item.sourceSystem, type: resource.resourceType, id, person: personal ? person : null, subject: personal ? subject : null, time, hash: preparedHash ?? sha256Hex(json), json });
     }
   }
   if (byKey.size) {
@@ -304,7 +303,7 @@ async function quarantineItems(tx: Queryable, rows: QuarantineRow[]): Promise<vo
     const text = q.raw.length > MAX_RAW ? `${q.raw.slice(0, MAX_RAW)}\n[… truncated: ${q.raw.length} characters in all]` : q.raw;
     // NUL cannot be stored in PostgreSQL text; binary junk is kept with NULs made visible.
     const clean = text.includes('\u0000') ? text.replace(/\u0000/g, '\\0') : text;
-    const hash = sha256(q.raw);
+    const hash = sha256Hex(q.raw);
     uniq.set(`${hash}\u0000${q.reason}`, { ...q, hash, text: clean });
   }
   const qs = [...uniq.values()];
@@ -327,5 +326,5 @@ async function quarantineItems(tx: Queryable, rows: QuarantineRow[]): Promise<vo
 
 /** A conflicting message has no raw text at this point; keep what it said, as FHIR. */
 function describeAccepted(item: AcceptedItem): string {
-  return JSON.stringify({ sourceSystem: item.sourceSystem, messageId: item.messageId, event: item.event, identity: item.identity, resources: item.resources.map((r) => r.resource) });
+  return JSON.stringify({ sourceSystem: item.sourceSystem, messageId: item.messageId, event: item.event, identity: item.identity, resources: item.resources.map((r) => (r.json !== undefined ? JSON.parse(r.json) : r.resource)) });
 }

@@ -3,7 +3,7 @@
  * contract type; the first bad value rejects the row with the column, value and line named.
  * Resource mappings follow docs/feeds.md "CSV".
  */
-import { createHash } from 'node:crypto';
+import { sha256Hex } from '../prepare.ts';
 import type { EpisodeOfCare, Encounter, Extension, Patient, Procedure, Resource } from '@medplum/fhirtypes';
 import type { AcceptedItem, RejectedItem, Sex, SourceIdentity } from '../model.ts';
 import { isRealDate } from '../fhir/validate.ts';
@@ -118,7 +118,7 @@ export function itemFromRow(contract: CsvContract, header: readonly string[], fi
     format: 'csv',
     sourceSystem: contract.system,
     messageId: messageId as string,
-    contentHash: createHash('sha256').update(raw, 'utf8').digest('hex'),
+    contentHash: sha256Hex(raw),
     event: contract.name,
     idIsUnique: false,
     identity,

@@ -5,6 +5,7 @@
  * Contract: docs/feeds.md "FHIR R4 (GP systems)".
  */
 import { createHash } from 'node:crypto';
+import { sha256Hex } from '../prepare.ts';
 import type { FeedAdapter, IngestItem, RejectedItem } from '../model.ts';
 import { decodeStream, decodeText, splitLines, stripBom } from '../text.ts';
 import { itemsFromFhirJson } from './bundle.ts';
@@ -22,9 +23,6 @@ export interface FhirAdapterOptions {
   maxBundleEntryChars?: number;
 }
 
-function sha256(text: string): string {
-  return createHash('sha256').update(text, 'utf8').digest('hex');
-}
 
 function rejected(reason: string, raw: string, origin: string): RejectedItem {
   return { kind: 'rejected', format: 'fhir', reason, raw, origin };
@@ -49,7 +47,7 @@ function itemsFromLine(line: string, lineNo: number, origin: string): IngestItem
   } catch (err) {
     return [rejected(`invalid JSON at line ${lineNo}: ${(err as Error).message}`, line, `${origin}#${lineNo}`)];
   }
-  return itemsFromFhirJson(value, { contentHash: sha256(line), raw: line, origin: `${origin}#${lineNo}` });
+  return itemsFromFhirJson(value, { contentHash: sha256Hex(line), raw: line, origin: `${origin}#${lineNo}` });
 }
 
 async function* replay(buffered: Buffer[], rest: AsyncIterator<Buffer>): AsyncIterable<Buffer> {
@@ -121,7 +119,7 @@ export function createFhirAdapter(options: FhirAdapterOptions = {}): FeedAdapter
       yield rejected(`invalid JSON: ${(err as Error).message}`, text, origin);
       return;
     }
-    yield* itemsFromFhirJson(value, { contentHash: sha256(text), raw: text, origin });
+    yield* itemsFromFhirJson(value, { contentHash: sha256Hex(text), raw: text, origin });
   }
 
   return {

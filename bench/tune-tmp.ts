@@ -1,0 +1,13 @@
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { ingestPaths } from '../ingest/pipeline.ts';
+import { freshDatabase } from '../bench/util.ts';
+const dir = '/tmp/bevan-bench-locality-5000-7';
+const files = (sub: string) => readdirSync(join(dir, sub)).sort().map((f) => join(dir, sub, f));
+const [kind, inflight, items, res] = process.argv.slice(2);
+const db = await freshDatabase(kind as 'postgres');
+const o = { writesInFlight: Number(inflight), batchItems: Number(items), batchResources: Number(res), parseThread: process.env.PT !== "0" };
+const f = await ingestPaths(db, files('gp'), o);
+const h = await ingestPaths(db, files('hospital'), o);
+console.log(kind, JSON.stringify(o), 'FHIR', Math.round(f.resources / f.seconds), 'res/s', 'HL7', Math.round((h.accepted) / h.seconds), 'msg/s');
+await db.drop();

@@ -1,0 +1,79 @@
+/**
+ * Parsing off the writing thread. On a small machine the writer's thread (and, with PGlite, the
+ * database itself) is the bottleneck; reading, decoding, parsing, validating, serialising and
+ * hashing feed items here lets a second core do that work. Only plain data crosses: prepared items
+ * whose resources are already JSON text (ingest/prepare.ts).
+ *
+ * Protocol: the parent sends {file}; the worker answers with {chunk} messages, at most
+ * AHEAD unacknowledged (the parent sends {ack} as it consumes one, so memory stays bounded
+ * whatever the file size), then {end} or {error}.
+ */
+import { parentPort } from 'node:worker_threads';
+import type { IngestItem } from './model.ts';
+import { readFeedFile } from './detect.ts';
+import { prepareItem } from './prepare.ts';
+
+export type ToWorker = { file: string } | { ack: true };
+export type FromWorker = { chunk: IngestItem[] } | { end: true } | { error: string };
+
+/** Items and resources per chunk: big enough to amortise a message, small enough to stay flat. */
+const CHUNK_ITEMS = 250;
+const CHUNK_RESOURCES = 1000;
+const AHEAD = 4;
+
+const port = parentPort;
+if (port) {
+  let credit = AHEAD;
+  let wake: (() => void) | null = null;
+  const queue: string[] = [];
+  let busy = false;
+  const send = (m: FromWorker) => port.postMessage(m);
+
+  async function parseFile(file: string): Promise<void> {
+    let chunk: IngestItem[] = [];
+    let resources = 0;
+    const flush = async () => {
+      while (credit <= 0) await new Promise<void>((r) => (wake = r));
+      credit--;
+      send({ chunk });
+      chunk = [];
+      resources = 0;
+    };
+    for await (const item of readFeedFile(file)) {
+      const prepared = prepareItem(item);
+      chunk.push(prepared);
+      if (prepared.kind === 'accepted') resources += prepared.resources.length;
+      if (chunk.length >= CHUNK_ITEMS || resources >= CHUNK_RESOURCES) await flush();
+    }
+    if (chunk.length) await flush();
+  }
+
+  async function drain(): Promise<void> {
+    if (busy) return;
+    busy = true;
+    while (queue.length) {
+      const file = queue.shift()!;
+      try {
+        await parseFile(file);
+        send({ end: true });
+      } catch (err) {
+        send({ error: (err as Error).message });
+      }
+    }
+    busy = false;
+  }
+
+  port.on('message', (m: ToWorker) => {
+    if ('ack' in m) {
+      credit++;
+      const w = wake;
+      wake = null;
+      w?.();
+    } else {
+      // Files come one at a time: the parent reads a file's chunks to its end before asking for the next.
+      queue.push(m.file);
+      void drain();
+    }
+  });
+}
+
