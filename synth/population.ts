@@ -106,9 +106,12 @@ function conditionLogit(spec: ConditionSpec, age: number, male: boolean, latents
 
 /**
  * Intercepts that make each condition's prevalence hit its target, found once by bisection over a
- * fixed synthetic sample (so they are the same on every run, whatever the seed).
+ * fixed synthetic sample (so they are the same on every run, whatever the seed). Computed on
+ * first use, not at import: every CLI command loads this module and most never generate.
  */
-const INTERCEPTS: Record<ConditionKey, number> = (() => {
+let intercepts: Record<ConditionKey, number> | null = null;
+const conditionIntercepts = (): Record<ConditionKey, number> => (intercepts ??= calibrateIntercepts());
+function calibrateIntercepts(): Record<ConditionKey, number> {
   const rng = new Random(0x5eed, 0xca11);
   const n = 30_000;
   const sample = Array.from({ length: n }, () => {
@@ -136,7 +139,7 @@ const INTERCEPTS: Record<ConditionKey, number> = (() => {
     });
   });
   return out;
-})();
+}
 
 // ---------------------------------------------------------------------------------------------
 // People
@@ -246,7 +249,7 @@ export function createPerson(rng: Random, index: number, nhsNumber: string, loca
   // Long-term conditions, with an onset date before or during the window.
   for (const spec of CONDITIONS) {
     if (ageAtEnd < spec.minAge) continue;
-    const p = sigmoid(INTERCEPTS[spec.key] + conditionLogit(spec, ageAtEnd, !female, latents, person.conditions));
+    const p = sigmoid(conditionIntercepts()[spec.key] + conditionLogit(spec, ageAtEnd, !female, latents, person.conditions));
     if (!rng.chance(p)) continue;
     const earliest = Math.max(addYears(birthDay, spec.minAge), spec.key === 'learningDisability' ? birthDay : window.start - 20 * 365);
     // Palliative care starts late; otherwise about one case in six is diagnosed during the window.
