@@ -17,9 +17,8 @@ import type { Database } from '../db/database.ts';
 import { openPostgres } from '../db/postgres-adapter.ts';
 import { migrate } from '../db/migrator.ts';
 import { testDatabases, testPostgresUrl } from '../test/databases.ts';
-import { admission, identity } from '../test/items.ts';
+import { admission, identity, validNhs } from '../test/items.ts';
 import { generateLocality } from '../synth/generate.ts';
-import { nhsCheckDigit } from '../mpi/nhs-number.ts';
 import { ingestPaths } from './pipeline.ts';
 import { writeBatch } from './writer.ts';
 
@@ -257,11 +256,3 @@ test('PostgreSQL: 50 concurrent writeBatch calls for one new NHS number make exa
   }
 });
 
-/** The first valid NHS number at or after a nine-digit start. */
-function validNhs(start: number): string {
-  for (let n = start; ; n++) {
-    const s = String(n).padStart(9, '0');
-    const c = nhsCheckDigit(s);
-    if (c !== null) return s + String(c);
-  }
-}

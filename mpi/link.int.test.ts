@@ -7,6 +7,7 @@ import { openPostgres } from '../db/postgres-adapter.ts';
 import { migrate } from '../db/migrator.ts';
 import type { SourceIdentity } from '../ingest/model.ts';
 import { applyMerge, resolveIdentities } from './link.ts';
+import { validNhs } from '../test/items.ts';
 
 const NHS_A = '9434765919';
 const NHS_B = '4010232137';
@@ -201,14 +202,3 @@ test('PostgreSQL: 50 concurrent connections creating the same NHS numbers agree 
   }
 });
 
-/** The first valid NHS number at or after a nine-digit start. */
-function validNhs(start: number): string {
-  for (let n = start; ; n++) {
-    const s = String(n).padStart(9, '0');
-    let sum = 0;
-    for (let i = 0; i < 9; i++) sum += Number(s[i]) * (10 - i);
-    const c = 11 - (sum % 11);
-    if (c === 10) continue;
-    return s + String(c === 11 ? 0 : c);
-  }
-}

@@ -1,6 +1,7 @@
 /** Hand-made ingest items for tests of the writer and pipeline (synthetic people only). */
 import { createHash } from 'node:crypto';
 import type { AcceptedItem, RejectedItem, SourceIdentity } from '../ingest/model.ts';
+import { nhsCheckDigit } from '../mpi/nhs-number.ts';
 
 export const hash = (s: string) => createHash('sha256').update(s).digest('hex');
 
@@ -34,4 +35,13 @@ export function admission(messageId: string, who: SourceIdentity, visit: string,
 
 export function rejected(reason: string, raw = 'garbage'): RejectedItem {
   return { kind: 'rejected', format: 'hl7v2', reason, raw, origin: 'test' };
+}
+
+/** The first valid NHS number at or after a nine-digit start. */
+export function validNhs(start: number): string {
+  for (let n = start; ; n++) {
+    const s = String(n).padStart(9, '0');
+    const c = nhsCheckDigit(s);
+    if (c !== null) return s + String(c);
+  }
 }
