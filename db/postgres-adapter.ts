@@ -52,7 +52,15 @@ export async function openPostgres(url: string, opts: PostgresOptions = {}): Pro
       } catch (err) {
         throw new DatabaseUnavailableError(String((err as Error).message), err);
       }
+      // A checked-out client has no pool listener: if the server goes away between two statements
+      // (no query waiting to receive the error), the client emits 'error' and, unheard, that
+      // would end the process. Heard here, it marks the client broken; the next statement then
+      // fails as unavailable and the caller retries (MLLP answers AR).
       let broken = false;
+      const onLost = () => {
+        broken = true;
+      };
+      client.on('error', onLost);
       try {
         await client.query('BEGIN');
         const out = await fn(wrap(client));
@@ -66,6 +74,7 @@ export async function openPostgres(url: string, opts: PostgresOptions = {}): Pro
         }
         throw isUnavailable(err) ? new DatabaseUnavailableError(String((err as Error).message), err) : err;
       } finally {
+        client.off('error', onLost);
         client.release(broken);
       }
     },
