@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Database } from './database.ts';
+import { isUnavailable, type Database } from './database.ts';
 
 export const MIGRATIONS_DIR = join(dirname(fileURLToPath(import.meta.url)), 'migrations');
 
@@ -15,7 +15,7 @@ export interface Migration {
 
 export type MigrationResult =
   | { kind: 'ok'; applied: string[] }
-  | { kind: 'failed'; migration: string; error: string; applied: string[] };
+  | { kind: 'failed'; migration: string; error: string; applied: string[]; /** the database could not be reached: worth retrying */ unavailable: boolean };
 
 /** Reads `NNNN_name.sql` files in order. Numbers must be unique and increasing. */
 export function loadMigrations(dir = MIGRATIONS_DIR): Migration[] {
@@ -46,7 +46,7 @@ export async function migrate(db: Database, migrations = loadMigrations()): Prom
       id integer PRIMARY KEY, name text NOT NULL, checksum text NOT NULL,
       applied_at timestamptz NOT NULL DEFAULT now())`);
   } catch (err) {
-    return { kind: 'failed', migration: 'schema_migration', error: String((err as Error).message), applied };
+    return { kind: 'failed', migration: 'schema_migration', error: String((err as Error).message), applied, unavailable: isUnavailable(err) };
   }
   for (const m of migrations) {
     try {
@@ -63,7 +63,7 @@ export async function migrate(db: Database, migrations = loadMigrations()): Prom
       });
       if (done) applied.push(m.name);
     } catch (err) {
-      return { kind: 'failed', migration: m.name, error: String((err as Error).message), applied };
+      return { kind: 'failed', migration: m.name, error: String((err as Error).message), applied, unavailable: isUnavailable(err) };
     }
   }
   return { kind: 'ok', applied };
