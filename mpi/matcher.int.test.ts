@@ -48,6 +48,21 @@ async function snapshot(db: Queryable) {
 }
 
 for (const tdb of await testDatabases()) {
+  test(`matcher in rounds: every pending identity is resolved, the misspelt one still joins (${tdb.name})`, async (t) => {
+    const db = await tdb.open();
+    t.after(() => db.drop());
+    await db.transaction((tx) => resolveIdentities(tx, people));
+    const r = await runMatcher(db, { roundSize: 3 });
+    assert.equal(r.pending, 8, 'all eight pending identities, over three rounds');
+    assert.equal(r.matched + r.possible + r.noMatch + r.confirmed, 8);
+    const left = await db.query<{ n: number }>("SELECT count(*)::int AS n FROM source_identity WHERE match_status = 'PENDING'");
+    assert.equal(left.rows[0]!.n, 0);
+    assert.equal(await personOf(db, 'csv:socialcare', 's1'), await personOf(db, 'gp:P91001', 'A1'));
+    assert.notEqual(await personOf(db, 'gp:P91001', 'P1'), await personOf(db, 'gp:P91001', 'A1'));
+  });
+}
+
+for (const tdb of await testDatabases()) {
   test(`matcher, review, merge and evaluation (${tdb.name})`, async (t) => {
     const db = await tdb.open();
     t.after(() => db.drop());
