@@ -7,16 +7,12 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { cp, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import pg from 'pg';
 import type { Database } from '../db/database.ts';
-import { openPostgres } from '../db/postgres-adapter.ts';
-import { migrate } from '../db/migrator.ts';
-import { testDatabases, testPostgresUrl } from '../test/databases.ts';
+import { testDatabases, testPostgresUrl, withOwnPostgresSchema } from '../test/databases.ts';
 import { admission, identity, validNhs } from '../test/items.ts';
 import { generateLocality } from '../synth/generate.ts';
 import { ingestPaths } from './pipeline.ts';
@@ -219,13 +215,7 @@ for (const target of await testDatabases()) {
 // round. The shared test databases have a pool of 4, so this opens its own with 50 connections.
 const url = await testPostgresUrl();
 test('PostgreSQL: 50 concurrent writeBatch calls for one new NHS number make exactly one person, 5 rounds', { skip: url ? false : 'no PostgreSQL server' }, async () => {
-  const schema = `t_${randomBytes(6).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: url! });
-  await admin.connect();
-  await admin.query(`CREATE SCHEMA ${schema}`);
-  const db = await openPostgres(url!, { schema, max: 50 });
-  try {
-    assert.equal((await migrate(db)).kind, 'ok');
+  await withOwnPostgresSchema(url!, 50, async (db) => {
     for (let round = 0; round < 5; round++) {
       const nhs = validNhs(700000000 + round * 1000);
       const results = await Promise.all(
@@ -249,10 +239,6 @@ test('PostgreSQL: 50 concurrent writeBatch calls for one new NHS number make exa
     }
     const orphans = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM person p WHERE NOT EXISTS (SELECT 1 FROM source_identity s WHERE s.person_id = p.person_id)');
     assert.equal(orphans.rows[0]!.n, 0);
-  } finally {
-    await db.close();
-    await admin.query(`DROP SCHEMA ${schema} CASCADE`);
-    await admin.end();
-  }
+  });
 });
 

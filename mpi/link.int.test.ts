@@ -1,10 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
-import pg from 'pg';
-import { testDatabases, testPostgresUrl } from '../test/databases.ts';
-import { openPostgres } from '../db/postgres-adapter.ts';
-import { migrate } from '../db/migrator.ts';
+import { testDatabases, testPostgresUrl, withOwnPostgresSchema } from '../test/databases.ts';
 import type { SourceIdentity } from '../ingest/model.ts';
 import { applyMerge, resolveIdentities } from './link.ts';
 import { validNhs } from '../test/items.ts';
@@ -165,13 +161,7 @@ for (const tdb of await testDatabases()) {
 // The shared test databases use a pool of 4; here 50 real connections race, as 50 feeds would.
 const url = await testPostgresUrl();
 test('PostgreSQL: 50 concurrent connections creating the same NHS numbers agree on one person each', { skip: url ? false : 'no PostgreSQL server' }, async () => {
-  const schema = `t_${randomBytes(6).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: url! });
-  await admin.connect();
-  await admin.query(`CREATE SCHEMA ${schema}`);
-  const db = await openPostgres(url!, { schema, max: 50 });
-  try {
-    assert.equal((await migrate(db)).kind, 'ok');
+  await withOwnPostgresSchema(url!, 50, async (db) => {
     for (let round = 0; round < 10; round++) {
       // Three shared NHS numbers per round, sent in different orders by different feeds.
       const shared = [0, 1, 2].map((k) => validNhs(800000000 + round * 1000 + k * 100));
@@ -195,10 +185,6 @@ test('PostgreSQL: 50 concurrent connections creating the same NHS numbers agree 
       const orphans = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM person p WHERE NOT EXISTS (SELECT 1 FROM source_identity s WHERE s.person_id = p.person_id)');
       assert.equal(orphans.rows[0]!.n, 0);
     }
-  } finally {
-    await db.close();
-    await admin.query(`DROP SCHEMA ${schema} CASCADE`);
-    await admin.end();
-  }
+  });
 });
 

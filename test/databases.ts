@@ -76,3 +76,24 @@ async function mustMigrate(db: Database) {
   const r = await migrate(db);
   if (r.kind !== 'ok') throw new Error(`migration ${r.migration} failed: ${r.error}`);
 }
+
+/**
+ * Runs fn on a fresh, migrated schema of the PostgreSQL server with its own pool of `max`
+ * connections (the shared test databases have 4), then drops the schema.
+ */
+export async function withOwnPostgresSchema(url: string, max: number, fn: (db: Database) => Promise<void>): Promise<void> {
+  const schema = `t_${randomBytes(6).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: url });
+  await admin.connect();
+  await admin.query(`CREATE SCHEMA ${schema}`);
+  const db = await openPostgres(url, { schema, max });
+  try {
+    const m = await migrate(db);
+    if (m.kind !== 'ok') throw new Error(`migration failed: ${m.error}`);
+    await fn(db);
+  } finally {
+    await db.close();
+    await admin.query(`DROP SCHEMA ${schema} CASCADE`);
+    await admin.end();
+  }
+}
