@@ -8,14 +8,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cp, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Database } from '../db/database.ts';
 import { testDatabases, testPostgresUrl, withOwnPostgresSchema } from '../test/databases.ts';
 import { admission, identity, validNhs } from '../test/items.ts';
 import { generateLocality } from '../synth/generate.ts';
-import { ingestPaths } from './pipeline.ts';
+import { ingestPaths, markAbandonedRuns } from './pipeline.ts';
 import { writeBatch } from './writer.ts';
 
 const BAD_INPUT = fileURLToPath(new URL('../test/fixtures/bad-input/', import.meta.url));
@@ -188,6 +188,35 @@ for (const target of await testDatabases()) {
       const seen = await one<{ times_seen: number }>(`SELECT DISTINCT times_seen FROM quarantine WHERE origin LIKE $1`, [`${join(mixed, 'bad')}/%`]);
       assert.deepEqual(seen, [{ times_seen: 2 }]);
     });
+  });
+}
+
+// A killed ingest leaves its run 'running'; the next ingest on this host marks it abandoned.
+for (const target of await testDatabases()) {
+  test(`runs left 'running' by a process that is gone are marked abandoned, on ${target.name}`, async (t) => {
+    const db = await target.open();
+    t.after(() => db.drop());
+    const gone = 4_194_305; // above Linux's largest pid: no such process
+    const insert = (id: string, host: string, pid: number) =>
+      db.query(`INSERT INTO ingest_run (run_id, origin, host, pid) VALUES ($1, $2, $3, $4)`, [id, `/feeds/${id}`, host, pid]);
+    await insert('00000000-0000-4000-8000-000000000001', hostname(), gone);
+    await insert('00000000-0000-4000-8000-000000000002', hostname(), process.pid); // alive: this process
+    await insert('00000000-0000-4000-8000-000000000003', 'another-host', gone); // not ours to judge
+    assert.equal(await markAbandonedRuns(db), 1);
+    const runs = await db.query<{ origin: string; status: string; error: string | null }>('SELECT origin, status, error FROM ingest_run ORDER BY origin');
+    assert.deepEqual(
+      runs.rows.map((r) => [r.origin, r.status]),
+      [
+        ['/feeds/00000000-0000-4000-8000-000000000001', 'abandoned'],
+        ['/feeds/00000000-0000-4000-8000-000000000002', 'running'],
+        ['/feeds/00000000-0000-4000-8000-000000000003', 'running'],
+      ],
+    );
+    assert.match(runs.rows[0]!.error!, /ingest the file again/);
+    // ingestPaths does this on start, and records its own host and pid.
+    await ingestPaths(db, [join(BAD_INPUT, 'hl7-lf.hl7')]);
+    const mine = await db.query<{ host: string; pid: number; status: string }>(`SELECT host, pid, status FROM ingest_run WHERE origin LIKE '%hl7-lf.hl7'`);
+    assert.deepEqual(mine.rows, [{ host: hostname(), pid: process.pid, status: 'done' }]);
   });
 }
 

@@ -4,6 +4,7 @@
  * flat: at most two batches are held at once whatever the file size.
  */
 import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import { stat } from 'node:fs/promises';
 import type { Database } from '../db/database.ts';
 import { isUnavailable } from '../db/database.ts';
@@ -67,9 +68,37 @@ export async function listFeedFiles(paths: readonly string[]): Promise<{ path: s
   return out;
 }
 
+/**
+ * Marks as 'abandoned' the runs of this host left 'running' by a process that no longer exists
+ * (killed, or the machine restarted): their counts stopped where the process did. What they had
+ * committed stays committed; running the same files again completes them. Returns how many.
+ */
+export async function markAbandonedRuns(db: Database): Promise<number> {
+  const r = await db.query<{ pid: number | null }>(`SELECT DISTINCT pid FROM ingest_run WHERE status = 'running' AND host = $1`, [hostname()]);
+  const dead = r.rows.map((x) => x.pid).filter((pid): pid is number => pid !== null && !processAlive(pid));
+  if (!dead.length) return 0;
+  const u = await db.query(
+    `UPDATE ingest_run SET status = 'abandoned', finished_at = now(),
+            error = 'the ingest process ended before this file was finished (killed?): what it committed is kept; ingest the file again to complete it'
+      WHERE status = 'running' AND host = $1 AND pid = ANY($2::int[])`,
+    [hostname(), dead],
+  );
+  return u.rowCount;
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'; // exists, owned by someone else
+  }
+}
+
 /** Ingests files and folders; returns the counts over all of them. */
 export async function ingestPaths(db: Database, paths: readonly string[], opts: IngestOptions = {}): Promise<IngestCounts & { files: number; seconds: number }> {
   const started = performance.now();
+  await withRetry(opts, () => markAbandonedRuns(db));
   const files = await listFeedFiles(paths);
   const bytesTotal = files.reduce((a, f) => a + f.size, 0);
   const total = emptyResult();
@@ -110,7 +139,7 @@ export async function ingestStream(
   const maxResources = opts.batchResources ?? 4000;
   const counts = emptyResult();
   let format: string | null = null;
-  await withRetry(opts, () => db.query('INSERT INTO ingest_run (run_id, origin) VALUES ($1, $2)', [runId, origin]));
+  await withRetry(opts, () => db.query('INSERT INTO ingest_run (run_id, origin, host, pid) VALUES ($1, $2, $3, $4)', [runId, origin, hostname(), process.pid]));
 
   const maxInFlight = Math.max(1, opts.writesInFlight ?? (db.kind === 'postgres' ? 2 : 1));
   const inflight = new Set<{ footprint: BatchFootprint; done: Promise<void> }>();
