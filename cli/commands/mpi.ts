@@ -23,10 +23,18 @@ const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
 export function registerMpi(program: Command): void {
   const mpi = program.command('mpi').description('master patient index: match pending identities, review, merge and unmerge, evaluate');
 
-  databaseOption(mpi.command('match').description('run the probabilistic matcher over PENDING identities').option('--json', 'print one JSON object')).action(
-    async (opts: { data?: string; json?: boolean }) => {
+  databaseOption(
+    mpi
+      .command('match')
+      .description('run the probabilistic matcher over PENDING identities')
+      .option('--round-size <n>', 'pending identities resolved per round (memory grows with it)', '50000')
+      .option('--json', 'print one JSON object'),
+  ).action(
+    async (opts: { data?: string; json?: boolean; roundSize: string }) => {
+      const roundSize = Number(opts.roundSize);
+      if (!Number.isInteger(roundSize) || roundSize < 1) throw new Error(`--round-size must be a positive whole number, not ${JSON.stringify(opts.roundSize)}`);
       await withDatabase(opts, async (db) => {
-        const r = await runMatcher(db, { log: opts.json ? undefined : (m) => console.log(m) });
+        const r = await runMatcher(db, { roundSize, log: opts.json ? undefined : (m) => console.log(m) });
         if (opts.json) return printJson(r);
         console.log(
           `${r.pending} pending: ${r.matched} matched, ${r.possible} to review, ${r.noMatch} no match, ${r.confirmed} new NHS numbers with no duplicate ` +
