@@ -128,6 +128,7 @@ test('every HL7 message parses into segments with MSH first; control ids are uni
   const controlIds = new Set<string>();
   const mrns = new Set(truth.flatMap((t) => t.sources.filter((s) => s.system.startsWith('hl7:')).map((s) => `${s.system}|${s.id}`)));
   const triggers = new Set<string>();
+  const sent = new Set<string>(); // identities that some message carries in PID-3
   for (const m of messages) {
     const msh = m.segments[0]!;
     assert.equal(msh[0], 'MSH');
@@ -142,10 +143,12 @@ test('every HL7 message parses into segments with MSH first; control ids are uni
     const mr = reps.find((r) => r[4] === 'MR')!;
     assert.equal(mr[3], msh[3]);
     assert.ok(mrns.has(`hl7:${msh[3]}|${mr[0]}`), `MRN ${mr[0]} missing from truth`);
+    sent.add(`hl7:${msh[3]}|${mr[0]}`);
     const nh = reps.find((r) => r[4] === 'NH');
     if (nh) assert.equal(nh[3], 'NHS');
     if (m.file.startsWith('hospital/adt-')) assert.equal(m.file.slice(13, 17), msh[6]!.slice(0, 4));
   }
+  for (const k of mrns) assert.ok(sent.has(k), `truth names ${k}, which no message carries`);
   for (const t of ['ADT^A01', 'ADT^A02', 'ADT^A03', 'ADT^A04', 'ADT^A08', 'ADT^A11', 'ADT^A13', 'ADT^A40', 'ORU^R01']) assert.ok(triggers.has(t), `no ${t}`);
   // The MLLP folder holds the last 30 days, in time order.
   const recent = messages.filter((m) => m.file.startsWith('hospital/mllp/')).map((m) => m.segments[0]![6]!);

@@ -131,15 +131,19 @@ export async function generateLocality(opts: GenerateOptions): Promise<GenerateS
       if (episodeDays.length === 0 && labDays.length === 0) continue;
       const first = Math.min(...episodeDays, ...labDays);
       const ids: FacilityIdentities = { primary: { facility: fac, mrn: hospitalNumber(fac, i, 0, seed), demographics: noisyDemographics(person, idRng, NOISE.hospital, first) } };
-      sources.push({ system: `hl7:${fac}`, id: ids.primary.mrn });
       if (episodeDays.length > 0 && idRng.chance(0.015)) {
         ids.duplicate = { facility: fac, mrn: hospitalNumber(fac, i, 1, seed), demographics: noisyDemographics(person, idRng, NOISE.hospitalDuplicate, first) };
         ids.duplicateEpisode = idRng.int(0, episodeDays.length - 1);
         if (idRng.chance(0.7)) ids.mergeAfterDays = idRng.int(1, 60);
-        sources.push({ system: `hl7:${fac}`, id: ids.duplicate.mrn });
         count('hospitalDuplicateNumbers');
       }
-      for (const m of hospitalMessages(person, history, fac, ids, hl7Rng, counters, window)) {
+      const messages = hospitalMessages(person, history, fac, ids, hl7Rng, counters, window);
+      // The truth names an identity only when some message carries it in PID-3: a duplicate
+      // number whose episode fell outside the window was never sent, so no system knows it.
+      for (const mrn of [ids.primary.mrn, ids.duplicate?.mrn]) {
+        if (mrn && messages.some((m) => m.text.includes(`PID|1||${mrn}^^^`))) sources.push({ system: `hl7:${fac}`, id: mrn });
+      }
+      for (const m of messages) {
         count(m.kind === 'oru' ? 'oruMessages' : `adt${m.trigger}`);
         if (m.trigger === 'A40') count('hospitalMerges');
         if (m.day >= mllpCutoff) {
