@@ -32,7 +32,7 @@ export interface MatcherOptions {
   /** Pending identities blocked per query (default 1000). */
   chunkSize?: number;
   /**
-   * Pending identities resolved per round (default 50,000). A first load of a whole borough leaves
+   * Pending identities resolved per round (default 20,000). A first load of a whole borough leaves
    * hundreds of thousands pending; taking them in rounds keeps memory flat, and later rounds match
    * against the persons earlier rounds settled.
    */
@@ -89,7 +89,7 @@ interface Pair {
 export async function runMatcher(db: Database, opts: MatcherOptions = {}): Promise<MatcherResult> {
   const started = process.hrtime.bigint();
   const total: MatcherResult = { pending: 0, matched: 0, possible: 0, noMatch: 0, confirmed: 0, pairs: 0, estimated: false, thresholds: { match: 0, possible: 0 }, seconds: 0 };
-  const size = Math.max(1, opts.roundSize ?? 50_000);
+  const size = Math.max(1, opts.roundSize ?? 20_000);
   const pendingAtStart = (await db.query<{ n: number }>("SELECT count(*)::int AS n FROM source_identity WHERE match_status = 'PENDING'")).rows[0]!.n;
   // Bounded even if identities arrive (or stay pending) while it runs.
   const maxRounds = Math.ceil(pendingAtStart / size) + 1;

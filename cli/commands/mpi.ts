@@ -27,7 +27,7 @@ export function registerMpi(program: Command): void {
     mpi
       .command('match')
       .description('run the probabilistic matcher over PENDING identities')
-      .option('--round-size <n>', 'pending identities resolved per round (memory grows with it)', '50000')
+      .option('--round-size <n>', 'pending identities resolved per round (memory grows with it)', '20000')
       .option('--json', 'print one JSON object'),
   ).action(
     async (opts: { data?: string; json?: boolean; roundSize: string }) => {
