@@ -43,3 +43,19 @@ export function isUnavailable(err: unknown): boolean {
   if (e.code && UNAVAILABLE_CODES.has(e.code)) return true;
   return /Connection terminated|connect ECONNREFUSED|Client has encountered a connection error|terminating connection/i.test(e.message ?? '');
 }
+
+/**
+ * Runs fn, and again while it fails because the database is unavailable (a server restarting),
+ * backing off from 250 ms to 5 s, until timeoutMs has passed; other errors go straight through.
+ */
+export async function retryWhileUnavailable<T>(fn: () => Promise<T>, timeoutMs = 120_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (let delay = 250; ; delay = Math.min(delay * 2, 5000)) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (!isUnavailable(err) || Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, delay));
+    }
+  }
+}

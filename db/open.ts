@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import type { Database } from './database.ts';
+import { DatabaseUnavailableError, retryWhileUnavailable, type Database } from './database.ts';
 import { openPglite } from './pglite-adapter.ts';
 import { openPostgres } from './postgres-adapter.ts';
 import { migrate } from './migrator.ts';
@@ -25,15 +25,18 @@ export async function openDatabase(opts: OpenOptions = {}): Promise<Database> {
   const url = opts.databaseUrl ?? process.env.DATABASE_URL;
   const db = url ? await openPostgres(url) : await openPglite(resolve(opts.dataDir ?? process.env.BEVAN_DATA_DIR ?? DEFAULT_DATA_DIR));
   if (opts.migrate !== false) {
-    const deadline = Date.now() + (opts.waitMs ?? Number(process.env.BEVAN_DB_WAIT_SECONDS ?? 60) * 1000);
-    let result = await migrate(db);
-    for (let delay = 250; result.kind === 'failed' && result.unavailable && Date.now() < deadline; delay = Math.min(delay * 2, 5000)) {
-      await new Promise((r) => setTimeout(r, delay));
-      result = await migrate(db);
-    }
-    if (result.kind === 'failed') {
+    const waitMs = opts.waitMs ?? Number(process.env.BEVAN_DB_WAIT_SECONDS ?? 60) * 1000;
+    try {
+      // A server that does not answer yet is waited for; any other failure stops at once.
+      const result = await retryWhileUnavailable(async () => {
+        const r = await migrate(db);
+        if (r.kind === 'failed' && r.unavailable) throw new DatabaseUnavailableError(`migration ${r.migration} failed: ${r.error}`);
+        return r;
+      }, waitMs);
+      if (result.kind === 'failed') throw new Error(`migration ${result.migration} failed: ${result.error}`);
+    } catch (err) {
       await db.close();
-      throw new Error(`migration ${result.migration} failed: ${result.error}`);
+      throw err;
     }
   }
   return db;

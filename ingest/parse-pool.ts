@@ -1,13 +1,14 @@
 /** The parent side of ingest/parse-worker.ts: a feed file's items, parsed and prepared on another thread. */
 import { Worker } from 'node:worker_threads';
 import type { IngestItem } from './model.ts';
-import type { FromWorker } from './parse-worker.ts';
+import type { FromWorker, ToWorker } from './parse-worker.ts';
 
 export class ParseWorker {
   private readonly worker = new Worker(new URL('./parse-worker-entry.mjs', import.meta.url));
   private failure: Error | null = null;
   private waiting: ((m: FromWorker | null) => void) | null = null;
   private readonly inbox: FromWorker[] = [];
+  private readonly send = (m: ToWorker) => this.worker.postMessage(m);
 
   constructor() {
     this.worker.on('message', (m: FromWorker) => this.deliver(m));
@@ -39,12 +40,12 @@ export class ParseWorker {
 
   /** The file's items, in order; the worker stays a few chunks ahead. One file at a time. */
   async *items(file: string): AsyncIterable<IngestItem> {
-    this.worker.postMessage({ file });
+    this.send({ file });
     for (;;) {
       const m = await this.next();
       if ('end' in m) return;
       if ('error' in m) throw new Error(`${file}: ${m.error}`);
-      this.worker.postMessage({ ack: true });
+      this.send({ ack: true });
       yield* m.chunk;
     }
   }

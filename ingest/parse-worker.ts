@@ -25,8 +25,6 @@ const port = parentPort;
 if (port) {
   let credit = AHEAD;
   let wake: (() => void) | null = null;
-  const queue: string[] = [];
-  let busy = false;
   const send = (m: FromWorker) => port.postMessage(m);
 
   async function parseFile(file: string): Promise<void> {
@@ -48,21 +46,6 @@ if (port) {
     if (chunk.length) await flush();
   }
 
-  async function drain(): Promise<void> {
-    if (busy) return;
-    busy = true;
-    while (queue.length) {
-      const file = queue.shift()!;
-      try {
-        await parseFile(file);
-        send({ end: true });
-      } catch (err) {
-        send({ error: (err as Error).message });
-      }
-    }
-    busy = false;
-  }
-
   port.on('message', (m: ToWorker) => {
     if ('ack' in m) {
       credit++;
@@ -71,8 +54,10 @@ if (port) {
       w?.();
     } else {
       // Files come one at a time: the parent reads a file's chunks to its end before asking for the next.
-      queue.push(m.file);
-      void drain();
+      parseFile(m.file).then(
+        () => send({ end: true }),
+        (err: Error) => send({ error: err.message }),
+      );
     }
   });
 }

@@ -1,19 +1,21 @@
 /**
  * `bevan ingest`: feed files and folders through the adapters into the writer, streaming.
- * Parsing (this thread) overlaps with the previous batch's database write, and memory stays
- * flat: at most two batches are held at once whatever the file size.
+ * Parsing (on a second thread for big loads, else this one) overlaps with the database writes
+ * (one at a time, or two on a PostgreSQL server), and memory stays flat whatever the file size:
+ * the batches being written, the one being filled and a few parsed chunks are all that is held.
  */
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { stat } from 'node:fs/promises';
 import type { Database } from '../db/database.ts';
-import { isUnavailable } from '../db/database.ts';
+import { retryWhileUnavailable } from '../db/database.ts';
 import type { IngestItem } from './model.ts';
 import { readFeedFile, walkFeedFolder } from './detect.ts';
 import { ParseWorker } from './parse-pool.ts';
-
-const PARSE_THREAD_BYTES = 8 << 20;
 import { batchFootprint, emptyResult, writeBatch, type BatchFootprint, type BatchResult } from './writer.ts';
+
+/** Loads at least this big are parsed on a second thread by default. */
+const PARSE_THREAD_BYTES = 8 << 20;
 
 export type IngestCounts = Omit<BatchResult, 'outcomes'>;
 
@@ -205,17 +207,5 @@ export async function ingestStream(
   return counts;
 }
 
-/** Retries while the database is unavailable (server restarting), up to a time limit. */
-export async function withRetry<T>(opts: Pick<IngestOptions, 'unavailableTimeoutMs'>, fn: () => Promise<T>): Promise<T> {
-  const deadline = Date.now() + (opts.unavailableTimeoutMs ?? 120_000);
-  let delay = 250;
-  for (;;) {
-    try {
-      return await fn();
-    } catch (err) {
-      if (!isUnavailable(err) || Date.now() > deadline) throw err;
-      await new Promise((r) => setTimeout(r, delay));
-      delay = Math.min(delay * 2, 5000);
-    }
-  }
-}
+/** Retries while the database is unavailable (server restarting), up to the ingest's time limit. */
+const withRetry = <T>(opts: Pick<IngestOptions, 'unavailableTimeoutMs'>, fn: () => Promise<T>): Promise<T> => retryWhileUnavailable(fn, opts.unavailableTimeoutMs);

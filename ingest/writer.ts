@@ -66,7 +66,7 @@ interface ResourceRow {
 export async function writeBatch(db: Database, items: readonly IngestItem[]): Promise<BatchResult> {
   for (let attempt = 0; ; attempt++) {
     try {
-      return await db.transaction((tx) => writeInTransaction(TIMING ? timed(tx) : tx, items));
+      return await db.transaction((tx) => writeInTransaction(tx, items));
     } catch (err) {
       const code = (err as { code?: string }).code;
       if ((code === '40P01' || code === '40001' || code === '23505') && attempt < 8 && !isUnavailable(err)) {
@@ -76,27 +76,6 @@ export async function writeBatch(db: Database, items: readonly IngestItem[]): Pr
       throw err;
     }
   }
-}
-
-const TIMING = !!process.env.BEVAN_WRITER_TIMING;
-const timings = new Map<string, { n: number; ms: number }>();
-if (TIMING) process.on('exit', () => console.error([...timings].sort((a, b) => b[1].ms - a[1].ms).map(([k, v]) => `${v.ms.toFixed(0).padStart(7)} ms ${String(v.n).padStart(6)}x ${k}`).join('\n')));
-function timed(tx: Queryable): Queryable {
-  return {
-    async query(sql, params) {
-      const t = performance.now();
-      try {
-        return await tx.query(sql, params);
-      } finally {
-        const k = sql.replace(/\s+/g, ' ').slice(0, 70);
-        const e = timings.get(k) ?? { n: 0, ms: 0 };
-        e.n++;
-        e.ms += performance.now() - t;
-        timings.set(k, e);
-      }
-    },
-    exec: (sql) => tx.exec(sql),
-  } as Queryable;
 }
 
 /**
@@ -231,7 +210,6 @@ async function writeInTransaction(tx: Queryable, items: readonly IngestItem[]): 
       start = end;
     }
   }
-
 
   // 5. The message log: every accepted or ignored message with its outcome.
   if (logRows.length) {

@@ -90,16 +90,19 @@ export async function runMatcher(db: Database, opts: MatcherOptions = {}): Promi
   const started = process.hrtime.bigint();
   const total: MatcherResult = { pending: 0, matched: 0, possible: 0, noMatch: 0, confirmed: 0, pairs: 0, estimated: false, thresholds: { match: 0, possible: 0 }, seconds: 0 };
   const size = Math.max(1, opts.roundSize ?? 20_000);
+  await backfillSoundex(db);
+  // Fresh statistics first: after a bulk load the planner still believes the table is small and
+  // picks sort-merge joins over the whole table for each chunk's blocking query (seconds per
+  // chunk at borough scale) instead of index lookups (milliseconds). Sampled, so cheap.
+  await db.exec('ANALYZE source_identity');
   const pendingAtStart = (await db.query<{ n: number }>("SELECT count(*)::int AS n FROM source_identity WHERE match_status = 'PENDING'")).rows[0]!.n;
   // Bounded even if identities arrive (or stay pending) while it runs.
   const maxRounds = Math.ceil(pendingAtStart / size) + 1;
   for (let round = 1; round <= maxRounds; round++) {
     const r = await matchRound(db, opts, size);
-    if (round === 1 || r.pending) {
-      for (const k of ['pending', 'matched', 'possible', 'noMatch', 'confirmed', 'pairs'] as const) total[k] += r[k];
-      total.estimated ||= r.estimated;
-      total.thresholds = r.thresholds;
-    }
+    for (const k of ['pending', 'matched', 'possible', 'noMatch', 'confirmed', 'pairs'] as const) total[k] += r[k];
+    total.estimated ||= r.estimated;
+    if (r.pending || round === 1) total.thresholds = r.thresholds; // an empty round has only the defaults
     // Every identity a round takes leaves PENDING; a round that takes none (or fewer than it
     // could) was the last.
     if (r.pending < size) break;
@@ -113,12 +116,6 @@ async function matchRound(db: Database, opts: MatcherOptions, limit: number): Pr
   const log = opts.log ?? (() => {});
   const actor = opts.actor ?? 'mpi-matcher';
   const chunkSize = opts.chunkSize ?? 1000;
-  await backfillSoundex(db);
-  // Fresh statistics first: after a bulk load the planner still believes the table is small and
-  // picks sort-merge joins over the whole table for each chunk's blocking query (seconds per
-  // chunk at borough scale) instead of index lookups (milliseconds). Sampled, so cheap.
-  await db.exec('ANALYZE source_identity');
-
   const pendingRows = await db.query<{ source_system: string; source_id: string; link_method: string }>(
     "SELECT source_system, source_id, link_method FROM source_identity WHERE match_status = 'PENDING' ORDER BY source_system, source_id LIMIT $1",
     [limit],

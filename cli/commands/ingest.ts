@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import { databaseOption, printJson, withDatabase } from '../context.ts';
 import { progressBar } from '../progress.ts';
-import { ingestPaths, withRetry } from '../../ingest/pipeline.ts';
+import { ingestPaths } from '../../ingest/pipeline.ts';
+import { retryWhileUnavailable } from '../../db/database.ts';
 import { runMatcher } from '../../mpi/matcher.ts';
 import { loadLocality, localityFileFor } from '../../ingest/locality.ts';
 
@@ -31,7 +32,7 @@ with a reason: see \`bevan quarantine list\`.`,
       for (const p of paths) {
         const loc = localityFileFor(p);
         if (loc) {
-          const l = await withRetry({}, () => loadLocality(db, loc));
+          const l = await retryWhileUnavailable(() => loadLocality(db, loc));
           if (!opts.json) console.log(`locality: ${l.practices} practices in ${l.neighbourhoods} neighbourhoods`);
         }
       }
