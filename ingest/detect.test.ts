@@ -39,7 +39,7 @@ test('readFeedFile: a file of each format goes through its adapter', async () =>
   writeFileSync(fhir, `${JSON.stringify(gpBundle({ patientId: 'a' }))}\n${JSON.stringify(gpBundle({ patientId: 'b' }))}\n`);
   const f = await collect(fhir);
   assert.deepEqual(
-    f.map((i) => [i.kind, i.format, (i as AcceptedItem).identity?.id]),
+    f.map((i) => [i.kind, i.format, (i as AcceptedItem).identities[0]?.id]),
     [
       ['accepted', 'fhir', 'a'],
       ['accepted', 'fhir', 'b'],

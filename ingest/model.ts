@@ -5,28 +5,11 @@
  * Adapters are pure parsers: no database, no clock (received time is added by the pipeline).
  */
 import type { Resource } from '@medplum/fhirtypes';
+import type { MergeInstruction, SourceIdentity } from '../mpi/identity.ts';
+
+export type { MergeInstruction, Sex, SourceIdentity } from '../mpi/identity.ts';
 
 export type FeedFormat = 'fhir' | 'hl7v2' | 'csv';
-
-export type Sex = 'male' | 'female' | 'other' | 'unknown';
-
-/** How one source system identifies one person, with the demographics it holds. */
-export interface SourceIdentity {
-  /** Source system key, e.g. `gp:P91001`, `hl7:RM2`, `csv:community`, `csv:socialcare` (see docs/feeds.md). */
-  system: string;
-  /** The person's identifier in that system (GP patient id, hospital MRN, client id). */
-  id: string;
-  /** As sent, spaces removed; may be invalid (the MPI checks Modulus 11). */
-  nhsNumber?: string;
-  family?: string;
-  given?: string;
-  /** ISO date YYYY-MM-DD; adapters reject impossible dates. */
-  birthDate?: string;
-  sex?: Sex;
-  postcode?: string;
-  /** ODS code of the registered GP practice, when the source says. */
-  practice?: string;
-}
 
 export interface ItemResource {
   /** A FHIR R4 resource whose `id` is the source system's id for it (stable across replays). */
@@ -39,13 +22,13 @@ export interface ItemResource {
    */
   json?: string;
   hash?: string;
-}
-
-/** An HL7 A40 (or FHIR Patient.link replaced-by) merge: `retiredId` is now `survivorId`. */
-export interface MergeInstruction {
-  system: string;
-  survivorId: string;
-  retiredId: string;
+  /**
+   * The source id (in the item's source system) of the person this resource belongs to, i.e. the
+   * Patient of its patient compartment. Absent: the item's only identity, if it has exactly one.
+   * It may name a Patient not in this item (Bulk Data NDJSON: Patients in another file): the
+   * writer links it to that identity's person, or keeps it pending until the Patient arrives.
+   */
+  subject?: string;
 }
 
 export interface AcceptedItem {
@@ -63,10 +46,11 @@ export interface AcceptedItem {
    * FHIR and CSV: a changed item with the same id is an update.
    */
   idIsUnique: boolean;
-  /** The person the item is about (absent for messages about no person). */
-  identity?: SourceIdentity;
+  /** Every person the item is about (none for a message about no person), in the order sent. */
+  identities: SourceIdentity[];
   resources: ItemResource[];
-  merge?: MergeInstruction;
+  /** Identity instructions (merges, links, unlinks), applied in order after the identities. */
+  merges?: MergeInstruction[];
   /** Where it came from, for people: `path/to/file.hl7#42` or `mllp:127.0.0.1:53122`. */
   origin: string;
   /** The message as received (HL7: so that a control-id conflict can be quarantined whole and replayed). */
@@ -98,11 +82,21 @@ export interface RejectedItem {
 
 export type IngestItem = AcceptedItem | IgnoredItem | RejectedItem;
 
+/** What the pipeline knows about where a stream comes from: the feed's configuration or `--source`. */
+export interface ReadContext {
+  /**
+   * The source system key of the feed (docs/feeds.md "Feed configuration"). FHIR and CSV: every
+   * item of the stream is from this source, whatever the content says. HL7 v2: used only when a
+   * message names no sender (MSH-4 and MSH-3 empty), since one connection may carry several.
+   */
+  source?: string;
+}
+
 /** A feed adapter turns a byte stream in one format into ingest items, streaming. */
 export interface FeedAdapter {
   readonly format: FeedFormat;
   /** True when the first bytes of a file look like this format. */
   sniff(head: string): boolean;
   /** Parses a stream; must never throw for bad content, only yield RejectedItems. */
-  read(input: AsyncIterable<Buffer>, origin: string): AsyncIterable<IngestItem>;
+  read(input: AsyncIterable<Buffer>, origin: string, context?: ReadContext): AsyncIterable<IngestItem>;
 }

@@ -12,6 +12,7 @@ import type { Database, Queryable } from '../db/database.ts';
 import { isUnavailable } from '../db/database.ts';
 import type { AcceptedItem, IngestItem, RejectedItem, SourceIdentity } from './model.ts';
 import { applyMerge, resolveIdentities } from '../mpi/link.ts';
+import { identityKey } from '../mpi/identity.ts';
 
 /** What happened to one item of a batch. */
 export type ItemOutcome = 'committed' | 'duplicate' | 'quarantined' | 'conflict' | 'ignored';
@@ -31,7 +32,6 @@ export const emptyResult = (): Omit<BatchResult, 'outcomes'> => ({ accepted: 0, 
 /** Resource types that describe no person: stored without a person key. */
 const NON_PERSONAL = new Set(['Organization', 'Practitioner', 'PractitionerRole', 'Location', 'Medication', 'HealthcareService']);
 
-const identityKey = (system: string, id: string) => `${system}|${id}`;
 
 interface QuarantineRow {
   sourceSystem: string | null;
@@ -95,13 +95,16 @@ export function batchFootprint(items: readonly IngestItem[]): BatchFootprint {
     if (item.kind === 'rejected') continue;
     keys.add(`m\u0000${item.sourceSystem}\u0000${item.messageId}`);
     if (item.kind !== 'accepted') continue;
-    if (item.merge) merges = true;
-    const identity = item.identity;
-    if (identity) {
+    if (item.merges?.length) merges = true;
+    for (const identity of item.identities) {
       keys.add(`i\u0000${identity.system}\u0000${identity.id}`);
       if (identity.nhsNumber) keys.add(`n\u0000${identity.nhsNumber.replace(/\s+/g, '')}`);
     }
-    for (const { resource } of item.resources) keys.add(`r\u0000${item.sourceSystem}\u0000${resource.resourceType}\u0000${resource.id}`);
+    for (const { resource, subject } of item.resources) {
+      keys.add(`r\u0000${item.sourceSystem}\u0000${resource.resourceType}\u0000${resource.id}`);
+      // A resource about a Patient outside the item reads (or waits for) that identity.
+      if (subject !== undefined) keys.add(`i\u0000${item.sourceSystem}\u0000${subject}`);
+    }
   }
   return { keys, merges };
 }
@@ -163,34 +166,48 @@ async function writeInTransaction(tx: Queryable, items: readonly IngestItem[]): 
 
   // 2. Identities → persons, through the MPI.
   const identities: SourceIdentity[] = [];
-  for (const item of fresh) if (item.identity) identities.push(item.identity);
+  for (const item of fresh) identities.push(...item.identities);
   const persons = identities.length ? await resolveIdentities(tx, identities) : new Map<string, string>();
 
-  // 3. Merges (HL7 A40), in message order.
+  // 3. Identity instructions (HL7 A40 and kin, FHIR replaced-by), in message order.
   let merged = false;
   for (const item of fresh) {
-    if (!item.merge) continue;
-    await applyMerge(tx, item.merge, `feed:${item.sourceSystem}`);
-    merged = true;
+    for (const m of item.merges ?? []) {
+      await applyMerge(tx, m, `feed:${item.sourceSystem}`);
+      merged = true;
+    }
+  }
+  // Resources about identities outside their item (Bulk Data NDJSON: the Patient in another file).
+  const outside = new Map<string, { system: string; id: string }>();
+  for (const item of fresh) {
+    for (const r of item.resources) {
+      if (r.subject === undefined) continue;
+      const k = identityKey(item.sourceSystem, r.subject);
+      if (!persons.has(k)) outside.set(k, { system: item.sourceSystem, id: r.subject });
+    }
   }
   // A merge moves identities between persons: re-read the links so this batch's resources follow.
-  if (merged && identities.length) {
+  const reread = merged ? [...identities, ...outside.values()] : [...outside.values()];
+  if (reread.length) {
     const r = await tx.query<{ source_system: string; source_id: string; person_id: string }>(
       `SELECT s.source_system, s.source_id, s.person_id FROM source_identity s
          JOIN unnest($1::text[], $2::text[]) AS k(sys, id) ON s.source_system = k.sys AND s.source_id = k.id`,
-      [identities.map((i) => i.system), identities.map((i) => i.id)],
+      [reread.map((i) => i.system), reread.map((i) => i.id)],
     );
     for (const row of r.rows) persons.set(identityKey(row.source_system, row.source_id), row.person_id);
   }
 
   // 4. Resources: newest per key within the batch, sorted so concurrent batches lock rows in one order.
+  // A personal resource whose Patient has not arrived is kept with no person (pending) and
+  // linked when that Patient comes (step 4b).
   const byKey = new Map<string, ResourceRow>();
   for (const item of fresh) {
-    const subject = item.identity?.id ?? null;
-    const person = item.identity ? (persons.get(identityKey(item.identity.system, item.identity.id)) ?? null) : null;
-    for (const { resource, sourceTime, json: prepared, hash: preparedHash } of item.resources) {
+    const only = item.identities.length === 1 ? item.identities[0]!.id : null;
+    for (const { resource, sourceTime, json: prepared, hash: preparedHash, subject: named } of item.resources) {
       const id = resource.id;
       if (!id) continue; // adapters guarantee ids; a resource without one cannot be kept idempotently
+      const subject = named ?? only;
+      const person = subject !== null ? (persons.get(identityKey(item.sourceSystem, subject)) ?? null) : null;
       const personal = !NON_PERSONAL.has(resource.resourceType);
       const json = prepared ?? JSON.stringify(resource);
       const key = `${item.sourceSystem}\u0000${resource.resourceType}\u0000${id}`;
@@ -211,6 +228,9 @@ async function writeInTransaction(tx: Queryable, items: readonly IngestItem[]): 
     }
   }
 
+  // 4b. Resources that arrived before their Patient (pending) now follow it to its person.
+  if (identities.length) await linkPendingResources(tx, identities);
+
   // 5. The message log: every accepted or ignored message with its outcome.
   if (logRows.length) {
     const uniq = new Map(logRows.map((l) => [identityKey(l.system, l.id), l]));
@@ -227,7 +247,7 @@ async function writeInTransaction(tx: Queryable, items: readonly IngestItem[]): 
         ls.map((l) => l.format),
         ls.map((l) => l.event),
         ls.map((l) => l.outcome),
-        ls.map((l) => (l.item?.identity ? (persons.get(identityKey(l.item.identity.system, l.item.identity.id)) ?? null) : null)),
+        ls.map((l) => (l.item?.identities.length ? (persons.get(identityKey(l.item.identities[0]!.system, l.item.identities[0]!.id)) ?? null) : null)),
       ],
     );
   }
@@ -275,6 +295,26 @@ async function insertResources(tx: Queryable, rows: readonly ResourceRow[]): Pro
   return r.rowCount;
 }
 
+/**
+ * Links pending resources (no person yet; `subject_id` names their Patient in the same source) to
+ * the persons of these identities. The partial index on pending rows keeps this an index probe
+ * per identity, whatever the size of the store.
+ */
+async function linkPendingResources(tx: Queryable, identities: readonly SourceIdentity[]): Promise<number> {
+  const keys = [...new Map(identities.map((i) => [identityKey(i.system, i.id), i])).values()].sort((a, b) => cmp(identityKey(a.system, a.id), identityKey(b.system, b.id)));
+  const r = await tx.query(
+    `UPDATE resource SET person_id = s.person_id
+       FROM unnest($1::text[], $2::text[]) AS k(sys, id)
+       JOIN source_identity s ON s.source_system = k.sys AND s.source_id = k.id
+      WHERE resource.person_id IS NULL AND resource.subject_id IS NOT NULL
+        AND resource.source_system = k.sys AND resource.subject_id = k.id`,
+    [keys.map((i) => i.system), keys.map((i) => i.id)],
+  );
+  return r.rowCount;
+}
+
+const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
 async function quarantineItems(tx: Queryable, rows: QuarantineRow[]): Promise<void> {
   const uniq = new Map<string, QuarantineRow & { hash: string; text: string }>();
   for (const q of rows) {
@@ -304,5 +344,5 @@ async function quarantineItems(tx: Queryable, rows: QuarantineRow[]): Promise<vo
 
 /** A conflicting message has no raw text at this point; keep what it said, as FHIR. */
 function describeAccepted(item: AcceptedItem): string {
-  return JSON.stringify({ sourceSystem: item.sourceSystem, messageId: item.messageId, event: item.event, identity: item.identity, resources: item.resources.map((r) => (r.json !== undefined ? JSON.parse(r.json) : r.resource)) });
+  return JSON.stringify({ sourceSystem: item.sourceSystem, messageId: item.messageId, event: item.event, identities: item.identities, resources: item.resources.map((r) => (r.json !== undefined ? JSON.parse(r.json) : r.resource)) });
 }

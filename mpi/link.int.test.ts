@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { testDatabases, testPostgresUrl, withOwnPostgresSchema } from '../test/databases.ts';
-import type { SourceIdentity } from '../ingest/model.ts';
+import type { SourceIdentity } from './identity.ts';
 import { applyMerge, resolveIdentities } from './link.ts';
 import { validNhs } from '../test/items.ts';
 

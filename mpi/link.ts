@@ -8,13 +8,12 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Queryable } from '../db/database.ts';
-import type { MergeInstruction, SourceIdentity } from '../ingest/model.ts';
+import { identityKey, type MergeInstruction, type SourceIdentity } from './identity.ts';
 import { normaliseNhsNumber, isValidNhsNumber } from './nhs-number.ts';
 import { normalisePostcode, soundex } from './fellegi-sunter.ts';
 import { cmp, currentPersons, moveIdentities, recordEvents } from './person-store.ts';
 
-/** The map key for an identity: `${system}|${id}`. */
-export const identityKey = (system: string, id: string): string => `${system}|${id}`;
+export { identityKey };
 
 interface Prepared {
   key: string;
@@ -29,9 +28,11 @@ interface Prepared {
   postcode: string | null;
   practice: string | null;
   soundex: string | null;
+  address: string | null;
+  town: string | null;
 }
 
-const COLUMNS = ['nhs_number', 'nhs_number_valid', 'family', 'given', 'birth_date', 'sex', 'postcode', 'practice', 'family_soundex'] as const;
+const COLUMNS = ['nhs_number', 'nhs_number_valid', 'family', 'given', 'birth_date', 'sex', 'postcode', 'practice', 'family_soundex', 'address', 'town'] as const;
 
 /**
  * Upserts identities and returns `${system}|${id}` → person_id for every one of them.
@@ -87,7 +88,7 @@ export async function resolveIdentities(tx: Queryable, identities: SourceIdentit
   const col = (c: (typeof COLUMNS)[number]) => `COALESCE(EXCLUDED.${c}, source_identity.${c})`;
   const upsert = await tx.query<{ source_system: string; source_id: string; person_id: string }>(
     `INSERT INTO source_identity (source_system, source_id, person_id, link_method, match_status, ${COLUMNS.join(', ')})
-     SELECT * FROM unnest($1::text[], $2::text[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::boolean[], $8::text[], $9::text[], $10::date[], $11::text[], $12::text[], $13::text[], $14::text[])
+     SELECT * FROM unnest($1::text[], $2::text[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::boolean[], $8::text[], $9::text[], $10::date[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[])
      ON CONFLICT (source_system, source_id) DO UPDATE SET
        ${COLUMNS.filter((c) => c !== 'nhs_number_valid').map((c) => `${c} = ${col(c)}`).join(', ')},
        nhs_number_valid = CASE WHEN EXCLUDED.nhs_number IS NULL THEN source_identity.nhs_number_valid ELSE EXCLUDED.nhs_number_valid END,
@@ -110,6 +111,8 @@ export async function resolveIdentities(tx: Queryable, identities: SourceIdentit
       prepared.map((p) => p.postcode),
       prepared.map((p) => p.practice),
       prepared.map((p) => p.soundex),
+      prepared.map((p) => p.address),
+      prepared.map((p) => p.town),
     ],
   );
   for (const r of upsert.rows) result.set(identityKey(r.source_system, r.source_id), r.person_id);
@@ -209,6 +212,8 @@ function dedupe(identities: SourceIdentity[]): Map<string, Prepared> {
       postcode: normalisePostcode(i.postcode),
       practice: clean(i.practice),
       soundex: family ? soundex(family) || null : null,
+      address: clean(i.address),
+      town: clean(i.town),
     };
     const prev = out.get(key);
     if (!prev) {

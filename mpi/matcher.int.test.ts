@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { testDatabases } from '../test/databases.ts';
 import type { Queryable } from '../db/database.ts';
-import type { SourceIdentity } from '../ingest/model.ts';
+import type { SourceIdentity } from './identity.ts';
 import { resolveIdentities } from './link.ts';
 import { runMatcher } from './matcher.ts';
 import { decideReview, listReviews, mergePersons, unmergeEvent } from './merge.ts';

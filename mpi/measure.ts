@@ -12,7 +12,7 @@ import type { Database } from '../db/database.ts';
 import { openPglite } from '../db/pglite-adapter.ts';
 import { openPostgres } from '../db/postgres-adapter.ts';
 import { migrate } from '../db/migrator.ts';
-import type { SourceIdentity } from '../ingest/model.ts';
+import type { SourceIdentity } from './identity.ts';
 import { resolveIdentities } from './link.ts';
 import { runMatcher } from './matcher.ts';
 import { scoreClusters } from './evaluate.ts';

@@ -69,7 +69,7 @@ test('community contacts: good rows become Patient + Encounter items', async () 
   assert.equal(a.idIsUnique, false);
   assert.equal(a.origin, 'community/contacts.csv#2');
   assert.equal(a.contentHash, createHash('sha256').update(contactRow('CC1')).digest('hex'));
-  assert.deepEqual(a.identity, {
+  assert.deepEqual(a.identities[0], {
     system: 'csv:community',
     id: 'CL1001',
     nhsNumber: '9434765919',
@@ -93,7 +93,7 @@ test('community contacts: good rows become Patient + Encounter items', async () 
   assert.deepEqual(enc.serviceType, { text: 'District nursing' });
   assert.deepEqual(enc.subject, { reference: 'Patient/CL1001' });
 
-  assert.equal(b.identity?.sex, 'male');
+  assert.equal(b.identities[0]?.sex, 'male');
   const enc2 = b.resources[1].resource as Encounter;
   assert.deepEqual(enc2.period, { start: '2024-03-05' });
   assert.equal(enc2.length, undefined);
@@ -105,8 +105,8 @@ test('social care assessments and packages', async () => {
   const [a] = await readAll(`${ah}\nSA1,SC77,,Testperson,Sam,01/12/1940,U,ZZ1 1ZZ,2024-01-10,Care Act assessment,Eligible,710909003,Social care assessment,Older adults\n`);
   const item = a as AcceptedItem;
   assert.equal(item.sourceSystem, 'csv:socialcare');
-  assert.equal(item.identity?.birthDate, '1940-12-01');
-  assert.equal(item.identity?.nhsNumber, undefined);
+  assert.equal(item.identities[0]?.birthDate, '1940-12-01');
+  assert.equal(item.identities[0]?.nhsNumber, undefined);
   const proc = item.resources[1].resource as Procedure;
   assert.equal(proc.resourceType, 'Procedure');
   assert.equal(proc.id, 'SA1');
@@ -198,11 +198,11 @@ test('quoted fields with commas, quotes and newlines; line numbers count the emb
 test('BOM and Latin-1 text', async () => {
   const withBom = `\uFEFF${CONTACT_HEADER}\n${contactRow('CC1', { family_name: 'Lefèvre' })}\n`;
   const [a] = await readAll(withBom);
-  assert.equal((a as AcceptedItem).identity?.family, 'Lefèvre');
+  assert.equal((a as AcceptedItem).identities[0]?.family, 'Lefèvre');
   const latin = Buffer.from(`${CONTACT_HEADER}\n${contactRow('CC1', { family_name: 'Lefèvre', given_name: 'Zoë' })}\n`, 'latin1');
   const [b] = await readAll(latin, 3);
-  assert.equal((b as AcceptedItem).identity?.family, 'Lefèvre');
-  assert.equal((b as AcceptedItem).identity?.given, 'Zoë');
+  assert.equal((b as AcceptedItem).identities[0]?.family, 'Lefèvre');
+  assert.equal((b as AcceptedItem).identities[0]?.given, 'Zoë');
 });
 
 test('a quoting error loses only its row', async () => {

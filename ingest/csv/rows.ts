@@ -121,7 +121,7 @@ export function itemFromRow(contract: CsvContract, header: readonly string[], fi
     contentHash: sha256Hex(raw),
     event: contract.name,
     idIsUnique: false,
-    identity,
+    identities: [identity],
     resources: resources.map((resource) => ({ resource })),
     origin,
   };

@@ -38,7 +38,7 @@ test('a collection bundle: identity, resources, ids, references, hashes', async 
   assert.equal(item.idIsUnique, false);
   assert.equal(item.contentHash, createHash('sha256').update(line).digest('hex'));
   assert.equal(item.origin, 'gp/P91001.ndjson#1');
-  assert.deepEqual(item.identity, {
+  assert.deepEqual(item.identities[0], {
     system: 'gp:P91001',
     id: 'pat-1',
     nhsNumber: '9434765919',
@@ -96,7 +96,7 @@ test('NDJSON: an invalid JSON line is rejected with its line number, the others 
   const text = `${good1}\r\n{"resourceType":"Bundle",,}\r\n\r\n${good2}\r\n`;
   const items = await readAll(text);
   assert.deepEqual(
-    accepted(items).map((i) => i.identity?.id),
+    accepted(items).map((i) => i.identities[0]?.id),
     ['a', 'b'],
   );
   const [bad] = rejected(items);
@@ -172,7 +172,7 @@ test('one Patient expected: two reject the bundle; none is fine only for non-per
   };
   const [ok] = await readAll(JSON.stringify(orgs));
   assert.equal(ok.kind, 'accepted');
-  assert.equal((ok as AcceptedItem).identity, undefined);
+  assert.equal((ok as AcceptedItem).identities[0], undefined);
   assert.equal((ok as AcceptedItem).resources.length, 2);
 
   const noPatient = { ...orgs, entry: [...orgs.entry, { resource: { resourceType: 'Observation', id: 'x', status: 'final' } }] };
@@ -185,7 +185,7 @@ test('bare resources: a Patient is read as a bundle of one, a clinical resource 
   const obs = { resourceType: 'Observation', id: 'o9', status: 'final', subject: { reference: 'Patient/p9' } };
   const items = await readAll(`${JSON.stringify(patient)}\n${JSON.stringify(obs)}\n`);
   assert.equal(items[0].kind, 'accepted');
-  assert.equal((items[0] as AcceptedItem).identity?.id, 'p9');
+  assert.equal((items[0] as AcceptedItem).identities[0]?.id, 'p9');
   assert.match((items[1] as RejectedItem).reason, /Observation resource on its own/);
 });
 
@@ -193,7 +193,7 @@ test('Patient.link replaced-by becomes a merge instruction', async () => {
   const b = gpBundle();
   ((b.entry as { resource: Record<string, unknown> }[])[0].resource).link = [{ type: 'replaced-by', other: { reference: 'Patient/pat-0' } }];
   const [item] = await readAll(JSON.stringify(b));
-  assert.deepEqual((item as AcceptedItem).merge, { system: 'gp:P91001', survivorId: 'pat-0', retiredId: 'pat-1' });
+  assert.deepEqual((item as AcceptedItem).merges?.[0], { system: 'gp:P91001', survivorId: 'pat-0', retiredId: 'pat-1' });
 });
 
 test('a pretty-printed single Bundle file with a BOM', async () => {
@@ -211,8 +211,8 @@ test('Latin-1 text is decoded as windows-1252', async () => {
   ((b.entry as { resource: Record<string, unknown> }[])[0].resource).name = [{ family: 'Lefèvre', given: ['Zoë'] }];
   const bytes = Buffer.from(JSON.stringify(b) + '\n', 'latin1');
   const [item] = await readAll(bytes);
-  assert.equal((item as AcceptedItem).identity?.family, 'Lefèvre');
-  assert.equal((item as AcceptedItem).identity?.given, 'Zoë');
+  assert.equal((item as AcceptedItem).identities[0]?.family, 'Lefèvre');
+  assert.equal((item as AcceptedItem).identities[0]?.given, 'Zoë');
 });
 
 test('a large single Bundle is streamed and yields the same items as the small path', async () => {

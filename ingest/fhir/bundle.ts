@@ -163,13 +163,14 @@ export function itemsFromBundle(bundle: Json, src: BundleSource): IngestItem[] {
     contentHash: src.contentHash,
     event: bundleType,
     idIsUnique: false,
+    identities: [],
     resources,
     origin: src.origin,
   };
   if (patientEntry) {
-    accepted.identity = identityOf(patientEntry.resource, sourceSystem, byTypeId);
+    accepted.identities = [identityOf(patientEntry.resource, sourceSystem, byTypeId)];
     const merge = mergeOf(patientEntry.resource, sourceSystem);
-    if (merge) accepted.merge = merge;
+    if (merge) accepted.merges = [merge];
   }
   items.push(accepted);
 

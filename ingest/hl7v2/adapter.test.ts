@@ -56,7 +56,7 @@ test('ADT^A01: identity, Patient and in-progress Encounter', () => {
   assert.equal(item.idIsUnique, true);
   assert.match(item.contentHash, /^[0-9a-f]{64}$/);
   assert.equal(item.raw, A01);
-  assert.deepEqual(item.identity, {
+  assert.deepEqual(item.identities[0], {
     system: 'hl7:RM2',
     id: 'RM2000123',
     nhsNumber: '9434765919',
@@ -111,8 +111,8 @@ test('ADT^A04 A&E attendance is EMER; A11 cancels; A08 with and without a visit'
 
 test('ADT^A40 is a merge of MRG-1 into PID-3', () => {
   const item = accepted(parseHl7Message(A40, 'f'));
-  assert.deepEqual(item.merge, { system: 'hl7:RM2', survivorId: 'RM2000123', retiredId: 'RM2000999' });
-  assert.equal(item.identity?.id, 'RM2000123');
+  assert.deepEqual(item.merges?.[0], { system: 'hl7:RM2', survivorId: 'RM2000123', retiredId: 'RM2000999' });
+  assert.equal(item.identities[0]?.id, 'RM2000123');
   assert.deepEqual(item.resources.map((r) => r.resource.resourceType), ['Patient']);
   const noMrg = A40.replace(/MRG\|[^\r]*\r/, '');
   assert.equal(rejected(parseHl7Message(noMrg, 'f')).reason, 'ADT^A40 has no MRG segment');
@@ -214,11 +214,11 @@ test('CR, LF and CRLF copies give the same items and the same content hash; BOM 
 test('Latin-1 bytes are decoded as windows-1252; MSH-18 8859/1 is honoured', async () => {
   const latin = Buffer.from(A01.replace('Jones^Sarah', 'Jones^Zoë'), 'latin1');
   const [item] = await readAll(latin);
-  assert.equal(accepted(item).identity?.given, 'Zoë');
+  assert.equal(accepted(item).identities[0]?.given, 'Zoë');
   const utf8 = Buffer.from(A01.replace('Jones^Sarah', 'Jones^Zoë'), 'utf8');
-  assert.equal(accepted((await readAll(utf8))[0]).identity?.given, 'Zoë');
+  assert.equal(accepted((await readAll(utf8))[0]).identities[0]?.given, 'Zoë');
   const declared = [msh({ type: 'ADT^A01', id: 'L1', charset: '8859/1' }), PID_SARAH.replace('Sarah', 'Zoë'), pv1({})].join('\r');
-  assert.equal(accepted((await readAll(Buffer.from(declared, 'latin1')))[0]).identity?.given, 'Zoë');
+  assert.equal(accepted((await readAll(Buffer.from(declared, 'latin1')))[0]).identities[0]?.given, 'Zoë');
 });
 
 test('bad inputs become rejections while the good messages around them go in', async () => {

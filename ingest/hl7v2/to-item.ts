@@ -14,7 +14,7 @@ import type {
   Patient,
   Quantity,
 } from '@medplum/fhirtypes';
-import type { AcceptedItem, IngestItem, ItemResource, RejectedItem, Sex, SourceIdentity } from '../model.ts';
+import type { AcceptedItem, IngestItem, ItemResource, MergeInstruction, RejectedItem, Sex, SourceIdentity } from '../model.ts';
 import { Hl7View, hl7Date, hl7Time, normaliseSegments, readHl7, unescapeHl7, type Hl7Segment } from './hl7-text.ts';
 
 export const NHS_NUMBER_SYSTEM = 'https://fhir.nhs.uk/Id/nhs-number';
@@ -90,9 +90,9 @@ export function parseHl7Message(text: string, origin: string): IngestItem {
       contentHash,
       event,
       idIsUnique: true,
-      identity: mapped.identity,
+      identities: [mapped.identity],
       resources: mapped.resources,
-      ...(mapped.merge ? { merge: mapped.merge } : {}),
+      ...(mapped.merge ? { merges: [mapped.merge] } : {}),
       origin,
       // Kept so that a control-id conflict can be quarantined whole and replayed.
       raw,
@@ -114,7 +114,7 @@ interface MapContext {
 interface Mapped {
   identity: SourceIdentity;
   resources: ItemResource[];
-  merge?: AcceptedItem['merge'];
+  merge?: MergeInstruction;
 }
 
 // ---------------------------------------------------------------------------------------------
