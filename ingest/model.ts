@@ -66,6 +66,8 @@ export interface IgnoredItem {
   contentHash: string;
   event: string;
   origin: string;
+  /** The message as received (HL7), so that a control-id conflict can be quarantined whole and replayed. */
+  raw?: string;
 }
 
 export interface RejectedItem {

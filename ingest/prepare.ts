@@ -1,21 +1,119 @@
 /**
  * Serialising and hashing a parsed item's resources ahead of the writer, so that work can run on
- * another thread (ingest/parse-worker.ts) and only strings cross to the writing thread.
+ * another thread (ingest/parse-worker.ts) and only strings cross to the writing thread. Also
+ * where an item the database could not store is caught before it reaches it (jsonb refuses some
+ * JSON that JavaScript writes): such an item becomes a rejection with the reason, not a failed batch.
  */
 import { createHash } from 'node:crypto';
-import type { IngestItem } from './model.ts';
+import type { AcceptedItem, IngestItem, RejectedItem } from './model.ts';
 
 export const sha256Hex = (text: string): string => createHash('sha256').update(text, 'utf8').digest('hex');
 
-/** The item with each resource serialised and hashed, the resource itself cut down to its type and id. */
+/** A JSON string escape: a run of backslashes then `u` and four hex digits (an odd run is an escape). */
+const UNICODE_ESCAPE = /(\\+)u([0-9a-fA-F]{4})/g;
+
+/**
+ * Why PostgreSQL cannot store this JSON text as jsonb, or null. jsonb refuses the `\u0000` escape
+ * (a NUL character: HL7 `\X00\`, binary junk) and the escape of a UTF-16 surrogate without its
+ * pair (JSON.stringify writes a lone surrogate that way), and either would fail the whole batch.
+ */
+export function jsonbProblem(json: string): string | null {
+  if (!json.includes('\\u')) return null; // nearly every resource: one native scan
+  UNICODE_ESCAPE.lastIndex = 0;
+  for (let m = UNICODE_ESCAPE.exec(json); m; m = UNICODE_ESCAPE.exec(json)) {
+    if (m[1]!.length % 2 === 0) continue; // `\\u…`: an escaped backslash, then plain text
+    const code = parseInt(m[2]!, 16);
+    if (code === 0) return 'a NUL character (\\u0000)';
+    if (code >= 0xdc00 && code <= 0xdfff) return `half a UTF-16 surrogate pair (\\u${m[2]!.toLowerCase()} without the character before it)`;
+    if (code >= 0xd800 && code <= 0xdbff) {
+      const end = m.index + m[0].length;
+      if (/^\\u[dD][c-fC-F][0-9a-fA-F]{2}/.test(json.slice(end, end + 6))) {
+        UNICODE_ESCAPE.lastIndex = end + 6;
+        continue;
+      }
+      return `half a UTF-16 surrogate pair (\\u${m[2]!.toLowerCase()} without the character after it)`;
+    }
+  }
+  return null;
+}
+
+/** The database's text columns cannot hold NUL either: the fields of an item that go into them. */
+function textProblem(item: Exclude<IngestItem, RejectedItem>): string | null {
+  const fields: [string, string | undefined][] = [
+    ['the source system', item.sourceSystem],
+    ['the message id', item.messageId],
+    ['the event', item.event],
+  ];
+  if (item.kind === 'accepted') {
+    for (const i of item.identities) for (const [k, v] of Object.entries(i)) if (typeof v === 'string') fields.push([`the identity's ${k}`, v]);
+    for (const r of item.resources) fields.push(['a resource id', r.resource.id], ['a resource subject', r.subject]);
+    for (const m of item.merges ?? []) fields.push(['a merged identity', m.survivorId], ['a merged identity', m.retiredId]);
+  }
+  for (const [what, v] of fields) if (v?.includes('\u0000')) return `${what} holds a NUL character (\\u0000), which the database cannot store`;
+  return null;
+}
+
+const unstorable = (item: Exclude<IngestItem, RejectedItem>, reason: string): RejectedItem => ({
+  kind: 'rejected',
+  format: item.format,
+  sourceSystem: item.sourceSystem.replace(/\u0000/g, ''),
+  messageId: item.messageId.replace(/\u0000/g, ''),
+  reason,
+  raw: item.raw !== undefined ? item.raw : describeItem(item),
+  origin: item.origin,
+});
+
+/**
+ * The item with each resource serialised and hashed, the resource itself cut down to its type
+ * and id; or a rejection when the database could not store it (a NUL, a lone surrogate, JSON
+ * nested too deep for JavaScript to write). Safe to call again on a prepared item.
+ */
 export function prepareItem(item: IngestItem): IngestItem {
+  if (item.kind === 'rejected') return item;
+  const text = textProblem(item);
+  if (text) return unstorable(item, `${text}: the sender must remove it, then send the message again`);
   if (item.kind !== 'accepted') return item;
-  return {
-    ...item,
-    resources: item.resources.map((r) => {
-      if (r.json !== undefined) return r;
-      const json = JSON.stringify(r.resource);
-      return { resource: { resourceType: r.resource.resourceType, id: r.resource.id } as typeof r.resource, sourceTime: r.sourceTime, json, hash: sha256Hex(json) };
-    }),
-  };
+  const resources: AcceptedItem['resources'] = [];
+  for (const r of item.resources) {
+    let json = r.json;
+    if (json === undefined) {
+      try {
+        json = JSON.stringify(r.resource);
+      } catch (err) {
+        // RangeError: nesting deeper than the call stack (a hostile file); anything else is as bad.
+        return unstorable(item, `${r.resource.resourceType}/${r.resource.id} cannot be stored: ${err instanceof RangeError ? 'it is nested too deeply' : (err as Error).message}`);
+      }
+    }
+    const problem = jsonbProblem(json);
+    if (problem) {
+      return unstorable(item, `${r.resource.resourceType}/${r.resource.id} holds ${problem}, which the database cannot store: the sender must remove it, then send the message again`);
+    }
+    resources.push(
+      r.json !== undefined && r.hash !== undefined
+        ? r
+        : { resource: { resourceType: r.resource.resourceType, id: r.resource.id } as typeof r.resource, sourceTime: r.sourceTime, json, hash: sha256Hex(json), ...(r.subject !== undefined ? { subject: r.subject } : {}) },
+    );
+  }
+  return { ...item, resources };
+}
+
+/** An item without its raw text, kept in quarantine as JSON (the resources as they were prepared). */
+export function describeItem(item: Exclude<IngestItem, RejectedItem>): string {
+  const resources =
+    item.kind === 'accepted'
+      ? item.resources.map((r) => {
+          if (r.json === undefined) return r.resource;
+          try {
+            return JSON.parse(r.json) as unknown;
+          } catch {
+            return r.json;
+          }
+        })
+      : undefined;
+  const base = { sourceSystem: item.sourceSystem, messageId: item.messageId, event: item.event, contentHash: item.contentHash };
+  try {
+    return JSON.stringify(item.kind === 'accepted' ? { ...base, identities: item.identities, resources } : base);
+  } catch {
+    return JSON.stringify(base);
+  }
 }

@@ -1,8 +1,22 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { testDatabases } from '../test/databases.ts';
+import { randomBytes } from 'node:crypto';
 import { admission, identity, rejected } from '../test/items.ts';
+import type { IgnoredItem } from './model.ts';
+import { jsonbProblem } from './prepare.ts';
 import { writeBatch } from './writer.ts';
+
+test('jsonbProblem: the escapes jsonb refuses, and only those', () => {
+  assert.equal(jsonbProblem(JSON.stringify({ a: 'x\u0000y' })), 'a NUL character (\\u0000)');
+  assert.match(jsonbProblem(JSON.stringify({ a: 'x\ud800y' }))!, /\\ud800 without the character after it/);
+  assert.match(jsonbProblem(JSON.stringify({ a: 'x\udc00' }))!, /\\udc00 without the character before it/);
+  assert.match(jsonbProblem('{"a":"\\ud83d\\ude00\\udc00"}')!, /udc00 without the character before/);
+  // A real pair written as escapes, an escaped backslash before "u0000", control characters: all storable.
+  assert.equal(jsonbProblem('{"a":"\\ud83d\\ude00"}'), null);
+  assert.equal(jsonbProblem(JSON.stringify({ a: '\\u0000 \u001f 😀' })), null);
+  assert.equal(jsonbProblem('{"a":"\\\\\\u0000"}'), 'a NUL character (\\u0000)');
+});
 
 for (const target of await testDatabases()) {
   test(`writer on ${target.name}`, async (t) => {
@@ -60,6 +74,71 @@ for (const target of await testDatabases()) {
       assert.deepEqual(r.outcomes, ['committed', 'committed']);
       const enc = await db.query<{ status: string }>(`SELECT content->>'status' AS status FROM resource WHERE source_id = 'V2'`);
       assert.equal(enc.rows[0]!.status, 'finished');
+    });
+
+    const reasonOf = async (messageId: string) =>
+      (await db.query<{ reason: string }>(`SELECT reason FROM quarantine WHERE message_id = $1 AND status = 'open'`, [messageId])).rows.map((r) => r.reason);
+
+    await t.test('an ignored message that reuses an accepted control id with other content is a conflict; the log keeps the accepted one', async () => {
+      const siu: IgnoredItem = { kind: 'ignored', format: 'hl7v2', sourceSystem: 'hl7:RM2', messageId: 'M1', contentHash: 'other', event: 'SIU^S12', origin: 'test#siu', raw: 'MSH|^~\\&|PAS|RM2|||20250301||SIU^S12|M1|P|2.4' };
+      const r = await writeBatch(db, [siu]);
+      assert.deepEqual(r.outcomes, ['conflict']);
+      const log = await db.query<{ outcome: string; event: string }>(`SELECT outcome, event FROM ingest_message WHERE message_id = 'M1'`);
+      assert.deepEqual(log.rows, [{ outcome: 'accepted', event: 'ADT^A01' }]);
+      const q = await db.query<{ reason: string; raw: string }>(`SELECT reason, raw FROM quarantine WHERE origin = 'test#siu'`);
+      assert.match(q.rows[0]!.reason, /^conflict: message control id M1 from hl7:RM2/);
+      assert.match(q.rows[0]!.raw, /SIU\^S12/);
+      // The same ignored message again is a duplicate of nothing: still a conflict, counted on its row.
+      assert.deepEqual((await writeBatch(db, [siu])).outcomes, ['conflict']);
+      // An ignored message with a fresh id is logged as ignored, with where it came from.
+      assert.deepEqual((await writeBatch(db, [{ ...siu, messageId: 'S1', origin: 'test#s1' }])).outcomes, ['ignored']);
+      const s1 = await db.query<{ outcome: string; origin: string }>(`SELECT outcome, origin FROM ingest_message WHERE message_id = 'S1'`);
+      assert.deepEqual(s1.rows, [{ outcome: 'ignored', origin: 'test#s1' }]);
+    });
+
+    await t.test('a NUL or a lone surrogate in a resource is quarantined before the database; the rest of the batch goes in', async () => {
+      const nul = admission('N1', identity({ id: 'MRN-N1', nhsNumber: undefined }), 'VN1');
+      (nul.resources[0]!.resource as { name: unknown }).name = [{ family: 'Ash\u0000worth' }];
+      const lone = admission('N2', identity({ id: 'MRN-N2', nhsNumber: undefined }), 'VN2');
+      (lone.resources[1]!.resource as { status: string }).status = 'in-\ud800progress';
+      const nulId = admission('N3', identity({ id: 'MRN\u0000N3', nhsNumber: undefined }), 'VN3');
+      const good = admission('N4', identity({ id: 'MRN-N4', nhsNumber: undefined }), 'VN4');
+      const r = await writeBatch(db, [nul, lone, nulId, good]);
+      assert.deepEqual(r.outcomes, ['quarantined', 'quarantined', 'quarantined', 'committed']);
+      assert.match((await reasonOf('N1'))[0]!, /^Patient\/MRN-N1 holds a NUL character \(\\u0000\), which the database cannot store/);
+      assert.match((await reasonOf('N2'))[0]!, /^Encounter\/VN2 holds half a UTF-16 surrogate pair \(\\ud800 without the character after it\)/);
+      assert.match((await reasonOf('N3'))[0]!, /^the identity's id holds a NUL character/);
+      assert.equal((await db.query(`SELECT 1 FROM resource WHERE source_id = 'VN4'`)).rows.length, 1);
+    });
+
+    await t.test('an item the database refuses is isolated and quarantined with its reason; the rest of the batch goes in', async () => {
+      // A resource id too big for the primary key's index row (random, so it does not compress),
+      // and a source time the database cannot read as a timestamp: neither is caught before it is sent.
+      const hugeId = admission('D1', identity({ id: 'MRN-D1', nhsNumber: undefined }), randomBytes(4000).toString('hex'));
+      const badTime = admission('D2', identity({ id: 'MRN-D2', nhsNumber: undefined }), 'VD2', 'in-progress', '2025-13-45T99:00:00Z');
+      const batch = [...Array.from({ length: 7 }, (_, n) => admission(`D-ok${n}`, identity({ id: `MRN-OK${n}`, nhsNumber: undefined }), `VOK${n}`)), hugeId, badTime];
+      const r = await writeBatch(db, batch);
+      assert.deepEqual(r.outcomes, [...Array(7).fill('committed'), 'quarantined', 'quarantined']);
+      assert.equal(r.accepted, 7);
+      assert.equal(r.quarantined, 2);
+      assert.match((await reasonOf('D1'))[0]!, /^the database refused this message: .*index row.*\(SQLSTATE 54000\)/);
+      assert.match((await reasonOf('D2'))[0]!, /^the database refused this message: .*(timestamp|time zone|out of range).*\(SQLSTATE 22/);
+      assert.equal((await db.query(`SELECT 1 FROM resource WHERE source_id LIKE 'VOK%'`)).rows.length, 7);
+      // Nothing of the refused messages is logged: a replay tries them again.
+      assert.equal((await db.query(`SELECT 1 FROM ingest_message WHERE message_id IN ('D1', 'D2')`)).rows.length, 0);
+      assert.deepEqual((await writeBatch(db, [badTime])).outcomes, ['quarantined']);
+      assert.equal((await db.query<{ n: number }>(`SELECT times_seen AS n FROM quarantine WHERE message_id = 'D2'`)).rows[0]!.n, 2);
+    });
+
+    await t.test('a reason of any length is quarantined, and counted again as the same item', async () => {
+      const long = `the header does not match: ${randomBytes(20000).toString('hex')}`;
+      assert.deepEqual((await writeBatch(db, [rejected(long, 'long-raw')])).outcomes, ['quarantined']);
+      assert.deepEqual((await writeBatch(db, [rejected(long, 'long-raw')])).outcomes, ['quarantined']);
+      const q = await db.query<{ reason: string; times_seen: number }>(`SELECT reason, times_seen FROM quarantine WHERE raw = 'long-raw'`);
+      assert.equal(q.rows.length, 1);
+      assert.equal(q.rows[0]!.times_seen, 2);
+      assert.ok(q.rows[0]!.reason.length < 2100, 'a reason is cut to what a person reads');
+      assert.match(q.rows[0]!.reason, /… \[40027 characters in all\]$/);
     });
   });
 }

@@ -6,8 +6,12 @@
  *
  * Writes are multi-row (`unnest` of arrays), one statement per table per batch: per-row INSERTs
  * reach only a few thousand rows per second.
+ *
+ * One bad item never fails its batch: an item the database cannot store is caught before it is
+ * sent (prepare.ts), and if the database still refuses a batch for its content, the batch is
+ * split until the item it refused is alone, and that item is quarantined with the database's reason.
  */
-import { sha256Hex } from './prepare.ts';
+import { describeItem, prepareItem, sha256Hex } from './prepare.ts';
 import type { Database, Queryable } from '../db/database.ts';
 import { isUnavailable } from '../db/database.ts';
 import type { AcceptedItem, IngestItem, RejectedItem, SourceIdentity } from './model.ts';
@@ -45,6 +49,9 @@ interface QuarantineRow {
 /** Largest raw text kept in quarantine; bigger items keep their head and say so. */
 const MAX_RAW = 1 << 20;
 
+/** Longest reason kept: a reason is for a person to read (adapters summarise long lists themselves). */
+const MAX_REASON = 2000;
+
 /** Most JSON text sent in one resource statement (jsonb values are limited to 256 MiB). */
 const MAX_STATEMENT_JSON = 64 << 20;
 
@@ -62,8 +69,62 @@ interface ResourceRow {
 /**
  * Commits one batch. Retries on deadlock or serialisation failure; a database that is down
  * surfaces as DatabaseUnavailableError so the caller can wait and retry (nothing was written).
+ * Items the database cannot store are quarantined, never fail the others (see above); outcomes
+ * stay in item order. A batch the database refuses is committed as its two halves, in order,
+ * each in its own transaction (each half whole or not at all, so a killed run is still safe to repeat).
  */
 export async function writeBatch(db: Database, items: readonly IngestItem[]): Promise<BatchResult> {
+  return writeIsolating(db, items.map(prepareItem));
+}
+
+async function writeIsolating(db: Database, items: readonly IngestItem[]): Promise<BatchResult> {
+  try {
+    return await writeWithRetries(db, items);
+  } catch (err) {
+    if (!refusedForContent(err)) throw err;
+    if (items.length > 1) {
+      const half = items.length >> 1;
+      const a = await writeIsolating(db, items.slice(0, half));
+      const b = await writeIsolating(db, items.slice(half));
+      return { ...sumCounts(a, b), outcomes: [...a.outcomes, ...b.outcomes] };
+    }
+    const item = items[0]!;
+    const detail = `${(err as Error).message}${(err as { code?: string }).code ? ` (SQLSTATE ${(err as { code?: string }).code})` : ''}`;
+    if (item.kind === 'rejected') {
+      // Even its quarantine row was refused: keep the reason and what the database said, without the text.
+      return writeWithRetries(db, [{ ...item, reason: `${item.reason} [the database refused the item's text: ${detail}]`, raw: '(not kept: the database refused it)' }]);
+    }
+    return writeWithRetries(db, [
+      {
+        kind: 'rejected',
+        format: item.format,
+        sourceSystem: item.sourceSystem,
+        messageId: item.messageId,
+        reason: `the database refused this message: ${detail}`,
+        raw: rawOf(item),
+        origin: item.origin,
+      },
+    ]);
+  }
+}
+
+/**
+ * True when the database refused the statement for what the batch holds (SQLSTATE classes 22 data
+ * exception, 23 integrity, 54 program limit, e.g. an index row too big or jsonb nested too deep),
+ * so some item in it is at fault; not for an unavailable database or a lost race still
+ * unresolved after the retries, which are the caller's to retry.
+ */
+function refusedForContent(err: unknown): boolean {
+  if (isUnavailable(err)) return false;
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^(22|23|54)/.test(code);
+}
+
+function sumCounts(a: BatchResult, b: BatchResult): Omit<BatchResult, 'outcomes'> {
+  return { accepted: a.accepted + b.accepted, ignored: a.ignored + b.ignored, quarantined: a.quarantined + b.quarantined, duplicates: a.duplicates + b.duplicates, resources: a.resources + b.resources };
+}
+
+async function writeWithRetries(db: Database, items: readonly IngestItem[]): Promise<BatchResult> {
   for (let attempt = 0; ; attempt++) {
     try {
       return await db.transaction((tx) => writeInTransaction(tx, items));
@@ -127,7 +188,7 @@ async function writeInTransaction(tx: Queryable, items: readonly IngestItem[]): 
   }
 
   const fresh: AcceptedItem[] = [];
-  const logRows: { system: string; id: string; hash: string; format: string; event: string; outcome: string; item?: AcceptedItem }[] = [];
+  const logRows: { system: string; id: string; hash: string; format: string; event: string; outcome: string; origin: string; item?: AcceptedItem }[] = [];
   items.forEach((item, n) => {
     if (item.kind === 'rejected') {
       outcomes[n] = 'quarantined';
@@ -140,7 +201,11 @@ async function writeInTransaction(tx: Queryable, items: readonly IngestItem[]): 
       outcomes[n] = 'duplicate';
       return;
     }
-    if (seen !== undefined && item.kind === 'accepted' && item.idIsUnique) {
+    // HL7 control ids are unique per sender whatever the message type: an ignored message (an
+    // SIU, say) that reuses an accepted message's id with other content is a conflict too, and
+    // must not overwrite that message's log row. (An ignored item has no idIsUnique of its own.)
+    const idIsUnique = item.kind === 'accepted' ? item.idIsUnique : item.format === 'hl7v2';
+    if (seen !== undefined && idIsUnique) {
       outcomes[n] = 'conflict';
       quarantine.push({
         sourceSystem: item.sourceSystem,
@@ -148,7 +213,7 @@ async function writeInTransaction(tx: Queryable, items: readonly IngestItem[]): 
         format: item.format,
         origin: item.origin,
         reason: `conflict: message control id ${item.messageId} from ${item.sourceSystem} was already received with different content; the sender reused an id, so this message was not applied`,
-        raw: item.raw ?? describeAccepted(item),
+        raw: rawOf(item),
       });
       return;
     }
@@ -156,12 +221,12 @@ async function writeInTransaction(tx: Queryable, items: readonly IngestItem[]): 
     logged.set(key, item.contentHash);
     if (item.kind === 'ignored') {
       outcomes[n] = 'ignored';
-      logRows.push({ system: item.sourceSystem, id: item.messageId, hash: item.contentHash, format: item.format, event: item.event, outcome: 'ignored' });
+      logRows.push({ system: item.sourceSystem, id: item.messageId, hash: item.contentHash, format: item.format, event: item.event, outcome: 'ignored', origin: item.origin });
       return;
     }
     outcomes[n] = 'committed';
     fresh.push(item);
-    logRows.push({ system: item.sourceSystem, id: item.messageId, hash: item.contentHash, format: item.format, event: item.event, outcome: 'accepted', item });
+    logRows.push({ system: item.sourceSystem, id: item.messageId, hash: item.contentHash, format: item.format, event: item.event, outcome: 'accepted', origin: item.origin, item });
   });
 
   // 2. Identities → persons, through the MPI.
@@ -236,10 +301,10 @@ async function writeInTransaction(tx: Queryable, items: readonly IngestItem[]): 
     const uniq = new Map(logRows.map((l) => [identityKey(l.system, l.id), l]));
     const ls = [...uniq.values()].sort((a, b) => (identityKey(a.system, a.id) < identityKey(b.system, b.id) ? -1 : 1));
     await tx.query(
-      `INSERT INTO ingest_message (source_system, message_id, content_hash, format, event, outcome, person_id)
-       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::uuid[])
+      `INSERT INTO ingest_message (source_system, message_id, content_hash, format, event, outcome, person_id, origin)
+       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::uuid[], $8::text[])
        ON CONFLICT (source_system, message_id) DO UPDATE SET content_hash = EXCLUDED.content_hash,
-         outcome = EXCLUDED.outcome, event = EXCLUDED.event, person_id = EXCLUDED.person_id, received_at = now()`,
+         outcome = EXCLUDED.outcome, event = EXCLUDED.event, person_id = EXCLUDED.person_id, origin = EXCLUDED.origin, received_at = now()`,
       [
         ls.map((l) => l.system),
         ls.map((l) => l.id),
@@ -248,6 +313,7 @@ async function writeInTransaction(tx: Queryable, items: readonly IngestItem[]): 
         ls.map((l) => l.event),
         ls.map((l) => l.outcome),
         ls.map((l) => (l.item?.identities.length ? (persons.get(identityKey(l.item.identities[0]!.system, l.item.identities[0]!.id)) ?? null) : null)),
+        ls.map((l) => l.origin),
       ],
     );
   }
@@ -315,20 +381,32 @@ async function linkPendingResources(tx: Queryable, identities: readonly SourceId
 
 const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
+// NUL cannot be stored in PostgreSQL text: binary junk is kept with its NULs made visible.
+const visibleNul = (s: string): string => (s.includes('\u0000') ? s.replace(/\u0000/g, '\\0') : s);
+const nullableText = (s: string | null): string | null => (s === null ? null : visibleNul(s));
+
 async function quarantineItems(tx: Queryable, rows: QuarantineRow[]): Promise<void> {
   const uniq = new Map<string, QuarantineRow & { hash: string; text: string }>();
   for (const q of rows) {
     const text = q.raw.length > MAX_RAW ? `${q.raw.slice(0, MAX_RAW)}\n[… truncated: ${q.raw.length} characters in all]` : q.raw;
-    // NUL cannot be stored in PostgreSQL text; binary junk is kept with NULs made visible.
-    const clean = text.includes('\u0000') ? text.replace(/\u0000/g, '\\0') : text;
+    const reason = visibleNul(q.reason.length > MAX_REASON ? `${q.reason.slice(0, MAX_REASON)}… [${q.reason.length} characters in all]` : q.reason);
     const hash = sha256Hex(q.raw);
-    uniq.set(`${hash}\u0000${q.reason}`, { ...q, hash, text: clean });
+    uniq.set(`${hash}\u0000${reason}`, {
+      ...q,
+      sourceSystem: nullableText(q.sourceSystem),
+      messageId: nullableText(q.messageId),
+      origin: visibleNul(q.origin),
+      reason,
+      hash,
+      text: visibleNul(text),
+    });
   }
   const qs = [...uniq.values()];
   await tx.query(
+    // The index compares md5(reason), not the reason, so a reason of any length fits (migration 0007).
     `INSERT INTO quarantine (source_system, message_id, format, origin, reason, raw, raw_hash)
      SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])
-     ON CONFLICT (raw_hash, reason) WHERE status = 'open'
+     ON CONFLICT (raw_hash, md5(reason)) WHERE status = 'open'
      DO UPDATE SET times_seen = quarantine.times_seen + 1, received_at = now()`,
     [
       qs.map((q) => q.sourceSystem),
@@ -342,7 +420,7 @@ async function quarantineItems(tx: Queryable, rows: QuarantineRow[]): Promise<vo
   );
 }
 
-/** A conflicting message has no raw text at this point; keep what it said, as FHIR. */
-function describeAccepted(item: AcceptedItem): string {
-  return JSON.stringify({ sourceSystem: item.sourceSystem, messageId: item.messageId, event: item.event, identities: item.identities, resources: item.resources.map((r) => (r.json !== undefined ? JSON.parse(r.json) : r.resource)) });
+/** The message as received, for quarantine; an item that has no raw text keeps what it said, as JSON. */
+function rawOf(item: Exclude<IngestItem, RejectedItem>): string {
+  return item.raw !== undefined ? item.raw : describeItem(item);
 }
