@@ -5,7 +5,7 @@
 import { createReadStream } from 'node:fs';
 import { open, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { FeedAdapter, FeedFormat, IngestItem } from './model.ts';
+import type { FeedAdapter, FeedFormat, IngestItem, ReadContext } from './model.ts';
 import { decodeHead } from './text.ts';
 import { fhirAdapter } from './fhir/adapter.ts';
 import { hl7v2Adapter } from './hl7v2/adapter.ts';
@@ -40,10 +40,10 @@ function preview(head: string): string {
 
 /**
  * Reads one feed file as ingest items: sniffs the first 64 KiB, then streams the whole file
- * through the adapter. Never throws for bad content; an empty or unrecognised file is one
- * RejectedItem.
+ * through the adapter (with the feed's configured source, `--source` or the feeds file). Never
+ * throws for bad content; an empty or unrecognised file is one RejectedItem.
  */
-export async function* readFeedFile(path: string): AsyncIterable<IngestItem> {
+export async function* readFeedFile(path: string, context?: ReadContext): AsyncIterable<IngestItem> {
   const fh = await open(path, 'r');
   let headBytes: Buffer;
   try {
@@ -72,7 +72,7 @@ export async function* readFeedFile(path: string): AsyncIterable<IngestItem> {
   }
   const stream = createReadStream(path, { highWaterMark: READ_CHUNK_BYTES });
   try {
-    yield* adapterFor(format).read(stream as AsyncIterable<Buffer>, path);
+    yield* adapterFor(format).read(stream as AsyncIterable<Buffer>, path, context);
   } finally {
     stream.destroy();
   }
