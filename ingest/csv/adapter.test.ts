@@ -255,3 +255,31 @@ test('an empty file and a header-only file', async () => {
   assert.match((empty[0] as RejectedItem).reason, /no header line/);
   assert.deepEqual(await readAll(`${CONTACT_HEADER}\r\n`), []);
 });
+
+test('a feed with a configured source: every row, and every rejection, is of that source system', async () => {
+  const text = `${CONTACT_HEADER}\n${contactRow('CS1')}\n${contactRow('CS2', { date_of_birth: '31/02/1950' })}\n`;
+  const items: IngestItem[] = [];
+  for await (const item of csvAdapter.read(chunks(Buffer.from(text), 64), 'drop/contacts.csv', { source: 'csv:trafford-community' })) items.push(item);
+  const [ok] = accepted(items);
+  assert.equal(ok!.sourceSystem, 'csv:trafford-community');
+  assert.deepEqual(ok!.identities.map((i) => `${i.system}|${i.id}`), ['csv:trafford-community|CL1001']);
+  assert.equal(rejected(items)[0]!.sourceSystem, 'csv:trafford-community');
+  // Without one, the contract's own key.
+  assert.equal(accepted(await readAll(text))[0]!.sourceSystem, 'csv:community');
+});
+
+test('a header of 10,000 columns is rejected with a reason a person can read, not a copy of the header', async () => {
+  const cols = [...CONTACT_HEADER.split(','), ...Array.from({ length: 10_000 }, (_, n) => `extra_column_${n}`)];
+  const items = await readAll(`${cols.join(',')}\n${cols.map(() => 'x').join(',')}\n`, 65536);
+  assert.equal(items.length, 1);
+  const reason = (items[0] as RejectedItem).reason;
+  assert.ok(reason.length < 400, `${reason.length} characters`);
+  assert.match(reason, /closest is community-contact \(extra extra_column_0, extra_column_1, .*extra_column_9 and 9,990 more columns\), so none of the 1 rows was read$/);
+});
+
+test('a bad value of a megabyte is named by its start, not copied into the reason', async () => {
+  const items = await readAll(`${CONTACT_HEADER}\n${contactRow('CB1', { date_of_birth: '9'.repeat(1 << 20) })}\n`, 65536);
+  const reason = rejected(items)[0]!.reason;
+  assert.ok(reason.length < 300, `${reason.length} characters`);
+  assert.match(reason, /^line 2: column date_of_birth value "9{80}"… \(1048576 characters\) is not a valid date/);
+});

@@ -4,10 +4,10 @@
  * rejects the whole file with the difference named, and each bad row is rejected on its own.
  * Contract: docs/feeds.md "CSV".
  */
-import type { FeedAdapter, IngestItem, RejectedItem } from '../model.ts';
+import type { FeedAdapter, IngestItem, ReadContext, RejectedItem } from '../model.ts';
 import { decodeStream, stripBom } from '../text.ts';
 import { CSV_CONTRACTS, headerName, looksLikeCsvHeader, matchHeader, type CsvContract } from './contracts.ts';
-import { itemFromRow } from './rows.ts';
+import { itemFromRow, shown } from './rows.ts';
 import { splitCsvRecords } from './records.ts';
 
 /** A row longer than this is rejected unread (most likely a quote never closed). */
@@ -58,7 +58,7 @@ export function parseFields(record: string): string[] {
     } else {
       const comma = record.indexOf(',', i);
       const value = record.slice(i, comma < 0 ? n : comma);
-      if (value.includes('"')) throw new Error(`a quote inside the unquoted field ${JSON.stringify(value)}; quote the whole field and double the quote`);
+      if (value.includes('"')) throw new Error(`a quote inside the unquoted field ${shown(value)}; quote the whole field and double the quote`);
       fields.push(value);
       if (comma < 0) return fields;
       i = comma + 1;
@@ -70,15 +70,30 @@ export function parseFields(record: string): string[] {
   }
 }
 
-function headerRejection(origin: string, headerLine: string, rowsNotRead: number, m: { closest: CsvContract; missing: string[]; extra: string[]; duplicated: string[] }): RejectedItem {
+/** Most column names a reason lists; a header of 10,000 columns is summarised, not copied. */
+const LISTED_COLUMNS = 10;
+
+/** `a, b, c`, or `a, b, … j and 9,990 more columns` when there are many. */
+export function columnList(names: readonly string[], most = LISTED_COLUMNS): string {
+  const shown = names.slice(0, most).map((n) => (n.length > 40 ? `${n.slice(0, 40)}…` : n));
+  return names.length > most ? `${shown.join(', ')} and ${(names.length - most).toLocaleString('en-GB')} more columns` : shown.join(', ');
+}
+
+function headerRejection(
+  origin: string,
+  headerLine: string,
+  rowsNotRead: number,
+  m: { closest: CsvContract; missing: string[]; extra: string[]; duplicated: string[] },
+  source: string | undefined,
+): RejectedItem {
   const parts: string[] = [];
-  if (m.missing.length) parts.push(`missing ${m.missing.join(', ')}`);
-  if (m.extra.length) parts.push(`extra ${m.extra.join(', ')}`);
-  if (m.duplicated.length) parts.push(`repeated ${m.duplicated.join(', ')}`);
+  if (m.missing.length) parts.push(`missing ${columnList(m.missing)}`);
+  if (m.extra.length) parts.push(`extra ${columnList(m.extra)}`);
+  if (m.duplicated.length) parts.push(`repeated ${columnList(m.duplicated)}`);
   return {
     kind: 'rejected',
     format: 'csv',
-    sourceSystem: m.closest.system,
+    sourceSystem: source ?? m.closest.system,
     reason: `the header does not match any CSV contract; closest is ${m.closest.name} (${parts.join('; ')}), so none of the ${rowsNotRead} rows was read`,
     raw: `${headerLine}\n(${rowsNotRead} rows not read)`,
     origin,
@@ -93,7 +108,9 @@ export function createCsvAdapter(contracts: readonly CsvContract[] = CSV_CONTRAC
       const firstLine = stripBom(head).split(/\r?\n/, 1)[0];
       return looksLikeCsvHeader(firstLine);
     },
-    async *read(input: AsyncIterable<Buffer>, origin: string): AsyncIterable<IngestItem> {
+    async *read(input: AsyncIterable<Buffer>, origin: string, context?: ReadContext): AsyncIterable<IngestItem> {
+      // The feed's configured source names every row's system; else the contract's own key.
+      const source = context?.source;
       let header: string[] | null = null;
       let headerLine = '';
       let contract: CsvContract | null = null;
@@ -102,7 +119,7 @@ export function createCsvAdapter(contracts: readonly CsvContract[] = CSV_CONTRAC
       const rejectRow = (lineNo: number, reason: string, raw: string): RejectedItem => ({
         kind: 'rejected',
         format: 'csv',
-        ...(contract ? { sourceSystem: contract.system } : {}),
+        ...(source !== undefined || contract ? { sourceSystem: source ?? contract!.system } : {}),
         reason: `line ${lineNo}: ${reason}`,
         raw,
         origin: `${origin}#${lineNo}`,
@@ -138,14 +155,14 @@ export function createCsvAdapter(contracts: readonly CsvContract[] = CSV_CONTRAC
             else mismatch = m;
             continue;
           }
-          yield itemFromRow(contract as CsvContract, header, fields, { lineNo: r.lineNo, origin });
+          yield itemFromRow(contract as CsvContract, header, fields, { lineNo: r.lineNo, origin, source });
         }
       } catch (err) {
         // Only a failing input stream gets here; rows already yielded stand.
         yield { kind: 'rejected', format: 'csv', reason: `the CSV could not be read to the end: ${(err as Error).message}`, raw: '', origin };
         return;
       }
-      if (mismatch) yield headerRejection(origin, headerLine, rowsNotRead, mismatch);
+      if (mismatch) yield headerRejection(origin, headerLine, rowsNotRead, mismatch, source);
       else if (!header) yield { kind: 'rejected', format: 'csv', reason: 'the CSV file has no header line', raw: '', origin };
     },
   };

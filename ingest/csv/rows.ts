@@ -39,7 +39,13 @@ export function parseCsvDate(text: string): string | null {
 // Helpers are top-level functions, not per-row closures: under tsx each closure costs a
 // defineProperty (esbuild keepNames), which halved CSV throughput.
 function badValue(column: string, raw: string, what: string): { problem: string } {
-  return { problem: `column ${column} value ${JSON.stringify(raw)} is not ${what}` };
+  return { problem: `column ${column} value ${shown(raw)} is not ${what}` };
+}
+
+/** A cell's value quoted for a reason; a long one (a whole file in one cell) cut to its start. */
+export function shown(value: unknown): string {
+  const text = String(value);
+  return text.length > 80 ? `${JSON.stringify(text.slice(0, 80))}… (${text.length} characters)` : JSON.stringify(text);
 }
 
 /** Checks one cell; returns the value or a reason (without the line, which the caller adds). */
@@ -78,13 +84,16 @@ export interface RowContext {
   /** 1-based line where the row starts. */
   lineNo: number;
   origin: string;
+  /** The feed's configured source system key (ReadContext.source); else the contract's. */
+  source?: string;
 }
 
 /** Turns one row (fields in header order) into an AcceptedItem, or a RejectedItem naming the bad column. */
 export function itemFromRow(contract: CsvContract, header: readonly string[], fields: readonly string[], ctx: RowContext): AcceptedItem | RejectedItem {
   const raw = toCsvLine(fields);
   const origin = `${ctx.origin}#${ctx.lineNo}`;
-  if (fields.length !== header.length) return rowRejected(contract, ctx.lineNo, `the row has ${fields.length} fields but the header has ${header.length}`, raw, origin);
+  const system = ctx.source ?? contract.system;
+  if (fields.length !== header.length) return rowRejected(system, ctx.lineNo, `the row has ${fields.length} fields but the header has ${header.length}`, raw, origin);
 
   const values: Record<string, Value> = {};
   const typeOf = columnsByName(contract);
@@ -102,21 +111,21 @@ export function itemFromRow(contract: CsvContract, header: readonly string[], fi
   }
   const rowId = values[contract.idColumn];
   const messageId = typeof rowId === 'string' ? `${contract.name}:${rowId}` : undefined;
-  if (problem) return rowRejected(contract, ctx.lineNo, problem, raw, origin, messageId);
+  if (problem) return rowRejected(system, ctx.lineNo, problem, raw, origin, messageId);
   // Both ids become FHIR resource ids, so they must be valid ones.
   for (const col of [contract.idColumn, contract.identityColumns.id]) {
     if (!FHIR_ID.test(String(values[col]))) {
-      const reason = `column ${col} value ${JSON.stringify(values[col])} cannot be a FHIR id (letters, digits, '-' and '.', at most 64)`;
-      return rowRejected(contract, ctx.lineNo, reason, raw, origin, messageId);
+      const reason = `column ${col} value ${shown(values[col])} cannot be a FHIR id (letters, digits, '-' and '.', at most 64)`;
+      return rowRejected(system, ctx.lineNo, reason, raw, origin, messageId);
     }
   }
 
-  const identity = identityOf(contract, values);
+  const identity = identityOf(contract, system, values);
   const resources: Resource[] = [patientOf(identity), ...resourcesOf(contract, values, identity.id)];
   return {
     kind: 'accepted',
     format: 'csv',
-    sourceSystem: contract.system,
+    sourceSystem: system,
     messageId: messageId as string,
     contentHash: sha256Hex(raw),
     event: contract.name,
@@ -135,11 +144,11 @@ function columnsByName(contract: CsvContract): Map<string, CsvContract['columns'
   return m;
 }
 
-function rowRejected(contract: CsvContract, lineNo: number, reason: string, raw: string, origin: string, messageId?: string): RejectedItem {
+function rowRejected(system: string, lineNo: number, reason: string, raw: string, origin: string, messageId?: string): RejectedItem {
   return {
     kind: 'rejected',
     format: 'csv',
-    sourceSystem: contract.system,
+    sourceSystem: system,
     ...(messageId ? { messageId } : {}),
     reason: `line ${lineNo}: ${reason}`,
     raw,
@@ -153,9 +162,9 @@ function str(v: Value): string | undefined {
 
 const IDENTITY_PARTS = ['nhsNumber', 'family', 'given', 'birthDate', 'sex', 'postcode', 'practice'] as const;
 
-function identityOf(contract: CsvContract, values: Record<string, Value>): SourceIdentity {
+function identityOf(contract: CsvContract, system: string, values: Record<string, Value>): SourceIdentity {
   const cols = contract.identityColumns;
-  const identity: SourceIdentity = { system: contract.system, id: String(values[cols.id]) };
+  const identity: SourceIdentity = { system, id: String(values[cols.id]) };
   for (const key of IDENTITY_PARTS) {
     const col = cols[key];
     const v = col ? str(values[col]) : undefined;
