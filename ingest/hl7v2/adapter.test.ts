@@ -4,7 +4,7 @@ import type { DiagnosticReport, Encounter, Observation, Patient } from '@medplum
 import type { AcceptedItem, IngestItem, RejectedItem } from '../model.ts';
 import { hl7v2Adapter, parseHl7Message } from './adapter.ts';
 import { hl7Time } from './hl7-text.ts';
-import { A01, A03, A04, A08_NO_VISIT, A08_WITH_VISIT, A11, A13, A28, A40, ORU, SIU, adt, msh, PID_SARAH, pv1, seg } from './fixtures/samples.ts';
+import { A01, A03, A04, A08_NO_VISIT, A08_WITH_VISIT, A11, A13, A40, ORU, SIU, adt, msh, PID_SARAH, pv1, seg } from './fixtures/samples.ts';
 
 async function* chunks(bytes: Buffer, size: number | (() => number)): AsyncGenerator<Buffer> {
   for (let i = 0; i < bytes.length; ) {
@@ -66,6 +66,8 @@ test('ADT^A01: identity, Patient and in-progress Encounter', () => {
     sex: 'female',
     postcode: 'M32 0XY',
     practice: 'P91001',
+    address: '12 High Street',
+    town: 'Stretford',
   });
   const patient = resource<Patient>(item, 'Patient', 'RM2000123');
   assert.deepEqual(patient.identifier?.find((i) => i.system === 'https://fhir.nhs.uk/Id/nhs-number')?.value, '9434765919');
@@ -111,11 +113,11 @@ test('ADT^A04 A&E attendance is EMER; A11 cancels; A08 with and without a visit'
 
 test('ADT^A40 is a merge of MRG-1 into PID-3', () => {
   const item = accepted(parseHl7Message(A40, 'f'));
-  assert.deepEqual(item.merges?.[0], { system: 'hl7:RM2', survivorId: 'RM2000123', retiredId: 'RM2000999' });
+  assert.deepEqual(item.merges, [{ kind: 'merge', system: 'hl7:RM2', survivorId: 'RM2000123', retiredId: 'RM2000999', event: 'ADT^A40' }]);
   assert.equal(item.identities[0]?.id, 'RM2000123');
   assert.deepEqual(item.resources.map((r) => r.resource.resourceType), ['Patient']);
   const noMrg = A40.replace(/MRG\|[^\r]*\r/, '');
-  assert.equal(rejected(parseHl7Message(noMrg, 'f')).reason, 'ADT^A40 has no MRG segment');
+  assert.equal(rejected(parseHl7Message(noMrg, 'f')).reason, 'ADT^A40 has no MRG segment (the patient identifier being merged)');
 });
 
 test('ORU^R01: DiagnosticReport and Observations with values, ranges, flags and times', () => {
@@ -142,8 +144,8 @@ test('ORU^R01: DiagnosticReport and Observations with values, ranges, flags and 
   assert.equal(item.resources[0].sourceTime, '2025-03-03T08:15:00Z');
 });
 
-test('other triggers and message types are ignored', () => {
-  for (const [text, event] of [[SIU, 'SIU^S12'], [A28, 'ADT^A28']]) {
+test('other message types and ADT events that carry no patient are ignored', () => {
+  for (const [text, event] of [[SIU, 'SIU^S12'], [adt('A20', 'BED1', []), 'ADT^A20']]) {
     const item = parseHl7Message(text, 'f');
     assert.equal(item.kind, 'ignored');
     assert.equal(item.kind === 'ignored' && item.event, event);
@@ -165,10 +167,9 @@ test('specific rejection reasons', () => {
     [A01.replace('19800315', '20230230'), 'PID-7 "20230230" is not a valid date'],
     [A01.replace(/PV1\|[^\r]*/, 'PV'), 'segment 5 "PV" is truncated or unknown'],
     [A01.replace(/PID\|[^\r]*\r/, ''), 'ADT^A01 has no PID segment'],
-    [adt('A01', 'X1', [pv1({ visit: '' })]), 'ADT^A01 has no visit number (PV1-19)'],
-    [A01.replace('MSG0001', ''), 'MSH-10 message control id is empty'],
+    [A01.replace('MSG0001', ''), 'MSH-10 message control id is empty (every message needs its own id, echoed in the acknowledgement)'],
     ['EVN|A01|20250301\rPID|1||X^^^RM2^MR\r', 'no MSH segment'],
-    [adt('A01', 'X2', [pv1({ cls: 'Z' })]), 'PV1-2 patient class "Z" is not one of I, E, O'],
+    [A01.replace(/PV1\|[^\r]*\r/, ''), 'ADT^A01 has no PV1 segment (the visit the event is about)'],
     [A01.replace('20250301123000', '20250231123000'), 'MSH-7 "20250231123000" is not a valid date/time'],
   ];
   for (const [text, reason] of cases) {
@@ -176,7 +177,8 @@ test('specific rejection reasons', () => {
     assert.equal(item.reason, reason);
     assert.equal(item.raw, text);
   }
-  const noId = rejected(parseHl7Message(adt('A01', 'X1', [pv1({ visit: '' })]), 'f'));
+  const noId = rejected(parseHl7Message(adt('A01', 'X1', [seg('PV1', { 1: '1', 2: 'I', 44: '20250231' })]), 'f'));
+  assert.equal(noId.reason, 'PV1-44 "20250231" is not a valid date/time (expected YYYYMMDD[HHMM[SS]][+/-ZZZZ])');
   assert.equal(noId.sourceSystem, 'hl7:RM2');
   assert.equal(noId.messageId, 'X1');
 });

@@ -1,11 +1,12 @@
 /**
- * The HL7 v2 feed adapter: files of HL7 v2.4 messages (any number, CR/LF/CRLF, optionally
- * MLLP-framed) → ingest items, streaming. See docs/feeds.md "HL7 v2.4 (hospital)".
+ * The HL7 v2 feed adapter: files of HL7 v2.3–2.8 messages (any number, CR/LF/CRLF, optionally
+ * MLLP-framed or in an FHS/BHS batch) → ingest items, streaming. See docs/feeds.md "HL7 v2 (hospital)".
  */
-import type { FeedAdapter, IngestItem, RejectedItem } from '../model.ts';
+import type { FeedAdapter, IngestItem, ReadContext, RejectedItem } from '../model.ts';
 import { readHl7, Hl7View } from './hl7-text.ts';
+import { decodeWindows1252 } from '../text.ts';
 import { decodeHl7Bytes, MAX_MESSAGE_BYTES, RAW_KEEP_BYTES, safeRaw, splitHl7Stream } from './split.ts';
-import { parseHl7Message } from './to-item.ts';
+import { hl7SourceSystem, parseHl7Message } from './to-item.ts';
 
 /** True when text (BOM, whitespace and an MLLP start byte allowed first) begins `MSH` and a separator. */
 export function sniffHl7(head: string): boolean {
@@ -19,20 +20,41 @@ function mib(n: number): string {
   return `${(n / 1024 / 1024).toFixed(1)} MiB`;
 }
 
-/** The MSH-4 and MSH-10 of a message head, when they can be read, to label a rejection. */
-function labels(text: string): Pick<RejectedItem, 'sourceSystem' | 'messageId'> {
+/** The source system and MSH-10 of a message head, when they can be read, to label a rejection. */
+function labels(text: string, context?: ReadContext): Pick<RejectedItem, 'sourceSystem' | 'messageId'> {
   const firstLine = text.split(/[\r\n]/, 1)[0];
   const read = readHl7(firstLine);
   if (!read.ok) return {};
   const v = new Hl7View(read.message);
-  const msh = v.segment('MSH');
-  const facility = v.get(msh, 4);
-  const id = v.get(msh, 10);
-  return { ...(facility ? { sourceSystem: `hl7:${facility}` } : {}), ...(id ? { messageId: id } : {}) };
+  const source = hl7SourceSystem(v, context);
+  const id = v.get(v.segment('MSH'), 10);
+  return { ...(source ? { sourceSystem: source } : {}), ...(id ? { messageId: id } : {}) };
 }
 
-/** Reads an HL7 v2 byte stream; an empty stream yields no items. Never throws for bad content. */
-export async function* readHl7Stream(input: AsyncIterable<Buffer>, origin: string): AsyncGenerator<IngestItem> {
+// HL7 batch protocol (v2.8 chapter 2.10.3): FHS/BHS open a file or batch, BTS/FTS close it.
+// They are envelopes, not messages: dropped, so a message reads the same in a batch or alone.
+const BATCH_SEGMENT = /^[\s\x0b\x1c\ufeff]*(FHS|BHS|BTS|FTS)(\W|$)/;
+
+/** True when text holds nothing but batch header and trailer segments. */
+function onlyBatchEnvelope(text: string): boolean {
+  const lines = text.split(/\r\n|\r|\n/).filter((l) => l.trim() !== '');
+  return lines.length > 0 && lines.every((l) => BATCH_SEGMENT.test(l));
+}
+
+/** A message without the batch trailer (BTS, FTS) or next batch header that followed it in the file. */
+function withoutBatchSegments(text: string): string {
+  if (!/(^|[\r\n])(FHS|BHS|BTS|FTS)/.test(text)) return text;
+  const lines = text.split(/(?<=\r\n|\r(?!\n)|\n)/);
+  let cut = lines.length;
+  while (cut > 1 && (BATCH_SEGMENT.test(lines[cut - 1]!) || lines[cut - 1]!.trim() === '')) cut--;
+  return lines.slice(0, cut).join('');
+}
+
+/**
+ * Reads an HL7 v2 byte stream; an empty stream yields no items. Never throws for bad content.
+ * `context.source` names the sender of messages whose MSH-4 and MSH-3 are empty.
+ */
+export async function* readHl7Stream(input: AsyncIterable<Buffer>, origin: string, context?: ReadContext): AsyncGenerator<IngestItem> {
   let n = 0;
   for await (const piece of splitHl7Stream(input)) {
     n++;
@@ -41,13 +63,17 @@ export async function* readHl7Stream(input: AsyncIterable<Buffer>, origin: strin
     try {
       text = decodeHl7Bytes(piece.bytes);
     } catch {
-      text = piece.bytes.toString('latin1');
+      text = decodeWindows1252(piece.bytes);
+    }
+    if (!piece.oversize && !piece.isMessage && onlyBatchEnvelope(text)) {
+      n--;
+      continue;
     }
     if (piece.oversize) {
       yield {
         kind: 'rejected',
         format: 'hl7v2',
-        ...labels(text),
+        ...labels(text, context),
         reason: `message is ${mib(piece.totalBytes)} (${piece.totalBytes} bytes), larger than the ${mib(MAX_MESSAGE_BYTES)} limit; only the first ${RAW_KEEP_BYTES} bytes are kept`,
         raw: safeRaw(text),
         origin: where,
@@ -62,8 +88,8 @@ export async function* readHl7Stream(input: AsyncIterable<Buffer>, origin: strin
         origin: where,
       };
     } else {
-      const { message, trailing } = splitTrailingGarbage(text);
-      const item = parseHl7Message(message, where);
+      const { message, trailing } = splitTrailingGarbage(withoutBatchSegments(text));
+      const item = parseHl7Message(message, where, context);
       yield item.kind === 'rejected' ? { ...item, raw: safeRaw(item.raw) } : item;
       if (trailing) {
         n++;

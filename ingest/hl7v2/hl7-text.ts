@@ -7,8 +7,10 @@
  * impossible date) so a person can fix a quarantined message; Hl7Message.parse never fails,
  * only splits on CR, and leaves escape sequences encoded. This reader is ~150 lines, pure and
  * total: it returns a reason instead of throwing.
- * Spec: HL7 v2.4 chapter 2 (2.7 message construction rules, 2.7.4 escape sequences).
+ * Spec: HL7 v2.8 chapter 2 (2.6 message construction rules, 2.7 escape sequences); v2.3–2.8 share them.
  */
+import { isUtf8 } from 'node:buffer';
+import { decodeWindows1252 } from '../text.ts';
 
 /** The delimiters declared by MSH-1 and MSH-2. */
 export interface Hl7Delimiters {
@@ -36,14 +38,47 @@ export type Hl7ReadResult = { ok: true; message: Hl7Message } | { ok: false; rea
 
 const SEGMENT_NAME = /^[A-Z][A-Z0-9]{2}$/;
 
-/** Splits message text into segment lines: CR, LF and CRLF all end a segment; blank lines are dropped. */
+// A line that starts like a segment (a few letters or digits, then a separator or the end) is a
+// segment, even a truncated one; any other line (free text, "panel AHIC^LN") is the rest of the
+// segment before it, wrapped by a sender or a mail system.
+const SEGMENT_LIKE = /^[A-Za-z0-9]{1,4}([^A-Za-z0-9\s]|$)/;
+
+/**
+ * Splits message text into segments: CR, LF and CRLF all end a segment; blank lines are dropped.
+ * A line that does not begin like a segment continues the one before it (joined with a line
+ * break when the message otherwise ends segments with CR, so the LF was data; else a space).
+ */
 export function segmentLines(text: string): string[] {
-  return text.split(/\r\n|\r|\n/).filter((line) => line.trim() !== '');
+  const parts = text.split(/(\r\n|\r|\n)/);
+  const crMessage = text.includes('\r');
+  const out: string[] = [];
+  for (let i = 0; i < parts.length; i += 2) {
+    const line = parts[i];
+    if (line.trim() === '') continue;
+    if (out.length && !SEGMENT_LIKE.test(line.trimStart())) {
+      const brk = parts[i - 1] === '\n' && crMessage ? '\n' : ' ';
+      out[out.length - 1] += brk + line;
+      continue;
+    }
+    out.push(line.trimStart());
+  }
+  return out;
 }
 
 /** Message text with segments joined by CR, the form hashed for content comparison. */
 export function normaliseSegments(text: string): string {
   return segmentLines(text).join('\r');
+}
+
+// Characters that must never reach stored text: C0 and C1 controls other than tab, CR and LF
+// (PostgreSQL jsonb cannot hold NUL; the others are never meaningful in a name or a result), and
+// UTF-16 surrogates that are not part of a pair (jsonb rejects them too).
+const UNSAFE = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+
+/** Decoded text made safe to store: control characters and lone surrogates are dropped. */
+export function safeText(value: string): string {
+  UNSAFE.lastIndex = 0;
+  return UNSAFE.test(value) ? value.replace(UNSAFE, '') : value;
 }
 
 function isDelimiterChar(c: string): boolean {
@@ -95,10 +130,22 @@ export function readHl7(text: string): Hl7ReadResult {
   return { ok: true, message: { delimiters, segments } };
 }
 
-/** Decodes HL7 escape sequences (\F\ \S\ \T\ \R\ \E\, \.br\, \Xhh\); formatting escapes are dropped. */
+/** Bytes of a `\Xhh…\` escape as text: UTF-8 when they are valid UTF-8, else windows-1252. */
+function hexText(hex: string): string {
+  const bytes = Buffer.from(hex, 'hex');
+  return isUtf8(bytes) ? bytes.toString('utf8') : decodeWindows1252(bytes);
+}
+
+/**
+ * Decodes HL7 escape sequences (v2.8 chapter 2.7.4): `\F\ \S\ \T\ \R\ \E\` delimiters, `\Xhh…\`
+ * bytes, `\.br\` and `\.sp\` line breaks. Highlighting (`\H\ \N\`), character-set switches
+ * (`\Cxxyy\ \Mxxyyzz\`), other formatting (`\.in\`, `\.ce\` …) and local `\Z…\` escapes are
+ * dropped. Anything else between two escape characters is not an escape (a sender's stray
+ * backslash, "B12\folate") and is kept as sent. The result is safe to store (see safeText).
+ */
 export function unescapeHl7(value: string, d: Hl7Delimiters): string {
   const e = d.escape;
-  if (!value.includes(e)) return value;
+  if (!value.includes(e)) return safeText(value);
   let out = '';
   let i = 0;
   while (i < value.length) {
@@ -121,15 +168,26 @@ export function unescapeHl7(value: string, d: Hl7Delimiters): string {
       case 'T': out += d.subcomponent; break;
       case 'R': out += d.repetition; break;
       case 'E': out += d.escape; break;
-      case '.br': out += '\n'; break;
+      case 'H':
+      case 'N':
+        break;
       default:
-        if (/^X([0-9A-Fa-f]{2})+$/.test(seq)) out += Buffer.from(seq.slice(1), 'hex').toString('utf8');
-        // Other sequences (\H\, \N\, \.sp\, \Cxxyy\ ...) are presentation hints: drop them.
+        if (/^X([0-9A-Fa-f]{2})+$/.test(seq)) out += hexText(seq.slice(1));
+        else if (/^\.(br|sp)(\s*[+-]?\d+)?$/.test(seq)) out += '\n';
+        else if (/^\.(in|ti|ce|fi|nf|sk)(\s*[+-]?\d+)?$/.test(seq) || /^C[0-9A-Fa-f]{4}$/.test(seq) || /^M[0-9A-Fa-f]{4,6}$/.test(seq) || /^Z[^\s]*$/.test(seq)) {
+          // presentation hints and character-set switches: dropped
+        } else {
+          // Not an escape sequence: keep the text and the first escape character; the closing
+          // one may open the next sequence.
+          out += e + seq;
+          i = end;
+          continue;
+        }
         break;
     }
     i = end + 1;
   }
-  return out;
+  return safeText(out);
 }
 
 /** Accessor over one parsed message: `get('PID', 3, { rep: 2, comp: 5 })`, all 1-based, decoded. */

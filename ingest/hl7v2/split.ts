@@ -4,6 +4,8 @@
  * VT/FS). Only the current message is held in memory; a message over the size limit is counted
  * but only its head is kept, so a runaway file cannot exhaust memory.
  */
+import { isUtf8 } from 'node:buffer';
+import { decodeWindows1252 } from '../text.ts';
 
 export const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
 /** How much of an oversize message or a run of non-HL7 bytes is kept as the rejection's raw text. */
@@ -129,34 +131,48 @@ export async function* splitHl7Stream(input: AsyncIterable<Buffer | Uint8Array |
   if (last) yield last;
 }
 
-const utf8 = new TextDecoder('utf-8', { fatal: true });
-const windows1252 = new TextDecoder('windows-1252');
-
 /** The character set MSH-18 declares, read from the MSH line without decoding the rest. */
-function declaredCharset(bytes: Buffer): string {
+export function declaredCharset(bytes: Buffer): string {
   const head = bytes.subarray(0, 2048).toString('latin1');
   const line = head.split(/[\r\n]/).find((l) => l.replace(/^[\s\x0b\x1c\ufeff\u00ef\u00bb\u00bf]+/, '').startsWith('MSH'));
   if (!line) return '';
   const msh = line.slice(line.indexOf('MSH'));
-  return (msh.split(msh.charAt(3))[17] ?? '').split(msh.charAt(4) || '^')[0].trim().toUpperCase();
+  // MSH-18 may repeat (the first is the default character set); take the first.
+  return (msh.split(msh.charAt(3))[17] ?? '').split(msh.charAt(5) || '~')[0].split(msh.charAt(4) || '^')[0].trim().toUpperCase();
 }
 
 /**
- * Decodes one message's bytes: MSH-18 `8859/1` (or another Latin-1 name) is honoured; otherwise
- * UTF-8, falling back to windows-1252 when the bytes are not valid UTF-8 (old PAS exports).
- * MLLP framing bytes and a byte-order mark are removed.
+ * A decoder for an MSH-18 value (HL7 table 0211) other than ASCII, 8859/1 and UTF-8, when Node
+ * has one; undefined for the rest (read as UTF-8, else windows-1252).
+ */
+function otherDecoder(charset: string): TextDecoder | undefined {
+  const m = /^8859\/(\d{1,2})$/.exec(charset);
+  const label = m ? `iso-8859-${m[1]}` : charset === 'BIG-5' ? 'big5' : /^GB ?18030/.test(charset) ? 'gb18030' : charset === 'KS X 1001' ? 'euc-kr' : undefined;
+  if (!label) return undefined;
+  try {
+    return new TextDecoder(label);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Decodes one message's bytes as MSH-18 declares (HL7 table 0211): `8859/1` (and other Latin-1
+ * names) as windows-1252, which is what such senders mean and a superset of ISO 8859-1 for
+ * printable text; `8859/2`…`8859/15`, BIG-5, GB 18030 with Node's decoders; otherwise (ASCII,
+ * `UNICODE UTF-8`, none) UTF-8, falling back to windows-1252 when the bytes are not valid UTF-8
+ * (old PAS exports). windows-1252 is decoded by ingest/text.ts, not Node's TextDecoder, which
+ * maps 0x80–0x9F wrongly (nodejs/node#56542). MLLP framing bytes and a byte-order mark are removed.
  */
 export function decodeHl7Bytes(bytes: Buffer): string {
   const charset = declaredCharset(bytes);
   let text: string;
-  if (/8859\/1|8859-1|LATIN|1252/.test(charset)) {
-    text = windows1252.decode(bytes);
+  if (/^8859\/1$|8859-1|LATIN|1252|^ISO IR100$/.test(charset)) {
+    text = decodeWindows1252(bytes);
   } else {
-    try {
-      text = utf8.decode(bytes);
-    } catch {
-      text = windows1252.decode(bytes);
-    }
+    const other = otherDecoder(charset);
+    if (other) text = other.decode(bytes);
+    else text = isUtf8(bytes) ? bytes.toString('utf8') : decodeWindows1252(bytes);
   }
   return text.replace(/^\uFEFF/, '').replace(/[\x0b\x1c]/g, '');
 }

@@ -1,0 +1,162 @@
+/**
+ * PID and PD1 → the source identity the MPI links, and a FHIR R4 Patient.
+ * HL7 v2.3–2.8 chapter 3 (3.4.2 PID, 3.4.10 PD1). Pure.
+ */
+import type { HumanName, Identifier, Patient } from '@medplum/fhirtypes';
+import type { Sex, SourceIdentity } from '../model.ts';
+import { hl7Date, hl7Time, type Hl7Segment, type Hl7View } from './hl7-text.ts';
+import { fail, sourceIdentifierSystem, xcnDisplay } from './mapping.ts';
+
+export const NHS_NUMBER_SYSTEM = 'https://fhir.nhs.uk/Id/nhs-number';
+export const ODS_SYSTEM = 'https://fhir.nhs.uk/Id/ods-organization-code';
+/** The NHS number's assigning authority OID (NHS Digital HL7 v2 ITK), sometimes sent in CX-4.2. */
+const NHS_OID = '2.16.840.1.113883.2.1.4.1';
+
+/** True for a CX repetition that is an NHS number: authority NHS (any CX-4 part) or type NH. */
+export function isNhsRep(v: Hl7View, rep: string): boolean {
+  const type = v.fromRepetition(rep, 5).toUpperCase();
+  if (type === 'NH' || type === 'NHS' || type === 'NNGBR') return true;
+  for (let sub = 1; sub <= 3; sub++) {
+    const a = v.fromRepetition(rep, 4, sub).toUpperCase();
+    if (a === 'NHS' || a === NHS_OID) return true;
+  }
+  return false;
+}
+
+/**
+ * The hospital number from a CX list: the repetition typed MR (medical record number), else PI
+ * (patient internal identifier), else the first that is not the NHS number.
+ */
+export function pickHospitalNumber(v: Hl7View, seg: Hl7Segment, field: number): string | undefined {
+  const reps = v.repetitions(seg, field).filter((r) => v.fromRepetition(r, 1));
+  for (const type of ['MR', 'PI']) {
+    const typed = reps.find((r) => v.fromRepetition(r, 5).toUpperCase() === type && !isNhsRep(v, r));
+    if (typed) return v.fromRepetition(typed, 1);
+  }
+  const other = reps.find((r) => !isNhsRep(v, r));
+  return other ? v.fromRepetition(other, 1) : undefined;
+}
+
+// HL7 table 0001 (administrative sex) is user-defined: a value a site added is not an error,
+// it only tells Bevan nothing.
+const SEX: Record<string, Sex> = { M: 'male', F: 'female', U: 'unknown', O: 'other', A: 'other', N: 'unknown', X: 'other', MALE: 'male', FEMALE: 'female' };
+
+// XPN-7 name type (table 0200) → HumanName.use.
+const NAME_USE: Record<string, HumanName['use']> = { L: 'official', D: 'usual', A: 'usual', M: 'maiden', N: 'nickname', B: 'old', BAD: 'old', S: 'anonymous', T: 'temp', TEMP: 'temp' };
+
+export interface PatientParts {
+  identity: SourceIdentity;
+  patient: Patient;
+}
+
+/** The repetition to use from a repeating field: the first whose `typeComp` is one of `types`, else the first. */
+function preferred(v: Hl7View, reps: string[], typeComp: number, types: string[], usable: (r: string) => boolean): string | undefined {
+  const ok = reps.filter(usable);
+  for (const t of types) {
+    const r = ok.find((x) => v.fromRepetition(x, typeComp).toUpperCase() === t);
+    if (r) return r;
+  }
+  return ok[0];
+}
+
+/**
+ * PID (with the PD1 of its group) → identity and Patient. Only what a person could correct with
+ * the sender quarantines the message: no patient identifier at all, an impossible birth or death
+ * date. A value outside a user-defined table (sex) is left out.
+ */
+export function mapPatient(v: Hl7View, system: string, pid: Hl7Segment, pd1: Hl7Segment | undefined, version: number): PatientParts {
+  // PID-2 (external id) and PID-4 (alternate id) were where some v2.3 senders put the hospital number.
+  const mrn =
+    pickHospitalNumber(v, pid, 3) ??
+    pickHospitalNumber(v, pid, 2) ??
+    pickHospitalNumber(v, pid, 4) ??
+    fail('PID-3 patient identifier list has no identifier (CX-1 is empty in every repetition): expected the hospital number, e.g. 123456^^^RM2^MR');
+  const nhsRep = v.repetitions(pid, 3).find((r) => isNhsRep(v, r) && v.fromRepetition(r, 1));
+  const nhsNumber = nhsRep ? v.fromRepetition(nhsRep, 1).replace(/\s+/g, '') || undefined : undefined;
+
+  const nameReps = v.repetitions(pid, 5);
+  const hasName = (r: string) => !!(v.fromRepetition(r, 1) || v.fromRepetition(r, 2));
+  const legal = preferred(v, nameReps, 7, ['L'], hasName);
+  const family = legal ? v.fromRepetition(legal, 1) || undefined : undefined;
+  const given = legal ? v.fromRepetition(legal, 2) || undefined : undefined;
+
+  const dobRaw = v.get(pid, 7);
+  let birthDate: string | undefined;
+  let partialBirthDate: string | undefined;
+  if (dobRaw) {
+    const partial = /^(\d{4})(\d{2})?$/.exec(dobRaw);
+    if (partial && (!partial[2] || (Number(partial[2]) >= 1 && Number(partial[2]) <= 12))) partialBirthDate = partial[2] ? `${partial[1]}-${partial[2]}` : partial[1];
+    else birthDate = hl7Date(dobRaw) ?? fail(`PID-7 ${JSON.stringify(dobRaw)} is not a valid date`);
+  }
+  const sex = SEX[v.get(pid, 8).toUpperCase()];
+
+  const addressReps = v.repetitions(pid, 11);
+  const address = preferred(v, addressReps, 7, ['H', 'C', 'P'], (r) => [1, 2, 3, 5].some((c) => v.fromRepetition(r, c)));
+  const lines = address ? [v.fromRepetition(address, 1), v.fromRepetition(address, 2)].filter(Boolean) : [];
+  const city = address ? v.fromRepetition(address, 3) : '';
+  const state = address ? v.fromRepetition(address, 4) : '';
+  const postcode = address ? v.fromRepetition(address, 5).toUpperCase().replace(/\s+/g, ' ') || undefined : undefined;
+
+  // PD1-3 is XON: the organisation id is component 3 up to v2.4 and component 10 from v2.5.
+  const practiceRep = v.repetitions(pd1, 3).find((r) => v.fromRepetition(r, 3) || v.fromRepetition(r, 10));
+  const practiceId = practiceRep
+    ? version >= 2.5
+      ? v.fromRepetition(practiceRep, 10) || v.fromRepetition(practiceRep, 3)
+      : v.fromRepetition(practiceRep, 3) || v.fromRepetition(practiceRep, 10)
+    : '';
+  const practice = practiceId.toUpperCase() || undefined;
+
+  const identity: SourceIdentity = { system, id: mrn };
+  if (nhsNumber) identity.nhsNumber = nhsNumber;
+  if (family) identity.family = family;
+  if (given) identity.given = given;
+  if (birthDate) identity.birthDate = birthDate;
+  if (sex) identity.sex = sex;
+  if (postcode) identity.postcode = postcode;
+  if (practice) identity.practice = practice;
+  if (lines.length) identity.address = lines.join(', ');
+  if (city) identity.town = city;
+
+  const identifier: Identifier[] = [
+    {
+      use: 'usual',
+      type: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v2-0203', code: 'MR' }] },
+      system: sourceIdentifierSystem(system, 'mrn'),
+      value: mrn,
+    },
+  ];
+  if (nhsNumber) identifier.push({ system: NHS_NUMBER_SYSTEM, value: nhsNumber });
+  const patient: Patient = { resourceType: 'Patient', id: mrn, identifier };
+  const names: HumanName[] = [];
+  const toName = (rep: string, use: HumanName['use'] | undefined): HumanName => {
+    const f = v.fromRepetition(rep, 1);
+    const givens = [v.fromRepetition(rep, 2), v.fromRepetition(rep, 3)].filter(Boolean);
+    return { ...(use ? { use } : {}), ...(f ? { family: f } : {}), ...(givens.length ? { given: givens } : {}) };
+  };
+  if (legal) names.push(toName(legal, 'official'));
+  for (const rep of nameReps) if (rep !== legal && hasName(rep)) names.push(toName(rep, NAME_USE[v.fromRepetition(rep, 7).toUpperCase()]));
+  if (names.length) patient.name = names;
+  if (sex) patient.gender = sex;
+  if (birthDate ?? partialBirthDate) patient.birthDate = birthDate ?? partialBirthDate;
+  if (lines.length || city || postcode) {
+    patient.address = [{ ...(lines.length ? { line: lines } : {}), ...(city ? { city } : {}), ...(state ? { state } : {}), ...(postcode ? { postalCode: postcode } : {}) }];
+  }
+  const deathRaw = v.get(pid, 29);
+  if (deathRaw) {
+    const death = hl7Time(deathRaw) ?? fail(`PID-29 ${JSON.stringify(deathRaw)} is not a valid date/time`);
+    patient.deceasedDateTime = death.dateTime;
+  } else if (v.get(pid, 30).toUpperCase() === 'Y') {
+    patient.deceasedBoolean = true;
+  }
+  const gps: NonNullable<Patient['generalPractitioner']> = [];
+  if (practice) gps.push({ identifier: { system: ODS_SYSTEM, value: practice } });
+  // PD1-4: the patient's primary care provider (the GP), kept as a display reference.
+  const gpRep = v.repetitions(pd1, 4).find((r) => v.fromRepetition(r, 1) || v.fromRepetition(r, 2));
+  if (gpRep) {
+    const gpId = v.fromRepetition(gpRep, 1);
+    const display = xcnDisplay(v, gpRep);
+    gps.push({ ...(gpId ? { identifier: { value: gpId } } : {}), ...(display ? { display } : {}) });
+  }
+  if (gps.length) patient.generalPractitioner = gps;
+  return { identity, patient };
+}
