@@ -45,6 +45,27 @@ export function isUnavailable(err: unknown): boolean {
 }
 
 /**
+ * SQLSTATEs that a later retry can cure though the server answers: serialization failure and
+ * deadlock (class 40), insufficient resources — disk full, out of memory, too many connections
+ * (class 53), lock not available, statement timeout or cancel, and a server shutting down.
+ */
+const TRANSIENT_CODES = new Set(['55P03', '57014', '57P04', '58030']);
+
+/**
+ * True when an error may go away by itself: the database is unavailable, or busy, full or
+ * shutting down. False for errors in the data (invalid value, key too long, constraint), which a
+ * retry would meet again. The MLLP listener answers AR (resend later) only for these.
+ */
+export function isRetryable(err: unknown): boolean {
+  if (isUnavailable(err)) return true;
+  const e = err as { code?: string; message?: string } | null;
+  if (!e) return false;
+  if (typeof e.code === 'string' && (e.code.startsWith('40') || e.code.startsWith('53') || TRANSIENT_CODES.has(e.code))) return true;
+  // PGlite closing under a message (the server is stopping): the sender should resend later.
+  return /PGlite is clos(ed|ing)/.test(e.message ?? '');
+}
+
+/**
  * Runs fn, and again while it fails because the database is unavailable (a server restarting),
  * backing off from 250 ms to 5 s, until timeoutMs has passed; other errors go straight through.
  */

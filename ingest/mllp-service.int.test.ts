@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import type { Database } from '../db/database.ts';
 import { DatabaseUnavailableError } from '../db/database.ts';
@@ -208,5 +209,105 @@ if (serverUrl && postgres) {
     assert.equal(mllp.counters.byOutcome.committed, 1);
     assert.equal((await db.query<{ n: number }>('SELECT count(*)::int AS n FROM ingest_message')).rows[0]!.n, 1);
     assert.equal((await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM resource WHERE resource_type = 'Encounter'`)).rows[0]!.n, 1);
+  });
+}
+
+/** A database whose transactions fail with `error` while `failing(sql)` says so; everything else is the real one. */
+function faulty(db: Database, failing: (sql: string) => boolean, error: () => unknown): Database {
+  return {
+    kind: db.kind,
+    location: db.location,
+    query: (sql, params) => db.query(sql, params),
+    exec: (sql) => db.exec(sql),
+    transaction: (fn) =>
+      db.transaction((tx) =>
+        fn({
+          query: async (sql, params) => {
+            if (failing(sql)) throw error();
+            return tx.query(sql, params);
+          },
+          exec: (sql) => tx.exec(sql),
+        }),
+      ),
+    close: () => db.close(),
+  };
+}
+
+const codeError = (code: string, message: string) => Object.assign(new Error(message), { code });
+
+for (const target of await testDatabases()) {
+  test(`MLLP ingest on ${target.name}: a message the writer fails on is AE and quarantined, not AR for ever; the next one goes in`, async (t) => {
+    const db = await target.open();
+    t.after(() => db.drop());
+    let poison = true;
+    // A fault a resend would meet again (here: the kind of error a bug or a schema mismatch throws).
+    const broken = faulty(db, (sql) => poison && sql.includes('INSERT INTO resource'), () => codeError('42703', 'column "content" does not exist'));
+    const mllp = await startMllpIngest(broken, 0);
+    t.after(() => mllp.close());
+    const [r] = await sendMllp('127.0.0.1', mllp.port, [admission(1)], { retryDelayMs: 5, maxRetries: 3 });
+    assert.equal(r!.code, 'AE');
+    assert.match(r!.text ?? '', /^could not be stored: column "content" does not exist \(SQLSTATE 42703\); kept for repair/);
+    assert.equal(mllp.counters.received, 1, 'an AE is not resent');
+    const q = await db.query<{ message_id: string; source_system: string; reason: string; raw: string }>('SELECT message_id, source_system, reason, raw FROM quarantine');
+    assert.equal(q.rows.length, 1);
+    assert.deepEqual({ ...q.rows[0], raw: q.rows[0]!.raw.slice(0, 3) }, { message_id: 'MLLP0001', source_system: 'hl7:RM2', reason: r!.text, raw: 'MSH' });
+    assert.equal((await db.query<{ n: number }>('SELECT count(*)::int AS n FROM ingest_message')).rows[0]!.n, 0);
+    poison = false;
+    assert.deepEqual(await sendMllp('127.0.0.1', mllp.port, [admission(2)], { maxRetries: 0 }), [{ code: 'AA' }]);
+  });
+
+  test(`MLLP ingest on ${target.name}: a full disk, too many connections or a lost race is AR (a resend can succeed)`, async (t) => {
+    const db = await target.open();
+    t.after(() => db.drop());
+    const errors = [codeError('53100', 'could not extend file: No space left on device'), codeError('53300', 'sorry, too many clients already'), codeError('40001', 'could not serialize access')];
+    let next = 0;
+    const busy = faulty(db, (sql) => next < errors.length && sql.includes('INSERT INTO resource'), () => errors[next++]);
+    const mllp = await startMllpIngest(busy, 0);
+    t.after(() => mllp.close());
+    const [r] = await sendMllp('127.0.0.1', mllp.port, [admission(3)], { retryDelayMs: 5, maxRetries: 10 });
+    assert.deepEqual(r, { code: 'AA' });
+    // 53100 and 53300 came back as AR; the writer retried the serialization failure itself.
+    assert.equal(mllp.counters.byOutcome.unavailable, 2);
+    assert.equal((await db.query<{ n: number }>('SELECT count(*)::int AS n FROM quarantine')).rows[0]!.n, 0);
+    assert.equal((await db.query<{ n: number }>('SELECT count(*)::int AS n FROM ingest_message')).rows[0]!.n, 1);
+  });
+
+  test(`MLLP ingest on ${target.name}: a message the database refuses (an 8,000-character MSH-10) is AE with the reason and kept`, async (t) => {
+    const db = await target.open();
+    t.after(() => db.drop());
+    const mllp = await startMllpIngest(db, 0);
+    t.after(() => mllp.close());
+    // Random, so that the index cannot compress it below its 2,704-byte limit.
+    const longId = randomBytes(6000).toString('base64');
+    const message = admission(4).replace('MLLP0004', longId);
+    const [r] = await sendMllp('127.0.0.1', mllp.port, [message], { retryDelayMs: 5, maxRetries: 3 });
+    assert.equal(r!.code, 'AE');
+    assert.equal(mllp.counters.received, 1);
+    const q = await db.query<{ reason: string; raw: string }>('SELECT reason, raw FROM quarantine');
+    assert.equal(q.rows.length, 1);
+    assert.ok(q.rows[0]!.raw.includes(longId));
+    assert.equal(r!.text, q.rows[0]!.reason.slice(0, 500));
+    assert.deepEqual(await sendMllp('127.0.0.1', mllp.port, [admission(5)], { maxRetries: 0 }), [{ code: 'AA' }]);
+  });
+
+  test(`MLLP ingest on ${target.name}: an oversize message is kept with its MSH-10 and head; a junk flood writes a bounded number of rows`, async (t) => {
+    const db = await target.open();
+    t.after(() => db.drop());
+    const mllp = await startMllpIngest(db, 0, '127.0.0.1', { maxMessageBytes: 4096, junkBudget: { burst: 5, perMinute: 1 } });
+    const big = admission(6) + Array.from({ length: 200 }, (_, i) => `NTE|${i}||${'z'.repeat(70)}`).join('\r') + '\r';
+    const [r] = await sendMllp('127.0.0.1', mllp.port, [big], { maxRetries: 0 });
+    assert.equal(r!.code, 'AE');
+    const q = await db.query<{ message_id: string; reason: string; raw: string }>('SELECT message_id, reason, raw FROM quarantine');
+    assert.equal(q.rows[0]!.message_id, 'MLLP0006');
+    assert.match(q.rows[0]!.reason, /larger than the 4096 byte limit/);
+    assert.ok(q.rows[0]!.raw.startsWith('MSH|'));
+    const junk = Array.from({ length: 60 }, (_, i) => `not HL7 at all ${i} ${'#'.repeat(i)}`);
+    const acks = await sendMllp('127.0.0.1', mllp.port, junk, { maxRetries: 0 });
+    assert.ok(acks.every((a) => a.code === 'AE'));
+    await mllp.close();
+    // 1 oversize + 4 junk within the budget of 5, then one row summing up the other 56.
+    const rows = await db.query<{ reason: string }>('SELECT reason FROM quarantine ORDER BY quarantine_id');
+    assert.equal(rows.rows.length, 6);
+    assert.match(rows.rows[5]!.reason, /^56 more unreadable MLLP frames from 127\.0\.0\.1/);
   });
 }

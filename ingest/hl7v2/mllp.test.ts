@@ -3,17 +3,18 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import type { IngestItem } from '../model.ts';
 import { buildAck, readAck } from './ack.ts';
-import { frameMllp, MllpFrameReader, sendMllp, startMllpListener, type HandleResult } from './mllp.ts';
+import { frameMllp, JunkBudget, MllpFrameReader, sendMllp, startMllpListener, type HandleAnswer, type HandleResult, type MllpListenerOptions } from './mllp.ts';
 import { A01, A03, A40, ORU, SIU, adt, pv1 } from './fixtures/samples.ts';
 
 const BAD_DATE = A01.replace('19800315', '20230230').replace('MSG0001', 'BADDATE');
 const NO_MSH = 'EVN|A01|20250301\rPID|1||X^^^RM2^MR\r';
 
 /** A listener whose handle's answer is chosen per message id by the test. */
-async function listener(answer: (item: IngestItem) => Promise<HandleResult> | HandleResult) {
+async function listener(answer: (item: IngestItem) => Promise<HandleAnswer> | HandleAnswer, options: Partial<MllpListenerOptions> = {}) {
   const seen: Array<{ item: IngestItem; raw: string }> = [];
   const errors: unknown[] = [];
   const l = await startMllpListener({
+    ...options,
     port: 0,
     host: '127.0.0.1',
     handle: async (item, raw) => {
@@ -60,10 +61,20 @@ test('frame reader: frames split across chunks, several in one chunk, FS and CR 
     assert.deepEqual(got, ['ONE', 'TWO', 'THREE'], `chunk size ${size}`);
   }
   const small = new MllpFrameReader(10);
-  assert.deepEqual(small.push(Buffer.concat([frameMllp('x'.repeat(50)), frameMllp('ok')])), [
-    { kind: 'oversize', bytes: 50 },
+  // An oversize frame keeps its head (for the ACK's MSH-10 and the quarantine), not the rest.
+  const headed = new MllpFrameReader(10, 4);
+  assert.deepEqual(headed.push(Buffer.concat([frameMllp('x'.repeat(50)), frameMllp('ok')])), [
+    { kind: 'oversize', bytes: 50, head: Buffer.from('xxxx') },
     { kind: 'frame', bytes: Buffer.from('ok') },
   ]);
+  // Bytes outside frames are counted (blank lines between frames are not), and an open frame can be given up.
+  const loose = new MllpFrameReader();
+  loose.push(Buffer.from('MSH|^~\\&|no framing\r\n'));
+  loose.push(Buffer.concat([frameMllp('A'), Buffer.from('\r\n'), Buffer.from([0x0b]), Buffer.from('MSH|partial')]));
+  assert.equal(loose.stray.bytes, 'MSH|^~\\&|no framing'.length);
+  assert.equal(loose.inFrame, true);
+  assert.deepEqual(loose.abandon(), { bytes: 11, head: Buffer.from('MSH|partial') });
+  assert.equal(loose.inFrame, false);
 });
 
 test('ACK: sender and receiver swapped, MSA with the control id, ERR only when not AA', () => {
@@ -80,7 +91,7 @@ test('ACK: sender and receiver swapped, MSA with the control id, ERR only when n
   assert.equal(readAck(buildAck(A01.replace('MSH|^~\\&|', 'MSH|^~|'), 'AR', 'x', now)).controlId, 'MSG0001');
 });
 
-test('ACK codes: committed, duplicate, ignored → AA; quarantined, conflict → AE; unavailable → AR; unparseable → AR', async () => {
+test('ACK codes: committed, duplicate, ignored → AA; quarantined, conflict, unparseable → AE; unavailable → AR', async () => {
   const answers: Record<string, HandleResult> = { MSG0001: 'committed', MSG0003: 'duplicate', SIU0001: 'ignored', MSG0040: 'conflict', LAB0001: 'unavailable' };
   const l = await listener((item) => (item.kind === 'rejected' ? 'quarantined' : answers[item.messageId] ?? 'committed'));
   const results = await sendMllp('127.0.0.1', l.port, [A01, A03, SIU, BAD_DATE, A40, NO_MSH, ORU], { maxRetries: 0 });
@@ -90,10 +101,10 @@ test('ACK codes: committed, duplicate, ignored → AA; quarantined, conflict →
     { code: 'AA' },
     { code: 'AE', text: 'PID-7 "20230230" is not a valid date' },
     { code: 'AE', text: 'MSH-10 "MSG0040" was already received with different content' },
-    { code: 'AR', text: 'no MSH segment' },
+    { code: 'AE', text: 'no MSH segment' },
     { code: 'AR', text: 'database unavailable, please retry' },
   ]);
-  // The unparseable message was handed over (to be quarantined) before the AR.
+  // The unparseable message was handed over (to be quarantined) before the AE.
   const kinds = l.seen.map((s) => s.item.kind);
   assert.deepEqual(kinds, ['accepted', 'accepted', 'ignored', 'rejected', 'accepted', 'rejected', 'accepted']);
   assert.equal(l.seen[5].raw, NO_MSH);
@@ -143,13 +154,13 @@ test('messages on one connection are handled one at a time, in the order sent', 
   assert.deepEqual(acks.map((a) => readAck(a).controlId), ['M1', 'M2', 'M3', 'M4']);
 });
 
-test('a handle that throws gets AR and the listener keeps serving', async () => {
+test('a handle that throws gets AE (a resend would meet the same fault) and the listener keeps serving', async () => {
   const l = await listener((item) => {
     if (item.kind === 'accepted' && item.messageId === 'MSG0001') throw new Error('boom');
     return 'committed';
   });
   const results = await sendMllp('127.0.0.1', l.port, [A01, A03], { maxRetries: 0 });
-  assert.equal(results[0].code, 'AR');
+  assert.deepEqual(results[0], { code: 'AE', text: 'internal error, the message was not stored: boom' });
   assert.deepEqual(results[1], { code: 'AA' });
   assert.equal((l.errors[0] as Error).message, 'boom');
   const again = await sendMllp('127.0.0.1', l.port, [ORU], { maxRetries: 0 });
@@ -171,4 +182,123 @@ test('sendMllp reports a connection error after its retries', async () => {
   const [r] = await sendMllp('127.0.0.1', port, [A01], { retryDelayMs: 5, maxRetries: 1 });
   assert.equal(r.code, 'error');
   assert.match(r.text ?? '', /ECONNREFUSED/);
+});
+
+/** Connects and resolves when the server closes the connection, with whatever it sent. */
+function untilClosed(socket: net.Socket): Promise<Buffer> {
+  return new Promise((resolve) => {
+    const got: Buffer[] = [];
+    socket.on('data', (c: Buffer) => got.push(c));
+    socket.on('error', () => undefined);
+    socket.on('close', () => resolve(Buffer.concat(got)));
+  });
+}
+
+function connect(port: number): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const s = net.connect({ port, host: '127.0.0.1' }, () => resolve(s));
+    s.once('error', reject);
+  });
+}
+
+async function until(check: () => boolean, what: string): Promise<void> {
+  for (let i = 0; !check(); i++) {
+    if (i > 4000) throw new Error(`gave up waiting for: ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+test('an oversize message gets AE with its MSH-10, and its head is handed over for quarantine', async () => {
+  const l = await listener(() => 'quarantined', { maxMessageBytes: 2000 });
+  const big = adt('A01', 'BIG0001', [pv1({}), ...Array.from({ length: 2000 }, (_, i) => `NTE|${i}||${'x'.repeat(60)}`)]);
+  const [r] = await sendMllp('127.0.0.1', l.port, [big], { maxRetries: 0 });
+  assert.equal(r.code, 'AE');
+  assert.match(r.text ?? '', /^message is \d+ bytes \(\d+ KiB\), larger than the 2000 byte limit; only its first 64 KiB are kept$/);
+  const [ack] = await rawExchange(l.port, [frameMllp(big)], 1);
+  assert.equal(readAck(ack).controlId, 'BIG0001');
+  const seen = l.seen[0]!.item;
+  assert.equal(seen.kind, 'rejected');
+  assert.equal(seen.messageId, 'BIG0001');
+  assert.equal(seen.sourceSystem, 'hl7:RM2');
+  assert.ok(l.seen[0]!.raw.startsWith('MSH|^~\\&|PAS|RM2|'));
+  assert.ok(l.seen[0]!.raw.length > 60_000 && l.seen[0]!.raw.length <= 65_536 && big.startsWith(l.seen[0]!.raw.slice(0, 60_000)));
+});
+
+test('a frame with no end block times out: AE with its MSH-10, the partial frame handed over, the connection closed', async () => {
+  const l = await listener(() => 'quarantined', { frameTimeoutMs: 50 });
+  const socket = await connect(l.port);
+  const closed = untilClosed(socket);
+  socket.write(Buffer.concat([Buffer.from([0x0b]), Buffer.from(A01)])); // no FS CR
+  const reply = new MllpFrameReader().push(await closed);
+  assert.equal(reply.length, 1);
+  const ack = readAck(reply[0]!.kind === 'frame' ? reply[0]!.bytes.toString() : '');
+  assert.equal(ack.code, 'AE');
+  assert.equal(ack.controlId, 'MSG0001');
+  assert.match(ack.text ?? '', /no end block \(FS CR\)/);
+  assert.equal(l.seen.length, 1);
+  assert.equal(l.seen[0]!.item.kind, 'rejected');
+  assert.equal(l.seen[0]!.raw, A01);
+});
+
+test('idle connections are closed; bytes sent outside MLLP frames are reported on close', async () => {
+  const l = await listener(() => 'quarantined', { idleTimeoutMs: 50 });
+  const idle = await connect(l.port);
+  assert.equal((await untilClosed(idle)).length, 0);
+  // A sender that does not frame at all: nothing to ACK, but a person can be told why nothing arrived.
+  const unframed = await connect(l.port);
+  const closed = untilClosed(unframed);
+  unframed.write(A01);
+  await closed;
+  await until(() => l.seen.length === 1, 'the unframed bytes to be handed over');
+  assert.match((l.seen[0]!.item as { reason: string }).reason, /bytes arrived outside MLLP frames/);
+  assert.ok(l.seen[0]!.raw.startsWith('MSH|'));
+});
+
+test('connections beyond the cap are closed on arrival and counted; the ones inside keep working', async () => {
+  const l = await listener(() => 'committed', { maxConnections: 3 });
+  const inside = await Promise.all([1, 2, 3].map(() => connect(l.port)));
+  await until(() => l.status().connections === 3, 'three connections');
+  const extra = await connect(l.port).catch(() => undefined);
+  if (extra) await untilClosed(extra);
+  await until(() => l.status().refusedConnections === 1, 'one refused');
+  assert.deepEqual({ ...l.status(), port: 0 }, { state: 'listening', port: 0, connections: 3, maxConnections: 3, refusedConnections: 1, idleTimeoutMs: 600_000 });
+  for (const s of inside) s.destroy();
+  await until(() => l.status().connections === 0, 'the connections to close');
+  assert.deepEqual(await sendMllp('127.0.0.1', l.port, [A01], { maxRetries: 0 }), [{ code: 'AA' }]);
+  await l.close();
+  assert.equal(l.status().state, 'closed');
+});
+
+test('a flood of junk frames: each answered AE, a few kept one by one, the rest summed up in one item', async () => {
+  let now = Date.UTC(2025, 2, 1, 12, 0, 0);
+  const l = await listener((item) => (item.kind === 'rejected' ? 'quarantined' : 'committed'), { junkBudget: { burst: 3, perMinute: 1 }, now: () => now });
+  const junk = Array.from({ length: 10 }, (_, i) => `junk frame ${i}`);
+  const acks = await sendMllp('127.0.0.1', l.port, junk, { maxRetries: 0 });
+  assert.deepEqual(new Set(acks.map((a) => a.code)), new Set(['AE']));
+  assert.deepEqual(l.seen.map((s) => s.raw), ['junk frame 0', 'junk frame 1', 'junk frame 2']);
+  // A real message in between is never held back by the junk budget.
+  assert.deepEqual(await sendMllp('127.0.0.1', l.port, [A01], { maxRetries: 0 }), [{ code: 'AA' }]);
+  // Two minutes on, the budget has two more: the summary of the seven (with the last one's text), then the next junk frame.
+  now += 120_000;
+  await sendMllp('127.0.0.1', l.port, ['junk frame 10'], { maxRetries: 0 });
+  assert.match((l.seen[4]!.item as { reason: string }).reason, /^7 more unreadable MLLP frames from 127\.0\.0\.1 between 2025-03-01T12:00:00\.000Z and 2025-03-01T12:00:00\.000Z were answered AE but not kept one by one/);
+  assert.equal(l.seen[4]!.raw, 'junk frame 9');
+  assert.equal(l.seen[5]!.raw, 'junk frame 10');
+  // What is still owed when the listener stops is written then.
+  await sendMllp('127.0.0.1', l.port, ['junk frame 11', 'junk frame 12'], { maxRetries: 0 });
+  const before = l.seen.length;
+  await l.close();
+  assert.equal(l.seen.length, before + 1);
+  assert.match((l.seen.at(-1)!.item as { reason: string }).reason, /^2 more unreadable MLLP frames/);
+});
+
+test('junk budget: per sender, refilled over time, bounded', () => {
+  let now = 0;
+  const b = new JunkBudget(2, 1, () => now);
+  assert.deepEqual([b.take('a', 'x'), b.take('a', 'x'), b.take('a', 'x'), b.take('b', 'y')], [true, true, false, true]);
+  assert.equal(b.summary('a'), undefined); // no budget for the summary yet
+  assert.deepEqual(b.owing(), ['a']);
+  now += 60_000;
+  assert.match(b.summary('a')?.reason ?? '', /^1 more unreadable MLLP frames from a /);
+  assert.deepEqual(b.owing(), []);
 });
