@@ -52,3 +52,53 @@ export interface MergeInstruction {
 
 /** The map key for an identity: `${system}|${id}`. */
 export const identityKey = (system: string, id: string): string => `${system}|${id}`;
+
+/** Which identity: its source system key and its id there. */
+export interface IdentityRef {
+  system: string;
+  id: string;
+}
+
+/** How an identity came to be in its person (stored as text in source_identity.link_method). */
+export type LinkMethod = 'nhs-number' | 'probabilistic' | 'manual' | 'hl7-a40' | 'feed-link' | 'feed-unlink' | 'new';
+
+/** The MPI's confidence in an identity's link (HAPI MDM's vocabulary; stored as text). */
+export type MatchStatus = 'MATCH' | 'POSSIBLE_MATCH' | 'NO_MATCH' | 'PENDING';
+
+/**
+ * One source identity as the MPI holds it: demographics normalised for storage and comparison
+ * (NHS number without spaces, UK postcode in its standard form, empty strings as null), and
+ * its link to a person. The one shape in which the MPI reads identities back: for review,
+ * for a person's view, and for the matcher (fellegi-sunter's MatchIdentity can be this type).
+ */
+export interface LinkedIdentity extends IdentityRef {
+  /** identityKey(system, id). */
+  key: string;
+  personId: string;
+  nhsNumber: string | null;
+  /** Modulus 11 passed; only a valid number links people. */
+  nhsNumberValid: boolean;
+  family: string | null;
+  given: string | null;
+  birthDate: string | null;
+  sex: string | null;
+  postcode: string | null;
+  practice: string | null;
+  address: string | null;
+  town: string | null;
+  linkMethod: LinkMethod | string;
+  matchStatus: MatchStatus | string;
+  matchWeight: number | null;
+}
+
+/** The demographics of a LinkedIdentity, as written from a SourceIdentity (no link yet). */
+export type NormalisedIdentity = Omit<LinkedIdentity, 'personId' | 'linkMethod' | 'matchStatus' | 'matchWeight'>;
+
+/**
+ * A review pair in its stored, canonical order: the identity with the smaller key (byte order)
+ * first. Every writer of mpi_review uses it, so a pair is one item whichever way it was found.
+ */
+export function canonicalPair<T extends IdentityRef>(a: T, b: T): { first: T; second: T; swapped: boolean } {
+  const swapped = identityKey(b.system, b.id) < identityKey(a.system, a.id);
+  return swapped ? { first: b, second: a, swapped } : { first: a, second: b, swapped };
+}

@@ -2,7 +2,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { testDatabases, testPostgresUrl, withOwnPostgresSchema } from '../test/databases.ts';
 import type { SourceIdentity } from './identity.ts';
+import type { Queryable } from '../db/database.ts';
 import { applyMerge, resolveIdentities } from './link.ts';
+import { decideReview, listReviews, mergePersons, MpiRequestError, unmergeEvent } from './merge.ts';
 import { validNhs } from '../test/items.ts';
 
 const NHS_A = '9434765919';
@@ -138,22 +140,136 @@ for (const tdb of await testDatabases()) {
       const after = await db.query<{ source_id: string; person_id: string; link_method: string }>(
         "SELECT source_id, person_id, link_method FROM source_identity WHERE source_id IN ('G5', 'N1', 'N2') ORDER BY source_id",
       );
+      // One person, and it is the one holding the NHS number: N2's person is merged into it.
+      const nhsPerson = m.get('gp:P91009|G5')!;
       assert.deepEqual(after.rows.map((r) => [r.source_id, r.person_id, r.link_method]), [
-        ['G5', m.get('hl7:RW3|N2'), 'nhs-number'],
-        ['N1', m.get('hl7:RW3|N2'), 'hl7-a40'],
-        ['N2', m.get('hl7:RW3|N2'), 'new'],
+        ['G5', nhsPerson, 'nhs-number'],
+        ['N1', nhsPerson, 'hl7-a40'],
+        ['N2', nhsPerson, 'new'],
       ]);
+      const gone = await db.query<{ status: string; merged_into: string }>('SELECT status, merged_into FROM person WHERE person_id = $1', [m.get('hl7:RW3|N2')]);
+      assert.deepEqual(gone.rows[0], { status: 'merged', merged_into: nhsPerson });
       // New identities with that NHS number land in the surviving person too.
       const later = await db.transaction((tx) => resolveIdentities(tx, [{ system: 'csv:community', id: 'C5', nhsNumber: nhs, birthDate: '1977-05-14' }]));
-      assert.equal(later.get('csv:community|C5'), m.get('hl7:RW3|N2'));
+      assert.equal(later.get('csv:community|C5'), nhsPerson);
     });
 
-    await t.test('an NHS number whose person was merged away follows merged_into', async () => {
+    await t.test('an NHS number whose person was merged away follows it, or stays behind as a redirect', async () => {
       const nhs = validNhs(612345000);
       const m = await db.transaction((tx) => resolveIdentities(tx, [{ system: 'hl7:RM4', id: 'A', nhsNumber: nhs, birthDate: '1990-01-01' }, { system: 'hl7:RM4', id: 'B', birthDate: '1990-01-01' }]));
-      await db.transaction((tx) => applyMerge(tx, { system: 'hl7:RM4', survivorId: 'B', retiredId: 'A' }, 'test'));
+      const [a, b] = [m.get('hl7:RM4|A')!, m.get('hl7:RM4|B')!];
+      // A person merges the NHS number's person into the other: the number goes with its identity.
+      await mergePersons(db, a, b, 'test', 'same patient');
+      assert.deepEqual(await personRow(db, a), { status: 'merged', merged_into: b, nhs_number: null });
+      assert.deepEqual(await personRow(db, b), { status: 'active', merged_into: null, nhs_number: nhs });
       const later = await db.transaction((tx) => resolveIdentities(tx, [{ system: 'gp:X', id: 'G', nhsNumber: nhs, birthDate: '1990-01-01' }]));
-      assert.equal(later.get('gp:X|G'), m.get('hl7:RM4|B'));
+      assert.equal(later.get('gp:X|G'), b);
+
+      // Forced together with another NHS number: the merged person keeps its number, and look-ups follow it.
+      const other = validNhs(612346000);
+      const c = (await db.transaction((tx) => resolveIdentities(tx, [{ system: 'hl7:RM4', id: 'C', nhsNumber: other, birthDate: '1990-01-01' }]))).get('hl7:RM4|C')!;
+      await assert.rejects(mergePersons(db, c, b, 'test', 'same?'), (e: MpiRequestError) => e.kind === 'conflict' && /different valid NHS numbers/.test(e.message));
+      await mergePersons(db, c, b, 'test', 'checked: one patient with two numbers', { despiteDifferentNhsNumbers: true });
+      assert.deepEqual(await personRow(db, c), { status: 'merged', merged_into: b, nhs_number: other });
+      const again = await db.transaction((tx) => resolveIdentities(tx, [{ system: 'gp:X', id: 'G2', nhsNumber: other, birthDate: '1990-01-01' }]));
+      assert.equal(again.get('gp:X|G2'), b);
+    });
+
+    await t.test('feed merges: different valid NHS numbers are queued for a person, never applied', async () => {
+      const [x, y] = [validNhs(631000000), validNhs(631000100)];
+      const m = await db.transaction((tx) =>
+        resolveIdentities(tx, [
+          { system: 'gp:F1', id: 'jane', nhsNumber: x, family: 'Smith', given: 'Jane', birthDate: '1970-01-01' },
+          { system: 'gp:F2', id: 'jayne', nhsNumber: y, family: 'Smyth', given: 'Jayne', birthDate: '1970-01-01' },
+        ]),
+      );
+      const instruction = { kind: 'merge' as const, system: 'gp:F1', survivorId: 'jane', retiredSystem: 'gp:F2', retiredId: 'jayne', event: 'ADT^A40' };
+      for (let i = 0; i < 2; i++) {
+        const out = await db.transaction((tx) => applyMerge(tx, instruction, 'feed:test'));
+        assert.equal(out.outcome, 'queued');
+      }
+      assert.notEqual(await personOf(db, 'gp:F1', 'jane'), await personOf(db, 'gp:F2', 'jayne'));
+      const reviews = (await listReviews(db)).filter((r) => r.origin === 'feed');
+      assert.equal(reviews.length, 1);
+      const r = reviews[0]!;
+      assert.deepEqual([r.identity.id, r.candidate.id], ['jane', 'jayne']);
+      const detail = r.detail as { event: string; reason: string; conflict: { survivorNhsNumbers: string[]; retiredNhsNumbers: string[] } };
+      assert.equal(detail.event, 'ADT^A40');
+      assert.match(detail.reason, /different valid NHS numbers/);
+      assert.deepEqual(detail.conflict, { survivorNhsNumbers: [x], retiredNhsNumbers: [y] });
+      // A person must confirm it, explicitly.
+      await assert.rejects(decideReview(db, r.reviewId, 'link', 'test'), /different valid NHS numbers/);
+      const d = await decideReview(db, r.reviewId, 'link', 'test', { despiteDifferentNhsNumbers: true });
+      assert.equal(await personOf(db, 'gp:F1', 'jane'), await personOf(db, 'gp:F2', 'jayne'));
+      await unmergeEvent(db, d.eventId!, 'test');
+      assert.equal(await personOf(db, 'gp:F1', 'jane'), m.get('gp:F1|jane'));
+      assert.equal(await personOf(db, 'gp:F2', 'jayne'), m.get('gp:F2|jayne'));
+      assert.deepEqual(await personRow(db, m.get('gp:F2|jayne')!), { status: 'active', merged_into: null, nhs_number: y });
+    });
+
+    await t.test('feed merges into an identity not seen yet create it; nothing in an instruction throws', async () => {
+      await db.transaction((tx) => resolveIdentities(tx, [{ system: 'hl7:U1', id: 'OLD', family: 'Ng', birthDate: '1960-06-06' }]));
+      const out = await db.transaction((tx) => applyMerge(tx, { system: 'hl7:U1', survivorId: 'NEW', retiredId: 'OLD', event: 'ADT^A40' }, 'feed:test'));
+      assert.equal(out.outcome, 'applied');
+      assert.equal(await personOf(db, 'hl7:U1', 'NEW'), await personOf(db, 'hl7:U1', 'OLD'));
+      const both = await db.transaction((tx) => applyMerge(tx, { kind: 'link', system: 'hl7:U1', survivorId: 'S9', retiredSystem: 'hl7:U2', retiredId: 'R9' }, 'feed:test'));
+      assert.equal(both.outcome, 'applied');
+      assert.equal(await personOf(db, 'hl7:U1', 'S9'), await personOf(db, 'hl7:U2', 'R9'));
+      const weird = [
+        { system: '', survivorId: 'a', retiredId: 'b' },
+        { system: 'hl7:U1', survivorId: 'OLD', retiredId: 'OLD' },
+        { system: 'hl7:U1', survivorId: 'a\u0000', retiredId: 'b' },
+        { kind: 'swap' as unknown as 'merge', system: 'hl7:U1', survivorId: 'NEW', retiredId: 'S9' },
+        { kind: 'unlink' as const, system: 'hl7:U1', survivorId: 'nobody', retiredId: 'OLD' },
+      ];
+      for (const w of weird) await db.transaction((tx) => applyMerge(tx, w, 'feed:test'));
+      const q = (await listReviews(db)).filter((r) => r.origin === 'feed' && /unknown instruction kind/.test((r.detail as { reason: string }).reason));
+      assert.equal(q.length, 1);
+    });
+
+    await t.test('feed unlink (A37) splits the retired identity and what came with it; undo joins them again', async () => {
+      const m = await db.transaction((tx) =>
+        resolveIdentities(tx, [
+          { system: 'hl7:L1', id: 'M1', family: 'Okafor', birthDate: '1985-02-02' },
+          { system: 'hl7:L1', id: 'M2', family: 'Okafor', birthDate: '1985-02-02' },
+          { system: 'csv:community', id: 'LC2', family: 'Okafor', birthDate: '1985-02-02' },
+        ]),
+      );
+      // M2 came with LC2 (linked earlier), then M2's person was merged into M1's.
+      await mergePersons(db, m.get('csv:community|LC2')!, m.get('hl7:L1|M2')!, 'test', 'same');
+      const joined = await db.transaction((tx) => applyMerge(tx, { kind: 'link', system: 'hl7:L1', survivorId: 'M1', retiredId: 'M2', event: 'ADT^A24' }, 'feed:test'));
+      assert.equal(joined.outcome, 'applied');
+      const one = await personOf(db, 'hl7:L1', 'M1');
+      assert.equal(await personOf(db, 'csv:community', 'LC2'), one);
+      const split = await db.transaction((tx) => applyMerge(tx, { kind: 'unlink', system: 'hl7:L1', survivorId: 'M1', retiredId: 'M2', event: 'ADT^A37' }, 'feed:test'));
+      assert.equal(split.outcome, 'applied');
+      const apart = await personOf(db, 'hl7:L1', 'M2');
+      assert.notEqual(apart, one);
+      assert.equal(await personOf(db, 'csv:community', 'LC2'), apart);
+      assert.equal(apart, m.get('hl7:L1|M2'), 'back in the person it came from');
+      const replay = await db.transaction((tx) => applyMerge(tx, { kind: 'unlink', system: 'hl7:L1', survivorId: 'M1', retiredId: 'M2' }, 'feed:test'));
+      assert.equal(replay.outcome, 'unchanged');
+      await unmergeEvent(db, split.eventId!, 'test');
+      assert.equal(await personOf(db, 'hl7:L1', 'M2'), one);
+      assert.equal(await personOf(db, 'csv:community', 'LC2'), one);
+    });
+
+    await t.test('feed unlink of identities that share a valid NHS number is queued, not applied', async () => {
+      const nhs = validNhs(655000000);
+      await db.transaction((tx) =>
+        resolveIdentities(tx, [
+          { system: 'hl7:L2', id: 'N1', nhsNumber: nhs, birthDate: '1991-03-03' },
+          { system: 'hl7:L2', id: 'N2', nhsNumber: nhs, birthDate: '1991-03-03' },
+        ]),
+      );
+      const out = await db.transaction((tx) => applyMerge(tx, { kind: 'unlink', system: 'hl7:L2', survivorId: 'N1', retiredId: 'N2', event: 'ADT^A37' }, 'feed:test'));
+      assert.equal(out.outcome, 'queued');
+      assert.equal(await personOf(db, 'hl7:L2', 'N1'), await personOf(db, 'hl7:L2', 'N2'));
+      const r = (await listReviews(db)).find((x) => x.identity.id === 'N1' && x.candidate.id === 'N2')!;
+      assert.match((r.detail as { reason: string }).reason, /share NHS number/);
+      // A person agrees they are two people: the split is carried out.
+      await decideReview(db, r.reviewId, 'reject', 'test');
+      assert.notEqual(await personOf(db, 'hl7:L2', 'N1'), await personOf(db, 'hl7:L2', 'N2'));
     });
   });
 }
@@ -188,3 +304,13 @@ test('PostgreSQL: 50 concurrent connections creating the same NHS numbers agree 
   });
 });
 
+
+async function personOf(db: Queryable, system: string, id: string): Promise<string> {
+  const r = await db.query<{ person_id: string }>('SELECT person_id FROM source_identity WHERE source_system = $1 AND source_id = $2', [system, id]);
+  return r.rows[0]!.person_id;
+}
+
+async function personRow(db: Queryable, personId: string): Promise<{ status: string; merged_into: string | null; nhs_number: string | null }> {
+  const r = await db.query<{ status: string; merged_into: string | null; nhs_number: string | null }>('SELECT status, merged_into, nhs_number FROM person WHERE person_id = $1', [personId]);
+  return r.rows[0]!;
+}

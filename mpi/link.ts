@@ -8,29 +8,16 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Queryable } from '../db/database.ts';
-import { identityKey, type MergeInstruction, type SourceIdentity } from './identity.ts';
+import { identityKey, type MergeInstruction, type NormalisedIdentity, type SourceIdentity } from './identity.ts';
 import { normaliseNhsNumber, isValidNhsNumber } from './nhs-number.ts';
 import { normalisePostcode, soundex } from './fellegi-sunter.ts';
-import { cmp, currentPersons, moveIdentities, recordEvents } from './person-store.ts';
+import { cmp, currentPersons, identitiesOfPersons, readIdentities, recordEvents, relocate, type IdentityMove, type MovedIdentity } from './person-store.ts';
+import { feedDetail, nhsConflict, queueReview, splitOut, survivorOf } from './merge.ts';
 
 export { identityKey };
 
-interface Prepared {
-  key: string;
-  system: string;
-  id: string;
-  nhsNumber: string | null;
-  nhsValid: boolean;
-  family: string | null;
-  given: string | null;
-  birthDate: string | null;
-  sex: string | null;
-  postcode: string | null;
-  practice: string | null;
-  soundex: string | null;
-  address: string | null;
-  town: string | null;
-}
+/** An identity as it will be stored: normalised, with its blocking key. */
+type Prepared = NormalisedIdentity & { soundex: string | null };
 
 const COLUMNS = ['nhs_number', 'nhs_number_valid', 'family', 'given', 'birth_date', 'sex', 'postcode', 'practice', 'family_soundex', 'address', 'town'] as const;
 
@@ -57,11 +44,11 @@ export async function resolveIdentities(tx: Queryable, identities: SourceIdentit
   // 2. Persons for new identities.
   const assigned = new Map<string, { person: string; method: string; status: string }>();
   const createdHere = new Set<string>();
-  const nhsNumbers = [...new Set(fresh.filter((p) => p.nhsValid).map((p) => p.nhsNumber!))].sort();
+  const nhsNumbers = [...new Set(fresh.filter((p) => p.nhsNumberValid).map((p) => p.nhsNumber!))].sort();
   if (nhsNumbers.length) {
     const byNhs = await personsForNhsNumbers(tx, nhsNumbers, createdHere);
     for (const p of fresh) {
-      if (!p.nhsValid) continue;
+      if (!p.nhsNumberValid) continue;
       const target = byNhs.get(p.nhsNumber!)!;
       if (!p.birthDate || target.birthDates.size === 0 || target.birthDates.has(p.birthDate)) {
         // The first identity of a new NHS number is checked by the matcher for a duplicate (a
@@ -103,7 +90,7 @@ export async function resolveIdentities(tx: Queryable, identities: SourceIdentit
       prepared.map((p) => assigned.get(p.key)?.method ?? 'new'),
       prepared.map((p) => assigned.get(p.key)?.status ?? 'PENDING'),
       prepared.map((p) => p.nhsNumber),
-      prepared.map((p) => p.nhsValid),
+      prepared.map((p) => p.nhsNumberValid),
       prepared.map((p) => p.family),
       prepared.map((p) => p.given),
       prepared.map((p) => p.birthDate),
@@ -204,7 +191,7 @@ function dedupe(identities: SourceIdentity[]): Map<string, Prepared> {
       system: i.system,
       id: i.id,
       nhsNumber,
-      nhsValid: nhsNumber ? isValidNhsNumber(nhsNumber) : false,
+      nhsNumberValid: nhsNumber ? isValidNhsNumber(nhsNumber) : false,
       family,
       given: clean(i.given),
       birthDate: i.birthDate && isIsoDate(i.birthDate) ? i.birthDate.slice(0, 10) : null,
@@ -223,7 +210,7 @@ function dedupe(identities: SourceIdentity[]): Map<string, Prepared> {
     for (const k of Object.keys(p) as (keyof Prepared)[]) {
       if (p[k] !== null && p[k] !== undefined) (prev as unknown as Record<string, unknown>)[k] = p[k];
     }
-    if (p.nhsNumber) prev.nhsValid = p.nhsValid;
+    if (p.nhsNumber) prev.nhsNumberValid = p.nhsNumberValid;
   }
   return out;
 }
@@ -240,59 +227,126 @@ function isIsoDate(s: string): boolean {
   return d.getUTCFullYear() === Number(m[1]) && d.getUTCMonth() === Number(m[2]) - 1 && d.getUTCDate() === Number(m[3]);
 }
 
+/** What applyMerge did with one instruction. */
+export interface MergeOutcome {
+  outcome: 'applied' | 'unchanged' | 'queued' | 'ignored';
+  /** Why it was queued for review or ignored. */
+  reason?: string;
+  eventId?: number;
+}
+
+const KINDS = new Set(['merge', 'link', 'unlink']);
+
 /**
- * HL7 A40: the retired identity is the survivor identity's patient. The retired identity moves
- * into the survivor's person with its resources — and so does everything the MPI had linked to
- * it (its person's other identities), since they are the same patient too. Records an mpi_event
- * 'merge' listing the identities moved; the emptied person is marked merged. An unknown retired
- * identity is created in the survivor's person so later messages land there. Replaying the same
- * merge changes nothing.
+ * Applies a feed's instruction about two identities (HL7 A40/A34/A47 merge, A24 link, A37
+ * unlink; FHIR Patient.link), inside the ingest transaction. Never throws for what the
+ * instruction says: anything unsafe is queued for a person to review, with the reason.
+ * - merge / link: the two identities are one person. Their persons become one — the person
+ *   holding an NHS number survives, else the survivor identity's person — with everything
+ *   the MPI had linked to either (they are the same patient). A merge marks the retired
+ *   identity 'hl7-a40', a link 'feed-link'. Not applied but queued for review when the two
+ *   persons carry different valid NHS numbers (two people, most likely: a person confirms it
+ *   with `bevan mpi decide N link --despite-different-nhs-numbers`).
+ *   An identity Bevan has not seen yet is created where the other is (HL7 A40 carries the
+ *   survivor's PID in the same message, so it normally exists; a FHIR replaced-by may point
+ *   at a Patient that comes later): later messages about it land in that person. Neither
+ *   seen: both are created in one new person.
+ * - unlink: when the two are in one person, the retired identity — and the identities that came
+ *   into the person with it — are split out (recorded as an 'unlink' event that can be
+ *   undone). Queued instead when the part split off shares a valid NHS number with the rest.
+ * Replaying the same instruction changes nothing.
  */
-export async function applyMerge(tx: Queryable, m: MergeInstruction, actor: string): Promise<void> {
-  if (m.survivorId === m.retiredId) return;
-  const rows = await tx.query<{ source_id: string; person_id: string }>(
-    `SELECT source_id, person_id FROM source_identity WHERE source_system = $1 AND source_id = ANY($2::text[])
-      ORDER BY source_id FOR UPDATE`,
-    [m.system, [m.survivorId, m.retiredId]],
-  );
-  const survivor = rows.rows.find((r) => r.source_id === m.survivorId);
-  const retired = rows.rows.find((r) => r.source_id === m.retiredId);
-  if (!survivor) throw new Error(`merge into unknown identity ${m.system} ${m.survivorId}: the surviving patient must be sent first`);
-  const to = survivor.person_id;
-  const reason = `HL7 A40: ${m.retiredId} merged into ${m.survivorId}`;
-  if (!retired) {
-    const ins = await tx.query(
-      `INSERT INTO source_identity (source_system, source_id, person_id, link_method, match_status)
-       VALUES ($1, $2, $3, 'hl7-a40', 'MATCH') ON CONFLICT (source_system, source_id) DO NOTHING`,
-      [m.system, m.retiredId, to],
-    );
-    if (ins.rowCount) {
-      await recordEvents(tx, [
-        {
-          personId: to,
-          kind: 'merge',
-          otherPersonId: null,
-          identities: [{ system: m.system, id: m.retiredId, from: null, to, linkMethod: null, matchStatus: null, matchWeight: null }],
-          reason,
-          actor,
-        },
-      ]);
-    }
-    return;
+export async function applyMerge(tx: Queryable, m: MergeInstruction, actor: string): Promise<MergeOutcome> {
+  const kind = m.kind ?? 'merge';
+  const survivorRef = { system: m.system, id: m.survivorId };
+  const retiredRef = { system: m.retiredSystem ?? m.system, id: m.retiredId };
+  const usable = (x: unknown) => typeof x === 'string' && x.trim() !== '' && !x.includes('\u0000');
+  if (![survivorRef.system, survivorRef.id, retiredRef.system, retiredRef.id].every(usable)) {
+    return { outcome: 'ignored', reason: 'the instruction does not name both identities' };
   }
-  if (retired.person_id === to) return; // already done (a replay)
-  const others = await tx.query<{ source_system: string; source_id: string; link_method: string; match_status: string; match_weight: number | null }>(
-    'SELECT source_system, source_id, link_method, match_status, match_weight FROM source_identity WHERE person_id = $1 ORDER BY source_system, source_id',
-    [retired.person_id],
-  );
-  const moved = await moveIdentities(
-    tx,
-    others.rows.map((r) =>
-      r.source_system === m.system && r.source_id === m.retiredId
-        ? { system: r.source_system, id: r.source_id, to, linkMethod: 'hl7-a40', matchStatus: 'MATCH' }
-        : { system: r.source_system, id: r.source_id, to, linkMethod: r.link_method, matchStatus: r.match_status, matchWeight: r.match_weight },
-    ),
-  );
-  if (!moved.length) return;
-  await recordEvents(tx, [{ personId: to, kind: 'merge', otherPersonId: retired.person_id, identities: moved, reason, actor }]);
+  const sKey = identityKey(survivorRef.system, survivorRef.id);
+  const rKey = identityKey(retiredRef.system, retiredRef.id);
+  if (sKey === rKey) return { outcome: 'unchanged' };
+  const label = m.event ?? `feed ${kind}`;
+  const verb = kind === 'merge' ? 'merged into' : kind === 'link' ? 'linked with' : kind === 'unlink' ? 'unlinked from' : `(${String(kind)})`;
+  const reason = `${label}: ${retiredRef.system} ${retiredRef.id} ${verb} ${survivorRef.system} ${survivorRef.id}`;
+
+  let ids = await readIdentities(tx, [survivorRef, retiredRef], true);
+  if (!KINDS.has(kind)) {
+    const [s, r] = [ids.get(sKey), ids.get(rKey)];
+    if (!s || !r) return { outcome: 'ignored', reason: `unknown instruction kind ${JSON.stringify(kind)}` };
+    await queueReview(tx, s, r, 0, feedDetail(m, 'link', `${reason}: unknown instruction kind ${JSON.stringify(kind)}; a person decides`));
+    return { outcome: 'queued', reason: 'unknown instruction kind' };
+  }
+
+  if (kind === 'unlink') {
+    const [s, r] = [ids.get(sKey), ids.get(rKey)];
+    if (!s || !r || s.personId !== r.personId) return { outcome: 'unchanged' };
+    const split = await splitOut(tx, r, s, actor, reason, { linkMethod: 'feed-unlink' });
+    if (split.unsafe) {
+      await queueReview(tx, s, r, 0, feedDetail(m, 'unlink', `${reason}: not applied, ${split.unsafe}; a person decides (reject splits them)`));
+      return { outcome: 'queued', reason: split.unsafe };
+    }
+    return split.eventId ? { outcome: 'applied', eventId: split.eventId } : { outcome: 'unchanged' };
+  }
+
+  const method = kind === 'merge' ? 'hl7-a40' : 'feed-link';
+  // An identity not seen yet is created where the other one is (or both in a new person).
+  const missing = [ids.has(sKey) ? null : survivorRef, ids.has(rKey) ? null : retiredRef].filter((x): x is { system: string; id: string } => !!x);
+  const created: MovedIdentity[] = [];
+  if (missing.length) {
+    const home = ids.get(sKey)?.personId ?? ids.get(rKey)?.personId ?? randomUUID();
+    const newPerson = missing.length === 2;
+    if (newPerson) await tx.query('INSERT INTO person (person_id) VALUES ($1)', [home]);
+    const ins = await tx.query<{ source_system: string; source_id: string }>(
+      `INSERT INTO source_identity (source_system, source_id, person_id, link_method, match_status)
+       SELECT k.sys, k.id, $3::uuid, k.method, k.status FROM unnest($1::text[], $2::text[], $4::text[], $5::text[]) AS k(sys, id, method, status)
+       ORDER BY k.sys, k.id
+       ON CONFLICT (source_system, source_id) DO NOTHING RETURNING source_system, source_id`,
+      [
+        missing.map((x) => x.system),
+        missing.map((x) => x.id),
+        home,
+        // The survivor, created because it is named, waits for the matcher when it is alone with the retired one.
+        missing.map((x) => (identityKey(x.system, x.id) === rKey ? method : 'new')),
+        missing.map((x) => (identityKey(x.system, x.id) === rKey ? 'MATCH' : newPerson ? 'PENDING' : 'MATCH')),
+      ],
+    );
+    for (const x of ins.rows) created.push({ system: x.source_system, id: x.source_id, from: null, to: home, linkMethod: null, matchStatus: null, matchWeight: null });
+    if (newPerson && ins.rows.length < 2) {
+      // Another feed created one of them meanwhile: our new person may be empty.
+      await tx.query('DELETE FROM person p WHERE p.person_id = $1 AND NOT EXISTS (SELECT 1 FROM source_identity s WHERE s.person_id = p.person_id)', [home]);
+    }
+    ids = await readIdentities(tx, [survivorRef, retiredRef], true);
+  }
+  const s = ids.get(sKey);
+  const r = ids.get(rKey);
+  if (!s || !r) return { outcome: 'ignored', reason: 'the identities could not be created' };
+  if (s.personId === r.personId) {
+    if (!created.length) return { outcome: 'unchanged' };
+    const [eventId] = await recordEvents(tx, [{ personId: s.personId, kind: kind === 'merge' ? 'merge' : 'link', otherPersonId: null, identities: created, reason, actor }]);
+    return { outcome: 'applied', eventId: eventId! };
+  }
+  const conflict = await nhsConflict(tx, s.personId, r.personId);
+  if (conflict) {
+    const why = `different valid NHS numbers (${conflict[0].join(', ')} and ${conflict[1].join(', ')})`;
+    await queueReview(
+      tx, s, r, 0,
+      feedDetail(m, kind, `${reason}: not applied, the two carry ${why}; a person must confirm it`, { survivorNhsNumbers: conflict[0], retiredNhsNumbers: conflict[1] }),
+    );
+    return { outcome: 'queued', reason: why };
+  }
+  const { survivor, loser } = await survivorOf(tx, s.personId, r.personId);
+  const loserIds = await identitiesOfPersons(tx, [loser]);
+  // The retired identity's own entry comes last, so its new link wins.
+  const moves: IdentityMove[] = [
+    ...loserIds.map((i) => ({ system: i.system, id: i.id, to: survivor, linkMethod: i.linkMethod, matchStatus: i.matchStatus, matchWeight: i.matchWeight })),
+    { system: r.system, id: r.id, to: survivor, linkMethod: method, matchStatus: 'MATCH', matchWeight: null },
+  ];
+  const rel = await relocate(tx, moves, { mergedInto: new Map([[loser, survivor]]), alsoSettle: [loser, survivor] });
+  if (!rel.identities.length) return { outcome: 'unchanged' };
+  const [eventId] = await recordEvents(tx, [
+    { personId: survivor, kind: kind === 'merge' ? 'merge' : 'link', otherPersonId: loser, identities: [...created, ...rel.identities], persons: rel.persons, reason, actor },
+  ]);
+  return { outcome: 'applied', eventId: eventId! };
 }

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { databaseOption, printJson, withDatabase } from '../context.ts';
 import { runMatcher } from '../../mpi/matcher.ts';
 import { evaluateAgainstTruth } from '../../mpi/evaluate.ts';
-import { decideReview, listReviews, mergePersons, unmergeEvent, type ReviewIdentity } from '../../mpi/merge.ts';
+import { decideReview, listReviews, mergePersons, mpiStats, unmergeEvent, type ReviewIdentity } from '../../mpi/merge.ts';
 import { getPerson } from '../../mpi/person-view.ts';
 import { formatNhsNumber } from '../../mpi/nhs-number.ts';
 
@@ -21,7 +21,7 @@ const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
 
 /** `bevan mpi …`: the master patient index (matching, review, merges, evaluation). */
 export function registerMpi(program: Command): void {
-  const mpi = program.command('mpi').description('master patient index: match pending identities, review, merge and unmerge, evaluate');
+  const mpi = program.command('mpi').description('master patient index: match pending identities, review, merge and unmerge, person, stats, evaluate');
 
   databaseOption(
     mpi
@@ -66,32 +66,40 @@ export function registerMpi(program: Command): void {
   databaseOption(
     mpi
       .command('review')
-      .description('list open reviews (pairs the matcher was unsure about), both identities side by side')
+      .description('list open reviews: one item per pair of identities (the matcher was unsure, or a feed asked for something unsafe), side by side')
       .option('--limit <n>', 'at most this many', '50')
-      .option('--json', 'print one JSON object'),
+      .option('--json', 'print one JSON object: {"reviews":[…]}'),
   ).action(async (opts: { data?: string; limit: string; json?: boolean }) => {
     await withDatabase(opts, async (db) => {
       const reviews = await listReviews(db, { status: 'open', limit: Number(opts.limit) });
       if (opts.json) return printJson({ reviews });
       if (!reviews.length) return console.log('no open reviews');
       for (const r of reviews) {
-        const p = (r.detail as { probability?: number } | null)?.probability;
-        console.log(`#${r.reviewId}  weight ${r.weight.toFixed(1)}${p != null ? `  P(match) ${pct(p)}` : ''}`);
+        const detail = r.detail as { probability?: number; reason?: string } | null;
+        const p = detail?.probability;
+        const head = r.origin === 'feed' ? `feed: ${detail?.reason ?? ''}` : `weight ${r.weight.toFixed(1)}${p != null ? `  P(match) ${pct(p)}` : ''}`;
+        console.log(`#${r.reviewId}  ${head}${r.moved ? '  [identities moved since queued: dismiss, or decide about the persons]' : ''}`);
         const a = row(r.identity);
         const b = row(r.candidate);
         const width = Math.max(...a.map((x) => x.length)) + 2;
         for (let i = 0; i < a.length; i++) console.log(`   ${LABELS[i]!.padEnd(10)} ${a[i]!.padEnd(width)} ${b[i]}`);
       }
-      console.log(`${reviews.length} shown; decide with \`bevan mpi decide REVIEW_ID link|reject\``);
+      console.log(`${reviews.length} shown; decide with \`bevan mpi decide REVIEW_ID link|reject|dismiss\``);
     });
   });
 
   databaseOption(
-    mpi.command('decide').argument('<reviewId>').argument('<decision>', 'link | reject').description('decide an open review').option('--json', 'print one JSON object'),
-  ).action(async (reviewId: string, decision: string, opts: { data?: string; json?: boolean }) => {
-    if (decision !== 'link' && decision !== 'reject') throw new Error(`decision must be "link" or "reject", not "${decision}"`);
+    mpi
+      .command('decide')
+      .argument('<reviewId>')
+      .argument('<decision>', 'link (one person) | reject (two people) | dismiss (close, no change)')
+      .description('decide an open review; refused when its identities have moved since it was queued')
+      .option('--despite-different-nhs-numbers', 'link even though the two carry different valid NHS numbers (a person has checked)')
+      .option('--json', 'print one JSON object'),
+  ).action(async (reviewId: string, decision: string, opts: { data?: string; json?: boolean; despiteDifferentNhsNumbers?: boolean }) => {
+    if (decision !== 'link' && decision !== 'reject' && decision !== 'dismiss') throw new Error(`decision must be "link", "reject" or "dismiss", not "${decision}"`);
     await withDatabase(opts, async (db) => {
-      const r = await decideReview(db, Number(reviewId), decision, actor());
+      const r = await decideReview(db, Number(reviewId), decision, actor(), { despiteDifferentNhsNumbers: opts.despiteDifferentNhsNumbers });
       if (opts.json) return printJson(r);
       console.log(`review #${r.reviewId} ${r.status}${r.eventId ? ` (event ${r.eventId}; undo with \`bevan mpi unmerge ${r.eventId}\`)` : ''}`);
     });
@@ -103,18 +111,22 @@ export function registerMpi(program: Command): void {
       .argument('<fromPerson>', 'person id whose identities move')
       .argument('<intoPerson>', 'person id that survives')
       .requiredOption('--reason <text>', 'why (kept in the event log)')
-      .description('merge one person into another')
+      .description('merge one person into another (its identities, resources and NHS number move into the survivor)')
+      .option('--despite-different-nhs-numbers', 'merge even though the two carry different valid NHS numbers (a person has checked)')
       .option('--json', 'print one JSON object'),
-  ).action(async (from: string, into: string, opts: { data?: string; reason: string; json?: boolean }) => {
+  ).action(async (from: string, into: string, opts: { data?: string; reason: string; json?: boolean; despiteDifferentNhsNumbers?: boolean }) => {
     await withDatabase(opts, async (db) => {
-      const eventId = await mergePersons(db, from, into, actor(), opts.reason);
+      const eventId = await mergePersons(db, from, into, actor(), opts.reason, { despiteDifferentNhsNumbers: opts.despiteDifferentNhsNumbers });
       if (opts.json) return printJson({ eventId });
       console.log(`merged ${from} into ${into} (event ${eventId}; undo with \`bevan mpi unmerge ${eventId}\`)`);
     });
   });
 
   databaseOption(
-    mpi.command('unmerge').argument('<eventId>').description('undo a merge or link event').option('--reason <text>', 'why', 'unmerge').option('--json', 'print one JSON object'),
+    mpi
+      .command('unmerge')
+      .argument('<eventId>')
+      .description('undo an MPI event (merge, link, unlink, reject): identities, persons and the review return to their state before it; refused while a later event has moved its identities').option('--reason <text>', 'why', 'unmerge').option('--json', 'print one JSON object'),
   ).action(async (eventId: string, opts: { data?: string; reason: string; json?: boolean }) => {
     await withDatabase(opts, async (db) => {
       const undoId = await unmergeEvent(db, Number(eventId), actor(), opts.reason);
@@ -124,7 +136,21 @@ export function registerMpi(program: Command): void {
   });
 
   databaseOption(
-    mpi.command('person').argument('<idOrNhs>', 'person id or NHS number').description('show a person: identities and MPI events').option('--json', 'print one JSON object'),
+    mpi.command('stats').description('counts: active persons, identities, pending identities, open reviews').option('--json', 'print one JSON object'),
+  ).action(async (opts: { data?: string; json?: boolean }) => {
+    await withDatabase(opts, async (db) => {
+      const s = await mpiStats(db);
+      if (opts.json) return printJson(s);
+      console.log(`${s.persons} persons (${s.mergedPersons} merged away), ${s.identities} identities (${s.pending} pending), ${s.openReviews} open reviews`);
+    });
+  });
+
+  databaseOption(
+    mpi
+      .command('person')
+      .argument('<idOrNhs>', 'person id, NHS number, or an identity as SYSTEM|ID')
+      .description('show a person: identities and MPI events')
+      .option('--json', 'print one JSON object ({"personId","nhsNumber","status","identities":[…],"events":[…],"resources"})'),
   ).action(async (idOrNhs: string, opts: { data?: string; json?: boolean }) => {
     await withDatabase(opts, async (db) => {
       const p = await getPerson(db, idOrNhs);
