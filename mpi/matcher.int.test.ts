@@ -135,7 +135,8 @@ for (const tdb of await testDatabases()) {
       const before = await snapshot(db);
       const anne = await personOf(db, 'gp:P91001', 'A1');
       const peter = await personOf(db, 'gp:P91001', 'P1');
-      const eventId = await mergePersons(db, anne, peter, 'test', 'same person, says the GP');
+      // Anne and Peter carry different valid NHS numbers: a person must say so explicitly.
+      const eventId = await mergePersons(db, anne, peter, 'test', 'same person, says the GP', { despiteDifferentNhsNumbers: true });
       const merged = await db.query<{ n: number }>('SELECT count(DISTINCT person_id)::int AS n FROM source_identity WHERE person_id = ANY($1::uuid[])', [[anne, peter]]);
       assert.equal(merged.rows[0]!.n, 1);
       const res = await db.query<{ person_id: string }>("SELECT DISTINCT person_id FROM resource WHERE source_id IN ('enc-A1', 'enc-A2', 'enc-s1', 'enc-P1')");
