@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { completeUtf8Length, decodeHead, decodeStream, decodeText, splitLines, stripBom, type SplitLine } from './text.ts';
+import { completeUtf8Length, decodeHead, decodeStream, decodeText, decodeWindows1252, splitLines, stripBom, type SplitLine } from './text.ts';
 
 async function* chunks(buf: Buffer, size: number): AsyncIterable<Buffer> {
   for (let i = 0; i < buf.length; i += size) yield buf.subarray(i, i + size);
@@ -22,6 +22,19 @@ test('stripBom and decodeText: BOM removed, UTF-8 kept, invalid UTF-8 read as wi
   assert.equal(stripBom('\uFEFFabc'), 'abc');
   assert.equal(decodeText(Buffer.from('\uFEFFcafé', 'utf8')), 'café');
   assert.equal(decodeText(Buffer.from([0x63, 0x61, 0x66, 0xe9, 0x20, 0x80, 0x35])), 'café €5');
+});
+
+test('decodeWindows1252: every byte 0x80–0x9F as the WHATWG index says (not as Latin-1 controls, nodejs/node#56542)', () => {
+  const all = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
+  const text = decodeWindows1252(all);
+  assert.equal(text.length, 256);
+  assert.equal(text.charAt(0x92), '\u2019');
+  assert.equal(text.charAt(0x80), '\u20ac');
+  assert.equal(text.charAt(0x9f), '\u0178');
+  // The five bytes windows-1252 leaves undefined decode to the C1 control of the same value (WHATWG).
+  assert.deepEqual([0x81, 0x8d, 0x8f, 0x90, 0x9d].map((b) => text.charCodeAt(b)), [0x81, 0x8d, 0x8f, 0x90, 0x9d]);
+  assert.equal(text.slice(0xa0), Buffer.from(all.subarray(0xa0)).toString('latin1'));
+  assert.equal(decodeWindows1252(all.subarray(0x41, 0x44)), 'ABC');
 });
 
 test('decodeHead does not mistake a cut UTF-8 sequence for Latin-1', () => {
