@@ -57,15 +57,15 @@ test('a collection bundle: identity, resources, ids, references, hashes', async 
   assert.equal(item.resources[1].sourceTime, undefined);
 });
 
-test('every bundle type Bevan reads is accepted, others rejected', async () => {
-  for (const type of ['collection', 'transaction', 'batch', 'searchset', 'document']) {
+test('every R4 bundle type is accepted, others rejected', async () => {
+  for (const type of ['collection', 'transaction', 'batch', 'searchset', 'document', 'message', 'history', 'transaction-response', 'batch-response']) {
     const [item] = await readAll(JSON.stringify(gpBundle({ type })));
     assert.equal(item.kind, 'accepted', type);
     assert.equal((item as AcceptedItem).event, type);
   }
-  const [bad] = await readAll(JSON.stringify(gpBundle({ type: 'history' })));
+  const [bad] = await readAll(JSON.stringify(gpBundle({ type: 'bag' })));
   assert.equal(bad.kind, 'rejected');
-  assert.match((bad as RejectedItem).reason, /Bundle.type "history"/);
+  assert.match((bad as RejectedItem).reason, /Bundle.type "bag" is not a FHIR R4 bundle type/);
 });
 
 test('urn:uuid references are rewritten to Type/id; ids come from fullUrl', async () => {
@@ -87,7 +87,15 @@ test('source system from the Patient ODS code when Bundle.meta.source is absent;
   delete patient.generalPractitioner;
   const [bad] = await readAll(JSON.stringify(b));
   assert.equal(bad.kind, 'rejected');
-  assert.match((bad as RejectedItem).reason, /cannot tell which source system sent this bundle/);
+  assert.match((bad as RejectedItem).reason, /cannot tell which source system sent this: .*`bevan ingest --source KEY`/);
+  // The feed's configured source (`--source`) overrides whatever the bundle says.
+  const items = [];
+  for await (const i of fhirAdapter.read(chunks(JSON.stringify(b)), 'x.json', { source: 'gp:CONFIGURED' })) items.push(i);
+  assert.equal((items[0] as AcceptedItem).sourceSystem, 'gp:CONFIGURED');
+  const withMeta = gpBundle({ source: 'gp:FROM-META' });
+  const again = [];
+  for await (const i of fhirAdapter.read(chunks(JSON.stringify(withMeta)), 'x.json', { source: 'gp:CONFIGURED' })) again.push(i);
+  assert.equal((again[0] as AcceptedItem).sourceSystem, 'gp:CONFIGURED');
 });
 
 test('NDJSON: an invalid JSON line is rejected with its line number, the others go in', async () => {
@@ -117,28 +125,26 @@ test('an unknown resource type rejects that entry only', async () => {
   const items = await readAll(JSON.stringify(b));
   assert.equal(accepted(items)[0].resources.length, 3);
   const [bad] = rejected(items);
-  assert.match(bad.reason, /unknown resource type Spaceship/);
+  assert.match(bad.reason, /unknown resource type Spaceship: not a FHIR R4 resource type/);
   assert.deepEqual(JSON.parse(bad.raw), { resource: { resourceType: 'Spaceship', id: 's1' } });
   assert.equal(bad.messageId, 'bundle-pat-1');
   assert.equal(bad.sourceSystem, 'gp:P91001');
 });
 
-test('a reference to a personal resource not in the bundle rejects that entry; non-personal ones are fine', async () => {
+test('literal references outside the bundle are kept (resolved within the source); a urn:uuid that names no entry rejects its entry', async () => {
   const b = gpBundle({
     extra: [
-      { resourceType: 'Observation', id: 'o-bad', status: 'final', subject: { reference: 'Patient/pat-1' }, encounter: { reference: 'Encounter/missing-9' } },
-      { resourceType: 'Observation', id: 'o-dep', status: 'final', subject: { reference: 'Patient/pat-1' }, hasMember: [{ reference: 'Observation/o-bad' }] },
+      { resourceType: 'Observation', id: 'o-out', status: 'final', subject: { reference: 'Patient/pat-1' }, encounter: { reference: 'Encounter/elsewhere-9' } },
+      { resourceType: 'Observation', id: 'o-bad', status: 'final', subject: { reference: 'Patient/pat-1' }, encounter: { reference: 'urn:uuid:0000-missing' } },
       { resourceType: 'Encounter', id: 'e1', status: 'finished', subject: { reference: 'Patient/pat-1' }, serviceProvider: { reference: 'Organization/elsewhere' } },
     ],
   });
   const items = await readAll(JSON.stringify(b));
   const ids = accepted(items)[0].resources.map((r) => r.resource.id);
-  assert.ok(ids.includes('e1'));
-  assert.ok(!ids.includes('o-bad') && !ids.includes('o-dep'));
+  assert.ok(ids.includes('e1') && ids.includes('o-out'));
+  assert.ok(!ids.includes('o-bad'));
   const reasons = rejected(items).map((r) => r.reason);
-  assert.equal(reasons.length, 2);
-  assert.match(reasons[0], /Observation\/o-bad\): reference Encounter\/missing-9 is not in this bundle/);
-  assert.match(reasons[1], /reference Observation\/o-bad is not in this bundle/);
+  assert.deepEqual(reasons, ['entry 5 (Observation/o-bad): reference "urn:uuid:0000-missing" names no entry of this bundle']);
 });
 
 test('impossible dates reject the entry; an impossible birth date rejects the bundle', async () => {
@@ -157,12 +163,7 @@ test('impossible dates reject the entry; an impossible birth date rejects the bu
   assert.match((all[0] as RejectedItem).reason, /Patient.birthDate "1982-13-40" is not a valid date/);
 });
 
-test('one Patient expected: two reject the bundle; none is fine only for non-personal entries', async () => {
-  const two = gpBundle({ extra: [{ resourceType: 'Patient', id: 'p2' }] });
-  const twoItems = await readAll(JSON.stringify(two));
-  assert.equal(twoItems.length, 1);
-  assert.match((twoItems[0] as RejectedItem).reason, /2 Patient resources/);
-
+test('a bundle of non-personal entries needs no Patient', async () => {
   const orgs = {
     resourceType: 'Bundle',
     id: 'dir-1',
@@ -170,30 +171,42 @@ test('one Patient expected: two reject the bundle; none is fine only for non-per
     meta: { source: 'gp:P91001' },
     entry: [{ resource: { resourceType: 'Organization', id: 'o1', name: 'Surgery' } }, { resource: { resourceType: 'Practitioner', id: 'gp-7' } }],
   };
-  const [ok] = await readAll(JSON.stringify(orgs));
+  const [ok, ...more] = await readAll(JSON.stringify(orgs));
+  assert.equal(more.length, 0);
   assert.equal(ok.kind, 'accepted');
-  assert.equal((ok as AcceptedItem).identities[0], undefined);
-  assert.equal((ok as AcceptedItem).resources.length, 2);
-
-  const noPatient = { ...orgs, entry: [...orgs.entry, { resource: { resourceType: 'Observation', id: 'x', status: 'final' } }] };
-  const [bad] = await readAll(JSON.stringify(noPatient));
-  assert.match((bad as RejectedItem).reason, /no Patient/);
+  assert.deepEqual((ok as AcceptedItem).identities, []);
+  assert.deepEqual((ok as AcceptedItem).resources.map((r) => r.subject), [undefined, undefined]);
 });
 
-test('bare resources: a Patient is read as a bundle of one, a clinical resource is rejected', async () => {
+test('bare resources (Bulk Data NDJSON): each line an item, its Patient named as subject', async () => {
   const patient = { resourceType: 'Patient', id: 'p9', meta: { source: 'gp:P91001' }, birthDate: '1970-01-01' };
   const obs = { resourceType: 'Observation', id: 'o9', status: 'final', subject: { reference: 'Patient/p9' } };
-  const items = await readAll(`${JSON.stringify(patient)}\n${JSON.stringify(obs)}\n`);
-  assert.equal(items[0].kind, 'accepted');
-  assert.equal((items[0] as AcceptedItem).identities[0]?.id, 'p9');
-  assert.match((items[1] as RejectedItem).reason, /Observation resource on its own/);
+  const claim = { resourceType: 'Claim', id: 'c9', patient: { reference: 'Patient/p9' } };
+  const text = `${JSON.stringify(patient)}\n${JSON.stringify(obs)}\n${JSON.stringify(claim)}\n`;
+  const items: IngestItem[] = [];
+  for await (const i of fhirAdapter.read(chunks(text), 'Observation.ndjson', { source: 'bulk:test' })) items.push(i);
+  assert.deepEqual(
+    items.map((i) => [i.kind, (i as AcceptedItem).messageId, (i as AcceptedItem).resources[0]?.subject, (i as AcceptedItem).identities.map((x) => x.id)]),
+    [
+      ['accepted', 'Patient/p9', 'p9', ['p9']],
+      ['accepted', 'Observation/o9', 'p9', []],
+      ['accepted', 'Claim/c9', 'p9', []],
+    ],
+  );
+  assert.equal((items[1] as AcceptedItem).sourceSystem, 'bulk:test');
+  assert.equal((items[1] as AcceptedItem).contentHash, createHash('sha256').update(JSON.stringify(obs)).digest('hex'));
+  // Without a configured source, a line's own meta.source serves; else the reason names --source.
+  const plain = await readAll(`${JSON.stringify(patient)}\n${JSON.stringify(obs)}\n${JSON.stringify({ ...obs, id: undefined })}\n`);
+  assert.equal((plain[0] as AcceptedItem).sourceSystem, 'gp:P91001');
+  assert.match((plain[1] as RejectedItem).reason, /cannot tell which source system sent this.*--source KEY/);
+  assert.match((plain[2] as RejectedItem).reason, /an Observation|a Observation/);
 });
 
 test('Patient.link replaced-by becomes a merge instruction', async () => {
   const b = gpBundle();
   ((b.entry as { resource: Record<string, unknown> }[])[0].resource).link = [{ type: 'replaced-by', other: { reference: 'Patient/pat-0' } }];
   const [item] = await readAll(JSON.stringify(b));
-  assert.deepEqual((item as AcceptedItem).merges?.[0], { system: 'gp:P91001', survivorId: 'pat-0', retiredId: 'pat-1' });
+  assert.deepEqual((item as AcceptedItem).merges, [{ kind: 'merge', system: 'gp:P91001', survivorId: 'pat-0', retiredId: 'pat-1', event: 'Patient.link replaced-by' }]);
 });
 
 test('a pretty-printed single Bundle file with a BOM', async () => {

@@ -1,12 +1,12 @@
 /**
- * The FHIR R4 feed adapter (GP systems): NDJSON with one Bundle per line, or one JSON Bundle
- * per file. Streams either way: NDJSON line by line; a single Bundle is parsed whole when
+ * The FHIR R4 feed adapter: NDJSON with one Bundle or one bare resource per line (Bulk Data
+ * `$export` files), or one JSON Bundle per file. Streams either way: NDJSON line by line; a single Bundle is parsed whole when
  * small and tokenised with stream-json when large, so the text is never held.
  * Contract: docs/feeds.md "FHIR R4 (GP systems)".
  */
 import { createHash } from 'node:crypto';
 import { sha256Hex } from '../prepare.ts';
-import type { FeedAdapter, IngestItem, RejectedItem } from '../model.ts';
+import type { FeedAdapter, IngestItem, ReadContext, RejectedItem } from '../model.ts';
 import { decodeStream, decodeText, splitLines, stripBom } from '../text.ts';
 import { itemsFromFhirJson } from './bundle.ts';
 import { BundleStreamError, readBundleStream } from './stream-bundle.ts';
@@ -40,14 +40,14 @@ function isJsonObject(text: string): boolean {
 }
 
 /** Items for one NDJSON line (already decoded). */
-function itemsFromLine(line: string, lineNo: number, origin: string): IngestItem[] {
+function itemsFromLine(line: string, lineNo: number, origin: string, context: ReadContext): IngestItem[] {
   let value: unknown;
   try {
     value = JSON.parse(line);
   } catch (err) {
     return [rejected(`invalid JSON at line ${lineNo}: ${(err as Error).message}`, line, `${origin}#${lineNo}`)];
   }
-  return itemsFromFhirJson(value, { contentHash: sha256Hex(line), raw: line, origin: `${origin}#${lineNo}` });
+  return itemsFromFhirJson(value, { contentHash: sha256Hex(line), raw: line, origin: `${origin}#${lineNo}` }, context);
 }
 
 async function* replay(buffered: Buffer[], rest: AsyncIterator<Buffer>): AsyncIterable<Buffer> {
@@ -68,18 +68,18 @@ export function createFhirAdapter(options: FhirAdapterOptions = {}): FeedAdapter
   const maxBundleEntries = options.maxBundleEntries ?? 500_000;
   const maxBundleEntryChars = options.maxBundleEntryChars ?? 128 * MiB;
 
-  async function* readNdjson(input: AsyncIterable<Buffer>, origin: string): AsyncIterable<IngestItem> {
+  async function* readNdjson(input: AsyncIterable<Buffer>, origin: string, context: ReadContext): AsyncIterable<IngestItem> {
     for await (const l of splitLines(input, { maxLineBytes })) {
       if ('tooLong' in l) {
         yield rejected(`line ${l.lineNo} is longer than ${maxLineBytes} bytes, so it was not read (one Bundle per line is expected)`, `${l.head}…`, `${origin}#${l.lineNo}`);
         continue;
       }
       if (l.line.trim() === '') continue;
-      yield* itemsFromLine(l.line, l.lineNo, origin);
+      yield* itemsFromLine(l.line, l.lineNo, origin, context);
     }
   }
 
-  async function* readLargeDocument(input: AsyncIterable<Buffer>, origin: string): AsyncIterable<IngestItem> {
+  async function* readLargeDocument(input: AsyncIterable<Buffer>, origin: string, context: ReadContext): AsyncIterable<IngestItem> {
     const hash = createHash('sha256');
     let head = '';
     async function* hashed(): AsyncIterable<string> {
@@ -97,10 +97,10 @@ export function createFhirAdapter(options: FhirAdapterOptions = {}): FeedAdapter
       yield rejected(err instanceof BundleStreamError ? message : `invalid JSON: ${message}`, `${head}… (the rest of the file was not kept)`, origin);
       return;
     }
-    yield* itemsFromFhirJson(bundle, { contentHash: hash.digest('hex'), raw: `${head}… (the rest of the file was not kept)`, origin });
+    yield* itemsFromFhirJson(bundle, { contentHash: hash.digest('hex'), raw: `${head}… (the rest of the file was not kept)`, origin }, context);
   }
 
-  function* readSmallDocument(bytes: Buffer, origin: string): Iterable<IngestItem> {
+  function* readSmallDocument(bytes: Buffer, origin: string, context: ReadContext): Iterable<IngestItem> {
     const text = decodeText(bytes);
     let value: unknown;
     try {
@@ -112,14 +112,14 @@ export function createFhirAdapter(options: FhirAdapterOptions = {}): FeedAdapter
       if (lines.slice(1, 20).some((l) => isJsonObject(l))) {
         for (const [i, raw] of lines.entries()) {
           const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
-          if (line.trim() !== '') yield* itemsFromLine(line, i + 1, origin);
+          if (line.trim() !== '') yield* itemsFromLine(line, i + 1, origin, context);
         }
         return;
       }
       yield rejected(`invalid JSON: ${(err as Error).message}`, text, origin);
       return;
     }
-    yield* itemsFromFhirJson(value, { contentHash: sha256Hex(text), raw: text, origin });
+    yield* itemsFromFhirJson(value, { contentHash: sha256Hex(text), raw: text, origin }, context);
   }
 
   return {
@@ -127,7 +127,7 @@ export function createFhirAdapter(options: FhirAdapterOptions = {}): FeedAdapter
     sniff(head: string): boolean {
       return stripBom(head).trimStart().startsWith('{');
     },
-    async *read(input: AsyncIterable<Buffer>, origin: string): AsyncIterable<IngestItem> {
+    async *read(input: AsyncIterable<Buffer>, origin: string, context: ReadContext = {}): AsyncIterable<IngestItem> {
       const it = input[Symbol.asyncIterator]();
       const buffered: Buffer[] = [];
       let bytes = 0;
@@ -156,17 +156,17 @@ export function createFhirAdapter(options: FhirAdapterOptions = {}): FeedAdapter
       if (firstLineEnd >= 0 && firstLineEnd <= maxLineBytes) {
         const first = decodeText(Buffer.concat(buffered).subarray(0, firstLineEnd));
         if (isJsonObject(first)) {
-          yield* readNdjson(replay(buffered, it), origin);
+          yield* readNdjson(replay(buffered, it), origin, context);
           return;
         }
       }
       // One document: read it whole when small enough, else stream it.
       while (!ended && bytes < wholeFileBytes) await pull();
       if (ended && bytes < wholeFileBytes) {
-        yield* readSmallDocument(Buffer.concat(buffered.splice(0)), origin);
+        yield* readSmallDocument(Buffer.concat(buffered.splice(0)), origin, context);
         return;
       }
-      yield* readLargeDocument(replay(buffered, it), origin);
+      yield* readLargeDocument(replay(buffered, it), origin, context);
     },
   };
 }

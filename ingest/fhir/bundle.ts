@@ -1,16 +1,27 @@
 /**
- * Turns one parsed FHIR R4 Bundle (or a bare resource) into ingest items: pure, no I/O.
- * Rules are in docs/feeds.md ("FHIR R4 (GP systems)"): source system, the one Patient, ids,
- * references within the bundle, and which faults reject an entry rather than the bundle.
+ * Turns one parsed FHIR R4 Bundle (any type) or one bare resource (a Bulk Data NDJSON line) into
+ * ingest items: pure, no I/O. Rules are in docs/feeds.md ("FHIR R4"): the source system, every
+ * Patient as an identity, each resource's Patient by the R4 Patient compartment, ids (resource,
+ * fullUrl, request), transaction references (`urn:uuid:`, conditional `Type?identifier=…`), and
+ * which faults reject an entry rather than the bundle.
  */
+import { createHash } from 'node:crypto';
 import type { Resource } from '@medplum/fhirtypes';
-import type { AcceptedItem, IngestItem, ItemResource, MergeInstruction, RejectedItem, Sex, SourceIdentity } from '../model.ts';
-import { checkResource, NON_PERSONAL_TYPES } from './validate.ts';
+import type { AcceptedItem, IngestItem, ItemResource, MergeInstruction, ReadContext, RejectedItem, Sex, SourceIdentity } from '../model.ts';
+import { FALLBACK_SUBJECT_PATHS, NON_PERSONAL_TYPES, PATIENT_COMPARTMENT, R4_RESOURCE_TYPES } from './r4.ts';
+import { checkResource, show } from './validate.ts';
+import { badText, safeJson, walkResource } from './walk.ts';
 
 export const NHS_NUMBER_SYSTEM = 'https://fhir.nhs.uk/Id/nhs-number';
 export const ODS_SYSTEM = 'https://fhir.nhs.uk/Id/ods-organization-code';
 
-const BUNDLE_TYPES = new Set(['collection', 'transaction', 'batch', 'searchset', 'document']);
+/** Every Bundle.type of FHIR R4 (https://hl7.org/fhir/R4/valueset-bundle-type.html). */
+const BUNDLE_TYPES = new Set(['document', 'message', 'transaction', 'transaction-response', 'batch', 'batch-response', 'history', 'searchset', 'collection']);
+
+const FHIR_ID = /^[A-Za-z0-9\-.]{1,64}$/;
+const RELATIVE_REF = /^([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})(?:\/_history\/[^/]+)?$/;
+const URL_TAIL = /(?:^|\/)([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})(?:\/_history\/[^/]+)?$/;
+const CONDITIONAL_REF = /^([A-Z][A-Za-z]+)\?(.+)$/;
 
 /** What the caller knows about the text the bundle came from. */
 export interface BundleSource {
@@ -29,6 +40,7 @@ interface Entry {
   type: string;
   id: string;
   fullUrl?: string;
+  references: Json[];
 }
 
 function isObject(v: unknown): v is Json {
@@ -47,137 +59,314 @@ function reject(src: BundleSource, reason: string, extra: { sourceSystem?: strin
   };
 }
 
-/** Items for one top-level JSON value of a FHIR feed: a Bundle, or a bare Patient / non-personal resource. */
-export function itemsFromFhirJson(value: unknown, src: BundleSource): IngestItem[] {
+const NO_SOURCE_HELP =
+  'name the source with `bevan ingest --source KEY`, or give the folder a source in the feeds file (`bevan ingest --feeds FILE`)';
+
+/**
+ * Items for one top-level JSON value of a FHIR feed: a Bundle, or a bare resource of any R4 type
+ * (Bulk Data NDJSON: one resource per line, its Patient perhaps in another file).
+ */
+export function itemsFromFhirJson(value: unknown, src: BundleSource, context: ReadContext = {}): IngestItem[] {
   if (!isObject(value)) return [reject(src, 'not a FHIR resource: the JSON value is not an object')];
   const type = value.resourceType;
-  if (type === 'Bundle') return itemsFromBundle(value, src);
+  if (type === 'Bundle') return itemsFromBundle(value, src, context);
   if (typeof type !== 'string') return [reject(src, 'not a FHIR resource: no resourceType')];
-  // A bare resource is read as a bundle of one, as long as it says whose it is.
-  if (type === 'Patient' || NON_PERSONAL_TYPES.has(type)) {
-    const meta = isObject(value.meta) ? value.meta : undefined;
-    return itemsFromBundle(
-      { resourceType: 'Bundle', type: 'resource', ...(meta && typeof meta.source === 'string' ? { meta: { source: meta.source } } : {}), entry: [{ resource: value }] },
-      src,
-    );
-  }
-  return [reject(src, `a ${type} resource on its own, with no Patient: send it in a Bundle with the Patient it is about`)];
+  const problem = checkResource(value);
+  if (problem) return [reject(src, problem)];
+  if (typeof value.id !== 'string') return [reject(src, `a ${type} on its own must have an id (Bulk Data NDJSON lines carry one), so that sending it again updates it`)];
+  return itemsFromBundle({ resourceType: 'Bundle', type: 'resource', entry: [{ resource: value }] }, src, context, { bareMeta: value.meta, messageId: `${type}/${value.id}` });
+}
+
+/** A meta.source as a source system key: the URI without a `#request-id` fragment (HAPI adds one). */
+function metaSource(meta: unknown): string | undefined {
+  if (!isObject(meta) || typeof meta.source !== 'string') return undefined;
+  const s = meta.source.split('#')[0]!.trim();
+  return s === '' ? undefined : s;
 }
 
 /** Items for one Bundle: one AcceptedItem (unless the whole bundle is rejected) and a RejectedItem per bad entry. */
-export function itemsFromBundle(bundle: Json, src: BundleSource): IngestItem[] {
+export function itemsFromBundle(bundle: Json, src: BundleSource, context: ReadContext = {}, bare?: { bareMeta: unknown; messageId: string }): IngestItem[] {
   const bundleType = typeof bundle.type === 'string' ? bundle.type : '';
-  const messageId = typeof bundle.id === 'string' && bundle.id !== '' ? bundle.id : src.contentHash;
-  if (bundleType !== 'resource' && !BUNDLE_TYPES.has(bundleType)) {
-    return [reject(src, `Bundle.type ${JSON.stringify(bundle.type ?? null)} is not one Bevan reads (collection, transaction, batch, searchset, document)`, { messageId })];
+  let messageId = bare?.messageId ?? src.contentHash;
+  if (!bare && typeof bundle.id === 'string' && bundle.id !== '') {
+    const bad = badText(bundle.id);
+    if (bad || bundle.id.length > 200) return [reject(src, `Bundle.id ${show(bundle.id)} cannot be a message id: ${bad ?? 'longer than 200 characters'}`)];
+    messageId = bundle.id;
+  }
+  if (!bare && !BUNDLE_TYPES.has(bundleType)) {
+    return [reject(src, `Bundle.type ${show(bundle.type ?? null)} is not a FHIR R4 bundle type (${[...BUNDLE_TYPES].join(', ')})`, { messageId })];
   }
   const rawEntries = bundle.entry === undefined ? [] : bundle.entry;
   if (!Array.isArray(rawEntries)) return [reject(src, 'Bundle.entry is not an array', { messageId })];
 
-  // Pass 1: give every entry an id and a type; faults here reject just the entry.
+  // Pass 1: every entry gets a type and an id and one walk; faults here reject just the entry.
   const entries: Entry[] = [];
   const entryFaults = new Map<number, string>();
-  rawEntries.forEach((e, index) => {
-    if (!isObject(e) || !isObject(e.resource)) {
-      entryFaults.set(index, `entry ${index + 1} has no resource`);
-      return;
+  const fault = (index: number, reason: string) => {
+    if (!entryFaults.has(index)) entryFaults.set(index, reason);
+  };
+  rawEntries.forEach((e: unknown, index) => {
+    const n = index + 1;
+    if (!isObject(e)) return fault(index, `entry ${n} is not an object`);
+    const request = isObject(e.request) ? e.request : undefined;
+    const method = typeof request?.method === 'string' ? request.method.toUpperCase() : undefined;
+    const url = typeof request?.url === 'string' ? request.url : '';
+    if (method === 'GET' || method === 'HEAD') return; // a read in a batch: no data
+    if (isObject(e.search) && e.search.mode === 'outcome') return; // a search's own OperationOutcome
+    if (method === 'DELETE') {
+      return fault(index, `entry ${n} asks to DELETE ${show(url)}: Bevan does not apply deletions from a feed, so the record still holds it; review it by hand`);
+    }
+    if (method === 'PATCH') return fault(index, `entry ${n} asks to PATCH ${show(url)}: Bevan does not apply patches; send the whole resource (PUT or POST)`);
+    if (!isObject(e.resource)) {
+      if (e.response !== undefined) return; // a transaction/batch response entry without a resource
+      return fault(index, `entry ${n} has no resource`);
     }
     const resource = e.resource;
     const fullUrl = typeof e.fullUrl === 'string' ? e.fullUrl : undefined;
     const type = typeof resource.resourceType === 'string' ? resource.resourceType : '';
-    let id = typeof resource.id === 'string' ? resource.id : undefined;
-    if (id === undefined && fullUrl?.startsWith('urn:uuid:')) id = fullUrl.slice('urn:uuid:'.length);
-    const entry: Entry = { index, resource, type, id: id ?? '', ...(fullUrl ? { fullUrl } : {}) };
-    entries.push(entry);
-    const problem = checkResource(id !== undefined && resource.id === undefined ? { ...resource, id } : resource);
-    if (problem) entryFaults.set(index, `entry ${index + 1}: ${problem}`);
-    else if (id === undefined) entryFaults.set(index, `entry ${index + 1} (${type}) has no id and no urn:uuid fullUrl to take one from`);
+    const walk = walkResource(resource, type || `entry ${n}.resource`);
+    if (walk.problem) return fault(index, `entry ${n}: ${walk.problem}`);
+    const problem = checkResource(resource);
+    if (problem) fault(index, `entry ${n}: ${problem}`);
+    // An entry with a bad date still has a type and id that others may refer to by urn:uuid.
+    if (!R4_RESOURCE_TYPES.has(type) || (resource.id !== undefined && (typeof resource.id !== 'string' || !FHIR_ID.test(resource.id)))) return;
+    const id = typeof resource.id === 'string' ? resource.id : (idFromUrls(type, fullUrl, method === 'PUT' || method === 'POST' ? url : '') ?? contentId(resource));
+    entries.push({ index, resource, type, id, ...(fullUrl ? { fullUrl } : {}), references: walk.references });
   });
-
-  const patients = entries.filter((e) => e.type === 'Patient');
-  if (patients.length > 1) {
-    return [reject(src, `bundle holds ${patients.length} Patient resources (${patients.map((p) => p.id || '?').join(', ')}); a bundle must be about one person`, { messageId })];
-  }
-  const patientEntry = patients[0];
-  if (patientEntry && entryFaults.has(patientEntry.index)) {
-    // Everything else in the bundle hangs off the Patient, so its fault rejects the whole bundle.
-    return [reject(src, `the Patient is not valid: ${entryFaults.get(patientEntry.index)}`, { messageId })];
-  }
-  if (!patientEntry) {
-    const personal = entries.find((e) => !NON_PERSONAL_TYPES.has(e.type) && !entryFaults.has(e.index));
-    if (personal) return [reject(src, `bundle has no Patient, but holds ${personal.type} ${personal.id || ''} about a person`.replace(/ +$/, ''), { messageId })];
-  }
 
   const byFullUrl = new Map<string, Entry>();
   const byTypeId = new Map<string, Entry>();
+  const byType = new Map<string, Entry[]>();
   for (const e of entries) {
-    if (entryFaults.has(e.index)) continue;
     if (e.fullUrl) byFullUrl.set(e.fullUrl, e);
     byTypeId.set(`${e.type}/${e.id}`, e);
+    const list = byType.get(e.type);
+    if (list) list.push(e);
+    else byType.set(e.type, [e]);
   }
 
-  const sourceSystem = sourceSystemOf(bundle, patientEntry?.resource, byTypeId);
-  if (!sourceSystem) {
-    return [reject(src, 'cannot tell which source system sent this bundle: no Bundle.meta.source and no ODS code on the Patient’s generalPractitioner or managingOrganization', { messageId })];
+  // Pass 2: references. Bundle-local ones (`urn:uuid:`, fullUrls) become `Type/id`; conditional
+  // ones are resolved against the bundle; a reference that cannot mean anything rejects its entry.
+  // A rejected entry is left as it came (it is quarantined for repair and replay).
+  for (const e of entries) {
+    if (entryFaults.has(e.index)) continue;
+    const problem = resolveReferences(e, byFullUrl, byType);
+    if (problem) fault(e.index, `entry ${e.index + 1} (${e.type}/${e.id}): ${problem}`);
+  }
+  if (bare && entryFaults.size) return [reject(src, [...entryFaults.values()][0]!.replace(/^entry 1(?: \([^)]*\))?: /, ''), { messageId })];
+
+  const patients = entries.filter((e) => e.type === 'Patient');
+  const patientIds = new Set(patients.map((p) => p.id));
+  const goodPatients = patients.filter((p) => !entryFaults.has(p.index));
+  if (patientIds.size === 1 && goodPatients.length === 0) {
+    // Everything else in a one-person bundle hangs off its Patient: keep the bundle whole for repair.
+    return [reject(src, `the Patient is not valid: ${entryFaults.get(patients[0]!.index)}`, { messageId })];
   }
 
-  // Pass 2: references. An entry pointing at a person-level resource that is not in the bundle
-  // is rejected; that may leave others dangling, so repeat until nothing changes.
-  let changed = true;
-  while (changed) {
-    changed = false;
-    for (const e of entries) {
-      if (entryFaults.has(e.index)) continue;
-      // Patient.link points at other records of the person (merges), which are never in the bundle.
-      const checked = e.type === 'Patient' ? { ...e.resource, link: undefined } : e.resource;
-      const bad = findBadReference(checked, byFullUrl, byTypeId);
-      if (bad) {
-        entryFaults.set(e.index, `entry ${e.index + 1} (${e.type}/${e.id}): reference ${bad} is not in this bundle`);
-        if (e.fullUrl) byFullUrl.delete(e.fullUrl);
-        byTypeId.delete(`${e.type}/${e.id}`);
-        changed = true;
-      }
-    }
-  }
+  const sourceSystem = sourceSystemOf(context, bare ? bare.bareMeta : bundle.meta, goodPatients, byTypeId);
+  if ('problem' in sourceSystem) return [reject(src, sourceSystem.problem, { messageId })];
+  const system = sourceSystem.key;
 
-  if (patientEntry && entryFaults.has(patientEntry.index)) {
-    return [reject(src, `the Patient is not valid: ${entryFaults.get(patientEntry.index)}`, { sourceSystem, messageId })];
-  }
-
-  const items: IngestItem[] = [];
   const resources: ItemResource[] = [];
   for (const e of entries) {
     if (entryFaults.has(e.index)) continue;
     if (e.resource.id === undefined) e.resource.id = e.id;
-    rewriteReferences(e.resource, byFullUrl);
     const meta = isObject(e.resource.meta) ? e.resource.meta : undefined;
-    const sourceTime = meta && typeof meta.lastUpdated === 'string' ? meta.lastUpdated : undefined;
-    resources.push(sourceTime ? { resource: e.resource as unknown as Resource, sourceTime } : { resource: e.resource as unknown as Resource });
+    const item: ItemResource = { resource: e.resource as unknown as Resource };
+    if (meta && typeof meta.lastUpdated === 'string') item.sourceTime = meta.lastUpdated;
+    const subject = subjectOf(e, patients);
+    if (subject !== undefined) item.subject = subject;
+    resources.push(item);
   }
 
+  // Each Patient once (a history or searchset may carry versions), the newest by meta.lastUpdated.
+  const newest = new Map<string, Entry>();
+  for (const p of goodPatients) {
+    const had = newest.get(p.id);
+    if (!had || lastUpdated(p) > lastUpdated(had)) newest.set(p.id, p);
+  }
   const accepted: AcceptedItem = {
     kind: 'accepted',
     format: 'fhir',
-    sourceSystem,
+    sourceSystem: system,
     messageId,
     contentHash: src.contentHash,
     event: bundleType,
     idIsUnique: false,
-    identities: [],
+    identities: [...newest.values()].map((p) => identityOf(p.resource, system, byTypeId)),
     resources,
     origin: src.origin,
   };
-  if (patientEntry) {
-    accepted.identities = [identityOf(patientEntry.resource, sourceSystem, byTypeId)];
-    const merge = mergeOf(patientEntry.resource, sourceSystem);
-    if (merge) accepted.merges = [merge];
-  }
-  items.push(accepted);
+  const merges = mergesOf([...newest.values()], system);
+  if (merges.length) accepted.merges = merges;
 
+  const items: IngestItem[] = [accepted];
   for (const [index, reason] of [...entryFaults].sort((a, b) => a[0] - b[0])) {
-    items.push(reject(src, reason, { sourceSystem, messageId, raw: JSON.stringify(rawEntries[index]) }));
+    items.push(reject(src, reason, { sourceSystem: system, messageId, raw: bare ? src.raw : safeJson(rawEntries[index]) }));
   }
   return items;
+}
+
+const lastUpdated = (e: Entry): string => (isObject(e.resource.meta) && typeof e.resource.meta.lastUpdated === 'string' ? e.resource.meta.lastUpdated : '');
+
+/** The id an entry without `Resource.id` takes: `urn:uuid:<id>`, a fullUrl or PUT url ending `Type/<id>`. */
+function idFromUrls(type: string, fullUrl: string | undefined, requestUrl: string): string | undefined {
+  if (fullUrl?.startsWith('urn:uuid:')) {
+    const u = fullUrl.slice('urn:uuid:'.length);
+    if (FHIR_ID.test(u)) return u;
+  }
+  for (const url of [fullUrl ?? '', requestUrl]) {
+    const m = URL_TAIL.exec(url.split('?')[0]!);
+    if (m && m[1] === type) return m[2];
+  }
+  return undefined;
+}
+
+/**
+ * An id for a resource that came with none (a transaction POST whose server would assign one):
+ * from its content, so a replay of the same entry gives the same id.
+ */
+function contentId(resource: Json): string {
+  return createHash('sha256').update(JSON.stringify(resource)).digest('hex');
+}
+
+/**
+ * Rewrites the references of one entry in place, or returns a problem and changes nothing (a
+ * rejected entry is quarantined as it came).
+ */
+function resolveReferences(e: Entry, byFullUrl: Map<string, Entry>, byType: Map<string, Entry[]>): string | undefined {
+  const changes: (() => void)[] = [];
+  for (const ref of e.references) {
+    const r = ref.reference as string;
+    if (r.startsWith('#')) continue; // a contained resource
+    const target = byFullUrl.get(r);
+    if (target) {
+      changes.push(() => (ref.reference = `${target.type}/${target.id}`));
+      continue;
+    }
+    if (r.startsWith('urn:')) return `reference ${show(r)} names no entry of this bundle`;
+    const cond = CONDITIONAL_REF.exec(r);
+    if (!cond) continue; // a literal reference: kept as sent, resolved within the source system
+    const type = cond[1]!;
+    const found = conditionalMatches(cond[2]!, byType.get(type) ?? []);
+    if (!found) {
+      if (type === 'Patient') return `conditional reference ${show(r)} cannot be resolved: Bevan resolves them by identifier or _id`;
+      continue;
+    }
+    if (found.matches.length === 1) {
+      const id = found.matches[0]!.id;
+      changes.push(() => (ref.reference = `${type}/${id}`));
+      continue;
+    }
+    if (type === 'Patient') {
+      return found.matches.length === 0
+        ? `conditional reference ${show(r)} matches no Patient in this bundle`
+        : `conditional reference ${show(r)} matches ${found.matches.length} Patients in this bundle (${found.matches.map((m) => m.id).join(', ')}), so whose it is cannot be told`;
+    }
+    // Not a person (Organization?identifier=… pointing at a directory Bevan does not hold): keep
+    // it as a logical reference, by identifier, as FHIR allows.
+    changes.push(() => {
+      if (found.identifier && !isObject(ref.identifier)) ref.identifier = found.identifier;
+      if (ref.type === undefined) ref.type = type;
+    });
+  }
+  for (const c of changes) c();
+  return undefined;
+}
+
+interface ConditionalResult {
+  matches: Entry[];
+  /** The one identifier searched for, to keep an unresolved reference as a logical one. */
+  identifier?: { system?: string; value: string };
+}
+
+/**
+ * The bundle entries a conditional reference's search selects (https://hl7.org/fhir/R4/http.html#trules):
+ * `identifier` (`system|value`, `|value`, `value`; commas for or) and `_id`, joined by `&`.
+ * Null for a search on anything else.
+ */
+function conditionalMatches(query: string, candidates: readonly Entry[]): ConditionalResult | null {
+  const tests: ((e: Entry) => boolean)[] = [];
+  let identifier: { system?: string; value: string } | undefined;
+  for (const part of query.split('&')) {
+    const eq = part.indexOf('=');
+    if (eq < 0) return null;
+    const name = decode(part.slice(0, eq));
+    const values = decode(part.slice(eq + 1)).split(',');
+    if (name === '_id') tests.push((e) => values.includes(e.id));
+    else if (name === 'identifier') {
+      const wanted = values.map((v) => {
+        const bar = v.indexOf('|');
+        return bar < 0 ? { value: v } : { system: v.slice(0, bar), value: v.slice(bar + 1) };
+      });
+      if (wanted.length === 1) identifier = wanted[0]!.system ? { system: wanted[0]!.system, value: wanted[0]!.value } : { value: wanted[0]!.value };
+      tests.push((e) => identifiers(e.resource).some((i) => wanted.some((w) => i.value === w.value && (w.system === undefined || (w.system === '' ? i.system === undefined : i.system === w.system)))));
+    } else return null;
+  }
+  return { matches: candidates.filter((e) => tests.every((t) => t(e))), ...(identifier ? { identifier } : {}) };
+}
+
+function decode(s: string): string {
+  try {
+    return decodeURIComponent(s.replace(/\+/g, ' '));
+  } catch {
+    return s;
+  }
+}
+
+function identifiers(resource: Json): { system?: string; value: string }[] {
+  const out: { system?: string; value: string }[] = [];
+  for (const i of Array.isArray(resource.identifier) ? resource.identifier : []) {
+    if (isObject(i) && typeof i.value === 'string') out.push(typeof i.system === 'string' ? { system: i.system, value: i.value } : { value: i.value });
+  }
+  return out;
+}
+
+/** The Reference objects at a dotted element path, stepping through arrays. */
+function referencesAt(resource: Json, path: string): Json[] {
+  let level: unknown[] = [resource];
+  for (const name of path.split('.')) {
+    const next: unknown[] = [];
+    for (const v of level) {
+      if (!isObject(v)) continue;
+      const c = v[name];
+      if (Array.isArray(c)) next.push(...c);
+      else if (c !== undefined) next.push(c);
+    }
+    level = next;
+  }
+  return level.filter(isObject);
+}
+
+/**
+ * The id of the Patient whose compartment the entry is in (https://hl7.org/fhir/R4/compartmentdefinition-patient.html),
+ * by a `Patient/<id>` reference (after bundle references are rewritten) or a logical reference by
+ * identifier to a Patient of this bundle. Undefined: about no one Bevan can name.
+ */
+function subjectOf(e: Entry, patients: readonly Entry[]): string | undefined {
+  if (e.type === 'Patient') return e.id;
+  if (NON_PERSONAL_TYPES.has(e.type)) return undefined;
+  const paths = PATIENT_COMPARTMENT.get(e.type) ?? FALLBACK_SUBJECT_PATHS;
+  for (const path of paths) {
+    for (const ref of referencesAt(e.resource, path)) {
+      if (typeof ref.reference === 'string') {
+        const m = RELATIVE_REF.exec(ref.reference);
+        if (m && m[1] === 'Patient') return m[2];
+        continue;
+      }
+      if (isObject(ref.identifier) && typeof ref.identifier.value === 'string' && (ref.type === undefined || ref.type === 'Patient')) {
+        const { system, value } = ref.identifier;
+        const hits = patients.filter((p) => identifiers(p.resource).some((i) => i.value === value && (system === undefined || i.system === system)));
+        if (hits.length === 1) return hits[0]!.id;
+      }
+    }
+  }
+  return undefined;
+}
+
+function odsOf(org: Json | undefined): string | undefined {
+  for (const i of org ? identifiers(org) : []) if (i.system === ODS_SYSTEM && i.value) return i.value;
+  return undefined;
 }
 
 function odsFromReference(ref: unknown, byTypeId: Map<string, Entry>): string | undefined {
@@ -185,29 +374,35 @@ function odsFromReference(ref: unknown, byTypeId: Map<string, Entry>): string | 
   const ident = ref.identifier;
   if (isObject(ident) && ident.system === ODS_SYSTEM && typeof ident.value === 'string' && ident.value) return ident.value;
   // The reference may point at an Organization in the bundle that carries the ODS code.
-  if (typeof ref.reference === 'string') {
-    const org = byTypeId.get(ref.reference)?.resource;
-    const ids = org && Array.isArray(org.identifier) ? org.identifier : [];
-    for (const i of ids) if (isObject(i) && i.system === ODS_SYSTEM && typeof i.value === 'string' && i.value) return i.value;
-  }
+  if (typeof ref.reference === 'string') return odsOf(byTypeId.get(ref.reference)?.resource);
   return undefined;
 }
 
 function practiceOf(patient: Json, byTypeId: Map<string, Entry>): string | undefined {
-  const gps = Array.isArray(patient.generalPractitioner) ? patient.generalPractitioner : [];
-  for (const gp of gps) {
+  for (const gp of Array.isArray(patient.generalPractitioner) ? patient.generalPractitioner : []) {
     const ods = odsFromReference(gp, byTypeId);
     if (ods) return ods;
   }
   return undefined;
 }
 
-function sourceSystemOf(bundle: Json, patient: Json | undefined, byTypeId: Map<string, Entry>): string | undefined {
-  const meta = isObject(bundle.meta) ? bundle.meta : undefined;
-  if (meta && typeof meta.source === 'string' && meta.source.trim()) return meta.source.trim();
-  if (!patient) return undefined;
-  const ods = practiceOf(patient, byTypeId) ?? odsFromReference(patient.managingOrganization, byTypeId);
-  return ods ? `gp:${ods}` : undefined;
+/**
+ * The source system: the feed's configured source (`--source`), else `meta.source` of the Bundle
+ * (or of a bare resource), else `gp:<ODS>` when every Patient names the same registered practice.
+ */
+function sourceSystemOf(context: ReadContext, meta: unknown, patients: readonly Entry[], byTypeId: Map<string, Entry>): { key: string } | { problem: string } {
+  if (context.source) return { key: context.source };
+  const fromMeta = metaSource(meta);
+  if (fromMeta) {
+    const bad = badText(fromMeta);
+    if (bad || fromMeta.length > 200) return { problem: `meta.source ${show(fromMeta)} cannot be a source system key: ${bad ?? 'longer than 200 characters'}; ${NO_SOURCE_HELP}` };
+    return { key: fromMeta };
+  }
+  const practices = new Set(patients.map((p) => practiceOf(p.resource, byTypeId) ?? odsFromReference(p.resource.managingOrganization, byTypeId)));
+  const [only] = practices;
+  if (practices.size === 1 && only) return { key: `gp:${only}` };
+  const why = patients.length === 0 ? 'no meta.source and no Patient' : practices.size > 1 ? 'no Bundle.meta.source, and its Patients name different practices' : 'no meta.source and no ODS code on the Patient’s generalPractitioner or managingOrganization';
+  return { problem: `cannot tell which source system sent this: ${why}; ${NO_SOURCE_HELP}` };
 }
 
 const SEXES: Record<string, Sex> = { male: 'male', female: 'female', other: 'other', unknown: 'unknown' };
@@ -215,87 +410,57 @@ const SEXES: Record<string, Sex> = { male: 'male', female: 'female', other: 'oth
 /** The source identity a Patient resource carries (docs/feeds.md "Source system keys"). */
 export function identityOf(patient: Json, system: string, byTypeId: Map<string, Entry> = new Map()): SourceIdentity {
   const identity: SourceIdentity = { system, id: String(patient.id) };
-  const idents = Array.isArray(patient.identifier) ? patient.identifier : [];
-  for (const i of idents) {
-    if (isObject(i) && i.system === NHS_NUMBER_SYSTEM && typeof i.value === 'string') {
+  for (const i of identifiers(patient)) {
+    if (i.system === NHS_NUMBER_SYSTEM) {
       identity.nhsNumber = i.value.replace(/\s+/g, '');
       break;
     }
   }
   const names = (Array.isArray(patient.name) ? patient.name : []).filter(isObject);
-  const name = names.find((n) => n.use === 'official') ?? names[0];
+  const name = names.find((n) => n.use === 'official') ?? names.find((n) => n.use === undefined || n.use === 'usual') ?? names.find((n) => n.use !== 'old') ?? names[0];
   if (name) {
     if (typeof name.family === 'string') identity.family = name.family;
-    if (Array.isArray(name.given) && typeof name.given[0] === 'string') identity.given = name.given[0];
+    const given = Array.isArray(name.given) ? name.given.find((g) => typeof g === 'string' && g.trim() !== '') : undefined;
+    if (typeof given === 'string') identity.given = given;
   }
   if (typeof patient.birthDate === 'string') identity.birthDate = patient.birthDate;
   if (typeof patient.gender === 'string' && SEXES[patient.gender]) identity.sex = SEXES[patient.gender];
   const addresses = (Array.isArray(patient.address) ? patient.address : []).filter(isObject);
-  const address = addresses.find((a) => a.use === 'home') ?? addresses[0];
-  if (address && typeof address.postalCode === 'string') identity.postcode = address.postalCode;
+  const address = addresses.find((a) => a.use === 'home') ?? addresses.find((a) => a.use !== 'old' && a.type !== 'postal') ?? addresses[0];
+  if (address) {
+    if (typeof address.postalCode === 'string' && address.postalCode.trim()) identity.postcode = address.postalCode.trim();
+    const lines = (Array.isArray(address.line) ? address.line : []).filter((l): l is string => typeof l === 'string').map((l) => l.trim()).filter((l) => l !== '');
+    if (lines.length) identity.address = lines.join(', ');
+    if (typeof address.city === 'string' && address.city.trim()) identity.town = address.city.trim();
+  }
   const practice = practiceOf(patient, byTypeId);
   if (practice) identity.practice = practice;
   return identity;
 }
 
-function mergeOf(patient: Json, system: string): MergeInstruction | undefined {
-  const links = Array.isArray(patient.link) ? patient.link : [];
-  for (const l of links) {
-    if (!isObject(l) || l.type !== 'replaced-by' || !isObject(l.other) || typeof l.other.reference !== 'string') continue;
-    const m = /^Patient\/([A-Za-z0-9\-.]{1,64})$/.exec(l.other.reference);
-    if (m && m[1] !== patient.id) return { system, survivorId: m[1], retiredId: String(patient.id) };
-  }
-  return undefined;
-}
-
-const RELATIVE_REF = /^([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})(?:\/_history\/[^/]+)?$/;
-const ABSOLUTE_REF = /^https?:\/\/.+\/([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})(?:\/_history\/[^/]+)?$/;
-
-/** The first reference in `value` that points outside the bundle at something personal. */
-function findBadReference(value: unknown, byFullUrl: Map<string, Entry>, byTypeId: Map<string, Entry>): string | undefined {
-  if (Array.isArray(value)) {
-    for (const v of value) {
-      const bad = findBadReference(v, byFullUrl, byTypeId);
-      if (bad) return bad;
-    }
-    return undefined;
-  }
-  if (!isObject(value)) return undefined;
-  for (const key in value) {
-    const v = value[key];
-    if (key === 'reference' && typeof v === 'string') {
-      if (!referenceResolves(v, byFullUrl, byTypeId)) return v;
-    } else if (key !== 'contained' && typeof v === 'object' && v !== null) {
-      const bad = findBadReference(v, byFullUrl, byTypeId);
-      if (bad) return bad;
+/**
+ * Identity instructions from Patient.link (https://hl7.org/fhir/R4/valueset-link-type.html), for
+ * links to another Patient of the same source: `replaced-by` (this record was merged into the
+ * other) and `replaces` (the other was merged into this) are merges; `seealso` and `refer` (the
+ * same person, both records in use) are links. One per link, the same instruction once.
+ */
+function mergesOf(patients: readonly Entry[], system: string): MergeInstruction[] {
+  const out = new Map<string, MergeInstruction>();
+  for (const p of patients) {
+    for (const l of Array.isArray(p.resource.link) ? p.resource.link : []) {
+      if (!isObject(l) || !isObject(l.other) || typeof l.other.reference !== 'string') continue;
+      const m = RELATIVE_REF.exec(l.other.reference);
+      if (!m || m[1] !== 'Patient' || m[2] === p.id) continue;
+      const other = m[2]!;
+      const event = `Patient.link ${String(l.type)}`;
+      let mi: MergeInstruction | undefined;
+      if (l.type === 'replaced-by') mi = { kind: 'merge', system, survivorId: other, retiredId: p.id, event };
+      else if (l.type === 'replaces') mi = { kind: 'merge', system, survivorId: p.id, retiredId: other, event };
+      else if (l.type === 'seealso' || l.type === 'refer') mi = { kind: 'link', system, survivorId: p.id, retiredId: other, event };
+      if (!mi) continue;
+      const key = mi.kind === 'link' ? `link|${[mi.survivorId, mi.retiredId].sort().join('|')}` : `merge|${mi.survivorId}|${mi.retiredId}`;
+      if (!out.has(key)) out.set(key, mi);
     }
   }
-  return undefined;
-}
-
-function referenceResolves(ref: string, byFullUrl: Map<string, Entry>, byTypeId: Map<string, Entry>): boolean {
-  if (ref.startsWith('#')) return true; // contained resource
-  if (byFullUrl.has(ref)) return true;
-  if (ref.startsWith('urn:')) return false;
-  const m = RELATIVE_REF.exec(ref) ?? ABSOLUTE_REF.exec(ref);
-  if (!m) return false;
-  return byTypeId.has(`${m[1]}/${m[2]}`) || NON_PERSONAL_TYPES.has(m[1]);
-}
-
-/** Rewrites references to bundle entries by fullUrl (`urn:uuid:…` or absolute) as `<Type>/<id>`, in place. */
-function rewriteReferences(value: unknown, byFullUrl: Map<string, Entry>): void {
-  if (Array.isArray(value)) {
-    for (const v of value) rewriteReferences(v, byFullUrl);
-    return;
-  }
-  if (!isObject(value)) return;
-  for (const key in value) {
-    const v = value[key];
-    if (key === 'reference' && typeof v === 'string') {
-      const target = byFullUrl.get(v);
-      if (target) value[key] = `${target.type}/${target.id}`;
-    } else if (key !== 'contained' && typeof v === 'object' && v !== null) {
-      rewriteReferences(v, byFullUrl);
-    }
-  }
+  return [...out.values()];
 }

@@ -43,7 +43,12 @@ class ValueBuilder {
       this.done = true;
     } else if (Array.isArray(top)) top.push(v);
     else {
-      top[this.keys[this.keys.length - 1] as string] = v;
+      const key = this.keys[this.keys.length - 1] as string;
+      // Plain assignment of `__proto__` would replace the object's prototype (an entry `{"__proto__":
+      // {"resourceType":"Patient"}}` would read as a Patient). Define it as an own property, as
+      // JSON.parse does, so both parse paths agree and the walk (walk.ts) rejects it by name.
+      if (key === '__proto__') Object.defineProperty(top, key, { value: v, enumerable: true, writable: true, configurable: true });
+      else top[key] = v;
     }
   }
 

@@ -4,39 +4,14 @@
  * Deliberately not a schema validator: the FHIR adapter must parse more than 40,000 resources
  * a second on one core, and a full StructureDefinition walk costs far more than the JSON parse
  * itself. We check what would corrupt the record or the patient index if let through — a
- * resource type Bevan does not store, a missing id, an impossible date — and leave profile
+ * name that is not an R4 resource type, a bad id, an impossible date — and leave profile
  * conformance to the sender.
  */
 
-/** FHIR R4 resource types Bevan stores. */
-export const STORED_RESOURCE_TYPES: ReadonlySet<string> = new Set([
-  'Patient',
-  'Condition',
-  'Observation',
-  'MedicationStatement',
-  'MedicationRequest',
-  'AllergyIntolerance',
-  'Encounter',
-  'Procedure',
-  'Immunization',
-  'DiagnosticReport',
-  'EpisodeOfCare',
-  'CarePlan',
-  'Organization',
-  'Practitioner',
-  'PractitionerRole',
-  'Location',
-  'Flag',
-  'QuestionnaireResponse',
-  'ServiceRequest',
-  'DocumentReference',
-]);
-
-/**
- * Resources about no person: a bundle may refer to them without carrying them, and a bundle
- * holding only these needs no Patient.
- */
-export const NON_PERSONAL_TYPES: ReadonlySet<string> = new Set(['Organization', 'Practitioner', 'PractitionerRole', 'Location']);
+// Every R4 resource type is stored as it came (Bevan interprets some; the others are kept for
+// the record and for later use); only a name that is not an R4 type is refused.
+import { R4_RESOURCE_TYPES } from './r4.ts';
+export { NON_PERSONAL_TYPES, R4_RESOURCE_TYPES } from './r4.ts';
 
 // FHIR date / dateTime / instant: YYYY, YYYY-MM, YYYY-MM-DD, or a full date with a time and zone.
 // https://hl7.org/fhir/R4/datatypes.html#dateTime
@@ -91,18 +66,32 @@ const DATE_FIELDS = [
 ] as const;
 const PERIOD_FIELDS = ['period', 'effectivePeriod', 'performedPeriod', 'onsetPeriod'] as const;
 
+/** A value for a reason text: JSON-quoted (so NUL and lone surrogates are escapes), at most 80 characters. */
+export function show(v: unknown): string {
+  let s: string;
+  try {
+    s = JSON.stringify(v) ?? String(v);
+  } catch {
+    s = Object.prototype.toString.call(v);
+  }
+  if (s.length <= 80) return s;
+  // Never cut a surrogate pair in two: half of one cannot be stored as text.
+  const cut = /[\ud800-\udbff]/.test(s[79]!) ? 79 : 80;
+  return `${s.slice(0, cut)}…`;
+}
+
 /** The first problem found with one resource, as a sentence, or null when it may be stored. */
 export function checkResource(resource: Record<string, unknown>): string | null {
   const type = resource.resourceType;
   if (typeof type !== 'string' || type === '') return 'resource has no resourceType';
-  if (!STORED_RESOURCE_TYPES.has(type)) return `unknown resource type ${type}`;
+  if (!R4_RESOURCE_TYPES.has(type)) return `unknown resource type ${/^[A-Za-z]{1,64}$/.test(type) ? type : show(type)}: not a FHIR R4 resource type`;
   if (resource.id !== undefined && (typeof resource.id !== 'string' || !/^[A-Za-z0-9\-.]{1,64}$/.test(resource.id))) {
-    return `${type} id ${JSON.stringify(resource.id)} is not a valid FHIR id`;
+    return `${type} id ${show(resource.id)} is not a valid FHIR id`;
   }
   for (const field of DATE_FIELDS) {
     const v = resource[field];
     if (v === undefined) continue;
-    if (typeof v !== 'string' || !isValidFhirDateTime(v)) return `${type}.${field} ${JSON.stringify(v)} is not a valid date`;
+    if (typeof v !== 'string' || !isValidFhirDateTime(v)) return `${type}.${field} ${show(v)} is not a valid date`;
   }
   for (const field of PERIOD_FIELDS) {
     const p = resource[field];
@@ -111,13 +100,13 @@ export function checkResource(resource: Record<string, unknown>): string | null 
     for (const end of ['start', 'end'] as const) {
       const v = (p as Record<string, unknown>)[end];
       if (v !== undefined && (typeof v !== 'string' || !isValidFhirDateTime(v))) {
-        return `${type}.${field}.${end} ${JSON.stringify(v)} is not a valid date`;
+        return `${type}.${field}.${end} ${show(v)} is not a valid date`;
       }
     }
   }
-  const meta = resource.meta as Record<string, unknown> | undefined;
+  const meta = typeof resource.meta === 'object' && resource.meta !== null ? (resource.meta as Record<string, unknown>) : undefined;
   if (meta && meta.lastUpdated !== undefined && (typeof meta.lastUpdated !== 'string' || !isValidFhirDateTime(meta.lastUpdated))) {
-    return `${type}.meta.lastUpdated ${JSON.stringify(meta.lastUpdated)} is not a valid instant`;
+    return `${type}.meta.lastUpdated ${show(meta.lastUpdated)} is not a valid instant`;
   }
   return null;
 }

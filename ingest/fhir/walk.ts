@@ -1,0 +1,98 @@
+/**
+ * One pass over a parsed resource, without recursion (a resource nested 100,000 deep must not
+ * overflow the stack): finds what may not be stored, and collects its references.
+ * What may not be stored: nesting deeper than MAX_DEPTH (PostgreSQL's jsonb parser and
+ * JSON.stringify both recurse), a NUL or a lone surrogate in a string or key (jsonb refuses
+ * `\u0000` and unpaired surrogate escapes, and FHIR strings may hold neither), and a `__proto__`
+ * key (no FHIR element has that name; an object carrying one is unsafe to copy with
+ * Object.assign or a naive merge anywhere downstream).
+ */
+
+type Json = Record<string, unknown>;
+
+/** Deeper than any real resource (Questionnaire items and nested extensions reach ~20). */
+export const MAX_DEPTH = 100;
+
+export interface WalkResult {
+  /** The first thing that may not be stored, as a sentence naming its path; absent when none. */
+  problem?: string;
+  /** Every object with a string `reference` (a FHIR Reference), contained resources included. */
+  references: Json[];
+}
+
+const SUSPECT = /[\u0000\ud800-\udfff]/;
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/** Why a string may not be stored, or null. */
+export function badText(s: string): string | null {
+  if (!SUSPECT.test(s)) return null;
+  if (s.includes('\u0000')) return 'a NUL character (U+0000)';
+  if (LONE_SURROGATE.test(s)) return 'a lone UTF-16 surrogate (not a Unicode character)';
+  return null;
+}
+
+interface Frame {
+  value: Json | unknown[];
+  depth: number;
+  parent: Frame | null;
+  key: string | number;
+}
+
+function pathOf(frame: Frame | null, last: string | number | null, root: string): string {
+  const parts: (string | number)[] = [];
+  if (last !== null) parts.push(last);
+  for (let f = frame; f && f.parent; f = f.parent) parts.push(f.key);
+  let path = root;
+  for (let i = parts.length - 1; i >= 0; i--) {
+    const p = parts[i]!;
+    path += typeof p === 'number' ? `[${p}]` : /^[A-Za-z_$][\w$-]*$/.test(p) ? `.${p}` : `[${asciiJson(p)}]`;
+  }
+  // ASCII only, so cutting it cannot split a character; long paths keep their two ends.
+  return path.length > 200 ? `${path.slice(0, 100)}…${path.slice(-80)}` : path;
+}
+
+const asciiJson = (s: string): string => JSON.stringify(s).replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+
+/** Walks `resource` (named `root` in messages, e.g. `Observation`). */
+export function walkResource(resource: Json, root: string, maxDepth = MAX_DEPTH): WalkResult {
+  const references: Json[] = [];
+  const stack: Frame[] = [{ value: resource, depth: 1, parent: null, key: '' }];
+  while (stack.length) {
+    const frame = stack.pop()!;
+    const v = frame.value;
+    if (frame.depth > maxDepth) {
+      return { problem: `${pathOf(frame, null, root)} is nested more than ${maxDepth} levels deep`, references };
+    }
+    if (Array.isArray(v)) {
+      for (let i = v.length - 1; i >= 0; i--) {
+        const c = v[i];
+        if (typeof c === 'string') {
+          const bad = badText(c);
+          if (bad) return { problem: `${pathOf(frame, i, root)} holds ${bad}`, references };
+        } else if (typeof c === 'object' && c !== null) stack.push({ value: c as Json, depth: frame.depth + 1, parent: frame, key: i });
+      }
+      continue;
+    }
+    if (typeof v.reference === 'string') references.push(v);
+    for (const k in v) {
+      if (k === '__proto__') return { problem: `${pathOf(frame, null, root)} has a "__proto__" key, which is not a FHIR element`, references };
+      const keyBad = badText(k);
+      if (keyBad) return { problem: `${pathOf(frame, null, root)} has a key holding ${keyBad}`, references };
+      const c = v[k];
+      if (typeof c === 'string') {
+        const bad = badText(c);
+        if (bad) return { problem: `${pathOf(frame, k, root)} holds ${bad}`, references };
+      } else if (typeof c === 'object' && c !== null) stack.push({ value: c as Json, depth: frame.depth + 1, parent: frame, key: k });
+    }
+  }
+  return { references };
+}
+
+/** JSON text of a value that may be nested too deeply for JSON.stringify; never throws. */
+export function safeJson(value: unknown): string {
+  try {
+    return JSON.stringify(value) ?? 'null';
+  } catch (err) {
+    return `(not kept: ${(err as Error).message})`;
+  }
+}
