@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  oneSlipApart, compareBirthDate, compareFamily, compareGiven, compareIdentities, compareNhsNumber, comparePostcode, compareSex, countPatterns, decide,
+  oneSlipApart, addressParts, compareAddress, compareBirthDate, compareFamily, compareGiven, compareIdentities, compareNames, compareNhsNumber, comparePostcode, compareSex, compareTown, countPatterns, decide,
+  householdAgrees, householdWeight, isNickname, isUkPostcode, nhsNumbersConflict,
   DEFAULT_PARAMETERS, estimateParameters, estimateU, FIELDS, jaroWinkler, matchProbability, matchWeight, normalisePostcode, soundex, thresholds,
   type ComparisonVector, type MatchParameters,
 } from './fellegi-sunter.ts';
@@ -61,9 +62,11 @@ test('comparison levels', () => {
 
   assert.equal(compareBirthDate('1950-03-01', '1950-03-01'), 0);
   assert.equal(compareBirthDate('1950-03-01', '1950-01-03'), 1);
-  assert.equal(compareBirthDate('1950-03-01', '1950-03-21'), 2);
-  assert.equal(compareBirthDate('1950-03-01', '1958-03-01'), 3);
-  assert.equal(compareBirthDate('1950-03-01', '1951-04-01'), 4);
+  assert.equal(compareBirthDate('1950-03-01', '1950-03-21'), 2); // one digit
+  assert.equal(compareBirthDate('1950-03-01', '1958-03-01'), 2);
+  assert.equal(compareBirthDate('1959-03-01', '1960-03-01'), 3); // one year, three digits
+  assert.equal(compareBirthDate('1950-03-01', '1950-03-28'), 4); // same year and month
+  assert.equal(compareBirthDate('1950-03-01', '1951-04-01'), 5);
   assert.equal(compareBirthDate('1950-03-01', null), -1);
 
   assert.equal(compareSex('male', 'male'), 0);
@@ -71,8 +74,10 @@ test('comparison levels', () => {
   assert.equal(compareSex('male', 'unknown'), -1);
 
   assert.equal(comparePostcode('M14 5AB', 'm145ab'), 0);
-  assert.equal(comparePostcode('M14 5AB', 'M14 6XY'), 1);
-  assert.equal(comparePostcode('M14 5AB', 'M1 4AB'), 2);
+  assert.equal(comparePostcode('M14 5AB', 'M14 6XY'), 2); // same district
+  assert.equal(comparePostcode('M14 5AB', 'M41 5AB'), 1); // digits transposed
+  assert.equal(comparePostcode('M14 5AB', 'M1 4AB'), 1); // one character dropped
+  assert.equal(comparePostcode('M14 5AB', 'M20 4XY'), 3);
   assert.equal(comparePostcode('', 'M1 4AB'), -1);
   assert.equal(normalisePostcode(' m145ab'), 'M14 5AB');
 
@@ -81,7 +86,7 @@ test('comparison levels', () => {
       { nhsNumber: null, family: 'Thompson', given: 'Anne', birthDate: '1950-03-01', sex: 'female', postcode: 'M14 5AB' },
       { nhsNumber: '9434765919', family: 'Thomson', given: 'Ann', birthDate: '1950-03-01', sex: 'female', postcode: 'M14 5AB' },
     ),
-    [-1, 1, 1, 0, 0, 0],
+    [-1, 1, 1, 0, 0, 0, -1, -1],
   );
 });
 
@@ -89,13 +94,13 @@ test('weights, probability and decisions', () => {
   const p = DEFAULT_PARAMETERS;
   const t = thresholds(p);
   // A misspelt family name with everything else agreeing is a match; a same-birthday stranger is not.
-  const typo: ComparisonVector = [-1, 1, 0, 0, 0, 0];
-  const stranger: ComparisonVector = [-1, 3, 4, 0, 1, 2];
+  const typo: ComparisonVector = [-1, 1, 0, 0, 0, 0, 0, 0];
+  const stranger: ComparisonVector = [-1, 3, 4, 0, 1, 3, 3, 0];
   assert.equal(decide(matchWeight(p, typo), t), 'MATCH');
   assert.equal(decide(matchWeight(p, stranger), t), 'NO_MATCH');
   assert.ok(matchProbability(p, t.match) > 0.989 && matchProbability(p, t.match) < 0.991);
   close(matchProbability(p, t.possible), 0.5);
-  assert.equal(matchWeight(p, [-1, -1, -1, -1, -1, -1]), 0);
+  assert.equal(matchWeight(p, [-1, -1, -1, -1, -1, -1, -1, -1]), 0);
 });
 
 /** A seeded PRNG (mulberry32) so the synthetic pairs are the same every run. */
@@ -121,8 +126,8 @@ function draw(r: () => number, probs: number[]): number {
 
 test('EM recovers m, u and λ from synthetic candidate pairs', () => {
   const truth: MatchParameters = {
-    m: [[0.95, 0.05], [0.8, 0.1, 0.05, 0.05], [0.7, 0.1, 0.05, 0.1, 0.05], [0.85, 0.03, 0.05, 0.05, 0.02], [0.97, 0.03], [0.7, 0.15, 0.15]],
-    u: [[0.01, 0.99], [0.05, 0.03, 0.07, 0.85], [0.04, 0.02, 0.01, 0.1, 0.83], [0.3, 0.01, 0.1, 0.09, 0.5], [0.5, 0.5], [0.05, 0.2, 0.75]],
+    m: [[0.95, 0.05], [0.8, 0.1, 0.05, 0.05], [0.7, 0.1, 0.05, 0.1, 0.05], [0.8, 0.03, 0.05, 0.05, 0.05, 0.02], [0.97, 0.03], [0.7, 0.05, 0.1, 0.15], [0.6, 0.1, 0.1, 0.2], [0.8, 0.05, 0.15]],
+    u: [[0.01, 0.99], [0.05, 0.03, 0.07, 0.85], [0.04, 0.02, 0.01, 0.1, 0.83], [0.3, 0.01, 0.05, 0.05, 0.09, 0.5], [0.5, 0.5], [0.05, 0.05, 0.15, 0.75], [0.02, 0.03, 0.1, 0.85], [0.3, 0.05, 0.65]],
     lambda: 0.2,
   };
   const r = rng(42);
@@ -146,17 +151,78 @@ test('EM recovers m, u and λ from synthetic candidate pairs', () => {
 });
 
 test('EM keeps its starting point when there are too few pairs', () => {
-  const em = estimateParameters(countPatterns([[0, 0, 0, 0, 0, 0]]));
+  const em = estimateParameters(countPatterns([[0, 0, 0, 0, 0, 0, 0, 0]]));
   assert.equal(em.estimated, false);
   assert.deepEqual(em.parameters, DEFAULT_PARAMETERS);
 });
 
 test('u from random pairs is the level frequency, smoothed', () => {
   const vectors: ComparisonVector[] = [];
-  for (let i = 0; i < 1000; i++) vectors.push([-1, i < 10 ? 0 : 3, 4, 4, i % 2, 2]);
+  for (let i = 0; i < 1000; i++) vectors.push([-1, i < 10 ? 0 : 3, 4, 5, i % 2, 3, 3, 2]);
   const u = estimateU(countPatterns(vectors));
   close(u[1]![0]!, 10 / 1000, 0.001);
   close(u[4]![0]!, 0.5, 0.001);
   assert.ok(u[3]![0]! > 0 && u[3]![0]! < 0.001); // unseen level: small, not zero
   assert.deepEqual(u[0], DEFAULT_PARAMETERS.u[0]); // no NHS comparisons at all: the prior
+});
+
+test('postcodes: UK ones normalised, others kept whole and compared as plain strings', () => {
+  assert.equal(normalisePostcode('4223'), '4223'); // not "4 223"
+  assert.equal(normalisePostcode('sw1a1aa'), 'SW1A 1AA');
+  assert.equal(normalisePostcode('90210-1234'), '902101234');
+  assert.equal(isUkPostcode('M14 5AB'), true);
+  assert.equal(isUkPostcode('4223'), false);
+  assert.equal(comparePostcode('4223', '4223'), 0);
+  assert.equal(comparePostcode('4223', '4232'), 1); // transposed digits
+  assert.equal(comparePostcode('4223', '4299'), 3); // a shared "district" means nothing
+  assert.equal(comparePostcode('2000', '2600'), 1);
+});
+
+test('names: swapped crosswise, double and hyphenated surnames, middle names, nicknames from the data file', () => {
+  assert.deepEqual(compareNames({ family: 'John', given: 'Smith' }, { family: 'Smith', given: 'John' }), [0, 0]);
+  assert.deepEqual(compareNames({ family: 'Jonh', given: 'Smith' }, { family: 'Smith', given: 'John' }), [1, 0]);
+  // Two strangers do not become a swap.
+  assert.deepEqual(compareNames({ family: 'Patel', given: 'Ravi' }, { family: 'Smith', given: 'John' }), [3, 4]);
+  assert.equal(compareFamily('Smith-Jones', 'Jones'), 1);
+  assert.equal(compareFamily('Garcia Lopez', 'Garcia'), 1);
+  assert.equal(compareFamily('SmithJones', 'Smith-Jones'), 0);
+  assert.equal(compareGiven('Mary Ann', 'Ann'), 1);
+  for (const [a, b] of [['Bill', 'William'], ['Peggy', 'Margaret'], ['Ned', 'Edward'], ['Sandy', 'Alexander'], ['Fred', 'Alfred']]) assert.equal(compareGiven(a, b), 2, `${a}/${b}`);
+  assert.equal(isNickname('Ted', 'Edward'), true);
+  assert.equal(isNickname('Ted', 'Peter'), false);
+});
+
+test('dates of birth: day/month swap, one digit, one year', () => {
+  assert.equal(compareBirthDate('1950-03-04', '1950-04-03'), 1);
+  assert.equal(compareBirthDate('1950-03-04', '1951-03-04'), 2); // one digit too
+  assert.equal(compareBirthDate('1949-12-31', '1950-12-31'), 3);
+  assert.equal(compareBirthDate(null, '1950-12-31'), -1);
+});
+
+test('address and town', () => {
+  assert.equal(compareAddress('12 Chester Road', '12 chester rd'), 0);
+  assert.equal(compareAddress('12 Chester Road, Flat 2', '12 Chester Road'), 1);
+  assert.equal(compareAddress('12 Chester Road', '12 Chestre Road'), 1);
+  assert.equal(compareAddress('14 Chester Road', '12 Chester Road'), 2);
+  assert.equal(compareAddress('12 Chester Road', '12 Moss Lane'), 3);
+  assert.equal(compareAddress('', '12 Moss Lane'), -1);
+  assert.deepEqual(addressParts('12a Wilkins St, Rosedale'), { number: '12', words: 'WILKINS STREET ROSEDALE' });
+  assert.equal(compareTown('Stretford', 'STRETFORD'), 0);
+  assert.equal(compareTown('Stretford', 'Strettford'), 1);
+  assert.equal(compareTown('Stretford', 'Sale'), 2);
+  assert.equal(compareTown(undefined, 'Sale'), -1);
+});
+
+test('what one household shares counts once: twins with different given names are not a match', () => {
+  const p = DEFAULT_PARAMETERS;
+  const t = thresholds(p);
+  const twin = { family: 'Okafor', birthDate: '1988-05-05', sex: 'male', postcode: 'M15 5AA', address: '4 Moss Lane', town: 'Hulme' };
+  const v = compareIdentities({ ...twin, given: 'Chidi' }, { ...twin, given: 'Emeka' });
+  assert.equal(householdAgrees(v), true);
+  assert.notEqual(decide(matchWeight(p, v), t), 'MATCH');
+  assert.ok(householdWeight(p, v) <= p.householdCap!);
+  // The same person seen twice (given name agrees) still is.
+  assert.equal(decide(matchWeight(p, compareIdentities({ ...twin, given: 'Chidi' }, { ...twin, given: 'Chidi' })), t), 'MATCH');
+  // Different valid NHS numbers are flagged whatever the weight.
+  assert.equal(nhsNumbersConflict(compareIdentities({ ...twin, given: 'Jane', nhsNumber: '9000000009' }, { ...twin, given: 'Jayne', nhsNumber: '9000000017' })), true);
 });

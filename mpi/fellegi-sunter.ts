@@ -3,7 +3,9 @@
  * levels, estimate m (P(level | match)) and u (P(level | non-match)) by expectation–maximisation,
  * and turn a comparison into a log2 match weight and a decision.
  * Reference: Fellegi & Sunter (1969), "A theory for record linkage"; Winkler (1990) for Jaro–Winkler.
+ * Reads its list of familiar given names (data/nicknames.csv) once, at import.
  */
+import { readFileSync } from 'node:fs';
 
 /** The demographics the matcher compares (a source identity as the MPI holds it). */
 export interface MatchIdentity {
@@ -15,6 +17,10 @@ export interface MatchIdentity {
   birthDate?: string | null;
   sex?: string | null;
   postcode?: string | null;
+  /** Street part of the address (house name or number, street, further lines). */
+  address?: string | null;
+  /** Town, city or suburb. */
+  town?: string | null;
 }
 
 /** Fields compared, each with its agreement levels from strongest to weakest. */
@@ -22,12 +28,17 @@ export const FIELDS = [
   { name: 'nhs_number', levels: ['agree', 'disagree'] },
   { name: 'family', levels: ['exact', 'jaro-winkler', 'soundex', 'disagree'] },
   { name: 'given', levels: ['exact', 'jaro-winkler', 'nickname', 'initial', 'disagree'] },
-  { name: 'birth_date', levels: ['exact', 'day-month-swapped', 'year-month', 'one-digit', 'disagree'] },
+  { name: 'birth_date', levels: ['exact', 'day-month-swapped', 'one-digit', 'one-year', 'year-month', 'disagree'] },
   { name: 'sex', levels: ['agree', 'disagree'] },
-  { name: 'postcode', levels: ['exact', 'district', 'disagree'] },
+  { name: 'postcode', levels: ['exact', 'one-edit', 'district', 'disagree'] },
+  { name: 'address', levels: ['exact', 'close', 'street', 'disagree'] },
+  { name: 'town', levels: ['exact', 'close', 'disagree'] },
 ] as const;
 
 export type FieldName = (typeof FIELDS)[number]['name'];
+
+/** Index of each field in a comparison vector. */
+export const F = { nhs: 0, family: 1, given: 2, birthDate: 3, sex: 4, postcode: 5, address: 6, town: 7 } as const;
 
 /**
  * A comparison: for each field (in FIELDS order) the index of its level, or -1 when either side
@@ -35,11 +46,21 @@ export type FieldName = (typeof FIELDS)[number]['name'];
  */
 export type ComparisonVector = number[];
 
-/** m and u per field and level (same shape as FIELDS), and the proportion of matches λ among the pairs. */
+/**
+ * m and u per field and level (same shape as FIELDS), the proportion of matches λ among the pairs,
+ * and optionally the most that what one household shares may count (see householdWeight).
+ */
 export interface MatchParameters {
   m: number[][];
   u: number[][];
   lambda: number;
+  /**
+   * log2 likelihood ratio cap for agreeing on family name, date of birth and address together.
+   * Fields are scored as independent, but twins and other members of one household agree on all
+   * of these at once far more often than the product of their chances: the cap is
+   * log2(P(all agree | match) / P(all agree | non-match)) measured on look-alike pairs.
+   */
+  householdCap?: number;
 }
 
 export type MatchDecision = 'MATCH' | 'POSSIBLE_MATCH' | 'NO_MATCH';
@@ -133,16 +154,29 @@ export function normaliseName(name: string | null | undefined): string {
   return (name ?? '').toUpperCase().replace(/[^A-Z]/g, '');
 }
 
-/** Normalises a UK postcode to "OUTWARD INWARD" upper case ("m14 5ab" → "M14 5AB"); null if empty. */
+/** The parts of a name: hyphenated and double surnames, or given and middle names ("Smith-Jones" → SMITH, JONES). */
+export function nameParts(name: string | null | undefined): string[] {
+  return (name ?? '').toUpperCase().split(/[\s\-‐]+/).map((s) => s.replace(/[^A-Z]/g, '')).filter(Boolean);
+}
+
+// UK postcode shape (BS 7666): outward code (area, district) and inward code (sector, unit).
+const UK_POSTCODE = /^([A-Z]{1,2}[0-9][A-Z0-9]?)([0-9][A-Z]{2})$/;
+
+/** True for a string shaped like a UK postcode ("M14 5AB", "SW1A1AA"). */
+export function isUkPostcode(postcode: string | null | undefined): boolean {
+  return UK_POSTCODE.test((postcode ?? '').toUpperCase().replace(/[^A-Z0-9]/g, ''));
+}
+
+/**
+ * Normalises a postcode for storage and blocking: a UK postcode becomes "OUTWARD INWARD" upper
+ * case ("m14 5ab" → "M14 5AB"); any other (a 4-digit Australian or a 5-digit US one) is kept as
+ * its upper-case letters and digits ("4223"), never split. Null if empty.
+ */
 export function normalisePostcode(postcode: string | null | undefined): string | null {
   const s = (postcode ?? '').toUpperCase().replace(/[^A-Z0-9]/g, '');
   if (!s) return null;
-  return s.length > 3 ? `${s.slice(0, -3)} ${s.slice(-3)}` : s;
-}
-
-function outwardCode(postcode: string): string {
-  const s = postcode.toUpperCase().replace(/[^A-Z0-9]/g, '');
-  return s.length > 3 ? s.slice(0, -3) : s;
+  const uk = UK_POSTCODE.exec(s);
+  return uk ? `${uk[1]} ${uk[2]}` : s;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -154,43 +188,52 @@ export function compareNhsNumber(a: string | null | undefined, b: string | null 
   return a === b ? 0 : 1;
 }
 
-/** Family name level: 0 exact, 1 Jaro–Winkler ≥ 0.92 (or one typing slip), 2 same Soundex, 3 disagree, -1 missing. */
+/**
+ * Family name level: 0 exact, 1 close (Jaro–Winkler ≥ 0.92, one typing slip, or one part of a
+ * hyphenated or double surname is the other's), 2 same Soundex, 3 disagree, -1 missing.
+ */
 export function compareFamily(a: string | null | undefined, b: string | null | undefined): number {
-  const x = normaliseName(a);
-  const y = normaliseName(b);
+  return compareFamilyName(nameFeatures(a), nameFeatures(b));
+}
+
+/** A name prepared once for many comparisons. */
+interface NameFeatures {
+  /** Letters only, upper case. */
+  norm: string;
+  /** Its parts (hyphenated, double or middle names). */
+  parts: string[];
+  first: string;
+  soundex: string;
+}
+
+function nameFeatures(name: string | null | undefined): NameFeatures | null {
+  const norm = normaliseName(name);
+  if (!norm) return null;
+  const parts = nameParts(name);
+  return { norm, parts, first: parts[0] ?? norm, soundex: soundex(norm) };
+}
+
+function compareFamilyName(x: NameFeatures | null, y: NameFeatures | null): number {
   if (!x || !y) return -1;
-  if (x === y) return 0;
-  if (jaroWinkler(x, y) >= 0.92 || (Math.min(x.length, y.length) >= 4 && oneSlipApart(x, y))) return 1;
-  if (soundex(x) === soundex(y)) return 2;
+  if (x.norm === y.norm) return 0;
+  if (jaroWinkler(x.norm, y.norm) >= 0.92 || (Math.min(x.norm.length, y.norm.length) >= 4 && oneSlipApart(x.norm, y.norm))) return 1;
+  if ((x.parts.length > 1 || y.parts.length > 1) && x.parts.some((p) => p.length >= 2 && y.parts.includes(p))) return 1;
+  if (x.soundex === y.soundex) return 2;
   return 3;
 }
 
-// Familiar forms of given names that services record instead of the registered name. Each
-// group is one set of names that may stand for each other; a name may be in several groups.
-const NICKNAME_GROUPS = [
-  'WILLIAM BILL BILLY WILL WILLIE LIAM', 'ROBERT BOB BOBBY ROB ROBBIE BERT', 'RICHARD DICK RICH RICHIE RICKY',
-  'JAMES JIM JIMMY JAMIE', 'THOMAS TOM TOMMY', 'MICHAEL MIKE MICK MICKEY', 'CHRISTOPHER CHRIS KIT',
-  'CHRISTINE CHRIS CHRISSIE TINA', 'ANTHONY TONY', 'JOSEPH JOE JOEY', 'DANIEL DAN DANNY', 'MATTHEW MATT',
-  'STEPHEN STEVE STEVIE', 'STEVEN STEVE STEVIE', 'ANDREW ANDY DREW', 'BENJAMIN BEN BENNY', 'SAMUEL SAM SAMMY',
-  'SAMANTHA SAM SAMMY', 'JONATHAN JON JONNY', 'JOHN JACK JOHNNY', 'PHILIP PHIL', 'PHILLIP PHIL', 'KENNETH KEN KENNY',
-  'FREDERICK FRED FREDDIE FREDDY', 'HAROLD HARRY HAL', 'HENRY HARRY HAL', 'PETER PETE', 'EDWARD ED EDDIE TED TEDDY',
-  'MARGARET MAGGIE MEG PEGGY MAG MADGE', 'ELIZABETH LIZ LIZZIE BETH BETTY ELIZA LIBBY BESS',
-  'PATRICIA PAT PATSY TRISH', 'PATRICK PAT PADDY', 'JENNIFER JENNY JEN', 'CATHERINE CATH CATHY KATE KATIE',
-  'KATHERINE KATE KATIE KATH KATHY', 'KATHLEEN KATH KATHY', 'REBECCA BECKY BEX', 'VICTORIA VICKY VICKI TORI',
-  'DOROTHY DOT DOTTIE DOLLY', 'SUSAN SUE SUSIE', 'DEBORAH DEBBIE DEB', 'ABIGAIL ABBY ABBIE', 'CHARLOTTE CHARLIE LOTTIE',
-  'CHARLES CHARLIE CHAS CHUCK', 'BARBARA BABS BARB', 'GILLIAN GILL JILL', 'NICOLA NICKY NIKKI', 'NICHOLAS NICK NICKY',
-  'ALEXANDER ALEX SANDY', 'ALEXANDRA ALEX SANDRA', 'ALFRED ALF ALFIE', 'ALBERT BERT ALBIE', 'RONALD RON RONNIE',
-  'DONALD DON DONNIE', 'TIMOTHY TIM', 'GERALD GERRY', 'JACQUELINE JACKIE', 'JOSEPHINE JO JOSIE', 'JOANNE JO',
-  'ANNE ANNIE NAN', 'ANN ANNIE NAN', 'MARY MOLLY POLLY', 'HELEN NELL NELLIE', 'ELEANOR ELLIE NELL', 'DAVID DAVE DAVY',
-  'DOUGLAS DOUG', 'LEONARD LEN LENNY', 'RAYMOND RAY', 'TERENCE TERRY', 'VINCENT VINCE', 'ZACHARY ZACH',
-];
+// Familiar forms of given names: one group per line of data/nicknames.csv. A name may be in
+// several groups (CHRIS: Christopher and Christine).
 const NICKNAMES = new Map<string, Set<number>>();
-NICKNAME_GROUPS.forEach((g, i) => {
-  for (const n of g.split(' ')) {
-    if (!NICKNAMES.has(n)) NICKNAMES.set(n, new Set());
-    NICKNAMES.get(n)!.add(i);
-  }
-});
+readFileSync(new URL('./data/nicknames.csv', import.meta.url), 'utf8')
+  .split(/\r?\n/)
+  .filter((l) => l.trim() && !l.startsWith('#'))
+  .forEach((line, i) => {
+    for (const n of line.split(',').map((s) => normaliseName(s)).filter(Boolean)) {
+      if (!NICKNAMES.has(n)) NICKNAMES.set(n, new Set());
+      NICKNAMES.get(n)!.add(i);
+    }
+  });
 
 /** True when one given name is a familiar form of the other (Bill / William). */
 export function isNickname(a: string, b: string): boolean {
@@ -201,67 +244,207 @@ export function isNickname(a: string, b: string): boolean {
   return false;
 }
 
-/** Given name level: 0 exact (or same first name), 1 Jaro–Winkler ≥ 0.9 (or one typing slip), 2 nickname, 3 same initial, 4 disagree, -1 missing. */
+/**
+ * Given name level: 0 exact (or same first name), 1 close (Jaro–Winkler ≥ 0.9, one typing slip,
+ * or one's first name is among the other's names), 2 nickname, 3 same initial, 4 disagree, -1 missing.
+ */
 export function compareGiven(a: string | null | undefined, b: string | null | undefined): number {
-  const firstA = normaliseName((a ?? '').trim().split(/\s+/)[0]);
-  const firstB = normaliseName((b ?? '').trim().split(/\s+/)[0]);
-  if (!firstA || !firstB) return -1;
-  if (firstA === firstB || normaliseName(a) === normaliseName(b)) return 0;
+  return compareGivenName(nameFeatures(a), nameFeatures(b));
+}
+
+function compareGivenName(x: NameFeatures | null, y: NameFeatures | null): number {
+  if (!x || !y) return -1;
+  const firstA = x.first;
+  const firstB = y.first;
+  if (firstA === firstB || x.norm === y.norm) return 0;
   // Jaro–Winkler misses a slip in a short name (IAN / INA scores 0.6), so one slip counts as close too.
   if (jaroWinkler(firstA, firstB) >= 0.9 || (Math.max(firstA.length, firstB.length) >= 3 && oneSlipApart(firstA, firstB))) return 1;
+  // Known by a middle name in one system ("Mary Ann" / "Ann").
+  if ((firstA.length > 1 && y.parts.includes(firstA)) || (firstB.length > 1 && x.parts.includes(firstB))) return 1;
   if (isNickname(firstA, firstB)) return 2;
   if (firstA[0] === firstB[0]) return 3;
   return 4;
 }
 
-/** Date of birth level: 0 exact, 1 day and month swapped, 2 same year and month, 3 one digit differs, 4 disagree, -1 missing. */
+/**
+ * Family and given levels together, compared straight and crosswise (given and family swapped,
+ * as a form filled in the wrong boxes); the better of the two.
+ */
+export function compareNames(a: MatchIdentity, b: MatchIdentity): [number, number] {
+  return compareNameFeatures(features(a), features(b));
+}
+
+// Missing counts as the weakest level, so a swap is taken only when it explains more.
+function nameRank(v: [number, number]): number {
+  return (v[0] < 0 ? 3 : v[0]) + (v[1] < 0 ? 4 : v[1]);
+}
+
+function compareNameFeatures(a: Features, b: Features): [number, number] {
+  const straight: [number, number] = [compareFamilyName(a.family, b.family), compareGivenName(a.given, b.given)];
+  if (straight[0] === 0 && straight[1] === 0) return straight;
+  if (!a.family || !a.given || !b.family || !b.given) return straight;
+  // A swap that explains the names starts at least one of them with the same letter (cheap test
+  // first: most pairs compared are strangers).
+  if (a.family.norm[0] !== b.given.norm[0] && a.given.norm[0] !== b.family.norm[0]) return straight;
+  const crossed: [number, number] = [compareFamilyName(a.family, b.given), compareGivenName(a.given, b.family)];
+  return nameRank(crossed) < nameRank(straight) && crossed[0] <= 1 && crossed[1] <= 1 ? crossed : straight;
+}
+
+/**
+ * Date of birth level: 0 exact, 1 day and month swapped, 2 one digit differs, 3 one year apart
+ * (same day and month), 4 same year and month, 5 disagree, -1 missing.
+ */
 export function compareBirthDate(a: string | null | undefined, b: string | null | undefined): number {
   if (!a || !b) return -1;
-  const x = a.slice(0, 10);
-  const y = b.slice(0, 10);
-  if (x === y) return 0;
-  const [ya, ma, da] = x.split('-');
-  const [yb, mb, db] = y.split('-');
-  if (ya === yb && ma === db && da === mb) return 1;
-  if (ya === yb && ma === mb) return 2;
-  const dx = x.replace(/-/g, '');
-  const dy = y.replace(/-/g, '');
-  if (dx.length === dy.length) {
-    let diff = 0;
-    for (let i = 0; i < dx.length && diff < 2; i++) if (dx[i] !== dy[i]) diff++;
-    if (diff === 1) return 3;
-  }
-  return 4;
+  // Character by character on YYYY-MM-DD: this runs for every pair compared.
+  let diff = 0;
+  for (let i = 0; i < 10; i++) if (a.charCodeAt(i) !== b.charCodeAt(i)) diff++;
+  if (diff === 0) return 0;
+  const sameYear = a.startsWith(b.slice(0, 4));
+  if (sameYear && a[5] === b[8] && a[6] === b[9] && a[8] === b[5] && a[9] === b[6]) return 1;
+  if (diff === 1) return 2;
+  const sameDayMonth = a.slice(5, 10) === b.slice(5, 10);
+  if (sameDayMonth && Math.abs(Number(a.slice(0, 4)) - Number(b.slice(0, 4))) === 1) return 3;
+  if (sameYear && a[5] === b[5] && a[6] === b[6]) return 4;
+  return 5;
+}
+
+function knownSex(s: string | null | undefined): string | null {
+  return s === 'male' || s === 'female' || s === 'other' ? s : null;
 }
 
 /** Sex level: 0 agree, 1 disagree, -1 missing or unknown. */
 export function compareSex(a: string | null | undefined, b: string | null | undefined): number {
-  const known = (s: string | null | undefined) => (s === 'male' || s === 'female' || s === 'other' ? s : null);
-  const x = known(a);
-  const y = known(b);
+  const x = knownSex(a);
+  const y = knownSex(b);
   if (!x || !y) return -1;
   return x === y ? 0 : 1;
 }
 
-/** Postcode level: 0 exact, 1 same district (outward code), 2 disagree, -1 missing. */
+/**
+ * Postcode level: 0 exact, 1 one edit apart (a slip or two neighbouring characters swapped),
+ * 2 same district (outward code; UK postcodes only), 3 disagree, -1 missing. A postcode that is
+ * not UK-shaped is compared as a plain string: its "district" would agree by chance.
+ */
 export function comparePostcode(a: string | null | undefined, b: string | null | undefined): number {
-  const x = (a ?? '').toUpperCase().replace(/[^A-Z0-9]/g, '');
-  const y = (b ?? '').toUpperCase().replace(/[^A-Z0-9]/g, '');
+  return comparePostcodeFeatures(postcodeFeatures(a), postcodeFeatures(b));
+}
+
+interface PostcodeFeatures {
+  plain: string;
+  /** Outward code of a UK postcode; null for any other. */
+  outward: string | null;
+}
+
+function postcodeFeatures(postcode: string | null | undefined): PostcodeFeatures | null {
+  const plain = (postcode ?? '').toUpperCase().replace(/[^A-Z0-9]/g, '');
+  if (!plain) return null;
+  return { plain, outward: UK_POSTCODE.exec(plain)?.[1] ?? null };
+}
+
+function comparePostcodeFeatures(x: PostcodeFeatures | null, y: PostcodeFeatures | null): number {
+  if (!x || !y) return -1;
+  if (x.plain === y.plain) return 0;
+  if (oneSlipApart(x.plain, y.plain)) return 1;
+  if (x.outward && x.outward === y.outward) return 2;
+  return 3;
+}
+
+// Street words written in full or short ("Rd" / "Road") are the same word.
+const STREET_WORDS: Record<string, string> = {
+  RD: 'ROAD', ST: 'STREET', STR: 'STREET', AVE: 'AVENUE', AV: 'AVENUE', LN: 'LANE', DR: 'DRIVE', CL: 'CLOSE', CRES: 'CRESCENT',
+  CR: 'CRESCENT', CT: 'COURT', PL: 'PLACE', SQ: 'SQUARE', GR: 'GROVE', GDNS: 'GARDENS', TCE: 'TERRACE', TER: 'TERRACE', PDE: 'PARADE',
+  HWY: 'HIGHWAY', CIRC: 'CIRCUIT', CCT: 'CIRCUIT', PKWY: 'PARKWAY', BLVD: 'BOULEVARD', WY: 'WAY', FLT: 'FLAT', APT: 'APARTMENT',
+};
+
+/** An address's house number (the first number in it) and its words, normalised. */
+export function addressParts(address: string | null | undefined): { number: string | null; words: string } {
+  const tokens = (address ?? '').toUpperCase().replace(/[^A-Z0-9]+/g, ' ').trim().split(' ').filter(Boolean);
+  const number = tokens.find((t) => /^[0-9]+[A-Z]?$/.test(t))?.replace(/[A-Z]$/, '') ?? null;
+  const words = tokens.filter((t) => !/[0-9]/.test(t)).map((t) => STREET_WORDS[t] ?? t).join(' ');
+  return { number, words };
+}
+
+/**
+ * Address (street part) level: 0 exact, 1 close (same house number, street words close), 2 same
+ * street (words close, number differs or missing), 3 disagree, -1 missing.
+ */
+export function compareAddress(a: string | null | undefined, b: string | null | undefined): number {
+  return compareAddressParts(addressFeatures(a), addressFeatures(b));
+}
+
+function addressFeatures(address: string | null | undefined): { number: string | null; words: string } | null {
+  const x = addressParts(address);
+  return x.words || x.number ? x : null;
+}
+
+function compareAddressParts(x: { number: string | null; words: string } | null, y: { number: string | null; words: string } | null): number {
+  if (!x || !y) return -1;
+  const sameNumber = x.number !== null && x.number === y.number;
+  if (x.words === y.words && (sameNumber || (x.number === null && y.number === null))) return 0;
+  const close = x.words && y.words && (x.words.startsWith(y.words) || y.words.startsWith(x.words) || jaroWinkler(x.words, y.words) >= 0.88);
+  if (close) return sameNumber ? 1 : 2;
+  return 3;
+}
+
+/** Town level: 0 exact, 1 close (Jaro–Winkler ≥ 0.9 or one slip), 2 disagree, -1 missing. */
+export function compareTown(a: string | null | undefined, b: string | null | undefined): number {
+  return compareTownName(normaliseName(a), normaliseName(b));
+}
+
+function compareTownName(x: string, y: string): number {
   if (!x || !y) return -1;
   if (x === y) return 0;
-  if (outwardCode(x) === outwardCode(y)) return 1;
+  if (jaroWinkler(x, y) >= 0.9 || (Math.min(x.length, y.length) >= 4 && oneSlipApart(x, y))) return 1;
   return 2;
+}
+
+/** An identity prepared once for many comparisons (cached per object). */
+interface Features {
+  nhs: string | null;
+  family: NameFeatures | null;
+  given: NameFeatures | null;
+  birthDate: string | null;
+  sex: string | null | undefined;
+  postcode: PostcodeFeatures | null;
+  address: { number: string | null; words: string } | null;
+  town: string;
+}
+
+const FEATURES = new WeakMap<MatchIdentity, Features>();
+
+function features(i: MatchIdentity): Features {
+  let f = FEATURES.get(i);
+  if (!f) {
+    f = {
+      nhs: i.nhsNumber || null,
+      family: nameFeatures(i.family),
+      given: nameFeatures(i.given),
+      birthDate: i.birthDate ? i.birthDate.slice(0, 10) : null,
+      sex: i.sex,
+      postcode: postcodeFeatures(i.postcode),
+      address: addressFeatures(i.address),
+      town: normaliseName(i.town),
+    };
+    FEATURES.set(i, f);
+  }
+  return f;
 }
 
 /** Compares two identities field by field (FIELDS order). */
 export function compareIdentities(a: MatchIdentity, b: MatchIdentity): ComparisonVector {
+  const x = features(a);
+  const y = features(b);
+  const [family, given] = compareNameFeatures(x, y);
   return [
-    compareNhsNumber(a.nhsNumber, b.nhsNumber),
-    compareFamily(a.family, b.family),
-    compareGiven(a.given, b.given),
-    compareBirthDate(a.birthDate, b.birthDate),
-    compareSex(a.sex, b.sex),
-    comparePostcode(a.postcode, b.postcode),
+    compareNhsNumber(x.nhs, y.nhs),
+    family,
+    given,
+    compareBirthDate(x.birthDate, y.birthDate),
+    compareSex(x.sex, y.sex),
+    comparePostcodeFeatures(x.postcode, y.postcode),
+    compareAddressParts(x.address, y.address),
+    compareTownName(x.town, y.town),
   ];
 }
 
@@ -273,6 +456,23 @@ export function describeComparison(v: ComparisonVector): Record<FieldName, strin
   });
   return out;
 }
+
+/** True when two valid NHS numbers disagree: two people, as far as the NHS knows. */
+export function nhsNumbersConflict(v: ComparisonVector): boolean {
+  return v[F.nhs] === 1;
+}
+
+/**
+ * True when a pair agrees on what one household shares: family name (exact or close), date of
+ * birth, and where they live (postcode or address). Twins agree on all of these.
+ */
+export function householdAgrees(v: ComparisonVector): boolean {
+  const family = v[F.family]!;
+  const residence = v[F.postcode] === 0 || v[F.address] === 0 || v[F.address] === 1;
+  return family >= 0 && family <= 1 && v[F.birthDate] === 0 && residence;
+}
+
+const HOUSEHOLD_FIELDS = [F.family, F.birthDate, F.postcode, F.address, F.town];
 
 // ---------------------------------------------------------------------------------------------
 // Parameters, weights and decisions
@@ -287,19 +487,25 @@ export const DEFAULT_PARAMETERS: MatchParameters = {
     [0.97, 0.03],
     [0.88, 0.06, 0.03, 0.03],
     [0.85, 0.05, 0.03, 0.04, 0.03],
-    [0.9, 0.01, 0.03, 0.04, 0.02],
+    [0.88, 0.01, 0.03, 0.01, 0.04, 0.03],
     [0.98, 0.02],
-    [0.8, 0.08, 0.12],
+    [0.8, 0.03, 0.05, 0.12],
+    [0.75, 0.05, 0.05, 0.15],
+    [0.85, 0.03, 0.12],
   ],
   u: [
     [0.0001, 0.9999],
     [0.01, 0.005, 0.02, 0.965],
     [0.02, 0.01, 0.0005, 0.06, 0.9095],
-    [0.0001, 0.0001, 0.003, 0.01, 0.9868],
+    [0.00003, 0.00003, 0.0006, 0.0001, 0.003, 0.99623],
     [0.5, 0.5],
-    [0.001, 0.02, 0.979],
+    [0.001, 0.002, 0.02, 0.977],
+    [0.0005, 0.001, 0.01, 0.9885],
+    [0.3, 0.02, 0.68],
   ],
   lambda: 1e-6,
+  // A household of look-alikes (twins) among ~10^5 people: about 1 in 10^7 random pairs.
+  householdCap: Math.log2(0.6 / 1e-7),
 };
 
 /** Weight of one field at one level: log2(m/u); 0 when missing. */
@@ -308,10 +514,20 @@ export function fieldWeight(p: MatchParameters, field: number, level: number): n
   return Math.log2(p.m[field]![level]! / p.u[field]![level]!);
 }
 
-/** Total match weight of a comparison: the sum of log2(m/u) over fields. */
-export function matchWeight(p: MatchParameters, v: ComparisonVector): number {
+/**
+ * What the household fields (family, date of birth, postcode, address, town) add together: their
+ * sum, capped at householdCap when they all agree (see MatchParameters.householdCap).
+ */
+export function householdWeight(p: MatchParameters, v: ComparisonVector): number {
   let w = 0;
-  for (let f = 0; f < v.length; f++) w += fieldWeight(p, f, v[f]!);
+  for (const f of HOUSEHOLD_FIELDS) w += fieldWeight(p, f, v[f]!);
+  return p.householdCap !== undefined && householdAgrees(v) ? Math.min(w, p.householdCap) : w;
+}
+
+/** Total match weight of a comparison: the sum of log2(m/u) over fields (household fields capped together). */
+export function matchWeight(p: MatchParameters, v: ComparisonVector): number {
+  let w = householdWeight(p, v);
+  for (let f = 0; f < v.length; f++) if (!HOUSEHOLD_FIELDS.includes(f as (typeof HOUSEHOLD_FIELDS)[number])) w += fieldWeight(p, f, v[f]!);
   return w;
 }
 
@@ -404,7 +620,7 @@ export interface EmResult {
 export function estimateParameters(patterns: PatternCount[], start: MatchParameters = DEFAULT_PARAMETERS, opts: EmOptions = {}): EmResult {
   const maxIter = opts.iterations ?? 100;
   const total = patterns.reduce((s, p) => s + p.count, 0);
-  const clone = (x: MatchParameters): MatchParameters => ({ m: x.m.map((r) => r.slice()), u: x.u.map((r) => r.slice()), lambda: x.lambda });
+  const clone = (x: MatchParameters): MatchParameters => ({ ...x, m: x.m.map((r) => r.slice()), u: x.u.map((r) => r.slice()) });
   if (total < (opts.minPairs ?? 200)) return { parameters: clone(start), iterations: 0, converged: false, estimated: false };
 
   let p = clone(start);
@@ -459,6 +675,19 @@ export function estimateParameters(patterns: PatternCount[], start: MatchParamet
   const plausible = [1, 2, 3].every((f) => ratio(f, 0) > ratio(f, p.m[f]!.length - 1)) && ratio(3, 0) > 1 && p.m[3]![0]! > 0.5;
   if (!plausible) return { parameters: clone(start), iterations: iter, converged, estimated: false, rejected: p };
   return { parameters: p, iterations: iter, converged, estimated: true };
+}
+
+/** P(match | comparison) under independence (every field scored on its own, no household cap), e.g. for EM's own pairs. */
+export function independentPosterior(p: MatchParameters, v: ComparisonVector): number {
+  let lm = Math.log(p.lambda);
+  let lu = Math.log(1 - p.lambda);
+  for (let f = 0; f < v.length; f++) {
+    const l = v[f]!;
+    if (l < 0) continue;
+    lm += Math.log(p.m[f]![l]!);
+    lu += Math.log(p.u[f]![l]!);
+  }
+  return 1 / (1 + Math.exp(lu - lm));
 }
 
 // No recording error is impossible for a true match: with hundreds of thousands of pairs EM would

@@ -1,10 +1,12 @@
 /**
  * The probabilistic matcher: resolves PENDING identities (no usable NHS number, or a date of
- * birth that disagreed) against everyone else. Candidates come from blocking in SQL (same date
- * of birth; same Soundex of family name and birth year; same postcode and birth year; same NHS
- * number), pairs are scored with Fellegi–Sunter weights estimated by EM on this database's own
- * pairs, and each pending identity is linked (MATCH), queued for review (POSSIBLE_MATCH) or
- * left on its own (NO_MATCH). The result depends only on the data, not on run order or uuids.
+ * birth that disagreed) against everyone else. Candidates come from several blocking passes in
+ * SQL, none of which needs any one field (see blocking.ts); pairs are scored with Fellegi–Sunter
+ * weights whose u comes from random pairs of this database's identities and whose m and prior come
+ * from EM over its blocked pairs; each pending identity is linked (MATCH), queued for review
+ * (POSSIBLE_MATCH, one item per pair) or left on its own (NO_MATCH). Two identities carrying
+ * different valid NHS numbers are never linked automatically, directly or through a third.
+ * The result depends only on the data, not on run order or uuids.
  */
 import type { Database, Queryable } from '../db/database.ts';
 import {
@@ -15,9 +17,13 @@ import {
   describeComparison,
   estimateParameters,
   estimateU,
+  F,
   FIELDS,
+  householdAgrees,
+  independentPosterior,
   matchProbability,
   matchWeight,
+  nhsNumbersConflict,
   soundex,
   thresholds,
   type ComparisonVector,
@@ -26,6 +32,7 @@ import {
   type MatchParameters,
   type Thresholds,
 } from './fellegi-sunter.ts';
+import { blockedPairs, canonicalPair, commonBlockKeys, tightPairs, type BlockIdentity, type CommonKeys } from './blocking.ts';
 import { cmp, moveIdentities, recordEvents, type IdentityMove, type MovedIdentity } from './person-store.ts';
 
 export interface MatcherOptions {
@@ -39,20 +46,45 @@ export interface MatcherOptions {
   roundSize?: number;
   /** Settled identities sampled to learn from alongside the pending pairs (default 3000). */
   trainingSample?: number;
+  /** Identities sampled (from all) for u: every pair among them is a random pair (default 1500). */
+  randomSample?: number;
   /** Posterior P(match) for an automatic link (default 0.99). */
   matchProbability?: number;
   /** Posterior P(match) for the review queue (default 0.5). */
   possibleProbability?: number;
+  /** No blocking pass compares an identity with more than this many others by one key (default 600). */
+  blockCap?: number;
   actor?: string;
-  /**
-   * How weights are calibrated: 'population' (default) scores with u from random pairs and m from
-   * EM; 'blocked' uses m, u and λ all from EM over the blocked candidate pairs.
-   */
-  calibration?: 'population' | 'blocked';
-  /** Population size below which the prior does not go (default 100,000): see runMatcher. */
+  /** Population size below which the default prior does not go (default 100,000), when EM cannot run. */
   minPopulation?: number;
   /** Progress messages for people. */
   log?: (message: string) => void;
+}
+
+/** The fitted model of a round, as `bevan mpi match --json` reports it. */
+export interface MatcherParameters {
+  /** Field → level → P(level | match), from EM over the blocked pairs (or defaults). */
+  m: Record<string, Record<string, number>>;
+  /** Field → level → P(level | non-match), from random pairs of identities (or defaults). */
+  u: Record<string, Record<string, number>>;
+  /** Prior P(match) of a random pair: EM's share of matches among blocked pairs × blocked pairs ÷ all pairs. */
+  lambda: number;
+  /** EM's share of matches among the blocked pairs it learnt from. */
+  blockedLambda: number;
+  /** log2 cap on what family name, date of birth and address add together (see fellegi-sunter.ts). */
+  householdCap: number | null;
+  /** Pairs that agree on the household fields yet are two people (different NHS numbers or given names). */
+  lookAlikePairs: number;
+  matchProbability: number;
+  possibleProbability: number;
+  thresholds: Thresholds;
+  mSource: 'em' | 'defaults';
+  uSource: 'random-pairs' | 'defaults';
+  lambdaSource: 'em' | 'defaults';
+  randomPairs: number;
+  trainingPairs: number;
+  emIterations: number;
+  emConverged: boolean;
 }
 
 export interface MatcherResult {
@@ -65,9 +97,13 @@ export interface MatcherResult {
   confirmed: number;
   /** Candidate pairs scored. */
   pairs: number;
-  /** True when m and u were learnt from this data (false: too few pairs, defaults used). */
+  /** Links refused because they would put two different valid NHS numbers in one person. */
+  nhsConflicts: number;
+  /** True when m was learnt from this data (false: too few pairs, defaults used). */
   estimated: boolean;
   thresholds: Thresholds;
+  /** The model of the last round that had pending identities. */
+  parameters: MatcherParameters;
   seconds: number;
 }
 
@@ -85,10 +121,19 @@ interface Pair {
   b: string;
 }
 
+interface RunContext {
+  common: CommonKeys;
+  random: { patterns: PatternCount[]; count: number };
+}
+
 /** Resolves every PENDING identity, in rounds; see the module comment. */
 export async function runMatcher(db: Database, opts: MatcherOptions = {}): Promise<MatcherResult> {
   const started = process.hrtime.bigint();
-  const total: MatcherResult = { pending: 0, matched: 0, possible: 0, noMatch: 0, confirmed: 0, pairs: 0, estimated: false, thresholds: { match: 0, possible: 0 }, seconds: 0 };
+  const total: MatcherResult = {
+    pending: 0, matched: 0, possible: 0, noMatch: 0, confirmed: 0, pairs: 0, nhsConflicts: 0, estimated: false,
+    thresholds: { match: 0, possible: 0 }, parameters: defaultReport(opts), seconds: 0,
+  };
+  total.thresholds = total.parameters.thresholds;
   const size = Math.max(1, opts.roundSize ?? 20_000);
   await backfillSoundex(db);
   // Fresh statistics first: after a bulk load the planner still believes the table is small and
@@ -96,13 +141,26 @@ export async function runMatcher(db: Database, opts: MatcherOptions = {}): Promi
   // chunk at borough scale) instead of index lookups (milliseconds). Sampled, so cheap.
   await db.exec('ANALYZE source_identity');
   const pendingAtStart = (await db.query<{ n: number }>("SELECT count(*)::int AS n FROM source_identity WHERE match_status = 'PENDING'")).rows[0]!.n;
+  if (!pendingAtStart) {
+    total.seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    return total;
+  }
+  // Once per run: which blocking keys are too common, and u's random pairs (the population).
+  const t0 = process.hrtime.bigint();
+  const common = await commonBlockKeys(db, opts.blockCap);
+  const t1 = process.hrtime.bigint();
+  const ctx: RunContext = { common, random: await randomPairs(db, opts.randomSample ?? 1500) };
+  opts.log?.(`common blocking keys ${secondsSince(t0, t1)} s, random pairs for u ${secondsSince(t1)} s`);
   // Bounded even if identities arrive (or stay pending) while it runs.
   const maxRounds = Math.ceil(pendingAtStart / size) + 1;
   for (let round = 1; round <= maxRounds; round++) {
-    const r = await matchRound(db, opts, size);
-    for (const k of ['pending', 'matched', 'possible', 'noMatch', 'confirmed', 'pairs'] as const) total[k] += r[k];
+    const r = await matchRound(db, opts, size, ctx);
+    for (const k of ['pending', 'matched', 'possible', 'noMatch', 'confirmed', 'pairs', 'nhsConflicts'] as const) total[k] += r[k];
     total.estimated ||= r.estimated;
-    if (r.pending || round === 1) total.thresholds = r.thresholds; // an empty round has only the defaults
+    if (r.pending) {
+      total.thresholds = r.thresholds;
+      total.parameters = r.parameters;
+    }
     // Every identity a round takes leaves PENDING; a round that takes none (or fewer than it
     // could) was the last.
     if (r.pending < size) break;
@@ -111,77 +169,133 @@ export async function runMatcher(db: Database, opts: MatcherOptions = {}): Promi
   return total;
 }
 
-async function matchRound(db: Database, opts: MatcherOptions, limit: number): Promise<MatcherResult> {
-  const started = process.hrtime.bigint();
+function defaultReport(opts: MatcherOptions): MatcherParameters {
+  const mp = opts.matchProbability ?? 0.99;
+  const pp = opts.possibleProbability ?? 0.5;
+  return report(DEFAULT_PARAMETERS, DEFAULT_PARAMETERS.lambda, {
+    thresholds: thresholds(DEFAULT_PARAMETERS, mp, pp), matchProbability: mp, possibleProbability: pp, lookAlikePairs: 0,
+    mSource: 'defaults', uSource: 'defaults', lambdaSource: 'defaults', randomPairs: 0, trainingPairs: 0, emIterations: 0, emConverged: false,
+  });
+}
+
+function report(p: MatchParameters, blockedLambda: number, rest: Omit<MatcherParameters, 'm' | 'u' | 'lambda' | 'blockedLambda' | 'householdCap'>): MatcherParameters {
+  const table = (x: number[][]) => Object.fromEntries(FIELDS.map((f, i) => [f.name, Object.fromEntries(f.levels.map((l, j) => [l, x[i]![j]!]))]));
+  return { m: table(p.m), u: table(p.u), lambda: p.lambda, blockedLambda, householdCap: p.householdCap ?? null, ...rest };
+}
+
+async function matchRound(db: Database, opts: MatcherOptions, limit: number, ctx: RunContext): Promise<Omit<MatcherResult, 'seconds'>> {
   const log = opts.log ?? (() => {});
   const actor = opts.actor ?? 'mpi-matcher';
   const chunkSize = opts.chunkSize ?? 1000;
+  const mp = opts.matchProbability ?? 0.99;
+  const pp = opts.possibleProbability ?? 0.5;
   const pendingRows = await db.query<{ source_system: string; source_id: string; link_method: string }>(
     "SELECT source_system, source_id, link_method FROM source_identity WHERE match_status = 'PENDING' ORDER BY source_system, source_id LIMIT $1",
     [limit],
   );
-  // Identities linked by a new NHS number only need a check for a duplicate person: tight blocks.
-  const wide = pendingRows.rows.filter((r) => r.link_method !== 'nhs-number').map((r) => ({ system: r.source_system, id: r.source_id }));
-  const tight = pendingRows.rows.filter((r) => r.link_method === 'nhs-number').map((r) => ({ system: r.source_system, id: r.source_id }));
-  log(`${pendingRows.rows.length} pending identities (${tight.length} new NHS numbers to check for duplicates)`);
   if (!pendingRows.rows.length) {
-    const limits = thresholds(DEFAULT_PARAMETERS, opts.matchProbability ?? 0.99, opts.possibleProbability ?? 0.5);
-    return { pending: 0, matched: 0, possible: 0, noMatch: 0, confirmed: 0, pairs: 0, estimated: false, thresholds: limits, seconds: Number(process.hrtime.bigint() - started) / 1e9 };
+    const d = defaultReport(opts);
+    return { pending: 0, matched: 0, possible: 0, noMatch: 0, confirmed: 0, pairs: 0, nhsConflicts: 0, estimated: false, thresholds: d.thresholds, parameters: d };
   }
-
-  // 1. Candidate pairs for the pending identities, and the identities they involve.
   const identities = new Map<string, Identity>();
-  const pendingPairs: Pair[] = [];
-  for (const [keys, mode] of [[wide, 'wide'], [tight, 'tight']] as const) {
-    for (let i = 0; i < keys.length; i += chunkSize) {
-      const chunk = keys.slice(i, i + chunkSize);
-      pendingPairs.push(...(await blockedPairs(db, chunk, true, mode)));
-      await loadIdentities(db, identities, chunk.map((k) => `${k.system}|${k.id}`));
-    }
-  }
-  await loadIdentities(db, identities, pendingPairs.map((p) => p.b));
+  const pendingKeys = pendingRows.rows.map((r) => `${r.source_system}|${r.source_id}`);
+  await loadIdentities(db, identities, pendingKeys);
+  // Identities linked by a new NHS number only need a check for a duplicate person: tight blocks.
+  const asBlock = (k: string): BlockIdentity => ({ system: identities.get(k)!.system, id: identities.get(k)!.id, given: identities.get(k)!.given });
+  const wide = pendingRows.rows.filter((r) => r.link_method !== 'nhs-number').map((r) => asBlock(`${r.source_system}|${r.source_id}`));
+  const tight = pendingRows.rows.filter((r) => r.link_method === 'nhs-number').map((r) => asBlock(`${r.source_system}|${r.source_id}`));
+  log(`${pendingRows.rows.length} pending identities (${tight.length} new NHS numbers to check for duplicates)`);
+  const lap = { at: process.hrtime.bigint(), parts: [] as string[] };
+  const mark = (what: string) => {
+    const now = process.hrtime.bigint();
+    lap.parts.push(`${what} ${secondsSince(lap.at, now)} s`);
+    lap.at = now;
+  };
 
-  // 2. Parameters: m by EM over the pending pairs together with the blocked pairs of a sample of
-  // settled identities (which include known NHS-number matches); u from random pairs.
-  const sample = await db.query<{ source_system: string; source_id: string }>(
-    `SELECT source_system, source_id FROM source_identity WHERE match_status <> 'PENDING'
+  // 1. Candidate pairs for the pending identities, each pair once (found from either side).
+  const widePairs = new Map<string, Pair>();
+  const allPairs = new Map<string, Pair>();
+  const add = (into: Map<string, Pair>, ps: Pair[]) => {
+    for (const p of ps) {
+      const c = canonicalPair(p.a, p.b);
+      into.set(`${c.a}\u0000${c.b}`, c);
+    }
+  };
+  for (let i = 0; i < wide.length; i += chunkSize) {
+    const ps = await blockedPairs(db, wide.slice(i, i + chunkSize), true, ctx.common);
+    add(widePairs, ps);
+    add(allPairs, ps);
+  }
+  for (let i = 0; i < tight.length; i += chunkSize) add(allPairs, await tightPairs(db, tight.slice(i, i + chunkSize)));
+  const pendingPairs = [...allPairs.values()];
+  await loadIdentities(db, identities, pendingPairs.flatMap((p) => [p.a, p.b]));
+  mark('blocking');
+
+  // 2. Parameters. m and the prior by EM over the wide pending pairs together with the blocked
+  // pairs of a sample of settled identities (which include known NHS-number matches).
+  const sample = await db.query<{ source_system: string; source_id: string; given: string | null }>(
+    `SELECT source_system, source_id, given FROM source_identity WHERE match_status <> 'PENDING'
       ORDER BY md5(source_system || '|' || source_id), source_system, source_id LIMIT $1`,
     [opts.trainingSample ?? 3000],
   );
-  const sampleKeys = sample.rows.map((r) => ({ system: r.source_system, id: r.source_id }));
-  const samplePairs: Pair[] = [];
-  for (let i = 0; i < sampleKeys.length; i += chunkSize) samplePairs.push(...(await blockedPairs(db, sampleKeys.slice(i, i + chunkSize), false, 'wide')));
-  await loadIdentities(db, identities, [...sampleKeys.map((k) => `${k.system}|${k.id}`), ...samplePairs.map((p) => p.b)]);
+  const sampleKeys = sample.rows.map((r) => ({ system: r.source_system, id: r.source_id, given: r.given }));
+  const trainingPairs = new Map(widePairs);
+  for (let i = 0; i < sampleKeys.length; i += chunkSize) add(trainingPairs, await blockedPairs(db, sampleKeys.slice(i, i + chunkSize), false, ctx.common));
+  await loadIdentities(db, identities, [...trainingPairs.values()].flatMap((p) => [p.a, p.b]));
 
   const vector = (p: Pair) => compareIdentities(identities.get(p.a)!, identities.get(p.b)!);
-  const randomPairs = randomPairPatterns(sampleKeys.map((k) => identities.get(`${k.system}|${k.id}`)!));
-  const randomCount = randomPairs.reduce((s, p) => s + p.count, 0);
-  const randomU = randomCount >= 10000 ? estimateU(randomPairs) : DEFAULT_PARAMETERS.u;
-  const training = countPatterns([...pendingPairs, ...samplePairs].map(vector));
+  const randomU = ctx.random.count >= 10000 ? estimateU(ctx.random.patterns) : DEFAULT_PARAMETERS.u;
+  const training = countPatterns([...trainingPairs.values()].map(vector));
+  const trainingCount = trainingPairs.size;
   // EM starts from u = how candidate pairs look overall (most of them are non-matches), not from
   // random pairs: within blocks, sharing a birth date is common and must not look like a match.
   const start: MatchParameters = { m: DEFAULT_PARAMETERS.m, u: estimateU(training), lambda: 0.1 };
   const em = estimateParameters(training, start, { minPairs: 500 });
   if (process.env.BEVAN_MPI_DEBUG) log(JSON.stringify({ em, randomU, start }));
-  let params: MatchParameters;
-  if ((opts.calibration ?? 'population') === 'blocked') {
-    params = em.parameters;
+
+  // Blocked pairs agree on the blocking fields whatever their status, so u learnt from them
+  // understates what agreeing on name and birth date means. Score with u from random pairs
+  // (the population) and m from EM; the prior is that of a random pair: EM's matches among the
+  // blocked pairs over all the pairs those were drawn from (blocking misses few matches).
+  const counts = await db.query<{ identities: number; persons: number }>('SELECT count(*)::int AS identities, count(DISTINCT person_id)::int AS persons FROM source_identity');
+  const n = counts.rows[0]!.identities;
+  const drawnFrom = pairsDrawnFrom(wide.length, sampleKeys.length, n);
+  let lambda: number;
+  let householdCap: number;
+  let lookAlikes = 0;
+  if (em.estimated) {
+    const matches = em.parameters.lambda * trainingCount;
+    lambda = clamp(matches / drawnFrom, 1e-12, 0.5);
+    // What households share: P(all agree | match) from EM's posteriors, P(all agree | non-match)
+    // from the look-alike pairs seen (at least one, so a data set without any is not trusted blindly).
+    let matchMass = 0;
+    let householdMass = 0;
+    for (const t of training) {
+      const post = independentPosterior(em.parameters, t.vector) * t.count;
+      matchMass += post;
+      if (householdAgrees(t.vector)) householdMass += post;
+      if (isLookAlike(t.vector)) lookAlikes += t.count;
+    }
+    const mJoint = clamp(householdMass / Math.max(matchMass, 1e-9), 0.01, 1);
+    householdCap = Math.log2(mJoint / (Math.max(lookAlikes, 1) / drawnFrom));
   } else {
-    // Blocked pairs agree on the blocking fields whatever their status, so u learnt from them
-    // understates what agreeing on name and birth date means. Score with u from random pairs
-    // (the population) and m from EM; the prior is then that of a random pair being one person:
-    // about (other identities per person) / (identities).
-    const counts = await db.query<{ identities: number; persons: number }>(
-      'SELECT count(*)::int AS identities, count(DISTINCT person_id)::int AS persons FROM source_identity',
-    );
     // Coincidences are judged against the locality's whole population, however few have been loaded.
-    const n = Math.max(opts.minPopulation ?? 100_000, counts.rows[0]!.identities);
-    const perPerson = Math.min(5, Math.max(1, counts.rows[0]!.identities / Math.max(1, counts.rows[0]!.persons) - 1));
-    params = { m: em.estimated ? em.parameters.m : DEFAULT_PARAMETERS.m, u: randomU, lambda: Math.min(0.5, perPerson / n) };
+    const population = Math.max(opts.minPopulation ?? 100_000, n);
+    const perPerson = Math.min(5, Math.max(1, n / Math.max(1, counts.rows[0]!.persons) - 1));
+    lambda = Math.min(0.5, perPerson / population);
+    householdCap = DEFAULT_PARAMETERS.householdCap! + Math.log2(population / 100_000);
   }
-  const limits = thresholds(params, opts.matchProbability ?? 0.99, opts.possibleProbability ?? 0.5);
+  mark('training');
+  const params: MatchParameters = { m: em.estimated ? em.parameters.m : DEFAULT_PARAMETERS.m, u: randomU, lambda, householdCap };
+  const limits = thresholds(params, mp, pp);
   await storeWeights(db, params);
-  log(`${pendingPairs.length} candidate pairs; m ${em.estimated ? `estimated by EM (${em.iterations} iterations)` : 'defaults'}; λ=${params.lambda.toPrecision(3)}; match ≥ ${limits.match.toFixed(1)}, review ≥ ${limits.possible.toFixed(1)}`);
+  const parameters = report(params, em.estimated ? em.parameters.lambda : lambda, {
+    thresholds: limits, matchProbability: mp, possibleProbability: pp, lookAlikePairs: lookAlikes,
+    mSource: em.estimated ? 'em' : 'defaults', uSource: randomU === DEFAULT_PARAMETERS.u ? 'defaults' : 'random-pairs',
+    lambdaSource: em.estimated ? 'em' : 'defaults', randomPairs: ctx.random.count, trainingPairs: trainingCount,
+    emIterations: em.iterations, emConverged: em.converged,
+  });
+  log(`${pendingPairs.length} candidate pairs; m ${em.estimated ? `estimated by EM (${em.iterations} iterations)` : 'defaults'}; λ=${params.lambda.toPrecision(3)}; household cap ${householdCap.toFixed(1)}; match ≥ ${limits.match.toFixed(1)}, review ≥ ${limits.possible.toFixed(1)}`);
 
   // 3. Score, strongest first.
   interface Edge {
@@ -195,20 +309,25 @@ async function matchRound(db: Database, opts: MatcherOptions, limit: number): Pr
     return { a: p.a, b: p.b, weight: matchWeight(params, v), vector: v };
   });
   edges.sort((x, y) => y.weight - x.weight || cmp(x.a, y.a) || cmp(x.b, y.b));
+  mark('scoring');
 
   // 4. Cluster persons, greedy on weight. A person holding a pending identity is provisional and
-  // may join another person; two settled persons are never joined by the matcher.
-  const pendingSet = new Set(pendingRows.rows.map((r) => `${r.source_system}|${r.source_id}`));
-  const provisional = new Set([...pendingSet].map((k) => identities.get(k)!.personId));
+  // may join another person; two settled persons are never joined by the matcher, and nor are
+  // two persons whose identities carry different valid NHS numbers.
+  const pendingSet = new Set(pendingKeys);
+  const provisional = new Set(pendingKeys.map((k) => identities.get(k)!.personId));
+  const strong = edges.filter((e) => e.weight >= limits.match);
+  const members = await personMembers(db, [...new Set(strong.flatMap((e) => [identities.get(e.a)!.personId, identities.get(e.b)!.personId]))]);
   const parent = new Map<string, string>();
   const settledOf = new Map<string, string | null>(); // root → the settled person in its cluster
-  const find = (n: string): string => {
-    let r = n;
+  const nhsOf = new Map<string, Set<string>>(); // root → valid NHS numbers its identities carry
+  const find = (x: string): string => {
+    let r = x;
     while (parent.get(r) !== r) r = parent.get(r)!;
-    for (let x = n; x !== r; ) {
-      const next = parent.get(x)!;
-      parent.set(x, r);
-      x = next;
+    for (let y = x; y !== r; ) {
+      const next = parent.get(y)!;
+      parent.set(y, r);
+      y = next;
     }
     return r;
   };
@@ -216,12 +335,12 @@ async function matchRound(db: Database, opts: MatcherOptions, limit: number): Pr
     if (!parent.has(person)) {
       parent.set(person, person);
       settledOf.set(person, provisional.has(person) ? null : person);
+      nhsOf.set(person, new Set((members.get(person) ?? []).filter((i) => i.nhsValid && i.nhsNumber).map((i) => i.nhsNumber!)));
     }
   };
   const linkedBy = new Map<string, number>(); // pending key → weight of the edge that joined it
-  for (const e of edges) {
-    if (e.weight < limits.match) break;
-    if (!autoLinkAllowed(e.vector)) continue;
+  const conflicts = new Map<string, Edge>(); // pair → strong edge refused for an NHS number conflict
+  for (const e of strong) {
     const pa = identities.get(e.a)!.personId;
     const pb = identities.get(e.b)!.personId;
     ensure(pa);
@@ -229,14 +348,20 @@ async function matchRound(db: Database, opts: MatcherOptions, limit: number): Pr
     const ra = find(pa);
     const rb = find(pb);
     if (ra === rb) continue;
+    const na = nhsOf.get(ra)!;
+    const nb = nhsOf.get(rb)!;
+    if (nhsNumbersConflict(e.vector) || (na.size && nb.size && [...nb].some((x) => !na.has(x)))) {
+      conflicts.set(`${e.a}\u0000${e.b}`, e);
+      continue;
+    }
     const sa = settledOf.get(ra)!;
     const sb = settledOf.get(rb)!;
     if (sa && sb) continue;
     const [root, child] = ra < rb ? [ra, rb] : [rb, ra];
     parent.set(child, root);
     settledOf.set(root, sa ?? sb);
-    if (!linkedBy.has(e.a)) linkedBy.set(e.a, e.weight);
-    if (pendingSet.has(e.b) && !linkedBy.has(e.b)) linkedBy.set(e.b, e.weight);
+    nhsOf.set(root, new Set([...na, ...nb]));
+    for (const k of [e.a, e.b]) if (pendingSet.has(k) && !linkedBy.has(k)) linkedBy.set(k, e.weight);
   }
 
   // 5. Decisions. Each cluster of more than one person becomes its settled person, or else the
@@ -248,7 +373,6 @@ async function matchRound(db: Database, opts: MatcherOptions, limit: number): Pr
     clusters.get(r)!.push(person);
   }
   const joined = [...clusters.values()].filter((c) => c.length > 1);
-  const members = await personMembers(db, joined.flat());
   const foundingKey = (person: string) => (members.get(person) ?? []).map((i) => `${i.system}|${i.id}`).sort(cmp)[0] ?? '';
   const moves: (IdentityMove & { fromPerson: string })[] = [];
   const finalPerson = new Map<string, string>(); // person → person it becomes
@@ -282,17 +406,23 @@ async function matchRound(db: Database, opts: MatcherOptions, limit: number): Pr
       }
     }
   }
+  // Each unresolved pending identity's strongest pair goes to review when it is a possible match,
+  // or a match refused for an NHS number conflict; one item per pair, however it was found.
   const bestEdge = new Map<string, Edge>();
-  for (const e of edges) if (!bestEdge.has(e.a)) bestEdge.set(e.a, e); // edges are sorted strongest first
-  const reviews: { key: string; edge: Edge }[] = [];
+  for (const e of edges) for (const k of [e.a, e.b]) if (pendingSet.has(k) && !bestEdge.has(k)) bestEdge.set(k, e); // sorted strongest first
+  const reviews = new Map<string, Edge>();
+  const reviewKeys = new Set<string>();
   const noMatch: { key: string; weight: number | null }[] = [];
   let confirmed = 0;
   for (const key of [...pendingSet].sort(cmp)) {
     if (matchedKeys.has(key)) continue;
     const e = bestEdge.get(key);
     const decision = e ? decide(e.weight, limits) : 'NO_MATCH';
-    if (e && (decision === 'POSSIBLE_MATCH' || (decision === 'MATCH' && !autoLinkAllowed(e.vector)))) reviews.push({ key, edge: e });
-    else {
+    const conflict = e && decision === 'MATCH' && conflicts.has(`${e.a}\u0000${e.b}`);
+    if (e && (decision === 'POSSIBLE_MATCH' || conflict || (decision === 'MATCH' && !linkedBy.has(key)))) {
+      reviews.set(`${e.a}\u0000${e.b}`, e);
+      reviewKeys.add(key);
+    } else {
       noMatch.push({ key, weight: e ? e.weight : null });
       if (identities.get(key)!.linkMethod === 'nhs-number') confirmed++;
     }
@@ -343,20 +473,27 @@ async function matchRound(db: Database, opts: MatcherOptions, limit: number): Pr
       );
     });
   }
-  for (let i = 0; i < reviews.length; i += 2000) {
-    const batch = reviews.slice(i, i + 2000);
+  const reviewList = [...reviews.values()].sort((x, y) => cmp(x.a, y.a) || cmp(x.b, y.b));
+  for (let i = 0; i < reviewList.length; i += 2000) {
+    const batch = reviewList.slice(i, i + 2000);
     await db.transaction(async (tx) => {
-      await writeReviews(tx, batch.map(({ key, edge }) => {
-        const a = identities.get(key)!;
-        const b = identities.get(edge.b)!;
-        return {
-          a,
-          b,
-          candidatePerson: finalPerson.get(b.personId) ?? b.personId,
-          weight: edge.weight,
-          detail: { levels: describeComparison(edge.vector), probability: matchProbability(params, edge.weight) },
-        };
-      }));
+      await writeReviews(
+        tx,
+        batch.map((edge) => {
+          const a = identities.get(edge.a)!;
+          const b = identities.get(edge.b)!;
+          const conflict = nhsNumbersConflict(edge.vector) ? 'different valid NHS numbers' : conflicts.has(`${edge.a}\u0000${edge.b}`) ? 'would join persons with different valid NHS numbers' : null;
+          return {
+            a,
+            b,
+            person: finalPerson.get(a.personId) ?? a.personId,
+            candidatePerson: finalPerson.get(b.personId) ?? b.personId,
+            weight: edge.weight,
+            detail: { levels: describeComparison(edge.vector), probability: matchProbability(params, edge.weight), ...(conflict ? { conflict } : {}) },
+          };
+        }),
+        [...new Set(batch.flatMap((e) => [e.a, e.b]))].filter((k) => reviewKeys.has(k)).map((k) => ({ key: k, weight: bestEdge.get(k)!.weight })),
+      );
     });
   }
   for (let i = 0; i < noMatch.length; i += 2000) {
@@ -370,17 +507,42 @@ async function matchRound(db: Database, opts: MatcherOptions, limit: number): Pr
       [batch.map((x) => identities.get(x.key)!.system), batch.map((x) => identities.get(x.key)!.id), batch.map((x) => x.weight)],
     );
   }
+  mark('writing');
+  log(lap.parts.join(', '));
   return {
     pending: pendingSet.size,
     matched: matchedKeys.size,
-    possible: reviews.length,
+    possible: reviewKeys.size,
     noMatch: noMatch.length - confirmed,
     confirmed,
     pairs: pendingPairs.length,
+    nhsConflicts: conflicts.size,
     estimated: em.estimated,
     thresholds: limits,
-    seconds: Number(process.hrtime.bigint() - started) / 1e9,
+    parameters,
   };
+}
+
+/**
+ * How many pairs the blocked pairs were drawn from: every pair of a wide pending identity with
+ * any other identity (pending pairs counted once), and of a sampled settled identity with any other.
+ */
+function pairsDrawnFrom(pending: number, sampled: number, identities: number): number {
+  const withOthers = (k: number) => k * Math.max(1, identities - 1) - (k * (k - 1)) / 2;
+  return Math.max(1, withOthers(pending) + withOthers(sampled));
+}
+
+/** Agrees on what a household shares, yet two people: different valid NHS numbers, or given names. */
+function isLookAlike(v: ComparisonVector): boolean {
+  return householdAgrees(v) && v[F.nhs] !== 0 && (v[F.nhs] === 1 || v[F.given] === 4);
+}
+
+function secondsSince(from: bigint, to = process.hrtime.bigint()): string {
+  return (Number(to - from) / 1e9).toFixed(1);
+}
+
+function clamp(x: number, lo: number, hi: number): number {
+  return Math.min(hi, Math.max(lo, x));
 }
 
 interface Member {
@@ -389,6 +551,7 @@ interface Member {
   linkMethod: string;
   matchStatus: string;
   matchWeight: number | null;
+  nhsNumber: string | null;
   nhsValid: boolean;
 }
 
@@ -396,77 +559,17 @@ interface Member {
 async function personMembers(db: Queryable, persons: string[]): Promise<Map<string, Member[]>> {
   const out = new Map<string, Member[]>();
   for (let i = 0; i < persons.length; i += 10000) {
-    const r = await db.query<{ person_id: string; source_system: string; source_id: string; link_method: string; match_status: string; match_weight: number | null; nhs_number_valid: boolean }>(
-      `SELECT person_id, source_system, source_id, link_method, match_status, match_weight, nhs_number_valid
+    const r = await db.query<{ person_id: string; source_system: string; source_id: string; link_method: string; match_status: string; match_weight: number | null; nhs_number: string | null; nhs_number_valid: boolean }>(
+      `SELECT person_id, source_system, source_id, link_method, match_status, match_weight, nhs_number, nhs_number_valid
          FROM source_identity WHERE person_id = ANY($1::uuid[]) ORDER BY source_system, source_id`,
       [persons.slice(i, i + 10000)],
     );
     for (const x of r.rows) {
       if (!out.has(x.person_id)) out.set(x.person_id, []);
-      out.get(x.person_id)!.push({ system: x.source_system, id: x.source_id, linkMethod: x.link_method, matchStatus: x.match_status, matchWeight: x.match_weight, nhsValid: x.nhs_number_valid });
+      out.get(x.person_id)!.push({ system: x.source_system, id: x.source_id, linkMethod: x.link_method, matchStatus: x.match_status, matchWeight: x.match_weight, nhsNumber: x.nhs_number, nhsValid: x.nhs_number_valid });
     }
   }
   return out;
-}
-
-/**
- * Surname, birth date and address are what twins and other members of one household share, so
- * they alone never link automatically: the NHS number or the given name (exact, close or a
- * familiar form) must agree too; otherwise a person decides.
- */
-export function autoLinkAllowed(v: ComparisonVector): boolean {
-  return v[0] === 0 || (v[2]! >= 0 && v[2]! <= 2);
-}
-
-/**
- * Candidate pairs for some identities by blocking. excludeSamePerson leaves out identities
- * already in the same person (for matching); the training sample keeps them (they are the
- * known matches EM learns m from).
- */
-async function blockedPairs(db: Queryable, keys: { system: string; id: string }[], excludeSamePerson: boolean, mode: 'wide' | 'tight'): Promise<Pair[]> {
-  if (!keys.length) return [];
-  if (mode === 'tight') return tightPairs(db, keys);
-  const other = excludeSamePerson ? 'c.person_id <> p.person_id' : 'NOT (c.source_system = p.source_system AND c.source_id = p.source_id)';
-  const yearRange = `c.birth_date >= make_date(extract(year FROM p.birth_date)::int, 1, 1) AND c.birth_date < make_date(extract(year FROM p.birth_date)::int + 1, 1, 1)`;
-  const r = await db.query<{ a_sys: string; a_id: string; b_sys: string; b_id: string }>(
-    `WITH p AS (
-       SELECT s.* FROM source_identity s JOIN unnest($1::text[], $2::text[]) AS k(sys, id) ON s.source_system = k.sys AND s.source_id = k.id
-     )
-     SELECT p.source_system AS a_sys, p.source_id AS a_id, c.source_system AS b_sys, c.source_id AS b_id
-       FROM p JOIN source_identity c ON c.birth_date = p.birth_date AND ${other}
-     UNION
-     SELECT p.source_system, p.source_id, c.source_system, c.source_id
-       FROM p JOIN source_identity c ON c.family_soundex = p.family_soundex AND ${yearRange} AND ${other}
-     UNION
-     SELECT p.source_system, p.source_id, c.source_system, c.source_id
-       FROM p JOIN source_identity c ON c.postcode = p.postcode AND ${yearRange} AND ${other}
-     UNION
-     SELECT p.source_system, p.source_id, c.source_system, c.source_id
-       FROM p JOIN source_identity c ON c.nhs_number = p.nhs_number AND p.nhs_number_valid AND c.nhs_number_valid AND ${other}
-     ORDER BY 1, 2, 3, 4`,
-    [keys.map((k) => k.system), keys.map((k) => k.id)],
-  );
-  return r.rows.map((x) => ({ a: `${x.a_sys}|${x.a_id}`, b: `${x.b_sys}|${x.b_id}` }));
-}
-
-/**
- * Candidates for an identity already linked by a new NHS number: another person with the same
- * birth date and surname sound or postcode (a duplicate under a mistyped number shares those).
- */
-async function tightPairs(db: Queryable, keys: { system: string; id: string }[]): Promise<Pair[]> {
-  const r = await db.query<{ a_sys: string; a_id: string; b_sys: string; b_id: string }>(
-    `WITH p AS (
-       SELECT s.* FROM source_identity s JOIN unnest($1::text[], $2::text[]) AS k(sys, id) ON s.source_system = k.sys AND s.source_id = k.id
-     )
-     SELECT p.source_system AS a_sys, p.source_id AS a_id, c.source_system AS b_sys, c.source_id AS b_id
-       FROM p JOIN source_identity c ON c.family_soundex = p.family_soundex AND c.birth_date = p.birth_date AND c.person_id <> p.person_id
-     UNION
-     SELECT p.source_system, p.source_id, c.source_system, c.source_id
-       FROM p JOIN source_identity c ON c.postcode = p.postcode AND c.birth_date = p.birth_date AND c.person_id <> p.person_id
-     ORDER BY 1, 2, 3, 4`,
-    [keys.map((k) => k.system), keys.map((k) => k.id)],
-  );
-  return r.rows.map((x) => ({ a: `${x.a_sys}|${x.a_id}`, b: `${x.b_sys}|${x.b_id}` }));
 }
 
 /** Loads the demographics of identities not yet in the map. */
@@ -479,10 +582,11 @@ async function loadIdentities(db: Queryable, into: Map<string, Identity>, keys: 
     });
     const r = await db.query<{
       source_system: string; source_id: string; person_id: string; nhs_number: string | null; nhs_number_valid: boolean; family: string | null;
-      given: string | null; birth_date: string | null; sex: string | null; postcode: string | null; match_status: string; link_method: string;
+      given: string | null; birth_date: string | null; sex: string | null; postcode: string | null; address: string | null; town: string | null;
+      match_status: string; link_method: string;
     }>(
       `SELECT s.source_system, s.source_id, s.person_id, s.nhs_number, s.nhs_number_valid, s.family, s.given, s.birth_date::text AS birth_date,
-              s.sex, s.postcode, s.match_status, s.link_method
+              s.sex, s.postcode, s.address, s.town, s.match_status, s.link_method
          FROM source_identity s JOIN unnest($1::text[], $2::text[]) AS k(sys, id) ON s.source_system = k.sys AND s.source_id = k.id`,
       [chunk.map((c) => c[0]), chunk.map((c) => c[1])],
     );
@@ -501,30 +605,46 @@ async function loadIdentities(db: Queryable, into: Map<string, Identity>, keys: 
         birthDate: x.birth_date,
         sex: x.sex,
         postcode: x.postcode,
+        address: x.address,
+        town: x.town,
       });
     }
   }
 }
 
 /**
- * u's evidence: every pair within a sample of identities (hash-ordered, so deterministic),
- * counted as patterns. Up to 1500 identities: about a million pairs, enough to see birth-date
- * agreement (about 1 in 30,000) a few dozen times.
+ * u's evidence: every pair within a sample of all identities (hash-ordered, so deterministic),
+ * counted as patterns, leaving out pairs already known to be one person. 1500 identities give
+ * about a million pairs, enough to see birth-date agreement (about 1 in 30,000) a few dozen times.
+ * Pending identities are in the sample too, so a first load learns u from its own data.
  */
-function randomPairPatterns(sample: Identity[]): PatternCount[] {
+async function randomPairs(db: Queryable, size: number): Promise<{ patterns: PatternCount[]; count: number }> {
+  const r = await db.query<{ source_system: string; source_id: string }>(
+    `SELECT source_system, source_id FROM source_identity ORDER BY md5(source_system || '|' || source_id), source_system, source_id LIMIT $1`,
+    [size],
+  );
+  const map = new Map<string, Identity>();
+  await loadIdentities(db, map, r.rows.map((x) => `${x.source_system}|${x.source_id}`));
+  const s = [...map.values()].sort((a, b) => cmp(a.key, b.key));
+  let count = 0;
   const vectors = function* () {
-    const s = sample.slice(0, 1500);
     for (let i = 0; i < s.length; i++) {
-      for (let j = i + 1; j < s.length; j++) if (s[i]!.personId !== s[j]!.personId) yield compareIdentities(s[i]!, s[j]!);
+      for (let j = i + 1; j < s.length; j++) {
+        if (s[i]!.personId === s[j]!.personId) continue;
+        count++;
+        yield compareIdentities(s[i]!, s[j]!);
+      }
     }
   };
-  return countPatterns(vectors());
+  const patterns = countPatterns(vectors());
+  return { patterns, count };
 }
 
 async function storeWeights(db: Queryable, p: MatchParameters): Promise<void> {
   const rows: [string, string, number, number][] = [];
   FIELDS.forEach((f, i) => f.levels.forEach((l, j) => rows.push([f.name, l, p.m[i]![j]!, p.u[i]![j]!])));
   rows.push(['_prior', 'lambda', p.lambda, 1 - p.lambda]);
+  if (p.householdCap !== undefined) rows.push(['_household', 'cap', p.householdCap, 0]);
   await db.query(
     `INSERT INTO mpi_weight (field, level, m, u) SELECT * FROM unnest($1::text[], $2::text[], $3::float8[], $4::float8[])
      ON CONFLICT (field, level) DO UPDATE SET m = EXCLUDED.m, u = EXCLUDED.u, estimated_at = now()`,
@@ -548,14 +668,20 @@ async function backfillSoundex(db: Database): Promise<void> {
 }
 
 interface ReviewInput {
+  /** The identity with the smaller key (canonical order), and the other. */
   a: Identity;
   b: Identity;
+  person: string;
   candidatePerson: string;
   weight: number;
   detail: unknown;
 }
 
-async function writeReviews(tx: Queryable, reviews: ReviewInput[]): Promise<void> {
+/**
+ * One review item per pair, stored canonically (smaller identity key as source_*), and the pending
+ * identities among them marked POSSIBLE_MATCH.
+ */
+async function writeReviews(tx: Queryable, reviews: ReviewInput[], possible: { key: string; weight: number }[]): Promise<void> {
   if (!reviews.length) return;
   await tx.query(
     `INSERT INTO mpi_review (person_id, candidate_person_id, source_system, source_id, candidate_system, candidate_id, weight, detail)
@@ -564,7 +690,7 @@ async function writeReviews(tx: Queryable, reviews: ReviewInput[]): Promise<void
        person_id = EXCLUDED.person_id, candidate_person_id = EXCLUDED.candidate_person_id, weight = EXCLUDED.weight, detail = EXCLUDED.detail
      WHERE mpi_review.status = 'open'`,
     [
-      reviews.map((r) => r.a.personId),
+      reviews.map((r) => r.person),
       reviews.map((r) => r.candidatePerson),
       reviews.map((r) => r.a.system),
       reviews.map((r) => r.a.id),
@@ -574,10 +700,11 @@ async function writeReviews(tx: Queryable, reviews: ReviewInput[]): Promise<void
       reviews.map((r) => JSON.stringify(r.detail)),
     ],
   );
+  const split = (k: string) => [k.slice(0, k.indexOf('|')), k.slice(k.indexOf('|') + 1)] as const;
   await tx.query(
     `UPDATE source_identity s SET match_status = 'POSSIBLE_MATCH', match_weight = x.weight, updated_at = now()
        FROM unnest($1::text[], $2::text[], $3::float8[]) AS x(sys, id, weight)
       WHERE s.source_system = x.sys AND s.source_id = x.id AND s.match_status = 'PENDING'`,
-    [reviews.map((r) => r.a.system), reviews.map((r) => r.a.id), reviews.map((r) => r.weight)],
+    [possible.map((p) => split(p.key)[0]), possible.map((p) => split(p.key)[1]), possible.map((p) => p.weight)],
   );
 }

@@ -18,7 +18,7 @@ import { runMatcher } from './matcher.ts';
 import { scoreClusters } from './evaluate.ts';
 import { nhsCheckDigit } from './nhs-number.ts';
 
-const { values } = parseArgs({ options: { calibration: { type: 'string', default: 'population' }, misses: { type: 'boolean', default: false }, people: { type: 'string', default: '20000' }, seed: { type: 'string', default: '1' }, postgres: { type: 'string' } } });
+const { values } = parseArgs({ options: { misses: { type: 'boolean', default: false }, people: { type: 'string', default: '20000' }, seed: { type: 'string', default: '1' }, postgres: { type: 'string' } } });
 const PEOPLE = Number(values.people);
 let state = Number(values.seed) >>> 0 || 1;
 const rnd = () => {
@@ -171,7 +171,7 @@ try {
   const replay = (performance.now() - t0) / 1000;
   const before = await db.query<{ source_system: string; source_id: string; person_id: string }>('SELECT source_system, source_id, person_id FROM source_identity');
   const det = scoreClusters(before.rows.map((r) => [`${r.source_system}|${r.source_id}`, r.person_id] as const), truth);
-  const m = await runMatcher(db, { calibration: values.calibration as 'population' | 'blocked', log: (s) => console.log(`  ${s}`) });
+  const m = await runMatcher(db, { log: (s) => console.log(`  ${s}`) });
   const after = await db.query<{ source_system: string; source_id: string; person_id: string }>('SELECT source_system, source_id, person_id FROM source_identity');
   const e = scoreClusters(after.rows.map((r) => [`${r.source_system}|${r.source_id}`, r.person_id] as const), truth);
   if (values.misses) {
