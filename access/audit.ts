@@ -1,34 +1,60 @@
 /**
- * The tamper-evident audit log (table `audit_log`). Each row's hash is
- * sha256(previous row's hash + canonical JSON of the row), so changing, inserting or deleting
- * any row breaks the chain from that row on. Appends are serialised by a transaction-scoped
- * advisory lock, so concurrent writers (many connections, many processes) keep one linear chain.
- * Deleting the newest rows is only detectable against a head hash kept elsewhere: verify
- * returns it for that purpose.
+ * The tamper-evident audit log (tables `audit_log`, `audit_chain`), shaped after FHIR
+ * AuditEvent and the IHE Basic Audit Log Patterns: who (user, role, organisation), what
+ * (action, the person), why (purpose), the decision and its reason, when and from where.
+ *
+ * Rows are hash-chained, but not in one chain: each row belongs to one of CHAINS chains (the
+ * bucket of its person key, or of its user when it is about nobody) and is numbered 1, 2, 3…
+ * within it. Its hash = sha256(previous hash in its chain + canonical JSON of the row). An
+ * append locks only its chain's head row (`audit_chain`), so readers of different people do
+ * not queue behind one global lock, and the head moves in the same transaction as the row, so
+ * chains never fork. Deleting the first rows of a chain breaks its numbering from 1; deleting
+ * the newest breaks the match with its head (the anchor); the head only moves forward (a
+ * trigger), and audit_log refuses UPDATE, DELETE and TRUNCATE (another trigger).
+ *
+ * Rows written before migration 0012 (chain IS NULL) form the original single chain and are
+ * verified by its own rules (hash over auditId, at, actor, action, personId, purpose, detail).
  */
 import { createHash } from 'node:crypto';
+import type { AuditEvent } from '@medplum/fhirtypes';
 import type { Database, Queryable } from '../db/database.ts';
 
 export interface AuditEntry {
   /** Who: a user name, a service name. */
   actor: string;
-  /** What, as `area.verb`, e.g. `record.read`. */
+  role?: string | null;
+  /** ODS code of the actor's organisation. */
+  organisation?: string | null;
+  /** What, as `area.verb`: `record.read`, `patient.search`, `resource.read`, `record.export`, `break-glass.start`, `auth.login`… */
   action: string;
   personId?: string | null;
   /** Purpose of use, e.g. `direct-care`. */
   purpose?: string | null;
+  decision?: 'permit' | 'deny' | null;
+  /** Why the decision was made (the policy rule), or why the action failed. */
+  reason?: string | null;
+  /** Where the request came from: an address, or `cli:<host>`. */
+  from?: string | null;
   /** Anything else worth keeping; must be JSON. */
   detail?: unknown;
 }
 
 export interface AuditRow {
   auditId: number;
+  /** null for rows written before chains were partitioned (migration 0012). */
+  chain: number | null;
+  seq: number | null;
   /** ISO instant */
   at: string;
   actor: string;
+  role: string | null;
+  organisation: string | null;
   action: string;
   personId: string | null;
   purpose: string | null;
+  decision: string | null;
+  reason: string | null;
+  from: string | null;
   detail: unknown;
   prevHash: string;
   hash: string;
@@ -36,20 +62,28 @@ export interface AuditRow {
 
 export interface ChainCheck {
   ok: boolean;
-  /** Rows checked (all of them when ok). */
+  /** Rows checked. */
   rows: number;
-  /** The first row whose hash or link to the previous row is wrong. */
+  /** The audit id of the first bad row found (lowest id over all chains). */
   firstBadId?: number;
   reason?: string;
-  /** The hash of the newest row: keep it elsewhere to detect truncation later. */
+  /** Every problem found, one per chain at most. */
+  problems: { chain: number | null; auditId: number | null; reason: string }[];
+  /** sha256 over every chain's head (chain:seq:hash): keep it elsewhere to detect a rewound head later. */
   headHash: string;
 }
 
-/** The prev_hash of the first row. */
+/** The prev_hash of every chain's first row. */
 export const GENESIS_HASH = '0'.repeat(64);
-// An arbitrary constant, different from the migrator's: the lock that serialises audit appends.
-const AUDIT_LOCK = 7_305_221_19;
+/** Number of chains (rows exist for 0..CHAINS-1 from migration 0012). */
+export const CHAINS = 64;
 const VERIFY_PAGE = 2000;
+
+/** The chain of an entry: its person's bucket, or its actor's when it is about nobody. */
+export function chainOf(entry: Pick<AuditEntry, 'personId' | 'actor'>): number {
+  const key = entry.personId ? `person:${entry.personId.toLowerCase()}` : `actor:${entry.actor}`;
+  return createHash('sha256').update(key).digest().readUInt32BE(0) % CHAINS;
+}
 
 /** Appends one audit row in its own transaction and returns it. */
 export async function appendAudit(db: Database, entry: AuditEntry): Promise<AuditRow> {
@@ -57,65 +91,223 @@ export async function appendAudit(db: Database, entry: AuditEntry): Promise<Audi
 }
 
 /**
- * Appends one audit row inside the caller's transaction (so the audited change and its audit
- * row commit together). The advisory lock is held until that transaction ends.
+ * Appends one audit row inside the caller's transaction, so the audited access and its audit
+ * row commit together. Holds the row lock on its chain's head until that transaction ends.
  */
 export async function appendAuditIn(tx: Queryable, entry: AuditEntry, now: Date = new Date()): Promise<AuditRow> {
   if (!entry.actor) throw new Error('an audit entry needs an actor');
   if (!entry.action) throw new Error('an audit entry needs an action');
-  await tx.query('SELECT pg_advisory_xact_lock($1)', [AUDIT_LOCK]);
-  const last = await tx.query<{ hash: string }>('SELECT hash FROM audit_log ORDER BY audit_id DESC LIMIT 1');
-  const prevHash = last.rows[0]?.hash ?? GENESIS_HASH;
-  // The id is taken under the lock, so ids increase in chain order.
-  const seq = await tx.query<{ id: string }>(`SELECT nextval(pg_get_serial_sequence('audit_log', 'audit_id'))::text AS id`);
+  const chain = chainOf(entry);
+  const head = await tx.query<{ seq: string; hash: string }>('SELECT seq::text AS seq, hash FROM audit_chain WHERE chain = $1 FOR UPDATE', [chain]);
+  if (!head.rows[0]) throw new Error(`audit chain ${chain} has no head row (migration 0012 not applied?)`);
+  const prevHash = head.rows[0].hash;
+  const seq = Number(head.rows[0].seq) + 1;
   const body = {
-    auditId: Number(seq.rows[0]!.id),
+    chain,
+    seq,
     at: now.toISOString(),
     actor: entry.actor,
+    role: entry.role ?? null,
+    organisation: entry.organisation ?? null,
     action: entry.action,
     personId: entry.personId ?? null,
     purpose: entry.purpose ?? null,
+    decision: entry.decision ?? null,
+    reason: entry.reason ?? null,
+    from: entry.from ?? null,
     // Stored as jsonb and read back as JSON: hash exactly what will come back.
     detail: entry.detail === undefined ? null : (JSON.parse(JSON.stringify(entry.detail)) as unknown),
   };
-  const hash = auditHash(prevHash, body);
-  await tx.query(
-    `INSERT INTO audit_log (audit_id, at, actor, action, person_id, purpose, detail, prev_hash, hash)
-     VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9)`,
-    [body.auditId, body.at, body.actor, body.action, body.personId, body.purpose, body.detail === null ? null : JSON.stringify(body.detail), prevHash, hash],
+  const hash = chainedHash(prevHash, body);
+  const r = await tx.query<{ audit_id: string }>(
+    `WITH head AS (UPDATE audit_chain SET seq = $2, hash = $14, updated_at = now() WHERE chain = $1)
+     INSERT INTO audit_log (chain, seq, at, actor, role, organisation, action, person_id, purpose, decision, reason, source_address, detail, prev_hash, hash)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13::jsonb, $15, $14)
+     RETURNING audit_id::text AS audit_id`,
+    [chain, seq, body.at, body.actor, body.role, body.organisation, body.action, body.personId, body.purpose, body.decision, body.reason, body.from, body.detail === null ? null : JSON.stringify(body.detail), hash, prevHash],
   );
-  return { ...body, prevHash, hash };
+  return { auditId: Number(r.rows[0]!.audit_id), ...body, prevHash, hash };
 }
 
-/** Re-computes every hash in order and checks each row links to the one before. */
+/**
+ * Re-computes every hash, chain by chain: each chain must run 1, 2, 3… from the genesis hash,
+ * each row link to the one before and match its own content, and the last row must be the
+ * chain's head (the anchor). Then the rows from before chains were partitioned.
+ */
 export async function verifyAuditChain(db: Queryable): Promise<ChainCheck> {
+  const problems: ChainCheck['problems'] = [];
+  let rows = 0;
+  const heads = await db.query<{ chain: number; seq: string; hash: string }>('SELECT chain, seq::text AS seq, hash FROM audit_chain ORDER BY chain');
+  const headOf = new Map(heads.rows.map((h) => [h.chain, { seq: Number(h.seq), hash: h.hash }]));
+  // One pass over every chained row in (chain, seq) order.
+  let current: { chain: number; expectSeq: number; prev: string; lastId: number | null; broken: boolean } | null = null;
+  const seen = new Set<number>();
+  const finish = () => {
+    if (!current || current.broken) return;
+    const head = headOf.get(current.chain);
+    if (!head) problems.push({ chain: current.chain, auditId: current.lastId, reason: `chain ${current.chain} has no anchor (its head row was removed)` });
+    else if (head.seq !== current.expectSeq - 1 || head.hash !== current.prev)
+      problems.push({ chain: current.chain, auditId: current.lastId, reason: `chain ${current.chain} ends at entry ${current.expectSeq - 1} but its anchor says ${head.seq}: the newest entries were removed or the anchor was changed` });
+  };
+  let after: [number, number] = [-1, 0];
+  for (;;) {
+    const page = await db.query<RawAuditRow>(
+      `SELECT ${COLUMNS} FROM audit_log WHERE chain IS NOT NULL AND (chain, seq) > ($1, $2) ORDER BY audit_log.chain, audit_log.seq LIMIT $3`,
+      [after[0], after[1], VERIFY_PAGE],
+    );
+    for (const raw of page.rows) {
+      const row = toAuditRow(raw);
+      const chain = row.chain!;
+      if (!current || current.chain !== chain) {
+        finish();
+        current = { chain, expectSeq: 1, prev: GENESIS_HASH, lastId: null, broken: false };
+        seen.add(chain);
+      }
+      rows++;
+      after = [chain, row.seq!];
+      if (current.broken) continue;
+      let bad: string | null = null;
+      if (row.seq !== current.expectSeq) bad = `entry ${row.seq} of chain ${chain} follows entry ${current.expectSeq - 1}: ${row.seq! > current.expectSeq ? 'entries before it were removed' : 'it is out of order'}`;
+      else if (row.prevHash !== current.prev) bad = 'does not link to the entry before it in its chain (an entry was changed, removed, inserted or moved)';
+      else if (chainedHash(row.prevHash, chainedBody(row)) !== row.hash) bad = 'its content does not match its hash (the entry was changed)';
+      if (bad) {
+        problems.push({ chain, auditId: row.auditId, reason: bad });
+        current.broken = true;
+        continue;
+      }
+      current.prev = row.hash;
+      current.expectSeq++;
+      current.lastId = row.auditId;
+    }
+    if (page.rows.length < VERIFY_PAGE) break;
+  }
+  finish();
+  // A chain whose head has moved on but which has no rows left at all.
+  for (const [chain, head] of headOf) {
+    if (head.seq > 0 && !seen.has(chain)) problems.push({ chain, auditId: null, reason: `chain ${chain} is empty but its anchor says ${head.seq} entries: they were removed` });
+  }
+  const legacy = await verifyLegacyChain(db);
+  rows += legacy.rows;
+  if (legacy.problem) problems.push(legacy.problem);
+
+  const headHash = createHash('sha256')
+    .update(heads.rows.map((h) => `${h.chain}:${h.seq}:${h.hash}`).join('\n'))
+    .digest('hex');
+  const ids = problems.map((p) => p.auditId).filter((x): x is number => x !== null);
+  const first = ids.length ? Math.min(...ids) : undefined;
+  const firstProblem = problems.find((p) => p.auditId === first) ?? problems[0];
+  return { ok: problems.length === 0, rows, problems, headHash, ...(problems.length ? { firstBadId: first, reason: firstProblem?.reason } : {}) };
+}
+
+async function verifyLegacyChain(db: Queryable): Promise<{ rows: number; problem?: ChainCheck['problems'][number] }> {
   let expectedPrev = GENESIS_HASH;
   let rows = 0;
   let after = 0;
   for (;;) {
-    const page = await readAuditPage(db, after, VERIFY_PAGE);
-    for (const row of page) {
-      if (row.prevHash !== expectedPrev) return { ok: false, rows, firstBadId: row.auditId, reason: 'does not link to the row before it (a row was changed, removed or inserted)', headHash: expectedPrev };
-      const { prevHash, hash, ...body } = row;
-      if (auditHash(prevHash, body) !== hash) return { ok: false, rows, firstBadId: row.auditId, reason: 'its content does not match its hash (the row was changed)', headHash: expectedPrev };
-      expectedPrev = hash;
+    const page = await db.query<RawAuditRow>(`SELECT ${COLUMNS} FROM audit_log WHERE chain IS NULL AND audit_id > $1 ORDER BY audit_id LIMIT $2`, [after, VERIFY_PAGE]);
+    for (const raw of page.rows) {
+      const row = toAuditRow(raw);
+      const body = { auditId: row.auditId, at: row.at, actor: row.actor, action: row.action, personId: row.personId, purpose: row.purpose, detail: row.detail };
+      if (row.prevHash !== expectedPrev) return { rows, problem: { chain: null, auditId: row.auditId, reason: 'does not link to the row before it (a row was changed, removed or inserted)' } };
+      if (auditHash(row.prevHash, body) !== row.hash) return { rows, problem: { chain: null, auditId: row.auditId, reason: 'its content does not match its hash (the row was changed)' } };
+      expectedPrev = row.hash;
       rows++;
       after = row.auditId;
     }
-    if (page.length < VERIFY_PAGE) break;
+    if (page.rows.length < VERIFY_PAGE) return { rows };
   }
-  return { ok: true, rows, headHash: expectedPrev };
+}
+
+export interface AuditQuery {
+  personId?: string;
+  /** Rows about any of these persons (a person and those merged into them). */
+  personIds?: string[];
+  user?: string;
+  /** ISO date or instant. */
+  since?: string;
+  action?: string;
+  limit?: number;
+}
+
+/** Audit rows matching a query, newest first (for a governance lead, or "who looked at my record"). */
+export async function searchAudit(db: Queryable, q: AuditQuery): Promise<AuditRow[]> {
+  const where: string[] = [];
+  const params: unknown[] = [];
+  const ids = q.personIds ?? (q.personId ? [q.personId] : undefined);
+  if (ids) {
+    params.push(ids);
+    where.push(`person_id = ANY($${params.length}::uuid[])`);
+  }
+  if (q.user) {
+    params.push(q.user);
+    where.push(`actor = $${params.length}`);
+  }
+  if (q.since) {
+    params.push(q.since);
+    where.push(`at >= $${params.length}::timestamptz`);
+  }
+  if (q.action) {
+    params.push(q.action);
+    where.push(`action = $${params.length}`);
+  }
+  params.push(Math.min(Math.max(q.limit ?? 100, 1), 10_000));
+  const r = await db.query<RawAuditRow>(
+    `SELECT ${COLUMNS} FROM audit_log ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY audit_id DESC LIMIT $${params.length}`,
+    params,
+  );
+  return r.rows.map(toAuditRow);
 }
 
 /** The audit rows about one person, newest first ("who has looked at my record"). */
 export async function auditForPerson(db: Queryable, personId: string, limit = 100): Promise<AuditRow[]> {
-  const r = await db.query<RawAuditRow>(`SELECT ${COLUMNS} FROM audit_log WHERE person_id = $1 ORDER BY audit_log.audit_id DESC LIMIT $2`, [personId, limit]);
-  return r.rows.map(toAuditRow);
+  return searchAudit(db, { personId, limit });
 }
 
-/** sha256(prevHash + canonical JSON of the row body), hex. */
-export function auditHash(prevHash: string, body: Omit<AuditRow, 'prevHash' | 'hash'>): string {
+/** One audit row as a FHIR R4 AuditEvent (https://hl7.org/fhir/R4/auditevent.html), after IHE BALP. */
+export function toAuditEvent(row: AuditRow): AuditEvent {
+  const verb = row.action.split('.').pop() ?? '';
+  const subtype = verb === 'search' ? 'search-type' : verb === 'export' ? 'export' : verb === 'read' ? 'read' : verb;
+  // BALP: read is R, search and export are E (execute).
+  const action: AuditEvent['action'] = verb === 'read' ? 'R' : 'E';
+  const ev: AuditEvent = {
+    resourceType: 'AuditEvent',
+    id: String(row.auditId),
+    type: { system: 'http://terminology.hl7.org/CodeSystem/audit-event-type', code: 'rest', display: 'RESTful Operation' },
+    subtype: [{ system: 'http://hl7.org/fhir/restful-interaction', code: subtype }, { system: 'urn:bevan:audit-action', code: row.action }],
+    action,
+    recorded: row.at,
+    outcome: row.decision === 'deny' ? '4' : '0',
+    outcomeDesc: row.reason ?? undefined,
+    purposeOfEvent: row.purpose ? [{ coding: [{ system: 'urn:bevan:purpose-of-use', code: row.purpose }] }] : undefined,
+    agent: [
+      {
+        who: { identifier: { system: 'urn:bevan:user', value: row.actor }, display: row.actor },
+        role: row.role ? [{ coding: [{ system: 'urn:bevan:role', code: row.role }] }] : undefined,
+        requestor: true,
+        network: row.from ? { address: row.from, type: '2' } : undefined,
+        ...(row.organisation ? { location: { identifier: { system: 'https://fhir.nhs.uk/Id/ods-organization-code', value: row.organisation } } } : {}),
+      },
+    ],
+    source: { observer: { display: 'Bevan' }, type: [{ system: 'http://terminology.hl7.org/CodeSystem/security-source-type', code: '4', display: 'Application Server' }] },
+    entity: row.personId
+      ? [{ what: { reference: `Patient/${row.personId}` }, type: { system: 'http://terminology.hl7.org/CodeSystem/audit-entity-type', code: '1', display: 'Person' }, role: { system: 'http://terminology.hl7.org/CodeSystem/object-role', code: '1', display: 'Patient' } }]
+      : undefined,
+  };
+  return JSON.parse(JSON.stringify(ev)) as AuditEvent;
+}
+
+/** sha256(prevHash + canonical JSON of the body), hex. Used for the rows before migration 0012. */
+export function auditHash(prevHash: string, body: unknown): string {
   return createHash('sha256').update(prevHash + canonicalJson(body)).digest('hex');
+}
+
+function chainedBody(row: AuditRow) {
+  const { auditId: _id, prevHash: _p, hash: _h, ...body } = row;
+  return body;
+}
+
+function chainedHash(prevHash: string, body: ReturnType<typeof chainedBody>): string {
+  return auditHash(prevHash, body);
 }
 
 /** JSON with object keys sorted at every level and no whitespace: one text per value. */
@@ -127,33 +319,43 @@ export function canonicalJson(value: unknown): string {
   return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(obj[k])}`).join(',')}}`;
 }
 
-const COLUMNS = 'audit_id::text AS audit_id, at, actor, action, person_id::text AS person_id, purpose, detail, prev_hash, hash';
+const COLUMNS = `audit_id::text AS audit_id, chain, seq::text AS seq, at, actor, role, organisation, action, person_id::text AS person_id,
+  purpose, decision, reason, source_address, detail, prev_hash, hash`;
 
 interface RawAuditRow {
   audit_id: string;
+  chain: number | null;
+  seq: string | null;
   at: Date | string;
   actor: string;
+  role: string | null;
+  organisation: string | null;
   action: string;
   person_id: string | null;
   purpose: string | null;
+  decision: string | null;
+  reason: string | null;
+  source_address: string | null;
   detail: unknown;
   prev_hash: string;
   hash: string;
 }
 
-async function readAuditPage(db: Queryable, after: number, limit: number): Promise<AuditRow[]> {
-  const r = await db.query<RawAuditRow>(`SELECT ${COLUMNS} FROM audit_log WHERE audit_id > $1 ORDER BY audit_log.audit_id LIMIT $2`, [after, limit]);
-  return r.rows.map(toAuditRow);
-}
-
 function toAuditRow(r: RawAuditRow): AuditRow {
   return {
     auditId: Number(r.audit_id),
+    chain: r.chain,
+    seq: r.seq === null ? null : Number(r.seq),
     at: (r.at instanceof Date ? r.at : new Date(r.at)).toISOString(),
     actor: r.actor,
+    role: r.role,
+    organisation: r.organisation,
     action: r.action,
     personId: r.person_id,
     purpose: r.purpose,
+    decision: r.decision,
+    reason: r.reason,
+    from: r.source_address,
     detail: r.detail ?? null,
     prevHash: r.prev_hash,
     hash: r.hash,

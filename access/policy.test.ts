@@ -1,0 +1,227 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { PurposeOfUse, Role } from './context.ts';
+import { checkPolicy, decide, loadPolicy, organisationOfSource, sensitiveCategoriesOf, type AccessAction, type AccessFacts, type Policy } from './policy.ts';
+
+const loaded = loadPolicy();
+if (loaded.kind !== 'ok') throw new Error(loaded.problems.join('\n'));
+const policy: Policy = loaded.policy;
+const NOW = new Date('2025-10-01T12:00:00Z');
+const NHS = '9434765919';
+const ALL_SENSITIVE = ['gender-identity', 'ivf', 'mental-health-sensitive', 'safeguarding', 'sexual-health'];
+
+// Organisations: practice P91001 (the person's), P91002 (another practice), hospital RM2,
+// community trust RM3, social care TRAFFORD-SC.
+type Rel = 'none' | 'registered' | 'care-team-user' | 'care-team-org' | 'episode' | 'encounter' | 'old-encounter';
+function facts(rel: Rel, over: Partial<AccessFacts> = {}): AccessFacts {
+  const f: AccessFacts = {
+    personId: '0b6f4e8a-6a0e-4c49-9a59-1f0d2c3b4a51',
+    nhsNumber: NHS,
+    registeredPractices: ['P91001'],
+    careTeam: [],
+    openEpisodeOrganisations: [],
+    recentEncounters: [],
+    dissentSharing: false,
+    nationalDataOptOut: false,
+    restricted: false,
+    breakGlass: null,
+  };
+  if (rel === 'care-team-user') f.careTeam = ['user'];
+  if (rel === 'care-team-org') f.careTeam = ['org:ORG'];
+  if (rel === 'episode') f.openEpisodeOrganisations = ['ORG'];
+  if (rel === 'encounter') f.recentEncounters = [{ organisation: 'ORG', at: '2025-09-01T10:00:00Z' }];
+  if (rel === 'old-encounter') f.recentEncounters = [{ organisation: 'ORG', at: '2025-01-01T10:00:00Z' }];
+  if (rel === 'registered') f.registeredPractices = ['ORG'];
+  return { ...f, ...over };
+}
+
+interface Case {
+  role: Role;
+  rel: Rel;
+  purpose?: PurposeOfUse;
+  action?: AccessAction;
+  over?: Partial<AccessFacts>;
+  breakGlass?: string;
+  nhs?: string;
+  org?: string | null;
+  /** 'deny' or the basis of the permit. */
+  want: string;
+  /** Withheld categories on a permit (default: none checked). */
+  withhold?: string[];
+  only?: string | null;
+  reason?: RegExp;
+}
+
+const BG = 'Unconscious in ED, no history available';
+const cases: Case[] = [
+  // role × relationship, direct care
+  { role: 'gp', rel: 'registered', want: 'registered-practice', withhold: [] },
+  { role: 'gp', rel: 'none', want: 'deny', reason: /no legitimate relationship.*break-glass .* is available/ },
+  { role: 'gp', rel: 'care-team-user', want: 'care-team', withhold: ALL_SENSITIVE },
+  { role: 'gp', rel: 'care-team-org', want: 'care-team' },
+  { role: 'gp', rel: 'episode', want: 'open-episode' },
+  { role: 'gp', rel: 'encounter', want: 'recent-encounter' },
+  { role: 'gp', rel: 'old-encounter', want: 'deny', reason: /no legitimate relationship/ },
+  { role: 'practice-nurse', rel: 'registered', want: 'registered-practice', withhold: ALL_SENSITIVE },
+  { role: 'practice-nurse', rel: 'care-team-user', want: 'care-team' },
+  { role: 'practice-nurse', rel: 'episode', want: 'deny' },
+  { role: 'practice-nurse', rel: 'encounter', want: 'deny' },
+  { role: 'practice-nurse', rel: 'none', want: 'deny' },
+  { role: 'consultant', rel: 'registered', want: 'deny' },
+  { role: 'consultant', rel: 'episode', want: 'open-episode', withhold: ['gender-identity', 'mental-health-sensitive', 'safeguarding', 'sexual-health'] },
+  { role: 'consultant', rel: 'encounter', want: 'recent-encounter', withhold: ALL_SENSITIVE },
+  { role: 'consultant', rel: 'care-team-org', want: 'care-team' },
+  { role: 'consultant', rel: 'none', want: 'deny' },
+  { role: 'community-nurse', rel: 'episode', want: 'open-episode' },
+  { role: 'community-nurse', rel: 'encounter', want: 'recent-encounter' },
+  { role: 'community-nurse', rel: 'registered', want: 'deny' },
+  { role: 'community-nurse', rel: 'none', want: 'deny' },
+  { role: 'mental-health', rel: 'care-team-user', want: 'care-team', withhold: ['gender-identity', 'ivf', 'safeguarding', 'sexual-health'] },
+  { role: 'mental-health', rel: 'episode', want: 'open-episode', withhold: ['gender-identity', 'ivf', 'safeguarding', 'sexual-health'] },
+  { role: 'mental-health', rel: 'encounter', want: 'recent-encounter', withhold: ALL_SENSITIVE },
+  { role: 'mental-health', rel: 'none', want: 'deny' },
+  { role: 'social-worker', rel: 'episode', want: 'open-episode', withhold: ['gender-identity', 'ivf', 'mental-health-sensitive', 'sexual-health'] },
+  { role: 'social-worker', rel: 'care-team-user', want: 'care-team' },
+  { role: 'social-worker', rel: 'encounter', want: 'deny' },
+  { role: 'social-worker', rel: 'registered', want: 'deny' },
+  { role: 'care-coordinator', rel: 'care-team-user', want: 'care-team', withhold: ALL_SENSITIVE },
+  { role: 'care-coordinator', rel: 'episode', want: 'open-episode' },
+  { role: 'care-coordinator', rel: 'encounter', want: 'deny' },
+  { role: 'care-coordinator', rel: 'none', want: 'deny' },
+  { role: 'analyst', rel: 'registered', want: 'deny', reason: /no direct care access/ },
+  { role: 'integration', rel: 'care-team-user', want: 'deny' },
+  { role: 'admin', rel: 'registered', want: 'deny' },
+  { role: 'patient', rel: 'none', want: 'deny' },
+  // a user without an organisation holds no organisational relationship
+  { role: 'gp', rel: 'registered', org: null, want: 'deny' },
+  { role: 'gp', rel: 'care-team-user', org: null, want: 'care-team' },
+
+  // purpose of use
+  { role: 'gp', rel: 'registered', purpose: 'secondary-use', action: 'export', want: 'deny' },
+  { role: 'gp', rel: 'registered', purpose: 'administration', want: 'deny' },
+  { role: 'gp', rel: 'registered', action: 'export', want: 'deny', reason: /export is for secondary use/ },
+  { role: 'analyst', rel: 'none', purpose: 'secondary-use', action: 'export', want: 'secondary-use', withhold: ALL_SENSITIVE },
+  { role: 'analyst', rel: 'none', purpose: 'secondary-use', action: 'read', want: 'deny', reason: /export only/ },
+  { role: 'admin', rel: 'none', purpose: 'administration', want: 'deny' },
+  { role: 'patient', rel: 'none', purpose: 'patient-access', nhs: NHS, want: 'self', withhold: ['safeguarding'] },
+  { role: 'patient', rel: 'none', purpose: 'patient-access', nhs: '4010232137', want: 'deny', reason: /only their own record/ },
+  { role: 'patient', rel: 'none', purpose: 'patient-access', nhs: undefined, want: 'deny' },
+  { role: 'patient', rel: 'none', purpose: 'patient-access', nhs: NHS, action: 'export', want: 'deny' },
+  { role: 'gp', rel: 'registered', purpose: 'patient-access', nhs: NHS, want: 'deny', reason: /no patient access/ },
+  { role: 'patient', rel: 'none', purpose: 'direct-care', nhs: NHS, want: 'deny' },
+
+  // consent and objections
+  { role: 'gp', rel: 'registered', over: { dissentSharing: true }, want: 'registered-practice', only: 'ORG' },
+  { role: 'consultant', rel: 'episode', over: { dissentSharing: true }, want: 'open-episode', only: 'ORG' },
+  { role: 'gp', rel: 'registered', over: { nationalDataOptOut: true }, want: 'registered-practice', only: null },
+  { role: 'analyst', rel: 'none', purpose: 'secondary-use', action: 'export', over: { nationalDataOptOut: true }, want: 'deny', reason: /national data opt-out/ },
+  { role: 'analyst', rel: 'none', purpose: 'secondary-use', action: 'export', over: { dissentSharing: true }, want: 'secondary-use' },
+  { role: 'gp', rel: 'none', over: { dissentSharing: true }, breakGlass: BG, want: 'break-glass', only: null },
+
+  // restricted people: withheld on every path
+  { role: 'gp', rel: 'registered', over: { restricted: true }, want: 'deny', reason: /restricted/ },
+  { role: 'gp', rel: 'none', over: { restricted: true }, breakGlass: BG, want: 'deny', reason: /restricted/ },
+  { role: 'patient', rel: 'none', purpose: 'patient-access', nhs: NHS, over: { restricted: true }, want: 'deny' },
+  { role: 'analyst', rel: 'none', purpose: 'secondary-use', action: 'export', over: { restricted: true }, want: 'deny' },
+
+  // break-glass
+  { role: 'gp', rel: 'none', breakGlass: BG, want: 'break-glass', withhold: ALL_SENSITIVE },
+  { role: 'gp', rel: 'none', breakGlass: 'because', want: 'deny', reason: /at least 10 characters/ },
+  { role: 'gp', rel: 'none', purpose: 'emergency', want: 'deny', reason: /needs a reason/ },
+  { role: 'gp', rel: 'none', purpose: 'emergency', breakGlass: BG, want: 'break-glass' },
+  { role: 'consultant', rel: 'none', breakGlass: BG, want: 'break-glass' },
+  { role: 'community-nurse', rel: 'none', breakGlass: BG, want: 'break-glass' },
+  { role: 'mental-health', rel: 'none', breakGlass: BG, want: 'break-glass' },
+  { role: 'practice-nurse', rel: 'none', breakGlass: BG, want: 'break-glass' },
+  { role: 'social-worker', rel: 'none', breakGlass: BG, want: 'deny', reason: /may not break glass/ },
+  { role: 'care-coordinator', rel: 'none', breakGlass: BG, want: 'deny' },
+  { role: 'analyst', rel: 'none', breakGlass: BG, want: 'deny' },
+  { role: 'admin', rel: 'none', breakGlass: BG, want: 'deny' },
+  { role: 'gp', rel: 'none', over: { breakGlass: { reason: BG, expiresAt: '2025-10-01T12:30:00Z' } }, want: 'break-glass' },
+  { role: 'gp', rel: 'none', over: { breakGlass: { reason: BG, expiresAt: '2025-10-01T11:59:00Z' } }, want: 'deny', reason: /break-glass .* is available/ },
+  // a relationship wins over a declared emergency (no session is started)
+  { role: 'gp', rel: 'registered', breakGlass: BG, want: 'registered-practice' },
+
+  // search (before any person is known)
+  { role: 'gp', rel: 'none', action: 'search', want: 'search' },
+  { role: 'social-worker', rel: 'none', action: 'search', want: 'search' },
+  { role: 'analyst', rel: 'none', action: 'search', want: 'deny' },
+  { role: 'patient', rel: 'none', action: 'search', want: 'deny' },
+  { role: 'integration', rel: 'none', action: 'search', want: 'deny' },
+  { role: 'gp', rel: 'none', action: 'search', purpose: 'secondary-use', want: 'deny' },
+];
+
+test(`policy decision table (${cases.length} cases): role × relationship × purpose × consent × sensitivity × break-glass`, () => {
+  assert.ok(cases.length >= 60);
+  for (const [i, c] of cases.entries()) {
+    const label = `case ${i}: ${JSON.stringify(c)}`;
+    const search = c.action === 'search';
+    const d = decide(policy, {
+      action: c.action ?? 'read',
+      principal: { user: 'user', role: c.role, organisation: c.org === undefined ? 'ORG' : c.org, nhsNumber: c.nhs },
+      purpose: c.purpose ?? (c.role === 'patient' && c.nhs ? 'patient-access' : 'direct-care'),
+      facts: search ? null : facts(c.rel, c.over),
+      breakGlassReason: c.breakGlass,
+      now: NOW,
+    });
+    assert.ok(d.reason.length > 0, label);
+    if (c.want === 'deny') {
+      assert.equal(d.kind, 'deny', `${label} → ${JSON.stringify(d)}`);
+    } else {
+      assert.equal(d.kind, 'permit', `${label} → ${JSON.stringify(d)}`);
+      if (d.kind !== 'permit') continue;
+      assert.equal(d.basis, c.want, label);
+      if (c.withhold) assert.deepEqual(d.obligations.withholdCategories, c.withhold, label);
+      if (c.only !== undefined) assert.equal(d.obligations.onlyOrganisation, c.only, label);
+      if (c.breakGlass && d.basis === 'break-glass') assert.deepEqual(d.obligations.startBreakGlass, { reason: c.breakGlass, minutes: 60 }, label);
+      if (d.basis !== 'break-glass') assert.equal(d.obligations.startBreakGlass, null, label);
+    }
+    if (c.reason) assert.match(d.reason, c.reason, label);
+  }
+});
+
+test('fails closed: no policy, an unknown role, missing facts, an error inside', () => {
+  const req = { action: 'read' as const, principal: { user: 'u', role: 'gp' as Role, organisation: 'ORG' }, purpose: 'direct-care' as const, facts: facts('registered'), now: NOW };
+  assert.equal(decide(null, req).kind, 'deny');
+  assert.equal(decide(policy, { ...req, principal: { ...req.principal, role: 'superuser' as Role } }).kind, 'deny');
+  assert.equal(decide(policy, { ...req, facts: null }).kind, 'deny');
+  assert.equal(decide(policy, { ...req, purpose: 'curiosity' as PurposeOfUse }).kind, 'deny');
+  const broken = { ...policy, roles: { gp: { label: 'GP', directCare: null as unknown as [] } } } as Policy;
+  assert.equal(decide(broken, req).kind, 'deny');
+  const throwing = { ...facts('registered'), get registeredPractices(): string[] { throw new Error('store timed out'); } };
+  const d = decide(policy, { ...req, facts: throwing });
+  assert.equal(d.kind, 'deny');
+  assert.match(d.reason, /fails closed.*store timed out/);
+  const noRole = { ...policy, roles: {} };
+  assert.match(decide(noRole, req).reason, /no rule for role gp/);
+});
+
+test('the policy file is checked into a list of problems', () => {
+  const r = checkPolicy({ version: 'x', recentEncounterDays: -1, roles: { wizard: {}, gp: { directCare: ['friendship'] } }, breakGlass: { minutes: 0 }, sensitiveCategories: { hiv: { visibleTo: [{ role: 'gp', relationship: 'self' }] } } }, { categories: {} });
+  assert.equal(r.kind, 'invalid');
+  if (r.kind !== 'invalid') return;
+  assert.ok(r.problems.some((p) => /recentEncounterDays/.test(p)));
+  assert.ok(r.problems.some((p) => /roles.wizard: not a role/.test(p)));
+  assert.ok(r.problems.some((p) => /"friendship" is not a relationship/.test(p)));
+  assert.ok(r.problems.some((p) => /breakGlass.minutes/.test(p)));
+  assert.ok(r.problems.some((p) => /hiv: no code list/.test(p)));
+  assert.equal(checkPolicy(null, null).kind, 'invalid');
+});
+
+test('sensitive categories are found in any coding of a resource; ICD-10 matches by prefix', () => {
+  const chlamydia = { resourceType: 'Condition', code: { coding: [{ system: 'http://snomed.info/sct', code: '105629000' }] } };
+  assert.deepEqual(sensitiveCategoriesOf(policy, chlamydia), ['sexual-health']);
+  const encounter = { resourceType: 'Encounter', reasonCode: [{ coding: [{ system: 'http://hl7.org/fhir/sid/icd-10', code: 'X78.0' }] }] };
+  assert.deepEqual(sensitiveCategoriesOf(policy, encounter), ['mental-health-sensitive']);
+  const flagged = { resourceType: 'Observation', meta: { security: [{ system: 'urn:bevan:sensitive', code: 'safeguarding' }] }, code: { coding: [{ system: 'http://snomed.info/sct', code: '93461009' }] } };
+  assert.deepEqual(sensitiveCategoriesOf(policy, flagged), ['gender-identity', 'safeguarding']);
+  assert.deepEqual(sensitiveCategoriesOf(policy, { resourceType: 'Condition', code: { coding: [{ system: 'http://snomed.info/sct', code: '44054006' }] } }), []);
+  assert.deepEqual(sensitiveCategoriesOf(policy, { resourceType: 'Condition', code: { coding: [{ system: 'http://snomed.info/sct', code: '1056290001' }] } }), [], 'SNOMED codes match exactly');
+});
+
+test('organisation of a source system', () => {
+  assert.equal(organisationOfSource(policy, 'gp:P91001'), 'P91001');
+  assert.equal(organisationOfSource(policy, 'hl7:RM2'), 'RM2');
+  assert.equal(organisationOfSource(policy, 'csv:community'), 'RM3');
+  assert.equal(organisationOfSource(policy, 'fhir:unknown'), null);
+});

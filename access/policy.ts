@@ -1,0 +1,312 @@
+/**
+ * The access decision point: one pure function, `decide(policy, request)`, that every request
+ * for personal data goes through. It returns permit or deny, the reason (naming the rule), and
+ * for a permit the obligations the caller must honour (categories to withhold, only one
+ * organisation's data when the person dissents from sharing, a break-glass session to start).
+ * The policy is data (`access/policy/policy.json`, code lists in `sensitive-codes.json`), read
+ * and checked by `loadPolicy`. It fails closed: no policy, an unknown role or purpose, missing
+ * facts or any error inside is a deny.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { isRole, ROLES, type Principal, type PurposeOfUse, type Role } from './context.ts';
+
+export const RELATIONSHIPS = ['self', 'registered-practice', 'care-team', 'open-episode', 'recent-encounter'] as const;
+export type Relationship = (typeof RELATIONSHIPS)[number];
+
+export interface RolePolicy {
+  label: string;
+  /** Relationships that give this role access for direct care, in the order they are named as the basis. */
+  directCare?: Relationship[];
+  secondaryUse?: boolean;
+  patientAccess?: boolean;
+  search?: boolean;
+  breakGlass?: boolean;
+  quarantine?: boolean;
+}
+
+export interface Policy {
+  version: string;
+  recentEncounterDays: number;
+  roles: Partial<Record<Role, RolePolicy>>;
+  breakGlass: { minutes: number; minimumReasonLength: number; overridesDissent: boolean; revealsSensitive: boolean };
+  sensitiveCategories: Record<string, { label: string; visibleTo: { role: Role; relationship: Relationship }[] }>;
+  patientAccessWithholds: string[];
+  /** Organisation (ODS code) of source systems whose key does not name one. */
+  sourceOrganisations: Record<string, string>;
+  /** category → code system → codes (ICD-10 codes match as prefixes). */
+  codeLists: Record<string, Record<string, string[]>>;
+}
+
+/** What the store knows about the person that bears on access (gathered before deciding). */
+export interface AccessFacts {
+  personId: string;
+  nhsNumber: string | null;
+  /** ODS codes of the practices the person is registered with. */
+  registeredPractices: string[];
+  /** Care team members: user names and `org:<ODS>`. */
+  careTeam: string[];
+  /** Organisations with an open referral or episode of care for the person. */
+  openEpisodeOrganisations: string[];
+  /** Organisations where the person had an encounter, with the latest date (ISO). */
+  recentEncounters: { organisation: string; at: string }[];
+  dissentSharing: boolean;
+  nationalDataOptOut: boolean;
+  restricted: boolean;
+  /** The user's break-glass session for this person, if one is open. */
+  breakGlass: { reason: string; expiresAt: string } | null;
+}
+
+export type AccessAction = 'read' | 'search' | 'export';
+
+export interface AccessRequest {
+  action: AccessAction;
+  principal: Principal;
+  purpose: PurposeOfUse;
+  /** Absent for a search before any person is known (may the user search at all?). */
+  facts?: AccessFacts | null;
+  /** The user declares an emergency for this request, with their reason. */
+  breakGlassReason?: string;
+  now: Date;
+}
+
+export type Basis = Relationship | 'break-glass' | 'secondary-use' | 'search';
+
+export interface Obligations {
+  /** Sensitive categories whose items must not be shown. */
+  withholdCategories: string[];
+  /** The person dissents from sharing: show only items from this organisation's sources. */
+  onlyOrganisation: string | null;
+  /** Start a break-glass session (and raise an alert) before showing anything. */
+  startBreakGlass: { reason: string; minutes: number } | null;
+}
+
+export type Decision =
+  | { kind: 'permit'; reason: string; basis: Basis; obligations: Obligations }
+  | { kind: 'deny'; reason: string };
+
+const NO_OBLIGATIONS: Obligations = { withholdCategories: [], onlyOrganisation: null, startBreakGlass: null };
+
+const deny = (reason: string): Decision => ({ kind: 'deny', reason });
+
+/** The one decision point. Pure; never throws (an error inside is a deny). */
+export function decide(policy: Policy | null | undefined, req: AccessRequest): Decision {
+  try {
+    return decideUnsafe(policy, req);
+  } catch (err) {
+    return deny(`policy evaluation failed, so access is denied (fails closed): ${(err as Error).message}`);
+  }
+}
+
+function decideUnsafe(policy: Policy | null | undefined, req: AccessRequest): Decision {
+  if (!policy) return deny('no access policy is loaded (fails closed)');
+  const { principal, purpose } = req;
+  if (!isRole(principal.role)) return deny(`"${String(principal.role)}" is not a role`);
+  const role = policy.roles[principal.role];
+  if (!role) return deny(`the policy has no rule for role ${principal.role}`);
+
+  if (req.action === 'search' && !req.facts) {
+    if (purpose !== 'direct-care' && purpose !== 'emergency') return deny(`searching for people is for direct care, not ${purpose}`);
+    if (!role.search) return deny(`role ${principal.role} may not search for people`);
+    return { kind: 'permit', reason: `role ${principal.role} may search; each person found is decided on its own`, basis: 'search', obligations: NO_OBLIGATIONS };
+  }
+  const facts = req.facts;
+  if (!facts || !facts.personId) return deny('nothing is known about the person, so access is denied (fails closed)');
+  if (facts.restricted) return deny('the person is restricted (sensitive or protected record): withheld on every path');
+
+  switch (purpose) {
+    case 'patient-access': {
+      if (!role.patientAccess) return deny(`role ${principal.role} has no patient access`);
+      if (req.action === 'export') return deny('patient access is to read, not export');
+      if (!principal.nhsNumber || !facts.nhsNumber || principal.nhsNumber !== facts.nhsNumber) return deny('a patient may see only their own record');
+      return permit(`own record (role patient, NHS number matches)`, 'self', { ...NO_OBLIGATIONS, withholdCategories: [...policy.patientAccessWithholds] });
+    }
+    case 'secondary-use': {
+      if (!role.secondaryUse) return deny(`role ${principal.role} may not use records for secondary purposes`);
+      if (req.action !== 'export') return deny('secondary use is through export only, never by reading one person');
+      if (facts.nationalDataOptOut) return deny('the person has registered a national data opt-out');
+      return permit('secondary use (export); no national data opt-out', 'secondary-use', { ...NO_OBLIGATIONS, withholdCategories: Object.keys(policy.sensitiveCategories).sort() });
+    }
+    case 'direct-care':
+    case 'emergency':
+      return directCare(policy, role, req, facts);
+    default:
+      return deny(`purpose "${String(purpose)}" gives no access to personal data`);
+  }
+}
+
+function directCare(policy: Policy, role: RolePolicy, req: AccessRequest, facts: AccessFacts): Decision {
+  const { principal } = req;
+  if (req.action === 'export') return deny('export is for secondary use');
+  const held = heldRelationships(policy, principal, facts, req.now);
+  const allowed = (role.directCare ?? []).filter((r) => held.has(r));
+  if (allowed.length) {
+    const basis = allowed[0]!;
+    return permit(`direct care: ${describe(basis, principal)}`, basis, {
+      withholdCategories: withheldCategories(policy, principal.role, allowed, false),
+      onlyOrganisation: facts.dissentSharing ? principal.organisation ?? '' : null,
+      startBreakGlass: null,
+    });
+  }
+  const noRelationship = `no legitimate relationship: role ${principal.role}${principal.organisation ? ` at ${principal.organisation}` : ''} has none of ${(role.directCare ?? []).join(', ') || '(no direct care relationships)'}`;
+  if (!role.directCare?.length) return deny(`role ${principal.role} has no direct care access`);
+  // Break-glass: an open session for this person, or one declared now with a reason.
+  const open = facts.breakGlass && Date.parse(facts.breakGlass.expiresAt) > req.now.getTime() ? facts.breakGlass : null;
+  const declared = req.breakGlassReason?.trim() || (req.purpose === 'emergency' ? '' : undefined);
+  if (!open && declared === undefined) return deny(role.breakGlass ? `${noRelationship}; break-glass (emergency access, with a reason) is available` : noRelationship);
+  if (!role.breakGlass) return deny(`${noRelationship}; role ${principal.role} may not break glass`);
+  const bgObligations = (startBreakGlass: Obligations['startBreakGlass']): Obligations => ({
+    withholdCategories: withheldCategories(policy, principal.role, [], policy.breakGlass.revealsSensitive),
+    onlyOrganisation: facts.dissentSharing && !policy.breakGlass.overridesDissent ? principal.organisation ?? '' : null,
+    startBreakGlass,
+  });
+  if (open) return permit(`break-glass session open until ${open.expiresAt}: ${open.reason}`, 'break-glass', bgObligations(null));
+  if ((declared ?? '').length < policy.breakGlass.minimumReasonLength) return deny(`break-glass needs a reason of at least ${policy.breakGlass.minimumReasonLength} characters`);
+  return permit(`break-glass declared: ${declared}`, 'break-glass', bgObligations({ reason: declared!, minutes: policy.breakGlass.minutes }));
+}
+
+function permit(reason: string, basis: Basis, obligations: Obligations): Decision {
+  return { kind: 'permit', reason, basis, obligations };
+}
+
+/** The relationships the user holds with the person, from the facts. */
+export function heldRelationships(policy: Policy, principal: Principal, facts: AccessFacts, now: Date): Set<Relationship> {
+  const out = new Set<Relationship>();
+  const org = principal.organisation;
+  if (principal.nhsNumber && facts.nhsNumber === principal.nhsNumber) out.add('self');
+  if (org && facts.registeredPractices.includes(org)) out.add('registered-practice');
+  if (facts.careTeam.includes(principal.user) || (org && facts.careTeam.includes(`org:${org}`))) out.add('care-team');
+  if (org && facts.openEpisodeOrganisations.includes(org)) out.add('open-episode');
+  const since = now.getTime() - policy.recentEncounterDays * 86_400_000;
+  if (org && facts.recentEncounters.some((e) => e.organisation === org && Date.parse(e.at) >= since && Date.parse(e.at) <= now.getTime() + 86_400_000)) out.add('recent-encounter');
+  return out;
+}
+
+function withheldCategories(policy: Policy, role: Role, held: Relationship[], revealAll: boolean): string[] {
+  if (revealAll) return [];
+  return Object.entries(policy.sensitiveCategories)
+    .filter(([, c]) => !c.visibleTo.some((v) => v.role === role && held.includes(v.relationship)))
+    .map(([name]) => name)
+    .sort();
+}
+
+function describe(basis: Relationship, p: Principal): string {
+  switch (basis) {
+    case 'registered-practice':
+      return `the person is registered at ${p.organisation}`;
+    case 'care-team':
+      return `${p.user} is on the person's care team`;
+    case 'open-episode':
+      return `${p.organisation} has an open referral or episode of care`;
+    case 'recent-encounter':
+      return `the person had a recent encounter at ${p.organisation}`;
+    case 'self':
+      return 'own record';
+  }
+}
+
+/** The organisation (ODS code) a source system belongs to: `gp:P91001` → P91001, `hl7:RM2` → RM2, else the policy's map. */
+export function organisationOfSource(policy: Policy, system: string): string | null {
+  if (policy.sourceOrganisations[system]) return policy.sourceOrganisations[system]!;
+  const m = /^[a-z0-9]+:([A-Z0-9]{3,10})$/.exec(system);
+  return m ? m[1]! : null;
+}
+
+/**
+ * The sensitive categories a resource falls in: any coding anywhere in it (code, category,
+ * reasonCode, type…) on a category's code list. ICD-10 codes match as prefixes (A50 covers A50.1).
+ */
+export function sensitiveCategoriesOf(policy: Policy, resource: unknown): string[] {
+  const found = new Set<string>();
+  const visit = (node: unknown, depth: number): void => {
+    if (depth > 12 || !node || typeof node !== 'object') return;
+    if (Array.isArray(node)) {
+      for (const x of node) visit(x, depth + 1);
+      return;
+    }
+    const o = node as Record<string, unknown>;
+    if (typeof o.system === 'string' && typeof o.code === 'string') {
+      for (const [category, systems] of Object.entries(policy.codeLists)) {
+        const codes = systems[o.system];
+        if (!codes) continue;
+        const prefix = o.system.includes('icd-10');
+        if (codes.some((c) => (prefix ? o.code === c || (o.code as string).startsWith(c) : o.code === c))) found.add(category);
+      }
+    }
+    for (const v of Object.values(o)) if (v && typeof v === 'object') visit(v, depth + 1);
+  };
+  visit(resource, 0);
+  return [...found].sort();
+}
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+export const DEFAULT_POLICY_FILE = join(HERE, 'policy', 'policy.json');
+export const DEFAULT_CODES_FILE = join(HERE, 'policy', 'sensitive-codes.json');
+
+export type PolicyLoad = { kind: 'ok'; policy: Policy } | { kind: 'invalid'; problems: string[] };
+
+/** Reads and checks the policy and its code lists; returns every problem found, not just the first. */
+export function loadPolicy(policyFile = process.env.BEVAN_POLICY_FILE || DEFAULT_POLICY_FILE, codesFile = process.env.BEVAN_SENSITIVE_CODES_FILE || DEFAULT_CODES_FILE): PolicyLoad {
+  let raw: unknown;
+  let codes: unknown;
+  try {
+    raw = JSON.parse(readFileSync(policyFile, 'utf8'));
+    codes = JSON.parse(readFileSync(codesFile, 'utf8'));
+  } catch (err) {
+    return { kind: 'invalid', problems: [`cannot read the access policy: ${(err as Error).message}`] };
+  }
+  return checkPolicy(raw, codes);
+}
+
+/** Checks a parsed policy and code lists into a Policy or a list of human-readable problems. */
+export function checkPolicy(raw: unknown, codes: unknown): PolicyLoad {
+  const problems: string[] = [];
+  const p = raw as Partial<Policy> | null;
+  if (!p || typeof p !== 'object') return { kind: 'invalid', problems: ['the policy is not a JSON object'] };
+  if (typeof p.version !== 'string') problems.push('version: missing');
+  if (typeof p.recentEncounterDays !== 'number' || p.recentEncounterDays < 0) problems.push('recentEncounterDays: a number of days is needed');
+  const roles = (p.roles ?? {}) as Record<string, RolePolicy>;
+  for (const [name, r] of Object.entries(roles)) {
+    if (!isRole(name)) problems.push(`roles.${name}: not a role (roles are ${ROLES.join(', ')})`);
+    for (const rel of r.directCare ?? []) if (!(RELATIONSHIPS as readonly string[]).includes(rel)) problems.push(`roles.${name}.directCare: "${rel}" is not a relationship`);
+  }
+  const bg = p.breakGlass;
+  if (!bg || typeof bg.minutes !== 'number' || bg.minutes <= 0 || bg.minutes > 24 * 60) problems.push('breakGlass.minutes: between 1 and 1440');
+  if (!bg || typeof bg.minimumReasonLength !== 'number') problems.push('breakGlass.minimumReasonLength: missing');
+  const cats = (p.sensitiveCategories ?? {}) as Policy['sensitiveCategories'];
+  const lists = ((codes as { categories?: unknown } | null)?.categories ?? {}) as Policy['codeLists'];
+  for (const [name, c] of Object.entries(cats)) {
+    if (!lists[name]) problems.push(`sensitiveCategories.${name}: no code list in the sensitive codes file`);
+    for (const v of c.visibleTo ?? []) {
+      if (!isRole(v.role)) problems.push(`sensitiveCategories.${name}.visibleTo: "${v.role}" is not a role`);
+      if (!(RELATIONSHIPS as readonly string[]).includes(v.relationship)) problems.push(`sensitiveCategories.${name}.visibleTo: "${v.relationship}" is not a relationship`);
+    }
+  }
+  for (const w of p.patientAccessWithholds ?? []) if (!cats[w]) problems.push(`patientAccessWithholds: "${w}" is not a sensitive category`);
+  if (problems.length) return { kind: 'invalid', problems };
+  return {
+    kind: 'ok',
+    policy: Object.freeze({
+      version: p.version!,
+      recentEncounterDays: p.recentEncounterDays!,
+      roles,
+      breakGlass: bg!,
+      sensitiveCategories: cats,
+      patientAccessWithholds: p.patientAccessWithholds ?? [],
+      sourceOrganisations: p.sourceOrganisations ?? {},
+      codeLists: lists,
+    }) as Policy,
+  };
+}
+
+let cached: Policy | null | undefined;
+/** The policy from the configured files, loaded once; null (deny everything) when it is invalid. */
+export function currentPolicy(): Policy | null {
+  if (cached === undefined) {
+    const r = loadPolicy();
+    cached = r.kind === 'ok' ? r.policy : null;
+    if (r.kind !== 'ok') process.emitWarning(`access policy invalid, every request for personal data is denied: ${r.problems.join('; ')}`);
+  }
+  return cached;
+}
