@@ -10,6 +10,7 @@ import type { FeedAdapter, IngestItem, ReadContext, RejectedItem } from '../mode
 import { decodeStream, decodeText, splitLines, stripBom } from '../text.ts';
 import { itemsFromFhirJson } from './bundle.ts';
 import { BundleStreamError, readBundleStream } from './stream-bundle.ts';
+import { jsonTextIsClean } from './walk.ts';
 
 const MiB = 1024 * 1024;
 
@@ -47,7 +48,7 @@ function itemsFromLine(line: string, lineNo: number, origin: string, context: Re
   } catch (err) {
     return [rejected(`invalid JSON at line ${lineNo}: ${(err as Error).message}`, line, `${origin}#${lineNo}`)];
   }
-  return itemsFromFhirJson(value, { contentHash: sha256Hex(line), raw: line, origin: `${origin}#${lineNo}` }, context);
+  return itemsFromFhirJson(value, { contentHash: sha256Hex(line), raw: line, origin: `${origin}#${lineNo}`, textIsClean: jsonTextIsClean(line) }, context);
 }
 
 async function* replay(buffered: Buffer[], rest: AsyncIterator<Buffer>): AsyncIterable<Buffer> {
@@ -119,7 +120,7 @@ export function createFhirAdapter(options: FhirAdapterOptions = {}): FeedAdapter
       yield rejected(`invalid JSON: ${(err as Error).message}`, text, origin);
       return;
     }
-    yield* itemsFromFhirJson(value, { contentHash: sha256Hex(text), raw: text, origin }, context);
+    yield* itemsFromFhirJson(value, { contentHash: sha256Hex(text), raw: text, origin, textIsClean: jsonTextIsClean(text) }, context);
   }
 
   return {

@@ -30,6 +30,8 @@ export interface BundleSource {
   /** The raw text, or a head of it when too big to keep; used when the whole bundle is rejected. */
   raw: string;
   origin: string;
+  /** The text has no `\u0000` or surrogate escapes (walk.ts jsonTextIsClean): strings need no check. */
+  textIsClean?: boolean;
 }
 
 type Json = Record<string, unknown>;
@@ -124,7 +126,7 @@ export function itemsFromBundle(bundle: Json, src: BundleSource, context: ReadCo
     const resource = e.resource;
     const fullUrl = typeof e.fullUrl === 'string' ? e.fullUrl : undefined;
     const type = typeof resource.resourceType === 'string' ? resource.resourceType : '';
-    const walk = walkResource(resource, type || `entry ${n}.resource`);
+    const walk = walkResource(resource, type || `entry ${n}.resource`, { textIsClean: src.textIsClean === true });
     if (walk.problem) return fault(index, `entry ${n}: ${walk.problem}`);
     const problem = checkResource(resource);
     if (problem) fault(index, `entry ${n}: ${problem}`);

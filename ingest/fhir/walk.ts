@@ -53,39 +53,92 @@ function pathOf(frame: Frame | null, last: string | number | null, root: string)
 
 const asciiJson = (s: string): string => JSON.stringify(s).replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 
-/** Walks `resource` (named `root` in messages, e.g. `Observation`). */
-export function walkResource(resource: Json, root: string, maxDepth = MAX_DEPTH): WalkResult {
+/**
+ * Walks `resource` (named `root` in messages, e.g. `Observation`). `textIsClean`: the JSON text it
+ * was parsed from has no `\u0000` and no surrogate escapes, so no string can hold either and the
+ * per-string check is skipped (see jsonTextIsClean).
+ */
+export function walkResource(resource: Json, root: string, opts: { maxDepth?: number; textIsClean?: boolean } = {}): WalkResult {
+  const maxDepth = opts.maxDepth ?? MAX_DEPTH;
+  const checkText = !opts.textIsClean;
   const references: Json[] = [];
+  // The fast pass keeps no paths (two flat stacks, no allocation per node); only when it finds a
+  // problem does a second pass find the path to name it.
+  const values: unknown[] = [resource];
+  const depths: number[] = [1];
+  let found = false;
+  while (values.length) {
+    const v = values.pop() as Json | unknown[];
+    const depth = depths.pop()!;
+    if (depth > maxDepth) {
+      found = true;
+      break;
+    }
+    if (Array.isArray(v)) {
+      for (let i = 0; i < v.length; i++) {
+        const c = v[i];
+        if (typeof c === 'object' && c !== null) {
+          values.push(c);
+          depths.push(depth + 1);
+        } else if (checkText && typeof c === 'string' && SUSPECT.test(c) && badText(c)) found = true;
+      }
+    } else {
+      if (typeof v.reference === 'string') references.push(v);
+      for (const k in v) {
+        if (k === '__proto__' || (checkText && SUSPECT.test(k) && badText(k))) found = true;
+        const c = v[k];
+        if (typeof c === 'object' && c !== null) {
+          values.push(c);
+          depths.push(depth + 1);
+        } else if (checkText && typeof c === 'string' && SUSPECT.test(c) && badText(c)) found = true;
+      }
+    }
+    if (found) break;
+  }
+  if (!found) return { references };
+  return { problem: describeProblem(resource, root, maxDepth), references };
+}
+
+/** The first problem in `resource`, with its path (the slow pass, run only when there is one). */
+function describeProblem(resource: Json, root: string, maxDepth: number): string {
   const stack: Frame[] = [{ value: resource, depth: 1, parent: null, key: '' }];
   while (stack.length) {
     const frame = stack.pop()!;
     const v = frame.value;
-    if (frame.depth > maxDepth) {
-      return { problem: `${pathOf(frame, null, root)} is nested more than ${maxDepth} levels deep`, references };
-    }
+    if (frame.depth > maxDepth) return `${pathOf(frame, null, root)} is nested more than ${maxDepth} levels deep`;
     if (Array.isArray(v)) {
       for (let i = v.length - 1; i >= 0; i--) {
         const c = v[i];
         if (typeof c === 'string') {
           const bad = badText(c);
-          if (bad) return { problem: `${pathOf(frame, i, root)} holds ${bad}`, references };
+          if (bad) return `${pathOf(frame, i, root)} holds ${bad}`;
         } else if (typeof c === 'object' && c !== null) stack.push({ value: c as Json, depth: frame.depth + 1, parent: frame, key: i });
       }
       continue;
     }
-    if (typeof v.reference === 'string') references.push(v);
     for (const k in v) {
-      if (k === '__proto__') return { problem: `${pathOf(frame, null, root)} has a "__proto__" key, which is not a FHIR element`, references };
+      if (k === '__proto__') return `${pathOf(frame, null, root)} has a "__proto__" key, which is not a FHIR element`;
       const keyBad = badText(k);
-      if (keyBad) return { problem: `${pathOf(frame, null, root)} has a key holding ${keyBad}`, references };
+      if (keyBad) return `${pathOf(frame, null, root)} has a key holding ${keyBad}`;
       const c = v[k];
       if (typeof c === 'string') {
         const bad = badText(c);
-        if (bad) return { problem: `${pathOf(frame, k, root)} holds ${bad}`, references };
+        if (bad) return `${pathOf(frame, k, root)} holds ${bad}`;
       } else if (typeof c === 'object' && c !== null) stack.push({ value: c as Json, depth: frame.depth + 1, parent: frame, key: k });
     }
   }
-  return { references };
+  return `${root} cannot be stored`;
+}
+
+const UNSAFE_ESCAPE = /\\u(?:0000|[dD][89a-fA-F][0-9a-fA-F]{2})/;
+
+/**
+ * True when JSON text cannot yield a string with a NUL or a lone surrogate: it has no `\u0000`
+ * or surrogate escape (decoded UTF-8 and windows-1252 text holds no raw surrogates, and JSON
+ * forbids a raw NUL). One scan of the text instead of a check per string.
+ */
+export function jsonTextIsClean(text: string): boolean {
+  return !UNSAFE_ESCAPE.test(text);
 }
 
 /** JSON text of a value that may be nested too deeply for JSON.stringify; never throws. */
