@@ -12,6 +12,7 @@ import procedureData from './codes/procedures.json' with { type: 'json' };
 import { isoDate, isoInstant } from './dates.ts';
 import type { Demographics } from './identity.ts';
 import type { Practice } from './locality.ts';
+import { VACCINES } from './clinical.ts';
 import { CONDITIONS, type History, type Person } from './population.ts';
 import type { Random } from './random.ts';
 
@@ -64,7 +65,8 @@ export function gpBundle(person: Person, history: History, reg: GpRegistration, 
   add({
     resourceType: 'Patient',
     id: reg.patientId,
-    meta: { profile: ['https://fhir.hl7.org.uk/StructureDefinition/UKCore-Patient'] },
+    // lastUpdated: the extract time, so the record can tell how recent the data are.
+    meta: { profile: ['https://fhir.hl7.org.uk/StructureDefinition/UKCore-Patient'], lastUpdated: extractTime },
     identifier: d.nhsNumber
       ? [{ extension: [{ url: VERIFICATION_URL, valueCodeableConcept: { coding: [{ system: VERIFICATION_SYSTEM, code: reg.verification, display: reg.verification === '01' ? 'Number present and verified' : 'Number present but not traced' }] } }], system: NHS_NUMBER_SYSTEM, value: d.nhsNumber }]
       : undefined,
@@ -98,19 +100,8 @@ export function gpBundle(person: Person, history: History, reg: GpRegistration, 
   for (const spec of CONDITIONS) {
     const onset = person.conditions[spec.key];
     if (onset === undefined || spec.key === 'palliative') continue;
-    let code = spec.code;
-    let display = spec.display;
-    const sub = (conditionData.subtypes as Record<string, unknown>)[spec.key];
-    if (Array.isArray(sub)) {
-      const options = (sub as { code: string; display: string; sex?: string; weight: number }[]).filter((s) => !s.sex || s.sex === person.sex);
-      const pick = options[rng.weighted(options.map((s) => s.weight))]!;
-      code = pick.code;
-      display = pick.display;
-    } else if (sub && rng.chance((sub as { share: number }).share)) {
-      code = (sub as { code: string }).code;
-      display = (sub as { display: string }).display;
-    }
-    add(condition(id(), subject, code, display, onset));
+    const coded = person.conditionCodes[spec.key] ?? { code: spec.code, display: spec.display };
+    add(condition(id(), subject, coded.code, coded.display, onset));
   }
   if (history.frailtyRecorded !== undefined) add(condition(id(), subject, conditionData.extra.frailty.code, conditionData.extra.frailty.display, history.frailtyRecorded));
 
@@ -128,13 +119,16 @@ export function gpBundle(person: Person, history: History, reg: GpRegistration, 
           { code: sct(OBS.diastolic!.code, OBS.diastolic!.display), valueQuantity: quantity(o.values[1]!, 'diastolic') },
         ],
       });
-    } else add({ resourceType: 'Observation', id: id(), status: 'final', category: [category('vital-signs')], code: sct(OBS.weight!.code, OBS.weight!.display), subject, effectiveDateTime: t, valueQuantity: quantity(o.values[0]!, 'weight') });
+    } else add({ resourceType: 'Observation', id: id(), status: 'final', category: [category('vital-signs')], code: sct(OBS[o.key]!.code, OBS[o.key]!.display), subject, effectiveDateTime: t, valueQuantity: quantity(o.values[0]!, o.key) });
   }
   for (const lab of history.labs) {
     if (!lab.gp) continue;
     for (const res of lab.results) {
       const def = OBS[res.key]!;
-      add({ resourceType: 'Observation', id: id(), status: 'final', category: [category('laboratory')], code: sct(def.code, def.display), subject, effectiveDateTime: isoInstant(lab.day, lab.minute), valueQuantity: quantity(res.value, res.key) });
+      const referenceRange = res.low !== undefined || res.high !== undefined
+        ? [{ ...(res.low !== undefined ? { low: quantity(res.low, res.key) } : {}), ...(res.high !== undefined ? { high: quantity(res.high, res.key) } : {}) }]
+        : undefined;
+      add({ resourceType: 'Observation', id: id(), status: 'final', category: [category('laboratory')], code: sct(def.code, def.display), subject, effectiveDateTime: isoInstant(lab.day, lab.minute), valueQuantity: quantity(res.value, res.key), ...(referenceRange ? { referenceRange } : {}) });
     }
   }
 
@@ -167,9 +161,12 @@ export function gpBundle(person: Person, history: History, reg: GpRegistration, 
     const def = procedureData.gpProcedures[p.key];
     add({ resourceType: 'Procedure', id: id(), status: 'completed', code: sct(def.code, def.display), subject, performedDateTime: isoDate(p.day) });
   }
-  const flu = procedureData.immunizations.influenza;
-  for (const day of history.immunizations) {
-    add({ resourceType: 'Immunization', id: id(), status: 'completed', vaccineCode: sct(flu.code, flu.display), patient: subject, occurrenceDateTime: isoDate(day), primarySource: true });
+  for (const im of history.immunizations) {
+    const v = VACCINES[im.key]!;
+    add({
+      resourceType: 'Immunization', id: id(), status: 'completed', vaccineCode: sct(v.code, v.display), patient: subject, occurrenceDateTime: isoDate(im.day), primarySource: true,
+      ...(v.dose !== undefined ? { protocolApplied: [{ series: 'UK routine immunisation schedule', doseNumberPositiveInt: v.dose }] } : {}),
+    });
   }
   return { bundle: wrap(), resources: entries.length };
 

@@ -8,6 +8,8 @@ import conditionData from './codes/conditions.json' with { type: 'json' };
 import { generateLocality, type GenerateSummary } from './generate.ts';
 import { isValidNhsNumber } from './nhs-number.ts';
 import { ASSESSMENT_COLUMNS, COMMUNITY_COLUMNS, PACKAGE_COLUMNS } from './csv.ts';
+import { MENTAL_HEALTH_CONTACT_COLUMNS } from './mental-health.ts';
+import mhContract from '../ingest/csv/contracts/mentalhealth-contact.json' with { type: 'json' };
 
 const root = mkdtempSync(join(tmpdir(), 'bevan-synth-'));
 const big = join(root, 'big');
@@ -33,7 +35,7 @@ const hl7Messages = (dir: string) =>
     .flatMap((f) => readFileSync(join(dir, f), 'utf8').split('\r\n').filter(Boolean).map((text) => ({ file: f, segments: text.split('\r').map((s) => s.split('|')) })));
 
 before(async () => {
-  summary = await generateLocality({ people: 3000, seed: 11, out: big });
+  summary = await generateLocality({ people: 3000, seed: 11, out: big, until: '2025-12-31' });
   truth = readFileSync(join(big, 'truth/persons.ndjson'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Truth);
   bundles = files(big, 'gp').flatMap((f) =>
     readFileSync(join(big, f), 'utf8').trim().split('\n').map((l) => ({ file: f.slice(3), bundle: JSON.parse(l) as Bundle })),
@@ -46,22 +48,23 @@ test('same seed gives byte-identical output; another seed does not', async () =>
   const a = join(root, 'a');
   const b = join(root, 'b');
   const c = join(root, 'c');
-  await generateLocality({ people: 150, seed: 5, out: a });
-  await generateLocality({ people: 150, seed: 5, out: b });
-  await generateLocality({ people: 150, seed: 6, out: c });
+  await generateLocality({ people: 150, seed: 5, out: a, until: '2025-12-31' });
+  await generateLocality({ people: 150, seed: 5, out: b, until: '2025-12-31' });
+  await generateLocality({ people: 150, seed: 6, out: c, until: '2025-12-31' });
   const list = files(a);
   assert.deepEqual(files(b), list);
   for (const f of list) assert.ok(readFileSync(join(a, f)).equals(readFileSync(join(b, f))), `${f} differs between identical runs`);
   assert.notEqual(readFileSync(join(c, 'truth/persons.ndjson'), 'utf8'), readFileSync(join(a, 'truth/persons.ndjson'), 'utf8'));
   // A rerun into the same folder replaces the earlier output; an unrelated folder is refused.
-  await generateLocality({ people: 150, seed: 6, out: a });
+  await generateLocality({ people: 150, seed: 6, out: a, until: '2025-12-31' });
   assert.equal(readFileSync(join(a, 'truth/persons.ndjson'), 'utf8'), readFileSync(join(c, 'truth/persons.ndjson'), 'utf8'));
   await assert.rejects(generateLocality({ people: 10, seed: 1, out: join(root, '..') }), /not empty/);
 });
 
 test('the folder has the layout of docs/feeds.md', () => {
   const list = files(big);
-  for (const f of ['locality.json', 'community/contacts.csv', 'socialcare/assessments.csv', 'socialcare/packages.csv', 'truth/persons.ndjson', 'truth/summary.json', 'hospital/mllp/messages.hl7']) assert.ok(list.includes(f), f);
+  for (const f of ['locality.json', 'community/contacts.csv', 'mentalhealth/contacts.csv', 'socialcare/assessments.csv', 'socialcare/packages.csv', 'truth/persons.ndjson', 'truth/summary.json', 'hospital/mllp/messages.hl7']) assert.ok(list.includes(f), f);
+  assert.ok(list.some((f) => /^mentalhealth\/adt-\d{4}\.hl7$/.test(f)));
   for (const y of ['2021', '2022', '2023', '2024', '2025']) {
     assert.ok(list.includes(`hospital/adt-${y}.hl7`));
     assert.ok(list.includes(`hospital/oru-${y}.hl7`));
@@ -83,7 +86,7 @@ test('truth: one line per person, valid unique NHS numbers, probabilities for ea
     assert.match(t.personId, /^person-\d{7}$/);
     assert.match(t.practice, /^P91\d{3}$/);
     assert.ok(t.sources.some((s) => s.system === `gp:${t.practice}`));
-    for (const s of t.sources) assert.match(s.system, /^(gp:P91\d{3}|hl7:[A-Z0-9]+|csv:community|csv:socialcare)$/);
+    for (const s of t.sources) assert.match(s.system, /^(gp:P91\d{3}|hl7:[A-Z0-9]+|csv:community|csv:socialcare|csv:mentalhealth)$/);
     const years = Object.keys(t.admissionProbability);
     assert.ok(years.length <= 5); // none for a baby born in the last year
     for (const y of years) {
@@ -161,6 +164,9 @@ test('CSV headers match the contract exactly', () => {
   assert.deepEqual(header('community/contacts.csv'), [...COMMUNITY_COLUMNS]);
   assert.deepEqual(header('socialcare/assessments.csv'), [...ASSESSMENT_COLUMNS]);
   assert.deepEqual(header('socialcare/packages.csv'), [...PACKAGE_COLUMNS]);
+  assert.deepEqual(header('mentalhealth/contacts.csv'), [...MENTAL_HEALTH_CONTACT_COLUMNS]);
+  // The generator writes exactly what the CSV adapter's contract expects.
+  assert.deepEqual(header('mentalhealth/contacts.csv').sort(), mhContract.columns.map((c: { name: string }) => c.name).sort());
   const contacts = readFileSync(join(big, 'community/contacts.csv'), 'utf8').trim().split('\r\n').slice(1);
   assert.ok(contacts.length > 100);
   const missingNhs = readFileSync(join(big, 'socialcare/assessments.csv'), 'utf8').trim().split('\r\n').slice(1).filter((l) => l.split(',')[2] === '').length;
@@ -180,7 +186,7 @@ test('long-term condition prevalence is roughly right', () => {
   const counts: Record<string, number> = {};
   for (const { bundle } of bundles) {
     const patient = bundle.entry![0]!.resource as Patient;
-    if (!primary.has(patient.id!)) continue;
+    if (!primary.has(patient.id!) || patient.deceasedDateTime) continue;
     all++;
     const adult = Number(patient.birthDate!.slice(0, 4)) <= 2007;
     if (adult) adults++;
@@ -188,6 +194,7 @@ test('long-term condition prevalence is roughly right', () => {
     for (const [key, list] of Object.entries(codes)) if (list.some((c) => present.has(c))) counts[key] = (counts[key] ?? 0) + 1;
   }
   for (const c of conditionData.conditions) {
+    if (c.key === 'palliative') continue; // most people on the register die within the year: not held to a point prevalence
     const n = c.denominator === 'adult' ? adults : all;
     const observed = (counts[c.key] ?? 0) / n;
     const se = Math.sqrt((c.prevalence * (1 - c.prevalence)) / n);
@@ -240,4 +247,75 @@ test('emergency admissions follow the true probabilities and rise with age', () 
     return ps.reduce((a, b) => a + b, 0) / ps.length;
   };
   assert.ok(band(20, 40) < band(50, 70) && band(50, 70) < band(80, 120));
+});
+
+test('coherence in the output: services fit sex and age, ranges fit age and sex, eGFR only for adults, nothing after death, deaths recorded everywhere', () => {
+  const messages = hl7Messages(big);
+  const owner = new Map<string, Truth>();
+  for (const t of truth) for (const s of t.sources) owner.set(`${s.system}|${s.id}`, t);
+  const deathsSeen = new Set<string>();
+  let maleGynae = 0;
+  let childAdultService = 0;
+  let childEgfr = 0;
+  let maleHbRange = 0;
+  let adultHbRanges = new Set<string>();
+  for (const m of messages) {
+    const msh = m.segments[0]!;
+    const pid = m.segments.find((s) => s[0] === 'PID')!;
+    const sex = pid[8];
+    const dob = pid[7]!;
+    const mrn = pid[3]!.split('~')[0]!.split('^')[0]!;
+    if (pid[29]) deathsSeen.add(`hl7:${msh[3]}|${mrn}|${pid[29].slice(0, 8)}`);
+    const pv1 = m.segments.find((s) => s[0] === 'PV1');
+    const ageAt = (ts: string) => Number(ts.slice(0, 4)) - Number(dob.slice(0, 4)) - (ts.slice(4, 8) < dob.slice(4, 8) ? 1 : 0);
+    if (pv1) {
+      if (sex === 'M' && (pv1[10] === 'GYN' || pv1[10] === 'OBS')) maleGynae++;
+      if (pv1[44] && ageAt(pv1[44]) < 16 && ['GMED', 'GER', 'GYN', 'URO', 'ONC', 'MHA', 'MHO', 'LDS'].includes(pv1[10]!)) childAdultService++;
+    }
+    for (const obx of m.segments.filter((s) => s[0] === 'OBX')) {
+      const when = obx[14]!;
+      if (obx[3]!.startsWith('80274001') && ageAt(when) < 18) childEgfr++;
+      if (obx[3]!.startsWith('1022431000000105') && ageAt(when) >= 18) {
+        adultHbRanges.add(`${sex}:${obx[7]}`);
+        if (sex === 'M' && obx[7] !== '130-180') maleHbRange++;
+      }
+    }
+  }
+  assert.equal(maleGynae, 0, 'gynaecology or obstetrics for a male');
+  assert.equal(childAdultService, 0, 'a child in an adult-only service');
+  assert.equal(childEgfr, 0, 'eGFR reported under 18');
+  assert.equal(maleHbRange, 0, 'adult male haemoglobin with another range');
+  assert.ok(adultHbRanges.has('F:115-165') && adultHbRanges.has('M:130-180'));
+
+  // GP records: the death date, and nothing dated after it.
+  const patientDeath = new Map<string, string>();
+  for (const { bundle } of bundles) {
+    const patient = bundle.entry![0]!.resource as Patient;
+    if (!patient.deceasedDateTime) continue;
+    patientDeath.set(patient.id!, patient.deceasedDateTime);
+    const death = patient.deceasedDateTime.slice(0, 10);
+    for (const e of bundle.entry!) {
+      const r = e.resource as unknown as Record<string, unknown>;
+      const when = (r.onsetDateTime ?? r.effectiveDateTime ?? r.authoredOn ?? r.occurrenceDateTime ?? r.performedDateTime ?? (r.period as { start?: string } | undefined)?.start ?? (r.effectivePeriod as { start?: string } | undefined)?.start) as string | undefined;
+      if (when) assert.ok(when.slice(0, 10) <= death, `${r.resourceType} on ${when} after death on ${death}`);
+    }
+  }
+  const socialCare = readFileSync(join(big, 'socialcare/assessments.csv'), 'utf8').split('\r\n');
+  const dead = truth.filter((t) => t.deathDate);
+  assert.ok(dead.length > 30);
+  for (const t of dead) {
+    for (const s of t.sources) {
+      if (s.system.startsWith('gp:')) assert.equal(patientDeath.get(s.id)?.slice(0, 10), t.deathDate, `GP record of ${t.personId} lacks the death`);
+      // A duplicate hospital number never merged stays a second patient to the PAS: one of them hears.
+      if (s.system.startsWith('hl7:')) assert.ok(t.sources.some((o) => o.system === s.system && deathsSeen.has(`${o.system}|${o.id}|${t.deathDate!.replace(/-/g, '')}`)), `${s.system} never hears of ${t.personId}'s death`);
+      if (s.system === 'csv:socialcare') assert.ok(socialCare.some((l) => l.startsWith(`${s.id}-A`) && l.includes(`,${t.deathDate},Case closure,Died,`)), `social care never closes ${t.personId}'s case`);
+    }
+  }
+});
+
+test('childhood immunisations go to the GP record as FHIR Immunization on the UK schedule', () => {
+  const doses = bundles.flatMap(({ bundle }) => bundle.entry!.filter((e) => e.resource!.resourceType === 'Immunization').map((e) => e.resource as unknown as { vaccineCode: { coding: { display: string }[] }; protocolApplied?: { doseNumberPositiveInt: number }[] }));
+  const mmr = doses.filter((d) => d.vaccineCode.coding[0]!.display.startsWith('Measles'));
+  assert.ok(mmr.length > 50, `only ${mmr.length} MMR doses`);
+  assert.ok(mmr.every((d) => d.protocolApplied?.[0]?.doseNumberPositiveInt === 1 || d.protocolApplied?.[0]?.doseNumberPositiveInt === 2));
 });

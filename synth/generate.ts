@@ -14,14 +14,18 @@ import { NOISE, communityClientId, hospitalNumber, noisyDemographics, socialCare
 import { buildLocality } from './locality.ts';
 import { NhsNumberAllocator } from './nhs-number.ts';
 import { OutputFile } from './output.ts';
-import { createPerson, simulateHistory, simulationWindow } from './population.ts';
+import { MENTAL_HEALTH_CONTACT_COLUMNS, mentalHealthClientId, mentalHealthContactRows, MENTAL_HEALTH_NOISE } from './mental-health.ts';
+import { MENTAL_HEALTH_TRUST, simulationWindow } from './population.ts';
 import { Random } from './random.ts';
+import { residents } from './residents.ts';
 
 export interface GenerateOptions {
   people: number;
   seed: number;
   out: string;
-  /** Last simulated day, ISO; default 2025-12-31 (fixed, never "today", for determinism). */
+  /** Last simulated day, ISO (`bevan generate --until`); default today (UTC). Same seed, size and end date: same output. */
+  until?: string;
+  /** Older name of `until`. */
   end?: string;
   onProgress?: (done: number, total: number) => void;
 }
@@ -40,7 +44,7 @@ export interface GenerateSummary {
 /** Days before the end whose hospital messages go to hospital/mllp/ instead of the yearly files. */
 const MLLP_DAYS = 30;
 /** Files and folders this generator owns inside the output folder (removed before a rerun). */
-const OWNED = ['locality.json', 'gp', 'hospital', 'community', 'socialcare', 'truth'];
+const OWNED = ['locality.json', 'gp', 'hospital', 'mentalhealth', 'community', 'socialcare', 'truth'];
 
 /** Generates the locality into `opts.out` and returns counts, file sizes and elapsed seconds. */
 export async function generateLocality(opts: GenerateOptions): Promise<GenerateSummary> {
@@ -48,7 +52,7 @@ export async function generateLocality(opts: GenerateOptions): Promise<GenerateS
   const { people, seed, out } = opts;
   if (!Number.isInteger(people) || people < 1 || people > 800_000) throw new Error(`--people must be a whole number from 1 to 800000 (got ${people})`);
   if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) throw new Error(`--seed must be a whole number from 0 to 4294967295 (got ${seed})`);
-  const window = simulationWindow(opts.end ?? '2025-12-31');
+  const window = simulationWindow(opts.until ?? opts.end ?? todayIso());
   const locality = buildLocality();
   await prepareFolder(out);
 
@@ -81,6 +85,8 @@ export async function generateLocality(opts: GenerateOptions): Promise<GenerateS
     await open(`hospital/adt-${y}.hl7`);
     await open(`hospital/oru-${y}.hl7`);
   }
+  // The trust's ADT files are opened when a message is written (an empty file is not a feed).
+  const mentalHealth = await open('mentalhealth/contacts.csv', csvLine(MENTAL_HEALTH_CONTACT_COLUMNS));
   const community = await open('community/contacts.csv', csvLine(COMMUNITY_COLUMNS));
   const assessments = await open('socialcare/assessments.csv', csvLine(ASSESSMENT_COLUMNS));
   const packages = await open('socialcare/packages.csv', csvLine(PACKAGE_COLUMNS));
@@ -95,9 +101,7 @@ export async function generateLocality(opts: GenerateOptions): Promise<GenerateS
   const extractTime = isoInstant(window.end + 1, 120);
   const progressEvery = Math.max(1, Math.min(1000, Math.ceil(people / 200)));
 
-  for (let i = 0; i < people; i++) {
-    const person = createPerson(new Random(seed, i, 1), i, nhs.next(), locality, window);
-    const history = simulateHistory(person, new Random(seed, i, 2), window, locality);
+  for (const { index: i, person, history } of residents(people, seed, window, locality, nhs)) {
     const idRng = new Random(seed, i, 3);
     const fhirRng = new Random(seed, i, 4);
     const hl7Rng = new Random(seed, i, 5);
@@ -153,6 +157,29 @@ export async function generateLocality(opts: GenerateOptions): Promise<GenerateS
       }
     }
 
+    // Mental health trust: inpatient stays from its PAS (HL7 v2 ADT), community contacts as CSV, one client id for both.
+    if (history.mentalHealthSpells.length > 0 || history.mentalHealth.length > 0) {
+      const clientId = mentalHealthClientId(i, seed);
+      const first = Math.min(...history.mentalHealthSpells.map((s) => s.day), ...history.mentalHealth.map((c) => c.day));
+      const d = noisyDemographics(person, idRng, MENTAL_HEALTH_NOISE, first);
+      if (history.mentalHealthSpells.length > 0) {
+        const ids: FacilityIdentities = { primary: { facility: MENTAL_HEALTH_TRUST, mrn: clientId, demographics: d } };
+        const messages = hospitalMessages(person, { ...history, spells: history.mentalHealthSpells, attendances: [], labs: [] }, MENTAL_HEALTH_TRUST, ids, hl7Rng, counters, window);
+        if (messages.length) sources.push({ system: `hl7:${MENTAL_HEALTH_TRUST}`, id: clientId });
+        for (const m of messages) {
+          count(`mentalHealthAdt${m.trigger}`);
+          (await open(`mentalhealth/adt-${ymd(m.day)[0]}.hl7`)).write(m.text);
+        }
+        count('mentalHealthAdmissions', history.mentalHealthSpells.length);
+      }
+      if (history.mentalHealth.length > 0) {
+        mentalHealth.write(mentalHealthContactRows(person, clientId, d, history.mentalHealth, csvRng));
+        sources.push({ system: 'csv:mentalhealth', id: clientId });
+        count('mentalHealthContacts', history.mentalHealth.length);
+        count('mentalHealthClients');
+      }
+    }
+
     // Community services.
     if (history.community.length > 0) {
       const clientId = communityClientId(i, seed);
@@ -196,7 +223,8 @@ export async function generateLocality(opts: GenerateOptions): Promise<GenerateS
     );
     count('people');
     if (history.deathDay !== undefined) count('deaths');
-    for (const s of history.spells) count(s.kind === 'emergency' ? 'emergencyAdmissions' : 'electiveAdmissions');
+    for (const s of history.spells) count(s.kind === 'emergency' ? 'emergencyAdmissions' : s.kind === 'elective' ? 'electiveAdmissions' : 'maternityAdmissions');
+    count('births', history.births.length);
     count('aeAttendances', history.attendances.filter((a) => a.kind === 'ae').length + history.spells.filter((s) => s.aeArrival).length);
     count('outpatientAppointments', history.attendances.filter((a) => a.kind === 'outpatient').length);
 
@@ -222,6 +250,11 @@ export async function generateLocality(opts: GenerateOptions): Promise<GenerateS
   const summary = { people, seed, start: isoDate(window.start), end: isoDate(window.end), counts: sortedCounts, files: sortedFiles };
   await writeFile(join(out, 'truth', 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
   return { ...summary, seconds: Number(process.hrtime.bigint() - started) / 1e9 };
+}
+
+/** Today's date (UTC), the default end of the simulated history. */
+export function todayIso(): string {
+  return new Date().toISOString().slice(0, 10);
 }
 
 /** Creates the folder, or clears a previous run's output; refuses a non-empty unrelated folder. */

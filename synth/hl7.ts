@@ -123,7 +123,8 @@ export function hospitalMessages(
       msg(identity, s.aeArrival, 'A04', [pv1({ cls: 'E', loc, type: 'EM', service: 'AE', visit: vn, admit: s.aeArrival })]);
       msg(identity, s, 'A03', [pv1({ cls: 'E', loc, type: 'EM', service: 'AE', visit: vn, admit: s.aeArrival, discharge: s, disposition: '19' })]);
     }
-    const type = s.kind === 'emergency' ? 'EM' : 'EL';
+    // PV1-4: EM/EL as the acute PAS sends them; L (HL7 table 0007, labour and delivery) for maternity.
+    const type = s.kind === 'emergency' ? 'EM' : s.kind === 'maternity' ? 'L' : 'EL';
     if (s.admitEnteredInError) {
       const wrong = v();
       const t = { day: s.day, minute: Math.max(0, s.minute - 30) };
@@ -131,7 +132,7 @@ export function hospitalMessages(
       msg(identity, { day: t.day, minute: t.minute + 20 }, 'A11', [pv1({ cls: 'I', loc: `AMU^^^${facility}`, type, service: s.service, visit: wrong, admit: t })]);
     }
     const vn = v();
-    let loc = s.kind === 'emergency' ? `AMU^BAY${rng.int(1, 6)}^BED${rng.int(1, 8)}^${facility}` : `DSU^^BED${rng.int(1, 12)}^${facility}`;
+    let loc = s.ward ? `${s.ward}^ROOM${rng.int(1, 12)}^BED${rng.int(1, 4)}^${facility}` : s.kind === 'emergency' ? `AMU^BAY${rng.int(1, 6)}^BED${rng.int(1, 8)}^${facility}` : `DSU^^BED${rng.int(1, 12)}^${facility}`;
     msg(identity, s, 'A01', [pv1({ cls: 'I', loc, type, service: s.service, visit: vn, admit: s })]);
     if (s.transfer && (!s.discharge || s.transfer.day < s.discharge.day)) {
       loc = `${rng.pick(WARDS)}^BAY${rng.int(1, 6)}^BED${rng.int(1, 8)}^${facility}`;
@@ -154,6 +155,13 @@ export function hospitalMessages(
   if (ids.duplicate && mergeDay !== undefined && mergeDay <= window.end) {
     const t = { day: mergeDay, minute: rng.int(540, 1020) };
     msg(ids.primary, t, 'A40', [`MRG|${ids.duplicate.mrn}^^^${facility}^MR`]);
+  }
+
+  // A death outside this hospital reaches its PAS from the Spine (PDS) within days: A08 with PID-29/30.
+  const diedHere = [...history.spells].some((s) => s.facility === facility && s.diedInHospital);
+  if (history.deathDay !== undefined && !diedHere) {
+    const t = { day: Math.min(window.end, history.deathDay + rng.int(0, 3)), minute: rng.int(480, 1080) };
+    msg(ids.primary, t, 'A08', [], { day: history.deathDay, minute: 0 });
   }
 
   // Laboratory results: one ORU^R01 per panel.
@@ -185,8 +193,10 @@ function labMessages(lab: LabTest, identity: HospitalIdentity, d: Demographics, 
       `OBR|1|${placer}|${filler}|${panel.code}^${panel.display}^L|||${collected}|||||||${collected}||${orderedBy}||||||${ts}|||F`,
       ...results.map((r, i) => {
         const def = OBS[r.key]!;
-        const flag = def.low != null && r.value < def.low ? 'L' : def.high != null && r.value > def.high ? 'H' : 'N';
-        return `OBX|${i + 1}|NM|${def.code}^${def.display}^SCT||${r.value}|${def.unit ?? ''}|${def.range ?? ''}|${flag}|||F|||${collected}`;
+        // The range the laboratory applies for this person's age and sex (codes/reference-ranges.json).
+        const flag = r.low !== undefined && r.value < r.low ? 'L' : r.high !== undefined && r.value > r.high ? 'H' : 'N';
+        const range = r.low !== undefined && r.high !== undefined ? `${r.low}-${r.high}` : r.high !== undefined ? `<${r.high}` : r.low !== undefined ? `>${r.low}` : '';
+        return `OBX|${i + 1}|NM|${def.code}^${def.display}^SCT||${r.value}|${def.unit ?? ''}|${range}|${flag}|||F|||${collected}`;
       }),
     ];
     out.push({ day: reported.day, minute: reported.minute, kind: 'oru', trigger: 'R01', text: segments.join('\r') + '\r\n' });

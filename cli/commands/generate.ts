@@ -7,7 +7,8 @@ interface GenerateCliOptions {
   people: string;
   seed: string;
   out: string;
-  end: string;
+  until?: string;
+  end?: string;
   json?: boolean;
 }
 
@@ -19,7 +20,8 @@ export function registerGenerate(program: Command): void {
     .option('--people <n>', 'number of residents', '2000')
     .option('--seed <n>', 'random seed (same seed, same size, same end date: byte-identical output)', '1')
     .option('--out <dir>', 'output folder', './out/locality')
-    .option('--end <date>', 'last simulated day (YYYY-MM-DD); five years up to it are simulated', '2025-12-31')
+    .option('--until <date>', 'last simulated day (YYYY-MM-DD), default today; five years up to it are simulated (same seed, size and date: same output)')
+    .option('--end <date>', 'older name of --until')
     .option('--json', 'print one JSON object (counts and seconds)')
     .action(async (opts: GenerateCliOptions) => {
       const people = Number(opts.people);
@@ -30,7 +32,7 @@ export function registerGenerate(program: Command): void {
       bar?.start(people, 0);
       let summary;
       try {
-        summary = await generateLocality({ people, seed, out: opts.out, end: opts.end, onProgress: (done) => bar?.update(done) });
+        summary = await generateLocality({ people, seed, out: opts.out, until: opts.until ?? opts.end, onProgress: (done) => bar?.update(done) });
       } finally {
         bar?.stop();
       }
@@ -44,8 +46,9 @@ export function registerGenerate(program: Command): void {
       console.log(`  GP:          ${c.gpBundles ?? 0} FHIR bundles, ${c.fhirResources ?? 0} resources (${c.gpDuplicateRegistrations ?? 0} duplicate registrations)`);
       const adt = Object.entries(c).filter(([k]) => k.startsWith('adtA')).map(([k, v]) => `${k.slice(3)} ${v}`).join(', ');
       console.log(`  hospital:    ADT ${adt}; ORU ${c.oruMessages ?? 0}; ${c.mllpMessages ?? 0} recent messages in hospital/mllp/`);
-      console.log(`  activity:    ${c.emergencyAdmissions ?? 0} emergency and ${c.electiveAdmissions ?? 0} elective admissions, ${c.aeAttendances ?? 0} A&E attendances, ${c.outpatientAppointments ?? 0} outpatient appointments, ${c.deaths ?? 0} deaths`);
+      console.log(`  activity:    ${c.emergencyAdmissions ?? 0} emergency and ${c.electiveAdmissions ?? 0} elective admissions, ${c.aeAttendances ?? 0} A&E attendances, ${c.outpatientAppointments ?? 0} outpatient appointments, ${c.maternityAdmissions ?? 0} maternity stays (${c.births ?? 0} births), ${c.deaths ?? 0} deaths`);
       console.log(`  community:   ${c.communityContacts ?? 0} contacts for ${c.communityClients ?? 0} clients`);
+      console.log(`  mental health: ${c.mentalHealthAdmissions ?? 0} inpatient stays, ${c.mentalHealthContacts ?? 0} community contacts for ${c.mentalHealthClients ?? 0} clients`);
       console.log(`  social care: ${c.socialCareAssessments ?? 0} assessments, ${c.socialCarePackages ?? 0} packages for ${c.socialCareClients ?? 0} people`);
       console.log(`  files:       ${(bytes / 1048576).toFixed(1)} MiB; ground truth in ${opts.out}/truth/`);
     });

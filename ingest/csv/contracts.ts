@@ -59,7 +59,7 @@ function load(file: string): CsvContract {
 }
 
 /** The CSV contracts Bevan reads. */
-export const CSV_CONTRACTS: readonly CsvContract[] = ['community-contact.json', 'socialcare-assessment.json', 'socialcare-package.json'].map(load);
+export const CSV_CONTRACTS: readonly CsvContract[] = ['community-contact.json', 'socialcare-assessment.json', 'socialcare-package.json', 'mentalhealth-contact.json'].map(load);
 
 export type HeaderMatch = { contract: CsvContract } | { closest: CsvContract; missing: string[]; extra: string[]; duplicated: string[] };
 

@@ -217,6 +217,30 @@ function resourcesOf(contract: CsvContract, v: Record<string, Value>, personId: 
       if (v.team !== undefined) e.serviceProvider = { display: String(v.team) };
       return [e];
     }
+    case 'mentalhealth-contact': {
+      // A community mental health team contact, with the CPA status and care coordinator at that time.
+      const remote = v.contact_type === 'Telephone' || v.contact_type === 'Video';
+      const e: Encounter = {
+        resourceType: 'Encounter',
+        id: String(v.contact_id),
+        status: 'finished',
+        class: remote ? { system: ACT_CODE, code: 'VR', display: 'virtual' } : { system: ACT_CODE, code: 'AMB', display: 'ambulatory' },
+        subject,
+        period: { start: String(v.contact_date) },
+      };
+      const type = [v.service_line, v.contact_type, v.cpa_status].filter((x) => x !== undefined).map((x) => ({ text: String(x) }));
+      if (type.length) e.type = type;
+      if (v.team !== undefined) {
+        e.serviceType = { text: String(v.team) };
+        e.serviceProvider = { display: String(v.team) };
+      }
+      if (v.duration_minutes !== undefined) e.length = { value: Number(v.duration_minutes), unit: 'min', system: 'http://unitsofmeasure.org', code: 'min' };
+      if (v.care_coordinator !== undefined) {
+        const role = v.care_coordinator_role !== undefined ? ` (${String(v.care_coordinator_role)})` : '';
+        e.participant = [{ type: [{ text: `Care coordinator${role}` }], individual: { display: String(v.care_coordinator) } }];
+      }
+      return [e];
+    }
     case 'socialcare-assessment': {
       const coding = snomed(v);
       const p: Procedure = {

@@ -1,0 +1,30 @@
+/**
+ * The residents of a locality, one at a time: each person and their simulated history, and right
+ * after a mother, the babies she had in the window (new people with new NHS numbers, registered
+ * at her practice). Streaming keeps memory flat at borough scale; the order and every random
+ * stream depend only on the seed, the size and the end date.
+ */
+import type { Locality } from './locality.ts';
+import type { NhsNumberAllocator } from './nhs-number.ts';
+import { createPerson, simulateHistory, type History, type Newborn, type Person, type SimWindow } from './population.ts';
+import { Random } from './random.ts';
+
+export interface Resident {
+  index: number;
+  person: Person;
+  history: History;
+}
+
+/** Yields exactly `people` residents: people sampled from the age structure, and the babies born to them. */
+export function* residents(people: number, seed: number, window: SimWindow, locality: Locality, nhs: NhsNumberAllocator): Generator<Resident> {
+  const babies: Newborn[] = [];
+  for (let index = 0; index < people; index++) {
+    const born = babies.shift();
+    const person = born
+      ? createPerson(new Random(seed, index, 7), index, nhs.next(), locality, window, born)
+      : createPerson(new Random(seed, index, 1), index, nhs.next(), locality, window);
+    const history = simulateHistory(person, new Random(seed, index, 2), window, locality);
+    for (const day of history.births) babies.push({ mother: person, day });
+    yield { index, person, history };
+  }
+}
