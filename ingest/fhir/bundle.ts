@@ -126,13 +126,14 @@ export function itemsFromBundle(bundle: Json, src: BundleSource, context: ReadCo
     const resource = e.resource;
     const fullUrl = typeof e.fullUrl === 'string' ? e.fullUrl : undefined;
     const type = typeof resource.resourceType === 'string' ? resource.resourceType : '';
-    const walk = walkResource(resource, type || `entry ${n}.resource`, { textIsClean: src.textIsClean === true });
-    if (walk.problem) return fault(index, `entry ${n}: ${walk.problem}`);
-    const problem = checkResource(resource);
+    const walk = walkResource(resource, type || 'resource', { textIsClean: src.textIsClean === true });
+    const problem = walk.problem ?? checkResource(resource);
     if (problem) fault(index, `entry ${n}: ${problem}`);
-    // An entry with a bad date still has a type and id that others may refer to by urn:uuid.
+    // A rejected entry still has a type and id that others may refer to (by urn:uuid), and a
+    // rejected Patient is still the person its resources are about.
     if (!R4_RESOURCE_TYPES.has(type) || (resource.id !== undefined && (typeof resource.id !== 'string' || !FHIR_ID.test(resource.id)))) return;
-    const id = typeof resource.id === 'string' ? resource.id : (idFromUrls(type, fullUrl, method === 'PUT' || method === 'POST' ? url : '') ?? contentId(resource));
+    const id = typeof resource.id === 'string' ? resource.id : (idFromUrls(type, fullUrl, method === 'PUT' || method === 'POST' ? url : '') ?? (walk.problem ? undefined : contentId(resource)));
+    if (id === undefined) return;
     entries.push({ index, resource, type, id, ...(fullUrl ? { fullUrl } : {}), references: walk.references });
   });
 
