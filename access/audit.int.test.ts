@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Database } from '../db/database.ts';
 import { testDatabases } from '../test/databases.ts';
-import { appendAudit, auditForPerson, auditHash, canonicalJson, chainOf, searchAudit, toAuditEvent, verifyAuditChain } from './audit.ts';
+import { appendAudit, appendAuditBatch, auditForPerson, auditHash, canonicalJson, chainOf, searchAudit, toAuditEvent, verifyAuditChain } from './audit.ts';
 
 const PERSON = '6f1c1f3e-2a4b-4c8d-9e0f-111111111111';
 const OTHER = '6f1c1f3e-2a4b-4c8d-9e0f-222222222222';
@@ -57,9 +57,15 @@ for (const target of await testDatabases()) {
 
       // Concurrent appenders (several pool connections on PostgreSQL) never fork a chain.
       await Promise.all(Array.from({ length: 40 }, (_, i) => appendAudit(db, { actor: `worker-${i % 4}`, action: 'record.read', personId: i % 2 ? PERSON : OTHER, detail: { i } })));
+      // Batches (a search's one entry per person found) across many chains, concurrently too.
+      await Promise.all(
+        Array.from({ length: 5 }, (_, k) =>
+          db.transaction((tx) => appendAuditBatch(tx, Array.from({ length: 8 }, (_, i) => ({ actor: 'searcher', action: 'patient.search', personId: `6f1c1f3e-2a4b-4c8d-9e0f-${String((k * 8 + i) % 12).padStart(12, '0')}` })))),
+        ),
+      );
       const ok = await verifyAuditChain(db);
       assert.equal(ok.ok, true, ok.reason);
-      assert.equal(ok.rows, 42);
+      assert.equal(ok.rows, 82);
       const forks = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM (SELECT chain, prev_hash FROM audit_log GROUP BY chain, prev_hash HAVING count(*) > 1) f');
       assert.equal(forks.rows[0]!.n, 0, 'no two rows share a predecessor');
 

@@ -10,7 +10,7 @@
  * not queue behind one global lock, and the head moves in the same transaction as the row, so
  * chains never fork. Deleting the first rows of a chain breaks its numbering from 1; deleting
  * the newest breaks the match with its head (the anchor); the head only moves forward (a
- * trigger), and audit_log refuses UPDATE, DELETE and TRUNCATE (another trigger).
+  * trigger), and audit_log refuses UPDATE, DELETE and TRUNCATE (another trigger).
  *
  * Rows written before migration 0012 (chain IS NULL) form the original single chain and are
  * verified by its own rules (hash over auditId, at, actor, action, personId, purpose, detail).
@@ -127,6 +127,65 @@ export async function appendAuditIn(tx: Queryable, entry: AuditEntry, now: Date 
     [chain, seq, body.at, body.actor, body.role, body.organisation, body.action, body.personId, body.purpose, body.decision, body.reason, body.from, body.detail === null ? null : JSON.stringify(body.detail), hash, prevHash],
   );
   return { auditId: Number(r.rows[0]!.audit_id), ...body, prevHash, hash };
+}
+
+/**
+ * Appends several audit rows inside the caller's transaction in three statements whatever their
+ * number (a search that returns 20 people writes 20 rows). The chain heads are locked in
+ * ascending chain order, so two transactions appending to overlapping chains cannot deadlock.
+ */
+export async function appendAuditBatch(tx: Queryable, entries: readonly AuditEntry[], now: Date = new Date()): Promise<AuditRow[]> {
+  if (!entries.length) return [];
+  if (entries.length === 1) return [await appendAuditIn(tx, entries[0]!, now)];
+  for (const e of entries) {
+    if (!e.actor) throw new Error('an audit entry needs an actor');
+    if (!e.action) throw new Error('an audit entry needs an action');
+  }
+  const chains = [...new Set(entries.map(chainOf))].sort((a, b) => a - b);
+  const heads = await tx.query<{ chain: number; seq: string; hash: string }>(
+    'SELECT chain, seq::text AS seq, hash FROM audit_chain WHERE chain = ANY($1::int[]) ORDER BY chain FOR UPDATE',
+    [chains],
+  );
+  const head = new Map(heads.rows.map((h) => [h.chain, { seq: Number(h.seq), hash: h.hash }]));
+  const at = now.toISOString();
+  const rows: Omit<AuditRow, 'auditId'>[] = [];
+  for (const e of entries) {
+    const chain = chainOf(e);
+    const h = head.get(chain);
+    if (!h) throw new Error(`audit chain ${chain} has no head row (migration 0012 not applied?)`);
+    const body = {
+      chain,
+      seq: h.seq + 1,
+      at,
+      actor: e.actor,
+      role: e.role ?? null,
+      organisation: e.organisation ?? null,
+      action: e.action,
+      personId: e.personId ?? null,
+      purpose: e.purpose ?? null,
+      decision: e.decision ?? null,
+      reason: e.reason ?? null,
+      from: e.from ?? null,
+      detail: e.detail === undefined ? null : (JSON.parse(JSON.stringify(e.detail)) as unknown),
+    };
+    const hash = chainedHash(h.hash, body);
+    rows.push({ ...body, prevHash: h.hash, hash });
+    head.set(chain, { seq: body.seq, hash });
+  }
+  const col = <K extends keyof Omit<AuditRow, 'auditId'>>(k: K) => rows.map((r) => r[k]);
+  const ins = await tx.query<{ audit_id: string }>(
+    `INSERT INTO audit_log (chain, seq, at, actor, role, organisation, action, person_id, purpose, decision, reason, source_address, detail, prev_hash, hash)
+     SELECT * FROM unnest($1::int[], $2::bigint[], $3::timestamptz[], $4::text[], $5::text[], $6::text[], $7::text[], $8::uuid[], $9::text[], $10::text[], $11::text[], $12::text[], $13::jsonb[], $14::text[], $15::text[])
+     RETURNING audit_id::text AS audit_id`,
+    [col('chain'), col('seq'), col('at'), col('actor'), col('role'), col('organisation'), col('action'), col('personId'), col('purpose'), col('decision'), col('reason'), col('from'), rows.map((r) => (r.detail === null ? null : JSON.stringify(r.detail))), col('prevHash'), col('hash')],
+  );
+  const last = [...head.entries()].filter(([c]) => chains.includes(c));
+  await tx.query(
+    `UPDATE audit_chain h SET seq = n.seq, hash = n.hash, updated_at = now()
+       FROM unnest($1::int[], $2::bigint[], $3::text[]) AS n(chain, seq, hash) WHERE h.chain = n.chain`,
+    [last.map(([c]) => c), last.map(([, h]) => h.seq), last.map(([, h]) => h.hash)],
+  );
+  return rows.map((r, i) => ({ auditId: Number(ins.rows[i]!.audit_id), ...r }));
 }
 
 /**

@@ -1,8 +1,9 @@
 /**
  * The integrated record as a FHIR R4 Bundle (https://hl7.org/fhir/R4/bundle.html): the merged
- * Patient (id = Bevan person id) followed by every stored resource, each with an id unique
- * across sources, its provenance in `meta`, and references to the person's source patient
- * records pointed at the merged Patient. Pure.
+ * Patient (id = Bevan person id) followed by every stored resource, each with its stable
+ * logical id (`fhirLogicalId`, the same as the database's `fhir_logical_id()`, so
+ * `GET /Observation/{id}` finds it), its provenance in `meta`, and references to the person's
+ * source patient records pointed at the merged Patient. Pure.
  */
 import { createHash } from 'node:crypto';
 import type { Bundle, BundleEntry, Patient, Resource } from '@medplum/fhirtypes';
@@ -16,58 +17,82 @@ export const SOURCE_ID_SYSTEM_PREFIX = 'urn:bevan:source:';
 
 export interface BundleOptions {
   type?: 'collection' | 'searchset';
+  /** Include the source systems' own Patient resources (default true); $everything shows only the merged Patient. */
+  sourcePatients?: boolean;
+  /** Mark the bundle as having had items withheld (HL7 v3 ObservationValue REDACTED). */
+  redacted?: boolean;
 }
 
-// FHIR ids: [A-Za-z0-9\-\.]{1,64}
-const MAX_ID = 64;
+/**
+ * The stable FHIR logical id of a stored resource: the first 128 bits of
+ * sha256(`<type>|<length of system>:<system>|<source id>`), 32 hex digits. Deterministic from
+ * the resource's key, and the same as the SQL function `fhir_logical_id` (migration 0012), which
+ * indexes it. Distinct in shape from a person id (a UUID with dashes).
+ */
+export function fhirLogicalId(system: string, resourceType: string, sourceId: string): string {
+  return createHash('sha256').update(`${resourceType}|${sqlLength(system)}:${system}|${sourceId}`, 'utf8').digest('hex').slice(0, 32);
+}
 
-/** `<source system slug>-<source id>`, made FHIR-safe; a hash keeps over-long or clashing ids unique. */
-export function resourceIdFor(system: string, resourceType: string, sourceId: string, taken?: Set<string>): string {
-  const slug = `${system}-${sourceId}`.replace(/[^A-Za-z0-9.-]/g, '-');
-  if (slug.length <= MAX_ID && !taken?.has(slug)) return slug;
-  const hash = createHash('sha256').update(`${system}\u0000${resourceType}\u0000${sourceId}`).digest('hex').slice(0, 16);
-  return `${slug.slice(0, MAX_ID - 17)}-${hash}`;
+/** @deprecated ids no longer depend on the bundle: use fhirLogicalId. */
+export function resourceIdFor(system: string, resourceType: string, sourceId: string): string {
+  return fhirLogicalId(system, resourceType, sourceId);
+}
+
+/** The length SQL's length() gives: code points, not UTF-16 units. */
+function sqlLength(s: string): number {
+  let n = 0;
+  for (const _ of s) n++;
+  return n;
+}
+
+/** The source patient records that stand for the person (a reference to one is a reference to the merged Patient). */
+export function personPatientKeys(identities: readonly { source_system: string; source_id: string }[], rows: readonly ResourceRow[]): Set<string> {
+  const out = new Set<string>();
+  for (const i of identities) out.add(key(i.source_system, 'Patient', i.source_id));
+  for (const r of rows) {
+    if (r.subject_id) out.add(key(r.source_system, 'Patient', r.subject_id));
+    if (r.resource_type === 'Patient') out.add(key(r.source_system, 'Patient', r.source_id));
+  }
+  return out;
+}
+
+/** One stored resource as served: its stable id, provenance in meta, references rewritten. The row is not changed. */
+export function presentResource(r: ResourceRow, personId: string | null, patientKeys: ReadonlySet<string>): Resource {
+  const content = structuredClone(r.content) as Resource & Record<string, unknown>;
+  const rewritten = rewriteReferences(content, r.source_system, r.resource_type === 'Patient', personId, patientKeys) as Resource;
+  rewritten.id = fhirLogicalId(r.source_system, r.resource_type, r.source_id);
+  rewritten.meta = { ...(rewritten.meta ?? {}), source: r.source_system, versionId: String(r.version), lastUpdated: r.received_at };
+  return rewritten;
 }
 
 /** The person's integrated record as one FHIR R4 Bundle. */
 export function toFhirBundle(record: IntegratedRecord, rows: readonly ResourceRow[], opts: BundleOptions = {}): Bundle {
   const type = opts.type ?? 'collection';
-  // Assign ids in a fixed order so the same rows always get the same ids.
   const sorted = [...rows].sort(
     (a, b) => cmp(a.source_system, b.source_system) || cmp(a.resource_type, b.resource_type) || cmp(a.source_id, b.source_id),
   );
-  const idOf = new Map<string, string>();
-  const takenByType = new Map<string, Set<string>>();
-  for (const r of sorted) {
-    const taken = takenByType.get(r.resource_type) ?? new Set<string>();
-    takenByType.set(r.resource_type, taken);
-    const id = resourceIdFor(r.source_system, r.resource_type, r.source_id, taken);
-    taken.add(id);
-    idOf.set(key(r.source_system, r.resource_type, r.source_id), id);
-  }
-  // Every source patient record of this person: a reference to one is a reference to the merged Patient.
-  const patientKeys = new Set<string>();
-  for (const i of record.identities) patientKeys.add(key(i.source.system, 'Patient', i.id));
-  for (const r of rows) {
-    if (r.subject_id) patientKeys.add(key(r.source_system, 'Patient', r.subject_id));
-    if (r.resource_type === 'Patient') patientKeys.add(key(r.source_system, 'Patient', r.source_id));
-  }
-
+  const patientKeys = personPatientKeys(
+    record.identities.map((i) => ({ source_system: i.source.system, source_id: i.id })),
+    rows,
+  );
   const entries: BundleEntry[] = [];
   const sourcePatients = sorted.filter((r) => r.resource_type === 'Patient');
-  const merged = mergedPatient(record, sourcePatients.map((r) => idOf.get(key(r.source_system, r.resource_type, r.source_id))!));
+  const merged = mergedPatient(record, sourcePatients.map((r) => fhirLogicalId(r.source_system, r.resource_type, r.source_id)));
   entries.push(type === 'searchset' ? { resource: merged, search: { mode: 'match' } } : { resource: merged });
-
   for (const r of sorted) {
-    const content = structuredClone(r.content) as Resource & Record<string, unknown>;
-    const rewritten = rewriteReferences(content, r.source_system, r.resource_type === 'Patient', record.personId, patientKeys, idOf) as Resource;
-    rewritten.id = idOf.get(key(r.source_system, r.resource_type, r.source_id))!;
-    rewritten.meta = { ...(rewritten.meta ?? {}), source: r.source_system, versionId: String(r.version), lastUpdated: r.received_at };
-    entries.push(type === 'searchset' ? { resource: rewritten, search: { mode: 'include' } } : { resource: rewritten });
+    if (opts.sourcePatients === false && r.resource_type === 'Patient') continue;
+    const resource = presentResource(r, record.personId, patientKeys);
+    entries.push(type === 'searchset' ? { resource, search: { mode: 'include' } } : { resource });
   }
   const bundle: Bundle = { resourceType: 'Bundle', type, timestamp: record.builtAt, entry: entries };
+  if (opts.redacted) bundle.meta = { security: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ObservationValue', code: 'REDACTED', display: 'some items were withheld by the access policy' }] };
   if (type === 'searchset') bundle.total = 1;
   return bundle;
+}
+
+/** The merged Patient of a person, for search results and reads (no source Patient links). */
+export function toMergedPatient(record: IntegratedRecord, sourcePatientIds: string[] = []): Patient {
+  return mergedPatient(record, sourcePatientIds);
 }
 
 function mergedPatient(record: IntegratedRecord, sourcePatientIds: string[]): Patient {
@@ -108,18 +133,11 @@ function fhirGender(sex: string | null): Patient['gender'] | null {
 
 /**
  * Rewrites every `reference` in a resource: a reference to one of this person's source patient
- * records becomes the merged Patient; a reference to another resource of the same source that
- * the bundle holds gets that resource's new id. Other references are left as sent.
+ * records becomes the merged Patient; a relative reference `Type/id` to another resource of the
+ * same source becomes that resource's stable id. Other references are left as sent.
  */
-function rewriteReferences(
-  node: unknown,
-  system: string,
-  inPatient: boolean,
-  personId: string,
-  patientKeys: Set<string>,
-  idOf: Map<string, string>,
-): unknown {
-  if (Array.isArray(node)) return node.map((x) => rewriteReferences(x, system, inPatient, personId, patientKeys, idOf));
+function rewriteReferences(node: unknown, system: string, inPatient: boolean, personId: string | null, patientKeys: ReadonlySet<string>): unknown {
+  if (Array.isArray(node)) return node.map((x) => rewriteReferences(x, system, inPatient, personId, patientKeys));
   if (!node || typeof node !== 'object') return node;
   const obj = node as Record<string, unknown>;
   for (const [k, v] of Object.entries(obj)) {
@@ -127,12 +145,11 @@ function rewriteReferences(
       const m = /^([A-Z][A-Za-z]+)\/([^/]+)$/.exec(v);
       if (!m) continue;
       const [, type, id] = m as unknown as [string, string, string];
-      const target = idOf.get(key(system, type, id));
       // A source Patient's own links (e.g. to a retired hospital number) stay pointed at source records.
-      if (type === 'Patient' && !inPatient && patientKeys.has(key(system, type, id))) obj[k] = `Patient/${personId}`;
-      else if (target) obj[k] = `${type}/${target}`;
+      if (type === 'Patient' && !inPatient && personId && patientKeys.has(key(system, type, id))) obj[k] = `Patient/${personId}`;
+      else obj[k] = `${type}/${fhirLogicalId(system, type, id)}`;
     } else if (v && typeof v === 'object') {
-      obj[k] = rewriteReferences(v, system, inPatient, personId, patientKeys, idOf);
+      obj[k] = rewriteReferences(v, system, inPatient, personId, patientKeys);
     }
   }
   return obj;

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { DiagnosticReport, Encounter, Patient } from '@medplum/fhirtypes';
 import { buildIntegratedRecord, sourceName, toFhirBundle } from './integrated-record.ts';
-import { resourceIdFor } from './fhir-bundle.ts';
+import { fhirLogicalId } from './fhir-bundle.ts';
 import { COMMUNITY, GP, HOSPITAL, identities, NHS, NOW, PERSON_ID, person, practices, rows, SOCIAL } from './test-fixtures.ts';
 
 const record = buildIntegratedRecord(person, identities, rows, practices, { now: NOW });
@@ -129,7 +129,7 @@ test('FHIR bundle: merged Patient first, ids unique, provenance in meta, referen
   assert.equal(patient.birthDate, '1950-03-12');
   assert.equal(patient.gender, 'male');
   assert.equal(patient.generalPractitioner![0]!.identifier!.value, 'P91001');
-  assert.deepEqual(patient.link, [{ other: { reference: 'Patient/gp-P91001-gp-pat-1' }, type: 'seealso' }]);
+  assert.deepEqual(patient.link, [{ other: { reference: `Patient/${fhirLogicalId(GP, 'Patient', 'gp-pat-1')}` }, type: 'seealso' }]);
 
   const ids = entries.map((e) => `${e.resource!.resourceType}/${e.resource!.id}`);
   assert.equal(new Set(ids).size, ids.length);
@@ -137,11 +137,11 @@ test('FHIR bundle: merged Patient first, ids unique, provenance in meta, referen
     assert.match(e.resource!.id!, /^[A-Za-z0-9.-]{1,64}$/);
     assert.ok([GP, HOSPITAL, SOCIAL, COMMUNITY].includes(e.resource!.meta!.source!));
   }
-  const admission = entries.find((e) => e.resource!.id === 'hl7-RM2-V1001')!.resource as Encounter;
+  const admission = entries.find((e) => e.resource!.id === fhirLogicalId(HOSPITAL, 'Encounter', 'V1001'))!.resource as Encounter;
   assert.deepEqual(admission.meta, { source: HOSPITAL, versionId: '3', lastUpdated: rows.find((r) => r.source_id === 'V1001')!.received_at });
   assert.equal(admission.subject!.reference, `Patient/${PERSON_ID}`);
   const report = entries.find((e) => e.resource!.resourceType === 'DiagnosticReport')!.resource as DiagnosticReport;
-  assert.equal(report.result![0]!.reference, 'Observation/hl7-RM2-F500-1');
+  assert.equal(report.result![0]!.reference, `Observation/${fhirLogicalId(HOSPITAL, 'Observation', 'F500-1')}`);
   // Every Patient reference now points at the merged Patient.
   const text = JSON.stringify(entries.slice(1));
   const patientRefs = [...text.matchAll(/"reference":"Patient\/([^"]+)"/g)].map((m) => m[1]);
@@ -155,15 +155,13 @@ test('FHIR bundle: merged Patient first, ids unique, provenance in meta, referen
   assert.equal(search.entry![0]!.search!.mode, 'match');
 });
 
-test('resource ids stay FHIR-valid and unique when source ids are long or clash after cleaning', () => {
-  const taken = new Set<string>();
-  const a = resourceIdFor('hl7:RM2', 'Observation', 'A_1', taken);
-  taken.add(a);
-  const b = resourceIdFor('hl7:RM2', 'Observation', 'A-1', taken);
-  assert.equal(a, 'hl7-RM2-A-1');
-  assert.notEqual(a, b);
-  assert.match(b, /^[A-Za-z0-9.-]{1,64}$/);
-  const long = resourceIdFor('gp:P91001', 'Observation', 'x'.repeat(100));
-  assert.equal(long.length, 64);
-  assert.notEqual(long, resourceIdFor('gp:P91001', 'Observation', 'x'.repeat(101)));
+test('resource ids are stable: deterministic from (source system, type, source id), FHIR-valid, distinct', () => {
+  const a = fhirLogicalId('hl7:RM2', 'Observation', 'A_1');
+  assert.equal(a, fhirLogicalId('hl7:RM2', 'Observation', 'A_1'));
+  assert.match(a, /^[0-9a-f]{32}$/);
+  assert.notEqual(a, fhirLogicalId('hl7:RM2', 'Observation', 'A-1'));
+  assert.notEqual(a, fhirLogicalId('hl7:RM2', 'Condition', 'A_1'));
+  // The system is length-prefixed: moving characters between system and id gives another id.
+  assert.notEqual(fhirLogicalId('a|b', 'Observation', 'c'), fhirLogicalId('a', 'Observation', 'b|c'));
+  assert.equal(fhirLogicalId('gp:P91001', 'Observation', 'x'.repeat(1000)).length, 32);
 });
