@@ -286,7 +286,7 @@ export function buildIntegratedRecord(
   practices: readonly PracticeRow[],
   opts: BuildOptions = {},
 ): IntegratedRecord {
-  const now = (opts.now ?? new Date()).toISOString();
+  const now = (opts.now ?? dataEnd(rows, new Date())).toISOString();
   const practiceByOds = new Map(practices.map((p) => [p.ods_code, p]));
   const sourceCache = new Map<string, RecordSource>();
   const source = (system: string): RecordSource => {
@@ -561,6 +561,18 @@ const FIELD_OF: Record<DemographicField, (i: IdentityRow) => string | null> = {
 function sameValueKey(field: DemographicField, v: string): string {
   if (field === 'postcode' || field === 'nhsNumber') return v.replace(/\s+/g, '').toUpperCase();
   return v.trim().toLowerCase();
+}
+
+/**
+ * The moment the record is "as of" when no clock is given: today, or the latest time any source
+ * reports for this person if that is earlier (a locality generated up to a past date, a feed that
+ * stopped), so that "still in, N days" and age are relative to the data's own end.
+ */
+function dataEnd(rows: readonly ResourceRow[], today: Date): Date {
+  let latest = '';
+  for (const r of rows) if (r.source_time && r.source_time > latest) latest = r.source_time;
+  const t = latest ? Date.parse(latest) : NaN;
+  return Number.isFinite(t) && t < today.getTime() ? new Date(t) : today;
 }
 
 function buildDemographics(person: PersonRow, ordered: IdentityRow[], now: string): Demographics {
