@@ -187,8 +187,9 @@ const sameState = (a: PersonState | null, b: PersonState | null) =>
  *   stays as it is, e.g. already merged);
  * - an active person's NHS number is one its valid-NHS identities carry: it gives up a number
  *   none carries any more, and takes a carried number no other person holds — or one held by a
- *   merged person that now lives in it (so a merged person keeps its number, for look-ups that
- *   follow merged_into, only while its survivor holds another);
+ *   merged person that now lives in it, or whose survivor no longer carries it (a merged person
+ *   keeps its number, for look-ups that follow merged_into, only while its survivor carries it
+ *   and holds another);
  * - `restore` (an undo): a person whose row is still as the event left it (`expect`) returns to
  *   its state before (`restore`); then the same rules apply.
  * The one unique NHS number per person row (person_nhs_number_uq) is kept throughout.
@@ -216,7 +217,13 @@ export async function settlePersons(
         [numbers],
       )
     : { rows: [] as { person_id: string }[] };
-  const all = [...new Set([...base, ...extra.rows.map((r) => r.person_id)])].sort(cmp);
+  // A merged holder's number may move to whoever carries it: its survivor is needed too.
+  const redirects = await tx.query<{ person_id: string }>(
+    "SELECT person_id FROM person WHERE person_id = ANY($1::uuid[]) AND status = 'merged' AND nhs_number IS NOT NULL",
+    [extra.rows.map((r) => r.person_id)],
+  );
+  const survivors = await currentPersons(tx, redirects.rows.map((r) => r.person_id));
+  const all = [...new Set([...base, ...extra.rows.map((r) => r.person_id), ...survivors.values()])].sort(cmp);
   const locked = await tx.query<PersonRow>('SELECT person_id, status, merged_into, nhs_number FROM person WHERE person_id = ANY($1::uuid[]) ORDER BY person_id FOR UPDATE', [all]);
   const before = new Map(locked.rows.map((r) => [r.person_id, stateOf(r)]));
   const counts = await tx.query<{ person_id: string; n: number }>('SELECT person_id, count(*)::int AS n FROM source_identity WHERE person_id = ANY($1::uuid[]) GROUP BY person_id', [all]);
@@ -291,7 +298,9 @@ export async function settlePersons(
         s.nhsNumber = n;
         break;
       }
-      if (h !== '(outside)' && after.get(h)!.status === 'merged' && current(h) === id) {
+      // A merged person's number redirects look-ups to its survivor: it follows the identity
+      // when the survivor is this person or no longer carries the number.
+      if (h !== '(outside)' && after.get(h)!.status === 'merged' && (current(h) === id || !(carried.get(current(h)) ?? []).includes(n))) {
         after.get(h)!.nhsNumber = null;
         s.nhsNumber = n;
         break;
