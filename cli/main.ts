@@ -7,6 +7,10 @@ import { registerRecord } from './commands/record.ts';
 import { registerServe } from './commands/serve.ts';
 import { registerDemo } from './commands/demo.ts';
 import { registerMigrate } from './commands/migrate.ts';
+import { quietOnClosedPipe } from './context.ts';
+
+quietOnClosedPipe(process.stdout);
+quietOnClosedPipe(process.stderr);
 
 const program = new Command('bevan')
   .description('Bevan: one record of each person across GP, hospital, community, mental health and social care')
@@ -26,4 +30,7 @@ for (const register of [registerDemo, registerGenerate, registerIngest, register
 program.parseAsync(process.argv).catch((err: unknown) => {
   console.error(`bevan: ${err instanceof Error ? err.message : String(err)}`);
   process.exitCode = 1;
+  // The command closed what it opened; should anything still hold the process up, exit anyway
+  // (an unref'd timer fires only if something else keeps the event loop alive).
+  setTimeout(() => process.exit(1), 3000).unref();
 });

@@ -5,20 +5,43 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Database } from '../db/database.ts';
 import type { MllpCounters } from '../ingest/mllp-service.ts';
+import type { MllpListenerStatus } from '../ingest/hl7v2/mllp.ts';
 
 export interface ServerDeps {
   db: Database;
-  mllp?: { port: number; counters: MllpCounters };
+  mllp?: { port: number; counters: MllpCounters; status?: () => MllpListenerStatus };
 }
+
+/** How long /health waits for the database before calling it unavailable. */
+const HEALTH_DB_WAIT_MS = 5_000;
 
 /** Builds the app without listening (tests call app.inject()). */
 export function buildServer(deps: ServerDeps): FastifyInstance {
   const app = Fastify({ logger: false, bodyLimit: 1 << 20 });
 
-  app.get('/health', async () => {
+  // ok; degraded (the MLLP listener is not listening: HL7 v2 feeds cannot deliver); unavailable
+  // (the database does not answer: 503). Answered whatever the MLLP side is doing.
+  app.get('/health', async (_req, reply) => {
+    const mllp = deps.mllp ? { ...(deps.mllp.status?.() ?? { port: deps.mllp.port }), received: deps.mllp.counters.received } : null;
     const t = performance.now();
-    await deps.db.query('SELECT 1');
-    return { status: 'ok', database: deps.db.kind, latencyMs: Math.round((performance.now() - t) * 10) / 10 };
+    let error: string | undefined;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        deps.db.query('SELECT 1'),
+        new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${HEALTH_DB_WAIT_MS / 1000} s`)), HEALTH_DB_WAIT_MS))),
+      ]);
+    } catch (err) {
+      error = err instanceof Error ? err.message : String(err);
+    } finally {
+      clearTimeout(timer);
+    }
+    const latencyMs = Math.round((performance.now() - t) * 10) / 10;
+    if (error !== undefined) {
+      return reply.status(503).send({ status: 'unavailable', database: deps.db.kind, latencyMs, error, mllp });
+    }
+    const status = mllp && 'state' in mllp && mllp.state !== 'listening' ? 'degraded' : 'ok';
+    return { status, database: deps.db.kind, latencyMs, mllp };
   });
 
   app.get('/ingest/status', async () => ingestionStatus(deps));
@@ -56,6 +79,6 @@ export async function ingestionStatus(deps: ServerDeps) {
     quarantine: quarantine.rows[0],
     sources: sources.rows,
     recentRuns: runs.rows,
-    mllp: deps.mllp ? { port: deps.mllp.port, ...deps.mllp.counters } : null,
+    mllp: deps.mllp ? { port: deps.mllp.port, ...deps.mllp.counters, ...(deps.mllp.status ? { listener: deps.mllp.status() } : {}) } : null,
   };
 }

@@ -8,16 +8,13 @@ import { sendMllp } from '../../ingest/hl7v2/mllp.ts';
 import { runMatcher } from '../../mpi/matcher.ts';
 import { loadLocality } from '../../ingest/locality.ts';
 import { progressBar } from '../progress.ts';
-import { startServices, stopOnSignal } from './serve.ts';
+import { checkPorts, listenOptions, serveOptions, startServices, stopOnSignal, type ListenFlags } from './serve.ts';
 
-interface DemoOptions {
+interface DemoOptions extends ListenFlags {
   people: string;
   seed: string;
   out: string;
   data: string;
-  port: string;
-  host: string;
-  mllpPort: string;
   serve: boolean;
 }
 
@@ -31,102 +28,127 @@ export function splitHl7Messages(text: string): string[] {
 }
 
 export function registerDemo(program: Command): void {
-  program
-    .command('demo')
-    .description('generate a synthetic Trafford, feed it in through the real formats (files and MLLP), then serve')
-    .option('--people <n>', 'size of the synthetic population', '5000')
-    .option('--seed <n>', 'random seed (same seed, same locality)', '42')
-    .option('--out <dir>', 'where the generated feeds are written', './.bevan/feeds')
-    .option('--data <dir>', 'PGlite data folder (ignored when DATABASE_URL is set)', './.bevan/data')
-    .option('--port <port>', 'HTTP port', '8080')
-    .option('--host <host>', 'address to listen on', '127.0.0.1')
-    .option('--mllp-port <port>', 'MLLP port', '2575')
+  listenOptions(
+    program
+      .command('demo')
+      .description('generate a synthetic Trafford, feed it in through the real formats (files and MLLP), then serve')
+      .option('--people <n>', 'size of the synthetic population', '5000')
+      .option('--seed <n>', 'random seed (same seed, same locality)', '42')
+      .option('--out <dir>', 'where the generated feeds are written', './.bevan/feeds')
+      .option('--data <dir>', 'PGlite data folder (ignored when DATABASE_URL is set)', './.bevan/data'),
+  )
     .option('--no-serve', 'stop after loading instead of serving')
     .action(async (opts: DemoOptions) => {
       const people = Number(opts.people);
       const seed = Number(opts.seed);
+      const listen = serveOptions(opts);
+      if (listen.mllpPort === null) throw new Error('the demo sends hospital messages over MLLP: give --mllp-port a port number, not "off"');
       const out = resolve(opts.out, `trafford-${people}-${seed}`);
       const tty = process.stderr.isTTY === true;
 
-      // 1. A synthetic locality, written in each source system's own format (kept between runs).
-      if (!existsSync(join(out, 'truth', 'summary.json'))) {
-        const bar = progressBar('generate', tty);
-        bar.start(people, 0, { unit: 'people', detail: '' });
-        await generateLocality({ people, seed, out, onProgress: (done) => bar.update(done, { unit: 'people', detail: '' }) });
-        bar.stop();
-        console.log(`generated ${people} people into ${out}`);
-      } else console.log(`using the locality already generated in ${out}`);
-
-      // 2. Files in: GP FHIR bundles, hospital HL7 v2 files, community and social care CSV.
+      // The servers start first, so that a port in use stops the demo at once, not after the load.
+      await checkPorts(listen);
       const db = await openDatabase({ dataDir: opts.data });
-      console.log(`database: ${db.kind} (${db.location})`);
-      const loc = await loadLocality(db, join(out, 'locality.json'));
-      console.log(`locality: ${loc.practices} practices in ${loc.neighbourhoods} neighbourhoods`);
-      const feedFiles = ['gp', 'hospital', 'community', 'socialcare'].flatMap((d) =>
-        existsSync(join(out, d))
-          ? readdirSync(join(out, d), { withFileTypes: true })
-              .filter((e) => e.isFile())
-              .map((e) => join(out, d, e.name))
-              .sort()
-          : [],
-      );
-      const bar = progressBar('ingest', tty);
-      let started = false;
-      const r = await ingestPaths(db, feedFiles, {
-        onProgress: (p) => {
-          if (!started) {
-            bar.start(Math.max(1, Math.round(p.bytesTotal / 1048576)), 0, { unit: 'MB', detail: '' });
-            started = true;
-          }
-          bar.update(Math.round(p.bytesDone / 1048576), { unit: 'MB', detail: `${p.counts.resources} resources` });
-        },
-      });
-      bar.stop();
-      console.log(
-        `files: ${r.accepted} messages accepted, ${r.ignored} ignored, ${r.quarantined} quarantined, ${r.duplicates} duplicates; ${r.resources} resources in ${r.seconds.toFixed(1)}s`,
-      );
-
-      // 3. The most recent hospital messages arrive over MLLP, as from a live interface engine.
-      const s = await startServices(db, { port: Number(opts.port), host: opts.host, mllpPort: Number(opts.mllpPort) });
-      const mllpDir = join(out, 'hospital', 'mllp');
-      if (existsSync(mllpDir) && s.mllp) {
-        const messages = readdirSync(mllpDir)
-          .filter((f) => f.endsWith('.hl7'))
-          .sort()
-          .flatMap((f) => splitHl7Messages(readFileSync(join(mllpDir, f), 'utf8')));
-        const acks = await sendMllp(opts.host, s.mllp.port, messages);
-        const byCode: Record<string, number> = {};
-        for (const a of acks) byCode[a.code] = (byCode[a.code] ?? 0) + 1;
-        console.log(`MLLP: sent ${messages.length} HL7 messages, acknowledgements ${JSON.stringify(byCode)}`);
+      let s: Awaited<ReturnType<typeof startServices>> | undefined;
+      let recordHint: string;
+      try {
+        s = await startServices(db, listen);
+        console.log(`database: ${db.kind} (${db.location})`);
+        recordHint = await load(db, s, opts, { people, seed, out, tty });
+      } catch (err) {
+        await s?.stop();
+        await db.close();
+        throw err;
       }
-
-      // 4. Link the identities that had no usable NHS number.
-      const m = await runMatcher(db);
-      console.log(`MPI: ${JSON.stringify(m)}`);
-
-      // A person worth opening: several sources, including the hospital.
-      const sample = await db.query<{ nhs_number: string }>(
-        `SELECT p.nhs_number FROM person p JOIN source_identity s ON s.person_id = p.person_id
-          WHERE p.status = 'active' AND p.nhs_number IS NOT NULL
-          GROUP BY p.person_id, p.nhs_number ORDER BY count(DISTINCT s.source_system) DESC, p.nhs_number LIMIT 1`,
-      );
-      const nhs = sample.rows[0]?.nhs_number;
-      const recordHint = nhs ? `npx bevan record ${nhs} --data ${opts.data}` : '';
-
+      const services = s;
       if (!opts.serve) {
         if (recordHint) console.log(`Try: ${recordHint}`);
-        await s.stop();
+        await services.stop();
         await db.close();
         return;
       }
       console.log(`\nBevan is running on ${db.kind}:`);
-      console.log(`  http://${opts.host}:${opts.port}/health`);
-      console.log(`  http://${opts.host}:${opts.port}/ingest/status`);
-      console.log(`  MLLP listener for HL7 v2 on ${opts.host}:${opts.mllpPort}`);
+      console.log(`  http://${opts.host}:${services.httpPort}/health`);
+      console.log(`  http://${opts.host}:${services.httpPort}/ingest/status`);
+      console.log(`  MLLP listener for HL7 v2 on ${opts.host}:${services.mllp?.port}`);
       if (recordHint) console.log(`Stop it (Ctrl-C), then open a person's integrated record: ${recordHint}`);
       stopOnSignal(async () => {
-        await s.stop();
+        await services.stop();
         await db.close();
       });
     });
+}
+
+/**
+ * Generates the locality (once per seed and size), ingests its files, sends the MLLP part, runs
+ * the matcher; returns a command that opens a record worth seeing.
+ */
+async function load(
+  db: Awaited<ReturnType<typeof openDatabase>>,
+  s: Awaited<ReturnType<typeof startServices>>,
+  opts: DemoOptions,
+  o: { people: number; seed: number; out: string; tty: boolean },
+): Promise<string> {
+  const { people, seed, out, tty } = o;
+  // 1. A synthetic locality, written in each source system's own format (kept between runs).
+  if (!existsSync(join(out, 'truth', 'summary.json'))) {
+    const bar = progressBar('generate', tty);
+    bar.start(people, 0, { unit: 'people', detail: '' });
+    await generateLocality({ people, seed, out, onProgress: (done) => bar.update(done, { unit: 'people', detail: '' }) });
+    bar.stop();
+    console.log(`generated ${people} people into ${out}`);
+  } else console.log(`using the locality already generated in ${out}`);
+
+  // 2. Files in: GP FHIR bundles, hospital HL7 v2 files, community and social care CSV.
+  const loc = await loadLocality(db, join(out, 'locality.json'));
+  console.log(`locality: ${loc.practices} practices in ${loc.neighbourhoods} neighbourhoods`);
+  const feedFiles = ['gp', 'hospital', 'community', 'socialcare'].flatMap((d) =>
+    existsSync(join(out, d))
+      ? readdirSync(join(out, d), { withFileTypes: true })
+          .filter((e) => e.isFile())
+          .map((e) => join(out, d, e.name))
+          .sort()
+      : [],
+  );
+  const bar = progressBar('ingest', tty);
+  let started = false;
+  const r = await ingestPaths(db, feedFiles, {
+    onProgress: (p) => {
+      if (!started) {
+        bar.start(Math.max(1, Math.round(p.bytesTotal / 1048576)), 0, { unit: 'MB', detail: '' });
+        started = true;
+      }
+      bar.update(Math.round(p.bytesDone / 1048576), { unit: 'MB', detail: `${p.counts.resources} resources` });
+    },
+  });
+  bar.stop();
+  console.log(
+    `files: ${r.accepted} messages accepted, ${r.ignored} ignored, ${r.quarantined} quarantined, ${r.duplicates} duplicates; ${r.resources} resources in ${r.seconds.toFixed(1)}s`,
+  );
+
+  // 3. The most recent hospital messages arrive over MLLP, as from a live interface engine.
+  const mllpDir = join(out, 'hospital', 'mllp');
+  if (existsSync(mllpDir) && s.mllp) {
+    const messages = readdirSync(mllpDir)
+      .filter((f) => f.endsWith('.hl7'))
+      .sort()
+      .flatMap((f) => splitHl7Messages(readFileSync(join(mllpDir, f), 'utf8')));
+    const acks = await sendMllp(opts.host, s.mllp.port, messages);
+    const byCode: Record<string, number> = {};
+    for (const a of acks) byCode[a.code] = (byCode[a.code] ?? 0) + 1;
+    console.log(`MLLP: sent ${messages.length} HL7 messages, acknowledgements ${JSON.stringify(byCode)}`);
+  }
+
+  // 4. Link the identities that had no usable NHS number.
+  const m = await runMatcher(db);
+  console.log(`MPI: ${JSON.stringify(m)}`);
+
+  // A person worth opening: several sources, including the hospital.
+  const sample = await db.query<{ nhs_number: string }>(
+    `SELECT p.nhs_number FROM person p JOIN source_identity s ON s.person_id = p.person_id
+      WHERE p.status = 'active' AND p.nhs_number IS NOT NULL
+      GROUP BY p.person_id, p.nhs_number ORDER BY count(DISTINCT s.source_system) DESC, p.nhs_number LIMIT 1`,
+  );
+  const nhs = sample.rows[0]?.nhs_number;
+  return nhs ? `npx bevan record ${nhs} --data ${opts.data}` : '';
 }
