@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, mkdirSync, mkdtempSync, openSync, rmSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AcceptedItem, IngestItem, RejectedItem } from './model.ts';
@@ -139,4 +139,74 @@ test('a 64 MB single-line CSV-looking file: one rejection, memory stays flat', a
   } finally {
     rmSync(path, { force: true });
   }
+});
+
+test('UTF-16 input (BOM, or NULs between ASCII) is decoded and read like UTF-8', async () => {
+  const fhir = join(dir, 'utf16le.json');
+  writeFileSync(fhir, Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(JSON.stringify(gpBundle({ patientId: 'u16' })), 'utf16le')]));
+  const [f] = await collect(fhir);
+  assert.equal(f!.kind, 'accepted');
+  assert.equal((f as AcceptedItem).identities[0]?.id, 'u16');
+  const hl7 = join(dir, 'utf16be.hl7');
+  const le = Buffer.from(`${HL7_A01}\r\n`, 'utf16le');
+  writeFileSync(hl7, Buffer.from(le.map((_, i) => le[i ^ 1]!))); // byte-swapped: UTF-16BE without a BOM
+  const [h] = await collect(hl7);
+  assert.equal(h!.format, 'hl7v2');
+  assert.equal(h!.kind, 'accepted');
+});
+
+test('FHIR XML, HL7 v2 XML and compressed files are named in the reason', async () => {
+  const cases: [string, string | Buffer, RegExp][] = [
+    ['bundle.xml', '<?xml version="1.0"?>\n<Bundle xmlns="http://hl7.org/fhir"><type value="collection"/></Bundle>', /^FHIR XML, which Bevan does not read: send or convert it to FHIR JSON/],
+    ['v2.xml', '<ADT_A01 xmlns="urn:hl7-org:v2xml"><MSH/></ADT_A01>', /^HL7 v2 XML encoding/],
+    ['utf16.xml', Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from('<Bundle xmlns="http://hl7.org/fhir"/>', 'utf16le')]), /^UTF-16LE text, FHIR XML/],
+    ['feed.gz', Buffer.from([0x1f, 0x8b, 8, 0, 0, 0]), /gzip-compressed/],
+  ];
+  for (const [name, content, reason] of cases) {
+    writeFileSync(join(dir, name), content);
+    const items = await collect(join(dir, name));
+    assert.equal(items.length, 1);
+    assert.match((items[0] as RejectedItem).reason, reason, name);
+  }
+});
+
+test('a file that cannot be read is one rejection with the reason: gone, a folder, unreadable', async () => {
+  const [gone] = await collect(join(dir, 'vanished.json'));
+  assert.match((gone as RejectedItem).reason, /^the file could not be read: ENOENT/);
+  mkdirSync(join(dir, 'a-folder'), { recursive: true });
+  const [folder] = await collect(join(dir, 'a-folder'));
+  assert.match((folder as RejectedItem).reason, /is a folder: ingest it as a folder/);
+  if (process.getuid?.() !== 0) {
+    const locked = join(dir, 'locked.json');
+    writeFileSync(locked, '{}');
+    chmodSync(locked, 0);
+    const [l] = await collect(locked);
+    assert.match((l as RejectedItem).reason, /^the file could not be read: EACCES/);
+  }
+});
+
+test('symbolic links: followed inside the folders given, refused (with the reason) when they lead outside', async () => {
+  const root = join(dir, 'linked');
+  const outside = join(dir, 'outside');
+  for (const d of [join(root, 'gp'), join(root, 'archive/2024'), outside]) mkdirSync(d, { recursive: true });
+  writeFileSync(join(root, 'archive/2024/a.ndjson'), `${JSON.stringify(gpBundle({ patientId: 'in' }))}\n`);
+  writeFileSync(join(outside, 'secret.ndjson'), `${JSON.stringify(gpBundle({ patientId: 'out' }))}\n`);
+  symlinkSync(join(root, 'archive/2024'), join(root, 'gp/current')); // inside the folder given: followed
+  symlinkSync(join(root, 'archive/2024/a.ndjson'), join(root, 'gp/same.ndjson')); // the same real file: listed once
+  symlinkSync(join(outside, 'secret.ndjson'), join(root, 'gp/secret.ndjson')); // outside: refused
+  symlinkSync(outside, join(root, 'gp/elsewhere')); // a folder outside: refused
+  symlinkSync(join(root, 'nothing-here'), join(root, 'gp/broken.ndjson'));
+  symlinkSync(root, join(root, 'archive/loop')); // a loop: walked once
+  const listed: string[] = [];
+  for await (const p of walkFeedFolder(root)) listed.push(p.slice(root.length + 1));
+  assert.deepEqual(listed, ['archive/2024/a.ndjson', 'gp/broken.ndjson', 'gp/elsewhere', 'gp/secret.ndjson']);
+  const reasons: string[] = [];
+  for (const p of listed.slice(1)) for (const i of await collect(join(root, p))) reasons.push((i as RejectedItem).reason);
+  assert.match(reasons[0]!, /^the file could not be read: ENOENT/);
+  assert.match(reasons[1]!, /^not read: .*gp\/elsewhere is a symbolic link to .*outside, outside the folder that holds it/);
+  assert.match(reasons[2]!, /^not read: .*gp\/secret.ndjson is a symbolic link to .*outside\/secret.ndjson, outside the folder that holds it; ingest .* itself/);
+  // Named on the command line: a link to a folder elsewhere is not walked.
+  const named: string[] = [];
+  for await (const p of walkFeedFolder(join(root, 'gp/elsewhere'))) named.push(p);
+  assert.deepEqual(named, [join(root, 'gp/elsewhere')]);
 });
