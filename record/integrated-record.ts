@@ -326,7 +326,9 @@ export function buildIntegratedRecord(
         const name = codeText(c.code) ?? 'Unnamed problem';
         const status = firstCode(c.clinicalStatus);
         const onset = c.onsetDateTime ?? c.onsetPeriod?.start ?? c.recordedDate ?? null;
-        const active = status === null || ['active', 'recurrence', 'relapse'].includes(status);
+        // A condition recorded in error or refuted (HL7 DG1/PRB delete) is not current, whatever its clinical status.
+        const refuted = ['entered-in-error', 'refuted'].includes(firstCode(c.verificationStatus) ?? '');
+        const active = !refuted && (status === null || ['active', 'recurrence', 'relapse'].includes(status));
         problems.add(codeKey(c.code, name), { name, code: codeString(c.code), status, active, onset, abatement: c.abatementDateTime ?? c.abatementPeriod?.start ?? null, sources: [src], refs: [ref] }, mergeProblem);
         add(onset, 'problem', `Problem: ${name}${status ? ` (${status})` : ''}`);
         break;
@@ -344,7 +346,8 @@ export function buildIntegratedRecord(
         const status = firstCode(a.clinicalStatus);
         const reactions = (a.reaction ?? []).flatMap((x) => (x.manifestation ?? []).map((mf) => codeText(mf)).filter((t): t is string => !!t));
         const date = a.onsetDateTime ?? a.recordedDate ?? null;
-        allergies.add(codeKey(a.code, substance), { substance, code: codeString(a.code), status, active: status === null || status === 'active', criticality: a.criticality ?? null, reactions, date, sources: [src], refs: [ref] }, mergeAllergy);
+        const allergyRefuted = ['entered-in-error', 'refuted'].includes(firstCode(a.verificationStatus) ?? '');
+        allergies.add(codeKey(a.code, substance), { substance, code: codeString(a.code), status, active: !allergyRefuted && (status === null || status === 'active'), criticality: a.criticality ?? null, reactions, date, sources: [src], refs: [ref] }, mergeAllergy);
         add(date, 'allergy', `Allergy: ${substance}${reactions.length ? ` — ${reactions.join(', ')}` : ''}`);
         break;
       }
@@ -752,6 +755,8 @@ function encounterClassName(code: string | null): string {
   switch (code) {
     case 'AMB':
       return 'Outpatient or clinic contact';
+    case 'PRENC':
+      return 'Pre-admission';
     case 'VR':
       return 'Remote consultation';
     case 'HH':
