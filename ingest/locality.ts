@@ -33,15 +33,29 @@ export function localityProblems(value: unknown): string[] {
   return problems;
 }
 
-/** The locality file for a path: `DIR/locality.json` for a folder, or the file itself. */
+/**
+ * The locality file for a path: `DIR/locality.json` for a folder, or the file itself. Null for a
+ * path that cannot be read (the ingest quarantines it with its reason).
+ */
 export function localityFileFor(path: string): string | null {
-  if (statSync(path).isDirectory()) return existsSync(join(path, 'locality.json')) ? join(path, 'locality.json') : null;
+  let folder: boolean;
+  try {
+    folder = statSync(path).isDirectory();
+  } catch {
+    return null;
+  }
+  if (folder) return existsSync(join(path, 'locality.json')) ? join(path, 'locality.json') : null;
   return basename(path) === 'locality.json' ? path : null;
 }
 
 /** Upserts neighbourhoods and practices; returns how many of each. Throws with the problems if invalid. */
 export async function loadLocality(db: Database, file: string): Promise<{ neighbourhoods: number; practices: number }> {
-  const value = JSON.parse(readFileSync(file, 'utf8')) as LocalityFile;
+  let value: LocalityFile;
+  try {
+    value = JSON.parse(readFileSync(file, 'utf8').replace(/^\uFEFF/, '')) as LocalityFile;
+  } catch (err) {
+    throw new Error(`${file}: ${err instanceof SyntaxError ? 'not valid JSON: ' : ''}${(err as Error).message}`);
+  }
   const problems = localityProblems(value);
   if (problems.length) throw new Error(`${file}: ${problems.join('; ')}`);
   await db.transaction(async (tx) => {

@@ -1,6 +1,6 @@
 /** The parent side of ingest/parse-worker.ts: a feed file's items, parsed and prepared on another thread. */
 import { Worker } from 'node:worker_threads';
-import type { IngestItem } from './model.ts';
+import type { IngestItem, ReadContext } from './model.ts';
 import type { FromWorker, ToWorker } from './parse-worker.ts';
 
 export class ParseWorker {
@@ -38,13 +38,16 @@ export class ParseWorker {
     }
   }
 
-  /** The file's items, in order; the worker stays a few chunks ahead. One file at a time. */
-  async *items(file: string): AsyncIterable<IngestItem> {
-    this.send({ file });
+  /**
+   * The file's items, in order; the worker stays a few chunks ahead. One file at a time. Throws
+   * (after the items read so far) when the file cannot be read; the pipeline quarantines that.
+   */
+  async *items(file: string, context?: ReadContext): AsyncIterable<IngestItem> {
+    this.send({ file, ...(context ? { context } : {}) });
     for (;;) {
       const m = await this.next();
       if ('end' in m) return;
-      if ('error' in m) throw new Error(`${file}: ${m.error}`);
+      if ('error' in m) throw new Error(m.error); // the caller knows the file
       this.send({ ack: true });
       yield* m.chunk;
     }

@@ -4,16 +4,16 @@
  * hashing feed items here lets a second core do that work. Only plain data crosses: prepared items
  * whose resources are already JSON text (ingest/prepare.ts).
  *
- * Protocol: the parent sends {file}; the worker answers with {chunk} messages, at most
+ * Protocol: the parent sends {file, context}; the worker answers with {chunk} messages, at most
  * AHEAD unacknowledged (the parent sends {ack} as it consumes one, so memory stays bounded
  * whatever the file size), then {end} or {error}.
  */
 import { parentPort } from 'node:worker_threads';
-import type { IngestItem } from './model.ts';
+import type { IngestItem, ReadContext } from './model.ts';
 import { readFeedFile } from './detect.ts';
 import { prepareItem } from './prepare.ts';
 
-export type ToWorker = { file: string } | { ack: true };
+export type ToWorker = { file: string; context?: ReadContext } | { ack: true };
 export type FromWorker = { chunk: IngestItem[] } | { end: true } | { error: string };
 
 /** Items and resources per chunk: big enough to amortise a message, small enough to stay flat. */
@@ -27,7 +27,7 @@ if (port) {
   let wake: (() => void) | null = null;
   const send = (m: FromWorker) => port.postMessage(m);
 
-  async function parseFile(file: string): Promise<void> {
+  async function parseFile(file: string, context?: ReadContext): Promise<void> {
     let chunk: IngestItem[] = [];
     let resources = 0;
     const flush = async () => {
@@ -37,7 +37,7 @@ if (port) {
       chunk = [];
       resources = 0;
     };
-    for await (const item of readFeedFile(file)) {
+    for await (const item of readFeedFile(file, context)) {
       const prepared = prepareItem(item);
       chunk.push(prepared);
       if (prepared.kind === 'accepted') resources += prepared.resources.length;
@@ -54,7 +54,8 @@ if (port) {
       w?.();
     } else {
       // Files come one at a time: the parent reads a file's chunks to its end before asking for the next.
-      parseFile(m.file).then(
+      // A file that cannot be read ends in {error}; the parent quarantines it and goes on.
+      parseFile(m.file, m.context).then(
         () => send({ end: true }),
         (err: Error) => send({ error: err.message }),
       );

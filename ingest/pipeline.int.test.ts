@@ -7,7 +7,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cp, mkdtemp, rm } from 'node:fs/promises';
+import { rmSync } from 'node:fs';
+import { cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,6 +18,7 @@ import { admission, identity, validNhs } from '../test/items.ts';
 import { generateLocality } from '../synth/generate.ts';
 import { ingestPaths, markAbandonedRuns } from './pipeline.ts';
 import { writeBatch } from './writer.ts';
+import { CSV_CONTRACTS } from './csv/contracts.ts';
 
 const BAD_INPUT = fileURLToPath(new URL('../test/fixtures/bad-input/', import.meta.url));
 
@@ -49,8 +51,7 @@ const EXPECTED_QUARANTINE: Record<string, RegExp> = {
   'csv-rows.csv': /^line 3: column date_of_birth value "31\/02\/1952" is not a valid date/,
   'fhir-bad-date.ndjson': /Patient\.birthDate "2001-02-30" is not a valid date/,
   'fhir-invalid-json.ndjson': /^invalid JSON at line 2/,
-  'fhir-missing-ref.ndjson': /reference Encounter\/nowhere is not in this bundle/,
-  'fhir-unknown-type.ndjson': /unknown resource type Spaceship/,
+  'fhir-unknown-type.ndjson': /unknown resource type "?Spaceship/,
   'hl7-bad-date.hl7': /^PID-7 "19821340" is not a valid date$/,
   'hl7-bad-encoding.hl7': /^MSH-2 encoding characters "\^~\\&" expected, got "\^~&"$/,
   'hl7-no-msh.hl7': /^not FHIR JSON, HL7 v2 or a known CSV contract: starts with "EVN\|A01/,
@@ -66,7 +67,7 @@ const EXPECTED_IDENTITIES = [
   'gp:P91001|bad-p1',
   'gp:P91001|bad-p3', // the good lines either side of a broken JSON line
   'gp:P91001|bad-p4', // bundle with an unknown resource type: the rest of it is kept
-  'gp:P91001|bad-p5', // bundle with a dangling reference: the rest of it is kept
+  'gp:P91001|bad-p5', // bundle with a reference to an Encounter in no file given: kept whole
   'hl7:TST|TST0001', // LF segments
   'hl7:TST|TST0002', // CRLF segments
   'hl7:TST|TST0003', // UTF-8 BOM
@@ -174,7 +175,9 @@ for (const target of await testDatabases()) {
 
     await t.test('a bundle keeps its good entries when one entry is bad', async () => {
       const obs = await one<{ source_id: string }>(`SELECT source_id FROM resource WHERE source_system = 'gp:P91001' AND source_id LIKE 'bad-p5%' ORDER BY 1`);
-      assert.deepEqual(obs.map((o) => o.source_id), ['bad-p5', 'bad-p5-obs1']);
+      // An Encounter that is not in the bundle may be in another file (Bulk Data): the Observation
+      // that refers to it is kept, not rejected.
+      assert.deepEqual(obs.map((o) => o.source_id), ['bad-p5', 'bad-p5-obs1', 'bad-p5-obs2']);
       assert.deepEqual(await one(`SELECT source_id FROM resource WHERE resource_type = 'Spaceship'`), []);
     });
 
@@ -218,6 +221,58 @@ for (const target of await testDatabases()) {
     const mine = await db.query<{ host: string; pid: number; status: string }>(`SELECT host, pid, status FROM ingest_run WHERE origin LIKE '%hl7-lf.hl7'`);
     assert.deepEqual(mine.rows, [{ host: hostname(), pid: process.pid, status: 'done' }]);
   });
+}
+
+// Hostile files and faults in one run: each is quarantined with a reason and the good files beside
+// them go in, on both parsing paths. (Root in a container reads any file, so EACCES is not tried
+// here; a missing file and a file that goes between listing and reading stand for it.)
+const hostile = join(root, 'hostile');
+await mkdir(hostile, { recursive: true });
+const CONTACT_COLUMNS = CSV_CONTRACTS.find((c) => c.name === 'community-contact')!.columns.map((c) => c.name);
+const contactLine = (id: string) =>
+  CONTACT_COLUMNS.map((c) => ({ contact_id: id, client_id: `HC-${id}`, date_of_birth: '1950-01-02', sex: 'F', family_name: 'Hale', given_name: 'Hana', contact_date: '2025-01-02' })[c] ?? '').join(',');
+const bundle = (id: string, family: string) =>
+  JSON.stringify({ resourceType: 'Bundle', id, type: 'collection', meta: { source: 'gp:P91001' }, entry: [{ resource: { resourceType: 'Patient', id: `${id}-p`, name: [{ family }] } }] });
+await writeFile(join(hostile, 'good.csv'), `${CONTACT_COLUMNS.join(',')}\n${contactLine('HC1')}\n`);
+await writeFile(join(hostile, 'wide.csv'), `${[...CONTACT_COLUMNS, ...Array.from({ length: 10_000 }, (_, n) => `col${n}`)].join(',')}\nx\n`);
+await writeFile(join(hostile, 'nul.ndjson'), `${bundle('h-nul', 'Nul\u0000l')}\n${bundle('h-ok1', 'Okay')}\n`);
+await writeFile(join(hostile, 'surrogate.ndjson'), `${bundle('h-sur', 'Half\ud800')}\n${bundle('h-ok2', 'Okay')}\n`);
+await writeFile(join(hostile, 'deep.json'), `{"resourceType":"Bundle","type":"collection","entry":${'['.repeat(100_000)}${']'.repeat(100_000)}}`);
+await writeFile(join(hostile, 'zz-vanishes.hl7'), 'MSH|^~\\&|PAS|TST|BEVAN|TRAFFORD|20250301||ADT^A08|GONE1|P|2.4\r');
+await writeFile(join(hostile, 'sourced.csv'), `${CONTACT_COLUMNS.join(',')}\n${contactLine('HC2')}\n`);
+
+for (const target of await testDatabases()) {
+  for (const parseThread of [false, true]) {
+    test(`hostile files and unreadable files in one run, parsing ${parseThread ? 'on a second thread' : 'in line'}, on ${target.name}`, async (t) => {
+      const db = await target.open();
+      t.after(() => db.drop());
+      const vanishing = join(hostile, `vanishes-${target.name}-${parseThread}.hl7`);
+      await cp(join(hostile, 'zz-vanishes.hl7'), vanishing);
+      const files = ['good.csv', 'wide.csv', 'nul.ndjson', 'surrogate.ndjson', 'deep.json'].map((f) => join(hostile, f));
+      const r = await ingestPaths(db, [...files, join(hostile, 'missing.hl7'), { path: join(hostile, 'sourced.csv'), source: 'csv:elsewhere' }, vanishing], {
+        parseThread,
+        // The file after the configured one goes before it is read.
+        onProgress: (p) => void (p.file.endsWith('sourced.csv') && p.filesDone === p.filesTotal - 1 && rmSync(vanishing, { force: true })),
+      });
+      assert.equal(r.files, 8);
+      const q = await db.query<{ origin: string; reason: string }>(`SELECT origin, reason FROM quarantine ORDER BY origin`);
+      const reasons = new Map(q.rows.map((x) => [basename(x.origin).replace(/#.*$/, ''), x.reason]));
+      assert.match(reasons.get('wide.csv')!, /closest is community-contact \(extra col0, col1, .* and 9,990 more columns\)/);
+      assert.ok(reasons.get('wide.csv')!.length < 500);
+      assert.match(reasons.get('nul.ndjson')!, /NUL|\\u0000/);
+      assert.match(reasons.get('surrogate.ndjson')!, /surrogate/);
+      assert.ok(reasons.has('deep.json'), 'the deeply nested file is quarantined');
+      assert.match(reasons.get('missing.hl7')!, /^the file could not be read: ENOENT/);
+      assert.match(reasons.get(basename(vanishing))!, /could not be read.*ENOENT/);
+      assert.equal(q.rows.length, 6);
+      // The good items beside them went in; the configured feed's rows are of its source.
+      const ids = await db.query<{ k: string }>(`SELECT source_system || '|' || source_id AS k FROM source_identity ORDER BY 1`);
+      assert.deepEqual(ids.rows.map((x) => x.k), ['csv:community|HC-HC1', 'csv:elsewhere|HC-HC2', 'gp:P91001|h-ok1-p', 'gp:P91001|h-ok2-p']);
+      const runs = await db.query<{ origin: string; source: string | null; status: string }>(`SELECT origin, source, status FROM ingest_run ORDER BY origin`);
+      assert.deepEqual(new Set(runs.rows.map((x) => x.status)), new Set(['done']));
+      assert.deepEqual(runs.rows.filter((x) => x.source).map((x) => [basename(x.origin), x.source]), [['sourced.csv', 'csv:elsewhere']]);
+    });
+  }
 }
 
 // Parsing on a second thread (the default for big loads) must leave exactly what parsing on the

@@ -9,7 +9,7 @@ import { hostname } from 'node:os';
 import { stat } from 'node:fs/promises';
 import type { Database } from '../db/database.ts';
 import { retryWhileUnavailable } from '../db/database.ts';
-import type { IngestItem } from './model.ts';
+import type { FeedFormat, IngestItem, ReadContext } from './model.ts';
 import { readFeedFile, walkFeedFolder } from './detect.ts';
 import { ParseWorker } from './parse-pool.ts';
 import { batchFootprint, emptyResult, writeBatch, type BatchFootprint, type BatchResult } from './writer.ts';
@@ -47,6 +47,11 @@ export interface IngestOptions {
   parseThread?: boolean;
   /** How long to keep retrying while the database is unavailable (ms). */
   unavailableTimeoutMs?: number;
+  /**
+   * The source system key of the feed (`bevan ingest --source`), for paths given without one:
+   * passed to the adapters (ReadContext) and recorded on each ingest run.
+   */
+  source?: string;
   onProgress?: (p: IngestProgress) => void;
 }
 
@@ -58,16 +63,81 @@ export function addCounts(into: IngestCounts, r: IngestCounts): void {
   into.resources += r.resources;
 }
 
-/** Lists the feed files named by paths (files as given, folders walked in a stable order). */
-export async function listFeedFiles(paths: readonly string[]): Promise<{ path: string; size: number }[]> {
-  const out: { path: string; size: number }[] = [];
-  for (const p of paths) {
-    const s = await stat(p);
-    if (s.isDirectory()) {
-      for await (const f of walkFeedFolder(p)) out.push({ path: f, size: (await stat(f)).size });
-    } else out.push({ path: p, size: s.size });
+/** A file or folder to ingest, and the feed's source system key when it is configured. */
+export interface FeedPath {
+  path: string;
+  source?: string;
+}
+
+/** One feed file to read. */
+export interface FeedFile {
+  path: string;
+  size: number;
+  source?: string;
+  /** Why the file or folder cannot be listed or read (it is then quarantined, not read). */
+  error?: string;
+}
+
+/**
+ * Lists the feed files named by paths (files as given, folders walked in a stable order). Never
+ * throws for a path: one that is missing or cannot be listed (gone, EACCES) is listed with its
+ * error, so that it is quarantined with that reason and the run goes on.
+ */
+export async function listFeedFiles(paths: readonly (string | FeedPath)[]): Promise<FeedFile[]> {
+  const out: FeedFile[] = [];
+  for (const given of paths) {
+    const { path: p, source } = typeof given === 'string' ? { path: given, source: undefined } : given;
+    const feed = source !== undefined ? { source } : {};
+    let s: Awaited<ReturnType<typeof stat>>;
+    try {
+      s = await stat(p);
+    } catch (err) {
+      out.push({ path: p, size: 0, ...feed, error: fileError(err) });
+      continue;
+    }
+    if (!s.isDirectory()) {
+      out.push({ path: p, size: s.size, ...feed });
+      continue;
+    }
+    try {
+      for await (const f of walkFeedFolder(p)) {
+        // A file that goes between listing and reading is read (and quarantined) as it then is.
+        const size = await stat(f).then((x) => x.size, () => 0);
+        out.push({ path: f, size, ...feed });
+      }
+    } catch (err) {
+      // The files listed before the failure stay listed.
+      out.push({ path: p, size: 0, ...feed, error: `the folder could not be read to the end: ${fileError(err)}` });
+    }
   }
   return out;
+}
+
+/** An I/O error as a person reads it: Node's message already names the operation and the path. */
+const fileError = (err: unknown): string => (err instanceof Error ? err.message : String(err));
+
+/**
+ * A file's items, never throwing: a file that cannot be opened or read to its end (gone, EACCES,
+ * a disk error) ends with a rejection naming why, after the items read before it.
+ */
+async function* readingSafely(items: AsyncIterable<IngestItem>, path: string): AsyncIterable<IngestItem> {
+  let format: FeedFormat | undefined;
+  let n = 0;
+  try {
+    for await (const item of items) {
+      format = item.format;
+      n++;
+      yield item;
+    }
+  } catch (err) {
+    const reason = n ? `the file could not be read to the end (${n} items before this were read): ${fileError(err)}` : `the file could not be read: ${fileError(err)}`;
+    // The format is the items' so far, else unknown: 'fhir' is what an unreadable file is filed under (as an empty one is).
+    yield { kind: 'rejected', format: format ?? 'fhir', reason, raw: '', origin: path };
+  }
+}
+
+async function* fileRejected(f: FeedFile): AsyncIterable<IngestItem> {
+  yield { kind: 'rejected', format: 'fhir', reason: `the file could not be read: ${f.error}`, raw: '', origin: f.path };
 }
 
 /**
@@ -97,19 +167,23 @@ function processAlive(pid: number): boolean {
   }
 }
 
-/** Ingests files and folders; returns the counts over all of them. */
-export async function ingestPaths(db: Database, paths: readonly string[], opts: IngestOptions = {}): Promise<IngestCounts & { files: number; seconds: number }> {
+/**
+ * Ingests files and folders; returns the counts over all of them. A path given as a string is of
+ * `opts.source` (if any); a FeedPath names its own feed (`bevan ingest --feeds`).
+ */
+export async function ingestPaths(db: Database, paths: readonly (string | FeedPath)[], opts: IngestOptions = {}): Promise<IngestCounts & { files: number; seconds: number }> {
   const started = performance.now();
   await withRetry(opts, () => markAbandonedRuns(db));
-  const files = await listFeedFiles(paths);
+  const files = await listFeedFiles(paths.map((p) => (typeof p === 'string' && opts.source !== undefined ? { path: p, source: opts.source } : p)));
   const bytesTotal = files.reduce((a, f) => a + f.size, 0);
   const total = emptyResult();
   let bytesDone = 0;
   const parser = (opts.parseThread ?? bytesTotal >= PARSE_THREAD_BYTES) ? new ParseWorker() : null;
   try {
     for (const [n, f] of files.entries()) {
-      const items = parser ? parser.items(f.path) : readFeedFile(f.path);
-      const counts = await ingestStream(db, items, f.path, opts, (c) =>
+      const context: ReadContext | undefined = f.source !== undefined ? { source: f.source } : undefined;
+      const items = f.error !== undefined ? fileRejected(f) : readingSafely(parser ? parser.items(f.path, context) : readFeedFile(f.path, context), f.path);
+      const counts = await ingestStream(db, items, f.path, { ...opts, source: f.source }, (c) =>
         opts.onProgress?.({ file: f.path, filesDone: n, filesTotal: files.length, bytesDone, bytesTotal, counts: sum(total, c) }),
       );
       addCounts(total, counts);
@@ -141,7 +215,9 @@ export async function ingestStream(
   const maxResources = opts.batchResources ?? 4000;
   const counts = emptyResult();
   let format: string | null = null;
-  await withRetry(opts, () => db.query('INSERT INTO ingest_run (run_id, origin, host, pid) VALUES ($1, $2, $3, $4)', [runId, origin, hostname(), process.pid]));
+  await withRetry(opts, () =>
+    db.query('INSERT INTO ingest_run (run_id, origin, host, pid, source) VALUES ($1, $2, $3, $4, $5)', [runId, origin, hostname(), process.pid, opts.source ?? null]),
+  );
 
   const maxInFlight = Math.max(1, opts.writesInFlight ?? (db.kind === 'postgres' ? 2 : 1));
   const inflight = new Set<{ footprint: BatchFootprint; done: Promise<void> }>();
@@ -205,6 +281,15 @@ export async function ingestStream(
     ),
   );
   return counts;
+}
+
+/**
+ * Resources kept with no person because their Patient has not arrived (Bulk Data NDJSON: the
+ * Patient in another file, or never sent). The partial index on pending rows keeps this cheap.
+ */
+export async function countPendingResources(db: Database): Promise<number> {
+  const r = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM resource WHERE person_id IS NULL AND subject_id IS NOT NULL');
+  return r.rows[0]!.n;
 }
 
 /** Retries while the database is unavailable (server restarting), up to the ingest's time limit. */

@@ -170,5 +170,45 @@ for (const target of await testDatabases()) {
       assert.equal((await getQuarantined(db, id))!.status, 'replayed');
       assert.deepEqual(await visits(), ['VQC1', 'VQC2']);
     });
+
+    await t.test('a bundle whose source cannot be told: the reason names the option, and replay --source applies it', async () => {
+      // No meta.source and no practice ODS code: what a test-data generator or a search result looks like.
+      const bundle = JSON.stringify({
+        resourceType: 'Bundle',
+        id: 'qs-b1',
+        type: 'collection',
+        entry: [
+          { resource: { resourceType: 'Patient', id: 'qs-p1', name: [{ family: 'Sourceless' }], birthDate: '1970-01-01' } },
+          { resource: { resourceType: 'Condition', id: 'qs-c1', subject: { reference: 'Patient/qs-p1' }, code: { text: 'asthma' } } },
+        ],
+      });
+      const file = join(dir, `${target.name}-sourceless.ndjson`);
+      await writeFile(file, `${bundle}\n`);
+      assert.equal((await ingestPaths(db, [file])).quarantined, 1);
+      const id = await openIdFor('%cannot tell which source%');
+      assert.match((await getQuarantined(db, id))!.reason, /--source/);
+      assert.equal((await replayQuarantined(db, id)).kind, 'still-rejected');
+      const ok = await replayQuarantined(db, id, undefined, 'tester', { source: 'gp:P91009' });
+      assert.equal(ok.kind, 'replayed', JSON.stringify(ok));
+      assert.match((await getQuarantined(db, id))!.resolution!, /^replayed by tester as source gp:P91009: 1 accepted/);
+      const rows = await db.query<{ k: string }>(`SELECT source_system || '|' || resource_type || '|' || source_id AS k FROM resource WHERE source_id LIKE 'qs-%' ORDER BY 1`);
+      assert.deepEqual(rows.rows.map((r) => r.k), ['gp:P91009|Condition|qs-c1', 'gp:P91009|Patient|qs-p1']);
+      // The same file ingested with --source goes straight in (a duplicate of the replayed bundle).
+      const again = await ingestPaths(db, [file], { source: 'gp:P91009' });
+      assert.deepEqual([again.accepted, again.duplicates, again.quarantined], [0, 1, 0]);
+    });
+
+    await t.test('a CSV row of a feed with its own source key replays with that key', async () => {
+      const file = join(dir, `${target.name}-own-source.csv`);
+      await writeFile(file, csv(header(COMMUNITY), [contact('QS1', '31/02/1950')]));
+      assert.equal((await ingestPaths(db, [{ path: file, source: 'csv:trafford-community' }])).quarantined, 1);
+      await rm(file);
+      const id = await openIdFor('%"31/02/1950"%');
+      const raw = (await getQuarantined(db, id))!.raw;
+      const ok = await replayQuarantined(db, id, raw.replace('31/02/1950', '28/02/1950'), 'tester', { source: 'csv:trafford-community' });
+      assert.equal(ok.kind, 'replayed', JSON.stringify(ok));
+      const who = await db.query<{ k: string }>(`SELECT source_system || '|' || source_id AS k FROM source_identity WHERE source_id = 'CLQ-QS1'`);
+      assert.deepEqual(who.rows.map((r) => r.k), ['csv:trafford-community|CLQ-QS1']);
+    });
   });
 }

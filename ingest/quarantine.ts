@@ -1,7 +1,7 @@
 /** The quarantine: items that could not be ingested, with the reason, kept for repair and replay. */
 import { open } from 'node:fs/promises';
 import type { Database } from '../db/database.ts';
-import type { IngestItem } from './model.ts';
+import type { IngestItem, ReadContext } from './model.ts';
 import { adapterFor, detectFormat } from './detect.ts';
 import { parseFields } from './csv/adapter.ts';
 import { CSV_CONTRACTS, matchHeader, type CsvContract } from './csv/contracts.ts';
@@ -59,33 +59,35 @@ export type ReplayResult =
   | { kind: 'not-found'; id: number }
   | { kind: 'not-open'; id: number; status: string };
 
-/** Parses an item's text as it would arrive in a file of its format. */
-export async function parseText(text: string, origin: string, formatHint?: string): Promise<IngestItem[]> {
+/** Parses an item's text as it would arrive in a file of its format (and of its feed, when the context names one). */
+export async function parseText(text: string, origin: string, formatHint?: string, context?: ReadContext): Promise<IngestItem[]> {
   const format = detectFormat(text.slice(0, 65536)) ?? (formatHint as ReturnType<typeof detectFormat>);
   if (!format) return [{ kind: 'rejected', format: 'fhir', reason: 'not FHIR JSON, HL7 v2 or a known CSV contract', raw: text, origin }];
   const out: IngestItem[] = [];
   const input = (async function* () {
     yield Buffer.from(text, 'utf8');
   })();
-  for await (const item of adapterFor(format).read(input, origin)) out.push(item);
+  for await (const item of adapterFor(format).read(input, origin, context)) out.push(item);
   return out;
 }
 
 /**
  * Replays a quarantined item after a fix: either the code now understands it, or `fixedText`
- * (the repaired message) is given. Nothing is written unless every part of it is accepted.
+ * (the repaired message) is given, or `context.source` names the source system it came from
+ * (`quarantine replay --source KEY`, for an item whose source could not be told). Nothing is
+ * written unless every part of it is accepted.
  */
-export async function replayQuarantined(db: Database, id: number, fixedText?: string, actor = 'cli'): Promise<ReplayResult> {
+export async function replayQuarantined(db: Database, id: number, fixedText?: string, actor = 'cli', context?: ReadContext): Promise<ReplayResult> {
   const q = await getQuarantined(db, id);
   if (!q) return { kind: 'not-found', id };
   if (q.status !== 'open') return { kind: 'not-open', id, status: q.status };
   let text = fixedText ?? q.raw;
   if (q.format === 'csv') {
-    const h = await withCsvHeader(text, q);
+    const h = await withCsvHeader(text, context?.source !== undefined ? { ...q, source_system: context.source } : q);
     if ('problem' in h) return { kind: 'still-rejected', id, reasons: [h.problem] };
     text = h.text;
   }
-  const items = await parseText(text, `quarantine:${id}`, q.format);
+  const items = await parseText(text, `quarantine:${id}`, q.format, context);
   const rejected = items.filter((i) => i.kind === 'rejected');
   if (rejected.length || !items.length) {
     return { kind: 'still-rejected', id, reasons: rejected.length ? rejected.map((r) => (r.kind === 'rejected' ? r.reason : '')) : ['nothing to ingest in it'] };
@@ -94,7 +96,7 @@ export async function replayQuarantined(db: Database, id: number, fixedText?: st
   if (r.quarantined) return { kind: 'still-rejected', id, reasons: ['it conflicts with a message already received (same control id, different content): give it a new control id'] };
   await db.query(`UPDATE quarantine SET status = 'replayed', resolved_at = now(), resolution = $2 WHERE quarantine_id = $1`, [
     id,
-    `replayed by ${actor}${fixedText !== undefined ? ' with a repaired text' : ''}: ${r.accepted} accepted, ${r.duplicates} duplicate, ${r.ignored} ignored`,
+    `replayed by ${actor}${fixedText !== undefined ? ' with a repaired text' : ''}${context?.source !== undefined ? ` as source ${context.source}` : ''}: ${r.accepted} accepted, ${r.duplicates} duplicate, ${r.ignored} ignored`,
   ]);
   const { outcomes: _o, ...counts } = r;
   return { kind: 'replayed', id, result: counts };
@@ -145,9 +147,11 @@ export async function withCsvHeader(
   const first = csvCells(firstLineOf(text));
   if ('contract' in matchHeader(first)) return { text };
   const named = q.message_id ? CSV_CONTRACTS.find((c) => q.message_id!.startsWith(`${c.name}:`)) : undefined;
-  const candidates = named ? [named] : CSV_CONTRACTS.filter((c) => c.system === q.source_system && c.columns.length === first.length);
+  // A feed configured with its own source key (`--source`, a feeds file) may send any contract.
+  const contractSystem = CSV_CONTRACTS.some((c) => c.system === q.source_system);
+  const candidates = named ? [named] : CSV_CONTRACTS.filter((c) => (!contractSystem || c.system === q.source_system) && c.columns.length === first.length);
   const original = await originalHeader(q.origin);
-  const contract = candidates.length === 1 ? candidates[0]! : original && (!q.source_system || original.contract.system === q.source_system) ? original.contract : null;
+  const contract = candidates.length === 1 ? candidates[0]! : original && (!q.source_system || !contractSystem || original.contract.system === q.source_system) ? original.contract : null;
   if (!contract) {
     return {
       problem: `this CSV row has no header line and its contract cannot be told (${candidates.length ? candidates.map((c) => c.name).join(' or ') : `no contract of ${q.source_system ?? 'an unknown system'} has ${first.length} columns`}): replay it with a file holding the contract's header line and the row`,

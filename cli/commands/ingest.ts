@@ -1,45 +1,80 @@
 import type { Command } from 'commander';
 import { databaseOption, printJson, withDatabase } from '../context.ts';
 import { progressBar } from '../progress.ts';
-import { ingestPaths } from '../../ingest/pipeline.ts';
+import { countPendingResources, ingestPaths, type FeedPath } from '../../ingest/pipeline.ts';
 import { retryWhileUnavailable } from '../../db/database.ts';
 import { runMatcher } from '../../mpi/matcher.ts';
 import { loadLocality, localityFileFor } from '../../ingest/locality.ts';
+import { loadFeeds, sourceKeyProblem } from '../../ingest/feeds.ts';
+import { LOG_OUTCOMES, parseSince, readIngestLog, type LogOutcome } from '../../ingest/ingest-log.ts';
 
 interface IngestCliOptions {
   data?: string;
   json?: boolean;
   match?: boolean;
+  source?: string;
+  feeds?: string;
+}
+
+interface LogCliOptions {
+  data?: string;
+  json?: boolean;
+  source?: string;
+  outcome?: string;
+  since?: string;
+  limit: string;
 }
 
 export function registerIngest(program: Command): void {
-  databaseOption(
+  // `ingest` takes paths and has a subcommand (`log`): the program must hand every argument after
+  // `ingest` to it (commander's positional options), or `ingest log --json` would lose its options.
+  program.enablePositionalOptions();
+  const ingest = databaseOption(
     program
       .command('ingest')
-      .argument('<paths...>', 'feed files or folders (a folder written by `bevan generate` is ingested whole; its truth/ is never read)')
+      .argument('[paths...]', 'feed files or folders (a folder written by `bevan generate` is ingested whole; its truth/ is never read)')
       .description('ingest FHIR R4 bundles, HL7 v2 files and CSV extracts; the format is told from the content')
-      .option('--json', 'print one JSON object: {"accepted","ignored","quarantined","duplicates","resources","seconds"}')
+      .option('--source <key>', 'the source system these files come from, e.g. gp:P91001 or hl7:RM2 (for files that do not say, such as FHIR bundles without meta.source)')
+      .option('--feeds <file>', 'a feeds file (docs/feeds.md "Feed configuration"): ingest each feed\'s folder as that source, and its locality file')
+      .option('--json', 'print one JSON object: {"accepted","ignored","quarantined","duplicates","resources","seconds","files","match","pending"}')
       .option('--no-match', 'skip the probabilistic MPI matching pass after loading')
+      .helpCommand(false)
       .addHelpText(
         'after',
         `
 Replaying a feed changes nothing (duplicates are counted). Rejected items are quarantined
-with a reason: see \`bevan quarantine list\`.`,
+with a reason: see \`bevan quarantine list\`. A file that cannot be read is quarantined too.
+"pending" counts resources kept until their Patient arrives (another file, a later load).
+
+\`bevan ingest log\` lists what was received; to ingest a file named "log", write ./log.
+
+Examples:
+  bevan ingest ./trafford
+  bevan ingest --source gp:P91001 exports/*.json
+  bevan ingest --feeds feeds.json --json`,
       ),
   ).action(async (paths: string[], opts: IngestCliOptions) => {
+    if (opts.source !== undefined) {
+      const problem = sourceKeyProblem(opts.source);
+      if (problem) throw new Error(`--source: ${problem}`);
+    }
+    // Problems in the feeds file are reported before anything is opened.
+    const feeds = opts.feeds !== undefined ? loadFeeds(opts.feeds) : undefined;
+    if (!paths.length && !feeds) throw new Error('give feed files or folders to ingest, or --feeds FILE (see bevan ingest --help)');
     await withDatabase(opts, async (db) => {
       // Reference data first, so the record can name each practice and neighbourhood.
-      for (const p of paths) {
-        const loc = localityFileFor(p);
-        if (loc) {
-          const l = await retryWhileUnavailable(() => loadLocality(db, loc));
-          if (!opts.json) console.log(`locality: ${l.practices} practices in ${l.neighbourhoods} neighbourhoods`);
-        }
+      const localities = [...(feeds?.locality ? [feeds.locality] : []), ...paths.map(localityFileFor).filter((l): l is string => l !== null)];
+      for (const loc of localities) {
+        const l = await retryWhileUnavailable(() => loadLocality(db, loc));
+        if (!opts.json) console.log(`locality: ${l.practices} practices in ${l.neighbourhoods} neighbourhoods`);
       }
-      const feedPaths = paths.filter((p) => !p.endsWith('locality.json'));
+      const targets: (string | FeedPath)[] = [
+        ...(feeds?.feeds ?? []).filter((f) => f.folder !== undefined).map((f) => ({ path: f.folder!, source: f.key })),
+        ...paths.filter((p) => !p.endsWith('locality.json')).map((p) => (opts.source !== undefined ? { path: p, source: opts.source } : p)),
+      ];
       const bar = progressBar('ingest', !opts.json && process.stderr.isTTY === true);
       let started = false;
-      const r = await ingestPaths(db, feedPaths, {
+      const r = await ingestPaths(db, targets, {
         onProgress: (p) => {
           const mb = (n: number) => Math.round(n / 1048576);
           if (!started) {
@@ -51,7 +86,10 @@ with a reason: see \`bevan quarantine list\`.`,
       });
       bar.stop();
       let match: Awaited<ReturnType<typeof runMatcher>> | undefined;
-      if (opts.match !== false) match = await runMatcher(db);
+      // The same wait as the writer's while a PostgreSQL server restarts: a round cut short is
+      // rolled back, and the identities it held are still pending for the next attempt.
+      if (opts.match !== false) match = await retryWhileUnavailable(() => runMatcher(db));
+      const pending = await retryWhileUnavailable(() => countPendingResources(db));
       const out = {
         accepted: r.accepted,
         ignored: r.ignored,
@@ -60,13 +98,51 @@ with a reason: see \`bevan quarantine list\`.`,
         resources: r.resources,
         seconds: Math.round(r.seconds * 1000) / 1000,
       };
-      if (opts.json) return printJson({ ...out, files: r.files, match });
+      if (opts.json) return printJson({ ...out, files: r.files, match, pending });
       console.log(
         `${r.files} files: ${r.accepted} accepted, ${r.ignored} ignored, ${r.quarantined} quarantined, ${r.duplicates} duplicates; ` +
           `${r.resources} resources written in ${out.seconds}s (${Math.round(r.resources / Math.max(r.seconds, 0.001))}/s)`,
       );
       if (match) console.log(`MPI: ${JSON.stringify(match)}`);
+      if (pending) console.log(`${pending} resources wait for their Patient (not yet received from the same source)`);
       if (r.quarantined) console.log(`see the quarantined items with: bevan quarantine list`);
+    });
+  });
+
+  databaseOption(
+    ingest
+      .command('log')
+      .description('list what was received, from which source, and its outcome (accepted, ignored, quarantined), newest first; and the runs, one per file or connection')
+      .option('--source <key>', 'only this source system, e.g. hl7:RM2')
+      .option('--outcome <outcome>', `only messages with this outcome: ${LOG_OUTCOMES.join(' | ')}`)
+      .option('--since <when>', 'received since: an ISO date or time (2025-03-01, 2025-03-01T09:00Z) or a span back from now (30m, 12h, 7d)')
+      .option('--limit <n>', 'at most this many messages, and this many runs', '50')
+      .option('--json', 'print one JSON object: {"messages": [...], "runs": [...]}'),
+  ).action(async (opts: LogCliOptions, cmd: Command) => {
+    // `bevan ingest --data DIR log`: the folder was given to ingest, not to log.
+    if (cmd.getOptionValueSource('data') === 'default' && ingest.getOptionValueSource('data') === 'cli') opts.data = ingest.opts<IngestCliOptions>().data;
+    if (opts.outcome !== undefined && !(LOG_OUTCOMES as readonly string[]).includes(opts.outcome)) throw new Error(`--outcome must be one of ${LOG_OUTCOMES.join(', ')}, not "${opts.outcome}"`);
+    const since = opts.since !== undefined ? parseSince(opts.since) : undefined;
+    if (since === null) throw new Error(`--since "${opts.since}" is neither an ISO date or time (2025-03-01, 2025-03-01T09:00Z) nor a span such as 30m, 12h or 7d`);
+    const limit = Number(opts.limit);
+    if (!Number.isInteger(limit) || limit < 1) throw new Error(`--limit must be a whole number of at least 1, not "${opts.limit}"`);
+    await withDatabase(opts, async (db) => {
+      const log = await readIngestLog(db, { source: opts.source, outcome: opts.outcome as LogOutcome | undefined, since, limit });
+      if (opts.json) return printJson(log);
+      if (!log.messages.length && !log.runs.length) return console.log('nothing received yet that matches');
+      for (const m of log.messages) {
+        const what = [m.at.replace('T', ' ').slice(0, 19), m.outcome.padEnd(11), (m.source ?? '(unknown source)').padEnd(16), (m.event ?? '-').padEnd(10), m.messageId ?? '-', m.origin ?? ''].join('  ');
+        console.log(m.outcome === 'quarantined' ? `${what}\n      #${m.quarantineId} ${m.status}${(m.timesSeen ?? 1) > 1 ? ` (seen ${m.timesSeen}×)` : ''}: ${m.reason}` : what);
+      }
+      if (log.runs.length) {
+        console.log(`\nruns (one per file or connection), newest first:`);
+        for (const r of log.runs) {
+          console.log(
+            `${r.startedAt.replace('T', ' ').slice(0, 19)}  ${r.status.padEnd(9)}  ${r.origin}${r.source ? `  (source ${r.source})` : ''}\n      ` +
+              `${r.format ?? '-'}: ${r.accepted} accepted, ${r.ignored} ignored, ${r.quarantined} quarantined, ${r.duplicates} duplicates, ${r.resources} resources${r.error ? `; ${r.error}` : ''}`,
+          );
+        }
+      }
     });
   });
 }

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { databaseOption, printJson, withDatabase } from '../context.ts';
 import { decodeText } from '../../ingest/text.ts';
 import { discardQuarantined, getQuarantined, listQuarantine, replayQuarantined } from '../../ingest/quarantine.ts';
+import { sourceKeyProblem } from '../../ingest/feeds.ts';
 
 export function registerQuarantine(program: Command): void {
   const q = program.command('quarantine').description('list, show, replay or discard items that could not be ingested');
@@ -46,17 +47,22 @@ export function registerQuarantine(program: Command): void {
     q
       .command('replay')
       .argument('<ids...>', 'quarantine ids')
-      .description('replay quarantined items after a fix (the code now understands them, or --file gives the repaired text)')
+      .description('replay quarantined items after a fix (the code now understands them, --file gives the repaired text, or --source says where they came from)')
       .option('--file <path>', 'the repaired message, for a single id (a CSV row may come without its header line)')
+      .option('--source <key>', 'the source system the items come from, e.g. gp:P91001 (for items whose source could not be told)')
       .option('--json', 'print one JSON object'),
-  ).action(async (ids: string[], opts: { data?: string; file?: string; json?: boolean }) => {
+  ).action(async (ids: string[], opts: { data?: string; file?: string; source?: string; json?: boolean }) => {
     if (opts.file && ids.length !== 1) throw new Error('--file repairs one item: give exactly one id');
+    if (opts.source !== undefined) {
+      const problem = sourceKeyProblem(opts.source);
+      if (problem) throw new Error(`--source: ${problem}`);
+    }
     await withDatabase(opts, async (db) => {
       // Decoded as feed files are (UTF-8, else windows-1252; a byte-order mark dropped), so a repaired
       // file saved by an editor in Latin-1 keeps its accents.
       const fixed = opts.file ? decodeText(readFileSync(opts.file)) : undefined;
       const results = [];
-      for (const id of ids) results.push(await replayQuarantined(db, Number(id), fixed));
+      for (const id of ids) results.push(await replayQuarantined(db, Number(id), fixed, 'cli', opts.source !== undefined ? { source: opts.source } : undefined));
       if (opts.json) return printJson({ results });
       for (const r of results) {
         if (r.kind === 'replayed') console.log(`#${r.id} replayed: ${JSON.stringify(r.result)}`);

@@ -218,7 +218,7 @@ test('a quoting error loses only its row', async () => {
 test('contracts: loaded from data and matched by exact column set', () => {
   assert.deepEqual(
     CSV_CONTRACTS.map((c) => c.name),
-    ['community-contact', 'socialcare-assessment', 'socialcare-package'],
+    ['community-contact', 'socialcare-assessment', 'socialcare-package', 'mentalhealth-contact'],
   );
   const m = matchHeader(CONTACT_HEADER.split(','));
   assert.ok('contract' in m && m.contract.name === 'community-contact');
