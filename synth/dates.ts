@@ -38,10 +38,17 @@ export function ymd(day: number): [number, number, number] {
 
 const p2 = (n: number) => (n < 10 ? '0' + n : String(n));
 
+const isoDateCache = new Map<number, string>();
+
 /** ISO date `YYYY-MM-DD`. */
 export function isoDate(day: number): string {
-  const [y, m, d] = ymd(day);
-  return `${y}-${p2(m)}-${p2(d)}`;
+  let s = isoDateCache.get(day);
+  if (s === undefined) {
+    const [y, m, d] = ymd(day);
+    s = `${y}-${p2(m)}-${p2(d)}`;
+    if (isoDateCache.size < 100_000) isoDateCache.set(day, s);
+  }
+  return s;
 }
 
 /** FHIR instant `YYYY-MM-DDThh:mm:00Z`. */
@@ -49,10 +56,18 @@ export function isoInstant(day: number, minute: number): string {
   return `${isoDate(day)}T${p2(Math.floor(minute / 60))}:${p2(minute % 60)}:00Z`;
 }
 
+// Formatted dates are asked for millions of times over a few thousand distinct days.
+const hl7DateCache = new Map<number, string>();
+
 /** HL7 v2 date `YYYYMMDD`. */
 export function hl7Date(day: number): string {
-  const [y, m, d] = ymd(day);
-  return `${y}${p2(m)}${p2(d)}`;
+  let s = hl7DateCache.get(day);
+  if (s === undefined) {
+    const [y, m, d] = ymd(day);
+    s = `${y}${p2(m)}${p2(d)}`;
+    if (hl7DateCache.size < 100_000) hl7DateCache.set(day, s);
+  }
+  return s;
 }
 
 /** HL7 v2 timestamp `YYYYMMDDhhmmss`. */

@@ -93,7 +93,7 @@ export function hospitalMessages(
     const segments = [
       `MSH|^~\\&|PAS|${facility}|BEVAN|TRAFFORD|${ts}||ADT^${trigger}^${structure}|${counters.controlId(facility)}|P|2.4`,
       `EVN|${trigger}|${ts}`,
-      pid(identity, demographicsFor(identity, t.day), death),
+      death ? pid(identity, demographicsFor(identity, t.day), death) : cachedPid(identity, demographicsFor(identity, t.day)),
       pd1(practice),
       ...body,
     ];
@@ -187,7 +187,7 @@ function labMessages(lab: LabTest, identity: HospitalIdentity, d: Demographics, 
     const ts = hl7Time(reported.day, reported.minute);
     const segments = [
       `MSH|^~\\&|LAB|${facility}|BEVAN|TRAFFORD|${ts}||ORU^R01^ORU_R01|${counters.controlId(facility)}|P|2.4`,
-      pid(identity, d),
+      cachedPid(identity, d),
       pd1(practice),
       `ORC|RE|${placer}|${filler}`,
       `OBR|1|${placer}|${filler}|${panel.code}^${panel.display}^L|||${collected}|||||||${collected}||${orderedBy}||||||${ts}|||F`,
@@ -204,6 +204,18 @@ function labMessages(lab: LabTest, identity: HospitalIdentity, d: Demographics, 
   return out;
 }
 
+// A person's PID segment is the same on most of their messages: built once per identity and demographics (it is hot).
+const pidCache = new WeakMap<Demographics, { identity: HospitalIdentity; text: string }>();
+function cachedPid(identity: HospitalIdentity, d: Demographics): string {
+  const hit = pidCache.get(d);
+  if (hit && hit.identity === identity) return hit.text;
+  const text = pid(identity, d);
+  pidCache.set(d, { identity, text });
+  return text;
+}
+
+const pd1Cache = new Map<string, string>();
+
 function pid(identity: HospitalIdentity, d: Demographics, death?: Moment): string {
   const ids = [`${identity.mrn}^^^${identity.facility}^MR`];
   if (d.nhsNumber) ids.push(`${d.nhsNumber}^^^NHS^NH`);
@@ -217,7 +229,9 @@ function pid(identity: HospitalIdentity, d: Demographics, death?: Moment): strin
 }
 
 function pd1(practice: Practice): string {
-  return `PD1|||${practice.name}^^${practice.ods}`;
+  let text = pd1Cache.get(practice.ods);
+  if (text === undefined) pd1Cache.set(practice.ods, (text = `PD1|||${practice.name}^^${practice.ods}`));
+  return text;
 }
 
 function pv1(v: { cls: string; loc: string; type: string; service: string; visit: string; admit: Moment; discharge?: Moment; disposition?: string }): string {
