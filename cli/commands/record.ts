@@ -1,18 +1,14 @@
-import { userInfo } from 'node:os';
 import type { Command } from 'commander';
-import { appendAudit } from '../../access/audit.ts';
+import { invalid, type RequestContext } from '../../access/context.ts';
 import { formatNhsNumber, isValidNhsNumber } from '../../mpi/nhs-number.ts';
-import { buildIntegratedRecord, toFhirBundle } from '../../record/integrated-record.ts';
-import { isPersonId, readPersonRecordRows, type PersonQuery } from '../../record/record-store.ts';
-import { renderRecordText } from '../../record/render-text.ts';
-import type { Database } from '../../db/database.ts';
+import { readIntegratedRecord } from '../../record/record-service.ts';
+import { isPersonId, type PersonQuery } from '../../record/record-store.ts';
 import { databaseOption, withDatabase, type DatabaseOptions } from '../context.ts';
+import { cliContext, runWithExitCode, type WhoOptions } from './cli-context.ts';
 
-interface RecordOptions extends DatabaseOptions {
+interface RecordOptions extends DatabaseOptions, WhoOptions {
   json?: boolean;
   all?: boolean;
-  actor: string;
-  purpose: string;
   source?: string;
 }
 
@@ -33,57 +29,39 @@ export function parseWho(who: string, source?: string): ParsedWho {
 }
 
 /**
- * Finds the person, audits the read (before anything is shown, found or not) and writes the
- * text view or, with json, the FHIR Bundle as one JSON line. Throws when nobody is found.
+ * Shows the record through the record service, which decides access and audits the read (before
+ * anything is shown, found or not). Throws a BevanError (not found, forbidden) otherwise.
  */
 export async function showRecord(
-  db: Database,
-  who: string,
+  ctx: RequestContext,
   parsed: Extract<ParsedWho, { kind: 'ok' }>,
-  opts: { json?: boolean; all?: boolean; actor: string; purpose: string },
+  opts: { json?: boolean; all?: boolean },
   write: (text: string) => void,
 ): Promise<void> {
-  const found = await readPersonRecordRows(db, parsed.query);
-  // Looking someone up is itself an access to personal data, so it is audited even when
-  // nobody is found; and the audit row commits before the record is shown.
-  await appendAudit(db, {
-    actor: opts.actor,
-    action: 'record.read',
-    personId: found?.person.person_id ?? null,
-    purpose: opts.purpose,
-    detail: { by: parsed.by, query: who.trim(), found: !!found, format: opts.json ? 'fhir' : 'text', items: found?.rows.length ?? 0 },
-  });
-  if (!found) throw new Error(`no record found for ${parsed.label}`);
-  const record = buildIntegratedRecord(found.person, found.identities, found.rows, found.practices);
-  write(opts.json ? JSON.stringify(toFhirBundle(record, found.rows)) + '\n' : renderRecordText(record, { all: !!opts.all }));
+  write(await readIntegratedRecord(ctx, { query: parsed.query, label: parsed.label, by: parsed.by, format: opts.json ? 'fhir' : 'text', all: opts.all }));
 }
 
-function defaultActor(): string {
-  if (process.env.BEVAN_ACTOR) return process.env.BEVAN_ACTOR;
-  try {
-    return userInfo().username;
-  } catch {
-    return 'unknown';
-  }
-}
-
-/** `bevan record WHO`: one person's integrated care record, as text or a FHIR Bundle; every read is audited. */
+/** `bevan record WHO`: one person's integrated care record, as text or a FHIR Bundle; every read is decided by policy and audited. */
 export function registerRecord(program: Command): void {
   const cmd = program
     .command('record')
-    .description("show one person's integrated care record: every source in one timeline (each read is audited)")
+    .description("show one person's integrated care record: every source in one timeline (each read is decided by the access policy and audited)")
     .argument('<who>', 'NHS number (spaces allowed), Bevan person id, or with --source a source system patient id')
     .option('--json', 'print the record as one FHIR R4 Bundle (JSON) on stdout')
     .option('--all', 'show the whole timeline (default: the latest 50 items)')
-    .option('--actor <name>', 'who is reading, for the audit log (default: $BEVAN_ACTOR or the login name)', defaultActor())
-    .option('--purpose <purpose>', 'purpose of use, for the audit log', 'direct-care')
+    .option('--user <name>', 'the local user reading (bevan user add); default $BEVAN_USER')
+    .option('--purpose <purpose>', 'purpose of use: direct-care, patient-access, emergency…', 'direct-care')
+    .option('--break-glass <reason>', 'emergency access without a relationship (roles that may): the reason is audited and raises an alert')
     .option('--source <system>', 'WHO is the patient id in this source system, e.g. hl7:RM2 or gp:P91001')
-    .addHelpText('after', '\nExamples:\n  bevan record "943 476 5919"\n  bevan record 9434765919 --json > record.json\n  bevan record MRN100 --source hl7:RM2 --all');
-  databaseOption(cmd).action(async (who: string, opts: RecordOptions) => {
-    const parsed = parseWho(who, opts.source);
-    if (parsed.kind === 'error') throw new Error(parsed.message);
-    if (!opts.actor?.trim()) throw new Error('--actor must name who is reading');
-    if (!/^[a-z][a-z0-9-]*$/.test(opts.purpose)) throw new Error(`--purpose "${opts.purpose}" should be a word like direct-care`);
-    await withDatabase(opts, (db) => showRecord(db, who, parsed, opts, (text) => process.stdout.write(text)));
-  });
+    .addHelpText(
+      'after',
+      '\nExit codes: 64 invalid input, 66 not found, 77 refused by the access policy or unknown user, 69 database unavailable.\nExamples:\n  bevan record "943 476 5919" --user dr.jones\n  bevan record 9434765919 --json --user dr.jones > record.json\n  bevan record MRN100 --source hl7:RM2 --all --user dr.jones',
+    );
+  databaseOption(cmd).action(async (who: string, opts: RecordOptions) =>
+    runWithExitCode(async () => {
+      const parsed = parseWho(who, opts.source);
+      if (parsed.kind === 'error') throw invalid(parsed.message);
+      await withDatabase(opts, async (db) => showRecord(await cliContext(db, opts), parsed, opts, (text) => process.stdout.write(text)));
+    }),
+  );
 }

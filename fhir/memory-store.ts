@@ -1,0 +1,91 @@
+/**
+ * The in-memory twin of the FHIR repository's data port, for unit tests of the repository (access
+ * decisions, obligations, audit) without a database. Facts are given per person, not derived.
+ * Its transaction keeps the audit entries only when fn returns, like a commit.
+ */
+import type { AuditEntry } from '../access/audit.ts';
+import type { AccessFacts } from '../access/policy.ts';
+import { fhirLogicalId } from '../record/fhir-bundle.ts';
+import type { IdentityRow, PersonRow, PracticeRow, ResourceRow } from '../record/rows.ts';
+import type { FhirStore, FhirStoreTx, PatientCriteria } from './store.ts';
+
+export interface MemoryData {
+  persons: PersonRow[];
+  identities: IdentityRow[];
+  resources: ResourceRow[];
+  practices: PracticeRow[];
+  /** Facts per person id (the rest default to no relationship). */
+  facts: Record<string, Partial<AccessFacts>>;
+}
+
+export class MemoryFhirStore implements FhirStore {
+  readonly audit: AuditEntry[] = [];
+  readonly breakGlass: { user: string; personId: string; reason: string; expiresAt: string }[] = [];
+  constructor(readonly data: MemoryData) {}
+
+  async transaction<T>(fn: (tx: FhirStoreTx) => Promise<T>): Promise<T> {
+    const pending: AuditEntry[] = [];
+    const d = this.data;
+    const active = (id: string) => d.persons.find((p) => p.person_id === id && p.status === 'active') ?? null;
+    const tx: FhirStoreTx = {
+      findPerson: async (q) => {
+        if (q.personId) return d.persons.find((p) => p.person_id === q.personId) ?? null;
+        if (q.nhsNumber) return d.persons.find((p) => p.nhs_number === q.nhsNumber!.replace(/\s+/g, '')) ?? null;
+        if (q.source) {
+          const i = d.identities.find((x) => x.source_system === q.source!.system && x.source_id === q.source!.id);
+          return i ? active(i.person_id) : null;
+        }
+        return null;
+      },
+      memberIds: async (id) => [id, ...d.persons.filter((p) => p.merged_into === id).map((p) => p.person_id)],
+      loadRecord: async (person, ids) => ({
+        person,
+        identities: d.identities.filter((i) => ids.includes(i.person_id)),
+        rows: d.resources.filter((r) => r.person_id && ids.includes(r.person_id)),
+        practices: d.practices,
+      }),
+      loadSummaries: async (persons) => persons.map((person) => ({ person, identities: d.identities.filter((i) => i.person_id === person.person_id), practices: d.practices })),
+      personsById: async (ids) => ids.map(active).filter((p): p is PersonRow => !!p),
+      findResource: async (type, id) => d.resources.find((r) => r.resource_type === type && fhirLogicalId(r.source_system, r.resource_type, r.source_id) === id) ?? null,
+      searchPatients: async (c: PatientCriteria, cap) =>
+        d.persons
+          .filter((p) => p.status === 'active')
+          .filter((p) => {
+            const ids = d.identities.filter((i) => i.person_id === p.person_id);
+            const starts = (v: string | null, x: string) => !!v && v.toLowerCase().startsWith(x.toLowerCase());
+            if (c.ids && !c.ids.includes(p.person_id)) return false;
+            if (c.nhsNumbers && !(c.nhsNumbers.includes(p.nhs_number ?? '') || ids.some((i) => c.nhsNumbers!.includes(i.nhs_number ?? '')))) return false;
+            for (const vs of c.family ?? []) if (!vs.some((v) => ids.some((i) => starts(i.family, v)))) return false;
+            for (const vs of c.given ?? []) if (!vs.some((v) => ids.some((i) => starts(i.given, v)))) return false;
+            for (const vs of c.name ?? []) if (!vs.some((v) => ids.some((i) => starts(i.family, v) || starts(i.given, v)))) return false;
+            return true;
+          })
+          .map((p) => p.person_id)
+          .sort()
+          .slice(0, cap + 1),
+      accessFacts: async (_principal, people) =>
+        new Map(
+          people.map((p) => [
+            p.personId,
+            { personId: p.personId, nhsNumber: p.nhsNumber, registeredPractices: [], careTeam: [], openEpisodeOrganisations: [], recentEncounters: [], dissentSharing: false, nationalDataOptOut: false, restricted: false, breakGlass: this.openBreakGlass(p.personId), ...d.facts[p.personId] },
+          ]),
+        ),
+      startBreakGlass: async (user, personId, reason, minutes, now) => {
+        const expiresAt = new Date(now.getTime() + minutes * 60_000).toISOString();
+        this.breakGlass.push({ user, personId, reason, expiresAt });
+        return { expiresAt };
+      },
+      appendAudit: async (entries) => {
+        pending.push(...entries);
+      },
+    };
+    const out = await fn(tx);
+    this.audit.push(...pending);
+    return out;
+  }
+
+  private openBreakGlass(personId: string) {
+    const bg = [...this.breakGlass].reverse().find((b) => b.personId === personId);
+    return bg ? { reason: bg.reason, expiresAt: bg.expiresAt } : null;
+  }
+}

@@ -1,0 +1,63 @@
+/**
+ * The FHIR repository's data port: what the repository needs from storage, one transaction at a
+ * time (the audit rows commit with the read they record). Two implementations: PostgreSQL
+ * (`pg-store.ts`, PGlite or a server) and an in-memory twin (`memory-store.ts`) for unit tests.
+ * Nothing here decides access: that is the repository's job (`repository.ts`).
+ */
+import type { AuditEntry } from '../access/audit.ts';
+import type { Principal } from '../access/context.ts';
+import type { PersonKey } from '../access/facts-store.ts';
+import type { AccessFacts } from '../access/policy.ts';
+import type { PersonQuery } from '../record/record-store.ts';
+import type { IdentityRow, PersonRow, PracticeRow, ResourceRow } from '../record/rows.ts';
+
+/** Patient search criteria: AND across fields, OR within a field's values. */
+export interface PatientCriteria {
+  ids?: string[];
+  nhsNumbers?: string[];
+  /** identifier=<urn:bevan:source:SYSTEM>|<id> */
+  sourceIdentifiers?: { system: string; value: string }[];
+  /** identifier=<value> with no system: an NHS number or any source's patient id. */
+  anyIdentifiers?: string[];
+  /** Each inner list is one parameter (OR within, AND across parameters). */
+  name?: string[][];
+  family?: string[][];
+  given?: string[][];
+  birthdate?: { prefix: 'eq' | 'ne' | 'gt' | 'lt' | 'ge' | 'le'; date: string }[];
+  gender?: string[];
+  postalCode?: string[][];
+}
+
+export interface PersonSummary {
+  person: PersonRow;
+  identities: IdentityRow[];
+  practices: PracticeRow[];
+}
+
+export interface PersonRecordData {
+  person: PersonRow;
+  identities: IdentityRow[];
+  rows: ResourceRow[];
+  practices: PracticeRow[];
+}
+
+export interface FhirStoreTx {
+  findPerson(query: PersonQuery): Promise<PersonRow | null>;
+  /** The person ids whose data is this person's (themselves and anyone merged into them). */
+  memberIds(personId: string): Promise<string[]>;
+  loadRecord(person: PersonRow, memberIds: string[]): Promise<PersonRecordData>;
+  loadSummaries(persons: PersonRow[]): Promise<PersonSummary[]>;
+  /** Active persons by id, in the order given. */
+  personsById(ids: string[]): Promise<PersonRow[]>;
+  /** A stored resource by type and stable logical id. */
+  findResource(resourceType: string, id: string): Promise<ResourceRow | null>;
+  /** Person ids matching, at most `cap`, in a stable order. */
+  searchPatients(criteria: PatientCriteria, cap: number): Promise<string[]>;
+  accessFacts(principal: Principal, people: PersonKey[], now: Date): Promise<Map<string, AccessFacts>>;
+  startBreakGlass(user: string, personId: string, reason: string, minutes: number, now: Date): Promise<{ expiresAt: string }>;
+  appendAudit(entries: AuditEntry[], now: Date): Promise<void>;
+}
+
+export interface FhirStore {
+  transaction<T>(fn: (tx: FhirStoreTx) => Promise<T>): Promise<T>;
+}
