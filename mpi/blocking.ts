@@ -57,6 +57,14 @@ export type CommonKeys = Record<KeyName, string[]>;
 /** Default block cap: no pass compares an identity with more than this many others by one key. */
 export const DEFAULT_BLOCK_CAP = 600;
 
+/**
+ * The cap for a table of this many identities: 1% of them, between 50 and 600. A key shared by
+ * more than that says little (a town's only postcode) and costs many pairs.
+ */
+export function defaultBlockCap(identities: number): number {
+  return Math.max(50, Math.min(DEFAULT_BLOCK_CAP, Math.round(identities / 100)));
+}
+
 /** The keys too common to block on, per pass (one grouped scan of the table per pass). */
 export async function commonBlockKeys(db: Queryable, cap = DEFAULT_BLOCK_CAP): Promise<CommonKeys> {
   const out = {} as CommonKeys;

@@ -600,6 +600,11 @@ export interface EmOptions {
   fixU?: boolean;
   /** Fewer pairs than this: return the starting parameters unchanged (default 200). */
   minPairs?: number;
+  /**
+   * Fields left out (their m and u kept as start): the fields a training block was chosen by,
+   * which every pair in it agrees on whatever its status (Splink's way of training on blocks).
+   */
+  ignore?: number[];
 }
 
 export interface EmResult {
@@ -627,6 +632,7 @@ export function estimateParameters(patterns: PatternCount[], start: MatchParamet
   // Blocked candidate pairs are far richer in matches than random pairs: start λ at a useful guess.
   p.lambda = Math.min(0.5, Math.max(p.lambda, 0.1));
   const post = new Float64Array(patterns.length);
+  const ignored = new Set(opts.ignore ?? []);
   let iter = 0;
   let converged = false;
   for (; iter < maxIter; iter++) {
@@ -637,7 +643,7 @@ export function estimateParameters(patterns: PatternCount[], start: MatchParamet
       let lu = Math.log(1 - p.lambda);
       for (let f = 0; f < v.length; f++) {
         const l = v[f]!;
-        if (l < 0) continue;
+        if (l < 0 || ignored.has(f)) continue;
         lm += Math.log(p.m[f]![l]!);
         lu += Math.log(p.u[f]![l]!);
       }
@@ -649,6 +655,7 @@ export function estimateParameters(patterns: PatternCount[], start: MatchParamet
     for (let i = 0; i < patterns.length; i++) matchMass += post[i]! * patterns[i]!.count;
     next.lambda = clamp(matchMass / total, 1e-9, 1 - 1e-9);
     FIELDS.forEach((field, f) => {
+      if (ignored.has(f)) return;
       const mc = new Array<number>(field.levels.length).fill(0);
       const uc = new Array<number>(field.levels.length).fill(0);
       for (let i = 0; i < patterns.length; i++) {
@@ -672,7 +679,8 @@ export function estimateParameters(patterns: PatternCount[], start: MatchParamet
   // exact agreement on names and date of birth is better evidence of a match than disagreement.
   // (Not m > u outright: within blocks of common surnames most non-matches share the surname too.)
   const ratio = (f: number, l: number) => p.m[f]![l]! / p.u[f]![l]!;
-  const plausible = [1, 2, 3].every((f) => ratio(f, 0) > ratio(f, p.m[f]!.length - 1)) && ratio(3, 0) > 1 && p.m[3]![0]! > 0.5;
+  const checked = [1, 2, 3].filter((f) => !ignored.has(f));
+  const plausible = checked.every((f) => ratio(f, 0) > ratio(f, p.m[f]!.length - 1)) && (ignored.has(3) || (ratio(3, 0) > 1 && p.m[3]![0]! > 0.5));
   if (!plausible) return { parameters: clone(start), iterations: iter, converged, estimated: false, rejected: p };
   return { parameters: p, iterations: iter, converged, estimated: true };
 }

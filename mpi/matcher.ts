@@ -20,7 +20,6 @@ import {
   F,
   FIELDS,
   householdAgrees,
-  independentPosterior,
   matchProbability,
   matchWeight,
   nhsNumbersConflict,
@@ -32,7 +31,7 @@ import {
   type MatchParameters,
   type Thresholds,
 } from './fellegi-sunter.ts';
-import { blockedPairs, canonicalPair, commonBlockKeys, tightPairs, type BlockIdentity, type CommonKeys } from './blocking.ts';
+import { blockedPairs, canonicalPair, commonBlockKeys, defaultBlockCap, tightPairs, type BlockIdentity, type CommonKeys } from './blocking.ts';
 import { cmp, moveIdentities, recordEvents, type IdentityMove, type MovedIdentity } from './person-store.ts';
 
 export interface MatcherOptions {
@@ -46,13 +45,13 @@ export interface MatcherOptions {
   roundSize?: number;
   /** Settled identities sampled to learn from alongside the pending pairs (default 3000). */
   trainingSample?: number;
-  /** Identities sampled (from all) for u: every pair among them is a random pair (default 1500). */
+  /** Identities sampled (from all) for u: every pair among them is a random pair (default 1000). */
   randomSample?: number;
   /** Posterior P(match) for an automatic link (default 0.99). */
   matchProbability?: number;
   /** Posterior P(match) for the review queue (default 0.5). */
   possibleProbability?: number;
-  /** No blocking pass compares an identity with more than this many others by one key (default 600). */
+  /** No blocking pass compares an identity with more than this many others by one key (default: 1% of identities, 50 to 600). */
   blockCap?: number;
   actor?: string;
   /** Population size below which the default prior does not go (default 100,000), when EM cannot run. */
@@ -147,9 +146,10 @@ export async function runMatcher(db: Database, opts: MatcherOptions = {}): Promi
   }
   // Once per run: which blocking keys are too common, and u's random pairs (the population).
   const t0 = process.hrtime.bigint();
-  const common = await commonBlockKeys(db, opts.blockCap);
+  const identityCount = (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM source_identity')).rows[0]!.n;
+  const common = await commonBlockKeys(db, opts.blockCap ?? defaultBlockCap(identityCount));
   const t1 = process.hrtime.bigint();
-  const ctx: RunContext = { common, random: await randomPairs(db, opts.randomSample ?? 1500) };
+  const ctx: RunContext = { common, random: await randomPairs(db, opts.randomSample ?? 1000) };
   opts.log?.(`common blocking keys ${secondsSince(t0, t1)} s, random pairs for u ${secondsSince(t1)} s`);
   // Bounded even if identities arrive (or stay pending) while it runs.
   const maxRounds = Math.ceil(pendingAtStart / size) + 1;
@@ -247,49 +247,68 @@ async function matchRound(db: Database, opts: MatcherOptions, limit: number, ctx
   const randomU = ctx.random.count >= 10000 ? estimateU(ctx.random.patterns) : DEFAULT_PARAMETERS.u;
   const training = countPatterns([...trainingPairs.values()].map(vector));
   const trainingCount = trainingPairs.size;
-  // EM starts from u = how candidate pairs look overall (most of them are non-matches), not from
-  // random pairs: within blocks, sharing a birth date is common and must not look like a match.
-  const start: MatchParameters = { m: DEFAULT_PARAMETERS.m, u: estimateU(training), lambda: 0.1 };
-  const em = estimateParameters(training, start, { minPairs: 500 });
-  if (process.env.BEVAN_MPI_DEBUG) log(JSON.stringify({ em, randomU, start }));
+  // m by EM on two training blocks with u fixed at the random pairs' (Splink's way): pairs that
+  // share a date of birth teach m for every other field, pairs that share both names teach m for
+  // the date of birth. Within a block every pair agrees on its fields whatever its status, so
+  // those fields are left out there; with u fixed, EM cannot drift to a "class" that is really
+  // one blocking pass (pairs sharing a postcode) rather than the matches.
+  const start: MatchParameters = { m: DEFAULT_PARAMETERS.m, u: randomU, lambda: 0.1 };
+  const byBirthDate = training.filter((t) => t.vector[F.birthDate] === 0);
+  const byNames = training.filter((t) => t.vector[F.family] === 0 && t.vector[F.given] === 0);
+  const emA = estimateParameters(byBirthDate, start, { fixU: true, ignore: [F.birthDate], minPairs: 200 });
+  const emB = estimateParameters(byNames, start, { fixU: true, ignore: [F.family, F.given], minPairs: 200 });
+  const estimated = emA.estimated || emB.estimated;
+  const m = FIELDS.map((_, f) => {
+    const fromA = emA.estimated && f !== F.birthDate ? emA.parameters.m[f]! : null;
+    const fromB = emB.estimated && f !== F.family && f !== F.given ? emB.parameters.m[f]! : null;
+    if (fromA && fromB) return fromA.map((x, l) => (x + fromB[l]!) / 2);
+    return fromA ?? fromB ?? DEFAULT_PARAMETERS.m[f]!;
+  });
+  if (process.env.BEVAN_MPI_DEBUG) log(JSON.stringify({ emA, emB, randomU }));
 
-  // Blocked pairs agree on the blocking fields whatever their status, so u learnt from them
-  // understates what agreeing on name and birth date means. Score with u from random pairs
-  // (the population) and m from EM; the prior is that of a random pair: EM's matches among the
-  // blocked pairs over all the pairs those were drawn from (blocking misses few matches).
+  // Score with u from random pairs (the population) and m from EM; the prior is that of a random
+  // pair: the matches EM found in a training block, scaled up by the share of matches that block
+  // holds (m of its fields), over all the pairs the training pairs were drawn from.
   const counts = await db.query<{ identities: number; persons: number }>('SELECT count(*)::int AS identities, count(DISTINCT person_id)::int AS persons FROM source_identity');
   const n = counts.rows[0]!.identities;
   const drawnFrom = pairsDrawnFrom(wide.length, sampleKeys.length, n);
+  const sum = (ps: PatternCount[]) => ps.reduce((x, t) => x + t.count, 0);
   let lambda: number;
   let householdCap: number;
   let lookAlikes = 0;
-  if (em.estimated) {
-    const matches = em.parameters.lambda * trainingCount;
+  let blockedLambda: number;
+  if (estimated) {
+    const matches = emA.estimated
+      ? (emA.parameters.lambda * sum(byBirthDate)) / m[F.birthDate]![0]!
+      : (emB.parameters.lambda * sum(byNames)) / (m[F.family]![0]! * m[F.given]![0]!);
     lambda = clamp(matches / drawnFrom, 1e-12, 0.5);
-    // What households share: P(all agree | match) from EM's posteriors, P(all agree | non-match)
-    // from the look-alike pairs seen (at least one, so a data set without any is not trusted blindly).
-    let matchMass = 0;
-    let householdMass = 0;
-    for (const t of training) {
-      const post = independentPosterior(em.parameters, t.vector) * t.count;
-      matchMass += post;
-      if (householdAgrees(t.vector)) householdMass += post;
-      if (isLookAlike(t.vector)) lookAlikes += t.count;
-    }
-    const mJoint = clamp(householdMass / Math.max(matchMass, 1e-9), 0.01, 1);
-    householdCap = Math.log2(mJoint / (Math.max(lookAlikes, 1) / drawnFrom));
+    blockedLambda = clamp(matches / Math.max(1, trainingCount), 0, 1);
+    // What households share: P(all agree | match) from m; P(all agree | non-match) from the
+    // look-alike pairs seen: pairs that agree on all of it yet carry different valid NHS numbers
+    // (twins, mostly), scaled up from the pairs where both sides carry one to all pairs. A data set
+    // with no such pair (no NHS numbers at all) is given a tenth of one, not none.
+    for (const t of training) if (isLookAlike(t.vector)) lookAlikes += t.count;
+    let withNhs = 0;
+    for (const i of identities.values()) if (i.nhsNumber) withNhs++;
+    const share = withNhs / Math.max(1, identities.size);
+    const lookAlikesAll = lookAlikes ? lookAlikes / Math.max(share * share, 0.01) : 0.1;
+    const residence = 1 - (1 - m[F.postcode]![0]!) * (1 - m[F.address]![0]! - m[F.address]![1]!);
+    const mJoint = clamp((m[F.family]![0]! + m[F.family]![1]!) * m[F.birthDate]![0]! * residence, 0.01, 1);
+    householdCap = Math.log2(mJoint / (lookAlikesAll / drawnFrom));
   } else {
     // Coincidences are judged against the locality's whole population, however few have been loaded.
     const population = Math.max(opts.minPopulation ?? 100_000, n);
     const perPerson = Math.min(5, Math.max(1, n / Math.max(1, counts.rows[0]!.persons) - 1));
     lambda = Math.min(0.5, perPerson / population);
+    blockedLambda = lambda;
     householdCap = DEFAULT_PARAMETERS.householdCap! + Math.log2(population / 100_000);
   }
+  const em = { estimated, iterations: emA.iterations + emB.iterations, converged: emA.converged && emB.converged };
   mark('training');
-  const params: MatchParameters = { m: em.estimated ? em.parameters.m : DEFAULT_PARAMETERS.m, u: randomU, lambda, householdCap };
+  const params: MatchParameters = { m, u: randomU, lambda, householdCap };
   const limits = thresholds(params, mp, pp);
   await storeWeights(db, params);
-  const parameters = report(params, em.estimated ? em.parameters.lambda : lambda, {
+  const parameters = report(params, blockedLambda, {
     thresholds: limits, matchProbability: mp, possibleProbability: pp, lookAlikePairs: lookAlikes,
     mSource: em.estimated ? 'em' : 'defaults', uSource: randomU === DEFAULT_PARAMETERS.u ? 'defaults' : 'random-pairs',
     lambdaSource: em.estimated ? 'em' : 'defaults', randomPairs: ctx.random.count, trainingPairs: trainingCount,
@@ -532,9 +551,9 @@ function pairsDrawnFrom(pending: number, sampled: number, identities: number): n
   return Math.max(1, withOthers(pending) + withOthers(sampled));
 }
 
-/** Agrees on what a household shares, yet two people: different valid NHS numbers, or given names. */
+/** Agrees on what a household shares, yet two people as far as the NHS knows (different valid NHS numbers). */
 function isLookAlike(v: ComparisonVector): boolean {
-  return householdAgrees(v) && v[F.nhs] !== 0 && (v[F.nhs] === 1 || v[F.given] === 4);
+  return householdAgrees(v) && v[F.nhs] === 1;
 }
 
 function secondsSince(from: bigint, to = process.hrtime.bigint()): string {
@@ -614,8 +633,8 @@ async function loadIdentities(db: Queryable, into: Map<string, Identity>, keys: 
 
 /**
  * u's evidence: every pair within a sample of all identities (hash-ordered, so deterministic),
- * counted as patterns, leaving out pairs already known to be one person. 1500 identities give
- * about a million pairs, enough to see birth-date agreement (about 1 in 30,000) a few dozen times.
+ * counted as patterns, leaving out pairs already known to be one person. 1000 identities give
+ * about half a million pairs, enough to see birth-date agreement (about 1 in 30,000) a dozen times.
  * Pending identities are in the sample too, so a first load learns u from its own data.
  */
 async function randomPairs(db: Queryable, size: number): Promise<{ patterns: PatternCount[]; count: number }> {
