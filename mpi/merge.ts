@@ -437,7 +437,10 @@ export async function decideReview(db: Database, reviewId: number, decision: 'li
       loser,
       survivor,
       (i) => ({ linkMethod: i.linkMethod, matchStatus: i.matchStatus, matchWeight: i.matchWeight }),
-      [a, b].map((i) => ({ system: i.system, id: i.id, to: survivor, linkMethod: 'manual', matchStatus: 'MATCH', matchWeight: review.weight })),
+      // The pair's identities are linked by a person now, unless one was settled where it stays.
+      [a, b]
+        .filter((i) => i.personId === loser || i.matchStatus === 'POSSIBLE_MATCH' || i.matchStatus === 'PENDING')
+        .map((i) => ({ system: i.system, id: i.id, to: survivor, linkMethod: 'manual', matchStatus: 'MATCH', matchWeight: review.weight })),
     );
     const [eventId] = await recordEvents(tx, [
       { personId: survivor, kind: 'link', otherPersonId: loser, identities: rel.identities, persons: rel.persons, reason: `review ${reviewId}${feed ? `: ${feed.reason}` : ''}`, actor, reviewId },
