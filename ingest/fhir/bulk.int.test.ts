@@ -12,7 +12,7 @@ import { testDatabases } from '../../test/databases.ts';
 import type { IngestItem, ReadContext } from '../model.ts';
 import { readFeedFile } from '../detect.ts';
 import { writeBatch } from '../writer.ts';
-import { syntheaBundle } from './fixtures/synthea.ts';
+import { searchsetOfPatients, syntheaBundle } from './fixtures/synthea.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'bevan-bulk-'));
 test.after(() => rmSync(dir, { recursive: true, force: true }));
@@ -89,6 +89,16 @@ for (const target of await testDatabases()) {
         `SELECT count(*)::int AS n FROM resource WHERE source_system = 'synthea' AND person_id IS NULL AND resource_type NOT IN ('Organization', 'Practitioner', 'Location', 'Medication')`,
       )).rows[0]!.n;
       assert.equal(unlinked, 0, 'every personal resource is linked to its person');
+    });
+
+    await t.test('a searchset of 1,000 Patients is one message with 1,000 identities', async () => {
+      writeFileSync(join(dir, 'search.json'), JSON.stringify(searchsetOfPatients(1000)));
+      const r = await load(db, 'search.json', { source: 'pds:test' });
+      assert.deepEqual(r.outcomes, ['committed']);
+      const n = (await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM source_identity WHERE source_system = 'pds:test'`)).rows[0]!.n;
+      assert.equal(n, 1000);
+      const linked = (await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM resource WHERE source_system = 'pds:test' AND person_id IS NOT NULL`)).rows[0]!.n;
+      assert.equal(linked, 1000);
     });
 
     await t.test('hostile lines (NUL, lone surrogate, 100,000 deep, __proto__) are quarantined; the good lines beside them are stored', async () => {
