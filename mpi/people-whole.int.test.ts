@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import type { Database, Queryable } from '../db/database.ts';
-import { testDatabases } from '../test/databases.ts';
+import { testDatabases, testPostgresUrl, withOwnPostgresSchema } from '../test/databases.ts';
 import { validNhs } from '../test/items.ts';
 import { identityKey, type IdentityRef, type MergeInstruction, type SourceIdentity } from './identity.ts';
 import { applyMerge, resolveIdentities } from './link.ts';
@@ -328,3 +328,39 @@ for (const tdb of await testDatabases()) {
     }
   });
 }
+
+/** Retries a transaction the way the ingest writer does (deadlock, serialisation failure, lost insert race). */
+async function asWriter<T>(fn: () => Promise<T>): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      if ((code === '40P01' || code === '40001' || code === '23505') && attempt < 8) continue;
+      throw err;
+    }
+  }
+}
+
+const url = await testPostgresUrl();
+test('PostgreSQL: feed merges from many connections at once keep people whole', { skip: url ? false : 'no PostgreSQL server' }, async () => {
+  await withOwnPostgresSchema(url!, 12, async (db) => {
+    const nhs = validNhs(977000000);
+    const mrns = Array.from({ length: 10 }, (_, i) => ({ system: 'hl7:C1', id: `R${i}`, family: 'Evans', birthDate: '1944-04-04' }));
+    await db.transaction((tx) => resolveIdentities(tx, [{ system: 'hl7:C1', id: 'S', nhsNumber: nhs, family: 'Evans', birthDate: '1944-04-04' }, ...mrns]));
+    const instructions: MergeInstruction[] = [
+      // The same merge replayed by several feeds, merges of every retired MRN into one survivor,
+      // merges naming identities no one has sent yet, and unlinks racing them.
+      ...Array.from({ length: 4 }, () => ({ system: 'hl7:C1', survivorId: 'S', retiredId: 'R0', event: 'ADT^A40' })),
+      ...mrns.map((r) => ({ system: 'hl7:C1', survivorId: 'S', retiredId: r.id, event: 'ADT^A40' })),
+      ...Array.from({ length: 4 }, () => ({ kind: 'link' as const, system: 'hl7:C1', survivorId: 'NEW-S', retiredId: 'NEW-R', event: 'ADT^A24' })),
+      ...[3, 5, 7].map((i) => ({ kind: 'unlink' as const, system: 'hl7:C1', survivorId: 'S', retiredId: `R${i}`, event: 'ADT^A37' })),
+    ];
+    await Promise.all(instructions.map((m) => asWriter(() => db.transaction((tx) => applyMerge(tx, m, 'feed:test')))));
+    await checkInvariants(db, true);
+    const ids = await readIdentities(db, [{ system: 'hl7:C1', id: 'NEW-S' }, { system: 'hl7:C1', id: 'NEW-R' }]);
+    assert.equal(ids.get('hl7:C1|NEW-S')!.personId, ids.get('hl7:C1|NEW-R')!.personId);
+    const r0 = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM mpi_event WHERE kind = 'merge' AND identities @> '[{"id": "R0"}]'::jsonb`);
+    assert.equal(r0.rows[0]!.n, 1, 'a replayed merge is applied once');
+  });
+});
