@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import type { AcceptedItem, IngestItem, RejectedItem } from '../model.ts';
 import { createFhirAdapter, fhirAdapter } from './adapter.ts';
 import { gpBundle } from './test-bundles.ts';
+import { syntheaBundle } from './fixtures/synthea.ts';
 
 async function* chunks(data: string | Buffer, size = 7): AsyncIterable<Buffer> {
   const buf = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
@@ -253,4 +254,19 @@ test('streamed invalid JSON and an over-long NDJSON line are rejected, not throw
     ['accepted', 'rejected', 'accepted'],
   );
   assert.match((items[1] as RejectedItem).reason, /line 2 is longer than 4096 bytes/);
+});
+
+test('a Synthea-shaped bundle of a few MB streams to the same items as the whole-file path', async () => {
+  const text = JSON.stringify(syntheaBundle({ seed: 9, encounters: 120 }), null, 2);
+  assert.ok(text.length > 2_000_000, `${text.length} characters`);
+  const read = async (adapter: typeof fhirAdapter) => {
+    const out: IngestItem[] = [];
+    for await (const i of adapter.read(chunks(text, 256 * 1024), 'synthea.json', { source: 'synthea' })) out.push(i);
+    return out;
+  };
+  const whole = await read(fhirAdapter);
+  const streamed = await read(createFhirAdapter({ wholeFileBytes: 64 * 1024 }));
+  assert.equal(whole.length, 1);
+  assert.ok((whole[0] as AcceptedItem).resources.length > 1500);
+  assert.deepEqual(streamed, whole);
 });
