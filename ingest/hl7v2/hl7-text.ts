@@ -75,10 +75,12 @@ export function normaliseSegments(text: string): string {
 // UTF-16 surrogates that are not part of a pair (jsonb rejects them too).
 const UNSAFE = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
 
+// Any control character or surrogate at all: a cheap test that almost every value passes.
+const SUSPECT = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]/;
+
 /** Decoded text made safe to store: control characters and lone surrogates are dropped. */
 export function safeText(value: string): string {
-  UNSAFE.lastIndex = 0;
-  return UNSAFE.test(value) ? value.replace(UNSAFE, '') : value;
+  return SUSPECT.test(value) ? value.replace(UNSAFE, '') : value;
 }
 
 function isDelimiterChar(c: string): boolean {
@@ -217,8 +219,13 @@ export class Hl7View {
     if (seg?.name === 'MSH' && field <= 2) return [raw];
     if (raw === '') return [];
     if (!raw.includes(this.delimiters.repetition)) return [raw];
-    return raw.split(this.delimiters.repetition);
+    // Split once per field, so the same repetition strings (and their cached parts) are reused.
+    let fields = this.splitFields.get(seg!);
+    if (!fields) this.splitFields.set(seg!, (fields = []));
+    return (fields[field] ??= raw.split(this.delimiters.repetition));
   }
+
+  private readonly splitFields = new WeakMap<Hl7Segment, string[][]>();
 
   /** One decoded value; comp and sub default to 1, rep to 1. */
   get(seg: Hl7Segment | undefined, field: number, at: { rep?: number; comp?: number; sub?: number } = {}): string {
@@ -226,19 +233,26 @@ export class Hl7View {
     return rep === undefined ? '' : this.fromRepetition(rep, at.comp ?? 1, at.sub ?? 1);
   }
 
-  // Mapping reads several components of the same repetition; split each repetition once.
-  private readonly components = new Map<string, string[]>();
+  // Mappers read several components of one repetition, some several times (identifier types,
+  // name and address choices): each repetition is split once and each component decoded once.
+  private readonly parsed = new Map<string, { raw: string[]; decoded: Array<string[] | undefined> }>();
 
   /** A decoded component (and sub-component) from one raw repetition. */
   fromRepetition(rep: string, comp: number, sub = 1): string {
-    let comps = this.components.get(rep);
-    if (!comps) {
-      comps = rep.split(this.delimiters.component);
-      this.components.set(rep, comps);
+    let parts = this.parsed.get(rep);
+    if (!parts) {
+      parts = { raw: rep.split(this.delimiters.component), decoded: [] };
+      this.parsed.set(rep, parts);
     }
-    const c = comps[comp - 1] ?? '';
-    const s = sub === 1 && !c.includes(this.delimiters.subcomponent) ? c : (c.split(this.delimiters.subcomponent)[sub - 1] ?? '');
-    return unescapeHl7(s, this.delimiters).trim();
+    const raw = parts.raw[comp - 1];
+    if (raw === undefined) return '';
+    let subs = parts.decoded[comp - 1];
+    if (!subs) {
+      const d = this.delimiters;
+      subs = (raw.includes(d.subcomponent) ? raw.split(d.subcomponent) : [raw]).map((x) => unescapeHl7(x, d).trim());
+      parts.decoded[comp - 1] = subs;
+    }
+    return subs[sub - 1] ?? '';
   }
 
   /** A whole field decoded with its separators kept (for free text such as OBX-5 TX). */

@@ -133,7 +133,13 @@ export async function* splitHl7Stream(input: AsyncIterable<Buffer | Uint8Array |
 
 /** The character set MSH-18 declares, read from the MSH line without decoding the rest. */
 export function declaredCharset(bytes: Buffer): string {
-  const head = bytes.subarray(0, 2048).toString('latin1');
+  // Only the MSH line matters: decode up to the first line end after it (within 2 KiB).
+  const start = bytes.indexOf('MSH');
+  const cr = start < 0 ? -1 : bytes.indexOf(0x0d, start);
+  const lf = start < 0 ? -1 : bytes.indexOf(0x0a, start);
+  const ends = [cr, lf].filter((x) => x >= 0);
+  const end = Math.min(2048, ends.length ? Math.min(...ends) : bytes.length);
+  const head = bytes.subarray(0, end).toString('latin1');
   const line = head.split(/[\r\n]/).find((l) => l.replace(/^[\s\x0b\x1c\ufeff\u00ef\u00bb\u00bf]+/, '').startsWith('MSH'));
   if (!line) return '';
   const msh = line.slice(line.indexOf('MSH'));
