@@ -58,6 +58,7 @@ test('every other mistake gets a sentence that says what to write', () => {
       { key: 'csv:a', kind: 'community', format: 'csv', folder: 'drop', mllpPort: 2575 },
       { key: 'csv:b', kind: 'community', format: 'csv', folder: 'drop/b' },
       { key: 'hl7:X', kind: 'hospital', ods: 'X01', format: 'hl7v2', folder: 'drop', mllpPort: 70000 },
+      { key: 'csv:c', kind: 'community', format: 'csv', folder: 'drop' },
       'gp',
     ],
     extra: true,
@@ -72,9 +73,9 @@ test('every other mistake gets a sentence that says what to write', () => {
     'feeds[1]: ods "not an ods" is not an ODS code (3 to 10 letters and digits, e.g. P91001 or RM2)',
     'feeds[2] (csv:a): mllpPort is for HL7 v2 feeds, but its format is csv',
     `feeds[3] (csv:b): folder "drop/b" is inside feeds[2] (csv:a)'s folder: its files would be read twice`,
-    `feeds[4] (hl7:X): folder "drop" is already feeds[2] (csv:a)'s: a folder belongs to one feed (its files would be read twice)`,
     'feeds[4] (hl7:X): mllpPort 70000 is not a port number (1 to 65535)',
-    'feeds[5] is not an object with "key", "kind" and "format"',
+    `feeds[5] (csv:c): folder "drop" is already feeds[2] (csv:a)'s: a folder belongs to one feed of each format (its files would be read twice)`,
+    'feeds[6] is not an object with "key", "kind" and "format"',
   ]);
   assert.deepEqual(problemsOf({ feeds: [] }), ['"feeds" is empty: list at least one feed']);
   assert.deepEqual(problemsOf('feeds'), ['a feeds file is a JSON object {"feeds": [...]}']);

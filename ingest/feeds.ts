@@ -84,7 +84,7 @@ export function parseFeeds(value: unknown, baseDir: string): { config: FeedsConf
 
   const feeds: Feed[] = [];
   const byKey = new Map<string, { at: string; key: string }>();
-  const byFolder = new Map<string, string>();
+  const folders: { folder: string; name: string; format: FeedFormat | undefined }[] = [];
   const byPort = new Map<number, string>();
   list.forEach((raw, i) => {
     const at = `feeds[${i}]`;
@@ -138,19 +138,22 @@ export function parseFeeds(value: unknown, baseDir: string): { config: FeedsConf
       if (typeof f.folder !== 'string' || !f.folder) bad('"folder" must be the path of the folder (or file) where its files arrive');
       else {
         folder = resolve(baseDir, f.folder);
-        // The first clash is enough to fix.
-        for (const [other, owner] of byFolder) {
+        // Feeds of different formats may share a folder (each reads the files of its format:
+        // a mental health trust's HL7 and CSV side by side); two of one format may not. The
+        // first clash is enough to fix.
+        for (const { folder: other, ...owner } of folders) {
+          if (owner.format !== undefined && format !== undefined && owner.format !== format) continue;
           const clash =
-            other === folder ? `is already ${owner}'s: a folder belongs to one feed (its files would be read twice)`
-            : inside(folder, other) ? `is inside ${owner}'s folder: its files would be read twice`
-            : inside(other, folder) ? `holds ${owner}'s folder: its files would be read twice`
+            other === folder ? `is already ${owner.name}'s: a folder belongs to one feed of each format (its files would be read twice)`
+            : inside(folder, other) ? `is inside ${owner.name}'s folder: its files would be read twice`
+            : inside(other, folder) ? `holds ${owner.name}'s folder: its files would be read twice`
             : null;
           if (clash) {
             bad(`folder "${f.folder}" ${clash}`);
             break;
           }
         }
-        byFolder.set(folder, name);
+        folders.push({ folder, name, format });
       }
     }
 
@@ -178,6 +181,11 @@ const inside = (path: string, dir: string): boolean => {
   const r = relative(dir, path);
   return r !== '' && !r.startsWith('..') && !isAbsolute(r);
 };
+
+/** The folders to read for a feeds file, each with its feed's source key and format (pipeline FeedPath). */
+export function feedFolders(config: FeedsConfig): { path: string; source: string; format: FeedFormat }[] {
+  return config.feeds.filter((f) => f.folder !== undefined).map((f) => ({ path: f.folder!, source: f.key, format: f.format }));
+}
 
 /** Reads and checks a feeds file; throws FeedsFileError with every problem found. Paths resolve against the file's folder. */
 export function loadFeeds(file: string): FeedsConfig {

@@ -8,7 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
-import { cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,7 +16,8 @@ import type { Database } from '../db/database.ts';
 import { testDatabases, testPostgresUrl, withOwnPostgresSchema } from '../test/databases.ts';
 import { admission, identity, validNhs } from '../test/items.ts';
 import { generateLocality } from '../synth/generate.ts';
-import { ingestPaths, markAbandonedRuns } from './pipeline.ts';
+import { ingestPaths, listFeedFiles, markAbandonedRuns } from './pipeline.ts';
+import { feedFolders, loadFeeds } from './feeds.ts';
 import { writeBatch } from './writer.ts';
 import { CSV_CONTRACTS } from './csv/contracts.ts';
 
@@ -100,6 +101,37 @@ for (const target of await testDatabases()) {
       assert.deepEqual(await snapshot(db), before);
     });
 
+    await t.test('the generated layout described by a feeds file: ingesting through it changes nothing', async () => {
+      // Every feed's key agrees with what its files say, so a load through the feeds file is all
+      // duplicates; the mental health trust's HL7 and CSV share a folder, one feed for each format.
+      const loc = JSON.parse(await readFile(join(locality, 'locality.json'), 'utf8')) as { practices: { ods: string }[]; hospitals: { facility: string }[] };
+      const feedsFile = join(root, 'generated-feeds.json');
+      await writeFile(
+        feedsFile,
+        JSON.stringify({
+          locality: 'locality/locality.json',
+          feeds: [
+            ...loc.practices.map((p) => ({ key: `gp:${p.ods}`, kind: 'gp', ods: p.ods, format: 'fhir', folder: `locality/gp/${p.ods}.ndjson` })),
+            ...loc.hospitals.map((h, n) => ({ key: `hl7:${h.facility}`, kind: 'hospital', ods: h.facility, format: 'hl7v2', ...(n === 0 ? { folder: 'locality/hospital', mllpPort: 2575 } : {}) })),
+            { key: 'hl7:RXV', kind: 'mental-health', ods: 'RXV', format: 'hl7v2', folder: 'locality/mentalhealth' },
+            { key: 'csv:mentalhealth', kind: 'mental-health', ods: 'RXV', format: 'csv', folder: 'locality/mentalhealth' },
+            { key: 'csv:community', kind: 'community', format: 'csv', folder: 'locality/community' },
+            { key: 'csv:socialcare', kind: 'social-care', format: 'csv', folder: 'locality/socialcare' },
+          ],
+        }),
+      );
+      const config = loadFeeds(feedsFile);
+      const before = await snapshot(db);
+      const files = await listFeedFiles(feedFolders(config));
+      const mental = files.filter((f) => f.path.includes('/mentalhealth/')).map((f) => [basename(f.path), f.source]);
+      assert.ok(mental.some(([f, s]) => f === 'contacts.csv' && s === 'csv:mentalhealth'));
+      assert.ok(mental.some(([f, s]) => f!.endsWith('.hl7') && s === 'hl7:RXV'));
+      const r = await ingestPaths(db, feedFolders(config));
+      assert.equal(r.accepted, 0);
+      assert.equal(r.duplicates, first.accepted + first.ignored);
+      assert.deepEqual(await snapshot(db), before);
+    });
+
     await t.test('bad files next to good ones: each bad item quarantined with its reason, the rest ingested', async () => {
       const before = await snapshot(db);
       const r = await ingestPaths(db, [mixed]);
@@ -130,7 +162,7 @@ for (const target of await testDatabases()) {
       // names the first empty file seen — here the generator's empty gp/P91011.ndjson.
       const empty = await one<{ origin: string; times_seen: number }>(`SELECT origin, times_seen FROM quarantine WHERE reason = 'file is empty'`);
       assert.equal(empty.length, 1);
-      assert.equal(empty[0]!.times_seen, 4, 'the locality twice, then the locality and empty.hl7');
+      assert.equal(empty[0]!.times_seen, 5, 'the locality three times (as folders, then through the feeds file), then the locality and empty.hl7');
       const ids = (await one<{ k: string }>(`SELECT source_system || '|' || source_id AS k FROM source_identity WHERE source_system = 'hl7:TST' OR source_id LIKE 'BADCL%' OR source_id LIKE 'bad-p%' ORDER BY 1`)).map(
         (x) => x.k,
       );

@@ -6,11 +6,12 @@
  */
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { stat } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 import type { Database } from '../db/database.ts';
 import { retryWhileUnavailable } from '../db/database.ts';
 import type { FeedFormat, IngestItem, ReadContext } from './model.ts';
-import { readFeedFile, walkFeedFolder } from './detect.ts';
+import { detectFormat, readFeedFile, walkFeedFolder } from './detect.ts';
+import { decodeHead } from './text.ts';
 import { ParseWorker } from './parse-pool.ts';
 import { batchFootprint, emptyResult, writeBatch, type BatchFootprint, type BatchResult } from './writer.ts';
 
@@ -67,6 +68,12 @@ export function addCounts(into: IngestCounts, r: IngestCounts): void {
 export interface FeedPath {
   path: string;
   source?: string;
+  /**
+   * The feed's format (a feeds file's feed): the source applies to the files of this format only,
+   * so that two feeds of different formats may share a folder (a mental health trust's HL7 and
+   * CSV); a file of another format is read as if named on its own.
+   */
+  format?: FeedFormat;
 }
 
 /** One feed file to read. */
@@ -79,39 +86,78 @@ export interface FeedFile {
 }
 
 /**
- * Lists the feed files named by paths (files as given, folders walked in a stable order). Never
- * throws for a path: one that is missing or cannot be listed (gone, EACCES) is listed with its
- * error, so that it is quarantined with that reason and the run goes on.
+ * Lists the feed files named by paths (files as given, folders walked in a stable order), each
+ * once, with the source of the feed it belongs to. Never throws for a path: one that is missing
+ * or cannot be listed (gone, EACCES) is listed with its error, so that it is quarantined with that
+ * reason and the run goes on.
  */
 export async function listFeedFiles(paths: readonly (string | FeedPath)[]): Promise<FeedFile[]> {
   const out: FeedFile[] = [];
+  const at = new Map<string, FeedFile>();
+  // Feeds with a format claim the files of that format: told from the content once all are listed.
+  const claims = new Map<FeedFile, FeedPath[]>();
+  const add = (f: FeedFile, feed: FeedPath) => {
+    let entry = at.get(f.path);
+    if (!entry) {
+      entry = f;
+      at.set(f.path, entry);
+      out.push(entry);
+    }
+    if (feed.source === undefined) return;
+    if (feed.format === undefined) entry.source ??= feed.source;
+    else claims.set(entry, [...(claims.get(entry) ?? []), feed]);
+  };
   for (const given of paths) {
-    const { path: p, source } = typeof given === 'string' ? { path: given, source: undefined } : given;
-    const feed = source !== undefined ? { source } : {};
+    const feed: FeedPath = typeof given === 'string' ? { path: given } : given;
+    const p = feed.path;
     let s: Awaited<ReturnType<typeof stat>>;
     try {
       s = await stat(p);
     } catch (err) {
-      out.push({ path: p, size: 0, ...feed, error: fileError(err) });
+      add({ path: p, size: 0, error: fileError(err) }, feed);
       continue;
     }
     if (!s.isDirectory()) {
-      out.push({ path: p, size: s.size, ...feed });
+      add({ path: p, size: s.size }, feed);
       continue;
     }
     try {
       for await (const f of walkFeedFolder(p)) {
         // A file that goes between listing and reading is read (and quarantined) as it then is.
         const size = await stat(f).then((x) => x.size, () => 0);
-        out.push({ path: f, size, ...feed });
+        add({ path: f, size }, feed);
       }
     } catch (err) {
       // The files listed before the failure stay listed.
-      out.push({ path: p, size: 0, ...feed, error: `the folder could not be read to the end: ${fileError(err)}` });
+      add({ path: p, size: 0, error: `the folder could not be read to the end: ${fileError(err)}` }, feed);
     }
+  }
+  for (const [entry, feeds] of claims) {
+    if (entry.error !== undefined || entry.source !== undefined) continue;
+    const format = await formatOf(entry.path);
+    const feed = feeds.find((f) => f.format === format);
+    if (feed) entry.source = feed.source;
   }
   return out;
 }
+
+/** The format of a file told from its first bytes, as readFeedFile tells it; null when unreadable or unknown. */
+async function formatOf(path: string): Promise<FeedFormat | null> {
+  try {
+    const fh = await open(path, 'r');
+    try {
+      const buf = Buffer.alloc(SNIFF_BYTES);
+      const { bytesRead } = await fh.read(buf, 0, SNIFF_BYTES, 0);
+      return bytesRead ? detectFormat(decodeHead(buf.subarray(0, bytesRead))) : null;
+    } finally {
+      await fh.close();
+    }
+  } catch {
+    return null; // readFeedFile meets the same error and the file is quarantined with it
+  }
+}
+
+const SNIFF_BYTES = 64 * 1024;
 
 /** An I/O error as a person reads it: Node's message already names the operation and the path. */
 const fileError = (err: unknown): string => (err instanceof Error ? err.message : String(err));

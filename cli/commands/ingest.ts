@@ -5,7 +5,7 @@ import { countPendingResources, ingestPaths, type FeedPath } from '../../ingest/
 import { retryWhileUnavailable } from '../../db/database.ts';
 import { runMatcher } from '../../mpi/matcher.ts';
 import { loadLocality, localityFileFor } from '../../ingest/locality.ts';
-import { loadFeeds, sourceKeyProblem } from '../../ingest/feeds.ts';
+import { feedFolders, loadFeeds, sourceKeyProblem } from '../../ingest/feeds.ts';
 import { LOG_OUTCOMES, parseSince, readIngestLog, type LogOutcome } from '../../ingest/ingest-log.ts';
 
 interface IngestCliOptions {
@@ -69,7 +69,7 @@ Examples:
         if (!opts.json) console.log(`locality: ${l.practices} practices in ${l.neighbourhoods} neighbourhoods`);
       }
       const targets: (string | FeedPath)[] = [
-        ...(feeds?.feeds ?? []).filter((f) => f.folder !== undefined).map((f) => ({ path: f.folder!, source: f.key })),
+        ...(feeds ? feedFolders(feeds) : []),
         ...paths.filter((p) => !p.endsWith('locality.json')).map((p) => (opts.source !== undefined ? { path: p, source: opts.source } : p)),
       ];
       const bar = progressBar('ingest', !opts.json && process.stderr.isTTY === true);
@@ -139,7 +139,7 @@ Examples:
         for (const r of log.runs) {
           console.log(
             `${r.startedAt.replace('T', ' ').slice(0, 19)}  ${r.status.padEnd(9)}  ${r.origin}${r.source ? `  (source ${r.source})` : ''}\n      ` +
-              `${r.format ?? '-'}: ${r.accepted} accepted, ${r.ignored} ignored, ${r.quarantined} quarantined, ${r.duplicates} duplicates, ${r.resources} resources${r.error ? `; ${r.error}` : ''}`,
+              `${r.format ?? 'no items'}: ${r.accepted} accepted, ${r.ignored} ignored, ${r.quarantined} quarantined, ${r.duplicates} duplicates, ${r.resources} resources${r.error ? `; ${r.error}` : ''}`,
           );
         }
       }
