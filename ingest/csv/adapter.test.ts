@@ -137,7 +137,7 @@ test('a header with a missing column rejects the whole file, naming the closest 
   assert.equal(items.length, 1);
   const [r] = rejected(items);
   assert.match(r.reason, /closest is community-contact \(missing staff_role\)/);
-  assert.match(r.reason, /none of the 2 rows was read/);
+  assert.match(r.reason, /none of its 2 rows was read/);
   assert.equal(r.raw, `${header}\n(2 rows not read)`);
 });
 
@@ -274,7 +274,7 @@ test('a header of 10,000 columns is rejected with a reason a person can read, no
   assert.equal(items.length, 1);
   const reason = (items[0] as RejectedItem).reason;
   assert.ok(reason.length < 400, `${reason.length} characters`);
-  assert.match(reason, /closest is community-contact \(extra extra_column_0, extra_column_1, .*extra_column_9 and 9,990 more columns\), so none of the 1 rows was read$/);
+  assert.match(reason, /closest is community-contact \(extra extra_column_0, extra_column_1, .*extra_column_9 and 9,990 more columns\), so its one row was not read$/);
 });
 
 test('a bad value of a megabyte is named by its start, not copied into the reason', async () => {

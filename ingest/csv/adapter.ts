@@ -94,7 +94,7 @@ function headerRejection(
     kind: 'rejected',
     format: 'csv',
     sourceSystem: source ?? m.closest.system,
-    reason: `the header does not match any CSV contract; closest is ${m.closest.name} (${parts.join('; ')}), so none of the ${rowsNotRead} rows was read`,
+    reason: `the header does not match any CSV contract; closest is ${m.closest.name} (${parts.join('; ')}), so ${rowsNotRead === 1 ? 'its one row was not read' : rowsNotRead === 0 ? 'it has no rows to read' : `none of its ${rowsNotRead.toLocaleString('en-GB')} rows was read`}`,
     raw: `${headerLine}\n(${rowsNotRead} rows not read)`,
     origin,
   };
