@@ -5,6 +5,7 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Database } from '../db/database.ts';
 import type { MllpCounters } from '../ingest/mllp-service.ts';
+import { bevanApi, registerOpenApi } from './app.ts';
 import type { MllpListenerStatus } from '../ingest/hl7v2/mllp.ts';
 
 export interface ServerDeps {
@@ -18,6 +19,9 @@ const HEALTH_DB_WAIT_MS = 5_000;
 /** Builds the app without listening (tests call app.inject()). */
 export function buildServer(deps: ServerDeps): FastifyInstance {
   const app = Fastify({ logger: false, bodyLimit: 1 << 20 });
+  // Sign-in, the FHIR API and /openapi.json (http/app.ts); OpenAPI first so it sees every route.
+  void registerOpenApi(app);
+  void app.register(bevanApi, { db: deps.db });
 
   // ok; degraded (the MLLP listener is not listening: HL7 v2 feeds cannot deliver); unavailable
   // (the database does not answer: 503). Answered whatever the MLLP side is doing.

@@ -1,0 +1,112 @@
+/**
+ * Patient search parameters (https://hl7.org/fhir/R4/patient.html#search) → criteria for the
+ * repository, paging, and the parameters Bevan does not support (reported, never silently
+ * ignored: an error with `Prefer: handling=strict`, otherwise an OperationOutcome entry). Pure.
+ */
+import { NHS_NUMBER_SYSTEM, SOURCE_ID_SYSTEM_PREFIX } from '../record/fhir-bundle.ts';
+import type { PatientCriteria } from './store.ts';
+
+export const PATIENT_SEARCH_PARAMS = ['identifier', 'name', 'family', 'given', 'birthdate', 'gender', 'address-postalcode', '_id', '_count', '_offset'] as const;
+export const MAX_COUNT = 100;
+export const DEFAULT_COUNT = 20;
+
+export type ParsedSearch =
+  | { kind: 'ok'; criteria: PatientCriteria; count: number; offset: number; unknown: string[] }
+  | { kind: 'invalid'; problems: string[] };
+
+/** One query parameter may repeat (AND); each value may hold a comma list (OR). */
+export function parsePatientSearch(query: Record<string, string | string[] | undefined>): ParsedSearch {
+  const c: PatientCriteria = {};
+  const problems: string[] = [];
+  const unknown: string[] = [];
+  let count = DEFAULT_COUNT;
+  let offset = 0;
+  for (const [rawKey, raw] of Object.entries(query)) {
+    if (raw === undefined) continue;
+    const values = (Array.isArray(raw) ? raw : [raw]).map(String);
+    const [key, modifier] = rawKey.split(':', 2) as [string, string | undefined];
+    if (modifier !== undefined && !(key === 'identifier' && modifier === 'exact')) {
+      unknown.push(rawKey);
+      continue;
+    }
+    const lists = values.map((v) => v.split(',').map((x) => x.trim()).filter(Boolean));
+    if (lists.some((l) => l.some((x) => x.length > 200))) {
+      problems.push(`${key}: a value over 200 characters`);
+      continue;
+    }
+    switch (key) {
+      case '_id':
+        c.ids = [...(c.ids ?? []), ...lists.flat()];
+        break;
+      case 'identifier':
+        for (const v of lists.flat()) {
+          const bar = v.indexOf('|');
+          if (bar < 0) (c.anyIdentifiers ??= []).push(v);
+          else {
+            const system = v.slice(0, bar);
+            const value = v.slice(bar + 1);
+            if (system === NHS_NUMBER_SYSTEM) (c.nhsNumbers ??= []).push(value.replace(/\s+/g, ''));
+            else if (system.startsWith(SOURCE_ID_SYSTEM_PREFIX)) (c.sourceIdentifiers ??= []).push({ system: system.slice(SOURCE_ID_SYSTEM_PREFIX.length), value });
+            else if (system === '') (c.anyIdentifiers ??= []).push(value);
+            // An identifier system Bevan does not hold matches nobody.
+            else (c.sourceIdentifiers ??= []).push({ system: `\u0000${system}`, value });
+          }
+        }
+        break;
+      case 'name':
+      case 'family':
+      case 'given':
+        (c[key] ??= []).push(...lists);
+        break;
+      case 'address-postalcode':
+        (c.postalCode ??= []).push(...lists);
+        break;
+      case 'gender':
+        for (const g of lists.flat()) {
+          if (!['male', 'female', 'other', 'unknown'].includes(g)) problems.push(`gender: "${g}" is not male, female, other or unknown`);
+          else (c.gender ??= []).push(g);
+        }
+        break;
+      case 'birthdate':
+        for (const v of lists.flat()) {
+          const m = /^(eq|ne|gt|lt|ge|le)?(\d{4}(?:-\d{2}(?:-\d{2})?)?)$/.exec(v);
+          if (!m || Number.isNaN(Date.parse(m[2]!))) {
+            problems.push(`birthdate: "${v}" is not a date (YYYY, YYYY-MM or YYYY-MM-DD, with an optional prefix eq, ge, le, gt, lt, ne)`);
+            continue;
+          }
+          const prefix = (m[1] ?? 'eq') as 'eq';
+          const d = m[2]!;
+          // A partial date is a range: 1950 means 1950-01-01 to 1950-12-31.
+          if (d.length === 10) (c.birthdate ??= []).push({ prefix, date: d });
+          else {
+            const start = d.length === 4 ? `${d}-01-01` : `${d}-01`;
+            const endDate = new Date(Date.UTC(Number(d.slice(0, 4)) + (d.length === 4 ? 1 : 0), d.length === 4 ? 0 : Number(d.slice(5, 7)), 1) - 86_400_000).toISOString().slice(0, 10);
+            if (prefix === 'eq') (c.birthdate ??= []).push({ prefix: 'ge', date: start }, { prefix: 'le', date: endDate });
+            else if (prefix === 'ge' || prefix === 'lt') (c.birthdate ??= []).push({ prefix, date: start });
+            else if (prefix === 'le' || prefix === 'gt') (c.birthdate ??= []).push({ prefix, date: endDate });
+            else problems.push(`birthdate: "ne" needs a full date`);
+          }
+        }
+        break;
+      case '_count': {
+        const n = Number(values.at(-1));
+        if (!Number.isInteger(n) || n < 0) problems.push(`_count: "${values.at(-1)}" is not a whole number`);
+        else count = Math.min(n, MAX_COUNT);
+        break;
+      }
+      case '_offset': {
+        const n = Number(values.at(-1));
+        if (!Number.isInteger(n) || n < 0 || n > 1_000_000) problems.push(`_offset: "${values.at(-1)}" is not a whole number`);
+        else offset = n;
+        break;
+      }
+      case '_format':
+      case '_pretty':
+        break;
+      default:
+        unknown.push(rawKey);
+    }
+  }
+  if (problems.length) return { kind: 'invalid', problems };
+  return { kind: 'ok', criteria: c, count, offset, unknown };
+}

@@ -1,0 +1,41 @@
+/**
+ * Bevan's API on a Fastify instance: OpenAPI for the non-FHIR endpoints (/openapi.json), sign-in
+ * (auth.ts) and the FHIR R4 API (fhir-routes.ts), with one error handler turning every error into
+ * an OperationOutcome. Stateless: the signing key and all state are in the database, so several
+ * servers can run behind a load balancer on one PostgreSQL server.
+ */
+import type { FastifyInstance } from 'fastify';
+import swagger from '@fastify/swagger';
+import type { Database } from '../db/database.ts';
+import { registerAuth, type AuthOptions } from './auth.ts';
+import { FHIR_JSON, registerFhirRoutes } from './fhir-routes.ts';
+import { errorReply, operationOutcome } from './outcome.ts';
+
+export interface ApiOptions extends Omit<AuthOptions, 'db'> {
+  db: Database;
+}
+
+/** Registers the OpenAPI generator on the root instance: call before any route is added. */
+export async function registerOpenApi(app: FastifyInstance): Promise<void> {
+  await app.register(swagger, {
+    openapi: { info: { title: 'Bevan (non-FHIR endpoints)', version: '0.1.0', description: 'Sign-in, keys, health and ingestion status. The FHIR R4 API is described by /fhir/metadata.' } },
+    hideUntagged: false,
+    transform: ({ schema, url }) => ({ schema: { ...(schema ?? {}), hide: url.startsWith('/fhir') || url === '/openapi.json' } as typeof schema, url }),
+  });
+}
+
+/** The API plugin: sign-in, FHIR routes, OperationOutcome errors, /openapi.json. */
+export async function bevanApi(app: FastifyInstance, o: ApiOptions): Promise<void> {
+  // FHIR clients send application/fhir+json; parse it as JSON (prototype poisoning refused).
+  app.addContentTypeParser(['application/fhir+json', 'application/json+fhir'], { parseAs: 'string' }, app.getDefaultJsonParser('error', 'error'));
+  app.setErrorHandler((err, _req, reply) => {
+    const { status, body } = errorReply(err);
+    reply.code(status).type(FHIR_JSON).send(body);
+  });
+  app.setNotFoundHandler((req, reply) => {
+    reply.code(404).type(FHIR_JSON).send(operationOutcome('not-found', `no route ${req.method} ${req.url.split('?')[0]}`));
+  });
+  await registerAuth(app, o);
+  await registerFhirRoutes(app, o);
+  app.get('/openapi.json', { config: { access: 'public' } }, async () => app.swagger());
+}

@@ -1,0 +1,140 @@
+/**
+ * FHIR R4 REST under /fhir. Handlers only translate: they build the request context from the
+ * signed-in principal, call the login-bound repository (which decides and audits) and
+ * serialise. Every route that reaches personal data is marked `access: 'personal'` (the route
+ * inventory test holds each of them to a decision and an audit entry).
+ */
+import type { Bundle, CapabilityStatement, Resource } from '@medplum/fhirtypes';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { invalid, isPurpose, unauthenticated, type PurposeOfUse, type RequestContext } from '../access/context.ts';
+import type { Database } from '../db/database.ts';
+import { parsePatientSearch, PATIENT_SEARCH_PARAMS } from '../fhir/patient-search.ts';
+import { repositoryFor } from '../fhir/repository-for.ts';
+import { operationOutcome } from './outcome.ts';
+
+export const FHIR_JSON = 'application/fhir+json; charset=utf-8';
+/** Types Bevan stores and serves by id (read); Patient also has search and $everything. */
+export const READABLE_TYPES = [
+  'AllergyIntolerance', 'CarePlan', 'Condition', 'Consent', 'DiagnosticReport', 'Encounter', 'EpisodeOfCare', 'Immunization', 'Medication', 'MedicationRequest',
+  'MedicationStatement', 'Observation', 'Organization', 'Practitioner', 'Procedure', 'ServiceRequest',
+];
+const ID = '^[A-Za-z0-9\\-.]{1,64}$';
+
+/** The request context, built once per request from the principal the auth hook verified. */
+export function requestContext(req: FastifyRequest, db: Database): RequestContext {
+  const principal = req.principal;
+  if (!principal) throw unauthenticated('sign in first');
+  const asked = req.headers['x-bevan-purpose'];
+  const purpose: PurposeOfUse = typeof asked === 'string' && asked ? (isPurpose(asked) ? asked : (() => { throw invalid(`X-Bevan-Purpose "${asked}" is not a purpose of use`); })()) : principal.role === 'patient' ? 'patient-access' : principal.role === 'analyst' ? 'secondary-use' : 'direct-care';
+  const bg = req.headers['x-bevan-break-glass'];
+  return { principal, purpose, db, from: req.ip, ...(typeof bg === 'string' && bg.trim() ? { breakGlassReason: bg.trim().slice(0, 500) } : {}) };
+}
+
+function strict(req: FastifyRequest): boolean {
+  const prefer = req.headers.prefer;
+  return typeof prefer === 'string' && /\bhandling\s*=\s*strict\b/i.test(prefer);
+}
+
+function baseUrl(req: FastifyRequest): string {
+  return `${req.protocol}://${req.headers.host ?? 'localhost'}/fhir`;
+}
+
+export async function registerFhirRoutes(app: FastifyInstance, o: { db: Database }): Promise<void> {
+  const { db } = o;
+  const send = (reply: FastifyReply, body: Resource) => reply.type(FHIR_JSON).send(body);
+  const personal = { config: { access: 'personal' as const } };
+  const idParams = { type: 'object', properties: { id: { type: 'string', pattern: ID } }, required: ['id'] };
+
+  app.get('/fhir/metadata', { config: { access: 'public' } }, async (_req, reply) => send(reply, capabilityStatement()));
+
+  app.get<{ Querystring: Record<string, string | string[]> }>('/fhir/Patient', personal, async (req, reply) => {
+    const ctx = requestContext(req, db);
+    const parsed = parsePatientSearch(req.query);
+    if (parsed.kind === 'invalid') throw invalid(parsed.problems[0]!, parsed.problems);
+    if (parsed.unknown.length && strict(req)) throw invalid(`unknown or unsupported search parameters: ${parsed.unknown.join(', ')} (supported: ${PATIENT_SEARCH_PARAMS.join(', ')})`);
+    const found = await repositoryFor(ctx).searchPatients(parsed.criteria, { count: parsed.count, offset: parsed.offset }, { query: req.query });
+    const self = new URL(`${baseUrl(req)}/Patient`);
+    for (const [k, v] of Object.entries(req.query)) for (const x of Array.isArray(v) ? v : [v]) if (k !== '_offset' && !parsed.unknown.includes(k)) self.searchParams.append(k, String(x));
+    const at = (offset: number) => {
+      const u = new URL(self);
+      u.searchParams.set('_count', String(parsed.count));
+      u.searchParams.set('_offset', String(offset));
+      return u.toString();
+    };
+    const link: Bundle['link'] = [{ relation: 'self', url: at(parsed.offset) }];
+    if (parsed.count > 0 && parsed.offset + parsed.count < found.total) link.push({ relation: 'next', url: at(parsed.offset + parsed.count) });
+    if (parsed.offset > 0 && parsed.count > 0) link.push({ relation: 'previous', url: at(Math.max(0, parsed.offset - parsed.count)) });
+    const bundle: Bundle = {
+      resourceType: 'Bundle',
+      type: 'searchset',
+      total: found.total,
+      link,
+      entry: found.patients.map((p) => ({ fullUrl: `${baseUrl(req)}/Patient/${p.id}`, resource: p, search: { mode: 'match' as const } })),
+    };
+    if (parsed.unknown.length) bundle.entry!.push({ resource: operationOutcome('not-supported', `ignored unknown or unsupported search parameters: ${parsed.unknown.join(', ')}`, [], 'warning'), search: { mode: 'outcome' } });
+    return send(reply, bundle);
+  });
+
+  app.get<{ Params: { id: string } }>('/fhir/Patient/:id', { ...personal, schema: { params: idParams } }, async (req, reply) => send(reply, await repositoryFor(requestContext(req, db)).readPatient(req.params.id)));
+
+  app.get<{ Params: { id: string }; Querystring: Record<string, string> }>('/fhir/Patient/:id/$everything', { ...personal, schema: { params: idParams } }, async (req, reply) => {
+    const known = new Set(['_type', '_since', '_count', '_format']);
+    const unknown = Object.keys(req.query).filter((k) => !known.has(k));
+    if (unknown.length && strict(req)) throw invalid(`unknown $everything parameters: ${unknown.join(', ')} (supported: _type, _since)`);
+    const since = req.query._since;
+    if (since !== undefined && Number.isNaN(Date.parse(since))) throw invalid(`_since "${since}" is not an instant`);
+    const types = req.query._type ? String(req.query._type).split(',').map((t) => t.trim()).filter(Boolean) : undefined;
+    if (types?.some((t) => !/^[A-Z][A-Za-z]{1,63}$/.test(t))) throw invalid('_type: resource type names only');
+    const bundle = await repositoryFor(requestContext(req, db)).everything(req.params.id, { types, since });
+    for (const e of bundle.entry ?? []) e.fullUrl = `${baseUrl(req)}/${e.resource!.resourceType}/${e.resource!.id}`;
+    return send(reply, bundle);
+  });
+
+  app.get<{ Params: { type: string; id: string } }>(
+    '/fhir/:type/:id',
+    { ...personal, schema: { params: { type: 'object', properties: { type: { type: 'string', pattern: '^[A-Z][A-Za-z]{1,63}$' }, id: { type: 'string', pattern: ID } }, required: ['type', 'id'] } } },
+    async (req, reply) => {
+      if (!READABLE_TYPES.includes(req.params.type)) throw invalid(`${req.params.type} is not a resource type this server serves (see /fhir/metadata)`);
+      return send(reply, await repositoryFor(requestContext(req, db)).readResource(req.params.type, req.params.id));
+    },
+  );
+}
+
+/** The CapabilityStatement: what this server implements, and only that. */
+export function capabilityStatement(): CapabilityStatement {
+  return {
+    resourceType: 'CapabilityStatement',
+    status: 'active',
+    date: '2025-10-01',
+    kind: 'instance',
+    fhirVersion: '4.0.1',
+    format: ['application/fhir+json', 'json'],
+    software: { name: 'Bevan', version: '0.1.0' },
+    implementation: { description: 'Bevan integrated care record: read-only FHIR R4 API behind the access policy; every access audited' },
+    rest: [
+      {
+        mode: 'server',
+        security: { cors: false, service: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/restful-security-service', code: 'OAuth' }] }], description: 'Bearer JWT from POST /auth/login or bevan token; JWKS at /.well-known/jwks.json' },
+        resource: [
+          {
+            type: 'Patient',
+            interaction: [{ code: 'read' }, { code: 'search-type' }],
+            searchParam: [
+              { name: 'identifier', type: 'token', documentation: 'https://fhir.nhs.uk/Id/nhs-number|<NHS number>, or urn:bevan:source:<system>|<id>' },
+              { name: 'name', type: 'string' },
+              { name: 'family', type: 'string' },
+              { name: 'given', type: 'string' },
+              { name: 'birthdate', type: 'date' },
+              { name: 'gender', type: 'token' },
+              { name: 'address-postalcode', type: 'string' },
+              { name: '_id', type: 'token' },
+              { name: '_count', type: 'number' },
+            ],
+            operation: [{ name: 'everything', definition: 'http://hl7.org/fhir/OperationDefinition/Patient-everything' }],
+          },
+          ...READABLE_TYPES.map((type) => ({ type: type as 'Condition', interaction: [{ code: 'read' as const }] })),
+        ],
+      },
+    ],
+  };
+}
