@@ -210,7 +210,7 @@ async function* walk(dir: string, roots: readonly string[], seen: Set<string>): 
       seen.add(real);
       yield* walk(p, roots, seen);
     } else if (e.isFile()) {
-      if (e.name === 'locality.json') continue;
+      if (e.name === 'locality.json' || e.name === 'feeds.json') continue; // configuration, not feed data
       const real = await realpath(p).catch(() => p);
       if (seen.has(real)) continue;
       seen.add(real);

@@ -75,7 +75,7 @@ export interface MllpCounters {
   byOutcome: Record<string, number>;
 }
 
-export type MllpIngestOptions = Pick<MllpListenerOptions, 'maxConnections' | 'idleTimeoutMs' | 'frameTimeoutMs' | 'maxMessageBytes' | 'junkBudget' | 'onError'>;
+export type MllpIngestOptions = Pick<MllpListenerOptions, 'maxConnections' | 'idleTimeoutMs' | 'frameTimeoutMs' | 'maxMessageBytes' | 'junkBudget' | 'onError' | 'context'>;
 
 /** Starts an MLLP listener that feeds this database; returns it with live counters and its status. */
 export async function startMllpIngest(db: Database, port: number, host = '127.0.0.1', options: MllpIngestOptions = {}) {

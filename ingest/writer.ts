@@ -17,6 +17,7 @@ import { isUnavailable } from '../db/database.ts';
 import type { AcceptedItem, IngestItem, RejectedItem, SourceIdentity } from './model.ts';
 import { applyMerge, resolveIdentities } from '../mpi/link.ts';
 import { identityKey } from '../mpi/identity.ts';
+import { NON_PERSONAL_TYPES } from './fhir/r4.ts';
 
 /** What happened to one item of a batch. */
 export type ItemOutcome = 'committed' | 'duplicate' | 'quarantined' | 'conflict' | 'ignored';
@@ -33,8 +34,8 @@ export interface BatchResult {
 
 export const emptyResult = (): Omit<BatchResult, 'outcomes'> => ({ accepted: 0, ignored: 0, quarantined: 0, duplicates: 0, resources: 0 });
 
-/** Resource types that describe no person: stored without a person key. */
-const NON_PERSONAL = new Set(['Organization', 'Practitioner', 'PractitionerRole', 'Location', 'Medication', 'HealthcareService']);
+/** Resource types that describe no person (FHIR R4 directory, definitional and infrastructure types): stored without a person key. */
+const NON_PERSONAL = NON_PERSONAL_TYPES;
 
 
 interface QuarantineRow {

@@ -5,6 +5,7 @@ import { buildServer } from '../../http/server.ts';
 import { startMllpIngest } from '../../ingest/mllp-service.ts';
 import { MLLP_DEFAULTS } from '../../ingest/hl7v2/mllp.ts';
 import type { Database } from '../../db/database.ts';
+import { loadFeeds, type FeedsConfig } from '../../ingest/feeds.ts';
 
 export interface ServeOptions {
   port: number;
@@ -14,6 +15,8 @@ export interface ServeOptions {
   mllpMaxConnections?: number;
   /** Close an MLLP connection after this long with no traffic, in ms (default 10 minutes). */
   mllpIdleTimeoutMs?: number;
+  /** One more MLLP listener per feed of a feeds file that names a port; its key names the sender when MSH-4 and MSH-3 are empty. */
+  feedPorts?: { port: number; source: string }[];
 }
 
 /** A listening socket that could not be opened, said so that the user knows which option changes it. */
@@ -58,6 +61,23 @@ function probe(port: number, host: string): Promise<void> {
 export async function checkPorts(o: ServeOptions): Promise<void> {
   if (o.mllpPort) await probe(o.mllpPort, o.host).catch((err) => Promise.reject(listenError(err, 'MLLP', o.host, o.mllpPort!, '--mllp-port (or "off")')));
   if (o.port) await probe(o.port, o.host).catch((err) => Promise.reject(listenError(err, 'HTTP', o.host, o.port, '--port')));
+  for (const f of o.feedPorts ?? []) {
+    await probe(f.port, o.host).catch((err) => Promise.reject(listenError(err, 'MLLP', o.host, f.port, `the mllpPort of feed ${f.source} in the feeds file`)));
+  }
+}
+
+/** The MLLP ports a feeds file names, checked against each other and the main MLLP port. */
+export function feedPortsOf(config: FeedsConfig, mllpPort: number | null): { port: number; source: string }[] {
+  const out: { port: number; source: string }[] = [];
+  for (const f of config.feeds) {
+    if (f.mllpPort === undefined) continue;
+    if (f.format !== 'hl7v2') throw new Error(`feed ${f.key} names MLLP port ${f.mllpPort}, but MLLP carries HL7 v2 only (its format is ${f.format})`);
+    if (f.mllpPort === mllpPort) throw new Error(`feed ${f.key} names MLLP port ${f.mllpPort}, which is also --mllp-port; choose another for one of them (or --mllp-port off)`);
+    const twin = out.find((x) => x.port === f.mllpPort);
+    if (twin) throw new Error(`feeds ${twin.source} and ${f.key} both name MLLP port ${f.mllpPort}`);
+    out.push({ port: f.mllpPort, source: f.key });
+  }
+  return out;
 }
 
 /**
@@ -78,22 +98,44 @@ export async function startServices(db: Database, o: ServeOptions) {
       throw listenError(err, 'MLLP', o.host, o.mllpPort, '--mllp-port (or "off")');
     }
   }
+  const feedListeners: { source: string; listener: Awaited<ReturnType<typeof startMllpIngest>> }[] = [];
+  const closeFeedListeners = () => Promise.all(feedListeners.map((f) => f.listener.close()));
+  for (const f of o.feedPorts ?? []) {
+    try {
+      feedListeners.push({
+        source: f.source,
+        listener: await startMllpIngest(db, f.port, o.host, {
+          maxConnections: o.mllpMaxConnections,
+          idleTimeoutMs: o.mllpIdleTimeoutMs,
+          onError: logMllpError,
+          context: { source: f.source },
+        }),
+      });
+    } catch (err) {
+      await closeFeedListeners();
+      await mllp?.close();
+      throw listenError(err, 'MLLP', o.host, f.port, `the mllpPort of feed ${f.source} in the feeds file`);
+    }
+  }
   const app = buildServer({ db, mllp });
   try {
     await app.listen({ port: o.port, host: o.host });
   } catch (err) {
     await app.close().catch(() => undefined);
+    await closeFeedListeners();
     await mllp?.close();
     throw listenError(err, 'HTTP', o.host, o.port, '--port');
   }
   const address = app.server.address();
   return {
     mllp,
+    feedListeners,
     app,
     /** The HTTP port actually listened on (differs from the option when that was 0). */
     httpPort: typeof address === 'object' && address ? address.port : o.port,
     async stop() {
       await app.close();
+      await closeFeedListeners();
       await mllp?.close();
     },
   };
@@ -149,9 +191,11 @@ export function registerServe(program: Command): void {
     program
       .command('serve')
       .description('start the HTTP server (health, ingestion status) and the HL7 v2 MLLP listener')
-      .option('--data <dir>', 'PGlite data folder (ignored when DATABASE_URL is set)', './.bevan/data'),
-  ).action(async (opts: ListenFlags & { data: string }) => {
+      .option('--data <dir>', 'PGlite data folder (ignored when DATABASE_URL is set)', './.bevan/data')
+      .option('--feeds <file>', 'a feeds file (docs/feeds.md "Feed configuration"): one more MLLP listener for each feed that names an mllpPort'),
+  ).action(async (opts: ListenFlags & { data: string; feeds?: string }) => {
     const o = serveOptions(opts);
+    if (opts.feeds) o.feedPorts = feedPortsOf(loadFeeds(opts.feeds), o.mllpPort);
     await checkPorts(o);
     const db = await openDatabase({ dataDir: opts.data });
     let s: Awaited<ReturnType<typeof startServices>>;
@@ -164,6 +208,7 @@ export function registerServe(program: Command): void {
     console.log(`Bevan on ${db.kind} (${db.location})`);
     console.log(`  http://${o.host}:${s.httpPort}/health   http://${o.host}:${s.httpPort}/ingest/status`);
     if (s.mllp) console.log(`  MLLP listener on ${o.host}:${s.mllp.port}`);
+    for (const f of s.feedListeners) console.log(`  MLLP listener for ${f.source} on ${o.host}:${f.listener.port}`);
     stopOnSignal(async () => {
       await s.stop();
       await db.close();

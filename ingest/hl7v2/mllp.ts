@@ -10,7 +10,7 @@
  * Spec: HL7 v2 Implementation Guide, Appendix C (MLLP release 1).
  */
 import net from 'node:net';
-import type { IngestItem, RejectedItem } from '../model.ts';
+import type { IngestItem, ReadContext, RejectedItem } from '../model.ts';
 import { buildAck, readAck, type AckCode } from './ack.ts';
 import { readHl7 } from './hl7-text.ts';
 import { decodeHl7Bytes, MAX_MESSAGE_BYTES, RAW_KEEP_BYTES, safeRaw } from './split.ts';
@@ -174,6 +174,8 @@ export interface MllpListenerOptions {
    * and 1). Beyond that each is answered AE and counted, and one row sums them up.
    */
   junkBudget?: { burst: number; perMinute: number };
+  /** The feed this port belongs to (its feeds-file entry): names the sender of messages with empty MSH-4 and MSH-3. */
+  context?: ReadContext;
   /** Clock for the junk budget (tests). */
   now?: () => number;
 }
@@ -201,11 +203,11 @@ const RETRY_TEXT = 'database unavailable, please retry';
 export const MLLP_DEFAULTS = { maxConnections: 200, idleTimeoutMs: 10 * 60_000, frameTimeoutMs: 2 * 60_000 } as const;
 
 /** MSH-4/MSH-3 source and MSH-10 read from a message's first line, for a message that cannot be parsed whole. */
-function labelsFromHead(text: string): Pick<RejectedItem, 'sourceSystem' | 'messageId'> {
+function labelsFromHead(text: string, context?: ReadContext): Pick<RejectedItem, 'sourceSystem' | 'messageId'> {
   const first = text.replace(/^[\s\x0b]+/, '').split(/\r\n|\r|\n/, 1)[0] ?? '';
   if (!first.startsWith('MSH')) return {};
   // The adapter's own rules name the source (MSH-4, else MSH-3): a lone MSH line is rejected, but labelled.
-  const { sourceSystem, messageId } = parseHl7Message(first, '') as { sourceSystem?: string; messageId?: string };
+  const { sourceSystem, messageId } = parseHl7Message(first, '', context) as { sourceSystem?: string; messageId?: string };
   return { ...(sourceSystem ? { sourceSystem } : {}), ...(messageId ? { messageId } : {}) };
 }
 
@@ -214,10 +216,10 @@ function kib(n: number): string {
 }
 
 /** The item a frame stands for (what `handle` is given), with its raw text; `junk` when it has no readable MSH. */
-export function frameItem(frame: MllpFrame, origin: string, maxBytes = MAX_MESSAGE_BYTES): { item: IngestItem; raw: string; junk: boolean } {
+export function frameItem(frame: MllpFrame, origin: string, maxBytes = MAX_MESSAGE_BYTES, context?: ReadContext): { item: IngestItem; raw: string; junk: boolean } {
   if (frame.kind === 'frame') {
     const raw = safeRaw(decodeHl7Bytes(frame.bytes));
-    const item = parseHl7Message(raw, origin);
+    const item = parseHl7Message(raw, origin, context);
     return { item, raw, junk: item.kind === 'rejected' && !readHl7(raw).ok };
   }
   const raw = safeRaw(decodeHl7Bytes(frame.head));
@@ -225,7 +227,7 @@ export function frameItem(frame: MllpFrame, origin: string, maxBytes = MAX_MESSA
     frame.kind === 'oversize'
       ? `message is ${frame.bytes} bytes (${kib(frame.bytes)}), larger than the ${maxBytes} byte limit; only its first ${kib(frame.head.length)} are kept`
       : `the frame had no end block (FS CR) ${Math.round(frame.waitedMs / 1000)} s after its start block (VT); ${frame.bytes} bytes arrived, the first ${kib(frame.head.length)} are kept; the connection was closed (check the sender's MLLP framing)`;
-  return { item: { kind: 'rejected', format: 'hl7v2', ...labelsFromHead(raw), reason, raw, origin }, raw, junk: true };
+  return { item: { kind: 'rejected', format: 'hl7v2', ...labelsFromHead(raw, context), reason, raw, origin }, raw, junk: true };
 }
 
 /** Maps what `handle` answered for an item to the ACK (see docs/feeds.md). */
@@ -401,7 +403,7 @@ export function startMllpListener(opts: MllpListenerOptions): Promise<MllpListen
     };
     const answer = async (frame: MllpFrame): Promise<string> => {
       count++;
-      const { item, raw, junk } = frameItem(frame, `${peer}#${count}`, maxBytes);
+      const { item, raw, junk } = frameItem(frame, `${peer}#${count}`, maxBytes, opts.context);
       // Junk beyond the sender's budget is answered but not stored one by one (see JunkBudget).
       if (junk && !budget.take(address, raw)) return ackFor(item, raw, 'quarantined');
       if (junk) await flushSummary(address);

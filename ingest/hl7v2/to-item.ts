@@ -88,7 +88,7 @@ export function parseHl7Message(text: string, origin: string, context?: ReadCont
     const contentHash = hl7ContentHash(text);
     // A message Bevan does not use needs no sender to be acknowledged: one that names none is
     // logged under `hl7:unknown` rather than quarantined for a fix nobody needs.
-    if (!used) return { kind: 'ignored', format: 'hl7v2', sourceSystem: sourceSystem ?? UNKNOWN_SENDER, messageId, contentHash, event, origin };
+    if (!used) return { kind: 'ignored', format: 'hl7v2', sourceSystem: sourceSystem ?? UNKNOWN_SENDER, messageId, contentHash, event, origin, raw };
     if (!sourceSystem) fail('MSH-4 sending facility and MSH-3 sending application are both empty');
 
     // MSH-7 is required; EVN-2 (when the event was recorded) stands in for a sender that leaves it empty.
