@@ -50,6 +50,7 @@ export async function registerAuth(app: FastifyInstance, o: AuthOptions): Promis
   const publicHosts = o.publicHosts ?? (process.env.BEVAN_PUBLIC_HOSTS ?? '').split(',').map((s) => s.trim()).filter(Boolean);
   const perMinute = o.loginPerMinute ?? 10;
   await app.register(rateLimit, { global: false });
+  const perUser = new FixedWindow(perMinute, 60_000);
 
   app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
     const addr = app.server.address();
@@ -75,8 +76,16 @@ export async function registerAuth(app: FastifyInstance, o: AuthOptions): Promis
   app.post<{ Body: { username: string; password: string } }>(
     '/auth/login',
     {
-      config: { access: 'public', rateLimit: { max: perMinute, timeWindow: '1 minute', keyGenerator: (req: FastifyRequest) => `addr:${req.ip}` } },
-      preHandler: app.rateLimit({ max: perMinute, timeWindow: '1 minute', keyGenerator: (req: FastifyRequest) => `user:${String((req.body as { username?: unknown } | undefined)?.username ?? '').toLowerCase()}` }),
+      config: { access: 'public' },
+      // Per address by @fastify/rate-limit, before the body is read; per user name once it is, by
+      // a small counter here (the plugin runs once per request, so it cannot hold both keys).
+      onRequest: app.rateLimit({ max: perMinute, timeWindow: '1 minute', keyGenerator: (req: FastifyRequest) => `addr:${req.ip}` }),
+      preHandler: async (req, reply) => {
+        const name = String((req.body as { username?: unknown } | undefined)?.username ?? '').toLowerCase();
+        if (!perUser.hit(name, Date.now())) {
+          return reply.code(429).header('retry-after', '60').type('application/fhir+json').send(operationOutcome('throttled', 'too many sign-in attempts for this user: wait a minute'));
+        }
+      },
       schema: {
         summary: 'Sign in with a local user name and password: a bearer token for one hour',
         tags: ['auth'],
@@ -90,4 +99,26 @@ export async function registerAuth(app: FastifyInstance, o: AuthOptions): Promis
       return { access_token: await issueToken(o.db, principalOf(user), TOKEN_SECONDS), token_type: 'Bearer', expires_in: TOKEN_SECONDS };
     },
   );
+}
+
+/** A fixed-window counter per key, bounded in memory (oldest windows dropped past maxKeys). */
+export class FixedWindow {
+  private readonly windows = new Map<string, { start: number; count: number }>();
+  constructor(
+    private readonly max: number,
+    private readonly windowMs: number,
+    private readonly maxKeys = 100_000,
+  ) {}
+  /** Counts one attempt; false when the key is over its limit for this window. */
+  hit(key: string, now: number): boolean {
+    const w = this.windows.get(key);
+    if (!w || now - w.start >= this.windowMs) {
+      if (this.windows.size >= this.maxKeys) this.windows.delete(this.windows.keys().next().value!);
+      this.windows.delete(key);
+      this.windows.set(key, { start: now, count: 1 });
+      return true;
+    }
+    w.count++;
+    return w.count <= this.max;
+  }
 }

@@ -1,0 +1,202 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { generateKeyPair, SignJWT, UnsecuredJWT } from 'jose';
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { Bundle, OperationOutcome, Patient } from '@medplum/fhirtypes';
+import { AUDIENCE, issueToken, ISSUER } from '../access/tokens.ts';
+import { addUser } from '../access/users.ts';
+import { verifyAuditChain } from '../access/audit.ts';
+import type { Database } from '../db/database.ts';
+import { fhirLogicalId } from '../record/fhir-bundle.ts';
+import { HOSPITAL, insertFixtures, NHS, PERSON_ID } from '../record/test-fixtures.ts';
+import { testDatabases } from '../test/databases.ts';
+import { bevanApi, registerOpenApi } from './app.ts';
+
+const PASSWORD = 'correct horse battery staple';
+
+async function buildApp(db: Database, routes: { method: string; url: string; access?: string }[]) {
+  const app = Fastify({ logger: false, bodyLimit: 1 << 20 });
+  app.addHook('onRoute', (r) => {
+    for (const m of [r.method].flat()) routes.push({ method: m, url: r.url, access: (r.config as { access?: string } | undefined)?.access });
+  });
+  await registerOpenApi(app);
+  await app.register(bevanApi, { db, loginPerMinute: 5 });
+  await app.ready();
+  return app;
+}
+
+async function audits(db: Database): Promise<number> {
+  return (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM audit_log')).rows[0]!.n;
+}
+
+for (const target of await testDatabases()) {
+  test(`HTTP API on ${target.name}: sign-in, FHIR reads and searches behind the policy, hostile input`, async () => {
+    const db = await target.open();
+    const routes: { method: string; url: string; access?: string }[] = [];
+    let app: FastifyInstance | undefined;
+    try {
+      await insertFixtures(db);
+      await addUser(db, { username: 'dr.jones', role: 'gp', organisation: 'P91001', password: PASSWORD });
+      await addUser(db, { username: 'dr.far', role: 'gp', organisation: 'P99999' });
+      await addUser(db, { username: 'jon', role: 'patient', nhsNumber: NHS });
+      await addUser(db, { username: 'someone', role: 'patient', nhsNumber: '4010232137' });
+      app = await buildApp(db, routes);
+      const a = app;
+      const bearer = async (user: string, role: 'gp' | 'patient', org: string | null, nhs?: string) => `Bearer ${await issueToken(db, { user, role, organisation: org, nhsNumber: nhs })}`;
+      const gp = await bearer('dr.jones', 'gp', 'P91001');
+      const far = await bearer('dr.far', 'gp', 'P99999');
+      const get = (url: string, auth?: string, headers: Record<string, string> = {}) => a.inject({ method: 'GET', url, headers: { ...(auth ? { authorization: auth } : {}), ...headers } });
+      const outcome = (body: string) => JSON.parse(body) as OperationOutcome;
+
+      // The stable id in SQL is the one the bundles use.
+      const sqlId = await db.query<{ id: string }>(`SELECT fhir_logical_id($1, 'Encounter', 'V1001') AS id`, [HOSPITAL]);
+      assert.equal(sqlId.rows[0]!.id, fhirLogicalId(HOSPITAL, 'Encounter', 'V1001'));
+      const odd = await db.query<{ id: string }>(`SELECT fhir_logical_id('gp:é|x', 'Observation', 'ä/1') AS id`);
+      assert.equal(odd.rows[0]!.id, fhirLogicalId('gp:é|x', 'Observation', 'ä/1'));
+
+      // Sign-in.
+      const login = await a.inject({ method: 'POST', url: '/auth/login', payload: { username: 'dr.jones', password: PASSWORD } });
+      assert.equal(login.statusCode, 200, login.body);
+      const tok = login.json() as { access_token: string; token_type: string; expires_in: number };
+      assert.equal(tok.token_type, 'Bearer');
+      assert.equal(tok.expires_in, 3600);
+      assert.equal((await get('/fhir/Patient?family=smith', `Bearer ${tok.access_token}`)).statusCode, 200);
+      assert.equal((await a.inject({ method: 'POST', url: '/auth/login', payload: { username: 'dr.jones', password: 'wrong password!' } })).statusCode, 401);
+      assert.equal((await a.inject({ method: 'POST', url: '/auth/login', payload: { username: 'dr.far', password: PASSWORD } })).statusCode, 401, 'no password set');
+      const jwks = (await get('/.well-known/jwks.json')).json() as { keys: { kid: string; kty: string; d?: string }[] };
+      assert.equal(jwks.keys[0]!.kty, 'EC');
+      assert.equal(jwks.keys[0]!.d, undefined, 'no private part');
+      // Rate-limited per user name (5 a minute in this app).
+      const tries = [];
+      for (let i = 0; i < 6; i++) tries.push((await a.inject({ method: 'POST', url: '/auth/login', payload: { username: 'dr.jones', password: `wrong ${i} password` }, remoteAddress: `10.0.0.${i + 1}` })).statusCode);
+      assert.ok(tries.includes(429), `rate limited: ${tries}`);
+
+      // Malformed, oversized, prototype-poisoned bodies: 400/413 with an OperationOutcome.
+      const bad = await a.inject({ method: 'POST', url: '/auth/login', headers: { 'content-type': 'application/json' }, payload: '{"username": "x", ', remoteAddress: '10.1.0.1' });
+      assert.equal(bad.statusCode, 400);
+      assert.equal(outcome(bad.body).resourceType, 'OperationOutcome');
+      const proto = await a.inject({ method: 'POST', url: '/auth/login', headers: { 'content-type': 'application/json' }, payload: '{"username":"x","password":"y","__proto__":{"admin":true}}', remoteAddress: '10.1.0.2' });
+      assert.equal(proto.statusCode, 400);
+      const ctor = await a.inject({ method: 'POST', url: '/auth/login', headers: { 'content-type': 'application/json' }, payload: '{"username":"x","password":"y","constructor":{"prototype":{"a":1}}}', remoteAddress: '10.1.0.3' });
+      assert.equal(ctor.statusCode, 400);
+      const big = await a.inject({ method: 'POST', url: '/auth/login', headers: { 'content-type': 'application/json' }, payload: JSON.stringify({ username: 'x', password: 'y'.repeat(2 << 20) }), remoteAddress: '10.1.0.4' });
+      assert.equal(big.statusCode, 413);
+      // Without credentials the body is never read: 401, not 413.
+      const unauthBig = await a.inject({ method: 'POST', url: '/fhir/Patient', headers: { 'content-type': 'application/fhir+json' }, payload: 'x'.repeat(2 << 20) });
+      assert.equal(unauthBig.statusCode, 401);
+
+      // Tokens: missing, forged (another key), alg none, expired, another issuer.
+      assert.equal((await get('/fhir/Patient')).statusCode, 401);
+      const other = await generateKeyPair('ES256');
+      const forged = await new SignJWT({ role: 'gp', org: 'P91001' }).setProtectedHeader({ alg: 'ES256', kid: jwks.keys[0]!.kid }).setSubject('dr.jones').setIssuer(ISSUER).setAudience(AUDIENCE).setIssuedAt().setExpirationTime('1h').sign(other.privateKey);
+      assert.equal((await get('/fhir/Patient', `Bearer ${forged}`)).statusCode, 401);
+      const none = new UnsecuredJWT({ role: 'gp', org: 'P91001' }).setSubject('dr.jones').setIssuer(ISSUER).setAudience(AUDIENCE).setIssuedAt().setExpirationTime('1h').encode();
+      assert.equal((await get('/fhir/Patient', `Bearer ${none}`)).statusCode, 401);
+      const expired = await issueToken(db, { user: 'dr.jones', role: 'gp', organisation: 'P91001' }, 60, new Date(Date.now() - 3_600_000));
+      const exp = await get('/fhir/Patient', `Bearer ${expired}`);
+      assert.equal(exp.statusCode, 401);
+      assert.match(outcome(exp.body).issue[0]!.diagnostics!, /exp/);
+      assert.equal((await get('/fhir/Patient', 'Bearer not.a.token')).statusCode, 401);
+      assert.equal((await get('/fhir/Patient', `Basic ${Buffer.from('dr.jones:x').toString('base64')}`)).statusCode, 401);
+      // Host header check.
+      assert.equal((await get('/fhir/metadata', undefined, { host: 'attacker.example' })).statusCode, 421);
+
+      // Metadata (public) and OpenAPI.
+      const cap = (await get('/fhir/metadata')).json() as { resourceType: string; rest: { resource: { type: string }[] }[] };
+      assert.equal(cap.resourceType, 'CapabilityStatement');
+      assert.ok(cap.rest[0]!.resource.some((r) => r.type === 'Observation'));
+      const openapi = (await get('/openapi.json')).json() as { paths: Record<string, unknown> };
+      assert.ok(openapi.paths['/auth/login']);
+
+      // Patient search: the registered GP finds him; a GP elsewhere finds nobody.
+      const byNhs = (await get(`/fhir/Patient?identifier=https://fhir.nhs.uk/Id/nhs-number|${NHS}`, gp)).json() as Bundle;
+      assert.equal(byNhs.total, 1);
+      assert.equal(byNhs.entry![0]!.resource!.id, PERSON_ID);
+      assert.equal(((await get(`/fhir/Patient?identifier=https://fhir.nhs.uk/Id/nhs-number|${NHS}`, far)).json() as Bundle).total, 0);
+      for (const q of ['family=SMI', 'given=jon', 'name=smyth', 'birthdate=1950-03-12', 'birthdate=1950', 'birthdate=ge1950-01-01&birthdate=le1950-12-31', 'gender=male', 'address-postalcode=M33', `_id=${PERSON_ID}`]) {
+        const r = await get(`/fhir/Patient?${q}`, gp);
+        assert.equal(r.statusCode, 200, `${q}: ${r.body}`);
+        assert.equal((r.json() as Bundle).total, 1, q);
+      }
+      assert.equal(((await get('/fhir/Patient?birthdate=1951', gp)).json() as Bundle).total, 0);
+      assert.equal(((await get('/fhir/Patient?gender=female', gp)).json() as Bundle).total, 0);
+      // Injection in search parameters and _sort: no effect but no match / a reported parameter.
+      for (const q of ["family=' OR 1=1 --", 'family=%25', 'name=_', "identifier=x'; DROP TABLE person; --", 'given=<script>alert(1)</script>']) {
+        const r = await get(`/fhir/Patient?${q.replace(/ /g, '%20').replace(/;/g, '%3B')}`, gp);
+        assert.equal(r.statusCode, 200, q);
+        assert.equal((r.json() as Bundle).total, 0, q);
+      }
+      const sorted = await get('/fhir/Patient?family=smith&_sort=name%3BDROP%20TABLE%20person', gp);
+      assert.equal(sorted.statusCode, 200);
+      const sortedBundle = sorted.json() as Bundle;
+      assert.equal(sortedBundle.entry!.at(-1)!.search!.mode, 'outcome', 'unknown parameters are reported');
+      const strict = await get('/fhir/Patient?family=smith&_sort=name', gp, { prefer: 'handling=strict' });
+      assert.equal(strict.statusCode, 400);
+      assert.match(outcome(strict.body).issue[0]!.diagnostics!, /_sort/);
+      assert.equal((await get('/fhir/Patient?birthdate=yesterday', gp)).statusCode, 400);
+      assert.equal((await get('/fhir/Patient?_count=-1', gp)).statusCode, 400);
+      // Paging past the end: an empty page, the right total, no next link.
+      const past = (await get('/fhir/Patient?family=smith&_count=1&_offset=100', gp)).json() as Bundle;
+      assert.equal(past.total, 1);
+      assert.equal(past.entry?.length ?? 0, 0);
+      assert.ok(!past.link!.some((l) => l.relation === 'next'));
+      assert.ok(past.link!.some((l) => l.relation === 'previous'));
+      const first = (await get('/fhir/Patient?family=smith&_count=1', gp)).json() as Bundle;
+      assert.equal(first.entry!.length, 1);
+      assert.ok(!first.link!.some((l) => l.relation === 'next'));
+
+      // Read and $everything.
+      const patient = await get(`/fhir/Patient/${PERSON_ID}`, gp);
+      assert.equal(patient.statusCode, 200);
+      assert.match(patient.headers['content-type'] as string, /application\/fhir\+json/);
+      assert.equal((patient.json() as Patient).identifier![0]!.value, NHS);
+      const farRead = await get(`/fhir/Patient/${PERSON_ID}`, far);
+      assert.equal(farRead.statusCode, 403);
+      assert.match(outcome(farRead.body).issue[0]!.diagnostics!, /no legitimate relationship/);
+      const everything = (await get(`/fhir/Patient/${PERSON_ID}/$everything`, gp)).json() as Bundle;
+      assert.equal(everything.entry!.filter((e) => e.resource!.resourceType === 'Patient').length, 1, 'one Patient for the person');
+      for (const e of everything.entry!.slice(1)) assert.ok(e.resource!.meta!.source, 'each entry names its source system');
+      const onlyEnc = (await get(`/fhir/Patient/${PERSON_ID}/$everything?_type=Encounter`, gp)).json() as Bundle;
+      assert.ok(onlyEnc.entry!.slice(1).every((e) => e.resource!.resourceType === 'Encounter'));
+      assert.equal((await get(`/fhir/Patient/${PERSON_ID}/$everything?_since=soon`, gp)).statusCode, 400);
+      // Every stored type by its stable id.
+      const encId = fhirLogicalId(HOSPITAL, 'Encounter', 'V1001');
+      const enc = await get(`/fhir/Encounter/${encId}`, gp);
+      assert.equal(enc.statusCode, 200, enc.body);
+      assert.equal((enc.json() as { id: string; subject: { reference: string } }).subject.reference, `Patient/${PERSON_ID}`);
+      assert.equal((await get(`/fhir/Encounter/${encId}`, far)).statusCode, 403);
+      assert.equal((await get(`/fhir/Observation/${encId}`, gp)).statusCode, 404);
+      assert.equal((await get('/fhir/Observation/..%2F..%2Fetc%2Fpasswd', gp)).statusCode, 400);
+      assert.equal((await get(`/fhir/Patient/not-a-person`, gp)).statusCode, 404);
+      // A patient sees their own record only.
+      const jon = await bearer('jon', 'patient', null, NHS);
+      assert.equal((await get(`/fhir/Patient/${PERSON_ID}`, jon)).statusCode, 200);
+      const someone = await get(`/fhir/Patient/${PERSON_ID}`, await bearer('someone', 'patient', null, '4010232137'));
+      assert.equal(someone.statusCode, 403);
+      assert.match(outcome(someone.body).issue[0]!.diagnostics!, /only their own record/);
+      assert.equal((await get('/fhir/Patient?family=smith', jon)).statusCode, 403, 'patients do not search');
+
+      // Route inventory: every route is classified; every personal route decides and audits, for a permit and a deny alike.
+      const unclassified = routes.filter((r) => r.method !== 'HEAD' && !r.access);
+      assert.deepEqual(unclassified, [], 'every route says whether it reaches personal data');
+      const personal = routes.filter((r) => r.access === 'personal' && r.method !== 'HEAD');
+      assert.ok(personal.length >= 4);
+      const sample = (url: string) => url.replace(':type', 'Encounter').replace(':id', url.includes(':type') ? encId : PERSON_ID) + (url === '/fhir/Patient' ? '?family=smith' : '');
+      for (const r of personal) {
+        for (const who of [gp, far]) {
+          const before = await audits(db);
+          const res = await a.inject({ method: r.method as 'GET', url: sample(r.url), headers: { authorization: who } });
+          assert.ok([200, 403].includes(res.statusCode), `${r.method} ${r.url}: ${res.statusCode} ${res.body}`);
+          assert.ok((await audits(db)) > before, `${r.method} ${r.url} wrote an audit entry (${res.statusCode})`);
+        }
+      }
+      const denials = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM audit_log WHERE actor = 'dr.far' AND decision = 'deny'`);
+      assert.ok(denials.rows[0]!.n >= 3);
+      const v = await verifyAuditChain(db);
+      assert.equal(v.ok, true, v.reason);
+    } finally {
+      await app?.close();
+      await db.drop();
+    }
+  });
+}
