@@ -4,20 +4,18 @@
  * ground truth. Deterministic: the same seed, size and end date give byte-identical files.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { ASSESSMENT_COLUMNS, COMMUNITY_COLUMNS, PACKAGE_COLUMNS, assessmentRows, communityRows, csvLine, packageRows } from './csv.ts';
-import { isoDate, isoInstant, ymd } from './dates.ts';
-import { gpBundle } from './fhir.ts';
-import { Hl7Counters, hospitalMessages, type FacilityIdentities, type Hl7Message } from './hl7.ts';
-import { NOISE, communityClientId, hospitalNumber, noisyDemographics, socialCarePersonId } from './identity.ts';
+import { Worker } from 'node:worker_threads';
+import { ASSESSMENT_COLUMNS, COMMUNITY_COLUMNS, PACKAGE_COLUMNS, csvLine } from './csv.ts';
+import { isoDate, ymd } from './dates.ts';
 import { buildLocality } from './locality.ts';
-import { NhsNumberAllocator } from './nhs-number.ts';
-import { OutputFile } from './output.ts';
-import { MENTAL_HEALTH_CONTACT_COLUMNS, mentalHealthClientId, mentalHealthContactRows, MENTAL_HEALTH_NOISE } from './mental-health.ts';
-import { MENTAL_HEALTH_TRUST, simulationWindow } from './population.ts';
-import { Random } from './random.ts';
-import { residents } from './residents.ts';
+import { MENTAL_HEALTH_CONTACT_COLUMNS } from './mental-health.ts';
+import { ByteSink, OutputFile } from './output.ts';
+import { simulationWindow } from './population.ts';
+import { MLLP_DAYS, generateShard, shardCount, type MllpMessage, type ShardResult, type ShardTask } from './shard.ts';
+import type { FromShardWorker } from './shard-worker.ts';
 
 export interface GenerateOptions {
   people: number;
@@ -28,6 +26,11 @@ export interface GenerateOptions {
   /** Older name of `until`. */
   end?: string;
   onProgress?: (done: number, total: number) => void;
+  /**
+   * Generator threads (default: up to 2 when there is more than one shard of people; 0 makes
+   * every shard on this thread). The output is the same whatever the number.
+   */
+  workers?: number;
 }
 
 export interface GenerateSummary {
@@ -41,8 +44,6 @@ export interface GenerateSummary {
   seconds: number;
 }
 
-/** Days before the end whose hospital messages go to hospital/mllp/ instead of the yearly files. */
-const MLLP_DAYS = 30;
 /** Files and folders this generator owns inside the output folder (removed before a rerun). */
 const OWNED = ['locality.json', 'gp', 'hospital', 'mentalhealth', 'community', 'socialcare', 'truth'];
 
@@ -86,156 +87,30 @@ export async function generateLocality(opts: GenerateOptions): Promise<GenerateS
     await open(`hospital/oru-${y}.hl7`);
   }
   // The trust's ADT files are opened when a message is written (an empty file is not a feed).
-  const mentalHealth = await open('mentalhealth/contacts.csv', csvLine(MENTAL_HEALTH_CONTACT_COLUMNS));
-  const community = await open('community/contacts.csv', csvLine(COMMUNITY_COLUMNS));
-  const assessments = await open('socialcare/assessments.csv', csvLine(ASSESSMENT_COLUMNS));
-  const packages = await open('socialcare/packages.csv', csvLine(PACKAGE_COLUMNS));
-  const truth = await open('truth/persons.ndjson');
+  await open('mentalhealth/contacts.csv', csvLine(MENTAL_HEALTH_CONTACT_COLUMNS));
+  await open('community/contacts.csv', csvLine(COMMUNITY_COLUMNS));
+  await open('socialcare/assessments.csv', csvLine(ASSESSMENT_COLUMNS));
+  await open('socialcare/packages.csv', csvLine(PACKAGE_COLUMNS));
+  await open('truth/persons.ndjson');
 
   const counts: Record<string, number> = {};
-  const count = (key: string, n = 1) => (counts[key] = (counts[key] ?? 0) + n);
-  const nhs = new NhsNumberAllocator(seed);
-  const counters = new Hl7Counters();
-  const mllpCutoff = window.end - (MLLP_DAYS - 1);
-  const mllp: Hl7Message[] = [];
-  const extractTime = isoInstant(window.end + 1, 120);
-  const progressEvery = Math.max(1, Math.min(1000, Math.ceil(people / 200)));
-
-  for (const { index: i, person, history } of residents(people, seed, window, locality, nhs)) {
-    const idRng = new Random(seed, i, 3);
-    const fhirRng = new Random(seed, i, 4);
-    const hl7Rng = new Random(seed, i, 5);
-    const csvRng = new Random(seed, i, 6);
-    const sources: { system: string; id: string }[] = [];
-    const gpSystem = `gp:${person.practice.ods}`;
-    const gpFile = files.get(`gp/${person.practice.ods}.ndjson`)!;
-
-    // GP record (and, now and then, a second registration of the same person at the practice).
-    const patientId = idRng.uuid();
-    const gp = gpBundle(person, history, { patientId, practice: person.practice, demographics: noisyDemographics(person, idRng, NOISE.gp, window.end), verification: '01', full: true }, fhirRng, extractTime, window.end);
-    gpFile.write(JSON.stringify(gp.bundle) + '\n');
-    sources.push({ system: gpSystem, id: patientId });
-    count('gpBundles');
-    count('fhirResources', gp.resources);
-    if (idRng.chance(0.005)) {
-      const duplicateId = idRng.uuid();
-      const dup = gpBundle(person, history, { patientId: duplicateId, practice: person.practice, demographics: noisyDemographics(person, idRng, NOISE.gpDuplicate, window.end), verification: '02', full: false }, fhirRng, extractTime, window.end);
-      gpFile.write(JSON.stringify(dup.bundle) + '\n');
-      sources.push({ system: gpSystem, id: duplicateId });
-      count('gpBundles');
-      count('fhirResources', dup.resources);
-      count('gpDuplicateRegistrations');
-    }
-
-    // Hospital: one identity per facility used, sometimes a duplicate hospital number.
-    for (const h of locality.hospitals) {
-      const fac = h.facility;
-      const episodeDays = [...history.spells.filter((s) => s.facility === fac).map((s) => (s.aeArrival ?? s).day), ...history.attendances.filter((a) => a.facility === fac).map((a) => a.day)];
-      const labDays = history.labs.filter((l) => l.hospital && l.facility === fac).map((l) => l.day);
-      if (episodeDays.length === 0 && labDays.length === 0) continue;
-      const first = Math.min(...episodeDays, ...labDays);
-      const ids: FacilityIdentities = { primary: { facility: fac, mrn: hospitalNumber(fac, i, 0, seed), demographics: noisyDemographics(person, idRng, NOISE.hospital, first) } };
-      if (episodeDays.length > 0 && idRng.chance(0.015)) {
-        ids.duplicate = { facility: fac, mrn: hospitalNumber(fac, i, 1, seed), demographics: noisyDemographics(person, idRng, NOISE.hospitalDuplicate, first) };
-        ids.duplicateEpisode = idRng.int(0, episodeDays.length - 1);
-        if (idRng.chance(0.7)) ids.mergeAfterDays = idRng.int(1, 60);
-        count('hospitalDuplicateNumbers');
-      }
-      const messages = hospitalMessages(person, history, fac, ids, hl7Rng, counters, window);
-      // The truth names an identity only when some message carries it in PID-3: a duplicate
-      // number whose episode fell outside the window was never sent, so no system knows it.
-      for (const mrn of [ids.primary.mrn, ids.duplicate?.mrn]) {
-        if (mrn && messages.some((m) => m.text.includes(`PID|1||${mrn}^^^`))) sources.push({ system: `hl7:${fac}`, id: mrn });
-      }
-      for (const m of messages) {
-        count(m.kind === 'oru' ? 'oruMessages' : `adt${m.trigger}`);
-        if (m.trigger === 'A40') count('hospitalMerges');
-        if (m.day >= mllpCutoff) {
-          mllp.push(m);
-          count('mllpMessages');
-        } else (await open(`hospital/${m.kind}-${ymd(m.day)[0]}.hl7`)).write(m.text);
-      }
-    }
-
-    // Mental health trust: inpatient stays from its PAS (HL7 v2 ADT), community contacts as CSV, one client id for both.
-    if (history.mentalHealthSpells.length > 0 || history.mentalHealth.length > 0) {
-      const clientId = mentalHealthClientId(i, seed);
-      const first = Math.min(...history.mentalHealthSpells.map((s) => s.day), ...history.mentalHealth.map((c) => c.day));
-      const d = noisyDemographics(person, idRng, MENTAL_HEALTH_NOISE, first);
-      if (history.mentalHealthSpells.length > 0) {
-        const ids: FacilityIdentities = { primary: { facility: MENTAL_HEALTH_TRUST, mrn: clientId, demographics: d } };
-        const messages = hospitalMessages(person, { ...history, spells: history.mentalHealthSpells, attendances: [], labs: [] }, MENTAL_HEALTH_TRUST, ids, hl7Rng, counters, window);
-        if (messages.length) sources.push({ system: `hl7:${MENTAL_HEALTH_TRUST}`, id: clientId });
-        for (const m of messages) {
-          count(`mentalHealthAdt${m.trigger}`);
-          (await open(`mentalhealth/adt-${ymd(m.day)[0]}.hl7`)).write(m.text);
-        }
-        count('mentalHealthAdmissions', history.mentalHealthSpells.length);
-      }
-      if (history.mentalHealth.length > 0) {
-        mentalHealth.write(mentalHealthContactRows(person, clientId, d, history.mentalHealth, csvRng));
-        sources.push({ system: 'csv:mentalhealth', id: clientId });
-        count('mentalHealthContacts', history.mentalHealth.length);
-        count('mentalHealthClients');
-      }
-    }
-
-    // Community services.
-    if (history.community.length > 0) {
-      const clientId = communityClientId(i, seed);
-      const first = Math.min(...history.community.map((c) => c.day));
-      community.write(communityRows(person, clientId, noisyDemographics(person, idRng, NOISE.community, first), history.community, csvRng));
-      sources.push({ system: 'csv:community', id: clientId });
-      count('communityContacts', history.community.length);
-      count('communityClients');
-    }
-
-    // Social care.
-    if (history.assessments.length > 0 || history.packages.length > 0) {
-      const scId = socialCarePersonId(i, seed);
-      const first = Math.min(...history.assessments.map((a) => a.day), ...history.packages.map((p) => p.start));
-      const d = noisyDemographics(person, idRng, NOISE.socialcare, first);
-      assessments.write(assessmentRows(person, scId, d, history.assessments));
-      packages.write(packageRows(scId, d, history.packages));
-      sources.push({ system: 'csv:socialcare', id: scId });
-      count('socialCareAssessments', history.assessments.length);
-      count('socialCarePackages', history.packages.length);
-      count('socialCareClients');
-    }
-
-    // Ground truth.
-    const admissionProbability: Record<string, number> = {};
-    const emergencyAdmissions: Record<string, number> = {};
-    for (const y of history.years) {
-      admissionProbability[y.label] = Math.round(y.admissionProbability * 1e6) / 1e6;
-      emergencyAdmissions[y.label] = y.emergencyAdmissions;
-    }
-    truth.write(
-      JSON.stringify({
-        personId: person.personId,
-        nhsNumber: person.nhsNumber,
-        practice: person.practice.ods,
-        sources,
-        admissionProbability,
-        emergencyAdmissions,
-        ...(history.deathDay !== undefined ? { deathDate: isoDate(history.deathDay) } : {}),
-      }) + '\n',
-    );
-    count('people');
-    if (history.deathDay !== undefined) count('deaths');
-    for (const s of history.spells) count(s.kind === 'emergency' ? 'emergencyAdmissions' : s.kind === 'elective' ? 'electiveAdmissions' : 'maternityAdmissions');
-    count('births', history.births.length);
-    count('aeAttendances', history.attendances.filter((a) => a.kind === 'ae').length + history.spells.filter((s) => s.aeArrival).length);
-    count('outpatientAppointments', history.attendances.filter((a) => a.kind === 'outpatient').length);
-
-    for (const f of files.values()) if (f.full) await f.flush();
-    if ((i + 1) % progressEvery === 0 || i + 1 === people) opts.onProgress?.(i + 1, people);
+  const mllp = new MllpSpool(join(out, 'hospital', 'mllp'), window.end - (MLLP_DAYS - 1));
+  const until = isoDate(window.end);
+  const shards = shardCount(people);
+  const workers = Math.max(0, Math.min(opts.workers ?? (shards > 1 ? Math.min(2, availableParallelism()) : 0), shards));
+  let done = 0;
+  // Shards are made on `workers` threads (or here, with 0) and written strictly in shard order.
+  for await (const r of shardResults({ people, seed, until }, shards, workers)) {
+    for (const [rel, chunks] of r.files) await (await open(rel)).write(chunks);
+    for (const [k, n] of Object.entries(r.counts)) counts[k] = (counts[k] ?? 0) + n;
+    await mllp.add(r.mllp);
+    done += r.people;
+    opts.onProgress?.(done, people);
   }
 
   // The most recent messages, in time order, for the demo to send over MLLP.
-  mllp.sort((a, b) => a.day - b.day || a.minute - b.minute);
   const mllpFile = await open('hospital/mllp/messages.hl7');
-  for (const m of mllp) mllpFile.write(m.text);
+  await mllp.drainInto(mllpFile);
 
   const sizes: Record<string, number> = { 'locality.json': 0 };
   for (const [rel, f] of files) {
@@ -267,4 +142,118 @@ async function prepareFolder(out: string): Promise<void> {
     for (const name of OWNED) await rm(join(out, name), { recursive: true, force: true });
   }
   await mkdir(out, { recursive: true });
+}
+
+/**
+ * Shard results in shard order. With workers, each thread is kept busy with the next shard not
+ * yet handed out, and at most two shards per thread are held waiting to be written, so memory
+ * does not grow with the population.
+ */
+async function* shardResults(base: Omit<ShardTask, 'shard'>, shards: number, workers: number): AsyncGenerator<ShardResult> {
+  if (workers === 0) {
+    for (let shard = 0; shard < shards; shard++) {
+      yield generateShard({ ...base, shard });
+      // Let the file streams write between shards.
+      await new Promise((r) => setImmediate(r));
+    }
+    return;
+  }
+  const ready = new Map<number, ShardResult>();
+  let failure: Error | undefined;
+  let wake: (() => void) | undefined;
+  const notify = () => {
+    const w = wake;
+    wake = undefined;
+    w?.();
+  };
+  let nextToSend = 0;
+  let nextToYield = 0;
+  const pool: Worker[] = [];
+  const idle: Worker[] = [];
+  const dispatch = () => {
+    while (idle.length && nextToSend < shards && nextToSend < nextToYield + 2 * workers) {
+      idle.pop()!.postMessage({ ...base, shard: nextToSend++ } satisfies ShardTask);
+    }
+  };
+  try {
+    for (let i = 0; i < workers; i++) {
+      const w = new Worker(new URL('./shard-worker-entry.mjs', import.meta.url));
+      w.on('message', (m: FromShardWorker) => {
+        if (m.ok) ready.set(m.result.shard, m.result);
+        else failure ??= new Error(`generating shard ${m.shard} failed: ${m.error}`);
+        idle.push(w);
+        notify();
+      });
+      w.on('error', (err) => {
+        failure ??= err;
+        notify();
+      });
+      w.on('exit', (code) => {
+        if (nextToYield < shards) failure ??= new Error(`a generator thread stopped (exit code ${code})`);
+        notify();
+      });
+      pool.push(w);
+      idle.push(w);
+    }
+    while (nextToYield < shards) {
+      dispatch();
+      const r = ready.get(nextToYield);
+      if (r) {
+        ready.delete(nextToYield++);
+        yield r;
+        continue;
+      }
+      if (failure) throw failure;
+      await new Promise<void>((resolve) => (wake = resolve));
+    }
+  } finally {
+    await Promise.all(pool.map((w) => w.terminate()));
+  }
+}
+
+/**
+ * The last MLLP_DAYS days of hospital messages, written in time order (ties in the order made).
+ * They are spooled one file per day so that a borough-sized run does not hold them in memory.
+ */
+class MllpSpool {
+  private readonly days = new Map<number, OutputFile>();
+
+  constructor(private readonly folder: string, private readonly firstDay: number) {}
+
+  async add(messages: MllpMessage[]): Promise<void> {
+    const byDay = new Map<number, ByteSink>();
+    for (const m of messages) {
+      let s = byDay.get(m.day);
+      if (!s) byDay.set(m.day, (s = new ByteSink()));
+      // minute (4 digits) and byte length (9 digits) ahead of each message.
+      s.write(`${String(m.minute).padStart(4, '0')}${String(Buffer.byteLength(m.text)).padStart(9, '0')}${m.text}`);
+    }
+    for (const [day, s] of byDay) {
+      let f = this.days.get(day);
+      if (!f) this.days.set(day, (f = await OutputFile.open(this.spoolPath(day))));
+      await f.write(s.finish());
+    }
+  }
+
+  async drainInto(target: OutputFile): Promise<void> {
+    const days = [...this.days.keys()].sort((a, b) => a - b);
+    for (const day of days) {
+      await this.days.get(day)!.close();
+      const bytes = await readFile(this.spoolPath(day));
+      const items: { minute: number; start: number; end: number }[] = [];
+      for (let at = 0; at < bytes.length; ) {
+        const minute = Number(bytes.toString('latin1', at, at + 4));
+        const length = Number(bytes.toString('latin1', at + 4, at + 13));
+        items.push({ minute, start: at + 13, end: at + 13 + length });
+        at += 13 + length;
+      }
+      items.sort((a, b) => a.minute - b.minute); // stable: same-minute messages keep their order
+      await target.write(items.map((i) => bytes.subarray(i.start, i.end)));
+      await rm(this.spoolPath(day));
+    }
+  }
+
+  private spoolPath(day: number): string {
+    return join(this.folder, `.spool-${day - this.firstDay}`);
+  }
 }

@@ -28,13 +28,28 @@ export interface Hl7Message {
 
 /** Hands out message control ids (MSH-10) and laboratory order numbers, unique across a run. */
 export class Hl7Counters {
-  private message = 0;
-  private order = 0;
+  private message: number;
+  private order: number;
+  private readonly messageLimit: number;
+  private readonly orderLimit: number;
+  /**
+   * Each shard of people (residents.ts) numbers from its own block, so that shards made on
+   * different threads never share a control ID or order number: shard s uses s·10^6 + 1… for
+   * MSH-10 and s·10^5 + 1… for order numbers (shard 0 numbers as a single sequence did).
+   */
+  constructor(shard = 0) {
+    this.message = shard * 1_000_000;
+    this.order = shard * 100_000;
+    this.messageLimit = this.message + 1_000_000;
+    this.orderLimit = this.order + 100_000;
+  }
   controlId(facility: string): string {
-    return `${facility}${String(++this.message).padStart(10, '0')}`;
+    if (++this.message >= this.messageLimit) throw new Error('too many HL7 messages in one shard of people');
+    return `${facility}${String(this.message).padStart(10, '0')}`;
   }
   orderNumber(facility: string): string {
-    return `${facility}L${String(++this.order).padStart(9, '0')}`;
+    if (++this.order >= this.orderLimit) throw new Error('too many laboratory orders in one shard of people');
+    return `${facility}L${String(this.order).padStart(9, '0')}`;
   }
 }
 
@@ -235,18 +250,9 @@ function pd1(practice: Practice): string {
 }
 
 function pv1(v: { cls: string; loc: string; type: string; service: string; visit: string; admit: Moment; discharge?: Moment; disposition?: string }): string {
-  const f: string[] = new Array(46).fill('');
-  f[0] = 'PV1';
-  f[1] = '1';
-  f[2] = v.cls;
-  f[3] = v.loc;
-  f[4] = v.type;
-  f[10] = v.service;
-  f[19] = v.visit;
-  if (v.disposition) f[36] = v.disposition;
-  f[44] = hl7Time(v.admit.day, v.admit.minute);
-  if (v.discharge) f[45] = hl7Time(v.discharge.day, v.discharge.minute);
-  let last = f.length - 1;
-  while (f[last] === '') last--;
-  return f.slice(0, last + 1).join('|');
+  // Fields 1–4, 10, 19, 36, 44, 45 of 45; empty trailing fields are left off (it is hot: built directly, no array).
+  const head = `PV1|1|${v.cls}|${v.loc}|${v.type}||||||${v.service}|||||||||${v.visit}`;
+  const admit = hl7Time(v.admit.day, v.admit.minute);
+  const tail = v.discharge ? `|${admit}|${hl7Time(v.discharge.day, v.discharge.minute)}` : `|${admit}`;
+  return `${head}|||||||||||||||||${v.disposition ?? ''}|||||||${tail}`;
 }

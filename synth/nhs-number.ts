@@ -28,11 +28,18 @@ export class NhsNumberAllocator {
     this.b = hash32(seed, 0x5331) % RANGE;
   }
 
+  /** Moves past the first `count` numbers (a shard starting at person `count` gets the same numbers as a sequential run). */
+  skip(count: number): this {
+    for (let i = 0; i < count; i++) this.next();
+    return this;
+  }
+
   /** The next unused valid NHS number. */
   next(): string {
     for (;;) {
       if (this.k >= RANGE) throw new Error('the synthetic NHS number range (999…) is exhausted');
-      const n = Number((BigInt(this.a) * BigInt(this.k++) + BigInt(this.b)) % BigInt(RANGE));
+      // a·k + b < 10^12 < 2^53: exact in a double, no BigInt needed (this runs once per person).
+      const n = (this.a * this.k++ + this.b) % RANGE;
       const first9 = '999' + String(n).padStart(6, '0');
       const check = nhsCheckDigit(first9);
       if (check !== null) return first9 + check;

@@ -1,19 +1,53 @@
 /**
- * Buffered file output that honours stream backpressure: text is gathered in memory up to a
- * threshold, then written, and the caller awaits `drain` before producing more. Memory stays
- * flat however many people are generated.
+ * Output in bytes. A shard of people (residents.ts) writes each file's text into a `ByteSink`,
+ * UTF-8 encoded straight into large buffers (no string joins, no second pass to count bytes);
+ * the buffers then go to the main thread (transferred, not copied) and into an `OutputFile` in
+ * shard order, honouring stream backpressure. Memory stays flat however many people are
+ * generated: only the shards in flight are held.
  */
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { once } from 'node:events';
 import { dirname } from 'node:path';
 
-const FLUSH_AT = 1 << 20;
+const CHUNK = 1 << 20;
 
+/** Text encoded into a list of buffers. */
+export class ByteSink {
+  readonly chunks: Uint8Array[] = [];
+  private buf: Buffer | undefined;
+  private used = 0;
+  bytes = 0;
+
+  write(text: string): void {
+    // A UTF-8 character is at most 3 bytes per UTF-16 unit.
+    const worst = text.length * 3;
+    if (!this.buf || this.used + worst > this.buf.length) {
+      this.seal();
+      // allocUnsafeSlow: a buffer of its own (not a slice of the shared pool), so it can be transferred.
+      this.buf = Buffer.allocUnsafeSlow(Math.max(CHUNK, worst));
+    }
+    const n = this.buf.write(text, this.used, 'utf8');
+    this.used += n;
+    this.bytes += n;
+  }
+
+  /** The buffers written so far (the sink is finished). */
+  finish(): Uint8Array[] {
+    this.seal();
+    return this.chunks;
+  }
+
+  private seal(): void {
+    if (this.buf && this.used > 0) this.chunks.push(new Uint8Array(this.buf.buffer, this.buf.byteOffset, this.used));
+    this.buf = undefined;
+    this.used = 0;
+  }
+}
+
+/** A file written in order from byte chunks, waiting while the stream is full. */
 export class OutputFile {
   private readonly stream: WriteStream;
-  private chunks: string[] = [];
-  private size = 0;
   private failure: Error | undefined;
   bytes = 0;
 
@@ -26,36 +60,23 @@ export class OutputFile {
   static async open(path: string, header = ''): Promise<OutputFile> {
     await mkdir(dirname(path), { recursive: true });
     const f = new OutputFile(path);
-    if (header) f.write(header);
+    if (header) await f.write([Buffer.from(header)]);
     return f;
   }
 
-  /** Queues text; call flush() between people. */
-  write(text: string): void {
-    this.chunks.push(text);
-    this.size += text.length;
-    this.bytes += Buffer.byteLength(text);
-  }
-
-  /** True when enough text has gathered to be worth handing to the stream. */
-  get full(): boolean {
-    return this.size >= FLUSH_AT;
-  }
-
-  /** Hands queued text to the stream once enough has gathered; waits while the stream is full. */
-  async flush(force = false): Promise<void> {
+  /** Appends the chunks; resolves when the stream can take more. */
+  async write(chunks: readonly Uint8Array[]): Promise<void> {
     if (this.failure) throw this.failure;
-    if (!force && this.size < FLUSH_AT) return;
-    if (this.size === 0) return;
-    const text = this.chunks.join('');
-    this.chunks = [];
-    this.size = 0;
-    if (!this.stream.write(text)) await once(this.stream, 'drain');
+    let full = false;
+    for (const c of chunks) {
+      this.bytes += c.byteLength;
+      if (!this.stream.write(c)) full = true;
+    }
+    if (full) await once(this.stream, 'drain');
   }
 
-  /** Writes what is left and closes the file. */
+  /** Closes the file once everything is written. */
   async close(): Promise<void> {
-    await this.flush(true);
     this.stream.end();
     await once(this.stream, 'finish');
     if (this.failure) throw this.failure;

@@ -15,10 +15,22 @@ export interface Resident {
   history: History;
 }
 
-/** Yields exactly `people` residents: people sampled from the age structure, and the babies born to them. */
-export function* residents(people: number, seed: number, window: SimWindow, locality: Locality, nhs: NhsNumberAllocator): Generator<Resident> {
+/**
+ * People are made in shards of SHARD_SIZE consecutive indices that depend on nothing outside the
+ * shard (a mother's babies and a look-alike's original come from her own shard), so that shards
+ * can be generated on several threads and still give the same output for a seed.
+ */
+export const SHARD_SIZE = 500;
+
+/**
+ * Yields residents `from` to `to - 1` (default all `people`): people sampled from the age
+ * structure, and the babies born to them. `nhs` must stand at `from` (NhsNumberAllocator.skip).
+ * Babies still owed when a shard ends are not born into the next one.
+ */
+export function* residents(people: number, seed: number, window: SimWindow, locality: Locality, nhs: NhsNumberAllocator, from = 0, to = people): Generator<Resident> {
   const babies: Newborn[] = [];
-  for (let index = 0; index < people; index++) {
+  for (let index = from; index < to; index++) {
+    if (index % SHARD_SIZE === 0) babies.length = 0;
     const born = babies.shift();
     const person = born
       ? createPerson(new Random(seed, index, 7), index, nhs.next(), locality, window, born)
