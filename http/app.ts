@@ -32,10 +32,13 @@ export async function bevanApi(app: FastifyInstance, o: ApiOptions): Promise<voi
     const { status, body } = errorReply(err);
     reply.code(status).type(FHIR_JSON).send(body);
   });
-  app.setNotFoundHandler((req, reply) => {
-    reply.code(404).type(FHIR_JSON).send(operationOutcome('not-found', `no route ${req.method} ${req.url.split('?')[0]}`));
-  });
   await registerAuth(app, o);
   await registerFhirRoutes(app, o);
+  // Unknown FHIR paths get an OperationOutcome (after sign-in); other paths keep the server's own 404.
+  await app.register(async (fhir) => {
+    fhir.setNotFoundHandler((req, reply) => {
+      reply.code(404).type(FHIR_JSON).send(operationOutcome('not-found', `no route ${req.method} ${req.url.split('?')[0]}`));
+    });
+  }, { prefix: '/fhir' });
   app.get('/openapi.json', { config: { access: 'public' } }, async () => app.swagger());
 }
