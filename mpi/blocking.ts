@@ -12,7 +12,7 @@
  * | `postcode` | postcode | names and date of birth both wrong |
  * | `given-year` | given name + birth year | a new surname (marriage), a day or month mistyped |
  * | `family-year` | Soundex of family name + birth year | a missing or changed given name |
- * | `house` | house number + town | a new surname and a mistyped date at the same address |
+ * | `house` | house number + first letter of the street + town | a new surname and a mistyped date at the same address |
  * | `family-town` | family name + town | a missing date of birth and a new house |
  * | `nhs-number` | NHS number | everything else wrong |
  *
@@ -46,7 +46,7 @@ const KEYS = {
   postcode: `x.postcode`,
   givenYear: `upper(x.given) || '|' || extract(year FROM x.birth_date)::int`,
   familyYear: `x.family_soundex || '|' || extract(year FROM x.birth_date)::int`,
-  house: `upper(x.town) || '|' || substring(x.address FROM '[0-9]+')`,
+  house: `upper(x.town) || '|' || substring(x.address FROM '[0-9]+') || '|' || upper(substring(x.address FROM '[A-Za-z]'))`,
   familyTown: `upper(x.family) || '|' || upper(x.town)`,
 } as const;
 type KeyName = keyof typeof KEYS;
@@ -55,11 +55,12 @@ type KeyName = keyof typeof KEYS;
 export type CommonKeys = Record<KeyName, string[]>;
 
 /** Default block cap: no pass compares an identity with more than this many others by one key. */
-export const DEFAULT_BLOCK_CAP = 600;
+export const DEFAULT_BLOCK_CAP = 150;
 
 /**
- * The cap for a table of this many identities: 1% of them, between 50 and 600. A key shared by
- * more than that says little (a town's only postcode) and costs many pairs.
+ * The cap for a table of this many identities: 1% of them, between 50 and 150. A key shared by
+ * more than that says little (a town's only postcode) and costs many pairs: at borough scale
+ * (half a million identities) nine passes of up to 150 candidates each.
  */
 export function defaultBlockCap(identities: number): number {
   return Math.max(50, Math.min(DEFAULT_BLOCK_CAP, Math.round(identities / 100)));
@@ -112,7 +113,7 @@ export async function blockedPairs(db: Queryable, keys: BlockIdentity[], exclude
      UNION
      ${pass('familyYear', 8, `c.family_soundex = p.family_soundex AND ${yearRange}`)}
      UNION
-     ${pass('house', 9, `upper(c.town) = upper(p.town) AND substring(c.address FROM '[0-9]+') = substring(p.address FROM '[0-9]+')`)}
+     ${pass('house', 9, `upper(c.town) = upper(p.town) AND substring(c.address FROM '[0-9]+') = substring(p.address FROM '[0-9]+') AND upper(substring(c.address FROM '[A-Za-z]')) = upper(substring(p.address FROM '[A-Za-z]'))`)}
      UNION
      ${pass('familyTown', 10, `upper(c.family) = upper(p.family) AND upper(c.town) = upper(p.town)`)}
      UNION

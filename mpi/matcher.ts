@@ -43,7 +43,7 @@ export interface MatcherOptions {
    * against the persons earlier rounds settled.
    */
   roundSize?: number;
-  /** Settled identities sampled to learn from alongside the pending pairs (default 3000). */
+  /** Settled identities sampled (once a run) to learn from alongside the pending pairs (default 2000). */
   trainingSample?: number;
   /** Identities sampled (from all) for u: every pair among them is a random pair (default 1000). */
   randomSample?: number;
@@ -123,6 +123,8 @@ interface Pair {
 interface RunContext {
   common: CommonKeys;
   random: { patterns: PatternCount[]; count: number };
+  /** The settled sample's blocked pairs, compared (EM's known matches and blocked non-matches). */
+  sample?: { size: number; vectors: ComparisonVector[] };
 }
 
 /** Resolves every PENDING identity, in rounds; see the module comment. */
@@ -236,17 +238,22 @@ async function matchRound(db: Database, opts: MatcherOptions, limit: number, ctx
   const sample = await db.query<{ source_system: string; source_id: string; given: string | null }>(
     `SELECT source_system, source_id, given FROM source_identity WHERE match_status <> 'PENDING'
       ORDER BY md5(source_system || '|' || source_id), source_system, source_id LIMIT $1`,
-    [opts.trainingSample ?? 3000],
+    [ctx.sample?.size ? 0 : (opts.trainingSample ?? 2000)],
   );
-  const sampleKeys = sample.rows.map((r) => ({ system: r.source_system, id: r.source_id, given: r.given }));
-  const trainingPairs = new Map(widePairs);
-  for (let i = 0; i < sampleKeys.length; i += chunkSize) add(trainingPairs, await blockedPairs(db, sampleKeys.slice(i, i + chunkSize), false, ctx.common));
-  await loadIdentities(db, identities, [...trainingPairs.values()].flatMap((p) => [p.a, p.b]));
-
   const vector = (p: Pair) => compareIdentities(identities.get(p.a)!, identities.get(p.b)!);
+  // The settled sample's pairs are the same in every round: found once a run (once there is a sample).
+  if (!ctx.sample?.size) {
+    const keys = sample.rows.map((r) => ({ system: r.source_system, id: r.source_id, given: r.given }));
+    const pairs = new Map<string, Pair>();
+    for (let i = 0; i < keys.length; i += chunkSize) add(pairs, await blockedPairs(db, keys.slice(i, i + chunkSize), false, ctx.common));
+    await loadIdentities(db, identities, [...pairs.values()].flatMap((p) => [p.a, p.b]));
+    ctx.sample = { size: keys.length, vectors: [...pairs.values()].map(vector) };
+  }
+  const sampleSize = ctx.sample.size;
+  await loadIdentities(db, identities, [...widePairs.values()].flatMap((p) => [p.a, p.b]));
   const randomU = ctx.random.count >= 10000 ? estimateU(ctx.random.patterns) : DEFAULT_PARAMETERS.u;
-  const training = countPatterns([...trainingPairs.values()].map(vector));
-  const trainingCount = trainingPairs.size;
+  const training = countPatterns([...[...widePairs.values()].map(vector), ...ctx.sample.vectors]);
+  const trainingCount = widePairs.size + ctx.sample.vectors.length;
   // m by EM on two training blocks with u fixed at the random pairs' (Splink's way): pairs that
   // share a date of birth teach m for every other field, pairs that share both names teach m for
   // the date of birth. Within a block every pair agrees on its fields whatever its status, so
@@ -271,7 +278,7 @@ async function matchRound(db: Database, opts: MatcherOptions, limit: number, ctx
   // holds (m of its fields), over all the pairs the training pairs were drawn from.
   const counts = await db.query<{ identities: number; persons: number }>('SELECT count(*)::int AS identities, count(DISTINCT person_id)::int AS persons FROM source_identity');
   const n = counts.rows[0]!.identities;
-  const drawnFrom = pairsDrawnFrom(wide.length, sampleKeys.length, n);
+  const drawnFrom = pairsDrawnFrom(wide.length, sampleSize, n);
   const sum = (ps: PatternCount[]) => ps.reduce((x, t) => x + t.count, 0);
   let lambda: number;
   let householdCap: number;

@@ -24,7 +24,7 @@ export function csvLine(fields: readonly (string | number)[]): string {
   return s + '\r\n';
 }
 
-const ukDob = (iso: string) => `${iso.slice(8, 10)}/${iso.slice(5, 7)}/${iso.slice(0, 4)}`;
+const ukDob = (iso: string) => (iso ? `${iso.slice(8, 10)}/${iso.slice(5, 7)}/${iso.slice(0, 4)}` : '');
 
 /** Community contact rows for one client. */
 export function communityRows(person: Person, clientId: string, d: Demographics, contacts: CommunityContact[], rng: Random): string {

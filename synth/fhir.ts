@@ -70,9 +70,9 @@ export function gpBundle(person: Person, history: History, reg: GpRegistration, 
     identifier: d.nhsNumber
       ? [{ extension: [{ url: VERIFICATION_URL, valueCodeableConcept: { coding: [{ system: VERIFICATION_SYSTEM, code: reg.verification, display: reg.verification === '01' ? 'Number present and verified' : 'Number present but not traced' }] } }], system: NHS_NUMBER_SYSTEM, value: d.nhsNumber }]
       : undefined,
-    name: [{ use: 'official', family: d.family, given: d.middle ? [d.given, d.middle] : [d.given] }],
+    name: [{ use: 'official', family: d.family, given: [d.given, d.middle].filter((g): g is string => !!g) }],
     gender: d.sex,
-    birthDate: d.birthDate,
+    ...(d.birthDate ? { birthDate: d.birthDate } : {}),
     ...(history.deathDay !== undefined ? { deceasedDateTime: isoDate(history.deathDay) } : {}),
     address: [{ use: 'home', line: [d.address.line], city: d.address.town, postalCode: d.address.postcode }],
     generalPractitioner: [org],

@@ -8,6 +8,8 @@ import type { Locality } from './locality.ts';
 import type { NhsNumberAllocator } from './nhs-number.ts';
 import { createPerson, simulateHistory, type History, type Newborn, type Person, type SimWindow } from './population.ts';
 import { Random } from './random.ts';
+import { ymd } from './dates.ts';
+import { lookAlike } from './identity.ts';
 
 export interface Resident {
   index: number;
@@ -29,12 +31,22 @@ export const SHARD_SIZE = 500;
  */
 export function* residents(people: number, seed: number, window: SimWindow, locality: Locality, nhs: NhsNumberAllocator, from = 0, to = people): Generator<Resident> {
   const babies: Newborn[] = [];
+  const lastBornIn = new Map<number, Person>(); // birth year → the latest adult born then (for look-alikes)
   for (let index = from; index < to; index++) {
-    if (index % SHARD_SIZE === 0) babies.length = 0;
+    if (index % SHARD_SIZE === 0) {
+      babies.length = 0;
+      lastBornIn.clear();
+    }
     const born = babies.shift();
-    const person = born
+    let person = born
       ? createPerson(new Random(seed, index, 7), index, nhs.next(), locality, window, born)
       : createPerson(new Random(seed, index, 1), index, nhs.next(), locality, window);
+    if (!born) {
+      const year = ymd(person.birthDay)[0];
+      const looks = lookAlike(person, lastBornIn.get(year), new Random(seed, index, 8));
+      if (looks === person) lastBornIn.set(year, person);
+      person = looks;
+    }
     const history = simulateHistory(person, new Random(seed, index, 2), window, locality);
     for (const day of history.births) babies.push({ mother: person, day });
     yield { index, person, history };
