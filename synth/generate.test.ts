@@ -61,6 +61,23 @@ test('same seed gives byte-identical output; another seed does not', async () =>
   await assert.rejects(generateLocality({ people: 10, seed: 1, out: join(root, '..') }), /not empty/);
 });
 
+test('the output is the same whatever the number of generator threads (shards written in order)', async () => {
+  // 1,100 people: three shards of people (residents.ts SHARD_SIZE), the last a short one.
+  const dirs = [0, 1, 2].map((w) => join(root, `threads-${w}`));
+  for (const [w, dir] of dirs.entries()) await generateLocality({ people: 1100, seed: 5, out: dir, until: '2025-12-31', workers: w });
+  const list = files(dirs[0]!);
+  assert.ok(list.includes('hospital/mllp/messages.hl7') && !list.some((f) => f.includes('.spool-')));
+  for (const dir of dirs.slice(1)) {
+    assert.deepEqual(files(dir), list);
+    for (const f of list) assert.ok(readFileSync(join(dir, f)).equals(readFileSync(join(dirs[0]!, f))), `${f} differs with another number of threads`);
+  }
+  // MSH-10 is unique across every shard and file (each shard numbers from its own block).
+  const ids = hl7Messages(dirs[0]!).map((m) => m.segments[0]![9]!);
+  assert.equal(new Set(ids).size, ids.length);
+  const truthLines = readFileSync(join(dirs[0]!, 'truth/persons.ndjson'), 'utf8').trim().split('\n');
+  assert.equal(truthLines.length, 1100);
+});
+
 test('the folder has the layout of docs/feeds.md', () => {
   const list = files(big);
   for (const f of ['locality.json', 'community/contacts.csv', 'mentalhealth/contacts.csv', 'socialcare/assessments.csv', 'socialcare/packages.csv', 'truth/persons.ndjson', 'truth/summary.json', 'hospital/mllp/messages.hl7']) assert.ok(list.includes(f), f);

@@ -146,7 +146,7 @@ async function prepareFolder(out: string): Promise<void> {
 
 /**
  * Shard results in shard order. With workers, each thread is kept busy with the next shard not
- * yet handed out, and at most two shards per thread are held waiting to be written, so memory
+ * yet handed out, and at most one shard more than there are threads is made ahead of the writer, so memory
  * does not grow with the population.
  */
 async function* shardResults(base: Omit<ShardTask, 'shard'>, shards: number, workers: number): AsyncGenerator<ShardResult> {
@@ -171,7 +171,7 @@ async function* shardResults(base: Omit<ShardTask, 'shard'>, shards: number, wor
   const pool: Worker[] = [];
   const idle: Worker[] = [];
   const dispatch = () => {
-    while (idle.length && nextToSend < shards && nextToSend < nextToYield + 2 * workers) {
+    while (idle.length && nextToSend < shards && nextToSend < nextToYield + workers + 1) {
       idle.pop()!.postMessage({ ...base, shard: nextToSend++ } satisfies ShardTask);
     }
   };
