@@ -53,6 +53,7 @@ export async function generateLocality(opts: GenerateOptions): Promise<GenerateS
   const { people, seed, out } = opts;
   if (!Number.isInteger(people) || people < 1 || people > 800_000) throw new Error(`--people must be a whole number from 1 to 800000 (got ${people})`);
   if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) throw new Error(`--seed must be a whole number from 0 to 4294967295 (got ${seed})`);
+  if (opts.workers !== undefined && !(Number.isInteger(opts.workers) && opts.workers >= 0 && opts.workers <= 64)) throw new Error(`--workers must be a whole number from 0 to 64 (got ${opts.workers})`);
   const window = simulationWindow(opts.until ?? opts.end ?? todayIso());
   const locality = buildLocality();
   await prepareFolder(out);

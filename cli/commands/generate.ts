@@ -9,6 +9,7 @@ interface GenerateCliOptions {
   out: string;
   until?: string;
   end?: string;
+  workers?: string;
   json?: boolean;
 }
 
@@ -22,6 +23,7 @@ export function registerGenerate(program: Command): void {
     .option('--out <dir>', 'output folder', './out/locality')
     .option('--until <date>', 'last simulated day (YYYY-MM-DD), default today; five years up to it are simulated (same seed, size and date: same output)')
     .option('--end <date>', 'older name of --until')
+    .option('--workers <n>', 'generator threads (default up to 2; 0 = this thread only); the output is the same whatever the number')
     .option('--json', 'print one JSON object (counts and seconds)')
     .action(async (opts: GenerateCliOptions) => {
       const people = Number(opts.people);
@@ -32,7 +34,7 @@ export function registerGenerate(program: Command): void {
       bar?.start(people, 0);
       let summary;
       try {
-        summary = await generateLocality({ people, seed, out: opts.out, until: opts.until ?? opts.end, onProgress: (done) => bar?.update(done) });
+        summary = await generateLocality({ people, seed, out: opts.out, until: opts.until ?? opts.end, ...(opts.workers !== undefined ? { workers: Number(opts.workers) } : {}), onProgress: (done) => bar?.update(done) });
       } finally {
         bar?.stop();
       }
