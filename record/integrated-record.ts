@@ -255,6 +255,7 @@ export interface BuildOptions {
 
 export const SOCIAL_CARE = 'csv:socialcare';
 export const COMMUNITY = 'csv:community';
+export const MENTAL_HEALTH_COMMUNITY = 'csv:mentalhealth';
 
 /** The name a clinician recognises for a source system key (docs/feeds.md). */
 export function sourceName(system: string, practices: ReadonlyMap<string, PracticeRow>): string {
@@ -266,6 +267,7 @@ export function sourceName(system: string, practices: ReadonlyMap<string, Practi
   if (system.startsWith('hl7:')) return `Hospital (${system})`;
   if (system === COMMUNITY) return 'Community services';
   if (system === SOCIAL_CARE) return 'Social care';
+  if (system === MENTAL_HEALTH_COMMUNITY) return 'Mental health services (community)';
   return system;
 }
 

@@ -7,6 +7,10 @@ import { ingestPaths } from '../../ingest/pipeline.ts';
 import { sendMllp } from '../../ingest/hl7v2/mllp.ts';
 import { runMatcher } from '../../mpi/matcher.ts';
 import { loadLocality } from '../../ingest/locality.ts';
+import { randomBytes } from 'node:crypto';
+import type { Database } from '../../db/database.ts';
+import { addUser } from '../../access/users.ts';
+import type { Role } from '../../access/context.ts';
 import { progressBar } from '../progress.ts';
 import { checkPorts, listenOptions, serveOptions, startServices, stopOnSignal, type ListenFlags } from './serve.ts';
 
@@ -71,6 +75,7 @@ export function registerDemo(program: Command): void {
       console.log(`  http://${opts.host}:${services.httpPort}/health`);
       console.log(`  http://${opts.host}:${services.httpPort}/ingest/status`);
       console.log(`  MLLP listener for HL7 v2 on ${opts.host}:${services.mllp?.port}`);
+      console.log(`  FHIR R4 API at http://${opts.host}:${services.httpPort}/fhir (sign in: POST /auth/login {"username","password"} as a demo user above)`);
       if (recordHint) console.log(`Stop it (Ctrl-C), then open a person's integrated record: ${recordHint}`);
       stopOnSignal(async () => {
         await services.stop();
@@ -102,7 +107,7 @@ async function load(
   // 2. Files in: GP FHIR bundles, hospital HL7 v2 files, community and social care CSV.
   const loc = await loadLocality(db, join(out, 'locality.json'));
   console.log(`locality: ${loc.practices} practices in ${loc.neighbourhoods} neighbourhoods`);
-  const feedFiles = ['gp', 'hospital', 'community', 'socialcare'].flatMap((d) =>
+  const feedFiles = ['gp', 'hospital', 'community', 'socialcare', 'mentalhealth'].flatMap((d) =>
     existsSync(join(out, d))
       ? readdirSync(join(out, d), { withFileTypes: true })
           .filter((e) => e.isFile())
@@ -141,14 +146,53 @@ async function load(
 
   // 4. Link the identities that had no usable NHS number.
   const m = await runMatcher(db);
-  console.log(`MPI: ${JSON.stringify(m)}`);
+  console.log(
+    `MPI: ${m.pending} identities matched: ${m.matched} linked, ${m.possible} for review (bevan mpi review), ${m.nhsConflicts ?? 0} look-alikes with different NHS numbers kept apart`,
+  );
 
   // A person worth opening: several sources, including the hospital.
-  const sample = await db.query<{ nhs_number: string }>(
-    `SELECT p.nhs_number FROM person p JOIN source_identity s ON s.person_id = p.person_id
+  const sample = await db.query<{ nhs_number: string; practice: string | null }>(
+    `SELECT p.nhs_number, max(s.practice) AS practice FROM person p JOIN source_identity s ON s.person_id = p.person_id
       WHERE p.status = 'active' AND p.nhs_number IS NOT NULL
       GROUP BY p.person_id, p.nhs_number ORDER BY count(DISTINCT s.source_system) DESC, p.nhs_number LIMIT 1`,
   );
   const nhs = sample.rows[0]?.nhs_number;
-  return nhs ? `npx bevan record ${nhs} --data ${opts.data}` : '';
+  await createDemoUsers(db, { practice: sample.rows[0]?.practice ?? 'P91001', nhsNumber: nhs ?? null });
+  return nhs ? `npx bevan record ${nhs} --user demo-gp --data ${opts.data}` : '';
+}
+
+/**
+ * One local user for every role, so the demo can be signed in to at once (POST /auth/login, or
+ * `bevan record … --user NAME`). The GP and the practice nurse work at the practice of the
+ * person the demo suggests; the patient is that person. Passwords are random and printed once,
+ * when the user is made; a later demo on the same data keeps the users it made before.
+ */
+async function createDemoUsers(db: Database, o: { practice: string; nhsNumber: string | null }): Promise<void> {
+  const users: { username: string; role: Role; organisation: string | null; nhsNumber?: string }[] = [
+    { username: 'demo-gp', role: 'gp', organisation: o.practice },
+    { username: 'demo-practice-nurse', role: 'practice-nurse', organisation: o.practice },
+    { username: 'demo-consultant', role: 'consultant', organisation: 'RM2' },
+    { username: 'demo-community-nurse', role: 'community-nurse', organisation: 'RM3' },
+    { username: 'demo-mental-health', role: 'mental-health', organisation: 'RXV' },
+    { username: 'demo-social-worker', role: 'social-worker', organisation: 'TRAFFORD-SC' },
+    { username: 'demo-care-coordinator', role: 'care-coordinator', organisation: 'TRAFFORD-SC' },
+    { username: 'demo-analyst', role: 'analyst', organisation: null },
+    { username: 'demo-integration', role: 'integration', organisation: null },
+    { username: 'demo-admin', role: 'admin', organisation: null },
+    ...(o.nhsNumber ? [{ username: 'demo-patient', role: 'patient' as Role, organisation: null, nhsNumber: o.nhsNumber }] : []),
+  ];
+  const made: string[] = [];
+  let kept = 0;
+  for (const u of users) {
+    const password = randomBytes(9).toString('base64url');
+    try {
+      await addUser(db, { username: u.username, role: u.role, organisation: u.organisation, nhsNumber: u.nhsNumber ?? null, password });
+      made.push(`  ${u.username.padEnd(22)} ${u.role.padEnd(17)} ${(u.organisation ?? '').padEnd(12)} ${password}`);
+    } catch (err) {
+      if ((err as { kind?: string }).kind === 'conflict') kept++;
+      else throw err;
+    }
+  }
+  if (made.length) console.log(`demo users (sign in with POST /auth/login; passwords shown once):\n${made.join('\n')}`);
+  if (kept) console.log(`${kept} demo users kept from an earlier demo on this data (their passwords were printed then)`);
 }
