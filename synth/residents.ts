@@ -6,9 +6,9 @@
  */
 import type { Locality } from './locality.ts';
 import type { NhsNumberAllocator } from './nhs-number.ts';
-import { createPerson, simulateHistory, type History, type Newborn, type Person, type SimWindow } from './population.ts';
+import { CONDITIONS, createPerson, simulateHistory, type History, type Newborn, type Person, type SimWindow } from './population.ts';
 import { Random } from './random.ts';
-import { ymd } from './dates.ts';
+import { addYears, ymd } from './dates.ts';
 import { lookAlike } from './identity.ts';
 
 export interface Resident {
@@ -45,10 +45,21 @@ export function* residents(people: number, seed: number, window: SimWindow, loca
       const year = ymd(person.birthDay)[0];
       const looks = lookAlike(person, lastBornIn.get(year), new Random(seed, index, 8));
       if (looks === person) lastBornIn.set(year, person);
-      person = looks;
+      // A look-alike takes the earlier person's birthday; a condition that would then start before
+      // its minimum age (codes/conditions.json) cannot happen, so that person stays as made.
+      else if (conditionsFitBirthday(looks)) person = looks;
     }
     const history = simulateHistory(person, new Random(seed, index, 2), window, locality);
     for (const day of history.births) babies.push({ mother: person, day });
     yield { index, person, history };
   }
+}
+
+/** Whether every condition of the person starts at or after its minimum age. */
+function conditionsFitBirthday(person: Person): boolean {
+  for (const c of CONDITIONS) {
+    const onset = person.conditions[c.key];
+    if (onset !== undefined && onset < addYears(person.birthDay, c.minAge)) return false;
+  }
+  return true;
 }
