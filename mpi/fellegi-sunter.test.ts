@@ -6,6 +6,7 @@ import {
   DEFAULT_PARAMETERS, estimateParameters, estimateU, FIELDS, jaroWinkler, matchProbability, matchWeight, normalisePostcode, soundex, thresholds,
   type ComparisonVector, type MatchParameters,
 } from './fellegi-sunter.ts';
+import { mulberry32 } from '../synth/random.ts';
 
 const close = (a: number, b: number, eps = 0.001) => assert.ok(Math.abs(a - b) < eps, `${a} ≉ ${b}`);
 
@@ -103,17 +104,7 @@ test('weights, probability and decisions', () => {
   assert.equal(matchWeight(p, [-1, -1, -1, -1, -1, -1, -1, -1]), 0);
 });
 
-/** A seeded PRNG (mulberry32) so the synthetic pairs are the same every run. */
-function rng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = mulberry32; // the synthetic pairs are the same every run
 
 function draw(r: () => number, probs: number[]): number {
   let x = r();

@@ -9,6 +9,7 @@
  * generator's habits.
  */
 import type { SourceIdentity } from './identity.ts';
+import { mulberry32 } from '../synth/random.ts';
 
 /** One record as a FEBRL-like file holds it. */
 export interface LinkageRecord {
@@ -79,17 +80,7 @@ const OCR: [string, string][] = [['m', 'rn'], ['rn', 'm'], ['l', '1'], ['1', 'l'
 // Spellings that sound alike.
 const PHONETIC: [string, string][] = [['ph', 'f'], ['f', 'ph'], ['c', 'k'], ['k', 'c'], ['ie', 'y'], ['y', 'ie'], ['ee', 'ea'], ['ou', 'ow'], ['mac', 'mc'], ['mc', 'mac'], ['th', 't'], ['z', 's'], ['s', 'z'], ['ll', 'l'], ['nn', 'n'], ['tt', 't'], ['ey', 'y'], ['ck', 'k'], ['ai', 'ay'], ['oo', 'u']];
 
-/** mulberry32: small, fast, and the same everywhere. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const prng = mulberry32;
 
 /** FEBRL-like records with their originals; see the module comment. */
 export function linkageRecords(opts: LinkageOptions = {}): LinkageRecord[] {

@@ -15,18 +15,9 @@ import { identityKey, type IdentityRef, type MergeInstruction, type SourceIdenti
 import { applyMerge, resolveIdentities } from './link.ts';
 import { decideReview, listReviews, mergePersons, MpiRequestError, queueReview, unmergeEvent } from './merge.ts';
 import { readIdentities } from './person-store.ts';
+import { mulberry32 } from '../synth/random.ts';
 
-/** mulberry32: a small seeded PRNG, so a failing seed can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const prng = mulberry32; // a failing seed can be replayed
 
 interface Snapshot {
   identities: Record<string, string>;

@@ -15,6 +15,21 @@ export function hash32(...values: number[]): number {
   return h;
 }
 
+/**
+ * mulberry32: a tiny seeded stream of uniforms in [0, 1), for test fixtures and benchmarks that
+ * need a replayable sequence but not the generator's streams (a failing seed can be re-run).
+ */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
 const HEX: string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
 
 /** A deterministic random stream. */
