@@ -1,8 +1,8 @@
 /**
- * Blocking: which pairs of identities the matcher compares at all. Several passes, each an
- * index-backed join on one combination of fields, their union deduplicated, so that a record
- * missing its date of birth, its given name or its postcode (or with any one of them mistyped)
- * still meets its candidates through another pass:
+ * Blocking: which pairs of identities the matcher compares at all. Several passes, each on one
+ * combination of fields, their union deduplicated, so that a record missing its date of birth,
+ * its given name or its postcode (or with any one of them mistyped) still meets its candidates
+ * through another pass:
  *
  * | pass | key | catches |
  * | --- | --- | --- |
@@ -19,40 +19,109 @@
  * A key shared by more identities than the block cap (a common surname with a common initial,
  * a town's house number 1) is left out of its pass: every such identity still meets its
  * candidates through the other passes, and the matcher stays fast at borough scale.
- * Keys are computed in SQL on both sides (the same expressions as the indexes of migration 0006),
- * except the Soundex of the given name, which only the pending side needs.
+ *
+ * Pure and in memory: the matcher reads every identity's blocking fields once a run (column by
+ * column, a few bytes each) and builds one grouping per pass here. At borough scale that is far
+ * cheaper than asking the database for each pending identity's candidates by nine index-backed
+ * joins (two thirds of the old matcher's time, most of it sorting and sending text pairs that
+ * were mostly the same pair found by several passes); here a pair is two array indexes,
+ * deduplicated as it is found.
  */
-import type { Queryable } from '../db/database.ts';
 import { soundex } from './fellegi-sunter.ts';
 
-/** A pending (or sampled) identity to find candidates for. */
-export interface BlockIdentity {
-  system: string;
-  id: string;
-  given?: string | null;
+/** The blocking fields of every identity, one array per field, index = the identity's number. */
+export interface BlockingColumns {
+  /** `system|id`: pairs are written with the smaller key first (comparisons are not symmetric). */
+  key: string[];
+  /** Its person as a number: identities of one person share it. May change between searches. */
+  person: number[];
+  family: (string | null)[];
+  /** Soundex of the family name, as stored (source_identity.family_soundex). */
+  familySoundex: (string | null)[];
+  given: (string | null)[];
+  /** ISO YYYY-MM-DD. */
+  birthDate: (string | null)[];
+  postcode: (string | null)[];
+  address: (string | null)[];
+  town: (string | null)[];
+  /** A valid NHS number, else null. */
+  nhsNumber: (string | null)[];
 }
 
-/** A candidate pair: `${system}|${id}` of the identity blocked for, and of its candidate. */
-export interface Pair {
-  a: string;
-  b: string;
+const PASSES = ['name', 'birthDate', 'postcode', 'givenYear', 'familyYear', 'house', 'familyTown', 'nhs'] as const;
+type PassName = (typeof PASSES)[number];
+/** Passes of an identity already linked by a new NHS number (a duplicate under a mistyped number). */
+const TIGHT_PASSES = ['soundexDate', 'postcodeDate'] as const;
+type TightPassName = (typeof TIGHT_PASSES)[number];
+
+// upper(left(s, 1)) and the year of a date, as the SQL of earlier matchers wrote the keys.
+const upperFirst = (s: string | null) => (s === null ? null : s.slice(0, 1).toUpperCase());
+const year = (d: string | null) => (d ? String(Number(d.slice(0, 4))) : null);
+const join = (...parts: (string | null)[]) => (parts.some((p) => p === null) ? null : parts.join('|'));
+
+/** Each pass's key of identity i, or null when a field it needs is missing. */
+const KEYS: Record<PassName | TightPassName, (c: BlockingColumns, i: number) => string | null> = {
+  name: (c, i) => join(c.familySoundex[i]!, upperFirst(c.given[i]!)),
+  birthDate: (c, i) => c.birthDate[i]!,
+  postcode: (c, i) => c.postcode[i]!,
+  givenYear: (c, i) => join(c.given[i]?.toUpperCase() ?? null, year(c.birthDate[i]!)),
+  familyYear: (c, i) => join(c.familySoundex[i]!, year(c.birthDate[i]!)),
+  house: (c, i) => {
+    const a = c.address[i];
+    if (!a) return null;
+    return join(c.town[i]?.toUpperCase() ?? null, /[0-9]+/.exec(a)?.[0] ?? null, /[A-Za-z]/.exec(a)?.[0]?.toUpperCase() ?? null);
+  },
+  familyTown: (c, i) => join(c.family[i]?.toUpperCase() ?? null, c.town[i]?.toUpperCase() ?? null),
+  nhs: (c, i) => c.nhsNumber[i]!,
+  soundexDate: (c, i) => join(c.familySoundex[i]!, c.birthDate[i]!),
+  postcodeDate: (c, i) => join(c.postcode[i]!, c.birthDate[i]!),
+};
+
+/** Identities grouped by one key: group of each identity (-1: no key), and each group's members in index order. */
+interface Grouping {
+  group: Int32Array;
+  start: Int32Array;
+  members: Int32Array;
 }
 
-// One SQL expression per key; the same text as the index expressions of migration 0006, so the
-// planner uses the indexes on the candidate side.
-const KEYS = {
-  name: `x.family_soundex || '|' || upper(left(x.given, 1))`,
-  birthDate: `x.birth_date::text`,
-  postcode: `x.postcode`,
-  givenYear: `upper(x.given) || '|' || extract(year FROM x.birth_date)::int`,
-  familyYear: `x.family_soundex || '|' || extract(year FROM x.birth_date)::int`,
-  house: `upper(x.town) || '|' || substring(x.address FROM '[0-9]+') || '|' || upper(substring(x.address FROM '[A-Za-z]'))`,
-  familyTown: `upper(x.family) || '|' || upper(x.town)`,
-} as const;
-type KeyName = keyof typeof KEYS;
+function groupBy(n: number, keyOf: (i: number) => string | null, keep?: Map<string, number>): Grouping {
+  const ids = keep ?? new Map<string, number>();
+  const group = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    const k = keyOf(i);
+    if (k === null) {
+      group[i] = -1;
+      continue;
+    }
+    let g = ids.get(k);
+    if (g === undefined) ids.set(k, (g = ids.size));
+    group[i] = g;
+  }
+  // Counting sort into one array of members.
+  const start = new Int32Array(ids.size + 1);
+  for (let i = 0; i < n; i++) if (group[i]! >= 0) start[group[i]! + 1]!++;
+  for (let g = 0; g < ids.size; g++) start[g + 1]! += start[g]!;
+  const at = start.slice(0, ids.size);
+  const members = new Int32Array(start[ids.size]!);
+  for (let i = 0; i < n; i++) if (group[i]! >= 0) members[at[group[i]!]!++] = i;
+  return { group, start, members };
+}
 
-/** Per pass, the key values shared by more identities than the cap (left out of that pass). */
-export type CommonKeys = Record<KeyName, string[]>;
+/** The groupings of every pass over some identities (build once, search many times). */
+export interface BlockingIndex {
+  readonly size: number;
+  readonly passes: Record<PassName | TightPassName, Grouping>;
+  /** The name pass's group of each name key (the swapped pass looks a made-up key up). */
+  readonly nameGroups: Map<string, number>;
+}
+
+/** Groups identities 0 … n−1 of the columns by every pass's key. */
+export function buildBlockingIndex(c: BlockingColumns, n = c.key.length): BlockingIndex {
+  const nameGroups = new Map<string, number>();
+  const passes = {} as Record<PassName | TightPassName, Grouping>;
+  for (const p of [...PASSES, ...TIGHT_PASSES]) passes[p] = groupBy(n, (i) => KEYS[p](c, i), p === 'name' ? nameGroups : undefined);
+  return { size: n, passes, nameGroups };
+}
 
 /** Default block cap: no pass compares an identity with more than this many others by one key. */
 export const DEFAULT_BLOCK_CAP = 150;
@@ -66,107 +135,96 @@ export function defaultBlockCap(identities: number): number {
   return Math.max(50, Math.min(DEFAULT_BLOCK_CAP, Math.round(identities / 100)));
 }
 
-/** The keys too common to block on, per pass (one grouped scan of the table per pass). */
-export async function commonBlockKeys(db: Queryable, cap = DEFAULT_BLOCK_CAP): Promise<CommonKeys> {
-  const out = {} as CommonKeys;
-  for (const [name, expr] of Object.entries(KEYS) as [KeyName, string][]) {
-    const r = await db.query<{ k: string }>(
-      `SELECT ${expr} AS k FROM source_identity x WHERE ${expr} IS NOT NULL GROUP BY 1 HAVING count(*) > $1 ORDER BY 1`,
-      [cap],
-    );
-    out[name] = r.rows.map((x) => x.k);
+/** Candidate pairs, each once, the identity with the smaller key first. */
+export interface PairList {
+  a: Int32Array;
+  b: Int32Array;
+  length: number;
+  /** Pairs [0, wide) were found by the wide passes, the rest only by the tight ones. */
+  wide: number;
+}
+
+export interface BlockingSearch {
+  /** Identities to find candidates for by every pass. */
+  wide: readonly number[];
+  /** Identities linked by a new NHS number: only a duplicate person (same birth date and surname sound or postcode). */
+  tight?: readonly number[];
+  /** Leave out candidates in the identity's own person (matching); else only itself (training: those are the known matches). */
+  excludeSamePerson: boolean;
+  /** Keys shared by more identities than this are left out of their (wide) pass. */
+  cap: number;
+}
+
+/**
+ * Candidate pairs for some identities. A pair of two searched identities is found once however
+ * many passes (and which side) find it; the key order decides which is `a`.
+ */
+export function candidatePairs(index: BlockingIndex, c: BlockingColumns, search: BlockingSearch): PairList {
+  const n = index.size;
+  const out = new PairBuffer();
+  // Candidates already taken for the identity being searched (stamped with its number).
+  const seen = new Int32Array(n).fill(-1);
+  const searched = new Uint8Array(n);
+  for (const i of search.wide) searched[i] = 1;
+  for (const i of search.tight ?? []) searched[i] = 1;
+  // Pairs of two searched identities would be found from both sides: kept once.
+  const both = new Set<number>();
+  const person = c.person;
+  const take = (p: number, q: number) => {
+    if (q === p || seen[q] === p) return;
+    seen[q] = p;
+    if (search.excludeSamePerson && person[q] === person[p]) return;
+    if (searched[q]) {
+      const packed = p < q ? p * n + q : q * n + p;
+      if (both.has(packed)) return;
+      both.add(packed);
+    }
+    if (c.key[p]! < c.key[q]!) out.push(p, q);
+    else out.push(q, p);
+  };
+  const scan = (g: Grouping, gi: number, p: number, cap: number) => {
+    if (gi < 0) return;
+    const from = g.start[gi]!;
+    const to = g.start[gi + 1]!;
+    if (to - from > cap) return;
+    for (let k = from; k < to; k++) take(p, g.members[k]!);
+  };
+  const P = index.passes;
+  for (const p of search.wide) {
+    if (p >= n) continue;
+    for (const name of PASSES) scan(P[name], P[name].group[p]!, p, name === 'nhs' ? Infinity : search.cap);
+    const swapped = join(firstGivenSoundex(c.given[p]!), upperFirst(c.family[p]!));
+    if (swapped !== null) scan(P.name, index.nameGroups.get(swapped) ?? -1, p, search.cap);
   }
-  return out;
+  const wide = out.length;
+  for (const p of search.tight ?? []) {
+    if (p >= n) continue;
+    for (const name of TIGHT_PASSES) scan(P[name], P[name].group[p]!, p, Infinity);
+  }
+  return { a: out.a.subarray(0, out.length), b: out.b.subarray(0, out.length), length: out.length, wide };
 }
 
-/**
- * Candidate pairs for some identities by every pass. excludeSamePerson leaves out identities
- * already in the same person (for matching); the training sample keeps them (they are the
- * known matches EM learns m from). Pairs come back with `a` the identity blocked for.
- */
-export async function blockedPairs(db: Queryable, keys: BlockIdentity[], excludeSamePerson: boolean, common: CommonKeys): Promise<Pair[]> {
-  if (!keys.length) return [];
-  const other = excludeSamePerson ? 'c.person_id <> p.person_id' : 'NOT (c.source_system = p.source_system AND c.source_id = p.source_id)';
-  const k = (name: KeyName, side: 'p' | 'c') => KEYS[name].replaceAll('x.', `${side}.`);
-  // Each pass: the candidate's key equals the pending identity's, unless that key is too common.
-  const pass = (name: KeyName, idx: number, on: string) =>
-    `SELECT p.source_system AS a_sys, p.source_id AS a_id, c.source_system AS b_sys, c.source_id AS b_id
-       FROM p JOIN source_identity c ON ${on} AND ${other}
-      WHERE NOT (${k(name, 'p')} = ANY($${idx}::text[]))`;
-  const yearOf = (side: string) => `extract(year FROM ${side}.birth_date)::int`;
-  const yearRange = `c.birth_date >= make_date(${yearOf('p')}, 1, 1) AND c.birth_date < make_date(${yearOf('p')} + 1, 1, 1)`;
-  const sql = `WITH p AS (
-       SELECT s.*, k.given_soundex FROM source_identity s
-         JOIN unnest($1::text[], $2::text[], $3::text[]) AS k(sys, id, given_soundex) ON s.source_system = k.sys AND s.source_id = k.id
-     )
-     ${pass('name', 4, `c.family_soundex = p.family_soundex AND upper(left(c.given, 1)) = upper(left(p.given, 1))`)}
-     UNION
-     SELECT p.source_system, p.source_id, c.source_system, c.source_id
-       FROM p JOIN source_identity c ON c.family_soundex = p.given_soundex AND upper(left(c.given, 1)) = upper(left(p.family, 1)) AND ${other}
-      WHERE NOT ((p.given_soundex || '|' || upper(left(p.family, 1))) = ANY($4::text[]))
-     UNION
-     ${pass('birthDate', 5, `c.birth_date = p.birth_date`)}
-     UNION
-     ${pass('postcode', 6, `c.postcode = p.postcode`)}
-     UNION
-     ${pass('givenYear', 7, `upper(c.given) = upper(p.given) AND ${yearRange}`)}
-     UNION
-     ${pass('familyYear', 8, `c.family_soundex = p.family_soundex AND ${yearRange}`)}
-     UNION
-     ${pass('house', 9, `upper(c.town) = upper(p.town) AND substring(c.address FROM '[0-9]+') = substring(p.address FROM '[0-9]+') AND upper(substring(c.address FROM '[A-Za-z]')) = upper(substring(p.address FROM '[A-Za-z]'))`)}
-     UNION
-     ${pass('familyTown', 10, `upper(c.family) = upper(p.family) AND upper(c.town) = upper(p.town)`)}
-     UNION
-     SELECT p.source_system, p.source_id, c.source_system, c.source_id
-       FROM p JOIN source_identity c ON c.nhs_number = p.nhs_number AND p.nhs_number_valid AND c.nhs_number_valid AND ${other}
-     ORDER BY 1, 2, 3, 4`;
-  const r = await db.query<{ a_sys: string; a_id: string; b_sys: string; b_id: string }>(sql, [
-    keys.map((x) => x.system),
-    keys.map((x) => x.id),
-    keys.map((x) => firstGivenSoundex(x.given)),
-    common.name,
-    common.birthDate,
-    common.postcode,
-    common.givenYear,
-    common.familyYear,
-    common.house,
-    common.familyTown,
-  ]);
-  return r.rows.map((x) => ({ a: `${x.a_sys}|${x.a_id}`, b: `${x.b_sys}|${x.b_id}` }));
-}
-
-/**
- * Candidates for an identity already linked by a new NHS number: another person with the same
- * birth date and surname sound, postcode or house (a duplicate under a mistyped number shares those).
- */
-export async function tightPairs(db: Queryable, keys: BlockIdentity[]): Promise<Pair[]> {
-  if (!keys.length) return [];
-  const r = await db.query<{ a_sys: string; a_id: string; b_sys: string; b_id: string }>(
-    `WITH p AS (
-       SELECT s.* FROM source_identity s JOIN unnest($1::text[], $2::text[]) AS k(sys, id) ON s.source_system = k.sys AND s.source_id = k.id
-     )
-     SELECT p.source_system AS a_sys, p.source_id AS a_id, c.source_system AS b_sys, c.source_id AS b_id
-       FROM p JOIN source_identity c ON c.family_soundex = p.family_soundex AND c.birth_date = p.birth_date AND c.person_id <> p.person_id
-     UNION
-     SELECT p.source_system, p.source_id, c.source_system, c.source_id
-       FROM p JOIN source_identity c ON c.postcode = p.postcode AND c.birth_date = p.birth_date AND c.person_id <> p.person_id
-     ORDER BY 1, 2, 3, 4`,
-    [keys.map((k) => k.system), keys.map((k) => k.id)],
-  );
-  return r.rows.map((x) => ({ a: `${x.a_sys}|${x.a_id}`, b: `${x.b_sys}|${x.b_id}` }));
-}
-
-/** Soundex of the first given name, for the swapped pass ('' when none: matches no family_soundex). */
+/** Soundex of the first given name, for the swapped pass (null when none). */
 export function firstGivenSoundex(given: string | null | undefined): string | null {
   const first = (given ?? '').trim().split(/[\s-]+/)[0] ?? '';
   return soundex(first) || null;
 }
 
-/** A pair written with the smaller identity key first, so a pair found from either side is one pair. */
-export function canonicalPair(a: string, b: string): Pair {
-  return cmpKeys(a, b) <= 0 ? { a, b } : { a: b, b: a };
-}
-
-function cmpKeys(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
+/** Two growing arrays of identity numbers. */
+class PairBuffer {
+  a = new Int32Array(1 << 16);
+  b = new Int32Array(1 << 16);
+  length = 0;
+  push(x: number, y: number): void {
+    if (this.length === this.a.length) {
+      const a = new Int32Array(this.a.length * 2);
+      const b = new Int32Array(this.a.length * 2);
+      a.set(this.a);
+      b.set(this.b);
+      this.a = a;
+      this.b = b;
+    }
+    this.a[this.length] = x;
+    this.b[this.length++] = y;
+  }
 }

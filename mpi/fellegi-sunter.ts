@@ -68,21 +68,29 @@ export type MatchDecision = 'MATCH' | 'POSSIBLE_MATCH' | 'NO_MATCH';
 // ---------------------------------------------------------------------------------------------
 // String comparators
 
+// Scratch for jaroWinkler: it runs several times for every pair the matcher compares, and
+// allocating its two marks arrays each time was half the matcher's comparison time.
+let matchedA = new Uint8Array(64);
+let matchedB = new Uint8Array(64);
+
 /** Jaro–Winkler similarity in [0, 1] (prefix scale 0.1, prefix up to 4 characters). */
 export function jaroWinkler(a: string, b: string): number {
   if (a === b) return a.length ? 1 : 0;
   const la = a.length;
   const lb = b.length;
   if (!la || !lb) return 0;
+  if (la > matchedA.length) matchedA = new Uint8Array(la * 2);
+  if (lb > matchedB.length) matchedB = new Uint8Array(lb * 2);
+  matchedA.fill(0, 0, la);
+  matchedB.fill(0, 0, lb);
   const window = Math.max(0, Math.floor(Math.max(la, lb) / 2) - 1);
-  const matchedA = new Uint8Array(la);
-  const matchedB = new Uint8Array(lb);
   let matches = 0;
   for (let i = 0; i < la; i++) {
     const lo = Math.max(0, i - window);
     const hi = Math.min(lb - 1, i + window);
+    const ch = a.charCodeAt(i);
     for (let j = lo; j <= hi; j++) {
-      if (!matchedB[j] && a[i] === b[j]) {
+      if (!matchedB[j] && ch === b.charCodeAt(j)) {
         matchedA[i] = 1;
         matchedB[j] = 1;
         matches++;
@@ -97,13 +105,58 @@ export function jaroWinkler(a: string, b: string): number {
   for (let i = 0; i < la; i++) {
     if (!matchedA[i]) continue;
     while (!matchedB[k]) k++;
-    if (a[i] !== b[k]) t++;
+    if (a.charCodeAt(i) !== b.charCodeAt(k)) t++;
     k++;
   }
   const jaro = (matches / la + matches / lb + (matches - t / 2) / matches) / 3;
+  return jaro + commonPrefix(a, b) * 0.1 * (1 - jaro);
+}
+
+function commonPrefix(a: string, b: string): number {
   let prefix = 0;
-  while (prefix < 4 && prefix < la && prefix < lb && a[prefix] === b[prefix]) prefix++;
-  return jaro + prefix * 0.1 * (1 - jaro);
+  while (prefix < 4 && prefix < a.length && prefix < b.length && a.charCodeAt(prefix) === b.charCodeAt(prefix)) prefix++;
+  return prefix;
+}
+
+const letterCounts = new Int32Array(128);
+
+/**
+ * jaroWinkler(a, b) ≥ threshold, answered without the full computation when even the most the
+ * two strings could score is below it: Jaro's matches are at most the characters they share
+ * (counted as multisets) and its transpositions at least none. Most pairs the matcher compares
+ * are strangers, so this usually ends here. Same answer as the full test.
+ */
+export function jaroWinklerAtLeast(a: string, b: string, threshold: number): boolean {
+  const la = a.length;
+  const lb = b.length;
+  if (la && lb && a !== b) {
+    let ascii = true;
+    for (let i = 0; i < la; i++) {
+      const c = a.charCodeAt(i);
+      if (c > 127) ascii = false;
+      else letterCounts[c]!++;
+    }
+    let common = 0;
+    for (let i = 0; i < lb; i++) {
+      const c = b.charCodeAt(i);
+      if (c > 127) ascii = false;
+      else if (letterCounts[c]! > 0) {
+        letterCounts[c]!--;
+        common++;
+      }
+    }
+    for (let i = 0; i < la; i++) {
+      const c = a.charCodeAt(i);
+      if (c <= 127) letterCounts[c] = 0;
+    }
+    if (ascii) {
+      if (!common) return false;
+      // The same expression jaroWinkler evaluates, at its largest (matches = common, t = 0).
+      const jaro = (common / la + common / lb + (common - 0 / 2) / common) / 3;
+      if (jaro + commonPrefix(a, b) * 0.1 * (1 - jaro) < threshold) return false;
+    }
+  }
+  return jaroWinkler(a, b) >= threshold;
 }
 
 /** True when b is a one typing slip from a: one letter inserted, dropped, changed, or two neighbours swapped. */
@@ -216,7 +269,7 @@ function nameFeatures(name: string | null | undefined): NameFeatures | null {
 function compareFamilyName(x: NameFeatures | null, y: NameFeatures | null): number {
   if (!x || !y) return -1;
   if (x.norm === y.norm) return 0;
-  if (jaroWinkler(x.norm, y.norm) >= 0.92 || (Math.min(x.norm.length, y.norm.length) >= 4 && oneSlipApart(x.norm, y.norm))) return 1;
+  if (jaroWinklerAtLeast(x.norm, y.norm, 0.92) || (Math.min(x.norm.length, y.norm.length) >= 4 && oneSlipApart(x.norm, y.norm))) return 1;
   if ((x.parts.length > 1 || y.parts.length > 1) && x.parts.some((p) => p.length >= 2 && y.parts.includes(p))) return 1;
   if (x.soundex === y.soundex) return 2;
   return 3;
@@ -237,8 +290,13 @@ readFileSync(new URL('./data/nicknames.csv', import.meta.url), 'utf8')
 
 /** True when one given name is a familiar form of the other (Bill / William). */
 export function isNickname(a: string, b: string): boolean {
-  const ga = NICKNAMES.get(normaliseName(a));
-  const gb = NICKNAMES.get(normaliseName(b));
+  return nicknames(normaliseName(a), normaliseName(b));
+}
+
+/** isNickname for names already normalised. */
+function nicknames(a: string, b: string): boolean {
+  const ga = NICKNAMES.get(a);
+  const gb = NICKNAMES.get(b);
   if (!ga || !gb) return false;
   for (const g of ga) if (gb.has(g)) return true;
   return false;
@@ -258,10 +316,10 @@ function compareGivenName(x: NameFeatures | null, y: NameFeatures | null): numbe
   const firstB = y.first;
   if (firstA === firstB || x.norm === y.norm) return 0;
   // Jaro–Winkler misses a slip in a short name (IAN / INA scores 0.6), so one slip counts as close too.
-  if (jaroWinkler(firstA, firstB) >= 0.9 || (Math.max(firstA.length, firstB.length) >= 3 && oneSlipApart(firstA, firstB))) return 1;
+  if (jaroWinklerAtLeast(firstA, firstB, 0.9) || (Math.max(firstA.length, firstB.length) >= 3 && oneSlipApart(firstA, firstB))) return 1;
   // Known by a middle name in one system ("Mary Ann" / "Ann").
   if ((firstA.length > 1 && y.parts.includes(firstA)) || (firstB.length > 1 && x.parts.includes(firstB))) return 1;
-  if (isNickname(firstA, firstB)) return 2;
+  if (nicknames(firstA, firstB)) return 2;
   if (firstA[0] === firstB[0]) return 3;
   return 4;
 }
@@ -382,7 +440,7 @@ function compareAddressParts(x: { number: string | null; words: string } | null,
   if (!x || !y) return -1;
   const sameNumber = x.number !== null && x.number === y.number;
   if (x.words === y.words && (sameNumber || (x.number === null && y.number === null))) return 0;
-  const close = x.words && y.words && (x.words.startsWith(y.words) || y.words.startsWith(x.words) || jaroWinkler(x.words, y.words) >= 0.88);
+  const close = x.words && y.words && (x.words.startsWith(y.words) || y.words.startsWith(x.words) || jaroWinklerAtLeast(x.words, y.words, 0.88));
   if (close) return sameNumber ? 1 : 2;
   return 3;
 }
@@ -395,7 +453,7 @@ export function compareTown(a: string | null | undefined, b: string | null | und
 function compareTownName(x: string, y: string): number {
   if (!x || !y) return -1;
   if (x === y) return 0;
-  if (jaroWinkler(x, y) >= 0.9 || (Math.min(x.length, y.length) >= 4 && oneSlipApart(x, y))) return 1;
+  if (jaroWinklerAtLeast(x, y, 0.9) || (Math.min(x.length, y.length) >= 4 && oneSlipApart(x, y))) return 1;
   return 2;
 }
 
@@ -433,19 +491,57 @@ function features(i: MatchIdentity): Features {
 
 /** Compares two identities field by field (FIELDS order). */
 export function compareIdentities(a: MatchIdentity, b: MatchIdentity): ComparisonVector {
+  return patternVector(comparisonPattern(a, b));
+}
+
+// A comparison packed into one number, field by field in FIELDS order, each level + 1 (0 = missing)
+// in its own digit: the matcher compares millions of pairs, and a number needs no array, counts
+// straight into a table (PATTERNS entries) and looks its weight up there.
+const RADIX = FIELDS.map((f) => f.levels.length + 1);
+const PLACE = RADIX.map((_, i) => RADIX.slice(0, i).reduce((p, r) => p * r, 1));
+
+/** How many pattern codes there are (every code is below this). */
+export const PATTERNS = RADIX.reduce((p, r) => p * r, 1);
+
+/** A comparison vector as its pattern code. */
+export function patternCode(v: ComparisonVector): number {
+  let code = 0;
+  for (let f = 0; f < PLACE.length; f++) code += (v[f]! + 1) * PLACE[f]!;
+  return code;
+}
+
+/** The comparison vector of a pattern code. */
+export function patternVector(code: number): ComparisonVector {
+  const v = new Array<number>(RADIX.length);
+  for (let f = 0; f < RADIX.length; f++) {
+    v[f] = (code % RADIX[f]!) - 1;
+    code = Math.floor(code / RADIX[f]!);
+  }
+  return v;
+}
+
+/** compareIdentities as a pattern code (the same levels, no array made). */
+export function comparisonPattern(a: MatchIdentity, b: MatchIdentity): number {
   const x = features(a);
   const y = features(b);
   const [family, given] = compareNameFeatures(x, y);
-  return [
-    compareNhsNumber(x.nhs, y.nhs),
-    family,
-    given,
-    compareBirthDate(x.birthDate, y.birthDate),
-    compareSex(x.sex, y.sex),
-    comparePostcodeFeatures(x.postcode, y.postcode),
-    compareAddressParts(x.address, y.address),
-    compareTownName(x.town, y.town),
-  ];
+  return (
+    (compareNhsNumber(x.nhs, y.nhs) + 1) * PLACE[0]! +
+    (family + 1) * PLACE[1]! +
+    (given + 1) * PLACE[2]! +
+    (compareBirthDate(x.birthDate, y.birthDate) + 1) * PLACE[3]! +
+    (compareSex(x.sex, y.sex) + 1) * PLACE[4]! +
+    (comparePostcodeFeatures(x.postcode, y.postcode) + 1) * PLACE[5]! +
+    (compareAddressParts(x.address, y.address) + 1) * PLACE[6]! +
+    (compareTownName(x.town, y.town) + 1) * PLACE[7]!
+  );
+}
+
+/** Pattern counts (indexed by pattern code) as the distinct patterns EM works on. */
+export function patternsFromCounts(counts: Float64Array): PatternCount[] {
+  const out: PatternCount[] = [];
+  for (let code = 0; code < counts.length; code++) if (counts[code]) out.push({ vector: patternVector(code), count: counts[code]! });
+  return out;
 }
 
 /** A readable form of a comparison: field → level name ('missing' when absent). */

@@ -10,8 +10,7 @@
  */
 import type { Database, Queryable } from '../db/database.ts';
 import {
-  compareIdentities,
-  countPatterns,
+  comparisonPattern,
   decide,
   DEFAULT_PARAMETERS,
   describeComparison,
@@ -23,6 +22,9 @@ import {
   matchProbability,
   matchWeight,
   nhsNumbersConflict,
+  PATTERNS,
+  patternsFromCounts,
+  patternVector,
   soundex,
   thresholds,
   type ComparisonVector,
@@ -31,12 +33,10 @@ import {
   type MatchParameters,
   type Thresholds,
 } from './fellegi-sunter.ts';
-import { blockedPairs, canonicalPair, commonBlockKeys, defaultBlockCap, tightPairs, type BlockIdentity, type CommonKeys } from './blocking.ts';
+import { buildBlockingIndex, candidatePairs, defaultBlockCap, type BlockingColumns, type BlockingIndex, type PairList } from './blocking.ts';
 import { cmp, moveIdentities, recordEvents, type IdentityMove, type MovedIdentity } from './person-store.ts';
 
 export interface MatcherOptions {
-  /** Pending identities blocked per query (default 1000). */
-  chunkSize?: number;
   /**
    * Pending identities resolved per round (default 20,000). A first load of a whole borough leaves
    * hundreds of thousands pending; taking them in rounds keeps memory flat, and later rounds match
@@ -115,18 +115,16 @@ interface Identity extends MatchIdentity {
   matchStatus: string;
 }
 
-interface Pair {
-  a: string;
-  b: string;
-}
-
 interface RunContext {
-  common: CommonKeys;
+  table: IdentityTable;
+  blocking: BlockingIndex;
+  /** The table version the blocking index was built from. */
+  blockingVersion: number;
+  cap: number;
   random: { patterns: PatternCount[]; count: number };
-  /** The settled sample's blocked pairs, compared (EM's known matches and blocked non-matches). */
-  sample?: { size: number; vectors: ComparisonVector[] };
+  /** The settled sample's blocked pairs, compared (EM's known matches and blocked non-matches), as pattern counts. */
+  sample?: { size: number; counts: Float64Array; pairs: number };
 }
-
 /** Resolves every PENDING identity, in rounds; see the module comment. */
 export async function runMatcher(db: Database, opts: MatcherOptions = {}): Promise<MatcherResult> {
   const started = process.hrtime.bigint();
@@ -147,12 +145,18 @@ export async function runMatcher(db: Database, opts: MatcherOptions = {}): Promi
     return total;
   }
   // Once per run: which blocking keys are too common, and u's random pairs (the population).
+  // Once per run: every identity's fields, the blocking groupings, and u's random pairs (the population).
   const t0 = process.hrtime.bigint();
-  const identityCount = (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM source_identity')).rows[0]!.n;
-  const common = await commonBlockKeys(db, opts.blockCap ?? defaultBlockCap(identityCount));
+  const table = new IdentityTable();
+  await table.load(db);
   const t1 = process.hrtime.bigint();
-  const ctx: RunContext = { common, random: await randomPairs(db, opts.randomSample ?? 1000) };
-  opts.log?.(`common blocking keys ${secondsSince(t0, t1)} s, random pairs for u ${secondsSince(t1)} s`);
+  const blocking = buildBlockingIndex(table);
+  const t2 = process.hrtime.bigint();
+  const ctx: RunContext = {
+    table, blocking, blockingVersion: table.version, cap: opts.blockCap ?? defaultBlockCap(table.size),
+    random: await randomPairs(db, table, opts.randomSample ?? 1000),
+  };
+  opts.log?.(`${table.size} identities read ${secondsSince(t0, t1)} s, blocking index ${secondsSince(t1, t2)} s, random pairs for u ${secondsSince(t2)} s`);
   // Bounded even if identities arrive (or stay pending) while it runs.
   const maxRounds = Math.ceil(pendingAtStart / size) + 1;
   for (let round = 1; round <= maxRounds; round++) {
@@ -188,9 +192,11 @@ function report(p: MatchParameters, blockedLambda: number, rest: Omit<MatcherPar
 async function matchRound(db: Database, opts: MatcherOptions, limit: number, ctx: RunContext): Promise<Omit<MatcherResult, 'seconds'>> {
   const log = opts.log ?? (() => {});
   const actor = opts.actor ?? 'mpi-matcher';
-  const chunkSize = opts.chunkSize ?? 1000;
   const mp = opts.matchProbability ?? 0.99;
   const pp = opts.possibleProbability ?? 0.5;
+  const table = ctx.table;
+  // What earlier rounds (and anyone else) wrote since the table was read: persons, statuses, new identities.
+  await table.refresh(db);
   const pendingRows = await db.query<{ source_system: string; source_id: string; link_method: string }>(
     "SELECT source_system, source_id, link_method FROM source_identity WHERE match_status = 'PENDING' ORDER BY source_system, source_id LIMIT $1",
     [limit],
@@ -199,13 +205,17 @@ async function matchRound(db: Database, opts: MatcherOptions, limit: number, ctx
     const d = defaultReport(opts);
     return { pending: 0, matched: 0, possible: 0, noMatch: 0, confirmed: 0, pairs: 0, nhsConflicts: 0, estimated: false, thresholds: d.thresholds, parameters: d };
   }
-  const identities = new Map<string, Identity>();
   const pendingKeys = pendingRows.rows.map((r) => `${r.source_system}|${r.source_id}`);
-  await loadIdentities(db, identities, pendingKeys);
+  // Committed after the last refresh read (a long ingest transaction): read them now.
+  await table.add(db, pendingKeys.filter((k) => !table.index.has(k)));
+  if (ctx.blockingVersion !== table.version) {
+    ctx.blocking = buildBlockingIndex(table);
+    ctx.blockingVersion = table.version;
+  }
+  const num = (k: string) => table.index.get(k)!;
   // Identities linked by a new NHS number only need a check for a duplicate person: tight blocks.
-  const asBlock = (k: string): BlockIdentity => ({ system: identities.get(k)!.system, id: identities.get(k)!.id, given: identities.get(k)!.given });
-  const wide = pendingRows.rows.filter((r) => r.link_method !== 'nhs-number').map((r) => asBlock(`${r.source_system}|${r.source_id}`));
-  const tight = pendingRows.rows.filter((r) => r.link_method === 'nhs-number').map((r) => asBlock(`${r.source_system}|${r.source_id}`));
+  const wide = pendingRows.rows.filter((r) => r.link_method !== 'nhs-number').map((r) => num(`${r.source_system}|${r.source_id}`));
+  const tight = pendingRows.rows.filter((r) => r.link_method === 'nhs-number').map((r) => num(`${r.source_system}|${r.source_id}`));
   log(`${pendingRows.rows.length} pending identities (${tight.length} new NHS numbers to check for duplicates)`);
   const lap = { at: process.hrtime.bigint(), parts: [] as string[] };
   const mark = (what: string) => {
@@ -214,46 +224,45 @@ async function matchRound(db: Database, opts: MatcherOptions, limit: number, ctx
     lap.at = now;
   };
 
-  // 1. Candidate pairs for the pending identities, each pair once (found from either side).
-  const widePairs = new Map<string, Pair>();
-  const allPairs = new Map<string, Pair>();
-  const add = (into: Map<string, Pair>, ps: Pair[]) => {
-    for (const p of ps) {
-      const c = canonicalPair(p.a, p.b);
-      into.set(`${c.a}\u0000${c.b}`, c);
-    }
-  };
-  for (let i = 0; i < wide.length; i += chunkSize) {
-    const ps = await blockedPairs(db, wide.slice(i, i + chunkSize), true, ctx.common);
-    add(widePairs, ps);
-    add(allPairs, ps);
-  }
-  for (let i = 0; i < tight.length; i += chunkSize) add(allPairs, await tightPairs(db, tight.slice(i, i + chunkSize)));
-  const pendingPairs = [...allPairs.values()];
-  await loadIdentities(db, identities, pendingPairs.flatMap((p) => [p.a, p.b]));
-  mark('blocking');
+  // 1. Candidate pairs for the pending identities, each pair once (found from either side); the
+  // wide pairs first. Identities are compared as objects made for this round (their prepared
+  // features are cached per object, and go with the round).
+  const pairs = candidatePairs(ctx.blocking, table, { wide, tight, excludeSamePerson: true, cap: ctx.cap });
+  const round: (MatchIdentity | undefined)[] = [];
+  const identity = (i: number) => (round[i] ??= table.matchIdentity(i));
+  const codes = new Int32Array(pairs.length);
+  for (let k = 0; k < pairs.length; k++) codes[k] = comparisonPattern(identity(pairs.a[k]!), identity(pairs.b[k]!));
+  mark(`blocking and comparing ${pairs.length} pairs`);
 
   // 2. Parameters. m and the prior by EM over the wide pending pairs together with the blocked
   // pairs of a sample of settled identities (which include known NHS-number matches).
-  const sample = await db.query<{ source_system: string; source_id: string; given: string | null }>(
-    `SELECT source_system, source_id, given FROM source_identity WHERE match_status <> 'PENDING'
-      ORDER BY md5(source_system || '|' || source_id), source_system, source_id LIMIT $1`,
-    [ctx.sample?.size ? 0 : (opts.trainingSample ?? 2000)],
-  );
-  const vector = (p: Pair) => compareIdentities(identities.get(p.a)!, identities.get(p.b)!);
   // The settled sample's pairs are the same in every round: found once a run (once there is a sample).
+  // Identities the round looked at (for the share carrying an NHS number, below).
+  const looked = new Uint8Array(table.size);
+  for (const k of pendingKeys) looked[num(k)] = 1;
+  const look = (ps: PairList) => {
+    for (let k = 0; k < ps.length; k++) looked[ps.a[k]!] = looked[ps.b[k]!] = 1;
+  };
+  look(pairs);
   if (!ctx.sample?.size) {
-    const keys = sample.rows.map((r) => ({ system: r.source_system, id: r.source_id, given: r.given }));
-    const pairs = new Map<string, Pair>();
-    for (let i = 0; i < keys.length; i += chunkSize) add(pairs, await blockedPairs(db, keys.slice(i, i + chunkSize), false, ctx.common));
-    await loadIdentities(db, identities, [...pairs.values()].flatMap((p) => [p.a, p.b]));
-    ctx.sample = { size: keys.length, vectors: [...pairs.values()].map(vector) };
+    const sample = await db.query<{ source_system: string; source_id: string }>(
+      `SELECT source_system, source_id FROM source_identity WHERE match_status <> 'PENDING'
+        ORDER BY md5(source_system || '|' || source_id), source_system, source_id LIMIT $1`,
+      [opts.trainingSample ?? 2000],
+    );
+    const keys = sample.rows.map((r) => `${r.source_system}|${r.source_id}`).filter((k) => table.index.has(k));
+    const ps = candidatePairs(ctx.blocking, table, { wide: keys.map(num), excludeSamePerson: false, cap: ctx.cap });
+    const counts = new Float64Array(PATTERNS);
+    for (let k = 0; k < ps.length; k++) counts[comparisonPattern(identity(ps.a[k]!), identity(ps.b[k]!))]!++;
+    look(ps);
+    ctx.sample = { size: keys.length, counts, pairs: ps.length };
   }
   const sampleSize = ctx.sample.size;
-  await loadIdentities(db, identities, [...widePairs.values()].flatMap((p) => [p.a, p.b]));
   const randomU = ctx.random.count >= 10000 ? estimateU(ctx.random.patterns) : DEFAULT_PARAMETERS.u;
-  const training = countPatterns([...[...widePairs.values()].map(vector), ...ctx.sample.vectors]);
-  const trainingCount = widePairs.size + ctx.sample.vectors.length;
+  const trainingCounts = ctx.sample.counts.slice();
+  for (let k = 0; k < pairs.wide; k++) trainingCounts[codes[k]!]!++;
+  const training = patternsFromCounts(trainingCounts);
+  const trainingCount = pairs.wide + ctx.sample.pairs;
   // m by EM on two training blocks with u fixed at the random pairs' (Splink's way): pairs that
   // share a date of birth teach m for every other field, pairs that share both names teach m for
   // the date of birth. Within a block every pair agrees on its fields whatever its status, so
@@ -276,8 +285,8 @@ async function matchRound(db: Database, opts: MatcherOptions, limit: number, ctx
   // Score with u from random pairs (the population) and m from EM; the prior is that of a random
   // pair: the matches EM found in a training block, scaled up by the share of matches that block
   // holds (m of its fields), over all the pairs the training pairs were drawn from.
-  const counts = await db.query<{ identities: number; persons: number }>('SELECT count(*)::int AS identities, count(DISTINCT person_id)::int AS persons FROM source_identity');
-  const n = counts.rows[0]!.identities;
+  const counts = table.counts();
+  const n = counts.identities;
   const drawnFrom = pairsDrawnFrom(wide.length, sampleSize, n);
   const sum = (ps: PatternCount[]) => ps.reduce((x, t) => x + t.count, 0);
   let lambda: number;
@@ -296,8 +305,13 @@ async function matchRound(db: Database, opts: MatcherOptions, limit: number, ctx
     // with no such pair (no NHS numbers at all) is given a tenth of one, not none.
     for (const t of training) if (isLookAlike(t.vector)) lookAlikes += t.count;
     let withNhs = 0;
-    for (const i of identities.values()) if (i.nhsNumber) withNhs++;
-    const share = withNhs / Math.max(1, identities.size);
+    let lookedAt = 0;
+    for (let i = 0; i < looked.length; i++) {
+      if (!looked[i]) continue;
+      lookedAt++;
+      if (table.nhsNumber[i]) withNhs++;
+    }
+    const share = withNhs / Math.max(1, lookedAt);
     const lookAlikesAll = lookAlikes ? lookAlikes / Math.max(share * share, 0.01) : 0.1;
     const residence = 1 - (1 - m[F.postcode]![0]!) * (1 - m[F.address]![0]! - m[F.address]![1]!);
     const mJoint = clamp((m[F.family]![0]! + m[F.family]![1]!) * m[F.birthDate]![0]! * residence, 0.01, 1);
@@ -305,7 +319,7 @@ async function matchRound(db: Database, opts: MatcherOptions, limit: number, ctx
   } else {
     // Coincidences are judged against the locality's whole population, however few have been loaded.
     const population = Math.max(opts.minPopulation ?? 100_000, n);
-    const perPerson = Math.min(5, Math.max(1, n / Math.max(1, counts.rows[0]!.persons) - 1));
+    const perPerson = Math.min(5, Math.max(1, n / Math.max(1, counts.persons) - 1));
     lambda = Math.min(0.5, perPerson / population);
     blockedLambda = lambda;
     householdCap = DEFAULT_PARAMETERS.householdCap! + Math.log2(population / 100_000);
@@ -321,20 +335,33 @@ async function matchRound(db: Database, opts: MatcherOptions, limit: number, ctx
     lambdaSource: em.estimated ? 'em' : 'defaults', randomPairs: ctx.random.count, trainingPairs: trainingCount,
     emIterations: em.iterations, emConverged: em.converged,
   });
-  log(`${pendingPairs.length} candidate pairs; m ${em.estimated ? `estimated by EM (${em.iterations} iterations)` : 'defaults'}; λ=${params.lambda.toPrecision(3)}; household cap ${householdCap.toFixed(1)}; match ≥ ${limits.match.toFixed(1)}, review ≥ ${limits.possible.toFixed(1)}`);
+  log(`${pairs.length} candidate pairs; m ${em.estimated ? `estimated by EM (${em.iterations} iterations)` : 'defaults'}; λ=${params.lambda.toPrecision(3)}; household cap ${householdCap.toFixed(1)}; match ≥ ${limits.match.toFixed(1)}, review ≥ ${limits.possible.toFixed(1)}`);
 
-  // 3. Score, strongest first.
+  // 3. Score, strongest first. Only pairs that could be a match or go to review are kept as
+  // edges; for the rest each pending identity's best weight is all that is recorded (NO_MATCH).
   interface Edge {
     a: string;
     b: string;
     weight: number;
     vector: ComparisonVector;
   }
-  const edges: Edge[] = pendingPairs.map((p) => {
-    const v = vector(p);
-    return { a: p.a, b: p.b, weight: matchWeight(params, v), vector: v };
-  });
+  const weightOf = new Float64Array(PATTERNS).fill(NaN);
+  const best = new Float64Array(table.size).fill(-Infinity);
+  const edges: Edge[] = [];
+  for (let k = 0; k < pairs.length; k++) {
+    const code = codes[k]!;
+    let w = weightOf[code]!;
+    if (Number.isNaN(w)) w = weightOf[code] = matchWeight(params, patternVector(code));
+    const a = pairs.a[k]!;
+    const b = pairs.b[k]!;
+    if (w > best[a]!) best[a] = w;
+    if (w > best[b]!) best[b] = w;
+    if (w >= limits.possible) edges.push({ a: table.key[a]!, b: table.key[b]!, weight: w, vector: patternVector(code) });
+  }
   edges.sort((x, y) => y.weight - x.weight || cmp(x.a, y.a) || cmp(x.b, y.b));
+  // The identities decisions are made about: the pending ones and both sides of every edge.
+  const identities = new Map<string, Identity>();
+  for (const k of [...pendingKeys, ...edges.flatMap((e) => [e.a, e.b])]) if (!identities.has(k)) identities.set(k, table.identity(num(k)));
   mark('scoring');
 
   // 4. Cluster persons, greedy on weight. A person holding a pending identity is provisional and
@@ -449,11 +476,13 @@ async function matchRound(db: Database, opts: MatcherOptions, limit: number, ctx
       reviews.set(`${e.a}\u0000${e.b}`, e);
       reviewKeys.add(key);
     } else {
-      noMatch.push({ key, weight: e ? e.weight : null });
+      const w = best[num(key)]!;
+      noMatch.push({ key, weight: e ? e.weight : Number.isFinite(w) ? w : null });
       if (identities.get(key)!.linkMethod === 'nhs-number') confirmed++;
     }
   }
 
+  mark('clustering');
   // 6. Write: links (an event per person joined, so each can be undone), reviews, no-matches.
   const byFrom = new Map<string, typeof moves>();
   for (const m of moves) {
@@ -499,6 +528,7 @@ async function matchRound(db: Database, opts: MatcherOptions, limit: number, ctx
       );
     });
   }
+  mark(`linking ${moves.length} identities`);
   const reviewList = [...reviews.values()].sort((x, y) => cmp(x.a, y.a) || cmp(x.b, y.b));
   for (let i = 0; i < reviewList.length; i += 2000) {
     const batch = reviewList.slice(i, i + 2000);
@@ -522,6 +552,7 @@ async function matchRound(db: Database, opts: MatcherOptions, limit: number, ctx
       );
     });
   }
+  mark(`${reviews.size} reviews`);
   for (let i = 0; i < noMatch.length; i += 2000) {
     const batch = noMatch.slice(i, i + 2000);
     // An identity linked by its NHS number with no duplicate found simply stays linked (MATCH).
@@ -533,7 +564,7 @@ async function matchRound(db: Database, opts: MatcherOptions, limit: number, ctx
       [batch.map((x) => identities.get(x.key)!.system), batch.map((x) => identities.get(x.key)!.id), batch.map((x) => x.weight)],
     );
   }
-  mark('writing');
+  mark(`${noMatch.length} no match`);
   log(lap.parts.join(', '));
   return {
     pending: pendingSet.size,
@@ -541,7 +572,7 @@ async function matchRound(db: Database, opts: MatcherOptions, limit: number, ctx
     possible: reviewKeys.size,
     noMatch: noMatch.length - confirmed,
     confirmed,
-    pairs: pendingPairs.length,
+    pairs: pairs.length,
     nhsConflicts: conflicts.size,
     estimated: em.estimated,
     thresholds: limits,
@@ -598,43 +629,161 @@ async function personMembers(db: Queryable, persons: string[]): Promise<Map<stri
   return out;
 }
 
-/** Loads the demographics of identities not yet in the map. */
-async function loadIdentities(db: Queryable, into: Map<string, Identity>, keys: string[]): Promise<void> {
-  const need = [...new Set(keys)].filter((k) => !into.has(k));
-  for (let i = 0; i < need.length; i += 5000) {
-    const chunk = need.slice(i, i + 5000).map((k) => {
-      const at = k.indexOf('|');
-      return [k.slice(0, at), k.slice(at + 1)] as const;
-    });
-    const r = await db.query<{
-      source_system: string; source_id: string; person_id: string; nhs_number: string | null; nhs_number_valid: boolean; family: string | null;
-      given: string | null; birth_date: string | null; sex: string | null; postcode: string | null; address: string | null; town: string | null;
-      match_status: string; link_method: string;
-    }>(
-      `SELECT s.source_system, s.source_id, s.person_id, s.nhs_number, s.nhs_number_valid, s.family, s.given, s.birth_date::text AS birth_date,
-              s.sex, s.postcode, s.address, s.town, s.match_status, s.link_method
-         FROM source_identity s JOIN unnest($1::text[], $2::text[]) AS k(sys, id) ON s.source_system = k.sys AND s.source_id = k.id`,
-      [chunk.map((c) => c[0]), chunk.map((c) => c[1])],
-    );
-    for (const x of r.rows) {
-      const key = `${x.source_system}|${x.source_id}`;
-      into.set(key, {
-        key,
-        system: x.source_system,
-        id: x.source_id,
-        personId: x.person_id,
-        matchStatus: x.match_status,
-        linkMethod: x.link_method,
-        nhsNumber: x.nhs_number_valid ? x.nhs_number : null,
-        family: x.family,
-        given: x.given,
-        birthDate: x.birth_date,
-        sex: x.sex,
-        postcode: x.postcode,
-        address: x.address,
-        town: x.town,
-      });
+const IDENTITY_COLUMNS = `s.source_system, s.source_id, s.person_id, CASE WHEN s.nhs_number_valid THEN s.nhs_number END AS nhs_number,
+  s.family, s.given, s.birth_date::text AS birth_date, s.sex, s.postcode, s.address, s.town, s.family_soundex, s.match_status, s.link_method`;
+
+interface IdentityRow {
+  source_system: string; source_id: string; person_id: string; nhs_number: string | null; family: string | null; given: string | null;
+  birth_date: string | null; sex: string | null; postcode: string | null; address: string | null; town: string | null;
+  family_soundex: string | null; match_status: string; link_method: string;
+}
+
+// Ingest transactions still open when the table was last read may commit rows stamped earlier
+// (updated_at is a transaction's start): each refresh reads back this far before the last one.
+const REFRESH_OVERLAP = '60 seconds';
+
+/**
+ * Every identity of the database as the matcher needs it, column by column (identity number =
+ * array index), read once a run in key pages and brought up to date before each round from the
+ * rows written since (updated_at): the rounds' own links, and whatever ingest or a person did
+ * meanwhile. Blocking (blocking.ts) and comparisons read it instead of the database.
+ */
+class IdentityTable implements BlockingColumns {
+  key: string[] = [];
+  system: string[] = [];
+  id: string[] = [];
+  personId: string[] = [];
+  person: number[] = [];
+  nhsNumber: (string | null)[] = [];
+  family: (string | null)[] = [];
+  given: (string | null)[] = [];
+  birthDate: (string | null)[] = [];
+  sex: (string | null)[] = [];
+  postcode: (string | null)[] = [];
+  address: (string | null)[] = [];
+  town: (string | null)[] = [];
+  familySoundex: (string | null)[] = [];
+  matchStatus: string[] = [];
+  linkMethod: string[] = [];
+  readonly index = new Map<string, number>();
+  /** Bumped whenever a blocking field changes or an identity is added (the blocking index is then rebuilt). */
+  version = 0;
+  private readonly personNumbers = new Map<string, number>();
+  private since: string | null = null;
+  // Names, towns, dates and postcodes repeat across identities: one string each (memory at borough scale).
+  private readonly strings = new Map<string, string>();
+
+  get size(): number {
+    return this.key.length;
+  }
+
+  async load(db: Queryable): Promise<void> {
+    this.since = await this.clock(db);
+    let last: [string, string] | null = null;
+    for (;;) {
+      const r: { rows: IdentityRow[] } = await db.query<IdentityRow>(
+        `SELECT ${IDENTITY_COLUMNS} FROM source_identity s
+          ${last ? 'WHERE (s.source_system, s.source_id) > ($2, $3)' : ''} ORDER BY s.source_system, s.source_id LIMIT $1`,
+        last ? [20_000, last[0], last[1]] : [20_000],
+      );
+      for (const row of r.rows) this.put(row);
+      if (r.rows.length < 20_000) break;
+      const end = r.rows[r.rows.length - 1]!;
+      last = [end.source_system, end.source_id];
     }
+    this.strings.clear();
+  }
+
+  /** Reads back the rows written since the last read. */
+  async refresh(db: Queryable): Promise<void> {
+    const now = await this.clock(db);
+    const r = await db.query<IdentityRow>(`SELECT ${IDENTITY_COLUMNS} FROM source_identity s WHERE s.updated_at >= $1::timestamptz - interval '${REFRESH_OVERLAP}'`, [this.since]);
+    for (const row of r.rows) this.put(row);
+    this.since = now;
+    this.strings.clear();
+  }
+
+  /** Reads some identities by key (ones not in the table yet). */
+  async add(db: Queryable, keys: string[]): Promise<void> {
+    for (let i = 0; i < keys.length; i += 5000) {
+      const chunk = keys.slice(i, i + 5000).map((k) => [k.slice(0, k.indexOf('|')), k.slice(k.indexOf('|') + 1)] as const);
+      const r = await db.query<IdentityRow>(
+        `SELECT ${IDENTITY_COLUMNS} FROM source_identity s JOIN unnest($1::text[], $2::text[]) AS k(sys, id) ON s.source_system = k.sys AND s.source_id = k.id`,
+        [chunk.map((c) => c[0]), chunk.map((c) => c[1])],
+      );
+      for (const row of r.rows) this.put(row);
+    }
+    this.strings.clear();
+  }
+
+  /** Identity count and person count, as they stand. */
+  counts(): { identities: number; persons: number } {
+    const seen = new Uint8Array(this.personNumbers.size);
+    let persons = 0;
+    for (const p of this.person) if (!seen[p]) (seen[p] = 1), persons++;
+    return { identities: this.size, persons };
+  }
+
+  /** The demographics compared (a new object each call: features are cached per object). */
+  matchIdentity(i: number): MatchIdentity {
+    return {
+      nhsNumber: this.nhsNumber[i], family: this.family[i], given: this.given[i], birthDate: this.birthDate[i],
+      sex: this.sex[i], postcode: this.postcode[i], address: this.address[i], town: this.town[i],
+    };
+  }
+
+  identity(i: number): Identity {
+    return {
+      ...this.matchIdentity(i),
+      key: this.key[i]!, system: this.system[i]!, id: this.id[i]!, personId: this.personId[i]!, matchStatus: this.matchStatus[i]!, linkMethod: this.linkMethod[i]!,
+    };
+  }
+
+  private async clock(db: Queryable): Promise<string> {
+    return (await db.query<{ at: string }>('SELECT clock_timestamp()::text AS at')).rows[0]!.at;
+  }
+
+  private intern(s: string | null): string | null {
+    if (s === null) return null;
+    const hit = this.strings.get(s);
+    if (hit !== undefined) return hit;
+    this.strings.set(s, s);
+    return s;
+  }
+
+  private put(r: IdentityRow): void {
+    const key = `${r.source_system}|${r.source_id}`;
+    let i = this.index.get(key);
+    let person = this.personNumbers.get(r.person_id);
+    if (person === undefined) this.personNumbers.set(r.person_id, (person = this.personNumbers.size));
+    const blockingFields = [r.nhs_number, r.family, r.given, r.birth_date, r.postcode, r.address, r.town, r.family_soundex] as const;
+    if (i === undefined) {
+      i = this.size;
+      this.index.set(key, i);
+      this.key.push(key);
+      this.system.push(this.intern(r.source_system)!);
+      this.id.push(r.source_id);
+      this.version++;
+    } else if (
+      this.nhsNumber[i] !== blockingFields[0] || this.family[i] !== blockingFields[1] || this.given[i] !== blockingFields[2] ||
+      this.birthDate[i] !== blockingFields[3] || this.postcode[i] !== blockingFields[4] || this.address[i] !== blockingFields[5] ||
+      this.town[i] !== blockingFields[6] || this.familySoundex[i] !== blockingFields[7]
+    ) {
+      this.version++;
+    }
+    this.personId[i] = r.person_id;
+    this.person[i] = person;
+    this.nhsNumber[i] = r.nhs_number;
+    this.family[i] = this.intern(r.family);
+    this.given[i] = this.intern(r.given);
+    this.birthDate[i] = this.intern(r.birth_date);
+    this.sex[i] = this.intern(r.sex);
+    this.postcode[i] = this.intern(r.postcode);
+    this.address[i] = r.address;
+    this.town[i] = this.intern(r.town);
+    this.familySoundex[i] = this.intern(r.family_soundex);
+    this.matchStatus[i] = this.intern(r.match_status)!;
+    this.linkMethod[i] = this.intern(r.link_method)!;
   }
 }
 
@@ -644,26 +793,23 @@ async function loadIdentities(db: Queryable, into: Map<string, Identity>, keys: 
  * about half a million pairs, enough to see birth-date agreement (about 1 in 30,000) a dozen times.
  * Pending identities are in the sample too, so a first load learns u from its own data.
  */
-async function randomPairs(db: Queryable, size: number): Promise<{ patterns: PatternCount[]; count: number }> {
+async function randomPairs(db: Queryable, table: IdentityTable, size: number): Promise<{ patterns: PatternCount[]; count: number }> {
   const r = await db.query<{ source_system: string; source_id: string }>(
     `SELECT source_system, source_id FROM source_identity ORDER BY md5(source_system || '|' || source_id), source_system, source_id LIMIT $1`,
     [size],
   );
-  const map = new Map<string, Identity>();
-  await loadIdentities(db, map, r.rows.map((x) => `${x.source_system}|${x.source_id}`));
-  const s = [...map.values()].sort((a, b) => cmp(a.key, b.key));
+  const s = r.rows.map((x) => table.index.get(`${x.source_system}|${x.source_id}`)).filter((i) => i !== undefined).sort((a, b) => cmp(table.key[a]!, table.key[b]!));
+  const ids = s.map((i) => table.matchIdentity(i));
+  const counts = new Float64Array(PATTERNS);
   let count = 0;
-  const vectors = function* () {
-    for (let i = 0; i < s.length; i++) {
-      for (let j = i + 1; j < s.length; j++) {
-        if (s[i]!.personId === s[j]!.personId) continue;
-        count++;
-        yield compareIdentities(s[i]!, s[j]!);
-      }
+  for (let i = 0; i < s.length; i++) {
+    for (let j = i + 1; j < s.length; j++) {
+      if (table.person[s[i]!] === table.person[s[j]!]) continue;
+      count++;
+      counts[comparisonPattern(ids[i]!, ids[j]!)]!++;
     }
-  };
-  const patterns = countPatterns(vectors());
-  return { patterns, count };
+  }
+  return { patterns: patternsFromCounts(counts), count };
 }
 
 async function storeWeights(db: Queryable, p: MatchParameters): Promise<void> {
