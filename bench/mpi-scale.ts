@@ -8,13 +8,16 @@
  *   node bin/bevan.mjs generate --people 50000 --seed 11 --out /tmp/loc
  *   createdb -h 127.0.0.1 -U postgres loc
  *   DATABASE_URL=postgres://postgres@127.0.0.1:5432/loc node bin/bevan.mjs ingest /tmp/loc --no-match --json
- *   node --import tsx bench/mpi-scale.ts --template loc --truth /tmp/loc/truth/persons.ndjson [--round-size 20000] [--keep]
+ *   node --import tsx bench/mpi-scale.ts --template loc --truth /tmp/loc/truth/persons.ndjson [--round-size 20000] [--keep] [--profile-sql]
+ *
+ * --profile-sql adds the statements that took longest in total (wall, from this side), by their first words.
  *
  * The server URL (any database on it) comes from BEVAN_BENCH_DATABASE_URL or DATABASE_URL.
  */
 import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import pg from 'pg';
+import type { Database, Queryable } from '../db/database.ts';
 import { openPostgres } from '../db/postgres-adapter.ts';
 import { runMatcher } from '../mpi/matcher.ts';
 import { evaluateAgainstTruth } from '../mpi/evaluate.ts';
@@ -24,6 +27,7 @@ const template = arg('template', '');
 const truth = arg('truth', '');
 const roundSize = Number(arg('round-size', '20000'));
 const keep = process.argv.includes('--keep');
+const profileSql = process.argv.includes('--profile-sql');
 if (!/^[a-z_][a-z0-9_]*$/.test(template)) throw new Error('--template NAME (a database ingested with --no-match) is required');
 const run = `${template}_run`;
 
@@ -57,7 +61,25 @@ const readBackends = async () => {
 };
 const poll = setInterval(() => void readBackends().catch(() => {}), 500);
 
-const db = await openPostgres(withDatabase(run));
+const sqlTime = new Map<string, { calls: number; seconds: number }>();
+const timed = <Q extends Queryable>(q: Q): Q => {
+  const wrap = Object.create(q) as Q;
+  wrap.query = async (sql, params) => {
+    const t = performance.now();
+    try {
+      return await q.query(sql, params);
+    } finally {
+      const k = sql.replace(/\s+/g, ' ').trim().slice(0, 90);
+      const e = sqlTime.get(k) ?? { calls: 0, seconds: 0 };
+      e.calls++;
+      e.seconds += (performance.now() - t) / 1000;
+      sqlTime.set(k, e);
+    }
+  };
+  return wrap;
+};
+const opened = await openPostgres(withDatabase(run));
+const db: Database = profileSql ? Object.assign(timed(opened), { transaction: <T>(fn: (tx: Queryable) => Promise<T>) => opened.transaction((tx) => fn(timed(tx))) }) : opened;
 const load = [loadavg()[0]!];
 const lines: string[] = [];
 const cpu0 = process.cpuUsage();
@@ -109,4 +131,5 @@ console.log(JSON.stringify({
   personsWithTwoValidNhsNumbers: twoNumbers.rows[0]!.n,
   ...(e ? { precision: e.precision, recall: e.recall, f1: e.f1, falsePositives: e.falsePositives, falseNegatives: e.falseNegatives } : {}),
   log: lines,
+  ...(profileSql ? { sql: [...sqlTime].sort((x, y) => y[1].seconds - x[1].seconds).slice(0, 15).map(([k, v]) => `${v.seconds.toFixed(1)} s ${v.calls}× ${k}`) } : {}),
 }, null, 1));

@@ -156,7 +156,7 @@ export async function runMatcher(db: Database, opts: MatcherOptions = {}): Promi
     table, blocking, blockingVersion: table.version, cap: opts.blockCap ?? defaultBlockCap(table.size),
     random: await randomPairs(db, table, opts.randomSample ?? 1000),
   };
-  opts.log?.(`${table.size} identities read ${secondsSince(t0, t1)} s, blocking index ${secondsSince(t1, t2)} s, random pairs for u ${secondsSince(t2)} s`);
+  opts.log?.(`${table.size} identities read ${secondsSince(t0, t1)} s, blocking index ${secondsSince(t1, t2)} s, random pairs for u ${secondsSince(t2)} s; heap ${Math.round(process.memoryUsage().heapUsed / 1048576)} MiB`);
   // Bounded even if identities arrive (or stay pending) while it runs.
   const maxRounds = Math.ceil(pendingAtStart / size) + 1;
   for (let round = 1; round <= maxRounds; round++) {
@@ -209,6 +209,7 @@ async function matchRound(db: Database, opts: MatcherOptions, limit: number, ctx
   // Committed after the last refresh read (a long ingest transaction): read them now.
   await table.add(db, pendingKeys.filter((k) => !table.index.has(k)));
   if (ctx.blockingVersion !== table.version) {
+    log('identities added or changed since the last round: blocking index rebuilt');
     ctx.blocking = buildBlockingIndex(table);
     ctx.blockingVersion = table.version;
   }
@@ -565,7 +566,7 @@ async function matchRound(db: Database, opts: MatcherOptions, limit: number, ctx
     );
   }
   mark(`${noMatch.length} no match`);
-  log(lap.parts.join(', '));
+  log(`${lap.parts.join(', ')}; heap ${Math.round(process.memoryUsage().heapUsed / 1048576)} MiB`);
   return {
     pending: pendingSet.size,
     matched: matchedKeys.size,
