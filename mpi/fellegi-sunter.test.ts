@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import {
   oneSlipApart, addressParts, compareAddress, compareBirthDate, compareFamily, compareGiven, compareIdentities, compareNames, compareNhsNumber, comparePostcode, compareSex, compareTown, countPatterns, decide,
   householdAgrees, householdWeight, isNickname, isUkPostcode, nhsNumbersConflict,
-  DEFAULT_PARAMETERS, estimateParameters, estimateU, FIELDS, jaroWinkler, matchProbability, matchWeight, normalisePostcode, soundex, thresholds,
+  DEFAULT_PARAMETERS, estimateParameters, estimateU, FIELDS, jaroWinkler, jaroWinklerAtLeast, comparisonPattern, patternCode, patternVector, PATTERNS, matchProbability, matchWeight, normalisePostcode, soundex, thresholds,
   type ComparisonVector, type MatchParameters,
 } from './fellegi-sunter.ts';
 import { mulberry32 } from '../synth/random.ts';
@@ -216,4 +216,18 @@ test('what one household shares counts once: twins with different given names ar
   assert.equal(decide(matchWeight(p, compareIdentities({ ...twin, given: 'Chidi' }, { ...twin, given: 'Chidi' })), t), 'MATCH');
   // Different valid NHS numbers are flagged whatever the weight.
   assert.equal(nhsNumbersConflict(compareIdentities({ ...twin, given: 'Jane', nhsNumber: '9000000009' }, { ...twin, given: 'Jayne', nhsNumber: '9000000017' })), true);
+});
+
+test('the Jaro–Winkler shortcut gives the full answer; pattern codes round-trip', () => {
+  const rnd = mulberry32(7);
+  const word = () => Array.from({ length: 1 + Math.floor(rnd() * 9) }, () => 'ABEHNORST '[Math.floor(rnd() * 10)]).join('');
+  for (let i = 0; i < 20000; i++) {
+    const a = word();
+    const b = rnd() < 0.3 ? a.slice(0, -1) + word().slice(0, 1) : word();
+    for (const t of [0.88, 0.9, 0.92]) assert.equal(jaroWinklerAtLeast(a, b, t), jaroWinkler(a, b) >= t, `${a} / ${b} at ${t}`);
+  }
+  const a = { family: 'Thompson', given: 'Anne', birthDate: '1950-03-01', postcode: 'M14 5AB', town: 'Leeds' };
+  const b = { family: 'Anne', given: 'Thomson', birthDate: '1950-01-03', sex: 'female', postcode: 'M14 5BA', address: '1 Oak Rd' };
+  assert.deepEqual(patternVector(comparisonPattern(a, b)), compareIdentities(a, b));
+  for (let code = 0; code < PATTERNS; code += 97) assert.equal(patternCode(patternVector(code)), code);
 });

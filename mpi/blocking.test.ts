@@ -1,0 +1,101 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { buildBlockingIndex, candidatePairs, defaultBlockCap, type BlockingColumns } from './blocking.ts';
+import { soundex } from './fellegi-sunter.ts';
+
+interface Row {
+  key: string;
+  person: number;
+  family?: string;
+  given?: string;
+  birthDate?: string;
+  postcode?: string;
+  address?: string;
+  town?: string;
+  nhsNumber?: string;
+}
+
+function columns(rows: Row[]): BlockingColumns {
+  const or = (x: string | undefined) => x ?? null;
+  return {
+    key: rows.map((r) => r.key),
+    person: rows.map((r) => r.person),
+    family: rows.map((r) => or(r.family)),
+    familySoundex: rows.map((r) => (r.family ? soundex(r.family) : null)),
+    given: rows.map((r) => or(r.given)),
+    birthDate: rows.map((r) => or(r.birthDate)),
+    postcode: rows.map((r) => or(r.postcode)),
+    address: rows.map((r) => or(r.address)),
+    town: rows.map((r) => or(r.town)),
+    nhsNumber: rows.map((r) => or(r.nhsNumber)),
+  };
+}
+
+const pairsOf = (c: BlockingColumns, p: { a: Int32Array; b: Int32Array; length: number }) =>
+  Array.from({ length: p.length }, (_, k) => `${c.key[p.a[k]!]} ${c.key[p.b[k]!]}`).sort();
+
+test('each pass finds its kind of candidate; the pair is written once, smaller key first', () => {
+  const c = columns([
+    { key: 'b|1', person: 0, family: 'Okafor', given: 'Chidi', birthDate: '1988-05-05', postcode: 'M15 5AA', address: '12 Oak Road', town: 'Leeds' },
+    // Name pass (same Soundex and initial), different everything else.
+    { key: 'a|2', person: 1, family: 'Okafur', given: 'Charles', birthDate: '1950-01-01' },
+    // Birth date only.
+    { key: 'c|3', person: 2, family: 'Smith', given: 'Zoe', birthDate: '1988-05-05' },
+    // Postcode only.
+    { key: 'c|4', person: 3, family: 'Jones', given: 'Ann', postcode: 'M15 5AA' },
+    // Given name + birth year (married: new surname, day mistyped).
+    { key: 'c|5', person: 4, family: 'Brown', given: 'chidi', birthDate: '1988-06-05' },
+    // Family Soundex + birth year, no given name.
+    { key: 'c|6', person: 5, family: 'Okafor', birthDate: '1988-12-31' },
+    // House number + street initial + town.
+    { key: 'c|7', person: 6, family: 'Green', given: 'Bo', address: '12 Oakwood Avenue', town: 'LEEDS' },
+    // Family name + town.
+    { key: 'c|8', person: 7, family: 'OKAFOR', given: 'Xi', town: 'leeds' },
+    // Given and family swapped.
+    { key: 'c|9', person: 8, family: 'Chidi', given: 'Okafor' },
+    // Nothing in common.
+    { key: 'd|1', person: 9, family: 'Patel', given: 'Ravi', birthDate: '1972-08-19', postcode: 'M13 9PL', address: '3 Elm St', town: 'York' },
+  ]);
+  const index = buildBlockingIndex(c);
+  const p = candidatePairs(index, c, { wide: [0], excludeSamePerson: true, cap: 150 });
+  assert.deepEqual(pairsOf(c, p), ['a|2 b|1', 'b|1 c|3', 'b|1 c|4', 'b|1 c|5', 'b|1 c|6', 'b|1 c|7', 'b|1 c|8', 'b|1 c|9']);
+  assert.equal(p.wide, p.length);
+});
+
+test('a key shared by more identities than the cap is left out of its pass', () => {
+  const rows: Row[] = [{ key: 'p|0', person: 0, family: 'Smith', given: 'Ann', postcode: 'M1 1AA' }];
+  for (let i = 1; i <= 5; i++) rows.push({ key: `q|${i}`, person: i, family: 'Zed', given: 'Yan', postcode: 'M1 1AA' });
+  const c = columns(rows);
+  const index = buildBlockingIndex(c);
+  assert.equal(candidatePairs(index, c, { wide: [0], excludeSamePerson: true, cap: 6 }).length, 5);
+  assert.equal(candidatePairs(index, c, { wide: [0], excludeSamePerson: true, cap: 5 }).length, 0, 'six share the postcode');
+});
+
+test('two searched identities make one pair; same person left out when matching, kept for training', () => {
+  const c = columns([
+    { key: 'x|1', person: 0, family: 'Lee', given: 'Amy', birthDate: '2001-02-03' },
+    { key: 'x|2', person: 1, family: 'Lee', given: 'Amy', birthDate: '2001-02-03' },
+    { key: 'x|3', person: 1, family: 'Lee', given: 'Amy', birthDate: '2001-02-03' },
+  ]);
+  const index = buildBlockingIndex(c);
+  assert.deepEqual(pairsOf(c, candidatePairs(index, c, { wide: [0, 1, 2], excludeSamePerson: true, cap: 150 })), ['x|1 x|2', 'x|1 x|3']);
+  assert.deepEqual(pairsOf(c, candidatePairs(index, c, { wide: [0, 1, 2], excludeSamePerson: false, cap: 150 })), ['x|1 x|2', 'x|1 x|3', 'x|2 x|3']);
+});
+
+test('a new NHS number is checked only against the same birth date with the same surname sound or postcode', () => {
+  const c = columns([
+    { key: 'g|1', person: 0, family: 'Khan', given: 'Sara', birthDate: '1990-01-01', postcode: 'M1 1AA', nhsNumber: '9434765919' },
+    { key: 'g|2', person: 1, family: 'Kahn', given: 'Sarah', birthDate: '1990-01-01' },
+    { key: 'g|3', person: 2, family: 'Brown', birthDate: '1990-01-01', postcode: 'M1 1AA' },
+    { key: 'g|4', person: 3, family: 'Khan', given: 'Sara', birthDate: '1990-01-02', postcode: 'M1 1AB' },
+  ]);
+  const p = candidatePairs(buildBlockingIndex(c), c, { wide: [], tight: [0], excludeSamePerson: true, cap: 150 });
+  assert.deepEqual(pairsOf(c, p), ['g|1 g|2', 'g|1 g|3']);
+  assert.equal(p.wide, 0);
+});
+
+test('block cap: 1% of identities, between 50 and 150', () => {
+  assert.equal(defaultBlockCap(1000), 50);
+  assert.equal(defaultBlockCap(12_000), 120);
+  assert.equal(defaultBlockCap(550_000), 150);
+});
