@@ -1,7 +1,8 @@
 /**
  * The probabilistic matcher: resolves PENDING identities (no usable NHS number, or a date of
- * birth that disagreed) against everyone else. Candidates come from several blocking passes in
- * SQL, none of which needs any one field (see blocking.ts); pairs are scored with Fellegi–Sunter
+ * birth that disagreed) against everyone else. Every identity is read once a run into memory;
+ * candidates come from several blocking passes over it, none of which needs any one field (see
+ * blocking.ts); pairs are scored with Fellegi–Sunter
  * weights whose u comes from random pairs of this database's identities and whose m and prior come
  * from EM over its blocked pairs; each pending identity is linked (MATCH), queued for review
  * (POSSIBLE_MATCH, one item per pair) or left on its own (NO_MATCH). Two identities carrying
@@ -51,7 +52,7 @@ export interface MatcherOptions {
   matchProbability?: number;
   /** Posterior P(match) for the review queue (default 0.5). */
   possibleProbability?: number;
-  /** No blocking pass compares an identity with more than this many others by one key (default: 1% of identities, 50 to 600). */
+  /** No blocking pass compares an identity with more than this many others by one key (default: 1% of identities, 50 to 150). */
   blockCap?: number;
   actor?: string;
   /** Population size below which the default prior does not go (default 100,000), when EM cannot run. */
@@ -136,8 +137,8 @@ export async function runMatcher(db: Database, opts: MatcherOptions = {}): Promi
   const size = Math.max(1, opts.roundSize ?? 20_000);
   await backfillSoundex(db);
   // Fresh statistics first: after a bulk load the planner still believes the table is small and
-  // picks sort-merge joins over the whole table for each chunk's blocking query (seconds per
-  // chunk at borough scale) instead of index lookups (milliseconds). Sampled, so cheap.
+  // would scan the whole table for the writes' key and person look-ups instead of using the
+  // indexes. Sampled, so cheap.
   await db.exec('ANALYZE source_identity');
   const pendingAtStart = (await db.query<{ n: number }>("SELECT count(*)::int AS n FROM source_identity WHERE match_status = 'PENDING'")).rows[0]!.n;
   if (!pendingAtStart) {
