@@ -652,10 +652,9 @@ const REFRESH_OVERLAP = '60 seconds';
  */
 class IdentityTable implements BlockingColumns {
   key: string[] = [];
-  system: string[] = [];
-  id: string[] = [];
-  personId: string[] = [];
+  /** Person number of each identity; personUuid turns it back into the person. */
   person: number[] = [];
+  readonly personUuid: string[] = [];
   nhsNumber: (string | null)[] = [];
   family: (string | null)[] = [];
   given: (string | null)[] = [];
@@ -735,9 +734,13 @@ class IdentityTable implements BlockingColumns {
   }
 
   identity(i: number): Identity {
+    const key = this.key[i]!;
     return {
       ...this.matchIdentity(i),
-      key: this.key[i]!, system: this.system[i]!, id: this.id[i]!, personId: this.personId[i]!, matchStatus: this.matchStatus[i]!, linkMethod: this.linkMethod[i]!,
+      key,
+      // Split at the first '|': system names (gp:…, hl7:…, fhir:…, csv:…) have none.
+      system: key.slice(0, key.indexOf('|')), id: key.slice(key.indexOf('|') + 1),
+      personId: this.personUuid[this.person[i]!]!, matchStatus: this.matchStatus[i]!, linkMethod: this.linkMethod[i]!,
     };
   }
 
@@ -757,14 +760,15 @@ class IdentityTable implements BlockingColumns {
     const key = `${r.source_system}|${r.source_id}`;
     let i = this.index.get(key);
     let person = this.personNumbers.get(r.person_id);
-    if (person === undefined) this.personNumbers.set(r.person_id, (person = this.personNumbers.size));
+    if (person === undefined) {
+      this.personNumbers.set(r.person_id, (person = this.personNumbers.size));
+      this.personUuid.push(r.person_id);
+    }
     const blockingFields = [r.nhs_number, r.family, r.given, r.birth_date, r.postcode, r.address, r.town, r.family_soundex] as const;
     if (i === undefined) {
       i = this.size;
       this.index.set(key, i);
       this.key.push(key);
-      this.system.push(this.intern(r.source_system)!);
-      this.id.push(r.source_id);
       this.version++;
     } else if (
       this.nhsNumber[i] !== blockingFields[0] || this.family[i] !== blockingFields[1] || this.given[i] !== blockingFields[2] ||
@@ -773,7 +777,6 @@ class IdentityTable implements BlockingColumns {
     ) {
       this.version++;
     }
-    this.personId[i] = r.person_id;
     this.person[i] = person;
     this.nhsNumber[i] = r.nhs_number;
     this.family[i] = this.intern(r.family);
