@@ -4,6 +4,7 @@
  * parameterised SQL; rows come back as plain data (see rows.ts) for the pure record builder.
  */
 import type { Queryable } from '../db/database.ts';
+import { defaultReferenceData } from './reference/reference-data.ts';
 import type { IdentityRow, PersonRow, PracticeRow, ResourceRow } from './rows.ts';
 
 export interface PersonQuery {
@@ -130,8 +131,10 @@ export async function loadPractices(db: Queryable, odsCodes: readonly string[]):
       WHERE pr.ods_code = ANY($1::text[])`,
     [codes],
   );
+  // The locality's reference data wins over a feed's name (record/organisations.ts): no need to look those up.
   const known = new Set(r.rows.map((p) => p.ods_code));
-  const others = codes.filter((c) => !known.has(c));
+  const listed = defaultReferenceData().organisations;
+  const others = codes.filter((c) => !known.has(c) && !listed.has(c.toUpperCase()));
   if (!others.length) return r.rows;
   const o = await db.query<{ code: string; name: string }>(
     `SELECT DISTINCT ON (c.code) c.code, org.content->>'name' AS name
