@@ -62,10 +62,10 @@ export function renderRecordText(record: IntegratedRecord, opts: RenderOptions =
     table(record.allergies.map((a) => [a.active ? 'active' : (a.status ?? ''), a.substance, a.reactions.join(', '), a.criticality === 'high' ? 'HIGH' : '', sources(a.sources)])),
   );
   section(out, 'Problems', record.problems.length, () =>
-    table(record.problems.map((p) => [p.active ? 'active' : (p.status ?? 'inactive'), p.onset ? `since ${formatDate(p.onset)}` : '', p.name, sources(p.sources)], [0, 0, 50])),
+    table(record.problems.map((p) => [p.active ? 'active' : (p.status ?? 'inactive'), p.onset ? `since ${formatDate(p.onset)}` : '', p.name, sources(p.sources)]), [0, 0, 50]),
   );
   section(out, 'Medications', record.medications.length, () =>
-    table(record.medications.map((m) => [m.current ? 'current' : (m.status ?? 'past'), formatDate(m.date), m.name, m.dosage, sources(m.sources)], [0, 0, 45, 35])),
+    table(record.medications.map((m) => [m.current ? 'current' : (m.status ?? 'past'), formatDate(m.date), m.name, m.dosage, sources(m.sources)]), [0, 0, 45, 35]),
   );
   if (!record.results.groups.length) section(out, 'Results and observations', 0, () => []);
   for (const g of record.results.groups) section(out, `${g.label}, latest of each`, g.latest.length, () => resultLines(g.latest));
@@ -77,7 +77,7 @@ export function renderRecordText(record: IntegratedRecord, opts: RenderOptions =
   }
   const gp = record.gpConsultations;
   const shownGp = gp.slice(0, listLimit);
-  section(out, 'GP consultations', gp.length, () => table(shownGp.map((c) => [formatDate(c.date), describeConsultation(c), c.clinician, c.source.name], [0, 70])), shownGp.length < gp.length ? `the latest ${shownGp.length} shown; --all shows all` : undefined);
+  section(out, 'GP consultations', gp.length, () => table(shownGp.map((c) => [formatDate(c.date), describeConsultation(c), c.clinician, c.source.name]), [0, 70]), shownGp.length < gp.length ? `the latest ${shownGp.length} shown; --all shows all` : undefined);
   section(out, 'Admissions and A&E', record.admissions.length, () =>
     table(
       record.admissions.map((a) => [
@@ -94,14 +94,14 @@ export function renderRecordText(record: IntegratedRecord, opts: RenderOptions =
     ),
   );
   section(out, 'Other encounters', record.encounters.length, () =>
-    table(record.encounters.map((e) => [formatDate(e.date), e.kindName, e.type, e.location, e.status, e.source.name], [0, 0, 40, 40])),
+    table(record.encounters.map((e) => [formatDate(e.date), e.kindName, e.type, e.location, e.status, e.source.name]), [0, 0, 40, 50]),
   );
   section(out, 'Community contacts', record.communityContacts.length, () =>
-    table(record.communityContacts.map((c) => [formatDate(c.date), c.service, c.reason ?? c.contactType, c.durationMinutes !== null ? `${c.durationMinutes} min` : '', c.staffRole, c.source.name], [0, 30, 40])),
+    table(record.communityContacts.map((c) => [formatDate(c.date), c.service, c.reason ?? c.contactType, c.durationMinutes !== null ? `${c.durationMinutes} min` : '', c.staffRole, c.source.name]), [0, 30, 40]),
   );
   const sc = record.socialCare;
   section(out, 'Social care assessments', sc.assessments.length, () =>
-    table(sc.assessments.map((a) => [formatDate(a.date), a.type, a.outcome, a.team, a.source.name], [0, 35, 30])),
+    table(sc.assessments.map((a) => [formatDate(a.date), a.type, a.outcome, a.team, a.source.name]), [0, 35, 30]),
   );
   section(
     out,
@@ -110,14 +110,14 @@ export function renderRecordText(record: IntegratedRecord, opts: RenderOptions =
     () => table(sc.packages.map((p) => [p.open ? 'open' : 'ended', `${formatDate(p.start)} – ${p.end ? formatDate(p.end) : ''}`, p.service, p.hoursPerWeek !== null ? `${p.hoursPerWeek} h/wk` : '', p.weeklyCost !== null ? `${pounds(p.weeklyCost)}/wk` : '', p.provider, p.source.name])),
     sc.openWeeklyCost ? `open packages cost ${pounds(sc.openWeeklyCost)} a week` : undefined,
   );
-  if (record.immunisations.length) section(out, 'Immunisations', record.immunisations.length, () => table(record.immunisations.map((i) => [formatDate(i.date), i.name, i.source.name], [0, 50])));
-  if (record.procedures.length) section(out, 'Procedures', record.procedures.length, () => table(record.procedures.map((p) => [formatDate(p.date), p.name, p.source.name], [0, 50])));
+  if (record.immunisations.length) section(out, 'Immunisations', record.immunisations.length, () => table(record.immunisations.map((i) => [formatDate(i.date), i.name, i.source.name]), [0, 50]));
+  if (record.procedures.length) section(out, 'Procedures', record.procedures.length, () => table(record.procedures.map((p) => [formatDate(p.date), p.name, p.source.name]), [0, 50]));
 
   const limit = opts.timelineLimit ?? DEFAULT_TIMELINE_LIMIT;
   const shown = opts.all ? record.timeline : record.timeline.slice(0, limit);
   const total = record.timeline.length;
   const note = shown.length < total ? `the latest ${shown.length} shown; --all shows all` : undefined;
-  section(out, 'Timeline, newest first', total, () => table(shown.map((t) => [formatDate(t.date), t.kind, t.description, t.source.name], [0, 0, 70])), note);
+  section(out, 'Timeline, newest first', total, () => table(shown.map((t) => [formatDate(t.date), t.kind, t.description, t.source.name]), [0, 0, 90]), note);
   return out.join('\n') + '\n';
 }
 
@@ -125,7 +125,7 @@ const FIELD_LABEL = { family: 'family name', given: 'given name', birthDate: 'da
 
 /** Result rows, each with its comments on the lines under it. */
 function resultLines(results: Result[]): string[] {
-  const rows = table(results.map((r) => [formatDate(r.date), r.name, r.localCode ? `[${r.localCode}]` : '', r.value, r.interpretation && r.interpretation !== 'N' ? r.interpretation : '', r.referenceRange ? `(${r.referenceRange})` : '', r.source.name], [0, 40, 0, 25]));
+  const rows = table(results.map((r) => [formatDate(r.date), r.name, r.localCode ? `[${r.localCode}]` : '', r.value, r.interpretation && r.interpretation !== 'N' ? r.interpretation : '', r.referenceRange ? `(${r.referenceRange})` : '', r.source.name]), [0, 40, 0, 25]);
   const out: string[] = [];
   rows.forEach((line, i) => {
     out.push(line);
