@@ -5,6 +5,7 @@
  * the session or revokes the token. Each is audited (`auth.login` permit or deny,
  * `session.start`, `session.end`, `token.revoke`: entries about nobody, chained by their user).
  */
+import { availableParallelism } from 'node:os';
 import { appendAudit, appendAuditBatch, type AuditEntry } from './audit.ts';
 import type { Database } from '../db/database.ts';
 import type { Principal } from './context.ts';
@@ -17,9 +18,10 @@ import { checkPassword, principalOf } from './users.ts';
 export type Credential = { kind: 'session'; session: Session } | { kind: 'bearer'; token: VerifiedToken };
 
 /**
- * Bounds the argon2id work at once (each hash holds 19 MiB and a libuv thread): up to
- * `maxInFlight` running and `maxWaiting` queued; anyone past that is told to come back, without
- * a hash. A flood of sign-ins from many addresses then costs the server a few threads, not all.
+ * Bounds the argon2id work at once (each hash holds 19 MiB, a libuv thread and a core for tens of
+ * milliseconds): up to `maxInFlight` running and `maxWaiting` queued; anyone past that is told to
+ * come back, without a hash. By default one core is left to the event loop (at most 4 hashes,
+ * libuv's thread pool), so a flood of sign-ins from many addresses slows sign-in, not the API.
  */
 export class PasswordGate {
   /** Password checks started (a test can see that refused sign-ins cost no hash). */
@@ -30,7 +32,7 @@ export class PasswordGate {
   private readonly waiting: (() => void)[] = [];
 
   constructor(
-    readonly maxInFlight = 4,
+    readonly maxInFlight = Math.max(1, Math.min(4, availableParallelism() - 1)),
     readonly maxWaiting = 16,
   ) {}
 
