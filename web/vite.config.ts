@@ -1,7 +1,8 @@
 /**
  * Vite build of the web application: web/ → web/dist (index.html plus content-hashed files under
  * assets/, served by http/web.ts). Besides React it does three things of its own:
- * - nhsuk-frontend's stylesheet: its icons bundled from the package (the CSS names them at
+ * - nhsuk-frontend's stylesheet: its Internet Explorer hacks dropped (Lightning CSS cannot
+ *   parse them), its icons bundled from the package (the CSS names them at
  *   /assets/images/, a path of the NHS website), and the @font-face rules for Frutiger (licensed to
  *   the NHS, loaded from its own host, which our Content-Security-Policy refuses) dropped, so the
  *   type falls back to Arial as the design system intends;
@@ -21,12 +22,30 @@ function nhsukStyles(): Plugin {
     enforce: 'pre',
     transform(code, id) {
       if (!/nhsuk-frontend[\\/].*\.css(\?|$)/.test(id)) return null;
-      const out = code
+      const out = withoutIeHacks(code)
         .replace(/@font-face\s*\{[^}]*assets\.nhs\.uk[^}]*\}/g, '')
         .replace(/url\(\s*(['"]?)\/assets\/images\//g, 'url($1./assets/images/');
       return { code: out, map: null };
     },
   };
+}
+
+/** Drops `@media screen\\0 …{…}` blocks (an Internet Explorer hack Lightning CSS cannot parse). */
+function withoutIeHacks(css: string): string {
+  let out = '';
+  let i = 0;
+  for (;;) {
+    const at = css.indexOf('@media screen\\0', i);
+    if (at < 0) return out + css.slice(i);
+    out += css.slice(i, at);
+    let j = css.indexOf('{', at);
+    let depth = 0;
+    for (; j < css.length; j++) {
+      if (css[j] === '{') depth++;
+      else if (css[j] === '}' && --depth === 0) break;
+    }
+    i = j + 1;
+  }
 }
 
 function compressAndMeasure(): Plugin {

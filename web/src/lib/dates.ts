@@ -78,3 +78,8 @@ export function formatTime(t: Date | number): string {
 function pad(n: number): string {
   return String(n).padStart(2, '0');
 }
+
+/** Today's date where the user is, YYYY-MM-DD. */
+export function todayLocal(now: Date = new Date()): string {
+  return `${now.getFullYear()}-${pad(now.getMonth() + 1)}-${pad(now.getDate())}`;
+}

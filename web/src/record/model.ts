@@ -132,6 +132,22 @@ export const TIMELINE_TYPE_LABEL: Record<TimelineType, string> = {
   other: 'Other',
 };
 
+/** One item's type, as the timeline row names it. */
+export const TIMELINE_TYPE_ONE: Record<TimelineType, string> = {
+  problem: 'Problem',
+  medication: 'Medication',
+  allergy: 'Allergy',
+  result: 'Result',
+  report: 'Report',
+  encounter: 'Contact',
+  admission: 'Admission',
+  emergency: 'A&E',
+  procedure: 'Procedure',
+  immunisation: 'Immunisation',
+  'care-package': 'Care package',
+  other: 'Item',
+};
+
 export interface TimelineItem {
   id: string;
   resourceType: string;
