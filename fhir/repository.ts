@@ -70,6 +70,8 @@ export class FhirRepository {
     if (opts.since) rows = rows.filter((x) => x.received_at >= new Date(opts.since!).toISOString());
     const bundle = toFhirBundle(r.record, rows, { type: 'searchset', sourcePatients: false, redacted: r.withheld > 0 });
     bundle.total = bundle.entry?.length ?? 0;
+    // Withheld items are counted, never shown: an outcome entry (FHIR issue type "suppressed"), after the total.
+    if (r.withheld > 0) bundle.entry!.push({ resource: { resourceType: 'OperationOutcome', issue: [{ severity: 'information', code: 'suppressed', diagnostics: `${r.withheld} item${r.withheld === 1 ? '' : 's'} withheld by the access policy (sensitive)` }] }, search: { mode: 'outcome' } });
     return bundle;
   }
 

@@ -10,6 +10,8 @@
  * - the initial JavaScript (the entry chunk and the chunks it imports statically) measured
  *   gzipped and printed; the build fails above the budget (250 KB, issue 10).
  */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { brotliCompressSync, gzipSync, constants } from 'node:zlib';
 import { defineConfig, type Plugin } from 'vite';
 import react from '@vitejs/plugin-react';
@@ -52,17 +54,18 @@ function compressAndMeasure(): Plugin {
   return {
     name: 'bevan-compress-and-measure',
     apply: 'build',
-    generateBundle(_options, bundle) {
+    // After the files are written: the code as served (Vite rewrites chunks until generateBundle ends).
+    writeBundle(options, bundle) {
+      const dir = options.dir!;
       const sizes = new Map<string, number>();
-      for (const [fileName, item] of Object.entries(bundle)) {
-        if (!/\.(js|css|html|svg|json|map)$/.test(fileName)) continue;
-        const source = item.type === 'chunk' ? item.code : item.source;
-        const buf = typeof source === 'string' ? Buffer.from(source) : Buffer.from(source);
+      for (const fileName of Object.keys(bundle)) {
+        if (!/\.(js|css|html|svg|json)$/.test(fileName)) continue;
+        const buf = readFileSync(join(dir, fileName));
         const gz = gzipSync(buf, { level: 9 });
         sizes.set(fileName, gz.length);
-        if (buf.length < 1024) continue;
-        this.emitFile({ type: 'asset', fileName: `${fileName}.gz`, source: gz });
-        this.emitFile({ type: 'asset', fileName: `${fileName}.br`, source: brotliCompressSync(buf, { params: { [constants.BROTLI_PARAM_QUALITY]: 11 } }) });
+        if (buf.length < 1024 || !fileName.startsWith('assets/')) continue;
+        writeFileSync(join(dir, `${fileName}.gz`), gz);
+        writeFileSync(join(dir, `${fileName}.br`), brotliCompressSync(buf, { params: { [constants.BROTLI_PARAM_QUALITY]: 11 } }));
       }
       // The initial JavaScript: entry chunks and, transitively, what they import statically.
       const initial = new Set<string>();
@@ -76,6 +79,8 @@ function compressAndMeasure(): Plugin {
       const total = [...initial].reduce((n, f) => n + (sizes.get(f) ?? 0), 0);
       const lazy = Object.values(bundle).filter((c) => c.type === 'chunk' && !initial.has(c.fileName));
       const kb = (n: number) => `${(n / 1024).toFixed(1)} KB`;
+      const report = { initialJsGzipBytes: total, budgetBytes: INITIAL_JS_BUDGET_BYTES, initial: [...initial], onDemand: Object.fromEntries(lazy.map((c) => [c.fileName, sizes.get(c.fileName) ?? 0])) };
+      writeFileSync(join(dir, '.vite', 'sizes.json'), JSON.stringify(report, null, 2) + '\n');
       console.log(`\ninitial JavaScript: ${kb(total)} gzipped in ${initial.size} file(s) (budget ${kb(INITIAL_JS_BUDGET_BYTES)}); ${lazy.length} chunk(s) loaded on demand: ${lazy.map((c) => `${c.fileName} ${kb(sizes.get(c.fileName) ?? 0)}`).join(', ')}`);
       if (total > INITIAL_JS_BUDGET_BYTES) this.error(`initial JavaScript is ${kb(total)} gzipped, over the ${kb(INITIAL_JS_BUDGET_BYTES)} budget`);
     },

@@ -25,8 +25,9 @@ function Chart({ s }: { s: ChartSeries }) {
   const id = `chart-${s.key}`;
   const last = s.points.at(-1);
   const values = s.points.flatMap((p) => (p.value2 !== undefined ? [p.value, p.value2] : [p.value]));
-  const lo = Math.min(...values, s.band?.low ?? Infinity);
-  const hi = Math.max(...values, s.band?.high ?? -Infinity);
+  const bounds = [s.band?.low, s.band?.high].filter((x): x is number => typeof x === 'number');
+  const lo = Math.min(...values, ...bounds);
+  const hi = Math.max(...values, ...bounds);
   const pad = Math.max(1, (hi - lo) * 0.1);
   const domain: [number, number] = [Math.floor(lo - pad), Math.ceil(hi + pad)];
   const summary = last
@@ -47,8 +48,8 @@ function Chart({ s }: { s: ChartSeries }) {
               <YAxis domain={domain} stroke="#4c6272" fontSize={12} width={40} />
               {s.band && <ReferenceArea y1={s.band.low ?? domain[0]} y2={s.band.high ?? domain[1]} fill="#007f3b" fillOpacity={0.12} stroke="none" ifOverflow="hidden" />}
               <Tooltip labelFormatter={(t) => formatDate(new Date(Number(t)).toISOString())} formatter={(v) => [`${v} ${s.unit}`]} />
-              <Line type="monotone" dataKey="value" name={s.key === 'bp' ? 'Systolic' : s.title} stroke="#005eb8" strokeWidth={2} dot={{ r: 3 }} isAnimationActive={false} />
-              {s.key === 'bp' && <Line type="monotone" dataKey="value2" name="Diastolic" stroke="#7c2855" strokeWidth={2} dot={{ r: 3 }} isAnimationActive={false} />}
+              <Line type="linear" dataKey="value" name={s.key === 'bp' ? 'Systolic' : s.title} stroke="#005eb8" strokeWidth={2} dot={{ r: 3 }} isAnimationActive={false} />
+              {s.key === 'bp' && <Line type="linear" dataKey="value2" name="Diastolic" stroke="#7c2855" strokeWidth={2} dot={{ r: 3 }} isAnimationActive={false} />}
             </LineChart>
           </ResponsiveContainer>
         </div>

@@ -15,7 +15,8 @@ import { filterFromParams, filterTimeline, filterToParams, timelineFacets, toggl
 
 export function Timeline({ items, resources }: { items: TimelineItem[]; resources: ReadonlyMap<string, Resource> }) {
   const [params, setParams] = useSearchParams();
-  const filter = useMemo(() => filterFromParams(params), [params]);
+  // The filter is state (a checkbox follows a click at once) mirrored into the URL (so it can be shared).
+  const [filter, setFilterState] = useState<TimelineFilter>(() => filterFromParams(params));
   const shown = useMemo(() => filterTimeline(items, filter), [items, filter]);
   const facets = useMemo(() => timelineFacets(items, filter), [items, filter]);
   const [open, setOpen] = useState<string | null>(null);
@@ -23,6 +24,7 @@ export function Timeline({ items, resources }: { items: TimelineItem[]; resource
   const virtualizer = useVirtualizer({ count: shown.length, getScrollElement: () => scroller.current, estimateSize: () => 64, overscan: 8, getItemKey: (i) => shown[i]!.id });
 
   function setFilter(f: TimelineFilter) {
+    setFilterState(f);
     const next = new URLSearchParams(params);
     for (const k of ['source', 'setting', 'type']) next.delete(k);
     for (const [k, v] of filterToParams(f)) next.append(k, v);
