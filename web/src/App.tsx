@@ -23,6 +23,11 @@ export function useSession(): session.Session | null {
 
 export function App() {
   const s = useSession();
+  // A browser session the cookie still holds (after a reload) is looked for once, before any route decides.
+  const [ready, setReady] = useState(false);
+  useEffect(() => {
+    void session.restore().finally(() => setReady(true));
+  }, []);
   const navigate = useNavigate();
   const location = useLocation();
   const [ended, setEnded] = useState<session.SessionEnd | null>(null);
@@ -79,12 +84,16 @@ export function App() {
       {s && <ExpiryNotice session={s} />}
       <main className="bevan-main" id="maincontent" tabIndex={-1}>
         <Suspense fallback={<Loading what="the page" />}>
+          {!ready ? (
+            <Loading what="your session" />
+          ) : (
           <Routes>
             <Route path="/" element={s ? <Navigate to={nextFrom(location.search) ?? '/search'} replace /> : <SignInPage ended={ended} />} />
             <Route path="/search" element={<RequireSession>{<SearchPage />}</RequireSession>} />
             <Route path="/person/:id" element={<RequireSession>{<PersonPage />}</RequireSession>} />
             <Route path="*" element={<NotFoundPage />} />
           </Routes>
+          )}
         </Suspense>
       </main>
       <footer className="bevan-footer">
