@@ -10,6 +10,7 @@ import type { Database } from '../db/database.ts';
 import { registerAuth, type AuthOptions } from './auth.ts';
 import { FHIR_JSON, registerFhirRoutes } from './fhir-routes.ts';
 import { errorReply, operationOutcome } from './outcome.ts';
+import { registerHistoryRoutes } from './history-routes.ts';
 
 export interface ApiOptions extends Omit<AuthOptions, 'db'> {
   db: Database;
@@ -34,6 +35,7 @@ export async function bevanApi(app: FastifyInstance, o: ApiOptions): Promise<voi
   });
   await registerAuth(app, o);
   await registerFhirRoutes(app, o);
+  await registerHistoryRoutes(app, o);
   // Unknown FHIR paths get an OperationOutcome (after sign-in); other paths keep the server's own 404.
   await app.register(async (fhir) => {
     fhir.setNotFoundHandler((req, reply) => {
