@@ -88,6 +88,15 @@ test('web application in Chromium: sign in, find, read, filter, sign out, denied
       await page.keyboard.press('Enter');
       await page.getByRole('heading', { level: 1, name: 'Find a person' }).waitFor();
       assert.match(page.url(), /\/search$/);
+      // A server with browser sessions sets an HttpOnly cookie (then a reload keeps the sign-in); otherwise a bearer token in memory.
+      const cookie = (await gp.context.cookies()).find((c) => c.name === '__Host-bevan_session');
+      console.log(`# signed in with ${cookie ? 'a browser session (HttpOnly cookie and CSRF token)' : 'a bearer token kept in memory'}`);
+      if (cookie) {
+        assert.equal(cookie.httpOnly, true);
+        assert.equal(cookie.sameSite, 'Strict');
+        await page.reload();
+        await page.getByRole('heading', { level: 1, name: 'Find a person' }).waitFor();
+      }
       await assert.doesNotReject(page.getByRole('button', { name: 'Sign out' }).waitFor());
     });
 
