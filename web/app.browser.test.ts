@@ -2,7 +2,8 @@
  * The web application in a real browser: Debian's Chromium (/usr/bin/chromium) driven by
  * playwright-core, against the real server on PGlite with a generated locality (web/test-locality.ts).
  * Journeys: sign in (by keyboard); find by NHS number and by name; open a record with items from
- * three or more source systems; filter the timeline; sign out; a GP at another practice denied,
+ * three or more source systems; filter the timeline; sign out; the session expiry notice (a fake
+ * clock); a GP at another practice denied,
  * then break-glass and the audit entry it leaves. Each step is screenshotted into
  * out/screenshots/, every page visited is checked with axe-core (no serious or critical
  * violations), and the browser console must stay free of errors (a CSP refusal is one). The time
@@ -186,6 +187,11 @@ test('web application in Chromium: sign in, find, read, filter, sign out, denied
       await axe(page, 'filtered timeline');
       await page.getByRole('button', { name: 'Clear filters' }).click();
       assert.equal(Number(/Showing (\d+)/.exec(await count.innerText())![1]), all);
+      // By source system: the practice's own items only.
+      await page.getByRole('group', { name: 'Source system' }).getByLabel(new RegExp(`^GP practice ${p.practice}`)).check();
+      const fromGp = await rows.allInnerTexts();
+      assert.ok(fromGp.length > 0 && fromGp.every((r) => r.includes(`GP practice ${p.practice}`)), fromGp.slice(0, 3).join(' | '));
+      await page.getByRole('button', { name: 'Clear filters' }).click();
     });
 
     await t.test('sign out', async () => {
@@ -201,6 +207,28 @@ test('web application in Chromium: sign in, find, read, filter, sign out, denied
     assert.deepEqual(gp.errors, [], 'no errors in the browser console');
     await gp.context.close();
 
+    await t.test('the session expiry is shown before it strikes', async () => {
+      const ex = await open(browser, loc.url);
+      try {
+        await ex.page.clock.install();
+        await ex.page.goto('/');
+        await signIn(ex.page, loc.users.gp);
+        await ex.page.getByRole('heading', { level: 1, name: 'Find a person' }).waitFor();
+        const notice = ex.page.getByText(/You will be signed out at|Your session ends at/);
+        assert.equal(await notice.count(), 0, 'no notice while the session has long to run');
+        // A browser session's idle timeout (30 minutes) or a token's hour, five minutes before.
+        const cookie = (await ex.context.cookies()).some((c) => c.name === '__Host-bevan_session');
+        await ex.page.clock.fastForward(cookie ? '26:00' : '56:00');
+        await notice.waitFor();
+        assert.match(await notice.innerText(), /\d{2}:\d{2} \(in [1-4] minutes?\)/);
+        await axe(ex.page, 'expiry notice');
+        await shot(ex.page, '09-expiry-notice');
+      } finally {
+        await ex.context.close();
+      }
+      assert.deepEqual(ex.errors, [], 'no errors in the browser console');
+    });
+
     const far = await open(browser, loc.url);
     await t.test('a GP at another practice opening the record is denied, in plain words', async () => {
       const fp = far.page;
@@ -213,7 +241,7 @@ test('web application in Chromium: sign in, find, read, filter, sign out, denied
       assert.match(await fp.getByTestId('denied-reason').innerText(), /You do not have a care relationship with this person/);
       assert.equal(await fp.getByRole('heading', { level: 1, name: new RegExp(p.family, 'i') }).count(), 0, 'nothing of the record is shown');
       await axe(fp, 'denied page');
-      await shot(fp, '09-denied');
+      await shot(fp, '10-denied');
     });
 
     await t.test('break-glass: a reason, a warning that it is audited and alerted, the record, the audit entry', async () => {
@@ -225,7 +253,7 @@ test('web application in Chromium: sign in, find, read, filter, sign out, denied
       await fp.getByRole('button', { name: 'Break glass and open the record' }).click();
       await fp.getByText('Enter a reason of at least 10 characters').first().waitFor();
       await axe(fp, 'break-glass form with an error');
-      await shot(fp, '10-break-glass-reason');
+      await shot(fp, '11-break-glass-reason');
       const why = 'Unconscious in A&E, no GP record reachable';
       await reason.fill(why);
       await fp.getByRole('button', { name: 'Break glass and open the record' }).click();
@@ -233,7 +261,7 @@ test('web application in Chromium: sign in, find, read, filter, sign out, denied
       await fp.getByText('Emergency access (break glass).').waitFor();
       assert.equal(await fp.getByRole('region', { name: 'Sources' }).getByRole('listitem').count() > 0, true);
       await axe(fp, 'record under break-glass');
-      await shot(fp, '11-break-glass-record');
+      await shot(fp, '12-break-glass-record');
       const audit = await loc.db.query<{ action: string; detail: { reason?: string; alert?: boolean } | null }>(
         `SELECT action, detail FROM audit_log WHERE actor = $1 AND person_id = $2 ORDER BY audit_id`,
         [loc.users.farGp, p.personId],
