@@ -10,6 +10,8 @@ import type { Database } from '../db/database.ts';
 import { registerAuth, type AuthOptions } from './auth.ts';
 import { FHIR_JSON, registerFhirRoutes } from './fhir-routes.ts';
 import { errorReply, operationOutcome } from './outcome.ts';
+import { registerQuarantineRoutes } from './quarantine-routes.ts';
+import { registerGovernanceRoutes } from './governance-routes.ts';
 
 export interface ApiOptions extends Omit<AuthOptions, 'db'> {
   db: Database;
@@ -34,6 +36,8 @@ export async function bevanApi(app: FastifyInstance, o: ApiOptions): Promise<voi
   });
   await registerAuth(app, o);
   await registerFhirRoutes(app, o);
+  await registerQuarantineRoutes(app, o);
+  await registerGovernanceRoutes(app, o);
   // Unknown FHIR paths get an OperationOutcome (after sign-in); other paths keep the server's own 404.
   await app.register(async (fhir) => {
     fhir.setNotFoundHandler((req, reply) => {
