@@ -95,6 +95,10 @@ export async function registerQuarantineRoutes(app: FastifyInstance, o: { db: Da
     {
       config: personal,
       bodyLimit: REPLAY_BODY_LIMIT,
+      // No body at all is a replay as it is, like an empty object.
+      preValidation: async (req) => {
+        if (req.body === undefined || req.body === null) req.body = {};
+      },
       schema: {
         summary: 'Replay a quarantined item after a fix: as it is, with a repaired text, or as from a named source (audited)',
         tags: TAGS,
