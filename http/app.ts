@@ -20,7 +20,7 @@ export interface ApiOptions extends Omit<AuthOptions, 'db'> {
 /** Registers the OpenAPI generator on the root instance: call before any route is added. */
 export async function registerOpenApi(app: FastifyInstance): Promise<void> {
   await app.register(swagger, {
-    openapi: { info: { title: 'Bevan (non-FHIR endpoints)', version: '0.1.0', description: 'Sign-in, keys, health and ingestion status. The FHIR R4 API is described by /fhir/metadata.' } },
+    openapi: { info: { title: 'Bevan (non-FHIR endpoints)', version: '0.1.0', description: 'Sign-in, keys, health, ingestion status, the quarantine, care teams, consent and who looked at a record. The FHIR R4 API is described by /fhir/metadata.' } },
     hideUntagged: false,
     transform: ({ schema, url }) => ({ schema: { ...(schema ?? {}), hide: url.startsWith('/fhir') || url === '/openapi.json' } as typeof schema, url }),
   });
