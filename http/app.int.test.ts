@@ -181,10 +181,12 @@ for (const target of await testDatabases()) {
       assert.deepEqual(unclassified, [], 'every route says whether it reaches personal data');
       const personal = routes.filter((r) => r.access === 'personal' && r.method !== 'HEAD');
       assert.ok(personal.length >= 4);
+      // V1001 is at version 3 in the fixtures.
       const sample = (url: string) =>
         url
           .replace(':type', 'Encounter')
           .replace(':id', url.includes(':type') ? encId : url.startsWith('/quarantine') ? '1' : PERSON_ID)
+          .replace(':vid', '3')
           .replace(':personId', PERSON_ID)
           .replace(':member', 'nurse.khan')
           .replace(':kind', 'dissent-sharing') + (url === '/fhir/Patient' ? '?family=smith' : '');
