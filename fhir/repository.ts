@@ -77,7 +77,7 @@ export class FhirRepository {
     const r = await this.readRecord({ personId: id }, { action: 'record.everything', detail: { id, ...(opts.types ? { types: opts.types } : {}), ...(since ? { since } : {}), ...page } });
     const bundle = everythingPage(r.record, r.rows, { types: opts.types, since, ...page, redacted: r.withheld > 0 });
     // Withheld items are counted, never shown: an outcome entry (FHIR issue type "suppressed") on the first page, not in the total.
-    if (r.withheld > 0 && !opts.offset) (bundle.entry ??= []).push({ resource: { resourceType: 'OperationOutcome', issue: [{ severity: 'information', code: 'suppressed', diagnostics: `${r.withheld} item${r.withheld === 1 ? '' : 's'} withheld by the access policy (sensitive)` }] }, search: { mode: 'outcome' } });
+    if (r.withheld > 0 && !opts.offset) (bundle.entry ??= []).push({ resource: { resourceType: 'OperationOutcome', issue: [{ severity: 'information', code: 'suppressed', diagnostics: `${r.withheld} item${r.withheld === 1 ? '' : 's'} withheld by the access policy (${withheldWhy(r.decision)})` }] }, search: { mode: 'outcome' } });
     return bundle;
   }
 
@@ -366,3 +366,11 @@ function personKey(p: PersonRow): PersonKey {
 }
 
 export { fhirLogicalId };
+
+/** Why items were withheld, in words for the withheld-count notice: sensitive categories, dissent, or both. */
+function withheldWhy(decision: Extract<Decision, { kind: 'permit' }>): string {
+  const why: string[] = [];
+  if (decision.obligations.withholdCategories.length) why.push('sensitive');
+  if (decision.obligations.onlyOrganisation !== null) why.push('the person dissents from sharing between organisations');
+  return why.join('; ') || 'sensitive';
+}
