@@ -78,6 +78,13 @@ export class MemoryFhirStore implements FhirStore {
       appendAudit: async (entries) => {
         pending.push(...entries);
       },
+      loadRecordOfTypes: async (person, ids, types) => ({
+        person,
+        identities: d.identities.filter((i) => ids.includes(i.person_id)),
+        rows: d.resources.filter((r) => r.person_id && ids.includes(r.person_id) && types.includes(r.resource_type)),
+        practices: d.practices,
+      }),
+      findResources: async (refs) => d.resources.filter((r) => refs.some((x) => x.resourceType === r.resource_type && x.id === fhirLogicalId(r.source_system, r.resource_type, r.source_id))),
     };
     const out = await fn(tx);
     this.audit.push(...pending);
