@@ -44,7 +44,12 @@ export function searchParameters(req: FastifyRequest): SearchQuery {
     }
   };
   add(req.query);
-  add(req.body);
+  // Only a form body holds parameters (https://hl7.org/fhir/R4/http.html#search); anything else is refused.
+  if (req.body !== undefined && req.body !== null && req.body !== '') {
+    const type = String(req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+    if (type !== FORM) throw Object.assign(new Error(`a search body is a form (${FORM}), not ${type || 'untyped'}`), { statusCode: 415 });
+    add(req.body);
+  }
   return out;
 }
 
