@@ -136,3 +136,15 @@ test('hostile values parse as plain data or are refused, never as anything else'
   problems(parseClinicalSearch('Observation', { patient: PERSON, code: 'x'.repeat(5000) }));
   problems(parseClinicalSearch('Observation', { patient: PERSON, code: Array.from({ length: 201 }, () => 'x') }));
 });
+
+test('docs/api/search.md lists every parameter of every type, and no other', async () => {
+  const { readFileSync } = await import('node:fs');
+  const doc = readFileSync(new URL('../../docs/api/search.md', import.meta.url), 'utf8');
+  for (const t of CLINICAL_TYPES) {
+    const row = doc.split('\n').find((l) => l.startsWith(`| ${t} |`));
+    assert.ok(row, `${t} has a row`);
+    const listed = [...row!.matchAll(/`([a-z_-]+)`/g)].map((m) => m[1]).filter((n) => !n!.startsWith('-'));
+    assert.deepEqual(listed.sort(), SEARCH_PARAMETERS[t].map((p) => p.name).sort(), t);
+    assert.ok(row!.includes(`\`-${DEFAULT_SORT[t]}\``), `${t} default order`);
+  }
+});
