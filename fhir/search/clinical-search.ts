@@ -16,7 +16,7 @@ import { isPersonId } from '../../record/record-store.ts';
 import type { PersonRow, ResourceRow } from '../../record/rows.ts';
 import type { FhirStoreTx, PersonRecordData } from '../store.ts';
 import { LOCAL_TIME_ZONE } from './date-range.ts';
-import { includeReferences, matchesSearch, revincluded, sortResources } from './match.ts';
+import { includeReferences, matchesSearch, needsPresentation, revincluded, sortResources } from './match.ts';
 import { DEFAULT_SORT, paramOf, type ClinicalSearch, type IncludeSpec } from './params.ts';
 
 type Permit = Extract<Decision, { kind: 'permit' }>;
@@ -53,10 +53,16 @@ export const MAX_INCLUDED = 1000;
 export const SEARCH_ACTION = 'resource.search';
 export const NAME_THE_PATIENT = 'a clinical search names the patient: add patient=Patient/{id} (or subject=Patient/{id}); searches across people are for analytics, through export';
 
+/** A visible item: matched and sorted on a cheap view, presented (references rewritten) only when needed. */
 interface Shown {
-  resource: Resource;
   row: ResourceRow;
   personId: string;
+  /** `Type/{stable id}` as served. */
+  ref: string;
+  /** The content with its served id and lastUpdated (references as stored): enough for tokens, dates and sort. */
+  view: Resource;
+  /** The resource as served, made once on first use. */
+  resource(): Resource;
 }
 
 interface PersonData {
@@ -114,14 +120,19 @@ export async function runClinicalSearch(tx: FhirStoreTx, kit: SearchAccessKit, s
   }
 
   const candidates = loaded.flatMap((l) => l.shown.filter((s) => s.row.resource_type === search.resourceType));
-  const matched = candidates.filter((s) => matchesSearch(s.resource, search, nowMs, zone));
+  // Reference filters compare served references, so only they need the resource presented.
+  const cheap = { filters: search.filters.filter((f) => !needsPresentation(f)) };
+  const dear = { filters: search.filters.filter(needsPresentation) };
+  const matched = candidates.filter((s) => matchesSearch(s.view, cheap, nowMs, zone) && (!dear.filters.length || matchesSearch(s.resource(), dear, nowMs, zone)));
   const keys = search.sort.length ? search.sort : [{ param: paramOf(search.resourceType, DEFAULT_SORT[search.resourceType])!, descending: true }];
-  const sorted = sortResources(matched.map((s) => s.resource), keys, zone);
+  const byView = new Map(matched.map((s) => [s.view, s]));
+  const sorted = sortResources(matched.map((s) => s.view), keys, zone).map((v) => byView.get(v)!);
   const count = search.summaryCount ? 0 : search.count;
-  const page = sorted.slice(search.offset, search.offset + count);
+  const pageShown = sorted.slice(search.offset, search.offset + count);
+  const page = pageShown.map((s) => s.resource());
 
-  const owner = new Map<Resource, string>(matched.map((s) => [s.resource, s.personId]));
-  const gathered = gather(page, search, loaded, now);
+  const owner = new Map<Resource, string>(pageShown.map((s) => [s.resource(), s.personId]));
+  const gathered = gather(pageShown, search, loaded, now);
   const included = gathered.resources;
   let truncated = gathered.truncated;
   if (gathered.pending.length) {
@@ -170,7 +181,7 @@ export async function revincludeForPeople(tx: FhirStoreTx, kit: SearchAccessKit,
     const targets = new Set([`Patient/${person.person_id}`]);
     const seen = new Set<Resource>();
     for (const spec of specs) {
-      for (const r of revincluded(l.shown.map((s) => s.resource), spec, targets)) {
+      for (const r of revincluded(l.shown.map((s) => s.resource()), spec, targets)) {
         if (seen.has(r)) continue;
         if (out.length >= MAX_INCLUDED) {
           truncated = true;
@@ -214,20 +225,29 @@ async function loadShown(tx: FhirStoreTx, kit: SearchAccessKit, person: PersonRo
   const data = await tx.loadRecordOfTypes(person, memberIds, types);
   const keys = personPatientKeys(data.identities, data.rows);
   const visible = data.rows.filter((r) => kit.visible(r, decision));
-  const shown = visible.map((row) => ({ row, resource: presentResource(row, person.person_id, keys), personId: person.person_id }));
+  const shown = visible.map((row): Shown => {
+    const id = fhirLogicalId(row.source_system, row.resource_type, row.source_id);
+    let served: Resource | undefined;
+    return {
+      row,
+      personId: person.person_id,
+      ref: `${row.resource_type}/${id}`,
+      view: { ...row.content, id, meta: { ...(row.content.meta ?? {}), lastUpdated: row.received_at } } as Resource,
+      resource: () => (served ??= presentResource(row, person.person_id, keys)),
+    };
+  });
   return { person, decision, data, shown, withheld: data.rows.length - visible.length };
 }
 
 /** The page's _include and _revinclude resources from what each person shows; reference data to look up. */
-function gather(page: Resource[], search: ClinicalSearch, loaded: PersonData[], now: Date) {
+function gather(pageShown: Shown[], search: ClinicalSearch, loaded: PersonData[], now: Date) {
   const resources: Resource[] = [];
   const pending: { type: string; id: string; ref: string; personId: string }[] = [];
   let truncated = false;
-  const inPage = new Set(page.map((r) => `${r.resourceType}/${r.id}`));
+  const inPage = new Set(pageShown.map((s) => s.ref));
   const taken = new Set(inPage);
   const byRef = new Map<string, Shown>();
-  for (const l of loaded) for (const s of l.shown) byRef.set(`${s.resource.resourceType}/${s.resource.id}`, s);
-  const ownerOf = (r: Resource) => byRef.get(`${r.resourceType}/${r.id}`)?.personId;
+  for (const l of loaded) for (const s of l.shown) byRef.set(s.ref, s);
   const add = (r: Resource) => {
     if (resources.length >= MAX_INCLUDED) {
       truncated = true;
@@ -236,12 +256,12 @@ function gather(page: Resource[], search: ClinicalSearch, loaded: PersonData[], 
     resources.push(r);
   };
   for (const spec of search.include) {
-    for (const match of page) {
-      for (const ref of includeReferences([match], spec)) {
+    for (const match of pageShown) {
+      for (const ref of includeReferences([match.resource()], spec)) {
         if (taken.has(ref)) continue;
         taken.add(ref);
         const [type, id] = ref.split('/') as [string, string];
-        const owner = ownerOf(match)!;
+        const owner = match.personId;
         if (type === 'Patient') {
           // The merged Patient of a person searched (a source Patient is never shown on its own here).
           const l = loaded.find((x) => x.person.person_id === id);
@@ -249,13 +269,14 @@ function gather(page: Resource[], search: ClinicalSearch, loaded: PersonData[], 
           continue;
         }
         const s = byRef.get(ref);
-        if (s) add(s.resource);
+        if (s) add(s.resource());
         else if (/^[0-9a-f]{32}$/.test(id)) pending.push({ type, id, ref, personId: owner });
       }
     }
   }
   for (const spec of search.revinclude) {
-    for (const r of revincluded(loaded.flatMap((l) => l.shown.map((s) => s.resource)), spec, inPage)) {
+    const candidates = loaded.flatMap((l) => l.shown.filter((s) => s.row.resource_type === spec.source).map((s) => s.resource()));
+    for (const r of revincluded(candidates, spec, inPage)) {
       const ref = `${r.resourceType}/${r.id}`;
       if (taken.has(ref)) continue;
       taken.add(ref);

@@ -124,11 +124,22 @@ function zoneFormat(zone: string): Intl.DateTimeFormat {
 /** The zone's offset from UTC at an instant, in ms (Europe/London in summer: +3,600,000). */
 export function zoneOffset(instant: number, zone: string): number {
   if (zone === 'UTC') return 0;
+  // Clocks change on a quarter hour (UTC) in every zone since railway time, so one offset per
+  // quarter hour is exact, and formatToParts (slow) runs once per quarter hour asked about.
+  const bucket = Math.floor(instant / 900_000);
+  let cache = offsets.get(zone);
+  if (!cache) offsets.set(zone, (cache = new Map()));
+  const hit = cache.get(bucket);
+  if (hit !== undefined) return hit;
   const parts: Record<string, number> = {};
-  for (const p of zoneFormat(zone).formatToParts(new Date(instant))) if (p.type !== 'literal') parts[p.type] = Number(p.value);
-  const whole = instant - (((instant % 1000) + 1000) % 1000);
-  return utc(parts.year!, parts.month!, parts.day!, parts.hour!, parts.minute!, parts.second!, 0) - whole;
+  const at = bucket * 900_000;
+  for (const p of zoneFormat(zone).formatToParts(new Date(at))) if (p.type !== 'literal') parts[p.type] = Number(p.value);
+  const offset = utc(parts.year!, parts.month!, parts.day!, parts.hour!, parts.minute!, parts.second!, 0) - at;
+  if (cache.size >= 200_000) cache.clear();
+  cache.set(bucket, offset);
+  return offset;
 }
+const offsets = new Map<string, Map<number, number>>();
 
 /** The instant a wall-clock time in a zone names (a time skipped by a clock change moves forward). */
 function localToUtc(y: number, mo: number, d: number, h: number, mi: number, s: number, ms: number, zone: string): number {

@@ -152,6 +152,11 @@ function referenceMatches(v: { type?: string; id: string }, ref: string): boolea
   return type === v.type;
 }
 
+/** True for filters that compare references, which only the served resource has rewritten. */
+export function needsPresentation(f: Filter): boolean {
+  return f.kind === 'reference' || (f.kind === 'missing' && f.param.type === 'reference');
+}
+
 /** Does the resource satisfy every filter of the search? */
 export function matchesSearch(resource: Resource, search: Pick<ClinicalSearch, 'filters'>, now: number, zone: string = LOCAL_TIME_ZONE): boolean {
   return search.filters.every((f) => matchesFilter(resource, f, now, zone));
