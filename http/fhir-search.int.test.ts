@@ -96,6 +96,12 @@ for (const target of await testDatabases()) {
       assert.equal(jsonBody.statusCode, 415, 'a search body is a form');
       const both = await a.inject({ method: 'POST', url: `/fhir/Observation/_search?patient=${PERSON_ID}`, headers: { authorization: bearer['dr.jones']!, 'content-type': 'application/x-www-form-urlencoded' }, payload: `code=${encodeURIComponent(HBA1C)}&_count=1` });
       assert.equal(bundle(both).total, 3, 'URL and form parameters both count');
+      const protoForm = await a.inject({ method: 'POST', url: '/fhir/Observation/_search', headers: { authorization: bearer['dr.jones']!, 'content-type': 'application/x-www-form-urlencoded' }, payload: `__proto__=x&constructor=y&patient=${PERSON_ID}&_summary=count` });
+      const protoBundle = bundle(protoForm);
+      assert.equal(protoBundle.total, 5);
+      assert.match((protoBundle.entry!.at(-1)!.resource as OperationOutcome).issue[0]!.diagnostics!, /__proto__, constructor/);
+      const protoQuery = bundle(await get(`/fhir/Observation?patient=${PERSON_ID}&__proto__=x&_summary=count`));
+      assert.equal(protoQuery.total, 5);
       // Sign-in still takes JSON only: the form parser is the search routes' own.
       const formLogin = await a.inject({ method: 'POST', url: '/auth/login', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: 'username=dr.jones&password=x' });
       assert.equal(formLogin.statusCode, 415);
