@@ -60,6 +60,17 @@ export interface FhirStoreTx {
   loadRecordOfTypes(person: PersonRow, memberIds: string[], types: string[]): Promise<PersonRecordData>;
   /** Stored resources by type and stable logical id: those that exist (for _include). */
   findResources(refs: { resourceType: string; id: string }[]): Promise<ResourceRow[]>;
+  /** The replaced versions of a stored resource (table resource_history, migration 0015), newest first. See history-store.ts. */
+  resourceVersions(current: ResourceRow, page: VersionsPage): Promise<{ total: number; rows: ResourceRow[] }>;
+  /** One replaced version of a stored resource, or null when it is not kept. */
+  resourceVersion(current: ResourceRow, version: number): Promise<ResourceRow | null>;
+}
+
+/** A window on a resource's replaced versions: those received at or after `since` (ISO instant), newest first. */
+export interface VersionsPage {
+  since?: string;
+  limit: number;
+  offset: number;
 }
 
 export interface FhirStore {
