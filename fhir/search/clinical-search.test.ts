@@ -74,7 +74,7 @@ test('the registered GP: HbA1c since 2025, newest first, paged; presented as rea
 test('the patient may be named by a source Patient’s stable id; results are the whole person’s', async () => {
   const store = setup();
   const r = await repo(store).searchResources(q('Observation', { patient: `Patient/${id(GP, 'Patient', 'gp-pat-1')}` }));
-  assert.equal(r.total, 5, 'GP and hospital observations alike');
+  assert.equal(r.total, 6, 'GP and hospital observations alike');
 });
 
 test('no patient named: refused, and the refusal audited', async () => {
@@ -166,4 +166,13 @@ test('Patient search _revinclude: each person’s resources pointing at them, un
   assert.equal(c.included!.length, gp.included!.length - 1, 'sexual health withheld from the consultant');
   const other = await repo(store, { user: 'dr.other', role: 'gp', organisation: 'P91999' }).searchPatients({ family: [['jon']] }, { count: 10, offset: 0, revinclude: [parseIncludeSpec('Observation:patient') as IncludeSpec] });
   assert.deepEqual(ids(other.included!), [`Observation/${id(OTHER_GP, 'Observation', 'x1')}`], 'their own patient only');
+});
+
+test('a local laboratory code is found by the national code it is served with, and by its own', async () => {
+  const store = setup();
+  const national = await repo(store).searchResources(q('Observation', { patient: PERSON_ID, code: 'http://snomed.info/sct|1000651000000109' }));
+  assert.deepEqual(ids(national.matches), [`Observation/${id(HOSPITAL, 'Observation', 'F500-2')}`]);
+  assert.equal((national.matches[0] as { code: { coding: { system?: string }[] } }).code.coding[0]!.system, 'http://snomed.info/sct', 'served with the national coding first');
+  const local = await repo(store).searchResources(q('Observation', { patient: PERSON_ID, code: '|K' }));
+  assert.equal(local.total, 1);
 });

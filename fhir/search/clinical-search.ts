@@ -12,7 +12,9 @@ import type { AuditEntry } from '../../access/audit.ts';
 import type { Decision } from '../../access/policy.ts';
 import { buildIntegratedRecord } from '../../record/integrated-record.ts';
 import { fhirLogicalId, personPatientKeys, presentResource, toMergedPatient } from '../../record/fhir-bundle.ts';
+import { withNationalCodes } from '../../record/coding.ts';
 import { isPersonId } from '../../record/record-store.ts';
+import { defaultReferenceData } from '../../record/reference/reference-data.ts';
 import type { PersonRow, ResourceRow } from '../../record/rows.ts';
 import type { FhirStoreTx, PersonRecordData } from '../store.ts';
 import { LOCAL_TIME_ZONE } from './date-range.ts';
@@ -225,6 +227,7 @@ async function loadShown(tx: FhirStoreTx, kit: SearchAccessKit, person: PersonRo
   const data = await tx.loadRecordOfTypes(person, memberIds, types);
   const keys = personPatientKeys(data.identities, data.rows);
   const visible = data.rows.filter((r) => kit.visible(r, decision));
+  const reference = defaultReferenceData();
   const shown = visible.map((row): Shown => {
     const id = fhirLogicalId(row.source_system, row.resource_type, row.source_id);
     let served: Resource | undefined;
@@ -232,7 +235,11 @@ async function loadShown(tx: FhirStoreTx, kit: SearchAccessKit, person: PersonRo
       row,
       personId: person.person_id,
       ref: `${row.resource_type}/${id}`,
-      view: { ...row.content, id, meta: { ...(row.content.meta ?? {}), lastUpdated: row.received_at } } as Resource,
+      // As served, but references: the national code a local lab code maps to, the served id and lastUpdated.
+      view: (() => {
+        const content = withNationalCodes(row.content, row.source_system, reference);
+        return { ...content, id, meta: { ...(content.meta ?? {}), lastUpdated: row.received_at } } as Resource;
+      })(),
       resource: () => (served ??= presentResource(row, person.person_id, keys)),
     };
   });

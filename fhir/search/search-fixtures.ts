@@ -23,6 +23,8 @@ export const searchRows: ResourceRow[] = [
   row(GP, 'gp-pat-1', { resourceType: 'Condition', id: 'sh2', subject: { reference: 'Patient/gp-pat-1' }, encounter: { reference: 'Encounter/e1' }, code: { coding: [{ system: SCT, code: '105629000', display: 'Chlamydial infection' }] }, clinicalStatus: { coding: [{ code: 'active' }] }, onsetDateTime: '2025-03-01' } as Resource),
   row(GP, 'gp-pat-1', { resourceType: 'MedicationRequest', id: 'mr2', status: 'active', intent: 'order', subject: { reference: 'Patient/gp-pat-1' }, medicationReference: { reference: 'Medication/med-1' }, authoredOn: '2025-09-01' } as Resource),
   row(GP, null, { resourceType: 'Medication', id: 'med-1', code: { coding: [{ system: 'https://dmd.nhs.uk', code: '325278009', display: 'Metformin 500mg tablets' }] } } as Resource, null),
+  // The hospital's own code for potassium (no system): served with its national SNOMED CT coding first (record/reference/lab-code-map.csv).
+  row('hl7:RM2', 'MRN100', { resourceType: 'Observation', id: 'F500-2', status: 'final', subject: { reference: 'Patient/MRN100' }, code: { coding: [{ code: 'K', display: 'Potassium' }] }, valueQuantity: { value: 4.1, unit: 'mmol/L' }, effectiveDateTime: '2025-07-02T08:00:00Z' } as Resource),
   row(OTHER_GP, 'gp-pat-9', { resourceType: 'Observation', id: 'x1', status: 'final', subject: { reference: 'Patient/gp-pat-9' }, code: { coding: [{ system: SCT, code: '1107481000000106' }] }, effectiveDateTime: '2025-01-01' } as Resource, OTHER_PERSON_ID),
 ];
 
