@@ -3,10 +3,11 @@ import assert from 'node:assert/strict';
 import type { Resource } from '@medplum/fhirtypes';
 import { BevanError, type Principal, type PurposeOfUse } from '../../access/context.ts';
 import { loadPolicy } from '../../access/policy.ts';
-import { fhirLogicalId } from '../../record/fhir-bundle.ts';
+import { fhirLogicalId, personPatientKeys, presentResource } from '../../record/fhir-bundle.ts';
 import { GP, HOSPITAL, identities, NHS, NOW, PERSON_ID, person, practices } from '../../record/test-fixtures.ts';
 import { MemoryFhirStore } from '../memory-store.ts';
 import { FhirRepository } from '../repository.ts';
+import { searchView } from './clinical-search.ts';
 import { parseIncludeSpec, parseClinicalSearch, type ClinicalSearch, type ClinicalType, type IncludeSpec } from './params.ts';
 import { allRows, OTHER_GP, OTHER_PERSON_ID, otherIdentity, otherPerson } from './search-fixtures.ts';
 
@@ -175,4 +176,19 @@ test('a local laboratory code is found by the national code it is served with, a
   assert.equal((national.matches[0] as { code: { coding: { system?: string }[] } }).code.coding[0]!.system, 'http://snomed.info/sct', 'served with the national coding first');
   const local = await repo(store).searchResources(q('Observation', { patient: PERSON_ID, code: '|K' }));
   assert.equal(local.total, 1);
+});
+
+test('the view searches match on is the served resource but for its references', () => {
+  const keys = personPatientKeys(identities, allRows);
+  const strip = (node: unknown): unknown => {
+    if (Array.isArray(node)) return node.map(strip);
+    if (!node || typeof node !== 'object') return node;
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(node)) if (k !== 'reference' && k !== 'source' && k !== 'versionId') out[k] = strip(v);
+    return out;
+  };
+  for (const row of allRows) {
+    const served = presentResource(row, row.person_id, keys);
+    assert.deepEqual(strip(searchView(row, served.id!)), strip(served), `${row.resource_type}/${row.source_id}`);
+  }
 });
