@@ -182,11 +182,19 @@ for (const target of await testDatabases()) {
       const personal = routes.filter((r) => r.access === 'personal' && r.method !== 'HEAD');
       assert.ok(personal.length >= 4);
       // V1001 is at version 3 in the fixtures.
-      const sample = (url: string) => url.replace(':type', 'Encounter').replace(':id', url.includes(':type') ? encId : PERSON_ID).replace(':vid', '3') + (url === '/fhir/Patient' ? '?family=smith' : '');
+      const sample = (url: string) =>
+        url
+          .replace(':type', 'Encounter')
+          .replace(':id', url.includes(':type') ? encId : url.startsWith('/quarantine') ? '1' : PERSON_ID)
+          .replace(':vid', '3')
+          .replace(':personId', PERSON_ID)
+          .replace(':member', 'nurse.khan')
+          .replace(':kind', 'dissent-sharing') + (url === '/fhir/Patient' ? '?family=smith' : '');
+      const bodies: Record<string, unknown> = { '/care-team/:personId/members': { member: 'nurse.khan' }, '/consent/:personId': { kind: 'dissent-sharing' }, '/quarantine/:id/discard': { reason: 'a test message' } };
       for (const r of personal) {
         for (const who of [gp, far]) {
           const before = await audits(db);
-          const res = await a.inject({ method: r.method as 'GET', url: sample(r.url), headers: { authorization: who } });
+          const res = await a.inject({ method: r.method as 'GET', url: sample(r.url), headers: { authorization: who }, ...(r.method === 'POST' ? { payload: (bodies[r.url] ?? {}) as Record<string, unknown> } : {}) });
           assert.ok([200, 403].includes(res.statusCode), `${r.method} ${r.url}: ${res.statusCode} ${res.body}`);
           assert.ok((await audits(db)) > before, `${r.method} ${r.url} wrote an audit entry (${res.statusCode})`);
         }
