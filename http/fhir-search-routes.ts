@@ -45,7 +45,9 @@ export function searchParameters(req: FastifyRequest): SearchQuery {
   };
   add(req.query);
   // Only a form body holds parameters (https://hl7.org/fhir/R4/http.html#search); anything else is refused.
-  if (req.body !== undefined && req.body !== null && req.body !== '') {
+  // (An empty JSON object carries no parameters either, so it is taken as no body.)
+  const empty = req.body === undefined || req.body === null || req.body === '' || (typeof req.body === 'object' && !Array.isArray(req.body) && Object.keys(req.body as object).length === 0);
+  if (!empty) {
     const type = String(req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
     if (type !== FORM) throw Object.assign(new Error(`a search body is a form (${FORM}), not ${type || 'untyped'}`), { statusCode: 415 });
     add(req.body);
