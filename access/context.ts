@@ -68,7 +68,7 @@ export interface RequestContext {
   breakGlassReason?: string;
 }
 
-export type ErrorKind = 'not-found' | 'invalid' | 'conflict' | 'forbidden' | 'unauthenticated' | 'unavailable' | 'too-costly';
+export type ErrorKind = 'not-found' | 'invalid' | 'conflict' | 'forbidden' | 'unauthenticated' | 'unavailable' | 'too-costly' | 'unprocessable';
 
 /** An error a service throws on purpose: its kind says what the caller can do about it. */
 export class BevanError extends Error {
@@ -90,6 +90,8 @@ export const forbidden = (message: string) => new BevanError('forbidden', messag
 export const unauthenticated = (message: string) => new BevanError('unauthenticated', message);
 export const unavailable = (message: string) => new BevanError('unavailable', message);
 export const tooCostly = (message: string) => new BevanError('too-costly', message);
+/** Well-formed but cannot be processed as asked (an invalid ViewDefinition: HTTP 422, as SQL-on-FHIR's $run says). */
+export const unprocessable = (message: string, details: readonly string[] = []) => new BevanError('unprocessable', message, details);
 
 export function isBevanError(err: unknown): err is BevanError {
   return err instanceof BevanError;
@@ -104,6 +106,7 @@ export const HTTP_STATUS: Record<ErrorKind, number> = {
   unauthenticated: 401,
   unavailable: 503,
   'too-costly': 422,
+  unprocessable: 422,
 };
 
 /** OperationOutcome issue codes (https://hl7.org/fhir/R4/valueset-issue-type.html) for each kind. */
@@ -115,12 +118,13 @@ export const ISSUE_CODE: Record<ErrorKind, string> = {
   unauthenticated: 'login',
   unavailable: 'transient',
   'too-costly': 'too-costly',
+  unprocessable: 'invalid',
 };
 
 /**
  * Exit codes for the CLI (one place): after sysexits.h where one fits — 64 usage/invalid,
  * 66 no input (not found), 69 unavailable, 75 temporary failure (conflict: try again),
- * 77 permission denied; 1 for anything unexpected.
+ * 77 permission denied, 65 data the command cannot process (an invalid ViewDefinition); 1 for anything unexpected.
  */
 export const EXIT_CODE: Record<ErrorKind, number> = {
   invalid: 64,
@@ -130,6 +134,7 @@ export const EXIT_CODE: Record<ErrorKind, number> = {
   forbidden: 77,
   unauthenticated: 77,
   'too-costly': 64,
+  unprocessable: 65,
 };
 
 export function exitCodeFor(err: unknown): number {

@@ -1,0 +1,170 @@
+/**
+ * FHIRPath for ViewDefinitions: HL7's FHIRPath.js with its R4 model, plus the functions the
+ * SQL-on-FHIR v2 specification adds (https://sql-on-fhir.org/ig/StructureDefinition-ViewDefinition.html#required-additional-functions):
+ * `getResourceKey()` and `getReferenceKey([type])`, through FHIRPath.js's user invocation
+ * table, and `lowBoundary()` / `highBoundary()` on a Period (the library does them on
+ * decimals, dates, date-times and times). Also the static checks a view needs before it runs:
+ * which `%constants` an expression uses and whether its type specifiers name real types. Pure.
+ */
+import fhirpath from 'fhirpath';
+import r4 from 'fhirpath/fhir-context/r4';
+
+/** A compiled expression: the focus (a resource, or an element from an earlier evaluation) and the environment in, a collection out. */
+export type Expression = (focus: unknown, env: Record<string, unknown>) => unknown[];
+
+interface R4Model {
+  availableTypes: Set<string>;
+  type2Parent: Record<string, string>;
+  path2Type: Record<string, string>;
+}
+export const R4_MODEL = r4 as unknown as R4Model;
+
+/** The system types of FHIRPath (https://hl7.org/fhirpath/#types-and-reflection). */
+const SYSTEM_TYPES = new Set(['Any', 'Boolean', 'String', 'Integer', 'Long', 'Decimal', 'Date', 'DateTime', 'Time', 'Quantity']);
+
+/** True when `name` is a FHIR R4 resource type. */
+export function isResourceType(name: string): boolean {
+  if (name === 'Resource' || name === 'DomainResource') return false;
+  let t: string | undefined = name;
+  for (let i = 0; t && i < 4; i++) {
+    t = R4_MODEL.type2Parent[t];
+    if (t === 'Resource' || t === 'DomainResource') return R4_MODEL.availableTypes.has(name);
+  }
+  return false;
+}
+
+/** True when a type specifier (`Quantity`, `FHIR.Quantity`, `System.String`) names a type FHIRPath knows. */
+export function isTypeSpecifier(spec: string): boolean {
+  const parts = spec.split('.').map((p) => p.replace(/^`|`$/g, ''));
+  if (parts.length === 2 && parts[0] === 'System') return SYSTEM_TYPES.has(parts[1]!);
+  const name = parts.length === 2 && parts[0] === 'FHIR' ? parts[1]! : parts.length === 1 ? parts[0]! : '';
+  return R4_MODEL.availableTypes.has(name) || name === 'Resource' || name === 'DomainResource' || name === 'Element' || name === 'BackboneElement';
+}
+
+/** The id of the resource part of a reference (`Patient/123`, `https://x/fhir/Patient/123/_history/2`), with its type; null for anything else (`#contained`, `urn:uuid:`). */
+export function referenceTarget(reference: string): { type: string; id: string } | null {
+  const m = /(?:^|\/)([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})(?:\/_history\/[A-Za-z0-9\-.]{1,64})?$/.exec(reference);
+  return m ? { type: m[1]!, id: m[2]! } : null;
+}
+
+interface TypeInfoLike {
+  name?: string;
+  namespace?: string;
+}
+
+/** Plain-valued access to a FHIRPath.js node (a ResourceNode keeps its value in `data`). */
+function dataOf(x: unknown): unknown {
+  return x && typeof x === 'object' && 'data' in x && 'path' in x ? (x as { data: unknown }).data : x;
+}
+
+// Boundaries of anything but a Period are the library's own, evaluated without this table.
+const plainLow = fhirpath.compile('$this.lowBoundary()', r4);
+const plainHigh = fhirpath.compile('$this.highBoundary()', r4);
+const plainLowP = fhirpath.compile('$this.lowBoundary(%precision)', r4);
+const plainHighP = fhirpath.compile('$this.highBoundary(%precision)', r4);
+const periodLow = fhirpath.compile('start.lowBoundary()', r4, { resolveInternalTypes: false });
+const periodHigh = fhirpath.compile('end.highBoundary()', r4, { resolveInternalTypes: false });
+const periodLowP = fhirpath.compile('start.lowBoundary(%precision)', r4, { resolveInternalTypes: false });
+const periodHighP = fhirpath.compile('end.highBoundary(%precision)', r4, { resolveInternalTypes: false });
+
+function isPeriodNode(x: unknown): boolean {
+  return !!x && typeof x === 'object' && (x as { fhirNodeDataType?: string }).fhirNodeDataType === 'Period';
+}
+
+function boundary(low: boolean) {
+  return function (this: unknown, inputs: unknown[], precision?: unknown[]): unknown[] {
+    if (!inputs.length) return [];
+    if (inputs.length > 1) throw new Error(`${low ? 'lowBoundary' : 'highBoundary'}() expects a single value, got ${inputs.length}`);
+    const x = inputs[0];
+    const p = precision === undefined ? undefined : dataOf(Array.isArray(precision) ? precision[0] : precision);
+    if (isPeriodNode(x)) {
+      const fn = low ? (p === undefined ? periodLow : periodLowP) : p === undefined ? periodHigh : periodHighP;
+      return fn(x, p === undefined ? {} : { precision: p }) as unknown[];
+    }
+    const fn = low ? (p === undefined ? plainLow : plainLowP) : p === undefined ? plainHigh : plainHighP;
+    return fn(x, p === undefined ? {} : { precision: p }) as unknown[];
+  };
+}
+
+/** The SQL-on-FHIR functions, for FHIRPath.js's `userInvocationTable`. */
+const SQL_ON_FHIR_FUNCTIONS = {
+  /** The row key of the resource the function is invoked on: its id (the store presents every resource with its stable id). */
+  getResourceKey: {
+    fn: (inputs: unknown[]) => inputs.flatMap((r) => (r && typeof r === 'object' && typeof (r as { resourceType?: unknown }).resourceType === 'string' && typeof (r as { id?: unknown }).id === 'string' ? [(r as { id: string }).id] : [])),
+    arity: { 0: [] },
+  },
+  /** The key of the resource a Reference points at, equal to that resource's getResourceKey(); empty when the reference is not to the given type or cannot be read. */
+  getReferenceKey: {
+    fn: (inputs: unknown[], type?: TypeInfoLike) =>
+      inputs.flatMap((ref) => {
+        const reference = ref && typeof ref === 'object' ? (ref as { reference?: unknown }).reference : undefined;
+        if (typeof reference !== 'string') return [];
+        const target = referenceTarget(reference);
+        if (!target) return [];
+        if (type?.name && type.name !== target.type) return [];
+        return [target.id];
+      }),
+    arity: { 0: [], 1: ['TypeSpecifier'] },
+  },
+  lowBoundary: { fn: boundary(true), arity: { 0: [], 1: ['Integer'] }, internalStructures: true },
+  highBoundary: { fn: boundary(false), arity: { 0: [], 1: ['Integer'] }, internalStructures: true },
+};
+
+/**
+ * Compiles an expression for evaluation. `keepNodes` keeps FHIRPath.js's typed nodes in the
+ * result (for forEach and repeat, so that `value.ofType(Quantity)` still knows the types of the
+ * elements below); otherwise values come out as plain JSON values.
+ */
+export function compileExpression(expression: string, keepNodes = false): Expression {
+  const fn = fhirpath.compile(expression, r4, { userInvocationTable: SQL_ON_FHIR_FUNCTIONS as never, resolveInternalTypes: !keepNodes });
+  return (focus, env) => fn(focus as never, env as never) as unknown[];
+}
+
+/** A FHIR value as a FHIRPath value of its type (a date as a Date, not a String), for a constant. */
+export function typedLiteral(literal: string): unknown {
+  const [v] = fhirpath.evaluate({}, literal, {}, r4, { resolveInternalTypes: false }) as unknown[];
+  return v;
+}
+
+interface AstNode {
+  type: string;
+  text?: string;
+  delimitedText?: string;
+  children?: AstNode[];
+}
+
+/** What an expression uses that can be checked before it runs: the %names, and the type specifiers given to ofType, is, as and getReferenceKey. */
+export interface ExpressionUses {
+  constants: string[];
+  typeSpecifiers: { fn: string; type: string }[];
+}
+
+/** Parses an expression (throwing FHIRPath.js's syntax error) and lists what it uses. */
+export function expressionUses(expression: string): ExpressionUses {
+  const ast = fhirpath.parse(expression) as AstNode;
+  const out: ExpressionUses = { constants: [], typeSpecifiers: [] };
+  const visit = (n: AstNode): void => {
+    if (n.type === 'ExternalConstantTerm') out.constants.push(n.delimitedText ?? n.text ?? '');
+    if (n.type === 'Functn') {
+      const [name, params] = n.children ?? [];
+      const fn = name?.text ?? '';
+      if (['ofType', 'is', 'as', 'getReferenceKey'].includes(fn) && params?.type === 'ParamList') {
+        for (const p of params.children ?? []) out.typeSpecifiers.push({ fn, type: (p.text ?? '').trim() });
+      }
+    }
+    if (n.type === 'TypeExpression') {
+      const spec = n.children?.[1];
+      if (spec) out.typeSpecifiers.push({ fn: n.text ?? 'is', type: textOf(spec) });
+    }
+    for (const c of n.children ?? []) visit(c);
+  };
+  visit(ast);
+  return out;
+}
+
+function textOf(n: AstNode): string {
+  return n.text ?? (n.children ?? []).map(textOf).join('.');
+}
+
+/** Variables FHIRPath.js defines itself (%ucum, %context, %factory) and %rowIndex (SQL-on-FHIR 2.1: the focus's index in its forEach or repeat). */
+export const BUILT_IN_VARIABLES = new Set(['ucum', 'context', 'factory', 'rowIndex']);
