@@ -20,8 +20,12 @@ const OPEN_EPISODE = ['active', 'onhold', 'waitlist', 'planned'];
 const OPEN_REFERRAL = ['active', 'on-hold'];
 const OPEN_ENCOUNTER = ['in-progress', 'arrived', 'triaged', 'onleave'];
 
-/** The facts for each person, keyed by person id. */
-export async function gatherAccessFacts(db: Queryable, policy: Policy, principal: Principal, people: readonly PersonKey[], now: Date): Promise<Map<string, AccessFacts>> {
+/**
+ * The facts for each person, keyed by person id. With `relationships: false` only consent
+ * directives and restrictions are read (all secondary use looks at), and the relationship
+ * facts are left empty.
+ */
+export async function gatherAccessFacts(db: Queryable, policy: Policy, principal: Principal, people: readonly PersonKey[], now: Date, opts: { relationships?: boolean } = {}): Promise<Map<string, AccessFacts>> {
   const out = new Map<string, AccessFacts>();
   if (!people.length) return out;
   const ownerOf = new Map<string, string>();
@@ -45,20 +49,22 @@ export async function gatherAccessFacts(db: Queryable, policy: Policy, principal
   const factsOf = (personId: string) => out.get(ownerOf.get(personId) ?? '')!;
   const since = new Date(now.getTime() - policy.recentEncounterDays * 86_400_000).toISOString();
 
+  const relationships = opts.relationships !== false;
+  const none = <R>() => Promise.resolve({ rows: [] as R[], rowCount: 0 });
   const [practices, careTeam, episodes, encounters, consent, restricted, breakGlass] = await Promise.all([
     // The registered practice: the most recently updated GP identity's practice (the GP system's own key).
-    db.query<{ person_id: string; source_system: string; practice: string | null }>(
+    !relationships ? none<{ person_id: string; source_system: string; practice: string | null }>() : db.query<{ person_id: string; source_system: string; practice: string | null }>(
       `SELECT DISTINCT ON (person_id) person_id::text AS person_id, source_system, practice
          FROM source_identity WHERE person_id = ANY($1::uuid[]) AND source_system LIKE 'gp:%'
         ORDER BY person_id, updated_at DESC`,
       [ids],
     ),
-    db.query<{ person_id: string; member: string }>(
+    !relationships ? none<{ person_id: string; member: string }>() : db.query<{ person_id: string; member: string }>(
       `SELECT person_id::text AS person_id, member FROM care_team_member
         WHERE person_id = ANY($1::uuid[]) AND starts_at <= $2 AND (ends_at IS NULL OR ends_at > $2)`,
       [ids, now.toISOString()],
     ),
-    db.query<{ person_id: string; source_system: string }>(
+    !relationships ? none<{ person_id: string; source_system: string }>() : db.query<{ person_id: string; source_system: string }>(
       `SELECT DISTINCT person_id::text AS person_id, source_system FROM resource
         WHERE person_id = ANY($1::uuid[])
           AND ((resource_type = 'EpisodeOfCare' AND content->>'status' = ANY($2::text[]))
@@ -66,7 +72,7 @@ export async function gatherAccessFacts(db: Queryable, policy: Policy, principal
             OR (resource_type = 'Encounter' AND content->>'status' = ANY($4::text[])))`,
       [ids, OPEN_EPISODE, OPEN_REFERRAL, OPEN_ENCOUNTER],
     ),
-    db.query<{ person_id: string; source_system: string; at: Date | string }>(
+    !relationships ? none<{ person_id: string; source_system: string; at: Date | string }>() : db.query<{ person_id: string; source_system: string; at: Date | string }>(
       `SELECT person_id::text AS person_id, source_system, max(source_time) AS at FROM resource
         WHERE person_id = ANY($1::uuid[]) AND resource_type = 'Encounter' AND source_time >= $2
         GROUP BY person_id, source_system`,
@@ -86,7 +92,7 @@ export async function gatherAccessFacts(db: Queryable, policy: Policy, principal
         WHERE s.person_id = ANY($1::uuid[])`,
       [ids],
     ),
-    db.query<{ person_id: string; reason: string; expires_at: Date | string }>(
+    !relationships ? none<{ person_id: string; reason: string; expires_at: Date | string }>() : db.query<{ person_id: string; reason: string; expires_at: Date | string }>(
       `SELECT DISTINCT ON (person_id) person_id::text AS person_id, reason, expires_at FROM break_glass
         WHERE username = $1 AND person_id = ANY($2::uuid[]) AND ended_at IS NULL AND expires_at > $3
         ORDER BY person_id, expires_at DESC`,

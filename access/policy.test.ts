@@ -50,8 +50,10 @@ interface Case {
   withhold?: string[];
   only?: string | null;
   reason?: RegExp;
-  /** Decide with no facts (a quarantined item whose person cannot be told). */
+  /** Decide with no facts (a quarantined item whose person cannot be told; secondary use before any person is known). */
   noFacts?: boolean;
+  /** Secondary use: whether what leaves must be pseudonymised. */
+  pseudo?: boolean;
 }
 
 const BG = 'Unconscious in ED, no history available';
@@ -198,6 +200,22 @@ const cases: Case[] = [
   { role: 'integration', rel: 'none', action: 'audit', purpose: 'administration', want: 'deny' },
   { role: 'analyst', rel: 'none', action: 'audit', purpose: 'secondary-use', want: 'deny' },
   { role: 'gp', rel: 'registered', action: 'audit', over: { restricted: true }, want: 'deny', reason: /restricted/ },
+
+  // secondary use across people (a ViewDefinition or cohort over the store): the gate before any
+  // person is known, then each person; analysts get pseudonymised data, the governance lead may see more
+  { role: 'analyst', rel: 'none', action: 'export', purpose: 'secondary-use', noFacts: true, want: 'secondary-use', withhold: ALL_SENSITIVE, pseudo: true, reason: /pseudonymised/ },
+  { role: 'admin', rel: 'none', action: 'export', purpose: 'secondary-use', noFacts: true, want: 'secondary-use', withhold: ALL_SENSITIVE, pseudo: false, reason: /identifiable/ },
+  { role: 'gp', rel: 'none', action: 'export', purpose: 'secondary-use', noFacts: true, want: 'deny', reason: /may not use records for secondary purposes/ },
+  { role: 'consultant', rel: 'none', action: 'export', purpose: 'secondary-use', noFacts: true, want: 'deny' },
+  { role: 'patient', rel: 'none', action: 'export', purpose: 'secondary-use', nhs: NHS, noFacts: true, want: 'deny' },
+  { role: 'integration', rel: 'none', action: 'export', purpose: 'secondary-use', noFacts: true, want: 'deny' },
+  { role: 'analyst', rel: 'none', action: 'export', purpose: 'direct-care', noFacts: true, want: 'deny', reason: /for secondary use, not direct-care/ },
+  { role: 'admin', rel: 'none', action: 'export', purpose: 'administration', noFacts: true, want: 'deny', reason: /for secondary use/ },
+  { role: 'analyst', rel: 'none', purpose: 'secondary-use', action: 'export', want: 'secondary-use', pseudo: true },
+  { role: 'admin', rel: 'none', purpose: 'secondary-use', action: 'export', want: 'secondary-use', pseudo: false, withhold: ALL_SENSITIVE },
+  { role: 'admin', rel: 'none', purpose: 'secondary-use', action: 'export', over: { nationalDataOptOut: true }, want: 'deny', reason: /national data opt-out/ },
+  { role: 'admin', rel: 'none', purpose: 'secondary-use', action: 'export', over: { restricted: true }, want: 'deny', reason: /restricted/ },
+  { role: 'admin', rel: 'none', purpose: 'secondary-use', action: 'read', want: 'deny', reason: /export only/ },
 ];
 
 test(`policy decision table (${cases.length} cases): role × relationship × purpose × consent × sensitivity × break-glass`, () => {
@@ -224,6 +242,7 @@ test(`policy decision table (${cases.length} cases): role × relationship × pur
       if (c.only !== undefined) assert.equal(d.obligations.onlyOrganisation, c.only, label);
       if (c.breakGlass && d.basis === 'break-glass') assert.deepEqual(d.obligations.startBreakGlass, { reason: c.breakGlass, minutes: 60 }, label);
       if (d.basis !== 'break-glass') assert.equal(d.obligations.startBreakGlass, null, label);
+      if (c.pseudo !== undefined) assert.equal(d.obligations.pseudonymise === true, c.pseudo, label);
     }
     if (c.reason) assert.match(d.reason, c.reason, label);
   }

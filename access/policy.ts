@@ -20,6 +20,8 @@ export interface RolePolicy {
   /** Relationships that give this role access for direct care, in the order they are named as the basis. */
   directCare?: Relationship[];
   secondaryUse?: boolean;
+  /** For secondary use, may see people identified (otherwise what leaves is pseudonymised: keyed pseudonyms, no direct identifiers). */
+  secondaryUseIdentifiable?: boolean;
   patientAccess?: boolean;
   search?: boolean;
   breakGlass?: boolean;
@@ -100,6 +102,8 @@ export interface Obligations {
   onlyOrganisation: string | null;
   /** Start a break-glass session (and raise an alert) before showing anything. */
   startBreakGlass: { reason: string; minutes: number } | null;
+  /** Secondary use: replace who the person is by a keyed pseudonym and leave out direct identifiers (access/pseudonymise.ts). */
+  pseudonymise?: boolean;
 }
 
 export type Decision =
@@ -127,6 +131,7 @@ function decideUnsafe(policy: Policy | null | undefined, req: AccessRequest): De
   if (!role) return deny(`the policy has no rule for role ${principal.role}`);
 
   if (req.action === 'quarantine') return decideQuarantine(principal.role, role, purpose, req.facts);
+  if (req.action === 'export' && !req.facts) return decideSecondaryUse(policy, principal.role, role, purpose);
   if (req.action === 'search' && !req.facts) {
     if (purpose !== 'direct-care' && purpose !== 'emergency') return deny(`searching for people is for direct care, not ${purpose}`);
     if (!role.search) return deny(`role ${principal.role} may not search for people`);
@@ -148,7 +153,7 @@ function decideUnsafe(policy: Policy | null | undefined, req: AccessRequest): De
       if (!role.secondaryUse) return deny(`role ${principal.role} may not use records for secondary purposes`);
       if (req.action !== 'export') return deny('secondary use is through export only, never by reading one person');
       if (facts.nationalDataOptOut) return deny('the person has registered a national data opt-out');
-      return permit('secondary use (export); no national data opt-out', 'secondary-use', { ...NO_OBLIGATIONS, withholdCategories: Object.keys(policy.sensitiveCategories).sort() });
+      return permit('secondary use (export); no national data opt-out', 'secondary-use', secondaryUseObligations(policy, role));
     }
     case 'direct-care':
     case 'emergency':
@@ -156,6 +161,23 @@ function decideUnsafe(policy: Policy | null | undefined, req: AccessRequest): De
     default:
       return deny(`purpose "${String(purpose)}" gives no access to personal data`);
   }
+}
+
+/**
+ * Secondary use across people (a view or cohort over the store), before any person is known:
+ * may this role use records for secondary purposes at all? Each person is then decided on their
+ * own (national data opt-out, restriction) with the same obligations: every sensitive category
+ * withheld, and pseudonymised unless the role's policy allows identifiable data.
+ */
+function decideSecondaryUse(policy: Policy, roleName: Role, role: RolePolicy, purpose: PurposeOfUse): Decision {
+  if (purpose !== 'secondary-use') return deny(`export across people is for secondary use, not ${purpose}`);
+  if (!role.secondaryUse) return deny(`role ${roleName} may not use records for secondary purposes`);
+  const how = role.secondaryUseIdentifiable ? 'identifiable' : 'pseudonymised';
+  return permit(`role ${roleName} may use records for secondary purposes (${how}); each person is decided on their own`, 'secondary-use', secondaryUseObligations(policy, role));
+}
+
+function secondaryUseObligations(policy: Policy, role: RolePolicy): Obligations {
+  return { ...NO_OBLIGATIONS, withholdCategories: Object.keys(policy.sensitiveCategories).sort(), pseudonymise: role.secondaryUseIdentifiable !== true };
 }
 
 /**
@@ -341,6 +363,7 @@ export function checkPolicy(raw: unknown, codes: unknown): PolicyLoad {
       if (v !== undefined && !MANAGE_RULES.includes(v)) problems.push(`roles.${name}.${f}: "${String(v)}" is not one of ${MANAGE_RULES.join(', ')}`);
     }
     if (r.quarantine !== undefined && typeof r.quarantine !== 'boolean') problems.push(`roles.${name}.quarantine: true or false`);
+    if (r.secondaryUseIdentifiable !== undefined && typeof r.secondaryUseIdentifiable !== 'boolean') problems.push(`roles.${name}.secondaryUseIdentifiable: true or false`);
   }
   const bg = p.breakGlass;
   if (!bg || typeof bg.minutes !== 'number' || bg.minutes <= 0 || bg.minutes > 24 * 60) problems.push('breakGlass.minutes: between 1 and 1440');

@@ -3,6 +3,7 @@
  * decisions, obligations, audit) without a database. Facts are given per person, not derived.
  * Its transaction keeps the audit entries only when fn returns, like a commit.
  */
+import { randomBytes } from 'node:crypto';
 import type { AuditEntry } from '../access/audit.ts';
 import type { AccessFacts } from '../access/policy.ts';
 import { fhirLogicalId } from '../record/fhir-bundle.ts';
@@ -23,6 +24,8 @@ export interface MemoryData {
 export class MemoryFhirStore implements FhirStore {
   readonly audit: AuditEntry[] = [];
   readonly breakGlass: { user: string; personId: string; reason: string; expiresAt: string }[] = [];
+  /** The pseudonym key (pseudonym_key in the database). */
+  readonly key = randomBytes(32);
   constructor(readonly data: MemoryData) {}
 
   async transaction<T>(fn: (tx: FhirStoreTx) => Promise<T>): Promise<T> {
@@ -92,6 +95,24 @@ export class MemoryFhirStore implements FhirStore {
         return { total: all.length, rows: page.limit > 0 ? all.slice(page.offset, page.offset + page.limit) : [] };
       },
       resourceVersion: async (current, version) => pastVersions(d.history ?? [], current).find((h) => h.version === version) ?? null,
+      resourcePage: async (q) => {
+        const key = (r: ResourceRow) => (q.personal ? [r.person_id ?? '', r.source_system, r.source_id] : [r.source_system, r.source_id]);
+        const after = q.after ? (q.personal ? [q.after.personId ?? '', q.after.system, q.after.sourceId] : [q.after.system, q.after.sourceId]) : null;
+        return d.resources
+          .filter((r) => r.resource_type === q.resourceType && (q.personal ? r.person_id !== null : r.person_id === null) && (!q.since || r.received_at > q.since))
+          .sort((a, b) => compareKeys(key(a), key(b)))
+          .filter((r) => !after || compareKeys(key(r), after) > 0)
+          .slice(0, q.limit);
+      },
+      unlinkedCount: async (type) => d.resources.filter((r) => r.resource_type === type && r.person_id === null).length,
+      personPage: async (after, limit) =>
+        d.persons
+          .filter((p) => p.status === 'active' && (!after || p.person_id > after))
+          .sort((a, b) => (a.person_id < b.person_id ? -1 : 1))
+          .slice(0, limit),
+      resourcesOfPersons: async (ids, types) => d.resources.filter((r) => r.person_id && ids.includes(r.person_id) && types.includes(r.resource_type)),
+      secondaryUseFacts: async (principal, people, now) => tx.accessFacts(principal, people, now),
+      pseudonymKey: async () => this.key,
     };
     const out = await fn(tx);
     this.audit.push(...pending);
@@ -102,6 +123,11 @@ export class MemoryFhirStore implements FhirStore {
     const bg = [...this.breakGlass].reverse().find((b) => b.personId === personId);
     return bg ? { reason: bg.reason, expiresAt: bg.expiresAt } : null;
   }
+}
+
+function compareKeys(a: string[], b: string[]): number {
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return a[i]! < b[i]! ? -1 : 1;
+  return 0;
 }
 
 /** The kept versions older than the current row, newest first, carrying the current row's person and subject. */

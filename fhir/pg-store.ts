@@ -10,7 +10,8 @@ import type { Policy } from '../access/policy.ts';
 import type { Database, Queryable } from '../db/database.ts';
 import { findPerson, loadIdentities, loadPersonResources, loadPractices, practiceCodes, recordPersonIds } from '../record/record-store.ts';
 import type { PersonRow, ResourceRow } from '../record/rows.ts';
-import type { FhirStore, FhirStoreTx, PatientCriteria } from './store.ts';
+import type { FhirStore, FhirStoreTx, PatientCriteria, ResourcePageQuery } from './store.ts';
+import { pseudonymKey } from '../access/pseudonym-key.ts';
 import { resourceVersion, resourceVersions } from './history-store.ts';
 
 const PERSON_COLUMNS = 'p.person_id::text AS person_id, p.nhs_number, p.status, p.merged_into::text AS merged_into';
@@ -76,7 +77,55 @@ function pgStoreTx(tx: Queryable, policy: Policy): FhirStoreTx {
     findResources: (refs) => findResources(tx, refs),
     resourceVersions: (current, page) => resourceVersions(tx, current, page),
     resourceVersion: (current, version) => resourceVersion(tx, current, version),
+    resourcePage: (q) => resourcePage(tx, q),
+    async unlinkedCount(resourceType) {
+      const r = await tx.query<{ n: number }>(`SELECT count(*)::int AS n FROM resource WHERE resource_type = $1 AND person_id IS NULL`, [resourceType]);
+      return r.rows[0]?.n ?? 0;
+    },
+    async personPage(after, limit) {
+      const r = await tx.query<PersonRow>(
+        `SELECT ${PERSON_COLUMNS} FROM person p WHERE p.status = 'active' AND ($1::uuid IS NULL OR p.person_id > $1::uuid) ORDER BY p.person_id LIMIT $2`,
+        [after, limit],
+      );
+      return r.rows;
+    },
+    async resourcesOfPersons(personIds, types) {
+      if (!personIds.length || !types.length) return [];
+      const r = await tx.query<RawResourceRow>(
+        `SELECT ${RESOURCE_COLUMNS} FROM resource WHERE person_id = ANY($1::uuid[]) AND resource_type = ANY($2::text[]) ORDER BY person_id, source_system, source_id`,
+        [personIds, types],
+      );
+      return r.rows.map(resourceRow);
+    },
+    secondaryUseFacts: (principal, people, now) => gatherAccessFacts(tx, policy, principal, people, now, { relationships: false }),
+    pseudonymKey: (scope) => pseudonymKey(tx, scope),
   };
+}
+
+/**
+ * One keyset page of a type (index resource_type_person_idx, migration 0026): people's
+ * resources in (person, system, id) order, or those with no person in (system, id) order.
+ */
+async function resourcePage(tx: Queryable, q: ResourcePageQuery): Promise<ResourceRow[]> {
+  const params: unknown[] = [q.resourceType];
+  const p = (v: unknown) => {
+    params.push(v);
+    return `$${params.length}`;
+  };
+  const where = [`resource_type = $1`];
+  let order: string;
+  if (q.personal) {
+    where.push('person_id IS NOT NULL');
+    if (q.after) where.push(`(person_id, source_system, source_id) > (${p(q.after.personId)}::uuid, ${p(q.after.system)}, ${p(q.after.sourceId)})`);
+    order = 'person_id, source_system, source_id';
+  } else {
+    where.push('person_id IS NULL');
+    if (q.after) where.push(`(source_system, source_id) > (${p(q.after.system)}, ${p(q.after.sourceId)})`);
+    order = 'source_system, source_id';
+  }
+  if (q.since) where.push(`received_at > ${p(q.since)}::timestamptz`);
+  const r = await tx.query<RawResourceRow>(`SELECT ${RESOURCE_COLUMNS} FROM resource WHERE ${where.join(' AND ')} ORDER BY ${order} LIMIT ${p(q.limit)}`, params);
+  return r.rows.map(resourceRow);
 }
 
 type RawResourceRow = Omit<ResourceRow, 'source_time' | 'received_at' | 'version'> & { version: unknown; source_time: unknown; received_at: unknown };

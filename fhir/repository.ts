@@ -21,6 +21,7 @@ import type { ClinicalSearch, IncludeSpec } from './search/params.ts';
 import { NON_PERSONAL_TYPES } from '../ingest/fhir/r4.ts';
 import { isPersonId } from '../record/record-store.ts';
 import { everythingPage } from './everything-page.ts';
+import { scanForSecondaryUse, type SecondaryUseCounts, type SecondaryUseKit, type SecondaryUseRequest, type Sink } from './secondary-use.ts';
 import { historyBundle, historyEntry, withMergedPatientMeta } from './history.ts';
 import { versionWindow, type Paging } from './paging.ts';
 
@@ -162,6 +163,50 @@ export class FhirRepository {
   /** Clinical search (Observation, Condition…): the named people decided first, withheld items never shown, audited (fhir/search/). */
   async searchResources(search: ClinicalSearch, detail: Record<string, unknown> = {}): Promise<ClinicalSearchResult> {
     return this.finish(await this.store.transaction((tx) => runClinicalSearch(tx, this.searchKit(tx), search, detail)));
+  }
+
+  /**
+   * Secondary use across people (a ViewDefinition run over the store): every resource of one
+   * type this user may use, handed to the sink as it is read (fhir/secondary-use.ts), under the
+   * policy's decision for secondary use and then each person's (opt-outs and restricted people
+   * left out, sensitive items withheld, pseudonymised where the policy says). One audit entry
+   * for the run, with what was handed on and what was left out (`detail()` adds the caller's
+   * own, read when the run ends); refused runs and runs that stop on an error are audited too.
+   */
+  async secondaryUse(req: SecondaryUseRequest, sink: Sink, detail: () => Record<string, unknown> = () => ({})): Promise<SecondaryUseCounts> {
+    const counts: SecondaryUseCounts = { resourceType: req.resourceType, resources: 0, people: 0, excluded: { nationalDataOptOut: 0, restricted: 0, other: 0 }, withheld: 0, unlinked: 0, pseudonymised: false };
+    const audit = (over: Partial<AuditEntry>) => this.entry({ action: 'view.run', ...over, detail: { ...(req.since ? { since: req.since } : {}), ...counts, ...detail() } });
+    let failure: { error: unknown; audited: boolean } | null = null;
+    const out = await this.store.transaction(async (tx) => {
+      const now = this.clock();
+      const gate = decide(this.policy, { action: 'export', principal: this.ctx.principal, purpose: this.ctx.purpose, facts: null, now });
+      if (gate.kind === 'deny') {
+        await tx.appendAudit([audit({ decision: 'deny', reason: gate.reason })], now);
+        return { kind: 'forbidden' as const, message: `access denied: ${gate.reason}` };
+      }
+      counts.pseudonymised = gate.obligations.pseudonymise === true;
+      const kit: SecondaryUseKit = { principal: this.ctx.principal, policy: this.policy, visible: (r, d) => this.visible(r, d), entry: (e) => this.entry(e), now, nonPersonal: NON_PERSONAL };
+      try {
+        await scanForSecondaryUse(tx, kit, gate, req, sink, counts);
+      } catch (error) {
+        failure = { error, audited: false };
+        try {
+          await tx.appendAudit([audit({ decision: 'permit', reason: `${gate.reason}; stopped: ${(error as Error)?.message ?? String(error)}` })], this.clock());
+          failure.audited = true;
+        } catch {
+          // The transaction is aborted (a database error): audited below, in a transaction of its own.
+        }
+        return { kind: 'ok' as const, value: counts };
+      }
+      await tx.appendAudit([audit({ decision: 'permit', reason: gate.reason })], this.clock());
+      return { kind: 'ok' as const, value: counts };
+    });
+    const failed = failure as { error: unknown; audited: boolean } | null;
+    if (failed) {
+      if (!failed.audited) await this.store.transaction((tx) => tx.appendAudit([audit({ decision: 'permit', reason: `stopped: ${(failed.error as Error)?.message ?? String(failed.error)}` })], this.clock()));
+      throw failed.error;
+    }
+    return this.finish(out);
   }
 
   /** What a search borrows from the repository: the decision path, the obligations check, the audit entry shape. */

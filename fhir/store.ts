@@ -64,6 +64,31 @@ export interface FhirStoreTx {
   resourceVersions(current: ResourceRow, page: VersionsPage): Promise<{ total: number; rows: ResourceRow[] }>;
   /** One replaced version of a stored resource, or null when it is not kept. */
   resourceVersion(current: ResourceRow, version: number): Promise<ResourceRow | null>;
+  // Secondary use across people (fhir/secondary-use.ts): keyset pages, the facts that bear on it, the pseudonym key.
+  /** One page of stored resources of a type after the cursor: people's (person set) in (person, system, id) order, or with `personal: false` those with no person in (system, id) order. */
+  resourcePage(q: ResourcePageQuery): Promise<ResourceRow[]>;
+  /** How many stored resources of a type are not yet linked to a person (they are left out of secondary use: nobody can say who may see them). */
+  unlinkedCount(resourceType: string): Promise<number>;
+  /** Active persons after a person id (null: from the first), in person id order. */
+  personPage(after: string | null, limit: number): Promise<PersonRow[]>;
+  /** The stored resources of these types of these persons (their source Patients, to build each merged Patient). */
+  resourcesOfPersons(personIds: string[], types: string[]): Promise<ResourceRow[]>;
+  /** The access facts that bear on secondary use only (consent directives and restrictions; no relationships): cheaper for many people. */
+  secondaryUseFacts(principal: Principal, people: PersonKey[], now: Date): Promise<Map<string, AccessFacts>>;
+  /** The key of keyed pseudonyms for a scope (access/pseudonym-key.ts), made on first use. */
+  pseudonymKey(scope: string): Promise<Buffer>;
+}
+
+/** A keyset page of one resource type (see FhirStoreTx.resourcePage). */
+export interface ResourcePageQuery {
+  resourceType: string;
+  /** true: resources of people; false: resources with no person (reference data). */
+  personal: boolean;
+  /** The last row of the previous page, or null for the first page. */
+  after: { personId: string | null; system: string; sourceId: string } | null;
+  limit: number;
+  /** Only resources received after this instant (ISO). */
+  since?: string;
 }
 
 /** A window on a resource's replaced versions: those received at or after `since` (ISO instant), newest first. */

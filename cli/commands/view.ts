@@ -1,0 +1,139 @@
+/**
+ * `bevan view run VIEW.json`: a SQL-on-FHIR v2 ViewDefinition as a table on stdout (CSV, NDJSON
+ * or JSON), written as rows are produced. With `--input FILE` over the resources in a FHIR
+ * Bundle or NDJSON file (no database, no user); without it over the store, which is secondary
+ * use of personal data: it names its user, goes through the access policy and is audited.
+ * `bevan view check VIEW.json` says whether a view is valid and lists its columns. The command
+ * only translates: the use case is analytics/views/run-view.ts.
+ */
+import { readFile } from 'node:fs/promises';
+import type { Command } from 'commander';
+import { invalid, notFound, type RequestContext } from '../../access/context.ts';
+import { resourcesFromFile } from '../../analytics/views/input.ts';
+import { parseFormat, type TextSink } from '../../analytics/views/output.ts';
+import { runViewOnResources, runViewOnStore, type ViewRunOptions } from '../../analytics/views/run-view.ts';
+import { compileView, type CompiledView } from '../../analytics/views/view-definition.ts';
+import { databaseOption, printJson, withDatabase, type DatabaseOptions } from '../context.ts';
+import { cliContext, runWithExitCode, type WhoOptions } from './cli-context.ts';
+
+interface RunOptions extends DatabaseOptions, WhoOptions {
+  input?: string;
+  format?: string;
+  header?: boolean;
+  limit?: string;
+  since?: string;
+  summary?: boolean;
+}
+
+/** Reads and compiles a ViewDefinition file (a ViewDefinition, or a Parameters resource with viewResource). */
+export async function loadView(path: string): Promise<CompiledView> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw notFound(`${path}: no such file`);
+    throw invalid(`${path}: ${(err as Error).message}`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw invalid(`${path} is not JSON: ${(err as Error).message}`);
+  }
+  return compileView(viewOf(json));
+}
+
+/** The ViewDefinition in a $run request body: the resource itself, or Parameters with a viewResource parameter. */
+export function viewOf(json: unknown): unknown {
+  const p = json as { resourceType?: unknown; parameter?: { name?: string; resource?: unknown }[] } | null;
+  if (p && p.resourceType === 'Parameters') {
+    const v = (p.parameter ?? []).filter((x) => x?.name === 'viewResource');
+    if (v.length !== 1) throw invalid(v.length ? 'only one viewResource parameter is allowed' : 'the Parameters resource has no viewResource parameter');
+    return v[0]!.resource;
+  }
+  return json;
+}
+
+/** stdout with its backpressure: a write that fills the pipe waits until it drains. */
+const stdoutSink: TextSink = (chunk) =>
+  process.stdout.write(chunk) ? undefined : new Promise<void>((resolve) => process.stdout.once('drain', () => resolve()));
+
+export function registerView(program: Command): void {
+  const view = program.command('view').description('SQL-on-FHIR v2 ViewDefinitions: flat tables of FHIR data (https://sql-on-fhir.org/ig/)');
+
+  const run = view
+    .command('run')
+    .description('run a ViewDefinition: over --input FILE (a Bundle or NDJSON), or over the store as secondary use (the access policy decides; audited)')
+    .argument('<view>', 'a ViewDefinition JSON file (or a Parameters resource with viewResource)')
+    .option('--input <file>', 'run over the resources in this FHIR Bundle, JSON resource or array, or NDJSON file instead of the store (no database, no user)')
+    .option('--format <format>', 'csv, ndjson or json', 'csv')
+    .option('--no-header', 'CSV without the header line of column names')
+    .option('--limit <n>', 'at most n rows')
+    .option('--since <instant>', 'over the store: only resources received after this instant')
+    .option('--summary', 'also print what was run over (and, over the store, who was left out) as JSON on stderr')
+    .option('--user <name>', 'over the store: the local user running it (bevan user add); default $BEVAN_USER')
+    .option('--purpose <purpose>', 'purpose of use over the store', 'secondary-use')
+    .addHelpText(
+      'after',
+      `
+Over the store the run is secondary use: roles with secondaryUse in the access policy only
+(analyst, admin as shipped); people with a national data opt-out and restricted people are left
+out, sensitive items withheld, and for analysts the output is pseudonymised (keyed pseudonyms
+for the Patient and every reference to one; no names, identifiers or full dates of birth).
+One audit entry per run records who ran which view and the counts.
+
+Exit codes: 64 invalid input, 65 the ViewDefinition is not valid (or the data breaks it),
+66 file not found, 77 refused by the access policy or unknown user, 69 database unavailable.
+Examples:
+  bevan view run analytics/views/examples/patient-demographics.json --input bundle.json
+  bevan view run conditions.json --input Condition.ndjson --format ndjson
+  bevan view run analytics/views/examples/observations.json --user analyst1 > observations.csv`,
+    );
+  databaseOption(run).action(async (file: string, o: RunOptions) =>
+    runWithExitCode(async () => {
+      const compiled = await loadView(file);
+      const opts: ViewRunOptions = { format: parseFormat(o.format), header: o.header !== false, ...(o.limit !== undefined ? { limit: wholeNumber(o.limit) } : {}), ...(o.since ? { since: o.since } : {}) };
+      if (o.input) {
+        if (o.since) throw invalid('--since is for runs over the store (with --input, every resource in the file is read)');
+        const result = await runViewOnResources(compiled, resourcesFromFile(o.input), stdoutSink, opts);
+        if (o.summary) process.stderr.write(JSON.stringify({ view: compiled.name, input: o.input, ...result }) + '\n');
+        return;
+      }
+      await withDatabase(o, async (db) => {
+        const ctx: RequestContext = await cliContext(db, { ...o, purpose: o.purpose ?? 'secondary-use' });
+        const result = await runViewOnStore(ctx, compiled, stdoutSink, opts);
+        if (o.summary) process.stderr.write(JSON.stringify({ view: compiled.name, ...result }) + '\n');
+      });
+    }),
+  );
+
+  view
+    .command('check')
+    .description('check a ViewDefinition: every problem found, or its columns')
+    .argument('<view>', 'a ViewDefinition JSON file')
+    .option('--json', 'print one JSON object')
+    .addHelpText('after', '\nExit codes: 65 the ViewDefinition is not valid, 64 not JSON, 66 file not found.')
+    .action(async (file: string, o: { json?: boolean }) =>
+      runWithExitCode(async () => {
+        try {
+          const v = await loadView(file);
+          if (o.json) printJson({ valid: true, name: v.name, resource: v.resource, columns: v.columns });
+          else process.stdout.write(`${file}: valid, over ${v.resource}\n${v.columns.map((c) => `  ${c.name}  ${c.type ?? '(type not given)'}${c.collection ? ' (collection)' : ''}`).join('\n')}\n`);
+        } catch (err) {
+          const e = err as { kind?: string; details?: readonly string[] };
+          if (e.kind === 'unprocessable' && e.details?.length) {
+            if (o.json) printJson({ valid: false, problems: e.details });
+            else process.stderr.write(`${file}: not valid\n${e.details.map((d) => `  ${d}`).join('\n')}\n`);
+            process.exitCode = 65;
+            return;
+          }
+          throw err;
+        }
+      }),
+    );
+}
+
+function wholeNumber(s: string): number {
+  if (!/^\d{1,9}$/.test(s)) throw invalid(`--limit "${s}" is not a whole number`);
+  return Number(s);
+}
