@@ -190,7 +190,12 @@ for (const target of await testDatabases()) {
           .replace(':personId', PERSON_ID)
           .replace(':member', 'nurse.khan')
           .replace(':kind', 'dissent-sharing') + (url === '/fhir/Patient' ? '?family=smith' : '');
-      const bodies: Record<string, unknown> = { '/care-team/:personId/members': { member: 'nurse.khan' }, '/consent/:personId': { kind: 'dissent-sharing' }, '/quarantine/:id/discard': { reason: 'a test message' } };
+      const bodies: Record<string, unknown> = {
+        '/care-team/:personId/members': { member: 'nurse.khan' },
+        '/consent/:personId': { kind: 'dissent-sharing' },
+        '/quarantine/:id/discard': { reason: 'a test message' },
+        '/analytics/ViewDefinition/$run': { resourceType: 'Parameters', parameter: [{ name: 'viewResource', resource: { resourceType: 'ViewDefinition', resource: 'Patient', select: [{ column: [{ name: 'id', path: 'getResourceKey()' }] }] } }] },
+      };
       for (const r of personal) {
         for (const who of [gp, far]) {
           const before = await audits(db);
