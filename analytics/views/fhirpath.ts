@@ -2,8 +2,8 @@
  * FHIRPath for ViewDefinitions: HL7's FHIRPath.js with its R4 model, plus the functions the
  * SQL-on-FHIR v2 specification adds (https://sql-on-fhir.org/ig/StructureDefinition-ViewDefinition.html#required-additional-functions):
  * `getResourceKey()` and `getReferenceKey([type])`, through FHIRPath.js's user invocation
- * table, and `lowBoundary()` / `highBoundary()` on a Period (the library does them on
- * decimals, dates, date-times and times). Also the static checks a view needs before it runs:
+ * table, `lowBoundary()` / `highBoundary()` on a Period (the library does them on decimals,
+ * dates, date-times and times), and `join()` of nothing as the empty string. Also the static checks a view needs before it runs:
  * which `%constants` an expression uses and whether its type specifiers name real types. Pure.
  */
 import fhirpath from 'fhirpath';
@@ -105,6 +105,16 @@ const SQL_ON_FHIR_FUNCTIONS = {
         return [target.id];
       }),
     arity: { 0: [], 1: ['TypeSpecifier'] },
+  },
+  /** join([separator]): as FHIRPath.js's, but the join of nothing is the empty string, as the SQL-on-FHIR suite expects ("" for a patient with no given names). */
+  join: {
+    fn: (inputs: unknown[], separator?: unknown) =>
+      [inputs.map((x) => {
+        if (typeof x === 'string') return x;
+        if (typeof x === 'number' || typeof x === 'boolean') return String(x);
+        throw new Error('join() takes a collection of strings');
+      }).join(typeof separator === 'string' ? separator : '')],
+    arity: { 0: [], 1: ['String'] },
   },
   lowBoundary: { fn: boundary(true), arity: { 0: [], 1: ['Integer'] }, internalStructures: true },
   highBoundary: { fn: boundary(false), arity: { 0: [], 1: ['Integer'] }, internalStructures: true },

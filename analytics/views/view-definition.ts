@@ -217,7 +217,8 @@ export function compileView(json: unknown): CompiledView {
       }
       return compileExpression(path, keepNodes);
     } catch (err) {
-      problem(at, `not a valid FHIRPath expression: ${firstLine((err as Error).message)}`);
+      const keyword = /%(year|month|week|day|hour|minute|second|millisecond)s?\b/.exec(path);
+      problem(at, `not a valid FHIRPath expression: ${firstLine((err as Error).message)}${keyword ? ` (${keyword[0].slice(1)} is a FHIRPath keyword: write %\`${keyword[0].slice(1)}\`)` : ''}`);
       return null;
     }
   };

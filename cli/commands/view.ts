@@ -13,6 +13,7 @@ import { resourcesFromFile } from '../../analytics/views/input.ts';
 import { parseFormat, type TextSink } from '../../analytics/views/output.ts';
 import { runViewOnResources, runViewOnStore, type ViewRunOptions } from '../../analytics/views/run-view.ts';
 import { compileView, type CompiledView } from '../../analytics/views/view-definition.ts';
+import { runSpecTestFile, type SpecTestFile } from '../../analytics/views/spec-tests.ts';
 import { databaseOption, printJson, withDatabase, type DatabaseOptions } from '../context.ts';
 import { cliContext, runWithExitCode, type WhoOptions } from './cli-context.ts';
 
@@ -107,6 +108,8 @@ Examples:
     }),
   );
 
+  registerViewTest(view);
+
   view
     .command('check')
     .description('check a ViewDefinition: every problem found, or its columns')
@@ -129,6 +132,36 @@ Examples:
           }
           throw err;
         }
+      }),
+    );
+}
+
+/** `bevan view test FILE…`: SQL-on-FHIR conformance test files (the suite's own format) run through this engine. */
+function registerViewTest(view: Command): void {
+  view
+    .command('test')
+    .description("run SQL-on-FHIR v2 conformance test files (the suite's tests/*.json format) through this engine")
+    .argument('<files...>', 'test files: {title, resources, tests: [{title, view, expect | expectColumns | expectError}]}')
+    .option('--json', 'print one JSON object per file')
+    .addHelpText('after', '\nExit codes: 0 every test passed, 1 some failed, 64 a file is not a test file.\nExample:\n  git clone https://github.com/FHIR/sql-on-fhir-v2 && bevan view test sql-on-fhir-v2/tests/*.json')
+    .action(async (files: string[], o: { json?: boolean }) =>
+      runWithExitCode(async () => {
+        let failed = 0;
+        for (const f of files) {
+          let file: SpecTestFile;
+          try {
+            file = JSON.parse(await readFile(f, 'utf8')) as SpecTestFile;
+          } catch (err) {
+            throw invalid(`${f}: ${(err as Error).message}`);
+          }
+          if (!file || !Array.isArray(file.tests)) throw invalid(`${f} is not a SQL-on-FHIR test file (no tests list)`);
+          const { title, results } = runSpecTestFile(file);
+          const bad = results.filter((r) => !r.passed);
+          failed += bad.length;
+          if (o.json) printJson({ file: f, title, passed: results.length - bad.length, tests: results.length, failures: bad.map((r) => ({ title: r.title, message: r.message })) });
+          else process.stdout.write(`${f} (${title}): ${results.length - bad.length}/${results.length} passed${bad.map((r) => `\n  FAIL ${r.title}: ${r.message}`).join('')}\n`);
+        }
+        if (failed) process.exitCode = 1;
       }),
     );
 }
