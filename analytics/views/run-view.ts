@@ -22,6 +22,8 @@ export interface ViewRunOptions {
   limit?: number;
   /** Over the store: only resources received (Patient: demographics changed) after this instant. */
   since?: string;
+  /** Over the store: resources read per page (default 2000). */
+  pageSize?: number;
 }
 
 export interface ViewRunResult {
@@ -54,7 +56,7 @@ export async function runViewOnStore(ctx: RequestContext, view: CompiledView, si
   const writer = new RowWriter(view, opts.format, sink, opts.header !== false);
   const limit = opts.limit;
   const counts = await repositoryFor(ctx).secondaryUse(
-    { resourceType: view.resource, ...(opts.since ? { since: new Date(opts.since).toISOString() } : {}) },
+    { resourceType: view.resource, ...(opts.since ? { since: new Date(opts.since).toISOString() } : {}), ...(opts.pageSize ? { pageSize: opts.pageSize } : {}) },
     async (resource) => {
       for (const row of rowsOf(view, resource)) {
         if (limit !== undefined && writer.rows >= limit) return false;
