@@ -112,19 +112,24 @@ async function resourcePage(tx: Queryable, q: ResourcePageQuery): Promise<Resour
     params.push(v);
     return `$${params.length}`;
   };
-  const where = [`resource_type = $1`];
+  // Qualified names throughout: the output column person_id is text, and ordering by it would sort, not walk the index.
+  const where = [`r.resource_type = $1`];
   let order: string;
   if (q.personal) {
-    where.push('person_id IS NOT NULL');
-    if (q.after) where.push(`(person_id, source_system, source_id) > (${p(q.after.personId)}::uuid, ${p(q.after.system)}, ${p(q.after.sourceId)})`);
-    order = 'person_id, source_system, source_id';
+    where.push('r.person_id IS NOT NULL');
+    if (q.after) where.push(`(r.person_id, r.source_system, r.source_id) > (${p(q.after.personId)}::uuid, ${p(q.after.system)}, ${p(q.after.sourceId)})`);
+    order = 'r.person_id, r.source_system, r.source_id';
   } else {
-    where.push('person_id IS NULL');
-    if (q.after) where.push(`(source_system, source_id) > (${p(q.after.system)}, ${p(q.after.sourceId)})`);
-    order = 'source_system, source_id';
+    where.push('r.person_id IS NULL');
+    if (q.after) where.push(`(r.source_system, r.source_id) > (${p(q.after.system)}, ${p(q.after.sourceId)})`);
+    order = 'r.source_system, r.source_id';
   }
-  if (q.since) where.push(`received_at > ${p(q.since)}::timestamptz`);
-  const r = await tx.query<RawResourceRow>(`SELECT ${RESOURCE_COLUMNS} FROM resource WHERE ${where.join(' AND ')} ORDER BY ${order} LIMIT ${p(q.limit)}`, params);
+  if (q.since) where.push(`r.received_at > ${p(q.since)}::timestamptz`);
+  const r = await tx.query<RawResourceRow>(
+    `SELECT r.source_system, r.resource_type, r.source_id, r.person_id::text AS person_id, r.subject_id, r.version, r.source_time, r.received_at, r.content
+       FROM resource r WHERE ${where.join(' AND ')} ORDER BY ${order} LIMIT ${p(q.limit)}`,
+    params,
+  );
   return r.rows.map(resourceRow);
 }
 

@@ -63,6 +63,8 @@ export interface SecondaryUseCounts {
 export type Sink = (resource: Resource) => void | boolean | Promise<void | boolean>;
 
 const DEFAULT_PAGE = 2000;
+/** Rows read by a scan are its own (fresh from the page query) and read once: presented without a copy. */
+const IN_PLACE = { inPlace: true };
 
 /** Scans one type for secondary use under an already permitted gate decision. Throws what the sink throws. */
 export async function scanForSecondaryUse(tx: FhirStoreTx, kit: SecondaryUseKit, gate: Permit, req: SecondaryUseRequest, sink: Sink, counts: SecondaryUseCounts): Promise<void> {
@@ -83,32 +85,38 @@ export async function scanForSecondaryUse(tx: FhirStoreTx, kit: SecondaryUseKit,
       after = { personId: null, system: last.source_system, sourceId: last.source_id };
       for (const row of rows) {
         if (!kit.visible(row, gate)) counts.withheld++;
-        else if (!(await emit(presentResource(row, null, new Set())))) return;
+        else if (!(await emit(presentResource(row, null, new Set(), IN_PLACE)))) return;
       }
     }
     return;
   }
   counts.unlinked = await tx.unlinkedCount(req.resourceType);
-  let after: { personId: string; system: string; sourceId: string } | null = null;
+  const page = (after: { personId: string; system: string; sourceId: string } | null) => tx.resourcePage({ resourceType: req.resourceType, personal: true, after, limit: pageSize, ...(req.since ? { since: req.since } : {}) });
   // The person a page ended with is decided already: pages cut through a person's resources.
   let carried: PersonState | null = null;
-  for (;;) {
-    const rows = await tx.resourcePage({ resourceType: req.resourceType, personal: true, after, limit: pageSize, ...(req.since ? { since: req.since } : {}) });
+  let next: Promise<ResourceRow[]> | null = page(null);
+  while (next) {
+    const rows: ResourceRow[] = await next;
+    next = null;
     if (!rows.length) break;
     const last = rows[rows.length - 1]!;
-    after = { personId: last.person_id!, system: last.source_system, sourceId: last.source_id };
     const byPerson = groupByPerson(rows);
     const fresh = [...byPerson.keys()].filter((id) => id !== carried?.personId);
     const states = await decidePeople(tx, kit, fresh, counts);
     if (carried) states.set(carried.personId, carried);
     const keys = await patientKeysFor(tx, [...states.values()].filter((s) => s.person && s.decision?.kind === 'permit').map((s) => s.person!), byPerson);
+    // The next page is read while this one is turned into rows (the database works while we do).
+    if (rows.length === pageSize) {
+      next = page({ personId: last.person_id!, system: last.source_system, sourceId: last.source_id });
+      next.catch(() => undefined);
+    }
     for (const [personId, personRows] of byPerson) {
       const state = states.get(personId)!;
       if (!state.person || state.decision?.kind !== 'permit') continue;
       const permit = state.decision;
       for (const row of personRows) {
         if (!kit.visible(row, permit)) counts.withheld++;
-        else if (!(await emit(presentResource(row, state.person.person_id, keys.get(state.person.person_id) ?? new Set())))) return;
+        else if (!(await emit(presentResource(row, state.person.person_id, keys.get(state.person.person_id) ?? new Set(), IN_PLACE)))) return;
       }
     }
     carried = states.get(last.person_id!) ?? null;

@@ -689,18 +689,34 @@ group(
 );
 
 // ---------------------------------------------------------------------------------------------
-test(`SQL-on-FHIR v2 conformance: ${groups.length} groups, one per file of the specification's test suite, pass in full`, () => {
-  assert.equal(groups.length, 22);
-  const failures: string[] = [];
-  let total = 0;
+for (const fastPath of [true, false]) {
+  test(`SQL-on-FHIR v2 conformance (${fastPath ? 'with the fast path' : 'FHIRPath.js alone'}): ${groups.length} groups, one per file of the specification's test suite, pass in full`, () => {
+    assert.equal(groups.length, 22);
+    const failures: string[] = [];
+    let total = 0;
+    for (const g of groups) {
+      for (const r of runSpecTestFile(g, { fastPath }).results) {
+        total++;
+        if (!r.passed) failures.push(`${g.title} / ${r.title}: ${r.message}${r.observed ? `\n  observed ${JSON.stringify(r.observed)}` : ''}`);
+      }
+    }
+    assert.ok(total >= 140, `${total} tests`);
+    assert.deepEqual(failures, []);
+  });
+}
+
+test('the fast path and FHIRPath.js give the same rows, in the same order, for every view of the suite', () => {
+  let compared = 0;
   for (const g of groups) {
-    for (const r of runSpecTestFile(g).results) {
-      total++;
-      if (!r.passed) failures.push(`${g.title} / ${r.title}: ${r.message}${r.observed ? `\n  observed ${JSON.stringify(r.observed)}` : ''}`);
+    const fast = runSpecTestFile(g, { fastPath: true }).results;
+    const slow = runSpecTestFile(g, { fastPath: false }).results;
+    for (const [i, r] of fast.entries()) {
+      assert.deepEqual(r.observed, slow[i]!.observed, `${g.title} / ${r.title}`);
+      assert.equal(r.passed, slow[i]!.passed, `${g.title} / ${r.title}`);
+      compared++;
     }
   }
-  assert.ok(total >= 140, `${total} tests`);
-  assert.deepEqual(failures, []);
+  assert.ok(compared >= 140);
 });
 
 test('an error names where in the view it is and which resource broke it', () => {

@@ -130,6 +130,12 @@ export function compileExpression(expression: string, keepNodes = false): Expres
   return (focus, env) => fn(focus as never, env as never) as unknown[];
 }
 
+/** Compiles an expression over JSON elements of a known type (`Observation.component`, `CodeableConcept`), so that choice elements and types resolve as they would from the resource. */
+export function compileExpressionAt(expression: string, base: string, keepNodes = false): Expression {
+  const fn = fhirpath.compile({ base, expression } as never, r4, { userInvocationTable: SQL_ON_FHIR_FUNCTIONS as never, resolveInternalTypes: !keepNodes });
+  return (focus, env) => fn(focus as never, env as never) as unknown[];
+}
+
 /** A FHIR value as a FHIRPath value of its type (a date as a Date, not a String), for a constant. */
 export function typedLiteral(literal: string): unknown {
   const [v] = fhirpath.evaluate({}, literal, {}, r4, { resolveInternalTypes: false }) as unknown[];

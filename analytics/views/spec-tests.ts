@@ -37,16 +37,16 @@ export interface SpecTestResult {
 }
 
 /** Runs every test of a file; never throws for a test's own failure. */
-export function runSpecTestFile(file: SpecTestFile): { title: string; results: SpecTestResult[] } {
-  return { title: file.title, results: (file.tests ?? []).map((t) => runSpecTest(file.resources ?? [], t)) };
+export function runSpecTestFile(file: SpecTestFile, opts: { fastPath?: boolean } = {}): { title: string; results: SpecTestResult[] } {
+  return { title: file.title, results: (file.tests ?? []).map((t) => runSpecTest(file.resources ?? [], t, opts)) };
 }
 
-export function runSpecTest(resources: unknown[], t: SpecTest): SpecTestResult {
+export function runSpecTest(resources: unknown[], t: SpecTest, opts: { fastPath?: boolean } = {}): SpecTestResult {
   const wantsError = t.expectError !== undefined && t.expectError !== false;
   let observed: Record<string, unknown>[];
   let columns: string[];
   try {
-    const view = compileView(t.view);
+    const view = compileView(t.view, opts);
     columns = view.columns.map((c) => c.name);
     observed = resources.flatMap((r) => rowsOf(view, r).map((row) => rowObject(view, row)));
   } catch (err) {

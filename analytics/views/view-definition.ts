@@ -8,7 +8,8 @@
  * Pure.
  */
 import { unprocessable } from '../../access/context.ts';
-import { BUILT_IN_VARIABLES, compileExpression, expressionUses, isResourceType, isTypeSpecifier, R4_MODEL, typedLiteral, type Expression } from './fhirpath.ts';
+import { BUILT_IN_VARIABLES, compileExpression, compileExpressionAt, expressionUses, isResourceType, isTypeSpecifier, R4_MODEL, typedLiteral, type Expression } from './fhirpath.ts';
+import { compileFast, compileFastTyped, FALLBACK } from './fast-path.ts';
 
 export interface ViewColumnJson {
   name: string;
@@ -150,7 +151,7 @@ interface ColumnSlot {
  * Checks and compiles a ViewDefinition given as parsed JSON. Throws an unprocessable BevanError
  * listing every problem found (`details`), the first in its message.
  */
-export function compileView(json: unknown): CompiledView {
+export function compileView(json: unknown, opts: { fastPath?: boolean } = {}): CompiledView {
   const problems: string[] = [];
   const problem = (at: string, message: string) => {
     const p = at ? `${at}: ${message}` : message;
@@ -203,7 +204,10 @@ export function compileView(json: unknown): CompiledView {
   }
 
   const known = (name: string) => name in constants || BUILT_IN_VARIABLES.has(name);
-  const expression = (at: string, path: unknown, keepNodes: boolean): Expression | null => {
+  const fast = opts.fastPath !== false;
+  const rootFocus: Focus = { kind: 'root', type: typeof v.resource === 'string' ? v.resource : null };
+  /** Checks and compiles an expression over a focus; for forEach (keepNodes), also what its items are. */
+  const typedExpression = (at: string, path: unknown, keepNodes: boolean, focus: Focus): { fn: Expression; items: Focus } | null => {
     if (typeof path !== 'string' || !path.trim()) {
       problem(at, 'a FHIRPath expression (text) is required');
       return null;
@@ -215,13 +219,14 @@ export function compileView(json: unknown): CompiledView {
         if (!isTypeSpecifier(t.type)) problem(at, `${t.fn}(${t.type}): "${t.type}" is not a FHIR R4 type`);
         else if (t.fn === 'getReferenceKey' && !isResourceType(t.type.replace(/^FHIR\./, ''))) problem(at, `getReferenceKey(${t.type}): "${t.type}" is not a resource type`);
       }
-      return compileExpression(path, keepNodes);
+      return focusedExpression(path, keepNodes, focus, fast);
     } catch (err) {
       const keyword = /%(year|month|week|day|hour|minute|second|millisecond)s?\b/.exec(path);
       problem(at, `not a valid FHIRPath expression: ${firstLine((err as Error).message)}${keyword ? ` (${keyword[0].slice(1)} is a FHIRPath keyword: write %\`${keyword[0].slice(1)}\`)` : ''}`);
       return null;
     }
   };
+  const expression = (at: string, path: unknown, focus: Focus): Expression | null => typedExpression(at, path, false, focus)?.fn ?? null;
 
   const where: CompiledView['where'] = [];
   if (v.where !== undefined && !Array.isArray(v.where)) problem('where', 'a list');
@@ -232,13 +237,13 @@ export function compileView(json: unknown): CompiledView {
       continue;
     }
     for (const k of Object.keys(w)) if (!WHERE_KEYS.has(k)) problem(`${at}.${k}`, 'not an element of where');
-    const fn = expression(`${at}.path`, (w as { path?: unknown }).path, false);
+    const fn = expression(`${at}.path`, (w as { path?: unknown }).path, rootFocus);
     if (fn) where.push({ path: (w as { path: string }).path, fn, at: `${at}.path` });
   }
 
   // The columns, in order (ValidateColumns), and each select compiled with its positions.
   const slots: ColumnSlot[] = [];
-  const compileSelect = (s: unknown, at: string, inUnion: boolean): { compiled: CompiledSelect; names: ColumnSlot[] } | null => {
+  const compileSelect = (s: unknown, at: string, inUnion: boolean, focus: Focus): { compiled: CompiledSelect; names: ColumnSlot[] } | null => {
     if (!s || typeof s !== 'object' || Array.isArray(s)) {
       problem(at, 'a select is an object');
       return null;
@@ -249,16 +254,23 @@ export function compileView(json: unknown): CompiledView {
     if (iterators.length > 1) problem(at, `only one of forEach, forEachOrNull and repeat is allowed, found ${iterators.join(' and ')}`);
     let iteration: Iteration | null = null;
     const it = iterators[0];
+    // What the columns and nested selects are evaluated on: this select's items, or its parent's focus.
+    let inner: Focus = focus;
     if (it === 'repeat') {
       const paths = sel.repeat;
       if (!Array.isArray(paths) || !paths.length) problem(`${at}.repeat`, 'a non-empty list of FHIRPath expressions');
       else {
-        const fns = paths.map((p, j) => expression(`${at}.repeat[${j}]`, p, true));
+        // Each level is evaluated on the items of the one before: FHIRPath.js's typed nodes throughout.
+        const fns = paths.map((p, j) => typedExpression(`${at}.repeat[${j}]`, p, true, { kind: 'nodes' })?.fn ?? null);
         if (fns.every((f): f is Expression => !!f)) iteration = { kind: 'repeat', paths: paths as string[], fns };
       }
+      inner = { kind: 'nodes' };
     } else if (it) {
-      const fn = expression(`${at}.${it}`, sel[it], true);
-      if (fn) iteration = { kind: it, path: sel[it] as string, fn };
+      const r = typedExpression(`${at}.${it}`, sel[it], true, focus);
+      if (r) {
+        iteration = { kind: it, path: sel[it] as string, fn: r.fn };
+        inner = r.items;
+      }
     }
 
     const own: ColumnSlot[] = [];
@@ -279,7 +291,7 @@ export function compileView(json: unknown): CompiledView {
       }
       if (col.collection !== undefined && typeof col.collection !== 'boolean') problem(`${cat}.collection`, 'true or false');
       const type = columnType(col.type, `${cat}.type`, problem);
-      const fn = expression(`${cat}.path`, col.path, false);
+      const fn = expression(`${cat}.path`, col.path, inner);
       own.push({ name, type, at: cat });
       if (fn) columns.push({ index: -1, name, path: col.path as string, fn, collection: col.collection === true, type, at: cat });
     }
@@ -288,7 +300,7 @@ export function compileView(json: unknown): CompiledView {
     const nestedNames: ColumnSlot[] = [];
     if (sel.select !== undefined && !Array.isArray(sel.select)) problem(`${at}.select`, 'a list');
     for (const [j, child] of (Array.isArray(sel.select) ? sel.select : []).entries()) {
-      const r = compileSelect(child, `${at}.select[${j}]`, inUnion);
+      const r = compileSelect(child, `${at}.select[${j}]`, inUnion, inner);
       if (r) {
         nested.push(r.compiled);
         nestedNames.push(...r.names);
@@ -300,7 +312,7 @@ export function compileView(json: unknown): CompiledView {
     if (sel.unionAll !== undefined && (!Array.isArray(sel.unionAll) || !sel.unionAll.length)) problem(`${at}.unionAll`, 'a non-empty list of selects');
     for (const [j, branch] of (Array.isArray(sel.unionAll) ? sel.unionAll : []).entries()) {
       const bat = `${at}.unionAll[${j}]`;
-      const r = compileSelect(branch, bat, true);
+      const r = compileSelect(branch, bat, true, inner);
       if (!r) continue;
       unions.push(r.compiled);
       if (j === 0) unionNames = r.names;
@@ -331,7 +343,7 @@ export function compileView(json: unknown): CompiledView {
   const top: CompiledSelect[] = [];
   const topNames: ColumnSlot[] = [];
   for (const [i, s] of (Array.isArray(v.select) ? v.select : []).entries()) {
-    const r = compileSelect(s, `select[${i}]`, false);
+    const r = compileSelect(s, `select[${i}]`, false, rootFocus);
     if (r) {
       top.push(r.compiled);
       topNames.push(...r.names);
@@ -364,6 +376,53 @@ export function compileView(json: unknown): CompiledView {
     root,
     constants,
   };
+}
+
+/**
+ * What an expression is evaluated on: the resource (`root`), JSON elements of a known type (the
+ * items of a forEach compiled on the fast path, fast-path.ts), or FHIRPath.js's typed nodes.
+ */
+type Focus = { kind: 'root'; type: string | null } | { kind: 'data'; type: string } | { kind: 'nodes' };
+
+/** An expression over a focus: the fast path where it applies (FHIRPath.js when it falls back), else FHIRPath.js. */
+function focusedExpression(path: string, keepNodes: boolean, focus: Focus, fast: boolean): { fn: Expression; items: Focus } {
+  const slow = focus.kind === 'data' ? compileExpressionAt(path, focus.type, keepNodes) : compileExpression(path, keepNodes);
+  const slowNodes: Focus = { kind: 'nodes' };
+  if (!fast || focus.kind === 'nodes' || !focus.type) return { fn: slow, items: slowNodes };
+  if (keepNodes) {
+    const f = compileFastTyped(path, focus.type);
+    if (!f) return { fn: slow, items: slowNodes };
+    // Items go on as JSON of the type the fast path worked out, whichever road evaluated them.
+    const fn: Expression = (node, env) => {
+      try {
+        return f.fn(focusList(node), env);
+      } catch (err) {
+        if (err !== FALLBACK) throw err;
+        return slow(node, env).map(dataOf);
+      }
+    };
+    return { fn, items: { kind: 'data', type: f.type } };
+  }
+  const f = compileFast(path, focus.type);
+  if (!f) return { fn: slow, items: slowNodes };
+  const fn: Expression = (node, env) => {
+    try {
+      return f(focusList(node), env);
+    } catch (err) {
+      if (err !== FALLBACK) throw err;
+      return slow(node, env);
+    }
+  };
+  return { fn, items: slowNodes };
+}
+
+/** The focus as a collection: an empty list stands for nothing (the row of nulls of a forEachOrNull). */
+function focusList(node: unknown): unknown[] {
+  return Array.isArray(node) && node.length === 0 ? [] : [node];
+}
+
+function dataOf(x: unknown): unknown {
+  return x && typeof x === 'object' && (x as { constructor?: { name?: string } }).constructor?.name === 'ResourceNode' ? (x as { data: unknown }).data : x;
 }
 
 /** Gives every compiled column its output position (by name: union branches share them) and each select the positions it fills. */

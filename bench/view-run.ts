@@ -1,0 +1,85 @@
+/**
+ * A SQL-on-FHIR view over every Observation in the store, as an analyst (secondary use:
+ * policy gate, each person decided, pseudonymised, one audit entry), CSV to a sink that only
+ * counts bytes.
+ *   node --import tsx bench/view-run.ts [--people 20000] [--per-person 20] [--db postgres] [--view observations] [--page 2000]
+ * The store is filled in SQL (generate_series): `people` persons, each with a GP identity and
+ * `per-person` Observations shaped like the generator's (laboratory results with a coding,
+ * value, unit, reference range; every tenth a blood pressure with two components). Prints the
+ * load time, then rows, resources, seconds, resources per second and the process's peak RSS,
+ * and what that rate means for the borough's ~4 M Observations.
+ */
+import { performance } from 'node:perf_hooks';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { RequestContext } from '../access/context.ts';
+import { runViewOnStore } from '../analytics/views/run-view.ts';
+import { compileView } from '../analytics/views/view-definition.ts';
+import { arg, freshDatabase, rssMiB } from './util.ts';
+
+const PEOPLE = Number(arg('people', '20000'));
+const PER = Number(arg('per-person', '20'));
+const KIND = arg('db', 'postgres') as 'pglite' | 'postgres';
+const VIEW = arg('view', 'observations');
+const PAGE = Number(arg('page', '2000'));
+
+const db = await freshDatabase(KIND);
+try {
+  let t = performance.now();
+  await db.query(
+    `INSERT INTO person (person_id, nhs_number)
+     SELECT md5('person' || i)::uuid, NULL FROM generate_series(1, $1::int) AS i`,
+    [PEOPLE],
+  );
+  await db.query(
+    `INSERT INTO source_identity (source_system, source_id, person_id, family, given, birth_date, sex, postcode, practice, link_method, match_status)
+     SELECT 'gp:P91001', 'pat-' || i, md5('person' || i)::uuid, 'Family' || i, 'Given', DATE '1950-01-01' + (i % 20000), CASE WHEN i % 2 = 0 THEN 'female' ELSE 'male' END, 'M33 2AB', 'P91001', 'nhs-number', 'MATCH'
+       FROM generate_series(1, $1::int) AS i`,
+    [PEOPLE],
+  );
+  await db.query(
+    `INSERT INTO resource (source_system, resource_type, source_id, person_id, subject_id, version, source_time, received_at, content_hash, content)
+     SELECT 'gp:P91001', 'Observation', 'obs-' || p || '-' || k, md5('person' || p)::uuid, 'pat-' || p, 1, now(), now(), 'h',
+            CASE WHEN k % 10 = 0 THEN jsonb_build_object(
+              'resourceType', 'Observation', 'id', 'obs-' || p || '-' || k, 'status', 'final',
+              'category', jsonb_build_array(jsonb_build_object('coding', jsonb_build_array(jsonb_build_object('system', 'http://terminology.hl7.org/CodeSystem/observation-category', 'code', 'vital-signs')))),
+              'code', jsonb_build_object('coding', jsonb_build_array(jsonb_build_object('system', 'http://snomed.info/sct', 'code', '75367002', 'display', 'Blood pressure'))),
+              'subject', jsonb_build_object('reference', 'Patient/pat-' || p),
+              'effectiveDateTime', to_char(TIMESTAMP '2015-01-01' + k * INTERVAL '40 days', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
+              'component', jsonb_build_array(
+                jsonb_build_object('code', jsonb_build_object('coding', jsonb_build_array(jsonb_build_object('system', 'http://snomed.info/sct', 'code', '271649006', 'display', 'Systolic blood pressure'))), 'valueQuantity', jsonb_build_object('value', 120 + k % 40, 'unit', 'mmHg', 'system', 'http://unitsofmeasure.org', 'code', 'mm[Hg]')),
+                jsonb_build_object('code', jsonb_build_object('coding', jsonb_build_array(jsonb_build_object('system', 'http://snomed.info/sct', 'code', '271650006', 'display', 'Diastolic blood pressure'))), 'valueQuantity', jsonb_build_object('value', 70 + k % 20, 'unit', 'mmHg', 'system', 'http://unitsofmeasure.org', 'code', 'mm[Hg]'))))
+            ELSE jsonb_build_object(
+              'resourceType', 'Observation', 'id', 'obs-' || p || '-' || k, 'status', 'final',
+              'category', jsonb_build_array(jsonb_build_object('coding', jsonb_build_array(jsonb_build_object('system', 'http://terminology.hl7.org/CodeSystem/observation-category', 'code', 'laboratory')))),
+              'code', jsonb_build_object('coding', jsonb_build_array(jsonb_build_object('system', 'http://snomed.info/sct', 'code', '1107481000000106', 'display', 'HbA1c level'))),
+              'subject', jsonb_build_object('reference', 'Patient/pat-' || p),
+              'effectiveDateTime', to_char(TIMESTAMP '2015-01-01' + k * INTERVAL '40 days', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
+              'valueQuantity', jsonb_build_object('value', 40 + (p + k) % 50, 'unit', 'mmol/mol', 'system', 'http://unitsofmeasure.org', 'code', 'mmol/mol'),
+              'referenceRange', jsonb_build_array(jsonb_build_object('low', jsonb_build_object('value', 20), 'high', jsonb_build_object('value', 42), 'text', '20-42')))
+            END
+       FROM generate_series(1, $1::int) AS p, generate_series(1, $2::int) AS k`,
+    [PEOPLE, PER],
+  );
+  await db.query('ANALYZE resource');
+  await db.query('ANALYZE person');
+  console.log(`${KIND}: loaded ${PEOPLE} people, ${PEOPLE * PER} Observations in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+
+  const view = compileView(JSON.parse(readFileSync(join(import.meta.dirname, '..', 'analytics', 'views', 'examples', `${VIEW}.json`), 'utf8')));
+  const ctx: RequestContext = { principal: { user: 'bench-analyst', role: 'analyst', organisation: null }, purpose: 'secondary-use', db, from: 'bench' };
+  let bytes = 0;
+  let peak = rssMiB();
+  const timer = setInterval(() => (peak = Math.max(peak, rssMiB())), 200);
+  t = performance.now();
+  const result = await runViewOnStore(ctx, view, (chunk) => void (bytes += chunk.length), { format: 'csv', pageSize: PAGE });
+  const seconds = (performance.now() - t) / 1000;
+  clearInterval(timer);
+  peak = Math.max(peak, rssMiB());
+  const perSecond = result.resources / seconds;
+  console.log(
+    `${VIEW} view, CSV: ${result.rows} rows from ${result.resources} resources (${result.store?.people} people) in ${seconds.toFixed(1)} s: ${Math.round(perSecond)} resources/s, ${Math.round(bytes / 1048576)} MiB out, peak RSS ${peak} MiB`,
+  );
+  console.log(`at this rate 4,000,000 Observations take ${Math.round(4_000_000 / perSecond)} s`);
+} finally {
+  await db.drop();
+}
