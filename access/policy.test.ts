@@ -52,6 +52,10 @@ interface Case {
   reason?: RegExp;
   /** Decide with no facts (a quarantined item whose person cannot be told). */
   noFacts?: boolean;
+  /** Action cohort: the practice asked for. */
+  cohortPractice?: string | null;
+  /** Action cohort: the obligations expected on a permit. */
+  cohort?: { identified: boolean; practice: string | null; disclosureControl: boolean };
 }
 
 const BG = 'Unconscious in ED, no history available';
@@ -198,6 +202,28 @@ const cases: Case[] = [
   { role: 'integration', rel: 'none', action: 'audit', purpose: 'administration', want: 'deny' },
   { role: 'analyst', rel: 'none', action: 'audit', purpose: 'secondary-use', want: 'deny' },
   { role: 'gp', rel: 'registered', action: 'audit', over: { restricted: true }, want: 'deny', reason: /restricted/ },
+
+  // cohorts and registers: a GP or practice nurse their own practice, identified (direct care);
+  // an analyst counts under disclosure control and pseudonymised lists (secondary use); nobody else
+  { role: 'gp', rel: 'none', action: 'cohort', noFacts: true, want: 'registered-practice', cohort: { identified: true, practice: 'ORG', disclosureControl: false } },
+  { role: 'gp', rel: 'none', action: 'cohort', noFacts: true, cohortPractice: 'ORG', want: 'registered-practice', cohort: { identified: true, practice: 'ORG', disclosureControl: false } },
+  { role: 'gp', rel: 'none', action: 'cohort', noFacts: true, cohortPractice: 'P91002', want: 'deny', reason: /only their own practice's registers, not P91002's/ },
+  { role: 'gp', rel: 'none', action: 'cohort', noFacts: true, org: null, want: 'deny', reason: /no organisation/ },
+  { role: 'gp', rel: 'none', action: 'cohort', noFacts: true, purpose: 'secondary-use', want: 'deny', reason: /for direct care, not secondary-use/ },
+  { role: 'gp', rel: 'none', action: 'cohort', noFacts: true, purpose: 'emergency', breakGlass: BG, want: 'deny' },
+  { role: 'practice-nurse', rel: 'none', action: 'cohort', noFacts: true, want: 'registered-practice', cohort: { identified: true, practice: 'ORG', disclosureControl: false } },
+  { role: 'analyst', rel: 'none', action: 'cohort', noFacts: true, purpose: 'secondary-use', want: 'secondary-use', cohort: { identified: false, practice: null, disclosureControl: true } },
+  { role: 'analyst', rel: 'none', action: 'cohort', noFacts: true, purpose: 'secondary-use', cohortPractice: 'P91002', want: 'secondary-use', cohort: { identified: false, practice: 'P91002', disclosureControl: true } },
+  { role: 'analyst', rel: 'none', action: 'cohort', noFacts: true, purpose: 'direct-care', want: 'deny', reason: /for secondary use, not direct-care/ },
+  { role: 'consultant', rel: 'none', action: 'cohort', noFacts: true, want: 'deny', reason: /may not run cohorts/ },
+  { role: 'community-nurse', rel: 'none', action: 'cohort', noFacts: true, want: 'deny' },
+  { role: 'patient', rel: 'none', action: 'cohort', noFacts: true, purpose: 'patient-access', nhs: NHS, want: 'deny' },
+  { role: 'admin', rel: 'none', action: 'cohort', noFacts: true, purpose: 'administration', want: 'deny' },
+  { role: 'integration', rel: 'none', action: 'cohort', noFacts: true, purpose: 'administration', want: 'deny' },
+  // then each person found is decided on their own: the opt-out and restrictions apply
+  { role: 'analyst', rel: 'none', action: 'export', purpose: 'secondary-use', over: { nationalDataOptOut: true }, want: 'deny', reason: /national data opt-out/ },
+  { role: 'analyst', rel: 'none', action: 'export', purpose: 'secondary-use', over: { restricted: true }, want: 'deny', reason: /restricted/ },
+  { role: 'gp', rel: 'registered', action: 'read', over: { restricted: true }, want: 'deny', reason: /restricted/ },
 ];
 
 test(`policy decision table (${cases.length} cases): role × relationship × purpose × consent × sensitivity × break-glass`, () => {
@@ -211,6 +237,7 @@ test(`policy decision table (${cases.length} cases): role × relationship × pur
       purpose: c.purpose ?? (c.role === 'patient' && c.nhs ? 'patient-access' : 'direct-care'),
       facts: search || c.noFacts ? null : facts(c.rel, c.over),
       breakGlassReason: c.breakGlass,
+      ...(c.action === 'cohort' ? { cohort: { practice: c.cohortPractice ?? null } } : {}),
       now: NOW,
     });
     assert.ok(d.reason.length > 0, label);
@@ -221,6 +248,7 @@ test(`policy decision table (${cases.length} cases): role × relationship × pur
       if (d.kind !== 'permit') continue;
       assert.equal(d.basis, c.want, label);
       if (c.withhold) assert.deepEqual(d.obligations.withholdCategories, c.withhold, label);
+      if (c.cohort) assert.deepEqual(d.obligations.cohort, c.cohort, label);
       if (c.only !== undefined) assert.equal(d.obligations.onlyOrganisation, c.only, label);
       if (c.breakGlass && d.basis === 'break-glass') assert.deepEqual(d.obligations.startBreakGlass, { reason: c.breakGlass, minutes: 60 }, label);
       if (d.basis !== 'break-glass') assert.equal(d.obligations.startBreakGlass, null, label);

@@ -31,7 +31,13 @@ export interface RolePolicy {
   consent?: ManageRule;
   /** Who among this role may see who looked at a person's record (the audit entries about them). */
   auditView?: ManageRule;
+  /** Registers and cohorts (action `cohort`): identified lists of the user's own practice for direct care, or counts and pseudonymised lists for secondary use. */
+  cohorts?: CohortRule;
 }
+
+/** `own-practice`: identified, the people registered at the user's practice (direct care). `secondary-use`: disclosure-controlled counts and pseudonymised lists. */
+export type CohortRule = 'own-practice' | 'secondary-use';
+export const COHORT_RULES: readonly CohortRule[] = ['own-practice', 'secondary-use'];
 
 /**
  * For actions that manage a person's record rather than read it: `self` (a patient, their own,
@@ -78,7 +84,7 @@ export interface AccessFacts {
  * person can be told). care-team, consent: change the person's care team or consent directives.
  * audit: see who looked at the person's record.
  */
-export type AccessAction = 'read' | 'search' | 'export' | 'quarantine' | 'care-team' | 'consent' | 'audit';
+export type AccessAction = 'read' | 'search' | 'export' | 'quarantine' | 'care-team' | 'consent' | 'audit' | 'cohort';
 
 export interface AccessRequest {
   action: AccessAction;
@@ -88,6 +94,8 @@ export interface AccessRequest {
   facts?: AccessFacts | null;
   /** The user declares an emergency for this request, with their reason. */
   breakGlassReason?: string;
+  /** For action `cohort`: the practice asked for (null: every practice the user may see). */
+  cohort?: { practice: string | null };
   now: Date;
 }
 
@@ -100,6 +108,8 @@ export interface Obligations {
   onlyOrganisation: string | null;
   /** Start a break-glass session (and raise an alert) before showing anything. */
   startBreakGlass: { reason: string; minutes: number } | null;
+  /** Action `cohort`: whether people may be shown identified, the practice the run is limited to, and whether figures leave under disclosure control. */
+  cohort?: { identified: boolean; practice: string | null; disclosureControl: boolean };
 }
 
 export type Decision =
@@ -127,6 +137,7 @@ function decideUnsafe(policy: Policy | null | undefined, req: AccessRequest): De
   if (!role) return deny(`the policy has no rule for role ${principal.role}`);
 
   if (req.action === 'quarantine') return decideQuarantine(principal.role, role, purpose, req.facts);
+  if (req.action === 'cohort') return decideCohort(principal, role, purpose, req.cohort?.practice ?? null);
   if (req.action === 'search' && !req.facts) {
     if (purpose !== 'direct-care' && purpose !== 'emergency') return deny(`searching for people is for direct care, not ${purpose}`);
     if (!role.search) return deny(`role ${principal.role} may not search for people`);
@@ -168,6 +179,29 @@ function decideQuarantine(roleName: Role, role: RolePolicy, purpose: PurposeOfUs
   if (purpose !== 'administration') return deny(`quarantined items are handled for administration (running the feeds), not ${purpose}`);
   if (facts?.restricted) return deny('the person is restricted (sensitive or protected record): withheld on every path');
   return permit(`role ${roleName} handles quarantined items (feeds administration)${facts ? '' : '; the item names no known person'}`, 'quarantine', NO_OBLIGATIONS);
+}
+
+/**
+ * A cohort run (a register's count or list) before anyone in it is known: each person found is
+ * then decided on their own (read for direct care, export for secondary use), so restricted
+ * people, dissent and the national data opt-out apply person by person.
+ */
+function decideCohort(principal: Principal, role: RolePolicy, purpose: PurposeOfUse, practice: string | null): Decision {
+  const rule = role.cohorts;
+  if (!rule) return deny(`role ${principal.role} may not run cohorts or registers`);
+  if (rule === 'own-practice') {
+    if (purpose !== 'direct-care') return deny(`role ${principal.role} runs registers for direct care, not ${purpose}`);
+    const org = principal.organisation;
+    if (!org) return deny(`role ${principal.role} has no organisation, so no practice's register to see`);
+    if (practice && practice !== org) return deny(`direct care: role ${principal.role} at ${org} may see only their own practice's registers, not ${practice}'s`);
+    return permit(`direct care: the register of the people registered at ${org}, identified`, 'registered-practice', { ...NO_OBLIGATIONS, cohort: { identified: true, practice: org, disclosureControl: false } });
+  }
+  if (rule === 'secondary-use') {
+    if (!role.secondaryUse) return deny(`role ${principal.role} may not use records for secondary purposes`);
+    if (purpose !== 'secondary-use') return deny(`role ${principal.role} runs cohorts for secondary use, not ${purpose}`);
+    return permit('secondary use: counts under disclosure control and pseudonymised lists; national data opt-outs excluded', 'secondary-use', { ...NO_OBLIGATIONS, cohort: { identified: false, practice, disclosureControl: true } });
+  }
+  return deny(`"${String(rule)}" is not a cohort rule (fails closed)`);
 }
 
 const MANAGE_WHAT: Record<'care-team' | 'consent' | 'audit', { field: 'careTeam' | 'consent' | 'auditView'; what: string }> = {
@@ -341,6 +375,7 @@ export function checkPolicy(raw: unknown, codes: unknown): PolicyLoad {
       if (v !== undefined && !MANAGE_RULES.includes(v)) problems.push(`roles.${name}.${f}: "${String(v)}" is not one of ${MANAGE_RULES.join(', ')}`);
     }
     if (r.quarantine !== undefined && typeof r.quarantine !== 'boolean') problems.push(`roles.${name}.quarantine: true or false`);
+    if (r.cohorts !== undefined && !COHORT_RULES.includes(r.cohorts)) problems.push(`roles.${name}.cohorts: "${String(r.cohorts)}" is not one of ${COHORT_RULES.join(', ')}`);
   }
   const bg = p.breakGlass;
   if (!bg || typeof bg.minutes !== 'number' || bg.minutes <= 0 || bg.minutes > 24 * 60) problems.push('breakGlass.minutes: between 1 and 1440');

@@ -15,7 +15,7 @@ test('the shipped registers parse and compile, with every value a parameter', ()
   for (const def of registers.values()) {
     const c = compileCohort(def, { asOf: '2025-10-01', resolve, practice: 'P91001' });
     assert.ok(!/44054006|999791000000106|13645005|P91001|2025-10-01/.test(c.sql), `${def.name}: a value in the SQL text`);
-    assert.ok(c.params.includes('2025-10-01') && c.params.includes('P91001'));
+    assert.ok(c.params.includes('P91001'));
     assert.equal((c.sql.match(/\$\d+/g) ?? []).map((x) => Number(x.slice(1))).reduce((a, b) => Math.max(a, b), 0), c.params.length);
   }
   const hba1c = compileCohort(registers.get('diabetes-hba1c-75-no-care-plan')!, { asOf: '2025-10-01', resolve });
@@ -30,7 +30,7 @@ test('windows and ages are dates back from asOf', () => {
   assert.equal(windowStart('2025-03-01', { days: 1 }), '2025-02-28');
   const c = compileCohort(parseCohort({ name: 'x', title: 'x', panel: 'p', criteria: { age: { min: 18, max: 64 } } }), { asOf: '2025-10-01' });
   // 18 or over: born on or before 2007-10-01; 64 or under: born after 1960-10-01.
-  assert.deepEqual(c.params.slice(1), ['2007-10-01', '1960-10-01']);
+  assert.deepEqual(c.params, ['2007-10-01', '1960-10-01']);
 });
 
 const base = { name: 'bad', title: 'Bad', panel: 'test' };

@@ -72,11 +72,13 @@ export function compileCohort(def: CohortDefinition, opts: CompileOptions): Comp
     params.push(v);
     return `$${params.length}`;
   };
-  const asOf = bind(opts.asOf);
+  // Bound on first use: PostgreSQL refuses a parameter the statement never mentions (its type is unknown).
+  let asOfParam: string | undefined;
+  const asOfRef = () => (asOfParam ??= bind(opts.asOf));
 
   const inResources = (type: string, where: string[], within?: Window): string => {
     const w = [`r.resource_type = '${type}'`, 'r.person_id IS NOT NULL', ...where];
-    if (within) w.push(`${dateOf(type)} >= ${bind(windowStart(opts.asOf, within))}`, `${dateOf(type)} <= ${asOf}`);
+    if (within) w.push(`${dateOf(type)} >= ${bind(windowStart(opts.asOf, within))}`, `${dateOf(type)} <= ${asOfRef()}`);
     return `b.person_id IN (SELECT r.person_id FROM resource r WHERE ${w.join(' AND ')})`;
   };
   const codingIn = (path: string, list: CodeList) =>
@@ -98,7 +100,7 @@ export function compileCohort(def: CohortDefinition, opts: CompileOptions): Comp
       const o = c.observation;
       const w = ["r.resource_type = 'Observation'", 'r.person_id IS NOT NULL', `COALESCE(r.content->>'status', 'final') <> 'entered-in-error'`, codingIn("r.content->'code'->'coding'", o)];
       if (o.within) w.push(`${dateOf('Observation')} >= ${bind(windowStart(opts.asOf, o.within))}`);
-      w.push(`${dateOf('Observation')} <= ${asOf}`);
+      w.push(`${dateOf('Observation')} <= ${asOfRef()}`);
       const value = `CASE WHEN jsonb_typeof(r.content->'valueQuantity'->'value') = 'number' THEN (r.content->'valueQuantity'->>'value')::numeric END`;
       if (o.comparator === undefined) return `b.person_id IN (SELECT r.person_id FROM resource r WHERE ${w.join(' AND ')})`;
       const test = `v.value ${o.comparator} ${bind(o.value)}::numeric`;
@@ -113,7 +115,7 @@ export function compileCohort(def: CohortDefinition, opts: CompileOptions): Comp
       const w = ["r.resource_type = 'Encounter'", 'r.person_id IS NOT NULL', `COALESCE(r.content->>'status', 'finished') NOT IN ('cancelled', 'entered-in-error')`, ENCOUNTER_SQL[e.kind]];
       if (e.serviceTypes) w.push(`EXISTS (SELECT 1 FROM jsonb_array_elements(COALESCE(r.content->'serviceType'->'coding', '[]'::jsonb)) AS c(coding) WHERE c.coding->>'code' = ANY(${bind(e.serviceTypes)}::text[]))`);
       if (e.within) w.push(`${dateOf('Encounter')} >= ${bind(windowStart(opts.asOf, e.within))}`);
-      w.push(`${dateOf('Encounter')} <= ${asOf}`);
+      w.push(`${dateOf('Encounter')} <= ${asOfRef()}`);
       const atLeast = e.atLeast ?? 1;
       return `b.person_id IN (SELECT r.person_id FROM resource r WHERE ${w.join(' AND ')} GROUP BY r.person_id HAVING count(*) >= ${bind(atLeast)}::int)`;
     }
@@ -122,7 +124,7 @@ export function compileCohort(def: CohortDefinition, opts: CompileOptions): Comp
       const w = [`r.resource_type IN ('MedicationRequest', 'MedicationStatement')`, 'r.person_id IS NOT NULL', codingIn("r.content->'medicationCodeableConcept'->'coding'", m)];
       if (m.within) {
         const d = `left(COALESCE(r.content->>'authoredOn', r.content->>'effectiveDateTime', r.content->'effectivePeriod'->>'start', r.content->>'dateAsserted'), 10)`;
-        w.push(`${d} >= ${bind(windowStart(opts.asOf, m.within))}`, `${d} <= ${asOf}`);
+        w.push(`${d} >= ${bind(windowStart(opts.asOf, m.within))}`, `${d} <= ${asOfRef()}`);
       } else {
         w.push(`r.content->>'status' IN ('active', 'completed', 'intended', 'on-hold')`);
       }
