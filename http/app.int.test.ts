@@ -189,7 +189,8 @@ for (const target of await testDatabases()) {
           .replace(':vid', '3')
           .replace(':personId', PERSON_ID)
           .replace(':member', 'nurse.khan')
-          .replace(':kind', 'dissent-sharing') + (url === '/fhir/Patient' ? '?family=smith' : '');
+          .replace(':kind', 'dissent-sharing')
+          .replace(':name', 'diabetes') + (url === '/fhir/Patient' ? '?family=smith' : '');
       const bodies: Record<string, unknown> = { '/care-team/:personId/members': { member: 'nurse.khan' }, '/consent/:personId': { kind: 'dissent-sharing' }, '/quarantine/:id/discard': { reason: 'a test message' } };
       for (const r of personal) {
         for (const who of [gp, far]) {

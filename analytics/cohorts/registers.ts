@@ -1,6 +1,6 @@
 // The shipped registers (analytics/cohorts/registers/*.json) and cohort files named on the
 // command line: read, checked, and resolved by name when one register refers to another.
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CohortDefinitionError, parseCohort, type CohortDefinition } from './definition.ts';
@@ -33,4 +33,16 @@ export function loadRegisters(dir = REGISTERS_DIR): Map<string, CohortDefinition
   }
   if (problems.length) throw new CohortDefinitionError(problems);
   return out;
+}
+
+/**
+ * A register named on the command line or in a URL: a shipped register's name, or (command line
+ * only) a path to a cohort file, whose references resolve to the shipped registers.
+ */
+export function findRegister(nameOrPath: string, registers: Map<string, CohortDefinition>, allowFiles: boolean): CohortDefinition | undefined {
+  if (allowFiles && (nameOrPath.endsWith('.json') || nameOrPath.includes('/'))) {
+    const shipped = registers.get(basename(nameOrPath, '.json'));
+    return shipped && !existsSync(nameOrPath) ? shipped : readCohortFile(nameOrPath);
+  }
+  return registers.get(nameOrPath);
 }
