@@ -61,8 +61,14 @@ export const idOf = (key: string) => personId(PEOPLE.findIndex((p) => p.key === 
 export async function loadCraftedStore(db: Queryable): Promise<void> {
   await db.query(`INSERT INTO neighbourhood (code, name) VALUES ('N1', 'North'), ('N2', 'South') ON CONFLICT DO NOTHING`);
   await db.query(`INSERT INTO practice (ods_code, name, neighbourhood) VALUES ('P91001', 'Stretford Medical Practice', 'N1'), ('P91002', 'Urmston Group Practice', 'N2') ON CONFLICT DO NOTHING`);
-  for (const [i, p] of PEOPLE.entries()) {
-    const id = personId(i + 1);
+  for (const [i, p] of PEOPLE.entries()) await insertCraftedPerson(db, i + 1, p);
+}
+
+/** Writes one crafted person (number n gives the person id and NHS number). */
+export async function insertCraftedPerson(db: Queryable, n: number, p: CraftedPerson): Promise<void> {
+  {
+    const i = n - 1;
+    const id = personId(n);
     const nhs = String(9000000000 + i + 1);
     const practice = p.practice ?? 'P91001';
     await db.query('INSERT INTO person (person_id, nhs_number) VALUES ($1, $2)', [id, nhs]);
