@@ -19,9 +19,9 @@ const EXPECTED: Record<string, string[]> = {
   'smi-health-check-due': ['J'],
   'learning-disability-health-check-due': ['L'],
   'ent-referrals': ['N'],
-  'palliative-care': ['P', 'Q'],
+  'palliative-care': ['P', 'Q', 'Q2'],
   'palliative-with-preferred-place': ['P'],
-  'palliative-without-preferred-place': ['Q'],
+  'palliative-without-preferred-place': ['Q', 'Q2'],
 };
 
 for (const target of await testDatabases()) {

@@ -114,6 +114,7 @@ export function compileCohort(def: CohortDefinition, opts: CompileOptions): Comp
       const e = c.encounter;
       const w = ["r.resource_type = 'Encounter'", 'r.person_id IS NOT NULL', `COALESCE(r.content->>'status', 'finished') NOT IN ('cancelled', 'entered-in-error')`, ENCOUNTER_SQL[e.kind]];
       if (e.serviceTypes) w.push(`EXISTS (SELECT 1 FROM jsonb_array_elements(COALESCE(r.content->'serviceType'->'coding', '[]'::jsonb)) AS c(coding) WHERE c.coding->>'code' = ANY(${bind(e.serviceTypes)}::text[]))`);
+      if (e.types) w.push(`EXISTS (SELECT 1 FROM jsonb_array_elements(COALESCE(r.content->'type', '[]'::jsonb)) AS t(concept), jsonb_array_elements(COALESCE(t.concept->'coding', '[]'::jsonb)) AS c(coding) WHERE c.coding->>'code' = ANY(${bind(e.types)}::text[]))`);
       if (e.within) w.push(`${dateOf('Encounter')} >= ${bind(windowStart(opts.asOf, e.within))}`);
       w.push(`${dateOf('Encounter')} <= ${asOfRef()}`);
       const atLeast = e.atLeast ?? 1;

@@ -30,7 +30,7 @@ export type Criterion =
   | { not: Criterion }
   | { condition: CodeList & { includeInactive?: boolean } }
   | { observation: CodeList & { within?: Window; which?: 'latest' | 'any'; comparator?: Comparator; value?: number } }
-  | { encounter: { kind: EncounterKind; serviceTypes?: string[]; within?: Window; atLeast?: number } }
+  | { encounter: { kind: EncounterKind; serviceTypes?: string[]; types?: string[]; within?: Window; atLeast?: number } }
   | { medication: CodeList & { within?: Window } }
   | { procedure: CodeList & { within?: Window } }
   | { referral: CodeList & { within?: Window } }
@@ -105,7 +105,7 @@ function checkCriterion(c: unknown, at: string, depth: number, p: (at: string, m
       return;
     }
     case 'encounter': {
-      checkFields(v, here, p, { kind: ENCOUNTER_KINDS, serviceTypes: 'codes', within: 'window', atLeast: 'count' }, false);
+      checkFields(v, here, p, { kind: ENCOUNTER_KINDS, serviceTypes: 'codes', types: 'codes', within: 'window', atLeast: 'count' }, false);
       if (isObject(v) && v.kind === undefined) p(`${here}.kind`, `missing (one of ${ENCOUNTER_KINDS.join(', ')})`);
       return;
     }

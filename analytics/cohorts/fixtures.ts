@@ -46,6 +46,8 @@ export const PEOPLE: CraftedPerson[] = [
   { key: 'O', resources: [outpatient('CAR', '2025-03-01'), outpatient('ENT', '2024-01-01')] },
   { key: 'P', resources: [cond('103735009'), { type: 'Observation', content: { status: 'final', code: { coding: [{ system: SCT, code: '1239391000000103' }] }, effectiveDateTime: '2025-04-01', valueString: 'Home' } }] },
   { key: 'Q', resources: [proc('103735009', '2025-02-01')] },
+  { key: 'Q2', resources: [enc('HH', '2025-06-01', { type: [{ coding: [{ system: SCT, code: '103735009' }] }] }, 'csv:community')] }, // a palliative care contact
+  { key: 'Q3', resources: [enc('HH', '2024-06-01', { type: [{ coding: [{ system: SCT, code: '103735009' }] }] }, 'csv:community')] }, // over a year ago
   { key: 'R', practice: 'P91002', resources: [cond('44054006')] },
   { key: 'S', restricted: true, resources: [cond('44054006')] },
   { key: 'T', optOut: true, resources: [cond('44054006')] },

@@ -8,3 +8,8 @@ CREATE TABLE IF NOT EXISTS pseudonym_key (
   key_hex text NOT NULL,
   created_at timestamptz NOT NULL DEFAULT now()
 );
+
+-- Registers and commissioning figures read one resource type at a time for the people they are
+-- about (analytics/cohorts/compile.ts, analytics/commissioning/report.ts): without this index
+-- every criterion scans the whole store. Leading on resource_type, then the distribution key.
+CREATE INDEX IF NOT EXISTS resource_type_person_idx ON resource (resource_type, person_id);
