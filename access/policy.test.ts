@@ -164,6 +164,28 @@ const cases: Case[] = [
   { role: 'analyst', rel: 'none', action: 'quarantine', purpose: 'secondary-use', noFacts: true, want: 'deny' },
   { role: 'patient', rel: 'none', action: 'quarantine', purpose: 'patient-access', nhs: NHS, want: 'deny' },
 
+  // the feeds' status: counts only, for the integration team and administrators, for administration
+  { role: 'integration', rel: 'none', action: 'feeds', purpose: 'administration', noFacts: true, want: 'feeds' },
+  { role: 'admin', rel: 'none', action: 'feeds', purpose: 'administration', noFacts: true, want: 'feeds' },
+  { role: 'integration', rel: 'none', action: 'feeds', purpose: 'direct-care', noFacts: true, want: 'deny', reason: /for administration/ },
+  { role: 'gp', rel: 'registered', action: 'feeds', purpose: 'administration', noFacts: true, want: 'deny', reason: /integration team and administrators/ },
+  { role: 'gp', rel: 'registered', action: 'feeds', noFacts: true, want: 'deny' },
+  { role: 'analyst', rel: 'none', action: 'feeds', purpose: 'secondary-use', noFacts: true, want: 'deny' },
+  { role: 'patient', rel: 'none', action: 'feeds', purpose: 'patient-access', nhs: NHS, noFacts: true, want: 'deny' },
+
+  // the MPI review queue: the integration team, for administration; a restricted person's pairs withheld
+  { role: 'integration', rel: 'none', action: 'mpi-review', purpose: 'administration', noFacts: true, want: 'mpi-review', reason: /no person asked about/ },
+  { role: 'integration', rel: 'none', action: 'mpi-review', purpose: 'administration', want: 'mpi-review' },
+  { role: 'integration', rel: 'none', action: 'mpi-review', purpose: 'administration', over: { restricted: true }, want: 'deny', reason: /restricted/ },
+  { role: 'integration', rel: 'none', action: 'mpi-review', purpose: 'direct-care', noFacts: true, want: 'deny', reason: /for administration/ },
+  { role: 'integration', rel: 'none', action: 'mpi-review', purpose: 'emergency', breakGlass: BG, noFacts: true, want: 'deny' },
+  { role: 'gp', rel: 'registered', action: 'mpi-review', purpose: 'administration', want: 'deny', reason: /integration team's role only/ },
+  { role: 'gp', rel: 'registered', action: 'mpi-review', noFacts: true, want: 'deny', reason: /integration team's role only/ },
+  { role: 'admin', rel: 'none', action: 'mpi-review', purpose: 'administration', noFacts: true, want: 'deny' },
+  { role: 'analyst', rel: 'none', action: 'mpi-review', purpose: 'secondary-use', noFacts: true, want: 'deny' },
+  { role: 'patient', rel: 'none', action: 'mpi-review', purpose: 'patient-access', nhs: NHS, want: 'deny' },
+  { role: 'care-coordinator', rel: 'care-team-user', action: 'mpi-review', purpose: 'administration', want: 'deny' },
+
   // care team changes: GP and care coordinator with a relationship, an administrator for anyone
   { role: 'gp', rel: 'registered', action: 'care-team', want: 'registered-practice' },
   { role: 'gp', rel: 'none', action: 'care-team', want: 'deny', reason: /no legitimate relationship/ },
@@ -249,6 +271,12 @@ test('fails closed: no policy, an unknown role, missing facts, an error inside',
   assert.equal(decide(policy, { ...req, action: 'consent', facts: null }).kind, 'deny');
   assert.equal(decide(policy, { ...req, action: 'audit', facts: null }).kind, 'deny');
   assert.equal(decide(null, { ...req, action: 'quarantine', principal: { user: 'i', role: 'integration', organisation: null }, purpose: 'administration', facts: null }).kind, 'deny');
+  assert.equal(decide(null, { ...req, action: 'mpi-review', principal: { user: 'i', role: 'integration', organisation: null }, purpose: 'administration', facts: null }).kind, 'deny');
+  assert.equal(decide(null, { ...req, action: 'feeds', principal: { user: 'i', role: 'integration', organisation: null }, purpose: 'administration', facts: null }).kind, 'deny');
+  // A flag that is not exactly true is no permission (a policy edited by hand: "yes", 1).
+  const loose = { ...policy, roles: { ...policy.roles, integration: { ...policy.roles.integration!, mpiReview: 'yes' as unknown as boolean, feeds: 1 as unknown as boolean } } } as Policy;
+  assert.equal(decide(loose, { ...req, action: 'mpi-review', principal: { user: 'i', role: 'integration', organisation: null }, purpose: 'administration', facts: null }).kind, 'deny');
+  assert.equal(decide(loose, { ...req, action: 'feeds', principal: { user: 'i', role: 'integration', organisation: null }, purpose: 'administration', facts: null }).kind, 'deny');
 });
 
 test('the policy file is checked into a list of problems', () => {
@@ -260,11 +288,13 @@ test('the policy file is checked into a list of problems', () => {
   assert.ok(r.problems.some((p) => /"friendship" is not a relationship/.test(p)));
   assert.ok(r.problems.some((p) => /breakGlass.minutes/.test(p)));
   assert.ok(r.problems.some((p) => /hiv: no code list/.test(p)));
-  const rules = checkPolicy({ version: 'x', recentEncounterDays: 1, roles: { gp: { careTeam: 'anyone', quarantine: 'yes' } }, breakGlass: { minutes: 1, minimumReasonLength: 1 } }, { categories: {} });
+  const rules = checkPolicy({ version: 'x', recentEncounterDays: 1, roles: { gp: { careTeam: 'anyone', quarantine: 'yes', mpiReview: 1, feeds: 'no' } }, breakGlass: { minutes: 1, minimumReasonLength: 1 } }, { categories: {} });
   assert.equal(rules.kind, 'invalid');
   if (rules.kind === 'invalid') {
     assert.ok(rules.problems.some((p) => /roles.gp.careTeam: "anyone" is not one of self, relationship, any/.test(p)));
     assert.ok(rules.problems.some((p) => /roles.gp.quarantine: true or false/.test(p)));
+    assert.ok(rules.problems.some((p) => /roles.gp.mpiReview: true or false/.test(p)));
+    assert.ok(rules.problems.some((p) => /roles.gp.feeds: true or false/.test(p)));
   }
   assert.equal(checkPolicy(null, null).kind, 'invalid');
 });

@@ -25,6 +25,10 @@ export interface RolePolicy {
   breakGlass?: boolean;
   /** May see and handle quarantined feed items (the integration team), for administration. */
   quarantine?: boolean;
+  /** May see the feeds' health (counts per source system, no personal data), for administration. */
+  feeds?: boolean;
+  /** May work the MPI review queue (both identities of a pair side by side; link, reject, undo), for administration. */
+  mpiReview?: boolean;
   /** Who among this role may add or end a person's care team members: with a direct-care relationship, or any person (administration). */
   careTeam?: ManageRule;
   /** Who among this role may record or withdraw a person's consent directives. */
@@ -76,9 +80,11 @@ export interface AccessFacts {
 /**
  * read, search, export: the person's record. quarantine: a quarantined feed item (facts when its
  * person can be told). care-team, consent: change the person's care team or consent directives.
- * audit: see who looked at the person's record.
+ * audit: see who looked at the person's record. feeds: the feeds' counts (no person; facts are
+ * never asked for). mpi-review: a pair of identities the MPI was unsure about (facts of each
+ * person the pair is in, when asked about them).
  */
-export type AccessAction = 'read' | 'search' | 'export' | 'quarantine' | 'care-team' | 'consent' | 'audit';
+export type AccessAction = 'read' | 'search' | 'export' | 'quarantine' | 'care-team' | 'consent' | 'audit' | 'feeds' | 'mpi-review';
 
 export interface AccessRequest {
   action: AccessAction;
@@ -91,7 +97,7 @@ export interface AccessRequest {
   now: Date;
 }
 
-export type Basis = Relationship | 'break-glass' | 'secondary-use' | 'search' | 'quarantine' | 'administration';
+export type Basis = Relationship | 'break-glass' | 'secondary-use' | 'search' | 'quarantine' | 'administration' | 'feeds' | 'mpi-review';
 
 export interface Obligations {
   /** Sensitive categories whose items must not be shown. */
@@ -127,6 +133,8 @@ function decideUnsafe(policy: Policy | null | undefined, req: AccessRequest): De
   if (!role) return deny(`the policy has no rule for role ${principal.role}`);
 
   if (req.action === 'quarantine') return decideQuarantine(principal.role, role, purpose, req.facts);
+  if (req.action === 'feeds') return decideFeeds(principal.role, role, purpose);
+  if (req.action === 'mpi-review') return decideMpiReview(principal.role, role, purpose, req.facts);
   if (req.action === 'search' && !req.facts) {
     if (purpose !== 'direct-care' && purpose !== 'emergency') return deny(`searching for people is for direct care, not ${purpose}`);
     if (!role.search) return deny(`role ${principal.role} may not search for people`);
@@ -168,6 +176,25 @@ function decideQuarantine(roleName: Role, role: RolePolicy, purpose: PurposeOfUs
   if (purpose !== 'administration') return deny(`quarantined items are handled for administration (running the feeds), not ${purpose}`);
   if (facts?.restricted) return deny('the person is restricted (sensitive or protected record): withheld on every path');
   return permit(`role ${roleName} handles quarantined items (feeds administration)${facts ? '' : '; the item names no known person'}`, 'quarantine', NO_OBLIGATIONS);
+}
+
+/** The feeds' counts carry no personal data, but they are the integration team's and administrators' view: `feeds: true`, for administration. */
+function decideFeeds(roleName: Role, role: RolePolicy, purpose: PurposeOfUse): Decision {
+  if (role.feeds !== true) return deny(`role ${roleName} may not see the feeds' status (the integration team and administrators)`);
+  if (purpose !== 'administration') return deny(`the feeds' status is for administration (running the feeds), not ${purpose}`);
+  return permit(`role ${roleName} sees the feeds' status (feeds administration; counts, no personal data)`, 'feeds', NO_OBLIGATIONS);
+}
+
+/**
+ * The MPI review queue shows two identities side by side (names, dates of birth, NHS numbers,
+ * addresses): only a role with `mpiReview: true`, for administration. A pair whose person is
+ * restricted is withheld like everything else about them (facts given per person of the pair).
+ */
+function decideMpiReview(roleName: Role, role: RolePolicy, purpose: PurposeOfUse, facts: AccessFacts | null | undefined): Decision {
+  if (role.mpiReview !== true) return deny(`role ${roleName} may not review identity matches (the pairs hold personal data: the integration team's role only)`);
+  if (purpose !== 'administration') return deny(`identity matches are reviewed for administration (running the master patient index), not ${purpose}`);
+  if (facts?.restricted) return deny('the person is restricted (sensitive or protected record): withheld on every path');
+  return permit(`role ${roleName} reviews identity matches (master patient index administration)${facts ? '' : '; no person asked about yet'}`, 'mpi-review', NO_OBLIGATIONS);
 }
 
 const MANAGE_WHAT: Record<'care-team' | 'consent' | 'audit', { field: 'careTeam' | 'consent' | 'auditView'; what: string }> = {
@@ -340,7 +367,7 @@ export function checkPolicy(raw: unknown, codes: unknown): PolicyLoad {
       const v = r[f];
       if (v !== undefined && !MANAGE_RULES.includes(v)) problems.push(`roles.${name}.${f}: "${String(v)}" is not one of ${MANAGE_RULES.join(', ')}`);
     }
-    if (r.quarantine !== undefined && typeof r.quarantine !== 'boolean') problems.push(`roles.${name}.quarantine: true or false`);
+    for (const f of ['quarantine', 'feeds', 'mpiReview'] as const) if (r[f] !== undefined && typeof r[f] !== 'boolean') problems.push(`roles.${name}.${f}: true or false`);
   }
   const bg = p.breakGlass;
   if (!bg || typeof bg.minutes !== 'number' || bg.minutes <= 0 || bg.minutes > 24 * 60) problems.push('breakGlass.minutes: between 1 and 1440');
