@@ -185,12 +185,12 @@ for (const target of await testDatabases()) {
       const sample = (url: string) =>
         url
           .replace(':type', 'Encounter')
-          .replace(':id', url.includes(':type') ? encId : url.startsWith('/quarantine') ? '1' : PERSON_ID)
+          .replace(':id', url.includes(':type') ? encId : url.startsWith('/quarantine') || url.startsWith('/mpi/') ? '1' : PERSON_ID)
           .replace(':vid', '3')
           .replace(':personId', PERSON_ID)
           .replace(':member', 'nurse.khan')
           .replace(':kind', 'dissent-sharing') + (url === '/fhir/Patient' ? '?family=smith' : '');
-      const bodies: Record<string, unknown> = { '/care-team/:personId/members': { member: 'nurse.khan' }, '/consent/:personId': { kind: 'dissent-sharing' }, '/quarantine/:id/discard': { reason: 'a test message' } };
+      const bodies: Record<string, unknown> = { '/care-team/:personId/members': { member: 'nurse.khan' }, '/consent/:personId': { kind: 'dissent-sharing' }, '/quarantine/:id/discard': { reason: 'a test message' }, '/mpi/review/:id/decide': { decision: 'link' } };
       for (const r of personal) {
         for (const who of [gp, far]) {
           const before = await audits(db);

@@ -13,6 +13,8 @@ import { errorReply, operationOutcome } from './outcome.ts';
 import { registerHistoryRoutes } from './history-routes.ts';
 import { registerQuarantineRoutes } from './quarantine-routes.ts';
 import { registerGovernanceRoutes } from './governance-routes.ts';
+import { registerIngestRoutes } from './ingest-routes.ts';
+import { registerMpiRoutes } from './mpi-routes.ts';
 
 export interface ApiOptions extends Omit<AuthOptions, 'db'> {
   db: Database;
@@ -49,6 +51,8 @@ export async function bevanApi(app: FastifyInstance, o: ApiOptions): Promise<voi
   await registerHistoryRoutes(app, o);
   await registerQuarantineRoutes(app, o);
   await registerGovernanceRoutes(app, o);
+  await registerIngestRoutes(app, o);
+  await registerMpiRoutes(app, o);
   // Unknown FHIR paths get an OperationOutcome (after sign-in); other paths keep the server's own 404.
   await app.register(async (fhir) => {
     fhir.setNotFoundHandler((req, reply) => {
