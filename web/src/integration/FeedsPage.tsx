@@ -13,14 +13,14 @@ import { Loading } from '../components/Loading.tsx';
 import { usePageTitle } from '../components/usePageTitle.ts';
 import { feedRows, RANGES, type FeedRow } from './feeds.ts';
 import { QUARANTINE_PATH } from './nav.ts';
-import { Problem, problemText } from './Problem.tsx';
+import { isRefused, Problem, problemText } from './Problem.tsx';
 import { FRESHNESS_LABEL, type Freshness } from './time-ago.ts';
 
 const FeedChart = lazy(() => import('./FeedChart.tsx'));
 const REFRESH_MS = 60_000;
 const TAG: Record<Freshness, 'green' | 'yellow' | 'red' | 'grey'> = { recent: 'green', quiet: 'yellow', silent: 'red', never: 'grey' };
 
-type Load<T> = { kind: 'loading' } | { kind: 'error'; message: string } | { kind: 'ok'; value: T };
+type Load<T> = { kind: 'loading' } | { kind: 'error'; message: string; retry: boolean } | { kind: 'ok'; value: T };
 
 export default function FeedsPage() {
   usePageTitle('Feeds');
@@ -40,7 +40,7 @@ export default function FeedsPage() {
     const ac = new AbortController();
     getFeeds({ signal: ac.signal })
       .then((value) => setStatus({ kind: 'ok', value }))
-      .catch((e) => !ac.signal.aborted && setStatus({ kind: 'error', message: problemText(e, "see the feeds' status") }));
+      .catch((e) => !ac.signal.aborted && setStatus({ kind: 'error', message: problemText(e, "see the feeds' status"), retry: !isRefused(e) }));
     return () => ac.abort();
   }, [tick]);
 
@@ -48,7 +48,7 @@ export default function FeedsPage() {
     const ac = new AbortController();
     getFeedHourly(source, range, { signal: ac.signal })
       .then((value) => setHourly({ kind: 'ok', value }))
-      .catch((e) => !ac.signal.aborted && setHourly({ kind: 'error', message: problemText(e, 'see messages per hour') }));
+      .catch((e) => !ac.signal.aborted && setHourly({ kind: 'error', message: problemText(e, 'see messages per hour'), retry: !isRefused(e) }));
     return () => ac.abort();
   }, [source, range, tick]);
 
@@ -65,7 +65,7 @@ export default function FeedsPage() {
     <div className="bevan-wide">
       <h1 className="nhsuk-heading-l">Feeds</h1>
       {status.kind === 'loading' && <Loading what="the feeds" />}
-      {status.kind === 'error' && <Problem title="The feeds could not be shown" message={status.message} retry={refresh} />}
+      {status.kind === 'error' && <Problem title="The feeds could not be shown" message={status.message} retry={status.retry ? refresh : undefined} />}
       {status.kind === 'ok' && (
         <>
           <p className="nhsuk-body">
@@ -94,48 +94,50 @@ export default function FeedsPage() {
           <SourcesTable rows={rows} />
         </>
       )}
-      <section className="bevan-int-section" aria-labelledby="per-hour">
-        <h2 className="nhsuk-heading-m" id="per-hour">
-          Messages per hour
-        </h2>
-        <div className="bevan-int-controls">
-          <div className="nhsuk-form-group">
-            <label className="nhsuk-label" htmlFor="chart-source">
-              Source system
-            </label>
-            <select className="nhsuk-select" id="chart-source" value={source ?? ''} onChange={(e) => choose({ source: e.currentTarget.value || null })}>
-              <option value="">All sources</option>
-              {rows
-                .filter((r) => r.source !== null)
-                .map((r) => (
-                  <option key={r.source} value={r.source!}>
-                    {r.label}
-                  </option>
-                ))}
-            </select>
-          </div>
-          <fieldset className="nhsuk-fieldset nhsuk-form-group">
-            <legend className="nhsuk-fieldset__legend nhsuk-fieldset__legend--s">Period</legend>
-            <div className="nhsuk-radios nhsuk-radios--inline">
-              {RANGES.map((r) => (
-                <div className="nhsuk-radios__item" key={r.value}>
-                  <input className="nhsuk-radios__input" id={`range-${r.value}`} name="range" type="radio" value={r.value} checked={range === r.value} onChange={() => choose({ range: r.value })} />
-                  <label className="nhsuk-label nhsuk-radios__label" htmlFor={`range-${r.value}`}>
-                    {r.label}
-                  </label>
-                </div>
-              ))}
+      {!(status.kind === 'error' && !status.retry) && (
+        <section className="bevan-int-section" aria-labelledby="per-hour">
+          <h2 className="nhsuk-heading-m" id="per-hour">
+            Messages per hour
+          </h2>
+          <div className="bevan-int-controls">
+            <div className="nhsuk-form-group">
+              <label className="nhsuk-label" htmlFor="chart-source">
+                Source system
+              </label>
+              <select className="nhsuk-select" id="chart-source" value={source ?? ''} onChange={(e) => choose({ source: e.currentTarget.value || null })}>
+                <option value="">All sources</option>
+                {rows
+                  .filter((r) => r.source !== null)
+                  .map((r) => (
+                    <option key={r.source} value={r.source!}>
+                      {r.label}
+                    </option>
+                  ))}
+              </select>
             </div>
-          </fieldset>
-        </div>
-        {hourly.kind === 'loading' && <Loading what="messages per hour" />}
-        {hourly.kind === 'error' && <Problem title="Messages per hour could not be shown" message={hourly.message} retry={refresh} />}
-        {hourly.kind === 'ok' && (
-          <Suspense fallback={<Loading what="the chart" />}>
-            <FeedChart hourly={hourly.value} title={chartTitle} />
-          </Suspense>
-        )}
-      </section>
+            <fieldset className="nhsuk-fieldset nhsuk-form-group">
+              <legend className="nhsuk-fieldset__legend nhsuk-fieldset__legend--s">Period</legend>
+              <div className="nhsuk-radios nhsuk-radios--inline">
+                {RANGES.map((r) => (
+                  <div className="nhsuk-radios__item" key={r.value}>
+                    <input className="nhsuk-radios__input" id={`range-${r.value}`} name="range" type="radio" value={r.value} checked={range === r.value} onChange={() => choose({ range: r.value })} />
+                    <label className="nhsuk-label nhsuk-radios__label" htmlFor={`range-${r.value}`}>
+                      {r.label}
+                    </label>
+                  </div>
+                ))}
+              </div>
+            </fieldset>
+          </div>
+          {hourly.kind === 'loading' && <Loading what="messages per hour" />}
+          {hourly.kind === 'error' && <Problem title="Messages per hour could not be shown" message={hourly.message} retry={hourly.retry ? refresh : undefined} />}
+          {hourly.kind === 'ok' && (
+            <Suspense fallback={<Loading what="the chart" />}>
+              <FeedChart hourly={hourly.value} title={chartTitle} />
+            </Suspense>
+          )}
+        </section>
+      )}
     </div>
   );
 }

@@ -17,9 +17,9 @@ import { usePageTitle } from '../components/usePageTitle.ts';
 import { sourceLabel } from '../record/sources.ts';
 import { evidenceRows, matcherWouldSay, needsNhsOverride, nextInQueue, probabilityText, sideBySide, STATUS_WORDS, weightText } from './mpi-review.ts';
 import { MPI_REVIEW_PATH } from './nav.ts';
-import { Problem, problemText } from './Problem.tsx';
+import { isRefused, Problem, problemText } from './Problem.tsx';
 
-type State = { kind: 'loading' } | { kind: 'withheld'; reason: string } | { kind: 'not-found' } | { kind: 'error'; message: string } | { kind: 'ok'; pair: ReviewPair };
+type State = { kind: 'loading' } | { kind: 'withheld'; reason: string } | { kind: 'not-found' } | { kind: 'error'; message: string; retry: boolean } | { kind: 'ok'; pair: ReviewPair };
 type Notice = { kind: 'decided'; choice: ReviewChoice } | { kind: 'undone' } | { kind: 'refused'; message: string } | null;
 
 const DONE_WORDS: Record<ReviewChoice, string> = {
@@ -58,7 +58,7 @@ export default function MpiPairPage() {
         if (ac.signal.aborted) return;
         if (isApiError(e) && e.status === 403 && /restricted/i.test(e.message)) setState({ kind: 'withheld', reason: e.message });
         else if (isApiError(e) && e.status === 404) setState({ kind: 'not-found' });
-        else setState({ kind: 'error', message: problemText(e, 'see this pair') });
+        else setState({ kind: 'error', message: problemText(e, 'see this pair'), retry: !isRefused(e) });
       });
     return () => ac.abort();
   }, [id, attempt]);
@@ -132,7 +132,7 @@ export default function MpiPairPage() {
       )}
       {state.kind === 'loading' && <Loading what="the pair" />}
       {state.kind === 'not-found' && <p className="nhsuk-body-l">There is no review pair {idText}.</p>}
-      {state.kind === 'error' && <Problem title="The pair could not be shown" message={state.message} retry={() => setAttempt((n) => n + 1)} />}
+      {state.kind === 'error' && <Problem title="The pair could not be shown" message={state.message} retry={state.retry ? () => setAttempt((n) => n + 1) : undefined} />}
       {state.kind === 'withheld' && (
         <div className="nhsuk-inset-text">
           <p>This pair concerns a restricted person (a sensitive or protected record), so it is not shown to anyone through this service. It is decided by whoever holds the database.</p>

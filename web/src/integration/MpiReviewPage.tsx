@@ -14,11 +14,11 @@ import { usePageTitle } from '../components/usePageTitle.ts';
 import { sourceLabel } from '../record/sources.ts';
 import { probabilityText, REVIEW_STATUS_CHOICES, STATUS_WORDS } from './mpi-review.ts';
 import { MPI_REVIEW_PATH } from './nav.ts';
-import { Problem, problemText } from './Problem.tsx';
+import { isRefused, Problem, problemText } from './Problem.tsx';
 import { pageRange } from './quarantine.ts';
 
 const PAGE = 20;
-type State = { kind: 'loading' } | { kind: 'error'; message: string } | { kind: 'ok'; page: ReviewQueuePage };
+type State = { kind: 'loading' } | { kind: 'error'; message: string; retry: boolean } | { kind: 'ok'; page: ReviewQueuePage };
 
 export default function MpiReviewPage() {
   usePageTitle('MPI review');
@@ -35,7 +35,7 @@ export default function MpiReviewPage() {
     setState({ kind: 'loading' });
     listReviews({ status, offset, limit: PAGE }, { signal: ac.signal })
       .then((page) => setState({ kind: 'ok', page }))
-      .catch((e) => !ac.signal.aborted && setState({ kind: 'error', message: problemText(e, 'see the MPI review queue') }));
+      .catch((e) => !ac.signal.aborted && setState({ kind: 'error', message: problemText(e, 'see the MPI review queue'), retry: !isRefused(e) }));
     return () => ac.abort();
   }, [status, offset, attempt]);
 
@@ -60,7 +60,7 @@ export default function MpiReviewPage() {
         </div>
       </fieldset>
       {state.kind === 'loading' && <Loading what="the queue" />}
-      {state.kind === 'error' && <Problem title="The queue could not be shown" message={state.message} retry={() => setAttempt((n) => n + 1)} />}
+      {state.kind === 'error' && <Problem title="The queue could not be shown" message={state.message} retry={state.retry ? () => setAttempt((n) => n + 1) : undefined} />}
       {state.kind === 'ok' && (
         <section aria-labelledby="queue-title">
           <h2 className="nhsuk-heading-m" id="queue-title">

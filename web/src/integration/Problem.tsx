@@ -1,6 +1,11 @@
 /** A failed request on the integration team's pages, in plain words: refused by the access policy, or something else went wrong. */
 import { describeFailure, isApiError } from '../api/errors.ts';
 
+/** True when the access policy refused the request (trying again will not help). */
+export function isRefused(e: unknown): boolean {
+  return isApiError(e) && e.status === 403;
+}
+
 export function problemText(e: unknown, what: string): string {
   if (isApiError(e) && e.status === 403) return `You cannot ${what}: ${e.message.replace(/^access denied:\s*/i, '')}.`.replace(/\.\.$/, '.');
   return describeFailure(e);

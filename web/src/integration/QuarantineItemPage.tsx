@@ -15,7 +15,7 @@ import { usePageTitle } from '../components/usePageTitle.ts';
 import { sourceLabel } from '../record/sources.ts';
 import { FORMAT_LABEL } from './feeds.ts';
 import { QUARANTINE_PATH } from './nav.ts';
-import { Problem, problemText } from './Problem.tsx';
+import { isRefused, Problem, problemText } from './Problem.tsx';
 import { describeReplay, discardReasonProblem, editableText, repairedText } from './quarantine.ts';
 
 type Item = QuarantinedItem & { raw: string };
@@ -23,7 +23,7 @@ type State =
   | { kind: 'loading' }
   | { kind: 'withheld'; reason: string }
   | { kind: 'not-found' }
-  | { kind: 'error'; message: string }
+  | { kind: 'error'; message: string; retry: boolean }
   | { kind: 'ok'; item: Item };
 type Done = { kind: 'replayed'; text: string } | { kind: 'discarded' } | null;
 
@@ -48,7 +48,7 @@ export default function QuarantineItemPage() {
         if (ac.signal.aborted) return;
         if (isApiError(e) && e.status === 403 && /restricted/i.test(e.message)) setState({ kind: 'withheld', reason: e.message });
         else if (isApiError(e) && e.status === 404) setState({ kind: 'not-found' });
-        else setState({ kind: 'error', message: problemText(e, 'see this item') });
+        else setState({ kind: 'error', message: problemText(e, 'see this item'), retry: !isRefused(e) });
       });
     return () => ac.abort();
   }, [id, attempt]);
@@ -81,7 +81,7 @@ export default function QuarantineItemPage() {
       )}
       {state.kind === 'loading' && <Loading what="the item" />}
       {state.kind === 'not-found' && <p className="nhsuk-body-l">There is no quarantined item {idText}.</p>}
-      {state.kind === 'error' && <Problem title="The item could not be shown" message={state.message} retry={() => setAttempt((n) => n + 1)} />}
+      {state.kind === 'error' && <Problem title="The item could not be shown" message={state.message} retry={state.retry ? () => setAttempt((n) => n + 1) : undefined} />}
       {state.kind === 'withheld' && (
         <>
           <div className="nhsuk-inset-text">

@@ -14,11 +14,11 @@ import { usePageTitle } from '../components/usePageTitle.ts';
 import { sourceLabel } from '../record/sources.ts';
 import { FORMAT_LABEL } from './feeds.ts';
 import { QUARANTINE_PATH } from './nav.ts';
-import { Problem, problemText } from './Problem.tsx';
+import { isRefused, Problem, problemText } from './Problem.tsx';
 import { filterParams, FORMATS, pageRange, parseQuarantineFilter, QUARANTINE_STATUSES } from './quarantine.ts';
 import { timeAgo } from './time-ago.ts';
 
-type State = { kind: 'loading' } | { kind: 'error'; message: string } | { kind: 'ok'; page: Page };
+type State = { kind: 'loading' } | { kind: 'error'; message: string; retry: boolean } | { kind: 'ok'; page: Page };
 
 export default function QuarantinePage() {
   usePageTitle('Quarantine');
@@ -38,7 +38,7 @@ export default function QuarantinePage() {
     setState({ kind: 'loading' });
     listQuarantine(filter, { signal: ac.signal })
       .then((page) => setState({ kind: 'ok', page }))
-      .catch((e) => !ac.signal.aborted && setState({ kind: 'error', message: problemText(e, 'see the quarantine') }));
+      .catch((e) => !ac.signal.aborted && setState({ kind: 'error', message: problemText(e, 'see the quarantine'), retry: !isRefused(e) }));
     return () => ac.abort();
   }, [key, attempt]);
 
@@ -108,7 +108,7 @@ export default function QuarantinePage() {
         </div>
       </form>
       {state.kind === 'loading' && <Loading what="the quarantine" />}
-      {state.kind === 'error' && <Problem title="The quarantine could not be shown" message={state.message} retry={() => setAttempt((n) => n + 1)} />}
+      {state.kind === 'error' && <Problem title="The quarantine could not be shown" message={state.message} retry={state.retry ? () => setAttempt((n) => n + 1) : undefined} />}
       {state.kind === 'ok' && <Items page={state.page} go={go} heading={heading} />}
     </div>
   );

@@ -21,9 +21,10 @@ test('side by side: what agrees, what differs, what one side lacks', () => {
   assert.equal(rows.Postcode!.same, false);
   assert.equal(rows.Address!.right, '4 Oak Road, Manchester');
   assert.equal(rows['GP practice']!.right, 'P91001');
-  assert.deepEqual([rows.Source!.left, rows.Source!.right, rows.Source!.same], ['Community services', 'GP practice P91001', false]);
+  assert.deepEqual([rows.Source!.left, rows.Source!.right, rows.Source!.same], ['Community services', 'GP practice P91001', null]);
   assert.deepEqual([rows['Identifier in the source']!.left, rows['Identifier in the source']!.right], ['c1', 'A1']);
-  assert.equal(rows['Linked now']!.same, false);
+  assert.equal(rows['Linked now']!.same, null, 'context, not evidence');
+  assert.equal(rows['Linked now']!.left, 'Person 11111111 (possible match)');
   assert.equal(rows['Linked now']!.right, 'Person 0b6f4e8a (matched)');
   assert.equal(sideBySide(identity({ nhsNumber: '1234567890' }), b).find((r) => r.label === 'NHS number')!.left, '123 456 7890 (not a valid NHS number)');
 });

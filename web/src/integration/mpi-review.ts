@@ -12,7 +12,7 @@ export interface SideBySideRow {
   label: string;
   left: string;
   right: string;
-  /** true: the same; false: different; null: one side or both have nothing. */
+  /** true: the same; false: different; null: one side or both have nothing, or the row is context (source, id, link). */
   same: boolean | null;
 }
 
@@ -37,9 +37,10 @@ export function sideBySide(a: ReviewIdentity, b: ReviewIdentity): SideBySideRow[
     row('Postcode', a.postcode, b.postcode),
     row('Address', [a.address, a.town].filter(Boolean).join(', '), [b.address, b.town].filter(Boolean).join(', ')),
     row('GP practice', a.practice, b.practice),
-    { label: 'Source', left: sourceLabel(a.system), right: sourceLabel(b.system), same: a.system === b.system },
+    // Where each record comes from and where it is linked now: context, not evidence.
+    { label: 'Source', left: sourceLabel(a.system), right: sourceLabel(b.system), same: null },
     { label: 'Identifier in the source', left: a.id, right: b.id, same: null },
-    { label: 'Linked now', left: linkWords(a), right: linkWords(b), same: a.personId !== null && a.personId === b.personId },
+    { label: 'Linked now', left: linkWords(a), right: linkWords(b), same: null },
   ];
 }
 
