@@ -138,7 +138,7 @@ test("the integration team's screens in Chromium: feeds, quarantine repair and r
       await page.waitForURL(/range=7d/);
       await page.getByRole('heading', { level: 3, name: new RegExp(`Hospital ${facility}, last 7 days`) }).waitFor();
       await page.getByTestId('feed-chart').locator('svg').first().waitFor();
-      assert.match(await page.getByTestId('feed-chart-summary').innerText(), /in the last 7 days: \d+ accepted, \d+ ignored, 1 quarantined/);
+      await page.getByTestId('feed-chart-summary').filter({ hasText: /in the last 7 days: \d+ accepted, \d+ ignored, 1 quarantined/ }).waitFor();
       await shot(page, 'int-02-feeds-7-days');
     });
 

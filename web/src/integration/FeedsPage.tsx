@@ -60,7 +60,8 @@ export default function FeedsPage() {
   };
 
   const rows = status.kind === 'ok' ? feedRows(status.value) : [];
-  const chartTitle = `Messages per hour: ${source ? rows.find((r) => r.source === source)?.label ?? source : 'all sources'}, ${RANGES.find((r) => r.value === range)!.label.toLowerCase()}`;
+  // The chart's title names what it shows (the data that has arrived), not what was just asked for.
+  const titleOf = (h: FeedHourly) => `Messages per hour: ${h.source ? rows.find((r) => r.source === h.source)?.label ?? h.source : 'all sources'}, ${RANGES.find((r) => r.value === h.range)!.label.toLowerCase()}`;
   return (
     <div className="bevan-wide">
       <h1 className="nhsuk-heading-l">Feeds</h1>
@@ -133,7 +134,7 @@ export default function FeedsPage() {
           {hourly.kind === 'error' && <Problem title="Messages per hour could not be shown" message={hourly.message} retry={hourly.retry ? refresh : undefined} />}
           {hourly.kind === 'ok' && (
             <Suspense fallback={<Loading what="the chart" />}>
-              <FeedChart hourly={hourly.value} title={chartTitle} />
+              <FeedChart hourly={hourly.value} title={titleOf(hourly.value)} />
             </Suspense>
           )}
         </section>
