@@ -1,0 +1,326 @@
+/**
+ * The export tables of migration 0016 (`export_job`, `export_file`, `export_chunk`): jobs and
+ * their leases, output files and their content. The only SQL on those tables. Parameterised SQL.
+ */
+import type { Principal, PurposeOfUse } from '../../access/context.ts';
+import type { ExportLevel } from '../../access/policy.ts';
+import type { Queryable } from '../../db/database.ts';
+
+export type JobStatus = 'queued' | 'running' | 'complete' | 'failed';
+export type JobPhase = 'people' | 'reference' | 'done';
+
+export interface ExportJob {
+  jobId: string;
+  username: string;
+  principal: Principal;
+  purpose: PurposeOfUse;
+  from: string | null;
+  level: ExportLevel;
+  group: string | null;
+  types: string[] | null;
+  since: string | null;
+  outputFormat: string;
+  requestUrl: string;
+  ignoredParameters: string[];
+  status: JobStatus;
+  transactionTime: string;
+  phase: JobPhase;
+  cursorPerson: string | null;
+  cursorReference: [string, string, string] | null;
+  peopleTotal: number | null;
+  peopleDone: number;
+  peopleExported: number;
+  peopleExcluded: number;
+  leaseOwner: string | null;
+  attempts: number;
+  error: string | null;
+  createdAt: string;
+  completedAt: string | null;
+  expiresAt: string | null;
+}
+
+export interface ExportFile {
+  fileNo: number;
+  resourceType: string;
+  resources: number;
+  bytes: number;
+  closed: boolean;
+}
+
+const JOB_COLUMNS = `job_id::text AS job_id, username, principal, purpose, source_address, level, group_id, types, since, output_format, request_url,
+  ignored_parameters, status, transaction_time, phase, cursor_person::text AS cursor_person, cursor_reference, people_total, people_done,
+  people_exported, people_excluded, lease_owner, attempts, error, created_at, completed_at, expires_at`;
+
+interface JobRow {
+  job_id: string;
+  username: string;
+  principal: Principal;
+  purpose: PurposeOfUse;
+  source_address: string | null;
+  level: ExportLevel;
+  group_id: string | null;
+  types: string[] | null;
+  since: unknown;
+  output_format: string;
+  request_url: string;
+  ignored_parameters: string[];
+  status: JobStatus;
+  transaction_time: unknown;
+  phase: JobPhase;
+  cursor_person: string | null;
+  cursor_reference: string[] | null;
+  people_total: number | null;
+  people_done: number;
+  people_exported: number;
+  people_excluded: number;
+  lease_owner: string | null;
+  attempts: number;
+  error: string | null;
+  created_at: unknown;
+  completed_at: unknown;
+  expires_at: unknown;
+}
+
+function toJob(r: JobRow): ExportJob {
+  return {
+    jobId: r.job_id,
+    username: r.username,
+    principal: typeof r.principal === 'string' ? (JSON.parse(r.principal) as Principal) : r.principal,
+    purpose: r.purpose,
+    from: r.source_address,
+    level: r.level,
+    group: r.group_id,
+    types: r.types,
+    since: iso(r.since),
+    outputFormat: r.output_format,
+    requestUrl: r.request_url,
+    ignoredParameters: r.ignored_parameters ?? [],
+    status: r.status,
+    transactionTime: iso(r.transaction_time)!,
+    phase: r.phase,
+    cursorPerson: r.cursor_person,
+    cursorReference: r.cursor_reference && r.cursor_reference.length === 3 ? (r.cursor_reference as [string, string, string]) : null,
+    peopleTotal: r.people_total === null ? null : Number(r.people_total),
+    peopleDone: Number(r.people_done),
+    peopleExported: Number(r.people_exported),
+    peopleExcluded: Number(r.people_excluded),
+    leaseOwner: r.lease_owner,
+    attempts: Number(r.attempts),
+    error: r.error,
+    createdAt: iso(r.created_at)!,
+    completedAt: iso(r.completed_at),
+    expiresAt: iso(r.expires_at),
+  };
+}
+
+export interface NewJob {
+  jobId: string;
+  principal: Principal;
+  purpose: PurposeOfUse;
+  from: string | null;
+  level: ExportLevel;
+  group: string | null;
+  types: string[] | null;
+  since: string | null;
+  outputFormat: string;
+  requestUrl: string;
+  ignoredParameters: string[];
+}
+
+/** Inserts a queued job; its transaction time is the database's clock now (one clock for every server). */
+export async function insertJob(tx: Queryable, j: NewJob): Promise<ExportJob> {
+  const r = await tx.query<JobRow>(
+    `INSERT INTO export_job (job_id, username, principal, purpose, source_address, level, group_id, types, since, output_format, request_url, ignored_parameters, transaction_time)
+     VALUES ($1, $2, $3::jsonb, $4, $5, $6, $7, $8::text[], $9, $10, $11, $12::text[], now())
+     RETURNING ${JOB_COLUMNS}`,
+    [j.jobId, j.principal.user, JSON.stringify(j.principal), j.purpose, j.from, j.level, j.group, j.types, j.since, j.outputFormat, j.requestUrl, j.ignoredParameters],
+  );
+  return toJob(r.rows[0]!);
+}
+
+/** A job by id, or null. */
+export async function findJob(db: Queryable, jobId: string): Promise<ExportJob | null> {
+  const r = await db.query<JobRow>(`SELECT ${JOB_COLUMNS} FROM export_job WHERE job_id = $1`, [jobId]);
+  return r.rows[0] ? toJob(r.rows[0]) : null;
+}
+
+/** A job by id, its row locked until the transaction ends (a batch holds it; a cancel waits for the batch). */
+export async function lockJob(tx: Queryable, jobId: string): Promise<ExportJob | null> {
+  const r = await tx.query<JobRow>(`SELECT ${JOB_COLUMNS} FROM export_job WHERE job_id = $1 FOR UPDATE`, [jobId]);
+  return r.rows[0] ? toJob(r.rows[0]) : null;
+}
+
+/** How many of the user's jobs are still queued or running. */
+export async function unfinishedJobs(db: Queryable, username: string): Promise<number> {
+  const r = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM export_job WHERE username = $1 AND status IN ('queued', 'running')`, [username]);
+  return r.rows[0]?.n ?? 0;
+}
+
+/** Deletes a job, its files and their content; true when there was one. */
+export async function deleteJob(tx: Queryable, jobId: string): Promise<boolean> {
+  const r = await tx.query(`DELETE FROM export_job WHERE job_id = $1`, [jobId]);
+  return r.rowCount > 0;
+}
+
+/**
+ * Takes the oldest job that is queued, or running under a lease that has run out (its server
+ * died or hung), for this server: SKIP LOCKED, so servers polling together take different jobs.
+ * The lease is the database's clock plus leaseMs.
+ */
+export async function claimJob(db: Queryable, serverId: string, leaseMs: number): Promise<ExportJob | null> {
+  const r = await db.query<JobRow>(
+    `UPDATE export_job SET status = 'running', lease_owner = $1, lease_expires_at = now() + $2 * interval '1 millisecond',
+            attempts = attempts + 1, updated_at = now()
+      WHERE job_id = (SELECT job_id FROM export_job
+                       WHERE status = 'queued' OR (status = 'running' AND (lease_expires_at IS NULL OR lease_expires_at < now()))
+                       ORDER BY created_at LIMIT 1 FOR UPDATE SKIP LOCKED)
+      RETURNING ${JOB_COLUMNS}`,
+    [serverId, leaseMs],
+  );
+  return r.rows[0] ? toJob(r.rows[0]) : null;
+}
+
+export interface Progress {
+  phase: JobPhase;
+  cursorPerson: string | null;
+  cursorReference: [string, string, string] | null;
+  peopleTotal: number | null;
+  addDone: number;
+  addExported: number;
+  addExcluded: number;
+}
+
+/**
+ * Moves the job's cursor and renews its lease, only while this server still holds it: false
+ * when the job was cancelled (deleted) or taken over, and the caller's transaction must roll back.
+ */
+export async function advanceJob(tx: Queryable, jobId: string, serverId: string, leaseMs: number, p: Progress): Promise<boolean> {
+  const r = await tx.query(
+    `UPDATE export_job SET phase = $3, cursor_person = $4::uuid, cursor_reference = $5::text[], people_total = coalesce($6, people_total),
+            people_done = people_done + $7, people_exported = people_exported + $8, people_excluded = people_excluded + $9,
+            lease_expires_at = now() + $10 * interval '1 millisecond', updated_at = now()
+      WHERE job_id = $1 AND lease_owner = $2 AND status = 'running'`,
+    [jobId, serverId, p.phase, p.cursorPerson, p.cursorReference, p.peopleTotal, p.addDone, p.addExported, p.addExcluded, leaseMs],
+  );
+  return r.rowCount > 0;
+}
+
+/** Marks the job complete (or failed), releases its lease and sets when its files go; false when the lease was lost. */
+export async function finishJob(tx: Queryable, jobId: string, serverId: string | null, outcome: { status: 'complete' | 'failed'; error?: string; retentionMs: number }): Promise<boolean> {
+  await tx.query(`UPDATE export_file SET closed = true WHERE job_id = $1 AND NOT closed`, [jobId]);
+  const r = await tx.query(
+    `UPDATE export_job SET status = $3, error = $4, phase = 'done', lease_owner = NULL, lease_expires_at = NULL, completed_at = now(),
+            expires_at = now() + $5 * interval '1 millisecond', updated_at = now()
+      WHERE job_id = $1 AND ($2::text IS NULL OR lease_owner = $2) AND status IN ('queued', 'running')`,
+    [jobId, serverId, outcome.status, outcome.error ?? null, outcome.retentionMs],
+  );
+  return r.rowCount > 0;
+}
+
+/** Gives a running job back (this server is stopping), so that any server takes it at once. */
+export async function releaseJob(db: Queryable, jobId: string, serverId: string): Promise<void> {
+  await db.query(
+    `UPDATE export_job SET status = 'queued', lease_owner = NULL, lease_expires_at = NULL, attempts = greatest(attempts - 1, 0), updated_at = now()
+      WHERE job_id = $1 AND lease_owner = $2 AND status = 'running'`,
+    [jobId, serverId],
+  );
+}
+
+/** Removes jobs whose files have expired; the number removed. */
+export async function deleteExpiredJobs(db: Queryable): Promise<number> {
+  const r = await db.query(`DELETE FROM export_job WHERE expires_at IS NOT NULL AND expires_at < now()`);
+  return r.rowCount;
+}
+
+/** The job's files in order. */
+export async function filesOf(db: Queryable, jobId: string): Promise<ExportFile[]> {
+  const r = await db.query<{ file_no: number; resource_type: string; resources: number; bytes: number; closed: boolean }>(
+    `SELECT file_no, resource_type, resources, bytes, closed FROM export_file WHERE job_id = $1 ORDER BY file_no`,
+    [jobId],
+  );
+  return r.rows.map((f) => ({ fileNo: Number(f.file_no), resourceType: f.resource_type, resources: Number(f.resources), bytes: Number(f.bytes), closed: f.closed }));
+}
+
+/** One file of a job, or null. */
+export async function findFile(db: Queryable, jobId: string, fileNo: number): Promise<ExportFile | null> {
+  const r = await db.query<{ file_no: number; resource_type: string; resources: number; bytes: number; closed: boolean }>(
+    `SELECT file_no, resource_type, resources, bytes, closed FROM export_file WHERE job_id = $1 AND file_no = $2`,
+    [jobId, fileNo],
+  );
+  const f = r.rows[0];
+  return f ? { fileNo: Number(f.file_no), resourceType: f.resource_type, resources: Number(f.resources), bytes: Number(f.bytes), closed: f.closed } : null;
+}
+
+/** The files still open for more content, with the last chunk number of each, and the highest file number used. */
+export async function openFiles(tx: Queryable, jobId: string): Promise<{ open: (ExportFile & { lastSeq: number })[]; maxFileNo: number }> {
+  const r = await tx.query<{ file_no: number; resource_type: string; resources: number; bytes: number; closed: boolean; last_seq: number }>(
+    `SELECT f.file_no, f.resource_type, f.resources, f.bytes, f.closed,
+            (SELECT coalesce(max(c.seq), 0) FROM export_chunk c WHERE c.job_id = f.job_id AND c.file_no = f.file_no)::int AS last_seq
+       FROM export_file f WHERE f.job_id = $1 AND NOT f.closed ORDER BY f.file_no`,
+    [jobId],
+  );
+  const m = await tx.query<{ n: number }>(`SELECT coalesce(max(file_no), 0)::int AS n FROM export_file WHERE job_id = $1`, [jobId]);
+  return {
+    open: r.rows.map((f) => ({ fileNo: Number(f.file_no), resourceType: f.resource_type, resources: Number(f.resources), bytes: Number(f.bytes), closed: f.closed, lastSeq: Number(f.last_seq) })),
+    maxFileNo: m.rows[0]?.n ?? 0,
+  };
+}
+
+/** Starts a file. */
+export async function insertFile(tx: Queryable, jobId: string, fileNo: number, resourceType: string, firstPerson: string | null): Promise<void> {
+  await tx.query(`INSERT INTO export_file (job_id, file_no, resource_type, first_person) VALUES ($1, $2, $3, $4::uuid)`, [jobId, fileNo, resourceType, firstPerson]);
+}
+
+export interface NewChunk {
+  fileNo: number;
+  seq: number;
+  resources: number;
+  ndjson: string;
+  lastPerson: string | null;
+  /** Close the file after this chunk (it is full). */
+  close: boolean;
+}
+
+/** Appends chunks (one statement) and adds their counts to their files (one more). */
+export async function appendChunks(tx: Queryable, jobId: string, chunks: readonly NewChunk[]): Promise<void> {
+  if (!chunks.length) return;
+  await tx.query(
+    `INSERT INTO export_chunk (job_id, file_no, seq, resources, ndjson)
+     SELECT $1, * FROM unnest($2::int[], $3::int[], $4::int[], $5::text[])`,
+    [jobId, chunks.map((c) => c.fileNo), chunks.map((c) => c.seq), chunks.map((c) => c.resources), chunks.map((c) => c.ndjson)],
+  );
+  const byFile = new Map<number, { resources: number; bytes: number; lastPerson: string | null; close: boolean }>();
+  for (const c of chunks) {
+    const f = byFile.get(c.fileNo) ?? { resources: 0, bytes: 0, lastPerson: null, close: false };
+    f.resources += c.resources;
+    f.bytes += Buffer.byteLength(c.ndjson, 'utf8');
+    f.lastPerson = c.lastPerson ?? f.lastPerson;
+    f.close ||= c.close;
+    byFile.set(c.fileNo, f);
+  }
+  const files = [...byFile.entries()];
+  await tx.query(
+    `UPDATE export_file f SET resources = f.resources + n.resources, bytes = f.bytes + n.bytes,
+            last_person = coalesce(n.last_person, f.last_person), closed = f.closed OR n.close
+       FROM unnest($2::int[], $3::int[], $4::bigint[], $5::uuid[], $6::boolean[]) AS n(file_no, resources, bytes, last_person, close)
+      WHERE f.job_id = $1 AND f.file_no = n.file_no`,
+    [jobId, files.map(([n]) => n), files.map(([, f]) => f.resources), files.map(([, f]) => f.bytes), files.map(([, f]) => f.lastPerson), files.map(([, f]) => f.close)],
+  );
+}
+
+/** The next chunk of a file after `afterSeq`, or null at the end (a file is read one chunk at a time). */
+export async function nextChunk(db: Queryable, jobId: string, fileNo: number, afterSeq: number): Promise<{ seq: number; ndjson: string } | null> {
+  const r = await db.query<{ seq: number; ndjson: string }>(
+    `SELECT seq, ndjson FROM export_chunk WHERE job_id = $1 AND file_no = $2 AND seq > $3 ORDER BY seq LIMIT 1`,
+    [jobId, fileNo, afterSeq],
+  );
+  const c = r.rows[0];
+  return c ? { seq: Number(c.seq), ndjson: c.ndjson } : null;
+}
+
+function iso(v: unknown): string | null {
+  if (v === null || v === undefined) return null;
+  if (v instanceof Date) return v.toISOString();
+  const d = new Date(String(v));
+  return Number.isNaN(d.getTime()) ? String(v) : d.toISOString();
+}
