@@ -281,14 +281,14 @@ export interface NewChunk {
   close: boolean;
 }
 
-/** Appends chunks (one statement) and adds their counts to their files (one more). */
+/** Appends chunks and adds their counts to their files (one statement for all the files). */
 export async function appendChunks(tx: Queryable, jobId: string, chunks: readonly NewChunk[]): Promise<void> {
   if (!chunks.length) return;
-  await tx.query(
-    `INSERT INTO export_chunk (job_id, file_no, seq, resources, ndjson)
-     SELECT $1, * FROM unnest($2::int[], $3::int[], $4::int[], $5::text[])`,
-    [jobId, chunks.map((c) => c.fileNo), chunks.map((c) => c.seq), chunks.map((c) => c.resources), chunks.map((c) => c.ndjson)],
-  );
+  // One statement a chunk: a chunk's text goes as a plain parameter (an array literal of megabytes
+  // costs escaping on both sides, measured at ten times slower).
+  for (const c of chunks) {
+    await tx.query(`INSERT INTO export_chunk (job_id, file_no, seq, resources, ndjson) VALUES ($1, $2, $3, $4, $5)`, [jobId, c.fileNo, c.seq, c.resources, c.ndjson]);
+  }
   const byFile = new Map<number, { resources: number; bytes: number; lastPerson: string | null; close: boolean }>();
   for (const c of chunks) {
     const f = byFile.get(c.fileNo) ?? { resources: 0, bytes: 0, lastPerson: null, close: false };
