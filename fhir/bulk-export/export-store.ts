@@ -18,6 +18,9 @@ export interface PeopleScope {
   group: string | null;
   /** Nobody who arrived after the export's transaction time. */
   before: string;
+  /** A slice's range of person ids [lo, hi); null: unbounded. */
+  lo?: string | null;
+  hi?: string | null;
 }
 
 /**
@@ -33,11 +36,12 @@ function groupCondition(param: string): string {
 
 /** The next page of people after `after` (person-id order), at most `limit`. */
 export async function peoplePage(db: Queryable, scope: PeopleScope, after: string | null, limit: number): Promise<PersonRow[]> {
-  const params: unknown[] = [scope.before, after, limit];
-  let where = `p.status = 'active' AND p.created_at <= $1 AND ($2::uuid IS NULL OR p.person_id > $2::uuid)`;
+  const params: unknown[] = [scope.before, after, limit, scope.lo ?? null, scope.hi ?? null];
+  let where = `p.status = 'active' AND p.created_at <= $1 AND ($2::uuid IS NULL OR p.person_id > $2::uuid)
+               AND ($4::uuid IS NULL OR p.person_id >= $4::uuid) AND ($5::uuid IS NULL OR p.person_id < $5::uuid)`;
   if (scope.group) {
     params.push(scope.group);
-    where += ` AND ${groupCondition('$4')}`;
+    where += ` AND ${groupCondition('$6')}`;
   }
   const r = await db.query<PersonRow>(`SELECT ${PERSON_COLUMNS} FROM person p WHERE ${where} ORDER BY p.person_id LIMIT $3`, params);
   return r.rows;

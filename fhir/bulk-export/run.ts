@@ -1,11 +1,12 @@
 /**
- * Runs a bulk export job one batch of people at a time, each batch one transaction: read the
- * next page of people (keyset), gather their access facts, ask the decision point for each
+ * Runs a bulk export job's slices (ranges of people, and the reference data) one batch at a
+ * time, each batch one transaction: read the slice's next page of people (keyset), gather their access facts, ask the decision point for each
  * (access/policy.ts `decide`, with the export's scope), read the permitted people's resources a
  * page at a time, drop what the obligations withhold, present the rest as the record does,
  * append it to the output files as chunks, move the job's cursor and renew its lease, and write
  * the audit rows (one per person exported or excluded, in one batch statement) — all committed
- * together, so a crash loses at most the batch in hand and the job resumes from its cursor.
+ * together, so a crash loses at most the batch in hand and the slice resumes from its cursor.
+ * The batch that finishes the last slice completes the job.
  */
 import { appendAuditBatch, type AuditEntry } from '../../access/audit.ts';
 import { gatherAccessFacts, type PersonKey } from '../../access/facts-store.ts';
@@ -13,8 +14,8 @@ import { decide, visibleUnder, type Decision, type ExportScope, type Policy } fr
 import type { Database, Queryable } from '../../db/database.ts';
 import { presentResource } from '../../record/fhir-bundle.ts';
 import type { PracticeRow } from '../../record/rows.ts';
-import { allPractices, countPeople, identitiesOf, membersOf, peoplePage, referencePage, resourcesPage, sourcePatientsOf, type PeopleScope, type ReferenceKey, type ResourceKey } from './export-store.ts';
-import { advanceJob, appendChunks, filesOf, finishJob, insertFile, lockJob, openFiles, type ExportJob } from './job-store.ts';
+import { allPractices, identitiesOf, membersOf, peoplePage, referencePage, resourcesPage, sourcePatientsOf, type PeopleScope, type ResourceKey } from './export-store.ts';
+import { advanceSlice, appendChunks, filesOf, finishJob, holdJob, insertFile, lockJob, lockSlice, openFiles, slicesLeft, slicesOf, type ExportJob, type SliceProgress } from './job-store.ts';
 import { PERSON_TYPES, REFERENCE_TYPES, typesOf } from './params.ts';
 import { addSubjectKey, ChunkWriter, demographicsChangedAt, exportedPatient, patientKeysOf } from './present.ts';
 
@@ -46,6 +47,7 @@ export const RUN_DEFAULTS = {
   retentionMs: 24 * 3_600_000,
 } as const;
 
+/** more: call again; complete: the slice is done; failed: the job failed; lost: cancelled, or another server has the slice. */
 export type BatchOutcome = 'more' | 'complete' | 'failed' | 'lost';
 
 /** The audit entry of the job's user (the export acts for them, on whichever server runs it). */
@@ -58,76 +60,71 @@ export function scopeOf(job: Pick<ExportJob, 'level' | 'group'>): ExportScope {
   return { level: job.level, group: job.group };
 }
 
-/** Runs the next batch of a job this server holds. */
-export async function runBatch(db: Database, jobId: string, o: RunOptions): Promise<BatchOutcome> {
+/** Runs the next batch of a slice this server holds. */
+export async function runBatch(db: Database, jobId: string, sliceNo: number, o: RunOptions): Promise<BatchOutcome> {
   return db.transaction(async (tx) => {
-    // The row lock keeps a cancel (DELETE) or a second server from changing the job mid-batch.
-    const job = await lockJob(tx, jobId);
-    if (!job || job.status !== 'running' || job.leaseOwner !== o.serverId) return 'lost';
+    // The job's row is held against a cancel (DELETE waits for the batch), not against the other slices' batches.
+    const job = await holdJob(tx, jobId);
+    const slice = job && (await lockSlice(tx, jobId, sliceNo));
+    if (!job || !slice || (job.status !== 'running' && job.status !== 'queued') || slice.status !== 'running' || slice.leaseOwner !== o.serverId) return 'lost';
     const now = o.clock();
     const policy = o.policy();
     const gate = decide(policy, { action: 'export', principal: job.principal, purpose: job.purpose, facts: null, export: scopeOf(job), now });
     if (gate.kind === 'deny') {
-      await finishJob(tx, job.jobId, o.serverId, { status: 'failed', error: `access withdrawn: ${gate.reason}`, retentionMs: o.retentionMs });
-      await appendAuditBatch(tx, [jobEntry(job, { action: 'export.complete', decision: 'deny', reason: gate.reason, detail: { job: job.jobId, status: 'failed' } })], now);
+      if (await lockJob(tx, jobId) && (await finishJob(tx, jobId, { status: 'failed', error: `access withdrawn: ${gate.reason}`, retentionMs: o.retentionMs }))) {
+        await appendAuditBatch(tx, [jobEntry(job, { action: 'export.complete', decision: 'deny', reason: gate.reason, detail: { job: jobId, status: 'failed' } })], now);
+      }
       return 'failed';
     }
     const wanted = job.types ?? typesOf(job.level);
-    const { open, maxFileNo } = await openFiles(tx, job.jobId);
+    const { open, maxFileNo } = await openFiles(tx, jobId, sliceNo);
     const writer = new ChunkWriter(open, maxFileNo, o);
     const write = async () => {
       const { files, chunks } = writer.take();
-      for (const f of files) await insertFile(tx, job.jobId, f.fileNo, f.resourceType, f.firstPerson);
-      await appendChunks(tx, job.jobId, chunks);
+      for (const f of files) await insertFile(tx, jobId, f.fileNo, f.resourceType, f.firstPerson);
+      await appendChunks(tx, jobId, chunks);
     };
-
-    if (job.phase === 'people') {
-      const scope: PeopleScope = { group: job.level === 'group' ? job.group : null, before: job.transactionTime };
-      const people = await peoplePage(tx, scope, job.cursorPerson, o.batchPeople);
-      const total = job.peopleTotal ?? (await countPeople(tx, scope));
-      if (people.length) {
-        const result = await exportPeople(tx, job, policy!, people, wanted, writer, write, o, now);
-        writer.flush();
-        await write();
-        const moved = await advanceJob(tx, job.jobId, o.serverId, o.leaseMs, {
-          phase: 'people', cursorPerson: people[people.length - 1]!.person_id, cursorReference: null, peopleTotal: total,
-          addDone: people.length, addExported: result.exported, addExcluded: result.excluded,
-        });
-        if (!moved) throw new LeaseLost();
-        // Last, so the chain heads are locked only for the commit.
-        await appendAuditBatch(tx, result.audit, now);
-        return 'more';
-      }
-      const references = job.level === 'system' ? wanted.filter((t) => (REFERENCE_TYPES as readonly string[]).includes(t)) : [];
-      if (references.length) {
-        if (!(await advanceJob(tx, job.jobId, o.serverId, o.leaseMs, { phase: 'reference', cursorPerson: job.cursorPerson, cursorReference: null, peopleTotal: total, addDone: 0, addExported: 0, addExcluded: 0 }))) throw new LeaseLost();
-        return 'more';
-      }
-    } else if (job.phase === 'reference') {
+    let audit: AuditEntry[] = [];
+    let progress: SliceProgress;
+    if (slice.kind === 'people') {
+      const scope: PeopleScope = { group: job.level === 'group' ? job.group : null, before: job.transactionTime, lo: slice.lo, hi: slice.hi };
+      const people = await peoplePage(tx, scope, slice.cursorPerson, o.batchPeople);
+      const result = people.length ? await exportPeople(tx, job, policy!, people, wanted, writer, write, o, now) : { audit: [], exported: 0, excluded: 0 };
+      audit = result.audit;
+      progress = {
+        cursorPerson: people.at(-1)?.person_id ?? slice.cursorPerson, cursorReference: null,
+        addDone: people.length, addExported: result.exported, addExcluded: result.excluded, done: people.length < o.batchPeople,
+      };
+    } else {
       const types = wanted.filter((t) => (REFERENCE_TYPES as readonly string[]).includes(t));
-      const rows = await referencePage(tx, { types, since: job.since, before: job.transactionTime }, job.cursorReference, o.pageRows);
+      const rows = await referencePage(tx, { types, since: job.since, before: job.transactionTime }, slice.cursorReference, o.pageRows);
       for (const r of rows) writer.add(r.resource_type, null, JSON.stringify(presentResource(r, null, new Set())));
-      writer.flush();
-      await write();
-      if (rows.length === o.pageRows) {
-        const last = rows[rows.length - 1]!;
-        const cursor: ReferenceKey = [last.source_system, last.resource_type, last.source_id];
-        if (!(await advanceJob(tx, job.jobId, o.serverId, o.leaseMs, { phase: 'reference', cursorPerson: job.cursorPerson, cursorReference: cursor, peopleTotal: null, addDone: 0, addExported: 0, addExcluded: 0 }))) throw new LeaseLost();
-        return 'more';
+      const last = rows.at(-1);
+      progress = { cursorPerson: null, cursorReference: last ? [last.source_system, last.resource_type, last.source_id] : slice.cursorReference, addDone: 0, addExported: 0, addExcluded: 0, done: rows.length < o.pageRows };
+    }
+    writer.flush();
+    await write();
+    if (!(await advanceSlice(tx, jobId, sliceNo, o.serverId, o.leaseMs, progress))) throw new LeaseLost();
+    const outcome: BatchOutcome = progress.done ? 'complete' : 'more';
+    if (progress.done) {
+      // The last slice done completes the job: the job's row lock makes two slices finishing at once agree on which is last.
+      await lockJob(tx, jobId);
+      if ((await slicesLeft(tx, jobId)) === 0) {
+        const files = await filesOf(tx, jobId);
+        const slices = await slicesOf(tx, jobId);
+        const byType: Record<string, number> = {};
+        for (const f of files) byType[f.resourceType] = (byType[f.resourceType] ?? 0) + f.resources;
+        const sum = (k: 'peopleDone' | 'peopleExported' | 'peopleExcluded') => slices.reduce((n, x) => n + x[k], 0);
+        if (!(await finishJob(tx, jobId, { status: 'complete', retentionMs: o.retentionMs }))) throw new LeaseLost();
+        audit.push(jobEntry(job, {
+          action: 'export.complete', decision: 'permit', reason: gate.reason,
+          detail: { job: jobId, level: job.level, group: job.group, files: files.length, resources: byType, people: { weighed: sum('peopleDone'), exported: sum('peopleExported'), excluded: sum('peopleExcluded') } },
+        }));
       }
     }
-
-    // Done: close the files, mark the job complete, audit the completion with what was written.
-    const files = await filesOf(tx, job.jobId);
-    const byType: Record<string, number> = {};
-    for (const f of files) byType[f.resourceType] = (byType[f.resourceType] ?? 0) + f.resources;
-    if (!(await finishJob(tx, job.jobId, o.serverId, { status: 'complete', retentionMs: o.retentionMs }))) throw new LeaseLost();
-    const fresh = await lockJob(tx, job.jobId);
-    await appendAuditBatch(tx, [jobEntry(job, {
-      action: 'export.complete', decision: 'permit', reason: gate.reason,
-      detail: { job: job.jobId, level: job.level, group: job.group, files: files.length, resources: byType, people: { weighed: fresh?.peopleDone ?? null, exported: fresh?.peopleExported ?? null, excluded: fresh?.peopleExcluded ?? null } },
-    })], now);
-    return 'complete';
+    // Last, so the chain heads are locked only for the commit.
+    await appendAuditBatch(tx, audit, now);
+    return outcome;
   });
 }
 

@@ -14,8 +14,8 @@ import { decide, type ExportScope, type Policy } from '../../access/policy.ts';
 import type { Database } from '../../db/database.ts';
 import { ODS_SYSTEM } from '../../record/fhir-bundle.ts';
 import { countPeople, findPractice } from './export-store.ts';
-import { appendChunks, deleteJob, filesOf, findFile, findJob, insertFile, insertJob, lockJob, nextChunk, unfinishedJobs, type ExportFile, type ExportJob } from './job-store.ts';
-import { parseExportParameters } from './params.ts';
+import { appendChunks, deleteJob, filesOf, findFile, findJob, insertFile, insertJob, lockJobForDelete, nextChunk, slicesOf, unfinishedJobs, type ExportFile, type ExportJob } from './job-store.ts';
+import { parseExportParameters, REFERENCE_TYPES, typesOf } from './params.ts';
 
 /** The most exports one user may have queued or running at once. */
 export const MAX_UNFINISHED_JOBS = 3;
@@ -85,11 +85,15 @@ export function manifestOf(job: ExportJob, files: readonly ExportFile[], base: s
   };
 }
 
+/** Slices of people a job is cut into (servers and the slots of each work on different slices at once). */
+export const DEFAULT_SLICES = 8;
+
 export class BulkExportService {
   constructor(
     private readonly ctx: ExportRequester,
     private readonly policy: Policy | null,
     private readonly clock: () => Date = () => new Date(),
+    private readonly o: { slices?: number } = {},
   ) {}
 
   /** Kick-off: decides, checks the request, creates the job; the job id, for the status URL. */
@@ -119,10 +123,12 @@ export class BulkExportService {
         return { kind: 'busy' as const, message: `you have ${MAX_UNFINISHED_JOBS} exports in progress already: wait for one to finish, or cancel one (DELETE its status URL)` };
       }
       const p = parsed.params;
+      const types = p.types ?? typesOf(k.scope.level);
+      const peopleTotal = await countPeople(tx, { group: k.scope.level === 'group' ? k.scope.group! : null, before: now.toISOString() });
       const job = await insertJob(tx, {
         jobId: randomUUID(), principal, purpose, from: this.ctx.from, level: k.scope.level, group: k.scope.group ?? null,
         types: p.types, since: p.since, outputFormat: p.outputFormat, requestUrl: k.requestUrl, ignoredParameters: p.ignored,
-      });
+      }, { peopleSlices: Math.max(1, Math.min(64, this.o.slices ?? DEFAULT_SLICES)), reference: k.scope.level === 'system' && types.some((t) => (REFERENCE_TYPES as readonly string[]).includes(t)), peopleTotal });
       if (p.ignored.length) {
         // Parameters ignored at the client's request are reported in the manifest's error list.
         const outcome = { resourceType: 'OperationOutcome', issue: [{ severity: 'information', code: 'not-supported', diagnostics: `ignored (Prefer: handling=lenient): ${p.ignored.join(', ')}` }] };
@@ -154,10 +160,12 @@ export class BulkExportService {
       case 'queued':
         return { kind: 'in-progress', progress: 'queued', retryAfterSeconds: 2 };
       case 'running': {
-        if (job.phase === 'reference') return { kind: 'in-progress', progress: 'exporting reference data', retryAfterSeconds: 2 };
-        const total = job.peopleTotal;
-        const pct = total ? Math.min(99, Math.floor((job.peopleDone / total) * 100)) : 0;
-        return { kind: 'in-progress', progress: total === null ? 'starting' : `${pct}%: ${job.peopleDone} of ${total} people weighed`, retryAfterSeconds: 2 };
+        const slices = await slicesOf(this.ctx.db, jobId);
+        const done = slices.reduce((n, x) => n + x.peopleDone, 0);
+        const total = job.peopleTotal ?? 0;
+        const pct = total ? Math.min(99, Math.floor((done / total) * 100)) : 0;
+        const working = slices.filter((x) => x.status === 'running').length;
+        return { kind: 'in-progress', progress: `${pct}%: ${done} of ${total} people weighed; ${slices.filter((x) => x.status === 'done').length} of ${slices.length} slices done, ${working} in progress`, retryAfterSeconds: 2 };
       }
       case 'complete':
         return { kind: 'complete', job, files: await filesOf(this.ctx.db, jobId) };
@@ -169,14 +177,25 @@ export class BulkExportService {
   /** Cancels an export (running or finished) and removes its files. */
   async cancel(jobId: string): Promise<void> {
     const now = this.clock();
-    const out = await this.ctx.db.transaction(async (tx) => {
-      // Waits for a batch in hand to commit; the worker then finds the job gone and stops.
-      const job = await lockJob(tx, jobId);
-      if (!job || !this.owns(job)) return false;
-      await deleteJob(tx, jobId);
-      await appendAuditBatch(tx, [this.entry({ action: 'export.cancel', decision: 'permit', reason: `cancelled while ${job.status}`, detail: { job: jobId } })], now);
-      return true;
-    });
+    const attempt = () =>
+      this.ctx.db.transaction(async (tx) => {
+        // Waits for the batches in hand to commit; the workers then find the job gone and stop.
+        const job = await lockJobForDelete(tx, jobId);
+        if (!job || !this.owns(job)) return false;
+        await deleteJob(tx, jobId);
+        await appendAuditBatch(tx, [this.entry({ action: 'export.cancel', decision: 'permit', reason: `cancelled while ${job.status}`, detail: { job: jobId } })], now);
+        return true;
+      });
+    let out = false;
+    for (let i = 0; ; i++) {
+      try {
+        out = await attempt();
+        break;
+      } catch (err) {
+        // A batch finishing its job at the same moment may deadlock with the delete: the database picks one; try again.
+        if ((err as { code?: string }).code !== '40P01' || i >= 3) throw err;
+      }
+    }
     if (!out) throw notFound('no export of yours has that id (it may have been cancelled or have expired)');
   }
 

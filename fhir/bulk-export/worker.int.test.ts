@@ -5,7 +5,7 @@ import type { Principal } from '../../access/context.ts';
 import { loadPolicy, type Policy } from '../../access/policy.ts';
 import type { Database } from '../../db/database.ts';
 import { testDatabases } from '../../test/databases.ts';
-import { claimJob, findJob, nextChunk } from './job-store.ts';
+import { claimSlice, findJob, nextChunk, slicesOf } from './job-store.ts';
 import { runBatch, RUN_DEFAULTS, type RunOptions } from './run.ts';
 import { BulkExportService, MAX_UNFINISHED_JOBS, TooManyExports } from './service.ts';
 import { A, B, C, insertPeople } from './test-fixtures.ts';
@@ -17,7 +17,7 @@ const policy: Policy = loaded.policy;
 const ANALYST: Principal = { user: 'ann', role: 'analyst', organisation: null };
 
 function service(db: Database, principal: Principal = ANALYST, p: Policy | null = policy) {
-  return new BulkExportService({ principal, purpose: 'secondary-use', from: '127.0.0.1', db }, p);
+  return new BulkExportService({ principal, purpose: 'secondary-use', from: '127.0.0.1', db }, p, undefined, { slices: 2 });
 }
 const kickOff = (s: BulkExportService, parameters: Record<string, string[]> = {}) =>
   s.kickOff({ scope: { level: 'system' }, parameters, lenient: false, requestUrl: 'http://localhost/fhir/$export', protocolProblems: [] });
@@ -39,7 +39,7 @@ async function exportedPatients(db: Database, jobId: string): Promise<string[]> 
 }
 
 for (const target of await testDatabases()) {
-  test(`bulk export jobs on ${target.name}: a dead server's job is taken over and finished once; abandoned, cancelled, withdrawn, several servers`, async () => {
+  test(`bulk export jobs on ${target.name}: a dead server's slice is taken over and finished once; abandoned, cancelled, withdrawn, several servers`, async () => {
     const db = await target.open();
     try {
       await insertPeople(db);
@@ -47,23 +47,23 @@ for (const target of await testDatabases()) {
 
       // A server takes a job, commits one batch, then dies (its lease runs out): another finishes it, nobody twice.
       const { jobId } = await kickOff(service(db));
-      const claimed = await claimJob(db, 'dead-server', 1);
-      assert.equal(claimed?.jobId, jobId);
-      assert.equal(await runBatch(db, jobId, run('dead-server', { leaseMs: 1 })), 'more');
+      const claimed = await claimSlice(db, 'dead-server', 1);
+      assert.deepEqual([claimed?.jobId, claimed?.sliceNo], [jobId, 1]);
+      assert.equal(await runBatch(db, jobId, 1, run('dead-server', { leaseMs: 1 })), 'more');
       await new Promise((r) => setTimeout(r, 20));
       const alive = new ExportWorker(db, { ...run('alive'), pollMs: 10 });
-      assert.equal(await alive.drain(), 1);
+      assert.equal(await alive.drain(), 3, 'both slices of people and the reference data');
       const done = await findJob(db, jobId);
       assert.equal(done?.status, 'complete');
-      assert.equal(done?.attempts, 2);
+      assert.deepEqual((await slicesOf(db, jobId)).map((x) => [x.status, x.attempts]), [['done', 2], ['done', 1], ['done', 1]]);
       assert.deepEqual(await exportedPatients(db, jobId), everyone, 'each person once, though two servers worked on it');
       const st = await service(db).status(jobId);
       assert.equal(st.kind, 'complete');
 
       // A job whose servers kept dying is failed, not retried for ever.
       const stuck = (await kickOff(service(db))).jobId;
-      await db.query(`UPDATE export_job SET status = 'running', lease_owner = 'gone', lease_expires_at = now() - interval '1 minute', attempts = 3 WHERE job_id = $1`, [stuck]);
-      assert.equal(await new ExportWorker(db, { ...run('alive'), maxAttempts: 3 }).drain(), 1);
+      await db.query(`UPDATE export_slice SET status = 'running', lease_owner = 'gone', lease_expires_at = now() - interval '1 minute', attempts = 3 WHERE job_id = $1`, [stuck]);
+      assert.equal(await new ExportWorker(db, { ...run('alive'), maxAttempts: 3, concurrency: 1 }).drain(), 1);
       const failed = await service(db).status(stuck);
       assert.equal(failed.kind, 'failed');
       assert.match(failed.kind === 'failed' ? failed.message : '', /abandoned/);
@@ -72,10 +72,10 @@ for (const target of await testDatabases()) {
 
       // Cancelled between two batches: the running server's next batch finds it gone and writes nothing.
       const cancelled = (await kickOff(service(db))).jobId;
-      await claimJob(db, 'w1', 60_000);
-      assert.equal(await runBatch(db, cancelled, run('w1')), 'more');
+      assert.equal((await claimSlice(db, 'w1', 60_000))?.jobId, cancelled);
+      assert.equal(await runBatch(db, cancelled, 1, run('w1')), 'more');
       await service(db).cancel(cancelled);
-      assert.equal(await runBatch(db, cancelled, run('w1')), 'lost');
+      assert.equal(await runBatch(db, cancelled, 1, run('w1')), 'lost');
       const left = await db.query<{ n: number }>(`SELECT (SELECT count(*) FROM export_chunk WHERE job_id = $1) + (SELECT count(*) FROM export_job WHERE job_id = $1) AS n`, [cancelled]);
       assert.equal(Number(left.rows[0]!.n), 0);
       await assert.rejects(service(db).status(cancelled), /no export of yours/);
@@ -93,7 +93,7 @@ for (const target of await testDatabases()) {
       const jobs = await Promise.all(users.map((u) => kickOff(service(db, u))));
       const workers = ['s1', 's2'].map((id) => new ExportWorker(db, { ...run(id), pollMs: 10 }));
       const counts = await Promise.all(workers.map((w) => w.drain()));
-      assert.equal(counts[0]! + counts[1]!, 3);
+      assert.equal(counts[0]! + counts[1]!, 9, 'three jobs of three slices, each slice run once');
       for (const j of jobs) {
         assert.equal((await findJob(db, j.jobId))?.status, 'complete');
         assert.deepEqual(await exportedPatients(db, j.jobId), everyone);

@@ -1,38 +1,43 @@
 /**
- * The background side of bulk export, one per server process: it takes the oldest waiting job
- * (or one whose server's lease ran out: that server died or hung) and runs it batch by batch
- * (run.ts), renewing its lease with every batch. Jobs live in the database, so the server that
- * received a kick-off need not be the one that runs it; a server that stops gives its job back.
- * A job abandoned more than `maxAttempts` times is marked failed rather than retried for ever.
+ * The background side of bulk export, one per server process, with a few slots: each slot takes
+ * the next waiting slice of the oldest unfinished job (or a slice whose server's lease ran out:
+ * that server died or hung) and runs it batch by batch (run.ts), renewing its lease with every
+ * batch. Jobs live in the database, so the server that received a kick-off need not be the one
+ * that runs it, and several servers work on one export together; a server that stops gives its
+ * slices back. A slice abandoned more than `maxAttempts` times fails its job rather than being
+ * retried for ever. Two slots let one slice's database wait overlap another's presentation work.
  */
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { appendAuditBatch } from '../../access/audit.ts';
 import { currentPolicy } from '../../access/policy.ts';
 import { isRetryable, type Database } from '../../db/database.ts';
-import { claimJob, deleteExpiredJobs, finishJob, lockJob, releaseJob } from './job-store.ts';
+import { claimSlice, deleteExpiredJobs, finishJob, lockJob, releaseSlice } from './job-store.ts';
 import { jobEntry, LeaseLost, RUN_DEFAULTS, runBatch, type RunOptions } from './run.ts';
 
 export interface WorkerOptions extends Partial<RunOptions> {
   /** How often an idle worker looks for work (a kick-off on this server wakes it at once). */
   pollMs?: number;
-  /** Times a job may be taken (first run plus takeovers) before it is marked failed. */
+  /** Times a slice may be taken (first run plus takeovers) before its job is marked failed. */
   maxAttempts?: number;
+  /** Slices this server works on at once. */
+  concurrency?: number;
   /** Where unexpected errors go (default: stderr). */
   onError?: (err: unknown) => void;
 }
 
-export const WORKER_DEFAULTS = { pollMs: 5000, maxAttempts: 3 } as const;
+export const WORKER_DEFAULTS = { pollMs: 5000, maxAttempts: 3, concurrency: 2 } as const;
 
 export class ExportWorker {
   readonly options: RunOptions;
   private readonly pollMs: number;
   private readonly maxAttempts: number;
+  private readonly concurrency: number;
   private readonly onError: (err: unknown) => void;
   private stopping = false;
-  private running: Promise<void> | null = null;
-  private wake: (() => void) | null = null;
-  private nudged = false;
+  private running: Promise<unknown> | null = null;
+  private readonly wakers = new Set<() => void>();
+  private nudged = 0;
   private lastSweep = 0;
 
   constructor(
@@ -52,6 +57,7 @@ export class ExportWorker {
     };
     this.pollMs = o.pollMs ?? WORKER_DEFAULTS.pollMs;
     this.maxAttempts = o.maxAttempts ?? WORKER_DEFAULTS.maxAttempts;
+    this.concurrency = Math.max(1, o.concurrency ?? WORKER_DEFAULTS.concurrency);
     this.onError = o.onError ?? ((err) => console.error(`bevan: bulk export: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`));
   }
 
@@ -59,28 +65,33 @@ export class ExportWorker {
   start(): void {
     if (this.running) return;
     this.stopping = false;
-    this.running = this.loop();
+    this.running = Promise.all(Array.from({ length: this.concurrency }, () => this.loop()));
   }
 
   /** Looks for work now (a kick-off on this server). */
   nudge(): void {
-    this.nudged = true;
-    this.wake?.();
+    this.nudged = this.concurrency;
+    for (const wake of [...this.wakers]) wake();
   }
 
-  /** Stops after the batch in hand, giving a running job back to the other servers. */
+  /** Stops after the batches in hand, giving running slices back to the other servers. */
   async stop(): Promise<void> {
     this.stopping = true;
-    this.wake?.();
+    for (const wake of [...this.wakers]) wake();
     await this.running;
     this.running = null;
   }
 
-  /** Takes and runs jobs until none is waiting; the number run (tests and the benchmark use it in the foreground). */
+  /** Takes and runs slices (in all slots) until none is waiting; the number run (tests use it in the foreground). */
   async drain(): Promise<number> {
-    let n = 0;
-    while (!this.stopping && (await this.runOne())) n++;
-    return n;
+    const counts = await Promise.all(
+      Array.from({ length: this.concurrency }, async () => {
+        let n = 0;
+        while (!this.stopping && (await this.runOne())) n++;
+        return n;
+      }),
+    );
+    return counts.reduce((a, b) => a + b, 0);
   }
 
   private async loop(): Promise<void> {
@@ -100,45 +111,43 @@ export class ExportWorker {
   }
 
   private idle(): Promise<void> {
-    if (this.nudged) {
-      this.nudged = false;
+    if (this.nudged > 0) {
+      this.nudged--;
       return Promise.resolve();
     }
     return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.wakers.delete(done);
+        resolve();
+      };
       const timer = setTimeout(done, this.pollMs);
       timer.unref?.();
-      const self = this;
-      function done() {
-        clearTimeout(timer);
-        self.wake = null;
-        self.nudged = false;
-        resolve();
-      }
-      this.wake = done;
+      this.wakers.add(done);
     });
   }
 
-  /** Claims one job and runs it; false when there was none. */
+  /** Claims one slice and runs it; false when there was none. */
   async runOne(): Promise<boolean> {
-    const job = await claimJob(this.db, this.options.serverId, this.options.leaseMs);
-    if (!job) return false;
-    if (job.attempts > this.maxAttempts) {
-      await this.fail(job.jobId, `the export was abandoned ${job.attempts - 1} times (the servers running it stopped); start it again`);
+    const slice = await claimSlice(this.db, this.options.serverId, this.options.leaseMs);
+    if (!slice) return false;
+    if (slice.attempts > this.maxAttempts) {
+      await this.fail(slice.jobId, `the export was abandoned ${slice.attempts - 1} times (the servers running it stopped); start it again`);
       return true;
     }
-    await this.runJob(job.jobId);
+    await this.runSlice(slice.jobId, slice.sliceNo);
     return true;
   }
 
-  private async runJob(jobId: string): Promise<void> {
+  private async runSlice(jobId: string, sliceNo: number): Promise<void> {
     let retries = 0;
     for (;;) {
       if (this.stopping) {
-        await releaseJob(this.db, jobId, this.options.serverId).catch(() => undefined);
+        await releaseSlice(this.db, jobId, sliceNo, this.options.serverId).catch(() => undefined);
         return;
       }
       try {
-        const out = await runBatch(this.db, jobId, this.options);
+        const out = await runBatch(this.db, jobId, sliceNo, this.options);
         retries = 0;
         if (out !== 'more') return;
       } catch (err) {
@@ -162,7 +171,7 @@ export class ExportWorker {
     await this.db.transaction(async (tx) => {
       const job = await lockJob(tx, jobId);
       if (!job) return;
-      if (!(await finishJob(tx, jobId, this.options.serverId, { status: 'failed', error: message, retentionMs: this.options.retentionMs }))) return;
+      if (!(await finishJob(tx, jobId, { status: 'failed', error: message, retentionMs: this.options.retentionMs }))) return;
       await appendAuditBatch(tx, [jobEntry(job, { action: 'export.complete', reason: message, detail: { job: jobId, status: 'failed' } })], this.options.clock());
     });
   }
