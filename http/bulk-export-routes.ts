@@ -21,6 +21,8 @@ export interface BulkExportRouteOptions {
   db: Database;
   /** The background worker's options, or false for a server that only answers (another runs the jobs). */
   worker?: WorkerOptions | false;
+  /** Slices each export is cut into (default 8, or BEVAN_EXPORT_SLICES). */
+  slices?: number;
 }
 
 const ID = '^[A-Za-z0-9\\-.]{1,64}$';
@@ -42,6 +44,7 @@ export function kickOffHeaderProblems(headers: FastifyRequest['headers']): strin
 
 export async function registerBulkExportRoutes(app: FastifyInstance, o: BulkExportRouteOptions): Promise<void> {
   const { db } = o;
+  const slices = o.slices ?? (Number(process.env.BEVAN_EXPORT_SLICES) || undefined);
   const worker = o.worker === false ? null : new ExportWorker(db, o.worker ?? {});
   if (worker) {
     app.addHook('onReady', async () => worker.start());
@@ -52,7 +55,7 @@ export async function registerBulkExportRoutes(app: FastifyInstance, o: BulkExpo
     const policy = currentPolicy();
     // A Bulk Data client does not know X-Bevan-Purpose: the policy's one purpose for the role's export, then.
     if (!req.headers['x-bevan-purpose']) ctx.purpose = defaultExportPurpose(policy, ctx.principal.role) ?? ctx.purpose;
-    return new BulkExportService(ctx, policy);
+    return new BulkExportService(ctx, policy, undefined, { slices });
   };
   const personal = { config: { access: 'personal' as const } };
   const signedIn = { config: { access: 'signed-in' as const } };
