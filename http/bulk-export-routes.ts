@@ -19,7 +19,7 @@ import { operationOutcome } from './outcome.ts';
 
 export interface BulkExportRouteOptions {
   db: Database;
-  /** The background worker's options, or false for a server that only answers (another runs the jobs). */
+  /** The background worker's options, or false (or BEVAN_EXPORT_WORKER=off) for a server that only answers (others run the jobs). */
   worker?: WorkerOptions | false;
   /** Slices each export is cut into (default 8, or BEVAN_EXPORT_SLICES). */
   slices?: number;
@@ -45,7 +45,7 @@ export function kickOffHeaderProblems(headers: FastifyRequest['headers']): strin
 export async function registerBulkExportRoutes(app: FastifyInstance, o: BulkExportRouteOptions): Promise<void> {
   const { db } = o;
   const slices = o.slices ?? (Number(process.env.BEVAN_EXPORT_SLICES) || undefined);
-  const worker = o.worker === false ? null : new ExportWorker(db, o.worker ?? {});
+  const worker = o.worker === false || process.env.BEVAN_EXPORT_WORKER === 'off' ? null : new ExportWorker(db, o.worker ?? {});
   if (worker) {
     app.addHook('onReady', async () => worker.start());
     app.addHook('onClose', async () => worker.stop());
