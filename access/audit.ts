@@ -325,9 +325,9 @@ export async function auditForPerson(db: Queryable, personId: string, limit = 10
 /** One audit row as a FHIR R4 AuditEvent (https://hl7.org/fhir/R4/auditevent.html), after IHE BALP. */
 export function toAuditEvent(row: AuditRow): AuditEvent {
   const verb = row.action.split('.').pop() ?? '';
-  const subtype = verb === 'search' ? 'search-type' : verb === 'export' ? 'export' : verb === 'read' ? 'read' : verb;
-  // BALP: read is R, search and export are E (execute).
-  const action: AuditEvent['action'] = verb === 'read' ? 'R' : 'E';
+  const subtype = verb === 'search' ? 'search-type' : verb === 'export' ? 'export' : verb === 'read' ? 'read' : verb === 'everything' ? 'operation' : verb;
+  // BALP: read, vread and history are R (read); search, export and operations are E (execute).
+  const action: AuditEvent['action'] = verb === 'read' || verb === 'vread' || verb === 'history-instance' ? 'R' : 'E';
   const ev: AuditEvent = {
     resourceType: 'AuditEvent',
     id: String(row.auditId),

@@ -64,6 +64,11 @@ export async function issueToken(db: Queryable, p: Principal, seconds = TOKEN_SE
 
 /** Verifies a bearer token (signature by one of our keys, issuer, audience, expiry, ES256 only) into a principal. */
 export async function verifyToken(db: Queryable, token: string, now = new Date()): Promise<Principal> {
+  return (await verifyTokenClaims(db, token, now)).principal;
+}
+
+/** As verifyToken, with the token id and expiry (for sign-out, and for showing when it ends). */
+export async function verifyTokenClaims(db: Queryable, token: string, now = new Date()): Promise<{ principal: Principal; jti: string | null; expiresAt: Date }> {
   const { keys } = await jwks(db);
   try {
     const { payload } = await jwtVerify(
@@ -76,7 +81,11 @@ export async function verifyToken(db: Queryable, token: string, now = new Date()
       { issuer: ISSUER, audience: AUDIENCE, algorithms: [ALG], currentDate: now, requiredClaims: ['sub', 'exp', 'iat'] },
     );
     if (!payload.sub || !isRole(payload.role)) throw new Error('no user or role');
-    return { user: payload.sub, role: payload.role, organisation: typeof payload.org === 'string' ? payload.org : null, nhsNumber: typeof payload.nhs === 'string' ? payload.nhs : null };
+    return {
+      principal: { user: payload.sub, role: payload.role, organisation: typeof payload.org === 'string' ? payload.org : null, nhsNumber: typeof payload.nhs === 'string' ? payload.nhs : null },
+      jti: typeof payload.jti === 'string' ? payload.jti : null,
+      expiresAt: new Date(payload.exp! * 1000),
+    };
   } catch (err) {
     throw unauthenticated(`the bearer token is not valid: ${(err as Error).message}`);
   }

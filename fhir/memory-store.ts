@@ -16,6 +16,8 @@ export interface MemoryData {
   practices: PracticeRow[];
   /** Facts per person id (the rest default to no relationship). */
   facts: Record<string, Partial<AccessFacts>>;
+  /** Replaced versions (table resource_history), keyed like resources. */
+  history?: ResourceRow[];
 }
 
 export class MemoryFhirStore implements FhirStore {
@@ -78,6 +80,11 @@ export class MemoryFhirStore implements FhirStore {
       appendAudit: async (entries) => {
         pending.push(...entries);
       },
+      resourceVersions: async (current, page) => {
+        const all = pastVersions(d.history ?? [], current).filter((h) => !page.since || h.received_at >= page.since);
+        return { total: all.length, rows: page.limit > 0 ? all.slice(page.offset, page.offset + page.limit) : [] };
+      },
+      resourceVersion: async (current, version) => pastVersions(d.history ?? [], current).find((h) => h.version === version) ?? null,
     };
     const out = await fn(tx);
     this.audit.push(...pending);
@@ -88,4 +95,12 @@ export class MemoryFhirStore implements FhirStore {
     const bg = [...this.breakGlass].reverse().find((b) => b.personId === personId);
     return bg ? { reason: bg.reason, expiresAt: bg.expiresAt } : null;
   }
+}
+
+/** The kept versions older than the current row, newest first, carrying the current row's person and subject. */
+function pastVersions(history: ResourceRow[], current: ResourceRow): ResourceRow[] {
+  return history
+    .filter((h) => h.source_system === current.source_system && h.resource_type === current.resource_type && h.source_id === current.source_id && h.version < current.version)
+    .sort((a, b) => b.version - a.version)
+    .map((h) => ({ ...h, person_id: current.person_id, subject_id: current.subject_id }));
 }

@@ -11,6 +11,7 @@ import type { Database, Queryable } from '../db/database.ts';
 import { findPerson, loadIdentities, loadPersonResources, loadPractices, practiceCodes, recordPersonIds } from '../record/record-store.ts';
 import type { PersonRow, ResourceRow } from '../record/rows.ts';
 import type { FhirStore, FhirStoreTx, PatientCriteria } from './store.ts';
+import { resourceVersion, resourceVersions } from './history-store.ts';
 
 const PERSON_COLUMNS = 'p.person_id::text AS person_id, p.nhs_number, p.status, p.merged_into::text AS merged_into';
 
@@ -66,6 +67,8 @@ function pgStoreTx(tx: Queryable, policy: Policy): FhirStoreTx {
     async appendAudit(entries, now) {
       await appendAuditBatch(tx, entries, now);
     },
+    resourceVersions: (current, page) => resourceVersions(tx, current, page),
+    resourceVersion: (current, version) => resourceVersion(tx, current, version),
   };
 }
 

@@ -12,10 +12,15 @@ import { forbidden, notFound, tooCostly, type Principal, type PurposeOfUse } fro
 import type { PersonKey } from '../access/facts-store.ts';
 import { decide, organisationOfSource, sensitiveCategoriesOf, type AccessAction, type AccessFacts, type Decision, type Policy } from '../access/policy.ts';
 import { buildIntegratedRecord, type IntegratedRecord } from '../record/integrated-record.ts';
-import { fhirLogicalId, personPatientKeys, presentResource, toFhirBundle, toMergedPatient } from '../record/fhir-bundle.ts';
+import { fhirLogicalId, personPatientKeys, presentResource, toMergedPatient } from '../record/fhir-bundle.ts';
 import type { PersonQuery } from '../record/record-store.ts';
 import type { PersonRow, ResourceRow } from '../record/rows.ts';
 import type { FhirStore, FhirStoreTx, PatientCriteria, PersonRecordData } from './store.ts';
+import { NON_PERSONAL_TYPES } from '../ingest/fhir/r4.ts';
+import { isPersonId } from '../record/record-store.ts';
+import { everythingPage } from './everything-page.ts';
+import { historyBundle, historyEntry, withMergedPatientMeta } from './history.ts';
+import { versionWindow, type Paging } from './paging.ts';
 
 export interface RepositoryContext {
   principal: Principal;
@@ -27,8 +32,8 @@ export interface RepositoryContext {
 /** The most people a search weighs for access before it asks the user to narrow it. */
 export const SEARCH_CAP = 1000;
 
-/** Resource types that never hold personal data (reference data): readable without a person. */
-const NON_PERSONAL = new Set(['Organization', 'Location', 'Practitioner', 'PractitionerRole', 'Medication', 'HealthcareService']);
+/** Resource types that never hold personal data (reference data): readable without a person. The ingest stores them with none. */
+const NON_PERSONAL = NON_PERSONAL_TYPES;
 
 export interface RecordRead {
   record: IntegratedRecord;
@@ -59,18 +64,18 @@ export class FhirRepository {
   async readPatient(id: string): Promise<Patient> {
     if (/^[0-9a-f]{32}$/.test(id)) return (await this.readResource('Patient', id)) as Patient;
     const r = await this.readRecord({ personId: id }, { action: 'patient.read', detail: { id } });
-    return toMergedPatient(r.record);
+    return withMergedPatientMeta(toMergedPatient(r.record), r.record, r.rows);
   }
 
-  /** Patient/{id}/$everything: the integrated record as one searchset Bundle with one Patient. */
-  async everything(id: string, opts: { types?: string[]; since?: string } = {}): Promise<Bundle> {
-    const r = await this.readRecord({ personId: id }, { action: 'record.everything', detail: { id, ...(opts.types ? { types: opts.types } : {}), ...(opts.since ? { since: opts.since } : {}) } });
-    let rows = r.rows;
-    if (opts.types?.length) rows = rows.filter((x) => opts.types!.includes(x.resource_type));
-    if (opts.since) rows = rows.filter((x) => x.received_at >= new Date(opts.since!).toISOString());
-    const bundle = toFhirBundle(r.record, rows, { type: 'searchset', sourcePatients: false, redacted: r.withheld > 0 });
-    bundle.total = bundle.entry?.length ?? 0;
-    return bundle;
+  /**
+   * Patient/{id}/$everything: one page of the integrated record as a searchset Bundle, the merged
+   * Patient first (see everything-page.ts); all of it when no count is given. Each page is one audited access.
+   */
+  async everything(id: string, opts: { types?: string[]; since?: string; count?: number; offset?: number } = {}): Promise<Bundle> {
+    const since = opts.since ? new Date(opts.since).toISOString() : undefined;
+    const page = { ...(opts.count !== undefined ? { count: opts.count } : {}), ...(opts.offset ? { offset: opts.offset } : {}) };
+    const r = await this.readRecord({ personId: id }, { action: 'record.everything', detail: { id, ...(opts.types ? { types: opts.types } : {}), ...(since ? { since } : {}), ...page } });
+    return everythingPage(r.record, r.rows, { types: opts.types, since, ...page, redacted: r.withheld > 0 });
   }
 
   /** GET {type}/{id} for any stored type, by its stable logical id. */
@@ -147,6 +152,124 @@ export class FhirRepository {
     return this.finish(out);
   }
 
+  // Versions (vread, history-instance): migration 0015 keeps replaced versions; history.ts shapes them.
+
+  /**
+   * GET {type}/{id}/_history/{vid}: one version of a stored resource, decided on and audited like
+   * a read (the resource's current person decides for every version). The merged Patient (id =
+   * person id) is computed, so only its current version can be read.
+   */
+  async vread(resourceType: string, id: string, versionId: string): Promise<Resource> {
+    if (resourceType === 'Patient' && isPersonId(id)) {
+      const r = await this.readRecord({ personId: id }, { action: 'patient.vread', detail: { id, versionId } });
+      const patient = withMergedPatientMeta(toMergedPatient(r.record), r.record, r.rows);
+      if (patient.meta?.versionId !== versionId) {
+        throw notFound(`Patient/${id} has no version ${versionId.slice(0, 64)}: the merged Patient is computed from its sources and only its current version (${patient.meta?.versionId}) can be read; each source Patient keeps its own history`);
+      }
+      return patient;
+    }
+    const out = await this.store.transaction(async (tx) => {
+      const detail = { resourceType, id, versionId };
+      const audit = (over: Partial<AuditEntry>) => this.entry({ action: 'resource.vread', detail, ...over });
+      const gate = await this.resourceGate(tx, await tx.findResource(resourceType, id), audit, `${resourceType}/${id}`);
+      if (gate.kind !== 'ok') return gate;
+      const { row } = gate;
+      const n = /^[1-9]\d{0,8}$/.test(versionId) ? Number(versionId) : null;
+      const version = n === null ? null : n === row.version ? row : await tx.resourceVersion(row, n);
+      if (!version) {
+        await tx.appendAudit([...gate.entries, audit({ ...gate.base, decision: 'permit', reason: `${gate.reason}; version not found` })], this.clock());
+        return { kind: 'not-found' as const, message: `${resourceType}/${id} has no version ${versionId.slice(0, 64)} (the current version is ${row.version}; versions replaced before history was kept are not known)` };
+      }
+      if (gate.decision && !this.visible(version, gate.decision)) {
+        await tx.appendAudit([...gate.entries, audit({ ...gate.base, decision: 'deny', reason: `withheld by obligation (${gate.decision.reason})` })], this.clock());
+        return { kind: 'forbidden' as const, message: 'access denied: this version is withheld by the access policy' };
+      }
+      const keys = await this.patientKeysOf(tx, gate.person, row);
+      await tx.appendAudit([...gate.entries, audit({ ...gate.base, decision: 'permit', reason: gate.reason })], this.clock());
+      return { kind: 'ok' as const, value: presentResource(version, gate.person?.person_id ?? null, keys) };
+    });
+    return this.finish(out);
+  }
+
+  /**
+   * GET {type}/{id}/_history: the versions of a stored resource, newest first, one page (FHIR R4
+   * instance history), as one audited access. Versions whose content the obligations withhold
+   * are left out and the Bundle is marked REDACTED. The merged Patient's history is its current version.
+   */
+  async history(resourceType: string, id: string, paging: Paging): Promise<Bundle> {
+    const now = this.clock();
+    const detail = { resourceType, id, count: paging.count, offset: paging.offset, ...(paging.since ? { since: paging.since } : {}) };
+    if (resourceType === 'Patient' && isPersonId(id)) {
+      const r = await this.readRecord({ personId: id }, { action: 'patient.history-instance', detail });
+      const patient = withMergedPatientMeta(toMergedPatient(r.record), r.record, r.rows);
+      const listed = !paging.since || !patient.meta?.lastUpdated || patient.meta.lastUpdated >= paging.since;
+      const entries = listed && paging.offset === 0 && paging.count > 0 ? [historyEntry(patient, { created: false })] : [];
+      return historyBundle(entries, listed ? 1 : 0, { now });
+    }
+    const out = await this.store.transaction(async (tx) => {
+      const audit = (over: Partial<AuditEntry>) => this.entry({ action: 'resource.history-instance', detail, ...over });
+      const gate = await this.resourceGate(tx, await tx.findResource(resourceType, id), audit, `${resourceType}/${id}`);
+      if (gate.kind !== 'ok') return gate;
+      const { row } = gate;
+      const currentListed = !paging.since || row.received_at >= paging.since;
+      const w = versionWindow(currentListed, paging.offset, paging.count);
+      const older = await tx.resourceVersions(row, { ...(paging.since ? { since: paging.since } : {}), limit: w.limit, offset: w.offset });
+      const versions = [...(w.withCurrent ? [row] : []), ...older.rows];
+      const shown = gate.decision ? versions.filter((v) => this.visible(v, gate.decision!)) : versions;
+      const keys = shown.length ? await this.patientKeysOf(tx, gate.person, row) : new Set<string>();
+      await tx.appendAudit(
+        [...gate.entries, audit({ ...gate.base, decision: 'permit', reason: gate.reason, detail: { ...detail, versions: shown.map((v) => v.version), withheld: versions.length - shown.length } })],
+        this.clock(),
+      );
+      const entries = shown.map((v) => historyEntry(presentResource(v, gate.person?.person_id ?? null, keys), { created: v.version === 1 }));
+      return { kind: 'ok' as const, value: historyBundle(entries, (currentListed ? 1 : 0) + older.total, { redacted: shown.length < versions.length, now }) };
+    });
+    return this.finish(out);
+  }
+
+  /**
+   * The access check shared by vread and history (the same rules as readResource): an unknown
+   * resource is audited and not found; reference data is open to any signed-in user; a personal
+   * resource needs a permit for its person and must not itself be withheld. On refusal the audit
+   * entry is already written; on success the caller writes it, with what it showed.
+   */
+  private async resourceGate(tx: FhirStoreTx, row: ResourceRow | null, audit: (over: Partial<AuditEntry>) => AuditEntry, what: string): Promise<ResourceGate | { kind: 'not-found' | 'forbidden'; message: string }> {
+    const now = this.clock();
+    if (!row) {
+      await tx.appendAudit([audit({ reason: 'not found' })], now);
+      return { kind: 'not-found', message: `${what} is not known` };
+    }
+    if (!row.person_id) {
+      if (NON_PERSONAL.has(row.resource_type)) return { kind: 'ok', row, person: null, decision: null, entries: [], base: {}, reason: 'reference data (no person)' };
+      await tx.appendAudit([audit({ decision: 'deny', reason: 'the resource is not yet linked to a person (fails closed)' })], now);
+      return { kind: 'forbidden', message: 'access denied: the resource is not yet linked to a person' };
+    }
+    const [active] = await tx.personsById([row.person_id]);
+    const person = active ?? (await tx.findPerson({ personId: row.person_id }));
+    if (!person) {
+      await tx.appendAudit([audit({ decision: 'deny', reason: 'person not found (fails closed)' })], now);
+      return { kind: 'forbidden', message: 'access denied' };
+    }
+    const { decision, entries } = await this.decideFor(tx, person, 'read');
+    const base = { personId: person.person_id };
+    if (decision.kind === 'deny') {
+      await tx.appendAudit([...entries, audit({ ...base, decision: 'deny', reason: decision.reason })], now);
+      return { kind: 'forbidden', message: `access denied: ${decision.reason}` };
+    }
+    if (!this.visible(row, decision)) {
+      await tx.appendAudit([...entries, audit({ ...base, decision: 'deny', reason: `withheld by obligation (${decision.reason})` })], now);
+      return { kind: 'forbidden', message: 'access denied: this item is withheld by the access policy' };
+    }
+    return { kind: 'ok', row, person, decision, entries, base, reason: decision.reason };
+  }
+
+  /** The source patient records that stand for the person, for rewriting a resource's references (its own subject included). */
+  private async patientKeysOf(tx: FhirStoreTx, person: PersonRow | null, row: ResourceRow): Promise<Set<string>> {
+    if (!person) return new Set();
+    const [summary] = await tx.loadSummaries([person]);
+    return personPatientKeys(summary?.identities ?? [], [row]);
+  }
+
   /** Reads a person's record inside tx, deciding and auditing; returns a result the caller turns into an error after commit. */
   private async readPersonIn(tx: FhirStoreTx, person: PersonRow | null, action: AccessAction, auditAction: string, detail: Record<string, unknown>) {
     const now = this.clock();
@@ -221,6 +344,18 @@ export class FhirRepository {
         throw tooCostly(out.message);
     }
   }
+}
+
+/** A resource the user may see, with what its audit entry needs. */
+interface ResourceGate {
+  kind: 'ok';
+  row: ResourceRow;
+  /** Null for reference data. */
+  person: PersonRow | null;
+  decision: Extract<Decision, { kind: 'permit' }> | null;
+  entries: AuditEntry[];
+  base: Partial<AuditEntry>;
+  reason: string;
 }
 
 function personKey(p: PersonRow): PersonKey {

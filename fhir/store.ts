@@ -56,6 +56,17 @@ export interface FhirStoreTx {
   accessFacts(principal: Principal, people: PersonKey[], now: Date): Promise<Map<string, AccessFacts>>;
   startBreakGlass(user: string, personId: string, reason: string, minutes: number, now: Date): Promise<{ expiresAt: string }>;
   appendAudit(entries: AuditEntry[], now: Date): Promise<void>;
+  /** The replaced versions of a stored resource (table resource_history, migration 0015), newest first. See history-store.ts. */
+  resourceVersions(current: ResourceRow, page: VersionsPage): Promise<{ total: number; rows: ResourceRow[] }>;
+  /** One replaced version of a stored resource, or null when it is not kept. */
+  resourceVersion(current: ResourceRow, version: number): Promise<ResourceRow | null>;
+}
+
+/** A window on a resource's replaced versions: those received at or after `since` (ISO instant), newest first. */
+export interface VersionsPage {
+  since?: string;
+  limit: number;
+  offset: number;
 }
 
 export interface FhirStore {

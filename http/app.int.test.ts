@@ -181,7 +181,8 @@ for (const target of await testDatabases()) {
       assert.deepEqual(unclassified, [], 'every route says whether it reaches personal data');
       const personal = routes.filter((r) => r.access === 'personal' && r.method !== 'HEAD');
       assert.ok(personal.length >= 4);
-      const sample = (url: string) => url.replace(':type', 'Encounter').replace(':id', url.includes(':type') ? encId : PERSON_ID).replace(':job', '5b6f4e8a-6a0e-4c49-9a59-1f0d2c3b4a56').replace(':file', 'Patient.1.ndjson') + (url === '/fhir/Patient' ? '?family=smith' : '');
+      // V1001 is at version 3 in the fixtures.
+      const sample = (url: string) => url.replace(':type', 'Encounter').replace(':id', url.includes(':type') ? encId : PERSON_ID).replace(':vid', '3').replace(':job', '5b6f4e8a-6a0e-4c49-9a59-1f0d2c3b4a56').replace(':file', 'Patient.1.ndjson') + (url === '/fhir/Patient' ? '?family=smith' : '');
       // An export file of nobody's export: 404, its denial audited (bulk-export.int.test.ts downloads real ones).
       const allowed = (url: string) => (url.startsWith('/fhir/bulk-files/') ? [404] : [200, 403]);
       for (const r of personal) {

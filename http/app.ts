@@ -11,6 +11,7 @@ import { registerAuth, type AuthOptions } from './auth.ts';
 import { registerBulkExportRoutes, type BulkExportRouteOptions } from './bulk-export-routes.ts';
 import { FHIR_JSON, registerFhirRoutes } from './fhir-routes.ts';
 import { errorReply, operationOutcome } from './outcome.ts';
+import { registerHistoryRoutes } from './history-routes.ts';
 
 export interface ApiOptions extends Omit<AuthOptions, 'db'> {
   db: Database;
@@ -21,7 +22,16 @@ export interface ApiOptions extends Omit<AuthOptions, 'db'> {
 /** Registers the OpenAPI generator on the root instance: call before any route is added. */
 export async function registerOpenApi(app: FastifyInstance): Promise<void> {
   await app.register(swagger, {
-    openapi: { info: { title: 'Bevan (non-FHIR endpoints)', version: '0.1.0', description: 'Sign-in, keys, health and ingestion status. The FHIR R4 API is described by /fhir/metadata.' } },
+    openapi: {
+      info: { title: 'Bevan (non-FHIR endpoints)', version: '0.1.0', description: 'Sign-in, keys, health and ingestion status. The FHIR R4 API is described by /fhir/metadata.' },
+      // Sign-in (docs/api/sign-in.md): a bearer JWT, or a browser session cookie with its CSRF token on unsafe requests.
+      components: {
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: "The server's own token (POST /auth/login, bevan token) or one from the configured OpenID Connect provider" },
+          session: { type: 'apiKey', in: 'cookie', name: '__Host-bevan_session', description: 'A browser session (POST /auth/login with "session": true); POST, PUT, PATCH and DELETE also need the X-CSRF-Token header' },
+        },
+      },
+    },
     hideUntagged: false,
     transform: ({ schema, url }) => ({ schema: { ...(schema ?? {}), hide: url.startsWith('/fhir') || url === '/openapi.json' } as typeof schema, url }),
   });
@@ -37,6 +47,7 @@ export async function bevanApi(app: FastifyInstance, o: ApiOptions): Promise<voi
   });
   await registerAuth(app, o);
   await registerFhirRoutes(app, o);
+  await registerHistoryRoutes(app, o);
   await registerBulkExportRoutes(app, { db: o.db, ...o.bulkExport });
   // Unknown FHIR paths get an OperationOutcome (after sign-in); other paths keep the server's own 404.
   await app.register(async (fhir) => {

@@ -11,13 +11,16 @@ import type { Database } from '../db/database.ts';
 import { parsePatientSearch, PATIENT_SEARCH_PARAMS } from '../fhir/patient-search.ts';
 import { repositoryFor } from '../fhir/repository-for.ts';
 import { operationOutcome } from './outcome.ts';
+import { R4_RESOURCE_TYPES } from '../ingest/fhir/r4.ts';
+import { parsePaging } from '../fhir/paging.ts';
+import { EVERYTHING_PAGE, INSTANCE_INTERACTIONS, pageLinks, sendVersioned, VERSIONING, withLinks } from './versioning.ts';
 
 export const FHIR_JSON = 'application/fhir+json; charset=utf-8';
-/** Types Bevan stores and serves by id (read); Patient also has search and $everything. */
-export const READABLE_TYPES = [
-  'AllergyIntolerance', 'CarePlan', 'Condition', 'Consent', 'DiagnosticReport', 'Encounter', 'EpisodeOfCare', 'Immunization', 'Medication', 'MedicationRequest',
-  'MedicationStatement', 'Observation', 'Organization', 'Practitioner', 'Procedure', 'ServiceRequest',
-];
+/**
+ * Types Bevan stores and serves by id (read, vread, history): every FHIR R4 type the ingest keeps,
+ * but Patient, which has its own entry (the merged Patient, search and $everything).
+ */
+export const READABLE_TYPES = [...R4_RESOURCE_TYPES].filter((t) => t !== 'Patient').sort();
 const ID = '^[A-Za-z0-9\\-.]{1,64}$';
 
 /** The request context, built once per request from the principal the auth hook verified. */
@@ -30,12 +33,12 @@ export function requestContext(req: FastifyRequest, db: Database): RequestContex
   return { principal, purpose, db, from: req.ip, ...(typeof bg === 'string' && bg.trim() ? { breakGlassReason: bg.trim().slice(0, 500) } : {}) };
 }
 
-function strict(req: FastifyRequest): boolean {
+export function strict(req: FastifyRequest): boolean {
   const prefer = req.headers.prefer;
   return typeof prefer === 'string' && /\bhandling\s*=\s*strict\b/i.test(prefer);
 }
 
-function baseUrl(req: FastifyRequest): string {
+export function baseUrl(req: FastifyRequest): string {
   return `${req.protocol}://${req.headers.host ?? 'localhost'}/fhir`;
 }
 
@@ -75,19 +78,21 @@ export async function registerFhirRoutes(app: FastifyInstance, o: { db: Database
     return send(reply, bundle);
   });
 
-  app.get<{ Params: { id: string } }>('/fhir/Patient/:id', { ...personal, schema: { params: idParams } }, async (req, reply) => send(reply, await repositoryFor(requestContext(req, db)).readPatient(req.params.id)));
+  app.get<{ Params: { id: string } }>('/fhir/Patient/:id', { ...personal, schema: { params: idParams } }, async (req, reply) => sendVersioned(req, reply, await repositoryFor(requestContext(req, db)).readPatient(req.params.id), send));
 
   app.get<{ Params: { id: string }; Querystring: Record<string, string> }>('/fhir/Patient/:id/$everything', { ...personal, schema: { params: idParams } }, async (req, reply) => {
-    const known = new Set(['_type', '_since', '_count', '_format']);
+    const known = new Set(['_type', '_since', '_count', '_offset', '_format']);
     const unknown = Object.keys(req.query).filter((k) => !known.has(k));
-    if (unknown.length && strict(req)) throw invalid(`unknown $everything parameters: ${unknown.join(', ')} (supported: _type, _since)`);
-    const since = req.query._since;
-    if (since !== undefined && Number.isNaN(Date.parse(since))) throw invalid(`_since "${since}" is not an instant`);
-    const types = req.query._type ? String(req.query._type).split(',').map((t) => t.trim()).filter(Boolean) : undefined;
+    if (unknown.length && strict(req)) throw invalid(`unknown $everything parameters: ${unknown.join(', ')} (supported: _type, _since, _count)`);
+    const paged = parsePaging(req.query, EVERYTHING_PAGE);
+    if (paged.kind === 'invalid') throw invalid(paged.problems[0]!, paged.problems);
+    const { since } = paged.paging;
+    const types = req.query._type ? [...new Set([req.query._type].flat().flatMap((v) => String(v).split(',')).map((t) => t.trim()).filter(Boolean))] : undefined;
     if (types?.some((t) => !/^[A-Z][A-Za-z]{1,63}$/.test(t))) throw invalid('_type: resource type names only');
-    const bundle = await repositoryFor(requestContext(req, db)).everything(req.params.id, { types, since });
+    const bundle = await repositoryFor(requestContext(req, db)).everything(req.params.id, { types, since, count: paged.paging.count, offset: paged.paging.offset });
     for (const e of bundle.entry ?? []) e.fullUrl = `${baseUrl(req)}/${e.resource!.resourceType}/${e.resource!.id}`;
-    return send(reply, bundle);
+    const keep: Record<string, string> = { ...(types ? { _type: types.join(',') } : {}), ...(since ? { _since: since } : {}) };
+    return send(reply, withLinks(bundle, pageLinks(`${baseUrl(req)}/Patient/${req.params.id}/$everything`, keep, paged.paging, bundle.total ?? 0)));
   });
 
   app.get<{ Params: { type: string; id: string } }>(
@@ -95,7 +100,7 @@ export async function registerFhirRoutes(app: FastifyInstance, o: { db: Database
     { ...personal, schema: { params: { type: 'object', properties: { type: { type: 'string', pattern: '^[A-Z][A-Za-z]{1,63}$' }, id: { type: 'string', pattern: ID } }, required: ['type', 'id'] } } },
     async (req, reply) => {
       if (!READABLE_TYPES.includes(req.params.type)) throw invalid(`${req.params.type} is not a resource type this server serves (see /fhir/metadata)`);
-      return send(reply, await repositoryFor(requestContext(req, db)).readResource(req.params.type, req.params.id));
+      return sendVersioned(req, reply, await repositoryFor(requestContext(req, db)).readResource(req.params.type, req.params.id), send);
     },
   );
 }
@@ -119,7 +124,8 @@ export function capabilityStatement(): CapabilityStatement {
         resource: [
           {
             type: 'Patient',
-            interaction: [{ code: 'read' }, { code: 'search-type' }],
+            interaction: [...INSTANCE_INTERACTIONS, { code: 'search-type' }],
+            ...VERSIONING,
             searchParam: [
               { name: 'identifier', type: 'token', documentation: 'https://fhir.nhs.uk/Id/nhs-number|<NHS number>, or urn:bevan:source:<system>|<id>' },
               { name: 'name', type: 'string' },
@@ -133,7 +139,7 @@ export function capabilityStatement(): CapabilityStatement {
             ],
             operation: [{ name: 'everything', definition: 'http://hl7.org/fhir/OperationDefinition/Patient-everything' }, { name: 'export', definition: 'http://hl7.org/fhir/uv/bulkdata/OperationDefinition/patient-export' }],
           },
-          ...READABLE_TYPES.map((type) => ({ type: type as 'Condition', interaction: [{ code: 'read' as const }] })),
+          ...READABLE_TYPES.map((type) => ({ type: type as 'Condition', interaction: INSTANCE_INTERACTIONS, ...VERSIONING })),
           // Bulk Data (http/bulk-export-routes.ts): a Group is a GP practice, its id the ODS code.
           { type: 'Group', interaction: [{ code: 'read' }], operation: [{ name: 'export', definition: 'http://hl7.org/fhir/uv/bulkdata/OperationDefinition/group-export' }] },
         ],

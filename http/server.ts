@@ -6,22 +6,54 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import type { Database } from '../db/database.ts';
 import type { MllpCounters } from '../ingest/mllp-service.ts';
 import { bevanApi, registerOpenApi } from './app.ts';
+import type { AuthOptions } from './auth.ts';
 import type { MllpListenerStatus } from '../ingest/hl7v2/mllp.ts';
 
 export interface ServerDeps {
   db: Database;
   mllp?: { port: number; counters: MllpCounters; status?: () => MllpListenerStatus };
+  /** Sign-in settings: public host names, the OpenID Connect provider, rate limits (access/auth-config.ts). */
+  auth?: Omit<AuthOptions, 'db'>;
+  /** Overrides of HTTP_TIMEOUTS (tests shorten them). */
+  timeouts?: Partial<HttpTimeouts>;
 }
+
+/**
+ * How long a client may take, so that slow or idle clients cannot hold the server's sockets
+ * (a "slowloris" sends a request a byte at a time): the headers within 10 s, the whole request
+ * within 30 s (bodies are at most 1 MiB), 60 s of silence on a connection, 10 s idle between
+ * keep-alive requests (behind a load balancer keep this above its idle timeout). Node checks
+ * the first two every `connectionsCheckingInterval` (its default, 30 s, would let a slow client
+ * hold on for 40 s). Responses are not limited: an export streams for as long as it takes.
+ */
+export interface HttpTimeouts {
+  headersTimeout: number;
+  requestTimeout: number;
+  connectionTimeout: number;
+  keepAliveTimeout: number;
+  connectionsCheckingInterval: number;
+}
+export const HTTP_TIMEOUTS: HttpTimeouts = { headersTimeout: 10_000, requestTimeout: 30_000, connectionTimeout: 60_000, keepAliveTimeout: 10_000, connectionsCheckingInterval: 1_000 };
+/** Largest request body: 1 MiB (POST /auth/login takes 4 KiB). */
+export const BODY_LIMIT = 1 << 20;
 
 /** How long /health waits for the database before calling it unavailable. */
 const HEALTH_DB_WAIT_MS = 5_000;
 
 /** Builds the app without listening (tests call app.inject()). */
 export function buildServer(deps: ServerDeps): FastifyInstance {
-  const app = Fastify({ logger: false, bodyLimit: 1 << 20 });
+  const t = { ...HTTP_TIMEOUTS, ...deps.timeouts };
+  const app = Fastify({
+    logger: false,
+    bodyLimit: BODY_LIMIT,
+    requestTimeout: t.requestTimeout,
+    connectionTimeout: t.connectionTimeout,
+    keepAliveTimeout: t.keepAliveTimeout,
+    http: { headersTimeout: t.headersTimeout, connectionsCheckingInterval: t.connectionsCheckingInterval },
+  });
   // Sign-in, the FHIR API and /openapi.json (http/app.ts); OpenAPI first so it sees every route.
   void registerOpenApi(app);
-  void app.register(bevanApi, { db: deps.db });
+  void app.register(bevanApi, { ...deps.auth, db: deps.db });
 
   // ok; degraded (the MLLP listener is not listening: HL7 v2 feeds cannot deliver); unavailable
   // (the database does not answer: 503). Answered whatever the MLLP side is doing.

@@ -7,7 +7,9 @@
  */
 import { createHash } from 'node:crypto';
 import type { Bundle, BundleEntry, Patient, Resource } from '@medplum/fhirtypes';
+import { withNationalCodes } from './coding.ts';
 import type { IntegratedRecord } from './integrated-record.ts';
+import { defaultReferenceData } from './reference/reference-data.ts';
 import type { ResourceRow } from './rows.ts';
 
 export const NHS_NUMBER_SYSTEM = 'https://fhir.nhs.uk/Id/nhs-number';
@@ -56,9 +58,13 @@ export function personPatientKeys(identities: readonly { source_system: string; 
   return out;
 }
 
-/** One stored resource as served: its stable id, provenance in meta, references rewritten. The row is not changed. */
+/**
+ * One stored resource as served: its stable id, provenance in meta, references rewritten, and a
+ * laboratory's local code given its national coding first where the locality's mapping table
+ * says so (reference/lab-code-map.csv; the local coding kept). The row is not changed.
+ */
 export function presentResource(r: ResourceRow, personId: string | null, patientKeys: ReadonlySet<string>): Resource {
-  const content = structuredClone(r.content) as Resource & Record<string, unknown>;
+  const content = withNationalCodes(structuredClone(r.content), r.source_system, defaultReferenceData()) as Resource & Record<string, unknown>;
   const rewritten = rewriteReferences(content, r.source_system, r.resource_type === 'Patient', personId, patientKeys) as Resource;
   rewritten.id = fhirLogicalId(r.source_system, r.resource_type, r.source_id);
   rewritten.meta = { ...(rewritten.meta ?? {}), source: r.source_system, versionId: String(r.version), lastUpdated: r.received_at };
@@ -106,6 +112,9 @@ function mergedPatient(record: IntegratedRecord, sourcePatientIds: string[]): Pa
   const gender = fhirGender(d.sex);
   if (gender) p.gender = gender;
   if (d.birthDate) p.birthDate = d.birthDate;
+  // Any source reporting the death makes the merged Patient deceased (record.death says who, and any disagreement).
+  if (record.death?.date) p.deceasedDateTime = record.death.date;
+  else if (record.death) p.deceasedBoolean = true;
   if (d.postcode) p.address = [{ postalCode: d.postcode }];
   const rp = record.registeredPractice;
   if (rp) p.generalPractitioner = [{ type: 'Organization', identifier: { system: ODS_SYSTEM, value: rp.odsCode }, display: rp.name ?? rp.odsCode }];

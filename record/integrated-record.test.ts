@@ -1,9 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { DiagnosticReport, Encounter, Patient } from '@medplum/fhirtypes';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { DiagnosticReport, Encounter, Observation, Patient } from '@medplum/fhirtypes';
 import { buildIntegratedRecord, sourceName, toFhirBundle } from './integrated-record.ts';
 import { fhirLogicalId } from './fhir-bundle.ts';
+import { loadReferenceData, parseReferenceCsv } from './reference/reference-data.ts';
 import { COMMUNITY, GP, HOSPITAL, identities, NHS, NOW, PERSON_ID, person, practices, rows, SOCIAL } from './test-fixtures.ts';
+import { deathEvents, deathPatients, encounterRows, resultRows } from './trust-fixtures.ts';
 
 const record = buildIntegratedRecord(person, identities, rows, practices, { now: NOW });
 
@@ -32,7 +38,7 @@ test('registered practice comes from the GP system, with name and neighbourhood'
     name: 'Sale Moor Medical Centre',
     neighbourhood: 'SALE',
     neighbourhoodName: 'Sale',
-    source: { system: GP, name: 'GP (P91001 Sale Moor Medical Centre)' },
+    source: { system: GP, name: 'Sale Moor Medical Centre (gp:P91001)' },
   });
 });
 
@@ -75,12 +81,14 @@ test('admissions: emergency and elective, status, length of stay (ongoing counts
     ],
   );
   assert.equal(record.admissions[1]!.location, 'Ward 4');
-  assert.deepEqual(record.encounters.map((e) => e.type), ['Diabetes review']);
+  // The GP's own encounter is a GP consultation, not a generic encounter.
+  assert.deepEqual(record.encounters, []);
+  assert.deepEqual(record.gpConsultations.map((c) => [c.mode, c.type, c.practice]), [['face-to-face', 'Diabetes review', { odsCode: 'P91001', name: 'Sale Moor Medical Centre' }]]);
 });
 
 test('community contacts and social care assessments and packages', () => {
-  assert.deepEqual(record.communityContacts.map((c) => [c.service, c.reason, c.contactType, c.team, c.durationMinutes, c.source.name]), [['District nursing', 'Wound care', 'Home visit', 'Sale district nurses', 30, 'Community services']]);
-  assert.deepEqual(record.socialCare.assessments.map((a) => [a.type, a.outcome, a.source.name]), [['Care Act assessment', 'Eligible', 'Social care']]);
+  assert.deepEqual(record.communityContacts.map((c) => [c.service, c.reason, c.contactType, c.team, c.durationMinutes, c.source.name]), [['District nursing', 'Wound care', 'Home visit', 'Sale district nurses', 30, 'Trafford Synthetic Community Services (csv:community)']]);
+  assert.deepEqual(record.socialCare.assessments.map((a) => [a.type, a.outcome, a.source.name]), [['Care Act assessment', 'Eligible', 'Trafford Synthetic Adult Social Care (csv:socialcare)']]);
   assert.deepEqual(record.socialCare.packages.map((p) => [p.service, p.open, p.weeklyCost, p.hoursPerWeek]), [
     ['Home care', true, 245.5, 10],
     ['Reablement', false, 300, null],
@@ -98,23 +106,29 @@ test('timeline: every care item once, newest first, each naming its source', () 
   assert.equal(record.timeline[0]!.ref.sourceId, 'V1003');
   assert.match(record.timeline[0]!.description, /Elective admission, in progress, 3 days so far/);
   const byId = new Map(record.timeline.map((t) => [t.ref.sourceId, t]));
-  assert.equal(byId.get('c1')!.source.name, 'GP (P91001 Sale Moor Medical Centre)');
-  assert.equal(byId.get('V1001')!.source.name, 'Hospital (hl7:RM2)');
+  assert.equal(byId.get('c1')!.source.name, 'Sale Moor Medical Centre (gp:P91001)');
+  assert.equal(byId.get('V1001')!.source.name, 'Trafford Synthetic Acute Hospital, south site (hl7:RM2)');
   assert.equal(byId.get('V1001')!.kind, 'admission');
   assert.match(byId.get('V1001')!.description, /Emergency admission, discharged 05 Jul 2025 \(4 days\)/);
-  assert.equal(byId.get('PK-1')!.source.name, 'Social care');
+  assert.equal(byId.get('PK-1')!.source.name, 'Trafford Synthetic Adult Social Care (csv:socialcare)');
   assert.match(byId.get('PK-1')!.description, /Home care, 10 h\/week, £245\.50\/week \(open\)/);
-  assert.equal(byId.get('CC-9')!.source.name, 'Community services');
+  assert.equal(byId.get('CC-9')!.source.name, 'Trafford Synthetic Community Services (csv:community)');
+  assert.equal(byId.get('e1')!.kind, 'consultation');
+  assert.equal(byId.get('e1')!.description, 'GP consultation at Sale Moor Medical Centre — Diabetes review');
+  assert.equal(record.death, null);
   assert.deepEqual(record.sources.map((s) => s.system), [GP, HOSPITAL, COMMUNITY, SOCIAL]);
 });
 
-test('source names', () => {
-  const p = new Map(practices.map((x) => [x.ods_code, x]));
-  assert.equal(sourceName('gp:P91001', p), 'GP (P91001 Sale Moor Medical Centre)');
-  assert.equal(sourceName('gp:P99999', p), 'GP (P99999)');
-  assert.equal(sourceName('hl7:RM2', p), 'Hospital (hl7:RM2)');
-  assert.equal(sourceName('csv:socialcare', p), 'Social care');
-  assert.equal(sourceName('csv:community', p), 'Community services');
+test('source names: the organisation by name, with the source key', () => {
+  assert.equal(sourceName('gp:P91001', practices), 'Sale Moor Medical Centre (gp:P91001)');
+  assert.equal(sourceName('gp:P99999', practices), 'GP practice P99999 (gp:P99999)');
+  assert.equal(sourceName('hl7:RM2', practices), 'Trafford Synthetic Acute Hospital, south site (hl7:RM2)');
+  assert.equal(sourceName('hl7:XYZ', practices), 'Hospital system (hl7:XYZ)');
+  assert.equal(sourceName('csv:socialcare', practices), 'Trafford Synthetic Adult Social Care (csv:socialcare)');
+  assert.equal(sourceName('csv:community', practices), 'Trafford Synthetic Community Services (csv:community)');
+  assert.equal(sourceName('csv:mentalhealth', practices), 'Trafford Synthetic Mental Health Trust (csv:mentalhealth)');
+  // A name a feed sent in an Organization resource, for a code neither the practice list nor the reference data knows.
+  assert.equal(sourceName('hl7:R0A', [{ ods_code: 'R0A', name: 'Manchester University NHS FT', neighbourhood: '', neighbourhood_name: null, origin: 'feed' }]), 'Manchester University NHS FT (hl7:R0A)');
 });
 
 test('FHIR bundle: merged Patient first, ids unique, provenance in meta, references to the person rewritten', () => {
@@ -164,4 +178,134 @@ test('resource ids are stable: deterministic from (source system, type, source i
   // The system is length-prefixed: moving characters between system and id gives another id.
   assert.notEqual(fhirLogicalId('a|b', 'Observation', 'c'), fhirLogicalId('a', 'Observation', 'b|c'));
   assert.equal(fhirLogicalId('gp:P91001', 'Observation', 'x'.repeat(1000)).length, 32);
+});
+
+// ---------------------------------------------------------------------------------------------
+// A record a clinician can trust (issue 9, deliverable 5)
+
+const withoutSourcePatients = rows.filter((r) => r.resource_type !== 'Patient');
+
+test('death: every source reporting it named, the date from the GP record, and where the sources disagree', () => {
+  const r = buildIntegratedRecord(person, identities, [...withoutSourcePatients, ...deathPatients, ...deathEvents], practices, { now: NOW });
+  const d = r.death!;
+  assert.equal(d.date, '2025-09-20');
+  assert.equal(d.ageAtDeath, 75);
+  assert.deepEqual(d.reportedBy.map((s) => s.system), [GP, HOSPITAL, SOCIAL]);
+  assert.deepEqual(d.reports.map((x) => [x.source.system, x.evidence, x.date]), [
+    [GP, 'patient-record', '2025-09-20'],
+    [HOSPITAL, 'patient-record', '2025-09-20T22:40:00Z'],
+    [HOSPITAL, 'discharge', '2025-09-20T22:40:00Z'],
+    [SOCIAL, 'case-closure', '2025-09-22'],
+  ]);
+  // 22:40 UTC on 20 September is 23:40 in London: the same day. Social care closed the case two days later.
+  assert.deepEqual(d.disagreements, ['date of death: 20 Sep 2025 (Sale Moor Medical Centre (gp:P91001), Trafford Synthetic Acute Hospital, south site (hl7:RM2)); 22 Sep 2025 (Trafford Synthetic Adult Social Care (csv:socialcare))']);
+  assert.deepEqual(d.notRecordedBy, []);
+  const stay = r.admissions.find((a) => a.ref.sourceId === 'V1009')!;
+  assert.equal(stay.died, true);
+  assert.equal(stay.service, 'Geriatric medicine');
+  assert.equal(stay.location, 'Ward 7 (BAY2 BED3)');
+  assert.match(r.timeline.find((t) => t.ref.sourceId === 'V1009')!.description, /^Emergency admission, died 20 Sep 2025 \(5 days\), Geriatric medicine \[Ward 7 \(BAY2 BED3\)\]$/);
+
+  const patient = toFhirBundle(r, [...withoutSourcePatients, ...deathPatients]).entry![0]!.resource as Patient;
+  assert.equal(patient.deceasedDateTime, '2025-09-20');
+});
+
+test('death: one source is enough; a source with the person alive, or silent, is shown', () => {
+  const hospitalOnly = [...withoutSourcePatients, rows.find((x) => x.resource_type === 'Patient')!, deathPatients[1]!];
+  const d = buildIntegratedRecord(person, identities, hospitalOnly, practices, { now: NOW }).death!;
+  assert.equal(d.date, '2025-09-20T22:40:00Z');
+  assert.deepEqual(d.reportedBy.map((s) => s.system), [HOSPITAL]);
+  assert.deepEqual(d.notRecordedBy.map((s) => s.system), [GP]);
+  assert.deepEqual(d.disagreements, []);
+
+  const alive = { ...deathPatients[0]!, content: { resourceType: 'Patient', id: 'gp-pat-1', deceasedBoolean: false } as Patient };
+  const contradicted = buildIntegratedRecord(person, identities, [...withoutSourcePatients, alive, deathPatients[1]!], practices, { now: NOW }).death!;
+  assert.deepEqual(contradicted.disagreements, ['Sale Moor Medical Centre (gp:P91001) records the person as not deceased']);
+
+  const noDate = { ...deathPatients[1]!, content: { resourceType: 'Patient', id: 'MRN100', deceasedBoolean: true } as Patient };
+  const r = buildIntegratedRecord(person, identities, [...withoutSourcePatients, noDate], practices, { now: NOW });
+  assert.equal(r.death!.date, null);
+  assert.equal((toFhirBundle(r, withoutSourcePatients).entry![0]!.resource as Patient).deceasedBoolean, true);
+  // A discharge code that means death elsewhere (4 is "intermediate care" in the US table) is not a death from an unlisted sender.
+  const elsewhere = { ...deathEvents[0]!, source_system: 'hl7:USLAB' };
+  assert.equal(buildIntegratedRecord(person, identities, [...withoutSourcePatients, elsewhere], practices, { now: NOW }).death, null);
+});
+
+test('results: grouped by category, else by code; smoking status is social history even from an ORU; local codes mapped, comments kept', () => {
+  const r = buildIntegratedRecord(person, identities, [...rows, ...resultRows], practices, { now: NOW });
+  const groups = Object.fromEntries(r.results.groups.map((g) => [g.key, g.latest.map((x) => x.name)]));
+  assert.deepEqual(Object.keys(groups), ['vital-signs', 'laboratory', 'social-history']);
+  assert.deepEqual(groups['vital-signs'], ['Blood pressure', 'Body weight']);
+  assert.deepEqual(groups['laboratory'], ['Haemoglobin', 'Platelets', 'Serum sodium', 'HbA1c level']);
+  assert.deepEqual(groups['social-history'], ['Tobacco smoking status', 'Smoker']);
+  const hb = r.results.latestByCode.find((x) => x.ref.sourceId === 'L77-1')!;
+  assert.equal(hb.code, 'http://snomed.info/sct|1022431000000105');
+  assert.equal(hb.localCode, 'HB');
+  assert.deepEqual(hb.notes, ['Result confirmed on repeat analysis.', 'Film reviewed: hypochromic microcytic.']);
+  const plt = r.results.latestByCode.find((x) => x.ref.sourceId === 'L77-2')!;
+  assert.equal(plt.code, null);
+  assert.equal(plt.localCode, null);
+  const fbc = r.results.reports.find((x) => x.ref.sourceId === 'L77')!;
+  assert.equal(fbc.code, 'http://loinc.org|58410-2');
+  assert.equal(fbc.localCode, 'FBC');
+  assert.deepEqual(fbc.notes, ['Sample received 6 hours after collection.']);
+  assert.deepEqual(r.results.reports.map((x) => x.name), ['Full blood count', 'Urea and electrolytes']);
+  assert.match(r.timeline.find((t) => t.ref.sourceId === 'L77-1')!.description, /^Result: Haemoglobin 98 g\/L \(L\) — comment: Result confirmed on repeat analysis\. \/ Film reviewed/);
+  assert.equal(r.timeline.find((t) => t.ref.sourceId === 'POA-1')!.description, 'Social history: Tobacco smoking status Ex-smoker');
+
+  // The FHIR form: the national coding first, the local one kept; the stored row untouched.
+  const bundle = toFhirBundle(r, resultRows);
+  const obs = bundle.entry!.find((e) => e.resource!.id === fhirLogicalId(HOSPITAL, 'Observation', 'L77-1'))!.resource as Observation;
+  assert.deepEqual(obs.code.coding, [{ system: 'http://snomed.info/sct', code: '1022431000000105', display: 'Haemoglobin estimation' }, { code: 'HB', display: 'Haemoglobin' }]);
+  assert.equal(obs.code.text, 'Haemoglobin');
+  assert.deepEqual(obs.note?.map((n) => n.text), ['Result confirmed on repeat analysis.', 'Film reviewed: hypochromic microcytic.']);
+  const report = bundle.entry!.find((e) => e.resource!.resourceType === 'DiagnosticReport')!.resource as DiagnosticReport;
+  assert.equal(report.code.coding![0]!.code, '58410-2');
+  assert.equal((resultRows[0]!.content as DiagnosticReport).code.coding!.length, 1);
+});
+
+test('GP consultations as GP consultations: at the practice, by telephone, at home; hospital clinics and community teams by name', () => {
+  const r = buildIntegratedRecord(person, identities, [...rows, ...encounterRows], practices, { now: NOW });
+  assert.deepEqual(r.gpConsultations.map((c) => [c.ref.sourceId, c.mode, c.practice.name, c.clinician]), [
+    ['e3', 'home-visit', 'Sale Moor Medical Centre', 'Dr A Patel'],
+    ['e2', 'telephone', 'Sale Moor Medical Centre', null],
+    ['e1', 'face-to-face', 'Sale Moor Medical Centre', null],
+  ]);
+  const say = (id: string) => r.timeline.find((t) => t.ref.sourceId === id)!.description;
+  assert.equal(say('e2'), 'GP telephone consultation, Sale Moor Medical Centre');
+  assert.equal(say('e3'), 'GP home visit, Sale Moor Medical Centre');
+  assert.equal(r.timeline.find((t) => t.ref.sourceId === 'e3')!.kind, 'consultation');
+  // A GP home visit is not a community contact.
+  assert.ok(!r.communityContacts.some((c) => c.ref.sourceId === 'e3'));
+  assert.deepEqual(r.encounters.map((e) => [e.kindName, e.type, e.location]), [['Outpatient or clinic contact', 'Diabetic medicine', 'Outpatient department (Diabetic medicine)']]);
+  assert.equal(r.communityContacts.find((c) => c.ref.sourceId === 'CC-10')!.team, 'Trafford Synthetic Community Services');
+});
+
+test('reference data: the shipped files load, name every organisation the synthetic locality and the access policy use', async () => {
+  const ref = loadReferenceData();
+  const { HOSPITALS } = await import('../synth/locality.ts');
+  const { MENTAL_HEALTH_TRUST } = await import('../synth/population.ts');
+  for (const h of HOSPITALS) assert.ok(ref.organisations.get(h.facility), `${h.facility} (${h.name}) has no name`);
+  assert.equal(ref.organisations.get(MENTAL_HEALTH_TRUST)?.kind, 'mental-health-trust');
+  const policy = JSON.parse(readFileSync(new URL('../access/policy/policy.json', import.meta.url), 'utf8')) as { sourceOrganisations: Record<string, string> };
+  for (const [system, ods] of Object.entries(policy.sourceOrganisations)) assert.equal(ref.organisationOfSource.get(system)?.odsCode, ods, `${system} runs as ${ods} in the policy`);
+  for (const key of ['hl7:RM2', 'hl7:RW3', 'hl7:RXV', 'csv:community', 'csv:socialcare', 'csv:mentalhealth']) assert.ok(ref.organisationOfSource.get(key), `${key} has no organisation`);
+});
+
+test('reference CSV: quoted fields, comment lines, and every problem listed', () => {
+  const { rows: parsed, problems } = parseReferenceCsv('# about\na,b\n"x, y","he said ""hi"""\n1,2,3\n"open\n', 't.csv');
+  assert.deepEqual(parsed, [{ a: 'x, y', b: 'he said "hi"' }]);
+  assert.deepEqual(problems, ['t.csv line 4: 3 fields, the header has 2', 't.csv line 5: an unclosed quote']);
+  const dir = mkdtempSync(join(tmpdir(), 'bevan-ref-'));
+  try {
+    for (const f of ['organisations.csv', 'lab-code-map.csv', 'observation-groups.csv', 'death-codes.csv', 'locations.csv', 'hospital-services.csv']) copyFileSync(new URL(`./reference/${f}`, import.meta.url), join(dir, f));
+    writeFileSync(join(dir, 'organisations.csv'), 'ods_code,name,kind,part_of,source_systems\nRM2,A,hospital,,\nRM2,B,hospital-site,ZZZ,\n');
+    writeFileSync(join(dir, 'lab-code-map.csv'), 'source_system,local_code,system,code,display\nhl7:RM2,FBC,http://example.org,1,x\n');
+    assert.throws(() => loadReferenceData(pathToFileURL(`${dir}/`)), (err: Error) => {
+      for (const p of [/kind "hospital" is not one of/, /RM2 is listed twice/, /part of ZZZ, which is not listed/, /system http:\/\/example.org is not SNOMED CT/]) assert.match(err.message, p);
+      return true;
+    });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -1,8 +1,11 @@
 /**
- * The integrated care record of one person, built from what every source sent: demographics
- * (best of the sources, with the disagreements shown), registered practice, problems,
- * medications, allergies, results, encounters, admissions, community contacts, social care and
- * one timeline in which every item names its source. Pure: rows in, a domain object out.
+ * The integrated care record of one person, built from what every source sent: the death if a
+ * source reports one, demographics (best of the sources, with the disagreements shown),
+ * registered practice, problems, medications, allergies, results grouped as a clinician reads them
+ * (vital signs, laboratory, social history…) with their comments, GP consultations, encounters,
+ * admissions, community contacts, social care and one timeline in which every item names its
+ * source — organisations, clinics and wards by name (reference/ data), not code. Pure: rows in, a
+ * domain object out.
  */
 import type {
   AllergyIntolerance,
@@ -19,10 +22,16 @@ import type {
   Procedure,
   Resource,
 } from '@medplum/fhirtypes';
+import { GROUP_LABEL, observationGroup, withNationalCode } from './coding.ts';
 import { ageOn, dateValue, daysBetween, formatDate } from './dates.ts';
+import { deathStatus, type DeathStatus } from './death.ts';
+import { COMMUNITY, MENTAL_HEALTH_COMMUNITY, odsOfSource, OrganisationDirectory, SOCIAL_CARE } from './organisations.ts';
+import { deathMeaning, defaultReferenceData, OBSERVATION_GROUPS, serviceName, type ObservationGroupKey, type ReferenceData } from './reference/reference-data.ts';
 import type { IdentityRow, PersonRow, PracticeRow, ResourceRow } from './rows.ts';
 
 export { toFhirBundle } from './fhir-bundle.ts';
+export type { DeathReport, DeathStatus } from './death.ts';
+export { COMMUNITY, MENTAL_HEALTH_COMMUNITY, SOCIAL_CARE } from './organisations.ts';
 
 /** Where an item came from: the source system key and a name a clinician recognises. */
 export interface RecordSource {
@@ -123,11 +132,39 @@ export interface Allergy {
 export interface Result {
   kind: 'observation' | 'report';
   name: string;
+  /** `system|code`: the national code where the mapping table gives one for a local code. */
   code: string | null;
+  /** The laboratory's own code the national one was mapped from (kept in the FHIR form as an extra coding). */
+  localCode: string | null;
+  /** Observations: the group shown (FHIR observation-category, else by code); reports: `laboratory` unless their category says otherwise. */
+  group: ObservationGroupKey;
   value: string | null;
   interpretation: string | null;
   referenceRange: string | null;
   date: string | null;
+  /** Comments attached to this result (Observation.note: HL7 NTE after its OBX) or report (NTE after its OBR). */
+  notes: string[];
+  source: RecordSource;
+  ref: ItemRef;
+}
+
+export interface ResultGroup {
+  key: ObservationGroupKey;
+  label: string;
+  /** The latest result of each code in the group, newest first. */
+  latest: Result[];
+}
+
+/** A consultation recorded by a GP practice's own system: at the practice, by telephone or video, or a home visit. */
+export interface GpConsultation {
+  date: string | null;
+  mode: 'face-to-face' | 'telephone' | 'video' | 'home-visit' | 'other';
+  /** What the practice called it (Encounter.type), e.g. "Consultation", "Diabetes review". */
+  type: string | null;
+  practice: { odsCode: string | null; name: string | null };
+  clinician: string | null;
+  reason: string | null;
+  status: string | null;
   source: RecordSource;
   ref: ItemRef;
 }
@@ -137,7 +174,11 @@ export interface EncounterEntry {
   end: string | null;
   status: string | null;
   classCode: string | null;
+  /** "Outpatient or clinic contact", "Remote consultation"… */
+  kindName: string;
+  /** The encounter's type, or its hospital service by name ("Diabetic medicine"). */
   type: string | null;
+  /** The clinic or department by name (reference/locations.csv), else as sent. */
   location: string | null;
   source: RecordSource;
   ref: ItemRef;
@@ -152,6 +193,10 @@ export interface Admission {
   /** Calendar days from admission to discharge (or to today while still in). */
   lengthOfStayDays: number | null;
   ongoing: boolean;
+  /** The discharge disposition says the person died (reference/death-codes.csv). */
+  died: boolean;
+  /** The hospital service by name ("General medicine"). */
+  service: string | null;
   location: string | null;
   reason: string | null;
   source: RecordSource;
@@ -207,6 +252,7 @@ export type TimelineKind =
   | 'result'
   | 'report'
   | 'encounter'
+  | 'consultation'
   | 'admission'
   | 'emergency'
   | 'community'
@@ -229,6 +275,8 @@ export interface IntegratedRecord {
   personId: string;
   status: string;
   builtAt: string;
+  /** Null when no source reports a death; otherwise the date, who says so, and where sources disagree. */
+  death: DeathStatus | null;
   demographics: Demographics;
   identities: IdentitySummary[];
   registeredPractice: RegisteredPractice | null;
@@ -236,7 +284,16 @@ export interface IntegratedRecord {
   problems: Problem[];
   medications: Medication[];
   allergies: Allergy[];
-  results: { latestByCode: Result[]; recent: Result[] };
+  results: {
+    latestByCode: Result[];
+    recent: Result[];
+    /** Observations by group (vital signs, laboratory, social history…), in that order; empty groups left out. */
+    groups: ResultGroup[];
+    /** Every report (DiagnosticReport), newest first, with its comments. */
+    reports: Result[];
+  };
+  gpConsultations: GpConsultation[];
+  /** Encounters that are none of the other kinds (hospital outpatient and clinic contacts, others). */
   encounters: EncounterEntry[];
   admissions: Admission[];
   communityContacts: CommunityContact[];
@@ -251,24 +308,16 @@ export interface BuildOptions {
   now?: Date;
   /** How many recent results to keep (default 20). */
   recentResults?: number;
+  /** Locality reference data (organisation, clinic and service names, code maps); default: the shipped record/reference/ files. */
+  reference?: ReferenceData;
 }
 
-export const SOCIAL_CARE = 'csv:socialcare';
-export const COMMUNITY = 'csv:community';
-export const MENTAL_HEALTH_COMMUNITY = 'csv:mentalhealth';
-
-/** The name a clinician recognises for a source system key (docs/feeds.md). */
-export function sourceName(system: string, practices: ReadonlyMap<string, PracticeRow>): string {
-  if (system.startsWith('gp:')) {
-    const ods = system.slice(3);
-    const p = practices.get(ods);
-    return p ? `GP (${ods} ${p.name})` : `GP (${ods})`;
-  }
-  if (system.startsWith('hl7:')) return `Hospital (${system})`;
-  if (system === COMMUNITY) return 'Community services';
-  if (system === SOCIAL_CARE) return 'Social care';
-  if (system === MENTAL_HEALTH_COMMUNITY) return 'Mental health services (community)';
-  return system;
+/**
+ * The name a clinician recognises for a source system key (docs/feeds.md), with the key:
+ * "Sale Moor Medical Centre (gp:P91001)", "Trafford Synthetic Community Services (csv:community)".
+ */
+export function sourceName(system: string, practices: readonly PracticeRow[] = [], reference: ReferenceData = defaultReferenceData()): string {
+  return new OrganisationDirectory(reference, practices).sourceName(system);
 }
 
 // Sources listed as a clinician reads a record: GP, hospital, community, social care, others.
@@ -289,17 +338,20 @@ export function buildIntegratedRecord(
   opts: BuildOptions = {},
 ): IntegratedRecord {
   const now = (opts.now ?? dataEnd(rows, new Date())).toISOString();
-  const practiceByOds = new Map(practices.map((p) => [p.ods_code, p]));
+  const reference = opts.reference ?? defaultReferenceData();
+  const directory = new OrganisationDirectory(reference, practices);
   const sourceCache = new Map<string, RecordSource>();
   const source = (system: string): RecordSource => {
     let s = sourceCache.get(system);
-    if (!s) sourceCache.set(system, (s = { system, name: sourceName(system, practiceByOds) }));
+    if (!s) sourceCache.set(system, (s = { system, name: directory.sourceName(system) }));
     return s;
   };
 
   const ordered = preferenceOrder(identities);
   const demographics = buildDemographics(person, ordered, now);
-  const registeredPractice = findRegisteredPractice(ordered, practiceByOds, source);
+  const registeredPractice = findRegisteredPractice(ordered, directory, source);
+  const death = deathStatus(rows, demographics.birthDate, reference, source);
+  const place = (e: Encounter, system: string, last: boolean) => placeName(e, system, last, directory, reference);
 
   const problems = new Grouper<Problem>();
   const medications = new Grouper<Medication>();
@@ -307,6 +359,7 @@ export function buildIntegratedRecord(
   const observations: Result[] = [];
   const reports: Result[] = [];
   const encounters: EncounterEntry[] = [];
+  const gpConsultations: GpConsultation[] = [];
   const admissions: Admission[] = [];
   const communityContacts: CommunityContact[] = [];
   const assessments: SocialCareAssessment[] = [];
@@ -354,38 +407,49 @@ export function buildIntegratedRecord(
         break;
       }
       case 'Observation': {
-        const o = r as Observation;
+        const raw = r as Observation;
+        const mapped = withNationalCode(raw.code, row.source_system, reference);
+        const o: Observation = mapped ? { ...raw, code: mapped.concept } : raw;
         const result: Result = {
           kind: 'observation',
-          name: codeText(o.code) ?? 'Unnamed result',
+          name: codeText(raw.code) ?? codeText(o.code) ?? 'Unnamed result',
           code: codeString(o.code),
+          localCode: mapped?.localCode ?? null,
+          group: observationGroup(o, reference),
           value: observationValue(o),
           interpretation: o.interpretation?.[0] ? (firstCode(o.interpretation[0]) ?? codeText(o.interpretation[0])) : null,
           referenceRange: o.referenceRange?.[0] ? rangeText(o.referenceRange[0]) : null,
           date: o.effectiveDateTime ?? o.effectivePeriod?.start ?? o.effectiveInstant ?? o.issued ?? null,
+          notes: (o.note ?? []).map((x) => x.text).filter((t): t is string => !!t?.trim()),
           source: src,
           ref,
         };
         observations.push(result);
-        add(result.date, 'result', `Result: ${result.name}${result.value ? ` ${result.value}` : ''}${result.interpretation && result.interpretation !== 'N' ? ` (${result.interpretation})` : ''}`);
+        const what = result.group === 'laboratory' ? 'Result' : result.group === 'vital-signs' ? 'Vital sign' : result.group === 'social-history' ? 'Social history' : 'Observation';
+        add(result.date, 'result', `${what}: ${result.name}${result.value ? ` ${result.value}` : ''}${result.interpretation && result.interpretation !== 'N' ? ` (${result.interpretation})` : ''}${result.notes.length ? ` — comment: ${result.notes.join(' / ')}` : ''}`);
         break;
       }
       case 'DiagnosticReport': {
         const d = r as DiagnosticReport;
+        const mapped = withNationalCode(d.code, row.source_system, reference);
         const n = d.result?.length ?? 0;
+        const notes = reportNotes(d);
         const result: Result = {
           kind: 'report',
           name: codeText(d.code) ?? 'Report',
-          code: codeString(d.code),
+          code: codeString(mapped?.concept ?? d.code),
+          localCode: mapped?.localCode ?? null,
+          group: reportGroup(d),
           value: d.conclusion ?? (n ? `${n} result${n === 1 ? '' : 's'}` : null),
           interpretation: null,
           referenceRange: null,
           date: d.effectiveDateTime ?? d.effectivePeriod?.start ?? d.issued ?? null,
+          notes,
           source: src,
           ref,
         };
         reports.push(result);
-        add(result.date, 'report', `Report: ${result.name}${result.value ? ` — ${result.value}` : ''}${d.status && d.status !== 'final' ? ` (${d.status})` : ''}`);
+        add(result.date, 'report', `Report: ${result.name}${result.value ? ` — ${result.value}` : ''}${d.status && d.status !== 'final' ? ` (${d.status})` : ''}${notes.length ? ` — comment: ${notes.join(' / ')}` : ''}`);
         break;
       }
       case 'Encounter': {
@@ -393,12 +457,17 @@ export function buildIntegratedRecord(
         const classCode = e.class?.code ?? null;
         const start = e.period?.start ?? null;
         const end = e.period?.end ?? null;
-        const location = e.location?.[0]?.location?.display ?? null;
-        if (row.source_system === COMMUNITY || classCode === 'HH') {
+        const inpatient = classCode === 'IMP' || classCode === 'EMER' || classCode === 'ACUTE' || classCode === 'NONAC';
+        const gpSystem = row.source_system.startsWith('gp:') || directory.ofSource(row.source_system)?.kind === 'gp-practice';
+        if (gpSystem && !inpatient) {
+          const c = gpConsultationOf(e, row.source_system, directory, src, ref);
+          gpConsultations.push(c);
+          add(start, 'consultation', describeConsultation(c));
+        } else if (row.source_system === COMMUNITY || classCode === 'HH') {
           const c: CommunityContact = {
             date: start,
             service: codeText(e.serviceType) ?? null,
-            team: e.serviceProvider?.display ?? e.participant?.[0]?.individual?.display ?? null,
+            team: e.serviceProvider?.display ?? directory.get(odsIdentifier(e.serviceProvider))?.name ?? e.participant?.[0]?.individual?.display ?? null,
             // The community feed puts the coded activity (SNOMED) and the free-text contact type in Encounter.type.
             contactType: codeText(e.type?.find((t) => !t.coding?.length)) ?? null,
             reason: codeText(e.reasonCode?.[0]) ?? codeText(e.type?.find((t) => t.coding?.length)) ?? null,
@@ -410,14 +479,16 @@ export function buildIntegratedRecord(
           communityContacts.push(c);
           const what = [c.service, c.reason ?? c.contactType].filter(Boolean).join(' — ');
           add(start, 'community', `Community contact${what ? `: ${what}` : ''}${c.durationMinutes ? ` (${c.durationMinutes} min)` : ''}`);
-        } else if (classCode === 'IMP' || classCode === 'EMER' || classCode === 'ACUTE' || classCode === 'NONAC') {
-          const a = admissionOf(e, now, src, ref);
+        } else if (inpatient) {
+          const a = admissionOf(e, now, src, ref, place(e, row.source_system, true), serviceText(e.serviceType, row.source_system, reference), admissionDied(e, row.source_system, reference));
           admissions.push(a);
           add(start, a.setting === 'emergency' ? 'emergency' : 'admission', describeAdmission(a));
         } else {
-          const type = codeText(e.type?.[0]) ?? codeText(e.serviceType) ?? null;
-          encounters.push({ date: start, end, status: e.status ?? null, classCode, type, location, source: src, ref });
-          add(start, 'encounter', `${encounterClassName(classCode)}${type ? `: ${type}` : ''}${e.status && e.status !== 'finished' ? ` (${e.status})` : ''}`);
+          const type = codeText(e.type?.[0]) ?? serviceText(e.serviceType, row.source_system, reference);
+          const location = place(e, row.source_system, false);
+          const kindName = encounterClassName(classCode);
+          encounters.push({ date: start, end, status: e.status ?? null, classCode, kindName, type, location, source: src, ref });
+          add(start, 'encounter', `${kindName}${type ? `: ${type}` : ''}${location ? ` [${location}]` : ''}${e.status && e.status !== 'finished' ? ` (${e.status})` : ''}`);
         }
         break;
       }
@@ -494,6 +565,7 @@ export function buildIntegratedRecord(
     if (!latest.has(k)) latest.set(k, o);
   }
   const recent = [...observations, ...reports].sort(byDateDesc((x) => x.date)).slice(0, opts.recentResults ?? 20);
+  const groups: ResultGroup[] = OBSERVATION_GROUPS.map((key) => ({ key, label: GROUP_LABEL[key], latest: [...latest.values()].filter((x) => x.group === key) })).filter((g) => g.latest.length);
 
   timeline.sort((a, b) => cmpDateDesc(a.date, b.date) || a.source.system.localeCompare(b.source.system) || a.ref.resourceType.localeCompare(b.ref.resourceType) || a.ref.sourceId.localeCompare(b.ref.sourceId));
 
@@ -503,6 +575,7 @@ export function buildIntegratedRecord(
     personId: person.person_id,
     status: person.status,
     builtAt: now,
+    death,
     demographics,
     identities: ordered.map((i) => ({
       source: source(i.source_system),
@@ -524,7 +597,8 @@ export function buildIntegratedRecord(
     problems: problemList,
     medications: medicationList,
     allergies: allergyList,
-    results: { latestByCode: [...latest.values()], recent },
+    results: { latestByCode: [...latest.values()], recent, groups, reports: reports.sort(byDateDesc((x) => x.date)) },
+    gpConsultations: gpConsultations.sort(byDateDesc((x) => x.date)),
     encounters: encounters.sort(byDateDesc((x) => x.date)),
     admissions: admissions.sort(byDateDesc((x) => x.admitted)),
     communityContacts: communityContacts.sort(byDateDesc((x) => x.date)),
@@ -622,7 +696,7 @@ function buildDemographics(person: PersonRow, ordered: IdentityRow[], now: strin
 
 function findRegisteredPractice(
   ordered: IdentityRow[],
-  practices: ReadonlyMap<string, PracticeRow>,
+  directory: OrganisationDirectory,
   source: (system: string) => RecordSource,
 ): RegisteredPractice | null {
   // The GP system is the authority on registration: its own key names the practice. Among
@@ -631,8 +705,8 @@ function findRegisteredPractice(
   const from = gp ?? ordered.find((i) => i.practice);
   if (!from) return null;
   const ods = gp ? gp.source_system.slice(3) : from.practice!;
-  const p = practices.get(ods);
-  return { odsCode: ods, name: p?.name ?? null, neighbourhood: p?.neighbourhood ?? null, neighbourhoodName: p?.neighbourhood_name ?? null, source: source(from.source_system) };
+  const p = directory.practice(ods);
+  return { odsCode: ods, name: p?.name ?? directory.get(ods)?.name ?? null, neighbourhood: p?.neighbourhood || null, neighbourhoodName: p?.neighbourhood_name ?? null, source: source(from.source_system) };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -707,7 +781,7 @@ function medicationOf(m: MedicationStatement | MedicationRequest, now: string) {
   return { codeable, name, status, current, date, dosage };
 }
 
-function admissionOf(e: Encounter, now: string, source: RecordSource, ref: ItemRef): Admission {
+function admissionOf(e: Encounter, now: string, source: RecordSource, ref: ItemRef, location: string | null, service: string | null, died: boolean): Admission {
   const setting = e.class?.code === 'EMER' ? 'emergency' : 'inpatient';
   const p = firstCode(e.priority);
   const priority = p === 'EM' || p === 'UR' || p === 'S' ? 'emergency' : p === 'EL' || p === 'R' ? 'elective' : setting === 'emergency' ? 'emergency' : null;
@@ -724,7 +798,9 @@ function admissionOf(e: Encounter, now: string, source: RecordSource, ref: ItemR
     priority,
     lengthOfStayDays,
     ongoing,
-    location: e.location?.[e.location.length - 1]?.location?.display ?? null,
+    died: died && !!discharged,
+    service,
+    location,
     reason: codeText(e.reasonCode?.[0]) ?? null,
     source,
     ref,
@@ -736,8 +812,9 @@ function describeAdmission(a: Admission): string {
   const parts = [what];
   if (a.status === 'cancelled') parts.push('cancelled');
   else if (a.ongoing) parts.push(`in progress${a.lengthOfStayDays !== null && a.setting === 'inpatient' ? `, ${a.lengthOfStayDays} day${a.lengthOfStayDays === 1 ? '' : 's'} so far` : ''}`);
-  else if (a.discharged) parts.push(`${a.setting === 'emergency' ? 'left' : 'discharged'} ${formatDate(a.discharged)}${a.lengthOfStayDays !== null && a.setting === 'inpatient' ? ` (${a.lengthOfStayDays} day${a.lengthOfStayDays === 1 ? '' : 's'})` : ''}`);
+  else if (a.discharged) parts.push(`${a.died ? 'died' : a.setting === 'emergency' ? 'left' : 'discharged'} ${formatDate(a.discharged)}${a.lengthOfStayDays !== null && a.setting === 'inpatient' ? ` (${a.lengthOfStayDays} day${a.lengthOfStayDays === 1 ? '' : 's'})` : ''}`);
   let s = parts.join(', ');
+  if (a.service && a.setting === 'inpatient') s += `, ${a.service}`;
   if (a.reason) s += ` — ${a.reason}`;
   if (a.location) s += ` [${a.location}]`;
   return s;
@@ -746,6 +823,107 @@ function describeAdmission(a: Admission): string {
 function describePackage(p: CarePackage): string {
   const bits = [p.hoursPerWeek !== null ? `${p.hoursPerWeek} h/week` : null, p.weeklyCost !== null ? `${pounds(p.weeklyCost)}/week` : null].filter(Boolean);
   return `Care package${p.service ? `: ${p.service}` : ''}${bits.length ? `, ${bits.join(', ')}` : ''} (${p.open ? 'open' : `ended ${formatDate(p.end)}`})`;
+}
+
+const ODS = 'https://fhir.nhs.uk/Id/ods-organization-code';
+/** R5 DiagnosticReport.note carried in R4 (https://hl7.org/fhir/uv/xver-r5.r4/): where the HL7 v2 adapter puts NTE after OBR. */
+export const REPORT_NOTE_EXTENSION = 'http://hl7.org/fhir/5.0/StructureDefinition/extension-DiagnosticReport.note';
+
+/** The ODS code a reference names by identifier (`serviceProvider.identifier`), or null. */
+function odsIdentifier(ref: { identifier?: { system?: string; value?: string } } | undefined): string | null {
+  return ref?.identifier?.system === ODS && ref.identifier.value ? ref.identifier.value : null;
+}
+
+function gpConsultationOf(e: Encounter, system: string, directory: OrganisationDirectory, source: RecordSource, ref: ItemRef): GpConsultation {
+  const code = odsIdentifier(e.serviceProvider) ?? odsOfSource(system);
+  const name = e.serviceProvider?.display ?? directory.get(code)?.name ?? null;
+  const type = codeText(e.type?.[0]);
+  const words = `${type ?? ''} ${codeText(e.serviceType) ?? ''}`.toLowerCase();
+  const classCode = e.class?.code;
+  const mode: GpConsultation['mode'] =
+    classCode === 'HH' ? 'home-visit'
+    : classCode === 'VR' ? (/video/.test(words) ? 'video' : 'telephone')
+    : classCode === 'AMB' ? (/video/.test(words) ? 'video' : /tele|phone/.test(words) ? 'telephone' : /home visit/.test(words) ? 'home-visit' : 'face-to-face')
+    : 'other';
+  return {
+    date: e.period?.start ?? null,
+    mode,
+    type,
+    practice: { odsCode: code, name },
+    clinician: e.participant?.find((p) => p.individual?.display)?.individual?.display ?? null,
+    reason: codeText(e.reasonCode?.[0]),
+    status: e.status ?? null,
+    source,
+    ref,
+  };
+}
+
+// What each mode is called, and the type names that only repeat it.
+const CONSULTATION_WORDS: Record<GpConsultation['mode'], { name: string; generic: RegExp }> = {
+  'face-to-face': { name: 'GP consultation at', generic: /^(consultation|gp consultation|face to face consultation|surgery consultation)$/i },
+  telephone: { name: 'GP telephone consultation,', generic: /^(telephone (encounter|consultation)|telephone)$/i },
+  video: { name: 'GP video consultation,', generic: /^(video (encounter|consultation)|video)$/i },
+  'home-visit': { name: 'GP home visit,', generic: /^(home visit|gp home visit)$/i },
+  other: { name: 'GP encounter,', generic: /^$/ },
+};
+
+/** "GP consultation at Sale Moor Medical Centre — Diabetes review". */
+export function describeConsultation(c: GpConsultation): string {
+  const w = CONSULTATION_WORDS[c.mode];
+  let s = `${w.name} ${c.practice.name ?? (c.practice.odsCode ? `practice ${c.practice.odsCode}` : 'the practice')}`;
+  if (c.type && !w.generic.test(c.type.trim())) s += ` — ${c.type}`;
+  if (c.reason) s += ` (${c.reason})`;
+  if (c.status && c.status !== 'finished') s += ` [${c.status}]`;
+  return s;
+}
+
+/** A hospital service (HL7 PV1-10, Encounter.serviceType) by name, else as sent. */
+function serviceText(cc: CodeableConcept | undefined, system: string, reference: ReferenceData): string | null {
+  if (!cc) return null;
+  if (cc.text) return cc.text;
+  for (const c of cc.coding ?? []) {
+    if (c.display) return c.display;
+    const name = c.code ? serviceName(reference, system, c.code) : undefined;
+    if (name) return name;
+  }
+  return codeText(cc);
+}
+
+/**
+ * Where an encounter took place, by name: the point of care (PV1-3.1: ward, clinic, department)
+ * from reference/locations.csv for the organisation running the source, with the room and bed
+ * (or the clinic's service, by name) after it; else the location as sent.
+ */
+function placeName(e: Encounter, system: string, last: boolean, directory: OrganisationDirectory, reference: ReferenceData): string | null {
+  const display = (last ? e.location?.[e.location.length - 1] : e.location?.[0])?.location?.display ?? null;
+  if (!display) return null;
+  const [code, ...rest] = display.trim().split(/\s+/);
+  const org = directory.ofSource(system)?.odsCode ?? odsOfSource(system);
+  const named = org && code ? reference.locations.get(`${org}\u0000${code.toUpperCase()}`) : undefined;
+  if (!named) return display;
+  const more = rest.map((x) => serviceName(reference, system, x) ?? x);
+  return more.length ? `${named.name} (${more.join(' ')})` : named.name;
+}
+
+/** True when the encounter's discharge disposition records a death for this source. */
+function admissionDied(e: Encounter, system: string, reference: ReferenceData): boolean {
+  return (e.hospitalization?.dischargeDisposition?.coding ?? []).some((c) => !!c.code && !!deathMeaning(reference, system, 'discharge-disposition', c.system ?? '', c.code));
+}
+
+/** A report's comments: R5 notes carried as extensions (HL7 NTE after OBR) and, when it has no conclusion, nothing else. */
+function reportNotes(d: DiagnosticReport): string[] {
+  return (d.extension ?? []).filter((x) => x.url === REPORT_NOTE_EXTENSION).map((x) => x.valueAnnotation?.text).filter((t): t is string => !!t?.trim());
+}
+
+// HL7 table 0074 diagnostic service sections that are not the laboratory.
+const REPORT_SECTIONS: Record<string, ObservationGroupKey> = { RAD: 'imaging', CT: 'imaging', MR: 'imaging', NMR: 'imaging', US: 'imaging', RUS: 'imaging', NMS: 'imaging', RX: 'imaging', VUS: 'imaging', XRC: 'imaging', CUS: 'imaging', OUS: 'imaging', EC: 'procedure', EN: 'procedure', PF: 'procedure', CTH: 'procedure', VR: 'imaging' };
+
+function reportGroup(d: DiagnosticReport): ObservationGroupKey {
+  for (const c of (d.category ?? []).flatMap((x) => x.coding ?? [])) {
+    if (c.system === 'http://terminology.hl7.org/CodeSystem/v2-0074' && c.code && REPORT_SECTIONS[c.code.toUpperCase()]) return REPORT_SECTIONS[c.code.toUpperCase()]!;
+    if (c.system === 'http://terminology.hl7.org/CodeSystem/observation-category' && c.code && (OBSERVATION_GROUPS as readonly string[]).includes(c.code)) return c.code as ObservationGroupKey;
+  }
+  return 'laboratory';
 }
 
 /** £1,234.50 */

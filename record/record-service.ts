@@ -16,7 +16,7 @@ export interface RecordRequest {
   label: string;
   by: 'nhs-number' | 'person-id' | 'source-id';
   format: 'text' | 'fhir';
-  /** Text: the whole timeline, not just the latest 50 items. */
+  /** Text: the whole timeline, every report and GP consultation, not just the latest 50 / 10 / 10. */
   all?: boolean;
 }
 

@@ -60,7 +60,7 @@ for (const target of await testDatabases()) {
       // The most recently updated GP registration wins; the left-behind old practice does not.
       assert.equal(record.registeredPractice?.name, 'Sale Moor Medical Centre');
       assert.equal(record.timeline.length, rows.length); // fixtures minus the Patient, plus the merged-in result
-      assert.ok(record.timeline.some((t) => t.ref.sourceId === 'old-obs' && t.source.name === 'GP (P91002 Elsewhere Surgery)'));
+      assert.ok(record.timeline.some((t) => t.ref.sourceId === 'old-obs' && t.source.name === 'Elsewhere Surgery (gp:P91002)'));
       assert.equal(record.problems[0]!.sources.length, 2);
       const bundle = toFhirBundle(record, loaded.rows);
       assert.equal(bundle.entry!.length, loaded.rows.length + 1);

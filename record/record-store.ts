@@ -4,6 +4,7 @@
  * parameterised SQL; rows come back as plain data (see rows.ts) for the pure record builder.
  */
 import type { Queryable } from '../db/database.ts';
+import { defaultReferenceData } from './reference/reference-data.ts';
 import type { IdentityRow, PersonRow, PracticeRow, ResourceRow } from './rows.ts';
 
 export interface PersonQuery {
@@ -116,7 +117,11 @@ export async function loadIdentities(db: Queryable, personId: string, personIds?
   return r.rows.map((row) => ({ ...row, updated_at: iso(row.updated_at) ?? '' }));
 }
 
-/** The practices (with neighbourhood names) for the given ODS codes. */
+/**
+ * The practices (with neighbourhood names) for the given ODS codes, and, for codes that are not a
+ * practice of the locality, the names feeds sent in Organization resources (reference data,
+ * person_id NULL) carrying that ODS code (origin `feed`; migration 0018 indexes their identifiers).
+ */
 export async function loadPractices(db: Queryable, odsCodes: readonly string[]): Promise<PracticeRow[]> {
   const codes = [...new Set(odsCodes.filter(Boolean))];
   if (!codes.length) return [];
@@ -126,8 +131,25 @@ export async function loadPractices(db: Queryable, odsCodes: readonly string[]):
       WHERE pr.ods_code = ANY($1::text[])`,
     [codes],
   );
-  return r.rows;
+  // The locality's reference data wins over a feed's name (record/organisations.ts): no need to look those up.
+  const known = new Set(r.rows.map((p) => p.ods_code));
+  const listed = defaultReferenceData().organisations;
+  const others = codes.filter((c) => !known.has(c) && !listed.has(c.toUpperCase()));
+  if (!others.length) return r.rows;
+  const o = await db.query<{ code: string; name: string }>(
+    `SELECT DISTINCT ON (c.code) c.code, org.content->>'name' AS name
+       FROM unnest($1::text[]) AS c(code)
+       JOIN resource org
+         ON org.resource_type = 'Organization' AND org.person_id IS NULL
+        AND org.content->'identifier' @> jsonb_build_array(jsonb_build_object('system', $2::text, 'value', c.code))
+      WHERE org.content->>'name' IS NOT NULL
+      ORDER BY c.code, org.received_at DESC, org.source_system, org.source_id`,
+    [others, ODS_SYSTEM],
+  );
+  return [...r.rows, ...o.rows.map((x) => ({ ods_code: x.code, name: x.name, neighbourhood: '', neighbourhood_name: null, origin: 'feed' as const }))];
 }
+
+const ODS_SYSTEM = 'https://fhir.nhs.uk/Id/ods-organization-code';
 
 export interface PersonRecordRows {
   person: PersonRow;
@@ -146,15 +168,39 @@ export async function readPersonRecordRows(db: Queryable, query: PersonQuery): P
   return { person, identities, rows, practices };
 }
 
-/** ODS codes the record may name: GP source systems and the practices identities report. */
+/**
+ * ODS codes the record may name: GP source systems and the practices identities report, the
+ * organisation in a hospital source key (`hl7:RM2`), and every ODS identifier a resource carries
+ * (an Encounter's serviceProvider, a Patient's generalPractitioner, a performer…).
+ */
 export function practiceCodes(identities: readonly IdentityRow[], rows: readonly ResourceRow[]): string[] {
   const out = new Set<string>();
+  const fromSystem = (system: string) => {
+    const m = /^(?:gp|hl7):([A-Za-z0-9-]{3,12})$/.exec(system);
+    if (m) out.add(m[1]!.toUpperCase());
+  };
   for (const i of identities) {
     if (i.practice) out.add(i.practice);
-    if (i.source_system.startsWith('gp:')) out.add(i.source_system.slice(3));
+    fromSystem(i.source_system);
   }
-  for (const r of rows) if (r.source_system.startsWith('gp:')) out.add(r.source_system.slice(3));
+  for (const r of rows) {
+    fromSystem(r.source_system);
+    collectOdsCodes(r.content, out, 0);
+  }
   return [...out];
+}
+
+// ODS identifiers sit a few levels down (Encounter.serviceProvider.identifier.value); the walk
+// stops at that depth so a large resource costs little.
+function collectOdsCodes(node: unknown, out: Set<string>, depth: number): void {
+  if (depth > 5 || !node || typeof node !== 'object') return;
+  if (Array.isArray(node)) {
+    for (const x of node) collectOdsCodes(x, out, depth + 1);
+    return;
+  }
+  const o = node as Record<string, unknown>;
+  if (o.system === ODS_SYSTEM && typeof o.value === 'string' && o.value.length <= 12) out.add(o.value.toUpperCase());
+  for (const [k, v] of Object.entries(o)) if (v && typeof v === 'object' && k !== 'text' && k !== 'contained') collectOdsCodes(v, out, depth + 1);
 }
 
 function iso(v: unknown): string | null {

@@ -47,10 +47,15 @@ export interface ResourceRow {
   content: Resource;
 }
 
-/** A GP practice with its neighbourhood (tables `practice` and `neighbourhood`). */
+/**
+ * A GP practice with its neighbourhood (tables `practice` and `neighbourhood`), or, with origin
+ * `feed`, the name of an organisation taken from an Organization resource a feed sent (reference
+ * data, no person; neighbourhood empty).
+ */
 export interface PracticeRow {
   ods_code: string;
   name: string;
   neighbourhood: string;
   neighbourhood_name: string | null;
+  origin?: 'feed';
 }

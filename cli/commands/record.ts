@@ -48,7 +48,7 @@ export function registerRecord(program: Command): void {
     .description("show one person's integrated care record: every source in one timeline (each read is decided by the access policy and audited)")
     .argument('<who>', 'NHS number (spaces allowed), Bevan person id, or with --source a source system patient id')
     .option('--json', 'print the record as one FHIR R4 Bundle (JSON) on stdout')
-    .option('--all', 'show the whole timeline (default: the latest 50 items)')
+    .option('--all', 'show the whole timeline, every report and every GP consultation (default: the latest 50 timeline items, 10 reports, 10 consultations)')
     .option('--user <name>', 'the local user reading (bevan user add); default $BEVAN_USER')
     .option('--purpose <purpose>', 'purpose of use: direct-care, patient-access, emergency…', 'direct-care')
     .option('--break-glass <reason>', 'emergency access without a relationship (roles that may): the reason is audited and raises an alert')

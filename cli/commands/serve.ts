@@ -6,6 +6,7 @@ import { startMllpIngest } from '../../ingest/mllp-service.ts';
 import { MLLP_DEFAULTS } from '../../ingest/hl7v2/mllp.ts';
 import type { Database } from '../../db/database.ts';
 import { loadFeeds, type FeedsConfig } from '../../ingest/feeds.ts';
+import { authConfigError, loadAuthConfig, type AuthConfig } from '../../access/auth-config.ts';
 
 export interface ServeOptions {
   port: number;
@@ -17,6 +18,8 @@ export interface ServeOptions {
   mllpIdleTimeoutMs?: number;
   /** One more MLLP listener per feed of a feeds file that names a port; its key names the sender when MSH-4 and MSH-3 are empty. */
   feedPorts?: { port: number; source: string }[];
+  /** Sign-in: public host names, the OpenID Connect provider, login rate (--auth-config and BEVAN_* variables). */
+  auth?: AuthConfig;
 }
 
 /** A listening socket that could not be opened, said so that the user knows which option changes it. */
@@ -117,7 +120,7 @@ export async function startServices(db: Database, o: ServeOptions) {
       throw listenError(err, 'MLLP', o.host, f.port, `the mllpPort of feed ${f.source} in the feeds file`);
     }
   }
-  const app = buildServer({ db, mllp });
+  const app = buildServer({ db, mllp, auth: o.auth });
   try {
     await app.listen({ port: o.port, host: o.host });
   } catch (err) {
@@ -164,7 +167,8 @@ export function listenOptions(cmd: Command): Command {
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .option('--mllp-port <port>', 'MLLP port for HL7 v2 feeds ("off" to disable)', '2575')
     .option('--mllp-max-connections <n>', 'most MLLP connections at once; more are closed on arrival', String(MLLP_DEFAULTS.maxConnections))
-    .option('--mllp-idle-timeout <seconds>', 'close an MLLP connection after this long with no traffic (senders reconnect)', String(MLLP_DEFAULTS.idleTimeoutMs / 1000));
+    .option('--mllp-idle-timeout <seconds>', 'close an MLLP connection after this long with no traffic (senders reconnect)', String(MLLP_DEFAULTS.idleTimeoutMs / 1000))
+    .option('--auth-config <file>', 'sign-in settings (JSON: publicHosts, oidc, loginPerMinute; docs/api/sign-in.md); BEVAN_OIDC_* and BEVAN_PUBLIC_HOSTS variables win over it');
 }
 
 export interface ListenFlags {
@@ -173,6 +177,7 @@ export interface ListenFlags {
   mllpPort: string;
   mllpMaxConnections: string;
   mllpIdleTimeout: string;
+  authConfig?: string;
 }
 
 /** Validates the listening options before anything is opened. */
@@ -183,7 +188,21 @@ export function serveOptions(f: ListenFlags): ServeOptions {
     mllpPort: f.mllpPort === 'off' ? null : parsePort(f.mllpPort, '--mllp-port'),
     mllpMaxConnections: parseCount(f.mllpMaxConnections, '--mllp-max-connections'),
     mllpIdleTimeoutMs: parseCount(f.mllpIdleTimeout, '--mllp-idle-timeout') * 1000,
+    auth: authConfigOf(f.authConfig),
   };
+}
+
+/** The sign-in configuration, checked before anything is opened. */
+function authConfigOf(file: string | undefined): AuthConfig {
+  const r = loadAuthConfig({ file });
+  if (!r.ok) throw authConfigError(r.problems);
+  return r.config;
+}
+
+/** One line saying how users sign in. */
+export function signInSummary(auth: AuthConfig | undefined): string {
+  const oidc = auth?.oidc ? `; OpenID Connect tokens from ${auth.oidc.issuer} (audience ${auth.oidc.audience.join(', ')})` : '';
+  return `  sign-in: POST /auth/login (local users; "session": true for a browser cookie)${oidc}`;
 }
 
 export function registerServe(program: Command): void {
@@ -209,6 +228,7 @@ export function registerServe(program: Command): void {
     console.log(`  http://${o.host}:${s.httpPort}/health   http://${o.host}:${s.httpPort}/ingest/status`);
     if (s.mllp) console.log(`  MLLP listener on ${o.host}:${s.mllp.port}`);
     for (const f of s.feedListeners) console.log(`  MLLP listener for ${f.source} on ${o.host}:${f.listener.port}`);
+    console.log(signInSummary(o.auth));
     stopOnSignal(async () => {
       await s.stop();
       await db.close();

@@ -274,3 +274,24 @@ test('patient problem messages (PPR) and IAM give Conditions and allergies; PC3 
   const bad = accepted(parseHl7Message(adtFor('A08', 'AL2', [seg('AL1', { 1: '1', 2: 'DA', 3: 'PEN^Penicillin', 6: '20230230' })]), 'f'));
   assert.match(one<AllergyIntolerance>(bad, 'AllergyIntolerance').note?.[0]?.text ?? '', /AL1-6 "20230230" is not a valid date\/time; left out/);
 });
+
+test('deaths: PID-29 date of death and PID-30 indicator on A08 and on an A03 whose disposition is death; PID-30 N says not deceased', () => {
+  const died = seg('PID', { 1: '1', 3: 'RM2000500^^^RM2^MR~9434765870^^^NHS^NH', 5: 'Khan^Anna^^^Mrs^^L', 7: '19721009', 8: 'F', 29: '20250920234000+0100', 30: 'Y' });
+  const a08 = one<Patient>(accepted(parseHl7Message(adtFor('A08', 'D1', [pv1For({})], { pid: died }), 'f')), 'Patient');
+  assert.equal(a08.deceasedDateTime, '2025-09-20T22:40:00Z');
+  assert.equal(a08.deceasedBoolean, undefined);
+
+  const discharge = seg('PV1', { 1: '1', 2: 'I', 3: 'WARD7^BAY2^BED3^RM2', 4: 'EM', 10: 'GER', 19: 'V1009', 36: '4', 44: '20250915100000', 45: '20250920234000+0100' });
+  const a03 = accepted(parseHl7Message(adtFor('A03', 'D2', [discharge], { pid: died }), 'f'));
+  assert.equal(one<Patient>(a03, 'Patient').deceasedDateTime, '2025-09-20T22:40:00Z');
+  const stay = one<Encounter>(a03, 'Encounter');
+  assert.deepEqual(stay.hospitalization?.dischargeDisposition, { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v2-0112', code: '4' }] });
+  assert.equal(stay.period?.end, '2025-09-20T22:40:00Z');
+
+  const pid30 = (value: string) => seg('PID', { 1: '1', 3: 'RM2000500^^^RM2^MR', 5: 'Khan^Anna', 7: '19721009', 8: 'F', 30: value });
+  assert.equal(one<Patient>(accepted(parseHl7Message(adtFor('A08', 'D3', [pv1For({})], { pid: pid30('Y') }), 'f')), 'Patient').deceasedBoolean, true);
+  assert.equal(one<Patient>(accepted(parseHl7Message(adtFor('A08', 'D4', [pv1For({})], { pid: pid30('N') }), 'f')), 'Patient').deceasedBoolean, false);
+  assert.equal(one<Patient>(accepted(parseHl7Message(adtFor('A08', 'D5', [pv1For({})], { pid: pid30('') }), 'f')), 'Patient').deceasedBoolean, undefined);
+  const bad = parseHl7Message(adtFor('A08', 'D6', [pv1For({})], { pid: seg('PID', { 1: '1', 3: 'RM2000500^^^RM2^MR', 29: '20250231' }) }), 'f');
+  assert.equal(bad.kind === 'rejected' && bad.reason, 'PID-29 "20250231" is not a valid date/time');
+});

@@ -147,6 +147,9 @@ export function mapPatient(v: Hl7View, system: string, pid: Hl7Segment, pd1: Hl7
     patient.deceasedDateTime = death.dateTime;
   } else if (v.get(pid, 30).toUpperCase() === 'Y') {
     patient.deceasedBoolean = true;
+  } else if (v.get(pid, 30).toUpperCase() === 'N') {
+    // PID-30 N: the sender says the patient is not deceased (a death recorded in error is undone).
+    patient.deceasedBoolean = false;
   }
   const gps: NonNullable<Patient['generalPractitioner']> = [];
   if (practice) gps.push({ identifier: { system: ODS_SYSTEM, value: practice } });

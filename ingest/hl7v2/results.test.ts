@@ -155,3 +155,29 @@ test('no PID or no OBR in a result message is a reason naming the segment', () =
   const noObr = parseHl7Message(message([header('ORU^R01', 'NP2'), PID_ANNA]), 'f');
   assert.equal(noObr.kind === 'rejected' && noObr.reason, 'ORU^R01 has no OBR segment');
 });
+
+test('a laboratory ORU with comments: NTE after the OBR is a note on the report, NTE after an OBX on that result; local codes and a smoking status kept as sent', () => {
+  const item = accepted(parseHl7Message(fixture('winpath-v24-oru-comments.hl7'), 'f'));
+  assert.equal(item.sourceSystem, 'hl7:RM2');
+  const [fbc, poa] = of<DiagnosticReport>(item, 'DiagnosticReport');
+  // R4 has no DiagnosticReport.note: the R5 element travels as its cross-version extension.
+  assert.deepEqual(fbc!.extension, [{ url: 'http://hl7.org/fhir/5.0/StructureDefinition/extension-DiagnosticReport.note', valueAnnotation: { text: 'Sample received 6 hours after collection.' } }]);
+  assert.equal(fbc!.conclusion, undefined);
+  assert.deepEqual(fbc!.code, { coding: [{ code: 'FBC', display: 'Full blood count' }], text: 'Full blood count' });
+  assert.equal(poa!.extension, undefined);
+  const [hb, plt, smoking] = of<Observation>(item, 'Observation');
+  assert.deepEqual(hb!.note, [{ text: 'Result confirmed on repeat analysis.' }, { text: 'Film reviewed: hypochromic microcytic.' }]);
+  // The report's comment is the report's, not copied onto each result.
+  assert.equal(plt!.note, undefined);
+  // WINPATH is the laboratory's own coding system: the code stays local (the record maps it, reference/lab-code-map.csv).
+  assert.deepEqual(hb!.code.coding, [{ code: 'HB', display: 'Haemoglobin' }]);
+  assert.deepEqual(smoking!.code.coding, [{ system: 'http://loinc.org', code: '72166-2', display: 'Tobacco smoking status' }]);
+  assert.deepEqual(smoking!.valueCodeableConcept?.coding, [{ system: 'http://snomed.info/sct', code: '8517006', display: 'Ex-smoker' }]);
+  assert.equal(smoking!.effectiveDateTime, '2025-08-10T09:00:00Z');
+});
+
+test('NTE before any OBR (after the PID) belongs to no result and is not attached to the next report', () => {
+  const item = accepted(parseHl7Message(oru([[seg('NTE', { 1: '1', 3: 'Patient note' }), obr({ 3: 'F9' }), seg('NTE', { 1: '1', 3: 'Report note' }), obx({ 1: '1' }), seg('NTE', { 1: '1', 3: 'Result note' })]]), 'f'));
+  assert.deepEqual(of<DiagnosticReport>(item, 'DiagnosticReport')[0]!.extension?.map((x) => x.valueAnnotation?.text), ['Report note']);
+  assert.deepEqual(of<Observation>(item, 'Observation')[0]!.note?.map((n) => n.text), ['Result note']);
+});

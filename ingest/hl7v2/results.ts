@@ -3,7 +3,10 @@
  * DiagnosticReport and Observations, each under the patient of its PATIENT_RESULT group. Pure.
  *
  * The message is read in order: a PID starts a patient, an OBR an order (its report) under the
- * current patient, an OBX a result under the current order, an NTE after an OBX is a note on it.
+ * current patient, an OBX a result under the current order, an NTE after an OBX is a note on it
+ * (Observation.note) and an NTE after the OBR, before its first OBX, a note on the report (R4 has
+ * no DiagnosticReport.note: the R5 element is carried by its cross-version extension,
+ * `REPORT_NOTE_EXTENSION`).
  * Keys (replays and corrections reproduce them):
  * - report: OBR-3 filler order number, else ORC-3, else OBR-2 / ORC-2 placer (`placer-<n>`),
  *   else `<MSH-10>-<OBR-1 or position>`; when several OBRs of one message share the number
@@ -23,12 +26,16 @@ import { interpretation, REPORT_STATUS, RESULT_STATUS } from './tables.ts';
 import type { Mapped } from './adt.ts';
 
 const UCUM = 'http://unitsofmeasure.org';
+/** R5 DiagnosticReport.note in R4 (https://hl7.org/fhir/uv/xver-r5.r4/): comments on the whole report. */
+export const REPORT_NOTE_EXTENSION = 'http://hl7.org/fhir/5.0/StructureDefinition/extension-DiagnosticReport.note';
 
 interface Order {
   obr: Hl7Segment;
   /** ORC before the OBR (ORU), or straight after it (OUL). */
   orc?: Hl7Segment;
   obxs: Array<{ obx: Hl7Segment; notes: string[] }>;
+  /** NTE segments after the OBR and before its first OBX: comments on the report. */
+  notes: string[];
   mrn: string;
 }
 
@@ -68,7 +75,7 @@ export function mapResults(ctx: MapContext): Mapped {
       case 'OBR':
         anyObr = true;
         if (!current) fail(`${event} has no PID segment before OBR ${v.get(s, 1) || s.position}: the patient the result is about`);
-        order = { obr: s, obxs: [], mrn: current.identity.id, ...(pendingOrc ? { orc: pendingOrc } : {}) };
+        order = { obr: s, obxs: [], notes: [], mrn: current.identity.id, ...(pendingOrc ? { orc: pendingOrc } : {}) };
         pendingOrc = undefined;
         current.orders.push(order);
         lastObx = undefined;
@@ -81,10 +88,8 @@ export function mapResults(ctx: MapContext): Mapped {
         break;
       }
       case 'NTE':
-        if (lastObx) {
-          const text = v.text(s, 3);
-          lastObx.notes.push(text);
-        }
+        if (lastObx) lastObx.notes.push(v.text(s, 3));
+        else if (order) order.notes.push(v.text(s, 3));
         break;
       default:
         if (current && CLINICAL_SEGMENTS.has(s.name)) current.clinical.push(s);
@@ -173,6 +178,8 @@ function mapOrder(ctx: MapContext, o: Order, key: { id: string; kind: 'filler' |
     ...(issued ? { issued: issued.instant } : {}),
     ...(observations.length ? { result: observations.map((x) => ({ reference: `Observation/${x.id}` })) } : {}),
   };
+  const reportNotes = o.notes.filter(Boolean);
+  if (reportNotes.length) report.extension = reportNotes.map((text) => ({ url: REPORT_NOTE_EXTENSION, valueAnnotation: { text } }));
   return { report, observations };
 }
 
