@@ -1,6 +1,6 @@
 /**
  * What a bulk export reads from the record's tables (`person`, `source_identity`, `resource`,
- * `practice`), a page at a time by keyset so that memory stays bounded whatever the locality's
+ * `resource_history`, `practice`), a page at a time by keyset so that memory stays bounded whatever the locality's
  * size: people in person-id order, their resources in (person, type, system, id) order, and
  * reference data (no person) in (system, type, id) order. Reads only; parameterised SQL.
  */
@@ -10,7 +10,9 @@ import type { IdentityRow, PersonRow, PracticeRow, ResourceRow } from '../../rec
 // A merge chain longer than this is a loop or corruption (as record/record-store.ts).
 const MAX_MERGE_HOPS = 16;
 const PERSON_COLUMNS = 'p.person_id::text AS person_id, p.nhs_number, p.status, p.merged_into::text AS merged_into';
-const RESOURCE_COLUMNS = 'source_system, resource_type, source_id, person_id::text AS person_id, subject_id, version, source_time, received_at, content';
+const RESOURCE_COLUMNS = 'r.source_system, r.resource_type, r.source_id, r.person_id::text AS person_id, r.subject_id, r.version, r.source_time, r.received_at, r.content';
+// A replaced version, with its resource's subject (the history keeps what changes: content and times).
+const HISTORY_COLUMNS = 'h.source_system, h.resource_type, h.source_id, h.person_id::text AS person_id, r.subject_id, h.version, h.source_time, h.received_at, h.content';
 
 /** Which people an export covers: everyone active (system and patient level), or a practice's registered people (group). */
 export interface PeopleScope {
@@ -92,13 +94,13 @@ export async function identitiesOf(db: Queryable, memberIds: readonly string[]):
 }
 
 /** The source systems' own Patient records of these person ids (keys only: the merged Patient links to them). */
-export async function sourcePatientsOf(db: Queryable, memberIds: readonly string[], before: string): Promise<{ person_id: string; source_system: string; source_id: string; received_at: string }[]> {
+export async function sourcePatientsOf(db: Queryable, memberIds: readonly string[]): Promise<{ person_id: string; source_system: string; source_id: string; received_at: string }[]> {
   if (!memberIds.length) return [];
   const r = await db.query<{ person_id: string; source_system: string; source_id: string; received_at: unknown }>(
     `SELECT person_id::text AS person_id, source_system, source_id, received_at FROM resource
-      WHERE person_id = ANY($1::uuid[]) AND resource_type = 'Patient' AND received_at <= $2
+      WHERE person_id = ANY($1::uuid[]) AND resource_type = 'Patient'
       ORDER BY source_system, source_id`,
-    [memberIds, before],
+    [memberIds],
   );
   return r.rows.map((row) => ({ ...row, received_at: iso(row.received_at) ?? '' }));
 }
@@ -115,7 +117,12 @@ export interface ResourceFilter {
 /** Keyset position in a resources page: (person, type, system, id). */
 export type ResourceKey = [string, string, string, string];
 
-/** The next page of these people's resources after `after`, at most `limit` rows. */
+/**
+ * The next page of these people's resources after `after`, at most `limit` rows, each as it was
+ * at the transaction time: the current row when it was received by then, else the version it
+ * replaced that was current then (`resource_history`, migration 0015), so an export shows the
+ * record as of its transaction time even while feeds keep changing it.
+ */
 export async function resourcesPage(db: Queryable, memberIds: readonly string[], f: ResourceFilter, after: ResourceKey | null, limit: number): Promise<ResourceRow[]> {
   if (!memberIds.length || !f.types.length) return [];
   const params: unknown[] = [memberIds, f.types, f.before, f.since, limit];
@@ -124,11 +131,14 @@ export async function resourcesPage(db: Queryable, memberIds: readonly string[],
     params.push(...after);
     keyset = `AND (person_id, resource_type, source_system, source_id) > ($6::uuid, $7, $8, $9)`;
   }
+  const common = (t: string) => `${t}.person_id = ANY($1::uuid[]) AND ${t}.resource_type = ANY($2::text[]) AND ${t}.resource_type <> 'Patient'
+        AND ${t}.received_at <= $3 AND ($4::timestamptz IS NULL OR ${t}.received_at > $4::timestamptz) ${keyset.replaceAll('(person_id, resource_type, source_system, source_id)', `(${t}.person_id, ${t}.resource_type, ${t}.source_system, ${t}.source_id)`)}`;
   const r = await db.query<Omit<ResourceRow, 'source_time' | 'received_at'> & { source_time: unknown; received_at: unknown }>(
-    `SELECT ${RESOURCE_COLUMNS} FROM resource
-      WHERE person_id = ANY($1::uuid[]) AND resource_type = ANY($2::text[]) AND resource_type <> 'Patient'
-        AND received_at <= $3 AND ($4::timestamptz IS NULL OR received_at > $4::timestamptz) ${keyset}
-      ORDER BY person_id, resource_type, source_system, source_id LIMIT $5`,
+    `SELECT * FROM (
+       SELECT ${RESOURCE_COLUMNS} FROM resource r WHERE ${common('r')}
+       UNION ALL
+       SELECT ${HISTORY_COLUMNS} FROM resource_history h JOIN resource r USING (source_system, resource_type, source_id) WHERE ${common('h')} AND h.replaced_at > $3
+     ) v ORDER BY person_id, resource_type, source_system, source_id LIMIT $5`,
     params,
   );
   return r.rows.map(toResourceRow);
@@ -137,7 +147,7 @@ export async function resourcesPage(db: Queryable, memberIds: readonly string[],
 /** Keyset position in reference data: (system, type, id). */
 export type ReferenceKey = [string, string, string];
 
-/** The next page of reference resources (no person) of these types after `after`. */
+/** The next page of reference resources (no person) of these types after `after`, as they were at the transaction time. */
 export async function referencePage(db: Queryable, f: ResourceFilter, after: ReferenceKey | null, limit: number): Promise<ResourceRow[]> {
   if (!f.types.length) return [];
   const params: unknown[] = [f.types, f.before, f.since, limit];
@@ -146,11 +156,14 @@ export async function referencePage(db: Queryable, f: ResourceFilter, after: Ref
     params.push(...after);
     keyset = `AND (source_system, resource_type, source_id) > ($5, $6, $7)`;
   }
+  const common = (t: string) => `${t}.person_id IS NULL AND ${t}.resource_type = ANY($1::text[])
+        AND ${t}.received_at <= $2 AND ($3::timestamptz IS NULL OR ${t}.received_at > $3::timestamptz) ${keyset.replaceAll('(source_system, resource_type, source_id)', `(${t}.source_system, ${t}.resource_type, ${t}.source_id)`)}`;
   const r = await db.query<Omit<ResourceRow, 'source_time' | 'received_at'> & { source_time: unknown; received_at: unknown }>(
-    `SELECT ${RESOURCE_COLUMNS} FROM resource
-      WHERE person_id IS NULL AND resource_type = ANY($1::text[])
-        AND received_at <= $2 AND ($3::timestamptz IS NULL OR received_at > $3::timestamptz) ${keyset}
-      ORDER BY source_system, resource_type, source_id LIMIT $4`,
+    `SELECT * FROM (
+       SELECT ${RESOURCE_COLUMNS} FROM resource r WHERE ${common('r')}
+       UNION ALL
+       SELECT ${HISTORY_COLUMNS} FROM resource_history h JOIN resource r USING (source_system, resource_type, source_id) WHERE ${common('h')} AND h.replaced_at > $2
+     ) v ORDER BY source_system, resource_type, source_id LIMIT $4`,
     params,
   );
   return r.rows.map(toResourceRow);

@@ -172,7 +172,7 @@ async function exportPeople(
 
   if (memberIds.length) {
     const identities = await identitiesOf(tx, memberIds);
-    const sourcePatients = await sourcePatientsOf(tx, memberIds, job.transactionTime);
+    const sourcePatients = await sourcePatientsOf(tx, memberIds);
     const identitiesOfPerson = groupBy(identities, (i) => ownerOf.get(i.person_id));
     const patientsOfPerson = groupBy(sourcePatients, (s) => ownerOf.get(s.person_id));
     const practices: PracticeRow[] = wanted.includes('Patient') ? await allPractices(tx) : [];

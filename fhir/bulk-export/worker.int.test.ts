@@ -60,6 +60,22 @@ for (const target of await testDatabases()) {
       const st = await service(db).status(jobId);
       assert.equal(st.kind, 'complete');
 
+      // A resource that changes after the kick-off is exported as it was at the transaction time (resource history).
+      const asOf = (await kickOff(service(db))).jobId;
+      await new Promise((r) => setTimeout(r, 5));
+      await db.query(`UPDATE resource SET content = jsonb_set(content, '{code,text}', '"weight (corrected)"'), content_hash = 'h-obs-b-2', received_at = now()
+                        WHERE source_system = 'gp:P91001' AND resource_type = 'Observation' AND source_id = 'obs-b'`);
+      await new ExportWorker(db, run('alive')).drain();
+      const obsFiles = await db.query<{ ndjson: string }>(`SELECT c.ndjson FROM export_chunk c JOIN export_file f USING (job_id, file_no) WHERE c.job_id = $1 AND f.resource_type = 'Observation'`, [asOf]);
+      const obs = obsFiles.rows.flatMap((c) => c.ndjson.trimEnd().split('\n').map((l) => JSON.parse(l) as { code?: { text?: string }; meta: { versionId: string } }));
+      const b = obs.filter((o) => o.code?.text?.startsWith('weight'));
+      assert.deepEqual(b.map((o) => [o.code!.text, o.meta.versionId]), [['weight', '1']], 'the version current at the transaction time, once');
+      // The next export has the new version.
+      const after = (await kickOff(service(db))).jobId;
+      await new ExportWorker(db, run('alive')).drain();
+      const later = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM export_chunk WHERE job_id = $1 AND ndjson LIKE '%weight (corrected)%'`, [after]);
+      assert.equal(later.rows[0]!.n, 1);
+
       // A job whose servers kept dying is failed, not retried for ever.
       const stuck = (await kickOff(service(db))).jobId;
       await db.query(`UPDATE export_slice SET status = 'running', lease_owner = 'gone', lease_expires_at = now() - interval '1 minute', attempts = 3 WHERE job_id = $1`, [stuck]);
