@@ -62,14 +62,15 @@ export async function registerBulkExportRoutes(app: FastifyInstance, o: BulkExpo
 
   const kickOff = async (req: FastifyRequest, reply: FastifyReply, scope: ExportScope) => {
     const query = fromQuery(req.query as Record<string, string | string[]>);
+    const protocolProblems = kickOffHeaderProblems(req.headers);
     let parameters = query;
     if (req.method === 'POST') {
       const body = fromParameters(req.body);
-      parameters = body.kind === 'ok' ? { ...query, ...body.raw } : query;
-      if (body.kind === 'invalid') parameters = { ...parameters, 'Parameters (body)': body.problems };
+      if (body.kind === 'ok') parameters = { ...query, ...body.raw };
+      else protocolProblems.push(...body.problems);
     }
     const lenient = /\bhandling\s*=\s*lenient\b/i.test(String(req.headers.prefer ?? ''));
-    const { jobId } = await service(req).kickOff({ scope, parameters, lenient, requestUrl: `${baseUrl(req)}${req.url.replace(/^\/fhir/, '')}`, protocolProblems: kickOffHeaderProblems(req.headers) });
+    const { jobId } = await service(req).kickOff({ scope, parameters, lenient, requestUrl: `${baseUrl(req)}${req.url.replace(/^\/fhir/, '')}`, protocolProblems });
     worker?.nudge();
     return reply
       .code(202)

@@ -206,6 +206,16 @@ for (const target of await testDatabases()) {
       assert.equal(groupRes.quantity, 3);
       assert.equal(groupRes.member, undefined, 'no member list');
 
+      assert.equal((await get('/fhir/Group/NOSUCH', 'ann')).statusCode, 404);
+      const cap = (await a.inject({ method: 'GET', url: '/fhir/metadata' })).json() as { instantiates: string[]; rest: { operation: { name: string }[]; resource: { type: string; operation?: { name: string }[] }[] }[] };
+      assert.ok(cap.instantiates.includes('http://hl7.org/fhir/uv/bulkdata/CapabilityStatement/bulk-data'));
+      assert.ok(cap.rest[0]!.operation.some((o) => o.name === 'export'));
+      for (const t of ['Patient', 'Group']) assert.ok(cap.rest[0]!.resource.find((r) => r.type === t)?.operation?.some((o) => o.name === 'export'), t);
+      // A POST whose body is not a Parameters resource.
+      const notParams = await a.inject({ method: 'POST', url: '/fhir/$export', headers: { authorization: bearer.ann!, ...ASYNC, 'content-type': 'application/fhir+json' }, payload: JSON.stringify({ resourceType: 'Patient' }) });
+      assert.equal(notParams.statusCode, 400);
+      assert.match(notParams.body, /Parameters resource/);
+
       // 6. A patient may not export: 403 and an audit entry.
       const pat = await a.inject({ method: 'GET', url: '/fhir/Patient/$export', headers: { authorization: bearer.jon!, ...ASYNC } });
       assert.equal(pat.statusCode, 403);

@@ -105,6 +105,9 @@ export async function registerFhirRoutes(app: FastifyInstance, o: { db: Database
   );
 }
 
+/** Bulk Data (http/bulk-export-routes.ts): a Group is a GP practice, its id the ODS code. */
+const GROUP_EXPORT = { operation: [{ name: 'export', definition: 'http://hl7.org/fhir/uv/bulkdata/OperationDefinition/group-export' }] };
+
 /** The CapabilityStatement: what this server implements, and only that. */
 export function capabilityStatement(): CapabilityStatement {
   return {
@@ -139,9 +142,7 @@ export function capabilityStatement(): CapabilityStatement {
             ],
             operation: [{ name: 'everything', definition: 'http://hl7.org/fhir/OperationDefinition/Patient-everything' }, { name: 'export', definition: 'http://hl7.org/fhir/uv/bulkdata/OperationDefinition/patient-export' }],
           },
-          ...READABLE_TYPES.map((type) => ({ type: type as 'Condition', interaction: INSTANCE_INTERACTIONS, ...VERSIONING })),
-          // Bulk Data (http/bulk-export-routes.ts): a Group is a GP practice, its id the ODS code.
-          { type: 'Group', interaction: [{ code: 'read' }], operation: [{ name: 'export', definition: 'http://hl7.org/fhir/uv/bulkdata/OperationDefinition/group-export' }] },
+          ...READABLE_TYPES.map((type) => ({ type: type as 'Condition', interaction: INSTANCE_INTERACTIONS, ...VERSIONING, ...(type === 'Group' ? GROUP_EXPORT : {}) })),
         ],
         operation: [{ name: 'export', definition: 'http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export' }],
       },

@@ -106,8 +106,8 @@ export async function sourcePatientsOf(db: Queryable, memberIds: readonly string
 }
 
 export interface ResourceFilter {
-  /** Types to read (never Patient: the merged Patient stands for it). */
-  types: readonly string[];
+  /** Types to read, or null for all (never Patient: the merged Patient stands for it). */
+  types: readonly string[] | null;
   /** Received after this instant (_since), or null. */
   since: string | null;
   /** Received at or before this instant (the transaction time). */
@@ -124,14 +124,14 @@ export type ResourceKey = [string, string, string, string];
  * record as of its transaction time even while feeds keep changing it.
  */
 export async function resourcesPage(db: Queryable, memberIds: readonly string[], f: ResourceFilter, after: ResourceKey | null, limit: number): Promise<ResourceRow[]> {
-  if (!memberIds.length || !f.types.length) return [];
+  if (!memberIds.length || (f.types && !f.types.length)) return [];
   const params: unknown[] = [memberIds, f.types, f.before, f.since, limit];
   let keyset = '';
   if (after) {
     params.push(...after);
     keyset = `AND (person_id, resource_type, source_system, source_id) > ($6::uuid, $7, $8, $9)`;
   }
-  const common = (t: string) => `${t}.person_id = ANY($1::uuid[]) AND ${t}.resource_type = ANY($2::text[]) AND ${t}.resource_type <> 'Patient'
+  const common = (t: string) => `${t}.person_id = ANY($1::uuid[]) AND ($2::text[] IS NULL OR ${t}.resource_type = ANY($2::text[])) AND ${t}.resource_type <> 'Patient'
         AND ${t}.received_at <= $3 AND ($4::timestamptz IS NULL OR ${t}.received_at > $4::timestamptz) ${keyset.replaceAll('(person_id, resource_type, source_system, source_id)', `(${t}.person_id, ${t}.resource_type, ${t}.source_system, ${t}.source_id)`)}`;
   const r = await db.query<Omit<ResourceRow, 'source_time' | 'received_at'> & { source_time: unknown; received_at: unknown }>(
     `SELECT * FROM (
@@ -148,7 +148,7 @@ export async function resourcesPage(db: Queryable, memberIds: readonly string[],
 export type ReferenceKey = [string, string, string];
 
 /** The next page of reference resources (no person) of these types after `after`, as they were at the transaction time. */
-export async function referencePage(db: Queryable, f: ResourceFilter, after: ReferenceKey | null, limit: number): Promise<ResourceRow[]> {
+export async function referencePage(db: Queryable, f: ResourceFilter & { types: readonly string[] }, after: ReferenceKey | null, limit: number): Promise<ResourceRow[]> {
   if (!f.types.length) return [];
   const params: unknown[] = [f.types, f.before, f.since, limit];
   let keyset = '';

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fromParameters, fromQuery, NDJSON, parseExportParameters, PERSON_TYPES, REFERENCE_TYPES } from './params.ts';
+import { exportable, fromParameters, fromQuery, NDJSON, parseExportParameters, wantsReference } from './params.ts';
 
 const ok = (raw: Record<string, string[]>, level: 'system' | 'patient' | 'group' = 'system', lenient = false) => {
   const r = parseExportParameters(raw, level, lenient);
@@ -28,7 +28,11 @@ test('kick-off parameters: _outputFormat in its three spellings, _since as an in
   assert.deepEqual(ok({ _type: ['Organization'] }, 'system').types, ['Organization']);
   assert.match(problems({ _type: ['Bogus,Patient'] }), /_type: Bogus/);
   assert.match(problems({ _type: [''] }), /at least one/);
-  assert.ok(PERSON_TYPES.includes('Patient') && !(REFERENCE_TYPES as readonly string[]).includes('Patient'));
+  assert.deepEqual(ok({ _type: ['Flag,Appointment'] }, 'patient').types, ['Flag', 'Appointment'], 'any FHIR R4 type a person may have');
+  assert.ok(exportable('Patient', 'group') && !exportable('Practitioner', 'group') && exportable('Practitioner', 'system') && !exportable('Patients', 'system'));
+  assert.equal(wantsReference(null, 'system'), true);
+  assert.equal(wantsReference(['Patient'], 'system'), false);
+  assert.equal(wantsReference(null, 'patient'), false);
 });
 
 test('unsupported and unknown parameters are refused, or ignored and reported when lenient', () => {

@@ -6,18 +6,24 @@
  * `Prefer: handling=lenient`, as the IG allows.
  */
 import type { ExportLevel } from '../../access/policy.ts';
+import { R4_RESOURCE_TYPES } from '../../ingest/fhir/r4.ts';
 
 /** `_outputFormat` values accepted (the IG requires the full type and its two short forms); all mean NDJSON. */
 export const OUTPUT_FORMATS = ['application/fhir+ndjson', 'application/ndjson', 'ndjson'] as const;
 export const NDJSON = 'application/fhir+ndjson';
 
-/** Resource types about a person that Bevan stores and exports (the merged Patient stands for every source's Patient). */
-export const PERSON_TYPES = [
-  'Patient', 'AllergyIntolerance', 'CarePlan', 'Condition', 'Consent', 'DiagnosticReport', 'Encounter', 'EpisodeOfCare', 'Immunization', 'MedicationRequest',
-  'MedicationStatement', 'Observation', 'Procedure', 'ServiceRequest',
-] as const;
-/** Reference data (no person): exported at system level only. */
+/** Reference data (no person): exported at system level only. Every other FHIR R4 type is exported as a person's (the merged Patient standing for every source's Patient). */
 export const REFERENCE_TYPES = ['Organization', 'Location', 'Practitioner', 'PractitionerRole', 'Medication', 'HealthcareService'] as const;
+
+/** True for the types a level exports: any FHIR R4 resource type, reference data at system level only. */
+export function exportable(type: string, level: ExportLevel): boolean {
+  return R4_RESOURCE_TYPES.has(type) && (level === 'system' || !(REFERENCE_TYPES as readonly string[]).includes(type));
+}
+
+/** True when the export's types (null: all) include any reference data. */
+export function wantsReference(types: readonly string[] | null, level: ExportLevel): boolean {
+  return level === 'system' && (types === null || types.some((t) => (REFERENCE_TYPES as readonly string[]).includes(t)));
+}
 
 /** Parameters the Bulk Data IG defines that Bevan does not implement. */
 export const UNSUPPORTED_PARAMETERS = ['_elements', '_typeFilter', 'patient', 'includeAssociatedData', '_until', 'organizeOutputBy', 'allowPartialManifests'] as const;
@@ -37,11 +43,6 @@ export type ParseResult = { kind: 'ok'; params: ExportParameters } | { kind: 'in
 
 /** FHIR instant (https://hl7.org/fhir/R4/datatypes.html#instant); a date alone is accepted as its first moment (UTC). */
 const INSTANT = /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])(T([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d{1,9})?)?(Z|[+-]((0\d|1[0-3]):[0-5]\d|14:00)))?$/;
-
-/** The types a level exports when the client names none. */
-export function typesOf(level: ExportLevel): string[] {
-  return level === 'system' ? [...PERSON_TYPES, ...REFERENCE_TYPES] : [...PERSON_TYPES];
-}
 
 /**
  * Parses kick-off parameters (each name with every value it was given; repeated parameters and
@@ -79,16 +80,15 @@ export function parseExportParameters(raw: Record<string, string[]>, level: Expo
 
   let types: string[] | null = null;
   if (raw._type) {
-    const allowed = typesOf(level);
     const asked = raw._type.flatMap((v) => v.split(',')).map((t) => t.trim()).filter(Boolean);
-    const unknown = asked.filter((t) => !allowed.includes(t));
+    const unknown = asked.filter((t) => !exportable(t, level));
     if (!asked.length) problems.push('_type: name at least one resource type');
     if (unknown.length) {
-      const msg = `_type: ${unknown.join(', ')} ${unknown.length > 1 ? 'are' : 'is'} not exported at ${level} level (exported: ${allowed.join(', ')})`;
+      const msg = `_type: ${unknown.join(', ')} ${unknown.length > 1 ? 'are' : 'is'} not exported at ${level} level (FHIR R4 resource types${level === 'system' ? '' : `; reference data (${REFERENCE_TYPES.join(', ')}) at system level only`})`;
       if (lenient) ignored.push(`_type=${unknown.join(',')}`);
       else problems.push(msg);
     }
-    types = [...new Set(asked.filter((t) => allowed.includes(t)))];
+    types = [...new Set(asked.filter((t) => exportable(t, level)))];
     if (lenient && asked.length && !types.length) problems.push(`_type: none of ${asked.join(', ')} is exported at ${level} level`);
   }
   if (problems.length) return { kind: 'invalid', problems };

@@ -16,7 +16,7 @@ import { presentResource } from '../../record/fhir-bundle.ts';
 import type { PracticeRow } from '../../record/rows.ts';
 import { allPractices, identitiesOf, membersOf, peoplePage, referencePage, resourcesPage, sourcePatientsOf, type PeopleScope, type ResourceKey } from './export-store.ts';
 import { advanceSlice, appendChunks, filesOf, finishJob, holdJob, insertFile, lockJob, lockSlice, openFiles, slicesLeft, slicesOf, type ExportJob, type SliceProgress } from './job-store.ts';
-import { PERSON_TYPES, REFERENCE_TYPES, typesOf } from './params.ts';
+import { REFERENCE_TYPES } from './params.ts';
 import { addSubjectKey, ChunkWriter, demographicsChangedAt, exportedPatient, patientKeysOf } from './present.ts';
 
 export interface RunOptions {
@@ -76,7 +76,8 @@ export async function runBatch(db: Database, jobId: string, sliceNo: number, o: 
       }
       return 'failed';
     }
-    const wanted = job.types ?? typesOf(job.level);
+    // null: every type.
+    const wanted = job.types;
     const { open, maxFileNo } = await openFiles(tx, jobId, sliceNo);
     const writer = new ChunkWriter(open, maxFileNo, o);
     const write = async () => {
@@ -96,7 +97,7 @@ export async function runBatch(db: Database, jobId: string, sliceNo: number, o: 
         addDone: people.length, addExported: result.exported, addExcluded: result.excluded, done: people.length < o.batchPeople,
       };
     } else {
-      const types = wanted.filter((t) => (REFERENCE_TYPES as readonly string[]).includes(t));
+      const types = (wanted ?? REFERENCE_TYPES).filter((t) => (REFERENCE_TYPES as readonly string[]).includes(t));
       const rows = await referencePage(tx, { types, since: job.since, before: job.transactionTime }, slice.cursorReference, o.pageRows);
       for (const r of rows) writer.add(r.resource_type, null, JSON.stringify(presentResource(r, null, new Set())));
       const last = rows.at(-1);
@@ -141,7 +142,7 @@ async function exportPeople(
   job: ExportJob,
   policy: Policy,
   people: Awaited<ReturnType<typeof peoplePage>>,
-  wanted: string[],
+  wanted: string[] | null,
   writer: ChunkWriter,
   write: () => Promise<void>,
   o: RunOptions,
@@ -175,20 +176,22 @@ async function exportPeople(
     const sourcePatients = await sourcePatientsOf(tx, memberIds);
     const identitiesOfPerson = groupBy(identities, (i) => ownerOf.get(i.person_id));
     const patientsOfPerson = groupBy(sourcePatients, (s) => ownerOf.get(s.person_id));
-    const practices: PracticeRow[] = wanted.includes('Patient') ? await allPractices(tx) : [];
+    const withPatient = wanted === null || wanted.includes('Patient');
+    const practices: PracticeRow[] = withPatient ? await allPractices(tx) : [];
     const personById = new Map(people.map((p) => [p.person_id, p]));
     for (const [personId, state] of permitted) {
       const ids = identitiesOfPerson.get(personId) ?? [];
       // Source Patients from another organisation are not linked when the person dissents from sharing.
       const shown = (patientsOfPerson.get(personId) ?? []).filter((s) => visibleUnder(policy, { ...state.decision.obligations, withholdCategories: [] }, { source_system: s.source_system, content: null }));
       state.keys = patientKeysOf(ids, patientsOfPerson.get(personId) ?? []);
-      if (!wanted.includes('Patient')) continue;
+      if (!withPatient) continue;
       const changed = demographicsChangedAt(ids);
       if (job.since && !(changed && changed > job.since)) continue;
       writer.add('Patient', personId, JSON.stringify(exportedPatient(personById.get(personId)!, ids, practices, shown, now)));
       state.counts.Patient = 1;
     }
-    const types = wanted.filter((t) => t !== 'Patient' && (PERSON_TYPES as readonly string[]).includes(t));
+    // Reference data is never a person's; a source's own Patient is replaced by the merged one.
+    const types = wanted === null ? null : wanted.filter((t) => t !== 'Patient' && !(REFERENCE_TYPES as readonly string[]).includes(t));
     let after: ResourceKey | null = null;
     for (;;) {
       const rows = await resourcesPage(tx, memberIds, { types, since: job.since, before: job.transactionTime }, after, o.pageRows);

@@ -15,7 +15,7 @@ import type { Database } from '../../db/database.ts';
 import { ODS_SYSTEM } from '../../record/fhir-bundle.ts';
 import { countPeople, findPractice } from './export-store.ts';
 import { appendChunks, deleteJob, filesOf, findFile, findJob, insertFile, insertJob, lockJobForDelete, nextChunk, slicesOf, unfinishedJobs, type ExportFile, type ExportJob } from './job-store.ts';
-import { parseExportParameters, REFERENCE_TYPES, typesOf } from './params.ts';
+import { parseExportParameters, wantsReference } from './params.ts';
 
 /** The most exports one user may have queued or running at once. */
 export const MAX_UNFINISHED_JOBS = 3;
@@ -123,12 +123,11 @@ export class BulkExportService {
         return { kind: 'busy' as const, message: `you have ${MAX_UNFINISHED_JOBS} exports in progress already: wait for one to finish, or cancel one (DELETE its status URL)` };
       }
       const p = parsed.params;
-      const types = p.types ?? typesOf(k.scope.level);
       const peopleTotal = await countPeople(tx, { group: k.scope.level === 'group' ? k.scope.group! : null, before: now.toISOString() });
       const job = await insertJob(tx, {
         jobId: randomUUID(), principal, purpose, from: this.ctx.from, level: k.scope.level, group: k.scope.group ?? null,
         types: p.types, since: p.since, outputFormat: p.outputFormat, requestUrl: k.requestUrl, ignoredParameters: p.ignored,
-      }, { peopleSlices: Math.max(1, Math.min(64, this.o.slices ?? DEFAULT_SLICES)), reference: k.scope.level === 'system' && types.some((t) => (REFERENCE_TYPES as readonly string[]).includes(t)), peopleTotal });
+      }, { peopleSlices: Math.max(1, Math.min(64, this.o.slices ?? DEFAULT_SLICES)), reference: wantsReference(p.types, k.scope.level), peopleTotal });
       if (p.ignored.length) {
         // Parameters ignored at the client's request are reported in the manifest's error list.
         const outcome = { resourceType: 'OperationOutcome', issue: [{ severity: 'information', code: 'not-supported', diagnostics: `ignored (Prefer: handling=lenient): ${p.ignored.join(', ')}` }] };
