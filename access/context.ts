@@ -29,6 +29,25 @@ export function isPurpose(s: unknown): s is PurposeOfUse {
   return typeof s === 'string' && (PURPOSES as readonly string[]).includes(s);
 }
 
+/**
+ * The purpose of use a request has when the user names none: a patient's own access, an
+ * analyst's secondary use, administration for the integration team and administrators (feeds,
+ * care teams, consent, audit), direct care for everyone else.
+ */
+export function defaultPurposeFor(role: Role): PurposeOfUse {
+  switch (role) {
+    case 'patient':
+      return 'patient-access';
+    case 'analyst':
+      return 'secondary-use';
+    case 'integration':
+    case 'admin':
+      return 'administration';
+    default:
+      return 'direct-care';
+  }
+}
+
 export interface Principal {
   /** The user name (local user) or the token subject. */
   user: string;

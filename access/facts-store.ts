@@ -19,8 +19,6 @@ export interface PersonKey {
 const OPEN_EPISODE = ['active', 'onhold', 'waitlist', 'planned'];
 const OPEN_REFERRAL = ['active', 'on-hold'];
 const OPEN_ENCOUNTER = ['in-progress', 'arrived', 'triaged', 'onleave'];
-// HL7 v3 Confidentiality R (restricted) and V (very restricted) on a source's Patient.
-const RESTRICTED_CODES = ['R', 'V'];
 
 /** The facts for each person, keyed by person id. */
 export async function gatherAccessFacts(db: Queryable, policy: Policy, principal: Principal, people: readonly PersonKey[], now: Date): Promise<Map<string, AccessFacts>> {
@@ -78,12 +76,15 @@ export async function gatherAccessFacts(db: Queryable, policy: Policy, principal
       `SELECT person_id::text AS person_id, kind FROM consent_directive WHERE person_id = ANY($1::uuid[]) AND withdrawn_at IS NULL`,
       [ids],
     ),
+    // Restricted by governance (person_restriction), or by any source's flag on any of the
+    // person's identities that is not lifted (source_restriction, access/restrictions.ts).
     db.query<{ person_id: string }>(
       `SELECT person_id::text AS person_id FROM person_restriction WHERE person_id = ANY($1::uuid[])
        UNION
-       SELECT DISTINCT r.person_id::text FROM resource r, jsonb_array_elements(CASE WHEN jsonb_typeof(r.content->'meta'->'security') = 'array' THEN r.content->'meta'->'security' ELSE '[]'::jsonb END) s
-        WHERE r.person_id = ANY($1::uuid[]) AND r.resource_type = 'Patient' AND s->>'code' = ANY($2::text[])`,
-      [ids, RESTRICTED_CODES],
+       SELECT s.person_id::text FROM source_identity s
+         JOIN source_restriction sr ON sr.source_system = s.source_system AND sr.source_id = s.source_id AND sr.lifted_at IS NULL
+        WHERE s.person_id = ANY($1::uuid[])`,
+      [ids],
     ),
     db.query<{ person_id: string; reason: string; expires_at: Date | string }>(
       `SELECT DISTINCT ON (person_id) person_id::text AS person_id, reason, expires_at FROM break_glass

@@ -53,6 +53,8 @@ interface Case {
   /** A bulk export's scope; with kickoff, the decision before any person is known. */
   scope?: ExportScope;
   kickoff?: boolean;
+  /** Decide with no facts (a quarantined item whose person cannot be told). */
+  noFacts?: boolean;
 }
 
 const BG = 'Unconscious in ED, no history available';
@@ -153,6 +155,52 @@ const cases: Case[] = [
   { role: 'integration', rel: 'none', action: 'search', want: 'deny' },
   { role: 'gp', rel: 'none', action: 'search', purpose: 'secondary-use', want: 'deny' },
 
+  // quarantine: the integration team's role, for administration; a restricted person's items withheld
+  { role: 'integration', rel: 'none', action: 'quarantine', purpose: 'administration', noFacts: true, want: 'quarantine', reason: /names no known person/ },
+  { role: 'integration', rel: 'none', action: 'quarantine', purpose: 'administration', want: 'quarantine' },
+  { role: 'integration', rel: 'none', action: 'quarantine', purpose: 'administration', over: { restricted: true }, want: 'deny', reason: /restricted/ },
+  { role: 'integration', rel: 'none', action: 'quarantine', purpose: 'direct-care', noFacts: true, want: 'deny', reason: /administration/ },
+  { role: 'integration', rel: 'none', action: 'quarantine', purpose: 'emergency', breakGlass: BG, noFacts: true, want: 'deny' },
+  { role: 'gp', rel: 'registered', action: 'quarantine', purpose: 'administration', want: 'deny', reason: /integration team/ },
+  { role: 'gp', rel: 'registered', action: 'quarantine', noFacts: true, want: 'deny', reason: /integration team/ },
+  { role: 'admin', rel: 'none', action: 'quarantine', purpose: 'administration', noFacts: true, want: 'deny' },
+  { role: 'analyst', rel: 'none', action: 'quarantine', purpose: 'secondary-use', noFacts: true, want: 'deny' },
+  { role: 'patient', rel: 'none', action: 'quarantine', purpose: 'patient-access', nhs: NHS, want: 'deny' },
+
+  // care team changes: GP and care coordinator with a relationship, an administrator for anyone
+  { role: 'gp', rel: 'registered', action: 'care-team', want: 'registered-practice' },
+  { role: 'gp', rel: 'none', action: 'care-team', want: 'deny', reason: /no legitimate relationship/ },
+  { role: 'gp', rel: 'none', action: 'care-team', breakGlass: BG, want: 'deny', reason: /break-glass does not extend/ },
+  { role: 'care-coordinator', rel: 'episode', action: 'care-team', want: 'open-episode' },
+  { role: 'care-coordinator', rel: 'care-team-user', action: 'care-team', want: 'care-team' },
+  { role: 'care-coordinator', rel: 'none', action: 'care-team', want: 'deny' },
+  { role: 'community-nurse', rel: 'episode', action: 'care-team', want: 'deny', reason: /may not change a person's care team/ },
+  { role: 'admin', rel: 'none', action: 'care-team', purpose: 'administration', want: 'administration' },
+  { role: 'admin', rel: 'none', action: 'care-team', want: 'deny', reason: /for administration/ },
+  { role: 'gp', rel: 'registered', action: 'care-team', over: { restricted: true }, want: 'deny', reason: /restricted/ },
+  { role: 'patient', rel: 'none', action: 'care-team', purpose: 'patient-access', nhs: NHS, want: 'deny' },
+  { role: 'integration', rel: 'none', action: 'care-team', purpose: 'administration', want: 'deny' },
+
+  // consent directives: the patient themselves, a GP with a relationship, an administrator
+  { role: 'patient', rel: 'none', action: 'consent', purpose: 'patient-access', nhs: NHS, want: 'self' },
+  { role: 'patient', rel: 'none', action: 'consent', purpose: 'patient-access', nhs: '4010232137', want: 'deny', reason: /only for their own record/ },
+  { role: 'gp', rel: 'registered', action: 'consent', want: 'registered-practice' },
+  { role: 'gp', rel: 'episode', action: 'consent', over: { dissentSharing: true }, want: 'open-episode' },
+  { role: 'admin', rel: 'none', action: 'consent', purpose: 'administration', want: 'administration' },
+  { role: 'care-coordinator', rel: 'care-team-user', action: 'consent', want: 'deny' },
+  { role: 'analyst', rel: 'none', action: 'consent', purpose: 'secondary-use', want: 'deny' },
+  { role: 'patient', rel: 'none', action: 'consent', purpose: 'patient-access', nhs: NHS, over: { restricted: true }, want: 'deny' },
+
+  // who looked at a record: the patient, users with a direct-care relationship, governance (admin)
+  { role: 'patient', rel: 'none', action: 'audit', purpose: 'patient-access', nhs: NHS, want: 'self' },
+  { role: 'patient', rel: 'none', action: 'audit', purpose: 'patient-access', nhs: '4010232137', want: 'deny' },
+  { role: 'community-nurse', rel: 'episode', action: 'audit', want: 'open-episode' },
+  { role: 'social-worker', rel: 'none', action: 'audit', want: 'deny' },
+  { role: 'gp', rel: 'registered', action: 'audit', purpose: 'administration', want: 'deny', reason: /for direct care/ },
+  { role: 'admin', rel: 'none', action: 'audit', purpose: 'administration', want: 'administration' },
+  { role: 'integration', rel: 'none', action: 'audit', purpose: 'administration', want: 'deny' },
+  { role: 'analyst', rel: 'none', action: 'audit', purpose: 'secondary-use', want: 'deny' },
+  { role: 'gp', rel: 'registered', action: 'audit', over: { restricted: true }, want: 'deny', reason: /restricted/ },
   // bulk export: the kick-off (no person yet), then each person of it
   { role: 'analyst', rel: 'none', purpose: 'secondary-use', action: 'export', kickoff: true, scope: { level: 'system' }, want: 'bulk-export' },
   { role: 'analyst', rel: 'none', purpose: 'secondary-use', action: 'export', kickoff: true, scope: { level: 'group', group: 'P91002' }, want: 'bulk-export' },
@@ -188,7 +236,7 @@ test(`policy decision table (${cases.length} cases): role × relationship × pur
       action: c.action ?? 'read',
       principal: { user: 'user', role: c.role, organisation: c.org === undefined ? 'ORG' : c.org, nhsNumber: c.nhs },
       purpose: c.purpose ?? (c.role === 'patient' && c.nhs ? 'patient-access' : 'direct-care'),
-      facts: search || c.kickoff ? null : facts(c.rel, c.over),
+      facts: search || c.kickoff || c.noFacts ? null : facts(c.rel, c.over),
       breakGlassReason: c.breakGlass,
       export: c.scope,
       now: NOW,
@@ -223,6 +271,12 @@ test('fails closed: no policy, an unknown role, missing facts, an error inside',
   assert.match(d.reason, /fails closed.*store timed out/);
   const noRole = { ...policy, roles: {} };
   assert.match(decide(noRole, req).reason, /no rule for role gp/);
+  // A manage rule the code does not know is a deny, as is a manage action with no facts.
+  const oddRule = { ...policy, roles: { ...policy.roles, gp: { ...policy.roles.gp!, careTeam: 'everyone' as 'any' } } } as Policy;
+  assert.match(decide(oddRule, { ...req, action: 'care-team' }).reason, /fails closed/);
+  assert.equal(decide(policy, { ...req, action: 'consent', facts: null }).kind, 'deny');
+  assert.equal(decide(policy, { ...req, action: 'audit', facts: null }).kind, 'deny');
+  assert.equal(decide(null, { ...req, action: 'quarantine', principal: { user: 'i', role: 'integration', organisation: null }, purpose: 'administration', facts: null }).kind, 'deny');
 });
 
 test('the policy file is checked into a list of problems', () => {
@@ -234,6 +288,12 @@ test('the policy file is checked into a list of problems', () => {
   assert.ok(r.problems.some((p) => /"friendship" is not a relationship/.test(p)));
   assert.ok(r.problems.some((p) => /breakGlass.minutes/.test(p)));
   assert.ok(r.problems.some((p) => /hiv: no code list/.test(p)));
+  const rules = checkPolicy({ version: 'x', recentEncounterDays: 1, roles: { gp: { careTeam: 'anyone', quarantine: 'yes' } }, breakGlass: { minutes: 1, minimumReasonLength: 1 } }, { categories: {} });
+  assert.equal(rules.kind, 'invalid');
+  if (rules.kind === 'invalid') {
+    assert.ok(rules.problems.some((p) => /roles.gp.careTeam: "anyone" is not one of self, relationship, any/.test(p)));
+    assert.ok(rules.problems.some((p) => /roles.gp.quarantine: true or false/.test(p)));
+  }
   assert.equal(checkPolicy(null, null).kind, 'invalid');
   const exp = checkPolicy({ version: 'x', recentEncounterDays: 1, roles: { gp: { bulkExport: { levels: ['galaxy'], purposes: ['curiosity', 'direct-care'] } }, analyst: { bulkExport: {} } }, breakGlass: { minutes: 1, minimumReasonLength: 1 } }, { categories: {} });
   assert.equal(exp.kind, 'invalid');

@@ -45,8 +45,23 @@ export interface RolePolicy {
   patientAccess?: boolean;
   search?: boolean;
   breakGlass?: boolean;
+  /** May see and handle quarantined feed items (the integration team), for administration. */
   quarantine?: boolean;
+  /** Who among this role may add or end a person's care team members: with a direct-care relationship, or any person (administration). */
+  careTeam?: ManageRule;
+  /** Who among this role may record or withdraw a person's consent directives. */
+  consent?: ManageRule;
+  /** Who among this role may see who looked at a person's record (the audit entries about them). */
+  auditView?: ManageRule;
 }
+
+/**
+ * For actions that manage a person's record rather than read it: `self` (a patient, their own,
+ * purpose patient-access), `relationship` (one of the role's direct-care relationships, purpose
+ * direct-care; no break-glass) or `any` (any person, purpose administration).
+ */
+export type ManageRule = 'self' | 'relationship' | 'any';
+export const MANAGE_RULES: readonly ManageRule[] = ['self', 'relationship', 'any'];
 
 export interface Policy {
   version: string;
@@ -80,7 +95,12 @@ export interface AccessFacts {
   breakGlass: { reason: string; expiresAt: string } | null;
 }
 
-export type AccessAction = 'read' | 'search' | 'export';
+/**
+ * read, search, export: the person's record. quarantine: a quarantined feed item (facts when its
+ * person can be told). care-team, consent: change the person's care team or consent directives.
+ * audit: see who looked at the person's record.
+ */
+export type AccessAction = 'read' | 'search' | 'export' | 'quarantine' | 'care-team' | 'consent' | 'audit';
 
 export interface AccessRequest {
   action: AccessAction;
@@ -95,7 +115,7 @@ export interface AccessRequest {
   now: Date;
 }
 
-export type Basis = Relationship | 'break-glass' | 'secondary-use' | 'search' | 'bulk-export';
+export type Basis = Relationship | 'break-glass' | 'secondary-use' | 'search' | 'quarantine' | 'administration' | 'bulk-export';
 
 export interface Obligations {
   /** Sensitive categories whose items must not be shown. */
@@ -130,6 +150,7 @@ function decideUnsafe(policy: Policy | null | undefined, req: AccessRequest): De
   const role = policy.roles[principal.role];
   if (!role) return deny(`the policy has no rule for role ${principal.role}`);
 
+  if (req.action === 'quarantine') return decideQuarantine(principal.role, role, purpose, req.facts);
   if (req.action === 'search' && !req.facts) {
     if (purpose !== 'direct-care' && purpose !== 'emergency') return deny(`searching for people is for direct care, not ${purpose}`);
     if (!role.search) return deny(`role ${principal.role} may not search for people`);
@@ -143,6 +164,7 @@ function decideUnsafe(policy: Policy | null | undefined, req: AccessRequest): De
   const facts = req.facts;
   if (!facts || !facts.personId) return deny('nothing is known about the person, so access is denied (fails closed)');
   if (facts.restricted) return deny('the person is restricted (sensitive or protected record): withheld on every path');
+  if (req.action === 'care-team' || req.action === 'consent' || req.action === 'audit') return decideManage(policy, role, req as AccessRequest & { action: 'care-team' | 'consent' | 'audit' }, facts);
 
   switch (purpose) {
     case 'patient-access': {
@@ -162,6 +184,50 @@ function decideUnsafe(policy: Policy | null | undefined, req: AccessRequest): De
       return directCare(policy, role, req, facts);
     default:
       return deny(`purpose "${String(purpose)}" gives no access to personal data`);
+  }
+}
+
+/**
+ * Quarantined items hold personal data (a message that could not be read is still about
+ * someone): only a role with `quarantine: true`, for administration (running the feeds). An item
+ * whose person can be told and is restricted is withheld like everything else about them.
+ */
+function decideQuarantine(roleName: Role, role: RolePolicy, purpose: PurposeOfUse, facts: AccessFacts | null | undefined): Decision {
+  if (!role.quarantine) return deny(`role ${roleName} may not see quarantined items (they hold personal data: the integration team's role only)`);
+  if (purpose !== 'administration') return deny(`quarantined items are handled for administration (running the feeds), not ${purpose}`);
+  if (facts?.restricted) return deny('the person is restricted (sensitive or protected record): withheld on every path');
+  return permit(`role ${roleName} handles quarantined items (feeds administration)${facts ? '' : '; the item names no known person'}`, 'quarantine', NO_OBLIGATIONS);
+}
+
+const MANAGE_WHAT: Record<'care-team' | 'consent' | 'audit', { field: 'careTeam' | 'consent' | 'auditView'; what: string }> = {
+  'care-team': { field: 'careTeam', what: "change a person's care team" },
+  consent: { field: 'consent', what: "record a person's consent directives" },
+  audit: { field: 'auditView', what: "see who looked at a person's record" },
+};
+
+/** Care team and consent changes, and the audit of a person's record, by the role's manage rule. */
+function decideManage(policy: Policy, role: RolePolicy, req: AccessRequest & { action: 'care-team' | 'consent' | 'audit' }, facts: AccessFacts): Decision {
+  const { principal, purpose } = req;
+  const { field, what } = MANAGE_WHAT[req.action];
+  const rule = role[field];
+  if (!rule) return deny(`role ${principal.role} may not ${what}`);
+  switch (rule) {
+    case 'any':
+      if (purpose !== 'administration') return deny(`role ${principal.role} may ${what} for administration, not ${purpose}`);
+      return permit(`administration: role ${principal.role} may ${what}`, 'administration', NO_OBLIGATIONS);
+    case 'self':
+      if (purpose !== 'patient-access') return deny(`role ${principal.role} may ${what} only as patient access to their own record, not ${purpose}`);
+      if (!principal.nhsNumber || !facts.nhsNumber || principal.nhsNumber !== facts.nhsNumber) return deny(`a patient may ${what} only for their own record`);
+      return permit(`own record (role patient, NHS number matches): may ${what}`, 'self', NO_OBLIGATIONS);
+    case 'relationship': {
+      if (purpose !== 'direct-care') return deny(`role ${principal.role} may ${what} for direct care, not ${purpose}`);
+      const held = heldRelationships(policy, principal, facts, req.now);
+      const basis = (role.directCare ?? []).find((r) => held.has(r));
+      if (!basis) return deny(`no legitimate relationship: role ${principal.role}${principal.organisation ? ` at ${principal.organisation}` : ''} needs one of ${(role.directCare ?? []).join(', ') || '(none)'} to ${what} (break-glass does not extend to it)`);
+      return permit(`direct care: ${describe(basis, principal)}; may ${what}`, basis, NO_OBLIGATIONS);
+    }
+    default:
+      return deny(`"${String(rule)}" is not a rule for who may ${what} (fails closed)`);
   }
 }
 
@@ -354,6 +420,11 @@ export function checkPolicy(raw: unknown, codes: unknown): PolicyLoad {
         if (b.purposes.includes('direct-care') && !b.directCare?.length) problems.push(`roles.${name}.bulkExport: a direct-care export needs directCare relationships`);
       }
     }
+    for (const f of ['careTeam', 'consent', 'auditView'] as const) {
+      const v = r[f];
+      if (v !== undefined && !MANAGE_RULES.includes(v)) problems.push(`roles.${name}.${f}: "${String(v)}" is not one of ${MANAGE_RULES.join(', ')}`);
+    }
+    if (r.quarantine !== undefined && typeof r.quarantine !== 'boolean') problems.push(`roles.${name}.quarantine: true or false`);
   }
   const bg = p.breakGlass;
   if (!bg || typeof bg.minutes !== 'number' || bg.minutes <= 0 || bg.minutes > 24 * 60) problems.push('breakGlass.minutes: between 1 and 1440');

@@ -48,6 +48,12 @@ export async function jwks(db: Queryable): Promise<{ keys: JWK[] }> {
   return { keys: r.rows.map((x) => x.public_jwk) };
 }
 
+/** A public key of this server by its id, current or retired (to check an old signature, e.g. an audit anchor's). */
+export async function publicKeyById(db: Queryable, kid: string): Promise<JWK | null> {
+  const r = await db.query<{ public_jwk: JWK }>('SELECT public_jwk FROM server_key WHERE kid = $1', [kid]);
+  return r.rows[0]?.public_jwk ?? null;
+}
+
 export async function issueToken(db: Queryable, p: Principal, seconds = TOKEN_SECONDS, now = new Date()): Promise<string> {
   const key = await signingKey(db);
   const iat = Math.floor(now.getTime() / 1000);

@@ -7,13 +7,13 @@ import { join } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
 
-test('output into a closed pipe ends quietly (bevan quarantine list | head)', async (t) => {
+test('output into a closed pipe ends quietly (bevan audit search | head)', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'bevan-pipe-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const env = { ...process.env };
   delete env.DATABASE_URL;
   // stdout is a pipe whose reader has gone before the command writes (what `| head` does).
-  const child = spawn(process.execPath, [join(root, 'bin/bevan.mjs'), 'quarantine', 'list', '--data', join(dir, 'data')], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [join(root, 'bin/bevan.mjs'), 'audit', 'search', '--data', join(dir, 'data')], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
   child.stdout.destroy();
   let stderr = '';
   child.stderr.on('data', (c) => (stderr += c));

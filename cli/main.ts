@@ -10,6 +10,7 @@ import { registerMigrate } from './commands/migrate.ts';
 import { registerUser } from './commands/user.ts';
 import { registerToken } from './commands/token.ts';
 import { registerAudit } from './commands/audit.ts';
+import { registerCareTeam, registerConsent } from './commands/governance.ts';
 import { quietOnClosedPipe } from './context.ts';
 
 quietOnClosedPipe(process.stdout);
@@ -26,7 +27,7 @@ Database: every command uses the PGlite data folder given by --data (default ./.
 or the PostgreSQL server in DATABASE_URL when that is set.`,
   );
 
-for (const register of [registerDemo, registerGenerate, registerIngest, registerQuarantine, registerMpi, registerRecord, registerServe, registerMigrate, registerUser, registerToken, registerAudit]) {
+for (const register of [registerDemo, registerGenerate, registerIngest, registerQuarantine, registerMpi, registerRecord, registerServe, registerMigrate, registerUser, registerToken, registerAudit, registerCareTeam, registerConsent]) {
   register(program);
 }
 

@@ -69,7 +69,12 @@ test('obligations: a consultant with an open episode does not see sexual health;
   assert.ok(ids.includes(fhirLogicalId(GP, 'Condition', 'c1')));
   assert.equal(b.meta?.security?.[0]?.code, 'REDACTED');
   assert.equal(b.entry!.filter((e) => e.resource!.resourceType === 'Patient').length, 1, 'one Patient for the person');
-  for (const e of b.entry!.slice(1)) assert.ok(e.resource!.meta!.source, 'each entry names its source');
+  for (const e of b.entry!.slice(1).filter((x) => x.search?.mode !== 'outcome')) assert.ok(e.resource!.meta!.source, 'each entry names its source');
+  // Counted, not shown: one outcome entry says how many (after the total, which counts matches).
+  const outcome = b.entry!.filter((e) => e.search?.mode === 'outcome');
+  assert.equal(outcome.length, 1);
+  assert.deepEqual(outcome[0]!.resource, { resourceType: 'OperationOutcome', issue: [{ severity: 'information', code: 'suppressed', diagnostics: '1 item withheld by the access policy (sensitive)' }] });
+  assert.equal(b.total, b.entry!.length - 1);
   await rejectsWith(repo(store, { user: 'dr.house', role: 'consultant', organisation: 'RM2' }).readResource('Condition', fhirLogicalId(GP, 'Condition', 'sh1')), 'forbidden', /withheld/);
   const c1 = (await repo(store, { user: 'dr.house', role: 'consultant', organisation: 'RM2' }).readResource('Condition', fhirLogicalId(GP, 'Condition', 'c1'))) as Condition;
   assert.equal(c1.subject!.reference, `Patient/${PERSON_ID}`);

@@ -12,6 +12,8 @@ import { registerBulkExportRoutes, type BulkExportRouteOptions } from './bulk-ex
 import { FHIR_JSON, registerFhirRoutes } from './fhir-routes.ts';
 import { errorReply, operationOutcome } from './outcome.ts';
 import { registerHistoryRoutes } from './history-routes.ts';
+import { registerQuarantineRoutes } from './quarantine-routes.ts';
+import { registerGovernanceRoutes } from './governance-routes.ts';
 
 export interface ApiOptions extends Omit<AuthOptions, 'db'> {
   db: Database;
@@ -23,7 +25,7 @@ export interface ApiOptions extends Omit<AuthOptions, 'db'> {
 export async function registerOpenApi(app: FastifyInstance): Promise<void> {
   await app.register(swagger, {
     openapi: {
-      info: { title: 'Bevan (non-FHIR endpoints)', version: '0.1.0', description: 'Sign-in, keys, health and ingestion status. The FHIR R4 API is described by /fhir/metadata.' },
+      info: { title: 'Bevan (non-FHIR endpoints)', version: '0.1.0', description: 'Sign-in, keys, health, ingestion status, the quarantine, care teams, consent and who looked at a record. The FHIR R4 API is described by /fhir/metadata.' },
       // Sign-in (docs/api/sign-in.md): a bearer JWT, or a browser session cookie with its CSRF token on unsafe requests.
       components: {
         securitySchemes: {
@@ -48,6 +50,8 @@ export async function bevanApi(app: FastifyInstance, o: ApiOptions): Promise<voi
   await registerAuth(app, o);
   await registerFhirRoutes(app, o);
   await registerHistoryRoutes(app, o);
+  await registerQuarantineRoutes(app, o);
+  await registerGovernanceRoutes(app, o);
   await registerBulkExportRoutes(app, { db: o.db, ...o.bulkExport });
   // Unknown FHIR paths get an OperationOutcome (after sign-in); other paths keep the server's own 404.
   await app.register(async (fhir) => {

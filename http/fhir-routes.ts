@@ -90,7 +90,7 @@ export async function registerFhirRoutes(app: FastifyInstance, o: { db: Database
     const types = req.query._type ? [...new Set([req.query._type].flat().flatMap((v) => String(v).split(',')).map((t) => t.trim()).filter(Boolean))] : undefined;
     if (types?.some((t) => !/^[A-Z][A-Za-z]{1,63}$/.test(t))) throw invalid('_type: resource type names only');
     const bundle = await repositoryFor(requestContext(req, db)).everything(req.params.id, { types, since, count: paged.paging.count, offset: paged.paging.offset });
-    for (const e of bundle.entry ?? []) e.fullUrl = `${baseUrl(req)}/${e.resource!.resourceType}/${e.resource!.id}`;
+    for (const e of bundle.entry ?? []) if (e.search?.mode !== 'outcome') e.fullUrl = `${baseUrl(req)}/${e.resource!.resourceType}/${e.resource!.id}`;
     const keep: Record<string, string> = { ...(types ? { _type: types.join(',') } : {}), ...(since ? { _since: since } : {}) };
     return send(reply, withLinks(bundle, pageLinks(`${baseUrl(req)}/Patient/${req.params.id}/$everything`, keep, paged.paging, bundle.total ?? 0)));
   });

@@ -8,10 +8,13 @@ import type { MllpCounters } from '../ingest/mllp-service.ts';
 import { bevanApi, registerOpenApi } from './app.ts';
 import type { AuthOptions } from './auth.ts';
 import type { MllpListenerStatus } from '../ingest/hl7v2/mllp.ts';
+import { webApp } from './web.ts';
 
 export interface ServerDeps {
   db: Database;
   mllp?: { port: number; counters: MllpCounters; status?: () => MllpListenerStatus };
+  /** Folder of the built web application (default web/dist). */
+  webDist?: string;
   /** Sign-in settings: public host names, the OpenID Connect provider, rate limits (access/auth-config.ts). */
   auth?: Omit<AuthOptions, 'db'>;
   /** Overrides of HTTP_TIMEOUTS (tests shorten them). */
@@ -81,6 +84,8 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
   });
 
   app.get('/ingest/status', async () => ingestionStatus(deps));
+  // The web application at / (http/web.ts): its assets, index.html, its client routes.
+  void app.register(webApp, { dist: deps.webDist });
 
   app.setErrorHandler((err: Error & { statusCode?: number }, _req, reply) => {
     const status = err.statusCode ?? 500;

@@ -55,6 +55,40 @@ export interface AcceptedItem {
   origin: string;
   /** The message as received (HL7: so that a control-id conflict can be quarantined whole and replayed). */
   raw?: string;
+  /**
+   * What a demographics message says about whether a person is restricted (HL7 PD1-12, FHIR
+   * Patient.meta.security), per identity of this item's source. Absent for an identity the
+   * message says nothing about (an HL7 PD1-12 left empty, a result message): nothing changes.
+   */
+  restrictions?: IdentityRestriction[];
+}
+
+/** A source's statement that one of its identities is, or is no longer, restricted (access/restrictions.ts keeps them). */
+export interface IdentityRestriction {
+  /** The identity's id in the item's source system. */
+  id: string;
+  restricted: boolean;
+  /** What said so, e.g. `HL7 PD1-12 protection indicator Y`. */
+  reason: string;
+  /** When the source says it was so (ISO instant). */
+  at?: string;
+}
+
+/** HL7 v3 Confidentiality (https://terminology.hl7.org/CodeSystem-v3-Confidentiality.html). */
+export const CONFIDENTIALITY_SYSTEM = 'http://terminology.hl7.org/CodeSystem/v3-Confidentiality';
+/** Restricted (R) and very restricted (V): NHS PDS labels its restricted ("S-flagged") Patients R. */
+export const RESTRICTED_CONFIDENTIALITY: readonly string[] = ['R', 'V'];
+
+/** The restricted confidentiality code a resource's meta.security carries (v3-Confidentiality, or no system), or null. */
+export function restrictedLabelOf(resource: unknown): string | null {
+  const meta = (resource as { meta?: { security?: unknown } } | null)?.meta;
+  const security = Array.isArray(meta?.security) ? (meta.security as unknown[]) : [];
+  for (const s of security) {
+    if (!s || typeof s !== 'object') continue;
+    const { system, code } = s as { system?: unknown; code?: unknown };
+    if ((system === undefined || system === CONFIDENTIALITY_SYSTEM) && typeof code === 'string' && RESTRICTED_CONFIDENTIALITY.includes(code)) return code;
+  }
+  return null;
 }
 
 /** A well-formed message of a type Bevan does not use: acknowledged and counted, not an error. */

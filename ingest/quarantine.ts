@@ -1,6 +1,6 @@
 /** The quarantine: items that could not be ingested, with the reason, kept for repair and replay. */
 import { open } from 'node:fs/promises';
-import type { Database } from '../db/database.ts';
+import type { Database, Queryable } from '../db/database.ts';
 import type { IngestItem, ReadContext } from './model.ts';
 import { adapterFor, detectFormat } from './detect.ts';
 import { parseFields } from './csv/adapter.ts';
@@ -24,26 +24,30 @@ export interface QuarantinedItem {
 export interface QuarantineFilter {
   status?: 'open' | 'replayed' | 'discarded' | 'all';
   format?: string;
+  /** Only items from this source system. */
+  source?: string;
   limit?: number;
+  /** Skip this many (paging). */
+  offset?: number;
 }
 
 /** Lists quarantined items, newest first (without the raw text). */
-export async function listQuarantine(db: Database, f: QuarantineFilter = {}): Promise<{ items: QuarantinedItem[]; total: number }> {
+export async function listQuarantine(db: Queryable, f: QuarantineFilter = {}): Promise<{ items: QuarantinedItem[]; total: number }> {
   const status = f.status ?? 'open';
-  const where = `WHERE ($1 = 'all' OR status = $1) AND ($2::text IS NULL OR format = $2)`;
-  const params = [status, f.format ?? null];
+  const where = `WHERE ($1 = 'all' OR status = $1) AND ($2::text IS NULL OR format = $2) AND ($3::text IS NULL OR source_system = $3)`;
+  const params = [status, f.format ?? null, f.source ?? null];
   const items = await db.query<QuarantinedItem>(
     `SELECT quarantine_id::int AS quarantine_id, source_system, message_id, format, origin, reason, status, times_seen,
             received_at::text AS received_at, resolved_at::text AS resolved_at, resolution
-       FROM quarantine ${where} ORDER BY quarantine_id DESC LIMIT $3`,
-    [...params, f.limit ?? 100],
+       FROM quarantine ${where} ORDER BY quarantine_id DESC LIMIT $4 OFFSET $5`,
+    [...params, f.limit ?? 100, f.offset ?? 0],
   );
   const total = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM quarantine ${where}`, params);
   return { items: items.rows, total: total.rows[0]!.n };
 }
 
 /** One quarantined item with its raw text. */
-export async function getQuarantined(db: Database, id: number): Promise<(QuarantinedItem & { raw: string }) | null> {
+export async function getQuarantined(db: Queryable, id: number): Promise<(QuarantinedItem & { raw: string }) | null> {
   const r = await db.query<QuarantinedItem & { raw: string }>(
     `SELECT quarantine_id::int AS quarantine_id, source_system, message_id, format, origin, reason, status, times_seen,
             received_at::text AS received_at, resolved_at::text AS resolved_at, resolution, raw
@@ -162,7 +166,7 @@ export async function withCsvHeader(
 }
 
 /** Marks an item as not to be replayed (e.g. a test message), keeping it for the record. */
-export async function discardQuarantined(db: Database, id: number, why: string, actor = 'cli'): Promise<boolean> {
+export async function discardQuarantined(db: Queryable, id: number, why: string, actor = 'cli'): Promise<boolean> {
   const r = await db.query(`UPDATE quarantine SET status = 'discarded', resolved_at = now(), resolution = $2 WHERE quarantine_id = $1 AND status = 'open'`, [
     id,
     `discarded by ${actor}: ${why}`,

@@ -18,6 +18,7 @@ import type { AcceptedItem, IngestItem, RejectedItem, SourceIdentity } from './m
 import { applyMerge, resolveIdentities } from '../mpi/link.ts';
 import { identityKey } from '../mpi/identity.ts';
 import { NON_PERSONAL_TYPES } from './fhir/r4.ts';
+import { recordRestrictions } from '../access/restrictions.ts';
 
 /** What happened to one item of a batch. */
 export type ItemOutcome = 'committed' | 'duplicate' | 'quarantined' | 'conflict' | 'ignored';
@@ -234,6 +235,10 @@ async function writeInTransaction(tx: Queryable, items: readonly IngestItem[]): 
   const identities: SourceIdentity[] = [];
   for (const item of fresh) identities.push(...item.identities);
   const persons = identities.length ? await resolveIdentities(tx, identities) : new Map<string, string>();
+
+  // 2b. Restricted flags the demographics feeds sent (access/ owns the table), in message order.
+  const restrictions = fresh.flatMap((item) => (item.restrictions ?? []).map((r) => ({ ...r, system: item.sourceSystem, reason: `${r.reason} (message ${item.messageId})` })));
+  if (restrictions.length) await recordRestrictions(tx, restrictions);
 
   // 3. Identity instructions (HL7 A40 and kin, FHIR replaced-by), in message order.
   let merged = false;

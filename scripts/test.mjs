@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `npm test`: type-checks the project, then runs every *.test.ts (unit, *.int.test.ts database
+// `npm test`: type-checks the project (server and web application), then runs every *.test.ts (unit, *.int.test.ts database
 // and *.browser.test.ts) with Node's own test runner. Database tests run against PGlite and,
 // when BEVAN_TEST_DATABASE_URL is set (or a server answers on 127.0.0.1:5432), PostgreSQL too.
 import { spawnSync } from 'node:child_process';
@@ -22,10 +22,13 @@ const chosen = filter.length ? files.filter((f) => filter.some((x) => f.includes
 
 if (!filter.length) {
   console.log('# type-check (tsc)');
-  const tsc = spawnSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json'], { cwd: root, stdio: 'inherit' });
-  if (tsc.status !== 0) {
-    console.error('type-check failed');
-    process.exit(tsc.status ?? 1);
+  // The server and its tests; then the web application (DOM and JSX, its own tsconfig).
+  for (const project of ['tsconfig.json', 'web/tsconfig.json']) {
+    const tsc = spawnSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', project], { cwd: root, stdio: 'inherit' });
+    if (tsc.status !== 0) {
+      console.error(`type-check failed (${project})`);
+      process.exit(tsc.status ?? 1);
+    }
   }
 }
 console.log(`# ${chosen.length} test files`);

@@ -72,6 +72,7 @@ export function registerDemo(program: Command): void {
         return;
       }
       console.log(`\nBevan is running on ${db.kind}:`);
+      console.log(`  http://${opts.host}:${services.httpPort}/ (the web application: sign in as a demo user above)`);
       console.log(`  http://${opts.host}:${services.httpPort}/health`);
       console.log(`  http://${opts.host}:${services.httpPort}/ingest/status`);
       console.log(`  MLLP listener for HL7 v2 on ${opts.host}:${services.mllp?.port}`);

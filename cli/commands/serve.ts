@@ -209,7 +209,7 @@ export function registerServe(program: Command): void {
   listenOptions(
     program
       .command('serve')
-      .description('start the HTTP server (health, ingestion status) and the HL7 v2 MLLP listener')
+      .description('start the HTTP server (the web application, the API, health, ingestion status) and the HL7 v2 MLLP listener')
       .option('--data <dir>', 'PGlite data folder (ignored when DATABASE_URL is set)', './.bevan/data')
       .option('--feeds <file>', 'a feeds file (docs/feeds.md "Feed configuration"): one more MLLP listener for each feed that names an mllpPort'),
   ).action(async (opts: ListenFlags & { data: string; feeds?: string }) => {
@@ -225,7 +225,7 @@ export function registerServe(program: Command): void {
       throw err;
     }
     console.log(`Bevan on ${db.kind} (${db.location})`);
-    console.log(`  http://${o.host}:${s.httpPort}/health   http://${o.host}:${s.httpPort}/ingest/status`);
+    console.log(`  http://${o.host}:${s.httpPort}/ (the web application)   http://${o.host}:${s.httpPort}/health   http://${o.host}:${s.httpPort}/ingest/status`);
     if (s.mllp) console.log(`  MLLP listener on ${o.host}:${s.mllp.port}`);
     for (const f of s.feedListeners) console.log(`  MLLP listener for ${f.source} on ${o.host}:${f.listener.port}`);
     console.log(signInSummary(o.auth));

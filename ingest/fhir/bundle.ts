@@ -7,7 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Resource } from '@medplum/fhirtypes';
-import type { AcceptedItem, IngestItem, ItemResource, MergeInstruction, ReadContext, RejectedItem, Sex, SourceIdentity } from '../model.ts';
+import { restrictedLabelOf, type AcceptedItem, type IngestItem, type ItemResource, type MergeInstruction, type ReadContext, type RejectedItem, type Sex, type SourceIdentity } from '../model.ts';
 import { FALLBACK_SUBJECT_PATHS, NON_PERSONAL_TYPES, PATIENT_COMPARTMENT, R4_RESOURCE_TYPES } from './r4.ts';
 import { checkResource, show } from './validate.ts';
 import { badText, safeJson, walkResource } from './walk.ts';
@@ -202,6 +202,14 @@ export function itemsFromBundle(bundle: Json, src: BundleSource, context: ReadCo
   };
   const merges = mergesOf([...newest.values()], system);
   if (merges.length) accepted.merges = merges;
+  // A Patient is sent whole: with a restricted confidentiality label it restricts the person, without one it lifts this source's flag.
+  if (newest.size) {
+    accepted.restrictions = [...newest.values()].map((p) => {
+      const label = restrictedLabelOf(p.resource);
+      const at = lastUpdated(p);
+      return { id: String(p.resource.id ?? p.id), restricted: label !== null, reason: label ? `FHIR Patient.meta.security ${label} (v3-Confidentiality)` : 'FHIR Patient with no restricted meta.security label', ...(at ? { at } : {}) };
+    });
+  }
 
   const items: IngestItem[] = [accepted];
   for (const [index, reason] of [...entryFaults].sort((a, b) => a[0] - b[0])) {

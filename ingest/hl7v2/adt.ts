@@ -4,7 +4,7 @@
  * its meaning (tables.ts ADT_EVENTS). Pure.
  */
 import type { Coding, Encounter, EncounterParticipant } from '@medplum/fhirtypes';
-import type { ItemResource, MergeInstruction, SourceIdentity } from '../model.ts';
+import type { IdentityRestriction, ItemResource, MergeInstruction, SourceIdentity } from '../model.ts';
 import type { Hl7Segment, Hl7View } from './hl7-text.ts';
 import { CLINICAL_SEGMENTS, mapClinicalSegments } from './clinical.ts';
 import { codeable, fail, patientGroups, sourceIdentifierSystem, timeField, xcnDisplay, type MapContext, type PatientGroup } from './mapping.ts';
@@ -17,6 +17,8 @@ export interface Mapped {
   identities: SourceIdentity[];
   resources: ItemResource[];
   merges?: MergeInstruction[];
+  /** ADT only: what PD1-12 says about each patient (ingest/model.ts AcceptedItem.restrictions). */
+  restrictions?: IdentityRestriction[];
 }
 
 // PV1-4 admission type (user-defined table 0007, UK and suggested values) → v3 ActPriority.
@@ -228,5 +230,9 @@ export function mapAdt(ctx: MapContext, meaning: AdtMeaning): Mapped {
     if (identities.length < 2) fail(`${event} needs two PID segments with different identifiers (the two patients to ${meaning.kind}), found ${identities.length}`);
     for (const other of identities.slice(1)) merges.push({ kind: meaning.kind, system, survivorId: identities[0]!.id, retiredId: other.id, event });
   }
-  return { identities, resources, ...(merges.length ? { merges } : {}) };
+  // ADT is the hospital's demographics feed: its PD1-12 says whether the person is restricted.
+  const restrictions = parts
+    .filter((p) => p.restricted !== undefined)
+    .map((p) => ({ id: p.identity.id, restricted: p.restricted!, reason: `HL7 ${event} PD1-12 protection indicator ${p.protection}`, ...(sourceTime ? { at: sourceTime } : {}) }));
+  return { identities, resources, ...(merges.length ? { merges } : {}), ...(restrictions.length ? { restrictions } : {}) };
 }

@@ -3,7 +3,7 @@
  * HL7 v2.3–2.8 chapter 3 (3.4.2 PID, 3.4.10 PD1). Pure.
  */
 import type { HumanName, Identifier, Patient } from '@medplum/fhirtypes';
-import type { Sex, SourceIdentity } from '../model.ts';
+import { CONFIDENTIALITY_SYSTEM, type Sex, type SourceIdentity } from '../model.ts';
 import { hl7Date, hl7Time, type Hl7Segment, type Hl7View } from './hl7-text.ts';
 import { fail, sourceIdentifierSystem, xcnDisplay } from './mapping.ts';
 
@@ -47,6 +47,13 @@ const NAME_USE: Record<string, HumanName['use']> = { L: 'official', D: 'usual', 
 export interface PatientParts {
   identity: SourceIdentity;
   patient: Patient;
+  /**
+   * PD1-12 protection indicator (HL7 table 0136): `Y` restricted, `N` (or `""`, the HL7 null that
+   * deletes a value) not restricted; undefined when the field is empty (the message does not say).
+   */
+  restricted?: boolean;
+  /** The PD1-12 value as sent, when it said something. */
+  protection?: string;
 }
 
 /** The repetition to use from a repeating field: the first whose `typeComp` is one of `types`, else the first. */
@@ -161,5 +168,9 @@ export function mapPatient(v: Hl7View, system: string, pid: Hl7Segment, pd1: Hl7
     gps.push({ ...(gpId ? { identifier: { value: gpId } } : {}), ...(display ? { display } : {}) });
   }
   if (gps.length) patient.generalPractitioner = gps;
-  return { identity, patient };
+  // PD1-12 protection indicator (v2.3+): whether access to the patient's information is restricted.
+  const protection = v.get(pd1, 12).toUpperCase();
+  const restricted = protection === 'Y' ? true : protection === 'N' || protection === '""' ? false : undefined;
+  if (restricted) patient.meta = { security: [{ system: CONFIDENTIALITY_SYSTEM, code: 'R', display: 'restricted' }] };
+  return { identity, patient, ...(restricted !== undefined ? { restricted, protection } : {}) };
 }

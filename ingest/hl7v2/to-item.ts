@@ -109,6 +109,7 @@ export function parseHl7Message(text: string, origin: string, context?: ReadCont
       identities: mapped.identities,
       resources: mapped.resources,
       ...(mapped.merges?.length ? { merges: mapped.merges } : {}),
+      ...(mapped.restrictions?.length ? { restrictions: mapped.restrictions } : {}),
       origin,
       // Kept so that a control-id conflict can be quarantined whole and replayed.
       raw,

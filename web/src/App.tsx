@@ -1,0 +1,117 @@
+/**
+ * The application shell: header (service name, who is signed in, Sign out), the session
+ * expiry notice, and the routes. Real URLs: `/` sign in, `/search?q=…` find a person,
+ * `/person/{Patient id}` a record (shareable with a colleague who has access: without a session
+ * it asks them to sign in, then opens it). Pages other than sign-in load on demand.
+ */
+import { lazy, Suspense, useEffect, useState } from 'react';
+import { Link, Navigate, Route, Routes, useLocation, useNavigate } from 'react-router';
+import * as session from './api/session.ts';
+import { ExpiryNotice } from './components/ExpiryNotice.tsx';
+import { Loading } from './components/Loading.tsx';
+import { SignInPage } from './pages/SignInPage.tsx';
+
+const SearchPage = lazy(() => import('./pages/SearchPage.tsx'));
+const PersonPage = lazy(() => import('./pages/PersonPage.tsx'));
+const NotFoundPage = lazy(() => import('./pages/NotFoundPage.tsx'));
+
+export function useSession(): session.Session | null {
+  const [s, setS] = useState(session.current());
+  useEffect(() => session.onChange((next) => setS(next)), []);
+  return s;
+}
+
+export function App() {
+  const s = useSession();
+  // A browser session the cookie still holds (after a reload) is looked for once, before any route decides.
+  const [ready, setReady] = useState(false);
+  useEffect(() => {
+    void session.restore().finally(() => setReady(true));
+  }, []);
+  const navigate = useNavigate();
+  const location = useLocation();
+  const [ended, setEnded] = useState<session.SessionEnd | null>(null);
+
+  useEffect(
+    () =>
+      session.onChange((next, why) => {
+        if (next || !why) return;
+        setEnded(why);
+        // Back to sign-in; an expired session comes back to the page it was on.
+        const here = `${window.location.pathname}${window.location.search}`;
+        navigate(why === 'expired' && here !== '/' ? `/?next=${encodeURIComponent(here)}` : '/', { replace: true });
+      }),
+    [navigate],
+  );
+  useEffect(() => {
+    if (s) setEnded(null);
+  }, [s]);
+
+  return (
+    <>
+      <a className="nhsuk-skip-link" href="#maincontent">
+        Skip to main content
+      </a>
+      <header className="bevan-header" role="banner">
+        <div className="bevan-header__inner">
+          <Link className="bevan-header__service" to={s ? '/search' : '/'}>
+            Bevan <span className="bevan-header__descriptor">integrated care record</span>
+          </Link>
+          {s && (
+            <nav className="bevan-header__nav" aria-label="Main">
+              <Link to="/search" aria-current={location.pathname === '/search' ? 'page' : undefined}>
+                Find a person
+              </Link>
+            </nav>
+          )}
+          {s && (
+            <div className="bevan-header__account">
+              <span className="bevan-header__user">
+                {s.user}
+                <span className="bevan-header__role">
+                  {' '}
+                  ({s.role}
+                  {s.organisation ? `, ${s.organisation}` : ''})
+                </span>
+              </span>
+              <button type="button" className="bevan-header__signout" onClick={() => void session.signOut()}>
+                Sign out
+              </button>
+            </div>
+          )}
+        </div>
+      </header>
+      {s && <ExpiryNotice session={s} />}
+      <main className="bevan-main" id="maincontent" tabIndex={-1}>
+        <Suspense fallback={<Loading what="the page" />}>
+          {!ready ? (
+            <Loading what="your session" />
+          ) : (
+          <Routes>
+            <Route path="/" element={s ? <Navigate to={nextFrom(location.search) ?? '/search'} replace /> : <SignInPage ended={ended} />} />
+            <Route path="/search" element={<RequireSession>{<SearchPage />}</RequireSession>} />
+            <Route path="/person/:id" element={<RequireSession>{<PersonPage />}</RequireSession>} />
+            <Route path="*" element={<NotFoundPage />} />
+          </Routes>
+          )}
+        </Suspense>
+      </main>
+      <footer className="bevan-footer">
+        <p>Bevan is open-source software for integrated care. Every look at a record is audited.</p>
+      </footer>
+    </>
+  );
+}
+
+/** Where sign-in should go next: a path on this site only. */
+export function nextFrom(search: string): string | null {
+  const next = new URLSearchParams(search).get('next');
+  return next && next.startsWith('/') && !next.startsWith('//') ? next : null;
+}
+
+function RequireSession({ children }: { children: React.ReactNode }) {
+  const s = useSession();
+  const location = useLocation();
+  if (!s) return <Navigate to={`/?next=${encodeURIComponent(location.pathname + location.search)}`} replace />;
+  return <>{children}</>;
+}

@@ -1,0 +1,168 @@
+/**
+ * A person's record at `/person/{Patient id}`: the whole record from `$everything`, shown as the
+ * banner, the summary, the sources, results charts (loaded on demand) and the timeline. A 403
+ * shows the denied page (with break-glass when the policy allows it); a 404 says no record was
+ * found. The time from opening the page to banner and summary on screen is marked with the
+ * Performance API (`bevan:record-start` → `bevan:record-usable`, measure `bevan:record`).
+ */
+import { lazy, Suspense, useEffect, useMemo, useRef, useState } from 'react';
+import { Link, useParams } from 'react-router';
+import type { Bundle, Resource } from '@medplum/fhirtypes';
+import { everything } from '../api/fhir.ts';
+import { describeFailure, isApiError, outcomeText, deniedInPlainWords } from '../api/errors.ts';
+import { todayLocal } from '../lib/dates.ts';
+import { buildRecordView, type RecordView } from '../record/model.ts';
+import { DeniedPage } from '../components/DeniedPage.tsx';
+import { Loading } from '../components/Loading.tsx';
+import { PatientBanner } from '../components/PatientBanner.tsx';
+import { RecordSummary } from '../components/RecordSummary.tsx';
+import { SourcesList } from '../components/SourcesList.tsx';
+import { Timeline } from '../components/Timeline.tsx';
+import { usePageTitle } from '../components/usePageTitle.ts';
+import { WhenVisible } from '../components/WhenVisible.tsx';
+
+const ResultsCharts = lazy(() => import('../components/ResultsCharts.tsx'));
+
+type State =
+  | { kind: 'loading' }
+  | { kind: 'denied'; reason: string; retryError: string | null }
+  | { kind: 'not-found' }
+  | { kind: 'error'; message: string }
+  | { kind: 'ok'; bundle: Bundle; complete: boolean; breakGlass: boolean };
+
+export default function PersonPage() {
+  const { id = '' } = useParams();
+  const [state, setState] = useState<State>({ kind: 'loading' });
+  const [attempt, setAttempt] = useState<{ reason?: string; n: number }>({ n: 0 });
+
+  useEffect(() => {
+    performance.clearMarks('bevan:record-usable');
+    performance.mark('bevan:record-start');
+  }, [id]);
+
+  useEffect(() => {
+    const ac = new AbortController();
+    if (!attempt.reason) setState({ kind: 'loading' });
+    everything(id, {
+      signal: ac.signal,
+      breakGlassReason: attempt.reason,
+      onPage: (soFar, done) => {
+        if (!ac.signal.aborted) setState({ kind: 'ok', bundle: soFar, complete: done, breakGlass: !!attempt.reason });
+      },
+    }).catch((e) => {
+      if (ac.signal.aborted) return;
+      if (isApiError(e) && e.status === 403) {
+        const reason = outcomeText(e.outcome) || e.message;
+        setState((prev) => ({ kind: 'denied', reason: prev.kind === 'denied' && attempt.reason ? prev.reason : reason, retryError: attempt.reason ? deniedInPlainWords(reason).text : null }));
+      } else if (isApiError(e) && e.status === 404) setState({ kind: 'not-found' });
+      else if (!(isApiError(e) && e.status === 401)) setState({ kind: 'error', message: describeFailure(e) });
+    });
+    return () => ac.abort();
+  }, [id, attempt]);
+
+  if (state.kind === 'loading') return <Loading what="the record" delayMs={0} />;
+  if (state.kind === 'denied') return <DeniedPage reason={state.reason} retryError={state.retryError} onBreakGlass={(reason) => setAttempt((a) => ({ reason, n: a.n + 1 }))} />;
+  if (state.kind === 'not-found') return <NoRecord />;
+  if (state.kind === 'error') return <Failed message={state.message} retry={() => setAttempt((a) => ({ n: a.n + 1 }))} />;
+  return <Record bundle={state.bundle} complete={state.complete} breakGlass={state.breakGlass} />;
+}
+
+function Record({ bundle, complete, breakGlass }: { bundle: Bundle; complete: boolean; breakGlass: boolean }) {
+  const today = todayLocal();
+  const view: RecordView | Error = useMemo(() => {
+    try {
+      return buildRecordView(bundle, today);
+    } catch (e) {
+      return e as Error;
+    }
+  }, [bundle, today]);
+  const resources = useMemo(() => {
+    const m = new Map<string, Resource>();
+    for (const e of bundle.entry ?? []) if (e.resource?.id) m.set(`${e.resource.resourceType}/${e.resource.id}`, e.resource);
+    return m;
+  }, [bundle]);
+  usePageTitle(view instanceof Error ? 'Record' : view.patient.name);
+  const marked = useRef(false);
+  useEffect(() => {
+    if (marked.current || view instanceof Error) return;
+    marked.current = true;
+    // After the browser has painted the banner and summary.
+    requestAnimationFrame(() =>
+      setTimeout(() => {
+        performance.mark('bevan:record-usable');
+        try {
+          performance.measure('bevan:record', 'bevan:record-start', 'bevan:record-usable');
+        } catch {
+          /* no start mark (the page was opened another way) */
+        }
+      }, 0),
+    );
+  }, [view]);
+
+  if (view instanceof Error) return <Failed message={`The record could not be shown: ${view.message}`} />;
+  return (
+    <div className="bevan-record">
+      {breakGlass && (
+        <div className="bevan-breakglass" role="status">
+          <strong>Emergency access (break glass).</strong> You are seeing this record because you declared an emergency. This is audited and the privacy officer has been alerted; it closes by itself after a short time.
+        </div>
+      )}
+      <PatientBanner p={view.patient} />
+      <div className="bevan-record__top">
+        <RecordSummary v={view} />
+        <aside className="bevan-record__side" aria-label="About this record">
+          <SourcesList sources={view.sources} />
+          {view.withheld && (
+            <div className="bevan-card bevan-withheld" role="note">
+              <h2 className="nhsuk-heading-s bevan-card__title">Withheld</h2>
+              <p className="nhsuk-body-s" data-testid="withheld">
+                {view.withheld.message}
+              </p>
+              <p className="nhsuk-body-s bevan-muted">The access policy does not let you see these items. They are not shown or counted anywhere else on this page.</p>
+            </div>
+          )}
+          {!complete && <Loading what="the rest of the record" delayMs={0} />}
+        </aside>
+      </div>
+      <section className="bevan-results-charts" aria-labelledby="charts-title">
+        <h2 className="nhsuk-heading-m" id="charts-title">
+          Results over time
+        </h2>
+        <WhenVisible fallback={<Loading what="charts" />}>
+          <Suspense fallback={<Loading what="charts" />}>
+            <ResultsCharts observations={view.observations} />
+          </Suspense>
+        </WhenVisible>
+      </section>
+      <Timeline items={view.timeline} resources={resources} />
+    </div>
+  );
+}
+
+function NoRecord() {
+  usePageTitle('No record found');
+  return (
+    <div className="bevan-narrow">
+      <h1 className="nhsuk-heading-l">No record found</h1>
+      <p className="nhsuk-body">There is no record at this address. The person may have been merged into another record, or the link may be incomplete.</p>
+      <p className="nhsuk-body">
+        <Link to="/search">Find a person</Link>
+      </p>
+    </div>
+  );
+}
+
+function Failed({ message, retry }: { message: string; retry?: () => void }) {
+  usePageTitle('The record could not be loaded');
+  return (
+    <div className="bevan-narrow">
+      <h1 className="nhsuk-heading-l">The record could not be loaded</h1>
+      <p className="nhsuk-body">{message}</p>
+      {retry && (
+        <button type="button" className="nhsuk-button" onClick={retry}>
+          Try again
+        </button>
+      )}
+    </div>
+  );
+}

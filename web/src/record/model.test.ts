@@ -1,0 +1,81 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { buildRecordView, patientView } from './model.ts';
+import { RESOURCES, TODAY, testBundle } from './test-bundle.ts';
+import type { Patient } from '@medplum/fhirtypes';
+
+test('record view: banner, summary with current items first, sources in reading order', () => {
+  const v = buildRecordView(testBundle(), TODAY);
+  assert.equal(v.patient.name, 'Dylan James BARKER');
+  assert.equal(v.patient.nhsNumber, '9434765919');
+  assert.equal(v.patient.age, 83);
+  assert.equal(v.patient.deceased, null);
+  assert.deepEqual(v.patient.practice, { name: 'Davyhulme Family Practice', ods: 'P91010' });
+  assert.equal(v.patient.address, 'M41 4UN');
+  // The same problem from two sources is one problem naming both; active first.
+  assert.deepEqual(v.problems.map((p) => [p.name, p.active, p.sources]), [
+    ['Type 2 diabetes mellitus', true, ['gp:P91010', 'hl7:RM2']],
+    ['Acute viral pharyngitis', false, ['gp:P91010']],
+  ]);
+  assert.deepEqual(v.medications.map((m) => [m.name, m.current]), [['Metformin 500mg tablets', true], ['Amoxicillin 500mg capsules', false]]);
+  assert.equal(v.allergies[0]!.substance, 'Penicillin');
+  assert.deepEqual(v.allergies[0]!.reactions, ['Rash']);
+  // Latest HbA1c is the hospital's, flagged high by the laboratory, with its range.
+  const hba1c = v.latestResults.find((r) => r.name === 'HbA1c level')!;
+  assert.equal(hba1c.value, '61 mmol/mol');
+  assert.equal(hba1c.flag?.label, 'High');
+  assert.equal(hba1c.range?.text, '20-41 mmol/mol');
+  // eGFR below its range with no flag sent: flagged by comparison, marked as derived.
+  const egfr = v.latestResults.find((r) => r.name === 'Glomerular filtration rate')!;
+  assert.equal(egfr.flag?.label, 'Below range');
+  assert.equal(egfr.flag?.derived, true);
+  assert.equal(v.latestResults.find((r) => r.name === 'Blood pressure')!.value, '150/92 mmHg');
+  assert.deepEqual(v.hospitalEncounters.map((e) => e.label), ['Emergency admission', 'A&E attendance']);
+  assert.deepEqual(v.carePackages.map((c) => [c.service, c.open]), [['Home care', true]]);
+  assert.equal(v.mentalHealthContacts.length, 1);
+  assert.deepEqual(v.sources.map((s) => [s.system, s.setting, s.items]), [
+    ['gp:P91010', 'gp', 10],
+    ['hl7:RM2', 'hospital', 5],
+    ['csv:community', 'community', 1],
+    ['csv:mentalhealth', 'mental-health', 1],
+    ['csv:socialcare', 'social-care', 1],
+  ]);
+  assert.equal(v.sources[0]!.label, 'GP practice P91010 (Davyhulme Family Practice)');
+  assert.equal(v.withheld, null);
+});
+
+test('record view: the timeline has every item, newest first, each naming its source and date', () => {
+  const v = buildRecordView(testBundle(), TODAY);
+  assert.equal(v.timeline.length, RESOURCES.length - 1);
+  for (let i = 1; i < v.timeline.length; i++) assert.ok(v.timeline[i - 1]!.date >= v.timeline[i]!.date);
+  assert.ok(v.timeline.every((t) => t.source && t.sourceLabel && t.date));
+  assert.deepEqual(v.timeline[0], {
+    id: 'Observation/o2', resourceType: 'Observation', date: '2025-05-20T08:00:00Z', type: 'result', title: 'HbA1c level', detail: '61 mmol/mol — High', source: 'hl7:RM2', sourceLabel: 'Hospital RM2', setting: 'hospital',
+  });
+  assert.equal(v.timeline.find((t) => t.id === 'Encounter/e1')!.type, 'admission');
+  assert.equal(v.timeline.find((t) => t.id === 'Encounter/e2')!.type, 'emergency');
+});
+
+test('record view: withheld items counted from the outcome entry; the REDACTED label alone says "some"', () => {
+  const counted = buildRecordView(
+    testBundle({ meta: { security: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ObservationValue', code: 'REDACTED' }] } }, [
+      { resourceType: 'OperationOutcome', issue: [{ severity: 'information', code: 'suppressed', diagnostics: '2 items withheld by the access policy (sensitive)' }] },
+    ]),
+    TODAY,
+  );
+  assert.deepEqual(counted.withheld, { count: 2, message: '2 items withheld: sensitive' });
+  assert.equal(counted.timeline.length, RESOURCES.length - 1, 'the outcome is not a timeline item');
+  const some = buildRecordView(testBundle({ meta: { security: [{ code: 'REDACTED' }] } }), TODAY);
+  assert.equal(some.withheld?.count, null);
+  assert.match(some.withheld!.message, /Some items were withheld/);
+});
+
+test('patient view: date of death, age at death, restricted label, missing name', () => {
+  const p = RESOURCES[0] as Patient;
+  const dead = patientView({ ...p, deceasedDateTime: '2024-12-01' }, TODAY);
+  assert.equal(dead.deceased, '2024-12-01');
+  assert.equal(dead.age, 82, 'age at death');
+  assert.equal(patientView({ ...p, deceasedBoolean: true }, TODAY).deceased, true);
+  assert.equal(patientView({ ...p, meta: { security: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-Confidentiality', code: 'R' }] } }, TODAY).restricted, true);
+  assert.equal(patientView({ resourceType: 'Patient', id: 'x' }, TODAY).name, 'Name not known');
+});
