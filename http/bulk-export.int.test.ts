@@ -196,6 +196,15 @@ for (const target of await testDatabases()) {
       const groupFiles = await download(group, 'dr.jones');
       assert.deepEqual(groupFiles.get('Patient')!.map((p) => p.id).sort(), [A, B].sort(), 'the practice\'s registered people; E is restricted');
       assert.ok([...groupFiles.values()].flat().some((r) => JSON.stringify(r).includes(CHLAMYDIA)), 'the registered GP sees the sexual-health item');
+      // A person who dissents from sharing: their GP's export holds only the practice's own items (and links only its own Patient).
+      await db.query(`INSERT INTO consent_directive (person_id, kind) VALUES ($1, 'dissent-sharing')`, [A]);
+      const dissent = await download((await exportAll('/fhir/Group/P91001/$export', 'dr.jones')).status.json() as Manifest, 'dr.jones');
+      const ofA = [...dissent.values()].flat().filter((r) => r.resourceType !== 'Patient' && JSON.stringify(r).includes(A));
+      assert.ok(ofA.length > 0);
+      assert.deepEqual([...new Set(ofA.map((r) => r.meta!.source))], [GP], 'only the practice\'s own items');
+      const aLinks = (dissent.get('Patient')!.find((p) => p.id === A) as { link?: { other: { reference: string } }[] }).link ?? [];
+      assert.deepEqual(aLinks.map((l) => l.other.reference), [`Patient/${fhirLogicalId(GP, 'Patient', 'gp-pat-1')}`]);
+      await db.query(`DELETE FROM consent_directive WHERE person_id = $1 AND kind = 'dissent-sharing'`, [A]);
       const farKick = await a.inject({ method: 'GET', url: '/fhir/Group/P91001/$export', headers: { authorization: bearer['dr.far']!, ...ASYNC } });
       assert.equal(farKick.statusCode, 403);
       assert.match((farKick.json() as OperationOutcome).issue[0]!.diagnostics!, /only the group of their own organisation \(P91002\)/);
