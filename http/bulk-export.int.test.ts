@@ -253,3 +253,43 @@ for (const target of await testDatabases()) {
     }
   });
 }
+
+for (const target of await testDatabases()) {
+  test(`Bulk Data $export on ${target.name}, two servers on one database: kicked off on one, run and polled on the other, downloaded from the first`, async () => {
+    const db = await target.open();
+    const apps: FastifyInstance[] = [];
+    try {
+      await insertPeople(db);
+      await addUser(db, { username: 'ann', role: 'analyst' });
+      const auth = `Bearer ${await issueToken(db, { user: 'ann', role: 'analyst', organisation: null })}`;
+      for (const worker of [false, { pollMs: 20 }] as const) {
+        const app = Fastify({ logger: false });
+        await registerOpenApi(app);
+        await app.register(bevanApi, { db, bulkExport: { worker } });
+        await app.ready();
+        apps.push(app);
+      }
+      const [front, back] = apps as [FastifyInstance, FastifyInstance];
+      const k = await front.inject({ method: 'GET', url: '/fhir/$export?_type=Patient', headers: { authorization: auth, prefer: 'respond-async' } });
+      assert.equal(k.statusCode, 202);
+      const status = new URL(k.headers['content-location'] as string).pathname;
+      let done;
+      for (let i = 0; i < 500 && !done; i++) {
+        const s = await back.inject({ method: 'GET', url: status, headers: { authorization: auth } });
+        if (s.statusCode === 200) done = s.json() as Manifest;
+        else await new Promise((r) => setTimeout(r, 10));
+      }
+      assert.ok(done, 'the server with a worker ran the job the other one accepted');
+      const lines = [];
+      for (const o of done.output) {
+        const f = await front.inject({ method: 'GET', url: new URL(o.url).pathname, headers: { authorization: auth } });
+        assert.equal(f.statusCode, 200);
+        lines.push(...f.body.trimEnd().split('\n'));
+      }
+      assert.deepEqual(lines.map((l) => (JSON.parse(l) as Resource).id).sort(), [A, B, C].sort());
+    } finally {
+      for (const app of apps) await app.close();
+      await db.drop();
+    }
+  });
+}
