@@ -10,6 +10,7 @@ import { invalid, isPurpose, unauthenticated, type PurposeOfUse, type RequestCon
 import type { Database } from '../db/database.ts';
 import { parsePatientSearch, PATIENT_SEARCH_PARAMS } from '../fhir/patient-search.ts';
 import { repositoryFor } from '../fhir/repository-for.ts';
+import { registerSearchRoutes, searchParameters, withSearchCapabilities } from './fhir-search-routes.ts';
 import { operationOutcome } from './outcome.ts';
 import { R4_RESOURCE_TYPES } from '../ingest/fhir/r4.ts';
 import { parsePaging } from '../fhir/paging.ts';
@@ -50,14 +51,15 @@ export async function registerFhirRoutes(app: FastifyInstance, o: { db: Database
 
   app.get('/fhir/metadata', { config: { access: 'public' } }, async (_req, reply) => send(reply, capabilityStatement()));
 
-  app.get<{ Querystring: Record<string, string | string[]> }>('/fhir/Patient', personal, async (req, reply) => {
+  const patientSearch = async (req: FastifyRequest, reply: FastifyReply) => {
     const ctx = requestContext(req, db);
-    const parsed = parsePatientSearch(req.query);
+    const query = searchParameters(req);
+    const parsed = parsePatientSearch(query);
     if (parsed.kind === 'invalid') throw invalid(parsed.problems[0]!, parsed.problems);
     if (parsed.unknown.length && strict(req)) throw invalid(`unknown or unsupported search parameters: ${parsed.unknown.join(', ')} (supported: ${PATIENT_SEARCH_PARAMS.join(', ')})`);
-    const found = await repositoryFor(ctx).searchPatients(parsed.criteria, { count: parsed.count, offset: parsed.offset }, { query: req.query });
+    const found = await repositoryFor(ctx).searchPatients(parsed.criteria, { count: parsed.count, offset: parsed.offset, revinclude: parsed.revinclude }, { query });
     const self = new URL(`${baseUrl(req)}/Patient`);
-    for (const [k, v] of Object.entries(req.query)) for (const x of Array.isArray(v) ? v : [v]) if (k !== '_offset' && !parsed.unknown.includes(k)) self.searchParams.append(k, String(x));
+    for (const [k, v] of Object.entries(query)) for (const x of Array.isArray(v) ? v : [v]) if (k !== '_offset' && !parsed.unknown.includes(k)) self.searchParams.append(k, String(x));
     const at = (offset: number) => {
       const u = new URL(self);
       u.searchParams.set('_count', String(parsed.count));
@@ -74,9 +76,13 @@ export async function registerFhirRoutes(app: FastifyInstance, o: { db: Database
       link,
       entry: found.patients.map((p) => ({ fullUrl: `${baseUrl(req)}/Patient/${p.id}`, resource: p, search: { mode: 'match' as const } })),
     };
+    for (const r of found.included ?? []) bundle.entry!.push({ fullUrl: `${baseUrl(req)}/${r.resourceType}/${r.id}`, resource: r, search: { mode: 'include' } });
     if (parsed.unknown.length) bundle.entry!.push({ resource: operationOutcome('not-supported', `ignored unknown or unsupported search parameters: ${parsed.unknown.join(', ')}`, [], 'warning'), search: { mode: 'outcome' } });
     return send(reply, bundle);
-  });
+  };
+  app.get('/fhir/Patient', personal, patientSearch);
+  // Clinical search (GET {type}, POST {type}/_search) and Patient's POST form: http/fhir-search-routes.ts.
+  await registerSearchRoutes(app, { db, requestContext, strict, baseUrl, send, patientSearch });
 
   app.get<{ Params: { id: string } }>('/fhir/Patient/:id', { ...personal, schema: { params: idParams } }, async (req, reply) => sendVersioned(req, reply, await repositoryFor(requestContext(req, db)).readPatient(req.params.id), send));
 
@@ -105,14 +111,18 @@ export async function registerFhirRoutes(app: FastifyInstance, o: { db: Database
   );
 }
 
+/** Bulk Data (http/bulk-export-routes.ts): a Group is a GP practice, its id the ODS code. */
+const GROUP_EXPORT = { operation: [{ name: 'export', definition: 'http://hl7.org/fhir/uv/bulkdata/OperationDefinition/group-export' }] };
+
 /** The CapabilityStatement: what this server implements, and only that. */
 export function capabilityStatement(): CapabilityStatement {
-  return {
+  return withSearchCapabilities({
     resourceType: 'CapabilityStatement',
     status: 'active',
     date: '2025-10-01',
     kind: 'instance',
     fhirVersion: '4.0.1',
+    instantiates: ['http://hl7.org/fhir/uv/bulkdata/CapabilityStatement/bulk-data'],
     format: ['application/fhir+json', 'json'],
     software: { name: 'Bevan', version: '0.1.0' },
     implementation: { description: 'Bevan integrated care record: read-only FHIR R4 API behind the access policy; every access audited' },
@@ -136,11 +146,12 @@ export function capabilityStatement(): CapabilityStatement {
               { name: '_id', type: 'token' },
               { name: '_count', type: 'number' },
             ],
-            operation: [{ name: 'everything', definition: 'http://hl7.org/fhir/OperationDefinition/Patient-everything' }],
+            operation: [{ name: 'everything', definition: 'http://hl7.org/fhir/OperationDefinition/Patient-everything' }, { name: 'export', definition: 'http://hl7.org/fhir/uv/bulkdata/OperationDefinition/patient-export' }],
           },
-          ...READABLE_TYPES.map((type) => ({ type: type as 'Condition', interaction: INSTANCE_INTERACTIONS, ...VERSIONING })),
+          ...READABLE_TYPES.map((type) => ({ type: type as 'Condition', interaction: INSTANCE_INTERACTIONS, ...VERSIONING, ...(type === 'Group' ? GROUP_EXPORT : {}) })),
         ],
+        operation: [{ name: 'export', definition: 'http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export' }],
       },
     ],
-  };
+  });
 }

@@ -200,6 +200,11 @@ test("the integration team's screens in Chromium: feeds, quarantine repair and r
       assert.equal((await audit('mpi.review.read')).rows.filter((r) => r.decision === 'permit' && r.detail?.id === review!.id).length, 2, 'the view is audited for each person');
       await axe(page, 'MPI review pair');
       await shot(page, 'int-07-mpi-pair');
+      // Usable on a tablet too.
+      await page.setViewportSize({ width: 768, height: 1024 });
+      await axe(page, 'MPI review pair on a tablet');
+      await shot(page, 'int-07-mpi-pair-tablet');
+      await page.setViewportSize({ width: 1366, height: 768 });
 
       await page.getByRole('button', { name: 'Link', exact: true }).click();
       const notice = page.getByTestId('review-notice');
