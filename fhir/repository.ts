@@ -21,6 +21,8 @@ import { isPersonId } from '../record/record-store.ts';
 import { everythingPage } from './everything-page.ts';
 import { historyBundle, historyEntry, withMergedPatientMeta } from './history.ts';
 import { versionWindow, type Paging } from './paging.ts';
+import type { CareSetting } from '../record/care-setting.ts';
+import { buildRecordSources, type RecordSources } from '../record/record-sources.ts';
 
 export interface RepositoryContext {
   principal: Principal;
@@ -43,6 +45,9 @@ export interface RecordRead {
 }
 
 export class FhirRepository {
+  /** Set when a decision this repository made rested on break-glass: when that emergency access ends (ISO instant). */
+  breakGlassExpiresAt: string | null = null;
+
   constructor(
     readonly ctx: RepositoryContext,
     private readonly store: FhirStore,
@@ -151,6 +156,25 @@ export class FhirRepository {
       await tx.appendAudit(entries, now);
       const patients = summaries.map((s) => toMergedPatient(buildIntegratedRecord(s.person, s.identities, [], s.practices, { now })));
       return { kind: 'ok' as const, value: { total: permitted.length, patients } };
+    });
+    return this.finish(out);
+  }
+
+  /**
+   * GET /record/{personId}/sources: the record's source systems (name, care setting, feed
+   * freshness), the source records that make up the person and where they disagree
+   * (record/record-sources.ts). Decided and audited like a read of the record (`record.sources`);
+   * when the person dissents from sharing, only the user's organisation's sources are shown.
+   */
+  async recordSources(personId: string, o: { feedKinds?: ReadonlyMap<string, CareSetting> } = {}): Promise<RecordSources> {
+    const out = await this.store.transaction(async (tx) => {
+      const r = await this.readPersonIn(tx, await tx.findPerson({ personId }), 'read', 'record.sources', { id: personId });
+      if (r.kind !== 'ok') return r;
+      const { record, rows, decision, practices } = r.value;
+      const only = decision.obligations.onlyOrganisation;
+      const shown = only === null ? () => true : (system: string) => !!this.policy && organisationOfSource(this.policy, system) === only;
+      const feeds = await tx.feedFreshness(record.sources.map((s) => s.system).filter(shown));
+      return { kind: 'ok' as const, value: buildRecordSources(record, rows, feeds, { practices, feedKinds: o.feedKinds, shown, now: this.clock() }) };
     });
     return this.finish(out);
   }
@@ -293,7 +317,7 @@ export class FhirRepository {
     const withheld = data.rows.length - rows.length;
     await tx.appendAudit([...entries, audit({ personId: person.person_id, decision: 'permit', reason: decision.reason, detail: { ...detail, found: true, items: rows.length, withheld } })], now);
     const record = buildIntegratedRecord(data.person, data.identities, rows, data.practices, { now });
-    return { kind: 'ok' as const, value: { record, rows, decision, withheld } };
+    return { kind: 'ok' as const, value: { record, rows, decision, withheld, practices: data.practices } };
   }
 
   /** Facts, decision, and the break-glass session (with its alert entry) the decision asks for. */
@@ -308,9 +332,12 @@ export class FhirRepository {
     }
     const decision = decide(this.policy, { action, principal: this.ctx.principal, purpose: this.ctx.purpose, facts, breakGlassReason: this.ctx.breakGlassReason, now });
     const entries: AuditEntry[] = [];
+    // When the permit rests on break-glass, when it ends (the HTTP layer tells the client: X-Bevan-Break-Glass-Expires).
+    if (decision.kind === 'permit' && decision.basis === 'break-glass' && facts?.breakGlass) this.breakGlassExpiresAt = facts.breakGlass.expiresAt;
     if (decision.kind === 'permit' && decision.obligations.startBreakGlass) {
       const bg = decision.obligations.startBreakGlass;
       const { expiresAt } = await tx.startBreakGlass(this.ctx.principal.user, person.person_id, bg.reason, bg.minutes, now);
+      this.breakGlassExpiresAt = expiresAt;
       entries.push(this.entry({ action: 'break-glass.start', personId: person.person_id, decision: 'permit', reason: bg.reason, detail: { alert: true, expiresAt } }));
       // An alert for the privacy officer: stderr for now (the audit entry carries alert: true).
       process.emitWarning(`break-glass: ${this.ctx.principal.user} (${this.ctx.principal.role}) opened person ${person.person_id} until ${expiresAt}: ${bg.reason}`, { code: 'BEVAN_BREAK_GLASS' });

@@ -13,6 +13,7 @@ import { errorReply, operationOutcome } from './outcome.ts';
 import { registerHistoryRoutes } from './history-routes.ts';
 import { registerQuarantineRoutes } from './quarantine-routes.ts';
 import { registerGovernanceRoutes } from './governance-routes.ts';
+import { registerRecordRoutes } from './record-routes.ts';
 
 export interface ApiOptions extends Omit<AuthOptions, 'db'> {
   db: Database;
@@ -49,6 +50,7 @@ export async function bevanApi(app: FastifyInstance, o: ApiOptions): Promise<voi
   await registerHistoryRoutes(app, o);
   await registerQuarantineRoutes(app, o);
   await registerGovernanceRoutes(app, o);
+  await registerRecordRoutes(app, o);
   // Unknown FHIR paths get an OperationOutcome (after sign-in); other paths keep the server's own 404.
   await app.register(async (fhir) => {
     fhir.setNotFoundHandler((req, reply) => {
