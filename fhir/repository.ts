@@ -14,14 +14,16 @@ import { decide, organisationOfSource, sensitiveCategoriesOf, type AccessAction,
 import { buildIntegratedRecord, type IntegratedRecord } from '../record/integrated-record.ts';
 import { fhirLogicalId, personPatientKeys, presentResource, toMergedPatient } from '../record/fhir-bundle.ts';
 import type { PersonQuery } from '../record/record-store.ts';
-import type { PersonRow, ResourceRow } from '../record/rows.ts';
+import type { PersonRow, PracticeRow, ResourceRow } from '../record/rows.ts';
 import type { FhirStore, FhirStoreTx, PatientCriteria, PersonRecordData } from './store.ts';
 import { NON_PERSONAL_TYPES } from '../ingest/fhir/r4.ts';
 import { isPersonId } from '../record/record-store.ts';
 import { everythingPage } from './everything-page.ts';
 import { historyBundle, historyEntry, withMergedPatientMeta } from './history.ts';
 import { versionWindow, type Paging } from './paging.ts';
-import type { CareSetting } from '../record/care-setting.ts';
+import { tagCareSettings, type CareSetting } from '../record/care-setting.ts';
+import { OrganisationDirectory } from '../record/organisations.ts';
+import { defaultReferenceData } from '../record/reference/reference-data.ts';
 import { buildRecordSources, type RecordSources } from '../record/record-sources.ts';
 
 export interface RepositoryContext {
@@ -42,6 +44,8 @@ export interface RecordRead {
   rows: ResourceRow[];
   decision: Extract<Decision, { kind: 'permit' }>;
   withheld: number;
+  /** The practices (and feed-named organisations) the record names. */
+  practices: PracticeRow[];
 }
 
 export class FhirRepository {
@@ -81,6 +85,8 @@ export class FhirRepository {
     const page = { ...(opts.count !== undefined ? { count: opts.count } : {}), ...(opts.offset ? { offset: opts.offset } : {}) };
     const r = await this.readRecord({ personId: id }, { action: 'record.everything', detail: { id, ...(opts.types ? { types: opts.types } : {}), ...(since ? { since } : {}), ...page } });
     const bundle = everythingPage(r.record, r.rows, { types: opts.types, since, ...page, redacted: r.withheld > 0 });
+    // Each item's care setting as a meta.tag (record/care-setting.ts), so that no client guesses it from the source key.
+    tagCareSettings(bundle.entry ?? [], new OrganisationDirectory(defaultReferenceData(), r.practices));
     // Withheld items are counted, never shown: an outcome entry (FHIR issue type "suppressed") on the first page, not in the total.
     if (r.withheld > 0 && !opts.offset) (bundle.entry ??= []).push({ resource: { resourceType: 'OperationOutcome', issue: [{ severity: 'information', code: 'suppressed', diagnostics: `${r.withheld} item${r.withheld === 1 ? '' : 's'} withheld by the access policy (sensitive)` }] }, search: { mode: 'outcome' } });
     return bundle;

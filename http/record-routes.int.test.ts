@@ -6,7 +6,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import Fastify, { type FastifyInstance } from 'fastify';
-import type { OperationOutcome } from '@medplum/fhirtypes';
+import type { Bundle, OperationOutcome } from '@medplum/fhirtypes';
+import { CARE_SETTING_TAG } from '../record/care-setting.ts';
 import { verifyAuditChain } from '../access/audit.ts';
 import { issueToken } from '../access/tokens.ts';
 import type { Principal } from '../access/context.ts';
@@ -51,6 +52,11 @@ for (const target of await testDatabases()) {
       assert.equal(body.registeredPractice?.neighbourhoodName, 'Sale');
       assert.equal(ok.headers[BREAK_GLASS_EXPIRES_HEADER.toLowerCase()], undefined, 'no break-glass, no expiry');
       assert.deepEqual(await lastAudit('dr.jones'), { action: 'record.sources', person_id: PERSON_ID, decision: 'permit', purpose: 'direct-care' });
+      // $everything: each item carries its source's care setting as a tag.
+      const all = (await get(`/fhir/Patient/${PERSON_ID}/$everything`, gp)).json() as Bundle;
+      const tagged = (all.entry ?? []).filter((e) => e.resource?.meta?.source).map((e) => [e.resource!.meta!.source, e.resource!.meta!.tag?.find((t) => t.system === CARE_SETTING_TAG)?.code]);
+      assert.ok(tagged.length > 10);
+      assert.deepEqual(new Map(tagged as [string, string][]), new Map([[GP, 'gp'], [HOSPITAL, 'hospital'], [SOCIAL, 'social-care'], [COMMUNITY, 'community']]));
 
       // A GP of another practice: refused, and the refusal audited.
       const denied = await get(`/record/${PERSON_ID}/sources`, far);

@@ -50,3 +50,24 @@ export function sourceSetting(system: string, directory: OrganisationDirectory, 
   const byKey = BY_KEY[system] ?? (system.startsWith('gp:') ? 'gp' : system.startsWith('hl7:') ? 'hospital' : null);
   return { setting: byKey ?? 'other', from: 'key', organisation };
 }
+
+/** The `meta.tag` system of an item's care setting in Bevan's `$everything` (code: a CareSetting). */
+export const CARE_SETTING_TAG = 'urn:bevan:care-setting';
+
+const LABEL: Record<CareSetting, string> = { gp: 'GP', hospital: 'Hospital', community: 'Community', 'mental-health': 'Mental health', 'social-care': 'Social care', other: 'Other' };
+
+/**
+ * Tags each resource of a Bundle that names its source (`meta.source`) with that source's care
+ * setting (`meta.tag`, system CARE_SETTING_TAG), in place. The merged Patient names no source and is left as it is.
+ */
+export function tagCareSettings(entries: readonly { resource?: { meta?: { source?: string; tag?: { system?: string; code?: string; display?: string }[] } } }[], directory: OrganisationDirectory, feedKinds?: ReadonlyMap<string, CareSetting>): void {
+  const cache = new Map<string, CareSetting>();
+  for (const e of entries) {
+    const meta = e.resource?.meta;
+    const system = meta?.source;
+    if (!meta || !system) continue;
+    let setting = cache.get(system);
+    if (!setting) cache.set(system, (setting = sourceSetting(system, directory, feedKinds).setting));
+    meta.tag = [...(meta.tag ?? []).filter((t) => t.system !== CARE_SETTING_TAG), { system: CARE_SETTING_TAG, code: setting, display: LABEL[setting] }];
+  }
+}

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Patient } from '@medplum/fhirtypes';
 import { buildIntegratedRecord } from './integrated-record.ts';
-import { sourceSetting } from './care-setting.ts';
+import { CARE_SETTING_TAG, sourceSetting, tagCareSettings } from './care-setting.ts';
 import { OrganisationDirectory } from './organisations.ts';
 import { defaultReferenceData } from './reference/reference-data.ts';
 import { addressText, buildRecordSources, type FeedFreshness } from './record-sources.ts';
@@ -106,4 +106,16 @@ test('no death reported: silence is not a disagreement; dissent hides other orga
   const everyone = buildRecordSources(record, rows, [], { practices, now: NOW });
   assert.equal(everyone.disagreements.some((d) => d.field === 'death'), false);
   assert.equal(everyone.disagreements.some((d) => d.field === 'practice'), false, 'sources that name no practice do not disagree');
+});
+
+test('tagCareSettings: each item that names its source carries its setting as a meta.tag', () => {
+  const entries = [
+    { resource: { meta: {} } },
+    { resource: { meta: { source: 'hl7:RXV', tag: [{ system: CARE_SETTING_TAG, code: 'hospital' }, { system: 'urn:other', code: 'x' }] } } },
+    { resource: { meta: { source: GP } } },
+  ];
+  tagCareSettings(entries, directory);
+  assert.equal(entries[0]!.resource.meta.tag, undefined, 'the merged Patient names no source');
+  assert.deepEqual(entries[1]!.resource.meta.tag, [{ system: 'urn:other', code: 'x' }, { system: CARE_SETTING_TAG, code: 'mental-health', display: 'Mental health' }]);
+  assert.deepEqual(entries[2]!.resource.meta.tag, [{ system: CARE_SETTING_TAG, code: 'gp', display: 'GP' }]);
 });
