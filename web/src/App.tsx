@@ -14,6 +14,7 @@ import { SignInPage } from './pages/SignInPage.tsx';
 const SearchPage = lazy(() => import('./pages/SearchPage.tsx'));
 const PersonPage = lazy(() => import('./pages/PersonPage.tsx'));
 const NotFoundPage = lazy(() => import('./pages/NotFoundPage.tsx'));
+const MyAuditPage = lazy(() => import('./pages/MyAuditPage.tsx'));
 
 export function useSession(): session.Session | null {
   const [s, setS] = useState(session.current());
@@ -54,14 +55,21 @@ export function App() {
       </a>
       <header className="bevan-header" role="banner">
         <div className="bevan-header__inner">
-          <Link className="bevan-header__service" to={s ? '/search' : '/'}>
+          <Link className="bevan-header__service" to={s ? (s.role === 'patient' ? '/my-audit' : '/search') : '/'}>
             Bevan <span className="bevan-header__descriptor">integrated care record</span>
           </Link>
           {s && (
             <nav className="bevan-header__nav" aria-label="Main">
-              <Link to="/search" aria-current={location.pathname === '/search' ? 'page' : undefined}>
-                Find a person
-              </Link>
+              {s.role !== 'patient' && (
+                <Link to="/search" aria-current={location.pathname === '/search' ? 'page' : undefined}>
+                  Find a person
+                </Link>
+              )}
+              {s.role === 'patient' && (
+                <Link to="/my-audit" aria-current={location.pathname === '/my-audit' ? 'page' : undefined}>
+                  Who has looked at my record
+                </Link>
+              )}
             </nav>
           )}
           {s && (
@@ -88,9 +96,10 @@ export function App() {
             <Loading what="your session" />
           ) : (
           <Routes>
-            <Route path="/" element={s ? <Navigate to={nextFrom(location.search) ?? '/search'} replace /> : <SignInPage ended={ended} />} />
+            <Route path="/" element={s ? <Navigate to={nextFrom(location.search) ?? (s.role === 'patient' ? '/my-audit' : '/search')} replace /> : <SignInPage ended={ended} />} />
             <Route path="/search" element={<RequireSession>{<SearchPage />}</RequireSession>} />
             <Route path="/person/:id" element={<RequireSession>{<PersonPage />}</RequireSession>} />
+            <Route path="/my-audit" element={<RequireSession>{<MyAuditPage />}</RequireSession>} />
             <Route path="*" element={<NotFoundPage />} />
           </Routes>
           )}

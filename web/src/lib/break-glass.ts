@@ -11,7 +11,7 @@ export function breakGlassDeadline(expires: string | null, serverDate: string | 
   const end = Date.parse(expires);
   if (Number.isNaN(end)) return null;
   const server = serverDate ? Date.parse(serverDate) : NaN;
-  // The Date header has whole seconds: the deadline may be up to a second early, never late.
+  // The Date header has whole seconds (rounded down): the deadline may be up to a second late, so the page asks again a moment after it.
   return Number.isNaN(server) ? end : receivedAt + (end - server);
 }
 

@@ -29,3 +29,16 @@ test('one look at the record is one visit; another user, a refusal or a gap star
   assert.equal(describeVisit(v[2]!), 'Tried: opened the whole record (refused)');
   assert.equal(describeVisit(groupVisits([e('2025-06-30T08:00:00Z', 'x', 'something.new')])[0]!), 'something.new');
 });
+
+test('entries out of time order (several audit chains) are put in order first', () => {
+  const v = groupVisits([
+    e('2025-06-30T10:00:02Z', 'dr.jones', 'care-team.list'),
+    e('2025-06-30T10:00:00Z', 'dr.jones', 'record.everything'),
+    e('2025-06-30T10:00:09Z', 'jon', 'audit.read', { role: 'patient', organisation: null, purpose: 'patient-access' }),
+    e('2025-06-30T10:00:05Z', 'dr.jones', 'audit.read'),
+  ]);
+  assert.deepEqual(v.map((x) => [x.who, x.last, describeVisit(x)]), [
+    ['jon', '2025-06-30T10:00:09Z', 'Looked at who has looked at the record'],
+    ['dr.jones', '2025-06-30T10:00:05Z', 'Opened the whole record; looked at the care team; looked at who has looked at the record'],
+  ]);
+});

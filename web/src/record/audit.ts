@@ -77,10 +77,11 @@ export interface Visit {
   entries: number;
 }
 
-/** Entries (newest first) as visits (newest first). */
+/** Entries as visits, newest first. The entries are put in time order first (the audit log lists each of its chains by id). */
 export function groupVisits(entries: readonly RecordAccess[], gapMs = VISIT_GAP_MS): Visit[] {
   const out: Visit[] = [];
-  for (const e of entries) {
+  const ordered = entries.map((e, i) => ({ e, i, t: Date.parse(e.at) })).sort((a, b) => b.t - a.t || a.i - b.i);
+  for (const { e } of ordered) {
     const prev = out.at(-1);
     const same = prev && prev.who === e.who && prev.role === e.role && prev.organisation === e.organisation && prev.purpose === e.purpose && prev.decision === e.decision && Date.parse(prev.first) - Date.parse(e.at) <= gapMs;
     if (same) {
