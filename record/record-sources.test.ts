@@ -46,6 +46,7 @@ test('the sources of a record: setting, organisation and freshness per source; i
   const extra = [
     // The GP and hospital Patients hold different addresses; the hospital says the person died.
     patientRow(HOSPITAL, 'MRN100', { address: [{ use: 'home', line: ['14 Cross Street'], city: 'Sale', postalCode: 'M33 2AB' }], deceasedDateTime: '2025-10-02T03:00:00Z' }),
+    patientRow(COMMUNITY, 'C-5', { address: [{ postalCode: 'M33 2AB' }] }),
   ];
   const all = [...rows.filter((r) => !(r.resource_type === 'Patient' && r.source_system === GP)), patientRow(GP, 'gp-pat-1', { address: [{ use: 'home', line: ['12 Cross Street'], city: 'Sale', postalCode: 'M33 2AB' }] }), ...extra];
   // The hospital names another practice than the GP system's own.
@@ -89,6 +90,8 @@ test('the sources of a record: setting, organisation and freshness per source; i
     { value: 'died 2025-10-02', sources: [HOSPITAL] },
   ]);
   assert.equal(by.address!.length, 2);
+  // The community's Patient holds only a postcode: not a different address.
+  assert.ok(by.address!.every((v) => !v.sources.includes(COMMUNITY)));
   // "M33 2AB" and "M332AB" are one postcode.
   assert.equal(by.postcode, undefined);
   assert.deepEqual(v.registeredPractice, { odsCode: 'P91001', name: 'Sale Moor Medical Centre', neighbourhood: 'SALE', neighbourhoodName: 'Sale' });

@@ -211,7 +211,8 @@ function disagreements(identities: readonly SourceIdentityView[], record: Integr
     sex: (i) => i.sex,
     nhsNumber: (i) => i.nhsNumber,
     postcode: (i) => i.postcode,
-    address: (i) => i.address,
+    // An address that is only the postcode says no more than the postcode does.
+    address: (i) => (i.address && sameKey('address', i.address) !== sameKey('address', i.postcode ?? '') ? i.address : null),
     practice: (i) => i.practice?.odsCode ?? null,
     // Only when some source reports a death does silence count as a different answer.
     death: (i) => (record.death ? deathValue(i.death) : null),

@@ -197,7 +197,7 @@ test('record page in Chromium: identity, freshness, care team, who has looked, b
     });
 
     await t.test("who has looked at this record: the user's own earlier read", async () => {
-      const section = page.getByRole('region', { name: 'Who has looked at this record' });
+      const section = page.getByRole('region', { name: 'Who has looked at this record', exact: true });
       await page.getByRole('heading', { level: 2, name: 'Who has looked at this record' }).scrollIntoViewIfNeeded();
       const table = section.getByTestId('audit-table');
       await table.waitFor();

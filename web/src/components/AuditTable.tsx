@@ -50,7 +50,7 @@ export function AuditTable({ load, orgNames, caption, refresh = 0, whose = 'this
   const org = (code: string | null) => (code ? (orgNames?.get(code) ? `${orgNames.get(code)} (${code})` : code) : '—');
   return (
     <>
-      <div className="bevan-table-scroll" tabIndex={0} role="region" aria-label={caption}>
+      <div className="bevan-table-scroll bevan-audit__scroll" tabIndex={0} role="region" aria-label={`${caption} (table)`}>
         <table className="nhsuk-table bevan-table bevan-audit__table" data-testid="audit-table">
           <caption className="nhsuk-table__caption nhsuk-u-visually-hidden">{caption}</caption>
           <thead className="nhsuk-table__head">
