@@ -18,6 +18,7 @@ import { AxeBuilder } from '@axe-core/playwright';
 import { issueToken } from '../access/tokens.ts';
 import { addUser } from '../access/users.ts';
 import { WEB_DIST } from '../http/web.ts';
+import { insertResource } from '../record/test-fixtures.ts';
 import { PASSWORD, startTestLocality, type TestLocality } from './test-locality.ts';
 
 const CHROMIUM = process.env.BEVAN_CHROMIUM ?? '/usr/bin/chromium';
@@ -126,6 +127,15 @@ test('record page in Chromium: identity, freshness, care team, who has looked, b
     console.log(`# mental health sources: ${mh.rxv ? 'hl7:RXV (the trust\'s HL7 v2 feed)' : 'csv:mentalhealth only (no inpatient stay in this locality)'}`);
     if (mh.person_id !== p.personId) await addMember(mh.person_id, await issueToken(loc.db, { user: 'rec-admin', role: 'admin', organisation: null }), { member: users.gp, role: 'named-gp' });
 
+    // Two alerts the generator does not make, as the GP system would send them: a high-criticality allergy and a Flag.
+    const gpKey = `gp:${p.practice}`;
+    const gpSubject = (await loc.db.query<{ source_id: string }>(`SELECT source_id FROM source_identity WHERE person_id = $1 AND source_system = $2`, [p.personId, gpKey])).rows[0]!.source_id;
+    const now = new Date().toISOString();
+    const item = (content: Record<string, unknown> & { resourceType: string; id: string }) =>
+      insertResource(loc.db, { source_system: gpKey, resource_type: content.resourceType, source_id: content.id, person_id: p.personId, subject_id: gpSubject, version: 1, source_time: now, received_at: now, content: content as never });
+    await item({ resourceType: 'AllergyIntolerance', id: 'rec-test-a1', patient: { reference: `Patient/${gpSubject}` }, code: { text: 'Peanut' }, criticality: 'high', clinicalStatus: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical', code: 'active' }] }, reaction: [{ manifestation: [{ text: 'Anaphylaxis' }] }] });
+    await item({ resourceType: 'Flag', id: 'rec-test-f1', subject: { reference: `Patient/${gpSubject}` }, status: 'active', code: { text: 'Lives alone: key safe by the back door' } });
+
     const gp = await open(browser, loc.url);
     const page = gp.page;
     await t.test('the banner: alerts, care team, practice and neighbourhood, address', async () => {
@@ -137,6 +147,9 @@ test('record page in Chromium: identity, freshness, care team, who has looked, b
       await team.getByText('nurse.khan').waitFor();
       assert.match(await team.innerText(), /nurse\.khan \(lead nurse\)/);
       assert.match(await team.innerText(), /Trafford Synthetic Community Services \(RM3\), whole team/);
+      const alerts = await page.getByRole('list', { name: 'Alerts' }).getByRole('listitem').allInnerTexts();
+      assert.ok(alerts.some((a) => /Allergy: Peanut — high criticality, Anaphylaxis/.test(a)), alerts.join(' | '));
+      assert.ok(alerts.some((a) => /Lives alone: key safe by the back door/.test(a)), alerts.join(' | '));
       const banner = await page.getByRole('region', { name: 'Patient details' }).innerText();
       assert.match(banner, /Neighbourhood\s+\S+/);
       assert.match(banner, new RegExp(p.practice));

@@ -73,10 +73,10 @@ function IdentityBody({ info, labelOf }: { info: RecordSources; labelOf: (system
 function Value({ field, differs, children }: { field: DisagreementField; differs: Set<DisagreementField>; children: React.ReactNode }) {
   if (!differs.has(field)) return <>{children}</>;
   return (
-    <span className="bevan-differs">
-      {children}
+    <>
+      <span className="bevan-differs">{children}</span>
       <span className="nhsuk-u-visually-hidden"> (differs from other sources)</span>
-    </span>
+    </>
   );
 }
 
