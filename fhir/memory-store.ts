@@ -83,6 +83,13 @@ export class MemoryFhirStore implements FhirStore {
       appendAudit: async (entries) => {
         pending.push(...entries);
       },
+      loadRecordOfTypes: async (person, ids, types) => ({
+        person,
+        identities: d.identities.filter((i) => ids.includes(i.person_id)),
+        rows: d.resources.filter((r) => r.person_id && ids.includes(r.person_id) && types.includes(r.resource_type)),
+        practices: d.practices,
+      }),
+      findResources: async (refs) => d.resources.filter((r) => refs.some((x) => x.resourceType === r.resource_type && x.id === fhirLogicalId(r.source_system, r.resource_type, r.source_id))),
       resourceVersions: async (current, page) => {
         const all = pastVersions(d.history ?? [], current).filter((h) => !page.since || h.received_at >= page.since);
         return { total: all.length, rows: page.limit > 0 ? all.slice(page.offset, page.offset + page.limit) : [] };

@@ -5,13 +5,14 @@
  */
 import { NHS_NUMBER_SYSTEM, SOURCE_ID_SYSTEM_PREFIX } from '../record/fhir-bundle.ts';
 import type { PatientCriteria } from './store.ts';
+import { parseIncludeSpec, type IncludeSpec } from './search/params.ts';
 
-export const PATIENT_SEARCH_PARAMS = ['identifier', 'name', 'family', 'given', 'birthdate', 'gender', 'address-postalcode', '_id', '_count', '_offset'] as const;
+export const PATIENT_SEARCH_PARAMS = ['identifier', 'name', 'family', 'given', 'birthdate', 'gender', 'address-postalcode', '_id', '_count', '_offset', '_summary', '_revinclude'] as const;
 export const MAX_COUNT = 100;
 export const DEFAULT_COUNT = 20;
 
 export type ParsedSearch =
-  | { kind: 'ok'; criteria: PatientCriteria; count: number; offset: number; unknown: string[] }
+  | { kind: 'ok'; criteria: PatientCriteria; count: number; offset: number; unknown: string[]; summaryCount: boolean; revinclude: IncludeSpec[] }
   | { kind: 'invalid'; problems: string[] };
 
 /** One query parameter may repeat (AND); each value may hold a comma list (OR). */
@@ -21,6 +22,8 @@ export function parsePatientSearch(query: Record<string, string | string[] | und
   const unknown: string[] = [];
   let count = DEFAULT_COUNT;
   let offset = 0;
+  let summaryCount = false;
+  const revinclude: IncludeSpec[] = [];
   for (const [rawKey, raw] of Object.entries(query)) {
     if (raw === undefined) continue;
     const values = (Array.isArray(raw) ? raw : [raw]).map(String);
@@ -100,6 +103,19 @@ export function parsePatientSearch(query: Record<string, string | string[] | und
         else offset = n;
         break;
       }
+      case '_summary':
+        // count: the total only (https://hl7.org/fhir/R4/search.html#summary); false is the default.
+        if (values.at(-1) === 'count') summaryCount = true;
+        else if (values.at(-1) !== 'false') unknown.push(`_summary=${values.at(-1)}`);
+        break;
+      case '_revinclude':
+        for (const v of lists.flat()) {
+          const spec = parseIncludeSpec(v);
+          if (typeof spec === 'string') problems.push(`_revinclude: ${spec}`);
+          else if (!(spec.param.targets ?? []).includes('Patient') || (spec.target && spec.target !== 'Patient')) problems.push(`_revinclude: ${v} does not point at Patient`);
+          else revinclude.push(spec);
+        }
+        break;
       case '_format':
       case '_pretty':
         break;
@@ -108,5 +124,5 @@ export function parsePatientSearch(query: Record<string, string | string[] | und
     }
   }
   if (problems.length) return { kind: 'invalid', problems };
-  return { kind: 'ok', criteria: c, count, offset, unknown };
+  return { kind: 'ok', criteria: c, count: summaryCount ? 0 : count, offset, unknown, summaryCount, revinclude: summaryCount ? [] : revinclude };
 }

@@ -68,10 +68,47 @@ function pgStoreTx(tx: Queryable, policy: Policy): FhirStoreTx {
     async appendAudit(entries, now) {
       await appendAuditBatch(tx, entries, now);
     },
+    async loadRecordOfTypes(person, memberIds, types) {
+      const identities = await loadIdentities(tx, person.person_id, memberIds);
+      const rows = types.length ? await resourcesOfTypes(tx, memberIds, types) : [];
+      const practices = await loadPractices(tx, practiceCodes(identities, rows));
+      return { person, identities, rows, practices };
+    },
+    findResources: (refs) => findResources(tx, refs),
     resourceVersions: (current, page) => resourceVersions(tx, current, page),
     resourceVersion: (current, version) => resourceVersion(tx, current, version),
     feedFreshness: (systems) => feedFreshness(tx, systems),
   };
+}
+
+type RawResourceRow = Omit<ResourceRow, 'source_time' | 'received_at' | 'version'> & { version: unknown; source_time: unknown; received_at: unknown };
+const RESOURCE_COLUMNS = 'source_system, resource_type, source_id, person_id::text AS person_id, subject_id, version, source_time, received_at, content';
+
+function resourceRow(row: RawResourceRow): ResourceRow {
+  return { ...row, version: Number(row.version), source_time: iso(row.source_time), received_at: iso(row.received_at) ?? '' };
+}
+
+/** A person's resources of some types (index resource(person_id)), oldest first, as loadPersonResources orders them. */
+async function resourcesOfTypes(tx: Queryable, memberIds: string[], types: string[]): Promise<ResourceRow[]> {
+  const r = await tx.query<RawResourceRow>(
+    `SELECT ${RESOURCE_COLUMNS} FROM resource WHERE person_id = ANY($1::uuid[]) AND resource_type = ANY($2::text[])
+      ORDER BY source_time NULLS FIRST, source_system, resource_type, source_id`,
+    [memberIds, types],
+  );
+  return r.rows.map(resourceRow);
+}
+
+/** Resources by stable id (the expression index of migration 0012), each checked against its type. */
+async function findResources(tx: Queryable, refs: { resourceType: string; id: string }[]): Promise<ResourceRow[]> {
+  const wanted = refs.filter((x) => /^[0-9a-f]{32}$/.test(x.id));
+  if (!wanted.length) return [];
+  const r = await tx.query<RawResourceRow & { fhir_id: string }>(
+    `SELECT ${RESOURCE_COLUMNS}, fhir_logical_id(source_system, resource_type, source_id) AS fhir_id
+       FROM resource WHERE fhir_logical_id(source_system, resource_type, source_id) = ANY($1::text[]) AND resource_type = ANY($2::text[])`,
+    [[...new Set(wanted.map((x) => x.id))], [...new Set(wanted.map((x) => x.resourceType))]],
+  );
+  const keys = new Set(wanted.map((x) => `${x.resourceType}/${x.id}`));
+  return r.rows.filter((row) => keys.has(`${row.resource_type}/${row.fhir_id}`)).map(({ fhir_id: _, ...row }) => resourceRow(row));
 }
 
 /** `%`, `_` and `\` in a search value are literal, not wildcards. */

@@ -16,6 +16,8 @@ import { fhirLogicalId, personPatientKeys, presentResource, toMergedPatient } fr
 import type { PersonQuery } from '../record/record-store.ts';
 import type { PersonRow, PracticeRow, ResourceRow } from '../record/rows.ts';
 import type { FhirStore, FhirStoreTx, PatientCriteria, PersonRecordData } from './store.ts';
+import { revincludeForPeople, runClinicalSearch, type ClinicalSearchResult, type SearchAccessKit } from './search/clinical-search.ts';
+import type { ClinicalSearch, IncludeSpec } from './search/params.ts';
 import { NON_PERSONAL_TYPES } from '../ingest/fhir/r4.ts';
 import { isPersonId } from '../record/record-store.ts';
 import { everythingPage } from './everything-page.ts';
@@ -37,7 +39,7 @@ export interface RepositoryContext {
 export const SEARCH_CAP = 1000;
 
 /** Resource types that never hold personal data (reference data): readable without a person. The ingest stores them with none. */
-const NON_PERSONAL = NON_PERSONAL_TYPES;
+export const NON_PERSONAL: ReadonlySet<string> = NON_PERSONAL_TYPES;
 
 export interface RecordRead {
   record: IntegratedRecord;
@@ -88,7 +90,7 @@ export class FhirRepository {
     // Each item's care setting as a meta.tag (record/care-setting.ts), so that no client guesses it from the source key.
     tagCareSettings(bundle.entry ?? [], new OrganisationDirectory(defaultReferenceData(), r.practices));
     // Withheld items are counted, never shown: an outcome entry (FHIR issue type "suppressed") on the first page, not in the total.
-    if (r.withheld > 0 && !opts.offset) (bundle.entry ??= []).push({ resource: { resourceType: 'OperationOutcome', issue: [{ severity: 'information', code: 'suppressed', diagnostics: `${r.withheld} item${r.withheld === 1 ? '' : 's'} withheld by the access policy (sensitive)` }] }, search: { mode: 'outcome' } });
+    if (r.withheld > 0 && !opts.offset) (bundle.entry ??= []).push({ resource: { resourceType: 'OperationOutcome', issue: [{ severity: 'information', code: 'suppressed', diagnostics: `${r.withheld} item${r.withheld === 1 ? '' : 's'} withheld by the access policy (${withheldWhy(r.decision)})` }] }, search: { mode: 'outcome' } });
     return bundle;
   }
 
@@ -135,7 +137,7 @@ export class FhirRepository {
   }
 
   /** Patient search: people matching the criteria whom this user may see, one page of merged Patients. */
-  async searchPatients(criteria: PatientCriteria, page: { count: number; offset: number }, detail: Record<string, unknown> = {}): Promise<{ total: number; patients: Patient[] }> {
+  async searchPatients(criteria: PatientCriteria, page: { count: number; offset: number; revinclude?: IncludeSpec[] }, detail: Record<string, unknown> = {}): Promise<{ total: number; patients: Patient[]; included?: Resource[] }> {
     const out = await this.store.transaction(async (tx) => {
       const now = this.clock();
       const gate = decide(this.policy, { action: 'search', principal: this.ctx.principal, purpose: this.ctx.purpose, facts: null, now });
@@ -154,16 +156,28 @@ export class FhirRepository {
       const permitted = persons.filter((p) => decide(this.policy, { action: 'read', principal: this.ctx.principal, purpose: this.ctx.purpose, facts: facts.get(p.person_id) ?? null, now }).kind === 'permit');
       const pagePersons = permitted.slice(page.offset, page.offset + page.count);
       const summaries = await tx.loadSummaries(pagePersons);
-      const detailOut = { ...detail, matched: ids.length, permitted: permitted.length, returned: pagePersons.length };
+      // _revinclude: each person's resources pointing at them, under the same decision as the search's.
+      const rev = page.revinclude?.length ? await revincludeForPeople(tx, this.searchKit(tx), pagePersons.map((p) => ({ person: p, decision: decide(this.policy, { action: 'read', principal: this.ctx.principal, purpose: this.ctx.purpose, facts: facts.get(p.person_id) ?? null, now }) })), page.revinclude) : null;
+      const detailOut = { ...detail, matched: ids.length, permitted: permitted.length, returned: pagePersons.length, ...(rev ? { included: rev.resources.length } : {}) };
       // One entry per person shown (so each person can see who found them), or one for an empty page.
       const entries = pagePersons.length
         ? pagePersons.map((p) => audit({ personId: p.person_id, decision: 'permit', reason: 'search result', detail: detailOut }))
         : [audit({ decision: 'permit', reason: gate.reason, detail: detailOut })];
       await tx.appendAudit(entries, now);
       const patients = summaries.map((s) => toMergedPatient(buildIntegratedRecord(s.person, s.identities, [], s.practices, { now })));
-      return { kind: 'ok' as const, value: { total: permitted.length, patients } };
+      return { kind: 'ok' as const, value: { total: permitted.length, patients, ...(rev ? { included: rev.resources } : {}) } };
     });
     return this.finish(out);
+  }
+
+  /** Clinical search (Observation, Condition…): the named people decided first, withheld items never shown, audited (fhir/search/). */
+  async searchResources(search: ClinicalSearch, detail: Record<string, unknown> = {}): Promise<ClinicalSearchResult> {
+    return this.finish(await this.store.transaction((tx) => runClinicalSearch(tx, this.searchKit(tx), search, detail)));
+  }
+
+  /** What a search borrows from the repository: the decision path, the obligations check, the audit entry shape. */
+  private searchKit(tx: FhirStoreTx): SearchAccessKit {
+    return { decide: (p) => this.decideFor(tx, p, 'read'), visible: (r, d) => this.visible(r, d), entry: (e) => this.entry(e), now: this.clock(), nonPersonal: NON_PERSONAL };
   }
 
   /**
@@ -399,3 +413,11 @@ function personKey(p: PersonRow): PersonKey {
 }
 
 export { fhirLogicalId };
+
+/** Why items were withheld, in words for the withheld-count notice: sensitive categories, dissent, or both. */
+function withheldWhy(decision: Extract<Decision, { kind: 'permit' }>): string {
+  const why: string[] = [];
+  if (decision.obligations.withholdCategories.length) why.push('sensitive');
+  if (decision.obligations.onlyOrganisation !== null) why.push('the person dissents from sharing between organisations');
+  return why.join('; ') || 'sensitive';
+}

@@ -57,6 +57,10 @@ export interface FhirStoreTx {
   accessFacts(principal: Principal, people: PersonKey[], now: Date): Promise<Map<string, AccessFacts>>;
   startBreakGlass(user: string, personId: string, reason: string, minutes: number, now: Date): Promise<{ expiresAt: string }>;
   appendAudit(entries: AuditEntry[], now: Date): Promise<void>;
+  /** Like loadRecord, but only the resources of these types (a search narrows by person and type in SQL). */
+  loadRecordOfTypes(person: PersonRow, memberIds: string[], types: string[]): Promise<PersonRecordData>;
+  /** Stored resources by type and stable logical id: those that exist (for _include). */
+  findResources(refs: { resourceType: string; id: string }[]): Promise<ResourceRow[]>;
   /** The replaced versions of a stored resource (table resource_history, migration 0015), newest first. See history-store.ts. */
   resourceVersions(current: ResourceRow, page: VersionsPage): Promise<{ total: number; rows: ResourceRow[] }>;
   /** One replaced version of a stored resource, or null when it is not kept. */

@@ -10,6 +10,7 @@ import { invalid, isPurpose, unauthenticated, type PurposeOfUse, type RequestCon
 import type { Database } from '../db/database.ts';
 import { parsePatientSearch, PATIENT_SEARCH_PARAMS } from '../fhir/patient-search.ts';
 import { repositoryFor } from '../fhir/repository-for.ts';
+import { registerSearchRoutes, searchParameters, withSearchCapabilities } from './fhir-search-routes.ts';
 import { operationOutcome } from './outcome.ts';
 import { R4_RESOURCE_TYPES } from '../ingest/fhir/r4.ts';
 import { parsePaging } from '../fhir/paging.ts';
@@ -58,14 +59,15 @@ export async function registerFhirRoutes(app: FastifyInstance, o: { db: Database
 
   app.get('/fhir/metadata', { config: { access: 'public' } }, async (_req, reply) => send(reply, capabilityStatement()));
 
-  app.get<{ Querystring: Record<string, string | string[]> }>('/fhir/Patient', personal, async (req, reply) => {
+  const patientSearch = async (req: FastifyRequest, reply: FastifyReply) => {
     const ctx = requestContext(req, db);
-    const parsed = parsePatientSearch(req.query);
+    const query = searchParameters(req);
+    const parsed = parsePatientSearch(query);
     if (parsed.kind === 'invalid') throw invalid(parsed.problems[0]!, parsed.problems);
     if (parsed.unknown.length && strict(req)) throw invalid(`unknown or unsupported search parameters: ${parsed.unknown.join(', ')} (supported: ${PATIENT_SEARCH_PARAMS.join(', ')})`);
-    const found = await repositoryFor(ctx).searchPatients(parsed.criteria, { count: parsed.count, offset: parsed.offset }, { query: req.query });
+    const found = await repositoryFor(ctx).searchPatients(parsed.criteria, { count: parsed.count, offset: parsed.offset, revinclude: parsed.revinclude }, { query });
     const self = new URL(`${baseUrl(req)}/Patient`);
-    for (const [k, v] of Object.entries(req.query)) for (const x of Array.isArray(v) ? v : [v]) if (k !== '_offset' && !parsed.unknown.includes(k)) self.searchParams.append(k, String(x));
+    for (const [k, v] of Object.entries(query)) for (const x of Array.isArray(v) ? v : [v]) if (k !== '_offset' && !parsed.unknown.includes(k)) self.searchParams.append(k, String(x));
     const at = (offset: number) => {
       const u = new URL(self);
       u.searchParams.set('_count', String(parsed.count));
@@ -82,9 +84,13 @@ export async function registerFhirRoutes(app: FastifyInstance, o: { db: Database
       link,
       entry: found.patients.map((p) => ({ fullUrl: `${baseUrl(req)}/Patient/${p.id}`, resource: p, search: { mode: 'match' as const } })),
     };
+    for (const r of found.included ?? []) bundle.entry!.push({ fullUrl: `${baseUrl(req)}/${r.resourceType}/${r.id}`, resource: r, search: { mode: 'include' } });
     if (parsed.unknown.length) bundle.entry!.push({ resource: operationOutcome('not-supported', `ignored unknown or unsupported search parameters: ${parsed.unknown.join(', ')}`, [], 'warning'), search: { mode: 'outcome' } });
     return send(reply, bundle);
-  });
+  };
+  app.get('/fhir/Patient', personal, patientSearch);
+  // Clinical search (GET {type}, POST {type}/_search) and Patient's POST form: http/fhir-search-routes.ts.
+  await registerSearchRoutes(app, { db, requestContext, strict, baseUrl, send, patientSearch });
 
   app.get<{ Params: { id: string } }>('/fhir/Patient/:id', { ...personal, schema: { params: idParams } }, async (req, reply) => {
     const repo = repositoryFor(requestContext(req, db));
@@ -125,7 +131,7 @@ export async function registerFhirRoutes(app: FastifyInstance, o: { db: Database
 
 /** The CapabilityStatement: what this server implements, and only that. */
 export function capabilityStatement(): CapabilityStatement {
-  return {
+  return withSearchCapabilities({
     resourceType: 'CapabilityStatement',
     status: 'active',
     date: '2025-10-01',
@@ -160,5 +166,5 @@ export function capabilityStatement(): CapabilityStatement {
         ],
       },
     ],
-  };
+  });
 }

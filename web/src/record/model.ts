@@ -415,5 +415,7 @@ export function withheldOf(bundle: Bundle, resources: readonly Resource[]): With
   const text = outcome?.issue?.find((i) => i.code === 'suppressed')?.diagnostics ?? null;
   const n = text ? /^(\d+)\b/.exec(text) : null;
   const count = n ? Number(n[1]) : null;
-  return { count, message: count !== null ? `${count} item${count === 1 ? '' : 's'} withheld: sensitive` : 'Some items were withheld by the access policy: sensitive' };
+  // The server names why in brackets at the end: "sensitive", a dissent from sharing, or both.
+  const why = (text ? /\(([^()]+)\)\s*$/.exec(text)?.[1] : undefined) ?? 'sensitive';
+  return { count, message: count !== null ? `${count} item${count === 1 ? '' : 's'} withheld: ${why}` : `Some items were withheld by the access policy: ${why}` };
 }
