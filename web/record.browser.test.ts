@@ -154,6 +154,14 @@ test('record page in Chromium: identity, freshness, care team, who has looked, b
       assert.match(banner, /Neighbourhood\s+\S+/);
       assert.match(banner, new RegExp(p.practice));
       assert.match(banner, /Address\s+\S+/);
+      // How long the record's requests took (Resource Timing), for the report; no assertion.
+      const times = await page.evaluate(() =>
+        performance
+          .getEntriesByType('resource')
+          .filter((e) => /\/fhir\/Patient\/[^/]+\/\$everything|\/record\/[^/]+\/sources|\/care-team\//.test(e.name))
+          .map((e) => `${new URL(e.name).pathname.split('/').slice(-1)[0]} ${Math.round(e.duration)} ms`),
+      );
+      console.log(`# requests: ${times.join(', ')}`);
       await shot(page, 'r01-record-banner');
     });
 
