@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { PurposeOfUse, Role } from './context.ts';
-import { checkPolicy, decide, loadPolicy, organisationOfSource, sensitiveCategoriesOf, type AccessAction, type AccessFacts, type Policy } from './policy.ts';
+import { checkPolicy, decide, visibleUnder, loadPolicy, organisationOfSource, sensitiveCategoriesOf, type AccessAction, type AccessFacts, type ExportScope, type Policy } from './policy.ts';
 
 const loaded = loadPolicy();
 if (loaded.kind !== 'ok') throw new Error(loaded.problems.join('\n'));
@@ -50,6 +50,9 @@ interface Case {
   withhold?: string[];
   only?: string | null;
   reason?: RegExp;
+  /** A bulk export's scope; with kickoff, the decision before any person is known. */
+  scope?: ExportScope;
+  kickoff?: boolean;
   /** Decide with no facts (a quarantined item whose person cannot be told). */
   noFacts?: boolean;
 }
@@ -198,6 +201,30 @@ const cases: Case[] = [
   { role: 'integration', rel: 'none', action: 'audit', purpose: 'administration', want: 'deny' },
   { role: 'analyst', rel: 'none', action: 'audit', purpose: 'secondary-use', want: 'deny' },
   { role: 'gp', rel: 'registered', action: 'audit', over: { restricted: true }, want: 'deny', reason: /restricted/ },
+  // bulk export: the kick-off (no person yet), then each person of it
+  { role: 'analyst', rel: 'none', purpose: 'secondary-use', action: 'export', kickoff: true, scope: { level: 'system' }, want: 'bulk-export' },
+  { role: 'analyst', rel: 'none', purpose: 'secondary-use', action: 'export', kickoff: true, scope: { level: 'group', group: 'P91002' }, want: 'bulk-export' },
+  { role: 'analyst', rel: 'none', purpose: 'direct-care', action: 'export', kickoff: true, scope: { level: 'system' }, want: 'deny', reason: /for secondary-use, not direct-care/ },
+  { role: 'admin', rel: 'none', purpose: 'secondary-use', action: 'export', kickoff: true, scope: { level: 'patient' }, want: 'bulk-export' },
+  { role: 'admin', rel: 'none', purpose: 'secondary-use', action: 'export', kickoff: true, scope: { level: 'group', group: 'ORG' }, want: 'deny', reason: /not group/ },
+  { role: 'gp', rel: 'none', action: 'export', kickoff: true, scope: { level: 'group', group: 'ORG' }, want: 'bulk-export' },
+  { role: 'gp', rel: 'none', action: 'export', kickoff: true, scope: { level: 'group', group: 'P91002' }, want: 'deny', reason: /only the group of their own organisation \(ORG\)/ },
+  { role: 'gp', rel: 'none', action: 'export', kickoff: true, scope: { level: 'system' }, want: 'deny', reason: /at group level, not system/ },
+  { role: 'gp', rel: 'none', action: 'export', kickoff: true, org: null, scope: { level: 'group', group: 'ORG' }, want: 'deny' },
+  { role: 'practice-nurse', rel: 'none', action: 'export', kickoff: true, scope: { level: 'group', group: 'ORG' }, want: 'deny', reason: /may not use bulk export/ },
+  { role: 'patient', rel: 'none', purpose: 'patient-access', nhs: NHS, action: 'export', kickoff: true, scope: { level: 'patient' }, want: 'deny' },
+  { role: 'integration', rel: 'none', action: 'export', kickoff: true, scope: { level: 'system' }, want: 'deny' },
+  { role: 'analyst', rel: 'none', purpose: 'secondary-use', action: 'export', scope: { level: 'system' }, want: 'secondary-use', withhold: ALL_SENSITIVE },
+  { role: 'analyst', rel: 'none', purpose: 'secondary-use', action: 'export', scope: { level: 'system' }, over: { nationalDataOptOut: true }, want: 'deny', reason: /national data opt-out/ },
+  { role: 'analyst', rel: 'none', purpose: 'secondary-use', action: 'export', scope: { level: 'system' }, over: { restricted: true }, want: 'deny', reason: /restricted/ },
+  { role: 'admin', rel: 'none', purpose: 'secondary-use', action: 'export', scope: { level: 'system' }, want: 'secondary-use', withhold: ALL_SENSITIVE },
+  { role: 'gp', rel: 'registered', action: 'export', scope: { level: 'group', group: 'ORG' }, want: 'registered-practice', withhold: [], only: null },
+  { role: 'gp', rel: 'registered', action: 'export', scope: { level: 'group', group: 'ORG' }, over: { dissentSharing: true }, want: 'registered-practice', only: 'ORG' },
+  { role: 'gp', rel: 'registered', action: 'export', scope: { level: 'group', group: 'ORG' }, over: { nationalDataOptOut: true }, want: 'registered-practice' },
+  { role: 'gp', rel: 'care-team-user', action: 'export', scope: { level: 'group', group: 'ORG' }, want: 'deny', reason: /needs registered-practice/ },
+  { role: 'gp', rel: 'registered', action: 'export', scope: { level: 'group', group: 'ORG' }, over: { restricted: true }, want: 'deny' },
+  { role: 'gp', rel: 'none', action: 'export', scope: { level: 'group', group: 'ORG' }, breakGlass: BG, want: 'deny', reason: /needs registered-practice/ },
+  { role: 'gp', rel: 'registered', action: 'export', purpose: 'emergency', scope: { level: 'group', group: 'ORG' }, want: 'deny' },
 ];
 
 test(`policy decision table (${cases.length} cases): role × relationship × purpose × consent × sensitivity × break-glass`, () => {
@@ -209,8 +236,9 @@ test(`policy decision table (${cases.length} cases): role × relationship × pur
       action: c.action ?? 'read',
       principal: { user: 'user', role: c.role, organisation: c.org === undefined ? 'ORG' : c.org, nhsNumber: c.nhs },
       purpose: c.purpose ?? (c.role === 'patient' && c.nhs ? 'patient-access' : 'direct-care'),
-      facts: search || c.noFacts ? null : facts(c.rel, c.over),
+      facts: search || c.kickoff || c.noFacts ? null : facts(c.rel, c.over),
       breakGlassReason: c.breakGlass,
+      export: c.scope,
       now: NOW,
     });
     assert.ok(d.reason.length > 0, label);
@@ -267,6 +295,24 @@ test('the policy file is checked into a list of problems', () => {
     assert.ok(rules.problems.some((p) => /roles.gp.quarantine: true or false/.test(p)));
   }
   assert.equal(checkPolicy(null, null).kind, 'invalid');
+  const exp = checkPolicy({ version: 'x', recentEncounterDays: 1, roles: { gp: { bulkExport: { levels: ['galaxy'], purposes: ['curiosity', 'direct-care'] } }, analyst: { bulkExport: {} } }, breakGlass: { minutes: 1, minimumReasonLength: 1 } }, { categories: {} });
+  assert.equal(exp.kind, 'invalid');
+  if (exp.kind !== 'invalid') return;
+  assert.ok(exp.problems.some((p) => /"galaxy" is not an export level/.test(p)));
+  assert.ok(exp.problems.some((p) => /"curiosity" is not a purpose/.test(p)));
+  assert.ok(exp.problems.some((p) => /direct-care export needs directCare/.test(p)));
+  assert.ok(exp.problems.some((p) => /analyst.bulkExport: levels and purposes/.test(p)));
+});
+
+test('visibleUnder: dissent keeps one organisation; withheld categories are dropped', () => {
+  const sexualHealth = { resourceType: 'Condition', code: { coding: [{ system: 'http://snomed.info/sct', code: '105629000' }] } };
+  const plain = { resourceType: 'Condition', code: { coding: [{ system: 'http://snomed.info/sct', code: '44054006' }] } };
+  const none = { withholdCategories: [], onlyOrganisation: null, startBreakGlass: null };
+  assert.equal(visibleUnder(policy, none, { source_system: 'hl7:RM2', content: sexualHealth }), true);
+  assert.equal(visibleUnder(policy, { ...none, withholdCategories: ['sexual-health'] }, { source_system: 'gp:P91001', content: sexualHealth }), false);
+  assert.equal(visibleUnder(policy, { ...none, withholdCategories: ['sexual-health'] }, { source_system: 'gp:P91001', content: plain }), true);
+  assert.equal(visibleUnder(policy, { ...none, onlyOrganisation: 'P91001' }, { source_system: 'gp:P91001', content: plain }), true);
+  assert.equal(visibleUnder(policy, { ...none, onlyOrganisation: 'P91001' }, { source_system: 'hl7:RM2', content: plain }), false);
 });
 
 test('sensitive categories are found in any coding of a resource; ICD-10 matches by prefix', () => {

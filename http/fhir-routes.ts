@@ -129,6 +129,9 @@ export async function registerFhirRoutes(app: FastifyInstance, o: { db: Database
   );
 }
 
+/** Bulk Data (http/bulk-export-routes.ts): a Group is a GP practice, its id the ODS code. */
+const GROUP_EXPORT = { operation: [{ name: 'export', definition: 'http://hl7.org/fhir/uv/bulkdata/OperationDefinition/group-export' }] };
+
 /** The CapabilityStatement: what this server implements, and only that. */
 export function capabilityStatement(): CapabilityStatement {
   return withSearchCapabilities({
@@ -137,6 +140,7 @@ export function capabilityStatement(): CapabilityStatement {
     date: '2025-10-01',
     kind: 'instance',
     fhirVersion: '4.0.1',
+    instantiates: ['http://hl7.org/fhir/uv/bulkdata/CapabilityStatement/bulk-data'],
     format: ['application/fhir+json', 'json'],
     software: { name: 'Bevan', version: '0.1.0' },
     implementation: { description: 'Bevan integrated care record: read-only FHIR R4 API behind the access policy; every access audited' },
@@ -160,10 +164,11 @@ export function capabilityStatement(): CapabilityStatement {
               { name: '_id', type: 'token' },
               { name: '_count', type: 'number' },
             ],
-            operation: [{ name: 'everything', definition: 'http://hl7.org/fhir/OperationDefinition/Patient-everything' }],
+            operation: [{ name: 'everything', definition: 'http://hl7.org/fhir/OperationDefinition/Patient-everything' }, { name: 'export', definition: 'http://hl7.org/fhir/uv/bulkdata/OperationDefinition/patient-export' }],
           },
-          ...READABLE_TYPES.map((type) => ({ type: type as 'Condition', interaction: INSTANCE_INTERACTIONS, ...VERSIONING })),
+          ...READABLE_TYPES.map((type) => ({ type: type as 'Condition', interaction: INSTANCE_INTERACTIONS, ...VERSIONING, ...(type === 'Group' ? GROUP_EXPORT : {}) })),
         ],
+        operation: [{ name: 'export', definition: 'http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export' }],
       },
     ],
   });
