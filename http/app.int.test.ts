@@ -181,6 +181,8 @@ for (const target of await testDatabases()) {
       assert.deepEqual(unclassified, [], 'every route says whether it reaches personal data');
       const personal = routes.filter((r) => r.access === 'personal' && r.method !== 'HEAD');
       assert.ok(personal.length >= 4);
+      // The record page's sources (identity and feed freshness): sampled as /record/{PERSON_ID}/sources below.
+      assert.ok(personal.some((r) => r.method === 'GET' && r.url === '/record/:personId/sources'), 'GET /record/:personId/sources is a personal route');
       // V1001 is at version 3 in the fixtures.
       const sample = (url: string) =>
         url

@@ -16,6 +16,7 @@ import { registerQuarantineRoutes } from './quarantine-routes.ts';
 import { registerGovernanceRoutes } from './governance-routes.ts';
 import { registerIngestRoutes } from './ingest-routes.ts';
 import { registerMpiRoutes } from './mpi-routes.ts';
+import { registerRecordRoutes } from './record-routes.ts';
 
 export interface ApiOptions extends Omit<AuthOptions, 'db'> {
   db: Database;
@@ -54,6 +55,7 @@ export async function bevanApi(app: FastifyInstance, o: ApiOptions): Promise<voi
   await registerHistoryRoutes(app, o);
   await registerQuarantineRoutes(app, o);
   await registerGovernanceRoutes(app, o);
+  await registerRecordRoutes(app, o);
   await registerBulkExportRoutes(app, { db: o.db, ...o.bulkExport });
   await registerIngestRoutes(app, o);
   await registerMpiRoutes(app, o);

@@ -21,6 +21,7 @@ const QuarantinePage = lazy(() => import('./integration/QuarantinePage.tsx'));
 const QuarantineItemPage = lazy(() => import('./integration/QuarantineItemPage.tsx'));
 const MpiReviewPage = lazy(() => import('./integration/MpiReviewPage.tsx'));
 const MpiPairPage = lazy(() => import('./integration/MpiPairPage.tsx'));
+const MyAuditPage = lazy(() => import('./pages/MyAuditPage.tsx'));
 
 export function useSession(): session.Session | null {
   const [s, setS] = useState(session.current());
@@ -61,7 +62,7 @@ export function App() {
       </a>
       <header className="bevan-header" role="banner">
         <div className="bevan-header__inner">
-          <Link className="bevan-header__service" to={s ? homeFor(s.role) : '/'}>
+          <Link className="bevan-header__service" to={s ? (s.role === 'patient' ? '/my-audit' : homeFor(s.role)) : '/'}>
             Bevan <span className="bevan-header__descriptor">integrated care record</span>
           </Link>
           {s && (
@@ -76,6 +77,11 @@ export function App() {
                   {e.label}
                 </Link>
               ))}
+              {s.role === 'patient' && (
+                <Link to="/my-audit" aria-current={location.pathname === '/my-audit' ? 'page' : undefined}>
+                  Who has looked at my record
+                </Link>
+              )}
             </nav>
           )}
           {s && (
@@ -102,7 +108,7 @@ export function App() {
             <Loading what="your session" />
           ) : (
           <Routes>
-            <Route path="/" element={s ? <Navigate to={nextFrom(location.search) ?? homeFor(s.role)} replace /> : <SignInPage ended={ended} />} />
+            <Route path="/" element={s ? <Navigate to={nextFrom(location.search) ?? (s.role === 'patient' ? '/my-audit' : homeFor(s.role))} replace /> : <SignInPage ended={ended} />} />
             <Route path="/search" element={<RequireSession>{<SearchPage />}</RequireSession>} />
             <Route path="/person/:id" element={<RequireSession>{<PersonPage />}</RequireSession>} />
             <Route path={FEEDS_PATH} element={<RequireSession>{<FeedsPage />}</RequireSession>} />
@@ -110,6 +116,7 @@ export function App() {
             <Route path={`${QUARANTINE_PATH}/:id`} element={<RequireSession>{<QuarantineItemPage />}</RequireSession>} />
             <Route path={MPI_REVIEW_PATH} element={<RequireSession>{<MpiReviewPage />}</RequireSession>} />
             <Route path={`${MPI_REVIEW_PATH}/:id`} element={<RequireSession>{<MpiPairPage />}</RequireSession>} />
+            <Route path="/my-audit" element={<RequireSession>{<MyAuditPage />}</RequireSession>} />
             <Route path="*" element={<NotFoundPage />} />
           </Routes>
           )}
