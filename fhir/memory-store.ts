@@ -8,6 +8,7 @@ import type { AccessFacts } from '../access/policy.ts';
 import { fhirLogicalId } from '../record/fhir-bundle.ts';
 import type { IdentityRow, PersonRow, PracticeRow, ResourceRow } from '../record/rows.ts';
 import type { FhirStore, FhirStoreTx, PatientCriteria } from './store.ts';
+import type { FeedFreshness } from '../record/record-sources.ts';
 
 export interface MemoryData {
   persons: PersonRow[];
@@ -18,6 +19,8 @@ export interface MemoryData {
   facts: Record<string, Partial<AccessFacts>>;
   /** Replaced versions (table resource_history), keyed like resources. */
   history?: ResourceRow[];
+  /** Feed freshness by source system (the ingest log's newest times). */
+  feeds?: FeedFreshness[];
 }
 
 export class MemoryFhirStore implements FhirStore {
@@ -92,6 +95,7 @@ export class MemoryFhirStore implements FhirStore {
         return { total: all.length, rows: page.limit > 0 ? all.slice(page.offset, page.offset + page.limit) : [] };
       },
       resourceVersion: async (current, version) => pastVersions(d.history ?? [], current).find((h) => h.version === version) ?? null,
+      feedFreshness: async (systems) => [...new Set(systems)].map((source) => d.feeds?.find((f) => f.source === source) ?? { source, lastMessageAt: null, lastAcceptedAt: null, lastQuarantinedAt: null, lastRunAt: null }),
     };
     const out = await fn(tx);
     this.audit.push(...pending);

@@ -12,6 +12,7 @@ import { findPerson, loadIdentities, loadPersonResources, loadPractices, practic
 import type { PersonRow, ResourceRow } from '../record/rows.ts';
 import type { FhirStore, FhirStoreTx, PatientCriteria } from './store.ts';
 import { resourceVersion, resourceVersions } from './history-store.ts';
+import { feedFreshness } from '../ingest/feed-freshness.ts';
 
 const PERSON_COLUMNS = 'p.person_id::text AS person_id, p.nhs_number, p.status, p.merged_into::text AS merged_into';
 
@@ -76,6 +77,7 @@ function pgStoreTx(tx: Queryable, policy: Policy): FhirStoreTx {
     findResources: (refs) => findResources(tx, refs),
     resourceVersions: (current, page) => resourceVersions(tx, current, page),
     resourceVersion: (current, version) => resourceVersion(tx, current, version),
+    feedFreshness: (systems) => feedFreshness(tx, systems),
   };
 }
 

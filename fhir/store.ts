@@ -10,6 +10,7 @@ import type { PersonKey } from '../access/facts-store.ts';
 import type { AccessFacts } from '../access/policy.ts';
 import type { PersonQuery } from '../record/record-store.ts';
 import type { IdentityRow, PersonRow, PracticeRow, ResourceRow } from '../record/rows.ts';
+import type { FeedFreshness } from '../record/record-sources.ts';
 
 /** Patient search criteria: AND across fields, OR within a field's values. */
 export interface PatientCriteria {
@@ -64,6 +65,8 @@ export interface FhirStoreTx {
   resourceVersions(current: ResourceRow, page: VersionsPage): Promise<{ total: number; rows: ResourceRow[] }>;
   /** One replaced version of a stored resource, or null when it is not kept. */
   resourceVersion(current: ResourceRow, version: number): Promise<ResourceRow | null>;
+  /** When each source system last sent anything (ingest/feed-freshness.ts): times only, no content. */
+  feedFreshness(systems: readonly string[]): Promise<FeedFreshness[]>;
 }
 
 /** A window on a resource's replaced versions: those received at or after `since` (ISO instant), newest first. */
