@@ -79,7 +79,9 @@ export function compileCohort(def: CohortDefinition, opts: CompileOptions): Comp
   const inResources = (type: string, where: string[], within?: Window): string => {
     const w = [`r.resource_type = '${type}'`, 'r.person_id IS NOT NULL', ...where];
     if (within) w.push(`${dateOf(type)} >= ${bind(windowStart(opts.asOf, within))}`, `${dateOf(type)} <= ${asOfRef()}`);
-    return `b.person_id IN (SELECT r.person_id FROM resource r WHERE ${w.join(' AND ')})`;
+    // EXISTS, not IN: under NOT the planner makes it an anti-join, where NOT IN over a large
+    // subquery can fall back to a subplan run once per person.
+    return `EXISTS (SELECT 1 FROM resource r WHERE r.person_id = b.person_id AND ${w.join(' AND ')})`;
   };
   const codingIn = (path: string, list: CodeList) =>
     `EXISTS (SELECT 1 FROM jsonb_array_elements(COALESCE(${path}, '[]'::jsonb)) AS c(coding) WHERE c.coding->>'system' = ${bind(list.system ?? SNOMED)} AND c.coding->>'code' = ANY(${bind(list.codes)}::text[]))`;
@@ -102,7 +104,7 @@ export function compileCohort(def: CohortDefinition, opts: CompileOptions): Comp
       if (o.within) w.push(`${dateOf('Observation')} >= ${bind(windowStart(opts.asOf, o.within))}`);
       w.push(`${dateOf('Observation')} <= ${asOfRef()}`);
       const value = `CASE WHEN jsonb_typeof(r.content->'valueQuantity'->'value') = 'number' THEN (r.content->'valueQuantity'->>'value')::numeric END`;
-      if (o.comparator === undefined) return `b.person_id IN (SELECT r.person_id FROM resource r WHERE ${w.join(' AND ')})`;
+      if (o.comparator === undefined) return `EXISTS (SELECT 1 FROM resource r WHERE r.person_id = b.person_id AND ${w.join(' AND ')})`;
       const test = `v.value ${o.comparator} ${bind(o.value)}::numeric`;
       if (o.which === 'any') {
         return `b.person_id IN (SELECT v.person_id FROM (SELECT r.person_id, ${value} AS value FROM resource r WHERE ${w.join(' AND ')}) v WHERE ${test})`;
@@ -118,6 +120,7 @@ export function compileCohort(def: CohortDefinition, opts: CompileOptions): Comp
       if (e.within) w.push(`${dateOf('Encounter')} >= ${bind(windowStart(opts.asOf, e.within))}`);
       w.push(`${dateOf('Encounter')} <= ${asOfRef()}`);
       const atLeast = e.atLeast ?? 1;
+      if (atLeast === 1) return `EXISTS (SELECT 1 FROM resource r WHERE r.person_id = b.person_id AND ${w.join(' AND ')})`;
       return `b.person_id IN (SELECT r.person_id FROM resource r WHERE ${w.join(' AND ')} GROUP BY r.person_id HAVING count(*) >= ${bind(atLeast)}::int)`;
     }
     if ('medication' in c) {
@@ -129,7 +132,7 @@ export function compileCohort(def: CohortDefinition, opts: CompileOptions): Comp
       } else {
         w.push(`r.content->>'status' IN ('active', 'completed', 'intended', 'on-hold')`);
       }
-      return `b.person_id IN (SELECT r.person_id FROM resource r WHERE ${w.join(' AND ')})`;
+      return `EXISTS (SELECT 1 FROM resource r WHERE r.person_id = b.person_id AND ${w.join(' AND ')})`;
     }
     if ('procedure' in c) return inResources('Procedure', [codingIn("r.content->'code'->'coding'", c.procedure), `COALESCE(r.content->>'status', 'completed') NOT IN ('entered-in-error', 'not-done')`], c.procedure.within);
     if ('referral' in c) return inResources('ServiceRequest', [codingIn("r.content->'code'->'coding'", c.referral), `COALESCE(r.content->>'status', 'active') NOT IN ('entered-in-error', 'revoked')`], c.referral.within);
