@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { PurposeOfUse, Role } from './context.ts';
-import { checkPolicy, decide, loadPolicy, organisationOfSource, sensitiveCategoriesOf, type AccessAction, type AccessFacts, type Policy } from './policy.ts';
+import { checkPolicy, decide, visibleUnder, loadPolicy, organisationOfSource, sensitiveCategoriesOf, type AccessAction, type AccessFacts, type ExportScope, type Policy } from './policy.ts';
 
 const loaded = loadPolicy();
 if (loaded.kind !== 'ok') throw new Error(loaded.problems.join('\n'));
@@ -50,8 +50,15 @@ interface Case {
   withhold?: string[];
   only?: string | null;
   reason?: RegExp;
+  /** A bulk export's scope; with kickoff, the decision before any person is known. */
+  scope?: ExportScope;
+  kickoff?: boolean;
   /** Decide with no facts (a quarantined item whose person cannot be told; secondary use before any person is known). */
   noFacts?: boolean;
+  /** Action cohort: the practice asked for. */
+  cohortPractice?: string | null;
+  /** Action cohort: the obligations expected on a permit. */
+  cohort?: { identified: boolean; practice: string | null; disclosureControl: boolean };
   /** Secondary use: whether what leaves must be pseudonymised. */
   pseudo?: boolean;
 }
@@ -166,6 +173,28 @@ const cases: Case[] = [
   { role: 'analyst', rel: 'none', action: 'quarantine', purpose: 'secondary-use', noFacts: true, want: 'deny' },
   { role: 'patient', rel: 'none', action: 'quarantine', purpose: 'patient-access', nhs: NHS, want: 'deny' },
 
+  // the feeds' status: counts only, for the integration team and administrators, for administration
+  { role: 'integration', rel: 'none', action: 'feeds', purpose: 'administration', noFacts: true, want: 'feeds' },
+  { role: 'admin', rel: 'none', action: 'feeds', purpose: 'administration', noFacts: true, want: 'feeds' },
+  { role: 'integration', rel: 'none', action: 'feeds', purpose: 'direct-care', noFacts: true, want: 'deny', reason: /for administration/ },
+  { role: 'gp', rel: 'registered', action: 'feeds', purpose: 'administration', noFacts: true, want: 'deny', reason: /integration team and administrators/ },
+  { role: 'gp', rel: 'registered', action: 'feeds', noFacts: true, want: 'deny' },
+  { role: 'analyst', rel: 'none', action: 'feeds', purpose: 'secondary-use', noFacts: true, want: 'deny' },
+  { role: 'patient', rel: 'none', action: 'feeds', purpose: 'patient-access', nhs: NHS, noFacts: true, want: 'deny' },
+
+  // the MPI review queue: the integration team, for administration; a restricted person's pairs withheld
+  { role: 'integration', rel: 'none', action: 'mpi-review', purpose: 'administration', noFacts: true, want: 'mpi-review', reason: /no person asked about/ },
+  { role: 'integration', rel: 'none', action: 'mpi-review', purpose: 'administration', want: 'mpi-review' },
+  { role: 'integration', rel: 'none', action: 'mpi-review', purpose: 'administration', over: { restricted: true }, want: 'deny', reason: /restricted/ },
+  { role: 'integration', rel: 'none', action: 'mpi-review', purpose: 'direct-care', noFacts: true, want: 'deny', reason: /for administration/ },
+  { role: 'integration', rel: 'none', action: 'mpi-review', purpose: 'emergency', breakGlass: BG, noFacts: true, want: 'deny' },
+  { role: 'gp', rel: 'registered', action: 'mpi-review', purpose: 'administration', want: 'deny', reason: /integration team's role only/ },
+  { role: 'gp', rel: 'registered', action: 'mpi-review', noFacts: true, want: 'deny', reason: /integration team's role only/ },
+  { role: 'admin', rel: 'none', action: 'mpi-review', purpose: 'administration', noFacts: true, want: 'deny' },
+  { role: 'analyst', rel: 'none', action: 'mpi-review', purpose: 'secondary-use', noFacts: true, want: 'deny' },
+  { role: 'patient', rel: 'none', action: 'mpi-review', purpose: 'patient-access', nhs: NHS, want: 'deny' },
+  { role: 'care-coordinator', rel: 'care-team-user', action: 'mpi-review', purpose: 'administration', want: 'deny' },
+
   // care team changes: GP and care coordinator with a relationship, an administrator for anyone
   { role: 'gp', rel: 'registered', action: 'care-team', want: 'registered-practice' },
   { role: 'gp', rel: 'none', action: 'care-team', want: 'deny', reason: /no legitimate relationship/ },
@@ -216,6 +245,51 @@ const cases: Case[] = [
   { role: 'admin', rel: 'none', purpose: 'secondary-use', action: 'export', over: { nationalDataOptOut: true }, want: 'deny', reason: /national data opt-out/ },
   { role: 'admin', rel: 'none', purpose: 'secondary-use', action: 'export', over: { restricted: true }, want: 'deny', reason: /restricted/ },
   { role: 'admin', rel: 'none', purpose: 'secondary-use', action: 'read', want: 'deny', reason: /export only/ },
+  // cohorts and registers: a GP or practice nurse their own practice, identified (direct care);
+  // an analyst counts under disclosure control and pseudonymised lists (secondary use); nobody else
+  { role: 'gp', rel: 'none', action: 'cohort', noFacts: true, want: 'registered-practice', cohort: { identified: true, practice: 'ORG', disclosureControl: false } },
+  { role: 'gp', rel: 'none', action: 'cohort', noFacts: true, cohortPractice: 'ORG', want: 'registered-practice', cohort: { identified: true, practice: 'ORG', disclosureControl: false } },
+  { role: 'gp', rel: 'none', action: 'cohort', noFacts: true, cohortPractice: 'P91002', want: 'deny', reason: /only their own practice's registers, not P91002's/ },
+  { role: 'gp', rel: 'none', action: 'cohort', noFacts: true, org: null, want: 'deny', reason: /no organisation/ },
+  { role: 'gp', rel: 'none', action: 'cohort', noFacts: true, purpose: 'secondary-use', want: 'deny', reason: /for direct care, not secondary-use/ },
+  { role: 'gp', rel: 'none', action: 'cohort', noFacts: true, purpose: 'emergency', breakGlass: BG, want: 'deny' },
+  { role: 'practice-nurse', rel: 'none', action: 'cohort', noFacts: true, want: 'registered-practice', cohort: { identified: true, practice: 'ORG', disclosureControl: false } },
+  { role: 'analyst', rel: 'none', action: 'cohort', noFacts: true, purpose: 'secondary-use', want: 'secondary-use', cohort: { identified: false, practice: null, disclosureControl: true } },
+  { role: 'analyst', rel: 'none', action: 'cohort', noFacts: true, purpose: 'secondary-use', cohortPractice: 'P91002', want: 'secondary-use', cohort: { identified: false, practice: 'P91002', disclosureControl: true } },
+  { role: 'analyst', rel: 'none', action: 'cohort', noFacts: true, purpose: 'direct-care', want: 'deny', reason: /for secondary use, not direct-care/ },
+  { role: 'consultant', rel: 'none', action: 'cohort', noFacts: true, want: 'deny', reason: /may not run cohorts/ },
+  { role: 'community-nurse', rel: 'none', action: 'cohort', noFacts: true, want: 'deny' },
+  { role: 'patient', rel: 'none', action: 'cohort', noFacts: true, purpose: 'patient-access', nhs: NHS, want: 'deny' },
+  { role: 'admin', rel: 'none', action: 'cohort', noFacts: true, purpose: 'administration', want: 'deny' },
+  { role: 'integration', rel: 'none', action: 'cohort', noFacts: true, purpose: 'administration', want: 'deny' },
+  // then each person found is decided on their own: the opt-out and restrictions apply
+  { role: 'analyst', rel: 'none', action: 'export', purpose: 'secondary-use', over: { nationalDataOptOut: true }, want: 'deny', reason: /national data opt-out/ },
+  { role: 'analyst', rel: 'none', action: 'export', purpose: 'secondary-use', over: { restricted: true }, want: 'deny', reason: /restricted/ },
+  { role: 'gp', rel: 'registered', action: 'read', over: { restricted: true }, want: 'deny', reason: /restricted/ },
+  // bulk export: the kick-off (no person yet), then each person of it
+  { role: 'analyst', rel: 'none', purpose: 'secondary-use', action: 'export', kickoff: true, scope: { level: 'system' }, want: 'bulk-export' },
+  { role: 'analyst', rel: 'none', purpose: 'secondary-use', action: 'export', kickoff: true, scope: { level: 'group', group: 'P91002' }, want: 'bulk-export' },
+  { role: 'analyst', rel: 'none', purpose: 'direct-care', action: 'export', kickoff: true, scope: { level: 'system' }, want: 'deny', reason: /for secondary-use, not direct-care/ },
+  { role: 'admin', rel: 'none', purpose: 'secondary-use', action: 'export', kickoff: true, scope: { level: 'patient' }, want: 'bulk-export' },
+  { role: 'admin', rel: 'none', purpose: 'secondary-use', action: 'export', kickoff: true, scope: { level: 'group', group: 'ORG' }, want: 'deny', reason: /not group/ },
+  { role: 'gp', rel: 'none', action: 'export', kickoff: true, scope: { level: 'group', group: 'ORG' }, want: 'bulk-export' },
+  { role: 'gp', rel: 'none', action: 'export', kickoff: true, scope: { level: 'group', group: 'P91002' }, want: 'deny', reason: /only the group of their own organisation \(ORG\)/ },
+  { role: 'gp', rel: 'none', action: 'export', kickoff: true, scope: { level: 'system' }, want: 'deny', reason: /at group level, not system/ },
+  { role: 'gp', rel: 'none', action: 'export', kickoff: true, org: null, scope: { level: 'group', group: 'ORG' }, want: 'deny' },
+  { role: 'practice-nurse', rel: 'none', action: 'export', kickoff: true, scope: { level: 'group', group: 'ORG' }, want: 'deny', reason: /may not use bulk export/ },
+  { role: 'patient', rel: 'none', purpose: 'patient-access', nhs: NHS, action: 'export', kickoff: true, scope: { level: 'patient' }, want: 'deny' },
+  { role: 'integration', rel: 'none', action: 'export', kickoff: true, scope: { level: 'system' }, want: 'deny' },
+  { role: 'analyst', rel: 'none', purpose: 'secondary-use', action: 'export', scope: { level: 'system' }, want: 'secondary-use', withhold: ALL_SENSITIVE },
+  { role: 'analyst', rel: 'none', purpose: 'secondary-use', action: 'export', scope: { level: 'system' }, over: { nationalDataOptOut: true }, want: 'deny', reason: /national data opt-out/ },
+  { role: 'analyst', rel: 'none', purpose: 'secondary-use', action: 'export', scope: { level: 'system' }, over: { restricted: true }, want: 'deny', reason: /restricted/ },
+  { role: 'admin', rel: 'none', purpose: 'secondary-use', action: 'export', scope: { level: 'system' }, want: 'secondary-use', withhold: ALL_SENSITIVE },
+  { role: 'gp', rel: 'registered', action: 'export', scope: { level: 'group', group: 'ORG' }, want: 'registered-practice', withhold: [], only: null },
+  { role: 'gp', rel: 'registered', action: 'export', scope: { level: 'group', group: 'ORG' }, over: { dissentSharing: true }, want: 'registered-practice', only: 'ORG' },
+  { role: 'gp', rel: 'registered', action: 'export', scope: { level: 'group', group: 'ORG' }, over: { nationalDataOptOut: true }, want: 'registered-practice' },
+  { role: 'gp', rel: 'care-team-user', action: 'export', scope: { level: 'group', group: 'ORG' }, want: 'deny', reason: /needs registered-practice/ },
+  { role: 'gp', rel: 'registered', action: 'export', scope: { level: 'group', group: 'ORG' }, over: { restricted: true }, want: 'deny' },
+  { role: 'gp', rel: 'none', action: 'export', scope: { level: 'group', group: 'ORG' }, breakGlass: BG, want: 'deny', reason: /needs registered-practice/ },
+  { role: 'gp', rel: 'registered', action: 'export', purpose: 'emergency', scope: { level: 'group', group: 'ORG' }, want: 'deny' },
 ];
 
 test(`policy decision table (${cases.length} cases): role × relationship × purpose × consent × sensitivity × break-glass`, () => {
@@ -227,8 +301,10 @@ test(`policy decision table (${cases.length} cases): role × relationship × pur
       action: c.action ?? 'read',
       principal: { user: 'user', role: c.role, organisation: c.org === undefined ? 'ORG' : c.org, nhsNumber: c.nhs },
       purpose: c.purpose ?? (c.role === 'patient' && c.nhs ? 'patient-access' : 'direct-care'),
-      facts: search || c.noFacts ? null : facts(c.rel, c.over),
+      facts: search || c.kickoff || c.noFacts ? null : facts(c.rel, c.over),
       breakGlassReason: c.breakGlass,
+      ...(c.action === 'cohort' ? { cohort: { practice: c.cohortPractice ?? null } } : {}),
+      export: c.scope,
       now: NOW,
     });
     assert.ok(d.reason.length > 0, label);
@@ -239,6 +315,7 @@ test(`policy decision table (${cases.length} cases): role × relationship × pur
       if (d.kind !== 'permit') continue;
       assert.equal(d.basis, c.want, label);
       if (c.withhold) assert.deepEqual(d.obligations.withholdCategories, c.withhold, label);
+      if (c.cohort) assert.deepEqual(d.obligations.cohort, c.cohort, label);
       if (c.only !== undefined) assert.equal(d.obligations.onlyOrganisation, c.only, label);
       if (c.breakGlass && d.basis === 'break-glass') assert.deepEqual(d.obligations.startBreakGlass, { reason: c.breakGlass, minutes: 60 }, label);
       if (d.basis !== 'break-glass') assert.equal(d.obligations.startBreakGlass, null, label);
@@ -268,6 +345,12 @@ test('fails closed: no policy, an unknown role, missing facts, an error inside',
   assert.equal(decide(policy, { ...req, action: 'consent', facts: null }).kind, 'deny');
   assert.equal(decide(policy, { ...req, action: 'audit', facts: null }).kind, 'deny');
   assert.equal(decide(null, { ...req, action: 'quarantine', principal: { user: 'i', role: 'integration', organisation: null }, purpose: 'administration', facts: null }).kind, 'deny');
+  assert.equal(decide(null, { ...req, action: 'mpi-review', principal: { user: 'i', role: 'integration', organisation: null }, purpose: 'administration', facts: null }).kind, 'deny');
+  assert.equal(decide(null, { ...req, action: 'feeds', principal: { user: 'i', role: 'integration', organisation: null }, purpose: 'administration', facts: null }).kind, 'deny');
+  // A flag that is not exactly true is no permission (a policy edited by hand: "yes", 1).
+  const loose = { ...policy, roles: { ...policy.roles, integration: { ...policy.roles.integration!, mpiReview: 'yes' as unknown as boolean, feeds: 1 as unknown as boolean } } } as Policy;
+  assert.equal(decide(loose, { ...req, action: 'mpi-review', principal: { user: 'i', role: 'integration', organisation: null }, purpose: 'administration', facts: null }).kind, 'deny');
+  assert.equal(decide(loose, { ...req, action: 'feeds', principal: { user: 'i', role: 'integration', organisation: null }, purpose: 'administration', facts: null }).kind, 'deny');
 });
 
 test('the policy file is checked into a list of problems', () => {
@@ -279,13 +362,33 @@ test('the policy file is checked into a list of problems', () => {
   assert.ok(r.problems.some((p) => /"friendship" is not a relationship/.test(p)));
   assert.ok(r.problems.some((p) => /breakGlass.minutes/.test(p)));
   assert.ok(r.problems.some((p) => /hiv: no code list/.test(p)));
-  const rules = checkPolicy({ version: 'x', recentEncounterDays: 1, roles: { gp: { careTeam: 'anyone', quarantine: 'yes' } }, breakGlass: { minutes: 1, minimumReasonLength: 1 } }, { categories: {} });
+  const rules = checkPolicy({ version: 'x', recentEncounterDays: 1, roles: { gp: { careTeam: 'anyone', quarantine: 'yes', mpiReview: 1, feeds: 'no' } }, breakGlass: { minutes: 1, minimumReasonLength: 1 } }, { categories: {} });
   assert.equal(rules.kind, 'invalid');
   if (rules.kind === 'invalid') {
     assert.ok(rules.problems.some((p) => /roles.gp.careTeam: "anyone" is not one of self, relationship, any/.test(p)));
     assert.ok(rules.problems.some((p) => /roles.gp.quarantine: true or false/.test(p)));
+    assert.ok(rules.problems.some((p) => /roles.gp.mpiReview: true or false/.test(p)));
+    assert.ok(rules.problems.some((p) => /roles.gp.feeds: true or false/.test(p)));
   }
   assert.equal(checkPolicy(null, null).kind, 'invalid');
+  const exp = checkPolicy({ version: 'x', recentEncounterDays: 1, roles: { gp: { bulkExport: { levels: ['galaxy'], purposes: ['curiosity', 'direct-care'] } }, analyst: { bulkExport: {} } }, breakGlass: { minutes: 1, minimumReasonLength: 1 } }, { categories: {} });
+  assert.equal(exp.kind, 'invalid');
+  if (exp.kind !== 'invalid') return;
+  assert.ok(exp.problems.some((p) => /"galaxy" is not an export level/.test(p)));
+  assert.ok(exp.problems.some((p) => /"curiosity" is not a purpose/.test(p)));
+  assert.ok(exp.problems.some((p) => /direct-care export needs directCare/.test(p)));
+  assert.ok(exp.problems.some((p) => /analyst.bulkExport: levels and purposes/.test(p)));
+});
+
+test('visibleUnder: dissent keeps one organisation; withheld categories are dropped', () => {
+  const sexualHealth = { resourceType: 'Condition', code: { coding: [{ system: 'http://snomed.info/sct', code: '105629000' }] } };
+  const plain = { resourceType: 'Condition', code: { coding: [{ system: 'http://snomed.info/sct', code: '44054006' }] } };
+  const none = { withholdCategories: [], onlyOrganisation: null, startBreakGlass: null };
+  assert.equal(visibleUnder(policy, none, { source_system: 'hl7:RM2', content: sexualHealth }), true);
+  assert.equal(visibleUnder(policy, { ...none, withholdCategories: ['sexual-health'] }, { source_system: 'gp:P91001', content: sexualHealth }), false);
+  assert.equal(visibleUnder(policy, { ...none, withholdCategories: ['sexual-health'] }, { source_system: 'gp:P91001', content: plain }), true);
+  assert.equal(visibleUnder(policy, { ...none, onlyOrganisation: 'P91001' }, { source_system: 'gp:P91001', content: plain }), true);
+  assert.equal(visibleUnder(policy, { ...none, onlyOrganisation: 'P91001' }, { source_system: 'hl7:RM2', content: plain }), false);
 });
 
 test('sensitive categories are found in any coding of a resource; ICD-10 matches by prefix', () => {

@@ -10,13 +10,35 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { isRole, ROLES, type Principal, type PurposeOfUse, type Role } from './context.ts';
+import { isPurpose, isRole, ROLES, type Principal, type PurposeOfUse, type Role } from './context.ts';
 
 export const RELATIONSHIPS = ['self', 'registered-practice', 'care-team', 'open-episode', 'recent-encounter'] as const;
 export type Relationship = (typeof RELATIONSHIPS)[number];
 
+/** Bulk Data $export levels (https://hl7.org/fhir/uv/bulkdata/STU2/export.html): [base]/$export, Patient/$export, Group/{id}/$export. */
+export const EXPORT_LEVELS = ['system', 'patient', 'group'] as const;
+export type ExportLevel = (typeof EXPORT_LEVELS)[number];
+
+/** Who may start a bulk export, at which levels and for which purposes; each exported person is still decided on their own. */
+export interface BulkExportRule {
+  levels: ExportLevel[];
+  purposes: PurposeOfUse[];
+  /** Group exports only of the user's own organisation (a GP practice's Group id is its ODS code). */
+  ownGroupOnly?: boolean;
+  /** For a direct-care export: the relationships each exported person must hold with the user. */
+  directCare?: Relationship[];
+}
+
+/** What a bulk export asks for: its level and, for a Group, the group id (a practice's ODS code). */
+export interface ExportScope {
+  level: ExportLevel;
+  group?: string | null;
+}
+
 export interface RolePolicy {
   label: string;
+  /** Bulk Data $export, when the role may start one. */
+  bulkExport?: BulkExportRule;
   /** Relationships that give this role access for direct care, in the order they are named as the basis. */
   directCare?: Relationship[];
   secondaryUse?: boolean;
@@ -27,13 +49,23 @@ export interface RolePolicy {
   breakGlass?: boolean;
   /** May see and handle quarantined feed items (the integration team), for administration. */
   quarantine?: boolean;
+  /** May see the feeds' health (counts per source system, no personal data), for administration. */
+  feeds?: boolean;
+  /** May work the MPI review queue (both identities of a pair side by side; link, reject, undo), for administration. */
+  mpiReview?: boolean;
   /** Who among this role may add or end a person's care team members: with a direct-care relationship, or any person (administration). */
   careTeam?: ManageRule;
   /** Who among this role may record or withdraw a person's consent directives. */
   consent?: ManageRule;
   /** Who among this role may see who looked at a person's record (the audit entries about them). */
   auditView?: ManageRule;
+  /** Registers and cohorts (action `cohort`): identified lists of the user's own practice for direct care, or counts and pseudonymised lists for secondary use. */
+  cohorts?: CohortRule;
 }
+
+/** `own-practice`: identified, the people registered at the user's practice (direct care). `secondary-use`: disclosure-controlled counts and pseudonymised lists. */
+export type CohortRule = 'own-practice' | 'secondary-use';
+export const COHORT_RULES: readonly CohortRule[] = ['own-practice', 'secondary-use'];
 
 /**
  * For actions that manage a person's record rather than read it: `self` (a patient, their own,
@@ -78,9 +110,11 @@ export interface AccessFacts {
 /**
  * read, search, export: the person's record. quarantine: a quarantined feed item (facts when its
  * person can be told). care-team, consent: change the person's care team or consent directives.
- * audit: see who looked at the person's record.
+ * audit: see who looked at the person's record. feeds: the feeds' counts (no person; facts are
+ * never asked for). mpi-review: a pair of identities the MPI was unsure about (facts of each
+ * person the pair is in, when asked about them).
  */
-export type AccessAction = 'read' | 'search' | 'export' | 'quarantine' | 'care-team' | 'consent' | 'audit';
+export type AccessAction = 'read' | 'search' | 'export' | 'quarantine' | 'care-team' | 'consent' | 'audit' | 'feeds' | 'mpi-review' | 'cohort';
 
 export interface AccessRequest {
   action: AccessAction;
@@ -90,10 +124,14 @@ export interface AccessRequest {
   facts?: AccessFacts | null;
   /** The user declares an emergency for this request, with their reason. */
   breakGlassReason?: string;
+  /** For action `cohort`: the practice asked for (null: every practice the user may see). */
+  cohort?: { practice: string | null };
+  /** For action export: the bulk export asked for. Without facts this decides the kick-off; with them, one person of it. */
+  export?: ExportScope;
   now: Date;
 }
 
-export type Basis = Relationship | 'break-glass' | 'secondary-use' | 'search' | 'quarantine' | 'administration';
+export type Basis = Relationship | 'break-glass' | 'secondary-use' | 'search' | 'quarantine' | 'administration' | 'bulk-export' | 'feeds' | 'mpi-review';
 
 export interface Obligations {
   /** Sensitive categories whose items must not be shown. */
@@ -104,6 +142,8 @@ export interface Obligations {
   startBreakGlass: { reason: string; minutes: number } | null;
   /** Secondary use: replace who the person is by a keyed pseudonym and leave out direct identifiers (access/pseudonymise.ts). */
   pseudonymise?: boolean;
+  /** Action `cohort`: whether people may be shown identified, the practice the run is limited to, and whether figures leave under disclosure control. */
+  cohort?: { identified: boolean; practice: string | null; disclosureControl: boolean };
 }
 
 export type Decision =
@@ -131,11 +171,20 @@ function decideUnsafe(policy: Policy | null | undefined, req: AccessRequest): De
   if (!role) return deny(`the policy has no rule for role ${principal.role}`);
 
   if (req.action === 'quarantine') return decideQuarantine(principal.role, role, purpose, req.facts);
-  if (req.action === 'export' && !req.facts) return decideSecondaryUse(policy, principal.role, role, purpose);
+  if (req.action === 'cohort') return decideCohort(principal, role, purpose, req.cohort?.practice ?? null);
+  if (req.action === 'feeds') return decideFeeds(principal.role, role, purpose);
+  if (req.action === 'mpi-review') return decideMpiReview(principal.role, role, purpose, req.facts);
+  // Secondary use across people (a view over the store) before any person is known; a bulk export has its own gate (req.export).
+  if (req.action === 'export' && !req.export && !req.facts) return decideSecondaryUse(policy, principal.role, role, purpose);
   if (req.action === 'search' && !req.facts) {
     if (purpose !== 'direct-care' && purpose !== 'emergency') return deny(`searching for people is for direct care, not ${purpose}`);
     if (!role.search) return deny(`role ${principal.role} may not search for people`);
     return { kind: 'permit', reason: `role ${principal.role} may search; each person found is decided on its own`, basis: 'search', obligations: NO_OBLIGATIONS };
+  }
+  if (req.action === 'export' && req.export) {
+    // The kick-off (no person yet) is the gate alone; each person of the export passes it again.
+    const gate = exportGate(role, req, req.export);
+    if (gate.kind === 'deny' || !req.facts) return gate;
   }
   const facts = req.facts;
   if (!facts || !facts.personId) return deny('nothing is known about the person, so access is denied (fails closed)');
@@ -153,7 +202,8 @@ function decideUnsafe(policy: Policy | null | undefined, req: AccessRequest): De
       if (!role.secondaryUse) return deny(`role ${principal.role} may not use records for secondary purposes`);
       if (req.action !== 'export') return deny('secondary use is through export only, never by reading one person');
       if (facts.nationalDataOptOut) return deny('the person has registered a national data opt-out');
-      return permit('secondary use (export); no national data opt-out', 'secondary-use', secondaryUseObligations(policy, role));
+      // A bulk export (req.export) presents identified data of its own; views over the store honour pseudonymise.
+      return permit('secondary use (export); no national data opt-out', 'secondary-use', req.export ? { ...NO_OBLIGATIONS, withholdCategories: Object.keys(policy.sensitiveCategories).sort() } : secondaryUseObligations(policy, role));
     }
     case 'direct-care':
     case 'emergency':
@@ -192,6 +242,48 @@ function decideQuarantine(roleName: Role, role: RolePolicy, purpose: PurposeOfUs
   return permit(`role ${roleName} handles quarantined items (feeds administration)${facts ? '' : '; the item names no known person'}`, 'quarantine', NO_OBLIGATIONS);
 }
 
+/**
+ * A cohort run (a register's count or list) before anyone in it is known: each person found is
+ * then decided on their own (read for direct care, export for secondary use), so restricted
+ * people, dissent and the national data opt-out apply person by person.
+ */
+function decideCohort(principal: Principal, role: RolePolicy, purpose: PurposeOfUse, practice: string | null): Decision {
+  const rule = role.cohorts;
+  if (!rule) return deny(`role ${principal.role} may not run cohorts or registers`);
+  if (rule === 'own-practice') {
+    if (purpose !== 'direct-care') return deny(`role ${principal.role} runs registers for direct care, not ${purpose}`);
+    const org = principal.organisation;
+    if (!org) return deny(`role ${principal.role} has no organisation, so no practice's register to see`);
+    if (practice && practice !== org) return deny(`direct care: role ${principal.role} at ${org} may see only their own practice's registers, not ${practice}'s`);
+    return permit(`direct care: the register of the people registered at ${org}, identified`, 'registered-practice', { ...NO_OBLIGATIONS, cohort: { identified: true, practice: org, disclosureControl: false } });
+  }
+  if (rule === 'secondary-use') {
+    if (!role.secondaryUse) return deny(`role ${principal.role} may not use records for secondary purposes`);
+    if (purpose !== 'secondary-use') return deny(`role ${principal.role} runs cohorts for secondary use, not ${purpose}`);
+    return permit('secondary use: counts under disclosure control and pseudonymised lists; national data opt-outs excluded', 'secondary-use', { ...NO_OBLIGATIONS, cohort: { identified: false, practice, disclosureControl: true } });
+  }
+  return deny(`"${String(rule)}" is not a cohort rule (fails closed)`);
+}
+
+/** The feeds' counts carry no personal data, but they are the integration team's and administrators' view: `feeds: true`, for administration. */
+function decideFeeds(roleName: Role, role: RolePolicy, purpose: PurposeOfUse): Decision {
+  if (role.feeds !== true) return deny(`role ${roleName} may not see the feeds' status (the integration team and administrators)`);
+  if (purpose !== 'administration') return deny(`the feeds' status is for administration (running the feeds), not ${purpose}`);
+  return permit(`role ${roleName} sees the feeds' status (feeds administration; counts, no personal data)`, 'feeds', NO_OBLIGATIONS);
+}
+
+/**
+ * The MPI review queue shows two identities side by side (names, dates of birth, NHS numbers,
+ * addresses): only a role with `mpiReview: true`, for administration. A pair whose person is
+ * restricted is withheld like everything else about them (facts given per person of the pair).
+ */
+function decideMpiReview(roleName: Role, role: RolePolicy, purpose: PurposeOfUse, facts: AccessFacts | null | undefined): Decision {
+  if (role.mpiReview !== true) return deny(`role ${roleName} may not review identity matches (the pairs hold personal data: the integration team's role only)`);
+  if (purpose !== 'administration') return deny(`identity matches are reviewed for administration (running the master patient index), not ${purpose}`);
+  if (facts?.restricted) return deny('the person is restricted (sensitive or protected record): withheld on every path');
+  return permit(`role ${roleName} reviews identity matches (master patient index administration)${facts ? '' : '; no person asked about yet'}`, 'mpi-review', NO_OBLIGATIONS);
+}
+
 const MANAGE_WHAT: Record<'care-team' | 'consent' | 'audit', { field: 'careTeam' | 'consent' | 'auditView'; what: string }> = {
   'care-team': { field: 'careTeam', what: "change a person's care team" },
   consent: { field: 'consent', what: "record a person's consent directives" },
@@ -226,7 +318,7 @@ function decideManage(policy: Policy, role: RolePolicy, req: AccessRequest & { a
 
 function directCare(policy: Policy, role: RolePolicy, req: AccessRequest, facts: AccessFacts): Decision {
   const { principal } = req;
-  if (req.action === 'export') return deny('export is for secondary use');
+  if (req.action === 'export') return directCareExport(policy, role, req, facts);
   const held = heldRelationships(policy, principal, facts, req.now);
   const allowed = (role.directCare ?? []).filter((r) => held.has(r));
   if (allowed.length) {
@@ -252,6 +344,51 @@ function directCare(policy: Policy, role: RolePolicy, req: AccessRequest, facts:
   if (open) return permit(`break-glass session open until ${open.expiresAt}: ${open.reason}`, 'break-glass', bgObligations(null));
   if ((declared ?? '').length < policy.breakGlass.minimumReasonLength) return deny(`break-glass needs a reason of at least ${policy.breakGlass.minimumReasonLength} characters`);
   return permit(`break-glass declared: ${declared}`, 'break-glass', bgObligations({ reason: declared!, minutes: policy.breakGlass.minutes }));
+}
+
+/** May this user start this bulk export at all (role, level, purpose, group)? */
+function exportGate(role: RolePolicy, req: AccessRequest, scope: ExportScope): Decision {
+  const who = req.principal.role;
+  const rule = role.bulkExport;
+  if (!rule) return deny(`role ${who} may not use bulk export`);
+  if (!(EXPORT_LEVELS as readonly string[]).includes(scope.level)) return deny(`"${String(scope.level)}" is not an export level`);
+  if (!rule.levels.includes(scope.level)) return deny(`role ${who} may export at ${rule.levels.join(', ') || 'no'} level, not ${scope.level}`);
+  if (!rule.purposes.includes(req.purpose)) return deny(`bulk export for role ${who} is for ${rule.purposes.join(', ') || 'no purpose'}, not ${req.purpose}`);
+  if (scope.level === 'group') {
+    if (!scope.group) return deny('a group export must name its group');
+    if (rule.ownGroupOnly && scope.group !== req.principal.organisation) return deny(`role ${who} may export only the group of their own organisation (${req.principal.organisation ?? 'none'}), not ${scope.group}`);
+  }
+  const what = scope.level === 'group' ? `group ${scope.group}` : `${scope.level} level`;
+  return permit(`bulk export (${what}) for ${req.purpose}; each person is decided on their own`, 'bulk-export', NO_OBLIGATIONS);
+}
+
+/** One person of a direct-care bulk export: only with the export rule's relationships, never break-glass. */
+function directCareExport(policy: Policy, role: RolePolicy, req: AccessRequest, facts: AccessFacts): Decision {
+  const { principal } = req;
+  const rule = role.bulkExport;
+  if (!req.export || !rule?.directCare?.length || !rule.purposes.includes(req.purpose)) return deny('export is for secondary use, or for direct care of a group the role may export');
+  const held = heldRelationships(policy, principal, facts, req.now);
+  const allowed = rule.directCare.filter((r) => held.has(r));
+  if (!allowed.length) return deny(`no relationship for a direct-care export: role ${principal.role}${principal.organisation ? ` at ${principal.organisation}` : ''} needs ${rule.directCare.join(' or ')}`);
+  const basis = allowed[0]!;
+  return permit(`direct-care export: ${describe(basis, principal)}`, basis, {
+    withholdCategories: withheldCategories(policy, principal.role, allowed, false),
+    onlyOrganisation: facts.dissentSharing ? principal.organisation ?? '' : null,
+    startBreakGlass: null,
+  });
+}
+
+/**
+ * True when a stored item may be shown under a permit's obligations: from the user's own
+ * organisation when the person dissents from sharing, and in no withheld sensitive category. Pure.
+ */
+export function visibleUnder(policy: Policy, obligations: Obligations, item: { source_system: string; content: unknown }): boolean {
+  if (obligations.onlyOrganisation !== null && organisationOfSource(policy, item.source_system) !== obligations.onlyOrganisation) return false;
+  if (obligations.withholdCategories.length) {
+    const cats = sensitiveCategoriesOf(policy, item.content);
+    if (cats.some((c) => obligations.withholdCategories.includes(c))) return false;
+  }
+  return true;
 }
 
 function permit(reason: string, basis: Basis, obligations: Obligations): Decision {
@@ -358,12 +495,22 @@ export function checkPolicy(raw: unknown, codes: unknown): PolicyLoad {
   for (const [name, r] of Object.entries(roles)) {
     if (!isRole(name)) problems.push(`roles.${name}: not a role (roles are ${ROLES.join(', ')})`);
     for (const rel of r.directCare ?? []) if (!(RELATIONSHIPS as readonly string[]).includes(rel)) problems.push(`roles.${name}.directCare: "${rel}" is not a relationship`);
+    if (r.bulkExport !== undefined) {
+      const b = r.bulkExport as Partial<BulkExportRule> | null;
+      if (!b || !Array.isArray(b.levels) || !Array.isArray(b.purposes)) problems.push(`roles.${name}.bulkExport: levels and purposes (lists) are needed`);
+      else {
+        for (const l of b.levels) if (!(EXPORT_LEVELS as readonly string[]).includes(l)) problems.push(`roles.${name}.bulkExport.levels: "${l}" is not an export level (${EXPORT_LEVELS.join(', ')})`);
+        for (const pu of b.purposes) if (!isPurpose(pu)) problems.push(`roles.${name}.bulkExport.purposes: "${pu}" is not a purpose of use`);
+        for (const rel of b.directCare ?? []) if (!(RELATIONSHIPS as readonly string[]).includes(rel)) problems.push(`roles.${name}.bulkExport.directCare: "${rel}" is not a relationship`);
+        if (b.purposes.includes('direct-care') && !b.directCare?.length) problems.push(`roles.${name}.bulkExport: a direct-care export needs directCare relationships`);
+      }
+    }
     for (const f of ['careTeam', 'consent', 'auditView'] as const) {
       const v = r[f];
       if (v !== undefined && !MANAGE_RULES.includes(v)) problems.push(`roles.${name}.${f}: "${String(v)}" is not one of ${MANAGE_RULES.join(', ')}`);
     }
-    if (r.quarantine !== undefined && typeof r.quarantine !== 'boolean') problems.push(`roles.${name}.quarantine: true or false`);
-    if (r.secondaryUseIdentifiable !== undefined && typeof r.secondaryUseIdentifiable !== 'boolean') problems.push(`roles.${name}.secondaryUseIdentifiable: true or false`);
+    if (r.cohorts !== undefined && !COHORT_RULES.includes(r.cohorts)) problems.push(`roles.${name}.cohorts: "${String(r.cohorts)}" is not one of ${COHORT_RULES.join(', ')}`);
+    for (const f of ['quarantine', 'feeds', 'mpiReview', 'secondaryUseIdentifiable'] as const) if (r[f] !== undefined && typeof r[f] !== 'boolean') problems.push(`roles.${name}.${f}: true or false`);
   }
   const bg = p.breakGlass;
   if (!bg || typeof bg.minutes !== 'number' || bg.minutes <= 0 || bg.minutes > 24 * 60) problems.push('breakGlass.minutes: between 1 and 1440');

@@ -1,7 +1,7 @@
 /**
  * Pseudonymisation for secondary use (the `pseudonymise` obligation of access/policy.ts): who a
  * person is gives way to a keyed pseudonym, HMAC-SHA256 under a key kept in the database (table
- * `pseudonym_key`, migration 0026), so the same person has the same pseudonym in every extract
+ * `pseudonym_key`, migration 0028, purpose `secondary-use`), so the same person has the same pseudonym in every extract
  * (views join) while nobody without the key can go back from it or compute it from an id; and
  * the direct identifiers leave the resource. What it does to a resource as served:
  * - Patient (and RelatedPerson): the id becomes the pseudonym; name, telecom, identifiers,
@@ -12,7 +12,7 @@
  * - every resource: identifiers (NHS numbers, hospital numbers, accession numbers) but an
  *   organisation's ODS code, the narrative (`text`) and contained resources go.
  * Free text the sources wrote (notes, comments) is kept as sent: see docs/analytics/views.md.
- * Pure, but for the key, which pseudonym-key.ts keeps.
+ * Pure, but for the key, which analytics/cohorts/pseudonym.ts keeps.
  */
 import { createHmac } from 'node:crypto';
 import type { Resource } from '@medplum/fhirtypes';
@@ -20,14 +20,17 @@ import type { Resource } from '@medplum/fhirtypes';
 /** Maps an id (a person id, or a source Patient's stable id) to its keyed pseudonym. */
 export type Pseudonym = (id: string) => string;
 
-/** The pseudonym function for a key: the first 160 bits of HMAC-SHA256(key, "Patient|" + id), in hex. */
+/**
+ * The pseudonym function for a key: the first 128 bits of HMAC-SHA256(key, id), in hex — the same
+ * as cohort lists' (analytics/cohorts/pseudonym.ts), so a view's rows join a register's list.
+ */
 export function pseudonymFor(key: Buffer): Pseudonym {
   if (key.length < 32) throw new Error('a pseudonym key has at least 256 bits');
   const cache = new Map<string, string>();
   return (id) => {
     let p = cache.get(id);
     if (p === undefined) {
-      p = createHmac('sha256', key).update(`Patient|${id}`, 'utf8').digest('hex').slice(0, 40);
+      p = createHmac('sha256', key).update(id).digest('hex').slice(0, 32);
       if (cache.size > 50_000) cache.clear();
       cache.set(id, p);
     }

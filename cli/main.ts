@@ -11,6 +11,8 @@ import { registerUser } from './commands/user.ts';
 import { registerToken } from './commands/token.ts';
 import { registerAudit } from './commands/audit.ts';
 import { registerCareTeam, registerConsent } from './commands/governance.ts';
+import { registerCohort } from './commands/cohort.ts';
+import { registerCommissioning } from './commands/commissioning.ts';
 import { registerView } from './commands/view.ts';
 import { quietOnClosedPipe } from './context.ts';
 
@@ -28,7 +30,7 @@ Database: every command uses the PGlite data folder given by --data (default ./.
 or the PostgreSQL server in DATABASE_URL when that is set.`,
   );
 
-for (const register of [registerDemo, registerGenerate, registerIngest, registerQuarantine, registerMpi, registerRecord, registerServe, registerMigrate, registerUser, registerToken, registerAudit, registerCareTeam, registerConsent, registerView]) {
+for (const register of [registerDemo, registerGenerate, registerIngest, registerQuarantine, registerMpi, registerRecord, registerServe, registerMigrate, registerUser, registerToken, registerAudit, registerCareTeam, registerConsent, registerCohort, registerCommissioning, registerView]) {
   register(program);
 }
 

@@ -9,6 +9,7 @@ import type { AccessFacts } from '../access/policy.ts';
 import { fhirLogicalId } from '../record/fhir-bundle.ts';
 import type { IdentityRow, PersonRow, PracticeRow, ResourceRow } from '../record/rows.ts';
 import type { FhirStore, FhirStoreTx, PatientCriteria } from './store.ts';
+import type { FeedFreshness } from '../record/record-sources.ts';
 
 export interface MemoryData {
   persons: PersonRow[];
@@ -19,6 +20,8 @@ export interface MemoryData {
   facts: Record<string, Partial<AccessFacts>>;
   /** Replaced versions (table resource_history), keyed like resources. */
   history?: ResourceRow[];
+  /** Feed freshness by source system (the ingest log's newest times). */
+  feeds?: FeedFreshness[];
 }
 
 export class MemoryFhirStore implements FhirStore {
@@ -95,6 +98,7 @@ export class MemoryFhirStore implements FhirStore {
         return { total: all.length, rows: page.limit > 0 ? all.slice(page.offset, page.offset + page.limit) : [] };
       },
       resourceVersion: async (current, version) => pastVersions(d.history ?? [], current).find((h) => h.version === version) ?? null,
+      feedFreshness: async (systems) => [...new Set(systems)].map((source) => d.feeds?.find((f) => f.source === source) ?? { source, lastMessageAt: null, lastAcceptedAt: null, lastQuarantinedAt: null, lastRunAt: null }),
       resourcePage: async (q) => {
         const key = (r: ResourceRow) => (q.personal ? [r.person_id ?? '', r.source_system, r.source_id] : [r.source_system, r.source_id]);
         const after = q.after ? (q.personal ? [q.after.personId ?? '', q.after.system, q.after.sourceId] : [q.after.system, q.after.sourceId]) : null;

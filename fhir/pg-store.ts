@@ -11,8 +11,9 @@ import type { Database, Queryable } from '../db/database.ts';
 import { findPerson, loadIdentities, loadPersonResources, loadPractices, practiceCodes, recordPersonIds } from '../record/record-store.ts';
 import type { PersonRow, ResourceRow } from '../record/rows.ts';
 import type { FhirStore, FhirStoreTx, PatientCriteria, ResourcePageQuery } from './store.ts';
-import { pseudonymKey } from '../access/pseudonym-key.ts';
+import { pseudonymKey } from '../analytics/cohorts/pseudonym.ts';
 import { resourceVersion, resourceVersions } from './history-store.ts';
+import { feedFreshness } from '../ingest/feed-freshness.ts';
 
 const PERSON_COLUMNS = 'p.person_id::text AS person_id, p.nhs_number, p.status, p.merged_into::text AS merged_into';
 
@@ -77,6 +78,7 @@ function pgStoreTx(tx: Queryable, policy: Policy): FhirStoreTx {
     findResources: (refs) => findResources(tx, refs),
     resourceVersions: (current, page) => resourceVersions(tx, current, page),
     resourceVersion: (current, version) => resourceVersion(tx, current, version),
+    feedFreshness: (systems) => feedFreshness(tx, systems),
     resourcePage: (q) => resourcePage(tx, q),
     async unlinkedCount(resourceType) {
       const r = await tx.query<{ n: number }>(`SELECT count(*)::int AS n FROM resource WHERE resource_type = $1 AND person_id IS NULL`, [resourceType]);

@@ -14,7 +14,7 @@ import { decide, organisationOfSource, sensitiveCategoriesOf, type AccessAction,
 import { buildIntegratedRecord, type IntegratedRecord } from '../record/integrated-record.ts';
 import { fhirLogicalId, personPatientKeys, presentResource, toMergedPatient } from '../record/fhir-bundle.ts';
 import type { PersonQuery } from '../record/record-store.ts';
-import type { PersonRow, ResourceRow } from '../record/rows.ts';
+import type { PersonRow, PracticeRow, ResourceRow } from '../record/rows.ts';
 import type { FhirStore, FhirStoreTx, PatientCriteria, PersonRecordData } from './store.ts';
 import { revincludeForPeople, runClinicalSearch, type ClinicalSearchResult, type SearchAccessKit } from './search/clinical-search.ts';
 import type { ClinicalSearch, IncludeSpec } from './search/params.ts';
@@ -24,6 +24,10 @@ import { everythingPage } from './everything-page.ts';
 import { scanForSecondaryUse, type SecondaryUseCounts, type SecondaryUseKit, type SecondaryUseRequest, type Sink } from './secondary-use.ts';
 import { historyBundle, historyEntry, withMergedPatientMeta } from './history.ts';
 import { versionWindow, type Paging } from './paging.ts';
+import { tagCareSettings, type CareSetting } from '../record/care-setting.ts';
+import { OrganisationDirectory } from '../record/organisations.ts';
+import { defaultReferenceData } from '../record/reference/reference-data.ts';
+import { buildRecordSources, type RecordSources } from '../record/record-sources.ts';
 
 export interface RepositoryContext {
   principal: Principal;
@@ -43,9 +47,14 @@ export interface RecordRead {
   rows: ResourceRow[];
   decision: Extract<Decision, { kind: 'permit' }>;
   withheld: number;
+  /** The practices (and feed-named organisations) the record names. */
+  practices: PracticeRow[];
 }
 
 export class FhirRepository {
+  /** Set when a decision this repository made rested on break-glass: when that emergency access ends (ISO instant). */
+  breakGlassExpiresAt: string | null = null;
+
   constructor(
     readonly ctx: RepositoryContext,
     private readonly store: FhirStore,
@@ -79,6 +88,8 @@ export class FhirRepository {
     const page = { ...(opts.count !== undefined ? { count: opts.count } : {}), ...(opts.offset ? { offset: opts.offset } : {}) };
     const r = await this.readRecord({ personId: id }, { action: 'record.everything', detail: { id, ...(opts.types ? { types: opts.types } : {}), ...(since ? { since } : {}), ...page } });
     const bundle = everythingPage(r.record, r.rows, { types: opts.types, since, ...page, redacted: r.withheld > 0 });
+    // Each item's care setting as a meta.tag (record/care-setting.ts), so that no client guesses it from the source key.
+    tagCareSettings(bundle.entry ?? [], new OrganisationDirectory(defaultReferenceData(), r.practices));
     // Withheld items are counted, never shown: an outcome entry (FHIR issue type "suppressed") on the first page, not in the total.
     if (r.withheld > 0 && !opts.offset) (bundle.entry ??= []).push({ resource: { resourceType: 'OperationOutcome', issue: [{ severity: 'information', code: 'suppressed', diagnostics: `${r.withheld} item${r.withheld === 1 ? '' : 's'} withheld by the access policy (${withheldWhy(r.decision)})` }] }, search: { mode: 'outcome' } });
     return bundle;
@@ -212,6 +223,25 @@ export class FhirRepository {
   /** What a search borrows from the repository: the decision path, the obligations check, the audit entry shape. */
   private searchKit(tx: FhirStoreTx): SearchAccessKit {
     return { decide: (p) => this.decideFor(tx, p, 'read'), visible: (r, d) => this.visible(r, d), entry: (e) => this.entry(e), now: this.clock(), nonPersonal: NON_PERSONAL };
+  }
+
+  /**
+   * GET /record/{personId}/sources: the record's source systems (name, care setting, feed
+   * freshness), the source records that make up the person and where they disagree
+   * (record/record-sources.ts). Decided and audited like a read of the record (`record.sources`);
+   * when the person dissents from sharing, only the user's organisation's sources are shown.
+   */
+  async recordSources(personId: string, o: { feedKinds?: ReadonlyMap<string, CareSetting> } = {}): Promise<RecordSources> {
+    const out = await this.store.transaction(async (tx) => {
+      const r = await this.readPersonIn(tx, await tx.findPerson({ personId }), 'read', 'record.sources', { id: personId });
+      if (r.kind !== 'ok') return r;
+      const { record, rows, decision, practices } = r.value;
+      const only = decision.obligations.onlyOrganisation;
+      const shown = only === null ? () => true : (system: string) => !!this.policy && organisationOfSource(this.policy, system) === only;
+      const feeds = await tx.feedFreshness(record.sources.map((s) => s.system).filter(shown));
+      return { kind: 'ok' as const, value: buildRecordSources(record, rows, feeds, { practices, feedKinds: o.feedKinds, shown, now: this.clock() }) };
+    });
+    return this.finish(out);
   }
 
   // Versions (vread, history-instance): migration 0015 keeps replaced versions; history.ts shapes them.
@@ -352,7 +382,7 @@ export class FhirRepository {
     const withheld = data.rows.length - rows.length;
     await tx.appendAudit([...entries, audit({ personId: person.person_id, decision: 'permit', reason: decision.reason, detail: { ...detail, found: true, items: rows.length, withheld } })], now);
     const record = buildIntegratedRecord(data.person, data.identities, rows, data.practices, { now });
-    return { kind: 'ok' as const, value: { record, rows, decision, withheld } };
+    return { kind: 'ok' as const, value: { record, rows, decision, withheld, practices: data.practices } };
   }
 
   /** Facts, decision, and the break-glass session (with its alert entry) the decision asks for. */
@@ -367,9 +397,12 @@ export class FhirRepository {
     }
     const decision = decide(this.policy, { action, principal: this.ctx.principal, purpose: this.ctx.purpose, facts, breakGlassReason: this.ctx.breakGlassReason, now });
     const entries: AuditEntry[] = [];
+    // When the permit rests on break-glass, when it ends (the HTTP layer tells the client: X-Bevan-Break-Glass-Expires).
+    if (decision.kind === 'permit' && decision.basis === 'break-glass' && facts?.breakGlass) this.breakGlassExpiresAt = facts.breakGlass.expiresAt;
     if (decision.kind === 'permit' && decision.obligations.startBreakGlass) {
       const bg = decision.obligations.startBreakGlass;
       const { expiresAt } = await tx.startBreakGlass(this.ctx.principal.user, person.person_id, bg.reason, bg.minutes, now);
+      this.breakGlassExpiresAt = expiresAt;
       entries.push(this.entry({ action: 'break-glass.start', personId: person.person_id, decision: 'permit', reason: bg.reason, detail: { alert: true, expiresAt } }));
       // An alert for the privacy officer: stderr for now (the audit entry carries alert: true).
       process.emitWarning(`break-glass: ${this.ctx.principal.user} (${this.ctx.principal.role}) opened person ${person.person_id} until ${expiresAt}: ${bg.reason}`, { code: 'BEVAN_BREAK_GLASS' });

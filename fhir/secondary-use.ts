@@ -16,7 +16,7 @@ import type { Principal } from '../access/context.ts';
 import type { PersonKey } from '../access/facts-store.ts';
 import { decide, type AccessFacts, type Decision, type Policy } from '../access/policy.ts';
 import { pseudonymFor, pseudonymiseResource, type Pseudonym } from '../access/pseudonymise.ts';
-import { SECONDARY_USE_SCOPE } from '../access/pseudonym-key.ts';
+import { SECONDARY_USE_KEY } from '../analytics/cohorts/pseudonym.ts';
 import { buildIntegratedRecord } from '../record/integrated-record.ts';
 import { fhirLogicalId, personPatientKeys, presentResource, toMergedPatient } from '../record/fhir-bundle.ts';
 import type { PersonRow, ResourceRow } from '../record/rows.ts';
@@ -68,7 +68,7 @@ const IN_PLACE = { inPlace: true };
 
 /** Scans one type for secondary use under an already permitted gate decision. Throws what the sink throws. */
 export async function scanForSecondaryUse(tx: FhirStoreTx, kit: SecondaryUseKit, gate: Permit, req: SecondaryUseRequest, sink: Sink, counts: SecondaryUseCounts): Promise<void> {
-  const pseudonym = gate.obligations.pseudonymise ? pseudonymFor(await tx.pseudonymKey(SECONDARY_USE_SCOPE)) : null;
+  const pseudonym = gate.obligations.pseudonymise ? pseudonymFor(await tx.pseudonymKey(SECONDARY_USE_KEY)) : null;
   const pageSize = Math.max(1, Math.min(req.pageSize ?? DEFAULT_PAGE, 50_000));
   const emit = async (r: Resource): Promise<boolean> => {
     counts.resources++;

@@ -10,6 +10,7 @@ import type { PersonKey } from '../access/facts-store.ts';
 import type { AccessFacts } from '../access/policy.ts';
 import type { PersonQuery } from '../record/record-store.ts';
 import type { IdentityRow, PersonRow, PracticeRow, ResourceRow } from '../record/rows.ts';
+import type { FeedFreshness } from '../record/record-sources.ts';
 
 /** Patient search criteria: AND across fields, OR within a field's values. */
 export interface PatientCriteria {
@@ -75,8 +76,10 @@ export interface FhirStoreTx {
   resourcesOfPersons(personIds: string[], types: string[]): Promise<ResourceRow[]>;
   /** The access facts that bear on secondary use only (consent directives and restrictions; no relationships): cheaper for many people. */
   secondaryUseFacts(principal: Principal, people: PersonKey[], now: Date): Promise<Map<string, AccessFacts>>;
-  /** The key of keyed pseudonyms for a scope (access/pseudonym-key.ts), made on first use. */
-  pseudonymKey(scope: string): Promise<Buffer>;
+  /** The key of keyed pseudonyms for a purpose (table pseudonym_key, analytics/cohorts/pseudonym.ts), made on first use. */
+  pseudonymKey(purpose: string): Promise<Buffer>;
+  /** When each source system last sent anything (ingest/feed-freshness.ts): times only, no content. */
+  feedFreshness(systems: readonly string[]): Promise<FeedFreshness[]>;
 }
 
 /** A keyset page of one resource type (see FhirStoreTx.resourcePage). */

@@ -38,7 +38,7 @@ for (const target of await testDatabases()) {
       assert.ok(!csv.body.includes(PERSON_ID), 'no person id leaves');
       const pseudonyms = new Set(lines.slice(1).map((l) => l.split(',')[1]));
       assert.equal(pseudonyms.size, 1);
-      assert.match([...pseudonyms][0]!, /^[0-9a-f]{40}$/);
+      assert.match([...pseudonyms][0]!, /^[0-9a-f]{32}$/);
 
       // The ViewDefinition itself as the body, the format from the query or the Accept header.
       const nd = await post(example('patient-demographics'), analyst, '?_format=ndjson');

@@ -8,15 +8,22 @@ import type { FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import type { Database } from '../db/database.ts';
 import { registerAuth, type AuthOptions } from './auth.ts';
+import { registerBulkExportRoutes, type BulkExportRouteOptions } from './bulk-export-routes.ts';
 import { FHIR_JSON, registerFhirRoutes } from './fhir-routes.ts';
 import { errorReply, operationOutcome } from './outcome.ts';
 import { registerHistoryRoutes } from './history-routes.ts';
 import { registerQuarantineRoutes } from './quarantine-routes.ts';
 import { registerGovernanceRoutes } from './governance-routes.ts';
+import { registerCohortRoutes } from './cohort-routes.ts';
+import { registerIngestRoutes } from './ingest-routes.ts';
+import { registerMpiRoutes } from './mpi-routes.ts';
+import { registerRecordRoutes } from './record-routes.ts';
 import { registerAnalyticsRoutes } from './analytics-routes.ts';
 
 export interface ApiOptions extends Omit<AuthOptions, 'db'> {
   db: Database;
+  /** Bulk Data $export: the background worker's options, or worker: false (docs/api/bulk-export.md). */
+  bulkExport?: Omit<BulkExportRouteOptions, 'db'>;
 }
 
 /** Registers the OpenAPI generator on the root instance: call before any route is added. */
@@ -50,6 +57,11 @@ export async function bevanApi(app: FastifyInstance, o: ApiOptions): Promise<voi
   await registerHistoryRoutes(app, o);
   await registerQuarantineRoutes(app, o);
   await registerGovernanceRoutes(app, o);
+  await registerCohortRoutes(app, o);
+  await registerRecordRoutes(app, o);
+  await registerBulkExportRoutes(app, { db: o.db, ...o.bulkExport });
+  await registerIngestRoutes(app, o);
+  await registerMpiRoutes(app, o);
   await registerAnalyticsRoutes(app, o);
   // Unknown FHIR paths get an OperationOutcome (after sign-in); other paths keep the server's own 404.
   await app.register(async (fhir) => {

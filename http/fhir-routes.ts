@@ -34,6 +34,14 @@ export function requestContext(req: FastifyRequest, db: Database): RequestContex
   return { principal, purpose, db, from: req.ip, ...(typeof bg === 'string' && bg.trim() ? { breakGlassReason: bg.trim().slice(0, 500) } : {}) };
 }
 
+/** Response header: when the break-glass session a request's access rested on ends (ISO 8601 instant), so a client can count down. */
+export const BREAK_GLASS_EXPIRES_HEADER = 'X-Bevan-Break-Glass-Expires';
+
+/** Sets BREAK_GLASS_EXPIRES_HEADER when the repository's decision used or started break-glass. */
+export function breakGlassHeader(reply: FastifyReply, repo: { breakGlassExpiresAt: string | null }): void {
+  if (repo.breakGlassExpiresAt) reply.header(BREAK_GLASS_EXPIRES_HEADER, repo.breakGlassExpiresAt);
+}
+
 export function strict(req: FastifyRequest): boolean {
   const prefer = req.headers.prefer;
   return typeof prefer === 'string' && /\bhandling\s*=\s*strict\b/i.test(prefer);
@@ -84,7 +92,12 @@ export async function registerFhirRoutes(app: FastifyInstance, o: { db: Database
   // Clinical search (GET {type}, POST {type}/_search) and Patient's POST form: http/fhir-search-routes.ts.
   await registerSearchRoutes(app, { db, requestContext, strict, baseUrl, send, patientSearch });
 
-  app.get<{ Params: { id: string } }>('/fhir/Patient/:id', { ...personal, schema: { params: idParams } }, async (req, reply) => sendVersioned(req, reply, await repositoryFor(requestContext(req, db)).readPatient(req.params.id), send));
+  app.get<{ Params: { id: string } }>('/fhir/Patient/:id', { ...personal, schema: { params: idParams } }, async (req, reply) => {
+    const repo = repositoryFor(requestContext(req, db));
+    const patient = await repo.readPatient(req.params.id);
+    breakGlassHeader(reply, repo);
+    return sendVersioned(req, reply, patient, send);
+  });
 
   app.get<{ Params: { id: string }; Querystring: Record<string, string> }>('/fhir/Patient/:id/$everything', { ...personal, schema: { params: idParams } }, async (req, reply) => {
     const known = new Set(['_type', '_since', '_count', '_offset', '_format']);
@@ -95,7 +108,9 @@ export async function registerFhirRoutes(app: FastifyInstance, o: { db: Database
     const { since } = paged.paging;
     const types = req.query._type ? [...new Set([req.query._type].flat().flatMap((v) => String(v).split(',')).map((t) => t.trim()).filter(Boolean))] : undefined;
     if (types?.some((t) => !/^[A-Z][A-Za-z]{1,63}$/.test(t))) throw invalid('_type: resource type names only');
-    const bundle = await repositoryFor(requestContext(req, db)).everything(req.params.id, { types, since, count: paged.paging.count, offset: paged.paging.offset });
+    const repo = repositoryFor(requestContext(req, db));
+    const bundle = await repo.everything(req.params.id, { types, since, count: paged.paging.count, offset: paged.paging.offset });
+    breakGlassHeader(reply, repo);
     for (const e of bundle.entry ?? []) if (e.search?.mode !== 'outcome') e.fullUrl = `${baseUrl(req)}/${e.resource!.resourceType}/${e.resource!.id}`;
     const keep: Record<string, string> = { ...(types ? { _type: types.join(',') } : {}), ...(since ? { _since: since } : {}) };
     return send(reply, withLinks(bundle, pageLinks(`${baseUrl(req)}/Patient/${req.params.id}/$everything`, keep, paged.paging, bundle.total ?? 0)));
@@ -106,10 +121,16 @@ export async function registerFhirRoutes(app: FastifyInstance, o: { db: Database
     { ...personal, schema: { params: { type: 'object', properties: { type: { type: 'string', pattern: '^[A-Z][A-Za-z]{1,63}$' }, id: { type: 'string', pattern: ID } }, required: ['type', 'id'] } } },
     async (req, reply) => {
       if (!READABLE_TYPES.includes(req.params.type)) throw invalid(`${req.params.type} is not a resource type this server serves (see /fhir/metadata)`);
-      return sendVersioned(req, reply, await repositoryFor(requestContext(req, db)).readResource(req.params.type, req.params.id), send);
+      const repo = repositoryFor(requestContext(req, db));
+      const resource = await repo.readResource(req.params.type, req.params.id);
+      breakGlassHeader(reply, repo);
+      return sendVersioned(req, reply, resource, send);
     },
   );
 }
+
+/** Bulk Data (http/bulk-export-routes.ts): a Group is a GP practice, its id the ODS code. */
+const GROUP_EXPORT = { operation: [{ name: 'export', definition: 'http://hl7.org/fhir/uv/bulkdata/OperationDefinition/group-export' }] };
 
 /** The CapabilityStatement: what this server implements, and only that. */
 export function capabilityStatement(): CapabilityStatement {
@@ -119,6 +140,7 @@ export function capabilityStatement(): CapabilityStatement {
     date: '2025-10-01',
     kind: 'instance',
     fhirVersion: '4.0.1',
+    instantiates: ['http://hl7.org/fhir/uv/bulkdata/CapabilityStatement/bulk-data'],
     format: ['application/fhir+json', 'json'],
     software: { name: 'Bevan', version: '0.1.0' },
     implementation: { description: 'Bevan integrated care record: read-only FHIR R4 API behind the access policy; every access audited' },
@@ -142,10 +164,11 @@ export function capabilityStatement(): CapabilityStatement {
               { name: '_id', type: 'token' },
               { name: '_count', type: 'number' },
             ],
-            operation: [{ name: 'everything', definition: 'http://hl7.org/fhir/OperationDefinition/Patient-everything' }],
+            operation: [{ name: 'everything', definition: 'http://hl7.org/fhir/OperationDefinition/Patient-everything' }, { name: 'export', definition: 'http://hl7.org/fhir/uv/bulkdata/OperationDefinition/patient-export' }],
           },
-          ...READABLE_TYPES.map((type) => ({ type: type as 'Condition', interaction: INSTANCE_INTERACTIONS, ...VERSIONING })),
+          ...READABLE_TYPES.map((type) => ({ type: type as 'Condition', interaction: INSTANCE_INTERACTIONS, ...VERSIONING, ...(type === 'Group' ? GROUP_EXPORT : {}) })),
         ],
+        operation: [{ name: 'export', definition: 'http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export' }],
       },
     ],
   });

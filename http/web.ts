@@ -17,7 +17,7 @@ import fastifyStatic from '@fastify/static';
 export const WEB_DIST = join(dirname(fileURLToPath(import.meta.url)), '..', 'web', 'dist');
 
 /** Paths that belong to the API (now or in later issues): never answered with the application. */
-export const API_PREFIXES = ['/fhir', '/auth', '/health', '/ingest', '/openapi.json', '/.well-known', '/quarantine', '/audit', '/care-team', '/consent', '/bulk', '/assets'];
+export const API_PREFIXES = ['/fhir', '/auth', '/health', '/ingest', '/openapi.json', '/.well-known', '/quarantine', '/audit', '/care-team', '/consent', '/bulk', '/assets', '/record', '/mpi'];
 
 /**
  * This origin only; no inline script or style elements (React sets style properties through the

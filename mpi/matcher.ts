@@ -829,6 +829,27 @@ async function storeWeights(db: Queryable, p: MatchParameters): Promise<void> {
   );
 }
 
+/**
+ * The parameters the matcher last estimated (mpi_weight, written by every run), for explaining
+ * a pair's weight to a person; null when the matcher has not run or a field's levels are missing.
+ */
+export async function readMatchParameters(db: Queryable): Promise<MatchParameters | null> {
+  const r = await db.query<{ field: string; level: string; m: number; u: number }>('SELECT field, level, m, u FROM mpi_weight');
+  const at = new Map(r.rows.map((x) => [`${x.field}|${x.level}`, x]));
+  const m: number[][] = [];
+  const u: number[][] = [];
+  for (const f of FIELDS) {
+    const rows = f.levels.map((l) => at.get(`${f.name}|${l}`));
+    if (rows.some((x) => !x)) return null;
+    m.push(rows.map((x) => Number(x!.m)));
+    u.push(rows.map((x) => Number(x!.u)));
+  }
+  const prior = at.get('_prior|lambda');
+  if (!prior) return null;
+  const cap = at.get('_household|cap');
+  return { m, u, lambda: Number(prior.m), ...(cap ? { householdCap: Number(cap.m) } : {}) };
+}
+
 /** Identities written without a Soundex key (e.g. by older code) get one, so blocking finds them. */
 async function backfillSoundex(db: Database): Promise<void> {
   for (;;) {

@@ -145,7 +145,13 @@ const UNDOABLE = new Set(['merge', 'link', 'unlink', 'reject']);
  */
 export async function unmergeEvent(db: Database, eventId: number, actor: string, reason = 'unmerge'): Promise<number> {
   if (!Number.isSafeInteger(eventId) || eventId < 1) throw new MpiRequestError('invalid', `not an event id: ${eventId}`);
-  return db.transaction(async (tx) => {
+  return db.transaction((tx) => unmergeEventIn(tx, eventId, actor, reason));
+}
+
+/** unmergeEvent inside the caller's transaction (so an audit entry can commit with it). */
+export async function unmergeEventIn(tx: Queryable, eventId: number, actor: string, reason = 'unmerge'): Promise<number> {
+  if (!Number.isSafeInteger(eventId) || eventId < 1) throw new MpiRequestError('invalid', `not an event id: ${eventId}`);
+  {
     const r = await tx.query<{ kind: string; person_id: string; identities: MovedIdentity[]; persons: PersonChange[] | null; review_id: number | null; undone_by: number | null }>(
       'SELECT kind, person_id, identities, persons, review_id, undone_by FROM mpi_event WHERE event_id = $1 FOR UPDATE',
       [eventId],
@@ -227,7 +233,7 @@ export async function unmergeEvent(db: Database, eventId: number, actor: string,
     ]);
     await tx.query('UPDATE mpi_event SET undone_by = $2 WHERE event_id = $1', [eventId, undoId]);
     return undoId!;
-  });
+  }
 }
 
 /** Events after eventId, not undone (and not themselves undos), that moved or relinked any of these identities. */
@@ -277,20 +283,46 @@ export interface Review {
   moved: boolean;
   decidedBy: string | null;
   decidedAt: string | null;
+  /** When the pair was first queued (ISO 8601 UTC). */
+  createdAt: string;
 }
 
 export type ReviewStatus = 'open' | 'linked' | 'rejected' | 'dismissed';
+export const REVIEW_STATUSES: readonly ReviewStatus[] = ['open', 'linked', 'rejected', 'dismissed'];
 
-/** Reviews with both identities as they are now: feed proposals first, then strongest first. */
-export async function listReviews(db: Queryable, opts: { status?: ReviewStatus; limit?: number } = {}): Promise<Review[]> {
+// Times as ISO 8601 UTC whatever the session's time zone, on both databases.
+const isoUtc = (col: string) => `to_char(${col} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+const REVIEW_COLUMNS = `review_id, status, weight, detail, decided_by, ${isoUtc('decided_at')} AS decided_at, ${isoUtc('created_at')} AS created_at,
+            person_id, candidate_person_id, source_system, source_id, candidate_system, candidate_id`;
+
+/** Reviews with both identities as they are now: feed proposals first, then strongest first (decided ones: latest decision first). */
+export async function listReviews(db: Queryable, opts: { status?: ReviewStatus; limit?: number; offset?: number } = {}): Promise<Review[]> {
+  const status = opts.status ?? 'open';
   const r = await db.query<Record<string, unknown>>(
-    `SELECT review_id, status, weight, detail, decided_by, decided_at::text AS decided_at, person_id, candidate_person_id,
-            source_system, source_id, candidate_system, candidate_id
+    `SELECT ${REVIEW_COLUMNS}
        FROM mpi_review WHERE status = $1
-      ORDER BY (detail->>'origin' = 'feed') DESC NULLS LAST, weight DESC, review_id
-      LIMIT $2`,
-    [opts.status ?? 'open', opts.limit ?? 1000],
+      ORDER BY ${status === 'open' ? "(detail->>'origin' = 'feed') DESC NULLS LAST, weight DESC" : 'decided_at DESC NULLS LAST, weight DESC'}, review_id
+      LIMIT $2 OFFSET $3`,
+    [status, opts.limit ?? 1000, opts.offset ?? 0],
   );
+  return withIdentities(db, r.rows);
+}
+
+/** How many reviews have this status. */
+export async function countReviews(db: Queryable, status: ReviewStatus = 'open'): Promise<number> {
+  const r = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM mpi_review WHERE status = $1', [status]);
+  return r.rows[0]!.n;
+}
+
+/** One review with both identities as they are now; null when there is none. */
+export async function getReview(db: Queryable, reviewId: number): Promise<Review | null> {
+  if (!Number.isSafeInteger(reviewId) || reviewId < 1) return null;
+  const r = await db.query<Record<string, unknown>>(`SELECT ${REVIEW_COLUMNS} FROM mpi_review WHERE review_id = $1`, [reviewId]);
+  return (await withIdentities(db, r.rows))[0] ?? null;
+}
+
+async function withIdentities(db: Queryable, rows: Record<string, unknown>[]): Promise<Review[]> {
+  const r = { rows };
   const refs = r.rows.flatMap((x) => [
     { system: String(x.source_system), id: String(x.source_id) },
     { system: String(x.candidate_system), id: String(x.candidate_id) },
@@ -317,8 +349,46 @@ export async function listReviews(db: Queryable, opts: { status?: ReviewStatus; 
       moved: identity.personId !== queuedPersons[0] || candidate.personId !== queuedPersons[1],
       decidedBy: (x.decided_by as string) ?? null,
       decidedAt: (x.decided_at as string) ?? null,
+      createdAt: String(x.created_at),
     };
   });
+}
+
+/** The event that carried out a review's decision and still stands (undo it with unmergeEvent); null when none. */
+export async function decisionEventOf(db: Queryable, reviewId: number): Promise<number | null> {
+  const r = await db.query<{ event_id: number }>(
+    `SELECT event_id FROM mpi_event WHERE review_id = $1 AND undone_by IS NULL AND kind IN ('link', 'reject', 'unlink') ORDER BY event_id DESC LIMIT 1`,
+    [reviewId],
+  );
+  return r.rows[0] ? Number(r.rows[0].event_id) : null;
+}
+
+export interface ReviewUndo {
+  reviewId: number;
+  status: 'open';
+  /** The decision's event that was undone, and the event that undid it; null when the decision changed nothing (a dismissal, a link of two already one). */
+  undoneEventId: number | null;
+  eventId: number | null;
+}
+
+/**
+ * Undoes a review's decision, in the caller's transaction: a link or rejection that changed
+ * something is undone as its event (unmergeEventIn: identities, persons and links as they were
+ * before); a decision that changed nothing (a dismissal) simply reopens the item. Either way the
+ * review is open again. Refused (conflict) for an open review, or while a later event has moved
+ * the identities the decision moved (undo that first).
+ */
+export async function undoReviewDecisionIn(tx: Queryable, reviewId: number, actor: string, reason = 'undo review decision'): Promise<ReviewUndo> {
+  if (!Number.isSafeInteger(reviewId) || reviewId < 1) throw new MpiRequestError('invalid', `not a review id: ${reviewId}`);
+  const r = await tx.query<{ status: string }>('SELECT status FROM mpi_review WHERE review_id = $1 FOR UPDATE', [reviewId]);
+  const review = r.rows[0];
+  if (!review) throw new MpiRequestError('not-found', `no review ${reviewId}`);
+  if (review.status === 'open') throw new MpiRequestError('conflict', `review ${reviewId} is open: there is no decision to undo`);
+  const event = await decisionEventOf(tx, reviewId);
+  const eventId = event === null ? null : await unmergeEventIn(tx, event, actor, `${reason} (review ${reviewId})`);
+  // unmergeEventIn reopens the review it decided; a decision with no event (or a feed unlink's split) is reopened here.
+  await tx.query("UPDATE mpi_review SET status = 'open', decided_by = NULL, decided_at = NULL WHERE review_id = $1 AND status <> 'open'", [reviewId]);
+  return { reviewId, status: 'open', undoneEventId: event, eventId };
 }
 
 export interface ReviewDecision {
@@ -354,7 +424,13 @@ export interface FeedReviewDetail {
  */
 export async function decideReview(db: Database, reviewId: number, decision: 'link' | 'reject' | 'dismiss', actor: string, opts: MergeOptions = {}): Promise<ReviewDecision> {
   if (!Number.isSafeInteger(reviewId) || reviewId < 1) throw new MpiRequestError('invalid', `not a review id: ${reviewId}`);
-  return db.transaction(async (tx) => {
+  return db.transaction((tx) => decideReviewIn(tx, reviewId, decision, actor, opts));
+}
+
+/** decideReview inside the caller's transaction (so an audit entry can commit with the decision). */
+export async function decideReviewIn(tx: Queryable, reviewId: number, decision: 'link' | 'reject' | 'dismiss', actor: string, opts: MergeOptions = {}): Promise<ReviewDecision> {
+  if (!Number.isSafeInteger(reviewId) || reviewId < 1) throw new MpiRequestError('invalid', `not a review id: ${reviewId}`);
+  {
     const r = await tx.query<{
       status: string; source_system: string; source_id: string; candidate_system: string; candidate_id: string; weight: number;
       person_id: string; candidate_person_id: string; detail: Record<string, unknown> | null;
@@ -446,7 +522,7 @@ export async function decideReview(db: Database, reviewId: number, decision: 'li
       { personId: survivor, kind: 'link', otherPersonId: loser, identities: rel.identities, persons: rel.persons, reason: `review ${reviewId}${feed ? `: ${feed.reason}` : ''}`, actor, reviewId },
     ]);
     return close('linked', eventId!);
-  });
+  }
 }
 
 /**

@@ -209,7 +209,7 @@ export function registerServe(program: Command): void {
   listenOptions(
     program
       .command('serve')
-      .description('start the HTTP server (the web application, the API, health, ingestion status) and the HL7 v2 MLLP listener')
+      .description('start the HTTP server (the web application, the API, health, ingestion status), the Bulk Data export worker and the HL7 v2 MLLP listener')
       .option('--data <dir>', 'PGlite data folder (ignored when DATABASE_URL is set)', './.bevan/data')
       .option('--feeds <file>', 'a feeds file (docs/feeds.md "Feed configuration"): one more MLLP listener for each feed that names an mllpPort'),
   ).action(async (opts: ListenFlags & { data: string; feeds?: string }) => {

@@ -5,10 +5,5 @@
 -- and, with person_id IS NULL, the types that hold no personal data.
 CREATE INDEX IF NOT EXISTS resource_type_person_idx ON resource (resource_type, person_id, source_system, source_id);
 
--- The keys of keyed pseudonyms (access/pseudonym-key.ts): one per scope ('secondary-use'), made
--- on first use. Deleting a row rotates the key: everyone gets new pseudonyms from then on.
-CREATE TABLE IF NOT EXISTS pseudonym_key (
-  scope text PRIMARY KEY,
-  hmac_key bytea NOT NULL,
-  created_at timestamptz NOT NULL DEFAULT now()
-);
+-- The keys of keyed pseudonyms are migration 0028's pseudonym_key (analytics/cohorts/pseudonym.ts):
+-- views and cohort lists share the key of purpose 'secondary-use', so their pseudonyms join.

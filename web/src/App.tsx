@@ -10,10 +10,18 @@ import * as session from './api/session.ts';
 import { ExpiryNotice } from './components/ExpiryNotice.tsx';
 import { Loading } from './components/Loading.tsx';
 import { SignInPage } from './pages/SignInPage.tsx';
+import { currentEntry, FEEDS_PATH, homeFor, integrationNav, mayFindPeople, MPI_REVIEW_PATH, QUARANTINE_PATH } from './integration/nav.ts';
 
 const SearchPage = lazy(() => import('./pages/SearchPage.tsx'));
 const PersonPage = lazy(() => import('./pages/PersonPage.tsx'));
 const NotFoundPage = lazy(() => import('./pages/NotFoundPage.tsx'));
+// The integration team's screens (web/src/integration/), for the roles nav.ts names.
+const FeedsPage = lazy(() => import('./integration/FeedsPage.tsx'));
+const QuarantinePage = lazy(() => import('./integration/QuarantinePage.tsx'));
+const QuarantineItemPage = lazy(() => import('./integration/QuarantineItemPage.tsx'));
+const MpiReviewPage = lazy(() => import('./integration/MpiReviewPage.tsx'));
+const MpiPairPage = lazy(() => import('./integration/MpiPairPage.tsx'));
+const MyAuditPage = lazy(() => import('./pages/MyAuditPage.tsx'));
 
 export function useSession(): session.Session | null {
   const [s, setS] = useState(session.current());
@@ -54,14 +62,26 @@ export function App() {
       </a>
       <header className="bevan-header" role="banner">
         <div className="bevan-header__inner">
-          <Link className="bevan-header__service" to={s ? '/search' : '/'}>
+          <Link className="bevan-header__service" to={s ? (s.role === 'patient' ? '/my-audit' : homeFor(s.role)) : '/'}>
             Bevan <span className="bevan-header__descriptor">integrated care record</span>
           </Link>
           {s && (
             <nav className="bevan-header__nav" aria-label="Main">
-              <Link to="/search" aria-current={location.pathname === '/search' ? 'page' : undefined}>
-                Find a person
-              </Link>
+              {mayFindPeople(s.role) && (
+                <Link to="/search" aria-current={location.pathname === '/search' ? 'page' : undefined}>
+                  Find a person
+                </Link>
+              )}
+              {integrationNav(s.role).map((e) => (
+                <Link key={e.to} to={e.to} aria-current={currentEntry(integrationNav(s.role), location.pathname) === e.to ? 'page' : undefined}>
+                  {e.label}
+                </Link>
+              ))}
+              {s.role === 'patient' && (
+                <Link to="/my-audit" aria-current={location.pathname === '/my-audit' ? 'page' : undefined}>
+                  Who has looked at my record
+                </Link>
+              )}
             </nav>
           )}
           {s && (
@@ -88,9 +108,15 @@ export function App() {
             <Loading what="your session" />
           ) : (
           <Routes>
-            <Route path="/" element={s ? <Navigate to={nextFrom(location.search) ?? '/search'} replace /> : <SignInPage ended={ended} />} />
+            <Route path="/" element={s ? <Navigate to={nextFrom(location.search) ?? (s.role === 'patient' ? '/my-audit' : homeFor(s.role))} replace /> : <SignInPage ended={ended} />} />
             <Route path="/search" element={<RequireSession>{<SearchPage />}</RequireSession>} />
             <Route path="/person/:id" element={<RequireSession>{<PersonPage />}</RequireSession>} />
+            <Route path={FEEDS_PATH} element={<RequireSession>{<FeedsPage />}</RequireSession>} />
+            <Route path={QUARANTINE_PATH} element={<RequireSession>{<QuarantinePage />}</RequireSession>} />
+            <Route path={`${QUARANTINE_PATH}/:id`} element={<RequireSession>{<QuarantineItemPage />}</RequireSession>} />
+            <Route path={MPI_REVIEW_PATH} element={<RequireSession>{<MpiReviewPage />}</RequireSession>} />
+            <Route path={`${MPI_REVIEW_PATH}/:id`} element={<RequireSession>{<MpiPairPage />}</RequireSession>} />
+            <Route path="/my-audit" element={<RequireSession>{<MyAuditPage />}</RequireSession>} />
             <Route path="*" element={<NotFoundPage />} />
           </Routes>
           )}

@@ -15,6 +15,8 @@ export const BREAK_GLASS_HEADER = 'X-Bevan-Break-Glass';
 export interface RequestOptions {
   signal?: AbortSignal;
   headers?: Record<string, string>;
+  /** Sees a successful answer's headers (and when it arrived, by this clock), e.g. X-Bevan-Break-Glass-Expires. */
+  onResponse?: (headers: Headers, receivedAt: number) => void;
 }
 
 /** GET a FHIR path (under /fhir) as JSON. */
@@ -33,6 +35,7 @@ export async function fhirGet<T>(path: string, o: RequestOptions = {}): Promise<
     throw new ApiError(res.status, outcomeText(outcome) || `${res.status} ${res.statusText}`, outcome);
   }
   if (body === null) throw new ApiError(res.status, 'the server sent an answer that is not JSON');
+  o.onResponse?.(res.headers, Date.now());
   return body;
 }
 
@@ -80,7 +83,7 @@ export async function everything(id: string, o: RequestOptions & { breakGlassRea
   const seen = new Set<string>();
   for (let page = 0; url && page < 1000; page++) {
     // The break-glass header goes with the first request only: it opens a session the later pages use.
-    const b: Bundle = await fhirGet<Bundle>(url, { signal: o.signal, headers: page === 0 ? headers : o.headers });
+    const b: Bundle = await fhirGet<Bundle>(url, { signal: o.signal, headers: page === 0 ? headers : o.headers, onResponse: o.onResponse });
     first ??= b;
     for (const e of b.entry ?? []) {
       const r = e.resource;

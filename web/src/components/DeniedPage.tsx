@@ -12,7 +12,7 @@ import { usePageTitle } from './usePageTitle.ts';
 
 export const MIN_REASON = 10;
 
-export function DeniedPage({ reason, onBreakGlass, retryError }: { reason: string; onBreakGlass: (reason: string) => void; retryError?: string | null }) {
+export function DeniedPage({ reason, onBreakGlass, retryError, notice }: { reason: string; onBreakGlass: (reason: string) => void; retryError?: string | null; notice?: string | null }) {
   usePageTitle('Access denied');
   const plain = deniedInPlainWords(reason);
   const [asking, setAsking] = useState(false);
@@ -49,6 +49,11 @@ export function DeniedPage({ reason, onBreakGlass, retryError }: { reason: strin
       <h1 className="nhsuk-heading-l" ref={heading} tabIndex={-1}>
         Access denied
       </h1>
+      {notice && (
+        <p className="nhsuk-body-l" data-testid="denied-notice">
+          <strong>{notice}</strong>
+        </p>
+      )}
       <p className="nhsuk-body-l" data-testid="denied-reason">
         {plain.text}
       </p>

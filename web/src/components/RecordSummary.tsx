@@ -17,8 +17,8 @@ function Card({ id, title, count, children }: { id: string; title: string; count
   );
 }
 
-function Sources({ systems }: { systems: string[] }) {
-  return <span className="bevan-source">{systems.map((s) => sourceLabel(s)).join(', ')}</span>;
+function Sources({ systems, labels }: { systems: string[]; labels?: ReadonlyMap<string, string> }) {
+  return <span className="bevan-source">{systems.map((s) => labels?.get(s) ?? sourceLabel(s)).join(', ')}</span>;
 }
 
 function None({ text }: { text: string }) {
@@ -41,7 +41,7 @@ export function RecordSummary({ v }: { v: RecordView }) {
                 <br />
                 <span className="bevan-muted">
                   {p.onset ? `since ${formatDate(p.onset)} · ` : ''}
-                  <Sources systems={p.sources} />
+                  <Sources labels={v.sourceLabels} systems={p.sources} />
                 </span>
               </li>
             ))}
@@ -65,7 +65,7 @@ export function RecordSummary({ v }: { v: RecordView }) {
                     <br />
                     <span className="bevan-muted">
                       {m.date ? `${formatDate(m.date)} · ` : ''}
-                      <Sources systems={m.sources} />
+                      <Sources labels={v.sourceLabels} systems={m.sources} />
                     </span>
                   </li>
                 ))}
@@ -98,7 +98,7 @@ export function RecordSummary({ v }: { v: RecordView }) {
                 {a.criticality === 'high' ? <strong className="bevan-flag"> (high risk)</strong> : ''}
                 <br />
                 <span className="bevan-muted">
-                  <Sources systems={a.sources} />
+                  <Sources labels={v.sourceLabels} systems={a.sources} />
                 </span>
               </li>
             ))}
@@ -134,7 +134,7 @@ export function RecordSummary({ v }: { v: RecordView }) {
                     <td>{r.range?.text ?? '—'}</td>
                     <td>{r.flag ? <span className={r.flag.abnormal ? 'bevan-flag' : undefined}>{r.flag.label}</span> : 'Normal'}</td>
                     <td>{formatDate(r.date)}</td>
-                    <td>{sourceLabel(r.source)}</td>
+                    <td>{v.sourceLabels.get(r.source) ?? sourceLabel(r.source)}</td>
                   </tr>
                 ))}
               </tbody>
@@ -154,7 +154,7 @@ export function RecordSummary({ v }: { v: RecordView }) {
                 <br />
                 <span className="bevan-muted">
                   {e.place ? `${e.place} · ` : ''}
-                  {sourceLabel(e.source)}
+                  {v.sourceLabels.get(e.source) ?? sourceLabel(e.source)}
                 </span>
               </li>
             ))}

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildRecordView, patientView } from './model.ts';
 import { RESOURCES, TODAY, testBundle } from './test-bundle.ts';
-import type { Patient } from '@medplum/fhirtypes';
+import type { Patient, Resource } from '@medplum/fhirtypes';
 
 test('record view: banner, summary with current items first, sources in reading order', () => {
   const v = buildRecordView(testBundle(), TODAY);
@@ -78,4 +78,21 @@ test('patient view: date of death, age at death, restricted label, missing name'
   assert.equal(patientView({ ...p, deceasedBoolean: true }, TODAY).deceased, true);
   assert.equal(patientView({ ...p, meta: { security: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-Confidentiality', code: 'R' }] } }, TODAY).restricted, true);
   assert.equal(patientView({ resourceType: 'Patient', id: 'x' }, TODAY).name, 'Name not known');
+});
+
+test('care settings come from the server\'s meta.tag; the key convention only where an item has none', () => {
+  const tag = (code: string) => [{ system: 'urn:bevan:care-setting', code }];
+  const rxv = (id: string, withTag: boolean): Resource => ({ resourceType: 'Encounter', id, meta: { source: 'hl7:RXV', versionId: '1', lastUpdated: '2025-06-01T10:00:00Z', ...(withTag ? { tag: tag('mental-health') } : {}) }, status: 'finished', class: { code: 'AMB' }, type: [{ text: 'CPA review' }], period: { start: '2025-04-01' }, subject: { reference: 'Patient/x' } }) as Resource;
+  const tagged = buildRecordView(testBundle({}, [rxv('mh1', true), rxv('mh2', false)]), TODAY);
+  // One tagged item tells the setting of its whole source.
+  assert.deepEqual(tagged.timeline.filter((t) => t.source === 'hl7:RXV').map((t) => [t.setting, t.sourceLabel]), [['mental-health', 'Mental health trust RXV'], ['mental-health', 'Mental health trust RXV']]);
+  assert.ok(tagged.mentalHealthContacts.some((c) => c.id === 'Encounter/mh1'));
+  assert.equal(tagged.sources.find((s) => s.system === 'hl7:RXV')!.setting, 'mental-health');
+  assert.equal(tagged.sourceLabels.get('hl7:RXV'), 'Mental health trust RXV');
+  // Without the server's word, an HL7 v2 feed is a hospital's by convention.
+  const untagged = buildRecordView(testBundle({}, [rxv('mh2', false)]), TODAY);
+  assert.equal(untagged.timeline.find((t) => t.id === 'Encounter/mh2')!.setting, 'hospital');
+  // A tag the page does not know is ignored.
+  const odd = buildRecordView(testBundle({}, [{ ...rxv('mh3', false), meta: { source: 'hl7:RXV', tag: tag('space') } } as Resource]), TODAY);
+  assert.equal(odd.timeline.find((t) => t.id === 'Encounter/mh3')!.setting, 'hospital');
 });

@@ -22,7 +22,7 @@ import type {
 } from '@medplum/fhirtypes';
 import { ageInYears, datePart } from '../lib/dates.ts';
 import { codeText, conceptKey, firstCode, observationUnit, observationValue, referenceRange, resultFlag, type Flag, type Range } from './fhir-values.ts';
-import { compareSources, settingOf, sourceLabel, type Setting } from './sources.ts';
+import { compareSources, settingOf, sourceLabel, taggedSetting, type Setting } from './sources.ts';
 
 export const NHS_NUMBER_SYSTEM = 'https://fhir.nhs.uk/Id/nhs-number';
 export const ODS_SYSTEM = 'https://fhir.nhs.uk/Id/ods-organization-code';
@@ -182,6 +182,8 @@ export interface RecordView {
   timeline: TimelineItem[];
   observations: Observation[];
   withheld: Withheld | null;
+  /** Each source system's name as this page shows it (the same everywhere on the page). */
+  sourceLabels: ReadonlyMap<string, string>;
 }
 
 /** Builds the record view; `today` (YYYY-MM-DD) decides ages and what is current. */
@@ -193,7 +195,14 @@ export function buildRecordView(bundle: Bundle, today: string): RecordView {
   const patient = patientView(patientResource, today);
   const practiceNames = new Map<string, string>();
   if (patient.practice?.ods) practiceNames.set(patient.practice.ods, patient.practice.name);
-  const label = (s: string) => sourceLabel(s, practiceNames);
+  // Each source's care setting as the server tagged its items; the key's convention only where it did not.
+  const tagged = new Map<string, Setting>();
+  for (const r of items) {
+    const t = taggedSetting(r.meta);
+    if (t && r.meta?.source && !tagged.has(r.meta.source)) tagged.set(r.meta.source, t);
+  }
+  const settingOfSource = (s: string) => tagged.get(s) ?? settingOf(s);
+  const label = (s: string) => sourceLabel(s, practiceNames, settingOfSource(s));
 
   const problems = new Map<string, ProblemView>();
   const medications = new Map<string, MedicationView>();
@@ -211,8 +220,8 @@ export function buildRecordView(bundle: Bundle, today: string): RecordView {
     const fallbackDate = r.meta?.lastUpdated ?? '';
     const add = (date: string | null | undefined, type: TimelineType, title: string, detail: string | null = null) => {
       const d = date || fallbackDate;
-      timeline.push({ id: `${r.resourceType}/${r.id}`, resourceType: r.resourceType, date: d, type, title, detail, source, sourceLabel: label(source), setting: settingOf(source) });
-      const s = sources.get(source) ?? { system: source, label: label(source), setting: settingOf(source), items: 0, latest: null };
+      timeline.push({ id: `${r.resourceType}/${r.id}`, resourceType: r.resourceType, date: d, type, title, detail, source, sourceLabel: label(source), setting: settingOfSource(source) });
+      const s = sources.get(source) ?? { system: source, label: label(source), setting: settingOfSource(source), items: 0, latest: null };
       s.items++;
       if (date && (!s.latest || date > s.latest)) s.latest = date;
       sources.set(source, s);
@@ -282,7 +291,7 @@ export function buildRecordView(bundle: Bundle, today: string): RecordView {
         break;
       }
       case 'Encounter': {
-        const e = encounterOf(r as Encounter, source);
+        const e = encounterOf(r as Encounter, source, settingOfSource(source));
         if (e.kind === 'admission' || e.kind === 'emergency' || e.kind === 'outpatient') hospitalEncounters.push(e);
         if (e.kind === 'mental-health') mentalHealthContacts.push(e);
         add(e.start, e.kind === 'admission' ? 'admission' : e.kind === 'emergency' ? 'emergency' : 'encounter', e.label, [e.place, e.end && e.kind === 'admission' ? `discharged ${datePart(e.end)}` : null].filter(Boolean).join(' — ') || null);
@@ -316,7 +325,7 @@ export function buildRecordView(bundle: Bundle, today: string): RecordView {
   timeline.sort((a, b) => (a.date < b.date ? 1 : a.date > b.date ? -1 : a.id < b.id ? -1 : 1));
   return {
     patient,
-    sources: [...sources.values()].sort((a, b) => compareSources(a.system, b.system)),
+    sources: [...sources.values()].sort((a, b) => compareSources(a.system, b.system, settingOfSource)),
     problems: [...problems.values()].sort((a, b) => Number(b.active) - Number(a.active) || byDateDesc<ProblemView>((p) => p.onset)(a, b)),
     medications: [...medications.values()].sort((a, b) => Number(b.current) - Number(a.current) || byDateDesc<MedicationView>((m) => m.date)(a, b)),
     allergies: [...allergies.values()].sort((a, b) => Number(b.active) - Number(a.active) || a.substance.localeCompare(b.substance)),
@@ -327,6 +336,7 @@ export function buildRecordView(bundle: Bundle, today: string): RecordView {
     timeline,
     observations,
     withheld: withheldOf(bundle, resources),
+    sourceLabels: new Map([...sources.values()].map((x) => [x.system, x.label])),
   };
 }
 
@@ -375,9 +385,8 @@ function medicationOf(m: MedicationStatement | MedicationRequest, today: string)
 }
 
 /** What kind of contact an Encounter is, from its class (HL7 v3 ActCode) and its source's setting. */
-function encounterOf(e: Encounter, source: string): EncounterView {
+function encounterOf(e: Encounter, source: string, setting: Setting): EncounterView {
   const cls = e.class?.code ?? null;
-  const setting = settingOf(source);
   const place = e.location?.[e.location.length - 1]?.location?.display ?? e.serviceProvider?.display ?? codeText(e.serviceType) ?? null;
   const type = codeText(e.type?.[0]) ?? codeText(e.serviceType);
   const base = { id: `Encounter/${e.id}`, start: e.period?.start ?? null, end: e.period?.end ?? null, place, status: e.status ?? null, source };

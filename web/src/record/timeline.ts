@@ -44,11 +44,11 @@ export function filterTimeline(items: readonly TimelineItem[], f: TimelineFilter
 
 /** Every value present in the items, with its count under the other two filters. */
 export function timelineFacets(items: readonly TimelineItem[], f: TimelineFilter): Facets {
-  const sources = new Map<string, { label: string; count: number }>();
+  const sources = new Map<string, { label: string; setting: Setting; count: number }>();
   const settings = new Map<Setting, number>();
   const types = new Map<TimelineType, number>();
   for (const i of items) {
-    if (!sources.has(i.source)) sources.set(i.source, { label: i.sourceLabel, count: 0 });
+    if (!sources.has(i.source)) sources.set(i.source, { label: i.sourceLabel, setting: i.setting, count: 0 });
     if (!settings.has(i.setting)) settings.set(i.setting, 0);
     if (!types.has(i.type)) types.set(i.type, 0);
     if (passes(i, f, 'sources')) sources.get(i.source)!.count++;
@@ -56,7 +56,7 @@ export function timelineFacets(items: readonly TimelineItem[], f: TimelineFilter
     if (passes(i, f, 'types')) types.set(i.type, types.get(i.type)! + 1);
   }
   return {
-    sources: [...sources.entries()].sort(([a], [b]) => compareSources(a, b)).map(([value, s]) => ({ value, label: s.label, count: s.count })),
+    sources: [...sources.entries()].sort(([a], [b]) => compareSources(a, b, (x) => sources.get(x)!.setting)).map(([value, s]) => ({ value, label: s.label, count: s.count })),
     settings: SETTINGS.filter((s) => settings.has(s)).map((value) => ({ value, label: SETTING_LABEL[value], count: settings.get(value)! })),
     types: TIMELINE_TYPES.filter((t) => types.has(t)).map((value) => ({ value, label: TIMELINE_TYPE_LABEL[value], count: types.get(value)! })),
   };

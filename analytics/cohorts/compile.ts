@@ -1,0 +1,191 @@
+// Compiles a cohort definition to ONE parameterised SQL query over the record store: the
+// registered population (each active person's latest GP registration, in source_identity) filtered
+// by one predicate per criterion. Every criterion on the record is a subquery over `resource`
+// that returns person ids, so the whole query is grouped by person first: on a distributed
+// PostgreSQL (Citus) with person, source_identity and resource distributed by person_id (and
+// practice a reference table) every subquery is a co-located semi-join and runs on each node.
+// Values are never written into the SQL text: codes, thresholds, dates and counts are bound
+// parameters ($1, $2, …); only fixed fragments chosen by the criterion's kind are SQL.
+import { SNOMED, windowStart, type CodeList, type CohortDefinition, type Criterion, type EncounterKind, type Window } from './definition.ts';
+
+export interface CompiledCohort {
+  sql: string;
+  params: unknown[];
+  /** The registers this one refers to, in the order they were expanded. */
+  uses: string[];
+}
+
+export interface CompileOptions {
+  /** The date the cohort is run for (YYYY-MM-DD): windows end here, ages are reached by it. */
+  asOf: string;
+  /** Only people registered at this practice (ODS code). */
+  practice?: string | null;
+  /** Finds another register by name (for `{"register": "diabetes"}`). */
+  resolve?: (name: string) => CohortDefinition | undefined;
+}
+
+export class CohortCompileError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'CohortCompileError';
+  }
+}
+
+const V2_0069 = 'http://terminology.hl7.org/CodeSystem/v2-0069';
+
+/** The clinical date of each resource type (first present), as text compared by its first 10 characters (YYYY-MM-DD). */
+const DATE_PATHS: Record<string, string[]> = {
+  Observation: ["r.content->>'effectiveDateTime'", "r.content->'effectivePeriod'->>'start'", "r.content->>'issued'"],
+  Encounter: ["r.content->'period'->>'start'"],
+  MedicationRequest: ["r.content->>'authoredOn'"],
+  MedicationStatement: ["r.content->>'effectiveDateTime'", "r.content->'effectivePeriod'->>'start'", "r.content->>'dateAsserted'"],
+  Procedure: ["r.content->>'performedDateTime'", "r.content->'performedPeriod'->>'start'"],
+  ServiceRequest: ["r.content->>'authoredOn'", "r.content->>'occurrenceDateTime'"],
+  CarePlan: ["r.content->'period'->>'start'", "r.content->>'created'"],
+};
+const dateOf = (type: string) => `left(COALESCE(${DATE_PATHS[type]!.join(', ')}), 10)`;
+
+/**
+ * Encounter kinds as the feeds record them: A&E attendances are class EMER (HL7 v2 PV1-2 E);
+ * admissions are class IMP with priority EM (emergency) or otherwise (elective); hospital
+ * outpatient attendances are class AMB with a PAS treatment function (table 0069); community
+ * contacts are home-health encounters from a non-GP source; GP consultations come from a GP system.
+ */
+const ENCOUNTER_SQL: Record<EncounterKind, string> = {
+  'ae-attendance': "r.content->'class'->>'code' = 'EMER'",
+  'emergency-admission': `r.content->'class'->>'code' = 'IMP' AND COALESCE(r.content->'priority'->'coding', '[]'::jsonb) @> '[{"code":"EM"}]'::jsonb`,
+  'elective-admission': `r.content->'class'->>'code' = 'IMP' AND NOT COALESCE(r.content->'priority'->'coding', '[]'::jsonb) @> '[{"code":"EM"}]'::jsonb`,
+  outpatient: `r.content->'class'->>'code' = 'AMB' AND COALESCE(r.content->'serviceType'->'coding', '[]'::jsonb) @> '[{"system":"${V2_0069}"}]'::jsonb`,
+  'community-contact': "r.content->'class'->>'code' = 'HH' AND r.source_system NOT LIKE 'gp:%'",
+  'gp-consultation': "r.source_system LIKE 'gp:%'",
+  any: 'true',
+};
+
+const INACTIVE_CONDITION = ['inactive', 'resolved', 'remission'];
+
+/** Compiles a definition (and the registers it refers to) into one query returning person_id, practice, neighbourhood. */
+export function compileCohort(def: CohortDefinition, opts: CompileOptions): CompiledCohort {
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(opts.asOf) || Number.isNaN(Date.parse(opts.asOf))) throw new CohortCompileError(`asOf must be a date YYYY-MM-DD, got "${opts.asOf}"`);
+  const params: unknown[] = [];
+  const uses: string[] = [];
+  const bind = (v: unknown) => {
+    params.push(v);
+    return `$${params.length}`;
+  };
+  // Bound on first use: PostgreSQL refuses a parameter the statement never mentions (its type is unknown).
+  let asOfParam: string | undefined;
+  const asOfRef = () => (asOfParam ??= bind(opts.asOf));
+
+  const inResources = (type: string, where: string[], within?: Window): string => {
+    const w = [`r.resource_type = '${type}'`, 'r.person_id IS NOT NULL', ...where];
+    if (within) w.push(`${dateOf(type)} >= ${bind(windowStart(opts.asOf, within))}`, `${dateOf(type)} <= ${asOfRef()}`);
+    // EXISTS, not IN: under NOT the planner makes it an anti-join, where NOT IN over a large
+    // subquery can fall back to a subplan run once per person.
+    return `EXISTS (SELECT 1 FROM resource r WHERE r.person_id = b.person_id AND ${w.join(' AND ')})`;
+  };
+  const codingIn = (path: string, list: CodeList) =>
+    `EXISTS (SELECT 1 FROM jsonb_array_elements(COALESCE(${path}, '[]'::jsonb)) AS c(coding) WHERE c.coding->>'system' = ${bind(list.system ?? SNOMED)} AND c.coding->>'code' = ANY(${bind(list.codes)}::text[]))`;
+
+  const visit = (c: Criterion, stack: string[]): string => {
+    if ('all' in c) return `(${c.all.map((x) => visit(x, stack)).join(' AND ')})`;
+    if ('any' in c) return `(${c.any.map((x) => visit(x, stack)).join(' OR ')})`;
+    if ('not' in c) return `NOT ${visit(c.not, stack)}`;
+    if ('condition' in c) {
+      const where = [codingIn("r.content->'code'->'coding'", c.condition)];
+      if (!c.condition.includeInactive) {
+        where.push(`COALESCE(r.content->'clinicalStatus'->'coding'->0->>'code', 'active') <> ALL(${bind(INACTIVE_CONDITION)}::text[])`);
+        where.push(`COALESCE(r.content->'verificationStatus'->'coding'->0->>'code', 'confirmed') <> 'entered-in-error'`);
+      }
+      return inResources('Condition', where);
+    }
+    if ('observation' in c) {
+      const o = c.observation;
+      const w = ["r.resource_type = 'Observation'", 'r.person_id IS NOT NULL', `COALESCE(r.content->>'status', 'final') <> 'entered-in-error'`, codingIn("r.content->'code'->'coding'", o)];
+      if (o.within) w.push(`${dateOf('Observation')} >= ${bind(windowStart(opts.asOf, o.within))}`);
+      w.push(`${dateOf('Observation')} <= ${asOfRef()}`);
+      const value = `CASE WHEN jsonb_typeof(r.content->'valueQuantity'->'value') = 'number' THEN (r.content->'valueQuantity'->>'value')::numeric END`;
+      if (o.comparator === undefined) return `EXISTS (SELECT 1 FROM resource r WHERE r.person_id = b.person_id AND ${w.join(' AND ')})`;
+      const test = `v.value ${o.comparator} ${bind(o.value)}::numeric`;
+      if (o.which === 'any') {
+        return `b.person_id IN (SELECT v.person_id FROM (SELECT r.person_id, ${value} AS value FROM resource r WHERE ${w.join(' AND ')}) v WHERE ${test})`;
+      }
+      // The latest result in the window (ties: the larger value, so that the answer is stable).
+      return `b.person_id IN (SELECT v.person_id FROM (SELECT DISTINCT ON (r.person_id) r.person_id, ${value} AS value FROM resource r WHERE ${w.join(' AND ')} ORDER BY r.person_id, ${dateOf('Observation')} DESC, 2 DESC NULLS LAST) v WHERE ${test})`;
+    }
+    if ('encounter' in c) {
+      const e = c.encounter;
+      const w = ["r.resource_type = 'Encounter'", 'r.person_id IS NOT NULL', `COALESCE(r.content->>'status', 'finished') NOT IN ('cancelled', 'entered-in-error')`, ENCOUNTER_SQL[e.kind]];
+      if (e.serviceTypes) w.push(`EXISTS (SELECT 1 FROM jsonb_array_elements(COALESCE(r.content->'serviceType'->'coding', '[]'::jsonb)) AS c(coding) WHERE c.coding->>'code' = ANY(${bind(e.serviceTypes)}::text[]))`);
+      if (e.types) w.push(`EXISTS (SELECT 1 FROM jsonb_array_elements(COALESCE(r.content->'type', '[]'::jsonb)) AS t(concept), jsonb_array_elements(COALESCE(t.concept->'coding', '[]'::jsonb)) AS c(coding) WHERE c.coding->>'code' = ANY(${bind(e.types)}::text[]))`);
+      if (e.within) w.push(`${dateOf('Encounter')} >= ${bind(windowStart(opts.asOf, e.within))}`);
+      w.push(`${dateOf('Encounter')} <= ${asOfRef()}`);
+      const atLeast = e.atLeast ?? 1;
+      if (atLeast === 1) return `EXISTS (SELECT 1 FROM resource r WHERE r.person_id = b.person_id AND ${w.join(' AND ')})`;
+      return `b.person_id IN (SELECT r.person_id FROM resource r WHERE ${w.join(' AND ')} GROUP BY r.person_id HAVING count(*) >= ${bind(atLeast)}::int)`;
+    }
+    if ('medication' in c) {
+      const m = c.medication;
+      const w = [`r.resource_type IN ('MedicationRequest', 'MedicationStatement')`, 'r.person_id IS NOT NULL', codingIn("r.content->'medicationCodeableConcept'->'coding'", m)];
+      if (m.within) {
+        const d = `left(COALESCE(r.content->>'authoredOn', r.content->>'effectiveDateTime', r.content->'effectivePeriod'->>'start', r.content->>'dateAsserted'), 10)`;
+        w.push(`${d} >= ${bind(windowStart(opts.asOf, m.within))}`, `${d} <= ${asOfRef()}`);
+      } else {
+        w.push(`r.content->>'status' IN ('active', 'completed', 'intended', 'on-hold')`);
+      }
+      return `EXISTS (SELECT 1 FROM resource r WHERE r.person_id = b.person_id AND ${w.join(' AND ')})`;
+    }
+    if ('procedure' in c) return inResources('Procedure', [codingIn("r.content->'code'->'coding'", c.procedure), `COALESCE(r.content->>'status', 'completed') NOT IN ('entered-in-error', 'not-done')`], c.procedure.within);
+    if ('referral' in c) return inResources('ServiceRequest', [codingIn("r.content->'code'->'coding'", c.referral), `COALESCE(r.content->>'status', 'active') NOT IN ('entered-in-error', 'revoked')`], c.referral.within);
+    if ('carePlan' in c) {
+      const where = [`r.content->>'status' IN ('active', 'on-hold')`];
+      if (c.carePlan.categories) {
+        where.push(`EXISTS (SELECT 1 FROM jsonb_array_elements(COALESCE(r.content->'category', '[]'::jsonb)) AS cat(concept) WHERE ${codingIn("cat.concept->'coding'", c.carePlan.categories)})`);
+      }
+      return inResources('CarePlan', where, c.carePlan.within);
+    }
+    if ('age' in c) {
+      const parts: string[] = [];
+      // Age in whole years on asOf: at least min ⇔ born on or before asOf − min years; at most max ⇔ born after asOf − (max + 1) years.
+      if (c.age.min !== undefined) parts.push(`b.birth_date <= ${bind(yearsBefore(opts.asOf, c.age.min))}::date`);
+      if (c.age.max !== undefined) parts.push(`b.birth_date > ${bind(yearsBefore(opts.asOf, c.age.max + 1))}::date`);
+      return `(${parts.join(' AND ')})`;
+    }
+    if ('practice' in c) return `b.practice = ANY(${bind(c.practice)}::text[])`;
+    if ('neighbourhood' in c) return `b.neighbourhood = ANY(${bind(c.neighbourhood)}::text[])`;
+    if ('register' in c) {
+      const name = c.register;
+      if (stack.includes(name)) throw new CohortCompileError(`circular reference: ${[...stack, name].join(' → ')}`);
+      const other = opts.resolve?.(name);
+      if (!other) throw new CohortCompileError(`register "${name}" (referred to by ${stack[stack.length - 1]}) does not exist`);
+      if (!uses.includes(name)) uses.push(name);
+      return `(${visit(other.criteria, [...stack, name])})`;
+    }
+    throw new CohortCompileError(`unknown criterion ${JSON.stringify(Object.keys(c))}`);
+  };
+
+  const predicate = visit(def.criteria, [def.name]);
+  const practiceFilter = opts.practice ? ` AND b.practice = ${bind(opts.practice)}` : '';
+  const sql = `WITH registered AS (
+  SELECT DISTINCT ON (s.person_id) s.person_id, substr(s.source_system, 4) AS practice, s.birth_date
+    FROM source_identity s JOIN person p ON p.person_id = s.person_id AND p.status = 'active'
+   WHERE s.source_system LIKE 'gp:%'
+   ORDER BY s.person_id, s.updated_at DESC
+), b AS (
+  SELECT g.person_id, g.practice, g.birth_date, pr.neighbourhood
+    FROM registered g LEFT JOIN practice pr ON pr.ods_code = g.practice
+   WHERE g.person_id NOT IN (SELECT r.person_id FROM resource r
+                              WHERE r.resource_type = 'Patient' AND r.person_id IS NOT NULL
+                                AND (r.content->>'deceasedBoolean' = 'true' OR r.content ? 'deceasedDateTime'))
+)
+SELECT b.person_id::text AS person_id, b.practice, b.neighbourhood
+  FROM b
+ WHERE ${predicate}${practiceFilter}
+ ORDER BY b.person_id`;
+  return { sql, params, uses };
+}
+
+function yearsBefore(asOf: string, years: number): string {
+  const d = new Date(`${asOf}T00:00:00Z`);
+  d.setUTCFullYear(d.getUTCFullYear() - years);
+  return d.toISOString().slice(0, 10);
+}

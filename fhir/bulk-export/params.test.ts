@@ -1,0 +1,60 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { exportable, fromParameters, fromQuery, NDJSON, parseExportParameters, wantsReference } from './params.ts';
+
+const ok = (raw: Record<string, string[]>, level: 'system' | 'patient' | 'group' = 'system', lenient = false) => {
+  const r = parseExportParameters(raw, level, lenient);
+  assert.equal(r.kind, 'ok', JSON.stringify(r));
+  return r.kind === 'ok' ? r.params : (null as never);
+};
+const problems = (raw: Record<string, string[]>, level: 'system' | 'patient' | 'group' = 'system', lenient = false) => {
+  const r = parseExportParameters(raw, level, lenient);
+  assert.equal(r.kind, 'invalid', JSON.stringify(r));
+  return r.kind === 'invalid' ? r.problems.join('\n') : '';
+};
+
+test('kick-off parameters: _outputFormat in its three spellings, _since as an instant, _type lists', () => {
+  assert.deepEqual(ok({}), { types: null, since: null, outputFormat: NDJSON, ignored: [] });
+  for (const f of ['application/fhir+ndjson', 'application/ndjson', 'ndjson', 'application/fhir ndjson']) assert.equal(ok({ _outputFormat: [f] }).outputFormat, NDJSON, f);
+  assert.match(problems({ _outputFormat: ['text/csv'] }), /_outputFormat "text\/csv"/);
+  assert.match(problems({ _outputFormat: ['ndjson', 'ndjson'] }), /once/);
+  assert.equal(ok({ _since: ['2025-10-15T00:00:00Z'] }).since, '2025-10-15T00:00:00.000Z');
+  assert.equal(ok({ _since: ['2025-10-15T01:30:00+01:00'] }).since, '2025-10-15T00:30:00.000Z');
+  assert.equal(ok({ _since: ['2025-10-15'] }).since, '2025-10-15T00:00:00.000Z');
+  for (const s of ['yesterday', '2025-13-01', '2025-10-15T25:00:00Z', '2025-10-15T10:00:00', "2025-01-01' OR 1=1"]) assert.match(problems({ _since: [s] }), /_since/, s);
+  // Repeated and comma-separated, duplicates once, order kept.
+  assert.deepEqual(ok({ _type: ['Patient,Observation', 'Encounter', 'Patient'] }).types, ['Patient', 'Observation', 'Encounter']);
+  assert.match(problems({ _type: ['Organization'] }, 'patient'), /Organization is not exported at patient level/);
+  assert.deepEqual(ok({ _type: ['Organization'] }, 'system').types, ['Organization']);
+  assert.match(problems({ _type: ['Bogus,Patient'] }), /_type: Bogus/);
+  assert.match(problems({ _type: [''] }), /at least one/);
+  assert.deepEqual(ok({ _type: ['Flag,Appointment'] }, 'patient').types, ['Flag', 'Appointment'], 'any FHIR R4 type a person may have');
+  assert.ok(exportable('Patient', 'group') && !exportable('Practitioner', 'group') && exportable('Practitioner', 'system') && !exportable('Patients', 'system'));
+  assert.equal(wantsReference(null, 'system'), true);
+  assert.equal(wantsReference(['Patient'], 'system'), false);
+  assert.equal(wantsReference(null, 'patient'), false);
+});
+
+test('unsupported and unknown parameters are refused, or ignored and reported when lenient', () => {
+  for (const p of ['_typeFilter', '_elements', 'patient', 'includeAssociatedData', '_until']) assert.match(problems({ [p]: ['x'] }), new RegExp(`${p} is not supported`));
+  assert.match(problems({ _count: ['10'] }), /_count is not a Bulk Data kick-off parameter/);
+  const lenient = ok({ _typeFilter: ['Observation?code=x'], _type: ['Patient,Bogus'] }, 'system', true);
+  assert.deepEqual(lenient.ignored, ['_typeFilter', '_type=Bogus']);
+  assert.deepEqual(lenient.types, ['Patient']);
+  assert.match(problems({ _type: ['Bogus'] }, 'system', true), /none of Bogus/);
+});
+
+test('query strings and Parameters bodies become name → values', () => {
+  assert.deepEqual({ ...fromQuery({ _type: ['A', 'B'], _since: 'x' }) }, { _type: ['A', 'B'], _since: ['x'] });
+  const body = fromParameters({ resourceType: 'Parameters', parameter: [{ name: '_type', valueString: 'Patient' }, { name: '_since', valueInstant: '2025-01-01T00:00:00Z' }, { name: 'patient', valueReference: { reference: 'Patient/1' } }] });
+  assert.equal(body.kind, 'ok');
+  if (body.kind === 'ok') assert.deepEqual({ ...body.raw }, { _type: ['Patient'], _since: ['2025-01-01T00:00:00Z'], patient: ['{"reference":"Patient/1"}'] });
+  assert.equal(fromParameters({ resourceType: 'Patient' }).kind, 'invalid');
+  assert.equal(fromParameters({ resourceType: 'Parameters', parameter: {} }).kind, 'invalid');
+  assert.equal(fromParameters({ resourceType: 'Parameters', parameter: [{ valueString: 'x' }] }).kind, 'invalid');
+  assert.equal(fromParameters(undefined).kind, 'ok');
+  // __proto__ as a parameter name is a name like any other (and unknown), never a prototype.
+  const proto = fromParameters({ resourceType: 'Parameters', parameter: [{ name: '__proto__', valueString: 'x' }] });
+  assert.equal(proto.kind, 'ok');
+  if (proto.kind === 'ok') assert.match(problems(proto.raw), /__proto__ is not a Bulk Data kick-off parameter/);
+});
