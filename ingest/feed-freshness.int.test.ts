@@ -28,7 +28,7 @@ for (const target of await testDatabases()) {
     ]);
     assert.deepEqual(await feedFreshness(db, []), []);
     // The index the figures come from (migration 0023).
-    const idx = await db.query<{ indexname: string }>(`SELECT indexname FROM pg_indexes WHERE tablename = 'ingest_message' AND indexname = 'ingest_message_source_received_idx'`);
+    const idx = await db.query<{ indexname: string }>(`SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() AND tablename = 'ingest_message' AND indexname = 'ingest_message_source_received_idx'`);
     assert.equal(idx.rows.length, 1);
   });
 }

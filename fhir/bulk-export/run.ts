@@ -12,7 +12,10 @@ import { appendAuditBatch, type AuditEntry } from '../../access/audit.ts';
 import { gatherAccessFacts, type PersonKey } from '../../access/facts-store.ts';
 import { decide, visibleUnder, type Decision, type ExportScope, type Policy } from '../../access/policy.ts';
 import type { Database, Queryable } from '../../db/database.ts';
+import { tagCareSettings } from '../../record/care-setting.ts';
 import { presentResource } from '../../record/fhir-bundle.ts';
+import { OrganisationDirectory } from '../../record/organisations.ts';
+import { defaultReferenceData } from '../../record/reference/reference-data.ts';
 import type { PracticeRow } from '../../record/rows.ts';
 import { allPractices, identitiesOf, membersOf, peoplePage, referencePage, resourcesPage, sourcePatientsOf, type PeopleScope, type ResourceKey } from './export-store.ts';
 import { advanceSlice, appendChunks, filesOf, finishJob, holdJob, insertFile, lockJob, lockSlice, openFiles, slicesLeft, slicesOf, type ExportJob, type SliceProgress } from './job-store.ts';
@@ -177,7 +180,9 @@ async function exportPeople(
     const identitiesOfPerson = groupBy(identities, (i) => ownerOf.get(i.person_id));
     const patientsOfPerson = groupBy(sourcePatients, (s) => ownerOf.get(s.person_id));
     const withPatient = wanted === null || wanted.includes('Patient');
-    const practices: PracticeRow[] = withPatient ? await allPractices(tx) : [];
+    const practices: PracticeRow[] = await allPractices(tx);
+    // Each item's care setting as a meta.tag, as $everything presents it (record/care-setting.ts).
+    const directory = new OrganisationDirectory(defaultReferenceData(), practices);
     const personById = new Map(people.map((p) => [p.person_id, p]));
     for (const [personId, state] of permitted) {
       const ids = identitiesOfPerson.get(personId) ?? [];
@@ -195,6 +200,7 @@ async function exportPeople(
     let after: ResourceKey | null = null;
     for (;;) {
       const rows = await resourcesPage(tx, memberIds, { types, since: job.since, before: job.transactionTime }, after, o.pageRows);
+      const shownRows: { owner: string; type: string; resource: ReturnType<typeof presentResource> }[] = [];
       for (const r of rows) {
         const owner = ownerOf.get(r.person_id ?? '');
         const state = owner ? permitted.get(owner) : undefined;
@@ -204,9 +210,11 @@ async function exportPeople(
           continue;
         }
         addSubjectKey(state.keys, r.source_system, r.subject_id);
-        writer.add(r.resource_type, owner, JSON.stringify(presentResource(r, owner, state.keys)));
+        shownRows.push({ owner, type: r.resource_type, resource: presentResource(r, owner, state.keys) });
         state.counts[r.resource_type] = (state.counts[r.resource_type] ?? 0) + 1;
       }
+      tagCareSettings(shownRows, directory);
+      for (const x of shownRows) writer.add(x.type, x.owner, JSON.stringify(x.resource));
       await write();
       if (rows.length < o.pageRows) break;
       const last = rows[rows.length - 1]!;
