@@ -3,7 +3,8 @@
  * one type, as the FHIR API serves it (stable ids, references to the person's source Patients
  * pointed at the merged Patient, national codes), for the people the policy lets this user use:
  * read in keyset pages in person order, so each person is decided once and memory stays bounded
- * whatever the size of the store. For Patient, each person's merged Patient (the one
+ * whatever the size of the store, each tagged with its care setting as $everything tags it.
+ * For Patient, each person's merged Patient (the one
  * `GET /Patient/{person id}` serves). Per person: a national data opt-out or a restriction
  * leaves them out; the permit's obligations withhold sensitive items and, for roles whose policy
  * says so, pseudonymise what is handed on (access/pseudonymise.ts). Each resource goes to the
@@ -19,7 +20,10 @@ import { pseudonymFor, pseudonymiseResource, type Pseudonym } from '../access/ps
 import { SECONDARY_USE_KEY } from '../analytics/cohorts/pseudonym.ts';
 import { buildIntegratedRecord } from '../record/integrated-record.ts';
 import { fhirLogicalId, personPatientKeys, presentResource, toMergedPatient } from '../record/fhir-bundle.ts';
-import type { PersonRow, ResourceRow } from '../record/rows.ts';
+import type { PersonRow, PracticeRow, ResourceRow } from '../record/rows.ts';
+import { tagCareSettings } from '../record/care-setting.ts';
+import { OrganisationDirectory } from '../record/organisations.ts';
+import { defaultReferenceData } from '../record/reference/reference-data.ts';
 import { mergedPatientMeta } from './history.ts';
 import type { FhirStoreTx } from './store.ts';
 
@@ -83,10 +87,13 @@ export async function scanForSecondaryUse(tx: FhirStoreTx, kit: SecondaryUseKit,
       if (!rows.length) break;
       const last = rows[rows.length - 1]!;
       after = { personId: null, system: last.source_system, sourceId: last.source_id };
+      const shown: Resource[] = [];
       for (const row of rows) {
         if (!kit.visible(row, gate)) counts.withheld++;
-        else if (!(await emit(presentResource(row, null, new Set(), IN_PLACE)))) return;
+        else shown.push(presentResource(row, null, new Set(), IN_PLACE));
       }
+      tagCareSettings(shown.map((resource) => ({ resource })), new OrganisationDirectory(defaultReferenceData(), []));
+      for (const r of shown) if (!(await emit(r))) return;
     }
     return;
   }
@@ -104,21 +111,25 @@ export async function scanForSecondaryUse(tx: FhirStoreTx, kit: SecondaryUseKit,
     const fresh = [...byPerson.keys()].filter((id) => id !== carried?.personId);
     const states = await decidePeople(tx, kit, fresh, counts);
     if (carried) states.set(carried.personId, carried);
-    const keys = await patientKeysFor(tx, [...states.values()].filter((s) => s.person && s.decision?.kind === 'permit').map((s) => s.person!), byPerson);
+    const { keys, practices } = await patientKeysFor(tx, [...states.values()].filter((s) => s.person && s.decision?.kind === 'permit').map((s) => s.person!), byPerson);
     // The next page is read while this one is turned into rows (the database works while we do).
     if (rows.length === pageSize) {
       next = page({ personId: last.person_id!, system: last.source_system, sourceId: last.source_id });
       next.catch(() => undefined);
     }
+    const shown: Resource[] = [];
     for (const [personId, personRows] of byPerson) {
       const state = states.get(personId)!;
       if (!state.person || state.decision?.kind !== 'permit') continue;
       const permit = state.decision;
       for (const row of personRows) {
         if (!kit.visible(row, permit)) counts.withheld++;
-        else if (!(await emit(presentResource(row, state.person.person_id, keys.get(state.person.person_id) ?? new Set(), IN_PLACE)))) return;
+        else shown.push(presentResource(row, state.person.person_id, keys.get(state.person.person_id) ?? new Set(), IN_PLACE));
       }
     }
+    // Each item's care setting as a meta.tag, as $everything presents it (record/care-setting.ts).
+    tagCareSettings(shown.map((resource) => ({ resource })), new OrganisationDirectory(defaultReferenceData(), practices));
+    for (const r of shown) if (!(await emit(r))) return;
     carried = states.get(last.person_id!) ?? null;
   }
 }
@@ -171,11 +182,15 @@ function personKey(p: PersonRow): PersonKey {
 }
 
 /** The source Patients that stand for each person (a reference to one is served as the merged Patient). */
-async function patientKeysFor(tx: FhirStoreTx, persons: PersonRow[], byPerson: Map<string, ResourceRow[]>): Promise<Map<string, Set<string>>> {
-  const out = new Map<string, Set<string>>();
-  if (!persons.length) return out;
-  for (const s of await tx.loadSummaries(persons)) out.set(s.person.person_id, personPatientKeys(s.identities, byPerson.get(s.person.person_id) ?? []));
-  return out;
+async function patientKeysFor(tx: FhirStoreTx, persons: PersonRow[], byPerson: Map<string, ResourceRow[]>): Promise<{ keys: Map<string, Set<string>>; practices: PracticeRow[] }> {
+  const keys = new Map<string, Set<string>>();
+  const practices = new Map<string, PracticeRow>();
+  if (!persons.length) return { keys, practices: [] };
+  for (const s of await tx.loadSummaries(persons)) {
+    keys.set(s.person.person_id, personPatientKeys(s.identities, byPerson.get(s.person.person_id) ?? []));
+    for (const p of s.practices) practices.set(p.ods_code, p);
+  }
+  return { keys, practices: [...practices.values()] };
 }
 
 /** Patient: each permitted person's merged Patient, built from their identities and the source Patients they may be shown. */

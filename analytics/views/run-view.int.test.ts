@@ -109,6 +109,10 @@ for (const target of await testDatabases()) {
       assert.ok(lines.some((l) => l.includes(',142,mmHg,')) && lines.some((l) => l.includes(',88,mmHg,')));
       assert.ok(lines.some((l) => l.includes(',Serum sodium,131,mmol/L,')));
 
+      // Encounters carry their care setting, as $everything tags them.
+      const e = await run(analyst, example('encounters'));
+      assert.deepEqual(e.rows.map((r) => `${r.source}=${r.care_setting}`).sort(), ['csv:community=community', 'gp:P91001=gp', 'hl7:RM2=hospital', 'hl7:RM2=hospital', 'hl7:RM2=hospital']);
+
       // A row limit stops the scan early; --since leaves out what came before.
       assert.equal((await run(analyst, conditions, { limit: 1 })).rows.length, 1);
       assert.equal((await run(analyst, conditions, { since: '2025-10-01T12:00:00Z' })).rows.length, 1, 'only the plain person’s condition came after');
