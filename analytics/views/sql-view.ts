@@ -181,7 +181,7 @@ export function compileViewToSql(view: CompiledView, source: SqlSource, bind: (v
         const c = compile(parse(it.path), focus, ctx);
         if (c.k === 'bool') return { rel: `(SELECT to_jsonb(${c.sql}) AS node WHERE ${c.sql} IS NOT NULL)`, type: 'boolean', root: false };
         if (c.k === 'choice' || c.k === 'meta') return no('a choice element needs ofType(T)');
-        if (c.k === 'nav' && c.single) return { rel: `(SELECT v AS node FROM (SELECT ${asVal(c)} AS v) q WHERE v IS NOT NULL)`, type: c.type, root: c.root };
+        if (c.k === 'nav' && c.single) return { rel: `(SELECT v AS node FROM (SELECT ${asVal(c).sql} AS v) q WHERE v IS NOT NULL)`, type: c.type, root: c.root };
         if (c.k === 'val') return { rel: `(SELECT v AS node FROM (SELECT ${c.sql} AS v) q WHERE v IS NOT NULL)`, type: c.type, root: false };
         return { rel: `(SELECT e AS node FROM jsonb_array_elements(${asArr(c).sql}) e)`, type: c.type, root: false };
       });
@@ -406,9 +406,8 @@ function compile(n: AstNode, focus: Nav, ctx: Ctx): C {
       if (x.text !== '=' && x.text !== '!=') return no(`${x.text} is not compiled`);
       const [l, r] = [compile(kids[0]!, focus, ctx), compile(kids[1]!, focus, ctx)];
       for (const s of [l, r]) if (!isSingle(s) || !comparable(typeOf(s))) return no(`${x.text} is compiled between single values of primitive types (not dates)`);
-      const a = asVal(l).sql;
-      const b = asVal(r).sql;
-      return { k: 'bool', sql: `(CASE WHEN ${a} IS NULL OR ${b} IS NULL THEN NULL ELSE ${x.text === '=' ? '' : 'NOT '}(${a} = ${b}) END)` };
+      const op = x.text === '=' ? '' : 'NOT ';
+      return { k: 'bool', sql: lets([asVal(l).sql, asVal(r).sql], ([a, b]) => `CASE WHEN ${a} IS NULL OR ${b} IS NULL THEN NULL ELSE ${op}(${a} = ${b}) END`) };
     }
     case 'AndExpression':
     case 'OrExpression': {
@@ -419,19 +418,26 @@ function compile(n: AstNode, focus: Nav, ctx: Ctx): C {
     }
     case 'UnionExpression': {
       const [l, r] = [compile(kids[0]!, focus, ctx), compile(kids[1]!, focus, ctx)];
-      for (const s of [l, r]) if (!isSingle(s) || !comparable(typeOf(s))) return no('| is compiled between single values of primitive types');
-      const a = asVal(l).sql;
-      const b = asVal(r).sql;
+      for (const s of [l, r]) if (!isSingle(s) || !PRIMITIVE_TYPES.has(typeOf(s) ?? '')) return no('| is compiled between single values of primitive types');
       const t = typeOf(l) === typeOf(r) ? typeOf(l) : null;
       return {
         k: 'arr',
-        sql: `(CASE WHEN ${a} IS NULL THEN (CASE WHEN ${b} IS NULL THEN '[]'::jsonb ELSE jsonb_build_array(${b}) END) WHEN ${b} IS NULL OR ${a} = ${b} THEN jsonb_build_array(${a}) ELSE jsonb_build_array(${a}, ${b}) END)`,
+        sql: lets([asVal(l).sql, asVal(r).sql], ([a, b]) => `CASE WHEN ${a} IS NULL THEN (CASE WHEN ${b} IS NULL THEN '[]'::jsonb ELSE jsonb_build_array(${b}) END) WHEN ${b} IS NULL OR ${a} = ${b} THEN jsonb_build_array(${a}) ELSE jsonb_build_array(${a}, ${b}) END`),
         type: t,
       };
     }
     default:
       return no(`${x.type.replace(/Expression$/, '').toLowerCase() || x.type} is not compiled`);
   }
+}
+
+/** An expression using values more than once: each computed once (in a subquery) unless it is a parameter or a column. */
+function lets(values: string[], body: (names: string[]) => string): string {
+  const simple = (v: string) => /^(\$\d+(::[a-z]+)?|[a-z0-9_]+\.[a-z0-9_]+)$/.test(v);
+  if (values.every(simple)) return `(${body(values)})`;
+  const names = values.map((v, i) => (simple(v) ? v : `z.v${i}`));
+  const cols = values.map((v, i) => (simple(v) ? null : `${v} AS v${i}`)).filter((x): x is string => x !== null);
+  return `(SELECT ${body(names)} FROM (SELECT ${cols.join(', ')}) z)`;
 }
 
 function typeOf(c: C): string | null {
