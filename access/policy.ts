@@ -484,6 +484,24 @@ export function sensitiveCodesJsonPath(policy: Policy, categories: readonly stri
   return `strict $.**{0 to 12} ? (@.type() == "object" && @.system.type() == "string" && @.code.type() == "string" && (${terms.join(' || ')}))`;
 }
 
+/**
+ * A regular expression (PostgreSQL ARE) over a stored resource's JSON text that matches wherever
+ * sensitiveCodesJsonPath could: a string starting with any listed code (exact codes followed by
+ * their closing quote). A cheap first test, so that the path runs only on the few resources it
+ * might find something in. Null when a code has characters JSON text might escape (then use the
+ * path alone).
+ */
+export function sensitiveCodesPattern(policy: Policy, categories: readonly string[]): string | null {
+  const exact = new Set<string>();
+  const prefix = new Set<string>();
+  for (const c of categories) for (const [system, codes] of Object.entries(policy.codeLists[c] ?? {})) for (const code of codes) (system.includes('icd-10') ? prefix : exact).add(code);
+  const all = [...exact, ...prefix];
+  if (!all.length || all.some((c) => !/^[A-Za-z0-9 ._-]+$/.test(c))) return null;
+  const esc = (c: string) => c.replace(/[.]/g, '\\.');
+  const parts = [...(exact.size ? [`"(?:${[...exact].map(esc).join('|')})"`] : []), ...(prefix.size ? [`"(?:${[...prefix].map(esc).join('|')})`] : [])];
+  return parts.join('|');
+}
+
 const HERE = dirname(fileURLToPath(import.meta.url));
 export const DEFAULT_POLICY_FILE = join(HERE, 'policy', 'policy.json');
 export const DEFAULT_CODES_FILE = join(HERE, 'policy', 'sensitive-codes.json');

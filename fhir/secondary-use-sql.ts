@@ -22,7 +22,7 @@
  * false before anything is read. Rows come through a cursor in batches, so memory stays flat.
  */
 import type { Principal } from '../access/context.ts';
-import { decide, sensitiveCodesJsonPath, type Decision, type Obligations } from '../access/policy.ts';
+import { decide, sensitiveCodesJsonPath, sensitiveCodesPattern, type Decision, type Obligations } from '../access/policy.ts';
 import { pseudonymFor, type Pseudonym } from '../access/pseudonymise.ts';
 import { SECONDARY_USE_KEY } from '../analytics/cohorts/pseudonym.ts';
 import { nationalCodeSql } from '../record/coding.ts';
@@ -63,6 +63,7 @@ export async function scanForSecondaryUseSql(tx: FhirStoreTx, port: SqlScanPort,
   if (!people) return false;
   const { obligations, excluded } = people;
   const withheldPath = kit.policy ? sensitiveCodesJsonPath(kit.policy, obligations.withholdCategories) : null;
+  const withheldPattern = kit.policy ? sensitiveCodesPattern(kit.policy, obligations.withholdCategories) : null;
 
   // The relation the view's query reads (sql-view.ts): one row per resource the person's permit lets through.
   const needs = built.needs;
@@ -71,12 +72,13 @@ export async function scanForSecondaryUseSql(tx: FhirStoreTx, port: SqlScanPort,
   cols.push('r.source_system', 'r.person_id::text AS person_id', 'r.subject_id');
   if (needs.has('patient_keys')) cols.push('ARRAY(SELECT si.source_id FROM source_identity si WHERE si.person_id = r.person_id AND si.source_system = r.source_system) AS patient_keys');
   if (needs.has('pcode')) cols.push(`${nationalCodeSql('r.content', 'r.source_system', defaultReferenceData(), bind)} AS pcode`);
-  cols.push(withheldPath ? `jsonb_path_exists(r.content, ${bind(withheldPath)}::jsonpath, '{}', true) AS withheld` : 'false AS withheld');
+  const exact = withheldPath ? `jsonb_path_exists(r.content, ${bind(withheldPath)}::jsonpath, '{}', true)` : 'false';
+  cols.push(`${withheldPattern && withheldPath ? `(r.content::text ~ ${bind(withheldPattern)}::text AND ${exact})` : exact} AS withheld`);
   const type = bind(req.resourceType);
   const ex = bind(excluded.map((e) => e.id));
   const since = req.since ? ` AND r.received_at > ${bind(req.since)}::timestamptz` : '';
   const src = `SELECT ${cols.join(', ')} FROM resource r JOIN person p ON p.person_id = r.person_id AND p.status = 'active'
-     WHERE r.resource_type = ${type}${since} AND NOT EXISTS (SELECT 1 FROM unnest(${ex}::uuid[]) e(id) WHERE e.id = r.person_id)`;
+     WHERE r.resource_type = ${type}${since} AND NOT EXISTS (SELECT 1 FROM unnest(${ex}::uuid[]) e(id) WHERE e.id = r.person_id) OFFSET 0`;
   const sql = withheldPath
     ? `SELECT v.r FROM (${src}) src CROSS JOIN LATERAL (SELECT q.r FROM (${built.rowsSql}) q WHERE NOT src.withheld UNION ALL SELECT NULL::text WHERE src.withheld) v`
     : `SELECT v.r FROM (${src}) src CROSS JOIN LATERAL (${built.rowsSql}) v`;
@@ -85,6 +87,8 @@ export async function scanForSecondaryUseSql(tx: FhirStoreTx, port: SqlScanPort,
   await countPeople(port, req, excluded, counts);
   counts.unlinked = await tx.unlinkedCount(req.resourceType);
   const pseudonym = pseudonymised ? pseudonymFor(await tx.pseudonymKey(SECONDARY_USE_KEY)) : null;
+  // JIT compiling a query this size costs seconds and saves little on row-at-a-time jsonb work.
+  await port.query('SET LOCAL jit = off', []);
   await port.cursor<{ r: string | null }>(sql, params, BATCH, async (rows) => {
     const out: string[] = [];
     for (const x of rows) {

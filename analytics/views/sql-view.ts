@@ -165,15 +165,25 @@ export function compileViewToSql(view: CompiledView, source: SqlSource, bind: (v
     }
   };
 
-  /** The SELECT for one select on a focus, giving c{position} for every position it fills. */
-  const gen = (s: CompiledSelect, focus: Nav, at: string, whereSql: string[]): string => {
-    const from: string[] = [];
+  /** One select on a focus, as parts of a SELECT: c{position} for every position it fills, FROM items and LATERAL joins. */
+  interface Parts {
+    cols: string[];
+    from: string[];
+    joins: string[];
+  }
+  const toSql = (p: Parts, whereSql: string[] = []): string => {
+    const cols = p.cols.length ? p.cols : ['1 AS none'];
+    const from = p.from.length ? p.from : p.joins.length ? [`(VALUES (1)) ${alias('o')}(x)`] : [];
+    return `SELECT ${cols.join(', ')}${from.length ? ` FROM ${from.join(', ')}` : ''}${p.joins.length ? ` ${p.joins.join(' ')}` : ''}${whereSql.length ? ` WHERE ${whereSql.join(' AND ')}` : ''}`;
+  };
+  const gen = (s: CompiledSelect, focus: Nav, at: string): Parts => {
+    const out: Parts = { cols: [], from: [], joins: [] };
     let item: Nav = focus;
     let present: string | null = null;
     const it = s.iteration;
     if (it?.kind === 'repeat') {
       reasons.push(`${at}.repeat: repeat is not compiled to SQL`);
-      return '';
+      return out;
     }
     if (it) {
       const f = alias('f');
@@ -185,16 +195,15 @@ export function compileViewToSql(view: CompiledView, source: SqlSource, bind: (v
         if (c.k === 'val') return { rel: `(SELECT v AS node FROM (SELECT ${c.sql} AS v) q WHERE v IS NOT NULL)`, type: c.type, root: false };
         return { rel: `(SELECT e AS node FROM jsonb_array_elements(${asArr(c).sql}) e)`, type: c.type, root: false };
       });
-      if (!items) return '';
-      if (it.kind === 'forEach') from.push(`${items.rel} ${f}`);
+      if (!items) return out;
+      if (it.kind === 'forEach') out.from.push(`${items.rel} ${f}`);
       else {
-        from.push(`(VALUES (1)) ${alias('o')}(x) LEFT JOIN LATERAL (SELECT node, true AS present FROM ${items.rel} i) ${f} ON true`);
+        out.from.push(`(VALUES (1)) ${alias('o')}(x) LEFT JOIN LATERAL (SELECT node, true AS present FROM ${items.rel} i) ${f} ON true`);
         present = `${f}.present`;
       }
       item = { k: 'nav', base: `${f}.node`, jp: '$', type: items.type, single: true, root: items.root };
-    } else from.push(`(VALUES (1)) ${alias('o')}(x)`);
+    }
 
-    const cols: string[] = [];
     for (const c of s.columns) {
       shapes[c.index] = { ...shapes[c.index]!, at: c.at, path: c.path };
       const sql = attempt(`${c.at}.path`, c.path, () => {
@@ -215,36 +224,37 @@ export function compileViewToSql(view: CompiledView, source: SqlSource, bind: (v
         shape.shape = 'array';
         return asArr(e).sql;
       });
-      if (sql !== null) cols.push(`${sql} AS c${c.index}`);
+      if (sql !== null) out.cols.push(`${sql} AS c${c.index}`);
     }
-    const positions = new Set<number>(s.columns.map((c) => c.index));
-    const joins: string[] = [];
     const guard = (sql: string, childPositions: number[]): string =>
       present === null ? sql : `SELECT * FROM (${sql}) g WHERE ${present} IS TRUE UNION ALL SELECT ${childPositions.map((p) => `NULL::jsonb AS c${p}`).join(', ')} WHERE ${present} IS NULL`;
     for (const [j, child] of s.selects.entries()) {
+      const parts = gen(child, item, `${at}.select[${j}]`);
+      if (present === null && !child.iteration) {
+        // A nested select on the same focus: its columns and joins are this select's (no subquery).
+        out.cols.push(...parts.cols);
+        out.from.push(...parts.from);
+        out.joins.push(...parts.joins);
+        continue;
+      }
       const ps = allPositions(child);
       const a = alias('s');
-      joins.push(`CROSS JOIN LATERAL (${guard(gen(child, item, `${at}.select[${j}]`, []), ps)}) ${a}`);
-      for (const p of ps) {
-        positions.add(p);
-        cols.push(`${a}.c${p}`);
-      }
+      out.joins.push(`CROSS JOIN LATERAL (${guard(toSql(parts), ps)}) ${a}`);
+      for (const p of ps) out.cols.push(`${a}.c${p}`);
     }
     if (s.unionAll.length) {
       const ps = allPositions(s.unionAll[0]!);
       const a = alias('u');
       const branches = s.unionAll.map((b, j) => {
-        const q = gen(b, item, `${at}.unionAll[${j}]`, []);
-        return `SELECT ${ps.map((p) => `b.c${p}`).join(', ')} FROM (${q}) b`;
+        const parts = gen(b, item, `${at}.unionAll[${j}]`);
+        const cols = new Map(parts.cols.map((c) => [/(?: AS |^[a-z]+\d+\.)(c\d+)$/.exec(c)?.[1] ?? c, c]));
+        // Each branch gives the union's positions in the same order.
+        return toSql({ ...parts, cols: ps.map((p) => cols.get(`c${p}`) ?? `NULL::jsonb AS c${p}`) });
       });
-      joins.push(`CROSS JOIN LATERAL (${guard(branches.join(' UNION ALL '), ps)}) ${a}`);
-      for (const p of ps) {
-        positions.add(p);
-        cols.push(`${a}.c${p}`);
-      }
+      out.joins.push(`CROSS JOIN LATERAL (${guard(branches.join(' UNION ALL '), ps)}) ${a}`);
+      for (const p of ps) out.cols.push(`${a}.c${p}`);
     }
-    if (!cols.length) cols.push('1 AS none');
-    return `SELECT ${cols.join(', ')} FROM ${from.join(', ')} ${joins.join(' ')}${whereSql.length ? ` WHERE ${whereSql.join(' AND ')}` : ''}`;
+    return out;
   };
 
   const where: string[] = [];
@@ -256,7 +266,7 @@ export function compileViewToSql(view: CompiledView, source: SqlSource, bind: (v
     });
     if (sql) where.push(sql);
   }
-  const body = gen(view.root, rootFocus, 'select', where);
+  const body = toSql(gen(view.root, rootFocus, 'select'), where);
   if (reasons.length) return { kind: 'js', reasons };
   const rowsSql = `SELECT jsonb_build_array(${view.columns.map((_, i) => `t.c${i}`).join(', ')})::text AS r FROM (${body}) t`;
   return { kind: 'sql', view: { rowsSql, needs: ctx.needs, columns: shapes } };
@@ -602,13 +612,14 @@ function invoke(n: AstNode, left: C, ctx: Ctx, atRoot: boolean): C {
 function referenceKey(ref: string, type: string | null, ctx: Ctx): string {
   const text = `(CASE WHEN jsonb_typeof(${ref} -> 'reference') = 'string' THEN ${ref} ->> 'reference' END)`;
   const want = (t: string) => (type === null ? 'true' : `${t} = ${ctx.bind(type)}::text`);
-  const target = `(SELECT CASE WHEN ${want('m[1]')} THEN to_jsonb(m[2]) END FROM regexp_match(${text}, ${ctx.bind(REFERENCE_TARGET)}::text) m)`;
-  if (ctx.source.kind !== 'store') return target;
+  if (ctx.source.kind !== 'store') return `(SELECT CASE WHEN ${want('m[1]')} THEN to_jsonb(m[2]) END FROM regexp_match(${text}, ${ctx.bind(REFERENCE_TARGET)}::text) m)`;
   ctx.needs.add('source_system').add('person_id').add('subject_id').add('patient_keys');
-  const personal = `(m[2] = src.subject_id OR m[2] = ANY(src.patient_keys))`;
-  const relative = `(SELECT CASE WHEN NOT (${want('m[1]')}) THEN NULL WHEN m[1] = 'Patient' AND ${personal} THEN to_jsonb(src.person_id) ELSE to_jsonb(fhir_logical_id(src.source_system, m[1], m[2])) END FROM regexp_match(${text}, ${ctx.bind(RELATIVE_REFERENCE)}::text) m)`;
-  const absolute = ctx.source.pseudonymised ? `(CASE WHEN ${text} ~ ${ctx.bind('(^|/)Patient/')}::text THEN NULL ELSE ${target} END)` : target;
-  return `(CASE WHEN ${text} ~ ${ctx.bind(RELATIVE_REFERENCE)}::text THEN ${relative} ELSE ${absolute} END)`;
+  const personal = `(b.rel[2] = src.subject_id OR b.rel[2] = ANY(src.patient_keys))`;
+  // A relative reference is presented first (the person, or the target's stable id); an absolute one is kept as sent — but removed, pseudonymised, when it is to a Patient.
+  const absolute = ctx.source.pseudonymised ? `WHEN b.t ~ ${ctx.bind('(^|/)Patient/')}::text THEN NULL ` : '';
+  return `(SELECT CASE WHEN b.rel IS NOT NULL THEN (CASE WHEN NOT (${want('b.rel[1]')}) THEN NULL WHEN b.rel[1] = 'Patient' AND ${personal} THEN to_jsonb(src.person_id) ELSE to_jsonb(fhir_logical_id(src.source_system, b.rel[1], b.rel[2])) END)
+    WHEN b.abs IS NULL THEN NULL ${absolute}WHEN ${want('b.abs[1]')} THEN to_jsonb(b.abs[2]) END
+    FROM (SELECT a.t, regexp_match(a.t, ${ctx.bind(RELATIVE_REFERENCE)}::text) AS rel, regexp_match(a.t, ${ctx.bind(REFERENCE_TARGET)}::text) AS abs FROM (SELECT ${text} AS t) a) b)`;
 }
 
 /** A where()/exists() criterion as an SQL/JSON path predicate over `@` (true keeps the item; false and unknown do not, as FHIRPath's empty). */
