@@ -485,21 +485,23 @@ export function sensitiveCodesJsonPath(policy: Policy, categories: readonly stri
 }
 
 /**
- * A regular expression (PostgreSQL ARE) over a stored resource's JSON text that matches wherever
- * sensitiveCodesJsonPath could: a string starting with any listed code (exact codes followed by
- * their closing quote). A cheap first test, so that the path runs only on the few resources it
- * might find something in. Null when a code has characters JSON text might escape (then use the
- * path alone).
+ * A cheap first test for sensitiveCodesJsonPath (PostgreSQL jsonpath), true wherever it could be:
+ * any `code` anywhere equal to a listed code, or a coding of an ICD-10 system whose code starts
+ * with a listed one. It visits each node once with a light test, where the exact path tests
+ * every node against every list; the exact path then runs only on the few resources it passes.
+ * Null when there is nothing to withhold.
  */
-export function sensitiveCodesPattern(policy: Policy, categories: readonly string[]): string | null {
+export function sensitiveCodesFirstTest(policy: Policy, categories: readonly string[]): string | null {
   const exact = new Set<string>();
-  const prefix = new Set<string>();
-  for (const c of categories) for (const [system, codes] of Object.entries(policy.codeLists[c] ?? {})) for (const code of codes) (system.includes('icd-10') ? prefix : exact).add(code);
-  const all = [...exact, ...prefix];
-  if (!all.length || all.some((c) => !/^[A-Za-z0-9 ._-]+$/.test(c))) return null;
-  const esc = (c: string) => c.replace(/[.]/g, '\\.');
-  const parts = [...(exact.size ? [`"(?:${[...exact].map(esc).join('|')})"`] : []), ...(prefix.size ? [`"(?:${[...prefix].map(esc).join('|')})`] : [])];
-  return parts.join('|');
+  const prefix = new Map<string, Set<string>>();
+  for (const c of categories)
+    for (const [system, codes] of Object.entries(policy.codeLists[c] ?? {}))
+      for (const code of codes) system.includes('icd-10') ? (prefix.get(system) ?? prefix.set(system, new Set()).get(system)!).add(code) : exact.add(code);
+  const q = (s: string) => JSON.stringify(s);
+  const parts: string[] = [];
+  if (exact.size) parts.push(`strict $.**.code ? (${[...exact].map((c) => `@ == ${q(c)}`).join(' || ')})`);
+  for (const [system, codes] of prefix) parts.push(`strict $.** ? (@.system == ${q(system)}).code ? (${[...codes].map((c) => `@ starts with ${q(c)}`).join(' || ')})`);
+  return parts.length ? parts.join('\u0000') : null;
 }
 
 const HERE = dirname(fileURLToPath(import.meta.url));

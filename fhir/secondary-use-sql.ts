@@ -22,7 +22,7 @@
  * false before anything is read. Rows come through a cursor in batches, so memory stays flat.
  */
 import type { Principal } from '../access/context.ts';
-import { decide, sensitiveCodesJsonPath, sensitiveCodesPattern, type Decision, type Obligations } from '../access/policy.ts';
+import { decide, sensitiveCodesJsonPath, sensitiveCodesFirstTest, type Decision, type Obligations } from '../access/policy.ts';
 import { pseudonymFor, type Pseudonym } from '../access/pseudonymise.ts';
 import { SECONDARY_USE_KEY } from '../analytics/cohorts/pseudonym.ts';
 import { nationalCodeSql } from '../record/coding.ts';
@@ -38,9 +38,17 @@ export interface SqlViewPlan {
    * The view's rows (column `r`) for the one resource of `src` in scope, binding every value with
    * `bind`; null when the view, run this way (pseudonymised or not), is for the JS runner.
    */
-  build(pseudonymised: boolean, bind: (v: unknown) => string): { rowsSql: string; needs: ReadonlySet<string> } | null;
+  build(source: StoreSource, bind: (v: unknown) => string): { rowsSql: string; needs: ReadonlySet<string> } | null;
   /** Takes a batch of rows (each the JSON text of an array of values); false ends the scan. */
   rows(rows: string[], pseudonym: Pseudonym | null): Promise<boolean>;
+}
+
+/** What the view's query may ask of the store besides the columns of `src`. */
+export interface StoreSource {
+  kind: 'store';
+  pseudonymised: boolean;
+  /** SQL true when the id (SQL text) is one of the person's source Patients in the resource's source system (a reference to it is to the merged Patient). */
+  patientKey: (id: string) => string;
 }
 
 /** Rows fetched from the cursor at a time. */
@@ -56,24 +64,25 @@ export async function scanForSecondaryUseSql(tx: FhirStoreTx, port: SqlScanPort,
     params.push(v);
     return `$${params.length}`;
   };
-  const built = plan.build(pseudonymised, bind);
+  const patientKey = (id: string) => `EXISTS (SELECT 1 FROM source_identity si WHERE si.source_system = src.source_system AND si.source_id = ${id} AND si.person_id = src.person_id::uuid)`;
+  const built = plan.build({ kind: 'store', pseudonymised, patientKey }, bind);
   if (!built) return false;
 
   const people = await decideCandidates(tx, port, kit.principal, kit, counts);
   if (!people) return false;
   const { obligations, excluded } = people;
   const withheldPath = kit.policy ? sensitiveCodesJsonPath(kit.policy, obligations.withholdCategories) : null;
-  const withheldPattern = kit.policy ? sensitiveCodesPattern(kit.policy, obligations.withholdCategories) : null;
+  const firstTests = kit.policy ? (sensitiveCodesFirstTest(kit.policy, obligations.withholdCategories)?.split('\u0000') ?? []) : [];
 
   // The relation the view's query reads (sql-view.ts): one row per resource the person's permit lets through.
   const needs = built.needs;
   const cols = ['r.content'];
   if (needs.has('fid')) cols.push('fhir_logical_id(r.source_system, r.resource_type, r.source_id) AS fid');
   cols.push('r.source_system', 'r.person_id::text AS person_id', 'r.subject_id');
-  if (needs.has('patient_keys')) cols.push('ARRAY(SELECT si.source_id FROM source_identity si WHERE si.person_id = r.person_id AND si.source_system = r.source_system) AS patient_keys');
   if (needs.has('pcode')) cols.push(`${nationalCodeSql('r.content', 'r.source_system', defaultReferenceData(), bind)} AS pcode`);
   const exact = withheldPath ? `jsonb_path_exists(r.content, ${bind(withheldPath)}::jsonpath, '{}', true)` : 'false';
-  cols.push(`${withheldPattern && withheldPath ? `(r.content::text ~ ${bind(withheldPattern)}::text AND ${exact})` : exact} AS withheld`);
+  const first = firstTests.map((t) => `jsonb_path_exists(r.content, ${bind(t)}::jsonpath, '{}', true)`).join(' OR ');
+  cols.push(`${first && withheldPath ? `((${first}) AND ${exact})` : exact} AS withheld`);
   const type = bind(req.resourceType);
   const ex = bind(excluded.map((e) => e.id));
   const since = req.since ? ` AND r.received_at > ${bind(req.since)}::timestamptz` : '';

@@ -80,8 +80,8 @@ function sqlPlan(view: CompiledView, writer: RowWriter, limit: number | undefine
   let shapes: ReturnType<typeof compileViewToSql> | null = null;
   const label = `a ${view.resource} (run in SQL)`;
   return {
-    build(pseudonymised, bind) {
-      shapes = compileViewToSql(view, { kind: 'store', pseudonymised }, bind);
+    build(source, bind) {
+      shapes = compileViewToSql(view, source, bind);
       return shapes.kind === 'sql' ? shapes.view : null;
     },
     async rows(rows, pseudonym) {

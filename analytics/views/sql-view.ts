@@ -14,8 +14,8 @@
  *
  * The query is over a relation `src` the caller provides: `content` (jsonb) and, over the store,
  * the resource as the FHIR API presents it (fhir/secondary-use-sql.ts): `fid` (its stable
- * id), `source_system`, `person_id`, `subject_id`, `patient_keys` (the source's ids of the
- * person's Patients) and `pcode` (an Observation's code with its national coding first). Over the store, what presentation and pseudonymisation change and the
+ * id), `source_system`, `person_id`, `subject_id` and `pcode` (an Observation's code with its
+ * national coding first); whether a Patient id is the person's is the store's SQL too. Over the store, what presentation and pseudonymisation change and the
  * query cannot reproduce (`reference` text, `meta` but `meta.source`, identifiers, contained
  * resources…) is not compiled. Every literal is a bound parameter. Each row comes out as the
  * text of a JSON array (column `r`), a value per column; `finishSqlRow` gives it the JS runner's
@@ -28,10 +28,17 @@ import { PRIMITIVE_TYPES, type CompiledSelect, type CompiledView } from './view-
 import type { Row } from './view-runner.ts';
 
 /** What the query runs over: resources as given (a test, a file), or the store as presented for secondary use. */
-export type SqlSource = { kind: 'resources' } | { kind: 'store'; pseudonymised: boolean };
+export type SqlSource =
+  | { kind: 'resources' }
+  | {
+      kind: 'store';
+      pseudonymised: boolean;
+      /** SQL true when an id (SQL text) is one of the person's source Patients in the resource's source (the store writes it: fhir/secondary-use-sql.ts). */
+      patientKey: (id: string) => string;
+    };
 
 /** Columns of `src` a compiled view reads besides `content`. */
-export type SrcColumn = 'fid' | 'source_system' | 'person_id' | 'subject_id' | 'patient_keys' | 'pcode';
+export type SrcColumn = 'fid' | 'source_system' | 'person_id' | 'subject_id' | 'pcode';
 
 export interface SqlColumnShape {
   /** `single`: a value or null; `array`: a JSON array the runner narrows to one value (or fails, as the JS runner does); `collection`: the column is a collection. */
@@ -74,7 +81,6 @@ const PLAIN = new Set(['boolean', 'string', 'code', 'id', 'uri', 'url', 'canonic
 const STRINGS = new Set(['string', 'code', 'id', 'uri', 'url', 'canonical', 'oid', 'uuid', 'markdown']);
 const NUMBERS = new Set(['integer', 'positiveInt', 'unsignedInt', 'decimal']);
 const REFERENCE_TARGET = '(?:^|/)([A-Z][A-Za-z]+)/([A-Za-z0-9.-]{1,64})(?:/_history/[A-Za-z0-9.-]{1,64})?$';
-const RELATIVE_REFERENCE = '^([A-Z][A-Za-z]+)/([^/]+)$';
 
 class NotCompilable extends Error {}
 const no = (why: string): never => {
@@ -612,14 +618,16 @@ function invoke(n: AstNode, left: C, ctx: Ctx, atRoot: boolean): C {
 function referenceKey(ref: string, type: string | null, ctx: Ctx): string {
   const text = `(CASE WHEN jsonb_typeof(${ref} -> 'reference') = 'string' THEN ${ref} ->> 'reference' END)`;
   const want = (t: string) => (type === null ? 'true' : `${t} = ${ctx.bind(type)}::text`);
-  if (ctx.source.kind !== 'store') return `(SELECT CASE WHEN ${want('m[1]')} THEN to_jsonb(m[2]) END FROM regexp_match(${text}, ${ctx.bind(REFERENCE_TARGET)}::text) m)`;
-  ctx.needs.add('source_system').add('person_id').add('subject_id').add('patient_keys');
-  const personal = `(b.rel[2] = src.subject_id OR b.rel[2] = ANY(src.patient_keys))`;
-  // A relative reference is presented first (the person, or the target's stable id); an absolute one is kept as sent — but removed, pseudonymised, when it is to a Patient.
+  const target = (t: string) => `(SELECT CASE WHEN ${want('m[1]')} THEN to_jsonb(m[2]) END FROM regexp_match(${t}, ${ctx.bind(REFERENCE_TARGET)}::text) m)`;
+  if (ctx.source.kind !== 'store') return target(text);
+  ctx.needs.add('source_system').add('person_id').add('subject_id');
+  // A relative reference (`Type/id`, read without a regular expression: they are slow) is presented first — the person, or the target's stable id; an absolute one is kept as sent, but removed, pseudonymised, when it is to a Patient.
   const absolute = ctx.source.pseudonymised ? `WHEN b.t ~ ${ctx.bind('(^|/)Patient/')}::text THEN NULL ` : '';
-  return `(SELECT CASE WHEN b.rel IS NOT NULL THEN (CASE WHEN NOT (${want('b.rel[1]')}) THEN NULL WHEN b.rel[1] = 'Patient' AND ${personal} THEN to_jsonb(src.person_id) ELSE to_jsonb(fhir_logical_id(src.source_system, b.rel[1], b.rel[2])) END)
-    WHEN b.abs IS NULL THEN NULL ${absolute}WHEN ${want('b.abs[1]')} THEN to_jsonb(b.abs[2]) END
-    FROM (SELECT a.t, regexp_match(a.t, ${ctx.bind(RELATIVE_REFERENCE)}::text) AS rel, regexp_match(a.t, ${ctx.bind(REFERENCE_TARGET)}::text) AS abs FROM (SELECT ${text} AS t) a) b)`;
+  const personal = `(b.id = src.subject_id OR ${ctx.source.patientKey('b.id')})`;
+  const relative = `b.id <> '' AND strpos(b.id, '/') = 0 AND length(b.type) >= 2 AND ascii(b.type) BETWEEN 65 AND 90 AND translate(b.type, 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz', '') = ''`;
+  return `(SELECT CASE WHEN b.t IS NULL THEN NULL WHEN ${relative} THEN (CASE WHEN NOT (${want('b.type')}) THEN NULL WHEN b.type = 'Patient' AND ${personal} THEN to_jsonb(src.person_id) ELSE to_jsonb(fhir_logical_id(src.source_system, b.type, b.id)) END)
+    ${absolute}ELSE ${target('b.t')} END
+    FROM (SELECT a.t, split_part(a.t, '/', 1) AS type, substr(a.t, strpos(a.t, '/') + 1) AS id FROM (SELECT ${text} AS t) a) b)`;
 }
 
 /** A where()/exists() criterion as an SQL/JSON path predicate over `@` (true keeps the item; false and unknown do not, as FHIRPath's empty). */
