@@ -6,9 +6,10 @@
  * the caller holds. Null when the view does not compile to SQL.
  */
 import type { Queryable } from '../../db/database.ts';
+import { compareRows, type SpecTestFile } from './spec-tests.ts';
 import { compileViewToSql, finishSqlRow } from './sql-view.ts';
-import type { CompiledView } from './view-definition.ts';
-import type { Row } from './view-runner.ts';
+import { compileView, type CompiledView } from './view-definition.ts';
+import { rowObject, type Row } from './view-runner.ts';
 
 export async function rowsInSql(db: Queryable, view: CompiledView, resources: readonly unknown[]): Promise<{ rows: Row[] } | { reasons: string[] }> {
   const params: unknown[] = [];
@@ -23,4 +24,41 @@ export async function rowsInSql(db: Queryable, view: CompiledView, resources: re
     params,
   );
   return { rows: r.rows.map((x) => finishSqlRow(compiled.view.columns, JSON.parse(x.r) as unknown[], null, `a ${view.resource} (run in SQL)`)) };
+}
+
+/**
+ * The tests of a file in the conformance suite's format run in SQL, judged as spec-tests.ts judges
+ * them; `passed` is null for a test whose view does not compile to SQL (the JS runner's alone).
+ */
+export async function runSpecTestFileInSql(db: Queryable, file: SpecTestFile): Promise<{ title: string; results: { title: string; passed: boolean | null; message?: string }[] }> {
+  const results: { title: string; passed: boolean | null; message?: string }[] = [];
+  for (const t of file.tests ?? []) {
+    const wantsError = t.expectError !== undefined && t.expectError !== false;
+    let view: CompiledView;
+    try {
+      view = compileView(t.view);
+    } catch (err) {
+      results.push(wantsError ? { title: t.title, passed: true } : { title: t.title, passed: false, message: `error: ${(err as Error).message}` });
+      continue;
+    }
+    let observed: Record<string, unknown>[];
+    try {
+      const r = await rowsInSql(db, view, file.resources ?? []);
+      if ('reasons' in r) {
+        results.push({ title: t.title, passed: null, message: r.reasons.join('; ') });
+        continue;
+      }
+      observed = r.rows.map((row) => rowObject(view, row));
+    } catch (err) {
+      results.push(wantsError ? { title: t.title, passed: true } : { title: t.title, passed: false, message: `error: ${(err as Error).message}` });
+      continue;
+    }
+    if (wantsError) results.push({ title: t.title, passed: false, message: 'expected an error, got rows' });
+    else if (t.expectColumns && t.expectColumns.join(',') !== view.columns.map((c) => c.name).join(',')) results.push({ title: t.title, passed: false, message: 'columns differ' });
+    else {
+      const diff = t.expect ? compareRows(observed, t.expect) : null;
+      results.push(diff ? { title: t.title, passed: false, message: diff } : { title: t.title, passed: true });
+    }
+  }
+  return { title: file.title, results };
 }
