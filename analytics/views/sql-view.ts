@@ -313,6 +313,10 @@ function asArr(c: C): Arr {
       return c;
     case 'nav':
       if (c.jp === '$') return { k: 'arr', sql: `CASE WHEN ${c.base} IS NULL THEN '[]'::jsonb ELSE jsonb_build_array(${c.base}) END`, type: c.type };
+      if (arrows(c) !== null && /\[\*\]$/.test(c.jp)) {
+        const e = arrows(c)!;
+        return { k: 'arr', sql: `(CASE WHEN jsonb_typeof(${e}) = 'array' THEN ${e} WHEN ${e} IS NULL OR ${e} = 'null'::jsonb THEN '[]'::jsonb ELSE jsonb_build_array(${e}) END)`, type: c.type };
+      }
       return { k: 'arr', sql: `COALESCE(jsonb_path_query_array(${c.base}, ${jp(c.jp)}, '{}', true), '[]'::jsonb)`, type: c.type };
     case 'val':
       return { k: 'arr', sql: `CASE WHEN ${c.sql} IS NULL THEN '[]'::jsonb ELSE jsonb_build_array(${c.sql}) END`, type: c.type };
@@ -333,11 +337,23 @@ function asVal(c: C): Val {
     case 'nav':
       if (!c.single) return no('several values where one is needed');
       if (c.jp === '$') return { k: 'val', sql: c.base, type: c.type };
+      if (arrows(c) !== null) return { k: 'val', sql: `NULLIF(${arrows(c)}, 'null'::jsonb)`, type: c.type };
       if (c.root && /^\$( \? \(.*\))+$/.test(c.jp)) return { k: 'val', sql: `CASE WHEN jsonb_path_exists(${c.base}, ${jp(c.jp)}, '{}', true) THEN ${c.base} END`, type: c.type };
       return { k: 'val', sql: `jsonb_path_query_first(${c.base}, ${jp(c.jp)}, '{}', true)`, type: c.type };
     default:
       return no(c.k === 'meta' ? 'meta is presented by the store (only meta.source is compiled)' : 'a choice element needs ofType(T)');
   }
+}
+
+/**
+ * A path of member steps only (`$."code"."coding"[*]`) as jsonb operators (`base -> 'code' -> 'coding'`),
+ * which cost far less than a path query; null for anything else. Valid FHIR JSON has lists where
+ * the model says so and single values elsewhere, which is what makes the two the same.
+ */
+function arrows(c: Nav): string | null {
+  if (!/^\$(\."[A-Za-z][A-Za-z0-9]*")*$/.test(c.jp.replace(/\[\*\]$/, '')) || /\[\*\]./.test(c.jp)) return null;
+  const names = [...c.jp.matchAll(/\."([A-Za-z][A-Za-z0-9]*)"/g)].map((m) => m[1]!);
+  return names.reduce((e, n) => `${e} -> '${n}'`, c.base);
 }
 
 /** A boolean (true, false or NULL for nothing) from something statically boolean. */
@@ -520,7 +536,12 @@ function invoke(n: AstNode, left: C, ctx: Ctx, atRoot: boolean): C {
       none();
       if (left.k === 'val' || left.k === 'bool') return left;
       const nav = navOf(left);
-      return nav.single ? nav : { k: 'val', sql: `jsonb_path_query_first(${nav.base}, ${jp(nav.jp)}, '{}', true)`, type: nav.type };
+      if (nav.single) return nav;
+      // The first of a list read by member steps only, the list the last: its element 0 (a plain operator, not a path).
+      const m = /^(.*)\[\*\]$/.exec(nav.jp);
+      const e = m ? arrows({ ...nav, jp: m[1]! }) : null;
+      if (e !== null && !m![1]!.includes('[*]')) return { k: 'val', sql: `NULLIF(CASE WHEN jsonb_typeof(${e}) = 'array' THEN ${e} -> 0 ELSE ${e} END, 'null'::jsonb)`, type: nav.type };
+      return { k: 'val', sql: `jsonb_path_query_first(${nav.base}, ${jp(nav.jp)}, '{}', true)`, type: nav.type };
     }
     case 'exists':
     case 'empty': {
