@@ -49,7 +49,7 @@ async function backendCpu(): Promise<{ stop(): Promise<number | null> }> {
   const sample = async () => {
     try {
       const r = await c.query<{ pid: number }>(
-        `SELECT pid FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND (query LIKE '%view_scan%' OR query LIKE '%e.reason IS NULL%' OR query LIKE '%ORDER BY r.person_id, r.source_system, r.source_id%' OR query LIKE '%secondary-use%' OR query LIKE '%consent_directive%')`,
+        `SELECT pid FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND datname = current_database() AND (query LIKE '%view_scan%' OR query LIKE '%e.reason IS NULL%' OR query LIKE '%ORDER BY r.person_id, r.source_system, r.source_id%')`,
       );
       for (const { pid } of r.rows) {
         const t = ticks(pid);
