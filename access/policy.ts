@@ -485,23 +485,21 @@ export function sensitiveCodesJsonPath(policy: Policy, categories: readonly stri
 }
 
 /**
- * A cheap first test for sensitiveCodesJsonPath (PostgreSQL jsonpath), true wherever it could be:
- * any `code` anywhere equal to a listed code, or a coding of an ICD-10 system whose code starts
- * with a listed one. It visits each node once with a light test, where the exact path tests
- * every node against every list; the exact path then runs only on the few resources it passes.
- * Null when there is nothing to withhold.
+ * A cheap first test for sensitiveCodesJsonPath, true wherever it could be: of the `code` values
+ * anywhere in a resource (one SQL/JSON path walk, `strict $.**.code`), one equal to a listed code,
+ * or one whose first characters are those of a listed ICD-10 code (which match as prefixes). The
+ * exact path, which tests every node against every list, then runs only on the few resources it
+ * passes. `heads` are the ICD-10 codes cut to `headLength` characters. Null when nothing is withheld.
  */
-export function sensitiveCodesFirstTest(policy: Policy, categories: readonly string[]): string | null {
+export function sensitiveCodesFirstTest(policy: Policy, categories: readonly string[]): { codes: string[]; heads: string[]; headLength: number } | null {
   const exact = new Set<string>();
-  const prefix = new Map<string, Set<string>>();
+  const prefixes = new Set<string>();
   for (const c of categories)
     for (const [system, codes] of Object.entries(policy.codeLists[c] ?? {}))
-      for (const code of codes) system.includes('icd-10') ? (prefix.get(system) ?? prefix.set(system, new Set()).get(system)!).add(code) : exact.add(code);
-  const q = (s: string) => JSON.stringify(s);
-  const parts: string[] = [];
-  if (exact.size) parts.push(`strict $.**.code ? (${[...exact].map((c) => `@ == ${q(c)}`).join(' || ')})`);
-  for (const [system, codes] of prefix) parts.push(`strict $.** ? (@.system == ${q(system)}).code ? (${[...codes].map((c) => `@ starts with ${q(c)}`).join(' || ')})`);
-  return parts.length ? parts.join('\u0000') : null;
+      for (const code of codes) (system.includes('icd-10') ? prefixes : exact).add(code);
+  if (!exact.size && !prefixes.size) return null;
+  const headLength = Math.min(3, ...[...prefixes].map((p) => p.length));
+  return { codes: [...exact].sort(), heads: [...new Set([...prefixes].map((p) => p.slice(0, headLength)))].sort(), headLength };
 }
 
 const HERE = dirname(fileURLToPath(import.meta.url));

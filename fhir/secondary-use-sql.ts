@@ -72,7 +72,7 @@ export async function scanForSecondaryUseSql(tx: FhirStoreTx, port: SqlScanPort,
   if (!people) return false;
   const { obligations, excluded } = people;
   const withheldPath = kit.policy ? sensitiveCodesJsonPath(kit.policy, obligations.withholdCategories) : null;
-  const firstTests = kit.policy ? (sensitiveCodesFirstTest(kit.policy, obligations.withholdCategories)?.split('\u0000') ?? []) : [];
+  const firstTest = kit.policy ? sensitiveCodesFirstTest(kit.policy, obligations.withholdCategories) : null;
 
   // The relation the view's query reads (sql-view.ts): one row per resource the person's permit lets through.
   const needs = built.needs;
@@ -81,8 +81,12 @@ export async function scanForSecondaryUseSql(tx: FhirStoreTx, port: SqlScanPort,
   cols.push('r.source_system', 'r.person_id::text AS person_id', 'r.subject_id');
   if (needs.has('pcode')) cols.push(`${nationalCodeSql('r.content', 'r.source_system', defaultReferenceData(), bind)} AS pcode`);
   const exact = withheldPath ? `jsonb_path_exists(r.content, ${bind(withheldPath)}::jsonpath, '{}', true)` : 'false';
-  const first = firstTests.map((t) => `jsonb_path_exists(r.content, ${bind(t)}::jsonpath, '{}', true)`).join(' OR ');
-  cols.push(`${first && withheldPath ? `((${first}) AND ${exact})` : exact} AS withheld`);
+  if (firstTest && withheldPath) {
+    // The codes of the resource, once; the exact path only where one could be on a list.
+    const codes = `jsonb_path_query_array(r.content, 'strict $.**.code', '{}', true)`;
+    const heads = firstTest.heads.length ? ` OR EXISTS (SELECT 1 FROM jsonb_array_elements(c.codes) x(v) WHERE jsonb_typeof(x.v) = 'string' AND left(x.v #>> '{}', ${firstTest.headLength}) = ANY(${bind(firstTest.heads)}::text[]))` : '';
+    cols.push(`(SELECT (c.codes ?| ${bind(firstTest.codes)}::text[]${heads}) AND ${exact} FROM (SELECT ${codes} AS codes) c) AS withheld`);
+  } else cols.push(`${exact} AS withheld`);
   const type = bind(req.resourceType);
   const ex = bind(excluded.map((e) => e.id));
   const since = req.since ? ` AND r.received_at > ${bind(req.since)}::timestamptz` : '';
