@@ -29,6 +29,17 @@ export interface BulkExportRule {
   directCare?: Relationship[];
 }
 
+/**
+ * A Group's id says what it is: `practice-<ODS>` (or the bare ODS code, as first served) the people
+ * registered at a GP practice; `cohort-<register>` the people on a register (analytics/cohorts),
+ * decided as a register run is. Pure.
+ */
+export type GroupRef = { kind: 'practice'; odsCode: string } | { kind: 'cohort'; register: string };
+export function parseGroupId(id: string): GroupRef {
+  if (id.startsWith('cohort-')) return { kind: 'cohort', register: id.slice('cohort-'.length) };
+  return { kind: 'practice', odsCode: id.startsWith('practice-') ? id.slice('practice-'.length) : id };
+}
+
 /** What a bulk export asks for: its level and, for a Group, the group id (a practice's ODS code). */
 export interface ExportScope {
   level: ExportLevel;
@@ -377,7 +388,9 @@ function exportGate(role: RolePolicy, req: AccessRequest, scope: ExportScope): D
   if (!rule.purposes.includes(req.purpose)) return deny(`bulk export for role ${who} is for ${rule.purposes.join(', ') || 'no purpose'}, not ${req.purpose}`);
   if (scope.level === 'group') {
     if (!scope.group) return deny('a group export must name its group');
-    if (rule.ownGroupOnly && scope.group !== req.principal.organisation) return deny(`role ${who} may export only the group of their own organisation (${req.principal.organisation ?? 'none'}), not ${scope.group}`);
+    const ref = parseGroupId(scope.group);
+    // A cohort's Group is limited by the cohort rule (a GP's register is their own practice's people), decided at kick-off and for each batch.
+    if (rule.ownGroupOnly && ref.kind === 'practice' && ref.odsCode !== req.principal.organisation) return deny(`role ${who} may export only the group of their own organisation (${req.principal.organisation ?? 'none'}), not ${scope.group}`);
   }
   const what = scope.level === 'group' ? `group ${scope.group}` : `${scope.level} level`;
   return permit(`bulk export (${what}) for ${req.purpose}; each person is decided on their own`, 'bulk-export', NO_OBLIGATIONS);

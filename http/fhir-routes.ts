@@ -129,8 +129,25 @@ export async function registerFhirRoutes(app: FastifyInstance, o: { db: Database
   );
 }
 
-/** Bulk Data (http/bulk-export-routes.ts): a Group is a GP practice, its id the ODS code. */
-const GROUP_EXPORT = { operation: [{ name: 'export', definition: 'http://hl7.org/fhir/uv/bulkdata/OperationDefinition/group-export' }] };
+/**
+ * Groups (http/group-routes.ts, http/bulk-export-routes.ts): a GP practice (`practice-<ODS>`, or
+ * the bare ODS code) or a register (`cohort-<name>`, an actual Group of its people as the policy
+ * allows); searchable, and each exportable with Bulk Data.
+ */
+const GROUP_EXPORT = {
+  documentation: 'Group/practice-<ODS> (or Group/<ODS>): the people registered at a GP practice; Group/cohort-<register>: the people on a register (analytics/cohorts/registers), members as the access policy allows (Patient references for a GP\'s own practice; pseudonymised identifiers and a disclosure-controlled quantity for secondary use)',
+  interaction: [{ code: 'read' as const }, { code: 'search-type' as const }],
+  searchParam: [
+    { name: '_id', type: 'token' as const },
+    { name: 'identifier', type: 'token' as const, documentation: 'https://fhir.nhs.uk/Id/ods-organization-code|<ODS> or urn:bevan:register|<name>' },
+    { name: 'name', type: 'string' as const },
+    { name: 'type', type: 'token' as const },
+    { name: 'actual', type: 'token' as const },
+    { name: 'code', type: 'token' as const, documentation: 'matches the code text (e.g. diabetes, registered GP practice)' },
+    { name: '_count', type: 'number' as const },
+  ],
+  operation: [{ name: 'export', definition: 'http://hl7.org/fhir/uv/bulkdata/OperationDefinition/group-export' }],
+};
 
 /** The CapabilityStatement: what this server implements, and only that. */
 export function capabilityStatement(): CapabilityStatement {
