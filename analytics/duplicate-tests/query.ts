@@ -6,9 +6,10 @@
 //   2. tests    — the results of one person, test and collection instant are one test (a panel's
 //                 analytes, and the same specimen reported through two feeds: a practice's
 //                 bloods appear in the GP record and in the hospital laboratory's ORU);
-//   3. ordered  — per person and test, in time order, the latest earlier test of each setting
-//                 (window aggregates partitioned by person);
-//   4. a repeat — a test whose latest earlier test in the OTHER setting is sooner than the interval.
+//   3. counted, paired — per person and test, in time order, the latest earlier test of each
+//                 side (window functions partitioned by person: a running count of each side's
+//                 tests, and the first row of each run of that count is that side's latest test);
+//   4. repeats  — a test whose latest earlier test on the OTHER side is sooner than the interval.
 // Every step before the final join is partitioned by person_id, so on Citus (resource and
 // source_identity distributed by person_id) it runs on each node, in parallel; only the repeats
 // travel to the coordinator. Values are bound parameters; the SQL text is fixed.
@@ -49,9 +50,8 @@ const INSTANT = `'^\\d{4}-\\d{2}-\\d{2}(T\\d{2}:\\d{2}(:\\d{2}(\\.\\d+)?)?(Z|[+-
 export function duplicateTestsQuery(o: DuplicateQueryOptions): { sql: string; params: unknown[] } {
   const params: unknown[] = [];
   const bind = (v: unknown) => (params.push(v), `$${params.length}`);
-  const cSource = bind(o.codes.map((c) => c.sourceSystem));
-  const cSystem = bind(o.codes.map((c) => c.system));
-  const cCode = bind(o.codes.map((c) => c.code));
+  // One key per code: a national code by its system, a local code (no system) by the source system it is local to.
+  const cKey = bind(o.codes.map((c) => (c.sourceSystem ? `l|${c.sourceSystem}|${c.code}` : `n|${c.system}|${c.code}`)));
   const cTest = bind(o.codes.map((c) => c.test));
   const iTest = bind(o.intervals.map((i) => i.test));
   const iDays = bind(o.intervals.map((i) => i.days));
@@ -69,47 +69,59 @@ export function duplicateTestsQuery(o: DuplicateQueryOptions): { sql: string; pa
     FROM source_identity s JOIN person p ON p.person_id = s.person_id AND p.status = 'active'
    WHERE s.source_system LIKE 'gp:%'
    ORDER BY s.person_id, s.updated_at DESC
-), codes AS (
-  SELECT * FROM unnest(${cSource}::text[], ${cSystem}::text[], ${cCode}::text[], ${cTest}::text[]) AS c(source_system, system, code, test)
 ), intervals AS (
   SELECT * FROM unnest(${iTest}::text[], ${iDays}::int[]) AS i(test, days)
 ), results AS (
-  SELECT r.person_id, r.source_system, t.test, x.taken,
+  SELECT r.person_id, g.practice, r.source_system, m.test,
+         CASE WHEN ${taken} ~ ${INSTANT} THEN (${taken})::timestamptz END AS taken,
          (SELECT s.setting FROM unnest(${sPattern}::text[], ${sSetting}::text[]) WITH ORDINALITY AS s(pattern, setting, ord)
            WHERE r.source_system LIKE s.pattern ORDER BY s.ord LIMIT 1) AS setting
     FROM resource r
     JOIN registered g ON g.person_id = r.person_id ${practice}
-    CROSS JOIN LATERAL (SELECT CASE WHEN ${taken} ~ ${INSTANT} THEN (${taken})::timestamptz END AS taken) x
-    CROSS JOIN LATERAL (SELECT c.test FROM jsonb_array_elements(COALESCE(r.content->'code'->'coding', '[]'::jsonb)) AS k(coding)
-                          JOIN codes c ON c.code = k.coding->>'code' AND c.system = COALESCE(k.coding->>'system', '')
-                                      AND (c.source_system = '' OR c.source_system = r.source_system)
-                         LIMIT 1) t
-   WHERE r.resource_type = 'Observation' AND r.person_id IS NOT NULL
+    -- The test each coding names (array lookups, not a join: the plan cannot go wrong on a row estimate).
+    CROSS JOIN LATERAL (SELECT DISTINCT (${cTest}::text[])[array_position(${cKey}::text[],
+                              CASE WHEN k.coding->>'system' IS NULL THEN 'l|' || r.source_system || '|' || (k.coding->>'code')
+                                   ELSE 'n|' || (k.coding->>'system') || '|' || (k.coding->>'code') END)] AS test
+                          FROM jsonb_array_elements(CASE WHEN jsonb_typeof(r.content->'code'->'coding') = 'array' THEN r.content->'code'->'coding' ELSE '[]'::jsonb END) AS k(coding)) m
+   WHERE r.resource_type = 'Observation' AND r.person_id IS NOT NULL AND m.test IS NOT NULL
      AND COALESCE(r.content->>'status', 'final') NOT IN ('cancelled', 'entered-in-error', 'registered')
 ), tests AS (
-  SELECT person_id, test, taken,
+  SELECT person_id, practice, test, taken,
          CASE WHEN bool_or(setting = ANY(${primary}::text[])) THEN 'primary' ELSE 'secondary' END AS side,
          array_agg(DISTINCT source_system ORDER BY source_system) AS sources
     FROM results
    WHERE taken IS NOT NULL AND (setting = ANY(${primary}::text[]) OR setting = ANY(${secondary}::text[]))
-   GROUP BY person_id, test, taken
-), ordered AS (
+   GROUP BY person_id, practice, test, taken
+), counted AS (
+  -- How many tests of each side so far: the latest test of a side opens a run of rows sharing its count.
   SELECT t.*,
-         max(t.taken) FILTER (WHERE t.side = 'primary') OVER w AS last_primary,
-         max(t.taken) FILTER (WHERE t.side = 'secondary') OVER w AS last_secondary
+         count(*) FILTER (WHERE t.side = 'primary') OVER w AS n_primary,
+         count(*) FILTER (WHERE t.side = 'secondary') OVER w AS n_secondary
     FROM tests t
-  WINDOW w AS (PARTITION BY t.person_id, t.test ORDER BY t.taken ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
+  WINDOW w AS (PARTITION BY t.person_id, t.test ORDER BY t.taken ROWS UNBOUNDED PRECEDING)
+), paired AS (
+  SELECT c.*,
+         first_value(c.taken) OVER (PARTITION BY c.person_id, c.test, c.n_primary ORDER BY c.taken) AS primary_taken,
+         first_value(c.sources) OVER (PARTITION BY c.person_id, c.test, c.n_primary ORDER BY c.taken) AS primary_sources,
+         first_value(c.taken) OVER (PARTITION BY c.person_id, c.test, c.n_secondary ORDER BY c.taken) AS secondary_taken,
+         first_value(c.sources) OVER (PARTITION BY c.person_id, c.test, c.n_secondary ORDER BY c.taken) AS secondary_sources
+    FROM counted c
+), repeats AS (
+  -- Each test against the latest earlier test of the other side.
+  SELECT p.person_id, p.practice, p.test, p.side, p.taken, p.sources,
+         CASE p.side WHEN 'primary' THEN p.secondary_taken ELSE p.primary_taken END AS first_taken,
+         CASE p.side WHEN 'primary' THEN p.secondary_sources ELSE p.primary_sources END AS first_sources
+    FROM paired p
+   WHERE (p.side = 'primary' AND p.n_secondary > 0) OR (p.side = 'secondary' AND p.n_primary > 0)
 )
-SELECT b.person_id::text AS person_id, g.practice, b.test,
-       to_char(a.taken AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS first_at, a.side AS first_setting, a.sources AS first_sources,
+SELECT b.person_id::text AS person_id, b.practice, b.test,
+       to_char(b.first_taken AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS first_at,
+       CASE b.side WHEN 'primary' THEN 'secondary' ELSE 'primary' END AS first_setting, b.first_sources,
        to_char(b.taken AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS repeat_at, b.side AS repeat_setting, b.sources AS repeat_sources,
-       round((extract(epoch FROM b.taken - a.taken) / 3600)::numeric, 1)::float8 AS hours_apart
-  FROM ordered b
+       round((extract(epoch FROM b.taken - b.first_taken) / 3600)::numeric, 1)::float8 AS hours_apart
+  FROM repeats b
   JOIN intervals i ON i.test = b.test
-  JOIN tests a ON a.person_id = b.person_id AND a.test = b.test AND a.side <> b.side
-              AND a.taken = CASE b.side WHEN 'primary' THEN b.last_secondary ELSE b.last_primary END
-  JOIN registered g ON g.person_id = b.person_id
- WHERE b.taken - a.taken < make_interval(days => i.days)${filters.length ? `\n   AND ${filters.join(' AND ')}` : ''}
- ORDER BY g.practice, b.person_id, b.test, b.taken`;
+ WHERE b.taken - b.first_taken < make_interval(days => i.days)${filters.length ? `\n   AND ${filters.join(' AND ')}` : ''}
+ ORDER BY b.practice, b.person_id, b.test, b.taken`;
   return { sql, params };
 }
