@@ -149,6 +149,20 @@ const GROUP_EXPORT = {
   operation: [{ name: 'export', definition: 'http://hl7.org/fhir/uv/bulkdata/OperationDefinition/group-export' }],
 };
 
+/** The panels' measures (http/measure-routes.ts): proportions over the registers, evaluated into summary MeasureReports. */
+const MEASURES = {
+  documentation: "the clinical panels' measures that are proportions (analytics/spc/measures.json, populations in analytics/measures/populations.json); $evaluate-measure gives a summary MeasureReport, each population a register run through the access policy (counts under disclosure control for secondary use)",
+  interaction: [{ code: 'read' as const }, { code: 'search-type' as const }],
+  searchParam: [
+    { name: '_id', type: 'token' as const },
+    { name: 'url', type: 'uri' as const },
+    { name: 'name', type: 'string' as const },
+    { name: 'title', type: 'string' as const },
+    { name: 'status', type: 'token' as const },
+  ],
+  operation: [{ name: 'evaluate-measure', definition: 'http://hl7.org/fhir/OperationDefinition/Measure-evaluate-measure', documentation: 'periodStart, periodEnd (populations counted as of periodEnd), reportType=summary only, practice (ODS code)' }],
+};
+
 /** The CapabilityStatement: what this server implements, and only that. */
 export function capabilityStatement(): CapabilityStatement {
   return withSearchCapabilities({
@@ -183,7 +197,7 @@ export function capabilityStatement(): CapabilityStatement {
             ],
             operation: [{ name: 'everything', definition: 'http://hl7.org/fhir/OperationDefinition/Patient-everything' }, { name: 'export', definition: 'http://hl7.org/fhir/uv/bulkdata/OperationDefinition/patient-export' }],
           },
-          ...READABLE_TYPES.map((type) => ({ type: type as 'Condition', interaction: INSTANCE_INTERACTIONS, ...VERSIONING, ...(type === 'Group' ? GROUP_EXPORT : {}) })),
+          ...READABLE_TYPES.map((type) => ({ type: type as 'Condition', ...VERSIONING, ...(type === 'Group' ? GROUP_EXPORT : type === 'Measure' ? MEASURES : { interaction: INSTANCE_INTERACTIONS }) })),
         ],
         operation: [{ name: 'export', definition: 'http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export' }],
       },
