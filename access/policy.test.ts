@@ -304,6 +304,15 @@ const cases: Case[] = [
   { role: 'gp', rel: 'registered', action: 'export', scope: { level: 'group', group: 'ORG' }, over: { restricted: true }, want: 'deny' },
   { role: 'gp', rel: 'none', action: 'export', scope: { level: 'group', group: 'ORG' }, breakGlass: BG, want: 'deny', reason: /needs registered-practice/ },
   { role: 'gp', rel: 'registered', action: 'export', purpose: 'emergency', scope: { level: 'group', group: 'ORG' }, want: 'deny' },
+  // Group ids: practice-<ODS> (and the bare ODS code) a practice; cohort-<register> a register, limited by the cohort rule (decided at kick-off and per batch)
+  { role: 'gp', rel: 'none', action: 'export', kickoff: true, scope: { level: 'group', group: 'practice-ORG' }, want: 'bulk-export' },
+  { role: 'gp', rel: 'none', action: 'export', kickoff: true, scope: { level: 'group', group: 'practice-P91002' }, want: 'deny', reason: /only the group of their own organisation/ },
+  { role: 'gp', rel: 'none', action: 'export', kickoff: true, scope: { level: 'group', group: 'cohort-diabetes' }, want: 'bulk-export' },
+  { role: 'gp', rel: 'registered', action: 'export', scope: { level: 'group', group: 'cohort-diabetes' }, want: 'registered-practice' },
+  { role: 'gp', rel: 'care-team-user', action: 'export', scope: { level: 'group', group: 'cohort-diabetes' }, want: 'deny', reason: /needs registered-practice/ },
+  { role: 'analyst', rel: 'none', purpose: 'secondary-use', action: 'export', kickoff: true, scope: { level: 'group', group: 'cohort-diabetes' }, want: 'bulk-export' },
+  { role: 'analyst', rel: 'none', purpose: 'secondary-use', action: 'export', scope: { level: 'group', group: 'cohort-diabetes' }, over: { nationalDataOptOut: true }, want: 'deny', reason: /national data opt-out/ },
+  { role: 'consultant', rel: 'none', action: 'export', kickoff: true, scope: { level: 'group', group: 'cohort-diabetes' }, want: 'deny', reason: /may not use bulk export/ },
 ];
 
 test(`policy decision table (${cases.length} cases): role × relationship × purpose × consent × sensitivity × break-glass`, () => {
