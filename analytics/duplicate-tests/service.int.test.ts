@@ -75,6 +75,7 @@ for (const target of await testDatabases()) {
       const p = plist.repeats as PseudonymisedRepeat[];
       assert.equal(p.length, 12);
       assert.ok(p.every((r) => /^[0-9a-f]{32}$/.test(r.pseudonym) && !('personId' in r) && !('nhsNumber' in r)));
+      assert.ok(p.every((r) => /^\d{4}-\d{2}-\d{2}$/.test(r.first.at) && /^\d{4}-\d{2}-\d{2}$/.test(r.repeat.at)), 'dates without the time of day for secondary use');
       assert.equal((await db.query(`SELECT 1 FROM audit_log WHERE actor = 'ann.alyst' AND person_id IS NOT NULL`)).rows.length, 0);
 
       await assert.rejects(duplicateTests(gp(db), { ...base, since: "2025-01-01' OR 1=1", output: 'count' }), (e: unknown) => isBevanError(e) && e.kind === 'invalid');

@@ -173,7 +173,11 @@ export async function duplicateTests(ctx: RequestContext, opts: DuplicateTestsOp
         for (const id of shownIds) entries.push(base({ action: `${action}.person`, personId: id, decision: 'permit', reason: decision.reason, detail: { repeats: shown.filter((r) => r.person_id === id).length } }));
       } else {
         const key = await pseudonymKey(tx);
-        result.repeats = shown.map((r) => ({ pseudonym: pseudonymFor(key, r.person_id), ...common(r) }));
+        // Secondary use: the dates without the time of day (a sample's exact instant is a quasi-identifier).
+        result.repeats = shown.map((r) => {
+          const c = common(r);
+          return { pseudonym: pseudonymFor(key, r.person_id), ...c, first: { ...c.first, at: c.first.at.slice(0, 10) }, repeat: { ...c.repeat, at: c.repeat.at.slice(0, 10) } };
+        });
       }
     }
     result.seconds = Math.round(performance.now() - started) / 1000;
