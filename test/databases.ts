@@ -8,6 +8,7 @@ import type { Database } from '../db/database.ts';
 import { openPglite } from '../db/pglite-adapter.ts';
 import { openPostgres } from '../db/postgres-adapter.ts';
 import { migrate } from '../db/migrator.ts';
+import { requestedLayout } from '../db/layout.ts';
 
 export interface TestDatabase {
   name: 'pglite' | 'postgres';
@@ -43,6 +44,8 @@ export async function testDatabases(): Promise<TestDatabase[]> {
       },
     },
   ];
+  // BEVAN_DB_LAYOUT=partitioned: every test database is migrated with that layout (db/layout.ts).
+  if (requestedLayout() !== 'plain') console.log(`# database layout: ${requestedLayout()}`);
   const url = await testPostgresUrl();
   if (url) {
     out.push({
