@@ -13,6 +13,8 @@ import { layoutOf } from './layout.ts';
 import { readPersonRecordRows } from '../record/record-store.ts';
 import { mergePersons, unmergeEvent } from '../mpi/merge.ts';
 import type { Queryable } from './database.ts';
+import { migrate, loadMigrations } from './migrator.ts';
+import { loadLayoutSteps } from './layout.ts';
 
 const NHS_A = '9434765919';
 const PERSONAL = ['source_identity', 'resource', 'resource_history'];
@@ -138,5 +140,28 @@ for (const target of await testDatabases({ layout: 'partitioned' })) {
       const split = await readPersonRecordRows(db, { nhsNumber: NHS_A });
       assert.equal(split!.identities.length, 2);
     });
+  });
+}
+
+for (const target of await testDatabases({ layout: 'plain' })) {
+  test(`a loaded plain database on ${target.name} takes the partitioned layout with its rows, once`, async (t) => {
+    const db = await target.open();
+    t.after(() => db.drop());
+    await writeBatch(db, [admission('m1', identity({ system: 'hl7:RM2', id: 'MRN1', nhsNumber: NHS_A }), 'V1'), admission('m2', identity({ system: 'gp:P91001', id: 'G1', nhsNumber: NHS_A }), 'E1')]);
+    await writeBatch(db, [admission('m3', identity({ system: 'hl7:RM2', id: 'MRN1', nhsNumber: NHS_A }), 'V1', 'finished', '2025-03-02T10:00:00Z')]);
+    assert.equal(await layoutOf(db), 'plain');
+    const before = (await placement(db)).map((x) => [x.t, x.k, x.shard_key]);
+    const m = await migrate(db, loadMigrations(), loadLayoutSteps('partitioned'));
+    assert.deepEqual(m, { kind: 'ok', applied: ['partitioned/0001_personal_tables_by_shard_key'] });
+    assert.equal(await layoutOf(db), 'partitioned');
+    assert.deepEqual((await placement(db)).map((x) => [x.t, x.k, x.shard_key]), before);
+    assert.ok((await placement(db)).every((x) => /_p\d+$/.test(x.partition)));
+    // Applied once: a second run, and a run without the layout, change nothing.
+    assert.deepEqual(await migrate(db, loadMigrations(), loadLayoutSteps('partitioned')), { kind: 'ok', applied: [] });
+    assert.deepEqual(await migrate(db, loadMigrations(), []), { kind: 'ok', applied: [] });
+    const r = await writeBatch(db, [admission('m4', identity({ system: 'hl7:RM2', id: 'MRN1', nhsNumber: NHS_A }), 'V1', 'cancelled', '2025-03-04T10:00:00Z')]);
+    assert.equal(r.accepted, 1);
+    const v = await db.query<{ n: number; version: number }>(`SELECT count(*)::int AS n, max(version) AS version FROM resource WHERE source_id = 'V1'`);
+    assert.deepEqual(v.rows, [{ n: 1, version: 3 }]);
   });
 }
