@@ -49,9 +49,14 @@ export async function migrate(db: Database, migrations = loadMigrations(), layou
     return { kind: 'failed', migration: 'layout', error: String((err as Error).message), applied, unavailable: false };
   }
   try {
-    await db.exec(`CREATE TABLE IF NOT EXISTS schema_migration (
-      id integer PRIMARY KEY, name text NOT NULL, checksum text NOT NULL,
-      applied_at timestamptz NOT NULL DEFAULT now())`);
+    // Under the lock: concurrent CREATE TABLE IF NOT EXISTS can both pass the check and one then
+    // fails on the catalogue's unique index (two processes migrating a fresh schema at once).
+    await db.transaction(async (tx) => {
+      await tx.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
+      await tx.exec(`CREATE TABLE IF NOT EXISTS schema_migration (
+        id integer PRIMARY KEY, name text NOT NULL, checksum text NOT NULL,
+        applied_at timestamptz NOT NULL DEFAULT now())`);
+    });
   } catch (err) {
     return { kind: 'failed', migration: 'schema_migration', error: String((err as Error).message), applied, unavailable: isUnavailable(err) };
   }
@@ -77,20 +82,16 @@ export async function migrate(db: Database, migrations = loadMigrations(), layou
   // steps come after all of them, each once, under the same lock; the ordinary migrations stay one
   // set for every layout and database. A database keeps the layout it was given: a process started
   // without BEVAN_DB_LAYOUT applies no layout steps and undoes none.
-  if (steps.length) {
-    try {
-      await db.exec(`CREATE TABLE IF NOT EXISTS schema_layout_step (
-        layout text NOT NULL, id integer NOT NULL, name text NOT NULL, checksum text NOT NULL,
-        applied_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (layout, id))`);
-    } catch (err) {
-      return { kind: 'failed', migration: 'schema_layout_step', error: String((err as Error).message), applied, unavailable: isUnavailable(err) };
-    }
-  }
   for (const step of steps) {
     const label = `${step.layout}/${step.name}`;
     try {
       const done = await db.transaction(async (tx) => {
         await tx.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
+        // Made under the lock: two processes running CREATE TABLE IF NOT EXISTS at the same
+        // moment can both pass the check, and one then fails on the catalogue's unique index.
+        await tx.exec(`CREATE TABLE IF NOT EXISTS schema_layout_step (
+          layout text NOT NULL, id integer NOT NULL, name text NOT NULL, checksum text NOT NULL,
+          applied_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (layout, id))`);
         const prev = await tx.query<{ checksum: string }>('SELECT checksum FROM schema_layout_step WHERE layout = $1 AND id = $2', [step.layout, step.id]);
         if (prev.rows.length) {
           if (prev.rows[0]!.checksum !== step.checksum) throw new Error(`layout step ${label} was changed after it was applied; add a new step instead`);
