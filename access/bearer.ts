@@ -49,7 +49,7 @@ export async function verifyBearer(db: Queryable, token: string, o: { oidc?: Oid
     cache.set(key, { token: verified, verifier: verified.issuer === ISSUER ? null : (o.oidc ?? null), at: now });
   }
   if (verified.jti && (await isTokenRevoked(db, verified.issuer, verified.jti))) {
-    cache.delete(key);
+    cache?.delete(key);
     throw unauthenticated('the bearer token is not valid: it was signed out (POST /auth/logout)');
   }
   return verified;

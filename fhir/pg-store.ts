@@ -8,7 +8,7 @@ import { appendAuditBatch } from '../access/audit.ts';
 import { gatherAccessFacts, startBreakGlass } from '../access/facts-store.ts';
 import type { Policy } from '../access/policy.ts';
 import type { Database, Queryable } from '../db/database.ts';
-import { findPerson, loadIdentities, loadPersonResources, loadPractices, practiceCodes, recordPersonIds } from '../record/record-store.ts';
+import { findPerson, loadIdentities, loadPractices, loadRecordData, practiceCodes, recordPersonIds } from '../record/record-store.ts';
 import type { PersonRow, ResourceRow } from '../record/rows.ts';
 import type { FhirStore, FhirStoreTx, PatientCriteria, ResourcePageQuery } from './store.ts';
 import { pseudonymKey } from '../analytics/cohorts/pseudonym.ts';
@@ -28,11 +28,8 @@ function pgStoreTx(tx: Queryable, policy: Policy): FhirStoreTx {
     findPerson: (query) => findPerson(tx, query),
     memberIds: (personId) => recordPersonIds(tx, personId),
     async loadRecord(person, memberIds) {
-      // One connection inside a transaction: sequential, not Promise.all.
-      const identities = await loadIdentities(tx, person.person_id, memberIds);
-      const rows = await loadPersonResources(tx, person.person_id, memberIds);
-      const practices = await loadPractices(tx, practiceCodes(identities, rows));
-      return { person, identities, rows, practices };
+      // Identities, resources and the practices they name: one statement.
+      return { person, ...(await loadRecordData(tx, memberIds)), fresh: true };
     },
     async loadSummaries(persons) {
       if (!persons.length) return [];

@@ -151,6 +151,111 @@ export async function loadPractices(db: Queryable, odsCodes: readonly string[]):
 
 const ODS_SYSTEM = 'https://fhir.nhs.uk/Id/ods-organization-code';
 
+/** A person's identities, resources and the practices and organisations they name. */
+export interface RecordData {
+  identities: IdentityRow[];
+  rows: ResourceRow[];
+  practices: PracticeRow[];
+}
+
+/**
+ * Everything the integrated record is built from, for the person ids of one record, in one
+ * statement (one round trip): the source identities (as loadIdentities orders them), the
+ * resources (as loadPersonResources does) and the practices and feed-named organisations of
+ * the ODS codes they carry (as loadPractices finds them for practiceCodes). The codes are found
+ * by the server: the practice of each identity, the ODS code in a GP or HL7 source key, and every
+ * ODS identifier in a resource (a JSON path; a few more levels deep than practiceCodes walks, which
+ * can only name more organisations, never fewer).
+ */
+export async function loadRecordData(db: Queryable, personIds: readonly string[]): Promise<RecordData> {
+  const listed = [...defaultReferenceData().organisations.keys()].map((c) => c.toUpperCase());
+  const r = await db.query<RecordDataRow>(RECORD_DATA_SQL, [personIds, listed, ODS_SYSTEM]);
+  const identities: IdentityRow[] = [];
+  const rows: ResourceRow[] = [];
+  const practices: PracticeRow[] = [];
+  const feedNamed: PracticeRow[] = [];
+  for (const x of r.rows) {
+    if (x.kind === 'r') {
+      rows.push({ source_system: x.source_system, resource_type: x.resource_type!, source_id: x.source_id, person_id: x.person_id, subject_id: x.subject_id, version: Number(x.version), source_time: iso(x.source_time), received_at: iso(x.received_at) ?? '', content: x.content } as ResourceRow);
+    } else if (x.kind === 'i') {
+      const i = x.content as Omit<IdentityRow, 'updated_at'> & { updated_at: unknown };
+      // Fields in the order loadIdentities gives them (jsonb sorts keys).
+      identities.push({
+        source_system: i.source_system, source_id: i.source_id, person_id: i.person_id, nhs_number: i.nhs_number, nhs_number_valid: i.nhs_number_valid, family: i.family, given: i.given,
+        birth_date: i.birth_date, sex: i.sex, postcode: i.postcode, practice: i.practice, link_method: i.link_method, match_status: i.match_status, updated_at: iso(i.updated_at) ?? '',
+      });
+    } else if (x.kind === 'p') {
+      const p = x.content as PracticeRow;
+      practices.push({ ods_code: p.ods_code, name: p.name, neighbourhood: p.neighbourhood, neighbourhood_name: p.neighbourhood_name });
+    } else {
+      const o = x.content as { code: string; name: string };
+      feedNamed.push({ ods_code: o.code, name: o.name, neighbourhood: '', neighbourhood_name: null, origin: 'feed' as const });
+    }
+  }
+  return { identities, rows, practices: [...practices, ...feedNamed] };
+}
+
+interface RecordDataRow {
+  kind: 'i' | 'r' | 'p' | 'o';
+  source_system: string;
+  resource_type: string | null;
+  source_id: string;
+  person_id: string | null;
+  subject_id: string | null;
+  version: unknown;
+  source_time: unknown;
+  received_at: unknown;
+  content: unknown;
+}
+
+/** $1 the person ids, $2 the ODS codes the locality's reference data names (no need to look those up), $3 the ODS identifier system. */
+const RECORD_DATA_SQL = `
+WITH idn AS (
+  SELECT * FROM source_identity WHERE person_id = ANY($1::uuid[])
+), res AS MATERIALIZED (
+  SELECT source_system, resource_type, source_id, person_id, subject_id, version, source_time, received_at, content
+    FROM resource WHERE person_id = ANY($1::uuid[])
+), codes AS (
+  SELECT DISTINCT code FROM (
+    SELECT practice AS code FROM idn
+    UNION ALL SELECT upper(substring(source_system FROM '^(?:gp|hl7):([A-Za-z0-9-]{3,12})$')) FROM idn
+    UNION ALL SELECT upper(substring(source_system FROM '^(?:gp|hl7):([A-Za-z0-9-]{3,12})$')) FROM (SELECT DISTINCT source_system FROM res) s
+    UNION ALL SELECT upper(v #>> '{}') FROM res,
+      jsonb_path_query(res.content, 'lax $.**{0 to 6} ? (@.system == $s).value ? (@.type() == "string")', jsonb_build_object('s', $3::text)) AS v
+     WHERE length(v #>> '{}') <= 12
+  ) c WHERE code IS NOT NULL AND code <> ''
+), pr AS (
+  SELECT pr.ods_code, pr.name, pr.neighbourhood, n.name AS neighbourhood_name
+    FROM practice pr LEFT JOIN neighbourhood n ON n.code = pr.neighbourhood
+   WHERE pr.ods_code IN (SELECT code FROM codes)
+)
+SELECT 'i' AS kind, source_system, NULL::text AS resource_type, source_id, person_id::text AS person_id, NULL::text AS subject_id, NULL::bigint AS version,
+       NULL::timestamptz AS source_time, NULL::timestamptz AS received_at,
+       jsonb_build_object('source_system', source_system, 'source_id', source_id, 'person_id', person_id::text, 'nhs_number', nhs_number, 'nhs_number_valid', nhs_number_valid,
+         'family', family, 'given', given, 'birth_date', birth_date::text, 'sex', sex, 'postcode', postcode, 'practice', practice,
+         'link_method', link_method, 'match_status', match_status, 'updated_at', updated_at) AS content,
+       NULL::timestamptz AS k1, source_system AS k2, source_id AS k3, ''::text AS k4
+  FROM idn
+UNION ALL
+SELECT 'r', source_system, resource_type, source_id, person_id::text, subject_id, version, source_time, received_at, content,
+       source_time, source_system, resource_type, source_id
+  FROM res
+UNION ALL
+SELECT 'p', '', NULL, ods_code, NULL, NULL, NULL, NULL, NULL, to_jsonb(pr), NULL, ods_code, '', ''
+  FROM pr
+UNION ALL
+SELECT 'o', '', NULL, code, NULL, NULL, NULL, NULL, NULL, jsonb_build_object('code', code, 'name', name), NULL, code, '', ''
+  FROM (
+    SELECT DISTINCT ON (c.code) c.code, org.content->>'name' AS name
+      FROM codes c
+      JOIN resource org
+        ON org.resource_type = 'Organization' AND org.person_id IS NULL
+       AND org.content->'identifier' @> jsonb_build_array(jsonb_build_object('system', $3::text, 'value', c.code))
+     WHERE c.code NOT IN (SELECT ods_code FROM pr) AND NOT (upper(c.code) = ANY($2::text[])) AND org.content->>'name' IS NOT NULL
+     ORDER BY c.code, org.received_at DESC, org.source_system, org.source_id
+  ) o
+ORDER BY kind, k1 NULLS FIRST, k2, k3, k4`;
+
 export interface PersonRecordRows {
   person: PersonRow;
   identities: IdentityRow[];
