@@ -8,7 +8,7 @@ import { appendAuditBatch } from '../access/audit.ts';
 import { gatherAccessFacts, startBreakGlass } from '../access/facts-store.ts';
 import type { Policy } from '../access/policy.ts';
 import type { Database, Queryable } from '../db/database.ts';
-import { findPerson, loadIdentities, loadPractices, loadRecordData, practiceCodes, recordPersonIds } from '../record/record-store.ts';
+import { findPerson, findPersonWithMembers, loadIdentities, loadPractices, loadRecordData, practiceCodes, recordPersonIds } from '../record/record-store.ts';
 import type { PersonRow, ResourceRow } from '../record/rows.ts';
 import type { FhirStore, FhirStoreTx, PatientCriteria, ResourcePageQuery } from './store.ts';
 import { pseudonymKey } from '../analytics/cohorts/pseudonym.ts';
@@ -24,9 +24,16 @@ export function pgFhirStore(db: Database, policy: Policy): FhirStore {
 }
 
 function pgStoreTx(tx: Queryable, policy: Policy): FhirStoreTx {
+  // A person found by id comes with the ids merged into them (one statement), kept for memberIds in this transaction.
+  const members = new Map<string, string[]>();
   return {
-    findPerson: (query) => findPerson(tx, query),
-    memberIds: (personId) => recordPersonIds(tx, personId),
+    async findPerson(query) {
+      if (query.personId === undefined) return findPerson(tx, query);
+      const found = await findPersonWithMembers(tx, query.personId);
+      if (found) members.set(found.person.person_id, found.memberIds);
+      return found?.person ?? null;
+    },
+    memberIds: async (personId) => members.get(personId) ?? recordPersonIds(tx, personId),
     async loadRecord(person, memberIds) {
       // Identities, resources and the practices they name: one statement.
       return { person, ...(await loadRecordData(tx, memberIds)), fresh: true };
@@ -181,25 +188,26 @@ async function searchPatients(tx: Queryable, c: PatientCriteria, cap: number): P
   };
   const identityMatch = (cond: string) => `EXISTS (SELECT 1 FROM source_identity si WHERE si.person_id = p.person_id AND ${cond})`;
   if (c.ids?.length) where.push(`p.person_id::text = ANY(${p(c.ids.map((x) => x.toLowerCase()))}::text[])`);
-  if (c.nhsNumbers?.length) {
-    const v = p(c.nhsNumbers);
-    where.push(`(p.nhs_number = ANY(${v}::text[]) OR ${identityMatch(`si.nhs_number = ANY(${v}::text[])`)})`);
-  }
+  // The person's own NHS number or any identity's: one set of ids from two index lookups (an OR
+  // across the two tables would make the planner walk every person).
+  const nhsOwners = (v: string, alsoSourceId: boolean) =>
+    `p.person_id IN (SELECT x.person_id FROM person x WHERE x.nhs_number = ANY(${v}::text[])
+       UNION SELECT si.person_id FROM source_identity si WHERE si.nhs_number = ANY(${v}::text[])${alsoSourceId ? `
+       UNION SELECT si.person_id FROM source_identity si WHERE si.source_id = ANY(${v}::text[])` : ''})`;
+  if (c.nhsNumbers?.length) where.push(nhsOwners(p(c.nhsNumbers), false));
   if (c.sourceIdentifiers?.length) {
     where.push(`(${c.sourceIdentifiers.map((s) => identityMatch(`si.source_system = ${p(s.system)} AND si.source_id = ${p(s.value)}`)).join(' OR ')})`);
   }
-  if (c.anyIdentifiers?.length) {
-    const v = p(c.anyIdentifiers);
-    where.push(`(p.nhs_number = ANY(${v}::text[]) OR ${identityMatch(`(si.nhs_number = ANY(${v}::text[]) OR si.source_id = ANY(${v}::text[]))`)})`);
-  }
+  if (c.anyIdentifiers?.length) where.push(nhsOwners(p(c.anyIdentifiers), true));
   for (const [field, lists] of [
     ['family', c.family],
     ['given', c.given],
   ] as const) {
-    for (const values of lists ?? []) where.push(`(${values.map((v) => identityMatch(`si.${field} ILIKE ${p(likePrefix(v))}`)).join(' OR ')})`);
+    // lower() LIKE 'prefix%': the expression indexes of migration 0021 (text_pattern_ops) serve it; ILIKE cannot use a btree.
+    for (const values of lists ?? []) where.push(`(${values.map((v) => identityMatch(`lower(si.${field}) LIKE lower(${p(likePrefix(v))})`)).join(' OR ')})`);
   }
   for (const values of c.name ?? []) {
-    where.push(`(${values.map((v) => { const x = p(likePrefix(v)); return identityMatch(`(si.family ILIKE ${x} OR si.given ILIKE ${x} OR si.given ILIKE ${p(`% ${likePrefix(v)}`)})`); }).join(' OR ')})`);
+    where.push(`(${values.map((v) => { const x = p(likePrefix(v)); return identityMatch(`(lower(si.family) LIKE lower(${x}) OR lower(si.given) LIKE lower(${x}) OR lower(si.given) LIKE lower(${p(`% ${likePrefix(v)}`)}))`); }).join(' OR ')})`);
   }
   for (const b of c.birthdate ?? []) {
     const op = { eq: '=', ne: '<>', gt: '>', lt: '<', ge: '>=', le: '<=' }[b.prefix];

@@ -67,6 +67,38 @@ export async function findPerson(db: Queryable, query: PersonQuery): Promise<Per
   return found;
 }
 
+/**
+ * findPerson by person id and recordPersonIds of the person found, in one statement: the merge
+ * chain followed forward (as findPerson does, null when it leads to a person that is not there)
+ * and the ids merged into the person found gathered backward.
+ */
+export async function findPersonWithMembers(db: Queryable, personId: string): Promise<{ person: PersonRow; memberIds: string[] } | null> {
+  if (!isPersonId(personId)) return null;
+  const r = await db.query<PersonRow & { member_ids: string[] }>(
+    `WITH RECURSIVE up(person_id, nhs_number, status, merged_into, hop) AS (
+       SELECT person_id, nhs_number, status, merged_into, 0 FROM person WHERE person_id = $1::uuid
+       UNION ALL
+       SELECT p.person_id, p.nhs_number, p.status, p.merged_into, up.hop + 1 FROM person p JOIN up ON p.person_id = up.merged_into
+        WHERE up.status = 'merged' AND up.hop < ${MAX_MERGE_HOPS}
+     ), found AS (
+       SELECT * FROM up ORDER BY hop DESC LIMIT 1
+     ), members(person_id, depth) AS (
+       SELECT person_id, 0 FROM found
+       UNION
+       SELECT p.person_id, m.depth + 1 FROM person p JOIN members m ON p.merged_into = m.person_id WHERE m.depth < ${MAX_MERGE_HOPS}
+     )
+     SELECT f.person_id::text AS person_id, f.nhs_number, f.status, f.merged_into::text AS merged_into,
+            ARRAY(SELECT DISTINCT person_id::text FROM members) AS member_ids
+       FROM found f
+      WHERE NOT (f.status = 'merged' AND f.merged_into IS NOT NULL AND f.hop < ${MAX_MERGE_HOPS})`,
+    [personId],
+  );
+  const row = r.rows[0];
+  if (!row) return null;
+  const { member_ids, ...person } = row;
+  return { person, memberIds: member_ids };
+}
+
 async function personById(db: Queryable, personId: string): Promise<PersonRow | null> {
   const r = await db.query<PersonRow>(`SELECT ${PERSON_COLUMNS} FROM person p WHERE p.person_id = $1`, [personId]);
   return r.rows[0] ?? null;
