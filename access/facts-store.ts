@@ -89,14 +89,10 @@ interface FactRows {
 /**
  * $1 the person ids, $2 now, $3–$5 the open statuses of episodes, referrals and encounters, $6 the
  * start of "recent", $7 the user, $8 whether to read the relationships. The record's rows that
- * bear on relationships are read once (index resource_type_person_idx: only those three types).
+ * bear on relationships are found by the partial indexes of migration 0021, so that only the open
+ * and the recent ones are read, not every encounter of every person weighed.
  */
 const FACTS_SQL = `
-WITH rel AS (
-  SELECT person_id, source_system, resource_type, source_time, content->>'status' AS status
-    FROM resource
-   WHERE $8::boolean AND person_id = ANY($1::uuid[]) AND resource_type IN ('EpisodeOfCare', 'ServiceRequest', 'Encounter')
-)
 SELECT
   -- The registered practice: the most recently updated GP identity's practice (the GP system's own key).
   (SELECT coalesce(json_agg(x), '[]') FROM (
@@ -106,14 +102,18 @@ SELECT
   (SELECT coalesce(json_agg(x), '[]') FROM (
      SELECT person_id::text AS person_id, member FROM care_team_member
       WHERE $8::boolean AND person_id = ANY($1::uuid[]) AND starts_at <= $2::timestamptz AND (ends_at IS NULL OR ends_at > $2::timestamptz)) x) AS care_team,
+  -- Open episodes, referrals and encounters: index resource_open_status_idx finds only the open ones.
   (SELECT coalesce(json_agg(x), '[]') FROM (
-     SELECT DISTINCT person_id::text AS person_id, source_system FROM rel
-      WHERE (resource_type = 'EpisodeOfCare' AND status = ANY($3::text[]))
-         OR (resource_type = 'ServiceRequest' AND status = ANY($4::text[]))
-         OR (resource_type = 'Encounter' AND status = ANY($5::text[]))) x) AS episodes,
+     SELECT DISTINCT person_id::text AS person_id, source_system FROM resource
+      WHERE $8::boolean AND person_id = ANY($1::uuid[]) AND resource_type IN ('EpisodeOfCare', 'ServiceRequest', 'Encounter')
+        AND content->>'status' = ANY($3::text[] || $4::text[] || $5::text[])
+        AND ((resource_type = 'EpisodeOfCare' AND content->>'status' = ANY($3::text[]))
+          OR (resource_type = 'ServiceRequest' AND content->>'status' = ANY($4::text[]))
+          OR (resource_type = 'Encounter' AND content->>'status' = ANY($5::text[])))) x) AS episodes,
+  -- Recent encounters: index resource_encounter_time_idx reads only those since $6.
   (SELECT coalesce(json_agg(x), '[]') FROM (
-     SELECT person_id::text AS person_id, source_system, max(source_time) AS at FROM rel
-      WHERE resource_type = 'Encounter' AND source_time >= $6::timestamptz
+     SELECT person_id::text AS person_id, source_system, max(source_time) AS at FROM resource
+      WHERE $8::boolean AND person_id = ANY($1::uuid[]) AND resource_type = 'Encounter' AND source_time >= $6::timestamptz
       GROUP BY person_id, source_system) x) AS encounters,
   (SELECT coalesce(json_agg(x), '[]') FROM (
      SELECT person_id::text AS person_id, kind FROM consent_directive WHERE person_id = ANY($1::uuid[]) AND withdrawn_at IS NULL) x) AS consent,

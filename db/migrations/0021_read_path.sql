@@ -14,3 +14,11 @@ CREATE INDEX IF NOT EXISTS source_identity_given_lower_idx ON source_identity (l
 -- identifier=<value> with no system matches any source's own patient id: the primary key
 -- (source_system, source_id) cannot serve source_id alone.
 CREATE INDEX IF NOT EXISTS source_identity_source_id_idx ON source_identity (source_id);
+
+-- The access facts (access/facts-store.ts) of every person a read or a search weighs: open
+-- episodes, referrals and encounters, and encounters since a date. Without these, each person's
+-- every encounter was read from the heap (for its status) on every request.
+CREATE INDEX IF NOT EXISTS resource_open_status_idx ON resource (person_id, (content->>'status'))
+  WHERE resource_type IN ('EpisodeOfCare', 'ServiceRequest', 'Encounter');
+CREATE INDEX IF NOT EXISTS resource_encounter_time_idx ON resource (person_id, source_time)
+  WHERE resource_type = 'Encounter';
