@@ -203,8 +203,13 @@ async function searchPatients(tx: Queryable, c: PatientCriteria, cap: number): P
     ['family', c.family],
     ['given', c.given],
   ] as const) {
-    // lower() LIKE 'prefix%': the expression indexes of migration 0021 (text_pattern_ops) serve it; ILIKE cannot use a btree.
-    for (const values of lists ?? []) where.push(`(${values.map((v) => identityMatch(`lower(si.${field}) LIKE lower(${p(likePrefix(v))})`)).join(' OR ')})`);
+    // Starts with, case-insensitive, as a range on lower(field) that the text_pattern_ops indexes
+    // of migration 0021 serve (ILIKE cannot use a btree; and a LIKE with a parameter gets no index
+    // range in a prepared statement's generic plan, so the range is spelt out: from the prefix to the
+    // prefix followed by the last code point), then the LIKE itself, which decides.
+    for (const values of lists ?? []) {
+      where.push(`(${values.map((v) => { const x = p(v); return identityMatch(`lower(si.${field}) ~>=~ lower(${x}::text) AND lower(si.${field}) ~<~ (lower(${x}::text) || chr(1114111)) AND lower(si.${field}) LIKE lower(${p(likePrefix(v))})`); }).join(' OR ')})`);
+    }
   }
   for (const values of c.name ?? []) {
     where.push(`(${values.map((v) => { const x = p(likePrefix(v)); return identityMatch(`(lower(si.family) LIKE lower(${x}) OR lower(si.given) LIKE lower(${x}) OR lower(si.given) LIKE lower(${p(`% ${likePrefix(v)}`)}))`); }).join(' OR ')})`);
