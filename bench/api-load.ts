@@ -232,6 +232,8 @@ async function drive(port: number, token: string, s: Scenario, how: { duration: 
   const instance = autocannon({
     url: `http://127.0.0.1:${port}`,
     connections,
+    // PGlite serves one transaction at a time: at 50 connections a request may wait many seconds.
+    timeout: 120,
     ...how,
     headers: { authorization: `Bearer ${token}` },
     requests: [
