@@ -26,6 +26,7 @@ export function pgFhirStore(db: Database, policy: Policy): FhirStore {
 function pgStoreTx(tx: Queryable, policy: Policy): FhirStoreTx {
   // A person found by id comes with the ids merged into them (one statement), kept for memberIds in this transaction.
   const members = new Map<string, string[]>();
+  const found = new Map<string, PersonRow>();
   return {
     async findPerson(query) {
       if (query.personId === undefined) return findPerson(tx, query);
@@ -40,18 +41,15 @@ function pgStoreTx(tx: Queryable, policy: Policy): FhirStoreTx {
     },
     async loadSummaries(persons) {
       if (!persons.length) return [];
-      const r = await tx.query<{ person_id: string; source_system: string; source_id: string; nhs_number: string | null; nhs_number_valid: boolean; family: string | null; given: string | null; birth_date: string | null; sex: string | null; postcode: string | null; practice: string | null; link_method: string; match_status: string; updated_at: unknown }>(
-        `SELECT source_system, source_id, person_id::text AS person_id, nhs_number, nhs_number_valid, family, given,
-                birth_date::text AS birth_date, sex, postcode, practice, link_method, match_status, updated_at
-           FROM source_identity WHERE person_id = ANY($1::uuid[]) ORDER BY source_system, source_id`,
-        [persons.map((p) => p.person_id)],
-      );
-      const identities = r.rows.map((row) => ({ ...row, updated_at: row.updated_at instanceof Date ? row.updated_at.toISOString() : String(row.updated_at) }));
-      const practices = await loadPractices(tx, practiceCodes(identities, []));
+      // Every person's identities and the practices they name: one statement.
+      const { identities, practices } = await loadRecordData(tx, persons.map((p) => p.person_id), { resources: false });
       return persons.map((person) => ({ person, identities: identities.filter((i) => i.person_id === person.person_id), practices }));
     },
     async personsById(ids) {
       if (!ids.length) return [];
+      // The people a Patient search just found in this transaction need no second look.
+      const known = ids.map((id) => found.get(id));
+      if (known.every((p) => p)) return known as PersonRow[];
       const r = await tx.query<PersonRow>(`SELECT ${PERSON_COLUMNS} FROM person p WHERE p.person_id = ANY($1::uuid[]) AND p.status = 'active'`, [ids]);
       const byId = new Map(r.rows.map((p) => [p.person_id, p]));
       return ids.map((id) => byId.get(id)).filter((p): p is PersonRow => !!p);
@@ -67,7 +65,11 @@ function pgStoreTx(tx: Queryable, policy: Policy): FhirStoreTx {
       if (!row) return null;
       return { ...row, version: Number(row.version), source_time: iso(row.source_time), received_at: iso(row.received_at) ?? '' };
     },
-    searchPatients: (criteria, cap) => searchPatients(tx, criteria, cap),
+    async searchPatients(criteria, cap) {
+      const persons = await searchPatients(tx, criteria, cap);
+      for (const p of persons) found.set(p.person_id, p);
+      return persons.map((p) => p.person_id);
+    },
     accessFacts: (principal, people, now) => gatherAccessFacts(tx, policy, principal, people, now),
     startBreakGlass: (user, personId, reason, minutes, now) => startBreakGlass(tx, user, personId, reason, minutes, now),
     async appendAudit(entries, now) {
@@ -179,7 +181,7 @@ function likePrefix(value: string): string {
  * when any of their identities matches each parameter. Strings match as FHIR says: starts with,
  * case-insensitive (https://hl7.org/fhir/R4/search.html#string).
  */
-async function searchPatients(tx: Queryable, c: PatientCriteria, cap: number): Promise<string[]> {
+async function searchPatients(tx: Queryable, c: PatientCriteria, cap: number): Promise<PersonRow[]> {
   const where: string[] = [];
   const params: unknown[] = [];
   const p = (v: unknown) => {
@@ -226,11 +228,11 @@ async function searchPatients(tx: Queryable, c: PatientCriteria, cap: number): P
     where.push(`(${values.map((v) => identityMatch(`upper(replace(si.postcode, ' ', '')) LIKE ${p(likePrefix(v.replace(/\s+/g, '').toUpperCase()))}`)).join(' OR ')})`);
   }
   if (!where.length) where.push('true');
-  const r = await tx.query<{ person_id: string }>(
-    `SELECT p.person_id::text AS person_id FROM person p WHERE p.status = 'active' AND ${where.join(' AND ')} ORDER BY p.person_id LIMIT ${p(cap + 1)}`,
+  const r = await tx.query<PersonRow>(
+    `SELECT ${PERSON_COLUMNS} FROM person p WHERE p.status = 'active' AND ${where.join(' AND ')} ORDER BY p.person_id LIMIT ${p(cap + 1)}`,
     params,
   );
-  return r.rows.map((x) => x.person_id);
+  return r.rows;
 }
 
 function iso(v: unknown): string | null {

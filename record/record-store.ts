@@ -197,11 +197,12 @@ export interface RecordData {
  * the ODS codes they carry (as loadPractices finds them for practiceCodes). The codes are found
  * by the server: the practice of each identity, the ODS code in a GP or HL7 source key, and every
  * ODS identifier in a resource (a JSON path; a few more levels deep than practiceCodes walks, which
- * can only name more organisations, never fewer).
+ * can only name more organisations, never fewer). With `resources: false`, the identities and
+ * the practices they name only (a page of search results).
  */
-export async function loadRecordData(db: Queryable, personIds: readonly string[]): Promise<RecordData> {
+export async function loadRecordData(db: Queryable, personIds: readonly string[], opts: { resources?: boolean } = {}): Promise<RecordData> {
   const listed = [...defaultReferenceData().organisations.keys()].map((c) => c.toUpperCase());
-  const r = await db.query<RecordDataRow>(RECORD_DATA_SQL, [personIds, listed, ODS_SYSTEM]);
+  const r = await db.query<RecordDataRow>(RECORD_DATA_SQL, [personIds, listed, ODS_SYSTEM, opts.resources !== false]);
   const identities: IdentityRow[] = [];
   const rows: ResourceRow[] = [];
   const practices: PracticeRow[] = [];
@@ -240,13 +241,13 @@ interface RecordDataRow {
   content: unknown;
 }
 
-/** $1 the person ids, $2 the ODS codes the locality's reference data names (no need to look those up), $3 the ODS identifier system. */
+/** $1 the person ids, $2 the ODS codes the locality's reference data names (no need to look those up), $3 the ODS identifier system, $4 false for identities and practices only (search results). */
 const RECORD_DATA_SQL = `
 WITH idn AS (
   SELECT * FROM source_identity WHERE person_id = ANY($1::uuid[])
 ), res AS MATERIALIZED (
   SELECT source_system, resource_type, source_id, person_id, subject_id, version, source_time, received_at, content
-    FROM resource WHERE person_id = ANY($1::uuid[])
+    FROM resource WHERE $4::boolean AND person_id = ANY($1::uuid[])
 ), codes AS (
   SELECT DISTINCT code FROM (
     SELECT practice AS code FROM idn
