@@ -176,6 +176,18 @@ function cpuMs(pid: number): number {
   }
 }
 
+/** Resolves once the process has used no CPU for a second (up to two minutes). */
+async function untilIdle(pid: number): Promise<void> {
+  let last = cpuMs(pid);
+  let quiet = 0;
+  for (const deadline = Date.now() + 120_000; quiet < 4 && Date.now() < deadline; ) {
+    await new Promise((r) => setTimeout(r, 250));
+    const now = cpuMs(pid);
+    quiet = now - last <= TICK_MS ? quiet + 1 : 0;
+    last = now;
+  }
+}
+
 /** CPU ms of the PostgreSQL backends serving the bench server (by application_name), by pid. */
 async function backendCpu(): Promise<Map<number, number>> {
   const out = new Map<number, number>();
@@ -279,8 +291,9 @@ try {
   for (const s of scenariosFor(targets)) {
     const warm = await drive(port, token, s, { duration: Math.max(1, warmup) });
     const amount = Math.max(connections * 4, Math.round((warm.requests / warm.seconds) * duration));
-    // The warm-up's requests still in flight when it stopped finish (and are audited) before the window opens.
-    await new Promise((r) => setTimeout(r, 500 + 2 * Math.max(0, ...warm.latencies)));
+    // The warm-up's requests still in flight when it stopped finish (and are audited) before the
+    // window opens: wait until the server has been idle (no CPU) for a second.
+    await untilIdle(server.pid!);
     const cpu0 = cpuMs(server.pid!);
     const db0 = await backendCpu();
     const run = await drive(port, token, s, { amount });
