@@ -80,6 +80,7 @@ export async function openPostgres(url: string, opts: PostgresOptions = {}): Pro
   return {
     kind: 'postgres',
     location: redact(url),
+    inProcess: false,
     ...base,
     async transaction(fn) {
       let client: pg.PoolClient;

@@ -8,7 +8,7 @@ import { appendAuditBatch } from '../access/audit.ts';
 import { gatherAccessFacts, startBreakGlass } from '../access/facts-store.ts';
 import type { Policy } from '../access/policy.ts';
 import type { Database, Queryable } from '../db/database.ts';
-import { findPerson, findPersonWithMembers, loadIdentities, loadPractices, loadRecordData, practiceCodes, recordPersonIds } from '../record/record-store.ts';
+import { findPerson, findPersonWithMembers, loadIdentities, loadPersonResources, loadPractices, loadRecordData, practiceCodes, recordPersonIds } from '../record/record-store.ts';
 import type { PersonRow, ResourceRow } from '../record/rows.ts';
 import type { FhirStore, FhirStoreTx, PatientCriteria, ResourcePageQuery } from './store.ts';
 import { pseudonymKey } from '../analytics/cohorts/pseudonym.ts';
@@ -19,11 +19,12 @@ const PERSON_COLUMNS = 'p.person_id::text AS person_id, p.nhs_number, p.status, 
 
 export function pgFhirStore(db: Database, policy: Policy): FhirStore {
   return {
-    transaction: (fn) => db.transaction((tx) => fn(pgStoreTx(tx, policy))),
+    transaction: (fn) => db.transaction((tx) => fn(pgStoreTx(tx, policy, !db.inProcess))),
   };
 }
 
-function pgStoreTx(tx: Queryable, policy: Policy): FhirStoreTx {
+/** oneTrip: read a record in one statement (a server: each statement is a round trip); otherwise in three simpler ones (PGlite, in process, where they cost less). */
+function pgStoreTx(tx: Queryable, policy: Policy, oneTrip: boolean): FhirStoreTx {
   // A person found by id comes with the ids merged into them (one statement), kept for memberIds in this transaction.
   const members = new Map<string, string[]>();
   const found = new Map<string, PersonRow>();
@@ -36,8 +37,11 @@ function pgStoreTx(tx: Queryable, policy: Policy): FhirStoreTx {
     },
     memberIds: async (personId) => members.get(personId) ?? recordPersonIds(tx, personId),
     async loadRecord(person, memberIds) {
-      // Identities, resources and the practices they name: one statement.
-      return { person, ...(await loadRecordData(tx, memberIds)), fresh: true };
+      // Identities, resources and the practices they name: one statement on a server.
+      if (oneTrip) return { person, ...(await loadRecordData(tx, memberIds)), fresh: true };
+      const identities = await loadIdentities(tx, person.person_id, memberIds);
+      const rows = await loadPersonResources(tx, person.person_id, memberIds);
+      return { person, identities, rows, practices: await loadPractices(tx, practiceCodes(identities, rows)), fresh: true };
     },
     async loadSummaries(persons) {
       if (!persons.length) return [];
