@@ -158,7 +158,7 @@ SELECT head.chain, head.seq, $3::timestamptz, $4::text, $5::text, $6::text, $7::
 RETURNING audit_id::text AS audit_id, seq::text AS seq, prev_hash, hash`;
 
 /**
- * Appends several audit rows inside the caller's transaction in three statements whatever their
+ * Appends several audit rows inside the caller's transaction in two statements whatever their
  * number (a search that returns 20 people writes 20 rows). The chain heads are locked in
  * ascending chain order, so two transactions appending to overlapping chains cannot deadlock.
  */
