@@ -98,13 +98,9 @@ export async function appendAuditIn(tx: Queryable, entry: AuditEntry, now: Date 
   if (!entry.actor) throw new Error('an audit entry needs an actor');
   if (!entry.action) throw new Error('an audit entry needs an action');
   const chain = chainOf(entry);
-  const head = await tx.query<{ seq: string; hash: string }>('SELECT seq::text AS seq, hash FROM audit_chain WHERE chain = $1 FOR UPDATE', [chain]);
-  if (!head.rows[0]) throw new Error(`audit chain ${chain} has no head row (migration 0012 not applied?)`);
-  const prevHash = head.rows[0].hash;
-  const seq = Number(head.rows[0].seq) + 1;
   const body = {
     chain,
-    seq,
+    seq: 0,
     at: now.toISOString(),
     actor: entry.actor,
     role: entry.role ?? null,
@@ -118,19 +114,51 @@ export async function appendAuditIn(tx: Queryable, entry: AuditEntry, now: Date 
     // Stored as jsonb and read back as JSON: hash exactly what will come back.
     detail: entry.detail === undefined ? null : (JSON.parse(JSON.stringify(entry.detail)) as unknown),
   };
-  const hash = chainedHash(prevHash, body);
-  const r = await tx.query<{ audit_id: string }>(
-    `WITH head AS (UPDATE audit_chain SET seq = $2, hash = $14, updated_at = now() WHERE chain = $1)
-     INSERT INTO audit_log (chain, seq, at, actor, role, organisation, action, person_id, purpose, decision, reason, source_address, detail, prev_hash, hash)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13::jsonb, $15, $14)
-     RETURNING audit_id::text AS audit_id`,
-    [chain, seq, body.at, body.actor, body.role, body.organisation, body.action, body.personId, body.purpose, body.decision, body.reason, body.from, body.detail === null ? null : JSON.stringify(body.detail), hash, prevHash],
-  );
-  return { auditId: Number(r.rows[0]!.audit_id), ...body, prevHash, hash };
+  // One statement: the head row moves (its UPDATE locks it, so concurrent appends to the chain
+  // queue on the row and each sees the head the one before it left), and the row is inserted with
+  // the head's old hash as prev_hash and the new one as hash. seq is the last key of the canonical
+  // JSON, so the server completes the text hashed here: sha256(prev hash + prefix + seq + "}"), the
+  // same as chainedHash computes (verifyAuditChain checks it).
+  const canonical = canonicalJson(body);
+  if (!canonical.endsWith(',"seq":0}')) throw new Error('audit entry: seq is not the last key of its canonical JSON');
+  const upToSeq = canonical.slice(0, -'0}'.length);
+  const r = await tx.query<{ audit_id: string; seq: string; prev_hash: string; hash: string }>(APPEND_ONE_SQL, [
+    chain,
+    upToSeq,
+    body.at,
+    body.actor,
+    body.role,
+    body.organisation,
+    body.action,
+    body.personId,
+    body.purpose,
+    body.decision,
+    body.reason,
+    body.from,
+    body.detail === null ? null : JSON.stringify(body.detail),
+  ]);
+  const row = r.rows[0];
+  if (!row) throw new Error(`audit chain ${chain} has no head row (migration 0012 not applied?)`);
+  return { auditId: Number(row.audit_id), ...body, seq: Number(row.seq), prevHash: row.prev_hash, hash: row.hash };
 }
 
+/** $1 chain, $2 the canonical JSON of the row up to its seq value, $3… the columns. prev_hash on audit_chain: migration 0021. */
+const APPEND_ONE_SQL = `
+WITH head AS (
+  UPDATE audit_chain
+     SET prev_hash = hash,
+         seq = seq + 1,
+         hash = encode(sha256(convert_to(hash || $2::text || (seq + 1)::text || '}', 'UTF8')), 'hex'),
+         updated_at = now()
+   WHERE chain = $1::int
+  RETURNING chain, seq, prev_hash, hash
+)
+INSERT INTO audit_log (chain, seq, at, actor, role, organisation, action, person_id, purpose, decision, reason, source_address, detail, prev_hash, hash)
+SELECT head.chain, head.seq, $3::timestamptz, $4::text, $5::text, $6::text, $7::text, $8::uuid, $9::text, $10::text, $11::text, $12::text, $13::jsonb, head.prev_hash, head.hash FROM head
+RETURNING audit_id::text AS audit_id, seq::text AS seq, prev_hash, hash`;
+
 /**
- * Appends several audit rows inside the caller's transaction in three statements whatever their
+ * Appends several audit rows inside the caller's transaction in two statements whatever their
  * number (a search that returns 20 people writes 20 rows). The chain heads are locked in
  * ascending chain order, so two transactions appending to overlapping chains cannot deadlock.
  */
@@ -173,17 +201,24 @@ export async function appendAuditBatch(tx: Queryable, entries: readonly AuditEnt
     head.set(chain, { seq: body.seq, hash });
   }
   const col = <K extends keyof Omit<AuditRow, 'auditId'>>(k: K) => rows.map((r) => r[k]);
+  // Each chain's head moves to its last new row (prev_hash: the hash that row replaced), in the same statement as the insert.
+  const lastOf = new Map<number, Omit<AuditRow, 'auditId'>>();
+  for (const r of rows) lastOf.set(r.chain!, r);
+  const last = [...lastOf.values()];
   const ins = await tx.query<{ audit_id: string }>(
-    `INSERT INTO audit_log (chain, seq, at, actor, role, organisation, action, person_id, purpose, decision, reason, source_address, detail, prev_hash, hash)
-     SELECT * FROM unnest($1::int[], $2::bigint[], $3::timestamptz[], $4::text[], $5::text[], $6::text[], $7::text[], $8::uuid[], $9::text[], $10::text[], $11::text[], $12::text[], $13::jsonb[], $14::text[], $15::text[])
+    `WITH head AS (
+       UPDATE audit_chain h SET seq = n.seq, hash = n.hash, prev_hash = n.prev_hash, updated_at = now()
+         FROM unnest($16::int[], $17::bigint[], $18::text[], $19::text[]) AS n(chain, seq, hash, prev_hash) WHERE h.chain = n.chain
+     )
+     INSERT INTO audit_log (chain, seq, at, actor, role, organisation, action, person_id, purpose, decision, reason, source_address, detail, prev_hash, hash)
+     SELECT c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15 FROM unnest($1::int[], $2::bigint[], $3::timestamptz[], $4::text[], $5::text[], $6::text[], $7::text[], $8::uuid[], $9::text[], $10::text[], $11::text[], $12::text[], $13::jsonb[], $14::text[], $15::text[]) WITH ORDINALITY AS x(c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15, n)
+      ORDER BY n
      RETURNING audit_id::text AS audit_id`,
-    [col('chain'), col('seq'), col('at'), col('actor'), col('role'), col('organisation'), col('action'), col('personId'), col('purpose'), col('decision'), col('reason'), col('from'), rows.map((r) => (r.detail === null ? null : JSON.stringify(r.detail))), col('prevHash'), col('hash')],
-  );
-  const last = [...head.entries()].filter(([c]) => chains.includes(c));
-  await tx.query(
-    `UPDATE audit_chain h SET seq = n.seq, hash = n.hash, updated_at = now()
-       FROM unnest($1::int[], $2::bigint[], $3::text[]) AS n(chain, seq, hash) WHERE h.chain = n.chain`,
-    [last.map(([c]) => c), last.map(([, h]) => h.seq), last.map(([, h]) => h.hash)],
+    [
+      col('chain'), col('seq'), col('at'), col('actor'), col('role'), col('organisation'), col('action'), col('personId'), col('purpose'), col('decision'), col('reason'), col('from'),
+      rows.map((r) => (r.detail === null ? null : JSON.stringify(r.detail))), col('prevHash'), col('hash'),
+      last.map((r) => r.chain), last.map((r) => r.seq), last.map((r) => r.hash), last.map((r) => r.prevHash),
+    ],
   );
   return rows.map((r, i) => ({ auditId: Number(ins.rows[i]!.audit_id), ...r }));
 }

@@ -3,7 +3,13 @@
  * configured OpenID Connect provider (access/oidc.ts). The token's unverified `iss` only picks
  * which verifier checks it; a token from any other issuer is refused before any key is looked up.
  * A verified token is then checked against the sign-out denylist (`revoked_token`).
+ *
+ * A verified token is remembered (by its sha256, per database) until its own expiry, so that a
+ * client sending the same token on every request costs one signature check and key lookup, not
+ * one per request. The denylist is still read on every request (one indexed lookup): a token
+ * signed out on any server sharing the database stops at once everywhere.
  */
+import { createHash } from 'node:crypto';
 import { decodeJwt } from 'jose';
 import type { Queryable } from '../db/database.ts';
 import { unauthenticated } from './context.ts';
@@ -11,20 +17,54 @@ import type { OidcVerifier, VerifiedToken } from './oidc.ts';
 import { isTokenRevoked } from './sessions.ts';
 import { ISSUER, verifyTokenClaims } from './tokens.ts';
 
+/** Tokens remembered per database at most (the oldest go first). */
+const MAX_REMEMBERED = 10_000;
+
+interface Remembered {
+  token: VerifiedToken;
+  /** The verifier that accepted it (the OIDC settings may differ between apps on one database, as in tests). */
+  verifier: OidcVerifier | null;
+  /** When it was verified (ms): a clock moved back before it verifies again. */
+  at: number;
+}
+
+const remembered = new WeakMap<Queryable, Map<string, Remembered>>();
+
 export async function verifyBearer(db: Queryable, token: string, o: { oidc?: OidcVerifier | null; now: Date }): Promise<VerifiedToken> {
+  const now = o.now.getTime();
+  const key = createHash('sha256').update(token).digest('base64url');
+  let cache = remembered.get(db);
+  const hit = cache?.get(key);
+  let verified: VerifiedToken;
+  if (hit && now < hit.token.expiresAt.getTime() && now >= hit.at && (hit.token.issuer === ISSUER || hit.verifier === (o.oidc ?? null))) {
+    verified = hit.token;
+  } else {
+    if (hit) cache!.delete(key);
+    verified = await verifySignature(db, token, o);
+    if (!cache) remembered.set(db, (cache = new Map()));
+    if (cache.size >= MAX_REMEMBERED) {
+      for (const [k, v] of cache) if (v.token.expiresAt.getTime() <= now) cache.delete(k);
+      if (cache.size >= MAX_REMEMBERED) cache.delete(cache.keys().next().value!);
+    }
+    cache.set(key, { token: verified, verifier: verified.issuer === ISSUER ? null : (o.oidc ?? null), at: now });
+  }
+  if (verified.jti && (await isTokenRevoked(db, verified.issuer, verified.jti))) {
+    cache?.delete(key);
+    throw unauthenticated('the bearer token is not valid: it was signed out (POST /auth/logout)');
+  }
+  return verified;
+}
+
+/** The signature, issuer, audience and times of a token, by the verifier its `iss` names. */
+async function verifySignature(db: Queryable, token: string, o: { oidc?: OidcVerifier | null; now: Date }): Promise<VerifiedToken> {
   let iss: unknown;
   try {
     iss = decodeJwt(token).iss;
   } catch {
     throw unauthenticated('the bearer token is not valid: it is not a JWT');
   }
-  let verified: VerifiedToken;
-  if (iss === ISSUER) verified = { ...(await verifyTokenClaims(db, token, o.now)), issuer: ISSUER };
-  else if (o.oidc && iss === o.oidc.issuer) verified = await o.oidc.verify(token, o.now);
-  else {
-    const accepted = [ISSUER, ...(o.oidc ? [o.oidc.issuer] : [])].join(' or ');
-    throw unauthenticated(`the bearer token is not valid: it is from issuer ${JSON.stringify(String(iss ?? '')).slice(0, 120)}, and this server accepts tokens from ${accepted} only`);
-  }
-  if (verified.jti && (await isTokenRevoked(db, verified.issuer, verified.jti))) throw unauthenticated('the bearer token is not valid: it was signed out (POST /auth/logout)');
-  return verified;
+  if (iss === ISSUER) return { ...(await verifyTokenClaims(db, token, o.now)), issuer: ISSUER };
+  if (o.oidc && iss === o.oidc.issuer) return o.oidc.verify(token, o.now);
+  const accepted = [ISSUER, ...(o.oidc ? [o.oidc.issuer] : [])].join(' or ');
+  throw unauthenticated(`the bearer token is not valid: it is from issuer ${JSON.stringify(String(iss ?? '')).slice(0, 120)}, and this server accepts tokens from ${accepted} only`);
 }

@@ -1,6 +1,6 @@
 /**
- * Gathers the access facts (access/policy.ts `AccessFacts`) for one or many people in a few
- * queries: the registered practice, care team, open referrals and episodes, recent encounters,
+ * Gathers the access facts (access/policy.ts `AccessFacts`) for one or many people in one
+ * statement: the registered practice, care team, open referrals and episodes, recent encounters,
  * consent directives, restrictions and the user's break-glass session. It reads the record's
  * tables (`source_identity`, `resource`) without changing them, and owns the access tables of
  * migration 0012 (`care_team_member`, `consent_directive`, `person_restriction`, `break_glass`).
@@ -50,74 +50,29 @@ export async function gatherAccessFacts(db: Queryable, policy: Policy, principal
   const since = new Date(now.getTime() - policy.recentEncounterDays * 86_400_000).toISOString();
 
   const relationships = opts.relationships !== false;
-  const none = <R>() => Promise.resolve({ rows: [] as R[], rowCount: 0 });
-  const [practices, careTeam, episodes, encounters, consent, restricted, breakGlass] = await Promise.all([
-    // The registered practice: the most recently updated GP identity's practice (the GP system's own key).
-    !relationships ? none<{ person_id: string; source_system: string; practice: string | null }>() : db.query<{ person_id: string; source_system: string; practice: string | null }>(
-      `SELECT DISTINCT ON (person_id) person_id::text AS person_id, source_system, practice
-         FROM source_identity WHERE person_id = ANY($1::uuid[]) AND source_system LIKE 'gp:%'
-        ORDER BY person_id, updated_at DESC`,
-      [ids],
-    ),
-    !relationships ? none<{ person_id: string; member: string }>() : db.query<{ person_id: string; member: string }>(
-      `SELECT person_id::text AS person_id, member FROM care_team_member
-        WHERE person_id = ANY($1::uuid[]) AND starts_at <= $2 AND (ends_at IS NULL OR ends_at > $2)`,
-      [ids, now.toISOString()],
-    ),
-    !relationships ? none<{ person_id: string; source_system: string }>() : db.query<{ person_id: string; source_system: string }>(
-      `SELECT DISTINCT person_id::text AS person_id, source_system FROM resource
-        WHERE person_id = ANY($1::uuid[])
-          AND ((resource_type = 'EpisodeOfCare' AND content->>'status' = ANY($2::text[]))
-            OR (resource_type = 'ServiceRequest' AND content->>'status' = ANY($3::text[]))
-            OR (resource_type = 'Encounter' AND content->>'status' = ANY($4::text[])))`,
-      [ids, OPEN_EPISODE, OPEN_REFERRAL, OPEN_ENCOUNTER],
-    ),
-    !relationships ? none<{ person_id: string; source_system: string; at: Date | string }>() : db.query<{ person_id: string; source_system: string; at: Date | string }>(
-      `SELECT person_id::text AS person_id, source_system, max(source_time) AS at FROM resource
-        WHERE person_id = ANY($1::uuid[]) AND resource_type = 'Encounter' AND source_time >= $2
-        GROUP BY person_id, source_system`,
-      [ids, since],
-    ),
-    db.query<{ person_id: string; kind: string }>(
-      `SELECT person_id::text AS person_id, kind FROM consent_directive WHERE person_id = ANY($1::uuid[]) AND withdrawn_at IS NULL`,
-      [ids],
-    ),
-    // Restricted by governance (person_restriction), or by any source's flag on any of the
-    // person's identities that is not lifted (source_restriction, access/restrictions.ts).
-    db.query<{ person_id: string }>(
-      `SELECT person_id::text AS person_id FROM person_restriction WHERE person_id = ANY($1::uuid[])
-       UNION
-       SELECT s.person_id::text FROM source_identity s
-         JOIN source_restriction sr ON sr.source_system = s.source_system AND sr.source_id = s.source_id AND sr.lifted_at IS NULL
-        WHERE s.person_id = ANY($1::uuid[])`,
-      [ids],
-    ),
-    !relationships ? none<{ person_id: string; reason: string; expires_at: Date | string }>() : db.query<{ person_id: string; reason: string; expires_at: Date | string }>(
-      `SELECT DISTINCT ON (person_id) person_id::text AS person_id, reason, expires_at FROM break_glass
-        WHERE username = $1 AND person_id = ANY($2::uuid[]) AND ended_at IS NULL AND expires_at > $3
-        ORDER BY person_id, expires_at DESC`,
-      [principal.user, ids, now.toISOString()],
-    ),
-  ]);
-  for (const r of practices.rows) {
+  // One statement for every fact (one round trip, one plan): each part is a JSON array of rows.
+  // With relationships off, those parts' one-time filter ($8) skips their scans.
+  const r = await db.query<FactRows>(FACTS_SQL, [ids, now.toISOString(), OPEN_EPISODE, OPEN_REFERRAL, OPEN_ENCOUNTER, since, principal.user, relationships]);
+  const { practices, care_team: careTeam, episodes, encounters, consent, restricted, break_glass: breakGlass } = r.rows[0]!;
+  for (const r of practices) {
     const ods = r.source_system.slice(3) || r.practice;
     if (ods) factsOf(r.person_id).registeredPractices.push(ods);
   }
-  for (const r of careTeam.rows) factsOf(r.person_id).careTeam.push(r.member);
-  for (const r of episodes.rows) {
+  for (const r of careTeam) factsOf(r.person_id).careTeam.push(r.member);
+  for (const r of episodes) {
     const org = organisationOfSource(policy, r.source_system);
     if (org) factsOf(r.person_id).openEpisodeOrganisations.push(org);
   }
-  for (const r of encounters.rows) {
+  for (const r of encounters) {
     const org = organisationOfSource(policy, r.source_system);
     if (org) factsOf(r.person_id).recentEncounters.push({ organisation: org, at: iso(r.at) });
   }
-  for (const r of consent.rows) {
+  for (const r of consent) {
     if (r.kind === 'dissent-sharing') factsOf(r.person_id).dissentSharing = true;
     if (r.kind === 'national-data-opt-out') factsOf(r.person_id).nationalDataOptOut = true;
   }
-  for (const r of restricted.rows) factsOf(r.person_id).restricted = true;
-  for (const r of breakGlass.rows) factsOf(r.person_id).breakGlass = { reason: r.reason, expiresAt: iso(r.expires_at) };
+  for (const r of restricted) factsOf(r.person_id).restricted = true;
+  for (const r of breakGlass) factsOf(r.person_id).breakGlass = { reason: r.reason, expiresAt: iso(r.expires_at) };
   return out;
 }
 
@@ -137,6 +92,60 @@ export async function secondaryUseCandidates(db: Queryable): Promise<string[]> {
   );
   return r.rows.map((x) => x.person_id);
 }
+
+interface FactRows {
+  practices: { person_id: string; source_system: string; practice: string | null }[];
+  care_team: { person_id: string; member: string }[];
+  episodes: { person_id: string; source_system: string }[];
+  encounters: { person_id: string; source_system: string; at: string }[];
+  consent: { person_id: string; kind: string }[];
+  restricted: { person_id: string }[];
+  break_glass: { person_id: string; reason: string; expires_at: string }[];
+}
+
+/**
+ * $1 the person ids, $2 now, $3–$5 the open statuses of episodes, referrals and encounters, $6 the
+ * start of "recent", $7 the user, $8 whether to read the relationships. The record's rows that
+ * bear on relationships are found by the partial indexes of migration 0021, so that only the open
+ * and the recent ones are read, not every encounter of every person weighed.
+ */
+const FACTS_SQL = `
+SELECT
+  -- The registered practice: the most recently updated GP identity's practice (the GP system's own key).
+  (SELECT coalesce(json_agg(x), '[]') FROM (
+     SELECT DISTINCT ON (person_id) person_id::text AS person_id, source_system, practice
+       FROM source_identity WHERE $8::boolean AND person_id = ANY($1::uuid[]) AND source_system LIKE 'gp:%'
+      ORDER BY person_id, updated_at DESC) x) AS practices,
+  (SELECT coalesce(json_agg(x), '[]') FROM (
+     SELECT person_id::text AS person_id, member FROM care_team_member
+      WHERE $8::boolean AND person_id = ANY($1::uuid[]) AND starts_at <= $2::timestamptz AND (ends_at IS NULL OR ends_at > $2::timestamptz)) x) AS care_team,
+  -- Open episodes, referrals and encounters: index resource_open_status_idx finds only the open ones.
+  (SELECT coalesce(json_agg(x), '[]') FROM (
+     SELECT DISTINCT person_id::text AS person_id, source_system FROM resource
+      WHERE $8::boolean AND person_id = ANY($1::uuid[]) AND resource_type IN ('EpisodeOfCare', 'ServiceRequest', 'Encounter')
+        AND content->>'status' = ANY($3::text[] || $4::text[] || $5::text[])
+        AND ((resource_type = 'EpisodeOfCare' AND content->>'status' = ANY($3::text[]))
+          OR (resource_type = 'ServiceRequest' AND content->>'status' = ANY($4::text[]))
+          OR (resource_type = 'Encounter' AND content->>'status' = ANY($5::text[])))) x) AS episodes,
+  -- Recent encounters: index resource_encounter_time_idx reads only those since $6.
+  (SELECT coalesce(json_agg(x), '[]') FROM (
+     SELECT person_id::text AS person_id, source_system, max(source_time) AS at FROM resource
+      WHERE $8::boolean AND person_id = ANY($1::uuid[]) AND resource_type = 'Encounter' AND source_time >= $6::timestamptz
+      GROUP BY person_id, source_system) x) AS encounters,
+  (SELECT coalesce(json_agg(x), '[]') FROM (
+     SELECT person_id::text AS person_id, kind FROM consent_directive WHERE person_id = ANY($1::uuid[]) AND withdrawn_at IS NULL) x) AS consent,
+  -- Restricted by governance (person_restriction), or by any source's flag on any of the
+  -- person's identities that is not lifted (source_restriction, access/restrictions.ts).
+  (SELECT coalesce(json_agg(x), '[]') FROM (
+     SELECT person_id::text AS person_id FROM person_restriction WHERE person_id = ANY($1::uuid[])
+     UNION
+     SELECT s.person_id::text FROM source_identity s
+       JOIN source_restriction sr ON sr.source_system = s.source_system AND sr.source_id = s.source_id AND sr.lifted_at IS NULL
+      WHERE s.person_id = ANY($1::uuid[])) x) AS restricted,
+  (SELECT coalesce(json_agg(x), '[]') FROM (
+     SELECT DISTINCT ON (person_id) person_id::text AS person_id, reason, expires_at FROM break_glass
+      WHERE $8::boolean AND username = $7 AND person_id = ANY($1::uuid[]) AND ended_at IS NULL AND expires_at > $2::timestamptz
+      ORDER BY person_id, expires_at DESC) x) AS break_glass`;
 
 /** Opens a break-glass session for the user and person, for the policy's minutes. */
 export async function startBreakGlass(db: Queryable, user: string, personId: string, reason: string, minutes: number, now: Date): Promise<{ expiresAt: string }> {

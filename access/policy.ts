@@ -477,7 +477,8 @@ export function organisationOfSource(policy: Policy, system: string): string | n
  * reasonCode, type…) on a category's code list. ICD-10 codes match as prefixes (A50 covers A50.1).
  */
 export function sensitiveCategoriesOf(policy: Policy, resource: unknown): string[] {
-  const found = new Set<string>();
+  const index = codeIndexOf(policy);
+  let found: Set<string> | null = null;
   const visit = (node: unknown, depth: number): void => {
     if (depth > 12 || !node || typeof node !== 'object') return;
     if (Array.isArray(node)) {
@@ -486,17 +487,44 @@ export function sensitiveCategoriesOf(policy: Policy, resource: unknown): string
     }
     const o = node as Record<string, unknown>;
     if (typeof o.system === 'string' && typeof o.code === 'string') {
-      for (const [category, systems] of Object.entries(policy.codeLists)) {
-        const codes = systems[o.system];
-        if (!codes) continue;
-        const prefix = o.system.includes('icd-10');
-        if (codes.some((c) => (prefix ? o.code === c || (o.code as string).startsWith(c) : o.code === c))) found.add(category);
+      const listed = index.get(o.system);
+      if (listed) {
+        const code = o.code;
+        // ICD-10 codes match as prefixes (A50 covers A50.1): every prefix of the code is looked up.
+        for (let n = listed.prefix ? 1 : code.length; n <= code.length; n++) {
+          const cats = listed.codes.get(n === code.length ? code : code.slice(0, n));
+          if (cats) for (const c of cats) (found ??= new Set()).add(c);
+        }
       }
     }
-    for (const v of Object.values(o)) if (v && typeof v === 'object') visit(v, depth + 1);
+    for (const k in o) {
+      const v = o[k];
+      if (v && typeof v === 'object') visit(v, depth + 1);
+    }
   };
   visit(resource, 0);
-  return [...found].sort();
+  return found ? [...found].sort() : [];
+}
+
+/** The policy's code lists by system, then code → categories (built once per policy: the lists are data, read on every item shown). */
+const codeIndexes = new WeakMap<Policy, Map<string, { prefix: boolean; codes: Map<string, string[]> }>>();
+function codeIndexOf(policy: Policy): Map<string, { prefix: boolean; codes: Map<string, string[]> }> {
+  let index = codeIndexes.get(policy);
+  if (index) return index;
+  index = new Map();
+  for (const [category, systems] of Object.entries(policy.codeLists)) {
+    for (const [system, codes] of Object.entries(systems)) {
+      let entry = index.get(system);
+      if (!entry) index.set(system, (entry = { prefix: system.includes('icd-10'), codes: new Map() }));
+      for (const code of codes) {
+        const cats = entry.codes.get(code) ?? [];
+        if (!cats.includes(category)) cats.push(category);
+        entry.codes.set(code, cats);
+      }
+    }
+  }
+  codeIndexes.set(policy, index);
+  return index;
 }
 
 /**

@@ -20,6 +20,12 @@ export interface Database extends Queryable {
   readonly kind: 'pglite' | 'postgres';
   /** A human-readable place: the data folder or the server URL without password. */
   readonly location: string;
+  /**
+   * True when the database runs inside this process (PGlite): a statement costs no round trip, so
+   * a few simple statements can beat one that does more work in the database. False for a server,
+   * where every statement is a round trip (and a wake-up of its backend); absent: a server.
+   */
+  readonly inProcess?: boolean;
   /** Runs fn in one transaction on one connection; rolls back if fn throws. */
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
   close(): Promise<void>;

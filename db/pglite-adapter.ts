@@ -32,6 +32,7 @@ export async function openPglite(dataDir: string | null): Promise<Database> {
   return {
     kind: 'pglite',
     location: dataDir ?? 'memory://',
+    inProcess: true,
     ...base,
     // PGlite is single-connection; its transaction() serialises callers, which is what we want.
     transaction: (fn) => pg.transaction((tx) => fn(wrap(tx))),

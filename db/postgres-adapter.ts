@@ -11,22 +11,58 @@ pg.types.setTypeParser(20, (v) => Number(v)); // int8 counts
 export interface PostgresOptions {
   /** Extra search_path (used by tests to isolate a schema). */
   schema?: string;
+  /** Connections in the pool (default BEVAN_DB_POOL_SIZE, else DEFAULT_POOL_SIZE). */
   max?: number;
+  /** Named (prepared) statements per connection (default: on unless BEVAN_DB_PREPARE=off). */
+  prepare?: boolean;
 }
 
-/** A PostgreSQL server reached through DATABASE_URL, with a small connection pool. */
+/**
+ * Connections per server. A request holds one for the few milliseconds of its transaction, so 16
+ * serve 50 concurrent clients without queueing behind each other for long, and several servers on
+ * one PostgreSQL stay well under its default max_connections (100).
+ */
+export const DEFAULT_POOL_SIZE = 16;
+/** Past this many distinct statement texts, the rest run unnamed (a search builds many shapes; each named one costs server memory on every connection). */
+const MAX_NAMED_STATEMENTS = 2000;
+
+/** The pool size and prepared-statement switch from the environment, checked (BEVAN_DB_POOL_SIZE, BEVAN_DB_PREPARE). */
+export function postgresSettings(env: NodeJS.ProcessEnv = process.env): { max: number; prepare: boolean } {
+  const size = env.BEVAN_DB_POOL_SIZE?.trim();
+  if (size && !/^[1-9]\d{0,3}$/.test(size)) throw new Error(`BEVAN_DB_POOL_SIZE must be a whole number from 1 to 9999, not ${JSON.stringify(size)}`);
+  const prep = (env.BEVAN_DB_PREPARE ?? 'on').trim().toLowerCase();
+  if (!['on', 'off', 'true', 'false', '1', '0', ''].includes(prep)) throw new Error(`BEVAN_DB_PREPARE must be on or off, not ${JSON.stringify(env.BEVAN_DB_PREPARE)}`);
+  return { max: size ? Number(size) : DEFAULT_POOL_SIZE, prepare: !['off', 'false', '0'].includes(prep) };
+}
+
+/**
+ * A PostgreSQL server reached through DATABASE_URL, with a connection pool. Parameterised
+ * statements are named (prepared once per connection, then only bound and executed: the server
+ * parses and plans them once), unless BEVAN_DB_PREPARE=off — for a transaction-mode pooler
+ * (PgBouncer before 1.21) that cannot keep a connection's prepared statements.
+ */
 export async function openPostgres(url: string, opts: PostgresOptions = {}): Promise<Database> {
+  const settings = postgresSettings();
+  const prepare = opts.prepare ?? settings.prepare;
   const pool = new pg.Pool({
     connectionString: url,
-    max: opts.max ?? 8,
+    max: opts.max ?? settings.max,
     options: opts.schema ? `-c search_path=${opts.schema}` : undefined,
   });
+  const names = new Map<string, string>();
+  const nameOf = (sql: string): string | undefined => {
+    let name = names.get(sql);
+    if (name === undefined && names.size < MAX_NAMED_STATEMENTS) names.set(sql, (name = `bevan_${names.size + 1}`));
+    return name;
+  };
   // An idle client that loses its server must not crash the process.
   pool.on('error', () => {});
   const wrap = (c: pg.Pool | pg.PoolClient): Queryable => ({
     async query<R>(sql: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
       try {
-        const r = await c.query(sql, params as unknown[] | undefined);
+        // Only statements with parameters are named: a parameterless text may hold several statements, which the extended protocol refuses.
+        const name = prepare && params?.length ? nameOf(sql) : undefined;
+        const r = name ? await c.query({ name, text: sql, values: params as unknown[] }) : await c.query(sql, params as unknown[] | undefined);
         return { rows: r.rows as R[], rowCount: r.rowCount ?? r.rows.length };
       } catch (err) {
         throw isUnavailable(err) ? new DatabaseUnavailableError(String((err as Error).message), err) : err;
@@ -44,6 +80,7 @@ export async function openPostgres(url: string, opts: PostgresOptions = {}): Pro
   return {
     kind: 'postgres',
     location: redact(url),
+    inProcess: false,
     ...base,
     async transaction(fn) {
       let client: pg.PoolClient;

@@ -21,6 +21,8 @@ export interface EverythingOptions {
   count?: number;
   offset?: number;
   redacted?: boolean;
+  /** The rows' content is the caller's own and is not read again: present it in place instead of copying it. */
+  inPlace?: boolean;
 }
 
 /** The page as a searchset Bundle (every entry a match), without fullUrls and links (the HTTP layer adds them). */
@@ -44,7 +46,7 @@ export function everythingPage(record: IntegratedRecord, rows: readonly Resource
     entries.push(match(withMergedPatientMeta(merged, record, sourcePatients)));
   }
   // Position 0 is the merged Patient; resource i stands at position i + 1.
-  for (const { r } of keyed.slice(Math.max(0, offset - 1), Math.max(0, end - 1))) entries.push(match(presentResource(r, record.personId, patientKeys)));
+  for (const { r } of keyed.slice(Math.max(0, offset - 1), Math.max(0, end - 1))) entries.push(match(presentResource(r, record.personId, patientKeys, { inPlace: o.inPlace === true })));
   const bundle: Bundle = { resourceType: 'Bundle', type: 'searchset', timestamp: record.builtAt, total };
   if (entries.length) bundle.entry = entries;
   if (o.redacted) bundle.meta = { security: [redactedTag()] };

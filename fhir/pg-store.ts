@@ -8,7 +8,7 @@ import { appendAuditBatch } from '../access/audit.ts';
 import { gatherAccessFacts, secondaryUseCandidates, startBreakGlass } from '../access/facts-store.ts';
 import type { Policy } from '../access/policy.ts';
 import type { Database, Queryable } from '../db/database.ts';
-import { findPerson, loadIdentities, loadPersonResources, loadPractices, practiceCodes, recordPersonIds } from '../record/record-store.ts';
+import { findPerson, findPersonWithMembers, loadIdentities, loadPersonResources, loadPractices, loadRecordData, practiceCodes, recordPersonIds } from '../record/record-store.ts';
 import type { PersonRow, ResourceRow } from '../record/rows.ts';
 import type { FhirStore, FhirStoreTx, PatientCriteria, ResourcePageQuery } from './store.ts';
 import { pseudonymKey } from '../analytics/cohorts/pseudonym.ts';
@@ -19,35 +19,41 @@ const PERSON_COLUMNS = 'p.person_id::text AS person_id, p.nhs_number, p.status, 
 
 export function pgFhirStore(db: Database, policy: Policy): FhirStore {
   return {
-    transaction: (fn) => db.transaction((tx) => fn(pgStoreTx(tx, policy))),
+    transaction: (fn) => db.transaction((tx) => fn(pgStoreTx(tx, policy, !db.inProcess))),
   };
 }
 
-function pgStoreTx(tx: Queryable, policy: Policy): FhirStoreTx {
+/** oneTrip: read a record in one statement (a server: each statement is a round trip); otherwise in three simpler ones (PGlite, in process, where they cost less). */
+function pgStoreTx(tx: Queryable, policy: Policy, oneTrip: boolean): FhirStoreTx {
+  // A person found by id comes with the ids merged into them (one statement), kept for memberIds in this transaction.
+  const members = new Map<string, string[]>();
+  const found = new Map<string, PersonRow>();
   return {
-    findPerson: (query) => findPerson(tx, query),
-    memberIds: (personId) => recordPersonIds(tx, personId),
+    async findPerson(query) {
+      if (query.personId === undefined) return findPerson(tx, query);
+      const found = await findPersonWithMembers(tx, query.personId);
+      if (found) members.set(found.person.person_id, found.memberIds);
+      return found?.person ?? null;
+    },
+    memberIds: async (personId) => members.get(personId) ?? recordPersonIds(tx, personId),
     async loadRecord(person, memberIds) {
-      // One connection inside a transaction: sequential, not Promise.all.
+      // Identities, resources and the practices they name: one statement on a server.
+      if (oneTrip) return { person, ...(await loadRecordData(tx, memberIds)), fresh: true };
       const identities = await loadIdentities(tx, person.person_id, memberIds);
       const rows = await loadPersonResources(tx, person.person_id, memberIds);
-      const practices = await loadPractices(tx, practiceCodes(identities, rows));
-      return { person, identities, rows, practices };
+      return { person, identities, rows, practices: await loadPractices(tx, practiceCodes(identities, rows)), fresh: true };
     },
     async loadSummaries(persons) {
       if (!persons.length) return [];
-      const r = await tx.query<{ person_id: string; source_system: string; source_id: string; nhs_number: string | null; nhs_number_valid: boolean; family: string | null; given: string | null; birth_date: string | null; sex: string | null; postcode: string | null; practice: string | null; link_method: string; match_status: string; updated_at: unknown }>(
-        `SELECT source_system, source_id, person_id::text AS person_id, nhs_number, nhs_number_valid, family, given,
-                birth_date::text AS birth_date, sex, postcode, practice, link_method, match_status, updated_at
-           FROM source_identity WHERE person_id = ANY($1::uuid[]) ORDER BY source_system, source_id`,
-        [persons.map((p) => p.person_id)],
-      );
-      const identities = r.rows.map((row) => ({ ...row, updated_at: row.updated_at instanceof Date ? row.updated_at.toISOString() : String(row.updated_at) }));
-      const practices = await loadPractices(tx, practiceCodes(identities, []));
+      // Every person's identities and the practices they name: one statement.
+      const { identities, practices } = await loadRecordData(tx, persons.map((p) => p.person_id), { resources: false });
       return persons.map((person) => ({ person, identities: identities.filter((i) => i.person_id === person.person_id), practices }));
     },
     async personsById(ids) {
       if (!ids.length) return [];
+      // The people a Patient search just found in this transaction need no second look.
+      const known = ids.map((id) => found.get(id));
+      if (known.every((p) => p)) return known as PersonRow[];
       const r = await tx.query<PersonRow>(`SELECT ${PERSON_COLUMNS} FROM person p WHERE p.person_id = ANY($1::uuid[]) AND p.status = 'active'`, [ids]);
       const byId = new Map(r.rows.map((p) => [p.person_id, p]));
       return ids.map((id) => byId.get(id)).filter((p): p is PersonRow => !!p);
@@ -63,7 +69,11 @@ function pgStoreTx(tx: Queryable, policy: Policy): FhirStoreTx {
       if (!row) return null;
       return { ...row, version: Number(row.version), source_time: iso(row.source_time), received_at: iso(row.received_at) ?? '' };
     },
-    searchPatients: (criteria, cap) => searchPatients(tx, criteria, cap),
+    async searchPatients(criteria, cap) {
+      const persons = await searchPatients(tx, criteria, cap);
+      for (const p of persons) found.set(p.person_id, p);
+      return persons.map((p) => p.person_id);
+    },
     accessFacts: (principal, people, now) => gatherAccessFacts(tx, policy, principal, people, now),
     startBreakGlass: (user, personId, reason, minutes, now) => startBreakGlass(tx, user, personId, reason, minutes, now),
     async appendAudit(entries, now) {
@@ -192,7 +202,7 @@ function likePrefix(value: string): string {
  * when any of their identities matches each parameter. Strings match as FHIR says: starts with,
  * case-insensitive (https://hl7.org/fhir/R4/search.html#string).
  */
-async function searchPatients(tx: Queryable, c: PatientCriteria, cap: number): Promise<string[]> {
+async function searchPatients(tx: Queryable, c: PatientCriteria, cap: number): Promise<PersonRow[]> {
   const where: string[] = [];
   const params: unknown[] = [];
   const p = (v: unknown) => {
@@ -201,25 +211,31 @@ async function searchPatients(tx: Queryable, c: PatientCriteria, cap: number): P
   };
   const identityMatch = (cond: string) => `EXISTS (SELECT 1 FROM source_identity si WHERE si.person_id = p.person_id AND ${cond})`;
   if (c.ids?.length) where.push(`p.person_id::text = ANY(${p(c.ids.map((x) => x.toLowerCase()))}::text[])`);
-  if (c.nhsNumbers?.length) {
-    const v = p(c.nhsNumbers);
-    where.push(`(p.nhs_number = ANY(${v}::text[]) OR ${identityMatch(`si.nhs_number = ANY(${v}::text[])`)})`);
-  }
+  // The person's own NHS number or any identity's: one set of ids from two index lookups (an OR
+  // across the two tables would make the planner walk every person).
+  const nhsOwners = (v: string, alsoSourceId: boolean) =>
+    `p.person_id IN (SELECT x.person_id FROM person x WHERE x.nhs_number = ANY(${v}::text[])
+       UNION SELECT si.person_id FROM source_identity si WHERE si.nhs_number = ANY(${v}::text[])${alsoSourceId ? `
+       UNION SELECT si.person_id FROM source_identity si WHERE si.source_id = ANY(${v}::text[])` : ''})`;
+  if (c.nhsNumbers?.length) where.push(nhsOwners(p(c.nhsNumbers), false));
   if (c.sourceIdentifiers?.length) {
     where.push(`(${c.sourceIdentifiers.map((s) => identityMatch(`si.source_system = ${p(s.system)} AND si.source_id = ${p(s.value)}`)).join(' OR ')})`);
   }
-  if (c.anyIdentifiers?.length) {
-    const v = p(c.anyIdentifiers);
-    where.push(`(p.nhs_number = ANY(${v}::text[]) OR ${identityMatch(`(si.nhs_number = ANY(${v}::text[]) OR si.source_id = ANY(${v}::text[]))`)})`);
-  }
+  if (c.anyIdentifiers?.length) where.push(nhsOwners(p(c.anyIdentifiers), true));
   for (const [field, lists] of [
     ['family', c.family],
     ['given', c.given],
   ] as const) {
-    for (const values of lists ?? []) where.push(`(${values.map((v) => identityMatch(`si.${field} ILIKE ${p(likePrefix(v))}`)).join(' OR ')})`);
+    // Starts with, case-insensitive, as a range on lower(field) that the text_pattern_ops indexes
+    // of migration 0021 serve (ILIKE cannot use a btree; and a LIKE with a parameter gets no index
+    // range in a prepared statement's generic plan, so the range is spelt out: from the prefix to the
+    // prefix followed by the last code point), then the LIKE itself, which decides.
+    for (const values of lists ?? []) {
+      where.push(`(${values.map((v) => { const x = p(v); return identityMatch(`lower(si.${field}) ~>=~ lower(${x}::text) AND lower(si.${field}) ~<~ (lower(${x}::text) || chr(1114111)) AND lower(si.${field}) LIKE lower(${p(likePrefix(v))})`); }).join(' OR ')})`);
+    }
   }
   for (const values of c.name ?? []) {
-    where.push(`(${values.map((v) => { const x = p(likePrefix(v)); return identityMatch(`(si.family ILIKE ${x} OR si.given ILIKE ${x} OR si.given ILIKE ${p(`% ${likePrefix(v)}`)})`); }).join(' OR ')})`);
+    where.push(`(${values.map((v) => { const x = p(likePrefix(v)); return identityMatch(`(lower(si.family) LIKE lower(${x}) OR lower(si.given) LIKE lower(${x}) OR lower(si.given) LIKE lower(${p(`% ${likePrefix(v)}`)}))`); }).join(' OR ')})`);
   }
   for (const b of c.birthdate ?? []) {
     const op = { eq: '=', ne: '<>', gt: '>', lt: '<', ge: '>=', le: '<=' }[b.prefix];
@@ -233,11 +249,11 @@ async function searchPatients(tx: Queryable, c: PatientCriteria, cap: number): P
     where.push(`(${values.map((v) => identityMatch(`upper(replace(si.postcode, ' ', '')) LIKE ${p(likePrefix(v.replace(/\s+/g, '').toUpperCase()))}`)).join(' OR ')})`);
   }
   if (!where.length) where.push('true');
-  const r = await tx.query<{ person_id: string }>(
-    `SELECT p.person_id::text AS person_id FROM person p WHERE p.status = 'active' AND ${where.join(' AND ')} ORDER BY p.person_id LIMIT ${p(cap + 1)}`,
+  const r = await tx.query<PersonRow>(
+    `SELECT ${PERSON_COLUMNS} FROM person p WHERE p.status = 'active' AND ${where.join(' AND ')} ORDER BY p.person_id LIMIT ${p(cap + 1)}`,
     params,
   );
-  return r.rows.map((x) => x.person_id);
+  return r.rows;
 }
 
 function iso(v: unknown): string | null {

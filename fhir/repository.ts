@@ -50,6 +50,8 @@ export interface RecordRead {
   withheld: number;
   /** The practices (and feed-named organisations) the record names. */
   practices: PracticeRow[];
+  /** The rows' content is this read's own: presenting it may change it (no copy). */
+  fresh: boolean;
 }
 
 export class FhirRepository {
@@ -88,7 +90,7 @@ export class FhirRepository {
     const since = opts.since ? new Date(opts.since).toISOString() : undefined;
     const page = { ...(opts.count !== undefined ? { count: opts.count } : {}), ...(opts.offset ? { offset: opts.offset } : {}) };
     const r = await this.readRecord({ personId: id }, { action: 'record.everything', detail: { id, ...(opts.types ? { types: opts.types } : {}), ...(since ? { since } : {}), ...page } });
-    const bundle = everythingPage(r.record, r.rows, { types: opts.types, since, ...page, redacted: r.withheld > 0 });
+    const bundle = everythingPage(r.record, r.rows, { types: opts.types, since, ...page, redacted: r.withheld > 0, inPlace: r.fresh });
     // Each item's care setting as a meta.tag (record/care-setting.ts), so that no client guesses it from the source key.
     tagCareSettings(bundle.entry ?? [], new OrganisationDirectory(defaultReferenceData(), r.practices));
     // Withheld items are counted, never shown: an outcome entry (FHIR issue type "suppressed") on the first page, not in the total.
@@ -120,7 +122,7 @@ export class FhirRepository {
         await tx.appendAudit([audit({ decision: 'deny', reason: 'person not found (fails closed)' })], this.clock());
         return { kind: 'forbidden' as const, message: 'access denied' };
       }
-      const { decision, entries } = await this.decideFor(tx, merged, 'read');
+      const { decision, entries, memberIds } = await this.decideFor(tx, merged, 'read');
       const base = { personId: merged.person_id };
       if (decision.kind === 'deny') {
         await tx.appendAudit([...entries, audit({ ...base, decision: 'deny', reason: decision.reason })], this.clock());
@@ -130,7 +132,7 @@ export class FhirRepository {
         await tx.appendAudit([...entries, audit({ ...base, decision: 'deny', reason: `withheld by obligation (${decision.reason})` })], this.clock());
         return { kind: 'forbidden' as const, message: 'access denied: this item is withheld by the access policy' };
       }
-      const ids = await tx.memberIds(merged.person_id);
+      const ids = memberIds ?? (await tx.memberIds(merged.person_id));
       const data = await tx.loadRecord(merged, ids);
       await tx.appendAudit([...entries, audit({ ...base, decision: 'permit', reason: decision.reason })], this.clock());
       return { kind: 'ok' as const, value: presentResource(row, merged.person_id, personPatientKeys(data.identities, data.rows)) };
@@ -377,26 +379,26 @@ export class FhirRepository {
       await tx.appendAudit([audit({ reason: 'not found', detail: { ...detail, found: false } })], now);
       return { kind: 'not-found' as const, message: 'no record found' };
     }
-    const { decision, entries } = await this.decideFor(tx, person, action);
+    const { decision, entries, memberIds } = await this.decideFor(tx, person, action);
     if (decision.kind === 'deny') {
       await tx.appendAudit([...entries, audit({ personId: person.person_id, decision: 'deny', reason: decision.reason })], now);
       return { kind: 'forbidden' as const, message: `access denied: ${decision.reason}` };
     }
-    const ids = await tx.memberIds(person.person_id);
-    const data: PersonRecordData = await tx.loadRecord(person, ids);
+    const data: PersonRecordData = await tx.loadRecord(person, memberIds ?? (await tx.memberIds(person.person_id)));
     const rows = data.rows.filter((r) => this.visible(r, decision));
     const withheld = data.rows.length - rows.length;
     await tx.appendAudit([...entries, audit({ personId: person.person_id, decision: 'permit', reason: decision.reason, detail: { ...detail, found: true, items: rows.length, withheld } })], now);
     const record = buildIntegratedRecord(data.person, data.identities, rows, data.practices, { now });
-    return { kind: 'ok' as const, value: { record, rows, decision, withheld, practices: data.practices } };
+    return { kind: 'ok' as const, value: { record, rows, decision, withheld, practices: data.practices, fresh: data.fresh === true } };
   }
 
   /** Facts, decision, and the break-glass session (with its alert entry) the decision asks for. */
-  private async decideFor(tx: FhirStoreTx, person: PersonRow, action: AccessAction): Promise<{ decision: Decision; entries: AuditEntry[] }> {
+  private async decideFor(tx: FhirStoreTx, person: PersonRow, action: AccessAction): Promise<{ decision: Decision; entries: AuditEntry[]; memberIds?: string[] }> {
     const now = this.clock();
     let facts: AccessFacts | null = null;
+    let ids: string[] | undefined;
     try {
-      const ids = await tx.memberIds(person.person_id);
+      ids = await tx.memberIds(person.person_id);
       facts = (await tx.accessFacts(this.ctx.principal, [{ personId: person.person_id, nhsNumber: person.nhs_number, memberIds: ids }], now)).get(person.person_id) ?? null;
     } catch (err) {
       return { decision: { kind: 'deny', reason: `access facts could not be read (fails closed): ${(err as Error).message}` }, entries: [] };
@@ -413,7 +415,7 @@ export class FhirRepository {
       // An alert for the privacy officer: stderr for now (the audit entry carries alert: true).
       process.emitWarning(`break-glass: ${this.ctx.principal.user} (${this.ctx.principal.role}) opened person ${person.person_id} until ${expiresAt}: ${bg.reason}`, { code: 'BEVAN_BREAK_GLASS' });
     }
-    return { decision, entries };
+    return { decision, entries, memberIds: ids };
   }
 
   /** True when the decision's obligations let this stored item be shown. */

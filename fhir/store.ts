@@ -40,6 +40,8 @@ export interface PersonRecordData {
   identities: IdentityRow[];
   rows: ResourceRow[];
   practices: PracticeRow[];
+  /** True when the rows' content objects are this read's own (parsed for it alone), so presenting them may change them instead of copying. */
+  fresh?: boolean;
 }
 
 export interface FhirStoreTx {

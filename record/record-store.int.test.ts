@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import type { Queryable } from '../db/database.ts';
 import { testDatabases } from '../test/databases.ts';
 import { buildIntegratedRecord, toFhirBundle } from './integrated-record.ts';
-import { findPerson, loadIdentities, loadPersonResources, readPersonRecordRows } from './record-store.ts';
+import { findPerson, findPersonWithMembers, loadIdentities, loadPersonResources, loadPractices, loadRecordData, practiceCodes, readPersonRecordRows, recordPersonIds } from './record-store.ts';
 import { GP, HOSPITAL, identities, insertFixtures, insertIdentity, insertResource, NHS, NOW, PERSON_ID, rows, SOCIAL } from './test-fixtures.ts';
 
 const NO_OWN_NHS = '5e6d7c8b-0000-4000-8000-000000000002';
@@ -67,6 +67,39 @@ for (const target of await testDatabases()) {
       assert.equal(await readPersonRecordRows(db, { nhsNumber: '4010232145' }), null);
     } finally {
       await db.drop();
+    }
+  });
+}
+
+for (const target of await testDatabases()) {
+  test(`record store on ${target.name}: the one-statement reads give what the separate reads give`, async () => {
+    const db = await target.open();
+    try {
+      await seed(db);
+      // An organisation a feed names (reference data), and a resource that carries its ODS code.
+      await insertResource(db, { source_system: HOSPITAL, resource_type: 'Organization', source_id: 'org-x', person_id: null, subject_id: null, version: 1, source_time: null, received_at: NOW.toISOString(), content: { resourceType: 'Organization', id: 'org-x', name: 'Feed-named clinic', identifier: [{ system: 'https://fhir.nhs.uk/Id/ods-organization-code', value: 'ZZX01' }] } });
+      await insertResource(db, { source_system: HOSPITAL, resource_type: 'Encounter', source_id: 'enc-x', person_id: PERSON_ID, subject_id: 'MRN100', version: 1, source_time: null, received_at: NOW.toISOString(), content: { resourceType: 'Encounter', id: 'enc-x', status: 'finished', class: { code: 'AMB' }, serviceProvider: { identifier: { system: 'https://fhir.nhs.uk/Id/ods-organization-code', value: 'ZZX01' } } } });
+      for (const id of [PERSON_ID, MERGED, NO_OWN_NHS, '5e6d7c8b-0000-4000-8000-00000000ffff']) {
+        const person = await findPerson(db, { personId: id });
+        const both = await findPersonWithMembers(db, id);
+        assert.deepEqual(both?.person ?? null, person);
+        if (!person) continue;
+        const ids = await recordPersonIds(db, person.person_id);
+        assert.deepEqual([...both!.memberIds].sort(), [...ids].sort());
+        const identitiesApart = await loadIdentities(db, person.person_id, ids);
+        const rowsApart = await loadPersonResources(db, person.person_id, ids);
+        const practicesApart = await loadPractices(db, practiceCodes(identitiesApart, rowsApart));
+        const together = await loadRecordData(db, ids);
+        assert.deepEqual(together.identities, identitiesApart);
+        assert.deepEqual(together.rows, rowsApart);
+        const byCode = (p: { ods_code: string }[]) => [...p].sort((a, b) => (a.ods_code < b.ods_code ? -1 : 1));
+        // The server may find a few more codes (it walks deeper); every practice found apart is found together, the same.
+        const apart = byCode(practicesApart);
+        assert.deepEqual(byCode(together.practices).filter((p) => apart.some((q) => q.ods_code === p.ods_code)), apart);
+        if (person.person_id === PERSON_ID) assert.ok(together.practices.some((p) => p.ods_code === 'ZZX01' && p.name === 'Feed-named clinic' && p.origin === 'feed'));
+      }
+    } finally {
+      await db.close();
     }
   });
 }

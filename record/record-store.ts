@@ -67,6 +67,38 @@ export async function findPerson(db: Queryable, query: PersonQuery): Promise<Per
   return found;
 }
 
+/**
+ * findPerson by person id and recordPersonIds of the person found, in one statement: the merge
+ * chain followed forward (as findPerson does, null when it leads to a person that is not there)
+ * and the ids merged into the person found gathered backward.
+ */
+export async function findPersonWithMembers(db: Queryable, personId: string): Promise<{ person: PersonRow; memberIds: string[] } | null> {
+  if (!isPersonId(personId)) return null;
+  const r = await db.query<PersonRow & { member_ids: string[] }>(
+    `WITH RECURSIVE up(person_id, nhs_number, status, merged_into, hop) AS (
+       SELECT person_id, nhs_number, status, merged_into, 0 FROM person WHERE person_id = $1::uuid
+       UNION ALL
+       SELECT p.person_id, p.nhs_number, p.status, p.merged_into, up.hop + 1 FROM person p JOIN up ON p.person_id = up.merged_into
+        WHERE up.status = 'merged' AND up.hop < ${MAX_MERGE_HOPS}
+     ), found AS (
+       SELECT * FROM up ORDER BY hop DESC LIMIT 1
+     ), members(person_id, depth) AS (
+       SELECT person_id, 0 FROM found
+       UNION
+       SELECT p.person_id, m.depth + 1 FROM person p JOIN members m ON p.merged_into = m.person_id WHERE m.depth < ${MAX_MERGE_HOPS}
+     )
+     SELECT f.person_id::text AS person_id, f.nhs_number, f.status, f.merged_into::text AS merged_into,
+            ARRAY(SELECT DISTINCT person_id::text FROM members) AS member_ids
+       FROM found f
+      WHERE NOT (f.status = 'merged' AND f.merged_into IS NOT NULL AND f.hop < ${MAX_MERGE_HOPS})`,
+    [personId],
+  );
+  const row = r.rows[0];
+  if (!row) return null;
+  const { member_ids, ...person } = row;
+  return { person, memberIds: member_ids };
+}
+
 async function personById(db: Queryable, personId: string): Promise<PersonRow | null> {
   const r = await db.query<PersonRow>(`SELECT ${PERSON_COLUMNS} FROM person p WHERE p.person_id = $1`, [personId]);
   return r.rows[0] ?? null;
@@ -150,6 +182,112 @@ export async function loadPractices(db: Queryable, odsCodes: readonly string[]):
 }
 
 const ODS_SYSTEM = 'https://fhir.nhs.uk/Id/ods-organization-code';
+
+/** A person's identities, resources and the practices and organisations they name. */
+export interface RecordData {
+  identities: IdentityRow[];
+  rows: ResourceRow[];
+  practices: PracticeRow[];
+}
+
+/**
+ * Everything the integrated record is built from, for the person ids of one record, in one
+ * statement (one round trip): the source identities (as loadIdentities orders them), the
+ * resources (as loadPersonResources does) and the practices and feed-named organisations of
+ * the ODS codes they carry (as loadPractices finds them for practiceCodes). The codes are found
+ * by the server: the practice of each identity, the ODS code in a GP or HL7 source key, and every
+ * ODS identifier in a resource (a JSON path; a few more levels deep than practiceCodes walks, which
+ * can only name more organisations, never fewer). With `resources: false`, the identities and
+ * the practices they name only (a page of search results).
+ */
+export async function loadRecordData(db: Queryable, personIds: readonly string[], opts: { resources?: boolean } = {}): Promise<RecordData> {
+  const listed = [...defaultReferenceData().organisations.keys()].map((c) => c.toUpperCase());
+  const r = await db.query<RecordDataRow>(RECORD_DATA_SQL, [personIds, listed, ODS_SYSTEM, opts.resources !== false]);
+  const identities: IdentityRow[] = [];
+  const rows: ResourceRow[] = [];
+  const practices: PracticeRow[] = [];
+  const feedNamed: PracticeRow[] = [];
+  for (const x of r.rows) {
+    if (x.kind === 'r') {
+      rows.push({ source_system: x.source_system, resource_type: x.resource_type!, source_id: x.source_id, person_id: x.person_id, subject_id: x.subject_id, version: Number(x.version), source_time: iso(x.source_time), received_at: iso(x.received_at) ?? '', content: x.content } as ResourceRow);
+    } else if (x.kind === 'i') {
+      const i = x.content as Omit<IdentityRow, 'updated_at'> & { updated_at: unknown };
+      // Fields in the order loadIdentities gives them (jsonb sorts keys).
+      identities.push({
+        source_system: i.source_system, source_id: i.source_id, person_id: i.person_id, nhs_number: i.nhs_number, nhs_number_valid: i.nhs_number_valid, family: i.family, given: i.given,
+        birth_date: i.birth_date, sex: i.sex, postcode: i.postcode, practice: i.practice, link_method: i.link_method, match_status: i.match_status, updated_at: iso(i.updated_at) ?? '',
+      });
+    } else if (x.kind === 'p') {
+      const p = x.content as PracticeRow;
+      practices.push({ ods_code: p.ods_code, name: p.name, neighbourhood: p.neighbourhood, neighbourhood_name: p.neighbourhood_name });
+    } else {
+      const o = x.content as { code: string; name: string };
+      feedNamed.push({ ods_code: o.code, name: o.name, neighbourhood: '', neighbourhood_name: null, origin: 'feed' as const });
+    }
+  }
+  return { identities, rows, practices: [...practices, ...feedNamed] };
+}
+
+interface RecordDataRow {
+  kind: 'i' | 'r' | 'p' | 'o';
+  source_system: string;
+  resource_type: string | null;
+  source_id: string;
+  person_id: string | null;
+  subject_id: string | null;
+  version: unknown;
+  source_time: unknown;
+  received_at: unknown;
+  content: unknown;
+}
+
+/** $1 the person ids, $2 the ODS codes the locality's reference data names (no need to look those up), $3 the ODS identifier system, $4 false for identities and practices only (search results). */
+const RECORD_DATA_SQL = `
+WITH idn AS (
+  SELECT * FROM source_identity WHERE person_id = ANY($1::uuid[])
+), res AS MATERIALIZED (
+  SELECT source_system, resource_type, source_id, person_id, subject_id, version, source_time, received_at, content
+    FROM resource WHERE $4::boolean AND person_id = ANY($1::uuid[])
+), codes AS (
+  SELECT DISTINCT code FROM (
+    SELECT practice AS code FROM idn
+    UNION ALL SELECT upper(substring(source_system FROM '^(?:gp|hl7):([A-Za-z0-9-]{3,12})$')) FROM idn
+    UNION ALL SELECT upper(substring(source_system FROM '^(?:gp|hl7):([A-Za-z0-9-]{3,12})$')) FROM (SELECT DISTINCT source_system FROM res) s
+    UNION ALL SELECT upper(v #>> '{}') FROM res,
+      jsonb_path_query(res.content, 'lax $.**{0 to 6} ? (@.system == $s).value ? (@.type() == "string")', jsonb_build_object('s', $3::text)) AS v
+     WHERE length(v #>> '{}') <= 12
+  ) c WHERE code IS NOT NULL AND code <> ''
+), pr AS (
+  SELECT pr.ods_code, pr.name, pr.neighbourhood, n.name AS neighbourhood_name
+    FROM practice pr LEFT JOIN neighbourhood n ON n.code = pr.neighbourhood
+   WHERE pr.ods_code IN (SELECT code FROM codes)
+)
+SELECT 'i' AS kind, source_system, NULL::text AS resource_type, source_id, person_id::text AS person_id, NULL::text AS subject_id, NULL::bigint AS version,
+       NULL::timestamptz AS source_time, NULL::timestamptz AS received_at,
+       jsonb_build_object('source_system', source_system, 'source_id', source_id, 'person_id', person_id::text, 'nhs_number', nhs_number, 'nhs_number_valid', nhs_number_valid,
+         'family', family, 'given', given, 'birth_date', birth_date::text, 'sex', sex, 'postcode', postcode, 'practice', practice,
+         'link_method', link_method, 'match_status', match_status, 'updated_at', updated_at) AS content,
+       NULL::timestamptz AS k1, source_system AS k2, source_id AS k3, ''::text AS k4
+  FROM idn
+UNION ALL
+SELECT 'r', source_system, resource_type, source_id, person_id::text, subject_id, version, source_time, received_at, content,
+       source_time, source_system, resource_type, source_id
+  FROM res
+UNION ALL
+SELECT 'p', '', NULL, ods_code, NULL, NULL, NULL, NULL, NULL, to_jsonb(pr), NULL, ods_code, '', ''
+  FROM pr
+UNION ALL
+SELECT 'o', '', NULL, code, NULL, NULL, NULL, NULL, NULL, jsonb_build_object('code', code, 'name', name), NULL, code, '', ''
+  FROM (
+    SELECT DISTINCT ON (c.code) c.code, org.content->>'name' AS name
+      FROM codes c
+      JOIN resource org
+        ON org.resource_type = 'Organization' AND org.person_id IS NULL
+       AND org.content->'identifier' @> jsonb_build_array(jsonb_build_object('system', $3::text, 'value', c.code))
+     WHERE c.code NOT IN (SELECT ods_code FROM pr) AND NOT (upper(c.code) = ANY($2::text[])) AND org.content->>'name' IS NOT NULL
+     ORDER BY c.code, org.received_at DESC, org.source_system, org.source_id
+  ) o
+ORDER BY kind, k1 NULLS FIRST, k2, k3, k4`;
 
 export interface PersonRecordRows {
   person: PersonRow;
