@@ -69,6 +69,7 @@ export async function refreshFeatures(db: Queryable, indexDate: string, lists: R
     polypharmacy, // $15
     carePackage, // $16
     EFI_DEFICIT_COUNT, // $17
+    indexDate, // $18 (as a date; $1 is the same day as text, compared with the resources' dates)
   ];
   const encounterDate = "left(r.content->'period'->>'start', 10)";
   const clinicalDate = "left(COALESCE(r.content->>'onsetDateTime', r.content->'onsetPeriod'->>'start', r.content->>'performedDateTime', r.content->'performedPeriod'->>'start', r.content->>'recordedDate'), 10)";
@@ -77,7 +78,7 @@ export async function refreshFeatures(db: Queryable, indexDate: string, lists: R
 WITH registered AS (
   SELECT DISTINCT ON (s.person_id) s.person_id, substr(s.source_system, 4) AS practice, s.birth_date, s.sex
     FROM source_identity s JOIN person p ON p.person_id = s.person_id AND p.status = 'active'
-   WHERE s.source_system LIKE 'gp:%' AND s.birth_date IS NOT NULL AND s.birth_date < $1::date
+   WHERE s.source_system LIKE 'gp:%' AND s.birth_date IS NOT NULL AND s.birth_date < $18::date
    ORDER BY s.person_id, s.updated_at DESC
 ), died AS (
   SELECT r.person_id, min(left(r.content->>'deceasedDateTime', 10)) AS died_on
@@ -159,7 +160,7 @@ WITH registered AS (
    GROUP BY r.person_id
 ), people AS (
   SELECT g.person_id, g.practice, pr.neighbourhood,
-         (extract(year FROM age($1::date, g.birth_date)))::int AS age,
+         (extract(year FROM age($18::date, g.birth_date)))::int AS age,
          g.sex,
          COALESCE(e.em12, 0) AS em12, COALESCE(e.em24, 0) AS em24, COALESCE(e.ae12, 0) AS ae12, COALESCE(e.ae24, 0) AS ae24,
          COALESCE(e.op12, 0) AS op12, COALESCE(e.gp12, 0) AS gp12, COALESCE(e.home12, 0) AS home12, COALESCE(e.community12, 0) AS community12,
@@ -184,7 +185,7 @@ INSERT INTO risk_feature (person_id, index_date, practice, neighbourhood, age, s
   emergency_admissions_12m, emergency_admissions_24m, ae_attendances_12m, ae_attendances_24m, outpatient_attendances_12m,
   gp_consultations_12m, home_visits_12m, community_contacts_12m, long_term_conditions, long_term_condition_kinds, medications_12m,
   frailty_coded, efi_deficits, efi, efi_band, hba1c, egfr, social_care_package, emergency_admissions_next_12m)
-SELECT p.person_id, $1::date, p.practice, p.neighbourhood, p.age, p.sex,
+SELECT p.person_id, $18::date, p.practice, p.neighbourhood, p.age, p.sex,
        p.em12, p.em24, p.ae12, p.ae24, p.op12, p.gp12, p.home12, p.community12, p.ltc, p.kinds, p.meds,
        p.frailty, p.deficits, p.deficits::double precision / $17::int,
        CASE WHEN p.deficits::double precision / $17::int <= 0.12 THEN 'fit'
