@@ -30,6 +30,8 @@ export interface LogisticOptions {
 }
 
 const sigmoid = (z: number) => (z >= 0 ? 1 / (1 + Math.exp(-z)) : Math.exp(z) / (1 + Math.exp(z)));
+/** log(1 + e^x) without overflow. */
+const softplus = (x: number) => (x > 0 ? x + Math.log1p(Math.exp(-x)) : Math.log1p(Math.exp(x)));
 
 /** Fits P(y = 1 | x) = sigmoid(b0 + b·x). `x` is n rows of p numbers; `y` is n outcomes 0/1. */
 export function fitLogistic(x: readonly (readonly number[])[], y: readonly number[], opts: LogisticOptions = {}): LogisticFit {
@@ -72,10 +74,24 @@ export function fitLogistic(x: readonly (readonly number[])[], y: readonly numbe
   let logLikelihood = -Infinity;
   const h = new Float64Array(m * m);
   const g = new Float64Array(m);
+  // The penalised log-likelihood at a coefficient vector.
+  const objective = (b: Float64Array): number => {
+    let ll = 0;
+    for (let i = 0; i < n; i++) {
+      let eta = 0;
+      const off = i * m;
+      for (let j = 0; j < m; j++) eta += z[off + j]! * b[j]!;
+      // log σ(η) = −log(1 + e^−η), computed without overflow.
+      ll -= y[i] ? softplus(-eta) : softplus(eta);
+    }
+    for (let a = 1; a < m; a++) ll -= 0.5 * l2 * b[a]! ** 2;
+    return ll;
+  };
+  logLikelihood = objective(beta);
+  const trial = new Float64Array(m);
   for (; iterations < maxIterations && !converged; iterations++) {
     h.fill(0);
     g.fill(0);
-    logLikelihood = 0;
     for (let i = 0; i < n; i++) {
       let eta = 0;
       const off = i * m;
@@ -83,7 +99,6 @@ export function fitLogistic(x: readonly (readonly number[])[], y: readonly numbe
       const mu = sigmoid(eta);
       const w = Math.max(mu * (1 - mu), 1e-12);
       const r = y[i]! - mu;
-      logLikelihood += y[i]! ? Math.log(Math.max(mu, 1e-300)) : Math.log(Math.max(1 - mu, 1e-300));
       for (let a = 0; a < m; a++) {
         const za = z[off + a]!;
         if (za === 0) continue;
@@ -95,15 +110,24 @@ export function fitLogistic(x: readonly (readonly number[])[], y: readonly numbe
     for (let a = 1; a < m; a++) {
       h[a * m + a]! += l2;
       g[a]! -= l2 * beta[a]!;
-      logLikelihood -= 0.5 * l2 * beta[a]! ** 2;
     }
     for (let a = 0; a < m; a++) for (let b = 0; b < a; b++) h[a * m + b] = h[b * m + a]!;
     const step = solveSymmetric(h, g, m);
+    // A full Newton step can overshoot (a rare binary term, far from the optimum, makes the
+    // quadratic model poor): halve it until the penalised log-likelihood does not fall, as R's glm does.
+    let t = 1;
+    let next = -Infinity;
+    for (let halvings = 0; halvings < 40; halvings++, t /= 2) {
+      for (let j = 0; j < m; j++) trial[j] = beta[j]! + t * step[j]!;
+      next = objective(trial);
+      if (next >= logLikelihood - 1e-12 * Math.abs(logLikelihood)) break;
+    }
     let biggest = 0;
     for (let j = 0; j < m; j++) {
-      beta[j]! += step[j]!;
-      biggest = Math.max(biggest, Math.abs(step[j]!));
+      biggest = Math.max(biggest, Math.abs(trial[j]! - beta[j]!));
+      beta[j] = trial[j]!;
     }
+    logLikelihood = next;
     if (biggest < tolerance) converged = true;
   }
   // Back to the original scale: b_j = β_j / sd_j, b0 = β0 − Σ β_j mean_j / sd_j.

@@ -48,6 +48,22 @@ test('IRLS recovers known coefficients from simulated data; L2 shrinks them', ()
   assert.ok(Math.abs(shrunk.coefficients[1]!) < Math.abs(fit.coefficients[1]!));
 });
 
+test('a rare binary term, where a full Newton step overshoots, still converges to the group log-odds (step halving)', () => {
+  // 1 in 40 people have the term; half of them are admitted, against 1 in 13 of the rest.
+  const x: number[][] = [];
+  const y: number[] = [];
+  for (let i = 0; i < 10000; i++) {
+    const a = i % 40 === 0 ? 1 : 0;
+    x.push([a]);
+    y.push(a ? (i % 80 === 0 ? 1 : 0) : i % 13 === 0 ? 1 : 0);
+  }
+  const fit = fitLogistic(x, y, { l2: 0 });
+  assert.ok(fit.converged);
+  const rest = y.filter((v, i) => !x[i]![0] && v).length / x.filter((r) => !r[0]).length;
+  assert.ok(Math.abs(fit.intercept - Math.log(rest / (1 - rest))) < 1e-8);
+  assert.ok(Math.abs(fit.intercept + fit.coefficients[0]!) < 1e-8, 'the group with the term: log-odds 0 (half admitted)');
+});
+
 test('a perfectly separating term does not blow up under L2; bad input is refused', () => {
   const fit = fitLogistic([[0], [0], [1], [1]], [0, 0, 1, 1], { l2: 1 });
   assert.ok(Number.isFinite(fit.coefficients[0]!) && fit.coefficients[0]! > 0);
