@@ -39,6 +39,15 @@ const V2_0069 = 'http://terminology.hl7.org/CodeSystem/v2-0069';
  * Returns the number of people.
  */
 export async function refreshFeatures(db: Queryable, indexDate: string, lists: RiskCodeLists = loadCodeLists()): Promise<number> {
+  const { sql, params } = featureStatement(indexDate, lists);
+  // The caller runs this in a transaction: the date's old rows go, the new ones come, in one step.
+  await db.query('DELETE FROM risk_feature WHERE index_date = $1::date', [indexDate]);
+  const r = await db.query(sql, params);
+  return r.rowCount;
+}
+
+/** The one INSERT … SELECT that computes every person's features for an index date. */
+export function featureStatement(indexDate: string, lists: RiskCodeLists = loadCodeLists()): { sql: string; params: unknown[] } {
   if (!isIsoDate(indexDate)) throw new Error(`index date must be YYYY-MM-DD, got "${indexDate}"`);
   const sources = loadSources();
   const mentalHealth = sources.filter((s) => s.setting === 'mental health').map((s) => s.pattern);
@@ -194,8 +203,5 @@ SELECT p.person_id, $18::date, p.practice, p.neighbourhood, p.age, p.sex,
             ELSE 'severe' END,
        p.hba1c, p.egfr, p.social_care, p.em_next
   FROM people p`;
-  // The caller runs this in a transaction: the date's old rows go, the new ones come, in one step.
-  await db.query('DELETE FROM risk_feature WHERE index_date = $1::date', [indexDate]);
-  const r = await db.query(sql, params);
-  return r.rowCount;
+  return { sql, params };
 }
