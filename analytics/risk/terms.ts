@@ -39,7 +39,7 @@ export function modelTerms(lists: Pick<RiskCodeLists, 'conditionKinds'>): Term[]
     { name: 'home-visits-12m', label: 'GP home visits in the last 12 months', sql: () => 'ln(1 + f.home_visits_12m)' },
     { name: 'community-contacts-12m', label: 'community health contacts in the last 12 months', sql: () => 'ln(1 + f.community_contacts_12m)' },
     { name: 'long-term-conditions', label: 'number of long-term conditions', sql: () => 'least(f.long_term_conditions, 8)' },
-    ...lists.conditionKinds.map((kind): Term => ({ name: `condition:${kind}`, label: kind.replace(/-/g, ' '), sql: (bind) => `(CASE WHEN ${bind(kind)}::text = ANY(f.long_term_condition_kinds) THEN 1 ELSE 0 END)` })),
+    ...lists.conditionKinds.map((kind): Term => ({ name: `condition:${kind}`, label: kind === 'copd' ? 'COPD' : kind.replace(/-/g, ' '), sql: (bind) => `(CASE WHEN ${bind(kind)}::text = ANY(f.long_term_condition_kinds) THEN 1 ELSE 0 END)` })),
     { name: 'medications-12m', label: 'distinct medicines in the last 12 months', sql: () => 'least(f.medications_12m, 15)' },
     { name: 'efi', label: 'electronic frailty index', sql: () => 'f.efi' },
     { name: 'frailty-coded', label: 'frailty diagnosis recorded', sql: () => '(CASE WHEN f.frailty_coded THEN 1 ELSE 0 END)' },

@@ -175,7 +175,7 @@ function RiskRow({ p, identified }: { p: RiskPerson; identified: boolean }) {
         )}
       </th>
       <td>
-        <strong>{percent(p.probability)}</strong>{' '}
+        <strong data-testid="risk-probability">{percent(p.probability)}</strong>{' '}
         <Tag modifier={p.tier ? TIER_TAG[p.tier] : 'grey'} className="bevan-tag">
           {tierLabel(p.tier)}
         </Tag>
