@@ -10,7 +10,7 @@ import { loadCodeLists } from './code-lists.ts';
 import { round, type StoredTerm } from './explain.ts';
 import { addMonths, isIsoDate, refreshFeatures } from './features.ts';
 import { fitLogistic } from './logistic.ts';
-import { cStatistic, validationMetrics, type ValidationMetrics } from './metrics.ts';
+import { calibrationByDecile, cStatistic, validationMetrics, type ValidationMetrics } from './metrics.ts';
 import { modelTerms, termExpressions, type Term } from './terms.ts';
 
 /** Risk tiers: the top 0.5 %, 1 %, 5 % and 20 % of the population by score (each person in the smallest that holds them). */
@@ -204,7 +204,7 @@ export interface EvaluationDetail {
   people: number;
   admitted: number;
   /** With truth: held-out people matched to it, and the model's c-statistic on exactly them. */
-  oracle?: { matched: number; cStatistic: number; label: string };
+  oracle?: { matched: number; cStatistic: number; label: string; calibration: { predicted: number; observed: number }[] };
 }
 
 /** The stored model on its validation people and year; with the truth, the oracle's c-statistic beside it. */
@@ -235,7 +235,9 @@ export async function evaluateRiskModel(db: Database, truth?: (validationIndexDa
     if (!oracle.length) throw unprocessable('no held-out person matches the truth file by NHS number: is it the truth of the locality loaded?');
     // Keys in the issue's order: cStatistic, oracleCStatistic, calibration, ppv, sensitivity.
     detail.evaluation = { cStatistic: evaluation.cStatistic, oracleCStatistic: round(cStatistic(oracle, outcomes), 4), calibration: evaluation.calibration, ppv: evaluation.ppv, sensitivity: evaluation.sensitivity };
-    detail.oracle = { matched: oracle.length, cStatistic: round(cStatistic(mine, outcomes), 4), label: t.label };
+    // The true probabilities' own calibration on the same people: how far from observed even a perfect model lands by chance.
+    const oc = calibrationByDecile(oracle, outcomes).map((c) => ({ predicted: round(c.predicted, 5), observed: round(c.observed, 5) }));
+    detail.oracle = { matched: oracle.length, cStatistic: round(cStatistic(mine, outcomes), 4), label: t.label, calibration: oc };
   }
   return detail;
 }
@@ -277,17 +279,7 @@ export async function scoreRiskPopulation(db: Database, opts: { asOf?: string; n
     if (people === 0) throw unprocessable(`there is no one to score on ${asOf}: no living person registered with a GP practice was born before that date (load the GP feeds first: bevan ingest)`);
     const run = await tx.query<{ run_id: string }>('INSERT INTO risk_score_run (model_version, index_date) VALUES ($1, $2::date) RETURNING run_id', [model.version, asOf]);
     const runId = Number(run.rows[0]!.run_id);
-    const params: unknown[] = [runId, asOf];
-    const p = probabilitySql(model, params);
-    const cut = (percent: string) => `ceil(s.n * ${percent} / 100.0)`;
-    await tx.query(
-      `INSERT INTO risk_score (person_id, run_id, probability, population_rank, tier)
-       SELECT s.person_id, $1::bigint, s.p, s.rk,
-              CASE WHEN s.rk <= ${cut('0.5')} THEN '0.5' WHEN s.rk <= ${cut('1')} THEN '1' WHEN s.rk <= ${cut('5')} THEN '5' WHEN s.rk <= ${cut('20')} THEN '20' END
-         FROM (SELECT x.person_id, x.p, row_number() OVER (ORDER BY x.p DESC, x.person_id) AS rk, count(*) OVER () AS n
-                 FROM (SELECT f.person_id, ${p} AS p FROM risk_feature f WHERE f.index_date = $2::date) x) s`,
-      params,
-    );
+    await insertScores(tx, model, runId, asOf);
     const t2 = performance.now();
     const counts = await tx.query<{ tier: string | null; n: string }>('SELECT tier, count(*) AS n FROM risk_score WHERE run_id = $1 GROUP BY tier', [runId]);
     const tiers = { '0.5': 0, '1': 0, '5': 0, '20': 0 } as Record<Tier, number>;
@@ -296,4 +288,24 @@ export async function scoreRiskPopulation(db: Database, opts: { asOf?: string; n
     await tx.query('UPDATE risk_score_run SET people = $2, seconds = $3 WHERE run_id = $1', [runId, people, round((t2 - t0) / 1000, 3)]);
     return { runId, modelVersion: model.version, indexDate: asOf, people, tiers, featureSeconds: round((t1 - t0) / 1000, 3), scoreSeconds };
   });
+}
+
+/**
+ * One INSERT … SELECT: every person's probability from the stored coefficients over their stored
+ * features for the index date, their rank in the population and their tier (a window over the
+ * whole population: on Citus this last step gathers the scores on the coordinator, see the docs).
+ */
+export async function insertScores(tx: Queryable, model: Pick<RiskModel, 'intercept' | 'terms'>, runId: number, indexDate: string): Promise<number> {
+  const params: unknown[] = [runId, indexDate];
+  const p = probabilitySql(model, params);
+  const cut = (percent: string) => `ceil(s.n * ${percent} / 100.0)`;
+  const r = await tx.query(
+    `INSERT INTO risk_score (person_id, run_id, probability, population_rank, tier)
+     SELECT s.person_id, $1::bigint, s.p, s.rk,
+            CASE WHEN s.rk <= ${cut('0.5')} THEN '0.5' WHEN s.rk <= ${cut('1')} THEN '1' WHEN s.rk <= ${cut('5')} THEN '5' WHEN s.rk <= ${cut('20')} THEN '20' END
+       FROM (SELECT x.person_id, x.p, row_number() OVER (ORDER BY x.p DESC, x.person_id) AS rk, count(*) OVER () AS n
+               FROM (SELECT f.person_id, ${p} AS p FROM risk_feature f WHERE f.index_date = $2::date) x) s`,
+    params,
+  );
+  return r.rowCount;
 }

@@ -64,8 +64,12 @@ export function registerRisk(program: Command): void {
         const e = d.evaluation;
         const lines = [`risk model version ${d.model.version} (fitted ${d.model.fittedAt.slice(0, 10)} on ${d.model.fitIndexDate}), validated on ${d.people} held-out people from ${d.model.validationIndexDate}, ${d.admitted} admitted`];
         lines.push(`c-statistic ${e.cStatistic.toFixed(3)}${d.oracle ? `; oracle (true probabilities, truth year ${d.oracle.label}, ${d.oracle.matched} people matched) ${e.oracleCStatistic!.toFixed(3)}, model on the same people ${d.oracle.cStatistic.toFixed(3)}` : ''}`);
-        lines.push('decile  predicted  observed  admitted');
-        for (const c of e.calibration) lines.push(`${String(c.decile).padStart(6)}  ${pct(c.predicted).padStart(9)}  ${pct(c.observed).padStart(8)}  ${String(c.observedCount).padStart(8)}`);
+        lines.push(`decile  predicted  observed  admitted  off by${d.oracle ? '   true probabilities by their deciles: predicted  observed  off by' : ''}`);
+        const off = (p: number, o: number) => (p > 0 ? `${o >= p ? '+' : ''}${(100 * (o / p - 1)).toFixed(0)}%` : '-');
+        e.calibration.forEach((c, i) => {
+          const oc = d.oracle?.calibration[i];
+          lines.push(`${String(c.decile).padStart(6)}  ${pct(c.predicted).padStart(9)}  ${pct(c.observed).padStart(8)}  ${String(c.observedCount).padStart(8)}  ${off(c.predicted, c.observed).padStart(6)}${oc ? `   ${pct(oc.predicted).padStart(46)}  ${pct(oc.observed).padStart(8)}  ${off(oc.predicted, oc.observed).padStart(6)}` : ''}`);
+        });
         for (const t of ['0.5', '1', '5'] as const) lines.push(`top ${t}%: PPV ${pct(e.ppv[t])}, sensitivity ${pct(e.sensitivity[t])}`);
         process.stdout.write(lines.join('\n') + '\n');
       }),
