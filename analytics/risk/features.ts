@@ -90,9 +90,10 @@ WITH registered AS (
    WHERE s.source_system LIKE 'gp:%' AND s.birth_date IS NOT NULL AND s.birth_date < $18::date
    ORDER BY s.person_id, s.updated_at DESC
 ), died AS (
-  SELECT r.person_id, min(left(r.content->>'deceasedDateTime', 10)) AS died_on
+  -- A death recorded without a date (deceasedBoolean) counts as before any index date.
+  SELECT r.person_id, min(COALESCE(left(r.content->>'deceasedDateTime', 10), '0001-01-01')) AS died_on
     FROM resource r
-   WHERE r.resource_type = 'Patient' AND r.person_id IS NOT NULL AND r.content ? 'deceasedDateTime'
+   WHERE r.resource_type = 'Patient' AND r.person_id IS NOT NULL AND (r.content ? 'deceasedDateTime' OR r.content->>'deceasedBoolean' = 'true')
    GROUP BY r.person_id
 ), enc AS (
   SELECT e.person_id,

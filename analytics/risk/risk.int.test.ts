@@ -53,7 +53,8 @@ for (const target of await testDatabases()) {
       const dead: Crafted = { n: 2, practice: 'P91001', birthDate: '1930-01-01', sex: 'female', deceased: '2024-06-01', resources: [] };
       const unborn: Crafted = { n: 3, practice: 'P91001', birthDate: '2025-02-01', sex: 'female', resources: [] };
       const ended: Crafted = { n: 4, practice: 'P91002', birthDate: '1980-01-01', sex: 'female', resources: [{ type: 'EpisodeOfCare', source: 'csv:socialcare', content: { status: 'finished', period: { start: '2023-01-01', end: '2024-06-01' } } }] };
-      await load(db, [a, dead, unborn, ended]);
+      const deadUndated: Crafted = { n: 5, practice: 'P91001', birthDate: '1935-01-01', sex: 'male', resources: [{ type: 'Patient', content: { deceasedBoolean: true } }] };
+      await load(db, [a, dead, unborn, ended, deadUndated]);
       const n = await db.transaction((tx) => refreshFeatures(tx, '2025-01-01'));
       assert.equal(n, 2, 'the dead and the not yet born are not scored');
       const r = await db.query<Record<string, unknown>>("SELECT * FROM risk_feature WHERE index_date = '2025-01-01' ORDER BY person_id");
