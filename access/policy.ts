@@ -536,6 +536,43 @@ export function sensitiveCategoriesOf(policy: Policy, resource: unknown): string
   return [...found].sort();
 }
 
+/**
+ * The SQL/JSON path (PostgreSQL jsonpath) that finds, in a stored resource's content, a coding
+ * on the code lists of these categories, as sensitiveCategoriesOf does: any object, at most 12
+ * levels down, with a string system and code on a list (ICD-10 codes as prefixes). Null when
+ * there is nothing to withhold. For `jsonb_path_exists(content, path)`; strings are JSON-quoted.
+ */
+export function sensitiveCodesJsonPath(policy: Policy, categories: readonly string[]): string | null {
+  const bySystem = new Map<string, Set<string>>();
+  for (const c of categories) for (const [system, codes] of Object.entries(policy.codeLists[c] ?? {})) for (const code of codes) (bySystem.get(system) ?? bySystem.set(system, new Set()).get(system)!).add(code);
+  if (!bySystem.size) return null;
+  const q = (s: string) => JSON.stringify(s);
+  const terms = [...bySystem].map(([system, codes]) => {
+    const prefix = system.includes('icd-10');
+    const any = [...codes].map((c) => (prefix ? `@.code starts with ${q(c)}` : `@.code == ${q(c)}`)).join(' || ');
+    return `(@.system == ${q(system)} && (${any}))`;
+  });
+  return `strict $.**{0 to 12} ? (@.type() == "object" && @.system.type() == "string" && @.code.type() == "string" && (${terms.join(' || ')}))`;
+}
+
+/**
+ * A cheap first test for sensitiveCodesJsonPath, true wherever it could be: of the `code` values
+ * anywhere in a resource (one SQL/JSON path walk, `strict $.**.code`), one equal to a listed code,
+ * or one whose first characters are those of a listed ICD-10 code (which match as prefixes). The
+ * exact path, which tests every node against every list, then runs only on the few resources it
+ * passes. `heads` are the ICD-10 codes cut to `headLength` characters. Null when nothing is withheld.
+ */
+export function sensitiveCodesFirstTest(policy: Policy, categories: readonly string[]): { codes: string[]; heads: string[]; headLength: number } | null {
+  const exact = new Set<string>();
+  const prefixes = new Set<string>();
+  for (const c of categories)
+    for (const [system, codes] of Object.entries(policy.codeLists[c] ?? {}))
+      for (const code of codes) (system.includes('icd-10') ? prefixes : exact).add(code);
+  if (!exact.size && !prefixes.size) return null;
+  const headLength = Math.min(3, ...[...prefixes].map((p) => p.length));
+  return { codes: [...exact].sort(), heads: [...new Set([...prefixes].map((p) => p.slice(0, headLength)))].sort(), headLength };
+}
+
 const HERE = dirname(fileURLToPath(import.meta.url));
 export const DEFAULT_POLICY_FILE = join(HERE, 'policy', 'policy.json');
 export const DEFAULT_CODES_FILE = join(HERE, 'policy', 'sensitive-codes.json');
