@@ -63,6 +63,9 @@ interface Case {
   cohort?: { identified: boolean; practice: string | null; disclosureControl: boolean };
   /** Secondary use: whether what leaves must be pseudonymised. */
   pseudo?: boolean;
+  /** Action risk: what is asked for (a practice's or a neighbourhood's list, or the model), and the obligations expected on a permit. */
+  riskAsk?: { practice?: string | null; neighbourhood?: string | null; model?: boolean };
+  risk?: { identified: boolean; practice: string | null; neighbourhood: string | null };
 }
 
 const BG = 'Unconscious in ED, no history available';
@@ -264,6 +267,28 @@ const cases: Case[] = [
   { role: 'patient', rel: 'none', action: 'cohort', noFacts: true, purpose: 'patient-access', nhs: NHS, want: 'deny' },
   { role: 'admin', rel: 'none', action: 'cohort', noFacts: true, purpose: 'administration', want: 'deny' },
   { role: 'integration', rel: 'none', action: 'cohort', noFacts: true, purpose: 'administration', want: 'deny' },
+  // risk lists: a GP or practice nurse their own practice's people, identified (direct care); an
+  // analyst any practice or neighbourhood, pseudonymised (secondary use); the model to any role with a risk rule
+  { role: 'gp', rel: 'none', action: 'risk', noFacts: true, want: 'registered-practice', risk: { identified: true, practice: 'ORG', neighbourhood: null } },
+  { role: 'gp', rel: 'none', action: 'risk', noFacts: true, riskAsk: { practice: 'ORG' }, want: 'registered-practice', risk: { identified: true, practice: 'ORG', neighbourhood: null } },
+  { role: 'gp', rel: 'none', action: 'risk', noFacts: true, riskAsk: { practice: 'P91002' }, want: 'deny', reason: /only their own practice's risk list, not P91002's/ },
+  { role: 'gp', rel: 'none', action: 'risk', noFacts: true, riskAsk: { neighbourhood: 'north' }, want: 'deny', reason: /not a neighbourhood's/ },
+  { role: 'gp', rel: 'none', action: 'risk', noFacts: true, org: null, want: 'deny', reason: /no organisation/ },
+  { role: 'gp', rel: 'none', action: 'risk', noFacts: true, purpose: 'secondary-use', want: 'deny', reason: /for direct care, not secondary-use/ },
+  { role: 'gp', rel: 'none', action: 'risk', noFacts: true, riskAsk: { model: true }, want: 'registered-practice' },
+  { role: 'practice-nurse', rel: 'none', action: 'risk', noFacts: true, want: 'registered-practice', risk: { identified: true, practice: 'ORG', neighbourhood: null } },
+  { role: 'analyst', rel: 'none', action: 'risk', noFacts: true, purpose: 'secondary-use', riskAsk: { practice: 'P91002' }, want: 'secondary-use', pseudo: true, risk: { identified: false, practice: 'P91002', neighbourhood: null } },
+  { role: 'analyst', rel: 'none', action: 'risk', noFacts: true, purpose: 'secondary-use', riskAsk: { neighbourhood: 'north' }, want: 'secondary-use', pseudo: true, risk: { identified: false, practice: null, neighbourhood: 'north' } },
+  { role: 'analyst', rel: 'none', action: 'risk', noFacts: true, purpose: 'secondary-use', riskAsk: { model: true }, want: 'secondary-use' },
+  { role: 'analyst', rel: 'none', action: 'risk', noFacts: true, purpose: 'direct-care', want: 'deny', reason: /for secondary use, not direct-care/ },
+  { role: 'consultant', rel: 'none', action: 'risk', noFacts: true, want: 'deny', reason: /may not see risk/ },
+  { role: 'care-coordinator', rel: 'none', action: 'risk', noFacts: true, riskAsk: { model: true }, want: 'deny' },
+  { role: 'patient', rel: 'none', action: 'risk', noFacts: true, purpose: 'patient-access', nhs: NHS, want: 'deny' },
+  { role: 'admin', rel: 'none', action: 'risk', noFacts: true, purpose: 'administration', want: 'deny' },
+  // each person of a risk list is then decided as a read (direct care) or an export (secondary use):
+  // dissent keeps the person to the practice's own data (so off a list built from others'); the opt-out does not bind direct care
+  { role: 'gp', rel: 'registered', action: 'read', over: { dissentSharing: true }, want: 'registered-practice', only: 'ORG' },
+  { role: 'gp', rel: 'registered', action: 'read', over: { nationalDataOptOut: true }, want: 'registered-practice', only: null },
   // analyses the policy lists (duplicate tests), decided as a register: GP own practice identified; analyst controlled, pseudonymised; unlisted denied
   { role: 'gp', rel: 'none', action: 'analysis', analysis: 'duplicate-tests', noFacts: true, want: 'registered-practice', cohort: { identified: true, practice: 'ORG', disclosureControl: false }, reason: /^duplicate-tests, as a register/ },
   { role: 'gp', rel: 'none', action: 'analysis', analysis: 'duplicate-tests', noFacts: true, cohortPractice: 'P91002', want: 'deny', reason: /only their own practice's registers, not P91002's/ },
@@ -327,6 +352,7 @@ test(`policy decision table (${cases.length} cases): role × relationship × pur
       facts: search || c.kickoff || c.noFacts ? null : facts(c.rel, c.over),
       breakGlassReason: c.breakGlass,
       ...(c.action === 'cohort' ? { cohort: { practice: c.cohortPractice ?? null } } : {}),
+      ...(c.action === 'risk' ? { risk: { practice: c.riskAsk?.practice ?? null, neighbourhood: c.riskAsk?.neighbourhood ?? null, model: c.riskAsk?.model } } : {}),
       ...(c.action === 'analysis' ? { analysis: { name: c.analysis ?? '', practice: c.cohortPractice ?? null } } : {}),
       export: c.scope,
       now: NOW,
@@ -340,6 +366,7 @@ test(`policy decision table (${cases.length} cases): role × relationship × pur
       assert.equal(d.basis, c.want, label);
       if (c.withhold) assert.deepEqual(d.obligations.withholdCategories, c.withhold, label);
       if (c.cohort) assert.deepEqual(d.obligations.cohort, c.cohort, label);
+      if (c.risk) assert.deepEqual(d.obligations.risk, c.risk, label);
       if (c.only !== undefined) assert.equal(d.obligations.onlyOrganisation, c.only, label);
       if (c.breakGlass && d.basis === 'break-glass') assert.deepEqual(d.obligations.startBreakGlass, { reason: c.breakGlass, minutes: 60 }, label);
       if (d.basis !== 'break-glass') assert.equal(d.obligations.startBreakGlass, null, label);

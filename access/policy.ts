@@ -72,6 +72,8 @@ export interface RolePolicy {
   auditView?: ManageRule;
   /** Registers and cohorts (action `cohort`): identified lists of the user's own practice for direct care, or counts and pseudonymised lists for secondary use. */
   cohorts?: CohortRule;
+  /** Risk of emergency admission (action `risk`): the same two rules as cohorts, for risk lists and the model. */
+  risk?: CohortRule;
 }
 
 /** `own-practice`: identified, the people registered at the user's practice (direct care). `secondary-use`: disclosure-controlled counts and pseudonymised lists. */
@@ -130,7 +132,7 @@ export interface AccessFacts {
  * never asked for). mpi-review: a pair of identities the MPI was unsure about (facts of each
  * person the pair is in, when asked about them).
  */
-export type AccessAction = 'read' | 'search' | 'export' | 'quarantine' | 'care-team' | 'consent' | 'audit' | 'feeds' | 'mpi-review' | 'cohort' | 'analysis';
+export type AccessAction = 'read' | 'search' | 'export' | 'quarantine' | 'care-team' | 'consent' | 'audit' | 'feeds' | 'mpi-review' | 'cohort' | 'risk' | 'analysis';
 
 export interface AccessRequest {
   action: AccessAction;
@@ -142,6 +144,8 @@ export interface AccessRequest {
   breakGlassReason?: string;
   /** For action `cohort`: the practice asked for (null: every practice the user may see). */
   cohort?: { practice: string | null };
+  /** For action `risk`: a practice's or a neighbourhood's risk list, or (model) the fitted model, which holds no personal data. */
+  risk?: { practice: string | null; neighbourhood: string | null; model?: boolean };
   /** For action `analysis`: which analysis (a key of the policy's `analyses`) and the practice asked for. */
   analysis?: { name: string; practice: string | null };
   /** For action export: the bulk export asked for. Without facts this decides the kick-off; with them, one person of it. */
@@ -162,6 +166,8 @@ export interface Obligations {
   pseudonymise?: boolean;
   /** Action `cohort`: whether people may be shown identified, the practice the run is limited to, and whether figures leave under disclosure control. */
   cohort?: { identified: boolean; practice: string | null; disclosureControl: boolean };
+  /** Action `risk`: identified (the user's own practice) or pseudonymised, and the practice or neighbourhood the list is limited to. */
+  risk?: { identified: boolean; practice: string | null; neighbourhood: string | null };
 }
 
 export type Decision =
@@ -190,6 +196,7 @@ function decideUnsafe(policy: Policy | null | undefined, req: AccessRequest): De
 
   if (req.action === 'quarantine') return decideQuarantine(principal.role, role, purpose, req.facts);
   if (req.action === 'cohort') return decideCohort(principal, role, purpose, req.cohort?.practice ?? null);
+  if (req.action === 'risk') return decideRisk(principal, role, purpose, req.risk ?? { practice: null, neighbourhood: null });
   if (req.action === 'analysis') return decideAnalysis(policy, principal, role, purpose, req.analysis);
   if (req.action === 'feeds') return decideFeeds(principal.role, role, purpose);
   if (req.action === 'mpi-review') return decideMpiReview(principal.role, role, purpose, req.facts);
@@ -282,6 +289,36 @@ function decideCohort(principal: Principal, role: RolePolicy, purpose: PurposeOf
     return permit('secondary use: counts under disclosure control and pseudonymised lists; national data opt-outs excluded', 'secondary-use', { ...NO_OBLIGATIONS, cohort: { identified: false, practice, disclosureControl: true } });
   }
   return deny(`"${String(rule)}" is not a cohort rule (fails closed)`);
+}
+
+/**
+ * Risk lists (each person's risk of emergency admission, tier and factors): `own-practice` — a GP
+ * or practice nurse, the people registered at their own practice, identified, for direct care;
+ * `secondary-use` — an analyst, any practice or neighbourhood, pseudonymised. Each person listed
+ * is then decided on their own as for a cohort (restricted never; dissent from sharing keeps a
+ * person off an identified list built from other organisations' data; the national data opt-out
+ * keeps them out of secondary use). The model (coefficients, metrics) holds no personal data:
+ * any role with a risk rule may see it, for its own purpose.
+ */
+function decideRisk(principal: Principal, role: RolePolicy, purpose: PurposeOfUse, asked: { practice: string | null; neighbourhood: string | null; model?: boolean }): Decision {
+  const rule = role.risk;
+  if (!rule) return deny(`role ${principal.role} may not see risk of emergency admission lists or the risk model`);
+  if (rule === 'own-practice') {
+    if (purpose !== 'direct-care') return deny(`role ${principal.role} sees risk lists for direct care, not ${purpose}`);
+    if (asked.model) return permit('the risk model (coefficients and validation, no personal data)', 'registered-practice', NO_OBLIGATIONS);
+    const org = principal.organisation;
+    if (!org) return deny(`role ${principal.role} has no organisation, so no practice's risk list to see`);
+    if (asked.neighbourhood) return deny(`direct care: role ${principal.role} sees their own practice's risk list, not a neighbourhood's`);
+    if (asked.practice && asked.practice !== org) return deny(`direct care: role ${principal.role} at ${org} may see only their own practice's risk list, not ${asked.practice}'s`);
+    return permit(`direct care: the risk list of the people registered at ${org}, identified`, 'registered-practice', { ...NO_OBLIGATIONS, risk: { identified: true, practice: org, neighbourhood: null } });
+  }
+  if (rule === 'secondary-use') {
+    if (!role.secondaryUse) return deny(`role ${principal.role} may not use records for secondary purposes`);
+    if (purpose !== 'secondary-use') return deny(`role ${principal.role} sees risk lists for secondary use, not ${purpose}`);
+    if (asked.model) return permit('the risk model (coefficients and validation, no personal data)', 'secondary-use', NO_OBLIGATIONS);
+    return permit('secondary use: pseudonymised risk lists; national data opt-outs excluded', 'secondary-use', { ...NO_OBLIGATIONS, pseudonymise: true, risk: { identified: false, practice: asked.practice, neighbourhood: asked.neighbourhood } });
+  }
+  return deny(`"${String(rule)}" is not a risk rule (fails closed)`);
 }
 
 /**
@@ -609,6 +646,7 @@ export function checkPolicy(raw: unknown, codes: unknown): PolicyLoad {
       if (v !== undefined && !MANAGE_RULES.includes(v)) problems.push(`roles.${name}.${f}: "${String(v)}" is not one of ${MANAGE_RULES.join(', ')}`);
     }
     if (r.cohorts !== undefined && !COHORT_RULES.includes(r.cohorts)) problems.push(`roles.${name}.cohorts: "${String(r.cohorts)}" is not one of ${COHORT_RULES.join(', ')}`);
+    if (r.risk !== undefined && !COHORT_RULES.includes(r.risk)) problems.push(`roles.${name}.risk: "${String(r.risk)}" is not one of ${COHORT_RULES.join(', ')}`);
     for (const f of ['quarantine', 'feeds', 'mpiReview', 'secondaryUseIdentifiable'] as const) if (r[f] !== undefined && typeof r[f] !== 'boolean') problems.push(`roles.${name}.${f}: true or false`);
   }
   const bg = p.breakGlass;

@@ -19,6 +19,7 @@ import { registerIngestRoutes } from './ingest-routes.ts';
 import { registerMpiRoutes } from './mpi-routes.ts';
 import { registerRecordRoutes } from './record-routes.ts';
 import { registerAnalyticsRoutes } from './analytics-routes.ts';
+import { registerRiskRoutes } from './risk-routes.ts';
 import { registerDuplicateTestRoutes } from './duplicate-test-routes.ts';
 import { registerGroupRoutes } from './group-routes.ts';
 import { registerMeasureRoutes } from './measure-routes.ts';
@@ -66,6 +67,7 @@ export async function bevanApi(app: FastifyInstance, o: ApiOptions): Promise<voi
   await registerIngestRoutes(app, o);
   await registerMpiRoutes(app, o);
   await registerAnalyticsRoutes(app, o);
+  await registerRiskRoutes(app, o);
   await registerDuplicateTestRoutes(app, o);
   await registerGroupRoutes(app, o);
   await registerMeasureRoutes(app, o);

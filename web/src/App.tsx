@@ -11,6 +11,7 @@ import { ExpiryNotice } from './components/ExpiryNotice.tsx';
 import { Loading } from './components/Loading.tsx';
 import { SignInPage } from './pages/SignInPage.tsx';
 import { currentEntry, FEEDS_PATH, homeFor, integrationNav, mayFindPeople, MPI_REVIEW_PATH, QUARANTINE_PATH } from './integration/nav.ts';
+import { maySeeRiskList, RISK_PATH } from './analytics/nav.ts';
 
 const SearchPage = lazy(() => import('./pages/SearchPage.tsx'));
 const PersonPage = lazy(() => import('./pages/PersonPage.tsx'));
@@ -22,6 +23,8 @@ const QuarantineItemPage = lazy(() => import('./integration/QuarantineItemPage.t
 const MpiReviewPage = lazy(() => import('./integration/MpiReviewPage.tsx'));
 const MpiPairPage = lazy(() => import('./integration/MpiPairPage.tsx'));
 const MyAuditPage = lazy(() => import('./pages/MyAuditPage.tsx'));
+// The risk of emergency admission list (web/src/analytics/), for the roles with a risk rule.
+const RiskPage = lazy(() => import('./analytics/RiskPage.tsx'));
 
 export function useSession(): session.Session | null {
   const [s, setS] = useState(session.current());
@@ -77,6 +80,11 @@ export function App() {
                   {e.label}
                 </Link>
               ))}
+              {maySeeRiskList(s.role) && (
+                <Link to={RISK_PATH} aria-current={location.pathname === RISK_PATH ? 'page' : undefined}>
+                  Risk list
+                </Link>
+              )}
               {s.role === 'patient' && (
                 <Link to="/my-audit" aria-current={location.pathname === '/my-audit' ? 'page' : undefined}>
                   Who has looked at my record
@@ -116,6 +124,7 @@ export function App() {
             <Route path={`${QUARANTINE_PATH}/:id`} element={<RequireSession>{<QuarantineItemPage />}</RequireSession>} />
             <Route path={MPI_REVIEW_PATH} element={<RequireSession>{<MpiReviewPage />}</RequireSession>} />
             <Route path={`${MPI_REVIEW_PATH}/:id`} element={<RequireSession>{<MpiPairPage />}</RequireSession>} />
+            <Route path={RISK_PATH} element={<RequireSession>{<RiskPage />}</RequireSession>} />
             <Route path="/my-audit" element={<RequireSession>{<MyAuditPage />}</RequireSession>} />
             <Route path="*" element={<NotFoundPage />} />
           </Routes>

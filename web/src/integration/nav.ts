@@ -38,6 +38,7 @@ export function mayFindPeople(role: string): boolean {
 /** Where sign-in goes when no page was asked for: the first screen the role may use. */
 export function homeFor(role: string): string {
   if (mayFindPeople(role)) return '/search';
+  if (role === 'analyst') return '/analytics/risk';
   return integrationNav(role)[0]?.to ?? '/search';
 }
 
