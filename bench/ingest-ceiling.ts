@@ -193,7 +193,7 @@ async function openCeiling(): Promise<Ceiling> {
   const m = await migrate(db);
   if (m.kind !== 'ok') throw new Error(`ceiling migration failed: ${m.error}`);
   return {
-    copy: async (table, columns, chunks) => void (await raw.query(`COPY ${table} (${columns.join(', ')}) FROM '/dev/blob'`, [], { blob: new Blob(chunks) })),
+    copy: async (table, columns, chunks) => void (await raw.query(`COPY ${table} (${columns.join(', ')}) FROM '/dev/blob'`, [], { blob: new Blob(chunks as unknown as BlobPart[]) })),
     backends: async () => [],
     async close() {
       await raw.close();
