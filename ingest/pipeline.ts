@@ -13,6 +13,7 @@ import type { FeedFormat, IngestItem, ReadContext } from './model.ts';
 import { detectFormat, readFeedFile, walkFeedFolder } from './detect.ts';
 import { decodeHead } from './text.ts';
 import { ParseWorker } from './parse-pool.ts';
+import { fingerprintFile, findKnownFile, recordKnownFile, type FileFingerprint, type KnownFile } from './known-files.ts';
 import { batchFootprint, emptyResult, writeBatch, type BatchFootprint, type BatchResult } from './writer.ts';
 
 /** Loads at least this big are parsed on a second thread by default. */
@@ -46,6 +47,11 @@ export interface IngestOptions {
    * files come to at least 8 MiB (below that, starting the thread costs more than it saves).
    */
   parseThread?: boolean;
+  /**
+   * Read and parse every file, even one loaded whole before with the same bytes (by default such a
+   * file's items are counted as duplicates without reading it: ingest/known-files.ts).
+   */
+  readKnownFiles?: boolean;
   /** How long to keep retrying while the database is unavailable (ms). */
   unavailableTimeoutMs?: number;
   /**
@@ -231,12 +237,46 @@ export async function ingestPaths(db: Database, paths: readonly (string | FeedPa
   const writer = new BatchWriter(db, opts);
   const finishing: Promise<void>[] = [];
   const contextOf = (f: FeedFile): ReadContext | undefined => (f.source !== undefined ? { source: f.source } : undefined);
-  const readable = (f: FeedFile | undefined): f is FeedFile => f !== undefined && f.error === undefined;
+  // Each file's fingerprint and whether it was loaded whole before (then it is not read: known-files.ts),
+  // found before the parsing thread is asked for it.
+  const plans = new Map<FeedFile, Promise<{ print: FileFingerprint | null; known: KnownFile | null }>>();
+  const plan = (f: FeedFile | undefined) => {
+    if (!f || f.error !== undefined || plans.has(f)) return;
+    const p = (async () => {
+      if (opts.readKnownFiles) return { print: null, known: null };
+      const print = await fingerprintFile(f.path, f.source);
+      return { print, known: print ? await withRetry(opts, () => findKnownFile(db, print)) : null };
+    })();
+    plans.set(f, p);
+    // Asked in file order (the thread parses them in the order asked), whichever fingerprint is ready first.
+    if (parser) asking = asking.then(() => p).then((x) => void (!x.known && parser.prefetch(f.path, contextOf(f))), () => {});
+    asked.set(f, asking);
+  };
+  let asking: Promise<void> = Promise.resolve();
+  const asked = new Map<FeedFile, Promise<void>>();
   try {
-    if (parser && readable(files[0])) parser.prefetch(files[0].path, contextOf(files[0]));
+    plan(files[0]);
     for (const [n, f] of files.entries()) {
-      const next = files[n + 1];
-      if (parser && readable(next)) parser.prefetch(next.path, contextOf(next));
+      plan(files[n + 1]);
+      const planned = f.error === undefined ? await plans.get(f)! : { print: null, known: null };
+      await asked.get(f);
+      asked.delete(f);
+      plans.delete(f);
+      if (planned.known) {
+        // Loaded whole before, byte for byte: every item is a duplicate.
+        const k = planned.known;
+        await withRetry(opts, () =>
+          db.query(
+            `INSERT INTO ingest_run (run_id, origin, host, pid, source, status, format, duplicates, finished_at)
+             VALUES ($1, $2, $3, $4, $5, 'done', $6, $7, now())`,
+            [randomUUID(), f.path, hostname(), process.pid, f.source ?? null, k.format, k.items],
+          ),
+        );
+        total.duplicates += k.items;
+        bytesDone += f.size;
+        opts.onProgress?.({ file: f.path, filesDone: n + 1, filesTotal: files.length, bytesDone, bytesTotal, counts: { ...total } });
+        continue;
+      }
       const items = f.error !== undefined ? fileRejected(f) : readingSafely(parser ? parser.items(f.path, contextOf(f)) : readFeedFile(f.path, contextOf(f)), f.path);
       const report = () => opts.onProgress?.({ file: f.path, filesDone: n, filesTotal: files.length, bytesDone, bytesTotal, counts: { ...total } });
       const { done: written } = await streamInto(db, writer, items, f.path, { ...opts, source: f.source }, (batch) => {
@@ -244,7 +284,13 @@ export async function ingestPaths(db: Database, paths: readonly (string | FeedPa
         report();
       });
       finishing.push(
-        written.then(() => {
+        written.then(async ({ counts, runId, format }) => {
+          // Loaded whole (nothing quarantined, no conflict): a replay of the same bytes need not read it.
+          if (planned.print && counts.quarantined === 0) {
+            const print = planned.print;
+            // A shortcut only: not recorded (the database went away), the next replay reads the file.
+            await withRetry(opts, () => recordKnownFile(db, f.path, print, { runId, format, items: counts.accepted + counts.ignored + counts.duplicates })).catch(() => false);
+          }
           bytesDone += f.size;
           opts.onProgress?.({ file: f.path, filesDone: n + 1, filesTotal: files.length, bytesDone, bytesTotal, counts: { ...total } });
         }),
@@ -275,7 +321,13 @@ export async function ingestStream(
     addCounts(counts, batch);
     onBatch?.({ ...counts });
   });
-  return done;
+  return (await done).counts;
+}
+
+interface StreamDone {
+  counts: IngestCounts;
+  runId: string;
+  format: string | null;
 }
 
 /**
@@ -339,7 +391,7 @@ async function streamInto(
   origin: string,
   opts: IngestOptions,
   onBatch?: (batch: IngestCounts) => void,
-): Promise<{ done: Promise<IngestCounts> }> {
+): Promise<{ done: Promise<StreamDone> }> {
   const runId = randomUUID();
   const maxItems = opts.batchItems ?? 1000;
   const maxResources = opts.batchResources ?? 4000;
@@ -391,7 +443,7 @@ async function streamInto(
           [runId, format, counts.accepted, counts.ignored, counts.quarantined, counts.duplicates, counts.resources],
         ),
       );
-      return counts;
+      return { counts, runId, format };
     },
     (err) => fail(err),
   );
