@@ -49,9 +49,14 @@ function meter(backends: () => Promise<number[]>) {
   let peakRss = process.memoryUsage().rss;
   const first = new Map<number, number>();
   const last = new Map<number, number>();
+  let busy = false; // one probe query at a time, however slow the server is to answer
   const sample = async () => {
     peakRss = Math.max(peakRss, process.memoryUsage().rss);
-    for (const pid of await backends().catch(() => [])) {
+    if (busy) return;
+    busy = true;
+    const pids = await backends().catch(() => []);
+    busy = false;
+    for (const pid of pids) {
       const c = procCpu(pid);
       if (c === null) continue;
       if (!first.has(pid)) first.set(pid, c);
