@@ -10,24 +10,27 @@ import { openPostgres } from '../db/postgres-adapter.ts';
 import { migrate } from '../db/migrator.ts';
 import { generateLocality } from '../synth/generate.ts';
 
-export const PG_URL = process.env.BEVAN_BENCH_DATABASE_URL ?? process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+export const PG_URL = process.env.BEVAN_BENCH_DATABASE_URL ?? process.env.BEVAN_TEST_DATABASE_URL ?? process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
 /** A fresh, migrated database of the given kind (PGlite in a temp folder, or a new schema on the server). */
-export async function freshDatabase(kind: 'pglite' | 'postgres'): Promise<Database & { drop(): Promise<void> }> {
+export async function freshDatabase(kind: 'pglite' | 'postgres', opts: { applicationName?: string } = {}): Promise<Database & { drop(): Promise<void>; schema?: string }> {
   if (kind === 'pglite') {
     const dir = await mkdtemp(join(tmpdir(), 'bevan-bench-'));
     const db = await openPglite(dir);
     await migrate(db);
     return Object.assign(db, { drop: () => db.close() });
   }
-  const schema = `bench_${Date.now().toString(36)}`;
+  const schema = `bench_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 6)}`;
   const admin = new pg.Client({ connectionString: PG_URL });
   await admin.connect();
   await admin.query(`CREATE SCHEMA ${schema}`);
   await admin.end();
-  const db = await openPostgres(PG_URL, { schema });
+  const url = new URL(PG_URL);
+  if (opts.applicationName) url.searchParams.set('application_name', opts.applicationName);
+  const db = await openPostgres(url.toString(), { schema });
   await migrate(db);
   return Object.assign(db, {
+    schema,
     async drop() {
       await db.close();
       if (process.env.BEVAN_BENCH_KEEP) return;

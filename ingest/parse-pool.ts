@@ -38,12 +38,27 @@ export class ParseWorker {
     }
   }
 
+  /** Files asked for and not yet read to their end, in the order the worker parses them. */
+  private readonly asked: string[] = [];
+
   /**
-   * The file's items, in order; the worker stays a few chunks ahead. One file at a time. Throws
-   * (after the items read so far) when the file cannot be read; the pipeline quarantines that.
+   * Asks the worker to parse this file after those already asked for, so that it is parsed while
+   * the current one is still being written. Its items are then read with items(), in the order asked.
+   */
+  prefetch(file: string, context?: ReadContext): void {
+    this.asked.push(file);
+    this.send({ file, ...(context ? { context } : {}) });
+  }
+
+  /**
+   * The file's items, in order; the worker stays a few chunks ahead. Files are read one at a
+   * time, in the order they were asked for (prefetch); a file not yet asked for is asked for now.
+   * Throws (after the items read so far) when the file cannot be read; the pipeline quarantines that.
    */
   async *items(file: string, context?: ReadContext): AsyncIterable<IngestItem> {
-    this.send({ file, ...(context ? { context } : {}) });
+    if (!this.asked.length) this.prefetch(file, context);
+    if (this.asked[0] !== file) throw new Error(`the parsing thread was asked for ${this.asked[0]} before ${file}`);
+    this.asked.shift();
     for (;;) {
       const m = await this.next();
       if ('end' in m) return;

@@ -4,9 +4,10 @@
  * hashing feed items here lets a second core do that work. Only plain data crosses: prepared items
  * whose resources are already JSON text (ingest/prepare.ts).
  *
- * Protocol: the parent sends {file, context}; the worker answers with {chunk} messages, at most
- * AHEAD unacknowledged (the parent sends {ack} as it consumes one, so memory stays bounded
- * whatever the file size), then {end} or {error}.
+ * Protocol: the parent sends {file, context} (and may send the next files before the first is
+ * read); the worker answers, file after file in that order, with {chunk} messages, at most AHEAD
+ * unacknowledged in all (the parent sends {ack} as it consumes one, so memory stays bounded
+ * whatever the file size), then {end} or {error} for each file.
  */
 import { parentPort } from 'node:worker_threads';
 import type { IngestItem, ReadContext } from './model.ts';
@@ -25,6 +26,7 @@ const port = parentPort;
 if (port) {
   let credit = AHEAD;
   let wake: (() => void) | null = null;
+  let queue: Promise<void> = Promise.resolve();
   const send = (m: FromWorker) => port.postMessage(m);
 
   async function parseFile(file: string, context?: ReadContext): Promise<void> {
@@ -53,11 +55,15 @@ if (port) {
       wake = null;
       w?.();
     } else {
-      // Files come one at a time: the parent reads a file's chunks to its end before asking for the next.
-      // A file that cannot be read ends in {error}; the parent quarantines it and goes on.
-      parseFile(m.file, m.context).then(
-        () => send({ end: true }),
-        (err: Error) => send({ error: err.message }),
+      // Files are parsed in the order asked, each to its end ({end} or {error}) before the next:
+      // the parent asks for the next file while it still writes this one, so parsing never waits
+      // for a file's last batch to commit. A file that cannot be read ends in {error}; the parent
+      // quarantines it and goes on.
+      queue = queue.then(() =>
+        parseFile(m.file, m.context).then(
+          () => send({ end: true }),
+          (err: Error) => send({ error: err.message }),
+        ),
       );
     }
   });

@@ -13,6 +13,7 @@ import type { FeedFormat, IngestItem, ReadContext } from './model.ts';
 import { detectFormat, readFeedFile, walkFeedFolder } from './detect.ts';
 import { decodeHead } from './text.ts';
 import { ParseWorker } from './parse-pool.ts';
+import { fingerprintFile, findKnownFile, recordKnownFile, type FileFingerprint, type KnownFile } from './known-files.ts';
 import { batchFootprint, emptyResult, writeBatch, type BatchFootprint, type BatchResult } from './writer.ts';
 
 /** Loads at least this big are parsed on a second thread by default. */
@@ -46,6 +47,11 @@ export interface IngestOptions {
    * files come to at least 8 MiB (below that, starting the thread costs more than it saves).
    */
   parseThread?: boolean;
+  /**
+   * Read and parse every file, even one loaded whole before with the same bytes (by default such a
+   * file's items are counted as duplicates without reading it: ingest/known-files.ts).
+   */
+  readKnownFiles?: boolean;
   /** How long to keep retrying while the database is unavailable (ms). */
   unavailableTimeoutMs?: number;
   /**
@@ -225,27 +231,81 @@ export async function ingestPaths(db: Database, paths: readonly (string | FeedPa
   const total = emptyResult();
   let bytesDone = 0;
   const parser = (opts.parseThread ?? bytesTotal >= PARSE_THREAD_BYTES) ? new ParseWorker() : null;
+  // One writer for all the files: the next file is parsed (on the parsing thread) and its batches
+  // queued while the last batches of this one still commit, so the pipeline stays full across
+  // files (a GP practice's file is about one batch: file by file, parsing and writing would take turns).
+  const writer = new BatchWriter(db, opts);
+  const finishing: Promise<void>[] = [];
+  const contextOf = (f: FeedFile): ReadContext | undefined => (f.source !== undefined ? { source: f.source } : undefined);
+  // Each file's fingerprint and whether it was loaded whole before (then it is not read: known-files.ts),
+  // found before the parsing thread is asked for it.
+  const plans = new Map<FeedFile, Promise<{ print: FileFingerprint | null; known: KnownFile | null }>>();
+  const plan = (f: FeedFile | undefined) => {
+    if (!f || f.error !== undefined || plans.has(f)) return;
+    const p = (async () => {
+      if (opts.readKnownFiles) return { print: null, known: null };
+      const print = await fingerprintFile(f.path, f.source);
+      return { print, known: print ? await withRetry(opts, () => findKnownFile(db, print)) : null };
+    })();
+    plans.set(f, p);
+    // Asked in file order (the thread parses them in the order asked), whichever fingerprint is ready first.
+    if (parser) asking = asking.then(() => p).then((x) => void (!x.known && parser.prefetch(f.path, contextOf(f))), () => {});
+    asked.set(f, asking);
+  };
+  let asking: Promise<void> = Promise.resolve();
+  const asked = new Map<FeedFile, Promise<void>>();
   try {
+    plan(files[0]);
     for (const [n, f] of files.entries()) {
-      const context: ReadContext | undefined = f.source !== undefined ? { source: f.source } : undefined;
-      const items = f.error !== undefined ? fileRejected(f) : readingSafely(parser ? parser.items(f.path, context) : readFeedFile(f.path, context), f.path);
-      const counts = await ingestStream(db, items, f.path, { ...opts, source: f.source }, (c) =>
-        opts.onProgress?.({ file: f.path, filesDone: n, filesTotal: files.length, bytesDone, bytesTotal, counts: sum(total, c) }),
+      plan(files[n + 1]);
+      const planned = f.error === undefined ? await plans.get(f)! : { print: null, known: null };
+      await asked.get(f);
+      asked.delete(f);
+      plans.delete(f);
+      if (planned.known) {
+        // Loaded whole before, byte for byte: every item is a duplicate.
+        const k = planned.known;
+        await withRetry(opts, () =>
+          db.query(
+            `INSERT INTO ingest_run (run_id, origin, host, pid, source, status, format, duplicates, finished_at)
+             VALUES ($1, $2, $3, $4, $5, 'done', $6, $7, now())`,
+            [randomUUID(), f.path, hostname(), process.pid, f.source ?? null, k.format, k.items],
+          ),
+        );
+        total.duplicates += k.items;
+        bytesDone += f.size;
+        opts.onProgress?.({ file: f.path, filesDone: n + 1, filesTotal: files.length, bytesDone, bytesTotal, counts: { ...total } });
+        continue;
+      }
+      const items = f.error !== undefined ? fileRejected(f) : readingSafely(parser ? parser.items(f.path, contextOf(f)) : readFeedFile(f.path, contextOf(f)), f.path);
+      const report = () => opts.onProgress?.({ file: f.path, filesDone: n, filesTotal: files.length, bytesDone, bytesTotal, counts: { ...total } });
+      const { done: written } = await streamInto(db, writer, items, f.path, { ...opts, source: f.source }, (batch) => {
+        addCounts(total, batch);
+        report();
+      });
+      finishing.push(
+        written.then(async ({ counts, runId, format }) => {
+          // Loaded whole (nothing quarantined, no conflict): a replay of the same bytes need not read it.
+          if (planned.print && counts.quarantined === 0) {
+            const print = planned.print;
+            // A shortcut only: not recorded (the database went away), the next replay reads the file.
+            await withRetry(opts, () => recordKnownFile(db, f.path, print, { runId, format, items: counts.accepted + counts.ignored + counts.duplicates })).catch(() => false);
+          }
+          bytesDone += f.size;
+          opts.onProgress?.({ file: f.path, filesDone: n + 1, filesTotal: files.length, bytesDone, bytesTotal, counts: { ...total } });
+        }),
       );
-      addCounts(total, counts);
-      bytesDone += f.size;
-      opts.onProgress?.({ file: f.path, filesDone: n + 1, filesTotal: files.length, bytesDone, bytesTotal, counts: { ...total } });
+      // A failed write fails the run: stop reading (the files after it are not started).
+      if (writer.failure) break;
     }
+    const settled = await Promise.allSettled(finishing);
+    const failure = settled.find((x): x is PromiseRejectedResult => x.status === 'rejected');
+    if (failure) throw failure.reason;
   } finally {
+    await Promise.allSettled(finishing);
     await parser?.close();
   }
   return { ...total, files: files.length, seconds: (performance.now() - started) / 1000 };
-}
-
-function sum(a: IngestCounts, b: IngestCounts): IngestCounts {
-  const s = { ...a };
-  addCounts(s, b);
-  return s;
 }
 
 /** Ingests one stream of items (one file or connection), recording an ingest_run row. */
@@ -256,6 +316,82 @@ export async function ingestStream(
   opts: IngestOptions = {},
   onBatch?: (soFar: IngestCounts) => void,
 ): Promise<IngestCounts> {
+  const counts = emptyResult();
+  const { done } = await streamInto(db, new BatchWriter(db, opts), items, origin, opts, (batch) => {
+    addCounts(counts, batch);
+    onBatch?.({ ...counts });
+  });
+  return (await done).counts;
+}
+
+interface StreamDone {
+  counts: IngestCounts;
+  runId: string;
+  format: string | null;
+}
+
+/**
+ * Writes batches, a few at once on a PostgreSQL server (IngestOptions.writesInFlight), for any
+ * number of streams in turn: a batch waits for a free slot and for every batch in flight that it
+ * shares a key with (or that merges), so the outcome is that of writing them one after another.
+ */
+class BatchWriter {
+  private readonly maxInFlight: number;
+  private readonly inflight = new Set<{ footprint: BatchFootprint; done: Promise<BatchResult> }>();
+  failure: { err: unknown } | null = null;
+
+  constructor(
+    private readonly db: Database,
+    private readonly opts: IngestOptions,
+  ) {
+    this.maxInFlight = Math.max(1, opts.writesInFlight ?? (db.kind === 'postgres' ? 2 : 1));
+  }
+
+  /** Starts a batch's write once a slot is free; resolves when it has started, with the write (`done`). */
+  async write(batch: IngestItem[]): Promise<{ done: Promise<BatchResult> }> {
+    this.rethrow();
+    const footprint = this.maxInFlight > 1 ? batchFootprint(batch) : { keys: new Set<string>(), merges: true };
+    // Wait for a free slot and for every batch this one must follow.
+    for (;;) {
+      const blocking = [...this.inflight].filter((w) => this.inflight.size >= this.maxInFlight || clashes(w.footprint, footprint));
+      if (!blocking.length) break;
+      await Promise.race(blocking.map((w) => w.done.catch(() => undefined)));
+      this.rethrow();
+    }
+    const entry = { footprint, done: withRetry(this.opts, () => writeBatch(this.db, batch)) };
+    this.inflight.add(entry);
+    entry.done.then(
+      () => this.inflight.delete(entry),
+      (err) => (this.failure ??= { err }), // a failed write stays in the set; the next write rethrows its error
+    );
+    return { done: entry.done };
+  }
+
+  private rethrow(): void {
+    if (this.failure) throw this.failure.err;
+  }
+}
+
+function clashes(a: BatchFootprint, b: BatchFootprint): boolean {
+  if (a.merges || b.merges) return true;
+  const [small, large] = a.keys.size < b.keys.size ? [a.keys, b.keys] : [b.keys, a.keys];
+  for (const k of small) if (large.has(k)) return true;
+  return false;
+}
+
+/**
+ * Reads one stream into the writer, recording its ingest_run row. Resolves once every item has
+ * been read and queued, with `done`: the stream's counts once its last batch has committed and
+ * the run row says so. The caller may start reading the next stream meanwhile.
+ */
+async function streamInto(
+  db: Database,
+  writer: BatchWriter,
+  items: AsyncIterable<IngestItem>,
+  origin: string,
+  opts: IngestOptions,
+  onBatch?: (batch: IngestCounts) => void,
+): Promise<{ done: Promise<StreamDone> }> {
   const runId = randomUUID();
   const maxItems = opts.batchItems ?? 1000;
   const maxResources = opts.batchResources ?? 4000;
@@ -264,39 +400,24 @@ export async function ingestStream(
   await withRetry(opts, () =>
     db.query('INSERT INTO ingest_run (run_id, origin, host, pid, source) VALUES ($1, $2, $3, $4, $5)', [runId, origin, hostname(), process.pid, opts.source ?? null]),
   );
-
-  const maxInFlight = Math.max(1, opts.writesInFlight ?? (db.kind === 'postgres' ? 2 : 1));
-  const inflight = new Set<{ footprint: BatchFootprint; done: Promise<void> }>();
-  const clashes = (a: BatchFootprint, b: BatchFootprint) => {
-    if (a.merges || b.merges) return true;
-    const [small, large] = a.keys.size < b.keys.size ? [a.keys, b.keys] : [b.keys, a.keys];
-    for (const k of small) if (large.has(k)) return true;
-    return false;
-  };
-  let failed: { err: unknown } | null = null;
+  const writes: Promise<unknown>[] = [];
   const flush = async (batch: IngestItem[]) => {
-    if (failed) throw failed.err;
-    const footprint = maxInFlight > 1 ? batchFootprint(batch) : { keys: new Set<string>(), merges: true };
-    // Wait for a free slot and for every batch this one must follow.
-    for (;;) {
-      const blocking = [...inflight].filter((w) => inflight.size >= maxInFlight || clashes(w.footprint, footprint));
-      if (!blocking.length) break;
-      await Promise.race(blocking.map((w) => w.done));
-    }
-    const entry = {
-      footprint,
-      done: withRetry(opts, () => writeBatch(db, batch)).then((r) => {
+    const { done } = await writer.write(batch);
+    writes.push(
+      done.then((r) => {
         addCounts(counts, r);
-        onBatch?.(counts);
+        onBatch?.(r);
       }),
-    };
-    inflight.add(entry);
-    entry.done.then(
-      () => inflight.delete(entry),
-      (err) => (failed ??= { err }), // a failed write stays in the set; the next flush rethrows its error
     );
   };
-  const settle = () => Promise.all([...inflight].map((w) => w.done));
+  const fail = async (err: unknown) => {
+    // Let any write still running settle before we report, so the run row is accurate.
+    await Promise.allSettled(writes);
+    await db
+      .query(`UPDATE ingest_run SET status = 'failed', error = $2, finished_at = now() WHERE run_id = $1`, [runId, String((err as Error).message)])
+      .catch(() => {});
+    throw err;
+  };
   try {
     let batch: IngestItem[] = [];
     let resources = 0;
@@ -311,22 +432,23 @@ export async function ingestStream(
       }
     }
     if (batch.length) await flush(batch);
-    await settle();
   } catch (err) {
-    // Let any write still running settle before we report, so the run row is accurate.
-    await Promise.allSettled([...inflight].map((w) => w.done));
-    await db
-      .query(`UPDATE ingest_run SET status = 'failed', error = $2, finished_at = now() WHERE run_id = $1`, [runId, String((err as Error).message)])
-      .catch(() => {});
-    throw err;
+    return fail(err);
   }
-  await withRetry(opts, () =>
-    db.query(
-      `UPDATE ingest_run SET status = 'done', format = $2, accepted = $3, ignored = $4, quarantined = $5, duplicates = $6, resources = $7, finished_at = now() WHERE run_id = $1`,
-      [runId, format, counts.accepted, counts.ignored, counts.quarantined, counts.duplicates, counts.resources],
-    ),
+  const finished = Promise.all(writes).then(
+    async () => {
+      await withRetry(opts, () =>
+        db.query(
+          `UPDATE ingest_run SET status = 'done', format = $2, accepted = $3, ignored = $4, quarantined = $5, duplicates = $6, resources = $7, finished_at = now() WHERE run_id = $1`,
+          [runId, format, counts.accepted, counts.ignored, counts.quarantined, counts.duplicates, counts.resources],
+        ),
+      );
+      return { counts, runId, format };
+    },
+    (err) => fail(err),
   );
-  return counts;
+  finished.catch(() => {}); // the caller awaits it; a failure is reported there, not as unhandled
+  return { done: finished };
 }
 
 /**

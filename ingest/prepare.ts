@@ -4,10 +4,11 @@
  * where an item the database could not store is caught before it reaches it (jsonb refuses some
  * JSON that JavaScript writes): such an item becomes a rejection with the reason, not a failed batch.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { AcceptedItem, IngestItem, RejectedItem } from './model.ts';
 
-export const sha256Hex = (text: string): string => createHash('sha256').update(text, 'utf8').digest('hex');
+/** sha256 of the text (UTF-8), hex; one-shot, about twice as fast as createHash for short texts. */
+export const sha256Hex = (text: string): string => hash('sha256', text, 'hex');
 
 /** A JSON string escape: a run of backslashes then `u` and four hex digits (an odd run is an escape). */
 const UNICODE_ESCAPE = /(\\+)u([0-9a-fA-F]{4})/g;

@@ -67,6 +67,8 @@ interface ResourceRow {
   time: string | null;
   hash: string;
   json: string;
+  /** From a format whose messages restate what was sent before (HL7 v2): checked against the stored hash first. */
+  restates: boolean;
 }
 
 /**
@@ -293,7 +295,22 @@ async function writeInTransaction(tx: Queryable, items: readonly IngestItem[], l
       const prev = byKey.get(key);
       const time = sourceTime ?? null;
       if (prev && prev.time && time && time < prev.time) continue;
-      byKey.set(key, { system: item.sourceSystem, type: resource.resourceType, id, person: personal ? person : null, subject: personal ? subject : null, time, hash: preparedHash ?? sha256Hex(json), json });
+      byKey.set(key, { system: item.sourceSystem, type: resource.resourceType, id, person: personal ? person : null, subject: personal ? subject : null, time, hash: preparedHash ?? sha256Hex(json), json, restates: item.format === 'hl7v2' });
+    }
+  }
+  // HL7 v2 restates: every event carries the Patient (and A02, A03, A08 the Encounter again), so
+  // most of those rows are already stored as sent. Equal content hash → the upsert would change
+  // nothing (its WHERE), so such rows are not sent at all: no JSON shipped, parsed or locked.
+  const restated = [...byKey].filter(([, r]) => r.restates);
+  if (restated.length) {
+    const r = await tx.query<{ source_system: string; resource_type: string; source_id: string; content_hash: string }>(
+      `SELECT r.source_system, r.resource_type, r.source_id, r.content_hash FROM resource r
+         JOIN unnest($1::text[], $2::text[], $3::text[]) AS k(sys, typ, id) ON r.source_system = k.sys AND r.resource_type = k.typ AND r.source_id = k.id`,
+      [restated.map(([, x]) => x.system), restated.map(([, x]) => x.type), restated.map(([, x]) => x.id)],
+    );
+    for (const row of r.rows) {
+      const key = `${row.source_system}\u0000${row.resource_type}\u0000${row.source_id}`;
+      if (byKey.get(key)?.hash === row.content_hash) byKey.delete(key);
     }
   }
   if (byKey.size) {

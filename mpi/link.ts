@@ -32,14 +32,25 @@ export async function resolveIdentities(tx: Queryable, identities: SourceIdentit
   const sys = prepared.map((p) => p.system);
   const ids = prepared.map((p) => p.id);
 
-  // 1. Which identities exist already.
-  const existing = await tx.query<{ source_system: string; source_id: string; person_id: string }>(
-    `SELECT s.source_system, s.source_id, s.person_id
-       FROM source_identity s JOIN unnest($1::text[], $2::text[]) AS k(sys, id) ON s.source_system = k.sys AND s.source_id = k.id`,
+  // 1. Which identities exist already, as stored. FOR SHARE: a matcher move of one of them waits
+  // for this transaction, so the person read here is the one this batch's resources go to.
+  const existing = await tx.query<StoredIdentity>(
+    `SELECT s.source_system, s.source_id, s.person_id, ${COLUMNS.map((c) => (c === 'birth_date' ? 's.birth_date::text AS birth_date' : `s.${c}`)).join(', ')}
+       FROM source_identity s JOIN unnest($1::text[], $2::text[]) AS k(sys, id) ON s.source_system = k.sys AND s.source_id = k.id
+        FOR SHARE OF s`,
     [sys, ids],
   );
+  const stored = new Map(existing.rows.map((r) => [identityKey(r.source_system, r.source_id), r]));
   const known = new Map(existing.rows.map((r) => [identityKey(r.source_system, r.source_id), r.person_id]));
   const fresh = prepared.filter((p) => !known.has(p.key));
+  // An identity stored exactly as sent (every value sent is the one kept) needs no write: most
+  // messages restate a patient Bevan already holds (every HL7 event carries the PID).
+  for (const p of prepared) {
+    const row = stored.get(p.key);
+    if (row && storedAsSent(p, row)) result.set(p.key, row.person_id);
+  }
+  const toWrite = prepared.filter((p) => !result.has(p.key));
+  if (!toWrite.length) return result;
 
   // 2. Persons for new identities.
   const assigned = new Map<string, { person: string; method: string; status: string }>();
@@ -86,29 +97,29 @@ export async function resolveIdentities(tx: Queryable, identities: SourceIdentit
            IS DISTINCT FROM (${COLUMNS.filter((c) => c !== 'nhs_number_valid').map(col).join(', ')})
      RETURNING source_system, source_id, person_id`,
     [
-      sys,
-      ids,
-      prepared.map((p) => assigned.get(p.key)?.person ?? known.get(p.key)!),
-      prepared.map((p) => assigned.get(p.key)?.method ?? 'new'),
-      prepared.map((p) => assigned.get(p.key)?.status ?? 'PENDING'),
-      prepared.map((p) => p.nhsNumber),
-      prepared.map((p) => p.nhsNumberValid),
-      prepared.map((p) => p.family),
-      prepared.map((p) => p.given),
-      prepared.map((p) => p.birthDate),
-      prepared.map((p) => p.sex),
-      prepared.map((p) => p.postcode),
-      prepared.map((p) => p.practice),
-      prepared.map((p) => p.soundex),
-      prepared.map((p) => p.address),
-      prepared.map((p) => p.town),
+      toWrite.map((p) => p.system),
+      toWrite.map((p) => p.id),
+      toWrite.map((p) => assigned.get(p.key)?.person ?? known.get(p.key)!),
+      toWrite.map((p) => assigned.get(p.key)?.method ?? 'new'),
+      toWrite.map((p) => assigned.get(p.key)?.status ?? 'PENDING'),
+      toWrite.map((p) => p.nhsNumber),
+      toWrite.map((p) => p.nhsNumberValid),
+      toWrite.map((p) => p.family),
+      toWrite.map((p) => p.given),
+      toWrite.map((p) => p.birthDate),
+      toWrite.map((p) => p.sex),
+      toWrite.map((p) => p.postcode),
+      toWrite.map((p) => p.practice),
+      toWrite.map((p) => p.soundex),
+      toWrite.map((p) => p.address),
+      toWrite.map((p) => p.town),
     ],
   );
   for (const r of upsert.rows) result.set(identityKey(r.source_system, r.source_id), r.person_id);
 
   // 4. Unchanged rows are not returned; read them now (after the upsert has locked them, so a
   // matcher move that committed meanwhile is seen).
-  const missing = prepared.filter((p) => !result.has(p.key));
+  const missing = toWrite.filter((p) => !result.has(p.key));
   if (missing.length) {
     const r = await tx.query<{ source_system: string; source_id: string; person_id: string }>(
       `SELECT s.source_system, s.source_id, s.person_id
@@ -129,6 +140,27 @@ export async function resolveIdentities(tx: Queryable, identities: SourceIdentit
     );
   }
   return result;
+}
+
+type StoredIdentity = { source_system: string; source_id: string; person_id: string } & Record<(typeof COLUMNS)[number], string | boolean | null>;
+
+/** True when upserting p would change nothing: each value it sends is null or the one stored (the upsert's own rule). */
+function storedAsSent(p: Prepared, row: StoredIdentity): boolean {
+  const sent: Record<(typeof COLUMNS)[number], string | boolean | null> = {
+    nhs_number: p.nhsNumber,
+    nhs_number_valid: p.nhsNumber === null ? null : p.nhsNumberValid,
+    family: p.family,
+    given: p.given,
+    birth_date: p.birthDate,
+    sex: p.sex,
+    postcode: p.postcode,
+    practice: p.practice,
+    family_soundex: p.soundex,
+    address: p.address,
+    town: p.town,
+  };
+  for (const c of COLUMNS) if (sent[c] !== null && sent[c] !== row[c]) return false;
+  return true;
 }
 
 interface NhsPerson {

@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import type { Database } from '../../db/database.ts';
 import { addUser } from '../../access/users.ts';
 import type { Role } from '../../access/context.ts';
-import { progressBar } from '../progress.ts';
+import { ingestProgressBar, progressBar } from '../progress.ts';
 import { checkPorts, listenOptions, serveOptions, startServices, stopOnSignal, type ListenFlags } from './serve.ts';
 
 interface DemoOptions extends ListenFlags {
@@ -116,17 +116,8 @@ async function load(
           .sort()
       : [],
   );
-  const bar = progressBar('ingest', tty);
-  let started = false;
-  const r = await ingestPaths(db, feedFiles, {
-    onProgress: (p) => {
-      if (!started) {
-        bar.start(Math.max(1, Math.round(p.bytesTotal / 1048576)), 0, { unit: 'MB', detail: '' });
-        started = true;
-      }
-      bar.update(Math.round(p.bytesDone / 1048576), { unit: 'MB', detail: `${p.counts.resources} resources` });
-    },
-  });
+  const bar = ingestProgressBar('ingest', tty);
+  const r = await ingestPaths(db, feedFiles, { onProgress: (p) => bar.update(p) });
   bar.stop();
   console.log(
     `files: ${r.accepted} messages accepted, ${r.ignored} ignored, ${r.quarantined} quarantined, ${r.duplicates} duplicates; ${r.resources} resources in ${r.seconds.toFixed(1)}s`,

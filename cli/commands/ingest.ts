@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { databaseOption, printJson, withDatabase } from '../context.ts';
-import { progressBar } from '../progress.ts';
+import { ingestProgressBar } from '../progress.ts';
 import { countPendingResources, ingestPaths, type FeedPath } from '../../ingest/pipeline.ts';
 import { retryWhileUnavailable } from '../../db/database.ts';
 import { runMatcher } from '../../mpi/matcher.ts';
@@ -72,18 +72,8 @@ Examples:
         ...(feeds ? feedFolders(feeds) : []),
         ...paths.filter((p) => !p.endsWith('locality.json')).map((p) => (opts.source !== undefined ? { path: p, source: opts.source } : p)),
       ];
-      const bar = progressBar('ingest', !opts.json && process.stderr.isTTY === true);
-      let started = false;
-      const r = await ingestPaths(db, targets, {
-        onProgress: (p) => {
-          const mb = (n: number) => Math.round(n / 1048576);
-          if (!started) {
-            bar.start(mb(p.bytesTotal), 0, { unit: 'MB', detail: '' });
-            started = true;
-          }
-          bar.update(mb(p.bytesDone), { unit: 'MB', detail: `${p.counts.resources} resources, ${p.counts.quarantined} quarantined` });
-        },
-      });
+      const bar = ingestProgressBar('ingest', !opts.json && process.stderr.isTTY === true);
+      const r = await ingestPaths(db, targets, { onProgress: (p) => bar.update(p) });
       bar.stop();
       let match: Awaited<ReturnType<typeof runMatcher>> | undefined;
       // The same wait as the writer's while a PostgreSQL server restarts: a round cut short is

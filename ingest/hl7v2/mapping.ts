@@ -2,7 +2,7 @@
  * What the HL7 v2 mappers share: the content error that becomes a quarantine reason, the message
  * context, patient groups, coded values and times. Pure.
  */
-import { createHash } from 'node:crypto';
+import { sha256Hex } from '../prepare.ts';
 import type { Annotation, CodeableConcept, Coding } from '@medplum/fhirtypes';
 import { hl7Time, type Hl7Segment, type Hl7Time, type Hl7View } from './hl7-text.ts';
 
@@ -50,7 +50,7 @@ export function patientGroups(v: Hl7View): PatientGroup[] {
 
 /** A short stable hash for keys derived from content (hex, 16 characters). */
 export function shortHash(...parts: string[]): string {
-  return createHash('sha256').update(parts.join('\u0000'), 'utf8').digest('hex').slice(0, 16);
+  return sha256Hex(parts.join('\u0000')).slice(0, 16);
 }
 
 /** A time field that places the person or the event: an impossible value quarantines the message. */

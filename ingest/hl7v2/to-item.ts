@@ -7,8 +7,8 @@
  * impossible birth, death, admit or discharge date. Message types and ADT events Bevan does not
  * use are acknowledged and counted as ignored; values a table does not list are kept as sent.
  */
-import { createHash } from 'node:crypto';
 import type { AcceptedItem, IngestItem, ReadContext, RejectedItem } from '../model.ts';
+import { sha256Hex } from '../prepare.ts';
 import { Hl7View, hl7Time, normaliseSegments, readHl7, type Hl7Segment } from './hl7-text.ts';
 import { mapAdt, type Mapped } from './adt.ts';
 import { mapClinicalSegments } from './clinical.ts';
@@ -30,7 +30,7 @@ export const UNKNOWN_SENDER = 'hl7:unknown';
 
 /** sha256 (hex) of the message with segments joined by CR, so CR, LF and CRLF copies hash equal. */
 export function hl7ContentHash(text: string): string {
-  return createHash('sha256').update(normaliseSegments(text), 'utf8').digest('hex');
+  return sha256Hex(normaliseSegments(text));
 }
 
 /** An HD (namespace id ^ universal id ^ type) as a stable key: the namespace id, else the universal id. */
