@@ -19,6 +19,7 @@ import { applyMerge, resolveIdentities } from '../mpi/link.ts';
 import { identityKey } from '../mpi/identity.ts';
 import { NON_PERSONAL_TYPES } from './fhir/r4.ts';
 import { recordRestrictions } from '../access/restrictions.ts';
+import { DIRECTIVE_TYPES, recordFeedDirectives, type DirectiveMessage } from '../access/feed-directive-service.ts';
 
 /** What happened to one item of a batch. */
 export type ItemOutcome = 'committed' | 'duplicate' | 'quarantined' | 'conflict' | 'ignored';
@@ -268,6 +269,10 @@ async function writeInTransaction(tx: Queryable, items: readonly IngestItem[]): 
     for (const row of r.rows) persons.set(identityKey(row.source_system, row.source_id), row.person_id);
   }
 
+  // 3b. Consent and care teams the feeds sent (access/ owns the tables): applied for the next decision.
+  const directives = directiveMessages(fresh, persons);
+  if (directives.length) await recordFeedDirectives(tx, directives);
+
   // 4. Resources: newest per key within the batch, sorted so concurrent batches lock rows in one order.
   // A personal resource whose Patient has not arrived is kept with no person (pending) and
   // linked when that Patient comes (step 4b).
@@ -429,4 +434,22 @@ async function quarantineItems(tx: Queryable, rows: QuarantineRow[]): Promise<vo
 /** The message as received, for quarantine; an item that has no raw text keeps what it said, as JSON. */
 function rawOf(item: Exclude<IngestItem, RejectedItem>): string {
   return item.raw !== undefined ? item.raw : describeItem(item);
+}
+
+/** The messages that carry Consent or CareTeam resources, those resources (and the message's Organizations) read back from their prepared text. */
+function directiveMessages(fresh: readonly AcceptedItem[], persons: ReadonlyMap<string, string>): DirectiveMessage[] {
+  const out: DirectiveMessage[] = [];
+  for (const item of fresh) {
+    if (!item.resources.some((r) => DIRECTIVE_TYPES.has(r.resource.resourceType))) continue;
+    const only = item.identities.length === 1 ? item.identities[0]!.id : null;
+    const resources: DirectiveMessage['resources'] = [];
+    for (const r of item.resources) {
+      if (!DIRECTIVE_TYPES.has(r.resource.resourceType) && r.resource.resourceType !== 'Organization') continue;
+      const subject = r.subject ?? only;
+      const resource = (r.json ? JSON.parse(r.json) : r.resource) as Record<string, unknown>;
+      resources.push({ resource, subject, personId: subject !== null ? (persons.get(identityKey(item.sourceSystem, subject)) ?? null) : null });
+    }
+    out.push({ system: item.sourceSystem, messageId: item.messageId, resources });
+  }
+  return out;
 }
