@@ -66,7 +66,16 @@ test('bevan ingest: feeds file, --source, --json shape, ingest log beside a file
 
   await t.test('`ingest log` is the log even beside a file called log; ./log ingests the file', async () => {
     await writeFile(join(dir, 'log'), contacts('L1'));
-    const log = bevan('ingest', 'log', '--json', '--source', 'csv:other-community');
+    // The log is the feeds' administration view: a named user of the integration team.
+    assert.equal(bevan('user', 'add', 'int1', '--role', 'integration').code, 0);
+    assert.equal(bevan('user', 'add', 'dr.jones', '--role', 'gp', '--org', 'P91001').code, 0);
+    const nobody = bevan('ingest', 'log', '--json');
+    assert.equal(nobody.code, 77);
+    assert.match(nobody.stderr, /--user NAME or BEVAN_USER/);
+    const gp = bevan('ingest', 'log', '--user', 'dr.jones');
+    assert.equal(gp.code, 77);
+    assert.match(gp.stderr, /may not see the feeds' status/);
+    const log = bevan('ingest', 'log', '--json', '--source', 'csv:other-community', '--user', 'int1');
     assert.equal(log.code, 0, log.stderr);
     const entries = JSON.parse(log.stdout) as { messages: { source: string; messageId: string; outcome: string }[]; runs: { source: string }[] };
     assert.deepEqual(entries.messages.map((m) => [m.source, m.messageId, m.outcome]), [['csv:other-community', 'community-contact:F1', 'accepted']]);
@@ -74,9 +83,9 @@ test('bevan ingest: feeds file, --source, --json shape, ingest log beside a file
     const file = bevan('ingest', './log', '--json', '--no-match');
     assert.equal(file.code, 0, file.stderr);
     assert.equal((JSON.parse(file.stdout) as { accepted: number }).accepted, 1);
-    const text = bevan('ingest', 'log', '--outcome', 'accepted', '--limit', '2');
+    const text = bevan('ingest', 'log', '--outcome', 'accepted', '--limit', '2', '--user', 'int1');
     assert.equal(text.code, 0, text.stderr);
     assert.match(text.stdout, /accepted +csv:community +community-contact +community-contact:L1 +\.\/log#2/);
-    assert.equal(bevan('ingest', 'log', '--outcome', 'maybe').code, 1);
+    assert.equal(bevan('ingest', 'log', '--outcome', 'maybe', '--user', 'int1').code, 64);
   });
 });
