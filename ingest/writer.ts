@@ -19,6 +19,7 @@ import { applyMerge, resolveIdentities } from '../mpi/link.ts';
 import { identityKey } from '../mpi/identity.ts';
 import { NON_PERSONAL_TYPES } from './fhir/r4.ts';
 import { recordRestrictions } from '../access/restrictions.ts';
+import { addFeedCounts, countDeltas } from './feed-counts.ts';
 import { DIRECTIVE_TYPES, recordFeedDirectives, type DirectiveMessage } from '../access/feed-directive-service.ts';
 
 /** What happened to one item of a batch. */
@@ -180,14 +181,19 @@ async function writeInTransaction(tx: Queryable, items: readonly IngestItem[]): 
 
   // 1. Message log: what have we seen before, and was it the same?
   const logged = new Map<string, string>();
+  // Each logged message's outcome before this batch, for the running counts (feed-counts.ts).
+  const loggedAs = new Map<string, { outcome: string; format: string }>();
   const keyed = items.filter((i): i is Exclude<IngestItem, RejectedItem> => i.kind !== 'rejected');
   if (keyed.length) {
-    const r = await tx.query<{ source_system: string; message_id: string; content_hash: string }>(
-      `SELECT m.source_system, m.message_id, m.content_hash FROM ingest_message m
+    const r = await tx.query<{ source_system: string; message_id: string; content_hash: string; outcome: string; format: string }>(
+      `SELECT m.source_system, m.message_id, m.content_hash, m.outcome, m.format FROM ingest_message m
          JOIN unnest($1::text[], $2::text[]) AS k(s, id) ON m.source_system = k.s AND m.message_id = k.id`,
       [keyed.map((i) => i.sourceSystem), keyed.map((i) => i.messageId)],
     );
-    for (const row of r.rows) logged.set(identityKey(row.source_system, row.message_id), row.content_hash);
+    for (const row of r.rows) {
+      logged.set(identityKey(row.source_system, row.message_id), row.content_hash);
+      loggedAs.set(identityKey(row.source_system, row.message_id), { outcome: row.outcome, format: row.format });
+    }
   }
 
   const fresh: AcceptedItem[] = [];
@@ -327,6 +333,7 @@ async function writeInTransaction(tx: Queryable, items: readonly IngestItem[]): 
         ls.map((l) => l.origin),
       ],
     );
+    await addFeedCounts(tx, countDeltas(ls.map((l) => ({ ...l, previous: loggedAs.get(identityKey(l.system, l.id)) }))));
   }
 
   // 6. Quarantine: kept whole for repair; the same item rejected again for the same reason is counted, not copied.
