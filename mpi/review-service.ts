@@ -44,12 +44,13 @@ import { reviewEvidence, type ReviewEvidence } from './review-evidence.ts';
 
 export const MAX_REVIEW_PAGE = 200;
 export type ReviewChoice = 'link' | 'reject' | 'dismiss';
+export type { ReviewIdentity };
 export const REVIEW_CHOICES: readonly ReviewChoice[] = ['link', 'reject', 'dismiss'];
 
 /** One pair in the queue: what it is about without who (no personal data). */
 export interface ReviewQueueItem {
   reviewId: number;
-  status: string;
+  status: ReviewStatus;
   origin: 'matcher' | 'feed';
   /** The weight and match probability when queued. */
   weight: number;
@@ -78,7 +79,7 @@ export interface ReviewQueuePage {
 /** One pair side by side, with the evidence. */
 export interface ReviewPairView {
   reviewId: number;
-  status: string;
+  status: ReviewStatus;
   origin: 'matcher' | 'feed';
   createdAt: string;
   decidedBy: string | null;
@@ -135,7 +136,8 @@ export async function showReviewFor(ctx: RequestContext, reviewId: number, polic
       kind: 'ok',
       value: {
         reviewId,
-        status: review.status,
+        // The table holds REVIEW_STATUSES only.
+        status: review.status as ReviewStatus,
         origin: review.origin,
         createdAt: review.createdAt,
         decidedBy: review.decidedBy,
@@ -311,7 +313,7 @@ function queueItem(r: Review, withheld: boolean): ReviewQueueItem {
   const d = (r.detail ?? {}) as { probability?: unknown; conflict?: unknown };
   return {
     reviewId: r.reviewId,
-    status: r.status,
+    status: r.status as ReviewStatus,
     origin: r.origin,
     weight: r.weight,
     probability: typeof d.probability === 'number' ? d.probability : null,
