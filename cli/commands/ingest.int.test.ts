@@ -5,24 +5,15 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { CSV_CONTRACTS } from '../../ingest/csv/contracts.ts';
+import { bevanIn } from '../../test/bevan-cli.ts';
 
-const BEVAN = fileURLToPath(new URL('../../bin/bevan.mjs', import.meta.url));
 const dir = await mkdtemp(join(tmpdir(), 'bevan-cli-ingest-'));
 test.after(() => rm(dir, { recursive: true, force: true }));
-const data = join(dir, 'data');
-
-function bevan(...args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const env = { ...process.env };
-  delete env.DATABASE_URL; // this test's database is its own PGlite folder
-  const r = spawnSync(process.execPath, [BEVAN, ...args, '--data', data], { cwd: dir, env, encoding: 'utf8', timeout: 300_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const bevan = bevanIn(dir);
 
 const COLUMNS = CSV_CONTRACTS.find((c) => c.name === 'community-contact')!.columns.map((c) => c.name);
 const contacts = (id: string) =>
