@@ -121,6 +121,23 @@ export async function gatherAccessFacts(db: Queryable, policy: Policy, principal
   return out;
 }
 
+/**
+ * The people whose facts could bear on secondary use (a consent directive not withdrawn, or a
+ * restriction by governance or by a source): everyone else has the facts of a person with
+ * nothing recorded, so a scan over many people decides these one by one and the rest once
+ * (fhir/secondary-use-sql.ts).
+ */
+export async function secondaryUseCandidates(db: Queryable): Promise<string[]> {
+  const r = await db.query<{ person_id: string }>(
+    `SELECT person_id::text AS person_id FROM consent_directive WHERE withdrawn_at IS NULL
+     UNION SELECT person_id::text FROM person_restriction
+     UNION SELECT s.person_id::text FROM source_identity s
+       JOIN source_restriction sr ON sr.source_system = s.source_system AND sr.source_id = s.source_id AND sr.lifted_at IS NULL
+      WHERE s.person_id IS NOT NULL`,
+  );
+  return r.rows.map((x) => x.person_id);
+}
+
 /** Opens a break-glass session for the user and person, for the policy's minutes. */
 export async function startBreakGlass(db: Queryable, user: string, personId: string, reason: string, minutes: number, now: Date): Promise<{ expiresAt: string }> {
   const expiresAt = new Date(now.getTime() + minutes * 60_000).toISOString();

@@ -2,7 +2,12 @@
  * A SQL-on-FHIR view over every Observation in the store, as an analyst (secondary use:
  * policy gate, each person decided, pseudonymised, one audit entry), CSV to a sink that only
  * counts bytes.
- *   node --import tsx bench/view-run.ts [--people 20000] [--per-person 20] [--db postgres] [--view observations] [--page 2000]
+ *   node --import tsx bench/view-run.ts [--people 20000] [--per-person 20] [--db postgres] [--view observations] [--page 2000] [--engine auto|js]
+ * `--engine auto` (the default) runs the view in SQL where it compiles (analytics/views/sql-view.ts),
+ * `js` with the JS runner over keyset pages. Besides wall time it prints CPU seconds: this process's
+ * (process.cpuUsage) and, on the PostgreSQL server, the database backends' that ran the scan
+ * (read from /proc for the backends pg_stat_activity shows running it), which load on a shared
+ * machine changes less than wall time.
  * The store is filled in SQL (generate_series): `people` persons, each with a GP identity and
  * `per-person` Observations shaped like the generator's (laboratory results with a coding,
  * value, unit, reference range; every tenth a blood pressure with two components). Prints the
@@ -11,17 +16,69 @@
  */
 import { performance } from 'node:perf_hooks';
 import { readFileSync } from 'node:fs';
+import pg from 'pg';
 import { join } from 'node:path';
 import type { RequestContext } from '../access/context.ts';
 import { runViewOnStore } from '../analytics/views/run-view.ts';
 import { compileView } from '../analytics/views/view-definition.ts';
-import { arg, freshDatabase, rssMiB } from './util.ts';
+import { arg, freshDatabase, PG_URL, rssMiB } from './util.ts';
 
 const PEOPLE = Number(arg('people', '20000'));
 const PER = Number(arg('per-person', '20'));
 const KIND = arg('db', 'postgres') as 'pglite' | 'postgres';
 const VIEW = arg('view', 'observations');
 const PAGE = Number(arg('page', '2000'));
+const ENGINE = arg('engine', 'auto') as 'auto' | 'js';
+
+/** CPU seconds of the server backends running the scan, sampled from /proc while it runs (PostgreSQL on this machine only). */
+async function backendCpu(): Promise<{ stop(): Promise<number | null> }> {
+  if (KIND !== 'postgres') return { stop: async () => null };
+  const c = new pg.Client({ connectionString: PG_URL });
+  await c.connect();
+  const first = new Map<number, number>();
+  const last = new Map<number, number>();
+  let failed = false;
+  const ticks = (pid: number): number | null => {
+    try {
+      const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      return Number(f[11]) + Number(f[12]);
+    } catch {
+      return null;
+    }
+  };
+  const sample = async () => {
+    try {
+      const r = await c.query<{ pid: number }>(
+        `SELECT pid FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND datname = current_database() AND (query LIKE '%view_scan%' OR query LIKE '%e.reason IS NULL%' OR query LIKE '%ORDER BY r.person_id, r.source_system, r.source_id%')`,
+      );
+      for (const { pid } of r.rows) {
+        const t = ticks(pid);
+        if (t === null) continue;
+        if (!first.has(pid)) first.set(pid, t);
+        last.set(pid, t);
+      }
+    } catch {
+      failed = true;
+    }
+  };
+  let busy = false;
+  const timer = setInterval(() => {
+    if (busy) return;
+    busy = true;
+    void sample().finally(() => (busy = false));
+  }, 100);
+  return {
+    async stop() {
+      clearInterval(timer);
+      await sample();
+      await c.end();
+      if (failed || !first.size) return null;
+      let sum = 0;
+      for (const [pid, t0] of first) sum += (last.get(pid) ?? t0) - t0;
+      return sum / 100;
+    },
+  };
+}
 
 const db = await freshDatabase(KIND);
 try {
@@ -32,14 +89,14 @@ try {
     [PEOPLE],
   );
   await db.query(
-    `INSERT INTO source_identity (source_system, source_id, person_id, family, given, birth_date, sex, postcode, practice, link_method, match_status)
-     SELECT 'gp:P91001', 'pat-' || i, md5('person' || i)::uuid, 'Family' || i, 'Given', DATE '1950-01-01' + (i % 20000), CASE WHEN i % 2 = 0 THEN 'female' ELSE 'male' END, 'M33 2AB', 'P91001', 'nhs-number', 'MATCH'
+    `INSERT INTO source_identity (source_system, source_id, person_id, family, given, birth_date, sex, postcode, practice, link_method, match_status, shard_key)
+     SELECT 'gp:P91001', 'pat-' || i, md5('person' || i)::uuid, 'Family' || i, 'Given', DATE '1950-01-01' + (i % 20000), CASE WHEN i % 2 = 0 THEN 'female' ELSE 'male' END, 'M33 2AB', 'P91001', 'nhs-number', 'MATCH', shard_key_of('gp:P91001', 'pat-' || i)
        FROM generate_series(1, $1::int) AS i`,
     [PEOPLE],
   );
   await db.query(
-    `INSERT INTO resource (source_system, resource_type, source_id, person_id, subject_id, version, source_time, received_at, content_hash, content)
-     SELECT 'gp:P91001', 'Observation', 'obs-' || p || '-' || k, md5('person' || p)::uuid, 'pat-' || p, 1, now(), now(), 'h',
+    `INSERT INTO resource (source_system, resource_type, source_id, person_id, subject_id, version, source_time, received_at, content_hash, shard_key, content)
+     SELECT 'gp:P91001', 'Observation', 'obs-' || p || '-' || k, md5('person' || p)::uuid, 'pat-' || p, 1, now(), now(), 'h', shard_key_of('gp:P91001', 'pat-' || p),
             CASE WHEN k % 10 = 0 THEN jsonb_build_object(
               'resourceType', 'Observation', 'id', 'obs-' || p || '-' || k, 'status', 'final',
               'category', jsonb_build_array(jsonb_build_object('coding', jsonb_build_array(jsonb_build_object('system', 'http://terminology.hl7.org/CodeSystem/observation-category', 'code', 'vital-signs')))),
@@ -70,16 +127,22 @@ try {
   let bytes = 0;
   let peak = rssMiB();
   const timer = setInterval(() => (peak = Math.max(peak, rssMiB())), 200);
+  const pgCpu = await backendCpu();
+  const cpu0 = process.cpuUsage();
   t = performance.now();
-  const result = await runViewOnStore(ctx, view, (chunk) => void (bytes += chunk.length), { format: 'csv', pageSize: PAGE });
+  const result = await runViewOnStore(ctx, view, (chunk) => void (bytes += chunk.length), { format: 'csv', pageSize: PAGE, engine: ENGINE });
   const seconds = (performance.now() - t) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  const nodeCpu = (cpu.user + cpu.system) / 1e6;
+  const serverCpu = await pgCpu.stop();
   clearInterval(timer);
   peak = Math.max(peak, rssMiB());
   const perSecond = result.resources / seconds;
   console.log(
     `${VIEW} view, CSV: ${result.rows} rows from ${result.resources} resources (${result.store?.people} people) in ${seconds.toFixed(1)} s: ${Math.round(perSecond)} resources/s, ${Math.round(bytes / 1048576)} MiB out, peak RSS ${peak} MiB`,
   );
-  console.log(`at this rate 4,000,000 Observations take ${Math.round(4_000_000 / perSecond)} s`);
+  console.log(`engine ${result.store?.engine}; ${Math.round(result.rows / seconds)} rows/s; CPU: this process ${nodeCpu.toFixed(1)} s (${Math.round(result.resources / nodeCpu)} resources per CPU-second)${serverCpu !== null ? `, database backends ${serverCpu.toFixed(1)} s; together ${Math.round(result.resources / (nodeCpu + serverCpu))} resources per CPU-second` : ''}`);
+  console.log(`at this rate 4,000,000 Observations take ${Math.round(4_000_000 / perSecond)} s (wall, on this machine's load: ${(await import('node:os')).loadavg()[0]!.toFixed(1)})${serverCpu !== null ? `; ${Math.round((4_000_000 / result.resources) * (nodeCpu + serverCpu))} CPU-seconds` : ''}`);
 } finally {
   await db.drop();
 }

@@ -14,6 +14,7 @@ import { registerCareTeam, registerConsent } from './commands/governance.ts';
 import { registerCohort } from './commands/cohort.ts';
 import { registerCommissioning } from './commands/commissioning.ts';
 import { registerView } from './commands/view.ts';
+import { registerDuplicateTests } from './commands/duplicate-tests.ts';
 import { quietOnClosedPipe } from './context.ts';
 
 quietOnClosedPipe(process.stdout);
@@ -33,6 +34,7 @@ or the PostgreSQL server in DATABASE_URL when that is set.`,
 for (const register of [registerDemo, registerGenerate, registerIngest, registerQuarantine, registerMpi, registerRecord, registerServe, registerMigrate, registerUser, registerToken, registerAudit, registerCareTeam, registerConsent, registerCohort, registerCommissioning, registerView]) {
   register(program);
 }
+registerDuplicateTests(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   console.error(`bevan: ${err instanceof Error ? err.message : String(err)}`);

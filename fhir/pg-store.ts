@@ -5,7 +5,7 @@
  * expression index of migration 0012). Parameterised SQL only.
  */
 import { appendAuditBatch } from '../access/audit.ts';
-import { gatherAccessFacts, startBreakGlass } from '../access/facts-store.ts';
+import { gatherAccessFacts, secondaryUseCandidates, startBreakGlass } from '../access/facts-store.ts';
 import type { Policy } from '../access/policy.ts';
 import type { Database, Queryable } from '../db/database.ts';
 import { findPerson, loadIdentities, loadPersonResources, loadPractices, practiceCodes, recordPersonIds } from '../record/record-store.ts';
@@ -101,6 +101,23 @@ function pgStoreTx(tx: Queryable, policy: Policy): FhirStoreTx {
     },
     secondaryUseFacts: (principal, people, now) => gatherAccessFacts(tx, policy, principal, people, now, { relationships: false }),
     pseudonymKey: (scope) => pseudonymKey(tx, scope),
+    sql: {
+      secondaryUseCandidates: () => secondaryUseCandidates(tx),
+      query: async <R>(sql: string, params: readonly unknown[]) => (await tx.query<R>(sql, params)).rows,
+      async cursor<R>(sql: string, params: readonly unknown[], batch: number, sink: (rows: R[]) => Promise<boolean>) {
+        // A server-side cursor inside the repository's transaction: rows arrive a batch at a time.
+        await tx.query(`DECLARE view_scan NO SCROLL CURSOR FOR ${sql}`, params);
+        try {
+          for (;;) {
+            const r = await tx.query<R>(`FETCH ${Math.max(1, Math.floor(batch))} FROM view_scan`);
+            if (!r.rows.length || !(await sink(r.rows))) break;
+            if (r.rows.length < batch) break;
+          }
+        } finally {
+          await tx.query('CLOSE view_scan').catch(() => undefined);
+        }
+      },
+    },
   };
 }
 

@@ -22,6 +22,7 @@ import { NON_PERSONAL_TYPES } from '../ingest/fhir/r4.ts';
 import { isPersonId } from '../record/record-store.ts';
 import { everythingPage } from './everything-page.ts';
 import { scanForSecondaryUse, type SecondaryUseCounts, type SecondaryUseKit, type SecondaryUseRequest, type Sink } from './secondary-use.ts';
+import { scanForSecondaryUseSql, type SqlViewPlan } from './secondary-use-sql.ts';
 import { historyBundle, historyEntry, withMergedPatientMeta } from './history.ts';
 import { versionWindow, type Paging } from './paging.ts';
 import { tagCareSettings, type CareSetting } from '../record/care-setting.ts';
@@ -184,7 +185,7 @@ export class FhirRepository {
    * for the run, with what was handed on and what was left out (`detail()` adds the caller's
    * own, read when the run ends); refused runs and runs that stop on an error are audited too.
    */
-  async secondaryUse(req: SecondaryUseRequest, sink: Sink, detail: () => Record<string, unknown> = () => ({})): Promise<SecondaryUseCounts> {
+  async secondaryUse(req: SecondaryUseRequest, sink: Sink, detail: () => Record<string, unknown> = () => ({}), sqlPlan?: SqlViewPlan): Promise<SecondaryUseCounts> {
     const counts: SecondaryUseCounts = { resourceType: req.resourceType, resources: 0, people: 0, excluded: { nationalDataOptOut: 0, restricted: 0, other: 0 }, withheld: 0, unlinked: 0, pseudonymised: false };
     const audit = (over: Partial<AuditEntry>) => this.entry({ action: 'view.run', ...over, detail: { ...(req.since ? { since: req.since } : {}), ...counts, ...detail() } });
     let failure: { error: unknown; audited: boolean } | null = null;
@@ -198,7 +199,12 @@ export class FhirRepository {
       counts.pseudonymised = gate.obligations.pseudonymise === true;
       const kit: SecondaryUseKit = { principal: this.ctx.principal, policy: this.policy, visible: (r, d) => this.visible(r, d), entry: (e) => this.entry(e), now, nonPersonal: NON_PERSONAL };
       try {
-        await scanForSecondaryUse(tx, kit, gate, req, sink, counts);
+        // A view compiled to SQL runs in the database where the store has SQL and the obligations allow (secondary-use-sql.ts).
+        const inSql = sqlPlan && tx.sql ? await scanForSecondaryUseSql(tx, tx.sql, kit, gate, req, sqlPlan, counts) : false;
+        if (!inSql) {
+          counts.engine = 'js';
+          await scanForSecondaryUse(tx, kit, gate, req, sink, counts);
+        }
       } catch (error) {
         failure = { error, audited: false };
         try {

@@ -61,6 +61,8 @@ export interface SecondaryUseCounts {
   /** Resources not yet linked to a person, left out. */
   unlinked: number;
   pseudonymised: boolean;
+  /** `sql` when the view ran in the database (secondary-use-sql.ts). */
+  engine?: 'sql' | 'js';
 }
 
 /** Takes each resource as it is read; returning false ends the scan there (a row limit reached). */

@@ -80,6 +80,18 @@ export interface FhirStoreTx {
   pseudonymKey(purpose: string): Promise<Buffer>;
   /** When each source system last sent anything (ingest/feed-freshness.ts): times only, no content. */
   feedFreshness(systems: readonly string[]): Promise<FeedFreshness[]>;
+  /** SQL over the stored resources, for views compiled to SQL (fhir/secondary-use-sql.ts); absent where there is no SQL (the in-memory twin). */
+  sql?: SqlScanPort;
+}
+
+/** What a scan in SQL needs from the database: the people to decide one by one, and a cursor. */
+export interface SqlScanPort {
+  /** People with a consent directive or a restriction (access/facts-store.ts secondaryUseCandidates). */
+  secondaryUseCandidates(): Promise<string[]>;
+  /** Runs one query, handing its rows on in batches as they are fetched (a cursor: memory stays flat); the sink returning false stops it. */
+  cursor<R>(sql: string, params: readonly unknown[], batch: number, sink: (rows: R[]) => Promise<boolean>): Promise<void>;
+  /** Runs one query (the counts of a scan). */
+  query<R>(sql: string, params: readonly unknown[]): Promise<R[]>;
 }
 
 /** A keyset page of one resource type (see FhirStoreTx.resourcePage). */

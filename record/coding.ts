@@ -72,3 +72,26 @@ export function observationGroup(o: Observation, ref: ReferenceData): Observatio
   }
   return categories[0] ?? 'other';
 }
+
+/**
+ * withNationalCodes in SQL, for queries over the stored jsonb (fhir/secondary-use-sql.ts): the
+ * `code` of an Observation or DiagnosticReport (`content`, a jsonb expression) as it is served,
+ * given its source system (`system`, a text expression). `bind` binds the mapping table
+ * (reference/lab-code-map.csv, as `{source system: {local code: coding}}`) as a parameter.
+ */
+export function nationalCodeSql(content: string, system: string, ref: ReferenceData, bind: (v: unknown) => string): string {
+  const map: Record<string, Record<string, { system: string; code: string; display: string }>> = {};
+  for (const [k, v] of ref.labCodes) {
+    const [source, local] = k.split('\u0000') as [string, string];
+    (map[source] ??= {})[local] = { system: v.system, code: v.code, display: v.display };
+  }
+  const m = `${bind(JSON.stringify(map))}::jsonb`;
+  const national = JSON.stringify([...NATIONAL]);
+  // The first coding with no system whose code the table maps for this source, when no coding has a national code.
+  const mapped = `(SELECT ${m} -> ${system} -> (c.x ->> 'code') FROM jsonb_array_elements(${content} -> 'code' -> 'coding') WITH ORDINALITY c(x, i)
+     WHERE jsonb_typeof(c.x) = 'object' AND COALESCE(c.x ->> 'system', '') = '' AND COALESCE(c.x ->> 'code', '') <> '' AND ${m} -> ${system} ? (c.x ->> 'code') ORDER BY c.i LIMIT 1)`;
+  const hasNational = `EXISTS (SELECT 1 FROM jsonb_array_elements(${content} -> 'code' -> 'coding') n(x) WHERE jsonb_typeof(n.x) = 'object' AND (n.x -> 'system') <@ ${bind(national)}::jsonb AND jsonb_typeof(n.x -> 'system') = 'string' AND COALESCE(n.x ->> 'code', '') <> '')`;
+  return `(CASE WHEN ${m} ? ${system} AND jsonb_typeof(${content} -> 'code' -> 'coding') = 'array' AND jsonb_array_length(${content} -> 'code' -> 'coding') > 0 AND NOT ${hasNational}
+     THEN COALESCE((SELECT jsonb_set(${content} -> 'code', '{coding}', jsonb_build_array(x.v) || (${content} -> 'code' -> 'coding')) FROM (SELECT ${mapped} AS v) x WHERE x.v IS NOT NULL), ${content} -> 'code')
+     ELSE ${content} -> 'code' END)`;
+}

@@ -10,7 +10,9 @@ import type { RequestContext } from '../../access/context.ts';
 import { invalid } from '../../access/context.ts';
 import { repositoryFor } from '../../fhir/repository-for.ts';
 import type { SecondaryUseCounts } from '../../fhir/secondary-use.ts';
+import type { SqlViewPlan } from '../../fhir/secondary-use-sql.ts';
 import { RowWriter, type TextSink, type ViewFormat } from './output.ts';
+import { compileViewToSql, finishSqlRow } from './sql-view.ts';
 import type { CompiledView } from './view-definition.ts';
 import { rowsOf } from './view-runner.ts';
 
@@ -24,6 +26,8 @@ export interface ViewRunOptions {
   since?: string;
   /** Over the store: resources read per page (default 2000). */
   pageSize?: number;
+  /** Over the store: `auto` (default) runs the view in SQL where it compiles (sql-view.ts), `js` always with the JS runner. */
+  engine?: 'auto' | 'js';
 }
 
 export interface ViewRunResult {
@@ -65,9 +69,30 @@ export async function runViewOnStore(ctx: RequestContext, view: CompiledView, si
       return limit === undefined || writer.rows < limit;
     },
     () => ({ view: view.name ?? view.definition.url ?? null, columns: view.columns.map((c) => c.name), format: opts.format, rows: writer.rows, ...(limit !== undefined ? { limit } : {}) }),
+    opts.engine === 'js' ? undefined : sqlPlan(view, writer, limit),
   );
   await writer.end();
   return { rows: writer.rows, resources: counts.resources, store: counts };
+}
+
+/** The view compiled to SQL for the repository (fhir/secondary-use-sql.ts): its rows checked as the JS runner checks them, then written. */
+function sqlPlan(view: CompiledView, writer: RowWriter, limit: number | undefined): SqlViewPlan {
+  let shapes: ReturnType<typeof compileViewToSql> | null = null;
+  const label = `a ${view.resource} (run in SQL)`;
+  return {
+    build(source, bind) {
+      shapes = compileViewToSql(view, source, bind);
+      return shapes.kind === 'sql' ? shapes.view : null;
+    },
+    async rows(rows, pseudonym) {
+      const columns = shapes!.kind === 'sql' ? shapes!.view.columns : [];
+      for (const text of rows) {
+        if (limit !== undefined && writer.rows >= limit) return false;
+        await writer.row(finishSqlRow(columns, JSON.parse(text) as unknown[], pseudonym, label));
+      }
+      return limit === undefined || writer.rows < limit;
+    },
+  };
 }
 
 function checkOptions(opts: ViewRunOptions): void {

@@ -14,6 +14,9 @@ import { parseFormat, type TextSink } from '../../analytics/views/output.ts';
 import { runViewOnResources, runViewOnStore, type ViewRunOptions } from '../../analytics/views/run-view.ts';
 import { compileView, type CompiledView } from '../../analytics/views/view-definition.ts';
 import { runSpecTestFile, type SpecTestFile } from '../../analytics/views/spec-tests.ts';
+import { runSpecTestFileInSql } from '../../analytics/views/sql-resources.ts';
+import { compileViewToSql } from '../../analytics/views/sql-view.ts';
+import { openPglite } from '../../db/pglite-adapter.ts';
 import { databaseOption, printJson, withDatabase, type DatabaseOptions } from '../context.ts';
 import { cliContext, runWithExitCode, type WhoOptions } from './cli-context.ts';
 
@@ -24,6 +27,7 @@ interface RunOptions extends DatabaseOptions, WhoOptions {
   limit?: string;
   since?: string;
   summary?: boolean;
+  engine?: string;
 }
 
 /** Reads and compiles a ViewDefinition file (a ViewDefinition, or a Parameters resource with viewResource). */
@@ -74,6 +78,7 @@ export function registerView(program: Command): void {
     .option('--summary', 'also print what was run over (and, over the store, who was left out) as JSON on stderr')
     .option('--user <name>', 'over the store: the local user running it (bevan user add); default $BEVAN_USER')
     .option('--purpose <purpose>', 'purpose of use over the store', 'secondary-use')
+    .option('--engine <engine>', 'over the store: auto (in SQL where the view compiles to SQL, see bevan view check) or js (always the JS runner)', 'auto')
     .addHelpText(
       'after',
       `
@@ -81,7 +86,9 @@ Over the store the run is secondary use: roles with secondaryUse in the access p
 (analyst, admin as shipped); people with a national data opt-out and restricted people are left
 out, sensitive items withheld, and for analysts the output is pseudonymised (keyed pseudonyms
 for the Patient and every reference to one; no names, identifiers or full dates of birth).
-One audit entry per run records who ran which view and the counts.
+One audit entry per run records who ran which view and the counts. A view whose FHIRPath
+compiles to SQL runs in the database (one query, the rows streamed through a cursor); any other
+runs with the JS runner: the rows are the same (bevan view check says which).
 
 Exit codes: 64 invalid input, 65 the ViewDefinition is not valid (or the data breaks it),
 66 file not found, 77 refused by the access policy or unknown user, 69 database unavailable.
@@ -93,7 +100,8 @@ Examples:
   databaseOption(run).action(async (file: string, o: RunOptions) =>
     runWithExitCode(async () => {
       const compiled = await loadView(file);
-      const opts: ViewRunOptions = { format: parseFormat(o.format), header: o.header !== false, ...(o.limit !== undefined ? { limit: wholeNumber(o.limit) } : {}), ...(o.since ? { since: o.since } : {}) };
+      if (o.engine !== undefined && o.engine !== 'auto' && o.engine !== 'js') throw invalid(`--engine "${o.engine}": auto or js`);
+      const opts: ViewRunOptions = { format: parseFormat(o.format), header: o.header !== false, ...(o.limit !== undefined ? { limit: wholeNumber(o.limit) } : {}), ...(o.since ? { since: o.since } : {}), engine: o.engine === 'js' ? 'js' : 'auto' };
       if (o.input) {
         if (o.since) throw invalid('--since is for runs over the store (with --input, every resource in the file is read)');
         const result = await runViewOnResources(compiled, resourcesFromFile(o.input), stdoutSink, opts);
@@ -120,8 +128,19 @@ Examples:
       runWithExitCode(async () => {
         try {
           const v = await loadView(file);
-          if (o.json) printJson({ valid: true, name: v.name, resource: v.resource, columns: v.columns });
-          else process.stdout.write(`${file}: valid, over ${v.resource}\n${v.columns.map((c) => `  ${c.name}  ${c.type ?? '(type not given)'}${c.collection ? ' (collection)' : ''}`).join('\n')}\n`);
+          // Over the store, for an analyst (pseudonymised) and for a role that sees people identified.
+          const sql = (pseudonymised: boolean) => {
+            const r = compileViewToSql(v, { kind: 'store', pseudonymised, patientKey: () => 'true' }, () => '$1');
+            return r.kind === 'sql' ? { engine: 'sql' as const } : { engine: 'js' as const, reasons: r.reasons };
+          };
+          const engines = { pseudonymised: sql(true), identifiable: sql(false) };
+          const say = (e: { engine: string; reasons?: string[] }) => (e.engine === 'sql' ? 'in SQL' : `with the JS runner, because:\n${e.reasons!.map((x) => `      ${x}`).join('\n')}`);
+          if (o.json) printJson({ valid: true, name: v.name, resource: v.resource, columns: v.columns, overTheStore: engines });
+          else
+            process.stdout.write(
+              `${file}: valid, over ${v.resource}\n${v.columns.map((c) => `  ${c.name}  ${c.type ?? '(type not given)'}${c.collection ? ' (collection)' : ''}`).join('\n')}\n` +
+                `Over the store it runs\n  pseudonymised (analysts): ${say(engines.pseudonymised)}\n  identifiable: ${say(engines.identifiable)}\n`,
+            );
         } catch (err) {
           const e = err as { kind?: string; details?: readonly string[] };
           if (e.kind === 'unprocessable' && e.details?.length) {
@@ -143,10 +162,12 @@ function registerViewTest(view: Command): void {
     .description("run SQL-on-FHIR v2 conformance test files (the suite's tests/*.json format) through this engine")
     .argument('<files...>', 'test files: {title, resources, tests: [{title, view, expect | expectColumns | expectError}]}')
     .option('--json', 'print one JSON object per file')
+    .option('--sql', 'also run each test compiled to SQL (on an embedded database), where its view compiles')
     .addHelpText('after', '\nExit codes: 0 every test passed, 1 some failed, 64 a file is not a test file.\nExample:\n  git clone https://github.com/FHIR/sql-on-fhir-v2 && bevan view test sql-on-fhir-v2/tests/*.json')
-    .action(async (files: string[], o: { json?: boolean }) =>
+    .action(async (files: string[], o: { json?: boolean; sql?: boolean }) =>
       runWithExitCode(async () => {
         let failed = 0;
+        const db = o.sql ? await openPglite(null) : null;
         for (const f of files) {
           let file: SpecTestFile;
           try {
@@ -160,7 +181,16 @@ function registerViewTest(view: Command): void {
           failed += bad.length;
           if (o.json) printJson({ file: f, title, passed: results.length - bad.length, tests: results.length, failures: bad.map((r) => ({ title: r.title, message: r.message })) });
           else process.stdout.write(`${f} (${title}): ${results.length - bad.length}/${results.length} passed${bad.map((r) => `\n  FAIL ${r.title}: ${r.message}`).join('')}\n`);
+          if (db) {
+            const inSql = (await runSpecTestFileInSql(db, file)).results;
+            const ran = inSql.filter((r) => r.passed !== null);
+            const sqlBad = ran.filter((r) => !r.passed);
+            failed += sqlBad.length;
+            if (o.json) printJson({ file: f, title, engine: 'sql', compiled: ran.length, passed: ran.length - sqlBad.length, tests: inSql.length, failures: sqlBad.map((r) => ({ title: r.title, message: r.message })) });
+            else process.stdout.write(`  in SQL: ${ran.length - sqlBad.length}/${ran.length} passed (${inSql.length - ran.length} for the JS runner)${sqlBad.map((r) => `\n  FAIL (SQL) ${r.title}: ${r.message}`).join('')}\n`);
+          }
         }
+        await db?.close();
         if (failed) process.exitCode = 1;
       }),
     );

@@ -1,0 +1,165 @@
+/**
+ * Secondary use across people in one SQL query, for a view compiled to SQL
+ * (analytics/views/sql-view.ts): the same resources, people and obligations as the JS scan
+ * (secondary-use.ts), decided the same way, but filtered and presented in the database so that
+ * the view runs there too and only its rows travel.
+ * - The policy decides, as for the JS scan: the people with something recorded that could bear
+ *   on secondary use (a consent directive, a restriction: access/facts-store.ts) are each decided
+ *   with `decide`, and everyone else once, with the facts of a person with nothing recorded. Those
+ *   refused are left out in the query (an anti-join on their ids), merged-away people by the join
+ *   to active persons, resources not linked to anyone by the join itself.
+ * - The permit's obligations: the sensitive categories it withholds become one SQL/JSON path over
+ *   the stored content built from the policy's code lists (access/policy.ts
+ *   sensitiveCodesJsonPath, sensitiveCategoriesOf's twin); a withheld resource gives no rows (a
+ *   marker row counts it). Pseudonymisation: the view's Patient keys are given their keyed
+ *   pseudonyms as rows arrive (access/pseudonymise.ts, the same key and function).
+ * - The resource as the FHIR API serves it, where the view reads it: its stable id
+ *   (`fhir_logical_id`), source, the person's source Patient ids (references to them are the
+ *   merged Patient) and an Observation's code with its national coding first
+ *   (record/coding.ts nationalCodeSql).
+ * When the policy gives someone obligations the query cannot carry (another set of withheld
+ * categories, only one organisation's items) the caller runs the JS scan instead: this returns
+ * false before anything is read. Rows come through a cursor in batches, so memory stays flat.
+ */
+import type { Principal } from '../access/context.ts';
+import { decide, sensitiveCodesJsonPath, sensitiveCodesFirstTest, type Decision, type Obligations } from '../access/policy.ts';
+import { pseudonymFor, type Pseudonym } from '../access/pseudonymise.ts';
+import { SECONDARY_USE_KEY } from '../analytics/cohorts/pseudonym.ts';
+import { nationalCodeSql } from '../record/coding.ts';
+import { defaultReferenceData } from '../record/reference/reference-data.ts';
+import type { SecondaryUseCounts, SecondaryUseKit, SecondaryUseRequest } from './secondary-use.ts';
+import type { FhirStoreTx, SqlScanPort } from './store.ts';
+
+type Permit = Extract<Decision, { kind: 'permit' }>;
+
+/** A view compiled to SQL, as the repository runs it (analytics/views/run-view.ts makes one). */
+export interface SqlViewPlan {
+  /**
+   * The view's rows (column `r`) for the one resource of `src` in scope, binding every value with
+   * `bind`; null when the view, run this way (pseudonymised or not), is for the JS runner.
+   */
+  build(source: StoreSource, bind: (v: unknown) => string): { rowsSql: string; needs: ReadonlySet<string> } | null;
+  /** Takes a batch of rows (each the JSON text of an array of values); false ends the scan. */
+  rows(rows: string[], pseudonym: Pseudonym | null): Promise<boolean>;
+}
+
+/** What the view's query may ask of the store besides the columns of `src`. */
+export interface StoreSource {
+  kind: 'store';
+  pseudonymised: boolean;
+  /** SQL true when the id (SQL text) is one of the person's source Patients in the resource's source system (a reference to it is to the merged Patient). */
+  patientKey: (id: string) => string;
+}
+
+/** Rows fetched from the cursor at a time. */
+const BATCH = 5000;
+const NOBODY = '00000000-0000-0000-0000-000000000000';
+
+/** Runs the view in SQL under the gate's permit; false (nothing read) when the JS scan must do it. */
+export async function scanForSecondaryUseSql(tx: FhirStoreTx, port: SqlScanPort, kit: SecondaryUseKit, gate: Permit, req: SecondaryUseRequest, plan: SqlViewPlan, counts: SecondaryUseCounts): Promise<boolean> {
+  if (kit.nonPersonal.has(req.resourceType) || req.resourceType === 'Patient') return false;
+  const pseudonymised = gate.obligations.pseudonymise === true;
+  const params: unknown[] = [];
+  const bind = (v: unknown) => {
+    params.push(v);
+    return `$${params.length}`;
+  };
+  const patientKey = (id: string) => `EXISTS (SELECT 1 FROM source_identity si WHERE si.source_system = src.source_system AND si.source_id = ${id} AND si.person_id = src.person_id::uuid)`;
+  const built = plan.build({ kind: 'store', pseudonymised, patientKey }, bind);
+  if (!built) return false;
+
+  const people = await decideCandidates(tx, port, kit.principal, kit, counts);
+  if (!people) return false;
+  const { obligations, excluded } = people;
+  const withheldPath = kit.policy ? sensitiveCodesJsonPath(kit.policy, obligations.withholdCategories) : null;
+  const firstTest = kit.policy ? sensitiveCodesFirstTest(kit.policy, obligations.withholdCategories) : null;
+
+  // The relation the view's query reads (sql-view.ts): one row per resource the person's permit lets through.
+  const needs = built.needs;
+  const cols = ['r.content'];
+  if (needs.has('fid')) cols.push('fhir_logical_id(r.source_system, r.resource_type, r.source_id) AS fid');
+  cols.push('r.source_system', 'r.person_id::text AS person_id', 'r.subject_id');
+  if (needs.has('pcode')) cols.push(`${nationalCodeSql('r.content', 'r.source_system', defaultReferenceData(), bind)} AS pcode`);
+  const exact = withheldPath ? `jsonb_path_exists(r.content, ${bind(withheldPath)}::jsonpath, '{}', true)` : 'false';
+  if (firstTest && withheldPath) {
+    // The codes of the resource, once; the exact path only where one could be on a list.
+    const codes = `jsonb_path_query_array(r.content, 'strict $.**.code', '{}', true)`;
+    const heads = firstTest.heads.length ? ` OR EXISTS (SELECT 1 FROM jsonb_array_elements(c.codes) x(v) WHERE jsonb_typeof(x.v) = 'string' AND left(x.v #>> '{}', ${firstTest.headLength}) = ANY(${bind(firstTest.heads)}::text[]))` : '';
+    cols.push(`(SELECT (c.codes ?| ${bind(firstTest.codes)}::text[]${heads}) AND ${exact} FROM (SELECT ${codes} AS codes) c) AS withheld`);
+  } else cols.push(`${exact} AS withheld`);
+  const type = bind(req.resourceType);
+  const ex = bind(excluded.map((e) => e.id));
+  const since = req.since ? ` AND r.received_at > ${bind(req.since)}::timestamptz` : '';
+  const src = `SELECT ${cols.join(', ')} FROM resource r JOIN person p ON p.person_id = r.person_id AND p.status = 'active'
+     WHERE r.resource_type = ${type}${since} AND NOT EXISTS (SELECT 1 FROM unnest(${ex}::uuid[]) e(id) WHERE e.id = r.person_id) OFFSET 0`;
+  const sql = withheldPath
+    ? `SELECT v.r FROM (${src}) src CROSS JOIN LATERAL (SELECT q.r FROM (${built.rowsSql}) q WHERE NOT src.withheld UNION ALL SELECT NULL::text WHERE src.withheld) v`
+    : `SELECT v.r FROM (${src}) src CROSS JOIN LATERAL (${built.rowsSql}) v`;
+
+  counts.engine = 'sql';
+  await countPeople(port, req, excluded, counts);
+  counts.unlinked = await tx.unlinkedCount(req.resourceType);
+  const pseudonym = pseudonymised ? pseudonymFor(await tx.pseudonymKey(SECONDARY_USE_KEY)) : null;
+  // JIT compiling a query this size costs seconds and saves little on row-at-a-time jsonb work.
+  await port.query('SET LOCAL jit = off', []);
+  await port.cursor<{ r: string | null }>(sql, params, BATCH, async (rows) => {
+    const out: string[] = [];
+    for (const x of rows) {
+      if (x.r === null) counts.withheld++;
+      else out.push(x.r);
+    }
+    return out.length ? plan.rows(out, pseudonym) : true;
+  });
+  counts.resources -= counts.withheld;
+  return true;
+}
+
+/**
+ * The people decided one by one (those with a consent directive or restriction) and the
+ * obligations everyone else's permit carries; null when that is not one set of obligations the
+ * query can carry (the JS scan decides each person instead).
+ */
+async function decideCandidates(tx: FhirStoreTx, port: SqlScanPort, principal: Principal, kit: SecondaryUseKit, counts: SecondaryUseCounts): Promise<{ obligations: Obligations; excluded: { id: string; reason: 'nationalDataOptOut' | 'restricted' | 'other' }[] } | null> {
+  const nobody = await tx.secondaryUseFacts(principal, [{ personId: NOBODY, nhsNumber: null, memberIds: [NOBODY] }], kit.now);
+  const base = decide(kit.policy, { action: 'export', principal, purpose: 'secondary-use', facts: nobody.get(NOBODY) ?? null, now: kit.now });
+  if (base.kind !== 'permit' || base.obligations.onlyOrganisation !== null) return null;
+  const ids = await port.secondaryUseCandidates();
+  const persons = await tx.personsById(ids);
+  const facts = await tx.secondaryUseFacts(principal, persons.map((p) => ({ personId: p.person_id, nhsNumber: p.nhs_number, memberIds: [p.person_id] })), kit.now);
+  const excluded: { id: string; reason: 'nationalDataOptOut' | 'restricted' | 'other' }[] = [];
+  for (const p of persons) {
+    const f = facts.get(p.person_id) ?? null;
+    const d = decide(kit.policy, { action: 'export', principal, purpose: 'secondary-use', facts: f, now: kit.now });
+    if (d.kind === 'permit') {
+      if (!sameObligations(d.obligations, base.obligations)) return null;
+      continue;
+    }
+    excluded.push({ id: p.person_id, reason: f?.restricted ? 'restricted' : f?.nationalDataOptOut ? 'nationalDataOptOut' : 'other' });
+  }
+  void counts;
+  return { obligations: base.obligations, excluded };
+}
+
+function sameObligations(a: Obligations, b: Obligations): boolean {
+  return a.onlyOrganisation === b.onlyOrganisation && a.pseudonymise === b.pseudonymise && a.withholdCategories.join('\u0000') === b.withholdCategories.join('\u0000');
+}
+
+/** People included and left out (by reason) among those with resources of the type, and their resources, as the JS scan counts them. */
+async function countPeople(port: SqlScanPort, req: SecondaryUseRequest, excluded: { id: string; reason: string }[], counts: SecondaryUseCounts): Promise<void> {
+  const params: unknown[] = [req.resourceType, excluded.map((e) => e.id), excluded.map((e) => e.reason)];
+  const since = req.since ? ` AND r.received_at > $${params.push(req.since)}::timestamptz` : '';
+  const [row] = await port.query<{ people: number; resources: string | number; restricted: number; opt_out: number; other: number }>(
+    `SELECT count(*) FILTER (WHERE p.person_id IS NOT NULL AND e.reason IS NULL)::int AS people,
+            COALESCE(sum(g.n) FILTER (WHERE p.person_id IS NOT NULL AND e.reason IS NULL), 0)::bigint AS resources,
+            count(*) FILTER (WHERE p.person_id IS NOT NULL AND e.reason = 'restricted')::int AS restricted,
+            count(*) FILTER (WHERE p.person_id IS NOT NULL AND e.reason = 'nationalDataOptOut')::int AS opt_out,
+            count(*) FILTER (WHERE p.person_id IS NULL OR e.reason = 'other')::int AS other
+       FROM (SELECT r.person_id, count(*) AS n FROM resource r WHERE r.resource_type = $1 AND r.person_id IS NOT NULL${since} GROUP BY r.person_id) g
+       LEFT JOIN person p ON p.person_id = g.person_id AND p.status = 'active'
+       LEFT JOIN unnest($2::uuid[], $3::text[]) e(id, reason) ON e.id = g.person_id`,
+    params,
+  );
+  counts.people = row?.people ?? 0;
+  counts.resources = Number(row?.resources ?? 0);
+  counts.excluded = { nationalDataOptOut: row?.opt_out ?? 0, restricted: row?.restricted ?? 0, other: row?.other ?? 0 };
+}
