@@ -7,7 +7,8 @@
  */
 import type { PersonQuery } from '../record/record-store.ts';
 import { currentPolicy, type Policy } from './policy.ts';
-import { appendAuditBatch } from './audit.ts';
+import type { Queryable } from '../db/database.ts';
+import { appendAuditBatch, type AuditEntry } from './audit.ts';
 import { invalid, type RequestContext } from './context.ts';
 import { auditEntry, decideForPerson, finishOutcome, type Outcome } from './person-decision.ts';
 
@@ -137,4 +138,51 @@ const iso = (v: Date | string) => (v instanceof Date ? v : new Date(v)).toISOStr
 
 function toMember(r: Row): CareTeamMember {
   return { member: r.member, role: r.role, startsAt: iso(r.starts_at), endsAt: r.ends_at === null ? null : iso(r.ends_at), recordedBy: r.recorded_by, endedBy: r.ended_by };
+}
+
+/** A feed's statement about a care team member (access/feed-directives.ts), its person resolved by the ingest writer. */
+export interface FeedCareTeamMember {
+  personId: string;
+  /** The source system that sent it: the membership is recorded by `feed:<system>`. */
+  system: string;
+  /** `org:<ODS code>`. */
+  member: string;
+  role: string | null;
+  effect: 'add' | 'end';
+  at: string | null;
+  reason: string;
+}
+
+/**
+ * Applies care teams the feeds sent (CareTeam resources), inside the ingest writer's transaction;
+ * returns the audit entries of what changed. A feed adds a member (again, if they had left), or
+ * changes the role of a membership it recorded itself; it ends only memberships that same source
+ * recorded (one a GP or coordinator added in Bevan stays until they end it).
+ */
+export async function applyFeedCareTeam(tx: Queryable, statements: readonly FeedCareTeamMember[], now = new Date()): Promise<AuditEntry[]> {
+  const entries: AuditEntry[] = [];
+  for (const s of statements) {
+    if (memberProblem(s.member)) continue;
+    const by = `feed:${s.system}`;
+    const at = s.at ?? now.toISOString();
+    const entry = (action: string, reason: string): AuditEntry => ({ actor: by, action, personId: s.personId, decision: null, reason, detail: { member: s.member, ...(s.role ? { role: s.role } : {}), source: s.system } });
+    if (s.effect === 'add') {
+      const r = await tx.query(
+        `INSERT INTO care_team_member AS m (person_id, member, role, starts_at, ends_at, recorded_by, ended_by) VALUES ($1, $2, $3, $4, NULL, $5, NULL)
+         ON CONFLICT (person_id, member) DO UPDATE SET role = EXCLUDED.role, starts_at = EXCLUDED.starts_at, ends_at = NULL, recorded_by = EXCLUDED.recorded_by, ended_by = NULL
+          WHERE (m.ends_at IS NOT NULL AND m.ends_at <= $6::timestamptz) OR (m.ends_at IS NULL AND m.recorded_by = EXCLUDED.recorded_by AND m.role IS DISTINCT FROM EXCLUDED.role)
+         RETURNING member`,
+        [s.personId, s.member, s.role, at, by, now.toISOString()],
+      );
+      if (r.rows.length) entries.push(entry('care-team.add', s.reason));
+      continue;
+    }
+    const r = await tx.query(
+      `UPDATE care_team_member SET ends_at = GREATEST(starts_at, $3::timestamptz), ended_by = $4
+        WHERE person_id = $1 AND member = $2 AND (ends_at IS NULL OR ends_at > $3::timestamptz) AND recorded_by = $4 RETURNING member`,
+      [s.personId, s.member, at, by],
+    );
+    if (r.rows.length) entries.push(entry('care-team.end', s.reason));
+  }
+  return entries;
 }

@@ -7,7 +7,8 @@
  * transaction as what it does.
  */
 import type { PersonQuery } from '../record/record-store.ts';
-import { appendAuditBatch } from './audit.ts';
+import type { Queryable } from '../db/database.ts';
+import { appendAuditBatch, type AuditEntry } from './audit.ts';
 import { invalid, type RequestContext } from './context.ts';
 import { auditEntry, decideForPerson, finishOutcome, type Outcome } from './person-decision.ts';
 import { currentPolicy, type Policy } from './policy.ts';
@@ -123,4 +124,57 @@ const iso = (v: Date | string) => (v instanceof Date ? v : new Date(v)).toISOStr
 
 function toDirective(r: Row): ConsentDirective {
   return { kind: r.kind, recordedAt: iso(r.recorded_at), recordedBy: r.recorded_by, withdrawnAt: r.withdrawn_at === null ? null : iso(r.withdrawn_at), withdrawnBy: r.withdrawn_by };
+}
+
+/** A feed's statement about a person's directive (access/feed-directives.ts), its person resolved by the ingest writer. */
+export interface FeedConsent {
+  personId: string;
+  /** The source system that sent it: the directive is recorded by `feed:<system>`. */
+  system: string;
+  kind: ConsentKind;
+  effect: 'record' | 'withdraw';
+  at: string | null;
+  reason: string;
+}
+
+/**
+ * Applies directives the feeds sent (a GP system's Consent resources), inside the ingest
+ * writer's transaction; returns the audit entries of what changed (the caller appends them with
+ * its batch). A feed records a directive, or records it again after a withdrawal older than its
+ * own statement; it withdraws only what that same source recorded (a patient's or a GP's choice
+ * made in Bevan stays until they change it), and never with a statement older than the record.
+ */
+export async function applyFeedConsent(tx: Queryable, statements: readonly FeedConsent[], now = new Date()): Promise<AuditEntry[]> {
+  const entries: AuditEntry[] = [];
+  for (const s of statements) {
+    const by = `feed:${s.system}`;
+    const at = s.at ?? now.toISOString();
+    const entry = (action: string, reason: string, detail: Record<string, unknown>): AuditEntry => ({ actor: by, action, personId: s.personId, decision: null, reason, detail: { kind: s.kind, ...detail } });
+    if (s.effect === 'record') {
+      const r = await tx.query(
+        `INSERT INTO consent_directive AS c (person_id, kind, recorded_at, recorded_by, withdrawn_at, withdrawn_by) VALUES ($1, $2, $3, $4, NULL, NULL)
+         ON CONFLICT (person_id, kind) DO UPDATE SET recorded_at = EXCLUDED.recorded_at, recorded_by = EXCLUDED.recorded_by, withdrawn_at = NULL, withdrawn_by = NULL
+          WHERE c.withdrawn_at IS NOT NULL AND c.withdrawn_at < EXCLUDED.recorded_at
+         RETURNING kind`,
+        [s.personId, s.kind, at, by],
+      );
+      if (r.rows.length) entries.push(entry('consent.record', s.reason, { source: s.system }));
+      continue;
+    }
+    const r = await tx.query<{ kind: string }>(
+      `UPDATE consent_directive SET withdrawn_at = GREATEST(recorded_at, $3::timestamptz), withdrawn_by = $4
+        WHERE person_id = $1 AND kind = $2 AND withdrawn_at IS NULL AND recorded_by = $4 AND recorded_at <= $3::timestamptz RETURNING kind`,
+      [s.personId, s.kind, at, by],
+    );
+    if (r.rows.length) {
+      entries.push(entry('consent.withdraw', s.reason, { source: s.system }));
+      continue;
+    }
+    const other = await tx.query<{ recorded_by: string | null }>(`SELECT recorded_by FROM consent_directive WHERE person_id = $1 AND kind = $2 AND withdrawn_at IS NULL`, [s.personId, s.kind]);
+    const holder = other.rows[0];
+    if (holder && holder.recorded_by !== by) {
+      entries.push(entry('consent.feed', `${s.reason}: not withdrawn, it was recorded by ${holder.recorded_by ?? 'governance'} (a feed withdraws only what it recorded itself)`, { source: s.system, effect: 'none' }));
+    }
+  }
+  return entries;
 }

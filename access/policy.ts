@@ -228,8 +228,8 @@ function decideUnsafe(policy: Policy | null | undefined, req: AccessRequest): De
       if (!role.secondaryUse) return deny(`role ${principal.role} may not use records for secondary purposes`);
       if (req.action !== 'export') return deny('secondary use is through export only, never by reading one person');
       if (facts.nationalDataOptOut) return deny('the person has registered a national data opt-out');
-      // A bulk export (req.export) presents identified data of its own; views over the store honour pseudonymise.
-      return permit('secondary use (export); no national data opt-out', 'secondary-use', req.export ? { ...NO_OBLIGATIONS, withholdCategories: Object.keys(policy.sensitiveCategories).sort() } : secondaryUseObligations(policy, role));
+      // Bulk export, views and cohort lists alike: pseudonymised unless the role's policy allows identifiable data.
+      return permit(`secondary use (export, ${role.secondaryUseIdentifiable ? 'identifiable' : 'pseudonymised'}); no national data opt-out`, 'secondary-use', secondaryUseObligations(policy, role));
     }
     case 'direct-care':
     case 'emergency':

@@ -6,6 +6,8 @@ import { verifyAuditChain } from '../access/audit.ts';
 import type { Principal, Role } from '../access/context.ts';
 import { issueToken } from '../access/tokens.ts';
 import { addUser } from '../access/users.ts';
+import { pseudonymFor, pseudonymiseResource } from '../access/pseudonymise.ts';
+import { pseudonymKey } from '../analytics/cohorts/pseudonym.ts';
 import type { Database } from '../db/database.ts';
 import { A, B, C, CHLAMYDIA, D, E, insertPeople } from '../fhir/bulk-export/test-fixtures.ts';
 import { fhirLogicalId } from '../record/fhir-bundle.ts';
@@ -91,7 +93,8 @@ for (const target of await testDatabases()) {
         return byType;
       };
 
-      // 1. System level, analyst (secondary use): opted-out and restricted people are excluded, sensitive items withheld.
+      // 1. System level, analyst (secondary use): opted-out and restricted people are excluded, sensitive items withheld,
+      //    and the rest pseudonymised (the analyst's policy has no identifiable secondary use).
       const sys = await exportAll('/fhir/$export', 'ann');
       assert.equal(sys.status.statusCode, 200, sys.status.body);
       const m = sys.status.json() as Manifest;
@@ -102,10 +105,15 @@ for (const target of await testDatabases()) {
       assert.ok(sys.status.headers.expires, 'Expires: when the files go');
       assert.ok(m.output.filter((o) => o.type === 'Encounter').length >= 2, 'files are split (4 resources a file here)');
       const all = await download(m, 'ann');
+      const pseudonym = pseudonymFor(await pseudonymKey(db));
       const patients = all.get('Patient')!;
-      assert.deepEqual(patients.map((p) => p.id).sort(), [A, B, C].sort(), 'one merged Patient per person; D (opt-out) and E (restricted) are not exported');
+      assert.deepEqual(patients.map((p) => p.id).sort(), [A, B, C].map(pseudonym).sort(), 'one Patient per person, its id the keyed pseudonym; D (opt-out) and E (restricted) are not exported');
       const refs = [...all.values()].flat().map((r) => JSON.stringify(r));
       for (const who of [D, E]) assert.ok(!refs.some((s) => s.includes(who)), `nothing of ${who}`);
+      for (const who of [A, B, C]) assert.ok(!refs.some((s) => s.includes(who)), `${who}: no person id leaves a pseudonymised export`);
+      for (const direct of ['9434765919', '9434765870', '9434765889', 'Smith', 'SMITH', 'Smyth', 'gp-pat-1', 'MRN100', 'M332AB', '"telecom"', '"line"']) {
+        assert.ok(!refs.some((s) => s.includes(direct)), `no direct identifier: ${direct}`);
+      }
       assert.ok(!refs.some((s) => s.includes('gp-d') || s.includes('gp-e')));
       assert.ok(!refs.some((s) => s.includes(CHLAMYDIA)), 'sexual health withheld from secondary use');
       for (const [type, list] of all) {
@@ -114,18 +122,19 @@ for (const target of await testDatabases()) {
           assert.match(r.id!, /^[0-9a-f]{32}$/, 'stable ids');
           assert.ok(r.meta?.source, 'meta.source names the source system');
           const subject = (r as { subject?: { reference?: string }; patient?: { reference?: string } }).subject ?? (r as { patient?: { reference?: string } }).patient;
-          if (subject?.reference) assert.match(subject.reference, /^Patient\/[0-9a-f]{8}-/, 'references point at the merged Patient');
+          if (subject?.reference) assert.ok(patients.some((p) => subject.reference === `Patient/${p.id}`), `${subject.reference}: references point at the pseudonymised Patient`);
         }
       }
       assert.deepEqual(all.get('Organization')!.map((o) => o.id), [fhirLogicalId(GP, 'Organization', 'org-1')], 'reference data at system level');
-      const aPatient = patients.find((p) => p.id === A) as { identifier: { value: string }[]; link?: unknown[] };
-      assert.ok(aPatient.identifier.some((i) => i.value === '9434765919'));
-      assert.ok(aPatient.link?.length, 'linked to the source Patients');
-      // The same resources as the record presents them ($everything, for A's own GP).
+      const aPatient = patients.find((p) => p.id === pseudonym(A)) as unknown as Record<string, unknown> & { address?: Record<string, unknown>[]; birthDate?: string };
+      for (const k of ['identifier', 'name', 'telecom', 'link', 'contact', 'text']) assert.equal(aPatient[k], undefined, `no ${k}`);
+      assert.deepEqual(aPatient.address, [{ postalCode: 'M33' }], 'the postcode district only');
+      assert.match(aPatient.birthDate ?? '', /^\d{4}-\d{2}$/, 'the birth year and month');
+      // The same resources as the record presents them ($everything, for A's own GP), pseudonymised as views are.
       const everything = (await get(`/fhir/Patient/${A}/$everything`, 'dr.jones')).json() as Bundle;
       for (const e of everything.entry!.filter((x) => x.resource!.resourceType === 'Encounter')) {
         const exported = all.get('Encounter')!.find((r) => r.id === e.resource!.id);
-        assert.deepEqual(exported, e.resource, `Encounter ${e.resource!.id} as $everything shows it`);
+        assert.deepEqual(exported, pseudonymiseResource(structuredClone(e.resource!), pseudonym), `Encounter ${e.resource!.id} as $everything shows it, pseudonymised`);
       }
       // Audit: the kick-off, each person exported or excluded, the completion, each download; the chain holds.
       const job = new URL(sys.location).pathname.split('/').pop()!;
@@ -135,6 +144,17 @@ for (const target of await testDatabases()) {
       assert.equal(await auditCount(`action = 'record.export' AND decision = 'deny' AND person_id = $1 AND reason LIKE '%restricted%'`, [E]), 1);
       assert.equal(await auditCount(`action = 'export.complete' AND detail->>'job' = $1`, [job]), 1);
       assert.equal(await auditCount(`action = 'export.download' AND decision = 'permit' AND detail->>'job' = $1`, [job]), m.output.length);
+      assert.equal(await auditCount(`action = 'record.export' AND decision = 'permit' AND detail->>'job' = $1 AND detail->>'pseudonymised' = 'true'`, [job]), 3, 'each person\'s entry says the export was pseudonymised');
+
+      // 1b. The governance lead (admin: identifiable secondary use) exports people as the record shows them.
+      const identified = await download((await exportAll('/fhir/$export?_type=Patient,Encounter', 'root')).status.json() as Manifest, 'root');
+      assert.deepEqual(identified.get('Patient')!.map((p) => p.id).sort(), [A, B, C].sort());
+      const aIdentified = identified.get('Patient')!.find((p) => p.id === A) as { identifier: { value: string }[]; link?: unknown[] };
+      assert.ok(aIdentified.identifier.some((i) => i.value === '9434765919'));
+      assert.ok(aIdentified.link?.length, 'linked to the source Patients');
+      for (const e of everything.entry!.filter((x) => x.resource!.resourceType === 'Encounter')) {
+        assert.deepEqual(identified.get('Encounter')!.find((r) => r.id === e.resource!.id), e.resource, `Encounter ${e.resource!.id} as $everything shows it`);
+      }
 
       // 2. Hostile file names: never a path, always 400 or 404.
       for (const bad of [
@@ -161,7 +181,7 @@ for (const target of await testDatabases()) {
       const since = (await exportAll('/fhir/$export?_since=2025-10-15T00:00:00Z&_outputFormat=application%2Ffhir%2Bndjson', 'ann')).status.json() as Manifest;
       const sinceFiles = await download(since, 'ann');
       assert.deepEqual([...sinceFiles.keys()].sort(), ['Observation', 'Patient'], 'only what changed after _since');
-      assert.deepEqual(sinceFiles.get('Patient')!.map((p) => p.id), [B]);
+      assert.deepEqual(sinceFiles.get('Patient')!.map((p) => p.id), [pseudonym(B)]);
       assert.deepEqual(sinceFiles.get('Observation')!.map((o) => o.id), [fhirLogicalId('gp:P91001', 'Observation', 'obs-b')]);
       const posted = (await exportAll('/fhir/Patient/$export', 'root', { method: 'POST', payload: { resourceType: 'Parameters', parameter: [{ name: '_type', valueString: 'Patient' }, { name: '_type', valueString: 'Encounter' }] } })).status.json() as Manifest;
       assert.deepEqual([...new Set(posted.output.map((o) => o.type))].sort(), ['Encounter', 'Patient'], 'admin, Patient level, POST');
@@ -286,7 +306,8 @@ for (const target of await testDatabases()) {
         assert.equal(f.statusCode, 200);
         lines.push(...f.body.trimEnd().split('\n'));
       }
-      assert.deepEqual(lines.map((l) => (JSON.parse(l) as Resource).id).sort(), [A, B, C].sort());
+      const pseudonym = pseudonymFor(await pseudonymKey(db));
+      assert.deepEqual(lines.map((l) => (JSON.parse(l) as Resource).id).sort(), [A, B, C].map(pseudonym).sort(), 'pseudonymised for the analyst');
     } finally {
       for (const app of apps) await app.close();
       await db.drop();

@@ -2,14 +2,15 @@
  * The feeds' health for the integration team (HTTP `/ingest/feeds`): per source system its last
  * message, how many messages were accepted and ignored and how many items were quarantined (all
  * time and the last 24 hours), and messages per hour over the last 24 hours or 7 days. Read from
- * the message log (`ingest_message`: one row per message, its latest arrival) and the quarantine,
- * which ingest owns. Counts only, no personal data; still asked of the decision point
+ * the writer's running counts of the message log (`ingest_feed_count`), bounded windows of the log
+ * (`ingest_message`: one row per message, its latest arrival) and the quarantine, which ingest owns. Counts only, no personal data; still asked of the decision point
  * (access/policy.ts, action `feeds`: the integration team and administrators, for
  * administration), which fails closed. Not audited: nothing about anyone is shown.
  */
 import { forbidden, invalid, type RequestContext } from '../access/context.ts';
 import { currentPolicy, decide, type Policy } from '../access/policy.ts';
 import type { Queryable } from '../db/database.ts';
+import { readFeedCounts } from './feed-counts.ts';
 import { sourceKeyProblem } from './feeds.ts';
 
 export interface FeedSummary {
@@ -59,19 +60,18 @@ export interface FeedHourly {
 // Times as ISO 8601 UTC whatever the session's time zone, on both databases.
 const iso = (col: string) => `to_char(${col} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 
-/** Per source system: last message and counts. */
+/**
+ * Per source system: last message and counts. Cheap whatever the size of the message log: the
+ * all-time counts are the writer's running counts (feed-counts.ts), the last 24 hours a window
+ * read by the `received_at` index, the latest times one index lookup per source (as
+ * feed-freshness.ts); the quarantine (small, and its items change status) is counted as it is.
+ */
 export async function readFeedsStatus(db: Queryable, now = new Date()): Promise<FeedsStatus> {
   const since = new Date(now.getTime() - 24 * 3_600_000).toISOString();
-  const [messages, quarantine] = await Promise.all([
-    db.query<{ source: string; formats: string[]; last: string | null; last_accepted: string | null; accepted: number; ignored: number; accepted_24h: number; ignored_24h: number }>(
-      `SELECT source_system AS source, array_agg(DISTINCT format ORDER BY format) AS formats,
-              ${iso('max(received_at)')} AS last,
-              ${iso("max(received_at) FILTER (WHERE outcome = 'accepted')")} AS last_accepted,
-              count(*) FILTER (WHERE outcome = 'accepted')::int AS accepted,
-              count(*) FILTER (WHERE outcome = 'ignored')::int AS ignored,
-              count(*) FILTER (WHERE outcome = 'accepted' AND received_at >= $1::timestamptz)::int AS accepted_24h,
-              count(*) FILTER (WHERE outcome = 'ignored' AND received_at >= $1::timestamptz)::int AS ignored_24h
-         FROM ingest_message GROUP BY source_system`,
+  const [counts, recent, quarantine] = await Promise.all([
+    readFeedCounts(db),
+    db.query<{ source: string; outcome: string; n: number }>(
+      `SELECT source_system AS source, outcome, count(*)::int AS n FROM ingest_message WHERE received_at >= $1::timestamptz GROUP BY source_system, outcome`,
       [since],
     ),
     db.query<{ source: string | null; formats: string[]; last: string | null; total: number; open: number; last_24h: number }>(
@@ -82,6 +82,26 @@ export async function readFeedsStatus(db: Queryable, now = new Date()): Promise<
       [since],
     ),
   ]);
+  const counted = [...new Set(counts.map((c) => c.source))].sort();
+  const latestTimes = counted.length
+    ? await db.query<{ source: string; last: string | null; last_accepted: string | null }>(
+        `SELECT s.source,
+                ${iso(`(SELECT m.received_at FROM ingest_message m WHERE m.source_system = s.source ORDER BY m.received_at DESC LIMIT 1)`)} AS last,
+                ${iso(`(SELECT m.received_at FROM ingest_message m WHERE m.source_system = s.source AND m.outcome = 'accepted' ORDER BY m.received_at DESC LIMIT 1)`)} AS last_accepted
+           FROM unnest($1::text[]) AS s(source)`,
+        [counted],
+      )
+    : { rows: [] };
+  const messages = counted.map((source) => {
+    const of = counts.filter((c) => c.source === source);
+    const n = (outcome: string) => of.filter((c) => c.outcome === outcome).reduce((t, c) => t + c.messages, 0);
+    const r = (outcome: string) => recent.rows.filter((x) => x.source === source && x.outcome === outcome).reduce((t, x) => t + x.n, 0);
+    const times = latestTimes.rows.find((x) => x.source === source);
+    return {
+      source, formats: [...new Set(of.flatMap((c) => c.formats))].sort(), last: times?.last ?? null, last_accepted: times?.last_accepted ?? null,
+      accepted: n('accepted'), ignored: n('ignored'), accepted_24h: r('accepted'), ignored_24h: r('ignored'),
+    };
+  });
   const bySource = new Map<string | null, FeedSummary>();
   const entry = (source: string | null): FeedSummary => {
     let s = bySource.get(source);
@@ -91,7 +111,7 @@ export async function readFeedsStatus(db: Queryable, now = new Date()): Promise<
     }
     return s;
   };
-  for (const m of messages.rows) {
+  for (const m of messages) {
     const s = entry(m.source);
     s.formats = [...new Set([...s.formats, ...m.formats])].sort();
     s.lastReceivedAt = latest(s.lastReceivedAt, m.last);

@@ -3,7 +3,7 @@
  * became of it — accepted and ignored messages (the message log), quarantined items, and the runs
  * (one per file or connection) with their counts. Newest first. Read-only.
  */
-import type { Database } from '../db/database.ts';
+import type { Queryable } from '../db/database.ts';
 
 export type LogOutcome = 'accepted' | 'ignored' | 'quarantined';
 export const LOG_OUTCOMES: readonly LogOutcome[] = ['accepted', 'ignored', 'quarantined'];
@@ -67,7 +67,7 @@ export interface IngestLog {
 const iso = (col: string) => `to_char(${col} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 
 /** The newest messages, quarantined items and runs matching the filter. */
-export async function readIngestLog(db: Database, f: IngestLogFilter = {}): Promise<IngestLog> {
+export async function readIngestLog(db: Queryable, f: IngestLogFilter = {}): Promise<IngestLog> {
   const limit = Math.max(1, Math.min(f.limit ?? 50, 10_000));
   const params = [f.source ?? null, f.since?.toISOString() ?? null, f.outcome ?? null, limit];
   // Each part reads its newest rows by its received_at index, then the two are merged.

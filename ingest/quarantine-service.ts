@@ -60,17 +60,11 @@ export async function listQuarantineFor(ctx: RequestContext, f: QuarantineFilter
       return { kind: 'forbidden' as const, message: `access denied: ${gate.reason}` };
     }
     const page = await listQuarantine(tx, { ...f, limit, offset });
-    const raws = page.items.length
-      ? await tx.query<QuarantinedText & { quarantine_id: number }>(
-          `SELECT quarantine_id::int AS quarantine_id, format, source_system, message_id, raw FROM quarantine WHERE quarantine_id = ANY($1::bigint[])`,
-          [page.items.map((i) => i.quarantine_id)],
-        )
-      : { rows: [] };
-    const rawOf = new Map(raws.rows.map((r) => [r.quarantine_id, r]));
+    const judgedOf = await judgeQuarantinedItems(tx, ctx, policy, page.items.map((i) => i.quarantine_id), now);
     const items: QuarantineListItem[] = [];
     const entries: AuditEntry[] = [];
     for (const item of page.items) {
-      const judged = await judgeItem(tx, ctx, policy, rawOf.get(item.quarantine_id) ?? { ...item, raw: '' }, now);
+      const judged = judgedOf.get(item.quarantine_id) ?? { personIds: [], decision: { kind: 'deny' as const, reason: 'the item could not be read back (fails closed)' } };
       const withheld = judged.decision.kind === 'deny';
       items.push(withheld ? { ...item, message_id: null, origin: '(withheld)', reason: WITHHELD, personIds: judged.personIds, withheld } : { ...item, personIds: judged.personIds, withheld });
       for (const personId of judged.personIds) entries.push(entry(ctx, 'quarantine.list', { personId, decision: judged.decision.kind, reason: withheld ? `withheld: ${judged.decision.reason}` : 'listed (reason and origin)', detail: { id: item.quarantine_id } }));
@@ -166,6 +160,22 @@ export async function discardQuarantinedFor(ctx: RequestContext, id: number, why
     return { kind: 'ok' as const, value: undefined };
   });
   finish(out);
+}
+
+/**
+ * The persons each quarantined item names and the quarantine decision for it (deny when a person
+ * is restricted, or the text flags them so): for every view that shows items' reasons (the
+ * quarantine list, the ingest log), inside the caller's transaction.
+ */
+export async function judgeQuarantinedItems(tx: Queryable, ctx: RequestContext, policy: Policy | null, ids: readonly number[], now: Date): Promise<Map<number, { personIds: string[]; decision: Decision }>> {
+  const out = new Map<number, { personIds: string[]; decision: Decision }>();
+  if (!ids.length) return out;
+  const raws = await tx.query<QuarantinedText & { quarantine_id: number }>(
+    `SELECT quarantine_id::int AS quarantine_id, format, source_system, message_id, raw FROM quarantine WHERE quarantine_id = ANY($1::bigint[])`,
+    [ids],
+  );
+  for (const r of raws.rows) out.set(r.quarantine_id, await judgeItem(tx, ctx, policy, r, now));
+  return out;
 }
 
 /** The persons an item names and the decision for it (deny when any of them is restricted). */

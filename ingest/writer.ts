@@ -19,6 +19,8 @@ import { applyMerge, resolveIdentities } from '../mpi/link.ts';
 import { identityKey } from '../mpi/identity.ts';
 import { NON_PERSONAL_TYPES } from './fhir/r4.ts';
 import { recordRestrictions } from '../access/restrictions.ts';
+import { addFeedCounts, countDeltas } from './feed-counts.ts';
+import { DIRECTIVE_TYPES, recordFeedDirectives, type DirectiveMessage } from '../access/feed-directive-service.ts';
 import { layoutOf } from '../db/layout.ts';
 
 /** What happened to one item of a batch. */
@@ -189,14 +191,19 @@ async function writeInTransaction(tx: Queryable, items: readonly IngestItem[], l
 
   // 1. Message log: what have we seen before, and was it the same?
   const logged = new Map<string, string>();
+  // Each logged message's outcome before this batch, for the running counts (feed-counts.ts).
+  const loggedAs = new Map<string, { outcome: string; format: string }>();
   const keyed = items.filter((i): i is Exclude<IngestItem, RejectedItem> => i.kind !== 'rejected');
   if (keyed.length) {
-    const r = await tx.query<{ source_system: string; message_id: string; content_hash: string }>(
-      `SELECT m.source_system, m.message_id, m.content_hash FROM ingest_message m
+    const r = await tx.query<{ source_system: string; message_id: string; content_hash: string; outcome: string; format: string }>(
+      `SELECT m.source_system, m.message_id, m.content_hash, m.outcome, m.format FROM ingest_message m
          JOIN unnest($1::text[], $2::text[]) AS k(s, id) ON m.source_system = k.s AND m.message_id = k.id`,
       [keyed.map((i) => i.sourceSystem), keyed.map((i) => i.messageId)],
     );
-    for (const row of r.rows) logged.set(identityKey(row.source_system, row.message_id), row.content_hash);
+    for (const row of r.rows) {
+      logged.set(identityKey(row.source_system, row.message_id), row.content_hash);
+      loggedAs.set(identityKey(row.source_system, row.message_id), { outcome: row.outcome, format: row.format });
+    }
   }
 
   const fresh: AcceptedItem[] = [];
@@ -278,6 +285,10 @@ async function writeInTransaction(tx: Queryable, items: readonly IngestItem[], l
     for (const row of r.rows) persons.set(identityKey(row.source_system, row.source_id), row.person_id);
   }
 
+  // 3b. Consent and care teams the feeds sent (access/ owns the tables): applied for the next decision.
+  const directives = directiveMessages(fresh, persons);
+  if (directives.length) await recordFeedDirectives(tx, directives);
+
   // 4. Resources: newest per key within the batch, sorted so concurrent batches lock rows in one order.
   // A personal resource whose Patient has not arrived is kept with no person (pending) and
   // linked when that Patient comes (step 4b).
@@ -347,6 +358,7 @@ async function writeInTransaction(tx: Queryable, items: readonly IngestItem[], l
         ls.map((l) => l.origin),
       ],
     );
+    await addFeedCounts(tx, countDeltas(ls.map((l) => ({ ...l, previous: loggedAs.get(identityKey(l.system, l.id)) }))));
   }
 
   // 6. Quarantine: kept whole for repair; the same item rejected again for the same reason is counted, not copied.
@@ -462,4 +474,22 @@ async function quarantineItems(tx: Queryable, rows: QuarantineRow[]): Promise<vo
 /** The message as received, for quarantine; an item that has no raw text keeps what it said, as JSON. */
 function rawOf(item: Exclude<IngestItem, RejectedItem>): string {
   return item.raw !== undefined ? item.raw : describeItem(item);
+}
+
+/** The messages that carry Consent or CareTeam resources, those resources (and the message's Organizations) read back from their prepared text. */
+function directiveMessages(fresh: readonly AcceptedItem[], persons: ReadonlyMap<string, string>): DirectiveMessage[] {
+  const out: DirectiveMessage[] = [];
+  for (const item of fresh) {
+    if (!item.resources.some((r) => DIRECTIVE_TYPES.has(r.resource.resourceType))) continue;
+    const only = item.identities.length === 1 ? item.identities[0]!.id : null;
+    const resources: DirectiveMessage['resources'] = [];
+    for (const r of item.resources) {
+      if (!DIRECTIVE_TYPES.has(r.resource.resourceType) && r.resource.resourceType !== 'Organization') continue;
+      const subject = r.subject ?? only;
+      const resource = (r.json ? JSON.parse(r.json) : r.resource) as Record<string, unknown>;
+      resources.push({ resource, subject, personId: subject !== null ? (persons.get(identityKey(item.sourceSystem, subject)) ?? null) : null });
+    }
+    out.push({ system: item.sourceSystem, messageId: item.messageId, resources });
+  }
+  return out;
 }

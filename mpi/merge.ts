@@ -47,8 +47,13 @@ export interface MergeOptions {
  * carry different valid NHS numbers, unless opts says a person has checked. Returns the event id.
  */
 export async function mergePersons(db: Database, fromPersonId: string, intoPersonId: string, actor: string, reason: string, opts: MergeOptions = {}): Promise<number> {
+  return db.transaction((tx) => mergePersonsIn(tx, fromPersonId, intoPersonId, actor, reason, opts));
+}
+
+/** mergePersons inside the caller's transaction (so an audit entry can commit with the merge). */
+export async function mergePersonsIn(tx: Queryable, fromPersonId: string, intoPersonId: string, actor: string, reason: string, opts: MergeOptions = {}): Promise<number> {
   if (fromPersonId === intoPersonId) throw new MpiRequestError('invalid', 'a person cannot be merged into itself');
-  return db.transaction(async (tx) => {
+  {
     const persons = await tx.query<{ person_id: string; status: string; merged_into: string | null }>(
       'SELECT person_id, status, merged_into FROM person WHERE person_id = ANY($1::uuid[])',
       [[fromPersonId, intoPersonId]],
@@ -67,7 +72,17 @@ export async function mergePersons(db: Database, fromPersonId: string, intoPerso
       { personId: intoPersonId, kind: 'merge', otherPersonId: fromPersonId, identities: result.identities, persons: result.persons, reason, actor },
     ]);
     return eventId!;
-  });
+  }
+}
+
+/** The persons an MPI event touched (its person, and every person its identities moved from or to), for the access decision before an undo. */
+export async function eventPersons(tx: Queryable, eventId: number): Promise<string[] | null> {
+  const r = await tx.query<{ person_id: string; identities: MovedIdentity[] | null }>('SELECT person_id::text AS person_id, identities FROM mpi_event WHERE event_id = $1', [eventId]);
+  const ev = r.rows[0];
+  if (!ev) return null;
+  const ids = new Set<string>([ev.person_id]);
+  for (const m of ev.identities ?? []) for (const p of [m.from, m.to]) if (p) ids.add(p);
+  return [...ids];
 }
 
 /**

@@ -25,6 +25,9 @@ import {
   countReviews,
   decideReviewIn,
   decisionEventOf,
+  eventPersons,
+  mergePersonsIn,
+  unmergeEventIn,
   getReview,
   listReviews,
   MpiRequestError,
@@ -41,12 +44,13 @@ import { reviewEvidence, type ReviewEvidence } from './review-evidence.ts';
 
 export const MAX_REVIEW_PAGE = 200;
 export type ReviewChoice = 'link' | 'reject' | 'dismiss';
+export type { ReviewIdentity };
 export const REVIEW_CHOICES: readonly ReviewChoice[] = ['link', 'reject', 'dismiss'];
 
 /** One pair in the queue: what it is about without who (no personal data). */
 export interface ReviewQueueItem {
   reviewId: number;
-  status: string;
+  status: ReviewStatus;
   origin: 'matcher' | 'feed';
   /** The weight and match probability when queued. */
   weight: number;
@@ -75,7 +79,7 @@ export interface ReviewQueuePage {
 /** One pair side by side, with the evidence. */
 export interface ReviewPairView {
   reviewId: number;
-  status: string;
+  status: ReviewStatus;
   origin: 'matcher' | 'feed';
   createdAt: string;
   decidedBy: string | null;
@@ -132,7 +136,8 @@ export async function showReviewFor(ctx: RequestContext, reviewId: number, polic
       kind: 'ok',
       value: {
         reviewId,
-        status: review.status,
+        // The table holds REVIEW_STATUSES only.
+        status: review.status as ReviewStatus,
         origin: review.origin,
         createdAt: review.createdAt,
         decidedBy: review.decidedBy,
@@ -156,14 +161,68 @@ export async function decideReviewFor(ctx: RequestContext, reviewId: number, cho
   checkId(reviewId);
   if (!REVIEW_CHOICES.includes(choice)) throw invalid(`decision must be one of ${REVIEW_CHOICES.join(', ')}`);
   const detail = { id: reviewId, decision: choice, ...(opts.despiteDifferentNhsNumbers ? { despiteDifferentNhsNumbers: true } : {}) };
-  return changePair(ctx, policy, reviewId, 'mpi.review.decide', detail, now, (tx) => decideReviewIn(tx, reviewId, choice, ctx.principal.user, opts), (r) => ({ status: r.status, eventId: r.eventId }));
+  const open = (tx: Queryable) => openPair(tx, ctx, policy, reviewId, 'mpi.review.decide', detail, now);
+  return changePair(ctx, open, detail, now, (tx) => decideReviewIn(tx, reviewId, choice, ctx.principal.user, opts), (r) => ({ status: r.status, eventId: r.eventId }));
 }
 
 /** Undoes a pair's decision (merge.ts `undoReviewDecisionIn`): the pair is open again, the identities where they were. */
 export async function undoReviewFor(ctx: RequestContext, reviewId: number, reason: string | undefined, policy: Policy | null = currentPolicy(), now = new Date()): Promise<ReviewUndo> {
   checkId(reviewId);
   const why = reason?.trim().slice(0, 500) || 'undo review decision';
-  return changePair(ctx, policy, reviewId, 'mpi.review.undo', { id: reviewId, why }, now, (tx) => undoReviewDecisionIn(tx, reviewId, ctx.principal.user, why), (r) => ({ undoneEventId: r.undoneEventId, eventId: r.eventId }));
+  const open = (tx: Queryable) => openPair(tx, ctx, policy, reviewId, 'mpi.review.undo', { id: reviewId, why }, now);
+  return changePair(ctx, open, { id: reviewId, why }, now, (tx) => undoReviewDecisionIn(tx, reviewId, ctx.principal.user, why), (r) => ({ undoneEventId: r.undoneEventId, eventId: r.eventId }));
+}
+
+/**
+ * Merges one person into another (merge.ts `mergePersonsIn`, `bevan mpi merge`): the same gate
+ * and per-person decision as a review decision (both persons; restricted people withheld),
+ * audited (`mpi.merge`, one entry per person) in the transaction of the merge.
+ */
+export async function mergePersonsFor(ctx: RequestContext, fromPersonId: string, intoPersonId: string, reason: string, opts: MergeOptions = {}, policy: Policy | null = currentPolicy(), now = new Date()): Promise<{ eventId: number }> {
+  for (const id of [fromPersonId, intoPersonId]) if (!PERSON_ID.test(id)) throw invalid(`"${id}" is not a person id (a UUID)`);
+  const why = reason.trim().slice(0, 500);
+  if (!why) throw invalid('a merge needs a reason (kept in the event log)');
+  const detail = { from: fromPersonId, into: intoPersonId, why, ...(opts.despiteDifferentNhsNumbers ? { despiteDifferentNhsNumbers: true } : {}) };
+  const open = (tx: Queryable) => openPeople(tx, ctx, policy, [fromPersonId, intoPersonId], 'mpi.merge', detail, now);
+  return changePair(ctx, open, detail, now, async (tx) => ({ eventId: await mergePersonsIn(tx, fromPersonId, intoPersonId, ctx.principal.user, why, opts) }), (r) => ({ eventId: r.eventId }));
+}
+
+/**
+ * Undoes any MPI event (merge, link, unlink, reject: merge.ts `unmergeEventIn`, `bevan mpi
+ * unmerge`): decided for every person the event touched, audited (`mpi.unmerge`) with the undo.
+ */
+export async function unmergeEventFor(ctx: RequestContext, eventId: number, reason: string | undefined, policy: Policy | null = currentPolicy(), now = new Date()): Promise<{ eventId: number; undoneBy: number }> {
+  if (!Number.isSafeInteger(eventId) || eventId < 1) throw invalid(`"${String(eventId)}" is not an MPI event id (a whole number from 1)`);
+  const why = reason?.trim().slice(0, 500) || 'unmerge';
+  const detail = { event: eventId, why };
+  const open = async (tx: Queryable): Promise<Outcome<{ entries: AuditEntry[] }>> => {
+    const persons = await eventPersons(tx, eventId);
+    if (!persons) {
+      await appendAuditBatch(tx, [auditEntry(ctx, 'mpi.unmerge', { reason: 'not found', detail })], now);
+      return { kind: 'not-found', message: `no MPI event ${eventId}` };
+    }
+    return openPeople(tx, ctx, policy, persons, 'mpi.unmerge', detail, now);
+  };
+  return changePair(ctx, open, detail, now, async (tx) => ({ eventId, undoneBy: await unmergeEventIn(tx, eventId, ctx.principal.user, why) }), (r) => ({ undoneBy: r.undoneBy }));
+}
+
+const PERSON_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** The gate and the decision for each person a change touches; a refusal is audited here, a permit returns the entries to write with the change. */
+async function openPeople(tx: Queryable, ctx: RequestContext, policy: Policy | null, personIds: readonly string[], action: string, detail: Record<string, unknown>, now: Date): Promise<Outcome<{ entries: AuditEntry[] }>> {
+  const gate = decide(policy, { action: 'mpi-review', principal: ctx.principal, purpose: ctx.purpose, facts: null, now });
+  if (gate.kind === 'deny') {
+    await appendAuditBatch(tx, [auditEntry(ctx, action, { decision: 'deny', reason: gate.reason, detail })], now);
+    return { kind: 'forbidden', message: `access denied: ${gate.reason}` };
+  }
+  const judged = await judgePersons(tx, ctx, policy, [...new Set(personIds)], now);
+  const base = { decision: judged.decision.kind, reason: judged.decision.reason, detail };
+  const entries = judged.personIds.map((personId) => auditEntry(ctx, action, { ...base, personId }));
+  if (judged.decision.kind === 'deny') {
+    await appendAuditBatch(tx, entries, now);
+    return { kind: 'forbidden', message: `access denied: ${judged.decision.reason}` };
+  }
+  return { kind: 'ok', value: { entries } };
 }
 
 /**
@@ -173,9 +232,7 @@ export async function undoReviewFor(ctx: RequestContext, reviewId: number, reaso
  */
 async function changePair<T>(
   ctx: RequestContext,
-  policy: Policy | null,
-  reviewId: number,
-  action: string,
+  open: (tx: Queryable) => Promise<Outcome<{ entries: AuditEntry[] }>>,
   detail: Record<string, unknown>,
   now: Date,
   change: (tx: Queryable) => Promise<T>,
@@ -184,7 +241,7 @@ async function changePair<T>(
   let planned: AuditEntry[] = [];
   try {
     const out = await ctx.db.transaction(async (tx): Promise<Outcome<T>> => {
-      const opened = await openPair(tx, ctx, policy, reviewId, action, detail, now);
+      const opened = await open(tx);
       if (opened.kind !== 'ok') return opened;
       planned = opened.value.entries;
       const r = await change(tx);
@@ -194,7 +251,8 @@ async function changePair<T>(
     return finishOutcome(out);
   } catch (err) {
     if (!(err instanceof MpiRequestError)) throw err;
-    const message = err.message.replace('repeat with --despite-different-nhs-numbers', 'decide again with "despiteDifferentNhsNumbers": true');
+    // One message for both edges: the CLI's flag and the HTTP body's field.
+    const message = err.message.replace('repeat with --despite-different-nhs-numbers', 'decide again with --despite-different-nhs-numbers (HTTP: "despiteDifferentNhsNumbers": true)');
     if (planned.length) await ctx.db.transaction((tx) => appendAuditBatch(tx, planned.map((e) => ({ ...e, reason: `refused: ${message}`.slice(0, 1000) })), now));
     throw new BevanError(err.kind, message);
   }
@@ -236,7 +294,11 @@ async function openPair(
 
 /** The persons a pair's identities are in now, and the decision for it (deny when any of them is denied). */
 async function judgePair(tx: Queryable, ctx: RequestContext, policy: Policy | null, review: Review, now: Date): Promise<{ personIds: string[]; decision: Decision }> {
-  const personIds = [...new Set([review.identity.personId, review.candidate.personId].filter((p): p is string => !!p))];
+  return judgePersons(tx, ctx, policy, [...new Set([review.identity.personId, review.candidate.personId].filter((p): p is string => !!p))], now);
+}
+
+/** The decision for a change touching these persons (deny when any of them is denied). */
+async function judgePersons(tx: Queryable, ctx: RequestContext, policy: Policy | null, personIds: string[], now: Date): Promise<{ personIds: string[]; decision: Decision }> {
   let decision: Decision = decide(policy, { action: 'mpi-review', principal: ctx.principal, purpose: ctx.purpose, facts: null, now });
   for (const personId of personIds) {
     const d = await decideForPerson(tx, ctx, policy, { personId }, ['mpi-review'], now);
@@ -251,7 +313,7 @@ function queueItem(r: Review, withheld: boolean): ReviewQueueItem {
   const d = (r.detail ?? {}) as { probability?: unknown; conflict?: unknown };
   return {
     reviewId: r.reviewId,
-    status: r.status,
+    status: r.status as ReviewStatus,
     origin: r.origin,
     weight: r.weight,
     probability: typeof d.probability === 'number' ? d.probability : null,

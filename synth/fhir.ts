@@ -168,6 +168,7 @@ export function gpBundle(person: Person, history: History, reg: GpRegistration, 
       ...(v.dose !== undefined ? { protocolApplied: [{ series: 'UK routine immunisation schedule', doseNumberPositiveInt: v.dose }] } : {}),
     });
   }
+  for (const r of sharingResources(person, history, reg, subject, windowEnd)) add(r);
   return { bundle: wrap(), resources: entries.length };
 
   function wrap(): Bundle {
@@ -196,4 +197,41 @@ function category(code: string): CodeableConcept {
 function quantity(value: number, key: string) {
   const def = OBS[key]!;
   return { value, unit: def.unit, system: UCUM, code: def.ucum };
+}
+
+/** The community provider whose district nurses the GP names on a care team (its ODS code, as policy.json's sourceOrganisations maps csv:community). */
+const COMMUNITY_PROVIDER_ODS = 'RM3';
+
+/**
+ * Consent and care team records a GP system holds (access/feed-directives.ts reads them): a
+ * Type 1 objection for about one person in 37, dissent from sharing the record with other
+ * organisations for about one in 89, and, for frail or palliative people the community nurses
+ * see, a care team of their GP (for the practice) and the district nursing service. Chosen by
+ * the person's index, not the random stream, so every other resource of the population is as before.
+ */
+function sharingResources(person: Person, history: History, reg: GpRegistration, subject: Reference<Patient>, windowEnd: number): Resource[] {
+  const out: Resource[] = [];
+  const recorded = isoDate(Math.min(windowEnd, person.registeredDay + 30));
+  const privacy = { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/consentscope', code: 'patient-privacy', display: 'Privacy Consent' }] };
+  const consent = (suffix: string, code: string, display: string): Resource => ({
+    resourceType: 'Consent', id: `${reg.patientId}-${suffix}`, status: 'active', scope: privacy,
+    category: [sct(code, display)], patient: subject, dateTime: recorded,
+    organization: [{ identifier: { system: ODS_SYSTEM, value: reg.practice.ods } }],
+    provision: { type: 'deny', period: { start: recorded } },
+  } as Resource);
+  if (person.index % 37 === 5) out.push(consent('type1', '827241000000103', 'Dissent from secondary use of general practitioner patient identifiable data'));
+  if (person.index % 89 === 13) out.push(consent('sharing', '416409005', 'Refused consent for upload to local shared electronic record'));
+  const frail = history.frailtyRecorded !== undefined || person.conditions.palliative !== undefined;
+  if (frail && history.community.length) {
+    const start = isoDate(Math.min(windowEnd, history.community[0]!.day));
+    out.push({
+      resourceType: 'CareTeam', id: `${reg.patientId}-careteam`, status: 'active', name: 'Neighbourhood care team', subject, period: { start },
+      managingOrganization: [{ identifier: { system: ODS_SYSTEM, value: reg.practice.ods }, display: reg.practice.name }],
+      participant: [
+        { role: [sct('62247001', 'General practitioner')], member: { type: 'Practitioner', display: 'Registered GP' }, onBehalfOf: { identifier: { system: ODS_SYSTEM, value: reg.practice.ods } }, period: { start } },
+        { role: [sct('224535009', 'Registered nurse')], member: { type: 'Organization', identifier: { system: ODS_SYSTEM, value: COMMUNITY_PROVIDER_ODS }, display: 'District nursing' }, period: { start } },
+      ],
+    } as Resource);
+  }
+  return out;
 }

@@ -12,60 +12,22 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { AxeBuilder } from '@axe-core/playwright';
-import { WEB_DIST } from '../http/web.ts';
+import { axe, launchChromium, NO_CHROMIUM, open, shot, signIn } from './browser-kit.ts';
 import { PASSWORD, startTestLocality, type TestLocality } from './test-locality.ts';
 
-const CHROMIUM = process.env.BEVAN_CHROMIUM ?? '/usr/bin/chromium';
-const SHOTS = join(import.meta.dirname, '..', 'out', 'screenshots');
 
 function formatted(nhs: string): string {
   return `${nhs.slice(0, 3)} ${nhs.slice(3, 6)} ${nhs.slice(6)}`;
 }
 
-async function axe(page: Page, what: string): Promise<void> {
-  const r = await new AxeBuilder({ page }).withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa', 'best-practice']).analyze();
-  const bad = r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-  assert.deepEqual(
-    bad.map((v) => `${v.id} (${v.impact}): ${v.help} — ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(' | ')}`),
-    [],
-    `axe on ${what}`,
-  );
-}
 
-async function shot(page: Page, name: string): Promise<void> {
-  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
-}
 
-/** A new browser context whose console errors and page errors fail the test. */
-async function open(browser: Browser, base: string, viewport = { width: 1366, height: 768 }): Promise<{ context: BrowserContext; page: Page; errors: string[] }> {
-  const context = await browser.newContext({ baseURL: base, viewport, locale: 'en-GB', timezoneId: 'Europe/London' });
-  const page = await context.newPage();
-  const errors: string[] = [];
-  page.on('console', (m) => {
-    // A 401/403 the page handles is logged by Chromium as a failed resource: not an application error.
-    if (m.type() === 'error' && !/status of (401|403|404)/.test(m.text())) errors.push(m.text());
-  });
-  page.on('pageerror', (e) => errors.push(String(e)));
-  page.setDefaultTimeout(15_000);
-  return { context, page, errors };
-}
 
-async function signIn(page: Page, user: string): Promise<void> {
-  await page.getByLabel('Username').fill(user);
-  await page.getByLabel('Password').fill(PASSWORD);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-}
 
-test('web application in Chromium: sign in, find, read, filter, sign out, denied, break-glass', { skip: !existsSync(CHROMIUM) && `no Chromium at ${CHROMIUM} (apt-get install chromium)` }, async (t) => {
-  assert.ok(existsSync(join(WEB_DIST, 'index.html')), 'the web application is built (npm run build:web)');
-  mkdirSync(SHOTS, { recursive: true });
+test('web application in Chromium: sign in, find, read, filter, sign out, denied, break-glass', { skip: NO_CHROMIUM }, async (t) => {
   const loc: TestLocality = await startTestLocality();
   console.log(`# locality: generated in ${loc.seconds.generate.toFixed(1)} s, ingested and matched in ${loc.seconds.ingest.toFixed(1)} s; person with ${loc.person.systems.length} sources: ${loc.person.systems.join(', ')}`);
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-dev-shm-usage'] });
+  const browser = await launchChromium();
   const p = loc.person;
   try {
     const gp = await open(browser, loc.url);
@@ -77,7 +39,7 @@ test('web application in Chromium: sign in, find, read, filter, sign out, denied
       await axe(page, 'sign-in page');
       await shot(page, '01-sign-in');
       // A wrong password: the error summary, focused.
-      await signIn(page, loc.users.gp.replace('gp', 'nobody'));
+      await signIn(page, loc.users.gp.replace('gp', 'nobody'), { here: true });
       await page.getByRole('heading', { name: 'There is a problem' }).waitFor();
       await axe(page, 'sign-in error');
       await shot(page, '02-sign-in-error');
@@ -212,7 +174,7 @@ test('web application in Chromium: sign in, find, read, filter, sign out, denied
       try {
         await ex.page.clock.install();
         await ex.page.goto('/');
-        await signIn(ex.page, loc.users.gp);
+        await signIn(ex.page, loc.users.gp, { here: true });
         await ex.page.getByRole('heading', { level: 1, name: 'Find a person' }).waitFor();
         const notice = ex.page.getByText(/You will be signed out at|Your session ends at/);
         assert.equal(await notice.count(), 0, 'no notice while the session has long to run');
@@ -235,7 +197,7 @@ test('web application in Chromium: sign in, find, read, filter, sign out, denied
       // A shared link: sign in first, then the record's address.
       await fp.goto(`/person/${p.personId}`);
       await fp.getByRole('heading', { level: 1, name: 'Sign in' }).waitFor();
-      await signIn(fp, loc.users.farGp);
+      await signIn(fp, loc.users.farGp, { here: true });
       await fp.getByRole('heading', { level: 1, name: 'Access denied' }).waitFor();
       assert.match(fp.url(), new RegExp(`/person/${p.personId}$`));
       assert.match(await fp.getByTestId('denied-reason').innerText(), /You do not have a care relationship with this person/);

@@ -11,57 +11,21 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { AxeBuilder } from '@axe-core/playwright';
 import { addUser } from '../access/users.ts';
-import { WEB_DIST } from '../http/web.ts';
 import { msh, seg } from '../ingest/hl7v2/fixtures/samples.ts';
 import { parseText } from '../ingest/quarantine.ts';
 import { writeBatch } from '../ingest/writer.ts';
 import type { SourceIdentity } from '../mpi/identity.ts';
 import { resolveIdentities } from '../mpi/link.ts';
 import { runMatcher } from '../mpi/matcher.ts';
+import { axe, launchChromium, NO_CHROMIUM, open, shot, signIn } from './browser-kit.ts';
 import { PASSWORD, startTestLocality, type TestLocality } from './test-locality.ts';
 
-const CHROMIUM = process.env.BEVAN_CHROMIUM ?? '/usr/bin/chromium';
-const SHOTS = join(import.meta.dirname, '..', 'out', 'screenshots');
 const INTEGRATION_USER = 'web-integration';
 
-async function axe(page: Page, what: string): Promise<void> {
-  const r = await new AxeBuilder({ page }).withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa', 'best-practice']).analyze();
-  const bad = r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-  assert.deepEqual(
-    bad.map((v) => `${v.id} (${v.impact}): ${v.help} — ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(' | ')}`),
-    [],
-    `axe on ${what}`,
-  );
-}
 
-async function shot(page: Page, name: string): Promise<void> {
-  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
-}
 
-async function open(browser: Browser, base: string): Promise<{ context: BrowserContext; page: Page; errors: string[] }> {
-  const context = await browser.newContext({ baseURL: base, viewport: { width: 1366, height: 768 }, locale: 'en-GB', timezoneId: 'Europe/London' });
-  const page = await context.newPage();
-  const errors: string[] = [];
-  page.on('console', (m) => {
-    // A 401/403/404 the page handles is logged by Chromium as a failed resource: not an application error.
-    if (m.type() === 'error' && !/status of (401|403|404|409)/.test(m.text())) errors.push(m.text());
-  });
-  page.on('pageerror', (e) => errors.push(String(e)));
-  page.setDefaultTimeout(15_000);
-  return { context, page, errors };
-}
 
-async function signIn(page: Page, user: string): Promise<void> {
-  await page.goto('/');
-  await page.getByLabel('Username').fill(user);
-  await page.getByLabel('Password').fill(PASSWORD);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-}
 
 /** An HL7 ADT A08 about a hospital identity of the locality, with its date of birth as given. */
 function a08(system: string, mrn: string, nhs: string | null, family: string, given: string, sex: string | null, dob: string): string {
@@ -77,9 +41,7 @@ const PAIR: SourceIdentity[] = [
   { system: 'csv:socialcare', id: 'WEB-PAIR-S', family: 'Featherstone', given: 'Doris', birthDate: '1950-03-01', sex: 'female', postcode: 'M20 3QQ' },
 ];
 
-test("the integration team's screens in Chromium: feeds, quarantine repair and replay, MPI link and undo", { skip: !existsSync(CHROMIUM) && `no Chromium at ${CHROMIUM} (apt-get install chromium)` }, async (t) => {
-  assert.ok(existsSync(join(WEB_DIST, 'index.html')), 'the web application is built (npm run build:web)');
-  mkdirSync(SHOTS, { recursive: true });
+test("the integration team's screens in Chromium: feeds, quarantine repair and replay, MPI link and undo", { skip: NO_CHROMIUM }, async (t) => {
   const loc: TestLocality = await startTestLocality();
   const { db } = loc;
   await addUser(db, { username: INTEGRATION_USER, role: 'integration', organisation: 'TRAFFORD', password: PASSWORD });
@@ -109,9 +71,9 @@ test("the integration team's screens in Chromium: feeds, quarantine repair and r
   const sources = (await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM (SELECT source_system FROM ingest_message UNION SELECT source_system FROM quarantine) x`)).rows[0]!.n;
   const audit = (action: string) => db.query<{ decision: string | null; person_id: string | null; detail: Record<string, unknown> | null }>(`SELECT decision, person_id::text AS person_id, detail FROM audit_log WHERE actor = $1 AND action = $2 ORDER BY audit_id`, [INTEGRATION_USER, action]);
 
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-dev-shm-usage'] });
+  const browser = await launchChromium();
   try {
-    const it = await open(browser, loc.url);
+    const it = await open(browser, loc.url, { handled: [409] });
     const page = it.page;
 
     await t.test('the feeds: every source with its last message and counts, and messages per hour', async () => {
@@ -231,7 +193,7 @@ test("the integration team's screens in Chromium: feeds, quarantine repair and r
     await it.context.close();
 
     await t.test("a GP sees none of the integration team's screens and is refused at their addresses (audited)", async () => {
-      const gp = await open(browser, loc.url);
+      const gp = await open(browser, loc.url, { handled: [409] });
       try {
         await signIn(gp.page, loc.users.gp);
         await gp.page.getByRole('heading', { level: 1, name: 'Find a person' }).waitFor();

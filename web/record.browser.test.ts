@@ -11,52 +11,16 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { AxeBuilder } from '@axe-core/playwright';
 import { issueToken } from '../access/tokens.ts';
 import { addUser } from '../access/users.ts';
-import { WEB_DIST } from '../http/web.ts';
 import { insertResource } from '../record/test-fixtures.ts';
+import { axe, launchChromium, NO_CHROMIUM, open, shot, signIn } from './browser-kit.ts';
 import { PASSWORD, startTestLocality, type TestLocality } from './test-locality.ts';
 
-const CHROMIUM = process.env.BEVAN_CHROMIUM ?? '/usr/bin/chromium';
-const SHOTS = join(import.meta.dirname, '..', 'out', 'screenshots');
 
-async function axe(page: Page, what: string): Promise<void> {
-  const r = await new AxeBuilder({ page }).withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa', 'best-practice']).analyze();
-  const bad = r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-  assert.deepEqual(
-    bad.map((v) => `${v.id} (${v.impact}): ${v.help} — ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(' | ')}`),
-    [],
-    `axe on ${what}`,
-  );
-}
 
-async function shot(page: Page, name: string): Promise<void> {
-  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
-}
 
-async function open(browser: Browser, base: string): Promise<{ context: BrowserContext; page: Page; errors: string[] }> {
-  const context = await browser.newContext({ baseURL: base, viewport: { width: 1366, height: 768 }, locale: 'en-GB', timezoneId: 'Europe/London' });
-  const page = await context.newPage();
-  const errors: string[] = [];
-  page.on('console', (m) => {
-    // A 401/403/404 the page handles is logged by Chromium as a failed resource: not an application error.
-    if (m.type() === 'error' && !/status of (401|403|404)/.test(m.text())) errors.push(m.text());
-  });
-  page.on('pageerror', (e) => errors.push(String(e)));
-  page.setDefaultTimeout(15_000);
-  return { context, page, errors };
-}
 
-async function signIn(page: Page, user: string): Promise<void> {
-  await page.goto('/');
-  await page.getByLabel('Username').fill(user);
-  await page.getByLabel('Password').fill(PASSWORD);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-}
 
 interface Chosen {
   personId: string;
@@ -91,11 +55,9 @@ async function choosePerson(loc: TestLocality): Promise<Chosen> {
   return { personId: x.person_id, nhsNumber: x.nhs_number, practice: x.practice, family: x.family, systems: x.systems, identities: x.identities, familyDiffers: x.family_differs, birthDiffers: x.birth_differs, postcodeDiffers: x.postcode_differs };
 }
 
-test('record page in Chromium: identity, freshness, care team, who has looked, break-glass countdown', { skip: !existsSync(CHROMIUM) && `no Chromium at ${CHROMIUM} (apt-get install chromium)` }, async (t) => {
-  assert.ok(existsSync(join(WEB_DIST, 'index.html')), 'the web application is built (npm run build:web)');
-  mkdirSync(SHOTS, { recursive: true });
+test('record page in Chromium: identity, freshness, care team, who has looked, break-glass countdown', { skip: NO_CHROMIUM }, async (t) => {
   const loc = await startTestLocality();
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-dev-shm-usage'] });
+  const browser = await launchChromium();
   try {
     const p = await choosePerson(loc);
     console.log(`# person with ${p.identities} source records from ${p.systems.join(', ')}; differs on ${[p.familyDiffers && 'surname', p.birthDiffers && 'date of birth', p.postcodeDiffers && 'postcode'].filter(Boolean).join(', ')}`);

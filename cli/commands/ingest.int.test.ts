@@ -5,24 +5,15 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { CSV_CONTRACTS } from '../../ingest/csv/contracts.ts';
+import { bevanIn } from '../../test/bevan-cli.ts';
 
-const BEVAN = fileURLToPath(new URL('../../bin/bevan.mjs', import.meta.url));
 const dir = await mkdtemp(join(tmpdir(), 'bevan-cli-ingest-'));
 test.after(() => rm(dir, { recursive: true, force: true }));
-const data = join(dir, 'data');
-
-function bevan(...args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const env = { ...process.env };
-  delete env.DATABASE_URL; // this test's database is its own PGlite folder
-  const r = spawnSync(process.execPath, [BEVAN, ...args, '--data', data], { cwd: dir, env, encoding: 'utf8', timeout: 300_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const bevan = bevanIn(dir);
 
 const COLUMNS = CSV_CONTRACTS.find((c) => c.name === 'community-contact')!.columns.map((c) => c.name);
 const contacts = (id: string) =>
@@ -66,7 +57,16 @@ test('bevan ingest: feeds file, --source, --json shape, ingest log beside a file
 
   await t.test('`ingest log` is the log even beside a file called log; ./log ingests the file', async () => {
     await writeFile(join(dir, 'log'), contacts('L1'));
-    const log = bevan('ingest', 'log', '--json', '--source', 'csv:other-community');
+    // The log is the feeds' administration view: a named user of the integration team.
+    assert.equal(bevan('user', 'add', 'int1', '--role', 'integration').code, 0);
+    assert.equal(bevan('user', 'add', 'dr.jones', '--role', 'gp', '--org', 'P91001').code, 0);
+    const nobody = bevan('ingest', 'log', '--json');
+    assert.equal(nobody.code, 77);
+    assert.match(nobody.stderr, /--user NAME or BEVAN_USER/);
+    const gp = bevan('ingest', 'log', '--user', 'dr.jones');
+    assert.equal(gp.code, 77);
+    assert.match(gp.stderr, /may not see the feeds' status/);
+    const log = bevan('ingest', 'log', '--json', '--source', 'csv:other-community', '--user', 'int1');
     assert.equal(log.code, 0, log.stderr);
     const entries = JSON.parse(log.stdout) as { messages: { source: string; messageId: string; outcome: string }[]; runs: { source: string }[] };
     assert.deepEqual(entries.messages.map((m) => [m.source, m.messageId, m.outcome]), [['csv:other-community', 'community-contact:F1', 'accepted']]);
@@ -74,9 +74,9 @@ test('bevan ingest: feeds file, --source, --json shape, ingest log beside a file
     const file = bevan('ingest', './log', '--json', '--no-match');
     assert.equal(file.code, 0, file.stderr);
     assert.equal((JSON.parse(file.stdout) as { accepted: number }).accepted, 1);
-    const text = bevan('ingest', 'log', '--outcome', 'accepted', '--limit', '2');
+    const text = bevan('ingest', 'log', '--outcome', 'accepted', '--limit', '2', '--user', 'int1');
     assert.equal(text.code, 0, text.stderr);
     assert.match(text.stdout, /accepted +csv:community +community-contact +community-contact:L1 +\.\/log#2/);
-    assert.equal(bevan('ingest', 'log', '--outcome', 'maybe').code, 1);
+    assert.equal(bevan('ingest', 'log', '--outcome', 'maybe', '--user', 'int1').code, 64);
   });
 });

@@ -6,7 +6,11 @@ import { retryWhileUnavailable } from '../../db/database.ts';
 import { runMatcher } from '../../mpi/matcher.ts';
 import { loadLocality, localityFileFor } from '../../ingest/locality.ts';
 import { feedFolders, loadFeeds, sourceKeyProblem } from '../../ingest/feeds.ts';
-import { LOG_OUTCOMES, parseSince, readIngestLog, type LogOutcome } from '../../ingest/ingest-log.ts';
+import { LOG_OUTCOMES, parseSince, type LogOutcome } from '../../ingest/ingest-log.ts';
+import { readIngestLogFor } from '../../ingest/ingest-log-service.ts';
+import { invalid } from '../../access/context.ts';
+import { runWithExitCode, type WhoOptions } from './cli-context.ts';
+import { quarantineContext } from './quarantine.ts';
 
 interface IngestCliOptions {
   data?: string;
@@ -16,7 +20,7 @@ interface IngestCliOptions {
   feeds?: string;
 }
 
-interface LogCliOptions {
+interface LogCliOptions extends WhoOptions {
   data?: string;
   json?: boolean;
   source?: string;
@@ -107,17 +111,27 @@ Examples:
       .option('--outcome <outcome>', `only messages with this outcome: ${LOG_OUTCOMES.join(' | ')}`)
       .option('--since <when>', 'received since: an ISO date or time (2025-03-01, 2025-03-01T09:00Z) or a span back from now (30m, 12h, 7d)')
       .option('--limit <n>', 'at most this many messages, and this many runs', '50')
-      .option('--json', 'print one JSON object: {"messages": [...], "runs": [...]}'),
-  ).action(async (opts: LogCliOptions, cmd: Command) => {
+      .option('--user <name>', 'the local user (role integration or admin) reading the log; default $BEVAN_USER')
+      .option('--purpose <purpose>', 'purpose of use (default: administration for the integration team and administrators)')
+      .option('--json', 'print one JSON object: {"messages": [...], "runs": [...], "withheld": N}')
+      .addHelpText(
+        'after',
+        `
+The feeds' administration view: --user NAME (or BEVAN_USER) must be a local user whose role
+may see the feeds (integration, admin). Quarantined items' reasons can name a person, so only
+the integration team sees them (a restricted person's withheld), and that view is audited
+(ingest.log); others see "withheld". Exit codes: 64 invalid input, 77 refused or unknown user.`,
+      ),
+  ).action(async (opts: LogCliOptions, cmd: Command) => runWithExitCode(async () => {
     // `bevan ingest --data DIR log`: the folder was given to ingest, not to log.
     if (cmd.getOptionValueSource('data') === 'default' && ingest.getOptionValueSource('data') === 'cli') opts.data = ingest.opts<IngestCliOptions>().data;
-    if (opts.outcome !== undefined && !(LOG_OUTCOMES as readonly string[]).includes(opts.outcome)) throw new Error(`--outcome must be one of ${LOG_OUTCOMES.join(', ')}, not "${opts.outcome}"`);
+    if (opts.outcome !== undefined && !(LOG_OUTCOMES as readonly string[]).includes(opts.outcome)) throw invalid(`--outcome must be one of ${LOG_OUTCOMES.join(', ')}, not "${opts.outcome}"`);
     const since = opts.since !== undefined ? parseSince(opts.since) : undefined;
-    if (since === null) throw new Error(`--since "${opts.since}" is neither an ISO date or time (2025-03-01, 2025-03-01T09:00Z) nor a span such as 30m, 12h or 7d`);
+    if (since === null) throw invalid(`--since "${opts.since}" is neither an ISO date or time (2025-03-01, 2025-03-01T09:00Z) nor a span such as 30m, 12h or 7d`);
     const limit = Number(opts.limit);
-    if (!Number.isInteger(limit) || limit < 1) throw new Error(`--limit must be a whole number of at least 1, not "${opts.limit}"`);
+    if (!Number.isInteger(limit) || limit < 1) throw invalid(`--limit must be a whole number of at least 1, not "${opts.limit}"`);
     await withDatabase(opts, async (db) => {
-      const log = await readIngestLog(db, { source: opts.source, outcome: opts.outcome as LogOutcome | undefined, since, limit });
+      const log = await readIngestLogFor(await quarantineContext(db, opts), { source: opts.source, outcome: opts.outcome as LogOutcome | undefined, since, limit });
       if (opts.json) return printJson(log);
       if (!log.messages.length && !log.runs.length) return console.log('nothing received yet that matches');
       for (const m of log.messages) {
@@ -134,5 +148,5 @@ Examples:
         }
       }
     });
-  });
+  }));
 }

@@ -1,27 +1,35 @@
-import { userInfo } from 'node:os';
 import type { Command } from 'commander';
 import { databaseOption, printJson, withDatabase } from '../context.ts';
 import { runMatcher } from '../../mpi/matcher.ts';
 import { evaluateAgainstTruth } from '../../mpi/evaluate.ts';
-import { decideReview, listReviews, mergePersons, mpiStats, unmergeEvent, type ReviewIdentity } from '../../mpi/merge.ts';
+import { mpiStats, type ReviewIdentity } from '../../mpi/merge.ts';
 import { getPerson } from '../../mpi/person-view.ts';
 import { formatNhsNumber } from '../../mpi/nhs-number.ts';
+import { decideReviewFor, listReviewQueueFor, mergePersonsFor, REVIEW_CHOICES, showReviewFor, unmergeEventFor, type ReviewChoice } from '../../mpi/review-service.ts';
+import { invalid } from '../../access/context.ts';
+import { runWithExitCode, type WhoOptions } from './cli-context.ts';
+import { quarantineContext as administrationContext } from './quarantine.ts';
 
-const actor = () => `cli:${safeUser()}`;
+/** Adds --user and --purpose: the review queue and merges show and change who is who (the integration team's role, audited). */
+function who(cmd: Command): Command {
+  return cmd
+    .option('--user <name>', 'the local user (role integration) deciding; default $BEVAN_USER')
+    .option('--purpose <purpose>', 'purpose of use (default: administration for the integration team)');
+}
 
-function safeUser(): string {
-  try {
-    return userInfo().username;
-  } catch {
-    return 'unknown';
-  }
+function wholeNumber(text: string, what: string): number {
+  if (!/^\d{1,15}$/.test(text.trim())) throw invalid(`"${text}" is not ${what} (a whole number)`);
+  return Number(text);
 }
 
 const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
 
 /** `bevan mpi …`: the master patient index (matching, review, merges, evaluation). */
 export function registerMpi(program: Command): void {
-  const mpi = program.command('mpi').description('master patient index: match pending identities, review, merge and unmerge, person, stats, evaluate');
+  const mpi = program
+    .command('mpi')
+    .description('master patient index: match pending identities, review, merge and unmerge, person, stats, evaluate')
+    .addHelpText('after', '\nreview, decide, merge and unmerge need --user NAME (or BEVAN_USER): a local user whose role may review the MPI (integration);\neach is decided by the access policy and audited, as the HTTP review screens are (mpi/review-service.ts).\nExit codes: 64 invalid input, 66 not found, 75 a conflict the MPI refuses (the identities moved, already undone), 77 refused by the access policy or unknown user.');
 
   databaseOption(
     mpi
@@ -64,76 +72,100 @@ export function registerMpi(program: Command): void {
   });
 
   databaseOption(
-    mpi
-      .command('review')
-      .description('list open reviews: one item per pair of identities (the matcher was unsure, or a feed asked for something unsafe), side by side')
-      .option('--limit <n>', 'at most this many', '50')
-      .option('--json', 'print one JSON object: {"reviews":[…]}'),
-  ).action(async (opts: { data?: string; limit: string; json?: boolean }) => {
-    await withDatabase(opts, async (db) => {
-      const reviews = await listReviews(db, { status: 'open', limit: Number(opts.limit) });
-      if (opts.json) return printJson({ reviews });
-      if (!reviews.length) return console.log('no open reviews');
-      for (const r of reviews) {
-        const detail = r.detail as { probability?: number; reason?: string } | null;
-        const p = detail?.probability;
-        const head = r.origin === 'feed' ? `feed: ${detail?.reason ?? ''}` : `weight ${r.weight.toFixed(1)}${p != null ? `  P(match) ${pct(p)}` : ''}`;
-        console.log(`#${r.reviewId}  ${head}${r.moved ? '  [identities moved since queued: dismiss, or decide about the persons]' : ''}`);
-        const a = row(r.identity);
-        const b = row(r.candidate);
-        const width = Math.max(...a.map((x) => x.length)) + 2;
-        for (let i = 0; i < a.length; i++) console.log(`   ${LABELS[i]!.padEnd(10)} ${a[i]!.padEnd(width)} ${b[i]}`);
-      }
-      console.log(`${reviews.length} shown; decide with \`bevan mpi decide REVIEW_ID link|reject|dismiss\``);
-    });
-  });
+    who(
+      mpi
+        .command('review')
+        .description('list open reviews: one item per pair of identities (the matcher was unsure, or a feed asked for something unsafe), side by side; each pair shown is audited')
+        .option('--limit <n>', 'at most this many (1-200)', '50')
+        .option('--json', 'print one JSON object: {"reviews":[…], "withheld": [review ids]}'),
+    ),
+  ).action(async (opts: WhoOptions & { data?: string; limit: string; json?: boolean }) =>
+    runWithExitCode(async () => {
+      await withDatabase(opts, async (db) => {
+        const ctx = await administrationContext(db, opts);
+        const queue = await listReviewQueueFor(ctx, { status: 'open', limit: wholeNumber(opts.limit, '--limit') });
+        const withheld = queue.items.filter((i) => i.withheld).map((i) => i.reviewId);
+        // Each pair side by side is one read of the two identities (audited per person, as the HTTP screen's).
+        const reviews = [];
+        for (const item of queue.items.filter((i) => !i.withheld)) reviews.push({ ...(await showReviewFor(ctx, item.reviewId)), probability: item.probability, weight: item.weight, conflict: item.conflict });
+        if (opts.json) return printJson({ reviews, withheld });
+        if (!reviews.length && !withheld.length) return console.log('no open reviews');
+        for (const r of reviews) {
+          const head = r.origin === 'feed' ? `feed proposal${r.conflict ? `: ${r.conflict}` : ''}` : `weight ${r.weight.toFixed(1)}${r.probability != null ? `  P(match) ${pct(r.probability)}` : ''}`;
+          console.log(`#${r.reviewId}  ${head}${r.moved ? '  [identities moved since queued: dismiss, or decide about the persons]' : ''}`);
+          const a = row(r.identity);
+          const b = row(r.candidate);
+          const width = Math.max(...a.map((x) => x.length)) + 2;
+          for (let i = 0; i < a.length; i++) console.log(`   ${LABELS[i]!.padEnd(10)} ${a[i]!.padEnd(width)} ${b[i]}`);
+        }
+        for (const id of withheld) console.log(`#${id}  withheld: a person in the pair is restricted`);
+        console.log(`${reviews.length} shown of ${queue.total} open; decide with \`bevan mpi decide REVIEW_ID link|reject|dismiss --user NAME\``);
+      });
+    }),
+  );
 
   databaseOption(
-    mpi
-      .command('decide')
-      .argument('<reviewId>')
-      .argument('<decision>', 'link (one person) | reject (two people) | dismiss (close, no change)')
-      .description('decide an open review; refused when its identities have moved since it was queued')
-      .option('--despite-different-nhs-numbers', 'link even though the two carry different valid NHS numbers (a person has checked)')
-      .option('--json', 'print one JSON object'),
-  ).action(async (reviewId: string, decision: string, opts: { data?: string; json?: boolean; despiteDifferentNhsNumbers?: boolean }) => {
-    if (decision !== 'link' && decision !== 'reject' && decision !== 'dismiss') throw new Error(`decision must be "link", "reject" or "dismiss", not "${decision}"`);
-    await withDatabase(opts, async (db) => {
-      const r = await decideReview(db, Number(reviewId), decision, actor(), { despiteDifferentNhsNumbers: opts.despiteDifferentNhsNumbers });
-      if (opts.json) return printJson(r);
-      console.log(`review #${r.reviewId} ${r.status}${r.eventId ? ` (event ${r.eventId}; undo with \`bevan mpi unmerge ${r.eventId}\`)` : ''}`);
-    });
-  });
+    who(
+      mpi
+        .command('decide')
+        .argument('<reviewId>')
+        .argument('<decision>', 'link (one person) | reject (two people) | dismiss (close, no change)')
+        .description('decide an open review; refused when its identities have moved since it was queued (decided by the access policy, audited)')
+        .option('--despite-different-nhs-numbers', 'link even though the two carry different valid NHS numbers (a person has checked)')
+        .option('--json', 'print one JSON object'),
+    ),
+  ).action(async (reviewId: string, decision: string, opts: WhoOptions & { data?: string; json?: boolean; despiteDifferentNhsNumbers?: boolean }) =>
+    runWithExitCode(async () => {
+      if (!(REVIEW_CHOICES as readonly string[]).includes(decision)) throw invalid(`decision must be "link", "reject" or "dismiss", not "${decision}"`);
+      const id = wholeNumber(reviewId, 'a review id');
+      await withDatabase(opts, async (db) => {
+        const r = await decideReviewFor(await administrationContext(db, opts), id, decision as ReviewChoice, { despiteDifferentNhsNumbers: opts.despiteDifferentNhsNumbers });
+        if (opts.json) return printJson(r);
+        console.log(`review #${r.reviewId} ${r.status}${r.eventId ? ` (event ${r.eventId}; undo with \`bevan mpi unmerge ${r.eventId} --user NAME\`)` : ''}`);
+      });
+    }),
+  );
 
   databaseOption(
-    mpi
-      .command('merge')
-      .argument('<fromPerson>', 'person id whose identities move')
-      .argument('<intoPerson>', 'person id that survives')
-      .requiredOption('--reason <text>', 'why (kept in the event log)')
-      .description('merge one person into another (its identities, resources and NHS number move into the survivor)')
-      .option('--despite-different-nhs-numbers', 'merge even though the two carry different valid NHS numbers (a person has checked)')
-      .option('--json', 'print one JSON object'),
-  ).action(async (from: string, into: string, opts: { data?: string; reason: string; json?: boolean; despiteDifferentNhsNumbers?: boolean }) => {
-    await withDatabase(opts, async (db) => {
-      const eventId = await mergePersons(db, from, into, actor(), opts.reason, { despiteDifferentNhsNumbers: opts.despiteDifferentNhsNumbers });
-      if (opts.json) return printJson({ eventId });
-      console.log(`merged ${from} into ${into} (event ${eventId}; undo with \`bevan mpi unmerge ${eventId}\`)`);
-    });
-  });
+    who(
+      mpi
+        .command('merge')
+        .argument('<fromPerson>', 'person id whose identities move')
+        .argument('<intoPerson>', 'person id that survives')
+        .requiredOption('--reason <text>', 'why (kept in the event log)')
+        .description('merge one person into another (its identities, resources and NHS number move into the survivor; decided by the access policy, audited)')
+        .option('--despite-different-nhs-numbers', 'merge even though the two carry different valid NHS numbers (a person has checked)')
+        .option('--json', 'print one JSON object'),
+    ),
+  ).action(async (from: string, into: string, opts: WhoOptions & { data?: string; reason: string; json?: boolean; despiteDifferentNhsNumbers?: boolean }) =>
+    runWithExitCode(async () => {
+      await withDatabase(opts, async (db) => {
+        const { eventId } = await mergePersonsFor(await administrationContext(db, opts), from, into, opts.reason, { despiteDifferentNhsNumbers: opts.despiteDifferentNhsNumbers });
+        if (opts.json) return printJson({ eventId });
+        console.log(`merged ${from} into ${into} (event ${eventId}; undo with \`bevan mpi unmerge ${eventId} --user NAME\`)`);
+      });
+    }),
+  );
 
   databaseOption(
-    mpi
-      .command('unmerge')
-      .argument('<eventId>')
-      .description('undo an MPI event (merge, link, unlink, reject): identities, persons and the review return to their state before it; refused while a later event has moved its identities').option('--reason <text>', 'why', 'unmerge').option('--json', 'print one JSON object'),
-  ).action(async (eventId: string, opts: { data?: string; reason: string; json?: boolean }) => {
-    await withDatabase(opts, async (db) => {
-      const undoId = await unmergeEvent(db, Number(eventId), actor(), opts.reason);
-      if (opts.json) return printJson({ eventId: Number(eventId), undoneBy: undoId });
-      console.log(`event ${eventId} undone (event ${undoId})`);
-    });
-  });
+    who(
+      mpi
+        .command('unmerge')
+        .argument('<eventId>')
+        .description('undo an MPI event (merge, link, unlink, reject): identities, persons and the review return to their state before it; refused while a later event has moved its identities (decided by the access policy, audited)')
+        .option('--reason <text>', 'why', 'unmerge')
+        .option('--json', 'print one JSON object'),
+    ),
+  ).action(async (eventId: string, opts: WhoOptions & { data?: string; reason: string; json?: boolean }) =>
+    runWithExitCode(async () => {
+      const id = wholeNumber(eventId, 'an MPI event id');
+      await withDatabase(opts, async (db) => {
+        const r = await unmergeEventFor(await administrationContext(db, opts), id, opts.reason);
+        if (opts.json) return printJson(r);
+        console.log(`event ${r.eventId} undone (event ${r.undoneBy})`);
+      });
+    }),
+  );
 
   databaseOption(
     mpi.command('stats').description('counts: active persons, identities, pending identities, open reviews').option('--json', 'print one JSON object'),

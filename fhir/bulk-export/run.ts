@@ -2,7 +2,8 @@
  * Runs a bulk export job's slices (ranges of people, and the reference data) one batch at a
  * time, each batch one transaction: read the slice's next page of people (keyset), gather their access facts, ask the decision point for each
  * (access/policy.ts `decide`, with the export's scope), read the permitted people's resources a
- * page at a time, drop what the obligations withhold, present the rest as the record does,
+ * page at a time, drop what the obligations withhold, present the rest as the record does
+ * (pseudonymised when the obligations say so: secondary use by a role without identifiable access),
  * append it to the output files as chunks, move the job's cursor and renew its lease, and write
  * the audit rows (one per person exported or excluded, in one batch statement) — all committed
  * together, so a crash loses at most the batch in hand and the slice resumes from its cursor.
@@ -12,6 +13,9 @@ import { appendAuditBatch, type AuditEntry } from '../../access/audit.ts';
 import { isBevanError } from '../../access/context.ts';
 import { gatherAccessFacts, type PersonKey } from '../../access/facts-store.ts';
 import { decide, parseGroupId, visibleUnder, type Decision, type ExportScope, type Policy } from '../../access/policy.ts';
+import { pseudonymFor, pseudonymiseResource, type Pseudonym } from '../../access/pseudonymise.ts';
+import { pseudonymKey, SECONDARY_USE_KEY } from '../../analytics/cohorts/pseudonym.ts';
+import type { Resource } from '@medplum/fhirtypes';
 import type { Database, Queryable } from '../../db/database.ts';
 import { tagCareSettings } from '../../record/care-setting.ts';
 import { presentResource } from '../../record/fhir-bundle.ts';
@@ -204,6 +208,10 @@ async function exportPeople(
     // Each item's care setting as a meta.tag, as $everything presents it (record/care-setting.ts).
     const directory = new OrganisationDirectory(defaultReferenceData(), practices);
     const personById = new Map(people.map((p) => [p.person_id, p]));
+    // Secondary use without identifiable access: keyed pseudonyms, no direct identifiers (access/pseudonymise.ts),
+    // under the key views and cohort lists use, so an export's people join a register's list.
+    const pseudonym: Pseudonym | null = [...permitted.values()].some((x) => x.decision.obligations.pseudonymise) ? pseudonymFor(await pseudonymKey(tx, SECONDARY_USE_KEY)) : null;
+    const handOn = <T extends Resource>(state: { decision: Extract<Decision, { kind: 'permit' }> }, r: T): T => (state.decision.obligations.pseudonymise ? pseudonymiseResource(r, pseudonym!) : r);
     for (const [personId, state] of permitted) {
       const ids = identitiesOfPerson.get(personId) ?? [];
       // Source Patients from another organisation are not linked when the person dissents from sharing.
@@ -212,7 +220,7 @@ async function exportPeople(
       if (!withPatient) continue;
       const changed = demographicsChangedAt(ids);
       if (job.since && !(changed && changed > job.since)) continue;
-      writer.add('Patient', personId, JSON.stringify(exportedPatient(personById.get(personId)!, ids, practices, shown, now)));
+      writer.add('Patient', personId, JSON.stringify(handOn(state, exportedPatient(personById.get(personId)!, ids, practices, shown, now))));
       state.counts.Patient = 1;
     }
     // Reference data is never a person's; a source's own Patient is replaced by the merged one.
@@ -220,7 +228,7 @@ async function exportPeople(
     let after: ResourceKey | null = null;
     for (;;) {
       const rows = await resourcesPage(tx, memberIds, { types, since: job.since, before: job.transactionTime }, after, o.pageRows);
-      const shownRows: { owner: string; type: string; resource: ReturnType<typeof presentResource> }[] = [];
+      const shownRows: { owner: string; type: string; resource: ReturnType<typeof presentResource>; state: { decision: Extract<Decision, { kind: 'permit' }> } }[] = [];
       for (const r of rows) {
         const owner = ownerOf.get(r.person_id ?? '');
         const state = owner ? permitted.get(owner) : undefined;
@@ -230,11 +238,12 @@ async function exportPeople(
           continue;
         }
         addSubjectKey(state.keys, r.source_system, r.subject_id);
-        shownRows.push({ owner, type: r.resource_type, resource: presentResource(r, owner, state.keys) });
+        shownRows.push({ owner, type: r.resource_type, resource: presentResource(r, owner, state.keys), state });
         state.counts[r.resource_type] = (state.counts[r.resource_type] ?? 0) + 1;
       }
       tagCareSettings(shownRows, directory);
-      for (const x of shownRows) writer.add(x.type, x.owner, JSON.stringify(x.resource));
+      // Pseudonymised after the care setting is told (it reads the resource's organisations and source).
+      for (const x of shownRows) writer.add(x.type, x.owner, JSON.stringify(handOn(x.state, x.resource)));
       await write();
       if (rows.length < o.pageRows) break;
       const last = rows[rows.length - 1]!;
@@ -248,7 +257,7 @@ async function exportPeople(
     if (items) exported++;
     audit.push(jobEntry(job, {
       action: 'record.export', personId, decision: 'permit', reason: state.decision.reason,
-      detail: { job: job.jobId, level: job.level, ...(job.group ? { group: job.group } : {}), resources: state.counts, withheld: state.withheld },
+      detail: { job: job.jobId, level: job.level, ...(job.group ? { group: job.group } : {}), resources: state.counts, withheld: state.withheld, ...(state.decision.obligations.pseudonymise ? { pseudonymised: true } : {}) },
     }));
   }
   return { audit, exported, excluded };

@@ -3,6 +3,8 @@ import assert from 'node:assert/strict';
 import { verifyAuditChain } from '../../access/audit.ts';
 import type { Principal } from '../../access/context.ts';
 import { loadPolicy, type Policy } from '../../access/policy.ts';
+import { pseudonymFor } from '../../access/pseudonymise.ts';
+import { pseudonymKey } from '../../analytics/cohorts/pseudonym.ts';
 import type { Database } from '../../db/database.ts';
 import { testDatabases } from '../../test/databases.ts';
 import { claimSlice, findJob, nextChunk, slicesOf } from './job-store.ts';
@@ -43,7 +45,8 @@ for (const target of await testDatabases()) {
     const db = await target.open();
     try {
       await insertPeople(db);
-      const everyone = [A, B, C].sort();
+      // The analyst's export is pseudonymised: each person's Patient carries their keyed pseudonym.
+      const everyone = [A, B, C].map(pseudonymFor(await pseudonymKey(db))).sort();
 
       // A server takes a job, commits one batch, then dies (its lease runs out): another finishes it, nobody twice.
       const { jobId } = await kickOff(service(db));

@@ -6,6 +6,8 @@
  * OperationOutcome. The server decides and audits every call; this module only asks.
  */
 import type { OperationOutcome } from '@medplum/fhirtypes';
+import type { ReviewIdentity, ReviewPairView, ReviewQueueItem, ReviewQueuePage } from '../../../mpi/review-service.ts';
+import type { FieldEvidence, ReviewEvidence } from '../../../mpi/review-evidence.ts';
 import { ApiError, outcomeText } from './errors.ts';
 import * as session from './session.ts';
 
@@ -146,84 +148,11 @@ export const discardQuarantined = (id: number, reason: string) => apiJson<{ id: 
 export type ReviewStatus = 'open' | 'linked' | 'rejected' | 'dismissed';
 export type ReviewChoice = 'link' | 'reject' | 'dismiss';
 
-export interface ReviewQueueItem {
-  reviewId: number;
-  status: ReviewStatus;
-  origin: 'matcher' | 'feed';
-  weight: number;
-  probability: number | null;
-  conflict: string | null;
-  systems: [string, string];
-  moved: boolean;
-  withheld: boolean;
-  createdAt: string;
-  decidedBy: string | null;
-  decidedAt: string | null;
-}
-
-export interface ReviewQueuePage {
-  status: ReviewStatus;
-  total: number;
-  offset: number;
-  limit: number;
-  items: ReviewQueueItem[];
-}
-
-export interface ReviewIdentity {
-  key: string;
-  system: string;
-  id: string;
-  personId: string | null;
-  nhsNumber: string | null;
-  nhsNumberValid: boolean;
-  family: string | null;
-  given: string | null;
-  birthDate: string | null;
-  sex: string | null;
-  postcode: string | null;
-  address: string | null;
-  town: string | null;
-  practice: string | null;
-  linkMethod: string;
-  matchStatus: string;
-  matchWeight: number | null;
-}
-
-export type MatchField = 'nhs_number' | 'family' | 'given' | 'birth_date' | 'sex' | 'postcode' | 'address' | 'town';
-
-export interface FieldEvidence {
-  field: MatchField;
-  level: string;
-  weight: number;
-  verdict: 'for' | 'against' | 'none';
-  household: boolean;
-}
-
-export interface ReviewEvidence {
-  fields: FieldEvidence[];
-  total: number;
-  probability: number;
-  thresholds: { match: number; possible: number };
-  household: { applied: boolean; sum: number; cap: number | null };
-  queuedWeight: number;
-  conflict: string | null;
-  feed: { kind: string; event: string | null; reason: string; survivor: string; retired: string } | null;
-  parameters: 'estimated' | 'defaults';
-}
-
-export interface ReviewPair {
-  reviewId: number;
-  status: ReviewStatus;
-  origin: 'matcher' | 'feed';
-  createdAt: string;
-  decidedBy: string | null;
-  decidedAt: string | null;
-  moved: boolean;
-  identity: ReviewIdentity;
-  candidate: ReviewIdentity;
-  evidence: ReviewEvidence;
-  decisionEventId: number | null;
-}
+// The answers' shapes are the server's own (mpi/review-service.ts, mpi/review-evidence.ts), imported
+// as types only: nothing of the server is bundled, and a change there is a type error here.
+export type { FieldEvidence, ReviewEvidence, ReviewIdentity, ReviewQueueItem, ReviewQueuePage };
+export type ReviewPair = ReviewPairView;
+export type MatchField = FieldEvidence['field'];
 
 export function listReviews(f: { status: ReviewStatus; offset: number; limit: number }, o?: RequestOptions): Promise<ReviewQueuePage> {
   return apiJson<ReviewQueuePage>('GET', `/mpi/review?${new URLSearchParams({ status: f.status, offset: String(f.offset), limit: String(f.limit) })}`, undefined, o);

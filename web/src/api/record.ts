@@ -10,7 +10,7 @@
 import type { OperationOutcome } from '@medplum/fhirtypes';
 import { ApiError, outcomeText } from './errors.ts';
 import * as session from './session.ts';
-import type { Setting } from '../record/sources.ts';
+import type { Disagreement, DisagreementField, FeedFreshness, RecordSources, RecordSourceView, SourceIdentityView } from '../../../record/record-sources.ts';
 
 /** Response header: when the break-glass session the access rested on ends (ISO instant; http/fhir-routes.ts). */
 export const BREAK_GLASS_EXPIRES_HEADER = 'X-Bevan-Break-Glass-Expires';
@@ -25,60 +25,12 @@ export interface Answer<T> {
   receivedAt: number;
 }
 
-export interface FeedTimes {
-  lastMessageAt: string | null;
-  lastAcceptedAt: string | null;
-  lastQuarantinedAt: string | null;
-  lastRunAt: string | null;
-}
-
-export interface RecordSourceInfo {
-  system: string;
-  name: string;
-  setting: Setting;
-  settingFrom: 'feeds' | 'organisation' | 'key';
-  organisation: { odsCode: string; name: string } | null;
-  feed: FeedTimes;
-}
-
-export interface SourceIdentity {
-  system: string;
-  sourceName: string;
-  setting: Setting;
-  localId: string;
-  family: string | null;
-  given: string | null;
-  birthDate: string | null;
-  sex: string | null;
-  nhsNumber: string | null;
-  nhsNumberValid: boolean;
-  postcode: string | null;
-  address: string | null;
-  practice: { odsCode: string; name: string | null } | null;
-  death: { status: 'deceased'; date: string | null; detail: string } | { status: 'alive' } | null;
-  linkMethod: string;
-  matchStatus: string;
-  updatedAt: string;
-  preferred: boolean;
-}
-
-export type DisagreementField = 'family' | 'given' | 'birthDate' | 'sex' | 'nhsNumber' | 'postcode' | 'address' | 'practice' | 'death';
-
-export interface Disagreement {
-  field: DisagreementField;
-  values: { value: string; sources: string[] }[];
-}
-
-export interface RecordSources {
-  personId: string;
-  at: string;
-  sources: RecordSourceInfo[];
-  identities: SourceIdentity[];
-  disagreements: Disagreement[];
-  registeredPractice: { odsCode: string; name: string | null; neighbourhood: string | null; neighbourhoodName: string | null } | null;
-  address: string | null;
-  notShown: number;
-}
+// The answer's shapes are the server's own (record/record-sources.ts), imported as types only:
+// nothing of the server is bundled, and a change there is a type error here.
+export type FeedTimes = Omit<FeedFreshness, 'source'>;
+export type RecordSourceInfo = RecordSourceView;
+export type SourceIdentity = SourceIdentityView;
+export type { Disagreement, DisagreementField, RecordSources };
 
 export interface CareTeamMember {
   member: string;
