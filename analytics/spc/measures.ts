@@ -1,5 +1,6 @@
 // Measures for variation monitoring as data (analytics/spc/measures.json): each names its
 // polarity, unit, the clinical panel's tolerance band and, for a panel aim, a target and a date.
+import { readFileSync } from 'node:fs';
 import { ENCOUNTER_KINDS, type EncounterKind } from '../cohorts/definition.ts';
 import { xmrChart, type Point, type Polarity, type Tolerance, type XmrChart } from './xmr.ts';
 
@@ -96,4 +97,11 @@ export function chartMeasure(measure: MeasureDefinition, series: readonly Point[
     measure,
     ...xmrChart(series, { polarity: measure.polarity, tolerance: measure.tolerance, target: measure.aim?.target }),
   };
+}
+
+export const MEASURES_FILE = new URL('./measures.json', import.meta.url);
+
+/** The measures file (default: the shipped analytics/spc/measures.json), checked. */
+export function loadMeasures(path: string | URL = MEASURES_FILE): MeasureDefinition[] {
+  return parseMeasures(JSON.parse(readFileSync(path, 'utf8')));
 }
