@@ -19,6 +19,7 @@ import { registerIngestRoutes } from './ingest-routes.ts';
 import { registerMpiRoutes } from './mpi-routes.ts';
 import { registerRecordRoutes } from './record-routes.ts';
 import { registerAnalyticsRoutes } from './analytics-routes.ts';
+import { registerDashboardRoutes } from './dashboard-routes.ts';
 
 export interface ApiOptions extends Omit<AuthOptions, 'db'> {
   db: Database;
@@ -63,6 +64,7 @@ export async function bevanApi(app: FastifyInstance, o: ApiOptions): Promise<voi
   await registerIngestRoutes(app, o);
   await registerMpiRoutes(app, o);
   await registerAnalyticsRoutes(app, o);
+  await registerDashboardRoutes(app, o);
   // Unknown FHIR paths get an OperationOutcome (after sign-in); other paths keep the server's own 404.
   await app.register(async (fhir) => {
     fhir.setNotFoundHandler((req, reply) => {

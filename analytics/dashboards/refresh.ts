@@ -123,11 +123,16 @@ export async function refreshDashboards(db: Database, opts: RefreshOptions = {})
     }
     const useRows = await refreshUse(tx, { start, asOf, tariff, sources, members });
     const freshness = await sourceFreshness(tx, sources);
+    // The locality's places, named on the dashboards (the practice and neighbourhood reference data).
+    const places = await tx.query<{ level: string; code: string; name: string | null; neighbourhood: string | null }>(
+      `SELECT 'neighbourhood' AS level, code, name, NULL::text AS neighbourhood FROM neighbourhood
+       UNION ALL SELECT 'practice', ods_code, name, neighbourhood FROM practice ORDER BY 1, 2`,
+    );
     const t2 = performance.now();
     await tx.query(
       `INSERT INTO analytics_refresh (summary, as_of, months, refreshed_at, seconds, detail) VALUES ('use', $1, $2, $3, $4, $5::jsonb)
        ON CONFLICT (summary) DO UPDATE SET as_of = EXCLUDED.as_of, months = EXCLUDED.months, refreshed_at = EXCLUDED.refreshed_at, seconds = EXCLUDED.seconds, detail = EXCLUDED.detail`,
-      [asOf, months, now.toISOString(), (t2 - t1) / 1000, JSON.stringify({ sources: freshness satisfies SourceFreshness[], tariff })],
+      [asOf, months, now.toISOString(), (t2 - t1) / 1000, JSON.stringify({ sources: freshness satisfies SourceFreshness[], tariff, places: places.rows })],
     );
     await appendAuditBatch(tx, [{ actor: opts.actor ?? 'bevan analytics refresh', action: 'analytics.refresh', purpose: 'secondary-use', detail: { asOf, months, registers: registers.size, measures: counted, measureRows: rows.length, useRows } }], now);
     const r = (x: number) => Math.round(x) / 1000;
