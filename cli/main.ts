@@ -14,6 +14,7 @@ import { registerCareTeam, registerConsent } from './commands/governance.ts';
 import { registerCohort } from './commands/cohort.ts';
 import { registerCommissioning } from './commands/commissioning.ts';
 import { registerView } from './commands/view.ts';
+import { registerAnalytics } from './commands/analytics.ts';
 import { quietOnClosedPipe } from './context.ts';
 
 quietOnClosedPipe(process.stdout);
@@ -30,7 +31,7 @@ Database: every command uses the PGlite data folder given by --data (default ./.
 or the PostgreSQL server in DATABASE_URL when that is set.`,
   );
 
-for (const register of [registerDemo, registerGenerate, registerIngest, registerQuarantine, registerMpi, registerRecord, registerServe, registerMigrate, registerUser, registerToken, registerAudit, registerCareTeam, registerConsent, registerCohort, registerCommissioning, registerView]) {
+for (const register of [registerDemo, registerGenerate, registerIngest, registerQuarantine, registerMpi, registerRecord, registerServe, registerMigrate, registerUser, registerToken, registerAudit, registerCareTeam, registerConsent, registerCohort, registerCommissioning, registerView, registerAnalytics]) {
   register(program);
 }
 
