@@ -29,6 +29,7 @@ for (const target of await testDatabases()) {
       assert.deepEqual(await m('register:diabetes', 'practice', 'P91002', '2025-10'), { numerator: 1, denominator: null });
       assert.deepEqual(await m('register:diabetes', 'locality', '', '2025-10'), { numerator: 12, denominator: null });
       assert.deepEqual(await m('register:diabetes', 'neighbourhood', 'N1', '2025-10'), { numerator: 11, denominator: null });
+      assert.deepEqual(await m('register:copd-emergency-admissions', 'practice', 'P91002', '2025-10'), { numerator: 0, denominator: null }, 'an empty register is a zero at every place');
       // HbA1c ≥ 75 with no care plan, as each month end saw it: in January 2025 B (90 on 10 January) and D (90 in
       // December 2023, within 15 months); in October A (80 in June) only.
       assert.equal((await m('register:diabetes-hba1c-75-no-care-plan', 'locality', '', '2025-01'))!.numerator, 2);

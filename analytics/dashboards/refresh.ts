@@ -67,7 +67,8 @@ export async function refreshDashboards(db: Database, opts: RefreshOptions = {})
   const ends = monthEnds(asOf, months);
   const start = `${ends[0]!.month}-01`;
   return db.transaction(async (tx) => {
-    // Registers: size at each month end.
+    // Registers: size at each month end, at every place with registered people (an empty register is a zero, not a gap).
+    const population = await registeredPopulation(tx);
     const sizes = new Map<string, Map<string, LevelCount[]>>();
     const rows: MeasureRow[] = [];
     for (const def of registers.values()) {
@@ -75,12 +76,12 @@ export async function refreshDashboards(db: Database, opts: RefreshOptions = {})
       for (const e of ends) {
         const counts = await registerCounts(tx, def, e.end, resolve);
         byMonth.set(e.month, counts);
-        for (const c of counts) rows.push({ series: `register:${def.name}`, level: c.level, key: c.key, month: e.month, numerator: c.n, denominator: null });
+        const got = new Map(counts.map((c) => [`${c.level}|${c.key}`, c.n]));
+        for (const p of population) rows.push({ series: `register:${def.name}`, level: p.level, key: p.key, month: e.month, numerator: got.get(`${p.level}|${p.key}`) ?? 0, denominator: null });
       }
       sizes.set(def.name, byMonth);
     }
     // Measures.
-    const population = await registeredPopulation(tx);
     let counted = 0;
     for (const m of measures) {
       const s = m.series;

@@ -72,7 +72,7 @@ export interface RegisterView {
   description: string | null;
   /** People on the register at the latest month end (controlled for secondary use). */
   count: number | null;
-  /** The last 12 month ends, oldest first. */
+  /** The last 13 month ends (a year back and this month), oldest first. */
   trend: { month: string; count: number | null }[];
   /** The register's people: GET /analytics/cohorts/{name} (the policy decides what is shown). */
   drillDown: string;
@@ -281,7 +281,7 @@ export async function panelDashboard(ctx: RequestContext, panel: string, o: Dash
         panel: r.panel,
         description: r.description ?? null,
         count: list.length ? count(list.at(-1)!.numerator) : null,
-        trend: list.slice(-12).map((x) => ({ month: x.month, count: count(x.numerator) })),
+        trend: list.slice(-13).map((x) => ({ month: x.month, count: count(x.numerator) })),
         drillDown: `/analytics/cohorts/${r.name}`,
       };
     }),

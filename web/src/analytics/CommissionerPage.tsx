@@ -93,6 +93,14 @@ export default function CommissionerPage() {
   );
 }
 
+/** The sources behind a row, briefly: how many, and how long since the least recent last sent. */
+function rowFreshness(f: CommissioningDashboard['freshness'], now: number): string {
+  const heard = f.sources.map((s) => s.lastMessageAt).filter((x): x is string => !!x).sort();
+  if (!f.sources.length) return '–';
+  const names = f.sources.length <= 2 ? f.sources.map((s) => s.source).join(', ') : `${f.sources.length} sources`;
+  return `${names}: oldest last heard ${timeAgo(heard[0], now)}`;
+}
+
 function Dashboard({ d, what }: { d: CommissioningDashboard; what: string }) {
   const now = Date.now();
   const months = [...d.months].reverse();
@@ -114,7 +122,9 @@ function Dashboard({ d, what }: { d: CommissioningDashboard; what: string }) {
         <h2 className="nhsuk-heading-m" id="use-table-title">
           Use and cost by month and {what}
         </h2>
-        <div className="bevan-table-scroll" tabIndex={0} role="region" aria-label={`Use and cost by month and ${what}`}>
+        <details className="bevan-chart__table" open={d.by === 'cohort'}>
+        <summary>Show use and cost as a table{d.by === 'cohort' ? ', with each cohort’s people' : ''}</summary>
+        <div className="bevan-table-scroll" tabIndex={0} role="region" aria-label={`Use and cost by month and ${what}, as a table`}>
           <table className="nhsuk-table bevan-table" data-testid="use-table">
             <thead>
               <tr>
@@ -141,18 +151,19 @@ function Dashboard({ d, what }: { d: CommissioningDashboard; what: string }) {
                           .map(([a, n]) => `${a.replace(/-/g, ' ')}: ${showCount(n)}`)
                           .join('; ')}
                       </td>
-                      <td className="nhsuk-body-s">{r.freshness.sources.map((s) => `${s.source} ${timeAgo(s.lastMessageAt, now)}`).join('; ')}</td>
+                      <td className="nhsuk-body-s">{rowFreshness(r.freshness, now)}</td>
                     </tr>
                   )),
               )}
             </tbody>
           </table>
         </div>
+        </details>
       </section>
 
       <section aria-labelledby="sources-title">
         <h2 className="nhsuk-heading-m" id="sources-title">Data freshness by source</h2>
-        <div className="bevan-table-scroll" tabIndex={0} role="region" aria-label="Data freshness by source">
+        <div className="bevan-table-scroll" tabIndex={0} role="region" aria-label="Data freshness by source, as a table">
           <table className="nhsuk-table bevan-table" data-testid="sources-table">
             <thead>
               <tr>

@@ -93,7 +93,7 @@ function Dashboard({ d }: { d: PanelDashboard }) {
 
       <section aria-labelledby="registers-title">
         <h2 className="nhsuk-heading-m" id="registers-title">Registers</h2>
-        <div className="bevan-table-scroll" tabIndex={0} role="region" aria-label="Registers">
+        <div className="bevan-table-scroll" tabIndex={0} role="region" aria-label="Registers, as a table">
           <table className="nhsuk-table bevan-table">
             <thead>
               <tr>
