@@ -66,27 +66,28 @@ export async function refreshDashboards(db: Database, opts: RefreshOptions = {})
   }
   const ends = monthEnds(asOf, months);
   const start = `${ends[0]!.month}-01`;
+  // The register counts are read first, several at once on a PostgreSQL server (one statement per
+  // register and month end, each independent); everything else, and every write, in one transaction.
+  const population = await registeredPopulation(db);
+  const sizes = new Map<string, Map<string, LevelCount[]>>();
+  const rows: MeasureRow[] = [];
+  const jobs = [...registers.values()].flatMap((def) => ends.map((e) => ({ def, e })));
+  const counted = await mapLimit(jobs, 4, ({ def, e }) => registerCounts(db, def, e.end, resolve));
+  for (const [i, { def, e }] of jobs.entries()) {
+    const byMonth = sizes.get(def.name) ?? new Map<string, LevelCount[]>();
+    sizes.set(def.name, byMonth);
+    const counts = counted[i]!;
+    byMonth.set(e.month, counts);
+    const got = new Map(counts.map((c) => [`${c.level}|${c.key}`, c.n]));
+    for (const p of population) rows.push({ series: `register:${def.name}`, level: p.level, key: p.key, month: e.month, numerator: got.get(`${p.level}|${p.key}`) ?? 0, denominator: null });
+  }
   return db.transaction(async (tx) => {
-    // Registers: size at each month end, at every place with registered people (an empty register is a zero, not a gap).
-    const population = await registeredPopulation(tx);
-    const sizes = new Map<string, Map<string, LevelCount[]>>();
-    const rows: MeasureRow[] = [];
-    for (const def of registers.values()) {
-      const byMonth = new Map<string, LevelCount[]>();
-      for (const e of ends) {
-        const counts = await registerCounts(tx, def, e.end, resolve);
-        byMonth.set(e.month, counts);
-        const got = new Map(counts.map((c) => [`${c.level}|${c.key}`, c.n]));
-        for (const p of population) rows.push({ series: `register:${def.name}`, level: p.level, key: p.key, month: e.month, numerator: got.get(`${p.level}|${p.key}`) ?? 0, denominator: null });
-      }
-      sizes.set(def.name, byMonth);
-    }
     // Measures.
-    let counted = 0;
+    let measured = 0;
     for (const m of measures) {
       const s = m.series;
       if (!s) continue;
-      counted++;
+      measured++;
       if ('activity' in s) {
         const members = s.register ? await registerMembers(tx, registers.get(s.register)!, asOf, resolve) : null;
         const counts = await activityCounts(tx, s, start, asOf, members);
@@ -114,7 +115,7 @@ export async function refreshDashboards(db: Database, opts: RefreshOptions = {})
     await tx.query(
       `INSERT INTO analytics_refresh (summary, as_of, months, refreshed_at, seconds, detail) VALUES ('measures', $1, $2, $3, $4, $5::jsonb)
        ON CONFLICT (summary) DO UPDATE SET as_of = EXCLUDED.as_of, months = EXCLUDED.months, refreshed_at = EXCLUDED.refreshed_at, seconds = EXCLUDED.seconds, detail = EXCLUDED.detail`,
-      [asOf, months, now.toISOString(), (t1 - t0) / 1000, JSON.stringify({ registers: registers.size, measures: counted })],
+      [asOf, months, now.toISOString(), (t1 - t0) / 1000, JSON.stringify({ registers: registers.size, measures: measured })],
     );
     // Use and cost.
     const members: { cohort: string; id: string }[] = [];
@@ -135,9 +136,9 @@ export async function refreshDashboards(db: Database, opts: RefreshOptions = {})
        ON CONFLICT (summary) DO UPDATE SET as_of = EXCLUDED.as_of, months = EXCLUDED.months, refreshed_at = EXCLUDED.refreshed_at, seconds = EXCLUDED.seconds, detail = EXCLUDED.detail`,
       [asOf, months, now.toISOString(), (t2 - t1) / 1000, JSON.stringify({ sources: freshness satisfies SourceFreshness[], tariff, places: places.rows })],
     );
-    await appendAuditBatch(tx, [{ actor: opts.actor ?? 'bevan analytics refresh', action: 'analytics.refresh', purpose: 'secondary-use', detail: { asOf, months, registers: registers.size, measures: counted, measureRows: rows.length, useRows } }], now);
+    await appendAuditBatch(tx, [{ actor: opts.actor ?? 'bevan analytics refresh', action: 'analytics.refresh', purpose: 'secondary-use', detail: { asOf, months, registers: registers.size, measures: measured, measureRows: rows.length, useRows } }], now);
     const r = (x: number) => Math.round(x) / 1000;
-    return { asOf, months, registers: registers.size, measures: counted, measureRows: rows.length, useRows, seconds: { measures: r(t1 - t0), use: r(t2 - t1), total: r(performance.now() - t0) } };
+    return { asOf, months, registers: registers.size, measures: measured, measureRows: rows.length, useRows, seconds: { measures: r(t1 - t0), use: r(t2 - t1), total: r(performance.now() - t0) } };
   });
 }
 
@@ -196,4 +197,18 @@ SELECT c.month, 'cohort' AS level, m.cohort AS key, CASE WHEN GROUPING(c.activit
     params,
   );
   return r.rows[0]!.count;
+}
+
+/** Runs fn over the items, at most `limit` at a time, keeping their order. */
+async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (x: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
 }

@@ -106,7 +106,11 @@ Examples:
         resources: r.resources,
         seconds: Math.round(r.seconds * 1000) / 1000,
       };
-      if (opts.json) return printJson({ ...out, files: r.files, match, pending, analytics });
+      if (opts.json) {
+        // The JSON keeps its shape (scripts rely on it); a refresh that failed is said on stderr.
+        if (analytics && 'error' in analytics) console.error(`bevan: the dashboards' summary was not rebuilt (${analytics.error}); run bevan analytics refresh`);
+        return printJson({ ...out, files: r.files, match, pending });
+      }
       console.log(
         `${r.files} files: ${r.accepted} accepted, ${r.ignored} ignored, ${r.quarantined} quarantined, ${r.duplicates} duplicates; ` +
           `${r.resources} resources written in ${out.seconds}s (${Math.round(r.resources / Math.max(r.seconds, 0.001))}/s)`,
