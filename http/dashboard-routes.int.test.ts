@@ -55,6 +55,7 @@ for (const target of await testDatabases()) {
       assert.equal(aim.points.length, 24);
       assert.equal(aim.points.at(-1).value, 1, 'C: HbA1c 85 and a care plan');
       assert.equal(aim.aim.target, 25);
+      assert.ok(aim.freshness.sources.includes('hl7:RM2') && aim.freshness.refreshedAt, 'a measure carries its freshness');
       assert.ok(['on-track', 'off-track'].includes(aim.aim.status));
       assert.ok(aim.chart && typeof aim.chart.upperProcessLimit === 'number');
       assert.ok(mine.freshness.refreshedAt && mine.freshness.sources.some((s: Json) => s.source === 'hl7:RM2' && s.setting === 'hospital' && s.lastMessageAt));
@@ -95,7 +96,10 @@ for (const target of await testDatabases()) {
       assert.equal(bySetting.shift.length, 6);
       const march = bySetting.rows.find((r: Json) => r.month === '2025-03' && r.key === 'hospital');
       assert.equal(march.people, null, '4 people in hospital in March: suppressed');
-      assert.ok(march.freshness.sources.every((s: Json) => s.source === 'hl7:RM2'));
+      assert.deepEqual(march.freshness.sources, ['hl7:RM2'], 'each figure names the sources behind it');
+      assert.ok(march.freshness.oldestLastMessageAt && march.freshness.refreshedAt);
+      assert.ok(bySetting.freshness.sources.some((s: Json) => s.source === 'hl7:RM2' && s.setting === 'hospital'), 'and the answer describes each source');
+      assert.deepEqual(await json('/analytics/commissioning?by=setting&from=2025-01&to=2025-06', analyst), bySetting, 'the same answer again (reused while the summary and feeds are unchanged)');
       assert.ok(bySetting.tariff.length > 0);
       const byCohort = await json('/analytics/commissioning?by=cohort', analyst);
       assert.equal(byCohort.months.length, 12);

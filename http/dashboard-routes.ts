@@ -30,6 +30,17 @@ const FRESHNESS = {
   },
 } as const;
 
+const FIGURE_FRESHNESS = {
+  type: 'object',
+  description: "How fresh this figure's data is: the summary's time, the sources behind it (each described in the answer's freshness), the least recent of their last messages",
+  properties: {
+    refreshedAt: NULLABLE_STRING,
+    asOf: NULLABLE_STRING,
+    sources: { type: 'array', items: { type: 'string' } },
+    oldestLastMessageAt: { ...NULLABLE_STRING, description: 'null when a source behind it has sent nothing' },
+  },
+} as const;
+
 const PLACE = { type: 'object', properties: { level: { type: 'string', enum: ['locality', 'neighbourhood', 'practice'] }, key: { type: 'string' }, name: { type: 'string' } } } as const;
 
 const POINT = {
@@ -58,7 +69,7 @@ const MEASURE_VIEW = {
       additionalProperties: true,
       description: 'the aim tracked month by month: status achieved | on-track | off-track | missed | no-data; each month met | on-track | behind | no-data against a straight trajectory from the baseline',
     },
-    freshness: FRESHNESS,
+    freshness: FIGURE_FRESHNESS,
   },
 } as const;
 
@@ -181,7 +192,7 @@ export async function registerDashboardRoutes(app: FastifyInstance, o: { db: Dat
                     month: { type: 'string' }, key: { type: 'string' }, name: { type: 'string' }, people: CONTROLLED, costGbp: CONTROLLED,
                     activity: { type: 'object', additionalProperties: CONTROLLED, description: 'activity (tariff activities) → count, or hours of social care' },
                     drillDown: { ...NULLABLE_STRING, description: "for a cohort: its people (GET /analytics/cohorts/{name}, pseudonymised for analysts)" },
-                    freshness: FRESHNESS,
+                    freshness: FIGURE_FRESHNESS,
                   },
                 },
               },

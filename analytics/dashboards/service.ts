@@ -40,6 +40,15 @@ export interface Freshness {
   sources: SourceFresh[];
 }
 
+/** The freshness a single figure carries: the summary's time, the sources behind it (details in the answer's `freshness`), the oldest of their last messages. */
+export interface FigureFreshness {
+  refreshedAt: string | null;
+  asOf: string | null;
+  sources: string[];
+  /** The least recent of the sources' last messages: the figure is at least as fresh as this. */
+  oldestLastMessageAt: string | null;
+}
+
 export interface Place {
   level: Level;
   key: string;
@@ -62,7 +71,7 @@ export interface MeasureView {
   /** The XmR chart of the months with a value (null with fewer than two). */
   chart: (XmrChart & { measure: MeasureDefinition }) | null;
   aim: AimProgress | null;
-  freshness: Freshness;
+  freshness: FigureFreshness;
 }
 
 export interface RegisterView {
@@ -100,7 +109,7 @@ export interface UseRow {
   activity: Record<string, number | null>;
   /** For a cohort row: its people (GET /analytics/cohorts/{name}). */
   drillDown: string | null;
-  freshness: Freshness;
+  freshness: FigureFreshness;
 }
 
 export interface CommissioningDashboard {
@@ -184,10 +193,12 @@ interface Context {
   use: RefreshRow | null;
   feeds: Map<string, SourceFresh>;
   names: Map<string, string>;
+  /** Answers built from this summary and these feeds (commissioning views), by query. */
+  answers: Map<string, CommissioningDashboard>;
 }
 
 /** The summaries' refresh rows and the sources' live freshness (one query each). */
-async function summaryContext(q: Queryable): Promise<Context> {
+async function loadContext(q: Queryable): Promise<Context> {
   const r = await q.query<RefreshRow>(
     `SELECT summary, to_char(as_of, 'YYYY-MM-DD') AS as_of, to_char(refreshed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS refreshed_at, detail FROM analytics_refresh`,
   );
@@ -201,12 +212,35 @@ async function summaryContext(q: Queryable): Promise<Context> {
   );
   const names = new Map<string, string>();
   for (const p of use?.detail.places ?? []) if (p.name) names.set(`${p.level}|${p.code}`, p.name);
-  return { measures: by.get('measures') ?? null, use, feeds, names };
+  return { measures: by.get('measures') ?? null, use, feeds, names, answers: new Map() };
 }
 
-function freshness(c: Context, summary: RefreshRow | null, sources?: readonly string[]): Freshness {
-  const all = [...c.feeds.values()];
-  return { refreshedAt: summary?.refreshed_at ?? null, asOf: summary?.as_of ?? null, sources: sources ? sources.map((s) => c.feeds.get(s) ?? { source: s, setting: null, lastMessageAt: null, latestActivity: null }) : all };
+/**
+ * How long the sources' live freshness is reused, in ms: a dashboard under load reads the
+ * summary's refresh stamp on every request (a new summary is seen at once) but the feeds' last
+ * messages at most this often, and answers built from the same summary and feeds are reused.
+ */
+export const FEEDS_TTL_MS = 5_000;
+const cache = new WeakMap<object, { stamp: string; at: number; ctx: Context }>();
+
+async function summaryContext(q: Queryable, now = Date.now()): Promise<Context> {
+  const stamp = (await q.query<{ stamp: string | null }>(`SELECT string_agg(summary || '@' || refreshed_at::text, ',' ORDER BY summary) AS stamp FROM analytics_refresh`)).rows[0]?.stamp ?? '';
+  const hit = cache.get(q);
+  if (hit && hit.stamp === stamp && now - hit.at < FEEDS_TTL_MS) return hit.ctx;
+  const ctx = await loadContext(q);
+  cache.set(q, { stamp, at: now, ctx });
+  return ctx;
+}
+
+function freshness(c: Context, summary: RefreshRow | null): Freshness {
+  return { refreshedAt: summary?.refreshed_at ?? null, asOf: summary?.as_of ?? null, sources: [...c.feeds.values()] };
+}
+
+function figureFreshness(c: Context, summary: RefreshRow | null, sources?: readonly string[]): FigureFreshness {
+  const names = sources ? [...sources] : [...c.feeds.keys()];
+  const heard = names.map((n) => c.feeds.get(n)?.lastMessageAt ?? null);
+  const oldest = heard.includes(null) ? null : (heard as string[]).sort()[0] ?? null;
+  return { refreshedAt: summary?.refreshed_at ?? null, asOf: summary?.as_of ?? null, sources: names, oldestLastMessageAt: oldest };
 }
 
 function placeOf(c: Context, s: Scope): Place {
@@ -252,7 +286,7 @@ function measureView(c: Context, m: MeasureDefinition, rows: { month: string; nu
   const chart = valued.length >= 2 ? chartMeasure(m, valued.map((p) => ({ label: p.month, value: p.value }))) : null;
   // The aim is tracked on the figures shown (a suppressed month is no data).
   const aim = m.aim ? trackAim(m.aim, m.polarity, points.map((p) => ({ month: p.month, value: p.value })), asOf) : null;
-  return { measure: m, place: placeOf(c, s), disclosureControl: s.control, points, chart, aim, freshness: freshness(c, c.measures) };
+  return { measure: m, place: placeOf(c, s), disclosureControl: s.control, points, chart, aim, freshness: figureFreshness(c, c.measures) };
 }
 
 const asOfOf = (c: Context, o: DashboardOptions) => c.measures?.as_of ?? (o.now ?? new Date()).toISOString().slice(0, 10);
@@ -331,6 +365,9 @@ export async function commissioningDashboard(ctx: RequestContext, q: { by: strin
     from = d.toISOString().slice(0, 7);
   }
   if (from > to) throw invalid(`from (${from}) is after to (${to})`);
+  const cacheKey = `${by}|${from}|${to}`;
+  const cached = c.answers.get(cacheKey);
+  if (cached) return cached;
   const r = await ctx.db.query<{ level: string; key: string; month: string; activity: string; people: number; quantity: number; contacts: number; cost_gbp: number; sources: string[] }>(
     `SELECT level, key, month, activity, people::int AS people, quantity, contacts, cost_gbp, sources FROM analytics_use_month
       WHERE level = ANY($1::text[]) AND month >= $2 AND month <= $3 ORDER BY month, key, activity`,
@@ -348,12 +385,12 @@ export async function commissioningDashboard(ctx: RequestContext, q: { by: strin
     }
     if (x.level !== by) continue;
     const id = `${x.month}|${x.key}`;
-    const row = rows.get(id) ?? { month: x.month, key: x.key, name: nameOf(x.key), people: 0, costGbp: 0, activity: {}, drillDown: by === 'cohort' ? `/analytics/cohorts/${x.key}` : null, freshness: freshness(c, c.use, []) };
+    const row = rows.get(id) ?? { month: x.month, key: x.key, name: nameOf(x.key), people: 0, costGbp: 0, activity: {}, drillDown: by === 'cohort' ? `/analytics/cohorts/${x.key}` : null, freshness: figureFreshness(c, c.use, []) };
     rows.set(id, row);
     if (x.activity === '') {
       row.people = disclosureControl(x.people);
       row.costGbp = controlledTotal(x.cost_gbp, x.people);
-      row.freshness = freshness(c, c.use, x.sources);
+      row.freshness = figureFreshness(c, c.use, x.sources);
     } else {
       // An activity done for fewer than 8 people is suppressed whatever its volume.
       row.activity[x.activity] = x.people > 0 && x.people < SUPPRESS_BELOW ? null : disclosureControl(Math.round(x.quantity));
@@ -361,7 +398,7 @@ export async function commissioningDashboard(ctx: RequestContext, q: { by: strin
   }
   const months: string[] = [];
   for (let d = new Date(`${from}-01T00:00:00Z`); d.toISOString().slice(0, 7) <= to; d.setUTCMonth(d.getUTCMonth() + 1)) months.push(d.toISOString().slice(0, 7));
-  return {
+  const answer: CommissioningDashboard = {
     by,
     from,
     to,
@@ -376,4 +413,6 @@ export async function commissioningDashboard(ctx: RequestContext, q: { by: strin
     tariff: c.use?.detail.tariff ?? [],
     freshness: freshness(c, c.use),
   };
+  if (c.answers.size < 64) c.answers.set(cacheKey, answer);
+  return answer;
 }

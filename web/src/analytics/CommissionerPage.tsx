@@ -6,7 +6,7 @@
  */
 import { lazy, Suspense, useEffect, useState } from 'react';
 import { Link, useSearchParams } from 'react-router';
-import { getCommissioning, type CommissioningDashboard, type Grouping } from './api.ts';
+import { getCommissioning, type CommissioningDashboard, type FigureFreshness, type Grouping } from './api.ts';
 import { COHORT_PATH, freshnessText, monthLabel, SETTING_LABEL, showCount, showMoney } from './dashboards.ts';
 import { Loading } from '../components/Loading.tsx';
 import { usePageTitle } from '../components/usePageTitle.ts';
@@ -93,12 +93,11 @@ export default function CommissionerPage() {
   );
 }
 
-/** The sources behind a row, briefly: how many, and how long since the least recent last sent. */
-function rowFreshness(f: CommissioningDashboard['freshness'], now: number): string {
-  const heard = f.sources.map((s) => s.lastMessageAt).filter((x): x is string => !!x).sort();
+/** The sources behind a row, briefly: which (or how many), and the least recent last message among them. */
+function rowFreshness(f: FigureFreshness, now: number): string {
   if (!f.sources.length) return '–';
-  const names = f.sources.length <= 2 ? f.sources.map((s) => s.source).join(', ') : `${f.sources.length} sources`;
-  return `${names}: oldest last heard ${timeAgo(heard[0], now)}`;
+  const names = f.sources.length <= 2 ? f.sources.join(', ') : `${f.sources.length} sources`;
+  return `${names}: oldest last heard ${timeAgo(f.oldestLastMessageAt, now)}`;
 }
 
 function Dashboard({ d, what }: { d: CommissioningDashboard; what: string }) {

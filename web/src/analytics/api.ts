@@ -22,6 +22,14 @@ export interface Freshness {
   sources: SourceFresh[];
 }
 
+/** The freshness one figure carries: the sources behind it (described in the answer's freshness) and the oldest of their last messages. */
+export interface FigureFreshness {
+  refreshedAt: string | null;
+  asOf: string | null;
+  sources: string[];
+  oldestLastMessageAt: string | null;
+}
+
 export interface Place {
   level: 'locality' | 'neighbourhood' | 'practice';
   key: string;
@@ -79,7 +87,7 @@ export interface MeasureView {
     points: ChartPoint[];
   } | null;
   aim: AimProgress | null;
-  freshness: Freshness;
+  freshness: FigureFreshness;
 }
 
 export interface RegisterView {
@@ -111,7 +119,7 @@ export interface UseRow {
   costGbp: Controlled;
   activity: Record<string, Controlled>;
   drillDown: string | null;
-  freshness: Freshness;
+  freshness: FigureFreshness;
 }
 
 export interface CommissioningDashboard {

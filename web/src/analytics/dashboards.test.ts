@@ -24,7 +24,7 @@ const view = (values: (number | null)[]): MeasureView => ({
   points: values.map((value, i) => ({ month: `2025-0${i + 1}`, value, numerator: value, denominator: null })),
   chart: { mean: 10, upperProcessLimit: 15, lowerProcessLimit: 5, assurance: 'no-target', points: values.flatMap((value, i) => (value === null ? [] : [{ label: `2025-0${i + 1}`, value, rules: value > 15 ? ['astronomical'] : [], signal: value > 15 ? ('concern' as const) : ('neutral' as const), outsideTolerance: false }])) },
   aim: null,
-  freshness: { refreshedAt: null, asOf: null, sources: [] },
+  freshness: { refreshedAt: null, asOf: null, sources: [], oldestLastMessageAt: null },
 });
 
 test('SPC rows keep suppressed months, with each point read', () => {
@@ -37,7 +37,7 @@ test('SPC rows keep suppressed months, with each point read', () => {
 test('use and cost: the largest keys stacked, the rest as Other', () => {
   const d: CommissioningDashboard = {
     by: 'practice', from: '2025-01', to: '2025-02', months: ['2025-01', '2025-02'], shift: [], freshness: { refreshedAt: null, asOf: null, sources: [] },
-    rows: ['A', 'B', 'C'].flatMap((k, i) => ['2025-01', '2025-02'].map((month) => ({ month, key: k, name: `Practice ${k}`, people: 10, costGbp: (3 - i) * 100, activity: {}, drillDown: null, freshness: { refreshedAt: null, asOf: null, sources: [] } }))),
+    rows: ['A', 'B', 'C'].flatMap((k, i) => ['2025-01', '2025-02'].map((month) => ({ month, key: k, name: `Practice ${k}`, people: 10, costGbp: (3 - i) * 100, activity: {}, drillDown: null, freshness: { refreshedAt: null, asOf: null, sources: [], oldestLastMessageAt: null } }))),
   };
   const c = useChart(d, 1);
   assert.deepEqual(c.keys, [{ key: 'A', name: 'Practice A' }, { key: '__other', name: 'Other' }]);
