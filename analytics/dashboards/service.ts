@@ -193,8 +193,8 @@ interface Context {
   use: RefreshRow | null;
   feeds: Map<string, SourceFresh>;
   names: Map<string, string>;
-  /** Answers built from this summary and these feeds (commissioning views), by query. */
-  answers: Map<string, CommissioningDashboard>;
+  /** Answers built from this summary and these feeds, by kind, query and scope (the access decision is taken before each lookup). */
+  answers: Map<string, unknown>;
 }
 
 /** The summaries' refresh rows and the sources' live freshness (one query each). */
@@ -230,6 +230,15 @@ async function summaryContext(q: Queryable, now = Date.now()): Promise<Context> 
   const ctx = await loadContext(q);
   cache.set(q, { stamp, at: now, ctx });
   return ctx;
+}
+
+/** An answer from the context's store, or built and kept (at most 256 per summary). */
+async function memo<T>(c: Context, key: string, build: () => Promise<T>): Promise<T> {
+  const hit = c.answers.get(key) as T | undefined;
+  if (hit !== undefined) return hit;
+  const value = await build();
+  if (c.answers.size < 256) c.answers.set(key, value);
+  return value;
 }
 
 function freshness(c: Context, summary: RefreshRow | null): Freshness {
@@ -298,6 +307,11 @@ export async function panelDashboard(ctx: RequestContext, panel: string, o: Dash
   if (!known) throw notFound(`no clinical panel "${panel}" (GET /analytics/dashboard/panels lists them)`);
   const s = await decideScope(ctx, 'dashboard.panel', o);
   const c = await summaryContext(ctx.db);
+  return memo(c, `panel|${panel}|${s.level}|${s.key}|${s.control}|${o.registers || o.measures ? 'custom' : 'shipped'}`, () => buildPanel(ctx, c, s, known, registers, measures, o));
+}
+
+async function buildPanel(ctx: RequestContext, c: Context, s: Scope, known: { panel: string; title: string }, registers: Map<string, CohortDefinition>, measures: MeasureDefinition[], o: DashboardOptions): Promise<PanelDashboard> {
+  const panel = known.panel;
   const regs = [...registers.values()].filter((r) => panelSlug(r.panel) === panel);
   const ms = measures.filter((m) => panelSlug(m.panel) === panel && m.series);
   const rows = await seriesRows(ctx.db, [...regs.map((r) => `register:${r.name}`), ...ms.map((m) => m.id)], s);
@@ -332,8 +346,10 @@ export async function measureDashboard(ctx: RequestContext, id: string, o: Dashb
   if (!m.series) throw notFound(`measure "${id}" has no series computed from the store`);
   const s = await decideScope(ctx, 'dashboard.spc', o);
   const c = await summaryContext(ctx.db);
-  const rows = await seriesRows(ctx.db, [m.id], s);
-  return measureView(c, m, rows.get(m.id) ?? [], s, asOfOf(c, o));
+  return memo(c, `spc|${id}|${s.level}|${s.key}|${s.control}|${o.measures ? 'custom' : 'shipped'}`, async () => {
+    const rows = await seriesRows(ctx.db, [m.id], s);
+    return measureView(c, m, rows.get(m.id) ?? [], s, asOfOf(c, o));
+  });
 }
 
 /** Every panel aim, tracked month by month at a place. */
@@ -342,8 +358,10 @@ export async function aimsDashboard(ctx: RequestContext, o: DashboardOptions = {
   const ms = measures.filter((m) => m.aim && m.series);
   const s = await decideScope(ctx, 'dashboard.aims', o);
   const c = await summaryContext(ctx.db);
-  const rows = await seriesRows(ctx.db, ms.map((m) => m.id), s);
-  return { place: placeOf(c, s), disclosureControl: s.control, aims: ms.map((m) => measureView(c, m, rows.get(m.id) ?? [], s, asOfOf(c, o))), freshness: freshness(c, c.measures) };
+  return memo(c, `aims|${s.level}|${s.key}|${s.control}|${o.measures ? 'custom' : 'shipped'}`, async () => {
+    const rows = await seriesRows(ctx.db, ms.map((m) => m.id), s);
+    return { place: placeOf(c, s), disclosureControl: s.control, aims: ms.map((m) => measureView(c, m, rows.get(m.id) ?? [], s, asOfOf(c, o))), freshness: freshness(c, c.measures) };
+  });
 }
 
 const MONTH = /^\d{4}-(0[1-9]|1[0-2])$/;
@@ -365,8 +383,8 @@ export async function commissioningDashboard(ctx: RequestContext, q: { by: strin
     from = d.toISOString().slice(0, 7);
   }
   if (from > to) throw invalid(`from (${from}) is after to (${to})`);
-  const cacheKey = `${by}|${from}|${to}`;
-  const cached = c.answers.get(cacheKey);
+  const cacheKey = `commissioning|${by}|${from}|${to}`;
+  const cached = c.answers.get(cacheKey) as CommissioningDashboard | undefined;
   if (cached) return cached;
   const r = await ctx.db.query<{ level: string; key: string; month: string; activity: string; people: number; quantity: number; contacts: number; cost_gbp: number; sources: string[] }>(
     `SELECT level, key, month, activity, people::int AS people, quantity, contacts, cost_gbp, sources FROM analytics_use_month
