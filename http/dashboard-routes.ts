@@ -7,7 +7,7 @@
  * from the summary `bevan analytics refresh` builds; each carries its data freshness. Errors are
  * OperationOutcomes.
  */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import { aimsDashboard, commissioningDashboard, COMMISSIONING_GROUPINGS, measureDashboard, panelDashboard, panels } from '../analytics/dashboards/service.ts';
 import type { Database } from '../db/database.ts';
 import { errorResponses, NULLABLE_STRING, serviceContext } from './api-schemas.ts';
@@ -82,6 +82,18 @@ const PLACE_QUERY = {
   },
 } as const;
 
+// The service hands back the same answer object while its summary and feeds are unchanged: its
+// JSON is written once and sent again (the response schemas still describe it in /openapi.json).
+const written = new WeakMap<object, string>();
+function sendAnswer(reply: FastifyReply, answer: object): FastifyReply {
+  let json = written.get(answer);
+  if (json === undefined) {
+    json = JSON.stringify(answer);
+    written.set(answer, json);
+  }
+  return reply.type('application/json; charset=utf-8').serializer((x: unknown) => x as string).send(json);
+}
+
 export async function registerDashboardRoutes(app: FastifyInstance, o: { db: Database }): Promise<void> {
   const { db } = o;
   type PlaceQuery = { practice?: string; neighbourhood?: string };
@@ -131,7 +143,7 @@ export async function registerDashboardRoutes(app: FastifyInstance, o: { db: Dat
         },
       },
     },
-    async (req) => panelDashboard(serviceContext(req, db), req.params.panel, req.query),
+    async (req, reply) => sendAnswer(reply, await panelDashboard(serviceContext(req, db), req.params.panel, req.query)),
   );
 
   app.get<{ Params: { measure: string }; Querystring: PlaceQuery }>(
@@ -146,7 +158,7 @@ export async function registerDashboardRoutes(app: FastifyInstance, o: { db: Dat
         response: { 200: MEASURE_VIEW, ...errorResponses(400, 404) },
       },
     },
-    async (req) => measureDashboard(serviceContext(req, db), req.params.measure, req.query),
+    async (req, reply) => sendAnswer(reply, await measureDashboard(serviceContext(req, db), req.params.measure, req.query)),
   );
 
   app.get<{ Querystring: PlaceQuery }>(
@@ -160,7 +172,7 @@ export async function registerDashboardRoutes(app: FastifyInstance, o: { db: Dat
         response: { 200: { type: 'object', properties: { place: PLACE, disclosureControl: { type: 'boolean' }, aims: { type: 'array', items: MEASURE_VIEW }, freshness: FRESHNESS } }, ...errorResponses(400) },
       },
     },
-    async (req) => aimsDashboard(serviceContext(req, db), req.query),
+    async (req, reply) => sendAnswer(reply, await aimsDashboard(serviceContext(req, db), req.query)),
   );
 
   app.get<{ Querystring: { by?: string; from?: string; to?: string } }>(
@@ -205,6 +217,6 @@ export async function registerDashboardRoutes(app: FastifyInstance, o: { db: Dat
         },
       },
     },
-    async (req) => commissioningDashboard(serviceContext(req, db), { by: req.query.by ?? 'setting', from: req.query.from, to: req.query.to }),
+    async (req, reply) => sendAnswer(reply, await commissioningDashboard(serviceContext(req, db), { by: req.query.by ?? 'setting', from: req.query.from, to: req.query.to })),
   );
 }
