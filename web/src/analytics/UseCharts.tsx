@@ -6,7 +6,7 @@
  */
 import { Bar, BarChart, CartesianGrid, Legend, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
 import type { CommissioningDashboard } from './api.ts';
-import { monthLabel, showCount, showMoney, useChart } from './dashboards.ts';
+import { monthLabel, SETTING_LABEL, showCount, showMoney, useChart } from './dashboards.ts';
 
 const PALETTE = ['#005eb8', '#41b6e6', '#007f3b', '#ffb81c', '#ed8b00', '#7c2855', '#330072', '#768692'];
 
@@ -33,7 +33,7 @@ export default function UseCharts({ data, what }: { data: CommissioningDashboard
               <Tooltip formatter={(v) => showMoney(Number(v))} />
               <Legend />
               {chart.keys.map((k, i) => (
-                <Bar key={k.key} dataKey={k.key} name={k.name} stackId="cost" fill={PALETTE[i % PALETTE.length]} isAnimationActive={false} />
+                <Bar key={k.key} dataKey={k.key} name={data.by === 'setting' ? (SETTING_LABEL[k.name] ?? k.name) : k.name} stackId="cost" fill={PALETTE[i % PALETTE.length]} isAnimationActive={false} />
               ))}
             </BarChart>
           </ResponsiveContainer>
