@@ -5,7 +5,10 @@
  * (each `?practice=` or `?neighbourhood=`; a GP or practice nurse always gets their own practice),
  * and `GET /analytics/commissioning?by=&from=&to=` (use and cost by month; analysts). Figures come
  * from the summary `bevan analytics refresh` builds; each carries its data freshness. Errors are
- * OperationOutcomes.
+ * OperationOutcomes. The routes are `signed-in`, not `personal`: they answer with aggregates only
+ * (disclosure-controlled, or a GP's own practice's counts) and reach no one's record; the service
+ * still asks the policy on every request and audits each refusal. The people behind a figure are
+ * reached through GET /analytics/cohorts/{name}, a personal route, decided and audited person by person.
  */
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { aimsDashboard, commissioningDashboard, COMMISSIONING_GROUPINGS, measureDashboard, panelDashboard, panels } from '../analytics/dashboards/service.ts';
@@ -110,7 +113,7 @@ export async function registerDashboardRoutes(app: FastifyInstance, o: { db: Dat
   app.get<{ Params: { panel: string }; Querystring: PlaceQuery }>(
     '/analytics/dashboard/panel/:panel',
     {
-      config: { access: 'personal' },
+      config: { access: 'signed-in' },
       schema: {
         summary: "A clinical panel's dashboard: registers with counts and trend, measures with SPC charts, aims with progress (aggregates; GP: own practice exact, analyst: any place under disclosure control)",
         tags: ['analytics'],
@@ -149,7 +152,7 @@ export async function registerDashboardRoutes(app: FastifyInstance, o: { db: Dat
   app.get<{ Params: { measure: string }; Querystring: PlaceQuery }>(
     '/analytics/spc/:measure',
     {
-      config: { access: 'personal' },
+      config: { access: 'signed-in' },
       schema: {
         summary: "A measure's monthly series with its XmR chart (mean, process limits, special-cause points marked improvement, concern or neutral; tolerance) and aim",
         tags: ['analytics'],
@@ -164,7 +167,7 @@ export async function registerDashboardRoutes(app: FastifyInstance, o: { db: Dat
   app.get<{ Querystring: PlaceQuery }>(
     '/analytics/aims',
     {
-      config: { access: 'personal' },
+      config: { access: 'signed-in' },
       schema: {
         summary: "The clinical panels' aims (target and date), tracked month by month",
         tags: ['analytics'],
@@ -178,7 +181,7 @@ export async function registerDashboardRoutes(app: FastifyInstance, o: { db: Dat
   app.get<{ Querystring: { by?: string; from?: string; to?: string } }>(
     '/analytics/commissioning',
     {
-      config: { access: 'personal' },
+      config: { access: 'signed-in' },
       schema: {
         summary: 'Use and cost of care by month (tariff-costed), by practice, neighbourhood, setting, cohort or for the locality, with the shift from hospital to community and data freshness; secondary use (analysts), disclosure controlled',
         tags: ['analytics'],
