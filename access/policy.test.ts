@@ -55,6 +55,8 @@ interface Case {
   kickoff?: boolean;
   /** Decide with no facts (a quarantined item whose person cannot be told; secondary use before any person is known). */
   noFacts?: boolean;
+  /** Action analysis: its name. */
+  analysis?: string;
   /** Action cohort: the practice asked for. */
   cohortPractice?: string | null;
   /** Action cohort: the obligations expected on a permit. */
@@ -262,6 +264,18 @@ const cases: Case[] = [
   { role: 'patient', rel: 'none', action: 'cohort', noFacts: true, purpose: 'patient-access', nhs: NHS, want: 'deny' },
   { role: 'admin', rel: 'none', action: 'cohort', noFacts: true, purpose: 'administration', want: 'deny' },
   { role: 'integration', rel: 'none', action: 'cohort', noFacts: true, purpose: 'administration', want: 'deny' },
+  // analyses the policy lists (duplicate tests), decided as a register: GP own practice identified; analyst controlled, pseudonymised; unlisted denied
+  { role: 'gp', rel: 'none', action: 'analysis', analysis: 'duplicate-tests', noFacts: true, want: 'registered-practice', cohort: { identified: true, practice: 'ORG', disclosureControl: false }, reason: /^duplicate-tests, as a register/ },
+  { role: 'gp', rel: 'none', action: 'analysis', analysis: 'duplicate-tests', noFacts: true, cohortPractice: 'P91002', want: 'deny', reason: /only their own practice's registers, not P91002's/ },
+  { role: 'gp', rel: 'none', action: 'analysis', analysis: 'duplicate-tests', noFacts: true, purpose: 'secondary-use', want: 'deny' },
+  { role: 'practice-nurse', rel: 'none', action: 'analysis', analysis: 'duplicate-tests', noFacts: true, want: 'registered-practice', cohort: { identified: true, practice: 'ORG', disclosureControl: false } },
+  { role: 'analyst', rel: 'none', action: 'analysis', analysis: 'duplicate-tests', noFacts: true, purpose: 'secondary-use', want: 'secondary-use', cohort: { identified: false, practice: null, disclosureControl: true } },
+  { role: 'analyst', rel: 'none', action: 'analysis', analysis: 'duplicate-tests', noFacts: true, purpose: 'secondary-use', cohortPractice: 'P91002', want: 'secondary-use', cohort: { identified: false, practice: 'P91002', disclosureControl: true } },
+  { role: 'analyst', rel: 'none', action: 'analysis', analysis: 'duplicate-tests', noFacts: true, purpose: 'direct-care', want: 'deny' },
+  { role: 'analyst', rel: 'none', action: 'analysis', analysis: 'no-such-analysis', noFacts: true, purpose: 'secondary-use', want: 'deny', reason: /not an analysis the policy lists/ },
+  { role: 'consultant', rel: 'none', action: 'analysis', analysis: 'duplicate-tests', noFacts: true, want: 'deny', reason: /may not run cohorts/ },
+  { role: 'patient', rel: 'none', action: 'analysis', analysis: 'duplicate-tests', noFacts: true, purpose: 'patient-access', nhs: NHS, want: 'deny' },
+  { role: 'admin', rel: 'none', action: 'analysis', analysis: 'duplicate-tests', noFacts: true, purpose: 'secondary-use', want: 'deny' },
   // then each person found is decided on their own: the opt-out and restrictions apply
   { role: 'analyst', rel: 'none', action: 'export', purpose: 'secondary-use', over: { nationalDataOptOut: true }, want: 'deny', reason: /national data opt-out/ },
   { role: 'analyst', rel: 'none', action: 'export', purpose: 'secondary-use', over: { restricted: true }, want: 'deny', reason: /restricted/ },
@@ -290,6 +304,15 @@ const cases: Case[] = [
   { role: 'gp', rel: 'registered', action: 'export', scope: { level: 'group', group: 'ORG' }, over: { restricted: true }, want: 'deny' },
   { role: 'gp', rel: 'none', action: 'export', scope: { level: 'group', group: 'ORG' }, breakGlass: BG, want: 'deny', reason: /needs registered-practice/ },
   { role: 'gp', rel: 'registered', action: 'export', purpose: 'emergency', scope: { level: 'group', group: 'ORG' }, want: 'deny' },
+  // Group ids: practice-<ODS> (and the bare ODS code) a practice; cohort-<register> a register, limited by the cohort rule (decided at kick-off and per batch)
+  { role: 'gp', rel: 'none', action: 'export', kickoff: true, scope: { level: 'group', group: 'practice-ORG' }, want: 'bulk-export' },
+  { role: 'gp', rel: 'none', action: 'export', kickoff: true, scope: { level: 'group', group: 'practice-P91002' }, want: 'deny', reason: /only the group of their own organisation/ },
+  { role: 'gp', rel: 'none', action: 'export', kickoff: true, scope: { level: 'group', group: 'cohort-diabetes' }, want: 'bulk-export' },
+  { role: 'gp', rel: 'registered', action: 'export', scope: { level: 'group', group: 'cohort-diabetes' }, want: 'registered-practice' },
+  { role: 'gp', rel: 'care-team-user', action: 'export', scope: { level: 'group', group: 'cohort-diabetes' }, want: 'deny', reason: /needs registered-practice/ },
+  { role: 'analyst', rel: 'none', purpose: 'secondary-use', action: 'export', kickoff: true, scope: { level: 'group', group: 'cohort-diabetes' }, want: 'bulk-export' },
+  { role: 'analyst', rel: 'none', purpose: 'secondary-use', action: 'export', scope: { level: 'group', group: 'cohort-diabetes' }, over: { nationalDataOptOut: true }, want: 'deny', reason: /national data opt-out/ },
+  { role: 'consultant', rel: 'none', action: 'export', kickoff: true, scope: { level: 'group', group: 'cohort-diabetes' }, want: 'deny', reason: /may not use bulk export/ },
 ];
 
 test(`policy decision table (${cases.length} cases): role × relationship × purpose × consent × sensitivity × break-glass`, () => {
@@ -304,6 +327,7 @@ test(`policy decision table (${cases.length} cases): role × relationship × pur
       facts: search || c.kickoff || c.noFacts ? null : facts(c.rel, c.over),
       breakGlassReason: c.breakGlass,
       ...(c.action === 'cohort' ? { cohort: { practice: c.cohortPractice ?? null } } : {}),
+      ...(c.action === 'analysis' ? { analysis: { name: c.analysis ?? '', practice: c.cohortPractice ?? null } } : {}),
       export: c.scope,
       now: NOW,
     });

@@ -29,6 +29,17 @@ export interface BulkExportRule {
   directCare?: Relationship[];
 }
 
+/**
+ * A Group's id says what it is: `practice-<ODS>` (or the bare ODS code, as first served) the people
+ * registered at a GP practice; `cohort-<register>` the people on a register (analytics/cohorts),
+ * decided as a register run is. Pure.
+ */
+export type GroupRef = { kind: 'practice'; odsCode: string } | { kind: 'cohort'; register: string };
+export function parseGroupId(id: string): GroupRef {
+  if (id.startsWith('cohort-')) return { kind: 'cohort', register: id.slice('cohort-'.length) };
+  return { kind: 'practice', odsCode: id.startsWith('practice-') ? id.slice('practice-'.length) : id };
+}
+
 /** What a bulk export asks for: its level and, for a Group, the group id (a practice's ODS code). */
 export interface ExportScope {
   level: ExportLevel;
@@ -86,6 +97,11 @@ export interface Policy {
   sourceOrganisations: Record<string, string>;
   /** category → code system → codes (ICD-10 codes match as prefixes). */
   codeLists: Record<string, Record<string, string[]>>;
+  /**
+   * Analyses across people other than a register (action `analysis`), by name: each is decided as a
+   * register is (the role's `cohorts` rule). One not listed is denied.
+   */
+  analyses?: Record<string, string>;
 }
 
 /** What the store knows about the person that bears on access (gathered before deciding). */
@@ -114,7 +130,7 @@ export interface AccessFacts {
  * never asked for). mpi-review: a pair of identities the MPI was unsure about (facts of each
  * person the pair is in, when asked about them).
  */
-export type AccessAction = 'read' | 'search' | 'export' | 'quarantine' | 'care-team' | 'consent' | 'audit' | 'feeds' | 'mpi-review' | 'cohort';
+export type AccessAction = 'read' | 'search' | 'export' | 'quarantine' | 'care-team' | 'consent' | 'audit' | 'feeds' | 'mpi-review' | 'cohort' | 'analysis';
 
 export interface AccessRequest {
   action: AccessAction;
@@ -126,6 +142,8 @@ export interface AccessRequest {
   breakGlassReason?: string;
   /** For action `cohort`: the practice asked for (null: every practice the user may see). */
   cohort?: { practice: string | null };
+  /** For action `analysis`: which analysis (a key of the policy's `analyses`) and the practice asked for. */
+  analysis?: { name: string; practice: string | null };
   /** For action export: the bulk export asked for. Without facts this decides the kick-off; with them, one person of it. */
   export?: ExportScope;
   now: Date;
@@ -172,6 +190,7 @@ function decideUnsafe(policy: Policy | null | undefined, req: AccessRequest): De
 
   if (req.action === 'quarantine') return decideQuarantine(principal.role, role, purpose, req.facts);
   if (req.action === 'cohort') return decideCohort(principal, role, purpose, req.cohort?.practice ?? null);
+  if (req.action === 'analysis') return decideAnalysis(policy, principal, role, purpose, req.analysis);
   if (req.action === 'feeds') return decideFeeds(principal.role, role, purpose);
   if (req.action === 'mpi-review') return decideMpiReview(principal.role, role, purpose, req.facts);
   // Secondary use across people (a view over the store) before any person is known; a bulk export has its own gate (req.export).
@@ -265,6 +284,19 @@ function decideCohort(principal: Principal, role: RolePolicy, purpose: PurposeOf
   return deny(`"${String(rule)}" is not a cohort rule (fails closed)`);
 }
 
+/**
+ * An analysis across people that the policy lists by name (e.g. `duplicate-tests`): decided as a
+ * register, by the role's cohorts rule (own practice identified for direct care, or
+ * disclosure-controlled counts and pseudonymised lists for secondary use); each person found is
+ * then decided on their own. An analysis the policy does not list is denied (fails closed).
+ */
+function decideAnalysis(policy: Policy, principal: Principal, role: RolePolicy, purpose: PurposeOfUse, analysis: AccessRequest['analysis']): Decision {
+  const name = analysis?.name ?? '';
+  if (!policy.analyses || !Object.prototype.hasOwnProperty.call(policy.analyses, name)) return deny(`"${name}" is not an analysis the policy lists (fails closed)`);
+  const d = decideCohort(principal, role, purpose, analysis?.practice ?? null);
+  return d.kind === 'permit' ? { ...d, reason: `${name}, as a register: ${d.reason}` } : { kind: 'deny', reason: `${name}, as a register: ${d.reason}` };
+}
+
 /** The feeds' counts carry no personal data, but they are the integration team's and administrators' view: `feeds: true`, for administration. */
 function decideFeeds(roleName: Role, role: RolePolicy, purpose: PurposeOfUse): Decision {
   if (role.feeds !== true) return deny(`role ${roleName} may not see the feeds' status (the integration team and administrators)`);
@@ -356,7 +388,9 @@ function exportGate(role: RolePolicy, req: AccessRequest, scope: ExportScope): D
   if (!rule.purposes.includes(req.purpose)) return deny(`bulk export for role ${who} is for ${rule.purposes.join(', ') || 'no purpose'}, not ${req.purpose}`);
   if (scope.level === 'group') {
     if (!scope.group) return deny('a group export must name its group');
-    if (rule.ownGroupOnly && scope.group !== req.principal.organisation) return deny(`role ${who} may export only the group of their own organisation (${req.principal.organisation ?? 'none'}), not ${scope.group}`);
+    const ref = parseGroupId(scope.group);
+    // A cohort's Group is limited by the cohort rule (a GP's register is their own practice's people), decided at kick-off and for each batch.
+    if (rule.ownGroupOnly && ref.kind === 'practice' && ref.odsCode !== req.principal.organisation) return deny(`role ${who} may export only the group of their own organisation (${req.principal.organisation ?? 'none'}), not ${scope.group}`);
   }
   const what = scope.level === 'group' ? `group ${scope.group}` : `${scope.level} level`;
   return permit(`bulk export (${what}) for ${req.purpose}; each person is decided on their own`, 'bulk-export', NO_OBLIGATIONS);
@@ -525,6 +559,7 @@ export function checkPolicy(raw: unknown, codes: unknown): PolicyLoad {
     }
   }
   for (const w of p.patientAccessWithholds ?? []) if (!cats[w]) problems.push(`patientAccessWithholds: "${w}" is not a sensitive category`);
+  if (p.analyses !== undefined && (!p.analyses || typeof p.analyses !== 'object' || Array.isArray(p.analyses) || Object.values(p.analyses).some((v) => typeof v !== 'string'))) problems.push('analyses: an object of analysis name → what it is (text)');
   if (problems.length) return { kind: 'invalid', problems };
   return {
     kind: 'ok',
@@ -537,6 +572,7 @@ export function checkPolicy(raw: unknown, codes: unknown): PolicyLoad {
       patientAccessWithholds: p.patientAccessWithholds ?? [],
       sourceOrganisations: p.sourceOrganisations ?? {},
       codeLists: lists,
+      ...(p.analyses ? { analyses: p.analyses } : {}),
     }) as Policy,
   };
 }

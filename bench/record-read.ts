@@ -74,8 +74,8 @@ async function seedPeople(db: Database): Promise<Seeded[]> {
   const flush = async () => {
     if (!batch[0]!.length) return;
     await db.query(
-      `INSERT INTO resource (source_system, resource_type, source_id, person_id, subject_id, content_hash, content)
-       SELECT s, t, i, p::uuid, sub, h, c::jsonb FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[]) AS x(s, t, i, p, sub, h, c)`,
+      `INSERT INTO resource (source_system, resource_type, source_id, person_id, subject_id, content_hash, content, shard_key)
+       SELECT s, t, i, p::uuid, sub, h, c::jsonb, shard_key_of(s, COALESCE(sub, t || '/' || i)) FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[]) AS x(s, t, i, p, sub, h, c)`,
       batch,
     );
     batch = Array.from({ length: 7 }, () => []);
@@ -90,8 +90,8 @@ async function seedPeople(db: Database): Promise<Seeded[]> {
     await db.query(`INSERT INTO person (person_id, nhs_number) VALUES ($1, $2)`, [personId, nhs]);
     for (const [system, id] of [[gp, local('p')], ['hl7:RM2', local('MRN')], ['csv:community', local('C')], ['csv:socialcare', local('S')]] as const) {
       await db.query(
-        `INSERT INTO source_identity (source_system, source_id, person_id, nhs_number, nhs_number_valid, family, given, birth_date, sex, postcode, practice, link_method, match_status)
-         VALUES ($1, $2, $3, $4, true, 'Synthetic', 'Person', '1950-01-01', 'female', 'M33 2AB', $5, 'nhs-number', 'MATCH')`,
+        `INSERT INTO source_identity (source_system, source_id, person_id, nhs_number, nhs_number_valid, family, given, birth_date, sex, postcode, practice, link_method, match_status, shard_key)
+         VALUES ($1, $2, $3, $4, true, 'Synthetic', 'Person', '1950-01-01', 'female', 'M33 2AB', $5, 'nhs-number', 'MATCH', shard_key_of($1, $2))`,
         [system, id, personId, nhs, gp.slice(3)],
       );
     }

@@ -32,14 +32,14 @@ try {
     [PEOPLE],
   );
   await db.query(
-    `INSERT INTO source_identity (source_system, source_id, person_id, family, given, birth_date, sex, postcode, practice, link_method, match_status)
-     SELECT 'gp:P91001', 'pat-' || i, md5('person' || i)::uuid, 'Family' || i, 'Given', DATE '1950-01-01' + (i % 20000), CASE WHEN i % 2 = 0 THEN 'female' ELSE 'male' END, 'M33 2AB', 'P91001', 'nhs-number', 'MATCH'
+    `INSERT INTO source_identity (source_system, source_id, person_id, family, given, birth_date, sex, postcode, practice, link_method, match_status, shard_key)
+     SELECT 'gp:P91001', 'pat-' || i, md5('person' || i)::uuid, 'Family' || i, 'Given', DATE '1950-01-01' + (i % 20000), CASE WHEN i % 2 = 0 THEN 'female' ELSE 'male' END, 'M33 2AB', 'P91001', 'nhs-number', 'MATCH', shard_key_of('gp:P91001', 'pat-' || i)
        FROM generate_series(1, $1::int) AS i`,
     [PEOPLE],
   );
   await db.query(
-    `INSERT INTO resource (source_system, resource_type, source_id, person_id, subject_id, version, source_time, received_at, content_hash, content)
-     SELECT 'gp:P91001', 'Observation', 'obs-' || p || '-' || k, md5('person' || p)::uuid, 'pat-' || p, 1, now(), now(), 'h',
+    `INSERT INTO resource (source_system, resource_type, source_id, person_id, subject_id, version, source_time, received_at, content_hash, shard_key, content)
+     SELECT 'gp:P91001', 'Observation', 'obs-' || p || '-' || k, md5('person' || p)::uuid, 'pat-' || p, 1, now(), now(), 'h', shard_key_of('gp:P91001', 'pat-' || p),
             CASE WHEN k % 10 = 0 THEN jsonb_build_object(
               'resourceType', 'Observation', 'id', 'obs-' || p || '-' || k, 'status', 'final',
               'category', jsonb_build_array(jsonb_build_object('coding', jsonb_build_array(jsonb_build_object('system', 'http://terminology.hl7.org/CodeSystem/observation-category', 'code', 'vital-signs')))),

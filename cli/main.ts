@@ -15,6 +15,7 @@ import { registerCohort } from './commands/cohort.ts';
 import { registerCommissioning } from './commands/commissioning.ts';
 import { registerView } from './commands/view.ts';
 import { registerAnalytics } from './commands/analytics.ts';
+import { registerDuplicateTests } from './commands/duplicate-tests.ts';
 import { quietOnClosedPipe } from './context.ts';
 
 quietOnClosedPipe(process.stdout);
@@ -34,6 +35,7 @@ or the PostgreSQL server in DATABASE_URL when that is set.`,
 for (const register of [registerDemo, registerGenerate, registerIngest, registerQuarantine, registerMpi, registerRecord, registerServe, registerMigrate, registerUser, registerToken, registerAudit, registerCareTeam, registerConsent, registerCohort, registerCommissioning, registerView, registerAnalytics]) {
   register(program);
 }
+registerDuplicateTests(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   console.error(`bevan: ${err instanceof Error ? err.message : String(err)}`);

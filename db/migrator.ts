@@ -3,6 +3,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isUnavailable, type Database } from './database.ts';
+import { forgetLayout, loadLayoutSteps, requestedLayout, type LayoutStep } from './layout.ts';
 
 export const MIGRATIONS_DIR = join(dirname(fileURLToPath(import.meta.url)), 'migrations');
 
@@ -39,12 +40,23 @@ const MIGRATION_LOCK = 4_210_519_48;
  * append-only: if a file's checksum no longer matches its history row we stop, because the
  * database and the code now disagree about the schema.
  */
-export async function migrate(db: Database, migrations = loadMigrations()): Promise<MigrationResult> {
+export async function migrate(db: Database, migrations = loadMigrations(), layoutSteps?: LayoutStep[]): Promise<MigrationResult> {
   const applied: string[] = [];
+  let steps: LayoutStep[];
   try {
-    await db.exec(`CREATE TABLE IF NOT EXISTS schema_migration (
-      id integer PRIMARY KEY, name text NOT NULL, checksum text NOT NULL,
-      applied_at timestamptz NOT NULL DEFAULT now())`);
+    steps = layoutSteps ?? loadLayoutSteps(requestedLayout());
+  } catch (err) {
+    return { kind: 'failed', migration: 'layout', error: String((err as Error).message), applied, unavailable: false };
+  }
+  try {
+    // Under the lock: concurrent CREATE TABLE IF NOT EXISTS can both pass the check and one then
+    // fails on the catalogue's unique index (two processes migrating a fresh schema at once).
+    await db.transaction(async (tx) => {
+      await tx.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
+      await tx.exec(`CREATE TABLE IF NOT EXISTS schema_migration (
+        id integer PRIMARY KEY, name text NOT NULL, checksum text NOT NULL,
+        applied_at timestamptz NOT NULL DEFAULT now())`);
+    });
   } catch (err) {
     return { kind: 'failed', migration: 'schema_migration', error: String((err as Error).message), applied, unavailable: isUnavailable(err) };
   }
@@ -64,6 +76,37 @@ export async function migrate(db: Database, migrations = loadMigrations()): Prom
       if (done) applied.push(m.name);
     } catch (err) {
       return { kind: 'failed', migration: m.name, error: String((err as Error).message), applied, unavailable: isUnavailable(err) };
+    }
+  }
+  // A layout (db/layout.ts, BEVAN_DB_LAYOUT) reshapes tables the ordinary migrations made, so its
+  // steps come after all of them, each once, under the same lock; the ordinary migrations stay one
+  // set for every layout and database. A database keeps the layout it was given: a process started
+  // without BEVAN_DB_LAYOUT applies no layout steps and undoes none.
+  for (const step of steps) {
+    const label = `${step.layout}/${step.name}`;
+    try {
+      const done = await db.transaction(async (tx) => {
+        await tx.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
+        // Made under the lock: two processes running CREATE TABLE IF NOT EXISTS at the same
+        // moment can both pass the check, and one then fails on the catalogue's unique index.
+        await tx.exec(`CREATE TABLE IF NOT EXISTS schema_layout_step (
+          layout text NOT NULL, id integer NOT NULL, name text NOT NULL, checksum text NOT NULL,
+          applied_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (layout, id))`);
+        const prev = await tx.query<{ checksum: string }>('SELECT checksum FROM schema_layout_step WHERE layout = $1 AND id = $2', [step.layout, step.id]);
+        if (prev.rows.length) {
+          if (prev.rows[0]!.checksum !== step.checksum) throw new Error(`layout step ${label} was changed after it was applied; add a new step instead`);
+          return false;
+        }
+        await tx.exec(step.sql);
+        await tx.query('INSERT INTO schema_layout_step (layout, id, name, checksum) VALUES ($1, $2, $3, $4)', [step.layout, step.id, step.name, step.checksum]);
+        return true;
+      });
+      if (done) {
+        applied.push(label);
+        forgetLayout(db);
+      }
+    } catch (err) {
+      return { kind: 'failed', migration: label, error: String((err as Error).message), applied, unavailable: isUnavailable(err) };
     }
   }
   return { kind: 'ok', applied };

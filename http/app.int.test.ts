@@ -194,7 +194,8 @@ for (const target of await testDatabases()) {
           .replace(':kind', 'dissent-sharing')
           .replace(':job', '5b6f4e8a-6a0e-4c49-9a59-1f0d2c3b4a56')
           .replace(':file', 'Patient.1.ndjson')
-          .replace(':name', 'diabetes') + (url === '/fhir/Patient' ? '?family=smith' : '');
+          .replace(':name', 'diabetes')
+          .replace(':measure', 'diabetes-hba1c-75-care-plan') + (url === '/fhir/Patient' ? '?family=smith' : '');
       // An export file of nobody's export: 404, its denial audited (bulk-export.int.test.ts downloads real ones).
       const allowed = (url: string) => (url.startsWith('/fhir/bulk-files/') ? [404] : [200, 403]);
       const bodies: Record<string, unknown> = {

@@ -20,6 +20,9 @@ import { registerMpiRoutes } from './mpi-routes.ts';
 import { registerRecordRoutes } from './record-routes.ts';
 import { registerAnalyticsRoutes } from './analytics-routes.ts';
 import { registerDashboardRoutes } from './dashboard-routes.ts';
+import { registerDuplicateTestRoutes } from './duplicate-test-routes.ts';
+import { registerGroupRoutes } from './group-routes.ts';
+import { registerMeasureRoutes } from './measure-routes.ts';
 
 export interface ApiOptions extends Omit<AuthOptions, 'db'> {
   db: Database;
@@ -65,6 +68,9 @@ export async function bevanApi(app: FastifyInstance, o: ApiOptions): Promise<voi
   await registerMpiRoutes(app, o);
   await registerAnalyticsRoutes(app, o);
   await registerDashboardRoutes(app, o);
+  await registerDuplicateTestRoutes(app, o);
+  await registerGroupRoutes(app, o);
+  await registerMeasureRoutes(app, o);
   // Unknown FHIR paths get an OperationOutcome (after sign-in); other paths keep the server's own 404.
   await app.register(async (fhir) => {
     fhir.setNotFoundHandler((req, reply) => {

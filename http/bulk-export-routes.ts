@@ -14,6 +14,8 @@ import type { Database } from '../db/database.ts';
 import { fromParameters, fromQuery, NDJSON } from '../fhir/bulk-export/params.ts';
 import { BulkExportService, defaultExportPurpose, FILE_NAME, manifestOf, readGroup, TooManyExports } from '../fhir/bulk-export/service.ts';
 import { ExportWorker, type WorkerOptions } from '../fhir/bulk-export/worker.ts';
+import { cohortMembersAdapter } from '../analytics/cohorts/groups.ts';
+import { loadRegisters } from '../analytics/cohorts/registers.ts';
 import { FHIR_JSON, requestContext } from './fhir-routes.ts';
 import { operationOutcome } from './outcome.ts';
 
@@ -45,7 +47,9 @@ export function kickOffHeaderProblems(headers: FastifyRequest['headers']): strin
 export async function registerBulkExportRoutes(app: FastifyInstance, o: BulkExportRouteOptions): Promise<void> {
   const { db } = o;
   const slices = o.slices ?? (Number(process.env.BEVAN_EXPORT_SLICES) || undefined);
-  const worker = o.worker === false || process.env.BEVAN_EXPORT_WORKER === 'off' ? null : new ExportWorker(db, o.worker ?? {});
+  // Group/cohort-<register>: the register's people, as the cohort rule lets the user see them (analytics/cohorts/groups.ts).
+  const cohorts = cohortMembersAdapter(loadRegisters());
+  const worker = o.worker === false || process.env.BEVAN_EXPORT_WORKER === 'off' ? null : new ExportWorker(db, { cohorts, ...(o.worker ?? {}) });
   if (worker) {
     app.addHook('onReady', async () => worker.start());
     app.addHook('onClose', async () => worker.stop());
@@ -55,7 +59,7 @@ export async function registerBulkExportRoutes(app: FastifyInstance, o: BulkExpo
     const policy = currentPolicy();
     // A Bulk Data client does not know X-Bevan-Purpose: the policy's one purpose for the role's export, then.
     if (!req.headers['x-bevan-purpose']) ctx.purpose = defaultExportPurpose(policy, ctx.principal.role) ?? ctx.purpose;
-    return new BulkExportService(ctx, policy, undefined, { slices });
+    return new BulkExportService(ctx, policy, undefined, { slices, cohorts });
   };
   const personal = { config: { access: 'personal' as const } };
   const signedIn = { config: { access: 'signed-in' as const } };

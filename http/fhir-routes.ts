@@ -129,8 +129,39 @@ export async function registerFhirRoutes(app: FastifyInstance, o: { db: Database
   );
 }
 
-/** Bulk Data (http/bulk-export-routes.ts): a Group is a GP practice, its id the ODS code. */
-const GROUP_EXPORT = { operation: [{ name: 'export', definition: 'http://hl7.org/fhir/uv/bulkdata/OperationDefinition/group-export' }] };
+/**
+ * Groups (http/group-routes.ts, http/bulk-export-routes.ts): a GP practice (`practice-<ODS>`, or
+ * the bare ODS code) or a register (`cohort-<name>`, an actual Group of its people as the policy
+ * allows); searchable, and each exportable with Bulk Data.
+ */
+const GROUP_EXPORT = {
+  documentation: 'Group/practice-<ODS> (or Group/<ODS>): the people registered at a GP practice; Group/cohort-<register>: the people on a register (analytics/cohorts/registers), members as the access policy allows (Patient references for a GP\'s own practice; pseudonymised identifiers and a disclosure-controlled quantity for secondary use)',
+  interaction: [{ code: 'read' as const }, { code: 'search-type' as const }],
+  searchParam: [
+    { name: '_id', type: 'token' as const },
+    { name: 'identifier', type: 'token' as const, documentation: 'https://fhir.nhs.uk/Id/ods-organization-code|<ODS> or urn:bevan:register|<name>' },
+    { name: 'name', type: 'string' as const },
+    { name: 'type', type: 'token' as const },
+    { name: 'actual', type: 'token' as const },
+    { name: 'code', type: 'token' as const, documentation: 'matches the code text (e.g. diabetes, registered GP practice)' },
+    { name: '_count', type: 'number' as const },
+  ],
+  operation: [{ name: 'export', definition: 'http://hl7.org/fhir/uv/bulkdata/OperationDefinition/group-export' }],
+};
+
+/** The panels' measures (http/measure-routes.ts): proportions over the registers, evaluated into summary MeasureReports. */
+const MEASURES = {
+  documentation: "the clinical panels' measures that are proportions (analytics/spc/measures.json, populations in analytics/measures/populations.json); $evaluate-measure gives a summary MeasureReport, each population a register run through the access policy (counts under disclosure control for secondary use)",
+  interaction: [{ code: 'read' as const }, { code: 'search-type' as const }],
+  searchParam: [
+    { name: '_id', type: 'token' as const },
+    { name: 'url', type: 'uri' as const },
+    { name: 'name', type: 'string' as const },
+    { name: 'title', type: 'string' as const },
+    { name: 'status', type: 'token' as const },
+  ],
+  operation: [{ name: 'evaluate-measure', definition: 'http://hl7.org/fhir/OperationDefinition/Measure-evaluate-measure', documentation: 'periodStart, periodEnd (populations counted as of periodEnd), reportType=summary only, practice (ODS code)' }],
+};
 
 /** The CapabilityStatement: what this server implements, and only that. */
 export function capabilityStatement(): CapabilityStatement {
@@ -166,7 +197,7 @@ export function capabilityStatement(): CapabilityStatement {
             ],
             operation: [{ name: 'everything', definition: 'http://hl7.org/fhir/OperationDefinition/Patient-everything' }, { name: 'export', definition: 'http://hl7.org/fhir/uv/bulkdata/OperationDefinition/patient-export' }],
           },
-          ...READABLE_TYPES.map((type) => ({ type: type as 'Condition', interaction: INSTANCE_INTERACTIONS, ...VERSIONING, ...(type === 'Group' ? GROUP_EXPORT : {}) })),
+          ...READABLE_TYPES.map((type) => ({ type: type as 'Condition', ...VERSIONING, ...(type === 'Group' ? GROUP_EXPORT : type === 'Measure' ? MEASURES : { interaction: INSTANCE_INTERACTIONS }) })),
         ],
         operation: [{ name: 'export', definition: 'http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export' }],
       },

@@ -19,6 +19,7 @@ import { applyMerge, resolveIdentities } from '../mpi/link.ts';
 import { identityKey } from '../mpi/identity.ts';
 import { NON_PERSONAL_TYPES } from './fhir/r4.ts';
 import { recordRestrictions } from '../access/restrictions.ts';
+import { layoutOf } from '../db/layout.ts';
 
 /** What happened to one item of a batch. */
 export type ItemOutcome = 'committed' | 'duplicate' | 'quarantined' | 'conflict' | 'ignored';
@@ -76,25 +77,32 @@ interface ResourceRow {
  * each in its own transaction (each half whole or not at all, so a killed run is still safe to repeat).
  */
 export async function writeBatch(db: Database, items: readonly IngestItem[]): Promise<BatchResult> {
-  return writeIsolating(db, items.map(prepareItem));
+  const layout: WriteLayout = { partitioned: (await layoutOf(db)) === 'partitioned' };
+  return writeIsolating(db, items.map(prepareItem), layout);
 }
 
-async function writeIsolating(db: Database, items: readonly IngestItem[]): Promise<BatchResult> {
+/** What the writer must know of the database layout (db/layout.ts). */
+interface WriteLayout {
+  /** resource is partitioned by shard_key: a stored resource's key is read, so it stays in its partition. */
+  partitioned: boolean;
+}
+
+async function writeIsolating(db: Database, items: readonly IngestItem[], layout: WriteLayout): Promise<BatchResult> {
   try {
-    return await writeWithRetries(db, items);
+    return await writeWithRetries(db, items, layout);
   } catch (err) {
     if (!refusedForContent(err)) throw err;
     if (items.length > 1) {
       const half = items.length >> 1;
-      const a = await writeIsolating(db, items.slice(0, half));
-      const b = await writeIsolating(db, items.slice(half));
+      const a = await writeIsolating(db, items.slice(0, half), layout);
+      const b = await writeIsolating(db, items.slice(half), layout);
       return { ...sumCounts(a, b), outcomes: [...a.outcomes, ...b.outcomes] };
     }
     const item = items[0]!;
     const detail = `${(err as Error).message}${(err as { code?: string }).code ? ` (SQLSTATE ${(err as { code?: string }).code})` : ''}`;
     if (item.kind === 'rejected') {
       // Even its quarantine row was refused: keep the reason and what the database said, without the text.
-      return writeWithRetries(db, [{ ...item, reason: `${item.reason} [the database refused the item's text: ${detail}]`, raw: '(not kept: the database refused it)' }]);
+      return writeWithRetries(db, [{ ...item, reason: `${item.reason} [the database refused the item's text: ${detail}]`, raw: '(not kept: the database refused it)' }], layout);
     }
     return writeWithRetries(db, [
       {
@@ -106,7 +114,7 @@ async function writeIsolating(db: Database, items: readonly IngestItem[]): Promi
         raw: rawOf(item),
         origin: item.origin,
       },
-    ]);
+    ], layout);
   }
 }
 
@@ -126,10 +134,10 @@ function sumCounts(a: BatchResult, b: BatchResult): Omit<BatchResult, 'outcomes'
   return { accepted: a.accepted + b.accepted, ignored: a.ignored + b.ignored, quarantined: a.quarantined + b.quarantined, duplicates: a.duplicates + b.duplicates, resources: a.resources + b.resources };
 }
 
-async function writeWithRetries(db: Database, items: readonly IngestItem[]): Promise<BatchResult> {
+async function writeWithRetries(db: Database, items: readonly IngestItem[], layout: WriteLayout): Promise<BatchResult> {
   for (let attempt = 0; ; attempt++) {
     try {
-      return await db.transaction((tx) => writeInTransaction(tx, items));
+      return await db.transaction((tx) => writeInTransaction(tx, items, layout));
     } catch (err) {
       const code = (err as { code?: string }).code;
       if ((code === '40P01' || code === '40001' || code === '23505') && attempt < 8 && !isUnavailable(err)) {
@@ -172,7 +180,7 @@ export function batchFootprint(items: readonly IngestItem[]): BatchFootprint {
   return { keys, merges };
 }
 
-async function writeInTransaction(tx: Queryable, items: readonly IngestItem[]): Promise<BatchResult> {
+async function writeInTransaction(tx: Queryable, items: readonly IngestItem[], layout: WriteLayout): Promise<BatchResult> {
   const outcomes: ItemOutcome[] = new Array(items.length);
   const result = emptyResult();
   const quarantine: QuarantineRow[] = [];
@@ -294,7 +302,7 @@ async function writeInTransaction(tx: Queryable, items: readonly IngestItem[]): 
     for (let start = 0; start < sorted.length; ) {
       let end = start;
       for (let chars = 0; end < sorted.length && (end === start || chars + sorted[end]!.json.length < MAX_STATEMENT_JSON); end++) chars += sorted[end]!.json.length;
-      result.resources += await insertResources(tx, sorted.slice(start, end));
+      result.resources += await insertResources(tx, sorted.slice(start, end), layout);
       start = end;
     }
   }
@@ -337,17 +345,25 @@ async function writeInTransaction(tx: Queryable, items: readonly IngestItem[]): 
 }
 
 /** Upserts resource rows (already sorted by key); returns the rows inserted or changed. */
-async function insertResources(tx: Queryable, rows: readonly ResourceRow[]): Promise<number> {
+async function insertResources(tx: Queryable, rows: readonly ResourceRow[], layout: WriteLayout): Promise<number> {
+  // shard_key (migration 0029, docs/distribution.md): the identity the resource is about, or the
+  // resource itself. A stored resource keeps its key whatever its subject says now: in the plain
+  // layout the update leaves the column alone; partitioned, the key is read first so the upsert
+  // meets the stored row in its own partition (a prefix probe of each partition's primary key).
+  const computed = `shard_key_of(k.sys, COALESCE(k.subject, k.typ || '/' || k.id))`;
+  const shardKey = layout.partitioned
+    ? `COALESCE((SELECT s.shard_key FROM resource s WHERE s.source_system = k.sys AND s.resource_type = k.typ AND s.source_id = k.id), ${computed})`
+    : computed;
   const r = await tx.query(
     // The contents travel as ONE JSON array text rather than a jsonb[] parameter: each
     // resource is already JSON, so joining costs nothing, where an array literal escapes every
     // quote on the client and unescapes it on the server (this halves the statement's cost).
-    `INSERT INTO resource (source_system, resource_type, source_id, person_id, subject_id, source_time, content_hash, content)
-     SELECT k.sys, k.typ, k.id, k.person, k.subject, k.time, k.hash, c.content
+    `INSERT INTO resource (source_system, resource_type, source_id, person_id, subject_id, source_time, content_hash, content, shard_key)
+     SELECT k.sys, k.typ, k.id, k.person, k.subject, k.time, k.hash, c.content, ${shardKey}
        FROM unnest($1::text[], $2::text[], $3::text[], $4::uuid[], $5::text[], $6::timestamptz[], $7::text[]) WITH ORDINALITY AS k(sys, typ, id, person, subject, time, hash, n)
        JOIN jsonb_array_elements($8::jsonb) WITH ORDINALITY AS c(content, n) ON c.n = k.n
       ORDER BY k.n
-     ON CONFLICT (source_system, resource_type, source_id) DO UPDATE SET
+     ON CONFLICT ON CONSTRAINT resource_pkey DO UPDATE SET
        content = EXCLUDED.content, content_hash = EXCLUDED.content_hash, source_time = EXCLUDED.source_time,
        person_id = COALESCE(EXCLUDED.person_id, resource.person_id), subject_id = COALESCE(EXCLUDED.subject_id, resource.subject_id),
        version = resource.version + 1, received_at = now()

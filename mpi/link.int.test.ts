@@ -103,7 +103,7 @@ for (const tdb of await testDatabases()) {
       const survivor = m.get('hl7:RM3|MRN1')!;
       const retired = m.get('hl7:RM3|MRN2')!;
       await db.query(
-        `INSERT INTO resource (source_system, resource_type, source_id, person_id, subject_id, content_hash, content) VALUES ('hl7:RM3', 'Encounter', 'V1', $1, 'MRN2', 'h', '{}')`,
+        `INSERT INTO resource (source_system, resource_type, source_id, person_id, subject_id, content_hash, content, shard_key) VALUES ('hl7:RM3', 'Encounter', 'V1', $1, 'MRN2', 'h', '{}', shard_key_of('hl7:RM3', 'MRN2'))`,
         [retired],
       );
       const merge = { system: 'hl7:RM3', survivorId: 'MRN1', retiredId: 'MRN2' };

@@ -74,9 +74,11 @@ export async function resolveIdentities(tx: Queryable, identities: SourceIdentit
   // Demographics change only when a new non-empty value differs, so replays write nothing.
   const col = (c: (typeof COLUMNS)[number]) => `COALESCE(EXCLUDED.${c}, source_identity.${c})`;
   const upsert = await tx.query<{ source_system: string; source_id: string; person_id: string }>(
-    `INSERT INTO source_identity (source_system, source_id, person_id, link_method, match_status, ${COLUMNS.join(', ')})
-     SELECT * FROM unnest($1::text[], $2::text[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::boolean[], $8::text[], $9::text[], $10::date[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[])
-     ON CONFLICT (source_system, source_id) DO UPDATE SET
+    // shard_key: the identity's distribution key (migration 0029, docs/distribution.md); the
+    // primary key is named rather than its columns, since the partitioned layout's holds shard_key too.
+    `INSERT INTO source_identity (source_system, source_id, person_id, link_method, match_status, ${COLUMNS.join(', ')}, shard_key)
+     SELECT u.*, shard_key_of(u.sys, u.id) FROM unnest($1::text[], $2::text[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::boolean[], $8::text[], $9::text[], $10::date[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[]) AS u(sys, id)
+     ON CONFLICT ON CONSTRAINT source_identity_pkey DO UPDATE SET
        ${COLUMNS.filter((c) => c !== 'nhs_number_valid').map((c) => `${c} = ${col(c)}`).join(', ')},
        nhs_number_valid = CASE WHEN EXCLUDED.nhs_number IS NULL THEN source_identity.nhs_number_valid ELSE EXCLUDED.nhs_number_valid END,
        updated_at = now()
@@ -299,10 +301,10 @@ export async function applyMerge(tx: Queryable, m: MergeInstruction, actor: stri
     const newPerson = missing.length === 2;
     if (newPerson) await tx.query('INSERT INTO person (person_id) VALUES ($1)', [home]);
     const ins = await tx.query<{ source_system: string; source_id: string }>(
-      `INSERT INTO source_identity (source_system, source_id, person_id, link_method, match_status)
-       SELECT k.sys, k.id, $3::uuid, k.method, k.status FROM unnest($1::text[], $2::text[], $4::text[], $5::text[]) AS k(sys, id, method, status)
+      `INSERT INTO source_identity (source_system, source_id, person_id, link_method, match_status, shard_key)
+       SELECT k.sys, k.id, $3::uuid, k.method, k.status, shard_key_of(k.sys, k.id) FROM unnest($1::text[], $2::text[], $4::text[], $5::text[]) AS k(sys, id, method, status)
        ORDER BY k.sys, k.id
-       ON CONFLICT (source_system, source_id) DO NOTHING RETURNING source_system, source_id`,
+       ON CONFLICT ON CONSTRAINT source_identity_pkey DO NOTHING RETURNING source_system, source_id`,
       [
         missing.map((x) => x.system),
         missing.map((x) => x.id),

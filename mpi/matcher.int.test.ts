@@ -70,8 +70,8 @@ for (const tdb of await testDatabases()) {
     // One resource per identity, about that identity.
     for (const p of people) {
       await db.query(
-        `INSERT INTO resource (source_system, resource_type, source_id, person_id, subject_id, content_hash, content)
-         SELECT source_system, 'Encounter', 'enc-' || source_id, person_id, source_id, 'h', '{}' FROM source_identity WHERE source_system = $1 AND source_id = $2`,
+        `INSERT INTO resource (source_system, resource_type, source_id, person_id, subject_id, content_hash, content, shard_key)
+         SELECT source_system, 'Encounter', 'enc-' || source_id, person_id, source_id, 'h', '{}', shard_key FROM source_identity WHERE source_system = $1 AND source_id = $2`,
         [p.system, p.id],
       );
     }

@@ -34,6 +34,7 @@ import {
   type MatchParameters,
   type Thresholds,
 } from './fellegi-sunter.ts';
+import { withMatcherLease } from './matcher-lease.ts';
 import { buildBlockingIndex, candidatePairs, defaultBlockCap, type BlockingColumns, type BlockingIndex, type PairList } from './blocking.ts';
 import { cmp, moveIdentities, recordEvents, type IdentityMove, type MovedIdentity } from './person-store.ts';
 
@@ -126,8 +127,15 @@ interface RunContext {
   /** The settled sample's blocked pairs, compared (EM's known matches and blocked non-matches), as pattern counts. */
   sample?: { size: number; counts: Float64Array; pairs: number };
 }
-/** Resolves every PENDING identity, in rounds; see the module comment. */
+/**
+ * Resolves every PENDING identity, in rounds; see the module comment. One run at a time per
+ * database (mpi/matcher-lease.ts): a second run, from another process, waits for the first.
+ */
 export async function runMatcher(db: Database, opts: MatcherOptions = {}): Promise<MatcherResult> {
+  return withMatcherLease(db, () => matchPending(db, opts), { onWait: (holder) => opts.log?.(`waiting for the matcher run of ${holder}`) });
+}
+
+async function matchPending(db: Database, opts: MatcherOptions): Promise<MatcherResult> {
   const started = process.hrtime.bigint();
   const total: MatcherResult = {
     pending: 0, matched: 0, possible: 0, noMatch: 0, confirmed: 0, pairs: 0, nhsConflicts: 0, estimated: false,

@@ -127,8 +127,8 @@ async function population(db: Database, rnd: () => number, tag: string): Promise
   // One resource per identity, about it.
   for (const p of people) {
     await db.query(
-      `INSERT INTO resource (source_system, resource_type, source_id, person_id, subject_id, content_hash, content)
-       SELECT $1, 'Encounter', $3, person_id, $2, 'h', '{}' FROM source_identity WHERE source_system = $1 AND source_id = $2`,
+      `INSERT INTO resource (source_system, resource_type, source_id, person_id, subject_id, content_hash, content, shard_key)
+       SELECT $1, 'Encounter', $3, person_id, $2, 'h', '{}', shard_key FROM source_identity WHERE source_system = $1 AND source_id = $2`,
       [p.system, p.id, `enc-${p.id}`],
     );
   }

@@ -134,8 +134,8 @@ export const NOW = new Date('2025-10-04T12:00:00Z');
 /** Inserts one source identity row as given. */
 export async function insertIdentity(db: Queryable, i: IdentityRow): Promise<void> {
   await db.query(
-    `INSERT INTO source_identity (source_system, source_id, person_id, nhs_number, nhs_number_valid, family, given, birth_date, sex, postcode, practice, link_method, match_status, updated_at)
-     VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14)`,
+    `INSERT INTO source_identity (source_system, source_id, person_id, nhs_number, nhs_number_valid, family, given, birth_date, sex, postcode, practice, link_method, match_status, updated_at, shard_key)
+     VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14, shard_key_of($1, $2))`,
     [i.source_system, i.source_id, i.person_id, i.nhs_number, i.nhs_number_valid, i.family, i.given, i.birth_date, i.sex, i.postcode, i.practice, i.link_method, i.match_status, i.updated_at],
   );
 }
@@ -143,8 +143,8 @@ export async function insertIdentity(db: Queryable, i: IdentityRow): Promise<voi
 /** Inserts one resource row as given. */
 export async function insertResource(db: Queryable, r: ResourceRow): Promise<void> {
   await db.query(
-    `INSERT INTO resource (source_system, resource_type, source_id, person_id, subject_id, version, source_time, received_at, content_hash, content)
-     VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10::jsonb)`,
+    `INSERT INTO resource (source_system, resource_type, source_id, person_id, subject_id, version, source_time, received_at, content_hash, content, shard_key)
+     VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10::jsonb, shard_key_of($1::text, COALESCE($5::text, $2::text || '/' || $3::text)))`,
     [r.source_system, r.resource_type, r.source_id, r.person_id, r.subject_id, r.version, r.source_time, r.received_at, `h-${r.source_id}`, JSON.stringify(r.content)],
   );
 }

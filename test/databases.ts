@@ -7,7 +7,8 @@ import pg from 'pg';
 import type { Database } from '../db/database.ts';
 import { openPglite } from '../db/pglite-adapter.ts';
 import { openPostgres } from '../db/postgres-adapter.ts';
-import { migrate } from '../db/migrator.ts';
+import { loadMigrations, migrate } from '../db/migrator.ts';
+import { loadLayoutSteps, requestedLayout, type DatabaseLayout } from '../db/layout.ts';
 
 export interface TestDatabase {
   name: 'pglite' | 'postgres';
@@ -32,17 +33,24 @@ export async function testPostgresUrl(): Promise<string | null> {
   }
 }
 
-export async function testDatabases(): Promise<TestDatabase[]> {
+/**
+ * The test databases. `layout` overrides BEVAN_DB_LAYOUT (db/layout.ts) for a test about a layout;
+ * by default the environment's layout is used, so the whole suite can run on either.
+ */
+export async function testDatabases(opts: { layout?: DatabaseLayout } = {}): Promise<TestDatabase[]> {
+  const layout = opts.layout ?? requestedLayout();
   const out: TestDatabase[] = [
     {
       name: 'pglite',
       async open() {
         const db = await openPglite(null);
-        await mustMigrate(db);
+        await mustMigrate(db, layout);
         return Object.assign(db, { drop: () => db.close() });
       },
     },
   ];
+  // BEVAN_DB_LAYOUT=partitioned: every test database is migrated with that layout (db/layout.ts).
+  if (layout !== 'plain') console.log(`# database layout: ${layout}`);
   const url = await testPostgresUrl();
   if (url) {
     out.push({
@@ -54,7 +62,7 @@ export async function testDatabases(): Promise<TestDatabase[]> {
         await admin.query(`CREATE SCHEMA ${schema}`);
         await admin.end();
         const db = await openPostgres(url, { schema, max: 4 });
-        await mustMigrate(db);
+        await mustMigrate(db, layout);
         return Object.assign(db, {
           async drop() {
             await db.close();
@@ -72,8 +80,8 @@ export async function testDatabases(): Promise<TestDatabase[]> {
   return out;
 }
 
-async function mustMigrate(db: Database) {
-  const r = await migrate(db);
+async function mustMigrate(db: Database, layout: DatabaseLayout = requestedLayout()) {
+  const r = await migrate(db, loadMigrations(), loadLayoutSteps(layout));
   if (r.kind !== 'ok') throw new Error(`migration ${r.migration} failed: ${r.error}`);
 }
 

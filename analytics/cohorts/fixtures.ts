@@ -75,15 +75,15 @@ export async function insertCraftedPerson(db: Queryable, n: number, p: CraftedPe
     const practice = p.practice ?? 'P91001';
     await db.query('INSERT INTO person (person_id, nhs_number) VALUES ($1, $2)', [id, nhs]);
     await db.query(
-      `INSERT INTO source_identity (source_system, source_id, person_id, nhs_number, nhs_number_valid, family, given, birth_date, practice, link_method, match_status)
-       VALUES ($1, $2, $3, $4, true, $5, 'Test', $6, $7, 'nhs-number', 'MATCH')`,
+      `INSERT INTO source_identity (source_system, source_id, person_id, nhs_number, nhs_number_valid, family, given, birth_date, practice, link_method, match_status, shard_key)
+       VALUES ($1, $2, $3, $4, true, $5, 'Test', $6, $7, 'nhs-number', 'MATCH', shard_key_of($1, $2))`,
       [`gp:${practice}`, `gp-${p.key}`, id, nhs, `Person${p.key}`, p.birthDate ?? '1970-06-15', practice],
     );
     const resources = [{ type: 'Patient', source: `gp:${practice}`, content: { birthDate: p.birthDate ?? '1970-06-15', ...(p.deceased ? { deceasedBoolean: true } : {}) } }, ...(p.resources ?? [])];
     for (const [j, r] of resources.entries()) {
       const content = { resourceType: r.type, id: `${p.key}-${j}`, subject: { reference: `Patient/gp-${p.key}` }, ...r.content };
       await db.query(
-        `INSERT INTO resource (source_system, resource_type, source_id, person_id, subject_id, content_hash, content) VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb)`,
+        `INSERT INTO resource (source_system, resource_type, source_id, person_id, subject_id, content_hash, content, shard_key) VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, shard_key_of($1, $5))`,
         [r.source ?? `gp:${practice}`, r.type, `${p.key}-${j}`, id, `gp-${p.key}`, `h-${p.key}-${j}`, JSON.stringify(content)],
       );
     }

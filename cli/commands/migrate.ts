@@ -7,7 +7,14 @@ export function registerMigrate(program: Command): void {
     program
       .command('migrate')
       .description('apply pending database migrations (other commands do this on start too)')
-      .option('--json', 'print one JSON object'),
+      .option('--json', 'print one JSON object')
+      .addHelpText(
+        'after',
+        `
+BEVAN_DB_LAYOUT=partitioned (when a database is first migrated, or later to convert it) also
+hash-partitions the personal tables by their distribution key, as a distributed PostgreSQL would
+shard them (docs/distribution.md). A database keeps its layout; the default is plain.`,
+      ),
   ).action(async (opts: { data?: string; json?: boolean }) => {
     await withDatabase(opts, async (db) => {
       const r = await migrate(db);

@@ -18,6 +18,8 @@ const HISTORY_COLUMNS = 'h.source_system, h.resource_type, h.source_id, h.person
 export interface PeopleScope {
   /** A practice's ODS code, for a group export. */
   group: string | null;
+  /** A cohort's Group: exactly these people (person ids). */
+  ids?: readonly string[] | null;
   /** Nobody who arrived after the export's transaction time. */
   before: string;
   /** A slice's range of person ids [lo, hi); null: unbounded. */
@@ -45,6 +47,10 @@ export async function peoplePage(db: Queryable, scope: PeopleScope, after: strin
     params.push(scope.group);
     where += ` AND ${groupCondition('$6')}`;
   }
+  if (scope.ids) {
+    params.push(scope.ids);
+    where += ` AND p.person_id = ANY($${params.length}::uuid[])`;
+  }
   const r = await db.query<PersonRow>(`SELECT ${PERSON_COLUMNS} FROM person p WHERE ${where} ORDER BY p.person_id LIMIT $3`, params);
   return r.rows;
 }
@@ -56,6 +62,10 @@ export async function countPeople(db: Queryable, scope: PeopleScope): Promise<nu
   if (scope.group) {
     params.push(scope.group);
     where += ` AND ${groupCondition('$2')}`;
+  }
+  if (scope.ids) {
+    params.push(scope.ids);
+    where += ` AND p.person_id = ANY($${params.length}::uuid[])`;
   }
   const r = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM person p WHERE ${where}`, params);
   return r.rows[0]?.n ?? 0;

@@ -9,14 +9,16 @@
  * The batch that finishes the last slice completes the job.
  */
 import { appendAuditBatch, type AuditEntry } from '../../access/audit.ts';
+import { isBevanError } from '../../access/context.ts';
 import { gatherAccessFacts, type PersonKey } from '../../access/facts-store.ts';
-import { decide, visibleUnder, type Decision, type ExportScope, type Policy } from '../../access/policy.ts';
+import { decide, parseGroupId, visibleUnder, type Decision, type ExportScope, type Policy } from '../../access/policy.ts';
 import type { Database, Queryable } from '../../db/database.ts';
 import { tagCareSettings } from '../../record/care-setting.ts';
 import { presentResource } from '../../record/fhir-bundle.ts';
 import { OrganisationDirectory } from '../../record/organisations.ts';
 import { defaultReferenceData } from '../../record/reference/reference-data.ts';
 import type { PracticeRow } from '../../record/rows.ts';
+import type { CohortMembers } from './cohort-members.ts';
 import { allPractices, identitiesOf, membersOf, peoplePage, referencePage, resourcesPage, sourcePatientsOf, type PeopleScope, type ResourceKey } from './export-store.ts';
 import { advanceSlice, appendChunks, filesOf, finishJob, holdJob, insertFile, lockJob, lockSlice, openFiles, slicesLeft, slicesOf, type ExportJob, type SliceProgress } from './job-store.ts';
 import { REFERENCE_TYPES } from './params.ts';
@@ -39,6 +41,8 @@ export interface RunOptions {
   retentionMs: number;
   policy: () => Policy | null;
   clock: () => Date;
+  /** The people of a cohort's Group (`Group/cohort-<register>`); without it such a job fails. */
+  cohorts?: CohortMembers;
 }
 
 export const RUN_DEFAULTS = {
@@ -91,7 +95,22 @@ export async function runBatch(db: Database, jobId: string, sliceNo: number, o: 
     let audit: AuditEntry[] = [];
     let progress: SliceProgress;
     if (slice.kind === 'people') {
-      const scope: PeopleScope = { group: job.level === 'group' ? job.group : null, before: job.transactionTime, lo: slice.lo, hi: slice.hi };
+      const ref = job.level === 'group' && job.group ? parseGroupId(job.group) : null;
+      let ids: string[] | null = null;
+      if (ref?.kind === 'cohort') {
+        // The register is run again for each batch (as of the export's transaction time), decided for the job's user as a register run is.
+        if (!o.cohorts) throw new Error(`Group/${job.group}: this server has no registers to resolve a cohort's members`);
+        try {
+          ids = await o.cohorts.members(tx, { principal: job.principal, purpose: job.purpose }, ref.register, new Date(job.transactionTime));
+        } catch (err) {
+          if (!(isBevanError(err) && err.kind === 'forbidden')) throw err;
+          if (await lockJob(tx, jobId) && (await finishJob(tx, jobId, { status: 'failed', error: `access withdrawn: ${err.message}`, retentionMs: o.retentionMs }))) {
+            await appendAuditBatch(tx, [jobEntry(job, { action: 'export.complete', decision: 'deny', reason: err.message, detail: { job: jobId, status: 'failed' } })], now);
+          }
+          return 'failed';
+        }
+      }
+      const scope: PeopleScope = { group: ref?.kind === 'practice' ? ref.odsCode : null, ids, before: job.transactionTime, lo: slice.lo, hi: slice.hi };
       const people = await peoplePage(tx, scope, slice.cursorPerson, o.batchPeople);
       const result = people.length ? await exportPeople(tx, job, policy!, people, wanted, writer, write, o, now) : { audit: [], exported: 0, excluded: 0 };
       audit = result.audit;
@@ -161,7 +180,8 @@ async function exportPeople(
   for (const p of people) {
     const f = facts.get(p.person_id) ?? null;
     // A group's members are the people registered at its practice now (the registered-practice fact).
-    if (job.level === 'group' && !(f?.registeredPractices.includes(job.group ?? ''))) continue;
+    const ref = job.level === 'group' ? parseGroupId(job.group ?? '') : null;
+    if (ref?.kind === 'practice' && !f?.registeredPractices.includes(ref.odsCode)) continue;
     const d = decide(policy, { action: 'export', principal: job.principal, purpose: job.purpose, facts: f, export: scope, now });
     if (d.kind === 'deny') {
       excluded++;

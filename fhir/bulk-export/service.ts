@@ -10,10 +10,11 @@
 import { randomUUID } from 'node:crypto';
 import { appendAuditBatch, type AuditEntry } from '../../access/audit.ts';
 import { BevanError, forbidden, invalid, notFound, type Principal, type PurposeOfUse, type Role } from '../../access/context.ts';
-import { decide, type ExportScope, type Policy } from '../../access/policy.ts';
+import { decide, parseGroupId, type ExportScope, type Policy } from '../../access/policy.ts';
+import type { CohortMembers } from './cohort-members.ts';
 import type { Database } from '../../db/database.ts';
 import { ODS_SYSTEM } from '../../record/fhir-bundle.ts';
-import { countPeople, findPractice } from './export-store.ts';
+import { allPractices, countPeople, findPractice } from './export-store.ts';
 import { appendChunks, deleteJob, filesOf, findFile, findJob, insertFile, insertJob, lockJobForDelete, nextChunk, slicesOf, unfinishedJobs, type ExportFile, type ExportJob } from './job-store.ts';
 import { parseExportParameters, wantsReference } from './params.ts';
 
@@ -93,7 +94,7 @@ export class BulkExportService {
     private readonly ctx: ExportRequester,
     private readonly policy: Policy | null,
     private readonly clock: () => Date = () => new Date(),
-    private readonly o: { slices?: number } = {},
+    private readonly o: { slices?: number; cohorts?: CohortMembers } = {},
   ) {}
 
   /** Kick-off: decides, checks the request, creates the job; the job id, for the status URL. */
@@ -114,16 +115,32 @@ export class BulkExportService {
         await appendAuditBatch(tx, [audit({ reason: `refused: ${problems.join('; ')}` })], now);
         return { kind: 'invalid' as const, problems };
       }
-      if (k.scope.level === 'group' && !(await findPractice(tx, k.scope.group ?? ''))) {
+      const ref = k.scope.level === 'group' ? parseGroupId(k.scope.group ?? '') : null;
+      if (ref?.kind === 'practice' && !(await findPractice(tx, ref.odsCode))) {
         await appendAuditBatch(tx, [audit({ reason: 'no such group' })], now);
-        return { kind: 'not-found' as const, message: `Group/${k.scope.group} is not known: a Group is a GP practice, its id the practice's ODS code` };
+        return { kind: 'not-found' as const, message: `Group/${k.scope.group} is not known: a Group is a GP practice (practice-<ODS code>, or the ODS code) or a register (cohort-<name>)` };
+      }
+      let cohortIds: string[] | null = null;
+      if (ref?.kind === 'cohort') {
+        if (!this.o.cohorts?.has(ref.register)) {
+          await appendAuditBatch(tx, [audit({ reason: 'no such group' })], now);
+          return { kind: 'not-found' as const, message: `Group/${k.scope.group} is not known: no register "${ref.register}" (GET /fhir/Group lists the Groups)` };
+        }
+        try {
+          // The register run is decided as any register run: refused, the export is refused.
+          cohortIds = await this.o.cohorts.members(tx, { principal, purpose }, ref.register, now);
+        } catch (err) {
+          if (!(err instanceof BevanError && err.kind === 'forbidden')) throw err;
+          await appendAuditBatch(tx, [audit({ decision: 'deny', reason: err.message })], now);
+          return { kind: 'forbidden' as const, message: `access denied: ${err.message}` };
+        }
       }
       if ((await unfinishedJobs(tx, principal.user)) >= MAX_UNFINISHED_JOBS) {
         await appendAuditBatch(tx, [audit({ reason: `refused: ${MAX_UNFINISHED_JOBS} exports already in progress` })], now);
         return { kind: 'busy' as const, message: `you have ${MAX_UNFINISHED_JOBS} exports in progress already: wait for one to finish, or cancel one (DELETE its status URL)` };
       }
       const p = parsed.params;
-      const peopleTotal = await countPeople(tx, { group: k.scope.level === 'group' ? k.scope.group! : null, before: now.toISOString() });
+      const peopleTotal = await countPeople(tx, { group: ref?.kind === 'practice' ? ref.odsCode : null, ids: cohortIds, before: now.toISOString() });
       const job = await insertJob(tx, {
         jobId: randomUUID(), principal, purpose, from: this.ctx.from, level: k.scope.level, group: k.scope.group ?? null,
         types: p.types, since: p.since, outputFormat: p.outputFormat, requestUrl: k.requestUrl, ignoredParameters: p.ignored,
@@ -261,13 +278,15 @@ export class BulkExportService {
  * personal data: a Group export decides each member); `quantity` is the number registered.
  */
 export async function readGroup(db: Database, id: string, now: Date = new Date()): Promise<Record<string, unknown>> {
-  const practice = await findPractice(db, id);
-  if (!practice) throw notFound(`Group/${id} is not known: a Group is a GP practice, its id the practice's ODS code`);
+  const ref = parseGroupId(id);
+  const practice = ref.kind === 'practice' ? await findPractice(db, ref.odsCode) : null;
+  if (!practice) throw notFound(`Group/${id} is not known: a Group is a GP practice (practice-<ODS code>, or the ODS code) or a register (cohort-<name>)`);
   const quantity = await countPeople(db, { group: practice.ods_code, before: now.toISOString() });
   const org = { identifier: { system: ODS_SYSTEM, value: practice.ods_code }, display: practice.name };
   return {
     resourceType: 'Group',
-    id: practice.ods_code,
+    // The id asked for: practice-<ODS> (as a Group search lists it) or the bare ODS code (as first served).
+    id,
     identifier: [{ system: ODS_SYSTEM, value: practice.ods_code }],
     active: true,
     type: 'person',
@@ -277,4 +296,24 @@ export async function readGroup(db: Database, id: string, now: Date = new Date()
     managingEntity: { type: 'Organization', ...org },
     characteristic: [{ code: { text: 'registered GP practice' }, valueReference: { type: 'Organization', ...org }, exclude: false }],
   };
+}
+
+/** Every practice's Group, without quantity (a Group search's summaries; read a Group for its quantity). */
+export async function practiceGroupSummaries(db: Database): Promise<Record<string, unknown>[]> {
+  return (await allPractices(db)).map((p) => {
+    const org = { identifier: { system: ODS_SYSTEM, value: p.ods_code }, display: p.name };
+    return {
+      resourceType: 'Group',
+      id: `practice-${p.ods_code}`,
+      meta: { tag: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ObservationValue', code: 'SUBSETTED', display: 'subsetted: read the Group for its quantity' }] },
+      identifier: [{ system: ODS_SYSTEM, value: p.ods_code }],
+      active: true,
+      type: 'person',
+      actual: true,
+      code: { text: 'registered GP practice' },
+      name: `People registered at ${p.name}`,
+      managingEntity: { type: 'Organization', ...org },
+      characteristic: [{ code: { text: 'registered GP practice' }, valueReference: { type: 'Organization', ...org }, exclude: false }],
+    };
+  });
 }

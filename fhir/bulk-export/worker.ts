@@ -54,6 +54,7 @@ export class ExportWorker {
       retentionMs: o.retentionMs ?? RUN_DEFAULTS.retentionMs,
       policy: o.policy ?? currentPolicy,
       clock: o.clock ?? (() => new Date()),
+      ...(o.cohorts ? { cohorts: o.cohorts } : {}),
     };
     this.pollMs = o.pollMs ?? WORKER_DEFAULTS.pollMs;
     this.maxAttempts = o.maxAttempts ?? WORKER_DEFAULTS.maxAttempts;
