@@ -15,6 +15,7 @@ import { registerCohort } from './commands/cohort.ts';
 import { registerCommissioning } from './commands/commissioning.ts';
 import { registerView } from './commands/view.ts';
 import { registerRisk } from './commands/risk.ts';
+import { registerAnalytics } from './commands/analytics.ts';
 import { registerDuplicateTests } from './commands/duplicate-tests.ts';
 import { quietOnClosedPipe } from './context.ts';
 
@@ -32,7 +33,7 @@ Database: every command uses the PGlite data folder given by --data (default ./.
 or the PostgreSQL server in DATABASE_URL when that is set.`,
   );
 
-for (const register of [registerDemo, registerGenerate, registerIngest, registerQuarantine, registerMpi, registerRecord, registerServe, registerMigrate, registerUser, registerToken, registerAudit, registerCareTeam, registerConsent, registerCohort, registerCommissioning, registerView, registerRisk]) {
+for (const register of [registerDemo, registerGenerate, registerIngest, registerQuarantine, registerMpi, registerRecord, registerServe, registerMigrate, registerUser, registerToken, registerAudit, registerCareTeam, registerConsent, registerCohort, registerCommissioning, registerView, registerRisk, registerAnalytics]) {
   register(program);
 }
 registerDuplicateTests(program);

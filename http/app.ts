@@ -20,6 +20,7 @@ import { registerMpiRoutes } from './mpi-routes.ts';
 import { registerRecordRoutes } from './record-routes.ts';
 import { registerAnalyticsRoutes } from './analytics-routes.ts';
 import { registerRiskRoutes } from './risk-routes.ts';
+import { registerDashboardRoutes } from './dashboard-routes.ts';
 import { registerDuplicateTestRoutes } from './duplicate-test-routes.ts';
 import { registerGroupRoutes } from './group-routes.ts';
 import { registerMeasureRoutes } from './measure-routes.ts';
@@ -68,6 +69,7 @@ export async function bevanApi(app: FastifyInstance, o: ApiOptions): Promise<voi
   await registerMpiRoutes(app, o);
   await registerAnalyticsRoutes(app, o);
   await registerRiskRoutes(app, o);
+  await registerDashboardRoutes(app, o);
   await registerDuplicateTestRoutes(app, o);
   await registerGroupRoutes(app, o);
   await registerMeasureRoutes(app, o);

@@ -197,7 +197,7 @@ test("the integration team's screens in Chromium: feeds, quarantine repair and r
       try {
         await signIn(gp.page, loc.users.gp);
         await gp.page.getByRole('heading', { level: 1, name: 'Find a person' }).waitFor();
-        assert.deepEqual(await gp.page.getByRole('navigation', { name: 'Main' }).getByRole('link').allInnerTexts(), ['Find a person', 'Risk list']);
+        assert.deepEqual(await gp.page.getByRole('navigation', { name: 'Main' }).getByRole('link').allInnerTexts(), ['Find a person', 'Clinical panels', 'Risk list']);
         await gp.page.goto(`/integration/mpi-review/${review!.id}`);
         await gp.page.getByText('You cannot see this pair').waitFor();
         assert.equal(await gp.page.getByText('FEATHERSTONE').count(), 0, 'nothing of the pair is shown');

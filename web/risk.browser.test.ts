@@ -118,8 +118,9 @@ test('the risk list in Chromium: a GP’s own practice identified with factors a
     await gp.context.close();
 
     const an = await open(browser, loc.url);
-    await t.test('an analyst lands on the risk list and sees people pseudonymised, with no links to records', async () => {
+    await t.test('an analyst reaches the risk list from the navigation and sees people pseudonymised, with no links to records', async () => {
       await signIn(an.page, 'web-analyst');
+      await an.page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Risk list' }).click();
       await an.page.getByRole('heading', { level: 1, name: 'Risk of emergency admission' }).waitFor();
       await an.page.getByLabel('Practice ODS code').fill('P91001');
       await an.page.getByLabel('Risk tier').selectOption('20');

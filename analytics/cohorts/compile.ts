@@ -51,7 +51,7 @@ const dateOf = (type: string) => `left(COALESCE(${DATE_PATHS[type]!.join(', ')})
  * outpatient attendances are class AMB with a PAS treatment function (table 0069); community
  * contacts are home-health encounters from a non-GP source; GP consultations come from a GP system.
  */
-const ENCOUNTER_SQL: Record<EncounterKind, string> = {
+export const ENCOUNTER_SQL: Record<EncounterKind, string> = {
   'ae-attendance': "r.content->'class'->>'code' = 'EMER'",
   'emergency-admission': `r.content->'class'->>'code' = 'IMP' AND COALESCE(r.content->'priority'->'coding', '[]'::jsonb) @> '[{"code":"EM"}]'::jsonb`,
   'elective-admission': `r.content->'class'->>'code' = 'IMP' AND NOT COALESCE(r.content->'priority'->'coding', '[]'::jsonb) @> '[{"code":"EM"}]'::jsonb`,

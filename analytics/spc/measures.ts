@@ -1,6 +1,18 @@
 // Measures for variation monitoring as data (analytics/spc/measures.json): each names its
 // polarity, unit, the clinical panel's tolerance band and, for a panel aim, a target and a date.
+import { readFileSync } from 'node:fs';
+import { ENCOUNTER_KINDS, type EncounterKind } from '../cohorts/definition.ts';
 import { xmrChart, type Point, type Polarity, type Tolerance, type XmrChart } from './xmr.ts';
+
+/**
+ * How a measure's monthly series is computed from the store (analytics/dashboards/series.ts):
+ * `register` — the people on a register at the end of each month (`of`: as a percentage of the
+ * people on another register then); `activity` — encounters of a kind in each month (of the people
+ * on a register today, when `register` names one; of one service type; `per`: per N registered people).
+ */
+export type SeriesDefinition =
+  | { register: string; of?: string }
+  | { activity: Exclude<EncounterKind, 'any'>; register?: string; serviceTypes?: string[]; per?: number };
 
 export interface MeasureDefinition {
   id: string;
@@ -11,10 +23,14 @@ export interface MeasureDefinition {
   tolerance?: Tolerance;
   /** A panel aim: the value to reach and by when (ISO date). */
   aim?: { target: number; by: string; statement: string };
+  /** How the series is computed from the store; a measure without one is charted from series given. */
+  series?: SeriesDefinition;
 }
 
 const POLARITIES: readonly Polarity[] = ['higher-is-better', 'lower-is-better', 'neither'];
-const FIELDS = new Set(['id', 'title', 'panel', 'unit', 'polarity', 'tolerance', 'aim']);
+const FIELDS = new Set(['id', 'title', 'panel', 'unit', 'polarity', 'tolerance', 'aim', 'series']);
+const NAME = /^[a-z0-9][a-z0-9-]{0,79}$/;
+const CODE = /^[A-Za-z0-9._-]{1,64}$/;
 
 /** Validates a list of measure definitions, naming each problem. */
 export function parseMeasures(input: unknown): MeasureDefinition[] {
@@ -49,9 +65,30 @@ export function parseMeasures(input: unknown): MeasureDefinition[] {
         if (typeof a.statement !== 'string') errors.push(`${at}.aim.statement: expected a string`);
       }
     }
+    if (m.series !== undefined) checkSeries(m.series, `${at}.series`, errors);
   });
   if (errors.length) throw new TypeError(errors.join('; '));
   return input as MeasureDefinition[];
+}
+
+function checkSeries(v: unknown, at: string, errors: string[]): void {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return void errors.push(`${at}: expected an object`);
+  const s = v as Record<string, unknown>;
+  const name = (k: string) => {
+    if (s[k] !== undefined && (typeof s[k] !== 'string' || !NAME.test(s[k] as string))) errors.push(`${at}.${k}: expected a register name (lower case letters, digits, -)`);
+  };
+  if ('activity' in s) {
+    for (const k of Object.keys(s)) if (!['activity', 'register', 'serviceTypes', 'per'].includes(k)) errors.push(`${at}: unknown field "${k}"`);
+    const kinds = ENCOUNTER_KINDS.filter((k) => k !== 'any');
+    if (!(kinds as readonly unknown[]).includes(s.activity)) errors.push(`${at}.activity: expected one of ${kinds.join(', ')}`);
+    name('register');
+    if (s.serviceTypes !== undefined && (!Array.isArray(s.serviceTypes) || !s.serviceTypes.length || !s.serviceTypes.every((c) => typeof c === 'string' && CODE.test(c)))) errors.push(`${at}.serviceTypes: expected a non-empty list of codes`);
+    if (s.per !== undefined && (typeof s.per !== 'number' || !Number.isInteger(s.per) || s.per < 1)) errors.push(`${at}.per: expected a whole number from 1`);
+  } else if ('register' in s) {
+    for (const k of Object.keys(s)) if (k !== 'register' && k !== 'of') errors.push(`${at}: unknown field "${k}"`);
+    name('register');
+    name('of');
+  } else errors.push(`${at}: expected "register" or "activity"`);
 }
 
 /** Charts a measure's monthly series against its tolerance and aim. */
@@ -60,4 +97,11 @@ export function chartMeasure(measure: MeasureDefinition, series: readonly Point[
     measure,
     ...xmrChart(series, { polarity: measure.polarity, tolerance: measure.tolerance, target: measure.aim?.target }),
   };
+}
+
+export const MEASURES_FILE = new URL('./measures.json', import.meta.url);
+
+/** The measures file (default: the shipped analytics/spc/measures.json), checked. */
+export function loadMeasures(path: string | URL = MEASURES_FILE): MeasureDefinition[] {
+  return parseMeasures(JSON.parse(readFileSync(path, 'utf8')));
 }

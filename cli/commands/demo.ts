@@ -6,6 +6,7 @@ import { generateLocality } from '../../synth/generate.ts';
 import { ingestPaths } from '../../ingest/pipeline.ts';
 import { sendMllp } from '../../ingest/hl7v2/mllp.ts';
 import { runMatcher } from '../../mpi/matcher.ts';
+import { describeRefresh, refreshSummary } from './analytics.ts';
 import { loadLocality } from '../../ingest/locality.ts';
 import { randomBytes } from 'node:crypto';
 import type { Database } from '../../db/database.ts';
@@ -141,6 +142,9 @@ async function load(
   console.log(
     `MPI: ${m.pending} identities matched: ${m.matched} linked, ${m.possible} for review (bevan mpi review), ${m.nhsConflicts ?? 0} look-alikes with different NHS numbers kept apart`,
   );
+
+  // 5. The dashboards' summary (registers, measures, use and cost by month).
+  console.log(describeRefresh(await refreshSummary(db, { actor: 'bevan demo' })));
 
   // A person worth opening: several sources, including the hospital.
   const sample = await db.query<{ nhs_number: string; practice: string | null }>(

@@ -4,6 +4,7 @@ import { ingestProgressBar } from '../progress.ts';
 import { countPendingResources, ingestPaths, type FeedPath } from '../../ingest/pipeline.ts';
 import { retryWhileUnavailable } from '../../db/database.ts';
 import { runMatcher } from '../../mpi/matcher.ts';
+import { describeRefresh, refreshSummary } from './analytics.ts';
 import { loadLocality, localityFileFor } from '../../ingest/locality.ts';
 import { feedFolders, loadFeeds, sourceKeyProblem } from '../../ingest/feeds.ts';
 import { LOG_OUTCOMES, parseSince, type LogOutcome } from '../../ingest/ingest-log.ts';
@@ -16,6 +17,7 @@ interface IngestCliOptions {
   data?: string;
   json?: boolean;
   match?: boolean;
+  refresh?: boolean;
   source?: string;
   feeds?: string;
 }
@@ -42,6 +44,7 @@ export function registerIngest(program: Command): void {
       .option('--feeds <file>', 'a feeds file (docs/feeds.md "Feed configuration"): ingest each feed\'s folder as that source, and its locality file')
       .option('--json', 'print one JSON object: {"accepted","ignored","quarantined","duplicates","resources","seconds","files","match","pending"}')
       .option('--no-match', 'skip the probabilistic MPI matching pass after loading')
+      .option('--no-refresh', "skip rebuilding the dashboards' summary after loading (bevan analytics refresh)")
       .helpCommand(false)
       .addHelpText(
         'after',
@@ -84,6 +87,11 @@ Examples:
       // rolled back, and the identities it held are still pending for the next attempt.
       if (opts.match !== false) match = await retryWhileUnavailable(() => runMatcher(db));
       const pending = await retryWhileUnavailable(() => countPendingResources(db));
+      // The dashboards read a summary of the store: rebuilt after each load (a failure is reported, the load stands).
+      let analytics: Awaited<ReturnType<typeof refreshSummary>> | { error: string } | undefined;
+      if (opts.refresh !== false && r.accepted > 0) {
+        analytics = await retryWhileUnavailable(() => refreshSummary(db, { actor: 'bevan ingest' })).catch((err: unknown) => ({ error: (err as Error).message }));
+      }
       const out = {
         accepted: r.accepted,
         ignored: r.ignored,
@@ -92,12 +100,17 @@ Examples:
         resources: r.resources,
         seconds: Math.round(r.seconds * 1000) / 1000,
       };
-      if (opts.json) return printJson({ ...out, files: r.files, match, pending });
+      if (opts.json) {
+        // The JSON keeps its shape (scripts rely on it); a refresh that failed is said on stderr.
+        if (analytics && 'error' in analytics) console.error(`bevan: the dashboards' summary was not rebuilt (${analytics.error}); run bevan analytics refresh`);
+        return printJson({ ...out, files: r.files, match, pending });
+      }
       console.log(
         `${r.files} files: ${r.accepted} accepted, ${r.ignored} ignored, ${r.quarantined} quarantined, ${r.duplicates} duplicates; ` +
           `${r.resources} resources written in ${out.seconds}s (${Math.round(r.resources / Math.max(r.seconds, 0.001))}/s)`,
       );
       if (match) console.log(`MPI: ${JSON.stringify(match)}`);
+      if (analytics) console.log('error' in analytics ? `analytics: the dashboards' summary was not rebuilt (${analytics.error}); run bevan analytics refresh` : describeRefresh(analytics));
       if (pending) console.log(`${pending} resources wait for their Patient (not yet received from the same source)`);
       if (r.quarantined) console.log(`see the quarantined items with: bevan quarantine list`);
     });

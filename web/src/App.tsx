@@ -10,6 +10,7 @@ import * as session from './api/session.ts';
 import { ExpiryNotice } from './components/ExpiryNotice.tsx';
 import { Loading } from './components/Loading.tsx';
 import { SignInPage } from './pages/SignInPage.tsx';
+import { analyticsNav, COHORT_PATH, COMMISSIONING_PATH, PANELS_PATH } from './analytics/dashboards.ts';
 import { currentEntry, FEEDS_PATH, homeFor, integrationNav, mayFindPeople, MPI_REVIEW_PATH, QUARANTINE_PATH } from './integration/nav.ts';
 import { maySeeRiskList, RISK_PATH } from './analytics/nav.ts';
 
@@ -25,6 +26,10 @@ const MpiPairPage = lazy(() => import('./integration/MpiPairPage.tsx'));
 const MyAuditPage = lazy(() => import('./pages/MyAuditPage.tsx'));
 // The risk of emergency admission list (web/src/analytics/), for the roles with a risk rule.
 const RiskPage = lazy(() => import('./analytics/RiskPage.tsx'));
+// The dashboards (web/src/analytics/): clinical panels, commissioning, a register's people.
+const PanelDashboardPage = lazy(() => import('./analytics/PanelDashboardPage.tsx'));
+const CommissionerPage = lazy(() => import('./analytics/CommissionerPage.tsx'));
+const CohortPage = lazy(() => import('./analytics/CohortPage.tsx'));
 
 export function useSession(): session.Session | null {
   const [s, setS] = useState(session.current());
@@ -75,6 +80,11 @@ export function App() {
                   Find a person
                 </Link>
               )}
+              {analyticsNav(s.role).map((e) => (
+                <Link key={e.to} to={e.to} aria-current={currentEntry(analyticsNav(s.role), location.pathname) === e.to ? 'page' : undefined}>
+                  {e.label}
+                </Link>
+              ))}
               {integrationNav(s.role).map((e) => (
                 <Link key={e.to} to={e.to} aria-current={currentEntry(integrationNav(s.role), location.pathname) === e.to ? 'page' : undefined}>
                   {e.label}
@@ -125,6 +135,10 @@ export function App() {
             <Route path={MPI_REVIEW_PATH} element={<RequireSession>{<MpiReviewPage />}</RequireSession>} />
             <Route path={`${MPI_REVIEW_PATH}/:id`} element={<RequireSession>{<MpiPairPage />}</RequireSession>} />
             <Route path={RISK_PATH} element={<RequireSession>{<RiskPage />}</RequireSession>} />
+            <Route path={PANELS_PATH} element={<Navigate to={`${PANELS_PATH}/diabetes`} replace />} />
+            <Route path={`${PANELS_PATH}/:panel`} element={<RequireSession>{<PanelDashboardPage />}</RequireSession>} />
+            <Route path={COMMISSIONING_PATH} element={<RequireSession>{<CommissionerPage />}</RequireSession>} />
+            <Route path={`${COHORT_PATH}/:name`} element={<RequireSession>{<CohortPage />}</RequireSession>} />
             <Route path="/my-audit" element={<RequireSession>{<MyAuditPage />}</RequireSession>} />
             <Route path="*" element={<NotFoundPage />} />
           </Routes>

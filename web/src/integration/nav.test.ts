@@ -13,7 +13,7 @@ test('navigation: the integration team sees its three screens, an administrator 
   assert.equal(homeFor('admin'), '/integration/feeds');
   assert.equal(homeFor('gp'), '/search');
   assert.equal(homeFor('patient'), '/search');
-  assert.equal(homeFor('analyst'), '/analytics/risk', 'an analyst may not search: the risk list');
+  assert.equal(homeFor('analyst'), '/analytics/commissioning', 'an analyst lands on the commissioner dashboard');
   const entries = integrationNav('integration');
   assert.equal(currentEntry(entries, '/integration/quarantine/12'), '/integration/quarantine');
   assert.equal(currentEntry(entries, '/integration/feeds'), '/integration/feeds');

@@ -6,6 +6,8 @@
  * say no. Pure.
  */
 
+import { analyticsNav } from '../analytics/dashboards.ts';
+
 export interface NavEntry {
   to: string;
   label: string;
@@ -38,8 +40,7 @@ export function mayFindPeople(role: string): boolean {
 /** Where sign-in goes when no page was asked for: the first screen the role may use. */
 export function homeFor(role: string): string {
   if (mayFindPeople(role)) return '/search';
-  if (role === 'analyst') return '/analytics/risk';
-  return integrationNav(role)[0]?.to ?? '/search';
+  return integrationNav(role)[0]?.to ?? analyticsNav(role)[0]?.to ?? '/search';
 }
 
 /** The navigation entry a path belongs to (for aria-current), by prefix. */
