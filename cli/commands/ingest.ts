@@ -44,7 +44,7 @@ export function registerIngest(program: Command): void {
       .option('--feeds <file>', 'a feeds file (docs/feeds.md "Feed configuration"): ingest each feed\'s folder as that source, and its locality file')
       .option('--json', 'print one JSON object: {"accepted","ignored","quarantined","duplicates","resources","seconds","files","match","pending"}')
       .option('--no-match', 'skip the probabilistic MPI matching pass after loading')
-      .option('--no-refresh', "skip rebuilding the dashboards' summary after loading (bevan analytics refresh)")
+      .option('--refresh', "rebuild the dashboards' summary after loading (as bevan analytics refresh does; minutes on a large store, so off by default)")
       .helpCommand(false)
       .addHelpText(
         'after',
@@ -87,9 +87,11 @@ Examples:
       // rolled back, and the identities it held are still pending for the next attempt.
       if (opts.match !== false) match = await retryWhileUnavailable(() => runMatcher(db));
       const pending = await retryWhileUnavailable(() => countPendingResources(db));
-      // The dashboards read a summary of the store: rebuilt after each load (a failure is reported, the load stands).
+      // The dashboards read a summary of the store: rebuilt after a load when asked (--refresh; a
+      // failure is reported, the load stands). Off by default: the rebuild is one statement per
+      // register per month end (docs/analytics/dashboards.md), far slower than the load itself.
       let analytics: Awaited<ReturnType<typeof refreshSummary>> | { error: string } | undefined;
-      if (opts.refresh !== false && r.accepted > 0) {
+      if (opts.refresh === true && r.accepted > 0) {
         analytics = await retryWhileUnavailable(() => refreshSummary(db, { actor: 'bevan ingest' })).catch((err: unknown) => ({ error: (err as Error).message }));
       }
       const out = {
@@ -112,6 +114,7 @@ Examples:
       if (match) console.log(`MPI: ${JSON.stringify(match)}`);
       if (analytics) console.log('error' in analytics ? `analytics: the dashboards' summary was not rebuilt (${analytics.error}); run bevan analytics refresh` : describeRefresh(analytics));
       if (pending) console.log(`${pending} resources wait for their Patient (not yet received from the same source)`);
+      if (!analytics && r.accepted > 0) console.log(`the dashboards show the summary as last built: bevan analytics refresh (or bevan ingest --refresh) rebuilds it`);
       if (r.quarantined) console.log(`see the quarantined items with: bevan quarantine list`);
     });
   });
