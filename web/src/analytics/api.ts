@@ -5,36 +5,13 @@
  * only asks (apiJson: the session's headers, OperationOutcome errors).
  */
 import { apiJson, type RequestOptions } from '../api/integration.ts';
+// The freshness and place shapes are the server's own (type-only: nothing of the server is bundled).
+import type { FigureFreshness, Freshness, Place, SourceFresh } from '../../../analytics/dashboards/service.ts';
 
 /** null: suppressed (fewer than 8 people behind it) under disclosure control. */
 export type Controlled = number | null;
 
-export interface SourceFresh {
-  source: string;
-  setting: string | null;
-  lastMessageAt: string | null;
-  latestActivity: string | null;
-}
-
-export interface Freshness {
-  refreshedAt: string | null;
-  asOf: string | null;
-  sources: SourceFresh[];
-}
-
-/** The freshness one figure carries: the sources behind it (described in the answer's freshness) and the oldest of their last messages. */
-export interface FigureFreshness {
-  refreshedAt: string | null;
-  asOf: string | null;
-  sources: string[];
-  oldestLastMessageAt: string | null;
-}
-
-export interface Place {
-  level: 'locality' | 'neighbourhood' | 'practice';
-  key: string;
-  name: string;
-}
+export type { FigureFreshness, Freshness, Place, SourceFresh };
 
 export type Signal = 'improvement' | 'concern' | 'neutral';
 
