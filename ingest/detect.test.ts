@@ -210,3 +210,14 @@ test('symbolic links: followed inside the folders given, refused (with the reaso
   for await (const p of walkFeedFolder(join(root, 'gp/elsewhere'))) named.push(p);
   assert.deepEqual(named, [join(root, 'gp/elsewhere')]);
 });
+
+test('a file that opens with the batch protocol (FHS/BHS, as real senders write) is HL7 v2, and its messages are read', async () => {
+  assert.equal(detectFormat(`FHS|^~\\&|||0.0.0.0.1|0.0.0.0.1|202106221314-0400\rBHS|^~\\&|||0.0.0.0.1\r${HL7_A01}\r`), 'hl7v2');
+  assert.equal(detectFormat(`BHS|^~\\&|LAB\r${HL7_A01}\r`), 'hl7v2');
+  assert.equal(detectFormat('FHSX not a segment'), null);
+  const path = join(dir, 'batch.hl7');
+  writeFileSync(path, `FHS|^~\\&|||0.0.0.0.1|0.0.0.0.1|202106221314-0400\rBHS|^~\\&|||0.0.0.0.1\r${HL7_A01}\rBTS|1\rFTS|1\r`);
+  const items = await collect(path);
+  assert.equal(items.length, 1);
+  assert.equal(items[0]!.kind, 'accepted', JSON.stringify(items[0]));
+});

@@ -8,9 +8,12 @@ import { decodeWindows1252 } from '../text.ts';
 import { decodeHl7Bytes, MAX_MESSAGE_BYTES, RAW_KEEP_BYTES, safeRaw, splitHl7Stream } from './split.ts';
 import { hl7SourceSystem, parseHl7Message } from './to-item.ts';
 
-/** True when text (BOM, whitespace and an MLLP start byte allowed first) begins `MSH` and a separator. */
+/**
+ * True when text (BOM, whitespace and an MLLP start byte allowed first) begins `MSH`, or the
+ * batch protocol's `FHS`/`BHS` (v2.8 chapter 2.10.3: real senders' files open with them), and a separator.
+ */
 export function sniffHl7(head: string): boolean {
-  return /^MSH[^A-Za-z0-9\s]/.test(head.replace(/^[\uFEFF\s]*\x0b?[\s]*/, ''));
+  return /^(MSH|FHS|BHS)[^A-Za-z0-9\s]/.test(head.replace(/^[\uFEFF\s]*\x0b?[\s]*/, ''));
 }
 
 /** Parses one decoded message; the same entry point the MLLP listener uses. */
