@@ -148,27 +148,14 @@ for (const target of await testDatabases()) {
       assert.equal(ok.kind, 'replayed', JSON.stringify(ok));
     });
 
-    await t.test('a control-id conflict is quarantined; replayed only with a new control id', async () => {
+    await t.test('a control id reused for other content is applied as a new message, not quarantined', async () => {
       const first = adt('A01', 'QCONF1', [pv1({ visit: 'VQC1' })]);
       const reused = adt('A01', 'QCONF1', [pv1({ visit: 'VQC2' })]);
       const r = await writeBatch(db, [parseHl7Message(first, 'feed#1'), parseHl7Message(reused, 'feed#2')]);
-      assert.deepEqual(r.outcomes, ['committed', 'conflict']);
-      const id = await openIdFor('conflict:%QCONF1%');
-      const shown = (await getQuarantined(db, id))!;
-      assert.equal(shown.raw, reused);
-      assert.equal(shown.message_id, 'QCONF1');
-
-      const still = await replayQuarantined(db, id);
-      assert.equal(still.kind, 'still-rejected');
-      assert.match(still.kind === 'still-rejected' ? still.reasons[0]! : '', /same control id, different content/);
-      assert.equal((await getQuarantined(db, id))!.status, 'open');
+      assert.deepEqual(r.outcomes, ['committed', 'committed']);
       const visits = async () => (await db.query<{ id: string }>(`SELECT source_id AS id FROM resource WHERE resource_type = 'Encounter' AND source_id LIKE 'VQC%' ORDER BY 1`)).rows.map((x) => x.id);
-      assert.deepEqual(await visits(), ['VQC1']);
-
-      const ok = await replayQuarantined(db, id, reused.replace('|QCONF1|', '|QCONF1-R|'));
-      assert.equal(ok.kind, 'replayed', JSON.stringify(ok));
-      assert.equal((await getQuarantined(db, id))!.status, 'replayed');
       assert.deepEqual(await visits(), ['VQC1', 'VQC2']);
+      assert.equal((await db.query(`SELECT 1 FROM quarantine WHERE message_id LIKE 'QCONF1%'`)).rows.length, 0);
     });
 
     await t.test('a bundle whose source cannot be told: the reason names the option, and replay --source applies it', async () => {

@@ -97,7 +97,7 @@ export async function replayQuarantined(db: Database, id: number, fixedText?: st
     return { kind: 'still-rejected', id, reasons: rejected.length ? rejected.map((r) => (r.kind === 'rejected' ? r.reason : '')) : ['nothing to ingest in it'] };
   }
   const r = await writeBatch(db, items);
-  if (r.quarantined) return { kind: 'still-rejected', id, reasons: ['it conflicts with a message already received (same control id, different content): give it a new control id'] };
+  if (r.quarantined) return { kind: 'still-rejected', id, reasons: ['the database refused it when it was written again: the new quarantine item gives its reason'] };
   await db.query(`UPDATE quarantine SET status = 'replayed', resolved_at = now(), resolution = $2 WHERE quarantine_id = $1`, [
     id,
     `replayed by ${actor}${fixedText !== undefined ? ' with a repaired text' : ''}${context?.source !== undefined ? ` as source ${context.source}` : ''}: ${r.accepted} accepted, ${r.duplicates} duplicate, ${r.ignored} ignored`,

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { testDatabases } from '../test/databases.ts';
 import { randomBytes } from 'node:crypto';
 import { admission, identity, rejected } from '../test/items.ts';
-import type { IgnoredItem } from './model.ts';
+import type { AcceptedItem, IgnoredItem } from './model.ts';
+import { parseHl7Message, reusedIdKey } from './hl7v2/to-item.ts';
 import { jsonbProblem } from './prepare.ts';
 import { writeBatch } from './writer.ts';
 
@@ -51,15 +52,29 @@ for (const target of await testDatabases()) {
       assert.equal(await count(`SELECT times_seen AS n FROM quarantine`), 2);
     });
 
-    await t.test('same control id with different content is a conflict, quarantined', async () => {
-      const r = await writeBatch(db, [admission('M1', ada, 'V1', 'finished')]);
-      assert.deepEqual(r.outcomes, ['conflict']);
-      const q = await db.query<{ reason: string; raw: string }>(`SELECT reason, raw FROM quarantine WHERE reason LIKE 'conflict%'`);
-      assert.equal(q.rows.length, 1);
-      assert.match(q.rows[0]!.reason, /control id M1/);
-      assert.match(q.rows[0]!.raw, /^MSH/);
-      const enc = await db.query<{ status: string }>(`SELECT content->>'status' AS status FROM resource WHERE resource_type = 'Encounter'`);
-      assert.equal(enc.rows[0]!.status, 'in-progress');
+    await t.test('same control id with different content: a new message, applied under its own key; a resend is a duplicate', async () => {
+      // Results with no order number are keyed by the control id: the second message must not overwrite the first's.
+      const oru = (value: string) =>
+        ['MSH|^~\\&|LAB|RM2|BEVAN|TRAFFORD|20250301090000||ORU^R01|R77|P|2.4', 'PID|1||MRN77^^^RM2^MR||Lane^Ada||19700101|F', 'OBR|1|||1234-5^Sodium^LN|||20250301080000', `OBX|1|NM|2951-2^Sodium^LN||${value}|mmol/L|||||F`].join('\r');
+      const first = parseHl7Message(oru('140'), 'test#r1');
+      const second = parseHl7Message(oru('131'), 'test#r2');
+      assert.deepEqual((await writeBatch(db, [first])).outcomes, ['committed']);
+      assert.deepEqual((await writeBatch(db, [second])).outcomes, ['committed']);
+      const values = await db.query<{ id: string; v: string }>(
+        `SELECT source_id AS id, content->'valueQuantity'->>'value' AS v FROM resource WHERE resource_type = 'Observation' AND source_id LIKE 'R77%' ORDER BY v`,
+      );
+      assert.equal(values.rows.length, 2);
+      assert.deepEqual(values.rows.map((r) => r.v), ['131', '140']);
+      const log = await db.query<{ message_id: string }>(`SELECT message_id FROM ingest_message WHERE message_id LIKE 'R77%' ORDER BY message_id`);
+      assert.deepEqual(log.rows.map((r) => r.message_id), ['R77', reusedIdKey('R77', (second as AcceptedItem).contentHash)]);
+      // Both sent again, and both in one batch: duplicates, nothing quarantined.
+      assert.deepEqual((await writeBatch(db, [second, first])).outcomes, ['duplicate', 'duplicate']);
+      assert.equal(await count(`SELECT count(*)::int AS n FROM quarantine WHERE message_id LIKE 'R77%'`), 0);
+      // Two messages reusing one id in the same batch are both applied.
+      const third = parseHl7Message(oru('150').replace('|R77|', '|R78|'), 'test#r3');
+      const fourth = parseHl7Message(oru('151').replace('|R77|', '|R78|'), 'test#r4');
+      assert.deepEqual((await writeBatch(db, [third, fourth])).outcomes, ['committed', 'committed']);
+      assert.equal(await count(`SELECT count(*)::int AS n FROM resource WHERE resource_type = 'Observation' AND source_id LIKE 'R78%'`), 2);
     });
 
     await t.test('a newer message updates; an older one does not overwrite', async () => {
@@ -79,19 +94,18 @@ for (const target of await testDatabases()) {
     const reasonOf = async (messageId: string) =>
       (await db.query<{ reason: string }>(`SELECT reason FROM quarantine WHERE message_id = $1 AND status = 'open'`, [messageId])).rows.map((r) => r.reason);
 
-    await t.test('an ignored message that reuses an accepted control id with other content is a conflict; the log keeps the accepted one', async () => {
-      const siu: IgnoredItem = { kind: 'ignored', format: 'hl7v2', sourceSystem: 'hl7:RM2', messageId: 'M1', contentHash: 'other', event: 'SIU^S12', origin: 'test#siu', raw: 'MSH|^~\\&|PAS|RM2|||20250301||SIU^S12|M1|P|2.4' };
-      const r = await writeBatch(db, [siu]);
-      assert.deepEqual(r.outcomes, ['conflict']);
+    await t.test('an ignored message that reuses an accepted control id with other content is logged under its own key; the log keeps the accepted one', async () => {
+      const siu = parseHl7Message('MSH|^~\\&|PAS|RM2|||20250301||SIU^S12|M1|P|2.4', 'test#siu');
+      assert.equal(siu.kind, 'ignored');
+      assert.deepEqual((await writeBatch(db, [siu])).outcomes, ['ignored']);
       const log = await db.query<{ outcome: string; event: string }>(`SELECT outcome, event FROM ingest_message WHERE message_id = 'M1'`);
       assert.deepEqual(log.rows, [{ outcome: 'accepted', event: 'ADT^A01' }]);
-      const q = await db.query<{ reason: string; raw: string }>(`SELECT reason, raw FROM quarantine WHERE origin = 'test#siu'`);
-      assert.match(q.rows[0]!.reason, /^conflict: message control id M1 from hl7:RM2/);
-      assert.match(q.rows[0]!.raw, /SIU\^S12/);
-      // The same ignored message again is a duplicate of nothing: still a conflict, counted on its row.
-      assert.deepEqual((await writeBatch(db, [siu])).outcomes, ['conflict']);
+      const own = await db.query<{ outcome: string; origin: string }>(`SELECT outcome, origin FROM ingest_message WHERE message_id = $1`, [reusedIdKey('M1', (siu as IgnoredItem).contentHash)]);
+      assert.deepEqual(own.rows, [{ outcome: 'ignored', origin: 'test#siu' }]);
+      // The same ignored message again is a duplicate.
+      assert.deepEqual((await writeBatch(db, [siu])).outcomes, ['duplicate']);
       // An ignored message with a fresh id is logged as ignored, with where it came from.
-      assert.deepEqual((await writeBatch(db, [{ ...siu, messageId: 'S1', origin: 'test#s1' }])).outcomes, ['ignored']);
+      assert.deepEqual((await writeBatch(db, [{ ...(siu as IgnoredItem), messageId: 'S1', origin: 'test#s1' }])).outcomes, ['ignored']);
       const s1 = await db.query<{ outcome: string; origin: string }>(`SELECT outcome, origin FROM ingest_message WHERE message_id = 'S1'`);
       assert.deepEqual(s1.rows, [{ outcome: 'ignored', origin: 'test#s1' }]);
     });

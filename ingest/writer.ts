@@ -22,6 +22,7 @@ import { recordRestrictions } from '../access/restrictions.ts';
 import { addFeedCounts, countDeltas } from './feed-counts.ts';
 import { DIRECTIVE_TYPES, recordFeedDirectives, type DirectiveMessage } from '../access/feed-directive-service.ts';
 import { layoutOf } from '../db/layout.ts';
+import { parseHl7Message, reusedIdKey } from './hl7v2/to-item.ts';
 
 /** What happened to one item of a batch. */
 export type ItemOutcome = 'committed' | 'duplicate' | 'quarantined' | 'conflict' | 'ignored';
@@ -184,6 +185,22 @@ export function batchFootprint(items: readonly IngestItem[]): BatchFootprint {
   return { keys, merges };
 }
 
+/**
+ * An HL7 message whose control id its sender already used for other content, read again under
+ * reusedIdKey (its resources keyed apart from the first message's). Rejected only when its text
+ * was not kept or no longer reads the same, which would be a fault of Bevan's, not the sender's.
+ */
+function rekeyReused(item: Exclude<IngestItem, RejectedItem>): Exclude<IngestItem, RejectedItem> | RejectedItem {
+  const key = reusedIdKey(item.messageId, item.contentHash);
+  const reason = `conflict: message control id ${item.messageId} from ${item.sourceSystem} was already received with different content, and this message could not be read again under its own key`;
+  if (item.raw === undefined) return { kind: 'rejected', format: item.format, sourceSystem: item.sourceSystem, messageId: item.messageId, reason, raw: rawOf(item), origin: item.origin };
+  const again = prepareItem(parseHl7Message(item.raw, item.origin, { source: item.sourceSystem }, key));
+  if (again.kind === 'rejected' || again.messageId !== key || again.contentHash !== item.contentHash) {
+    return { kind: 'rejected', format: item.format, sourceSystem: item.sourceSystem, messageId: item.messageId, reason: again.kind === 'rejected' ? again.reason : reason, raw: item.raw, origin: item.origin };
+  }
+  return again;
+}
+
 async function writeInTransaction(tx: Queryable, items: readonly IngestItem[], layout: WriteLayout): Promise<BatchResult> {
   const outcomes: ItemOutcome[] = new Array(items.length);
   const result = emptyResult();
@@ -206,34 +223,51 @@ async function writeInTransaction(tx: Queryable, items: readonly IngestItem[], l
     }
   }
 
+  // A sender that reused a control id for other content (a counter reset, a test feed) sent a
+  // new message, not a correction (HL7 corrections come with their own ids): it is applied under
+  // reusedIdKey, so its results do not overwrite the first message's. Read those keys' log rows too,
+  // so that a resend of the second message is a duplicate.
+  const reusing = keyed.filter((i) => i.format === 'hl7v2' && (i.kind === 'ignored' || i.idIsUnique) && i.messageId && logged.has(identityKey(i.sourceSystem, i.messageId)) && logged.get(identityKey(i.sourceSystem, i.messageId)) !== i.contentHash);
+  if (reusing.length) {
+    const r = await tx.query<{ source_system: string; message_id: string; content_hash: string; outcome: string; format: string }>(
+      `SELECT m.source_system, m.message_id, m.content_hash, m.outcome, m.format FROM ingest_message m
+         JOIN unnest($1::text[], $2::text[]) AS k(s, id) ON m.source_system = k.s AND m.message_id = k.id`,
+      [reusing.map((i) => i.sourceSystem), reusing.map((i) => reusedIdKey(i.messageId, i.contentHash))],
+    );
+    for (const row of r.rows) {
+      logged.set(identityKey(row.source_system, row.message_id), row.content_hash);
+      loggedAs.set(identityKey(row.source_system, row.message_id), { outcome: row.outcome, format: row.format });
+    }
+  }
+
   const fresh: AcceptedItem[] = [];
   const logRows: { system: string; id: string; hash: string; format: string; event: string; outcome: string; origin: string; item?: AcceptedItem }[] = [];
-  items.forEach((item, n) => {
+  items.forEach((given, n) => {
+    let item = given;
     if (item.kind === 'rejected') {
       outcomes[n] = 'quarantined';
       quarantine.push({ sourceSystem: item.sourceSystem ?? null, messageId: item.messageId ?? null, format: item.format, origin: item.origin, reason: item.reason, raw: item.raw });
       return;
     }
-    const key = identityKey(item.sourceSystem, item.messageId);
-    const seen = logged.get(key);
+    let key = identityKey(item.sourceSystem, item.messageId);
+    let seen = logged.get(key);
+    // HL7 control ids are unique per sender whatever the message type, so an ignored message (an
+    // SIU, say) that reuses an accepted message's id with other content is keyed apart too, and
+    // does not overwrite that message's log row. (An ignored item has no idIsUnique of its own.)
+    const idIsUnique = item.kind === 'accepted' ? item.idIsUnique : item.format === 'hl7v2';
+    if (seen !== undefined && seen !== item.contentHash && idIsUnique) {
+      const rekeyed = rekeyReused(item);
+      if (rekeyed.kind === 'rejected') {
+        outcomes[n] = 'conflict';
+        quarantine.push({ sourceSystem: item.sourceSystem, messageId: item.messageId, format: item.format, origin: item.origin, reason: rekeyed.reason, raw: rawOf(item) });
+        return;
+      }
+      item = rekeyed;
+      key = identityKey(item.sourceSystem, item.messageId);
+      seen = logged.get(key);
+    }
     if (seen === item.contentHash) {
       outcomes[n] = 'duplicate';
-      return;
-    }
-    // HL7 control ids are unique per sender whatever the message type: an ignored message (an
-    // SIU, say) that reuses an accepted message's id with other content is a conflict too, and
-    // must not overwrite that message's log row. (An ignored item has no idIsUnique of its own.)
-    const idIsUnique = item.kind === 'accepted' ? item.idIsUnique : item.format === 'hl7v2';
-    if (seen !== undefined && idIsUnique) {
-      outcomes[n] = 'conflict';
-      quarantine.push({
-        sourceSystem: item.sourceSystem,
-        messageId: item.messageId,
-        format: item.format,
-        origin: item.origin,
-        reason: `conflict: message control id ${item.messageId} from ${item.sourceSystem} was already received with different content; the sender reused an id, so this message was not applied`,
-        raw: rawOf(item),
-      });
       return;
     }
     // Later items in the same batch compare against this one.

@@ -45,8 +45,13 @@ test('Synthea-shaped transaction bundles: all accepted with --source, every entr
   assert.equal(stored, entries);
 });
 
-test('Synthea-shaped bundle without --source: quarantined with a reason naming --source', () => {
-  const items = read(syntheaBundle({ seed: 2, encounters: 2 }));
+test('Synthea-shaped bundle without --source: keyed by the system of its Patient’s medical record number', () => {
+  const [item] = accepted(read(syntheaBundle({ seed: 2, encounters: 2 })));
+  assert.equal(item?.sourceSystem, 'fhir:http://hospital.smarthealthit.org');
+});
+
+test('a bundle with no source, no practice and no record-number system: quarantined with a reason naming --source', () => {
+  const items = read({ resourceType: 'Bundle', id: 'b9', type: 'collection', entry: [{ resource: patient('p9', { identifier: [{ system: 'urn:x', value: '1' }] }) }] });
   assert.equal(items.length, 1);
   assert.match((items[0] as RejectedItem).reason, /cannot tell which source system sent this.*`bevan ingest --source KEY`.*feeds file/);
 });
@@ -229,4 +234,20 @@ test('every R4 resource type is kept; a name that is not one is rejected', () =>
   const items = read(b);
   assert.deepEqual(accepted(items)[0]!.resources.map((r) => r.resource.resourceType), ['Patient', 'ResearchSubject', 'VisionPrescription']);
   assert.deepEqual(rejected(items).map((r) => r.reason), ['entry 4: unknown resource type Observations: not a FHIR R4 resource type']);
+});
+
+test('a message Bundle: the MessageHeader sender (ODS code, else source name, else endpoint) is the source system, before the Patient’s practice', () => {
+  const gp = { generalPractitioner: [{ identifier: { system: 'https://fhir.nhs.uk/Id/ods-organization-code', value: 'P84001' } }] };
+  const header = (extra: Json): Json => ({ resourceType: 'MessageHeader', id: 'mh', eventCoding: { system: 'http://example.org/events', code: 'discharge' }, ...extra });
+  const message = (h: Json, more: Json[] = []) => ({ resourceType: 'Bundle', id: 'm1', type: 'message', entry: [{ resource: h }, { resource: patient('p1', gp) }, ...more.map((resource) => ({ resource }))] });
+  const sourceOf = (b: Json) => accepted(read(b))[0]?.sourceSystem;
+  const org = { resourceType: 'Organization', id: 'o1', identifier: [{ system: 'https://fhir.nhs.uk/Id/ods-organization-code', value: 'RM2' }], name: 'Wythenshawe' };
+  assert.equal(sourceOf(message(header({ sender: { reference: 'Organization/o1' }, source: { name: 'PAS', endpoint: 'https://pas.example' } }), [org])), 'fhir:RM2');
+  assert.equal(sourceOf(message(header({ source: { name: 'SISGDSP', endpoint: 'https://lab.example' } }))), 'fhir:SISGDSP');
+  assert.equal(sourceOf(message(header({ source: { endpoint: 'https://lab.example/fhir' } }))), 'fhir:https://lab.example/fhir');
+  // A header that names no one falls back to the Patient's practice, as a collection does.
+  assert.equal(sourceOf(message(header({ source: { _endpoint: { extension: [] } } }))), 'gp:P84001');
+  // meta.source and --source still come first.
+  assert.equal(sourceOf({ ...message(header({ source: { name: 'PAS' } })), meta: { source: 'hl7:RM2' } }), 'hl7:RM2');
+  assert.equal(accepted(read(message(header({ source: { name: 'PAS' } })), { source: 'configured' }))[0]?.sourceSystem, 'configured');
 });

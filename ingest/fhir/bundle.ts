@@ -166,7 +166,7 @@ export function itemsFromBundle(bundle: Json, src: BundleSource, context: ReadCo
     return [reject(src, `the Patient is not valid: ${entryFaults.get(patients[0]!.index)}`, { messageId })];
   }
 
-  const sourceSystem = sourceSystemOf(context, bare ? bare.bareMeta : bundle.meta, goodPatients, byTypeId);
+  const sourceSystem = sourceSystemOf(context, bare ? bare.bareMeta : bundle.meta, goodPatients, byTypeId, byType.get('MessageHeader')?.[0]?.resource);
   if ('problem' in sourceSystem) return [reject(src, sourceSystem.problem, { messageId })];
   const system = sourceSystem.key;
 
@@ -398,10 +398,49 @@ function practiceOf(patient: Json, byTypeId: Map<string, Entry>): string | undef
 }
 
 /**
- * The source system: the feed's configured source (`--source`), else `meta.source` of the Bundle
- * (or of a bare resource), else `gp:<ODS>` when every Patient names the same registered practice.
+ * The sender a FHIR message names (https://hl7.org/fhir/R4/messageheader.html), as a source key
+ * `fhir:<…>`: the sender Organization's ODS code, else MessageHeader.source.name (the sending
+ * software, as MSH-3 is in HL7 v2), else source.endpoint, else the sender's identifier or name.
  */
-function sourceSystemOf(context: ReadContext, meta: unknown, patients: readonly Entry[], byTypeId: Map<string, Entry>): { key: string } | { problem: string } {
+function messageSenderOf(header: Json | undefined, byTypeId: Map<string, Entry>): string | undefined {
+  if (!header) return undefined;
+  const text = (v: unknown): string | undefined => (typeof v === 'string' && v.trim() !== '' ? v.trim() : undefined);
+  const sender = isObject(header.sender) ? header.sender : undefined;
+  const org = sender && typeof sender.reference === 'string' ? byTypeId.get(sender.reference)?.resource : undefined;
+  const source = isObject(header.source) ? header.source : undefined;
+  const senderIdentifier = sender && isObject(sender.identifier) ? text(sender.identifier.value) : undefined;
+  const orgIdentifier = org ? identifiers(org).find((i) => i.value)?.value : undefined;
+  const key =
+    odsFromReference(sender, byTypeId) ??
+    text(source?.name) ??
+    text(source?.endpoint) ??
+    senderIdentifier ??
+    text(orgIdentifier) ??
+    text(org?.name) ??
+    text(sender?.display);
+  return key ? `fhir:${key}` : undefined;
+}
+
+/**
+ * The system of a Patient's medical record number (identifier of type MR, v2 table 0203), the
+ * namespace the sender's patient ids live in: a Synthea or a US EHR export names its hospital so.
+ */
+function recordNumberSystemOf(patient: Json): string | undefined {
+  for (const i of Array.isArray(patient.identifier) ? patient.identifier : []) {
+    if (!isObject(i) || typeof i.system !== 'string' || i.system === NHS_NUMBER_SYSTEM || !isObject(i.type)) continue;
+    const codings = Array.isArray(i.type.coding) ? i.type.coding : [];
+    if (codings.some((c) => isObject(c) && c.code === 'MR' && (c.system === undefined || c.system === 'http://terminology.hl7.org/CodeSystem/v2-0203'))) return i.system;
+  }
+  return undefined;
+}
+
+/**
+ * The source system: the feed's configured source (`--source`), else `meta.source` of the Bundle
+ * (or of a bare resource), else the sender a message Bundle's MessageHeader names, else
+ * `gp:<ODS>` when every Patient names the same registered practice, else `fhir:<system>` when every
+ * Patient's medical record number (type MR) is of one system.
+ */
+function sourceSystemOf(context: ReadContext, meta: unknown, patients: readonly Entry[], byTypeId: Map<string, Entry>, header?: Json): { key: string } | { problem: string } {
   if (context.source) return { key: context.source };
   const fromMeta = metaSource(meta);
   if (fromMeta) {
@@ -409,10 +448,15 @@ function sourceSystemOf(context: ReadContext, meta: unknown, patients: readonly 
     if (bad || fromMeta.length > 200) return { problem: `meta.source ${show(fromMeta)} cannot be a source system key: ${bad ?? 'longer than 200 characters'}; ${NO_SOURCE_HELP}` };
     return { key: fromMeta };
   }
+  const sender = messageSenderOf(header, byTypeId);
+  if (sender && !badText(sender) && sender.length <= 200) return { key: sender };
   const practices = new Set(patients.map((p) => practiceOf(p.resource, byTypeId) ?? odsFromReference(p.resource.managingOrganization, byTypeId)));
   const [only] = practices;
   if (practices.size === 1 && only) return { key: `gp:${only}` };
-  const why = patients.length === 0 ? 'no meta.source and no Patient' : practices.size > 1 ? 'no Bundle.meta.source, and its Patients name different practices' : 'no meta.source and no ODS code on the Patient’s generalPractitioner or managingOrganization';
+  const assigners = new Set(patients.map((p) => recordNumberSystemOf(p.resource)));
+  const [assigner] = assigners;
+  if (assigners.size === 1 && assigner && !badText(assigner) && assigner.length <= 200) return { key: `fhir:${assigner}` };
+  const why = patients.length === 0 ? 'no meta.source and no Patient' : practices.size > 1 ? 'no Bundle.meta.source, and its Patients name different practices' : 'no meta.source, no MessageHeader naming a sender, no ODS code on the Patient’s generalPractitioner or managingOrganization, and no system on its medical record number';
   return { problem: `cannot tell which source system sent this: ${why}; ${NO_SOURCE_HELP}` };
 }
 

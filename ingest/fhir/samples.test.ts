@@ -47,3 +47,26 @@ test('third-party FHIR samples: every bundle accepted with --source, at least 95
   assert.ok(bundles > 0);
   assert.ok(stored / entries >= 0.95, `${stored}/${entries}`);
 });
+
+test('third-party FHIR message bundles without --source: the sender their MessageHeader names is the source', { skip: !existsSync(SAMPLES) && 'no ../shared/samples' }, async () => {
+  const files = fhirFiles(SAMPLES);
+  let messages = 0;
+  let named = 0;
+  const keys = new Set<string>();
+  for (const file of files) {
+    const items = [];
+    for await (const i of readFeedFile(file)) items.push(i);
+    const acc = items.filter((i): i is AcceptedItem => i.kind === 'accepted');
+    const rejected = items.filter((i): i is RejectedItem => i.kind === 'rejected');
+    if (rejected.some((r) => /cannot tell which source system/.test(r.reason))) continue;
+    messages++;
+    if (acc.length === 1 && acc[0]!.sourceSystem.startsWith('fhir:')) {
+      named++;
+      keys.add(acc[0]!.sourceSystem);
+    }
+  }
+  // A few test files send a MessageHeader that names no one (and no practice): those need --source.
+  assert.ok(messages >= files.length - 5, `${messages} of ${files.length} bundles had a source`);
+  assert.ok(named >= messages - 1, `${named} of ${messages} keyed by their MessageHeader`);
+  assert.ok(keys.has('fhir:SISGDSP'), [...keys].join(', '));
+});

@@ -55,15 +55,28 @@ function versionOf(v: Hl7View, msh: Hl7Segment): number {
   return m ? Number(`${m[1]}.${m[2]}`) : 2.4;
 }
 
-/** Parses one HL7 v2 message into an accepted, ignored or rejected item; never throws. */
-export function parseHl7Message(text: string, origin: string, context?: ReadContext): IngestItem {
+/**
+ * The key a message is logged and its resources keyed under when its sender reused a control id
+ * (MSH-10) for different content: the id and the first 12 hex digits of the content hash, so the
+ * second message's results do not overwrite the first's, and a resend of either is a duplicate.
+ */
+export function reusedIdKey(messageId: string, contentHash: string): string {
+  return `${messageId}#${contentHash.slice(0, 12)}`;
+}
+
+/**
+ * Parses one HL7 v2 message into an accepted, ignored or rejected item; never throws.
+ * `messageKey` (see reusedIdKey) replaces MSH-10 as the key of the item and of the resources
+ * derived from it; the acknowledgement still echoes MSH-10 as sent.
+ */
+export function parseHl7Message(text: string, origin: string, context?: ReadContext, messageKey?: string): IngestItem {
   const raw = text;
   const read = readHl7(text);
   if (!read.ok) return { kind: 'rejected', format: 'hl7v2', reason: read.reason, raw, origin };
   const v = new Hl7View(read.message);
   const msh = v.segment('MSH')!;
   const sourceSystem = hl7SourceSystem(v, context);
-  const messageId = v.get(msh, 10) || undefined;
+  const messageId = (v.get(msh, 10) && messageKey) || v.get(msh, 10) || undefined;
   const reject = (reason: string): RejectedItem => ({
     kind: 'rejected',
     format: 'hl7v2',
