@@ -1,7 +1,8 @@
 /**
  * Public HL7 v2 samples written by others (../shared/samples, see its README: US public-health
- * laboratory and hospital senders, v2.3–2.5.1). Every message must be accounted for; ADT and
- * ORU accepted (≥ 95 %, none quarantined for a value the standard allows); other types ignored.
+ * laboratory and hospital senders, v2.3–2.5.1). Every message must be accounted for; ADT, ORU
+ * and orders (ORM, OML) with a patient accepted (≥ 95 %, none quarantined for a value the
+ * standard allows); other types ignored.
  * Skipped when the folder is absent. Set BEVAN_HL7_SAMPLES to read another folder.
  */
 import { test } from 'node:test';
@@ -33,7 +34,7 @@ const ACTIONABLE = [
   /^PID-(7|29) "[^"]*" is not a valid date/,
 ];
 
-test('third-party HL7 v2 samples: every message accounted for, ADT and ORU accepted', { skip: !existsSync(root) && `no samples at ${root}` }, async (t) => {
+test('third-party HL7 v2 samples: every message accounted for, ADT, ORU and orders accepted', { skip: !existsSync(root) && `no samples at ${root}` }, async (t) => {
   const files = hl7Files(root);
   assert.ok(files.length > 0, `no .hl7 files under ${root}`);
   const counts = { messages: 0, accepted: 0, ignored: 0, rejected: 0 };
@@ -54,7 +55,7 @@ test('third-party HL7 v2 samples: every message accounted for, ADT and ORU accep
     for (const item of messageItems) {
       counts[item.kind]++;
       const type = item.kind === 'rejected' ? (/^MSH(.)[^\r\n]*/.exec(item.raw)?.[0].split(/[|]/)[8] ?? '').split('^')[0] : item.event.split('^')[0];
-      const isAdtOru = type === 'ADT' || type === 'ORU';
+      const isAdtOru = type === 'ADT' || type === 'ORU' || ((type === 'ORM' || type === 'OML') && /(^|[\r\n])PID\|/.test(item.raw ?? ''));
       if (isAdtOru) {
         adtOru.total++;
         if (item.kind === 'accepted') adtOru.accepted++;
@@ -68,8 +69,8 @@ test('third-party HL7 v2 samples: every message accounted for, ADT and ORU accep
   }
   const share = adtOru.accepted / adtOru.total;
   t.diagnostic(`${files.length} files, ${counts.messages} messages: ${counts.accepted} accepted, ${counts.ignored} ignored, ${counts.rejected} quarantined`);
-  t.diagnostic(`ADT and ORU: ${adtOru.accepted} of ${adtOru.total} accepted (${(share * 100).toFixed(1)} %)`);
+  t.diagnostic(`ADT, ORU and orders with a patient: ${adtOru.accepted} of ${adtOru.total} accepted (${(share * 100).toFixed(1)} %)`);
   for (const r of rejections) t.diagnostic(`quarantined ${r}`);
   assert.equal(counts.accepted + counts.ignored + counts.rejected, counts.messages);
-  assert.ok(share >= 0.95, `ADT/ORU accepted ${(share * 100).toFixed(1)} %, expected at least 95 %`);
+  assert.ok(share >= 0.95, `ADT/ORU/orders accepted ${(share * 100).toFixed(1)} %, expected at least 95 %`);
 });

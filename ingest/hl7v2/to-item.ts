@@ -15,6 +15,7 @@ import { mapClinicalSegments } from './clinical.ts';
 import { ContentError, fail, patientGroups, type MapContext } from './mapping.ts';
 import { mapPatient } from './patient.ts';
 import { mapResults } from './results.ts';
+import { mapOrders, ORDER_EVENTS } from './orders.ts';
 import { ADT_EVENTS } from './tables.ts';
 
 export { NHS_NUMBER_SYSTEM, ODS_SYSTEM } from './patient.ts';
@@ -92,7 +93,10 @@ export function parseHl7Message(text: string, origin: string, context?: ReadCont
     const trigger = (v.get(msh, 9, { comp: 2 }) || (type === 'ADT' ? v.get(v.segment('EVN'), 1) : '')).toUpperCase();
     const event = trigger ? `${type}^${trigger}` : type;
     const adtMeaning = type === 'ADT' ? ADT_EVENTS[trigger] : undefined;
-    const used = adtMeaning !== undefined || RESULT_EVENTS.has(event) || PROBLEM_EVENTS.has(event);
+    // An order about no patient (PID is optional in ORM) or with no OBR (a pharmacy or diet order)
+    // holds nothing for a person's record: acknowledged and counted as ignored.
+    const isOrder = ORDER_EVENTS.has(event) && v.segment('PID') !== undefined && v.segment('OBR') !== undefined;
+    const used = adtMeaning !== undefined || RESULT_EVENTS.has(event) || PROBLEM_EVENTS.has(event) || isOrder;
     if (!sourceSystem && used) {
       fail('MSH-4 sending facility and MSH-3 sending application are both empty: cannot tell which source system sent the message; set MSH-4, or name the source with `bevan ingest --source KEY` or in the feed\'s configuration');
     }
@@ -110,7 +114,7 @@ export function parseHl7Message(text: string, origin: string, context?: ReadCont
     const sent = hl7Time(timeRaw) ?? fail(`MSH-7 ${JSON.stringify(timeRaw)} is not a valid date/time`);
 
     const ctx: MapContext = { v, system: sourceSystem, event, trigger, messageId, sourceTime: sent.instant, version: versionOf(v, msh) };
-    const mapped = adtMeaning ? mapAdt(ctx, adtMeaning) : RESULT_EVENTS.has(event) ? mapResults(ctx) : mapProblems(ctx);
+    const mapped = adtMeaning ? mapAdt(ctx, adtMeaning) : RESULT_EVENTS.has(event) ? mapResults(ctx) : isOrder ? mapOrders(ctx) : mapProblems(ctx);
     const item: AcceptedItem = {
       kind: 'accepted',
       format: 'hl7v2',
