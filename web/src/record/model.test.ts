@@ -96,3 +96,13 @@ test('care settings come from the server\'s meta.tag; the key convention only wh
   const odd = buildRecordView(testBundle({}, [{ ...rxv('mh3', false), meta: { source: 'hl7:RXV', tag: tag('space') } } as Resource]), TODAY);
   assert.equal(odd.timeline.find((t) => t.id === 'Encounter/mh3')!.setting, 'hospital');
 });
+
+test('record view: an order (ServiceRequest from an HL7 ORM/OML) is a timeline item with its state and who asked', () => {
+  const order: Resource = { resourceType: 'ServiceRequest', id: 'order-PL1', meta: { source: 'hl7:RM2' }, status: 'revoked', intent: 'order', code: { text: 'Full blood count' }, subject: { reference: 'Patient/p1' }, authoredOn: '2025-05-01T09:00:00Z', requester: { display: 'Dr Priya Patel' } };
+  const v = buildRecordView(testBundle({}, [order]), TODAY);
+  const item = v.timeline.find((t) => t.id === 'ServiceRequest/order-PL1')!;
+  assert.equal(item.type, 'order');
+  assert.equal(item.title, 'Full blood count');
+  assert.equal(item.detail, 'cancelled — by Dr Priya Patel');
+  assert.equal(item.date, '2025-05-01T09:00:00Z');
+});

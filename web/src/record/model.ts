@@ -18,6 +18,7 @@ import type {
   OperationOutcome,
   Patient,
   Procedure,
+  ServiceRequest,
   Resource,
 } from '@medplum/fhirtypes';
 import { ageInYears, datePart } from '../lib/dates.ts';
@@ -115,7 +116,7 @@ export interface CarePackageView {
   source: string;
 }
 
-export const TIMELINE_TYPES = ['problem', 'medication', 'allergy', 'result', 'report', 'encounter', 'admission', 'emergency', 'procedure', 'immunisation', 'care-package', 'other'] as const;
+export const TIMELINE_TYPES = ['problem', 'medication', 'allergy', 'result', 'report', 'order', 'encounter', 'admission', 'emergency', 'procedure', 'immunisation', 'care-package', 'other'] as const;
 export type TimelineType = (typeof TIMELINE_TYPES)[number];
 export const TIMELINE_TYPE_LABEL: Record<TimelineType, string> = {
   problem: 'Problems',
@@ -123,6 +124,7 @@ export const TIMELINE_TYPE_LABEL: Record<TimelineType, string> = {
   allergy: 'Allergies',
   result: 'Results',
   report: 'Reports',
+  order: 'Orders and referrals',
   encounter: 'Appointments and contacts',
   admission: 'Admissions',
   emergency: 'A&E attendances',
@@ -139,6 +141,7 @@ export const TIMELINE_TYPE_ONE: Record<TimelineType, string> = {
   allergy: 'Allergy',
   result: 'Result',
   report: 'Report',
+  order: 'Order',
   encounter: 'Contact',
   admission: 'Admission',
   emergency: 'A&E',
@@ -304,6 +307,12 @@ export function buildRecordView(bundle: Bundle, today: string): RecordView {
         const open = (ep.status === 'active' || ep.status === 'waitlist' || ep.status === 'onhold' || !ep.status) && (!end || end >= today);
         carePackages.push({ id: `EpisodeOfCare/${ep.id}`, service, provider: ep.managingOrganization?.display ?? null, start: ep.period?.start ?? null, end, open, source });
         add(ep.period?.start, 'care-package', service, ep.managingOrganization?.display ?? null);
+        break;
+      }
+      case 'ServiceRequest': {
+        const sr = r as ServiceRequest;
+        const state = sr.status === 'active' ? 'requested' : sr.status === 'revoked' ? 'cancelled' : (sr.status ?? null);
+        add(sr.occurrenceDateTime ?? sr.occurrencePeriod?.start ?? sr.authoredOn, 'order', codeText(sr.code) ?? 'Order', [state, sr.requester?.display ? `by ${sr.requester.display}` : null].filter(Boolean).join(' — ') || null);
         break;
       }
       case 'Procedure': {
