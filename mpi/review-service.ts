@@ -17,6 +17,7 @@
  */
 import { appendAuditBatch, type AuditEntry } from '../access/audit.ts';
 import { BevanError, invalid, type RequestContext } from '../access/context.ts';
+import { getPerson, type PersonView } from './person-view.ts';
 import { auditEntry, decideForPerson, finishOutcome, type Outcome } from '../access/person-decision.ts';
 import { currentPolicy, decide, type Decision, type Policy } from '../access/policy.ts';
 import type { Queryable } from '../db/database.ts';
@@ -171,6 +172,25 @@ export async function undoReviewFor(ctx: RequestContext, reviewId: number, reaso
   const why = reason?.trim().slice(0, 500) || 'undo review decision';
   const open = (tx: Queryable) => openPair(tx, ctx, policy, reviewId, 'mpi.review.undo', { id: reviewId, why }, now);
   return changePair(ctx, open, { id: reviewId, why }, now, (tx) => undoReviewDecisionIn(tx, reviewId, ctx.principal.user, why), (r) => ({ undoneEventId: r.undoneEventId, eventId: r.eventId }));
+}
+
+/**
+ * One person as the MPI holds them (`bevan mpi person`): identities with their demographics,
+ * MPI events, resource count. The same gate and per-person decision as a review (a restricted
+ * person withheld), audited (`mpi.person.read`) in the read's transaction.
+ */
+export async function showPersonFor(ctx: RequestContext, idOrNhs: string, policy: Policy | null = currentPolicy(), now = new Date()): Promise<PersonView> {
+  const asked = idOrNhs.trim();
+  if (!asked || asked.length > 200) throw invalid('give a person id, an NHS number or an identity as SYSTEM|ID');
+  const out = await ctx.db.transaction(async (tx): Promise<Outcome<PersonView>> => {
+    const person = await getPerson(tx, asked);
+    const opened = await openPeople(tx, ctx, policy, person ? [person.personId] : [], 'mpi.person.read', { requested: asked }, now);
+    if (opened.kind !== 'ok') return opened;
+    if (!person) return { kind: 'not-found', message: `no person ${asked}` };
+    await appendAuditBatch(tx, opened.value.entries, now);
+    return { kind: 'ok', value: person };
+  });
+  return finishOutcome(out);
 }
 
 /**

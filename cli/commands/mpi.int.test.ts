@@ -23,8 +23,15 @@ test('bevan mpi merge and unmerge need a user the policy lets review the MPI; th
   assert.equal(bevan('ingest', '--source', 'csv:community', 'contacts.csv', '--no-match', '--json').code, 0);
   assert.equal(bevan('user', 'add', 'int1', '--role', 'integration').code, 0);
   assert.equal(bevan('user', 'add', 'dr.jones', '--role', 'gp', '--org', 'P91001').code, 0);
-  const personOf = (id: string) => (JSON.parse(bevan('mpi', 'person', `csv:community|${id}`, '--json').stdout) as { personId: string }).personId;
+  const personOf = (id: string) => (JSON.parse(bevan('mpi', 'person', `csv:community|${id}`, '--json', '--user', 'int1').stdout) as { personId: string }).personId;
   const [a, b] = [personOf('CLI-M1'), personOf('CLI-M2')];
+  // Showing a person is a read of personal data: a named user, the policy, the audit.
+  assert.equal(bevan('mpi', 'person', 'csv:community|CLI-M1').code, 77);
+  assert.equal(bevan('mpi', 'person', 'csv:community|CLI-M1', '--user', 'dr.jones').code, 77);
+  assert.equal(bevan('mpi', 'person', 'csv:community|NOBODY', '--user', 'int1').code, 66);
+  const reads = JSON.parse(bevan('audit', 'search', '--user', 'int1', '--json').stdout) as Array<{ action: string }> | { entries: Array<{ action: string }> };
+  const actions = (Array.isArray(reads) ? reads : reads.entries).map((e) => e.action);
+  assert.ok(actions.includes('mpi.person.read'), actions.join(', '));
 
   const nobody = bevan('mpi', 'merge', a, b, '--reason', 'same person');
   assert.equal(nobody.code, 77);

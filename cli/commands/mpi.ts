@@ -3,9 +3,8 @@ import { databaseOption, printJson, withDatabase } from '../context.ts';
 import { runMatcher } from '../../mpi/matcher.ts';
 import { evaluateAgainstTruth } from '../../mpi/evaluate.ts';
 import { mpiStats, type ReviewIdentity } from '../../mpi/merge.ts';
-import { getPerson } from '../../mpi/person-view.ts';
 import { formatNhsNumber } from '../../mpi/nhs-number.ts';
-import { decideReviewFor, listReviewQueueFor, mergePersonsFor, REVIEW_CHOICES, showReviewFor, unmergeEventFor, type ReviewChoice } from '../../mpi/review-service.ts';
+import { decideReviewFor, listReviewQueueFor, mergePersonsFor, REVIEW_CHOICES, showPersonFor, showReviewFor, unmergeEventFor, type ReviewChoice } from '../../mpi/review-service.ts';
 import { invalid } from '../../access/context.ts';
 import { runWithExitCode, type WhoOptions } from './cli-context.ts';
 import { quarantineContext as administrationContext } from './quarantine.ts';
@@ -29,7 +28,7 @@ export function registerMpi(program: Command): void {
   const mpi = program
     .command('mpi')
     .description('master patient index: match pending identities, review, merge and unmerge, person, stats, evaluate')
-    .addHelpText('after', '\nreview, decide, merge and unmerge need --user NAME (or BEVAN_USER): a local user whose role may review the MPI (integration);\neach is decided by the access policy and audited, as the HTTP review screens are (mpi/review-service.ts).\nExit codes: 64 invalid input, 66 not found, 75 a conflict the MPI refuses (the identities moved, already undone), 77 refused by the access policy or unknown user.');
+    .addHelpText('after', '\nreview, decide, merge, unmerge and person need --user NAME (or BEVAN_USER): a local user whose role may review the MPI (integration);\neach is decided by the access policy and audited, as the HTTP review screens are (mpi/review-service.ts).\nExit codes: 64 invalid input, 66 not found, 75 a conflict the MPI refuses (the identities moved, already undone), 77 refused by the access policy or unknown user.');
 
   databaseOption(
     mpi
@@ -178,28 +177,31 @@ export function registerMpi(program: Command): void {
   });
 
   databaseOption(
-    mpi
-      .command('person')
-      .argument('<idOrNhs>', 'person id, NHS number, or an identity as SYSTEM|ID')
-      .description('show a person: identities and MPI events')
-      .option('--json', 'print one JSON object ({"personId","nhsNumber","status","identities":[…],"events":[…],"resources"})'),
-  ).action(async (idOrNhs: string, opts: { data?: string; json?: boolean }) => {
-    await withDatabase(opts, async (db) => {
-      const p = await getPerson(db, idOrNhs);
-      if (!p) throw new Error(`no person ${idOrNhs}`);
-      if (opts.json) return printJson(p);
-      console.log(`person ${p.personId}${p.nhsNumber ? `  NHS ${formatNhsNumber(p.nhsNumber)}` : ''}  ${p.status}  ${p.resources} resources`);
-      if (p.requested !== p.personId) console.log(`(${p.requested} was merged into this person)`);
-      const width = Math.max(0, ...p.identities.map((i) => i.system.length + i.id.length + 1));
-      for (const i of p.identities) {
-        console.log(`  ${`${i.system} ${i.id}`.padEnd(width)} ${[i.given, i.family].filter(Boolean).join(' ').padEnd(24)} ${i.birthDate ?? '?'}  ${i.postcode ?? ''}  ` +
-          `${i.nhsNumber ? formatNhsNumber(i.nhsNumber) + (i.nhsNumberValid ? '' : ' (invalid)') : ''}  [${i.linkMethod}, ${i.matchStatus}]`);
-      }
-      for (const e of p.events) {
-        console.log(`  event ${e.eventId} ${e.at.slice(0, 19)} ${e.kind} by ${e.actor}${e.reason ? `: ${e.reason}` : ''}${e.undoneBy ? ` (undone by ${e.undoneBy})` : ''}`);
-      }
-    });
-  });
+    who(
+      mpi
+        .command('person')
+        .argument('<idOrNhs>', 'person id, NHS number, or an identity as SYSTEM|ID')
+        .description('show a person: identities and MPI events (the integration team: decided by the access policy, audited)')
+        .option('--json', 'print one JSON object ({"personId","nhsNumber","status","identities":[…],"events":[…],"resources"})'),
+    ),
+  ).action(async (idOrNhs: string, opts: WhoOptions & { data?: string; json?: boolean }) =>
+    runWithExitCode(async () => {
+      await withDatabase(opts, async (db) => {
+        const p = await showPersonFor(await administrationContext(db, opts), idOrNhs);
+        if (opts.json) return printJson(p);
+        console.log(`person ${p.personId}${p.nhsNumber ? `  NHS ${formatNhsNumber(p.nhsNumber)}` : ''}  ${p.status}  ${p.resources} resources`);
+        if (p.requested !== p.personId) console.log(`(${p.requested} was merged into this person)`);
+        const width = Math.max(0, ...p.identities.map((i) => i.system.length + i.id.length + 1));
+        for (const i of p.identities) {
+          console.log(`  ${`${i.system} ${i.id}`.padEnd(width)} ${[i.given, i.family].filter(Boolean).join(' ').padEnd(24)} ${i.birthDate ?? '?'}  ${i.postcode ?? ''}  ` +
+            `${i.nhsNumber ? formatNhsNumber(i.nhsNumber) + (i.nhsNumberValid ? '' : ' (invalid)') : ''}  [${i.linkMethod}, ${i.matchStatus}]`);
+        }
+        for (const e of p.events) {
+          console.log(`  event ${e.eventId} ${e.at.slice(0, 19)} ${e.kind} by ${e.actor}${e.reason ? `: ${e.reason}` : ''}${e.undoneBy ? ` (undone by ${e.undoneBy})` : ''}`);
+        }
+      });
+    }),
+  );
 }
 
 const LABELS = ['identity', 'person', 'NHS no.', 'name', 'born', 'sex', 'postcode'];
