@@ -251,3 +251,17 @@ test('a message Bundle: the MessageHeader sender (ODS code, else source name, el
   assert.equal(sourceOf({ ...message(header({ source: { name: 'PAS' } })), meta: { source: 'hl7:RM2' } }), 'hl7:RM2');
   assert.equal(accepted(read(message(header({ source: { name: 'PAS' } })), { source: 'configured' }))[0]?.sourceSystem, 'configured');
 });
+
+test('a document Bundle (a discharge summary): the Composition custodian’s ODS code is the source system', () => {
+  const ods = (value: string) => ({ system: 'https://fhir.nhs.uk/Id/ods-organization-code', value });
+  const doc = (composition: Json, more: Json[] = []) => ({
+    resourceType: 'Bundle',
+    id: 'd1',
+    type: 'document',
+    entry: [{ resource: { resourceType: 'Composition', id: 'c1', status: 'final', type: { text: 'Discharge summary' }, date: '2025-03-01', title: 'Discharge summary', subject: { reference: 'Patient/p1' }, ...composition } }, { resource: patient('p1') }, ...more.map((resource) => ({ resource }))],
+  });
+  const sourceOf = (b: Json) => accepted(read(b))[0]?.sourceSystem;
+  assert.equal(sourceOf(doc({ custodian: { identifier: ods('RM2') }, author: [{ reference: 'Practitioner/x', display: 'Dr X' }] })), 'fhir:RM2');
+  const org = { resourceType: 'Organization', id: 'o2', identifier: [ods('RBV')], name: 'The Christie' };
+  assert.equal(sourceOf(doc({ author: [{ reference: 'Organization/o2' }] }, [org])), 'fhir:RBV');
+});

@@ -166,7 +166,7 @@ export function itemsFromBundle(bundle: Json, src: BundleSource, context: ReadCo
     return [reject(src, `the Patient is not valid: ${entryFaults.get(patients[0]!.index)}`, { messageId })];
   }
 
-  const sourceSystem = sourceSystemOf(context, bare ? bare.bareMeta : bundle.meta, goodPatients, byTypeId, byType.get('MessageHeader')?.[0]?.resource);
+  const sourceSystem = sourceSystemOf(context, bare ? bare.bareMeta : bundle.meta, goodPatients, byTypeId, byType.get('MessageHeader')?.[0]?.resource ?? byType.get('Composition')?.[0]?.resource);
   if ('problem' in sourceSystem) return [reject(src, sourceSystem.problem, { messageId })];
   const system = sourceSystem.key;
 
@@ -398,26 +398,28 @@ function practiceOf(patient: Json, byTypeId: Map<string, Entry>): string | undef
 }
 
 /**
- * The sender a FHIR message names (https://hl7.org/fhir/R4/messageheader.html), as a source key
- * `fhir:<…>`: the sender Organization's ODS code, else MessageHeader.source.name (the sending
- * software, as MSH-3 is in HL7 v2), else source.endpoint, else the sender's identifier or name.
+ * The sender a FHIR message or document names, as a source key `fhir:<…>`. A message
+ * (https://hl7.org/fhir/R4/messageheader.html): the sender Organization's ODS code, else
+ * MessageHeader.source.name (the sending software, as MSH-3 is in HL7 v2), else source.endpoint,
+ * else the sender's identifier or name. A document (a discharge summary: Composition first): the
+ * custodian's ODS code, else an author Organization's, else the custodian's identifier or name.
  */
 function messageSenderOf(header: Json | undefined, byTypeId: Map<string, Entry>): string | undefined {
   if (!header) return undefined;
   const text = (v: unknown): string | undefined => (typeof v === 'string' && v.trim() !== '' ? v.trim() : undefined);
-  const sender = isObject(header.sender) ? header.sender : undefined;
-  const org = sender && typeof sender.reference === 'string' ? byTypeId.get(sender.reference)?.resource : undefined;
-  const source = isObject(header.source) ? header.source : undefined;
-  const senderIdentifier = sender && isObject(sender.identifier) ? text(sender.identifier.value) : undefined;
-  const orgIdentifier = org ? identifiers(org).find((i) => i.value)?.value : undefined;
-  const key =
-    odsFromReference(sender, byTypeId) ??
-    text(source?.name) ??
-    text(source?.endpoint) ??
-    senderIdentifier ??
-    text(orgIdentifier) ??
-    text(org?.name) ??
-    text(sender?.display);
+  const organisation = (ref: unknown): string | undefined => {
+    if (!isObject(ref)) return undefined;
+    const org = typeof ref.reference === 'string' ? byTypeId.get(ref.reference)?.resource : undefined;
+    return odsFromReference(ref, byTypeId) ?? (isObject(ref.identifier) ? text(ref.identifier.value) : undefined) ?? text((org ? identifiers(org).find((i) => i.value) : undefined)?.value) ?? text(org?.name) ?? text(ref.display);
+  };
+  let key: string | undefined;
+  if (header.resourceType === 'Composition') {
+    const authors = (Array.isArray(header.author) ? header.author : []).filter((a): a is Json => isObject(a) && (a.type === 'Organization' || (typeof a.reference === 'string' && a.reference.startsWith('Organization/'))));
+    key = odsFromReference(header.custodian, byTypeId) ?? authors.map((a) => odsFromReference(a, byTypeId)).find(Boolean) ?? organisation(header.custodian) ?? authors.map(organisation).find(Boolean);
+  } else {
+    const source = isObject(header.source) ? header.source : undefined;
+    key = odsFromReference(header.sender, byTypeId) ?? text(source?.name) ?? text(source?.endpoint) ?? organisation(header.sender);
+  }
   return key ? `fhir:${key}` : undefined;
 }
 
