@@ -1,28 +1,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import Fastify from 'fastify';
-import { issueToken } from '../access/tokens.ts';
-import { addUser } from '../access/users.ts';
 import { AS_OF, idOf, loadCraftedStore } from '../analytics/cohorts/fixtures.ts';
 import { testDatabases } from '../test/databases.ts';
-import { bevanApi, registerOpenApi } from './app.ts';
+import { apiWithUsers } from '../test/api-app.ts';
 
 for (const target of await testDatabases()) {
   test(`cohort routes on ${target.name}: registers, a GP's identified list, an analyst's controlled count and CSV`, async () => {
     const db = await target.open();
-    const app = Fastify({ logger: false });
+    const { app, bearer, get } = await apiWithUsers(db);
     try {
       await loadCraftedStore(db);
-      await addUser(db, { username: 'dr.jones', role: 'gp', organisation: 'P91001' });
-      await addUser(db, { username: 'ann', role: 'analyst', organisation: 'ICB' });
-      await addUser(db, { username: 'dr.who', role: 'consultant', organisation: 'RM2' });
-      await registerOpenApi(app);
-      await app.register(bevanApi, { db, loginPerMinute: 5 });
-      await app.ready();
-      const bearer = async (user: string, role: 'gp' | 'analyst' | 'consultant', org: string) => `Bearer ${await issueToken(db, { user, role, organisation: org })}`;
-      const gp = await bearer('dr.jones', 'gp', 'P91001');
-      const analyst = await bearer('ann', 'analyst', 'ICB');
-      const get = (url: string, auth?: string) => app.inject({ method: 'GET', url, headers: auth ? { authorization: auth } : {} });
+      const gp = bearer['dr.jones']!;
+      const analyst = bearer.ann!;
 
       assert.equal((await get('/analytics/cohorts')).statusCode, 401);
       const regs = (await get('/analytics/cohorts', gp)).json() as { registers: { name: string }[] };
@@ -37,7 +26,7 @@ for (const target of await testDatabases()) {
       assert.equal((await get('/analytics/cohorts/diabetes?practice=P91002', gp)).statusCode, 403);
       assert.equal((await get('/analytics/cohorts/nowhere', gp)).statusCode, 404);
       assert.equal((await get("/analytics/cohorts/diabetes?practice=P9'--", gp)).statusCode, 400);
-      assert.equal((await get('/analytics/cohorts/diabetes', await bearer('dr.who', 'consultant', 'RM2'))).statusCode, 403);
+      assert.equal((await get('/analytics/cohorts/diabetes', bearer['dr.who']!)).statusCode, 403);
 
       const count = (await get(`/analytics/cohorts/diabetes?asOf=${AS_OF}`, analyst)).json() as { view: string; count: number | null; members?: unknown; byPractice: unknown };
       assert.deepEqual({ view: count.view, count: count.count, members: count.members }, { view: 'pseudonymised', count: 10, members: undefined });

@@ -1,28 +1,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import Fastify from 'fastify';
-import { issueToken } from '../access/tokens.ts';
-import { addUser } from '../access/users.ts';
 import { duplicateIdOf, loadDuplicateStore } from '../analytics/duplicate-tests/fixtures.ts';
 import { testDatabases } from '../test/databases.ts';
-import { bevanApi, registerOpenApi } from './app.ts';
+import { apiWithUsers } from '../test/api-app.ts';
 
 for (const target of await testDatabases()) {
   test(`duplicate-test routes on ${target.name}: a GP's identified list, an analyst's controlled counts and pseudonymised CSV, refusals`, async () => {
     const db = await target.open();
-    const app = Fastify({ logger: false });
+    const { app, bearer, get } = await apiWithUsers(db);
     try {
       await loadDuplicateStore(db);
-      await addUser(db, { username: 'dr.jones', role: 'gp', organisation: 'P91001' });
-      await addUser(db, { username: 'ann', role: 'analyst', organisation: 'ICB' });
-      await addUser(db, { username: 'dr.who', role: 'consultant', organisation: 'RM2' });
-      await registerOpenApi(app);
-      await app.register(bevanApi, { db, loginPerMinute: 5 });
-      await app.ready();
-      const bearer = async (user: string, role: 'gp' | 'analyst' | 'consultant', org: string) => `Bearer ${await issueToken(db, { user, role, organisation: org })}`;
-      const gp = await bearer('dr.jones', 'gp', 'P91001');
-      const analyst = await bearer('ann', 'analyst', 'ICB');
-      const get = (url: string, auth?: string) => app.inject({ method: 'GET', url, headers: auth ? { authorization: auth } : {} });
+      const gp = bearer['dr.jones']!;
+      const analyst = bearer.ann!;
 
       assert.equal((await get('/analytics/duplicate-tests')).statusCode, 401);
       const list = await get('/analytics/duplicate-tests?since=2025-01-01&until=2025-09-30', gp);
@@ -35,7 +24,7 @@ for (const target of await testDatabases()) {
       assert.equal((await get('/analytics/duplicate-tests?practice=P91002', gp)).statusCode, 403);
       assert.equal((await get("/analytics/duplicate-tests?practice=P9'--", gp)).statusCode, 400);
       assert.equal((await get('/analytics/duplicate-tests?since=yesterday', gp)).statusCode, 400);
-      assert.equal((await get('/analytics/duplicate-tests', await bearer('dr.who', 'consultant', 'RM2'))).statusCode, 403);
+      assert.equal((await get('/analytics/duplicate-tests', bearer['dr.who']!)).statusCode, 403);
 
       const counts = (await get('/analytics/duplicate-tests?since=2025-01-01&until=2025-09-30', analyst)).json() as { view: string; total: unknown; repeats?: unknown; byPractice: { practice: string; repeats: number | null }[] };
       assert.deepEqual({ view: counts.view, total: counts.total, repeats: counts.repeats }, { view: 'pseudonymised', total: { repeats: 10, people: 10 }, repeats: undefined });

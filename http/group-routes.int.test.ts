@@ -1,33 +1,22 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import Fastify from 'fastify';
 import type { Bundle, Resource } from '@medplum/fhirtypes';
-import type { Role } from '../access/context.ts';
-import { issueToken } from '../access/tokens.ts';
-import { addUser } from '../access/users.ts';
 import { pseudonymFor } from '../access/pseudonymise.ts';
 import { AS_OF, idOf, loadCraftedStore } from '../analytics/cohorts/fixtures.ts';
 import { pseudonymKey } from '../analytics/cohorts/pseudonym.ts';
 import { testDatabases } from '../test/databases.ts';
-import { bevanApi, registerOpenApi } from './app.ts';
+import { apiWithUsers } from '../test/api-app.ts';
 
 type Group = { resourceType: string; id: string; actual: boolean; quantity?: number; member?: { entity: { reference?: string; identifier?: { system: string; value: string } } }[]; managingEntity?: { identifier: { value: string } }; extension?: { url: string; valueString: string }[] };
 
 for (const target of await testDatabases()) {
   test(`FHIR Groups on ${target.name}: search practices and registers, a register as an actual Group per policy, $export of a cohort's Group`, async () => {
     const db = await target.open();
-    const app = Fastify({ logger: false });
+    const api = await apiWithUsers(db, { bulkExport: { worker: { pollMs: 20, batchPeople: 3 } } });
+    const { app } = api;
     try {
       await loadCraftedStore(db);
-      const bearer: Record<string, string> = {};
-      for (const [user, role, org] of [['dr.jones', 'gp', 'P91001'], ['ann', 'analyst', 'ICB'], ['dr.who', 'consultant', 'RM2']] as [string, Role, string][]) {
-        await addUser(db, { username: user, role, organisation: org });
-        bearer[user] = `Bearer ${await issueToken(db, { user, role, organisation: org })}`;
-      }
-      await registerOpenApi(app);
-      await app.register(bevanApi, { db, loginPerMinute: 5, bulkExport: { worker: { pollMs: 20, batchPeople: 3 } } });
-      await app.ready();
-      const get = (url: string, who?: string, headers: Record<string, string> = {}) => app.inject({ method: 'GET', url, headers: { ...(who ? { authorization: bearer[who]! } : {}), ...headers } });
+      const get = (url: string, who?: string, headers: Record<string, string> = {}) => api.get(url, who ? api.bearer[who] : undefined, headers);
 
       // Search: practices and registers, ids that cannot collide.
       assert.equal((await get('/fhir/Group')).statusCode, 401);

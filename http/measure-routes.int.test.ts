@@ -1,31 +1,20 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import Fastify from 'fastify';
 import type { Bundle } from '@medplum/fhirtypes';
-import type { Role } from '../access/context.ts';
-import { issueToken } from '../access/tokens.ts';
-import { addUser } from '../access/users.ts';
 import { AS_OF, loadCraftedStore } from '../analytics/cohorts/fixtures.ts';
 import { testDatabases } from '../test/databases.ts';
-import { bevanApi, registerOpenApi } from './app.ts';
+import { apiWithUsers } from '../test/api-app.ts';
 
 type Report = { resourceType: string; type: string; measure: string; period: { start: string; end: string }; reporter?: { identifier: { value: string } }; extension?: unknown[]; group: { population: { code: { coding: { code: string }[] }; count?: number; extension?: unknown[] }[]; measureScore?: { value: number } }[] };
 
 for (const target of await testDatabases()) {
   test(`FHIR Measure and $evaluate-measure on ${target.name}: the panel measures, a GP's exact summary, an analyst's controlled one, refusals`, async () => {
     const db = await target.open();
-    const app = Fastify({ logger: false });
+    const api = await apiWithUsers(db);
+    const { app } = api;
     try {
       await loadCraftedStore(db);
-      const bearer: Record<string, string> = {};
-      for (const [user, role, org] of [['dr.jones', 'gp', 'P91001'], ['ann', 'analyst', 'ICB'], ['dr.who', 'consultant', 'RM2']] as [string, Role, string][]) {
-        await addUser(db, { username: user, role, organisation: org });
-        bearer[user] = `Bearer ${await issueToken(db, { user, role, organisation: org })}`;
-      }
-      await registerOpenApi(app);
-      await app.register(bevanApi, { db, loginPerMinute: 5 });
-      await app.ready();
-      const get = (url: string, who?: string) => app.inject({ method: 'GET', url, headers: who ? { authorization: bearer[who]! } : {} });
+      const get = (url: string, who?: string) => api.get(url, who ? api.bearer[who] : undefined);
 
       assert.equal((await get('/fhir/Measure')).statusCode, 401);
       const list = (await get('/fhir/Measure', 'dr.who')).json() as Bundle;

@@ -1,29 +1,18 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import Fastify from 'fastify';
-import { issueToken } from '../access/tokens.ts';
-import { addUser } from '../access/users.ts';
 import { load, riskPopulation } from '../analytics/risk/fixtures.ts';
 import { fitRiskModel, scoreRiskPopulation } from '../analytics/risk/model.ts';
 import { testDatabases } from '../test/databases.ts';
-import { bevanApi, registerOpenApi } from './app.ts';
+import { apiWithUsers } from '../test/api-app.ts';
 
 for (const target of await testDatabases()) {
   test(`risk routes on ${target.name}: the model, a GP's identified list, an analyst's pseudonymised one, refusals, OpenAPI`, async () => {
     const db = await target.open();
-    const app = Fastify({ logger: false });
+    const { app, bearer, get } = await apiWithUsers(db);
     try {
-      await addUser(db, { username: 'dr.jones', role: 'gp', organisation: 'P91001' });
-      await addUser(db, { username: 'ann', role: 'analyst', organisation: 'ICB' });
-      await addUser(db, { username: 'dr.who', role: 'consultant', organisation: 'RM2' });
-      await registerOpenApi(app);
-      await app.register(bevanApi, { db, loginPerMinute: 5 });
-      await app.ready();
-      const bearer = async (user: string, role: 'gp' | 'analyst' | 'consultant', org: string) => `Bearer ${await issueToken(db, { user, role, organisation: org })}`;
-      const gp = await bearer('dr.jones', 'gp', 'P91001');
-      const analyst = await bearer('ann', 'analyst', 'ICB');
-      const consultant = await bearer('dr.who', 'consultant', 'RM2');
-      const get = (url: string, auth?: string) => app.inject({ method: 'GET', url, headers: auth ? { authorization: auth } : {} });
+      const gp = bearer['dr.jones']!;
+      const analyst = bearer.ann!;
+      const consultant = bearer['dr.who']!;
 
       assert.equal((await get('/analytics/risk/model')).statusCode, 401);
       const none = await get('/analytics/risk/model', gp);
