@@ -3,16 +3,17 @@
  * repository, paging, and the parameters Bevan does not support (reported, never silently
  * ignored: an error with `Prefer: handling=strict`, otherwise an OperationOutcome entry). Pure.
  */
+import { parseElements, type Subset } from './search/elements.ts';
 import { NHS_NUMBER_SYSTEM, SOURCE_ID_SYSTEM_PREFIX } from '../record/fhir-bundle.ts';
 import type { PatientCriteria } from './store.ts';
 import { parseIncludeSpec, type IncludeSpec } from './search/params.ts';
 
-export const PATIENT_SEARCH_PARAMS = ['identifier', 'name', 'family', 'given', 'birthdate', 'gender', 'address-postalcode', '_id', '_count', '_offset', '_summary', '_revinclude'] as const;
+export const PATIENT_SEARCH_PARAMS = ['identifier', 'name', 'family', 'given', 'birthdate', 'gender', 'address-postalcode', '_id', '_count', '_offset', '_summary', '_elements', '_revinclude'] as const;
 export const MAX_COUNT = 100;
 export const DEFAULT_COUNT = 20;
 
 export type ParsedSearch =
-  | { kind: 'ok'; criteria: PatientCriteria; count: number; offset: number; unknown: string[]; summaryCount: boolean; revinclude: IncludeSpec[] }
+  | { kind: 'ok'; criteria: PatientCriteria; count: number; offset: number; unknown: string[]; summaryCount: boolean; subset?: Subset; revinclude: IncludeSpec[] }
   | { kind: 'invalid'; problems: string[] };
 
 /** One query parameter may repeat (AND); each value may hold a comma list (OR). */
@@ -23,6 +24,7 @@ export function parsePatientSearch(query: Record<string, string | string[] | und
   let count = DEFAULT_COUNT;
   let offset = 0;
   let summaryCount = false;
+  let subset: Subset | undefined;
   const revinclude: IncludeSpec[] = [];
   for (const [rawKey, raw] of Object.entries(query)) {
     if (raw === undefined) continue;
@@ -106,8 +108,15 @@ export function parsePatientSearch(query: Record<string, string | string[] | und
       case '_summary':
         // count: the total only (https://hl7.org/fhir/R4/search.html#summary); false is the default.
         if (values.at(-1) === 'count') summaryCount = true;
+        else if (values.at(-1) === 'data') subset ??= { kind: 'data' };
         else if (values.at(-1) !== 'false') unknown.push(`_summary=${values.at(-1)}`);
         break;
+      case '_elements': {
+        const e = parseElements(values);
+        if ('problem' in e) problems.push(e.problem);
+        else subset = { kind: 'elements', names: e.names };
+        break;
+      }
       case '_revinclude':
         for (const v of lists.flat()) {
           const spec = parseIncludeSpec(v);
@@ -124,5 +133,5 @@ export function parsePatientSearch(query: Record<string, string | string[] | und
     }
   }
   if (problems.length) return { kind: 'invalid', problems };
-  return { kind: 'ok', criteria: c, count: summaryCount ? 0 : count, offset, unknown, summaryCount, revinclude: summaryCount ? [] : revinclude };
+  return { kind: 'ok', criteria: c, count: summaryCount ? 0 : count, offset, unknown, summaryCount, ...(subset && !summaryCount ? { subset } : {}), revinclude: summaryCount ? [] : revinclude };
 }

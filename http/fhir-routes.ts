@@ -4,6 +4,7 @@
  * serialise. Every route that reaches personal data is marked `access: 'personal'` (the route
  * inventory test holds each of them to a decision and an audit entry).
  */
+import { subsetResource } from '../fhir/search/elements.ts';
 import type { Bundle, CapabilityStatement, Resource } from '@medplum/fhirtypes';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { invalid, isPurpose, unauthenticated, type PurposeOfUse, type RequestContext } from '../access/context.ts';
@@ -82,7 +83,7 @@ export async function registerFhirRoutes(app: FastifyInstance, o: { db: Database
       type: 'searchset',
       total: found.total,
       link,
-      entry: found.patients.map((p) => ({ fullUrl: `${baseUrl(req)}/Patient/${p.id}`, resource: p, search: { mode: 'match' as const } })),
+      entry: found.patients.map((p) => ({ fullUrl: `${baseUrl(req)}/Patient/${p.id}`, resource: parsed.subset ? subsetResource(p, parsed.subset) : p, search: { mode: 'match' as const } })),
     };
     for (const r of found.included ?? []) bundle.entry!.push({ fullUrl: `${baseUrl(req)}/${r.resourceType}/${r.id}`, resource: r, search: { mode: 'include' } });
     if (parsed.unknown.length) bundle.entry!.push({ resource: operationOutcome('not-supported', `ignored unknown or unsupported search parameters: ${parsed.unknown.join(', ')}`, [], 'warning'), search: { mode: 'outcome' } });

@@ -6,6 +6,7 @@
  * searchset Bundle. The form parser lives in this plugin's scope only, so no other route (e.g.
  * sign-in) starts accepting form posts.
  */
+import { subsetResource } from '../fhir/search/elements.ts';
 import type { Bundle, BundleEntry, CapabilityStatement, CapabilityStatementRestResource, Resource } from '@medplum/fhirtypes';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { invalid, type RequestContext } from '../access/context.ts';
@@ -96,7 +97,7 @@ async function clinicalSearch(h: SearchRouteHelpers, type: ClinicalType, req: Fa
     total: found.total,
     link: pagingLinks(`${base}/${type}`, query, s.unknown, count, s.offset, found.total),
     entry: [
-      ...found.matches.map((r) => entry(base, r, 'match')),
+      ...found.matches.map((r) => entry(base, s.subset ? subsetResource(r, s.subset) : r, 'match')),
       ...found.included.map((r) => entry(base, r, 'include')),
     ],
   };
@@ -146,7 +147,7 @@ export function withSearchCapabilities(cs: CapabilityStatement): CapabilityState
     for (const r of rest.resource ?? []) {
       if (isClinicalType(r.type)) describeClinical(r, r.type);
       else if (r.type === 'Patient') {
-        r.searchParam = [...(r.searchParam ?? []), { name: '_summary', type: 'token', documentation: 'count: the total only' }];
+        r.searchParam = [...(r.searchParam ?? []), { name: '_summary', type: 'token', documentation: 'count: the total only; data: without the narrative' }, { name: '_elements', type: 'string', documentation: 'the matches cut to these top-level elements, tagged SUBSETTED' }];
         r.searchRevInclude = revincludesOf('Patient');
         r.documentation = joinDoc(r.documentation, 'Search by GET or by POST Patient/_search with a form body.');
       }
@@ -169,7 +170,8 @@ function describeClinical(r: CapabilityStatementRestResource, type: ClinicalType
     { name: '_count', type: 'number', documentation: `page size, default ${DEFAULT_COUNT}, at most ${MAX_COUNT}` },
     { name: '_offset', type: 'number', documentation: 'paging: where the page starts (the next and previous links carry it)' },
     { name: '_sort', type: 'special', documentation: `${sortable(type).join(', ')}, each with an optional leading - (default -${DEFAULT_SORT[type]})` },
-    { name: '_summary', type: 'token', documentation: 'count: the total only' },
+    { name: '_summary', type: 'token', documentation: 'count: the total only; data: without the narrative' },
+    { name: '_elements', type: 'string', documentation: 'the matches cut to these top-level elements (id, meta, status and mandatory elements kept), tagged SUBSETTED' },
   ];
   r.searchInclude = includesOf(type);
   r.searchRevInclude = revincludesOf(type);

@@ -127,6 +127,20 @@ for (const target of await testDatabases()) {
       assert.equal(pCount.total, 1);
       assert.equal(pCount.entry?.length ?? 0, 0);
 
+      // _elements and _summary=data: the matches cut down, tagged SUBSETTED; id, meta and status kept.
+      const cut = bundle(await get(`/fhir/Observation?patient=${PERSON_ID}&_elements=value,subject`));
+      assert.equal(cut.total, 6);
+      for (const e of cut.entry!.filter((x) => x.search?.mode === 'match')) {
+        const keys = Object.keys(e.resource!).filter((k) => !['resourceType', 'id', 'meta', 'status', 'code', 'subject'].includes(k));
+        assert.ok(keys.every((k) => k.startsWith('value')), keys.join(', '));
+        assert.ok(e.resource!.meta?.tag?.some((t) => t.code === 'SUBSETTED'));
+      }
+      const pCut = bundle(await get('/fhir/Patient?family=smith&_elements=birthDate'));
+      assert.deepEqual(Object.keys(pCut.entry![0]!.resource!).sort(), ['birthDate', 'id', 'meta', 'resourceType']);
+      const noText = bundle(await get(`/fhir/Condition?patient=${PERSON_ID}&_summary=data`));
+      assert.ok(noText.entry!.every((e) => e.search?.mode !== 'match' || (!('text' in e.resource!) && e.resource!.meta?.tag?.some((t) => t.code === 'SUBSETTED'))));
+      assert.equal((await get(`/fhir/Observation?patient=${PERSON_ID}&_elements=${encodeURIComponent("x'--")}`)).statusCode, 400);
+
       // Sensitive items: the consultant (open episode at RM2) sees neither the diagnosis nor it included.
       const cons = bundle(await get(`/fhir/Condition?patient=${PERSON_ID}`, 'dr.house'));
       assert.ok(!matches(cons).includes(`Condition/${id(GP, 'Condition', 'sh2')}`));
@@ -149,10 +163,10 @@ for (const target of await testDatabases()) {
       assert.match((JSON.parse(none.body) as OperationOutcome).issue[0]!.diagnostics!, /names the patient/);
 
       // Unknown parameters: reported as an outcome entry; refused under handling=strict.
-      const lenient = bundle(await get(`/fhir/Condition?patient=${PERSON_ID}&status=active&_elements=id`));
+      const lenient = bundle(await get(`/fhir/Condition?patient=${PERSON_ID}&status=active&_contained=true`));
       const outcome = lenient.entry!.find((e) => e.search?.mode === 'outcome')!;
-      assert.match((outcome.resource as OperationOutcome).issue[0]!.diagnostics!, /status, _elements/);
-      assert.ok(!lenient.link![0]!.url!.includes('_elements'), 'the self link leaves out what was ignored');
+      assert.match((outcome.resource as OperationOutcome).issue[0]!.diagnostics!, /status, _contained/);
+      assert.ok(!lenient.link![0]!.url!.includes('_contained'), 'the self link leaves out what was ignored');
       const strict = await get(`/fhir/Condition?patient=${PERSON_ID}&status=active`, 'dr.jones', { prefer: 'handling=strict' });
       assert.equal(strict.statusCode, 400);
       assert.match((JSON.parse(strict.body) as OperationOutcome).issue[0]!.diagnostics!, /status.*clinical-status/s);
@@ -167,13 +181,13 @@ for (const target of await testDatabases()) {
       const rowsBefore = (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM resource')).rows[0]!.n;
       const hostile = ["' OR 1=1 --", "x'); DROP TABLE resource; --", '<script>alert(1)</script>', '%', '_', '\\', '1 UNION SELECT content FROM resource', "Patient/' OR ''='"];
       for (const type of ['Observation', 'Condition', 'Encounter'] as ClinicalType[]) {
-        const names = [...paramsOf(type).map((p) => p.name), '_sort', '_include', '_revinclude', '_count', '_offset', '_summary', '_total', 'code:text'];
+        const names = [...paramsOf(type).map((p) => p.name), '_sort', '_include', '_revinclude', '_count', '_offset', '_summary', '_elements', '_total', 'code:text'];
         for (const name of names) {
           for (const v of hostile) {
             const qs = name === 'patient' ? `patient=${encodeURIComponent(v)}` : `patient=${PERSON_ID}&${name}=${encodeURIComponent(v)}`;
             const r = await get(`/fhir/${type}?${qs}`);
             assert.ok([200, 400].includes(r.statusCode), `${type}?${name}=${v}: ${r.statusCode} ${r.body}`);
-            if (r.statusCode === 200 && !['_summary', '_total'].includes(name)) assert.ok(((JSON.parse(r.body) as Bundle).total ?? 0) <= 10, `${name}=${v} matches no more than there is`);
+            if (r.statusCode === 200 && !['_summary', '_total', '_elements'].includes(name)) assert.ok(((JSON.parse(r.body) as Bundle).total ?? 0) <= 10, `${name}=${v} matches no more than there is`);
           }
         }
       }

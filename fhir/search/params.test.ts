@@ -63,8 +63,8 @@ test('patient as a bare id, Patient/{id}, subject, subject:Patient; other subjec
 });
 
 test('status parameters by type; unknown and chained parameters are reported, not silently used', () => {
-  const c = ok(parseClinicalSearch('Condition', { patient: PERSON, 'clinical-status': 'active', status: 'active', 'patient.identifier': 'x', _elements: 'id', _foo: '1', 'onset-date': '2015' }));
-  assert.deepEqual(c.unknown, ['status', 'patient.identifier', '_elements', '_foo']);
+  const c = ok(parseClinicalSearch('Condition', { patient: PERSON, 'clinical-status': 'active', status: 'active', 'patient.identifier': 'x', _contained: 'true', _foo: '1', 'onset-date': '2015' }));
+  assert.deepEqual(c.unknown, ['status', 'patient.identifier', '_contained', '_foo']);
   assert.deepEqual(c.filters.map((f) => f.param.name), ['clinical-status', 'onset-date']);
   assert.deepEqual(ok(parseClinicalSearch('Encounter', { patient: PERSON, status: 'finished', class: 'IMP', type: 'x' })).unknown, []);
   assert.deepEqual(ok(parseClinicalSearch('Immunization', { patient: PERSON, 'vaccine-code': 'x', code: 'y' })).unknown, ['code']);

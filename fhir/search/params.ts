@@ -8,6 +8,7 @@
  * as its concrete types (`effectiveDateTime`, `effectivePeriod`…), so matching (match.ts) needs
  * no FHIRPath engine.
  */
+import { parseElements, type Subset } from './elements.ts';
 import { dateRange, LOCAL_TIME_ZONE, PREFIXES, type Prefix, type Range } from './date-range.ts';
 
 export const CLINICAL_TYPES = ['AllergyIntolerance', 'CarePlan', 'Condition', 'DiagnosticReport', 'Encounter', 'Immunization', 'MedicationRequest', 'MedicationStatement', 'Observation', 'Procedure'] as const;
@@ -223,7 +224,7 @@ export const DEFAULT_SORT: Record<ClinicalType, string> = {
 };
 
 /** The control parameters every clinical search takes besides its type's own. */
-export const CONTROL_PARAMS = ['_count', '_offset', '_sort', '_include', '_revinclude', '_summary', '_total', '_format', '_pretty'] as const;
+export const CONTROL_PARAMS = ['_count', '_offset', '_sort', '_include', '_revinclude', '_summary', '_elements', '_total', '_format', '_pretty'] as const;
 
 export const DEFAULT_COUNT = 20;
 export const MAX_COUNT = 100;
@@ -275,6 +276,8 @@ export interface ClinicalSearch {
   offset: number;
   /** `_summary=count`: the total only. */
   summaryCount: boolean;
+  /** `_elements` or `_summary=data`: the matches cut down (fhir/search/elements.ts). */
+  subset?: Subset;
   include: IncludeSpec[];
   revinclude: IncludeSpec[];
   /** Parameters not supported, reported (or refused under handling=strict). */
@@ -391,8 +394,15 @@ export function parseClinicalSearch(resourceType: ClinicalType, query: Query, op
       }
       case '_summary':
         if (last === 'count') out.summaryCount = true;
+        else if (last === 'data') out.subset ??= { kind: 'data' };
         else if (last !== 'false') out.unknown.push(`_summary=${last}`);
         break;
+      case '_elements': {
+        const e = parseElements(values);
+        if ('problem' in e) problems.push(e.problem);
+        else out.subset = { kind: 'elements', names: e.names };
+        break;
+      }
       case '_total':
         // The total is always counted exactly, which every value allows.
         if (!['none', 'estimate', 'accurate'].includes(last)) problems.push(`_total: "${last}" is not none, estimate or accurate`);
