@@ -140,7 +140,8 @@ export function declaredCharset(bytes: Buffer): string {
   const ends = [cr, lf].filter((x) => x >= 0);
   const end = Math.min(2048, ends.length ? Math.min(...ends) : bytes.length);
   const head = bytes.subarray(0, end).toString('latin1');
-  const line = head.split(/[\r\n]/).find((l) => l.replace(/^[\s\x0b\x1c\ufeff\u00ef\u00bb\u00bf]+/, '').startsWith('MSH'));
+  // A message piece starts with its MSH (splitHl7Stream): then the head is that line, no search needed.
+  const line = start === 0 ? head : head.split(/[\r\n]/).find((l) => l.replace(/^[\s\x0b\x1c\ufeff\u00ef\u00bb\u00bf]+/, '').startsWith('MSH'));
   if (!line) return '';
   const msh = line.slice(line.indexOf('MSH'));
   // MSH-18 may repeat (the first is the default character set); take the first.
@@ -176,7 +177,7 @@ export function decodeHl7Bytes(bytes: Buffer): string {
   if (/^8859\/1$|8859-1|LATIN|1252|^ISO IR100$/.test(charset)) {
     text = decodeWindows1252(bytes);
   } else {
-    const other = otherDecoder(charset);
+    const other = charset === '' ? undefined : otherDecoder(charset);
     if (other) text = other.decode(bytes);
     else text = isUtf8(bytes) ? bytes.toString('utf8') : decodeWindows1252(bytes);
   }
