@@ -38,10 +38,13 @@ export function jsonbProblem(json: string): string | null {
   return null;
 }
 
+function nul(v: string | undefined): boolean {
+  return v !== undefined && v.includes('\u0000');
+}
+
 /** The database's text columns cannot hold NUL either: the fields of an item that go into them. */
 function textProblem(item: Exclude<IngestItem, RejectedItem>): string | null {
   // Checked field by field without building a list: nearly every item has no NUL anywhere.
-  const nul = (v: string | undefined): boolean => v !== undefined && v.includes('\u0000');
   let what: string | null = nul(item.sourceSystem) ? 'the source system' : nul(item.messageId) ? 'the message id' : nul(item.event) ? 'the event' : null;
   if (what === null && item.kind === 'accepted') {
     for (const i of item.identities) {

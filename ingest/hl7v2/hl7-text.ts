@@ -38,7 +38,13 @@ export interface Hl7Message {
 
 export type Hl7ReadResult = { ok: true; message: Hl7Message } | { ok: false; reason: string };
 
-const SEGMENT_NAME = /^[A-Z][A-Z0-9]{2}$/;
+const upperOrDigit = (x: number): boolean => (x >= 65 && x <= 90) || (x >= 48 && x <= 57);
+
+/** A segment name (`/^[A-Z][A-Z0-9]{2}$/` of the first three characters), by character codes. */
+function segmentName(line: string): boolean {
+  const a = line.charCodeAt(0);
+  return a >= 65 && a <= 90 && upperOrDigit(line.charCodeAt(1)) && upperOrDigit(line.charCodeAt(2));
+}
 
 // A line that starts like a segment (a few letters or digits, then a separator or the end) is a
 // segment, even a truncated one; any other line (free text, "panel AHIC^LN") is the rest of the
@@ -131,9 +137,10 @@ export function readHl7Lines(lines: readonly string[]): Hl7ReadResult {
   const enc = mshParts[1] ?? '';
   // v2.7 adds a fifth (truncation) character; accept it, but the first four must be distinct separators.
   const encOk =
-    (enc.length === 4 || enc.length === 5) &&
+    (enc === '^~\\&' && fieldSep === '|') || // the usual ones, known good
+    ((enc.length === 4 || enc.length === 5) &&
     [...enc].every(isDelimiterChar) &&
-    new Set([...enc.slice(0, 4), fieldSep]).size === 5;
+    new Set([...enc.slice(0, 4), fieldSep]).size === 5);
   if (!encOk) {
     return { ok: false, reason: `MSH-2 encoding characters "^~\\&" expected, got ${JSON.stringify(enc)}` };
   }
@@ -149,7 +156,7 @@ export function readHl7Lines(lines: readonly string[]): Hl7ReadResult {
     const line = i === 0 ? first : lines[i];
     const name = line.slice(0, 3);
     const next = line.charAt(3);
-    if (!SEGMENT_NAME.test(name) || (next !== '' && next !== fieldSep)) {
+    if (!segmentName(line) || (next !== '' && next !== fieldSep)) {
       const shown = line.split(fieldSep)[0].slice(0, 20);
       return { ok: false, reason: `segment ${i + 1} ${JSON.stringify(shown)} is truncated or unknown` };
     }
