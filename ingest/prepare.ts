@@ -124,6 +124,19 @@ export function prepareItem(item: IngestItem): IngestItem {
 /** The text and hash of resources shared between items (frozen), by the resource object. */
 const serialised = new WeakMap<object, { json: string; hash: string; problem: string | null }>();
 
+/**
+ * Marks a value an adapter hands to several items (the Patient every HL7 event or CSV row of a
+ * person restates) as shared: frozen, deeply, so that no one changes it under another item, and a
+ * resource so marked is serialised and hashed once however many items carry it (prepareItem).
+ */
+export function sharedValue<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const x of Object.values(value)) sharedValue(x);
+  }
+  return value;
+}
+
 /** An item without its raw text, kept in quarantine as JSON (the resources as they were prepared). */
 export function describeItem(item: Exclude<IngestItem, RejectedItem>): string {
   const resources =

@@ -6,6 +6,7 @@ import type { HumanName, Identifier, Patient } from '@medplum/fhirtypes';
 import { CONFIDENTIALITY_SYSTEM, type Sex, type SourceIdentity } from '../model.ts';
 import { hl7Date, hl7Time, type Hl7Segment, type Hl7View } from './hl7-text.ts';
 import { fail, sourceIdentifierSystem, xcnDisplay } from './mapping.ts';
+import { sharedValue } from '../prepare.ts';
 
 export const NHS_NUMBER_SYSTEM = 'https://fhir.nhs.uk/Id/nhs-number';
 export const ODS_SYSTEM = 'https://fhir.nhs.uk/Id/ods-organization-code';
@@ -80,7 +81,7 @@ export function mapPatient(v: Hl7View, system: string, pid: Hl7Segment, pd1: Hl7
   const key = `${system}\u0000${version}\u0000${d.field}${d.component}${d.repetition}${d.escape}${d.subcomponent}\u0000${pid.text}\u0000${pd1?.text ?? ''}`;
   const known = patientCache.get(key);
   if (known) return known;
-  const parts = deepFreeze(mapPatientFresh(v, system, pid, pd1, version)); // throws (not kept) for a content error
+  const parts = sharedValue(mapPatientFresh(v, system, pid, pd1, version)); // throws (not kept) for a content error
   if (patientCache.size >= PATIENT_CACHE_SIZE) patientCache.clear();
   patientCache.set(key, parts);
   return parts;
@@ -88,14 +89,6 @@ export function mapPatient(v: Hl7View, system: string, pid: Hl7Segment, pd1: Hl7
 
 const PATIENT_CACHE_SIZE = 10_000;
 const patientCache = new Map<string, PatientParts>();
-
-function deepFreeze<T>(value: T): T {
-  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const x of Object.values(value)) deepFreeze(x);
-  }
-  return value;
-}
 
 function mapPatientFresh(v: Hl7View, system: string, pid: Hl7Segment, pd1: Hl7Segment | undefined, version: number): PatientParts {
   // PID-2 (external id) and PID-4 (alternate id) were where some v2.3 senders put the hospital number.
