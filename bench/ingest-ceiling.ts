@@ -5,7 +5,7 @@
  * database whose tables have the same primary keys and indexes (the same migrations), and print
  * one table: Bevan's rate beside the rate COPY reaches on the same machine at the same moment.
  * Last, the whole feed is replayed (nothing new): it must write nothing.
- *   node --import tsx bench/ingest-ceiling.ts [--people 3000] [--seed 7] [--db postgres|pglite]
+ *   node --import tsx bench/ingest-ceiling.ts [--people 3000] [--seed 7] [--db postgres|pglite] [--feeds fhir,hl7,csv] [--no-replay] [--batch 1000]
  * PostgreSQL: BEVAN_TEST_DATABASE_URL (or BEVAN_BENCH_DATABASE_URL, DATABASE_URL), default
  * postgres://postgres@127.0.0.1:5432/test, a new schema per run (dropped after).
  * CPU: node CPU-s is this process (all threads: the parsing thread and, on PGlite, the database
@@ -27,6 +27,12 @@ const people = Number(arg('people', '3000'));
 const seed = Number(arg('seed', '7'));
 const kind = arg('db', 'postgres') as 'postgres' | 'pglite';
 if (kind !== 'postgres' && kind !== 'pglite') throw new Error('--db is postgres or pglite');
+/** Which feeds to load (`--feeds hl7,csv`: a profile of one feed); all by default. */
+const only = new Set(arg('feeds', 'fhir,hl7,csv').toLowerCase().split(','));
+const replayToo = !process.argv.includes('--no-replay');
+/** `--batch N`: the writer's batch size (IngestOptions.batchItems; resources 4× that), to compare; the pipeline's default otherwise. */
+const batch = process.argv.includes('--batch') ? Number(arg('batch', '1000')) : undefined;
+const ingestOpts = batch ? { batchItems: batch, batchResources: batch * 4 } : {};
 
 // ---------------------------------------------------------------- measuring
 
@@ -87,10 +93,10 @@ const filesIn = (sub: string, ext: string) =>
         .map((f) => join(dir, sub, f))
     : [];
 const feeds = [
-  { label: 'FHIR', unit: 'resources', files: filesIn('gp', '.ndjson') },
-  { label: 'HL7 v2', unit: 'messages', files: [...filesIn('hospital', '.hl7'), ...filesIn('mentalhealth', '.hl7')] },
-  { label: 'CSV', unit: 'rows', files: [...filesIn('community', '.csv'), ...filesIn('socialcare', '.csv'), ...filesIn('mentalhealth', '.csv')] },
-] as const;
+  { key: 'fhir', label: 'FHIR', unit: 'resources', files: filesIn('gp', '.ndjson') },
+  { key: 'hl7', label: 'HL7 v2', unit: 'messages', files: [...filesIn('hospital', '.hl7'), ...filesIn('mentalhealth', '.hl7')] },
+  { key: 'csv', label: 'CSV', unit: 'rows', files: [...filesIn('community', '.csv'), ...filesIn('socialcare', '.csv'), ...filesIn('mentalhealth', '.csv')] },
+].filter((f) => only.has(f.key));
 
 // ---------------------------------------------------------------- the ceiling: COPY of the same rows
 
@@ -234,7 +240,7 @@ try {
     if (!feed.files.length) continue;
     const since = await serverNow();
     const stopBevan = meter(bevanBackends);
-    const r = await ingestPaths(db, feed.files);
+    const r = await ingestPaths(db, feed.files, ingestOpts);
     const mb = await stopBevan();
     const items = feed.unit === 'resources' ? r.resources : r.accepted + r.ignored;
 
@@ -254,11 +260,13 @@ try {
     table.push({ feed: feed.label, writer: 'COPY', items, unit: feed.unit, rows, m: mc });
   }
   // Replay of everything: nothing is new, so nothing may be written.
-  const stopReplay = meter(bevanBackends);
-  const replay = await ingestPaths(db, feeds.flatMap((f) => f.files));
-  const mr = await stopReplay();
-  const wrote = replay.accepted + replay.resources;
-  table.push({ feed: 'replay (all)', writer: 'Bevan', items: replay.duplicates + replay.quarantined, unit: 'items', rows: wrote, m: mr, note: wrote ? `WROTE ${replay.accepted} items, ${replay.resources} resources` : 'wrote nothing' });
+  if (replayToo) {
+    const stopReplay = meter(bevanBackends);
+    const replay = await ingestPaths(db, feeds.flatMap((f) => f.files));
+    const mr = await stopReplay();
+    const wrote = replay.accepted + replay.resources;
+    table.push({ feed: 'replay (all)', writer: 'Bevan', items: replay.duplicates + replay.quarantined, unit: 'items', rows: wrote, m: mr, note: wrote ? `WROTE ${replay.accepted} items, ${replay.resources} resources` : 'wrote nothing' });
+  }
 } finally {
   await probe?.end();
   await ceiling.close();
@@ -277,11 +285,13 @@ const cells = (r: Row) => [
   r.ratio !== undefined ? r.ratio.toFixed(2) : '',
   r.m.nodeCpu.toFixed(1),
   r.m.serverCpu === null ? 'in node' : r.m.serverCpu.toFixed(1),
+  r.items ? String(Math.round((r.m.nodeCpu * 1e6) / r.items)) : '',
+  r.items && r.m.serverCpu !== null ? String(Math.round((r.m.serverCpu * 1e6) / r.items)) : '',
   String(Math.round(r.m.peakRss / 1048576)),
   r.note ?? '',
 ];
-const head = ['feed', 'writer', 'items', 'db rows', 'seconds', 'items/s', 'Bevan÷COPY', 'node CPU-s', 'server CPU-s', 'peak RSS MiB', ''];
+const head = ['feed', 'writer', 'items', 'db rows', 'seconds', 'items/s', 'Bevan÷COPY', 'node CPU-s', 'server CPU-s', 'node µs/item', 'server µs/item', 'peak RSS MiB', ''];
 const all = [head, ...table.map(cells)];
 const width = head.map((_, i) => Math.max(...all.map((c) => c[i]!.length)));
 console.log(`\n${kind} · ${people} people (seed ${seed}) · ${dir} · load average at start ${load1.toFixed(2)}, at end ${loadavg()[0]!.toFixed(2)}`);
-for (const c of all) console.log(c.map((x, i) => (i >= 2 && i <= 9 ? x.padStart(width[i]!) : x.padEnd(width[i]!))).join('  ').trimEnd());
+for (const c of all) console.log(c.map((x, i) => (i >= 2 && i <= 11 ? x.padStart(width[i]!) : x.padEnd(width[i]!))).join('  ').trimEnd());

@@ -1,13 +1,16 @@
 /**
  * Adapter parse throughput, no database: FHIR resources/s (NDJSON and one large streamed
- * Bundle) and CSV rows/s, reading temp files through readFeedFile on one core.
- *   node --import tsx bench/parse-throughput.ts [--bundles 20000] [--rows 300000]
+ * Bundle) and CSV rows/s, reading temp files through readFeedFile on one core; with `--feeds
+ * DIR`, every feed file under DIR too (a generated locality's hospital/ HL7 v2 files, say), read
+ * and prepared (ingest/prepare.ts) as the parsing thread does, with the CPU µs per item.
+ *   node --import tsx bench/parse-throughput.ts [--bundles 20000] [--rows 300000] [--feeds DIR] [--only-feeds]
  */
-import { rmSync, writeFileSync, createWriteStream } from 'node:fs';
+import { readdirSync, rmSync, statSync, writeFileSync, createWriteStream } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
 import { readFeedFile } from '../ingest/detect.ts';
+import { prepareItem } from '../ingest/prepare.ts';
 import { gpBundle } from '../ingest/fhir/test-bundles.ts';
 
 // Not bench/util.ts: that pulls in the generator and databases, and this measures parsing alone.
@@ -20,21 +23,26 @@ const rssMiB = () => Math.round(process.memoryUsage().rss / 1048576);
 const bundles = Number(arg('bundles', '20000'));
 const rows = Number(arg('rows', '300000'));
 
-async function measure(label: string, path: string, unit: 'resources' | 'rows'): Promise<void> {
+async function measure(label: string, path: string | string[], unit: 'resources' | 'rows' | 'items', prepare = false): Promise<void> {
   const started = performance.now();
+  const cpu = process.cpuUsage();
   let accepted = 0;
   let rejected = 0;
   let resources = 0;
-  for await (const item of readFeedFile(path)) {
+  let items = 0;
+  for (const p of typeof path === 'string' ? [path] : path) for await (const read of readFeedFile(p)) {
+    const item = prepare ? prepareItem(read) : read;
+    items++;
     if (item.kind === 'accepted') {
       accepted++;
       resources += item.resources.length;
     } else if (item.kind === 'rejected') rejected++;
   }
   const s = (performance.now() - started) / 1000;
-  const n = unit === 'resources' ? resources : accepted;
+  const used = process.cpuUsage(cpu);
+  const n = unit === 'resources' ? resources : unit === 'items' ? items : accepted;
   console.log(
-    `${label.padEnd(30)} ${String(n).padStart(9)} ${unit.padEnd(9)} ${s.toFixed(2).padStart(6)} s  ${Math.round(n / s).toLocaleString('en-GB').padStart(10)} ${unit}/s  (items ${accepted}, rejected ${rejected}, RSS ${rssMiB()} MiB)`,
+    `${label.padEnd(30)} ${String(n).padStart(9)} ${unit.padEnd(9)} ${s.toFixed(2).padStart(6)} s  ${Math.round(n / s).toLocaleString('en-GB').padStart(10)} ${unit}/s  ${((used.user + used.system) / n).toFixed(1).padStart(7)} CPU µs/${unit.replace(/s$/, '')}  (accepted ${accepted}, rejected ${rejected}, RSS ${rssMiB()} MiB)`,
   );
 }
 
@@ -45,6 +53,11 @@ async function writeLines(path: string, n: number, line: (i: number) => string, 
   out.end();
   await once(out, 'finish');
 }
+
+const feedsDir = arg('feeds', '');
+const walk = (p: string): string[] => (statSync(p).isDirectory() ? readdirSync(p).sort().flatMap((f) => walk(join(p, f))) : [p]);
+if (feedsDir) await measure(`feeds in ${feedsDir}`.slice(-30), walk(feedsDir), 'items', true);
+if (process.argv.includes('--only-feeds')) process.exit(0);
 
 const dir = tmpdir();
 const ndjson = join(dir, `bevan-parse-${process.pid}.ndjson`);

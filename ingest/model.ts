@@ -55,6 +55,8 @@ export interface AcceptedItem {
   origin: string;
   /** The message as received (HL7: so that a control-id conflict can be quarantined whole and replayed). */
   raw?: string;
+  /** Set by ingest/prepare.ts once the item is checked and its resources serialised and hashed: not done again. */
+  prepared?: true;
   /**
    * What a demographics message says about whether a person is restricted (HL7 PD1-12, FHIR
    * Patient.meta.security), per identity of this item's source. Absent for an identity the
@@ -102,6 +104,8 @@ export interface IgnoredItem {
   origin: string;
   /** The message as received (HL7), so that a control-id conflict can be quarantined whole and replayed. */
   raw?: string;
+  /** See AcceptedItem.prepared. */
+  prepared?: true;
 }
 
 export interface RejectedItem {

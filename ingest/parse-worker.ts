@@ -20,7 +20,9 @@ export type FromWorker = { chunk: IngestItem[] } | { end: true } | { error: stri
 /** Items and resources per chunk: big enough to amortise a message, small enough to stay flat. */
 const CHUNK_ITEMS = 250;
 const CHUNK_RESOURCES = 1000;
-const AHEAD = 4;
+// Chunks sent ahead of the writer: enough that parsing goes on while a few batches commit
+// (a batch is up to 1000 items), few enough to stay flat (each chunk is a few hundred KiB).
+const AHEAD = 12;
 
 const port = parentPort;
 if (port) {

@@ -38,20 +38,35 @@ export function jsonbProblem(json: string): string | null {
   return null;
 }
 
+function nul(v: string | undefined): boolean {
+  return v !== undefined && v.includes('\u0000');
+}
+
 /** The database's text columns cannot hold NUL either: the fields of an item that go into them. */
 function textProblem(item: Exclude<IngestItem, RejectedItem>): string | null {
-  const fields: [string, string | undefined][] = [
-    ['the source system', item.sourceSystem],
-    ['the message id', item.messageId],
-    ['the event', item.event],
-  ];
-  if (item.kind === 'accepted') {
-    for (const i of item.identities) for (const [k, v] of Object.entries(i)) if (typeof v === 'string') fields.push([`the identity's ${k}`, v]);
-    for (const r of item.resources) fields.push(['a resource id', r.resource.id], ['a resource subject', r.subject]);
-    for (const m of item.merges ?? []) fields.push(['a merged identity', m.survivorId], ['a merged identity', m.retiredId]);
+  // Checked field by field without building a list: nearly every item has no NUL anywhere.
+  let what: string | null = nul(item.sourceSystem) ? 'the source system' : nul(item.messageId) ? 'the message id' : nul(item.event) ? 'the event' : null;
+  if (what === null && item.kind === 'accepted') {
+    for (const i of item.identities) {
+      for (const k in i) {
+        const v = (i as unknown as Record<string, unknown>)[k];
+        if (typeof v === 'string' && v.includes('\u0000')) {
+          what = `the identity's ${k}`;
+          break;
+        }
+      }
+      if (what !== null) break;
+    }
+    if (what === null) {
+      for (const r of item.resources) {
+        if (nul(r.resource.id)) what = 'a resource id';
+        else if (nul(r.subject)) what = 'a resource subject';
+        if (what !== null) break;
+      }
+    }
+    if (what === null) for (const m of item.merges ?? []) if (nul(m.survivorId) || nul(m.retiredId)) what = 'a merged identity';
   }
-  for (const [what, v] of fields) if (v?.includes('\u0000')) return `${what} holds a NUL character (\\u0000), which the database cannot store`;
-  return null;
+  return what === null ? null : `${what} holds a NUL character (\\u0000), which the database cannot store`;
 }
 
 const unstorable = (item: Exclude<IngestItem, RejectedItem>, reason: string): RejectedItem => ({
@@ -70,32 +85,56 @@ const unstorable = (item: Exclude<IngestItem, RejectedItem>, reason: string): Re
  * nested too deep for JavaScript to write). Safe to call again on a prepared item.
  */
 export function prepareItem(item: IngestItem): IngestItem {
-  if (item.kind === 'rejected') return item;
+  if (item.kind === 'rejected' || item.prepared) return item; // prepared once (on the parsing thread), not again by the writer
   const text = textProblem(item);
   if (text) return unstorable(item, `${text}: the sender must remove it, then send the message again`);
-  if (item.kind !== 'accepted') return item;
+  if (item.kind !== 'accepted') return { ...item, prepared: true };
   const resources: AcceptedItem['resources'] = [];
   for (const r of item.resources) {
-    let json = r.json;
-    if (json === undefined) {
-      try {
-        json = JSON.stringify(r.resource);
-      } catch (err) {
-        // RangeError: nesting deeper than the call stack (a hostile file); anything else is as bad.
-        return unstorable(item, `${r.resource.resourceType}/${r.resource.id} cannot be stored: ${err instanceof RangeError ? 'it is nested too deeply' : (err as Error).message}`);
+    if (r.json !== undefined && r.hash !== undefined) {
+      const problem = jsonbProblem(r.json);
+      if (problem) return unstorable(item, `${r.resource.resourceType}/${r.resource.id} holds ${problem}, which the database cannot store: the sender must remove it, then send the message again`);
+      resources.push(r);
+      continue;
+    }
+    let done = Object.isFrozen(r.resource) ? serialised.get(r.resource) : undefined;
+    if (!done) {
+      let json = r.json;
+      if (json === undefined) {
+        try {
+          json = JSON.stringify(r.resource);
+        } catch (err) {
+          // RangeError: nesting deeper than the call stack (a hostile file); anything else is as bad.
+          return unstorable(item, `${r.resource.resourceType}/${r.resource.id} cannot be stored: ${err instanceof RangeError ? 'it is nested too deeply' : (err as Error).message}`);
+        }
       }
+      const problem = jsonbProblem(json);
+      done = { json, hash: problem ? '' : sha256Hex(json), problem };
+      // A resource shared between messages (frozen: an HL7 Patient restated as before) is serialised once.
+      if (Object.isFrozen(r.resource)) serialised.set(r.resource, done);
     }
-    const problem = jsonbProblem(json);
-    if (problem) {
-      return unstorable(item, `${r.resource.resourceType}/${r.resource.id} holds ${problem}, which the database cannot store: the sender must remove it, then send the message again`);
+    if (done.problem) {
+      return unstorable(item, `${r.resource.resourceType}/${r.resource.id} holds ${done.problem}, which the database cannot store: the sender must remove it, then send the message again`);
     }
-    resources.push(
-      r.json !== undefined && r.hash !== undefined
-        ? r
-        : { resource: { resourceType: r.resource.resourceType, id: r.resource.id } as typeof r.resource, sourceTime: r.sourceTime, json, hash: sha256Hex(json), ...(r.subject !== undefined ? { subject: r.subject } : {}) },
-    );
+    resources.push({ resource: { resourceType: r.resource.resourceType, id: r.resource.id } as typeof r.resource, sourceTime: r.sourceTime, json: done.json, hash: done.hash, ...(r.subject !== undefined ? { subject: r.subject } : {}) });
   }
-  return { ...item, resources };
+  return { ...item, resources, prepared: true };
+}
+
+/** The text and hash of resources shared between items (frozen), by the resource object. */
+const serialised = new WeakMap<object, { json: string; hash: string; problem: string | null }>();
+
+/**
+ * Marks a value an adapter hands to several items (the Patient every HL7 event or CSV row of a
+ * person restates) as shared: frozen, deeply, so that no one changes it under another item, and a
+ * resource so marked is serialised and hashed once however many items carry it (prepareItem).
+ */
+export function sharedValue<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const x of Object.values(value)) sharedValue(x);
+  }
+  return value;
 }
 
 /** An item without its raw text, kept in quarantine as JSON (the resources as they were prepared). */

@@ -212,33 +212,26 @@ async function personsForNhsNumbers(tx: Queryable, nhsNumbers: string[], created
   return out;
 }
 
+/** Stands for an absent value in dedupe's content key. */
+const U = '\u0001';
+
 /** Merges duplicate keys (later non-empty values win) and normalises values for storage and blocking. */
 function dedupe(identities: SourceIdentity[]): Map<string, Prepared> {
   const out = new Map<string, Prepared>();
+  // A batch restates the same identity many times (every HL7 event carries its patient's PID):
+  // each distinct one is normalised once; a copy is taken, since the merge below changes `prev`.
+  const normalised = new Map<string, Prepared>();
   for (const i of identities) {
-    const key = identityKey(i.system, i.id);
-    const nhsRaw = i.nhsNumber?.trim() ? i.nhsNumber.trim() : null;
-    const nhsNumber = nhsRaw ? (normaliseNhsNumber(nhsRaw) ?? nhsRaw) : null;
-    const family = clean(i.family);
-    const p: Prepared = {
-      key,
-      system: i.system,
-      id: i.id,
-      nhsNumber,
-      nhsNumberValid: nhsNumber ? isValidNhsNumber(nhsNumber) : false,
-      family,
-      given: clean(i.given),
-      birthDate: i.birthDate && isIsoDate(i.birthDate) ? i.birthDate.slice(0, 10) : null,
-      sex: clean(i.sex),
-      postcode: normalisePostcode(i.postcode),
-      practice: clean(i.practice),
-      soundex: family ? soundex(family) || null : null,
-      address: clean(i.address),
-      town: clean(i.town),
-    };
-    const prev = out.get(key);
+    const content = `${i.system}\u0000${i.id}\u0000${i.nhsNumber ?? U}\u0000${i.family ?? U}\u0000${i.given ?? U}\u0000${i.birthDate ?? U}\u0000${i.sex ?? U}\u0000${i.postcode ?? U}\u0000${i.practice ?? U}\u0000${i.address ?? U}\u0000${i.town ?? U}`;
+    let p = normalised.get(content);
+    if (p) p = { ...p };
+    else {
+      p = normalise(i);
+      normalised.set(content, { ...p });
+    }
+    const prev = out.get(p.key);
     if (!prev) {
-      out.set(key, p);
+      out.set(p.key, p);
       continue;
     }
     for (const k of Object.keys(p) as (keyof Prepared)[]) {
@@ -247,6 +240,31 @@ function dedupe(identities: SourceIdentity[]): Map<string, Prepared> {
     if (p.nhsNumber) prev.nhsNumberValid = p.nhsNumberValid;
   }
   return out;
+}
+
+/** One identity normalised for storage and blocking. */
+function normalise(i: SourceIdentity): Prepared {
+  const key = identityKey(i.system, i.id);
+  const nhsRaw = i.nhsNumber?.trim() ? i.nhsNumber.trim() : null;
+  const nhsNumber = nhsRaw ? (normaliseNhsNumber(nhsRaw) ?? nhsRaw) : null;
+  const family = clean(i.family);
+  const p: Prepared = {
+    key,
+    system: i.system,
+    id: i.id,
+    nhsNumber,
+    nhsNumberValid: nhsNumber ? isValidNhsNumber(nhsNumber) : false,
+    family,
+    given: clean(i.given),
+    birthDate: i.birthDate && isIsoDate(i.birthDate) ? i.birthDate.slice(0, 10) : null,
+    sex: clean(i.sex),
+    postcode: normalisePostcode(i.postcode),
+    practice: clean(i.practice),
+    soundex: family ? soundex(family) || null : null,
+    address: clean(i.address),
+    town: clean(i.town),
+  };
+  return p;
 }
 
 function clean(s: string | null | undefined): string | null {

@@ -3,7 +3,7 @@
  * contract type; the first bad value rejects the row with the column, value and line named.
  * Resource mappings follow docs/feeds.md "CSV".
  */
-import { sha256Hex } from '../prepare.ts';
+import { sha256Hex, sharedValue } from '../prepare.ts';
 import type { EpisodeOfCare, Encounter, Extension, Patient, Procedure, Resource } from '@medplum/fhirtypes';
 import type { AcceptedItem, RejectedItem, Sex, SourceIdentity } from '../model.ts';
 import { isRealDate } from '../fhir/validate.ts';
@@ -173,8 +173,27 @@ function identityOf(contract: CsvContract, system: string, values: Record<string
   return identity;
 }
 
-/** The Patient the row's identity describes; the same id on every row, so it is stored once. */
+/**
+ * The Patient the row's identity describes; the same id on every row, so it is stored once. A
+ * client's rows restate it: built once per identity and shared (frozen), so that it is also
+ * serialised and hashed once (ingest/prepare.ts).
+ */
 function patientOf(identity: SourceIdentity): Patient {
+  let key = `${identity.system}\u0000${identity.id}`;
+  for (const k of IDENTITY_PARTS) key += `\u0000${identity[k] ?? '\u0001'}`;
+  let p = patients.get(key);
+  if (!p) {
+    p = sharedValue(buildPatient(identity));
+    if (patients.size >= PATIENT_CACHE_SIZE) patients.clear();
+    patients.set(key, p);
+  }
+  return p;
+}
+
+const PATIENT_CACHE_SIZE = 10_000;
+const patients = new Map<string, Patient>();
+
+function buildPatient(identity: SourceIdentity): Patient {
   const p: Patient = { resourceType: 'Patient', id: identity.id };
   if (identity.nhsNumber) p.identifier = [{ system: NHS_NUMBER_SYSTEM, value: identity.nhsNumber }];
   if (identity.family || identity.given) {

@@ -150,8 +150,8 @@ export function mapAdt(ctx: MapContext, meaning: AdtMeaning): Mapped {
 
   for (const { group, patient, identity } of parts) {
     const mrn = identity.id;
-    if (meaning.kind === 'delete-person') patient.active = false;
-    push(patient, mrn);
+    // The parts are shared between messages (mapPatient): changed on a copy.
+    push(meaning.kind === 'delete-person' ? { ...patient, active: false } : patient, mrn);
     const pv1 = first(group, 'PV1');
     const pv2 = first(group, 'PV2');
     let encounterId: string | undefined;

@@ -27,6 +27,8 @@ export interface Hl7Segment {
   position: number;
   /** Raw (still escaped) field texts; `fields[n]` is field n (for MSH, fields[1] is MSH-1). */
   fields: string[];
+  /** The segment's line as read (fields joined by the field separator), when read from text. */
+  text?: string;
 }
 
 export interface Hl7Message {
@@ -36,7 +38,13 @@ export interface Hl7Message {
 
 export type Hl7ReadResult = { ok: true; message: Hl7Message } | { ok: false; reason: string };
 
-const SEGMENT_NAME = /^[A-Z][A-Z0-9]{2}$/;
+const upperOrDigit = (x: number): boolean => (x >= 65 && x <= 90) || (x >= 48 && x <= 57);
+
+/** A segment name (`/^[A-Z][A-Z0-9]{2}$/` of the first three characters), by character codes. */
+function segmentName(line: string): boolean {
+  const a = line.charCodeAt(0);
+  return a >= 65 && a <= 90 && upperOrDigit(line.charCodeAt(1)) && upperOrDigit(line.charCodeAt(2));
+}
 
 // A line that starts like a segment (a few letters or digits, then a separator or the end) is a
 // segment, even a truncated one; any other line (free text, "panel AHIC^LN") is the rest of the
@@ -49,20 +57,44 @@ const SEGMENT_LIKE = /^[A-Za-z0-9]{1,4}([^A-Za-z0-9\s]|$)/;
  * break when the message otherwise ends segments with CR, so the LF was data; else a space).
  */
 export function segmentLines(text: string): string[] {
-  const parts = text.split(/(\r\n|\r|\n)/);
+  // A scan by character codes rather than split(/(\r\n|\r|\n)/) and a regex per line: this runs
+  // for every message, and most lines are plain `XXX|…` segments.
   const crMessage = text.includes('\r');
   const out: string[] = [];
-  for (let i = 0; i < parts.length; i += 2) {
-    const line = parts[i];
-    if (line.trim() === '') continue;
-    if (out.length && !SEGMENT_LIKE.test(line.trimStart())) {
-      const brk = parts[i - 1] === '\n' && crMessage ? '\n' : ' ';
-      out[out.length - 1] += brk + line;
-      continue;
+  const n = text.length;
+  let start = 0;
+  let sepBefore = 0; // the code of the line end before this line (LF 10, CR 13, CRLF 13), 0 for the first
+  for (;;) {
+    let end = start;
+    while (end < n) {
+      const c = text.charCodeAt(end);
+      if (c === 13 || c === 10) break;
+      end++;
     }
-    out.push(line.trimStart());
+    const line = text.slice(start, end);
+    if (line.trim() !== '') {
+      const trimmed = line.trimStart();
+      if (out.length && !segmentLike(trimmed)) out[out.length - 1] += (sepBefore === 10 && crMessage ? '\n' : ' ') + line;
+      else out.push(trimmed);
+    }
+    if (end >= n) break;
+    if (text.charCodeAt(end) === 13) {
+      sepBefore = text.charCodeAt(end + 1) === 10 ? 14 : 13;
+      start = sepBefore === 14 ? end + 2 : end + 1;
+    } else {
+      sepBefore = 10;
+      start = end + 1;
+    }
   }
   return out;
+}
+
+const isAlnumCode = (c: number): boolean => (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
+
+/** SEGMENT_LIKE.test(line), with the common `XXX|` answered without the regex. */
+function segmentLike(line: string): boolean {
+  if (line.charCodeAt(3) === 124 && isAlnumCode(line.charCodeAt(0)) && isAlnumCode(line.charCodeAt(1)) && isAlnumCode(line.charCodeAt(2))) return true;
+  return SEGMENT_LIKE.test(line);
 }
 
 /** Message text with segments joined by CR, the form hashed for content comparison. */
@@ -89,7 +121,11 @@ function isDelimiterChar(c: string): boolean {
 
 /** Reads an HL7 v2 message; never throws, returns the first structural problem found. */
 export function readHl7(text: string): Hl7ReadResult {
-  const lines = segmentLines(text);
+  return readHl7Lines(segmentLines(text));
+}
+
+/** readHl7 of a message already split into segment lines (segmentLines), so a caller that also hashes them splits once. */
+export function readHl7Lines(lines: readonly string[]): Hl7ReadResult {
   if (lines.length === 0) return { ok: false, reason: 'message is empty' };
   const first = lines[0].replace(/^\uFEFF/, '').trimStart();
   if (!first.startsWith('MSH')) return { ok: false, reason: 'no MSH segment' };
@@ -101,9 +137,10 @@ export function readHl7(text: string): Hl7ReadResult {
   const enc = mshParts[1] ?? '';
   // v2.7 adds a fifth (truncation) character; accept it, but the first four must be distinct separators.
   const encOk =
-    (enc.length === 4 || enc.length === 5) &&
+    (enc === '^~\\&' && fieldSep === '|') || // the usual ones, known good
+    ((enc.length === 4 || enc.length === 5) &&
     [...enc].every(isDelimiterChar) &&
-    new Set([...enc.slice(0, 4), fieldSep]).size === 5;
+    new Set([...enc.slice(0, 4), fieldSep]).size === 5);
   if (!encOk) {
     return { ok: false, reason: `MSH-2 encoding characters "^~\\&" expected, got ${JSON.stringify(enc)}` };
   }
@@ -119,15 +156,15 @@ export function readHl7(text: string): Hl7ReadResult {
     const line = i === 0 ? first : lines[i];
     const name = line.slice(0, 3);
     const next = line.charAt(3);
-    if (!SEGMENT_NAME.test(name) || (next !== '' && next !== fieldSep)) {
+    if (!segmentName(line) || (next !== '' && next !== fieldSep)) {
       const shown = line.split(fieldSep)[0].slice(0, 20);
       return { ok: false, reason: `segment ${i + 1} ${JSON.stringify(shown)} is truncated or unknown` };
     }
     if (i > 0 && name === 'MSH') return { ok: false, reason: `segment ${i + 1} is a second MSH` };
-    const parts = line.split(fieldSep);
+    const parts = i === 0 ? mshParts : line.split(fieldSep);
     // For MSH, the separator itself is MSH-1, so the text after "MSH|" starts at MSH-2.
     const fields = name === 'MSH' ? ['MSH', fieldSep, ...parts.slice(1)] : parts;
-    segments.push({ name, position: i + 1, fields });
+    segments.push({ name, position: i + 1, fields, text: line });
   }
   return { ok: true, message: { delimiters, segments } };
 }
@@ -192,6 +229,8 @@ export function unescapeHl7(value: string, d: Hl7Delimiters): string {
   return safeText(out);
 }
 
+const EMPTY_SUBS: readonly string[] = [''];
+
 /** Accessor over one parsed message: `get('PID', 3, { rep: 2, comp: 5 })`, all 1-based, decoded. */
 export class Hl7View {
   constructor(readonly message: Hl7Message) {}
@@ -235,7 +274,7 @@ export class Hl7View {
 
   // Mappers read several components of one repetition, some several times (identifier types,
   // name and address choices): each repetition is split once and each component decoded once.
-  private readonly parsed = new Map<string, { raw: string[]; decoded: Array<string[] | undefined> }>();
+  private readonly parsed = new Map<string, { raw: string[]; decoded: Array<readonly string[] | undefined> }>();
 
   /** A decoded component (and sub-component) from one raw repetition. */
   fromRepetition(rep: string, comp: number, sub = 1): string {
@@ -249,7 +288,9 @@ export class Hl7View {
     let subs = parts.decoded[comp - 1];
     if (!subs) {
       const d = this.delimiters;
-      subs = (raw.includes(d.subcomponent) ? raw.split(d.subcomponent) : [raw]).map((x) => unescapeHl7(x, d).trim());
+      if (raw === '') subs = EMPTY_SUBS;
+      else if (!raw.includes(d.subcomponent)) subs = [unescapeHl7(raw, d).trim()];
+      else subs = raw.split(d.subcomponent).map((x) => unescapeHl7(x, d).trim());
       parts.decoded[comp - 1] = subs;
     }
     return subs[sub - 1] ?? '';
@@ -261,8 +302,12 @@ export class Hl7View {
   }
 }
 
+const MONTH_DAYS = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
 function daysInMonth(year: number, month: number): number {
-  return new Date(Date.UTC(year, month, 0)).getUTCDate();
+  // Date.UTC reads years 0–99 as 1900–1999: kept, so that the rare such value reads as before.
+  const y = year >= 0 && year <= 99 ? 1900 + year : year;
+  return month === 2 && ((y % 4 === 0 && y % 100 !== 0) || y % 400 === 0) ? 29 : MONTH_DAYS[month - 1]!;
 }
 
 function pad(n: number, w = 2): string {
@@ -291,6 +336,39 @@ export interface Hl7Time {
  * writes UTC). Impossible values (2023-02-30, 25:00) give undefined.
  */
 export function hl7Time(value: string): Hl7Time | undefined {
+  // Every message carries a few times, most of them seen before (MSH-7 and EVN-2, a stay's PV1-44
+  // in each of its events, read twice per message): parsed once, kept (frozen, as callers share them).
+  const known = timeCache.get(value);
+  if (known !== undefined) return known ?? undefined;
+  const t = parseHl7Time(value);
+  if (timeCache.size >= TIME_CACHE_SIZE) timeCache.clear();
+  timeCache.set(value, t ? Object.freeze(t) : null);
+  return t;
+}
+
+const TIME_CACHE_SIZE = 20_000;
+const timeCache = new Map<string, Hl7Time | null>();
+
+const isDigitCode = (c: number): boolean => c >= 48 && c <= 57;
+
+function parseHl7Time(value: string): Hl7Time | undefined {
+  // The common form, YYYYMMDDHHMM[SS] with no offset, without the regex and Date (same result).
+  const n = value.length;
+  if ((n === 12 || n === 14) && isDigitCode(value.charCodeAt(0)) && value.charCodeAt(0) !== 48) {
+    let digits = true;
+    for (let i = 1; i < n && digits; i++) digits = isDigitCode(value.charCodeAt(i));
+    if (digits) {
+      const y = Number(value.slice(0, 4));
+      const mo = Number(value.slice(4, 6));
+      const d = Number(value.slice(6, 8));
+      const h = Number(value.slice(8, 10));
+      const mi = Number(value.slice(10, 12));
+      const s = n === 14 ? Number(value.slice(12, 14)) : 0;
+      if (mo < 1 || mo > 12 || d < 1 || d > daysInMonth(y, mo) || h > 23 || mi > 59 || s > 59) return undefined;
+      const instant = `${value.slice(0, 4)}-${value.slice(4, 6)}-${value.slice(6, 8)}T${value.slice(8, 10)}:${value.slice(10, 12)}:${n === 14 ? value.slice(12, 14) : '00'}Z`;
+      return { dateTime: instant, instant };
+    }
+  }
   const m = /^(\d{4})(\d{2})?(\d{2})?(\d{2})?(\d{2})?(\d{2})?(?:\.(\d{1,4}))?(?:([+-])(\d{2})(\d{2}))?$/.exec(value.trim());
   if (!m) return undefined;
   const y = Number(m[1]);

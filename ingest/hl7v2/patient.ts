@@ -6,6 +6,7 @@ import type { HumanName, Identifier, Patient } from '@medplum/fhirtypes';
 import { CONFIDENTIALITY_SYSTEM, type Sex, type SourceIdentity } from '../model.ts';
 import { hl7Date, hl7Time, type Hl7Segment, type Hl7View } from './hl7-text.ts';
 import { fail, sourceIdentifierSystem, xcnDisplay } from './mapping.ts';
+import { sharedValue } from '../prepare.ts';
 
 export const NHS_NUMBER_SYSTEM = 'https://fhir.nhs.uk/Id/nhs-number';
 export const ODS_SYSTEM = 'https://fhir.nhs.uk/Id/ods-organization-code';
@@ -72,6 +73,24 @@ function preferred(v: Hl7View, reps: string[], typeComp: number, types: string[]
  * date. A value outside a user-defined table (sex) is left out.
  */
 export function mapPatient(v: Hl7View, system: string, pid: Hl7Segment, pd1: Hl7Segment | undefined, version: number): PatientParts {
+  // Every event restates the patient's PID (and PD1), most of them as sent before: the same text
+  // maps to the same parts, so they are mapped once and shared (frozen: no caller may change them,
+  // and the writer's serialisation of the shared Patient is kept with it, ingest/prepare.ts).
+  if (pid.text === undefined || (pd1 && pd1.text === undefined)) return mapPatientFresh(v, system, pid, pd1, version);
+  const d = v.delimiters;
+  const key = `${system}\u0000${version}\u0000${d.field}${d.component}${d.repetition}${d.escape}${d.subcomponent}\u0000${pid.text}\u0000${pd1?.text ?? ''}`;
+  const known = patientCache.get(key);
+  if (known) return known;
+  const parts = sharedValue(mapPatientFresh(v, system, pid, pd1, version)); // throws (not kept) for a content error
+  if (patientCache.size >= PATIENT_CACHE_SIZE) patientCache.clear();
+  patientCache.set(key, parts);
+  return parts;
+}
+
+const PATIENT_CACHE_SIZE = 10_000;
+const patientCache = new Map<string, PatientParts>();
+
+function mapPatientFresh(v: Hl7View, system: string, pid: Hl7Segment, pd1: Hl7Segment | undefined, version: number): PatientParts {
   // PID-2 (external id) and PID-4 (alternate id) were where some v2.3 senders put the hospital number.
   const mrn =
     pickHospitalNumber(v, pid, 3) ??

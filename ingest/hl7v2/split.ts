@@ -87,6 +87,23 @@ export async function* splitHl7Stream(input: AsyncIterable<Buffer | Uint8Array |
   for await (const raw of input) {
     const chunk = typeof raw === 'string' ? Buffer.from(raw, 'utf8') : Buffer.isBuffer(raw) ? raw : Buffer.from(raw);
     let from = 0;
+    // Inside a line only the next line end matters: found with indexOf (native) rather than byte by byte.
+    let nextCr = -2;
+    let nextLf = -2;
+    let nextVt = -2;
+    let nextFs = -2;
+    const nextBreak = (at: number): number => {
+      if (nextCr !== -1 && nextCr < at) nextCr = chunk.indexOf(CR, at);
+      if (nextLf !== -1 && nextLf < at) nextLf = chunk.indexOf(LF, at);
+      if (nextVt !== -1 && nextVt < at) nextVt = chunk.indexOf(VT, at);
+      if (nextFs !== -1 && nextFs < at) nextFs = chunk.indexOf(FS, at);
+      let j = chunk.length;
+      if (nextCr >= 0 && nextCr < j) j = nextCr;
+      if (nextLf >= 0 && nextLf < j) j = nextLf;
+      if (nextVt >= 0 && nextVt < j) j = nextVt;
+      if (nextFs >= 0 && nextFs < j) j = nextFs;
+      return j;
+    };
     for (let i = 0; i < chunk.length; i++, streamPos++) {
       const b = chunk[i];
       if (matched === 3) {
@@ -116,6 +133,10 @@ export async function* splitHl7Stream(input: AsyncIterable<Buffer | Uint8Array |
       }
       matched = 0;
       lineStart = false;
+      // The rest of this line cannot start a message: go to the byte before its end.
+      const j = nextBreak(i + 1);
+      streamPos += j - 1 - i;
+      i = j - 1;
     }
     append(chunk.subarray(from));
   }
@@ -139,6 +160,25 @@ export function declaredCharset(bytes: Buffer): string {
   const lf = start < 0 ? -1 : bytes.indexOf(0x0a, start);
   const ends = [cr, lf].filter((x) => x >= 0);
   const end = Math.min(2048, ends.length ? Math.min(...ends) : bytes.length);
+  if (start === 0 && end > 5) {
+    // A message piece starts with its MSH (splitHl7Stream): MSH-18 found by counting separators
+    // in the bytes (the same field as the split below; latin1 is one character a byte).
+    const sep = bytes[3]!;
+    let count = 1; // the separator at byte 3 (MSH-1) ends the segment name
+    let at = -1;
+    for (let i = 4; i < end; i++) {
+      if (bytes[i] !== sep) continue;
+      if (++count === 17) {
+        at = i + 1;
+        break;
+      }
+    }
+    if (at < 0) return '';
+    let stop = bytes.indexOf(sep, at);
+    if (stop < 0 || stop > end) stop = end;
+    const field = bytes.subarray(at, stop).toString('latin1');
+    return field.split(String.fromCharCode(bytes[5]!))[0]!.split(String.fromCharCode(bytes[4]!))[0]!.trim().toUpperCase();
+  }
   const head = bytes.subarray(0, end).toString('latin1');
   const line = head.split(/[\r\n]/).find((l) => l.replace(/^[\s\x0b\x1c\ufeff\u00ef\u00bb\u00bf]+/, '').startsWith('MSH'));
   if (!line) return '';
@@ -176,7 +216,7 @@ export function decodeHl7Bytes(bytes: Buffer): string {
   if (/^8859\/1$|8859-1|LATIN|1252|^ISO IR100$/.test(charset)) {
     text = decodeWindows1252(bytes);
   } else {
-    const other = otherDecoder(charset);
+    const other = charset === '' ? undefined : otherDecoder(charset);
     if (other) text = other.decode(bytes);
     else text = isUtf8(bytes) ? bytes.toString('utf8') : decodeWindows1252(bytes);
   }

@@ -9,7 +9,7 @@
  */
 import type { AcceptedItem, IngestItem, ReadContext, RejectedItem } from '../model.ts';
 import { sha256Hex } from '../prepare.ts';
-import { Hl7View, hl7Time, normaliseSegments, readHl7, type Hl7Segment } from './hl7-text.ts';
+import { Hl7View, hl7Time, normaliseSegments, readHl7Lines, segmentLines, type Hl7Segment } from './hl7-text.ts';
 import { mapAdt, type Mapped } from './adt.ts';
 import { mapClinicalSegments } from './clinical.ts';
 import { ContentError, fail, patientGroups, type MapContext } from './mapping.ts';
@@ -72,7 +72,9 @@ export function reusedIdKey(messageId: string, contentHash: string): string {
  */
 export function parseHl7Message(text: string, origin: string, context?: ReadContext, messageKey?: string): IngestItem {
   const raw = text;
-  const read = readHl7(text);
+  // Split once: the lines are read, and hashed joined by CR (hl7ContentHash).
+  const lines = segmentLines(text);
+  const read = readHl7Lines(lines);
   if (!read.ok) return { kind: 'rejected', format: 'hl7v2', reason: read.reason, raw, origin };
   const v = new Hl7View(read.message);
   const msh = v.segment('MSH')!;
@@ -102,7 +104,7 @@ export function parseHl7Message(text: string, origin: string, context?: ReadCont
     }
     if (!messageId) fail('MSH-10 message control id is empty (every message needs its own id, echoed in the acknowledgement)');
     if (!type) fail('MSH-9 message type is empty (expected e.g. ADT^A01 or ORU^R01)');
-    const contentHash = hl7ContentHash(text);
+    const contentHash = sha256Hex(lines.join('\r')); // hl7ContentHash(text), from the lines already split
     // A message Bevan does not use needs no sender to be acknowledged: one that names none is
     // logged under `hl7:unknown` rather than quarantined for a fix nobody needs.
     if (!used) return { kind: 'ignored', format: 'hl7v2', sourceSystem: sourceSystem ?? UNKNOWN_SENDER, messageId, contentHash, event, origin, raw };
