@@ -5,7 +5,7 @@
  * database whose tables have the same primary keys and indexes (the same migrations), and print
  * one table: Bevan's rate beside the rate COPY reaches on the same machine at the same moment.
  * Last, the whole feed is replayed (nothing new): it must write nothing.
- *   node --import tsx bench/ingest-ceiling.ts [--people 3000] [--seed 7] [--db postgres|pglite]
+ *   node --import tsx bench/ingest-ceiling.ts [--people 3000] [--seed 7] [--db postgres|pglite] [--feeds fhir,hl7,csv]
  * PostgreSQL: BEVAN_TEST_DATABASE_URL (or BEVAN_BENCH_DATABASE_URL, DATABASE_URL), default
  * postgres://postgres@127.0.0.1:5432/test, a new schema per run (dropped after).
  * CPU: node CPU-s is this process (all threads: the parsing thread and, on PGlite, the database
@@ -27,6 +27,8 @@ const people = Number(arg('people', '3000'));
 const seed = Number(arg('seed', '7'));
 const kind = arg('db', 'postgres') as 'postgres' | 'pglite';
 if (kind !== 'postgres' && kind !== 'pglite') throw new Error('--db is postgres or pglite');
+/** Which feeds to run (comma-separated: fhir, hl7, csv); all by default. */
+const only = new Set(arg('feeds', 'fhir,hl7,csv').split(',').map((x) => x.trim().toLowerCase()));
 
 // ---------------------------------------------------------------- measuring
 
@@ -87,10 +89,10 @@ const filesIn = (sub: string, ext: string) =>
         .map((f) => join(dir, sub, f))
     : [];
 const feeds = [
-  { label: 'FHIR', unit: 'resources', files: filesIn('gp', '.ndjson') },
-  { label: 'HL7 v2', unit: 'messages', files: [...filesIn('hospital', '.hl7'), ...filesIn('mentalhealth', '.hl7')] },
-  { label: 'CSV', unit: 'rows', files: [...filesIn('community', '.csv'), ...filesIn('socialcare', '.csv'), ...filesIn('mentalhealth', '.csv')] },
-] as const;
+  { key: 'fhir', label: 'FHIR', unit: 'resources', files: filesIn('gp', '.ndjson') },
+  { key: 'hl7', label: 'HL7 v2', unit: 'messages', files: [...filesIn('hospital', '.hl7'), ...filesIn('mentalhealth', '.hl7')] },
+  { key: 'csv', label: 'CSV', unit: 'rows', files: [...filesIn('community', '.csv'), ...filesIn('socialcare', '.csv'), ...filesIn('mentalhealth', '.csv')] },
+].filter((f) => only.has(f.key));
 
 // ---------------------------------------------------------------- the ceiling: COPY of the same rows
 
