@@ -5,14 +5,16 @@
  * PostgreSQL text can); callers check that before (ingest/prepare.ts).
  */
 
-const SPECIAL = /[\\\n\r\t]/;
 const SPECIALS = /[\\\n\r\t]/g;
 const ESCAPES: Record<string, string> = { '\\': '\\\\', '\n': '\\n', '\r': '\\r', '\t': '\\t' };
 
 /** One field of a COPY text line: null as `\N`, special characters escaped. */
 export function copyField(value: string | null | undefined): string {
   if (value === null || value === undefined) return '\\N';
-  return SPECIAL.test(value) ? value.replace(SPECIALS, (c) => ESCAPES[c]!) : value;
+  // includes() is a native scan, several times faster than a regular expression over a long
+  // JSON text; most fields hold none of the four.
+  if (!value.includes('\\') && !value.includes('\n') && !value.includes('\r') && !value.includes('\t')) return value;
+  return value.replace(SPECIALS, (c) => ESCAPES[c]!);
 }
 
 /** One COPY text line (with its newline) of the given fields. */

@@ -388,7 +388,15 @@ const RESOURCE_COLUMNS = ['source_system', 'resource_type', 'source_id', 'person
  * 0029) computed here as shard_key_of computes it, since COPY cannot call a function.
  */
 async function copyResources(tx: Queryable, rows: readonly ResourceRow[]): Promise<number> {
-  const lines = rows.map((x) => copyLine([x.system, x.type, x.id, x.person, x.subject, x.time, x.hash, x.json, shardKeyOf(x.system, x.subject ?? `${x.type}/${x.id}`)]));
+  // A person's resources share their subject's key: one md5 per subject, not per row.
+  const keys = new Map<string, string>();
+  const shardKey = (system: string, of: string): string => {
+    const k = `${system}\u0000${of}`;
+    let v = keys.get(k);
+    if (v === undefined) keys.set(k, (v = shardKeyOf(system, of)));
+    return v;
+  };
+  const lines = rows.map((x) => copyLine([x.system, x.type, x.id, x.person, x.subject, x.time, x.hash, x.json, x.subject !== null ? shardKey(x.system, x.subject) : shardKeyOf(x.system, `${x.type}/${x.id}`)]));
   return tx.copyFrom!('resource', RESOURCE_COLUMNS, lines);
 }
 
