@@ -133,7 +133,8 @@ await probe.connect();
 try {
   const feeds = [
     { name: 'FHIR (GP)', unit: 'resources', files: filesIn('gp', '.ndjson') },
-    { name: 'HL7 v2', unit: 'messages', files: [...filesIn('hospital', '.hl7'), ...filesIn('mentalhealth', '.hl7')] },
+    // The hospital's live messages (hospital/mllp, sent over MLLP by `bevan demo`) are HL7 v2 files too.
+    { name: 'HL7 v2', unit: 'messages', files: [...filesIn('hospital', '.hl7'), ...filesIn('hospital/mllp', '.hl7'), ...filesIn('mentalhealth', '.hl7')] },
     { name: 'CSV', unit: 'rows', files: [...filesIn('community', '.csv'), ...filesIn('socialcare', '.csv'), ...filesIn('mentalhealth', '.csv')] },
   ];
   // The schema first, untimed (every command migrates on start; the first would pay for it).
@@ -156,7 +157,7 @@ const rate = (p: Phase): string => {
 const load = phases.filter((p) => p.name !== 'generate' && p.name !== 'replay (all)');
 const total = load.reduce((a, p) => a + p.seconds, 0);
 console.log(`\nborough · ${people} people (seed ${seed}) · ${out} · load average at start ${load1.toFixed(2)}, at end ${loadavg()[0]!.toFixed(2)}`);
-console.log(`generator summary: ${JSON.stringify(summary)}`);
+console.log(`generator counts: ${JSON.stringify(summary.counts)}`);
 const head = ['phase', 'seconds', 'items (rate)', 'node CPU-s', 'server CPU-s', 'peak RSS MiB'];
 const rows = phases.map((p) => [p.name, p.seconds.toFixed(1), rate(p), p.cpu.toFixed(1), p.serverCpu === null ? '' : p.serverCpu.toFixed(1), String(Math.round(p.maxRssMiB))]);
 rows.push(['feeds + matcher', total.toFixed(1), '', load.reduce((a, p) => a + p.cpu, 0).toFixed(1), load.reduce((a, p) => a + (p.serverCpu ?? 0), 0).toFixed(1), String(Math.round(Math.max(...load.map((p) => p.maxRssMiB))))]);
