@@ -2,6 +2,7 @@ import { chmodSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, wri
 import { join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import type { Database, Queryable, QueryResult } from './database.ts';
+import { copyTarget } from './copy.ts';
 
 /** Embedded PostgreSQL (PGlite, PostgreSQL 18 in WebAssembly) kept in a data folder. */
 export async function openPglite(dataDir: string | null): Promise<Database> {
@@ -26,6 +27,11 @@ export async function openPglite(dataDir: string | null): Promise<Database> {
     },
     async exec(sql: string) {
       await q.exec(sql);
+    },
+    async copyFrom(table: string, columns: readonly string[], lines: readonly string[]) {
+      // PGlite reads COPY data from a Blob given with the statement, named /dev/blob.
+      const r = await q.query(`COPY ${copyTarget(table, columns)} FROM '/dev/blob'`, [], { blob: new Blob(lines as string[]) });
+      return r.affectedRows ?? 0;
     },
   });
   const base = wrap(pg);

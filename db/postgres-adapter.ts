@@ -1,6 +1,7 @@
 import pg from 'pg';
 import type { Database, Queryable, QueryResult } from './database.ts';
 import { DatabaseUnavailableError, isUnavailable } from './database.ts';
+import { copyTarget } from './copy.ts';
 
 // Keep DATE and TIMESTAMP values as text: clinical dates are calendar dates, not instants,
 // and PGlite returns the same strings, so both adapters give identical rows.
@@ -75,6 +76,20 @@ export async function openPostgres(url: string, opts: PostgresOptions = {}): Pro
         throw isUnavailable(err) ? new DatabaseUnavailableError(String((err as Error).message), err) : err;
       }
     },
+    async copyFrom(table: string, columns: readonly string[], lines: readonly string[]) {
+      const sql = `COPY ${copyTarget(table, columns)} FROM STDIN`;
+      try {
+        if (!(c instanceof pg.Pool)) return await copyIn(c, sql, lines);
+        const client = await c.connect();
+        try {
+          return await copyIn(client, sql, lines);
+        } finally {
+          client.release();
+        }
+      } catch (err) {
+        throw isUnavailable(err) ? new DatabaseUnavailableError(String((err as Error).message), err) : err;
+      }
+    },
   });
   const base = wrap(pool);
   return {
@@ -121,4 +136,50 @@ export async function openPostgres(url: string, opts: PostgresOptions = {}): Pro
 
 function redact(url: string): string {
   return url.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@');
+}
+
+/** Lines sent per CopyData message: a few hundred kilobytes, so no single buffer is large. */
+const COPY_CHUNK_CHARS = 256 * 1024;
+
+/**
+ * `COPY … FROM STDIN` on one client: the COPY sub-protocol through pg's Submittable interface
+ * (the calls pg-copy-streams makes), written here rather than adding that package for one
+ * statement that sends text already in memory. Resolves with the rows loaded; rejects with the
+ * server's error (the transaction is then aborted, as for any failed statement).
+ */
+function copyIn(client: pg.ClientBase, sql: string, lines: readonly string[]): Promise<number> {
+  return new Promise((resolve, reject) => {
+    let rows = 0;
+    let failed = false;
+    type Connection = { query(text: string): void; sendCopyFromChunk(b: Buffer): void; endCopyFrom(): void };
+    const submittable = {
+      submit(connection: Connection) {
+        connection.query(sql);
+      },
+      handleCopyInResponse(connection: Connection) {
+        let chunk = '';
+        for (const line of lines) {
+          chunk += line;
+          if (chunk.length >= COPY_CHUNK_CHARS) {
+            connection.sendCopyFromChunk(Buffer.from(chunk, 'utf8'));
+            chunk = '';
+          }
+        }
+        if (chunk) connection.sendCopyFromChunk(Buffer.from(chunk, 'utf8'));
+        connection.endCopyFrom();
+      },
+      handleCommandComplete(msg: { text?: string }) {
+        const m = /^COPY (\d+)/.exec(msg.text ?? '');
+        if (m) rows = Number(m[1]);
+      },
+      handleReadyForQuery() {
+        if (!failed) resolve(rows);
+      },
+      handleError(err: Error) {
+        failed = true;
+        reject(err);
+      },
+    };
+    (client as unknown as { query(s: unknown): void }).query(submittable);
+  });
 }

@@ -5,7 +5,8 @@
  * again (nothing half-written) and lets the MLLP listener answer AA only after COMMIT.
  *
  * Writes are multi-row (`unnest` of arrays), one statement per table per batch: per-row INSERTs
- * reach only a few thousand rows per second.
+ * reach only a few thousand rows per second. Resources not stored yet go in with COPY
+ * (Queryable.copyFrom), which costs the server about a third less per row than the upsert.
  *
  * One bad item never fails its batch: an item the database cannot store is caught before it is
  * sent (prepare.ts), and if the database still refuses a batch for its content, the batch is
@@ -23,6 +24,8 @@ import { addFeedCounts, countDeltas } from './feed-counts.ts';
 import { DIRECTIVE_TYPES, recordFeedDirectives, type DirectiveMessage } from '../access/feed-directive-service.ts';
 import { layoutOf } from '../db/layout.ts';
 import { parseHl7Message, reusedIdKey } from './hl7v2/to-item.ts';
+import { copyLine } from '../db/copy.ts';
+import { shardKeyOf } from '../db/shard-key.ts';
 
 /** What happened to one item of a batch. */
 export type ItemOutcome = 'committed' | 'duplicate' | 'quarantined' | 'conflict' | 'ignored';
@@ -70,8 +73,6 @@ interface ResourceRow {
   time: string | null;
   hash: string;
   json: string;
-  /** From a format whose messages restate what was sent before (HL7 v2): checked against the stored hash first. */
-  restates: boolean;
 }
 
 /**
@@ -340,31 +341,38 @@ async function writeInTransaction(tx: Queryable, items: readonly IngestItem[], l
       const prev = byKey.get(key);
       const time = sourceTime ?? null;
       if (prev && prev.time && time && time < prev.time) continue;
-      byKey.set(key, { system: item.sourceSystem, type: resource.resourceType, id, person: personal ? person : null, subject: personal ? subject : null, time, hash: preparedHash ?? sha256Hex(json), json, restates: item.format === 'hl7v2' });
+      byKey.set(key, { system: item.sourceSystem, type: resource.resourceType, id, person: personal ? person : null, subject: personal ? subject : null, time, hash: preparedHash ?? sha256Hex(json), json });
     }
   }
-  // HL7 v2 restates: every event carries the Patient (and A02, A03, A08 the Encounter again), so
-  // most of those rows are already stored as sent. Equal content hash → the upsert would change
-  // nothing (its WHERE), so such rows are not sent at all: no JSON shipped, parsed or locked.
-  const restated = [...byKey].filter(([, r]) => r.restates);
-  if (restated.length) {
+  // Rows stored as sent are not sent at all: HL7 v2 restates (every event carries the Patient,
+  // and A02, A03, A08 the Encounter again), and a GP's next extract repeats most of the record.
+  // Equal content hash → the upsert would change nothing (its WHERE): no JSON shipped, parsed or
+  // locked. What is not stored yet is loaded with COPY (a third cheaper for the server than the
+  // upsert, docs/ingest-performance.md); what is stored with other content goes through the upsert.
+  if (byKey.size) {
+    const keys = [...byKey.values()];
     const r = await tx.query<{ source_system: string; resource_type: string; source_id: string; content_hash: string }>(
       `SELECT r.source_system, r.resource_type, r.source_id, r.content_hash FROM resource r
          JOIN unnest($1::text[], $2::text[], $3::text[]) AS k(sys, typ, id) ON r.source_system = k.sys AND r.resource_type = k.typ AND r.source_id = k.id`,
-      [restated.map(([, x]) => x.system), restated.map(([, x]) => x.type), restated.map(([, x]) => x.id)],
+      [keys.map((x) => x.system), keys.map((x) => x.type), keys.map((x) => x.id)],
     );
+    const stored = new Set<string>();
     for (const row of r.rows) {
       const key = `${row.source_system}\u0000${row.resource_type}\u0000${row.source_id}`;
       if (byKey.get(key)?.hash === row.content_hash) byKey.delete(key);
+      else stored.add(key);
     }
-  }
-  if (byKey.size) {
-    const sorted = [...byKey.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1)).map((e) => e[1]);
+    const sorted = [...byKey.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1));
+    const copy = tx.copyFrom ? sorted.filter(([key]) => !stored.has(key)).map((e) => e[1]) : [];
+    const upsert = copy.length ? sorted.filter(([key]) => stored.has(key)).map((e) => e[1]) : sorted.map((e) => e[1]);
+    // A new key that another writer stores meanwhile fails the COPY (23505): the batch is retried
+    // whole (writeWithRetries) and then finds it stored.
+    if (copy.length) result.resources += await copyResources(tx, copy);
     // A jsonb value is at most 256 MiB: very large resources go in several statements (in key order).
-    for (let start = 0; start < sorted.length; ) {
+    for (let start = 0; start < upsert.length; ) {
       let end = start;
-      for (let chars = 0; end < sorted.length && (end === start || chars + sorted[end]!.json.length < MAX_STATEMENT_JSON); end++) chars += sorted[end]!.json.length;
-      result.resources += await insertResources(tx, sorted.slice(start, end), layout);
+      for (let chars = 0; end < upsert.length && (end === start || chars + upsert[end]!.json.length < MAX_STATEMENT_JSON); end++) chars += upsert[end]!.json.length;
+      result.resources += await insertResources(tx, upsert.slice(start, end), layout);
       start = end;
     }
   }
@@ -405,6 +413,26 @@ async function writeInTransaction(tx: Queryable, items: readonly IngestItem[], l
     else result.quarantined++;
   }
   return { ...result, outcomes };
+}
+
+const RESOURCE_COLUMNS = ['source_system', 'resource_type', 'source_id', 'person_id', 'subject_id', 'source_time', 'content_hash', 'content', 'shard_key'] as const;
+
+/**
+ * Loads resource rows that are not stored yet (sorted by key) with COPY; returns the rows loaded.
+ * Each row as the upsert would insert it: version 1, received now, and its shard key (migration
+ * 0029) computed here as shard_key_of computes it, since COPY cannot call a function.
+ */
+async function copyResources(tx: Queryable, rows: readonly ResourceRow[]): Promise<number> {
+  // A person's resources share their subject's key: one md5 per subject, not per row.
+  const keys = new Map<string, string>();
+  const shardKey = (system: string, of: string): string => {
+    const k = `${system}\u0000${of}`;
+    let v = keys.get(k);
+    if (v === undefined) keys.set(k, (v = shardKeyOf(system, of)));
+    return v;
+  };
+  const lines = rows.map((x) => copyLine([x.system, x.type, x.id, x.person, x.subject, x.time, x.hash, x.json, x.subject !== null ? shardKey(x.system, x.subject) : shardKeyOf(x.system, `${x.type}/${x.id}`)]));
+  return tx.copyFrom!('resource', RESOURCE_COLUMNS, lines);
 }
 
 /** Upserts resource rows (already sorted by key); returns the rows inserted or changed. */

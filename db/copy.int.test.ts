@@ -1,0 +1,56 @@
+/**
+ * COPY through the database port (Queryable.copyFrom, db/copy.ts) on both adapters: text with
+ * every character COPY escapes comes back as sent, null stays null, in a transaction and outside
+ * one; a rolled-back COPY leaves nothing; and the shard key computed for COPY (db/shard-key.ts)
+ * equals the SQL function's (migration 0029), multi-byte characters included.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { testDatabases } from '../test/databases.ts';
+import { copyLine } from './copy.ts';
+import { shardKeyOf } from './shard-key.ts';
+
+const AWKWARD = ['plain', 'tab\there', 'new\nline', 'cr\rreturn', 'back\\slash \\N \\\\', '{"a":"q\\"uote\\n"}', 'ünïcödé 😀 ☃', '\\', ''];
+
+for (const target of await testDatabases()) {
+  test(`COPY through the port on ${target.name}`, async (t) => {
+    const db = await target.open();
+    t.after(() => db.drop());
+    await db.exec('CREATE TABLE copy_probe (n integer PRIMARY KEY, t text, j jsonb)');
+    assert.ok(db.copyFrom, 'the adapter offers copyFrom');
+
+    await t.test('awkward text and JSON come back as sent; null stays null', async () => {
+      const lines = AWKWARD.map((s, n) => copyLine([String(n), s, JSON.stringify({ s })]));
+      lines.push(copyLine(['99', null, null]));
+      const loaded = await db.transaction((tx) => tx.copyFrom!('copy_probe', ['n', 't', 'j'], lines));
+      assert.equal(loaded, AWKWARD.length + 1);
+      const r = await db.query<{ n: number; t: string | null; j: { s: string } | null }>('SELECT n, t, j FROM copy_probe ORDER BY n');
+      assert.deepEqual(
+        r.rows.map((x) => [x.t, x.j?.s ?? null]),
+        [...AWKWARD.map((s) => [s, s]), [null, null]],
+      );
+    });
+
+    await t.test('outside a transaction too; a failed COPY in a rolled-back transaction leaves nothing', async () => {
+      assert.equal(await db.copyFrom!('copy_probe', ['n', 't'], [copyLine(['100', 'x'])]), 1);
+      await assert.rejects(db.transaction(async (tx) => {
+        await tx.copyFrom!('copy_probe', ['n', 't'], [copyLine(['101', 'y'])]);
+        await tx.copyFrom!('copy_probe', ['n', 't'], [copyLine(['101', 'again'])]); // duplicate key
+      }), (err: { code?: string }) => err.code === '23505');
+      const r = await db.query<{ n: number }>('SELECT n FROM copy_probe WHERE n >= 100 ORDER BY n');
+      assert.deepEqual(r.rows.map((x) => x.n), [100]);
+      // The connection is usable afterwards.
+      assert.equal((await db.query<{ one: number }>('SELECT 1 AS one')).rows[0]!.one, 1);
+    });
+
+    await t.test('names that are not plain identifiers are refused before the database', async () => {
+      await assert.rejects(db.copyFrom!('copy_probe; DROP TABLE x', ['n'], []), /not a plain SQL identifier/);
+    });
+
+    await t.test('shardKeyOf equals shard_key_of', async () => {
+      const pairs = [['gp:P91001', 'a1b2'], ['hl7:RM3', 'MRN 1'], ['söurce', 'ïd'], ['𝔰𝔶𝔰', '😀/x'], ['', ''], ['x', 'Organization/o1']];
+      const r = await db.query<{ k: string }>('SELECT shard_key_of(s, i)::text AS k FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS u(s, i, n) ORDER BY n', [pairs.map((p) => p[0]), pairs.map((p) => p[1])]);
+      assert.deepEqual(r.rows.map((x) => x.k), pairs.map(([s, i]) => shardKeyOf(s!, i!)));
+    });
+  });
+}
