@@ -117,13 +117,23 @@ function pgStoreTx(tx: Queryable, policy: Policy, oneTrip: boolean): FhirStoreTx
       async cursor<R>(sql: string, params: readonly unknown[], batch: number, sink: (rows: R[]) => Promise<boolean>) {
         // A server-side cursor inside the repository's transaction: rows arrive a batch at a time.
         await tx.query(`DECLARE view_scan NO SCROLL CURSOR FOR ${sql}`, params);
+        // The next batch is asked for before this one is handed on, so the database works on it while
+        // Bevan writes this one (a server's backend and this process run at the same time).
+        const size = Math.max(1, Math.floor(batch));
+        const fetch = () => {
+          const p = tx.query<R>(`FETCH ${size} FROM view_scan`);
+          p.catch(() => undefined);
+          return p;
+        };
+        let pending: Promise<{ rows: R[] }> | null = fetch();
         try {
-          for (;;) {
-            const r = await tx.query<R>(`FETCH ${Math.max(1, Math.floor(batch))} FROM view_scan`);
+          while (pending) {
+            const r: { rows: R[] } = await pending;
+            pending = r.rows.length === size ? fetch() : null;
             if (!r.rows.length || !(await sink(r.rows))) break;
-            if (r.rows.length < batch) break;
           }
         } finally {
+          if (pending) await pending.catch(() => undefined);
           await tx.query('CLOSE view_scan').catch(() => undefined);
         }
       },

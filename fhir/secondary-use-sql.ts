@@ -80,17 +80,23 @@ export async function scanForSecondaryUseSql(tx: FhirStoreTx, port: SqlScanPort,
   if (needs.has('fid')) cols.push('fhir_logical_id(r.source_system, r.resource_type, r.source_id) AS fid');
   cols.push('r.source_system', 'r.person_id::text AS person_id', 'r.subject_id');
   if (needs.has('pcode')) cols.push(`${nationalCodeSql('r.content', 'r.source_system', defaultReferenceData(), bind)} AS pcode`);
+  let lateral = '';
   const exact = withheldPath ? `jsonb_path_exists(r.content, ${bind(withheldPath)}::jsonpath, '{}', true)` : 'false';
   if (firstTest && withheldPath) {
     // The codes of the resource, once; the exact path only where one could be on a list.
+    // (A function in FROM, computed once per resource: a scalar subquery would be a plan started for every row.)
     const codes = `jsonb_path_query_array(r.content, 'strict $.**.code', '{}', true)`;
-    const heads = firstTest.heads.length ? ` OR EXISTS (SELECT 1 FROM jsonb_array_elements(c.codes) x(v) WHERE jsonb_typeof(x.v) = 'string' AND left(x.v #>> '{}', ${firstTest.headLength}) = ANY(${bind(firstTest.heads)}::text[]))` : '';
-    cols.push(`(SELECT (c.codes ?| ${bind(firstTest.codes)}::text[]${heads}) AND ${exact} FROM (SELECT ${codes} AS codes) c) AS withheld`);
+    // A code string starting with a head is, in the array's JSON text, a quote and the head: one regular
+    // expression over that short text (compiled once) instead of a test per element. It may also match
+    // elsewhere (an object's text, an escaped quote), which only sends the resource to the exact path.
+    const heads = firstTest.heads.length ? ` OR c.codes::text ~ ${bind(`"(?:${firstTest.heads.map(regexLiteral).join('|')})`)}::text` : '';
+    cols.push(`((c.codes ?| ${bind(firstTest.codes)}::text[]${heads}) AND ${exact}) AS withheld`);
+    lateral = ` CROSS JOIN LATERAL ${codes} c(codes)`;
   } else cols.push(`${exact} AS withheld`);
   const type = bind(req.resourceType);
   const ex = bind(excluded.map((e) => e.id));
   const since = req.since ? ` AND r.received_at > ${bind(req.since)}::timestamptz` : '';
-  const src = `SELECT ${cols.join(', ')} FROM resource r JOIN person p ON p.person_id = r.person_id AND p.status = 'active'
+  const src = `SELECT ${cols.join(', ')} FROM resource r JOIN person p ON p.person_id = r.person_id AND p.status = 'active'${lateral}
      WHERE r.resource_type = ${type}${since} AND NOT EXISTS (SELECT 1 FROM unnest(${ex}::uuid[]) e(id) WHERE e.id = r.person_id) OFFSET 0`;
   const sql = withheldPath
     ? `SELECT v.r FROM (${src}) src CROSS JOIN LATERAL (SELECT q.r FROM (${built.rowsSql}) q WHERE NOT src.withheld UNION ALL SELECT NULL::text WHERE src.withheld) v`
@@ -138,6 +144,11 @@ async function decideCandidates(tx: FhirStoreTx, port: SqlScanPort, principal: P
   }
   void counts;
   return { obligations: base.obligations, excluded };
+}
+
+/** Text matched literally in a PostgreSQL (ARE) regular expression, as it appears in JSON text (quote and backslash escaped, as jsonb prints them). */
+function regexLiteral(text: string): string {
+  return JSON.stringify(text).slice(1, -1).replace(/[\\^$.|?*+()[\]{}]/g, (c) => `\\${c}`);
 }
 
 function sameObligations(a: Obligations, b: Obligations): boolean {

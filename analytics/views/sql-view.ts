@@ -463,13 +463,23 @@ function compile(n: AstNode, focus: Nav, ctx: Ctx): C {
   }
 }
 
-/** An expression using values more than once: each computed once (in a subquery) unless it is a parameter or a column. */
+/**
+ * An expression using values more than once: each computed once (in a subquery) unless it is cheap
+ * to compute again — a parameter, a column, or member steps by jsonb operators from a column. A
+ * subquery in a select list is a plan the executor starts for every row, which costs far more
+ * than reading a member of a jsonb value again.
+ */
 function lets(values: string[], body: (names: string[]) => string): string {
+  if (values.every(cheap)) return `(${body(values)})`;
   const simple = (v: string) => /^(\$\d+(::[a-z]+)?|[a-z0-9_]+\.[a-z0-9_]+)$/.test(v);
-  if (values.every(simple)) return `(${body(values)})`;
   const names = values.map((v, i) => (simple(v) ? v : `z.v${i}`));
   const cols = values.map((v, i) => (simple(v) ? null : `${v} AS v${i}`)).filter((x): x is string => x !== null);
   return `(SELECT ${body(names)} FROM (SELECT ${cols.join(', ')}) z)`;
+}
+
+/** A parameter, a column, or member steps by jsonb operators from a column (`NULLIF(src.content -> 'a' -> 'b', 'null'::jsonb)`). */
+function cheap(v: string): boolean {
+  return /^(\$\d+(::[a-z]+)?|[a-z0-9_]+\.[a-z0-9_]+|NULLIF\([a-z0-9_]+\.[a-z0-9_]+( -> '[A-Za-z][A-Za-z0-9]*')*, 'null'::jsonb\))$/.test(v);
 }
 
 function typeOf(c: C): string | null {
@@ -615,9 +625,14 @@ function invoke(n: AstNode, left: C, ctx: Ctx, atRoot: boolean): C {
       if (pseudonymised && type === null) return no('getReferenceKey() without a type: Patient keys are pseudonymised, so name the type');
       const nav = navOf(left);
       if (nav.type !== null && nav.type !== 'Reference') return no('getReferenceKey() is compiled on a Reference');
-      const key = referenceKey('x.ref', type, ctx);
       const patientKey = pseudonymised && type === 'Patient';
-      if (nav.single) return { k: 'val', sql: `(SELECT ${key} FROM (SELECT ${asVal(nav).sql} AS ref) x)`, type: 'id', patientKey };
+      if (nav.single) {
+        const ref = asVal(nav).sql;
+        // Read again where it is needed when that is cheap: no subquery for the executor to start on every row.
+        if (cheap(ref)) return { k: 'val', sql: referenceKey(ref, type, ctx), type: 'id', patientKey };
+        return { k: 'val', sql: `(SELECT ${referenceKey('x.ref', type, ctx)} FROM (SELECT ${ref} AS ref) x)`, type: 'id', patientKey };
+      }
+      const key = referenceKey('x.ref', type, ctx);
       return {
         k: 'arr',
         sql: `COALESCE((SELECT jsonb_agg(k ORDER BY i) FROM (SELECT ${key} AS k, i FROM jsonb_array_elements(${asArr(nav).sql}) WITH ORDINALITY x(ref, i)) y WHERE k IS NOT NULL), '[]'::jsonb)`,
@@ -637,18 +652,24 @@ function invoke(n: AstNode, left: C, ctx: Ctx, atRoot: boolean): C {
  * the target's stable id; pseudonymised, an absolute reference to a Patient is removed.
  */
 function referenceKey(ref: string, type: string | null, ctx: Ctx): string {
-  const text = `(CASE WHEN jsonb_typeof(${ref} -> 'reference') = 'string' THEN ${ref} ->> 'reference' END)`;
-  const want = (t: string) => (type === null ? 'true' : `${t} = ${ctx.bind(type)}::text`);
-  const target = (t: string) => `(SELECT CASE WHEN ${want('m[1]')} THEN to_jsonb(m[2]) END FROM regexp_match(${t}, ${ctx.bind(REFERENCE_TARGET)}::text) m)`;
-  if (ctx.source.kind !== 'store') return target(text);
+  // One CASE, the reference's text read again where needed (cheap jsonb operators; subqueries are
+  // started for every row). `t` is the text once it is known to be a string.
+  const t = `(${ref} ->> 'reference')`;
+  const isText = `jsonb_typeof(${ref} -> 'reference') = 'string'`;
+  const want = (x: string) => (type === null ? 'true' : `${x} = ${ctx.bind(type)}::text`);
+  const target = (x: string) => `(SELECT CASE WHEN ${want('m[1]')} THEN to_jsonb(m[2]) END FROM regexp_match(${x}, ${ctx.bind(REFERENCE_TARGET)}::text) m)`;
+  if (ctx.source.kind !== 'store') return `(CASE WHEN ${isText} THEN ${target(t)} END)`;
   ctx.needs.add('source_system').add('person_id').add('subject_id');
   // A relative reference (`Type/id`, read without a regular expression: they are slow) is presented first — the person, or the target's stable id; an absolute one is kept as sent, but removed, pseudonymised, when it is to a Patient.
-  const absolute = ctx.source.pseudonymised ? `WHEN b.t ~ ${ctx.bind('(^|/)Patient/')}::text THEN NULL ` : '';
-  const personal = `(b.id = src.subject_id OR ${ctx.source.patientKey('b.id')})`;
-  const relative = `b.id <> '' AND strpos(b.id, '/') = 0 AND length(b.type) >= 2 AND ascii(b.type) BETWEEN 65 AND 90 AND translate(b.type, 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz', '') = ''`;
-  return `(SELECT CASE WHEN b.t IS NULL THEN NULL WHEN ${relative} THEN (CASE WHEN NOT (${want('b.type')}) THEN NULL WHEN b.type = 'Patient' AND ${personal} THEN to_jsonb(src.person_id) ELSE to_jsonb(fhir_logical_id(src.source_system, b.type, b.id)) END)
-    ${absolute}ELSE ${target('b.t')} END
-    FROM (SELECT a.t, split_part(a.t, '/', 1) AS type, substr(a.t, strpos(a.t, '/') + 1) AS id FROM (SELECT ${text} AS t) a) b)`;
+  const rtype = `split_part(${t}, '/', 1)`;
+  const id = `substr(${t}, strpos(${t}, '/') + 1)`;
+  const absolute = ctx.source.pseudonymised ? `WHEN ${t} ~ ${ctx.bind('(^|/)Patient/')}::text THEN NULL ` : '';
+  const personal = `(${id} = src.subject_id OR ${ctx.source.patientKey(id)})`;
+  const relative = `${id} <> '' AND strpos(${id}, '/') = 0 AND length(${rtype}) >= 2 AND ascii(${rtype}) BETWEEN 65 AND 90 AND translate(${rtype}, 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz', '') = ''`;
+  // The usual case first, with no string splitting: a reference to the row's own subject, as `Patient/{subject id}`.
+  const own = type === null || type === 'Patient' ? `WHEN ${t} = 'Patient/' || src.subject_id AND src.subject_id <> '' AND strpos(src.subject_id, '/') = 0 AND ${isText} THEN to_jsonb(src.person_id) ` : '';
+  return `(CASE ${own}WHEN NOT COALESCE(${isText}, false) THEN NULL WHEN ${relative} THEN (CASE WHEN NOT (${want(rtype)}) THEN NULL WHEN ${rtype} = 'Patient' AND ${personal} THEN to_jsonb(src.person_id) ELSE to_jsonb(fhir_logical_id(src.source_system, ${rtype}, ${id})) END)
+    ${absolute}ELSE ${target(t)} END)`;
 }
 
 /** A where()/exists() criterion as an SQL/JSON path predicate over `@` (true keeps the item; false and unknown do not, as FHIRPath's empty). */
