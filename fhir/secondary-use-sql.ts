@@ -49,6 +49,18 @@ export interface StoreSource {
   pseudonymised: boolean;
   /** SQL true when the id (SQL text) is one of the person's source Patients in the resource's source system (a reference to it is to the merged Patient). */
   patientKey: (id: string) => string;
+  /** The stable id (SQL text) of the resource of a type and id in a source system (SQL texts): fhir_logical_id's value. */
+  logicalId: (system: string, type: string, id: string) => string;
+}
+
+/**
+ * fhir_logical_id(system, type, id) of migration 0012, written out: the function is not inlined
+ * by the planner (convert_to is only stable), and a SQL function called on every row costs an
+ * executor start each time — about a tenth of a view's time in the database. The same value
+ * (sql-view.int.test.ts compares the two).
+ */
+export function logicalIdSql(system: string, type: string, id: string): string {
+  return `substr(encode(sha256(convert_to(${type} || '|' || length(${system})::text || ':' || ${system} || '|' || ${id}, 'UTF8')), 'hex'), 1, 32)`;
 }
 
 /** Rows fetched from the cursor at a time. */
@@ -65,7 +77,7 @@ export async function scanForSecondaryUseSql(tx: FhirStoreTx, port: SqlScanPort,
     return `$${params.length}`;
   };
   const patientKey = (id: string) => `EXISTS (SELECT 1 FROM source_identity si WHERE si.source_system = src.source_system AND si.source_id = ${id} AND si.person_id = src.person_id::uuid)`;
-  const built = plan.build({ kind: 'store', pseudonymised, patientKey }, bind);
+  const built = plan.build({ kind: 'store', pseudonymised, patientKey, logicalId: logicalIdSql }, bind);
   if (!built) return false;
 
   const people = await decideCandidates(tx, port, kit.principal, kit, counts);
@@ -77,7 +89,7 @@ export async function scanForSecondaryUseSql(tx: FhirStoreTx, port: SqlScanPort,
   // The relation the view's query reads (sql-view.ts): one row per resource the person's permit lets through.
   const needs = built.needs;
   const cols = ['r.content'];
-  if (needs.has('fid')) cols.push('fhir_logical_id(r.source_system, r.resource_type, r.source_id) AS fid');
+  if (needs.has('fid')) cols.push(`${logicalIdSql('r.source_system', 'r.resource_type', 'r.source_id')} AS fid`);
   cols.push('r.source_system', 'r.person_id::text AS person_id', 'r.subject_id');
   if (needs.has('pcode')) cols.push(`${nationalCodeSql('r.content', 'r.source_system', defaultReferenceData(), bind)} AS pcode`);
   let lateral = '';
@@ -86,10 +98,9 @@ export async function scanForSecondaryUseSql(tx: FhirStoreTx, port: SqlScanPort,
     // The codes of the resource, once; the exact path only where one could be on a list.
     // (A function in FROM, computed once per resource: a scalar subquery would be a plan started for every row.)
     const codes = `jsonb_path_query_array(r.content, 'strict $.**.code', '{}', true)`;
-    // A code string starting with a head is, in the array's JSON text, a quote and the head: one regular
-    // expression over that short text (compiled once) instead of a test per element. It may also match
-    // elsewhere (an object's text, an escaped quote), which only sends the resource to the exact path.
-    const heads = firstTest.heads.length ? ` OR c.codes::text ~ ${bind(`"(?:${firstTest.heads.map(regexLiteral).join('|')})`)}::text` : '';
+    // A code string starting with a head: one anchored regular expression (compiled once) over the
+    // strings of the array, in the path engine, instead of a subquery testing each element.
+    const heads = firstTest.heads.length ? ` OR jsonb_path_exists(c.codes, ${bind(`$[*] ? (@ like_regex ${JSON.stringify(`^(${firstTest.heads.map(regexLiteral).join('|')})`)})`)}::jsonpath)` : '';
     cols.push(`((c.codes ?| ${bind(firstTest.codes)}::text[]${heads}) AND ${exact}) AS withheld`);
     lateral = ` CROSS JOIN LATERAL ${codes} c(codes)`;
   } else cols.push(`${exact} AS withheld`);
@@ -146,9 +157,9 @@ async function decideCandidates(tx: FhirStoreTx, port: SqlScanPort, principal: P
   return { obligations: base.obligations, excluded };
 }
 
-/** Text matched literally in a PostgreSQL (ARE) regular expression, as it appears in JSON text (quote and backslash escaped, as jsonb prints them). */
+/** Text matched literally in a PostgreSQL (ARE) regular expression. */
 function regexLiteral(text: string): string {
-  return JSON.stringify(text).slice(1, -1).replace(/[\\^$.|?*+()[\]{}]/g, (c) => `\\${c}`);
+  return text.replace(/[\\^$.|?*+()[\]{}]/g, (c) => `\\${c}`);
 }
 
 function sameObligations(a: Obligations, b: Obligations): boolean {

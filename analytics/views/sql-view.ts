@@ -35,6 +35,8 @@ export type SqlSource =
       pseudonymised: boolean;
       /** SQL true when an id (SQL text) is one of the person's source Patients in the resource's source (the store writes it: fhir/secondary-use-sql.ts). */
       patientKey: (id: string) => string;
+      /** The stable id (SQL text) of the resource of a type and id (SQL text) in the resource's source system. */
+      logicalId: (system: string, type: string, id: string) => string;
     };
 
 /** Columns of `src` a compiled view reads besides `content`. */
@@ -668,7 +670,7 @@ function referenceKey(ref: string, type: string | null, ctx: Ctx): string {
   const relative = `${id} <> '' AND strpos(${id}, '/') = 0 AND length(${rtype}) >= 2 AND ascii(${rtype}) BETWEEN 65 AND 90 AND translate(${rtype}, 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz', '') = ''`;
   // The usual case first, with no string splitting: a reference to the row's own subject, as `Patient/{subject id}`.
   const own = type === null || type === 'Patient' ? `WHEN ${t} = 'Patient/' || src.subject_id AND src.subject_id <> '' AND strpos(src.subject_id, '/') = 0 AND ${isText} THEN to_jsonb(src.person_id) ` : '';
-  return `(CASE ${own}WHEN NOT COALESCE(${isText}, false) THEN NULL WHEN ${relative} THEN (CASE WHEN NOT (${want(rtype)}) THEN NULL WHEN ${rtype} = 'Patient' AND ${personal} THEN to_jsonb(src.person_id) ELSE to_jsonb(fhir_logical_id(src.source_system, ${rtype}, ${id})) END)
+  return `(CASE ${own}WHEN NOT COALESCE(${isText}, false) THEN NULL WHEN ${relative} THEN (CASE WHEN NOT (${want(rtype)}) THEN NULL WHEN ${rtype} = 'Patient' AND ${personal} THEN to_jsonb(src.person_id) ELSE to_jsonb(${ctx.source.logicalId('src.source_system', rtype, id)}) END)
     ${absolute}ELSE ${target(t)} END)`;
 }
 
