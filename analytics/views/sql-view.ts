@@ -201,7 +201,9 @@ export function compileViewToSql(view: CompiledView, source: SqlSource, bind: (v
         if (c.k === 'choice' || c.k === 'meta') return no('a choice element needs ofType(T)');
         if (c.k === 'nav' && c.single) return { rel: `(SELECT v AS node FROM (SELECT ${asVal(c).sql} AS v) q WHERE v IS NOT NULL)`, type: c.type, root: c.root };
         if (c.k === 'val') return { rel: `(SELECT v AS node FROM (SELECT ${c.sql} AS v) q WHERE v IS NOT NULL)`, type: c.type, root: false };
-        return { rel: `(SELECT e AS node FROM jsonb_array_elements(${asArr(c).sql}) e)`, type: c.type, root: false };
+        // Not started at all for an empty list (a test on the outer row is a one-time filter): most resources have none.
+        const arr = asArr(c).sql;
+        return { rel: `(SELECT e AS node FROM jsonb_array_elements(${arr}) e WHERE jsonb_array_length(${arr}) > 0)`, type: c.type, root: false };
       });
       if (!items) return out;
       if (it.kind === 'forEach') out.from.push(`${items.rel} ${f}`);
@@ -227,7 +229,9 @@ export function compileViewToSql(view: CompiledView, source: SqlSource, bind: (v
         }
         if (isSingle(e)) {
           shape.shape = 'single';
-          return asVal(e).sql;
+          const v = asVal(e).sql;
+          // In the row's JSON array a JSON null and SQL NULL are both null.
+          return withoutNullif(v) ?? v;
         }
         shape.shape = 'array';
         return asArr(e).sql;
@@ -317,7 +321,7 @@ function asArr(c: C): Arr {
       if (c.jp === '$') return { k: 'arr', sql: `CASE WHEN ${c.base} IS NULL THEN '[]'::jsonb ELSE jsonb_build_array(${c.base}) END`, type: c.type };
       if (arrows(c) !== null && /\[\*\]$/.test(c.jp)) {
         const e = arrows(c)!;
-        return { k: 'arr', sql: `(CASE WHEN jsonb_typeof(${e}) = 'array' THEN ${e} WHEN ${e} IS NULL OR ${e} = 'null'::jsonb THEN '[]'::jsonb ELSE jsonb_build_array(${e}) END)`, type: c.type };
+        return { k: 'arr', sql: `(CASE WHEN jsonb_typeof(${e}) = 'array' THEN ${e} WHEN ${e} IS NULL OR jsonb_typeof(${e}) = 'null' THEN '[]'::jsonb ELSE jsonb_build_array(${e}) END)`, type: c.type };
       }
       return { k: 'arr', sql: `COALESCE(jsonb_path_query_array(${c.base}, ${jp(c.jp)}, '{}', true), '[]'::jsonb)`, type: c.type };
     case 'val':
@@ -355,7 +359,29 @@ function asVal(c: C): Val {
 function arrows(c: Nav): string | null {
   if (!/^\$(\."[A-Za-z][A-Za-z0-9]*")*$/.test(c.jp.replace(/\[\*\]$/, '')) || /\[\*\]./.test(c.jp)) return null;
   const names = [...c.jp.matchAll(/\."([A-Za-z][A-Za-z0-9]*)"/g)].map((m) => m[1]!);
-  return names.reduce((e, n) => `${e} -> '${n}'`, c.base);
+  // A member of JSON null is SQL NULL already: the base needs no NULLIF (an equality test per row).
+  const inner = names.length && c.base.startsWith('(') && c.base.endsWith(')') ? withoutNullif(c.base.slice(1, -1)) : null;
+  return names.reduce((e, n) => `${e} -> '${n}'`, inner !== null ? `(${inner})` : c.base);
+}
+
+/**
+ * X of `NULLIF(X, 'null'::jsonb)` (X one balanced expression), else null. Where only the JSON text of
+ * a value matters — a column of the row, a member read from it — JSON null and SQL NULL are the
+ * same, and NULLIF's equality test (jsonb comparison, for every value of every row) is not needed.
+ */
+function withoutNullif(sql: string): string | null {
+  const head = 'NULLIF(';
+  const tail = ", 'null'::jsonb)";
+  if (!sql.startsWith(head) || !sql.endsWith(tail)) return null;
+  const x = sql.slice(head.length, -tail.length);
+  let depth = 0;
+  let quoted = false;
+  for (const ch of x) {
+    if (ch === "'") quoted = !quoted;
+    else if (!quoted && ch === '(') depth++;
+    else if (!quoted && ch === ')' && --depth < 0) return null;
+  }
+  return depth === 0 && !quoted ? x : null;
 }
 
 /** A boolean (true, false or NULL for nothing) from something statically boolean. */
