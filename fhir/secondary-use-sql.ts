@@ -21,6 +21,7 @@
  * categories, only one organisation's items) the caller runs the JS scan instead: this returns
  * false before anything is read. Rows come through a cursor in batches, so memory stays flat.
  */
+import { availableParallelism } from 'node:os';
 import type { Principal } from '../access/context.ts';
 import { decide, sensitiveCodesJsonPath, sensitiveCodesFirstTest, type Decision, type Obligations } from '../access/policy.ts';
 import { pseudonymFor, type Pseudonym } from '../access/pseudonymise.ts';
@@ -65,6 +66,22 @@ export function logicalIdSql(system: string, type: string, id: string): string {
 
 /** Rows fetched from the cursor at a time. */
 const BATCH = 5000;
+/** Cursors run at once over a server (each a backend, so a core): as many as the machine has, up to 4. */
+const PARTS = Math.max(1, Math.min(4, availableParallelism()));
+const FIRST_ID = '00000000-0000-0000-0000-000000000000';
+const LAST_ID = 'ffffffff-ffff-ffff-ffff-ffffffffffff';
+
+/** n ranges of uuids, first to last, split on the first 32 bits (person ids are random, so the pieces are about equal). */
+export function personIdRanges(n: number): [string, string][] {
+  const out: [string, string][] = [];
+  const hex = (x: number) => x.toString(16).padStart(8, '0');
+  for (let i = 0; i < n; i++) {
+    const a = Math.floor((i * 2 ** 32) / n);
+    const b = Math.floor(((i + 1) * 2 ** 32) / n) - 1;
+    out.push([`${hex(a)}-0000-0000-0000-000000000000`, `${hex(b)}-ffff-ffff-ffff-ffffffffffff`]);
+  }
+  return out;
+}
 const NOBODY = '00000000-0000-0000-0000-000000000000';
 
 /** Runs the view in SQL under the gate's permit; false (nothing read) when the JS scan must do it. */
@@ -106,9 +123,13 @@ export async function scanForSecondaryUseSql(tx: FhirStoreTx, port: SqlScanPort,
   } else cols.push(`${exact} AS withheld`);
   const type = bind(req.resourceType);
   const ex = bind(excluded.map((e) => e.id));
+  // A range of person ids: the whole of it, or one piece of it for each of several cursors at once.
+  const lo = bind(FIRST_ID);
+  const hi = bind(LAST_ID);
+  const [loAt, hiAt] = [params.length - 2, params.length - 1];
   const since = req.since ? ` AND r.received_at > ${bind(req.since)}::timestamptz` : '';
   const src = `SELECT ${cols.join(', ')} FROM resource r JOIN person p ON p.person_id = r.person_id AND p.status = 'active'${lateral}
-     WHERE r.resource_type = ${type}${since} AND NOT EXISTS (SELECT 1 FROM unnest(${ex}::uuid[]) e(id) WHERE e.id = r.person_id) OFFSET 0`;
+     WHERE r.resource_type = ${type}${since} AND r.person_id BETWEEN ${lo}::uuid AND ${hi}::uuid AND NOT EXISTS (SELECT 1 FROM unnest(${ex}::uuid[]) e(id) WHERE e.id = r.person_id) OFFSET 0`;
   const sql = withheldPath
     ? `SELECT v.r FROM (${src}) src CROSS JOIN LATERAL (SELECT q.r FROM (${built.rowsSql}) q WHERE NOT src.withheld UNION ALL SELECT NULL::text WHERE src.withheld) v`
     : `SELECT v.r FROM (${src}) src CROSS JOIN LATERAL (${built.rowsSql}) v`;
@@ -119,14 +140,25 @@ export async function scanForSecondaryUseSql(tx: FhirStoreTx, port: SqlScanPort,
   const pseudonym = pseudonymised ? pseudonymFor(await tx.pseudonymKey(SECONDARY_USE_KEY)) : null;
   // JIT compiling a query this size costs seconds and saves little on row-at-a-time jsonb work.
   await port.query('SET LOCAL jit = off', []);
-  await port.cursor<{ r: string | null }>(sql, params, BATCH, async (rows) => {
+  const sink = async (rows: { r: string | null }[]) => {
     const out: string[] = [];
     for (const x of rows) {
       if (x.r === null) counts.withheld++;
       else out.push(x.r);
     }
     return out.length ? plan.rows(out, pseudonym) : true;
-  });
+  };
+  const parts = port.cursors ? PARTS : 1;
+  if (parts > 1 && port.cursors) {
+    // One query in one backend uses one core: the people split into ranges of their ids, each read by a cursor of its own at the same time.
+    const queries = personIdRanges(parts).map(([a, b]) => {
+      const p = [...params];
+      p[loAt] = a;
+      p[hiAt] = b;
+      return { sql, params: p };
+    });
+    await port.cursors<{ r: string | null }>(queries, BATCH, sink);
+  } else await port.cursor<{ r: string | null }>(sql, params, BATCH, sink);
   counts.resources -= counts.withheld;
   return true;
 }
