@@ -819,7 +819,9 @@ const NUMBER_TYPES = new Set(['decimal', 'integer', 'integer64', 'positiveInt', 
  * pseudonym. `label` names the row in errors.
  */
 export function finishSqlRow(columns: readonly SqlColumnShape[], values: unknown[], pseudonym: ((id: string) => string) | null, label: string): Row {
-  const row: Row = new Array(columns.length);
+  // The parsed array becomes the row (no copy: a row a resource, millions of them); it has a value per column.
+  const row = values as Row;
+  if (row.length !== columns.length) row.length = columns.length;
   for (let i = 0; i < columns.length; i++) {
     const c = columns[i]!;
     let v: unknown = values[i] ?? null;
