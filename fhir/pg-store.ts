@@ -19,7 +19,7 @@ const PERSON_COLUMNS = 'p.person_id::text AS person_id, p.nhs_number, p.status, 
 
 export function pgFhirStore(db: Database, policy: Policy): FhirStore {
   return {
-    transaction: (fn) => db.transaction((tx) => fn(pgStoreTx(tx, policy, !db.inProcess, db.inProcess ? null : db))),
+    transaction: (fn) => db.transaction((tx) => fn(pgStoreTx(tx, policy, !db.inProcess, !db.inProcess && (db.connections ?? 1) >= MIN_POOL_FOR_PARTS ? db : null))),
   };
 }
 
@@ -115,10 +115,38 @@ function pgStoreTx(tx: Queryable, policy: Policy, oneTrip: boolean, server: Data
       secondaryUseCandidates: () => secondaryUseCandidates(tx),
       query: async <R>(sql: string, params: readonly unknown[]) => (await tx.query<R>(sql, params)).rows,
       cursor: <R>(sql: string, params: readonly unknown[], batch: number, sink: (rows: R[]) => Promise<boolean>) => cursorOn(tx, sql, params, batch, sink),
-      ...(server ? { cursors: <R>(queries: readonly { sql: string; params: readonly unknown[] }[], batch: number, sink: (rows: R[]) => Promise<boolean>) => parallelCursors(tx, server, queries, batch, sink) } : {}),
+      ...(server
+        ? {
+            async cursors<R>(queries: readonly { sql: string; params: readonly unknown[] }[], batch: number, sink: (rows: R[]) => Promise<boolean>) {
+              if (partsInUse) {
+                // Another run has the pieces: this one reads its ranges one after another on its own connection.
+                for (const q of queries) {
+                  let go = true;
+                  await cursorOn<R>(tx, q.sql, q.params, batch, async (rows) => (go = await sink(rows)));
+                  if (!go) return;
+                }
+                return;
+              }
+              partsInUse = true;
+              try {
+                await parallelCursors(tx, server, queries, batch, sink);
+              } finally {
+                partsInUse = false;
+              }
+            },
+          }
+        : {}),
     },
   };
 }
+
+/**
+ * Several cursors at once only with a pool this size or more, and for one run at a time (the
+ * others read with one cursor): a run holds its own connection while its pieces wait for theirs,
+ * so runs that each waited for more could otherwise take the whole pool and wait for ever.
+ */
+const MIN_POOL_FOR_PARTS = 6;
+let partsInUse = false;
 
 /** A server-side cursor inside a transaction: rows arrive a batch at a time; the sink returning false stops it. */
 async function cursorOn<R>(tx: Queryable, sql: string, params: readonly unknown[], batch: number, sink: (rows: R[]) => Promise<boolean>): Promise<void> {
