@@ -34,6 +34,8 @@ export interface Database extends Queryable {
    * where every statement is a round trip (and a wake-up of its backend); absent: a server.
    */
   readonly inProcess?: boolean;
+  /** The most connections the database is used through at once (a server's pool size); absent: one. */
+  readonly connections?: number;
   /** Runs fn in one transaction on one connection; rolls back if fn throws. */
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
   close(): Promise<void>;

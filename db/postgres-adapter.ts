@@ -45,9 +45,10 @@ export function postgresSettings(env: NodeJS.ProcessEnv = process.env): { max: n
 export async function openPostgres(url: string, opts: PostgresOptions = {}): Promise<Database> {
   const settings = postgresSettings();
   const prepare = opts.prepare ?? settings.prepare;
+  const max = opts.max ?? settings.max;
   const pool = new pg.Pool({
     connectionString: url,
-    max: opts.max ?? settings.max,
+    max,
     options: opts.schema ? `-c search_path=${opts.schema}` : undefined,
   });
   const names = new Map<string, string>();
@@ -96,6 +97,7 @@ export async function openPostgres(url: string, opts: PostgresOptions = {}): Pro
     kind: 'postgres',
     location: redact(url),
     inProcess: false,
+    connections: max,
     ...base,
     async transaction(fn) {
       let client: pg.PoolClient;

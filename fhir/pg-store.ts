@@ -19,12 +19,12 @@ const PERSON_COLUMNS = 'p.person_id::text AS person_id, p.nhs_number, p.status, 
 
 export function pgFhirStore(db: Database, policy: Policy): FhirStore {
   return {
-    transaction: (fn) => db.transaction((tx) => fn(pgStoreTx(tx, policy, !db.inProcess))),
+    transaction: (fn) => db.transaction((tx) => fn(pgStoreTx(tx, policy, !db.inProcess, !db.inProcess && (db.connections ?? 1) >= MIN_POOL_FOR_PARTS ? db : null))),
   };
 }
 
 /** oneTrip: read a record in one statement (a server: each statement is a round trip); otherwise in three simpler ones (PGlite, in process, where they cost less). */
-function pgStoreTx(tx: Queryable, policy: Policy, oneTrip: boolean): FhirStoreTx {
+function pgStoreTx(tx: Queryable, policy: Policy, oneTrip: boolean, server: Database | null): FhirStoreTx {
   // A person found by id comes with the ids merged into them (one statement), kept for memberIds in this transaction.
   const members = new Map<string, string[]>();
   const found = new Map<string, PersonRow>();
@@ -114,21 +114,104 @@ function pgStoreTx(tx: Queryable, policy: Policy, oneTrip: boolean): FhirStoreTx
     sql: {
       secondaryUseCandidates: () => secondaryUseCandidates(tx),
       query: async <R>(sql: string, params: readonly unknown[]) => (await tx.query<R>(sql, params)).rows,
-      async cursor<R>(sql: string, params: readonly unknown[], batch: number, sink: (rows: R[]) => Promise<boolean>) {
-        // A server-side cursor inside the repository's transaction: rows arrive a batch at a time.
-        await tx.query(`DECLARE view_scan NO SCROLL CURSOR FOR ${sql}`, params);
-        try {
-          for (;;) {
-            const r = await tx.query<R>(`FETCH ${Math.max(1, Math.floor(batch))} FROM view_scan`);
-            if (!r.rows.length || !(await sink(r.rows))) break;
-            if (r.rows.length < batch) break;
+      cursor: <R>(sql: string, params: readonly unknown[], batch: number, sink: (rows: R[]) => Promise<boolean>) => cursorOn(tx, sql, params, batch, sink),
+      ...(server
+        ? {
+            async cursors<R>(queries: readonly { sql: string; params: readonly unknown[] }[], batch: number, sink: (rows: R[]) => Promise<boolean>) {
+              if (partsInUse) {
+                // Another run has the pieces: this one reads its ranges one after another on its own connection.
+                for (const q of queries) {
+                  let go = true;
+                  await cursorOn<R>(tx, q.sql, q.params, batch, async (rows) => (go = await sink(rows)));
+                  if (!go) return;
+                }
+                return;
+              }
+              partsInUse = true;
+              try {
+                await parallelCursors(tx, server, queries, batch, sink);
+              } finally {
+                partsInUse = false;
+              }
+            },
           }
-        } finally {
-          await tx.query('CLOSE view_scan').catch(() => undefined);
-        }
-      },
+        : {}),
     },
   };
+}
+
+/**
+ * Several cursors at once only with a pool this size or more, and for one run at a time (the
+ * others read with one cursor): a run holds its own connection while its pieces wait for theirs,
+ * so runs that each waited for more could otherwise take the whole pool and wait for ever.
+ */
+const MIN_POOL_FOR_PARTS = 6;
+let partsInUse = false;
+
+/** A server-side cursor inside a transaction: rows arrive a batch at a time; the sink returning false stops it. */
+async function cursorOn<R>(tx: Queryable, sql: string, params: readonly unknown[], batch: number, sink: (rows: R[]) => Promise<boolean>): Promise<void> {
+  await tx.query(`DECLARE view_scan NO SCROLL CURSOR FOR ${sql}`, params);
+  // The next batch is asked for before this one is handed on, so the database works on it while
+  // Bevan writes this one (a server's backend and this process run at the same time).
+  const size = Math.max(1, Math.floor(batch));
+  const fetch = () => {
+    const p = tx.query<R>(`FETCH ${size} FROM view_scan`);
+    p.catch(() => undefined);
+    return p;
+  };
+  let pending: Promise<{ rows: R[] }> | null = fetch();
+  try {
+    while (pending) {
+      const r: { rows: R[] } = await pending;
+      pending = r.rows.length === size ? fetch() : null;
+      if (!r.rows.length || !(await sink(r.rows))) break;
+    }
+  } finally {
+    if (pending) await pending.catch(() => undefined);
+    await tx.query('CLOSE view_scan').catch(() => undefined);
+  }
+}
+
+/**
+ * Several cursors at once, each in a read-only transaction of its own on another connection of
+ * the pool that imports this transaction's snapshot (pg_export_snapshot), so every piece sees
+ * exactly what this transaction sees; a query in one backend uses one core, and a cursor never
+ * gets parallel workers. Batches are handed on one at a time, in the order they arrive; the sink
+ * returning false, or an error in any piece, stops the others at their next batch.
+ */
+async function parallelCursors<R>(tx: Queryable, server: Database, queries: readonly { sql: string; params: readonly unknown[] }[], batch: number, sink: (rows: R[]) => Promise<boolean>): Promise<void> {
+  const [row] = (await tx.query<{ id: string }>('SELECT pg_export_snapshot() AS id')).rows;
+  const snapshot = row?.id ?? '';
+  // SET TRANSACTION SNAPSHOT takes no parameter: the id is the server's own, checked before it is written in.
+  if (!/^[0-9A-Fa-f]+(-[0-9A-Fa-f]+)+$/.test(snapshot)) throw new Error(`unexpected snapshot id ${JSON.stringify(snapshot)}`);
+  let stopped = false;
+  let chain: Promise<unknown> = Promise.resolve();
+  const handOn = (rows: R[]): Promise<boolean> => {
+    const turn = chain.then(async () => {
+      if (stopped) return false;
+      const go = await sink(rows);
+      if (!go) stopped = true;
+      return go;
+    });
+    chain = turn.catch(() => undefined);
+    return turn;
+  };
+  const results = await Promise.allSettled(
+    queries.map((q) =>
+      server.transaction(async (part) => {
+        await part.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY');
+        await part.query(`SET TRANSACTION SNAPSHOT '${snapshot}'`);
+        await part.query('SET LOCAL jit = off');
+        await cursorOn<R>(part, q.sql, q.params, batch, (rows) => (stopped ? Promise.resolve(false) : handOn(rows)));
+      }).catch((err: unknown) => {
+        stopped = true;
+        throw err;
+      }),
+    ),
+  );
+  await chain;
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
 }
 
 /**

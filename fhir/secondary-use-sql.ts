@@ -21,6 +21,7 @@
  * categories, only one organisation's items) the caller runs the JS scan instead: this returns
  * false before anything is read. Rows come through a cursor in batches, so memory stays flat.
  */
+import { availableParallelism } from 'node:os';
 import type { Principal } from '../access/context.ts';
 import { decide, sensitiveCodesJsonPath, sensitiveCodesFirstTest, type Decision, type Obligations } from '../access/policy.ts';
 import { pseudonymFor, type Pseudonym } from '../access/pseudonymise.ts';
@@ -49,10 +50,38 @@ export interface StoreSource {
   pseudonymised: boolean;
   /** SQL true when the id (SQL text) is one of the person's source Patients in the resource's source system (a reference to it is to the merged Patient). */
   patientKey: (id: string) => string;
+  /** The stable id (SQL text) of the resource of a type and id in a source system (SQL texts): fhir_logical_id's value. */
+  logicalId: (system: string, type: string, id: string) => string;
+}
+
+/**
+ * fhir_logical_id(system, type, id) of migration 0012, written out: the function is not inlined
+ * by the planner (convert_to is only stable), and a SQL function called on every row costs an
+ * executor start each time — about a tenth of a view's time in the database. The same value
+ * (sql-view.int.test.ts compares the two).
+ */
+export function logicalIdSql(system: string, type: string, id: string): string {
+  return `substr(encode(sha256(convert_to(${type} || '|' || length(${system})::text || ':' || ${system} || '|' || ${id}, 'UTF8')), 'hex'), 1, 32)`;
 }
 
 /** Rows fetched from the cursor at a time. */
 const BATCH = 5000;
+/** Cursors run at once over a server (each a backend, so a core): as many as the machine has, up to 4. */
+const PARTS = Math.max(1, Math.min(4, availableParallelism()));
+const FIRST_ID = '00000000-0000-0000-0000-000000000000';
+const LAST_ID = 'ffffffff-ffff-ffff-ffff-ffffffffffff';
+
+/** n ranges of uuids, first to last, split on the first 32 bits (person ids are random, so the pieces are about equal). */
+export function personIdRanges(n: number): [string, string][] {
+  const out: [string, string][] = [];
+  const hex = (x: number) => x.toString(16).padStart(8, '0');
+  for (let i = 0; i < n; i++) {
+    const a = Math.floor((i * 2 ** 32) / n);
+    const b = Math.floor(((i + 1) * 2 ** 32) / n) - 1;
+    out.push([`${hex(a)}-0000-0000-0000-000000000000`, `${hex(b)}-ffff-ffff-ffff-ffffffffffff`]);
+  }
+  return out;
+}
 const NOBODY = '00000000-0000-0000-0000-000000000000';
 
 /** Runs the view in SQL under the gate's permit; false (nothing read) when the JS scan must do it. */
@@ -65,7 +94,7 @@ export async function scanForSecondaryUseSql(tx: FhirStoreTx, port: SqlScanPort,
     return `$${params.length}`;
   };
   const patientKey = (id: string) => `EXISTS (SELECT 1 FROM source_identity si WHERE si.source_system = src.source_system AND si.source_id = ${id} AND si.person_id = src.person_id::uuid)`;
-  const built = plan.build({ kind: 'store', pseudonymised, patientKey }, bind);
+  const built = plan.build({ kind: 'store', pseudonymised, patientKey, logicalId: logicalIdSql }, bind);
   if (!built) return false;
 
   const people = await decideCandidates(tx, port, kit.principal, kit, counts);
@@ -77,21 +106,30 @@ export async function scanForSecondaryUseSql(tx: FhirStoreTx, port: SqlScanPort,
   // The relation the view's query reads (sql-view.ts): one row per resource the person's permit lets through.
   const needs = built.needs;
   const cols = ['r.content'];
-  if (needs.has('fid')) cols.push('fhir_logical_id(r.source_system, r.resource_type, r.source_id) AS fid');
+  if (needs.has('fid')) cols.push(`${logicalIdSql('r.source_system', 'r.resource_type', 'r.source_id')} AS fid`);
   cols.push('r.source_system', 'r.person_id::text AS person_id', 'r.subject_id');
   if (needs.has('pcode')) cols.push(`${nationalCodeSql('r.content', 'r.source_system', defaultReferenceData(), bind)} AS pcode`);
+  let lateral = '';
   const exact = withheldPath ? `jsonb_path_exists(r.content, ${bind(withheldPath)}::jsonpath, '{}', true)` : 'false';
   if (firstTest && withheldPath) {
     // The codes of the resource, once; the exact path only where one could be on a list.
+    // (A function in FROM, computed once per resource: a scalar subquery would be a plan started for every row.)
     const codes = `jsonb_path_query_array(r.content, 'strict $.**.code', '{}', true)`;
-    const heads = firstTest.heads.length ? ` OR EXISTS (SELECT 1 FROM jsonb_array_elements(c.codes) x(v) WHERE jsonb_typeof(x.v) = 'string' AND left(x.v #>> '{}', ${firstTest.headLength}) = ANY(${bind(firstTest.heads)}::text[]))` : '';
-    cols.push(`(SELECT (c.codes ?| ${bind(firstTest.codes)}::text[]${heads}) AND ${exact} FROM (SELECT ${codes} AS codes) c) AS withheld`);
+    // A code string starting with a head: one anchored regular expression (compiled once) over the
+    // strings of the array, in the path engine, instead of a subquery testing each element.
+    const heads = firstTest.heads.length ? ` OR jsonb_path_exists(c.codes, ${bind(`$[*] ? (@ like_regex ${JSON.stringify(`^(${firstTest.heads.map(regexLiteral).join('|')})`)})`)}::jsonpath)` : '';
+    cols.push(`((c.codes ?| ${bind(firstTest.codes)}::text[]${heads}) AND ${exact}) AS withheld`);
+    lateral = ` CROSS JOIN LATERAL ${codes} c(codes)`;
   } else cols.push(`${exact} AS withheld`);
   const type = bind(req.resourceType);
   const ex = bind(excluded.map((e) => e.id));
+  // A range of person ids: the whole of it, or one piece of it for each of several cursors at once.
+  const lo = bind(FIRST_ID);
+  const hi = bind(LAST_ID);
+  const [loAt, hiAt] = [params.length - 2, params.length - 1];
   const since = req.since ? ` AND r.received_at > ${bind(req.since)}::timestamptz` : '';
-  const src = `SELECT ${cols.join(', ')} FROM resource r JOIN person p ON p.person_id = r.person_id AND p.status = 'active'
-     WHERE r.resource_type = ${type}${since} AND NOT EXISTS (SELECT 1 FROM unnest(${ex}::uuid[]) e(id) WHERE e.id = r.person_id) OFFSET 0`;
+  const src = `SELECT ${cols.join(', ')} FROM resource r JOIN person p ON p.person_id = r.person_id AND p.status = 'active'${lateral}
+     WHERE r.resource_type = ${type}${since} AND r.person_id BETWEEN ${lo}::uuid AND ${hi}::uuid AND NOT EXISTS (SELECT 1 FROM unnest(${ex}::uuid[]) e(id) WHERE e.id = r.person_id) OFFSET 0`;
   const sql = withheldPath
     ? `SELECT v.r FROM (${src}) src CROSS JOIN LATERAL (SELECT q.r FROM (${built.rowsSql}) q WHERE NOT src.withheld UNION ALL SELECT NULL::text WHERE src.withheld) v`
     : `SELECT v.r FROM (${src}) src CROSS JOIN LATERAL (${built.rowsSql}) v`;
@@ -102,14 +140,25 @@ export async function scanForSecondaryUseSql(tx: FhirStoreTx, port: SqlScanPort,
   const pseudonym = pseudonymised ? pseudonymFor(await tx.pseudonymKey(SECONDARY_USE_KEY)) : null;
   // JIT compiling a query this size costs seconds and saves little on row-at-a-time jsonb work.
   await port.query('SET LOCAL jit = off', []);
-  await port.cursor<{ r: string | null }>(sql, params, BATCH, async (rows) => {
+  const sink = async (rows: { r: string | null }[]) => {
     const out: string[] = [];
     for (const x of rows) {
       if (x.r === null) counts.withheld++;
       else out.push(x.r);
     }
     return out.length ? plan.rows(out, pseudonym) : true;
-  });
+  };
+  const parts = port.cursors ? PARTS : 1;
+  if (parts > 1 && port.cursors) {
+    // One query in one backend uses one core: the people split into ranges of their ids, each read by a cursor of its own at the same time.
+    const queries = personIdRanges(parts).map(([a, b]) => {
+      const p = [...params];
+      p[loAt] = a;
+      p[hiAt] = b;
+      return { sql, params: p };
+    });
+    await port.cursors<{ r: string | null }>(queries, BATCH, sink);
+  } else await port.cursor<{ r: string | null }>(sql, params, BATCH, sink);
   counts.resources -= counts.withheld;
   return true;
 }
@@ -138,6 +187,11 @@ async function decideCandidates(tx: FhirStoreTx, port: SqlScanPort, principal: P
   }
   void counts;
   return { obligations: base.obligations, excluded };
+}
+
+/** Text matched literally in a PostgreSQL (ARE) regular expression. */
+function regexLiteral(text: string): string {
+  return text.replace(/[\\^$.|?*+()[\]{}]/g, (c) => `\\${c}`);
 }
 
 function sameObligations(a: Obligations, b: Obligations): boolean {

@@ -92,6 +92,12 @@ export interface SqlScanPort {
   secondaryUseCandidates(): Promise<string[]>;
   /** Runs one query, handing its rows on in batches as they are fetched (a cursor: memory stays flat); the sink returning false stops it. */
   cursor<R>(sql: string, params: readonly unknown[], batch: number, sink: (rows: R[]) => Promise<boolean>): Promise<void>;
+  /**
+   * Runs several queries at once, each through a cursor on a connection of its own that sees what
+   * this transaction sees (its snapshot, exported), handing their rows on in batches, one batch at a
+   * time; the sink returning false stops them all. Absent where there is one connection (PGlite).
+   */
+  cursors?<R>(queries: readonly { sql: string; params: readonly unknown[] }[], batch: number, sink: (rows: R[]) => Promise<boolean>): Promise<void>;
   /** Runs one query (the counts of a scan). */
   query<R>(sql: string, params: readonly unknown[]): Promise<R[]>;
 }

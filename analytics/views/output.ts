@@ -56,9 +56,13 @@ export class RowWriter {
   async row(row: Row): Promise<void> {
     if (!this.started) this.start();
     switch (this.format) {
-      case 'csv':
-        this.buffer += row.map(csvField).join(',') + '\r\n';
+      case 'csv': {
+        // A loop, not map/join: no array made per row.
+        let line = row.length ? csvField(row[0]) : '';
+        for (let i = 1; i < row.length; i++) line += ',' + csvField(row[i]);
+        this.buffer += line + '\r\n';
         break;
+      }
       case 'ndjson':
         this.buffer += JSON.stringify(this.object(row)) + '\n';
         break;
@@ -101,6 +105,7 @@ export class RowWriter {
 /** One CSV field (RFC 4180): quoted when it holds a comma, a quote or a line break. */
 export function csvField(v: unknown): string {
   if (v === null || v === undefined) return '';
+  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
   const s = typeof v === 'string' ? v : typeof v === 'object' ? JSON.stringify(v) : String(v);
   return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }

@@ -17,6 +17,7 @@ import { groups } from './conformance-cases.ts';
 import { runViewOnStore } from './run-view.ts';
 import { rowsInSql } from './sql-resources.ts';
 import { compileViewToSql } from './sql-view.ts';
+import { logicalIdSql } from '../../fhir/secondary-use-sql.ts';
 import { compileView, type CompiledView } from './view-definition.ts';
 import { rowsOf, type Row } from './view-runner.ts';
 
@@ -122,6 +123,19 @@ for (const target of await testDatabases()) {
           const sqlExpected = view.resource !== 'Patient' && !(view.name === 'encounters');
           if (sqlExpected) assert.equal(e1, 'sql', `${role}: ${view.name} ran in SQL`);
         }
+      }
+    } finally {
+      await db.drop();
+    }
+  });
+
+  test(`the stable id written out in a view's query is fhir_logical_id's, on ${target.name}`, async () => {
+    const db = await target.open();
+    try {
+      const keys: [string, string, string][] = [['gp:P91001', 'Observation', 'obs-1'], ['hl7:RM2', 'Patient', 'N0002848'], ['gp:Ü', 'Encounter', 'é/1'], ['', 'Condition', '']];
+      for (const [system, type, id] of keys) {
+        const r = await db.query<{ a: string; b: string }>(`SELECT fhir_logical_id($1::text, $2::text, $3::text) AS a, ${logicalIdSql('$1::text', '$2::text', '$3::text')} AS b`, [system, type, id]);
+        assert.equal(r.rows[0]!.b, r.rows[0]!.a, `${system} ${type} ${id}`);
       }
     } finally {
       await db.drop();

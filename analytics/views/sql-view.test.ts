@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { compileViewToSql, type SqlSource } from './sql-view.ts';
 import { compileView } from './view-definition.ts';
 
-const store = (pseudonymised: boolean): SqlSource => ({ kind: 'store', pseudonymised, patientKey: (id) => `pk(${id})` });
+const store = (pseudonymised: boolean): SqlSource => ({ kind: 'store', pseudonymised, patientKey: (id) => `pk(${id})`, logicalId: (s, t, i) => `lid(${s}, ${t}, ${i})` });
 const compile = (view: Record<string, unknown>, source: SqlSource) => {
   const params: unknown[] = [];
   return { result: compileViewToSql(compileView({ resourceType: 'ViewDefinition', status: 'active', ...view }), source, (v) => `$${params.push(v)}`), params };

@@ -35,6 +35,8 @@ export type SqlSource =
       pseudonymised: boolean;
       /** SQL true when an id (SQL text) is one of the person's source Patients in the resource's source (the store writes it: fhir/secondary-use-sql.ts). */
       patientKey: (id: string) => string;
+      /** The stable id (SQL text) of the resource of a type and id (SQL text) in the resource's source system. */
+      logicalId: (system: string, type: string, id: string) => string;
     };
 
 /** Columns of `src` a compiled view reads besides `content`. */
@@ -199,7 +201,9 @@ export function compileViewToSql(view: CompiledView, source: SqlSource, bind: (v
         if (c.k === 'choice' || c.k === 'meta') return no('a choice element needs ofType(T)');
         if (c.k === 'nav' && c.single) return { rel: `(SELECT v AS node FROM (SELECT ${asVal(c).sql} AS v) q WHERE v IS NOT NULL)`, type: c.type, root: c.root };
         if (c.k === 'val') return { rel: `(SELECT v AS node FROM (SELECT ${c.sql} AS v) q WHERE v IS NOT NULL)`, type: c.type, root: false };
-        return { rel: `(SELECT e AS node FROM jsonb_array_elements(${asArr(c).sql}) e)`, type: c.type, root: false };
+        // Not started at all for an empty list (a test on the outer row is a one-time filter): most resources have none.
+        const arr = asArr(c).sql;
+        return { rel: `(SELECT e AS node FROM jsonb_array_elements(${arr}) e WHERE jsonb_array_length(${arr}) > 0)`, type: c.type, root: false };
       });
       if (!items) return out;
       if (it.kind === 'forEach') out.from.push(`${items.rel} ${f}`);
@@ -225,7 +229,9 @@ export function compileViewToSql(view: CompiledView, source: SqlSource, bind: (v
         }
         if (isSingle(e)) {
           shape.shape = 'single';
-          return asVal(e).sql;
+          const v = asVal(e).sql;
+          // In the row's JSON array a JSON null and SQL NULL are both null.
+          return withoutNullif(v) ?? v;
         }
         shape.shape = 'array';
         return asArr(e).sql;
@@ -315,7 +321,7 @@ function asArr(c: C): Arr {
       if (c.jp === '$') return { k: 'arr', sql: `CASE WHEN ${c.base} IS NULL THEN '[]'::jsonb ELSE jsonb_build_array(${c.base}) END`, type: c.type };
       if (arrows(c) !== null && /\[\*\]$/.test(c.jp)) {
         const e = arrows(c)!;
-        return { k: 'arr', sql: `(CASE WHEN jsonb_typeof(${e}) = 'array' THEN ${e} WHEN ${e} IS NULL OR ${e} = 'null'::jsonb THEN '[]'::jsonb ELSE jsonb_build_array(${e}) END)`, type: c.type };
+        return { k: 'arr', sql: `(CASE WHEN jsonb_typeof(${e}) = 'array' THEN ${e} WHEN ${e} IS NULL OR jsonb_typeof(${e}) = 'null' THEN '[]'::jsonb ELSE jsonb_build_array(${e}) END)`, type: c.type };
       }
       return { k: 'arr', sql: `COALESCE(jsonb_path_query_array(${c.base}, ${jp(c.jp)}, '{}', true), '[]'::jsonb)`, type: c.type };
     case 'val':
@@ -353,7 +359,29 @@ function asVal(c: C): Val {
 function arrows(c: Nav): string | null {
   if (!/^\$(\."[A-Za-z][A-Za-z0-9]*")*$/.test(c.jp.replace(/\[\*\]$/, '')) || /\[\*\]./.test(c.jp)) return null;
   const names = [...c.jp.matchAll(/\."([A-Za-z][A-Za-z0-9]*)"/g)].map((m) => m[1]!);
-  return names.reduce((e, n) => `${e} -> '${n}'`, c.base);
+  // A member of JSON null is SQL NULL already: the base needs no NULLIF (an equality test per row).
+  const inner = names.length && c.base.startsWith('(') && c.base.endsWith(')') ? withoutNullif(c.base.slice(1, -1)) : null;
+  return names.reduce((e, n) => `${e} -> '${n}'`, inner !== null ? `(${inner})` : c.base);
+}
+
+/**
+ * X of `NULLIF(X, 'null'::jsonb)` (X one balanced expression), else null. Where only the JSON text of
+ * a value matters — a column of the row, a member read from it — JSON null and SQL NULL are the
+ * same, and NULLIF's equality test (jsonb comparison, for every value of every row) is not needed.
+ */
+function withoutNullif(sql: string): string | null {
+  const head = 'NULLIF(';
+  const tail = ", 'null'::jsonb)";
+  if (!sql.startsWith(head) || !sql.endsWith(tail)) return null;
+  const x = sql.slice(head.length, -tail.length);
+  let depth = 0;
+  let quoted = false;
+  for (const ch of x) {
+    if (ch === "'") quoted = !quoted;
+    else if (!quoted && ch === '(') depth++;
+    else if (!quoted && ch === ')' && --depth < 0) return null;
+  }
+  return depth === 0 && !quoted ? x : null;
 }
 
 /** A boolean (true, false or NULL for nothing) from something statically boolean. */
@@ -463,13 +491,23 @@ function compile(n: AstNode, focus: Nav, ctx: Ctx): C {
   }
 }
 
-/** An expression using values more than once: each computed once (in a subquery) unless it is a parameter or a column. */
+/**
+ * An expression using values more than once: each computed once (in a subquery) unless it is cheap
+ * to compute again — a parameter, a column, or member steps by jsonb operators from a column. A
+ * subquery in a select list is a plan the executor starts for every row, which costs far more
+ * than reading a member of a jsonb value again.
+ */
 function lets(values: string[], body: (names: string[]) => string): string {
+  if (values.every(cheap)) return `(${body(values)})`;
   const simple = (v: string) => /^(\$\d+(::[a-z]+)?|[a-z0-9_]+\.[a-z0-9_]+)$/.test(v);
-  if (values.every(simple)) return `(${body(values)})`;
   const names = values.map((v, i) => (simple(v) ? v : `z.v${i}`));
   const cols = values.map((v, i) => (simple(v) ? null : `${v} AS v${i}`)).filter((x): x is string => x !== null);
   return `(SELECT ${body(names)} FROM (SELECT ${cols.join(', ')}) z)`;
+}
+
+/** A parameter, a column, or member steps by jsonb operators from a column (`NULLIF(src.content -> 'a' -> 'b', 'null'::jsonb)`). */
+function cheap(v: string): boolean {
+  return /^(\$\d+(::[a-z]+)?|[a-z0-9_]+\.[a-z0-9_]+|NULLIF\([a-z0-9_]+\.[a-z0-9_]+( -> '[A-Za-z][A-Za-z0-9]*')*, 'null'::jsonb\))$/.test(v);
 }
 
 function typeOf(c: C): string | null {
@@ -615,9 +653,14 @@ function invoke(n: AstNode, left: C, ctx: Ctx, atRoot: boolean): C {
       if (pseudonymised && type === null) return no('getReferenceKey() without a type: Patient keys are pseudonymised, so name the type');
       const nav = navOf(left);
       if (nav.type !== null && nav.type !== 'Reference') return no('getReferenceKey() is compiled on a Reference');
-      const key = referenceKey('x.ref', type, ctx);
       const patientKey = pseudonymised && type === 'Patient';
-      if (nav.single) return { k: 'val', sql: `(SELECT ${key} FROM (SELECT ${asVal(nav).sql} AS ref) x)`, type: 'id', patientKey };
+      if (nav.single) {
+        const ref = asVal(nav).sql;
+        // Read again where it is needed when that is cheap: no subquery for the executor to start on every row.
+        if (cheap(ref)) return { k: 'val', sql: referenceKey(ref, type, ctx), type: 'id', patientKey };
+        return { k: 'val', sql: `(SELECT ${referenceKey('x.ref', type, ctx)} FROM (SELECT ${ref} AS ref) x)`, type: 'id', patientKey };
+      }
+      const key = referenceKey('x.ref', type, ctx);
       return {
         k: 'arr',
         sql: `COALESCE((SELECT jsonb_agg(k ORDER BY i) FROM (SELECT ${key} AS k, i FROM jsonb_array_elements(${asArr(nav).sql}) WITH ORDINALITY x(ref, i)) y WHERE k IS NOT NULL), '[]'::jsonb)`,
@@ -637,18 +680,24 @@ function invoke(n: AstNode, left: C, ctx: Ctx, atRoot: boolean): C {
  * the target's stable id; pseudonymised, an absolute reference to a Patient is removed.
  */
 function referenceKey(ref: string, type: string | null, ctx: Ctx): string {
-  const text = `(CASE WHEN jsonb_typeof(${ref} -> 'reference') = 'string' THEN ${ref} ->> 'reference' END)`;
-  const want = (t: string) => (type === null ? 'true' : `${t} = ${ctx.bind(type)}::text`);
-  const target = (t: string) => `(SELECT CASE WHEN ${want('m[1]')} THEN to_jsonb(m[2]) END FROM regexp_match(${t}, ${ctx.bind(REFERENCE_TARGET)}::text) m)`;
-  if (ctx.source.kind !== 'store') return target(text);
+  // One CASE, the reference's text read again where needed (cheap jsonb operators; subqueries are
+  // started for every row). `t` is the text once it is known to be a string.
+  const t = `(${ref} ->> 'reference')`;
+  const isText = `jsonb_typeof(${ref} -> 'reference') = 'string'`;
+  const want = (x: string) => (type === null ? 'true' : `${x} = ${ctx.bind(type)}::text`);
+  const target = (x: string) => `(SELECT CASE WHEN ${want('m[1]')} THEN to_jsonb(m[2]) END FROM regexp_match(${x}, ${ctx.bind(REFERENCE_TARGET)}::text) m)`;
+  if (ctx.source.kind !== 'store') return `(CASE WHEN ${isText} THEN ${target(t)} END)`;
   ctx.needs.add('source_system').add('person_id').add('subject_id');
   // A relative reference (`Type/id`, read without a regular expression: they are slow) is presented first — the person, or the target's stable id; an absolute one is kept as sent, but removed, pseudonymised, when it is to a Patient.
-  const absolute = ctx.source.pseudonymised ? `WHEN b.t ~ ${ctx.bind('(^|/)Patient/')}::text THEN NULL ` : '';
-  const personal = `(b.id = src.subject_id OR ${ctx.source.patientKey('b.id')})`;
-  const relative = `b.id <> '' AND strpos(b.id, '/') = 0 AND length(b.type) >= 2 AND ascii(b.type) BETWEEN 65 AND 90 AND translate(b.type, 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz', '') = ''`;
-  return `(SELECT CASE WHEN b.t IS NULL THEN NULL WHEN ${relative} THEN (CASE WHEN NOT (${want('b.type')}) THEN NULL WHEN b.type = 'Patient' AND ${personal} THEN to_jsonb(src.person_id) ELSE to_jsonb(fhir_logical_id(src.source_system, b.type, b.id)) END)
-    ${absolute}ELSE ${target('b.t')} END
-    FROM (SELECT a.t, split_part(a.t, '/', 1) AS type, substr(a.t, strpos(a.t, '/') + 1) AS id FROM (SELECT ${text} AS t) a) b)`;
+  const rtype = `split_part(${t}, '/', 1)`;
+  const id = `substr(${t}, strpos(${t}, '/') + 1)`;
+  const absolute = ctx.source.pseudonymised ? `WHEN ${t} ~ ${ctx.bind('(^|/)Patient/')}::text THEN NULL ` : '';
+  const personal = `(${id} = src.subject_id OR ${ctx.source.patientKey(id)})`;
+  const relative = `${id} <> '' AND strpos(${id}, '/') = 0 AND length(${rtype}) >= 2 AND ascii(${rtype}) BETWEEN 65 AND 90 AND translate(${rtype}, 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz', '') = ''`;
+  // The usual case first, with no string splitting: a reference to the row's own subject, as `Patient/{subject id}`.
+  const own = type === null || type === 'Patient' ? `WHEN ${t} = 'Patient/' || src.subject_id AND src.subject_id <> '' AND strpos(src.subject_id, '/') = 0 AND ${isText} THEN to_jsonb(src.person_id) ` : '';
+  return `(CASE ${own}WHEN NOT COALESCE(${isText}, false) THEN NULL WHEN ${relative} THEN (CASE WHEN NOT (${want(rtype)}) THEN NULL WHEN ${rtype} = 'Patient' AND ${personal} THEN to_jsonb(src.person_id) ELSE to_jsonb(${ctx.source.logicalId('src.source_system', rtype, id)}) END)
+    ${absolute}ELSE ${target(t)} END)`;
 }
 
 /** A where()/exists() criterion as an SQL/JSON path predicate over `@` (true keeps the item; false and unknown do not, as FHIRPath's empty). */
@@ -770,7 +819,9 @@ const NUMBER_TYPES = new Set(['decimal', 'integer', 'integer64', 'positiveInt', 
  * pseudonym. `label` names the row in errors.
  */
 export function finishSqlRow(columns: readonly SqlColumnShape[], values: unknown[], pseudonym: ((id: string) => string) | null, label: string): Row {
-  const row: Row = new Array(columns.length);
+  // The parsed array becomes the row (no copy: a row a resource, millions of them); it has a value per column.
+  const row = values as Row;
+  if (row.length !== columns.length) row.length = columns.length;
   for (let i = 0; i < columns.length; i++) {
     const c = columns[i]!;
     let v: unknown = values[i] ?? null;

@@ -130,7 +130,7 @@ Examples:
           const v = await loadView(file);
           // Over the store, for an analyst (pseudonymised) and for a role that sees people identified.
           const sql = (pseudonymised: boolean) => {
-            const r = compileViewToSql(v, { kind: 'store', pseudonymised, patientKey: () => 'true' }, () => '$1');
+            const r = compileViewToSql(v, { kind: 'store', pseudonymised, patientKey: () => 'true', logicalId: () => 'true' }, () => '$1');
             return r.kind === 'sql' ? { engine: 'sql' as const } : { engine: 'js' as const, reasons: r.reasons };
           };
           const engines = { pseudonymised: sql(true), identifiable: sql(false) };
