@@ -138,12 +138,17 @@ function compileWith(def: CohortDefinition, dates: string[], practice: string | 
   const codingIn = (path: string, list: CodeList) =>
     `EXISTS (SELECT 1 FROM jsonb_array_elements(COALESCE(${path}, '[]'::jsonb)) AS c(coding) WHERE c.coding->>'system' = ${bind(list.system ?? SNOMED)} AND c.coding->>'code' = ANY(${bind(list.codes)}::text[]))`;
 
+  // The same test as containment, for the types that migration 0037's GIN index covers
+  // (Observation, Condition, Procedure): exact too (one coding with this system and code), so it
+  // only lets the planner find the coded entries by index instead of reading every one.
+  const codeIndexed = (list: CodeList) => `(r.content->'code') @> ANY(${bind([...new Set(list.codes)].map((code) => JSON.stringify({ coding: [{ system: list.system ?? SNOMED, code }] })))}::jsonb[])`;
+
   const visit = (c: Criterion, stack: string[]): string => {
     if ('all' in c) return `(${c.all.map((x) => visit(x, stack)).join(' AND ')})`;
     if ('any' in c) return `(${c.any.map((x) => visit(x, stack)).join(' OR ')})`;
     if ('not' in c) return `NOT ${visit(c.not, stack)}`;
     if ('condition' in c) {
-      const where = [codingIn("r.content->'code'->'coding'", c.condition)];
+      const where = [codeIndexed(c.condition), codingIn("r.content->'code'->'coding'", c.condition)];
       if (!c.condition.includeInactive) {
         where.push(`COALESCE(r.content->'clinicalStatus'->'coding'->0->>'code', 'active') <> ALL(${bind(INACTIVE_CONDITION)}::text[])`);
         where.push(`COALESCE(r.content->'verificationStatus'->'coding'->0->>'code', 'confirmed') <> 'entered-in-error'`);
@@ -152,7 +157,7 @@ function compileWith(def: CohortDefinition, dates: string[], practice: string | 
     }
     if ('observation' in c) {
       const o = c.observation;
-      const w = ["r.resource_type = 'Observation'", 'r.person_id IS NOT NULL', `COALESCE(r.content->>'status', 'final') <> 'entered-in-error'`, codingIn("r.content->'code'->'coding'", o)];
+      const w = ["r.resource_type = 'Observation'", 'r.person_id IS NOT NULL', `COALESCE(r.content->>'status', 'final') <> 'entered-in-error'`, codeIndexed(o), codingIn("r.content->'code'->'coding'", o)];
       const within = o.within;
       if (within) w.push(`${dateOf('Observation')} >= ${perDate((d) => windowStart(d, within))}`);
       w.push(`${dateOf('Observation')} <= ${asOfRef()}`);
@@ -189,7 +194,7 @@ function compileWith(def: CohortDefinition, dates: string[], practice: string | 
       }
       return `EXISTS (SELECT 1 FROM resource r WHERE r.person_id = b.person_id AND ${w.join(' AND ')})`;
     }
-    if ('procedure' in c) return inResources('Procedure', [codingIn("r.content->'code'->'coding'", c.procedure), `COALESCE(r.content->>'status', 'completed') NOT IN ('entered-in-error', 'not-done')`], c.procedure.within);
+    if ('procedure' in c) return inResources('Procedure', [codeIndexed(c.procedure), codingIn("r.content->'code'->'coding'", c.procedure), `COALESCE(r.content->>'status', 'completed') NOT IN ('entered-in-error', 'not-done')`], c.procedure.within);
     if ('referral' in c) return inResources('ServiceRequest', [codingIn("r.content->'code'->'coding'", c.referral), `COALESCE(r.content->>'status', 'active') NOT IN ('entered-in-error', 'revoked')`], c.referral.within);
     if ('carePlan' in c) {
       const where = [`r.content->>'status' IN ('active', 'on-hold')`];

@@ -46,6 +46,15 @@ export async function refreshFeatures(db: Queryable, indexDate: string, lists: R
   return r.rowCount;
 }
 
+/**
+ * Each code as the containment {"coding":[{"code": …}]}: a resource holding any of them has a
+ * coding with that code. Asked as (content->'code') @> ANY(…), beside the exact test on each coding,
+ * so that the GIN index of migration 0037 finds the few coded entries wanted among all of them.
+ */
+export function codings(codes: readonly string[]): string[] {
+  return [...new Set(codes)].map((code) => JSON.stringify({ coding: [{ code }] }));
+}
+
 /** The one INSERT … SELECT that computes every person's features for an index date. */
 export function featureStatement(indexDate: string, lists: RiskCodeLists = loadCodeLists()): { sql: string; params: unknown[] } {
   if (!isIsoDate(indexDate)) throw new Error(`index date must be YYYY-MM-DD, got "${indexDate}"`);
@@ -79,6 +88,8 @@ export function featureStatement(indexDate: string, lists: RiskCodeLists = loadC
     carePackage, // $16
     EFI_DEFICIT_COUNT, // $17
     indexDate, // $18 (as a date; $1 is the same day as text, compared with the resources' dates)
+    codings([...ltcCodes, ...efiCodes, ...lists.featureCodes.frailty]), // $19
+    codings([...lists.featureCodes.hba1c, ...lists.featureCodes.egfr]), // $20
   ];
   const encounterDate = "left(r.content->'period'->>'start', 10)";
   const clinicalDate = "left(COALESCE(r.content->>'onsetDateTime', r.content->'onsetPeriod'->>'start', r.content->>'performedDateTime', r.content->'performedPeriod'->>'start', r.content->>'recordedDate'), 10)";
@@ -130,6 +141,7 @@ WITH registered AS (
     LEFT JOIN unnest($8::text[], $9::text[]) AS l(code, kind) ON l.code = c.coding->>'code'
     LEFT JOIN unnest($10::text[], $11::int[]) AS x(code, deficit) ON x.code = c.coding->>'code'
    WHERE r.resource_type IN ('Condition', 'Procedure') AND r.person_id IS NOT NULL
+     AND (r.content->'code') @> ANY($19::jsonb[])
      AND ${clinicalDate} < $1
      AND COALESCE(r.content->'verificationStatus'->'coding'->0->>'code', 'confirmed') NOT IN ('entered-in-error', 'refuted')
      AND COALESCE(r.content->>'status', 'completed') NOT IN ('entered-in-error', 'not-done')
@@ -155,6 +167,7 @@ WITH registered AS (
             FROM resource r
             CROSS JOIN LATERAL jsonb_array_elements(COALESCE(r.content->'code'->'coding', '[]'::jsonb)) AS c(coding)
            WHERE r.resource_type = 'Observation' AND r.person_id IS NOT NULL
+             AND (r.content->'code') @> ANY($20::jsonb[])
              AND COALESCE(r.content->>'status', 'final') NOT IN ('entered-in-error', 'cancelled')
              AND (c.coding->>'code' = ANY($12::text[]) OR c.coding->>'code' = ANY($13::text[]))
              AND ${obsDate} >= $3 AND ${obsDate} < $1) o
