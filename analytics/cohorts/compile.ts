@@ -173,8 +173,15 @@ function compileWith(def: CohortDefinition, dates: string[], practice: string | 
     if ('encounter' in c) {
       const e = c.encounter;
       const w = ["r.resource_type = 'Encounter'", 'r.person_id IS NOT NULL', `COALESCE(r.content->>'status', 'finished') NOT IN ('cancelled', 'entered-in-error')`, ENCOUNTER_SQL[e.kind]];
-      if (e.serviceTypes) w.push(`EXISTS (SELECT 1 FROM jsonb_array_elements(COALESCE(r.content->'serviceType'->'coding', '[]'::jsonb)) AS c(coding) WHERE c.coding->>'code' = ANY(${bind(e.serviceTypes)}::text[]))`);
-      if (e.types) w.push(`EXISTS (SELECT 1 FROM jsonb_array_elements(COALESCE(r.content->'type', '[]'::jsonb)) AS t(concept), jsonb_array_elements(COALESCE(t.concept->'coding', '[]'::jsonb)) AS c(coding) WHERE c.coding->>'code' = ANY(${bind(e.types)}::text[]))`);
+      // Each beside its containment form, which migration 0038's GIN indexes answer (the same test).
+      if (e.serviceTypes) {
+        w.push(`(r.content->'serviceType') @> ANY(${bind([...new Set(e.serviceTypes)].map((code) => JSON.stringify({ coding: [{ code }] })))}::jsonb[])`);
+        w.push(`EXISTS (SELECT 1 FROM jsonb_array_elements(COALESCE(r.content->'serviceType'->'coding', '[]'::jsonb)) AS c(coding) WHERE c.coding->>'code' = ANY(${bind(e.serviceTypes)}::text[]))`);
+      }
+      if (e.types) {
+        w.push(`(r.content->'type') @> ANY(${bind([...new Set(e.types)].map((code) => JSON.stringify([{ coding: [{ code }] }])))}::jsonb[])`);
+        w.push(`EXISTS (SELECT 1 FROM jsonb_array_elements(COALESCE(r.content->'type', '[]'::jsonb)) AS t(concept), jsonb_array_elements(COALESCE(t.concept->'coding', '[]'::jsonb)) AS c(coding) WHERE c.coding->>'code' = ANY(${bind(e.types)}::text[]))`);
+      }
       const within = e.within;
       if (within) w.push(`${dateOf('Encounter')} >= ${perDate((d) => windowStart(d, within))}`);
       w.push(`${dateOf('Encounter')} <= ${asOfRef()}`);
