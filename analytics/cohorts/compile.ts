@@ -122,11 +122,10 @@ function compileWith(def: CohortDefinition, dates: string[], practice: string | 
   };
   const asOfRef = () => perDate((d) => d);
   // Criteria that aggregate over a person's resources (IN over a subquery): with many dates the
-  // subquery pairs each resource with each date row (alias m again, shadowing the outer one) and
-  // returns (person, k), so that it stays an uncorrelated, hashable semi-join.
+  // subquery reads each resource's person, date (and value) once, pairs them with the date rows
+  // whose window holds them (alias m again, shadowing the outer one) and returns (person, k), so
+  // that it stays an uncorrelated, hashable semi-join.
   const member = series ? '(b.person_id, m.k)' : 'b.person_id';
-  const withDates = series ? ' CROSS JOIN dates m' : '';
-  const datePick = series ? ', m.k' : '';
 
   const inResources = (type: string, where: string[], within?: Window): string => {
     const w = [`r.resource_type = '${type}'`, 'r.person_id IS NOT NULL', ...where];
@@ -159,16 +158,26 @@ function compileWith(def: CohortDefinition, dates: string[], practice: string | 
       const o = c.observation;
       const w = ["r.resource_type = 'Observation'", 'r.person_id IS NOT NULL', `COALESCE(r.content->>'status', 'final') <> 'entered-in-error'`, codeIndexed(o), codingIn("r.content->'code'->'coding'", o)];
       const within = o.within;
-      if (within) w.push(`${dateOf('Observation')} >= ${perDate((d) => windowStart(d, within))}`);
+      const undated = [...w];
+      const from = within ? perDate((d) => windowStart(d, within)) : null;
+      if (from) w.push(`${dateOf('Observation')} >= ${from}`);
       w.push(`${dateOf('Observation')} <= ${asOfRef()}`);
       const value = `CASE WHEN jsonb_typeof(r.content->'valueQuantity'->'value') = 'number' THEN (r.content->'valueQuantity'->>'value')::numeric END`;
       if (o.comparator === undefined) return `EXISTS (SELECT 1 FROM resource r WHERE r.person_id = b.person_id AND ${w.join(' AND ')})`;
       const test = `v.value ${o.comparator} ${bind(o.value)}::numeric`;
+      if (series) {
+        // Each result's person, date and value read from the JSON once (grouping keys), then paired
+        // with the dates whose window holds it: not every result's JSON once per date.
+        const pairs = `(SELECT r.person_id, ${dateOf('Observation')} AS d, ${value} AS value FROM resource r WHERE ${undated.join(' AND ')} GROUP BY 1, 2, 3) o
+                 JOIN dates m ON ${from ? `o.d >= ${from} AND ` : ''}o.d <= ${asOfRef()}`;
+        if (o.which === 'any') return `${member} IN (SELECT o.person_id, m.k FROM ${pairs} WHERE ${test.replace('v.value', 'o.value')})`;
+        return `${member} IN (SELECT v.person_id, v.k FROM (SELECT DISTINCT ON (o.person_id, m.k) o.person_id, m.k, o.value FROM ${pairs} ORDER BY o.person_id, m.k, o.d DESC, o.value DESC NULLS LAST) v WHERE ${test})`;
+      }
       if (o.which === 'any') {
-        return `${member} IN (SELECT v.person_id${series ? ', v.k' : ''} FROM (SELECT r.person_id${datePick}, ${value} AS value FROM resource r${withDates} WHERE ${w.join(' AND ')}) v WHERE ${test})`;
+        return `b.person_id IN (SELECT v.person_id FROM (SELECT r.person_id, ${value} AS value FROM resource r WHERE ${w.join(' AND ')}) v WHERE ${test})`;
       }
       // The latest result in the window (ties: the larger value, so that the answer is stable).
-      return `${member} IN (SELECT v.person_id${series ? ', v.k' : ''} FROM (SELECT DISTINCT ON (r.person_id${datePick}) r.person_id${datePick}, ${value} AS value FROM resource r${withDates} WHERE ${w.join(' AND ')} ORDER BY r.person_id${datePick}, ${dateOf('Observation')} DESC, ${series ? 3 : 2} DESC NULLS LAST) v WHERE ${test})`;
+      return `b.person_id IN (SELECT v.person_id FROM (SELECT DISTINCT ON (r.person_id) r.person_id, ${value} AS value FROM resource r WHERE ${w.join(' AND ')} ORDER BY r.person_id, ${dateOf('Observation')} DESC, 2 DESC NULLS LAST) v WHERE ${test})`;
     }
     if ('encounter' in c) {
       const e = c.encounter;
@@ -183,11 +192,18 @@ function compileWith(def: CohortDefinition, dates: string[], practice: string | 
         w.push(`EXISTS (SELECT 1 FROM jsonb_array_elements(COALESCE(r.content->'type', '[]'::jsonb)) AS t(concept), jsonb_array_elements(COALESCE(t.concept->'coding', '[]'::jsonb)) AS c(coding) WHERE c.coding->>'code' = ANY(${bind(e.types)}::text[]))`);
       }
       const within = e.within;
-      if (within) w.push(`${dateOf('Encounter')} >= ${perDate((d) => windowStart(d, within))}`);
+      const undated = [...w];
+      const from = within ? perDate((d) => windowStart(d, within)) : null;
+      if (from) w.push(`${dateOf('Encounter')} >= ${from}`);
       w.push(`${dateOf('Encounter')} <= ${asOfRef()}`);
       const atLeast = e.atLeast ?? 1;
       if (atLeast === 1) return `EXISTS (SELECT 1 FROM resource r WHERE r.person_id = b.person_id AND ${w.join(' AND ')})`;
-      return `${member} IN (SELECT r.person_id${datePick} FROM resource r${withDates} WHERE ${w.join(' AND ')} GROUP BY r.person_id${datePick} HAVING count(*) >= ${bind(atLeast)}::int)`;
+      if (series) {
+        // Each person's encounters counted per day first (the JSON read once), then summed per date's window.
+        return `${member} IN (SELECT o.person_id, m.k FROM (SELECT r.person_id, ${dateOf('Encounter')} AS d, count(*) AS n FROM resource r WHERE ${undated.join(' AND ')} GROUP BY 1, 2) o
+                 JOIN dates m ON ${from ? `o.d >= ${from} AND ` : ''}o.d <= ${asOfRef()} GROUP BY o.person_id, m.k HAVING sum(o.n) >= ${bind(atLeast)}::int)`;
+      }
+      return `${member} IN (SELECT r.person_id FROM resource r WHERE ${w.join(' AND ')} GROUP BY r.person_id HAVING count(*) >= ${bind(atLeast)}::int)`;
     }
     if ('medication' in c) {
       const m = c.medication;
