@@ -127,11 +127,19 @@ function compileWith(def: CohortDefinition, dates: string[], practice: string | 
   // that it stays an uncorrelated, hashable semi-join.
   const member = series ? '(b.person_id, m.k)' : 'b.person_id';
 
+  // A person has a resource matching `w` dated within [from, asOf] (from: the window's start, or none).
+  // One date: EXISTS, not IN: under NOT the planner makes it an anti-join, where NOT IN over a large
+  // subquery can fall back to a subplan run once per person. Many dates: each resource's person and
+  // date read once (grouping keys), paired with the dates whose window holds it; (person, k) IN that
+  // (an EXISTS correlated with the date row as well became a nested loop over person × date).
+  const dated = (w: string[], date: string, from: string | null): string => {
+    if (!series) return `EXISTS (SELECT 1 FROM resource r WHERE r.person_id = b.person_id AND ${[...w, ...(from ? [`${date} >= ${from}`] : []), `${date} <= ${asOfRef()}`].join(' AND ')})`;
+    return `${member} IN (SELECT o.person_id, m.k FROM (SELECT r.person_id, ${date} AS d FROM resource r WHERE ${w.join(' AND ')} GROUP BY 1, 2) o
+                 JOIN dates m ON ${from ? `o.d >= ${from} AND ` : ''}o.d <= ${asOfRef()})`;
+  };
   const inResources = (type: string, where: string[], within?: Window): string => {
     const w = [`r.resource_type = '${type}'`, 'r.person_id IS NOT NULL', ...where];
-    if (within) w.push(`${dateOf(type)} >= ${perDate((d) => windowStart(d, within))}`, `${dateOf(type)} <= ${asOfRef()}`);
-    // EXISTS, not IN: under NOT the planner makes it an anti-join, where NOT IN over a large
-    // subquery can fall back to a subplan run once per person.
+    if (within) return dated(w, dateOf(type), perDate((d) => windowStart(d, within)));
     return `EXISTS (SELECT 1 FROM resource r WHERE r.person_id = b.person_id AND ${w.join(' AND ')})`;
   };
   const codingIn = (path: string, list: CodeList) =>
@@ -163,7 +171,7 @@ function compileWith(def: CohortDefinition, dates: string[], practice: string | 
       if (from) w.push(`${dateOf('Observation')} >= ${from}`);
       w.push(`${dateOf('Observation')} <= ${asOfRef()}`);
       const value = `CASE WHEN jsonb_typeof(r.content->'valueQuantity'->'value') = 'number' THEN (r.content->'valueQuantity'->>'value')::numeric END`;
-      if (o.comparator === undefined) return `EXISTS (SELECT 1 FROM resource r WHERE r.person_id = b.person_id AND ${w.join(' AND ')})`;
+      if (o.comparator === undefined) return dated(undated, dateOf('Observation'), from);
       const test = `v.value ${o.comparator} ${bind(o.value)}::numeric`;
       if (series) {
         // Each result's person, date and value read from the JSON once (grouping keys), then paired
@@ -197,7 +205,7 @@ function compileWith(def: CohortDefinition, dates: string[], practice: string | 
       if (from) w.push(`${dateOf('Encounter')} >= ${from}`);
       w.push(`${dateOf('Encounter')} <= ${asOfRef()}`);
       const atLeast = e.atLeast ?? 1;
-      if (atLeast === 1) return `EXISTS (SELECT 1 FROM resource r WHERE r.person_id = b.person_id AND ${w.join(' AND ')})`;
+      if (atLeast === 1) return dated(undated, dateOf('Encounter'), from);
       if (series) {
         // Each person's encounters counted per day first (the JSON read once), then summed per date's window.
         return `${member} IN (SELECT o.person_id, m.k FROM (SELECT r.person_id, ${dateOf('Encounter')} AS d, count(*) AS n FROM resource r WHERE ${undated.join(' AND ')} GROUP BY 1, 2) o
@@ -211,7 +219,7 @@ function compileWith(def: CohortDefinition, dates: string[], practice: string | 
       const within = m.within;
       if (within) {
         const d = `left(COALESCE(r.content->>'authoredOn', r.content->>'effectiveDateTime', r.content->'effectivePeriod'->>'start', r.content->>'dateAsserted'), 10)`;
-        w.push(`${d} >= ${perDate((x) => windowStart(x, within))}`, `${d} <= ${asOfRef()}`);
+        return dated(w, d, perDate((x) => windowStart(x, within)));
       } else {
         w.push(`r.content->>'status' IN ('active', 'completed', 'intended', 'on-hold')`);
       }
