@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { compileCohort, CohortCompileError } from './compile.ts';
+import { compileCohort, compileCohortSeries, CohortCompileError } from './compile.ts';
 import { CohortDefinitionError, parseCohort, windowStart, type CohortDefinition } from './definition.ts';
 import { loadRegisters } from './registers.ts';
 
@@ -22,6 +22,21 @@ test('the shipped registers parse and compile, with every value a parameter', ()
   assert.deepEqual(hba1c.uses, ['diabetes']);
   assert.ok(hba1c.params.includes(75) && hba1c.params.includes('2024-07-01'));
   assert.deepEqual(compileCohort(registers.get('palliative-without-preferred-place')!, { asOf: '2025-10-01', resolve }).uses, ['palliative-care', 'palliative-with-preferred-place']);
+});
+
+test('a register compiled for many dates: the dates a parameter table, each window and age boundary computed per date', () => {
+  for (const def of registers.values()) {
+    const c = compileCohortSeries(def, { dates: ['2025-01-31', '2025-02-28'], resolve });
+    assert.ok(!/44054006|999791000000106|13645005|2025-01-31|2024-/.test(c.sql), `${def.name}: a value in the SQL text`);
+    assert.equal((c.sql.match(/\$\d+/g) ?? []).map((x) => Number(x.slice(1))).reduce((a, b) => Math.max(a, b), 0), c.params.length);
+    assert.match(c.sql, /CROSS JOIN dates m/);
+  }
+  const c = compileCohortSeries(parseCohort({ name: 'x', title: 'x', panel: 'p', criteria: { all: [{ age: { min: 18 } }, { encounter: { kind: 'ae-attendance', within: { months: 12 }, atLeast: 3 } }] } }), { dates: ['2025-01-31', '2024-02-29'] });
+  // Born on or before the date 18 years back, per date (as compileCohort computes it); the window starts a year back; the dates themselves.
+  assert.ok(c.params.some((p) => JSON.stringify(p) === JSON.stringify(['2007-01-31', '2006-03-01'])));
+  assert.ok(c.params.some((p) => JSON.stringify(p) === JSON.stringify(['2024-01-31', '2023-03-01'])));
+  assert.ok(c.params.some((p) => JSON.stringify(p) === JSON.stringify(['2025-01-31', '2024-02-29'])));
+  assert.throws(() => compileCohortSeries(registers.get('diabetes')!, { dates: [] }), CohortCompileError);
 });
 
 test('windows and ages are dates back from asOf', () => {

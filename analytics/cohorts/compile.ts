@@ -65,33 +65,97 @@ const INACTIVE_CONDITION = ['inactive', 'resolved', 'remission'];
 
 /** Compiles a definition (and the registers it refers to) into one query returning person_id, practice, neighbourhood. */
 export function compileCohort(def: CohortDefinition, opts: CompileOptions): CompiledCohort {
-  if (!/^\d{4}-\d{2}-\d{2}$/.test(opts.asOf) || Number.isNaN(Date.parse(opts.asOf))) throw new CohortCompileError(`asOf must be a date YYYY-MM-DD, got "${opts.asOf}"`);
+  checkDate(opts.asOf);
+  return compileWith(def, [opts.asOf], opts.practice ?? null, opts.resolve);
+}
+
+export interface SeriesCompileOptions {
+  /** The dates the register is counted on (YYYY-MM-DD), e.g. every month end of a dashboard's series. */
+  dates: string[];
+  resolve?: (name: string) => CohortDefinition | undefined;
+}
+
+/**
+ * Compiles a definition for MANY dates at once: one query returning person_id, practice,
+ * neighbourhood and k (the index of the date in `dates`) for every person on the register on each
+ * date. The dates are a table (CTE `dates`, one row per date, with every window start and age
+ * boundary computed here, in TypeScript, by the same functions as compileCohort's), crossed with
+ * the registered population; each criterion is the same per-person semi-join as compileCohort's,
+ * correlated with the date row as well, so the store is read once for all the dates instead of
+ * once per date (the dashboards' summary counts 24 month ends). Same people on each date as
+ * compileCohort for that date alone (analytics/dashboards/refresh.int.test.ts checks it).
+ */
+export function compileCohortSeries(def: CohortDefinition, opts: SeriesCompileOptions): CompiledCohort {
+  if (!opts.dates.length) throw new CohortCompileError('no dates to compile the register for');
+  for (const d of opts.dates) checkDate(d);
+  return compileWith(def, opts.dates, null, opts.resolve, true);
+}
+
+function checkDate(asOf: string): void {
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(asOf) || Number.isNaN(Date.parse(asOf))) throw new CohortCompileError(`asOf must be a date YYYY-MM-DD, got "${asOf}"`);
+}
+
+function compileWith(def: CohortDefinition, dates: string[], practice: string | null, resolve: CompileOptions['resolve'], series = false): CompiledCohort {
   const params: unknown[] = [];
   const uses: string[] = [];
   const bind = (v: unknown) => {
     params.push(v);
     return `$${params.length}`;
   };
-  // Bound on first use: PostgreSQL refuses a parameter the statement never mentions (its type is unknown).
-  let asOfParam: string | undefined;
-  const asOfRef = () => (asOfParam ??= bind(opts.asOf));
+  // A value that depends on the date the register is run for (the date itself, a window's start,
+  // an age boundary). One date: a bound parameter, bound on first use (PostgreSQL refuses a
+  // parameter the statement never mentions: its type is unknown). Many dates: a text column of
+  // the CTE `dates` (alias m), one per distinct value list.
+  const columns = new Map<string, string>();
+  const columnValues: string[][] = [];
+  const perDate = (of: (asOf: string) => string, cast: 'text' | 'date' = 'text'): string => {
+    const values = dates.map(of);
+    // One parameter is never used both as text and cast to a date (its type would be ambiguous).
+    const key = `${cast}:${JSON.stringify(values)}`;
+    let ref = columns.get(key);
+    if (!ref) {
+      ref = series ? `m.c${columnValues.length}` : bind(values[0]);
+      if (series) columnValues.push(values);
+      columns.set(key, ref);
+    }
+    return ref;
+  };
+  const asOfRef = () => perDate((d) => d);
+  // Criteria that aggregate over a person's resources (IN over a subquery): with many dates the
+  // subquery reads each resource's person, date (and value) once, pairs them with the date rows
+  // whose window holds them (alias m again, shadowing the outer one) and returns (person, k), so
+  // that it stays an uncorrelated, hashable semi-join.
+  const member = series ? '(b.person_id, m.k)' : 'b.person_id';
 
+  // A person has a resource matching `w` dated within [from, asOf] (from: the window's start, or none).
+  // One date: EXISTS, not IN: under NOT the planner makes it an anti-join, where NOT IN over a large
+  // subquery can fall back to a subplan run once per person. Many dates: each resource's person and
+  // date read once (grouping keys), paired with the dates whose window holds it; (person, k) IN that
+  // (an EXISTS correlated with the date row as well became a nested loop over person × date).
+  const dated = (w: string[], date: string, from: string | null): string => {
+    if (!series) return `EXISTS (SELECT 1 FROM resource r WHERE r.person_id = b.person_id AND ${[...w, ...(from ? [`${date} >= ${from}`] : []), `${date} <= ${asOfRef()}`].join(' AND ')})`;
+    return `${member} IN (SELECT o.person_id, m.k FROM (SELECT r.person_id, ${date} AS d FROM resource r WHERE ${w.join(' AND ')} GROUP BY 1, 2) o
+                 JOIN dates m ON ${from ? `o.d >= ${from} AND ` : ''}o.d <= ${asOfRef()})`;
+  };
   const inResources = (type: string, where: string[], within?: Window): string => {
     const w = [`r.resource_type = '${type}'`, 'r.person_id IS NOT NULL', ...where];
-    if (within) w.push(`${dateOf(type)} >= ${bind(windowStart(opts.asOf, within))}`, `${dateOf(type)} <= ${asOfRef()}`);
-    // EXISTS, not IN: under NOT the planner makes it an anti-join, where NOT IN over a large
-    // subquery can fall back to a subplan run once per person.
+    if (within) return dated(w, dateOf(type), perDate((d) => windowStart(d, within)));
     return `EXISTS (SELECT 1 FROM resource r WHERE r.person_id = b.person_id AND ${w.join(' AND ')})`;
   };
   const codingIn = (path: string, list: CodeList) =>
     `EXISTS (SELECT 1 FROM jsonb_array_elements(COALESCE(${path}, '[]'::jsonb)) AS c(coding) WHERE c.coding->>'system' = ${bind(list.system ?? SNOMED)} AND c.coding->>'code' = ANY(${bind(list.codes)}::text[]))`;
+
+  // The same test as containment, for the types that migration 0037's GIN index covers
+  // (Observation, Condition, Procedure): exact too (one coding with this system and code), so it
+  // only lets the planner find the coded entries by index instead of reading every one.
+  const codeIndexed = (list: CodeList) => `(r.content->'code') @> ANY(${bind([...new Set(list.codes)].map((code) => JSON.stringify({ coding: [{ system: list.system ?? SNOMED, code }] })))}::jsonb[])`;
 
   const visit = (c: Criterion, stack: string[]): string => {
     if ('all' in c) return `(${c.all.map((x) => visit(x, stack)).join(' AND ')})`;
     if ('any' in c) return `(${c.any.map((x) => visit(x, stack)).join(' OR ')})`;
     if ('not' in c) return `NOT ${visit(c.not, stack)}`;
     if ('condition' in c) {
-      const where = [codingIn("r.content->'code'->'coding'", c.condition)];
+      const where = [codeIndexed(c.condition), codingIn("r.content->'code'->'coding'", c.condition)];
       if (!c.condition.includeInactive) {
         where.push(`COALESCE(r.content->'clinicalStatus'->'coding'->0->>'code', 'active') <> ALL(${bind(INACTIVE_CONDITION)}::text[])`);
         where.push(`COALESCE(r.content->'verificationStatus'->'coding'->0->>'code', 'confirmed') <> 'entered-in-error'`);
@@ -100,12 +164,23 @@ export function compileCohort(def: CohortDefinition, opts: CompileOptions): Comp
     }
     if ('observation' in c) {
       const o = c.observation;
-      const w = ["r.resource_type = 'Observation'", 'r.person_id IS NOT NULL', `COALESCE(r.content->>'status', 'final') <> 'entered-in-error'`, codingIn("r.content->'code'->'coding'", o)];
-      if (o.within) w.push(`${dateOf('Observation')} >= ${bind(windowStart(opts.asOf, o.within))}`);
+      const w = ["r.resource_type = 'Observation'", 'r.person_id IS NOT NULL', `COALESCE(r.content->>'status', 'final') <> 'entered-in-error'`, codeIndexed(o), codingIn("r.content->'code'->'coding'", o)];
+      const within = o.within;
+      const undated = [...w];
+      const from = within ? perDate((d) => windowStart(d, within)) : null;
+      if (from) w.push(`${dateOf('Observation')} >= ${from}`);
       w.push(`${dateOf('Observation')} <= ${asOfRef()}`);
       const value = `CASE WHEN jsonb_typeof(r.content->'valueQuantity'->'value') = 'number' THEN (r.content->'valueQuantity'->>'value')::numeric END`;
-      if (o.comparator === undefined) return `EXISTS (SELECT 1 FROM resource r WHERE r.person_id = b.person_id AND ${w.join(' AND ')})`;
+      if (o.comparator === undefined) return dated(undated, dateOf('Observation'), from);
       const test = `v.value ${o.comparator} ${bind(o.value)}::numeric`;
+      if (series) {
+        // Each result's person, date and value read from the JSON once (grouping keys), then paired
+        // with the dates whose window holds it: not every result's JSON once per date.
+        const pairs = `(SELECT r.person_id, ${dateOf('Observation')} AS d, ${value} AS value FROM resource r WHERE ${undated.join(' AND ')} GROUP BY 1, 2, 3) o
+                 JOIN dates m ON ${from ? `o.d >= ${from} AND ` : ''}o.d <= ${asOfRef()}`;
+        if (o.which === 'any') return `${member} IN (SELECT o.person_id, m.k FROM ${pairs} WHERE ${test.replace('v.value', 'o.value')})`;
+        return `${member} IN (SELECT v.person_id, v.k FROM (SELECT DISTINCT ON (o.person_id, m.k) o.person_id, m.k, o.value FROM ${pairs} ORDER BY o.person_id, m.k, o.d DESC, o.value DESC NULLS LAST) v WHERE ${test})`;
+      }
       if (o.which === 'any') {
         return `b.person_id IN (SELECT v.person_id FROM (SELECT r.person_id, ${value} AS value FROM resource r WHERE ${w.join(' AND ')}) v WHERE ${test})`;
       }
@@ -115,26 +190,42 @@ export function compileCohort(def: CohortDefinition, opts: CompileOptions): Comp
     if ('encounter' in c) {
       const e = c.encounter;
       const w = ["r.resource_type = 'Encounter'", 'r.person_id IS NOT NULL', `COALESCE(r.content->>'status', 'finished') NOT IN ('cancelled', 'entered-in-error')`, ENCOUNTER_SQL[e.kind]];
-      if (e.serviceTypes) w.push(`EXISTS (SELECT 1 FROM jsonb_array_elements(COALESCE(r.content->'serviceType'->'coding', '[]'::jsonb)) AS c(coding) WHERE c.coding->>'code' = ANY(${bind(e.serviceTypes)}::text[]))`);
-      if (e.types) w.push(`EXISTS (SELECT 1 FROM jsonb_array_elements(COALESCE(r.content->'type', '[]'::jsonb)) AS t(concept), jsonb_array_elements(COALESCE(t.concept->'coding', '[]'::jsonb)) AS c(coding) WHERE c.coding->>'code' = ANY(${bind(e.types)}::text[]))`);
-      if (e.within) w.push(`${dateOf('Encounter')} >= ${bind(windowStart(opts.asOf, e.within))}`);
+      // Each beside its containment form, which migration 0038's GIN indexes answer (the same test).
+      if (e.serviceTypes) {
+        w.push(`(r.content->'serviceType') @> ANY(${bind([...new Set(e.serviceTypes)].map((code) => JSON.stringify({ coding: [{ code }] })))}::jsonb[])`);
+        w.push(`EXISTS (SELECT 1 FROM jsonb_array_elements(COALESCE(r.content->'serviceType'->'coding', '[]'::jsonb)) AS c(coding) WHERE c.coding->>'code' = ANY(${bind(e.serviceTypes)}::text[]))`);
+      }
+      if (e.types) {
+        w.push(`(r.content->'type') @> ANY(${bind([...new Set(e.types)].map((code) => JSON.stringify([{ coding: [{ code }] }])))}::jsonb[])`);
+        w.push(`EXISTS (SELECT 1 FROM jsonb_array_elements(COALESCE(r.content->'type', '[]'::jsonb)) AS t(concept), jsonb_array_elements(COALESCE(t.concept->'coding', '[]'::jsonb)) AS c(coding) WHERE c.coding->>'code' = ANY(${bind(e.types)}::text[]))`);
+      }
+      const within = e.within;
+      const undated = [...w];
+      const from = within ? perDate((d) => windowStart(d, within)) : null;
+      if (from) w.push(`${dateOf('Encounter')} >= ${from}`);
       w.push(`${dateOf('Encounter')} <= ${asOfRef()}`);
       const atLeast = e.atLeast ?? 1;
-      if (atLeast === 1) return `EXISTS (SELECT 1 FROM resource r WHERE r.person_id = b.person_id AND ${w.join(' AND ')})`;
-      return `b.person_id IN (SELECT r.person_id FROM resource r WHERE ${w.join(' AND ')} GROUP BY r.person_id HAVING count(*) >= ${bind(atLeast)}::int)`;
+      if (atLeast === 1) return dated(undated, dateOf('Encounter'), from);
+      if (series) {
+        // Each person's encounters counted per day first (the JSON read once), then summed per date's window.
+        return `${member} IN (SELECT o.person_id, m.k FROM (SELECT r.person_id, ${dateOf('Encounter')} AS d, count(*) AS n FROM resource r WHERE ${undated.join(' AND ')} GROUP BY 1, 2) o
+                 JOIN dates m ON ${from ? `o.d >= ${from} AND ` : ''}o.d <= ${asOfRef()} GROUP BY o.person_id, m.k HAVING sum(o.n) >= ${bind(atLeast)}::int)`;
+      }
+      return `${member} IN (SELECT r.person_id FROM resource r WHERE ${w.join(' AND ')} GROUP BY r.person_id HAVING count(*) >= ${bind(atLeast)}::int)`;
     }
     if ('medication' in c) {
       const m = c.medication;
       const w = [`r.resource_type IN ('MedicationRequest', 'MedicationStatement')`, 'r.person_id IS NOT NULL', codingIn("r.content->'medicationCodeableConcept'->'coding'", m)];
-      if (m.within) {
+      const within = m.within;
+      if (within) {
         const d = `left(COALESCE(r.content->>'authoredOn', r.content->>'effectiveDateTime', r.content->'effectivePeriod'->>'start', r.content->>'dateAsserted'), 10)`;
-        w.push(`${d} >= ${bind(windowStart(opts.asOf, m.within))}`, `${d} <= ${asOfRef()}`);
+        return dated(w, d, perDate((x) => windowStart(x, within)));
       } else {
         w.push(`r.content->>'status' IN ('active', 'completed', 'intended', 'on-hold')`);
       }
       return `EXISTS (SELECT 1 FROM resource r WHERE r.person_id = b.person_id AND ${w.join(' AND ')})`;
     }
-    if ('procedure' in c) return inResources('Procedure', [codingIn("r.content->'code'->'coding'", c.procedure), `COALESCE(r.content->>'status', 'completed') NOT IN ('entered-in-error', 'not-done')`], c.procedure.within);
+    if ('procedure' in c) return inResources('Procedure', [codeIndexed(c.procedure), codingIn("r.content->'code'->'coding'", c.procedure), `COALESCE(r.content->>'status', 'completed') NOT IN ('entered-in-error', 'not-done')`], c.procedure.within);
     if ('referral' in c) return inResources('ServiceRequest', [codingIn("r.content->'code'->'coding'", c.referral), `COALESCE(r.content->>'status', 'active') NOT IN ('entered-in-error', 'revoked')`], c.referral.within);
     if ('carePlan' in c) {
       const where = [`r.content->>'status' IN ('active', 'on-hold')`];
@@ -146,8 +237,9 @@ export function compileCohort(def: CohortDefinition, opts: CompileOptions): Comp
     if ('age' in c) {
       const parts: string[] = [];
       // Age in whole years on asOf: at least min ⇔ born on or before asOf − min years; at most max ⇔ born after asOf − (max + 1) years.
-      if (c.age.min !== undefined) parts.push(`b.birth_date <= ${bind(yearsBefore(opts.asOf, c.age.min))}::date`);
-      if (c.age.max !== undefined) parts.push(`b.birth_date > ${bind(yearsBefore(opts.asOf, c.age.max + 1))}::date`);
+      const { min, max } = c.age;
+      if (min !== undefined) parts.push(`b.birth_date <= ${perDate((d) => yearsBefore(d, min), 'date')}::date`);
+      if (max !== undefined) parts.push(`b.birth_date > ${perDate((d) => yearsBefore(d, max + 1), 'date')}::date`);
       return `(${parts.join(' AND ')})`;
     }
     if ('practice' in c) return `b.practice = ANY(${bind(c.practice)}::text[])`;
@@ -155,7 +247,7 @@ export function compileCohort(def: CohortDefinition, opts: CompileOptions): Comp
     if ('register' in c) {
       const name = c.register;
       if (stack.includes(name)) throw new CohortCompileError(`circular reference: ${[...stack, name].join(' → ')}`);
-      const other = opts.resolve?.(name);
+      const other = resolve?.(name);
       if (!other) throw new CohortCompileError(`register "${name}" (referred to by ${stack[stack.length - 1]}) does not exist`);
       if (!uses.includes(name)) uses.push(name);
       return `(${visit(other.criteria, [...stack, name])})`;
@@ -164,8 +256,14 @@ export function compileCohort(def: CohortDefinition, opts: CompileOptions): Comp
   };
 
   const predicate = visit(def.criteria, [def.name]);
-  const practiceFilter = opts.practice ? ` AND b.practice = ${bind(opts.practice)}` : '';
-  const sql = `WITH registered AS (
+  const practiceFilter = practice ? ` AND b.practice = ${bind(practice)}` : '';
+  // The dates table: k (1, 2, …) and each per-date column (text, as the resources' dates are compared).
+  const datesCte = series
+    ? `dates AS (
+  SELECT * FROM unnest(${[bind(dates.map((_, i) => i + 1)) + '::int[]', ...columnValues.map((v) => `${bind(v)}::text[]`)].join(', ')}) AS m(k${columnValues.map((_, i) => `, c${i}`).join('')})
+), `
+    : '';
+  const sql = `WITH ${datesCte}registered AS (
   SELECT DISTINCT ON (s.person_id) s.person_id, substr(s.source_system, 4) AS practice, s.birth_date
     FROM source_identity s JOIN person p ON p.person_id = s.person_id AND p.status = 'active'
    WHERE s.source_system LIKE 'gp:%'
@@ -177,10 +275,16 @@ export function compileCohort(def: CohortDefinition, opts: CompileOptions): Comp
                               WHERE r.resource_type = 'Patient' AND r.person_id IS NOT NULL
                                 AND (r.content->>'deceasedBoolean' = 'true' OR r.content ? 'deceasedDateTime'))
 )
-SELECT b.person_id::text AS person_id, b.practice, b.neighbourhood
+${
+    series
+      ? `SELECT b.person_id::text AS person_id, b.practice, b.neighbourhood, m.k
+  FROM b CROSS JOIN dates m
+ WHERE ${predicate}`
+      : `SELECT b.person_id::text AS person_id, b.practice, b.neighbourhood
   FROM b
  WHERE ${predicate}${practiceFilter}
- ORDER BY b.person_id`;
+ ORDER BY b.person_id`
+  }`;
   return { sql, params, uses };
 }
 

@@ -85,6 +85,9 @@ export async function runCohort(ctx: RequestContext, def: CohortDefinition, opts
     throw err;
   }
   return ctx.db.transaction(async (tx) => {
+    // No JIT: compiling a register's JSON expressions cost more than it saved (ENT referrals at
+    // 20,000 people: 10.5 s with, 5.8 s without, PostgreSQL 15; docs/analytics/risk.md). PGlite has none.
+    await tx.query("SELECT set_config('jit', 'off', true)");
     const found = await tx.query<{ person_id: string; practice: string | null; neighbourhood: string | null }>(compiled.sql, compiled.params);
     const ids = found.rows.map((r) => r.person_id);
     const people = await personDetails(tx, ids);

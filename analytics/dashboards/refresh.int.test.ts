@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { testDatabases } from '../../test/databases.ts';
 import { AS_OF, loadCraftedStore, PEOPLE } from '../cohorts/fixtures.ts';
-import { monthEnds } from './series.ts';
+import { loadRegisters } from '../cohorts/registers.ts';
+import { monthEnds, registerCounts, registerCountsSeries } from './series.ts';
 import { refreshDashboards } from './refresh.ts';
 
 test('monthEnds: each month to its last day, the as-of month to the as-of date', () => {
@@ -70,6 +71,33 @@ for (const target of await testDatabases()) {
       const again = await refreshDashboards(db, { asOf: AS_OF, months: 24 });
       assert.equal(again.measureRows, r.measureRows);
       assert.equal((await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM analytics_use_month`)).rows[0]!.n, r.useRows);
+    } finally {
+      await db.drop();
+    }
+  });
+}
+
+for (const target of await testDatabases()) {
+  test(`register sizes for every month end in one statement on ${target.name}: the same counts as one statement per month end`, async () => {
+    const db = await target.open();
+    try {
+      await loadCraftedStore(db);
+      const registers = loadRegisters();
+      const resolve = (n: string) => registers.get(n);
+      // Month ends around the crafted store's events, and a leap day (age boundaries, windows).
+      const ends = [...monthEnds(AS_OF, 30).map((e) => e.end), '2024-02-29', '2023-03-01'];
+      const sort = (xs: { level: string; key: string; n: number }[]) => [...xs].sort((a, b) => `${a.level}|${a.key}`.localeCompare(`${b.level}|${b.key}`));
+      let nonZero = 0;
+      for (const def of registers.values()) {
+        const series = await registerCountsSeries(db, def, ends, resolve);
+        assert.equal(series.length, ends.length);
+        for (const [i, end] of ends.entries()) {
+          const one = await registerCounts(db, def, end, resolve);
+          assert.deepEqual(sort(series[i]!), sort(one), `${def.name} on ${end}`);
+          nonZero += one.filter((c) => c.level === 'locality' && c.n > 0).length;
+        }
+      }
+      assert.ok(nonZero > 30, `the fixture puts people on the registers (${nonZero} non-empty register-dates)`);
     } finally {
       await db.drop();
     }

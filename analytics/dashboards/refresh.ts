@@ -11,7 +11,7 @@ import { loadRegisters } from '../cohorts/registers.ts';
 import { activityCtes, sourceFreshness, type SourceFreshness } from '../commissioning/report.ts';
 import { loadSources, loadTariff, type SourceSetting, type TariffRow } from '../commissioning/tariff.ts';
 import { loadMeasures, type MeasureDefinition } from '../spc/measures.ts';
-import { activityCounts, monthEnds, registerCounts, registeredPopulation, registerMembers, SeriesError, type LevelCount } from './series.ts';
+import { activityCounts, monthEnds, registerCountsSeries, registeredPopulation, registerMembers, SeriesError, type LevelCount } from './series.ts';
 
 export const DEFAULT_MONTHS = 24;
 
@@ -66,20 +66,23 @@ export async function refreshDashboards(db: Database, opts: RefreshOptions = {})
   }
   const ends = monthEnds(asOf, months);
   const start = `${ends[0]!.month}-01`;
-  // The register counts are read first, several at once on a PostgreSQL server (one statement per
-  // register and month end, each independent); everything else, and every write, in one transaction.
+  // The register counts are read first, two at once on a PostgreSQL server (ONE statement per
+  // register covering every month end: compileCohortSeries); everything else, and every write, in
+  // one transaction.
   const population = await registeredPopulation(db);
   const sizes = new Map<string, Map<string, LevelCount[]>>();
   const rows: MeasureRow[] = [];
-  const jobs = [...registers.values()].flatMap((def) => ends.map((e) => ({ def, e })));
-  const counted = await mapLimit(jobs, 4, ({ def, e }) => registerCounts(db, def, e.end, resolve));
-  for (const [i, { def, e }] of jobs.entries()) {
-    const byMonth = sizes.get(def.name) ?? new Map<string, LevelCount[]>();
+  const defs = [...registers.values()];
+  const counted = await mapLimit(defs, 2, (def) => registerCountsSeries(db, def, ends.map((e) => e.end), resolve));
+  for (const [i, def] of defs.entries()) {
+    const byMonth = new Map<string, LevelCount[]>();
     sizes.set(def.name, byMonth);
-    const counts = counted[i]!;
-    byMonth.set(e.month, counts);
-    const got = new Map(counts.map((c) => [`${c.level}|${c.key}`, c.n]));
-    for (const p of population) rows.push({ series: `register:${def.name}`, level: p.level, key: p.key, month: e.month, numerator: got.get(`${p.level}|${p.key}`) ?? 0, denominator: null });
+    for (const [j, e] of ends.entries()) {
+      const counts = counted[i]![j]!;
+      byMonth.set(e.month, counts);
+      const got = new Map(counts.map((c) => [`${c.level}|${c.key}`, c.n]));
+      for (const p of population) rows.push({ series: `register:${def.name}`, level: p.level, key: p.key, month: e.month, numerator: got.get(`${p.level}|${p.key}`) ?? 0, denominator: null });
+    }
   }
   return db.transaction(async (tx) => {
     // Measures.

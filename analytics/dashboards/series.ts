@@ -8,7 +8,7 @@
 // practice a reference table) both push down and only the per-practice counts travel; the
 // GROUPING SETS over practice, neighbourhood and locality are a two-stage aggregate of those.
 import type { Queryable } from '../../db/database.ts';
-import { CohortCompileError, compileCohort, ENCOUNTER_SQL } from '../cohorts/compile.ts';
+import { CohortCompileError, compileCohort, compileCohortSeries, ENCOUNTER_SQL } from '../cohorts/compile.ts';
 import type { CohortDefinition } from '../cohorts/definition.ts';
 import { secondaryUsePopulation } from '../commissioning/report.ts';
 import { monthsEnding } from '../commissioning/report.ts';
@@ -68,6 +68,33 @@ export async function registerCounts(tx: Queryable, def: CohortDefinition, asOf:
     c.params,
   );
   return r.rows;
+}
+
+/**
+ * A register's size on each of many dates (the month ends of a series), per practice,
+ * neighbourhood and locality: ONE statement for all the dates (compileCohortSeries). The result
+ * holds one list per date, in the order given; the same counts as registerCounts on each date.
+ */
+export async function registerCountsSeries(tx: Queryable, def: CohortDefinition, dates: string[], resolve: (n: string) => CohortDefinition | undefined): Promise<LevelCount[][]> {
+  let c;
+  try {
+    c = compileCohortSeries(def, { dates, resolve });
+  } catch (err) {
+    if (err instanceof CohortCompileError) throw new SeriesError(`register ${def.name}: ${err.message}`);
+    throw err;
+  }
+  const r = await tx.query<{ k: number; level: Level; key: string; n: number }>(
+    `SELECT x.k, ${LEVEL_OF} AS level, ${KEY_OF} AS key, count(*)::int AS n
+       FROM (${c.sql}) x
+      WHERE ${secondaryUsePopulation('x.person_id::uuid')}
+      GROUP BY GROUPING SETS ((x.k, x.practice), (x.k, x.neighbourhood), (x.k))`,
+    c.params,
+  );
+  const out: LevelCount[][] = dates.map(() => []);
+  for (const row of r.rows) out[Number(row.k) - 1]!.push({ level: row.level, key: row.key, n: Number(row.n) });
+  // As registerCounts: the grand total is there even when no one is on the register that day.
+  for (const counts of out) if (!counts.some((c) => c.level === 'locality')) counts.push({ level: 'locality', key: '', n: 0 });
+  return out;
 }
 
 /** The people on a register on a date (secondary-use population), for cohort figures. */
