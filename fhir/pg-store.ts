@@ -4,7 +4,7 @@
  * access/audit.ts; the SQL here is the Patient search and the lookup by stable id (the
  * expression index of migration 0012). Parameterised SQL only.
  */
-import { appendAuditBatch } from '../access/audit.ts';
+import { appendAuditBatch, auditCommitterFor, type AuditEntry } from '../access/audit.ts';
 import { gatherAccessFacts, secondaryUseCandidates, startBreakGlass } from '../access/facts-store.ts';
 import type { Policy } from '../access/policy.ts';
 import type { Database, Queryable } from '../db/database.ts';
@@ -14,27 +14,62 @@ import type { FhirStore, FhirStoreTx, PatientCriteria, ResourcePageQuery } from 
 import { pseudonymKey } from '../analytics/cohorts/pseudonym.ts';
 import { resourceVersion, resourceVersions } from './history-store.ts';
 import { feedFreshness } from '../ingest/feed-freshness.ts';
+import { responseCacheFor } from './response-cache.ts';
 
 const PERSON_COLUMNS = 'p.person_id::text AS person_id, p.nhs_number, p.status, p.merged_into::text AS merged_into';
 
+/**
+ * Audit rows of a transaction that only reads go to the database's group committer
+ * (access/audit.ts AuditCommitter) after the read has committed, and the transaction's result
+ * is handed back only once they have committed: the data still leaves after its audit rows,
+ * durably written, and concurrent reads share one audit transaction. A transaction that writes
+ * (break-glass, a pseudonym key made on first use) appends its audit rows in itself, before its
+ * commit, as before. If the read fails (throws), its rows are not written, as a rollback would.
+ */
 export function pgFhirStore(db: Database, policy: Policy): FhirStore {
+  const committer = auditCommitterFor(db);
   return {
-    transaction: (fn) => db.transaction((tx) => fn(pgStoreTx(tx, policy, !db.inProcess))),
+    responses: responseCacheFor(db),
+    async transaction(fn) {
+      const audit: Deferred = { groups: [], inline: false };
+      const out = await db.transaction(async (tx) => {
+        const r = await fn(pgStoreTx(tx, policy, !db.inProcess, audit));
+        if (audit.inline) await writeInline(tx, audit);
+        return r;
+      });
+      if (audit.groups.length) await Promise.all(audit.groups.map((g) => committer.submit(g.entries, g.now)));
+      return out;
+    },
   };
 }
 
+/** The audit entries a store transaction has been handed, to write after it (or, once it writes, in it). */
+interface Deferred {
+  groups: { entries: AuditEntry[]; now: Date }[];
+  /** The transaction writes: its audit rows commit with it. */
+  inline: boolean;
+}
+
+async function writeInline(tx: Queryable, audit: Deferred): Promise<void> {
+  const groups = audit.groups.splice(0);
+  if (groups.length) await appendAuditBatch(tx, groups.flatMap((g) => g.entries), groups.flatMap((g) => g.entries.map(() => g.now)));
+}
+
 /** oneTrip: read a record in one statement (a server: each statement is a round trip); otherwise in three simpler ones (PGlite, in process, where they cost less). */
-function pgStoreTx(tx: Queryable, policy: Policy, oneTrip: boolean): FhirStoreTx {
+function pgStoreTx(tx: Queryable, policy: Policy, oneTrip: boolean, audit: Deferred): FhirStoreTx {
   // A person found by id comes with the ids merged into them (one statement), kept for memberIds in this transaction.
   const members = new Map<string, string[]>();
   const found = new Map<string, PersonRow>();
+  const stamps = new Map<string, string>();
   return {
-    async findPerson(query) {
+    async findPerson(query, o) {
       if (query.personId === undefined) return findPerson(tx, query);
-      const found = await findPersonWithMembers(tx, query.personId);
+      const found = await findPersonWithMembers(tx, query.personId, { stamp: o?.stamp === true });
       if (found) members.set(found.person.person_id, found.memberIds);
+      if (found?.stamp !== undefined) stamps.set(found.person.person_id, found.stamp);
       return found?.person ?? null;
     },
+    recordStamp: (personId) => stamps.get(personId),
     memberIds: async (personId) => members.get(personId) ?? recordPersonIds(tx, personId),
     async loadRecord(person, memberIds) {
       // Identities, resources and the practices they name: one statement on a server.
@@ -75,9 +110,13 @@ function pgStoreTx(tx: Queryable, policy: Policy, oneTrip: boolean): FhirStoreTx
       return persons.map((p) => p.person_id);
     },
     accessFacts: (principal, people, now) => gatherAccessFacts(tx, policy, principal, people, now),
-    startBreakGlass: (user, personId, reason, minutes, now) => startBreakGlass(tx, user, personId, reason, minutes, now),
+    startBreakGlass(user, personId, reason, minutes, now) {
+      audit.inline = true;
+      return startBreakGlass(tx, user, personId, reason, minutes, now);
+    },
     async appendAudit(entries, now) {
-      await appendAuditBatch(tx, entries, now);
+      if (audit.inline) await appendAuditBatch(tx, entries, now);
+      else if (entries.length) audit.groups.push({ entries: [...entries], now });
     },
     async loadRecordOfTypes(person, memberIds, types) {
       const identities = await loadIdentities(tx, person.person_id, memberIds);
@@ -110,7 +149,11 @@ function pgStoreTx(tx: Queryable, policy: Policy, oneTrip: boolean): FhirStoreTx
       return r.rows.map(resourceRow);
     },
     secondaryUseFacts: (principal, people, now) => gatherAccessFacts(tx, policy, principal, people, now, { relationships: false }),
-    pseudonymKey: (scope) => pseudonymKey(tx, scope),
+    pseudonymKey(scope) {
+      // Made on first use (a write): the audit rows commit with it.
+      audit.inline = true;
+      return pseudonymKey(tx, scope);
+    },
     sql: {
       secondaryUseCandidates: () => secondaryUseCandidates(tx),
       query: async <R>(sql: string, params: readonly unknown[]) => (await tx.query<R>(sql, params)).rows,
