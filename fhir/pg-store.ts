@@ -31,8 +31,12 @@ export function pgFhirStore(db: Database, policy: Policy): FhirStore {
   return {
     responses: responseCacheFor(db),
     async transaction(fn) {
-      const audit: Deferred = { groups: [], inline: false };
-      const out = await db.transaction(async (tx) => {
+      const audit: Deferred = { groups: [], inline: false, begin: async () => {} };
+      // On a server, BEGIN only before the first write (db.session): a read is a few statements in autocommit mode.
+      const run = <R>(body: (tx: Queryable, begin: () => Promise<void>) => Promise<R>): Promise<R> =>
+        db.session ? db.session(body) : db.transaction((tx) => body(tx, async () => {}));
+      const out = await run(async (tx, begin) => {
+        audit.begin = begin;
         const r = await fn(pgStoreTx(tx, policy, !db.inProcess, audit));
         if (audit.inline) await writeInline(tx, audit);
         return r;
@@ -48,6 +52,8 @@ interface Deferred {
   groups: { entries: AuditEntry[]; now: Date }[];
   /** The transaction writes: its audit rows commit with it. */
   inline: boolean;
+  /** Opens the transaction (a session starts in autocommit mode): before the first write or cursor. */
+  begin: () => Promise<void>;
 }
 
 async function writeInline(tx: Queryable, audit: Deferred): Promise<void> {
@@ -110,7 +116,8 @@ function pgStoreTx(tx: Queryable, policy: Policy, oneTrip: boolean, audit: Defer
       return persons.map((p) => p.person_id);
     },
     accessFacts: (principal, people, now) => gatherAccessFacts(tx, policy, principal, people, now),
-    startBreakGlass(user, personId, reason, minutes, now) {
+    async startBreakGlass(user, personId, reason, minutes, now) {
+      await audit.begin();
       audit.inline = true;
       return startBreakGlass(tx, user, personId, reason, minutes, now);
     },
@@ -149,16 +156,22 @@ function pgStoreTx(tx: Queryable, policy: Policy, oneTrip: boolean, audit: Defer
       return r.rows.map(resourceRow);
     },
     secondaryUseFacts: (principal, people, now) => gatherAccessFacts(tx, policy, principal, people, now, { relationships: false }),
-    pseudonymKey(scope) {
+    async pseudonymKey(scope) {
       // Made on first use (a write): the audit rows commit with it.
+      await audit.begin();
       audit.inline = true;
       return pseudonymKey(tx, scope);
     },
     sql: {
       secondaryUseCandidates: () => secondaryUseCandidates(tx),
-      query: async <R>(sql: string, params: readonly unknown[]) => (await tx.query<R>(sql, params)).rows,
+      async query<R>(sql: string, params: readonly unknown[]) {
+        // A scan's statements (SET LOCAL among them) belong in one transaction.
+        await audit.begin();
+        return (await tx.query<R>(sql, params)).rows;
+      },
       async cursor<R>(sql: string, params: readonly unknown[], batch: number, sink: (rows: R[]) => Promise<boolean>) {
         // A server-side cursor inside the repository's transaction: rows arrive a batch at a time.
+        await audit.begin();
         await tx.query(`DECLARE view_scan NO SCROLL CURSOR FOR ${sql}`, params);
         try {
           for (;;) {
