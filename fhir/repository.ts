@@ -95,7 +95,7 @@ export class FhirRepository {
   }
 
   /**
-   * $everything as the JSON text the HTTP layer sends: `present` turns the page's Bundle into
+   * $everything as the UTF-8 JSON the HTTP layer sends: `present` turns the page's Bundle into
    * that text (fullUrls, links) and `present.key` names everything it depends on (base URL,
    * requested id, parameters). Where the store keeps presented responses (fhir/response-cache.ts),
    * the text is kept under the record's version stamp (read in the statement that finds the person),
@@ -103,7 +103,7 @@ export class FhirRepository {
    * changes. Every request is still decided on facts read for it and audited as `everything` is;
    * only the record read, its presentation and serialisation are saved.
    */
-  async everythingJson(id: string, opts: { types?: string[]; since?: string; count?: number; offset?: number }, present: { key: string; render: (bundle: Bundle) => string }): Promise<string> {
+  async everythingJson(id: string, opts: { types?: string[]; since?: string; count?: number; offset?: number }, present: { key: string; render: (bundle: Bundle) => string }): Promise<Buffer> {
     const since = opts.since ? new Date(opts.since).toISOString() : undefined;
     const page = { ...(opts.count !== undefined ? { count: opts.count } : {}), ...(opts.offset ? { offset: opts.offset } : {}) };
     const detail: Record<string, unknown> = { id, ...(opts.types ? { types: opts.types } : {}), ...(since ? { since } : {}), ...page };
@@ -128,7 +128,7 @@ export class FhirRepository {
       const permit = (items: number, withheld: number) => audit({ personId: person.person_id, decision: 'permit', reason: decision.reason, detail: { ...detail, found: true, items, withheld } });
       if (hit) {
         await tx.appendAudit([...entries, permit(hit.items, hit.withheld)], now);
-        return { kind: 'ok' as const, value: hit.json };
+        return { kind: 'ok' as const, value: hit.body };
       }
       const data: PersonRecordData = await tx.loadRecord(person, memberIds ?? (await tx.memberIds(person.person_id)));
       const rows = data.rows.filter((r) => this.visible(r, decision));
@@ -136,9 +136,9 @@ export class FhirRepository {
       await tx.appendAudit([...entries, permit(rows.length, withheld)], now);
       const record = buildIntegratedRecord(data.person, data.identities, rows, data.practices, { now });
       const bundle = this.everythingBundle({ record, rows, decision, withheld, practices: data.practices, fresh: data.fresh === true }, since, opts.types, page);
-      const json = present.render(bundle);
-      if (key) cache!.set(key, { json, items: rows.length, withheld });
-      return { kind: 'ok' as const, value: json };
+      const body = Buffer.from(present.render(bundle), 'utf8');
+      if (key) cache!.set(key, { body, items: rows.length, withheld });
+      return { kind: 'ok' as const, value: body };
     });
     return this.finish(out);
   }

@@ -1,5 +1,5 @@
 /**
- * Presented responses (the serialised JSON of a `Patient/{id}/$everything` page), kept in memory
+ * Presented responses (the UTF-8 JSON of a `Patient/{id}/$everything` page), kept in memory
  * and bounded by bytes, least recently used first out. A response is only ever found again under
  * the same key, and the key holds everything the bytes depend on: the person, the version stamp
  * of their record (record/record-store.ts RECORD_STAMP_SQL, read in the statement that finds the
@@ -17,7 +17,8 @@
 import type { Database } from '../db/database.ts';
 
 export interface CachedResponse {
-  json: string;
+  /** The UTF-8 bytes sent (kept as bytes: no encoding per request). */
+  body: Buffer;
   /** What the audit entry of a read says about it. */
   items: number;
   withheld: number;
@@ -70,9 +71,8 @@ export class ResponseCache {
   }
 }
 
-/** UTF-16 in memory: two bytes a character, near enough. */
 function sizeOf(key: string, v: CachedResponse): number {
-  return 2 * (key.length + v.json.length) + 64;
+  return 2 * key.length + v.body.length + 64;
 }
 
 /** The cache size from the environment (BEVAN_RESPONSE_CACHE_MB), checked: bytes, 0 for none. */

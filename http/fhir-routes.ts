@@ -116,9 +116,9 @@ export async function registerFhirRoutes(app: FastifyInstance, o: { db: Database
       for (const e of bundle.entry ?? []) if (e.search?.mode !== 'outcome') e.fullUrl = `${base}/${e.resource!.resourceType}/${e.resource!.id}`;
       return JSON.stringify(withLinks(bundle, pageLinks(`${base}/Patient/${req.params.id}/$everything`, keep, paged.paging, bundle.total ?? 0)));
     };
-    const json = await repo.everythingJson(req.params.id, { types, since, count: paged.paging.count, offset: paged.paging.offset }, { key: JSON.stringify([base, req.params.id, keep, paged.paging]), render });
+    const body = await repo.everythingJson(req.params.id, { types, since, count: paged.paging.count, offset: paged.paging.offset }, { key: JSON.stringify([base, req.params.id, keep, paged.paging]), render });
     breakGlassHeader(reply, repo);
-    return reply.type(FHIR_JSON).serializer((x: unknown) => x as string).send(json);
+    return reply.type(FHIR_JSON).send(body);
   });
 
   app.get<{ Params: { type: string; id: string } }>(
