@@ -231,8 +231,8 @@ export async function appendAuditBatch(tx: Queryable, entries: readonly AuditEnt
  * previous batch was in flight as one transaction (`appendAuditBatch`: the heads locked in chain
  * order, then one multi-row insert that moves each head) and resolves every request's promise
  * when that transaction has committed. A request serves its data only after its promise
- * resolves, so no read leaves without its audit rows durably written; if the batch fails, every
- * request in it fails (and serves nothing). Nothing waits for a timer: an idle server writes a
+ * resolves, so no read leaves without its audit rows durably written; if the batch fails, each
+ * request's entries are tried again on their own, and a request whose entries fail serves nothing. Nothing waits for a timer: an idle server writes a
  * lone entry at once (the next turn of the event loop), a busy one writes fewer, larger
  * transactions — one commit (one WAL flush) and four statements for N entries, instead of N.
  * The chain rules are those of appendAuditBatch, so `verifyAuditChain` checks the rows alike,
@@ -282,7 +282,20 @@ export class AuditCommitter {
           this.stats.entries += entries.length;
           for (const b of batch) b.done();
         } catch (err) {
-          for (const b of batch) b.done(err ?? new Error('audit batch failed'));
+          if (batch.length === 1) batch[0]!.done(err ?? new Error('audit batch failed'));
+          else {
+            // One request's bad entry must not fail the others: each on its own, in order.
+            for (const b of batch) {
+              try {
+                await this.db.transaction((tx) => appendAuditBatch(tx, b.entries, b.now));
+                this.stats.batches++;
+                this.stats.entries += b.entries.length;
+                b.done();
+              } catch (one) {
+                b.done(one ?? new Error('audit append failed'));
+              }
+            }
+          }
         }
       }
     } finally {
