@@ -19,7 +19,7 @@ import { responseCacheFor } from './response-cache.ts';
 const PERSON_COLUMNS = 'p.person_id::text AS person_id, p.nhs_number, p.status, p.merged_into::text AS merged_into';
 
 /**
- * Audit rows of a transaction that only reads go to the database's group committer
+ * On a server, audit rows of a transaction that only reads go to the database's group committer
  * (access/audit.ts AuditCommitter) after the read has committed, and the transaction's result
  * is handed back only once they have committed: the data still leaves after its audit rows,
  * durably written, and concurrent reads share one audit transaction. A transaction that writes
@@ -31,7 +31,8 @@ export function pgFhirStore(db: Database, policy: Policy): FhirStore {
   return {
     responses: responseCacheFor(db),
     async transaction(fn) {
-      const audit: Deferred = { groups: [], inline: false, begin: async () => {} };
+      // PGlite (in process, one connection): no round trips to save, and a second transaction per read would queue for its one connection behind the reads; the audit rows commit with the read, as before.
+      const audit: Deferred = { groups: [], inline: db.inProcess === true, begin: async () => {} };
       // On a server, BEGIN only before the first write (db.session): a read is a few statements in autocommit mode.
       const run = <R>(body: (tx: Queryable, begin: () => Promise<void>) => Promise<R>): Promise<R> =>
         db.session ? db.session(body) : db.transaction((tx) => body(tx, async () => {}));
