@@ -3,7 +3,8 @@
  * principal and purpose, it is the only way to personal data. Every operation finds the person
  * first, gathers the access facts, asks the decision point (access/policy.ts), honours the
  * obligations (withheld categories, one organisation's data on dissent, break-glass) and writes
- * the audit rows in the same transaction as the read — permitted, denied or not found. A route
+ * the audit rows — permitted, denied or not found — which commit before the result is handed back
+ * (in the read's transaction, or for a read on a server through the audit group committer). A route
  * cannot reach a record around it.
  */
 import type { Bundle, Patient, Resource } from '@medplum/fhirtypes';

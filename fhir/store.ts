@@ -1,6 +1,7 @@
 /**
  * The FHIR repository's data port: what the repository needs from storage, one transaction at a
- * time (the audit rows commit with the read they record). Two implementations: PostgreSQL
+ * time (the audit rows commit before the result is handed back: with the read, or on a server
+ * through the group committer right after it). Two implementations: PostgreSQL
  * (`pg-store.ts`, PGlite or a server) and an in-memory twin (`memory-store.ts`) for unit tests.
  * Nothing here decides access: that is the repository's job (`repository.ts`).
  */
