@@ -38,6 +38,14 @@ export interface Database extends Queryable {
   readonly connections?: number;
   /** Runs fn in one transaction on one connection; rolls back if fn throws. */
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
+  /**
+   * Runs fn on one connection that starts in autocommit mode and opens a transaction only when fn
+   * calls `begin()` (before its first write or cursor); it commits when fn returns, rolls back if
+   * fn throws. For reads that may turn into writes: under READ COMMITTED each statement sees its
+   * own snapshot inside a transaction as well, so a read gains nothing from BEGIN and COMMIT but
+   * two round trips. Absent (PGlite): use transaction.
+   */
+  session?<T>(fn: (q: Queryable, begin: () => Promise<void>) => Promise<T>): Promise<T>;
   close(): Promise<void>;
 }
 

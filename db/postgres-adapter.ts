@@ -132,6 +132,42 @@ export async function openPostgres(url: string, opts: PostgresOptions = {}): Pro
         client.release(broken);
       }
     },
+    async session(fn) {
+      let client: pg.PoolClient;
+      try {
+        client = await pool.connect();
+      } catch (err) {
+        throw new DatabaseUnavailableError(String((err as Error).message), err);
+      }
+      let broken = false;
+      const onLost = () => {
+        broken = true;
+      };
+      client.on('error', onLost);
+      let open = false;
+      const begin = async () => {
+        if (open) return;
+        await client.query('BEGIN');
+        open = true;
+      };
+      try {
+        const out = await fn(wrap(client), begin);
+        if (open) await client.query('COMMIT');
+        return out;
+      } catch (err) {
+        if (open) {
+          try {
+            await client.query('ROLLBACK');
+          } catch {
+            broken = true;
+          }
+        }
+        throw isUnavailable(err) ? new DatabaseUnavailableError(String((err as Error).message), err) : err;
+      } finally {
+        client.off('error', onLost);
+        client.release(broken);
+      }
+    },
     close: () => pool.end(),
   };
 }

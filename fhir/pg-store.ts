@@ -4,7 +4,7 @@
  * access/audit.ts; the SQL here is the Patient search and the lookup by stable id (the
  * expression index of migration 0012). Parameterised SQL only.
  */
-import { appendAuditBatch } from '../access/audit.ts';
+import { appendAuditBatch, auditCommitterFor, type AuditEntry } from '../access/audit.ts';
 import { gatherAccessFacts, secondaryUseCandidates, startBreakGlass } from '../access/facts-store.ts';
 import type { Policy } from '../access/policy.ts';
 import type { Database, Queryable } from '../db/database.ts';
@@ -14,27 +14,71 @@ import type { FhirStore, FhirStoreTx, PatientCriteria, ResourcePageQuery } from 
 import { pseudonymKey } from '../analytics/cohorts/pseudonym.ts';
 import { resourceVersion, resourceVersions } from './history-store.ts';
 import { feedFreshness } from '../ingest/feed-freshness.ts';
+import { responseCacheFor } from './response-cache.ts';
 
 const PERSON_COLUMNS = 'p.person_id::text AS person_id, p.nhs_number, p.status, p.merged_into::text AS merged_into';
 
+/**
+ * On a server, audit rows of a transaction that only reads go to the database's group committer
+ * (access/audit.ts AuditCommitter) after the read has committed, and the transaction's result
+ * is handed back only once they have committed: the data still leaves after its audit rows,
+ * durably written, and concurrent reads share one audit transaction. A transaction that writes
+ * (break-glass, a pseudonym key made on first use) appends its audit rows in itself, before its
+ * commit, as before. If the read fails (throws), its rows are not written, as a rollback would.
+ */
 export function pgFhirStore(db: Database, policy: Policy): FhirStore {
+  const committer = auditCommitterFor(db);
   return {
-    transaction: (fn) => db.transaction((tx) => fn(pgStoreTx(tx, policy, !db.inProcess, !db.inProcess && (db.connections ?? 1) >= MIN_POOL_FOR_PARTS ? db : null))),
+    responses: responseCacheFor(db),
+    async transaction(fn) {
+      // Several cursors for a view over the whole store only on a server with a pool to spare (parallelCursors).
+      const server = !db.inProcess && (db.connections ?? 1) >= MIN_POOL_FOR_PARTS ? db : null;
+      // PGlite (in process, one connection): no round trips to save, and a second transaction per read would queue for its one connection behind the reads; the audit rows commit with the read, as before.
+      const audit: Deferred = { groups: [], inline: db.inProcess === true, begin: async () => {} };
+      // On a server, BEGIN only before the first write (db.session): a read is a few statements in autocommit mode.
+      const run = <R>(body: (tx: Queryable, begin: () => Promise<void>) => Promise<R>): Promise<R> =>
+        db.session ? db.session(body) : db.transaction((tx) => body(tx, async () => {}));
+      const out = await run(async (tx, begin) => {
+        audit.begin = begin;
+        const r = await fn(pgStoreTx(tx, policy, !db.inProcess, audit, server));
+        if (audit.inline) await writeInline(tx, audit);
+        return r;
+      });
+      if (audit.groups.length) await Promise.all(audit.groups.map((g) => committer.submit(g.entries, g.now)));
+      return out;
+    },
   };
 }
 
+/** The audit entries a store transaction has been handed, to write after it (or, once it writes, in it). */
+interface Deferred {
+  groups: { entries: AuditEntry[]; now: Date }[];
+  /** The transaction writes: its audit rows commit with it. */
+  inline: boolean;
+  /** Opens the transaction (a session starts in autocommit mode): before the first write or cursor. */
+  begin: () => Promise<void>;
+}
+
+async function writeInline(tx: Queryable, audit: Deferred): Promise<void> {
+  const groups = audit.groups.splice(0);
+  if (groups.length) await appendAuditBatch(tx, groups.flatMap((g) => g.entries), groups.flatMap((g) => g.entries.map(() => g.now)));
+}
+
 /** oneTrip: read a record in one statement (a server: each statement is a round trip); otherwise in three simpler ones (PGlite, in process, where they cost less). */
-function pgStoreTx(tx: Queryable, policy: Policy, oneTrip: boolean, server: Database | null): FhirStoreTx {
+function pgStoreTx(tx: Queryable, policy: Policy, oneTrip: boolean, audit: Deferred, server: Database | null): FhirStoreTx {
   // A person found by id comes with the ids merged into them (one statement), kept for memberIds in this transaction.
   const members = new Map<string, string[]>();
   const found = new Map<string, PersonRow>();
+  const stamps = new Map<string, string>();
   return {
-    async findPerson(query) {
+    async findPerson(query, o) {
       if (query.personId === undefined) return findPerson(tx, query);
-      const found = await findPersonWithMembers(tx, query.personId);
+      const found = await findPersonWithMembers(tx, query.personId, { stamp: o?.stamp === true });
       if (found) members.set(found.person.person_id, found.memberIds);
+      if (found?.stamp !== undefined) stamps.set(found.person.person_id, found.stamp);
       return found?.person ?? null;
     },
+    recordStamp: (personId) => stamps.get(personId),
     memberIds: async (personId) => members.get(personId) ?? recordPersonIds(tx, personId),
     async loadRecord(person, memberIds) {
       // Identities, resources and the practices they name: one statement on a server.
@@ -75,9 +119,14 @@ function pgStoreTx(tx: Queryable, policy: Policy, oneTrip: boolean, server: Data
       return persons.map((p) => p.person_id);
     },
     accessFacts: (principal, people, now) => gatherAccessFacts(tx, policy, principal, people, now),
-    startBreakGlass: (user, personId, reason, minutes, now) => startBreakGlass(tx, user, personId, reason, minutes, now),
+    async startBreakGlass(user, personId, reason, minutes, now) {
+      await audit.begin();
+      audit.inline = true;
+      return startBreakGlass(tx, user, personId, reason, minutes, now);
+    },
     async appendAudit(entries, now) {
-      await appendAuditBatch(tx, entries, now);
+      if (audit.inline) await appendAuditBatch(tx, entries, now);
+      else if (entries.length) audit.groups.push({ entries: [...entries], now });
     },
     async loadRecordOfTypes(person, memberIds, types) {
       const identities = await loadIdentities(tx, person.person_id, memberIds);
@@ -110,14 +159,29 @@ function pgStoreTx(tx: Queryable, policy: Policy, oneTrip: boolean, server: Data
       return r.rows.map(resourceRow);
     },
     secondaryUseFacts: (principal, people, now) => gatherAccessFacts(tx, policy, principal, people, now, { relationships: false }),
-    pseudonymKey: (scope) => pseudonymKey(tx, scope),
+    async pseudonymKey(scope) {
+      // Made on first use (a write): the audit rows commit with it.
+      await audit.begin();
+      audit.inline = true;
+      return pseudonymKey(tx, scope);
+    },
     sql: {
       secondaryUseCandidates: () => secondaryUseCandidates(tx),
-      query: async <R>(sql: string, params: readonly unknown[]) => (await tx.query<R>(sql, params)).rows,
-      cursor: <R>(sql: string, params: readonly unknown[], batch: number, sink: (rows: R[]) => Promise<boolean>) => cursorOn(tx, sql, params, batch, sink),
+      async query<R>(sql: string, params: readonly unknown[]) {
+        // A scan's statements (SET LOCAL among them) belong in one transaction.
+        await audit.begin();
+        return (await tx.query<R>(sql, params)).rows;
+      },
+      async cursor<R>(sql: string, params: readonly unknown[], batch: number, sink: (rows: R[]) => Promise<boolean>) {
+        // A server-side cursor lives in a transaction.
+        await audit.begin();
+        return cursorOn(tx, sql, params, batch, sink);
+      },
       ...(server
         ? {
             async cursors<R>(queries: readonly { sql: string; params: readonly unknown[] }[], batch: number, sink: (rows: R[]) => Promise<boolean>) {
+              // The pieces import this transaction's snapshot: it must be open.
+              await audit.begin();
               if (partsInUse) {
                 // Another run has the pieces: this one reads its ranges one after another on its own connection.
                 for (const q of queries) {

@@ -3,7 +3,8 @@
  * principal and purpose, it is the only way to personal data. Every operation finds the person
  * first, gathers the access facts, asks the decision point (access/policy.ts), honours the
  * obligations (withheld categories, one organisation's data on dissent, break-glass) and writes
- * the audit rows in the same transaction as the read — permitted, denied or not found. A route
+ * the audit rows — permitted, denied or not found — which commit before the result is handed back
+ * (in the read's transaction, or for a read on a server through the audit group committer). A route
  * cannot reach a record around it.
  */
 import type { Bundle, Patient, Resource } from '@medplum/fhirtypes';
@@ -21,6 +22,7 @@ import type { ClinicalSearch, IncludeSpec } from './search/params.ts';
 import { NON_PERSONAL_TYPES } from '../ingest/fhir/r4.ts';
 import { isPersonId } from '../record/record-store.ts';
 import { everythingPage } from './everything-page.ts';
+import { policySerial } from './response-cache.ts';
 import { scanForSecondaryUse, type SecondaryUseCounts, type SecondaryUseKit, type SecondaryUseRequest, type Sink } from './secondary-use.ts';
 import { scanForSecondaryUseSql, type SqlViewPlan } from './secondary-use-sql.ts';
 import { historyBundle, historyEntry, withMergedPatientMeta } from './history.ts';
@@ -90,11 +92,64 @@ export class FhirRepository {
     const since = opts.since ? new Date(opts.since).toISOString() : undefined;
     const page = { ...(opts.count !== undefined ? { count: opts.count } : {}), ...(opts.offset ? { offset: opts.offset } : {}) };
     const r = await this.readRecord({ personId: id }, { action: 'record.everything', detail: { id, ...(opts.types ? { types: opts.types } : {}), ...(since ? { since } : {}), ...page } });
-    const bundle = everythingPage(r.record, r.rows, { types: opts.types, since, ...page, redacted: r.withheld > 0, inPlace: r.fresh });
+    return this.everythingBundle(r, since, opts.types, page);
+  }
+
+  /**
+   * $everything as the UTF-8 JSON the HTTP layer sends: `present` turns the page's Bundle into
+   * that text (fullUrls, links) and `present.key` names everything it depends on (base URL,
+   * requested id, parameters). Where the store keeps presented responses (fhir/response-cache.ts),
+   * the text is kept under the record's version stamp (read in the statement that finds the person),
+   * the day, the policy and the decision's obligations, and handed out again while none of them
+   * changes. Every request is still decided on facts read for it and audited as `everything` is;
+   * only the record read, its presentation and serialisation are saved.
+   */
+  async everythingJson(id: string, opts: { types?: string[]; since?: string; count?: number; offset?: number }, present: { key: string; render: (bundle: Bundle) => string }): Promise<Buffer> {
+    const since = opts.since ? new Date(opts.since).toISOString() : undefined;
+    const page = { ...(opts.count !== undefined ? { count: opts.count } : {}), ...(opts.offset ? { offset: opts.offset } : {}) };
+    const detail: Record<string, unknown> = { id, ...(opts.types ? { types: opts.types } : {}), ...(since ? { since } : {}), ...page };
+    const cache = this.store.responses;
+    const out = await this.store.transaction(async (tx) => {
+      const now = this.clock();
+      const audit = (over: Partial<AuditEntry>) => this.entry({ action: 'record.everything', detail, ...over });
+      const person = await tx.findPerson({ personId: id }, { stamp: cache !== undefined });
+      if (!person) {
+        await tx.appendAudit([audit({ reason: 'not found', detail: { ...detail, found: false } })], now);
+        return { kind: 'not-found' as const, message: 'no record found' };
+      }
+      const { decision, entries, memberIds } = await this.decideFor(tx, person, 'read');
+      if (decision.kind === 'deny') {
+        await tx.appendAudit([...entries, audit({ personId: person.person_id, decision: 'deny', reason: decision.reason })], now);
+        return { kind: 'forbidden' as const, message: `access denied: ${decision.reason}` };
+      }
+      const stamp = cache ? tx.recordStamp?.(person.person_id) : undefined;
+      const { startBreakGlass: _bg, ...view } = decision.obligations;
+      const key = cache && stamp ? JSON.stringify([person.person_id, stamp, now.toISOString().slice(0, 10), policySerial(this.policy), view, id, since ?? null, opts.types ?? null, page, present.key]) : null;
+      const hit = key ? cache!.get(key) : undefined;
+      const permit = (items: number, withheld: number) => audit({ personId: person.person_id, decision: 'permit', reason: decision.reason, detail: { ...detail, found: true, items, withheld } });
+      if (hit) {
+        await tx.appendAudit([...entries, permit(hit.items, hit.withheld)], now);
+        return { kind: 'ok' as const, value: hit.body };
+      }
+      const data: PersonRecordData = await tx.loadRecord(person, memberIds ?? (await tx.memberIds(person.person_id)));
+      const rows = data.rows.filter((r) => this.visible(r, decision));
+      const withheld = data.rows.length - rows.length;
+      await tx.appendAudit([...entries, permit(rows.length, withheld)], now);
+      const record = buildIntegratedRecord(data.person, data.identities, rows, data.practices, { now });
+      const bundle = this.everythingBundle({ record, rows, decision, withheld, practices: data.practices, fresh: data.fresh === true }, since, opts.types, page);
+      const body = Buffer.from(present.render(bundle), 'utf8');
+      if (key) cache!.set(key, { body, items: rows.length, withheld });
+      return { kind: 'ok' as const, value: body };
+    });
+    return this.finish(out);
+  }
+
+  private everythingBundle(r: RecordRead, since: string | undefined, types: string[] | undefined, page: { count?: number; offset?: number }): Bundle {
+    const bundle = everythingPage(r.record, r.rows, { types, since, ...page, redacted: r.withheld > 0, inPlace: r.fresh });
     // Each item's care setting as a meta.tag (record/care-setting.ts), so that no client guesses it from the source key.
     tagCareSettings(bundle.entry ?? [], new OrganisationDirectory(defaultReferenceData(), r.practices));
     // Withheld items are counted, never shown: an outcome entry (FHIR issue type "suppressed") on the first page, not in the total.
-    if (r.withheld > 0 && !opts.offset) (bundle.entry ??= []).push({ resource: { resourceType: 'OperationOutcome', issue: [{ severity: 'information', code: 'suppressed', diagnostics: `${r.withheld} item${r.withheld === 1 ? '' : 's'} withheld by the access policy (${withheldWhy(r.decision)})` }] }, search: { mode: 'outcome' } });
+    if (r.withheld > 0 && !page.offset) (bundle.entry ??= []).push({ resource: { resourceType: 'OperationOutcome', issue: [{ severity: 'information', code: 'suppressed', diagnostics: `${r.withheld} item${r.withheld === 1 ? '' : 's'} withheld by the access policy (${withheldWhy(r.decision)})` }] }, search: { mode: 'outcome' } });
     return bundle;
   }
 

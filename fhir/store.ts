@@ -1,6 +1,7 @@
 /**
  * The FHIR repository's data port: what the repository needs from storage, one transaction at a
- * time (the audit rows commit with the read they record). Two implementations: PostgreSQL
+ * time (the audit rows commit before the result is handed back: with the read, or on a server
+ * through the group committer right after it). Two implementations: PostgreSQL
  * (`pg-store.ts`, PGlite or a server) and an in-memory twin (`memory-store.ts`) for unit tests.
  * Nothing here decides access: that is the repository's job (`repository.ts`).
  */
@@ -11,6 +12,7 @@ import type { AccessFacts } from '../access/policy.ts';
 import type { PersonQuery } from '../record/record-store.ts';
 import type { IdentityRow, PersonRow, PracticeRow, ResourceRow } from '../record/rows.ts';
 import type { FeedFreshness } from '../record/record-sources.ts';
+import type { ResponseCache } from './response-cache.ts';
 
 /** Patient search criteria: AND across fields, OR within a field's values. */
 export interface PatientCriteria {
@@ -45,7 +47,13 @@ export interface PersonRecordData {
 }
 
 export interface FhirStoreTx {
-  findPerson(query: PersonQuery): Promise<PersonRow | null>;
+  /** `stamp`: also read the record's version stamp (recordStamp), in the same statement where the store can. */
+  findPerson(query: PersonQuery, o?: { stamp?: boolean }): Promise<PersonRow | null>;
+  /**
+   * The version stamp of a person's record found in this transaction with `stamp` (record/record-store.ts
+   * RECORD_STAMP_SQL): it changes whenever anything the record is read from changes. Undefined where the store has none.
+   */
+  recordStamp?(personId: string): string | undefined;
   /** The person ids whose data is this person's (themselves and anyone merged into them). */
   memberIds(personId: string): Promise<string[]>;
   loadRecord(person: PersonRow, memberIds: string[]): Promise<PersonRecordData>;
@@ -123,4 +131,6 @@ export interface VersionsPage {
 
 export interface FhirStore {
   transaction<T>(fn: (tx: FhirStoreTx) => Promise<T>): Promise<T>;
+  /** Presented responses of this database, keyed by record stamps (fhir/response-cache.ts); absent: no caching. */
+  responses?: ResponseCache;
 }

@@ -110,11 +110,16 @@ export async function registerFhirRoutes(app: FastifyInstance, o: { db: Database
     const types = req.query._type ? [...new Set([req.query._type].flat().flatMap((v) => String(v).split(',')).map((t) => t.trim()).filter(Boolean))] : undefined;
     if (types?.some((t) => !/^[A-Z][A-Za-z]{1,63}$/.test(t))) throw invalid('_type: resource type names only');
     const repo = repositoryFor(requestContext(req, db));
-    const bundle = await repo.everything(req.params.id, { types, since, count: paged.paging.count, offset: paged.paging.offset });
-    breakGlassHeader(reply, repo);
-    for (const e of bundle.entry ?? []) if (e.search?.mode !== 'outcome') e.fullUrl = `${baseUrl(req)}/${e.resource!.resourceType}/${e.resource!.id}`;
+    const base = baseUrl(req);
     const keep: Record<string, string> = { ...(types ? { _type: types.join(',') } : {}), ...(since ? { _since: since } : {}) };
-    return send(reply, withLinks(bundle, pageLinks(`${baseUrl(req)}/Patient/${req.params.id}/$everything`, keep, paged.paging, bundle.total ?? 0)));
+    // The text sent, which the repository may keep and hand out again (fhir/response-cache.ts): the key names all it depends on.
+    const render = (bundle: Bundle) => {
+      for (const e of bundle.entry ?? []) if (e.search?.mode !== 'outcome') e.fullUrl = `${base}/${e.resource!.resourceType}/${e.resource!.id}`;
+      return JSON.stringify(withLinks(bundle, pageLinks(`${base}/Patient/${req.params.id}/$everything`, keep, paged.paging, bundle.total ?? 0)));
+    };
+    const body = await repo.everythingJson(req.params.id, { types, since, count: paged.paging.count, offset: paged.paging.offset }, { key: JSON.stringify([base, req.params.id, keep, paged.paging]), render });
+    breakGlassHeader(reply, repo);
+    return reply.type(FHIR_JSON).send(body);
   });
 
   app.get<{ Params: { type: string; id: string } }>(

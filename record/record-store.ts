@@ -72,9 +72,9 @@ export async function findPerson(db: Queryable, query: PersonQuery): Promise<Per
  * chain followed forward (as findPerson does, null when it leads to a person that is not there)
  * and the ids merged into the person found gathered backward.
  */
-export async function findPersonWithMembers(db: Queryable, personId: string): Promise<{ person: PersonRow; memberIds: string[] } | null> {
+export async function findPersonWithMembers(db: Queryable, personId: string, o: { stamp?: boolean } = {}): Promise<{ person: PersonRow; memberIds: string[]; stamp?: string } | null> {
   if (!isPersonId(personId)) return null;
-  const r = await db.query<PersonRow & { member_ids: string[] }>(
+  const r = await db.query<PersonRow & { member_ids: string[]; stamp?: string }>(
     `WITH RECURSIVE up(person_id, nhs_number, status, merged_into, hop) AS (
        SELECT person_id, nhs_number, status, merged_into, 0 FROM person WHERE person_id = $1::uuid
        UNION ALL
@@ -88,16 +88,33 @@ export async function findPersonWithMembers(db: Queryable, personId: string): Pr
        SELECT p.person_id, m.depth + 1 FROM person p JOIN members m ON p.merged_into = m.person_id WHERE m.depth < ${MAX_MERGE_HOPS}
      )
      SELECT f.person_id::text AS person_id, f.nhs_number, f.status, f.merged_into::text AS merged_into,
-            ARRAY(SELECT DISTINCT person_id::text FROM members) AS member_ids
+            ARRAY(SELECT DISTINCT person_id::text FROM members) AS member_ids${o.stamp ? `,
+            ${RECORD_STAMP_SQL} AS stamp` : ''}
        FROM found f
       WHERE NOT (f.status = 'merged' AND f.merged_into IS NOT NULL AND f.hop < ${MAX_MERGE_HOPS})`,
     [personId],
   );
   const row = r.rows[0];
   if (!row) return null;
-  const { member_ids, ...person } = row;
-  return { person, memberIds: member_ids };
+  const { member_ids, stamp, ...person } = row;
+  return { person, memberIds: member_ids, ...(o.stamp ? { stamp: stamp ?? '' } : {}) };
 }
+
+/**
+ * A version stamp of everything a person's record is read from (loadRecordData): the member
+ * persons, their source identities and resources, and the practice and neighbourhood reference
+ * tables. It is the multiset of the rows' xmin (the id of the transaction that wrote each row
+ * version) with their keys, hashed: any insert, update or delete of one of those rows changes it
+ * (a new row version carries its writer's transaction id, which no row of the earlier state can
+ * hold), and reading it touches only row headers, not content. Used as the key of presented-
+ * response caches (fhir/response-cache.ts): a stamp that changes costs a cache miss, never a stale answer.
+ */
+const RECORD_STAMP_SQL = `(SELECT md5(concat_ws('|',
+          (SELECT string_agg(p.person_id::text || ':' || p.xmin::text, ',' ORDER BY p.person_id) FROM person p WHERE p.person_id IN (SELECT person_id FROM members)),
+          (SELECT string_agg(i.xmin::text, ',' ORDER BY i.xmin::text) || '#' || count(*) FROM source_identity i WHERE i.person_id IN (SELECT person_id FROM members)),
+          (SELECT string_agg(x.xmin::text, ',' ORDER BY x.xmin::text) || '#' || count(*) FROM resource x WHERE x.person_id IN (SELECT person_id FROM members)),
+          (SELECT string_agg(pr.xmin::text, ',' ORDER BY pr.xmin::text) || '#' || count(*) FROM practice pr),
+          (SELECT string_agg(n.xmin::text, ',' ORDER BY n.xmin::text) || '#' || count(*) FROM neighbourhood n))))`;
 
 async function personById(db: Queryable, personId: string): Promise<PersonRow | null> {
   const r = await db.query<PersonRow>(`SELECT ${PERSON_COLUMNS} FROM person p WHERE p.person_id = $1`, [personId]);

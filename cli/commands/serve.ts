@@ -1,6 +1,7 @@
 import net from 'node:net';
 import type { Command } from 'commander';
 import { openDatabase } from '../../db/open.ts';
+import { responseCacheBytes } from '../../fhir/response-cache.ts';
 import { buildServer } from '../../http/server.ts';
 import { startMllpIngest } from '../../ingest/mllp-service.ts';
 import { MLLP_DEFAULTS } from '../../ingest/hl7v2/mllp.ts';
@@ -89,6 +90,8 @@ export function feedPortsOf(config: FeedsConfig, mllpPort: number | null): { por
  * the command can close the database and exit instead of hanging on a half-started server.
  */
 export async function startServices(db: Database, o: ServeOptions) {
+  // A bad BEVAN_RESPONSE_CACHE_MB stops the start, not the first $everything.
+  responseCacheBytes();
   let mllp: Awaited<ReturnType<typeof startMllpIngest>> | undefined;
   if (o.mllpPort !== null) {
     try {
