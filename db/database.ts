@@ -50,6 +50,17 @@ export interface Database extends Queryable {
 }
 
 /** Thrown when the database cannot be reached (the server is down, the socket closed). */
+/**
+ * For a transaction that runs a few large statements whose best plan depends on their values (a
+ * register, the risk features, a view over the store): no JIT compilation (compiling their JSON
+ * expressions cost more than it saved, docs/analytics/risk.md) and plans made for the values
+ * (plan_cache_mode auto, where the pool asks for generic plans: db/postgres-adapter.ts). Local to
+ * the transaction. PGlite accepts both settings (it has no JIT).
+ */
+export async function oneOffStatements(q: Queryable): Promise<void> {
+  await q.query("SELECT set_config('jit', 'off', true), set_config('plan_cache_mode', 'auto', true)");
+}
+
 export class DatabaseUnavailableError extends Error {
   readonly kind = 'database-unavailable';
   constructor(message: string, readonly cause?: unknown) {

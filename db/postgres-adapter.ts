@@ -27,13 +27,28 @@ export const DEFAULT_POOL_SIZE = 16;
 /** Past this many distinct statement texts, the rest run unnamed (a search builds many shapes; each named one costs server memory on every connection). */
 const MAX_NAMED_STATEMENTS = 2000;
 
-/** The pool size and prepared-statement switch from the environment, checked (BEVAN_DB_POOL_SIZE, BEVAN_DB_PREPARE). */
-export function postgresSettings(env: NodeJS.ProcessEnv = process.env): { max: number; prepare: boolean } {
+/**
+ * The pool size, prepared-statement switch and plan cache mode from the environment, checked
+ * (BEVAN_DB_POOL_SIZE, BEVAN_DB_PREPARE, BEVAN_DB_PLAN_CACHE).
+ *
+ * Plans: `generic` (the default) sets plan_cache_mode = force_generic_plan on every connection, so
+ * a prepared statement is planned once per connection, not at every bind. PostgreSQL's own `auto`
+ * plans each of a statement's first five runs for its values and then keeps re-planning whenever a
+ * custom plan looks cheaper: for the read path's statements (access facts, the record, the audit
+ * append) binding cost more than executing — 1.8 ms of planning against 0.2 ms of execution for the
+ * access facts under load (log_min_duration_statement on a bench role), and bench/api-load.ts at 20
+ * connections used 3.5 → 1.8 ms of database CPU per `$everything`. The statements whose best plan
+ * depends on the values (registers, risk features, views over the store) ask for `auto` in their
+ * own transaction (db/database.ts oneOffStatements). `auto` keeps PostgreSQL's behaviour everywhere.
+ */
+export function postgresSettings(env: NodeJS.ProcessEnv = process.env): { max: number; prepare: boolean; genericPlans: boolean } {
   const size = env.BEVAN_DB_POOL_SIZE?.trim();
   if (size && !/^[1-9]\d{0,3}$/.test(size)) throw new Error(`BEVAN_DB_POOL_SIZE must be a whole number from 1 to 9999, not ${JSON.stringify(size)}`);
   const prep = (env.BEVAN_DB_PREPARE ?? 'on').trim().toLowerCase();
   if (!['on', 'off', 'true', 'false', '1', '0', ''].includes(prep)) throw new Error(`BEVAN_DB_PREPARE must be on or off, not ${JSON.stringify(env.BEVAN_DB_PREPARE)}`);
-  return { max: size ? Number(size) : DEFAULT_POOL_SIZE, prepare: !['off', 'false', '0'].includes(prep) };
+  const plans = (env.BEVAN_DB_PLAN_CACHE ?? 'generic').trim().toLowerCase();
+  if (!['generic', 'auto', ''].includes(plans)) throw new Error(`BEVAN_DB_PLAN_CACHE must be generic or auto, not ${JSON.stringify(env.BEVAN_DB_PLAN_CACHE)}`);
+  return { max: size ? Number(size) : DEFAULT_POOL_SIZE, prepare: !['off', 'false', '0'].includes(prep), genericPlans: plans !== 'auto' };
 }
 
 /**
@@ -46,10 +61,11 @@ export async function openPostgres(url: string, opts: PostgresOptions = {}): Pro
   const settings = postgresSettings();
   const prepare = opts.prepare ?? settings.prepare;
   const max = opts.max ?? settings.max;
+  const startup = [...(opts.schema ? [`-c search_path=${opts.schema}`] : []), ...(prepare && settings.genericPlans ? ['-c plan_cache_mode=force_generic_plan'] : [])];
   const pool = new pg.Pool({
     connectionString: url,
     max,
-    options: opts.schema ? `-c search_path=${opts.schema}` : undefined,
+    options: startup.length ? startup.join(' ') : undefined,
   });
   const names = new Map<string, string>();
   const nameOf = (sql: string): string | undefined => {

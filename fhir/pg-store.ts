@@ -7,7 +7,7 @@
 import { appendAuditBatch, auditCommitterFor, type AuditEntry } from '../access/audit.ts';
 import { gatherAccessFacts, secondaryUseCandidates, startBreakGlass } from '../access/facts-store.ts';
 import type { Policy } from '../access/policy.ts';
-import type { Database, Queryable } from '../db/database.ts';
+import { oneOffStatements, type Database, type Queryable } from '../db/database.ts';
 import { findPerson, findPersonWithMembers, loadIdentities, loadPersonResources, loadPractices, loadRecordData, practiceCodes, recordPersonIds } from '../record/record-store.ts';
 import type { PersonRow, ResourceRow } from '../record/rows.ts';
 import type { FhirStore, FhirStoreTx, PatientCriteria, ResourcePageQuery } from './store.ts';
@@ -265,7 +265,7 @@ async function parallelCursors<R>(tx: Queryable, server: Database, queries: read
       server.transaction(async (part) => {
         await part.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY');
         await part.query(`SET TRANSACTION SNAPSHOT '${snapshot}'`);
-        await part.query('SET LOCAL jit = off');
+        await oneOffStatements(part);
         await cursorOn<R>(part, q.sql, q.params, batch, (rows) => (stopped ? Promise.resolve(false) : handOn(rows)));
       }).catch((err: unknown) => {
         stopped = true;

@@ -138,8 +138,9 @@ export async function scanForSecondaryUseSql(tx: FhirStoreTx, port: SqlScanPort,
   await countPeople(port, req, excluded, counts);
   counts.unlinked = await tx.unlinkedCount(req.resourceType);
   const pseudonym = pseudonymised ? pseudonymFor(await tx.pseudonymKey(SECONDARY_USE_KEY)) : null;
-  // JIT compiling a query this size costs seconds and saves little on row-at-a-time jsonb work.
-  await port.query('SET LOCAL jit = off', []);
+  // JIT compiling a query this size costs seconds and saves little on row-at-a-time jsonb work;
+  // and its plan is made for its values (db/database.ts oneOffStatements).
+  await port.query("SELECT set_config('jit', 'off', true), set_config('plan_cache_mode', 'auto', true)", []);
   const sink = async (rows: { r: string | null }[]) => {
     const out: string[] = [];
     for (const x of rows) {

@@ -5,6 +5,7 @@
 // removes a person from secondary use; a person who dissents from sharing is left out of an
 // identified list built from other organisations' data). One audit entry for the run, with its
 // counts, and one per person shown identified, in the same transaction as the query.
+import { oneOffStatements } from '../../db/database.ts';
 import type { Queryable } from '../../db/database.ts';
 import { appendAuditBatch, type AuditEntry } from '../../access/audit.ts';
 import { forbidden, invalid, type RequestContext } from '../../access/context.ts';
@@ -87,7 +88,7 @@ export async function runCohort(ctx: RequestContext, def: CohortDefinition, opts
   return ctx.db.transaction(async (tx) => {
     // No JIT: compiling a register's JSON expressions cost more than it saved (ENT referrals at
     // 20,000 people: 10.5 s with, 5.8 s without, PostgreSQL 15; docs/analytics/risk.md). PGlite has none.
-    await tx.query("SELECT set_config('jit', 'off', true)");
+    await oneOffStatements(tx);
     const found = await tx.query<{ person_id: string; practice: string | null; neighbourhood: string | null }>(compiled.sql, compiled.params);
     const ids = found.rows.map((r) => r.person_id);
     const people = await personDetails(tx, ids);

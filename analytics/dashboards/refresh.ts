@@ -5,7 +5,7 @@
 // never half of each. Run by `bevan analytics refresh` and after each `bevan ingest`. Exact figures
 // of the secondary-use population; disclosure control is applied when they are read (service.ts).
 import { appendAuditBatch } from '../../access/audit.ts';
-import type { Database, Queryable } from '../../db/database.ts';
+import { oneOffStatements, type Database, type Queryable } from '../../db/database.ts';
 import type { CohortDefinition } from '../cohorts/definition.ts';
 import { loadRegisters } from '../cohorts/registers.ts';
 import { activityCtes, sourceFreshness, type SourceFreshness } from '../commissioning/report.ts';
@@ -73,7 +73,13 @@ export async function refreshDashboards(db: Database, opts: RefreshOptions = {})
   const sizes = new Map<string, Map<string, LevelCount[]>>();
   const rows: MeasureRow[] = [];
   const defs = [...registers.values()];
-  const counted = await mapLimit(defs, 2, (def) => registerCountsSeries(db, def, ends.map((e) => e.end), resolve));
+  // Each in a transaction of its own, for its settings: plans made for its values, no JIT (db/database.ts oneOffStatements).
+  const counted = await mapLimit(defs, 2, (def) =>
+    db.transaction(async (tx) => {
+      await oneOffStatements(tx);
+      return registerCountsSeries(tx, def, ends.map((e) => e.end), resolve);
+    }),
+  );
   for (const [i, def] of defs.entries()) {
     const byMonth = new Map<string, LevelCount[]>();
     sizes.set(def.name, byMonth);
@@ -85,6 +91,7 @@ export async function refreshDashboards(db: Database, opts: RefreshOptions = {})
     }
   }
   return db.transaction(async (tx) => {
+    await oneOffStatements(tx);
     // Measures.
     let measured = 0;
     for (const m of measures) {

@@ -15,6 +15,7 @@
 // are not counted. Conditions and procedures count from their onset or performed date; medicines
 // are the distinct codes (or texts, for uncoded items) issued in the 12 months before; a social
 // care package is an EpisodeOfCare from a social care source whose period covers the index date.
+import { oneOffStatements } from '../../db/database.ts';
 import type { Queryable } from '../../db/database.ts';
 import { loadSources } from '../commissioning/tariff.ts';
 import { EFI_DEFICIT_COUNT, loadCodeLists, type RiskCodeLists } from './code-lists.ts';
@@ -46,7 +47,7 @@ export async function refreshFeatures(db: Queryable, indexDate: string, lists: R
   // every encounter) puts it over PostgreSQL's JIT thresholds, and compiling its many JSON
   // expressions took 5.6 s of a 14.9 s refresh at 19,000 people (EXPLAIN ANALYZE, PostgreSQL 15),
   // more than it saved. PGlite has no JIT; the setting is accepted there and does nothing.
-  await db.query("SELECT set_config('jit', 'off', true)");
+  await oneOffStatements(db);
   const r = await db.query(sql, params);
   return r.rowCount;
 }
