@@ -96,7 +96,8 @@ test("the integration team's screens in Chromium: feeds, quarantine repair and r
       await axe(page, 'feeds page');
       await shot(page, 'int-01-feeds');
       await page.getByLabel('Source system', { exact: true }).selectOption(hosp.source_system);
-      await page.getByLabel('Last 7 days').check();
+      // click, not check: the radio is controlled by the URL, so its state changes only once the router has replaced it (check() can look too soon on a busy machine).
+      await page.getByLabel('Last 7 days').click();
       await page.waitForURL(/range=7d/);
       await page.getByRole('heading', { level: 3, name: new RegExp(`Hospital ${facility}, last 7 days`) }).waitFor();
       await page.getByTestId('feed-chart').locator('svg').first().waitFor();
