@@ -108,6 +108,50 @@ export async function openPostgres(url: string, opts: PostgresOptions = {}): Pro
       }
     },
   });
+  /**
+   * One pooled client for fn, in autocommit mode until fn calls begin(); COMMIT after fn if it
+   * began, ROLLBACK if fn threw.
+   */
+  async function onClient<T>(fn: (tx: Queryable, begin: () => Promise<void>) => Promise<T>): Promise<T> {
+    let client: pg.PoolClient;
+    try {
+      client = await pool.connect();
+    } catch (err) {
+      throw new DatabaseUnavailableError(String((err as Error).message), err);
+    }
+    // A checked-out client has no pool listener: if the server goes away between two statements
+    // (no query waiting to receive the error), the client emits 'error' and, unheard, that
+    // would end the process. Heard here, it marks the client broken; the next statement then
+    // fails as unavailable and the caller retries (MLLP answers AR).
+    let broken = false;
+    const onLost = () => {
+      broken = true;
+    };
+    client.on('error', onLost);
+    let open = false;
+    const begin = async () => {
+      if (open) return;
+      await client.query('BEGIN');
+      open = true;
+    };
+    try {
+      const out = await fn(wrap(client), begin);
+      if (open) await client.query('COMMIT');
+      return out;
+    } catch (err) {
+      if (open) {
+        try {
+          await client.query('ROLLBACK');
+        } catch {
+          broken = true;
+        }
+      }
+      throw isUnavailable(err) ? new DatabaseUnavailableError(String((err as Error).message), err) : err;
+    } finally {
+      client.off('error', onLost);
+      client.release(broken);
+    }
+  }
   const base = wrap(pool);
   return {
     kind: 'postgres',
@@ -115,75 +159,12 @@ export async function openPostgres(url: string, opts: PostgresOptions = {}): Pro
     inProcess: false,
     connections: max,
     ...base,
-    async transaction(fn) {
-      let client: pg.PoolClient;
-      try {
-        client = await pool.connect();
-      } catch (err) {
-        throw new DatabaseUnavailableError(String((err as Error).message), err);
-      }
-      // A checked-out client has no pool listener: if the server goes away between two statements
-      // (no query waiting to receive the error), the client emits 'error' and, unheard, that
-      // would end the process. Heard here, it marks the client broken; the next statement then
-      // fails as unavailable and the caller retries (MLLP answers AR).
-      let broken = false;
-      const onLost = () => {
-        broken = true;
-      };
-      client.on('error', onLost);
-      try {
-        await client.query('BEGIN');
-        const out = await fn(wrap(client));
-        await client.query('COMMIT');
-        return out;
-      } catch (err) {
-        try {
-          await client.query('ROLLBACK');
-        } catch {
-          broken = true;
-        }
-        throw isUnavailable(err) ? new DatabaseUnavailableError(String((err as Error).message), err) : err;
-      } finally {
-        client.off('error', onLost);
-        client.release(broken);
-      }
-    },
-    async session(fn) {
-      let client: pg.PoolClient;
-      try {
-        client = await pool.connect();
-      } catch (err) {
-        throw new DatabaseUnavailableError(String((err as Error).message), err);
-      }
-      let broken = false;
-      const onLost = () => {
-        broken = true;
-      };
-      client.on('error', onLost);
-      let open = false;
-      const begin = async () => {
-        if (open) return;
-        await client.query('BEGIN');
-        open = true;
-      };
-      try {
-        const out = await fn(wrap(client), begin);
-        if (open) await client.query('COMMIT');
-        return out;
-      } catch (err) {
-        if (open) {
-          try {
-            await client.query('ROLLBACK');
-          } catch {
-            broken = true;
-          }
-        }
-        throw isUnavailable(err) ? new DatabaseUnavailableError(String((err as Error).message), err) : err;
-      } finally {
-        client.off('error', onLost);
-        client.release(broken);
-      }
-    },
+    // A transaction is a session that begins at once.
+    transaction: (fn) => onClient(async (tx, begin) => {
+      await begin();
+      return fn(tx);
+    }),
+    session: (fn) => onClient(fn),
     close: () => pool.end(),
   };
 }
