@@ -19,7 +19,7 @@
  *   The server gets the environment as it is (BEVAN_DB_POOL_SIZE, BEVAN_DB_PREPARE…).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os, { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -29,7 +29,7 @@ import pg from 'pg';
 import { addUser } from '../access/users.ts';
 import type { Database } from '../db/database.ts';
 import { openDatabase } from '../db/open.ts';
-import { arg, benchLocality } from './util.ts';
+import { arg, benchLocality, procCpu } from './util.ts';
 
 const has = (name: string) => process.argv.includes(`--${name}`);
 const kind = arg('db', 'pglite') as 'pglite' | 'postgres';
@@ -164,17 +164,8 @@ async function startServer(port: number): Promise<ChildProcess> {
   }
 }
 
-const TICK_MS = 1000 / 100; // USER_HZ: 100 on Linux
-/** user + system CPU of a process, in ms (/proc/PID/stat fields 14 and 15). */
-function cpuMs(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) * TICK_MS;
-  } catch {
-    return 0;
-  }
-}
+/** user + system CPU of a process, in ms. */
+const cpuMs = (pid: number): number => (procCpu(pid) ?? 0) * 1000;
 
 /** Resolves once the process has used no CPU for a second (up to two minutes). */
 async function untilIdle(pid: number): Promise<void> {
@@ -183,7 +174,7 @@ async function untilIdle(pid: number): Promise<void> {
   for (const deadline = Date.now() + 120_000; quiet < 4 && Date.now() < deadline; ) {
     await new Promise((r) => setTimeout(r, 250));
     const now = cpuMs(pid);
-    quiet = now - last <= TICK_MS ? quiet + 1 : 0;
+    quiet = now - last <= 10 ? quiet + 1 : 0; // one tick (10 ms) or less
     last = now;
   }
 }

@@ -19,7 +19,7 @@ import { existsSync, readdirSync, readFileSync, rmSync, mkdtempSync } from 'node
 import { join } from 'node:path';
 import { loadavg, tmpdir } from 'node:os';
 import pg from 'pg';
-import { arg, PG_URL } from './util.ts';
+import { arg, PG_URL, procCpu } from './util.ts';
 
 const people = Number(arg('people', '20000'));
 const seed = Number(arg('seed', '11'));
@@ -37,16 +37,6 @@ interface Phase {
   json: Record<string, unknown> | null;
 }
 
-const CLK_TCK = 100;
-function procCpu(pid: number): number | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) / CLK_TCK;
-  } catch {
-    return null;
-  }
-}
 
 /** Runs `node bin/bevan.mjs ...args` under /usr/bin/time, sampling its server backends. */
 async function phase(name: string, args: string[], env: NodeJS.ProcessEnv, probe: pg.Client | null): Promise<Phase> {

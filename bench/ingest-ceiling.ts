@@ -13,7 +13,7 @@
  * /proc/PID/stat (when the server runs on this machine), without the server's shared background
  * processes (WAL writer, checkpointer). Peak RSS is this process's.
  */
-import { readdirSync, existsSync, readFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { readdirSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir, loadavg } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -21,7 +21,7 @@ import { PGlite } from '@electric-sql/pglite';
 import type { Database, Queryable } from '../db/database.ts';
 import { migrate } from '../db/migrator.ts';
 import { ingestPaths } from '../ingest/pipeline.ts';
-import { arg, benchLocality, freshDatabase, PG_URL } from './util.ts';
+import { arg, benchLocality, freshDatabase, PG_URL, procCpu } from './util.ts';
 
 const people = Number(arg('people', '3000'));
 const seed = Number(arg('seed', '7'));
@@ -36,17 +36,6 @@ const ingestOpts = batch ? { batchItems: batch, batchResources: batch * 4 } : {}
 
 // ---------------------------------------------------------------- measuring
 
-const CLK_TCK = 100; // Linux USER_HZ
-/** CPU seconds of a process from /proc (user + system), or null when it is not on this machine. */
-function procCpu(pid: number): number | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) / CLK_TCK;
-  } catch {
-    return null;
-  }
-}
 
 /** Samples this process's RSS and the CPU of the server backends named by `backends()` while a phase runs. */
 function meter(backends: () => Promise<number[]>) {

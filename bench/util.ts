@@ -1,5 +1,5 @@
 /** Shared helpers for benchmarks: fresh databases on each adapter, and a generated locality. */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -56,4 +56,18 @@ export function arg(name: string, fallback: string): string {
 
 export function rssMiB(): number {
   return Math.round(process.memoryUsage().rss / 1048576);
+}
+
+/** Linux USER_HZ: /proc reports CPU in ticks of 1/100 s. */
+const CLK_TCK = 100;
+
+/** CPU seconds of a process (user + system, /proc/PID/stat fields 14 and 15), or null when it is not on this machine. */
+export function procCpu(pid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / CLK_TCK;
+  } catch {
+    return null;
+  }
 }

@@ -202,6 +202,16 @@ function rekeyReused(item: Exclude<IngestItem, RejectedItem>): Exclude<IngestIte
   return again;
 }
 
+/**
+ * Whether the item's id names one message only (HL7 control ids, unique per sender whatever the
+ * message type, so an ignored SIU that reuses an accepted message's id is keyed apart too and does
+ * not overwrite that message's log row; an ignored item has no idIsUnique of its own), rather than
+ * a thing that is updated under the same id (a FHIR Bundle, a CSV row).
+ */
+function idIsUnique(item: Exclude<IngestItem, RejectedItem>): boolean {
+  return item.kind === 'accepted' ? item.idIsUnique : item.format === 'hl7v2';
+}
+
 async function writeInTransaction(tx: Queryable, items: readonly IngestItem[], layout: WriteLayout): Promise<BatchResult> {
   const outcomes: ItemOutcome[] = new Array(items.length);
   const result = emptyResult();
@@ -212,34 +222,29 @@ async function writeInTransaction(tx: Queryable, items: readonly IngestItem[], l
   // Each logged message's outcome before this batch, for the running counts (feed-counts.ts).
   const loggedAs = new Map<string, { outcome: string; format: string }>();
   const keyed = items.filter((i): i is Exclude<IngestItem, RejectedItem> => i.kind !== 'rejected');
-  if (keyed.length) {
+  const readLog = async (systems: string[], ids: string[]) => {
+    if (!ids.length) return;
     const r = await tx.query<{ source_system: string; message_id: string; content_hash: string; outcome: string; format: string }>(
       `SELECT m.source_system, m.message_id, m.content_hash, m.outcome, m.format FROM ingest_message m
          JOIN unnest($1::text[], $2::text[]) AS k(s, id) ON m.source_system = k.s AND m.message_id = k.id`,
-      [keyed.map((i) => i.sourceSystem), keyed.map((i) => i.messageId)],
+      [systems, ids],
     );
     for (const row of r.rows) {
       logged.set(identityKey(row.source_system, row.message_id), row.content_hash);
       loggedAs.set(identityKey(row.source_system, row.message_id), { outcome: row.outcome, format: row.format });
     }
-  }
+  };
+  await readLog(keyed.map((i) => i.sourceSystem), keyed.map((i) => i.messageId));
 
   // A sender that reused a control id for other content (a counter reset, a test feed) sent a
   // new message, not a correction (HL7 corrections come with their own ids): it is applied under
   // reusedIdKey, so its results do not overwrite the first message's. Read those keys' log rows too,
   // so that a resend of the second message is a duplicate.
-  const reusing = keyed.filter((i) => i.format === 'hl7v2' && (i.kind === 'ignored' || i.idIsUnique) && i.messageId && logged.has(identityKey(i.sourceSystem, i.messageId)) && logged.get(identityKey(i.sourceSystem, i.messageId)) !== i.contentHash);
-  if (reusing.length) {
-    const r = await tx.query<{ source_system: string; message_id: string; content_hash: string; outcome: string; format: string }>(
-      `SELECT m.source_system, m.message_id, m.content_hash, m.outcome, m.format FROM ingest_message m
-         JOIN unnest($1::text[], $2::text[]) AS k(s, id) ON m.source_system = k.s AND m.message_id = k.id`,
-      [reusing.map((i) => i.sourceSystem), reusing.map((i) => reusedIdKey(i.messageId, i.contentHash))],
-    );
-    for (const row of r.rows) {
-      logged.set(identityKey(row.source_system, row.message_id), row.content_hash);
-      loggedAs.set(identityKey(row.source_system, row.message_id), { outcome: row.outcome, format: row.format });
-    }
-  }
+  const reusing = keyed.filter((i) => {
+    const seen = logged.get(identityKey(i.sourceSystem, i.messageId));
+    return idIsUnique(i) && seen !== undefined && seen !== i.contentHash;
+  });
+  await readLog(reusing.map((i) => i.sourceSystem), reusing.map((i) => reusedIdKey(i.messageId, i.contentHash)));
 
   const fresh: AcceptedItem[] = [];
   const logRows: { system: string; id: string; hash: string; format: string; event: string; outcome: string; origin: string; item?: AcceptedItem }[] = [];
@@ -252,11 +257,7 @@ async function writeInTransaction(tx: Queryable, items: readonly IngestItem[], l
     }
     let key = identityKey(item.sourceSystem, item.messageId);
     let seen = logged.get(key);
-    // HL7 control ids are unique per sender whatever the message type, so an ignored message (an
-    // SIU, say) that reuses an accepted message's id with other content is keyed apart too, and
-    // does not overwrite that message's log row. (An ignored item has no idIsUnique of its own.)
-    const idIsUnique = item.kind === 'accepted' ? item.idIsUnique : item.format === 'hl7v2';
-    if (seen !== undefined && seen !== item.contentHash && idIsUnique) {
+    if (seen !== undefined && seen !== item.contentHash && idIsUnique(item)) {
       const rekeyed = rekeyReused(item);
       if (rekeyed.kind === 'rejected') {
         outcomes[n] = 'conflict';

@@ -8,7 +8,7 @@ import type { IdentityRestriction, ItemResource, MergeInstruction, SourceIdentit
 import type { Hl7Segment, Hl7View } from './hl7-text.ts';
 import { CLINICAL_SEGMENTS, mapClinicalSegments } from './clinical.ts';
 import { codeable, fail, patientGroups, sourceIdentifierSystem, timeField, xcnDisplay, type MapContext, type PatientGroup } from './mapping.ts';
-import { mapPatient, pickHospitalNumber } from './patient.ts';
+import { distinctIdentities, mapPatient, pickHospitalNumber } from './patient.ts';
 import { patientClass, type AdtMeaning } from './tables.ts';
 
 const ACT_PRIORITY = 'http://terminology.hl7.org/CodeSystem/v3-ActPriority';
@@ -140,8 +140,7 @@ export function mapAdt(ctx: MapContext, meaning: AdtMeaning): Mapped {
   const groups = patientGroups(v);
   if (groups.length === 0) fail(`${event} has no PID segment`);
   const parts = groups.map((g) => ({ group: g, ...mapPatient(v, system, g.pid, first(g, 'PD1'), ctx.version) }));
-  const identities: SourceIdentity[] = [];
-  for (const p of parts) if (!identities.some((i) => i.id === p.identity.id)) identities.push(p.identity);
+  const identities = distinctIdentities(parts);
   // With several patients in one message, every resource names its patient (ItemResource.subject).
   const many = identities.length > 1;
   const resources: ItemResource[] = [];

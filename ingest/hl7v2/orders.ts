@@ -17,7 +17,7 @@ import type { Annotation, CodeableConcept, Identifier, Practitioner, Reference, 
 import type { ItemResource, SourceIdentity } from '../model.ts';
 import type { Hl7Segment } from './hl7-text.ts';
 import { annotatingTime, codeable, codeableFromRep, fail, sourceIdentifierSystem, xcnDisplay, type MapContext } from './mapping.ts';
-import { mapPatient } from './patient.ts';
+import { distinctIdentities, groupIdentity } from './patient.ts';
 import type { Mapped } from './adt.ts';
 
 /** The order messages read as ORM^O01 is: PID, then ORC with its OBR. */
@@ -85,13 +85,11 @@ export function mapOrders(ctx: MapContext): Mapped {
   for (let i = 0; i < segs.length; i++) {
     const s = segs[i]!;
     switch (s.name) {
-      case 'PID': {
-        const pd1 = segs[i + 1]?.name === 'PD1' ? segs[i + 1] : undefined;
-        current = { identity: mapPatient(v, system, s, pd1, ctx.version).identity, orders: [] };
+      case 'PID':
+        current = { identity: groupIdentity(v, system, segs, i, ctx.version), orders: [] };
         patients.push(current);
         order = undefined;
         break;
-      }
       case 'ORC':
         if (!current) fail(`${event} has no PID segment before ORC ${s.position}: the patient the order is for`);
         order = { orc: s, notes: [], mrn: current.identity.id, position: ++orderCount };
@@ -117,8 +115,7 @@ export function mapOrders(ctx: MapContext): Mapped {
   }
   if (patients.length === 0) fail(`${event} has no PID segment`);
 
-  const identities: SourceIdentity[] = [];
-  for (const p of patients) if (!identities.some((i) => i.id === p.identity.id)) identities.push(p.identity);
+  const identities = distinctIdentities(patients);
   const many = identities.length > 1;
   const resources: ItemResource[] = [];
   const used = new Set<string>();

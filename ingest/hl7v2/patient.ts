@@ -68,6 +68,22 @@ function preferred(v: Hl7View, reps: string[], typeComp: number, types: string[]
 }
 
 /**
+ * The identity of the patient group a PID at `segments[i]` opens (a PD1 straight after it is its
+ * own), for message types that carry groups of patients (ORU, OUL, orders): one mapper for them all.
+ */
+export function groupIdentity(v: Hl7View, system: string, segments: readonly Hl7Segment[], i: number, version: number): SourceIdentity {
+  const pd1 = segments[i + 1]?.name === 'PD1' ? segments[i + 1] : undefined;
+  return mapPatient(v, system, segments[i]!, pd1, version).identity;
+}
+
+/** Each identity once (by id), in the order first met: a message may restate a patient. */
+export function distinctIdentities(parts: ReadonlyArray<{ identity: SourceIdentity }>): SourceIdentity[] {
+  const out: SourceIdentity[] = [];
+  for (const p of parts) if (!out.some((i) => i.id === p.identity.id)) out.push(p.identity);
+  return out;
+}
+
+/**
  * PID (with the PD1 of its group) → identity and Patient. Only what a person could correct with
  * the sender quarantines the message: no patient identifier at all, an impossible birth or death
  * date. A value outside a user-defined table (sex) is left out.

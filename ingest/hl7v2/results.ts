@@ -21,7 +21,7 @@ import type { ItemResource, SourceIdentity } from '../model.ts';
 import { hl7Date, hl7Time, unescapeHl7, type Hl7Segment, type Hl7View } from './hl7-text.ts';
 import { CLINICAL_SEGMENTS, mapClinicalSegments } from './clinical.ts';
 import { annotatingTime, codeable, codeableFromRep, fail, sourceIdentifierSystem, type MapContext } from './mapping.ts';
-import { mapPatient } from './patient.ts';
+import { distinctIdentities, groupIdentity } from './patient.ts';
 import { interpretation, REPORT_STATUS, RESULT_STATUS } from './tables.ts';
 import type { Mapped } from './adt.ts';
 
@@ -59,9 +59,7 @@ export function mapResults(ctx: MapContext): Mapped {
     const s = segs[i]!;
     switch (s.name) {
       case 'PID': {
-        const pd1 = segs[i + 1]?.name === 'PD1' ? segs[i + 1] : undefined;
-        const { identity } = mapPatient(v, system, s, pd1, ctx.version);
-        current = { identity, orders: [], loose: [], clinical: [] };
+        current = { identity: groupIdentity(v, system, segs, i, ctx.version), orders: [], loose: [], clinical: [] };
         patients.push(current);
         order = undefined;
         lastObx = undefined;
@@ -98,8 +96,7 @@ export function mapResults(ctx: MapContext): Mapped {
   if (patients.length === 0) fail(`${event} has no PID segment`);
   if (!anyObr) fail(`${event} has no OBR segment`);
 
-  const identities: SourceIdentity[] = [];
-  for (const p of patients) if (!identities.some((i) => i.id === p.identity.id)) identities.push(p.identity);
+  const identities = distinctIdentities(patients);
   const many = identities.length > 1;
   const resources: ItemResource[] = [];
   const push = (resource: ItemResource['resource'], mrn: string) => resources.push({ resource, sourceTime, ...(many ? { subject: mrn } : {}) });
