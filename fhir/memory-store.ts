@@ -66,6 +66,9 @@ export class MemoryFhirStore implements FhirStore {
             for (const vs of c.family ?? []) if (!vs.some((v) => ids.some((i) => starts(i.family, v)))) return false;
             for (const vs of c.given ?? []) if (!vs.some((v) => ids.some((i) => starts(i.given, v)))) return false;
             for (const vs of c.name ?? []) if (!vs.some((v) => ids.some((i) => starts(i.family, v) || starts(i.given, v)))) return false;
+            for (const vs of c.town ?? []) if (!vs.some((v) => ids.some((i) => starts(townOf(i), v)))) return false;
+            for (const codes of c.generalPractitioner ?? []) if (!ids.some((i) => codes.includes((i.practice ?? '').toUpperCase()))) return false;
+            for (const s of c.strings ?? []) if (!s.values.some((v) => ids.some((i) => stringMatches(i, s.field, s.mode, v)))) return false;
             return true;
           })
           .map((p) => p.person_id)
@@ -140,4 +143,19 @@ function pastVersions(history: ResourceRow[], current: ResourceRow): ResourceRow
     .filter((h) => h.source_system === current.source_system && h.resource_type === current.resource_type && h.source_id === current.source_id && h.version < current.version)
     .sort((a, b) => b.version - a.version)
     .map((h) => ({ ...h, person_id: current.person_id, subject_id: current.subject_id }));
+}
+
+/** :exact and :contains as the PostgreSQL store has them (pg-store.ts stringCondition). */
+function stringMatches(i: IdentityRow, field: 'name' | 'family' | 'given' | 'postalCode' | 'town', mode: 'exact' | 'contains', v: string): boolean {
+  const values = { family: [i.family], given: [i.given], name: [i.family, i.given], postalCode: [i.postcode], town: [townOf(i)] }[field];
+  if (mode === 'contains') {
+    const norm = (x: string) => (field === 'postalCode' ? x.replace(/\s+/g, '').toUpperCase() : x.toLowerCase());
+    return values.some((x) => !!x && norm(x).includes(norm(v)));
+  }
+  return values.some((x, k) => !!x && (field === 'given' || (field === 'name' && k === 1) ? x.split(' ').includes(v) : x === v));
+}
+
+/** Identity rows from the record carry no town; a test's rows may. */
+function townOf(i: IdentityRow): string | null {
+  return (i as IdentityRow & { town?: string | null }).town ?? null;
 }

@@ -8,7 +8,10 @@ import { NHS_NUMBER_SYSTEM, SOURCE_ID_SYSTEM_PREFIX } from '../record/fhir-bundl
 import type { PatientCriteria } from './store.ts';
 import { parseIncludeSpec, type IncludeSpec } from './search/params.ts';
 
-export const PATIENT_SEARCH_PARAMS = ['identifier', 'name', 'family', 'given', 'birthdate', 'gender', 'address-postalcode', '_id', '_count', '_offset', '_summary', '_elements', '_revinclude'] as const;
+export const PATIENT_SEARCH_PARAMS = ['identifier', 'name', 'family', 'given', 'birthdate', 'gender', 'address-postalcode', 'address-city', 'general-practitioner', '_id', '_count', '_offset', '_summary', '_elements', '_revinclude'] as const;
+/** The string parameters, which take :exact and :contains (https://hl7.org/fhir/R4/search.html#string). */
+const STRING_PARAMS = new Set(['name', 'family', 'given', 'address-postalcode', 'address-city']);
+const ODS_SYSTEM = 'https://fhir.nhs.uk/Id/ods-organization-code';
 export const MAX_COUNT = 100;
 export const DEFAULT_COUNT = 20;
 
@@ -30,7 +33,13 @@ export function parsePatientSearch(query: Record<string, string | string[] | und
     if (raw === undefined) continue;
     const values = (Array.isArray(raw) ? raw : [raw]).map(String);
     const [key, modifier] = rawKey.split(':', 2) as [string, string | undefined];
-    if (modifier !== undefined && !(key === 'identifier' && modifier === 'exact')) {
+    const stringMode: 'exact' | 'contains' | undefined = modifier === 'exact' || modifier === 'contains' ? modifier : undefined;
+    const modifierOk =
+      modifier === undefined ||
+      (key === 'identifier' && modifier === 'exact') ||
+      (STRING_PARAMS.has(key) && stringMode !== undefined) ||
+      (key === 'general-practitioner' && (modifier === 'identifier' || modifier === 'Organization'));
+    if (!modifierOk) {
       unknown.push(rawKey);
       continue;
     }
@@ -53,18 +62,34 @@ export function parsePatientSearch(query: Record<string, string | string[] | und
             if (system === NHS_NUMBER_SYSTEM) (c.nhsNumbers ??= []).push(value.replace(/\s+/g, ''));
             else if (system.startsWith(SOURCE_ID_SYSTEM_PREFIX)) (c.sourceIdentifiers ??= []).push({ system: system.slice(SOURCE_ID_SYSTEM_PREFIX.length), value });
             else if (system === '') (c.anyIdentifiers ??= []).push(value);
-            // An identifier system Bevan does not hold matches nobody.
-            else (c.sourceIdentifiers ??= []).push({ system: `\u0000${system}`, value });
+            // Any other system: the identifiers the sources' Patients carry, as sent.
+            else (c.sentIdentifiers ??= []).push({ system, value });
           }
         }
         break;
       case 'name':
       case 'family':
       case 'given':
-        (c[key] ??= []).push(...lists);
-        break;
       case 'address-postalcode':
-        (c.postalCode ??= []).push(...lists);
+      case 'address-city': {
+        const field = key === 'address-postalcode' ? ('postalCode' as const) : key === 'address-city' ? ('town' as const) : key;
+        // :exact and :contains (string search's two modifiers); without one, "starts with".
+        if (stringMode) (c.strings ??= []).push(...lists.map((values) => ({ field, mode: stringMode, values })));
+        else if (field === 'town') (c.town ??= []).push(...lists);
+        else (c[field] ??= []).push(...lists);
+        break;
+      }
+      case 'general-practitioner':
+        // The registered practice by ODS code: Organization/{ODS}, {ODS}, or :identifier with the ODS system.
+        for (const list of lists) {
+          const codes: string[] = [];
+          for (const v of list) {
+            const code = generalPractitionerCode(v, modifier);
+            if (typeof code === 'string') codes.push(code);
+            else problems.push(code.problem);
+          }
+          (c.generalPractitioner ??= []).push(codes);
+        }
         break;
       case 'gender':
         for (const g of lists.flat()) {
@@ -134,4 +159,20 @@ export function parsePatientSearch(query: Record<string, string | string[] | und
   }
   if (problems.length) return { kind: 'invalid', problems };
   return { kind: 'ok', criteria: c, count: summaryCount ? 0 : count, offset, unknown, summaryCount, ...(subset && !summaryCount ? { subset } : {}), revinclude: summaryCount ? [] : revinclude };
+}
+
+/** An ODS code from a general-practitioner value, or why it names none. */
+function generalPractitionerCode(v: string, modifier: string | undefined): string | { problem: string } {
+  if (modifier === 'identifier') {
+    const bar = v.indexOf('|');
+    const system = bar < 0 ? undefined : v.slice(0, bar);
+    const value = bar < 0 ? v : v.slice(bar + 1);
+    if (system !== undefined && system !== '' && system !== ODS_SYSTEM) return { problem: `general-practitioner:identifier: practices are identified by their ODS code (${ODS_SYSTEM}|CODE), not ${system}` };
+    return value.trim().toUpperCase();
+  }
+  const m = /^(?:(Organization|Practitioner|PractitionerRole)\/)?([A-Za-z0-9-]{1,64})$/.exec(v.trim());
+  if (!m) return { problem: `general-practitioner: "${v}" is not a reference (Organization/{ODS code} or {ODS code})` };
+  // Bevan records the registered practice, not the named GP: a Practitioner reference matches nobody.
+  if (m[1] && m[1] !== 'Organization') return '#';
+  return m[2]!.toUpperCase();
 }

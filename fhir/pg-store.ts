@@ -360,15 +360,19 @@ async function searchPatients(tx: Queryable, c: PatientCriteria, cap: number): P
   if (c.ids?.length) where.push(`p.person_id::text = ANY(${p(c.ids.map((x) => x.toLowerCase()))}::text[])`);
   // The person's own NHS number or any identity's: one set of ids from two index lookups (an OR
   // across the two tables would make the planner walk every person).
-  const nhsOwners = (v: string, alsoSourceId: boolean) =>
+  const nhsOwners = (v: string, alsoSourceId: boolean, more = '') =>
     `p.person_id IN (SELECT x.person_id FROM person x WHERE x.nhs_number = ANY(${v}::text[])
        UNION SELECT si.person_id FROM source_identity si WHERE si.nhs_number = ANY(${v}::text[])${alsoSourceId ? `
-       UNION SELECT si.person_id FROM source_identity si WHERE si.source_id = ANY(${v}::text[])` : ''})`;
+       UNION SELECT si.person_id FROM source_identity si WHERE si.source_id = ANY(${v}::text[])` : ''}${more})`;
+  const sentPatients = (json: string) => `SELECT r.person_id FROM resource r WHERE r.resource_type = 'Patient' AND r.content -> 'identifier' @> ${json}::jsonb`;
   if (c.nhsNumbers?.length) where.push(nhsOwners(p(c.nhsNumbers), false));
   if (c.sourceIdentifiers?.length) {
     where.push(`(${c.sourceIdentifiers.map((s) => identityMatch(`si.source_system = ${p(s.system)} AND si.source_id = ${p(s.value)}`)).join(' OR ')})`);
   }
-  if (c.anyIdentifiers?.length) where.push(nhsOwners(p(c.anyIdentifiers), true));
+  // Any identifier a source Patient carries, by its own system (an MRN system, another national id):
+  // containment on the Patients' identifiers (migration 0047's index).
+  if (c.sentIdentifiers?.length) where.push(`p.person_id IN (${c.sentIdentifiers.map((s) => sentPatients(p(JSON.stringify([s])))).join(' UNION ')})`);
+  if (c.anyIdentifiers?.length) where.push(nhsOwners(p(c.anyIdentifiers), true, c.anyIdentifiers.map((v) => `\n       UNION ${sentPatients(p(JSON.stringify([{ value: v }])))}`).join('')));
   for (const [field, lists] of [
     ['family', c.family],
     ['given', c.given],
@@ -395,12 +399,32 @@ async function searchPatients(tx: Queryable, c: PatientCriteria, cap: number): P
   for (const values of c.postalCode ?? []) {
     where.push(`(${values.map((v) => identityMatch(`upper(replace(si.postcode, ' ', '')) LIKE ${p(likePrefix(v.replace(/\s+/g, '').toUpperCase()))}`)).join(' OR ')})`);
   }
+  for (const values of c.town ?? []) {
+    where.push(`(${values.map((v) => identityMatch(`lower(si.town) LIKE lower(${p(likePrefix(v))})`)).join(' OR ')})`);
+  }
+  for (const codes of c.generalPractitioner ?? []) where.push(identityMatch(`upper(si.practice) = ANY(${p(codes)}::text[])`));
+  for (const s of c.strings ?? []) where.push(`(${s.values.map((v) => identityMatch(stringCondition(s.field, s.mode, v, p))).join(' OR ')})`);
   if (!where.length) where.push('true');
   const r = await tx.query<PersonRow>(
     `SELECT ${PERSON_COLUMNS} FROM person p WHERE p.status = 'active' AND ${where.join(' AND ')} ORDER BY p.person_id LIMIT ${p(cap + 1)}`,
     params,
   );
   return r.rows;
+}
+
+/**
+ * A string parameter with :exact (the whole value, case and accents as sent; a given name is any
+ * one of the given names) or :contains (anywhere in it, case-insensitive).
+ */
+function stringCondition(field: 'name' | 'family' | 'given' | 'postalCode' | 'town', mode: 'exact' | 'contains', v: string, p: (v: unknown) => string): string {
+  const col = { family: ['si.family'], given: ['si.given'], name: ['si.family', 'si.given'], postalCode: ['si.postcode'], town: ['si.town'] }[field];
+  if (mode === 'contains' && field === 'postalCode') return `upper(replace(si.postcode, ' ', '')) LIKE ${p(`%${likePrefix(v.replace(/\s+/g, '').toUpperCase())}`)}`;
+  if (mode === 'contains') {
+    const x = p(`%${likePrefix(v)}`);
+    return `(${col.map((c) => `lower(${c}) LIKE lower(${x})`).join(' OR ')})`;
+  }
+  const x = p(v);
+  return `(${col.map((c) => (c === 'si.given' ? `${x}::text = ANY(string_to_array(si.given, ' '))` : `${c} = ${x}::text`)).join(' OR ')})`;
 }
 
 function iso(v: unknown): string | null {

@@ -20,7 +20,9 @@ export interface PatientCriteria {
   nhsNumbers?: string[];
   /** identifier=<urn:bevan:source:SYSTEM>|<id> */
   sourceIdentifiers?: { system: string; value: string }[];
-  /** identifier=<value> with no system: an NHS number or any source's patient id. */
+  /** identifier=<system>|<value> of another system: as a source's Patient carries it. */
+  sentIdentifiers?: { system: string; value: string }[];
+  /** identifier=<value> with no system: an NHS number, any source's patient id, or any identifier a source's Patient carries. */
   anyIdentifiers?: string[];
   /** Each inner list is one parameter (OR within, AND across parameters). */
   name?: string[][];
@@ -29,6 +31,12 @@ export interface PatientCriteria {
   birthdate?: { prefix: 'eq' | 'ne' | 'gt' | 'lt' | 'ge' | 'le'; date: string }[];
   gender?: string[];
   postalCode?: string[][];
+  /** address-city: starts with, as name does. */
+  town?: string[][];
+  /** Registered practice ODS codes (one inner list per parameter). */
+  generalPractitioner?: string[][];
+  /** String parameters with :exact (equal, case and accents kept) or :contains (anywhere, case-insensitive). */
+  strings?: { field: 'name' | 'family' | 'given' | 'postalCode' | 'town'; mode: 'exact' | 'contains'; values: string[] }[];
 }
 
 export interface PersonSummary {

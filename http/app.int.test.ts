@@ -118,6 +118,45 @@ for (const target of await testDatabases()) {
         assert.equal(r.statusCode, 200, `${q}: ${r.body}`);
         assert.equal((r.json() as Bundle).total, 1, q);
       }
+      // String modifiers and the registered practice.
+      for (const [q, n] of [
+        ['family:exact=Smith', 1],
+        ['family:exact=smith', 0],
+        ['family:exact=Smit', 0],
+        ['family:contains=myt', 1],
+        ['family:contains=zzz', 0],
+        ['given:exact=Jon', 1],
+        ['given:exact=Jo', 0],
+        ['name:contains=OHN', 1],
+        ['name:exact=Smyth', 1],
+        ['address-postalcode:contains=32A', 1],
+        ['address-postalcode:exact=M33 2AB', 1],
+        ['general-practitioner=P91001', 1],
+        ['general-practitioner=Organization/P91001', 1],
+        ['general-practitioner:identifier=https://fhir.nhs.uk/Id/ods-organization-code|P91001', 1],
+        ['general-practitioner=P91999', 0],
+        ['general-practitioner=Practitioner/P91001', 0],
+        ['family:contains=%25', 0],
+      ] as const) {
+        const r = await get(`/fhir/Patient?${q}`, gp, { prefer: 'handling=strict' });
+        assert.equal(r.statusCode, 200, `${q}: ${r.body}`);
+        assert.equal((r.json() as Bundle).total, n, q);
+      }
+      assert.equal((await get('/fhir/Patient?general-practitioner:identifier=http://example.org|P91001', gp)).statusCode, 400);
+      // An identifier by the system its source sent it with (not only NHS numbers and Bevan's source keys).
+      await db.query(`UPDATE resource SET content = jsonb_set(content, '{identifier}', (content->'identifier') || '[{"system":"https://example.org/gp-mrn","value":"GPX-42"}]'::jsonb) WHERE resource_type = 'Patient' AND source_id = 'gp-pat-1'`);
+      for (const [q, n] of [
+        ['identifier=https://example.org/gp-mrn|GPX-42', 1],
+        ['identifier=GPX-42', 1],
+        ['identifier=https://example.org/other|GPX-42', 0],
+        ['identifier=http://example.org/mrn|123', 0],
+        ['identifier=https://example.org/gp-mrn|GPX-42,http://example.org/mrn|123', 1],
+      ] as const) {
+        const r = await get(`/fhir/Patient?${q}`, gp);
+        assert.equal(r.statusCode, 200, `${q}: ${r.body}`);
+        assert.equal((r.json() as Bundle).total, n, q);
+      }
+      assert.equal((await get('/fhir/Patient?birthdate:contains=1950', gp, { prefer: 'handling=strict' })).statusCode, 400);
       assert.equal(((await get('/fhir/Patient?birthdate=1951', gp)).json() as Bundle).total, 0);
       assert.equal(((await get('/fhir/Patient?gender=female', gp)).json() as Bundle).total, 0);
       // Injection in search parameters and _sort: no effect but no match / a reported parameter.
