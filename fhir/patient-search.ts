@@ -176,3 +176,16 @@ function generalPractitionerCode(v: string, modifier: string | undefined): strin
   if (m[1] && m[1] !== 'Organization') return '#';
   return m[2]!.toUpperCase();
 }
+
+/** The Patient parameters a clinical search may chain on (`patient.identifier=…`). */
+const CHAINABLE = new Set(['identifier', 'name', 'family', 'given', 'birthdate', 'gender', 'address-postalcode', 'address-city', 'general-practitioner', '_id']);
+
+/** A chained patient parameter of a clinical search (`patient.{param}={values}`) as Patient criteria. */
+export function patientChain(param: string, values: string[]): { criteria: PatientCriteria } | { problems: string[] } {
+  const name = param.split(':', 1)[0]!;
+  if (!CHAINABLE.has(name)) return { problems: [`${name} is not a Patient parameter a search can chain on (${[...CHAINABLE].join(', ')})`] };
+  const parsed = parsePatientSearch({ [param]: values });
+  if (parsed.kind === 'invalid') return { problems: parsed.problems };
+  if (parsed.unknown.length) return { problems: [`the modifier of ${parsed.unknown.join(', ')} is not supported`] };
+  return { criteria: parsed.criteria };
+}

@@ -14,6 +14,7 @@ import type { Database } from '../db/database.ts';
 import { repositoryFor } from '../fhir/repository-for.ts';
 import { MAX_INCLUDED } from '../fhir/search/clinical-search.ts';
 import { CLINICAL_TYPES, CONTROL_PARAMS, DEFAULT_COUNT, DEFAULT_SORT, includesOf, isClinicalType, MAX_COUNT, paramsOf, parseClinicalSearch, revincludesOf, sortable, type ClinicalType } from '../fhir/search/params.ts';
+import { patientChain } from '../fhir/patient-search.ts';
 import { operationOutcome } from './outcome.ts';
 
 export type SearchQuery = Record<string, string | string[]>;
@@ -84,7 +85,7 @@ export async function registerSearchRoutes(app: FastifyInstance, h: SearchRouteH
 async function clinicalSearch(h: SearchRouteHelpers, type: ClinicalType, req: FastifyRequest, reply: FastifyReply) {
   const ctx = h.requestContext(req, h.db);
   const query = searchParameters(req);
-  const parsed = parseClinicalSearch(type, query);
+  const parsed = parseClinicalSearch(type, query, { patientChain });
   if (parsed.kind === 'invalid') throw invalid(parsed.problems[0]!, parsed.problems);
   const s = parsed.search;
   if (s.unknown.length && h.strict(req)) throw invalid(`unknown or unsupported search parameters: ${s.unknown.join(', ')} (${type} supports: ${supported(type).join(', ')})`);
@@ -175,7 +176,7 @@ function describeClinical(r: CapabilityStatementRestResource, type: ClinicalType
   ];
   r.searchInclude = includesOf(type);
   r.searchRevInclude = revincludesOf(type);
-  r.documentation = joinDoc(r.documentation, 'Search by GET or by POST {type}/_search with a form body; token modifiers :text, :not, :missing; reference modifiers :[type], :missing; date prefixes eq ne gt lt ge le sa eb ap; dates without a zone are Europe/London.');
+  r.documentation = joinDoc(r.documentation, 'Search by GET or by POST {type}/_search with a form body; token modifiers :text, :not, :missing; reference modifiers :[type], :missing; date prefixes eq ne gt lt ge le sa eb ap; dates without a zone are Europe/London; quantities [prefix]number[|system|code] (units compared, not converted); the patient chained to Patient search parameters (patient.identifier=…, subject:Patient.birthdate=…; at most 20 people).');
 }
 
 function joinDoc(a: string | undefined, b: string): string {

@@ -12,9 +12,9 @@ import { MemoryFhirStore } from '../fhir/memory-store.ts';
 import { FhirRepository } from '../fhir/repository.ts';
 import { repositoryFor } from '../fhir/repository-for.ts';
 import { parseClinicalSearch, paramsOf, type ClinicalType } from '../fhir/search/params.ts';
-import { OTHER_PERSON_ID, otherIdentity, otherPerson, searchRows, allRows } from '../fhir/search/search-fixtures.ts';
+import { OTHER_NHS, OTHER_PERSON_ID, otherIdentity, otherPerson, searchRows, allRows } from '../fhir/search/search-fixtures.ts';
 import { fhirLogicalId } from '../record/fhir-bundle.ts';
-import { GP, HOSPITAL, identities, insertFixtures, insertIdentity, insertResource, person, PERSON_ID, practices } from '../record/test-fixtures.ts';
+import { GP, HOSPITAL, identities, insertFixtures, insertIdentity, insertResource, NHS, person, PERSON_ID, practices } from '../record/test-fixtures.ts';
 import { testDatabases } from '../test/databases.ts';
 import { bevanApi, registerOpenApi } from './app.ts';
 
@@ -240,6 +240,61 @@ for (const target of await testDatabases()) {
 
       const v = await verifyAuditChain(db);
       assert.equal(v.ok, true, v.reason);
+    } finally {
+      await app?.close();
+      await db.drop();
+    }
+  });
+
+  test(`FHIR clinical search on ${target.name}: quantities and chained patient parameters`, async () => {
+    const db = await target.open();
+    let app: FastifyInstance | undefined;
+    try {
+      await insertSearchData(db);
+      await addUser(db, { username: 'dr.jones', role: 'gp', organisation: 'P91001' });
+      const auth = `Bearer ${await issueToken(db, { user: 'dr.jones', role: 'gp', organisation: 'P91001' })}`;
+      app = await buildApp(db);
+      const a = app;
+      const get = (url: string, headers: Record<string, string> = {}) => a.inject({ method: 'GET', url, headers: { authorization: auth, prefer: 'handling=strict', ...headers } });
+      const ids = async (url: string) => {
+        const r = await get(url);
+        assert.equal(r.statusCode, 200, `${url}: ${r.body}`);
+        const b = JSON.parse(r.body) as Bundle;
+        return (b.entry ?? []).filter((e) => e.search?.mode === 'match').map((e) => e.resource!.id).sort();
+      };
+      const hba1c = (...xs: string[]) => xs.map((x) => id(GP, 'Observation', x)).sort();
+      const p = `patient=${PERSON_ID}&code=${encodeURIComponent(HBA1C)}`;
+      assert.deepEqual(await ids(`/fhir/Observation?${p}`), hba1c('o1', 'o2', 'o4'));
+      assert.deepEqual(await ids(`/fhir/Observation?${p}&value-quantity=ge55`), hba1c('o1', 'o4'));
+      assert.deepEqual(await ids(`/fhir/Observation?${p}&value-quantity=ge55&value-quantity=lt60`), hba1c('o1'));
+      assert.deepEqual(await ids(`/fhir/Observation?${p}&value-quantity=52,61`), hba1c('o2', 'o4'));
+      assert.deepEqual(await ids(`/fhir/Observation?${p}&value-quantity=${encodeURIComponent('ge55||mmol/mol')}`), hba1c('o1', 'o4'));
+      assert.deepEqual(await ids(`/fhir/Observation?${p}&value-quantity=${encodeURIComponent('ge55||%')}`), []);
+      assert.deepEqual(await ids(`/fhir/Observation?patient=${PERSON_ID}&value-quantity=4.1`), [id('hl7:RM2', 'Observation', 'F500-2')]);
+      assert.equal((await get(`/fhir/Observation?${p}&value-quantity=high`)).statusCode, 400);
+
+      // Chains: the NHS number instead of the id; the same answer, audited against the person.
+      const nhs = encodeURIComponent(`https://fhir.nhs.uk/Id/nhs-number|${NHS}`);
+      const code = `code=${encodeURIComponent(HBA1C)}`;
+      assert.deepEqual(await ids(`/fhir/Observation?patient.identifier=${nhs}&${code}`), hba1c('o1', 'o2', 'o4'));
+      assert.deepEqual(await ids(`/fhir/Observation?subject:Patient.identifier=${nhs}&${code}&value-quantity=lt55`), hba1c('o2'));
+      assert.deepEqual(await ids(`/fhir/Observation?patient.family:exact=Smith&patient.birthdate=1950&${code}`), hba1c('o1', 'o2', 'o4'));
+      assert.deepEqual(await ids(`/fhir/Observation?patient.family=Nobody&${code}`), []);
+      assert.equal((await get(`/fhir/Observation?patient.identifier=${nhs}&patient=${OTHER_PERSON_ID}&${code}`)).statusCode, 403, 'a person named by id and refused is still a 403');
+      const audited = async (person: string, decision: string) => (await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM audit_log WHERE person_id = $1 AND decision = $2 AND action = 'resource.search'`, [person, decision])).rows[0]!.n;
+      assert.ok((await audited(PERSON_ID, 'permit')) >= 3);
+      // A chain that finds someone this GP may not see: left out (an empty page), the refusal audited.
+      const before = await audited(OTHER_PERSON_ID, 'deny');
+      const other = encodeURIComponent(`https://fhir.nhs.uk/Id/nhs-number|${OTHER_NHS}`);
+      assert.deepEqual(await ids(`/fhir/Observation?patient.identifier=${other}`), []);
+      assert.equal(await audited(OTHER_PERSON_ID, 'deny'), before + 1);
+      assert.equal((await get(`/fhir/Observation?patient=${OTHER_PERSON_ID}`)).statusCode, 403);
+      // Unsupported chains are reported; bad chained values are 400s.
+      assert.equal((await get(`/fhir/Observation?encounter.status=finished&patient=${PERSON_ID}`)).statusCode, 400);
+      assert.equal((await get(`/fhir/Observation?patient.birthdate=yesterday`)).statusCode, 400);
+      assert.equal((await get(`/fhir/Observation?patient.telecom=1`)).statusCode, 400);
+      const chain = await verifyAuditChain(db);
+      assert.equal(chain.ok, true, chain.reason);
     } finally {
       await app?.close();
       await db.drop();

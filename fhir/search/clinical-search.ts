@@ -19,7 +19,7 @@ import type { PersonRow, ResourceRow } from '../../record/rows.ts';
 import type { FhirStoreTx, PersonRecordData } from '../store.ts';
 import { LOCAL_TIME_ZONE } from './date-range.ts';
 import { includeReferences, matchesSearch, needsPresentation, revincluded, sortResources } from './match.ts';
-import { DEFAULT_SORT, paramOf, type ClinicalSearch, type IncludeSpec } from './params.ts';
+import { DEFAULT_SORT, MAX_PATIENTS, paramOf, type ClinicalSearch, type IncludeSpec } from './params.ts';
 
 type Permit = Extract<Decision, { kind: 'permit' }>;
 
@@ -81,15 +81,29 @@ export async function runClinicalSearch(tx: FhirStoreTx, kit: SearchAccessKit, s
   const zone = kit.zone ?? LOCAL_TIME_ZONE;
   const base = { ...detail, resourceType: search.resourceType };
   const audit = (over: Partial<AuditEntry>) => kit.entry({ action: SEARCH_ACTION, detail: base, ...over });
-  if (!search.patients.length) {
+  if (!search.patients.length && !search.patientChains?.length) {
     await tx.appendAudit([audit({ decision: 'deny', reason: 'no patient named (a clinical search is about one person or a few named people)' })], now);
     return { kind: 'forbidden', message: NAME_THE_PATIENT };
   }
+
+  // Chained patient parameters (patient.identifier=…): the people a Patient search finds, as a list each.
+  const chained: string[][] = [];
+  for (const chain of search.patientChains ?? []) {
+    const found = await tx.searchPatients(chain.criteria, MAX_PATIENTS);
+    if (found.length > MAX_PATIENTS) {
+      await tx.appendAudit([audit({ decision: 'deny', reason: `${chain.raw} finds more than ${MAX_PATIENTS} people` })], now);
+      return { kind: 'too-costly', message: `${chain.raw} finds more than ${MAX_PATIENTS} people: a clinical search names at most ${MAX_PATIENTS} (narrow it, e.g. with an identifier or birthdate)` };
+    }
+    chained.push(found);
+  }
+  const chainedOnly = new Set(chained.flat());
 
   // Who is named: person ids (following merges) or source Patients' stable ids.
   const ids = [...new Set(search.patients.flat())];
   const resolved = new Map<string, PersonRow | null>();
   for (const id of ids) resolved.set(id, await resolvePatient(tx, id));
+  for (const p of resolved.values()) if (p) chainedOnly.delete(p.person_id);
+  for (const p of await tx.personsById([...chainedOnly])) resolved.set(p.person_id, p);
   const people = new Map<string, PersonRow>();
   for (const p of resolved.values()) if (p) people.set(p.person_id, p);
   const notFound = ids.filter((id) => !resolved.get(id));
@@ -103,14 +117,21 @@ export async function runClinicalSearch(tx: FhirStoreTx, kit: SearchAccessKit, s
     decisions.set(p.person_id, d.decision);
   }
   const denied = [...people.values()].filter((p) => decisions.get(p.person_id)!.kind === 'deny');
-  if (denied.length) {
-    for (const p of denied) entries.push(audit({ personId: p.person_id, decision: 'deny', reason: (decisions.get(p.person_id) as { reason: string }).reason }));
+  for (const p of denied) entries.push(audit({ personId: p.person_id, decision: 'deny', reason: (decisions.get(p.person_id) as { reason: string }).reason }));
+  // A person named by id whom the policy refuses is a 403; one found only through a chain is left
+  // out, as Patient search leaves out people the user may not see (so a chain reveals nobody).
+  const refused = denied.filter((p) => !chainedOnly.has(p.person_id));
+  if (refused.length) {
     await tx.appendAudit(entries, now);
-    return { kind: 'forbidden', message: `access denied: ${(decisions.get(denied[0]!.person_id) as { reason: string }).reason}` };
+    return { kind: 'forbidden', message: `access denied: ${(decisions.get(refused[0]!.person_id) as { reason: string }).reason}` };
   }
+  for (const p of denied) people.delete(p.person_id);
 
-  // patient=a,b&subject=c: OR within a parameter, AND across them.
-  const sets = search.patients.map((list) => new Set(list.map((id) => resolved.get(id)?.person_id).filter((x): x is string => !!x)));
+  // patient=a,b&subject=c: OR within a parameter, AND across them; each chain is one more list.
+  const sets = [
+    ...search.patients.map((list) => new Set(list.map((id) => resolved.get(id)?.person_id).filter((x): x is string => !!x))),
+    ...chained.map((list) => new Set(list.filter((id) => people.has(id)))),
+  ];
   const effective = sets.reduce((a, b) => new Set([...a].filter((x) => b.has(x))));
 
   const nowMs = now.getTime();

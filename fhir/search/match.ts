@@ -7,7 +7,7 @@
  */
 import type { Resource } from '@medplum/fhirtypes';
 import { dateRange, LOCAL_TIME_ZONE, periodRange, rangeMatches, type Range } from './date-range.ts';
-import type { ClinicalSearch, Filter, IncludeSpec, SearchParamDef, SortKey, TokenValue } from './params.ts';
+import type { ClinicalSearch, Filter, IncludeSpec, QuantityValue, SearchParamDef, SortKey, TokenValue } from './params.ts';
 
 /** Every value at a dot path: arrays are walked at each step. */
 export function valuesAt(node: unknown, path: string): unknown[] {
@@ -135,11 +135,67 @@ export function matchesFilter(resource: Resource, f: Filter, now: number, zone: 
       const refs = referencesOf(resource, f.param);
       return f.values.some((v) => refs.some((r) => referenceMatches(v, r)));
     }
+    case 'quantity': {
+      const qs = paramValues(resource, f.param).filter(isQuantity);
+      return f.values.some((v) => qs.some((q) => quantityMatches(v, q)));
+    }
     case 'missing': {
       const present = f.param.type === 'date' ? dateRanges(resource, f.param, zone).length > 0 : f.param.type === 'reference' ? referencesOf(resource, f.param).length > 0 : paramValues(resource, f.param).length > 0;
       return f.missing ? !present : present;
     }
   }
+}
+
+interface QuantityLike {
+  value: number;
+  unit?: string;
+  system?: string;
+  code?: string;
+}
+
+function isQuantity(v: unknown): v is QuantityLike {
+  return !!v && typeof v === 'object' && typeof (v as { value?: unknown }).value === 'number';
+}
+
+/**
+ * Quantity match: the number by the prefix (eq and ne over the range the search value's precision
+ * implies; ap within 10 %), then the unit: `system|code` both equal; `|code` or a code alone
+ * against the quantity's code or its unit. Units are not converted (5 g does not match 5000 mg).
+ */
+export function quantityMatches(v: QuantityValue, q: QuantityLike): boolean {
+  const x = q.value;
+  let ok: boolean;
+  switch (v.prefix) {
+    case 'eq':
+      ok = x >= v.lo && x < v.hi;
+      break;
+    case 'ne':
+      ok = x < v.lo || x >= v.hi;
+      break;
+    case 'gt':
+    case 'sa':
+      ok = x > v.value;
+      break;
+    case 'lt':
+    case 'eb':
+      ok = x < v.value;
+      break;
+    case 'ge':
+      ok = x >= v.value;
+      break;
+    case 'le':
+      ok = x <= v.value;
+      break;
+    case 'ap': {
+      const d = Math.abs(v.value) * 0.1;
+      ok = x >= v.value - d && x <= v.value + d;
+      break;
+    }
+  }
+  if (!ok) return false;
+  if (v.code === undefined) return v.system === undefined || q.system === v.system;
+  if (v.system !== undefined) return q.system === v.system && q.code === v.code;
+  return q.code === v.code || q.unit === v.code;
 }
 
 function referenceMatches(v: { type?: string; id: string }, ref: string): boolean {

@@ -148,3 +148,47 @@ test('docs/api/search.md lists every parameter of every type, and no other', asy
     assert.ok(row!.includes(`\`-${DEFAULT_SORT[t]}\``), `${t} default order`);
   }
 });
+
+test('quantities: [prefix]number[|system|code], precision ranges, units; chained patient parameters need a chain parser', async () => {
+  const { parseQuantity } = await import('./params.ts');
+  const { quantityMatches } = await import('./match.ts');
+  const q = (v: string) => {
+    const x = parseQuantity(v);
+    assert.notEqual(typeof x, 'string', String(x));
+    return x as Exclude<ReturnType<typeof parseQuantity>, string>;
+  };
+  assert.deepEqual({ ...q('5.4'), lo: Number(q('5.4').lo.toFixed(6)), hi: Number(q('5.4').hi.toFixed(6)) }, { prefix: 'eq', value: 5.4, lo: 5.35, hi: 5.45, raw: '5.4' });
+  assert.deepEqual(q('gt75|http://unitsofmeasure.org|mmol/mol'), { prefix: 'gt', value: 75, lo: 74.5, hi: 75.5, system: 'http://unitsofmeasure.org', code: 'mmol/mol', raw: 'gt75|http://unitsofmeasure.org|mmol/mol' });
+  assert.equal(q('le1e2').hi, 150);
+  assert.equal(q('5||mg').code, 'mg');
+  assert.equal(q('5||mg').system, undefined);
+  for (const bad of ['', 'five', 'zz5', '5|mg', '5|a|b|c']) assert.equal(typeof parseQuantity(bad), 'string', bad);
+  const hba1c = { value: 78, unit: 'mmol/mol', system: 'http://unitsofmeasure.org', code: 'mmol/mol' };
+  assert.ok(quantityMatches(q('ge75'), hba1c));
+  assert.ok(!quantityMatches(q('lt75'), hba1c));
+  assert.ok(quantityMatches(q('78'), hba1c));
+  assert.ok(!quantityMatches(q('78.1'), hba1c));
+  assert.ok(quantityMatches(q('ne77'), hba1c));
+  assert.ok(quantityMatches(q('ap80'), hba1c));
+  assert.ok(!quantityMatches(q('ap90'), hba1c));
+  assert.ok(quantityMatches(q('gt75|http://unitsofmeasure.org|mmol/mol'), hba1c));
+  assert.ok(!quantityMatches(q('gt75|http://snomed.info/sct|mmol/mol'), hba1c));
+  assert.ok(quantityMatches(q('gt75||mmol/mol'), { value: 78, unit: 'mmol/mol' }), 'a code alone compares the unit too');
+  assert.ok(!quantityMatches(q('gt75||%'), hba1c));
+
+  const s = ok(parseClinicalSearch('Observation', { patient: PERSON, 'value-quantity': ['ge48', 'lt100'], 'value-quantity:missing': 'false' }));
+  assert.deepEqual(s.filters.map((f) => f.kind), ['quantity', 'quantity', 'missing']);
+  assert.match(problems(parseClinicalSearch('Observation', { patient: PERSON, 'value-quantity': 'high' })).join(), /value-quantity/);
+  assert.match(problems(parseClinicalSearch('Observation', { patient: PERSON, 'value-quantity:exact': '5' })).join(), /modifier/);
+
+  // Chains: without a parser they are reported; with one, each is a Patient search.
+  assert.deepEqual(ok(parseClinicalSearch('Observation', { 'patient.identifier': 'x' })).unknown, ['patient.identifier']);
+  const { patientChain } = await import('../patient-search.ts');
+  const chained = ok(parseClinicalSearch('Observation', { 'patient.identifier': 'https://fhir.nhs.uk/Id/nhs-number|9434765919', 'subject:Patient.birthdate': '1950', 'subject.family:exact': 'Smith' }, { patientChain }));
+  assert.deepEqual(chained.patientChains!.map((c) => c.raw), ['patient.identifier', 'subject:Patient.birthdate', 'subject.family:exact']);
+  assert.deepEqual(chained.patientChains![0]!.criteria, { nhsNumbers: ['9434765919'] });
+  assert.deepEqual(chained.patientChains![2]!.criteria, { strings: [{ field: 'family', mode: 'exact', values: ['Smith'] }] });
+  assert.match(problems(parseClinicalSearch('Observation', { 'patient.telecom': 'x' }, { patientChain })).join(), /not a Patient parameter/);
+  assert.match(problems(parseClinicalSearch('Observation', { 'patient.birthdate': 'soon' }, { patientChain })).join(), /birthdate/);
+  assert.deepEqual(ok(parseClinicalSearch('Observation', { 'encounter.status': 'x', patient: PERSON }, { patientChain })).unknown, ['encounter.status'], 'only the patient chains');
+});

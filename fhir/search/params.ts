@@ -10,6 +10,7 @@
  */
 import { parseElements, type Subset } from './elements.ts';
 import { dateRange, LOCAL_TIME_ZONE, PREFIXES, type Prefix, type Range } from './date-range.ts';
+import type { PatientCriteria } from '../store.ts';
 
 export const CLINICAL_TYPES = ['AllergyIntolerance', 'CarePlan', 'Condition', 'DiagnosticReport', 'Encounter', 'Immunization', 'MedicationRequest', 'MedicationStatement', 'Observation', 'Procedure'] as const;
 export type ClinicalType = (typeof CLINICAL_TYPES)[number];
@@ -18,7 +19,7 @@ export function isClinicalType(s: string): s is ClinicalType {
   return (CLINICAL_TYPES as readonly string[]).includes(s);
 }
 
-export type ParamType = 'token' | 'date' | 'reference';
+export type ParamType = 'token' | 'date' | 'reference' | 'quantity';
 
 export interface SearchParamDef {
   name: string;
@@ -33,6 +34,7 @@ export interface SearchParamDef {
 
 const token = (name: string, paths: string[], description: string): SearchParamDef => ({ name, type: 'token', paths, description });
 const date = (name: string, paths: string[], description: string): SearchParamDef => ({ name, type: 'date', paths, description });
+const quantity = (name: string, paths: string[], description: string): SearchParamDef => ({ name, type: 'quantity', paths, description });
 const reference = (name: string, paths: string[], targets: string[], description: string): SearchParamDef => ({ name, type: 'reference', paths, targets, description });
 
 const PRACTITIONERS = ['Practitioner', 'PractitionerRole'];
@@ -182,6 +184,17 @@ export const SEARCH_PARAMETERS: Record<ClinicalType, readonly SearchParamDef[]> 
     reference('has-member', ['hasMember'], ['MolecularSequence', 'Observation', 'QuestionnaireResponse'], 'Related resource that belongs to the Observation group'),
     reference('derived-from', ['derivedFrom'], ['DocumentReference', 'ImagingStudy', 'Media', 'MolecularSequence', 'Observation', 'QuestionnaireResponse'], 'Related measurements the observation is made from'),
     reference('performer', ['performer'], ['CareTeam', 'Organization', 'Patient', 'RelatedPerson', ...PRACTITIONERS], 'Who performed the observation'),
+    quantity('value-quantity', ['valueQuantity'], 'The value of the observation, if the value is a Quantity, or a SampledData (just search on the bounds of the values in sampled data)'),
+    token('value-concept', ['valueCodeableConcept'], 'The value of the observation, if the value is a CodeableConcept'),
+    date('value-date', ['valueDateTime', 'valuePeriod'], 'The value of the observation, if the value is a date or period of time'),
+    token('component-code', ['component.code'], 'The component code of the observation type'),
+    quantity('component-value-quantity', ['component.valueQuantity'], 'The value of the component observation, if the value is a Quantity, or a SampledData (just search on the bounds of the values in sampled data)'),
+    token('component-value-concept', ['component.valueCodeableConcept'], 'The value of the component observation, if the value is a CodeableConcept'),
+    token('combo-code', ['code', 'component.code'], 'The code of the observation type or component type'),
+    quantity('combo-value-quantity', ['valueQuantity', 'component.valueQuantity'], 'The value or component value of the observation, if the value is a Quantity, or a SampledData (just search on the bounds of the values in sampled data)'),
+    token('combo-value-concept', ['valueCodeableConcept', 'component.valueCodeableConcept'], 'The value or component value of the observation, if the value is a CodeableConcept'),
+    token('data-absent-reason', ['dataAbsentReason'], 'The reason why the expected value in the element Observation.value[x] is missing'),
+    token('interpretation', ['interpretation'], 'The interpretation of the observation'),
   ],
   Procedure: [
     patientParam('subject'),
@@ -249,7 +262,22 @@ export type Filter =
   | { kind: 'text'; param: SearchParamDef; values: string[] }
   | { kind: 'date'; param: SearchParamDef; values: { prefix: Prefix; range: Range; raw: string }[] }
   | { kind: 'reference'; param: SearchParamDef; values: { type?: string; id: string }[] }
+  | { kind: 'quantity'; param: SearchParamDef; values: QuantityValue[] }
   | { kind: 'missing'; param: SearchParamDef; missing: boolean };
+
+/** `[prefix]number[|system|code]` (https://hl7.org/fhir/R4/search.html#quantity). */
+export interface QuantityValue {
+  prefix: Prefix;
+  value: number;
+  /** The range the number's precision implies (5.4 is [5.35, 5.45)). */
+  lo: number;
+  hi: number;
+  /** undefined: any system (`5||mg` or `5`). */
+  system?: string;
+  /** undefined: any unit. */
+  code?: string;
+  raw: string;
+}
 
 export interface SortKey {
   param: SearchParamDef;
@@ -282,6 +310,11 @@ export interface ClinicalSearch {
   revinclude: IncludeSpec[];
   /** Parameters not supported, reported (or refused under handling=strict). */
   unknown: string[];
+  /**
+   * Chained patient parameters (`patient.identifier=…`, `subject:Patient.birthdate=…`): each a
+   * Patient search whose people are named, as one more patient list (AND with the others).
+   */
+  patientChains?: { raw: string; criteria: PatientCriteria }[];
 }
 
 export type ParsedClinicalSearch = { kind: 'ok'; search: ClinicalSearch } | { kind: 'invalid'; problems: string[] };
@@ -289,6 +322,11 @@ export type ParsedClinicalSearch = { kind: 'ok'; search: ClinicalSearch } | { ki
 export interface ParseOptions {
   /** Zone for dates without one (default Europe/London). */
   zone?: string;
+  /**
+   * Parses the Patient search parameter of a chain (`identifier`, `birthdate`…) into criteria;
+   * without it, chained parameters are unsupported (fhir/patient-search.ts has the parser).
+   */
+  patientChain?: (param: string, values: string[]) => { criteria: PatientCriteria } | { problems: string[] };
 }
 
 type Query = Record<string, string | string[] | undefined>;
@@ -321,6 +359,18 @@ export function parseClinicalSearch(resourceType: ClinicalType, query: Query, op
         continue;
       }
       control(name, values);
+      continue;
+    }
+    const chain = chainOf(name, modifier);
+    if (chain) {
+      const base = paramOf(resourceType, chain.base);
+      if (!base || !isPatientParam(base) || !opts.patientChain || chain.param.includes('.')) {
+        out.unknown.push(rawKey);
+        continue;
+      }
+      const parsed = opts.patientChain(chain.param, values);
+      if ('problems' in parsed) problems.push(...parsed.problems.map((x) => `${rawKey}: ${x}`));
+      else (out.patientChains ??= []).push({ raw: rawKey, criteria: parsed.criteria });
       continue;
     }
     const param = paramOf(resourceType, name);
@@ -369,6 +419,21 @@ export function parseClinicalSearch(resourceType: ClinicalType, query: Query, op
         break;
       case 'reference':
         for (const l of lists) referenceFilter(rawKey, param, modifier, l);
+        break;
+      case 'quantity':
+        if (modifier !== undefined) {
+          problems.push(`${rawKey}: the modifier "${modifier}" is not supported on a quantity (only :missing)`);
+          break;
+        }
+        for (const l of lists) {
+          const parsed: QuantityValue[] = [];
+          for (const v of l) {
+            const q = parseQuantity(v);
+            if (typeof q === 'string') problems.push(`${name}: ${q}`);
+            else parsed.push(q);
+          }
+          out.filters.push({ kind: 'quantity', param, values: parsed });
+        }
         break;
     }
   }
@@ -480,6 +545,17 @@ export function parseClinicalSearch(resourceType: ClinicalType, query: Query, op
   }
 }
 
+/**
+ * A chained parameter on the patient: `patient.identifier`, `subject.name`, or with the target
+ * type, `subject:Patient.identifier` (https://hl7.org/fhir/R4/search.html#chaining).
+ */
+function chainOf(name: string, modifier: string | undefined): { base: string; param: string } | null {
+  const dot = name.indexOf('.');
+  if (dot > 0) return { base: name.slice(0, dot), param: name.slice(dot + 1) + (modifier !== undefined ? `:${modifier}` : '') };
+  const m = modifier === undefined ? null : /^Patient\.(.+)$/.exec(modifier);
+  return m ? { base: name, param: m[1]! } : null;
+}
+
 /** True for the parameters that name the person searched (patient, subject). */
 export function isPatientParam(p: SearchParamDef): boolean {
   return p.type === 'reference' && (p.name === 'patient' || p.name === 'subject');
@@ -508,6 +584,40 @@ export function includesOf(type: ClinicalType): string[] {
 
 export function revincludesOf(target: string): string[] {
   return CLINICAL_TYPES.flatMap((t) => SEARCH_PARAMETERS[t].filter((p) => p.type === 'reference' && (p.targets ?? []).includes(target)).map((p) => `${t}:${p.name}`));
+}
+
+/** `[prefix]number[|system|code]`, or why it is not one. The system and code may hold escaped `|`. */
+export function parseQuantity(v: string): QuantityValue | string {
+  const parts: string[] = [];
+  let start = 0;
+  for (let i = 0; i < v.length; i++) {
+    if (v[i] === '\\') i++;
+    else if (v[i] === '|') {
+      parts.push(v.slice(start, i));
+      start = i + 1;
+    }
+  }
+  parts.push(v.slice(start));
+  if (parts.length !== 1 && parts.length !== 3) return `"${v}" is not [prefix]number or [prefix]number|system|code`;
+  const m = /^([a-z]{2})?([-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?)$/.exec(parts[0]!);
+  const prefix = (m?.[1] ?? 'eq') as Prefix;
+  if (!m || !(PREFIXES as readonly string[]).includes(prefix)) return `"${v}" has no number after an optional prefix (eq, ne, gt, lt, ge, le, sa, eb, ap)`;
+  const text = m[2]!;
+  const value = Number(text);
+  if (!Number.isFinite(value)) return `"${v}" is not a number`;
+  // Implicit precision: half a unit of the last digit given either side (https://hl7.org/fhir/R4/search.html#number).
+  const mantissa = text.replace(/^[-+]/, '').split(/[eE]/)[0]!;
+  const exponent = Number(text.split(/[eE]/)[1] ?? 0);
+  const decimals = mantissa.includes('.') ? mantissa.length - mantissa.indexOf('.') - 1 : 0;
+  const half = 0.5 * 10 ** (exponent - decimals);
+  const out: QuantityValue = { prefix, value, lo: value - half, hi: value + half, raw: v };
+  if (parts.length === 3) {
+    const system = unescape(parts[1]!);
+    const code = unescape(parts[2]!);
+    if (system) out.system = system;
+    if (code) out.code = code;
+  }
+  return out;
 }
 
 function wholeNumber(s: string): number | null {
