@@ -189,6 +189,21 @@ for (const target of await testDatabases()) {
       assert.equal(patient.statusCode, 200);
       assert.match(patient.headers['content-type'] as string, /application\/fhir\+json/);
       assert.equal((patient.json() as Patient).identifier![0]!.value, NHS);
+      // Formats: JSON (any JSON type, */*, none) is served; XML only is a 406 with an OperationOutcome.
+      for (const [h, q, status] of [
+        [{ accept: 'application/fhir+json' }, '', 200],
+        [{ accept: 'application/fhir+json; fhirVersion=4.0' }, '', 200],
+        [{ accept: 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8' }, '', 200],
+        [{}, '?_format=json', 200],
+        [{}, '?_format=application/fhir%2Bjson', 200],
+        [{}, '?_format=application/fhir+json', 200],
+        [{ accept: 'application/fhir+xml' }, '', 406],
+        [{}, '?_format=xml', 406],
+      ] as const) {
+        const r = await get(`/fhir/Patient/${PERSON_ID}${q}`, gp, h);
+        assert.equal(r.statusCode, status, `${JSON.stringify(h)} ${q}`);
+        if (status === 406) assert.equal(outcome(r.body).resourceType, 'OperationOutcome');
+      }
       const farRead = await get(`/fhir/Patient/${PERSON_ID}`, far);
       assert.equal(farRead.statusCode, 403);
       assert.match(outcome(farRead.body).issue[0]!.diagnostics!, /no legitimate relationship/);

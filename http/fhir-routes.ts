@@ -52,9 +52,33 @@ export function baseUrl(req: FastifyRequest): string {
   return `${req.protocol}://${req.headers.host ?? 'localhost'}/fhir`;
 }
 
+/**
+ * Bevan serves FHIR as JSON (and bulk files as NDJSON). A request that accepts only another
+ * format (`_format=xml`, `Accept: application/fhir+xml`) gets a 406, not JSON it did not ask for
+ * (https://hl7.org/fhir/R4/http.html#mime-type). No Accept header, `*\/*`, or any JSON type is fine.
+ */
+export function unacceptableFormat(format: unknown, accept: string | undefined): string | null {
+  const json = /^(json|application\/json|application\/fhir\+json|application\/json\+fhir|application\/(fhir\+)?ndjson|application\/x-ndjson|ndjson)$/i;
+  if (format !== undefined) {
+    // An unencoded "+" in a query string arrives as a space (application/fhir json).
+    const f = String(Array.isArray(format) ? format.at(-1) : format).split(';')[0]!.trim().replace(/ /g, '+');
+    if (!json.test(f)) return `_format "${f}" is not served: Bevan's FHIR API speaks JSON (_format=json or application/fhir+json)`;
+    return null;
+  }
+  if (!accept || !accept.trim()) return null;
+  const ranges = accept.split(',').map((r) => r.split(';')[0]!.trim().toLowerCase()).filter(Boolean);
+  if (!ranges.length || ranges.some((r) => r === '*/*' || r === 'application/*' || json.test(r) || r === 'text/html' || r === 'text/plain')) return null;
+  return `Accept "${accept.slice(0, 100)}" names no format Bevan serves: its FHIR API speaks application/fhir+json`;
+}
+
 export async function registerFhirRoutes(app: FastifyInstance, o: { db: Database }): Promise<void> {
   const { db } = o;
   const send = (reply: FastifyReply, body: Resource) => reply.type(FHIR_JSON).send(body);
+  app.addHook('preHandler', async (req, reply) => {
+    if (!req.url.startsWith('/fhir/') && req.url !== '/fhir') return;
+    const problem = unacceptableFormat((req.query as Record<string, unknown> | undefined)?._format, req.headers.accept);
+    if (problem) return reply.code(406).type(FHIR_JSON).send(operationOutcome('not-supported', problem));
+  });
   const personal = { config: { access: 'personal' as const } };
   const idParams = { type: 'object', properties: { id: { type: 'string', pattern: ID } }, required: ['id'] };
 
