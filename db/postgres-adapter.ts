@@ -51,6 +51,20 @@ export function postgresSettings(env: NodeJS.ProcessEnv = process.env): { max: n
   return { max: size ? Number(size) : DEFAULT_POOL_SIZE, prepare: !['off', 'false', '0'].includes(prep), genericPlans: plans !== 'auto' };
 }
 
+/** A connection URL without its `options` parameter, and that parameter (libpq's startup options). */
+export function splitOptions(url: string): { url: string; options: string | null } {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return { url, options: null };
+  }
+  const options = u.searchParams.get('options');
+  if (options === null) return { url, options: null };
+  u.searchParams.delete('options');
+  return { url: u.toString(), options: options.trim() || null };
+}
+
 /**
  * A PostgreSQL server reached through DATABASE_URL, with a connection pool. Parameterised
  * statements are named (prepared once per connection, then only bound and executed: the server
@@ -61,9 +75,12 @@ export async function openPostgres(url: string, opts: PostgresOptions = {}): Pro
   const settings = postgresSettings();
   const prepare = opts.prepare ?? settings.prepare;
   const max = opts.max ?? settings.max;
-  const startup = [...(opts.schema ? [`-c search_path=${opts.schema}`] : []), ...(prepare && settings.genericPlans ? ['-c plan_cache_mode=force_generic_plan'] : [])];
+  // A URL's own `options` (e.g. `?options=-c search_path=x`) would replace the pool's (pg lets the
+  // connection string win), silently dropping the plan cache mode: both are kept, the URL's first.
+  const { url: bare, options: fromUrl } = splitOptions(url);
+  const startup = [...(fromUrl ? [fromUrl] : []), ...(opts.schema ? [`-c search_path=${opts.schema}`] : []), ...(prepare && settings.genericPlans ? ['-c plan_cache_mode=force_generic_plan'] : [])];
   const pool = new pg.Pool({
-    connectionString: url,
+    connectionString: bare,
     max,
     options: startup.length ? startup.join(' ') : undefined,
   });
