@@ -360,10 +360,13 @@ async function searchPatients(tx: Queryable, c: PatientCriteria, cap: number): P
   if (c.ids?.length) where.push(`p.person_id::text = ANY(${p(c.ids.map((x) => x.toLowerCase()))}::text[])`);
   // The person's own NHS number or any identity's: one set of ids from two index lookups (an OR
   // across the two tables would make the planner walk every person).
+  // `= ANY(ARRAY(…))`, not `IN (…)`: with IN, the generic plan merge-joins along person's primary
+  // key in ORDER BY order (a walk of the person table that grows with the borough); an array of the
+  // few ids found is an index probe per id whatever the size.
   const nhsOwners = (v: string, alsoSourceId: boolean, more = '') =>
-    `p.person_id IN (SELECT x.person_id FROM person x WHERE x.nhs_number = ANY(${v}::text[])
+    `p.person_id = ANY(ARRAY(SELECT x.person_id FROM person x WHERE x.nhs_number = ANY(${v}::text[])
        UNION SELECT si.person_id FROM source_identity si WHERE si.nhs_number = ANY(${v}::text[])${alsoSourceId ? `
-       UNION SELECT si.person_id FROM source_identity si WHERE si.source_id = ANY(${v}::text[])` : ''}${more})`;
+       UNION SELECT si.person_id FROM source_identity si WHERE si.source_id = ANY(${v}::text[])` : ''}${more}))`;
   const sentPatients = (json: string) => `SELECT r.person_id FROM resource r WHERE r.resource_type = 'Patient' AND r.content -> 'identifier' @> ${json}::jsonb`;
   if (c.nhsNumbers?.length) where.push(nhsOwners(p(c.nhsNumbers), false));
   if (c.sourceIdentifiers?.length) {
@@ -371,7 +374,7 @@ async function searchPatients(tx: Queryable, c: PatientCriteria, cap: number): P
   }
   // Any identifier a source Patient carries, by its own system (an MRN system, another national id):
   // containment on the Patients' identifiers (migration 0047's index).
-  if (c.sentIdentifiers?.length) where.push(`p.person_id IN (${c.sentIdentifiers.map((s) => sentPatients(p(JSON.stringify([s])))).join(' UNION ')})`);
+  if (c.sentIdentifiers?.length) where.push(`p.person_id = ANY(ARRAY(${c.sentIdentifiers.map((s) => sentPatients(p(JSON.stringify([s])))).join(' UNION ')}))`);
   if (c.anyIdentifiers?.length) where.push(nhsOwners(p(c.anyIdentifiers), true, c.anyIdentifiers.map((v) => `\n       UNION ${sentPatients(p(JSON.stringify([{ value: v }])))}`).join('')));
   for (const [field, lists] of [
     ['family', c.family],
