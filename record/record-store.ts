@@ -109,10 +109,13 @@ export async function findPersonWithMembers(db: Queryable, personId: string, o: 
  * hold), and reading it touches only row headers, not content. Used as the key of presented-
  * response caches (fhir/response-cache.ts): a stamp that changes costs a cache miss, never a stale answer.
  */
+// `= ANY(ARRAY(…))`, not `IN (SELECT …)`: the generic plan guesses 31 members and hash-joins the
+// whole person and source_identity tables to them (a scan per read that grows with the borough);
+// an array of the members is an index probe each.
 const RECORD_STAMP_SQL = `(SELECT md5(concat_ws('|',
-          (SELECT string_agg(p.person_id::text || ':' || p.xmin::text, ',' ORDER BY p.person_id) FROM person p WHERE p.person_id IN (SELECT person_id FROM members)),
-          (SELECT string_agg(i.xmin::text, ',' ORDER BY i.xmin::text) || '#' || count(*) FROM source_identity i WHERE i.person_id IN (SELECT person_id FROM members)),
-          (SELECT string_agg(x.xmin::text, ',' ORDER BY x.xmin::text) || '#' || count(*) FROM resource x WHERE x.person_id IN (SELECT person_id FROM members)),
+          (SELECT string_agg(p.person_id::text || ':' || p.xmin::text, ',' ORDER BY p.person_id) FROM person p WHERE p.person_id = ANY(ARRAY(SELECT person_id FROM members))),
+          (SELECT string_agg(i.xmin::text, ',' ORDER BY i.xmin::text) || '#' || count(*) FROM source_identity i WHERE i.person_id = ANY(ARRAY(SELECT person_id FROM members))),
+          (SELECT string_agg(x.xmin::text, ',' ORDER BY x.xmin::text) || '#' || count(*) FROM resource x WHERE x.person_id = ANY(ARRAY(SELECT person_id FROM members))),
           (SELECT string_agg(pr.xmin::text, ',' ORDER BY pr.xmin::text) || '#' || count(*) FROM practice pr),
           (SELECT string_agg(n.xmin::text, ',' ORDER BY n.xmin::text) || '#' || count(*) FROM neighbourhood n))))`;
 
