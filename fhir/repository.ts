@@ -88,11 +88,11 @@ export class FhirRepository {
    * Patient/{id}/$everything: one page of the integrated record as a searchset Bundle, the merged
    * Patient first (see everything-page.ts); all of it when no count is given. Each page is one audited access.
    */
-  async everything(id: string, opts: { types?: string[]; since?: string; count?: number; offset?: number } = {}): Promise<Bundle> {
+  async everything(id: string, opts: EverythingRequest = {}): Promise<Bundle> {
     const since = opts.since ? new Date(opts.since).toISOString() : undefined;
     const page = { ...(opts.count !== undefined ? { count: opts.count } : {}), ...(opts.offset ? { offset: opts.offset } : {}) };
-    const r = await this.readRecord({ personId: id }, { action: 'record.everything', detail: { id, ...(opts.types ? { types: opts.types } : {}), ...(since ? { since } : {}), ...page } });
-    return this.everythingBundle(r, since, opts.types, page);
+    const r = await this.readRecord({ personId: id }, { action: 'record.everything', detail: { id, ...(opts.types ? { types: opts.types } : {}), ...(since ? { since } : {}), ...careDetail(opts.care), ...page } });
+    return this.everythingBundle(r, since, opts.types, page, opts.care);
   }
 
   /**
@@ -104,10 +104,10 @@ export class FhirRepository {
    * changes. Every request is still decided on facts read for it and audited as `everything` is;
    * only the record read, its presentation and serialisation are saved.
    */
-  async everythingJson(id: string, opts: { types?: string[]; since?: string; count?: number; offset?: number }, present: { key: string; render: (bundle: Bundle) => string }): Promise<Buffer> {
+  async everythingJson(id: string, opts: EverythingRequest, present: { key: string; render: (bundle: Bundle) => string }): Promise<Buffer> {
     const since = opts.since ? new Date(opts.since).toISOString() : undefined;
     const page = { ...(opts.count !== undefined ? { count: opts.count } : {}), ...(opts.offset ? { offset: opts.offset } : {}) };
-    const detail: Record<string, unknown> = { id, ...(opts.types ? { types: opts.types } : {}), ...(since ? { since } : {}), ...page };
+    const detail: Record<string, unknown> = { id, ...(opts.types ? { types: opts.types } : {}), ...(since ? { since } : {}), ...careDetail(opts.care), ...page };
     const cache = this.store.responses;
     const out = await this.store.transaction(async (tx) => {
       const now = this.clock();
@@ -124,7 +124,7 @@ export class FhirRepository {
       }
       const stamp = cache ? tx.recordStamp?.(person.person_id) : undefined;
       const { startBreakGlass: _bg, ...view } = decision.obligations;
-      const key = cache && stamp ? JSON.stringify([person.person_id, stamp, now.toISOString().slice(0, 10), policySerial(this.policy), view, id, since ?? null, opts.types ?? null, page, present.key]) : null;
+      const key = cache && stamp ? JSON.stringify([person.person_id, stamp, now.toISOString().slice(0, 10), policySerial(this.policy), view, id, since ?? null, opts.types ?? null, opts.care ?? null, page, present.key]) : null;
       const hit = key ? cache!.get(key) : undefined;
       const permit = (items: number, withheld: number) => audit({ personId: person.person_id, decision: 'permit', reason: decision.reason, detail: { ...detail, found: true, items, withheld } });
       if (hit) {
@@ -136,7 +136,7 @@ export class FhirRepository {
       const withheld = data.rows.length - rows.length;
       await tx.appendAudit([...entries, permit(rows.length, withheld)], now);
       const record = buildIntegratedRecord(data.person, data.identities, rows, data.practices, { now });
-      const bundle = this.everythingBundle({ record, rows, decision, withheld, practices: data.practices, fresh: data.fresh === true }, since, opts.types, page);
+      const bundle = this.everythingBundle({ record, rows, decision, withheld, practices: data.practices, fresh: data.fresh === true }, since, opts.types, page, opts.care);
       const body = Buffer.from(present.render(bundle), 'utf8');
       if (key) cache!.set(key, { body, items: rows.length, withheld });
       return { kind: 'ok' as const, value: body };
@@ -144,8 +144,8 @@ export class FhirRepository {
     return this.finish(out);
   }
 
-  private everythingBundle(r: RecordRead, since: string | undefined, types: string[] | undefined, page: { count?: number; offset?: number }): Bundle {
-    const bundle = everythingPage(r.record, r.rows, { types, since, ...page, redacted: r.withheld > 0, inPlace: r.fresh });
+  private everythingBundle(r: RecordRead, since: string | undefined, types: string[] | undefined, page: { count?: number; offset?: number }, care?: CareDates): Bundle {
+    const bundle = everythingPage(r.record, r.rows, { types, since, ...page, redacted: r.withheld > 0, inPlace: r.fresh, ...(care ? { care } : {}) });
     // Each item's care setting as a meta.tag (record/care-setting.ts), so that no client guesses it from the source key.
     tagCareSettings(bundle.entry ?? [], new OrganisationDirectory(defaultReferenceData(), r.practices));
     // Withheld items are counted, never shown: an outcome entry (FHIR issue type "suppressed") on the first page, not in the total.
@@ -528,4 +528,24 @@ function withheldWhy(decision: Extract<Decision, { kind: 'permit' }>): string {
   if (decision.obligations.withholdCategories.length) why.push('sensitive');
   if (decision.obligations.onlyOrganisation !== null) why.push('the person dissents from sharing between organisations');
   return why.join('; ') || 'sensitive';
+}
+
+/** `start`/`end` of $everything: the care dates as asked (for the audit) and as a range. */
+export interface CareDates {
+  start?: string;
+  end?: string;
+  lo: number;
+  hi: number;
+}
+
+export interface EverythingRequest {
+  types?: string[];
+  since?: string;
+  count?: number;
+  offset?: number;
+  care?: CareDates;
+}
+
+function careDetail(care: CareDates | undefined): Record<string, string> {
+  return { ...(care?.start ? { start: care.start } : {}), ...(care?.end ? { end: care.end } : {}) };
 }

@@ -165,6 +165,16 @@ for (const target of await testDatabases()) {
         assert.equal(r.statusCode, 200, q);
         assert.equal((r.json() as Bundle).total, 0, q);
       }
+      // A NUL in any parameter or body is a 400 naming where, never a database error (a 500).
+      for (const q of ['Patient?family=%00', 'Patient?identifier=%00', 'Patient?identifier=http://x|a%00b', 'Patient?_id=%00', 'Patient?family:contains=%00', `Observation?patient=${PERSON_ID}&code=%00`, 'Observation?patient.identifier=%00', 'Patient?x%00y=1']) {
+        const r = await get(`/fhir/${q}`, gp);
+        assert.equal(r.statusCode, 400, `${q}: ${r.body}`);
+        assert.match(outcome(r.body).issue[0]!.diagnostics!, /NUL/, q);
+      }
+      const nulForm = await a.inject({ method: 'POST', url: '/fhir/Patient/_search', headers: { authorization: gp, 'content-type': 'application/x-www-form-urlencoded' }, payload: 'family=a%00' });
+      assert.equal(nulForm.statusCode, 400);
+      const nulJson = await a.inject({ method: 'POST', url: '/auth/login', headers: { 'content-type': 'application/json' }, payload: '{"username":"dr.jones\u0000","password":"x"}', remoteAddress: '10.9.0.1' });
+      assert.equal(nulJson.statusCode, 400, nulJson.body);
       const sorted = await get('/fhir/Patient?family=smith&_sort=name%3BDROP%20TABLE%20person', gp);
       assert.equal(sorted.statusCode, 200);
       const sortedBundle = sorted.json() as Bundle;
@@ -212,6 +222,21 @@ for (const target of await testDatabases()) {
       for (const e of everything.entry!.slice(1)) assert.ok(e.resource!.meta!.source, 'each entry names its source system');
       const onlyEnc = (await get(`/fhir/Patient/${PERSON_ID}/$everything?_type=Encounter`, gp)).json() as Bundle;
       assert.ok(onlyEnc.entry!.slice(1).every((e) => e.resource!.resourceType === 'Encounter'));
+      // Care dates (start/end): what the care happened in, not when Bevan received it.
+      const obsIds = async (q: string) => ((await get(`/fhir/Patient/${PERSON_ID}/$everything?_type=Observation&${q}`, gp)).json() as Bundle).entry!.filter((e) => e.resource!.resourceType === 'Observation').map((e) => e.resource!.id);
+      const o1 = fhirLogicalId('gp:P91001', 'Observation', 'o1');
+      const o2 = fhirLogicalId('gp:P91001', 'Observation', 'o2');
+      const in2025 = await obsIds('start=2025-01-01&end=2025-12-31');
+      assert.ok(in2025.includes(o2) && !in2025.includes(o1), `2025: ${in2025}`);
+      const march2024 = await obsIds('start=2024-03-01&end=2024-03-01');
+      assert.ok(march2024.includes(o1) && !march2024.includes(o2));
+      assert.ok((await obsIds('end=2024')).includes(o1));
+      assert.ok(!(await obsIds('end=2024')).includes(o2));
+      assert.equal((await get(`/fhir/Patient/${PERSON_ID}/$everything?start=soon`, gp)).statusCode, 400);
+      assert.equal((await get(`/fhir/Patient/${PERSON_ID}/$everything?start=2026&end=2025`, gp)).statusCode, 400);
+      const oddParam = (await get(`/fhir/Patient/${PERSON_ID}/$everything?foo=1`, gp)).json() as Bundle;
+      assert.equal(oddParam.entry!.at(-1)!.search!.mode, 'outcome', 'an unknown parameter is reported');
+      assert.equal((await get(`/fhir/Patient/${PERSON_ID}/$everything?foo=1`, gp, { prefer: 'handling=strict' })).statusCode, 400);
       assert.equal((await get(`/fhir/Patient/${PERSON_ID}/$everything?_since=soon`, gp)).statusCode, 400);
       // Every stored type by its stable id.
       const encId = fhirLogicalId(HOSPITAL, 'Encounter', 'V1001');

@@ -11,6 +11,7 @@ import { registerAuth, type AuthOptions } from './auth.ts';
 import { registerBulkExportRoutes, type BulkExportRouteOptions } from './bulk-export-routes.ts';
 import { FHIR_JSON, registerFhirRoutes } from './fhir-routes.ts';
 import { errorReply, operationOutcome } from './outcome.ts';
+import { invalid } from '../access/context.ts';
 import { registerHistoryRoutes } from './history-routes.ts';
 import { registerQuarantineRoutes } from './quarantine-routes.ts';
 import { registerGovernanceRoutes } from './governance-routes.ts';
@@ -57,6 +58,12 @@ export async function bevanApi(app: FastifyInstance, o: ApiOptions): Promise<voi
     const { status, body } = errorReply(err);
     reply.code(status).type(FHIR_JSON).send(body);
   });
+  // No field Bevan stores or searches may hold U+0000 (PostgreSQL text cannot): a parameter or body
+  // with one is a 400 naming where it is, before any handler (and the database) sees it.
+  app.addHook('preHandler', async (req) => {
+    const where = nulAt(req.query, 'query') ?? nulAt(req.params, 'path') ?? nulAt(req.body, 'body');
+    if (where) throw invalid(`${where} holds a NUL character (U+0000), which no field may contain`);
+  });
   await registerAuth(app, o);
   await registerFhirRoutes(app, o);
   await registerHistoryRoutes(app, o);
@@ -80,4 +87,24 @@ export async function bevanApi(app: FastifyInstance, o: ApiOptions): Promise<voi
     });
   }, { prefix: '/fhir' });
   app.get('/openapi.json', { config: { access: 'public' } }, async () => app.swagger());
+}
+
+/** Where a U+0000 sits in a parsed request part (a parameter name, or a JSON path), or null. Iterative: any depth. */
+export function nulAt(value: unknown, root: string): string | null {
+  const stack: [unknown, string][] = [[value, root]];
+  let seen = 0;
+  while (stack.length) {
+    const [v, path] = stack.pop()!;
+    if (typeof v === 'string') {
+      if (v.includes('\u0000')) return path;
+    } else if (v && typeof v === 'object') {
+      // Bounded: a body is at most the body limit; past a million nodes the parser has done worse already.
+      if (++seen > 1_000_000) return null;
+      for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
+        if (k.includes('\u0000')) return `${path} (a name)`;
+        stack.push([x, Array.isArray(v) ? `${path}[${k}]` : `${path}.${k}`]);
+      }
+    }
+  }
+  return null;
 }
