@@ -19,11 +19,9 @@
  * writer replaces whole resources, and the text sent before would be lost.
  */
 import type { Annotation, Attachment, CodeableConcept, DocumentReference, Identifier, Practitioner, Reference } from '@medplum/fhirtypes';
-import type { ItemResource } from '../model.ts';
 import { unescapeHl7, type Hl7Segment } from './hl7-text.ts';
 import { annotatingTime, codeable, fail, sourceIdentifierSystem, type MapContext } from './mapping.ts';
-import { practitioner, readOrderGroups } from './orders.ts';
-import { distinctIdentities } from './patient.ts';
+import { mapEachOrder, practitioner } from './orders.ts';
 import type { Mapped } from './adt.ts';
 
 export const DOCUMENT_EVENTS = new Set(['T01', 'T02', 'T03', 'T04', 'T05', 'T06', 'T07', 'T08', 'T09', 'T10', 'T11'].map((t) => `MDM^${t}`));
@@ -96,21 +94,9 @@ function edAttachment(ctx: MapContext, obx: Hl7Segment): Attachment {
 
 /** MDM^T01–T11 → one DocumentReference per TXA, under the patient of its group. */
 export function mapDocuments(ctx: MapContext): Mapped {
-  const patients = readOrderGroups(ctx, 'TXA');
-  const identities = distinctIdentities(patients);
-  const many = identities.length > 1;
-  const resources: ItemResource[] = [];
-  for (const p of patients) {
-    for (const o of p.orders) {
-      const txa = o.segments.find((s) => s.name === 'TXA');
-      if (!txa) continue;
-      const obxs = o.segments.filter((s) => s.name === 'OBX');
-      const doc = mapDocument(ctx, txa, obxs, o.mrn, o.orc);
-      resources.push({ resource: doc, sourceTime: ctx.sourceTime, ...(many ? { subject: o.mrn } : {}) });
-    }
-  }
-  if (resources.length === 0) fail(`${ctx.event} has no TXA segment (the document header is required)`);
-  return { identities, resources };
+  const mapped = mapEachOrder(ctx, 'TXA', (o, txa) => [mapDocument(ctx, txa!, o.segments.filter((s) => s.name === 'OBX'), o.mrn, o.orc)]);
+  if (mapped.resources.length === 0) fail(`${ctx.event} has no TXA segment (the document header is required)`);
+  return mapped;
 }
 
 function mapDocument(ctx: MapContext, txa: Hl7Segment, obxs: Hl7Segment[], mrn: string, orc: Hl7Segment | undefined): DocumentReference {

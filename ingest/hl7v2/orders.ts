@@ -13,7 +13,7 @@
  * (ORC-3, else OBR-3), else `<MSH-10>-order-<n>`; a later message about the same order (a
  * cancel, a status change) carries the same key with a later MSH-7, so it replaces the earlier.
  */
-import type { Annotation, CodeableConcept, Identifier, Practitioner, Reference, ServiceRequest } from '@medplum/fhirtypes';
+import type { Annotation, CodeableConcept, Identifier, Practitioner, Reference, Resource, ServiceRequest } from '@medplum/fhirtypes';
 import type { ItemResource, SourceIdentity } from '../model.ts';
 import type { Hl7Segment } from './hl7-text.ts';
 import { annotatingTime, codeable, codeableFromRep, fail, sourceIdentifierSystem, xcnDisplay, type MapContext } from './mapping.ts';
@@ -155,22 +155,32 @@ export function uniqueIds(): (id: string) => string {
   };
 }
 
-export function mapOrders(ctx: MapContext): Mapped {
-  const patients = readOrderGroups(ctx, 'OBR');
+/**
+ * Reads the order groups (readOrderGroups) and maps each order to resources, each under the patient
+ * of its group, ids made unique in the message. With `detail` named, an order without one is left
+ * out and `map` is given its first.
+ */
+export function mapEachOrder(ctx: MapContext, detail: string | undefined, map: (o: OrderGroup, detailSegment: Hl7Segment | undefined) => Resource[]): Mapped {
+  const patients = readOrderGroups(ctx, detail);
   const identities = distinctIdentities(patients);
   const many = identities.length > 1;
   const resources: ItemResource[] = [];
   const unique = uniqueIds();
   for (const p of patients) {
     for (const o of p.orders) {
-      const obr = o.segments.find((s) => s.name === 'OBR');
-      if (!obr) continue;
-      const request = mapOrder(ctx, o, obr);
-      request.id = unique(request.id!);
-      resources.push({ resource: request, sourceTime: ctx.sourceTime, ...(many ? { subject: o.mrn } : {}) });
+      const d = detail ? o.segments.find((s) => s.name === detail) : undefined;
+      if (detail && !d) continue;
+      for (const resource of map(o, d)) {
+        resource.id = unique(resource.id!);
+        resources.push({ resource, sourceTime: ctx.sourceTime, ...(many ? { subject: o.mrn } : {}) });
+      }
     }
   }
   return { identities, resources };
+}
+
+export function mapOrders(ctx: MapContext): Mapped {
+  return mapEachOrder(ctx, 'OBR', (o, obr) => [mapOrder(ctx, o, obr!)]);
 }
 
 function mapOrder(ctx: MapContext, o: OrderGroup, obr: Hl7Segment): ServiceRequest {

@@ -23,12 +23,11 @@ import type {
   Patient,
   Quantity,
   Reference,
+  Resource,
 } from '@medplum/fhirtypes';
-import type { ItemResource } from '../model.ts';
 import { hl7Date, type Hl7Segment } from './hl7-text.ts';
 import { annotatingTime, annotatingTimeOf, codeable, codeableFromRep, codeSystemUri, fail, shortHash, sourceIdentifierSystem, timeField, type MapContext } from './mapping.ts';
-import { orderIdentity, orderNotes, orderStatus, practitioner, readOrderGroups, uniqueIds, type OrderGroup } from './orders.ts';
-import { distinctIdentities } from './patient.ts';
+import { mapEachOrder, orderIdentity, orderNotes, orderStatus, practitioner, type OrderGroup } from './orders.ts';
 import type { Mapped } from './adt.ts';
 
 /** Pharmacy messages: encoded orders, dispenses, administrations (and the pharmacy order OMP). */
@@ -93,29 +92,19 @@ function dosageText(parts: Array<string | undefined>): string | undefined {
  * MedicationAdministration, each under the patient of its group.
  */
 export function mapPharmacy(ctx: MapContext): Mapped {
-  const patients = readOrderGroups(ctx);
-  const identities = distinctIdentities(patients);
-  const many = identities.length > 1;
-  const resources: ItemResource[] = [];
-  const unique = uniqueIds();
-  const push = (resource: ItemResource['resource'], o: OrderGroup) => {
-    resource.id = unique(resource.id!);
-    resources.push({ resource, sourceTime: ctx.sourceTime, ...(many ? { subject: o.mrn } : {}) });
-  };
   const dispenseOrAdminister = ctx.trigger === 'O13' || ctx.trigger === 'O17';
-  for (const p of patients) {
-    for (const o of p.orders) {
-      const rxe = o.segments.find((s) => s.name === 'RXE');
-      const rxo = o.segments.find((s) => s.name === 'RXO');
-      const order = orderIdentity(ctx, o);
-      // A dispense or administration message repeats the order (RXO/RXE) only to say what was
-      // asked for: the request is the pharmacy's encoded order (RDE), not restated here.
-      if (!dispenseOrAdminister && (rxe || rxo)) push(mapRequest(ctx, o, order, rxe, rxo), o);
-      for (const rxd of o.segments.filter((s) => s.name === 'RXD')) push(mapDispense(ctx, o, order.id, rxd, rxe ?? rxo), o);
-      if (ctx.trigger === 'O17') for (const rxa of o.segments.filter((s) => s.name === 'RXA')) push(mapAdministration(ctx, o, order.id, rxa), o);
-    }
-  }
-  return { identities, resources };
+  return mapEachOrder(ctx, undefined, (o) => {
+    const out: Resource[] = [];
+    const rxe = o.segments.find((s) => s.name === 'RXE');
+    const rxo = o.segments.find((s) => s.name === 'RXO');
+    const order = orderIdentity(ctx, o);
+    // A dispense or administration message repeats the order (RXO/RXE) only to say what was
+    // asked for: the request is the pharmacy's encoded order (RDE), not restated here.
+    if (!dispenseOrAdminister && (rxe || rxo)) out.push(mapRequest(ctx, o, order, rxe, rxo));
+    for (const rxd of o.segments.filter((s) => s.name === 'RXD')) out.push(mapDispense(ctx, o, order.id, rxd, rxe ?? rxo));
+    if (ctx.trigger === 'O17') for (const rxa of o.segments.filter((s) => s.name === 'RXA')) out.push(mapAdministration(ctx, o, order.id, rxa));
+    return out;
+  });
 }
 
 type RequestStatus = NonNullable<MedicationRequest['status']>;
@@ -282,21 +271,7 @@ function source(ctx: MapContext, rxa: Hl7Segment): { primarySource?: boolean; re
  * RXA-21 D (delete) → entered-in-error, under the same key, so it replaces what it deletes.
  */
 export function mapImmunizations(ctx: MapContext): Mapped {
-  const patients = readOrderGroups(ctx, 'RXA');
-  const identities = distinctIdentities(patients);
-  const many = identities.length > 1;
-  const resources: ItemResource[] = [];
-  const unique = uniqueIds();
-  for (const p of patients) {
-    for (const o of p.orders) {
-      const rxa = o.segments.find((s) => s.name === 'RXA');
-      if (!rxa) continue;
-      const imm = mapImmunization(ctx, o, rxa);
-      imm.id = unique(imm.id!);
-      resources.push({ resource: imm, sourceTime: ctx.sourceTime, ...(many ? { subject: o.mrn } : {}) });
-    }
-  }
-  return { identities, resources };
+  return mapEachOrder(ctx, 'RXA', (o, rxa) => [mapImmunization(ctx, o, rxa!)]);
 }
 
 function mapImmunization(ctx: MapContext, o: OrderGroup, rxa: Hl7Segment): Immunization {
