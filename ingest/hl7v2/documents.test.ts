@@ -91,3 +91,19 @@ test('MDM: T10 replacement relates to its parent (TXA-13); FT with formatting es
   const noTxa = parseHl7Message(message([header('MDM^T02', 'D9'), evn('T02'), PID_ANNA, seg('OBX', { 1: '1', 2: 'TX', 5: 'x' })]), 'f');
   assert.match((noTxa as { reason: string }).reason, /no TXA segment/);
 });
+
+test('MDM v2.5 with the optional order group (ORC, OBR) before TXA: the document names the order; UTF-8 text kept', () => {
+  const item = accepted(parseHl7Message(message([
+    header('MDM^T02^MDM_T02', 'D10', { version: '2.5' }),
+    evn('T02'),
+    PID_ANNA,
+    seg('ORC', { 1: 'RE', 2: 'PL100', 3: 'FL100' }),
+    seg('OBR', { 1: '1', 2: 'PL100', 3: 'FL100', 4: 'XR-CHEST^Chest X-ray^L' }),
+    txa({ 2: 'DI^Diagnostic imaging', 12: 'RAD-9' }),
+    seg('OBX', { 1: '1', 2: 'TX', 5: 'No focal consolidation. Heart size normal — Zoë Brown, radiographer.' }),
+  ]), 'f'));
+  const [d] = docs(item);
+  assert.equal(d!.id, 'document-RAD-9');
+  assert.deepEqual(d!.identifier?.map((i) => i.value), ['PL100', 'FL100']);
+  assert.equal(text(d!), 'No focal consolidation. Heart size normal — Zoë Brown, radiographer.');
+});

@@ -214,3 +214,27 @@ test('RAS^O17: each RXA a MedicationAdministration keyed by its sub-id counters;
   assert.equal(mas[0]!.performer?.[0]?.actor.display, 'Alison Shaw');
   assert.ok(!item.resources.some((r) => r.resource.resourceType === 'MedicationRequest'));
 });
+
+test('VXU: a historical dose with CDC\'s placeholder ORC-3 9999 is keyed by patient, vaccine and day, not by 9999', () => {
+  const vxu = (pid: string, id: string) => message([header('VXU^V04', id, { version: '2.5.1' }), pid, seg('ORC', { 1: 'RE', 3: '9999^CDC' }), seg('RXA', { 1: '0', 2: '1', 3: '20200110', 5: '03^MMR^CVX', 6: '999', 9: '01^Historical^NIP001' })]);
+  const anna = ofType<Immunization>(accepted(parseHl7Message(vxu(PID_ANNA, 'V11'), 'f')), 'Immunization')[0]!;
+  const ben = ofType<Immunization>(accepted(parseHl7Message(vxu(PID_BEN, 'V12'), 'f')), 'Immunization')[0]!;
+  assert.match(anna.id!, /^RM2000500-immunisation-/);
+  assert.match(ben.id!, /^RM2000600-immunisation-/);
+  assert.equal(anna.identifier, undefined);
+});
+
+test('pharmacy messages without the segment they are about are quarantined; an ORU with results and RXA gives both', () => {
+  assert.match(rejected(parseHl7Message(message([header('RDE^O11', 'P9'), PID_ANNA, ORC_RX({})]), 'f')), /RDE\^O11 has no RXE segment/);
+  assert.match(rejected(parseHl7Message(message([header('RDS^O13', 'P10'), PID_ANNA, ORC_RX({}), RXE({})]), 'f')), /RDS\^O13 has no RXD segment/);
+  const both = accepted(parseHl7Message(message([
+    header('ORU^R01', 'P11', { version: '2.5.1', app: 'LAB' }),
+    PID_ANNA,
+    seg('OBR', { 1: '1', 3: 'F77', 4: '22314-9^Hepatitis B surface antibody^LN', 7: '20250101' }),
+    seg('OBX', { 1: '1', 2: 'NM', 3: '22314-9^HBsAb^LN', 5: '120', 6: 'mIU/mL' }),
+    seg('ORC', { 1: 'RE', 3: 'IMM-55' }),
+    seg('RXA', { 1: '0', 2: '1', 3: '20241201', 5: '08^Hep B^CVX' }),
+  ]), 'f'));
+  assert.deepEqual(both.resources.map((r) => r.resource.resourceType), ['DiagnosticReport', 'Observation', 'Immunization']);
+  assert.deepEqual(both.identities.map((i) => i.id), ['RM2000500']);
+});

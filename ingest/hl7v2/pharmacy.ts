@@ -91,7 +91,12 @@ function dosageText(parts: Array<string | undefined>): string | undefined {
  * RDE, RDS, RAS, OMP (and ORM^O01 with RXO) → MedicationRequest, MedicationDispense and
  * MedicationAdministration, each under the patient of its group.
  */
+/** The segment each pharmacy message is about: its absence is a message that cannot be read. */
+const REQUIRED_DETAIL: Record<string, string> = { 'RDE^O11': 'RXE', 'RDE^O25': 'RXE', 'RDS^O13': 'RXD', 'RAS^O17': 'RXA', 'OMP^O09': 'RXO' };
+
 export function mapPharmacy(ctx: MapContext): Mapped {
+  const required = REQUIRED_DETAIL[ctx.event];
+  if (required && !ctx.v.segment(required)) fail(`${ctx.event} has no ${required} segment (required: ${required === 'RXD' ? 'the dispense' : required === 'RXA' ? 'the administration' : 'the medication ordered'})`);
   const dispenseOrAdminister = ctx.trigger === 'O13' || ctx.trigger === 'O17';
   return mapEachOrder(ctx, undefined, (o) => {
     const out: Resource[] = [];
@@ -283,8 +288,11 @@ function mapImmunization(ctx: MapContext, o: OrderGroup, rxa: Hl7Segment): Immun
   const when = administeredAt(ctx, rxa);
   const { completion, deleted, refusal } = administered(ctx, rxa);
   const status: Immunization['status'] = deleted ? 'entered-in-error' : completion === 'RE' || completion === 'NA' || refusal.length ? 'not-done' : 'completed';
-  const placerOrFiller = v.get(o.orc, 2) || v.get(o.orc, 3);
-  const order = orderIdentity(ctx, o);
+  // CDC's guide has senders without an id for a historical dose send ORC-3 "9999": every
+  // such dose of every patient would share one key, so an all-nines number is no number.
+  const own = (n: number) => (/^9+$/.test(v.get(o.orc, n)) ? '' : v.get(o.orc, n));
+  const placerOrFiller = own(2) || own(3);
+  const order = orderIdentity(ctx, { ...o, orc: undefined }, own(2), own(3));
   const coding = vaccineCode.coding?.[0];
   const id = placerOrFiller ? order.id : `${o.mrn}-immunisation-${shortHash(coding ? `${coding.system ?? ''}|${coding.code}` : (vaccineCode.text ?? ''), when.start.slice(0, 10))}`;
   const imm: Immunization = {

@@ -106,7 +106,7 @@ export function parseHl7Message(text: string, origin: string, context?: ReadCont
     // The same holds for the other clinical messages: no PID (a blocked slot, an empty history
     // response, a pharmacy message about stock), nothing for a record.
     const hasRxa = v.segment('RXA') !== undefined;
-    const isPharmacy = hasPid && (PHARMACY_EVENTS.has(event) || (event === 'ORM^O01' && !isOrder && v.segment('RXO') !== undefined)) && ['RXO', 'RXE', 'RXD', 'RXA'].some((n) => v.segment(n) !== undefined);
+    const isPharmacy = hasPid && (PHARMACY_EVENTS.has(event) || (event === 'ORM^O01' && !isOrder && v.segment('RXO') !== undefined));
     const isImmunization = hasPid && hasRxa && IMMUNIZATION_EVENTS.has(event);
     // A document status change or edit notification without the document is not mapped (documents.ts).
     const isDocument = hasPid && DOCUMENT_EVENTS.has(event) && !(CONTENTLESS_CHANGES.has(event) && v.segment('OBX') === undefined);
