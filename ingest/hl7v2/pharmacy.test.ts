@@ -238,3 +238,14 @@ test('pharmacy messages without the segment they are about are quarantined; an O
   assert.deepEqual(both.resources.map((r) => r.resource.resourceType), ['DiagnosticReport', 'Observation', 'Immunization']);
   assert.deepEqual(both.identities.map((i) => i.id), ['RM2000500']);
 });
+
+test('v2.3 pharmacy triggers (RDE^O01, RDS^O01, RAS^O01) and the v2.3 history response VXR^V03 read as their v2.5 forms', () => {
+  const rde = accepted(parseHl7Message(message([header('RDE^O01', 'P12', { version: '2.3' }), PID_ANNA, ORC_RX({}), RXE({})]), 'f'));
+  assert.deepEqual(rde.resources.map((r) => [r.resource.resourceType, r.resource.id]), [['MedicationRequest', 'order-RX300']]);
+  const rds = accepted(parseHl7Message(message([header('RDS^O01', 'P13', { version: '2.3' }), PID_ANNA, ORC_RX({ 1: 'RE' }), RXE({}), seg('RXD', { 1: '1', 2: '323509004^Amoxicillin 500mg capsules^SCT', 3: '20250305' })]), 'f'));
+  assert.deepEqual(rds.resources.map((r) => r.resource.resourceType), ['MedicationDispense']);
+  const ras = accepted(parseHl7Message(message([header('RAS^O01', 'P14', { version: '2.3' }), PID_ANNA, ORC_RX({ 1: 'RE' }), seg('RXA', { 1: '1', 2: '1', 3: '20250305140000', 5: '323509004^Amoxicillin 500mg capsules^SCT' })]), 'f'));
+  assert.deepEqual(ras.resources.map((r) => r.resource.resourceType), ['MedicationAdministration']);
+  const vxr = accepted(parseHl7Message(message([header('VXR^V03', 'V13', { version: '2.3' }), seg('MSA', { 1: 'AA', 2: 'Q1' }), seg('QRD', { 1: '20250101', 2: 'R', 3: 'I', 4: 'Q1' }), PID_ANNA, seg('RXA', { 1: '0', 2: '1', 3: '20100101', 5: '03^MMR^CVX' })]), 'f'));
+  assert.deepEqual(vxr.resources.map((r) => r.resource.resourceType), ['Immunization']);
+});

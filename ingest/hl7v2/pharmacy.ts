@@ -4,11 +4,11 @@
  * RXD → MedicationDispense, RXA → MedicationAdministration and Immunization, RXR → route and site).
  * Pure.
  *
- * - RDE^O11/O25 (encoded order, refill authorisation), OMP^O09 and a v2.3 ORM^O01 whose detail is
+ * - RDE^O11/O25 (v2.3 RDE^O01; encoded order, refill authorisation), OMP^O09 and a v2.3 ORM^O01 whose detail is
  *   RXO → MedicationRequest per ORC, keyed as orders.ts keys a ServiceRequest (`order-<placer>` …);
- * - RDS^O13 → MedicationDispense per RXD, `<order key>-dispense-<RXD-1>`, authorised by the request;
- * - RAS^O17 → MedicationAdministration per RXA, `<order key>-administration-<RXA-1>-<RXA-2>`;
- * - VXU^V04, RSP^K11 (immunisation history) and an ORU's RXA → Immunization per RXA, keyed by the
+ * - RDS^O13 (v2.3 O01) → MedicationDispense per RXD, `<order key>-dispense-<RXD-1>`, authorised by the request;
+ * - RAS^O17 (v2.3 O01) → MedicationAdministration per RXA, `<order key>-administration-<RXA-1>-<RXA-2>`;
+ * - VXU^V04, RSP^K11 and VXR^V03 (immunisation history) and an ORU's RXA → Immunization per RXA, keyed by the
  *   order numbers of its ORC (CDC's guide makes ORC-3 the immunisation's own id), else by the
  *   patient, the vaccine and the date, so a resend from another message is the same resource.
  */
@@ -30,10 +30,13 @@ import { annotatingTime, annotatingTimeOf, codeable, codeableFromRep, codeSystem
 import { mapEachOrder, orderIdentity, orderNotes, orderStatus, practitioner, type OrderGroup } from './orders.ts';
 import type { Mapped } from './adt.ts';
 
-/** Pharmacy messages: encoded orders, dispenses, administrations (and the pharmacy order OMP). */
-export const PHARMACY_EVENTS = new Set(['RDE^O11', 'RDE^O25', 'RDS^O13', 'RAS^O17', 'OMP^O09']);
-/** Immunisation messages: an update (VXU) and a history query's response (RSP^K11, CDC Z32/Z42). */
-export const IMMUNIZATION_EVENTS = new Set(['VXU^V04', 'RSP^K11']);
+/**
+ * Pharmacy messages: encoded orders, dispenses, administrations (and the pharmacy order OMP).
+ * v2.3 gave them all the trigger O01 (RDE^O01, RDS^O01, RAS^O01); v2.4 numbered them O11, O13, O17.
+ */
+export const PHARMACY_EVENTS = new Set(['RDE^O11', 'RDE^O25', 'RDE^O01', 'RDS^O13', 'RDS^O01', 'RAS^O17', 'RAS^O01', 'OMP^O09']);
+/** Immunisation messages: an update (VXU), a history query's response (RSP^K11, CDC Z32/Z42; v2.3–2.4 VXR^V03). */
+export const IMMUNIZATION_EVENTS = new Set(['VXU^V04', 'RSP^K11', 'VXR^V03']);
 
 const CVX = 'http://hl7.org/fhir/sid/cvx';
 /** The segments that start a pharmacy detail: an RXR or NTE after one belongs to it. */
@@ -92,12 +95,13 @@ function dosageText(parts: Array<string | undefined>): string | undefined {
  * MedicationAdministration, each under the patient of its group.
  */
 /** The segment each pharmacy message is about: its absence is a message that cannot be read. */
-const REQUIRED_DETAIL: Record<string, string> = { 'RDE^O11': 'RXE', 'RDE^O25': 'RXE', 'RDS^O13': 'RXD', 'RAS^O17': 'RXA', 'OMP^O09': 'RXO' };
+const REQUIRED_DETAIL: Record<string, string> = { RDE: 'RXE', RDS: 'RXD', RAS: 'RXA', OMP: 'RXO' };
 
 export function mapPharmacy(ctx: MapContext): Mapped {
-  const required = REQUIRED_DETAIL[ctx.event];
+  const type = ctx.event.slice(0, 3);
+  const required = REQUIRED_DETAIL[type];
   if (required && !ctx.v.segment(required)) fail(`${ctx.event} has no ${required} segment (required: ${required === 'RXD' ? 'the dispense' : required === 'RXA' ? 'the administration' : 'the medication ordered'})`);
-  const dispenseOrAdminister = ctx.trigger === 'O13' || ctx.trigger === 'O17';
+  const dispenseOrAdminister = type === 'RDS' || type === 'RAS';
   return mapEachOrder(ctx, undefined, (o) => {
     const out: Resource[] = [];
     const rxe = o.segments.find((s) => s.name === 'RXE');
@@ -107,7 +111,7 @@ export function mapPharmacy(ctx: MapContext): Mapped {
     // asked for: the request is the pharmacy's encoded order (RDE), not restated here.
     if (!dispenseOrAdminister && (rxe || rxo)) out.push(mapRequest(ctx, o, order, rxe, rxo));
     for (const rxd of o.segments.filter((s) => s.name === 'RXD')) out.push(mapDispense(ctx, o, order.id, rxd, rxe ?? rxo));
-    if (ctx.trigger === 'O17') for (const rxa of o.segments.filter((s) => s.name === 'RXA')) out.push(mapAdministration(ctx, o, order.id, rxa));
+    if (type === 'RAS') for (const rxa of o.segments.filter((s) => s.name === 'RXA')) out.push(mapAdministration(ctx, o, order.id, rxa));
     return out;
   });
 }
