@@ -8,7 +8,7 @@ import type { DiagnosticReport, Encounter, Observation, Patient } from '@medplum
 import { buildIntegratedRecord, sourceName, toFhirBundle } from './integrated-record.ts';
 import { fhirLogicalId } from './fhir-bundle.ts';
 import { loadReferenceData, parseReferenceCsv } from './reference/reference-data.ts';
-import { COMMUNITY, GP, HOSPITAL, identities, NHS, NOW, PERSON_ID, person, practices, rows, SOCIAL } from './test-fixtures.ts';
+import { COMMUNITY, GP, HOSPITAL, identities, NHS, NOW, PERSON_ID, person, practices, row, rows, SOCIAL } from './test-fixtures.ts';
 import { deathEvents, deathPatients, encounterRows, resultRows } from './trust-fixtures.ts';
 
 const record = buildIntegratedRecord(person, identities, rows, practices, { now: NOW });
@@ -308,4 +308,25 @@ test('reference CSV: quoted fields, comment lines, and every problem listed', ()
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('timeline: HL7 documents, appointments, orders, dispenses and administrations have their own kinds, with their state', () => {
+  const subject = { reference: 'Patient/MRN100' };
+  const extra = [
+    row(HOSPITAL, 'MRN100', { resourceType: 'DocumentReference', id: 'document-D1', status: 'current', docStatus: 'final', type: { text: 'Discharge summary' }, subject, date: '2025-08-02T17:00:00Z', context: { period: { start: '2025-08-02T16:00:00Z' } }, author: [{ display: 'Dr Mark Jones' }], content: [{ attachment: { contentType: 'text/plain', data: 'eA==' } }] }),
+    row(HOSPITAL, 'MRN100', { resourceType: 'Appointment', id: 'appointment-A1', status: 'cancelled', serviceType: [{ text: 'Cardiology follow-up' }], start: '2025-09-10T09:30:00Z', participant: [{ actor: subject, status: 'accepted' }, { actor: { type: 'Location', display: 'Cardiology Outpatients' }, status: 'accepted' }] }),
+    row(HOSPITAL, 'MRN100', { resourceType: 'ServiceRequest', id: 'order-PL1', status: 'revoked', intent: 'order', code: { text: 'Full blood count' }, subject, authoredOn: '2025-08-01T09:00:00Z' }),
+    row(HOSPITAL, 'MRN100', { resourceType: 'MedicationDispense', id: 'order-RX1-dispense-1', status: 'completed', medicationCodeableConcept: { text: 'Flucloxacillin 500mg capsules' }, subject, whenHandedOver: '2025-08-03T11:30:00Z' }),
+    row(HOSPITAL, 'MRN100', { resourceType: 'MedicationAdministration', id: 'order-RX1-administration-1-1', status: 'not-done', medicationCodeableConcept: { text: 'Flucloxacillin 500mg capsules' }, subject, effectiveDateTime: '2025-08-03T22:00:00Z' }),
+    row(HOSPITAL, 'MRN100', { resourceType: 'Immunization', id: 'imm-1', status: 'not-done', vaccineCode: { text: 'Influenza vaccine' }, patient: subject, occurrenceDateTime: '2025-08-04' }),
+  ];
+  const r = buildIntegratedRecord(person, identities, [...rows, ...extra], practices, { now: NOW });
+  const byId = new Map(r.timeline.map((t) => [t.ref.sourceId, t]));
+  assert.deepEqual([byId.get('document-D1')!.kind, byId.get('document-D1')!.description, byId.get('document-D1')!.date], ['document', 'Document: Discharge summary by Dr Mark Jones', '2025-08-02T16:00:00Z']);
+  assert.deepEqual([byId.get('appointment-A1')!.kind, byId.get('appointment-A1')!.description], ['appointment', 'Appointment: Cardiology follow-up at Cardiology Outpatients (cancelled)']);
+  assert.deepEqual([byId.get('order-PL1')!.kind, byId.get('order-PL1')!.description], ['order', 'Order: Full blood count (cancelled)']);
+  assert.deepEqual([byId.get('order-RX1-dispense-1')!.kind, byId.get('order-RX1-dispense-1')!.description], ['medication', 'Medication dispensed: Flucloxacillin 500mg capsules']);
+  assert.equal(byId.get('order-RX1-administration-1-1')!.description, 'Medication given: Flucloxacillin 500mg capsules (not-done)');
+  assert.equal(byId.get('imm-1')!.description, 'Immunisation: Influenza vaccine (not-done)');
+  assert.ok(!r.medications.some((m) => m.name === 'Flucloxacillin 500mg capsules'), 'a dispense is not a medicine on the list');
 });

@@ -9,13 +9,17 @@
  */
 import type {
   AllergyIntolerance,
+  Appointment,
   CodeableConcept,
   Condition,
   DiagnosticReport,
+  DocumentReference,
   Encounter,
   EpisodeOfCare,
   Extension,
   Immunization,
+  MedicationAdministration,
+  MedicationDispense,
   MedicationRequest,
   MedicationStatement,
   Observation,
@@ -260,6 +264,9 @@ export type TimelineKind =
   | 'package'
   | 'procedure'
   | 'immunisation'
+  | 'appointment'
+  | 'document'
+  | 'order'
   | 'other';
 
 export interface TimelineEntry {
@@ -536,7 +543,38 @@ export function buildIntegratedRecord(
         const name = codeText(i.vaccineCode) ?? 'Unnamed vaccine';
         const date = i.occurrenceDateTime ?? i.recorded ?? null;
         immunisations.push({ name, date, status: i.status ?? null, source: src, ref });
-        add(date, 'immunisation', `Immunisation: ${name}`);
+        add(date, 'immunisation', `Immunisation: ${name}${i.status && i.status !== 'completed' ? ` (${i.status})` : ''}`);
+        break;
+      }
+      case 'Appointment': {
+        const a = r as Appointment;
+        const what = codeText(a.serviceType?.[0]) ?? a.description ?? codeText(a.appointmentType) ?? 'Appointment';
+        const place = a.participant?.find((p) => p.actor?.type === 'Location' || p.actor?.reference?.startsWith('Location/'))?.actor?.display;
+        add(a.start ?? a.created, 'appointment', `Appointment: ${what}${place ? ` at ${place}` : ''}${a.status && a.status !== 'booked' ? ` (${a.status})` : ''}`);
+        break;
+      }
+      case 'DocumentReference': {
+        const d = r as DocumentReference;
+        const what = codeText(d.type) ?? d.description ?? 'Document';
+        const author = d.author?.[0]?.display;
+        add(d.context?.period?.start ?? d.date, 'document', `Document: ${what}${author ? ` by ${author}` : ''}${d.status !== 'current' ? ` (${d.status})` : d.docStatus === 'preliminary' ? ' (preliminary)' : ''}`);
+        break;
+      }
+      case 'MedicationAdministration': {
+        const m = r as MedicationAdministration;
+        const name = codeText(m.medicationCodeableConcept) ?? m.medicationReference?.display ?? 'Unnamed medicine';
+        add(m.effectiveDateTime ?? m.effectivePeriod?.start, 'medication', `Medication given: ${name}${m.status !== 'completed' ? ` (${m.status})` : ''}`);
+        break;
+      }
+      case 'MedicationDispense': {
+        const m = r as MedicationDispense;
+        const name = codeText(m.medicationCodeableConcept) ?? m.medicationReference?.display ?? 'Unnamed medicine';
+        add(m.whenHandedOver ?? m.whenPrepared, 'medication', `Medication dispensed: ${name}${m.status && m.status !== 'completed' ? ` (${m.status})` : ''}`);
+        break;
+      }
+      case 'ServiceRequest': {
+        const sr = r as Resource & { code?: CodeableConcept; status?: string; authoredOn?: string; occurrenceDateTime?: string };
+        add(sr.occurrenceDateTime ?? sr.authoredOn, 'order', `Order: ${codeText(sr.code) ?? 'unnamed'}${sr.status && sr.status !== 'active' ? ` (${sr.status === 'revoked' ? 'cancelled' : sr.status})` : ''}`);
         break;
       }
       // Identity and reference data: shown as demographics and names, not as care events.

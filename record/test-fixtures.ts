@@ -50,7 +50,7 @@ export const identities: IdentityRow[] = [
 ];
 
 let received = Date.parse('2025-10-01T08:00:00Z');
-function row(system: string, subject: string, resource: Resource, version = 1): ResourceRow {
+export function row(system: string, subject: string, resource: Resource, version = 1): ResourceRow {
   received += 60_000;
   return {
     source_system: system,

@@ -19,12 +19,16 @@ const ALWAYS = new Set(['resourceType', 'id', 'meta', 'implicitRules', 'modifier
 /** Mandatory (min 1) top-level elements of the types Bevan stores, from the R4 base resources. */
 const MANDATORY: Record<string, readonly string[]> = {
   AllergyIntolerance: ['patient'],
+  Appointment: ['participant'],
   CarePlan: ['intent', 'subject'],
   Condition: ['subject'],
   DiagnosticReport: ['code'],
+  DocumentReference: ['content'],
   Encounter: ['class'],
   EpisodeOfCare: ['patient'],
   Immunization: ['vaccineCode', 'patient'],
+  MedicationAdministration: ['subject'],
+  MedicationDispense: [],
   MedicationRequest: ['intent', 'subject'],
   MedicationStatement: ['subject'],
   Observation: ['code'],

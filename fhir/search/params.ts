@@ -12,7 +12,7 @@ import { parseElements, type Subset } from './elements.ts';
 import { dateRange, LOCAL_TIME_ZONE, PREFIXES, type Prefix, type Range } from './date-range.ts';
 import type { PatientCriteria } from '../store.ts';
 
-export const CLINICAL_TYPES = ['AllergyIntolerance', 'CarePlan', 'Condition', 'DiagnosticReport', 'Encounter', 'Immunization', 'MedicationRequest', 'MedicationStatement', 'Observation', 'Procedure'] as const;
+export const CLINICAL_TYPES = ['AllergyIntolerance', 'Appointment', 'CarePlan', 'Condition', 'DiagnosticReport', 'DocumentReference', 'Encounter', 'Immunization', 'MedicationAdministration', 'MedicationDispense', 'MedicationRequest', 'MedicationStatement', 'Observation', 'Procedure'] as const;
 export type ClinicalType = (typeof CLINICAL_TYPES)[number];
 
 export function isClinicalType(s: string): s is ClinicalType {
@@ -65,6 +65,19 @@ export const SEARCH_PARAMETERS: Record<ClinicalType, readonly SearchParamDef[]> 
     reference('asserter', ['asserter'], ['Patient', 'RelatedPerson', ...PRACTITIONERS], 'Source of the information about the allergy'),
     reference('recorder', ['recorder'], ['Patient', 'RelatedPerson', ...PRACTITIONERS], 'Who recorded the sensitivity'),
   ],
+  Appointment: [
+    patientParam('participant.actor'),
+    reference('actor', ['participant.actor'], ['Device', 'HealthcareService', 'Location', 'Patient', 'RelatedPerson', ...PRACTITIONERS], 'Any one of the individuals participating in the appointment'),
+    reference('practitioner', ['participant.actor'], ['Practitioner'], 'One of the individuals of the appointment is this practitioner'),
+    reference('location', ['participant.actor'], ['Location'], 'This location is listed in the participants of the appointment'),
+    date('date', ['start'], 'Appointment date/time.'),
+    token('status', ['status'], 'The overall status of the appointment'),
+    token('identifier', ['identifier'], 'An Identifier of the Appointment'),
+    token('service-type', ['serviceType'], 'The specific service that is to be performed during this appointment'),
+    token('appointment-type', ['appointmentType'], 'The style of appointment or patient that has been booked in the slot (not service type)'),
+    token('reason-code', ['reasonCode'], 'Coded reason this appointment is scheduled'),
+    token('part-status', ['participant.status'], 'The Participation status of the subject, or other participant on the appointment'),
+  ],
   CarePlan: [
     patientParam('subject'),
     subjectParam(['Group', 'Patient']),
@@ -114,6 +127,22 @@ export const SEARCH_PARAMETERS: Record<ClinicalType, readonly SearchParamDef[]> 
     reference('based-on', ['basedOn'], ['CarePlan', 'ImmunizationRecommendation', 'MedicationRequest', 'NutritionOrder', 'ServiceRequest'], 'Reference to the service request'),
     token('conclusion', ['conclusionCode'], 'A coded conclusion (interpretation/impression) on the report'),
   ],
+  DocumentReference: [
+    patientParam('subject'),
+    subjectParam(['Device', 'Group', 'Patient', 'Practitioner']),
+    date('date', ['date'], 'When this document reference was created'),
+    date('period', ['context.period'], 'Time of service that is being documented'),
+    token('status', ['status'], 'current | superseded | entered-in-error'),
+    token('type', ['type'], 'Kind of document (LOINC if possible)'),
+    token('category', ['category'], 'Categorization of document'),
+    token('identifier', ['masterIdentifier', 'identifier'], 'Master Version Specific Identifier'),
+    token('contenttype', ['content.attachment.contentType'], 'Mime type of the content, with charset etc.'),
+    token('relation', ['relatesTo.code'], 'replaces | transforms | signs | appends'),
+    reference('relatesto', ['relatesTo.target'], ['DocumentReference'], 'Target of the relationship'),
+    reference('author', ['author'], ['Device', 'Organization', 'Patient', 'RelatedPerson', ...PRACTITIONERS], 'Who and/or what authored the document'),
+    reference('authenticator', ['authenticator'], ['Organization', ...PRACTITIONERS], 'Who/what authenticated the document'),
+    reference('encounter', ['context.encounter'], ['Encounter', 'EpisodeOfCare'], 'Context of the document  content'),
+  ],
   Encounter: [
     patientParam('subject'),
     subjectParam(['Group', 'Patient']),
@@ -144,6 +173,34 @@ export const SEARCH_PARAMETERS: Record<ClinicalType, readonly SearchParamDef[]> 
     reference('reason-reference', ['reasonReference'], ['Condition', 'DiagnosticReport', 'Observation'], 'Why immunization occurred'),
     reference('manufacturer', ['manufacturer'], ['Organization'], 'Vaccine Manufacturer'),
     token('target-disease', ['protocolApplied.targetDisease'], 'The target disease the dose is being administered against'),
+  ],
+  MedicationAdministration: [
+    patientParam('subject'),
+    subjectParam(['Group', 'Patient']),
+    token('code', ['medicationCodeableConcept'], 'Return administrations of this medication code'),
+    reference('medication', ['medicationReference'], ['Medication'], 'Return administrations of this medication resource'),
+    date('effective-time', ['effectiveDateTime', 'effectivePeriod'], 'Date administration happened (or did not happen)'),
+    token('status', ['status'], 'MedicationAdministration event status (for example one of active/paused/completed/nullified)'),
+    token('identifier', ['identifier'], 'Return administrations with this external identifier'),
+    token('reason-given', ['reasonCode'], 'Reasons for administering the medication'),
+    token('reason-not-given', ['statusReason'], 'Reasons for not administering the medication'),
+    reference('request', ['request'], ['MedicationRequest'], 'The identity of a request to list administrations from'),
+    reference('performer', ['performer.actor'], ['Device', 'Patient', 'RelatedPerson', ...PRACTITIONERS], 'The identity of the individual who administered the medication'),
+    reference('context', ['context'], ['Encounter', 'EpisodeOfCare'], 'Return administrations that share this encounter or episode of care'),
+  ],
+  MedicationDispense: [
+    patientParam('subject'),
+    subjectParam(['Group', 'Patient']),
+    token('code', ['medicationCodeableConcept'], 'Returns dispenses of this medicine code'),
+    reference('medication', ['medicationReference'], ['Medication'], 'Returns dispenses of this medicine resource'),
+    token('status', ['status'], 'Returns dispenses with a specified dispense status'),
+    token('identifier', ['identifier'], 'Returns dispenses with this external identifier'),
+    date('whenhandedover', ['whenHandedOver'], 'Returns dispenses handed over on this date'),
+    date('whenprepared', ['whenPrepared'], 'Returns dispenses prepared on this date'),
+    reference('prescription', ['authorizingPrescription'], ['MedicationRequest'], 'Multiple Resources: The identity of a prescription to list dispenses from'),
+    reference('performer', ['performer.actor'], ['Device', 'Organization', 'Patient', 'RelatedPerson', ...PRACTITIONERS], 'Returns dispenses performed by a specific individual'),
+    reference('destination', ['destination'], ['Location'], 'Returns dispenses that should be sent to a specific destination'),
+    reference('context', ['context'], ['Encounter', 'EpisodeOfCare'], 'Returns dispenses with a specific context (episode or episode of care)'),
   ],
   MedicationRequest: [
     patientParam('subject'),
@@ -225,11 +282,15 @@ export function paramOf(type: ClinicalType, name: string): SearchParamDef | unde
 /** The date parameter a search sorts on when it asks for no order (newest first). */
 export const DEFAULT_SORT: Record<ClinicalType, string> = {
   AllergyIntolerance: 'date',
+  Appointment: 'date',
   CarePlan: 'date',
   Condition: 'onset-date',
   DiagnosticReport: 'date',
+  DocumentReference: 'date',
   Encounter: 'date',
   Immunization: 'date',
+  MedicationAdministration: 'effective-time',
+  MedicationDispense: 'whenhandedover',
   MedicationRequest: 'authoredon',
   MedicationStatement: 'effective',
   Observation: 'date',

@@ -28,7 +28,7 @@ export interface MapContext {
 }
 
 /** Identifier system for a source system's own ids, e.g. `urn:bevan:source:hl7:RM2:mrn`. */
-export function sourceIdentifierSystem(system: string, kind: 'mrn' | 'visit' | 'filler' | 'placer'): string {
+export function sourceIdentifierSystem(system: string, kind: 'mrn' | 'visit' | 'filler' | 'placer' | 'document' | 'prescription'): string {
   return `urn:bevan:source:${system}:${kind}`;
 }
 
@@ -65,7 +65,11 @@ export function timeField(v: Hl7View, seg: Hl7Segment | undefined, field: number
  * impossible value is left out with a note, since the fact itself is still worth having.
  */
 export function annotatingTime(v: Hl7View, seg: Hl7Segment | undefined, field: number, label: string, notes: Annotation[]): Hl7Time | undefined {
-  const raw = v.get(seg, field);
+  return annotatingTimeOf(v.get(seg, field), label, notes);
+}
+
+/** annotatingTime of a value already read (a component: SCH-11.4, RXE-1.4). */
+export function annotatingTimeOf(raw: string, label: string, notes: Annotation[]): Hl7Time | undefined {
   if (!raw) return undefined;
   const t = hl7Time(raw);
   if (!t) notes.push({ text: `${label} ${JSON.stringify(raw)} is not a valid date/time; left out` });

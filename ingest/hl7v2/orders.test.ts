@@ -60,9 +60,12 @@ test('OML^O21: TQ1 timing and priority; two patients, each order under its own; 
   assert.deepEqual(item.resources.map((r) => r.subject), ['RM2000500', 'RM2000600']);
 });
 
-test('orders with nothing for a record are ignored, not quarantined: no patient, or no OBR (a pharmacy order)', () => {
+test('orders with nothing for a record are ignored, not quarantined: no patient, or neither OBR nor RXO (a diet order)', () => {
   const noPatient = parseHl7Message(message([header('ORM^O01', 'O5'), orc({}), obr({})]), 'f');
   assert.equal(noPatient.kind, 'ignored');
-  const pharmacy = parseHl7Message(message([header('ORM^O01', 'O6'), PID_ANNA, orc({}), seg('RXO', { 1: '12345^Amoxicillin^DMD' })]), 'f');
-  assert.equal(pharmacy.kind, 'ignored');
+  const diet = parseHl7Message(message([header('ORM^O01', 'O6'), PID_ANNA, orc({}), seg('ODS', { 1: 'D', 3: 'DIAB^Diabetic diet^L' })]), 'f');
+  assert.equal(diet.kind, 'ignored');
+  // An ORM whose detail is RXO is a pharmacy order: a MedicationRequest (pharmacy.ts), under the order's key.
+  const pharmacy = accepted(parseHl7Message(message([header('ORM^O01', 'O7'), PID_ANNA, orc({}), seg('RXO', { 1: '12345^Amoxicillin^DMD' })]), 'f'));
+  assert.deepEqual(pharmacy.resources.map((r) => [r.resource.resourceType, r.resource.id]), [['MedicationRequest', 'order-PL100']]);
 });

@@ -13,7 +13,7 @@
  * (ORC-3, else OBR-3), else `<MSH-10>-order-<n>`; a later message about the same order (a
  * cancel, a status change) carries the same key with a later MSH-7, so it replaces the earlier.
  */
-import type { Annotation, CodeableConcept, Identifier, Practitioner, Reference, ServiceRequest } from '@medplum/fhirtypes';
+import type { Annotation, CodeableConcept, Identifier, Practitioner, Reference, Resource, ServiceRequest } from '@medplum/fhirtypes';
 import type { ItemResource, SourceIdentity } from '../model.ts';
 import type { Hl7Segment } from './hl7-text.ts';
 import { annotatingTime, codeable, codeableFromRep, fail, sourceIdentifierSystem, xcnDisplay, type MapContext } from './mapping.ts';
@@ -62,91 +62,135 @@ const ORDER_CONTROL: Record<string, Status> = {
 };
 
 /** TQ1-9 / ORC-7.6 / OBR-27.6 priority (table 0485) → ServiceRequest.priority. */
-const PRIORITY: Record<string, NonNullable<ServiceRequest['priority']>> = { S: 'stat', A: 'asap', R: 'routine', P: 'urgent', C: 'urgent', T: 'urgent' };
+export const PRIORITY: Record<string, NonNullable<ServiceRequest['priority']>> = { S: 'stat', A: 'asap', R: 'routine', P: 'urgent', C: 'urgent', T: 'urgent' };
 
 const SNOMED = 'http://snomed.info/sct';
 
-interface Order {
+/** One order: its ORC (absent for an OBR or RXA sent alone) and the segments after it up to the next ORC or PID. */
+export interface OrderGroup {
   orc?: Hl7Segment;
-  obr?: Hl7Segment;
-  tq1?: Hl7Segment;
-  notes: string[];
+  segments: Hl7Segment[];
+  /** The patient's source id (PID-3). */
   mrn: string;
+  /** 1-based position among the message's orders, for keys when the order carries no number. */
   position: number;
 }
 
-export function mapOrders(ctx: MapContext): Mapped {
+export interface PatientOrders {
+  identity: SourceIdentity;
+  orders: OrderGroup[];
+}
+
+/**
+ * Reads a message as PATIENT groups of ORDER groups (chapters 4 and 4A share the shape): a PID
+ * starts a patient, an ORC an order under it. `detail` names the segment an order holds one of
+ * (OBR, RXA in VXU): a second one, or one before any ORC, is an order by itself (older senders
+ * leave ORC out). Fails when an order comes before any PID.
+ */
+export function readOrderGroups(ctx: MapContext, detail?: string): PatientOrders[] {
   const { v, event, system } = ctx;
-  const patients: Array<{ identity: SourceIdentity; orders: Order[] }> = [];
-  let current: (typeof patients)[number] | undefined;
-  let order: Order | undefined;
-  let orderCount = 0;
+  const patients: PatientOrders[] = [];
+  let current: PatientOrders | undefined;
+  let order: OrderGroup | undefined;
+  let count = 0;
   const segs = v.message.segments;
   for (let i = 0; i < segs.length; i++) {
     const s = segs[i]!;
-    switch (s.name) {
-      case 'PID':
-        current = { identity: groupIdentity(v, system, segs, i, ctx.version), orders: [] };
-        patients.push(current);
-        order = undefined;
-        break;
-      case 'ORC':
-        if (!current) fail(`${event} has no PID segment before ORC ${s.position}: the patient the order is for`);
-        order = { orc: s, notes: [], mrn: current.identity.id, position: ++orderCount };
+    if (s.name === 'PID') {
+      current = { identity: groupIdentity(v, system, segs, i, ctx.version), orders: [] };
+      patients.push(current);
+      order = undefined;
+    } else if (s.name === 'ORC' || s.name === detail) {
+      const label = s.name === 'ORC' ? `ORC ${s.position}` : `${s.name} ${v.get(s, 1) || s.position}`;
+      if (!current) fail(`${event} has no PID segment before ${label}: the patient the order is for`);
+      if (s.name === 'ORC' || !order || order.segments.some((x) => x.name === detail)) {
+        order = { ...(s.name === 'ORC' ? { orc: s } : {}), segments: [], mrn: current.identity.id, position: ++count };
         current.orders.push(order);
-        break;
-      case 'OBR':
-        if (!current) fail(`${event} has no PID segment before OBR ${v.get(s, 1) || s.position}: the patient the order is for`);
-        if (order && !order.obr) order.obr = s;
-        else {
-          // An OBR with no ORC of its own (older senders): an order by itself.
-          order = { obr: s, notes: [], mrn: current.identity.id, position: ++orderCount };
-          current.orders.push(order);
-        }
-        break;
-      case 'TQ1':
-        if (order && !order.tq1) order.tq1 = s;
-        break;
-      case 'NTE':
-        if (order) order.notes.push(v.text(s, 3));
-        break;
-      default:
-    }
+      }
+      if (s.name !== 'ORC') order.segments.push(s);
+    } else if (order) order.segments.push(s);
   }
   if (patients.length === 0) fail(`${event} has no PID segment`);
-
-  const identities = distinctIdentities(patients);
-  const many = identities.length > 1;
-  const resources: ItemResource[] = [];
-  const used = new Set<string>();
-  for (const p of patients) {
-    for (const o of p.orders) {
-      if (!o.obr) continue;
-      const request = mapOrder(ctx, o);
-      const base = request.id!;
-      for (let k = 2; used.has(request.id!); k++) request.id = `${base}-${k}`;
-      used.add(request.id!);
-      resources.push({ resource: request, sourceTime: ctx.sourceTime, ...(many ? { subject: o.mrn } : {}) });
-    }
-  }
-  return { identities, resources };
+  return patients;
 }
 
-function mapOrder(ctx: MapContext, o: Order): ServiceRequest {
+/** The text of every NTE among an order's segments (notes on the order). */
+export function orderNotes(ctx: MapContext, o: OrderGroup): string[] {
+  return o.segments.filter((s) => s.name === 'NTE').map((s) => ctx.v.text(s, 3)).filter(Boolean);
+}
+
+/**
+ * The key of an order and its placer and filler identifiers: `order-<placer>` (ORC-2, else the
+ * detail's placer field), else `order-filler-<filler>`, else `<MSH-10>-order-<n>`. ServiceRequest,
+ * MedicationRequest and what hangs off them (dispenses, administrations) share it.
+ */
+export function orderIdentity(ctx: MapContext, o: OrderGroup, detailPlacer = '', detailFiller = ''): { id: string; identifier: Identifier[] } {
   const { v, system } = ctx;
-  const { orc, obr, tq1 } = o;
-  const notes: Annotation[] = [];
-  const placer = v.get(orc, 2) || v.get(obr, 2);
-  const filler = v.get(orc, 3) || v.get(obr, 3);
-  const group = v.get(orc, 4);
+  const placer = v.get(o.orc, 2) || detailPlacer;
+  const filler = v.get(o.orc, 3) || detailFiller;
   const id = placer ? `order-${placer}` : filler ? `order-filler-${filler}` : `${ctx.messageId}-order-${o.position}`;
   const identifier: Identifier[] = [
     ...(placer ? [{ type: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v2-0203', code: 'PLAC', display: 'Placer Identifier' }] }, system: sourceIdentifierSystem(system, 'placer'), value: placer }] : []),
     ...(filler ? [{ type: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v2-0203', code: 'FILL', display: 'Filler Identifier' }] }, system: sourceIdentifierSystem(system, 'filler'), value: filler }] : []),
   ];
+  return { id, identifier };
+}
+
+/** ORC-5 order status (else `detailStatus`, e.g. OBR-25), else ORC-1 order control → a request status (v2-to-FHIR OrderStatus, OrderControlCode). */
+export function orderStatus(ctx: MapContext, orc: Hl7Segment | undefined, detailStatus = ''): Status {
+  const { v } = ctx;
   const control = v.get(orc, 1).toUpperCase();
-  const orderStatus = v.get(orc, 5).toUpperCase() || v.get(obr, 25).toUpperCase();
-  const status: Status = ORDER_STATUS[orderStatus] ?? ORDER_CONTROL[control] ?? (orderStatus === 'F' || orderStatus === 'C' ? 'completed' : 'active');
+  const status = v.get(orc, 5).toUpperCase() || detailStatus.toUpperCase();
+  return ORDER_STATUS[status] ?? ORDER_CONTROL[control] ?? (status === 'F' || status === 'C' ? 'completed' : 'active');
+}
+
+/** Makes each resource's id unique within one message (`<id>-2`, `-3` …): two orders with one number must not overwrite each other. */
+export function uniqueIds(): (id: string) => string {
+  const used = new Set<string>();
+  return (base) => {
+    let id = base;
+    for (let k = 2; used.has(id); k++) id = `${base}-${k}`;
+    used.add(id);
+    return id;
+  };
+}
+
+/**
+ * Reads the order groups (readOrderGroups) and maps each order to resources, each under the patient
+ * of its group, ids made unique in the message. With `detail` named, an order without one is left
+ * out and `map` is given its first.
+ */
+export function mapEachOrder(ctx: MapContext, detail: string | undefined, map: (o: OrderGroup, detailSegment: Hl7Segment | undefined) => Resource[]): Mapped {
+  const patients = readOrderGroups(ctx, detail);
+  const identities = distinctIdentities(patients);
+  const many = identities.length > 1;
+  const resources: ItemResource[] = [];
+  const unique = uniqueIds();
+  for (const p of patients) {
+    for (const o of p.orders) {
+      const d = detail ? o.segments.find((s) => s.name === detail) : undefined;
+      if (detail && !d) continue;
+      for (const resource of map(o, d)) {
+        resource.id = unique(resource.id!);
+        resources.push({ resource, sourceTime: ctx.sourceTime, ...(many ? { subject: o.mrn } : {}) });
+      }
+    }
+  }
+  return { identities, resources };
+}
+
+export function mapOrders(ctx: MapContext): Mapped {
+  return mapEachOrder(ctx, 'OBR', (o, obr) => [mapOrder(ctx, o, obr!)]);
+}
+
+function mapOrder(ctx: MapContext, o: OrderGroup, obr: Hl7Segment): ServiceRequest {
+  const { v, system } = ctx;
+  const { orc } = o;
+  const tq1 = o.segments.find((s) => s.name === 'TQ1');
+  const notes: Annotation[] = [];
+  const group = v.get(orc, 4);
+  const { id, identifier } = orderIdentity(ctx, o, v.get(obr, 2), v.get(obr, 3));
+  const status = orderStatus(ctx, orc, v.get(obr, 25));
   const code: CodeableConcept = codeable(v, obr, 4) ?? { text: 'unnamed order (OBR-4 empty)' };
   const section = v.get(obr, 24).toUpperCase();
   const category: CodeableConcept[] =
@@ -178,13 +222,13 @@ function mapOrder(ctx: MapContext, o: Order): ServiceRequest {
   if (reasons.length) request.reasonCode = reasons;
   const clinicalInfo = v.text(obr, 13);
   if (clinicalInfo) notes.push({ text: `Relevant clinical information (OBR-13): ${clinicalInfo}` });
-  for (const text of o.notes) if (text) notes.push({ text });
+  for (const text of orderNotes(ctx, o)) notes.push({ text });
   if (notes.length) request.note = notes;
   return request;
 }
 
 /** An XCN repetition (id ^ family ^ given …) as a logical reference: Bevan holds no practitioner directory. */
-function practitioner(v: MapContext['v'], rep: string | undefined): Reference<Practitioner> | undefined {
+export function practitioner(v: MapContext['v'], rep: string | undefined): Reference<Practitioner> | undefined {
   if (rep === undefined) return undefined;
   const name = xcnDisplay(v, rep);
   const id = v.fromRepetition(rep, 1);

@@ -16,6 +16,10 @@ import { ContentError, fail, patientGroups, type MapContext } from './mapping.ts
 import { mapPatient } from './patient.ts';
 import { mapResults } from './results.ts';
 import { mapOrders, ORDER_EVENTS } from './orders.ts';
+import { IMMUNIZATION_EVENTS, mapImmunizations, mapPharmacy, PHARMACY_EVENTS } from './pharmacy.ts';
+import { CONTENTLESS_CHANGES, DOCUMENT_EVENTS, mapDocuments } from './documents.ts';
+import { mapScheduling, SCHEDULING_EVENTS } from './scheduling.ts';
+import { distinctIdentities } from './patient.ts';
 import { ADT_EVENTS } from './tables.ts';
 
 export { NHS_NUMBER_SYSTEM, ODS_SYSTEM } from './patient.ts';
@@ -97,8 +101,17 @@ export function parseHl7Message(text: string, origin: string, context?: ReadCont
     const adtMeaning = type === 'ADT' ? ADT_EVENTS[trigger] : undefined;
     // An order about no patient (PID is optional in ORM) or with no OBR (a pharmacy or diet order)
     // holds nothing for a person's record: acknowledged and counted as ignored.
-    const isOrder = ORDER_EVENTS.has(event) && v.segment('PID') !== undefined && v.segment('OBR') !== undefined;
-    const used = adtMeaning !== undefined || RESULT_EVENTS.has(event) || PROBLEM_EVENTS.has(event) || isOrder;
+    const hasPid = v.segment('PID') !== undefined;
+    const isOrder = ORDER_EVENTS.has(event) && hasPid && v.segment('OBR') !== undefined;
+    // The same holds for the other clinical messages: no PID (a blocked slot, an empty history
+    // response, a pharmacy message about stock), nothing for a record.
+    const hasRxa = v.segment('RXA') !== undefined;
+    const isPharmacy = hasPid && (PHARMACY_EVENTS.has(event) || (event === 'ORM^O01' && !isOrder && v.segment('RXO') !== undefined));
+    const isImmunization = hasPid && hasRxa && IMMUNIZATION_EVENTS.has(event);
+    // A document status change or edit notification without the document is not mapped (documents.ts).
+    const isDocument = hasPid && DOCUMENT_EVENTS.has(event) && !(CONTENTLESS_CHANGES.has(event) && v.segment('OBX') === undefined);
+    const isAppointment = hasPid && SCHEDULING_EVENTS.has(event);
+    const used = adtMeaning !== undefined || RESULT_EVENTS.has(event) || PROBLEM_EVENTS.has(event) || isOrder || isPharmacy || isImmunization || isDocument || isAppointment;
     if (!sourceSystem && used) {
       fail('MSH-4 sending facility and MSH-3 sending application are both empty: cannot tell which source system sent the message; set MSH-4, or name the source with `bevan ingest --source KEY` or in the feed\'s configuration');
     }
@@ -116,7 +129,21 @@ export function parseHl7Message(text: string, origin: string, context?: ReadCont
     const sent = hl7Time(timeRaw) ?? fail(`MSH-7 ${JSON.stringify(timeRaw)} is not a valid date/time`);
 
     const ctx: MapContext = { v, system: sourceSystem, event, trigger, messageId, sourceTime: sent.instant, version: versionOf(v, msh) };
-    const mapped = adtMeaning ? mapAdt(ctx, adtMeaning) : RESULT_EVENTS.has(event) ? mapResults(ctx) : isOrder ? mapOrders(ctx) : mapProblems(ctx);
+    const mapped = adtMeaning
+      ? mapAdt(ctx, adtMeaning)
+      : RESULT_EVENTS.has(event)
+        ? mapResultMessage(ctx, hasRxa)
+        : isOrder
+          ? mapOrders(ctx)
+          : isPharmacy
+            ? mapPharmacy(ctx)
+            : isImmunization
+              ? mapImmunizations(ctx)
+              : isDocument
+                ? mapDocuments(ctx)
+                : isAppointment
+                  ? mapScheduling(ctx)
+                  : mapProblems(ctx);
     const item: AcceptedItem = {
       kind: 'accepted',
       format: 'hl7v2',
@@ -138,6 +165,23 @@ export function parseHl7Message(text: string, origin: string, context?: ReadCont
     if (err instanceof ContentError) return reject(err.message);
     return reject(`could not be read: ${err instanceof Error ? err.message : String(err)}`);
   }
+}
+
+/**
+ * ORU/OUL → results; an RXA among them (an immunisation history sent as ORU) → Immunization too.
+ * An ORU with RXA and no OBR is an immunisation message only.
+ */
+function mapResultMessage(ctx: MapContext, hasRxa: boolean): Mapped {
+  if (!hasRxa) return mapResults(ctx);
+  const immunizations = mapImmunizations(ctx);
+  if (ctx.v.segment('OBR') === undefined) return immunizations;
+  const results = mapResults(ctx);
+  const identities = distinctIdentities([...results.identities, ...immunizations.identities].map((identity) => ({ identity })));
+  const many = identities.length > 1;
+  // Each part set `subject` only when it had several patients itself; with several overall, every resource names its own.
+  const single = (m: Mapped) => m.identities.length === 1 ? m.identities[0]!.id : undefined;
+  const withSubject = (m: Mapped) => m.resources.map((r) => (many && !r.subject && single(m) ? { ...r, subject: single(m)! } : r));
+  return { identities, resources: [...withSubject(results), ...withSubject(immunizations)] };
 }
 
 /**

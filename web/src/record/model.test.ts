@@ -106,3 +106,20 @@ test('record view: an order (ServiceRequest from an HL7 ORM/OML) is a timeline i
   assert.equal(item.detail, 'cancelled — by Dr Priya Patel');
   assert.equal(item.date, '2025-05-01T09:00:00Z');
 });
+
+test('record view: HL7 documents, appointments, dispenses and administrations are timeline items of their kind', () => {
+  const items: Resource[] = [
+    { resourceType: 'DocumentReference', id: 'document-D1', meta: { source: 'hl7:RM2' }, status: 'current', docStatus: 'final', type: { text: 'Discharge summary' }, subject: { reference: 'Patient/p1' }, date: '2025-05-02T17:00:00Z', context: { period: { start: '2025-05-02T16:00:00Z' } }, author: [{ display: 'Dr Mark Jones' }], content: [{ attachment: { contentType: 'text/plain', data: 'eA==' } }] },
+    { resourceType: 'Appointment', id: 'appointment-A1', meta: { source: 'hl7:RM2' }, status: 'noshow', serviceType: [{ text: 'Cardiology follow-up' }], start: '2025-05-10T09:30:00Z', participant: [{ actor: { reference: 'Patient/p1' }, status: 'accepted' }, { actor: { type: 'Location', display: 'Cardiology Outpatients' }, status: 'accepted' }] },
+    { resourceType: 'MedicationDispense', id: 'order-RX1-dispense-1', meta: { source: 'hl7:RM2' }, status: 'completed', medicationCodeableConcept: { text: 'Flucloxacillin 500mg capsules' }, subject: { reference: 'Patient/p1' }, whenHandedOver: '2025-05-03T11:30:00Z', quantity: { value: 21, unit: 'capsule' } },
+    { resourceType: 'MedicationAdministration', id: 'order-RX1-administration-1-2', meta: { source: 'hl7:RM2' }, status: 'not-done', medicationCodeableConcept: { text: 'Flucloxacillin 500mg capsules' }, subject: { reference: 'Patient/p1' }, effectiveDateTime: '2025-05-03T22:00:00Z' },
+  ];
+  const v = buildRecordView(testBundle({}, items), TODAY);
+  const at = (id: string) => v.timeline.find((t) => t.id === id)!;
+  assert.deepEqual([at('DocumentReference/document-D1').type, at('DocumentReference/document-D1').title, at('DocumentReference/document-D1').detail, at('DocumentReference/document-D1').date], ['document', 'Discharge summary', 'by Dr Mark Jones', '2025-05-02T16:00:00Z']);
+  assert.deepEqual([at('Appointment/appointment-A1').type, at('Appointment/appointment-A1').title, at('Appointment/appointment-A1').detail], ['encounter', 'Cardiology follow-up', 'Cardiology Outpatients — did not attend']);
+  assert.deepEqual([at('MedicationDispense/order-RX1-dispense-1').type, at('MedicationDispense/order-RX1-dispense-1').detail], ['medication', 'dispensed — 21 capsule']);
+  assert.deepEqual([at('MedicationAdministration/order-RX1-administration-1-2').type, at('MedicationAdministration/order-RX1-administration-1-2').detail], ['medication', 'not given']);
+  // A dispense or a dose given is not a medicine on the list: the request (or statement) is.
+  assert.ok(!v.medications.some((m) => m.name === 'Flucloxacillin 500mg capsules'));
+});

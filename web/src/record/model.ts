@@ -6,12 +6,16 @@
  */
 import type {
   AllergyIntolerance,
+  Appointment,
   Bundle,
   Condition,
   DiagnosticReport,
+  DocumentReference,
   Encounter,
   EpisodeOfCare,
   Immunization,
+  MedicationAdministration,
+  MedicationDispense,
   MedicationRequest,
   MedicationStatement,
   Observation,
@@ -116,7 +120,7 @@ export interface CarePackageView {
   source: string;
 }
 
-export const TIMELINE_TYPES = ['problem', 'medication', 'allergy', 'result', 'report', 'order', 'encounter', 'admission', 'emergency', 'procedure', 'immunisation', 'care-package', 'other'] as const;
+export const TIMELINE_TYPES = ['problem', 'medication', 'allergy', 'result', 'report', 'document', 'order', 'encounter', 'admission', 'emergency', 'procedure', 'immunisation', 'care-package', 'other'] as const;
 export type TimelineType = (typeof TIMELINE_TYPES)[number];
 export const TIMELINE_TYPE_LABEL: Record<TimelineType, string> = {
   problem: 'Problems',
@@ -124,6 +128,7 @@ export const TIMELINE_TYPE_LABEL: Record<TimelineType, string> = {
   allergy: 'Allergies',
   result: 'Results',
   report: 'Reports',
+  document: 'Letters and documents',
   order: 'Orders and referrals',
   encounter: 'Appointments and contacts',
   admission: 'Admissions',
@@ -141,6 +146,7 @@ export const TIMELINE_TYPE_ONE: Record<TimelineType, string> = {
   allergy: 'Allergy',
   result: 'Result',
   report: 'Report',
+  document: 'Document',
   order: 'Order',
   encounter: 'Contact',
   admission: 'Admission',
@@ -313,6 +319,31 @@ export function buildRecordView(bundle: Bundle, today: string): RecordView {
         const sr = r as ServiceRequest;
         const state = sr.status === 'active' ? 'requested' : sr.status === 'revoked' ? 'cancelled' : (sr.status ?? null);
         add(sr.occurrenceDateTime ?? sr.occurrencePeriod?.start ?? sr.authoredOn, 'order', codeText(sr.code) ?? 'Order', [state, sr.requester?.display ? `by ${sr.requester.display}` : null].filter(Boolean).join(' — ') || null);
+        break;
+      }
+      case 'Appointment': {
+        const a = r as Appointment;
+        const place = a.participant?.find((p) => p.actor?.type === 'Location' || p.actor?.reference?.startsWith('Location/'))?.actor?.display ?? null;
+        const state = a.status === 'booked' ? 'booked' : a.status === 'noshow' ? 'did not attend' : a.status === 'fulfilled' ? 'attended' : a.status;
+        add(a.start ?? a.created, 'encounter', codeText(a.serviceType?.[0]) ?? a.description ?? codeText(a.appointmentType) ?? 'Appointment', [place, state].filter(Boolean).join(' — ') || null);
+        break;
+      }
+      case 'DocumentReference': {
+        const d = r as DocumentReference;
+        const state = d.status === 'entered-in-error' ? 'cancelled' : d.status === 'superseded' ? 'replaced' : d.docStatus === 'preliminary' ? 'preliminary' : null;
+        add(d.context?.period?.start ?? d.date, 'document', codeText(d.type) ?? d.description ?? 'Document', [d.author?.[0]?.display ? `by ${d.author[0].display}` : null, state].filter(Boolean).join(' — ') || null);
+        break;
+      }
+      case 'MedicationAdministration': {
+        const m = r as MedicationAdministration;
+        const dose = m.dosage?.dose?.value !== undefined ? `${m.dosage.dose.value}${m.dosage.dose.unit ? ` ${m.dosage.dose.unit}` : ''}` : null;
+        add(m.effectiveDateTime ?? m.effectivePeriod?.start, 'medication', codeText(m.medicationCodeableConcept) ?? m.medicationReference?.display ?? 'Medicine', [m.status === 'completed' ? 'given' : m.status === 'not-done' ? 'not given' : m.status, dose].filter(Boolean).join(' — ') || null);
+        break;
+      }
+      case 'MedicationDispense': {
+        const m = r as MedicationDispense;
+        const qty = m.quantity?.value !== undefined ? `${m.quantity.value}${m.quantity.unit ? ` ${m.quantity.unit}` : ''}` : null;
+        add(m.whenHandedOver ?? m.whenPrepared, 'medication', codeText(m.medicationCodeableConcept) ?? m.medicationReference?.display ?? 'Medicine', [m.status === 'completed' ? 'dispensed' : m.status, qty].filter(Boolean).join(' — ') || null);
         break;
       }
       case 'Procedure': {
