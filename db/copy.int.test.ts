@@ -43,6 +43,20 @@ for (const target of await testDatabases()) {
       assert.equal((await db.query<{ one: number }>('SELECT 1 AS one')).rows[0]!.one, 1);
     });
 
+    await t.test('a COPY refused before or in the middle of its rows (rows sent ahead of the server\'s answer) fails alone; the next statements work', async () => {
+      // Several CopyData messages' worth (a few hundred kilobytes each) so that rows are still
+      // arriving when the server refuses the statement.
+      const big = Array.from({ length: 3000 }, (_, n) => copyLine([String(1000 + n), 'x'.repeat(400)]));
+      await assert.rejects(db.copyFrom!('copy_probe', ['n', 'no_such_column'], big), (err: { code?: string }) => err.code === '42703');
+      const clash = [...big.slice(0, 1500), copyLine(['100', 'stored already']), ...big.slice(1500)];
+      for (let round = 0; round < 3; round++) {
+        await assert.rejects(db.transaction((tx) => tx.copyFrom!('copy_probe', ['n', 't'], clash)), (err: { code?: string }) => err.code === '23505');
+        assert.equal((await db.query<{ n: number }>('SELECT count(*)::int AS n FROM copy_probe WHERE n >= 1000')).rows[0]!.n, 0);
+      }
+      assert.equal(await db.transaction((tx) => tx.copyFrom!('copy_probe', ['n', 't'], big)), big.length);
+      assert.equal((await db.query<{ n: number }>('SELECT count(*)::int AS n FROM copy_probe WHERE n >= 1000')).rows[0]!.n, big.length);
+    });
+
     await t.test('names that are not plain identifiers are refused before the database', async () => {
       await assert.rejects(db.copyFrom!('copy_probe; DROP TABLE x', ['n'], []), /not a plain SQL identifier/);
     });

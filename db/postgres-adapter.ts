@@ -204,11 +204,14 @@ function copyIn(client: pg.ClientBase, sql: string, lines: readonly string[]): P
     let rows = 0;
     let failed = false;
     type Connection = { query(text: string): void; sendCopyFromChunk(b: Buffer): void; endCopyFrom(): void };
+    // The rows are sent straight after the COPY statement, not on the server's CopyInResponse:
+    // that saves a round trip per COPY (the writer makes two a batch, and on a loaded machine a
+    // round trip is a scheduling delay on both sides). The protocol allows it: a backend whose
+    // COPY failed before or during copy-in ignores the CopyData and CopyDone that follow
+    // (PostgresMain accepts and drops them outside COPY), then reports the error as usual.
     const submittable = {
       submit(connection: Connection) {
         connection.query(sql);
-      },
-      handleCopyInResponse(connection: Connection) {
         let chunk = '';
         for (const line of lines) {
           chunk += line;
@@ -219,6 +222,9 @@ function copyIn(client: pg.ClientBase, sql: string, lines: readonly string[]): P
         }
         if (chunk) connection.sendCopyFromChunk(Buffer.from(chunk, 'utf8'));
         connection.endCopyFrom();
+      },
+      handleCopyInResponse() {
+        // The rows are already on their way (submit).
       },
       handleCommandComplete(msg: { text?: string }) {
         const m = /^COPY (\d+)/.exec(msg.text ?? '');

@@ -91,6 +91,30 @@ for (const target of await testDatabases()) {
       assert.equal(enc.rows[0]!.status, 'finished');
     });
 
+    await t.test('the message log: a new message is logged once; an updatable item sent again with other content updates its row; racing writers of one new message log it once', async () => {
+      const logOf = async (id: string) =>
+        (await db.query<{ content_hash: string; outcome: string; origin: string }>(`SELECT content_hash, outcome, origin FROM ingest_message WHERE message_id = $1`, [id])).rows;
+      // A FHIR Bundle or a CSV row is updated under the same id (idIsUnique false).
+      const bundle = (status: string): AcceptedItem => ({ ...admission('B1', ada, 'VB1', status), format: 'fhir', idIsUnique: false, origin: `test#${status}` });
+      const first = bundle('in-progress');
+      const second = bundle('finished');
+      assert.deepEqual((await writeBatch(db, [first])).outcomes, ['committed']);
+      assert.deepEqual(await logOf('B1'), [{ content_hash: first.contentHash, outcome: 'accepted', origin: 'test#in-progress' }]);
+      assert.deepEqual((await writeBatch(db, [second])).outcomes, ['committed']);
+      assert.deepEqual(await logOf('B1'), [{ content_hash: second.contentHash, outcome: 'accepted', origin: 'test#finished' }]);
+      // Two versions of an id not logged yet, in one batch: one row, the later.
+      const a = { ...bundle('planned'), messageId: 'B2' };
+      const b = { ...bundle('arrived'), messageId: 'B2' };
+      assert.deepEqual((await writeBatch(db, [a, b])).outcomes, ['committed', 'committed']);
+      assert.deepEqual(await logOf('B2'), [{ content_hash: b.contentHash, outcome: 'accepted', origin: 'test#arrived' }]);
+      // The same new message from two writers at once: one commits it, the other finds it logged.
+      const race = admission('RACE1', identity({ id: 'MRN-RACE', nhsNumber: undefined }), 'VRACE');
+      const outcomes = (await Promise.all([writeBatch(db, [race]), writeBatch(db, [race])])).map((r) => r.outcomes[0]).sort();
+      assert.deepEqual(outcomes, ['committed', 'duplicate']);
+      assert.equal((await logOf('RACE1')).length, 1);
+      assert.equal(await count(`SELECT count(*)::int AS n FROM resource WHERE source_id = 'VRACE'`), 1);
+    });
+
     const reasonOf = async (messageId: string) =>
       (await db.query<{ reason: string }>(`SELECT reason FROM quarantine WHERE message_id = $1 AND status = 'open'`, [messageId])).rows.map((r) => r.reason);
 

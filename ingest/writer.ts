@@ -385,22 +385,34 @@ async function writeInTransaction(tx: Queryable, items: readonly IngestItem[], l
   if (logRows.length) {
     const uniq = new Map(logRows.map((l) => [identityKey(l.system, l.id), l]));
     const ls = [...uniq.values()].sort((a, b) => (identityKey(a.system, a.id) < identityKey(b.system, b.id) ? -1 : 1));
-    await tx.query(
-      `INSERT INTO ingest_message (source_system, message_id, content_hash, format, event, outcome, person_id, origin)
-       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::uuid[], $8::text[])
-       ON CONFLICT (source_system, message_id) DO UPDATE SET content_hash = EXCLUDED.content_hash,
-         outcome = EXCLUDED.outcome, event = EXCLUDED.event, person_id = EXCLUDED.person_id, origin = EXCLUDED.origin, received_at = now()`,
-      [
-        ls.map((l) => l.system),
-        ls.map((l) => l.id),
-        ls.map((l) => l.hash),
-        ls.map((l) => l.format),
-        ls.map((l) => l.event),
-        ls.map((l) => l.outcome),
-        ls.map((l) => (l.item?.identities.length ? (persons.get(identityKey(l.item.identities[0]!.system, l.item.identities[0]!.id)) ?? null) : null)),
-        ls.map((l) => l.origin),
-      ],
-    );
+    const personOf = (l: (typeof ls)[number]): string | null => (l.item?.identities.length ? (persons.get(identityKey(l.item.identities[0]!.system, l.item.identities[0]!.id)) ?? null) : null);
+    // A message not logged before this batch (nearly all of a first load) is COPYed: the upsert
+    // costs the server about twice as much per row and pg's array parameters the writing thread
+    // more than COPY text. A key another writer logs meanwhile fails the COPY with 23505 and the
+    // batch is retried whole (writeWithRetries), then finds it logged and upserts it.
+    const copied = tx.copyFrom ? ls.filter((l) => !loggedAs.has(identityKey(l.system, l.id))) : [];
+    const upserted = copied.length ? ls.filter((l) => loggedAs.has(identityKey(l.system, l.id))) : ls;
+    if (copied.length) {
+      await tx.copyFrom!('ingest_message', MESSAGE_COLUMNS, copied.map((l) => copyLine([l.system, l.id, l.hash, l.format, l.event, l.outcome, personOf(l), l.origin])));
+    }
+    if (upserted.length) {
+      await tx.query(
+        `INSERT INTO ingest_message (source_system, message_id, content_hash, format, event, outcome, person_id, origin)
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::uuid[], $8::text[])
+         ON CONFLICT (source_system, message_id) DO UPDATE SET content_hash = EXCLUDED.content_hash,
+           outcome = EXCLUDED.outcome, event = EXCLUDED.event, person_id = EXCLUDED.person_id, origin = EXCLUDED.origin, received_at = now()`,
+        [
+          upserted.map((l) => l.system),
+          upserted.map((l) => l.id),
+          upserted.map((l) => l.hash),
+          upserted.map((l) => l.format),
+          upserted.map((l) => l.event),
+          upserted.map((l) => l.outcome),
+          upserted.map(personOf),
+          upserted.map((l) => l.origin),
+        ],
+      );
+    }
     await addFeedCounts(tx, countDeltas(ls.map((l) => ({ ...l, previous: loggedAs.get(identityKey(l.system, l.id)) }))));
   }
 
@@ -415,6 +427,9 @@ async function writeInTransaction(tx: Queryable, items: readonly IngestItem[], l
   }
   return { ...result, outcomes };
 }
+
+/** The message log's columns a write sets (received_at is its default, now()). */
+const MESSAGE_COLUMNS = ['source_system', 'message_id', 'content_hash', 'format', 'event', 'outcome', 'person_id', 'origin'] as const;
 
 const RESOURCE_COLUMNS = ['source_system', 'resource_type', 'source_id', 'person_id', 'subject_id', 'source_time', 'content_hash', 'content', 'shard_key'] as const;
 
