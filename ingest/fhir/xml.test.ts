@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { AcceptedItem, IngestItem, RejectedItem } from '../model.ts';
 import { fhirAdapter } from './adapter.ts';
-import { gpBundle } from './test-bundles.ts';
+import { fhirJsonToXml as resourceXml, gpBundle } from './test-bundles.ts';
 import { syntheaBundle } from './fixtures/synthea.ts';
 import { FhirXmlError, fhirXmlToJson, sniffFhirXml } from './xml.ts';
 
@@ -18,48 +18,6 @@ async function readAll(data: string | Buffer, size = 7): Promise<IngestItem[]> {
 }
 const accepted = (items: IngestItem[]) => items.filter((i): i is AcceptedItem => i.kind === 'accepted');
 const rejected = (items: IngestItem[]) => items.filter((i): i is RejectedItem => i.kind === 'rejected');
-
-const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/"/g, '&quot;');
-
-/**
- * FHIR JSON → FHIR XML by the R4 rules, the inverse of the converter, for round trips in tests:
- * primitives as `value` attributes (with `_name` id/extensions), arrays as repeated elements,
- * resources wrapped in their element, `div` as XHTML, `url`/`id` attributes on complex elements.
- */
-function toXml(name: string, value: unknown, under?: unknown): string {
-  if (Array.isArray(value) || Array.isArray(under)) {
-    const vs = (value ?? []) as unknown[];
-    const us = (under ?? []) as unknown[];
-    return Array.from({ length: Math.max(vs.length, us.length) }, (_, i) => toXml(name, vs[i] ?? undefined, us[i] ?? undefined)).join('');
-  }
-  if (name === 'div' && typeof value === 'string') return value;
-  if (value !== undefined && (typeof value !== 'object' || value === null)) {
-    const u = (under ?? {}) as Record<string, unknown>;
-    const id = u.id === undefined ? '' : ` id="${esc(String(u.id))}"`;
-    const ext = u.extension ? toXml('extension', u.extension) : '';
-    return `<${name}${id} value="${esc(String(value))}"${ext ? `>${ext}</${name}>` : '/>'}`;
-  }
-  if (value === undefined) {
-    const u = under as Record<string, unknown>;
-    return `<${name}${u.id === undefined ? '' : ` id="${esc(String(u.id))}"`}>${toXml('extension', u.extension)}</${name}>`;
-  }
-  const obj = value as Record<string, unknown>;
-  if (typeof obj.resourceType === 'string') return `<${name}>${resourceXml(obj)}</${name}>`;
-  return `<${name}${attrs(obj)}>${body(obj)}</${name}>`;
-}
-function attrs(obj: Record<string, unknown>): string {
-  return (obj.id !== undefined ? ` id="${esc(String(obj.id))}"` : '') + (obj.url !== undefined ? ` url="${esc(String(obj.url))}"` : '');
-}
-function body(obj: Record<string, unknown>, resource = false): string {
-  return Object.keys(obj)
-    .filter((k) => !k.startsWith('_') && k !== 'resourceType' && (resource || (k !== 'id' && k !== 'url')))
-    .concat(Object.keys(obj).filter((k) => k.startsWith('_') && !(k.slice(1) in obj)).map((k) => k.slice(1)))
-    .map((k) => toXml(k, obj[k], obj[`_${k}`]))
-    .join('');
-}
-function resourceXml(r: Record<string, unknown>, root = false): string {
-  return `<${r.resourceType}${root ? ' xmlns="http://hl7.org/fhir"' : ''}>${body(r, true)}</${r.resourceType}>`;
-}
 
 test('sniff: the root element in the FHIR namespace, after a declaration, comments, a prefix', () => {
   assert.equal(sniffFhirXml('<?xml version="1.0" encoding="UTF-8"?>\n<!-- x -->\n<Bundle xmlns="http://hl7.org/fhir">'), true);
@@ -130,14 +88,14 @@ test('decimals, nested backbone elements defined elsewhere (Questionnaire.item.i
 test('round trip: the generator\'s GP bundle and a Synthea transaction bundle, as XML, convert to the same JSON', () => {
   for (const b of [gpBundle({ observations: 3 }), syntheaBundle()]) {
     const json = JSON.parse(JSON.stringify(b)) as Record<string, unknown>;
-    assert.deepEqual(fhirXmlToJson(resourceXml(json, true)), json);
+    assert.deepEqual(fhirXmlToJson(resourceXml(json)), json);
   }
 });
 
 test('an XML transaction Bundle goes the JSON path: the same item as its JSON, streamed a few bytes at a time', async () => {
   const json = syntheaBundle();
   const [fromJson] = accepted(await readAll(JSON.stringify(json)));
-  const xml = `<?xml version="1.0" encoding="UTF-8"?>\n${resourceXml(JSON.parse(JSON.stringify(json)), true)}\n`;
+  const xml = `<?xml version="1.0" encoding="UTF-8"?>\n${resourceXml(JSON.parse(JSON.stringify(json)))}\n`;
   const items = await readAll(xml, 61);
   assert.deepEqual(rejected(items), []);
   const [fromXml] = accepted(items);
