@@ -278,7 +278,7 @@ export class FhirXmlConverter {
       if (name) x.parts.push(`</${name}>`);
       if (x.open.length === 0) {
         this.xhtml = null;
-        this.setChild(x.parent.obj, x.name, x.parts.join(''), null, false);
+        this.setChild(x.parent.obj, x.name, x.parts.join(''), false);
       }
       return;
     }
@@ -292,16 +292,16 @@ export class FhirXmlConverter {
     if (!parent || parent.kind === 'wrapper') return; // cannot happen: a wrapper holds resources only
     const target = parent.kind === 'primitive' ? (parent.under ??= {}) : parent.obj;
     if (frame.kind === 'wrapper') {
-      if (frame.resource) this.setChild(target, frame.name, frame.resource, null, frame.repeats);
+      if (frame.resource) this.setChild(target, frame.name, frame.resource, frame.repeats);
     } else if (frame.kind === 'complex') {
-      this.setChild(target, frame.name, frame.obj, null, parent.kind === 'primitive' ? true : frame.repeats);
+      this.setChild(target, frame.name, frame.obj, parent.kind === 'primitive' ? true : frame.repeats);
     } else {
       this.setPrimitive(target, frame.name, frame.value, frame.under, frame.repeats);
     }
   }
 
   /** A complex child (or a primitive's JSON value, or an XHTML string). */
-  private setChild(obj: Json, name: string, value: unknown, _u: null, repeats: boolean | null): void {
+  private setChild(obj: Json, name: string, value: unknown, repeats: boolean | null): void {
     const cur = get(obj, name);
     if (repeats === true) {
       if (Array.isArray(cur)) cur.push(value);
