@@ -155,11 +155,25 @@ test('UTF-16 input (BOM, or NULs between ASCII) is decoded and read like UTF-8',
   assert.equal(h!.kind, 'accepted');
 });
 
-test('FHIR XML, HL7 v2 XML and compressed files are named in the reason', async () => {
+test('FHIR XML is read by the FHIR adapter, in UTF-8 or UTF-16', async () => {
+  const patient = '<Patient xmlns="http://hl7.org/fhir"><id value="x1"/><meta><source value="gp:P91001"/></meta><name><family value="Synthetic"/></name></Patient>';
+  const cases: [string, string | Buffer][] = [
+    ['patient.xml', `<?xml version="1.0" encoding="UTF-8"?>\n${patient}`],
+    ['utf16.xml', Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(patient, 'utf16le')])],
+  ];
+  for (const [name, content] of cases) {
+    writeFileSync(join(dir, name), content);
+    const items = await collect(join(dir, name));
+    assert.equal(items.length, 1, name);
+    assert.equal(items[0]!.format, 'fhir', name);
+    assert.equal(items[0]!.kind, 'accepted', name);
+  }
+});
+
+test('HL7 v2 XML, non-FHIR XML and compressed files are named in the reason', async () => {
   const cases: [string, string | Buffer, RegExp][] = [
-    ['bundle.xml', '<?xml version="1.0"?>\n<Bundle xmlns="http://hl7.org/fhir"><type value="collection"/></Bundle>', /^FHIR XML, which Bevan does not read: send or convert it to FHIR JSON/],
     ['v2.xml', '<ADT_A01 xmlns="urn:hl7-org:v2xml"><MSH/></ADT_A01>', /^HL7 v2 XML encoding/],
-    ['utf16.xml', Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from('<Bundle xmlns="http://hl7.org/fhir"/>', 'utf16le')]), /^UTF-16LE text, FHIR XML/],
+    ['nons.xml', '<Bundle><link value="http://hl7.org/fhir"/></Bundle>', /root element is not in the FHIR namespace/],
     ['feed.gz', Buffer.from([0x1f, 0x8b, 8, 0, 0, 0]), /gzip-compressed/],
   ];
   for (const [name, content, reason] of cases) {

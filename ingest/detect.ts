@@ -8,13 +8,14 @@ import { dirname, join, sep } from 'node:path';
 import type { FeedAdapter, FeedFormat, IngestItem, ReadContext } from './model.ts';
 import { decodeHead, stripBom } from './text.ts';
 import { fhirAdapter } from './fhir/adapter.ts';
+import { sniffFhirXml } from './fhir/xml.ts';
 import { hl7v2Adapter } from './hl7v2/adapter.ts';
 import { csvAdapter } from './csv/adapter.ts';
 
 const SNIFF_BYTES = 64 * 1024;
 const READ_CHUNK_BYTES = 1024 * 1024;
 
-// Order matters only for text several could claim; FHIR (`{`) and HL7 (`MSH|`) cannot clash.
+// Order matters only for text several could claim; FHIR (`{` or FHIR XML) and HL7 (`MSH|`) cannot clash.
 const ADAPTERS: readonly FeedAdapter[] = [fhirAdapter, hl7v2Adapter, csvAdapter];
 
 /** The format the head of a file (decoded text) is in, or null when no adapter claims it. */
@@ -76,7 +77,8 @@ function knownOtherFormat(headBytes: Uint8Array, head: string): string | null {
   if (headBytes[0] === 0x50 && headBytes[1] === 0x4b && headBytes[2] === 0x03 && headBytes[3] === 0x04) return 'a zip archive: unpack it, then ingest the files it holds';
   const t = stripBom(head).trimStart();
   if (!t.startsWith('<')) return null;
-  if (t.includes('http://hl7.org/fhir')) return 'FHIR XML, which Bevan does not read: send or convert it to FHIR JSON (application/fhir+json), the same resources in the JSON format';
+  if (sniffFhirXml(t)) return null; // FHIR XML: the FHIR adapter reads it
+  if (t.includes('http://hl7.org/fhir')) return 'XML that mentions FHIR but whose root element is not in the FHIR namespace (http://hl7.org/fhir): a FHIR XML resource or Bundle is read, with xmlns="http://hl7.org/fhir" on its root';
   if (t.includes('urn:hl7-org:v2xml')) return 'HL7 v2 XML encoding, which Bevan does not read: send the messages in the standard pipe-delimited (ER7) encoding';
   return `XML, not FHIR JSON, HL7 v2 or CSV: starts with ${preview(t)}`;
 }

@@ -56,6 +56,8 @@ export interface LoggedRun {
   startedAt: string;
   finishedAt: string | null;
   error: string | null;
+  /** Notes about the file that stopped nothing (CSV columns not read): see RejectedItem.fileNotes. */
+  notes: string[];
 }
 
 export interface IngestLog {
@@ -115,9 +117,10 @@ export async function readIngestLog(db: Queryable, f: IngestLogFilter = {}): Pro
     started_at: string;
     finished_at: string | null;
     error: string | null;
+    notes: string[] | null;
   }>(
     `SELECT run_id::text, origin, source, format, status, accepted, ignored, quarantined, duplicates, resources,
-            ${iso('started_at')} AS started_at, ${iso('finished_at')} AS finished_at, error
+            ${iso('started_at')} AS started_at, ${iso('finished_at')} AS finished_at, error, notes
        FROM ingest_run
       WHERE ($1::text IS NULL OR source = $1) AND ($2::timestamptz IS NULL OR started_at >= $2::timestamptz)
       ORDER BY started_at DESC, origin DESC LIMIT $3`,
@@ -148,6 +151,7 @@ export async function readIngestLog(db: Queryable, f: IngestLogFilter = {}): Pro
       startedAt: r.started_at,
       finishedAt: r.finished_at,
       error: r.error,
+      notes: r.notes ?? [],
     })),
   };
 }

@@ -57,6 +57,8 @@ export interface AcceptedItem {
   raw?: string;
   /** Set by ingest/prepare.ts once the item is checked and its resources serialised and hashed: not done again. */
   prepared?: true;
+  /** Notes about the whole file, on its first item: see RejectedItem.fileNotes. */
+  fileNotes?: string[];
   /**
    * What a demographics message says about whether a person is restricted (HL7 PD1-12, FHIR
    * Patient.meta.security), per identity of this item's source. Absent for an identity the
@@ -118,6 +120,13 @@ export interface RejectedItem {
   /** The raw item as received (decoded text), kept for repair and replay. */
   raw: string;
   origin: string;
+  /**
+   * Things about the whole file the integration team should see that stop nothing (a CSV file's
+   * columns that are no column of its contract, so not read), carried on the file's first item
+   * (accepted or rejected); the pipeline keeps them on the file's run (`ingest_run.notes`), shown
+   * in the ingest log and the ingest summary.
+   */
+  fileNotes?: string[];
 }
 
 export type IngestItem = AcceptedItem | IgnoredItem | RejectedItem;

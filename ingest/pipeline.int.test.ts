@@ -47,8 +47,8 @@ async function snapshot(db: Database) {
 
 /** Each bad item, by file, and the reason it must be quarantined for. */
 const EXPECTED_QUARANTINE: Record<string, RegExp> = {
-  'csv-extra-columns.csv': /header does not match any CSV contract; closest is community-contact \(extra favourite_colour\)/,
-  'csv-missing-columns.csv': /header does not match any CSV contract; closest is community-contact \(missing team, staff_role\)/,
+  'csv-missing-columns.csv': /header does not fit any CSV contract; closest is community-contact: it has no contact_date column, which the contract requires/,
+  'fhir-xml-doctype.xml': /^FHIR XML, line 2 column \d+: the XML has a DOCTYPE declaration/,
   'csv-rows.csv': /^line 3: column date_of_birth value "31\/02\/1952" is not a valid date/,
   'fhir-bad-date.ndjson': /Patient\.birthDate "2001-02-30" is not a valid date/,
   'fhir-invalid-json.ndjson': /^invalid JSON at line 2/,
@@ -61,6 +61,7 @@ const EXPECTED_QUARANTINE: Record<string, RegExp> = {
 
 /** Source identities the bad folder must leave stored (the good items among the bad). */
 const EXPECTED_IDENTITIES = [
+  'csv:community|BADCL2', // a column no contract has: ignored, named in the run's notes
   'csv:community|BADCL3', // invalid NHS number: kept, flagged
   'csv:community|BADCL5',
   'csv:community|BADCL6', // UTF-8 BOM, CRLF
@@ -69,6 +70,7 @@ const EXPECTED_IDENTITIES = [
   'gp:P91001|bad-p3', // the good lines either side of a broken JSON line
   'gp:P91001|bad-p4', // bundle with an unknown resource type: the rest of it is kept
   'gp:P91001|bad-p5', // bundle with a reference to an Encounter in no file given: kept whole
+  'gp:P91001|bad-p7', // FHIR XML
   'hl7:TST|TST0001', // LF segments
   'hl7:TST|TST0002', // CRLF segments
   'hl7:TST|TST0003', // UTF-8 BOM
@@ -163,6 +165,9 @@ for (const target of await testDatabases()) {
         `SELECT origin, reason, status, times_seen FROM quarantine WHERE origin LIKE $1 ORDER BY origin`,
         [`${join(mixed, 'bad')}/%`],
       );
+      const extra = await one<{ notes: string[] }>(`SELECT notes FROM ingest_run WHERE origin LIKE $1`, ['%/csv-extra-columns.csv']);
+      assert.deepEqual(extra[0]!.notes, ['a column not in the community-contact contract, so not read: favourite_colour']);
+      assert.deepEqual(r.notes.map((n) => [basename(n.file), n.notes]), [['csv-extra-columns.csv', ['a column not in the community-contact contract, so not read: favourite_colour']]]);
       const byFile = new Map<string, string[]>();
       for (const row of q) {
         const file = basename(row.origin.replace(/#\d+$/, ''));
@@ -284,6 +289,7 @@ const contactLine = (id: string) =>
 const bundle = (id: string, family: string) =>
   JSON.stringify({ resourceType: 'Bundle', id, type: 'collection', meta: { source: 'gp:P91001' }, entry: [{ resource: { resourceType: 'Patient', id: `${id}-p`, name: [{ family }] } }] });
 await writeFile(join(hostile, 'good.csv'), `${CONTACT_COLUMNS.join(',')}\n${contactLine('HC1')}\n`);
+// 10,000 columns beyond the contract's: read (the columns ignored); its one row is short.
 await writeFile(join(hostile, 'wide.csv'), `${[...CONTACT_COLUMNS, ...Array.from({ length: 10_000 }, (_, n) => `col${n}`)].join(',')}\nx\n`);
 await writeFile(join(hostile, 'nul.ndjson'), `${bundle('h-nul', 'Nul\u0000l')}\n${bundle('h-ok1', 'Okay')}\n`);
 await writeFile(join(hostile, 'surrogate.ndjson'), `${bundle('h-sur', 'Half\ud800')}\n${bundle('h-ok2', 'Okay')}\n`);
@@ -307,7 +313,7 @@ for (const target of await testDatabases()) {
       assert.equal(r.files, 8);
       const q = await db.query<{ origin: string; reason: string }>(`SELECT origin, reason FROM quarantine ORDER BY origin`);
       const reasons = new Map(q.rows.map((x) => [basename(x.origin).replace(/#.*$/, ''), x.reason]));
-      assert.match(reasons.get('wide.csv')!, /closest is community-contact \(extra col0, col1, .* and 9,990 more columns\)/);
+      assert.match(reasons.get('wide.csv')!, /^line 2: the row has 1 fields but the header has 10017$/);
       assert.ok(reasons.get('wide.csv')!.length < 500);
       assert.match(reasons.get('nul.ndjson')!, /NUL|\\u0000/);
       assert.match(reasons.get('surrogate.ndjson')!, /surrogate/);

@@ -21,6 +21,12 @@ const PARSE_THREAD_BYTES = 8 << 20;
 
 export type IngestCounts = Omit<BatchResult, 'outcomes'>;
 
+/** A file's notes (RejectedItem.fileNotes): what the integration team should see about it. */
+export interface FileNotes {
+  file: string;
+  notes: string[];
+}
+
 export interface IngestProgress {
   file: string;
   filesDone: number;
@@ -223,7 +229,11 @@ function processAlive(pid: number): boolean {
  * Ingests files and folders; returns the counts over all of them. A path given as a string is of
  * `opts.source` (if any); a FeedPath names its own feed (`bevan ingest --feeds`).
  */
-export async function ingestPaths(db: Database, paths: readonly (string | FeedPath)[], opts: IngestOptions = {}): Promise<IngestCounts & { files: number; seconds: number }> {
+export async function ingestPaths(
+  db: Database,
+  paths: readonly (string | FeedPath)[],
+  opts: IngestOptions = {},
+): Promise<IngestCounts & { files: number; seconds: number; notes: FileNotes[] }> {
   const started = performance.now();
   await withRetry(opts, () => markAbandonedRuns(db));
   const files = await listFeedFiles(paths.map((p) => (typeof p === 'string' && opts.source !== undefined ? { path: p, source: opts.source } : p)));
@@ -236,6 +246,7 @@ export async function ingestPaths(db: Database, paths: readonly (string | FeedPa
   // files (a GP practice's file is about one batch: file by file, parsing and writing would take turns).
   const writer = new BatchWriter(db, opts);
   const finishing: Promise<void>[] = [];
+  const notes: FileNotes[] = [];
   const contextOf = (f: FeedFile): ReadContext | undefined => (f.source !== undefined ? { source: f.source } : undefined);
   // Each file's fingerprint and whether it was loaded whole before (then it is not read: known-files.ts),
   // found before the parsing thread is asked for it.
@@ -284,7 +295,8 @@ export async function ingestPaths(db: Database, paths: readonly (string | FeedPa
         report();
       });
       finishing.push(
-        written.then(async ({ counts, runId, format }) => {
+        written.then(async ({ counts, runId, format, notes: fileNotes }) => {
+          if (fileNotes.length) notes.push({ file: f.path, notes: fileNotes });
           // Loaded whole (nothing quarantined, no conflict): a replay of the same bytes need not read it.
           if (planned.print && counts.quarantined === 0) {
             const print = planned.print;
@@ -305,7 +317,8 @@ export async function ingestPaths(db: Database, paths: readonly (string | FeedPa
     await Promise.allSettled(finishing);
     await parser?.close();
   }
-  return { ...total, files: files.length, seconds: (performance.now() - started) / 1000 };
+  notes.sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0));
+  return { ...total, files: files.length, seconds: (performance.now() - started) / 1000, notes };
 }
 
 /** Ingests one stream of items (one file or connection), recording an ingest_run row. */
@@ -328,6 +341,8 @@ interface StreamDone {
   counts: IngestCounts;
   runId: string;
   format: string | null;
+  /** The file's notes (RejectedItem.fileNotes), kept on its run. */
+  notes: string[];
 }
 
 /**
@@ -397,6 +412,7 @@ async function streamInto(
   const maxResources = opts.batchResources ?? 4000;
   const counts = emptyResult();
   let format: string | null = null;
+  const notes: string[] = [];
   await withRetry(opts, () =>
     db.query('INSERT INTO ingest_run (run_id, origin, host, pid, source) VALUES ($1, $2, $3, $4, $5)', [runId, origin, hostname(), process.pid, opts.source ?? null]),
   );
@@ -423,6 +439,7 @@ async function streamInto(
     let resources = 0;
     for await (const item of items) {
       format ??= item.format;
+      if (item.kind !== 'ignored' && item.fileNotes) notes.push(...item.fileNotes);
       batch.push(item);
       if (item.kind === 'accepted') resources += item.resources.length;
       if (batch.length >= maxItems || resources >= maxResources) {
@@ -439,11 +456,11 @@ async function streamInto(
     async () => {
       await withRetry(opts, () =>
         db.query(
-          `UPDATE ingest_run SET status = 'done', format = $2, accepted = $3, ignored = $4, quarantined = $5, duplicates = $6, resources = $7, finished_at = now() WHERE run_id = $1`,
-          [runId, format, counts.accepted, counts.ignored, counts.quarantined, counts.duplicates, counts.resources],
+          `UPDATE ingest_run SET status = 'done', format = $2, accepted = $3, ignored = $4, quarantined = $5, duplicates = $6, resources = $7, notes = $8::text[], finished_at = now() WHERE run_id = $1`,
+          [runId, format, counts.accepted, counts.ignored, counts.quarantined, counts.duplicates, counts.resources, notes.length ? notes : null],
         ),
       );
-      return { counts, runId, format };
+      return { counts, runId, format, notes };
     },
     (err) => fail(err),
   );

@@ -77,6 +77,7 @@ const unstorable = (item: Exclude<IngestItem, RejectedItem>, reason: string): Re
   reason,
   raw: item.raw !== undefined ? item.raw : describeItem(item),
   origin: item.origin,
+  ...(item.kind === 'accepted' && item.fileNotes ? { fileNotes: item.fileNotes } : {}), // the file's notes still reach its run
 });
 
 /**

@@ -4,7 +4,8 @@ import type { Database, Queryable } from '../db/database.ts';
 import type { IngestItem, ReadContext } from './model.ts';
 import { adapterFor, detectFormat } from './detect.ts';
 import { parseFields } from './csv/adapter.ts';
-import { CSV_CONTRACTS, matchHeader, type CsvContract } from './csv/contracts.ts';
+import { CSV_CONTRACTS, matchHeader, sniffDelimiter, type CsvContract } from './csv/contracts.ts';
+import { toCsvLine } from './csv/rows.ts';
 import { writeBatch, type BatchResult } from './writer.ts';
 
 export interface QuarantinedItem {
@@ -107,10 +108,11 @@ export async function replayQuarantined(db: Database, id: number, fixedText?: st
 }
 
 function csvCells(line: string): string[] {
+  const d = sniffDelimiter(line);
   try {
-    return parseFields(line);
+    return parseFields(line, d);
   } catch {
-    return line.split(',');
+    return line.split(d);
   }
 }
 
@@ -125,9 +127,10 @@ async function originalHeader(origin: string): Promise<{ line: string; contract:
     try {
       const buf = Buffer.alloc(8192);
       const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
-      const line = firstLineOf(buf.subarray(0, bytesRead).toString('utf8'));
-      const m = matchHeader(csvCells(line));
-      return 'contract' in m ? { line, contract: m.contract } : null;
+      const cells = csvCells(firstLineOf(buf.subarray(0, bytesRead).toString('utf8')));
+      const m = matchHeader(cells);
+      // Re-written with commas: the quarantined row was kept comma-separated (rows.ts toCsvLine).
+      return 'contract' in m ? { line: toCsvLine(cells), contract: m.contract } : null;
     } finally {
       await fh.close();
     }

@@ -42,7 +42,7 @@ export function registerIngest(program: Command): void {
       .description('ingest FHIR R4 bundles, HL7 v2 files and CSV extracts; the format is told from the content')
       .option('--source <key>', 'the source system these files come from, e.g. gp:P91001 or hl7:RM2 (for files that do not say, such as FHIR bundles without meta.source)')
       .option('--feeds <file>', 'a feeds file (docs/feeds.md "Feed configuration"): ingest each feed\'s folder as that source, and its locality file')
-      .option('--json', 'print one JSON object: {"accepted","ignored","quarantined","duplicates","resources","seconds","files","match","pending"}')
+      .option('--json', 'print one JSON object: {"accepted","ignored","quarantined","duplicates","resources","seconds","files","match","pending"}, and "notes" ([{"file","notes"}], e.g. CSV columns not read) when there are any')
       .option('--no-match', 'skip the probabilistic MPI matching pass after loading')
       .option('--refresh', "rebuild the dashboards' summary after loading (as bevan analytics refresh does; minutes on a large store, so off by default)")
       .helpCommand(false)
@@ -105,12 +105,13 @@ Examples:
       if (opts.json) {
         // The JSON keeps its shape (scripts rely on it); a refresh that failed is said on stderr.
         if (analytics && 'error' in analytics) console.error(`bevan: the dashboards' summary was not rebuilt (${analytics.error}); run bevan analytics refresh`);
-        return printJson({ ...out, files: r.files, match, pending });
+        return printJson({ ...out, files: r.files, match, pending, ...(r.notes.length ? { notes: r.notes } : {}) });
       }
       console.log(
         `${r.files} files: ${r.accepted} accepted, ${r.ignored} ignored, ${r.quarantined} quarantined, ${r.duplicates} duplicates; ` +
           `${r.resources} resources written in ${out.seconds}s (${Math.round(r.resources / Math.max(r.seconds, 0.001))}/s)`,
       );
+      for (const n of r.notes) for (const note of n.notes) console.log(`${n.file}: ${note}`);
       if (match) console.log(`MPI: ${JSON.stringify(match)}`);
       if (analytics) console.log('error' in analytics ? `analytics: the dashboards' summary was not rebuilt (${analytics.error}); run bevan analytics refresh` : describeRefresh(analytics));
       if (pending) console.log(`${pending} resources wait for their Patient (not yet received from the same source)`);
@@ -159,7 +160,7 @@ the integration team sees them (a restricted person's withheld), and that view i
         for (const r of log.runs) {
           console.log(
             `${r.startedAt.replace('T', ' ').slice(0, 19)}  ${r.status.padEnd(9)}  ${r.origin}${r.source ? `  (source ${r.source})` : ''}\n      ` +
-              `${r.format ?? 'no items'}: ${r.accepted} accepted, ${r.ignored} ignored, ${r.quarantined} quarantined, ${r.duplicates} duplicates, ${r.resources} resources${r.error ? `; ${r.error}` : ''}`,
+              `${r.format ?? 'no items'}: ${r.accepted} accepted, ${r.ignored} ignored, ${r.quarantined} quarantined, ${r.duplicates} duplicates, ${r.resources} resources${r.error ? `; ${r.error}` : ''}${r.notes.length ? `; ${r.notes.join('; ')}` : ''}`,
           );
         }
       }

@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import type { EpisodeOfCare, Encounter, Patient, Procedure } from '@medplum/fhirtypes';
 import type { AcceptedItem, IngestItem, RejectedItem } from '../model.ts';
 import { csvAdapter, parseFields } from './adapter.ts';
-import { CSV_CONTRACTS, matchHeader } from './contracts.ts';
+import { CSV_CONTRACTS, contractProblems, headerKey, matchHeader, sniffDelimiter } from './contracts.ts';
 import { parseCsvDate } from './rows.ts';
 
 async function* chunks(buf: Buffer, size: number): AsyncIterable<Buffer> {
@@ -55,7 +55,9 @@ test('sniff: a contract header or any identifier-like header; not FHIR or HL7', 
   assert.equal(csvAdapter.sniff('contact_id,client_id,nhs_numbr'), true);
   assert.equal(csvAdapter.sniff('{"resourceType":"Bundle"}'), false);
   assert.equal(csvAdapter.sniff('MSH|^~\\&|PAS|RM2'), false);
-  assert.equal(csvAdapter.sniff('just some prose, with a comma'), false);
+  assert.equal(csvAdapter.sniff('Dear Sam, thank you for your letter of the third of March.'), false);
+  assert.equal(csvAdapter.sniff('Contact ID;Client ID;NHS Number;Date of Birth'), true);
+  assert.equal(csvAdapter.sniff('contact_id\tclient_id\tcontact_date'), true);
 });
 
 test('community contacts: good rows become Patient + Encounter items', async () => {
@@ -130,21 +132,28 @@ test('social care assessments and packages', async () => {
   assert.equal(closed.period?.end, '2022-06-30');
 });
 
-test('a header with a missing column rejects the whole file, naming the closest contract', async () => {
-  const header = CONTACT_HEADER.replace(',staff_role', '');
-  const row = contactRow('CC1').replace(/,Community nurse$/, '');
+test('a header without a required column rejects the whole file, naming the column; an optional one may be absent', async () => {
+  const header = CONTACT_HEADER.replace(',contact_date', '');
+  const row = contactRow('CC1').replace(',2024-02-01', '');
   const items = await readAll(`${header}\n${row}\n${row}\n`);
   assert.equal(items.length, 1);
   const [r] = rejected(items);
-  assert.match(r.reason, /closest is community-contact \(missing staff_role\)/);
+  assert.match(r.reason, /closest is community-contact: it has no contact_date column, which the contract requires/);
   assert.match(r.reason, /none of its 2 rows was read/);
   assert.equal(r.raw, `${header}\n(2 rows not read)`);
+
+  const noRole = await readAll(`${CONTACT_HEADER.replace(',staff_role', '')}\n${contactRow('CC1').replace(/,Community nurse$/, '')}\n`);
+  assert.equal(accepted(noRole).length, 1);
+  assert.equal(accepted(noRole)[0]!.fileNotes, undefined);
 });
 
-test('a header with an extra column is rejected whole too; column order does not matter', async () => {
-  const items = await readAll(`${CONTACT_HEADER},shoe_size\n${contactRow('CC1')},9\n`);
-  assert.equal(items.length, 1);
-  assert.match((items[0] as RejectedItem).reason, /community-contact \(extra shoe_size\)/);
+test('an extra column is ignored and named on the file\'s first item; column order does not matter', async () => {
+  const items = await readAll(`${CONTACT_HEADER},Shoe Size,ward\n${contactRow('CC1')},9,W1\n${contactRow('CC2')},8,W2\n`);
+  assert.deepEqual(rejected(items), []);
+  const [first, second] = accepted(items);
+  assert.deepEqual(first!.fileNotes, ['2 columns not in the community-contact contract, so not read: Shoe Size, ward']);
+  assert.equal(second!.fileNotes, undefined);
+  assert.equal(first!.contentHash, createHash('sha256').update(`${contactRow('CC1')},9,W1`).digest('hex'));
 
   const cols = CONTACT_HEADER.split(',');
   const reversedHeader = [...cols].reverse().join(',');
@@ -162,7 +171,7 @@ test('bad rows are rejected on their own with column, value and line; the rest g
     contactRow('CC3', { duration_minutes: 'half an hour' }),
     `${contactRow('CC4')},surplus`,
     contactRow('', {}),
-    contactRow('CC6', { sex: 'X' }),
+    contactRow('CC6', { sex: 'Y' }),
     contactRow('CC7'),
   ].join('\r\n');
   const items = await readAll(text);
@@ -172,11 +181,11 @@ test('bad rows are rejected on their own with column, value and line; the rest g
   );
   const reasons = rejected(items).map((r) => r.reason);
   assert.deepEqual(reasons, [
-    'line 3: column contact_date value "31/02/2024" is not a valid date (YYYY-MM-DD or DD/MM/YYYY)',
+    'line 3: column contact_date value "31/02/2024" is not a valid date (YYYY-MM-DD, YYYYMMDD, or day first: DD/MM/YYYY, DD-MM-YYYY)',
     'line 4: column duration_minutes value "half an hour" is not a whole number',
     'line 5: the row has 18 fields but the header has 17',
     'line 6: column contact_id is required but empty',
-    'line 7: column sex value "X" is not a sex (M, F, U, male, female or unknown)',
+    'line 7: column sex value "Y" is not a sex (M, F, U, male, female, unknown, or the NHS codes 1, 2, 9, X)',
   ]);
   const bad = rejected(items)[1];
   assert.equal(bad.raw, contactRow('CC3', { duration_minutes: 'half an hour' }));
@@ -215,7 +224,7 @@ test('a quoting error loses only its row', async () => {
   assert.match(rejected(items)[0].reason, /^line 3: CSV quoting error/);
 });
 
-test('contracts: loaded from data and matched by exact column set', () => {
+test('contracts: loaded from data and matched by column names and aliases', () => {
   assert.deepEqual(
     CSV_CONTRACTS.map((c) => c.name),
     ['community-contact', 'socialcare-assessment', 'socialcare-package', 'mentalhealth-contact'],
@@ -268,13 +277,13 @@ test('a feed with a configured source: every row, and every rejection, is of tha
   assert.equal(accepted(await readAll(text))[0]!.sourceSystem, 'csv:community');
 });
 
-test('a header of 10,000 columns is rejected with a reason a person can read, not a copy of the header', async () => {
+test('a header of 10,000 extra columns is read; its note names 50 of them, not a copy of the header', async () => {
   const cols = [...CONTACT_HEADER.split(','), ...Array.from({ length: 10_000 }, (_, n) => `extra_column_${n}`)];
-  const items = await readAll(`${cols.join(',')}\n${cols.map(() => 'x').join(',')}\n`, 65536);
+  const items = await readAll(`${cols.join(',')}\n${contactRow('CC1')},${cols.slice(17).map(() => 'x').join(',')}\n`, 65536);
   assert.equal(items.length, 1);
-  const reason = (items[0] as RejectedItem).reason;
-  assert.ok(reason.length < 400, `${reason.length} characters`);
-  assert.match(reason, /closest is community-contact \(extra extra_column_0, extra_column_1, .*extra_column_9 and 9,990 more columns\), so its one row was not read$/);
+  const [note] = (items[0] as AcceptedItem).fileNotes!;
+  assert.ok(note!.length < 1200, `${note!.length} characters`);
+  assert.match(note!, /^10000 columns not in the community-contact contract, so not read: extra_column_0, extra_column_1, .*extra_column_49 and 9,950 more columns$/);
 });
 
 test('a bad value of a megabyte is named by its start, not copied into the reason', async () => {
@@ -282,4 +291,81 @@ test('a bad value of a megabyte is named by its start, not copied into the reaso
   const reason = rejected(items)[0]!.reason;
   assert.ok(reason.length < 300, `${reason.length} characters`);
   assert.match(reason, /^line 2: column date_of_birth value "9{80}"… \(1048576 characters\) is not a valid date/);
+});
+
+test('header names: case, spaces, BOM, underscores and hyphens do not count; aliases per contract column', () => {
+  assert.equal(headerKey('\uFEFF NHS Number '), 'nhsnumber');
+  assert.equal(headerKey('nhs_number'), headerKey('NHSNumber'));
+  assert.equal(headerKey('Date-Of-Birth'), headerKey('date_of_birth'));
+  const drifted = ['Contact ID', 'CLIENT_ID', 'NHS Number', 'Surname', 'Forename', 'DOB', 'Gender', 'Post Code', 'Practice Code', 'Contact Date', 'Notes'];
+  const m = matchHeader(drifted);
+  assert.ok('contract' in m, JSON.stringify(m));
+  assert.equal(m.contract.name, 'community-contact');
+  assert.deepEqual(m.columns, ['contact_id', 'client_id', 'nhs_number', 'family_name', 'given_name', 'date_of_birth', 'sex', 'postcode', 'gp_practice', 'contact_date', null]);
+  assert.deepEqual(m.ignored, ['Notes']);
+  // Two cells naming one column: which to read cannot be told.
+  const twice = matchHeader(['contact_id', 'client_id', 'contact_date', 'DOB', 'BirthDate']);
+  assert.ok('closest' in twice && twice.duplicated[0] === 'date_of_birth');
+  // The mental health contract wins where its own columns are there.
+  const mh = matchHeader(['contact_id', 'client_id', 'contact_date', 'cpa_status', 'care_coordinator']);
+  assert.ok('contract' in mh && mh.contract.name === 'mentalhealth-contact');
+  for (const c of CSV_CONTRACTS) assert.deepEqual(contractProblems(c), []);
+  assert.match(contractProblems({ ...CSV_CONTRACTS[0]!, columns: [...CSV_CONTRACTS[0]!.columns, { name: 'x', type: 'text', required: false, aliases: ['DOB'] }] }).join(), /DOB names both date_of_birth and x/);
+});
+
+test('dates: ISO 8601 and the UK forms, day first; never US month first', () => {
+  const cases: [string, string | null][] = [
+    ['2024-04-03', '2024-04-03'],
+    ['2024-04-03T09:30:00Z', '2024-04-03'],
+    ['2024-04-03T09:30:00+01:00', '2024-04-03'],
+    ['20240403', '2024-04-03'],
+    ['03/04/2024', '2024-04-03'], // 3 April, as a UK extract means it
+    ['03-04-2024', '2024-04-03'],
+    ['3/4/2024', '2024-04-03'],
+    ['03/04/2024 14:05', '2024-04-03'],
+    ['12/31/2024', null], // US month first: no month 31
+    ['03/04-2024', null],
+    ['20241301', null],
+    ['29/02/2023', null],
+  ];
+  for (const [text, iso] of cases) assert.equal(parseCsvDate(text), iso, text);
+});
+
+test('a drifted extract: semicolons, BOM, CRLF, quoted names, aliases, NHS number with dashes, NHS sex codes', async () => {
+  const header = '\uFEFF"Contact ID";"Client Id";"NHS Number";"Surname";"Forename";"DOB";"Sex";"Contact Date";"Duration (mins)";"Extra Field"';
+  const rows = [
+    'K1;CL9;943-476-5919;Testperson;Alex;14/03/1950;2;20240201;30;x',
+    'K2;CL9;943 476 5919;Testperson;Alex;14/03/1950;1;03/04/2024;;"a;b"',
+    'K3;CL9;;Testperson;Alex;14/03/1950;9;2024-04-05;;',
+    'K4;CL9;;Testperson;Alex;14/03/1950;Q;2024-04-05;;',
+  ];
+  const items = await readAll(`${header}\r\n${rows.join('\r\n')}\r\n`, 5);
+  const ok = accepted(items);
+  assert.equal(ok.length, 3);
+  assert.deepEqual(ok[0]!.fileNotes, ['2 columns not in the community-contact contract, so not read: Duration (mins), Extra Field']);
+  assert.equal(ok[0]!.identities[0]!.nhsNumber, '9434765919');
+  assert.equal(ok[0]!.identities[0]!.sex, 'female');
+  assert.equal(ok[0]!.identities[0]!.birthDate, '1950-03-14');
+  assert.deepEqual((ok[0]!.resources[1]!.resource as Encounter).period, { start: '2024-02-01' });
+  assert.equal(ok[1]!.identities[0]!.sex, 'male');
+  assert.equal(ok[1]!.identities[0]!.nhsNumber, '9434765919');
+  assert.deepEqual((ok[1]!.resources[1]!.resource as Encounter).period, { start: '2024-04-03' });
+  assert.equal(ok[2]!.identities[0]!.sex, 'other');
+  assert.deepEqual(rejected(items).map((r) => r.reason), ['line 5: column sex value "Q" is not a sex (M, F, U, male, female, unknown, or the NHS codes 1, 2, 9, X)']);
+  // Kept comma-separated (so a repaired row replays with any header).
+  assert.equal(rejected(items)[0]!.raw, 'K4,CL9,,Testperson,Alex,14/03/1950,Q,2024-04-05,,');
+});
+
+test('tab- and pipe-delimited extracts; the delimiter sniffed outside quotes', async () => {
+  assert.equal(sniffDelimiter('"a,b"|c|d'), '|');
+  assert.equal(sniffDelimiter('a\tb\tc'), '\t');
+  assert.equal(sniffDelimiter('a;b,c;d'), ';');
+  assert.equal(sniffDelimiter('a,b'), ',');
+  for (const d of ['\t', '|']) {
+    const text = [['contact_id', 'client_id', 'contact_date', 'team'].join(d), ['T1', 'CL1', '01/02/2024', 'North'].join(d)].join('\n');
+    const [item] = accepted(await readAll(text));
+    assert.equal(item!.messageId, 'community-contact:T1');
+    assert.deepEqual((item!.resources[1]!.resource as Encounter).serviceProvider, { display: 'North' });
+  }
+  assert.deepEqual(parseFields('"a|b"|c', '|'), ['a|b', 'c']);
 });

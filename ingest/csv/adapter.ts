@@ -6,7 +6,7 @@
  */
 import type { FeedAdapter, IngestItem, ReadContext, RejectedItem } from '../model.ts';
 import { decodeStream, stripBom } from '../text.ts';
-import { CSV_CONTRACTS, headerName, looksLikeCsvHeader, matchHeader, type CsvContract } from './contracts.ts';
+import { CSV_CONTRACTS, looksLikeCsvHeader, matchHeader, sniffDelimiter, type CsvContract, type HeaderMisfit } from './contracts.ts';
 import { itemFromRow, shown } from './rows.ts';
 import { splitCsvRecords } from './records.ts';
 
@@ -30,8 +30,9 @@ async function* lfText(input: AsyncIterable<Buffer>): AsyncIterable<string> {
  * parsed here, strictly, rather than by csv-parse: a csv-parse call per row costs ~70 µs
  * (≈9,000 rows/s), and over the whole stream one stray quote makes it drop every later row.
  */
-export function parseFields(record: string): string[] {
-  if (!record.includes('"')) return record.split(',');
+export function parseFields(record: string, delimiter = ','): string[] {
+  if (!record.includes('"')) return record.split(delimiter);
+  const dc = delimiter.charCodeAt(0);
   const fields: string[] = [];
   let i = 0;
   const n = record.length;
@@ -53,10 +54,10 @@ export function parseFields(record: string): string[] {
       }
       fields.push(value);
       if (i === n) return fields;
-      if (record.charCodeAt(i) !== 44) throw new Error(`unexpected ${JSON.stringify(record[i])} after the closing quote at character ${i}`);
+      if (record.charCodeAt(i) !== dc) throw new Error(`unexpected ${JSON.stringify(record[i])} after the closing quote at character ${i}`);
       i++;
     } else {
-      const comma = record.indexOf(',', i);
+      const comma = record.indexOf(delimiter, i);
       const value = record.slice(i, comma < 0 ? n : comma);
       if (value.includes('"')) throw new Error(`a quote inside the unquoted field ${shown(value)}; quote the whole field and double the quote`);
       fields.push(value);
@@ -79,22 +80,15 @@ export function columnList(names: readonly string[], most = LISTED_COLUMNS): str
   return names.length > most ? `${shown.join(', ')} and ${(names.length - most).toLocaleString('en-GB')} more columns` : shown.join(', ');
 }
 
-function headerRejection(
-  origin: string,
-  headerLine: string,
-  rowsNotRead: number,
-  m: { closest: CsvContract; missing: string[]; extra: string[]; duplicated: string[] },
-  source: string | undefined,
-): RejectedItem {
+function headerRejection(origin: string, headerLine: string, rowsNotRead: number, m: HeaderMisfit, source: string | undefined): RejectedItem {
   const parts: string[] = [];
-  if (m.missing.length) parts.push(`missing ${columnList(m.missing)}`);
-  if (m.extra.length) parts.push(`extra ${columnList(m.extra)}`);
-  if (m.duplicated.length) parts.push(`repeated ${columnList(m.duplicated)}`);
+  if (m.missing.length) parts.push(`it has no ${columnList(m.missing)} column${m.missing.length === 1 ? '' : 's'}, which the contract requires`);
+  if (m.duplicated.length) parts.push(`more than one column is ${columnList(m.duplicated)}`);
   return {
     kind: 'rejected',
     format: 'csv',
     sourceSystem: source ?? m.closest.system,
-    reason: `the header does not match any CSV contract; closest is ${m.closest.name} (${parts.join('; ')}), so ${rowsNotRead === 1 ? 'its one row was not read' : rowsNotRead === 0 ? 'it has no rows to read' : `none of its ${rowsNotRead.toLocaleString('en-GB')} rows was read`}`,
+    reason: `the header does not fit any CSV contract; closest is ${m.closest.name}: ${parts.join('; ')}, so ${rowsNotRead === 1 ? 'its one row was not read' : rowsNotRead === 0 ? 'it has no rows to read' : `none of its ${rowsNotRead.toLocaleString('en-GB')} rows was read`}`,
     raw: `${headerLine}\n(${rowsNotRead} rows not read)`,
     origin,
   };
@@ -111,10 +105,12 @@ export function createCsvAdapter(contracts: readonly CsvContract[] = CSV_CONTRAC
     async *read(input: AsyncIterable<Buffer>, origin: string, context?: ReadContext): AsyncIterable<IngestItem> {
       // The feed's configured source names every row's system; else the contract's own key.
       const source = context?.source;
-      let header: string[] | null = null;
+      let header: (string | null)[] | null = null;
       let headerLine = '';
+      let delimiter = ',';
       let contract: CsvContract | null = null;
-      let mismatch: Exclude<ReturnType<typeof matchHeader>, { contract: CsvContract }> | null = null;
+      let mismatch: HeaderMisfit | null = null;
+      let notes: string[] | null = null;
       let rowsNotRead = 0;
       const rejectRow = (lineNo: number, reason: string, raw: string): RejectedItem => ({
         kind: 'rejected',
@@ -140,22 +136,33 @@ export function createCsvAdapter(contracts: readonly CsvContract[] = CSV_CONTRAC
             );
             continue;
           }
+          if (!header) delimiter = sniffDelimiter(r.text);
           let fields: string[];
           try {
-            fields = parseFields(r.text);
+            fields = parseFields(r.text, delimiter);
           } catch (err) {
             yield rejectRow(r.lineNo, `CSV quoting error: ${(err as Error).message}`, r.text);
             continue;
           }
           if (!header) {
-            header = fields.map(headerName);
             headerLine = r.text;
             const m = matchHeader(fields, contracts);
-            if ('contract' in m) contract = m.contract;
-            else mismatch = m;
+            if ('contract' in m) {
+              contract = m.contract;
+              header = m.columns;
+              if (m.ignored.length) notes = [`${m.ignored.length === 1 ? 'a column' : `${m.ignored.length} columns`} not in the ${contract.name} contract, so not read: ${columnList(m.ignored, 50)}`];
+            } else {
+              mismatch = m;
+              header = [];
+            }
             continue;
           }
-          yield itemFromRow(contract as CsvContract, header, fields, { lineNo: r.lineNo, origin, source });
+          const item = itemFromRow(contract as CsvContract, header, fields, { lineNo: r.lineNo, origin, source });
+          if (notes) {
+            (item as { fileNotes?: string[] }).fileNotes = notes;
+            notes = null;
+          }
+          yield item;
         }
       } catch (err) {
         // Only a failing input stream gets here; rows already yielded stand.

@@ -17,20 +17,37 @@ export const HOURS_PER_WEEK_URL = 'https://bevan.example/fhir/StructureDefinitio
 
 const FHIR_ID = /^[A-Za-z0-9\-.]{1,64}$/;
 
-const SEX_VALUES: Record<string, Sex> = { m: 'male', f: 'female', u: 'unknown', male: 'male', female: 'female', unknown: 'unknown' };
+/**
+ * Sex as extracts send it: letters, words, or the NHS Data Dictionary person stated gender codes
+ * (1 male, 2 female, 9 indeterminate → FHIR `other`, X and 0 not known).
+ */
+const SEX_VALUES: ReadonlyMap<string, Sex> = new Map<string, Sex>([
+  ['m', 'male'], ['male', 'male'], ['1', 'male'],
+  ['f', 'female'], ['female', 'female'], ['2', 'female'],
+  ['9', 'other'], ['i', 'other'], ['o', 'other'], ['other', 'other'], ['indeterminate', 'other'],
+  ['u', 'unknown'], ['unknown', 'unknown'], ['x', 'unknown'], ['0', 'unknown'], ['not known', 'unknown'],
+]);
 
 /** A checked cell value: a date as ISO, numbers as numbers, sex as FHIR gender. */
 type Value = string | number | undefined;
 
-/** ISO `YYYY-MM-DD` from ISO or UK `DD/MM/YYYY`, or null when it is not a real date. */
+const ISO_DATE = /^(\d{4})-(\d{2})-(\d{2})(?:T[0-9:.]+(?:Z|[+-]\d{2}:?\d{2})?)?$/;
+const UK_DATE = /^(\d{1,2})([/-])(\d{1,2})\2(\d{4})(?:[ T]\d{1,2}:\d{2}(?::\d{2})?)?$/;
+const BASIC_DATE = /^(\d{4})(\d{2})(\d{2})$/;
+
+/**
+ * ISO `YYYY-MM-DD` from a date as extracts write it, or null when it is not a real date: ISO 8601
+ * (a date-time gives its date as written), `yyyymmdd`, or the UK `dd/mm/yyyy`, `dd-mm-yyyy`,
+ * `d/m/yyyy` (a time after it is allowed). Never the US month first: `03/04/2024` is 3 April.
+ */
 export function parseCsvDate(text: string): string | null {
-  let m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(text);
   let y: number, mo: number, d: number;
+  let m = ISO_DATE.exec(text) ?? BASIC_DATE.exec(text);
   if (m) [y, mo, d] = [Number(m[1]), Number(m[2]), Number(m[3])];
   else {
-    m = /^(\d{1,2})\/(\d{1,2})\/(\d{4})$/.exec(text);
+    m = UK_DATE.exec(text);
     if (!m) return null;
-    [d, mo, y] = [Number(m[1]), Number(m[2]), Number(m[3])];
+    [d, mo, y] = [Number(m[1]), Number(m[3]), Number(m[4])];
   }
   if (!isRealDate(y, mo, d)) return null;
   return `${String(y).padStart(4, '0')}-${String(mo).padStart(2, '0')}-${String(d).padStart(2, '0')}`;
@@ -58,19 +75,19 @@ function checkCell(column: string, type: ColumnType, raw: string): { value: Valu
     case 'code':
       return /\s/.test(text) ? badValue(column, raw, 'a code (it contains spaces)') : { value: text };
     case 'nhs-number':
-      // Kept as sent (spaces removed); Modulus 11 is the MPI's business, not the adapter's.
-      return { value: text.replace(/\s+/g, '') };
+      // Kept as sent (spaces and dashes removed: `943 476 5919`, `943-476-5919`); Modulus 11 is the MPI's business.
+      return { value: text.replace(/[\s-]+/g, '') };
     case 'date': {
       const iso = parseCsvDate(text);
-      return iso ? { value: iso } : badValue(column, raw, 'a valid date (YYYY-MM-DD or DD/MM/YYYY)');
+      return iso ? { value: iso } : badValue(column, raw, 'a valid date (YYYY-MM-DD, YYYYMMDD, or day first: DD/MM/YYYY, DD-MM-YYYY)');
     }
     case 'integer':
       return /^[+-]?\d{1,15}$/.test(text) ? { value: Number(text) } : badValue(column, raw, 'a whole number');
     case 'decimal':
       return /^[+-]?(\d{1,15}(\.\d*)?|\.\d+)$/.test(text) ? { value: Number(text) } : badValue(column, raw, 'a number');
     case 'sex': {
-      const sex = SEX_VALUES[text.toLowerCase()];
-      return sex ? { value: sex } : badValue(column, raw, 'a sex (M, F, U, male, female or unknown)');
+      const sex = SEX_VALUES.get(text.toLowerCase());
+      return sex ? { value: sex } : badValue(column, raw, 'a sex (M, F, U, male, female, unknown, or the NHS codes 1, 2, 9, X)');
     }
   }
 }
@@ -88,8 +105,8 @@ export interface RowContext {
   source?: string;
 }
 
-/** Turns one row (fields in header order) into an AcceptedItem, or a RejectedItem naming the bad column. */
-export function itemFromRow(contract: CsvContract, header: readonly string[], fields: readonly string[], ctx: RowContext): AcceptedItem | RejectedItem {
+/** Turns one row (fields in header order; `header` holds each field's contract column, null when ignored) into an AcceptedItem, or a RejectedItem naming the bad column. */
+export function itemFromRow(contract: CsvContract, header: readonly (string | null)[], fields: readonly string[], ctx: RowContext): AcceptedItem | RejectedItem {
   const raw = toCsvLine(fields);
   const origin = `${ctx.origin}#${ctx.lineNo}`;
   const system = ctx.source ?? contract.system;
@@ -100,6 +117,7 @@ export function itemFromRow(contract: CsvContract, header: readonly string[], fi
   let problem: string | null = null;
   for (let i = 0; i < header.length && !problem; i++) {
     const name = header[i];
+    if (name === null || name === undefined) continue; // a column the contract does not have: ignored (the file's note names it)
     const col = typeOf.get(name);
     if (!col) continue;
     const r = checkCell(name, col.type, fields[i]);

@@ -1,6 +1,7 @@
 /**
  * The FHIR R4 feed adapter: NDJSON with one Bundle or one bare resource per line (Bulk Data
- * `$export` files), or one JSON Bundle per file. Streams either way: NDJSON line by line; a single Bundle is parsed whole when
+ * `$export` files), one JSON Bundle per file, or one FHIR XML resource or Bundle per file (xml.ts
+ * converts it to the JSON form, streaming; then it takes the JSON path). Streams either way: NDJSON line by line; a single Bundle is parsed whole when
  * small and tokenised with stream-json when large, so the text is never held.
  * Contract: docs/feeds.md "FHIR R4 (GP systems)".
  */
@@ -11,6 +12,7 @@ import { decodeStream, decodeText, splitLines, stripBom } from '../text.ts';
 import { itemsFromFhirJson } from './bundle.ts';
 import { BundleStreamError, readBundleStream } from './stream-bundle.ts';
 import { jsonTextIsClean } from './walk.ts';
+import { FhirXmlConverter, FhirXmlError, sniffFhirXml } from './xml.ts';
 
 const MiB = 1024 * 1024;
 
@@ -49,6 +51,16 @@ function itemsFromLine(line: string, lineNo: number, origin: string, context: Re
     return [rejected(`invalid JSON at line ${lineNo}: ${(err as Error).message}`, line, `${origin}#${lineNo}`)];
   }
   return itemsFromFhirJson(value, { contentHash: sha256Hex(line), raw: line, origin: `${origin}#${lineNo}`, textIsClean: jsonTextIsClean(line) }, context);
+}
+
+/** True when the first non-blank byte (after a UTF-8 BOM) is `<`. */
+function isXmlStart(buffered: Buffer[]): boolean {
+  for (const b of buffered) {
+    let i = b[0] === 0xef && b[1] === 0xbb && b[2] === 0xbf && b === buffered[0] ? 3 : 0;
+    while (i < b.length && (b[i] === 0x20 || b[i] === 0x09 || b[i] === 0x0a || b[i] === 0x0d)) i++;
+    if (i < b.length) return b[i] === 0x3c;
+  }
+  return false;
 }
 
 async function* replay(buffered: Buffer[], rest: AsyncIterator<Buffer>): AsyncIterable<Buffer> {
@@ -101,6 +113,54 @@ export function createFhirAdapter(options: FhirAdapterOptions = {}): FeedAdapter
     yield* itemsFromFhirJson(bundle, { contentHash: hash.digest('hex'), raw: `${head}… (the rest of the file was not kept)`, origin }, context);
   }
 
+  /**
+   * One FHIR XML document: converted while it streams in (the text is kept only while under
+   * wholeFileBytes, for the quarantine); then the same path as JSON.
+   */
+  async function* readXml(input: AsyncIterable<Buffer>, origin: string, context: ReadContext): AsyncIterable<IngestItem> {
+    const hash = createHash('sha256');
+    const converter = new FhirXmlConverter({ maxEntries: maxBundleEntries, maxValueChars: maxBundleEntryChars });
+    let kept: string[] | null = [];
+    let keptChars = 0;
+    let head = '';
+    let failed: FhirXmlError | null = null;
+    // After a failure the rest is still read, so that a small file is quarantined whole.
+    for await (const text of decodeStream(input)) {
+      if (head.length < 64 * 1024) head += text.slice(0, 64 * 1024 - head.length);
+      hash.update(text, 'utf8');
+      if (kept) {
+        keptChars += text.length;
+        if (keptChars < wholeFileBytes) kept.push(text);
+        else kept = null;
+      }
+      if (failed) {
+        if (!kept) break;
+        continue;
+      }
+      try {
+        converter.write(text);
+      } catch (err) {
+        if (!(err instanceof FhirXmlError)) throw err;
+        failed = err;
+      }
+    }
+    let value: Record<string, unknown> | null = null;
+    if (!failed) {
+      try {
+        value = converter.end();
+      } catch (err) {
+        if (!(err instanceof FhirXmlError)) throw err;
+        failed = err;
+      }
+    }
+    const raw = kept ? kept.join('') : `${head}… (the rest of the file was not kept)`;
+    if (failed || !value) {
+      yield rejected(failed?.message ?? 'FHIR XML: the file holds no resource', raw, origin);
+      return;
+    }
+    yield* itemsFromFhirJson(value, { contentHash: hash.digest('hex'), raw, origin }, context);
+  }
+
   function* readSmallDocument(bytes: Buffer, origin: string, context: ReadContext): Iterable<IngestItem> {
     const text = decodeText(bytes);
     let value: unknown;
@@ -126,7 +186,7 @@ export function createFhirAdapter(options: FhirAdapterOptions = {}): FeedAdapter
   return {
     format: 'fhir',
     sniff(head: string): boolean {
-      return stripBom(head).trimStart().startsWith('{');
+      return stripBom(head).trimStart().startsWith('{') || sniffFhirXml(head);
     },
     async *read(input: AsyncIterable<Buffer>, origin: string, context: ReadContext = {}): AsyncIterable<IngestItem> {
       const it = input[Symbol.asyncIterator]();
@@ -145,6 +205,12 @@ export function createFhirAdapter(options: FhirAdapterOptions = {}): FeedAdapter
         return b;
       };
 
+      // XML (`<` first) is FHIR XML: the converter names what is wrong with anything else.
+      while (!ended && bytes === 0) await pull();
+      if (isXmlStart(buffered)) {
+        yield* readXml(replay(buffered, it), origin, context);
+        return;
+      }
       // Find the first line: a whole JSON object there means NDJSON.
       let firstLineEnd = -1;
       while (firstLineEnd < 0 && !ended && bytes <= maxLineBytes) {

@@ -86,7 +86,8 @@ test('__proto__ keys: an entry that is only __proto__ is not a Patient; an Obser
   for (const r of item!.resources) assert.equal(Object.getPrototypeOf(r.resource), Object.prototype);
 });
 
-test('FHIR XML handed to the JSON adapter is not read as JSON garbage', async () => {
-  const [bad] = await readAll('<Bundle xmlns="http://hl7.org/fhir"><type value="collection"/></Bundle>');
+test('XML not in the FHIR namespace handed to the FHIR adapter is one rejection naming the namespace', async () => {
+  const [bad] = await readAll('<Bundle xmlns="urn:example"><type value="collection"/></Bundle>');
   assert.equal(bad!.kind, 'rejected');
+  assert.match((bad as RejectedItem).reason, /not in the FHIR namespace/);
 });

@@ -77,3 +77,46 @@ export function gpBundle(o: BundleOptions = {}): Record<string, unknown> {
     entry,
   };
 }
+
+const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/"/g, '&quot;');
+
+/**
+ * FHIR JSON → FHIR XML by the R4 rules, the inverse of ingest/fhir/xml.ts, for round trips in tests and benchmarks:
+ * primitives as `value` attributes (with `_name` id/extensions), arrays as repeated elements,
+ * resources wrapped in their element, `div` as XHTML, `url`/`id` attributes on complex elements.
+ */
+function toXml(name: string, value: unknown, under?: unknown): string {
+  if (Array.isArray(value) || Array.isArray(under)) {
+    const vs = (value ?? []) as unknown[];
+    const us = (under ?? []) as unknown[];
+    return Array.from({ length: Math.max(vs.length, us.length) }, (_, i) => toXml(name, vs[i] ?? undefined, us[i] ?? undefined)).join('');
+  }
+  if (name === 'div' && typeof value === 'string') return value;
+  if (value !== undefined && (typeof value !== 'object' || value === null)) {
+    const u = (under ?? {}) as Record<string, unknown>;
+    const id = u.id === undefined ? '' : ` id="${esc(String(u.id))}"`;
+    const ext = u.extension ? toXml('extension', u.extension) : '';
+    return `<${name}${id} value="${esc(String(value))}"${ext ? `>${ext}</${name}>` : '/>'}`;
+  }
+  if (value === undefined) {
+    const u = under as Record<string, unknown>;
+    return `<${name}${u.id === undefined ? '' : ` id="${esc(String(u.id))}"`}>${toXml('extension', u.extension)}</${name}>`;
+  }
+  const obj = value as Record<string, unknown>;
+  if (typeof obj.resourceType === 'string') return `<${name}>${fhirJsonToXml(obj, false)}</${name}>`;
+  return `<${name}${attrs(obj)}>${body(obj)}</${name}>`;
+}
+function attrs(obj: Record<string, unknown>): string {
+  return (obj.id !== undefined ? ` id="${esc(String(obj.id))}"` : '') + (obj.url !== undefined ? ` url="${esc(String(obj.url))}"` : '');
+}
+function body(obj: Record<string, unknown>, resource = false): string {
+  return Object.keys(obj)
+    .filter((k) => !k.startsWith('_') && k !== 'resourceType' && (resource || (k !== 'id' && k !== 'url')))
+    .concat(Object.keys(obj).filter((k) => k.startsWith('_') && !(k.slice(1) in obj)).map((k) => k.slice(1)))
+    .map((k) => toXml(k, obj[k], obj[`_${k}`]))
+    .join('');
+}
+/** A FHIR JSON resource as FHIR XML (see toXml), with the FHIR namespace on its root unless nested. */
+export function fhirJsonToXml(r: Record<string, unknown>, root = true): string {
+  return `<${r.resourceType}${root ? ' xmlns="http://hl7.org/fhir"' : ''}>${body(r, true)}</${r.resourceType}>`;
+}
