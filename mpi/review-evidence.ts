@@ -68,6 +68,9 @@ export function matchIdentityOf(i: ReviewIdentity): MatchIdentity {
     postcode: i.postcode,
     address: i.address,
     town: i.town,
+    email: i.email,
+    phone: i.phone,
+    otherId: i.otherId,
   };
 }
 
