@@ -39,7 +39,7 @@ export const FIELDS = [
   { name: 'postcode', levels: ['exact', 'one-edit', 'district', 'disagree'] },
   { name: 'address', levels: ['exact', 'close', 'street', 'disagree'] },
   { name: 'town', levels: ['exact', 'close', 'disagree'] },
-  { name: 'email', levels: ['exact', 'close', 'same-user', 'disagree'] },
+  { name: 'email', levels: ['exact', 'close', 'disagree'] },
   { name: 'phone', levels: ['exact', 'close', 'disagree'] },
   { name: 'other_id', levels: ['exact', 'close', 'disagree'] },
 ] as const;
@@ -553,13 +553,17 @@ function listOf(s: string | null | undefined): string[] | null {
 }
 
 /**
- * Email level: 0 exact (one address in common), 1 close (one typing slip apart), 2 same user
- * name at another domain (john.smith@gmail / @hotmail), 3 disagree, -1 missing. Values as
- * normaliseEmail gives them, space-separated.
+ * Email level: 0 exact (one address in common), 1 close (one typing slip apart, not in a digit),
+ * 2 disagree, -1 missing. Values as normaliseEmail gives them, space-separated. The same user
+ * name at another provider (john.smith@gmail / @hotmail) counts as missing, neither for nor
+ * against: a user name is mostly the person's name again, which the name fields already weigh, and
+ * namesakes have it too; so are addresses differing only in a digit (jsmith1 / jsmith2).
  */
 export function compareEmail(a: string | null | undefined, b: string | null | undefined): number {
   return compareEmails(listOf(a), listOf(b));
 }
+
+const withoutDigits = (s: string) => s.replace(/[0-9]/g, '');
 
 function compareEmails(x: string[] | null, y: string[] | null): number {
   if (!x || !y) return -1;
@@ -567,11 +571,13 @@ function compareEmails(x: string[] | null, y: string[] | null): number {
   for (const p of x) {
     for (const q of y) {
       if (p === q) return 0;
-      if (best > 1 && oneSlipApart(p, q)) best = 1;
-      else if (best > 2 && p.slice(0, p.lastIndexOf('@')) === q.slice(0, q.lastIndexOf('@'))) best = 2;
+      const pu = withoutDigits(p.slice(0, p.lastIndexOf('@')));
+      const qu = withoutDigits(q.slice(0, q.lastIndexOf('@')));
+      if (best > 1 && oneSlipApart(p, q) && withoutDigits(p) !== withoutDigits(q)) best = 1;
+      else if (best > 2 && pu === qu) best = 2;
     }
   }
-  return best;
+  return best === 3 ? 2 : best === 2 ? -1 : best;
 }
 
 /**
@@ -756,7 +762,7 @@ export const DEFAULT_PARAMETERS: MatchParameters = {
     [0.8, 0.03, 0.05, 0.12],
     [0.75, 0.05, 0.05, 0.15],
     [0.85, 0.03, 0.12],
-    [0.8, 0.04, 0.04, 0.12],
+    [0.8, 0.04, 0.16],
     [0.75, 0.05, 0.2],
     [0.9, 0.05, 0.05],
   ],
@@ -769,7 +775,7 @@ export const DEFAULT_PARAMETERS: MatchParameters = {
     [0.001, 0.002, 0.02, 0.977],
     [0.0005, 0.001, 0.01, 0.9885],
     [0.3, 0.02, 0.68],
-    [0.00001, 0.00001, 0.0001, 0.99988],
+    [0.00001, 0.00001, 0.99998],
     [0.00002, 0.0001, 0.99988],
     [0.000001, 0.00001, 0.999989],
   ],
@@ -798,27 +804,32 @@ export function householdWeight(p: MatchParameters, v: ComparisonVector): number
 const CONTACT_FIELDS: readonly number[] = [F.email, F.phone];
 const SCORED_ALONE = FIELDS.map((_, f) => !HOUSEHOLD_FIELDS.includes(f as (typeof HOUSEHOLD_FIELDS)[number]) && !CONTACT_FIELDS.includes(f));
 
-/** True when the given names agree (exact, close or a familiar form): what members of one household do not share. */
-export function givenAgrees(v: ComparisonVector): boolean {
+/**
+ * True when the pair agrees on something the members of one household do not share: the given
+ * name (exact, close or a familiar form) or the date of birth (exact, day and month swapped, or
+ * one digit apart).
+ */
+export function personalAgrees(v: ComparisonVector): boolean {
   const g = v[F.given]!;
-  return g >= 0 && g <= 2;
+  const d = v[F.birthDate]!;
+  return (g >= 0 && g <= 2) || (d >= 0 && d <= 2);
 }
 
 /**
- * What email and phone add together. Agreement counts only when the given names agree too: a
- * family shares its landline and often one email address, so a shared phone or email with the
- * same surname and another (or no) given name is no evidence of one person. Disagreement always
- * counts against.
+ * What email and phone add together. Agreement counts only alongside a given name or a date of
+ * birth that agrees too: a family shares its landline and often one email address, so a shared
+ * phone or email with the same surname and another (or no) given name and birth date is no
+ * evidence of one person. Disagreement always counts against.
  */
 export function contactWeight(p: MatchParameters, v: ComparisonVector): number {
   let w = 0;
   for (const f of CONTACT_FIELDS) w += fieldWeight(p, f, v[f]!);
-  return givenAgrees(v) ? w : Math.min(w, 0);
+  return personalAgrees(v) ? w : Math.min(w, 0);
 }
 
 /**
  * Total match weight of a comparison: the sum of log2(m/u) over fields, the household fields
- * capped together (householdWeight) and the contact fields only with the given name (contactWeight).
+ * capped together (householdWeight) and the contact fields only with a given name or birth date (contactWeight).
  */
 export function matchWeight(p: MatchParameters, v: ComparisonVector): number {
   let w = householdWeight(p, v) + contactWeight(p, v);

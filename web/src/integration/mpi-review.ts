@@ -85,7 +85,6 @@ const LEVEL_WORDS: Record<string, string> = {
   'one-edit': 'One character different',
   district: 'Same postcode district',
   close: 'Nearly the same',
-  'same-user': 'Same name before the @, another provider',
   street: 'Same street, different house',
 };
 
