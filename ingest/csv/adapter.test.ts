@@ -283,3 +283,13 @@ test('a bad value of a megabyte is named by its start, not copied into the reaso
   assert.ok(reason.length < 300, `${reason.length} characters`);
   assert.match(reason, /^line 2: column date_of_birth value "9{80}"… \(1048576 characters\) is not a valid date/);
 });
+
+test('a contract may name email, phone and identifier columns; each must be a column', async () => {
+  const { contractProblems } = await import('./contracts.ts');
+  const base = { name: 'x', system: 'csv:x', idColumn: 'id', columns: [{ name: 'id', type: 'text' as const, required: true }, { name: 'mail', type: 'text' as const, required: false }, { name: 'ssn', type: 'text' as const, required: false }] };
+  assert.deepEqual(contractProblems({ ...base, identityColumns: { id: 'id', email: 'mail', identifiers: { SS: 'ssn' } } }), []);
+  assert.deepEqual(contractProblems({ ...base, identityColumns: { id: 'id', phone: 'tel', identifiers: { passport: 'ppn' } } }), [
+    'x: identity phone column tel is not a column',
+    'x: identity identifier passport column ppn is not a column',
+  ]);
+});
