@@ -216,7 +216,6 @@ const FOLDED: Record<string, string> = { ß: 'SS', ẞ: 'SS', Æ: 'AE', æ: 'AE'
 
 /** A name with its diacritics folded to plain letters (José → Jose, Zoë → Zoe, Łukasz → Lukasz, Straße → Strasse). */
 export function foldDiacritics(name: string): string {
-  // eslint-disable-next-line no-control-regex
   if (/^[\x00-\x7f]*$/.test(name)) return name;
   return name.normalize('NFD').replace(/[\u0300-\u036f]/g, '').replace(/[ßẞÆæŒœØøŁłĐđÐðÞþı]/g, (c) => FOLDED[c]!);
 }

@@ -44,6 +44,7 @@ const evidence: ReviewEvidence = {
   probability: 0.9016,
   thresholds: { match: 12, possible: 5 },
   household: { applied: false, sum: 0, cap: 14 },
+  contactWithheld: false,
   queuedWeight: 8.2,
   conflict: null,
   feed: null,
