@@ -1,70 +1,99 @@
 /**
- * Record-linkage benchmark of the MPI on FEBRL-style data (mpi/linkage-benchmark.ts): people with
- * no NHS number and typical corruption, loaded through the ingest writer's resolveIdentities
- * (batches of 500, as ingest does), then the matcher; prints pairwise precision, recall, F1 and times.
+ * Record-linkage benchmark of the MPI on data with no NHS number, loaded through the ingest
+ * writer's resolveIdentities (batches of 500, as ingest does), then the matcher; prints pairwise
+ * precision, recall, F1 and times. Profiles (--profile, default `linkage`; `all` runs each):
+ * - `linkage`: FEBRL-style records (mpi/linkage-benchmark.ts) as source identities directly.
+ * - `febrl`: the same records with a soc_sec_id, as FHIR Patients through the FHIR adapter
+ *   (mpi/linkage-profiles.ts), so the identity mapping (identifiers) is exercised.
+ * - `splink`: Splink fake_1000-shaped Patients (first name, surname, dob, city, email) through the FHIR adapter.
  *
- *   node --import tsx bench/mpi-linkage.ts [--originals 2000] [--seed 1] [--db pglite|postgres] [--misses 10]
+ *   node --import tsx bench/mpi-linkage.ts [--profile linkage|febrl|splink|all] [--originals 2000] [--seed 1] [--db pglite|postgres] [--misses 10]
  */
 import { freshDatabase, arg } from './util.ts';
 import { resolveIdentities } from '../mpi/link.ts';
 import { runMatcher } from '../mpi/matcher.ts';
 import { scoreClusters } from '../mpi/evaluate.ts';
 import { linkageRecords, linkageTruth, toSourceIdentity } from '../mpi/linkage-benchmark.ts';
+import { febrlProfile, splinkProfile, type ProfileRecord } from '../mpi/linkage-profiles.ts';
+import { itemsFromFhirJson } from '../ingest/fhir/bundle.ts';
+import type { SourceIdentity } from '../mpi/identity.ts';
 
 const originals = Number(arg('originals', '2000'));
 const seed = Number(arg('seed', '1'));
 const kind = arg('db', 'pglite') as 'pglite' | 'postgres';
 const misses = Number(arg('misses', '0'));
-const records = linkageRecords({ originals, seed });
-const truth = linkageTruth(records);
-const db = await freshDatabase(kind);
-try {
-  const t0 = performance.now();
-  const ids = records.map((r) => toSourceIdentity(r));
-  for (let i = 0; i < ids.length; i += 500) await db.transaction((tx) => resolveIdentities(tx, ids.slice(i, i + 500)));
-  const load = (performance.now() - t0) / 1000;
-  const m = await runMatcher(db, { log: process.env.BEVAN_BENCH_QUIET ? undefined : (s) => console.error(`  ${s}`) });
-  const rows = await db.query<{ source_system: string; source_id: string; person_id: string }>('SELECT source_system, source_id, person_id FROM source_identity');
-  const e = scoreClusters(rows.rows.map((r) => [`${r.source_system}|${r.source_id}`, r.person_id] as const), truth);
-  if (misses) {
-    // Some true persons split across Bevan persons, and some Bevan persons that join two originals.
-    const byId = new Map(records.map((r) => [r.recId, r]));
-    const personOf = new Map(rows.rows.map((r) => [r.source_id, r.person_id]));
-    const show = (r: (typeof records)[number]) =>
-      `  ${(personOf.get(r.recId) ?? '').slice(0, 8)} ${r.recId.padEnd(16)} ${`${r.givenName} ${r.surname}`.padEnd(26)} ${r.streetNumber} ${r.address1}, ${r.address2} | ${r.suburb} ${r.postcode} ${r.state} ${r.dateOfBirth}`;
-    const byOriginal = new Map<string, typeof records>();
-    for (const r of records) byOriginal.set(r.originalId, [...(byOriginal.get(r.originalId) ?? []), r]);
-    let shown = 0;
-    for (const group of byOriginal.values()) {
-      if (new Set(group.map((r) => personOf.get(r.recId))).size < 2 || shown++ >= misses) continue;
-      console.log('-- split');
-      for (const r of group) console.log(show(r));
+const profile = arg('profile', 'linkage');
+if (!['linkage', 'febrl', 'splink', 'all'].includes(profile)) throw new Error('--profile linkage|febrl|splink|all');
+
+/** Patients through the FHIR adapter as one collection Bundle of source `fhir:linkage`: the identities it maps. */
+function throughFhirAdapter(records: ProfileRecord[]): { ids: SourceIdentity[]; truth: Map<string, string> } {
+  const bundle = { resourceType: 'Bundle', type: 'collection', entry: records.map((r) => ({ resource: r.patient })) };
+  const items = itemsFromFhirJson(bundle, { contentHash: 'bench', raw: '', origin: 'bench' }, { source: 'fhir:linkage' });
+  const ids = items.flatMap((i) => (i.kind === 'accepted' ? i.identities : []));
+  const rejected = items.filter((i) => i.kind === 'rejected');
+  if (rejected.length) throw new Error(`the FHIR adapter rejected ${rejected.length} items: ${rejected[0]!.kind === 'rejected' ? rejected[0]!.reason : ''}`);
+  return { ids, truth: new Map(records.map((r) => [`fhir:linkage|${String(r.patient.id)}`, r.originalId])) };
+}
+
+for (const name of profile === 'all' ? ['linkage', 'febrl', 'splink'] : [profile]) {
+  const records = linkageRecords({ originals, seed });
+  const input =
+    name === 'linkage'
+      ? { ids: records.map((r) => toSourceIdentity(r)), truth: linkageTruth(records) }
+      : throughFhirAdapter(name === 'febrl' ? febrlProfile({ originals, seed }) : splinkProfile({ originals, seed }));
+  await runProfile(name, input.ids, input.truth, name === 'linkage' ? records : null);
+}
+
+async function runProfile(name: string, ids: SourceIdentity[], truth: Map<string, string>, records: ReturnType<typeof linkageRecords> | null): Promise<void> {
+  const db = await freshDatabase(kind);
+  try {
+    const t0 = performance.now();
+    for (let i = 0; i < ids.length; i += 500) await db.transaction((tx) => resolveIdentities(tx, ids.slice(i, i + 500)));
+    const load = (performance.now() - t0) / 1000;
+    const m = await runMatcher(db, { log: process.env.BEVAN_BENCH_QUIET ? undefined : (s) => console.error(`  ${s}`) });
+    const rows = await db.query<{ source_system: string; source_id: string; person_id: string }>('SELECT source_system, source_id, person_id FROM source_identity');
+    const e = scoreClusters(rows.rows.map((r) => [`${r.source_system}|${r.source_id}`, r.person_id] as const), truth);
+    if (misses && records) {
+      // Some true persons split across Bevan persons, and some Bevan persons that join two originals.
+      const byId = new Map(records.map((r) => [r.recId, r]));
+      const personOf = new Map(rows.rows.map((r) => [r.source_id, r.person_id]));
+      const show = (r: (typeof records)[number]) =>
+        `  ${(personOf.get(r.recId) ?? '').slice(0, 8)} ${r.recId.padEnd(16)} ${`${r.givenName} ${r.surname}`.padEnd(26)} ${r.streetNumber} ${r.address1}, ${r.address2} | ${r.suburb} ${r.postcode} ${r.state} ${r.dateOfBirth}`;
+      const byOriginal = new Map<string, typeof records>();
+      for (const r of records) byOriginal.set(r.originalId, [...(byOriginal.get(r.originalId) ?? []), r]);
+      let shown = 0;
+      for (const group of byOriginal.values()) {
+        if (new Set(group.map((r) => personOf.get(r.recId))).size < 2 || shown++ >= misses) continue;
+        console.log('-- split');
+        for (const r of group) console.log(show(r));
+      }
+      const byPerson = new Map<string, string[]>();
+      for (const r of rows.rows) byPerson.set(r.person_id, [...(byPerson.get(r.person_id) ?? []), r.source_id]);
+      shown = 0;
+      for (const ids of byPerson.values()) {
+        if (new Set(ids.map((x) => byId.get(x)!.originalId)).size < 2 || shown++ >= misses) continue;
+        console.log('-- joined');
+        for (const x of ids) console.log(show(byId.get(x)!));
+      }
     }
-    const byPerson = new Map<string, string[]>();
-    for (const r of rows.rows) byPerson.set(r.person_id, [...(byPerson.get(r.person_id) ?? []), r.source_id]);
-    shown = 0;
-    for (const ids of byPerson.values()) {
-      if (new Set(ids.map((x) => byId.get(x)!.originalId)).size < 2 || shown++ >= misses) continue;
-      console.log('-- joined');
-      for (const x of ids) console.log(show(byId.get(x)!));
-    }
+    console.log(JSON.stringify({
+      profile: name,
+      database: db.kind,
+      originals,
+      records: ids.length,
+      loadSeconds: Math.round(load * 10) / 10,
+      matcherSeconds: Math.round(m.seconds * 10) / 10,
+      pairs: m.pairs,
+      matched: m.matched,
+      possible: m.possible,
+      precision: Math.round(e.precision * 10000) / 10000,
+      recall: Math.round(e.recall * 10000) / 10000,
+      f1: Math.round(e.f1 * 10000) / 10000,
+      falsePositives: e.falsePositives,
+      falseNegatives: e.falseNegatives,
+      parameters: { lambda: m.parameters.lambda, householdCap: m.parameters.householdCap, thresholds: m.parameters.thresholds, mSource: m.parameters.mSource, uSource: m.parameters.uSource },
+    }, null, 1));
+  } finally {
+    await db.drop();
   }
-  console.log(JSON.stringify({
-    database: db.kind,
-    originals,
-    records: records.length,
-    loadSeconds: Math.round(load * 10) / 10,
-    matcherSeconds: Math.round(m.seconds * 10) / 10,
-    pairs: m.pairs,
-    matched: m.matched,
-    possible: m.possible,
-    precision: Math.round(e.precision * 10000) / 10000,
-    recall: Math.round(e.recall * 10000) / 10000,
-    f1: Math.round(e.f1 * 10000) / 10000,
-    falsePositives: e.falsePositives,
-    falseNegatives: e.falseNegatives,
-    parameters: { lambda: m.parameters.lambda, householdCap: m.parameters.householdCap, thresholds: m.parameters.thresholds, mSource: m.parameters.mSource, uSource: m.parameters.uSource },
-  }, null, 1));
-} finally {
-  await db.drop();
 }

@@ -34,6 +34,9 @@ const IDENTITY = {
     postcode: NULLABLE_STRING,
     address: NULLABLE_STRING,
     town: NULLABLE_STRING,
+    email: { ...NULLABLE_STRING, description: 'email addresses, lower case, space-separated' },
+    phone: { ...NULLABLE_STRING, description: 'phone numbers, digits only (UK ones from 0), space-separated' },
+    otherId: { ...NULLABLE_STRING, description: 'identifiers other than the NHS number, kind|VALUE, space-separated' },
     practice: { ...NULLABLE_STRING, description: 'registered GP practice (ODS code)' },
     linkMethod: { type: 'string' },
     matchStatus: { type: 'string' },
@@ -49,7 +52,7 @@ const EVIDENCE = {
       items: {
         type: 'object',
         properties: {
-          field: { type: 'string', enum: ['nhs_number', 'family', 'given', 'birth_date', 'sex', 'postcode', 'address', 'town'] },
+          field: { type: 'string', enum: ['nhs_number', 'family', 'given', 'birth_date', 'sex', 'postcode', 'address', 'town', 'email', 'phone', 'other_id'] },
           level: { type: 'string', description: 'agreement level (exact, jaro-winkler, one-digit, district, disagree, …) or missing' },
           weight: { type: 'number', description: 'log2(m/u): above 0 for one person, below 0 against' },
           verdict: { type: 'string', enum: ['for', 'against', 'none'] },
@@ -61,6 +64,7 @@ const EVIDENCE = {
     probability: { type: 'number' },
     thresholds: { type: 'object', properties: { match: { type: 'number' }, possible: { type: 'number' } } },
     household: { type: 'object', properties: { applied: { type: 'boolean' }, sum: { type: 'number' }, cap: { type: ['number', 'null'] } } },
+    contactWithheld: { type: 'boolean', description: 'a shared email or phone not counted: no given name or birth date agrees (families share them)' },
     queuedWeight: { type: 'number' },
     conflict: NULLABLE_STRING,
     feed: { type: ['object', 'null'], properties: { kind: { type: 'string' }, event: NULLABLE_STRING, reason: { type: 'string' }, survivor: { type: 'string' }, retired: { type: 'string' } } },

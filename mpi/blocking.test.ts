@@ -13,6 +13,8 @@ interface Row {
   address?: string;
   town?: string;
   nhsNumber?: string;
+  email?: string;
+  otherId?: string;
 }
 
 function columns(rows: Row[]): BlockingColumns {
@@ -28,6 +30,8 @@ function columns(rows: Row[]): BlockingColumns {
     address: rows.map((r) => or(r.address)),
     town: rows.map((r) => or(r.town)),
     nhsNumber: rows.map((r) => or(r.nhsNumber)),
+    email: rows.map((r) => or(r.email)),
+    otherId: rows.map((r) => or(r.otherId)),
   };
 }
 

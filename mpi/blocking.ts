@@ -14,6 +14,8 @@
  * | `family-year` | Soundex of family name + birth year | a missing or changed given name |
  * | `house` | house number + first letter of the street + town | a new surname and a mistyped date at the same address |
  * | `family-town` | family name + town | a missing date of birth and a new house |
+ * | `email` | an email address (the first one held) | names and date of birth both changed or missing |
+ * | `other-id` | an identifier other than the NHS number (kind and value: a national id, passport, driving licence) | everything else wrong, where no NHS number is held |
  * | `nhs-number` | NHS number | everything else wrong |
  *
  * A key shared by more identities than the block cap (a common surname with a common initial,
@@ -28,7 +30,7 @@
  * were mostly the same pair found by several passes); here a pair is two array indexes,
  * deduplicated as it is found.
  */
-import { soundex } from './fellegi-sunter.ts';
+import { normaliseName, soundex } from './fellegi-sunter.ts';
 
 /** The blocking fields of every identity, one array per field, index = the identity's number. */
 export interface BlockingColumns {
@@ -47,9 +49,13 @@ export interface BlockingColumns {
   town: (string | null)[];
   /** A valid NHS number, else null. */
   nhsNumber: (string | null)[];
+  /** Email addresses (normalised, space-separated), else null. */
+  email: (string | null)[];
+  /** Other identifiers (`kind|VALUE`, space-separated), else null. */
+  otherId: (string | null)[];
 }
 
-const PASSES = ['name', 'birthDate', 'postcode', 'givenYear', 'familyYear', 'house', 'familyTown', 'nhs'] as const;
+const PASSES = ['name', 'birthDate', 'postcode', 'givenYear', 'familyYear', 'house', 'familyTown', 'email', 'otherId', 'nhs'] as const;
 type PassName = (typeof PASSES)[number];
 const WEAK_PASSES = new Set<PassName>(['name', 'familyTown']);
 /** Passes of an identity already linked by a new NHS number (a duplicate under a mistyped number). */
@@ -59,6 +65,10 @@ type TightPassName = (typeof TIGHT_PASSES)[number];
 // upper(left(s, 1)) and the year of a date, as the SQL of earlier matchers wrote the keys.
 const upperFirst = (s: string | null) => (s === null ? null : s.slice(0, 1).toUpperCase());
 const year = (d: string | null) => (d ? String(Number(d.slice(0, 4))) : null);
+// The first of a space-separated list (blocking keys are one value).
+const firstOf = (s: string | null | undefined) => (s ? (s.split(' ', 1)[0] ?? null) : null);
+// The first given name, without diacritics or punctuation ("Mary Ann" and "Mary" meet; so do "José" and "Jose").
+const firstGiven = (s: string | null | undefined) => (s ? normaliseName(s.trim().split(/[\s-]+/)[0]) || null : null);
 const join = (...parts: (string | null)[]) => (parts.some((p) => p === null) ? null : parts.join('|'));
 
 /** Each pass's key of identity i, or null when a field it needs is missing. */
@@ -66,7 +76,7 @@ const KEYS: Record<PassName | TightPassName, (c: BlockingColumns, i: number) => 
   name: (c, i) => join(c.familySoundex[i]!, upperFirst(c.given[i]!)),
   birthDate: (c, i) => c.birthDate[i]!,
   postcode: (c, i) => c.postcode[i]!,
-  givenYear: (c, i) => join(c.given[i]?.toUpperCase() ?? null, year(c.birthDate[i]!)),
+  givenYear: (c, i) => join(firstGiven(c.given[i]), year(c.birthDate[i]!)),
   familyYear: (c, i) => join(c.familySoundex[i]!, year(c.birthDate[i]!)),
   house: (c, i) => {
     const a = c.address[i];
@@ -74,6 +84,8 @@ const KEYS: Record<PassName | TightPassName, (c: BlockingColumns, i: number) => 
     return join(c.town[i]?.toUpperCase() ?? null, /[0-9]+/.exec(a)?.[0] ?? null, /[A-Za-z]/.exec(a)?.[0]?.toUpperCase() ?? null);
   },
   familyTown: (c, i) => join(c.family[i]?.toUpperCase() ?? null, c.town[i]?.toUpperCase() ?? null),
+  email: (c, i) => firstOf(c.email[i]),
+  otherId: (c, i) => firstOf(c.otherId[i]),
   nhs: (c, i) => c.nhsNumber[i]!,
   soundexDate: (c, i) => join(c.familySoundex[i]!, c.birthDate[i]!),
   postcodeDate: (c, i) => join(c.postcode[i]!, c.birthDate[i]!),

@@ -4,6 +4,7 @@ import {
   oneSlipApart, addressParts, compareAddress, compareBirthDate, compareFamily, compareGiven, compareIdentities, compareNames, compareNhsNumber, comparePostcode, compareSex, compareTown, countPatterns, decide,
   householdAgrees, householdWeight, isNickname, isUkPostcode, nhsNumbersConflict,
   DEFAULT_PARAMETERS, estimateParameters, estimateU, FIELDS, jaroWinkler, jaroWinklerAtLeast, comparisonPattern, patternCode, patternVector, PATTERNS, matchProbability, matchWeight, normalisePostcode, soundex, thresholds,
+  compareCodes, compareEmail, contactWeight, F, identifierKind, macAsMc, nameParts, normaliseEmail, normaliseIdentifier, normaliseName, normalisePhone,
   type ComparisonVector, type MatchParameters,
 } from './fellegi-sunter.ts';
 import { mulberry32 } from '../synth/random.ts';
@@ -87,7 +88,7 @@ test('comparison levels', () => {
       { nhsNumber: null, family: 'Thompson', given: 'Anne', birthDate: '1950-03-01', sex: 'female', postcode: 'M14 5AB' },
       { nhsNumber: '9434765919', family: 'Thomson', given: 'Ann', birthDate: '1950-03-01', sex: 'female', postcode: 'M14 5AB' },
     ),
-    [-1, 1, 1, 0, 0, 0, -1, -1],
+    [-1, 1, 1, 0, 0, 0, -1, -1, -1, -1, -1],
   );
 });
 
@@ -95,13 +96,13 @@ test('weights, probability and decisions', () => {
   const p = DEFAULT_PARAMETERS;
   const t = thresholds(p);
   // A misspelt family name with everything else agreeing is a match; a same-birthday stranger is not.
-  const typo: ComparisonVector = [-1, 1, 0, 0, 0, 0, 0, 0];
-  const stranger: ComparisonVector = [-1, 3, 4, 0, 1, 3, 3, 0];
+  const typo: ComparisonVector = [-1, 1, 0, 0, 0, 0, 0, 0, -1, -1, -1];
+  const stranger: ComparisonVector = [-1, 3, 4, 0, 1, 3, 3, 0, -1, -1, -1];
   assert.equal(decide(matchWeight(p, typo), t), 'MATCH');
   assert.equal(decide(matchWeight(p, stranger), t), 'NO_MATCH');
   assert.ok(matchProbability(p, t.match) > 0.989 && matchProbability(p, t.match) < 0.991);
   close(matchProbability(p, t.possible), 0.5);
-  assert.equal(matchWeight(p, [-1, -1, -1, -1, -1, -1, -1, -1]), 0);
+  assert.equal(matchWeight(p, FIELDS.map(() => -1)), 0);
 });
 
 const rng = mulberry32; // the synthetic pairs are the same every run
@@ -127,13 +128,14 @@ test('EM recovers m, u and λ from synthetic candidate pairs', () => {
     const match = r() < truth.lambda;
     vectors.push(FIELDS.map((_, f) => {
       if (f === 0 && r() < 0.6) return -1; // NHS number often missing
+      if (f >= truth.m.length) return -1; // email, phone, other identifiers: not in this data
       return draw(r, (match ? truth.m : truth.u)[f]!);
     }));
   }
   const em = estimateParameters(countPatterns(vectors));
   assert.equal(em.estimated, true);
   close(em.parameters.lambda, truth.lambda, 0.02);
-  for (let f = 0; f < FIELDS.length; f++) {
+  for (let f = 0; f < truth.m.length; f++) {
     for (let l = 0; l < FIELDS[f]!.levels.length; l++) {
       close(em.parameters.m[f]![l]!, truth.m[f]![l]!, 0.03);
       close(em.parameters.u[f]![l]!, truth.u[f]![l]!, 0.03);
@@ -230,4 +232,96 @@ test('the Jaro–Winkler shortcut gives the full answer; pattern codes round-tri
   const b = { family: 'Anne', given: 'Thomson', birthDate: '1950-01-03', sex: 'female', postcode: 'M14 5BA', address: '1 Oak Rd' };
   assert.deepEqual(patternVector(comparisonPattern(a, b)), compareIdentities(a, b));
   for (let code = 0; code < PATTERNS; code += 97) assert.equal(patternCode(patternVector(code)), code);
+});
+
+test('names across cultures: diacritics, apostrophes and spaces, Mc/Mac, middle names, the whole name in the given field, initials', () => {
+  assert.equal(normaliseName('José'), 'JOSE');
+  assert.equal(normaliseName('Zoë'), 'ZOE');
+  assert.equal(normaliseName('Łukasz Müller-Straße'), 'LUKASZMULLERSTRASSE');
+  for (const n of ["O'Brien", 'OBrien', 'O Brien', 'O’Brien', 'o brien']) assert.equal(normaliseName(n), 'OBRIEN', n);
+  assert.deepEqual(nameParts('O Brien'), ['OBRIEN']);
+  assert.deepEqual(nameParts("D'Souza-Smith"), ['DSOUZA', 'SMITH']);
+  assert.deepEqual(nameParts('Mary Ann'), ['MARY', 'ANN']);
+  assert.deepEqual(nameParts('J R'), ['J', 'R']); // initials stay initials
+  assert.equal(compareFamily('Fernández', 'Fernandez'), 0);
+  assert.equal(compareGiven('Zoë', 'Zoe'), 0);
+  assert.equal(compareGiven('Siobhán', 'SIOBHAN'), 0);
+  assert.equal(compareFamily("O'Brien", 'O Brien'), 0);
+  assert.equal(compareFamily('McKay', 'MacKay'), 1); // Jaro–Winkler misses it (short name); Mac as Mc does not
+  assert.equal(compareFamily('MacDonald', 'McDonald'), 1);
+  assert.equal(macAsMc('MACK'), 'MACK'); // a short name is not a Mac prefix
+  assert.equal(soundex('Müller'), soundex('Muller'));
+  assert.equal(compareGiven('Mary Ann', 'Mary'), 0);
+  assert.equal(compareGiven('Mary Ann', 'Ann'), 1); // known by the middle name
+  assert.equal(compareGiven('J', 'John'), 3); // an initial
+  assert.equal(compareGiven('J.', 'John'), 3);
+  // The whole name in the given field, no family name: the last part is taken as the family name.
+  assert.deepEqual(compareNames({ given: 'John Smith' }, { given: 'John', family: 'Smith' }), [0, 0]);
+});
+
+test('email and phone normalised: case and spaces only for email; digits, UK +44/0044/0 as 0', () => {
+  assert.equal(normaliseEmail(' John.Smith+NHS@Example.COM '), 'john.smith+nhs@example.com'); // dots and +tags kept
+  assert.equal(normaliseEmail('mailto:a@b.org'), 'a@b.org');
+  assert.equal(normaliseEmail('not an email'), null);
+  assert.equal(normaliseEmail('@b.org'), null);
+  for (const p of ['+44 161 496 0000', '0044 161 496 0000', '0161 496 0000', '(0161) 496-0000', '+44 (0)161 496 0000', '441614960000', 'tel:+441614960000']) {
+    assert.equal(normalisePhone(p), '01614960000', p);
+  }
+  assert.equal(normalisePhone('+61 2 9999 1234'), '0061299991234'); // not UK: its digits, international prefix
+  assert.equal(normalisePhone('x123'), null);
+});
+
+test('other identifiers: kinds from systems and type codes, values without separators', () => {
+  assert.equal(identifierKind('http://hl7.org/fhir/sid/us-ssn'), 'ssn');
+  assert.equal(identifierKind('SS'), 'ssn');
+  assert.equal(identifierKind('urn:febrl:soc_sec_id'), 'ssn');
+  assert.equal(identifierKind('PPN'), 'passport');
+  assert.equal(identifierKind('DL'), 'driving-licence');
+  assert.equal(identifierKind('NI'), 'ni');
+  assert.equal(normaliseIdentifier('http://hl7.org/fhir/sid/us-ssn', '123-45-6789'), 'ssn|123456789');
+  assert.equal(normaliseIdentifier('SS', '123 45 6789'), 'ssn|123456789');
+  assert.equal(normaliseIdentifier('NI', 'qq 12 34 56 c'), 'ni|QQ123456C');
+  assert.equal(normaliseIdentifier('SS', ''), null);
+});
+
+test('email, phone and identifier levels: exact, one slip or transposition, disagree; like with like', () => {
+  assert.equal(compareEmail('a.b@x.com', 'a.b@x.com'), 0);
+  assert.equal(compareEmail('jane.doe@x.com', 'jnae.doe@x.com'), 1); // transposed
+  assert.equal(compareEmail('jsmith1@x.com', 'jsmith2@x.com'), -1); // only a digit: namesakes numbered by their provider
+  assert.equal(compareEmail('john.smith@gmail.com', 'john.smith@hotmail.com'), -1); // the same user name elsewhere: no evidence
+  assert.equal(compareEmail('a.b@x.com', 'zz@y.org'), 2);
+  assert.equal(compareEmail('old@x.com new@y.com', 'new@y.com'), 0); // any address in common
+  assert.equal(compareEmail(null, 'a@b.c'), -1);
+  assert.equal(compareCodes('01614960000', '01614960000'), 0);
+  assert.equal(compareCodes('01614960000', '01614960090'), 1);
+  assert.equal(compareCodes('01614960000', '01614690000'), 1); // two digits swapped
+  assert.equal(compareCodes('01614960000', '07700900123'), 2);
+  assert.equal(compareCodes('ssn|1234567', 'ssn|1234576'), 1);
+  assert.equal(compareCodes('ssn|1234567', 'ssn|7654321'), 2);
+  assert.equal(compareCodes('ssn|1234567', 'passport|1234567'), -1); // no kind in common: missing, not disagreeing
+  assert.equal(compareCodes('passport|X1 ssn|1234567', 'ssn|1234567'), 0);
+  const v = compareIdentities({ email: 'a@b.com', phone: '01614960000', otherId: 'ssn|1234567' }, { email: 'a@b.com', phone: '01614960000', otherId: 'ssn|1234567' });
+  assert.deepEqual([v[F.email], v[F.phone], v[F.otherId]], [0, 0, 0]);
+  assert.equal(patternCode(v), comparisonPattern({ email: 'a@b.com', phone: '01614960000', otherId: 'ssn|1234567' }, { email: 'a@b.com', phone: '01614960000', otherId: 'ssn|1234567' }));
+});
+
+test('a shared phone or email counts only with a given name or birth date that agrees (families share them)', () => {
+  const p = DEFAULT_PARAMETERS;
+  const parent = { family: 'Okafor', given: 'Grace', birthDate: '1970-02-01', phone: '01614960000', email: 'okafor.family@example.com' };
+  const child = { family: 'Okafor', given: 'Daniel', birthDate: '2004-06-12', phone: '01614960000', email: 'okafor.family@example.com' };
+  const v = compareIdentities(parent, child);
+  assert.equal(v[F.phone], 0);
+  assert.equal(contactWeight(p, v), 0);
+  assert.ok(decide(matchWeight(p, v), thresholds(p)) === 'NO_MATCH');
+  // Only a surname and a phone in common, nothing else known: still no evidence from the phone.
+  const sparse = compareIdentities({ family: 'Okafor', phone: '01614960000' }, { family: 'Okafor', given: 'Daniel', phone: '01614960000' });
+  assert.equal(contactWeight(p, sparse), 0);
+  // The same given name, or the same birth date: the email is evidence of one person.
+  const same = compareIdentities({ ...parent, family: 'Okafr' }, parent);
+  assert.ok(contactWeight(p, same) > 10);
+  const noGiven = compareIdentities({ ...parent, given: null }, parent);
+  assert.ok(contactWeight(p, noGiven) > 10);
+  // Disagreement always counts against.
+  const other = compareIdentities({ ...parent, email: 'someone@else.org', phone: null }, parent);
+  assert.ok(contactWeight(p, other) < 0);
 });

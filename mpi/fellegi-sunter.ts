@@ -21,6 +21,12 @@ export interface MatchIdentity {
   address?: string | null;
   /** Town, city or suburb. */
   town?: string | null;
+  /** Email addresses, normalised (normaliseEmail), space-separated. */
+  email?: string | null;
+  /** Phone numbers, digits only (normalisePhone), space-separated. */
+  phone?: string | null;
+  /** Identifiers other than the NHS number, each `type|VALUE` (normaliseIdentifier), space-separated. */
+  otherId?: string | null;
 }
 
 /** Fields compared, each with its agreement levels from strongest to weakest. */
@@ -33,12 +39,15 @@ export const FIELDS = [
   { name: 'postcode', levels: ['exact', 'one-edit', 'district', 'disagree'] },
   { name: 'address', levels: ['exact', 'close', 'street', 'disagree'] },
   { name: 'town', levels: ['exact', 'close', 'disagree'] },
+  { name: 'email', levels: ['exact', 'close', 'disagree'] },
+  { name: 'phone', levels: ['exact', 'close', 'disagree'] },
+  { name: 'other_id', levels: ['exact', 'close', 'disagree'] },
 ] as const;
 
 export type FieldName = (typeof FIELDS)[number]['name'];
 
 /** Index of each field in a comparison vector. */
-export const F = { nhs: 0, family: 1, given: 2, birthDate: 3, sex: 4, postcode: 5, address: 6, town: 7 } as const;
+export const F = { nhs: 0, family: 1, given: 2, birthDate: 3, sex: 4, postcode: 5, address: 6, town: 7, email: 8, phone: 9, otherId: 10 } as const;
 
 /**
  * A comparison: for each field (in FIELDS order) the index of its level, or -1 when either side
@@ -185,7 +194,7 @@ const SOUNDEX_CODES: Record<string, string> = {
 
 /** American Soundex (letter + three digits; H and W do not separate equal codes). '' for no letters. */
 export function soundex(name: string): string {
-  const s = name.toUpperCase().replace(/[^A-Z]/g, '');
+  const s = foldDiacritics(name).toUpperCase().replace(/[^A-Z]/g, '');
   if (!s) return '';
   let out = s[0]!;
   let last = SOUNDEX_CODES[s[0]!] ?? '';
@@ -202,14 +211,91 @@ export function soundex(name: string): string {
   return out.padEnd(4, '0');
 }
 
-/** Upper-case letters only, for name comparison ("O'Brien-Smith" → "OBRIENSMITH"). */
-export function normaliseName(name: string | null | undefined): string {
-  return (name ?? '').toUpperCase().replace(/[^A-Z]/g, '');
+// Letters that Unicode decomposition does not split into a base letter and a mark.
+const FOLDED: Record<string, string> = { ß: 'SS', ẞ: 'SS', Æ: 'AE', æ: 'AE', Œ: 'OE', œ: 'OE', Ø: 'O', ø: 'O', Ł: 'L', ł: 'L', Đ: 'D', đ: 'D', Ð: 'D', ð: 'D', Þ: 'TH', þ: 'TH', ı: 'I' };
+
+/** A name with its diacritics folded to plain letters (José → Jose, Zoë → Zoe, Łukasz → Lukasz, Straße → Strasse). */
+export function foldDiacritics(name: string): string {
+  if (/^[\x00-\x7f]*$/.test(name)) return name;
+  return name.normalize('NFD').replace(/[\u0300-\u036f]/g, '').replace(/[ßẞÆæŒœØøŁłĐđÐðÞþı]/g, (c) => FOLDED[c]!);
 }
 
-/** The parts of a name: hyphenated and double surnames, or given and middle names ("Smith-Jones" → SMITH, JONES). */
+/**
+ * Upper-case letters only, for name comparison: diacritics folded, apostrophes, spaces and hyphens
+ * dropped ("O'Brien-Smith", "O Brien Smith" → "OBRIENSMITH"; "Zoë" → "ZOE").
+ */
+export function normaliseName(name: string | null | undefined): string {
+  return foldDiacritics(name ?? '').toUpperCase().replace(/[^A-Z]/g, '');
+}
+
+/**
+ * The parts of a name: hyphenated and double surnames, or given and middle names ("Smith-Jones" →
+ * SMITH, JONES; "Mary Ann" → MARY, ANN). An apostrophe joins ("O'Brien" → OBRIEN), and so does a
+ * one-letter particle before a name ("O Brien" → OBRIEN), so the parts agree however it was typed.
+ */
 export function nameParts(name: string | null | undefined): string[] {
-  return (name ?? '').toUpperCase().split(/[\s\-‐]+/).map((s) => s.replace(/[^A-Z]/g, '')).filter(Boolean);
+  const raw = foldDiacritics(name ?? '').toUpperCase().replace(/['’`‘]/g, '').split(/[\s\-‐.,]+/).map((s) => s.replace(/[^A-Z]/g, '')).filter(Boolean);
+  const out: string[] = [];
+  for (let i = 0; i < raw.length; i++) {
+    // "O Brien", "D Souza": the particle belongs to the next part. A given name's initials ("J R") stay.
+    if ((raw[i] === 'O' || raw[i] === 'D') && i + 1 < raw.length && raw[i + 1]!.length > 2) {
+      out.push(raw[i] + raw[i + 1]!);
+      i++;
+    } else out.push(raw[i]!);
+  }
+  return out;
+}
+
+/** A surname's Mac written as Mc (MACDONALD → MCDONALD), for comparison only; short names (MACK, MACE) are left alone. */
+export function macAsMc(norm: string): string {
+  return norm.length >= 6 && norm.startsWith('MAC') ? `MC${norm.slice(3)}` : norm;
+}
+
+/**
+ * An email address for comparison and blocking: spaces removed and lower case. Nothing else:
+ * dots and +tags are part of the address at most providers, and two people may differ only there.
+ * Null when it is not shaped like an address (no @ with text on both sides).
+ */
+export function normaliseEmail(email: string | null | undefined): string | null {
+  const s = (email ?? '').replace(/\s+/g, '').replace(/^mailto:/i, '').toLowerCase();
+  const at = s.lastIndexOf('@');
+  return at > 0 && at < s.length - 1 ? s : null;
+}
+
+/**
+ * A phone number for comparison and blocking: digits only, a UK number in its national form
+ * (+44 / 0044 / 44 and 11 digits → leading 0; "+44 (0)161 …" → "0161 …"). Other numbers are kept
+ * as their digits. Null when fewer than 6 digits (an extension, a placeholder).
+ */
+export function normalisePhone(phone: string | null | undefined): string | null {
+  const s = (phone ?? '').replace(/^tel:/i, '').replace(/\(0\)/g, '').trim();
+  let digits = s.replace(/[^0-9]/g, '');
+  if (s.startsWith('+')) digits = `00${digits}`;
+  if (digits.startsWith('0044')) digits = `0${digits.slice(4)}`;
+  else if (digits.length === 12 && digits.startsWith('44')) digits = `0${digits.slice(2)}`;
+  return digits.replace(/^0+/, '').length >= 6 ? digits : null;
+}
+
+/**
+ * The kind of an identifier other than the NHS number, from its system (a FHIR identifier
+ * system URI or OID, an HL7 v2 identifier type code, or what a CSV feed names it): national ids
+ * that different senders name differently become one kind, so they compare; anything else keeps
+ * its system (lower case).
+ */
+export function identifierKind(system: string): string {
+  const s = system.trim().toLowerCase();
+  if (/us-ssn|2\.16\.840\.1\.113883\.4\.1$|^ss$|^ssn$|soc_?sec|social.?security/.test(s)) return 'ssn';
+  if (/national.?insurance|^ni$|^nino$|uk-ni/.test(s)) return 'ni';
+  if (/passport|^ppn$/.test(s)) return 'passport';
+  if (/driv|^dl$|licen[cs]e/.test(s)) return 'driving-licence';
+  return s.replace(/\s+/g, '-');
+}
+
+/** An identifier as the matcher compares it: `kind|VALUE`, the value upper case without spaces, dashes or dots. Null when empty. */
+export function normaliseIdentifier(system: string, value: string | null | undefined): string | null {
+  const v = (value ?? '').toUpperCase().replace(/[\s\-./]/g, '');
+  if (!v || !system.trim()) return null;
+  return `${identifierKind(system).replace(/[|\s]/g, '-')}|${v}`;
 }
 
 // UK postcode shape (BS 7666): outward code (area, district) and inward code (sector, unit).
@@ -270,6 +356,7 @@ function compareFamilyName(x: NameFeatures | null, y: NameFeatures | null): numb
   if (!x || !y) return -1;
   if (x.norm === y.norm) return 0;
   if (jaroWinklerAtLeast(x.norm, y.norm, 0.92) || (Math.min(x.norm.length, y.norm.length) >= 4 && oneSlipApart(x.norm, y.norm))) return 1;
+  if (macAsMc(x.norm) === macAsMc(y.norm)) return 1; // MacKay / McKay
   if ((x.parts.length > 1 || y.parts.length > 1) && x.parts.some((p) => p.length >= 2 && y.parts.includes(p))) return 1;
   if (x.soundex === y.soundex) return 2;
   return 3;
@@ -457,6 +544,67 @@ function compareTownName(x: string, y: string): number {
   return 2;
 }
 
+/** The values of a space-separated list (email, phone, other identifiers), none when empty. */
+function listOf(s: string | null | undefined): string[] | null {
+  if (!s) return null;
+  const xs = s.split(' ').filter(Boolean);
+  return xs.length ? xs : null;
+}
+
+/**
+ * Email level: 0 exact (one address in common), 1 close (one typing slip apart, not in a digit),
+ * 2 disagree, -1 missing. Values as normaliseEmail gives them, space-separated. The same user
+ * name at another provider (john.smith@gmail / @hotmail) counts as missing, neither for nor
+ * against: a user name is mostly the person's name again, which the name fields already weigh, and
+ * namesakes have it too; so are addresses differing only in a digit (jsmith1 / jsmith2).
+ */
+export function compareEmail(a: string | null | undefined, b: string | null | undefined): number {
+  return compareEmails(listOf(a), listOf(b));
+}
+
+const withoutDigits = (s: string) => s.replace(/[0-9]/g, '');
+
+function compareEmails(x: string[] | null, y: string[] | null): number {
+  if (!x || !y) return -1;
+  let best = 3;
+  for (const p of x) {
+    for (const q of y) {
+      if (p === q) return 0;
+      const pu = withoutDigits(p.slice(0, p.lastIndexOf('@')));
+      const qu = withoutDigits(q.slice(0, q.lastIndexOf('@')));
+      if (best > 1 && oneSlipApart(p, q) && withoutDigits(p) !== withoutDigits(q)) best = 1;
+      else if (best > 2 && pu === qu) best = 2;
+    }
+  }
+  return best === 3 ? 2 : best === 2 ? -1 : best;
+}
+
+/**
+ * Level of a list of codes (phone numbers, other identifiers): 0 exact (one in common), 1 close
+ * (one digit or character slipped, or two neighbours swapped), 2 disagree, -1 missing. Identifiers
+ * (`kind|VALUE`) are compared only with one of the same kind: a passport says nothing about a
+ * driving licence, so two identities with no kind in common are missing, not disagreeing.
+ */
+export function compareCodes(a: string | null | undefined, b: string | null | undefined): number {
+  return compareCodeLists(listOf(a), listOf(b));
+}
+
+function compareCodeLists(x: string[] | null, y: string[] | null): number {
+  if (!x || !y) return -1;
+  let best = -1;
+  for (const p of x) {
+    const kp = p.indexOf('|');
+    for (const q of y) {
+      const kq = q.indexOf('|');
+      if (kp !== kq || (kp > 0 && p.slice(0, kp) !== q.slice(0, kq))) continue;
+      if (p === q) return 0;
+      const level = oneSlipApart(p.slice(kp + 1), q.slice(kq + 1)) ? 1 : 2;
+      if (best < 0 || level < best) best = level;
+    }
+  }
+  return best;
+}
+
 /** An identity prepared once for many comparisons (cached per object). */
 interface Features {
   nhs: string | null;
@@ -467,6 +615,9 @@ interface Features {
   postcode: PostcodeFeatures | null;
   address: { number: string | null; words: string } | null;
   town: string;
+  email: string[] | null;
+  phone: string[] | null;
+  otherId: string[] | null;
 }
 
 const FEATURES = new WeakMap<MatchIdentity, Features>();
@@ -474,15 +625,25 @@ const FEATURES = new WeakMap<MatchIdentity, Features>();
 function features(i: MatchIdentity): Features {
   let f = FEATURES.get(i);
   if (!f) {
+    let family = nameFeatures(i.family);
+    let given = nameFeatures(i.given);
+    // A given-name field holding the whole name ("John Smith") with no family name: its last part is the family name.
+    if (!family && given && given.parts.length > 1) {
+      family = nameFeatures(given.parts[given.parts.length - 1]);
+      given = nameFeatures(given.parts.slice(0, -1).join(' '));
+    }
     f = {
       nhs: i.nhsNumber || null,
-      family: nameFeatures(i.family),
-      given: nameFeatures(i.given),
+      family,
+      given,
       birthDate: i.birthDate ? i.birthDate.slice(0, 10) : null,
       sex: i.sex,
       postcode: postcodeFeatures(i.postcode),
       address: addressFeatures(i.address),
       town: normaliseName(i.town),
+      email: listOf(i.email),
+      phone: listOf(i.phone),
+      otherId: listOf(i.otherId),
     };
     FEATURES.set(i, f);
   }
@@ -533,15 +694,27 @@ export function comparisonPattern(a: MatchIdentity, b: MatchIdentity): number {
     (compareSex(x.sex, y.sex) + 1) * PLACE[4]! +
     (comparePostcodeFeatures(x.postcode, y.postcode) + 1) * PLACE[5]! +
     (compareAddressParts(x.address, y.address) + 1) * PLACE[6]! +
-    (compareTownName(x.town, y.town) + 1) * PLACE[7]!
+    (compareTownName(x.town, y.town) + 1) * PLACE[7]! +
+    (compareEmails(x.email, y.email) + 1) * PLACE[8]! +
+    (compareCodeLists(x.phone, y.phone) + 1) * PLACE[9]! +
+    (compareCodeLists(x.otherId, y.otherId) + 1) * PLACE[10]!
   );
 }
 
-/** Pattern counts (indexed by pattern code) as the distinct patterns EM works on. */
-export function patternsFromCounts(counts: Float64Array): PatternCount[] {
-  const out: PatternCount[] = [];
-  for (let code = 0; code < counts.length; code++) if (counts[code]) out.push({ vector: patternVector(code), count: counts[code]! });
-  return out;
+/**
+ * Pattern code → how many pairs showed it. Sparse: there are millions of possible codes (PATTERNS)
+ * but a data set shows a few thousand.
+ */
+export type PatternCounts = Map<number, number>;
+
+/** Counts one more pair of a pattern. */
+export function countPattern(counts: PatternCounts, code: number, by = 1): void {
+  counts.set(code, (counts.get(code) ?? 0) + by);
+}
+
+/** Pattern counts as the distinct patterns EM works on (in code order, so results do not depend on counting order). */
+export function patternsFromCounts(counts: PatternCounts): PatternCount[] {
+  return [...counts.keys()].sort((a, b) => a - b).map((code) => ({ vector: patternVector(code), count: counts.get(code)! }));
 }
 
 /** A readable form of a comparison: field → level name ('missing' when absent). */
@@ -588,6 +761,9 @@ export const DEFAULT_PARAMETERS: MatchParameters = {
     [0.8, 0.03, 0.05, 0.12],
     [0.75, 0.05, 0.05, 0.15],
     [0.85, 0.03, 0.12],
+    [0.8, 0.04, 0.16],
+    [0.75, 0.05, 0.2],
+    [0.9, 0.05, 0.05],
   ],
   u: [
     [0.0001, 0.9999],
@@ -598,6 +774,9 @@ export const DEFAULT_PARAMETERS: MatchParameters = {
     [0.001, 0.002, 0.02, 0.977],
     [0.0005, 0.001, 0.01, 0.9885],
     [0.3, 0.02, 0.68],
+    [0.00001, 0.00001, 0.99998],
+    [0.00002, 0.0001, 0.99988],
+    [0.000001, 0.00001, 0.999989],
   ],
   lambda: 1e-6,
   // A household of look-alikes (twins) among ~10^5 people: about 1 in 10^7 random pairs.
@@ -620,10 +799,40 @@ export function householdWeight(p: MatchParameters, v: ComparisonVector): number
   return p.householdCap !== undefined && householdAgrees(v) ? Math.min(w, p.householdCap) : w;
 }
 
-/** Total match weight of a comparison: the sum of log2(m/u) over fields (household fields capped together). */
+// What a household shares besides its name and address: a landline, a family email.
+const CONTACT_FIELDS: readonly number[] = [F.email, F.phone];
+const SCORED_ALONE = FIELDS.map((_, f) => !HOUSEHOLD_FIELDS.includes(f as (typeof HOUSEHOLD_FIELDS)[number]) && !CONTACT_FIELDS.includes(f));
+
+/**
+ * True when the pair agrees on something the members of one household do not share: the given
+ * name (exact, close or a familiar form) or the date of birth (exact, day and month swapped, or
+ * one digit apart).
+ */
+export function personalAgrees(v: ComparisonVector): boolean {
+  const g = v[F.given]!;
+  const d = v[F.birthDate]!;
+  return (g >= 0 && g <= 2) || (d >= 0 && d <= 2);
+}
+
+/**
+ * What email and phone add together. Agreement counts only alongside a given name or a date of
+ * birth that agrees too: a family shares its landline and often one email address, so a shared
+ * phone or email with the same surname and another (or no) given name and birth date is no
+ * evidence of one person. Disagreement always counts against.
+ */
+export function contactWeight(p: MatchParameters, v: ComparisonVector): number {
+  let w = 0;
+  for (const f of CONTACT_FIELDS) w += fieldWeight(p, f, v[f]!);
+  return personalAgrees(v) ? w : Math.min(w, 0);
+}
+
+/**
+ * Total match weight of a comparison: the sum of log2(m/u) over fields, the household fields
+ * capped together (householdWeight) and the contact fields only with a given name or birth date (contactWeight).
+ */
 export function matchWeight(p: MatchParameters, v: ComparisonVector): number {
-  let w = householdWeight(p, v);
-  for (let f = 0; f < v.length; f++) if (!HOUSEHOLD_FIELDS.includes(f as (typeof HOUSEHOLD_FIELDS)[number])) w += fieldWeight(p, f, v[f]!);
+  let w = householdWeight(p, v) + contactWeight(p, v);
+  for (let f = 0; f < v.length; f++) if (SCORED_ALONE[f]) w += fieldWeight(p, f, v[f]!);
   return w;
 }
 

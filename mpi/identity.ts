@@ -28,6 +28,17 @@ export interface SourceIdentity {
   address?: string;
   /** Town or city (suburb, locality) of the home address. */
   town?: string;
+  /** Email addresses as sent (FHIR telecom system email, HL7 XTN-4). */
+  emails?: string[];
+  /** Phone numbers as sent (FHIR telecom system phone/sms, HL7 PID-13/14). */
+  phones?: string[];
+  /**
+   * Identifiers other than the NHS number and the source's own record number: a national
+   * insurance or social security number (HL7 PID-19, FHIR us-ssn), a passport, a driving licence,
+   * a research data set's id column. `system` names its kind (a FHIR system URI or OID, an HL7
+   * identifier type code such as SS, PPN or DL, or a CSV column's name).
+   */
+  identifiers?: { system: string; value: string }[];
 }
 
 /**
@@ -86,6 +97,12 @@ export interface LinkedIdentity extends IdentityRef {
   practice: string | null;
   address: string | null;
   town: string | null;
+  /** Email addresses, lower case, space-separated. */
+  email: string | null;
+  /** Phone numbers, digits only (UK ones from 0), space-separated. */
+  phone: string | null;
+  /** Other identifiers as `kind|VALUE`, space-separated. */
+  otherId: string | null;
   linkMethod: LinkMethod | string;
   matchStatus: MatchStatus | string;
   matchWeight: number | null;

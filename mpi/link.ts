@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import type { Queryable } from '../db/database.ts';
 import { identityKey, type MergeInstruction, type NormalisedIdentity, type SourceIdentity } from './identity.ts';
 import { normaliseNhsNumber, isValidNhsNumber } from './nhs-number.ts';
-import { normalisePostcode, soundex } from './fellegi-sunter.ts';
+import { normaliseEmail, normaliseIdentifier, normalisePhone, normalisePostcode, soundex } from './fellegi-sunter.ts';
 import { cmp, currentPersons, identitiesOfPersons, readIdentities, recordEvents, relocate, type IdentityMove, type MovedIdentity } from './person-store.ts';
 import { feedDetail, nhsConflict, queueReview, splitOut, survivorOf } from './merge.ts';
 
@@ -19,7 +19,7 @@ export { identityKey };
 /** An identity as it will be stored: normalised, with its blocking key. */
 type Prepared = NormalisedIdentity & { soundex: string | null };
 
-const COLUMNS = ['nhs_number', 'nhs_number_valid', 'family', 'given', 'birth_date', 'sex', 'postcode', 'practice', 'family_soundex', 'address', 'town'] as const;
+const COLUMNS = ['nhs_number', 'nhs_number_valid', 'family', 'given', 'birth_date', 'sex', 'postcode', 'practice', 'family_soundex', 'address', 'town', 'email', 'phone', 'other_id'] as const;
 
 /**
  * Upserts identities and returns `${system}|${id}` → person_id for every one of them.
@@ -88,7 +88,7 @@ export async function resolveIdentities(tx: Queryable, identities: SourceIdentit
     // shard_key: the identity's distribution key (migration 0029, docs/distribution.md); the
     // primary key is named rather than its columns, since the partitioned layout's holds shard_key too.
     `INSERT INTO source_identity (source_system, source_id, person_id, link_method, match_status, ${COLUMNS.join(', ')}, shard_key)
-     SELECT u.*, shard_key_of(u.sys, u.id) FROM unnest($1::text[], $2::text[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::boolean[], $8::text[], $9::text[], $10::date[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[]) AS u(sys, id)
+     SELECT u.*, shard_key_of(u.sys, u.id) FROM unnest($1::text[], $2::text[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::boolean[], $8::text[], $9::text[], $10::date[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[], $18::text[], $19::text[]) AS u(sys, id)
      ON CONFLICT ON CONSTRAINT source_identity_pkey DO UPDATE SET
        ${COLUMNS.filter((c) => c !== 'nhs_number_valid').map((c) => `${c} = ${col(c)}`).join(', ')},
        nhs_number_valid = CASE WHEN EXCLUDED.nhs_number IS NULL THEN source_identity.nhs_number_valid ELSE EXCLUDED.nhs_number_valid END,
@@ -113,6 +113,9 @@ export async function resolveIdentities(tx: Queryable, identities: SourceIdentit
       toWrite.map((p) => p.soundex),
       toWrite.map((p) => p.address),
       toWrite.map((p) => p.town),
+      toWrite.map((p) => p.email),
+      toWrite.map((p) => p.phone),
+      toWrite.map((p) => p.otherId),
     ],
   );
   for (const r of upsert.rows) result.set(identityKey(r.source_system, r.source_id), r.person_id);
@@ -158,6 +161,9 @@ function storedAsSent(p: Prepared, row: StoredIdentity): boolean {
     family_soundex: p.soundex,
     address: p.address,
     town: p.town,
+    email: p.email,
+    phone: p.phone,
+    other_id: p.otherId,
   };
   for (const c of COLUMNS) if (sent[c] !== null && sent[c] !== row[c]) return false;
   return true;
@@ -222,7 +228,7 @@ function dedupe(identities: SourceIdentity[]): Map<string, Prepared> {
   // each distinct one is normalised once; a copy is taken, since the merge below changes `prev`.
   const normalised = new Map<string, Prepared>();
   for (const i of identities) {
-    const content = `${i.system}\u0000${i.id}\u0000${i.nhsNumber ?? U}\u0000${i.family ?? U}\u0000${i.given ?? U}\u0000${i.birthDate ?? U}\u0000${i.sex ?? U}\u0000${i.postcode ?? U}\u0000${i.practice ?? U}\u0000${i.address ?? U}\u0000${i.town ?? U}`;
+    const content = `${i.system}\u0000${i.id}\u0000${i.nhsNumber ?? U}\u0000${i.family ?? U}\u0000${i.given ?? U}\u0000${i.birthDate ?? U}\u0000${i.sex ?? U}\u0000${i.postcode ?? U}\u0000${i.practice ?? U}\u0000${i.address ?? U}\u0000${i.town ?? U}\u0000${i.emails?.join(' ') ?? U}\u0000${i.phones?.join(' ') ?? U}\u0000${i.identifiers?.map((x) => `${x.system}\u0002${x.value}`).join(' ') ?? U}`;
     let p = normalised.get(content);
     if (p) p = { ...p };
     else {
@@ -263,8 +269,17 @@ function normalise(i: SourceIdentity): Prepared {
     soundex: family ? soundex(family) || null : null,
     address: clean(i.address),
     town: clean(i.town),
+    email: list((i.emails ?? []).map(normaliseEmail)),
+    phone: list((i.phones ?? []).map(normalisePhone)),
+    otherId: list((i.identifiers ?? []).map((x) => normaliseIdentifier(x.system, x.value))),
   };
   return p;
+}
+
+/** Normalised values as one space-separated text (none has a space), each once, in the order sent; null when none. */
+function list(values: (string | null)[]): string | null {
+  const kept = [...new Set(values.filter((v): v is string => !!v && !/\s/.test(v)))];
+  return kept.length ? kept.join(' ') : null;
 }
 
 function clean(s: string | null | undefined): string | null {

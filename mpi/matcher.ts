@@ -23,7 +23,7 @@ import {
   matchProbability,
   matchWeight,
   nhsNumbersConflict,
-  PATTERNS,
+  countPattern,
   patternsFromCounts,
   patternVector,
   soundex,
@@ -31,6 +31,7 @@ import {
   type ComparisonVector,
   type MatchIdentity,
   type PatternCount,
+  type PatternCounts,
   type MatchParameters,
   type Thresholds,
 } from './fellegi-sunter.ts';
@@ -125,7 +126,7 @@ interface RunContext {
   cap: number;
   random: { patterns: PatternCount[]; count: number };
   /** The settled sample's blocked pairs, compared (EM's known matches and blocked non-matches), as pattern counts. */
-  sample?: { size: number; counts: Float64Array; pairs: number };
+  sample?: { size: number; counts: PatternCounts; pairs: number };
 }
 /**
  * Resolves every PENDING identity, in rounds; see the module comment. One run at a time per
@@ -262,15 +263,15 @@ async function matchRound(db: Database, opts: MatcherOptions, limit: number, ctx
     );
     const keys = sample.rows.map((r) => `${r.source_system}|${r.source_id}`).filter((k) => table.index.has(k));
     const ps = candidatePairs(ctx.blocking, table, { wide: keys.map(num), excludeSamePerson: false, cap: ctx.cap });
-    const counts = new Float64Array(PATTERNS);
-    for (let k = 0; k < ps.length; k++) counts[comparisonPattern(identity(ps.a[k]!), identity(ps.b[k]!))]!++;
+    const counts: PatternCounts = new Map();
+    for (let k = 0; k < ps.length; k++) countPattern(counts, comparisonPattern(identity(ps.a[k]!), identity(ps.b[k]!)));
     look(ps);
     ctx.sample = { size: keys.length, counts, pairs: ps.length };
   }
   const sampleSize = ctx.sample.size;
   const randomU = ctx.random.count >= 10000 ? estimateU(ctx.random.patterns) : DEFAULT_PARAMETERS.u;
-  const trainingCounts = ctx.sample.counts.slice();
-  for (let k = 0; k < pairs.wide; k++) trainingCounts[codes[k]!]!++;
+  const trainingCounts: PatternCounts = new Map(ctx.sample.counts);
+  for (let k = 0; k < pairs.wide; k++) countPattern(trainingCounts, codes[k]!);
   const training = patternsFromCounts(trainingCounts);
   const trainingCount = pairs.wide + ctx.sample.pairs;
   // m by EM on two training blocks with u fixed at the random pairs' (Splink's way): pairs that
@@ -355,13 +356,13 @@ async function matchRound(db: Database, opts: MatcherOptions, limit: number, ctx
     weight: number;
     vector: ComparisonVector;
   }
-  const weightOf = new Float64Array(PATTERNS).fill(NaN);
+  const weightOf = new Map<number, number>();
   const best = new Float64Array(table.size).fill(-Infinity);
   const edges: Edge[] = [];
   for (let k = 0; k < pairs.length; k++) {
     const code = codes[k]!;
-    let w = weightOf[code]!;
-    if (Number.isNaN(w)) w = weightOf[code] = matchWeight(params, patternVector(code));
+    let w = weightOf.get(code);
+    if (w === undefined) weightOf.set(code, (w = matchWeight(params, patternVector(code))));
     const a = pairs.a[k]!;
     const b = pairs.b[k]!;
     if (w > best[a]!) best[a] = w;
@@ -640,12 +641,13 @@ async function personMembers(db: Queryable, persons: string[]): Promise<Map<stri
 }
 
 const IDENTITY_COLUMNS = `s.source_system, s.source_id, s.person_id, CASE WHEN s.nhs_number_valid THEN s.nhs_number END AS nhs_number,
-  s.family, s.given, s.birth_date::text AS birth_date, s.sex, s.postcode, s.address, s.town, s.family_soundex, s.match_status, s.link_method`;
+  s.family, s.given, s.birth_date::text AS birth_date, s.sex, s.postcode, s.address, s.town, s.email, s.phone, s.other_id, s.family_soundex,
+  s.match_status, s.link_method`;
 
 interface IdentityRow {
   source_system: string; source_id: string; person_id: string; nhs_number: string | null; family: string | null; given: string | null;
   birth_date: string | null; sex: string | null; postcode: string | null; address: string | null; town: string | null;
-  family_soundex: string | null; match_status: string; link_method: string;
+  email: string | null; phone: string | null; other_id: string | null; family_soundex: string | null; match_status: string; link_method: string;
 }
 
 // Ingest transactions still open when the table was last read may commit rows stamped earlier
@@ -671,6 +673,9 @@ class IdentityTable implements BlockingColumns {
   postcode: (string | null)[] = [];
   address: (string | null)[] = [];
   town: (string | null)[] = [];
+  email: (string | null)[] = [];
+  phone: (string | null)[] = [];
+  otherId: (string | null)[] = [];
   familySoundex: (string | null)[] = [];
   matchStatus: string[] = [];
   linkMethod: string[] = [];
@@ -738,6 +743,7 @@ class IdentityTable implements BlockingColumns {
     return {
       nhsNumber: this.nhsNumber[i], family: this.family[i], given: this.given[i], birthDate: this.birthDate[i],
       sex: this.sex[i], postcode: this.postcode[i], address: this.address[i], town: this.town[i],
+      email: this.email[i], phone: this.phone[i], otherId: this.otherId[i],
     };
   }
 
@@ -772,7 +778,7 @@ class IdentityTable implements BlockingColumns {
       this.personNumbers.set(r.person_id, (person = this.personNumbers.size));
       this.personUuid.push(r.person_id);
     }
-    const blockingFields = [r.nhs_number, r.family, r.given, r.birth_date, r.postcode, r.address, r.town, r.family_soundex] as const;
+    const blockingFields = [r.nhs_number, r.family, r.given, r.birth_date, r.postcode, r.address, r.town, r.family_soundex, r.email, r.other_id] as const;
     if (i === undefined) {
       i = this.size;
       this.index.set(key, i);
@@ -781,7 +787,8 @@ class IdentityTable implements BlockingColumns {
     } else if (
       this.nhsNumber[i] !== blockingFields[0] || this.family[i] !== blockingFields[1] || this.given[i] !== blockingFields[2] ||
       this.birthDate[i] !== blockingFields[3] || this.postcode[i] !== blockingFields[4] || this.address[i] !== blockingFields[5] ||
-      this.town[i] !== blockingFields[6] || this.familySoundex[i] !== blockingFields[7]
+      this.town[i] !== blockingFields[6] || this.familySoundex[i] !== blockingFields[7] || this.email[i] !== blockingFields[8] ||
+      this.otherId[i] !== blockingFields[9]
     ) {
       this.version++;
     }
@@ -795,6 +802,9 @@ class IdentityTable implements BlockingColumns {
     this.address[i] = r.address;
     this.town[i] = this.intern(r.town);
     this.familySoundex[i] = this.intern(r.family_soundex);
+    this.email[i] = r.email;
+    this.phone[i] = r.phone;
+    this.otherId[i] = r.other_id;
     this.matchStatus[i] = this.intern(r.match_status)!;
     this.linkMethod[i] = this.intern(r.link_method)!;
   }
@@ -813,13 +823,13 @@ async function randomPairs(db: Queryable, table: IdentityTable, size: number): P
   );
   const s = r.rows.map((x) => table.index.get(`${x.source_system}|${x.source_id}`)).filter((i) => i !== undefined).sort((a, b) => cmp(table.key[a]!, table.key[b]!));
   const ids = s.map((i) => table.matchIdentity(i));
-  const counts = new Float64Array(PATTERNS);
+  const counts: PatternCounts = new Map();
   let count = 0;
   for (let i = 0; i < s.length; i++) {
     for (let j = i + 1; j < s.length; j++) {
       if (table.person[s[i]!] === table.person[s[j]!]) continue;
       count++;
-      counts[comparisonPattern(ids[i]!, ids[j]!)]!++;
+      countPattern(counts, comparisonPattern(ids[i]!, ids[j]!));
     }
   }
   return { patterns: patternsFromCounts(counts), count };

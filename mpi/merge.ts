@@ -346,7 +346,7 @@ async function withIdentities(db: Queryable, rows: Record<string, unknown>[]): P
   const side = (system: string, id: string): ReviewIdentity =>
     now.get(identityKey(system, id)) ?? {
       key: identityKey(system, id), system, id, personId: null, nhsNumber: null, nhsNumberValid: false, family: null, given: null, birthDate: null,
-      sex: null, postcode: null, practice: null, address: null, town: null, linkMethod: 'unknown', matchStatus: 'unknown', matchWeight: null,
+      sex: null, postcode: null, practice: null, address: null, town: null, email: null, phone: null, otherId: null, linkMethod: 'unknown', matchStatus: 'unknown', matchWeight: null,
     };
   return r.rows.map((x) => {
     const identity = side(String(x.source_system), String(x.source_id));

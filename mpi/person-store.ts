@@ -47,7 +47,7 @@ export interface PersonChange {
 /** The columns of source_identity read back as a LinkedIdentity (see toLinkedIdentity). */
 export const IDENTITY_COLUMNS =
   's.source_system, s.source_id, s.person_id, s.nhs_number, s.nhs_number_valid, s.family, s.given, s.birth_date::text AS birth_date, ' +
-  's.sex, s.postcode, s.practice, s.address, s.town, s.link_method, s.match_status, s.match_weight';
+  's.sex, s.postcode, s.practice, s.address, s.town, s.email, s.phone, s.other_id, s.link_method, s.match_status, s.match_weight';
 
 /** One row selected with IDENTITY_COLUMNS as the MPI's identity shape. */
 export function toLinkedIdentity(x: Record<string, unknown>): LinkedIdentity {
@@ -67,6 +67,9 @@ export function toLinkedIdentity(x: Record<string, unknown>): LinkedIdentity {
     practice: s(x.practice),
     address: s(x.address),
     town: s(x.town),
+    email: s(x.email),
+    phone: s(x.phone),
+    otherId: s(x.other_id),
     linkMethod: String(x.link_method),
     matchStatus: String(x.match_status),
     matchWeight: x.match_weight == null ? null : Number(x.match_weight),

@@ -7,7 +7,7 @@ import { matchIdentityOf, reviewEvidence } from './review-evidence.ts';
 function identity(over: Partial<ReviewIdentity>): ReviewIdentity {
   return {
     key: `${over.system ?? 'gp:P91001'}|${over.id ?? 'x'}`, system: 'gp:P91001', id: 'x', personId: 'p', nhsNumber: null, nhsNumberValid: false,
-    family: null, given: null, birthDate: null, sex: null, postcode: null, practice: null, address: null, town: null,
+    family: null, given: null, birthDate: null, sex: null, postcode: null, practice: null, address: null, town: null, email: null, phone: null, otherId: null,
     linkMethod: 'new', matchStatus: 'POSSIBLE_MATCH', matchWeight: null, ...over,
   };
 }

@@ -14,6 +14,7 @@ import {
   householdAgrees,
   matchProbability,
   matchWeight,
+  personalAgrees,
   thresholds,
   type FieldName,
   type MatchIdentity,
@@ -43,6 +44,8 @@ export interface ReviewEvidence {
   thresholds: { match: number; possible: number };
   /** When the pair agrees on everything a household shares, those fields count at most `cap` together. */
   household: { applied: boolean; sum: number; cap: number | null };
+  /** True when a shared email or phone was not counted: no given name or birth date agrees (families share them; fellegi-sunter.ts contactWeight). */
+  contactWithheld: boolean;
   /** The weight the pair had when it was queued (the parameters may have been re-estimated since). */
   queuedWeight: number;
   /** What the queue said against linking: `different valid NHS numbers`, `would join persons with different valid NHS numbers`, or a feed's conflict; null when nothing. */
@@ -68,6 +71,9 @@ export function matchIdentityOf(i: ReviewIdentity): MatchIdentity {
     postcode: i.postcode,
     address: i.address,
     town: i.town,
+    email: i.email,
+    phone: i.phone,
+    otherId: i.otherId,
   };
 }
 
@@ -96,6 +102,7 @@ export function reviewEvidence(a: ReviewIdentity, b: ReviewIdentity, review: { w
     probability: matchProbability(p, total),
     thresholds: thresholds(p),
     household: { applied, sum, cap },
+    contactWithheld: !personalAgrees(v) && [F.email, F.phone].some((f) => fieldWeight(p, f, v[f]!) > 0),
     queuedWeight: review.weight,
     conflict: typeof detail.conflict === 'string' ? detail.conflict : feedConflict,
     feed,

@@ -369,3 +369,13 @@ test('tab- and pipe-delimited extracts; the delimiter sniffed outside quotes', a
   }
   assert.deepEqual(parseFields('"a|b"|c', '|'), ['a|b', 'c']);
 });
+
+test('a contract may name email, phone and identifier columns; each must be a column', async () => {
+  const { contractProblems } = await import('./contracts.ts');
+  const base = { name: 'x', system: 'csv:x', idColumn: 'id', columns: [{ name: 'id', type: 'text' as const, required: true }, { name: 'mail', type: 'text' as const, required: false }, { name: 'ssn', type: 'text' as const, required: false }] };
+  assert.deepEqual(contractProblems({ ...base, identityColumns: { id: 'id', email: 'mail', identifiers: { SS: 'ssn' } } }), []);
+  assert.deepEqual(contractProblems({ ...base, identityColumns: { id: 'id', phone: 'tel', identifiers: { passport: 'ppn' } } }), [
+    'x: identity phone column tel is not a column',
+    'x: identity identifier passport column ppn is not a column',
+  ]);
+});

@@ -25,6 +25,12 @@ export interface IdentityColumns {
   sex?: string;
   postcode?: string;
   practice?: string;
+  /** An email address column (mpi/README.md: compared and blocked on by the matcher). */
+  email?: string;
+  /** A phone number column. */
+  phone?: string;
+  /** Identifiers other than the NHS number: the kind each column holds (`SS`, `passport`, a system URI) → its column. */
+  identifiers?: Record<string, string>;
 }
 
 export interface CsvContract {
@@ -47,7 +53,13 @@ export function contractProblems(c: CsvContract): string[] {
   if (!c.name) problems.push('contract has no name');
   if (!c.system) problems.push(`${c.name}: no system`);
   if (!names.has(c.idColumn)) problems.push(`${c.name}: idColumn ${c.idColumn} is not a column`);
-  for (const [part, col] of Object.entries(c.identityColumns ?? {})) if (col && !names.has(col)) problems.push(`${c.name}: identity ${part} column ${col} is not a column`);
+  for (const [part, col] of Object.entries(c.identityColumns ?? {})) {
+    if (part === 'identifiers') continue;
+    if (col && !names.has(col as string)) problems.push(`${c.name}: identity ${part} column ${String(col)} is not a column`);
+  }
+  for (const [kind, col] of Object.entries(c.identityColumns?.identifiers ?? {})) {
+    if (!names.has(col)) problems.push(`${c.name}: identity identifier ${kind} column ${col} is not a column`);
+  }
   for (const col of c.columns ?? []) if (!TYPES.has(col.type)) problems.push(`${c.name}: column ${col.name} has unknown type ${col.type}`);
   if (names.size !== (c.columns?.length ?? 0)) problems.push(`${c.name}: a column is listed twice`);
   const keys = new Map<string, string>();

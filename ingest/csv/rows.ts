@@ -188,6 +188,15 @@ function identityOf(contract: CsvContract, system: string, values: Record<string
     const v = col ? str(values[col]) : undefined;
     if (v !== undefined) (identity as unknown as Record<string, string>)[key] = v;
   }
+  const email = cols.email ? str(values[cols.email]) : undefined;
+  if (email) identity.emails = [email];
+  const phone = cols.phone ? str(values[cols.phone]) : undefined;
+  if (phone) identity.phones = [phone];
+  const ids = Object.entries(cols.identifiers ?? {}).flatMap(([system, col]) => {
+    const value = str(values[col]);
+    return value ? [{ system, value }] : [];
+  });
+  if (ids.length) identity.identifiers = ids;
   return identity;
 }
 

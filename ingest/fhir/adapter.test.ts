@@ -44,11 +44,12 @@ test('a collection bundle: identity, resources, ids, references, hashes', async 
     id: 'pat-1',
     nhsNumber: '9434765919',
     family: 'Testperson',
-    given: 'Alexandra',
+    given: 'Alexandra Jane',
     birthDate: '1948-02-29',
     sex: 'female',
     postcode: 'ZZ9 9ZZ',
     practice: 'P91001',
+    identifiers: [{ system: 'https://gp.example/local', value: 'L1' }],
   });
   assert.deepEqual(
     item.resources.map((r) => `${r.resource.resourceType}/${r.resource.id}`),

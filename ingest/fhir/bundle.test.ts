@@ -265,3 +265,32 @@ test('a document Bundle (a discharge summary): the Composition custodian’s ODS
   const org = { resourceType: 'Organization', id: 'o2', identifier: [ods('RBV')], name: 'The Christie' };
   assert.equal(sourceOf(doc({ author: [{ reference: 'Organization/o2' }] }, [org])), 'fhir:RBV');
 });
+
+test('identity: telecom (email, phone; not old ones), identifiers other than the NHS number and the record number, every given name', () => {
+  const p = patient('p2', {
+    identifier: [
+      { system: 'https://fhir.nhs.uk/Id/nhs-number', value: '9434765919' },
+      { system: 'http://hospital.example/mrn', type: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v2-0203', code: 'MR' }] }, value: 'MRN-1' },
+      { system: 'http://hl7.org/fhir/sid/us-ssn', type: { coding: [{ code: 'SS' }] }, value: '999-12-3456' },
+      { system: 'urn:oid:2.16.840.1.113883.4.3.25', type: { coding: [{ code: 'DL' }] }, value: 'S99912345' },
+      { system: 'urn:febrl:soc_sec_id', value: '1234567' },
+    ],
+    name: [{ use: 'official', family: 'Doyle', given: ['Mary', 'Ann'] }],
+    telecom: [
+      { system: 'phone', use: 'home', value: '0161 496 0000' },
+      { system: 'email', value: 'Mary.Doyle@Example.org' },
+      { system: 'phone', use: 'old', value: '0161 496 0999' },
+      { system: 'sms', use: 'mobile', value: '+44 7700 900123' },
+    ],
+  });
+  const [item] = read({ resourceType: 'Bundle', type: 'collection', entry: [{ resource: p }] }, { source: 'test:src' });
+  const identity = (item as AcceptedItem).identities[0]!;
+  assert.equal(identity.given, 'Mary Ann');
+  assert.deepEqual(identity.emails, ['Mary.Doyle@Example.org']);
+  assert.deepEqual(identity.phones, ['0161 496 0000', '+44 7700 900123']);
+  assert.deepEqual(identity.identifiers, [
+    { system: 'SS', value: '999-12-3456' },
+    { system: 'DL', value: 'S99912345' },
+    { system: 'urn:febrl:soc_sec_id', value: '1234567' },
+  ]);
+});

@@ -477,8 +477,10 @@ export function identityOf(patient: Json, system: string, byTypeId: Map<string, 
   const name = names.find((n) => n.use === 'official') ?? names.find((n) => n.use === undefined || n.use === 'usual') ?? names.find((n) => n.use !== 'old') ?? names[0];
   if (name) {
     if (typeof name.family === 'string') identity.family = name.family;
-    const given = Array.isArray(name.given) ? name.given.find((g) => typeof g === 'string' && g.trim() !== '') : undefined;
-    if (typeof given === 'string') identity.given = given;
+    // Every given name, first and middle ("Mary Ann"): the matcher knows a person by any of them.
+    const givens = (Array.isArray(name.given) ? name.given : []).filter((g): g is string => typeof g === 'string' && g.trim() !== '').map((g) => g.trim());
+    if (givens.length) identity.given = givens.join(' ');
+    else if (typeof name.text === 'string' && name.text.trim() && typeof name.family !== 'string') identity.given = name.text.trim(); // the whole name as text: the matcher splits it
   }
   if (typeof patient.birthDate === 'string') identity.birthDate = patient.birthDate;
   if (typeof patient.gender === 'string' && SEXES[patient.gender]) identity.sex = SEXES[patient.gender];
@@ -492,7 +494,41 @@ export function identityOf(patient: Json, system: string, byTypeId: Map<string, 
   }
   const practice = practiceOf(patient, byTypeId);
   if (practice) identity.practice = practice;
+  // Telecom (https://hl7.org/fhir/R4/datatypes.html#ContactPoint): emails and phones still in use.
+  const emails: string[] = [];
+  const phones: string[] = [];
+  for (const t of Array.isArray(patient.telecom) ? patient.telecom : []) {
+    if (!isObject(t) || typeof t.value !== 'string' || !t.value.trim() || t.use === 'old') continue;
+    if (t.system === 'email') emails.push(t.value.trim());
+    else if (t.system === 'phone' || t.system === 'sms') phones.push(t.value.trim());
+  }
+  if (emails.length) identity.emails = emails;
+  if (phones.length) identity.phones = phones;
+  const others = otherIdentifiersOf(patient);
+  if (others.length) identity.identifiers = others;
   return identity;
+}
+
+// Identifier types (v2 table 0203) that name a person across systems, used as the kind when present.
+const PERSON_IDENTIFIER_TYPES = new Set(['SS', 'SB', 'NI', 'NIIP', 'PPN', 'DL', 'CZ', 'PRC', 'PEN']);
+
+/**
+ * A Patient's identifiers other than the NHS number and its own record number (type MR, or the
+ * value of its id): a social security or national insurance number, a passport, a driving
+ * licence, another organisation's number. Each with its system (or, for a known person
+ * identifier type such as SS, PPN or DL, that type code), for the matcher to compare like with like.
+ */
+function otherIdentifiersOf(patient: Json): { system: string; value: string }[] {
+  const out: { system: string; value: string }[] = [];
+  for (const i of Array.isArray(patient.identifier) ? patient.identifier : []) {
+    if (!isObject(i) || typeof i.value !== 'string' || !i.value.trim() || i.system === NHS_NUMBER_SYSTEM || i.use === 'old') continue;
+    const codes = (isObject(i.type) && Array.isArray(i.type.coding) ? i.type.coding : []).filter(isObject).map((c) => (typeof c.code === 'string' ? c.code.toUpperCase() : ''));
+    if (codes.includes('MR') || i.value === patient.id) continue;
+    const type = codes.find((c) => PERSON_IDENTIFIER_TYPES.has(c));
+    const system = type ?? (typeof i.system === 'string' && i.system.trim() ? i.system.trim() : undefined);
+    if (system) out.push({ system, value: i.value.trim() });
+  }
+  return out;
 }
 
 /**

@@ -219,7 +219,7 @@ test('PID-3 with 40 repetitions; the NHS number by authority in a sub-component;
 test('names: the legal name (XPN-7 L) first whatever its position, the others kept with their use', () => {
   const pid = seg('PID', { 3: 'H1^^^RM2^MR', 5: 'Smith^Jo^^^^^N~Smith^Joanna^Mary^^Ms^^L~Brown^Joanna^^^^^M', 7: '1970', 8: 'Female' });
   const item = accepted(parseHl7Message(message([header('ADT^A28', 'N1'), pid]), 'f'));
-  assert.deepEqual([item.identities[0]!.family, item.identities[0]!.given, item.identities[0]!.sex, item.identities[0]!.birthDate], ['Smith', 'Joanna', 'female', undefined]);
+  assert.deepEqual([item.identities[0]!.family, item.identities[0]!.given, item.identities[0]!.sex, item.identities[0]!.birthDate], ['Smith', 'Joanna Mary', 'female', undefined]);
   const patient = one<Patient>(item, 'Patient');
   assert.deepEqual(patient.name?.map((n) => n.use), ['official', 'nickname', 'maiden']);
   assert.equal(patient.birthDate, '1970', 'a year of birth is a valid TS at year precision');
@@ -294,4 +294,21 @@ test('deaths: PID-29 date of death and PID-30 indicator on A08 and on an A03 who
   assert.equal(one<Patient>(accepted(parseHl7Message(adtFor('A08', 'D5', [pv1For({})], { pid: pid30('') }), 'f')), 'Patient').deceasedBoolean, undefined);
   const bad = parseHl7Message(adtFor('A08', 'D6', [pv1For({})], { pid: seg('PID', { 1: '1', 3: 'RM2000500^^^RM2^MR', 29: '20250231' }) }), 'f');
   assert.equal(bad.kind === 'rejected' && bad.reason, 'PID-29 "20250231" is not a valid date/time');
+});
+
+test('PID telecom and other identifiers reach the identity: PID-13/14 phones and email, PID-3 passport, PID-19 SSN, PID-20 licence, XPN-3 middle name', () => {
+  const pid = seg('PID', {
+    3: 'H77^^^RM2^MR~9434765870^^^NHS^NH~502135326^^^UKPA^PPN',
+    5: 'Doyle^Mary^Ann^^Mrs^^L',
+    7: '19600202',
+    13: '^PRN^PH^^44^161^4960000~^NET^Internet^Mary.Doyle@Example.org',
+    14: '07700 900123',
+    19: 'QQ123456C',
+    20: 'DOYLE602020MA9AB^GB',
+  });
+  const identity = accepted(parseHl7Message(message([header('ADT^A28', 'T1'), pid]), 'f')).identities[0]!;
+  assert.equal(identity.given, 'Mary Ann');
+  assert.deepEqual(identity.phones, ['+44 161 4960000', '07700 900123']);
+  assert.deepEqual(identity.emails, ['Mary.Doyle@Example.org']);
+  assert.deepEqual(identity.identifiers, [{ system: 'PPN', value: '502135326' }, { system: 'SS', value: 'QQ123456C' }, { system: 'DL', value: 'DOYLE602020MA9AB' }]);
 });

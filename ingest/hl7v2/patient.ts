@@ -120,7 +120,8 @@ function mapPatientFresh(v: Hl7View, system: string, pid: Hl7Segment, pd1: Hl7Se
   const hasName = (r: string) => !!(v.fromRepetition(r, 1) || v.fromRepetition(r, 2));
   const legal = preferred(v, nameReps, 7, ['L'], hasName);
   const family = legal ? v.fromRepetition(legal, 1) || undefined : undefined;
-  const given = legal ? v.fromRepetition(legal, 2) || undefined : undefined;
+  // XPN-2 given name and XPN-3 further given names (middle names): the matcher knows a person by any of them.
+  const given = legal ? [v.fromRepetition(legal, 2), v.fromRepetition(legal, 3)].filter(Boolean).join(' ') || undefined : undefined;
 
   const dobRaw = v.get(pid, 7);
   let birthDate: string | undefined;
@@ -158,6 +159,11 @@ function mapPatientFresh(v: Hl7View, system: string, pid: Hl7Segment, pd1: Hl7Se
   if (practice) identity.practice = practice;
   if (lines.length) identity.address = lines.join(', ');
   if (city) identity.town = city;
+  const { emails, phones } = telecomOf(v, pid);
+  if (emails.length) identity.emails = emails;
+  if (phones.length) identity.phones = phones;
+  const others = otherIdentifiersOf(v, pid, mrn);
+  if (others.length) identity.identifiers = others;
 
   const identifier: Identifier[] = [
     {
@@ -208,4 +214,51 @@ function mapPatientFresh(v: Hl7View, system: string, pid: Hl7Segment, pd1: Hl7Se
   const restricted = protection === 'Y' ? true : protection === 'N' || protection === '""' ? false : undefined;
   if (restricted) patient.meta = { security: [{ system: CONFIDENTIALITY_SYSTEM, code: 'R', display: 'restricted' }] };
   return { identity, patient, ...(restricted !== undefined ? { restricted, protection } : {}) };
+}
+
+/**
+ * PID-13 (home) and PID-14 (business) telecom, XTN: an email in XTN-4 (use NET or type Internet),
+ * a phone in XTN-12 (unformatted), else XTN-5/6/7 (country, area, local number, v2.3+), else XTN-1.
+ */
+function telecomOf(v: Hl7View, pid: Hl7Segment): { emails: string[]; phones: string[] } {
+  const emails: string[] = [];
+  const phones: string[] = [];
+  for (const field of [13, 14]) {
+    for (const rep of v.repetitions(pid, field)) {
+      const use = v.fromRepetition(rep, 2).toUpperCase();
+      const equipment = v.fromRepetition(rep, 3).toUpperCase();
+      const email = v.fromRepetition(rep, 4) || (use === 'NET' || equipment === 'INTERNET' || equipment === 'X.400' ? v.fromRepetition(rep, 1) : '');
+      if (email) {
+        emails.push(email);
+        continue;
+      }
+      const parts = [v.fromRepetition(rep, 5), v.fromRepetition(rep, 6), v.fromRepetition(rep, 7)];
+      const split = parts[2] ? `${parts[0] ? `+${parts[0]} ` : ''}${parts[1]} ${parts[2]}`.trim() : '';
+      const phone = v.fromRepetition(rep, 12) || split || v.fromRepetition(rep, 1);
+      if (phone) phones.push(phone);
+    }
+  }
+  return { emails, phones };
+}
+
+// CX-5 identifier types (table 0203) that name a person across systems.
+const PERSON_IDENTIFIER_TYPES = new Set(['SS', 'SB', 'NI', 'NIIP', 'PPN', 'DL', 'CZ', 'PRC', 'PEN']);
+
+/**
+ * Identifiers other than the NHS number and the hospital number: PID-3 repetitions of a person
+ * identifier type (SS, PPN, DL, NI…), PID-19 (SSN, deprecated from v2.7 but still sent) and
+ * PID-20 (driver's licence, DLN-1 with its issuer DLN-2).
+ */
+function otherIdentifiersOf(v: Hl7View, pid: Hl7Segment, mrn: string): { system: string; value: string }[] {
+  const out: { system: string; value: string }[] = [];
+  for (const rep of v.repetitions(pid, 3)) {
+    const value = v.fromRepetition(rep, 1);
+    const type = v.fromRepetition(rep, 5).toUpperCase();
+    if (value && value !== mrn && !isNhsRep(v, rep) && PERSON_IDENTIFIER_TYPES.has(type)) out.push({ system: type, value });
+  }
+  const ssn = v.get(pid, 19);
+  if (ssn) out.push({ system: 'SS', value: ssn });
+  const licence = v.repetitions(pid, 20)[0];
+  if (licence && v.fromRepetition(licence, 1)) out.push({ system: 'DL', value: v.fromRepetition(licence, 1) });
+  return out;
 }

@@ -6,7 +6,7 @@ import { evidenceRows, levelWords, matcherWouldSay, needsNhsOverride, nextInQueu
 function identity(over: Partial<ReviewIdentity>): ReviewIdentity {
   return {
     key: 'k', system: 'gp:P91001', id: 'x', personId: '0b6f4e8a-6a0e-4c49-9a59-1f0d2c3b4a51', nhsNumber: null, nhsNumberValid: false, family: null, given: null, birthDate: null,
-    sex: null, postcode: null, address: null, town: null, practice: null, linkMethod: 'new', matchStatus: 'POSSIBLE_MATCH', matchWeight: null, ...over,
+    sex: null, postcode: null, address: null, town: null, email: null, phone: null, otherId: null, practice: null, linkMethod: 'new', matchStatus: 'POSSIBLE_MATCH', matchWeight: null, ...over,
   };
 }
 
@@ -44,6 +44,7 @@ const evidence: ReviewEvidence = {
   probability: 0.9016,
   thresholds: { match: 12, possible: 5 },
   household: { applied: false, sum: 0, cap: 14 },
+  contactWithheld: false,
   queuedWeight: 8.2,
   conflict: null,
   feed: null,

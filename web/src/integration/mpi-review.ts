@@ -37,6 +37,10 @@ export function sideBySide(a: ReviewIdentity, b: ReviewIdentity): SideBySideRow[
     row('Postcode', a.postcode, b.postcode),
     row('Address', [a.address, a.town].filter(Boolean).join(', '), [b.address, b.town].filter(Boolean).join(', ')),
     row('GP practice', a.practice, b.practice),
+    row('Email', a.email, b.email),
+    row('Phone', a.phone, b.phone),
+    // Stored as kind|VALUE (mpi/fellegi-sunter.ts normaliseIdentifier): shown as "kind VALUE".
+    row('Other identifiers', a.otherId?.replace(/\|/g, ' '), b.otherId?.replace(/\|/g, ' ')),
     // Where each record comes from and where it is linked now: context, not evidence.
     { label: 'Source', left: sourceLabel(a.system), right: sourceLabel(b.system), same: null },
     { label: 'Identifier in the source', left: a.id, right: b.id, same: null },
@@ -59,6 +63,9 @@ export const FIELD_LABEL: Record<MatchField, string> = {
   postcode: 'Postcode',
   address: 'Address',
   town: 'Town',
+  email: 'Email',
+  phone: 'Phone',
+  other_id: 'Other identifier',
 };
 
 /** Agreement levels (mpi/fellegi-sunter.ts FIELDS) in words. */
