@@ -152,12 +152,13 @@ export async function refreshFlatTablesIn(tx: Queryable, opts: { full?: boolean 
  * probe on resource.received_at otherwise), in the caller's transaction: what every reader of the tables calls first, so that
  * what it reads is what the store holds. Returns null when nothing had changed.
  */
-export async function ensureFlatTablesCurrent(tx: Queryable): Promise<FlatRefreshResult | null> {
+export async function ensureFlatTablesCurrent(tx: Queryable | Database): Promise<FlatRefreshResult | null> {
   const r = await tx.query<{ stale: boolean }>(
     `SELECT NOT EXISTS (SELECT 1 FROM analytics_flat_watermark WHERE name = $1)
          OR EXISTS (SELECT 1 FROM resource WHERE received_at >= (SELECT received_before FROM analytics_flat_watermark WHERE name = $1)) AS stale`,
     [WATERMARK],
   );
   if (!r.rows[0]?.stale) return null;
-  return refreshFlatTablesIn(tx);
+  // Given a pool rather than a transaction: the refresh opens its own.
+  return 'transaction' in tx ? tx.transaction((t) => refreshFlatTablesIn(t)) : refreshFlatTablesIn(tx);
 }
