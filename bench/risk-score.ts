@@ -8,12 +8,22 @@
  *  2. The scoring statement alone at `target` people: the stored feature rows are copied (new
  *     person ids, the same values) up to `target` under a scratch index date, scored, and all of it
  *     rolled back. Prints seconds and people per second.
+ *  0. First the flat tables (analytics/flat/, migration 0044) are brought up to date and timed:
+ *     rebuilt from every resource with --rebuild-flat, else only what was received since the last
+ *     refresh; then an incremental refresh with nothing new (what every reader pays).
+ *  3. With --compare, the features statement over the stored JSON (features-json.ts, what `risk
+ *     score` ran before the flat tables), timed once and rolled back, and its rows compared with
+ *     the flat statement's.
  * Wall-clock figures on a shared machine: the server's work is not in this process's CPU time, so
  * the rate is the figure to compare; re-measure on a quiet machine.
  */
 import { performance } from 'node:perf_hooks';
 import { openDatabase } from '../db/open.ts';
 import { fitRiskModel, insertScores, loadRiskModel, scoreRiskPopulation } from '../analytics/risk/model.ts';
+import { refreshFlatTables } from '../analytics/flat/refresh.ts';
+import { oneOffStatements } from '../db/database.ts';
+import { featureStatement } from '../analytics/risk/features.ts';
+import { jsonFeatureStatement } from '../analytics/risk/features-json.ts';
 import { arg } from './util.ts';
 
 const TARGET = Number(arg('target', '215000'));
@@ -23,6 +33,12 @@ const DATA = process.argv.includes('--data') ? arg('data', '') : undefined;
 
 const db = await openDatabase(DATA ? { dataDir: DATA } : {});
 try {
+  {
+    const full = await refreshFlatTables(db, { full: process.argv.includes('--rebuild-flat') });
+    console.log(`flat tables (${full.mode}): ${full.encounters} encounters, ${full.codedEntries} coded entries in ${full.seconds.toFixed(2)} s`);
+    const again = await refreshFlatTables(db);
+    console.log(`flat tables again, nothing new (${again.mode}): ${again.encounters + again.codedEntries} rows in ${again.seconds.toFixed(2)} s`);
+  }
   let model = await loadRiskModel(db);
   if (!model) {
     const t = performance.now();
@@ -73,6 +89,33 @@ try {
       if (e !== rollback) throw e;
     });
   console.log(`scoring statement alone at ${measured!.n} people (features copied): ${measured!.seconds.toFixed(2)} s (${Math.round(measured!.n / measured!.seconds)} people/s); rolled back`);
+
+  if (process.argv.includes('--compare')) {
+    // Before and after on the same store: the JSON statement timed, both statements' rows compared; rolled back.
+    const date = (await db.query<{ d: string }>("SELECT to_char(max(index_date), 'YYYY-MM-DD') AS d FROM risk_feature WHERE index_date < '2099-01-01'")).rows[0]!.d;
+    const timed = async (label: string, st: { sql: string; params: unknown[] }): Promise<string[]> => {
+      let rows: string[] = [];
+      await db
+        .transaction(async (tx) => {
+          await tx.query('DELETE FROM risk_feature WHERE index_date = $1::date', [date]);
+          await oneOffStatements(tx);
+          const t = performance.now();
+          const n = (await tx.query(st.sql, st.params)).rowCount;
+          console.log(`${label} at ${date}: ${n} people in ${((performance.now() - t) / 1000).toFixed(2)} s`);
+          rows = (await tx.query<{ row: string }>(`SELECT (to_jsonb(f) - 'computed_at')::text AS row FROM risk_feature f WHERE index_date = $1::date ORDER BY person_id`, [date])).rows.map((r) => r.row);
+          throw rollback;
+        })
+        .catch((e) => {
+          if (e !== rollback) throw e;
+        });
+      return rows;
+    };
+    const json = await timed('features from the stored JSON (before)', jsonFeatureStatement(date));
+    const flat = await timed('features from the flat tables (after)', featureStatement(date));
+    const a = new Set(json);
+    const differ = flat.filter((r) => !a.has(r)).length + json.length - flat.filter((r) => a.has(r)).length;
+    console.log(`rows differing between the two: ${differ} (of ${json.length})`);
+  }
 } finally {
   await db.close();
 }

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { testDatabases } from '../../test/databases.ts';
 import { compileCohort } from './compile.ts';
+import { refreshFlatTables } from '../flat/refresh.ts';
 import { parseCohort } from './definition.ts';
 import { AS_OF, idOf, loadCraftedStore, PEOPLE } from './fixtures.ts';
 import { loadRegisters } from './registers.ts';
@@ -29,6 +30,7 @@ for (const target of await testDatabases()) {
     const db = await target.open();
     try {
       await loadCraftedStore(db);
+      await refreshFlatTables(db); // the compiled SQL reads analytics/'s flat tables; its callers bring them up to date
       const run = async (def: Parameters<typeof compileCohort>[0], practice: string | null = 'P91001') => {
         const c = compileCohort(def, { asOf: AS_OF, practice, resolve });
         const r = await db.query<{ person_id: string }>(c.sql, c.params);

@@ -1,9 +1,10 @@
-// Compiles a cohort definition to ONE parameterised SQL query over the record store: the
-// registered population (each active person's latest GP registration, in source_identity) filtered
-// by one predicate per criterion. Every criterion on the record is a subquery over `resource`
-// that returns person ids, so the whole query is grouped by person first: on a distributed
-// PostgreSQL (Citus) with person, source_identity and resource distributed by person_id (and
-// practice a reference table) every subquery is a co-located semi-join and runs on each node.
+// Compiles a cohort definition to ONE parameterised SQL query: the registered population (each
+// active person's latest GP registration, in source_identity) filtered by one predicate per
+// criterion. Every criterion on the record is a subquery that returns person ids, over analytics/'s
+// flat tables (migration 0044, analytics/flat/: encounters, conditions, procedures, observations,
+// medicines, referrals; the caller brings them up to date first with ensureFlatTablesCurrent) or,
+// for care plans and deaths, over `resource`. So the whole query is grouped by person first (see
+// analytics/README.md on which parts push down on a distributed PostgreSQL).
 // Values are never written into the SQL text: codes, thresholds, dates and counts are bound
 // parameters ($1, $2, …); only fixed fragments chosen by the criterion's kind are SQL.
 import { SNOMED, windowStart, type CodeList, type CohortDefinition, type Criterion, type EncounterKind, type Window } from './definition.ts';
@@ -33,30 +34,28 @@ export class CohortCompileError extends Error {
 
 const V2_0069 = 'http://terminology.hl7.org/CodeSystem/v2-0069';
 
-/** The clinical date of each resource type (first present), as text compared by its first 10 characters (YYYY-MM-DD). */
-const DATE_PATHS: Record<string, string[]> = {
-  Observation: ["r.content->>'effectiveDateTime'", "r.content->'effectivePeriod'->>'start'", "r.content->>'issued'"],
-  Encounter: ["r.content->'period'->>'start'"],
-  MedicationRequest: ["r.content->>'authoredOn'"],
-  MedicationStatement: ["r.content->>'effectiveDateTime'", "r.content->'effectivePeriod'->>'start'", "r.content->>'dateAsserted'"],
-  Procedure: ["r.content->>'performedDateTime'", "r.content->'performedPeriod'->>'start'"],
-  ServiceRequest: ["r.content->>'authoredOn'", "r.content->>'occurrenceDateTime'"],
-  CarePlan: ["r.content->'period'->>'start'", "r.content->>'created'"],
-};
-const dateOf = (type: string) => `left(COALESCE(${DATE_PATHS[type]!.join(', ')}), 10)`;
+/** The flat tables (migration 0044): rows keyed by resource, with the person and the fields tested here. */
+const ENCOUNTERS = 'analytics_encounter';
+const CODED = 'analytics_coded_entry';
+
+/** The clinical date of each kind of row, as text YYYY-MM-DD (analytics/flat/refresh.ts extracts it as these criteria compared it). */
+const ENCOUNTER_DATE = 'r.start_date';
+const ENTRY_DATE = 'r.entry_date';
+const CARE_PLAN_DATE = "left(COALESCE(r.content->'period'->>'start', r.content->>'created'), 10)";
 
 /**
  * Encounter kinds as the feeds record them: A&E attendances are class EMER (HL7 v2 PV1-2 E);
  * admissions are class IMP with priority EM (emergency) or otherwise (elective); hospital
  * outpatient attendances are class AMB with a PAS treatment function (table 0069); community
  * contacts are home-health encounters from a non-GP source; GP consultations come from a GP system.
+ * Over analytics_encounter (r).
  */
 export const ENCOUNTER_SQL: Record<EncounterKind, string> = {
-  'ae-attendance': "r.content->'class'->>'code' = 'EMER'",
-  'emergency-admission': `r.content->'class'->>'code' = 'IMP' AND COALESCE(r.content->'priority'->'coding', '[]'::jsonb) @> '[{"code":"EM"}]'::jsonb`,
-  'elective-admission': `r.content->'class'->>'code' = 'IMP' AND NOT COALESCE(r.content->'priority'->'coding', '[]'::jsonb) @> '[{"code":"EM"}]'::jsonb`,
-  outpatient: `r.content->'class'->>'code' = 'AMB' AND COALESCE(r.content->'serviceType'->'coding', '[]'::jsonb) @> '[{"system":"${V2_0069}"}]'::jsonb`,
-  'community-contact': "r.content->'class'->>'code' = 'HH' AND r.source_system NOT LIKE 'gp:%'",
+  'ae-attendance': "r.class_code = 'EMER'",
+  'emergency-admission': "r.class_code = 'IMP' AND r.emergency",
+  'elective-admission': "r.class_code = 'IMP' AND NOT r.emergency",
+  outpatient: "r.class_code = 'AMB' AND r.hospital_outpatient",
+  'community-contact': "r.class_code = 'HH' AND r.source_system NOT LIKE 'gp:%'",
   'gp-consultation': "r.source_system LIKE 'gp:%'",
   any: 'true',
 };
@@ -132,107 +131,96 @@ function compileWith(def: CohortDefinition, dates: string[], practice: string | 
   // subquery can fall back to a subplan run once per person. Many dates: each resource's person and
   // date read once (grouping keys), paired with the dates whose window holds it; (person, k) IN that
   // (an EXISTS correlated with the date row as well became a nested loop over person × date).
-  const dated = (w: string[], date: string, from: string | null): string => {
-    if (!series) return `EXISTS (SELECT 1 FROM resource r WHERE r.person_id = b.person_id AND ${[...w, ...(from ? [`${date} >= ${from}`] : []), `${date} <= ${asOfRef()}`].join(' AND ')})`;
-    return `${member} IN (SELECT o.person_id, m.k FROM (SELECT r.person_id, ${date} AS d FROM resource r WHERE ${w.join(' AND ')} GROUP BY 1, 2) o
+  const dated = (w: string[], date: string, from: string | null, table: string): string => {
+    if (!series) return `EXISTS (SELECT 1 FROM ${table} r WHERE r.person_id = b.person_id AND ${[...w, ...(from ? [`${date} >= ${from}`] : []), `${date} <= ${asOfRef()}`].join(' AND ')})`;
+    return `${member} IN (SELECT o.person_id, m.k FROM (SELECT r.person_id, ${date} AS d FROM ${table} r WHERE ${w.join(' AND ')} GROUP BY 1, 2) o
                  JOIN dates m ON ${from ? `o.d >= ${from} AND ` : ''}o.d <= ${asOfRef()})`;
   };
-  const inResources = (type: string, where: string[], within?: Window): string => {
-    const w = [`r.resource_type = '${type}'`, 'r.person_id IS NOT NULL', ...where];
-    if (within) return dated(w, dateOf(type), perDate((d) => windowStart(d, within)));
-    return `EXISTS (SELECT 1 FROM resource r WHERE r.person_id = b.person_id AND ${w.join(' AND ')})`;
+  // A person has a row of `table` meeting `where` (dated within the window, when there is one).
+  const inRows = (table: string, where: string[], date: string, within?: Window): string => {
+    const w = ['r.person_id IS NOT NULL', ...where];
+    if (within) return dated(w, date, perDate((d) => windowStart(d, within)), table);
+    return `EXISTS (SELECT 1 FROM ${table} r WHERE r.person_id = b.person_id AND ${w.join(' AND ')})`;
   };
-  const codingIn = (path: string, list: CodeList) =>
+  const coded = (kind: string, where: string[], within?: Window) => inRows(CODED, [`r.kind = '${kind}'`, ...where], ENTRY_DATE, within);
+  // One coding with this system and one of the codes: the flat row's codings are 'system|code'
+  // (migration 0044's GIN index answers the overlap).
+  const codingIn = (list: CodeList) => `r.codings && ${bind([...new Set(list.codes)].map((code) => `${list.system ?? SNOMED}|${code}`))}::text[]`;
+  // A care plan's category (still read from `resource`): one coding with this system and code.
+  const categoryIn = (path: string, list: CodeList) =>
     `EXISTS (SELECT 1 FROM jsonb_array_elements(COALESCE(${path}, '[]'::jsonb)) AS c(coding) WHERE c.coding->>'system' = ${bind(list.system ?? SNOMED)} AND c.coding->>'code' = ANY(${bind(list.codes)}::text[]))`;
-
-  // The same test as containment, for the types that migration 0037's GIN index covers
-  // (Observation, Condition, Procedure): exact too (one coding with this system and code), so it
-  // only lets the planner find the coded entries by index instead of reading every one.
-  const codeIndexed = (list: CodeList) => `(r.content->'code') @> ANY(${bind([...new Set(list.codes)].map((code) => JSON.stringify({ coding: [{ system: list.system ?? SNOMED, code }] })))}::jsonb[])`;
 
   const visit = (c: Criterion, stack: string[]): string => {
     if ('all' in c) return `(${c.all.map((x) => visit(x, stack)).join(' AND ')})`;
     if ('any' in c) return `(${c.any.map((x) => visit(x, stack)).join(' OR ')})`;
     if ('not' in c) return `NOT ${visit(c.not, stack)}`;
     if ('condition' in c) {
-      const where = [codeIndexed(c.condition), codingIn("r.content->'code'->'coding'", c.condition)];
+      const where = [codingIn(c.condition)];
       if (!c.condition.includeInactive) {
-        where.push(`COALESCE(r.content->'clinicalStatus'->'coding'->0->>'code', 'active') <> ALL(${bind(INACTIVE_CONDITION)}::text[])`);
-        where.push(`COALESCE(r.content->'verificationStatus'->'coding'->0->>'code', 'confirmed') <> 'entered-in-error'`);
+        where.push(`COALESCE(r.clinical_status, 'active') <> ALL(${bind(INACTIVE_CONDITION)}::text[])`);
+        where.push(`COALESCE(r.verification_status, 'confirmed') <> 'entered-in-error'`);
       }
-      return inResources('Condition', where);
+      return coded('condition', where);
     }
     if ('observation' in c) {
       const o = c.observation;
-      const w = ["r.resource_type = 'Observation'", 'r.person_id IS NOT NULL', `COALESCE(r.content->>'status', 'final') <> 'entered-in-error'`, codeIndexed(o), codingIn("r.content->'code'->'coding'", o)];
+      const w = ["r.kind = 'observation'", 'r.person_id IS NOT NULL', `COALESCE(r.status, 'final') <> 'entered-in-error'`, codingIn(o)];
       const within = o.within;
       const undated = [...w];
       const from = within ? perDate((d) => windowStart(d, within)) : null;
-      if (from) w.push(`${dateOf('Observation')} >= ${from}`);
-      w.push(`${dateOf('Observation')} <= ${asOfRef()}`);
-      const value = `CASE WHEN jsonb_typeof(r.content->'valueQuantity'->'value') = 'number' THEN (r.content->'valueQuantity'->>'value')::numeric END`;
-      if (o.comparator === undefined) return dated(undated, dateOf('Observation'), from);
+      if (from) w.push(`${ENTRY_DATE} >= ${from}`);
+      w.push(`${ENTRY_DATE} <= ${asOfRef()}`);
+      const value = 'r.value';
+      if (o.comparator === undefined) return dated(undated, ENTRY_DATE, from, CODED);
       const test = `v.value ${o.comparator} ${bind(o.value)}::numeric`;
       if (series) {
         // Each result's person, date and value read from the JSON once (grouping keys), then paired
         // with the dates whose window holds it: not every result's JSON once per date.
-        const pairs = `(SELECT r.person_id, ${dateOf('Observation')} AS d, ${value} AS value FROM resource r WHERE ${undated.join(' AND ')} GROUP BY 1, 2, 3) o
+        const pairs = `(SELECT r.person_id, ${ENTRY_DATE} AS d, ${value} AS value FROM ${CODED} r WHERE ${undated.join(' AND ')} GROUP BY 1, 2, 3) o
                  JOIN dates m ON ${from ? `o.d >= ${from} AND ` : ''}o.d <= ${asOfRef()}`;
         if (o.which === 'any') return `${member} IN (SELECT o.person_id, m.k FROM ${pairs} WHERE ${test.replace('v.value', 'o.value')})`;
         return `${member} IN (SELECT v.person_id, v.k FROM (SELECT DISTINCT ON (o.person_id, m.k) o.person_id, m.k, o.value FROM ${pairs} ORDER BY o.person_id, m.k, o.d DESC, o.value DESC NULLS LAST) v WHERE ${test})`;
       }
       if (o.which === 'any') {
-        return `b.person_id IN (SELECT v.person_id FROM (SELECT r.person_id, ${value} AS value FROM resource r WHERE ${w.join(' AND ')}) v WHERE ${test})`;
+        return `b.person_id IN (SELECT v.person_id FROM (SELECT r.person_id, ${value} AS value FROM ${CODED} r WHERE ${w.join(' AND ')}) v WHERE ${test})`;
       }
       // The latest result in the window (ties: the larger value, so that the answer is stable).
-      return `b.person_id IN (SELECT v.person_id FROM (SELECT DISTINCT ON (r.person_id) r.person_id, ${value} AS value FROM resource r WHERE ${w.join(' AND ')} ORDER BY r.person_id, ${dateOf('Observation')} DESC, 2 DESC NULLS LAST) v WHERE ${test})`;
+      return `b.person_id IN (SELECT v.person_id FROM (SELECT DISTINCT ON (r.person_id) r.person_id, ${value} AS value FROM ${CODED} r WHERE ${w.join(' AND ')} ORDER BY r.person_id, ${ENTRY_DATE} DESC, 2 DESC NULLS LAST) v WHERE ${test})`;
     }
     if ('encounter' in c) {
       const e = c.encounter;
-      const w = ["r.resource_type = 'Encounter'", 'r.person_id IS NOT NULL', `COALESCE(r.content->>'status', 'finished') NOT IN ('cancelled', 'entered-in-error')`, ENCOUNTER_SQL[e.kind]];
-      // Each beside its containment form, which migration 0038's GIN indexes answer (the same test).
-      if (e.serviceTypes) {
-        w.push(`(r.content->'serviceType') @> ANY(${bind([...new Set(e.serviceTypes)].map((code) => JSON.stringify({ coding: [{ code }] })))}::jsonb[])`);
-        w.push(`EXISTS (SELECT 1 FROM jsonb_array_elements(COALESCE(r.content->'serviceType'->'coding', '[]'::jsonb)) AS c(coding) WHERE c.coding->>'code' = ANY(${bind(e.serviceTypes)}::text[]))`);
-      }
-      if (e.types) {
-        w.push(`(r.content->'type') @> ANY(${bind([...new Set(e.types)].map((code) => JSON.stringify([{ coding: [{ code }] }])))}::jsonb[])`);
-        w.push(`EXISTS (SELECT 1 FROM jsonb_array_elements(COALESCE(r.content->'type', '[]'::jsonb)) AS t(concept), jsonb_array_elements(COALESCE(t.concept->'coding', '[]'::jsonb)) AS c(coding) WHERE c.coding->>'code' = ANY(${bind(e.types)}::text[]))`);
-      }
+      const w = ["r.resource_type = 'Encounter'", 'r.person_id IS NOT NULL', `COALESCE(r.status, 'finished') NOT IN ('cancelled', 'entered-in-error')`, ENCOUNTER_SQL[e.kind]];
+      // A serviceType coding, or a coding of any type, with one of these codes (any system).
+      if (e.serviceTypes) w.push(`r.service_type_codes && ${bind([...new Set(e.serviceTypes)])}::text[]`);
+      if (e.types) w.push(`r.type_codes && ${bind([...new Set(e.types)])}::text[]`);
       const within = e.within;
       const undated = [...w];
       const from = within ? perDate((d) => windowStart(d, within)) : null;
-      if (from) w.push(`${dateOf('Encounter')} >= ${from}`);
-      w.push(`${dateOf('Encounter')} <= ${asOfRef()}`);
+      if (from) w.push(`${ENCOUNTER_DATE} >= ${from}`);
+      w.push(`${ENCOUNTER_DATE} <= ${asOfRef()}`);
       const atLeast = e.atLeast ?? 1;
-      if (atLeast === 1) return dated(undated, dateOf('Encounter'), from);
+      if (atLeast === 1) return dated(undated, ENCOUNTER_DATE, from, ENCOUNTERS);
       if (series) {
         // Each person's encounters counted per day first (the JSON read once), then summed per date's window.
-        return `${member} IN (SELECT o.person_id, m.k FROM (SELECT r.person_id, ${dateOf('Encounter')} AS d, count(*) AS n FROM resource r WHERE ${undated.join(' AND ')} GROUP BY 1, 2) o
+        return `${member} IN (SELECT o.person_id, m.k FROM (SELECT r.person_id, ${ENCOUNTER_DATE} AS d, count(*) AS n FROM ${ENCOUNTERS} r WHERE ${undated.join(' AND ')} GROUP BY 1, 2) o
                  JOIN dates m ON ${from ? `o.d >= ${from} AND ` : ''}o.d <= ${asOfRef()} GROUP BY o.person_id, m.k HAVING sum(o.n) >= ${bind(atLeast)}::int)`;
       }
-      return `${member} IN (SELECT r.person_id FROM resource r WHERE ${w.join(' AND ')} GROUP BY r.person_id HAVING count(*) >= ${bind(atLeast)}::int)`;
+      return `${member} IN (SELECT r.person_id FROM ${ENCOUNTERS} r WHERE ${w.join(' AND ')} GROUP BY r.person_id HAVING count(*) >= ${bind(atLeast)}::int)`;
     }
     if ('medication' in c) {
       const m = c.medication;
-      const w = [`r.resource_type IN ('MedicationRequest', 'MedicationStatement')`, 'r.person_id IS NOT NULL', codingIn("r.content->'medicationCodeableConcept'->'coding'", m)];
-      const within = m.within;
-      if (within) {
-        const d = `left(COALESCE(r.content->>'authoredOn', r.content->>'effectiveDateTime', r.content->'effectivePeriod'->>'start', r.content->>'dateAsserted'), 10)`;
-        return dated(w, d, perDate((x) => windowStart(x, within)));
-      } else {
-        w.push(`r.content->>'status' IN ('active', 'completed', 'intended', 'on-hold')`);
-      }
-      return `EXISTS (SELECT 1 FROM resource r WHERE r.person_id = b.person_id AND ${w.join(' AND ')})`;
+      // Within a window: issued in it (whatever its status); otherwise: any current or completed one.
+      if (m.within) return coded('medication', [codingIn(m)], m.within);
+      return coded('medication', [codingIn(m), `r.status IN ('active', 'completed', 'intended', 'on-hold')`]);
     }
-    if ('procedure' in c) return inResources('Procedure', [codeIndexed(c.procedure), codingIn("r.content->'code'->'coding'", c.procedure), `COALESCE(r.content->>'status', 'completed') NOT IN ('entered-in-error', 'not-done')`], c.procedure.within);
-    if ('referral' in c) return inResources('ServiceRequest', [codingIn("r.content->'code'->'coding'", c.referral), `COALESCE(r.content->>'status', 'active') NOT IN ('entered-in-error', 'revoked')`], c.referral.within);
+    if ('procedure' in c) return coded('procedure', [codingIn(c.procedure), `COALESCE(r.status, 'completed') NOT IN ('entered-in-error', 'not-done')`], c.procedure.within);
+    if ('referral' in c) return coded('referral', [codingIn(c.referral), `COALESCE(r.status, 'active') NOT IN ('entered-in-error', 'revoked')`], c.referral.within);
     if ('carePlan' in c) {
-      const where = [`r.content->>'status' IN ('active', 'on-hold')`];
+      const where = [`r.resource_type = 'CarePlan'`, `r.content->>'status' IN ('active', 'on-hold')`];
       if (c.carePlan.categories) {
-        where.push(`EXISTS (SELECT 1 FROM jsonb_array_elements(COALESCE(r.content->'category', '[]'::jsonb)) AS cat(concept) WHERE ${codingIn("cat.concept->'coding'", c.carePlan.categories)})`);
+        where.push(`EXISTS (SELECT 1 FROM jsonb_array_elements(COALESCE(r.content->'category', '[]'::jsonb)) AS cat(concept) WHERE ${categoryIn("cat.concept->'coding'", c.carePlan.categories)})`);
       }
-      return inResources('CarePlan', where, c.carePlan.within);
+      return inRows('resource', where, CARE_PLAN_DATE, c.carePlan.within);
     }
     if ('age' in c) {
       const parts: string[] = [];

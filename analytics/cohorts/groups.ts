@@ -9,6 +9,7 @@ import type { Queryable } from '../../db/database.ts';
 import type { CohortMembers } from '../../fhir/bulk-export/cohort-members.ts';
 import { ODS_SYSTEM } from '../../record/fhir-bundle.ts';
 import { compileCohort } from './compile.ts';
+import { ensureFlatTablesCurrent } from '../flat/refresh.ts';
 import type { CohortDefinition } from './definition.ts';
 import { runCohort, type IdentifiedMember, type PseudonymisedMember } from './service.ts';
 
@@ -74,6 +75,7 @@ export function cohortMembersAdapter(registers: ReadonlyMap<string, CohortDefini
       const d = decide(policyOf(), { action: 'cohort', principal: who.principal, purpose: who.purpose, cohort: { practice: null }, now });
       if (d.kind === 'deny' || !d.obligations.cohort) throw forbidden(d.reason);
       const compiled = compileCohort(def, { asOf: now.toISOString().slice(0, 10), practice: d.obligations.cohort.practice, resolve: (n) => registers.get(n) });
+      await ensureFlatTablesCurrent(db);
       const r = await db.query<{ person_id: string }>(compiled.sql, compiled.params);
       return r.rows.map((x) => x.person_id);
     },

@@ -12,6 +12,7 @@ import { forbidden, invalid, type RequestContext } from '../../access/context.ts
 import { gatherAccessFacts } from '../../access/facts-store.ts';
 import { currentPolicy, decide, type Policy } from '../../access/policy.ts';
 import { CohortCompileError, compileCohort } from './compile.ts';
+import { ensureFlatTablesCurrent } from '../flat/refresh.ts';
 import type { CohortDefinition } from './definition.ts';
 import { pseudonymFor, pseudonymKey } from './pseudonym.ts';
 import { disclosureControl, type ControlledCount } from './sdc.ts';
@@ -89,6 +90,7 @@ export async function runCohort(ctx: RequestContext, def: CohortDefinition, opts
     // No JIT: compiling a register's JSON expressions cost more than it saved (ENT referrals at
     // 20,000 people: 10.5 s with, 5.8 s without, PostgreSQL 15; docs/analytics/risk.md). PGlite has none.
     await oneOffStatements(tx);
+    await ensureFlatTablesCurrent(tx);
     const found = await tx.query<{ person_id: string; practice: string | null; neighbourhood: string | null }>(compiled.sql, compiled.params);
     const ids = found.rows.map((r) => r.person_id);
     const people = await personDetails(tx, ids);

@@ -11,6 +11,7 @@ import { appendAuditBatch } from '../../access/audit.ts';
 import { forbidden, invalid, type RequestContext } from '../../access/context.ts';
 import { currentPolicy, decide, type Policy } from '../../access/policy.ts';
 import { compileCohort, CohortCompileError } from '../cohorts/compile.ts';
+import { ensureFlatTablesCurrent } from '../flat/refresh.ts';
 import type { CohortDefinition } from '../cohorts/definition.ts';
 import { pseudonymFor, pseudonymKey } from '../cohorts/pseudonym.ts';
 import { controlledTotal, disclosureControl, type ControlledCount } from '../cohorts/sdc.ts';
@@ -133,6 +134,8 @@ SELECT to_char(a.day, 'YYYY-MM') AS month, ${groupKey} AS key, a.activity, a.set
  GROUP BY GROUPING SETS ((to_char(a.day, 'YYYY-MM'), ${groupKey}, a.activity), (to_char(a.day, 'YYYY-MM'), ${groupKey})${opts.by === 'setting' ? '' : ", (to_char(a.day, 'YYYY-MM'), a.setting)"})
  ORDER BY 1, 2, 3`;
   return ctx.db.transaction(async (tx) => {
+    // A cohort's criteria read analytics/'s flat tables: what was loaded since their last refresh first.
+    if (opts.cohort) await ensureFlatTablesCurrent(tx);
     type Out = { month: string; key: string | null; activity: string | null; setting: string | null; people: number; quantity: number; contacts: number; cost: number; sources: string[]; g_key: number; g_act: number };
     const r = await tx.query<Out>(sql, params);
     const freshness = await sourceFreshness(tx, opts.sources);

@@ -9,6 +9,7 @@
 // GROUPING SETS over practice, neighbourhood and locality are a two-stage aggregate of those.
 import type { Queryable } from '../../db/database.ts';
 import { CohortCompileError, compileCohort, compileCohortSeries, ENCOUNTER_SQL } from '../cohorts/compile.ts';
+import { ensureFlatTablesCurrent } from '../flat/refresh.ts';
 import type { CohortDefinition } from '../cohorts/definition.ts';
 import { secondaryUsePopulation } from '../commissioning/report.ts';
 import { monthsEnding } from '../commissioning/report.ts';
@@ -59,6 +60,7 @@ function compile(def: CohortDefinition, asOf: string, resolve: (n: string) => Co
 
 /** A register's size on a date, per practice, neighbourhood and locality. */
 export async function registerCounts(tx: Queryable, def: CohortDefinition, asOf: string, resolve: (n: string) => CohortDefinition | undefined): Promise<LevelCount[]> {
+  await ensureFlatTablesCurrent(tx); // the flat tables it reads, up to date (one index probe when they are)
   const c = compile(def, asOf, resolve);
   const r = await tx.query<{ level: Level; key: string; n: number }>(
     `SELECT ${LEVEL_OF} AS level, ${KEY_OF} AS key, count(*)::int AS n
@@ -76,6 +78,7 @@ export async function registerCounts(tx: Queryable, def: CohortDefinition, asOf:
  * holds one list per date, in the order given; the same counts as registerCounts on each date.
  */
 export async function registerCountsSeries(tx: Queryable, def: CohortDefinition, dates: string[], resolve: (n: string) => CohortDefinition | undefined): Promise<LevelCount[][]> {
+  await ensureFlatTablesCurrent(tx); // the flat tables it reads, up to date (one index probe when they are)
   let c;
   try {
     c = compileCohortSeries(def, { dates, resolve });
@@ -99,6 +102,7 @@ export async function registerCountsSeries(tx: Queryable, def: CohortDefinition,
 
 /** The people on a register on a date (secondary-use population), for cohort figures. */
 export async function registerMembers(tx: Queryable, def: CohortDefinition, asOf: string, resolve: (n: string) => CohortDefinition | undefined): Promise<string[]> {
+  await ensureFlatTablesCurrent(tx); // the flat tables it reads, up to date (one index probe when they are)
   const c = compile(def, asOf, resolve);
   const r = await tx.query<{ person_id: string }>(`SELECT x.person_id FROM (${c.sql}) x WHERE ${secondaryUsePopulation('x.person_id::uuid')}`, c.params);
   return r.rows.map((x) => x.person_id);
@@ -128,23 +132,25 @@ SELECT ${LEVEL_OF} AS level, ${KEY_OF} AS key, count(*)::int AS n FROM pop x GRO
  * neighbourhood and locality, of the people given (a register's members) or of everyone registered.
  */
 export async function activityCounts(tx: Queryable, s: Extract<SeriesDefinition, { activity: string }>, start: string, asOf: string, members: string[] | null): Promise<MonthCount[]> {
+  await ensureFlatTablesCurrent(tx); // the flat tables it reads, up to date (one index probe when they are)
   const params: unknown[] = [];
   const bind = (v: unknown) => (params.push(v), `$${params.length}`);
-  const day = "left(r.content->'period'->>'start', 10)";
+  // Over analytics/'s flat encounter table (migration 0044; the caller brings it up to date).
+  const day = 'r.start_date';
   const where = [
     "r.resource_type = 'Encounter'",
-    `COALESCE(r.content->>'status', 'finished') NOT IN ('cancelled', 'entered-in-error', 'planned')`,
+    `COALESCE(r.status, 'finished') NOT IN ('cancelled', 'entered-in-error', 'planned')`,
     ENCOUNTER_SQL[s.activity],
     `${day} ~ '^\\d{4}-\\d{2}-\\d{2}$'`,
     `${day} >= ${bind(start)}`,
     `${day} <= ${bind(asOf)}`,
   ];
-  if (s.serviceTypes) where.push(`EXISTS (SELECT 1 FROM jsonb_array_elements(COALESCE(r.content->'serviceType'->'coding', '[]'::jsonb)) AS c(coding) WHERE c.coding->>'code' = ANY(${bind(s.serviceTypes)}::text[]))`);
+  if (s.serviceTypes) where.push(`r.service_type_codes && ${bind(s.serviceTypes)}::text[]`);
   const only = members ? `WHERE person_id = ANY(${bind(members)}::uuid[])` : '';
   const r = await tx.query<MonthCount>(
     `WITH ${REGISTERED}, people AS (SELECT * FROM pop ${only}),
 ev AS (
-  SELECT r.person_id, left(${day}, 7) AS month FROM resource r JOIN people p ON p.person_id = r.person_id WHERE ${where.join(' AND ')}
+  SELECT r.person_id, left(${day}, 7) AS month FROM analytics_encounter r JOIN people p ON p.person_id = r.person_id WHERE ${where.join(' AND ')}
 )
 SELECT x.month, ${LEVEL_OF} AS level, ${KEY_OF} AS key, count(*)::int AS n
   FROM (SELECT ev.month, p.practice, p.neighbourhood FROM ev JOIN people p ON p.person_id = ev.person_id) x

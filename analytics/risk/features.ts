@@ -1,9 +1,10 @@
-// The risk model's features, computed in SQL from the stored record (table `resource`) into the
-// analytics-owned table `risk_feature` (migration 0027), for one index date, in ONE set-based
-// statement. Each source of features is a CTE over one resource type, grouped by person_id
-// before anything is joined, so that on a distributed PostgreSQL (Citus; resource, person,
-// source_identity and risk_feature distributed by person_id, practice a reference table) every
-// CTE and the final join run on each worker for its own people: the whole refresh pushes down.
+// The risk model's features, computed in SQL from the record into the analytics-owned table
+// `risk_feature` (migration 0027), for one index date, in ONE set-based statement. The encounters
+// and coded entries are read from analytics/'s flat tables (migration 0044, analytics/flat/), brought
+// up to date first, not from every resource's JSON; the registered population from source_identity,
+// deaths from the Patient resources (a partial index, migration 0038). Each source of features is a
+// CTE grouped by person_id before anything is joined (see analytics/README.md on push-down).
+// features-json.ts keeps the statement over the JSON that this one must agree with.
 //
 // How the feeds record what is counted (see analytics/cohorts/compile.ts and ingest/hl7v2/adt.ts):
 // an A&E attendance is an Encounter of class EMER (HL7 v2 PV1-2 E); an emergency admission is
@@ -17,6 +18,7 @@
 // care package is an EpisodeOfCare from a social care source whose period covers the index date.
 import { oneOffStatements } from '../../db/database.ts';
 import type { Queryable } from '../../db/database.ts';
+import { ensureFlatTablesCurrent } from '../flat/refresh.ts';
 import { loadSources } from '../commissioning/tariff.ts';
 import { EFI_DEFICIT_COUNT, loadCodeLists, type RiskCodeLists } from './code-lists.ts';
 
@@ -32,8 +34,6 @@ export function isIsoDate(s: string): boolean {
   return /^\d{4}-\d{2}-\d{2}$/.test(s) && !Number.isNaN(Date.parse(`${s}T00:00:00Z`)) && new Date(`${s}T00:00:00Z`).toISOString().slice(0, 10) === s;
 }
 
-const V2_0069 = 'http://terminology.hl7.org/CodeSystem/v2-0069';
-
 /**
  * Recomputes the features of every registered person alive on the index date (their latest GP
  * registration; born before it; not recorded as dead before it), replacing that date's rows.
@@ -41,7 +41,9 @@ const V2_0069 = 'http://terminology.hl7.org/CodeSystem/v2-0069';
  */
 export async function refreshFeatures(db: Queryable, indexDate: string, lists: RiskCodeLists = loadCodeLists()): Promise<number> {
   const { sql, params } = featureStatement(indexDate, lists);
-  // The caller runs this in a transaction: the date's old rows go, the new ones come, in one step.
+  // The caller runs this in a transaction: the flat tables are brought up to date, the date's old
+  // rows go, the new ones come, in one step.
+  await ensureFlatTablesCurrent(db);
   await db.query('DELETE FROM risk_feature WHERE index_date = $1::date', [indexDate]);
   // No JIT compilation for this statement's transaction: the statement's estimated cost (a scan of
   // every encounter) puts it over PostgreSQL's JIT thresholds, and compiling its many JSON
@@ -94,12 +96,9 @@ export function featureStatement(indexDate: string, lists: RiskCodeLists = loadC
     carePackage, // $16
     EFI_DEFICIT_COUNT, // $17
     indexDate, // $18 (as a date; $1 is the same day as text, compared with the resources' dates)
-    codings([...ltcCodes, ...efiCodes, ...lists.featureCodes.frailty]), // $19
-    codings([...lists.featureCodes.hba1c, ...lists.featureCodes.egfr]), // $20
+    [...new Set([...ltcCodes, ...efiCodes, ...lists.featureCodes.frailty])], // $19: any of these codes (the flat table's GIN index on codes)
+    [...new Set([...lists.featureCodes.hba1c, ...lists.featureCodes.egfr])], // $20
   ];
-  const encounterDate = "left(r.content->'period'->>'start', 10)";
-  const clinicalDate = "left(COALESCE(r.content->>'onsetDateTime', r.content->'onsetPeriod'->>'start', r.content->>'performedDateTime', r.content->'performedPeriod'->>'start', r.content->>'recordedDate'), 10)";
-  const obsDate = "left(COALESCE(r.content->>'effectiveDateTime', r.content->'effectivePeriod'->>'start', r.content->>'issued'), 10)";
   const sql = `
 WITH registered AS (
   SELECT DISTINCT ON (s.person_id) s.person_id, substr(s.source_system, 4) AS practice, s.birth_date, s.sex
@@ -113,88 +112,76 @@ WITH registered AS (
    WHERE r.resource_type = 'Patient' AND r.person_id IS NOT NULL AND (r.content ? 'deceasedDateTime' OR r.content->>'deceasedBoolean' = 'true')
    GROUP BY r.person_id
 ), enc AS (
-  -- Two steps, both grouped by person: each person's encounters counted per day and kind (the
-  -- kinds computed from the JSON once, before anything is sorted or hashed: grouping keys are), then
-  -- summed into the windows. One step would carry each encounter's whole JSON into the sort.
   SELECT e.person_id,
-         COALESCE(sum(e.n) FILTER (WHERE e.emergency AND e.d >= $2 AND e.d < $1), 0) AS em12,
-         COALESCE(sum(e.n) FILTER (WHERE e.emergency AND e.d < $1), 0) AS em24,
-         COALESCE(sum(e.n) FILTER (WHERE e.ae AND e.d >= $2 AND e.d < $1), 0) AS ae12,
-         COALESCE(sum(e.n) FILTER (WHERE e.ae AND e.d < $1), 0) AS ae24,
-         COALESCE(sum(e.n) FILTER (WHERE e.outpatient AND e.d >= $2 AND e.d < $1), 0) AS op12,
-         COALESCE(sum(e.n) FILTER (WHERE e.gp AND e.d >= $2 AND e.d < $1), 0) AS gp12,
-         COALESCE(sum(e.n) FILTER (WHERE e.gp AND e.home AND e.d >= $2 AND e.d < $1), 0) AS home12,
-         COALESCE(sum(e.n) FILTER (WHERE e.community AND e.d >= $2 AND e.d < $1), 0) AS community12,
-         COALESCE(sum(e.n) FILTER (WHERE e.emergency AND e.d >= $1), 0) AS em_next
-    FROM (SELECT r.person_id, ${encounterDate} AS d,
-                 (r.content->'class'->>'code' = 'IMP' AND COALESCE(r.content->'priority'->'coding', '[]'::jsonb) @> '[{"code":"EM"}]'::jsonb
-                   AND NOT r.source_system LIKE ANY($5::text[])) AS emergency,
-                 (r.content->'class'->>'code' = 'EMER') AS ae,
-                 (r.content->'class'->>'code' = 'AMB' AND COALESCE(r.content->'serviceType'->'coding', '[]'::jsonb) @> '[{"system":"${V2_0069}"}]'::jsonb) AS outpatient,
-                 (r.source_system LIKE 'gp:%') AS gp,
-                 (r.content->'class'->>'code' = 'HH') AS home,
-                 (r.content->'class'->>'code' = 'HH' AND r.source_system LIKE ANY($7::text[])) AS community,
-                 count(*) AS n
-            FROM resource r
-           WHERE r.resource_type = 'Encounter' AND r.person_id IS NOT NULL
-             AND COALESCE(r.content->>'status', 'finished') NOT IN ('cancelled', 'entered-in-error')
-             AND ${encounterDate} >= $3 AND ${encounterDate} < $4
-           GROUP BY 1, 2, 3, 4, 5, 6, 7, 8) e
+         count(*) FILTER (WHERE e.emergency AND e.d >= $2 AND e.d < $1) AS em12,
+         count(*) FILTER (WHERE e.emergency AND e.d < $1) AS em24,
+         count(*) FILTER (WHERE e.ae AND e.d >= $2 AND e.d < $1) AS ae12,
+         count(*) FILTER (WHERE e.ae AND e.d < $1) AS ae24,
+         count(*) FILTER (WHERE e.outpatient AND e.d >= $2 AND e.d < $1) AS op12,
+         count(*) FILTER (WHERE e.gp AND e.d >= $2 AND e.d < $1) AS gp12,
+         count(*) FILTER (WHERE e.gp AND e.home AND e.d >= $2 AND e.d < $1) AS home12,
+         count(*) FILTER (WHERE e.community AND e.d >= $2 AND e.d < $1) AS community12,
+         count(*) FILTER (WHERE e.emergency AND e.d >= $1) AS em_next
+    FROM (SELECT a.person_id, a.start_date AS d,
+                 (a.class_code = 'IMP' AND a.emergency AND NOT a.source_system LIKE ANY($5::text[])) AS emergency,
+                 (a.class_code = 'EMER') AS ae,
+                 (a.class_code = 'AMB' AND a.hospital_outpatient) AS outpatient,
+                 (a.source_system LIKE 'gp:%') AS gp,
+                 (a.class_code = 'HH') AS home,
+                 (a.class_code = 'HH' AND a.source_system LIKE ANY($7::text[])) AS community
+            FROM analytics_encounter a
+           WHERE a.resource_type = 'Encounter' AND a.person_id IS NOT NULL
+             AND COALESCE(a.status, 'finished') NOT IN ('cancelled', 'entered-in-error')
+             AND a.start_date >= $3 AND a.start_date < $4) e
    GROUP BY e.person_id
 ), coded AS (
-  -- Conditions and procedures before the index date, each coding looked up in the code lists.
-  SELECT r.person_id,
+  -- Conditions and procedures before the index date, each code looked up in the code lists.
+  SELECT a.person_id,
          array_agg(DISTINCT l.kind) FILTER (WHERE l.kind IS NOT NULL) AS kinds,
          count(DISTINCT x.deficit) AS deficits,
-         bool_or(c.coding->>'code' = ANY($14::text[])) AS frailty
-    FROM resource r
-    CROSS JOIN LATERAL jsonb_array_elements(COALESCE(r.content->'code'->'coding', '[]'::jsonb)) AS c(coding)
-    LEFT JOIN unnest($8::text[], $9::text[]) AS l(code, kind) ON l.code = c.coding->>'code'
-    LEFT JOIN unnest($10::text[], $11::int[]) AS x(code, deficit) ON x.code = c.coding->>'code'
-   WHERE r.resource_type IN ('Condition', 'Procedure') AND r.person_id IS NOT NULL
-     AND (r.content->'code') @> ANY($19::jsonb[])
-     AND ${clinicalDate} < $1
-     AND COALESCE(r.content->'verificationStatus'->'coding'->0->>'code', 'confirmed') NOT IN ('entered-in-error', 'refuted')
-     AND COALESCE(r.content->>'status', 'completed') NOT IN ('entered-in-error', 'not-done')
-     AND COALESCE(left(r.content->>'abatementDateTime', 10) >= $1, true)
-     AND (l.kind IS NOT NULL OR x.deficit IS NOT NULL OR c.coding->>'code' = ANY($14::text[]))
-   GROUP BY r.person_id
+         bool_or(c.code = ANY($14::text[])) AS frailty
+    FROM analytics_coded_entry a
+    CROSS JOIN LATERAL unnest(a.codes) AS c(code)
+    LEFT JOIN unnest($8::text[], $9::text[]) AS l(code, kind) ON l.code = c.code
+    LEFT JOIN unnest($10::text[], $11::int[]) AS x(code, deficit) ON x.code = c.code
+   WHERE a.kind IN ('condition', 'procedure') AND a.person_id IS NOT NULL
+     AND a.codes && $19::text[]
+     AND a.onset_date < $1
+     AND COALESCE(a.verification_status, 'confirmed') NOT IN ('entered-in-error', 'refuted')
+     AND COALESCE(a.status, 'completed') NOT IN ('entered-in-error', 'not-done')
+     AND COALESCE(a.abatement_date >= $1, true)
+     AND (l.kind IS NOT NULL OR x.deficit IS NOT NULL OR c.code = ANY($14::text[]))
+   GROUP BY a.person_id
 ), meds AS (
-  -- Each person's distinct medicines first (the code or text computed before the grouping), then counted.
-  SELECT d.person_id, count(d.medicine) AS n
-    FROM (SELECT r.person_id, COALESCE(r.content->'medicationCodeableConcept'->'coding'->0->>'code', r.content->'medicationCodeableConcept'->>'text') AS medicine
-            FROM resource r
-           WHERE r.resource_type IN ('MedicationRequest', 'MedicationStatement') AND r.person_id IS NOT NULL
-             AND COALESCE(r.content->>'status', 'completed') NOT IN ('entered-in-error', 'cancelled')
-             AND left(COALESCE(r.content->>'authoredOn', r.content->>'effectiveDateTime', r.content->'effectivePeriod'->>'start', r.content->>'dateAsserted'), 10) >= $2
-             AND left(COALESCE(r.content->>'authoredOn', r.content->>'effectiveDateTime', r.content->'effectivePeriod'->>'start', r.content->>'dateAsserted'), 10) < $1
-           GROUP BY 1, 2) d
-   GROUP BY d.person_id
+  -- Each person's distinct medicines (the first coding's code, or the text of an uncoded item).
+  SELECT a.person_id, count(DISTINCT COALESCE(a.first_code, a.concept_text)) AS n
+    FROM analytics_coded_entry a
+   WHERE a.kind = 'medication' AND a.person_id IS NOT NULL
+     AND COALESCE(a.status, 'completed') NOT IN ('entered-in-error', 'cancelled')
+     AND a.entry_date >= $2 AND a.entry_date < $1
+   GROUP BY a.person_id
 ), labs AS (
   -- The latest HbA1c and eGFR in the 24 months before the index date (ties: the larger value).
-  SELECT o.person_id,
-         (array_agg(o.v ORDER BY o.d DESC, o.v DESC) FILTER (WHERE o.code = ANY($12::text[])))[1] AS hba1c,
-         (array_agg(o.v ORDER BY o.d DESC, o.v DESC) FILTER (WHERE o.code = ANY($13::text[])))[1] AS egfr
-    FROM (SELECT r.person_id, ${obsDate} AS d, c.coding->>'code' AS code,
-                 CASE WHEN jsonb_typeof(r.content->'valueQuantity'->'value') = 'number' THEN (r.content->'valueQuantity'->>'value')::double precision END AS v
-            FROM resource r
-            CROSS JOIN LATERAL jsonb_array_elements(COALESCE(r.content->'code'->'coding', '[]'::jsonb)) AS c(coding)
-           WHERE r.resource_type = 'Observation' AND r.person_id IS NOT NULL
-             AND (r.content->'code') @> ANY($20::jsonb[])
-             AND COALESCE(r.content->>'status', 'final') NOT IN ('entered-in-error', 'cancelled')
-             AND (c.coding->>'code' = ANY($12::text[]) OR c.coding->>'code' = ANY($13::text[]))
-             AND ${obsDate} >= $3 AND ${obsDate} < $1
-           GROUP BY 1, 2, 3, 4) o
-   WHERE o.v IS NOT NULL
-   GROUP BY o.person_id
+  SELECT a.person_id,
+         (array_agg(a.value::double precision ORDER BY a.entry_date DESC, a.value DESC) FILTER (WHERE c.code = ANY($12::text[])))[1] AS hba1c,
+         (array_agg(a.value::double precision ORDER BY a.entry_date DESC, a.value DESC) FILTER (WHERE c.code = ANY($13::text[])))[1] AS egfr
+    FROM analytics_coded_entry a
+    CROSS JOIN LATERAL (SELECT DISTINCT u.code FROM unnest(a.codes) AS u(code)) AS c
+   WHERE a.kind = 'observation' AND a.person_id IS NOT NULL
+     AND a.codes && $20::text[]
+     AND a.value IS NOT NULL
+     AND COALESCE(a.status, 'final') NOT IN ('entered-in-error', 'cancelled')
+     AND (c.code = ANY($12::text[]) OR c.code = ANY($13::text[]))
+     AND a.entry_date >= $3 AND a.entry_date < $1
+   GROUP BY a.person_id
 ), care AS (
-  SELECT r.person_id, true AS in_place
-    FROM resource r
-   WHERE r.resource_type = 'EpisodeOfCare' AND r.person_id IS NOT NULL AND r.source_system LIKE ANY($6::text[])
-     AND COALESCE(r.content->>'status', 'active') NOT IN ('entered-in-error', 'cancelled')
-     AND left(r.content->'period'->>'start', 10) <= $1
-     AND COALESCE(left(r.content->'period'->>'end', 10) >= $1, true)
-   GROUP BY r.person_id
+  SELECT a.person_id, true AS in_place
+    FROM analytics_encounter a
+   WHERE a.resource_type = 'EpisodeOfCare' AND a.person_id IS NOT NULL AND a.source_system LIKE ANY($6::text[])
+     AND COALESCE(a.status, 'active') NOT IN ('entered-in-error', 'cancelled')
+     AND a.start_date <= $1
+     AND COALESCE(a.end_date >= $1, true)
+   GROUP BY a.person_id
 ), people AS (
   SELECT g.person_id, g.practice, pr.neighbourhood,
          (extract(year FROM age($18::date, g.birth_date)))::int AS age,

@@ -18,7 +18,7 @@ export function registerAnalytics(program: Command): void {
   databaseOption(
     a
       .command('refresh')
-      .description('rebuild the dashboards\' summary from the store (register sizes and measures by month, use and cost by practice, neighbourhood, setting, cohort)')
+      .description('bring analytics\' flat tables up to date (the resources received since the last refresh), then rebuild the dashboards\' summary from them (register sizes and measures by month, use and cost by practice, neighbourhood, setting, cohort)')
       .option('--as-of <date>', 'the last day counted (YYYY-MM-DD), default today')
       .option('--months <n>', 'the months ending with the --as-of month', String(DEFAULT_MONTHS))
       .option('--json', 'print one JSON object: {"asOf","months","registers","measures","measureRows","useRows","seconds"}'),

@@ -1,0 +1,182 @@
+// The risk features computed straight from the stored JSON (table `resource`), as they were before
+// the flat tables of migration 0044: kept as the reference the flat statement (features.ts) is
+// checked against (features.int.test.ts: the same rows on a fixture population) and timed against
+// (bench/risk-score.ts --compare). Not used to score.
+import { loadSources } from '../commissioning/tariff.ts';
+import { EFI_DEFICIT_COUNT, loadCodeLists, type RiskCodeLists } from './code-lists.ts';
+import { addMonths, codings, isIsoDate } from './features.ts';
+
+const V2_0069 = 'http://terminology.hl7.org/CodeSystem/v2-0069';
+
+/** The features statement as it was before the flat tables: the same INSERT … SELECT over the stored JSON. */
+export function jsonFeatureStatement(indexDate: string, lists: RiskCodeLists = loadCodeLists()): { sql: string; params: unknown[] } {
+  if (!isIsoDate(indexDate)) throw new Error(`index date must be YYYY-MM-DD, got "${indexDate}"`);
+  const sources = loadSources();
+  const mentalHealth = sources.filter((s) => s.setting === 'mental health').map((s) => s.pattern);
+  const socialCare = sources.filter((s) => s.setting === 'social care').map((s) => s.pattern);
+  const community = sources.filter((s) => s.setting === 'community').map((s) => s.pattern);
+  const ltcCodes = lists.longTermConditions.map((c) => c.code);
+  const ltcKinds = lists.longTermConditions.map((c) => c.kind);
+  const efiCodes: string[] = [];
+  const efiNumbers: number[] = [];
+  for (const d of lists.efiDeficits) for (const c of d.codes) efiCodes.push(c), efiNumbers.push(d.number);
+  const polypharmacy = lists.efiDeficits.some((d) => d.derived === 'polypharmacy');
+  const carePackage = lists.efiDeficits.some((d) => d.derived === 'care-package');
+  const params = [
+    indexDate, // $1
+    addMonths(indexDate, -12), // $2
+    addMonths(indexDate, -24), // $3
+    addMonths(indexDate, 12), // $4
+    mentalHealth, // $5
+    socialCare, // $6
+    community, // $7
+    ltcCodes, // $8
+    ltcKinds, // $9
+    efiCodes, // $10
+    efiNumbers, // $11
+    lists.featureCodes.hba1c, // $12
+    lists.featureCodes.egfr, // $13
+    lists.featureCodes.frailty, // $14
+    polypharmacy, // $15
+    carePackage, // $16
+    EFI_DEFICIT_COUNT, // $17
+    indexDate, // $18 (as a date; $1 is the same day as text, compared with the resources' dates)
+    codings([...ltcCodes, ...efiCodes, ...lists.featureCodes.frailty]), // $19
+    codings([...lists.featureCodes.hba1c, ...lists.featureCodes.egfr]), // $20
+  ];
+  const encounterDate = "left(r.content->'period'->>'start', 10)";
+  const clinicalDate = "left(COALESCE(r.content->>'onsetDateTime', r.content->'onsetPeriod'->>'start', r.content->>'performedDateTime', r.content->'performedPeriod'->>'start', r.content->>'recordedDate'), 10)";
+  const obsDate = "left(COALESCE(r.content->>'effectiveDateTime', r.content->'effectivePeriod'->>'start', r.content->>'issued'), 10)";
+  const sql = `
+WITH registered AS (
+  SELECT DISTINCT ON (s.person_id) s.person_id, substr(s.source_system, 4) AS practice, s.birth_date, s.sex
+    FROM source_identity s JOIN person p ON p.person_id = s.person_id AND p.status = 'active'
+   WHERE s.source_system LIKE 'gp:%' AND s.birth_date IS NOT NULL AND s.birth_date < $18::date
+   ORDER BY s.person_id, s.updated_at DESC
+), died AS (
+  -- A death recorded without a date (deceasedBoolean) counts as before any index date.
+  SELECT r.person_id, min(COALESCE(left(r.content->>'deceasedDateTime', 10), '0001-01-01')) AS died_on
+    FROM resource r
+   WHERE r.resource_type = 'Patient' AND r.person_id IS NOT NULL AND (r.content ? 'deceasedDateTime' OR r.content->>'deceasedBoolean' = 'true')
+   GROUP BY r.person_id
+), enc AS (
+  -- Two steps, both grouped by person: each person's encounters counted per day and kind (the
+  -- kinds computed from the JSON once, before anything is sorted or hashed: grouping keys are), then
+  -- summed into the windows. One step would carry each encounter's whole JSON into the sort.
+  SELECT e.person_id,
+         COALESCE(sum(e.n) FILTER (WHERE e.emergency AND e.d >= $2 AND e.d < $1), 0) AS em12,
+         COALESCE(sum(e.n) FILTER (WHERE e.emergency AND e.d < $1), 0) AS em24,
+         COALESCE(sum(e.n) FILTER (WHERE e.ae AND e.d >= $2 AND e.d < $1), 0) AS ae12,
+         COALESCE(sum(e.n) FILTER (WHERE e.ae AND e.d < $1), 0) AS ae24,
+         COALESCE(sum(e.n) FILTER (WHERE e.outpatient AND e.d >= $2 AND e.d < $1), 0) AS op12,
+         COALESCE(sum(e.n) FILTER (WHERE e.gp AND e.d >= $2 AND e.d < $1), 0) AS gp12,
+         COALESCE(sum(e.n) FILTER (WHERE e.gp AND e.home AND e.d >= $2 AND e.d < $1), 0) AS home12,
+         COALESCE(sum(e.n) FILTER (WHERE e.community AND e.d >= $2 AND e.d < $1), 0) AS community12,
+         COALESCE(sum(e.n) FILTER (WHERE e.emergency AND e.d >= $1), 0) AS em_next
+    FROM (SELECT r.person_id, ${encounterDate} AS d,
+                 (r.content->'class'->>'code' = 'IMP' AND COALESCE(r.content->'priority'->'coding', '[]'::jsonb) @> '[{"code":"EM"}]'::jsonb
+                   AND NOT r.source_system LIKE ANY($5::text[])) AS emergency,
+                 (r.content->'class'->>'code' = 'EMER') AS ae,
+                 (r.content->'class'->>'code' = 'AMB' AND COALESCE(r.content->'serviceType'->'coding', '[]'::jsonb) @> '[{"system":"${V2_0069}"}]'::jsonb) AS outpatient,
+                 (r.source_system LIKE 'gp:%') AS gp,
+                 (r.content->'class'->>'code' = 'HH') AS home,
+                 (r.content->'class'->>'code' = 'HH' AND r.source_system LIKE ANY($7::text[])) AS community,
+                 count(*) AS n
+            FROM resource r
+           WHERE r.resource_type = 'Encounter' AND r.person_id IS NOT NULL
+             AND COALESCE(r.content->>'status', 'finished') NOT IN ('cancelled', 'entered-in-error')
+             AND ${encounterDate} >= $3 AND ${encounterDate} < $4
+           GROUP BY 1, 2, 3, 4, 5, 6, 7, 8) e
+   GROUP BY e.person_id
+), coded AS (
+  -- Conditions and procedures before the index date, each coding looked up in the code lists.
+  SELECT r.person_id,
+         array_agg(DISTINCT l.kind) FILTER (WHERE l.kind IS NOT NULL) AS kinds,
+         count(DISTINCT x.deficit) AS deficits,
+         bool_or(c.coding->>'code' = ANY($14::text[])) AS frailty
+    FROM resource r
+    CROSS JOIN LATERAL jsonb_array_elements(COALESCE(r.content->'code'->'coding', '[]'::jsonb)) AS c(coding)
+    LEFT JOIN unnest($8::text[], $9::text[]) AS l(code, kind) ON l.code = c.coding->>'code'
+    LEFT JOIN unnest($10::text[], $11::int[]) AS x(code, deficit) ON x.code = c.coding->>'code'
+   WHERE r.resource_type IN ('Condition', 'Procedure') AND r.person_id IS NOT NULL
+     AND (r.content->'code') @> ANY($19::jsonb[])
+     AND ${clinicalDate} < $1
+     AND COALESCE(r.content->'verificationStatus'->'coding'->0->>'code', 'confirmed') NOT IN ('entered-in-error', 'refuted')
+     AND COALESCE(r.content->>'status', 'completed') NOT IN ('entered-in-error', 'not-done')
+     AND COALESCE(left(r.content->>'abatementDateTime', 10) >= $1, true)
+     AND (l.kind IS NOT NULL OR x.deficit IS NOT NULL OR c.coding->>'code' = ANY($14::text[]))
+   GROUP BY r.person_id
+), meds AS (
+  -- Each person's distinct medicines first (the code or text computed before the grouping), then counted.
+  SELECT d.person_id, count(d.medicine) AS n
+    FROM (SELECT r.person_id, COALESCE(r.content->'medicationCodeableConcept'->'coding'->0->>'code', r.content->'medicationCodeableConcept'->>'text') AS medicine
+            FROM resource r
+           WHERE r.resource_type IN ('MedicationRequest', 'MedicationStatement') AND r.person_id IS NOT NULL
+             AND COALESCE(r.content->>'status', 'completed') NOT IN ('entered-in-error', 'cancelled')
+             AND left(COALESCE(r.content->>'authoredOn', r.content->>'effectiveDateTime', r.content->'effectivePeriod'->>'start', r.content->>'dateAsserted'), 10) >= $2
+             AND left(COALESCE(r.content->>'authoredOn', r.content->>'effectiveDateTime', r.content->'effectivePeriod'->>'start', r.content->>'dateAsserted'), 10) < $1
+           GROUP BY 1, 2) d
+   GROUP BY d.person_id
+), labs AS (
+  -- The latest HbA1c and eGFR in the 24 months before the index date (ties: the larger value).
+  SELECT o.person_id,
+         (array_agg(o.v ORDER BY o.d DESC, o.v DESC) FILTER (WHERE o.code = ANY($12::text[])))[1] AS hba1c,
+         (array_agg(o.v ORDER BY o.d DESC, o.v DESC) FILTER (WHERE o.code = ANY($13::text[])))[1] AS egfr
+    FROM (SELECT r.person_id, ${obsDate} AS d, c.coding->>'code' AS code,
+                 CASE WHEN jsonb_typeof(r.content->'valueQuantity'->'value') = 'number' THEN (r.content->'valueQuantity'->>'value')::double precision END AS v
+            FROM resource r
+            CROSS JOIN LATERAL jsonb_array_elements(COALESCE(r.content->'code'->'coding', '[]'::jsonb)) AS c(coding)
+           WHERE r.resource_type = 'Observation' AND r.person_id IS NOT NULL
+             AND (r.content->'code') @> ANY($20::jsonb[])
+             AND COALESCE(r.content->>'status', 'final') NOT IN ('entered-in-error', 'cancelled')
+             AND (c.coding->>'code' = ANY($12::text[]) OR c.coding->>'code' = ANY($13::text[]))
+             AND ${obsDate} >= $3 AND ${obsDate} < $1
+           GROUP BY 1, 2, 3, 4) o
+   WHERE o.v IS NOT NULL
+   GROUP BY o.person_id
+), care AS (
+  SELECT r.person_id, true AS in_place
+    FROM resource r
+   WHERE r.resource_type = 'EpisodeOfCare' AND r.person_id IS NOT NULL AND r.source_system LIKE ANY($6::text[])
+     AND COALESCE(r.content->>'status', 'active') NOT IN ('entered-in-error', 'cancelled')
+     AND left(r.content->'period'->>'start', 10) <= $1
+     AND COALESCE(left(r.content->'period'->>'end', 10) >= $1, true)
+   GROUP BY r.person_id
+), people AS (
+  SELECT g.person_id, g.practice, pr.neighbourhood,
+         (extract(year FROM age($18::date, g.birth_date)))::int AS age,
+         g.sex,
+         COALESCE(e.em12, 0) AS em12, COALESCE(e.em24, 0) AS em24, COALESCE(e.ae12, 0) AS ae12, COALESCE(e.ae24, 0) AS ae24,
+         COALESCE(e.op12, 0) AS op12, COALESCE(e.gp12, 0) AS gp12, COALESCE(e.home12, 0) AS home12, COALESCE(e.community12, 0) AS community12,
+         COALESCE(e.em_next, 0) AS em_next,
+         COALESCE(cardinality(k.kinds), 0) AS ltc, COALESCE(k.kinds, '{}') AS kinds,
+         COALESCE(m.n, 0) AS meds, COALESCE(k.frailty, false) AS frailty,
+         COALESCE(k.deficits, 0)
+           + CASE WHEN $15::boolean AND COALESCE(m.n, 0) >= 5 THEN 1 ELSE 0 END
+           + CASE WHEN $16::boolean AND c.in_place IS NOT NULL THEN 1 ELSE 0 END AS deficits,
+         l.hba1c, l.egfr, (c.in_place IS NOT NULL) AS social_care
+    FROM registered g
+    LEFT JOIN practice pr ON pr.ods_code = g.practice
+    LEFT JOIN died dd ON dd.person_id = g.person_id
+    LEFT JOIN enc e ON e.person_id = g.person_id
+    LEFT JOIN coded k ON k.person_id = g.person_id
+    LEFT JOIN meds m ON m.person_id = g.person_id
+    LEFT JOIN labs l ON l.person_id = g.person_id
+    LEFT JOIN care c ON c.person_id = g.person_id
+   WHERE dd.died_on IS NULL OR dd.died_on >= $1
+)
+INSERT INTO risk_feature (person_id, index_date, practice, neighbourhood, age, sex,
+  emergency_admissions_12m, emergency_admissions_24m, ae_attendances_12m, ae_attendances_24m, outpatient_attendances_12m,
+  gp_consultations_12m, home_visits_12m, community_contacts_12m, long_term_conditions, long_term_condition_kinds, medications_12m,
+  frailty_coded, efi_deficits, efi, efi_band, hba1c, egfr, social_care_package, emergency_admissions_next_12m)
+SELECT p.person_id, $18::date, p.practice, p.neighbourhood, p.age, p.sex,
+       p.em12, p.em24, p.ae12, p.ae24, p.op12, p.gp12, p.home12, p.community12, p.ltc, p.kinds, p.meds,
+       p.frailty, p.deficits, p.deficits::double precision / $17::int,
+       CASE WHEN p.deficits::double precision / $17::int <= 0.12 THEN 'fit'
+            WHEN p.deficits::double precision / $17::int <= 0.24 THEN 'mild'
+            WHEN p.deficits::double precision / $17::int <= 0.36 THEN 'moderate'
+            ELSE 'severe' END,
+       p.hba1c, p.egfr, p.social_care, p.em_next
+  FROM people p`;
+  return { sql, params };
+}
