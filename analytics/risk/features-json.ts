@@ -4,7 +4,7 @@
 // (bench/risk-score.ts --compare). Not used to score.
 import { loadSources } from '../commissioning/tariff.ts';
 import { EFI_DEFICIT_COUNT, loadCodeLists, type RiskCodeLists } from './code-lists.ts';
-import { addMonths, codings, isIsoDate } from './features.ts';
+import { addMonths, codings, isIsoDate, PEOPLE_AND_INSERT } from './features.ts';
 
 const V2_0069 = 'http://terminology.hl7.org/CodeSystem/v2-0069';
 
@@ -142,41 +142,6 @@ WITH registered AS (
      AND left(r.content->'period'->>'start', 10) <= $1
      AND COALESCE(left(r.content->'period'->>'end', 10) >= $1, true)
    GROUP BY r.person_id
-), people AS (
-  SELECT g.person_id, g.practice, pr.neighbourhood,
-         (extract(year FROM age($18::date, g.birth_date)))::int AS age,
-         g.sex,
-         COALESCE(e.em12, 0) AS em12, COALESCE(e.em24, 0) AS em24, COALESCE(e.ae12, 0) AS ae12, COALESCE(e.ae24, 0) AS ae24,
-         COALESCE(e.op12, 0) AS op12, COALESCE(e.gp12, 0) AS gp12, COALESCE(e.home12, 0) AS home12, COALESCE(e.community12, 0) AS community12,
-         COALESCE(e.em_next, 0) AS em_next,
-         COALESCE(cardinality(k.kinds), 0) AS ltc, COALESCE(k.kinds, '{}') AS kinds,
-         COALESCE(m.n, 0) AS meds, COALESCE(k.frailty, false) AS frailty,
-         COALESCE(k.deficits, 0)
-           + CASE WHEN $15::boolean AND COALESCE(m.n, 0) >= 5 THEN 1 ELSE 0 END
-           + CASE WHEN $16::boolean AND c.in_place IS NOT NULL THEN 1 ELSE 0 END AS deficits,
-         l.hba1c, l.egfr, (c.in_place IS NOT NULL) AS social_care
-    FROM registered g
-    LEFT JOIN practice pr ON pr.ods_code = g.practice
-    LEFT JOIN died dd ON dd.person_id = g.person_id
-    LEFT JOIN enc e ON e.person_id = g.person_id
-    LEFT JOIN coded k ON k.person_id = g.person_id
-    LEFT JOIN meds m ON m.person_id = g.person_id
-    LEFT JOIN labs l ON l.person_id = g.person_id
-    LEFT JOIN care c ON c.person_id = g.person_id
-   WHERE dd.died_on IS NULL OR dd.died_on >= $1
-)
-INSERT INTO risk_feature (person_id, index_date, practice, neighbourhood, age, sex,
-  emergency_admissions_12m, emergency_admissions_24m, ae_attendances_12m, ae_attendances_24m, outpatient_attendances_12m,
-  gp_consultations_12m, home_visits_12m, community_contacts_12m, long_term_conditions, long_term_condition_kinds, medications_12m,
-  frailty_coded, efi_deficits, efi, efi_band, hba1c, egfr, social_care_package, emergency_admissions_next_12m)
-SELECT p.person_id, $18::date, p.practice, p.neighbourhood, p.age, p.sex,
-       p.em12, p.em24, p.ae12, p.ae24, p.op12, p.gp12, p.home12, p.community12, p.ltc, p.kinds, p.meds,
-       p.frailty, p.deficits, p.deficits::double precision / $17::int,
-       CASE WHEN p.deficits::double precision / $17::int <= 0.12 THEN 'fit'
-            WHEN p.deficits::double precision / $17::int <= 0.24 THEN 'mild'
-            WHEN p.deficits::double precision / $17::int <= 0.36 THEN 'moderate'
-            ELSE 'severe' END,
-       p.hba1c, p.egfr, p.social_care, p.em_next
-  FROM people p`;
+${PEOPLE_AND_INSERT}`;
   return { sql, params };
 }

@@ -182,7 +182,16 @@ WITH registered AS (
      AND a.start_date <= $1
      AND COALESCE(a.end_date >= $1, true)
    GROUP BY a.person_id
-), people AS (
+${PEOPLE_AND_INSERT}`;
+  return { sql, params };
+}
+
+/**
+ * The end of the features statement, shared with the reference statement over the JSON
+ * (features-json.ts): each registered person's features from the CTEs before it (registered,
+ * died, enc, coded, meds, labs, care), inserted as risk_feature rows with the eFI and its band.
+ */
+export const PEOPLE_AND_INSERT = `), people AS (
   SELECT g.person_id, g.practice, pr.neighbourhood,
          (extract(year FROM age($18::date, g.birth_date)))::int AS age,
          g.sex,
@@ -218,5 +227,3 @@ SELECT p.person_id, $18::date, p.practice, p.neighbourhood, p.age, p.sex,
             ELSE 'severe' END,
        p.hba1c, p.egfr, p.social_care, p.em_next
   FROM people p`;
-  return { sql, params };
-}
