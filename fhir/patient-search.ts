@@ -86,7 +86,7 @@ export function parsePatientSearch(query: Record<string, string | string[] | und
           for (const v of list) {
             const code = generalPractitionerCode(v, modifier);
             if (typeof code === 'string') codes.push(code);
-            else problems.push(code.problem);
+            else if (code) problems.push(code.problem);
           }
           (c.generalPractitioner ??= []).push(codes);
         }
@@ -161,8 +161,8 @@ export function parsePatientSearch(query: Record<string, string | string[] | und
   return { kind: 'ok', criteria: c, count: summaryCount ? 0 : count, offset, unknown, summaryCount, ...(subset && !summaryCount ? { subset } : {}), revinclude: summaryCount ? [] : revinclude };
 }
 
-/** An ODS code from a general-practitioner value, or why it names none. */
-function generalPractitionerCode(v: string, modifier: string | undefined): string | { problem: string } {
+/** An ODS code from a general-practitioner value, null for a value that matches nobody, or why it is not one. */
+function generalPractitionerCode(v: string, modifier: string | undefined): string | null | { problem: string } {
   if (modifier === 'identifier') {
     const bar = v.indexOf('|');
     const system = bar < 0 ? undefined : v.slice(0, bar);
@@ -172,8 +172,9 @@ function generalPractitionerCode(v: string, modifier: string | undefined): strin
   }
   const m = /^(?:(Organization|Practitioner|PractitionerRole)\/)?([A-Za-z0-9-]{1,64})$/.exec(v.trim());
   if (!m) return { problem: `general-practitioner: "${v}" is not a reference (Organization/{ODS code} or {ODS code})` };
-  // Bevan records the registered practice, not the named GP: a Practitioner reference matches nobody.
-  if (m[1] && m[1] !== 'Organization') return '#';
+  // Bevan records the registered practice, not the named GP: a Practitioner reference matches nobody
+  // (its list of codes stays empty, and an empty list matches no one).
+  if (m[1] && m[1] !== 'Organization') return null;
   return m[2]!.toUpperCase();
 }
 
