@@ -8,7 +8,7 @@ import type { AuditEntry } from '../access/audit.ts';
 import type { AccessFacts } from '../access/policy.ts';
 import { fhirLogicalId } from '../record/fhir-bundle.ts';
 import type { IdentityRow, PersonRow, PracticeRow, ResourceRow } from '../record/rows.ts';
-import type { FhirStore, FhirStoreTx, PatientCriteria } from './store.ts';
+import type { FhirStore, FhirStoreTx, PatientCriteria, PatientSortKey } from './store.ts';
 import type { FeedFreshness } from '../record/record-sources.ts';
 
 export interface MemoryData {
@@ -73,6 +73,7 @@ export class MemoryFhirStore implements FhirStore {
           })
           .map((p) => p.person_id)
           .sort()
+          .sort((a, b) => compareBySort(c.sort ?? [], d.identities, a, b))
           .slice(0, cap + 1),
       accessFacts: async (_principal, people) =>
         new Map(
@@ -156,6 +157,28 @@ function stringMatches(i: IdentityRow, field: 'name' | 'family' | 'given' | 'pos
 }
 
 /** Identity rows from the record carry no town; a test's rows may. */
+/** _sort as the SQL store does it: per key the lowest (ascending) or highest (descending) identity value, no value last, then the person id. */
+function compareBySort(keys: PatientSortKey[], identities: IdentityRow[], a: string, b: string): number {
+  const value = (personId: string, k: PatientSortKey): string | null => {
+    if (k.field === 'id') return personId;
+    const vs = identities
+      .filter((i) => i.person_id === personId)
+      .map((i) => ({ family: i.family?.toLowerCase(), given: i.given?.toLowerCase(), birthdate: i.birth_date, gender: i.sex?.toLowerCase(), postalCode: i.postcode?.replace(/ /g, '').toUpperCase(), town: townOf(i)?.toLowerCase() })[k.field as Exclude<PatientSortKey['field'], 'id'>])
+      .filter((v): v is string => !!v)
+      .sort();
+    return (k.descending ? vs.at(-1) : vs[0]) ?? null;
+  };
+  for (const k of keys) {
+    const x = value(a, k);
+    const y = value(b, k);
+    if (x === y) continue;
+    if (x === null) return 1;
+    if (y === null) return -1;
+    return (x < y ? -1 : 1) * (k.descending ? -1 : 1);
+  }
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
 function townOf(i: IdentityRow): string | null {
   return (i as IdentityRow & { town?: string | null }).town ?? null;
 }

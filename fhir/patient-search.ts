@@ -5,10 +5,12 @@
  */
 import { parseElements, type Subset } from './search/elements.ts';
 import { NHS_NUMBER_SYSTEM, SOURCE_ID_SYSTEM_PREFIX } from '../record/fhir-bundle.ts';
-import type { PatientCriteria } from './store.ts';
+import type { PatientCriteria, PatientSortKey } from './store.ts';
 import { parseIncludeSpec, type IncludeSpec } from './search/params.ts';
 
-export const PATIENT_SEARCH_PARAMS = ['identifier', 'name', 'family', 'given', 'birthdate', 'gender', 'address-postalcode', 'address-city', 'general-practitioner', '_id', '_count', '_offset', '_summary', '_elements', '_revinclude'] as const;
+export const PATIENT_SEARCH_PARAMS = ['identifier', 'name', 'family', 'given', 'birthdate', 'gender', 'address-postalcode', 'address-city', 'general-practitioner', '_id', '_count', '_offset', '_summary', '_elements', '_revinclude', '_sort'] as const;
+/** What Patient search sorts on (`_sort`, each with an optional leading -): name is family, then given. */
+const SORTS: Record<string, PatientSortKey['field'][]> = { family: ['family'], given: ['given'], name: ['family', 'given'], birthdate: ['birthdate'], gender: ['gender'], 'address-postalcode': ['postalCode'], 'address-city': ['town'], _id: ['id'] };
 /** The string parameters, which take :exact and :contains (https://hl7.org/fhir/R4/search.html#string). */
 const STRING_PARAMS = new Set(['name', 'family', 'given', 'address-postalcode', 'address-city']);
 const ODS_SYSTEM = 'https://fhir.nhs.uk/Id/ods-organization-code';
@@ -148,6 +150,14 @@ export function parsePatientSearch(query: Record<string, string | string[] | und
           if (typeof spec === 'string') problems.push(`_revinclude: ${spec}`);
           else if (!(spec.param.targets ?? []).includes('Patient') || (spec.target && spec.target !== 'Patient')) problems.push(`_revinclude: ${v} does not point at Patient`);
           else revinclude.push(spec);
+        }
+        break;
+      case '_sort':
+        for (const v of lists.flat()) {
+          const descending = v.startsWith('-');
+          const fields = SORTS[descending ? v.slice(1) : v];
+          if (!fields) problems.push(`_sort: "${v}" is not a sort this server offers for Patient (${Object.keys(SORTS).join(', ')}, each with an optional leading -)`);
+          else for (const field of fields) if (!c.sort?.some((k) => k.field === field)) (c.sort ??= []).push({ field, descending });
         }
         break;
       case '_format':

@@ -408,8 +408,15 @@ async function searchPatients(tx: Queryable, c: PatientCriteria, cap: number): P
   for (const codes of c.generalPractitioner ?? []) where.push(identityMatch(`upper(si.practice) = ANY(${p(codes)}::text[])`));
   for (const s of c.strings ?? []) where.push(`(${s.values.map((v) => identityMatch(stringCondition(s.field, s.mode, v, p))).join(' OR ')})`);
   if (!where.length) where.push('true');
+  // _sort: each key is the lowest (ascending) or highest (descending) value among the person's identities.
+  const column = { family: 'lower(si.family)', given: 'lower(si.given)', birthdate: 'si.birth_date', gender: 'lower(si.sex)', postalCode: "upper(replace(si.postcode, ' ', ''))", town: 'lower(si.town)' } as const;
+  const order = (c.sort ?? []).map((k) =>
+    k.field === 'id'
+      ? `p.person_id${k.descending ? ' DESC' : ''}`
+      : `(SELECT ${k.descending ? 'max' : 'min'}(${column[k.field]}) FROM source_identity si WHERE si.person_id = p.person_id) ${k.descending ? 'DESC' : 'ASC'} NULLS LAST`,
+  );
   const r = await tx.query<PersonRow>(
-    `SELECT ${PERSON_COLUMNS} FROM person p WHERE p.status = 'active' AND ${where.join(' AND ')} ORDER BY p.person_id LIMIT ${p(cap + 1)}`,
+    `SELECT ${PERSON_COLUMNS} FROM person p WHERE p.status = 'active' AND ${where.join(' AND ')} ORDER BY ${[...order, 'p.person_id'].join(', ')} LIMIT ${p(cap + 1)}`,
     params,
   );
   return r.rows;

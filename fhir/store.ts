@@ -37,6 +37,17 @@ export interface PatientCriteria {
   generalPractitioner?: string[][];
   /** String parameters with :exact (equal, case and accents kept) or :contains (anywhere, case-insensitive). */
   strings?: { field: 'name' | 'family' | 'given' | 'postalCode' | 'town'; mode: 'exact' | 'contains'; values: string[] }[];
+  /**
+   * `_sort`, in order of precedence; then the person id. A person with several values (one per
+   * source identity) sorts by the value that comes first in that direction (R4 search.html#_sort):
+   * the lowest ascending, the highest descending; people with no value come last.
+   */
+  sort?: PatientSortKey[];
+}
+
+export interface PatientSortKey {
+  field: 'family' | 'given' | 'birthdate' | 'gender' | 'postalCode' | 'town' | 'id';
+  descending: boolean;
 }
 
 export interface PersonSummary {

@@ -142,6 +142,11 @@ export async function registerFhirRoutes(app: FastifyInstance, o: { db: Database
     return sendVersioned(req, reply, patient, send);
   });
 
+  // Type-level $everything (every patient at once) is a bulk read: Bevan offers it as Bulk Data $export, not as one Bundle.
+  app.get('/fhir/Patient/$everything', { config: { access: 'signed-in' } }, async () => {
+    throw invalid('Patient/$everything without a patient id is not offered: ask for one person (Patient/{id}/$everything) or export many with Bulk Data (Patient/$export, Group/{id}/$export)');
+  });
+
   app.get<{ Params: { id: string }; Querystring: Record<string, string> }>('/fhir/Patient/:id/$everything', { ...personal, schema: { params: idParams } }, async (req, reply) => {
     const known = new Set(['_type', '_since', '_count', '_offset', '_format', 'start', 'end']);
     const unknown = Object.keys(req.query).filter((k) => !known.has(k));
