@@ -6,9 +6,9 @@
 import { parseElements, type Subset } from './search/elements.ts';
 import { NHS_NUMBER_SYSTEM, SOURCE_ID_SYSTEM_PREFIX } from '../record/fhir-bundle.ts';
 import type { PatientCriteria, PatientSortKey } from './store.ts';
-import { parseIncludeSpec, type IncludeSpec } from './search/params.ts';
+import { isClinicalType, isPatientParam, paramOf, parseClinicalSearch, type ClinicalType, type Filter, type IncludeSpec, parseIncludeSpec } from './search/params.ts';
 
-export const PATIENT_SEARCH_PARAMS = ['identifier', 'name', 'family', 'given', 'birthdate', 'gender', 'address-postalcode', 'address-city', 'general-practitioner', '_id', '_count', '_offset', '_summary', '_elements', '_revinclude', '_sort'] as const;
+export const PATIENT_SEARCH_PARAMS = ['identifier', 'name', 'family', 'given', 'birthdate', 'gender', 'address-postalcode', 'address-city', 'general-practitioner', '_id', '_count', '_offset', '_summary', '_elements', '_revinclude', '_sort', '_has'] as const;
 /** What Patient search sorts on (`_sort`, each with an optional leading -): name is family, then given. */
 const SORTS: Record<string, PatientSortKey['field'][]> = { family: ['family'], given: ['given'], name: ['family', 'given'], birthdate: ['birthdate'], gender: ['gender'], 'address-postalcode': ['postalCode'], 'address-city': ['town'], _id: ['id'] };
 /** The string parameters, which take :exact and :contains (https://hl7.org/fhir/R4/search.html#string). */
@@ -17,8 +17,19 @@ const ODS_SYSTEM = 'https://fhir.nhs.uk/Id/ods-organization-code';
 export const MAX_COUNT = 100;
 export const DEFAULT_COUNT = 20;
 
+/**
+ * `_has:{Type}:{patient|subject}:{param}={values}` (reverse chaining, https://hl7.org/fhir/R4/search.html#has):
+ * people with at least one resource of the type, about them, matching the parameter. Matched in the
+ * repository against what the user may see of each person (a withheld item never makes a match).
+ */
+export interface HasFilter {
+  raw: string;
+  resourceType: ClinicalType;
+  filters: Filter[];
+}
+
 export type ParsedSearch =
-  | { kind: 'ok'; criteria: PatientCriteria; count: number; offset: number; unknown: string[]; summaryCount: boolean; subset?: Subset; revinclude: IncludeSpec[] }
+  | { kind: 'ok'; criteria: PatientCriteria; count: number; offset: number; unknown: string[]; summaryCount: boolean; subset?: Subset; revinclude: IncludeSpec[]; has: HasFilter[] }
   | { kind: 'invalid'; problems: string[] };
 
 /** One query parameter may repeat (AND); each value may hold a comma list (OR). */
@@ -31,9 +42,16 @@ export function parsePatientSearch(query: Record<string, string | string[] | und
   let summaryCount = false;
   let subset: Subset | undefined;
   const revinclude: IncludeSpec[] = [];
+  const has: HasFilter[] = [];
   for (const [rawKey, raw] of Object.entries(query)) {
     if (raw === undefined) continue;
     const values = (Array.isArray(raw) ? raw : [raw]).map(String);
+    if (rawKey.startsWith('_has:')) {
+      const h = parseHas(rawKey, values);
+      if ('problem' in h) problems.push(h.problem);
+      else has.push(h);
+      continue;
+    }
     const [key, modifier] = rawKey.split(':', 2) as [string, string | undefined];
     const stringMode: 'exact' | 'contains' | undefined = modifier === 'exact' || modifier === 'contains' ? modifier : undefined;
     const modifierOk =
@@ -168,7 +186,26 @@ export function parsePatientSearch(query: Record<string, string | string[] | und
     }
   }
   if (problems.length) return { kind: 'invalid', problems };
-  return { kind: 'ok', criteria: c, count: summaryCount ? 0 : count, offset, unknown, summaryCount, ...(subset && !summaryCount ? { subset } : {}), revinclude: summaryCount ? [] : revinclude };
+  return { kind: 'ok', criteria: c, count: summaryCount ? 0 : count, offset, unknown, summaryCount, ...(subset && !summaryCount ? { subset } : {}), revinclude: summaryCount ? [] : revinclude, has };
+}
+
+/** One `_has:{Type}:{reference}:{param}[:modifier]` parameter, its inner search parsed as that type's search parses it. */
+function parseHas(rawKey: string, values: string[]): HasFilter | { problem: string } {
+  const [, type, ref, ...rest] = rawKey.split(':');
+  const usage = `${rawKey}: reverse chaining is _has:{Type}:patient:{parameter} (or :subject)`;
+  if (!type || !ref || !rest.length || !rest[0]) return { problem: usage };
+  if (!isClinicalType(type)) return { problem: `${rawKey}: ${type} is not a type this server searches` };
+  const refParam = paramOf(type, ref);
+  if (!refParam || !isPatientParam(refParam)) return { problem: `${rawKey}: ${ref} is not a ${type} parameter that points at the Patient (patient or subject)` };
+  if (rest[0] === '_has') return { problem: `${rawKey}: nested _has is not supported` };
+  const inner = rest.join(':');
+  const name = inner.split(':', 1)[0]!;
+  const param = paramOf(type, name);
+  if (!param || isPatientParam(param) || name.includes('.')) return { problem: `${rawKey}: ${name} is not a ${type} search parameter that _has can use` };
+  const parsed = parseClinicalSearch(type, { [inner]: values });
+  if (parsed.kind === 'invalid') return { problem: `${rawKey}: ${parsed.problems.join('; ')}` };
+  if (parsed.search.unknown.length) return { problem: `${rawKey}: ${parsed.search.unknown.join(', ')} is not supported` };
+  return { raw: rawKey, resourceType: type, filters: parsed.search.filters };
 }
 
 /** An ODS code from a general-practitioner value, null for a value that matches nobody, or why it is not one. */

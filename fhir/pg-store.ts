@@ -407,6 +407,18 @@ async function searchPatients(tx: Queryable, c: PatientCriteria, cap: number): P
   }
   for (const codes of c.generalPractitioner ?? []) where.push(identityMatch(`upper(si.practice) = ANY(${p(codes)}::text[])`));
   for (const s of c.strings ?? []) where.push(`(${s.values.map((v) => identityMatch(stringCondition(s.field, s.mode, v, p))).join(' OR ')})`);
+  // _has narrowed by code (the types a partial GIN index of migration 0037 covers; the type is a
+  // literal so that a generic plan can use it): the people whose resources carry one of the codes,
+  // followed up merges to the person they now belong to.
+  for (const h of c.hasCodes ?? []) {
+    if (!['Observation', 'Condition', 'Procedure'].includes(h.resourceType)) continue;
+    const codings = h.codes.map((code) => JSON.stringify({ coding: [{ code }] }));
+    where.push(`p.person_id = ANY(ARRAY(
+       WITH RECURSIVE up(person_id, depth) AS (
+         SELECT DISTINCT r.person_id, 0 FROM resource r WHERE r.resource_type = '${h.resourceType}' AND r.person_id IS NOT NULL AND (r.content -> 'code') @> ANY(${p(codings)}::jsonb[])
+         UNION SELECT x.merged_into, u.depth + 1 FROM person x JOIN up u ON x.person_id = u.person_id WHERE x.merged_into IS NOT NULL AND u.depth < 10)
+       SELECT person_id FROM up))`);
+  }
   if (!where.length) where.push('true');
   // _sort: each key is the lowest (ascending) or highest (descending) value among the person's identities.
   const column = { family: 'lower(si.family)', given: 'lower(si.given)', birthdate: 'si.birth_date', gender: 'lower(si.sex)', postalCode: "upper(replace(si.postcode, ' ', ''))", town: 'lower(si.town)' } as const;

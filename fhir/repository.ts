@@ -17,7 +17,8 @@ import { fhirLogicalId, personPatientKeys, presentResource, toMergedPatient } fr
 import type { PersonQuery } from '../record/record-store.ts';
 import type { PersonRow, PracticeRow, ResourceRow } from '../record/rows.ts';
 import type { FhirStore, FhirStoreTx, PatientCriteria, PersonRecordData } from './store.ts';
-import { revincludeForPeople, runClinicalSearch, type ClinicalSearchResult, type SearchAccessKit } from './search/clinical-search.ts';
+import { matchesReverseChains, revincludeForPeople, runClinicalSearch, type ClinicalSearchResult, type SearchAccessKit } from './search/clinical-search.ts';
+import type { HasFilter } from './patient-search.ts';
 import type { ClinicalSearch, IncludeSpec } from './search/params.ts';
 import { NON_PERSONAL_TYPES } from '../ingest/fhir/r4.ts';
 import { isPersonId } from '../record/record-store.ts';
@@ -196,7 +197,7 @@ export class FhirRepository {
   }
 
   /** Patient search: people matching the criteria whom this user may see, one page of merged Patients. */
-  async searchPatients(criteria: PatientCriteria, page: { count: number; offset: number; revinclude?: IncludeSpec[] }, detail: Record<string, unknown> = {}): Promise<{ total: number; patients: Patient[]; included?: Resource[] }> {
+  async searchPatients(criteria: PatientCriteria, page: { count: number; offset: number; revinclude?: IncludeSpec[]; has?: HasFilter[] }, detail: Record<string, unknown> = {}): Promise<{ total: number; patients: Patient[]; included?: Resource[] }> {
     const out = await this.store.transaction(async (tx) => {
       const now = this.clock();
       const gate = decide(this.policy, { action: 'search', principal: this.ctx.principal, purpose: this.ctx.purpose, facts: null, now });
@@ -205,14 +206,24 @@ export class FhirRepository {
         await tx.appendAudit([audit({ decision: 'deny', reason: gate.reason })], now);
         return { kind: 'forbidden' as const, message: `access denied: ${gate.reason}` };
       }
-      const ids = await tx.searchPatients(criteria, SEARCH_CAP);
+      const ids = await tx.searchPatients(page.has?.length ? { ...criteria, hasCodes: hasCodes(page.has) } : criteria, SEARCH_CAP);
       if (ids.length > SEARCH_CAP) {
         await tx.appendAudit([audit({ decision: 'deny', reason: `more than ${SEARCH_CAP} people match` })], now);
         return { kind: 'too-costly' as const, message: `more than ${SEARCH_CAP} people match: narrow the search (add birthdate, family or identifier)` };
       }
       const persons = await tx.personsById(ids);
       const facts = await tx.accessFacts(this.ctx.principal, persons.map(personKey), now);
-      const permitted = persons.filter((p) => decide(this.policy, { action: 'read', principal: this.ctx.principal, purpose: this.ctx.purpose, facts: facts.get(p.person_id) ?? null, now }).kind === 'permit');
+      let permitted = persons.filter((p) => decide(this.policy, { action: 'read', principal: this.ctx.principal, purpose: this.ctx.purpose, facts: facts.get(p.person_id) ?? null, now }).kind === 'permit');
+      // _has: decided on each permitted person's items as this user may see them.
+      if (page.has?.length) {
+        const kit = this.searchKit(tx);
+        const kept: PersonRow[] = [];
+        for (const p of permitted) {
+          const d = decide(this.policy, { action: 'read', principal: this.ctx.principal, purpose: this.ctx.purpose, facts: facts.get(p.person_id) ?? null, now });
+          if (d.kind === 'permit' && (await matchesReverseChains(tx, kit, p, d, page.has))) kept.push(p);
+        }
+        permitted = kept;
+      }
       const pagePersons = permitted.slice(page.offset, page.offset + page.count);
       const summaries = await tx.loadSummaries(pagePersons);
       // _revinclude: each person's resources pointing at them, under the same decision as the search's.
@@ -548,4 +559,23 @@ export interface EverythingRequest {
 
 function careDetail(care: CareDates | undefined): Record<string, string> {
   return { ...(care?.start ? { start: care.start } : {}), ...(care?.end ? { end: care.end } : {}) };
+}
+
+/**
+ * What the store may narrow `_has` by: for each reverse chain on a coded type with a plain `code`
+ * token, its codes and the local laboratory codes the mapping table maps to them (a local code is
+ * matched as its national one). A superset: the repository decides each match.
+ */
+function hasCodes(has: readonly HasFilter[]): NonNullable<PatientCriteria['hasCodes']> {
+  const out: NonNullable<PatientCriteria['hasCodes']> = [];
+  const labCodes = defaultReferenceData().labCodes;
+  for (const h of has) {
+    if (h.resourceType !== 'Observation' && h.resourceType !== 'Condition' && h.resourceType !== 'Procedure') continue;
+    const f = h.filters.find((x) => x.kind === 'token' && x.param.name === 'code' && x.modifier === 'none' && x.values.every((v) => v.code));
+    if (!f || f.kind !== 'token') continue;
+    const codes = new Set(f.values.map((v) => v.code!));
+    for (const [key, national] of labCodes) if (codes.has(national.code) && f.values.some((v) => v.code === national.code && (v.system === undefined || v.system === national.system))) codes.add(key.slice(key.indexOf('\u0000') + 1));
+    out.push({ resourceType: h.resourceType, codes: [...codes] });
+  }
+  return out;
 }

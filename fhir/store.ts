@@ -43,6 +43,12 @@ export interface PatientCriteria {
    * the lowest ascending, the highest descending; people with no value come last.
    */
   sort?: PatientSortKey[];
+  /**
+   * `_has` narrowed in the store: people with a resource of the type coded with one of these codes
+   * (any system), their own or a merged-in person's. A superset only (the repository decides each
+   * match on what the user may see); a store may ignore it.
+   */
+  hasCodes?: { resourceType: 'Observation' | 'Condition' | 'Procedure'; codes: string[] }[];
 }
 
 export interface PatientSortKey {

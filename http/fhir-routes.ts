@@ -108,7 +108,7 @@ export async function registerFhirRoutes(app: FastifyInstance, o: { db: Database
     const parsed = parsePatientSearch(query);
     if (parsed.kind === 'invalid') throw invalid(parsed.problems[0]!, parsed.problems);
     if (parsed.unknown.length && strict(req)) throw invalid(`unknown or unsupported search parameters: ${parsed.unknown.join(', ')} (supported: ${PATIENT_SEARCH_PARAMS.join(', ')})`);
-    const found = await repositoryFor(ctx).searchPatients(parsed.criteria, { count: parsed.count, offset: parsed.offset, revinclude: parsed.revinclude }, { query });
+    const found = await repositoryFor(ctx).searchPatients(parsed.criteria, { count: parsed.count, offset: parsed.offset, revinclude: parsed.revinclude, has: parsed.has }, { query });
     const self = new URL(`${baseUrl(req)}/Patient`);
     for (const [k, v] of Object.entries(query)) for (const x of Array.isArray(v) ? v : [v]) if (k !== '_offset' && !parsed.unknown.includes(k)) self.searchParams.append(k, String(x));
     const at = (offset: number) => {

@@ -218,6 +218,22 @@ export async function revincludeForPeople(tx: FhirStoreTx, kit: SearchAccessKit,
   return { resources: out, truncated, redacted };
 }
 
+/**
+ * `_has` on a Patient search (fhir/patient-search.ts): does the person, already permitted, have
+ * for every reverse chain a resource of its type that the decision lets them be shown and that
+ * matches its parameter? Withheld items never count, so a match reveals nothing withheld.
+ */
+export async function matchesReverseChains(tx: FhirStoreTx, kit: SearchAccessKit, person: PersonRow, decision: Permit, chains: readonly { resourceType: string; filters: ClinicalSearch['filters'] }[]): Promise<boolean> {
+  const l = await loadShown(tx, kit, person, decision, [...new Set(chains.map((c) => c.resourceType))]);
+  const nowMs = kit.now.getTime();
+  const zone = kit.zone ?? LOCAL_TIME_ZONE;
+  return chains.every((c) => {
+    const cheap = { filters: c.filters.filter((f) => !needsPresentation(f)) };
+    const dear = { filters: c.filters.filter(needsPresentation) };
+    return l.shown.some((s) => s.row.resource_type === c.resourceType && matchesSearch(s.view, cheap, nowMs, zone) && (!dear.filters.length || matchesSearch(s.resource(), dear, nowMs, zone)));
+  });
+}
+
 /** A person id (merges followed) or a source Patient's stable id → the person, or null. */
 async function resolvePatient(tx: FhirStoreTx, id: string): Promise<PersonRow | null> {
   if (isPersonId(id)) {
