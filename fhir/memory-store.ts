@@ -54,6 +54,10 @@ export class MemoryFhirStore implements FhirStore {
       }),
       loadSummaries: async (persons) => persons.map((person) => ({ person, identities: d.identities.filter((i) => i.person_id === person.person_id), practices: d.practices })),
       personsById: async (ids) => ids.map(active).filter((p): p is PersonRow => !!p),
+      practices: async (q) =>
+        d.practices
+          .filter((p) => (q.codes ? q.codes.map((c) => c.toUpperCase()).includes(p.ods_code.toUpperCase()) : q.nameHas === undefined || p.name.toLowerCase().includes(q.nameHas.toLowerCase())))
+          .slice(0, q.limit),
       findResource: async (type, id) => d.resources.find((r) => r.resource_type === type && fhirLogicalId(r.source_system, r.resource_type, r.source_id) === id) ?? null,
       searchPatients: async (c: PatientCriteria, cap) =>
         d.persons

@@ -6,9 +6,10 @@
 import { parseElements, type Subset } from './search/elements.ts';
 import { NHS_NUMBER_SYSTEM, SOURCE_ID_SYSTEM_PREFIX } from '../record/fhir-bundle.ts';
 import type { PatientCriteria, PatientSortKey } from './store.ts';
+import type { DirectoryQuery } from './organization-directory.ts';
 import { isClinicalType, isPatientParam, paramOf, parseClinicalSearch, type ClinicalType, type Filter, type IncludeSpec, parseIncludeSpec } from './search/params.ts';
 
-export const PATIENT_SEARCH_PARAMS = ['identifier', 'name', 'family', 'given', 'birthdate', 'gender', 'address-postalcode', 'address-city', 'general-practitioner', '_id', '_count', '_offset', '_summary', '_elements', '_revinclude', '_sort', '_has'] as const;
+export const PATIENT_SEARCH_PARAMS = ['identifier', 'name', 'family', 'given', 'birthdate', 'gender', 'address-postalcode', 'address-city', 'general-practitioner', '_id', '_count', '_offset', '_summary', '_elements', '_revinclude', '_include', '_sort', '_has'] as const;
 /** What Patient search sorts on (`_sort`, each with an optional leading -): name is family, then given. */
 const SORTS: Record<string, PatientSortKey['field'][]> = { family: ['family'], given: ['given'], name: ['family', 'given'], birthdate: ['birthdate'], gender: ['gender'], 'address-postalcode': ['postalCode'], 'address-city': ['town'], _id: ['id'] };
 /** The string parameters, which take :exact and :contains (https://hl7.org/fhir/R4/search.html#string). */
@@ -29,7 +30,7 @@ export interface HasFilter {
 }
 
 export type ParsedSearch =
-  | { kind: 'ok'; criteria: PatientCriteria; count: number; offset: number; unknown: string[]; summaryCount: boolean; subset?: Subset; revinclude: IncludeSpec[]; has: HasFilter[] }
+  | { kind: 'ok'; criteria: PatientCriteria; count: number; offset: number; unknown: string[]; summaryCount: boolean; subset?: Subset; revinclude: IncludeSpec[]; has: HasFilter[]; includePractices: boolean }
   | { kind: 'invalid'; problems: string[] };
 
 /** One query parameter may repeat (AND); each value may hold a comma list (OR). */
@@ -43,6 +44,7 @@ export function parsePatientSearch(query: Record<string, string | string[] | und
   let subset: Subset | undefined;
   const revinclude: IncludeSpec[] = [];
   const has: HasFilter[] = [];
+  let includePractices = false;
   for (const [rawKey, raw] of Object.entries(query)) {
     if (raw === undefined) continue;
     const values = (Array.isArray(raw) ? raw : [raw]).map(String);
@@ -170,6 +172,15 @@ export function parsePatientSearch(query: Record<string, string | string[] | und
           else revinclude.push(spec);
         }
         break;
+      case '_include':
+        // The registered practice (the locality's directory, fhir/organization-directory.ts); a merged
+        // Patient has no managingOrganization, so Patient:organization includes nothing.
+        for (const v of lists.flat()) {
+          const m = /^Patient:(general-practitioner|organization)(?::(Organization))?$/.exec(v);
+          if (!m) problems.push(`_include: "${v}" is not an include Patient search offers (Patient:general-practitioner, Patient:organization)`);
+          else if (m[1] === 'general-practitioner') includePractices = true;
+        }
+        break;
       case '_sort':
         for (const v of lists.flat()) {
           const descending = v.startsWith('-');
@@ -186,7 +197,7 @@ export function parsePatientSearch(query: Record<string, string | string[] | und
     }
   }
   if (problems.length) return { kind: 'invalid', problems };
-  return { kind: 'ok', criteria: c, count: summaryCount ? 0 : count, offset, unknown, summaryCount, ...(subset && !summaryCount ? { subset } : {}), revinclude: summaryCount ? [] : revinclude, has };
+  return { kind: 'ok', criteria: c, count: summaryCount ? 0 : count, offset, unknown, summaryCount, ...(subset && !summaryCount ? { subset } : {}), revinclude: summaryCount ? [] : revinclude, has, includePractices: includePractices && !summaryCount };
 }
 
 /** One `_has:{Type}:{reference}:{param}[:modifier]` parameter, its inner search parsed as that type's search parses it. */
@@ -236,4 +247,64 @@ export function patientChain(param: string, values: string[]): { criteria: Patie
   if (parsed.kind === 'invalid') return { problems: parsed.problems };
   if (parsed.unknown.length) return { problems: [`the modifier of ${parsed.unknown.join(', ')} is not supported`] };
   return { criteria: parsed.criteria };
+}
+
+/** Organization search over the locality's directory: identifier (the ODS system, or none), _id, name (starts with a word of it), _count, _offset. */
+export function parseOrganizationSearch(query: Record<string, string | string[] | undefined>): { kind: 'ok'; query: DirectoryQuery; count: number; offset: number; unknown: string[] } | { kind: 'invalid'; problems: string[] } {
+  const q: DirectoryQuery = {};
+  const problems: string[] = [];
+  const unknown: string[] = [];
+  let count = DEFAULT_COUNT;
+  let offset = 0;
+  const narrow = (codes: string[]) => {
+    q.codes = q.codes ? q.codes.filter((c) => codes.includes(c)) : codes;
+  };
+  for (const [key, raw] of Object.entries(query)) {
+    if (raw === undefined) continue;
+    const values = (Array.isArray(raw) ? raw : [raw]).map(String);
+    if (values.some((v) => v.length > 200)) {
+      problems.push(`${key}: a value over 200 characters`);
+      continue;
+    }
+    const lists = values.map((v) => v.split(',').map((x) => x.trim()).filter(Boolean));
+    switch (key) {
+      case 'identifier':
+        for (const list of lists) {
+          const codes: string[] = [];
+          for (const v of list) {
+            const bar = v.indexOf('|');
+            const system = bar < 0 ? undefined : v.slice(0, bar);
+            if (system !== undefined && system !== '' && system !== ODS_SYSTEM) continue; // another system: no organisation here has it
+            codes.push((bar < 0 ? v : v.slice(bar + 1)).toUpperCase());
+          }
+          narrow(codes);
+        }
+        break;
+      case '_id':
+        for (const list of lists) narrow(list.map((v) => v.toUpperCase()));
+        break;
+      case 'name':
+        q.name = values.at(-1)!.trim();
+        break;
+      case '_count': {
+        const n = Number(values.at(-1));
+        if (!Number.isInteger(n) || n < 0) problems.push(`_count: "${values.at(-1)}" is not a whole number`);
+        else count = Math.min(n, MAX_COUNT);
+        break;
+      }
+      case '_offset': {
+        const n = Number(values.at(-1));
+        if (!Number.isInteger(n) || n < 0 || n > 1_000_000) problems.push(`_offset: "${values.at(-1)}" is not a whole number`);
+        else offset = n;
+        break;
+      }
+      case '_format':
+      case '_pretty':
+        break;
+      default:
+        unknown.push(key);
+    }
+  }
+  if (problems.length) return { kind: 'invalid', problems };
+  return { kind: 'ok', query: q, count, offset, unknown };
 }

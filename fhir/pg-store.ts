@@ -9,7 +9,7 @@ import { gatherAccessFacts, secondaryUseCandidates, startBreakGlass } from '../a
 import type { Policy } from '../access/policy.ts';
 import { oneOffStatements, type Database, type Queryable } from '../db/database.ts';
 import { findPerson, findPersonWithMembers, loadIdentities, loadPersonResources, loadPractices, loadRecordData, practiceCodes, recordPersonIds } from '../record/record-store.ts';
-import type { PersonRow, ResourceRow } from '../record/rows.ts';
+import type { PersonRow, PracticeRow, ResourceRow } from '../record/rows.ts';
 import type { FhirStore, FhirStoreTx, PatientCriteria, ResourcePageQuery } from './store.ts';
 import { pseudonymKey } from '../analytics/cohorts/pseudonym.ts';
 import { resourceVersion, resourceVersions } from './history-store.ts';
@@ -101,6 +101,18 @@ function pgStoreTx(tx: Queryable, policy: Policy, oneTrip: boolean, audit: Defer
       const r = await tx.query<PersonRow>(`SELECT ${PERSON_COLUMNS} FROM person p WHERE p.person_id = ANY($1::uuid[]) AND p.status = 'active'`, [ids]);
       const byId = new Map(r.rows.map((p) => [p.person_id, p]));
       return ids.map((id) => byId.get(id)).filter((p): p is PersonRow => !!p);
+    },
+    async practices(q) {
+      if (q.codes) return (await loadPractices(tx, q.codes.map((c) => c.toUpperCase()))).slice(0, q.limit);
+      const like = q.nameHas === undefined ? null : `%${q.nameHas.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+      const r = await tx.query<PracticeRow>(
+        `SELECT pr.ods_code, pr.name, pr.neighbourhood, n.name AS neighbourhood_name
+           FROM practice pr LEFT JOIN neighbourhood n ON n.code = pr.neighbourhood
+          WHERE $1::text IS NULL OR lower(pr.name) LIKE lower($1::text)
+          ORDER BY pr.ods_code LIMIT $2`,
+        [like, q.limit],
+      );
+      return r.rows;
     },
     async findResource(resourceType, id) {
       if (!/^[0-9a-f]{32}$/.test(id)) return null;

@@ -7,7 +7,8 @@
  * (in the read's transaction, or for a read on a server through the audit group committer). A route
  * cannot reach a record around it.
  */
-import type { Bundle, Patient, Resource } from '@medplum/fhirtypes';
+import type { Bundle, Organization, Patient, Resource } from '@medplum/fhirtypes';
+import { directoryOrganization, ODS_CODE, searchDirectory, type DirectoryQuery } from './organization-directory.ts';
 import type { AuditEntry } from '../access/audit.ts';
 import { forbidden, notFound, tooCostly, type Principal, type PurposeOfUse } from '../access/context.ts';
 import type { PersonKey } from '../access/facts-store.ts';
@@ -152,6 +153,34 @@ export class FhirRepository {
     // Withheld items are counted, never shown: an outcome entry (FHIR issue type "suppressed") on the first page, not in the total.
     if (r.withheld > 0 && !page.offset) (bundle.entry ??= []).push({ resource: { resourceType: 'OperationOutcome', issue: [{ severity: 'information', code: 'suppressed', diagnostics: `${r.withheld} item${r.withheld === 1 ? '' : 's'} withheld by the access policy (${withheldWhy(r.decision)})` }] }, search: { mode: 'outcome' } });
     return bundle;
+  }
+
+  /** GET Organization/{ODS code}: the locality's directory entry (fhir/organization-directory.ts); reference data, audited as any read. */
+  async readOrganization(code: string): Promise<Organization> {
+    const out = await this.store.transaction(async (tx) => {
+      const org = ODS_CODE.test(code) ? directoryOrganization(code, defaultReferenceData(), await tx.practices({ codes: [code], limit: 5 })) : undefined;
+      await tx.appendAudit([this.entry({ action: 'resource.read', detail: { resourceType: 'Organization', id: code }, ...(org ? { decision: 'permit' as const, reason: 'reference data (no person)' } : { reason: 'not found' }) })], this.clock());
+      return org ? { kind: 'ok' as const, value: org } : { kind: 'not-found' as const, message: `Organization/${code} is not known` };
+    });
+    return this.finish(out);
+  }
+
+  /** Organization search over the locality's directory: by ODS code and name (reference data, no person). */
+  async searchOrganizations(q: DirectoryQuery): Promise<Organization[]> {
+    return this.store.transaction(async (tx) => {
+      const rows = await tx.practices({ ...(q.codes ? { codes: q.codes } : {}), ...(q.name !== undefined && !q.codes ? { nameHas: q.name } : {}), limit: 5000 });
+      return searchDirectory(q, defaultReferenceData(), rows);
+    });
+  }
+
+  /** The directory Organizations a page of merged Patients names as general practitioner (`_include=Patient:general-practitioner`). */
+  async includePractices(patients: readonly Patient[]): Promise<Organization[]> {
+    const codes = [...new Set(patients.flatMap((p) => (p.generalPractitioner ?? []).map((g) => g.identifier?.value).filter((c): c is string => !!c && ODS_CODE.test(c))))];
+    if (!codes.length) return [];
+    return this.store.transaction(async (tx) => {
+      const rows = await tx.practices({ codes, limit: codes.length * 2 });
+      return codes.map((c) => directoryOrganization(c, defaultReferenceData(), rows)).filter((o): o is Organization => !!o);
+    });
   }
 
   /** GET {type}/{id} for any stored type, by its stable logical id. */

@@ -85,6 +85,12 @@ export interface FhirStoreTx {
   loadSummaries(persons: PersonRow[]): Promise<PersonSummary[]>;
   /** Active persons by id, in the order given. */
   personsById(ids: string[]): Promise<PersonRow[]>;
+  /**
+   * The locality's GP practices (and names feeds sent in their Organization resources) for the
+   * Organization directory (fhir/organization-directory.ts): by ODS code, or those whose name holds
+   * the text (a superset: the directory decides), or all; at most `limit`.
+   */
+  practices(q: { codes?: string[]; nameHas?: string; limit: number }): Promise<PracticeRow[]>;
   /** A stored resource by type and stable logical id. */
   findResource(resourceType: string, id: string): Promise<ResourceRow | null>;
   /** Person ids matching, at most `cap`, in a stable order. */

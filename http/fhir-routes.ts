@@ -9,7 +9,7 @@ import type { Bundle, CapabilityStatement, Resource } from '@medplum/fhirtypes';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { invalid, isPurpose, unauthenticated, type PurposeOfUse, type RequestContext } from '../access/context.ts';
 import type { Database } from '../db/database.ts';
-import { parsePatientSearch, PATIENT_SEARCH_PARAMS } from '../fhir/patient-search.ts';
+import { parseOrganizationSearch, parsePatientSearch, PATIENT_SEARCH_PARAMS } from '../fhir/patient-search.ts';
 import { repositoryFor } from '../fhir/repository-for.ts';
 import { registerSearchRoutes, searchParameters, withSearchCapabilities } from './fhir-search-routes.ts';
 import { operationOutcome } from './outcome.ts';
@@ -127,7 +127,8 @@ export async function registerFhirRoutes(app: FastifyInstance, o: { db: Database
       link,
       entry: found.patients.map((p) => ({ fullUrl: `${baseUrl(req)}/Patient/${p.id}`, resource: parsed.subset ? subsetResource(p, parsed.subset) : p, search: { mode: 'match' as const } })),
     };
-    for (const r of found.included ?? []) bundle.entry!.push({ fullUrl: `${baseUrl(req)}/${r.resourceType}/${r.id}`, resource: r, search: { mode: 'include' } });
+    const practices = parsed.includePractices ? await repositoryFor(ctx).includePractices(found.patients) : [];
+    for (const r of [...(found.included ?? []), ...practices]) bundle.entry!.push({ fullUrl: `${baseUrl(req)}/${r.resourceType}/${r.id}`, resource: r, search: { mode: 'include' } });
     if (parsed.unknown.length) bundle.entry!.push({ resource: operationOutcome('not-supported', `ignored unknown or unsupported search parameters: ${parsed.unknown.join(', ')}`, [], 'warning'), search: { mode: 'outcome' } });
     return send(reply, bundle);
   };
@@ -172,6 +173,41 @@ export async function registerFhirRoutes(app: FastifyInstance, o: { db: Database
     return reply.type(FHIR_JSON).send(body);
   });
 
+  // Organization: an ODS code is the locality's directory entry; a 32-hex id is an Organization a feed sent (stored).
+  app.get<{ Params: { id: string } }>('/fhir/Organization/:id', { config: { access: 'signed-in' as const }, schema: { params: idParams } }, async (req, reply) => {
+    const repo = repositoryFor(requestContext(req, db));
+    const id = req.params.id;
+    if (/^[0-9a-f]{32}$/.test(id)) return sendVersioned(req, reply, await repo.readResource('Organization', id), send);
+    return send(reply, await repo.readOrganization(id));
+  });
+  app.get<{ Querystring: Record<string, string | string[]> }>('/fhir/Organization', { config: { access: 'signed-in' } }, async (req, reply) => {
+    const query = searchParameters(req);
+    const parsed = parseOrganizationSearch(query);
+    if (parsed.kind === 'invalid') throw invalid(parsed.problems[0]!, parsed.problems);
+    if (parsed.unknown.length && strict(req)) throw invalid(`unknown or unsupported search parameters: ${parsed.unknown.join(', ')} (supported: identifier, _id, name, _count, _offset)`);
+    const all = await repositoryFor(requestContext(req, db)).searchOrganizations(parsed.query);
+    const base = baseUrl(req);
+    const self = new URL(`${base}/Organization`);
+    for (const [k, v] of Object.entries(query)) for (const x of [v].flat()) if (k !== '_offset' && !parsed.unknown.includes(k)) self.searchParams.append(k, String(x));
+    const at = (offset: number) => {
+      const u = new URL(self);
+      u.searchParams.set('_count', String(parsed.count));
+      u.searchParams.set('_offset', String(offset));
+      return u.toString();
+    };
+    const link: Bundle['link'] = [{ relation: 'self', url: at(parsed.offset) }];
+    if (parsed.count > 0 && parsed.offset + parsed.count < all.length) link.push({ relation: 'next', url: at(parsed.offset + parsed.count) });
+    const bundle: Bundle = {
+      resourceType: 'Bundle',
+      type: 'searchset',
+      total: all.length,
+      link,
+      entry: all.slice(parsed.offset, parsed.offset + parsed.count).map((o) => ({ fullUrl: `${base}/Organization/${o.id}`, resource: o, search: { mode: 'match' as const } })),
+    };
+    if (parsed.unknown.length) bundle.entry!.push({ resource: operationOutcome('not-supported', `ignored unknown or unsupported search parameters: ${parsed.unknown.join(', ')}`, [], 'warning'), search: { mode: 'outcome' } });
+    return send(reply, bundle);
+  });
+
   app.get<{ Params: { type: string; id: string } }>(
     '/fhir/:type/:id',
     { ...personal, schema: { params: { type: 'object', properties: { type: { type: 'string', pattern: '^[A-Z][A-Za-z]{1,63}$' }, id: { type: 'string', pattern: ID } }, required: ['type', 'id'] } } },
@@ -184,6 +220,18 @@ export async function registerFhirRoutes(app: FastifyInstance, o: { db: Database
     },
   );
 }
+
+/** Organization: the locality's directory by ODS code (fhir/organization-directory.ts), and Organizations feeds sent (32-hex ids, with history). */
+const ORGANIZATION = {
+  documentation: 'Organization/{ODS code}: the locality directory (GP practices, trusts, community, mental health and social care providers); Organization/{32-hex id}: an Organization a feed sent. Search covers the directory.',
+  interaction: [...INSTANCE_INTERACTIONS, { code: 'search-type' as const }],
+  searchParam: [
+    { name: 'identifier', type: 'token' as const, documentation: 'https://fhir.nhs.uk/Id/ods-organization-code|<ODS code>, or the code alone' },
+    { name: '_id', type: 'token' as const, documentation: 'the ODS code' },
+    { name: 'name', type: 'string' as const, documentation: 'a word of the name starts with (case-insensitive)' },
+    { name: '_count', type: 'number' as const },
+  ],
+};
 
 /**
  * Groups (http/group-routes.ts, http/bulk-export-routes.ts): a GP practice (`practice-<ODS>`, or
@@ -253,9 +301,10 @@ export function capabilityStatement(): CapabilityStatement {
               { name: '_id', type: 'token' },
               { name: '_count', type: 'number' },
             ],
+            searchInclude: ['Patient:general-practitioner', 'Patient:organization'],
             operation: [{ name: 'everything', definition: 'http://hl7.org/fhir/OperationDefinition/Patient-everything' }, { name: 'export', definition: 'http://hl7.org/fhir/uv/bulkdata/OperationDefinition/patient-export' }],
           },
-          ...READABLE_TYPES.map((type) => ({ type: type as 'Condition', ...VERSIONING, ...(type === 'Group' ? GROUP_EXPORT : type === 'Measure' ? MEASURES : { interaction: INSTANCE_INTERACTIONS }) })),
+          ...READABLE_TYPES.map((type) => ({ type: type as 'Condition', ...VERSIONING, ...(type === 'Group' ? GROUP_EXPORT : type === 'Measure' ? MEASURES : type === 'Organization' ? ORGANIZATION : { interaction: INSTANCE_INTERACTIONS }) })),
         ],
         operation: [{ name: 'export', definition: 'http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export' }],
       },

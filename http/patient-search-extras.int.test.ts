@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Bundle, OperationOutcome, Patient } from '@medplum/fhirtypes';
+import type { Bundle, OperationOutcome, Organization, Patient } from '@medplum/fhirtypes';
 import { identities, insertFixtures, insertIdentity, insertResource, PERSON_ID, row } from '../record/test-fixtures.ts';
 import { apiWithUsers } from '../test/api-app.ts';
 import { testDatabases } from '../test/databases.ts';
@@ -94,6 +94,28 @@ for (const target of await testDatabases()) {
         assert.equal(r.statusCode, 400, `${q}: ${r.body}`);
         assert.match((r.json() as OperationOutcome).issue[0]!.diagnostics!, /_has/, q);
       }
+
+      // The registered practice: generalPractitioner is a literal reference the server resolves, and _include brings it.
+      const withGp = (await api.get(`/fhir/Patient?_id=${PERSON_ID}&_include=Patient:general-practitioner`, gp, { prefer: 'handling=strict' })).json() as Bundle;
+      const patient = withGp.entry!.find((e) => e.search?.mode === 'match')!.resource as Patient;
+      assert.equal(patient.generalPractitioner![0]!.reference, 'Organization/P91001');
+      const included = withGp.entry!.filter((e) => e.search?.mode === 'include').map((e) => e.resource as Organization);
+      assert.deepEqual(included.map((o) => [o.id, o.name, o.identifier![0]!.value]), [['P91001', 'Sale Moor Medical Centre', 'P91001']]);
+      const read = await api.get('/fhir/Organization/P91001', gp);
+      assert.equal(read.statusCode, 200, read.body);
+      assert.equal((read.json() as Organization).name, 'Sale Moor Medical Centre');
+      assert.equal((read.json() as Organization).type![0]!.text, 'GP practice');
+      const trust = await api.get('/fhir/Organization/RM2', gp);
+      assert.equal(trust.statusCode, 200, 'a trust from the reference data');
+      assert.equal((await api.get('/fhir/Organization/ZZZ99', gp)).statusCode, 404);
+      assert.equal((await api.get('/fhir/Organization/P91001')).statusCode, 401);
+      const orgSearch = async (q: string) => (((await api.get(`/fhir/Organization?${q}`, gp, { prefer: 'handling=strict' })).json() as Bundle).entry ?? []).map((e) => e.resource!.id);
+      assert.deepEqual(await orgSearch('identifier=https://fhir.nhs.uk/Id/ods-organization-code|p91001'), ['P91001']);
+      assert.deepEqual(await orgSearch('name=moor'), ['P91001']);
+      assert.deepEqual(await orgSearch('identifier=http://other.example|P91001'), []);
+      assert.ok((await orgSearch('_count=100')).includes('RM2'));
+      assert.equal((await api.get('/fhir/Organization?colour=1', gp, { prefer: 'handling=strict' })).statusCode, 400);
+      assert.equal((await api.get('/fhir/Patient?_include=Patient:link', gp)).statusCode, 400);
 
       // Type-level $everything: a clear 400 pointing at Bulk Data, not a complaint about the id's pattern.
       const everyone = await api.get('/fhir/Patient/$everything', gp);

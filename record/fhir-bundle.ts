@@ -118,7 +118,8 @@ function mergedPatient(record: IntegratedRecord, sourcePatientIds: string[]): Pa
   else if (record.death) p.deceasedBoolean = true;
   if (d.postcode) p.address = [{ postalCode: d.postcode }];
   const rp = record.registeredPractice;
-  if (rp) p.generalPractitioner = [{ type: 'Organization', identifier: { system: ODS_SYSTEM, value: rp.odsCode }, display: rp.name ?? rp.odsCode }];
+  // A literal reference too: Organization/{ODS code} is served from the locality's directory (fhir/organization-directory.ts).
+  if (rp) p.generalPractitioner = [{ reference: `Organization/${rp.odsCode}`, type: 'Organization', identifier: { system: ODS_SYSTEM, value: rp.odsCode }, display: rp.name ?? rp.odsCode }];
   if (sourcePatientIds.length) p.link = sourcePatientIds.map((id) => ({ other: { reference: `Patient/${id}` }, type: 'seealso' as const }));
   return p;
 }
