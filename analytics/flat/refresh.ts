@@ -213,3 +213,13 @@ export async function ensureFlatTablesCurrent(tx: Queryable | Database): Promise
   // Given a pool rather than a transaction: the refresh opens its own.
   return 'transaction' in tx ? tx.transaction((t) => refreshFlatTablesIn(t)) : refreshFlatTablesIn(tx);
 }
+
+/**
+ * VACUUM (ANALYZE) of the flat tables, after a load has changed them (outside any transaction:
+ * `bevan analytics refresh`, which `bevan ingest` runs after each load). It marks their pages all
+ * visible, so that the risk features read the encounters from an index alone (migration 0050's
+ * analytics_encounter_window_idx), and gives the planner their new sizes. Autovacuum would, later.
+ */
+export async function vacuumFlatTables(db: Database): Promise<void> {
+  await db.query(`VACUUM (ANALYZE) ${FLAT_TABLES.join(', ')}`);
+}

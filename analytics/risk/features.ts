@@ -147,26 +147,34 @@ WITH registered AS (
             FROM analytics_encounter a
            WHERE a.resource_type = 'Encounter' AND a.person_id IS NOT NULL
              AND COALESCE(a.status, 'finished') NOT IN ('cancelled', 'entered-in-error')
-             AND a.start_date >= $3 AND a.start_date < $4) e
+             AND a.start_date >= $3 AND a.start_date < $4
+             -- Before the last 12 months only admissions and A&E attendances are counted: the rest
+             -- (most of them GP consultations) are not carried into the per-person aggregate.
+             AND (a.start_date >= $2 OR a.class_code IN ('IMP', 'EMER'))) e
    GROUP BY e.person_id
 ), coded AS (
-  -- Conditions and procedures before the index date, each code looked up in the code lists.
-  SELECT a.person_id,
+  -- Conditions and procedures before the index date, each code looked up in the code lists. The
+  -- codes are unnested in a subquery of their own (OFFSET 0 keeps it one): joined inside the
+  -- lateral unnest, the lists were hashed again for every coded entry (4.6 s at 215,000 people).
+  SELECT pc.person_id,
          array_agg(DISTINCT l.kind) FILTER (WHERE l.kind IS NOT NULL) AS kinds,
          count(DISTINCT x.deficit) AS deficits,
-         bool_or(c.code = ANY($14::text[])) AS frailty
-    FROM analytics_coded_entry a
-    CROSS JOIN LATERAL unnest(a.codes) AS c(code)
-    LEFT JOIN unnest($8::text[], $9::text[]) AS l(code, kind) ON l.code = c.code
-    LEFT JOIN unnest($10::text[], $11::int[]) AS x(code, deficit) ON x.code = c.code
-   WHERE a.kind IN ('condition', 'procedure') AND a.person_id IS NOT NULL
-     AND a.codes && $19::text[]
-     AND a.onset_date < $1
-     AND COALESCE(a.verification_status, 'confirmed') NOT IN ('entered-in-error', 'refuted')
-     AND COALESCE(a.status, 'completed') NOT IN ('entered-in-error', 'not-done')
-     AND COALESCE(a.abatement_date >= $1, true)
-     AND (l.kind IS NOT NULL OR x.deficit IS NOT NULL OR c.code = ANY($14::text[]))
-   GROUP BY a.person_id
+         bool_or(pc.code = ANY($14::text[])) AS frailty
+    FROM (SELECT a.person_id, c.code
+            FROM analytics_coded_entry a
+            CROSS JOIN LATERAL unnest(a.codes) AS c(code)
+           WHERE a.kind IN ('condition', 'procedure') AND a.person_id IS NOT NULL
+             AND a.codes && $19::text[]
+             AND c.code = ANY($19::text[])
+             AND a.onset_date < $1
+             AND COALESCE(a.verification_status, 'confirmed') NOT IN ('entered-in-error', 'refuted')
+             AND COALESCE(a.status, 'completed') NOT IN ('entered-in-error', 'not-done')
+             AND COALESCE(a.abatement_date >= $1, true)
+          OFFSET 0) pc
+    LEFT JOIN unnest($8::text[], $9::text[]) AS l(code, kind) ON l.code = pc.code
+    LEFT JOIN unnest($10::text[], $11::int[]) AS x(code, deficit) ON x.code = pc.code
+   WHERE l.kind IS NOT NULL OR x.deficit IS NOT NULL OR pc.code = ANY($14::text[])
+   GROUP BY pc.person_id
 ), meds AS (
   -- Each person's distinct medicines (the first coding's code, or the text of an uncoded item).
   SELECT a.person_id, count(DISTINCT COALESCE(a.first_code, a.concept_text)) AS n

@@ -57,3 +57,16 @@ CREATE INDEX IF NOT EXISTS analytics_encounter_episode_idx ON analytics_encounte
 -- clinics): a bitmap over the few matching rows instead of every encounter.
 CREATE INDEX IF NOT EXISTS analytics_encounter_type_idx ON analytics_encounter USING gin (type_codes);
 CREATE INDEX IF NOT EXISTS analytics_encounter_service_type_idx ON analytics_encounter USING gin (service_type_codes);
+
+-- The risk features' encounters: every Encounter in a 36-month window, a few narrow columns of each.
+-- Read from this index alone (an index-only scan, once VACUUM has marked the table's pages all
+-- visible: `bevan analytics refresh` runs it after a load, autovacuum otherwise), a third of the
+-- bytes of the table's rows (at 215,000 people, 9.4 M rows: 1.0 s instead of 3.7 s to read them).
+CREATE INDEX IF NOT EXISTS analytics_encounter_window_idx ON analytics_encounter (start_date)
+  INCLUDE (person_id, class_code, emergency, hospital_outpatient, source_system, status)
+  WHERE resource_type = 'Encounter';
+-- The registers' A&E attendances and admissions in a window (frequent attenders, COPD with emergency
+-- admissions): a few per cent of the encounters, found and counted from this index alone.
+CREATE INDEX IF NOT EXISTS analytics_encounter_acute_idx ON analytics_encounter (class_code, start_date)
+  INCLUDE (person_id, emergency, status, source_system)
+  WHERE resource_type = 'Encounter' AND class_code IN ('EMER', 'IMP');
