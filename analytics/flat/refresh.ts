@@ -4,6 +4,10 @@
 // row instead of parsing every resource (issue 12: "flat tables or views that it owns, refreshed
 // after each load").
 //
+// A third table, `analytics_person` (migration 0050), holds the registered population: each active
+// person's latest GP registration and the earliest death on their Patients, recomputed for the
+// people whose identities, person record or Patients changed since the same watermark.
+//
 // Kept up to date incrementally: the resources received since the watermark (resource.received_at
 // is set on insert and on every content change) are upserted, by their resource key. A person
 // change (MPI link, merge, unmerge) does not touch received_at; migration 0044's trigger moves the
