@@ -1,9 +1,9 @@
 // Compiles a cohort definition to ONE parameterised SQL query: the registered population (each
-// active person's latest GP registration, in source_identity) filtered by one predicate per
+// active person's latest GP registration, the flat table analytics_person) filtered by one predicate per
 // criterion. Every criterion on the record is a subquery that returns person ids, over analytics/'s
 // flat tables (migration 0044, analytics/flat/: encounters, conditions, procedures, observations,
 // medicines, referrals; the caller brings them up to date first with ensureFlatTablesCurrent) or,
-// for care plans and deaths, over `resource`. So the whole query is grouped by person first (see
+// for care plans, over `resource`. So the whole query is grouped by person first (see
 // analytics/README.md on which parts push down on a distributed PostgreSQL).
 // Values are never written into the SQL text: codes, thresholds, dates and counts are bound
 // parameters ($1, $2, …); only fixed fragments chosen by the criterion's kind are SQL.
@@ -251,17 +251,12 @@ function compileWith(def: CohortDefinition, dates: string[], practice: string | 
   SELECT * FROM unnest(${[bind(dates.map((_, i) => i + 1)) + '::int[]', ...columnValues.map((v) => `${bind(v)}::text[]`)].join(', ')}) AS m(k${columnValues.map((_, i) => `, c${i}`).join('')})
 ), `
     : '';
-  const sql = `WITH ${datesCte}registered AS (
-  SELECT DISTINCT ON (s.person_id) s.person_id, substr(s.source_system, 4) AS practice, s.birth_date
-    FROM source_identity s JOIN person p ON p.person_id = s.person_id AND p.status = 'active'
-   WHERE s.source_system LIKE 'gp:%'
-   ORDER BY s.person_id, s.updated_at DESC
-), b AS (
+  const sql = `WITH ${datesCte}b AS (
+  -- The registered population (analytics_person, migration 0050: each active person's latest GP
+  -- registration, brought up to date with the other flat tables), less those with a death recorded.
   SELECT g.person_id, g.practice, g.birth_date, pr.neighbourhood
-    FROM registered g LEFT JOIN practice pr ON pr.ods_code = g.practice
-   WHERE g.person_id NOT IN (SELECT r.person_id FROM resource r
-                              WHERE r.resource_type = 'Patient' AND r.person_id IS NOT NULL
-                                AND (r.content->>'deceasedBoolean' = 'true' OR r.content ? 'deceasedDateTime'))
+    FROM analytics_person g LEFT JOIN practice pr ON pr.ods_code = g.practice
+   WHERE g.died_on IS NULL
 )
 ${
     series

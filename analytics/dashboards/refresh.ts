@@ -8,7 +8,7 @@ import { appendAuditBatch } from '../../access/audit.ts';
 import { oneOffStatements, type Database, type Queryable } from '../../db/database.ts';
 import type { CohortDefinition } from '../cohorts/definition.ts';
 import { loadRegisters } from '../cohorts/registers.ts';
-import { refreshFlatTables } from '../flat/refresh.ts';
+import { refreshFlatTables, vacuumFlatTables } from '../flat/refresh.ts';
 import { activityCtes, sourceFreshness, type SourceFreshness } from '../commissioning/report.ts';
 import { loadSources, loadTariff, type SourceSetting, type TariffRow } from '../commissioning/tariff.ts';
 import { loadMeasures, type MeasureDefinition } from '../spc/measures.ts';
@@ -72,6 +72,7 @@ export async function refreshDashboards(db: Database, opts: RefreshOptions = {})
   // one transaction.
   // The flat tables the registers and activity series read (analytics/flat/), first: what was loaded since their last refresh.
   const flat = await refreshFlatTables(db);
+  if (flat.encounters + flat.codedEntries + flat.people > 0) await vacuumFlatTables(db);
   const population = await registeredPopulation(db);
   const sizes = new Map<string, Map<string, LevelCount[]>>();
   const rows: MeasureRow[] = [];

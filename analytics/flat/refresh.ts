@@ -4,6 +4,10 @@
 // row instead of parsing every resource (issue 12: "flat tables or views that it owns, refreshed
 // after each load").
 //
+// A third table, `analytics_person` (migration 0050), holds the registered population: each active
+// person's latest GP registration and the earliest death on their Patients, recomputed for the
+// people whose identities, person record or Patients changed since the same watermark.
+//
 // Kept up to date incrementally: the resources received since the watermark (resource.received_at
 // is set on insert and on every content change) are upserted, by their resource key. A person
 // change (MPI link, merge, unmerge) does not touch received_at; migration 0044's trigger moves the
@@ -23,8 +27,9 @@
 // then read the new person) or waits for the refresh and then moves the rows just written.
 import { oneOffStatements, type Queryable, type Database } from '../../db/database.ts';
 
-export const FLAT_TABLES = ['analytics_encounter', 'analytics_coded_entry'] as const;
+export const FLAT_TABLES = ['analytics_encounter', 'analytics_coded_entry', 'analytics_person'] as const;
 const WATERMARK = 'flat';
+const GIN_INDEXES = ['analytics_coded_entry_codes_idx', 'analytics_coded_entry_codings_idx', 'analytics_encounter_type_idx', 'analytics_encounter_service_type_idx'];
 
 const V2_0069 = 'http://terminology.hl7.org/CodeSystem/v2-0069';
 
@@ -76,6 +81,28 @@ SELECT r.source_system, r.resource_type, r.source_id, r.person_id, r.shard_key,
   FROM resource r
  WHERE r.resource_type IN ('Condition', 'Procedure', 'Observation', 'MedicationRequest', 'MedicationStatement', 'ServiceRequest')`;
 
+// The registered population (migration 0050): each active person's latest GP registration (by the
+// identity's updated_at), with the earliest death recorded on their Patients. What the registers and
+// the risk features began with, computed once per change instead of once per query.
+const PERSON_COLUMNS = 'person_id, practice, birth_date, sex, died_on';
+const personSelect = (only: (personColumn: string) => string = () => '') => `
+SELECT g.person_id, g.practice, g.birth_date, g.sex, d.died_on
+  FROM (SELECT DISTINCT ON (s.person_id) s.person_id, substr(s.source_system, 4) AS practice, s.birth_date, s.sex
+          FROM source_identity s JOIN person p ON p.person_id = s.person_id AND p.status = 'active'
+         WHERE s.source_system LIKE 'gp:%'${only('s.person_id')}
+         ORDER BY s.person_id, s.updated_at DESC) g
+  LEFT JOIN (SELECT r.person_id, min(COALESCE(left(r.content->>'deceasedDateTime', 10), '0001-01-01')) AS died_on
+               FROM resource r
+              WHERE r.resource_type = 'Patient' AND r.person_id IS NOT NULL AND (r.content ? 'deceasedDateTime' OR r.content->>'deceasedBoolean' = 'true')${only('r.person_id')}
+              GROUP BY r.person_id) d ON d.person_id = g.person_id`;
+// The people whose row may have changed since the watermark ($1): their identities, their person
+// record (status on a merge or unmerge), their Patients' content, or a Patient moved (the queue).
+const CHANGED_PEOPLE = `
+SELECT s.person_id FROM source_identity s WHERE s.updated_at >= $1::timestamptz
+UNION SELECT p.person_id FROM person p WHERE p.updated_at >= $1::timestamptz
+UNION SELECT r.person_id FROM resource r WHERE r.received_at >= $1::timestamptz AND r.resource_type = 'Patient' AND r.person_id IS NOT NULL
+UNION SELECT q.person_id FROM analytics_person_stale q`;
+
 const upsert = (table: string, columns: string, select: string, since: string) => {
   const set = columns
     .split(', ')
@@ -91,6 +118,8 @@ export interface FlatRefreshResult {
   mode: 'full' | 'incremental';
   encounters: number;
   codedEntries: number;
+  /** Registered people's rows written (full: all of them; incremental: those recomputed). */
+  people: number;
   /** Every resource received before this instant is in the tables (ISO). */
   receivedBefore: string;
   seconds: number;
@@ -129,23 +158,43 @@ export async function refreshFlatTablesIn(tx: Queryable, opts: { full?: boolean 
     const since = opts.full ? undefined : prev.rows[0]?.w;
     let encounters: number;
     let codedEntries: number;
+    let people = 0;
     if (since === undefined) {
       // Rebuilt: emptied and filled in one pass each (no conflicts to look for).
       await tx.query(`TRUNCATE ${FLAT_TABLES.join(', ')}`);
       encounters = (await tx.query(`INSERT INTO analytics_encounter (${ENCOUNTER_COLUMNS}) ${ENCOUNTER_SELECT}`)).rowCount;
       codedEntries = (await tx.query(`INSERT INTO analytics_coded_entry (${CODED_COLUMNS}) ${CODED_SELECT}`)).rowCount;
+      people = (await tx.query(`INSERT INTO analytics_person (${PERSON_COLUMNS}) ${personSelect()}`)).rowCount;
+      await tx.query('DELETE FROM analytics_person_stale');
+      // A bulk insert leaves the GIN indexes' new entries in their pending lists, which every
+      // search then reads in full (0.2 s for the code lists at 20,000 people): merged in now.
+      for (const index of GIN_INDEXES) await tx.query('SELECT gin_clean_pending_list($1::regclass)', [index]).catch(() => undefined);
     } else {
       const changed = ' AND r.received_at >= $1::timestamptz';
       encounters = (await tx.query(upsert('analytics_encounter', ENCOUNTER_COLUMNS, ENCOUNTER_SELECT, changed), [since])).rowCount;
       codedEntries = (await tx.query(upsert('analytics_coded_entry', CODED_COLUMNS, CODED_SELECT, changed), [since])).rowCount;
+      // The people who may have changed: their rows deleted and computed again (a person merged
+      // away, or no longer registered, simply has none).
+      // (Never filled yet, as after migration 0050 on a store refreshed before it: filled whole.)
+      const filled = await tx.query<{ any: boolean }>('SELECT EXISTS (SELECT 1 FROM analytics_person) AS any');
+      const changedPeople = filled.rows[0]!.any ? await tx.query<{ person_id: string }>(`SELECT person_id FROM (${CHANGED_PEOPLE}) c WHERE person_id IS NOT NULL`, [since]) : null;
+      const ids = changedPeople?.rows.map((r) => r.person_id) ?? [];
+      if (!changedPeople) {
+        people = (await tx.query(`INSERT INTO analytics_person (${PERSON_COLUMNS}) ${personSelect()}`)).rowCount;
+        await tx.query('DELETE FROM analytics_person_stale');
+      } else if (ids.length) {
+        await tx.query('DELETE FROM analytics_person WHERE person_id = ANY($1::uuid[])', [ids]);
+        people = (await tx.query(`INSERT INTO analytics_person (${PERSON_COLUMNS}) ${personSelect((c) => ` AND ${c} = ANY($1::uuid[])`)}`, [ids])).rowCount;
+        await tx.query('DELETE FROM analytics_person_stale WHERE person_id = ANY($1::uuid[])', [ids]);
+      }
     }
     await tx.query(
       `INSERT INTO analytics_flat_watermark (name, received_before, refreshed_at, rows_changed) VALUES ($1, $2::timestamptz, now(), $3)
        ON CONFLICT (name) DO UPDATE SET received_before = EXCLUDED.received_before, refreshed_at = EXCLUDED.refreshed_at, rows_changed = EXCLUDED.rows_changed`,
-      [WATERMARK, receivedBefore, encounters + codedEntries],
+      [WATERMARK, receivedBefore, encounters + codedEntries + people],
     );
     if (since === undefined) await tx.query(`ANALYZE ${FLAT_TABLES.join(', ')}`).catch(() => undefined);
-    return { mode: since === undefined ? 'full' : 'incremental', encounters, codedEntries, receivedBefore, seconds: (performance.now() - t0) / 1000 };
+    return { mode: since === undefined ? 'full' : 'incremental', encounters, codedEntries, people, receivedBefore, seconds: (performance.now() - t0) / 1000 };
   }
 }
 
@@ -158,10 +207,23 @@ export async function ensureFlatTablesCurrent(tx: Queryable | Database): Promise
   const r = await tx.query<{ stale: boolean }>(
     // max() over resource_received_idx is one index probe whatever the plan (an EXISTS over the
     // watermark's subquery was planned with a generic estimate, as a scan of the store).
-    `SELECT COALESCE((SELECT max(received_at) FROM resource) >= (SELECT received_before FROM analytics_flat_watermark WHERE name = $1), true) AS stale`,
+    // The same for the identities and persons (the registered population), and the queue of moved Patients.
+    `SELECT COALESCE(GREATEST((SELECT max(received_at) FROM resource), (SELECT max(updated_at) FROM source_identity), (SELECT max(updated_at) FROM person))
+                     >= (SELECT received_before FROM analytics_flat_watermark WHERE name = $1), true)
+            OR EXISTS (SELECT 1 FROM analytics_person_stale) AS stale`,
     [WATERMARK],
   );
   if (!r.rows[0]?.stale) return null;
   // Given a pool rather than a transaction: the refresh opens its own.
   return 'transaction' in tx ? tx.transaction((t) => refreshFlatTablesIn(t)) : refreshFlatTablesIn(tx);
+}
+
+/**
+ * VACUUM (ANALYZE) of the flat tables, after a load has changed them (outside any transaction:
+ * `bevan analytics refresh`, which `bevan ingest` runs after each load). It marks their pages all
+ * visible, so that the risk features read the encounters from an index alone (migration 0050's
+ * analytics_encounter_window_idx), and gives the planner their new sizes. Autovacuum would, later.
+ */
+export async function vacuumFlatTables(db: Database): Promise<void> {
+  await db.query(`VACUUM (ANALYZE) ${FLAT_TABLES.join(', ')}`);
 }

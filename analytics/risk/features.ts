@@ -40,7 +40,7 @@ export function isIsoDate(s: string): boolean {
  * Returns the number of people.
  */
 export async function refreshFeatures(db: Queryable, indexDate: string, lists: RiskCodeLists = loadCodeLists()): Promise<number> {
-  const { sql, params } = featureStatement(indexDate, lists);
+  const { select, params } = featureStatement(indexDate, lists);
   // The caller runs this in a transaction: the flat tables are brought up to date, the date's old
   // rows go, the new ones come, in one step.
   await ensureFlatTablesCurrent(db);
@@ -50,9 +50,23 @@ export async function refreshFeatures(db: Queryable, indexDate: string, lists: R
   // expressions took 5.6 s of a 14.9 s refresh at 19,000 people (EXPLAIN ANALYZE, PostgreSQL 15),
   // more than it saved. PGlite has no JIT; the setting is accepted there and does nothing.
   await oneOffStatements(db);
-  const r = await db.query(sql, params);
+  // Parallel query: PostgreSQL never runs the SELECT of an INSERT … SELECT in parallel workers, but
+  // it does a CREATE TABLE … AS. So the features are computed into a scratch table (its scans of
+  // the flat tables and its per-person aggregates split over the server's workers), then inserted.
+  // The workers per step and the memory for the per-person hash tables are this transaction's own.
+  await db.query(`SELECT set_config('max_parallel_workers_per_gather', $1, true), set_config('work_mem', $2, true)`, [String(PARALLEL_WORKERS), '64MB']);
+  await db.query('DROP TABLE IF EXISTS risk_feature_scratch');
+  await db.query(`CREATE TEMP TABLE risk_feature_scratch ON COMMIT DROP AS ${select}`, params);
+  const r = await db.query(`${FEATURE_INSERT} SELECT * FROM risk_feature_scratch`);
+  await db.query('DROP TABLE risk_feature_scratch');
   return r.rowCount;
 }
+
+/**
+ * Parallel workers per step of the features statement, at most: the planner gives a step fewer on
+ * smaller tables, and the server's max_parallel_workers bounds them all (PGlite has none).
+ */
+const PARALLEL_WORKERS = 4;
 
 /**
  * Each code as the containment {"coding":[{"code": …}]}: a resource holding any of them has a
@@ -63,8 +77,11 @@ export function codings(codes: readonly string[]): string[] {
   return [...new Set(codes)].map((code) => JSON.stringify({ coding: [{ code }] }));
 }
 
-/** The one INSERT … SELECT that computes every person's features for an index date. */
-export function featureStatement(indexDate: string, lists: RiskCodeLists = loadCodeLists()): { sql: string; params: unknown[] } {
+/**
+ * The one INSERT … SELECT that computes every person's features for an index date (`sql`), and
+ * the same without the INSERT (`select`, one row per person in risk_feature's column order).
+ */
+export function featureStatement(indexDate: string, lists: RiskCodeLists = loadCodeLists()): { sql: string; select: string; params: unknown[] } {
   if (!isIsoDate(indexDate)) throw new Error(`index date must be YYYY-MM-DD, got "${indexDate}"`);
   const sources = loadSources();
   const mentalHealth = sources.filter((s) => s.setting === 'mental health').map((s) => s.pattern);
@@ -99,18 +116,16 @@ export function featureStatement(indexDate: string, lists: RiskCodeLists = loadC
     [...new Set([...ltcCodes, ...efiCodes, ...lists.featureCodes.frailty])], // $19: any of these codes (the flat table's GIN index on codes)
     [...new Set([...lists.featureCodes.hba1c, ...lists.featureCodes.egfr])], // $20
   ];
-  const sql = `
+  const ctes = `
 WITH registered AS (
-  SELECT DISTINCT ON (s.person_id) s.person_id, substr(s.source_system, 4) AS practice, s.birth_date, s.sex
-    FROM source_identity s JOIN person p ON p.person_id = s.person_id AND p.status = 'active'
-   WHERE s.source_system LIKE 'gp:%' AND s.birth_date IS NOT NULL AND s.birth_date < $18::date
-   ORDER BY s.person_id, s.updated_at DESC
+  -- The registered population (analytics_person, migration 0050: each active person's latest GP
+  -- registration, brought up to date with the other flat tables), born before the index date.
+  SELECT g.person_id, g.practice, g.birth_date, g.sex
+    FROM analytics_person g
+   WHERE g.birth_date IS NOT NULL AND g.birth_date < $18::date
 ), died AS (
-  -- A death recorded without a date (deceasedBoolean) counts as before any index date.
-  SELECT r.person_id, min(COALESCE(left(r.content->>'deceasedDateTime', 10), '0001-01-01')) AS died_on
-    FROM resource r
-   WHERE r.resource_type = 'Patient' AND r.person_id IS NOT NULL AND (r.content ? 'deceasedDateTime' OR r.content->>'deceasedBoolean' = 'true')
-   GROUP BY r.person_id
+  -- A death recorded without a date (deceasedBoolean) is kept as 0001-01-01: before any index date.
+  SELECT g.person_id, g.died_on FROM analytics_person g WHERE g.died_on IS NOT NULL
 ), enc AS (
   SELECT e.person_id,
          count(*) FILTER (WHERE e.emergency AND e.d >= $2 AND e.d < $1) AS em12,
@@ -132,26 +147,34 @@ WITH registered AS (
             FROM analytics_encounter a
            WHERE a.resource_type = 'Encounter' AND a.person_id IS NOT NULL
              AND COALESCE(a.status, 'finished') NOT IN ('cancelled', 'entered-in-error')
-             AND a.start_date >= $3 AND a.start_date < $4) e
+             AND a.start_date >= $3 AND a.start_date < $4
+             -- Before the last 12 months only admissions and A&E attendances are counted: the rest
+             -- (most of them GP consultations) are not carried into the per-person aggregate.
+             AND (a.start_date >= $2 OR a.class_code IN ('IMP', 'EMER'))) e
    GROUP BY e.person_id
 ), coded AS (
-  -- Conditions and procedures before the index date, each code looked up in the code lists.
-  SELECT a.person_id,
+  -- Conditions and procedures before the index date, each code looked up in the code lists. The
+  -- codes are unnested in a subquery of their own (OFFSET 0 keeps it one): joined inside the
+  -- lateral unnest, the lists were hashed again for every coded entry (4.6 s at 215,000 people).
+  SELECT pc.person_id,
          array_agg(DISTINCT l.kind) FILTER (WHERE l.kind IS NOT NULL) AS kinds,
          count(DISTINCT x.deficit) AS deficits,
-         bool_or(c.code = ANY($14::text[])) AS frailty
-    FROM analytics_coded_entry a
-    CROSS JOIN LATERAL unnest(a.codes) AS c(code)
-    LEFT JOIN unnest($8::text[], $9::text[]) AS l(code, kind) ON l.code = c.code
-    LEFT JOIN unnest($10::text[], $11::int[]) AS x(code, deficit) ON x.code = c.code
-   WHERE a.kind IN ('condition', 'procedure') AND a.person_id IS NOT NULL
-     AND a.codes && $19::text[]
-     AND a.onset_date < $1
-     AND COALESCE(a.verification_status, 'confirmed') NOT IN ('entered-in-error', 'refuted')
-     AND COALESCE(a.status, 'completed') NOT IN ('entered-in-error', 'not-done')
-     AND COALESCE(a.abatement_date >= $1, true)
-     AND (l.kind IS NOT NULL OR x.deficit IS NOT NULL OR c.code = ANY($14::text[]))
-   GROUP BY a.person_id
+         bool_or(pc.code = ANY($14::text[])) AS frailty
+    FROM (SELECT a.person_id, c.code
+            FROM analytics_coded_entry a
+            CROSS JOIN LATERAL unnest(a.codes) AS c(code)
+           WHERE a.kind IN ('condition', 'procedure') AND a.person_id IS NOT NULL
+             AND a.codes && $19::text[]
+             AND c.code = ANY($19::text[])
+             AND a.onset_date < $1
+             AND COALESCE(a.verification_status, 'confirmed') NOT IN ('entered-in-error', 'refuted')
+             AND COALESCE(a.status, 'completed') NOT IN ('entered-in-error', 'not-done')
+             AND COALESCE(a.abatement_date >= $1, true)
+          OFFSET 0) pc
+    LEFT JOIN unnest($8::text[], $9::text[]) AS l(code, kind) ON l.code = pc.code
+    LEFT JOIN unnest($10::text[], $11::int[]) AS x(code, deficit) ON x.code = pc.code
+   WHERE l.kind IS NOT NULL OR x.deficit IS NOT NULL OR pc.code = ANY($14::text[])
+   GROUP BY pc.person_id
 ), meds AS (
   -- Each person's distinct medicines (the first coding's code, or the text of an uncoded item).
   SELECT a.person_id, count(DISTINCT COALESCE(a.first_code, a.concept_text)) AS n
@@ -182,16 +205,33 @@ WITH registered AS (
      AND a.start_date <= $1
      AND COALESCE(a.end_date >= $1, true)
    GROUP BY a.person_id
-${PEOPLE_AND_INSERT}`;
-  return { sql, params };
+${PEOPLE}`;
+  return { sql: `${ctes}\n${FEATURE_INSERT}\n${FEATURE_SELECT}`, select: `${ctes}\n${FEATURE_SELECT}`, params };
 }
+
+/** The columns of risk_feature that the features statement fills, in its SELECT's order. */
+const FEATURE_INSERT = `INSERT INTO risk_feature (person_id, index_date, practice, neighbourhood, age, sex,
+  emergency_admissions_12m, emergency_admissions_24m, ae_attendances_12m, ae_attendances_24m, outpatient_attendances_12m,
+  gp_consultations_12m, home_visits_12m, community_contacts_12m, long_term_conditions, long_term_condition_kinds, medications_12m,
+  frailty_coded, efi_deficits, efi, efi_band, hba1c, egfr, social_care_package, emergency_admissions_next_12m)`;
+
+/** The last SELECT of the features statement: the people CTE's rows with the eFI and its band. */
+const FEATURE_SELECT = `SELECT p.person_id, $18::date AS index_date, p.practice, p.neighbourhood, p.age, p.sex,
+       p.em12, p.em24, p.ae12, p.ae24, p.op12, p.gp12, p.home12, p.community12, p.ltc, p.kinds, p.meds,
+       p.frailty, p.deficits, p.deficits::double precision / $17::int AS efi,
+       CASE WHEN p.deficits::double precision / $17::int <= 0.12 THEN 'fit'
+            WHEN p.deficits::double precision / $17::int <= 0.24 THEN 'mild'
+            WHEN p.deficits::double precision / $17::int <= 0.36 THEN 'moderate'
+            ELSE 'severe' END AS efi_band,
+       p.hba1c, p.egfr, p.social_care, p.em_next
+  FROM people p`;
 
 /**
  * The end of the features statement, shared with the reference statement over the JSON
  * (features-json.ts): each registered person's features from the CTEs before it (registered,
  * died, enc, coded, meds, labs, care), inserted as risk_feature rows with the eFI and its band.
  */
-export const PEOPLE_AND_INSERT = `), people AS (
+const PEOPLE = `), people AS (
   SELECT g.person_id, g.practice, pr.neighbourhood,
          (extract(year FROM age($18::date, g.birth_date)))::int AS age,
          g.sex,
@@ -213,17 +253,7 @@ export const PEOPLE_AND_INSERT = `), people AS (
     LEFT JOIN labs l ON l.person_id = g.person_id
     LEFT JOIN care c ON c.person_id = g.person_id
    WHERE dd.died_on IS NULL OR dd.died_on >= $1
-)
-INSERT INTO risk_feature (person_id, index_date, practice, neighbourhood, age, sex,
-  emergency_admissions_12m, emergency_admissions_24m, ae_attendances_12m, ae_attendances_24m, outpatient_attendances_12m,
-  gp_consultations_12m, home_visits_12m, community_contacts_12m, long_term_conditions, long_term_condition_kinds, medications_12m,
-  frailty_coded, efi_deficits, efi, efi_band, hba1c, egfr, social_care_package, emergency_admissions_next_12m)
-SELECT p.person_id, $18::date, p.practice, p.neighbourhood, p.age, p.sex,
-       p.em12, p.em24, p.ae12, p.ae24, p.op12, p.gp12, p.home12, p.community12, p.ltc, p.kinds, p.meds,
-       p.frailty, p.deficits, p.deficits::double precision / $17::int,
-       CASE WHEN p.deficits::double precision / $17::int <= 0.12 THEN 'fit'
-            WHEN p.deficits::double precision / $17::int <= 0.24 THEN 'mild'
-            WHEN p.deficits::double precision / $17::int <= 0.36 THEN 'moderate'
-            ELSE 'severe' END,
-       p.hba1c, p.egfr, p.social_care, p.em_next
-  FROM people p`;
+)`;
+export const PEOPLE_AND_INSERT = `${PEOPLE}
+${FEATURE_INSERT}
+${FEATURE_SELECT}`;

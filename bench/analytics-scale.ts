@@ -1,0 +1,191 @@
+/**
+ * The risk scoring and the registers at the borough's size (215,000 people), without generating and
+ * ingesting 215,000 people: the analytic tables of a loaded store are copied `copies` times into a
+ * bench-only schema, each copy of every person under a new person id (md5 of the id and the copy's
+ * number), each copied row under a new key, and the risk features, scores and every starter register
+ * are run there, over tables exactly as large as the borough's would be.
+ *   DATABASE_URL=postgres://…/STORE node --import tsx bench/analytics-scale.ts [--copies 11] [--schema bench_scale] [--keep] [--reuse] [--runs 2] [--as-of YYYY-MM-DD]
+ * STORE holds an ingested locality (e.g. 20,000 people: bench/borough.ts with BEVAN_BENCH_KEEP=1, or
+ * `bevan ingest`) whose flat tables are current (this refreshes them first) and a fitted model.
+ * Copied: person, source_identity, practice (as is), the flat tables (analytics_encounter,
+ * analytics_coded_entry, analytics_person), their watermark, the stored model, and of `resource` only
+ * the Patients and CarePlans (the only resources the features and registers read; the copy's
+ * `resource` is therefore smaller than a borough's, which matters only to the freshness probe's
+ * index lookups and the care plan criteria's index scans). Every index of the copied tables is built
+ * after the rows are in. The schema is dropped at the end unless --keep; --reuse measures an existing one.
+ * Honest limits: every copy has the same people's histories, so the distributions are the store's
+ * and only the sizes grow; the ranks and tiers of the scores are over 215,000 people as they would be.
+ * Prints seconds per step, the server backends' CPU seconds (sampled from /proc, PostgreSQL on this
+ * machine) and the load average.
+ */
+import { performance } from 'node:perf_hooks';
+import { loadavg } from 'node:os';
+import { readFileSync } from 'node:fs';
+import pg from 'pg';
+import { openPostgres } from '../db/postgres-adapter.ts';
+import { oneOffStatements } from '../db/database.ts';
+import { scoreRiskPopulation } from '../analytics/risk/model.ts';
+import { compileCohort } from '../analytics/cohorts/compile.ts';
+import { loadRegisters } from '../analytics/cohorts/registers.ts';
+import { ensureFlatTablesCurrent, refreshFlatTables } from '../analytics/flat/refresh.ts';
+import { openDatabase } from '../db/open.ts';
+import { arg } from './util.ts';
+
+const URL_ = process.env.DATABASE_URL;
+if (!URL_) throw new Error('set DATABASE_URL to a PostgreSQL database holding a loaded store');
+const COPIES = Number(arg('copies', '11'));
+const SCHEMA = arg('schema', 'bench_scale');
+const RUNS = Number(arg('runs', '2'));
+const AS_OF = arg('as-of', new Date().toISOString().slice(0, 10));
+if (!/^[a-z_][a-z0-9_]*$/.test(SCHEMA)) throw new Error(`--schema must be a plain lower-case name, got ${SCHEMA}`);
+if (!Number.isInteger(COPIES) || COPIES < 1) throw new Error('--copies must be a whole number ≥ 1');
+const load = () => loadavg().map((x) => x.toFixed(2)).join(' ');
+
+/** CPU seconds of this database's server backends (parallel workers included), sampled every 100 ms from /proc. */
+function serverCpu(): { stop(): Promise<number> } {
+  const c = new pg.Client({ connectionString: URL_ });
+  const first = new Map<number, number>();
+  const last = new Map<number, number>();
+  const ticks = (pid: number): number | null => {
+    try {
+      const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      return Number(f[11]) + Number(f[12]);
+    } catch {
+      return null;
+    }
+  };
+  let busy = false;
+  const ready = c.connect();
+  const sample = async () => {
+    await ready;
+    const r = await c.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()');
+    for (const { pid } of r.rows) {
+      const t = ticks(pid);
+      if (t === null) continue;
+      if (!first.has(pid)) first.set(pid, t);
+      last.set(pid, t);
+    }
+  };
+  const timer = setInterval(() => {
+    if (busy) return;
+    busy = true;
+    void sample().finally(() => (busy = false));
+  }, 100);
+  void sample();
+  return {
+    async stop() {
+      clearInterval(timer);
+      await sample();
+      await c.end();
+      let sum = 0;
+      for (const [pid, t0] of first) sum += (last.get(pid) ?? t0) - t0;
+      return sum / 100;
+    },
+  };
+}
+
+async function timed<T>(label: string, f: () => Promise<T>, say: (r: T) => string = () => ''): Promise<{ result: T; seconds: number; cpu: number }> {
+  const cpu = serverCpu();
+  const t = performance.now();
+  const result = await f();
+  const seconds = (performance.now() - t) / 1000;
+  const server = await cpu.stop();
+  console.log(`${label}: ${seconds.toFixed(2)} s (server CPU ${server.toFixed(1)} s)${say(result) ? `; ${say(result)}` : ''}; load ${load()}`);
+  return { result, seconds, cpu: server };
+}
+
+// The store's own flat tables current first (the copies are of them).
+{
+  const store = await openDatabase({ databaseUrl: URL_ });
+  try {
+    const r = await refreshFlatTables(store);
+    console.log(`store's flat tables (${r.mode}): ${r.encounters} encounters, ${r.codedEntries} coded entries, ${r.people} people in ${r.seconds.toFixed(2)} s`);
+  } finally {
+    await store.close();
+  }
+}
+
+const admin = new pg.Client({ connectionString: URL_ });
+await admin.connect();
+const TABLES = ['person', 'source_identity', 'practice', 'resource', 'analytics_encounter', 'analytics_coded_entry', 'analytics_person', 'analytics_person_stale', 'analytics_flat_watermark', 'risk_model', 'risk_feature', 'risk_score_run', 'risk_score'];
+// A copy's new id for a person id (copy 0 keeps the store's), and a new key for a row.
+const pid = (col: string) => `CASE WHEN k = 0 THEN ${col} ELSE md5(${col}::text || ':' || k)::uuid END`;
+const key = (col: string) => `CASE WHEN k = 0 THEN ${col} ELSE ${col} || '~' || k END`;
+try {
+  const exists = (await admin.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [SCHEMA])).rowCount! > 0;
+  if (!process.argv.includes('--reuse') || !exists) {
+    const t = performance.now();
+    await admin.query(`DROP SCHEMA IF EXISTS ${SCHEMA} CASCADE`);
+    await admin.query(`CREATE SCHEMA ${SCHEMA}`);
+    for (const table of TABLES) await admin.query(`CREATE TABLE ${SCHEMA}.${table} (LIKE public.${table} INCLUDING DEFAULTS INCLUDING GENERATED)`);
+    const copies = `generate_series(0, ${COPIES - 1}) AS k`;
+    await admin.query(`INSERT INTO ${SCHEMA}.practice SELECT * FROM public.practice`);
+    await admin.query(`INSERT INTO ${SCHEMA}.person (person_id, nhs_number, status, merged_into, created_at, updated_at)
+      SELECT ${pid('person_id')}, CASE WHEN k = 0 THEN nhs_number END, status, CASE WHEN merged_into IS NOT NULL THEN ${pid('merged_into')} END, created_at, updated_at FROM public.person, ${copies}`);
+    const siCols = (await admin.query<{ c: string }>(`SELECT column_name AS c FROM information_schema.columns WHERE table_schema = 'public' AND table_name = 'source_identity' ORDER BY ordinal_position`)).rows.map((r) => r.c);
+    const siSel = siCols.map((c) => (c === 'person_id' ? pid(c) : c === 'source_id' ? key(c) : c === 'nhs_number' ? 'CASE WHEN k = 0 THEN nhs_number END' : c));
+    await admin.query(`INSERT INTO ${SCHEMA}.source_identity (${siCols.join(', ')}) SELECT ${siSel.join(', ')} FROM public.source_identity, ${copies}`);
+    const copyTable = async (table: string, where = '') => {
+      const cols = (await admin.query<{ c: string }>(`SELECT column_name AS c FROM information_schema.columns WHERE table_schema = 'public' AND table_name = $1 AND is_generated = 'NEVER' ORDER BY ordinal_position`, [table])).rows.map((r) => r.c);
+      const sel = cols.map((c) => (c === 'person_id' ? pid(c) : c === 'source_id' ? key(c) : c));
+      const n = (await admin.query(`INSERT INTO ${SCHEMA}.${table} (${cols.join(', ')}) SELECT ${sel.join(', ')} FROM public.${table}, ${copies} ${where}`)).rowCount;
+      console.log(`  ${table}: ${n} rows`);
+    };
+    await copyTable('resource', "WHERE resource_type IN ('Patient', 'CarePlan')");
+    await copyTable('analytics_encounter');
+    await copyTable('analytics_coded_entry');
+    await copyTable('analytics_person');
+    await admin.query(`INSERT INTO ${SCHEMA}.analytics_flat_watermark SELECT * FROM public.analytics_flat_watermark`);
+    await admin.query(`INSERT INTO ${SCHEMA}.risk_model SELECT * FROM public.risk_model`);
+    // The store's indexes, built after the rows are in.
+    const defs = await admin.query<{ def: string }>(`SELECT indexdef AS def FROM pg_indexes WHERE schemaname = 'public' AND tablename = ANY($1::text[])`, [TABLES]);
+    for (const { def } of defs.rows) await admin.query(def.replace(/ ON public\./, ` ON ${SCHEMA}.`));
+    await admin.query(`ANALYZE ${TABLES.map((t) => `${SCHEMA}.${t}`).join(', ')}`);
+    await admin.query(`VACUUM ${SCHEMA}.analytics_encounter, ${SCHEMA}.analytics_coded_entry, ${SCHEMA}.analytics_person`);
+    console.log(`copied ${COPIES}× into schema ${SCHEMA} in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+  }
+  const people = await admin.query<{ n: number; e: string; c: string }>(
+    `SELECT (SELECT count(*)::int FROM ${SCHEMA}.analytics_person) AS n, (SELECT count(*) FROM ${SCHEMA}.analytics_encounter) AS e, (SELECT count(*) FROM ${SCHEMA}.analytics_coded_entry) AS c`,
+  );
+  console.log(`schema ${SCHEMA}: ${people.rows[0]!.n} registered people, ${people.rows[0]!.e} encounters, ${people.rows[0]!.c} coded entries; load ${load()}`);
+} finally {
+  await admin.end();
+}
+
+const db = await openPostgres(URL_, { schema: `${SCHEMA},public` });
+try {
+  const stale = await ensureFlatTablesCurrent(db);
+  if (stale) console.log(`(the copy's flat tables were refreshed first: ${stale.mode}, ${stale.seconds.toFixed(2)} s)`);
+  for (let i = 0; i < RUNS; i++) {
+    const run = await timed(`risk score run ${i + 1} (features + scores, as bevan risk score)`, () => scoreRiskPopulation(db, { asOf: AS_OF }), (r) => `${r.people} people: features ${r.featureSeconds.toFixed(2)} s, scores ${r.scoreSeconds.toFixed(2)} s`);
+    void run;
+  }
+  const registers = loadRegisters();
+  const resolve = (name: string) => registers.get(name);
+  for (const def of registers.values()) {
+    const compiled = compileCohort(def, { asOf: AS_OF, resolve });
+    const times: number[] = [];
+    let count = 0;
+    let cpu = 0;
+    for (let i = 0; i < RUNS; i++) {
+      const cpuSampler = serverCpu();
+      const t = performance.now();
+      await db.transaction(async (tx) => {
+        await oneOffStatements(tx);
+        await ensureFlatTablesCurrent(tx);
+        count = (await tx.query(compiled.sql, compiled.params)).rowCount;
+      });
+      times.push((performance.now() - t) / 1000);
+      cpu = await cpuSampler.stop();
+    }
+    console.log(`register ${def.name}: ${count} people, ${times.map((s) => s.toFixed(2)).join(' / ')} s (server CPU ${cpu.toFixed(1)} s, last run); load ${load()}`);
+  }
+} finally {
+  await db.close();
+  if (!process.argv.includes('--keep')) {
+    const c = new pg.Client({ connectionString: URL_ });
+    await c.connect();
+    await c.query(`DROP SCHEMA IF EXISTS ${SCHEMA} CASCADE`);
+    await c.end();
+  }
+}
