@@ -111,7 +111,7 @@ WITH registered AS (
   SELECT d.person_id, count(d.medicine) AS n
     FROM (SELECT r.person_id, COALESCE(r.content->'medicationCodeableConcept'->'coding'->0->>'code', r.content->'medicationCodeableConcept'->>'text') AS medicine
             FROM resource r
-           WHERE r.resource_type IN ('MedicationRequest', 'MedicationStatement') AND r.person_id IS NOT NULL
+           WHERE r.resource_type IN ('MedicationRequest', 'MedicationStatement') AND r.person_id IS NOT NULL AND r.source_system NOT LIKE 'hl7:%'
              AND COALESCE(r.content->>'status', 'completed') NOT IN ('entered-in-error', 'cancelled')
              AND left(COALESCE(r.content->>'authoredOn', r.content->>'effectiveDateTime', r.content->'effectivePeriod'->>'start', r.content->>'dateAsserted'), 10) >= $2
              AND left(COALESCE(r.content->>'authoredOn', r.content->>'effectiveDateTime', r.content->'effectivePeriod'->>'start', r.content->>'dateAsserted'), 10) < $1

@@ -177,9 +177,11 @@ WITH registered AS (
    GROUP BY pc.person_id
 ), meds AS (
   -- Each person's distinct medicines (the first coding's code, or the text of an uncoded item).
+  -- Hospital pharmacy orders (HL7 v2 RDE/RXO/RAS from hl7: feeds: inpatient drugs, one-off doses)
+  -- are not the person's regular medicines, so polypharmacy counts the other sources' only.
   SELECT a.person_id, count(DISTINCT COALESCE(a.first_code, a.concept_text)) AS n
     FROM analytics_coded_entry a
-   WHERE a.kind = 'medication' AND a.person_id IS NOT NULL
+   WHERE a.kind = 'medication' AND a.person_id IS NOT NULL AND a.source_system NOT LIKE 'hl7:%'
      AND COALESCE(a.status, 'completed') NOT IN ('entered-in-error', 'cancelled')
      AND a.entry_date >= $2 AND a.entry_date < $1
    GROUP BY a.person_id

@@ -44,6 +44,7 @@ for (const target of await testDatabases()) {
           cond('248279007', '2023-01-01'), // frailty
           ...['1', '2', '3', '4', '5', '6'].map((c, i) => med(`32${c}000000`, `2024-0${i + 1}-10`)),
           med('329999999', '2023-06-01'), // more than 12 months before
+          { ...med('328888888', '2024-03-03'), source: 'hl7:RM2' }, // a hospital pharmacy order: not a regular medicine
           obs('999791000000106', 80, '2024-02-01'),
           obs('999791000000106', 60, '2024-10-01'),
           obs('80274001', 45, '2024-05-01'),
