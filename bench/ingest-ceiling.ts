@@ -5,7 +5,7 @@
  * database whose tables have the same primary keys and indexes (the same migrations), and print
  * one table: Bevan's rate beside the rate COPY reaches on the same machine at the same moment.
  * Last, the whole feed is replayed (nothing new): it must write nothing.
- *   node --import tsx bench/ingest-ceiling.ts [--people 3000] [--seed 7] [--db postgres|pglite] [--feeds fhir,hl7,csv] [--no-replay] [--batch 1000]
+ *   node --import tsx bench/ingest-ceiling.ts [--people 3000] [--seed 7] [--db postgres|pglite] [--feeds fhir,hl7,csv] [--no-replay] [--batch 1000] [--in-flight N]
  * PostgreSQL: BEVAN_TEST_DATABASE_URL (or BEVAN_BENCH_DATABASE_URL, DATABASE_URL), default
  * postgres://postgres@127.0.0.1:5432/test, a new schema per run (dropped after).
  * CPU: node CPU-s is this process (all threads: the parsing thread and, on PGlite, the database
@@ -32,7 +32,9 @@ const only = new Set(arg('feeds', 'fhir,hl7,csv').toLowerCase().split(','));
 const replayToo = !process.argv.includes('--no-replay');
 /** `--batch N`: the writer's batch size (IngestOptions.batchItems; resources 4× that), to compare; the pipeline's default otherwise. */
 const batch = process.argv.includes('--batch') ? Number(arg('batch', '1000')) : undefined;
-const ingestOpts = batch ? { batchItems: batch, batchResources: batch * 4 } : {};
+/** `--in-flight N`: batches written at once (IngestOptions.writesInFlight); the pipeline's default otherwise. */
+const inFlight = process.argv.includes('--in-flight') ? Number(arg('in-flight', '2')) : undefined;
+const ingestOpts = { ...(batch ? { batchItems: batch, batchResources: batch * 4 } : {}), ...(inFlight ? { writesInFlight: inFlight } : {}) };
 
 // ---------------------------------------------------------------- measuring
 

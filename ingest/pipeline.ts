@@ -14,7 +14,7 @@ import { detectFormat, readFeedFile, walkFeedFolder } from './detect.ts';
 import { decodeHead } from './text.ts';
 import { ParseWorker } from './parse-pool.ts';
 import { fingerprintFile, findKnownFile, recordKnownFile, type FileFingerprint, type KnownFile } from './known-files.ts';
-import { batchFootprint, emptyResult, writeBatch, type BatchFootprint, type BatchResult } from './writer.ts';
+import { batchFootprint, clashes, emptyResult, itemKeys, writeBatch, type BatchFootprint, type BatchResult } from './writer.ts';
 
 /** Loads at least this big are parsed on a second thread by default. */
 const PARSE_THREAD_BYTES = 8 << 20;
@@ -351,7 +351,7 @@ interface StreamDone {
  * shares a key with (or that merges), so the outcome is that of writing them one after another.
  */
 class BatchWriter {
-  private readonly maxInFlight: number;
+  readonly maxInFlight: number;
   private readonly inflight = new Set<{ footprint: BatchFootprint; done: Promise<BatchResult> }>();
   failure: { err: unknown } | null = null;
 
@@ -363,9 +363,9 @@ class BatchWriter {
   }
 
   /** Starts a batch's write once a slot is free; resolves when it has started, with the write (`done`). */
-  async write(batch: IngestItem[]): Promise<{ done: Promise<BatchResult> }> {
+  async write(batch: IngestItem[], known?: BatchFootprint): Promise<{ done: Promise<BatchResult> }> {
     this.rethrow();
-    const footprint = this.maxInFlight > 1 ? batchFootprint(batch) : { keys: new Set<string>(), merges: true };
+    const footprint = this.maxInFlight > 1 ? (known ?? batchFootprint(batch)) : { keys: new Set<string>(), shared: new Map<string, string>(), merges: true };
     // Wait for a free slot and for every batch this one must follow.
     for (;;) {
       const blocking = [...this.inflight].filter((w) => this.inflight.size >= this.maxInFlight || clashes(w.footprint, footprint));
@@ -387,11 +387,122 @@ class BatchWriter {
   }
 }
 
-function clashes(a: BatchFootprint, b: BatchFootprint): boolean {
-  if (a.merges || b.merges) return true;
-  const [small, large] = a.keys.size < b.keys.size ? [a.keys, b.keys] : [b.keys, a.keys];
-  for (const k of small) if (large.has(k)) return true;
-  return false;
+/**
+ * A stream's items cut into batches by person, so that batches written side by side do not wait
+ * for each other. HL7 v2 restates a patient in event after event (a stay's A01, A02 and A03 fall
+ * in consecutive batches): batches cut in arrival order nearly always share an identity, and the
+ * writer (BatchWriter) then writes them one at a time. Here each item goes to the lane of its first
+ * identity (a hash of it), so a lane's batches hold the same patients and the lanes' batches
+ * share none, and two are written at once.
+ *
+ * The outcome is that of writing the items in arrival order: an item that shares any key
+ * (message, identity, NHS number, resource: itemKeys) with items waiting in another lane has that
+ * lane flushed first, so the earlier items' batch is started before its own (and BatchWriter
+ * makes a batch wait for any batch in flight it shares a key with); lanes waiting at the same time
+ * share no key, so they commute. A merge (A40) flushes every other lane first, and the items after
+ * it join its lane until that batch goes (a merge batch runs alone). One lane when one batch is
+ * written at a time.
+ */
+class Lanes {
+  private readonly items: IngestItem[][];
+  private readonly keys: Set<string>[];
+  private readonly shared: Map<string, string>[];
+  private readonly counts: number[];
+  private readonly merging: boolean[];
+  /** Key → the lane whose waiting items hold it. */
+  private readonly owner = new Map<string, number>();
+
+  constructor(private readonly n: number) {
+    this.items = Array.from({ length: n }, () => []);
+    this.keys = Array.from({ length: n }, () => new Set());
+    this.shared = Array.from({ length: n }, () => new Map());
+    this.counts = new Array<number>(n).fill(0);
+    this.merging = new Array<boolean>(n).fill(false);
+  }
+
+  /** The lane for an item, the lanes to flush before it joins that lane, and its footprint (for add). */
+  place(item: IngestItem): { lane: number; before: number[]; footprint: BatchFootprint } {
+    const footprint: BatchFootprint = { keys: new Set(), shared: new Map(), merges: false };
+    if (this.n === 1) return { lane: 0, before: [], footprint };
+    footprint.merges = itemKeys(item, footprint.keys, footprint.shared);
+    const held = this.merging.indexOf(true);
+    if (held >= 0) return { lane: held, before: [], footprint };
+    const lane = this.laneOf(item);
+    if (footprint.merges) return { lane, before: this.pending().filter((l) => l !== lane), footprint };
+    const before = new Set<number>();
+    for (const k of footprint.keys) {
+      const o = this.owner.get(k);
+      if (o !== undefined && o !== lane) before.add(o);
+    }
+    for (const [k, h] of footprint.shared) {
+      for (let l = 0; l < this.n; l++) {
+        if (l === lane) continue;
+        const other = this.shared[l]!.get(k);
+        if (other !== undefined && (other !== h || h === '*')) before.add(l);
+      }
+    }
+    return { lane, before: [...before], footprint };
+  }
+
+  add(lane: number, item: IngestItem, footprint: BatchFootprint): void {
+    this.items[lane]!.push(item);
+    if (item.kind === 'accepted') this.counts[lane]! += item.resources.length;
+    if (this.n === 1) return;
+    const own = this.keys[lane]!;
+    for (const k of footprint.keys) {
+      own.add(k);
+      this.owner.set(k, lane);
+    }
+    const shared = this.shared[lane]!;
+    for (const [k, h] of footprint.shared) {
+      const had = shared.get(k);
+      shared.set(k, had !== undefined && had !== h ? '*' : h);
+    }
+    if (footprint.merges) this.merging[lane] = true;
+  }
+
+  size(lane: number): number {
+    return this.items[lane]!.length;
+  }
+
+  resources(lane: number): number {
+    return this.counts[lane]!;
+  }
+
+  pending(): number[] {
+    const out: number[] = [];
+    for (let l = 0; l < this.n; l++) if (this.items[l]!.length) out.push(l);
+    return out;
+  }
+
+  /** A lane's batch and its footprint (for BatchWriter.write); the lane is empty after. */
+  take(lane: number): [IngestItem[], BatchFootprint | undefined] {
+    const batch = this.items[lane]!;
+    const footprint = this.n === 1 ? undefined : { keys: this.keys[lane]!, shared: this.shared[lane]!, merges: this.merging[lane]! };
+    for (const k of this.keys[lane]!) this.owner.delete(k);
+    this.items[lane] = [];
+    this.keys[lane] = new Set();
+    this.shared[lane] = new Map();
+    this.counts[lane] = 0;
+    this.merging[lane] = false;
+    return [batch, footprint];
+  }
+
+  /** The lane of an item's person: a hash of its first identity's NHS number or key (of the patient its first resource names; else its message). */
+  private laneOf(item: IngestItem): number {
+    let key: string;
+    // By NHS number when the identity has one: one person's records under two local ids (a duplicate
+    // registration, a re-sent MRN) share it, and would otherwise fall in two lanes.
+    const first = item.kind === 'accepted' ? item.identities[0] : undefined;
+    if (first?.nhsNumber) key = first.nhsNumber.replace(/\s+/g, '');
+    else if (first) key = `${first.system}\u0000${first.id}`;
+    else if (item.kind === 'accepted' && item.resources[0]?.subject !== undefined) key = `${item.sourceSystem}\u0000${item.resources[0].subject}`;
+    else if (item.kind !== 'rejected') key = `${item.sourceSystem}\u0000${item.messageId}`;
+    else return 0;
+    let h = 0x811c9dc5;
+    for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
+    return (h >>> 0) % this.n;
+  }
 }
 
 /**
@@ -417,8 +528,8 @@ async function streamInto(
     db.query('INSERT INTO ingest_run (run_id, origin, host, pid, source) VALUES ($1, $2, $3, $4, $5)', [runId, origin, hostname(), process.pid, opts.source ?? null]),
   );
   const writes: Promise<unknown>[] = [];
-  const flush = async (batch: IngestItem[]) => {
-    const { done } = await writer.write(batch);
+  const flush = async (batch: IngestItem[], footprint?: BatchFootprint) => {
+    const { done } = await writer.write(batch, footprint);
     writes.push(
       done.then((r) => {
         addCounts(counts, r);
@@ -435,20 +546,17 @@ async function streamInto(
     throw err;
   };
   try {
-    let batch: IngestItem[] = [];
-    let resources = 0;
+    const lanes = new Lanes(writer.maxInFlight);
     for await (const item of items) {
       format ??= item.format;
       if (item.kind !== 'ignored' && item.fileNotes) notes.push(...item.fileNotes);
-      batch.push(item);
-      if (item.kind === 'accepted') resources += item.resources.length;
-      if (batch.length >= maxItems || resources >= maxResources) {
-        await flush(batch);
-        batch = [];
-        resources = 0;
-      }
+      // Batches that must go before this item's (they hold a key of it) are flushed first.
+      const { lane, before, footprint } = lanes.place(item);
+      for (const l of before) await flush(...lanes.take(l));
+      lanes.add(lane, item, footprint);
+      if (lanes.size(lane) >= maxItems || lanes.resources(lane) >= maxResources) await flush(...lanes.take(lane));
     }
-    if (batch.length) await flush(batch);
+    for (const l of lanes.pending()) await flush(...lanes.take(l));
   } catch (err) {
     return fail(err);
   }

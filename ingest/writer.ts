@@ -162,28 +162,62 @@ async function writeWithRetries(db: Database, items: readonly IngestItem[], layo
  */
 export interface BatchFootprint {
   keys: Set<string>;
+  /**
+   * Resources that describe no person (Practitioner, Location, Organization: the directory every
+   * message names) by key → content hash ('*' when unknown or two contents): two batches that
+   * carry the same one with the same content commute (whichever commits first stores it, the other
+   * finds it stored), so they clash only when its content differs.
+   */
+  shared: Map<string, string>;
   merges: boolean;
 }
 
 export function batchFootprint(items: readonly IngestItem[]): BatchFootprint {
   const keys = new Set<string>();
+  const shared = new Map<string, string>();
   let merges = false;
   for (const item of items) {
-    if (item.kind === 'rejected') continue;
-    keys.add(`m\u0000${item.sourceSystem}\u0000${item.messageId}`);
-    if (item.kind !== 'accepted') continue;
-    if (item.merges?.length) merges = true;
-    for (const identity of item.identities) {
-      keys.add(`i\u0000${identity.system}\u0000${identity.id}`);
-      if (identity.nhsNumber) keys.add(`n\u0000${identity.nhsNumber.replace(/\s+/g, '')}`);
-    }
-    for (const { resource, subject } of item.resources) {
-      keys.add(`r\u0000${item.sourceSystem}\u0000${resource.resourceType}\u0000${resource.id}`);
-      // A resource about a Patient outside the item reads (or waits for) that identity.
-      if (subject !== undefined) keys.add(`i\u0000${item.sourceSystem}\u0000${subject}`);
-    }
+    if (itemKeys(item, keys, shared)) merges = true;
   }
-  return { keys, merges };
+  return { keys, shared, merges };
+}
+
+/**
+ * Adds the keys one item touches (its message, identities, NHS numbers, personal resources and the
+ * identities its resources name) to `into`, and its non-personal resources with their content
+ * hash to `shared`, as batchFootprint counts them; true when it merges.
+ */
+export function itemKeys(item: IngestItem, into: Set<string>, shared: Map<string, string>): boolean {
+  if (item.kind === 'rejected') return false;
+  into.add(`m\u0000${item.sourceSystem}\u0000${item.messageId}`);
+  if (item.kind !== 'accepted') return false;
+  for (const identity of item.identities) {
+    into.add(`i\u0000${identity.system}\u0000${identity.id}`);
+    if (identity.nhsNumber) into.add(`n\u0000${identity.nhsNumber.replace(/\s+/g, '')}`);
+  }
+  for (const { resource, subject, hash } of item.resources) {
+    const key = `r\u0000${item.sourceSystem}\u0000${resource.resourceType}\u0000${resource.id}`;
+    if (NON_PERSONAL.has(resource.resourceType)) {
+      const had = shared.get(key);
+      shared.set(key, hash === undefined || (had !== undefined && had !== hash) ? '*' : hash);
+    } else into.add(key);
+    // A resource about a Patient outside the item reads (or waits for) that identity.
+    if (subject !== undefined) into.add(`i\u0000${item.sourceSystem}\u0000${subject}`);
+  }
+  return (item.merges?.length ?? 0) > 0;
+}
+
+/** True when two batches may not be written side by side (see BatchFootprint). */
+export function clashes(a: BatchFootprint, b: BatchFootprint): boolean {
+  if (a.merges || b.merges) return true;
+  const [small, large] = a.keys.size < b.keys.size ? [a.keys, b.keys] : [b.keys, a.keys];
+  for (const k of small) if (large.has(k)) return true;
+  const [fewer, more] = a.shared.size < b.shared.size ? [a.shared, b.shared] : [b.shared, a.shared];
+  for (const [k, h] of fewer) {
+    const other = more.get(k);
+    if (other !== undefined && (other !== h || h === '*')) return true;
+  }
+  return false;
 }
 
 /**
@@ -364,8 +398,13 @@ async function writeInTransaction(tx: Queryable, items: readonly IngestItem[], l
       else stored.add(key);
     }
     const sorted = [...byKey.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1));
-    const copy = tx.copyFrom ? sorted.filter(([key]) => !stored.has(key)).map((e) => e[1]) : [];
-    const upsert = copy.length ? sorted.filter(([key]) => stored.has(key)).map((e) => e[1]) : sorted.map((e) => e[1]);
+    // Directory resources (Practitioner, Location, Organization: named by many patients' messages)
+    // go through the upsert even when new: batches written side by side may both carry a new one
+    // (BatchFootprint.shared), and the upsert waits for the other's row where a COPY would fail
+    // the whole batch with 23505. They are few.
+    const copied = (x: ResourceRow, key: string) => !stored.has(key) && !NON_PERSONAL.has(x.type);
+    const copy = tx.copyFrom ? sorted.filter(([key, x]) => copied(x, key)).map((e) => e[1]) : [];
+    const upsert = copy.length ? sorted.filter(([key, x]) => !copied(x, key)).map((e) => e[1]) : sorted.map((e) => e[1]);
     // A new key that another writer stores meanwhile fails the COPY (23505): the batch is retried
     // whole (writeWithRetries) and then finds it stored.
     if (copy.length) result.resources += await copyResources(tx, copy);
