@@ -82,7 +82,7 @@ export function parseHl7Message(text: string, origin: string, context?: ReadCont
   if (!read.ok) return { kind: 'rejected', format: 'hl7v2', reason: read.reason, raw, origin };
   const v = new Hl7View(read.message);
   const msh = v.segment('MSH')!;
-  const sourceSystem = hl7SourceSystem(v, context);
+  let sourceSystem = hl7SourceSystem(v, context);
   const messageId = (v.get(msh, 10) && messageKey) || v.get(msh, 10) || undefined;
   const reject = (reason: string): RejectedItem => ({
     kind: 'rejected',
@@ -112,16 +112,13 @@ export function parseHl7Message(text: string, origin: string, context?: ReadCont
     const isDocument = hasPid && DOCUMENT_EVENTS.has(event) && !(CONTENTLESS_CHANGES.has(event) && v.segment('OBX') === undefined);
     const isAppointment = hasPid && SCHEDULING_EVENTS.has(event);
     const used = adtMeaning !== undefined || RESULT_EVENTS.has(event) || PROBLEM_EVENTS.has(event) || isOrder || isPharmacy || isImmunization || isDocument || isAppointment;
-    if (!sourceSystem && used) {
-      fail('MSH-4 sending facility and MSH-3 sending application are both empty: cannot tell which source system sent the message; set MSH-4, or name the source with `bevan ingest --source KEY` or in the feed\'s configuration');
-    }
     if (!messageId) fail('MSH-10 message control id is empty (every message needs its own id, echoed in the acknowledgement)');
     if (!type) fail('MSH-9 message type is empty (expected e.g. ADT^A01 or ORU^R01)');
     const contentHash = sha256Hex(lines.join('\r')); // hl7ContentHash(text), from the lines already split
-    // A message Bevan does not use needs no sender to be acknowledged: one that names none is
-    // logged under `hl7:unknown` rather than quarantined for a fix nobody needs.
+    // MSH-3 and MSH-4 are optional (v2.5 chapter 2): a message that names no sender, on a feed
+    // configured with no source, is read as from `hl7:unknown` rather than refused.
     if (!used) return { kind: 'ignored', format: 'hl7v2', sourceSystem: sourceSystem ?? UNKNOWN_SENDER, messageId, contentHash, event, origin, raw };
-    if (!sourceSystem) fail('MSH-4 sending facility and MSH-3 sending application are both empty');
+    sourceSystem ??= UNKNOWN_SENDER;
 
     // MSH-7 is required; EVN-2 (when the event was recorded) stands in for a sender that leaves it empty.
     const timeRaw = v.get(msh, 7) || v.get(v.segment('EVN'), 2);
