@@ -140,6 +140,9 @@ export function mapAdt(ctx: MapContext, meaning: AdtMeaning): Mapped {
   const groups = patientGroups(v);
   if (groups.length === 0) fail(`${event} has no PID segment`);
   const parts = groups.map((g) => ({ group: g, ...mapPatient(v, system, g.pid, first(g, 'PD1'), ctx.version) }));
+  // ADT is the authority for demographics: an impossible birth or death date is for the sender to fix.
+  const fault = parts.find((p) => p.faults)?.faults?.[0];
+  if (fault) fail(fault);
   const identities = distinctIdentities(parts);
   // With several patients in one message, every resource names its patient (ItemResource.subject).
   const many = identities.length > 1;

@@ -1,0 +1,30 @@
+/**
+ * Shapes seen in other people's HL7 v2 messages (bench/corpus-acceptance.ts over a corpus of
+ * public samples), each as a minimal synthetic message written for this test: what the standard
+ * allows goes in, what nobody can use is refused with a reason a person can act on.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { AcceptedItem, IngestItem, RejectedItem } from '../model.ts';
+import { parseHl7Message } from './to-item.ts';
+
+const cr = (...segments: string[]) => segments.join('\r') + '\r';
+function accepted(item: IngestItem): AcceptedItem {
+  assert.equal(item.kind, 'accepted', item.kind === 'rejected' ? item.reason : item.kind);
+  return item as AcceptedItem;
+}
+function rejected(item: IngestItem): RejectedItem {
+  assert.equal(item.kind, 'rejected', item.kind);
+  return item as RejectedItem;
+}
+const types = (item: AcceptedItem) => item.resources.map((r) => r.resource.resourceType);
+
+test('an impossible PID-7 in a result: the result goes in, the birth date is left out; in ADT it is quarantined', () => {
+  const pid = 'PID|1||H100^^^LAB^MR||Doe^Jo||Jan 5, 1950|F';
+  const oru = accepted(parseHl7Message(cr('MSH|^~\\&|LIS|LAB|||20240102030405||ORU^R01|C1|P|2.4', pid, 'OBR|1||F1|GLU^Glucose^L|||20240102', 'OBX|1|NM|GLU^Glucose^L||5.1|mmol/L|||||F'), 'f'));
+  assert.deepEqual(types(oru), ['DiagnosticReport', 'Observation']);
+  assert.equal(oru.identities[0]!.id, 'H100');
+  assert.equal(oru.identities[0]!.birthDate, undefined);
+  const adt = rejected(parseHl7Message(cr('MSH|^~\\&|PAS|HOSP|||20240102030405||ADT^A01|C2|P|2.4', 'EVN|A01|20240102030405', pid, 'PV1|1|I'), 'f'));
+  assert.equal(adt.reason, 'PID-7 "Jan 5, 1950" is not a valid date');
+});
