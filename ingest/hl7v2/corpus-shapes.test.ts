@@ -28,3 +28,15 @@ test('an impossible PID-7 in a result: the result goes in, the birth date is lef
   const adt = rejected(parseHl7Message(cr('MSH|^~\\&|PAS|HOSP|||20240102030405||ADT^A01|C2|P|2.4', 'EVN|A01|20240102030405', pid, 'PV1|1|I'), 'f'));
   assert.equal(adt.reason, 'PID-7 "Jan 5, 1950" is not a valid date');
 });
+
+test('a billing or referral message with a PID names its patient and keeps its diagnoses; an acknowledgement does not', () => {
+  const pid = 'PID|1||B200^^^HOSP^MR||Roe^Sam||19800101|M';
+  const bar = accepted(parseHl7Message(cr('MSH|^~\\&|PAS|HOSP|||20240102030405||BAR^P01|C3|P|2.3', 'EVN|P01|20240102030405', pid, 'PV1|1|I||||||||||||||||||V9', 'DG1|1|I10|J18.9^Pneumonia^I10||20240101|F'), 'f'));
+  assert.equal(bar.event, 'BAR^P01');
+  assert.deepEqual(bar.identities.map((i) => [i.system, i.id, i.family]), [['hl7:HOSP', 'B200', 'Roe']]);
+  assert.deepEqual(types(bar), ['Condition']);
+  const ref = accepted(parseHl7Message(cr('MSH|^~\\&|GPSYS|SURGERY|||20240102030405||REF^I12^REF_I12|C4|P|2.4', 'RF1|P^Pending|R^Routine|MED^Medical||20240102', pid), 'f'));
+  assert.deepEqual([ref.event, ref.identities[0]!.id, ref.resources.length], ['REF^I12', 'B200', 0]);
+  const ack = parseHl7Message(cr('MSH|^~\\&|PAS|HOSP|||20240102030405||ACK^A01|C5|P|2.4', 'MSA|AA|C1', pid), 'f');
+  assert.equal(ack.kind, 'ignored');
+});

@@ -30,6 +30,16 @@ const RESULT_EVENTS = new Set(['ORU^R01', 'ORU^R30', 'ORU^R31', 'ORU^R32', 'OUL^
 /** Patient problem messages (chapter 12): add, update, delete. */
 const PROBLEM_EVENTS = new Set(['PPR^PC1', 'PPR^PC2', 'PPR^PC3']);
 
+/**
+ * Message types about a patient's care or stay that Bevan maps no further (billing BAR and DFT,
+ * referrals REF/RRI and RQA, patient goals and pathways PGL/PPP/PPG/PPR, clinical trials CRM/CSU,
+ * product experience PEX, diet and supply orders OMD/OMS/OMN, pharmacy give and refusal RGV/RRE/RRD/
+ * RRA/RRG, care coordination CCM/CCU/CCF/CCI/CCR of v2.8): with a PID they still name a person
+ * (identity for the MPI) and may carry allergies (AL1, IAM), diagnoses (DG1) and problems (PRB),
+ * which are kept. Acknowledgements, queries, query responses and master files are not about care.
+ */
+const PATIENT_CARE_TYPES = new Set(['BAR', 'DFT', 'REF', 'RRI', 'RQA', 'PGL', 'PPP', 'PPG', 'PPR', 'CRM', 'CSU', 'PEX', 'OMD', 'OMS', 'OMN', 'RGV', 'RRE', 'RRD', 'RRA', 'RRG', 'CCM', 'CCU', 'CCF', 'CCI', 'CCR']);
+
 /** The source system an ignored message that names no sender is logged under. */
 export const UNKNOWN_SENDER = 'hl7:unknown';
 
@@ -111,7 +121,8 @@ export function parseHl7Message(text: string, origin: string, context?: ReadCont
     // A document status change or edit notification without the document is not mapped (documents.ts).
     const isDocument = hasPid && DOCUMENT_EVENTS.has(event) && !(CONTENTLESS_CHANGES.has(event) && v.segment('OBX') === undefined);
     const isAppointment = hasPid && SCHEDULING_EVENTS.has(event);
-    const used = adtMeaning !== undefined || RESULT_EVENTS.has(event) || PROBLEM_EVENTS.has(event) || isOrder || isPharmacy || isImmunization || isDocument || isAppointment;
+    const mappedType = adtMeaning !== undefined || RESULT_EVENTS.has(event) || PROBLEM_EVENTS.has(event) || isOrder || isPharmacy || isImmunization || isDocument || isAppointment;
+    const used = mappedType || (hasPid && PATIENT_CARE_TYPES.has(type));
     if (!messageId) fail('MSH-10 message control id is empty (every message needs its own id, echoed in the acknowledgement)');
     if (!type) fail('MSH-9 message type is empty (expected e.g. ADT^A01 or ORU^R01)');
     const contentHash = sha256Hex(lines.join('\r')); // hl7ContentHash(text), from the lines already split
@@ -140,7 +151,7 @@ export function parseHl7Message(text: string, origin: string, context?: ReadCont
                 ? mapDocuments(ctx)
                 : isAppointment
                   ? mapScheduling(ctx)
-                  : mapProblems(ctx);
+                  : mapProblems(ctx); // PPR, and the other patient-care types (PATIENT_CARE_TYPES)
     const item: AcceptedItem = {
       kind: 'accepted',
       format: 'hl7v2',
