@@ -40,3 +40,9 @@ test('a billing or referral message with a PID names its patient and keeps its d
   const ack = parseHl7Message(cr('MSH|^~\\&|PAS|HOSP|||20240102030405||ACK^A01|C5|P|2.4', 'MSA|AA|C1', pid), 'f');
   assert.equal(ack.kind, 'ignored');
 });
+
+test('segments run together on one line (carriage returns lost on the way): the reason says so', () => {
+  const text = 'MSH|^~\\&|PAS|HOSP|||20240102030405||ADT^A01|C6|P|2.3 EVN|A01|20240102030405 PID|1||H1^^^HOSP^MR||Doe^Jo\r';
+  const r = rejected(parseHl7Message(text, 'f'));
+  assert.match(r.reason, /^ADT\^A01 has no PID segment: "PID\|" appears inside segment 1 \(MSH\), so the segments were run together; each segment must end with a carriage return/);
+});

@@ -130,6 +130,12 @@ export function parseHl7Message(text: string, origin: string, context?: ReadCont
     // configured with no source, is read as from `hl7:unknown` rather than refused.
     if (!used) return { kind: 'ignored', format: 'hl7v2', sourceSystem: sourceSystem ?? UNKNOWN_SENDER, messageId, contentHash, event, origin, raw };
     sourceSystem ??= UNKNOWN_SENDER;
+    // A file whose carriage returns were lost (or turned into spaces) on the way holds one long
+    // MSH line: say so, rather than only that PID is missing.
+    if (!hasPid) {
+      const runIn = read.message.segments.find((s) => s.text !== undefined && new RegExp(`[^\\r\\n]PID\\${v.delimiters.field}`).test(s.text.slice(3)));
+      if (runIn) fail(`${event} has no PID segment: "PID${v.delimiters.field}" appears inside segment ${runIn.position} (${runIn.name}), so the segments were run together; each segment must end with a carriage return (CR, or LF)`);
+    }
 
     // MSH-7 is required; EVN-2 (when the event was recorded) stands in for a sender that leaves it empty.
     const timeRaw = v.get(msh, 7) || v.get(v.segment('EVN'), 2);
