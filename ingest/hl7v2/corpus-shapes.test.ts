@@ -46,3 +46,17 @@ test('segments run together on one line (carriage returns lost on the way): the 
   const r = rejected(parseHl7Message(text, 'f'));
   assert.match(r.reason, /^ADT\^A01 has no PID segment: "PID\|" appears inside segment 1 \(MSH\), so the segments were run together; each segment must end with a carriage return/);
 });
+
+test('an RXA with CVX 998 (no vaccine administered: a forecast or an empty history) maps to no Immunization', () => {
+  const text = cr(
+    'MSH|^~\\&|IIS|STATE|||20240102030405||RSP^K11^RSP_K11|C7|P|2.5.1',
+    'MSA|AA|Q1',
+    'PID|1||K9^^^STATE^SR||Poe^Ann||20200101|F',
+    'ORC|RE|H1',
+    'RXA|0|1|20200301|20200301|08^Hep B^CVX|0.5|mL',
+    'ORC|RE|F1',
+    'RXA|0|999|20240102|20240102|998^No vaccine administered^CVX|999',
+  );
+  const item = accepted(parseHl7Message(text, 'f'));
+  assert.deepEqual(item.resources.map((r) => [r.resource.resourceType, r.resource.id]), [['Immunization', 'order-H1']]);
+});

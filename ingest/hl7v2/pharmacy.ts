@@ -280,7 +280,22 @@ function source(ctx: MapContext, rxa: Hl7Segment): { primarySource?: boolean; re
  * RXA-21 D (delete) → entered-in-error, under the same key, so it replaces what it deletes.
  */
 export function mapImmunizations(ctx: MapContext): Mapped {
-  return mapEachOrder(ctx, 'RXA', (o, rxa) => [mapImmunization(ctx, o, rxa!)]);
+  return mapEachOrder(ctx, 'RXA', (o, rxa) => (recordsNoVaccine(ctx, rxa!) ? [] : [mapImmunization(ctx, o, rxa!)]));
+}
+
+/**
+ * CVX 998 "no vaccine administered" that says neither not administered (RXA-20 NA), refused (RE)
+ * nor why (RXA-18): the placeholder RXA of CDC's guide (an empty history, a forecast's next dose
+ * in an RSP^K11 Z44). It records no immunisation, so maps to none; with NA, RE or a reason it is
+ * the not-done record mapImmunization makes.
+ */
+function recordsNoVaccine(ctx: MapContext, rxa: Hl7Segment): boolean {
+  const { v } = ctx;
+  const rep = v.repetitions(rxa, 5)[0];
+  if (rep === undefined || v.fromRepetition(rep, 1) !== '998') return false;
+  if (!(/^CVX$/i.test(v.fromRepetition(rep, 3)) || /^CVX$/i.test(v.fromRepetition(rep, 6)) || !v.fromRepetition(rep, 3))) return false;
+  const completion = v.get(rxa, 20).toUpperCase();
+  return completion !== 'NA' && completion !== 'RE' && !v.get(rxa, 18);
 }
 
 function mapImmunization(ctx: MapContext, o: OrderGroup, rxa: Hl7Segment): Immunization {
