@@ -60,3 +60,12 @@ test('an RXA with CVX 998 (no vaccine administered: a forecast or an empty histo
   const item = accepted(parseHl7Message(text, 'f'));
   assert.deepEqual(item.resources.map((r) => [r.resource.resourceType, r.resource.id]), [['Immunization', 'order-H1']]);
 });
+
+test('an original document (MDM^T02) without TXA-12 is kept, keyed by its message; a replacement without it is quarantined', () => {
+  const body = (type: string, id: string) =>
+    cr(`MSH|^~\\&|DOCS|HOSP|||20240102030405||${type}|${id}|P|2.5.1`, `EVN|${type.split('^')[1]}|20240102030405`, 'PID|1||D1^^^HOSP^MR||Doe^Jo', 'TXA|1|OP|TX|20240102||||||||||||||AU||AV', 'OBX|1|TX|NOTE^Note^L|1|Line one~Line two||||||F');
+  const item = accepted(parseHl7Message(body('MDM^T02', 'M1'), 'f'));
+  const doc = item.resources[0]!.resource as { id?: string; masterIdentifier?: unknown };
+  assert.deepEqual([doc.id, doc.masterIdentifier], ['document-M1-1', undefined]);
+  assert.match(rejected(parseHl7Message(body('MDM^T10', 'M2'), 'f')).reason, /^TXA-12 unique document number is empty/);
+});
