@@ -69,3 +69,15 @@ test('an original document (MDM^T02) without TXA-12 is kept, keyed by its messag
   assert.deepEqual([doc.id, doc.masterIdentifier], ['document-M1-1', undefined]);
   assert.match(rejected(parseHl7Message(body('MDM^T10', 'M2'), 'f')).reason, /^TXA-12 unique document number is empty/);
 });
+
+test('MSH-10 empty: keyed by its content (a resend is the same message); no MSH-7: EVN-6, else no source time', () => {
+  const text = cr('MSH|^~\\&|||||||ADT^A04||P|2.3', 'EVN|A04|||||20240101120000', 'PID|1|10||A10|Test^Pat||19760210|F', 'PV1|1|O');
+  const item = accepted(parseHl7Message(text, 'f'));
+  assert.match(item.messageId, /^no-control-id-[0-9a-f]{16}$/);
+  assert.equal(item.messageId, accepted(parseHl7Message(text.replace(/\r/g, '\n'), 'g')).messageId);
+  assert.equal(item.sourceSystem, 'hl7:unknown');
+  assert.equal(item.identities[0]!.id, '10', 'PID-2 when PID-3 is empty');
+  assert.ok(item.resources.every((r) => r.sourceTime === '2024-01-01T12:00:00Z'));
+  const untimed = accepted(parseHl7Message(cr('MSH|^~\\&|APP|FAC|||||ADT^A08|U1|P|2.6', 'PID|1||P9^^^FAC^MR||Doe^Jo'), 'f'));
+  assert.ok(untimed.resources.length > 0 && untimed.resources.every((r) => r.sourceTime === undefined));
+});

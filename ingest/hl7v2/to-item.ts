@@ -93,7 +93,7 @@ export function parseHl7Message(text: string, origin: string, context?: ReadCont
   const v = new Hl7View(read.message);
   const msh = v.segment('MSH')!;
   let sourceSystem = hl7SourceSystem(v, context);
-  const messageId = (v.get(msh, 10) && messageKey) || v.get(msh, 10) || undefined;
+  let messageId = (v.get(msh, 10) && messageKey) || v.get(msh, 10) || undefined;
   const reject = (reason: string): RejectedItem => ({
     kind: 'rejected',
     format: 'hl7v2',
@@ -123,9 +123,12 @@ export function parseHl7Message(text: string, origin: string, context?: ReadCont
     const isAppointment = hasPid && SCHEDULING_EVENTS.has(event);
     const mappedType = adtMeaning !== undefined || RESULT_EVENTS.has(event) || PROBLEM_EVENTS.has(event) || isOrder || isPharmacy || isImmunization || isDocument || isAppointment;
     const used = mappedType || (hasPid && PATIENT_CARE_TYPES.has(type));
-    if (!messageId) fail('MSH-10 message control id is empty (every message needs its own id, echoed in the acknowledgement)');
     if (!type) fail('MSH-9 message type is empty (expected e.g. ADT^A01 or ORU^R01)');
     const contentHash = sha256Hex(lines.join('\r')); // hl7ContentHash(text), from the lines already split
+    // MSH-10 is required, yet some senders leave it empty (an eClinicalWorks export, a hand-made
+    // test): the message is keyed by its content instead, so a resend is still a duplicate. The
+    // acknowledgement echoes MSH-10 as sent (empty).
+    messageId ??= `no-control-id-${contentHash.slice(0, 16)}`;
     // MSH-3 and MSH-4 are optional (v2.5 chapter 2): a message that names no sender, on a feed
     // configured with no source, is read as from `hl7:unknown` rather than refused.
     if (!used) return { kind: 'ignored', format: 'hl7v2', sourceSystem: sourceSystem ?? UNKNOWN_SENDER, messageId, contentHash, event, origin, raw };
@@ -137,12 +140,14 @@ export function parseHl7Message(text: string, origin: string, context?: ReadCont
       if (runIn) fail(`${event} has no PID segment: "PID${v.delimiters.field}" appears inside segment ${runIn.position} (${runIn.name}), so the segments were run together; each segment must end with a carriage return (CR, or LF)`);
     }
 
-    // MSH-7 is required; EVN-2 (when the event was recorded) stands in for a sender that leaves it empty.
-    const timeRaw = v.get(msh, 7) || v.get(v.segment('EVN'), 2);
-    if (!timeRaw) fail('MSH-7 message date/time is empty (expected YYYYMMDDHHMM[SS][+/-ZZZZ])');
-    const sent = hl7Time(timeRaw) ?? fail(`MSH-7 ${JSON.stringify(timeRaw)} is not a valid date/time`);
+    // MSH-7 is required; EVN-2 (when the event was recorded), else EVN-6 (when it occurred), stands
+    // in for a sender that leaves it empty. A message with no time at all (test feeds, some
+    // interface engines) is still read: its resources carry no source time.
+    const evn = v.segment('EVN');
+    const timeRaw = v.get(msh, 7) || v.get(evn, 2) || v.get(evn, 6);
+    const sent = timeRaw ? (hl7Time(timeRaw) ?? fail(`MSH-7 ${JSON.stringify(timeRaw)} is not a valid date/time`)) : undefined;
 
-    const ctx: MapContext = { v, system: sourceSystem, event, trigger, messageId, sourceTime: sent.instant, version: versionOf(v, msh) };
+    const ctx: MapContext = { v, system: sourceSystem, event, trigger, messageId, ...(sent ? { sourceTime: sent.instant } : {}), version: versionOf(v, msh) };
     const mapped = adtMeaning
       ? mapAdt(ctx, adtMeaning)
       : RESULT_EVENTS.has(event)
