@@ -167,8 +167,9 @@ export function mapAdt(ctx: MapContext, meaning: AdtMeaning): Mapped {
 
     switch (meaning.kind) {
       case 'visit':
-        if (!pv1) fail(`${event} has no PV1 segment (the visit the event is about)`);
-        emitVisit(meaning.status, true, meaning.clearEnd);
+        // PV1 is required here, yet a registration sent without it (a practice system's A04) still
+        // says who the patient is: the Patient goes in, and there is no visit to record.
+        if (pv1) emitVisit(meaning.status, true, meaning.clearEnd);
         break;
       case 'update':
       case 'account':

@@ -81,3 +81,8 @@ test('MSH-10 empty: keyed by its content (a resend is the same message); no MSH-
   const untimed = accepted(parseHl7Message(cr('MSH|^~\\&|APP|FAC|||||ADT^A08|U1|P|2.6', 'PID|1||P9^^^FAC^MR||Doe^Jo'), 'f'));
   assert.ok(untimed.resources.length > 0 && untimed.resources.every((r) => r.sourceTime === undefined));
 });
+
+test('a visit event without PV1 (a registration from a practice system): the Patient goes in, no Encounter', () => {
+  const item = accepted(parseHl7Message(cr('MSH|^~\\&|PMS|PRACTICE|||20240101120000||ADT^A04|R1|P|2.3', 'EVN|A04|20240101120000', 'PID|1||P7^^^PRACTICE^MR||Test^Pat||19760210|F'), 'f'));
+  assert.deepEqual(types(item), ['Patient']);
+});
