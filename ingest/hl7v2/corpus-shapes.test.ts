@@ -86,3 +86,24 @@ test('a visit event without PV1 (a registration from a practice system): the Pat
   const item = accepted(parseHl7Message(cr('MSH|^~\\&|PMS|PRACTICE|||20240101120000||ADT^A04|R1|P|2.3', 'EVN|A04|20240101120000', 'PID|1||P7^^^PRACTICE^MR||Test^Pat||19760210|F'), 'f'));
   assert.deepEqual(types(item), ['Patient']);
 });
+
+test('a regimen sent as several RXE under one ORC: a MedicationRequest for each, with its own route', () => {
+  const text = cr(
+    'MSH|^~\\&|ONC|HOSP|||20240301080000||RDE^O11^RDE_O11|P1|P|2.4',
+    'PID|1||Q5^^^HOSP^MR||Doe^Jo',
+    'ORC|NW|REG-1|||IP||||20240301080000',
+    'RXE|1^^D2|DRUGA^Drug A^L|2400|mg',
+    'RXR|IV^Intravenous^HL70162',
+    'RXE|2^^D1|DRUGB^Drug B^L|400|mg',
+    'RXR|PO^Oral^HL70162',
+  );
+  const item = accepted(parseHl7Message(text, 'f'));
+  const reqs = item.resources.map((r) => r.resource as { id?: string; medicationCodeableConcept?: { coding?: { code?: string }[] }; dosageInstruction?: { route?: { coding?: { code?: string }[] } }[] });
+  assert.deepEqual(
+    reqs.map((r) => [r.id, r.medicationCodeableConcept?.coding?.[0]?.code, r.dosageInstruction?.[0]?.route?.coding?.[0]?.code]),
+    [
+      ['order-REG-1', 'DRUGA', 'IV'],
+      ['order-REG-1-2', 'DRUGB', 'PO'],
+    ],
+  );
+});

@@ -109,10 +109,40 @@ export function mapPharmacy(ctx: MapContext): Mapped {
     const order = orderIdentity(ctx, o);
     // A dispense or administration message repeats the order (RXO/RXE) only to say what was
     // asked for: the request is the pharmacy's encoded order (RDE), not restated here.
-    if (!dispenseOrAdminister && (rxe || rxo)) out.push(mapRequest(ctx, o, order, rxe, rxo));
+    if (!dispenseOrAdminister && (rxe || rxo)) {
+      // One medicine per ORC is the standard; some senders list a regimen's medicines (several
+      // RXE, or RXO) under one ORC. Each is a MedicationRequest: the first under the order's key,
+      // the others `<key>-2`, `<key>-3` …, each with the RXR, NTE and TQ1 that follow it.
+      const medicines = medicineRuns(o, rxe ? 'RXE' : 'RXO');
+      medicines.forEach((run, i) => {
+        const one: OrderGroup = { ...o, segments: run };
+        const key = i === 0 ? order : { ...order, id: `${order.id}-${i + 1}` };
+        out.push(mapRequest(ctx, one, key, run.find((s) => s.name === 'RXE'), run.find((s) => s.name === 'RXO')));
+      });
+    }
     for (const rxd of o.segments.filter((s) => s.name === 'RXD')) out.push(mapDispense(ctx, o, order.id, rxd, rxe ?? rxo));
     if (type === 'RAS') for (const rxa of o.segments.filter((s) => s.name === 'RXA')) out.push(mapAdministration(ctx, o, order.id, rxa));
     return out;
+  });
+}
+
+/**
+ * The order group's segments cut at each `detail` (RXE, or RXO for an unencoded order): every
+ * run keeps what precedes the first detail (the ORC's TQ1, the RXO an RXE encodes) and its own
+ * segments up to the next detail. One detail gives the group as it is.
+ */
+function medicineRuns(o: OrderGroup, detail: 'RXE' | 'RXO'): Hl7Segment[][] {
+  const at = o.segments.flatMap((s, i) => (s.name === detail ? [i] : []));
+  if (at.length <= 1) return [o.segments];
+  const head = o.segments.slice(0, at[0]);
+  return at.map((start, k) => {
+    const end = at[k + 1] ?? o.segments.length;
+    // An RXO just before the next RXE belongs to that RXE (RDE_O11: [RXO] RXE per order).
+    let stop = end;
+    if (detail === 'RXE' && o.segments[end - 1]?.name === 'RXO' && k + 1 < at.length) stop = end - 1;
+    const own = o.segments.slice(start, stop);
+    const before = k === 0 ? head : detail === 'RXE' && o.segments[start - 1]?.name === 'RXO' ? [o.segments[start - 1]!] : [];
+    return k === 0 ? [...head, ...own] : [...head.filter((s) => s.name !== 'RXO'), ...before, ...own];
   });
 }
 
