@@ -107,3 +107,9 @@ test('a regimen sent as several RXE under one ORC: a MedicationRequest for each,
     ],
   );
 });
+
+test('an ORU with OBX straight after PID (a device or home monitor): the results are kept; one with neither OBR nor OBX is refused', () => {
+  const item = accepted(parseHl7Message(cr('MSH|^~\\&|HUB|HOME|||20240301080000||ORU^R01|D1|P|2.5', 'PID|1||T1^^^HOME^MR||Doe^Jo', 'OBX|1|NM|8867-4^Heart rate^LN||72|/min|||||F|||20240301075500'), 'f'));
+  assert.deepEqual(item.resources.map((r) => [r.resource.resourceType, (r.resource as { valueQuantity?: { value?: number } }).valueQuantity?.value]), [['Observation', 72]]);
+  assert.match(rejected(parseHl7Message(cr('MSH|^~\\&|HUB|HOME|||20240301080000||ORU^R01|D2|P|2.5', 'PID|1||T1^^^HOME^MR||Doe^Jo'), 'f')).reason, /^ORU\^R01 has no OBR segment/);
+});

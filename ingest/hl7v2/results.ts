@@ -94,7 +94,9 @@ export function mapResults(ctx: MapContext): Mapped {
     }
   }
   if (patients.length === 0) fail(`${event} has no PID segment`);
-  if (!anyObr) fail(`${event} has no OBR segment`);
+  // OBR is required in ORU_R01, yet some senders (bedside devices, home monitoring) send OBX
+  // straight after PID: those results are kept, keyed by the message, with no report.
+  if (!anyObr && !patients.some((p) => p.loose.length)) fail(`${event} has no OBR segment (and no OBX: no result to record)`);
 
   const identities = distinctIdentities(patients);
   const many = identities.length > 1;
