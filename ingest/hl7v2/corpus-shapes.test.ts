@@ -115,7 +115,7 @@ test('an ORU with OBX straight after PID (a device or home monitor): the results
 });
 
 test('OBX in an ADT message (a weight on admission): an Observation of the patient and the visit', () => {
-  const text = cr('MSH|^~\\&|PAS|HOSP|||20240301080000||ADT^A01|W1|P|2.5', 'EVN|A01|20240301080000', 'PID|1||H9^^^HOSP^MR||Doe^Jo', 'PV1|1|I|W1|||||||||||||||||V77', 'OBX|1|NM|29463-7^Body weight^LN||71.5|kg|||||F|||20240301074500');
+  const text = cr('MSH|^~\\&|PAS|HOSP|||20240301080000||ADT^A01|W1|P|2.5', 'EVN|A01|20240301080000', 'PID|1||H9^^^HOSP^MR||Doe^Jo', `PV1|1|I|W1${'|'.repeat(16)}V77`, 'OBX|1|NM|29463-7^Body weight^LN||71.5|kg|||||F|||20240301074500');
   const item = accepted(parseHl7Message(text, 'f'));
   const obs = item.resources.find((r) => r.resource.resourceType === 'Observation')!.resource as { valueQuantity?: { value?: number; unit?: string }; encounter?: { reference?: string }; effectiveDateTime?: string; category?: unknown };
   assert.deepEqual([obs.valueQuantity?.value, obs.valueQuantity?.unit, obs.encounter?.reference, obs.effectiveDateTime, obs.category], [71.5, 'kg', 'Encounter/V77', '2024-03-01T07:45:00Z', undefined]);
