@@ -296,3 +296,16 @@ test('identity: telecom (email, phone; not old ones), identifiers other than the
     { system: 'urn:febrl:soc_sec_id', value: '1234567' },
   ]);
 });
+
+test('a transaction entry that invokes an operation (POST ValueSet/$lookup with Parameters) is a call, not a record: skipped', () => {
+  const items = read({
+    resourceType: 'Bundle',
+    type: 'transaction',
+    entry: [
+      { fullUrl: 'urn:uuid:0b1f0d5e-0000-4000-8000-000000000001', resource: { resourceType: 'Patient', name: [{ family: 'Op' }] }, request: { method: 'POST', url: 'Patient' } },
+      { fullUrl: 'urn:uuid:0b1f0d5e-0000-4000-8000-000000000002', resource: { resourceType: 'Parameters', parameter: [{ name: 'coding', valueCoding: { system: 'http://loinc.org', code: '1963-8' } }] }, request: { method: 'POST', url: 'ValueSet/$lookup' } },
+    ],
+  });
+  assert.deepEqual(items.map((i) => i.kind), ['accepted']);
+  assert.deepEqual((items[0] as AcceptedItem).resources.map((r) => r.resource.resourceType), ['Patient']);
+});

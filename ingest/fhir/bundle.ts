@@ -117,6 +117,9 @@ export function itemsFromBundle(bundle: Json, src: BundleSource, context: ReadCo
     const method = typeof request?.method === 'string' ? request.method.toUpperCase() : undefined;
     const url = typeof request?.url === 'string' ? request.url : '';
     if (method === 'GET' || method === 'HEAD') return; // a read in a batch: no data
+    // A POST to an operation (`ValueSet/$lookup`, `Patient/$match`): its Parameters are the call's
+    // input, not a record; nothing to keep (https://hl7.org/fhir/R4/http.html#transaction).
+    if (method === 'POST' && /(^|\/)\$[A-Za-z]/.test(url.split('?')[0]!)) return;
     if (isObject(e.search) && e.search.mode === 'outcome') return; // a search's own OperationOutcome
     if (method === 'DELETE') {
       return fault(index, `entry ${n} asks to DELETE ${show(url)}: Bevan does not apply deletions from a feed, so the record still holds it; review it by hand`);
