@@ -44,6 +44,10 @@ function rejectedType(item: IngestItem & { kind: 'rejected' }): string {
   }
   const rt = /"resourceType"\s*:\s*"([A-Za-z]+)"/.exec(raw);
   if (rt) return rt[1]!;
+  const xml = /^\s*(?:<\?[^>]*\?>\s*)?(?:<!--[\s\S]*?-->\s*)*<(?:\w+:)?([A-Za-z]+)[\s>]/.exec(raw);
+  if (xml) return xml[1]!;
+  const method = /"method"\s*:\s*"([A-Za-z]+)"/.exec(raw);
+  if (method) return `Bundle entry ${method[1]!.toUpperCase()}`;
   return '(unknown)';
 }
 
