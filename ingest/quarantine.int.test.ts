@@ -158,12 +158,13 @@ for (const target of await testDatabases()) {
       assert.equal((await db.query(`SELECT 1 FROM quarantine WHERE message_id LIKE 'QCONF1%'`)).rows.length, 0);
     });
 
-    await t.test('a bundle whose source cannot be told: the reason names the option, and replay --source applies it', async () => {
-      // No meta.source and no practice ODS code: what a test-data generator or a search result looks like.
+    await t.test('a bundle whose meta.source cannot be a source key: the reason names the option, and replay --source applies it', async () => {
+      // A meta.source over 200 characters names no usable source (one naming none is read as fhir:unknown).
       const bundle = JSON.stringify({
         resourceType: 'Bundle',
         id: 'qs-b1',
         type: 'collection',
+        meta: { source: `http://example.org/${'x'.repeat(200)}` },
         entry: [
           { resource: { resourceType: 'Patient', id: 'qs-p1', name: [{ family: 'Sourceless' }], birthDate: '1970-01-01' } },
           { resource: { resourceType: 'Condition', id: 'qs-c1', subject: { reference: 'Patient/qs-p1' }, code: { text: 'asthma' } } },
@@ -172,7 +173,7 @@ for (const target of await testDatabases()) {
       const file = join(dir, `${target.name}-sourceless.ndjson`);
       await writeFile(file, `${bundle}\n`);
       assert.equal((await ingestPaths(db, [file])).quarantined, 1);
-      const id = await openIdFor('%cannot tell which source%');
+      const id = await openIdFor('%cannot be a source system key%');
       assert.match((await getQuarantined(db, id))!.reason, /--source/);
       assert.equal((await replayQuarantined(db, id)).kind, 'still-rejected');
       const ok = await replayQuarantined(db, id, undefined, 'tester', { source: 'gp:P91009' });

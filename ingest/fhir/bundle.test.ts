@@ -50,10 +50,11 @@ test('Synthea-shaped bundle without --source: keyed by the system of its Patient
   assert.equal(item?.sourceSystem, 'fhir:http://hospital.smarthealthit.org');
 });
 
-test('a bundle with no source, no practice and no record-number system: quarantined with a reason naming --source', () => {
+test('a bundle with no source, no practice and no record-number system: accepted as from fhir:unknown (meta.source is optional)', () => {
   const items = read({ resourceType: 'Bundle', id: 'b9', type: 'collection', entry: [{ resource: patient('p9', { identifier: [{ system: 'urn:x', value: '1' }] }) }] });
   assert.equal(items.length, 1);
-  assert.match((items[0] as RejectedItem).reason, /cannot tell which source system sent this.*`bevan ingest --source KEY`.*feeds file/);
+  assert.equal((items[0] as AcceptedItem).sourceSystem, 'fhir:unknown');
+  assert.deepEqual((items[0] as AcceptedItem).identities.map((i) => [i.system, i.id]), [['fhir:unknown', 'p9']]);
 });
 
 test('conditional references: resolved against bundle entries; directory ones kept as logical references', () => {
@@ -221,7 +222,8 @@ test('source: --source, else meta.source without its #request fragment, else one
   assert.equal((read(bundle('collection', [{ resource: patient('p') }], { meta: { source: 'http://gp.example/fhir#req-42' } }))[0] as AcceptedItem).sourceSystem, 'http://gp.example/fhir');
   assert.equal((read({ resourceType: 'Bundle', type: 'collection', entry: [{ resource: gp('a', 'Y1') }, { resource: gp('b', 'Y1') }] })[0] as AcceptedItem).sourceSystem, 'gp:Y1');
   const mixed = read({ resourceType: 'Bundle', type: 'collection', entry: [{ resource: gp('a', 'Y1') }, { resource: gp('b', 'Y2') }] });
-  assert.match((mixed[0] as RejectedItem).reason, /its Patients name different practices; name the source with `bevan ingest --source KEY`/);
+  // Patients of several practices (a demographics search): no one practice is the sender.
+  assert.equal((mixed[0] as AcceptedItem).sourceSystem, 'fhir:unknown');
 });
 
 test('every R4 resource type is kept; a name that is not one is rejected', () => {
@@ -293,4 +295,17 @@ test('identity: telecom (email, phone; not old ones), identifiers other than the
     { system: 'DL', value: 'S99912345' },
     { system: 'urn:febrl:soc_sec_id', value: '1234567' },
   ]);
+});
+
+test('a transaction entry that invokes an operation (POST ValueSet/$lookup with Parameters) is a call, not a record: skipped', () => {
+  const items = read({
+    resourceType: 'Bundle',
+    type: 'transaction',
+    entry: [
+      { fullUrl: 'urn:uuid:0b1f0d5e-0000-4000-8000-000000000001', resource: { resourceType: 'Patient', name: [{ family: 'Op' }] }, request: { method: 'POST', url: 'Patient' } },
+      { fullUrl: 'urn:uuid:0b1f0d5e-0000-4000-8000-000000000002', resource: { resourceType: 'Parameters', parameter: [{ name: 'coding', valueCoding: { system: 'http://loinc.org', code: '1963-8' } }] }, request: { method: 'POST', url: 'ValueSet/$lookup' } },
+    ],
+  });
+  assert.deepEqual(items.map((i) => i.kind), ['accepted']);
+  assert.deepEqual((items[0] as AcceptedItem).resources.map((r) => r.resource.resourceType), ['Patient']);
 });

@@ -61,6 +61,9 @@ function reject(src: BundleSource, reason: string, extra: { sourceSystem?: strin
   };
 }
 
+/** The source of FHIR items whose sender is named nowhere (docs/feeds.md "Source system"). */
+export const UNKNOWN_FHIR_SOURCE = 'fhir:unknown';
+
 const NO_SOURCE_HELP =
   'name the source with `bevan ingest --source KEY`, or give the folder a source in the feeds file (`bevan ingest --feeds FILE`)';
 
@@ -114,6 +117,9 @@ export function itemsFromBundle(bundle: Json, src: BundleSource, context: ReadCo
     const method = typeof request?.method === 'string' ? request.method.toUpperCase() : undefined;
     const url = typeof request?.url === 'string' ? request.url : '';
     if (method === 'GET' || method === 'HEAD') return; // a read in a batch: no data
+    // A POST to an operation (`ValueSet/$lookup`, `Patient/$match`): its Parameters are the call's
+    // input, not a record; nothing to keep (https://hl7.org/fhir/R4/http.html#transaction).
+    if (method === 'POST' && /(^|\/)\$[A-Za-z]/.test(url.split('?')[0]!)) return;
     if (isObject(e.search) && e.search.mode === 'outcome') return; // a search's own OperationOutcome
     if (method === 'DELETE') {
       return fault(index, `entry ${n} asks to DELETE ${show(url)}: Bevan does not apply deletions from a feed, so the record still holds it; review it by hand`);
@@ -440,7 +446,7 @@ function recordNumberSystemOf(patient: Json): string | undefined {
  * The source system: the feed's configured source (`--source`), else `meta.source` of the Bundle
  * (or of a bare resource), else the sender a message Bundle's MessageHeader names, else
  * `gp:<ODS>` when every Patient names the same registered practice, else `fhir:<system>` when every
- * Patient's medical record number (type MR) is of one system.
+ * Patient's medical record number (type MR) is of one system, else `fhir:unknown`.
  */
 function sourceSystemOf(context: ReadContext, meta: unknown, patients: readonly Entry[], byTypeId: Map<string, Entry>, header?: Json): { key: string } | { problem: string } {
   if (context.source) return { key: context.source };
@@ -458,8 +464,11 @@ function sourceSystemOf(context: ReadContext, meta: unknown, patients: readonly 
   const assigners = new Set(patients.map((p) => recordNumberSystemOf(p.resource)));
   const [assigner] = assigners;
   if (assigners.size === 1 && assigner && !badText(assigner) && assigner.length <= 200) return { key: `fhir:${assigner}` };
-  const why = patients.length === 0 ? 'no meta.source and no Patient' : practices.size > 1 ? 'no Bundle.meta.source, and its Patients name different practices' : 'no meta.source, no MessageHeader naming a sender, no ODS code on the Patient’s generalPractitioner or managingOrganization, and no system on its medical record number';
-  return { problem: `cannot tell which source system sent this: ${why}; ${NO_SOURCE_HELP}` };
+  // Nothing names the sender (a bare resource from a specification's examples, a searchset of
+  // patients of several practices): meta.source is optional in R4, so the item is not refused but
+  // read as from `fhir:unknown`, one namespace for every unnamed sender; `--source` or a feeds file
+  // gives such a feed its own key.
+  return { key: UNKNOWN_FHIR_SOURCE };
 }
 
 const SEXES: Record<string, Sex> = { male: 'male', female: 'female', other: 'other', unknown: 'unknown' };

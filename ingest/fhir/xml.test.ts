@@ -146,3 +146,12 @@ test('a malformed XML file is one rejection with line and column, its text kept 
   assert.match((r as RejectedItem).reason, /^FHIR XML, line 3 column \d+: not well-formed XML/);
   assert.equal((r as RejectedItem).raw, text);
 });
+
+test('a Bundle entry of a type R4 does not have (an older version’s MedicationPrescription): that entry alone is rejected, as in JSON', async () => {
+  const xml = `<Bundle xmlns="http://hl7.org/fhir"><id value="old1"/><meta><source value="gp:Y1"/></meta><type value="searchset"/>
+    <entry><resource><MedicationPrescription><id value="3123"/><patient><reference value="Patient/347"/></patient></MedicationPrescription></resource></entry>
+    <entry><resource><Medication><id value="m1"/></Medication></resource></entry></Bundle>`;
+  const items = await readAll(xml);
+  assert.deepEqual(accepted(items)[0]!.resources.map((r) => `${r.resource.resourceType}/${r.resource.id}`), ['Medication/m1']);
+  assert.deepEqual(rejected(items).map((r) => r.reason), ['entry 1: unknown resource type MedicationPrescription: not a FHIR R4 resource type']);
+});

@@ -113,7 +113,7 @@ function primitiveValue(type: string, text: string): unknown {
 }
 
 type Frame =
-  | { kind: 'resource'; name: string; obj: Json; childPath: string }
+  | { kind: 'resource'; name: string; obj: Json; childPath: string | null }
   | { kind: 'complex'; name: string; obj: Json; childPath: string | null; repeats: boolean | null }
   | { kind: 'primitive'; name: string; type: string; value: unknown; under: Json | null; repeats: boolean | null }
   | { kind: 'wrapper'; name: string; resource: Json | null; repeats: boolean };
@@ -189,7 +189,9 @@ export class FhirXmlConverter {
     if (parent.kind === 'wrapper') {
       if (parent.resource) this.fail(`<${parent.name}> holds more than one resource`);
       if (tag.uri !== FHIR_NS) this.fail(`<${tag.name}> inside <${parent.name}> is not in the FHIR namespace`);
-      this.stack.push(this.resourceFrame(name));
+      // Not an R4 type inside a Bundle entry (an older version's MedicationPrescription): kept
+      // shaped by what it holds, so that the Bundle rejects that entry alone, as for JSON.
+      this.stack.push(R4_RESOURCE_TYPES.has(name) ? this.resourceFrame(name) : { kind: 'resource', name, obj: { resourceType: name }, childPath: null });
       return;
     }
     if (tag.uri === XHTML_NS || (parent.kind !== 'primitive' && parent.childPath && resolve(parent.childPath, name)?.type === 'xhtml')) {

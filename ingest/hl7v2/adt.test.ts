@@ -238,13 +238,15 @@ test('v2.8 message: longer MSH, truncation character, HD sender, XON component 1
   assert.deepEqual([enc.id, enc.class.code, enc.status], ['RM4V9001', 'AMB', 'in-progress']);
 });
 
-test('the sender: MSH-4, else MSH-3, else the feed configuration; HD universal id when there is no namespace; the reason names the fix', () => {
+test('the sender: MSH-4, else MSH-3, else the feed configuration, else hl7:unknown; HD universal id when there is no namespace', () => {
   const withSender = (app: string, facility: string) => message([header('ADT^A28', 'SRC1', { app, facility }), PID_ANNA]);
   assert.equal(accepted(parseHl7Message(withSender('PAS', '^2.16.840.1.113883.19.4.6^ISO'), 'f')).sourceSystem, 'hl7:2.16.840.1.113883.19.4.6');
   assert.equal(accepted(parseHl7Message(withSender('', ''), 'f', { source: 'hl7:TRAFFORD-GEN' })).sourceSystem, 'hl7:TRAFFORD-GEN');
   assert.equal(accepted(parseHl7Message(withSender('EPR', ''), 'f', { source: 'hl7:X' })).sourceSystem, 'hl7:EPR', 'the message says who sent it');
-  const none = rejected(parseHl7Message(withSender('', ''), 'f'));
-  assert.match(none.reason, /^MSH-4 sending facility and MSH-3 sending application are both empty.*bevan ingest --source KEY/);
+  // MSH-3 and MSH-4 are optional: a message naming neither, on a feed with no source, is from hl7:unknown.
+  const none = accepted(parseHl7Message(withSender('', ''), 'f'));
+  assert.equal(none.sourceSystem, 'hl7:unknown');
+  assert.deepEqual(none.identities.map((i) => i.system), ['hl7:unknown']);
   // A message Bevan ignores needs no sender.
   const ignored = parseHl7Message(message([header('SIU^S12', 'SIU9', { app: '', facility: '' }), seg('SCH', { 1: 'A' })]), 'f');
   assert.equal(ignored.kind, 'ignored');

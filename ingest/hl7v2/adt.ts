@@ -7,8 +7,9 @@ import type { Coding, Encounter, EncounterParticipant } from '@medplum/fhirtypes
 import type { IdentityRestriction, ItemResource, MergeInstruction, SourceIdentity } from '../model.ts';
 import type { Hl7Segment, Hl7View } from './hl7-text.ts';
 import { CLINICAL_SEGMENTS, mapClinicalSegments } from './clinical.ts';
-import { codeable, fail, patientGroups, sourceIdentifierSystem, timeField, xcnDisplay, type MapContext, type PatientGroup } from './mapping.ts';
+import { codeable, fail, patientGroups, shortHash, sourceIdentifierSystem, timeField, xcnDisplay, type MapContext, type PatientGroup } from './mapping.ts';
 import { distinctIdentities, mapPatient, pickHospitalNumber } from './patient.ts';
+import { mapObservation } from './results.ts';
 import { patientClass, type AdtMeaning } from './tables.ts';
 
 const ACT_PRIORITY = 'http://terminology.hl7.org/CodeSystem/v3-ActPriority';
@@ -140,6 +141,9 @@ export function mapAdt(ctx: MapContext, meaning: AdtMeaning): Mapped {
   const groups = patientGroups(v);
   if (groups.length === 0) fail(`${event} has no PID segment`);
   const parts = groups.map((g) => ({ group: g, ...mapPatient(v, system, g.pid, first(g, 'PD1'), ctx.version) }));
+  // ADT is the authority for demographics: an impossible birth or death date is for the sender to fix.
+  const fault = parts.find((p) => p.faults)?.faults?.[0];
+  if (fault) fail(fault);
   const identities = distinctIdentities(parts);
   // With several patients in one message, every resource names its patient (ItemResource.subject).
   const many = identities.length > 1;
@@ -164,8 +168,9 @@ export function mapAdt(ctx: MapContext, meaning: AdtMeaning): Mapped {
 
     switch (meaning.kind) {
       case 'visit':
-        if (!pv1) fail(`${event} has no PV1 segment (the visit the event is about)`);
-        emitVisit(meaning.status, true, meaning.clearEnd);
+        // PV1 is required here, yet a registration sent without it (a practice system's A04) still
+        // says who the patient is: the Patient goes in, and there is no visit to record.
+        if (pv1) emitVisit(meaning.status, true, meaning.clearEnd);
         break;
       case 'update':
       case 'account':
@@ -223,6 +228,21 @@ export function mapAdt(ctx: MapContext, meaning: AdtMeaning): Mapped {
     if (group.segments.some((s) => CLINICAL_SEGMENTS.has(s.name))) {
       resources.push(...mapClinicalSegments(group.segments, { ctx, mrn, ...(encounterId ? { encounterId } : {}), ...(many ? { subject: mrn } : {}) }));
     }
+    // ADT OBX (height, weight, gestational age, …: the v2-to-FHIR guide maps them to Observation).
+    // Keyed by the patient, the code and OBX-14, so the same measurement sent again is one resource.
+    group.segments.forEach((s, i) => {
+      if (s.name !== 'OBX') return;
+      const code = `${v.get(s, 3, { comp: 3 })}|${v.get(s, 3, { comp: 1 }) || v.get(s, 3, { comp: 2 })}`;
+      const ntes: string[] = [];
+      for (const n of group.segments.slice(i + 1)) {
+        if (n.name !== 'NTE') break;
+        ntes.push(v.text(n, 3));
+      }
+      const obs = mapObservation(v, s, `${mrn}-observation-${shortHash(code, v.get(s, 14) || (code === '|' ? String(s.position) : ''))}`, { reference: `Patient/${mrn}` }, ctx.sourceTime, ntes, []);
+      delete obs.category; // not a laboratory result
+      if (encounterId) obs.encounter = { reference: `Encounter/${encounterId}` };
+      push(obs, mrn);
+    });
   }
 
   if (meaning.kind === 'link' || meaning.kind === 'unlink') {

@@ -85,7 +85,12 @@ test('MDM: T10 replacement relates to its parent (TXA-13); FT with formatting es
   assert.deepEqual(d!.relatesTo, [{ code: 'replaces', target: { reference: 'DocumentReference/document-DOC-2025-0042' } }]);
   assert.equal(text(d!), 'Diagnosis: community-acquired pneumonia\nFollow up- clinic');
   assert.equal(d!.subject?.reference, 'Patient/RM2000600');
-  const rejected = parseHl7Message(message([header('MDM^T02', 'D8'), evn('T02'), PID_ANNA, txa({ 12: '' }), seg('OBX', { 1: '1', 2: 'TX', 5: 'x' })]), 'f');
+  // An original document without TXA-12 is kept, keyed by its message; an edit needs the number.
+  const original = parseHl7Message(message([header('MDM^T02', 'D8'), evn('T02'), PID_ANNA, txa({ 12: '' }), seg('OBX', { 1: '1', 2: 'TX', 5: 'x' })]), 'f');
+  assert.equal(original.kind, 'accepted');
+  const kept = (original as AcceptedItem).resources[0]!.resource as DocumentReference;
+  assert.deepEqual([kept.id, kept.masterIdentifier], ["document-D8-1", undefined]);
+  const rejected = parseHl7Message(message([header('MDM^T08', 'D8E'), evn('T08'), PID_ANNA, txa({ 12: '' }), seg('OBX', { 1: '1', 2: 'TX', 5: 'x' })]), 'f');
   assert.equal(rejected.kind, 'rejected');
   assert.match((rejected as { reason: string }).reason, /TXA-12 unique document number is empty/);
   const noTxa = parseHl7Message(message([header('MDM^T02', 'D9'), evn('T02'), PID_ANNA, seg('OBX', { 1: '1', 2: 'TX', 5: 'x' })]), 'f');

@@ -3,8 +3,9 @@
  * v2-to-FHIR guide's TXA → DocumentReference map, in R4. Pure. NHS hospitals send discharge
  * letters, clinic letters and operation notes this way.
  *
- * - Key: `document-<TXA-12 unique document number>` (required: its absence quarantines the
- *   message): an edit, a status change or a cancel of the same document replaces it.
+ * - Key: `document-<TXA-12 unique document number>`: an edit, a status change or a cancel of the
+ *   same document replaces it. Without TXA-12 an original (T01/T02) is keyed by TXA-16, else by
+ *   `<MSH-10>-<TXA-1>`; any other event without it is quarantined.
  * - TXA-2 type, TXA-4 activity date/time (the clinical date), TXA-6 origination (when written),
  *   TXA-9 originator and TXA-5 primary activity provider (authors), TXA-22 authenticator,
  *   TXA-13 parent document (an addendum appends to it, a replacement replaces it), TXA-14/15
@@ -102,7 +103,13 @@ export function mapDocuments(ctx: MapContext): Mapped {
 function mapDocument(ctx: MapContext, txa: Hl7Segment, obxs: Hl7Segment[], mrn: string, orc: Hl7Segment | undefined): DocumentReference {
   const { v, system } = ctx;
   const notes: Annotation[] = [];
-  const number = v.get(txa, 12) || v.get(txa, 12, { comp: 3 });
+  const sent = v.get(txa, 12) || v.get(txa, 12, { comp: 3 });
+  // An original document (T01, T02) without TXA-12 is still a letter worth keeping: it is keyed by
+  // TXA-16 (its file name), else by the message (MSH-10 and TXA-1), so a resend is a duplicate;
+  // an edit, status change or cancel must say which document it is about.
+  const original = ctx.trigger === 'T01' || ctx.trigger === 'T02';
+  const fallback = original ? v.get(txa, 16) || `${ctx.messageId}-${v.get(txa, 1) || txa.position}` : '';
+  const number = sent || fallback;
   if (!number) fail('TXA-12 unique document number is empty (required: it names the document that later edits, status changes and cancels refer to)');
   const typeCode = v.get(txa, 2, { comp: 1 });
   const typeSystem = v.get(txa, 2, { comp: 3 });
@@ -119,7 +126,7 @@ function mapDocument(ctx: MapContext, txa: Hl7Segment, obxs: Hl7Segment[], mrn: 
   const doc: DocumentReference = {
     resourceType: 'DocumentReference',
     id: `document-${number}`,
-    masterIdentifier: { system: sourceIdentifierSystem(system, 'document'), value: number },
+    ...(sent ? { masterIdentifier: { system: sourceIdentifierSystem(system, 'document'), value: sent } } : {}),
     status: cancelled ? 'entered-in-error' : (AVAILABILITY[availability] ?? 'current'),
     ...(DOC_STATUS[completion] ? { docStatus: DOC_STATUS[completion] } : {}),
     ...(type ? { type } : {}),

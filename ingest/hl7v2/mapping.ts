@@ -21,8 +21,11 @@ export interface MapContext {
   event: string;
   trigger: string;
   messageId: string;
-  /** MSH-7 (else EVN-2) as a UTC instant: every resource's sourceTime. */
-  sourceTime: string;
+  /**
+   * MSH-7 (else EVN-2, else EVN-6) as a UTC instant: every resource's sourceTime. Absent when the
+   * message carries no time at all: its resources are kept without one (the last to arrive wins).
+   */
+  sourceTime?: string;
   /** MSH-12 major.minor as a number (2.3 → 2.3, 2.5.1 → 2.5); 2.4 when absent. */
   version: number;
 }

@@ -55,6 +55,12 @@ export interface PatientParts {
   restricted?: boolean;
   /** The PD1-12 value as sent, when it said something. */
   protection?: string;
+  /**
+   * Impossible dates left out (PID-7 birth, PID-29 death), each a reason a person can act on.
+   * ADT, the demographic authority, quarantines on them (adt.ts); a message that only names its
+   * patient (a result, an order, a document) goes in without the date rather than lose the result.
+   */
+  faults?: string[];
 }
 
 /** The repetition to use from a repeating field: the first whose `typeComp` is one of `types`, else the first. */
@@ -123,13 +129,17 @@ function mapPatientFresh(v: Hl7View, system: string, pid: Hl7Segment, pd1: Hl7Se
   // XPN-2 given name and XPN-3 further given names (middle names): the matcher knows a person by any of them.
   const given = legal ? [v.fromRepetition(legal, 2), v.fromRepetition(legal, 3)].filter(Boolean).join(' ') || undefined : undefined;
 
+  const faults: string[] = [];
   const dobRaw = v.get(pid, 7);
   let birthDate: string | undefined;
   let partialBirthDate: string | undefined;
   if (dobRaw) {
     const partial = /^(\d{4})(\d{2})?$/.exec(dobRaw);
     if (partial && (!partial[2] || (Number(partial[2]) >= 1 && Number(partial[2]) <= 12))) partialBirthDate = partial[2] ? `${partial[1]}-${partial[2]}` : partial[1];
-    else birthDate = hl7Date(dobRaw) ?? fail(`PID-7 ${JSON.stringify(dobRaw)} is not a valid date`);
+    else {
+      birthDate = hl7Date(dobRaw);
+      if (!birthDate) faults.push(`PID-7 ${JSON.stringify(dobRaw)} is not a valid date`);
+    }
   }
   const sex = SEX[v.get(pid, 8).toUpperCase()];
 
@@ -191,8 +201,9 @@ function mapPatientFresh(v: Hl7View, system: string, pid: Hl7Segment, pd1: Hl7Se
   }
   const deathRaw = v.get(pid, 29);
   if (deathRaw) {
-    const death = hl7Time(deathRaw) ?? fail(`PID-29 ${JSON.stringify(deathRaw)} is not a valid date/time`);
-    patient.deceasedDateTime = death.dateTime;
+    const death = hl7Time(deathRaw);
+    if (death) patient.deceasedDateTime = death.dateTime;
+    else faults.push(`PID-29 ${JSON.stringify(deathRaw)} is not a valid date/time`);
   } else if (v.get(pid, 30).toUpperCase() === 'Y') {
     patient.deceasedBoolean = true;
   } else if (v.get(pid, 30).toUpperCase() === 'N') {
@@ -213,7 +224,7 @@ function mapPatientFresh(v: Hl7View, system: string, pid: Hl7Segment, pd1: Hl7Se
   const protection = v.get(pd1, 12).toUpperCase();
   const restricted = protection === 'Y' ? true : protection === 'N' || protection === '""' ? false : undefined;
   if (restricted) patient.meta = { security: [{ system: CONFIDENTIALITY_SYSTEM, code: 'R', display: 'restricted' }] };
-  return { identity, patient, ...(restricted !== undefined ? { restricted, protection } : {}) };
+  return { identity, patient, ...(restricted !== undefined ? { restricted, protection } : {}), ...(faults.length ? { faults } : {}) };
 }
 
 /**

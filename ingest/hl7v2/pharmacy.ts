@@ -109,10 +109,40 @@ export function mapPharmacy(ctx: MapContext): Mapped {
     const order = orderIdentity(ctx, o);
     // A dispense or administration message repeats the order (RXO/RXE) only to say what was
     // asked for: the request is the pharmacy's encoded order (RDE), not restated here.
-    if (!dispenseOrAdminister && (rxe || rxo)) out.push(mapRequest(ctx, o, order, rxe, rxo));
+    if (!dispenseOrAdminister && (rxe || rxo)) {
+      // One medicine per ORC is the standard; some senders list a regimen's medicines (several
+      // RXE, or RXO) under one ORC. Each is a MedicationRequest: the first under the order's key,
+      // the others `<key>-2`, `<key>-3` …, each with the RXR, NTE and TQ1 that follow it.
+      const medicines = medicineRuns(o, rxe ? 'RXE' : 'RXO');
+      medicines.forEach((run, i) => {
+        const one: OrderGroup = { ...o, segments: run };
+        const key = i === 0 ? order : { ...order, id: `${order.id}-${i + 1}` };
+        out.push(mapRequest(ctx, one, key, run.find((s) => s.name === 'RXE'), run.find((s) => s.name === 'RXO')));
+      });
+    }
     for (const rxd of o.segments.filter((s) => s.name === 'RXD')) out.push(mapDispense(ctx, o, order.id, rxd, rxe ?? rxo));
     if (type === 'RAS') for (const rxa of o.segments.filter((s) => s.name === 'RXA')) out.push(mapAdministration(ctx, o, order.id, rxa));
     return out;
+  });
+}
+
+/**
+ * The order group's segments cut at each `detail` (RXE, or RXO for an unencoded order): every
+ * run keeps what precedes the first detail (the ORC's TQ1, the RXO an RXE encodes) and its own
+ * segments up to the next detail. One detail gives the group as it is.
+ */
+function medicineRuns(o: OrderGroup, detail: 'RXE' | 'RXO'): Hl7Segment[][] {
+  const at = o.segments.flatMap((s, i) => (s.name === detail ? [i] : []));
+  if (at.length <= 1) return [o.segments];
+  const head = o.segments.slice(0, at[0]);
+  return at.map((start, k) => {
+    const end = at[k + 1] ?? o.segments.length;
+    // An RXO just before the next RXE belongs to that RXE (RDE_O11: [RXO] RXE per order).
+    let stop = end;
+    if (detail === 'RXE' && o.segments[end - 1]?.name === 'RXO' && k + 1 < at.length) stop = end - 1;
+    const own = o.segments.slice(start, stop);
+    const before = k === 0 ? head : detail === 'RXE' && o.segments[start - 1]?.name === 'RXO' ? [o.segments[start - 1]!] : [];
+    return k === 0 ? [...head, ...own] : [...head.filter((s) => s.name !== 'RXO'), ...before, ...own];
   });
 }
 
@@ -280,7 +310,22 @@ function source(ctx: MapContext, rxa: Hl7Segment): { primarySource?: boolean; re
  * RXA-21 D (delete) → entered-in-error, under the same key, so it replaces what it deletes.
  */
 export function mapImmunizations(ctx: MapContext): Mapped {
-  return mapEachOrder(ctx, 'RXA', (o, rxa) => [mapImmunization(ctx, o, rxa!)]);
+  return mapEachOrder(ctx, 'RXA', (o, rxa) => (recordsNoVaccine(ctx, rxa!) ? [] : [mapImmunization(ctx, o, rxa!)]));
+}
+
+/**
+ * CVX 998 "no vaccine administered" that says neither not administered (RXA-20 NA), refused (RE)
+ * nor why (RXA-18): the placeholder RXA of CDC's guide (an empty history, a forecast's next dose
+ * in an RSP^K11 Z44). It records no immunisation, so maps to none; with NA, RE or a reason it is
+ * the not-done record mapImmunization makes.
+ */
+function recordsNoVaccine(ctx: MapContext, rxa: Hl7Segment): boolean {
+  const { v } = ctx;
+  const rep = v.repetitions(rxa, 5)[0];
+  if (rep === undefined || v.fromRepetition(rep, 1) !== '998') return false;
+  if (!(/^CVX$/i.test(v.fromRepetition(rep, 3)) || /^CVX$/i.test(v.fromRepetition(rep, 6)) || !v.fromRepetition(rep, 3))) return false;
+  const completion = v.get(rxa, 20).toUpperCase();
+  return completion !== 'NA' && completion !== 'RE' && !v.get(rxa, 18);
 }
 
 function mapImmunization(ctx: MapContext, o: OrderGroup, rxa: Hl7Segment): Immunization {

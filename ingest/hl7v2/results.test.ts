@@ -153,7 +153,7 @@ test('no PID or no OBR in a result message is a reason naming the segment', () =
   const noPid = parseHl7Message(message([header('ORU^R01', 'NP1'), obr({ 3: 'X' }), obx({ 1: '1' })]), 'f');
   assert.equal(noPid.kind === 'rejected' && noPid.reason, 'ORU^R01 has no PID segment before OBR 1: the patient the result is about');
   const noObr = parseHl7Message(message([header('ORU^R01', 'NP2'), PID_ANNA]), 'f');
-  assert.equal(noObr.kind === 'rejected' && noObr.reason, 'ORU^R01 has no OBR segment');
+  assert.equal(noObr.kind === 'rejected' && noObr.reason, 'ORU^R01 has no OBR segment (and no OBX: no result to record)');
 });
 
 test('a laboratory ORU with comments: NTE after the OBR is a note on the report, NTE after an OBX on that result; local codes and a smoking status kept as sent', () => {

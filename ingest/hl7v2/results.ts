@@ -94,7 +94,9 @@ export function mapResults(ctx: MapContext): Mapped {
     }
   }
   if (patients.length === 0) fail(`${event} has no PID segment`);
-  if (!anyObr) fail(`${event} has no OBR segment`);
+  // OBR is required in ORU_R01, yet some senders (bedside devices, home monitoring) send OBX
+  // straight after PID: those results are kept, keyed by the message, with no report.
+  if (!anyObr && !patients.some((p) => p.loose.length)) fail(`${event} has no OBR segment (and no OBX: no result to record)`);
 
   const identities = distinctIdentities(patients);
   const many = identities.length > 1;
@@ -221,7 +223,8 @@ function valueText(v: Hl7View, obx: Hl7Segment): string {
  * A value that does not fit its type (NM "see comment") is kept as text with a note: a person
  * cannot correct a laboratory's result, so it must not hold back the rest of the report.
  */
-function mapObservation(v: Hl7View, obx: Hl7Segment, id: string, subject: { reference: string }, fallbackTime: string | undefined, ntes: string[], orderNotes: Annotation[]): Observation {
+/** One OBX → Observation (OBX-2 value types, units, range, flags, status, OBX-14 time, NTE notes). */
+export function mapObservation(v: Hl7View, obx: Hl7Segment, id: string, subject: { reference: string }, fallbackTime: string | undefined, ntes: string[], orderNotes: Annotation[]): Observation {
   const notes: Annotation[] = [...orderNotes];
   const code: CodeableConcept = codeable(v, obx, 3) ?? { text: 'unnamed result (OBX-3 empty)' };
   const valueType = v.get(obx, 2).toUpperCase();

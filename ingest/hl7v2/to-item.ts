@@ -30,6 +30,16 @@ const RESULT_EVENTS = new Set(['ORU^R01', 'ORU^R30', 'ORU^R31', 'ORU^R32', 'OUL^
 /** Patient problem messages (chapter 12): add, update, delete. */
 const PROBLEM_EVENTS = new Set(['PPR^PC1', 'PPR^PC2', 'PPR^PC3']);
 
+/**
+ * Message types about a patient's care or stay that Bevan maps no further (billing BAR and DFT,
+ * referrals REF/RRI and RQA, patient goals and pathways PGL/PPP/PPG/PPR, clinical trials CRM/CSU,
+ * product experience PEX, diet and supply orders OMD/OMS/OMN, pharmacy give and refusal RGV/RRE/RRD/
+ * RRA/RRG, care coordination CCM/CCU/CCF/CCI/CCR of v2.8): with a PID they still name a person
+ * (identity for the MPI) and may carry allergies (AL1, IAM), diagnoses (DG1) and problems (PRB),
+ * which are kept. Acknowledgements, queries, query responses and master files are not about care.
+ */
+const PATIENT_CARE_TYPES = new Set(['BAR', 'DFT', 'REF', 'RRI', 'RQA', 'PGL', 'PPP', 'PPG', 'PPR', 'CRM', 'CSU', 'PEX', 'OMD', 'OMS', 'OMN', 'RGV', 'RRE', 'RRD', 'RRA', 'RRG', 'CCM', 'CCU', 'CCF', 'CCI', 'CCR']);
+
 /** The source system an ignored message that names no sender is logged under. */
 export const UNKNOWN_SENDER = 'hl7:unknown';
 
@@ -82,8 +92,8 @@ export function parseHl7Message(text: string, origin: string, context?: ReadCont
   if (!read.ok) return { kind: 'rejected', format: 'hl7v2', reason: read.reason, raw, origin };
   const v = new Hl7View(read.message);
   const msh = v.segment('MSH')!;
-  const sourceSystem = hl7SourceSystem(v, context);
-  const messageId = (v.get(msh, 10) && messageKey) || v.get(msh, 10) || undefined;
+  let sourceSystem = hl7SourceSystem(v, context);
+  let messageId = (v.get(msh, 10) && messageKey) || v.get(msh, 10) || undefined;
   const reject = (reason: string): RejectedItem => ({
     kind: 'rejected',
     format: 'hl7v2',
@@ -111,24 +121,33 @@ export function parseHl7Message(text: string, origin: string, context?: ReadCont
     // A document status change or edit notification without the document is not mapped (documents.ts).
     const isDocument = hasPid && DOCUMENT_EVENTS.has(event) && !(CONTENTLESS_CHANGES.has(event) && v.segment('OBX') === undefined);
     const isAppointment = hasPid && SCHEDULING_EVENTS.has(event);
-    const used = adtMeaning !== undefined || RESULT_EVENTS.has(event) || PROBLEM_EVENTS.has(event) || isOrder || isPharmacy || isImmunization || isDocument || isAppointment;
-    if (!sourceSystem && used) {
-      fail('MSH-4 sending facility and MSH-3 sending application are both empty: cannot tell which source system sent the message; set MSH-4, or name the source with `bevan ingest --source KEY` or in the feed\'s configuration');
-    }
-    if (!messageId) fail('MSH-10 message control id is empty (every message needs its own id, echoed in the acknowledgement)');
+    const mappedType = adtMeaning !== undefined || RESULT_EVENTS.has(event) || PROBLEM_EVENTS.has(event) || isOrder || isPharmacy || isImmunization || isDocument || isAppointment;
+    const used = mappedType || (hasPid && PATIENT_CARE_TYPES.has(type));
     if (!type) fail('MSH-9 message type is empty (expected e.g. ADT^A01 or ORU^R01)');
     const contentHash = sha256Hex(lines.join('\r')); // hl7ContentHash(text), from the lines already split
-    // A message Bevan does not use needs no sender to be acknowledged: one that names none is
-    // logged under `hl7:unknown` rather than quarantined for a fix nobody needs.
+    // MSH-10 is required, yet some senders leave it empty (an eClinicalWorks export, a hand-made
+    // test): the message is keyed by its content instead, so a resend is still a duplicate. The
+    // acknowledgement echoes MSH-10 as sent (empty).
+    messageId ??= `no-control-id-${contentHash.slice(0, 16)}`;
+    // MSH-3 and MSH-4 are optional (v2.5 chapter 2): a message that names no sender, on a feed
+    // configured with no source, is read as from `hl7:unknown` rather than refused.
     if (!used) return { kind: 'ignored', format: 'hl7v2', sourceSystem: sourceSystem ?? UNKNOWN_SENDER, messageId, contentHash, event, origin, raw };
-    if (!sourceSystem) fail('MSH-4 sending facility and MSH-3 sending application are both empty');
+    sourceSystem ??= UNKNOWN_SENDER;
+    // A file whose carriage returns were lost (or turned into spaces) on the way holds one long
+    // MSH line: say so, rather than only that PID is missing.
+    if (!hasPid) {
+      const runIn = read.message.segments.find((s) => s.text !== undefined && new RegExp(`[^\\r\\n]PID\\${v.delimiters.field}`).test(s.text.slice(3)));
+      if (runIn) fail(`${event} has no PID segment: "PID${v.delimiters.field}" appears inside segment ${runIn.position} (${runIn.name}), so the segments were run together; each segment must end with a carriage return (CR, or LF)`);
+    }
 
-    // MSH-7 is required; EVN-2 (when the event was recorded) stands in for a sender that leaves it empty.
-    const timeRaw = v.get(msh, 7) || v.get(v.segment('EVN'), 2);
-    if (!timeRaw) fail('MSH-7 message date/time is empty (expected YYYYMMDDHHMM[SS][+/-ZZZZ])');
-    const sent = hl7Time(timeRaw) ?? fail(`MSH-7 ${JSON.stringify(timeRaw)} is not a valid date/time`);
+    // MSH-7 is required; EVN-2 (when the event was recorded), else EVN-6 (when it occurred), stands
+    // in for a sender that leaves it empty. A message with no time at all (test feeds, some
+    // interface engines) is still read: its resources carry no source time.
+    const evn = v.segment('EVN');
+    const timeRaw = v.get(msh, 7) || v.get(evn, 2) || v.get(evn, 6);
+    const sent = timeRaw ? (hl7Time(timeRaw) ?? fail(`MSH-7 ${JSON.stringify(timeRaw)} is not a valid date/time`)) : undefined;
 
-    const ctx: MapContext = { v, system: sourceSystem, event, trigger, messageId, sourceTime: sent.instant, version: versionOf(v, msh) };
+    const ctx: MapContext = { v, system: sourceSystem, event, trigger, messageId, ...(sent ? { sourceTime: sent.instant } : {}), version: versionOf(v, msh) };
     const mapped = adtMeaning
       ? mapAdt(ctx, adtMeaning)
       : RESULT_EVENTS.has(event)
@@ -143,7 +162,7 @@ export function parseHl7Message(text: string, origin: string, context?: ReadCont
                 ? mapDocuments(ctx)
                 : isAppointment
                   ? mapScheduling(ctx)
-                  : mapProblems(ctx);
+                  : mapProblems(ctx); // PPR, and the other patient-care types (PATIENT_CARE_TYPES)
     const item: AcceptedItem = {
       kind: 'accepted',
       format: 'hl7v2',
