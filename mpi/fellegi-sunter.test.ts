@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import {
   oneSlipApart, addressParts, compareAddress, compareBirthDate, compareFamily, compareGiven, compareIdentities, compareNames, compareNhsNumber, comparePostcode, compareSex, compareTown, countPatterns, decide,
   householdAgrees, householdWeight, isNickname, isUkPostcode, nhsNumbersConflict,
-  DEFAULT_PARAMETERS, estimateParameters, estimateU, FIELDS, jaroWinkler, jaroWinklerAtLeast, comparisonPattern, patternCode, patternVector, PATTERNS, matchProbability, matchWeight, normalisePostcode, soundex, thresholds,
+  DEFAULT_PARAMETERS, editDistanceAtMost, estimateParameters, estimateU, FIELDS, jaroWinkler, jaroWinklerAtLeast, comparisonPattern, patternCode, patternVector, PATTERNS, matchProbability, matchWeight, normalisePostcode, soundex, thresholds,
   compareCodes, compareEmail, contactWeight, F, identifierKind, macAsMc, nameParts, normaliseEmail, normaliseIdentifier, normaliseName, normalisePhone,
   type ComparisonVector, type MatchParameters,
 } from './fellegi-sunter.ts';
@@ -68,7 +68,10 @@ test('comparison levels', () => {
   assert.equal(compareBirthDate('1950-03-01', '1958-03-01'), 2);
   assert.equal(compareBirthDate('1959-03-01', '1960-03-01'), 3); // one year, three digits
   assert.equal(compareBirthDate('1950-03-01', '1950-03-28'), 4); // same year and month
-  assert.equal(compareBirthDate('1950-03-01', '1951-04-01'), 5);
+  assert.equal(compareBirthDate('1950-03-01', '1950-11-20'), 5); // within a year
+  assert.equal(compareBirthDate('2015-10-29', '2016-01-27'), 5); // within a year, across its end
+  assert.equal(compareBirthDate('1950-03-01', '1951-04-01'), 6); // more than a year apart
+  assert.equal(compareBirthDate('1950-03-01', '1972-08-15'), 6);
   assert.equal(compareBirthDate('1950-03-01', null), -1);
 
   assert.equal(compareSex('male', 'male'), 0);
@@ -118,8 +121,8 @@ function draw(r: () => number, probs: number[]): number {
 
 test('EM recovers m, u and λ from synthetic candidate pairs', () => {
   const truth: MatchParameters = {
-    m: [[0.95, 0.05], [0.8, 0.1, 0.05, 0.05], [0.7, 0.1, 0.05, 0.1, 0.05], [0.8, 0.03, 0.05, 0.05, 0.05, 0.02], [0.97, 0.03], [0.7, 0.05, 0.1, 0.15], [0.6, 0.1, 0.1, 0.2], [0.8, 0.05, 0.15]],
-    u: [[0.01, 0.99], [0.05, 0.03, 0.07, 0.85], [0.04, 0.02, 0.01, 0.1, 0.83], [0.3, 0.01, 0.05, 0.05, 0.09, 0.5], [0.5, 0.5], [0.05, 0.05, 0.15, 0.75], [0.02, 0.03, 0.1, 0.85], [0.3, 0.05, 0.65]],
+    m: [[0.95, 0.05], [0.8, 0.1, 0.05, 0.05], [0.7, 0.1, 0.05, 0.1, 0.05], [0.8, 0.03, 0.05, 0.05, 0.05, 0.01, 0.01], [0.97, 0.03], [0.7, 0.05, 0.1, 0.15], [0.6, 0.1, 0.1, 0.2], [0.8, 0.05, 0.15]],
+    u: [[0.01, 0.99], [0.05, 0.03, 0.07, 0.85], [0.04, 0.02, 0.01, 0.1, 0.83], [0.3, 0.01, 0.05, 0.05, 0.09, 0.1, 0.4], [0.5, 0.5], [0.05, 0.05, 0.15, 0.75], [0.02, 0.03, 0.1, 0.85], [0.3, 0.05, 0.65]],
     lambda: 0.2,
   };
   const r = rng(42);
@@ -284,12 +287,12 @@ test('other identifiers: kinds from systems and type codes, values without separ
   assert.equal(normaliseIdentifier('SS', ''), null);
 });
 
-test('email, phone and identifier levels: exact, one slip or transposition, disagree; like with like', () => {
+test('email, phone and identifier levels: exact, one slip or transposition, fuzzy (emails), disagree; like with like', () => {
   assert.equal(compareEmail('a.b@x.com', 'a.b@x.com'), 0);
   assert.equal(compareEmail('jane.doe@x.com', 'jnae.doe@x.com'), 1); // transposed
   assert.equal(compareEmail('jsmith1@x.com', 'jsmith2@x.com'), -1); // only a digit: namesakes numbered by their provider
   assert.equal(compareEmail('john.smith@gmail.com', 'john.smith@hotmail.com'), -1); // the same user name elsewhere: no evidence
-  assert.equal(compareEmail('a.b@x.com', 'zz@y.org'), 2);
+  assert.equal(compareEmail('a.b@x.com', 'zz@y.org'), 3);
   assert.equal(compareEmail('old@x.com new@y.com', 'new@y.com'), 0); // any address in common
   assert.equal(compareEmail(null, 'a@b.c'), -1);
   assert.equal(compareCodes('01614960000', '01614960000'), 0);
@@ -324,4 +327,18 @@ test('a shared phone or email counts only with a given name or birth date that a
   // Disagreement always counts against.
   const other = compareIdentities({ ...parent, email: 'someone@else.org', phone: null }, parent);
   assert.ok(contactWeight(p, other) < 0);
+});
+
+test('email fuzzy level: at most two edits in an address of 10 characters or more, never only digits', () => {
+  assert.equal(compareEmail('hannah88@powers.com', 'hannah88opowersc@m'), 3); // more than two edits: disagree
+  assert.equal(compareEmail('lynn04@jones.com', 'lynn04@jone.cos'), 2); // a letter dropped and one changed
+  assert.equal(compareEmail('matthew78@ballard.net', 'mattheaw78@bllard.net'), 2); // one added, one dropped
+  assert.equal(compareEmail('jsmith12@x.com', 'jsmith34@x.com'), -1); // only digits: as before, no evidence
+  assert.equal(compareEmail('ab@x.com', 'ba@y.com'), 3); // too short for two edits to mean anything
+  assert.equal(compareEmail('john.smith@x.com', 'jane.smith@x.com'), 3); // another given name (three edits): disagree
+  assert.equal(editDistanceAtMost('kitten', 'sitting', 3), true);
+  assert.equal(editDistanceAtMost('kitten', 'sitting', 2), false);
+  assert.equal(editDistanceAtMost('abcd', 'acbd', 1), true); // neighbours swapped: one edit
+  assert.equal(editDistanceAtMost('', 'ab', 2), true);
+  assert.equal(editDistanceAtMost('abc', 'abcdef', 2), false);
 });
