@@ -25,7 +25,7 @@ export interface ExternalDataset {
   truth: Map<string, string>;
 }
 
-/** Splits CSV text into rows of fields (RFC 4180 quotes; CRLF or LF). */
+/** Splits CSV text into rows of fields (RFC 4180 quotes, also after the space FEBRL puts after a comma; CRLF or LF). */
 export function parseCsv(text: string): string[][] {
   const rows: string[][] = [];
   let row: string[] = [];
@@ -39,7 +39,10 @@ export function parseCsv(text: string): string[][] {
         i++;
       } else if (c === '"') quoted = false;
       else field += c;
-    } else if (c === '"' && field === '') quoted = true;
+    } else if (c === '"' && field.trim() === '') {
+      quoted = true; // FEBRL writes a space after each comma
+      field = '';
+    }
     else if (c === ',') {
       row.push(field);
       field = '';

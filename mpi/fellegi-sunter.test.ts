@@ -4,7 +4,7 @@ import {
   oneSlipApart, addressParts, compareAddress, compareBirthDate, compareFamily, compareGiven, compareIdentities, compareNames, compareNhsNumber, comparePostcode, compareSex, compareTown, countPatterns, decide,
   householdAgrees, householdWeight, isNickname, isUkPostcode, nhsNumbersConflict,
   DEFAULT_PARAMETERS, editDistanceAtMost, estimateParameters, estimateU, FIELDS, jaroWinkler, jaroWinklerAtLeast, comparisonPattern, patternCode, patternVector, PATTERNS, matchProbability, matchWeight, normalisePostcode, soundex, thresholds,
-  compareCodes, compareEmail, contactWeight, F, identifierKind, macAsMc, nameParts, normaliseEmail, normaliseIdentifier, normaliseName, normalisePhone,
+  compareCodes, compareEmail, contactWeight, F, identifierKind, levelOf, termFrequencies, termFrequencyWeight, TERM_FREQUENCY_LIMIT, macAsMc, nameParts, normaliseEmail, normaliseIdentifier, normaliseName, normalisePhone,
   type ComparisonVector, type MatchParameters,
 } from './fellegi-sunter.ts';
 import { mulberry32 } from '../synth/random.ts';
@@ -341,4 +341,39 @@ test('email fuzzy level: at most two edits in an address of 10 characters or mor
   assert.equal(editDistanceAtMost('abcd', 'acbd', 1), true); // neighbours swapped: one edit
   assert.equal(editDistanceAtMost('', 'ab', 2), true);
   assert.equal(editDistanceAtMost('abc', 'abcdef', 2), false);
+});
+
+test('term-frequency adjustment: a rare family name or town adds weight, a common one keeps its level, within the household cap', () => {
+  const id = (family: string, town: string) => ({ family, given: 'Ann', birthDate: '1970-01-01', town });
+  // 1,000 identities: Smith on 200, Quilliam on 2; London on 300, Stoke on Trent on 10.
+  const tf = termFrequencies(
+    [...Array(200).fill('Smith'), 'Quilliam', 'QUILLIAM', ...Array(798).fill(null)],
+    [...Array(300).fill('London'), ...Array(10).fill('Stoke-on-Trent'), ...Array(690).fill(null)],
+    1000,
+  );
+  assert.equal(tf.family.get('QUILLIAM'), 2); // counted as compared (normalised)
+  const p: MatchParameters = { ...DEFAULT_PARAMETERS, u: DEFAULT_PARAMETERS.u.map((r, f) => (f === F.family ? [0.05, 0.01, 0.02, 0.92] : f === F.town ? [0.1, 0.02, 0.88] : r)) };
+  const at = (a: ReturnType<typeof id>, b: ReturnType<typeof id>) => termFrequencyWeight(p, tf, a, b, comparisonPattern(a, b));
+  // Quilliam: 2 of 1,000 → u 0.002 against 0.05 on average: log2(25) = 4.6, limited to 3 bits.
+  close(at(id('Quilliam', ''), id('QUILLIAM', '')), TERM_FREQUENCY_LIMIT);
+  // Smith: 0.2 > 0.05: common, no change (never below the level's weight).
+  assert.equal(at(id('Smith', ''), id('Smith', '')), 0);
+  // Stoke-on-Trent: 0.01 against 0.1: log2(10) = 3.32 → 3; London (0.3): 0.
+  close(at(id('', 'Stoke-on-Trent'), id('', 'stoke on trent')), 3);
+  assert.equal(at(id('', 'London'), id('', 'London')), 0);
+  // Only an exact agreement of the written values: a close family name keeps its level's weight.
+  assert.equal(at(id('Quilliam', ''), id('Quiliam', '')), 0);
+  // Both added to one pair; and inside the household cap.
+  const a = id('Quilliam', 'Stoke-on-Trent');
+  const extra = at(a, id('Quilliam', 'Stoke-on-Trent'));
+  close(extra, 6);
+  const v = compareIdentities(a, id('Quilliam', 'Stoke-on-Trent'));
+  close(matchWeight(p, v, extra), matchWeight(p, v) + 6);
+  const twin = { ...a, postcode: 'M1 1AA' };
+  const vt = compareIdentities(twin, { ...twin, given: 'Bea' });
+  const capped = { ...p, householdCap: 10 };
+  assert.ok(householdAgrees(vt));
+  close(householdWeight(capped, vt, extra), 10);
+  assert.equal(levelOf(comparisonPattern(a, a), F.family), 0);
+  assert.equal(levelOf(comparisonPattern(a, { town: 'x' }), F.family), -1);
 });
