@@ -324,6 +324,14 @@ test('a shared phone or email counts only with a given name or birth date that a
   assert.ok(contactWeight(p, same) > 10);
   const noGiven = compareIdentities({ ...parent, given: null }, parent);
   assert.ok(contactWeight(p, noGiven) > 10);
+  // A birth date in the same year and month (siblings never are, twins share the date) counts as
+  // personal; one merely within a year does not (siblings can be ten months apart).
+  const sameMonth = compareIdentities({ ...parent, given: null, birthDate: '1970-02-19' }, parent);
+  assert.equal(sameMonth[F.birthDate], 4);
+  assert.ok(contactWeight(p, sameMonth) > 10);
+  const sibling = compareIdentities({ ...parent, given: null, birthDate: '1970-12-03' }, parent);
+  assert.equal(sibling[F.birthDate], 5);
+  assert.equal(contactWeight(p, sibling), 0);
   // Disagreement always counts against.
   const other = compareIdentities({ ...parent, email: 'someone@else.org', phone: null }, parent);
   assert.ok(contactWeight(p, other) < 0);

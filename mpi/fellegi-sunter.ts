@@ -842,13 +842,15 @@ const SCORED_ALONE = FIELDS.map((_, f) => !HOUSEHOLD_FIELDS.includes(f as (typeo
 
 /**
  * True when the pair agrees on something the members of one household do not share: the given
- * name (exact, close or a familiar form) or the date of birth (exact, day and month swapped, or
- * one digit apart).
+ * name (exact, close or a familiar form) or the date of birth (exact, day and month swapped, one
+ * digit apart, the same day and month a year apart, or the same year and month: two siblings are
+ * never born in one month, twins aside, who share the date). Not a birth date merely within a year:
+ * siblings can be ten months apart.
  */
 export function personalAgrees(v: ComparisonVector): boolean {
   const g = v[F.given]!;
   const d = v[F.birthDate]!;
-  return (g >= 0 && g <= 2) || (d >= 0 && d <= 2);
+  return (g >= 0 && g <= 2) || (d >= 0 && d <= 4);
 }
 
 /**
