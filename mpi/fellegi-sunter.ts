@@ -454,7 +454,14 @@ export function compareBirthDate(a: string | null | undefined, b: string | null 
   const sameDayMonth = a.slice(5, 10) === b.slice(5, 10);
   if (sameDayMonth && Math.abs(Number(a.slice(0, 4)) - Number(b.slice(0, 4))) === 1) return 3;
   if (sameYear && a[5] === b[5] && a[6] === b[6]) return 4;
-  return Math.abs(dayNumber(a) - dayNumber(b)) <= 366 ? 5 : 6;
+  // Most pairs compared are years apart: the day count only for neighbouring years.
+  const years = Math.abs(yearOf(a) - yearOf(b));
+  return years <= 1 && Math.abs(dayNumber(a) - dayNumber(b)) <= 366 ? 5 : 6;
+}
+
+/** The year of an ISO date, from its first four characters without making a string. */
+function yearOf(iso: string): number {
+  return (iso.charCodeAt(0) - 48) * 1000 + (iso.charCodeAt(1) - 48) * 100 + (iso.charCodeAt(2) - 48) * 10 + (iso.charCodeAt(3) - 48);
 }
 
 /** Days since 1970 of an ISO date (NaN when it is not one: then no level but disagree). */
