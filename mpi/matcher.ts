@@ -22,6 +22,7 @@ import {
   householdAgrees,
   matchProbability,
   matchWeight,
+  householdWeight,
   termFrequencies,
   termFrequencyWeight,
   type TermFrequencies,
@@ -371,6 +372,10 @@ async function matchRound(db: Database, opts: MatcherOptions, limit: number, ctx
     ctx.tfVersion = table.version;
   }
   const tf = ctx.tf;
+  // Per pattern: its weight, and what its household fields add before the cap and whether the cap
+  // applies, so that a pair's term-frequency addition needs no recomputation of the rest.
+  const householdOf = new Map<number, { sum: number; capped: number | null }>();
+  const uncapped = { ...params, householdCap: undefined };
   for (let k = 0; k < pairs.length; k++) {
     const code = codes[k]!;
     let w = weightOf.get(code);
@@ -378,7 +383,16 @@ async function matchRound(db: Database, opts: MatcherOptions, limit: number, ctx
     const a = pairs.a[k]!;
     const b = pairs.b[k]!;
     const extra = termFrequencyWeight(params, tf, identity(a), identity(b), code);
-    if (extra !== 0) w = matchWeight(params, patternVector(code), extra);
+    if (extra !== 0) {
+      let h = householdOf.get(code);
+      if (!h) {
+        const v = patternVector(code);
+        householdOf.set(code, (h = { sum: householdWeight(uncapped, v), capped: householdAgrees(v) ? (params.householdCap ?? null) : null }));
+      }
+      const before = h.capped === null ? h.sum : Math.min(h.sum, h.capped);
+      const after = h.capped === null ? h.sum + extra : Math.min(h.sum + extra, h.capped);
+      w += after - before;
+    }
     if (w > best[a]!) best[a] = w;
     if (w > best[b]!) best[b] = w;
     if (w >= limits.possible) edges.push({ a: table.key[a]!, b: table.key[b]!, weight: w, vector: patternVector(code) });
