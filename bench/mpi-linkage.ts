@@ -7,8 +7,15 @@
  *   (mpi/linkage-profiles.ts), so the identity mapping (identifiers) is exercised.
  * - `splink`: Splink fake_1000-shaped Patients (first name, surname, dob, city, email) through the FHIR adapter.
  *
+ * - `--external FILE [--format splink|febrl]`: a benchmark file written by others (Splink's demo CSV,
+ *   a FEBRL data set; layout from the header unless --format says), each row mapped as a feed would
+ *   send it (mpi/external-linkage.ts), truth from the file's cluster column; several files
+ *   comma-separated, each measured on its own database. Also prints cluster-level figures.
+ *
  *   node --import tsx bench/mpi-linkage.ts [--profile linkage|febrl|splink|all] [--originals 2000] [--seed 1] [--db pglite|postgres] [--misses 10]
+ *   node --import tsx bench/mpi-linkage.ts --external /tmp/linkage/splink_fake_1000.csv[,FILE…] [--format splink|febrl] [--db pglite|postgres] [--misses 10]
  */
+import { readFileSync } from 'node:fs';
 import { freshDatabase, arg } from './util.ts';
 import { resolveIdentities } from '../mpi/link.ts';
 import { runMatcher } from '../mpi/matcher.ts';
@@ -17,13 +24,31 @@ import { linkageRecords, linkageTruth, toSourceIdentity } from '../mpi/linkage-b
 import { febrlProfile, splinkProfile, type ProfileRecord } from '../mpi/linkage-profiles.ts';
 import { itemsFromFhirJson } from '../ingest/fhir/bundle.ts';
 import type { SourceIdentity } from '../mpi/identity.ts';
+import { readExternal, clusterScores, type ExternalFormat } from '../mpi/external-linkage.ts';
 
 const originals = Number(arg('originals', '2000'));
 const seed = Number(arg('seed', '1'));
 const kind = arg('db', 'pglite') as 'pglite' | 'postgres';
 const misses = Number(arg('misses', '0'));
 const profile = arg('profile', 'linkage');
+const external = arg('external', '');
+const format = arg('format', '') as ExternalFormat | '';
+if (process.argv.includes('--help')) {
+  console.log(`node --import tsx bench/mpi-linkage.ts [--profile linkage|febrl|splink|all] [--originals 2000] [--seed 1] [--db pglite|postgres] [--misses N]
+node --import tsx bench/mpi-linkage.ts --external FILE[,FILE…] [--format splink|febrl] [--db pglite|postgres] [--misses N]
+
+Loads records with no NHS number through resolveIdentities (batches of 500) and runs the matcher,
+then prints pairwise precision, recall, F1 and the times as JSON.
+  --profile   generated data: linkage (FEBRL-style), febrl (with soc_sec_id, FHIR adapter),
+              splink (fake_1000-shaped, FHIR adapter), all
+  --external  third-party benchmark CSV files (Splink demo data, FEBRL data sets), layout from
+              the header (or --format); truth from the file's cluster column (cluster/group,
+              rec-N-…); adds cluster-level figures (true persons found exactly, persons mixed)
+  --misses N  show N missed and N wrongly joined groups`);
+  process.exit(0);
+}
 if (!['linkage', 'febrl', 'splink', 'all'].includes(profile)) throw new Error('--profile linkage|febrl|splink|all');
+if (format && format !== 'splink' && format !== 'febrl') throw new Error('--format splink|febrl');
 
 /** Patients through the FHIR adapter as one collection Bundle of source `fhir:linkage`: the identities it maps. */
 function throughFhirAdapter(records: ProfileRecord[]): { ids: SourceIdentity[]; truth: Map<string, string> } {
@@ -35,7 +60,19 @@ function throughFhirAdapter(records: ProfileRecord[]): { ids: SourceIdentity[]; 
   return { ids, truth: new Map(records.map((r) => [`fhir:linkage|${String(r.patient.id)}`, r.originalId])) };
 }
 
-for (const name of profile === 'all' ? ['linkage', 'febrl', 'splink'] : [profile]) {
+if (external) {
+  for (const file of external.split(',')) {
+    let data: ReturnType<typeof readExternal>;
+    try {
+      data = readExternal(readFileSync(file, 'utf8'), format ? { format } : {});
+    } catch (e) {
+      console.error(`${file}: ${(e as Error).message}`);
+      process.exit(2);
+    }
+    await runProfile(`external:${data.format}:${file.split('/').pop()}`, data.identities, data.truth, null);
+  }
+}
+for (const name of external ? [] : profile === 'all' ? ['linkage', 'febrl', 'splink'] : [profile]) {
   const records = linkageRecords({ originals, seed });
   const input =
     name === 'linkage'
@@ -53,6 +90,8 @@ async function runProfile(name: string, ids: SourceIdentity[], truth: Map<string
     const m = await runMatcher(db, { log: process.env.BEVAN_BENCH_QUIET ? undefined : (s) => console.error(`  ${s}`) });
     const rows = await db.query<{ source_system: string; source_id: string; person_id: string }>('SELECT source_system, source_id, person_id FROM source_identity');
     const e = scoreClusters(rows.rows.map((r) => [`${r.source_system}|${r.source_id}`, r.person_id] as const), truth);
+    if (misses && !records) showExternalMisses(ids, truth, rows.rows, misses);
+    const clusters = clusterScores(rows.rows.map((r) => [`${r.source_system}|${r.source_id}`, r.person_id] as const), truth);
     if (misses && records) {
       // Some true persons split across Bevan persons, and some Bevan persons that join two originals.
       const byId = new Map(records.map((r) => [r.recId, r]));
@@ -79,7 +118,7 @@ async function runProfile(name: string, ids: SourceIdentity[], truth: Map<string
     console.log(JSON.stringify({
       profile: name,
       database: db.kind,
-      originals,
+      ...(records || !name.startsWith("external") ? { originals } : {}),
       records: ids.length,
       loadSeconds: Math.round(load * 10) / 10,
       matcherSeconds: Math.round(m.seconds * 10) / 10,
@@ -91,9 +130,41 @@ async function runProfile(name: string, ids: SourceIdentity[], truth: Map<string
       f1: Math.round(e.f1 * 10000) / 10000,
       falsePositives: e.falsePositives,
       falseNegatives: e.falseNegatives,
+      clusters,
+      cpuSeconds: Math.round((process.cpuUsage().user + process.cpuUsage().system) / 1e5) / 10,
       parameters: { lambda: m.parameters.lambda, householdCap: m.parameters.householdCap, thresholds: m.parameters.thresholds, mSource: m.parameters.mSource, uSource: m.parameters.uSource },
     }, null, 1));
   } finally {
     await db.drop();
+  }
+}
+
+/** Missed and wrongly joined groups of an external file, record by record as loaded. */
+function showExternalMisses(ids: SourceIdentity[], truth: Map<string, string>, rows: { source_system: string; source_id: string; person_id: string }[], n: number): void {
+  const byKey = new Map(ids.map((i) => [`${i.system}|${i.id}`, i]));
+  const personOf = new Map(rows.map((r) => [`${r.source_system}|${r.source_id}`, r.person_id]));
+  const show = (k: string) => {
+    const i = byKey.get(k)!;
+    return `  ${(personOf.get(k) ?? '').slice(0, 8)} ${i.id.padEnd(16)} ${`${i.given ?? ''} | ${i.family ?? ''}`.padEnd(28)} ${i.birthDate ?? '-'.padEnd(10)} ${i.postcode ?? ''} ${i.town ?? ''} ${i.address ?? ''} ${(i.emails ?? []).join(' ')} ${(i.identifiers ?? []).map((x) => x.value).join(' ')}`;
+  };
+  const group = (f: (k: string) => string | undefined) => {
+    const m = new Map<string, string[]>();
+    for (const k of byKey.keys()) {
+      const g = f(k);
+      if (g !== undefined) m.set(g, [...(m.get(g) ?? []), k]);
+    }
+    return m;
+  };
+  let shown = 0;
+  for (const ks of group((k) => truth.get(k)).values()) {
+    if (new Set(ks.map((k) => personOf.get(k))).size < 2 || shown++ >= n) continue;
+    console.log('-- split');
+    for (const k of ks) console.log(show(k));
+  }
+  shown = 0;
+  for (const ks of group((k) => personOf.get(k)).values()) {
+    if (new Set(ks.map((k) => truth.get(k))).size < 2 || shown++ >= n) continue;
+    console.log('-- joined');
+    for (const k of ks) console.log(show(k));
   }
 }

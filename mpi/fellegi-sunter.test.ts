@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import {
   oneSlipApart, addressParts, compareAddress, compareBirthDate, compareFamily, compareGiven, compareIdentities, compareNames, compareNhsNumber, comparePostcode, compareSex, compareTown, countPatterns, decide,
   householdAgrees, householdWeight, isNickname, isUkPostcode, nhsNumbersConflict,
-  DEFAULT_PARAMETERS, estimateParameters, estimateU, FIELDS, jaroWinkler, jaroWinklerAtLeast, comparisonPattern, patternCode, patternVector, PATTERNS, matchProbability, matchWeight, normalisePostcode, soundex, thresholds,
-  compareCodes, compareEmail, contactWeight, F, identifierKind, macAsMc, nameParts, normaliseEmail, normaliseIdentifier, normaliseName, normalisePhone,
+  DEFAULT_PARAMETERS, editDistanceAtMost, estimateParameters, estimateU, FIELDS, jaroWinkler, jaroWinklerAtLeast, comparisonPattern, patternCode, patternVector, PATTERNS, matchProbability, matchWeight, normalisePostcode, soundex, thresholds,
+  compareCodes, compareEmail, contactWeight, F, identifierKind, levelOf, termFrequencies, termFrequencyWeight, TERM_FREQUENCY_LIMIT, macAsMc, nameParts, normaliseEmail, normaliseIdentifier, normaliseName, normalisePhone,
   type ComparisonVector, type MatchParameters,
 } from './fellegi-sunter.ts';
 import { mulberry32 } from '../synth/random.ts';
@@ -68,7 +68,10 @@ test('comparison levels', () => {
   assert.equal(compareBirthDate('1950-03-01', '1958-03-01'), 2);
   assert.equal(compareBirthDate('1959-03-01', '1960-03-01'), 3); // one year, three digits
   assert.equal(compareBirthDate('1950-03-01', '1950-03-28'), 4); // same year and month
-  assert.equal(compareBirthDate('1950-03-01', '1951-04-01'), 5);
+  assert.equal(compareBirthDate('1950-03-01', '1950-11-20'), 5); // within a year
+  assert.equal(compareBirthDate('2015-10-29', '2016-01-27'), 5); // within a year, across its end
+  assert.equal(compareBirthDate('1950-03-01', '1951-04-01'), 6); // more than a year apart
+  assert.equal(compareBirthDate('1950-03-01', '1972-08-15'), 6);
   assert.equal(compareBirthDate('1950-03-01', null), -1);
 
   assert.equal(compareSex('male', 'male'), 0);
@@ -118,8 +121,8 @@ function draw(r: () => number, probs: number[]): number {
 
 test('EM recovers m, u and λ from synthetic candidate pairs', () => {
   const truth: MatchParameters = {
-    m: [[0.95, 0.05], [0.8, 0.1, 0.05, 0.05], [0.7, 0.1, 0.05, 0.1, 0.05], [0.8, 0.03, 0.05, 0.05, 0.05, 0.02], [0.97, 0.03], [0.7, 0.05, 0.1, 0.15], [0.6, 0.1, 0.1, 0.2], [0.8, 0.05, 0.15]],
-    u: [[0.01, 0.99], [0.05, 0.03, 0.07, 0.85], [0.04, 0.02, 0.01, 0.1, 0.83], [0.3, 0.01, 0.05, 0.05, 0.09, 0.5], [0.5, 0.5], [0.05, 0.05, 0.15, 0.75], [0.02, 0.03, 0.1, 0.85], [0.3, 0.05, 0.65]],
+    m: [[0.95, 0.05], [0.8, 0.1, 0.05, 0.05], [0.7, 0.1, 0.05, 0.1, 0.05], [0.8, 0.03, 0.05, 0.05, 0.05, 0.01, 0.01], [0.97, 0.03], [0.7, 0.05, 0.1, 0.15], [0.6, 0.1, 0.1, 0.2], [0.8, 0.05, 0.15]],
+    u: [[0.01, 0.99], [0.05, 0.03, 0.07, 0.85], [0.04, 0.02, 0.01, 0.1, 0.83], [0.3, 0.01, 0.05, 0.05, 0.09, 0.1, 0.4], [0.5, 0.5], [0.05, 0.05, 0.15, 0.75], [0.02, 0.03, 0.1, 0.85], [0.3, 0.05, 0.65]],
     lambda: 0.2,
   };
   const r = rng(42);
@@ -284,12 +287,12 @@ test('other identifiers: kinds from systems and type codes, values without separ
   assert.equal(normaliseIdentifier('SS', ''), null);
 });
 
-test('email, phone and identifier levels: exact, one slip or transposition, disagree; like with like', () => {
+test('email, phone and identifier levels: exact, one slip or transposition, fuzzy (emails), disagree; like with like', () => {
   assert.equal(compareEmail('a.b@x.com', 'a.b@x.com'), 0);
   assert.equal(compareEmail('jane.doe@x.com', 'jnae.doe@x.com'), 1); // transposed
   assert.equal(compareEmail('jsmith1@x.com', 'jsmith2@x.com'), -1); // only a digit: namesakes numbered by their provider
   assert.equal(compareEmail('john.smith@gmail.com', 'john.smith@hotmail.com'), -1); // the same user name elsewhere: no evidence
-  assert.equal(compareEmail('a.b@x.com', 'zz@y.org'), 2);
+  assert.equal(compareEmail('a.b@x.com', 'zz@y.org'), 3);
   assert.equal(compareEmail('old@x.com new@y.com', 'new@y.com'), 0); // any address in common
   assert.equal(compareEmail(null, 'a@b.c'), -1);
   assert.equal(compareCodes('01614960000', '01614960000'), 0);
@@ -321,7 +324,64 @@ test('a shared phone or email counts only with a given name or birth date that a
   assert.ok(contactWeight(p, same) > 10);
   const noGiven = compareIdentities({ ...parent, given: null }, parent);
   assert.ok(contactWeight(p, noGiven) > 10);
+  // A birth date in the same year and month (siblings never are, twins share the date) counts as
+  // personal; one merely within a year does not (siblings can be ten months apart).
+  const sameMonth = compareIdentities({ ...parent, given: null, birthDate: '1970-02-19' }, parent);
+  assert.equal(sameMonth[F.birthDate], 4);
+  assert.ok(contactWeight(p, sameMonth) > 10);
+  const sibling = compareIdentities({ ...parent, given: null, birthDate: '1970-12-03' }, parent);
+  assert.equal(sibling[F.birthDate], 5);
+  assert.equal(contactWeight(p, sibling), 0);
   // Disagreement always counts against.
   const other = compareIdentities({ ...parent, email: 'someone@else.org', phone: null }, parent);
   assert.ok(contactWeight(p, other) < 0);
+});
+
+test('email fuzzy level: at most two edits in an address of 10 characters or more, never only digits', () => {
+  assert.equal(compareEmail('hannah88@powers.com', 'hannah88opowersc@m'), 3); // more than two edits: disagree
+  assert.equal(compareEmail('lynn04@jones.com', 'lynn04@jone.cos'), 2); // a letter dropped and one changed
+  assert.equal(compareEmail('matthew78@ballard.net', 'mattheaw78@bllard.net'), 2); // one added, one dropped
+  assert.equal(compareEmail('jsmith12@x.com', 'jsmith34@x.com'), -1); // only digits: as before, no evidence
+  assert.equal(compareEmail('ab@x.com', 'ba@y.com'), 3); // too short for two edits to mean anything
+  assert.equal(compareEmail('john.smith@x.com', 'jane.smith@x.com'), 3); // another given name (three edits): disagree
+  assert.equal(editDistanceAtMost('kitten', 'sitting', 3), true);
+  assert.equal(editDistanceAtMost('kitten', 'sitting', 2), false);
+  assert.equal(editDistanceAtMost('abcd', 'acbd', 1), true); // neighbours swapped: one edit
+  assert.equal(editDistanceAtMost('', 'ab', 2), true);
+  assert.equal(editDistanceAtMost('abc', 'abcdef', 2), false);
+});
+
+test('term-frequency adjustment: a rare family name or town adds weight, a common one keeps its level, within the household cap', () => {
+  const id = (family: string, town: string) => ({ family, given: 'Ann', birthDate: '1970-01-01', town });
+  // 1,000 identities: Smith on 200, Quilliam on 2; London on 300, Stoke on Trent on 10.
+  const tf = termFrequencies(
+    [...Array(200).fill('Smith'), 'Quilliam', 'QUILLIAM', ...Array(798).fill(null)],
+    [...Array(300).fill('London'), ...Array(10).fill('Stoke-on-Trent'), ...Array(690).fill(null)],
+    1000,
+  );
+  assert.equal(tf.family.get('QUILLIAM'), 2); // counted as compared (normalised)
+  const p: MatchParameters = { ...DEFAULT_PARAMETERS, u: DEFAULT_PARAMETERS.u.map((r, f) => (f === F.family ? [0.05, 0.01, 0.02, 0.92] : f === F.town ? [0.1, 0.02, 0.88] : r)) };
+  const at = (a: ReturnType<typeof id>, b: ReturnType<typeof id>) => termFrequencyWeight(p, tf, a, b, comparisonPattern(a, b));
+  // Quilliam: 2 of 1,000 → u 0.002 against 0.05 on average: log2(25) = 4.6, limited to 3 bits.
+  close(at(id('Quilliam', ''), id('QUILLIAM', '')), TERM_FREQUENCY_LIMIT);
+  // Smith: 0.2 > 0.05: common, no change (never below the level's weight).
+  assert.equal(at(id('Smith', ''), id('Smith', '')), 0);
+  // Stoke-on-Trent: 0.01 against 0.1: log2(10) = 3.32 → 3; London (0.3): 0.
+  close(at(id('', 'Stoke-on-Trent'), id('', 'stoke on trent')), 3);
+  assert.equal(at(id('', 'London'), id('', 'London')), 0);
+  // Only an exact agreement of the written values: a close family name keeps its level's weight.
+  assert.equal(at(id('Quilliam', ''), id('Quiliam', '')), 0);
+  // Both added to one pair; and inside the household cap.
+  const a = id('Quilliam', 'Stoke-on-Trent');
+  const extra = at(a, id('Quilliam', 'Stoke-on-Trent'));
+  close(extra, 6);
+  const v = compareIdentities(a, id('Quilliam', 'Stoke-on-Trent'));
+  close(matchWeight(p, v, extra), matchWeight(p, v) + 6);
+  const twin = { ...a, postcode: 'M1 1AA' };
+  const vt = compareIdentities(twin, { ...twin, given: 'Bea' });
+  const capped = { ...p, householdCap: 10 };
+  assert.ok(householdAgrees(vt));
+  close(householdWeight(capped, vt, extra), 10);
+  assert.equal(levelOf(comparisonPattern(a, a), F.family), 0);
+  assert.equal(levelOf(comparisonPattern(a, { town: 'x' }), F.family), -1);
 });

@@ -22,6 +22,10 @@ import {
   householdAgrees,
   matchProbability,
   matchWeight,
+  householdWeight,
+  termFrequencies,
+  termFrequencyWeight,
+  type TermFrequencies,
   nhsNumbersConflict,
   countPattern,
   patternsFromCounts,
@@ -127,6 +131,9 @@ interface RunContext {
   random: { patterns: PatternCount[]; count: number };
   /** The settled sample's blocked pairs, compared (EM's known matches and blocked non-matches), as pattern counts. */
   sample?: { size: number; counts: PatternCounts; pairs: number };
+  /** Term frequencies of family names and towns, and the table version they were counted at. */
+  tf?: TermFrequencies;
+  tfVersion?: number;
 }
 /**
  * Resolves every PENDING identity, in rounds; see the module comment. One run at a time per
@@ -359,12 +366,33 @@ async function matchRound(db: Database, opts: MatcherOptions, limit: number, ctx
   const weightOf = new Map<number, number>();
   const best = new Float64Array(table.size).fill(-Infinity);
   const edges: Edge[] = [];
+  // Family names and towns by how common they are among all identities (termFrequencyWeight).
+  if (ctx.tfVersion !== table.version || !ctx.tf) {
+    ctx.tf = termFrequencies(table.family, table.town, table.size);
+    ctx.tfVersion = table.version;
+  }
+  const tf = ctx.tf;
+  // Per pattern: its weight, and what its household fields add before the cap and whether the cap
+  // applies, so that a pair's term-frequency addition needs no recomputation of the rest.
+  const householdOf = new Map<number, { sum: number; capped: number | null }>();
+  const uncapped = { ...params, householdCap: undefined };
   for (let k = 0; k < pairs.length; k++) {
     const code = codes[k]!;
     let w = weightOf.get(code);
     if (w === undefined) weightOf.set(code, (w = matchWeight(params, patternVector(code))));
     const a = pairs.a[k]!;
     const b = pairs.b[k]!;
+    const extra = termFrequencyWeight(params, tf, identity(a), identity(b), code);
+    if (extra !== 0) {
+      let h = householdOf.get(code);
+      if (!h) {
+        const v = patternVector(code);
+        householdOf.set(code, (h = { sum: householdWeight(uncapped, v), capped: householdAgrees(v) ? (params.householdCap ?? null) : null }));
+      }
+      const before = h.capped === null ? h.sum : Math.min(h.sum, h.capped);
+      const after = h.capped === null ? h.sum + extra : Math.min(h.sum + extra, h.capped);
+      w += after - before;
+    }
     if (w > best[a]!) best[a] = w;
     if (w > best[b]!) best[b] = w;
     if (w >= limits.possible) edges.push({ a: table.key[a]!, b: table.key[b]!, weight: w, vector: patternVector(code) });

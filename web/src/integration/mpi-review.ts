@@ -82,6 +82,8 @@ const LEVEL_WORDS: Record<string, string> = {
   'one-digit': 'One digit different',
   'one-year': 'One year apart',
   'year-month': 'Same year and month, different day',
+  'within-a-year': 'Within a year of each other',
+  fuzzy: 'Similar (two characters or fewer different)',
   'one-edit': 'One character different',
   district: 'Same postcode district',
   close: 'Nearly the same',
