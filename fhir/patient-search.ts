@@ -140,15 +140,11 @@ export function parsePatientSearch(query: Record<string, string | string[] | und
           }
         }
         break;
-      case '_count': {
-        const n = Number(values.at(-1));
-        if (!Number.isInteger(n) || n < 0) problems.push(`_count: "${values.at(-1)}" is not a whole number`);
-        else count = Math.min(n, MAX_COUNT);
-        break;
-      }
+      case '_count':
       case '_offset': {
-        const n = Number(values.at(-1));
-        if (!Number.isInteger(n) || n < 0 || n > 1_000_000) problems.push(`_offset: "${values.at(-1)}" is not a whole number`);
+        const n = pageNumber(key, values.at(-1)!);
+        if (typeof n === 'string') problems.push(n);
+        else if (key === '_count') count = Math.min(n, MAX_COUNT);
         else offset = n;
         break;
       }
@@ -286,15 +282,11 @@ export function parseOrganizationSearch(query: Record<string, string | string[] 
       case 'name':
         q.name = values.at(-1)!.trim();
         break;
-      case '_count': {
-        const n = Number(values.at(-1));
-        if (!Number.isInteger(n) || n < 0) problems.push(`_count: "${values.at(-1)}" is not a whole number`);
-        else count = Math.min(n, MAX_COUNT);
-        break;
-      }
+      case '_count':
       case '_offset': {
-        const n = Number(values.at(-1));
-        if (!Number.isInteger(n) || n < 0 || n > 1_000_000) problems.push(`_offset: "${values.at(-1)}" is not a whole number`);
+        const n = pageNumber(key, values.at(-1)!);
+        if (typeof n === 'string') problems.push(n);
+        else if (key === '_count') count = Math.min(n, MAX_COUNT);
         else offset = n;
         break;
       }
@@ -307,4 +299,10 @@ export function parseOrganizationSearch(query: Record<string, string | string[] 
   }
   if (problems.length) return { kind: 'invalid', problems };
   return { kind: 'ok', query: q, count, offset, unknown };
+}
+
+/** `_count` (a whole number) or `_offset` (a whole number up to a million), or the problem with it. */
+function pageNumber(key: '_count' | '_offset', v: string): number | string {
+  const n = Number(v);
+  return Number.isInteger(n) && n >= 0 && (key === '_count' || n <= 1_000_000) ? n : `${key}: "${v}" is not a whole number`;
 }

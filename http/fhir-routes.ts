@@ -109,17 +109,7 @@ export async function registerFhirRoutes(app: FastifyInstance, o: { db: Database
     if (parsed.kind === 'invalid') throw invalid(parsed.problems[0]!, parsed.problems);
     if (parsed.unknown.length && strict(req)) throw invalid(`unknown or unsupported search parameters: ${parsed.unknown.join(', ')} (supported: ${PATIENT_SEARCH_PARAMS.join(', ')})`);
     const found = await repositoryFor(ctx).searchPatients(parsed.criteria, { count: parsed.count, offset: parsed.offset, revinclude: parsed.revinclude, has: parsed.has }, { query });
-    const self = new URL(`${baseUrl(req)}/Patient`);
-    for (const [k, v] of Object.entries(query)) for (const x of Array.isArray(v) ? v : [v]) if (k !== '_offset' && !parsed.unknown.includes(k)) self.searchParams.append(k, String(x));
-    const at = (offset: number) => {
-      const u = new URL(self);
-      u.searchParams.set('_count', String(parsed.count));
-      u.searchParams.set('_offset', String(offset));
-      return u.toString();
-    };
-    const link: Bundle['link'] = [{ relation: 'self', url: at(parsed.offset) }];
-    if (parsed.count > 0 && parsed.offset + parsed.count < found.total) link.push({ relation: 'next', url: at(parsed.offset + parsed.count) });
-    if (parsed.offset > 0 && parsed.count > 0) link.push({ relation: 'previous', url: at(Math.max(0, parsed.offset - parsed.count)) });
+    const link = offsetLinks(`${baseUrl(req)}/Patient`, query, parsed, found.total);
     const bundle: Bundle = {
       resourceType: 'Bundle',
       type: 'searchset',
@@ -187,16 +177,7 @@ export async function registerFhirRoutes(app: FastifyInstance, o: { db: Database
     if (parsed.unknown.length && strict(req)) throw invalid(`unknown or unsupported search parameters: ${parsed.unknown.join(', ')} (supported: identifier, _id, name, _count, _offset)`);
     const all = await repositoryFor(requestContext(req, db)).searchOrganizations(parsed.query);
     const base = baseUrl(req);
-    const self = new URL(`${base}/Organization`);
-    for (const [k, v] of Object.entries(query)) for (const x of [v].flat()) if (k !== '_offset' && !parsed.unknown.includes(k)) self.searchParams.append(k, String(x));
-    const at = (offset: number) => {
-      const u = new URL(self);
-      u.searchParams.set('_count', String(parsed.count));
-      u.searchParams.set('_offset', String(offset));
-      return u.toString();
-    };
-    const link: Bundle['link'] = [{ relation: 'self', url: at(parsed.offset) }];
-    if (parsed.count > 0 && parsed.offset + parsed.count < all.length) link.push({ relation: 'next', url: at(parsed.offset + parsed.count) });
+    const link = offsetLinks(`${base}/Organization`, query, parsed, all.length);
     const bundle: Bundle = {
       resourceType: 'Bundle',
       type: 'searchset',
@@ -232,6 +213,22 @@ const ORGANIZATION = {
     { name: '_count', type: 'number' as const },
   ],
 };
+
+/** A searchset's self, next and previous links by _count/_offset, keeping the parameters used (not the unknown ones). */
+function offsetLinks(base: string, query: Record<string, unknown>, page: { count: number; offset: number; unknown: string[] }, total: number): Bundle['link'] {
+  const self = new URL(base);
+  for (const [k, v] of Object.entries(query)) for (const x of [v].flat()) if (k !== '_offset' && !page.unknown.includes(k)) self.searchParams.append(k, String(x));
+  const at = (offset: number) => {
+    const u = new URL(self);
+    u.searchParams.set('_count', String(page.count));
+    u.searchParams.set('_offset', String(offset));
+    return u.toString();
+  };
+  const link: NonNullable<Bundle['link']> = [{ relation: 'self', url: at(page.offset) }];
+  if (page.count > 0 && page.offset + page.count < total) link.push({ relation: 'next', url: at(page.offset + page.count) });
+  if (page.offset > 0 && page.count > 0) link.push({ relation: 'previous', url: at(Math.max(0, page.offset - page.count)) });
+  return link;
+}
 
 /**
  * Groups (http/group-routes.ts, http/bulk-export-routes.ts): a GP practice (`practice-<ODS>`, or
