@@ -5,8 +5,9 @@
  * expression index of migration 0012). Parameterised SQL only.
  */
 import { appendAuditBatch, auditCommitterFor, type AuditEntry } from '../access/audit.ts';
-import { gatherAccessFacts, secondaryUseCandidates, startBreakGlass } from '../access/facts-store.ts';
-import type { Policy } from '../access/policy.ts';
+import { accessFactsColumns, assembleAccessFacts, gatherAccessFacts, secondaryUseCandidates, startBreakGlass, type FactRows, type PersonKey } from '../access/facts-store.ts';
+import type { Principal } from '../access/context.ts';
+import type { AccessFacts, Policy } from '../access/policy.ts';
 import { oneOffStatements, type Database, type Queryable } from '../db/database.ts';
 import { findPerson, findPersonWithMembers, loadIdentities, loadPersonResources, loadPractices, loadRecordData, practiceCodes, recordPersonIds } from '../record/record-store.ts';
 import type { PersonRow, ResourceRow } from '../record/rows.ts';
@@ -70,12 +71,22 @@ function pgStoreTx(tx: Queryable, policy: Policy, oneTrip: boolean, audit: Defer
   const members = new Map<string, string[]>();
   const found = new Map<string, PersonRow>();
   const stamps = new Map<string, string>();
+  const prefetched = new Map<string, { principal: Principal; now: Date; key: PersonKey; facts: AccessFacts }>();
   return {
     async findPerson(query, o) {
       if (query.personId === undefined) return findPerson(tx, query);
-      const found = await findPersonWithMembers(tx, query.personId, { stamp: o?.stamp === true });
+      // The access facts over the members found, in the same statement (one round trip fewer on a server).
+      const ask = o?.factsFor;
+      const found = await findPersonWithMembers<FactRows>(tx, query.personId, {
+        stamp: o?.stamp === true,
+        ...(ask ? { with: (ids: string, p: (v: unknown) => string) => accessFactsColumns(ids, p, policy, ask.principal, ask.now) } : {}),
+      });
       if (found) members.set(found.person.person_id, found.memberIds);
       if (found?.stamp !== undefined) stamps.set(found.person.person_id, found.stamp);
+      if (found?.with && ask) {
+        const key: PersonKey = { personId: found.person.person_id, nhsNumber: found.person.nhs_number, memberIds: found.memberIds };
+        prefetched.set(found.person.person_id, { ...ask, key, facts: assembleAccessFacts(policy, [key], found.with).get(key.personId)! });
+      }
       return found?.person ?? null;
     },
     recordStamp: (personId) => stamps.get(personId),
@@ -113,12 +124,26 @@ function pgStoreTx(tx: Queryable, policy: Policy, oneTrip: boolean, audit: Defer
       if (!row) return null;
       return { ...row, version: Number(row.version), source_time: iso(row.source_time), received_at: iso(row.received_at) ?? '' };
     },
-    async searchPatients(criteria, cap) {
-      const persons = await searchPatients(tx, criteria, cap);
+    async searchPatients(criteria, cap, o) {
+      const ask = o?.factsFor;
+      const { persons, facts } = await searchPatients(tx, criteria, cap, ask ? { policy, ...ask } : undefined);
       for (const p of persons) found.set(p.person_id, p);
+      if (facts && ask && persons.length <= cap) {
+        // As the repository keys a person found by a search: the person alone (personKey).
+        const keys = persons.map((p): PersonKey => ({ personId: p.person_id, nhsNumber: p.nhs_number, memberIds: [p.person_id] }));
+        const all = assembleAccessFacts(policy, keys, facts);
+        for (const key of keys) prefetched.set(key.personId, { ...ask, key, facts: all.get(key.personId)! });
+      }
       return persons.map((p) => p.person_id);
     },
-    accessFacts: (principal, people, now) => gatherAccessFacts(tx, policy, principal, people, now),
+    async accessFacts(principal, people, now) {
+      // The facts read with the person or the search (factsFor), when asked for the same people, members, principal and instant.
+      const pre = people.map((k) => prefetched.get(k.personId));
+      if (people.length && pre.every((x, i) => x && x.principal === principal && x.now.getTime() === now.getTime() && sameKey(x.key, people[i]!))) {
+        return new Map(pre.map((x) => [x!.key.personId, x!.facts]));
+      }
+      return gatherAccessFacts(tx, policy, principal, people, now);
+    },
     async startBreakGlass(user, personId, reason, minutes, now) {
       await audit.begin();
       audit.inline = true;
@@ -349,7 +374,7 @@ function likePrefix(value: string): string {
  * when any of their identities matches each parameter. Strings match as FHIR says: starts with,
  * case-insensitive (https://hl7.org/fhir/R4/search.html#string).
  */
-async function searchPatients(tx: Queryable, c: PatientCriteria, cap: number): Promise<PersonRow[]> {
+async function searchPatients(tx: Queryable, c: PatientCriteria, cap: number, factsFor?: { policy: Policy; principal: Principal; now: Date }): Promise<{ persons: PersonRow[]; facts?: FactRows }> {
   const where: string[] = [];
   const params: unknown[] = [];
   const p = (v: unknown) => {
@@ -408,11 +433,20 @@ async function searchPatients(tx: Queryable, c: PatientCriteria, cap: number): P
   for (const codes of c.generalPractitioner ?? []) where.push(identityMatch(`upper(si.practice) = ANY(${p(codes)}::text[])`));
   for (const s of c.strings ?? []) where.push(`(${s.values.map((v) => identityMatch(stringCondition(s.field, s.mode, v, p))).join(' OR ')})`);
   if (!where.length) where.push('true');
-  const r = await tx.query<PersonRow>(
-    `SELECT ${PERSON_COLUMNS} FROM person p WHERE p.status = 'active' AND ${where.join(' AND ')} ORDER BY p.person_id LIMIT ${p(cap + 1)}`,
+  const search = `SELECT ${PERSON_COLUMNS} FROM person p WHERE p.status = 'active' AND ${where.join(' AND ')} ORDER BY p.person_id LIMIT ${p(cap + 1)}`;
+  if (!factsFor) return { persons: (await tx.query<PersonRow>(search, params)).rows };
+  // The access facts of the people found, in the same statement (one round trip fewer on a
+  // server); none when more than the cap match (the search is refused without them).
+  // (An expression, cast, not a bare subquery: `= ANY((SELECT …))` would compare with each row, not with the array's elements.)
+  const ids = `(SELECT CASE WHEN count(*) > ${p(cap)} THEN '{}'::uuid[] ELSE array_agg(person_id::uuid) END FROM found)::uuid[]`;
+  const r = await tx.query<FactRows & { persons: PersonRow[] }>(
+    `WITH found AS MATERIALIZED (${search})
+     SELECT (SELECT coalesce(json_agg(json_build_object('person_id', person_id, 'nhs_number', nhs_number, 'status', status, 'merged_into', merged_into) ORDER BY person_id), '[]') FROM found) AS persons,
+            ${accessFactsColumns(ids, p, factsFor.policy, factsFor.principal, factsFor.now)}`,
     params,
   );
-  return r.rows;
+  const { persons, ...facts } = r.rows[0]!;
+  return { persons, facts };
 }
 
 /**
@@ -428,6 +462,10 @@ function stringCondition(field: 'name' | 'family' | 'given' | 'postalCode' | 'to
   }
   const x = p(v);
   return `(${col.map((c) => (c === 'si.given' ? `${x}::text = ANY(string_to_array(si.given, ' '))` : `${c} = ${x}::text`)).join(' OR ')})`;
+}
+
+function sameKey(a: PersonKey, b: PersonKey): boolean {
+  return a.personId === b.personId && a.nhsNumber === b.nhsNumber && a.memberIds.length === b.memberIds.length && a.memberIds.every((m, i) => m === b.memberIds[i]);
 }
 
 function iso(v: unknown): string | null {
