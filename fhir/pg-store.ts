@@ -77,8 +77,9 @@ function pgStoreTx(tx: Queryable, policy: Policy, oneTrip: boolean, audit: Defer
   return {
     async findPerson(query, o) {
       if (query.personId === undefined) return findPerson(tx, query);
-      // The access facts over the members found, in the same statement (one round trip fewer on a server).
-      const ask = o?.factsFor;
+      // The access facts over the members found, in the same statement: one round trip fewer on a
+      // server. In process (PGlite) there is no round trip to save, and the larger statement cost more there.
+      const ask = oneTrip ? o?.factsFor : undefined;
       const found = await findPersonWithMembers<FactRows>(tx, query.personId, {
         stamp: o?.stamp === true,
         ...(ask ? { with: (ids: string, p: (v: unknown) => string) => accessFactsColumns(ids, p, policy, ask.principal, ask.now) } : {}),
@@ -132,7 +133,7 @@ function pgStoreTx(tx: Queryable, policy: Policy, oneTrip: boolean, audit: Defer
       return { ...row, version: Number(row.version), source_time: iso(row.source_time), received_at: iso(row.received_at) ?? '' };
     },
     async searchPatients(criteria, cap, o) {
-      const ask = o?.factsFor;
+      const ask = oneTrip ? o?.factsFor : undefined;
       const { persons, facts, summaries } = await searchPatients(tx, criteria, cap, ask ? { policy, ...ask, summaries: o?.summaries ?? 0 } : undefined);
       if (summaries && persons.length <= cap) {
         const ids = new Set(persons.slice(0, o?.summaries ?? 0).map((p) => p.person_id));
