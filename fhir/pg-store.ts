@@ -9,8 +9,8 @@ import { accessFactsColumns, assembleAccessFacts, gatherAccessFacts, secondaryUs
 import type { Principal } from '../access/context.ts';
 import type { AccessFacts, Policy } from '../access/policy.ts';
 import { oneOffStatements, type Database, type Queryable } from '../db/database.ts';
-import { findPerson, findPersonWithMembers, loadIdentities, loadPersonResources, loadPractices, loadRecordData, practiceCodes, recordPersonIds, summariesColumn, summariesFromColumn } from '../record/record-store.ts';
-import type { IdentityRow, PersonRow, PracticeRow, ResourceRow } from '../record/rows.ts';
+import { findPerson, findPersonWithMembers, loadIdentities, loadPersonResources, loadPractices, loadRecordData, practiceCodes, recordPersonIds } from '../record/record-store.ts';
+import type { PersonRow, ResourceRow } from '../record/rows.ts';
 import type { FhirStore, FhirStoreTx, PatientCriteria, ResourcePageQuery } from './store.ts';
 import { pseudonymKey } from '../analytics/cohorts/pseudonym.ts';
 import { resourceVersion, resourceVersions } from './history-store.ts';
@@ -72,8 +72,6 @@ function pgStoreTx(tx: Queryable, policy: Policy, oneTrip: boolean, audit: Defer
   const found = new Map<string, PersonRow>();
   const stamps = new Map<string, string>();
   const prefetched = new Map<string, { principal: Principal; now: Date; key: PersonKey; facts: AccessFacts }>();
-  // The identities and practices of the first people the last Patient search found (its summaries).
-  let searched: { ids: Set<string>; identities: IdentityRow[]; practices: PracticeRow[] } | null = null;
   return {
     async findPerson(query, o) {
       if (query.personId === undefined) return findPerson(tx, query);
@@ -103,11 +101,6 @@ function pgStoreTx(tx: Queryable, policy: Policy, oneTrip: boolean, audit: Defer
     },
     async loadSummaries(persons) {
       if (!persons.length) return [];
-      // The page of a Patient search: its people's identities and practices came with the search (summaries), when it found them all.
-      if (searched && persons.every((p) => searched!.ids.has(p.person_id))) {
-        const { identities, practices } = searched;
-        return persons.map((person) => ({ person, identities: identities.filter((i) => i.person_id === person.person_id), practices }));
-      }
       // Every person's identities and the practices they name: one statement.
       const { identities, practices } = await loadRecordData(tx, persons.map((p) => p.person_id), { resources: false });
       return persons.map((person) => ({ person, identities: identities.filter((i) => i.person_id === person.person_id), practices }));
@@ -134,11 +127,7 @@ function pgStoreTx(tx: Queryable, policy: Policy, oneTrip: boolean, audit: Defer
     },
     async searchPatients(criteria, cap, o) {
       const ask = oneTrip ? o?.factsFor : undefined;
-      const { persons, facts, summaries } = await searchPatients(tx, criteria, cap, ask ? { policy, ...ask, summaries: o?.summaries ?? 0 } : undefined);
-      if (summaries && persons.length <= cap) {
-        const ids = new Set(persons.slice(0, o?.summaries ?? 0).map((p) => p.person_id));
-        searched = { ids, ...summariesFromColumn(summaries) };
-      }
+      const { persons, facts } = await searchPatients(tx, criteria, cap, ask ? { policy, ...ask } : undefined);
       for (const p of persons) found.set(p.person_id, p);
       if (facts && ask && persons.length <= cap) {
         // As the repository keys a person found by a search: the person alone (personKey).
@@ -386,7 +375,7 @@ function likePrefix(value: string): string {
  * when any of their identities matches each parameter. Strings match as FHIR says: starts with,
  * case-insensitive (https://hl7.org/fhir/R4/search.html#string).
  */
-async function searchPatients(tx: Queryable, c: PatientCriteria, cap: number, factsFor?: { policy: Policy; principal: Principal; now: Date; summaries: number }): Promise<{ persons: PersonRow[]; facts?: FactRows; summaries?: unknown }> {
+async function searchPatients(tx: Queryable, c: PatientCriteria, cap: number, factsFor?: { policy: Policy; principal: Principal; now: Date }): Promise<{ persons: PersonRow[]; facts?: FactRows }> {
   const where: string[] = [];
   const params: unknown[] = [];
   const p = (v: unknown) => {
@@ -451,17 +440,14 @@ async function searchPatients(tx: Queryable, c: PatientCriteria, cap: number, fa
   // server); none when more than the cap match (the search is refused without them).
   // (An expression, cast, not a bare subquery: `= ANY((SELECT …))` would compare with each row, not with the array's elements.)
   const ids = `(SELECT CASE WHEN count(*) > ${p(cap)} THEN '{}'::uuid[] ELSE array_agg(person_id::uuid) END FROM found)::uuid[]`;
-  // And the identities and practices of the first `summaries` of them (a page's worth: loadSummaries then needs no statement when all of its people are among them).
-  const first = factsFor.summaries > 0 ? `(SELECT CASE WHEN count(*) > ${p(cap)} THEN '{}'::uuid[] ELSE (array_agg(person_id::uuid ORDER BY person_id))[1:${p(factsFor.summaries)}::int] END FROM found)::uuid[]` : null;
-  const r = await tx.query<FactRows & { persons: PersonRow[]; summaries?: unknown }>(
+  const r = await tx.query<FactRows & { persons: PersonRow[] }>(
     `WITH found AS MATERIALIZED (${search})
      SELECT (SELECT coalesce(json_agg(json_build_object('person_id', person_id, 'nhs_number', nhs_number, 'status', status, 'merged_into', merged_into) ORDER BY person_id), '[]') FROM found) AS persons,
-            ${accessFactsColumns(ids, p, factsFor.policy, factsFor.principal, factsFor.now)}${first ? `,
-            ${summariesColumn(first, p)} AS summaries` : ''}`,
+            ${accessFactsColumns(ids, p, factsFor.policy, factsFor.principal, factsFor.now)}`,
     params,
   );
-  const { persons, summaries, ...facts } = r.rows[0]!;
-  return { persons, facts, ...(first ? { summaries } : {}) };
+  const { persons, ...facts } = r.rows[0]!;
+  return { persons, facts };
 }
 
 /**

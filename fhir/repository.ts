@@ -208,8 +208,7 @@ export class FhirRepository {
         return { kind: 'forbidden' as const, message: `access denied: ${gate.reason}` };
       }
       // The access facts of the people found come with them where the store can (one statement on a server).
-      // So do the identities and practices of the first page's worth of them (the page, when none before its end is denied).
-      const ids = await tx.searchPatients(criteria, SEARCH_CAP, { factsFor: { principal: this.ctx.principal, now }, summaries: page.offset + page.count });
+      const ids = await tx.searchPatients(criteria, SEARCH_CAP, { factsFor: { principal: this.ctx.principal, now } });
       if (ids.length > SEARCH_CAP) {
         await tx.appendAudit([audit({ decision: 'deny', reason: `more than ${SEARCH_CAP} people match` })], now);
         return { kind: 'too-costly' as const, message: `more than ${SEARCH_CAP} people match: narrow the search (add birthdate, family or identifier)` };

@@ -74,12 +74,8 @@ export interface FhirStoreTx {
   personsById(ids: string[]): Promise<PersonRow[]>;
   /** A stored resource by type and stable logical id. */
   findResource(resourceType: string, id: string): Promise<ResourceRow | null>;
-  /**
-   * Person ids matching, at most `cap` + 1, in a stable order. `factsFor`: as findPerson's, for the
-   * people found (up to `cap`); with it, `summaries`: loadSummaries of the first so many people found
-   * will be asked for, and a store may read them in the same statement.
-   */
-  searchPatients(criteria: PatientCriteria, cap: number, o?: { factsFor?: { principal: Principal; now: Date }; summaries?: number }): Promise<string[]>;
+  /** Person ids matching, at most `cap` + 1, in a stable order. `factsFor`: as findPerson's, for the people found (up to `cap`). */
+  searchPatients(criteria: PatientCriteria, cap: number, o?: { factsFor?: { principal: Principal; now: Date } }): Promise<string[]>;
   accessFacts(principal: Principal, people: PersonKey[], now: Date): Promise<Map<string, AccessFacts>>;
   startBreakGlass(user: string, personId: string, reason: string, minutes: number, now: Date): Promise<{ expiresAt: string }>;
   appendAudit(entries: AuditEntry[], now: Date): Promise<void>;

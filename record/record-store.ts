@@ -236,33 +236,11 @@ export interface RecordData {
 export async function loadRecordData(db: Queryable, personIds: readonly string[], opts: { resources?: boolean } = {}): Promise<RecordData> {
   const listed = [...defaultReferenceData().organisations.keys()].map((c) => c.toUpperCase());
   const r = await db.query<RecordDataRow>(RECORD_DATA_SQL, [personIds, listed, ODS_SYSTEM, opts.resources !== false]);
-  return recordDataOf(r.rows);
-}
-
-/**
- * loadRecordData's identities and practices (no resources) of the people `ids` names (an SQL
- * uuid[] expression) as one JSON column, its parameters added through `p`: a statement that finds
- * people (a Patient search) brings their summaries with it, and `summariesFromColumn` reads them.
- */
-export function summariesColumn(ids: string, p: (v: unknown) => string): string {
-  const listed = [...defaultReferenceData().organisations.keys()].map((c) => c.toUpperCase());
-  const values: Record<string, string> = { '2': p(listed), '3': p(ODS_SYSTEM), '4': p(false) };
-  // One pass over the statement's own $1–$4 (the caller's parameters, numbered after, are not touched).
-  const sql = RECORD_DATA_SQL.replace(/\$([1-4])(::uuid\[\])?/g, (_m, n: string) => (n === '1' ? ids : values[n]!));
-  return `(SELECT coalesce(json_agg(u ORDER BY u.kind, u.k1 NULLS FIRST, u.k2, u.k3, u.k4), '[]') FROM (${sql}) u)`;
-}
-
-/** The identities and practices of a summariesColumn. */
-export function summariesFromColumn(column: unknown): RecordData {
-  return recordDataOf(Array.isArray(column) ? (column as RecordDataRow[]) : []);
-}
-
-function recordDataOf(found: readonly RecordDataRow[]): RecordData {
   const identities: IdentityRow[] = [];
   const rows: ResourceRow[] = [];
   const practices: PracticeRow[] = [];
   const feedNamed: PracticeRow[] = [];
-  for (const x of found) {
+  for (const x of r.rows) {
     if (x.kind === 'r') {
       rows.push({ source_system: x.source_system, resource_type: x.resource_type!, source_id: x.source_id, person_id: x.person_id, subject_id: x.subject_id, version: Number(x.version), source_time: iso(x.source_time), received_at: iso(x.received_at) ?? '', content: x.content } as ResourceRow);
     } else if (x.kind === 'i') {
