@@ -234,7 +234,8 @@ export async function appendAuditBatch(tx: Queryable, entries: readonly AuditEnt
  * resolves, so no read leaves without its audit rows durably written; if the batch fails, each
  * request's entries are tried again on their own, and a request whose entries fail serves nothing. Nothing waits for a timer: an idle server writes a
  * lone entry at once (the next turn of the event loop), a busy one writes fewer, larger
- * transactions — one commit (one WAL flush) and four statements for N entries, instead of N.
+ * transactions — one commit (one WAL flush) and four statements for N entries, instead of N (a lone
+ * entry: one statement, no BEGIN/COMMIT).
  * The chain rules are those of appendAuditBatch, so `verifyAuditChain` checks the rows alike,
  * and several servers (each with its committer) still never fork a chain: the head rows are locked.
  * Used for reads (no write of their own to commit with); a write commits its audit rows in its own transaction.
@@ -277,7 +278,10 @@ export class AuditCommitter {
         const entries = batch.flatMap((b) => b.entries);
         const ats = batch.flatMap((b) => b.entries.map(() => b.now));
         try {
-          await this.db.transaction((tx) => appendAuditBatch(tx, entries, ats));
+          // A lone entry is one statement (APPEND_ONE_SQL moves the head and inserts the row), atomic
+          // on its own: no BEGIN and COMMIT round trips. Several need the heads locked first, in a transaction.
+          if (entries.length === 1) await appendAuditIn(this.db, entries[0]!, ats[0]);
+          else await this.db.transaction((tx) => appendAuditBatch(tx, entries, ats));
           this.stats.batches++;
           this.stats.entries += entries.length;
           for (const b of batch) b.done();

@@ -26,8 +26,36 @@ const OPEN_ENCOUNTER = ['in-progress', 'arrived', 'triaged', 'onleave'];
  * facts are left empty.
  */
 export async function gatherAccessFacts(db: Queryable, policy: Policy, principal: Principal, people: readonly PersonKey[], now: Date, opts: { relationships?: boolean } = {}): Promise<Map<string, AccessFacts>> {
+  if (!people.length) return new Map();
+  const ids = [...new Set(people.flatMap((p) => [p.personId, ...p.memberIds]))];
+  const params: unknown[] = [];
+  const p = (v: unknown) => {
+    params.push(v);
+    return `$${params.length}`;
+  };
+  // One statement for every fact (one round trip, one plan): each part is a JSON array of rows.
+  const r = await db.query<FactRows>(`SELECT ${accessFactsColumns(`${p(ids)}::uuid[]`, p, policy, principal, now, opts)}`, params);
+  return assembleAccessFacts(policy, people, r.rows[0]!);
+}
+
+/**
+ * The access facts as the columns of a SELECT (each part a JSON array of rows), for `ids` (an SQL
+ * expression of type uuid[]: a parameter, or the ids a statement has just found), with their
+ * parameters added through `p`. gatherAccessFacts selects them alone; a store may select them
+ * beside the statement that finds the person (one round trip), then `assembleAccessFacts` reads the row.
+ * With `relationships: false` those parts' one-time filter skips their scans.
+ */
+export function accessFactsColumns(ids: string, p: (v: unknown) => string, policy: Policy, principal: Principal, now: Date, opts: { relationships?: boolean } = {}): string {
+  const since = new Date(now.getTime() - policy.recentEncounterDays * 86_400_000).toISOString();
+  const at = p(now.toISOString());
+  const [episode, referral, encounter] = [p(OPEN_EPISODE), p(OPEN_REFERRAL), p(OPEN_ENCOUNTER)];
+  const values: Record<string, string> = { ids, now: at, episode, referral, encounter, since: p(since), user: p(principal.user), relationships: p(opts.relationships !== false) };
+  return FACTS_COLUMNS.replace(/:(ids|now|episode|referral|encounter|since|user|relationships)\b/g, (_m, k: string) => values[k]!);
+}
+
+/** The facts for each person, keyed by person id, from a row of accessFactsColumns. */
+export function assembleAccessFacts(policy: Policy, people: readonly PersonKey[], row: FactRows): Map<string, AccessFacts> {
   const out = new Map<string, AccessFacts>();
-  if (!people.length) return out;
   const ownerOf = new Map<string, string>();
   for (const p of people) {
     out.set(p.personId, {
@@ -45,15 +73,8 @@ export async function gatherAccessFacts(db: Queryable, policy: Policy, principal
     for (const m of p.memberIds) ownerOf.set(m, p.personId);
     ownerOf.set(p.personId, p.personId);
   }
-  const ids = [...ownerOf.keys()];
   const factsOf = (personId: string) => out.get(ownerOf.get(personId) ?? '')!;
-  const since = new Date(now.getTime() - policy.recentEncounterDays * 86_400_000).toISOString();
-
-  const relationships = opts.relationships !== false;
-  // One statement for every fact (one round trip, one plan): each part is a JSON array of rows.
-  // With relationships off, those parts' one-time filter ($8) skips their scans.
-  const r = await db.query<FactRows>(FACTS_SQL, [ids, now.toISOString(), OPEN_EPISODE, OPEN_REFERRAL, OPEN_ENCOUNTER, since, principal.user, relationships]);
-  const { practices, care_team: careTeam, episodes, encounters, consent, restricted, break_glass: breakGlass } = r.rows[0]!;
+  const { practices, care_team: careTeam, episodes, encounters, consent, restricted, break_glass: breakGlass } = row;
   for (const r of practices) {
     const ods = r.source_system.slice(3) || r.practice;
     if (ods) factsOf(r.person_id).registeredPractices.push(ods);
@@ -93,7 +114,8 @@ export async function secondaryUseCandidates(db: Queryable): Promise<string[]> {
   return r.rows.map((x) => x.person_id);
 }
 
-interface FactRows {
+/** A row of accessFactsColumns. */
+export interface FactRows {
   practices: { person_id: string; source_system: string; practice: string | null }[];
   care_team: { person_id: string; member: string }[];
   episodes: { person_id: string; source_system: string }[];
@@ -104,47 +126,47 @@ interface FactRows {
 }
 
 /**
- * $1 the person ids, $2 now, $3–$5 the open statuses of episodes, referrals and encounters, $6 the
- * start of "recent", $7 the user, $8 whether to read the relationships. The record's rows that
+ * :ids the person ids, :now, :episode, :referral and :encounter the open statuses of episodes, referrals
+ * and encounters, :since the start of "recent", :user the user, :relationships whether to read the
+ * relationships (each placeholder becomes a parameter, accessFactsColumns). The record's rows that
  * bear on relationships are found by the partial indexes of migration 0021, so that only the open
  * and the recent ones are read, not every encounter of every person weighed.
  */
-const FACTS_SQL = `
-SELECT
+const FACTS_COLUMNS = `
   -- The registered practice: the most recently updated GP identity's practice (the GP system's own key).
   (SELECT coalesce(json_agg(x), '[]') FROM (
      SELECT DISTINCT ON (person_id) person_id::text AS person_id, source_system, practice
-       FROM source_identity WHERE $8::boolean AND person_id = ANY($1::uuid[]) AND source_system LIKE 'gp:%'
+       FROM source_identity WHERE :relationships::boolean AND person_id = ANY(:ids) AND source_system LIKE 'gp:%'
       ORDER BY person_id, updated_at DESC) x) AS practices,
   (SELECT coalesce(json_agg(x), '[]') FROM (
      SELECT person_id::text AS person_id, member FROM care_team_member
-      WHERE $8::boolean AND person_id = ANY($1::uuid[]) AND starts_at <= $2::timestamptz AND (ends_at IS NULL OR ends_at > $2::timestamptz)) x) AS care_team,
+      WHERE :relationships::boolean AND person_id = ANY(:ids) AND starts_at <= :now::timestamptz AND (ends_at IS NULL OR ends_at > :now::timestamptz)) x) AS care_team,
   -- Open episodes, referrals and encounters: index resource_open_status_idx finds only the open ones.
   (SELECT coalesce(json_agg(x), '[]') FROM (
      SELECT DISTINCT person_id::text AS person_id, source_system FROM resource
-      WHERE $8::boolean AND person_id = ANY($1::uuid[]) AND resource_type IN ('EpisodeOfCare', 'ServiceRequest', 'Encounter')
-        AND content->>'status' = ANY($3::text[] || $4::text[] || $5::text[])
-        AND ((resource_type = 'EpisodeOfCare' AND content->>'status' = ANY($3::text[]))
-          OR (resource_type = 'ServiceRequest' AND content->>'status' = ANY($4::text[]))
-          OR (resource_type = 'Encounter' AND content->>'status' = ANY($5::text[])))) x) AS episodes,
-  -- Recent encounters: index resource_encounter_time_idx reads only those since $6.
+      WHERE :relationships::boolean AND person_id = ANY(:ids) AND resource_type IN ('EpisodeOfCare', 'ServiceRequest', 'Encounter')
+        AND content->>'status' = ANY(:episode::text[] || :referral::text[] || :encounter::text[])
+        AND ((resource_type = 'EpisodeOfCare' AND content->>'status' = ANY(:episode::text[]))
+          OR (resource_type = 'ServiceRequest' AND content->>'status' = ANY(:referral::text[]))
+          OR (resource_type = 'Encounter' AND content->>'status' = ANY(:encounter::text[])))) x) AS episodes,
+  -- Recent encounters: index resource_encounter_time_idx reads only those since :since.
   (SELECT coalesce(json_agg(x), '[]') FROM (
      SELECT person_id::text AS person_id, source_system, max(source_time) AS at FROM resource
-      WHERE $8::boolean AND person_id = ANY($1::uuid[]) AND resource_type = 'Encounter' AND source_time >= $6::timestamptz
+      WHERE :relationships::boolean AND person_id = ANY(:ids) AND resource_type = 'Encounter' AND source_time >= :since::timestamptz
       GROUP BY person_id, source_system) x) AS encounters,
   (SELECT coalesce(json_agg(x), '[]') FROM (
-     SELECT person_id::text AS person_id, kind FROM consent_directive WHERE person_id = ANY($1::uuid[]) AND withdrawn_at IS NULL) x) AS consent,
+     SELECT person_id::text AS person_id, kind FROM consent_directive WHERE person_id = ANY(:ids) AND withdrawn_at IS NULL) x) AS consent,
   -- Restricted by governance (person_restriction), or by any source's flag on any of the
   -- person's identities that is not lifted (source_restriction, access/restrictions.ts).
   (SELECT coalesce(json_agg(x), '[]') FROM (
-     SELECT person_id::text AS person_id FROM person_restriction WHERE person_id = ANY($1::uuid[])
+     SELECT person_id::text AS person_id FROM person_restriction WHERE person_id = ANY(:ids)
      UNION
      SELECT s.person_id::text FROM source_identity s
        JOIN source_restriction sr ON sr.source_system = s.source_system AND sr.source_id = s.source_id AND sr.lifted_at IS NULL
-      WHERE s.person_id = ANY($1::uuid[])) x) AS restricted,
+      WHERE s.person_id = ANY(:ids)) x) AS restricted,
   (SELECT coalesce(json_agg(x), '[]') FROM (
      SELECT DISTINCT ON (person_id) person_id::text AS person_id, reason, expires_at FROM break_glass
-      WHERE $8::boolean AND username = $7 AND person_id = ANY($1::uuid[]) AND ended_at IS NULL AND expires_at > $2::timestamptz
+      WHERE :relationships::boolean AND username = :user::text AND person_id = ANY(:ids) AND ended_at IS NULL AND expires_at > :now::timestamptz
       ORDER BY person_id, expires_at DESC) x) AS break_glass`;
 
 /** Opens a break-glass session for the user and person, for the policy's minutes. */

@@ -7,6 +7,7 @@
  * requests, p50/p95/p99 latency, requests/s, non-2xx, audit rows written against the rows the
  * 2xx answers call for, the server's CPU ms per request (user+system of the server process from
  * /proc, which for PGlite includes the database), the PostgreSQL backends' CPU ms per request,
+ * the load generator's own CPU ms per request (this process: autocannon shares the machine's cores)
  * and the load average.
  *
  *   node --import tsx bench/api-load.ts [--db pglite|postgres] [--people 3000] [--seed 7]
@@ -274,7 +275,7 @@ console.error(`${kind}: GP ${USER} at ${targets.practice}; ${targets.personIds.l
 
 const port = await freePort();
 const server = await startServer(port);
-const results: { s: Scenario; run: Run; cpu: number; dbCpu: number | null; load: number }[] = [];
+const results: { s: Scenario; run: Run; cpu: number; dbCpu: number | null; benchCpu: number; load: number }[] = [];
 try {
   const login = await fetch(`http://127.0.0.1:${port}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: USER, password: PASSWORD }) });
   if (!login.ok) throw new Error(`sign-in failed: ${login.status} ${await login.text()}`);
@@ -287,7 +288,9 @@ try {
     await untilIdle(server.pid!);
     const cpu0 = cpuMs(server.pid!);
     const db0 = await backendCpu();
+    const self0 = process.cpuUsage();
     const run = await drive(port, token, s, { amount });
+    const self = process.cpuUsage(self0);
     const cpu1 = cpuMs(server.pid!);
     const db1 = await backendCpu();
     let dbCpu: number | null = null;
@@ -295,7 +298,7 @@ try {
       dbCpu = 0;
       for (const [pid, ms] of db1) dbCpu += ms - (db0.get(pid) ?? 0);
     }
-    results.push({ s, run, cpu: cpu1 - cpu0, dbCpu, load: os.loadavg()[0]! });
+    results.push({ s, run, cpu: cpu1 - cpu0, dbCpu, benchCpu: (self.user + self.system) / 1000, load: os.loadavg()[0]! });
     await new Promise((r) => setTimeout(r, 300));
   }
 } finally {
@@ -316,8 +319,8 @@ try {
 }
 await removeDatabase();
 
-const header = ['scenario', 'requests', 'p50 ms', 'p95 ms', 'p99 ms', 'req/s', 'non-2xx', 'audit rows / 2xx need', 'server CPU ms/req', 'db CPU ms/req', 'load avg'];
-const rows = results.map(({ s, run, cpu, dbCpu, load }, i) => {
+const header = ['scenario', 'requests', 'p50 ms', 'p95 ms', 'p99 ms', 'req/s', 'non-2xx', 'audit rows / 2xx need', 'server CPU ms/req', 'db CPU ms/req', 'load generator CPU ms/req', 'load avg'];
+const rows = results.map(({ s, run, cpu, dbCpu, benchCpu, load }, i) => {
   const sorted = [...run.latencies].sort((a, b) => a - b);
   return [
     s.name,
@@ -330,6 +333,7 @@ const rows = results.map(({ s, run, cpu, dbCpu, load }, i) => {
     `${audited[i]} / ${run.expectedAudit}`,
     (cpu / Math.max(1, run.requests)).toFixed(2),
     dbCpu === null ? '-' : (dbCpu / Math.max(1, run.requests)).toFixed(2),
+    (benchCpu / Math.max(1, run.requests)).toFixed(2),
     load.toFixed(2),
   ];
 });

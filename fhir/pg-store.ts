@@ -5,8 +5,9 @@
  * expression index of migration 0012). Parameterised SQL only.
  */
 import { appendAuditBatch, auditCommitterFor, type AuditEntry } from '../access/audit.ts';
-import { gatherAccessFacts, secondaryUseCandidates, startBreakGlass } from '../access/facts-store.ts';
-import type { Policy } from '../access/policy.ts';
+import { accessFactsColumns, assembleAccessFacts, gatherAccessFacts, secondaryUseCandidates, startBreakGlass, type FactRows, type PersonKey } from '../access/facts-store.ts';
+import type { Principal } from '../access/context.ts';
+import type { AccessFacts, Policy } from '../access/policy.ts';
 import { oneOffStatements, type Database, type Queryable } from '../db/database.ts';
 import { findPerson, findPersonWithMembers, loadIdentities, loadPersonResources, loadPractices, loadRecordData, practiceCodes, recordPersonIds } from '../record/record-store.ts';
 import type { PersonRow, PracticeRow, ResourceRow } from '../record/rows.ts';
@@ -70,12 +71,23 @@ function pgStoreTx(tx: Queryable, policy: Policy, oneTrip: boolean, audit: Defer
   const members = new Map<string, string[]>();
   const found = new Map<string, PersonRow>();
   const stamps = new Map<string, string>();
+  const prefetched = new Map<string, { principal: Principal; now: Date; key: PersonKey; facts: AccessFacts }>();
   return {
     async findPerson(query, o) {
       if (query.personId === undefined) return findPerson(tx, query);
-      const found = await findPersonWithMembers(tx, query.personId, { stamp: o?.stamp === true });
+      // The access facts over the members found, in the same statement: one round trip fewer on a
+      // server. In process (PGlite) there is no round trip to save, and the larger statement cost more there.
+      const ask = oneTrip ? o?.factsFor : undefined;
+      const found = await findPersonWithMembers<FactRows>(tx, query.personId, {
+        stamp: o?.stamp === true,
+        ...(ask ? { with: (ids: string, p: (v: unknown) => string) => accessFactsColumns(ids, p, policy, ask.principal, ask.now) } : {}),
+      });
       if (found) members.set(found.person.person_id, found.memberIds);
       if (found?.stamp !== undefined) stamps.set(found.person.person_id, found.stamp);
+      if (found?.with && ask) {
+        const key: PersonKey = { personId: found.person.person_id, nhsNumber: found.person.nhs_number, memberIds: found.memberIds };
+        prefetched.set(found.person.person_id, { ...ask, key, facts: assembleAccessFacts(policy, [key], found.with).get(key.personId)! });
+      }
       return found?.person ?? null;
     },
     recordStamp: (personId) => stamps.get(personId),
@@ -125,12 +137,26 @@ function pgStoreTx(tx: Queryable, policy: Policy, oneTrip: boolean, audit: Defer
       if (!row) return null;
       return { ...row, version: Number(row.version), source_time: iso(row.source_time), received_at: iso(row.received_at) ?? '' };
     },
-    async searchPatients(criteria, cap) {
-      const persons = await searchPatients(tx, criteria, cap);
+    async searchPatients(criteria, cap, o) {
+      const ask = oneTrip ? o?.factsFor : undefined;
+      const { persons, facts } = await searchPatients(tx, criteria, cap, ask ? { policy, ...ask } : undefined);
       for (const p of persons) found.set(p.person_id, p);
+      if (facts && ask && persons.length <= cap) {
+        // As the repository keys a person found by a search: the person alone (personKey).
+        const keys = persons.map((p): PersonKey => ({ personId: p.person_id, nhsNumber: p.nhs_number, memberIds: [p.person_id] }));
+        const all = assembleAccessFacts(policy, keys, facts);
+        for (const key of keys) prefetched.set(key.personId, { ...ask, key, facts: all.get(key.personId)! });
+      }
       return persons.map((p) => p.person_id);
     },
-    accessFacts: (principal, people, now) => gatherAccessFacts(tx, policy, principal, people, now),
+    async accessFacts(principal, people, now) {
+      // The facts read with the person or the search (factsFor), when asked for the same people, members, principal and instant.
+      const pre = people.map((k) => prefetched.get(k.personId));
+      if (people.length && pre.every((x, i) => x && x.principal === principal && x.now.getTime() === now.getTime() && sameKey(x.key, people[i]!))) {
+        return new Map(pre.map((x) => [x!.key.personId, x!.facts]));
+      }
+      return gatherAccessFacts(tx, policy, principal, people, now);
+    },
     async startBreakGlass(user, personId, reason, minutes, now) {
       await audit.begin();
       audit.inline = true;
@@ -361,7 +387,7 @@ function likePrefix(value: string): string {
  * when any of their identities matches each parameter. Strings match as FHIR says: starts with,
  * case-insensitive (https://hl7.org/fhir/R4/search.html#string).
  */
-async function searchPatients(tx: Queryable, c: PatientCriteria, cap: number): Promise<PersonRow[]> {
+async function searchPatients(tx: Queryable, c: PatientCriteria, cap: number, factsFor?: { policy: Policy; principal: Principal; now: Date }): Promise<{ persons: PersonRow[]; facts?: FactRows }> {
   const where: string[] = [];
   const params: unknown[] = [];
   const p = (v: unknown) => {
@@ -439,11 +465,21 @@ async function searchPatients(tx: Queryable, c: PatientCriteria, cap: number): P
       ? `p.person_id${k.descending ? ' DESC' : ''}`
       : `(SELECT ${k.descending ? 'max' : 'min'}(${column[k.field]}) FROM source_identity si WHERE si.person_id = p.person_id) ${k.descending ? 'DESC' : 'ASC'} NULLS LAST`,
   );
-  const r = await tx.query<PersonRow>(
-    `SELECT ${PERSON_COLUMNS} FROM person p WHERE p.status = 'active' AND ${where.join(' AND ')} ORDER BY ${[...order, 'p.person_id'].join(', ')} LIMIT ${p(cap + 1)}`,
+  const search = `SELECT ${PERSON_COLUMNS} FROM person p WHERE p.status = 'active' AND ${where.join(' AND ')} ORDER BY ${[...order, 'p.person_id'].join(', ')} LIMIT ${p(cap + 1)}`;
+  if (!factsFor) return { persons: (await tx.query<PersonRow>(search, params)).rows };
+  // The access facts of the people found, in the same statement (one round trip fewer on a
+  // server); none when more than the cap match (the search is refused without them).
+  // (An expression, cast, not a bare subquery: `= ANY((SELECT …))` would compare with each row, not with the array's elements.)
+  const ids = `(SELECT CASE WHEN count(*) > ${p(cap)} THEN '{}'::uuid[] ELSE array_agg(person_id::uuid) END FROM found)::uuid[]`;
+  // The people in the search's order (WITH ORDINALITY keeps _sort's order through the aggregate).
+  const r = await tx.query<FactRows & { persons: PersonRow[] }>(
+    `WITH found AS MATERIALIZED (SELECT f.*, row_number() OVER () AS ord FROM (${search}) f)
+     SELECT (SELECT coalesce(json_agg(json_build_object('person_id', person_id, 'nhs_number', nhs_number, 'status', status, 'merged_into', merged_into) ORDER BY ord), '[]') FROM found) AS persons,
+            ${accessFactsColumns(ids, p, factsFor.policy, factsFor.principal, factsFor.now)}`,
     params,
   );
-  return r.rows;
+  const { persons, ...facts } = r.rows[0]!;
+  return { persons, facts };
 }
 
 /**
@@ -459,6 +495,10 @@ function stringCondition(field: 'name' | 'family' | 'given' | 'postalCode' | 'to
   }
   const x = p(v);
   return `(${col.map((c) => (c === 'si.given' ? `${x}::text = ANY(string_to_array(si.given, ' '))` : `${c} = ${x}::text`)).join(' OR ')})`;
+}
+
+function sameKey(a: PersonKey, b: PersonKey): boolean {
+  return a.personId === b.personId && a.nhsNumber === b.nhsNumber && a.memberIds.length === b.memberIds.length && a.memberIds.every((m, i) => m === b.memberIds[i]);
 }
 
 function iso(v: unknown): string | null {

@@ -73,8 +73,9 @@ export class FhirRepository {
   async readRecord(query: PersonQuery, what: { action: string; detail?: Record<string, unknown> }): Promise<RecordRead> {
     return this.finish(
       await this.store.transaction(async (tx) => {
-        const person = await tx.findPerson(query);
-        return this.readPersonIn(tx, person, 'read', what.action, what.detail ?? {});
+        const now = this.clock();
+        const person = await tx.findPerson(query, { factsFor: { principal: this.ctx.principal, now } });
+        return this.readPersonIn(tx, person, 'read', what.action, what.detail ?? {}, now);
       }),
     );
   }
@@ -114,12 +115,13 @@ export class FhirRepository {
     const out = await this.store.transaction(async (tx) => {
       const now = this.clock();
       const audit = (over: Partial<AuditEntry>) => this.entry({ action: 'record.everything', detail, ...over });
-      const person = await tx.findPerson({ personId: id }, { stamp: cache !== undefined });
+      // The access facts come with the person where the store can (one statement on a server).
+      const person = await tx.findPerson({ personId: id }, { stamp: cache !== undefined, factsFor: { principal: this.ctx.principal, now } });
       if (!person) {
         await tx.appendAudit([audit({ reason: 'not found', detail: { ...detail, found: false } })], now);
         return { kind: 'not-found' as const, message: 'no record found' };
       }
-      const { decision, entries, memberIds } = await this.decideFor(tx, person, 'read');
+      const { decision, entries, memberIds } = await this.decideFor(tx, person, 'read', now);
       if (decision.kind === 'deny') {
         await tx.appendAudit([...entries, audit({ personId: person.person_id, decision: 'deny', reason: decision.reason })], now);
         return { kind: 'forbidden' as const, message: `access denied: ${decision.reason}` };
@@ -235,7 +237,8 @@ export class FhirRepository {
         await tx.appendAudit([audit({ decision: 'deny', reason: gate.reason })], now);
         return { kind: 'forbidden' as const, message: `access denied: ${gate.reason}` };
       }
-      const ids = await tx.searchPatients(page.has?.length ? { ...criteria, hasCodes: hasCodes(page.has) } : criteria, SEARCH_CAP);
+      // The access facts of the people found come with them where the store can (one statement on a server).
+      const ids = await tx.searchPatients(page.has?.length ? { ...criteria, hasCodes: hasCodes(page.has) } : criteria, SEARCH_CAP, { factsFor: { principal: this.ctx.principal, now } });
       if (ids.length > SEARCH_CAP) {
         await tx.appendAudit([audit({ decision: 'deny', reason: `more than ${SEARCH_CAP} people match` })], now);
         return { kind: 'too-costly' as const, message: `more than ${SEARCH_CAP} people match: narrow the search (add birthdate, family or identifier)` };
@@ -466,15 +469,14 @@ export class FhirRepository {
   }
 
   /** Reads a person's record inside tx, deciding and auditing; returns a result the caller turns into an error after commit. */
-  private async readPersonIn(tx: FhirStoreTx, person: PersonRow | null, action: AccessAction, auditAction: string, detail: Record<string, unknown>) {
-    const now = this.clock();
+  private async readPersonIn(tx: FhirStoreTx, person: PersonRow | null, action: AccessAction, auditAction: string, detail: Record<string, unknown>, now: Date = this.clock()) {
     const audit = (over: Partial<AuditEntry>) => this.entry({ action: auditAction, detail, ...over });
     if (!person) {
       // Looking someone up is itself an access to personal data: audited when nobody is found too.
       await tx.appendAudit([audit({ reason: 'not found', detail: { ...detail, found: false } })], now);
       return { kind: 'not-found' as const, message: 'no record found' };
     }
-    const { decision, entries, memberIds } = await this.decideFor(tx, person, action);
+    const { decision, entries, memberIds } = await this.decideFor(tx, person, action, now);
     if (decision.kind === 'deny') {
       await tx.appendAudit([...entries, audit({ personId: person.person_id, decision: 'deny', reason: decision.reason })], now);
       return { kind: 'forbidden' as const, message: `access denied: ${decision.reason}` };
@@ -488,8 +490,7 @@ export class FhirRepository {
   }
 
   /** Facts, decision, and the break-glass session (with its alert entry) the decision asks for. */
-  private async decideFor(tx: FhirStoreTx, person: PersonRow, action: AccessAction): Promise<{ decision: Decision; entries: AuditEntry[]; memberIds?: string[] }> {
-    const now = this.clock();
+  private async decideFor(tx: FhirStoreTx, person: PersonRow, action: AccessAction, now: Date = this.clock()): Promise<{ decision: Decision; entries: AuditEntry[]; memberIds?: string[] }> {
     let facts: AccessFacts | null = null;
     let ids: string[] | undefined;
     try {

@@ -72,8 +72,12 @@ export interface PersonRecordData {
 }
 
 export interface FhirStoreTx {
-  /** `stamp`: also read the record's version stamp (recordStamp), in the same statement where the store can. */
-  findPerson(query: PersonQuery, o?: { stamp?: boolean }): Promise<PersonRow | null>;
+  /**
+   * `stamp`: also read the record's version stamp (recordStamp), in the same statement where the store can.
+   * `factsFor`: the access facts of the person found will be asked for next (accessFacts, this
+   * principal and instant): a store may read them in the same statement and hand them out then.
+   */
+  findPerson(query: PersonQuery, o?: { stamp?: boolean; factsFor?: { principal: Principal; now: Date } }): Promise<PersonRow | null>;
   /**
    * The version stamp of a person's record found in this transaction with `stamp` (record/record-store.ts
    * RECORD_STAMP_SQL): it changes whenever anything the record is read from changes. Undefined where the store has none.
@@ -93,8 +97,8 @@ export interface FhirStoreTx {
   practices(q: { codes?: string[]; nameHas?: string; limit: number }): Promise<PracticeRow[]>;
   /** A stored resource by type and stable logical id. */
   findResource(resourceType: string, id: string): Promise<ResourceRow | null>;
-  /** Person ids matching, at most `cap`, in a stable order. */
-  searchPatients(criteria: PatientCriteria, cap: number): Promise<string[]>;
+  /** Person ids matching, at most `cap` + 1, in a stable order. `factsFor`: as findPerson's, for the people found (up to `cap`). */
+  searchPatients(criteria: PatientCriteria, cap: number, o?: { factsFor?: { principal: Principal; now: Date } }): Promise<string[]>;
   accessFacts(principal: Principal, people: PersonKey[], now: Date): Promise<Map<string, AccessFacts>>;
   startBreakGlass(user: string, personId: string, reason: string, minutes: number, now: Date): Promise<{ expiresAt: string }>;
   appendAudit(entries: AuditEntry[], now: Date): Promise<void>;

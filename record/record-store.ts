@@ -72,8 +72,19 @@ export async function findPerson(db: Queryable, query: PersonQuery): Promise<Per
  * chain followed forward (as findPerson does, null when it leads to a person that is not there)
  * and the ids merged into the person found gathered backward.
  */
-export async function findPersonWithMembers(db: Queryable, personId: string, o: { stamp?: boolean } = {}): Promise<{ person: PersonRow; memberIds: string[]; stamp?: string } | null> {
+export async function findPersonWithMembers<X extends object = Record<never, never>>(
+  db: Queryable,
+  personId: string,
+  o: { stamp?: boolean; with?: (members: string, p: (v: unknown) => string) => string } = {},
+): Promise<{ person: PersonRow; memberIds: string[]; stamp?: string; with?: X } | null> {
   if (!isPersonId(personId)) return null;
+  const params: unknown[] = [personId];
+  const p = (v: unknown) => {
+    params.push(v);
+    return `$${params.length}`;
+  };
+  // Another folder's columns over the members found (the access facts: one round trip for both), their parameters after $1.
+  const extra = o.with ? o.with('ARRAY(SELECT person_id FROM members)', p) : null;
   const r = await db.query<PersonRow & { member_ids: string[]; stamp?: string }>(
     `WITH RECURSIVE up(person_id, nhs_number, status, merged_into, hop) AS (
        SELECT person_id, nhs_number, status, merged_into, 0 FROM person WHERE person_id = $1::uuid
@@ -89,15 +100,17 @@ export async function findPersonWithMembers(db: Queryable, personId: string, o: 
      )
      SELECT f.person_id::text AS person_id, f.nhs_number, f.status, f.merged_into::text AS merged_into,
             ARRAY(SELECT DISTINCT person_id::text FROM members) AS member_ids${o.stamp ? `,
-            ${RECORD_STAMP_SQL} AS stamp` : ''}
+            ${RECORD_STAMP_SQL} AS stamp` : ''}${extra ? `,
+            ${extra}` : ''}
        FROM found f
       WHERE NOT (f.status = 'merged' AND f.merged_into IS NOT NULL AND f.hop < ${MAX_MERGE_HOPS})`,
-    [personId],
+    params,
   );
   const row = r.rows[0];
   if (!row) return null;
-  const { member_ids, stamp, ...person } = row;
-  return { person, memberIds: member_ids, ...(o.stamp ? { stamp: stamp ?? '' } : {}) };
+  const { member_ids, stamp, person_id, nhs_number, status, merged_into, ...rest } = row;
+  const person: PersonRow = { person_id, nhs_number, status, merged_into };
+  return { person, memberIds: member_ids, ...(o.stamp ? { stamp: stamp ?? '' } : {}), ...(extra ? { with: rest as unknown as X } : {}) };
 }
 
 /**
