@@ -29,7 +29,7 @@ import { compileCohort } from '../analytics/cohorts/compile.ts';
 import { loadRegisters } from '../analytics/cohorts/registers.ts';
 import { ensureFlatTablesCurrent, refreshFlatTables } from '../analytics/flat/refresh.ts';
 import { openDatabase } from '../db/open.ts';
-import { arg } from './util.ts';
+import { arg, procCpu } from './util.ts';
 
 const URL_ = process.env.DATABASE_URL;
 if (!URL_) throw new Error('set DATABASE_URL to a PostgreSQL database holding a loaded store');
@@ -46,13 +46,10 @@ function serverCpu(): { stop(): Promise<number> } {
   const c = new pg.Client({ connectionString: URL_ });
   const first = new Map<number, number>();
   const last = new Map<number, number>();
+  // CPU ticks (1/100 s) of a backend, from bench/util.ts's /proc reader.
   const ticks = (pid: number): number | null => {
-    try {
-      const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-      return Number(f[11]) + Number(f[12]);
-    } catch {
-      return null;
-    }
+    const seconds = procCpu(pid);
+    return seconds === null ? null : Math.round(seconds * 100);
   };
   let busy = false;
   const ready = c.connect();

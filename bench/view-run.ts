@@ -21,7 +21,7 @@ import { join } from 'node:path';
 import type { RequestContext } from '../access/context.ts';
 import { runViewOnStore } from '../analytics/views/run-view.ts';
 import { compileView } from '../analytics/views/view-definition.ts';
-import { arg, freshDatabase, PG_URL, rssMiB } from './util.ts';
+import { arg, freshDatabase, PG_URL, rssMiB, procCpu } from './util.ts';
 
 const PEOPLE = Number(arg('people', '20000'));
 const PER = Number(arg('per-person', '20'));
@@ -38,13 +38,10 @@ async function backendCpu(): Promise<{ stop(): Promise<number | null> }> {
   const first = new Map<number, number>();
   const last = new Map<number, number>();
   let failed = false;
+  // CPU ticks (1/100 s) of a backend, from bench/util.ts's /proc reader.
   const ticks = (pid: number): number | null => {
-    try {
-      const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-      return Number(f[11]) + Number(f[12]);
-    } catch {
-      return null;
-    }
+    const seconds = procCpu(pid);
+    return seconds === null ? null : Math.round(seconds * 100);
   };
   const sample = async () => {
     try {
