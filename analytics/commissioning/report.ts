@@ -227,6 +227,9 @@ export function activityCtes(bind: (v: unknown) => string, o: { sources: SourceS
   const pStart = bind(o.start);
   const pAsOf = bind(o.asOf);
   const dateOk = (x: string) => `CASE WHEN ${x} ~ '^\\d{4}-\\d{2}-\\d{2}' THEN ${x}::date END`;
+  // A cohort's people are few: its activity is found person by person. The whole population's is
+  // read in one pass and joined to the people at the end.
+  const restrict = (x: string) => (o.cohortFilter ? ` AND ${x}.person_id IN (SELECT person_id FROM people)` : '');
   const live = (x: string) => `COALESCE(${x}.status, 'finished') NOT IN ('cancelled', 'entered-in-error', 'planned')`;
   // The source systems, found by a skip scan of each table's primary key (source_system leads it):
   // one index probe per source instead of reading every row, then each source's setting once
@@ -243,37 +246,43 @@ export function activityCtes(bind: (v: unknown) => string, o: { sources: SourceS
   SELECT g.person_id, g.practice, pr.neighbourhood FROM analytics_person g LEFT JOIN practice pr ON pr.ods_code = g.practice
    WHERE ${secondaryUsePopulation('g.person_id')}
      ${o.cohortFilter ?? ''}
-), encounters AS (
-  -- Up to asOf (an outpatient attendance's rank counts only earlier ones); before start only the
-  -- attendances whose history ranks the later ones.
-  SELECT e.person_id, e.source_system, ss.setting, e.class_code AS cls, e.emergency, e.service, ${dateOk('e.start_date')} AS day
-    FROM analytics_encounter e JOIN source_settings ss ON ss.source_system = e.source_system
-   WHERE e.resource_type = 'Encounter' AND e.person_id IN (SELECT person_id FROM people) AND ${live('e')}
-     AND e.start_date <= ${pAsOf} AND (e.start_date >= ${pStart} OR e.class_code = 'AMB')
 ), classified AS (
-  SELECT e.person_id, e.source_system, e.setting, e.day, 1::numeric AS quantity,
+  -- Encounters other than outpatient attendances, from start to asOf.
+  SELECT e.person_id, e.source_system, ss.setting, ${dateOk('e.start_date')} AS day, 1::numeric AS quantity,
          CASE
-           WHEN e.setting = 'hospital' AND e.cls = 'EMER' THEN 'ae-attendance'
-           WHEN e.setting = 'hospital' AND e.cls = 'IMP' AND e.emergency THEN 'emergency-admission'
-           WHEN e.setting = 'hospital' AND e.cls = 'IMP' THEN 'elective-admission'
-           WHEN e.setting = 'hospital' AND e.cls = 'AMB' THEN
-             CASE WHEN row_number() OVER (PARTITION BY e.person_id, e.setting, e.cls, e.service ORDER BY e.day) = 1 THEN 'outpatient-first' ELSE 'outpatient-follow-up' END
-           WHEN e.setting = 'mental health' AND e.cls = 'IMP' THEN 'mental-health-admission'
-           WHEN e.setting = 'mental health' THEN 'mental-health-contact'
-           WHEN e.setting = 'community' THEN 'community-contact'
-           WHEN e.setting = 'primary care' THEN 'gp-consultation'
+           WHEN ss.setting = 'hospital' AND e.class_code = 'EMER' THEN 'ae-attendance'
+           WHEN ss.setting = 'hospital' AND e.class_code = 'IMP' AND e.emergency THEN 'emergency-admission'
+           WHEN ss.setting = 'hospital' AND e.class_code = 'IMP' THEN 'elective-admission'
+           WHEN ss.setting = 'mental health' AND e.class_code = 'IMP' THEN 'mental-health-admission'
+           WHEN ss.setting = 'mental health' THEN 'mental-health-contact'
+           WHEN ss.setting = 'community' THEN 'community-contact'
+           WHEN ss.setting = 'primary care' THEN 'gp-consultation'
          END AS activity
-    FROM encounters e WHERE e.day IS NOT NULL
+    FROM analytics_encounter e JOIN source_settings ss ON ss.source_system = e.source_system
+   WHERE e.resource_type = 'Encounter' AND e.person_id IS NOT NULL${restrict('e')} AND ${live('e')}
+     AND e.start_date >= ${pStart} AND e.start_date <= ${pAsOf}
+     AND NOT (ss.setting = 'hospital' AND e.class_code IS NOT DISTINCT FROM 'AMB')
   UNION ALL
+  -- Hospital outpatient attendances: the first per person and service is a first attendance, so
+  -- each person's whole history up to asOf is ranked (the rows before start are dropped later).
+  SELECT o.person_id, o.source_system, 'hospital', o.day, 1::numeric,
+         CASE WHEN row_number() OVER (PARTITION BY o.person_id, o.service ORDER BY o.day) = 1 THEN 'outpatient-first' ELSE 'outpatient-follow-up' END
+    FROM (SELECT e.person_id, e.source_system, e.service, ${dateOk('e.start_date')} AS day
+            FROM analytics_encounter e JOIN source_settings ss ON ss.source_system = e.source_system AND ss.setting = 'hospital'
+           WHERE e.resource_type = 'Encounter' AND e.class_code = 'AMB' AND e.person_id IS NOT NULL${restrict('e')} AND ${live('e')}
+             AND e.start_date <= ${pAsOf}) o
+   WHERE o.day IS NOT NULL
+  UNION ALL
+  -- Social care assessments.
   SELECT c.person_id, c.source_system, ss.setting, ${dateOk('c.entry_date')} AS day, 1::numeric, 'social-care-assessment'
     FROM analytics_coded_entry c JOIN source_settings ss ON ss.source_system = c.source_system AND ss.setting = 'social care'
-   WHERE c.resource_type = 'Procedure' AND c.person_id IN (SELECT person_id FROM people) AND ${live('c')}
-     AND c.entry_date <= ${pAsOf} AND c.entry_date >= ${pStart}
+   WHERE c.resource_type = 'Procedure' AND c.person_id IS NOT NULL${restrict('c')} AND ${live('c')}
+     AND c.entry_date >= ${pStart} AND c.entry_date <= ${pAsOf}
 ), packages AS (
   SELECT e.person_id, e.source_system, ss.setting, ${dateOk('e.start_date')} AS starts,
          LEAST(COALESCE(${dateOk('e.end_date')}, ${pAsOf}::date), ${pAsOf}::date) AS ends, e.hours_per_week
     FROM analytics_encounter e JOIN source_settings ss ON ss.source_system = e.source_system AND ss.setting = 'social care'
-   WHERE e.resource_type = 'EpisodeOfCare' AND e.person_id IN (SELECT person_id FROM people) AND ${live('e')}
+   WHERE e.resource_type = 'EpisodeOfCare' AND e.person_id IS NOT NULL${restrict('e')} AND ${live('e')}
 ), care_hours AS (
   SELECT k.person_id, k.source_system, k.setting, m.month::date AS day,
          k.hours_per_week / 7 * ((LEAST(k.ends, (m.month + interval '1 month - 1 day')::date) - GREATEST(k.starts, m.month::date)) + 1) AS quantity,
