@@ -1,8 +1,9 @@
 // Use and cost of care by month, per practice, neighbourhood, setting or (pseudonymised) person,
-// costed from the tariff (tariff.csv) with each source's setting from sources.csv. One query,
+// costed from the tariff (tariff.csv) with each source's setting from sources.csv, over analytics/'s
+// flat tables (analytics_encounter, analytics_coded_entry, analytics_person). One query,
 // grouped by person first (each person's activity is classified and costed from their own rows —
 // the first outpatient attendance per service is a window over the person's own history — before
-// anything is summed across people), so on Citus with resource and source_identity distributed by
+// anything is summed across people), so on Citus with the flat tables distributed by
 // person_id the classification runs on every node and only the monthly sums travel.
 // Secondary use: people with a national data opt-out and restricted people are left out, and every
 // figure is disclosure-controlled (activity and people under 8 suppressed, others rounded to 5).
@@ -19,7 +20,6 @@ import { ACTIVITIES, type Setting, type SourceSetting, type TariffRow } from './
 
 export const GROUPINGS = ['practice', 'neighbourhood', 'setting', 'person'] as const;
 export type Grouping = (typeof GROUPINGS)[number];
-const HOURS_PER_WEEK_URL = 'https://bevan.example/fhir/StructureDefinition/hours-per-week';
 
 export interface SourceFreshness {
   source: string;
@@ -134,8 +134,9 @@ SELECT to_char(a.day, 'YYYY-MM') AS month, ${groupKey} AS key, a.activity, a.set
  GROUP BY GROUPING SETS ((to_char(a.day, 'YYYY-MM'), ${groupKey}, a.activity), (to_char(a.day, 'YYYY-MM'), ${groupKey})${opts.by === 'setting' ? '' : ", (to_char(a.day, 'YYYY-MM'), a.setting)"})
  ORDER BY 1, 2, 3`;
   return ctx.db.transaction(async (tx) => {
-    // A cohort's criteria read analytics/'s flat tables: what was loaded since their last refresh first.
-    if (opts.cohort) await ensureFlatTablesCurrent(tx);
+    // The activity, the registered population and a cohort's criteria read analytics/'s flat
+    // tables: what was loaded since their last refresh first.
+    await ensureFlatTablesCurrent(tx);
     type Out = { month: string; key: string | null; activity: string | null; setting: string | null; people: number; quantity: number; contacts: number; cost: number; sources: string[]; g_key: number; g_act: number };
     const r = await tx.query<Out>(sql, params);
     const freshness = await sourceFreshness(tx, opts.sources);
@@ -210,57 +211,78 @@ export function secondaryUsePopulation(col: string): string {
  * source_system, setting, day, quantity, activity) over the secondary-use population (CTE `people`:
  * person_id, practice, neighbourhood; opted-out and restricted people left out), from `start` to
  * `asOf`; shared by the report and the dashboards' summary (analytics/dashboards/refresh.ts).
- * Returns the SQL text (starting WITH) and the placeholders of the two dates.
+ * Returns the SQL text (starting WITH RECURSIVE) and the placeholders of the two dates.
+ *
+ * Read from analytics/'s flat tables (analytics/flat/refresh.ts; the caller brings them up to
+ * date first): encounters and social care packages from analytics_encounter, social care
+ * assessments (Procedures) from analytics_coded_entry, the registered population from
+ * analytics_person. The same figures as the statement over the stored JSON it replaced
+ * (activity-json.ts, compared in report-flat.int.test.ts), with one difference by design: a
+ * Procedure's day is its performedDateTime, else performedPeriod.start (the flat table's
+ * entry_date), where the JSON statement read performedDateTime only.
  */
 export function activityCtes(bind: (v: unknown) => string, o: { sources: SourceSetting[]; start: string; asOf: string; cohortFilter?: string }): { sql: string; start: string; asOf: string } {
   const pPatterns = bind(o.sources.map((s) => s.pattern));
   const pSettings = bind(o.sources.map((s) => s.setting));
   const pStart = bind(o.start);
   const pAsOf = bind(o.asOf);
-  const pHours = bind(HOURS_PER_WEEK_URL);
-  const dateOk = (x: string) => `CASE WHEN ${x} ~ '^\\d{4}-\\d{2}-\\d{2}' THEN left(${x}, 10)::date END`;
-  const settingOf = `(SELECT s.setting FROM unnest(${pPatterns}::text[], ${pSettings}::text[]) WITH ORDINALITY AS s(pattern, setting, ord) WHERE r.source_system LIKE s.pattern ORDER BY s.ord LIMIT 1)`;
-  const sql = `WITH registered AS (
-  SELECT DISTINCT ON (s.person_id) s.person_id, substr(s.source_system, 4) AS practice
-    FROM source_identity s JOIN person pe ON pe.person_id = s.person_id AND pe.status = 'active'
-   WHERE s.source_system LIKE 'gp:%'
-   ORDER BY s.person_id, s.updated_at DESC
+  const dateOk = (x: string) => `CASE WHEN ${x} ~ '^\\d{4}-\\d{2}-\\d{2}' THEN ${x}::date END`;
+  // A cohort's people are few: its activity is found person by person. The whole population's is
+  // read in one pass and joined to the people at the end.
+  const restrict = (x: string) => (o.cohortFilter ? ` AND ${x}.person_id IN (SELECT person_id FROM people)` : '');
+  const live = (x: string) => `COALESCE(${x}.status, 'finished') NOT IN ('cancelled', 'entered-in-error', 'planned')`;
+  // The source systems, found by a skip scan of each table's primary key (source_system leads it):
+  // one index probe per source instead of reading every row, then each source's setting once
+  // (sources.csv's first matching pattern), instead of once per row.
+  const distinctSources = (table: string, n: string) => `${n}(s) AS (
+  SELECT min(source_system) FROM ${table}
+  UNION ALL SELECT (SELECT min(t.source_system) FROM ${table} t WHERE t.source_system > ${n}.s) FROM ${n} WHERE ${n}.s IS NOT NULL
+)`;
+  const sql = `WITH RECURSIVE ${distinctSources('analytics_encounter', 'encounter_sources')}, ${distinctSources('analytics_coded_entry', 'entry_sources')}, source_settings AS (
+  SELECT x.s AS source_system,
+         (SELECT st.setting FROM unnest(${pPatterns}::text[], ${pSettings}::text[]) WITH ORDINALITY AS st(pattern, setting, ord) WHERE x.s LIKE st.pattern ORDER BY st.ord LIMIT 1) AS setting
+    FROM (SELECT s FROM encounter_sources UNION SELECT s FROM entry_sources) x WHERE x.s IS NOT NULL
 ), people AS (
-  SELECT g.person_id, g.practice, pr.neighbourhood FROM registered g LEFT JOIN practice pr ON pr.ods_code = g.practice
+  SELECT g.person_id, g.practice, pr.neighbourhood FROM analytics_person g LEFT JOIN practice pr ON pr.ods_code = g.practice
    WHERE ${secondaryUsePopulation('g.person_id')}
      ${o.cohortFilter ?? ''}
-), events AS (
-  SELECT r.person_id, r.source_system, r.resource_type, ${settingOf} AS setting,
-         r.content->'class'->>'code' AS cls,
-         COALESCE(r.content->'priority'->'coding', '[]'::jsonb) @> '[{"code":"EM"}]'::jsonb AS emergency,
-         COALESCE(r.content->'serviceType'->'coding'->0->>'code', r.content->'serviceType'->>'text') AS service,
-         ${dateOk("COALESCE(r.content->'period'->>'start', r.content->>'performedDateTime')")} AS day,
-         r.content
-    FROM resource r
-   WHERE r.person_id IS NOT NULL AND r.resource_type IN ('Encounter', 'Procedure', 'EpisodeOfCare')
-     AND COALESCE(r.content->>'status', 'finished') NOT IN ('cancelled', 'entered-in-error', 'planned')
 ), classified AS (
-  SELECT e.person_id, e.source_system, e.setting, e.day, 1::numeric AS quantity,
+  -- Encounters other than outpatient attendances, from start to asOf.
+  SELECT e.person_id, e.source_system, ss.setting, ${dateOk('e.start_date')} AS day, 1::numeric AS quantity,
          CASE
-           WHEN e.resource_type = 'Encounter' AND e.setting = 'hospital' AND e.cls = 'EMER' THEN 'ae-attendance'
-           WHEN e.resource_type = 'Encounter' AND e.setting = 'hospital' AND e.cls = 'IMP' AND e.emergency THEN 'emergency-admission'
-           WHEN e.resource_type = 'Encounter' AND e.setting = 'hospital' AND e.cls = 'IMP' THEN 'elective-admission'
-           WHEN e.resource_type = 'Encounter' AND e.setting = 'hospital' AND e.cls = 'AMB' THEN
-             CASE WHEN row_number() OVER (PARTITION BY e.person_id, e.resource_type, e.setting, e.cls, e.service ORDER BY e.day) = 1 THEN 'outpatient-first' ELSE 'outpatient-follow-up' END
-           WHEN e.resource_type = 'Encounter' AND e.setting = 'mental health' AND e.cls = 'IMP' THEN 'mental-health-admission'
-           WHEN e.resource_type = 'Encounter' AND e.setting = 'mental health' THEN 'mental-health-contact'
-           WHEN e.resource_type = 'Encounter' AND e.setting = 'community' THEN 'community-contact'
-           WHEN e.resource_type = 'Encounter' AND e.setting = 'primary care' THEN 'gp-consultation'
-           WHEN e.resource_type = 'Procedure' AND e.setting = 'social care' THEN 'social-care-assessment'
+           WHEN ss.setting = 'hospital' AND e.class_code = 'EMER' THEN 'ae-attendance'
+           WHEN ss.setting = 'hospital' AND e.class_code = 'IMP' AND e.emergency THEN 'emergency-admission'
+           WHEN ss.setting = 'hospital' AND e.class_code = 'IMP' THEN 'elective-admission'
+           WHEN ss.setting = 'mental health' AND e.class_code = 'IMP' THEN 'mental-health-admission'
+           WHEN ss.setting = 'mental health' THEN 'mental-health-contact'
+           WHEN ss.setting = 'community' THEN 'community-contact'
+           WHEN ss.setting = 'primary care' THEN 'gp-consultation'
          END AS activity
-    FROM events e WHERE e.resource_type <> 'EpisodeOfCare' AND e.day IS NOT NULL
+    FROM analytics_encounter e JOIN source_settings ss ON ss.source_system = e.source_system
+   WHERE e.resource_type = 'Encounter' AND e.person_id IS NOT NULL${restrict('e')} AND ${live('e')}
+     AND e.start_date >= ${pStart} AND e.start_date <= ${pAsOf}
+     AND NOT (ss.setting = 'hospital' AND e.class_code IS NOT DISTINCT FROM 'AMB')
+  UNION ALL
+  -- Hospital outpatient attendances: the first per person and service is a first attendance, so
+  -- each person's whole history up to asOf is ranked (the rows before start are dropped later).
+  SELECT o.person_id, o.source_system, 'hospital', o.day, 1::numeric,
+         CASE WHEN row_number() OVER (PARTITION BY o.person_id, o.service ORDER BY o.day) = 1 THEN 'outpatient-first' ELSE 'outpatient-follow-up' END
+    FROM (SELECT e.person_id, e.source_system, e.service, ${dateOk('e.start_date')} AS day
+            FROM analytics_encounter e JOIN source_settings ss ON ss.source_system = e.source_system AND ss.setting = 'hospital'
+           WHERE e.resource_type = 'Encounter' AND e.class_code = 'AMB' AND e.person_id IS NOT NULL${restrict('e')} AND ${live('e')}
+             AND e.start_date <= ${pAsOf}) o
+   WHERE o.day IS NOT NULL
+  UNION ALL
+  -- Social care assessments.
+  SELECT c.person_id, c.source_system, ss.setting, ${dateOk('c.entry_date')} AS day, 1::numeric, 'social-care-assessment'
+    FROM analytics_coded_entry c JOIN source_settings ss ON ss.source_system = c.source_system AND ss.setting = 'social care'
+   WHERE c.resource_type = 'Procedure' AND c.person_id IS NOT NULL${restrict('c')} AND ${live('c')}
+     AND c.entry_date >= ${pStart} AND c.entry_date <= ${pAsOf}
 ), packages AS (
-  SELECT e.person_id, e.source_system, e.setting,
-         ${dateOk("e.content->'period'->>'start'")} AS starts,
-         LEAST(COALESCE(${dateOk("e.content->'period'->>'end'")}, ${pAsOf}::date), ${pAsOf}::date) AS ends,
-         (SELECT (x->>'valueDecimal')::numeric FROM jsonb_array_elements(COALESCE(e.content->'extension', '[]'::jsonb)) x
-           WHERE x->>'url' = ${pHours} AND jsonb_typeof(x->'valueDecimal') = 'number' LIMIT 1) AS hours_per_week
-    FROM events e WHERE e.resource_type = 'EpisodeOfCare' AND e.setting = 'social care'
+  SELECT e.person_id, e.source_system, ss.setting, ${dateOk('e.start_date')} AS starts,
+         LEAST(COALESCE(${dateOk('e.end_date')}, ${pAsOf}::date), ${pAsOf}::date) AS ends, e.hours_per_week
+    FROM analytics_encounter e JOIN source_settings ss ON ss.source_system = e.source_system AND ss.setting = 'social care'
+   WHERE e.resource_type = 'EpisodeOfCare' AND e.person_id IS NOT NULL${restrict('e')} AND ${live('e')}
 ), care_hours AS (
   SELECT k.person_id, k.source_system, k.setting, m.month::date AS day,
          k.hours_per_week / 7 * ((LEAST(k.ends, (m.month + interval '1 month - 1 day')::date) - GREATEST(k.starts, m.month::date)) + 1) AS quantity,
@@ -269,7 +291,7 @@ export function activityCtes(bind: (v: unknown) => string, o: { sources: SourceS
     CROSS JOIN LATERAL generate_series(date_trunc('month', GREATEST(k.starts, ${pStart}::date)), date_trunc('month', k.ends), interval '1 month') AS m(month)
    WHERE k.starts IS NOT NULL AND k.hours_per_week IS NOT NULL AND k.ends >= k.starts
 ), activity AS (
-  SELECT person_id, source_system, setting, day, quantity, activity FROM classified WHERE activity IS NOT NULL
+  SELECT person_id, source_system, setting, day, quantity, activity FROM classified WHERE activity IS NOT NULL AND day IS NOT NULL
   UNION ALL
   SELECT person_id, source_system, setting, day, quantity, activity FROM care_hours
 )`;

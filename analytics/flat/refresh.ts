@@ -32,11 +32,13 @@ const WATERMARK = 'flat';
 const GIN_INDEXES = ['analytics_coded_entry_codes_idx', 'analytics_coded_entry_codings_idx', 'analytics_encounter_type_idx', 'analytics_encounter_service_type_idx'];
 
 const V2_0069 = 'http://terminology.hl7.org/CodeSystem/v2-0069';
+/** A social care package's hours a week (an EpisodeOfCare extension, valueDecimal). */
+export const HOURS_PER_WEEK_URL = 'https://bevan.example/fhir/StructureDefinition/hours-per-week';
 
 /** A JSON value as an array (anything else as no elements): a malformed resource yields no codes rather than an error. */
 const arr = (path: string) => `(CASE WHEN jsonb_typeof(${path}) = 'array' THEN ${path} ELSE '[]'::jsonb END)`;
 
-const ENCOUNTER_COLUMNS = 'source_system, resource_type, source_id, person_id, shard_key, status, class_code, emergency, hospital_outpatient, service_type_codes, type_codes, start_date, end_date';
+const ENCOUNTER_COLUMNS = 'source_system, resource_type, source_id, person_id, shard_key, status, class_code, emergency, hospital_outpatient, service_type_codes, type_codes, start_date, end_date, service, hours_per_week';
 const ENCOUNTER_SELECT = `
 SELECT r.source_system, r.resource_type, r.source_id, r.person_id, r.shard_key,
        r.content->>'status',
@@ -46,7 +48,11 @@ SELECT r.source_system, r.resource_type, r.source_id, r.person_id, r.shard_key,
        ARRAY(SELECT c->>'code' FROM jsonb_array_elements(${arr("r.content->'serviceType'->'coding'")}) AS c WHERE c->>'code' IS NOT NULL),
        ARRAY(SELECT c->>'code' FROM jsonb_array_elements(${arr("r.content->'type'")}) AS t, jsonb_array_elements(${arr("t->'coding'")}) AS c WHERE c->>'code' IS NOT NULL),
        left(r.content->'period'->>'start', 10),
-       left(r.content->'period'->>'end', 10)
+       left(r.content->'period'->>'end', 10),
+       COALESCE(r.content->'serviceType'->'coding'->0->>'code', r.content->'serviceType'->>'text'),
+       CASE WHEN r.resource_type = 'EpisodeOfCare' THEN
+         (SELECT (x->>'valueDecimal')::numeric FROM jsonb_array_elements(${arr("r.content->'extension'")}) AS x
+           WHERE x->>'url' = '${HOURS_PER_WEEK_URL}' AND jsonb_typeof(x->'valueDecimal') = 'number' LIMIT 1) END
   FROM resource r
  WHERE r.resource_type IN ('Encounter', 'EpisodeOfCare')`;
 
