@@ -8,6 +8,7 @@ import { gpConnectStu3Bundle } from './fixtures/gpconnect-stu3.ts';
 import { searchsetOfPatients, syntheaBundle } from './fixtures/synthea.ts';
 import { bundleIsStu3, CONVERTED_TAG, convertStu3, resourceIsStu3 } from './stu3.ts';
 import { gpBundle } from './test-bundles.ts';
+import { FhirXmlConverter } from './xml.ts';
 
 type Json = Record<string, any>;
 const src = (raw = '') => ({ contentHash: 'h', raw, origin: 'test' });
@@ -292,4 +293,25 @@ test('a bare STU3 resource (an NDJSON line) is converted; a bare one that cannot
   assert.equal(bad.length, 1);
   assert.match((bad[0] as RejectedItem).reason, /^Immunization\.occurrence\[x\] is required in R4/);
   assert.equal((bad[0] as RejectedItem).raw, 'raw');
+});
+
+test('STU3 XML: a Bundle with an STU3 profile is read by the STU3 model (codes, arrays, numbers) and converted; without a profile, STU3 codes are kept as text and converted', () => {
+  const xml = (profile: boolean) => `<Bundle xmlns="http://hl7.org/fhir">${profile ? '<meta><profile value="https://fhir.nhs.uk/STU3/StructureDefinition/GPConnect-StructuredRecord-Bundle-1"/></meta>' : ''}<type value="collection"/>
+<entry><resource><Patient><id value="x1"/><identifier><system value="https://fhir.nhs.uk/Id/nhs-number"/><value value="9434765870"/></identifier></Patient></resource></entry>
+<entry><resource><Condition><id value="c1"/><clinicalStatus value="active"/><verificationStatus value="confirmed"/><code><text value="Asthma"/></code><subject><reference value="Patient/x1"/></subject><assertedDate value="2020-01-02"/></Condition></resource></entry>
+<entry><resource><Immunization><id value="i1"/><status value="completed"/><notGiven value="true"/><vaccineCode><text value="Flu"/></vaccineCode><patient><reference value="Patient/x1"/></patient><date value="2021-10-01"/><primarySource value="true"/><vaccinationProtocol><doseSequence value="1"/></vaccinationProtocol></Immunization></resource></entry>
+<entry><resource><ProcedureRequest><id value="pr1"/><status value="active"/><intent value="order"/><subject><reference value="Patient/x1"/></subject><performer><reference value="Organization/o1"/></performer></ProcedureRequest></resource></entry>
+</Bundle>`;
+  for (const profile of [true, false]) {
+    const c = new FhirXmlConverter();
+    c.write(xml(profile));
+    const items = itemsFromFhirJson(c.end(), src(), { source: 'gp:xml' });
+    assert.deepEqual(rejected(items), [], String(profile));
+    const byType = new Map(accepted(items)!.resources.map((r) => [r.resource.resourceType, r.resource as Json]));
+    assert.equal(byType.get('Condition')!.clinicalStatus.coding[0].code, 'active');
+    assert.equal(byType.get('Condition')!.recordedDate, '2020-01-02');
+    assert.equal(byType.get('Immunization')!.status, 'not-done');
+    assert.deepEqual(byType.get('ServiceRequest')!.performer, [{ reference: 'Organization/o1' }]);
+    if (profile) assert.deepEqual(byType.get('Immunization')!.protocolApplied, [{ doseNumberPositiveInt: 1 }], 'the STU3 model types and repeats it');
+  }
 });

@@ -34,6 +34,9 @@ export const CONVERTED_TAG = Object.freeze({ system: 'urn:bevan:converted', code
 const STU3_PROFILE = /\/STU3\/|^https?:\/\/hl7\.org\/fhir\/(?:STU)?3\.0(?:\.\d+)?\//i;
 const STU3_VERSION = /^3\.0(?:\.\d+)?$/;
 
+/** True for an STU3 profile URL. */
+export const isStu3Profile = (url: string): boolean => STU3_PROFILE.test(url);
+
 /** Resource types STU3 has and R4 does not (https://hl7.org/fhir/R4/history.html). */
 export const STU3_ONLY_TYPES: ReadonlySet<string> = new Set([
   'BodySite', 'DataElement', 'DeviceComponent', 'EligibilityRequest', 'EligibilityResponse',
@@ -120,7 +123,7 @@ function dosage(path: string): (r: Json, c: Changes) => void {
 function notDone(flag: string): (r: Json, c: Changes) => void {
   return (r) => {
     if (!(flag in r)) return;
-    if (r[flag] === true) r.status = 'not-done';
+    if (r[flag] === true || r[flag] === 'true') r.status = 'not-done'; // 'true': from XML read without an STU3 profile
     delete r[flag];
     delete r[`_${flag}`];
   };
