@@ -64,6 +64,10 @@ for (const target of await testDatabases()) {
     assert.equal(notes.length, 1);
     assert.match(notes[0]!, /^FHIR STU3 converted to R4: 15 resources .*MedicationStatement\.taken ×1/);
     assert.ok(r.notes.some((n) => n.file.endsWith('gpc-one.json')));
+    // NDJSON (a Bundle per patient): one note per kind of line, not one per line.
+    const ndjsonNotes = (await db.query<{ notes: string[] }>(`SELECT notes FROM ingest_run WHERE origin LIKE '%gpc-more.ndjson'`)).rows[0]!.notes;
+    assert.equal(ndjsonNotes.length, 1, ndjsonNotes.join("\n"));
+    assert.match(ndjsonNotes[0]!, /^FHIR STU3 converted to R4: 15 resources .* \(line 1; later lines like it are not noted again\)$/);
 
     const again = await ingestPaths(db, [join(dir, 'gpc-one.json')], { parseThread: false, readKnownFiles: true });
     assert.equal(again.resources, 0, 'a replay changes nothing');
