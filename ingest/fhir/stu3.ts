@@ -239,7 +239,7 @@ export const RULES: Readonly<Record<string, Rule>> = {
     lift: [['requester', 'agent']],
     rename: [['groupIdentifier', 'requisition'], ['serviceRequested', 'orderDetail'], ['type', 'code'], ['context', 'encounter'], ['specialty', 'performerType'], ['recipient', 'performer']],
     drop: ['definition'],
-    reshape: [textInto('description', 'note', 'note'), (r) => (r.category = [REFERRAL_CATEGORY])],
+    reshape: [textInto('description', 'note', 'note'), (r) => (r.category = [structuredClone(REFERRAL_CATEGORY)])],
     status: REQUEST_STATUS,
     required: ['status', 'intent', 'subject'],
   },
