@@ -272,3 +272,10 @@ test('a Synthea-shaped bundle of a few MB streams to the same items as the whole
   assert.ok((whole[0] as AcceptedItem).resources.length > 1500);
   assert.deepEqual(streamed, whole);
 });
+
+test('NDJSON larger than a whole-file read, its first line ending in the first chunk read, is still read line by line', async () => {
+  const lines = Array.from({ length: 200 }, (_, i) => JSON.stringify({ resourceType: 'Observation', id: `o${i}`, status: 'final', code: { text: 'x' }, subject: { reference: 'Patient/p' } }));
+  const items = await readAll(lines.join('\n') + '\n', createFhirAdapter({ wholeFileBytes: 4096 }), 64 * 1024);
+  assert.equal(items.length, 200);
+  assert.ok(items.every((i) => i.kind === 'accepted'));
+});

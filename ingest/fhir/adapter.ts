@@ -53,6 +53,24 @@ function itemsFromLine(line: string, lineNo: number, origin: string, context: Re
   return itemsFromFhirJson(value, { contentHash: sha256Hex(line), raw: line, origin: `${origin}#${lineNo}`, textIsClean: jsonTextIsClean(line) }, context);
 }
 
+/**
+ * An NDJSON line's item with its notes kept only the first time a note of its kind (the same text
+ * but for the numbers: the same STU3 types converted and elements dropped) is seen in the file: a
+ * practice's file holds a Bundle per patient, and the run should not carry a note per line.
+ */
+function noteOnce(item: IngestItem, lineNo: number, noted: Set<string>): IngestItem {
+  if (item.kind !== 'accepted' || !item.fileNotes) return item;
+  const fresh = item.fileNotes.filter((n) => {
+    const kind = n.replace(/\d+/g, '#');
+    if (noted.has(kind)) return false;
+    noted.add(kind);
+    return true;
+  });
+  if (fresh.length) item.fileNotes = fresh.map((n) => `${n} (line ${lineNo}; later lines like it are not noted again)`);
+  else delete item.fileNotes;
+  return item;
+}
+
 /** True when the first non-blank byte (after a UTF-8 BOM) is `<`. */
 function isXmlStart(buffered: Buffer[]): boolean {
   for (const b of buffered) {
@@ -82,13 +100,14 @@ export function createFhirAdapter(options: FhirAdapterOptions = {}): FeedAdapter
   const maxBundleEntryChars = options.maxBundleEntryChars ?? 128 * MiB;
 
   async function* readNdjson(input: AsyncIterable<Buffer>, origin: string, context: ReadContext): AsyncIterable<IngestItem> {
+    const noted = new Set<string>();
     for await (const l of splitLines(input, { maxLineBytes })) {
       if ('tooLong' in l) {
         yield rejected(`line ${l.lineNo} is longer than ${maxLineBytes} bytes, so it was not read (one Bundle per line is expected)`, `${l.head}…`, `${origin}#${l.lineNo}`);
         continue;
       }
       if (l.line.trim() === '') continue;
-      yield* itemsFromLine(l.line, l.lineNo, origin, context);
+      for (const item of itemsFromLine(l.line, l.lineNo, origin, context)) yield noteOnce(item, l.lineNo, noted);
     }
   }
 
@@ -171,9 +190,10 @@ export function createFhirAdapter(options: FhirAdapterOptions = {}): FeedAdapter
       // later line is a whole JSON object, so one bad line does not cost the good ones.
       const lines = text.split('\n');
       if (lines.slice(1, 20).some((l) => isJsonObject(l))) {
+        const noted = new Set<string>();
         for (const [i, raw] of lines.entries()) {
           const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
-          if (line.trim() !== '') yield* itemsFromLine(line, i + 1, origin, context);
+          if (line.trim() !== '') for (const item of itemsFromLine(line, i + 1, origin, context)) yield noteOnce(item, i + 1, noted);
         }
         return;
       }
@@ -211,8 +231,13 @@ export function createFhirAdapter(options: FhirAdapterOptions = {}): FeedAdapter
         yield* readXml(replay(buffered, it), origin, context);
         return;
       }
-      // Find the first line: a whole JSON object there means NDJSON.
+      // Find the first line: a whole JSON object there means NDJSON. (The chunk already read is
+      // looked at first: the first line usually ends in it.)
       let firstLineEnd = -1;
+      for (let i = 0, offset = 0; i < buffered.length && firstLineEnd < 0; offset += buffered[i]!.length, i++) {
+        const nl = buffered[i]!.indexOf(0x0a);
+        if (nl >= 0) firstLineEnd = offset + nl;
+      }
       while (firstLineEnd < 0 && !ended && bytes <= maxLineBytes) {
         const b = await pull();
         if (b) {

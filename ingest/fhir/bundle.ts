@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import type { Resource } from '@medplum/fhirtypes';
 import { restrictedLabelOf, type AcceptedItem, type IngestItem, type ItemResource, type MergeInstruction, type ReadContext, type RejectedItem, type Sex, type SourceIdentity } from '../model.ts';
 import { FALLBACK_SUBJECT_PATHS, NON_PERSONAL_TYPES, PATIENT_COMPARTMENT, R4_RESOURCE_TYPES } from './r4.ts';
+import { bundleIsStu3, conversionNote, convertStu3, r4Reference, resourceIsStu3, RULES, type Stu3Result } from './stu3.ts';
 import { checkResource, show } from './validate.ts';
 import { badText, safeJson, walkResource } from './walk.ts';
 
@@ -76,7 +77,8 @@ export function itemsFromFhirJson(value: unknown, src: BundleSource, context: Re
   const type = value.resourceType;
   if (type === 'Bundle') return itemsFromBundle(value, src, context);
   if (typeof type !== 'string') return [reject(src, 'not a FHIR resource: no resourceType')];
-  const problem = checkResource(value);
+  // An STU3 resource is converted (and then checked) with the entries of a bundle.
+  const problem = resourceIsStu3(value) ? null : checkResource(value);
   if (problem) return [reject(src, problem)];
   if (typeof value.id !== 'string') return [reject(src, `a ${type} on its own must have an id (Bulk Data NDJSON lines carry one), so that sending it again updates it`)];
   return itemsFromBundle({ resourceType: 'Bundle', type: 'resource', entry: [{ resource: value }] }, src, context, { bareMeta: value.meta, messageId: `${type}/${value.id}` });
@@ -105,6 +107,10 @@ export function itemsFromBundle(bundle: Json, src: BundleSource, context: ReadCo
   if (!Array.isArray(rawEntries)) return [reject(src, 'Bundle.entry is not an array', { messageId })];
 
   // Pass 1: every entry gets a type and an id and one walk; faults here reject just the entry.
+  // STU3 content (a GP Connect bundle, or an entry that says it is STU3) is converted to R4 here,
+  // after its walk (so it is known to be safe to copy) and before its checks (stu3.ts).
+  const stu3Bundle = !bare && bundleIsStu3(bundle);
+  const converted: Stu3Result[] = [];
   const entries: Entry[] = [];
   const entryFaults = new Map<number, string>();
   const fault = (index: number, reason: string) => {
@@ -129,16 +135,31 @@ export function itemsFromBundle(bundle: Json, src: BundleSource, context: ReadCo
       if (e.response !== undefined) return; // a transaction/batch response entry without a resource
       return fault(index, `entry ${n} has no resource`);
     }
-    const resource = e.resource;
-    const fullUrl = typeof e.fullUrl === 'string' ? e.fullUrl : undefined;
-    const type = typeof resource.resourceType === 'string' ? resource.resourceType : '';
-    const walk = walkResource(resource, type || 'resource', { textIsClean: src.textIsClean === true });
+    let resource = e.resource;
+    let fullUrl = typeof e.fullUrl === 'string' ? e.fullUrl : undefined;
+    let type = typeof resource.resourceType === 'string' ? resource.resourceType : '';
+    let requestUrl = url;
+    let walk = walkResource(resource, type || 'resource', { textIsClean: src.textIsClean === true });
+    if (!walk.problem && type && (stu3Bundle || resourceIsStu3(resource))) {
+      const conv = convertStu3(resource);
+      if (conv.resource) {
+        converted.push(conv);
+        resource = conv.resource;
+        type = String(resource.resourceType);
+        if (fullUrl) fullUrl = r4Reference(fullUrl) ?? fullUrl;
+        requestUrl = r4Reference(url) ?? url;
+        walk = walkResource(resource, type, { textIsClean: true }); // its strings were checked in the first walk
+      } else {
+        fault(index, `entry ${n} (STU3 ${type}${typeof resource.id === 'string' ? `/${resource.id}` : ''}): ${conv.problem}`);
+        type = RULES[type]?.to ?? type; // still a target of references, by its R4 type
+      }
+    }
     const problem = walk.problem ?? checkResource(resource);
     if (problem) fault(index, `entry ${n}: ${problem}`);
     // A rejected entry still has a type and id that others may refer to (by urn:uuid), and a
     // rejected Patient is still the person its resources are about.
     if (!R4_RESOURCE_TYPES.has(type) || (resource.id !== undefined && (typeof resource.id !== 'string' || !FHIR_ID.test(resource.id)))) return;
-    const id = typeof resource.id === 'string' ? resource.id : (idFromUrls(type, fullUrl, method === 'PUT' || method === 'POST' ? url : '') ?? (walk.problem ? undefined : contentId(resource)));
+    const id = typeof resource.id === 'string' ? resource.id : (idFromUrls(type, fullUrl, method === 'PUT' || method === 'POST' ? requestUrl : '') ?? (walk.problem ? undefined : contentId(resource)));
     if (id === undefined) return;
     entries.push({ index, resource, type, id, ...(fullUrl ? { fullUrl } : {}), references: walk.references });
   });
@@ -206,6 +227,7 @@ export function itemsFromBundle(bundle: Json, src: BundleSource, context: ReadCo
     resources,
     origin: src.origin,
   };
+  if (converted.length) accepted.fileNotes = [conversionNote(converted)];
   const merges = mergesOf([...newest.values()], system);
   if (merges.length) accepted.merges = merges;
   // A Patient is sent whole: with a restricted confidentiality label it restricts the person, without one it lifts this source's flag.

@@ -20,6 +20,7 @@
  */
 import { createRequire } from 'node:module';
 import { R4_RESOURCE_TYPES } from './r4.ts';
+import { isStu3Profile, STU3_ONLY_TYPES } from './stu3.ts';
 
 export const FHIR_NS = 'http://hl7.org/fhir';
 const XHTML_NS = 'http://www.w3.org/1999/xhtml';
@@ -48,7 +49,9 @@ interface R4Model {
   pathsDefinedElsewhere: Record<string, string>;
   type2Parent: Record<string, string>;
 }
-const model = require('fhirpath/fhir-context/r4') as R4Model;
+const r4Model = require('fhirpath/fhir-context/r4') as R4Model;
+// STU3 content (a GP Connect bundle) is shaped by the STU3 model, then converted to R4 (stu3.ts).
+const stu3Model = require('fhirpath/fhir-context/stu3') as R4Model;
 
 /** Why an XML file is not FHIR R4 XML we can read; the message is the quarantine reason. */
 export class FhirXmlError extends Error {}
@@ -82,9 +85,10 @@ interface Resolved {
 
 const resolvedCache = new Map<string, Resolved | null>();
 
-/** The R4 definition of element `name` of `owner` (a type name or backbone path), searching base types. */
-function resolve(owner: string, name: string): Resolved | null {
-  const key = `${owner}|${name}`;
+/** The R4 (or STU3) definition of element `name` of `owner` (a type name or backbone path), searching base types. */
+function resolve(owner: string, name: string, stu3 = false): Resolved | null {
+  const key = `${stu3 ? '3' : '4'}|${owner}|${name}`;
+  const model = stu3 ? stu3Model : r4Model;
   const hit = resolvedCache.get(key);
   if (hit !== undefined) return hit;
   let found: Resolved | null = null;
@@ -113,10 +117,10 @@ function primitiveValue(type: string, text: string): unknown {
 }
 
 type Frame =
-  | { kind: 'resource'; name: string; obj: Json; childPath: string | null }
-  | { kind: 'complex'; name: string; obj: Json; childPath: string | null; repeats: boolean | null }
+  | { kind: 'resource'; name: string; obj: Json; childPath: string | null; stu3: boolean }
+  | { kind: 'complex'; name: string; obj: Json; childPath: string | null; repeats: boolean | null; stu3: boolean }
   | { kind: 'primitive'; name: string; type: string; value: unknown; under: Json | null; repeats: boolean | null }
-  | { kind: 'wrapper'; name: string; resource: Json | null; repeats: boolean };
+  | { kind: 'wrapper'; name: string; resource: Json | null; repeats: boolean; stu3: boolean };
 
 const escText = (s: string): string => s.replace(/[&<>]/g, (c) => (c === '&' ? '&amp;' : c === '<' ? '&lt;' : '&gt;'));
 const escAttr = (s: string): string => s.replace(/[&<"]/g, (c) => (c === '&' ? '&amp;' : c === '<' ? '&lt;' : '&quot;'));
@@ -183,7 +187,7 @@ export class FhirXmlConverter {
     if (!parent) {
       if (this.root) this.fail('more than one root element');
       if (tag.uri !== FHIR_NS) this.fail(`the root element <${tag.name}> is not in the FHIR namespace ${FHIR_NS}`);
-      this.stack.push(this.resourceFrame(name));
+      this.stack.push(this.resourceFrame(name, false));
       return;
     }
     if (parent.kind === 'wrapper') {
@@ -191,10 +195,10 @@ export class FhirXmlConverter {
       if (tag.uri !== FHIR_NS) this.fail(`<${tag.name}> inside <${parent.name}> is not in the FHIR namespace`);
       // Not an R4 type inside a Bundle entry (an older version's MedicationPrescription): kept
       // shaped by what it holds, so that the Bundle rejects that entry alone, as for JSON.
-      this.stack.push(R4_RESOURCE_TYPES.has(name) ? this.resourceFrame(name) : { kind: 'resource', name, obj: { resourceType: name }, childPath: null });
+      this.stack.push(R4_RESOURCE_TYPES.has(name) || STU3_ONLY_TYPES.has(name) ? this.resourceFrame(name, parent.stu3) : { kind: 'resource', name, obj: { resourceType: name }, childPath: null, stu3: parent.stu3 });
       return;
     }
-    if (tag.uri === XHTML_NS || (parent.kind !== 'primitive' && parent.childPath && resolve(parent.childPath, name)?.type === 'xhtml')) {
+    if (tag.uri === XHTML_NS || (parent.kind !== 'primitive' && parent.childPath && resolve(parent.childPath, name, parent.stu3)?.type === 'xhtml')) {
       if (parent.kind === 'primitive' || tag.uri !== XHTML_NS) this.fail(`<${tag.name}>: XHTML must be a <div> in the XHTML namespace ${XHTML_NS}`);
       this.xhtml = { parts: [`<${name} xmlns="${XHTML_NS}"${this.xhtmlAttrs(tag)}${tag.isSelfClosing ? '/>' : '>'}`], open: [tag.isSelfClosing ? null : name], parent: parent as Frame & { kind: 'complex' }, name };
       return;
@@ -204,19 +208,21 @@ export class FhirXmlConverter {
     const value = this.attr(tag, 'value');
     if (parent.kind === 'primitive') {
       if (name !== 'extension') this.fail(`<${name}> inside the primitive <${parent.name}> (a primitive holds only extensions)`);
-      this.stack.push({ kind: 'complex', name, obj: this.complexObj(tag, id), childPath: 'Extension', repeats: true });
+      this.stack.push({ kind: 'complex', name, obj: this.complexObj(tag, id), childPath: 'Extension', repeats: true, stu3: false });
       return;
     }
-    const def = parent.childPath ? resolve(parent.childPath, name) : null;
-    if (!def) {
+    const def = parent.childPath ? resolve(parent.childPath, name, parent.stu3) : null;
+    // A value attribute where the model has a complex type (an STU3 code that R4 made a
+    // CodeableConcept, sent without an STU3 profile): kept as its text, as an unknown element is.
+    if (!def || (value !== undefined && !isPrimitive(def.type) && def.type !== 'Resource' && def.type !== 'xhtml')) {
       // Not an R4 element here (a typo, a later version): kept, as JSON would keep it, shaped
       // by what it holds; it repeats only if it does repeat.
       if (value !== undefined) this.stack.push({ kind: 'primitive', name, type: 'string', value, under: id !== undefined ? { id } : null, repeats: null });
-      else this.stack.push({ kind: 'complex', name, obj: this.complexObj(tag, id), childPath: null, repeats: null });
+      else this.stack.push({ kind: 'complex', name, obj: this.complexObj(tag, id), childPath: null, repeats: null, stu3: parent.stu3 });
       return;
     }
     if (def.type === 'Resource') {
-      this.stack.push({ kind: 'wrapper', name, resource: null, repeats: def.repeats });
+      this.stack.push({ kind: 'wrapper', name, resource: null, repeats: def.repeats, stu3: parent.stu3 });
       return;
     }
     if (isPrimitive(def.type)) {
@@ -226,12 +232,14 @@ export class FhirXmlConverter {
     if (name === 'entry' && parent.kind === 'resource' && parent.name === 'Bundle' && ++this.entries > this.maxEntries) {
       this.fail(`the Bundle has more than ${this.maxEntries} entries, more than Bevan reads from one file: split it`);
     }
-    this.stack.push({ kind: 'complex', name, obj: this.complexObj(tag, id), childPath: def.childPath, repeats: def.repeats });
+    this.stack.push({ kind: 'complex', name, obj: this.complexObj(tag, id), childPath: def.childPath, repeats: def.repeats, stu3: parent.stu3 });
   }
 
-  private resourceFrame(name: string): Frame {
-    if (!R4_RESOURCE_TYPES.has(name)) this.fail(`<${name}> is not an R4 resource type`);
-    return { kind: 'resource', name, obj: { resourceType: name }, childPath: name };
+  /** A resource's frame; STU3 when inside an STU3 resource (a Bundle) or of a type only STU3 has. */
+  private resourceFrame(name: string, stu3: boolean): Frame {
+    const stu3Only = STU3_ONLY_TYPES.has(name);
+    if (!R4_RESOURCE_TYPES.has(name) && !stu3Only) this.fail(`<${name}> is not an R4 resource type`);
+    return { kind: 'resource', name, obj: { resourceType: name }, childPath: name, stu3: stu3 || stu3Only };
   }
 
   private attr(tag: SaxTag, local: string): string | undefined {
@@ -299,6 +307,9 @@ export class FhirXmlConverter {
       this.setChild(target, frame.name, frame.obj, parent.kind === 'primitive' ? true : frame.repeats);
     } else {
       this.setPrimitive(target, frame.name, frame.value, frame.under, frame.repeats);
+      // A resource's meta.profile naming an STU3 profile: what follows meta is read by the STU3 model.
+      const owner = this.stack[this.stack.length - 2];
+      if (frame.name === 'profile' && parent.kind === 'complex' && parent.name === 'meta' && owner?.kind === 'resource' && typeof frame.value === 'string' && isStu3Profile(frame.value)) owner.stu3 = true;
     }
   }
 
