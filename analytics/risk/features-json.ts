@@ -2,48 +2,15 @@
 // the flat tables of migration 0044: kept as the reference the flat statement (features.ts) is
 // checked against (features.int.test.ts: the same rows on a fixture population) and timed against
 // (bench/risk-score.ts --compare). Not used to score.
-import { loadSources } from '../commissioning/tariff.ts';
-import { EFI_DEFICIT_COUNT, loadCodeLists, type RiskCodeLists } from './code-lists.ts';
-import { addMonths, codings, isIsoDate, PEOPLE_AND_INSERT } from './features.ts';
+import { loadCodeLists, type RiskCodeLists } from './code-lists.ts';
+import { codings, featureParams, PEOPLE_AND_INSERT } from './features.ts';
 
 const V2_0069 = 'http://terminology.hl7.org/CodeSystem/v2-0069';
 
 /** The features statement as it was before the flat tables: the same INSERT … SELECT over the stored JSON. */
 export function jsonFeatureStatement(indexDate: string, lists: RiskCodeLists = loadCodeLists()): { sql: string; params: unknown[] } {
-  if (!isIsoDate(indexDate)) throw new Error(`index date must be YYYY-MM-DD, got "${indexDate}"`);
-  const sources = loadSources();
-  const mentalHealth = sources.filter((s) => s.setting === 'mental health').map((s) => s.pattern);
-  const socialCare = sources.filter((s) => s.setting === 'social care').map((s) => s.pattern);
-  const community = sources.filter((s) => s.setting === 'community').map((s) => s.pattern);
-  const ltcCodes = lists.longTermConditions.map((c) => c.code);
-  const ltcKinds = lists.longTermConditions.map((c) => c.kind);
-  const efiCodes: string[] = [];
-  const efiNumbers: number[] = [];
-  for (const d of lists.efiDeficits) for (const c of d.codes) efiCodes.push(c), efiNumbers.push(d.number);
-  const polypharmacy = lists.efiDeficits.some((d) => d.derived === 'polypharmacy');
-  const carePackage = lists.efiDeficits.some((d) => d.derived === 'care-package');
-  const params = [
-    indexDate, // $1
-    addMonths(indexDate, -12), // $2
-    addMonths(indexDate, -24), // $3
-    addMonths(indexDate, 12), // $4
-    mentalHealth, // $5
-    socialCare, // $6
-    community, // $7
-    ltcCodes, // $8
-    ltcKinds, // $9
-    efiCodes, // $10
-    efiNumbers, // $11
-    lists.featureCodes.hba1c, // $12
-    lists.featureCodes.egfr, // $13
-    lists.featureCodes.frailty, // $14
-    polypharmacy, // $15
-    carePackage, // $16
-    EFI_DEFICIT_COUNT, // $17
-    indexDate, // $18 (as a date; $1 is the same day as text, compared with the resources' dates)
-    codings([...ltcCodes, ...efiCodes, ...lists.featureCodes.frailty]), // $19
-    codings([...lists.featureCodes.hba1c, ...lists.featureCodes.egfr]), // $20
-  ];
+  // featureParams refuses an index date that is not YYYY-MM-DD.
+  const params = featureParams(indexDate, lists, codings);
   const encounterDate = "left(r.content->'period'->>'start', 10)";
   const clinicalDate = "left(COALESCE(r.content->>'onsetDateTime', r.content->'onsetPeriod'->>'start', r.content->>'performedDateTime', r.content->'performedPeriod'->>'start', r.content->>'recordedDate'), 10)";
   const obsDate = "left(COALESCE(r.content->>'effectiveDateTime', r.content->'effectivePeriod'->>'start', r.content->>'issued'), 10)";

@@ -82,40 +82,7 @@ export function codings(codes: readonly string[]): string[] {
  * the same without the INSERT (`select`, one row per person in risk_feature's column order).
  */
 export function featureStatement(indexDate: string, lists: RiskCodeLists = loadCodeLists()): { sql: string; select: string; params: unknown[] } {
-  if (!isIsoDate(indexDate)) throw new Error(`index date must be YYYY-MM-DD, got "${indexDate}"`);
-  const sources = loadSources();
-  const mentalHealth = sources.filter((s) => s.setting === 'mental health').map((s) => s.pattern);
-  const socialCare = sources.filter((s) => s.setting === 'social care').map((s) => s.pattern);
-  const community = sources.filter((s) => s.setting === 'community').map((s) => s.pattern);
-  const ltcCodes = lists.longTermConditions.map((c) => c.code);
-  const ltcKinds = lists.longTermConditions.map((c) => c.kind);
-  const efiCodes: string[] = [];
-  const efiNumbers: number[] = [];
-  for (const d of lists.efiDeficits) for (const c of d.codes) efiCodes.push(c), efiNumbers.push(d.number);
-  const polypharmacy = lists.efiDeficits.some((d) => d.derived === 'polypharmacy');
-  const carePackage = lists.efiDeficits.some((d) => d.derived === 'care-package');
-  const params = [
-    indexDate, // $1
-    addMonths(indexDate, -12), // $2
-    addMonths(indexDate, -24), // $3
-    addMonths(indexDate, 12), // $4
-    mentalHealth, // $5
-    socialCare, // $6
-    community, // $7
-    ltcCodes, // $8
-    ltcKinds, // $9
-    efiCodes, // $10
-    efiNumbers, // $11
-    lists.featureCodes.hba1c, // $12
-    lists.featureCodes.egfr, // $13
-    lists.featureCodes.frailty, // $14
-    polypharmacy, // $15
-    carePackage, // $16
-    EFI_DEFICIT_COUNT, // $17
-    indexDate, // $18 (as a date; $1 is the same day as text, compared with the resources' dates)
-    [...new Set([...ltcCodes, ...efiCodes, ...lists.featureCodes.frailty])], // $19: any of these codes (the flat table's GIN index on codes)
-    [...new Set([...lists.featureCodes.hba1c, ...lists.featureCodes.egfr])], // $20
-  ];
+  const params = featureParams(indexDate, lists, (codes) => [...new Set(codes)]);
   const ctes = `
 WITH registered AS (
   -- The registered population (analytics_person, migration 0050: each active person's latest GP
@@ -259,3 +226,44 @@ const PEOPLE = `), people AS (
 export const PEOPLE_AND_INSERT = `${PEOPLE}
 ${FEATURE_INSERT}
 ${FEATURE_SELECT}`;
+
+/**
+ * The features statement's parameters ($1–$20), the same for the flat-table statement and the JSON
+ * reference (features-json.ts); `anyOf` says how each asks for "any of these codes" ($19, $20).
+ */
+export function featureParams(indexDate: string, lists: RiskCodeLists, anyOf: (codes: string[]) => unknown): unknown[] {
+  if (!isIsoDate(indexDate)) throw new Error(`index date must be YYYY-MM-DD, got "${indexDate}"`);
+  const sources = loadSources();
+  const mentalHealth = sources.filter((s) => s.setting === 'mental health').map((s) => s.pattern);
+  const socialCare = sources.filter((s) => s.setting === 'social care').map((s) => s.pattern);
+  const community = sources.filter((s) => s.setting === 'community').map((s) => s.pattern);
+  const ltcCodes = lists.longTermConditions.map((c) => c.code);
+  const ltcKinds = lists.longTermConditions.map((c) => c.kind);
+  const efiCodes: string[] = [];
+  const efiNumbers: number[] = [];
+  for (const d of lists.efiDeficits) for (const c of d.codes) efiCodes.push(c), efiNumbers.push(d.number);
+  const polypharmacy = lists.efiDeficits.some((d) => d.derived === 'polypharmacy');
+  const carePackage = lists.efiDeficits.some((d) => d.derived === 'care-package');
+  return [
+    indexDate, // $1
+    addMonths(indexDate, -12), // $2
+    addMonths(indexDate, -24), // $3
+    addMonths(indexDate, 12), // $4
+    mentalHealth, // $5
+    socialCare, // $6
+    community, // $7
+    ltcCodes, // $8
+    ltcKinds, // $9
+    efiCodes, // $10
+    efiNumbers, // $11
+    lists.featureCodes.hba1c, // $12
+    lists.featureCodes.egfr, // $13
+    lists.featureCodes.frailty, // $14
+    polypharmacy, // $15
+    carePackage, // $16
+    EFI_DEFICIT_COUNT, // $17
+    indexDate, // $18 (as a date; $1 is the same day as text, compared with the resources' dates)
+    anyOf([...ltcCodes, ...efiCodes, ...lists.featureCodes.frailty]), // $19: any of these codes (an index on codes)
+    anyOf([...lists.featureCodes.hba1c, ...lists.featureCodes.egfr]), // $20
+  ];
+}

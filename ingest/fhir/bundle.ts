@@ -11,7 +11,7 @@ import { restrictedLabelOf, type AcceptedItem, type IngestItem, type ItemResourc
 import { FALLBACK_SUBJECT_PATHS, NON_PERSONAL_TYPES, PATIENT_COMPARTMENT, R4_RESOURCE_TYPES } from './r4.ts';
 import { bundleIsStu3, conversionNote, convertStu3, r4Reference, resourceIsStu3, RULES, type Stu3Result } from './stu3.ts';
 import { checkResource, show } from './validate.ts';
-import { badText, safeJson, walkResource } from './walk.ts';
+import { badText, objectsAt, safeJson, walkResource } from './walk.ts';
 
 export const NHS_NUMBER_SYSTEM = 'https://fhir.nhs.uk/Id/nhs-number';
 export const ODS_SYSTEM = 'https://fhir.nhs.uk/Id/ods-organization-code';
@@ -361,21 +361,8 @@ function identifiers(resource: Json): { system?: string; value: string }[] {
   return out;
 }
 
-/** The Reference objects at a dotted element path, stepping through arrays. */
-function referencesAt(resource: Json, path: string): Json[] {
-  let level: unknown[] = [resource];
-  for (const name of path.split('.')) {
-    const next: unknown[] = [];
-    for (const v of level) {
-      if (!isObject(v)) continue;
-      const c = v[name];
-      if (Array.isArray(c)) next.push(...c);
-      else if (c !== undefined) next.push(c);
-    }
-    level = next;
-  }
-  return level.filter(isObject);
-}
+/** The objects at a dotted path, stepping through arrays (walk.ts). */
+const referencesAt = objectsAt;
 
 /**
  * The id of the Patient whose compartment the entry is in (https://hl7.org/fhir/R4/compartmentdefinition-patient.html),

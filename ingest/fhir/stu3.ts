@@ -23,6 +23,8 @@
  * spec's STU3→R4 StructureMaps (HL7/fhir implementations/r3maps/R3toR4/*.map).
  */
 
+import { objectsAt } from './walk.ts';
+
 type Json = Record<string, unknown>;
 
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -335,21 +337,8 @@ function carePlanAuthor(r: Json): void {
 
 const last = (path: string): string => path.slice(path.lastIndexOf('.') + 1);
 
-/** The objects at a dotted path, stepping through arrays. */
-function at(root: Json, path: string): Json[] {
-  let level: unknown[] = [root];
-  for (const name of path.split('.')) {
-    const next: unknown[] = [];
-    for (const v of level) {
-      if (!isObject(v)) continue;
-      const c = v[name];
-      if (Array.isArray(c)) next.push(...c);
-      else if (c !== undefined) next.push(c);
-    }
-    level = next;
-  }
-  return level.filter(isObject);
-}
+/** The objects at a dotted path, stepping through arrays (walk.ts). */
+const at = objectsAt;
 
 /** The objects holding the last segment of a dotted path. */
 function parents(root: Json, path: string): Json[] {

@@ -149,3 +149,19 @@ export function safeJson(value: unknown): string {
     return `(not kept: ${(err as Error).message})`;
   }
 }
+
+/** The objects at a dotted element path (`reaction.substance`), stepping through arrays; other values are skipped. */
+export function objectsAt(root: Json, path: string): Json[] {
+  let level: unknown[] = [root];
+  for (const name of path.split('.')) {
+    const next: unknown[] = [];
+    for (const v of level) {
+      if (typeof v !== 'object' || v === null || Array.isArray(v)) continue;
+      const c = (v as Json)[name];
+      if (Array.isArray(c)) next.push(...c);
+      else if (c !== undefined) next.push(c);
+    }
+    level = next;
+  }
+  return level.filter((v): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v));
+}
