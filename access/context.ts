@@ -56,6 +56,12 @@ export interface Principal {
   organisation: string | null;
   /** For role patient: the NHS number of the person whose record is their own. */
   nhsNumber?: string | null;
+  /**
+   * For a backend client (SMART backend services, access/backend-clients.ts): the system scopes
+   * its token was granted, which narrow what it may read to those resource types. Absent for a
+   * person signed in (their role's policy alone decides).
+   */
+  scopes?: readonly string[];
 }
 
 export interface RequestContext {

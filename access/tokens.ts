@@ -2,7 +2,8 @@
  * Bearer tokens: JWTs signed by the server's own key (ES256, `jose`). The key lives in the
  * database (`server_key`), so several stateless servers on one PostgreSQL share it; the first
  * server to need one makes it. The public half is served as a JWKS at /.well-known/jwks.json.
- * Tokens carry the user, role, organisation (and for a patient, NHS number) and live one hour.
+ * Tokens carry the user, role, organisation (and for a patient, NHS number) and live one hour;
+ * a backend client's (access/backend-clients.ts) also its granted SMART scopes, and live five minutes.
  */
 import { randomUUID } from 'node:crypto';
 import { exportJWK, generateKeyPair, importJWK, jwtVerify, SignJWT, type CryptoKey, type JWK } from 'jose';
@@ -57,7 +58,7 @@ export async function publicKeyById(db: Queryable, kid: string): Promise<JWK | n
 export async function issueToken(db: Queryable, p: Principal, seconds = TOKEN_SECONDS, now = new Date()): Promise<string> {
   const key = await signingKey(db);
   const iat = Math.floor(now.getTime() / 1000);
-  return new SignJWT({ role: p.role, org: p.organisation ?? undefined, nhs: p.nhsNumber ?? undefined })
+  return new SignJWT({ role: p.role, org: p.organisation ?? undefined, nhs: p.nhsNumber ?? undefined, scope: p.scopes ? p.scopes.join(' ') : undefined })
     .setProtectedHeader({ alg: ALG, kid: key.kid, typ: 'JWT' })
     .setSubject(p.user)
     .setIssuer(ISSUER)
@@ -88,7 +89,14 @@ export async function verifyTokenClaims(db: Queryable, token: string, now = new 
     );
     if (!payload.sub || !isRole(payload.role)) throw new Error('no user or role');
     return {
-      principal: { user: payload.sub, role: payload.role, organisation: typeof payload.org === 'string' ? payload.org : null, nhsNumber: typeof payload.nhs === 'string' ? payload.nhs : null },
+      principal: {
+        user: payload.sub,
+        role: payload.role,
+        organisation: typeof payload.org === 'string' ? payload.org : null,
+        nhsNumber: typeof payload.nhs === 'string' ? payload.nhs : null,
+        // A backend client's token (access/backend-clients.ts) carries the scopes it was granted.
+        ...(typeof payload.scope === 'string' ? { scopes: payload.scope.split(' ').filter(Boolean) } : {}),
+      },
       jti: typeof payload.jti === 'string' ? payload.jti : null,
       expiresAt: new Date(payload.exp! * 1000),
     };

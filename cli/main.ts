@@ -9,6 +9,7 @@ import { registerDemo } from './commands/demo.ts';
 import { registerMigrate } from './commands/migrate.ts';
 import { registerUser } from './commands/user.ts';
 import { registerToken } from './commands/token.ts';
+import { registerClient } from './commands/client.ts';
 import { registerAudit } from './commands/audit.ts';
 import { registerCareTeam, registerConsent } from './commands/governance.ts';
 import { registerCohort } from './commands/cohort.ts';
@@ -33,7 +34,7 @@ Database: every command uses the PGlite data folder given by --data (default ./.
 or the PostgreSQL server in DATABASE_URL when that is set.`,
   );
 
-for (const register of [registerDemo, registerGenerate, registerIngest, registerQuarantine, registerMpi, registerRecord, registerServe, registerMigrate, registerUser, registerToken, registerAudit, registerCareTeam, registerConsent, registerCohort, registerCommissioning, registerView, registerRisk, registerAnalytics]) {
+for (const register of [registerDemo, registerGenerate, registerIngest, registerQuarantine, registerMpi, registerRecord, registerServe, registerMigrate, registerUser, registerToken, registerClient, registerAudit, registerCareTeam, registerConsent, registerCohort, registerCommissioning, registerView, registerRisk, registerAnalytics]) {
   register(program);
 }
 registerDuplicateTests(program);

@@ -8,6 +8,7 @@ import type { FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import type { Database } from '../db/database.ts';
 import { registerAuth, type AuthOptions } from './auth.ts';
+import { registerSmartAuth } from './smart-auth.ts';
 import { registerBulkExportRoutes, type BulkExportRouteOptions } from './bulk-export-routes.ts';
 import { FHIR_JSON, registerFhirRoutes } from './fhir-routes.ts';
 import { errorReply, operationOutcome } from './outcome.ts';
@@ -65,6 +66,7 @@ export async function bevanApi(app: FastifyInstance, o: ApiOptions): Promise<voi
     if (where) throw invalid(`${where} holds a NUL character (U+0000), which no field may contain`);
   });
   await registerAuth(app, o);
+  await registerSmartAuth(app, { db: o.db, ...(o.now ? { now: o.now } : {}) });
   await registerFhirRoutes(app, o);
   await registerHistoryRoutes(app, o);
   await registerQuarantineRoutes(app, o);

@@ -279,7 +279,16 @@ export function capabilityStatement(): CapabilityStatement {
     rest: [
       {
         mode: 'server',
-        security: { cors: false, service: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/restful-security-service', code: 'OAuth' }] }], description: 'Bearer JWT from POST /auth/login or bevan token; JWKS at /.well-known/jwks.json' },
+        security: {
+          cors: false,
+          // SMART backend services for systems (/.well-known/smart-configuration); people sign in with POST /auth/login.
+          extension: [{ url: 'http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris', extension: [{ url: 'token', valueUri: '/auth/token' }] }],
+          service: [
+            { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/restful-security-service', code: 'OAuth' }] },
+            { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/restful-security-service', code: 'SMART-on-FHIR' }] },
+          ],
+          description: 'Bearer JWT from POST /auth/login or bevan token; for systems, SMART backend services (client_credentials with private_key_jwt at POST /auth/token, see /.well-known/smart-configuration); JWKS at /.well-known/jwks.json',
+        },
         resource: [
           {
             type: 'Patient',
