@@ -19,6 +19,8 @@ export interface ExportJob {
   level: ExportLevel;
   group: string | null;
   types: string[] | null;
+  /** `_typeFilter` queries (`Type?parameters`), none for a whole export. */
+  typeFilters: string[];
   since: string | null;
   outputFormat: string;
   requestUrl: string;
@@ -57,7 +59,7 @@ export interface ExportFile {
   closed: boolean;
 }
 
-const JOB_COLUMNS = `job_id::text AS job_id, username, principal, purpose, source_address, level, group_id, types, since, output_format, request_url,
+const JOB_COLUMNS = `job_id::text AS job_id, username, principal, purpose, source_address, level, group_id, types, type_filters, since, output_format, request_url,
   ignored_parameters, status, transaction_time, people_total, error, created_at, completed_at, expires_at`;
 
 interface JobRow {
@@ -69,6 +71,7 @@ interface JobRow {
   level: ExportLevel;
   group_id: string | null;
   types: string[] | null;
+  type_filters: string[] | null;
   since: unknown;
   output_format: string;
   request_url: string;
@@ -92,6 +95,7 @@ function toJob(r: JobRow): ExportJob {
     level: r.level,
     group: r.group_id,
     types: r.types,
+    typeFilters: r.type_filters ?? [],
     since: iso(r.since),
     outputFormat: r.output_format,
     requestUrl: r.request_url,
@@ -160,6 +164,7 @@ export interface NewJob {
   level: ExportLevel;
   group: string | null;
   types: string[] | null;
+  typeFilters?: string[];
   since: string | null;
   outputFormat: string;
   requestUrl: string;
@@ -173,10 +178,10 @@ export interface NewJob {
  */
 export async function insertJob(tx: Queryable, j: NewJob, o: { peopleSlices: number; reference: boolean; peopleTotal: number }): Promise<ExportJob> {
   const r = await tx.query<JobRow>(
-    `INSERT INTO export_job (job_id, username, principal, purpose, source_address, level, group_id, types, since, output_format, request_url, ignored_parameters, people_total, transaction_time)
-     VALUES ($1, $2, $3::jsonb, $4, $5, $6, $7, $8::text[], $9, $10, $11, $12::text[], $13, now())
+    `INSERT INTO export_job (job_id, username, principal, purpose, source_address, level, group_id, types, since, output_format, request_url, ignored_parameters, people_total, type_filters, transaction_time)
+     VALUES ($1, $2, $3::jsonb, $4, $5, $6, $7, $8::text[], $9, $10, $11, $12::text[], $13, $14::text[], now())
      RETURNING ${JOB_COLUMNS}`,
-    [j.jobId, j.principal.user, JSON.stringify(j.principal), j.purpose, j.from, j.level, j.group, j.types, j.since, j.outputFormat, j.requestUrl, j.ignoredParameters, o.peopleTotal],
+    [j.jobId, j.principal.user, JSON.stringify(j.principal), j.purpose, j.from, j.level, j.group, j.types, j.since, j.outputFormat, j.requestUrl, j.ignoredParameters, o.peopleTotal, j.typeFilters ?? []],
   );
   const ranges = personRanges(o.peopleSlices);
   const kinds = [...ranges.map(() => 'people'), ...(o.reference ? ['reference'] : [])];

@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import type { Resource } from '@medplum/fhirtypes';
 import { exportable, fromParameters, fromQuery, NDJSON, parseExportParameters, wantsReference } from './params.ts';
+import { TypeFilters } from './type-filter.ts';
 
 const ok = (raw: Record<string, string[]>, level: 'system' | 'patient' | 'group' = 'system', lenient = false) => {
   const r = parseExportParameters(raw, level, lenient);
@@ -14,7 +16,7 @@ const problems = (raw: Record<string, string[]>, level: 'system' | 'patient' | '
 };
 
 test('kick-off parameters: _outputFormat in its three spellings, _since as an instant, _type lists', () => {
-  assert.deepEqual(ok({}), { types: null, since: null, outputFormat: NDJSON, ignored: [] });
+  assert.deepEqual(ok({}), { types: null, typeFilters: [], since: null, outputFormat: NDJSON, ignored: [] });
   for (const f of ['application/fhir+ndjson', 'application/ndjson', 'ndjson', 'application/fhir ndjson']) assert.equal(ok({ _outputFormat: [f] }).outputFormat, NDJSON, f);
   assert.match(problems({ _outputFormat: ['text/csv'] }), /_outputFormat "text\/csv"/);
   assert.match(problems({ _outputFormat: ['ndjson', 'ndjson'] }), /once/);
@@ -36,10 +38,10 @@ test('kick-off parameters: _outputFormat in its three spellings, _since as an in
 });
 
 test('unsupported and unknown parameters are refused, or ignored and reported when lenient', () => {
-  for (const p of ['_typeFilter', '_elements', 'patient', 'includeAssociatedData', '_until']) assert.match(problems({ [p]: ['x'] }), new RegExp(`${p} is not supported`));
+  for (const p of ['_elements', 'patient', 'includeAssociatedData', '_until']) assert.match(problems({ [p]: ['x'] }), new RegExp(`${p} is not supported`));
   assert.match(problems({ _count: ['10'] }), /_count is not a Bulk Data kick-off parameter/);
   const lenient = ok({ _typeFilter: ['Observation?code=x'], _type: ['Patient,Bogus'] }, 'system', true);
-  assert.deepEqual(lenient.ignored, ['_typeFilter', '_type=Bogus']);
+  assert.deepEqual(lenient.ignored, ['_type=Bogus', '_typeFilter=Observation?code=x (Observation is not in _type)']);
   assert.deepEqual(lenient.types, ['Patient']);
   assert.match(problems({ _type: ['Bogus'] }, 'system', true), /none of Bogus/);
 });
@@ -57,4 +59,28 @@ test('query strings and Parameters bodies become name → values', () => {
   const proto = fromParameters({ resourceType: 'Parameters', parameter: [{ name: '__proto__', valueString: 'x' }] });
   assert.equal(proto.kind, 'ok');
   if (proto.kind === 'ok') assert.match(problems(proto.raw), /__proto__ is not a Bulk Data kick-off parameter/);
+});
+
+test('_typeFilter: search queries per type, checked by that type\'s search parser', () => {
+  const one = ok({ _type: ['Observation,Condition,Patient'], _typeFilter: ['Observation?code=http://loinc.org|4548-4,http://loinc.org|17856-6&date=ge2025-01-01,Condition?clinical-status=active', 'Observation?category=laboratory'] });
+  assert.deepEqual(one.typeFilters, ['Observation?code=http://loinc.org|4548-4,http://loinc.org|17856-6&date=ge2025-01-01', 'Condition?clinical-status=active', 'Observation?category=laboratory'], 'a comma starts a new query only before Type?');
+  assert.deepEqual(ok({ _typeFilter: ['MedicationRequest?status=active'] }).typeFilters, ['MedicationRequest?status=active'], 'without _type: every type, this one filtered');
+  assert.match(problems({ _typeFilter: ['Observation?_sort=date'] }), /_sort cannot be used in a _typeFilter/);
+  assert.match(problems({ _typeFilter: ['Observation?patient=Patient/1'] }), /chooses the people/);
+  assert.match(problems({ _typeFilter: ['Observation?nonsense=1'] }), /nonsense is not a supported Observation search parameter/);
+  assert.match(problems({ _typeFilter: ['Observation?date=yesterday'] }), /_typeFilter "Observation\?date=yesterday"/);
+  assert.match(problems({ _typeFilter: ['Observation'] }), /not Type\?parameters/);
+  assert.match(problems({ _typeFilter: ['Organization?name=x'] }), /filters are supported for/);
+  assert.deepEqual(ok({ _typeFilter: ['Observation?nonsense=1'] }, 'system', true).ignored, ['_typeFilter=Observation?nonsense=1']);
+});
+
+test('_typeFilter: a resource is kept when its type has no filter or it matches one of them (OR)', () => {
+  const f = new TypeFilters(['Observation?code=http://loinc.org|4548-4', 'Observation?status=amended']);
+  const obs = (code: string, status = 'final') => ({ resourceType: 'Observation', status, code: { coding: [{ system: 'http://loinc.org', code }] } }) as unknown as Resource;
+  const now = Date.parse('2026-01-01T00:00:00Z');
+  assert.equal(f.keeps(obs('4548-4'), now), true);
+  assert.equal(f.keeps(obs('2345-7'), now), false);
+  assert.equal(f.keeps(obs('2345-7', 'amended'), now), true, 'queries for one type are ORed');
+  assert.equal(f.keeps({ resourceType: 'Condition' } as Resource, now), true, 'a type without a filter is exported whole');
+  assert.equal(new TypeFilters([]).empty, true);
 });

@@ -1,12 +1,13 @@
 /**
  * Bulk Data kick-off parameters (https://hl7.org/fhir/uv/bulkdata/STU2/export.html#query-parameters),
  * from a query string or a POSTed Parameters resource, into an export request or a list of
- * problems. Pure. Bevan implements `_outputFormat`, `_since` and `_type`; the IG's other
+ * problems. Pure. Bevan implements `_outputFormat`, `_since`, `_type` and `_typeFilter`; the IG's other
  * parameters (and any unknown one) are refused, or ignored and reported when the client sends
  * `Prefer: handling=lenient`, as the IG allows.
  */
 import type { ExportLevel } from '../../access/policy.ts';
 import { R4_RESOURCE_TYPES } from '../../ingest/fhir/r4.ts';
+import { parseTypeFilters } from './type-filter.ts';
 
 /** `_outputFormat` values accepted (the IG requires the full type and its two short forms); all mean NDJSON. */
 export const OUTPUT_FORMATS = ['application/fhir+ndjson', 'application/ndjson', 'ndjson'] as const;
@@ -26,12 +27,14 @@ export function wantsReference(types: readonly string[] | null, level: ExportLev
 }
 
 /** Parameters the Bulk Data IG defines that Bevan does not implement. */
-export const UNSUPPORTED_PARAMETERS = ['_elements', '_typeFilter', 'patient', 'includeAssociatedData', '_until', 'organizeOutputBy', 'allowPartialManifests'] as const;
-const SUPPORTED = new Set(['_outputFormat', '_since', '_type']);
+export const UNSUPPORTED_PARAMETERS = ['_elements', 'patient', 'includeAssociatedData', '_until', 'organizeOutputBy', 'allowPartialManifests'] as const;
+const SUPPORTED = new Set(['_outputFormat', '_since', '_type', '_typeFilter']);
 
 export interface ExportParameters {
   /** Types asked for, in the order given; null: every type the level covers. */
   types: string[] | null;
+  /** `_typeFilter` queries accepted (fhir/bulk-export/type-filter.ts). */
+  typeFilters: string[];
   /** ISO instant: only what changed after it. */
   since: string | null;
   outputFormat: string;
@@ -55,7 +58,7 @@ export function parseExportParameters(raw: Record<string, string[]>, level: Expo
     if (SUPPORTED.has(name)) continue;
     const why = (UNSUPPORTED_PARAMETERS as readonly string[]).includes(name) ? `${name} is not supported by this server` : `${name} is not a Bulk Data kick-off parameter`;
     if (lenient) ignored.push(name);
-    else problems.push(`${why} (supported: _outputFormat, _since, _type; send Prefer: handling=lenient to have it ignored)`);
+    else problems.push(`${why} (supported: _outputFormat, _since, _type, _typeFilter; send Prefer: handling=lenient to have it ignored)`);
   }
 
   const formats = raw._outputFormat ?? [];
@@ -91,8 +94,11 @@ export function parseExportParameters(raw: Record<string, string[]>, level: Expo
     types = [...new Set(asked.filter((t) => exportable(t, level)))];
     if (lenient && asked.length && !types.length) problems.push(`_type: none of ${asked.join(', ')} is exported at ${level} level`);
   }
+  const filters = parseTypeFilters(raw._typeFilter ?? [], types, lenient);
+  problems.push(...filters.problems);
+  ignored.push(...filters.ignored);
   if (problems.length) return { kind: 'invalid', problems };
-  return { kind: 'ok', params: { types, since, outputFormat, ignored } };
+  return { kind: 'ok', params: { types, typeFilters: filters.queries, since, outputFormat, ignored } };
 }
 
 /** A query string (Fastify's parsed form: a value or a list) as name → values. */

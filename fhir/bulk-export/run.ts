@@ -27,6 +27,7 @@ import { allPractices, identitiesOf, membersOf, peoplePage, referencePage, resou
 import { advanceSlice, appendChunks, filesOf, finishJob, holdJob, insertFile, lockJob, lockSlice, openFiles, slicesLeft, slicesOf, type ExportJob, type SliceProgress } from './job-store.ts';
 import { REFERENCE_TYPES } from './params.ts';
 import { addSubjectKey, ChunkWriter, demographicsChangedAt, exportedPatient, patientKeysOf } from './present.ts';
+import { TypeFilters } from './type-filter.ts';
 
 export interface RunOptions {
   /** This server's name in leases. */
@@ -212,6 +213,9 @@ async function exportPeople(
     // under the key views and cohort lists use, so an export's people join a register's list.
     const pseudonym: Pseudonym | null = [...permitted.values()].some((x) => x.decision.obligations.pseudonymise) ? pseudonymFor(await pseudonymKey(tx, SECONDARY_USE_KEY)) : null;
     const handOn = <T extends Resource>(state: { decision: Extract<Decision, { kind: 'permit' }> }, r: T): T => (state.decision.obligations.pseudonymise ? pseudonymiseResource(r, pseudonym!) : r);
+    // _typeFilter: matched on each resource as presented (dates against the export's transaction time).
+    const filters = new TypeFilters(job.typeFilters);
+    const filterNow = Date.parse(job.transactionTime);
     for (const [personId, state] of permitted) {
       const ids = identitiesOfPerson.get(personId) ?? [];
       // Source Patients from another organisation are not linked when the person dissents from sharing.
@@ -238,7 +242,9 @@ async function exportPeople(
           continue;
         }
         addSubjectKey(state.keys, r.source_system, r.subject_id);
-        shownRows.push({ owner, type: r.resource_type, resource: presentResource(r, owner, state.keys), state });
+        const resource = presentResource(r, owner, state.keys);
+        if (!filters.empty && !filters.keeps(resource, filterNow)) continue;
+        shownRows.push({ owner, type: r.resource_type, resource, state });
         state.counts[r.resource_type] = (state.counts[r.resource_type] ?? 0) + 1;
       }
       tagCareSettings(shownRows, directory);

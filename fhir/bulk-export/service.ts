@@ -143,15 +143,15 @@ export class BulkExportService {
       const peopleTotal = await countPeople(tx, { group: ref?.kind === 'practice' ? ref.odsCode : null, ids: cohortIds, before: now.toISOString() });
       const job = await insertJob(tx, {
         jobId: randomUUID(), principal, purpose, from: this.ctx.from, level: k.scope.level, group: k.scope.group ?? null,
-        types: p.types, since: p.since, outputFormat: p.outputFormat, requestUrl: k.requestUrl, ignoredParameters: p.ignored,
+        types: p.types, typeFilters: p.typeFilters, since: p.since, outputFormat: p.outputFormat, requestUrl: k.requestUrl, ignoredParameters: p.ignored,
       }, { peopleSlices: Math.max(1, Math.min(64, this.o.slices ?? DEFAULT_SLICES)), reference: wantsReference(p.types, k.scope.level), peopleTotal });
       if (p.ignored.length) {
-        // Parameters ignored at the client's request are reported in the manifest's error list.
-        const outcome = { resourceType: 'OperationOutcome', issue: [{ severity: 'information', code: 'not-supported', diagnostics: `ignored (Prefer: handling=lenient): ${p.ignored.join(', ')}` }] };
+        // Parameters ignored (at the client's request, or a _typeFilter for a type outside _type) are reported in the manifest's error list.
+        const outcome = { resourceType: 'OperationOutcome', issue: [{ severity: 'information', code: 'not-supported', diagnostics: `ignored${k.lenient ? ' (Prefer: handling=lenient)' : ''}: ${p.ignored.join(', ')}` }] };
         await insertFile(tx, job.jobId, 1, 'OperationOutcome', null);
         await appendChunks(tx, job.jobId, [{ fileNo: 1, seq: 1, resources: 1, ndjson: `${JSON.stringify(outcome)}\n`, lastPerson: null, close: true }]);
       }
-      await appendAuditBatch(tx, [audit({ decision: 'permit', reason: gate.reason, detail: { ...detail, job: job.jobId, types: p.types, since: p.since, ignored: p.ignored } })], now);
+      await appendAuditBatch(tx, [audit({ decision: 'permit', reason: gate.reason, detail: { ...detail, job: job.jobId, types: p.types, ...(p.typeFilters.length ? { typeFilters: p.typeFilters } : {}), since: p.since, ignored: p.ignored } })], now);
       return { kind: 'ok' as const, jobId: job.jobId };
     });
     switch (out.kind) {
