@@ -203,7 +203,7 @@ for (const target of await testDatabases()) {
       await bad('/fhir/$export?_type=Bogus', ASYNC, 400, /_type: Bogus/);
       await bad('/fhir/$export?_since=yesterday', ASYNC, 400, /_since/);
       await bad('/fhir/$export?_typeFilter=Observation%3F_sort%3Ddate', ASYNC, 400, /_sort cannot be used in a _typeFilter/);
-      await bad('/fhir/$export?_elements=id', ASYNC, 400, /_elements/);
+      await bad('/fhir/$export?_elements=Nonsense.id', ASYNC, 400, /_elements: Nonsense/);
       await bad('/fhir/Group/NOSUCH/$export', ASYNC, 404, /Group\/NOSUCH is not known/);
       // Lenient: the unsupported parameter is ignored and said so in the manifest's error list.
       const lenient = (await exportAll('/fhir/$export?_type=Patient&_typeFilter=Patient%3Fgender%3Dmale', 'ann', { headers: { prefer: 'respond-async, handling=lenient' } })).status.json() as Manifest;
@@ -218,6 +218,23 @@ for (const target of await testDatabases()) {
       assert.equal(finished.output.reduce((n, o) => n + o.count, 0), finishedCount, 'the finished encounters only');
       const planned = (await exportAll(`/fhir/$export?_type=Encounter&_typeFilter=${encodeURIComponent('Encounter?status=planned')}`, 'ann')).status.json() as Manifest;
       assert.deepEqual(planned.output, [], 'none planned');
+      // patient: a POSTed list of Patient references narrows a Patient-level export to them; an unknown one is reported.
+      const nobody = '9b6f4e8a-6a0e-4c49-9a59-1f0d2c3b4a59';
+      const named = (await exportAll('/fhir/Patient/$export', 'ann', {
+        method: 'POST',
+        payload: { resourceType: 'Parameters', parameter: [{ name: '_type', valueString: 'Patient' }, { name: 'patient', valueReference: { reference: `Patient/${B}` } }, { name: 'patient', valueReference: { reference: `Patient/${nobody}` } }] },
+      })).status.json() as Manifest;
+      assert.deepEqual((await download(named, 'ann')).get('Patient')!.map((x) => x.id), [pseudonym(B)], 'only the person named');
+      assert.equal(named.error.length, 1);
+      assert.match((await get(path(named.error[0]!.url), 'ann')).body, new RegExp(`Patient/${nobody} is not known`));
+      // _elements: the encounters cut to status (and what R4 makes mandatory), tagged SUBSETTED.
+      const cut = (await exportAll('/fhir/$export?_type=Encounter&_elements=Encounter.status', 'ann')).status.json() as Manifest;
+      const cutEncounters = (await download(cut, 'ann')).get('Encounter')!;
+      assert.equal(cutEncounters.length, statuses.length);
+      for (const e of cutEncounters) {
+        assert.deepEqual(Object.keys(e).filter((k) => !['resourceType', 'id', 'meta', 'status', 'class'].includes(k)), [], JSON.stringify(e));
+        assert.ok(e.meta!.tag!.some((t) => t.code === 'SUBSETTED'));
+      }
 
       // 5. Group: a GP exports their own practice (each person decided by registration); not another practice.
       const group = (await exportAll('/fhir/Group/P91001/$export', 'dr.jones')).status.json() as Manifest;

@@ -208,3 +208,46 @@ function iso(v: unknown): string | null {
   const d = new Date(String(v));
   return Number.isNaN(d.getTime()) ? String(v) : d.toISOString();
 }
+
+/**
+ * The people a kick-off's `patient` parameter names — a person id (the merged Patient's id) or a
+ * source Patient's stable id — each as the active person it is now (merges followed); the ids
+ * that name nobody, separately.
+ */
+export async function resolvePatients(db: Queryable, ids: readonly string[]): Promise<{ people: string[]; unknown: string[] }> {
+  const start = new Map<string, string>();
+  const uuids = ids.filter((i) => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(i));
+  for (const u of uuids) start.set(u, u);
+  const hex = ids.filter((i) => /^[0-9a-f]{32}$/.test(i));
+  if (hex.length) {
+    const r = await db.query<{ id: string; person_id: string | null }>(
+      `SELECT fhir_logical_id(source_system, resource_type, source_id) AS id, person_id::text AS person_id FROM resource
+        WHERE resource_type = 'Patient' AND fhir_logical_id(source_system, resource_type, source_id) = ANY($1::text[])`,
+      [hex],
+    );
+    for (const row of r.rows) if (row.person_id) start.set(row.id, row.person_id);
+  }
+  // Follow merges to the person each now belongs to (a chain is short; bounded anyway).
+  const current = new Map<string, string>([...start].map(([k, v]) => [k, v]));
+  const active = new Set<string>();
+  for (let depth = 0; depth < 16; depth++) {
+    const open = [...new Set([...current.values()].filter((v) => !active.has(v)))];
+    if (!open.length) break;
+    const r = await db.query<{ person_id: string; status: string; merged_into: string | null }>('SELECT person_id::text AS person_id, status, merged_into::text AS merged_into FROM person WHERE person_id = ANY($1::uuid[])', [open]);
+    const byId = new Map(r.rows.map((x) => [x.person_id, x]));
+    let moved = false;
+    for (const [k, v] of current) {
+      if (active.has(v)) continue;
+      const row = byId.get(v);
+      if (!row) current.delete(k);
+      else if (row.status === 'active') active.add(v);
+      else if (row.merged_into) {
+        current.set(k, row.merged_into);
+        moved = true;
+      } else current.delete(k);
+    }
+    if (!moved) break;
+  }
+  const people = [...new Set([...current.values()].filter((v) => active.has(v)))];
+  return { people, unknown: ids.filter((i) => !current.has(i) || !active.has(current.get(i)!)) };
+}

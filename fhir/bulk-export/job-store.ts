@@ -21,6 +21,10 @@ export interface ExportJob {
   types: string[] | null;
   /** `_typeFilter` queries (`Type?parameters`), none for a whole export. */
   typeFilters: string[];
+  /** `_elements` (`Type.element` or `element`), none for whole resources. */
+  elements: string[];
+  /** `patient`: the people named (person ids, resolved at kick-off); null for everyone in the level or Group. */
+  patientIds: string[] | null;
   since: string | null;
   outputFormat: string;
   requestUrl: string;
@@ -59,7 +63,7 @@ export interface ExportFile {
   closed: boolean;
 }
 
-const JOB_COLUMNS = `job_id::text AS job_id, username, principal, purpose, source_address, level, group_id, types, type_filters, since, output_format, request_url,
+const JOB_COLUMNS = `job_id::text AS job_id, username, principal, purpose, source_address, level, group_id, types, type_filters, elements, patient_ids::text[] AS patient_ids, since, output_format, request_url,
   ignored_parameters, status, transaction_time, people_total, error, created_at, completed_at, expires_at`;
 
 interface JobRow {
@@ -72,6 +76,8 @@ interface JobRow {
   group_id: string | null;
   types: string[] | null;
   type_filters: string[] | null;
+  elements: string[] | null;
+  patient_ids: string[] | null;
   since: unknown;
   output_format: string;
   request_url: string;
@@ -96,6 +102,8 @@ function toJob(r: JobRow): ExportJob {
     group: r.group_id,
     types: r.types,
     typeFilters: r.type_filters ?? [],
+    elements: r.elements ?? [],
+    patientIds: r.patient_ids ?? null,
     since: iso(r.since),
     outputFormat: r.output_format,
     requestUrl: r.request_url,
@@ -165,6 +173,8 @@ export interface NewJob {
   group: string | null;
   types: string[] | null;
   typeFilters?: string[];
+  elements?: string[];
+  patientIds?: string[] | null;
   since: string | null;
   outputFormat: string;
   requestUrl: string;
@@ -178,10 +188,10 @@ export interface NewJob {
  */
 export async function insertJob(tx: Queryable, j: NewJob, o: { peopleSlices: number; reference: boolean; peopleTotal: number }): Promise<ExportJob> {
   const r = await tx.query<JobRow>(
-    `INSERT INTO export_job (job_id, username, principal, purpose, source_address, level, group_id, types, since, output_format, request_url, ignored_parameters, people_total, type_filters, transaction_time)
-     VALUES ($1, $2, $3::jsonb, $4, $5, $6, $7, $8::text[], $9, $10, $11, $12::text[], $13, $14::text[], now())
+    `INSERT INTO export_job (job_id, username, principal, purpose, source_address, level, group_id, types, since, output_format, request_url, ignored_parameters, people_total, type_filters, elements, patient_ids, transaction_time)
+     VALUES ($1, $2, $3::jsonb, $4, $5, $6, $7, $8::text[], $9, $10, $11, $12::text[], $13, $14::text[], $15::text[], $16::uuid[], now())
      RETURNING ${JOB_COLUMNS}`,
-    [j.jobId, j.principal.user, JSON.stringify(j.principal), j.purpose, j.from, j.level, j.group, j.types, j.since, j.outputFormat, j.requestUrl, j.ignoredParameters, o.peopleTotal, j.typeFilters ?? []],
+    [j.jobId, j.principal.user, JSON.stringify(j.principal), j.purpose, j.from, j.level, j.group, j.types, j.since, j.outputFormat, j.requestUrl, j.ignoredParameters, o.peopleTotal, j.typeFilters ?? [], j.elements ?? [], j.patientIds ?? null],
   );
   const ranges = personRanges(o.peopleSlices);
   const kinds = [...ranges.map(() => 'people'), ...(o.reference ? ['reference'] : [])];

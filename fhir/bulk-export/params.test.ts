@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import type { Resource } from '@medplum/fhirtypes';
 import { exportable, fromParameters, fromQuery, NDJSON, parseExportParameters, wantsReference } from './params.ts';
 import { TypeFilters } from './type-filter.ts';
+import { ExportElements } from './elements.ts';
 
 const ok = (raw: Record<string, string[]>, level: 'system' | 'patient' | 'group' = 'system', lenient = false) => {
   const r = parseExportParameters(raw, level, lenient);
@@ -16,7 +17,7 @@ const problems = (raw: Record<string, string[]>, level: 'system' | 'patient' | '
 };
 
 test('kick-off parameters: _outputFormat in its three spellings, _since as an instant, _type lists', () => {
-  assert.deepEqual(ok({}), { types: null, typeFilters: [], since: null, outputFormat: NDJSON, ignored: [] });
+  assert.deepEqual(ok({}), { types: null, typeFilters: [], elements: [], patients: [], since: null, outputFormat: NDJSON, ignored: [] });
   for (const f of ['application/fhir+ndjson', 'application/ndjson', 'ndjson', 'application/fhir ndjson']) assert.equal(ok({ _outputFormat: [f] }).outputFormat, NDJSON, f);
   assert.match(problems({ _outputFormat: ['text/csv'] }), /_outputFormat "text\/csv"/);
   assert.match(problems({ _outputFormat: ['ndjson', 'ndjson'] }), /once/);
@@ -38,7 +39,7 @@ test('kick-off parameters: _outputFormat in its three spellings, _since as an in
 });
 
 test('unsupported and unknown parameters are refused, or ignored and reported when lenient', () => {
-  for (const p of ['_elements', 'patient', 'includeAssociatedData', '_until']) assert.match(problems({ [p]: ['x'] }), new RegExp(`${p} is not supported`));
+  for (const p of ['includeAssociatedData', '_until']) assert.match(problems({ [p]: ['x'] }), new RegExp(`${p} is not supported`));
   assert.match(problems({ _count: ['10'] }), /_count is not a Bulk Data kick-off parameter/);
   const lenient = ok({ _typeFilter: ['Observation?code=x'], _type: ['Patient,Bogus'] }, 'system', true);
   assert.deepEqual(lenient.ignored, ['_type=Bogus', '_typeFilter=Observation?code=x (Observation is not in _type)']);
@@ -83,4 +84,31 @@ test('_typeFilter: a resource is kept when its type has no filter or it matches 
   assert.equal(f.keeps(obs('2345-7', 'amended'), now), true, 'queries for one type are ORed');
   assert.equal(f.keeps({ resourceType: 'Condition' } as Resource, now), true, 'a type without a filter is exported whole');
   assert.equal(new TypeFilters([]).empty, true);
+});
+
+test('_elements: Type.element or element, checked against the level\'s types', () => {
+  assert.deepEqual(ok({ _elements: ['Patient.birthDate,code', 'Observation.value[x]', 'code'] }).elements, ['Patient.birthDate', 'code', 'Observation.value']);
+  assert.match(problems({ _elements: ['Nonsense.id'] }), /Nonsense is not a type this export holds/);
+  assert.match(problems({ _elements: ['Organization.name'] }, 'patient'), /Organization is not a type/);
+  assert.match(problems({ _elements: ['name.given'] }), /not \[Type\.\]element/);
+  assert.match(problems({ _elements: [''] }), /at least one/);
+  const cut = new ExportElements(['Observation.code', 'status']);
+  const obs = cut.apply({ resourceType: 'Observation', id: 'o', status: 'final', code: { text: 'x' }, valueQuantity: { value: 1 }, subject: { reference: 'Patient/p' } } as unknown as Resource) as unknown as Record<string, unknown>;
+  assert.deepEqual(Object.keys(obs).sort(), ['code', 'id', 'meta', 'resourceType', 'status']);
+  assert.equal((obs.meta as { tag: { code: string }[] }).tag[0]!.code, 'SUBSETTED');
+  const enc = cut.apply({ resourceType: 'Encounter', id: 'e', status: 'finished', class: { code: 'AMB' }, period: {} } as unknown as Resource) as unknown as Record<string, unknown>;
+  assert.deepEqual(Object.keys(enc).sort(), ['class', 'id', 'meta', 'resourceType', 'status'], 'a bare name cuts every type; mandatory elements stay');
+  const whole = new ExportElements(['Observation.code']).apply({ resourceType: 'Condition', id: 'c', subject: {}, code: {} } as unknown as Resource);
+  assert.deepEqual(Object.keys(whole).sort(), ['code', 'id', 'resourceType', 'subject'], 'a type with no element named is exported whole');
+});
+
+test('patient: Patient references (a POSTed valueReference or Patient/{id}), not at system level', () => {
+  const person = '0b6f4e8a-6a0e-4c49-9a59-1f0d2c3b4a51';
+  const source = 'a'.repeat(32);
+  assert.deepEqual(ok({ patient: [JSON.stringify({ reference: `Patient/${person}` }), `https://bevan.example/fhir/Patient/${source}`, `Patient/${person.toUpperCase()}`] }, 'patient').patients, [person, source]);
+  assert.deepEqual(ok({}, 'group').patients, []);
+  assert.match(problems({ patient: [`Patient/${person}`] }, 'system'), /not for a system-level export/);
+  assert.match(problems({ patient: ['Observation/1'] }, 'patient'), /not a reference to a Patient/);
+  assert.match(problems({ patient: ["Patient/1' OR 1=1"] }, 'group'), /not a reference to a Patient/);
+  assert.match(problems({ patient: [JSON.stringify({ identifier: { value: '9434765919' } })] }, 'patient'), /not a reference to a Patient/);
 });

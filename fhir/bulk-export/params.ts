@@ -1,13 +1,14 @@
 /**
  * Bulk Data kick-off parameters (https://hl7.org/fhir/uv/bulkdata/STU2/export.html#query-parameters),
  * from a query string or a POSTed Parameters resource, into an export request or a list of
- * problems. Pure. Bevan implements `_outputFormat`, `_since`, `_type` and `_typeFilter`; the IG's other
+ * problems. Pure. Bevan implements `_outputFormat`, `_since`, `_type`, `_typeFilter`, `_elements` and `patient`; the IG's other
  * parameters (and any unknown one) are refused, or ignored and reported when the client sends
  * `Prefer: handling=lenient`, as the IG allows.
  */
 import type { ExportLevel } from '../../access/policy.ts';
 import { R4_RESOURCE_TYPES } from '../../ingest/fhir/r4.ts';
 import { parseTypeFilters } from './type-filter.ts';
+import { parseExportElements } from './elements.ts';
 
 /** `_outputFormat` values accepted (the IG requires the full type and its two short forms); all mean NDJSON. */
 export const OUTPUT_FORMATS = ['application/fhir+ndjson', 'application/ndjson', 'ndjson'] as const;
@@ -27,14 +28,18 @@ export function wantsReference(types: readonly string[] | null, level: ExportLev
 }
 
 /** Parameters the Bulk Data IG defines that Bevan does not implement. */
-export const UNSUPPORTED_PARAMETERS = ['_elements', 'patient', 'includeAssociatedData', '_until', 'organizeOutputBy', 'allowPartialManifests'] as const;
-const SUPPORTED = new Set(['_outputFormat', '_since', '_type', '_typeFilter']);
+export const UNSUPPORTED_PARAMETERS = [ 'includeAssociatedData', '_until', 'organizeOutputBy', 'allowPartialManifests'] as const;
+const SUPPORTED = new Set(['_outputFormat', '_since', '_type', '_typeFilter', '_elements', 'patient']);
 
 export interface ExportParameters {
   /** Types asked for, in the order given; null: every type the level covers. */
   types: string[] | null;
   /** `_typeFilter` queries accepted (fhir/bulk-export/type-filter.ts). */
   typeFilters: string[];
+  /** `_elements`: `Type.element` or `element` (fhir/bulk-export/elements.ts); none for whole resources. */
+  elements: string[];
+  /** `patient` (Patient and Group level): the Patient ids named (a person id, or a source Patient's stable id); none for everyone. */
+  patients: string[];
   /** ISO instant: only what changed after it. */
   since: string | null;
   outputFormat: string;
@@ -58,7 +63,7 @@ export function parseExportParameters(raw: Record<string, string[]>, level: Expo
     if (SUPPORTED.has(name)) continue;
     const why = (UNSUPPORTED_PARAMETERS as readonly string[]).includes(name) ? `${name} is not supported by this server` : `${name} is not a Bulk Data kick-off parameter`;
     if (lenient) ignored.push(name);
-    else problems.push(`${why} (supported: _outputFormat, _since, _type, _typeFilter; send Prefer: handling=lenient to have it ignored)`);
+    else problems.push(`${why} (supported: _outputFormat, _since, _type, _typeFilter, _elements, patient; send Prefer: handling=lenient to have it ignored)`);
   }
 
   const formats = raw._outputFormat ?? [];
@@ -97,8 +102,44 @@ export function parseExportParameters(raw: Record<string, string[]>, level: Expo
   const filters = parseTypeFilters(raw._typeFilter ?? [], types, lenient);
   problems.push(...filters.problems);
   ignored.push(...filters.ignored);
+  const elements = parseExportElements(raw._elements ?? [], (t) => exportable(t, level));
+  if (lenient && elements.problems.length) ignored.push(...elements.problems.map((p) => p.replace(/^_elements: /, '_elements ')));
+  else problems.push(...elements.problems);
+  const patients = parsePatientParameter(raw.patient ?? [], level);
+  problems.push(...patients.problems);
   if (problems.length) return { kind: 'invalid', problems };
-  return { kind: 'ok', params: { types, typeFilters: filters.queries, since, outputFormat, ignored } };
+  return { kind: 'ok', params: { types, typeFilters: filters.queries, elements: elements.elements, patients: patients.ids, since, outputFormat, ignored } };
+}
+
+const PATIENT_ID = /^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[0-9a-f]{32})$/;
+
+/**
+ * The `patient` parameter: Patient references (a POSTed valueReference, or `Patient/{id}` in a
+ * query string), relative or absolute. Not at system level (the IG); ids Bevan could never have
+ * issued are problems, ids it does not know are reported in the manifest's error file.
+ */
+export function parsePatientParameter(values: readonly string[], level: ExportLevel): { ids: string[]; problems: string[] } {
+  if (!values.length) return { ids: [], problems: [] };
+  if (level === 'system') return { ids: [], problems: ['patient: not for a system-level export (use Patient/$export or Group/{id}/$export)'] };
+  const ids: string[] = [];
+  const problems: string[] = [];
+  for (const v of values) {
+    let ref: unknown = v;
+    if (v.startsWith('{')) {
+      try {
+        ref = (JSON.parse(v) as { reference?: unknown }).reference;
+      } catch {
+        ref = undefined;
+      }
+    }
+    for (const one of typeof ref === 'string' ? ref.split(',') : [undefined]) {
+      const m = typeof one === 'string' ? /(?:^|\/)Patient\/([^/]+)$/.exec(one.trim()) : null;
+      const id = m?.[1]?.toLowerCase();
+      if (!id || !PATIENT_ID.test(id)) problems.push(`patient: ${JSON.stringify(String(one ?? v).slice(0, 100))} is not a reference to a Patient of this server (Patient/{id})`);
+      else ids.push(id);
+    }
+  }
+  return { ids: [...new Set(ids)], problems };
 }
 
 /** A query string (Fastify's parsed form: a value or a list) as name → values. */

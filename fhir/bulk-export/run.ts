@@ -28,6 +28,7 @@ import { advanceSlice, appendChunks, filesOf, finishJob, holdJob, insertFile, lo
 import { REFERENCE_TYPES } from './params.ts';
 import { addSubjectKey, ChunkWriter, demographicsChangedAt, exportedPatient, patientKeysOf } from './present.ts';
 import { TypeFilters } from './type-filter.ts';
+import { ExportElements } from './elements.ts';
 
 export interface RunOptions {
   /** This server's name in leases. */
@@ -115,6 +116,8 @@ export async function runBatch(db: Database, jobId: string, sliceNo: number, o: 
           return 'failed';
         }
       }
+      // patient: only the people the kick-off named (within the cohort, for a cohort's Group).
+      if (job.patientIds) ids = ids ? ids.filter((id) => job.patientIds!.includes(id)) : job.patientIds;
       const scope: PeopleScope = { group: ref?.kind === 'practice' ? ref.odsCode : null, ids, before: job.transactionTime, lo: slice.lo, hi: slice.hi };
       const people = await peoplePage(tx, scope, slice.cursorPerson, o.batchPeople);
       const result = people.length ? await exportPeople(tx, job, policy!, people, wanted, writer, write, o, now) : { audit: [], exported: 0, excluded: 0 };
@@ -126,7 +129,8 @@ export async function runBatch(db: Database, jobId: string, sliceNo: number, o: 
     } else {
       const types = (wanted ?? REFERENCE_TYPES).filter((t) => (REFERENCE_TYPES as readonly string[]).includes(t));
       const rows = await referencePage(tx, { types, since: job.since, before: job.transactionTime }, slice.cursorReference, o.pageRows);
-      for (const r of rows) writer.add(r.resource_type, null, JSON.stringify(presentResource(r, null, new Set())));
+      const elements = new ExportElements(job.elements);
+      for (const r of rows) writer.add(r.resource_type, null, JSON.stringify(elements.apply(presentResource(r, null, new Set()))));
       const last = rows.at(-1);
       progress = { cursorPerson: null, cursorReference: last ? [last.source_system, last.resource_type, last.source_id] : slice.cursorReference, addDone: 0, addExported: 0, addExcluded: 0, done: rows.length < o.pageRows };
     }
@@ -212,7 +216,12 @@ async function exportPeople(
     // Secondary use without identifiable access: keyed pseudonyms, no direct identifiers (access/pseudonymise.ts),
     // under the key views and cohort lists use, so an export's people join a register's list.
     const pseudonym: Pseudonym | null = [...permitted.values()].some((x) => x.decision.obligations.pseudonymise) ? pseudonymFor(await pseudonymKey(tx, SECONDARY_USE_KEY)) : null;
-    const handOn = <T extends Resource>(state: { decision: Extract<Decision, { kind: 'permit' }> }, r: T): T => (state.decision.obligations.pseudonymise ? pseudonymiseResource(r, pseudonym!) : r);
+    // _elements cut before pseudonymising (which then works on what is left).
+    const elements = new ExportElements(job.elements);
+    const handOn = <T extends Resource>(state: { decision: Extract<Decision, { kind: 'permit' }> }, r: T): T => {
+      const cut = elements.apply(r);
+      return state.decision.obligations.pseudonymise ? pseudonymiseResource(cut, pseudonym!) : cut;
+    };
     // _typeFilter: matched on each resource as presented (dates against the export's transaction time).
     const filters = new TypeFilters(job.typeFilters);
     const filterNow = Date.parse(job.transactionTime);

@@ -14,7 +14,7 @@ import { decide, parseGroupId, type ExportScope, type Policy } from '../../acces
 import type { CohortMembers } from './cohort-members.ts';
 import type { Database } from '../../db/database.ts';
 import { ODS_SYSTEM } from '../../record/fhir-bundle.ts';
-import { allPractices, countPeople, findPractice } from './export-store.ts';
+import { allPractices, countPeople, findPractice, resolvePatients } from './export-store.ts';
 import { appendChunks, deleteJob, filesOf, findFile, findJob, insertFile, insertJob, lockJobForDelete, nextChunk, slicesOf, unfinishedJobs, type ExportFile, type ExportJob } from './job-store.ts';
 import { parseExportParameters, wantsReference } from './params.ts';
 
@@ -140,18 +140,31 @@ export class BulkExportService {
         return { kind: 'busy' as const, message: `you have ${MAX_UNFINISHED_JOBS} exports in progress already: wait for one to finish, or cancel one (DELETE its status URL)` };
       }
       const p = parsed.params;
-      const peopleTotal = await countPeople(tx, { group: ref?.kind === 'practice' ? ref.odsCode : null, ids: cohortIds, before: now.toISOString() });
+      // patient: the people named, as they are now (merges followed); names of nobody go to the error file.
+      let patientIds: string[] | null = null;
+      let unknownPatients: string[] = [];
+      if (p.patients.length) {
+        const resolved = await resolvePatients(tx, p.patients);
+        patientIds = cohortIds ? resolved.people.filter((id) => cohortIds!.includes(id)) : resolved.people;
+        unknownPatients = resolved.unknown;
+      }
+      const peopleTotal = await countPeople(tx, { group: ref?.kind === 'practice' ? ref.odsCode : null, ids: patientIds ?? cohortIds, before: now.toISOString() });
       const job = await insertJob(tx, {
         jobId: randomUUID(), principal, purpose, from: this.ctx.from, level: k.scope.level, group: k.scope.group ?? null,
-        types: p.types, typeFilters: p.typeFilters, since: p.since, outputFormat: p.outputFormat, requestUrl: k.requestUrl, ignoredParameters: p.ignored,
+        types: p.types, typeFilters: p.typeFilters, elements: p.elements, patientIds, since: p.since, outputFormat: p.outputFormat, requestUrl: k.requestUrl, ignoredParameters: p.ignored,
       }, { peopleSlices: Math.max(1, Math.min(64, this.o.slices ?? DEFAULT_SLICES)), reference: wantsReference(p.types, k.scope.level), peopleTotal });
-      if (p.ignored.length) {
-        // Parameters ignored (at the client's request, or a _typeFilter for a type outside _type) are reported in the manifest's error list.
-        const outcome = { resourceType: 'OperationOutcome', issue: [{ severity: 'information', code: 'not-supported', diagnostics: `ignored${k.lenient ? ' (Prefer: handling=lenient)' : ''}: ${p.ignored.join(', ')}` }] };
+      if (p.ignored.length || unknownPatients.length) {
+        // Parameters ignored (at the client's request, or a _typeFilter for a type outside _type), and patients named that
+        // are not known, are reported in the manifest's error list.
+        const issue = [
+          ...(p.ignored.length ? [{ severity: 'information', code: 'not-supported', diagnostics: `ignored${k.lenient ? ' (Prefer: handling=lenient)' : ''}: ${p.ignored.join(', ')}` }] : []),
+          ...unknownPatients.map((id) => ({ severity: 'warning', code: 'not-found', diagnostics: `patient: Patient/${id} is not known to this server (or was merged into nobody active): nothing of it is exported` })),
+        ];
+        const outcome = { resourceType: 'OperationOutcome', issue };
         await insertFile(tx, job.jobId, 1, 'OperationOutcome', null);
         await appendChunks(tx, job.jobId, [{ fileNo: 1, seq: 1, resources: 1, ndjson: `${JSON.stringify(outcome)}\n`, lastPerson: null, close: true }]);
       }
-      await appendAuditBatch(tx, [audit({ decision: 'permit', reason: gate.reason, detail: { ...detail, job: job.jobId, types: p.types, ...(p.typeFilters.length ? { typeFilters: p.typeFilters } : {}), since: p.since, ignored: p.ignored } })], now);
+      await appendAuditBatch(tx, [audit({ decision: 'permit', reason: gate.reason, detail: { ...detail, job: job.jobId, types: p.types, ...(p.typeFilters.length ? { typeFilters: p.typeFilters } : {}), ...(p.elements.length ? { elements: p.elements } : {}), ...(p.patients.length ? { patients: p.patients } : {}), since: p.since, ignored: p.ignored } })], now);
       return { kind: 'ok' as const, jobId: job.jobId };
     });
     switch (out.kind) {
