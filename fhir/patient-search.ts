@@ -9,7 +9,7 @@ import type { PatientCriteria, PatientSortKey } from './store.ts';
 import type { DirectoryQuery } from './organization-directory.ts';
 import { isClinicalType, isPatientParam, paramOf, parseClinicalSearch, type ClinicalType, type Filter, type IncludeSpec, parseIncludeSpec } from './search/params.ts';
 
-export const PATIENT_SEARCH_PARAMS = ['identifier', 'name', 'family', 'given', 'birthdate', 'gender', 'address-postalcode', 'address-city', 'general-practitioner', '_id', '_count', '_offset', '_summary', '_elements', '_revinclude', '_include', '_sort', '_has'] as const;
+export const PATIENT_SEARCH_PARAMS = ['identifier', 'name', 'family', 'given', 'birthdate', 'gender', 'address-postalcode', 'address-city', 'general-practitioner', '_id', '_count', '_offset', '_summary', '_elements', '_total', '_revinclude', '_include', '_sort', '_has'] as const;
 /** What Patient search sorts on (`_sort`, each with an optional leading -): name is family, then given. */
 const SORTS: Record<string, PatientSortKey['field'][]> = { family: ['family'], given: ['given'], name: ['family', 'given'], birthdate: ['birthdate'], gender: ['gender'], 'address-postalcode': ['postalCode'], 'address-city': ['town'], _id: ['id'] };
 /** The string parameters, which take :exact and :contains (https://hl7.org/fhir/R4/search.html#string). */
@@ -160,6 +160,10 @@ export function parsePatientSearch(query: Record<string, string | string[] | und
         else subset = { kind: 'elements', names: e.names };
         break;
       }
+      case '_total':
+        // The total is always counted exactly, which every value allows (as the clinical searches).
+        if (!['none', 'estimate', 'accurate'].includes(values.at(-1)!)) problems.push(`_total: "${values.at(-1)}" is not none, estimate or accurate`);
+        break;
       case '_revinclude':
         for (const v of lists.flat()) {
           const spec = parseIncludeSpec(v);
