@@ -32,8 +32,8 @@ export interface MatchIdentity {
 /** Fields compared, each with its agreement levels from strongest to weakest. */
 export const FIELDS = [
   { name: 'nhs_number', levels: ['agree', 'disagree'] },
-  { name: 'family', levels: ['exact', 'jaro-winkler', 'soundex', 'disagree'] },
-  { name: 'given', levels: ['exact', 'jaro-winkler', 'nickname', 'initial', 'disagree'] },
+  { name: 'family', levels: ['exact', 'jaro-winkler', 'soundex', 'two-edits', 'disagree'] },
+  { name: 'given', levels: ['exact', 'jaro-winkler', 'nickname', 'two-edits', 'initial', 'disagree'] },
   { name: 'birth_date', levels: ['exact', 'day-month-swapped', 'one-digit', 'one-year', 'year-month', 'within-a-year', 'disagree'] },
   { name: 'sex', levels: ['agree', 'disagree'] },
   { name: 'postcode', levels: ['exact', 'one-edit', 'district', 'disagree'] },
@@ -329,7 +329,8 @@ export function compareNhsNumber(a: string | null | undefined, b: string | null 
 
 /**
  * Family name level: 0 exact, 1 close (Jaro–Winkler ≥ 0.92, one typing slip, or one part of a
- * hyphenated or double surname is the other's), 2 same Soundex, 3 disagree, -1 missing.
+ * hyphenated or double surname is the other's), 2 same Soundex, 3 two edits (twoEditsApart), 4
+ * disagree, -1 missing.
  */
 export function compareFamily(a: string | null | undefined, b: string | null | undefined): number {
   return compareFamilyName(nameFeatures(a), nameFeatures(b));
@@ -359,7 +360,50 @@ function compareFamilyName(x: NameFeatures | null, y: NameFeatures | null): numb
   if (macAsMc(x.norm) === macAsMc(y.norm)) return 1; // MacKay / McKay
   if ((x.parts.length > 1 || y.parts.length > 1) && x.parts.some((p) => p.length >= 2 && y.parts.includes(p))) return 1;
   if (x.soundex === y.soundex) return 2;
-  return 3;
+  if (twoEditsApart(x.norm, y.norm)) return 3;
+  return 4;
+}
+
+/**
+ * True when two names (normalised, not equal) are at most two typing edits apart, both of five
+ * letters or more (Tarlo / Taylor: a letter changed and one dropped; Cooper / Coepo), or are the
+ * same letters keyed out of order, one perhaps dropped, the shorter of four letters or more
+ * (Ethan / Etnah, Brown / Orbw, Thomas / Ahots). What this level is worth is learnt like any
+ * other: u from the random pairs (strangers' names rarely share their letters), m by EM.
+ */
+export function twoEditsApart(a: string, b: string): boolean {
+  if (a.length >= 5 && b.length >= 5 && editDistanceAtMost(a, b, 2)) return true;
+  return Math.min(a.length, b.length) >= 4 && Math.abs(a.length - b.length) <= 1 && jumbled(a, b);
+}
+
+const rearranged = new Int32Array(128);
+
+/** True when the letters of the shorter of a and b are all among the longer's (as multisets); lengths differ by at most one (checked by the caller). */
+function jumbled(a: string, b: string): boolean {
+  const [long, short] = a.length >= b.length ? [a, b] : [b, a];
+  let ok = true;
+  for (let i = 0; i < long.length; i++) {
+    const c = long.charCodeAt(i);
+    if (c > 127) ok = false;
+    else rearranged[c]!++;
+  }
+  for (let i = 0; ok && i < short.length; i++) {
+    const c = short.charCodeAt(i);
+    if (c > 127 || --rearranged[c]! < 0) ok = false;
+  }
+  for (const s of [long, short]) for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c <= 127) rearranged[c] = 0;
+  }
+  if (ok || /^[\x00-\x7f]*$/.test(long + short)) return ok;
+  // Letters beyond ASCII (a name normalisation left as they were): the same test on code points.
+  const left = [...long];
+  for (const c of short) {
+    const i = left.indexOf(c);
+    if (i < 0) return false;
+    left.splice(i, 1);
+  }
+  return true;
 }
 
 // Familiar forms of given names: one group per line of data/nicknames.csv. A name may be in
@@ -391,7 +435,8 @@ function nicknames(a: string, b: string): boolean {
 
 /**
  * Given name level: 0 exact (or same first name), 1 close (Jaro–Winkler ≥ 0.9, one typing slip,
- * or one's first name is among the other's names), 2 nickname, 3 same initial, 4 disagree, -1 missing.
+ * or one's first name is among the other's names), 2 nickname, 3 two edits (twoEditsApart),
+ * 4 same initial, 5 disagree, -1 missing.
  */
 export function compareGiven(a: string | null | undefined, b: string | null | undefined): number {
   return compareGivenName(nameFeatures(a), nameFeatures(b));
@@ -407,8 +452,9 @@ function compareGivenName(x: NameFeatures | null, y: NameFeatures | null): numbe
   // Known by a middle name in one system ("Mary Ann" / "Ann").
   if ((firstA.length > 1 && y.parts.includes(firstA)) || (firstB.length > 1 && x.parts.includes(firstB))) return 1;
   if (nicknames(firstA, firstB)) return 2;
-  if (firstA[0] === firstB[0]) return 3;
-  return 4;
+  if (twoEditsApart(firstA, firstB)) return 3;
+  if (firstA[0] === firstB[0]) return 4;
+  return 5;
 }
 
 /**
@@ -420,8 +466,10 @@ export function compareNames(a: MatchIdentity, b: MatchIdentity): [number, numbe
 }
 
 // Missing counts as the weakest level, so a swap is taken only when it explains more.
+const FAMILY_DISAGREE = FIELDS[F.family].levels.length - 1;
+const GIVEN_DISAGREE = FIELDS[F.given].levels.length - 1;
 function nameRank(v: [number, number]): number {
-  return (v[0] < 0 ? 3 : v[0]) + (v[1] < 0 ? 4 : v[1]);
+  return (v[0] < 0 ? FAMILY_DISAGREE : v[0]) + (v[1] < 0 ? GIVEN_DISAGREE : v[1]);
 }
 
 function compareNameFeatures(a: Features, b: Features): [number, number] {
@@ -798,8 +846,8 @@ const HOUSEHOLD_FIELDS = [F.family, F.birthDate, F.postcode, F.address, F.town];
 export const DEFAULT_PARAMETERS: MatchParameters = {
   m: [
     [0.97, 0.03],
-    [0.88, 0.06, 0.03, 0.03],
-    [0.85, 0.05, 0.03, 0.04, 0.03],
+    [0.88, 0.06, 0.03, 0.01, 0.02],
+    [0.85, 0.05, 0.03, 0.01, 0.03, 0.03],
     [0.88, 0.01, 0.03, 0.01, 0.04, 0.01, 0.02],
     [0.98, 0.02],
     [0.8, 0.03, 0.05, 0.12],
@@ -811,8 +859,8 @@ export const DEFAULT_PARAMETERS: MatchParameters = {
   ],
   u: [
     [0.0001, 0.9999],
-    [0.01, 0.005, 0.02, 0.965],
-    [0.02, 0.01, 0.0005, 0.06, 0.9095],
+    [0.01, 0.005, 0.02, 0.002, 0.963],
+    [0.02, 0.01, 0.0005, 0.002, 0.06, 0.9075],
     [0.00003, 0.00003, 0.0006, 0.0001, 0.003, 0.02, 0.97623],
     [0.5, 0.5],
     [0.001, 0.002, 0.02, 0.977],
