@@ -372,38 +372,52 @@ function compareFamilyName(x: NameFeatures | null, y: NameFeatures | null): numb
  * other: u from the random pairs (strangers' names rarely share their letters), m by EM.
  */
 export function twoEditsApart(a: string, b: string): boolean {
-  if (a.length >= 5 && b.length >= 5 && editDistanceAtMost(a, b, 2)) return true;
-  return Math.min(a.length, b.length) >= 4 && Math.abs(a.length - b.length) <= 1 && jumbled(a, b);
+  const la = a.length;
+  const lb = b.length;
+  if (la < 4 || lb < 4 || Math.abs(la - lb) > 2) return false;
+  // Letters in common (as multisets), counted once: the same letters one perhaps dropped is all of
+  // the shorter's; and k edits leave at least the longer's length less k in common, so most
+  // strangers are told apart here without the edit distance (the matcher compares millions).
+  const common = lettersInCommon(a, b);
+  if (Math.abs(la - lb) <= 1 && common === Math.min(la, lb)) return true;
+  return la >= 5 && lb >= 5 && Math.max(la, lb) - common <= 2 && editDistanceAtMost(a, b, 2);
 }
 
 const rearranged = new Int32Array(128);
 
-/** True when the letters of the shorter of a and b are all among the longer's (as multisets); lengths differ by at most one (checked by the caller). */
-function jumbled(a: string, b: string): boolean {
-  const [long, short] = a.length >= b.length ? [a, b] : [b, a];
-  let ok = true;
-  for (let i = 0; i < long.length; i++) {
-    const c = long.charCodeAt(i);
-    if (c > 127) ok = false;
+/** How many letters a and b have in common, counted as multisets. */
+function lettersInCommon(a: string, b: string): number {
+  let ascii = true;
+  for (let i = 0; i < a.length; i++) {
+    const c = a.charCodeAt(i);
+    if (c > 127) ascii = false;
     else rearranged[c]!++;
   }
-  for (let i = 0; ok && i < short.length; i++) {
-    const c = short.charCodeAt(i);
-    if (c > 127 || --rearranged[c]! < 0) ok = false;
+  let common = 0;
+  for (let i = 0; i < b.length; i++) {
+    const c = b.charCodeAt(i);
+    if (c > 127) ascii = false;
+    else if (rearranged[c]! > 0) {
+      rearranged[c]!--;
+      common++;
+    }
   }
-  for (const s of [long, short]) for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
+  for (let i = 0; i < a.length; i++) {
+    const c = a.charCodeAt(i);
     if (c <= 127) rearranged[c] = 0;
   }
-  if (ok || /^[\x00-\x7f]*$/.test(long + short)) return ok;
-  // Letters beyond ASCII (a name normalisation left as they were): the same test on code points.
-  const left = [...long];
-  for (const c of short) {
+  if (ascii) return common;
+  // Letters beyond ASCII (left as they were by normalisation): the same count on code points.
+  const left = [...a];
+  common = 0;
+  for (const c of b) {
     const i = left.indexOf(c);
-    if (i < 0) return false;
-    left.splice(i, 1);
+    if (i >= 0) {
+      left.splice(i, 1);
+      common++;
+    }
   }
-  return true;
+  return common;
 }
 
 // Familiar forms of given names: one group per line of data/nicknames.csv. A name may be in
