@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   oneSlipApart, addressParts, compareAddress, compareBirthDate, compareFamily, compareGiven, compareIdentities, compareNames, compareNhsNumber, comparePostcode, compareSex, compareTown, countPatterns, decide,
-  householdAgrees, householdWeight, isNickname, twoEditsApart, isUkPostcode, nhsNumbersConflict,
+  householdAgrees, householdWeight, isNickname, twoEditsApart, lettersJumbled, isUkPostcode, nhsNumbersConflict,
   DEFAULT_PARAMETERS, editDistanceAtMost, estimateParameters, estimateU, FIELDS, jaroWinkler, jaroWinklerAtLeast, comparisonPattern, patternCode, patternVector, PATTERNS, matchProbability, matchWeight, normalisePostcode, soundex, thresholds,
   compareCodes, compareEmail, contactWeight, F, identifierKind, levelOf, termFrequencies, termFrequencyWeight, TERM_FREQUENCY_LIMIT, macAsMc, nameParts, normaliseEmail, normaliseIdentifier, normaliseName, normalisePhone,
   type ComparisonVector, type MatchParameters,
@@ -447,4 +447,16 @@ test('the two-edits level is learnt from the data: strangers rarely reach it, so
     close(p.u[f]!.reduce((a, b) => a + b, 0), 1);
     assert.equal(p.m[f]!.length, FIELDS[f].levels.length);
   }
+});
+
+test('a town keyed out of order counts as close (Blotn / Bolton), never one of three letters, nor another town', () => {
+  assert.equal(lettersJumbled('BLOTN', 'BOLTON'), true);
+  assert.equal(lettersJumbled('OLDON', 'LONDON'), true);
+  assert.equal(lettersJumbled('TANCHESME', 'MANCHESTER'), true); // out of order and the R dropped
+  assert.equal(lettersJumbled('YRO', 'YORK'), false); // three letters
+  assert.equal(lettersJumbled('LEEDS', 'SALE'), false);
+  assert.equal(compareTown('Bolton', 'Blotn'), 1);
+  assert.equal(compareTown('Bolton', 'Boston'), 1); // one slip: close already
+  assert.equal(compareTown('Leeds', 'Salford'), 2);
+  assert.equal(compareTown('Derby', 'Bradford'), 2);
 });

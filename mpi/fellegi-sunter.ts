@@ -383,6 +383,13 @@ export function twoEditsApart(a: string, b: string): boolean {
   return la >= 5 && lb >= 5 && Math.max(la, lb) - common <= 2 && editDistanceAtMost(a, b, 2);
 }
 
+/** The same letters keyed out of order, one perhaps dropped, the shorter of four letters or more (Blotn / Bolton). */
+export function lettersJumbled(a: string, b: string): boolean {
+  const la = a.length;
+  const lb = b.length;
+  return la >= 4 && lb >= 4 && Math.abs(la - lb) <= 1 && lettersInCommon(a, b) === Math.min(la, lb);
+}
+
 const rearranged = new Int32Array(128);
 
 /** How many letters a and b have in common, counted as multisets. */
@@ -617,7 +624,7 @@ export function compareTown(a: string | null | undefined, b: string | null | und
 function compareTownName(x: string, y: string): number {
   if (!x || !y) return -1;
   if (x === y) return 0;
-  if (jaroWinklerAtLeast(x, y, 0.9) || (Math.min(x.length, y.length) >= 4 && oneSlipApart(x, y))) return 1;
+  if (jaroWinklerAtLeast(x, y, 0.9) || (Math.min(x.length, y.length) >= 4 && oneSlipApart(x, y)) || lettersJumbled(x, y)) return 1;
   return 2;
 }
 
