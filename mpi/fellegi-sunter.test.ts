@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   oneSlipApart, addressParts, compareAddress, compareBirthDate, compareFamily, compareGiven, compareIdentities, compareNames, compareNhsNumber, comparePostcode, compareSex, compareTown, countPatterns, decide,
-  householdAgrees, householdWeight, isNickname, isUkPostcode, nhsNumbersConflict,
+  householdAgrees, householdWeight, isNickname, twoEditsApart, lettersJumbled, isUkPostcode, nhsNumbersConflict,
   DEFAULT_PARAMETERS, editDistanceAtMost, estimateParameters, estimateU, FIELDS, jaroWinkler, jaroWinklerAtLeast, comparisonPattern, patternCode, patternVector, PATTERNS, matchProbability, matchWeight, normalisePostcode, soundex, thresholds,
   compareCodes, compareEmail, contactWeight, F, identifierKind, levelOf, termFrequencies, termFrequencyWeight, TERM_FREQUENCY_LIMIT, macAsMc, nameParts, normaliseEmail, normaliseIdentifier, normaliseName, normalisePhone,
   type ComparisonVector, type MatchParameters,
@@ -48,7 +48,7 @@ test('comparison levels', () => {
   assert.equal(compareFamily('Pfister', 'Fister'), 1); // JW 0.952 even without a shared first letter
   assert.equal(compareFamily('Ashcraft', 'Ashcroft'), 1);
   assert.equal(compareFamily('Reid', 'Reade'), 2); // JW 0.83, both R300
-  assert.equal(compareFamily('Smith', 'Patel'), 3);
+  assert.equal(compareFamily('Smith', 'Patel'), 4);
   assert.equal(compareFamily('', 'Patel'), -1);
 
   assert.equal(compareGiven('John', 'JOHN'), 0);
@@ -57,9 +57,9 @@ test('comparison levels', () => {
   assert.equal(compareGiven('Ina', 'Ian'), 1);
   assert.equal(compareGiven('Bill', 'William'), 2);
   assert.equal(compareGiven('Jack', 'John'), 2);
-  assert.equal(compareGiven('J', 'John'), 3);
-  assert.equal(compareGiven('Jane', 'John'), 3);
-  assert.equal(compareGiven('Peter', 'John'), 4);
+  assert.equal(compareGiven('J', 'John'), 4);
+  assert.equal(compareGiven('Jane', 'John'), 4);
+  assert.equal(compareGiven('Peter', 'John'), 5);
   assert.equal(compareGiven(undefined, 'John'), -1);
 
   assert.equal(compareBirthDate('1950-03-01', '1950-03-01'), 0);
@@ -121,8 +121,8 @@ function draw(r: () => number, probs: number[]): number {
 
 test('EM recovers m, u and λ from synthetic candidate pairs', () => {
   const truth: MatchParameters = {
-    m: [[0.95, 0.05], [0.8, 0.1, 0.05, 0.05], [0.7, 0.1, 0.05, 0.1, 0.05], [0.8, 0.03, 0.05, 0.05, 0.05, 0.01, 0.01], [0.97, 0.03], [0.7, 0.05, 0.1, 0.15], [0.6, 0.1, 0.1, 0.2], [0.8, 0.05, 0.15]],
-    u: [[0.01, 0.99], [0.05, 0.03, 0.07, 0.85], [0.04, 0.02, 0.01, 0.1, 0.83], [0.3, 0.01, 0.05, 0.05, 0.09, 0.1, 0.4], [0.5, 0.5], [0.05, 0.05, 0.15, 0.75], [0.02, 0.03, 0.1, 0.85], [0.3, 0.05, 0.65]],
+    m: [[0.95, 0.05], [0.8, 0.1, 0.05, 0.02, 0.03], [0.7, 0.1, 0.05, 0.03, 0.07, 0.05], [0.8, 0.03, 0.05, 0.05, 0.05, 0.01, 0.01], [0.97, 0.03], [0.7, 0.05, 0.1, 0.15], [0.6, 0.1, 0.1, 0.2], [0.8, 0.05, 0.15]],
+    u: [[0.01, 0.99], [0.05, 0.03, 0.07, 0.05, 0.8], [0.04, 0.02, 0.01, 0.03, 0.1, 0.8], [0.3, 0.01, 0.05, 0.05, 0.09, 0.1, 0.4], [0.5, 0.5], [0.05, 0.05, 0.15, 0.75], [0.02, 0.03, 0.1, 0.85], [0.3, 0.05, 0.65]],
     lambda: 0.2,
   };
   const r = rng(42);
@@ -178,7 +178,7 @@ test('names: swapped crosswise, double and hyphenated surnames, middle names, ni
   assert.deepEqual(compareNames({ family: 'John', given: 'Smith' }, { family: 'Smith', given: 'John' }), [0, 0]);
   assert.deepEqual(compareNames({ family: 'Jonh', given: 'Smith' }, { family: 'Smith', given: 'John' }), [1, 0]);
   // Two strangers do not become a swap.
-  assert.deepEqual(compareNames({ family: 'Patel', given: 'Ravi' }, { family: 'Smith', given: 'John' }), [3, 4]);
+  assert.deepEqual(compareNames({ family: 'Patel', given: 'Ravi' }, { family: 'Smith', given: 'John' }), [4, 5]);
   assert.equal(compareFamily('Smith-Jones', 'Jones'), 1);
   assert.equal(compareFamily('Garcia Lopez', 'Garcia'), 1);
   assert.equal(compareFamily('SmithJones', 'Smith-Jones'), 0);
@@ -256,8 +256,8 @@ test('names across cultures: diacritics, apostrophes and spaces, Mc/Mac, middle 
   assert.equal(soundex('Müller'), soundex('Muller'));
   assert.equal(compareGiven('Mary Ann', 'Mary'), 0);
   assert.equal(compareGiven('Mary Ann', 'Ann'), 1); // known by the middle name
-  assert.equal(compareGiven('J', 'John'), 3); // an initial
-  assert.equal(compareGiven('J.', 'John'), 3);
+  assert.equal(compareGiven('J', 'John'), 4); // an initial
+  assert.equal(compareGiven('J.', 'John'), 4);
   // The whole name in the given field, no family name: the last part is taken as the family name.
   assert.deepEqual(compareNames({ given: 'John Smith' }, { given: 'John', family: 'Smith' }), [0, 0]);
 });
@@ -384,4 +384,79 @@ test('term-frequency adjustment: a rare family name or town adds weight, a commo
   close(householdWeight(capped, vt, extra), 10);
   assert.equal(levelOf(comparisonPattern(a, a), F.family), 0);
   assert.equal(levelOf(comparisonPattern(a, { town: 'x' }), F.family), -1);
+});
+
+test('names two edits apart or keyed out of order: a level of their own, below Soundex (family) and above the initial (given)', () => {
+  // Two edits in names of five letters or more.
+  assert.equal(twoEditsApart('TARLO', 'TAYLOR'), true); // a letter changed, one dropped
+  assert.equal(twoEditsApart('COEPO', 'COOPER'), true);
+  assert.equal(twoEditsApart('JONES', 'JAMES'), true); // two changes: counted, and u from the data weighs it
+  assert.equal(twoEditsApart('SMITH', 'PATEL'), false);
+  assert.equal(twoEditsApart('ANNA', 'ALMA'), false); // four letters: two edits would be half the name
+  // The same letters in another order, one perhaps dropped; the shorter of four letters or more.
+  assert.equal(twoEditsApart('ETHAN', 'ETNAH'), true);
+  assert.equal(twoEditsApart('BROWN', 'ORBW'), true);
+  assert.equal(twoEditsApart('THOMAS', 'AHOTS'), true);
+  assert.equal(twoEditsApart('MCDONALD', 'LCONAMD'), true);
+  assert.equal(twoEditsApart('AMY', 'MAY'), false); // three letters: too short to tell
+  assert.equal(twoEditsApart('HARRIS', 'SHARP'), false); // SHARP has a P that HARRIS lacks
+  assert.equal(twoEditsApart('MARTIN', 'MARTINELLI'), false); // four letters more
+  // Letters beyond ASCII are compared as they are.
+  assert.equal(twoEditsApart('ŁUKASZ', 'ŁUKSAZ'), true);
+  // The scratch counts are left clean: a later comparison is not disturbed by an earlier failure.
+  assert.equal(twoEditsApart('ABCD', 'WXYZ'), false);
+  assert.equal(twoEditsApart('DCBA', 'ABCD'), true);
+  assert.equal(jaroWinklerAtLeast('MARTHA', 'MARHTA', 0.96), true);
+
+  assert.equal(FIELDS[F.family].levels[3], 'two-edits');
+  assert.equal(FIELDS[F.given].levels[3], 'two-edits');
+  assert.equal(compareFamily('Taylor', 'Tarlo'), 3);
+  assert.equal(compareFamily('Brown', 'orBw'), 3);
+  assert.equal(compareFamily('Taylor', 'Tailor'), 1); // one slip stays close
+  assert.equal(compareFamily('Reid', 'Reade'), 2); // Soundex first
+  assert.equal(compareGiven('Millie', 'Mliie'), 3); // before the same-initial level
+  assert.equal(compareGiven('Ethan', 'Etnah'), 3); // Jaro–Winkler 0.79: keyed out of order
+  assert.equal(compareGiven('Edward', 'ddwaE'), 3);
+  assert.equal(compareGiven('Harriet', 'Hannah'), 4); // same initial only
+  // A swap is still taken only when both crossed names are close or exact.
+  assert.deepEqual(compareNames({ given: 'Smith', family: 'Jon' }, { given: 'John', family: 'Smith' }), [1, 0]);
+  assert.deepEqual(compareNames({ given: 'Tihms', family: 'Jon' }, { given: 'John', family: 'Smith' }), [4, 5]); // a swap explained only by a jumble is not taken
+});
+
+test('the two-edits level is learnt from the data: strangers rarely reach it, so its u is small and a true pair gains', () => {
+  // u from random pairs of a synthetic population with no true pairs: the level is rare.
+  const rnd = mulberry32(7);
+  const families = ['Smith', 'Jones', 'Taylor', 'Brown', 'Williams', 'Wilson', 'Johnson', 'Davies', 'Patel', 'Robinson', 'Wright', 'Thompson', 'Evans', 'Walker', 'White', 'Roberts', 'Green', 'Hall', 'Thomas', 'Clarke'];
+  const givens = ['Oliver', 'George', 'Harry', 'Jack', 'Noah', 'Amelia', 'Olivia', 'Isla', 'Emily', 'Ava', 'Thomas', 'James', 'Sophie', 'Grace', 'Lily', 'Charlie', 'Freddie', 'Mia', 'Ella', 'Jacob'];
+  const people = Array.from({ length: 400 }, () => ({ family: families[Math.floor(rnd() * families.length)], given: givens[Math.floor(rnd() * givens.length)] }));
+  let twoEdits = 0;
+  let pairs = 0;
+  for (let i = 0; i < people.length; i++)
+    for (let j = i + 1; j < people.length; j++) {
+      pairs++;
+      if (compareFamily(people[i]!.family, people[j]!.family) === 3) twoEdits++;
+    }
+  assert.ok(twoEdits / pairs < 0.03, `${twoEdits} of ${pairs}`);
+  // With a small u and a real m, the level weighs for a match, less than exact agreement.
+  const p: MatchParameters = structuredClone(DEFAULT_PARAMETERS);
+  const w = (level: number) => Math.log2(p.m[F.family]![level]! / p.u[F.family]![level]!);
+  assert.ok(w(3) > 0 && w(3) < w(0));
+  assert.ok(Math.log2(p.m[F.given]![3]! / p.u[F.given]![3]!) > Math.log2(p.m[F.given]![4]! / p.u[F.given]![4]!));
+  for (const f of [F.family, F.given]) {
+    close(p.m[f]!.reduce((a, b) => a + b, 0), 1);
+    close(p.u[f]!.reduce((a, b) => a + b, 0), 1);
+    assert.equal(p.m[f]!.length, FIELDS[f].levels.length);
+  }
+});
+
+test('a town keyed out of order counts as close (Blotn / Bolton), never one of three letters, nor another town', () => {
+  assert.equal(lettersJumbled('BLOTN', 'BOLTON'), true);
+  assert.equal(lettersJumbled('OLDON', 'LONDON'), true);
+  assert.equal(lettersJumbled('TANCHESME', 'MANCHESTER'), true); // out of order and the R dropped
+  assert.equal(lettersJumbled('YRO', 'YORK'), false); // three letters
+  assert.equal(lettersJumbled('LEEDS', 'SALE'), false);
+  assert.equal(compareTown('Bolton', 'Blotn'), 1);
+  assert.equal(compareTown('Bolton', 'Boston'), 1); // one slip: close already
+  assert.equal(compareTown('Leeds', 'Salford'), 2);
+  assert.equal(compareTown('Derby', 'Bradford'), 2);
 });

@@ -32,8 +32,8 @@ export interface MatchIdentity {
 /** Fields compared, each with its agreement levels from strongest to weakest. */
 export const FIELDS = [
   { name: 'nhs_number', levels: ['agree', 'disagree'] },
-  { name: 'family', levels: ['exact', 'jaro-winkler', 'soundex', 'disagree'] },
-  { name: 'given', levels: ['exact', 'jaro-winkler', 'nickname', 'initial', 'disagree'] },
+  { name: 'family', levels: ['exact', 'jaro-winkler', 'soundex', 'two-edits', 'disagree'] },
+  { name: 'given', levels: ['exact', 'jaro-winkler', 'nickname', 'two-edits', 'initial', 'disagree'] },
   { name: 'birth_date', levels: ['exact', 'day-month-swapped', 'one-digit', 'one-year', 'year-month', 'within-a-year', 'disagree'] },
   { name: 'sex', levels: ['agree', 'disagree'] },
   { name: 'postcode', levels: ['exact', 'one-edit', 'district', 'disagree'] },
@@ -329,7 +329,8 @@ export function compareNhsNumber(a: string | null | undefined, b: string | null 
 
 /**
  * Family name level: 0 exact, 1 close (Jaro–Winkler ≥ 0.92, one typing slip, or one part of a
- * hyphenated or double surname is the other's), 2 same Soundex, 3 disagree, -1 missing.
+ * hyphenated or double surname is the other's), 2 same Soundex, 3 two edits (twoEditsApart), 4
+ * disagree, -1 missing.
  */
 export function compareFamily(a: string | null | undefined, b: string | null | undefined): number {
   return compareFamilyName(nameFeatures(a), nameFeatures(b));
@@ -359,7 +360,71 @@ function compareFamilyName(x: NameFeatures | null, y: NameFeatures | null): numb
   if (macAsMc(x.norm) === macAsMc(y.norm)) return 1; // MacKay / McKay
   if ((x.parts.length > 1 || y.parts.length > 1) && x.parts.some((p) => p.length >= 2 && y.parts.includes(p))) return 1;
   if (x.soundex === y.soundex) return 2;
-  return 3;
+  if (twoEditsApart(x.norm, y.norm)) return 3;
+  return 4;
+}
+
+/**
+ * True when two names (normalised, not equal) are at most two typing edits apart, both of five
+ * letters or more (Tarlo / Taylor: a letter changed and one dropped; Cooper / Coepo), or are the
+ * same letters keyed out of order, one perhaps dropped, the shorter of four letters or more
+ * (Ethan / Etnah, Brown / Orbw, Thomas / Ahots). What this level is worth is learnt like any
+ * other: u from the random pairs (strangers' names rarely share their letters), m by EM.
+ */
+export function twoEditsApart(a: string, b: string): boolean {
+  const la = a.length;
+  const lb = b.length;
+  if (la < 4 || lb < 4 || Math.abs(la - lb) > 2) return false;
+  // Letters in common (as multisets), counted once: the same letters one perhaps dropped is all of
+  // the shorter's; and k edits leave at least the longer's length less k in common, so most
+  // strangers are told apart here without the edit distance (the matcher compares millions).
+  const common = lettersInCommon(a, b);
+  if (Math.abs(la - lb) <= 1 && common === Math.min(la, lb)) return true;
+  return la >= 5 && lb >= 5 && Math.max(la, lb) - common <= 2 && editDistanceAtMost(a, b, 2);
+}
+
+/** The same letters keyed out of order, one perhaps dropped, the shorter of four letters or more (Blotn / Bolton). */
+export function lettersJumbled(a: string, b: string): boolean {
+  const la = a.length;
+  const lb = b.length;
+  return la >= 4 && lb >= 4 && Math.abs(la - lb) <= 1 && lettersInCommon(a, b) === Math.min(la, lb);
+}
+
+const rearranged = new Int32Array(128);
+
+/** How many letters a and b have in common, counted as multisets. */
+function lettersInCommon(a: string, b: string): number {
+  let ascii = true;
+  for (let i = 0; i < a.length; i++) {
+    const c = a.charCodeAt(i);
+    if (c > 127) ascii = false;
+    else rearranged[c]!++;
+  }
+  let common = 0;
+  for (let i = 0; i < b.length; i++) {
+    const c = b.charCodeAt(i);
+    if (c > 127) ascii = false;
+    else if (rearranged[c]! > 0) {
+      rearranged[c]!--;
+      common++;
+    }
+  }
+  for (let i = 0; i < a.length; i++) {
+    const c = a.charCodeAt(i);
+    if (c <= 127) rearranged[c] = 0;
+  }
+  if (ascii) return common;
+  // Letters beyond ASCII (left as they were by normalisation): the same count on code points.
+  const left = [...a];
+  common = 0;
+  for (const c of b) {
+    const i = left.indexOf(c);
+    if (i >= 0) {
+      left.splice(i, 1);
+      common++;
+    }
+  }
+  return common;
 }
 
 // Familiar forms of given names: one group per line of data/nicknames.csv. A name may be in
@@ -391,7 +456,8 @@ function nicknames(a: string, b: string): boolean {
 
 /**
  * Given name level: 0 exact (or same first name), 1 close (Jaro–Winkler ≥ 0.9, one typing slip,
- * or one's first name is among the other's names), 2 nickname, 3 same initial, 4 disagree, -1 missing.
+ * or one's first name is among the other's names), 2 nickname, 3 two edits (twoEditsApart),
+ * 4 same initial, 5 disagree, -1 missing.
  */
 export function compareGiven(a: string | null | undefined, b: string | null | undefined): number {
   return compareGivenName(nameFeatures(a), nameFeatures(b));
@@ -407,8 +473,9 @@ function compareGivenName(x: NameFeatures | null, y: NameFeatures | null): numbe
   // Known by a middle name in one system ("Mary Ann" / "Ann").
   if ((firstA.length > 1 && y.parts.includes(firstA)) || (firstB.length > 1 && x.parts.includes(firstB))) return 1;
   if (nicknames(firstA, firstB)) return 2;
-  if (firstA[0] === firstB[0]) return 3;
-  return 4;
+  if (twoEditsApart(firstA, firstB)) return 3;
+  if (firstA[0] === firstB[0]) return 4;
+  return 5;
 }
 
 /**
@@ -420,8 +487,10 @@ export function compareNames(a: MatchIdentity, b: MatchIdentity): [number, numbe
 }
 
 // Missing counts as the weakest level, so a swap is taken only when it explains more.
+const FAMILY_DISAGREE = FIELDS[F.family].levels.length - 1;
+const GIVEN_DISAGREE = FIELDS[F.given].levels.length - 1;
 function nameRank(v: [number, number]): number {
-  return (v[0] < 0 ? 3 : v[0]) + (v[1] < 0 ? 4 : v[1]);
+  return (v[0] < 0 ? FAMILY_DISAGREE : v[0]) + (v[1] < 0 ? GIVEN_DISAGREE : v[1]);
 }
 
 function compareNameFeatures(a: Features, b: Features): [number, number] {
@@ -555,7 +624,7 @@ export function compareTown(a: string | null | undefined, b: string | null | und
 function compareTownName(x: string, y: string): number {
   if (!x || !y) return -1;
   if (x === y) return 0;
-  if (jaroWinklerAtLeast(x, y, 0.9) || (Math.min(x.length, y.length) >= 4 && oneSlipApart(x, y))) return 1;
+  if (jaroWinklerAtLeast(x, y, 0.9) || (Math.min(x.length, y.length) >= 4 && oneSlipApart(x, y)) || lettersJumbled(x, y)) return 1;
   return 2;
 }
 
@@ -798,8 +867,8 @@ const HOUSEHOLD_FIELDS = [F.family, F.birthDate, F.postcode, F.address, F.town];
 export const DEFAULT_PARAMETERS: MatchParameters = {
   m: [
     [0.97, 0.03],
-    [0.88, 0.06, 0.03, 0.03],
-    [0.85, 0.05, 0.03, 0.04, 0.03],
+    [0.88, 0.06, 0.03, 0.01, 0.02],
+    [0.85, 0.05, 0.03, 0.01, 0.03, 0.03],
     [0.88, 0.01, 0.03, 0.01, 0.04, 0.01, 0.02],
     [0.98, 0.02],
     [0.8, 0.03, 0.05, 0.12],
@@ -811,8 +880,8 @@ export const DEFAULT_PARAMETERS: MatchParameters = {
   ],
   u: [
     [0.0001, 0.9999],
-    [0.01, 0.005, 0.02, 0.965],
-    [0.02, 0.01, 0.0005, 0.06, 0.9095],
+    [0.01, 0.005, 0.02, 0.002, 0.963],
+    [0.02, 0.01, 0.0005, 0.002, 0.06, 0.9075],
     [0.00003, 0.00003, 0.0006, 0.0001, 0.003, 0.02, 0.97623],
     [0.5, 0.5],
     [0.001, 0.002, 0.02, 0.977],

@@ -59,6 +59,7 @@ test('evidence in words: for and against, strongest first', () => {
   assert.deepEqual(e.against.map((r) => r.label), ['Town', 'Postcode']);
   assert.equal(e.against[0]!.weight, '−6.2');
   assert.equal(levelWords('district'), 'Same postcode district');
+  assert.equal(levelWords('two-edits'), 'Two typing slips apart, or the same letters in another order');
   assert.equal(levelWords('something-new'), 'something-new');
   assert.equal(weightText(0.01), '0');
   assert.equal(probabilityText(0.9016), '90%');

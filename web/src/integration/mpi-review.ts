@@ -76,6 +76,7 @@ const LEVEL_WORDS: Record<string, string> = {
   missing: 'Missing on one side',
   'jaro-winkler': 'Nearly the same (a spelling slip)',
   soundex: 'Sounds the same',
+  'two-edits': 'Two typing slips apart, or the same letters in another order',
   nickname: 'A familiar form of the name',
   initial: 'Only an initial agrees',
   'day-month-swapped': 'Day and month swapped',
