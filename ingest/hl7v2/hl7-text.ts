@@ -375,7 +375,11 @@ function parseHl7Time(value: string): Hl7Time | undefined {
       return { dateTime: instant, instant };
     }
   }
-  const m = /^(\d{4})(\d{2})?(\d{2})?(\d{2})?(\d{2})?(\d{2})?(?:\.(\d+))?(?:([+-])(\d{2})(\d{2}))?$/.exec(value.trim());
+  // Seventeen digits are YYYYMMDDHHMMSS and milliseconds with the point left out (Java senders'
+  // yyyyMMddHHmmssSSS): read as such rather than lose the message for its header time.
+  const trimmed = value.trim();
+  const text = /^\d{17}(?:[+-]\d{4})?$/.test(trimmed) ? `${trimmed.slice(0, 14)}.${trimmed.slice(14)}` : trimmed;
+  const m = /^(\d{4})(\d{2})?(\d{2})?(\d{2})?(\d{2})?(\d{2})?(?:\.(\d+))?(?:([+-])(\d{2})(\d{2}))?$/.exec(text);
   if (!m) return undefined;
   const y = Number(m[1]);
   const mo = m[2] ? Number(m[2]) : 1;

@@ -5,7 +5,7 @@
 import type { HumanName, Identifier, Patient } from '@medplum/fhirtypes';
 import { CONFIDENTIALITY_SYSTEM, type Sex, type SourceIdentity } from '../model.ts';
 import { hl7Date, hl7Time, type Hl7Segment, type Hl7View } from './hl7-text.ts';
-import { fail, sourceIdentifierSystem, xcnDisplay } from './mapping.ts';
+import { fail, HL7_NULL, sourceIdentifierSystem, xcnDisplay } from './mapping.ts';
 import { sharedValue } from '../prepare.ts';
 
 export const NHS_NUMBER_SYSTEM = 'https://fhir.nhs.uk/Id/nhs-number';
@@ -170,7 +170,7 @@ function mapPatientFresh(v: Hl7View, system: string, pid: Hl7Segment, pd1: Hl7Se
   const dobRaw = v.get(pid, 7);
   let birthDate: string | undefined;
   let partialBirthDate: string | undefined;
-  if (dobRaw) {
+  if (dobRaw && dobRaw !== HL7_NULL) {
     const partial = /^(\d{4})(\d{2})?$/.exec(dobRaw);
     if (partial && (!partial[2] || (Number(partial[2]) >= 1 && Number(partial[2]) <= 12))) partialBirthDate = partial[2] ? `${partial[1]}-${partial[2]}` : partial[1];
     else {
@@ -237,7 +237,7 @@ function mapPatientFresh(v: Hl7View, system: string, pid: Hl7Segment, pd1: Hl7Se
     patient.address = [{ ...(lines.length ? { line: lines } : {}), ...(city ? { city } : {}), ...(state ? { state } : {}), ...(postcode ? { postalCode: postcode } : {}) }];
   }
   const deathRaw = v.get(pid, 29);
-  if (deathRaw) {
+  if (deathRaw && deathRaw !== HL7_NULL) {
     const death = hl7Time(deathRaw);
     if (death) patient.deceasedDateTime = death.dateTime;
     else faults.push(`PID-29 ${JSON.stringify(deathRaw)} is not a valid date/time`);

@@ -144,7 +144,8 @@ export function parseHl7Message(text: string, origin: string, context?: ReadCont
     // in for a sender that leaves it empty. A message with no time at all (test feeds, some
     // interface engines) is still read: its resources carry no source time.
     const evn = v.segment('EVN');
-    const timeRaw = v.get(msh, 7) || v.get(evn, 2) || v.get(evn, 6);
+    const timeOf = (raw: string) => (raw === '""' ? '' : raw);
+    const timeRaw = timeOf(v.get(msh, 7)) || timeOf(v.get(evn, 2)) || timeOf(v.get(evn, 6));
     const sent = timeRaw ? (hl7Time(timeRaw) ?? fail(`MSH-7 ${JSON.stringify(timeRaw)} is not a valid date/time`)) : undefined;
 
     const ctx: MapContext = { v, system: sourceSystem, event, trigger, messageId, ...(sent ? { sourceTime: sent.instant } : {}), version: versionOf(v, msh) };
