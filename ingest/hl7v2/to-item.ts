@@ -106,7 +106,11 @@ export function parseHl7Message(text: string, origin: string, context?: ReadCont
   try {
     const type = v.get(msh, 9, { comp: 1 }).toUpperCase();
     // v2.3 ADT may leave MSH-9.2 empty and give the trigger only in EVN-1.
-    const trigger = (v.get(msh, 9, { comp: 2 }) || (type === 'ADT' ? v.get(v.segment('EVN'), 1) : '')).toUpperCase();
+    const sentTrigger = (v.get(msh, 9, { comp: 2 }) || (type === 'ADT' ? v.get(v.segment('EVN'), 1) : '')).toUpperCase();
+    // Order triggers are the letter O and two digits; some senders type a zero ("ORM^001"). Read as
+    // the order event it can only be (ORM has one trigger, O01).
+    const lettered = /^0\d\d$/.test(sentTrigger) ? `O${sentTrigger.slice(1)}` : undefined;
+    const trigger = lettered && (ORDER_EVENTS.has(`${type}^${lettered}`) || PHARMACY_EVENTS.has(`${type}^${lettered}`)) ? lettered : sentTrigger;
     const event = trigger ? `${type}^${trigger}` : type;
     const adtMeaning = type === 'ADT' ? ADT_EVENTS[trigger] : undefined;
     // An order about no patient (PID is optional in ORM) or with no OBR (a pharmacy or diet order)
