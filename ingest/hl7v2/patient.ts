@@ -62,7 +62,8 @@ function legacyNhsNumber(v: Hl7View, pid: Hl7Segment, field: number): string | u
  */
 export function pickHospitalNumber(v: Hl7View, seg: Hl7Segment, field: number): string | undefined {
   const reps = v.repetitions(seg, field).filter((r) => v.fromRepetition(r, 1));
-  for (const type of ['MR', 'PI']) {
+  // MRN: Cerner Millennium's spelling of MR.
+  for (const type of ['MR', 'MRN', 'PI']) {
     const typed = reps.find((r) => v.fromRepetition(r, 5).toUpperCase() === type && !isNhsRep(v, r));
     if (typed) return v.fromRepetition(typed, 1);
   }
@@ -77,7 +78,11 @@ export function pickHospitalNumber(v: Hl7View, seg: Hl7Segment, field: number): 
 const SEX: Record<string, Sex> = { M: 'male', F: 'female', U: 'unknown', O: 'other', A: 'other', N: 'unknown', X: 'other', MALE: 'male', FEMALE: 'female', '1': 'male', '2': 'female', '0': 'unknown', UNKNOWN: 'unknown' };
 
 // XPN-7 name type (table 0200) → HumanName.use.
-const NAME_USE: Record<string, HumanName['use']> = { L: 'official', D: 'usual', A: 'usual', M: 'maiden', N: 'nickname', B: 'old', BAD: 'old', S: 'anonymous', T: 'temp', TEMP: 'temp' };
+// Cerner Millennium (UK trusts among them) sends its own words: Current, Preferred, Previous, Alternate, Maiden.
+const NAME_USE: Record<string, HumanName['use']> = {
+  L: 'official', D: 'usual', A: 'usual', M: 'maiden', N: 'nickname', B: 'old', BAD: 'old', S: 'anonymous', T: 'temp', TEMP: 'temp',
+  CURRENT: 'official', PREFERRED: 'usual', PREVIOUS: 'old', ALTERNATE: 'usual', MAIDEN: 'maiden', NICKNAME: 'nickname',
+};
 
 export interface PatientParts {
   identity: SourceIdentity;
@@ -149,7 +154,11 @@ const patientCache = new Map<string, PatientParts>();
 function mapPatientFresh(v: Hl7View, system: string, pid: Hl7Segment, pd1: Hl7Segment | undefined, version: number): PatientParts {
   // PID-2 (external id) and PID-4 (alternate id) were where some v2.3 senders put the hospital number.
   const nhsRep = v.repetitions(pid, 3).find((r) => isNhsRep(v, r) && v.fromRepetition(r, 1));
-  const nhsNumber = (nhsRep ? v.fromRepetition(nhsRep, 1).replace(/\s+/g, '') || undefined : undefined) ?? legacyNhsNumber(v, pid, 2) ?? legacyNhsNumber(v, pid, 19);
+  // Typed NHS numbers anywhere in the identifier lists (PID-4, the alternate ids, where some PAS
+  // test feeds put the whole list), then untyped ones where pre-2.4 UK messages put them.
+  const typedElsewhere = [4, 2].map((f) => v.repetitions(pid, f).find((r) => isNhsRep(v, r) && v.fromRepetition(r, 1))).find(Boolean);
+  const nhsNumber =
+    (nhsRep ?? typedElsewhere ? v.fromRepetition((nhsRep ?? typedElsewhere)!, 1).replace(/\s+/g, '') || undefined : undefined) ?? legacyNhsNumber(v, pid, 2) ?? legacyNhsNumber(v, pid, 19);
   const pid2 = pickHospitalNumber(v, pid, 2);
   const mrn =
     pickHospitalNumber(v, pid, 3) ??
@@ -161,7 +170,7 @@ function mapPatientFresh(v: Hl7View, system: string, pid: Hl7Segment, pd1: Hl7Se
 
   const nameReps = v.repetitions(pid, 5);
   const hasName = (r: string) => !!(v.fromRepetition(r, 1) || v.fromRepetition(r, 2));
-  const legal = preferred(v, nameReps, 7, ['L'], hasName);
+  const legal = preferred(v, nameReps, 7, ['L', 'CURRENT'], hasName);
   const family = legal ? v.fromRepetition(legal, 1) || undefined : undefined;
   // XPN-2 given name and XPN-3 further given names (middle names): the matcher knows a person by any of them.
   const given = legal ? [v.fromRepetition(legal, 2), v.fromRepetition(legal, 3)].filter(Boolean).join(' ') || undefined : undefined;
@@ -181,7 +190,7 @@ function mapPatientFresh(v: Hl7View, system: string, pid: Hl7Segment, pd1: Hl7Se
   const sex = SEX[v.get(pid, 8).toUpperCase()];
 
   const addressReps = v.repetitions(pid, 11);
-  const address = preferred(v, addressReps, 7, ['H', 'C', 'P'], (r) => [1, 2, 3, 5].some((c) => v.fromRepetition(r, c)));
+  const address = preferred(v, addressReps, 7, ['H', 'HOME', 'C', 'P'], (r) => [1, 2, 3, 5].some((c) => v.fromRepetition(r, c)));
   const lines = address ? [v.fromRepetition(address, 1), v.fromRepetition(address, 2)].filter(Boolean) : [];
   const city = address ? v.fromRepetition(address, 3) : '';
   const state = address ? v.fromRepetition(address, 4) : '';

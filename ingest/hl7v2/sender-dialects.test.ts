@@ -128,3 +128,31 @@ test('MSH-18 8859/1: Latin-1 bytes are decoded (Norwegian and Dutch names), in a
   assert.deepEqual([item.identities[0]!.family, item.identities[0]!.address], ['MÆLAND', 'Damsgårdsveien 88']);
   assert.equal(resource<Encounter>(item, 'Encounter')!.id, 'V500');
 });
+
+test('Cerner UK words (an A08): name types Current/Preferred/Previous, PID-8 Female, address type home, PV1-2 Inpatient, the NHS number in PID-19', () => {
+  const raw = cr(
+    'MSH|^~\\&|P0241|HOSP|TIE|HOSP|20240209170901||ADT^A08|Q1||2.3',
+    'EVN|A08|20240209170901',
+    'PID|1|999999^^^Case Note Number^MRN^""|999998^^^Case Note Number^CNN~111111^^^Person ID^Person ID||MIAH^Jane^^^Miss^^Current~Miah^Janet^^^Miss^^Preferred~JONES^Jane^^^Miss^^Previous||19781030000000|Female|||Flat 1^15 Main Street^^London^N1 1AA^""^home~MAJOR HOUSE^CHURCH ROAD^^^^^Previous^LONDON||||||||9434765919',
+    `PV1|1|Inpatient|OMU^B^Bed 03${'|'.repeat(16)}5000000^0^""^^Attendance No.`,
+  );
+  const item = accepted(parseHl7Message(raw, 'f'));
+  const who = item.identities[0]!;
+  assert.deepEqual([who.id, who.nhsNumber, who.sex, who.family, who.given, who.postcode], ['999998', '9434765919', 'female', 'MIAH', 'Jane', 'N1 1AA']);
+  const patient = resource<Patient>(item, 'Patient')!;
+  assert.deepEqual(patient.name?.map((n) => [n.use, n.family]), [['official', 'MIAH'], ['usual', 'Miah'], ['old', 'JONES']]);
+  assert.equal(resource<Encounter>(item, 'Encounter')!.class.code, 'IMP');
+});
+
+test('iPM: a typed NHS number (with its trace status in CX-2) outside PID-3 is still the NHS number', () => {
+  const raw = cr('MSH|^~\\&|iPM|iIE|||20240124135111||ADT^A28|609299|P|2.4|||AL|AL', 'EVN|A28|20240124135111', 'PID|1|^^^^PAS||R1^""^^RDD^HOSP~943 476 5919^NSTS01^^NHS^NHS||DUMMY^PATIENT^^^Miss||19740613000000|F', 'PD1|||Dummy Practice^GPPRC^TEST1X|G0000001^Dummy^Leigh^^^Dr');
+  const who = accepted(parseHl7Message(raw, 'f')).identities[0]!;
+  assert.deepEqual([who.id, who.nhsNumber, who.practice], ['R1', '9434765919', 'TEST1X']);
+});
+
+test('an order trigger typed with a zero (ORM^001) is the order it can only be', () => {
+  const raw = cr('MSH|^~\\&|RIS|HOSP|||200512301613||ORM^001|123456|P|2.0.0', 'PID|1670|1234567897|1|20504567|Zijp^Lambert||19591206|M', 'ORC|NW||2005-9999||SC||||200512301613', 'OBR|||2005-9999|1234^BRAIN||200512301613');
+  const item = accepted(parseHl7Message(raw, 'f'));
+  assert.deepEqual([item.event, item.resources.map((r) => r.resource.resourceType)], ['ORM^O01', ['ServiceRequest']]);
+  assert.equal(ackCode(item, raw), 'AA');
+});
