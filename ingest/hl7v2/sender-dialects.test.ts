@@ -10,6 +10,7 @@ import type { AcceptedItem, IngestItem } from '../model.ts';
 import { hl7v2Adapter } from './adapter.ts';
 import { readAck } from './ack.ts';
 import { ackFor } from './mllp.ts';
+import { decodeHl7Bytes } from './split.ts';
 import { NHS_NUMBER_SYSTEM, validNhsDigits } from './patient.ts';
 import { parseHl7Message } from './to-item.ts';
 
@@ -155,4 +156,22 @@ test('an order trigger typed with a zero (ORM^001) is the order it can only be',
   const item = accepted(parseHl7Message(raw, 'f'));
   assert.deepEqual([item.event, item.resources.map((r) => r.resource.resourceType)], ['ORM^O01', ['ServiceRequest']]);
   assert.equal(ackCode(item, raw), 'AA');
+});
+
+test('MSH-18 ~ISO IR87 (Japanese, ISO 2022 escapes inside values) and ISO IR14 / Shift_JIS are decoded', () => {
+  // 山田 in JIS X 0208 between ESC $ B and ESC ( B, as JAHIS and SS-MIX2 senders write names.
+  const kanji = Buffer.from([0x1b, 0x24, 0x42, 0x3b, 0x33, 0x45, 0x44, 0x1b, 0x28, 0x42]);
+  const bytes = Buffer.concat([
+    Buffer.from('MSH|^~\\&|HIS|JP|||20240102030405||ADT^A08^ADT_A01|J1|P|2.5||||||~ISO IR87||ISO 2022-1994\rEVN||20240102030405\rPID|0001||P123^^^^PI||'),
+    kanji,
+    Buffer.from('^^^^^^L^I~YAMADA^TARO^^^^^L^A||19700101|M\r'),
+  ]);
+  const raw = decodeHl7Bytes(bytes);
+  const item = accepted(parseHl7Message(raw, 'f'));
+  assert.deepEqual([item.identities[0]!.id, item.identities[0]!.family], ['P123', '山田']);
+  assert.deepEqual(resource<Patient>(item, 'Patient')!.name?.map((n) => n.family), ['山田', 'YAMADA']);
+  assert.equal(ackCode(item, raw), 'AA');
+  // Half-width katakana (ｱ, 0xB1 in JIS X 0201 / Shift_JIS) under ISO IR14.
+  const sjis = Buffer.concat([Buffer.from('MSH|^~\\&|HIS|JP|||20240102030405||ADT^A08|J2|P|2.5||||||ISO IR14\rPID|1||P9^^^^PI||'), Buffer.from([0xb1]), Buffer.from('^T||19700101|M\r')]);
+  assert.equal(accepted(parseHl7Message(decodeHl7Bytes(sjis), 'f')).identities[0]!.family, 'ｱ');
 });
