@@ -175,3 +175,15 @@ test('MSH-18 ~ISO IR87 (Japanese, ISO 2022 escapes inside values) and ISO IR14 /
   const sjis = Buffer.concat([Buffer.from('MSH|^~\\&|HIS|JP|||20240102030405||ADT^A08|J2|P|2.5||||||ISO IR14\rPID|1||P9^^^^PI||'), Buffer.from([0xb1]), Buffer.from('^T||19700101|M\r')]);
   assert.equal(accepted(parseHl7Message(decodeHl7Bytes(sjis), 'f')).identities[0]!.family, 'ｱ');
 });
+
+test('a merge whose PID carries only identifiers (IHE PIX, NHS Wales): the merge and the identity, no Patient to blank the survivor', () => {
+  const raw = cr('MSH|^~\\&|169|169|100|100|20250618154752||ADT^A40^ADT_A39|M40|P|2.5.1|||||GBR||EN', 'EVN||||||20250618154752', 'PID|||9434765919^^^NHS^NH~700002^^^169^PI', 'MRG|700001^^^169^PI');
+  const item = accepted(parseHl7Message(raw, 'f'));
+  assert.deepEqual(item.resources, []);
+  assert.deepEqual([item.identities[0]!.id, item.identities[0]!.nhsNumber], ['700002', '9434765919']);
+  assert.deepEqual(item.merges, [{ kind: 'merge', system: 'hl7:169', survivorId: '700002', retiredId: '700001', event: 'ADT^A40' }]);
+  assert.equal(ackCode(item, raw), 'AA');
+  // With demographics the survivor's Patient goes in as before.
+  const named = accepted(parseHl7Message(raw.replace('PID|||9434765919^^^NHS^NH~700002^^^169^PI', 'PID|||700002^^^169^PI||TEST^Pat'), 'f'));
+  assert.deepEqual(named.resources.map((r) => r.resource.resourceType), ['Patient']);
+});
