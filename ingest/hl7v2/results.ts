@@ -184,7 +184,8 @@ function mapOrder(ctx: MapContext, o: Order, key: { id: string; kind: 'filler' |
   for (const { obx } of o.obxs) {
     if (v.get(obx, 2).toUpperCase() !== 'ED' || v.rawField(obx, 5) === '') continue;
     try {
-      forms.push(edAttachment(ctx, obx));
+      const form = edAttachment(ctx, obx);
+      if (form.data) forms.push(form); // an ED with its data left out ("^TEXT^html^Base64") holds nothing
     } catch (err) {
       if (!(err instanceof ContentError)) throw err;
       formNotes.push(`${err.message}; left out`);

@@ -187,3 +187,20 @@ test('a merge whose PID carries only identifiers (IHE PIX, NHS Wales): the merge
   const named = accepted(parseHl7Message(raw.replace('PID|||9434765919^^^NHS^NH~700002^^^169^PI', 'PID|||700002^^^169^PI||TEST^Pat'), 'f'));
   assert.deepEqual(named.resources.map((r) => r.resource.resourceType), ['Patient']);
 });
+
+test('a newborn-screening ORU with its HTML summary as ED: the report\'s presentedForm; an ED without data, or with data that is not base64, adds none', () => {
+  const raw = cr(
+    'MSH|^~\\&|NBS|STATE_LAB|||20240102030405||ORU^R01^ORU_R01|E1|P|2.5.1',
+    'PID|1||N1^^^STATE^MR||Baby^Girl||20240101|F',
+    'OBR|1||F500|57128-1^Newborn screening report^LN|||20240102',
+    'OBX|1|ED|57129-9^Full newborn screening summary report^LN||^TEXT^html^Base64^PGh0bWw+PC9odG1sPg==||||||F',
+    'OBX|2|ED|57129-9^Full newborn screening summary report^LN||^TEXT^html^Base64||||||F',
+    'OBX|3|ED|57129-9^Full newborn screening summary report^LN||^TEXT^html^Base64^not base64!||||||F',
+  );
+  const item = accepted(parseHl7Message(raw, 'f'));
+  const report = resource<{ presentedForm?: { contentType?: string; data?: string }[]; extension?: { valueAnnotation?: { text?: string } }[] }>(item, 'DiagnosticReport')!;
+  assert.deepEqual(report.presentedForm?.map((a) => [a.contentType, a.data]), [['text/html', 'PGh0bWw+PC9odG1sPg==']]);
+  assert.match(report.extension?.[0]?.valueAnnotation?.text ?? '', /ED data is not valid base64.*left out/);
+  assert.equal(item.resources.filter((r) => r.resource.resourceType === 'Observation').length, 3);
+  assert.equal(ackCode(item, raw), 'AA');
+});
