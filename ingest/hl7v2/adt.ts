@@ -154,7 +154,11 @@ export function mapAdt(ctx: MapContext, meaning: AdtMeaning): Mapped {
   for (const { group, patient, identity } of parts) {
     const mrn = identity.id;
     // The parts are shared between messages (mapPatient): changed on a copy.
-    push(meaning.kind === 'delete-person' ? { ...patient, active: false } : patient, mrn);
+    // A merge whose PID carries only identifiers (IHE PIX and NHS Wales send `PID|||<id>` with the
+    // MRG) says nothing about the person: its Patient would replace the survivor's demographics
+    // with none, so only the identity and the merge go in.
+    const bare = !patient.name && !patient.birthDate && !patient.gender && !patient.address && !patient.telecom && !patient.generalPractitioner && patient.deceasedBoolean === undefined && !patient.deceasedDateTime;
+    if (!(meaning.kind === 'merge' && bare)) push(meaning.kind === 'delete-person' ? { ...patient, active: false } : patient, mrn);
     const pv1 = first(group, 'PV1');
     const pv2 = first(group, 'PV2');
     let encounterId: string | undefined;

@@ -62,7 +62,7 @@ const DOC_STATUS: Record<string, NonNullable<DocumentReference['docStatus']>> = 
 const AVAILABILITY: Record<string, DocumentReference['status']> = { AV: 'current', UN: 'current', OB: 'superseded', CA: 'entered-in-error' };
 
 /** Table 0191 / ED type of data and subtype → a MIME type. */
-function mimeType(type: string, subtype: string): string {
+export function mimeType(type: string, subtype: string): string {
   const t = type.toUpperCase();
   const s = subtype.toLowerCase();
   if (s.includes('/')) return s; // some senders put the whole MIME type in the subtype
@@ -76,7 +76,7 @@ function mimeType(type: string, subtype: string): string {
 }
 
 /** OBX-5 ED (v2.5: source application ^ type of data ^ data subtype ^ encoding ^ data) → Attachment. */
-function edAttachment(ctx: MapContext, obx: Hl7Segment): Attachment {
+export function edAttachment(ctx: MapContext, obx: Hl7Segment): Attachment {
   const { v } = ctx;
   const type = v.get(obx, 5, { comp: 2 });
   const subtype = v.get(obx, 5, { comp: 3 });

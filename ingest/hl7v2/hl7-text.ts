@@ -141,15 +141,21 @@ export function readHl7Lines(lines: readonly string[]): Hl7ReadResult {
     ((enc.length === 4 || enc.length === 5) &&
     [...enc].every(isDelimiterChar) &&
     new Set([...enc.slice(0, 4), fieldSep]).size === 5);
-  if (!encOk) {
+  // Three characters: a sender that never escapes leaves one out. "^~&" (laboratory systems such as
+  // GLIMS) has no escape character and & for subcomponents, as its values use it; otherwise the
+  // standard order is kept (component, repetition, escape) and there are no subcomponents.
+  const three = !encOk && enc.length === 3 && [...enc].every(isDelimiterChar) && new Set([...enc, fieldSep]).size === 4;
+  if (!encOk && !three) {
     return { ok: false, reason: `MSH-2 encoding characters "^~\\&" expected, got ${JSON.stringify(enc)}` };
   }
+  const noEscape = three && enc[2] === '&';
   const delimiters: Hl7Delimiters = {
     field: fieldSep,
     component: enc[0],
     repetition: enc[1],
-    escape: enc[2],
-    subcomponent: enc[3],
+    // NUL never reaches a value (safeText drops it): a separator that splits nothing.
+    escape: noEscape ? '\u0000' : enc[2],
+    subcomponent: three ? (noEscape ? '&' : '\u0000') : enc[3],
   };
   const segments: Hl7Segment[] = [];
   for (let i = 0; i < lines.length; i++) {
@@ -369,7 +375,11 @@ function parseHl7Time(value: string): Hl7Time | undefined {
       return { dateTime: instant, instant };
     }
   }
-  const m = /^(\d{4})(\d{2})?(\d{2})?(\d{2})?(\d{2})?(\d{2})?(?:\.(\d{1,4}))?(?:([+-])(\d{2})(\d{2}))?$/.exec(value.trim());
+  // Seventeen digits are YYYYMMDDHHMMSS and milliseconds with the point left out (Java senders'
+  // yyyyMMddHHmmssSSS): read as such rather than lose the message for its header time.
+  const trimmed = value.trim();
+  const text = /^\d{17}(?:[+-]\d{4})?$/.test(trimmed) ? `${trimmed.slice(0, 14)}.${trimmed.slice(14)}` : trimmed;
+  const m = /^(\d{4})(\d{2})?(\d{2})?(\d{2})?(\d{2})?(\d{2})?(?:\.(\d+))?(?:([+-])(\d{2})(\d{2}))?$/.exec(text);
   if (!m) return undefined;
   const y = Number(m[1]);
   const mo = m[2] ? Number(m[2]) : 1;
@@ -377,7 +387,8 @@ function parseHl7Time(value: string): Hl7Time | undefined {
   const h = m[4] ? Number(m[4]) : 0;
   const mi = m[5] ? Number(m[5]) : 0;
   const s = m[6] ? Number(m[6]) : 0;
-  const ms = m[7] ? Math.round(Number(`0.${m[7]}`) * 1000) : 0;
+  // DTM allows four fraction digits; a sender that writes more is read to the millisecond.
+  const ms = m[7] ? Math.min(999, Math.round(Number(`0.${m[7].slice(0, 4)}`) * 1000)) : 0;
   if (mo < 1 || mo > 12 || d < 1 || d > daysInMonth(y, mo) || h > 23 || mi > 59 || s > 59) return undefined;
   const offsetMin = m[8] ? (m[8] === '-' ? -1 : 1) * (Number(m[9]) * 60 + Number(m[10])) : 0;
   if (m[8] && (Number(m[9]) > 14 || Number(m[10]) > 59)) return undefined;

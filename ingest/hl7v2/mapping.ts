@@ -56,10 +56,16 @@ export function shortHash(...parts: string[]): string {
   return sha256Hex(parts.join('\u0000')).slice(0, 16);
 }
 
+/**
+ * `""`, HL7's explicit null (v2.8 chapter 2.5.3: the receiver deletes what it held): no value, so
+ * never an impossible date.
+ */
+export const HL7_NULL = '""';
+
 /** A time field that places the person or the event: an impossible value quarantines the message. */
 export function timeField(v: Hl7View, seg: Hl7Segment | undefined, field: number, label: string): Hl7Time | undefined {
   const raw = v.get(seg, field);
-  if (!raw) return undefined;
+  if (!raw || raw === HL7_NULL) return undefined;
   return hl7Time(raw) ?? fail(`${label} ${JSON.stringify(raw)} is not a valid date/time (expected YYYYMMDD[HHMM[SS]][+/-ZZZZ])`);
 }
 
@@ -73,7 +79,7 @@ export function annotatingTime(v: Hl7View, seg: Hl7Segment | undefined, field: n
 
 /** annotatingTime of a value already read (a component: SCH-11.4, RXE-1.4). */
 export function annotatingTimeOf(raw: string, label: string, notes: Annotation[]): Hl7Time | undefined {
-  if (!raw) return undefined;
+  if (!raw || raw === HL7_NULL) return undefined;
   const t = hl7Time(raw);
   if (!t) notes.push({ text: `${label} ${JSON.stringify(raw)} is not a valid date/time; left out` });
   return t;

@@ -5,7 +5,7 @@
 import type { HumanName, Identifier, Patient } from '@medplum/fhirtypes';
 import { CONFIDENTIALITY_SYSTEM, type Sex, type SourceIdentity } from '../model.ts';
 import { hl7Date, hl7Time, type Hl7Segment, type Hl7View } from './hl7-text.ts';
-import { fail, sourceIdentifierSystem, xcnDisplay } from './mapping.ts';
+import { fail, HL7_NULL, sourceIdentifierSystem, xcnDisplay } from './mapping.ts';
 import { sharedValue } from '../prepare.ts';
 
 export const NHS_NUMBER_SYSTEM = 'https://fhir.nhs.uk/Id/nhs-number';
@@ -13,15 +13,47 @@ export const ODS_SYSTEM = 'https://fhir.nhs.uk/Id/ods-organization-code';
 /** The NHS number's assigning authority OID (NHS Digital HL7 v2 ITK), sometimes sent in CX-4.2. */
 const NHS_OID = '2.16.840.1.113883.2.1.4.1';
 
-/** True for a CX repetition that is an NHS number: authority NHS (any CX-4 part) or type NH. */
+// CX-5 identifier types that say "NHS number": NH (HL7 UK, table 0203 since v2.5), NNGBR (national
+// number, Great Britain) and the codes Cerner Millennium UK sends (NHSNMBR, with authority NHSNBR).
+const NHS_TYPES = new Set(['NH', 'NHS', 'NNGBR', 'NHSNMBR', 'NHSNBR']);
+const NHS_AUTHORITIES = new Set(['NHS', 'NHSNBR', 'NHSNMBR', 'NHS NUMBER', NHS_OID]);
+
+/** True for a CX repetition that is an NHS number: authority NHS (any CX-4 part) or type NH (and their UK variants). */
 export function isNhsRep(v: Hl7View, rep: string): boolean {
-  const type = v.fromRepetition(rep, 5).toUpperCase();
-  if (type === 'NH' || type === 'NHS' || type === 'NNGBR') return true;
+  if (NHS_TYPES.has(v.fromRepetition(rep, 5).toUpperCase())) return true;
   for (let sub = 1; sub <= 3; sub++) {
-    const a = v.fromRepetition(rep, 4, sub).toUpperCase();
-    if (a === 'NHS' || a === NHS_OID) return true;
+    if (NHS_AUTHORITIES.has(v.fromRepetition(rep, 4, sub).toUpperCase())) return true;
   }
   return false;
+}
+
+/** An NHS number's 10 digits (spaces and hyphens allowed between them) when its Modulus 11 check digit is right. */
+export function validNhsDigits(value: string): string | undefined {
+  const digits = value.replace(/[\s-]/g, '');
+  if (!/^\d{10}$/.test(digits)) return undefined;
+  let sum = 0;
+  for (let i = 0; i < 9; i++) sum += Number(digits[i]) * (10 - i);
+  const check = 11 - (sum % 11);
+  const expected = check === 11 ? 0 : check;
+  return expected !== 10 && expected === Number(digits[9]) ? digits : undefined;
+}
+
+/**
+ * An NHS number in PID-2 (patient id, external) or PID-19 (the "SSN" field), where pre-2.4 UK
+ * messages (HL7 UK v2.2/2.3 PAS interfaces) put it: typed as NHS, or untyped with an authority
+ * that is not another one and a valid Modulus 11 check digit (a US SSN has 9 digits, so cannot pass).
+ */
+function legacyNhsNumber(v: Hl7View, pid: Hl7Segment, field: number): string | undefined {
+  for (const rep of v.repetitions(pid, field)) {
+    const value = v.fromRepetition(rep, 1);
+    if (!value) continue;
+    if (isNhsRep(v, rep)) return value.replace(/\s+/g, '');
+    if (!v.fromRepetition(rep, 4) && !v.fromRepetition(rep, 5)) {
+      const digits = validNhsDigits(value);
+      if (digits) return digits;
+    }
+  }
+  return undefined;
 }
 
 /**
@@ -30,7 +62,8 @@ export function isNhsRep(v: Hl7View, rep: string): boolean {
  */
 export function pickHospitalNumber(v: Hl7View, seg: Hl7Segment, field: number): string | undefined {
   const reps = v.repetitions(seg, field).filter((r) => v.fromRepetition(r, 1));
-  for (const type of ['MR', 'PI']) {
+  // MRN: Cerner Millennium's spelling of MR.
+  for (const type of ['MR', 'MRN', 'PI']) {
     const typed = reps.find((r) => v.fromRepetition(r, 5).toUpperCase() === type && !isNhsRep(v, r));
     if (typed) return v.fromRepetition(typed, 1);
   }
@@ -40,10 +73,16 @@ export function pickHospitalNumber(v: Hl7View, seg: Hl7Segment, field: number): 
 
 // HL7 table 0001 (administrative sex) is user-defined: a value a site added is not an error,
 // it only tells Bevan nothing.
-const SEX: Record<string, Sex> = { M: 'male', F: 'female', U: 'unknown', O: 'other', A: 'other', N: 'unknown', X: 'other', MALE: 'male', FEMALE: 'female' };
+// 1 and 2 are the NHS Data Dictionary's (and Australia's METeOR) person gender codes, which UK PAS
+// (Cerner Millennium UK, iPM) and Australian state feeds send in PID-8; 0 is the NHS "not known".
+const SEX: Record<string, Sex> = { M: 'male', F: 'female', U: 'unknown', O: 'other', A: 'other', N: 'unknown', X: 'other', MALE: 'male', FEMALE: 'female', '1': 'male', '2': 'female', '0': 'unknown', UNKNOWN: 'unknown' };
 
 // XPN-7 name type (table 0200) → HumanName.use.
-const NAME_USE: Record<string, HumanName['use']> = { L: 'official', D: 'usual', A: 'usual', M: 'maiden', N: 'nickname', B: 'old', BAD: 'old', S: 'anonymous', T: 'temp', TEMP: 'temp' };
+// Cerner Millennium (UK trusts among them) sends its own words: Current, Preferred, Previous, Alternate, Maiden.
+const NAME_USE: Record<string, HumanName['use']> = {
+  L: 'official', D: 'usual', A: 'usual', M: 'maiden', N: 'nickname', B: 'old', BAD: 'old', S: 'anonymous', T: 'temp', TEMP: 'temp',
+  CURRENT: 'official', PREFERRED: 'usual', PREVIOUS: 'old', ALTERNATE: 'usual', MAIDEN: 'maiden', NICKNAME: 'nickname',
+};
 
 export interface PatientParts {
   identity: SourceIdentity;
@@ -114,17 +153,24 @@ const patientCache = new Map<string, PatientParts>();
 
 function mapPatientFresh(v: Hl7View, system: string, pid: Hl7Segment, pd1: Hl7Segment | undefined, version: number): PatientParts {
   // PID-2 (external id) and PID-4 (alternate id) were where some v2.3 senders put the hospital number.
+  const nhsRep = v.repetitions(pid, 3).find((r) => isNhsRep(v, r) && v.fromRepetition(r, 1));
+  // Typed NHS numbers anywhere in the identifier lists (PID-4, the alternate ids, where some PAS
+  // test feeds put the whole list), then untyped ones where pre-2.4 UK messages put them.
+  const typedElsewhere = [4, 2].map((f) => v.repetitions(pid, f).find((r) => isNhsRep(v, r) && v.fromRepetition(r, 1))).find(Boolean);
+  const nhsNumber =
+    (nhsRep ?? typedElsewhere ? v.fromRepetition((nhsRep ?? typedElsewhere)!, 1).replace(/\s+/g, '') || undefined : undefined) ?? legacyNhsNumber(v, pid, 2) ?? legacyNhsNumber(v, pid, 19);
+  const pid2 = pickHospitalNumber(v, pid, 2);
   const mrn =
     pickHospitalNumber(v, pid, 3) ??
-    pickHospitalNumber(v, pid, 2) ??
+    (pid2 !== undefined && pid2.replace(/\s+/g, '') !== nhsNumber ? pid2 : undefined) ??
     pickHospitalNumber(v, pid, 4) ??
+    // Only the NHS number (PID-3 typed NH, or PID-2): it is the only key the sender gives.
+    (nhsRep ? undefined : pid2) ??
     fail('PID-3 patient identifier list has no identifier (CX-1 is empty in every repetition): expected the hospital number, e.g. 123456^^^RM2^MR');
-  const nhsRep = v.repetitions(pid, 3).find((r) => isNhsRep(v, r) && v.fromRepetition(r, 1));
-  const nhsNumber = nhsRep ? v.fromRepetition(nhsRep, 1).replace(/\s+/g, '') || undefined : undefined;
 
   const nameReps = v.repetitions(pid, 5);
   const hasName = (r: string) => !!(v.fromRepetition(r, 1) || v.fromRepetition(r, 2));
-  const legal = preferred(v, nameReps, 7, ['L'], hasName);
+  const legal = preferred(v, nameReps, 7, ['L', 'CURRENT'], hasName);
   const family = legal ? v.fromRepetition(legal, 1) || undefined : undefined;
   // XPN-2 given name and XPN-3 further given names (middle names): the matcher knows a person by any of them.
   const given = legal ? [v.fromRepetition(legal, 2), v.fromRepetition(legal, 3)].filter(Boolean).join(' ') || undefined : undefined;
@@ -133,7 +179,7 @@ function mapPatientFresh(v: Hl7View, system: string, pid: Hl7Segment, pd1: Hl7Se
   const dobRaw = v.get(pid, 7);
   let birthDate: string | undefined;
   let partialBirthDate: string | undefined;
-  if (dobRaw) {
+  if (dobRaw && dobRaw !== HL7_NULL) {
     const partial = /^(\d{4})(\d{2})?$/.exec(dobRaw);
     if (partial && (!partial[2] || (Number(partial[2]) >= 1 && Number(partial[2]) <= 12))) partialBirthDate = partial[2] ? `${partial[1]}-${partial[2]}` : partial[1];
     else {
@@ -144,7 +190,7 @@ function mapPatientFresh(v: Hl7View, system: string, pid: Hl7Segment, pd1: Hl7Se
   const sex = SEX[v.get(pid, 8).toUpperCase()];
 
   const addressReps = v.repetitions(pid, 11);
-  const address = preferred(v, addressReps, 7, ['H', 'C', 'P'], (r) => [1, 2, 3, 5].some((c) => v.fromRepetition(r, c)));
+  const address = preferred(v, addressReps, 7, ['H', 'HOME', 'C', 'P'], (r) => [1, 2, 3, 5].some((c) => v.fromRepetition(r, c)));
   const lines = address ? [v.fromRepetition(address, 1), v.fromRepetition(address, 2)].filter(Boolean) : [];
   const city = address ? v.fromRepetition(address, 3) : '';
   const state = address ? v.fromRepetition(address, 4) : '';
@@ -200,7 +246,7 @@ function mapPatientFresh(v: Hl7View, system: string, pid: Hl7Segment, pd1: Hl7Se
     patient.address = [{ ...(lines.length ? { line: lines } : {}), ...(city ? { city } : {}), ...(state ? { state } : {}), ...(postcode ? { postalCode: postcode } : {}) }];
   }
   const deathRaw = v.get(pid, 29);
-  if (deathRaw) {
+  if (deathRaw && deathRaw !== HL7_NULL) {
     const death = hl7Time(deathRaw);
     if (death) patient.deceasedDateTime = death.dateTime;
     else faults.push(`PID-29 ${JSON.stringify(deathRaw)} is not a valid date/time`);
@@ -268,7 +314,8 @@ function otherIdentifiersOf(v: Hl7View, pid: Hl7Segment, mrn: string): { system:
     if (value && value !== mrn && !isNhsRep(v, rep) && PERSON_IDENTIFIER_TYPES.has(type)) out.push({ system: type, value });
   }
   const ssn = v.get(pid, 19);
-  if (ssn) out.push({ system: 'SS', value: ssn });
+  // A UK sender's NHS number in PID-19 is the NHS number (patient.ts legacyNhsNumber), not an SSN.
+  if (ssn && !validNhsDigits(ssn)) out.push({ system: 'SS', value: ssn });
   const licence = v.repetitions(pid, 20)[0];
   if (licence && v.fromRepetition(licence, 1)) out.push({ system: 'DL', value: v.fromRepetition(licence, 1) });
   return out;

@@ -68,7 +68,7 @@ test('OBX-1 missing or repeated: results keyed by position under their report', 
   assert.deepEqual(of<Observation>(item, 'Observation').map((o) => o.id), ['F2-1', 'F2-2', 'F2-3']);
 });
 
-test('OBX value types: NM, SN (comparator, ratio, range), ST, TX, FT, CE/CWE with alternate code, DT, TS, and others as text', () => {
+test('OBX value types: NM, SN (comparator, ratio, range), ST, TX, FT, CE/CWE with alternate code, DT, TS, ED as the report\'s presentedForm, RP its pointer, and others as text', () => {
   const values = [
     obx({ 1: '1', 2: 'NM', 5: '-1.5', 6: 'mmol/L' }),
     obx({ 1: '2', 2: 'SN', 5: '^1^:^128' }),
@@ -85,7 +85,8 @@ test('OBX value types: NM, SN (comparator, ratio, range), ST, TX, FT, CE/CWE wit
     obx({ 1: '13', 2: 'NA', 5: '1^2^3' }),
     obx({ 1: '14', 2: 'SN', 5: '^2^+' }),
   ];
-  const o = of<Observation>(accepted(parseHl7Message(oru([[obr({ 3: 'F3' }), ...values]]), 'f')), 'Observation');
+  const item = accepted(parseHl7Message(oru([[obr({ 3: 'F3' }), ...values]]), 'f'));
+  const o = of<Observation>(item, 'Observation');
   assert.deepEqual(o[0]!.valueQuantity, { value: -1.5, unit: 'mmol/L' });
   assert.deepEqual(o[1]!.valueRatio, { numerator: { value: 1 }, denominator: { value: 128 } });
   assert.deepEqual(o[2]!.valueRange, { low: { value: 10, unit: 'mg/L' }, high: { value: 20, unit: 'mg/L' } });
@@ -99,8 +100,10 @@ test('OBX value types: NM, SN (comparator, ratio, range), ST, TX, FT, CE/CWE wit
   });
   assert.equal(o[8]!.valueDateTime, '2025-02-28');
   assert.equal(o[9]!.valueDateTime, '2025-02-28T10:15:00Z');
-  assert.equal(o[10]!.valueString, '^application^pdf^Base64^JVBERi0x');
-  assert.equal(o[11]!.valueString, 'http://lab.example/r/1^LAB^TEXT');
+  // R4 Observation has no Attachment value: the document is the report's presentedForm.
+  assert.deepEqual([o[10]!.valueString, o[10]!.note?.[0]?.text], [undefined, 'OBX-5 holds encapsulated data (application/pdf)']);
+  assert.deepEqual(of<DiagnosticReport>(item, 'DiagnosticReport')[0]!.presentedForm, [{ contentType: 'application/pdf', data: 'JVBERi0x', title: 'Code' }]);
+  assert.equal(o[11]!.valueString, 'http://lab.example/r/1');
   assert.equal(o[12]!.valueString, '1^2^3');
   assert.equal(o[13]!.valueString, '2+');
 });

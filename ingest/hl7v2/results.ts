@@ -16,11 +16,12 @@
  * A correction (OBX-11 C, OBR-25 C) carries the same keys with a later MSH-7, so it replaces
  * the earlier result.
  */
-import type { Annotation, CodeableConcept, DiagnosticReport, Observation, ObservationReferenceRange, Quantity } from '@medplum/fhirtypes';
+import type { Annotation, Attachment, CodeableConcept, DiagnosticReport, Observation, ObservationReferenceRange, Quantity } from '@medplum/fhirtypes';
 import type { ItemResource, SourceIdentity } from '../model.ts';
 import { hl7Date, hl7Time, unescapeHl7, type Hl7Segment, type Hl7View } from './hl7-text.ts';
 import { CLINICAL_SEGMENTS, mapClinicalSegments } from './clinical.ts';
-import { annotatingTime, codeable, codeableFromRep, fail, sourceIdentifierSystem, type MapContext } from './mapping.ts';
+import { ContentError, annotatingTime, codeable, codeableFromRep, fail, sourceIdentifierSystem, type MapContext } from './mapping.ts';
+import { edAttachment, mimeType } from './documents.ts';
 import { distinctIdentities, groupIdentity } from './patient.ts';
 import { interpretation, REPORT_STATUS, RESULT_STATUS } from './tables.ts';
 import type { Mapped } from './adt.ts';
@@ -177,7 +178,21 @@ function mapOrder(ctx: MapContext, o: Order, key: { id: string; kind: 'filler' |
     ...(issued ? { issued: issued.instant } : {}),
     ...(observations.length ? { result: observations.map((x) => ({ reference: `Observation/${x.id}` })) } : {}),
   };
-  const reportNotes = o.notes.filter(Boolean);
+  // OBX of type ED under the report: the documents themselves (a PDF of the report, an image).
+  const forms: Attachment[] = [];
+  const formNotes: string[] = [];
+  for (const { obx } of o.obxs) {
+    if (v.get(obx, 2).toUpperCase() !== 'ED' || v.rawField(obx, 5) === '') continue;
+    try {
+      const form = edAttachment(ctx, obx);
+      if (form.data) forms.push(form); // an ED with its data left out ("^TEXT^html^Base64") holds nothing
+    } catch (err) {
+      if (!(err instanceof ContentError)) throw err;
+      formNotes.push(`${err.message}; left out`);
+    }
+  }
+  if (forms.length) report.presentedForm = forms;
+  const reportNotes = [...o.notes.filter(Boolean), ...formNotes];
   if (reportNotes.length) report.extension = reportNotes.map((text) => ({ url: REPORT_NOTE_EXTENSION, valueAnnotation: { text } }));
   return { report, observations };
 }
@@ -281,6 +296,20 @@ export function mapObservation(v: Hl7View, obx: Hl7Segment, id: string, subject:
           asText();
           notes.push({ text: `OBX-5 ${JSON.stringify(raw)} is not a valid ${valueType === 'DT' ? 'date' : 'date/time'}; kept as text` });
         }
+        break;
+      }
+      case 'ED': {
+        // Encapsulated data (a PDF report, an image): R4 Observation has no Attachment value, so the
+        // document is the report's presentedForm (mapOrder); the result says what it holds.
+        const mime = mimeType(v.get(obx, 5, { comp: 2 }), v.get(obx, 5, { comp: 3 }));
+        notes.push({ text: `OBX-5 holds encapsulated data (${mime})` });
+        break;
+      }
+      case 'RP': {
+        // Reference pointer: RP-1 the pointer (a URL or a key in RP-2's application), RP-3/4 its type.
+        const pointer = v.get(obx, 5, { comp: 1 });
+        if (pointer) obs.valueString = pointer;
+        else asText();
         break;
       }
       default:

@@ -193,7 +193,18 @@ export function declaredCharset(bytes: Buffer): string {
  */
 function otherDecoder(charset: string): TextDecoder | undefined {
   const m = /^8859\/(\d{1,2})$/.exec(charset);
-  const label = m ? `iso-8859-${m[1]}` : charset === 'BIG-5' ? 'big5' : /^GB ?18030/.test(charset) ? 'gb18030' : charset === 'KS X 1001' ? 'euc-kr' : undefined;
+  const label = m
+    ? `iso-8859-${m[1]}`
+    : charset === 'BIG-5'
+      ? 'big5'
+      : /^GB ?18030/.test(charset)
+        ? 'gb18030'
+        : charset === 'KS X 1001'
+          ? 'euc-kr'
+          : // ISO IR14 is JIS X 0201 (half-width katakana in its upper half, as Shift_JIS has it); Shift_JIS by name is not in table 0211 but is sent.
+            charset === 'ISO IR14' || charset === 'SHIFT_JIS' || charset === 'SJIS'
+            ? 'shift_jis'
+            : undefined;
   if (!label) return undefined;
   try {
     return new TextDecoder(label);
@@ -213,7 +224,11 @@ function otherDecoder(charset: string): TextDecoder | undefined {
 export function decodeHl7Bytes(bytes: Buffer): string {
   const charset = declaredCharset(bytes);
   let text: string;
-  if (/^8859\/1$|8859-1|LATIN|1252|^ISO IR100$/.test(charset)) {
+  if (bytes.includes(0x1b) && iso2022(bytes)) {
+    // Japanese messages (JAHIS, SS-MIX2) declare ISO IR87 (JIS X 0208) in a repetition of MSH-18
+    // and switch to it with ISO 2022 escape sequences (ESC $ B … ESC ( B) inside values.
+    text = new TextDecoder('iso-2022-jp').decode(bytes);
+  } else if (/^8859\/1$|8859-1|LATIN|1252|^ISO IR100$/.test(charset)) {
     text = decodeWindows1252(bytes);
   } else {
     const other = charset === '' ? undefined : otherDecoder(charset);
@@ -221,6 +236,15 @@ export function decodeHl7Bytes(bytes: Buffer): string {
     else text = isUtf8(bytes) ? bytes.toString('utf8') : decodeWindows1252(bytes);
   }
   return text.replace(/^\uFEFF/, '').replace(/[\x0b\x1c]/g, '');
+}
+
+/** True when the MSH line's MSH-18 (any repetition) names an ISO 2022 character set: ISO IR87, ISO IR159. */
+function iso2022(bytes: Buffer): boolean {
+  const start = bytes.indexOf('MSH');
+  if (start < 0) return false;
+  const line = bytes.subarray(start, Math.min(bytes.length, start + 2048)).toString('latin1').split(/[\r\n]/)[0]!;
+  const field = line.split(line.charAt(3))[17] ?? '';
+  return /ISO ?IR ?(87|159)|ISO ?2022/i.test(field);
 }
 
 /** Makes text safe to store as raw: NUL cannot go into a PostgreSQL text column. */

@@ -43,6 +43,18 @@ const TABLE_0004: Record<string, PatientClass> = {
 
 export const PATIENT_CLASS_VALUES = Object.keys(TABLE_0004);
 
+// Table 0004 is user-defined: Cerner Millennium (UK trusts among them) sends its own class names.
+// The plain-English ones say the setting; the value as sent is kept in Encounter.type.
+const CLASS_WORDS: Record<string, Coding> = {
+  INPATIENT: act('IMP', 'inpatient encounter'),
+  OUTPATIENT: act('AMB', 'ambulatory'),
+  EMERGENCY: act('EMER', 'emergency'),
+  PREADMIT: act('PRENC', 'pre-admission'),
+  'PRE-ADMIT': act('PRENC', 'pre-admission'),
+  DAYCASE: act('IMP', 'inpatient encounter'),
+  'DAY CASE': act('IMP', 'inpatient encounter'),
+};
+
 /**
  * PV1-2 → Encounter.class. Table 0004 is user-defined: a site may add values, so a value that is
  * not among the suggested ones is kept as sent (class `OTH`), never rejected. Empty → `UNK`.
@@ -50,7 +62,10 @@ export const PATIENT_CLASS_VALUES = Object.keys(TABLE_0004);
 export function patientClass(raw: string): PatientClass {
   const code = raw.trim().toUpperCase();
   if (!code) return { class: nullFlavor('UNK', 'unknown') };
-  return TABLE_0004[code] ?? { class: nullFlavor('OTH', 'other'), original: { code: raw.trim() } };
+  const known = TABLE_0004[code];
+  if (known) return known;
+  const word = CLASS_WORDS[code];
+  return { class: word ?? nullFlavor('OTH', 'other'), original: { code: raw.trim() } };
 }
 
 /** HL7 table 0078 (abnormal flags) codes that are the same code in v3 ObservationInterpretation, with its display. */

@@ -106,7 +106,11 @@ export function parseHl7Message(text: string, origin: string, context?: ReadCont
   try {
     const type = v.get(msh, 9, { comp: 1 }).toUpperCase();
     // v2.3 ADT may leave MSH-9.2 empty and give the trigger only in EVN-1.
-    const trigger = (v.get(msh, 9, { comp: 2 }) || (type === 'ADT' ? v.get(v.segment('EVN'), 1) : '')).toUpperCase();
+    const sentTrigger = (v.get(msh, 9, { comp: 2 }) || (type === 'ADT' ? v.get(v.segment('EVN'), 1) : '')).toUpperCase();
+    // Order triggers are the letter O and two digits; some senders type a zero ("ORM^001"). Read as
+    // the order event it can only be (ORM has one trigger, O01).
+    const lettered = /^0\d\d$/.test(sentTrigger) ? `O${sentTrigger.slice(1)}` : undefined;
+    const trigger = lettered && (ORDER_EVENTS.has(`${type}^${lettered}`) || PHARMACY_EVENTS.has(`${type}^${lettered}`)) ? lettered : sentTrigger;
     const event = trigger ? `${type}^${trigger}` : type;
     const adtMeaning = type === 'ADT' ? ADT_EVENTS[trigger] : undefined;
     // An order about no patient (PID is optional in ORM) or with no OBR (a pharmacy or diet order)
@@ -144,7 +148,8 @@ export function parseHl7Message(text: string, origin: string, context?: ReadCont
     // in for a sender that leaves it empty. A message with no time at all (test feeds, some
     // interface engines) is still read: its resources carry no source time.
     const evn = v.segment('EVN');
-    const timeRaw = v.get(msh, 7) || v.get(evn, 2) || v.get(evn, 6);
+    const timeOf = (raw: string) => (raw === '""' ? '' : raw);
+    const timeRaw = timeOf(v.get(msh, 7)) || timeOf(v.get(evn, 2)) || timeOf(v.get(evn, 6));
     const sent = timeRaw ? (hl7Time(timeRaw) ?? fail(`MSH-7 ${JSON.stringify(timeRaw)} is not a valid date/time`)) : undefined;
 
     const ctx: MapContext = { v, system: sourceSystem, event, trigger, messageId, ...(sent ? { sourceTime: sent.instant } : {}), version: versionOf(v, msh) };
