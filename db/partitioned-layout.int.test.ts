@@ -55,7 +55,7 @@ for (const target of await testDatabases({ layout: 'partitioned' })) {
       }
       // The ordinary migrations' secondary indexes and the history trigger came along.
       const idx = await db.query<{ indexname: string }>(`SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() AND tablename = 'resource' ORDER BY 1`);
-      for (const name of ['resource_fhir_id_idx', 'resource_person_idx', 'resource_pending_subject_idx', 'resource_type_person_idx']) {
+      for (const name of ['resource_fhir_logical_id_idx', 'resource_person_idx', 'resource_pending_subject_idx', 'resource_type_person_idx']) {
         assert.ok(idx.rows.some((r) => r.indexname === name), name);
       }
       const trg = await db.query(`SELECT 1 FROM pg_trigger WHERE tgrelid = to_regclass('resource') AND tgname = 'resource_history_keep'`);

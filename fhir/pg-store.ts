@@ -130,7 +130,7 @@ function pgStoreTx(tx: Queryable, policy: Policy, oneTrip: boolean, audit: Defer
       if (!/^[0-9a-f]{32}$/.test(id)) return null;
       const r = await tx.query<Omit<ResourceRow, 'source_time' | 'received_at'> & { source_time: unknown; received_at: unknown }>(
         `SELECT source_system, resource_type, source_id, person_id::text AS person_id, subject_id, version, source_time, received_at, content
-           FROM resource WHERE fhir_logical_id(source_system, resource_type, source_id) = $1 AND resource_type = $2`,
+           FROM resource WHERE ${FHIR_ID} = $1 AND resource_type = $2`,
         [id, resourceType],
       );
       const row = r.rows[0];
@@ -364,13 +364,19 @@ async function resourcesOfTypes(tx: Queryable, memberIds: string[], types: strin
   return r.rows.map(resourceRow);
 }
 
-/** Resources by stable id (the expression index of migration 0012), each checked against its type. */
+/**
+ * A row's FHIR logical id as its index (migration 0054) holds it: the id the writer stored, or for
+ * a row written without one, fhir_logical_id() of its key (migration 0012; the same value).
+ */
+const FHIR_ID = 'COALESCE(fhir_id, fhir_logical_id(source_system, resource_type, source_id))';
+
+/** Resources by stable id (the expression index of migration 0054), each checked against its type. */
 async function findResources(tx: Queryable, refs: { resourceType: string; id: string }[]): Promise<ResourceRow[]> {
   const wanted = refs.filter((x) => /^[0-9a-f]{32}$/.test(x.id));
   if (!wanted.length) return [];
   const r = await tx.query<RawResourceRow & { fhir_id: string }>(
-    `SELECT ${RESOURCE_COLUMNS}, fhir_logical_id(source_system, resource_type, source_id) AS fhir_id
-       FROM resource WHERE fhir_logical_id(source_system, resource_type, source_id) = ANY($1::text[]) AND resource_type = ANY($2::text[])`,
+    `SELECT ${RESOURCE_COLUMNS}, ${FHIR_ID} AS fhir_id
+       FROM resource WHERE ${FHIR_ID} = ANY($1::text[]) AND resource_type = ANY($2::text[])`,
     [[...new Set(wanted.map((x) => x.id))], [...new Set(wanted.map((x) => x.resourceType))]],
   );
   const keys = new Set(wanted.map((x) => `${x.resourceType}/${x.id}`));

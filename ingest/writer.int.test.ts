@@ -178,5 +178,18 @@ for (const target of await testDatabases()) {
       assert.ok(q.rows[0]!.reason.length < 2100, 'a reason is cut to what a person reads');
       assert.match(q.rows[0]!.reason, /… \[40027 characters in all\]$/);
     });
+
+    await t.test('every resource written carries its FHIR logical id, the value fhir_logical_id() gives its key, by COPY and by the upsert', async () => {
+      // A Location (a directory resource: always the upsert) beside a new Patient and Encounter (COPY).
+      const item = admission('F1', identity({ id: 'MRNF1' }), 'VF1');
+      item.resources.push({ resource: { resourceType: 'Location', id: 'WARD9', name: 'Ward 9' } as never, sourceTime: '2025-03-01T10:00:00Z' });
+      assert.deepEqual((await writeBatch(db, [item])).outcomes, ['committed']);
+      const rows = await db.query<{ resource_type: string; ok: boolean }>(
+        `SELECT resource_type, fhir_id = fhir_logical_id(source_system, resource_type, source_id) AS ok FROM resource ORDER BY resource_type`,
+      );
+      assert.ok(rows.rows.some((r) => r.resource_type === 'Location'), 'a Location was written');
+      assert.ok(rows.rows.length > 5);
+      assert.deepEqual(rows.rows.filter((r) => r.ok !== true), []);
+    });
   });
 }

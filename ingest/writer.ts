@@ -26,6 +26,7 @@ import { layoutOf } from '../db/layout.ts';
 import { parseHl7Message, reusedIdKey } from './hl7v2/to-item.ts';
 import { copyLine } from '../db/copy.ts';
 import { shardKeyOf } from '../db/shard-key.ts';
+import { fhirLogicalId } from '../record/fhir-bundle.ts';
 
 /** What happened to one item of a batch. */
 export type ItemOutcome = 'committed' | 'duplicate' | 'quarantined' | 'conflict' | 'ignored';
@@ -470,7 +471,12 @@ async function writeInTransaction(tx: Queryable, items: readonly IngestItem[], l
 /** The message log's columns a write sets (received_at is its default, now()). */
 const MESSAGE_COLUMNS = ['source_system', 'message_id', 'content_hash', 'format', 'event', 'outcome', 'person_id', 'origin'] as const;
 
-const RESOURCE_COLUMNS = ['source_system', 'resource_type', 'source_id', 'person_id', 'subject_id', 'source_time', 'content_hash', 'content', 'shard_key'] as const;
+/**
+ * The resource columns a write sets. fhir_id is the FHIR logical id (fhirLogicalId, the value of the
+ * SQL function fhir_logical_id of the key), sent so that the server need not compute a sha256 for
+ * its index (migration 0054); a resource's key never changes, so neither does its id.
+ */
+const RESOURCE_COLUMNS = ['source_system', 'resource_type', 'source_id', 'person_id', 'subject_id', 'source_time', 'content_hash', 'content', 'shard_key', 'fhir_id'] as const;
 
 /**
  * Loads resource rows that are not stored yet (sorted by key) with COPY; returns the rows loaded.
@@ -486,7 +492,7 @@ async function copyResources(tx: Queryable, rows: readonly ResourceRow[]): Promi
     if (v === undefined) keys.set(k, (v = shardKeyOf(system, of)));
     return v;
   };
-  const lines = rows.map((x) => copyLine([x.system, x.type, x.id, x.person, x.subject, x.time, x.hash, x.json, x.subject !== null ? shardKey(x.system, x.subject) : shardKeyOf(x.system, `${x.type}/${x.id}`)]));
+  const lines = rows.map((x) => copyLine([x.system, x.type, x.id, x.person, x.subject, x.time, x.hash, x.json, x.subject !== null ? shardKey(x.system, x.subject) : shardKeyOf(x.system, `${x.type}/${x.id}`), fhirLogicalId(x.system, x.type, x.id)]));
   return tx.copyFrom!('resource', RESOURCE_COLUMNS, lines);
 }
 
@@ -504,9 +510,9 @@ async function insertResources(tx: Queryable, rows: readonly ResourceRow[], layo
     // The contents travel as ONE JSON array text rather than a jsonb[] parameter: each
     // resource is already JSON, so joining costs nothing, where an array literal escapes every
     // quote on the client and unescapes it on the server (this halves the statement's cost).
-    `INSERT INTO resource (source_system, resource_type, source_id, person_id, subject_id, source_time, content_hash, content, shard_key)
-     SELECT k.sys, k.typ, k.id, k.person, k.subject, k.time, k.hash, c.content, ${shardKey}
-       FROM unnest($1::text[], $2::text[], $3::text[], $4::uuid[], $5::text[], $6::timestamptz[], $7::text[]) WITH ORDINALITY AS k(sys, typ, id, person, subject, time, hash, n)
+    `INSERT INTO resource (source_system, resource_type, source_id, person_id, subject_id, source_time, content_hash, content, shard_key, fhir_id)
+     SELECT k.sys, k.typ, k.id, k.person, k.subject, k.time, k.hash, c.content, ${shardKey}, k.fhir_id
+       FROM unnest($1::text[], $2::text[], $3::text[], $4::uuid[], $5::text[], $6::timestamptz[], $7::text[], $9::text[]) WITH ORDINALITY AS k(sys, typ, id, person, subject, time, hash, fhir_id, n)
        JOIN jsonb_array_elements($8::jsonb) WITH ORDINALITY AS c(content, n) ON c.n = k.n
       ORDER BY k.n
      ON CONFLICT ON CONSTRAINT resource_pkey DO UPDATE SET
@@ -524,6 +530,7 @@ async function insertResources(tx: Queryable, rows: readonly ResourceRow[], layo
       rows.map((x) => x.time),
       rows.map((x) => x.hash),
       `[${rows.map((x) => x.json).join(',')}]`,
+      rows.map((x) => fhirLogicalId(x.system, x.type, x.id)),
     ],
   );
   return r.rowCount;

@@ -5,7 +5,7 @@
  * `GET /Observation/{id}` finds it), its provenance in `meta`, and references to the person's
  * source patient records pointed at the merged Patient. Pure.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { Bundle, BundleEntry, Patient, Resource } from '@medplum/fhirtypes';
 import { withNationalCodes } from './coding.ts';
 import type { IntegratedRecord } from './integrated-record.ts';
@@ -32,7 +32,8 @@ export interface BundleOptions {
  * indexes it. Distinct in shape from a person id (a UUID with dashes).
  */
 export function fhirLogicalId(system: string, resourceType: string, sourceId: string): string {
-  return createHash('sha256').update(`${resourceType}|${sqlLength(system)}:${system}|${sourceId}`, 'utf8').digest('hex').slice(0, 32);
+  // One-shot hash (about twice as fast as createHash for a short text): the writer computes it for every resource (migration 0054).
+  return hash('sha256', `${resourceType}|${sqlLength(system)}:${system}|${sourceId}`, 'hex').slice(0, 32);
 }
 
 /** @deprecated ids no longer depend on the bundle: use fhirLogicalId. */

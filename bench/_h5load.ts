@@ -1,0 +1,12 @@
+import { openPostgres } from '../db/postgres-adapter.ts';
+import { migrate } from '../db/migrator.ts';
+import { ingestPaths } from '../ingest/pipeline.ts';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+const db = await openPostgres('postgres://postgres@127.0.0.1:5432/h5_bench');
+await migrate(db);
+const dir = '/tmp/bevan-bench-locality-1000-7';
+const files = ['gp', 'hospital', 'mentalhealth', 'community', 'socialcare'].flatMap((s) => readdirSync(join(dir, s)).filter((f) => /\.(ndjson|hl7|csv)$/.test(f)).map((f) => join(dir, s, f)));
+const r = await ingestPaths(db, files);
+console.log(r.resources, r.accepted);
+await db.close();
