@@ -221,8 +221,9 @@ export async function resolvePatients(db: Queryable, ids: readonly string[]): Pr
   const hex = ids.filter((i) => /^[0-9a-f]{32}$/.test(i));
   if (hex.length) {
     const r = await db.query<{ id: string; person_id: string | null }>(
-      `SELECT fhir_logical_id(source_system, resource_type, source_id) AS id, person_id::text AS person_id FROM resource
-        WHERE resource_type = 'Patient' AND fhir_logical_id(source_system, resource_type, source_id) = ANY($1::text[])`,
+      // The expression migration 0054 indexes (the writer's fhir_id, else the key's hash).
+      `SELECT COALESCE(fhir_id, fhir_logical_id(source_system, resource_type, source_id)) AS id, person_id::text AS person_id FROM resource
+        WHERE resource_type = 'Patient' AND COALESCE(fhir_id, fhir_logical_id(source_system, resource_type, source_id)) = ANY($1::text[])`,
       [hex],
     );
     for (const row of r.rows) if (row.person_id) start.set(row.id, row.person_id);
