@@ -3,7 +3,13 @@
  * each endpoint for a few seconds, printing requests, p50/p95/p99 latency (from every response's
  * time, not autocannon's buckets), CPU ms per request (server and load generator together, one
  * process) and the load average before and after.
- *   node --import tsx bench/dashboard-load.ts [--data DIR | DATABASE_URL=…] [--people 1000] [--seconds 10] [--connections 20] [--no-refresh]
+ *   node --import tsx bench/dashboard-load.ts [--data DIR | DATABASE_URL=… [--schema NAME]] [--people 1000] [--seconds 10] [--connections 20] [--no-refresh]
+ * `--schema NAME` reads that schema first, then public (`search_path NAME,public`), without migrating:
+ * the borough-size copies of `bench/analytics-scale.ts --keep` (schema bench_scale). Migrating there
+ * would make a second, empty migrations table in it and run every migration again, one of which
+ * empties the flat watermark, so that the next refresh rebuilds the copy's flat tables from its
+ * `resource` (which holds only Patients and CarePlans): empty. The summary it rebuilds is written to
+ * public's summary tables (the copy has none): a bench database only.
  * With --data (a PGlite folder holding an ingested locality) or DATABASE_URL it uses that store;
  * otherwise it generates a locality of --people in memory (web/test-locality.ts). The dashboards'
  * summary is rebuilt first (its time printed) unless --no-refresh. Target: p95 ≤ 200 ms.
@@ -15,6 +21,7 @@ import { addUser, findUser } from '../access/users.ts';
 import { refreshDashboards } from '../analytics/dashboards/refresh.ts';
 import type { Database } from '../db/database.ts';
 import { openDatabase } from '../db/open.ts';
+import { openPostgres } from '../db/postgres-adapter.ts';
 import { buildServer } from '../http/server.ts';
 import { startTestLocality } from '../web/test-locality.ts';
 
@@ -26,6 +33,8 @@ const SECONDS = Number(arg('seconds', '10'));
 const CONNECTIONS = Number(arg('connections', '20'));
 const PEOPLE = Number(arg('people', '1000'));
 const DATA = process.argv.includes('--data') ? arg('data', '') : null;
+const SCHEMA = process.argv.includes('--schema') ? arg('schema', '') : null;
+if (SCHEMA !== null && (!/^[a-z_][a-z0-9_]*$/.test(SCHEMA) || !process.env.DATABASE_URL)) throw new Error('--schema takes a plain lower-case schema name, with DATABASE_URL');
 const load = () => loadavg().map((x) => x.toFixed(2)).join(' ');
 
 let db: Database;
@@ -33,7 +42,7 @@ let url: string;
 let close: () => Promise<void>;
 let where: string;
 if (DATA || process.env.DATABASE_URL) {
-  db = await openDatabase({ dataDir: DATA ?? undefined });
+  db = SCHEMA ? await openPostgres(process.env.DATABASE_URL!, { schema: `${SCHEMA},public` }) : await openDatabase({ dataDir: DATA ?? undefined });
   const app = buildServer({ db });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const a = app.server.address();
@@ -42,7 +51,7 @@ if (DATA || process.env.DATABASE_URL) {
     await app.close();
     await db.close();
   };
-  where = db.location;
+  where = SCHEMA ? `${db.location}, schema ${SCHEMA}` : db.location;
 } else {
   const t0 = performance.now();
   const loc = await startTestLocality({ people: PEOPLE });

@@ -3,6 +3,11 @@
  * policy gate, each person decided, pseudonymised, one audit entry), CSV to a sink that only
  * counts bytes.
  *   node --import tsx bench/view-run.ts [--people 20000] [--per-person 20] [--db postgres] [--view observations] [--page 2000] [--engine auto|js]
+ *                                       [--schema NAME [--reuse] [--keep]]
+ * `--schema NAME` fills (or with `--reuse` reads, unfilled) that schema on the server instead of a fresh one
+ * and `--keep` leaves it there, so that a store of the borough's ~4 M Observations
+ * (`--people 200000 --per-person 20`, filled in pieces of 10,000 people) is filled once and measured
+ * several times, before and after a change.
  * `--engine auto` (the default) runs the view in SQL where it compiles (analytics/views/sql-view.ts),
  * `js` with the JS runner over keyset pages. Besides wall time it prints CPU seconds: this process's
  * (process.cpuUsage) and, on the PostgreSQL server, the database backends' that ran the scan
@@ -21,6 +26,8 @@ import { join } from 'node:path';
 import type { RequestContext } from '../access/context.ts';
 import { runViewOnStore } from '../analytics/views/run-view.ts';
 import { compileView } from '../analytics/views/view-definition.ts';
+import { openPostgres } from '../db/postgres-adapter.ts';
+import { migrate } from '../db/migrator.ts';
 import { arg, freshDatabase, PG_URL, rssMiB, procCpu } from './util.ts';
 
 const PEOPLE = Number(arg('people', '20000'));
@@ -29,6 +36,32 @@ const KIND = arg('db', 'postgres') as 'pglite' | 'postgres';
 const VIEW = arg('view', 'observations');
 const PAGE = Number(arg('page', '2000'));
 const ENGINE = arg('engine', 'auto') as 'auto' | 'js';
+const SCHEMA = arg('schema', '');
+const REUSE = process.argv.includes('--reuse');
+const KEEP = process.argv.includes('--keep');
+if (SCHEMA && !/^[a-z_][a-z0-9_]*$/.test(SCHEMA)) throw new Error(`--schema must be a plain lower-case name, got ${SCHEMA}`);
+if (SCHEMA && KIND !== 'postgres') throw new Error('--schema is for the PostgreSQL server');
+
+/** The named schema on the server (made and migrated unless --reuse), dropped at the end unless --keep. */
+async function namedSchema(): Promise<Awaited<ReturnType<typeof freshDatabase>>> {
+  const admin = new pg.Client({ connectionString: PG_URL });
+  await admin.connect();
+  if (!REUSE) await admin.query(`CREATE SCHEMA IF NOT EXISTS ${SCHEMA}`);
+  await admin.end();
+  const db = await openPostgres(PG_URL, { schema: SCHEMA });
+  if (!REUSE) await migrate(db);
+  return Object.assign(db, {
+    schema: SCHEMA,
+    async drop() {
+      await db.close();
+      if (KEEP) return;
+      const a = new pg.Client({ connectionString: PG_URL });
+      await a.connect();
+      await a.query(`DROP SCHEMA ${SCHEMA} CASCADE`);
+      await a.end();
+    },
+  });
+}
 
 /** CPU seconds of the server backends running the scan, sampled from /proc while it runs (PostgreSQL on this machine only). */
 async function backendCpu(): Promise<{ stop(): Promise<number | null> }> {
@@ -77,47 +110,57 @@ async function backendCpu(): Promise<{ stop(): Promise<number | null> }> {
   };
 }
 
-const db = await freshDatabase(KIND);
-try {
-  let t = performance.now();
-  await db.query(
-    `INSERT INTO person (person_id, nhs_number)
-     SELECT md5('person' || i)::uuid, NULL FROM generate_series(1, $1::int) AS i`,
-    [PEOPLE],
-  );
-  await db.query(
-    `INSERT INTO source_identity (source_system, source_id, person_id, family, given, birth_date, sex, postcode, practice, link_method, match_status, shard_key)
-     SELECT 'gp:P91001', 'pat-' || i, md5('person' || i)::uuid, 'Family' || i, 'Given', DATE '1950-01-01' + (i % 20000), CASE WHEN i % 2 = 0 THEN 'female' ELSE 'male' END, 'M33 2AB', 'P91001', 'nhs-number', 'MATCH', shard_key_of('gp:P91001', 'pat-' || i)
-       FROM generate_series(1, $1::int) AS i`,
-    [PEOPLE],
-  );
-  await db.query(
-    `INSERT INTO resource (source_system, resource_type, source_id, person_id, subject_id, version, source_time, received_at, content_hash, shard_key, content)
-     SELECT 'gp:P91001', 'Observation', 'obs-' || p || '-' || k, md5('person' || p)::uuid, 'pat-' || p, 1, now(), now(), 'h', shard_key_of('gp:P91001', 'pat-' || p),
-            CASE WHEN k % 10 = 0 THEN jsonb_build_object(
-              'resourceType', 'Observation', 'id', 'obs-' || p || '-' || k, 'status', 'final',
-              'category', jsonb_build_array(jsonb_build_object('coding', jsonb_build_array(jsonb_build_object('system', 'http://terminology.hl7.org/CodeSystem/observation-category', 'code', 'vital-signs')))),
-              'code', jsonb_build_object('coding', jsonb_build_array(jsonb_build_object('system', 'http://snomed.info/sct', 'code', '75367002', 'display', 'Blood pressure'))),
-              'subject', jsonb_build_object('reference', 'Patient/pat-' || p),
-              'effectiveDateTime', to_char(TIMESTAMP '2015-01-01' + k * INTERVAL '40 days', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
-              'component', jsonb_build_array(
-                jsonb_build_object('code', jsonb_build_object('coding', jsonb_build_array(jsonb_build_object('system', 'http://snomed.info/sct', 'code', '271649006', 'display', 'Systolic blood pressure'))), 'valueQuantity', jsonb_build_object('value', 120 + k % 40, 'unit', 'mmHg', 'system', 'http://unitsofmeasure.org', 'code', 'mm[Hg]')),
-                jsonb_build_object('code', jsonb_build_object('coding', jsonb_build_array(jsonb_build_object('system', 'http://snomed.info/sct', 'code', '271650006', 'display', 'Diastolic blood pressure'))), 'valueQuantity', jsonb_build_object('value', 70 + k % 20, 'unit', 'mmHg', 'system', 'http://unitsofmeasure.org', 'code', 'mm[Hg]'))))
-            ELSE jsonb_build_object(
-              'resourceType', 'Observation', 'id', 'obs-' || p || '-' || k, 'status', 'final',
-              'category', jsonb_build_array(jsonb_build_object('coding', jsonb_build_array(jsonb_build_object('system', 'http://terminology.hl7.org/CodeSystem/observation-category', 'code', 'laboratory')))),
-              'code', jsonb_build_object('coding', jsonb_build_array(jsonb_build_object('system', 'http://snomed.info/sct', 'code', '1107481000000106', 'display', 'HbA1c level'))),
-              'subject', jsonb_build_object('reference', 'Patient/pat-' || p),
-              'effectiveDateTime', to_char(TIMESTAMP '2015-01-01' + k * INTERVAL '40 days', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
-              'valueQuantity', jsonb_build_object('value', 40 + (p + k) % 50, 'unit', 'mmol/mol', 'system', 'http://unitsofmeasure.org', 'code', 'mmol/mol'),
-              'referenceRange', jsonb_build_array(jsonb_build_object('low', jsonb_build_object('value', 20), 'high', jsonb_build_object('value', 42), 'text', '20-42')))
-            END
-       FROM generate_series(1, $1::int) AS p, generate_series(1, $2::int) AS k`,
-    [PEOPLE, PER],
-  );
+/** The store: PEOPLE persons with a GP identity and PER Observations each, in pieces of 10,000 people. */
+async function fill(): Promise<void> {
+  const t = performance.now();
+  for (let from = 1; from <= PEOPLE; from += 10000) {
+    const to = Math.min(PEOPLE, from + 9999);
+    await db.query(
+      `INSERT INTO person (person_id, nhs_number)
+       SELECT md5('person' || i)::uuid, NULL FROM generate_series($1::int, $2::int) AS i`,
+      [from, to],
+    );
+    await db.query(
+      `INSERT INTO source_identity (source_system, source_id, person_id, family, given, birth_date, sex, postcode, practice, link_method, match_status, shard_key)
+       SELECT 'gp:P91001', 'pat-' || i, md5('person' || i)::uuid, 'Family' || i, 'Given', DATE '1950-01-01' + (i % 20000), CASE WHEN i % 2 = 0 THEN 'female' ELSE 'male' END, 'M33 2AB', 'P91001', 'nhs-number', 'MATCH', shard_key_of('gp:P91001', 'pat-' || i)
+         FROM generate_series($1::int, $2::int) AS i`,
+      [from, to],
+    );
+    await db.query(
+      `INSERT INTO resource (source_system, resource_type, source_id, person_id, subject_id, version, source_time, received_at, content_hash, shard_key, content)
+       SELECT 'gp:P91001', 'Observation', 'obs-' || p || '-' || k, md5('person' || p)::uuid, 'pat-' || p, 1, now(), now(), 'h', shard_key_of('gp:P91001', 'pat-' || p),
+              CASE WHEN k % 10 = 0 THEN jsonb_build_object(
+                'resourceType', 'Observation', 'id', 'obs-' || p || '-' || k, 'status', 'final',
+                'category', jsonb_build_array(jsonb_build_object('coding', jsonb_build_array(jsonb_build_object('system', 'http://terminology.hl7.org/CodeSystem/observation-category', 'code', 'vital-signs')))),
+                'code', jsonb_build_object('coding', jsonb_build_array(jsonb_build_object('system', 'http://snomed.info/sct', 'code', '75367002', 'display', 'Blood pressure'))),
+                'subject', jsonb_build_object('reference', 'Patient/pat-' || p),
+                'effectiveDateTime', to_char(TIMESTAMP '2015-01-01' + k * INTERVAL '40 days', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
+                'component', jsonb_build_array(
+                  jsonb_build_object('code', jsonb_build_object('coding', jsonb_build_array(jsonb_build_object('system', 'http://snomed.info/sct', 'code', '271649006', 'display', 'Systolic blood pressure'))), 'valueQuantity', jsonb_build_object('value', 120 + k % 40, 'unit', 'mmHg', 'system', 'http://unitsofmeasure.org', 'code', 'mm[Hg]')),
+                  jsonb_build_object('code', jsonb_build_object('coding', jsonb_build_array(jsonb_build_object('system', 'http://snomed.info/sct', 'code', '271650006', 'display', 'Diastolic blood pressure'))), 'valueQuantity', jsonb_build_object('value', 70 + k % 20, 'unit', 'mmHg', 'system', 'http://unitsofmeasure.org', 'code', 'mm[Hg]'))))
+              ELSE jsonb_build_object(
+                'resourceType', 'Observation', 'id', 'obs-' || p || '-' || k, 'status', 'final',
+                'category', jsonb_build_array(jsonb_build_object('coding', jsonb_build_array(jsonb_build_object('system', 'http://terminology.hl7.org/CodeSystem/observation-category', 'code', 'laboratory')))),
+                'code', jsonb_build_object('coding', jsonb_build_array(jsonb_build_object('system', 'http://snomed.info/sct', 'code', '1107481000000106', 'display', 'HbA1c level'))),
+                'subject', jsonb_build_object('reference', 'Patient/pat-' || p),
+                'effectiveDateTime', to_char(TIMESTAMP '2015-01-01' + k * INTERVAL '40 days', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
+                'valueQuantity', jsonb_build_object('value', 40 + (p + k) % 50, 'unit', 'mmol/mol', 'system', 'http://unitsofmeasure.org', 'code', 'mmol/mol'),
+                'referenceRange', jsonb_build_array(jsonb_build_object('low', jsonb_build_object('value', 20), 'high', jsonb_build_object('value', 42), 'text', '20-42')))
+              END
+         FROM generate_series($1::int, $2::int) AS p, generate_series(1, $3::int) AS k`,
+      [from, to, PER],
+    );
+  }
   await db.query('ANALYZE resource');
   await db.query('ANALYZE person');
   console.log(`${KIND}: loaded ${PEOPLE} people, ${PEOPLE * PER} Observations in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+}
+
+const db = SCHEMA ? await namedSchema() : await freshDatabase(KIND);
+try {
+  let t = performance.now();
+  if (!REUSE) await fill();
+  else console.log(`reusing schema ${SCHEMA}: ${(await db.query<{ n: string }>(`SELECT count(*)::text AS n FROM resource WHERE resource_type = 'Observation'`)).rows[0]!.n} Observations`);
 
   const view = compileView(JSON.parse(readFileSync(join(import.meta.dirname, '..', 'analytics', 'views', 'examples', `${VIEW}.json`), 'utf8')));
   const ctx: RequestContext = { principal: { user: 'bench-analyst', role: 'analyst', organisation: null }, purpose: 'secondary-use', db, from: 'bench' };

@@ -298,13 +298,14 @@ export function activityCtes(bind: (v: unknown) => string, o: { sources: SourceS
   return { sql, start: pStart, asOf: pAsOf };
 }
 
-/** When each source last sent anything, and the latest activity it reported. */
+/**
+ * When each source last sent anything, and the latest activity it reported (of the resources that
+ * belong to a person): analytics/flat/refresh.ts keeps a row per source (migration 0057), so the
+ * caller brings the flat tables up to date first (ensureFlatTablesCurrent), as for every figure.
+ */
 export async function sourceFreshness(tx: Queryable, sources: SourceSetting[]): Promise<SourceFreshness[]> {
   const r = await tx.query<{ source_system: string; last_received: string | null; latest: string | null }>(
-    `SELECT r.source_system, max(r.received_at)::text AS last_received,
-            max(CASE WHEN left(COALESCE(r.content->'period'->>'start', r.content->>'performedDateTime', r.content->>'effectiveDateTime', ''), 10) ~ '^\\d{4}-\\d{2}-\\d{2}$'
-                     THEN left(COALESCE(r.content->'period'->>'start', r.content->>'performedDateTime', r.content->>'effectiveDateTime'), 10) END) AS latest
-       FROM resource r WHERE r.person_id IS NOT NULL GROUP BY r.source_system ORDER BY r.source_system`,
+    `SELECT source_system, last_received::text AS last_received, latest_activity AS latest FROM analytics_source_freshness ORDER BY source_system`,
   );
   const settingOf = (s: string) => sources.find((x) => new RegExp(`^${x.pattern.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/%/g, '.*').replace(/_/g, '.')}$`).test(s))?.setting ?? null;
   return r.rows.map((x) => ({ source: x.source_system, setting: settingOf(x.source_system), lastReceived: x.last_received ? new Date(x.last_received).toISOString() : null, latestActivity: x.latest }));

@@ -194,7 +194,8 @@ interface Context {
   feeds: Map<string, SourceFresh>;
   names: Map<string, string>;
   /** Answers built from this summary and these feeds, by kind, query and scope (the access decision is taken before each lookup). */
-  answers: Map<string, unknown>;
+  /** Answers built from this context (promises: one build however many ask at once). */
+  answers: Map<string, Promise<unknown>>;
 }
 
 /** The summaries' refresh rows and the sources' live freshness (one query each). */
@@ -222,22 +223,39 @@ async function loadContext(q: Queryable): Promise<Context> {
  */
 export const FEEDS_TTL_MS = 5_000;
 const cache = new WeakMap<object, { stamp: string; at: number; ctx: Context }>();
+const loading = new WeakMap<object, { stamp: string; ctx: Promise<Context> }>();
 
 async function summaryContext(q: Queryable, now = Date.now()): Promise<Context> {
   const stamp = (await q.query<{ stamp: string | null }>(`SELECT string_agg(summary || '@' || refreshed_at::text, ',' ORDER BY summary) AS stamp FROM analytics_refresh`)).rows[0]?.stamp ?? '';
   const hit = cache.get(q);
   if (hit && hit.stamp === stamp && now - hit.at < FEEDS_TTL_MS) return hit.ctx;
-  const ctx = await loadContext(q);
-  cache.set(q, { stamp, at: now, ctx });
-  return ctx;
+  // One load at a time for a summary: the requests that find it stale together (20 clients, every
+  // 5 s) wait for the same load instead of each reading the summary's names and the feeds again.
+  const pending = loading.get(q);
+  if (pending && pending.stamp === stamp) return pending.ctx;
+  const ctx = loadContext(q);
+  loading.set(q, { stamp, ctx });
+  try {
+    const loaded = await ctx;
+    cache.set(q, { stamp, at: now, ctx: loaded });
+    return loaded;
+  } finally {
+    if (loading.get(q)?.ctx === ctx) loading.delete(q);
+  }
 }
 
-/** An answer from the context's store, or built and kept (at most 256 per summary). */
-async function memo<T>(c: Context, key: string, build: () => Promise<T>): Promise<T> {
-  const hit = c.answers.get(key) as T | undefined;
+/**
+ * An answer from the context's store, or built and kept (at most `max` per summary). The promise is
+ * kept, so that requests arriving while it is built share the one build (a failed build is dropped).
+ */
+function memo<T>(c: Context, key: string, build: () => Promise<T>, max = 256): Promise<T> {
+  const hit = c.answers.get(key) as Promise<T> | undefined;
   if (hit !== undefined) return hit;
-  const value = await build();
-  if (c.answers.size < 256) c.answers.set(key, value);
+  const value = build();
+  if (c.answers.size < max) {
+    c.answers.set(key, value);
+    value.catch(() => c.answers.delete(key));
+  }
   return value;
 }
 
@@ -384,8 +402,10 @@ export async function commissioningDashboard(ctx: RequestContext, q: { by: strin
   }
   if (from > to) throw invalid(`from (${from}) is after to (${to})`);
   const cacheKey = `commissioning|${by}|${from}|${to}`;
-  const cached = c.answers.get(cacheKey) as CommissioningDashboard | undefined;
-  if (cached) return cached;
+  return memo(c, cacheKey, () => buildCommissioning(ctx, c, registers, by, from, to), 64);
+}
+
+async function buildCommissioning(ctx: RequestContext, c: Context, registers: ReturnType<typeof definitions>['registers'], by: CommissioningGrouping, from: string, to: string): Promise<CommissioningDashboard> {
   const r = await ctx.db.query<{ level: string; key: string; month: string; activity: string; people: number; quantity: number; contacts: number; cost_gbp: number; sources: string[] }>(
     `SELECT level, key, month, activity, people::int AS people, quantity, contacts, cost_gbp, sources FROM analytics_use_month
       WHERE level = ANY($1::text[]) AND month >= $2 AND month <= $3 ORDER BY month, key, activity`,
@@ -431,6 +451,5 @@ export async function commissioningDashboard(ctx: RequestContext, q: { by: strin
     tariff: c.use?.detail.tariff ?? [],
     freshness: freshness(c, c.use),
   };
-  if (c.answers.size < 64) c.answers.set(cacheKey, answer);
   return answer;
 }

@@ -22,6 +22,13 @@
 // pg_read_all_stats.) Rows received at the watermark or later are read again next time: the upsert
 // makes that harmless.
 //
+// A fourth, `analytics_source_freshness` (migration 0057), holds each source system's newest
+// received_at and latest activity date over the resources that belong to a person (what
+// commissioning/report.ts sourceFreshness shows with every figure): rebuilt with the tables, else
+// raised (GREATEST) by the resources received since the watermark and by the queue of pending
+// resources linked to a person since (migration 0057's trigger). It only rises: a resource that
+// later leaves every person (none of Bevan's writers do that) still counts.
+//
 // Concurrency with the MPI: the refresh holds SHARE ROW EXCLUSIVE on both tables while it writes.
 // A person move either finished before (its trigger held ROW EXCLUSIVE, so the refresh waited,
 // then read the new person) or waits for the refresh and then moves the rows just written.
@@ -29,6 +36,37 @@ import { oneOffStatements, type Queryable, type Database } from '../../db/databa
 
 export const FLAT_TABLES = ['analytics_encounter', 'analytics_coded_entry', 'analytics_person'] as const;
 const WATERMARK = 'flat';
+/** Set once analytics_source_freshness has been filled from every resource (a store refreshed before migration 0057 has not). */
+const FRESHNESS_WATERMARK = 'source-freshness';
+
+const FRESHNESS_UPSERT = `
+ON CONFLICT (source_system) DO UPDATE SET last_received = GREATEST(analytics_source_freshness.last_received, EXCLUDED.last_received),
+                                          latest_activity = GREATEST(analytics_source_freshness.latest_activity, EXCLUDED.latest_activity)`;
+/** Every source's freshness from every resource that belongs to a person (the query sourceFreshness ran before 0057). */
+const FRESHNESS_FULL = `INSERT INTO analytics_source_freshness (source_system, last_received, latest_activity)
+SELECT r.source_system, max(r.received_at), max(analytics_activity_date(r.content)) FROM resource r WHERE r.person_id IS NOT NULL GROUP BY r.source_system`;
+/** Raised by the resources received since the watermark ($1) and the pending resources linked since the last refresh (the queue, emptied). */
+const FRESHNESS_DELTA = `WITH linked AS (DELETE FROM analytics_source_freshness_linked RETURNING source_system, received_at, latest_activity),
+     fresh AS (SELECT r.source_system, r.received_at, analytics_activity_date(r.content) AS latest_activity FROM resource r
+                WHERE r.received_at >= $1::timestamptz AND r.person_id IS NOT NULL
+               UNION ALL SELECT source_system, received_at, latest_activity FROM linked)
+INSERT INTO analytics_source_freshness (source_system, last_received, latest_activity)
+SELECT source_system, max(received_at), max(latest_activity) FROM fresh GROUP BY source_system${FRESHNESS_UPSERT}`;
+
+/** Fills analytics_source_freshness from every resource (rebuilt, or never filled), else raises it by what changed since `since`. */
+async function refreshFreshness(tx: Queryable, since: string | undefined): Promise<void> {
+  const filled = await tx.query('SELECT 1 FROM analytics_flat_watermark WHERE name = $1', [FRESHNESS_WATERMARK]);
+  if (since === undefined || !filled.rowCount) {
+    await tx.query('DELETE FROM analytics_source_freshness_linked');
+    await tx.query('DELETE FROM analytics_source_freshness');
+    await tx.query(FRESHNESS_FULL);
+    await tx.query(
+      `INSERT INTO analytics_flat_watermark (name, received_before, refreshed_at) VALUES ($1, now(), now())
+       ON CONFLICT (name) DO UPDATE SET received_before = EXCLUDED.received_before, refreshed_at = EXCLUDED.refreshed_at`,
+      [FRESHNESS_WATERMARK],
+    );
+  } else await tx.query(FRESHNESS_DELTA, [since]);
+}
 const GIN_INDEXES = ['analytics_coded_entry_codes_idx', 'analytics_coded_entry_codings_idx', 'analytics_encounter_type_idx', 'analytics_encounter_service_type_idx'];
 
 const V2_0069 = 'http://terminology.hl7.org/CodeSystem/v2-0069';
@@ -159,7 +197,7 @@ export async function refreshFlatTablesIn(tx: Queryable, opts: { full?: boolean 
   {
     // Plans made for the watermark's value (an index range on received_at), not a generic plan.
     await oneOffStatements(tx);
-    await tx.query(`LOCK TABLE ${FLAT_TABLES.join(', ')} IN SHARE ROW EXCLUSIVE MODE`);
+    await tx.query(`LOCK TABLE ${FLAT_TABLES.join(', ')}, analytics_source_freshness IN SHARE ROW EXCLUSIVE MODE`);
     const prev = await tx.query<{ w: string }>(`SELECT to_char(received_before AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS w FROM analytics_flat_watermark WHERE name = $1`, [WATERMARK]);
     const since = opts.full ? undefined : prev.rows[0]?.w;
     let encounters: number;
@@ -194,6 +232,7 @@ export async function refreshFlatTablesIn(tx: Queryable, opts: { full?: boolean 
         await tx.query('DELETE FROM analytics_person_stale WHERE person_id = ANY($1::uuid[])', [ids]);
       }
     }
+    await refreshFreshness(tx, since);
     await tx.query(
       `INSERT INTO analytics_flat_watermark (name, received_before, refreshed_at, rows_changed) VALUES ($1, $2::timestamptz, now(), $3)
        ON CONFLICT (name) DO UPDATE SET received_before = EXCLUDED.received_before, refreshed_at = EXCLUDED.refreshed_at, rows_changed = EXCLUDED.rows_changed`,

@@ -6,7 +6,7 @@
  * the caller holds. Null when the view does not compile to SQL.
  */
 import type { Queryable } from '../../db/database.ts';
-import { compareRows, type SpecTestFile } from './spec-tests.ts';
+import { compareRows, expectsError, type SpecTestFile } from './spec-tests.ts';
 import { compileViewToSql, finishSqlRow } from './sql-view.ts';
 import { compileView, type CompiledView } from './view-definition.ts';
 import { rowObject, type Row } from './view-runner.ts';
@@ -33,7 +33,7 @@ export async function rowsInSql(db: Queryable, view: CompiledView, resources: re
 export async function runSpecTestFileInSql(db: Queryable, file: SpecTestFile): Promise<{ title: string; results: { title: string; passed: boolean | null; message?: string }[] }> {
   const results: { title: string; passed: boolean | null; message?: string }[] = [];
   for (const t of file.tests ?? []) {
-    const wantsError = t.expectError !== undefined && t.expectError !== false;
+    const wantsError = expectsError(t);
     let view: CompiledView;
     try {
       view = compileView(t.view);
