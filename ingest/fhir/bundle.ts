@@ -40,6 +40,17 @@ const ODS_SYSTEMS = new Set([
 const systemKey = (s: unknown): string => (typeof s === 'string' ? s.trim().toLowerCase().replace(/\/+$/, '') : '');
 export const isNhsNumberSystem = (s: unknown): boolean => NHS_NUMBER_SYSTEMS.has(systemKey(s));
 export const isOdsSystem = (s: unknown): boolean => ODS_SYSTEMS.has(systemKey(s));
+/**
+ * An identifier of a Patient is the one a logical reference names: the same value (an NHS number
+ * compared without its spaces and dashes) in the same namespace, or any namespace when the
+ * reference names none.
+ */
+function sameIdentifier(i: { system?: string; value: string }, system: string | undefined, value: string): boolean {
+  if (system !== undefined && !sameSystem(i.system, system)) return false;
+  if (i.value === value) return true;
+  return isNhsNumberSystem(i.system) && i.value.replace(/[\s-]+/g, '') === value.replace(/[\s-]+/g, '');
+}
+
 /** Two identifier systems that mean the same namespace: equal, or both NHS number (or both ODS) systems. */
 const sameSystem = (a: string | undefined, b: string | undefined): boolean =>
   a === b || (isNhsNumberSystem(a) && isNhsNumberSystem(b)) || (isOdsSystem(a) && isOdsSystem(b));
@@ -228,13 +239,24 @@ export function itemsFromBundle(bundle: Json, src: BundleSource, context: ReadCo
   const system = sourceSystem.key;
 
   const resources: ItemResource[] = [];
+  // Patients named only by NHS number (a logical reference: an NRL pointer, a national service's
+  // DocumentReference) in an item that holds no Patient: an identity each, by that number. (With
+  // Patients in the bundle, an unmatched reference stays as the bundle's other rules place it.)
+  const byNhsNumber = new Map<string, SourceIdentity>();
   for (const e of entries) {
     if (entryFaults.has(e.index)) continue;
     if (e.resource.id === undefined) e.resource.id = e.id;
     const meta = isObject(e.resource.meta) ? e.resource.meta : undefined;
     const item: ItemResource = { resource: e.resource as unknown as Resource };
     if (meta && typeof meta.lastUpdated === 'string') item.sourceTime = meta.lastUpdated;
-    const subject = subjectOf(e, patients);
+    let subject = subjectOf(e, patients);
+    if (subject === undefined && patients.length === 0) {
+      const nhsNumber = nhsNumberSubjectOf(e);
+      if (nhsNumber) {
+        subject = `${NHS_NUMBER_SUBJECT_PREFIX}${nhsNumber}`;
+        if (!byNhsNumber.has(subject)) byNhsNumber.set(subject, { system, id: subject, nhsNumber });
+      }
+    }
     if (subject !== undefined) item.subject = subject;
     resources.push(item);
   }
@@ -253,7 +275,7 @@ export function itemsFromBundle(bundle: Json, src: BundleSource, context: ReadCo
     contentHash: src.contentHash,
     event: bundleType,
     idIsUnique: false,
-    identities: [...newest.values()].map((p) => identityOf(p.resource, system, byTypeId)),
+    identities: [...[...newest.values()].map((p) => identityOf(p.resource, system, byTypeId)), ...byNhsNumber.values()],
     resources,
     origin: src.origin,
   };
@@ -412,9 +434,35 @@ function subjectOf(e: Entry, patients: readonly Entry[]): string | undefined {
       }
       if (isObject(ref.identifier) && typeof ref.identifier.value === 'string' && (ref.type === undefined || ref.type === 'Patient')) {
         const { system, value } = ref.identifier;
-        const hits = patients.filter((p) => identifiers(p.resource).some((i) => i.value === value && (system === undefined || sameSystem(i.system, system as string))));
+        const hits = patients.filter((p) => identifiers(p.resource).some((i) => sameIdentifier(i, system as string | undefined, value)));
         if (hits.length === 1) return hits[0]!.id;
       }
+    }
+  }
+  return undefined;
+}
+
+/**
+ * The source identity id of a person a source names only by NHS number (`subject: {identifier:
+ * {system: nhs-number, value}}`, no Patient of theirs sent): `nhs-number:<digits>`. Not a FHIR
+ * id (it has a colon), so it never collides with a Patient id the source sends.
+ */
+export const NHS_NUMBER_SUBJECT_PREFIX = 'nhs-number:';
+
+/**
+ * The NHS number of a logical reference by identifier (https://hl7.org/fhir/R4/references.html#logical)
+ * at the entry's Patient compartment paths, when it names no Patient of the bundle (subjectOf
+ * found none): ten digits once spaces and dashes are taken out, else undefined. A literal
+ * reference (`Patient/x`, pending until x arrives) is left to subjectOf.
+ */
+function nhsNumberSubjectOf(e: Entry): string | undefined {
+  if (e.type === 'Patient' || NON_PERSONAL_TYPES.has(e.type)) return undefined;
+  for (const path of PATIENT_COMPARTMENT.get(e.type) ?? FALLBACK_SUBJECT_PATHS) {
+    for (const ref of referencesAt(e.resource, path)) {
+      if (typeof ref.reference === 'string' || !isObject(ref.identifier) || (ref.type !== undefined && ref.type !== 'Patient')) continue;
+      if (!isNhsNumberSystem(ref.identifier.system) || typeof ref.identifier.value !== 'string') continue;
+      const digits = ref.identifier.value.replace(/[\s-]+/g, '');
+      if (/^\d{10}$/.test(digits)) return digits;
     }
   }
   return undefined;
