@@ -146,3 +146,19 @@ test('every field quoted, money with £ and thousands, a provider name across tw
   assert.equal(ok[1]!.identities[0]!.family, "O'Testneil");
   assert.deepEqual(rejected(items).map((r) => r.reason), ['line 5: column weekly_cost value "250,50" is not a number (a point for decimals; commas only between thousands)']);
 });
+
+test('spreadsheet artefacts: ="…" text fields are read; an NHS number in scientific notation is rejected, naming why', async () => {
+  const text = [
+    'contact_id,client_id,nhs_number,contact_date,gp_practice',
+    'S1,CL1,="9434765919",2024-04-03,="P91001"',
+    'S2,CL2,9.43477E+09,2024-04-03,P91001',
+  ].join('\r\n');
+  const items = await readAll(text);
+  const ok = accepted(items);
+  assert.deepEqual(ok.map((i) => [i.messageId, i.identities[0]!.nhsNumber, i.identities[0]!.practice]), [
+    ['community-contact:S1', '9434765919', 'P91001'],
+  ]);
+  assert.deepEqual(rejected(items).map((r) => r.reason), [
+    'line 3: column nhs_number value "9.43477E+09" is not an NHS number: a spreadsheet has written it as a number in scientific notation and its digits are lost; export the column as text',
+  ]);
+});

@@ -120,6 +120,9 @@ function checkCell(column: string, type: ColumnType, raw: string): { value: Valu
     case 'code':
       return /\s/.test(text) ? badValue(column, raw, 'a code (it contains spaces)') : { value: text };
     case 'nhs-number':
+      // A spreadsheet that took the NHS number for a number and wrote it in scientific notation
+      // (`9.43477E+09`) has lost digits: no number can be told from it, so the row is rejected.
+      if (/^\d(\.\d+)?e\+?\d+$/i.test(text)) return badValue(column, raw, 'an NHS number: a spreadsheet has written it as a number in scientific notation and its digits are lost; export the column as text');
       // Kept as sent (spaces and dashes removed: `943 476 5919`, `943-476-5919`); Modulus 11 is the MPI's business.
       return { value: text.replace(/[\s-]+/g, '') };
     case 'date': {
