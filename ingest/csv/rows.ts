@@ -90,13 +90,17 @@ export function parseCsvDate(text: string): string | null {
  * money column's `£` (`£250.00`). Null otherwise: a decimal comma (`250,50`) is not guessed at.
  */
 export function parseCsvNumber(text: string, whole: boolean): number | null {
-  const t = text.replace(/^([+-]?)£\s*/, '$1');
-  const plain = whole ? /^[+-]?\d{1,15}$/ : /^[+-]?(\d{1,15}(\.\d*)?|\.\d+)$/;
-  const grouped = whole ? /^[+-]?\d{1,3}(,\d{3}){1,4}$/ : /^[+-]?\d{1,3}(,\d{3}){1,4}(\.\d*)?$/;
-  if (plain.test(t)) return Number(t);
-  if (grouped.test(t)) return Number(t.replace(/,/g, ''));
+  if ((whole ? PLAIN_INTEGER : PLAIN_DECIMAL).test(text)) return Number(text);
+  const t = text.replace(POUND, '$1');
+  if (t !== text && (whole ? PLAIN_INTEGER : PLAIN_DECIMAL).test(t)) return Number(t);
+  if ((whole ? GROUPED_INTEGER : GROUPED_DECIMAL).test(t)) return Number(t.replace(/,/g, ''));
   return null;
 }
+const PLAIN_INTEGER = /^[+-]?\d{1,15}$/;
+const PLAIN_DECIMAL = /^[+-]?(\d{1,15}(\.\d*)?|\.\d+)$/;
+const GROUPED_INTEGER = /^[+-]?\d{1,3}(,\d{3}){1,4}$/;
+const GROUPED_DECIMAL = /^[+-]?\d{1,3}(,\d{3}){1,4}(\.\d*)?$/;
+const POUND = /^([+-]?)£\s*/;
 
 // Helpers are top-level functions, not per-row closures: under tsx each closure costs a
 // defineProperty (esbuild keepNames), which halved CSV throughput.

@@ -38,8 +38,8 @@ const ODS_SYSTEMS = new Set([
   'https://digital.nhs.uk/services/organisation-data-service',
 ]);
 const systemKey = (s: unknown): string => (typeof s === 'string' ? s.trim().toLowerCase().replace(/\/+$/, '') : '');
-export const isNhsNumberSystem = (s: unknown): boolean => NHS_NUMBER_SYSTEMS.has(systemKey(s));
-export const isOdsSystem = (s: unknown): boolean => ODS_SYSTEMS.has(systemKey(s));
+export const isNhsNumberSystem = (s: unknown): boolean => s === NHS_NUMBER_SYSTEM || (typeof s === 'string' && NHS_NUMBER_SYSTEMS.has(systemKey(s)));
+export const isOdsSystem = (s: unknown): boolean => s === ODS_SYSTEM || (typeof s === 'string' && ODS_SYSTEMS.has(systemKey(s)));
 /**
  * An identifier of a Patient is the one a logical reference names: the same value (an NHS number
  * compared without its spaces and dashes) in the same namespace, or any namespace when the
