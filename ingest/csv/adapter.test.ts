@@ -181,7 +181,7 @@ test('bad rows are rejected on their own with column, value and line; the rest g
   );
   const reasons = rejected(items).map((r) => r.reason);
   assert.deepEqual(reasons, [
-    'line 3: column contact_date value "31/02/2024" is not a valid date (YYYY-MM-DD, YYYYMMDD, or day first: DD/MM/YYYY, DD-MM-YYYY)',
+    'line 3: column contact_date value "31/02/2024" is not a valid date (YYYY-MM-DD, YYYYMMDD, day first: DD/MM/YYYY, DD-MM-YYYY, D-Mon-YYYY, or an Excel serial)',
     'line 4: column duration_minutes value "half an hour" is not a whole number',
     'line 5: the row has 18 fields but the header has 17',
     'line 6: column contact_id is required but empty',
@@ -342,7 +342,9 @@ test('a drifted extract: semicolons, BOM, CRLF, quoted names, aliases, NHS numbe
   const items = await readAll(`${header}\r\n${rows.join('\r\n')}\r\n`, 5);
   const ok = accepted(items);
   assert.equal(ok.length, 3);
-  assert.deepEqual(ok[0]!.fileNotes, ['2 columns not in the community-contact contract, so not read: Duration (mins), Extra Field']);
+  // `Duration (mins)` is duration_minutes: brackets in a header do not count.
+  assert.deepEqual(ok[0]!.fileNotes, ['a column not in the community-contact contract, so not read: Extra Field']);
+  assert.deepEqual((ok[0]!.resources[1]!.resource as Encounter).length, { value: 30, unit: 'min', system: 'http://unitsofmeasure.org', code: 'min' });
   assert.equal(ok[0]!.identities[0]!.nhsNumber, '9434765919');
   assert.equal(ok[0]!.identities[0]!.sex, 'female');
   assert.equal(ok[0]!.identities[0]!.birthDate, '1950-03-14');

@@ -37,6 +37,9 @@ export function parseFields(record: string, delimiter = ','): string[] {
   let i = 0;
   const n = record.length;
   for (;;) {
+    // `="0123"`: a field written as an Excel formula so that Excel keeps it as text (leading
+    // zeros, NHS numbers): the quoted text is the value.
+    if (record.charCodeAt(i) === 61 && record.charCodeAt(i + 1) === 34) i++;
     if (record.charCodeAt(i) === 34) {
       let value = '';
       let from = i + 1;

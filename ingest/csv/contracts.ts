@@ -107,10 +107,11 @@ export function headerName(cell: string): string {
 
 /**
  * The key header cells and contract names are compared by: case, surrounding spaces, a BOM, and
- * spaces, underscores, hyphens and dots inside do not count (`NHS Number`, `nhs_number`, `NHSNumber`).
+ * spaces, underscores, hyphens, dots, brackets, slashes, `#`, `:` and quotes inside do not count
+ * (`NHS Number`, `nhs_number`, `NHSNumber`, `NHS No.`, `Forename(s)`, `Duration (mins)`).
  */
 export function headerKey(cell: string): string {
-  return headerName(cell).toLowerCase().replace(/[\s_.\-]+/g, '');
+  return headerName(cell).toLowerCase().replace(/[\s_.\-()[\]#:/'"]+/g, '');
 }
 
 const keyCache = new WeakMap<CsvContract, Map<string, string>>();

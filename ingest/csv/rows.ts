@@ -31,27 +31,76 @@ const SEX_VALUES: ReadonlyMap<string, Sex> = new Map<string, Sex>([
 /** A checked cell value: a date as ISO, numbers as numbers, sex as FHIR gender. */
 type Value = string | number | undefined;
 
-const ISO_DATE = /^(\d{4})-(\d{2})-(\d{2})(?:T[0-9:.]+(?:Z|[+-]\d{2}:?\d{2})?)?$/;
+const ISO_DATE = /^(\d{4})-(\d{2})-(\d{2})(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?$/;
 const UK_DATE = /^(\d{1,2})([/-])(\d{1,2})\2(\d{4})(?:[ T]\d{1,2}:\d{2}(?::\d{2})?)?$/;
 const BASIC_DATE = /^(\d{4})(\d{2})(\d{2})$/;
+/** Day, month name, four-digit year: `3-Apr-2024`, `03-APR-2024`, `3 April 2024`, `3/Apr/2024` (Oracle, SQL Server and Excel exports). */
+const NAMED_MONTH_DATE = /^(\d{1,2})([-/ ])([A-Za-z]{3,9})\.?\2(\d{4})(?:[ T]\d{1,2}:\d{2}(?::\d{2})?)?$/;
+/** An Excel date serial (days since 1899-12-30), perhaps with a time as its fraction: a spreadsheet saved as CSV without a date format. */
+const EXCEL_SERIAL = /^(\d{4,5})(?:\.\d+)?$/;
+const MONTHS: ReadonlyMap<string, number> = new Map(
+  ['january', 'february', 'march', 'april', 'may', 'june', 'july', 'august', 'september', 'october', 'november', 'december'].flatMap((name, i) => [
+    [name, i + 1],
+    [name.slice(0, 3), i + 1],
+    ...(name === 'september' ? [['sept', 9] as [string, number]] : []),
+  ]),
+);
+
+/**
+ * The date an Excel serial stands for, or null. Only four or five digits are read so (1902 to
+ * 2173), and never a four-digit number that reads as a year from 1800 to 2100: `2024` is a year
+ * sent where a date belongs, not 16 July 1905, and is rejected.
+ */
+function excelSerialDate(text: string): [number, number, number] | null {
+  const m = EXCEL_SERIAL.exec(text);
+  if (!m) return null;
+  const n = Number(m[1]);
+  if (m[1]!.length === 4 && n >= 1800 && n <= 2100) return null;
+  const t = new Date(Date.UTC(1899, 11, 30) + n * 86_400_000);
+  return [t.getUTCFullYear(), t.getUTCMonth() + 1, t.getUTCDate()];
+}
 
 /**
  * ISO `YYYY-MM-DD` from a date as extracts write it, or null when it is not a real date: ISO 8601
- * (a date-time gives its date as written), `yyyymmdd`, or the UK `dd/mm/yyyy`, `dd-mm-yyyy`,
- * `d/m/yyyy` (a time after it is allowed). Never the US month first: `03/04/2024` is 3 April.
+ * (a date-time, with `T` or a space, gives its date as written), `yyyymmdd`, the UK `dd/mm/yyyy`,
+ * `dd-mm-yyyy`, `d/m/yyyy`, a month by name (`3-Apr-2024`, `3 April 2024`; a time after any of
+ * these is allowed), or an Excel serial (`45385`). Never the US month first: `03/04/2024` is
+ * 3 April; and never a two-digit year, whose century cannot be told for a date of birth.
  */
 export function parseCsvDate(text: string): string | null {
   let y: number, mo: number, d: number;
   let m = ISO_DATE.exec(text) ?? BASIC_DATE.exec(text);
   if (m) [y, mo, d] = [Number(m[1]), Number(m[2]), Number(m[3])];
-  else {
-    m = UK_DATE.exec(text);
-    if (!m) return null;
-    [d, mo, y] = [Number(m[1]), Number(m[3]), Number(m[4])];
+  else if ((m = UK_DATE.exec(text))) [d, mo, y] = [Number(m[1]), Number(m[3]), Number(m[4])];
+  else if ((m = NAMED_MONTH_DATE.exec(text))) {
+    const month = MONTHS.get(m[3]!.toLowerCase());
+    if (month === undefined) return null;
+    [d, mo, y] = [Number(m[1]), month, Number(m[4])];
+  } else {
+    const serial = excelSerialDate(text);
+    if (!serial) return null;
+    [y, mo, d] = serial;
   }
   if (!isRealDate(y, mo, d)) return null;
   return `${String(y).padStart(4, '0')}-${String(mo).padStart(2, '0')}-${String(d).padStart(2, '0')}`;
 }
+
+/**
+ * A number as extracts write it: `1200.50`, with thousands separated by commas (`1,200.50`), and a
+ * money column's `£` (`£250.00`). Null otherwise: a decimal comma (`250,50`) is not guessed at.
+ */
+export function parseCsvNumber(text: string, whole: boolean): number | null {
+  if ((whole ? PLAIN_INTEGER : PLAIN_DECIMAL).test(text)) return Number(text);
+  const t = text.replace(POUND, '$1');
+  if (t !== text && (whole ? PLAIN_INTEGER : PLAIN_DECIMAL).test(t)) return Number(t);
+  if ((whole ? GROUPED_INTEGER : GROUPED_DECIMAL).test(t)) return Number(t.replace(/,/g, ''));
+  return null;
+}
+const PLAIN_INTEGER = /^[+-]?\d{1,15}$/;
+const PLAIN_DECIMAL = /^[+-]?(\d{1,15}(\.\d*)?|\.\d+)$/;
+const GROUPED_INTEGER = /^[+-]?\d{1,3}(,\d{3}){1,4}$/;
+const GROUPED_DECIMAL = /^[+-]?\d{1,3}(,\d{3}){1,4}(\.\d*)?$/;
+const POUND = /^([+-]?)£\s*/;
 
 // Helpers are top-level functions, not per-row closures: under tsx each closure costs a
 // defineProperty (esbuild keepNames), which halved CSV throughput.
@@ -75,16 +124,23 @@ function checkCell(column: string, type: ColumnType, raw: string): { value: Valu
     case 'code':
       return /\s/.test(text) ? badValue(column, raw, 'a code (it contains spaces)') : { value: text };
     case 'nhs-number':
+      // A spreadsheet that took the NHS number for a number and wrote it in scientific notation
+      // (`9.43477E+09`) has lost digits: no number can be told from it, so the row is rejected.
+      if (/^\d(\.\d+)?e\+?\d+$/i.test(text)) return badValue(column, raw, 'an NHS number: a spreadsheet has written it as a number in scientific notation and its digits are lost; export the column as text');
       // Kept as sent (spaces and dashes removed: `943 476 5919`, `943-476-5919`); Modulus 11 is the MPI's business.
       return { value: text.replace(/[\s-]+/g, '') };
     case 'date': {
       const iso = parseCsvDate(text);
-      return iso ? { value: iso } : badValue(column, raw, 'a valid date (YYYY-MM-DD, YYYYMMDD, or day first: DD/MM/YYYY, DD-MM-YYYY)');
+      return iso ? { value: iso } : badValue(column, raw, 'a valid date (YYYY-MM-DD, YYYYMMDD, day first: DD/MM/YYYY, DD-MM-YYYY, D-Mon-YYYY, or an Excel serial)');
     }
-    case 'integer':
-      return /^[+-]?\d{1,15}$/.test(text) ? { value: Number(text) } : badValue(column, raw, 'a whole number');
-    case 'decimal':
-      return /^[+-]?(\d{1,15}(\.\d*)?|\.\d+)$/.test(text) ? { value: Number(text) } : badValue(column, raw, 'a number');
+    case 'integer': {
+      const n = parseCsvNumber(text, true);
+      return n === null ? badValue(column, raw, 'a whole number') : { value: n };
+    }
+    case 'decimal': {
+      const n = parseCsvNumber(text, false);
+      return n === null ? badValue(column, raw, 'a number (a point for decimals; commas only between thousands)') : { value: n };
+    }
     case 'sex': {
       const sex = SEX_VALUES.get(text.toLowerCase());
       return sex ? { value: sex } : badValue(column, raw, 'a sex (M, F, U, male, female, unknown, or the NHS codes 1, 2, 9, X)');

@@ -16,6 +16,47 @@ import { badText, objectsAt, safeJson, walkResource } from './walk.ts';
 export const NHS_NUMBER_SYSTEM = 'https://fhir.nhs.uk/Id/nhs-number';
 export const ODS_SYSTEM = 'https://fhir.nhs.uk/Id/ods-organization-code';
 
+/**
+ * The identifier systems real senders put an NHS number under: the UK Core one, its `http:` form,
+ * the CareConnect/DSTU2 `fhir.nhs.net` one older GP and hospital interfaces still send, and the
+ * NHS number OID (HL7 v3 and CDA, carried into FHIR by converters). Compared without case and
+ * without a trailing `/`. The resource is kept as it came; only the identity reads them all.
+ */
+const NHS_NUMBER_SYSTEMS = new Set([
+  'https://fhir.nhs.uk/id/nhs-number',
+  'http://fhir.nhs.uk/id/nhs-number',
+  'http://fhir.nhs.net/id/nhs-number',
+  'https://fhir.nhs.net/id/nhs-number',
+  'urn:oid:2.16.840.1.113883.2.1.4.1',
+]);
+/** The systems an ODS organisation code comes under: UK Core, CareConnect/DSTU2, and the one PDS sends on `generalPractitioner`. */
+const ODS_SYSTEMS = new Set([
+  'https://fhir.nhs.uk/id/ods-organization-code',
+  'http://fhir.nhs.uk/id/ods-organization-code',
+  'http://fhir.nhs.net/id/ods-organization-code',
+  'https://fhir.nhs.net/id/ods-organization-code',
+  'https://digital.nhs.uk/services/organisation-data-service',
+]);
+const systemKey = (s: unknown): string => (typeof s === 'string' ? s.trim().toLowerCase().replace(/\/+$/, '') : '');
+export const isNhsNumberSystem = (s: unknown): boolean => s === NHS_NUMBER_SYSTEM || (typeof s === 'string' && NHS_NUMBER_SYSTEMS.has(systemKey(s)));
+export const isOdsSystem = (s: unknown): boolean => s === ODS_SYSTEM || (typeof s === 'string' && ODS_SYSTEMS.has(systemKey(s)));
+/**
+ * An identifier of a Patient is the one a logical reference names: the same value (an NHS number
+ * compared without its spaces and dashes) in the same namespace, or any namespace when the
+ * reference names none.
+ */
+function sameIdentifier(i: { system?: string; value: string }, system: string | undefined, value: string): boolean {
+  if (system !== undefined && !sameSystem(i.system, system)) return false;
+  if (i.value === value) return true;
+  return isNhsNumberSystem(i.system) && i.value.replace(/[\s-]+/g, '') === value.replace(/[\s-]+/g, '');
+}
+
+/** Two identifier systems that mean the same namespace: equal, or both NHS number (or both ODS) systems. */
+const sameSystem = (a: string | undefined, b: string | undefined): boolean =>
+  a === b || (isNhsNumberSystem(a) && isNhsNumberSystem(b)) || (isOdsSystem(a) && isOdsSystem(b));
+/** An ODS code in a reference to the NHS organisation directory (`https://directory.spineservices.nhs.uk/STU3/Organization/Y12345`, PDS). */
+const ODS_DIRECTORY_REF = /^https?:\/\/directory\.spineservices\.nhs\.uk\/.*\/(?:Organization|organisations)\/([A-Za-z0-9]{3,12})$/;
+
 /** Every Bundle.type of FHIR R4 (https://hl7.org/fhir/R4/valueset-bundle-type.html). */
 const BUNDLE_TYPES = new Set(['document', 'message', 'transaction', 'transaction-response', 'batch', 'batch-response', 'history', 'searchset', 'collection']);
 
@@ -193,18 +234,29 @@ export function itemsFromBundle(bundle: Json, src: BundleSource, context: ReadCo
     return [reject(src, `the Patient is not valid: ${entryFaults.get(patients[0]!.index)}`, { messageId })];
   }
 
-  const sourceSystem = sourceSystemOf(context, bare ? bare.bareMeta : bundle.meta, goodPatients, byTypeId, byType.get('MessageHeader')?.[0]?.resource ?? byType.get('Composition')?.[0]?.resource);
+  const sourceSystem = sourceSystemOf(context, bare ? bare.bareMeta : bundle.meta, bare ? [] : goodPatients, byTypeId, byType.get('MessageHeader')?.[0]?.resource ?? byType.get('Composition')?.[0]?.resource);
   if ('problem' in sourceSystem) return [reject(src, sourceSystem.problem, { messageId })];
   const system = sourceSystem.key;
 
   const resources: ItemResource[] = [];
+  // Patients named only by NHS number (a logical reference: an NRL pointer, a national service's
+  // DocumentReference) in an item that holds no Patient: an identity each, by that number. (With
+  // Patients in the bundle, an unmatched reference stays as the bundle's other rules place it.)
+  const byNhsNumber = new Map<string, SourceIdentity>();
   for (const e of entries) {
     if (entryFaults.has(e.index)) continue;
     if (e.resource.id === undefined) e.resource.id = e.id;
     const meta = isObject(e.resource.meta) ? e.resource.meta : undefined;
     const item: ItemResource = { resource: e.resource as unknown as Resource };
     if (meta && typeof meta.lastUpdated === 'string') item.sourceTime = meta.lastUpdated;
-    const subject = subjectOf(e, patients);
+    let subject = subjectOf(e, patients);
+    if (subject === undefined && patients.length === 0) {
+      const nhsNumber = nhsNumberSubjectOf(e);
+      if (nhsNumber) {
+        subject = `${NHS_NUMBER_SUBJECT_PREFIX}${nhsNumber}`;
+        if (!byNhsNumber.has(subject)) byNhsNumber.set(subject, { system, id: subject, nhsNumber });
+      }
+    }
     if (subject !== undefined) item.subject = subject;
     resources.push(item);
   }
@@ -223,7 +275,7 @@ export function itemsFromBundle(bundle: Json, src: BundleSource, context: ReadCo
     contentHash: src.contentHash,
     event: bundleType,
     idIsUnique: false,
-    identities: [...newest.values()].map((p) => identityOf(p.resource, system, byTypeId)),
+    identities: [...[...newest.values()].map((p) => identityOf(p.resource, system, byTypeId)), ...byNhsNumber.values()],
     resources,
     origin: src.origin,
   };
@@ -339,7 +391,7 @@ function conditionalMatches(query: string, candidates: readonly Entry[]): Condit
         return bar < 0 ? { value: v } : { system: v.slice(0, bar), value: v.slice(bar + 1) };
       });
       if (wanted.length === 1) identifier = wanted[0]!.system ? { system: wanted[0]!.system, value: wanted[0]!.value } : { value: wanted[0]!.value };
-      tests.push((e) => identifiers(e.resource).some((i) => wanted.some((w) => i.value === w.value && (w.system === undefined || (w.system === '' ? i.system === undefined : i.system === w.system)))));
+      tests.push((e) => identifiers(e.resource).some((i) => wanted.some((w) => i.value === w.value && (w.system === undefined || (w.system === '' ? i.system === undefined : sameSystem(i.system, w.system))))));
     } else return null;
   }
   return { matches: candidates.filter((e) => tests.every((t) => t(e))), ...(identifier ? { identifier } : {}) };
@@ -382,7 +434,7 @@ function subjectOf(e: Entry, patients: readonly Entry[]): string | undefined {
       }
       if (isObject(ref.identifier) && typeof ref.identifier.value === 'string' && (ref.type === undefined || ref.type === 'Patient')) {
         const { system, value } = ref.identifier;
-        const hits = patients.filter((p) => identifiers(p.resource).some((i) => i.value === value && (system === undefined || i.system === system)));
+        const hits = patients.filter((p) => identifiers(p.resource).some((i) => sameIdentifier(i, system as string | undefined, value)));
         if (hits.length === 1) return hits[0]!.id;
       }
     }
@@ -390,17 +442,44 @@ function subjectOf(e: Entry, patients: readonly Entry[]): string | undefined {
   return undefined;
 }
 
+/**
+ * The source identity id of a person a source names only by NHS number (`subject: {identifier:
+ * {system: nhs-number, value}}`, no Patient of theirs sent): `nhs-number:<digits>`. Not a FHIR
+ * id (it has a colon), so it never collides with a Patient id the source sends.
+ */
+export const NHS_NUMBER_SUBJECT_PREFIX = 'nhs-number:';
+
+/**
+ * The NHS number of a logical reference by identifier (https://hl7.org/fhir/R4/references.html#logical)
+ * at the entry's Patient compartment paths, when it names no Patient of the bundle (subjectOf
+ * found none): ten digits once spaces and dashes are taken out, else undefined. A literal
+ * reference (`Patient/x`, pending until x arrives) is left to subjectOf.
+ */
+function nhsNumberSubjectOf(e: Entry): string | undefined {
+  if (e.type === 'Patient' || NON_PERSONAL_TYPES.has(e.type)) return undefined;
+  for (const path of PATIENT_COMPARTMENT.get(e.type) ?? FALLBACK_SUBJECT_PATHS) {
+    for (const ref of referencesAt(e.resource, path)) {
+      if (typeof ref.reference === 'string' || !isObject(ref.identifier) || (ref.type !== undefined && ref.type !== 'Patient')) continue;
+      if (!isNhsNumberSystem(ref.identifier.system) || typeof ref.identifier.value !== 'string') continue;
+      const digits = ref.identifier.value.replace(/[\s-]+/g, '');
+      if (/^\d{10}$/.test(digits)) return digits;
+    }
+  }
+  return undefined;
+}
+
 function odsOf(org: Json | undefined): string | undefined {
-  for (const i of org ? identifiers(org) : []) if (i.system === ODS_SYSTEM && i.value) return i.value;
+  for (const i of org ? identifiers(org) : []) if (isOdsSystem(i.system) && i.value.trim()) return i.value.trim();
   return undefined;
 }
 
 function odsFromReference(ref: unknown, byTypeId: Map<string, Entry>): string | undefined {
   if (!isObject(ref)) return undefined;
   const ident = ref.identifier;
-  if (isObject(ident) && ident.system === ODS_SYSTEM && typeof ident.value === 'string' && ident.value) return ident.value;
-  // The reference may point at an Organization in the bundle that carries the ODS code.
-  if (typeof ref.reference === 'string') return odsOf(byTypeId.get(ref.reference)?.resource);
+  if (isObject(ident) && isOdsSystem(ident.system) && typeof ident.value === 'string' && ident.value.trim()) return ident.value.trim();
+  // The reference may point at an Organization in the bundle that carries the ODS code, or at
+  // the NHS organisation directory, whose Organization ids are ODS codes.
+  if (typeof ref.reference === 'string') return odsOf(byTypeId.get(ref.reference)?.resource) ?? ODS_DIRECTORY_REF.exec(ref.reference)?.[1]?.toUpperCase();
   return undefined;
 }
 
@@ -444,7 +523,7 @@ function messageSenderOf(header: Json | undefined, byTypeId: Map<string, Entry>)
  */
 function recordNumberSystemOf(patient: Json): string | undefined {
   for (const i of Array.isArray(patient.identifier) ? patient.identifier : []) {
-    if (!isObject(i) || typeof i.system !== 'string' || i.system === NHS_NUMBER_SYSTEM || !isObject(i.type)) continue;
+    if (!isObject(i) || typeof i.system !== 'string' || isNhsNumberSystem(i.system) || !isObject(i.type)) continue;
     const codings = Array.isArray(i.type.coding) ? i.type.coding : [];
     if (codings.some((c) => isObject(c) && c.code === 'MR' && (c.system === undefined || c.system === 'http://terminology.hl7.org/CodeSystem/v2-0203'))) return i.system;
   }
@@ -456,6 +535,10 @@ function recordNumberSystemOf(patient: Json): string | undefined {
  * (or of a bare resource), else the sender a message Bundle's MessageHeader names, else
  * `gp:<ODS>` when every Patient names the same registered practice, else `fhir:<system>` when every
  * Patient's medical record number (type MR) is of one system, else `fhir:unknown`.
+ * The practice and record-number rules are for a Bundle, which holds its Patients beside their
+ * resources; a bare resource (a Bulk Data NDJSON line) is given no Patients here: a Patient line
+ * and an Observation line about it, neither naming a sender, must land in one namespace, and the
+ * Observation cannot know its Patient's practice or record number.
  */
 function sourceSystemOf(context: ReadContext, meta: unknown, patients: readonly Entry[], byTypeId: Map<string, Entry>, header?: Json): { key: string } | { problem: string } {
   if (context.source) return { key: context.source };
@@ -485,9 +568,10 @@ const SEXES: Record<string, Sex> = { male: 'male', female: 'female', other: 'oth
 /** The source identity a Patient resource carries (docs/feeds.md "Source system keys"). */
 export function identityOf(patient: Json, system: string, byTypeId: Map<string, Entry> = new Map()): SourceIdentity {
   const identity: SourceIdentity = { system, id: String(patient.id) };
+  // The NHS number, under any system it is sent with; spaces and dashes (`943 476 5919`) are not part of it.
   for (const i of identifiers(patient)) {
-    if (i.system === NHS_NUMBER_SYSTEM) {
-      identity.nhsNumber = i.value.replace(/\s+/g, '');
+    if (isNhsNumberSystem(i.system) && i.value.trim()) {
+      identity.nhsNumber = i.value.replace(/[\s-]+/g, '');
       break;
     }
   }
@@ -539,7 +623,7 @@ const PERSON_IDENTIFIER_TYPES = new Set(['SS', 'SB', 'NI', 'NIIP', 'PPN', 'DL', 
 function otherIdentifiersOf(patient: Json): { system: string; value: string }[] {
   const out: { system: string; value: string }[] = [];
   for (const i of Array.isArray(patient.identifier) ? patient.identifier : []) {
-    if (!isObject(i) || typeof i.value !== 'string' || !i.value.trim() || i.system === NHS_NUMBER_SYSTEM || i.use === 'old') continue;
+    if (!isObject(i) || typeof i.value !== 'string' || !i.value.trim() || isNhsNumberSystem(i.system) || i.use === 'old') continue;
     const codes = (isObject(i.type) && Array.isArray(i.type.coding) ? i.type.coding : []).filter(isObject).map((c) => (typeof c.code === 'string' ? c.code.toUpperCase() : ''));
     if (codes.includes('MR') || i.value === patient.id) continue;
     const type = codes.find((c) => PERSON_IDENTIFIER_TYPES.has(c));
