@@ -13,8 +13,9 @@ import { testPostgresUrl, withOwnPostgresSchema } from '../test/databases.ts';
 import { procCpu } from './util.ts';
 
 const [clients = 50, total = 20000] = process.argv.slice(2).map(Number);
-const url = await testPostgresUrl();
-if (!url) throw new Error('needs a PostgreSQL server (BEVAN_TEST_DATABASE_URL)');
+const found = await testPostgresUrl();
+if (!found) throw new Error('needs a PostgreSQL server (BEVAN_TEST_DATABASE_URL)');
+const url: string = found;
 const person = (i: number) => `6f1c1f3e-2a4b-4c8d-9e0f-${String(i % 5000).padStart(12, '0')}`;
 
 async function backendsMs(): Promise<number> {
