@@ -158,35 +158,27 @@ SELECT head.chain, head.seq, $3::timestamptz, $4::text, $5::text, $6::text, $7::
 RETURNING audit_id::text AS audit_id, seq::text AS seq, prev_hash, hash`;
 
 /**
- * Appends several audit rows inside the caller's transaction in two statements whatever their
- * number (a search that returns 20 people writes 20 rows). The chain heads are locked in
- * ascending chain order, so two transactions appending to overlapping chains cannot deadlock.
+ * Appends several audit rows in one statement whatever their number (a search that returns 20
+ * people writes 20 rows), atomic on its own: inside the caller's transaction, or in autocommit mode
+ * (the group committer). The statement locks the chain heads it moves in ascending chain order
+ * (`FOR UPDATE` over a sort), so two statements or transactions appending to overlapping chains
+ * cannot deadlock, and chains the rows one after another in SQL (a recursive step per entry of the
+ * same chain): each row's hash = sha256(previous hash + its canonical JSON up to its seq + seq + "}"),
+ * as APPEND_ONE_SQL computes for one and `verifyAuditChain` checks. Each head moves to its chain's
+ * last new row in the same statement.
  */
 export async function appendAuditBatch(tx: Queryable, entries: readonly AuditEntry[], now: Date | readonly Date[] = new Date()): Promise<AuditRow[]> {
   if (!entries.length) return [];
   // One instant for all, or one per entry (the group committer's batch: each request's own clock).
   const atOf = (i: number): Date => (Array.isArray(now) ? ((now as readonly Date[])[i] ?? new Date()) : (now as Date));
   if (entries.length === 1) return [await appendAuditIn(tx, entries[0]!, atOf(0))];
-  for (const e of entries) {
+  const bodies = entries.map((e, i) => {
     if (!e.actor) throw new Error('an audit entry needs an actor');
     if (!e.action) throw new Error('an audit entry needs an action');
-  }
-  const chains = [...new Set(entries.map(chainOf))].sort((a, b) => a - b);
-  const heads = await tx.query<{ chain: number; seq: string; hash: string }>(
-    'SELECT chain, seq::text AS seq, hash FROM audit_chain WHERE chain = ANY($1::int[]) ORDER BY chain FOR UPDATE',
-    [chains],
-  );
-  const head = new Map(heads.rows.map((h) => [h.chain, { seq: Number(h.seq), hash: h.hash }]));
-  const rows: Omit<AuditRow, 'auditId'>[] = [];
-  for (const [i, e] of entries.entries()) {
-    const at = atOf(i).toISOString();
-    const chain = chainOf(e);
-    const h = head.get(chain);
-    if (!h) throw new Error(`audit chain ${chain} has no head row (migration 0012 not applied?)`);
-    const body = {
-      chain,
-      seq: h.seq + 1,
-      at,
+    return {
+      chain: chainOf(e),
+      seq: 0,
+      at: atOf(i).toISOString(),
       actor: e.actor,
       role: e.role ?? null,
       organisation: e.organisation ?? null,
@@ -196,46 +188,72 @@ export async function appendAuditBatch(tx: Queryable, entries: readonly AuditEnt
       decision: e.decision ?? null,
       reason: e.reason ?? null,
       from: e.from ?? null,
+      // Stored as jsonb and read back as JSON: hash exactly what will come back.
       detail: e.detail === undefined ? null : (JSON.parse(JSON.stringify(e.detail)) as unknown),
     };
-    const hash = chainedHash(h.hash, body);
-    rows.push({ ...body, prevHash: h.hash, hash });
-    head.set(chain, { seq: body.seq, hash });
-  }
-  const col = <K extends keyof Omit<AuditRow, 'auditId'>>(k: K) => rows.map((r) => r[k]);
-  // Each chain's head moves to its last new row (prev_hash: the hash that row replaced), in the same statement as the insert.
-  const lastOf = new Map<number, Omit<AuditRow, 'auditId'>>();
-  for (const r of rows) lastOf.set(r.chain!, r);
-  const last = [...lastOf.values()];
-  const ins = await tx.query<{ audit_id: string }>(
-    `WITH head AS (
-       UPDATE audit_chain h SET seq = n.seq, hash = n.hash, prev_hash = n.prev_hash, updated_at = now()
-         FROM unnest($16::int[], $17::bigint[], $18::text[], $19::text[]) AS n(chain, seq, hash, prev_hash) WHERE h.chain = n.chain
-     )
-     INSERT INTO audit_log (chain, seq, at, actor, role, organisation, action, person_id, purpose, decision, reason, source_address, detail, prev_hash, hash)
-     SELECT c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15 FROM unnest($1::int[], $2::bigint[], $3::timestamptz[], $4::text[], $5::text[], $6::text[], $7::text[], $8::uuid[], $9::text[], $10::text[], $11::text[], $12::text[], $13::jsonb[], $14::text[], $15::text[]) WITH ORDINALITY AS x(c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15, n)
-      ORDER BY n
-     RETURNING audit_id::text AS audit_id`,
-    [
-      col('chain'), col('seq'), col('at'), col('actor'), col('role'), col('organisation'), col('action'), col('personId'), col('purpose'), col('decision'), col('reason'), col('from'),
-      rows.map((r) => (r.detail === null ? null : JSON.stringify(r.detail))), col('prevHash'), col('hash'),
-      last.map((r) => r.chain), last.map((r) => r.seq), last.map((r) => r.hash), last.map((r) => r.prevHash),
-    ],
-  );
-  return rows.map((r, i) => ({ auditId: Number(ins.rows[i]!.audit_id), ...r }));
+  });
+  const upToSeq = bodies.map((b) => {
+    const canonical = canonicalJson(b);
+    if (!canonical.endsWith(',"seq":0}')) throw new Error('audit entry: seq is not the last key of its canonical JSON');
+    return canonical.slice(0, -'0}'.length);
+  });
+  const col = <K extends keyof (typeof bodies)[number]>(k: K) => bodies.map((b) => b[k]);
+  const r = await tx.query<{ n: string; audit_id: string; seq: string; prev_hash: string; hash: string }>(APPEND_MANY_SQL, [
+    col('chain'), upToSeq, col('at'), col('actor'), col('role'), col('organisation'), col('action'), col('personId'), col('purpose'), col('decision'), col('reason'), col('from'),
+    bodies.map((b) => (b.detail === null ? null : JSON.stringify(b.detail))),
+  ]);
+  if (r.rows.length !== bodies.length) throw new Error('audit batch: a chain has no head row (migration 0012 not applied?)');
+  const byN = new Map(r.rows.map((x) => [Number(x.n), x]));
+  return bodies.map((b, i) => {
+    const row = byN.get(i + 1)!;
+    return { auditId: Number(row.audit_id), ...b, seq: Number(row.seq), prevHash: row.prev_hash, hash: row.hash };
+  });
 }
+
+/**
+ * $1 the chains, $2 each row's canonical JSON up to its seq value, $3… the columns, in the batch's
+ * order. `locked` takes the heads in chain order; `chained` walks each chain's new rows in batch
+ * order (k = 1, 2…), each hash from the one before; `moved` sets each head to its last new row.
+ * The insert returns n (the row's place in the batch) with what the server chose.
+ */
+const APPEND_MANY_SQL = `
+WITH RECURSIVE x AS (
+  SELECT u.*, row_number() OVER (PARTITION BY u.chain ORDER BY u.n) AS k
+    FROM unnest($1::int[], $2::text[], $3::timestamptz[], $4::text[], $5::text[], $6::text[], $7::text[], $8::uuid[], $9::text[], $10::text[], $11::text[], $12::text[], $13::jsonb[])
+         WITH ORDINALITY AS u(chain, up_to_seq, at, actor, role, organisation, action, person_id, purpose, decision, reason, source_address, detail, n)
+), locked AS MATERIALIZED (
+  SELECT chain, seq, hash FROM audit_chain WHERE chain = ANY($1::int[]) ORDER BY chain FOR UPDATE
+), chained(chain, k, seq, prev_hash, hash) AS (
+  SELECT x.chain, x.k, l.seq + 1, l.hash, encode(sha256(convert_to(l.hash || x.up_to_seq || (l.seq + 1)::text || '}', 'UTF8')), 'hex')
+    FROM x JOIN locked l ON l.chain = x.chain WHERE x.k = 1
+  UNION ALL
+  SELECT x.chain, x.k, c.seq + 1, c.hash, encode(sha256(convert_to(c.hash || x.up_to_seq || (c.seq + 1)::text || '}', 'UTF8')), 'hex')
+    FROM chained c JOIN x ON x.chain = c.chain AND x.k = c.k + 1
+), moved AS (
+  UPDATE audit_chain h SET seq = t.seq, hash = t.hash, prev_hash = t.prev_hash, updated_at = now()
+    FROM (SELECT DISTINCT ON (chain) chain, seq, hash, prev_hash FROM chained ORDER BY chain, k DESC) t
+   WHERE h.chain = t.chain
+), ins AS (
+  INSERT INTO audit_log (chain, seq, at, actor, role, organisation, action, person_id, purpose, decision, reason, source_address, detail, prev_hash, hash)
+  SELECT x.chain, c.seq, x.at, x.actor, x.role, x.organisation, x.action, x.person_id, x.purpose, x.decision, x.reason, x.source_address, x.detail, c.prev_hash, c.hash
+    FROM x JOIN chained c ON c.chain = x.chain AND c.k = x.k
+   ORDER BY x.n
+  RETURNING audit_id, chain, seq, prev_hash, hash
+)
+SELECT x.n::text AS n, ins.audit_id::text AS audit_id, ins.seq::text AS seq, ins.prev_hash, ins.hash
+  FROM ins JOIN chained c ON c.chain = ins.chain AND c.seq = ins.seq JOIN x ON x.chain = c.chain AND x.k = c.k`;
 
 /**
  * Group commit of audit rows (after Postgres' own group commit of WAL): concurrent requests hand
  * their entries to one committer per database, which writes everything handed to it while the
- * previous batch was in flight as one transaction (`appendAuditBatch`: the heads locked in chain
- * order, then one multi-row insert that moves each head) and resolves every request's promise
- * when that transaction has committed. A request serves its data only after its promise
+ * previous batch was in flight as one statement in autocommit mode (`appendAuditBatch`: the heads
+ * locked in chain order, moved, and the rows inserted, all or nothing) and resolves every request's
+ * promise when that statement has committed. A request serves its data only after its promise
  * resolves, so no read leaves without its audit rows durably written; if the batch fails, each
  * request's entries are tried again on their own, and a request whose entries fail serves nothing. Nothing waits for a timer: an idle server writes a
  * lone entry at once (the next turn of the event loop), a busy one writes fewer, larger
- * transactions — one commit (one WAL flush) and four statements for N entries, instead of N (a lone
- * entry: one statement, no BEGIN/COMMIT).
+ * transactions — one commit (one WAL flush) and one statement for N entries, instead of N (no
+ * BEGIN/COMMIT: the statement is atomic on its own).
  * The chain rules are those of appendAuditBatch, so `verifyAuditChain` checks the rows alike,
  * and several servers (each with its committer) still never fork a chain: the head rows are locked.
  * Used for reads (no write of their own to commit with); a write commits its audit rows in its own transaction.
@@ -278,10 +296,9 @@ export class AuditCommitter {
         const entries = batch.flatMap((b) => b.entries);
         const ats = batch.flatMap((b) => b.entries.map(() => b.now));
         try {
-          // A lone entry is one statement (APPEND_ONE_SQL moves the head and inserts the row), atomic
-          // on its own: no BEGIN and COMMIT round trips. Several need the heads locked first, in a transaction.
-          if (entries.length === 1) await appendAuditIn(this.db, entries[0]!, ats[0]);
-          else await this.db.transaction((tx) => appendAuditBatch(tx, entries, ats));
+          // One statement whatever the number (APPEND_ONE_SQL for one, APPEND_MANY_SQL for several: the
+          // heads locked, moved and the rows inserted), atomic on its own: no BEGIN and COMMIT round trips.
+          await appendAuditBatch(this.db, entries, ats);
           this.stats.batches++;
           this.stats.entries += entries.length;
           for (const b of batch) b.done();
@@ -291,7 +308,7 @@ export class AuditCommitter {
             // One request's bad entry must not fail the others: each on its own, in order.
             for (const b of batch) {
               try {
-                await this.db.transaction((tx) => appendAuditBatch(tx, b.entries, b.now));
+                await appendAuditBatch(this.db, b.entries, b.now);
                 this.stats.batches++;
                 this.stats.entries += b.entries.length;
                 b.done();

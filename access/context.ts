@@ -8,6 +8,7 @@
  * OperationOutcome and HTTP status (`http/outcome.ts`) and to an exit code (`exitCodeFor`).
  */
 import type { Database } from '../db/database.ts';
+import type { SignOutCheck } from './bearer.ts';
 
 /** The roles, named exactly as the interface contract says (issue 9). */
 export const ROLES = ['gp', 'practice-nurse', 'consultant', 'community-nurse', 'mental-health', 'social-worker', 'care-coordinator', 'analyst', 'patient', 'integration', 'admin'] as const;
@@ -72,6 +73,8 @@ export interface RequestContext {
   from: string;
   /** Set when the user declares an emergency for this request (break-glass), with their reason. */
   breakGlassReason?: string;
+  /** A bearer token's sign-out check left to the request's first statement (access/bearer.ts): settled before any data is handed back. */
+  signOutCheck?: SignOutCheck;
 }
 
 export type ErrorKind = 'not-found' | 'invalid' | 'conflict' | 'forbidden' | 'unauthenticated' | 'unavailable' | 'too-costly' | 'unprocessable';

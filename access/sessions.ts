@@ -170,6 +170,11 @@ export async function revokeToken(db: Queryable, t: { issuer: string; jti: strin
   );
 }
 
+/** The denylist lookup as a boolean column `signed_out` of another statement; issuer and jti are its parameter placeholders. */
+export function signedOutColumn(issuer: string, jti: string): string {
+  return `EXISTS (SELECT 1 FROM revoked_token WHERE issuer = ${issuer}::text AND jti = ${jti}::text) AS signed_out`;
+}
+
 /** True when the token has been signed out. */
 export async function isTokenRevoked(db: Queryable, issuer: string, jti: string): Promise<boolean> {
   const r = await db.query('SELECT 1 FROM revoked_token WHERE issuer = $1 AND jti = $2', [issuer, jti]);

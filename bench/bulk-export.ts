@@ -11,7 +11,8 @@
  *        # in child processes (so their memory is not counted here)
  *   options: --batch N (people per batch, default 100), --page N (resource rows per query, 5000),
  *            --slices N (slices a job is cut into, 8), --slots N (slices this server runs at once, 2),
- *            --type T,T (_type), --keep (do not delete the export afterwards)
+ *            --type T,T (_type), --level system|patient (kick off /fhir/$export, the default, or
+ *            /fhir/Patient/$export: every person's Patient compartment), --keep (do not delete the export afterwards)
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -34,6 +35,8 @@ const pageRows = Number(arg('page', '5000'));
 const types = has('type') ? arg('type', '') : null;
 const slices = Number(arg('slices', '8'));
 const slots = Number(arg('slots', '2'));
+const level = arg('level', 'system');
+if (level !== 'system' && level !== 'patient') throw new Error('--level system or --level patient');
 if (!url && !dataDir) throw new Error('give --data DIR (a loaded PGlite folder), DATABASE_URL, or --people N to generate and load a locality');
 
 const bin = join(import.meta.dirname, '..', 'bin', 'bevan.mjs');
@@ -102,7 +105,7 @@ const serverCpu0 = await serverCpuSeconds();
 const serverSampler = setInterval(() => void serverCpuSeconds(), 1000);
 const t0 = performance.now();
 const cpu0 = process.cpuUsage();
-const kick = await fetch(`${base}/fhir/$export${types ? `?_type=${types}` : ''}`, { headers: { ...auth, prefer: 'respond-async', accept: 'application/fhir+json' } });
+const kick = await fetch(`${base}/fhir/${level === 'patient' ? 'Patient/' : ''}$export${types ? `?_type=${types}` : ''}`, { headers: { ...auth, prefer: 'respond-async', accept: 'application/fhir+json' } });
 if (kick.status !== 202) throw new Error(`kick-off: ${kick.status} ${await kick.text()}`);
 const status = kick.headers.get('content-location')!;
 let manifest: { output: { type: string; url: string; count: number }[] } | null = null;
@@ -151,7 +154,7 @@ clearInterval(sampler);
 sample();
 
 const r = (x: number) => Math.round(x).toLocaleString('en-GB');
-console.log(`export (${db.kind}, batch ${batchPeople}, page ${pageRows}, ${slices} slices, ${slots} slots${types ? `, _type=${types}` : ''}):`);
+console.log(`${level === 'patient' ? 'Patient/' : ''}$export (${db.kind}, batch ${batchPeople}, page ${pageRows}, ${slices} slices, ${slots} slots${types ? `, _type=${types}` : ''}):`);
 console.log(`  job:      ${r(patients)} people, ${r(total)} resources in ${manifest!.output.length} files in ${jobSeconds.toFixed(1)} s = ${r(total / jobSeconds)} resources/s, ${r(patients / jobSeconds)} people/s`);
 console.log(`            this process used ${jobCpuSeconds.toFixed(1)} s of CPU for it (${r((jobCpuSeconds * 1e6) / total)} µs a resource${db.kind === 'pglite' ? ', the embedded database included' : ', the database server not included'}); load average ${os.loadavg()[0]!.toFixed(1)} on ${os.cpus().length} cores`);
 if (serverJobCpu !== null) console.log(`            the database server's backends used ${serverJobCpu.toFixed(1)} s of CPU (${r((serverJobCpu * 1e6) / total)} µs a resource); together ${r(total / (jobCpuSeconds + serverJobCpu))} resources per CPU-second`);

@@ -7,6 +7,7 @@
 import { appendAuditBatch, auditCommitterFor, type AuditEntry } from '../access/audit.ts';
 import { accessFactsColumns, assembleAccessFacts, gatherAccessFacts, secondaryUseCandidates, startBreakGlass, type FactRows, type PersonKey } from '../access/facts-store.ts';
 import type { Principal } from '../access/context.ts';
+import { settleSignOutCheck, signOutCheckColumn, signOutSeen, signedOutError, type SignOutCheck } from '../access/bearer.ts';
 import type { AccessFacts, Policy } from '../access/policy.ts';
 import { oneOffStatements, type Database, type Queryable } from '../db/database.ts';
 import { findPerson, findPersonWithMembers, loadIdentities, loadPersonResources, loadPractices, loadRecordData, practiceCodes, recordPersonIds } from '../record/record-store.ts';
@@ -26,8 +27,14 @@ const PERSON_COLUMNS = 'p.person_id::text AS person_id, p.nhs_number, p.status, 
  * durably written, and concurrent reads share one audit transaction. A transaction that writes
  * (break-glass, a pseudonym key made on first use) appends its audit rows in itself, before its
  * commit, as before. If the read fails (throws), its rows are not written, as a rollback would.
+ *
+ * `signOutCheck` (a bearer token whose denylist lookup the HTTP layer left to this request's first
+ * statement, on a server): the lookup is a column of the statement that finds the person or runs
+ * the Patient search, or, when the transaction ran neither, a statement of its own at its end; a
+ * signed-out token fails the transaction (unauthenticated) before any audit row is written or any
+ * result handed back.
  */
-export function pgFhirStore(db: Database, policy: Policy): FhirStore {
+export function pgFhirStore(db: Database, policy: Policy, o: { signOutCheck?: SignOutCheck } = {}): FhirStore {
   const committer = auditCommitterFor(db);
   return {
     responses: responseCacheFor(db),
@@ -39,9 +46,13 @@ export function pgFhirStore(db: Database, policy: Policy): FhirStore {
       // On a server, BEGIN only before the first write (db.session): a read is a few statements in autocommit mode.
       const run = <R>(body: (tx: Queryable, begin: () => Promise<void>) => Promise<R>): Promise<R> =>
         db.session ? db.session(body) : db.transaction((tx) => body(tx, async () => {}));
+      const check = o.signOutCheck;
+      if (check?.state === 'signed-out') throw signedOutError();
       const out = await run(async (tx, begin) => {
         audit.begin = begin;
-        const r = await fn(pgStoreTx(tx, policy, !db.inProcess, audit, server));
+        const r = await fn(pgStoreTx(tx, policy, !db.inProcess, audit, server, check?.state === 'pending' ? check : undefined));
+        // No statement of the transaction carried the check: it is read now, before anything is written or handed back.
+        if (check) await settleSignOutCheck(tx, check);
         if (audit.inline) await writeInline(tx, audit);
         return r;
       });
@@ -66,7 +77,9 @@ async function writeInline(tx: Queryable, audit: Deferred): Promise<void> {
 }
 
 /** oneTrip: read a record in one statement (a server: each statement is a round trip); otherwise in three simpler ones (PGlite, in process, where they cost less). */
-function pgStoreTx(tx: Queryable, policy: Policy, oneTrip: boolean, audit: Deferred, server: Database | null): FhirStoreTx {
+function pgStoreTx(tx: Queryable, policy: Policy, oneTrip: boolean, audit: Deferred, server: Database | null, signOut?: SignOutCheck): FhirStoreTx {
+  // The sign-out check as a column of the first statement that can carry it (on a server: one round trip fewer).
+  const carry = () => (oneTrip && signOut?.state === 'pending' ? signOut : undefined);
   // A person found by id comes with the ids merged into them (one statement), kept for memberIds in this transaction.
   const members = new Map<string, string[]>();
   const found = new Map<string, PersonRow>();
@@ -78,10 +91,15 @@ function pgStoreTx(tx: Queryable, policy: Policy, oneTrip: boolean, audit: Defer
       // The access facts over the members found, in the same statement: one round trip fewer on a
       // server. In process (PGlite) there is no round trip to save, and the larger statement cost more there.
       const ask = oneTrip ? o?.factsFor : undefined;
-      const found = await findPersonWithMembers<FactRows>(tx, query.personId, {
+      const check = carry();
+      const found = await findPersonWithMembers<FactRows & { signed_out?: boolean }>(tx, query.personId, {
         stamp: o?.stamp === true,
-        ...(ask ? { with: (ids: string, p: (v: unknown) => string) => accessFactsColumns(ids, p, policy, ask.principal, ask.now) } : {}),
+        ...(ask || check
+          ? { with: (ids: string, p: (v: unknown) => string) => [...(ask ? [accessFactsColumns(ids, p, policy, ask.principal, ask.now)] : []), ...(check ? [signOutCheckColumn(check, p)] : [])].join(',\n') }
+          : {}),
       });
+      // No row (no such person): the column did not come back, and the transaction's end reads the denylist instead.
+      if (check && found?.with) signOutSeen(check, found.with.signed_out);
       if (found) members.set(found.person.person_id, found.memberIds);
       if (found?.stamp !== undefined) stamps.set(found.person.person_id, found.stamp);
       if (found?.with && ask) {
@@ -139,7 +157,9 @@ function pgStoreTx(tx: Queryable, policy: Policy, oneTrip: boolean, audit: Defer
     },
     async searchPatients(criteria, cap, o) {
       const ask = oneTrip ? o?.factsFor : undefined;
-      const { persons, facts } = await searchPatients(tx, criteria, cap, ask ? { policy, ...ask } : undefined);
+      const check = ask ? carry() : undefined;
+      const { persons, facts, signedOut } = await searchPatients(tx, criteria, cap, ask ? { policy, ...ask, ...(check ? { signOutCheck: check } : {}) } : undefined);
+      if (check) signOutSeen(check, signedOut);
       for (const p of persons) found.set(p.person_id, p);
       if (facts && ask && persons.length <= cap) {
         // As the repository keys a person found by a search: the person alone (personKey).
@@ -393,7 +413,12 @@ function likePrefix(value: string): string {
  * when any of their identities matches each parameter. Strings match as FHIR says: starts with,
  * case-insensitive (https://hl7.org/fhir/R4/search.html#string).
  */
-async function searchPatients(tx: Queryable, c: PatientCriteria, cap: number, factsFor?: { policy: Policy; principal: Principal; now: Date }): Promise<{ persons: PersonRow[]; facts?: FactRows }> {
+async function searchPatients(
+  tx: Queryable,
+  c: PatientCriteria,
+  cap: number,
+  factsFor?: { policy: Policy; principal: Principal; now: Date; signOutCheck?: SignOutCheck },
+): Promise<{ persons: PersonRow[]; facts?: FactRows; signedOut?: boolean }> {
   const where: string[] = [];
   const params: unknown[] = [];
   const p = (v: unknown) => {
@@ -478,14 +503,15 @@ async function searchPatients(tx: Queryable, c: PatientCriteria, cap: number, fa
   // (An expression, cast, not a bare subquery: `= ANY((SELECT …))` would compare with each row, not with the array's elements.)
   const ids = `(SELECT CASE WHEN count(*) > ${p(cap)} THEN '{}'::uuid[] ELSE array_agg(person_id::uuid) END FROM found)::uuid[]`;
   // The people in the search's order (WITH ORDINALITY keeps _sort's order through the aggregate).
-  const r = await tx.query<FactRows & { persons: PersonRow[] }>(
+  const r = await tx.query<FactRows & { persons: PersonRow[]; signed_out?: boolean }>(
     `WITH found AS MATERIALIZED (SELECT f.*, row_number() OVER () AS ord FROM (${search}) f)
      SELECT (SELECT coalesce(json_agg(json_build_object('person_id', person_id, 'nhs_number', nhs_number, 'status', status, 'merged_into', merged_into) ORDER BY ord), '[]') FROM found) AS persons,
-            ${accessFactsColumns(ids, p, factsFor.policy, factsFor.principal, factsFor.now)}`,
+            ${accessFactsColumns(ids, p, factsFor.policy, factsFor.principal, factsFor.now)}${factsFor.signOutCheck ? `,
+            ${signOutCheckColumn(factsFor.signOutCheck, p)}` : ''}`,
     params,
   );
-  const { persons, ...facts } = r.rows[0]!;
-  return { persons, facts };
+  const { persons, signed_out: signedOut, ...facts } = r.rows[0]!;
+  return { persons, facts, ...(factsFor.signOutCheck ? { signedOut } : {}) };
 }
 
 /**

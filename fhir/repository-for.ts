@@ -9,6 +9,6 @@ import { FhirRepository } from './repository.ts';
 
 export function repositoryFor(ctx: RequestContext, policy: Policy | null = currentPolicy()): FhirRepository {
   // With no valid policy the store still needs one to read facts; the repository denies anyway.
-  const store = pgFhirStore(ctx.db, policy ?? ({ sourceOrganisations: {}, recentEncounterDays: 0 } as unknown as Policy));
+  const store = pgFhirStore(ctx.db, policy ?? ({ sourceOrganisations: {}, recentEncounterDays: 0 } as unknown as Policy), ctx.signOutCheck ? { signOutCheck: ctx.signOutCheck } : {});
   return new FhirRepository({ principal: ctx.principal, purpose: ctx.purpose, from: ctx.from, breakGlassReason: ctx.breakGlassReason }, store, policy);
 }

@@ -12,7 +12,7 @@ import cookie from '@fastify/cookie';
 import rateLimit from '@fastify/rate-limit';
 import type {} from '@fastify/swagger';
 import { forbidden, unauthenticated, type Principal } from '../access/context.ts';
-import { verifyBearer } from '../access/bearer.ts';
+import { settleSignOutCheck, verifyBearer, type SignOutCheck } from '../access/bearer.ts';
 import { OidcVerifier, type OidcSettings } from '../access/oidc.ts';
 import { csrfTokenMatches, findSession, SESSION_TIMES, touchSession, type SessionLookup, type SessionTimes } from '../access/sessions.ts';
 import { PasswordGate, signIn, signOut, type Credential } from '../access/sign-in.ts';
@@ -25,12 +25,21 @@ declare module 'fastify' {
     principal?: Principal;
     /** How the principal was proved: a bearer token or a browser session. */
     credential?: Credential;
+    /** A bearer token's sign-out check left to the request's first statement (FastifyContextConfig.signOutCheck). */
+    signOutCheck?: SignOutCheck;
   }
   interface FastifyContextConfig {
     /** How a route touches data: public (no sign-in), signed-in (no personal data), personal (through the FHIR repository). */
     access?: 'public' | 'signed-in' | 'personal';
     /** false: a request to this route does not count as activity for a session's idle timeout (GET /auth/session, which a web app polls). */
     slidesSession?: boolean;
+    /**
+     * 'first-statement': the route's GET only reads through the FHIR repository, so on a server a
+     * bearer token's sign-out check (the denylist lookup) rides on the repository's first statement
+     * instead of being a statement of its own here; a check still pending when the reply is about to
+     * leave is read then, and a signed-out token gets a 401 in place of the reply.
+     */
+    signOutCheck?: 'first-statement';
   }
 }
 
@@ -125,7 +134,10 @@ export async function registerAuth(app: FastifyInstance, o: AuthOptions): Promis
       if (header !== undefined) {
         // A bearer token wins over a cookie; it needs no CSRF token (a page on another site cannot set the header).
         if (!/^Bearer\s+\S+$/i.test(header)) throw unauthenticated('send Authorization: Bearer <token> (POST /auth/login, or bevan token NAME)');
-        const token = await verifyBearer(o.db, header.replace(/^Bearer\s+/i, ''), { oidc, now: now() });
+        // A read-only route on a server: the sign-out check goes with the repository's first statement.
+        const defer = config?.signOutCheck === 'first-statement' && (req.method === 'GET' || req.method === 'HEAD') && !o.db.inProcess;
+        const { signOutCheck, ...token } = await verifyBearer(o.db, header.replace(/^Bearer\s+/i, ''), { oidc, now: now(), deferSignOutCheck: defer });
+        if (signOutCheck) req.signOutCheck = signOutCheck;
         req.principal = token.principal;
         req.credential = { kind: 'bearer', token };
         return;
@@ -152,6 +164,23 @@ export async function registerAuth(app: FastifyInstance, o: AuthOptions): Promis
       const { status, body } = errorReply(err);
       if (status === 401) reply.header('WWW-Authenticate', 'Bearer realm="bevan"');
       return reply.code(status).type('application/fhir+json').send(body);
+    }
+  });
+
+  // Nothing leaves for a request whose sign-out check no statement has settled (a route that did
+  // not reach the repository, or failed before it): it is read now, and a signed-out token's
+  // reply becomes a 401 (a database error: 503; fails closed).
+  app.addHook('onSend', async (req, reply, payload) => {
+    const check = req.signOutCheck;
+    if (!check || check.state === 'passed') return payload;
+    try {
+      await settleSignOutCheck(o.db, check);
+      return payload;
+    } catch (err) {
+      const { status, body } = errorReply(err);
+      if (status === 401) reply.header('WWW-Authenticate', 'Bearer realm="bevan"');
+      reply.code(status).type('application/fhir+json').removeHeader('content-length').removeHeader('etag').removeHeader('last-modified');
+      return JSON.stringify(body);
     }
   });
 

@@ -34,7 +34,7 @@ export function requestContext(req: FastifyRequest, db: Database): RequestContex
   const asked = req.headers['x-bevan-purpose'];
   const purpose: PurposeOfUse = typeof asked === 'string' && asked ? (isPurpose(asked) ? asked : (() => { throw invalid(`X-Bevan-Purpose "${asked}" is not a purpose of use`); })()) : principal.role === 'patient' ? 'patient-access' : principal.role === 'analyst' ? 'secondary-use' : 'direct-care';
   const bg = req.headers['x-bevan-break-glass'];
-  return { principal, purpose, db, from: req.ip, ...(typeof bg === 'string' && bg.trim() ? { breakGlassReason: bg.trim().slice(0, 500) } : {}) };
+  return { principal, purpose, db, from: req.ip, ...(typeof bg === 'string' && bg.trim() ? { breakGlassReason: bg.trim().slice(0, 500) } : {}), ...(req.signOutCheck ? { signOutCheck: req.signOutCheck } : {}) };
 }
 
 /** Response header: when the break-glass session a request's access rested on ends (ISO 8601 instant), so a client can count down. */
@@ -98,6 +98,8 @@ export async function registerFhirRoutes(app: FastifyInstance, o: { db: Database
     if (problem) return reply.code(406).type(FHIR_JSON).send(operationOutcome('not-supported', problem));
   });
   const personal = { config: { access: 'personal' as const } };
+  // GETs that only read through the repository: a bearer token's sign-out check rides on its first statement (auth.ts).
+  const reads = { config: { access: 'personal' as const, signOutCheck: 'first-statement' as const } };
   const idParams = { type: 'object', properties: { id: { type: 'string', pattern: ID } }, required: ['id'] };
 
   app.get('/fhir/metadata', { config: { access: 'public' } }, async (_req, reply) => send(reply, capabilityStatement()));
@@ -122,11 +124,11 @@ export async function registerFhirRoutes(app: FastifyInstance, o: { db: Database
     if (parsed.unknown.length) bundle.entry!.push({ resource: operationOutcome('not-supported', `ignored unknown or unsupported search parameters: ${parsed.unknown.join(', ')}`, [], 'warning'), search: { mode: 'outcome' } });
     return send(reply, bundle);
   };
-  app.get('/fhir/Patient', personal, patientSearch);
+  app.get('/fhir/Patient', reads, patientSearch);
   // Clinical search (GET {type}, POST {type}/_search) and Patient's POST form: http/fhir-search-routes.ts.
   await registerSearchRoutes(app, { db, requestContext, strict, baseUrl, send, patientSearch });
 
-  app.get<{ Params: { id: string } }>('/fhir/Patient/:id', { ...personal, schema: { params: idParams } }, async (req, reply) => {
+  app.get<{ Params: { id: string } }>('/fhir/Patient/:id', { ...reads, schema: { params: idParams } }, async (req, reply) => {
     const repo = repositoryFor(requestContext(req, db));
     const patient = await repo.readPatient(req.params.id);
     breakGlassHeader(reply, repo);
@@ -138,7 +140,7 @@ export async function registerFhirRoutes(app: FastifyInstance, o: { db: Database
     throw invalid('Patient/$everything without a patient id is not offered: ask for one person (Patient/{id}/$everything) or export many with Bulk Data (Patient/$export, Group/{id}/$export)');
   });
 
-  app.get<{ Params: { id: string }; Querystring: Record<string, string> }>('/fhir/Patient/:id/$everything', { ...personal, schema: { params: idParams } }, async (req, reply) => {
+  app.get<{ Params: { id: string }; Querystring: Record<string, string> }>('/fhir/Patient/:id/$everything', { ...reads, schema: { params: idParams } }, async (req, reply) => {
     const known = new Set(['_type', '_since', '_count', '_offset', '_format', 'start', 'end']);
     const unknown = Object.keys(req.query).filter((k) => !known.has(k));
     if (unknown.length && strict(req)) throw invalid(`unknown $everything parameters: ${unknown.join(', ')} (supported: start, end, _type, _since, _count)`);
@@ -191,7 +193,7 @@ export async function registerFhirRoutes(app: FastifyInstance, o: { db: Database
 
   app.get<{ Params: { type: string; id: string } }>(
     '/fhir/:type/:id',
-    { ...personal, schema: { params: { type: 'object', properties: { type: { type: 'string', pattern: '^[A-Z][A-Za-z]{1,63}$' }, id: { type: 'string', pattern: ID } }, required: ['type', 'id'] } } },
+    { ...reads, schema: { params: { type: 'object', properties: { type: { type: 'string', pattern: '^[A-Z][A-Za-z]{1,63}$' }, id: { type: 'string', pattern: ID } }, required: ['type', 'id'] } } },
     async (req, reply) => {
       if (!READABLE_TYPES.includes(req.params.type)) throw invalid(`${req.params.type} is not a resource type this server serves (see /fhir/metadata)`);
       const repo = repositoryFor(requestContext(req, db));

@@ -75,7 +75,8 @@ export async function registerSearchRoutes(app: FastifyInstance, h: SearchRouteH
     const personal = { config: { access: 'personal' as const } };
     const post = { ...personal, bodyLimit: SEARCH_BODY_LIMIT };
     for (const type of CLINICAL_TYPES) {
-      scope.get(`/fhir/${type}`, personal, (req, reply) => clinicalSearch(h, type, req, reply));
+      // A GET only reads through the repository: a bearer token's sign-out check rides on its first statement (auth.ts).
+      scope.get(`/fhir/${type}`, { config: { ...personal.config, signOutCheck: 'first-statement' as const } }, (req, reply) => clinicalSearch(h, type, req, reply));
       scope.post(`/fhir/${type}/_search`, post, (req, reply) => clinicalSearch(h, type, req, reply));
     }
     scope.post('/fhir/Patient/_search', post, (req, reply) => h.patientSearch(req, reply));
