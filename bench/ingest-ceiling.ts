@@ -21,7 +21,7 @@ import { PGlite } from '@electric-sql/pglite';
 import type { Database, Queryable } from '../db/database.ts';
 import { migrate } from '../db/migrator.ts';
 import { ingestPaths } from '../ingest/pipeline.ts';
-import { arg, benchLocality, freshDatabase, PG_URL, procCpu } from './util.ts';
+import { arg, benchLocality, copyIn, freshDatabase, PG_URL, procCpu } from './util.ts';
 
 const people = Number(arg('people', '3000'));
 const seed = Number(arg('seed', '7'));
@@ -130,31 +130,6 @@ async function exportRows(db: Queryable, table: (typeof TABLES)[number], since: 
     after = table.key.map((k) => lastRow[k]!);
   }
   return { chunks, rows, columns };
-}
-
-/** `COPY … FROM STDIN` on a pg client (the COPY sub-protocol; no extra package). */
-function copyIn(client: pg.Client, sql: string, chunks: Buffer[]): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const submittable = {
-      submit(connection: { query(t: string): void }) {
-        connection.query(sql);
-      },
-      handleCopyInResponse(connection: { sendCopyFromChunk(b: Buffer): void; endCopyFrom(): void }) {
-        for (const c of chunks) connection.sendCopyFromChunk(c);
-        connection.endCopyFrom();
-      },
-      handleCommandComplete() {},
-      handleReadyForQuery() {
-        if (!this.failed) resolve();
-      },
-      handleError(err: Error) {
-        this.failed = true;
-        reject(err);
-      },
-      failed: false,
-    };
-    (client as unknown as { query(s: unknown): void }).query(submittable);
-  });
 }
 
 interface Ceiling {

@@ -16,7 +16,7 @@ import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { ingestPaths } from '../ingest/pipeline.ts';
-import { arg, benchLocality, freshDatabase, PG_URL, procCpu } from './util.ts';
+import { arg, benchLocality, copyIn, freshDatabase, PG_URL, procCpu } from './util.ts';
 
 const people = Number(arg('people', '1000'));
 const seed = Number(arg('seed', '7'));
@@ -114,29 +114,6 @@ const copyDb = await freshDatabase('postgres');
 const client = new pg.Client({ connectionString: PG_URL, options: `-c search_path=${copyDb.schema}` });
 await client.connect();
 const pid = (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
-function copyIn(sql: string, chunks: Buffer[]): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let failed = false;
-    const q = {
-      submit(connection: { query(t: string): void }) {
-        connection.query(sql);
-      },
-      handleCopyInResponse(connection: { sendCopyFromChunk(b: Buffer): void; endCopyFrom(): void }) {
-        for (const c of chunks) connection.sendCopyFromChunk(c);
-        connection.endCopyFrom();
-      },
-      handleCommandComplete() {},
-      handleReadyForQuery() {
-        if (!failed) resolve();
-      },
-      handleError(err: Error) {
-        failed = true;
-        reject(err);
-      },
-    };
-    (client as unknown as { query(s: unknown): void }).query(q);
-  });
-}
 const defOn = (def: string, table: string, i: number) => def.replace(/^CREATE (UNIQUE )?INDEX \S+ ON \S+ /, (_m, u: string | undefined) => `CREATE ${u ?? ''}INDEX ${table}_i${i} ON ${table} `);
 
 async function copyCost(keep: string[]): Promise<{ cpu: number; seconds: number }> {
@@ -150,7 +127,7 @@ async function copyCost(keep: string[]): Promise<{ cpu: number; seconds: number 
     for (const ix of indexes) if (keep.includes(ix.indexname)) await client.query(defOn(ix.indexdef, table, i++));
     const c0 = procCpu(pid)!;
     const t0 = performance.now();
-    await copyIn(`COPY ${table} FROM STDIN`, copyOut);
+    await copyIn(client, `COPY ${table} FROM STDIN`, copyOut);
     const seconds = (performance.now() - t0) / 1000;
     const cpu = procCpu(pid)! - c0;
     if (cpu < best.cpu) best = { cpu, seconds };

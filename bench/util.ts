@@ -71,3 +71,28 @@ export function procCpu(pid: number): number | null {
     return null;
   }
 }
+
+/** `COPY … FROM STDIN` on a pg client (the COPY sub-protocol; no extra package). */
+export function copyIn(client: pg.Client, sql: string, chunks: Buffer[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const submittable = {
+      submit(connection: { query(t: string): void }) {
+        connection.query(sql);
+      },
+      handleCopyInResponse(connection: { sendCopyFromChunk(b: Buffer): void; endCopyFrom(): void }) {
+        for (const c of chunks) connection.sendCopyFromChunk(c);
+        connection.endCopyFrom();
+      },
+      handleCommandComplete() {},
+      handleReadyForQuery() {
+        if (!this.failed) resolve();
+      },
+      handleError(err: Error) {
+        this.failed = true;
+        reject(err);
+      },
+      failed: false,
+    };
+    (client as unknown as { query(s: unknown): void }).query(submittable);
+  });
+}
