@@ -9,7 +9,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { forbidden } from '../access/context.ts';
 import { ASSERTION_ALGORITHMS, authenticateClient, CLIENT_TOKEN_SECONDS, OAuthError } from '../access/backend-clients.ts';
-import { scopedTypes } from '../access/smart-scopes.ts';
+import { scopeAllows, scopedTypes } from '../access/smart-scopes.ts';
 import { issueToken } from '../access/tokens.ts';
 import type { Database } from '../db/database.ts';
 import { FixedWindow } from './auth.ts';
@@ -86,7 +86,7 @@ export function enforceScopes(req: FastifyRequest): void {
   if (EXPORT_ROUTES.has(url)) return narrow('a bulk export');
   const type = routeType(url, req.params);
   if (type === null) throw forbidden(`a backend client's token reads the FHIR API only (${req.method} ${url} is not for it)`);
-  if (!within(type)) throw forbidden(`this token's scopes (${scopes.join(' ')}) do not include ${type}`);
+  if (!scopeAllows(scopes, type)) throw forbidden(`this token's scopes (${scopes.join(' ')}) do not include ${type}`);
   if (url === '/fhir/Patient/:id/$everything') narrow('$everything');
 }
 

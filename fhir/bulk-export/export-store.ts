@@ -4,6 +4,7 @@
  * size: people in person-id order, their resources in (person, type, system, id) order, and
  * reference data (no person) in (system, type, id) order. Reads only; parameterised SQL.
  */
+import { findPerson, isPersonId } from '../../record/record-store.ts';
 import type { Queryable } from '../../db/database.ts';
 import type { IdentityRow, PersonRow, PracticeRow, ResourceRow } from '../../record/rows.ts';
 
@@ -211,44 +212,29 @@ function iso(v: unknown): string | null {
 
 /**
  * The people a kick-off's `patient` parameter names — a person id (the merged Patient's id) or a
- * source Patient's stable id — each as the active person it is now (merges followed); the ids
- * that name nobody, separately.
+ * source Patient's stable id — each as the active person it is now (merges followed, as the
+ * record store's findPerson follows them); the ids that name nobody, separately.
  */
 export async function resolvePatients(db: Queryable, ids: readonly string[]): Promise<{ people: string[]; unknown: string[] }> {
-  const start = new Map<string, string>();
-  const uuids = ids.filter((i) => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(i));
-  for (const u of uuids) start.set(u, u);
+  const personOf = new Map<string, string>();
+  for (const id of ids) if (isPersonId(id)) personOf.set(id, id);
   const hex = ids.filter((i) => /^[0-9a-f]{32}$/.test(i));
   if (hex.length) {
+    // The expression migration 0054 indexes (the writer's fhir_id, else the key's hash).
     const r = await db.query<{ id: string; person_id: string | null }>(
-      // The expression migration 0054 indexes (the writer's fhir_id, else the key's hash).
       `SELECT COALESCE(fhir_id, fhir_logical_id(source_system, resource_type, source_id)) AS id, person_id::text AS person_id FROM resource
         WHERE resource_type = 'Patient' AND COALESCE(fhir_id, fhir_logical_id(source_system, resource_type, source_id)) = ANY($1::text[])`,
       [hex],
     );
-    for (const row of r.rows) if (row.person_id) start.set(row.id, row.person_id);
+    for (const row of r.rows) if (row.person_id) personOf.set(row.id, row.person_id);
   }
-  // Follow merges to the person each now belongs to (a chain is short; bounded anyway).
-  const current = new Map<string, string>([...start].map(([k, v]) => [k, v]));
-  const active = new Set<string>();
-  for (let depth = 0; depth < 16; depth++) {
-    const open = [...new Set([...current.values()].filter((v) => !active.has(v)))];
-    if (!open.length) break;
-    const r = await db.query<{ person_id: string; status: string; merged_into: string | null }>('SELECT person_id::text AS person_id, status, merged_into::text AS merged_into FROM person WHERE person_id = ANY($1::uuid[])', [open]);
-    const byId = new Map(r.rows.map((x) => [x.person_id, x]));
-    let moved = false;
-    for (const [k, v] of current) {
-      if (active.has(v)) continue;
-      const row = byId.get(v);
-      if (!row) current.delete(k);
-      else if (row.status === 'active') active.add(v);
-      else if (row.merged_into) {
-        current.set(k, row.merged_into);
-        moved = true;
-      } else current.delete(k);
-    }
-    if (!moved) break;
+  const people = new Set<string>();
+  const unknown: string[] = [];
+  for (const id of ids) {
+    const start = personOf.get(id);
+    const person = start ? await findPerson(db, { personId: start }) : null;
+    if (person?.status === 'active') people.add(person.person_id);
+    else unknown.push(id);
   }
-  const people = [...new Set([...current.values()].filter((v) => active.has(v)))];
-  return { people, unknown: ids.filter((i) => !current.has(i) || !active.has(current.get(i)!)) };
+  return { people: [...people], unknown };
 }
