@@ -10,7 +10,7 @@ import type { Principal } from '../access/context.ts';
 import { settleSignOutCheck, signOutCheckColumn, signOutSeen, signedOutError, type SignOutCheck } from '../access/bearer.ts';
 import type { AccessFacts, Policy } from '../access/policy.ts';
 import { oneOffStatements, type Database, type Queryable } from '../db/database.ts';
-import { findPerson, findPersonWithMembers, loadIdentities, loadPersonResources, loadPractices, loadRecordData, practiceCodes, recordPersonIds } from '../record/record-store.ts';
+import { findPerson, findPersonWithMembers, loadIdentities, loadPersonResources, loadPractices, loadRecordData, loadSummaryData, practiceCodes, recordPersonIds, summaryColumn, summaryFromColumn, type SummaryData } from '../record/record-store.ts';
 import type { PersonRow, PracticeRow, ResourceRow } from '../record/rows.ts';
 import type { FhirStore, FhirStoreTx, PatientCriteria, ResourcePageQuery } from './store.ts';
 import { pseudonymKey } from '../analytics/cohorts/pseudonym.ts';
@@ -85,6 +85,8 @@ function pgStoreTx(tx: Queryable, policy: Policy, oneTrip: boolean, audit: Defer
   const found = new Map<string, PersonRow>();
   const stamps = new Map<string, string>();
   const prefetched = new Map<string, { principal: Principal; now: Date; key: PersonKey; facts: AccessFacts }>();
+  // The summaries a Patient search read with the people it found (every one of them), for loadSummaries.
+  let searched: { persons: Set<string>; data: SummaryData } | null = null;
   return {
     async findPerson(query, o) {
       if (query.personId === undefined) return findPerson(tx, query);
@@ -119,8 +121,8 @@ function pgStoreTx(tx: Queryable, policy: Policy, oneTrip: boolean, audit: Defer
     },
     async loadSummaries(persons) {
       if (!persons.length) return [];
-      // Every person's identities and the practices they name: one statement.
-      const { identities, practices } = await loadRecordData(tx, persons.map((p) => p.person_id), { resources: false });
+      // Every person's identities and the practices they name: read with the search that found them, or one statement.
+      const { identities, practices } = searched && persons.every((p) => searched!.persons.has(p.person_id)) ? searched.data : await loadSummaryData(tx, persons.map((p) => p.person_id));
       return persons.map((person) => ({ person, identities: identities.filter((i) => i.person_id === person.person_id), practices }));
     },
     async personsById(ids) {
@@ -158,8 +160,10 @@ function pgStoreTx(tx: Queryable, policy: Policy, oneTrip: boolean, audit: Defer
     async searchPatients(criteria, cap, o) {
       const ask = oneTrip ? o?.factsFor : undefined;
       const check = ask ? carry() : undefined;
-      const { persons, facts, signedOut } = await searchPatients(tx, criteria, cap, ask ? { policy, ...ask, ...(check ? { signOutCheck: check } : {}) } : undefined);
+      const upTo = ask && o?.pageEnd !== undefined ? Math.min(o.pageEnd, SUMMARIES_WITH_SEARCH) : 0;
+      const { persons, facts, signedOut, summaries } = await searchPatients(tx, criteria, cap, ask ? { policy, ...ask, ...(check ? { signOutCheck: check } : {}), summariesUpTo: upTo } : undefined);
       if (check) signOutSeen(check, signedOut);
+      if (summaries) searched = { persons: new Set(persons.map((p) => p.person_id)), data: summaries };
       for (const p of persons) found.set(p.person_id, p);
       if (facts && ask && persons.length <= cap) {
         // As the repository keys a person found by a search: the person alone (personKey).
@@ -413,12 +417,15 @@ function likePrefix(value: string): string {
  * when any of their identities matches each parameter. Strings match as FHIR says: starts with,
  * case-insensitive (https://hl7.org/fhir/R4/search.html#string).
  */
+/** The most people whose summaries a Patient search reads with them (a page of 20 by default). */
+const SUMMARIES_WITH_SEARCH = 50;
+
 async function searchPatients(
   tx: Queryable,
   c: PatientCriteria,
   cap: number,
-  factsFor?: { policy: Policy; principal: Principal; now: Date; signOutCheck?: SignOutCheck },
-): Promise<{ persons: PersonRow[]; facts?: FactRows; signedOut?: boolean }> {
+  factsFor?: { policy: Policy; principal: Principal; now: Date; signOutCheck?: SignOutCheck; summariesUpTo?: number },
+): Promise<{ persons: PersonRow[]; facts?: FactRows; signedOut?: boolean; summaries?: SummaryData }> {
   const where: string[] = [];
   const params: unknown[] = [];
   const p = (v: unknown) => {
@@ -503,15 +510,20 @@ async function searchPatients(
   // (An expression, cast, not a bare subquery: `= ANY((SELECT …))` would compare with each row, not with the array's elements.)
   const ids = `(SELECT CASE WHEN count(*) > ${p(cap)} THEN '{}'::uuid[] ELSE array_agg(person_id::uuid) END FROM found)::uuid[]`;
   // The people in the search's order (WITH ORDINALITY keeps _sort's order through the aggregate).
-  const r = await tx.query<FactRows & { persons: PersonRow[]; signed_out?: boolean }>(
+  // The summaries of everyone found (the page is built from them) when no more than summariesUpTo match.
+  const upTo = factsFor.summariesUpTo ?? 0;
+  const summaryIds = upTo > 0 ? `(SELECT CASE WHEN count(*) > ${p(upTo)} THEN '{}'::uuid[] ELSE array_agg(person_id::uuid) END FROM found)::uuid[]` : null;
+  const r = await tx.query<FactRows & { persons: PersonRow[]; signed_out?: boolean; summary?: unknown }>(
     `WITH found AS MATERIALIZED (SELECT f.*, row_number() OVER () AS ord FROM (${search}) f)
      SELECT (SELECT coalesce(json_agg(json_build_object('person_id', person_id, 'nhs_number', nhs_number, 'status', status, 'merged_into', merged_into) ORDER BY ord), '[]') FROM found) AS persons,
             ${accessFactsColumns(ids, p, factsFor.policy, factsFor.principal, factsFor.now)}${factsFor.signOutCheck ? `,
-            ${signOutCheckColumn(factsFor.signOutCheck, p)}` : ''}`,
+            ${signOutCheckColumn(factsFor.signOutCheck, p)}` : ''}${summaryIds ? `,
+            ${summaryColumn(summaryIds, p)}` : ''}`,
     params,
   );
-  const { persons, signed_out: signedOut, ...facts } = r.rows[0]!;
-  return { persons, facts, ...(factsFor.signOutCheck ? { signedOut } : {}) };
+  const { persons, signed_out: signedOut, summary, ...facts } = r.rows[0]!;
+  const summaries = summaryIds && persons.length <= upTo ? summaryFromColumn(summary) : undefined;
+  return { persons, facts, ...(factsFor.signOutCheck ? { signedOut } : {}), ...(summaries ? { summaries } : {}) };
 }
 
 /**

@@ -238,7 +238,7 @@ export class FhirRepository {
         return { kind: 'forbidden' as const, message: `access denied: ${gate.reason}` };
       }
       // The access facts of the people found come with them where the store can (one statement on a server).
-      const ids = await tx.searchPatients(page.has?.length ? { ...criteria, hasCodes: hasCodes(page.has) } : criteria, SEARCH_CAP, { factsFor: { principal: this.ctx.principal, now } });
+      const ids = await tx.searchPatients(page.has?.length ? { ...criteria, hasCodes: hasCodes(page.has) } : criteria, SEARCH_CAP, { factsFor: { principal: this.ctx.principal, now }, pageEnd: page.offset + page.count });
       if (ids.length > SEARCH_CAP) {
         await tx.appendAudit([audit({ decision: 'deny', reason: `more than ${SEARCH_CAP} people match` })], now);
         return { kind: 'too-costly' as const, message: `more than ${SEARCH_CAP} people match: narrow the search (add birthdate, family or identifier)` };

@@ -97,8 +97,12 @@ export interface FhirStoreTx {
   practices(q: { codes?: string[]; nameHas?: string; limit: number }): Promise<PracticeRow[]>;
   /** A stored resource by type and stable logical id. */
   findResource(resourceType: string, id: string): Promise<ResourceRow | null>;
-  /** Person ids matching, at most `cap` + 1, in a stable order. `factsFor`: as findPerson's, for the people found (up to `cap`). */
-  searchPatients(criteria: PatientCriteria, cap: number, o?: { factsFor?: { principal: Principal; now: Date } }): Promise<string[]>;
+  /**
+   * Person ids matching, at most `cap` + 1, in a stable order. `factsFor`: as findPerson's, for the people found (up to `cap`).
+   * `pageEnd`: the page shown ends at this position; when no more people than that match, the store may read their
+   * summaries with the search, for loadSummaries in this transaction.
+   */
+  searchPatients(criteria: PatientCriteria, cap: number, o?: { factsFor?: { principal: Principal; now: Date }; pageEnd?: number }): Promise<string[]>;
   accessFacts(principal: Principal, people: PersonKey[], now: Date): Promise<Map<string, AccessFacts>>;
   startBreakGlass(user: string, personId: string, reason: string, minutes: number, now: Date): Promise<{ expiresAt: string }>;
   appendAudit(entries: AuditEntry[], now: Date): Promise<void>;

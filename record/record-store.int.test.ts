@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import type { Queryable } from '../db/database.ts';
 import { testDatabases } from '../test/databases.ts';
 import { buildIntegratedRecord, toFhirBundle } from './integrated-record.ts';
-import { findPerson, findPersonWithMembers, loadIdentities, loadPersonResources, loadPractices, loadRecordData, practiceCodes, readPersonRecordRows, recordPersonIds } from './record-store.ts';
+import { findPerson, findPersonWithMembers, loadIdentities, loadPersonResources, loadPractices, loadRecordData, loadSummaryData, practiceCodes, readPersonRecordRows, recordPersonIds } from './record-store.ts';
 import { GP, HOSPITAL, identities, insertFixtures, insertIdentity, insertResource, NHS, NOW, PERSON_ID, rows, SOCIAL } from './test-fixtures.ts';
 
 const NO_OWN_NHS = '5e6d7c8b-0000-4000-8000-000000000002';
@@ -97,6 +97,10 @@ for (const target of await testDatabases()) {
         const apart = byCode(practicesApart);
         assert.deepEqual(byCode(together.practices).filter((p) => apart.some((q) => q.ods_code === p.ods_code)), apart);
         if (person.person_id === PERSON_ID) assert.ok(together.practices.some((p) => p.ods_code === 'ZZX01' && p.name === 'Feed-named clinic' && p.origin === 'feed'));
+        // A summary (a search result's page): the identities as loadIdentities gives them, the practices their codes name.
+        const summary = await loadSummaryData(db, ids);
+        assert.deepEqual(summary.identities, identitiesApart);
+        assert.deepEqual(byCode(summary.practices), byCode(await loadPractices(db, practiceCodes(identitiesApart, []))));
       }
     } finally {
       await db.close();

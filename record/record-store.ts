@@ -230,12 +230,11 @@ export interface RecordData {
  * the ODS codes they carry (as loadPractices finds them for practiceCodes). The codes are found
  * by the server: the practice of each identity, the ODS code in a GP or HL7 source key, and every
  * ODS identifier in a resource (a JSON path; a few more levels deep than practiceCodes walks, which
- * can only name more organisations, never fewer). With `resources: false`, the identities and
- * the practices they name only (a page of search results).
+ * can only name more organisations, never fewer). A page of search results needs less: loadSummaryData.
  */
-export async function loadRecordData(db: Queryable, personIds: readonly string[], opts: { resources?: boolean } = {}): Promise<RecordData> {
+export async function loadRecordData(db: Queryable, personIds: readonly string[]): Promise<RecordData> {
   const listed = [...defaultReferenceData().organisations.keys()].map((c) => c.toUpperCase());
-  const r = await db.query<RecordDataRow>(RECORD_DATA_SQL, [personIds, listed, ODS_SYSTEM, opts.resources !== false]);
+  const r = await db.query<RecordDataRow>(RECORD_DATA_SQL, [personIds, listed, ODS_SYSTEM]);
   const identities: IdentityRow[] = [];
   const rows: ResourceRow[] = [];
   const practices: PracticeRow[] = [];
@@ -244,21 +243,95 @@ export async function loadRecordData(db: Queryable, personIds: readonly string[]
     if (x.kind === 'r') {
       rows.push({ source_system: x.source_system, resource_type: x.resource_type!, source_id: x.source_id, person_id: x.person_id, subject_id: x.subject_id, version: Number(x.version), source_time: iso(x.source_time), received_at: iso(x.received_at) ?? '', content: x.content } as ResourceRow);
     } else if (x.kind === 'i') {
-      const i = x.content as Omit<IdentityRow, 'updated_at'> & { updated_at: unknown };
-      // Fields in the order loadIdentities gives them (jsonb sorts keys).
-      identities.push({
-        source_system: i.source_system, source_id: i.source_id, person_id: i.person_id, nhs_number: i.nhs_number, nhs_number_valid: i.nhs_number_valid, family: i.family, given: i.given,
-        birth_date: i.birth_date, sex: i.sex, postcode: i.postcode, practice: i.practice, link_method: i.link_method, match_status: i.match_status, updated_at: iso(i.updated_at) ?? '',
-      });
+      identities.push(identityFromJson(x.content as IdentityJson));
     } else if (x.kind === 'p') {
       const p = x.content as PracticeRow;
       practices.push({ ods_code: p.ods_code, name: p.name, neighbourhood: p.neighbourhood, neighbourhood_name: p.neighbourhood_name });
     } else {
       const o = x.content as { code: string; name: string };
-      feedNamed.push({ ods_code: o.code, name: o.name, neighbourhood: '', neighbourhood_name: null, origin: 'feed' as const });
+      feedNamed.push(feedNamedPractice(o));
     }
   }
   return { identities, rows, practices: [...practices, ...feedNamed] };
+}
+
+type IdentityJson = Omit<IdentityRow, 'updated_at'> & { updated_at: unknown };
+
+// Fields in the order loadIdentities gives them (jsonb sorts keys).
+function identityFromJson(i: IdentityJson): IdentityRow {
+  return {
+    source_system: i.source_system, source_id: i.source_id, person_id: i.person_id, nhs_number: i.nhs_number, nhs_number_valid: i.nhs_number_valid, family: i.family, given: i.given,
+    birth_date: i.birth_date, sex: i.sex, postcode: i.postcode, practice: i.practice, link_method: i.link_method, match_status: i.match_status, updated_at: iso(i.updated_at) ?? '',
+  };
+}
+
+function feedNamedPractice(o: { code: string; name: string }): PracticeRow {
+  return { ods_code: o.code, name: o.name, neighbourhood: '', neighbourhood_name: null, origin: 'feed' as const };
+}
+
+/** The identities of some people and the practices and feed-named organisations they name: what a page of Patient search results is built from. */
+export interface SummaryData {
+  identities: IdentityRow[];
+  practices: PracticeRow[];
+}
+
+// The reference data's ODS codes as one array literal, built once (a summary does not look those up).
+let listedLiteral: string | null = null;
+function listedCodes(): string {
+  listedLiteral ??= `{${[...defaultReferenceData().organisations.keys()].map((c) => JSON.stringify(c.toUpperCase())).join(',')}}`;
+  return listedLiteral;
+}
+
+/**
+ * The summary of the people an SQL uuid[] expression names, as one column `summary` that a
+ * statement of another folder can carry (a Patient search: its page's summaries come with the
+ * search, one round trip fewer on a server); `p` adds a parameter to that statement. What it
+ * holds, as summaryFromColumn reads it: the people's source identities (in loadIdentities'
+ * order), the practices their codes name (an identity's practice, the ODS code of a GP or HL7
+ * source key) and, for codes that are neither a practice nor in the reference data, the name a
+ * feed's Organization gives (as loadPractices finds them).
+ */
+export function summaryColumn(ids: string, p: (v: unknown) => string): string {
+  const listed = p(listedCodes());
+  const ods = p(ODS_SYSTEM);
+  return `(WITH idn AS (SELECT * FROM source_identity WHERE person_id = ANY(${ids})),
+     codes AS (SELECT DISTINCT code FROM (
+       SELECT practice AS code FROM idn
+       UNION ALL SELECT upper(substring(source_system FROM '^(?:gp|hl7):([A-Za-z0-9-]{3,12})$')) FROM idn) c
+      WHERE code IS NOT NULL AND code <> ''),
+     pr AS (SELECT pr.ods_code, pr.name, pr.neighbourhood, n.name AS neighbourhood_name
+       FROM practice pr LEFT JOIN neighbourhood n ON n.code = pr.neighbourhood
+      WHERE pr.ods_code IN (SELECT code FROM codes))
+   SELECT json_build_object(
+     'identities', (SELECT coalesce(json_agg(json_build_object('source_system', source_system, 'source_id', source_id, 'person_id', person_id::text, 'nhs_number', nhs_number,
+         'nhs_number_valid', nhs_number_valid, 'family', family, 'given', given, 'birth_date', birth_date::text, 'sex', sex, 'postcode', postcode, 'practice', practice,
+         'link_method', link_method, 'match_status', match_status, 'updated_at', updated_at) ORDER BY source_system, source_id), '[]') FROM idn),
+     'practices', (SELECT coalesce(json_agg(json_build_object('ods_code', ods_code, 'name', name, 'neighbourhood', neighbourhood, 'neighbourhood_name', neighbourhood_name) ORDER BY ods_code), '[]') FROM pr),
+     'organisations', (SELECT coalesce(json_agg(json_build_object('code', code, 'name', name) ORDER BY code), '[]') FROM (
+       SELECT DISTINCT ON (c.code) c.code, org.content->>'name' AS name
+         FROM codes c
+         JOIN resource org
+           ON org.resource_type = 'Organization' AND org.person_id IS NULL
+          AND org.content->'identifier' @> jsonb_build_array(jsonb_build_object('system', ${ods}::text, 'value', c.code))
+        WHERE c.code NOT IN (SELECT ods_code FROM pr) AND NOT (upper(c.code) = ANY(${listed}::text[])) AND org.content->>'name' IS NOT NULL
+        ORDER BY c.code, org.received_at DESC, org.source_system, org.source_id) o))) AS summary`;
+}
+
+/** The identities and practices of a summaryColumn. */
+export function summaryFromColumn(column: unknown): SummaryData {
+  const s = (typeof column === 'string' ? JSON.parse(column) : column) as { identities: IdentityJson[]; practices: PracticeRow[]; organisations: { code: string; name: string }[] };
+  return {
+    identities: s.identities.map(identityFromJson),
+    practices: [...s.practices.map((p) => ({ ods_code: p.ods_code, name: p.name, neighbourhood: p.neighbourhood, neighbourhood_name: p.neighbourhood_name })), ...s.organisations.map(feedNamedPractice)],
+  };
+}
+
+/** The summaries of some people (summaryColumn), in one statement. */
+export async function loadSummaryData(db: Queryable, personIds: readonly string[]): Promise<SummaryData> {
+  const params: unknown[] = [personIds];
+  const p = (v: unknown) => `$${params.push(v)}`;
+  const r = await db.query<{ summary: unknown }>(`SELECT ${summaryColumn('$1::uuid[]', p)}`, params);
+  return summaryFromColumn(r.rows[0]!.summary);
 }
 
 interface RecordDataRow {
@@ -274,13 +347,13 @@ interface RecordDataRow {
   content: unknown;
 }
 
-/** $1 the person ids, $2 the ODS codes the locality's reference data names (no need to look those up), $3 the ODS identifier system, $4 false for identities and practices only (search results). */
+/** $1 the person ids, $2 the ODS codes the locality's reference data names (no need to look those up), $3 the ODS identifier system */
 const RECORD_DATA_SQL = `
 WITH idn AS (
   SELECT * FROM source_identity WHERE person_id = ANY($1::uuid[])
 ), res AS MATERIALIZED (
   SELECT source_system, resource_type, source_id, person_id, subject_id, version, source_time, received_at, content
-    FROM resource WHERE $4::boolean AND person_id = ANY($1::uuid[])
+    FROM resource WHERE person_id = ANY($1::uuid[])
 ), codes AS (
   SELECT DISTINCT code FROM (
     SELECT practice AS code FROM idn
