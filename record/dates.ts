@@ -5,7 +5,33 @@
  */
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
-const LONDON = new Intl.DateTimeFormat('en-GB', { timeZone: 'Europe/London', year: 'numeric', month: '2-digit', day: '2-digit' });
+const LONDON = new Intl.DateTimeFormat('en-GB', { timeZone: 'Europe/London', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' });
+const HOUR = 3_600_000;
+
+/** Europe/London's offset from UTC at an instant, in milliseconds (from the time zone database, through Intl). */
+function londonOffset(t: number): number {
+  const [date, time] = LONDON.format(t).split(', ');
+  const [d, m, y] = date!.split('/').map(Number);
+  const [hh, mm, ss] = time!.split(':').map(Number);
+  return Date.UTC(y!, m! - 1, d!, hh!, mm!, ss!) - (t - (((t % 1000) + 1000) % 1000));
+}
+
+// Intl is slow for every instant of a record (a few microseconds each): the offset is looked up
+// once per UTC hour, and kept only for an hour with one offset from its start to its end (every
+// change of Europe/London's offset since 1847 falls on an hour; any other hour is asked of Intl
+// for each instant). Bounded: cleared when full.
+const offsetOfHour = new Map<number, number | null>();
+function londonOffsetCached(t: number): number {
+  const hour = Math.floor(t / HOUR);
+  let off = offsetOfHour.get(hour);
+  if (off === undefined) {
+    const start = londonOffset(hour * HOUR);
+    off = start === londonOffset(hour * HOUR + HOUR - 1000) ? start : null;
+    if (offsetOfHour.size >= 50_000) offsetOfHour.clear();
+    offsetOfHour.set(hour, off);
+  }
+  return off ?? londonOffset(t);
+}
 
 /** Milliseconds since the epoch for sorting (a partial date sorts at its start), or NaN. */
 export function dateValue(s: string | null | undefined): number {
@@ -21,9 +47,11 @@ export function calendarDate(s: string | null | undefined): string | null {
   if (/^\d{4}-\d{2}-\d{2}$/.test(s)) return s;
   const t = Date.parse(s);
   if (Number.isNaN(t)) return null;
-  // en-GB formats as DD/MM/YYYY
-  const [d, m, y] = LONDON.format(t).split('/');
-  return `${y}-${m}-${d}`;
+  const local = new Date(t + londonOffsetCached(t));
+  const y = local.getUTCFullYear();
+  // Years outside 0–9999 as Intl wrote them before (no sign, four digits or more).
+  const year = String(Math.abs(y)).padStart(4, '0');
+  return `${year}-${String(local.getUTCMonth() + 1).padStart(2, '0')}-${String(local.getUTCDate()).padStart(2, '0')}`;
 }
 
 /** `12 Mar 2025` (or `Mar 2025`, `2025` for partial dates); empty for no date. */
