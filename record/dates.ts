@@ -33,9 +33,25 @@ function londonOffsetCached(t: number): number {
   return off ?? londonOffset(t);
 }
 
+// A record sorts and shows the same few dates many times over (every comparison of a sort parses
+// both): the values are remembered, bounded (cleared when full), since they depend on nothing else.
+const MEMO_MAX = 20_000;
+const values = new Map<string, number>();
+const calendarDates = new Map<string, string | null>();
+function remember<V>(memo: Map<string, V>, key: string, value: V): V {
+  if (memo.size >= MEMO_MAX) memo.clear();
+  memo.set(key, value);
+  return value;
+}
+
 /** Milliseconds since the epoch for sorting (a partial date sorts at its start), or NaN. */
 export function dateValue(s: string | null | undefined): number {
   if (!s) return Number.NaN;
+  const known = values.get(s);
+  return known !== undefined ? known : remember(values, s, parseDateValue(s));
+}
+
+function parseDateValue(s: string): number {
   if (/^\d{4}$/.test(s)) return Date.UTC(Number(s), 0, 1);
   if (/^\d{4}-\d{2}$/.test(s)) return Date.UTC(Number(s.slice(0, 4)), Number(s.slice(5, 7)) - 1, 1);
   return Date.parse(s);
@@ -45,6 +61,11 @@ export function dateValue(s: string | null | undefined): number {
 export function calendarDate(s: string | null | undefined): string | null {
   if (!s) return null;
   if (/^\d{4}-\d{2}-\d{2}$/.test(s)) return s;
+  const known = calendarDates.get(s);
+  return known !== undefined ? known : remember(calendarDates, s, parseCalendarDate(s));
+}
+
+function parseCalendarDate(s: string): string | null {
   const t = Date.parse(s);
   if (Number.isNaN(t)) return null;
   const local = new Date(t + londonOffsetCached(t));
