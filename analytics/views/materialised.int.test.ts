@@ -36,7 +36,7 @@ async function addPerson(db: Database, personId: string, nhs: string, sourceId: 
   await db.query(`INSERT INTO person (person_id, nhs_number) VALUES ($1, $2)`, [personId, nhs]);
   await insertIdentity(db, { ...fixtureIdentities[0]!, source_system: GP2, source_id: sourceId, person_id: personId, nhs_number: nhs, family: `Family${sourceId}`, given: 'Alex', birth_date: '1980-07-15', sex: 'female', postcode: 'M41 0AA', practice: 'P91002' });
   for (const [id, code] of conditions) {
-    await insertResource(db, row(personId, sourceId, 'Condition', id, { subject: { reference: `Patient/${sourceId}` }, code: { coding: [{ system: 'http://snomed.info/sct', code }] }, clinicalStatus: { coding: [{ code: 'active' }] }, note: [{ text: 'a "quoted", \r\nnote' }] }));
+    await insertResource(db, row(personId, sourceId, 'Condition', id, { subject: { reference: `Patient/${sourceId}` }, code: { coding: [{ system: 'http://snomed.info/sct', code, display: 'Diabetes, "type 2"\r\nmellitus \\ \t é' }] }, clinicalStatus: { coding: [{ code: 'active' }] }, note: [{ text: 'a "quoted", \r\nnote' }] }));
   }
 }
 
@@ -104,7 +104,7 @@ for (const target of await testDatabases()) {
       await addPerson(db, OTHER, '9990000034', 'G-5', [['xc1', '195967001']]);
       await insertResource(db, row(PLAIN, 'G-4', 'Condition', 'pc3', { subject: { reference: 'Patient/G-4' }, code: { coding: [{ system: 'http://snomed.info/sct', code: '73211009' }] } }));
       const after = await same(analyst, conditions, true);
-      assert.equal(after.length, before.length + 2);
+      assert.equal(after.length, before.length + 3, "two rows more (the new person's display holds a line break: two lines)");
       const refreshed = await listMaterialisedViews(db);
       assert.ok(refreshed.every((v) => v.broken === null));
 
@@ -127,6 +127,12 @@ for (const target of await testDatabases()) {
       const b = await materialiseView(db, strict);
       assert.match(b.broken ?? '', /gave 2 values/);
       await assert.rejects(csv(analyst, strict), /gave 2 values/);
+      // A broken materialisation stays broken (the refresh leaves it) until materialised again.
+      assert.ok((await refreshMaterialisedViews(db, strict)).every((r) => r.mode === 'broken'));
+
+      // The run's audit entry says it read the materialisation.
+      const audited = await db.query<{ detail: Record<string, unknown> }>(`SELECT detail FROM audit_log WHERE action = 'view.run' AND detail->>'view' = 'conditions_flat' AND detail->>'engine' = 'sql' ORDER BY audit_id DESC LIMIT 1`);
+      assert.equal(audited.rows[0]!.detail.materialised, true);
 
       assert.equal(await dropMaterialisedView(db, conditions), 1);
       await same(analyst, conditions, false);

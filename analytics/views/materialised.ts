@@ -37,7 +37,8 @@ import { compileView, type CompiledView } from './view-definition.ts';
 export interface MaterialiseResult {
   name: string | null;
   fingerprint: string;
-  mode: 'full' | 'incremental' | 'current';
+  /** current: nothing to do; broken: left as it is (bevan view materialise makes it again). */
+  mode: 'full' | 'incremental' | 'current' | 'broken';
   /** People whose pieces were made (again). */
   people: number;
   rows: number;
@@ -270,14 +271,19 @@ export async function refreshMaterialisedViews(db: Database, only?: CompiledView
   if (!probe.rows.length) return [];
   return db.transaction(async (tx) => {
     await tx.query('LOCK TABLE analytics_view IN SHARE ROW EXCLUSIVE MODE');
-    const views = await tx.query<{ fingerprint: string; definition: unknown; received_before: string; stale: boolean; name: string | null }>(
-      `SELECT v.fingerprint, v.definition, v.name, to_char(v.received_before AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS received_before, ${STALE} AS stale
+    const views = await tx.query<{ fingerprint: string; definition: unknown; received_before: string; stale: boolean; name: string | null; broken: string | null }>(
+      `SELECT v.fingerprint, v.definition, v.name, v.broken, to_char(v.received_before AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS received_before, ${STALE} AS stale
          FROM analytics_view v${only ? ' WHERE v.definition = $1::jsonb' : ''}`,
       only ? [JSON.stringify(only.definition)] : [],
     );
     const queued = (await tx.query<{ person_id: string }>('SELECT person_id::text FROM analytics_view_stale')).rows.map((r) => r.person_id);
     const out: MaterialiseResult[] = [];
     for (const v of views.rows) {
+      if (v.broken !== null) {
+        // Its rows were removed when it broke: only a whole materialisation (bevan view materialise) mends it.
+        out.push({ name: v.name, fingerprint: v.fingerprint, mode: 'broken', people: 0, rows: 0, broken: v.broken, seconds: 0 });
+        continue;
+      }
       const view = compileView(v.definition);
       const { plan } = planOf(view);
       const q = materialiseQuery(plan, policy, view.resource, true);
