@@ -89,7 +89,9 @@ out, sensitive items withheld, and for analysts the output is pseudonymised (key
 for the Patient and every reference to one; no names, identifiers or full dates of birth).
 One audit entry per run records who ran which view and the counts. A view whose FHIRPath
 compiles to SQL runs in the database (one query, the rows streamed through a cursor); any other
-runs with the JS runner: the rows are the same (bevan view check says which).
+runs with the JS runner: the rows are the same (bevan view check says which). A CSV run
+(no --since, --limit or --engine js) of a view that is materialised (bevan view materialise)
+reads its kept rows instead, brought up to date first, the access policy applied as above.
 
 Exit codes: 64 invalid input, 65 the ViewDefinition is not valid (or the data breaks it),
 66 file not found, 77 refused by the access policy or unknown user, 69 database unavailable.
