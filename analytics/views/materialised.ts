@@ -180,7 +180,7 @@ async function build(tx: Queryable, view: CompiledView, policy: Policy | null, p
   await tx.query(
     `INSERT INTO analytics_view (fingerprint, name, resource_type, definition, received_before, refreshed_at, people, rows, broken)
      VALUES ($1, $2, $3, $4::jsonb, $5::timestamptz, now(), $6, $7, $8)
-     ON CONFLICT (fingerprint) DO UPDATE SET received_before = EXCLUDED.received_before, refreshed_at = now(), people = EXCLUDED.people, rows = EXCLUDED.rows, broken = EXCLUDED.broken`,
+     ON CONFLICT (fingerprint) DO UPDATE SET received_before = EXCLUDED.received_before, refreshed_at = EXCLUDED.refreshed_at, people = EXCLUDED.people, rows = EXCLUDED.rows, broken = EXCLUDED.broken`,
     [q.fingerprint, name, view.resource, JSON.stringify(view.definition), receivedBefore, Number(totals.rows[0]!.people), Number(totals.rows[0]!.rows), broken],
   );
   return { name, fingerprint: q.fingerprint, mode: full ? 'full' : 'incremental', people, rows, broken, seconds: (performance.now() - t0) / 1000 };
@@ -255,9 +255,19 @@ async function cursor<R>(tx: Queryable, sql: string, params: readonly unknown[],
   }
 }
 
-/** Whether anything a materialisation reads changed since its watermark (one index probe each). */
-const STALE = `COALESCE(GREATEST((SELECT max(received_at) FROM resource), (SELECT max(updated_at) FROM source_identity), (SELECT max(updated_at) FROM person)) >= v.received_before, false)
+/** Whether anything a materialisation reads may have changed since its watermark (one index probe each): the refresh's test. */
+const STALE = staleSince('v.received_before');
+/**
+ * The run's test, in its transaction, just after the refresh it asked for: anything written by a
+ * transaction that began after that refresh began (its now()). What a transaction already open then
+ * commits later is caught by the next refresh (the watermark stays before it), as a run over the
+ * JSON started a moment earlier would not have seen it either.
+ */
+const CHANGED_SINCE_REFRESH = staleSince('v.refreshed_at');
+function staleSince(instant: string): string {
+  return `COALESCE(GREATEST((SELECT max(received_at) FROM resource), (SELECT max(updated_at) FROM source_identity), (SELECT max(updated_at) FROM person)) >= ${instant}, false)
   OR EXISTS (SELECT 1 FROM analytics_view_stale)`;
+}
 
 /**
  * Brings materialisations up to date (those of this definition, or all): the people changed since
@@ -328,7 +338,7 @@ export async function dropMaterialisedView(db: Database, view: CompiledView): Pr
  */
 export function materialisedReader(writer: RowWriter): NonNullable<SqlViewPlan['materialised']> {
   return async (fingerprint, query) => {
-    const [v] = await query<{ broken: string | null; stale: boolean }>(`SELECT v.broken, ${STALE} AS stale FROM analytics_view v WHERE v.fingerprint = $1`, [fingerprint]);
+    const [v] = await query<{ broken: string | null; stale: boolean }>(`SELECT v.broken, ${CHANGED_SINCE_REFRESH} AS stale FROM analytics_view v WHERE v.fingerprint = $1`, [fingerprint]);
     if (!v || v.broken !== null || v.stale) return null;
     const read: MaterialisedRead = {
       sql(p, bind) {
