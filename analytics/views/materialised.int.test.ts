@@ -103,8 +103,12 @@ for (const target of await testDatabases()) {
       // A load: a new condition for a new person and one for PLAIN; the run brings it up to date first.
       await addPerson(db, OTHER, '9990000034', 'G-5', [['xc1', '195967001']]);
       await insertResource(db, row(PLAIN, 'G-4', 'Condition', 'pc3', { subject: { reference: 'Patient/G-4' }, code: { coding: [{ system: 'http://snomed.info/sct', code: '73211009' }] } }));
+      // …and one whose subject is a Patient not of the person (its key is that Patient's stable id, beside the text).
+      await insertResource(db, row(PLAIN, 'G-4', 'Condition', 'pc4', { subject: { reference: 'Patient/not-"theirs"' }, code: { coding: [{ system: 'http://snomed.info/sct', code: '38341003' }] } }));
       const after = await same(analyst, conditions, true);
-      assert.equal(after.length, before.length + 3, "two rows more (the new person's display holds a line break: two lines)");
+      const others = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM analytics_view_row WHERE other_keys IS NOT NULL`);
+      assert.equal(others.rows[0]!.n, 1);
+      assert.equal(after.length, before.length + 4, "two rows more (the new person's display holds a line break: two lines)");
       const refreshed = await listMaterialisedViews(db);
       assert.ok(refreshed.every((v) => v.broken === null));
 
