@@ -3,7 +3,13 @@
  * policy gate, each person decided, pseudonymised, one audit entry), CSV to a sink that only
  * counts bytes.
  *   node --import tsx bench/view-run.ts [--people 20000] [--per-person 20] [--db postgres] [--view observations] [--page 2000] [--engine auto|js]
- *                                       [--schema NAME [--reuse] [--keep]]
+ *                                       [--schema NAME [--reuse] [--keep]] [--materialise]
+ * `--materialise` materialises the view first (`bevan view materialise`, analytics/views/materialised.ts:
+ * timed, with its CPU) so that the run reads it; a schema kept with `--keep` keeps the materialisation,
+ * and later `--reuse` runs read it (a run brings it up to date first, and finds it current).
+ * `--digest` also prints a digest of the output's lines that does not depend on their order (the sum of
+ * each line's SHA-1, first 52 bits), so that two runs (materialised or not) can be compared row for row;
+ * it costs this process CPU, so time runs without it.
  * `--schema NAME` fills (or with `--reuse` reads, unfilled) that schema on the server instead of a fresh one
  * and `--keep` leaves it there, so that a store of the borough's ~4 M Observations
  * (`--people 200000 --per-person 20`, filled in pieces of 10,000 people) is filled once and measured
@@ -20,12 +26,14 @@
  * and what that rate means for the borough's ~4 M Observations.
  */
 import { performance } from 'node:perf_hooks';
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import { join } from 'node:path';
 import type { RequestContext } from '../access/context.ts';
 import { runViewOnStore } from '../analytics/views/run-view.ts';
 import { compileView } from '../analytics/views/view-definition.ts';
+import { materialiseView } from '../analytics/views/materialised.ts';
 import { openPostgres } from '../db/postgres-adapter.ts';
 import { migrate } from '../db/migrator.ts';
 import { arg, freshDatabase, PG_URL, rssMiB, procCpu } from './util.ts';
@@ -39,6 +47,8 @@ const ENGINE = arg('engine', 'auto') as 'auto' | 'js';
 const SCHEMA = arg('schema', '');
 const REUSE = process.argv.includes('--reuse');
 const KEEP = process.argv.includes('--keep');
+const MATERIALISE = process.argv.includes('--materialise');
+const DIGEST = process.argv.includes('--digest');
 if (SCHEMA && !/^[a-z_][a-z0-9_]*$/.test(SCHEMA)) throw new Error(`--schema must be a plain lower-case name, got ${SCHEMA}`);
 if (SCHEMA && KIND !== 'postgres') throw new Error('--schema is for the PostgreSQL server');
 
@@ -49,7 +59,8 @@ async function namedSchema(): Promise<Awaited<ReturnType<typeof freshDatabase>>>
   if (!REUSE) await admin.query(`CREATE SCHEMA IF NOT EXISTS ${SCHEMA}`);
   await admin.end();
   const db = await openPostgres(PG_URL, { schema: SCHEMA });
-  if (!REUSE) await migrate(db);
+  // Migrated on reuse too: a store filled before a migration gets its tables (migrations are idempotent).
+  await migrate(db);
   return Object.assign(db, {
     schema: SCHEMA,
     async drop() {
@@ -79,7 +90,7 @@ async function backendCpu(): Promise<{ stop(): Promise<number | null> }> {
   const sample = async () => {
     try {
       const r = await c.query<{ pid: number }>(
-        `SELECT pid FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND datname = current_database() AND (query LIKE '%view_scan%' OR query LIKE '%e.reason IS NULL%' OR query LIKE '%ORDER BY r.person_id, r.source_system, r.source_id%')`,
+        `SELECT pid FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND datname = current_database() AND (query LIKE '%view_scan%' OR query LIKE '%view_materialise%' OR query LIKE '%analytics_view_row%' OR query LIKE '%e.reason IS NULL%' OR query LIKE '%ORDER BY r.person_id, r.source_system, r.source_id%')`,
       );
       for (const { pid } of r.rows) {
         const t = ticks(pid);
@@ -163,6 +174,16 @@ try {
   else console.log(`reusing schema ${SCHEMA}: ${(await db.query<{ n: string }>(`SELECT count(*)::text AS n FROM resource WHERE resource_type = 'Observation'`)).rows[0]!.n} Observations`);
 
   const view = compileView(JSON.parse(readFileSync(join(import.meta.dirname, '..', 'analytics', 'views', 'examples', `${VIEW}.json`), 'utf8')));
+  if (MATERIALISE) {
+    // bevan view materialise: the view's rows kept per person (analytics/views/materialised.ts), once per store; runs then read them.
+    const mCpu = await backendCpu();
+    const c0 = process.cpuUsage();
+    const t0 = performance.now();
+    const m = await materialiseView(db, view);
+    const c = process.cpuUsage(c0);
+    const dbCpu = await mCpu.stop();
+    console.log(`materialised ${m.name}: ${m.rows} rows of ${m.people} people in ${((performance.now() - t0) / 1000).toFixed(1)} s; CPU: this process ${((c.user + c.system) / 1e6).toFixed(1)} s${dbCpu !== null ? `, database backends ${dbCpu.toFixed(1)} s` : ''}${m.broken ? `; broken: ${m.broken}` : ''}`);
+  }
   const ctx: RequestContext = { principal: { user: 'bench-analyst', role: 'analyst', organisation: null }, purpose: 'secondary-use', db, from: 'bench' };
   let bytes = 0;
   let peak = rssMiB();
@@ -170,7 +191,14 @@ try {
   const pgCpu = await backendCpu();
   const cpu0 = process.cpuUsage();
   t = performance.now();
-  const result = await runViewOnStore(ctx, view, (chunk) => void (bytes += chunk.length), { format: 'csv', pageSize: PAGE, engine: ENGINE });
+  let digest = 0n;
+  let rest = '';
+  const lines = (chunk: string) => {
+    const parts = (rest + chunk).split('\r\n');
+    rest = parts.pop()!;
+    for (const l of parts) digest = (digest + BigInt('0x' + createHash('sha1').update(l).digest('hex').slice(0, 13))) % (1n << 64n);
+  };
+  const result = await runViewOnStore(ctx, view, (chunk) => void ((bytes += chunk.length), DIGEST && lines(chunk)), { format: 'csv', pageSize: PAGE, engine: ENGINE });
   const seconds = (performance.now() - t) / 1000;
   const cpu = process.cpuUsage(cpu0);
   const nodeCpu = (cpu.user + cpu.system) / 1e6;
@@ -181,7 +209,8 @@ try {
   console.log(
     `${VIEW} view, CSV: ${result.rows} rows from ${result.resources} resources (${result.store?.people} people) in ${seconds.toFixed(1)} s: ${Math.round(perSecond)} resources/s, ${Math.round(bytes / 1048576)} MiB out, peak RSS ${peak} MiB`,
   );
-  console.log(`engine ${result.store?.engine}; ${Math.round(result.rows / seconds)} rows/s; CPU: this process ${nodeCpu.toFixed(1)} s (${Math.round(result.resources / nodeCpu)} resources per CPU-second)${serverCpu !== null ? `, database backends ${serverCpu.toFixed(1)} s; together ${Math.round(result.resources / (nodeCpu + serverCpu))} resources per CPU-second` : ''}`);
+  console.log(`engine ${result.store?.engine}${result.store?.materialised ? ' (materialised)' : ''}; ${Math.round(result.rows / seconds)} rows/s; CPU: this process ${nodeCpu.toFixed(1)} s (${Math.round(result.resources / nodeCpu)} resources per CPU-second)${serverCpu !== null ? `, database backends ${serverCpu.toFixed(1)} s; together ${Math.round(result.resources / (nodeCpu + serverCpu))} resources per CPU-second` : ''}`);
+  if (DIGEST) console.log(`digest of the ${result.rows} lines (any order): ${digest.toString(16)}${rest ? ` (an unterminated last line: ${rest.length} characters)` : ''}`);
   console.log(`at this rate 4,000,000 Observations take ${Math.round(4_000_000 / perSecond)} s (wall, on this machine's load: ${(await import('node:os')).loadavg()[0]!.toFixed(1)})${serverCpu !== null ? `; ${Math.round((4_000_000 / result.resources) * (nodeCpu + serverCpu))} CPU-seconds` : ''}`);
 } finally {
   await db.drop();

@@ -20,10 +20,14 @@
  * When the policy gives someone obligations the query cannot carry (another set of withheld
  * categories, only one organisation's items) the caller runs the JS scan instead: this returns
  * false before anything is read. Rows come through a cursor in batches, so memory stays flat.
+ * A view materialised by analytics/ (analytics/views/materialised.ts, from materialiseQuery here)
+ * and up to date is read from its kept CSV pieces instead, the same people left out, the same
+ * categories withheld, the person's key pseudonymised in the query (hmacPads).
  */
+import { createHash } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import type { Principal } from '../access/context.ts';
-import { decide, sensitiveCodesJsonPath, sensitiveCodesFirstTest, type Decision, type Obligations } from '../access/policy.ts';
+import { decide, sensitiveCodesJsonPath, sensitiveCodesFirstTest, type Decision, type Obligations, type Policy } from '../access/policy.ts';
 import { pseudonymFor, type Pseudonym } from '../access/pseudonymise.ts';
 import { SECONDARY_USE_KEY } from '../analytics/cohorts/pseudonym.ts';
 import { nationalCodeSql } from '../record/coding.ts';
@@ -42,6 +46,11 @@ export interface SqlViewPlan {
   build(source: StoreSource, bind: (v: unknown) => string): { rowsSql: string; needs: ReadonlySet<string> } | null;
   /** Takes a batch of rows (each the JSON text of an array of values); false ends the scan. */
   rows(rows: string[], pseudonym: Pseudonym | null): Promise<boolean>;
+  /**
+   * A materialisation of the view filled by the query of this fingerprint (materialiseQuery) and up
+   * to date, read instead of running the view; null when there is none (the view then runs here).
+   */
+  materialised?(fingerprint: string, query: <R>(sql: string, params: readonly unknown[]) => Promise<R[]>): Promise<MaterialisedRead | null>;
 }
 
 /** What the view's query may ask of the store besides the columns of `src`. */
@@ -100,37 +109,9 @@ export async function scanForSecondaryUseSql(tx: FhirStoreTx, port: SqlScanPort,
   const people = await decideCandidates(tx, port, kit.principal, kit, counts);
   if (!people) return false;
   const { obligations, excluded } = people;
-  const withheldPath = kit.policy ? sensitiveCodesJsonPath(kit.policy, obligations.withholdCategories) : null;
-  const firstTest = kit.policy ? sensitiveCodesFirstTest(kit.policy, obligations.withholdCategories) : null;
-
-  // The relation the view's query reads (sql-view.ts): one row per resource the person's permit lets through.
-  const needs = built.needs;
-  const cols = ['r.content'];
-  if (needs.has('fid')) cols.push(`${logicalIdSql('r.source_system', 'r.resource_type', 'r.source_id')} AS fid`);
-  cols.push('r.source_system', 'r.person_id::text AS person_id', 'r.subject_id');
-  if (needs.has('pcode')) cols.push(`${nationalCodeSql('r.content', 'r.source_system', defaultReferenceData(), bind)} AS pcode`);
-  let lateral = '';
-  const exact = withheldPath ? `jsonb_path_exists(r.content, ${bind(withheldPath)}::jsonpath, '{}', true)` : 'false';
-  if (firstTest && withheldPath) {
-    // The codes of the resource, once; the exact path only where one could be on a list.
-    // (A function in FROM, computed once per resource: a scalar subquery would be a plan started for every row.)
-    const codes = `jsonb_path_query_array(r.content, 'strict $.**.code', '{}', true)`;
-    // A code string starting with a head: one anchored regular expression (compiled once) over the
-    // strings of the array, in the path engine, instead of a subquery testing each element.
-    const heads = firstTest.heads.length ? ` OR jsonb_path_exists(c.codes, ${bind(`$[*] ? (@ like_regex ${JSON.stringify(`^(${firstTest.heads.map(regexLiteral).join('|')})`)})`)}::jsonpath)` : '';
-    cols.push(`((c.codes ?| ${bind(firstTest.codes)}::text[]${heads}) AND ${exact}) AS withheld`);
-    lateral = ` CROSS JOIN LATERAL ${codes} c(codes)`;
-  } else cols.push(`${exact} AS withheld`);
-  const type = bind(req.resourceType);
-  const ex = bind(excluded.map((e) => e.id));
-  // A range of person ids: the whole of it, or one piece of it for each of several cursors at once.
-  const lo = bind(FIRST_ID);
-  const hi = bind(LAST_ID);
-  const [loAt, hiAt] = [params.length - 2, params.length - 1];
-  const since = req.since ? ` AND r.received_at > ${bind(req.since)}::timestamptz` : '';
-  const src = `SELECT ${cols.join(', ')} FROM resource r JOIN person p ON p.person_id = r.person_id AND p.status = 'active'${lateral}
-     WHERE r.resource_type = ${type}${since} AND r.person_id BETWEEN ${lo}::uuid AND ${hi}::uuid AND NOT EXISTS (SELECT 1 FROM unnest(${ex}::uuid[]) e(id) WHERE e.id = r.person_id) OFFSET 0`;
-  const sql = withheldPath
+  const withheld = kit.policy !== null && sensitiveCodesJsonPath(kit.policy, obligations.withholdCategories) !== null;
+  const { sql: src, loAt, hiAt } = presentedSource(built.needs, kit.policy, { withhold: obligations.withholdCategories }, req.resourceType, bind, { ...(req.since ? { since: req.since } : {}), excluded: excluded.map((e) => e.id) });
+  const sql = withheld
     ? `SELECT v.r FROM (${src}) src CROSS JOIN LATERAL (SELECT q.r FROM (${built.rowsSql}) q WHERE NOT src.withheld UNION ALL SELECT NULL::text WHERE src.withheld) v`
     : `SELECT v.r FROM (${src}) src CROSS JOIN LATERAL (${built.rowsSql}) v`;
 
@@ -141,6 +122,43 @@ export async function scanForSecondaryUseSql(tx: FhirStoreTx, port: SqlScanPort,
   // JIT compiling a query this size costs seconds and saves little on row-at-a-time jsonb work;
   // and its plan is made for its values (db/database.ts oneOffStatements).
   await port.query("SELECT set_config('jit', 'off', true), set_config('plan_cache_mode', 'auto', true)", []);
+  if (plan.materialised && !req.since) {
+    // The view's rows kept by a materialisation of this very query (the same fingerprint) and up to
+    // date: the run reads them, the access policy applied as here (analytics/views/materialised.ts).
+    const m = materialiseQuery(plan, kit.policy, req.resourceType, pseudonymised);
+    const read = m ? await plan.materialised(m.fingerprint, (sql, params) => port.query(sql, params)) : null;
+    if (read) {
+      counts.engine = 'sql';
+      counts.materialised = true;
+      const mp: unknown[] = [];
+      const mbind = (v: unknown) => {
+        mp.push(v);
+        return `$${mp.length}`;
+      };
+      const mlo = mbind(FIRST_ID);
+      const mhi = mbind(LAST_ID);
+      const [mloAt, mhiAt] = [mp.length - 2, mp.length - 1];
+      const key = await tx.pseudonymKey(SECONDARY_USE_KEY);
+      const msql = read.sql({ excluded: mbind(excluded.map((e) => e.id)), withhold: mbind(obligations.withholdCategories), range: [mlo, mhi], hmac: pseudonymised ? hmacPads(key, mbind) : null }, mbind);
+      const psd = pseudonymised ? pseudonymFor(key) : null;
+      const msink = async (rows: MaterialisedRow[]) => {
+        for (const x of rows) if (x.t === null) counts.withheld += x.n;
+        return read.text(rows, psd);
+      };
+      const mparts = port.cursors ? PARTS : 1;
+      if (mparts > 1 && port.cursors) {
+        const queries = personIdRanges(mparts).map(([a, b]) => {
+          const p = [...mp];
+          p[mloAt] = a;
+          p[mhiAt] = b;
+          return { sql: msql, params: p };
+        });
+        await port.cursors<MaterialisedRow>(queries, MATERIALISED_BATCH, msink);
+      } else await port.cursor<MaterialisedRow>(msql, mp, MATERIALISED_BATCH, msink);
+      counts.resources -= counts.withheld;
+      return true;
+    }
+  }
   const sink = async (rows: { r: string | null }[]) => {
     const out: string[] = [];
     for (const x of rows) {
@@ -162,6 +180,131 @@ export async function scanForSecondaryUseSql(tx: FhirStoreTx, port: SqlScanPort,
   } else await port.cursor<{ r: string | null }>(sql, params, BATCH, sink);
   counts.resources -= counts.withheld;
   return true;
+}
+
+/**
+ * The relation a view's query reads (sql-view.ts): one row per resource of the type, of an active
+ * person, presented as the FHIR API serves it (stable id, source, national code), with `withheld`
+ * (a run: the resource is in a category the permit withholds) or `categories` (a materialisation:
+ * every sensitive category of the policy it is in). Binds the person range last (loAt, hiAt).
+ */
+function presentedSource(
+  needs: ReadonlySet<string>,
+  policy: Policy | null,
+  sensitive: { withhold: readonly string[] } | { categories: readonly string[] },
+  resourceType: string,
+  bind: (v: unknown) => string,
+  filter: { since?: string; excluded?: string[] },
+): { sql: string; loAt: number; hiAt: number } {
+  const cols = ['r.content'];
+  if (needs.has('fid')) cols.push(`${logicalIdSql('r.source_system', 'r.resource_type', 'r.source_id')} AS fid`);
+  cols.push('r.source_system', 'r.person_id::text AS person_id', 'r.subject_id');
+  if (needs.has('pcode')) cols.push(`${nationalCodeSql('r.content', 'r.source_system', defaultReferenceData(), bind)} AS pcode`);
+  let lateral = '';
+  const categories = 'withhold' in sensitive ? [sensitive.withhold] : sensitive.categories.map((c) => [c]);
+  const firstTest = policy ? sensitiveCodesFirstTest(policy, categories.flat()) : null;
+  const exact = (cats: readonly string[]) => {
+    const path = policy ? sensitiveCodesJsonPath(policy, cats) : null;
+    return path ? `jsonb_path_exists(r.content, ${bind(path)}::jsonpath, '{}', true)` : 'false';
+  };
+  let first = 'true';
+  if (firstTest) {
+    // The codes of the resource, once; the exact path only where one could be on a list.
+    // (A function in FROM, computed once per resource: a scalar subquery would be a plan started for every row.)
+    const codes = `jsonb_path_query_array(r.content, 'strict $.**.code', '{}', true)`;
+    // A code string starting with a head: one anchored regular expression (compiled once) over the
+    // strings of the array, in the path engine, instead of a subquery testing each element.
+    const heads = firstTest.heads.length ? ` OR jsonb_path_exists(c.codes, ${bind(`$[*] ? (@ like_regex ${JSON.stringify(`^(${firstTest.heads.map(regexLiteral).join('|')})`)})`)}::jsonpath)` : '';
+    first = `(c.codes ?| ${bind(firstTest.codes)}::text[]${heads})`;
+    lateral = ` CROSS JOIN LATERAL ${codes} c(codes)`;
+  }
+  if ('withhold' in sensitive) {
+    const e = exact(sensitive.withhold);
+    cols.push(e === 'false' ? 'false AS withheld' : `(${first} AND ${e}) AS withheld`);
+  } else {
+    const each = sensitive.categories.map((c) => ({ c, e: exact([c]) })).filter((x) => x.e !== 'false');
+    cols.push(each.length ? `CASE WHEN ${first} THEN array_remove(ARRAY[${each.map((x) => `CASE WHEN ${x.e} THEN ${bind(x.c)}::text END`).join(', ')}], NULL) ELSE '{}'::text[] END AS categories` : `'{}'::text[] AS categories`);
+    cols.push('r.source_id');
+  }
+  const type = bind(resourceType);
+  const since = filter.since ? ` AND r.received_at > ${bind(filter.since)}::timestamptz` : '';
+  const ex = filter.excluded ? ` AND NOT EXISTS (SELECT 1 FROM unnest(${bind(filter.excluded)}::uuid[]) e(id) WHERE e.id = r.person_id)` : '';
+  // A range of person ids: the whole of it, or one piece of it for each of several cursors at once.
+  const lo = bind(FIRST_ID);
+  const hi = bind(LAST_ID);
+  return {
+    sql: `SELECT ${cols.join(', ')} FROM resource r JOIN person p ON p.person_id = r.person_id AND p.status = 'active'${lateral}
+     WHERE r.resource_type = ${type}${since} AND r.person_id BETWEEN ${lo}::uuid AND ${hi}::uuid${ex} OFFSET 0`,
+    loAt: Number(lo.slice(1)) - 1,
+    hiAt: Number(hi.slice(1)) - 1,
+  };
+}
+
+/** Bumped when what a materialisation holds changes shape (analytics/views/materialised.ts). */
+const MATERIALISED_VERSION = 1;
+
+/**
+ * The query filling a materialisation of a view (analytics/views/materialised.ts): for every
+ * resource of the type of an active person (of `persons`, when given; in the person range bound
+ * last), its person, source and id, sensitive categories (every category of the policy) and the
+ * view's rows (column `r`, null for a resource that gives none), in person order. Its
+ * fingerprint covers everything that decides the rows (the view's SQL and values, the
+ * presentation, the policy's code lists, the reference data) but the people asked for: a run
+ * reads the materialisation only when its own view, so compiled, has the same.
+ * Null when the view runs with the JS runner this way.
+ */
+export function materialiseQuery(plan: Pick<SqlViewPlan, 'build'>, policy: Policy | null, resourceType: string, pseudonymised: boolean, persons?: string[]): { sql: string; params: unknown[]; loAt: number; hiAt: number; fingerprint: string } | null {
+  const params: unknown[] = [];
+  const bind = (v: unknown) => {
+    params.push(v);
+    return `$${params.length}`;
+  };
+  const patientKey = (id: string) => `EXISTS (SELECT 1 FROM source_identity si WHERE si.source_system = src.source_system AND si.source_id = ${id} AND si.person_id = src.person_id::uuid)`;
+  const built = plan.build({ kind: 'store', pseudonymised, patientKey, logicalId: logicalIdSql }, bind);
+  if (!built) return null;
+  const categories = policy ? Object.keys(policy.sensitiveCategories).sort() : [];
+  const { sql: src, loAt, hiAt } = presentedSource(built.needs, policy, { categories }, resourceType, bind, {});
+  const sql = `SELECT src.person_id, src.source_system, src.source_id, src.categories, v.r FROM (${src}) src LEFT JOIN LATERAL (${built.rowsSql}) v ON true
+    ORDER BY src.person_id, src.source_system, src.source_id`;
+  const fingerprint = createHash('sha256').update(JSON.stringify([MATERIALISED_VERSION, resourceType, sql, params.slice(0, loAt)])).digest('hex').slice(0, 32);
+  if (persons) {
+    // The people asked for (a refresh after a load): bound after the fingerprint is taken.
+    const p = bind(persons);
+    return { sql: sql.replace(' OFFSET 0)', ` AND r.person_id = ANY(${p}::uuid[]) OFFSET 0)`), params, loAt, hiAt, fingerprint };
+  }
+  return { sql, params, loAt, hiAt, fingerprint };
+}
+
+/** What a run reads from a materialisation, a piece at a time: its CSV text with the Patient keys filled in (null when withheld), the other keys, the resources in it. */
+export interface MaterialisedRow {
+  t: string | null;
+  k: string[] | null;
+  /** Resources in the piece, and its rows. */
+  n: number;
+  rows: number;
+}
+
+/** A materialisation the run may read (analytics/views/materialised.ts). */
+export interface MaterialisedRead {
+  /** The query over it for one range of people: the people refused left out, the withheld pieces as t null, the person's key given (pseudonymised with `hmac`: SQL texts of the HMAC-SHA256 pads). */
+  sql(p: { excluded: string; withhold: string; range: [string, string]; hmac: { inner: string; outer: string } | null }, bind: (v: unknown) => string): string;
+  /** Takes a batch of pieces; false ends the run. */
+  text(rows: MaterialisedRow[], pseudonym: Pseudonym | null): Promise<boolean>;
+}
+
+/** Pieces fetched from a materialisation at a time (each a person's rows: a few KiB). */
+const MATERIALISED_BATCH = 500;
+
+/**
+ * HMAC-SHA256 with this key (RFC 2104) as two sha256 calls in SQL: the key's inner and outer pads
+ * (bound as bytea), so that the database gives a person's pseudonym (access/pseudonymise.ts
+ * pseudonymFor's value: a test compares them) without a row travelling for it.
+ */
+function hmacPads(key: Buffer, bind: (v: unknown) => string): { inner: string; outer: string } {
+  const block = Buffer.alloc(64);
+  (key.length > 64 ? createHash('sha256').update(key).digest() : key).copy(block);
+  const pad = (x: number) => Buffer.from(block.map((b) => b ^ x));
+  return { inner: `${bind(pad(0x36))}::bytea`, outer: `${bind(pad(0x5c))}::bytea` };
 }
 
 /**

@@ -63,6 +63,8 @@ export interface SecondaryUseCounts {
   pseudonymised: boolean;
   /** `sql` when the view ran in the database (secondary-use-sql.ts). */
   engine?: 'sql' | 'js';
+  /** True when the run read a materialisation of the view (analytics/views/materialised.ts). */
+  materialised?: boolean;
 }
 
 /** Takes each resource as it is read; returning false ends the scan there (a row limit reached). */

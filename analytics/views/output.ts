@@ -74,6 +74,15 @@ export class RowWriter {
     if (this.buffer.length >= CHUNK) await this.flush();
   }
 
+  /** Adds rows already written as CSV lines (a materialisation's: analytics/views/materialised.ts). */
+  async text(csv: string, rows: number): Promise<void> {
+    if (this.format !== 'csv') throw new Error('CSV text written to a writer of another format');
+    if (!this.started) this.start();
+    this.buffer += csv;
+    this.rowsWritten += rows;
+    if (this.buffer.length >= CHUNK) await this.flush();
+  }
+
   /** Writes what is left (the CSV header and the closing bracket of JSON even for no rows). */
   async end(): Promise<void> {
     if (!this.started) this.start();

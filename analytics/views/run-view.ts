@@ -11,6 +11,7 @@ import { invalid } from '../../access/context.ts';
 import { repositoryFor } from '../../fhir/repository-for.ts';
 import type { SecondaryUseCounts } from '../../fhir/secondary-use.ts';
 import type { SqlViewPlan } from '../../fhir/secondary-use-sql.ts';
+import { materialisedReader, refreshMaterialisedViews } from './materialised.ts';
 import { RowWriter, type TextSink, type ViewFormat } from './output.ts';
 import { compileViewToSql, finishSqlRow } from './sql-view.ts';
 import type { CompiledView } from './view-definition.ts';
@@ -59,6 +60,10 @@ export async function runViewOnStore(ctx: RequestContext, view: CompiledView, si
   checkOptions(opts);
   const writer = new RowWriter(view, opts.format, sink, opts.header !== false);
   const limit = opts.limit;
+  // A materialisation of the view (CSV over the whole store) is brought up to date first, then read
+  // by the repository instead of the view's SQL when its fingerprint matches (materialised.ts).
+  const materialise = opts.format === 'csv' && limit === undefined && !opts.since && opts.engine !== 'js';
+  if (materialise) await refreshMaterialisedViews(ctx.db, view);
   const counts = await repositoryFor(ctx).secondaryUse(
     { resourceType: view.resource, ...(opts.since ? { since: new Date(opts.since).toISOString() } : {}), ...(opts.pageSize ? { pageSize: opts.pageSize } : {}) },
     async (resource) => {
@@ -69,14 +74,14 @@ export async function runViewOnStore(ctx: RequestContext, view: CompiledView, si
       return limit === undefined || writer.rows < limit;
     },
     () => ({ view: view.name ?? view.definition.url ?? null, columns: view.columns.map((c) => c.name), format: opts.format, rows: writer.rows, ...(limit !== undefined ? { limit } : {}) }),
-    opts.engine === 'js' ? undefined : sqlPlan(view, writer, limit),
+    opts.engine === 'js' ? undefined : sqlPlan(view, writer, limit, materialise),
   );
   await writer.end();
   return { rows: writer.rows, resources: counts.resources, store: counts };
 }
 
 /** The view compiled to SQL for the repository (fhir/secondary-use-sql.ts): its rows checked as the JS runner checks them, then written. */
-function sqlPlan(view: CompiledView, writer: RowWriter, limit: number | undefined): SqlViewPlan {
+function sqlPlan(view: CompiledView, writer: RowWriter, limit: number | undefined, materialise: boolean): SqlViewPlan {
   let shapes: ReturnType<typeof compileViewToSql> | null = null;
   const label = `a ${view.resource} (run in SQL)`;
   return {
@@ -92,6 +97,7 @@ function sqlPlan(view: CompiledView, writer: RowWriter, limit: number | undefine
       }
       return limit === undefined || writer.rows < limit;
     },
+    ...(materialise ? { materialised: materialisedReader(writer) } : {}),
   };
 }
 

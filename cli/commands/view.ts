@@ -16,6 +16,7 @@ import { compileView, type CompiledView } from '../../analytics/views/view-defin
 import { runSpecTestFile, type SpecTestFile } from '../../analytics/views/spec-tests.ts';
 import { runSpecTestFileInSql } from '../../analytics/views/sql-resources.ts';
 import { compileViewToSql } from '../../analytics/views/sql-view.ts';
+import { dropMaterialisedView, listMaterialisedViews, materialiseView } from '../../analytics/views/materialised.ts';
 import { openPglite } from '../../db/pglite-adapter.ts';
 import { databaseOption, printJson, withDatabase, type DatabaseOptions } from '../context.ts';
 import { cliContext, runWithExitCode, type WhoOptions } from './cli-context.ts';
@@ -88,7 +89,9 @@ out, sensitive items withheld, and for analysts the output is pseudonymised (key
 for the Patient and every reference to one; no names, identifiers or full dates of birth).
 One audit entry per run records who ran which view and the counts. A view whose FHIRPath
 compiles to SQL runs in the database (one query, the rows streamed through a cursor); any other
-runs with the JS runner: the rows are the same (bevan view check says which).
+runs with the JS runner: the rows are the same (bevan view check says which). A CSV run
+(no --since, --limit or --engine js) of a view that is materialised (bevan view materialise)
+reads its kept rows instead, brought up to date first, the access policy applied as above.
 
 Exit codes: 64 invalid input, 65 the ViewDefinition is not valid (or the data breaks it),
 66 file not found, 77 refused by the access policy or unknown user, 69 database unavailable.
@@ -117,6 +120,38 @@ Examples:
   );
 
   registerViewTest(view);
+
+  databaseOption(
+    view
+      .command('materialise')
+      .description('keep a view\'s rows over the whole store (CSV, per person) so that runs over the store read them instead of every resource: the access policy is still applied at each run (bevan analytics refresh, and each run, bring it up to date)')
+      .argument('[view]', 'a ViewDefinition JSON file (it must run in SQL over the store, pseudonymised: bevan view check)')
+      .option('--drop', 'drop the view\'s materialisation instead (runs then read the store)')
+      .option('--list', 'list the materialisations')
+      .option('--json', 'print JSON'),
+  ).action(async (file: string | undefined, o: DatabaseOptions & { drop?: boolean; list?: boolean; json?: boolean }) =>
+    runWithExitCode(async () => {
+      if (!o.list && !file) throw invalid('a ViewDefinition file, or --list');
+      const compiled = file ? await loadView(file) : null;
+      await withDatabase(o, async (db) => {
+        if (o.list) {
+          const all = await listMaterialisedViews(db);
+          if (o.json) printJson(all);
+          else for (const v of all) console.log(`${v.name ?? '(no name)'}  ${v.resource_type}  ${v.rows} rows, ${v.people} people, refreshed ${v.refreshed_at}${v.broken ? `  broken: ${v.broken}` : ''}  ${v.fingerprint}`);
+          return;
+        }
+        if (o.drop) {
+          const n = await dropMaterialisedView(db, compiled!);
+          if (o.json) printJson({ dropped: n });
+          else console.log(n ? `${compiled!.name ?? file}: materialisation dropped` : `${compiled!.name ?? file}: was not materialised`);
+          return;
+        }
+        const r = await materialiseView(db, compiled!);
+        if (o.json) printJson(r);
+        else console.log(`${r.name ?? file}: ${r.rows} rows of ${r.people} people materialised in ${r.seconds.toFixed(1)} s${r.broken ? `; broken (runs read the store): ${r.broken}` : ''}`);
+      });
+    }),
+  );
 
   view
     .command('check')
