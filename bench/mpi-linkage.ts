@@ -10,10 +10,11 @@
  * - `--external FILE [--format splink|febrl]`: a benchmark file written by others (Splink's demo CSV,
  *   a FEBRL data set; layout from the header unless --format says), each row mapped as a feed would
  *   send it (mpi/external-linkage.ts), truth from the file's cluster column; several files
- *   comma-separated, each measured on its own database. Also prints cluster-level figures.
+ *   comma-separated, each measured on its own database; files joined by `+` (FEBRL dataset4a.csv+dataset4b.csv)
+ *   are one linkage, loaded together, each file its own source system. Also prints cluster-level figures.
  *
  *   node --import tsx bench/mpi-linkage.ts [--profile linkage|febrl|splink|all] [--originals 2000] [--seed 1] [--db pglite|postgres] [--misses 10]
- *   node --import tsx bench/mpi-linkage.ts --external /tmp/linkage/splink_fake_1000.csv[,FILE…] [--format splink|febrl] [--db pglite|postgres] [--misses 10]
+ *   node --import tsx bench/mpi-linkage.ts --external /tmp/linkage/splink_fake_1000.csv[,FILE[+FILE]…] [--format splink|febrl] [--db pglite|postgres] [--misses 10]
  */
 import { readFileSync } from 'node:fs';
 import { freshDatabase, arg } from './util.ts';
@@ -24,7 +25,7 @@ import { linkageRecords, linkageTruth, toSourceIdentity } from '../mpi/linkage-b
 import { febrlProfile, splinkProfile, type ProfileRecord } from '../mpi/linkage-profiles.ts';
 import { itemsFromFhirJson } from '../ingest/fhir/bundle.ts';
 import type { SourceIdentity } from '../mpi/identity.ts';
-import { readExternal, clusterScores, type ExternalFormat } from '../mpi/external-linkage.ts';
+import { readExternal, combineExternal, clusterScores, type ExternalFormat } from '../mpi/external-linkage.ts';
 
 const originals = Number(arg('originals', '2000'));
 const seed = Number(arg('seed', '1'));
@@ -35,7 +36,7 @@ const external = arg('external', '');
 const format = arg('format', '') as ExternalFormat | '';
 if (process.argv.includes('--help')) {
   console.log(`node --import tsx bench/mpi-linkage.ts [--profile linkage|febrl|splink|all] [--originals 2000] [--seed 1] [--db pglite|postgres] [--misses N]
-node --import tsx bench/mpi-linkage.ts --external FILE[,FILE…] [--format splink|febrl] [--db pglite|postgres] [--misses N]
+node --import tsx bench/mpi-linkage.ts --external FILE[+FILE][,FILE…] [--format splink|febrl] [--db pglite|postgres] [--misses N]
 
 Loads records with no NHS number through resolveIdentities (batches of 500) and runs the matcher,
 then prints pairwise precision, recall, F1 and the times as JSON.
@@ -43,7 +44,8 @@ then prints pairwise precision, recall, F1 and the times as JSON.
               splink (fake_1000-shaped, FHIR adapter), all
   --external  third-party benchmark CSV files (Splink demo data, FEBRL data sets), layout from
               the header (or --format); truth from the file's cluster column (cluster/group,
-              rec-N-…); adds cluster-level figures (true persons found exactly, persons mixed)
+              rec-N-…); adds cluster-level figures (true persons found exactly, persons mixed);
+              FILE+FILE links files of one population in one load (FEBRL dataset4a+dataset4b)
   --misses N  show N missed and N wrongly joined groups`);
   process.exit(0);
 }
@@ -61,15 +63,25 @@ function throughFhirAdapter(records: ProfileRecord[]): { ids: SourceIdentity[]; 
 }
 
 if (external) {
-  for (const file of external.split(',')) {
+  for (const linkage of external.split(',')) {
+    // FILE+FILE: files of one population linked in one load, each file its own source system.
+    const files = linkage.split('+');
+    const base = (f: string) => f.split('/').pop()!.replace(/\.csv$/i, '');
     let data: ReturnType<typeof readExternal>;
     try {
-      data = readExternal(readFileSync(file, 'utf8'), format ? { format } : {});
+      const each = files.map((f) => {
+        try {
+          return readExternal(readFileSync(f, 'utf8'), { ...(format ? { format } : {}), ...(files.length > 1 ? { system: `csv:${base(f)}` } : {}) });
+        } catch (e) {
+          throw new Error(`${f}: ${(e as Error).message}`);
+        }
+      });
+      data = files.length > 1 ? combineExternal(each) : each[0]!;
     } catch (e) {
-      console.error(`${file}: ${(e as Error).message}`);
+      console.error((e as Error).message);
       process.exit(2);
     }
-    await runProfile(`external:${data.format}:${file.split('/').pop()}`, data.identities, data.truth, null);
+    await runProfile(`external:${data.format}:${files.map((f) => f.split('/').pop()).join('+')}`, data.identities, data.truth, null);
   }
 }
 for (const name of external ? [] : profile === 'all' ? ['linkage', 'febrl', 'splink'] : [profile]) {

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { clusterScores, detectFormat, isoDate, parseCsv, readExternal } from './external-linkage.ts';
+import { clusterScores, combineExternal, detectFormat, isoDate, parseCsv, readExternal } from './external-linkage.ts';
 
 // Rows written for this test in the two public layouts (no third-party data).
 const SPLINK = `unique_id,first_name,surname,dob,city,email,cluster
@@ -59,4 +59,17 @@ test('cluster figures: true persons found exactly, split, and Bevan persons mixe
   const truth = new Map([['a', '1'], ['b', '1'], ['c', '2'], ['d', '3'], ['e', '3']]);
   const predicted: [string, string][] = [['a', 'P'], ['b', 'P'], ['c', 'Q'], ['d', 'Q'], ['e', 'R']];
   assert.deepEqual(clusterScores(predicted, truth), { truePersons: 3, exact: 1, split: 1, bevanPersons: 3, pure: 2, mixed: 1 });
+});
+
+test('two files of one population link as one load: each its own system, the truth shared', () => {
+  const [org, dup] = FEBRL.trim().split('\n').slice(1);
+  const header = FEBRL.split('\n')[0]!;
+  const a = readExternal(`${header}\n${org}\n`, { system: 'csv:febrl:a' });
+  const b = readExternal(`${header}\n${dup}\n`, { system: 'csv:febrl:b' });
+  const d = combineExternal([a, b]);
+  assert.deepEqual(d.identities.map((i) => `${i.system}|${i.id}`), ['csv:febrl:a|rec-7-org', 'csv:febrl:b|rec-7-dup-0']);
+  assert.equal(d.truth.get('csv:febrl:a|rec-7-org'), d.truth.get('csv:febrl:b|rec-7-dup-0'));
+  assert.throws(() => combineExternal([a, a]), /in two files/);
+  assert.throws(() => combineExternal([a, readExternal(SPLINK)]), /one layout/);
+  assert.throws(() => combineExternal([]), /no files/);
 });

@@ -168,3 +168,26 @@ export function clusterScores(predicted: Iterable<readonly [string, string]>, tr
   for (const ts of byBevan.values()) if (ts.size === 1) pure++;
   return { truePersons: byTrue.size, exact, split: [...byTrue.values()].filter((s) => s.size > 1).length, bevanPersons: byBevan.size, pure, mixed: byBevan.size - pure };
 }
+
+/**
+ * Files that describe one population, loaded together as one linkage (FEBRL dataset4a + dataset4b:
+ * the originals in one, their duplicates in the other). Each keeps its own source system (`system`
+ * of the file, e.g. `csv:febrl:dataset4a`), so a record is told apart by file as a feed's would be;
+ * the truth is shared (person N is the same person in both files). The MPI dedupes everything it
+ * holds, so a within-file join is scored like any other: a false one counts against precision.
+ */
+export function combineExternal(datasets: readonly ExternalDataset[]): ExternalDataset {
+  if (!datasets.length) throw new Error('no files to link');
+  const format = datasets[0]!.format;
+  if (datasets.some((d) => d.format !== format)) throw new Error(`files to link must share one layout (${datasets.map((d) => d.format).join(', ')})`);
+  const identities: SourceIdentity[] = [];
+  const truth = new Map<string, string>();
+  for (const d of datasets) {
+    for (const i of d.identities) identities.push(i);
+    for (const [k, p] of d.truth) {
+      if (truth.has(k)) throw new Error(`record ${k} is in two files (give each file its own system)`);
+      truth.set(k, p);
+    }
+  }
+  return { format, identities, truth };
+}
