@@ -20,7 +20,7 @@ import type { Annotation, Attachment, CodeableConcept, DiagnosticReport, Observa
 import type { ItemResource, SourceIdentity } from '../model.ts';
 import { hl7Date, hl7Time, unescapeHl7, type Hl7Segment, type Hl7View } from './hl7-text.ts';
 import { CLINICAL_SEGMENTS, mapClinicalSegments } from './clinical.ts';
-import { ContentError, annotatingTime, codeable, codeableFromRep, fail, sourceIdentifierSystem, type MapContext } from './mapping.ts';
+import { ContentError, annotatingTime, codeable, codeableFromRep, fail, itemResource, sourceIdentifierSystem, type MapContext } from './mapping.ts';
 import { edAttachment, mimeType } from './documents.ts';
 import { distinctIdentities, groupIdentity } from './patient.ts';
 import { interpretation, REPORT_STATUS, RESULT_STATUS } from './tables.ts';
@@ -102,19 +102,18 @@ export function mapResults(ctx: MapContext): Mapped {
   const identities = distinctIdentities(patients);
   const many = identities.length > 1;
   const resources: ItemResource[] = [];
-  const push = (resource: ItemResource['resource'], mrn: string) => resources.push({ resource, sourceTime, ...(many ? { subject: mrn } : {}) });
 
   const allOrders = patients.flatMap((p) => p.orders);
   const ids = reportIds(ctx, allOrders);
   allOrders.forEach((o, n) => {
     const { report, observations } = mapOrder(ctx, o, ids[n]!);
-    push(report, o.mrn);
-    for (const obs of observations) push(obs, o.mrn);
+    resources.push(itemResource(report, sourceTime, many ? o.mrn : undefined));
+    for (const obs of observations) resources.push(itemResource(obs, sourceTime, many ? o.mrn : undefined));
   });
   for (const p of patients) {
     // Results outside any order (specimen observations in OUL): keyed by the message, as nothing else names them.
     p.loose.forEach(({ obx, notes }) => {
-      push(mapObservation(v, obx, `${ctx.messageId}-OBX${obx.position}`, { reference: `Patient/${p.identity.id}` }, undefined, notes, []), p.identity.id);
+      resources.push(itemResource(mapObservation(v, obx, `${ctx.messageId}-OBX${obx.position}`, { reference: `Patient/${p.identity.id}` }, undefined, notes, []), sourceTime, many ? p.identity.id : undefined));
     });
     if (p.clinical.length) resources.push(...mapClinicalSegments(p.clinical, { ctx, mrn: p.identity.id, ...(many ? { subject: p.identity.id } : {}) }));
   }
