@@ -5,16 +5,25 @@
  * PostgreSQL text can); callers check that before (ingest/prepare.ts).
  */
 
-const SPECIALS = /[\\\n\r\t]/g;
-const ESCAPES: Record<string, string> = { '\\': '\\\\', '\n': '\\n', '\r': '\\r', '\t': '\\t' };
 
 /** One field of a COPY text line: null as `\N`, special characters escaped. */
 export function copyField(value: string | null | undefined): string {
   if (value === null || value === undefined) return '\\N';
   // includes() is a native scan, several times faster than a regular expression over a long
   // JSON text; most fields hold none of the four.
-  if (!value.includes('\\') && !value.includes('\n') && !value.includes('\r') && !value.includes('\t')) return value;
-  return value.replace(SPECIALS, (c) => ESCAPES[c]!);
+  const backslash = value.includes('\\');
+  const lf = value.includes('\n');
+  const cr = value.includes('\r');
+  const tab = value.includes('\t');
+  if (!backslash && !lf && !cr && !tab) return value;
+  // Backslashes first, so the escapes written after are not escaped again; replaceAll of a plain
+  // string is several times faster than a regular expression with a function per match (JSON
+  // text holds a backslash in every escaped quote).
+  let out = backslash ? value.replaceAll('\\', '\\\\') : value;
+  if (lf) out = out.replaceAll('\n', '\\n');
+  if (cr) out = out.replaceAll('\r', '\\r');
+  if (tab) out = out.replaceAll('\t', '\\t');
+  return out;
 }
 
 /** One COPY text line (with its newline) of the given fields. */

@@ -227,13 +227,16 @@ function dedupe(identities: SourceIdentity[]): Map<string, Prepared> {
   // A batch restates the same identity many times (every HL7 event carries its patient's PID):
   // each distinct one is normalised once; a copy is taken, since the merge below changes `prev`.
   const normalised = new Map<string, Prepared>();
+  // The same identity object restated (an adapter shares one per patient, mapPatient, and a
+  // chunk from the parsing thread keeps that sharing) is read once per call: its content key is a
+  // long text, built only for the first. Nothing changes an identity during the call.
+  const byObject = new Map<SourceIdentity, Prepared>();
   for (const i of identities) {
-    const content = `${i.system}\u0000${i.id}\u0000${i.nhsNumber ?? U}\u0000${i.family ?? U}\u0000${i.given ?? U}\u0000${i.birthDate ?? U}\u0000${i.sex ?? U}\u0000${i.postcode ?? U}\u0000${i.practice ?? U}\u0000${i.address ?? U}\u0000${i.town ?? U}\u0000${i.emails?.join(' ') ?? U}\u0000${i.phones?.join(' ') ?? U}\u0000${i.identifiers?.map((x) => `${x.system}\u0002${x.value}`).join(' ') ?? U}`;
-    let p = normalised.get(content);
+    let p = byObject.get(i);
     if (p) p = { ...p };
     else {
-      p = normalise(i);
-      normalised.set(content, { ...p });
+      p = normalisedOf(i, normalised);
+      byObject.set(i, { ...p });
     }
     const prev = out.get(p.key);
     if (!prev) {
@@ -246,6 +249,16 @@ function dedupe(identities: SourceIdentity[]): Map<string, Prepared> {
     if (p.nhsNumber) prev.nhsNumberValid = p.nhsNumberValid;
   }
   return out;
+}
+
+/** One identity normalised (a copy, the caller's to change), each distinct content once per call. */
+function normalisedOf(i: SourceIdentity, normalised: Map<string, Prepared>): Prepared {
+  const content = `${i.system}\u0000${i.id}\u0000${i.nhsNumber ?? U}\u0000${i.family ?? U}\u0000${i.given ?? U}\u0000${i.birthDate ?? U}\u0000${i.sex ?? U}\u0000${i.postcode ?? U}\u0000${i.practice ?? U}\u0000${i.address ?? U}\u0000${i.town ?? U}\u0000${i.emails?.join(' ') ?? U}\u0000${i.phones?.join(' ') ?? U}\u0000${i.identifiers?.map((x) => `${x.system}\u0002${x.value}`).join(' ') ?? U}`;
+  const known = normalised.get(content);
+  if (known) return { ...known };
+  const p = normalise(i);
+  normalised.set(content, { ...p });
+  return p;
 }
 
 /** One identity normalised for storage and blocking. */

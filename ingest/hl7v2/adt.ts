@@ -7,7 +7,7 @@ import type { Coding, Encounter, EncounterParticipant } from '@medplum/fhirtypes
 import type { IdentityRestriction, ItemResource, MergeInstruction, SourceIdentity } from '../model.ts';
 import type { Hl7Segment, Hl7View } from './hl7-text.ts';
 import { CLINICAL_SEGMENTS, mapClinicalSegments } from './clinical.ts';
-import { codeable, fail, patientGroups, shortHash, sourceIdentifierSystem, timeField, xcnDisplay, type MapContext, type PatientGroup } from './mapping.ts';
+import { codeable, fail, itemResource, patientGroups, shortHash, sourceIdentifierSystem, timeField, xcnDisplay, type MapContext, type PatientGroup } from './mapping.ts';
 import { distinctIdentities, mapPatient, pickHospitalNumber } from './patient.ts';
 import { mapObservation } from './results.ts';
 import { patientClass, type AdtMeaning } from './tables.ts';
@@ -149,7 +149,6 @@ export function mapAdt(ctx: MapContext, meaning: AdtMeaning): Mapped {
   const many = identities.length > 1;
   const resources: ItemResource[] = [];
   const merges: MergeInstruction[] = [];
-  const push = (resource: ItemResource['resource'], mrn: string) => resources.push({ resource, sourceTime, ...(many ? { subject: mrn } : {}) });
 
   for (const { group, patient, identity } of parts) {
     const mrn = identity.id;
@@ -158,29 +157,25 @@ export function mapAdt(ctx: MapContext, meaning: AdtMeaning): Mapped {
     // MRG) says nothing about the person: its Patient would replace the survivor's demographics
     // with none, so only the identity and the merge go in.
     const bare = !patient.name && !patient.birthDate && !patient.gender && !patient.address && !patient.telecom && !patient.generalPractitioner && patient.deceasedBoolean === undefined && !patient.deceasedDateTime;
-    if (!(meaning.kind === 'merge' && bare)) push(meaning.kind === 'delete-person' ? { ...patient, active: false } : patient, mrn);
+    const subject = many ? mrn : undefined;
+    if (!(meaning.kind === 'merge' && bare)) resources.push(itemResource(meaning.kind === 'delete-person' ? { ...patient, active: false } : patient, sourceTime, subject));
     const pv1 = first(group, 'PV1');
     const pv2 = first(group, 'PV2');
     let encounterId: string | undefined;
-    const emitVisit = (status: Encounter['status'] | 'derived', allowMessageKey: boolean, clearEnd = false) => {
-      if (!pv1) return;
-      const key = visitKey(ctx, pv1, mrn, allowMessageKey);
-      if (!key) return;
-      encounterId = key.id;
-      push(mapEncounter(ctx, pv1, pv2, key, mrn, status === 'derived' ? derivedStatus(v, pv1) : status, clearEnd), mrn);
-    };
+    // The visit this group's PV1 names, if any (visitKey), as an Encounter.
+    let visit: { status: Encounter['status'] | 'derived'; allowMessageKey: boolean; clearEnd?: boolean } | undefined;
 
     switch (meaning.kind) {
       case 'visit':
         // PV1 is required here, yet a registration sent without it (a practice system's A04) still
         // says who the patient is: the Patient goes in, and there is no visit to record.
-        if (pv1) emitVisit(meaning.status, true, meaning.clearEnd);
+        if (pv1) visit = { status: meaning.status, allowMessageKey: true, clearEnd: meaning.clearEnd };
         break;
       case 'update':
       case 'account':
       case 'swap':
         // The visit only when PV1 names one: A08, A31-style messages often carry `PV1|1|N`.
-        emitVisit(meaning.kind === 'swap' ? 'in-progress' : 'derived', false);
+        visit = { status: meaning.kind === 'swap' ? 'in-progress' : 'derived', allowMessageKey: false };
         break;
       case 'person':
       case 'delete-person':
@@ -197,7 +192,7 @@ export function mapAdt(ctx: MapContext, meaning: AdtMeaning): Mapped {
           }
           merges.push({ kind: 'merge', system, survivorId: mrn, retiredId, event });
         }
-        emitVisit('derived', false);
+        visit = { status: 'derived', allowMessageKey: false };
         break;
       }
       case 'visit-move':
@@ -215,19 +210,26 @@ export function mapAdt(ctx: MapContext, meaning: AdtMeaning): Mapped {
           const own = visitKey(ctx, visitPv1, mrn, false);
           const key = own ?? (prior ? { id: prior, from: 'PV1-19' as const } : fail(`${event} has neither PV1-19 nor MRG-5: which visit is meant cannot be told`));
           const encounter = mapEncounter(ctx, visitPv1, pv2, key, mrn, derivedStatus(v, visitPv1));
-          push(encounter, mrn);
+          resources.push(itemResource(encounter, sourceTime, subject));
           encounterId = key.id;
           if (meaning.kind === 'visit-renumber' && prior && prior !== key.id) {
             // The old visit number is retired: its encounter is marked entered-in-error, pointing at the new one.
-            push({ ...encounter, id: prior, identifier: [{ system: sourceIdentifierSystem(system, 'visit'), value: prior }], status: 'entered-in-error', partOf: { reference: `Encounter/${key.id}` } }, mrn);
+            resources.push(itemResource({ ...encounter, id: prior, identifier: [{ system: sourceIdentifierSystem(system, 'visit'), value: prior }], status: 'entered-in-error', partOf: { reference: `Encounter/${key.id}` } }, sourceTime, subject));
           }
         }
         break;
       }
       case 'link':
       case 'unlink':
-        emitVisit('derived', false);
+        visit = { status: 'derived', allowMessageKey: false };
         break;
+    }
+    if (visit && pv1) {
+      const key = visitKey(ctx, pv1, mrn, visit.allowMessageKey);
+      if (key) {
+        encounterId = key.id;
+        resources.push(itemResource(mapEncounter(ctx, pv1, pv2, key, mrn, visit.status === 'derived' ? derivedStatus(v, pv1) : visit.status, visit.clearEnd ?? false), sourceTime, subject));
+      }
     }
     if (group.segments.some((s) => CLINICAL_SEGMENTS.has(s.name))) {
       resources.push(...mapClinicalSegments(group.segments, { ctx, mrn, ...(encounterId ? { encounterId } : {}), ...(many ? { subject: mrn } : {}) }));
@@ -245,7 +247,7 @@ export function mapAdt(ctx: MapContext, meaning: AdtMeaning): Mapped {
       const obs = mapObservation(v, s, `${mrn}-observation-${shortHash(code, v.get(s, 14) || (code === '|' ? String(s.position) : ''))}`, { reference: `Patient/${mrn}` }, ctx.sourceTime, ntes, []);
       delete obs.category; // not a laboratory result
       if (encounterId) obs.encounter = { reference: `Encounter/${encounterId}` };
-      push(obs, mrn);
+      resources.push(itemResource(obs, sourceTime, subject));
     });
   }
 

@@ -4,10 +4,20 @@
  */
 import { sha256Hex } from '../prepare.ts';
 import type { Annotation, CodeableConcept, Coding } from '@medplum/fhirtypes';
+import type { ItemResource } from '../model.ts';
 import { hl7Time, type Hl7Segment, type Hl7Time, type Hl7View } from './hl7-text.ts';
 
 /** A content error found while mapping: becomes a RejectedItem with this reason. */
 export class ContentError extends Error {}
+
+/**
+ * A mapped resource as an item carries it: the message's time, and its patient when the message
+ * names several (ItemResource.subject). A function rather than a closure per message: under tsx
+ * every named closure costs an Object.defineProperty each time it is made (esbuild's keepNames).
+ */
+export function itemResource(resource: ItemResource['resource'], sourceTime: string | undefined, subject: string | undefined): ItemResource {
+  return subject !== undefined ? { resource, sourceTime, subject } : { resource, sourceTime };
+}
 
 export function fail(reason: string): never {
   throw new ContentError(reason);

@@ -20,7 +20,7 @@ import type { Annotation, Attachment, CodeableConcept, DiagnosticReport, Observa
 import type { ItemResource, SourceIdentity } from '../model.ts';
 import { hl7Date, hl7Time, unescapeHl7, type Hl7Segment, type Hl7View } from './hl7-text.ts';
 import { CLINICAL_SEGMENTS, mapClinicalSegments } from './clinical.ts';
-import { ContentError, annotatingTime, codeable, codeableFromRep, fail, sourceIdentifierSystem, type MapContext } from './mapping.ts';
+import { ContentError, annotatingTime, codeable, codeableFromRep, fail, itemResource, sourceIdentifierSystem, type MapContext } from './mapping.ts';
 import { edAttachment, mimeType } from './documents.ts';
 import { distinctIdentities, groupIdentity } from './patient.ts';
 import { interpretation, REPORT_STATUS, RESULT_STATUS } from './tables.ts';
@@ -102,19 +102,18 @@ export function mapResults(ctx: MapContext): Mapped {
   const identities = distinctIdentities(patients);
   const many = identities.length > 1;
   const resources: ItemResource[] = [];
-  const push = (resource: ItemResource['resource'], mrn: string) => resources.push({ resource, sourceTime, ...(many ? { subject: mrn } : {}) });
 
   const allOrders = patients.flatMap((p) => p.orders);
   const ids = reportIds(ctx, allOrders);
   allOrders.forEach((o, n) => {
     const { report, observations } = mapOrder(ctx, o, ids[n]!);
-    push(report, o.mrn);
-    for (const obs of observations) push(obs, o.mrn);
+    resources.push(itemResource(report, sourceTime, many ? o.mrn : undefined));
+    for (const obs of observations) resources.push(itemResource(obs, sourceTime, many ? o.mrn : undefined));
   });
   for (const p of patients) {
     // Results outside any order (specimen observations in OUL): keyed by the message, as nothing else names them.
     p.loose.forEach(({ obx, notes }) => {
-      push(mapObservation(v, obx, `${ctx.messageId}-OBX${obx.position}`, { reference: `Patient/${p.identity.id}` }, undefined, notes, []), p.identity.id);
+      resources.push(itemResource(mapObservation(v, obx, `${ctx.messageId}-OBX${obx.position}`, { reference: `Patient/${p.identity.id}` }, undefined, notes, []), sourceTime, many ? p.identity.id : undefined));
     });
     if (p.clinical.length) resources.push(...mapClinicalSegments(p.clinical, { ctx, mrn: p.identity.id, ...(many ? { subject: p.identity.id } : {}) }));
   }
@@ -199,6 +198,11 @@ function mapOrder(ctx: MapContext, o: Order, key: { id: string; kind: 'filler' |
 
 const NUMBER = /^([<>]=?|=)?\s*([+-]?(?:\d+(?:\.\d*)?|\.\d+))$/;
 
+/** A number with no comparator in front (an SN component). */
+function isPlainNumber(s: string): boolean {
+  return NUMBER.test(s) && !/^[<>=]/.test(s);
+}
+
 function quantity(value: string, unit: string, ucum: boolean): Quantity | undefined {
   const m = NUMBER.exec(value.trim());
   if (!m) return undefined;
@@ -254,15 +258,12 @@ export function mapObservation(v: Hl7View, obx: Hl7Segment, id: string, subject:
     subject,
   };
   if (v.rawField(obx, 5) !== '') {
-    const asText = () => {
-      obs.valueString = valueText(v, obx);
-    };
     switch (valueType) {
       case 'NM': {
         const q = quantity(v.get(obx, 5), unit, ucum);
         if (q) obs.valueQuantity = q;
         else {
-          asText();
+          obs.valueString = valueText(v, obx);
           notes.push({ text: `OBX-5 ${JSON.stringify(v.get(obx, 5))} is not a number although OBX-2 says NM; kept as text` });
         }
         break;
@@ -270,10 +271,9 @@ export function mapObservation(v: Hl7View, obx: Hl7Segment, id: string, subject:
       case 'SN': {
         // SN: comparator ^ number ^ separator/suffix ^ number (e.g. <^5, ^1^:^128, ^10^-^20, ^2^+).
         const [cmp, n1, sep, n2] = [1, 2, 3, 4].map((c) => v.get(obx, 5, { comp: c }));
-        const isNum = (s: string) => NUMBER.test(s) && !/^[<>=]/.test(s);
-        if ((sep === ':' || sep === '/') && isNum(n1!) && isNum(n2!)) obs.valueRatio = { numerator: { value: Number(n1) }, denominator: { value: Number(n2) } };
-        else if (sep === '-' && isNum(n1!) && isNum(n2!)) obs.valueRange = { low: { value: Number(n1), ...(unit ? { unit } : {}) }, high: { value: Number(n2), ...(unit ? { unit } : {}) } };
-        else if (!sep && !n2 && isNum(n1!) && (!cmp || ['<', '>', '<=', '>=', '='].includes(cmp))) obs.valueQuantity = quantity(`${cmp}${n1}`, unit, ucum)!;
+        if ((sep === ':' || sep === '/') && isPlainNumber(n1!) && isPlainNumber(n2!)) obs.valueRatio = { numerator: { value: Number(n1) }, denominator: { value: Number(n2) } };
+        else if (sep === '-' && isPlainNumber(n1!) && isPlainNumber(n2!)) obs.valueRange = { low: { value: Number(n1), ...(unit ? { unit } : {}) }, high: { value: Number(n2), ...(unit ? { unit } : {}) } };
+        else if (!sep && !n2 && isPlainNumber(n1!) && (!cmp || ['<', '>', '<=', '>=', '='].includes(cmp))) obs.valueQuantity = quantity(`${cmp}${n1}`, unit, ucum)!;
         else obs.valueString = [cmp, n1, sep, n2].join('').trim();
         break;
       }
@@ -283,7 +283,7 @@ export function mapObservation(v: Hl7View, obx: Hl7Segment, id: string, subject:
       case 'CF': {
         const concept = codeableFromRep(v, v.repetitions(obx, 5)[0]);
         if (concept) obs.valueCodeableConcept = concept;
-        else asText();
+        else obs.valueString = valueText(v, obx);
         break;
       }
       case 'DT':
@@ -293,7 +293,7 @@ export function mapObservation(v: Hl7View, obx: Hl7Segment, id: string, subject:
         const t = valueType === 'DT' ? hl7Date(raw) : hl7Time(raw)?.dateTime;
         if (t) obs.valueDateTime = t;
         else {
-          asText();
+          obs.valueString = valueText(v, obx);
           notes.push({ text: `OBX-5 ${JSON.stringify(raw)} is not a valid ${valueType === 'DT' ? 'date' : 'date/time'}; kept as text` });
         }
         break;
@@ -309,12 +309,12 @@ export function mapObservation(v: Hl7View, obx: Hl7Segment, id: string, subject:
         // Reference pointer: RP-1 the pointer (a URL or a key in RP-2's application), RP-3/4 its type.
         const pointer = v.get(obx, 5, { comp: 1 });
         if (pointer) obs.valueString = pointer;
-        else asText();
+        else obs.valueString = valueText(v, obx);
         break;
       }
       default:
         // ST, TX, FT (repetitions are lines of one text), and types Bevan does not interpret.
-        asText();
+        obs.valueString = valueText(v, obx);
     }
   }
   const range = v.get(obx, 7);

@@ -7,7 +7,7 @@
  * impossible birth, death, admit or discharge date. Message types and ADT events Bevan does not
  * use are acknowledged and counted as ignored; values a table does not list are kept as sent.
  */
-import type { AcceptedItem, IngestItem, ReadContext, RejectedItem } from '../model.ts';
+import type { AcceptedItem, IngestItem, ReadContext } from '../model.ts';
 import { sha256Hex } from '../prepare.ts';
 import { Hl7View, hl7Time, normaliseSegments, readHl7Lines, segmentLines, type Hl7Segment } from './hl7-text.ts';
 import { mapAdt, type Mapped } from './adt.ts';
@@ -79,6 +79,14 @@ export function reusedIdKey(messageId: string, contentHash: string): string {
   return `${messageId}#${contentHash.slice(0, 12)}`;
 }
 
+/** A time field's text, `""` (HL7's explicit null) read as empty. */
+function timeOf(raw: string): string {
+  return raw === '""' ? '' : raw;
+}
+
+// The functions this file runs per message define no closures: under tsx (bin/bevan.mjs) each
+// named closure costs an Object.defineProperty per call (esbuild's keepNames), a few per cent of the parse.
+
 /**
  * Parses one HL7 v2 message into an accepted, ignored or rejected item; never throws.
  * `messageKey` (see reusedIdKey) replaces MSH-10 as the key of the item and of the resources
@@ -94,15 +102,6 @@ export function parseHl7Message(text: string, origin: string, context?: ReadCont
   const msh = v.segment('MSH')!;
   let sourceSystem = hl7SourceSystem(v, context);
   let messageId = (v.get(msh, 10) && messageKey) || v.get(msh, 10) || undefined;
-  const reject = (reason: string): RejectedItem => ({
-    kind: 'rejected',
-    format: 'hl7v2',
-    ...(sourceSystem ? { sourceSystem } : {}),
-    ...(messageId ? { messageId } : {}),
-    reason,
-    raw,
-    origin,
-  });
   try {
     const type = v.get(msh, 9, { comp: 1 }).toUpperCase();
     // v2.3 ADT may leave MSH-9.2 empty and give the trigger only in EVN-1.
@@ -148,7 +147,6 @@ export function parseHl7Message(text: string, origin: string, context?: ReadCont
     // in for a sender that leaves it empty. A message with no time at all (test feeds, some
     // interface engines) is still read: its resources carry no source time.
     const evn = v.segment('EVN');
-    const timeOf = (raw: string) => (raw === '""' ? '' : raw);
     const timeRaw = timeOf(v.get(msh, 7)) || timeOf(v.get(evn, 2)) || timeOf(v.get(evn, 6));
     const sent = timeRaw ? (hl7Time(timeRaw) ?? fail(`MSH-7 ${JSON.stringify(timeRaw)} is not a valid date/time`)) : undefined;
 
@@ -186,8 +184,8 @@ export function parseHl7Message(text: string, origin: string, context?: ReadCont
     };
     return item;
   } catch (err) {
-    if (err instanceof ContentError) return reject(err.message);
-    return reject(`could not be read: ${err instanceof Error ? err.message : String(err)}`);
+    const reason = err instanceof ContentError ? err.message : `could not be read: ${err instanceof Error ? err.message : String(err)}`;
+    return { kind: 'rejected', format: 'hl7v2', ...(sourceSystem ? { sourceSystem } : {}), ...(messageId ? { messageId } : {}), reason, raw, origin };
   }
 }
 
