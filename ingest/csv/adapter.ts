@@ -160,7 +160,7 @@ export function createCsvAdapter(contracts: readonly CsvContract[] = CSV_CONTRAC
             }
             continue;
           }
-          const item = itemFromRow(contract as CsvContract, header, fields, { lineNo: r.lineNo, origin, source });
+          const item = itemFromRow(contract as CsvContract, header, fields, { lineNo: r.lineNo, origin, source, text: r.text, delimiter });
           if (notes) {
             (item as { fileNotes?: string[] }).fileNotes = notes;
             notes = null;
