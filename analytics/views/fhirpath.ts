@@ -38,7 +38,10 @@ export function isTypeSpecifier(spec: string): boolean {
   const parts = spec.split('.').map((p) => p.replace(/^`|`$/g, ''));
   if (parts.length === 2 && parts[0] === 'System') return SYSTEM_TYPES.has(parts[1]!);
   const name = parts.length === 2 && parts[0] === 'FHIR' ? parts[1]! : parts.length === 1 ? parts[0]! : '';
-  return R4_MODEL.availableTypes.has(name) || name === 'Resource' || name === 'DomainResource' || name === 'Element' || name === 'BackboneElement';
+  const fhirType = R4_MODEL.availableTypes.has(name) || name === 'Resource' || name === 'DomainResource' || name === 'Element' || name === 'BackboneElement';
+  // An unqualified name that is no FHIR type resolves in the System namespace (https://hl7.org/fhirpath/#models):
+  // `ofType(Time)` is `ofType(System.Time)`, which FHIRPath.js matches on a FHIR `time`.
+  return fhirType || (parts.length === 1 && SYSTEM_TYPES.has(name));
 }
 
 /** The id of the resource part of a reference (`Patient/123`, `https://x/fhir/Patient/123/_history/2`), with its type; null for anything else (`#contained`, `urn:uuid:`). */
