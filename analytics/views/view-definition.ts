@@ -8,7 +8,7 @@
  * Pure.
  */
 import { unprocessable } from '../../access/context.ts';
-import { BUILT_IN_VARIABLES, compileExpression, compileExpressionAt, expressionUses, isResourceType, isTypeSpecifier, R4_MODEL, typedLiteral, type Expression } from './fhirpath.ts';
+import { BUILT_IN_VARIABLES, compileExpression, compileExpressionAt, expressionUses, isResourceType, isTypeSpecifier, R4_MODEL, typedLiteral, withModelTypeNames, type Expression } from './fhirpath.ts';
 import { compileFast, compileFastTyped, FALLBACK } from './fast-path.ts';
 
 export interface ViewColumnJson {
@@ -213,6 +213,7 @@ export function compileView(json: unknown, opts: { fastPath?: boolean } = {}): C
       return null;
     }
     try {
+      path = withModelTypeNames(path);
       const uses = expressionUses(path);
       for (const c of uses.constants) if (!known(c)) problem(at, `%${c} is not a constant of this view (undefined environment variable: ${c})`);
       for (const t of uses.typeSpecifiers) {
