@@ -38,7 +38,10 @@ export function isTypeSpecifier(spec: string): boolean {
   const parts = spec.split('.').map((p) => p.replace(/^`|`$/g, ''));
   if (parts.length === 2 && parts[0] === 'System') return SYSTEM_TYPES.has(parts[1]!);
   const name = parts.length === 2 && parts[0] === 'FHIR' ? parts[1]! : parts.length === 1 ? parts[0]! : '';
-  return R4_MODEL.availableTypes.has(name) || name === 'Resource' || name === 'DomainResource' || name === 'Element' || name === 'BackboneElement';
+  const fhirType = R4_MODEL.availableTypes.has(name) || name === 'Resource' || name === 'DomainResource' || name === 'Element' || name === 'BackboneElement';
+  // An unqualified name that is no FHIR type resolves in the System namespace (https://hl7.org/fhirpath/#models):
+  // `ofType(Time)` is `ofType(System.Time)`, which FHIRPath.js matches on a FHIR `time`.
+  return fhirType || (parts.length === 1 && SYSTEM_TYPES.has(name));
 }
 
 /** The id of the resource part of a reference (`Patient/123`, `https://x/fhir/Patient/123/_history/2`), with its type; null for anything else (`#contained`, `urn:uuid:`). */
@@ -134,6 +137,40 @@ export function compileExpression(expression: string, keepNodes = false): Expres
 export function compileExpressionAt(expression: string, base: string, keepNodes = false): Expression {
   const fn = fhirpath.compile({ base, expression } as never, r4, { userInvocationTable: SQL_ON_FHIR_FUNCTIONS as never, resolveInternalTypes: !keepNodes });
   return (focus, env) => fn(focus as never, env as never) as unknown[];
+}
+
+/**
+ * The expression with each type specifier that names a FHIR primitive type capitalised, as a
+ * choice element's name spells it (`ofType(Instant)` for `effectiveInstant`), written as the
+ * model names it (`ofType(instant)`). The suite's views (constant_types.json) and views written
+ * for other engines use that form; FHIRPath.js refuses it, type names being case-sensitive. A name
+ * that is a type already (`Quantity`, `Time`, i.e. `System.Time`) is left as it is.
+ */
+export function withModelTypeNames(expression: string): string {
+  const edits: { line: number; column: number; length: number; name: string }[] = [];
+  const visit = (n: AstNode & { start?: { line: number; column: number }; length?: number }, inTypeArg: boolean): void => {
+    if (inTypeArg && n.type === 'Identifier' && n.start && n.length && n.text && !isTypeSpecifier(n.text)) {
+      const lower = n.text[0]!.toLowerCase() + n.text.slice(1);
+      if (/^[a-z]/.test(lower) && R4_MODEL.availableTypes.has(lower)) edits.push({ ...n.start, length: n.length, name: lower });
+    }
+    if (n.type === 'Functn') {
+      const [name, params] = n.children ?? [];
+      const typed = ['ofType', 'is', 'as'].includes(name?.text ?? '') && params?.type === 'ParamList';
+      for (const c of n.children ?? []) visit(c, typed && c === params);
+      return;
+    }
+    const spec = n.type === 'TypeExpression' ? n.children?.[1] : undefined;
+    for (const c of n.children ?? []) visit(c, inTypeArg || c === spec);
+  };
+  visit(fhirpath.parse(expression) as AstNode, false);
+  if (!edits.length) return expression;
+  const lines = expression.split('\n');
+  // Right to left, so earlier positions stay true; FHIRPath.js counts lines and columns from 1.
+  for (const e of edits.sort((a, b) => b.line - a.line || b.column - a.column)) {
+    const l = lines[e.line - 1]!;
+    lines[e.line - 1] = l.slice(0, e.column - 1) + e.name + l.slice(e.column - 1 + e.length);
+  }
+  return lines.join('\n');
 }
 
 /** A FHIR value as a FHIRPath value of its type (a date as a Date, not a String), for a constant. */

@@ -8,7 +8,7 @@
  * Pure.
  */
 import { unprocessable } from '../../access/context.ts';
-import { BUILT_IN_VARIABLES, compileExpression, compileExpressionAt, expressionUses, isResourceType, isTypeSpecifier, R4_MODEL, typedLiteral, type Expression } from './fhirpath.ts';
+import { BUILT_IN_VARIABLES, compileExpression, compileExpressionAt, expressionUses, isResourceType, isTypeSpecifier, R4_MODEL, typedLiteral, withModelTypeNames, type Expression } from './fhirpath.ts';
 import { compileFast, compileFastTyped, FALLBACK } from './fast-path.ts';
 
 export interface ViewColumnJson {
@@ -212,7 +212,9 @@ export function compileView(json: unknown, opts: { fastPath?: boolean } = {}): C
       problem(at, 'a FHIRPath expression (text) is required');
       return null;
     }
+    const text = path;
     try {
+      const path = withModelTypeNames(text);
       const uses = expressionUses(path);
       for (const c of uses.constants) if (!known(c)) problem(at, `%${c} is not a constant of this view (undefined environment variable: ${c})`);
       for (const t of uses.typeSpecifiers) {
@@ -221,7 +223,7 @@ export function compileView(json: unknown, opts: { fastPath?: boolean } = {}): C
       }
       return focusedExpression(path, keepNodes, focus, fast);
     } catch (err) {
-      const keyword = /%(year|month|week|day|hour|minute|second|millisecond)s?\b/.exec(path);
+      const keyword = /%(year|month|week|day|hour|minute|second|millisecond)s?\b/.exec(text);
       problem(at, `not a valid FHIRPath expression: ${firstLine((err as Error).message)}${keyword ? ` (${keyword[0].slice(1)} is a FHIRPath keyword: write %\`${keyword[0].slice(1)}\`)` : ''}`);
       return null;
     }
