@@ -93,17 +93,22 @@ export function personIdRanges(n: number): [string, string][] {
 }
 const NOBODY = '00000000-0000-0000-0000-000000000000';
 
-/** Runs the view in SQL under the gate's permit; false (nothing read) when the JS scan must do it. */
-export async function scanForSecondaryUseSql(tx: FhirStoreTx, port: SqlScanPort, kit: SecondaryUseKit, gate: Permit, req: SecondaryUseRequest, plan: SqlViewPlan, counts: SecondaryUseCounts): Promise<boolean> {
-  if (kit.nonPersonal.has(req.resourceType) || req.resourceType === 'Patient') return false;
-  const pseudonymised = gate.obligations.pseudonymise === true;
+/** The view's SQL over the stored resources (`src`), with the parameters it binds (bind adds more); built null when the view runs with the JS runner. */
+function buildOverStore(plan: Pick<SqlViewPlan, 'build'>, pseudonymised: boolean) {
   const params: unknown[] = [];
   const bind = (v: unknown) => {
     params.push(v);
     return `$${params.length}`;
   };
   const patientKey = (id: string) => `EXISTS (SELECT 1 FROM source_identity si WHERE si.source_system = src.source_system AND si.source_id = ${id} AND si.person_id = src.person_id::uuid)`;
-  const built = plan.build({ kind: 'store', pseudonymised, patientKey, logicalId: logicalIdSql }, bind);
+  return { params, bind, built: plan.build({ kind: 'store', pseudonymised, patientKey, logicalId: logicalIdSql }, bind) };
+}
+
+/** Runs the view in SQL under the gate's permit; false (nothing read) when the JS scan must do it. */
+export async function scanForSecondaryUseSql(tx: FhirStoreTx, port: SqlScanPort, kit: SecondaryUseKit, gate: Permit, req: SecondaryUseRequest, plan: SqlViewPlan, counts: SecondaryUseCounts): Promise<boolean> {
+  if (kit.nonPersonal.has(req.resourceType) || req.resourceType === 'Patient') return false;
+  const pseudonymised = gate.obligations.pseudonymise === true;
+  const { params, bind, built } = buildOverStore(plan, pseudonymised);
   if (!built) return false;
 
   const people = await decideCandidates(tx, port, kit.principal, kit, counts);
@@ -254,13 +259,7 @@ const MATERIALISED_VERSION = 1;
  * Null when the view runs with the JS runner this way.
  */
 export function materialiseQuery(plan: Pick<SqlViewPlan, 'build'>, policy: Policy | null, resourceType: string, pseudonymised: boolean, persons?: string[]): { sql: string; params: unknown[]; loAt: number; hiAt: number; fingerprint: string } | null {
-  const params: unknown[] = [];
-  const bind = (v: unknown) => {
-    params.push(v);
-    return `$${params.length}`;
-  };
-  const patientKey = (id: string) => `EXISTS (SELECT 1 FROM source_identity si WHERE si.source_system = src.source_system AND si.source_id = ${id} AND si.person_id = src.person_id::uuid)`;
-  const built = plan.build({ kind: 'store', pseudonymised, patientKey, logicalId: logicalIdSql }, bind);
+  const { params, bind, built } = buildOverStore(plan, pseudonymised);
   if (!built) return null;
   const categories = policy ? Object.keys(policy.sensitiveCategories).sort() : [];
   const { sql: src, loAt, hiAt } = presentedSource(built.needs, policy, { categories }, resourceType, bind, {});

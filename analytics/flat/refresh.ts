@@ -169,8 +169,8 @@ export interface FlatRefreshResult {
   seconds: number;
 }
 
-/** The instant below which every resource received is committed (see the head of this file). */
-async function nextWatermark(db: Queryable): Promise<string> {
+/** The instant below which every resource received is committed (see the head of this file); materialised views (analytics/views/materialised.ts) use it too. */
+export async function nextWatermark(db: Queryable): Promise<string> {
   const r = await db.query<{ w: string }>(
     `SELECT to_char(LEAST(now(), (SELECT min(a.xact_start) FROM pg_stat_activity a
                                    WHERE a.datname = current_database() AND a.pid <> pg_backend_pid() AND a.xact_start IS NOT NULL))

@@ -25,6 +25,7 @@
  * view (a column with several values) marks it broken: runs then go the usual way and fail there
  * as before.
  */
+import { nextWatermark } from '../flat/refresh.ts';
 import { BevanError, invalid } from '../../access/context.ts';
 import { currentPolicy, type Policy } from '../../access/policy.ts';
 import { copyLine } from '../../db/copy.ts';
@@ -65,16 +66,6 @@ function planOf(view: CompiledView): { plan: Pick<SqlViewPlan, 'build'>; columns
     },
     columns: () => columns,
   };
-}
-
-/** The instant below which everything received or updated is committed (analytics/flat/refresh.ts explains why). */
-async function nextWatermark(db: Queryable): Promise<string> {
-  const r = await db.query<{ w: string }>(
-    `SELECT to_char(LEAST(now(), (SELECT min(a.xact_start) FROM pg_stat_activity a
-                                   WHERE a.datname = current_database() AND a.pid <> pg_backend_pid() AND a.xact_start IS NOT NULL))
-                    AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS w`,
-  );
-  return r.rows[0]!.w;
 }
 
 /** Materialises a view (made whole; a materialisation of an earlier version of the same definition is replaced). */
