@@ -110,11 +110,12 @@ export async function registerMembers(tx: Queryable, def: CohortDefinition, asOf
 
 // Each active person's latest GP registration and its practice's neighbourhood (as the cohort
 // compiler's base), limited to the people secondary use may count.
+// The registered population from analytics/'s flat table (migration 0050: each active person's latest GP
+// registration, brought up to date by ensureFlatTablesCurrent and analysed after each rebuild), not the
+// DISTINCT ON over source_identity it holds the result of: on a freshly loaded store the planner
+// estimated that at a handful of people and looped everyone against everyone.
 const REGISTERED = `registered AS (
-  SELECT DISTINCT ON (s.person_id) s.person_id, substr(s.source_system, 4) AS practice
-    FROM source_identity s JOIN person pe ON pe.person_id = s.person_id AND pe.status = 'active'
-   WHERE s.source_system LIKE 'gp:%'
-   ORDER BY s.person_id, s.updated_at DESC
+  SELECT a.person_id, a.practice FROM analytics_person a
 ), pop AS (
   SELECT g.person_id, g.practice, pr.neighbourhood FROM registered g LEFT JOIN practice pr ON pr.ods_code = g.practice
    WHERE ${secondaryUsePopulation('g.person_id')}
@@ -122,6 +123,7 @@ const REGISTERED = `registered AS (
 
 /** The registered population today, per practice, neighbourhood and locality (the denominator of a rate per N people). */
 export async function registeredPopulation(tx: Queryable): Promise<LevelCount[]> {
+  await ensureFlatTablesCurrent(tx); // analytics_person, up to date (one index probe when it is)
   const r = await tx.query<LevelCount>(`WITH ${REGISTERED}
 SELECT ${LEVEL_OF} AS level, ${KEY_OF} AS key, count(*)::int AS n FROM pop x GROUP BY GROUPING SETS ((x.practice), (x.neighbourhood), ())`);
   return r.rows;
