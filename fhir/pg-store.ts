@@ -412,14 +412,14 @@ function likePrefix(value: string): string {
   return `${value.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 }
 
+/** The most people whose summaries a Patient search reads with them (a page of 20 by default). */
+const SUMMARIES_WITH_SEARCH = 50;
+
 /**
  * Patient search over the source identities (every source's demographics): a person matches
  * when any of their identities matches each parameter. Strings match as FHIR says: starts with,
  * case-insensitive (https://hl7.org/fhir/R4/search.html#string).
  */
-/** The most people whose summaries a Patient search reads with them (a page of 20 by default). */
-const SUMMARIES_WITH_SEARCH = 50;
-
 async function searchPatients(
   tx: Queryable,
   c: PatientCriteria,
@@ -508,11 +508,12 @@ async function searchPatients(
   // The access facts of the people found, in the same statement (one round trip fewer on a
   // server); none when more than the cap match (the search is refused without them).
   // (An expression, cast, not a bare subquery: `= ANY((SELECT …))` would compare with each row, not with the array's elements.)
-  const ids = `(SELECT CASE WHEN count(*) > ${p(cap)} THEN '{}'::uuid[] ELSE array_agg(person_id::uuid) END FROM found)::uuid[]`;
+  const foundUpTo = (limit: number) => `(SELECT CASE WHEN count(*) > ${p(limit)} THEN '{}'::uuid[] ELSE array_agg(person_id::uuid) END FROM found)::uuid[]`;
+  const ids = foundUpTo(cap);
   // The people in the search's order (WITH ORDINALITY keeps _sort's order through the aggregate).
   // The summaries of everyone found (the page is built from them) when no more than summariesUpTo match.
   const upTo = factsFor.summariesUpTo ?? 0;
-  const summaryIds = upTo > 0 ? `(SELECT CASE WHEN count(*) > ${p(upTo)} THEN '{}'::uuid[] ELSE array_agg(person_id::uuid) END FROM found)::uuid[]` : null;
+  const summaryIds = upTo > 0 ? foundUpTo(upTo) : null;
   const r = await tx.query<FactRows & { persons: PersonRow[]; signed_out?: boolean; summary?: unknown }>(
     `WITH found AS MATERIALIZED (SELECT f.*, row_number() OVER () AS ord FROM (${search}) f)
      SELECT (SELECT coalesce(json_agg(json_build_object('person_id', person_id, 'nhs_number', nhs_number, 'status', status, 'merged_into', merged_into) ORDER BY ord), '[]') FROM found) AS persons,

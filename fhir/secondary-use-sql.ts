@@ -150,16 +150,7 @@ export async function scanForSecondaryUseSql(tx: FhirStoreTx, port: SqlScanPort,
         for (const x of rows) if (x.t === null) counts.withheld += x.n;
         return read.text(rows, psd);
       };
-      const mparts = port.cursors ? PARTS : 1;
-      if (mparts > 1 && port.cursors) {
-        const queries = personIdRanges(mparts).map(([a, b]) => {
-          const p = [...mp];
-          p[mloAt] = a;
-          p[mhiAt] = b;
-          return { sql: msql, params: p };
-        });
-        await port.cursors<MaterialisedRow>(queries, MATERIALISED_BATCH, msink);
-      } else await port.cursor<MaterialisedRow>(msql, mp, MATERIALISED_BATCH, msink);
+      await readByPersonRanges<MaterialisedRow>(port, { sql: msql, params: mp, loAt: mloAt, hiAt: mhiAt }, MATERIALISED_BATCH, msink);
       counts.resources -= counts.withheld;
       return true;
     }
@@ -172,19 +163,26 @@ export async function scanForSecondaryUseSql(tx: FhirStoreTx, port: SqlScanPort,
     }
     return out.length ? plan.rows(out, pseudonym) : true;
   };
-  const parts = port.cursors ? PARTS : 1;
-  if (parts > 1 && port.cursors) {
-    // One query in one backend uses one core: the people split into ranges of their ids, each read by a cursor of its own at the same time.
-    const queries = personIdRanges(parts).map(([a, b]) => {
-      const p = [...params];
-      p[loAt] = a;
-      p[hiAt] = b;
-      return { sql, params: p };
-    });
-    await port.cursors<{ r: string | null }>(queries, BATCH, sink);
-  } else await port.cursor<{ r: string | null }>(sql, params, BATCH, sink);
+  await readByPersonRanges<{ r: string | null }>(port, { sql, params, loAt, hiAt }, BATCH, sink);
   counts.resources -= counts.withheld;
   return true;
+}
+
+/**
+ * Reads a query over a range of person ids (its parameters loAt and hiAt) into sink. One query in
+ * one backend uses one core: where the port has several cursors, the people split into ranges of
+ * their ids, each read by a cursor of its own at the same time; else the whole range by one.
+ */
+async function readByPersonRanges<R>(port: SqlScanPort, q: { sql: string; params: unknown[]; loAt: number; hiAt: number }, batch: number, sink: (rows: R[]) => Promise<boolean>): Promise<void> {
+  if (PARTS > 1 && port.cursors) {
+    const queries = personIdRanges(PARTS).map(([a, b]) => {
+      const p = [...q.params];
+      p[q.loAt] = a;
+      p[q.hiAt] = b;
+      return { sql: q.sql, params: p };
+    });
+    await port.cursors<R>(queries, batch, sink);
+  } else await port.cursor<R>(q.sql, q.params, batch, sink);
 }
 
 /**
