@@ -75,7 +75,7 @@ export function everythingPage(record: IntegratedRecord, rows: readonly Resource
     entries.push(match(withMergedPatientMeta(merged, record, sourcePatients)));
   }
   // Position 0 is the merged Patient; resource i stands at position i + 1.
-  for (const { r } of keyed.slice(Math.max(0, offset - 1), Math.max(0, end - 1))) entries.push(match(presentResource(r, record.personId, patientKeys, { inPlace: o.inPlace === true })));
+  for (const { r, id } of keyed.slice(Math.max(0, offset - 1), Math.max(0, end - 1))) entries.push(match(presentResource(r, record.personId, patientKeys, { inPlace: o.inPlace === true, id })));
   const bundle: Bundle = { resourceType: 'Bundle', type: 'searchset', timestamp: record.builtAt, total };
   if (entries.length) bundle.entry = entries;
   if (o.redacted) bundle.meta = { security: [redactedTag()] };

@@ -139,7 +139,8 @@ export class FhirRepository {
       const rows = data.rows.filter((r) => this.visible(r, decision));
       const withheld = data.rows.length - rows.length;
       await tx.appendAudit([...entries, permit(rows.length, withheld)], now);
-      const record = buildIntegratedRecord(data.person, data.identities, rows, data.practices, { now });
+      // The page shows the merged Patient and the rows themselves: the record's lists are not built.
+      const record = buildIntegratedRecord(data.person, data.identities, rows, data.practices, { now, patientOnly: true });
       const bundle = this.everythingBundle({ record, rows, decision, withheld, practices: data.practices, fresh: data.fresh === true }, since, opts.types, page, opts.care);
       const body = Buffer.from(present.render(bundle), 'utf8');
       if (key) cache!.set(key, { body, items: rows.length, withheld });

@@ -64,11 +64,12 @@ export function personPatientKeys(identities: readonly { source_system: string; 
  * laboratory's local code given its national coding first where the locality's mapping table
  * says so (reference/lab-code-map.csv; the local coding kept). The row is not changed.
  */
-export function presentResource(r: ResourceRow, personId: string | null, patientKeys: ReadonlySet<string>, opts: { inPlace?: boolean } = {}): Resource {
+export function presentResource(r: ResourceRow, personId: string | null, patientKeys: ReadonlySet<string>, opts: { inPlace?: boolean; id?: string } = {}): Resource {
   // inPlace: the row's content is the caller's own fresh copy (a scan that reads each row once), so it is changed, not cloned.
   const content = withNationalCodes(opts.inPlace ? r.content : structuredClone(r.content), r.source_system, defaultReferenceData()) as Resource & Record<string, unknown>;
   const rewritten = rewriteReferences(content, r.source_system, r.resource_type === 'Patient', personId, patientKeys) as Resource;
-  rewritten.id = fhirLogicalId(r.source_system, r.resource_type, r.source_id);
+  // id: the caller's fhirLogicalId of this row, where it has one already.
+  rewritten.id = opts.id ?? fhirLogicalId(r.source_system, r.resource_type, r.source_id);
   rewritten.meta = { ...(rewritten.meta ?? {}), source: r.source_system, versionId: String(r.version), lastUpdated: r.received_at };
   return rewritten;
 }

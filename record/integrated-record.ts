@@ -317,6 +317,12 @@ export interface BuildOptions {
   recentResults?: number;
   /** Locality reference data (organisation, clinic and service names, code maps); default: the shipped record/reference/ files. */
   reference?: ReferenceData;
+  /**
+   * Only what the merged Patient is made of (identities, demographics, registered practice, death,
+   * status, sources): the problem, medication, result, encounter and timeline lists stay empty.
+   * What $everything needs (fhir/everything-page.ts), at a fraction of the cost of the whole.
+   */
+  patientOnly?: boolean;
 }
 
 /**
@@ -375,7 +381,7 @@ export function buildIntegratedRecord(
   const immunisations: OtherEntry[] = [];
   const timeline: TimelineEntry[] = [];
 
-  for (const row of rows) {
+  for (const row of opts.patientOnly ? [] : rows) {
     const src = source(row.source_system);
     const ref: ItemRef = { system: row.source_system, resourceType: row.resource_type, sourceId: row.source_id };
     const fallbackDate = row.source_time ?? row.received_at;

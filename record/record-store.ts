@@ -190,29 +190,30 @@ export async function loadIdentities(db: Queryable, personId: string, personIds?
 export async function loadPractices(db: Queryable, odsCodes: readonly string[]): Promise<PracticeRow[]> {
   const codes = [...new Set(odsCodes.filter(Boolean))];
   if (!codes.length) return [];
-  const r = await db.query<PracticeRow>(
-    `SELECT pr.ods_code, pr.name, pr.neighbourhood, n.name AS neighbourhood_name
-       FROM practice pr LEFT JOIN neighbourhood n ON n.code = pr.neighbourhood
-      WHERE pr.ods_code = ANY($1::text[])`,
-    [codes],
-  );
   // The locality's reference data wins over a feed's name (record/organisations.ts): no need to look those up.
-  const known = new Set(r.rows.map((p) => p.ods_code));
   const listed = defaultReferenceData().organisations;
-  const others = codes.filter((c) => !known.has(c) && !listed.has(c.toUpperCase()));
-  if (!others.length) return r.rows;
-  const o = await db.query<{ code: string; name: string }>(
-    `SELECT DISTINCT ON (c.code) c.code, org.content->>'name' AS name
-       FROM unnest($1::text[]) AS c(code)
-       JOIN resource org
-         ON org.resource_type = 'Organization' AND org.person_id IS NULL
-        AND org.content->'identifier' @> jsonb_build_array(jsonb_build_object('system', $2::text, 'value', c.code))
-      WHERE org.content->>'name' IS NOT NULL
-      ORDER BY c.code, org.received_at DESC, org.source_system, org.source_id`,
-    [others, ODS_SYSTEM],
+  const others = codes.filter((c) => !listed.has(c.toUpperCase()));
+  // One statement: the practices, and for the other codes the newest name a feed's Organization gives.
+  const r = await db.query<{ kind: 'p' | 'o'; code: string; name: string; neighbourhood: string | null; neighbourhood_name: string | null }>(PRACTICES_SQL, [codes, others, ODS_SYSTEM]);
+  return r.rows.map((x) =>
+    x.kind === 'p' ? { ods_code: x.code, name: x.name, neighbourhood: x.neighbourhood as string, neighbourhood_name: x.neighbourhood_name } : feedNamedPractice({ code: x.code, name: x.name }),
   );
-  return [...r.rows, ...o.rows.map((x) => ({ ods_code: x.code, name: x.name, neighbourhood: '', neighbourhood_name: null, origin: 'feed' as const }))];
 }
+
+/** $1 every code, $2 the codes not in the reference data (a feed may name those), $3 the ODS identifier system. */
+const PRACTICES_SQL = `
+SELECT 'p' AS kind, pr.ods_code AS code, pr.name, pr.neighbourhood, n.name AS neighbourhood_name
+  FROM practice pr LEFT JOIN neighbourhood n ON n.code = pr.neighbourhood
+ WHERE pr.ods_code = ANY($1::text[])
+UNION ALL
+SELECT 'o', code, name, NULL, NULL FROM (
+  SELECT DISTINCT ON (c.code) c.code, org.content->>'name' AS name
+    FROM unnest($2::text[]) AS c(code)
+    JOIN resource org
+      ON org.resource_type = 'Organization' AND org.person_id IS NULL
+     AND org.content->'identifier' @> jsonb_build_array(jsonb_build_object('system', $3::text, 'value', c.code))
+   WHERE c.code NOT IN (SELECT ods_code FROM practice) AND org.content->>'name' IS NOT NULL
+   ORDER BY c.code, org.received_at DESC, org.source_system, org.source_id) o`;
 
 const ODS_SYSTEM = 'https://fhir.nhs.uk/Id/ods-organization-code';
 
@@ -224,35 +225,26 @@ export interface RecordData {
 }
 
 /**
- * Everything the integrated record is built from, for the person ids of one record, in one
- * statement (one round trip): the source identities (as loadIdentities orders them), the
- * resources (as loadPersonResources does) and the practices and feed-named organisations of
- * the ODS codes they carry (as loadPractices finds them for practiceCodes). The codes are found
- * by the server: the practice of each identity, the ODS code in a GP or HL7 source key, and every
- * ODS identifier in a resource (a JSON path; a few more levels deep than practiceCodes walks, which
- * can only name more organisations, never fewer). A page of search results needs less: loadSummaryData.
+ * Everything the integrated record is built from, for the person ids of one record: the source
+ * identities (as loadIdentities orders them) and the resources (as loadPersonResources does) in
+ * one statement, then the practices and feed-named organisations of the ODS codes they carry
+ * (practiceCodes, found here from the parsed rows; loadPractices, one statement). Finding the
+ * codes in the server (a JSON path walk over every resource, a regular expression per source key)
+ * cost more than twice the rows themselves (measured: bench/record-read.ts and docs/performance.md,
+ * sixth round). A page of search results needs less: loadSummaryData.
  */
 export async function loadRecordData(db: Queryable, personIds: readonly string[]): Promise<RecordData> {
-  const listed = [...defaultReferenceData().organisations.keys()].map((c) => c.toUpperCase());
-  const r = await db.query<RecordDataRow>(RECORD_DATA_SQL, [personIds, listed, ODS_SYSTEM]);
+  const r = await db.query<RecordDataRow>(RECORD_DATA_SQL, [personIds]);
   const identities: IdentityRow[] = [];
   const rows: ResourceRow[] = [];
-  const practices: PracticeRow[] = [];
-  const feedNamed: PracticeRow[] = [];
   for (const x of r.rows) {
     if (x.kind === 'r') {
       rows.push({ source_system: x.source_system, resource_type: x.resource_type!, source_id: x.source_id, person_id: x.person_id, subject_id: x.subject_id, version: Number(x.version), source_time: iso(x.source_time), received_at: iso(x.received_at) ?? '', content: x.content } as ResourceRow);
-    } else if (x.kind === 'i') {
-      identities.push(identityFromJson(x.content as IdentityJson));
-    } else if (x.kind === 'p') {
-      const p = x.content as PracticeRow;
-      practices.push({ ods_code: p.ods_code, name: p.name, neighbourhood: p.neighbourhood, neighbourhood_name: p.neighbourhood_name });
     } else {
-      const o = x.content as { code: string; name: string };
-      feedNamed.push(feedNamedPractice(o));
+      identities.push(identityFromJson(x.content as IdentityJson));
     }
   }
-  return { identities, rows, practices: [...practices, ...feedNamed] };
+  return { identities, rows, practices: await loadPractices(db, practiceCodes(identities, rows)) };
 }
 
 type IdentityJson = Omit<IdentityRow, 'updated_at'> & { updated_at: unknown };
@@ -335,7 +327,7 @@ export async function loadSummaryData(db: Queryable, personIds: readonly string[
 }
 
 interface RecordDataRow {
-  kind: 'i' | 'r' | 'p' | 'o';
+  kind: 'i' | 'r';
   source_system: string;
   resource_type: string | null;
   source_id: string;
@@ -347,52 +339,19 @@ interface RecordDataRow {
   content: unknown;
 }
 
-/** $1 the person ids, $2 the ODS codes the locality's reference data names (no need to look those up), $3 the ODS identifier system */
+/** $1 the person ids: their identities (ordered by source_system, source_id) and resources (by source_time, source_system, resource_type, source_id). */
 const RECORD_DATA_SQL = `
-WITH idn AS (
-  SELECT * FROM source_identity WHERE person_id = ANY($1::uuid[])
-), res AS MATERIALIZED (
-  SELECT source_system, resource_type, source_id, person_id, subject_id, version, source_time, received_at, content
-    FROM resource WHERE person_id = ANY($1::uuid[])
-), codes AS (
-  SELECT DISTINCT code FROM (
-    SELECT practice AS code FROM idn
-    UNION ALL SELECT upper(substring(source_system FROM '^(?:gp|hl7):([A-Za-z0-9-]{3,12})$')) FROM idn
-    UNION ALL SELECT upper(substring(source_system FROM '^(?:gp|hl7):([A-Za-z0-9-]{3,12})$')) FROM (SELECT DISTINCT source_system FROM res) s
-    UNION ALL SELECT upper(v #>> '{}') FROM res,
-      jsonb_path_query(res.content, 'lax $.**{0 to 6} ? (@.system == $s).value ? (@.type() == "string")', jsonb_build_object('s', $3::text)) AS v
-     WHERE length(v #>> '{}') <= 12
-  ) c WHERE code IS NOT NULL AND code <> ''
-), pr AS (
-  SELECT pr.ods_code, pr.name, pr.neighbourhood, n.name AS neighbourhood_name
-    FROM practice pr LEFT JOIN neighbourhood n ON n.code = pr.neighbourhood
-   WHERE pr.ods_code IN (SELECT code FROM codes)
-)
 SELECT 'i' AS kind, source_system, NULL::text AS resource_type, source_id, person_id::text AS person_id, NULL::text AS subject_id, NULL::bigint AS version,
        NULL::timestamptz AS source_time, NULL::timestamptz AS received_at,
        jsonb_build_object('source_system', source_system, 'source_id', source_id, 'person_id', person_id::text, 'nhs_number', nhs_number, 'nhs_number_valid', nhs_number_valid,
          'family', family, 'given', given, 'birth_date', birth_date::text, 'sex', sex, 'postcode', postcode, 'practice', practice,
          'link_method', link_method, 'match_status', match_status, 'updated_at', updated_at) AS content,
        NULL::timestamptz AS k1, source_system AS k2, source_id AS k3, ''::text AS k4
-  FROM idn
+  FROM source_identity WHERE person_id = ANY($1::uuid[])
 UNION ALL
 SELECT 'r', source_system, resource_type, source_id, person_id::text, subject_id, version, source_time, received_at, content,
        source_time, source_system, resource_type, source_id
-  FROM res
-UNION ALL
-SELECT 'p', '', NULL, ods_code, NULL, NULL, NULL, NULL, NULL, to_jsonb(pr), NULL, ods_code, '', ''
-  FROM pr
-UNION ALL
-SELECT 'o', '', NULL, code, NULL, NULL, NULL, NULL, NULL, jsonb_build_object('code', code, 'name', name), NULL, code, '', ''
-  FROM (
-    SELECT DISTINCT ON (c.code) c.code, org.content->>'name' AS name
-      FROM codes c
-      JOIN resource org
-        ON org.resource_type = 'Organization' AND org.person_id IS NULL
-       AND org.content->'identifier' @> jsonb_build_array(jsonb_build_object('system', $3::text, 'value', c.code))
-     WHERE c.code NOT IN (SELECT ods_code FROM pr) AND NOT (upper(c.code) = ANY($2::text[])) AND org.content->>'name' IS NOT NULL
-     ORDER BY c.code, org.received_at DESC, org.source_system, org.source_id
-  ) o
+  FROM resource WHERE person_id = ANY($1::uuid[])
 ORDER BY kind, k1 NULLS FIRST, k2, k3, k4`;
 
 export interface PersonRecordRows {
