@@ -698,9 +698,18 @@ group(
     { resourceType: 'Patient', id: 'vr1' },
     { resourceType: 'Patient', id: 'vr2' },
     { resourceType: 'Observation', id: 'vr3', status: 'final', code: { text: 'x' } },
+    { resourceType: 'Practitioner', id: 'vr4', name: [{ family: 'Achebe' }] },
+    { resourceType: 'Patient', id: 'vr5', contained: [{ resourceType: 'Practitioner', id: 'gp', name: [{ family: 'Mensah' }] }], generalPractitioner: [{ reference: '#gp' }] },
   ],
   [
-    { title: 'only Patients', view: view('Patient', [{ column: [col('id', 'id')] }]), expect: ids('vr1', 'vr2') },
+    { title: 'only Patients', view: view('Patient', [{ column: [col('id', 'id')] }]), expect: ids('vr1', 'vr2', 'vr5') },
+    // The specification leaves contained resources out of a view's output; a reference to one gives no key.
+    { title: 'a resource contained in another is no row of a view over its type', view: view('Practitioner', [{ column: [col('id', 'id'), col('family', 'name.family.first()')] }]), expect: [{ id: 'vr4', family: 'Achebe' }] },
+    {
+      title: 'a reference to a contained resource gives no key',
+      view: view('Patient', [{ column: [col('id', 'id'), col('gp', 'generalPractitioner.getReferenceKey(Practitioner)'), col('contained_gp', 'contained.ofType(Practitioner).name.family.first()')] }], { where: [{ path: 'contained.exists()' }] }),
+      expect: [{ id: 'vr5', gp: null, contained_gp: 'Mensah' }],
+    },
     { title: 'only Observations', view: view('Observation', [{ column: [col('id', 'id')] }]), expect: ids('vr3') },
     { title: 'no resource type', view: { status: 'active', select: [{ column: [col('id', 'id')] }] }, expectError: true },
     { title: 'a resource type that does not exist', view: view('Patients', [{ column: [col('id', 'id')] }]), expectError: true },
