@@ -10,7 +10,7 @@
  * whatever the file size), then {end} or {error} for each file.
  */
 import { parentPort } from 'node:worker_threads';
-import type { IngestItem, ReadContext } from './model.ts';
+import type { IngestItem, ItemResource, ReadContext } from './model.ts';
 import { readFeedFile } from './detect.ts';
 import { prepareItem } from './prepare.ts';
 
@@ -32,10 +32,23 @@ const AHEAD = 12;
  */
 function slim(item: IngestItem): IngestItem {
   if (item.kind !== 'accepted') return item;
-  return {
-    ...item,
-    resources: item.resources.map((r) => (r.json === undefined ? r : { ...r, resource: { resourceType: r.resource.resourceType, id: r.resource.id } as typeof r.resource })),
-  };
+  // prepareItem's entries are slim already (a fresh type-and-id object each): only an entry that
+  // came prepared from its adapter may still hold its whole resource.
+  let resources: ItemResource[] | null = null;
+  for (let i = 0; i < item.resources.length; i++) {
+    const r = item.resources[i]!;
+    if (r.json === undefined || isSlim(r.resource)) continue;
+    resources ??= item.resources.slice();
+    resources[i] = { ...r, resource: { resourceType: r.resource.resourceType, id: r.resource.id } as typeof r.resource };
+  }
+  return resources ? { ...item, resources } : item;
+}
+
+/** True for an object holding only resourceType and id (at most). */
+function isSlim(resource: object): boolean {
+  let n = 0;
+  for (const k in resource) if (++n > 2 || (k !== 'resourceType' && k !== 'id')) return false;
+  return true;
 }
 
 const port = parentPort;

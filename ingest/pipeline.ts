@@ -14,7 +14,9 @@ import { detectFormat, readFeedFile, walkFeedFolder } from './detect.ts';
 import { decodeHead } from './text.ts';
 import { ParseWorker } from './parse-pool.ts';
 import { fingerprintFile, findKnownFile, recordKnownFile, type FileFingerprint, type KnownFile } from './known-files.ts';
-import { batchFootprint, clashes, emptyResult, itemKeys, writeBatch, type BatchFootprint, type BatchResult } from './writer.ts';
+import { batchFootprint, clashes, emptyResult, itemKeys, writeBatch, WRITER_TABLES, type BatchFootprint, type BatchResult } from './writer.ts';
+import { LINK_TABLES } from '../mpi/link.ts';
+import { refreshStaleStatistics } from '../db/statistics.ts';
 
 /** Loads at least this big are parsed on a second thread by default. */
 const PARSE_THREAD_BYTES = 8 << 20;
@@ -315,6 +317,7 @@ export async function ingestPaths(
     if (failure) throw failure.reason;
   } finally {
     await Promise.allSettled(finishing);
+    await writer.settled();
     await parser?.close();
   }
   notes.sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0));
@@ -330,11 +333,16 @@ export async function ingestStream(
   onBatch?: (soFar: IngestCounts) => void,
 ): Promise<IngestCounts> {
   const counts = emptyResult();
-  const { done } = await streamInto(db, new BatchWriter(db, opts), items, origin, opts, (batch) => {
-    addCounts(counts, batch);
-    onBatch?.({ ...counts });
-  });
-  return (await done).counts;
+  const writer = new BatchWriter(db, opts);
+  try {
+    const { done } = await streamInto(db, writer, items, origin, opts, (batch) => {
+      addCounts(counts, batch);
+      onBatch?.({ ...counts });
+    });
+    return (await done).counts;
+  } finally {
+    await writer.settled();
+  }
 }
 
 interface StreamDone {
@@ -376,7 +384,10 @@ class BatchWriter {
     const entry = { footprint, done: withRetry(this.opts, () => writeBatch(this.db, batch)) };
     this.inflight.add(entry);
     entry.done.then(
-      () => this.inflight.delete(entry),
+      (r) => {
+        this.inflight.delete(entry);
+        this.wrote(r);
+      },
       (err) => (this.failure ??= { err }), // a failed write stays in the set; the next write rethrows its error
     );
     return { done: entry.done };
@@ -385,7 +396,35 @@ class BatchWriter {
   private rethrow(): void {
     if (this.failure) throw this.failure.err;
   }
+
+  /** Rows (messages logged, resources written) this writer has committed, and when to look at the statistics next. */
+  private rows = 0;
+  private nextRefresh = FIRST_REFRESH_ROWS;
+  private refreshing: Promise<unknown> = Promise.resolve();
+
+  /**
+   * After each committed batch: on a PostgreSQL server, once the rows written pass 5,000, then
+   * each time they grow eightfold, the tables the writer looks up by key every batch are analysed
+   * if their statistics say they are much smaller than that (db/statistics.ts): the look-ups'
+   * plans, made while the tables were nearly empty, are then made again for their size. Runs
+   * beside the writes (ANALYZE blocks no insert); a failure only leaves the old statistics.
+   */
+  private wrote(r: BatchResult): void {
+    this.rows += r.accepted + r.resources;
+    if (this.db.kind !== 'postgres' || this.rows < this.nextRefresh) return;
+    const rows = this.rows;
+    this.nextRefresh = rows * 8;
+    this.refreshing = this.refreshing.then(() => refreshStaleStatistics(this.db, [...WRITER_TABLES, ...LINK_TABLES], rows)).catch(() => {});
+  }
+
+  /** Resolves once any statistics refresh started by a write has finished (before the database is closed). */
+  settled(): Promise<unknown> {
+    return this.refreshing;
+  }
 }
+
+/** Rows written before the writer's look-up tables are first checked for stale statistics (BatchWriter.wrote). */
+const FIRST_REFRESH_ROWS = 5000;
 
 /**
  * A stream's items cut into batches by person, so that batches written side by side do not wait

@@ -27,6 +27,18 @@ import { parseHl7Message, reusedIdKey } from './hl7v2/to-item.ts';
 import { copyLine } from '../db/copy.ts';
 import { shardKeyOf } from '../db/shard-key.ts';
 import { fhirLogicalId } from '../record/fhir-bundle.ts';
+import type { StatisticsTarget } from '../db/statistics.ts';
+
+/**
+ * The writer's tables and the columns its per-batch look-ups compare, for db/statistics.ts: the
+ * message log (read by key every batch) and the resources (the hash read by key, the pending
+ * links by subject). Only the key columns of `resource`: its content's statistics would cost the
+ * most to gather and no look-up of the writer's uses them.
+ */
+export const WRITER_TABLES: readonly StatisticsTarget[] = [
+  { table: 'ingest_message' },
+  { table: 'resource', columns: ['source_system', 'resource_type', 'source_id', 'person_id', 'subject_id'] },
+];
 
 /** What happened to one item of a batch. */
 export type ItemOutcome = 'committed' | 'duplicate' | 'quarantined' | 'conflict' | 'ignored';

@@ -8,6 +8,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Queryable } from '../db/database.ts';
+import type { StatisticsTarget } from '../db/statistics.ts';
 import { identityKey, type MergeInstruction, type NormalisedIdentity, type SourceIdentity } from './identity.ts';
 import { normaliseNhsNumber, isValidNhsNumber } from './nhs-number.ts';
 import { normaliseEmail, normaliseIdentifier, normalisePhone, normalisePostcode, soundex } from './fellegi-sunter.ts';
@@ -15,6 +16,9 @@ import { cmp, currentPersons, identitiesOfPersons, readIdentities, recordEvents,
 import { feedDetail, nhsConflict, queueReview, splitOut, survivorOf } from './merge.ts';
 
 export { identityKey };
+
+/** The tables resolveIdentities reads by key every batch, for db/statistics.ts (refreshed during a long load). */
+export const LINK_TABLES: readonly StatisticsTarget[] = [{ table: 'source_identity' }, { table: 'person' }];
 
 /** An identity as it will be stored: normalised, with its blocking key. */
 type Prepared = NormalisedIdentity & { soundex: string | null };

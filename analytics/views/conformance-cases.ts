@@ -304,6 +304,16 @@ group(
     { resourceType: 'Observation', id: 't1', status: 'final', code: { text: 't' }, valueTime: '09:15' },
     { resourceType: 'Observation', id: 't2', status: 'final', code: { text: 't' }, valueTime: '09:15:30' },
     { resourceType: 'Observation', id: 't3', status: 'final', code: { text: 't' }, valueQuantity: { value: 2 } },
+    { resourceType: 'Observation', id: 't4', status: 'final', code: { text: 't' }, valueTime: '18:05:12.25' },
+    { resourceType: 'Observation', id: 'q1', status: 'final', code: { text: 'q' }, valueQuantity: { value: 37.25 } },
+    { resourceType: 'Observation', id: 'q2', status: 'final', code: { text: 'q' }, valueQuantity: { value: -0.4 } },
+    { resourceType: 'Observation', id: 'q3', status: 'final', code: { text: 'q' }, valueQuantity: { value: 98765432101.5 } },
+    { resourceType: 'Observation', id: 'd1', status: 'final', code: { text: 'd' }, valueDateTime: '2019-11' },
+    { resourceType: 'Observation', id: 'd2', status: 'final', code: { text: 'd' }, valueDateTime: '2021-06-30T08:15' },
+    { resourceType: 'Observation', id: 'd3', status: 'final', code: { text: 'd' }, valueDateTime: '2021-06-30T08:15:44.3+01:00' },
+    { resourceType: 'Observation', id: 'd4', status: 'final', code: { text: 'd' }, valueDateTime: '2023-01-02T23:00:00Z' },
+    { resourceType: 'Encounter', id: 'e1', status: 'finished', class: { code: 'AMB' }, period: { start: '2022-04-05T09:30', end: '2022-04' } },
+    { resourceType: 'Encounter', id: 'e2', status: 'in-progress', class: { code: 'IMP' }, period: { start: '2022-04-05T09:30:00+01:00' } },
   ],
   [
     {
@@ -320,8 +330,46 @@ group(
       title: 'time lowBoundary and highBoundary',
       view: view('Observation', [{ column: [col('id', 'id'), col('lo', 'value.ofType(time).lowBoundary()', { type: 'time' }), col('hi', 'value.ofType(time).highBoundary()', { type: 'time' })] }], { where: [{ path: 'value.ofType(time).exists()' }] }),
       expect: [
-        { id: 't1', lo: '09:15:00.000', hi: '09:15:59.999' },
-        { id: 't2', lo: '09:15:30.000', hi: '09:15:30.999' },
+        { id: 't1', lo: '09:15:00.000000000', hi: '09:15:59.999999999' },
+        { id: 't2', lo: '09:15:30.000000000', hi: '09:15:30.999999999' },
+        { id: 't4', lo: '18:05:12.250000000', hi: '18:05:12.259999999' },
+      ],
+    },
+    {
+      title: 'decimal lowBoundary and highBoundary: 8 places, 9s appended; empty past 15 digits',
+      view: view('Observation', [{ column: [col('id', 'id'), col('lo', 'value.ofType(Quantity).value.lowBoundary()', { type: 'decimal' }), col('hi', 'value.ofType(Quantity).value.highBoundary()', { type: 'decimal' })] }], { where: [{ path: 'value.ofType(Quantity).exists()' }] }),
+      expect: [
+        { id: 't3', lo: 2, hi: 2.99999999 },
+        { id: 'q1', lo: 37.25, hi: 37.25999999 },
+        { id: 'q2', lo: -0.4, hi: -0.49999999 },
+        { id: 'q3', lo: null, hi: null },
+      ],
+    },
+    {
+      title: 'dateTime lowBoundary and highBoundary: to the nanosecond, the widest offsets without a time zone',
+      view: view('Observation', [{ column: [col('id', 'id'), col('lo', 'value.ofType(dateTime).lowBoundary()', { type: 'dateTime' }), col('hi', 'value.ofType(dateTime).highBoundary()', { type: 'dateTime' })] }], { where: [{ path: 'value.ofType(dateTime).exists()' }] }),
+      expect: [
+        { id: 'd1', lo: '2019-11-01T00:00:00.000000000+14:00', hi: '2019-11-30T23:59:59.999999999-12:00' },
+        { id: 'd2', lo: '2021-06-30T08:15:00.000000000+14:00', hi: '2021-06-30T08:15:59.999999999-12:00' },
+        { id: 'd3', lo: '2021-06-30T08:15:44.300000000+01:00', hi: '2021-06-30T08:15:44.399999999+01:00' },
+        { id: 'd4', lo: '2023-01-02T23:00:00.000000000Z', hi: '2023-01-02T23:00:00.999999999Z' },
+      ],
+    },
+    {
+      title: 'Period lowBoundary (its start) and highBoundary (its end), and boundaries compared as date-times',
+      view: view('Encounter', [
+        {
+          column: [
+            col('id', 'id'),
+            col('lo', 'period.lowBoundary()', { type: 'dateTime' }),
+            col('hi', 'period.highBoundary()', { type: 'dateTime' }),
+            col('before_noon_utc', 'period.lowBoundary() < @2022-04-05T12:00:00Z', { type: 'boolean' }),
+          ],
+        },
+      ]),
+      expect: [
+        { id: 'e1', lo: '2022-04-05T09:30:00.000000000+14:00', hi: '2022-04-30T23:59:59.999999999-12:00', before_noon_utc: true },
+        { id: 'e2', lo: '2022-04-05T09:30:00.000000000+01:00', hi: null, before_noon_utc: true },
       ],
     },
   ],
@@ -650,9 +698,18 @@ group(
     { resourceType: 'Patient', id: 'vr1' },
     { resourceType: 'Patient', id: 'vr2' },
     { resourceType: 'Observation', id: 'vr3', status: 'final', code: { text: 'x' } },
+    { resourceType: 'Practitioner', id: 'vr4', name: [{ family: 'Achebe' }] },
+    { resourceType: 'Patient', id: 'vr5', contained: [{ resourceType: 'Practitioner', id: 'gp', name: [{ family: 'Mensah' }] }], generalPractitioner: [{ reference: '#gp' }] },
   ],
   [
-    { title: 'only Patients', view: view('Patient', [{ column: [col('id', 'id')] }]), expect: ids('vr1', 'vr2') },
+    { title: 'only Patients', view: view('Patient', [{ column: [col('id', 'id')] }]), expect: ids('vr1', 'vr2', 'vr5') },
+    // The specification leaves contained resources out of a view's output; a reference to one gives no key.
+    { title: 'a resource contained in another is no row of a view over its type', view: view('Practitioner', [{ column: [col('id', 'id'), col('family', 'name.family.first()')] }]), expect: [{ id: 'vr4', family: 'Achebe' }] },
+    {
+      title: 'a reference to a contained resource gives no key',
+      view: view('Patient', [{ column: [col('id', 'id'), col('gp', 'generalPractitioner.getReferenceKey(Practitioner)'), col('contained_gp', 'contained.ofType(Practitioner).name.family.first()')] }], { where: [{ path: 'contained.exists()' }] }),
+      expect: [{ id: 'vr5', gp: null, contained_gp: 'Mensah' }],
+    },
     { title: 'only Observations', view: view('Observation', [{ column: [col('id', 'id')] }]), expect: ids('vr3') },
     { title: 'no resource type', view: { status: 'active', select: [{ column: [col('id', 'id')] }] }, expectError: true },
     { title: 'a resource type that does not exist', view: view('Patients', [{ column: [col('id', 'id')] }]), expectError: true },

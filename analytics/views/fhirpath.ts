@@ -2,12 +2,14 @@
  * FHIRPath for ViewDefinitions: HL7's FHIRPath.js with its R4 model, plus the functions the
  * SQL-on-FHIR v2 specification adds (https://sql-on-fhir.org/ig/StructureDefinition-ViewDefinition.html#required-additional-functions):
  * `getResourceKey()` and `getReferenceKey([type])`, through FHIRPath.js's user invocation
- * table, `lowBoundary()` / `highBoundary()` on a Period (the library does them on decimals,
- * dates, date-times and times), and `join()` of nothing as the empty string. Also the static checks a view needs before it runs:
+ * table, `lowBoundary()` / `highBoundary()` as the suite expects them (on decimals, dates,
+ * date-times, times and Periods: `boundaries.ts`; with a precision, FHIRPath.js's own), and
+ * `join()` of nothing as the empty string. Also the static checks a view needs before it runs:
  * which `%constants` an expression uses and whether its type specifiers name real types. Pure.
  */
 import fhirpath from 'fhirpath';
 import r4 from 'fhirpath/fhir-context/r4';
+import { dateBoundary, dateTimeBoundary, decimalBoundary, numberText, timeBoundary } from './boundaries.ts';
 
 /** A compiled expression: the focus (a resource, or an element from an earlier evaluation) and the environment in, a collection out. */
 export type Expression = (focus: unknown, env: Record<string, unknown>) => unknown[];
@@ -60,18 +62,53 @@ function dataOf(x: unknown): unknown {
   return x && typeof x === 'object' && 'data' in x && 'path' in x ? (x as { data: unknown }).data : x;
 }
 
-// Boundaries of anything but a Period are the library's own, evaluated without this table.
+// With a precision, and on values other than those below, boundaries are the library's own, evaluated without this table.
 const plainLow = fhirpath.compile('$this.lowBoundary()', r4);
 const plainHigh = fhirpath.compile('$this.highBoundary()', r4);
 const plainLowP = fhirpath.compile('$this.lowBoundary(%precision)', r4);
 const plainHighP = fhirpath.compile('$this.highBoundary(%precision)', r4);
-const periodLow = fhirpath.compile('start.lowBoundary()', r4, { resolveInternalTypes: false });
-const periodHigh = fhirpath.compile('end.highBoundary()', r4, { resolveInternalTypes: false });
 const periodLowP = fhirpath.compile('start.lowBoundary(%precision)', r4, { resolveInternalTypes: false });
 const periodHighP = fhirpath.compile('end.highBoundary(%precision)', r4, { resolveInternalTypes: false });
 
-function isPeriodNode(x: unknown): boolean {
-  return !!x && typeof x === 'object' && (x as { fhirNodeDataType?: string }).fhirNodeDataType === 'Period';
+// FHIRPath.js's date and time classes (not exported by the package), from literals of each kind.
+type TimeClass = new (ctx: unknown, text: string) => object;
+const classOf = (literal: string) => (fhirpath.evaluate({}, literal, {}, r4, { resolveInternalTypes: false }) as object[])[0]!.constructor as TimeClass;
+const FP_DATE = classOf('@2000-01-01');
+const FP_DATE_TIME = classOf('@2000-01-01T00:00');
+const FP_TIME = classOf('@T00:00');
+
+interface FhirNode {
+  fhirNodeDataType?: string;
+  data?: unknown;
+}
+
+/** The kind and text of a value the suite's boundaries apply to, or null (then the library's). */
+function boundaryInput(x: unknown): { kind: 'decimal' | 'date' | 'dateTime' | 'time' | 'Period'; value: unknown } | null {
+  if (typeof x === 'number') return { kind: 'decimal', value: numberText(x) };
+  if (!x || typeof x !== 'object') return null;
+  if (x instanceof FP_DATE) return { kind: 'date', value: String(x) };
+  if (x instanceof FP_DATE_TIME) return { kind: 'dateTime', value: String(x) };
+  if (x instanceof FP_TIME) return { kind: 'time', value: String(x) };
+  if (x instanceof fhirpath.FP_Decimal) return { kind: 'decimal', value: (x as { asStr?: string }).asStr ?? String(x) };
+  const node = x as FhirNode;
+  const data = node.data;
+  switch (node.fhirNodeDataType) {
+    case 'decimal':
+      if (typeof data === 'number') return { kind: 'decimal', value: numberText(data) };
+      if (data instanceof fhirpath.FP_Decimal) return { kind: 'decimal', value: (data as { asStr?: string }).asStr ?? String(data) };
+      return null;
+    case 'date':
+      return typeof data === 'string' ? { kind: 'date', value: data } : null;
+    case 'dateTime':
+    case 'instant':
+      return typeof data === 'string' ? { kind: 'dateTime', value: data } : null;
+    case 'time':
+      return typeof data === 'string' ? { kind: 'time', value: data } : null;
+    case 'Period':
+      return { kind: 'Period', value: data };
+    default:
+      return null;
+  }
 }
 
 function boundary(low: boolean) {
@@ -80,12 +117,39 @@ function boundary(low: boolean) {
     if (inputs.length > 1) throw new Error(`${low ? 'lowBoundary' : 'highBoundary'}() expects a single value, got ${inputs.length}`);
     const x = inputs[0];
     const p = precision === undefined ? undefined : dataOf(Array.isArray(precision) ? precision[0] : precision);
-    if (isPeriodNode(x)) {
-      const fn = low ? (p === undefined ? periodLow : periodLowP) : p === undefined ? periodHigh : periodHighP;
-      return fn(x, p === undefined ? {} : { precision: p }) as unknown[];
+    const input = boundaryInput(x);
+    if (p !== undefined) {
+      const fn = input?.kind === 'Period' ? (low ? periodLowP : periodHighP) : low ? plainLowP : plainHighP;
+      return fn(x, { precision: p }) as unknown[];
     }
-    const fn = low ? (p === undefined ? plainLow : plainLowP) : p === undefined ? plainHigh : plainHighP;
-    return fn(x, p === undefined ? {} : { precision: p }) as unknown[];
+    if (!input) return (low ? plainLow : plainHigh)(x, {}) as unknown[];
+    const text = (v: unknown) => (typeof v === 'string' ? v : null);
+    let out: unknown = null;
+    switch (input.kind) {
+      case 'decimal':
+        out = decimalBoundary(input.value as string, low);
+        break;
+      case 'date': {
+        const s = dateBoundary(input.value as string, low);
+        out = s === null ? null : new FP_DATE(this, s);
+        break;
+      }
+      case 'dateTime':
+      case 'Period': {
+        // A Period's low boundary is its start's, its high boundary its end's (https://sql-on-fhir.org/ig/StructureDefinition-ViewDefinition.html#required-additional-functions).
+        const period = input.value as { start?: unknown; end?: unknown } | null;
+        const v = input.kind === 'Period' ? text(low ? period?.start : period?.end) : text(input.value);
+        const s = v === null ? null : dateTimeBoundary(v, low);
+        out = s === null ? null : new FP_DATE_TIME(this, s);
+        break;
+      }
+      case 'time': {
+        const s = timeBoundary(input.value as string, low);
+        out = s === null ? null : new FP_TIME(this, s);
+        break;
+      }
+    }
+    return out === null ? [] : [out];
   };
 }
 
