@@ -150,10 +150,18 @@ function fhirGender(sex: string | null): Patient['gender'] | null {
  * same source becomes that resource's stable id. Other references are left as sent.
  */
 function rewriteReferences(node: unknown, system: string, inPatient: boolean, personId: string | null, patientKeys: ReadonlySet<string>): unknown {
-  if (Array.isArray(node)) return node.map((x) => rewriteReferences(x, system, inPatient, personId, patientKeys));
+  // In place, without an array or entry list per node: it runs over every element of every resource served.
+  if (Array.isArray(node)) {
+    for (let i = 0; i < node.length; i++) {
+      const x = node[i];
+      if (x && typeof x === 'object') node[i] = rewriteReferences(x, system, inPatient, personId, patientKeys);
+    }
+    return node;
+  }
   if (!node || typeof node !== 'object') return node;
   const obj = node as Record<string, unknown>;
-  for (const [k, v] of Object.entries(obj)) {
+  for (const k in obj) {
+    const v = obj[k];
     if (k === 'reference' && typeof v === 'string') {
       const m = /^([A-Z][A-Za-z]+)\/([^/]+)$/.exec(v);
       if (!m) continue;

@@ -237,14 +237,23 @@ export async function loadRecordData(db: Queryable, personIds: readonly string[]
   const r = await db.query<RecordDataRow>(RECORD_DATA_SQL, [personIds]);
   const identities: IdentityRow[] = [];
   const rows: ResourceRow[] = [];
+  const practices: PracticeRow[] = [];
   for (const x of r.rows) {
     if (x.kind === 'r') {
       rows.push({ source_system: x.source_system, resource_type: x.resource_type!, source_id: x.source_id, person_id: x.person_id, subject_id: x.subject_id, version: Number(x.version), source_time: iso(x.source_time), received_at: iso(x.received_at) ?? '', content: x.content } as ResourceRow);
-    } else {
+    } else if (x.kind === 'i') {
       identities.push(identityFromJson(x.content as IdentityJson));
+    } else {
+      const p = x.content as PracticeRow;
+      practices.push({ ods_code: p.ods_code, name: p.name, neighbourhood: p.neighbourhood, neighbourhood_name: p.neighbourhood_name });
     }
   }
-  return { identities, rows, practices: await loadPractices(db, practiceCodes(identities, rows)) };
+  // The statement brought the practices the identities name; any other code (a resource's ODS
+  // identifier, a source key's code that is no practice) not in the reference data is looked up.
+  const found = new Set(practices.map((p) => p.ods_code));
+  const listed = defaultReferenceData().organisations;
+  const rest = practiceCodes(identities, rows).filter((c) => !found.has(c) && !listed.has(c.toUpperCase()));
+  return { identities, rows, practices: rest.length ? [...practices, ...(await loadPractices(db, rest))] : practices };
 }
 
 type IdentityJson = Omit<IdentityRow, 'updated_at'> & { updated_at: unknown };
@@ -327,7 +336,7 @@ export async function loadSummaryData(db: Queryable, personIds: readonly string[
 }
 
 interface RecordDataRow {
-  kind: 'i' | 'r';
+  kind: 'i' | 'r' | 'p';
   source_system: string;
   resource_type: string | null;
   source_id: string;
@@ -339,19 +348,33 @@ interface RecordDataRow {
   content: unknown;
 }
 
-/** $1 the person ids: their identities (ordered by source_system, source_id) and resources (by source_time, source_system, resource_type, source_id). */
+/**
+ * $1 the person ids: their identities (ordered by source_system, source_id), resources (by
+ * source_time, source_system, resource_type, source_id) and the practices the identities name (an
+ * identity's practice, the code in a GP or HL7 source key; a code that is no practice finds none).
+ */
 const RECORD_DATA_SQL = `
+WITH idn AS (
+  SELECT * FROM source_identity WHERE person_id = ANY($1::uuid[])
+)
 SELECT 'i' AS kind, source_system, NULL::text AS resource_type, source_id, person_id::text AS person_id, NULL::text AS subject_id, NULL::bigint AS version,
        NULL::timestamptz AS source_time, NULL::timestamptz AS received_at,
        jsonb_build_object('source_system', source_system, 'source_id', source_id, 'person_id', person_id::text, 'nhs_number', nhs_number, 'nhs_number_valid', nhs_number_valid,
          'family', family, 'given', given, 'birth_date', birth_date::text, 'sex', sex, 'postcode', postcode, 'practice', practice,
          'link_method', link_method, 'match_status', match_status, 'updated_at', updated_at) AS content,
        NULL::timestamptz AS k1, source_system AS k2, source_id AS k3, ''::text AS k4
-  FROM source_identity WHERE person_id = ANY($1::uuid[])
+  FROM idn
 UNION ALL
 SELECT 'r', source_system, resource_type, source_id, person_id::text, subject_id, version, source_time, received_at, content,
        source_time, source_system, resource_type, source_id
   FROM resource WHERE person_id = ANY($1::uuid[])
+UNION ALL
+SELECT 'p', '', NULL, pr.ods_code, NULL, NULL, NULL, NULL, NULL,
+       jsonb_build_object('ods_code', pr.ods_code, 'name', pr.name, 'neighbourhood', pr.neighbourhood, 'neighbourhood_name', n.name), NULL, pr.ods_code, '', ''
+  FROM practice pr LEFT JOIN neighbourhood n ON n.code = pr.neighbourhood
+ WHERE pr.ods_code IN (
+   SELECT practice FROM idn
+   UNION SELECT upper(split_part(source_system, ':', 2)) FROM idn WHERE source_system LIKE 'gp:%' OR source_system LIKE 'hl7:%')
 ORDER BY kind, k1 NULLS FIRST, k2, k3, k4`;
 
 export interface PersonRecordRows {
@@ -398,12 +421,16 @@ export function practiceCodes(identities: readonly IdentityRow[], rows: readonly
 function collectOdsCodes(node: unknown, out: Set<string>, depth: number): void {
   if (depth > 5 || !node || typeof node !== 'object') return;
   if (Array.isArray(node)) {
-    for (const x of node) collectOdsCodes(x, out, depth + 1);
+    for (let i = 0; i < node.length; i++) collectOdsCodes(node[i], out, depth + 1);
     return;
   }
   const o = node as Record<string, unknown>;
   if (o.system === ODS_SYSTEM && typeof o.value === 'string' && o.value.length <= 12) out.add(o.value.toUpperCase());
-  for (const [k, v] of Object.entries(o)) if (v && typeof v === 'object' && k !== 'text' && k !== 'contained') collectOdsCodes(v, out, depth + 1);
+  // for…in, not Object.entries: no list per object (it walks every resource of a record read).
+  for (const k in o) {
+    const v = o[k];
+    if (v && typeof v === 'object' && k !== 'text' && k !== 'contained') collectOdsCodes(v, out, depth + 1);
+  }
 }
 
 function iso(v: unknown): string | null {
