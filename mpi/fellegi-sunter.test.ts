@@ -73,6 +73,21 @@ test('comparison levels', () => {
   assert.equal(compareBirthDate('1950-03-01', '1951-04-01'), 6); // more than a year apart
   assert.equal(compareBirthDate('1950-03-01', '1972-08-15'), 6);
   assert.equal(compareBirthDate('1950-03-01', null), -1);
+  // What a source sent that is not a whole date (link.ts birthDateOf), compared as far as it goes.
+  assert.equal(compareBirthDate('1950-03', '1950-03-01'), 4); // the same year and month
+  assert.equal(compareBirthDate('1950-03', '1950-03'), 4); // never exact: neither says the day
+  assert.equal(compareBirthDate('1950-03', '1950-11-20'), 5); // months within a year
+  assert.equal(compareBirthDate('1950-12', '1951-02'), 5);
+  assert.equal(compareBirthDate('1950-03', '1952-03-01'), 6);
+  assert.equal(compareBirthDate('1950', '1950-03-01'), 5); // the same year: within a year
+  assert.equal(compareBirthDate('1950', '1950'), 5);
+  assert.equal(compareBirthDate('1950', '1951-01-02'), -1); // a year out: perhaps within a year, perhaps not
+  assert.equal(compareBirthDate('1950-03', '1951'), -1);
+  assert.equal(compareBirthDate('1950', '1953-03-01'), 6);
+  assert.equal(compareBirthDate('1987-02-30', '1987-02-03'), 4); // no such day: its year and month agree
+  assert.equal(compareBirthDate('1987-13-05', '1987-05-13'), 1); // day and month swapped into a month 13
+  assert.equal(compareBirthDate('1945-04-93', '1945-04-23'), 2); // one digit slipped
+  assert.equal(compareBirthDate('1987-02-30', '1987-02-30'), 0); // the same digits sent twice
 
   assert.equal(compareSex('male', 'male'), 0);
   assert.equal(compareSex('male', 'female'), 1);

@@ -509,10 +509,14 @@ function compareNameFeatures(a: Features, b: Features): [number, number] {
  * (same day and month), 4 same year and month, 5 within a year of each other (a date written
  * from memory, a registration date for the birth date), 6 disagree, -1 missing. Each level has its
  * own m and u, so what "within a year" is worth is learnt from the data (by chance about 1 pair in
- * 40 of a population spread over 80 years).
+ * 40 of a population spread over 80 years). A date with an impossible day or month as sent
+ * (1987-02-30, 1987-13-05) is compared character by character like any other: a slip of one
+ * digit, or the day and month swapped, from the real date; a year or a year and month alone is
+ * compared as far as it goes (comparePartialBirthDates).
  */
 export function compareBirthDate(a: string | null | undefined, b: string | null | undefined): number {
   if (!a || !b) return -1;
+  if (a.length !== 10 || b.length !== 10) return comparePartialBirthDates(a, b);
   // Character by character on YYYY-MM-DD: this runs for every pair compared.
   let diff = 0;
   for (let i = 0; i < 10; i++) if (a.charCodeAt(i) !== b.charCodeAt(i)) diff++;
@@ -526,6 +530,29 @@ export function compareBirthDate(a: string | null | undefined, b: string | null 
   // Most pairs compared are years apart: the day count only for neighbouring years.
   const years = Math.abs(yearOf(a) - yearOf(b));
   return years <= 1 && Math.abs(dayNumber(a) - dayNumber(b)) <= 366 ? 5 : 6;
+}
+
+/**
+ * Dates of which one is less than a whole date (a year, or a year and month, as sent: link.ts
+ * birthDateOf), compared as far as the less precise one goes, onto the levels whole dates have:
+ * the same year and month is level 4 (as for two whole dates of one month); months of two
+ * year-month dates at most twelve apart, or the same year when only a year is known, level 5
+ * (two dates in one year are within a year of each other); a year only, one year out, -1 (it may
+ * or may not be within a year: neither for nor against); further apart, disagree. Their m and u
+ * are the whole dates' (learnt from the data): what the same year alone weighs is then what
+ * "within a year" weighs, about 1 pair in 40 by chance, where a year agrees by chance about 1 in
+ * 80 — the evidence understated, never overstated. Never exact: "1987" and "1987" are not one date.
+ */
+function comparePartialBirthDates(a: string, b: string): number {
+  const ya = yearOf(a);
+  const yb = yearOf(b);
+  if (a.length >= 7 && b.length >= 7) {
+    if (a.charCodeAt(5) === b.charCodeAt(5) && a.charCodeAt(6) === b.charCodeAt(6) && ya === yb) return 4;
+    const months = Math.abs(ya * 12 + Number(a.slice(5, 7)) - (yb * 12 + Number(b.slice(5, 7))));
+    return months <= 12 ? 5 : 6;
+  }
+  const years = Math.abs(ya - yb);
+  return years === 0 ? 5 : years === 1 ? -1 : 6;
 }
 
 /** The year of an ISO date, from its first four characters without making a string. */
