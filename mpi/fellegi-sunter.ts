@@ -457,7 +457,9 @@ function nicknames(a: string, b: string): boolean {
 /**
  * Given name level: 0 exact (or same first name), 1 close (Jaro–Winkler ≥ 0.9, one typing slip,
  * or one's first name is among the other's names), 2 nickname, 3 two edits (twoEditsApart),
- * 4 same initial, 5 disagree, -1 missing.
+ * 4 same initial, 5 disagree, -1 missing. A name of several parts against one of one part is also
+ * compared with its parts joined (a space keyed inside a name: "Scar ett" / Scarlett close,
+ * "Ja prs" / Jasper two edits).
  */
 export function compareGiven(a: string | null | undefined, b: string | null | undefined): number {
   return compareGivenName(nameFeatures(a), nameFeatures(b));
@@ -472,8 +474,12 @@ function compareGivenName(x: NameFeatures | null, y: NameFeatures | null): numbe
   if (jaroWinklerAtLeast(firstA, firstB, 0.9) || (Math.max(firstA.length, firstB.length) >= 3 && oneSlipApart(firstA, firstB))) return 1;
   // Known by a middle name in one system ("Mary Ann" / "Ann").
   if ((firstA.length > 1 && y.parts.includes(firstA)) || (firstB.length > 1 && x.parts.includes(firstB))) return 1;
+  // A name keyed with a space inside it ("Scar ett", "Osc a", "Achi e") is not a first and a
+  // middle name: when only one side has several parts, its letters joined are compared as one name.
+  const spaced = x.parts.length > 1 !== y.parts.length > 1;
+  if (spaced && (jaroWinklerAtLeast(x.norm, y.norm, 0.9) || (Math.min(x.norm.length, y.norm.length) >= 4 && oneSlipApart(x.norm, y.norm)))) return 1;
   if (nicknames(firstA, firstB)) return 2;
-  if (twoEditsApart(firstA, firstB)) return 3;
+  if (twoEditsApart(firstA, firstB) || (spaced && twoEditsApart(x.norm, y.norm))) return 3;
   if (firstA[0] === firstB[0]) return 4;
   return 5;
 }
@@ -535,13 +541,14 @@ export function compareBirthDate(a: string | null | undefined, b: string | null 
 /**
  * Dates of which one is less than a whole date (a year, or a year and month, as sent: link.ts
  * birthDateOf), compared as far as the less precise one goes, onto the levels whole dates have:
- * the same year and month is level 4 (as for two whole dates of one month); months of two
- * year-month dates at most twelve apart, or the same year when only a year is known, level 5
- * (two dates in one year are within a year of each other); a year only, one year out, -1 (it may
- * or may not be within a year: neither for nor against); further apart, disagree. Their m and u
- * are the whole dates' (learnt from the data): what the same year alone weighs is then what
- * "within a year" weighs, about 1 pair in 40 by chance, where a year agrees by chance about 1 in
- * 80 — the evidence understated, never overstated. Never exact: "1987" and "1987" are not one date.
+ * the same year and month is level 4 (as for two whole dates of one month, about 1 pair in 1,000
+ * by chance); dates further apart than the less precise one can explain (two years or more for a
+ * year, more than twelve months for a year and month) disagree; anything between (the same year,
+ * neighbouring months) is -1, neither for nor against. Not "within a year" for the same year:
+ * that level's m is learnt from whole dates a few days or months out, and the many same-year
+ * pairs of a file with partial dates pulled EM's birth-date m below its plausibility check
+ * (exact under 0.5), leaving the defaults, by which "within a year" counts against. Their m and u
+ * are the whole dates'. Never exact: "1987-06" and "1987-06" are not one date.
  */
 function comparePartialBirthDates(a: string, b: string): number {
   const ya = yearOf(a);
@@ -549,10 +556,9 @@ function comparePartialBirthDates(a: string, b: string): number {
   if (a.length >= 7 && b.length >= 7) {
     if (a.charCodeAt(5) === b.charCodeAt(5) && a.charCodeAt(6) === b.charCodeAt(6) && ya === yb) return 4;
     const months = Math.abs(ya * 12 + Number(a.slice(5, 7)) - (yb * 12 + Number(b.slice(5, 7))));
-    return months <= 12 ? 5 : 6;
+    return months <= 12 ? -1 : 6;
   }
-  const years = Math.abs(ya - yb);
-  return years === 0 ? 5 : years === 1 ? -1 : 6;
+  return Math.abs(ya - yb) <= 1 ? -1 : 6;
 }
 
 /** The year of an ISO date, from its first four characters without making a string. */
