@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { clusterScores, combineExternal, detectFormat, isoDate, parseCsv, readExternal } from './external-linkage.ts';
+import { clusterScores, combineExternal, dateAsSent, detectFormat, isoDate, parseCsv, readExternal } from './external-linkage.ts';
 
 // Rows written for this test in the two public layouts (no third-party data).
 const SPLINK = `unique_id,first_name,surname,dob,city,email,cluster
@@ -27,7 +27,7 @@ test('Splink rows map to identities as a feed sends them: names, birth date, tow
   assert.equal(d.format, 'splink');
   assert.deepEqual(d.identities[0], { system: 'csv:splink', id: '0', given: 'Anna', family: 'Brook', birthDate: '1980-02-03', town: 'London', emails: ['anna@example.org'] });
   assert.deepEqual(d.identities[1], { system: 'csv:splink', id: '1', given: 'Brook', family: 'Anna', birthDate: '1980-02-03', emails: ['anna@example.org'] }); // swapped as written
-  assert.deepEqual(d.identities[2], { system: 'csv:splink', id: '2', family: 'Brook', town: 'Leeds' }); // 31 February is no date
+  assert.deepEqual(d.identities[2], { system: 'csv:splink', id: '2', family: 'Brook', birthDate: '1980-02-31', town: 'Leeds' }); // kept as written: the MPI compares what it says
   assert.equal(d.truth.get('csv:splink|1'), '0');
   assert.equal(d.truth.get('csv:splink|2'), '1');
 });
@@ -53,6 +53,16 @@ test('dates: ISO, YYYYMMDD and DD/MM/YYYY when real', () => {
   assert.equal(isoDate('03/02/1980'), '1980-02-03');
   assert.equal(isoDate('1980-13-01'), undefined);
   assert.equal(isoDate(''), undefined);
+});
+
+test('dates as sent: ISO order, impossible days and partial dates kept, anything else dropped', () => {
+  assert.equal(dateAsSent('19450493'), '1945-04-93');
+  assert.equal(dateAsSent('1980-02-31'), '1980-02-31');
+  assert.equal(dateAsSent('31/02/1980'), '1980-02-31');
+  assert.equal(dateAsSent('1987'), '1987');
+  assert.equal(dateAsSent('1987-06'), '1987-06');
+  assert.equal(dateAsSent('1980023'), undefined);
+  assert.equal(dateAsSent('unknown'), undefined);
 });
 
 test('cluster figures: true persons found exactly, split, and Bevan persons mixed', () => {

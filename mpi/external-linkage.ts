@@ -11,8 +11,10 @@
  *   `rec-N-org` / `rec-N-dup-K`: names, address (number and street, lines joined), suburb as town,
  *   the 4-digit postcode as sent, birth date YYYYMMDD, and soc_sec_id as another identifier.
  *
- * Nothing here knows the matcher; a value that is not a real date is left out, as an adapter
- * would reject it. Pure: text in, identities out.
+ * Nothing here knows the matcher. A birth date is passed on as the file says it, in ISO order
+ * (YYYYMMDD and DD/MM/YYYY rewritten as YYYY-MM-DD, a year or year and month kept), even when the
+ * day cannot be (FEBRL's 19450493, Splink's 31 February): the MPI keeps what a source said and
+ * compares it at the precision it has (mpi/link.ts birthDateOf). Pure: text in, identities out.
  */
 import type { SourceIdentity } from './identity.ts';
 
@@ -69,17 +71,26 @@ export function detectFormat(header: string[]): ExternalFormat | null {
   return null;
 }
 
-/** A date as ISO YYYY-MM-DD when it is a real one (YYYY-MM-DD, YYYYMMDD or DD/MM/YYYY), else undefined. */
-export function isoDate(s: string | undefined): string | undefined {
+/**
+ * A date in ISO order as the file writes it: YYYY-MM-DD and YYYYMMDD as YYYY-MM-DD, DD/MM/YYYY
+ * likewise, YYYY and YYYY-MM kept; digits that cannot be a day are kept too (1980-02-31). Else undefined.
+ */
+export function dateAsSent(s: string | undefined): string | undefined {
   const v = (s ?? '').trim();
   const iso = /^(\d{4})-?(\d{2})-?(\d{2})$/.exec(v);
+  if (iso) return `${iso[1]}-${iso[2]}-${iso[3]}`;
   const uk = /^(\d{2})\/(\d{2})\/(\d{4})$/.exec(v);
-  const m = iso ? [iso[1]!, iso[2]!, iso[3]!] : uk ? [uk[3]!, uk[2]!, uk[1]!] : null;
-  if (!m) return undefined;
-  const [y, mo, d] = [Number(m[0]), Number(m[1]), Number(m[2])];
+  if (uk) return `${uk[3]}-${uk[2]}-${uk[1]}`;
+  return /^\d{4}(-\d{2})?$/.test(v) ? v : undefined;
+}
+
+/** A date as ISO YYYY-MM-DD when it is a real one (dateAsSent, then checked), else undefined. */
+export function isoDate(s: string | undefined): string | undefined {
+  const v = dateAsSent(s);
+  if (!v || v.length !== 10) return undefined;
+  const [y, mo, d] = [Number(v.slice(0, 4)), Number(v.slice(5, 7)), Number(v.slice(8, 10))];
   const t = new Date(Date.UTC(y, mo - 1, d));
-  if (t.getUTCFullYear() !== y || t.getUTCMonth() !== mo - 1 || t.getUTCDate() !== d) return undefined;
-  return `${m[0]}-${m[1]}-${m[2]}`;
+  return t.getUTCFullYear() === y && t.getUTCMonth() === mo - 1 && t.getUTCDate() === d ? v : undefined;
 }
 
 /** Reads a benchmark file's text; `format` overrides the header's. Throws a clear error for a file it cannot read. */
@@ -113,7 +124,7 @@ export function readExternal(text: string, opts: { format?: ExternalFormat; syst
       id = v(r, 'unique_id') ?? '';
       person = v(r, 'cluster') ?? v(r, 'group') ?? '';
       const email = v(r, 'email');
-      identity = { system, id, given: v(r, 'first_name'), family: v(r, 'surname'), birthDate: isoDate(v(r, 'dob')), town: v(r, 'city'), ...(email ? { emails: [email] } : {}) };
+      identity = { system, id, given: v(r, 'first_name'), family: v(r, 'surname'), birthDate: dateAsSent(v(r, 'dob')), town: v(r, 'city'), ...(email ? { emails: [email] } : {}) };
     } else {
       need(['rec_id', 'given_name', 'surname', 'date_of_birth']);
       id = v(r, 'rec_id') ?? '';
@@ -128,7 +139,7 @@ export function readExternal(text: string, opts: { format?: ExternalFormat; syst
         id,
         given: v(r, 'given_name'),
         family: v(r, 'surname'),
-        birthDate: isoDate(v(r, 'date_of_birth')),
+        birthDate: dateAsSent(v(r, 'date_of_birth')),
         postcode: v(r, 'postcode'),
         address: address || undefined,
         town: v(r, 'suburb'),

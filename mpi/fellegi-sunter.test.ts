@@ -61,6 +61,17 @@ test('comparison levels', () => {
   assert.equal(compareGiven('Jane', 'John'), 4);
   assert.equal(compareGiven('Peter', 'John'), 5);
   assert.equal(compareGiven(undefined, 'John'), -1);
+  // A space keyed inside a given name: its letters joined are compared as one name.
+  assert.equal(compareGiven('Scar ett', 'Scarlett'), 1);
+  assert.equal(compareGiven('Osc a', 'Oscar'), 1);
+  assert.equal(compareGiven('Achi e', 'Archie'), 1);
+  assert.equal(compareGiven('Ja prs', 'Jasper'), 3);
+  assert.equal(compareGiven('Moha edm', 'Mohammed'), 1);
+  assert.equal(compareGiven('Mary Ann', 'Marianne'), 1); // joined, close: one person by either
+  assert.equal(compareGiven('Mary Ann', 'Ann Mary'), 1); // both of several parts: compared part by part, as before
+  assert.equal(compareGiven('Jo An', 'Joan'), 0); // the same letters
+  assert.equal(compareGiven('Li Na', 'Maria'), 5); // joined, still another name
+  assert.equal(compareGiven('Li Na', 'Lina'), 0); // the same letters
 
   assert.equal(compareBirthDate('1950-03-01', '1950-03-01'), 0);
   assert.equal(compareBirthDate('1950-03-01', '1950-01-03'), 1);
@@ -73,6 +84,22 @@ test('comparison levels', () => {
   assert.equal(compareBirthDate('1950-03-01', '1951-04-01'), 6); // more than a year apart
   assert.equal(compareBirthDate('1950-03-01', '1972-08-15'), 6);
   assert.equal(compareBirthDate('1950-03-01', null), -1);
+  // What a source sent that is not a whole date (link.ts birthDateOf), compared as far as it goes.
+  assert.equal(compareBirthDate('1950-03', '1950-03-01'), 4); // the same year and month
+  assert.equal(compareBirthDate('1950-03', '1950-03'), 4); // never exact: neither says the day
+  assert.equal(compareBirthDate('1950-03', '1950-11-20'), -1); // months within a year: neither for nor against
+  assert.equal(compareBirthDate('1950-12', '1951-02'), -1);
+  assert.equal(compareBirthDate('1950-12', '1952-02'), 6); // more than twelve months
+  assert.equal(compareBirthDate('1950-03', '1952-03-01'), 6);
+  assert.equal(compareBirthDate('1950', '1950-03-01'), -1); // the same year: neither for nor against
+  assert.equal(compareBirthDate('1950', '1950'), -1);
+  assert.equal(compareBirthDate('1950', '1951-01-02'), -1); // a year out: perhaps within a year, perhaps not
+  assert.equal(compareBirthDate('1950-03', '1951'), -1);
+  assert.equal(compareBirthDate('1950', '1953-03-01'), 6);
+  assert.equal(compareBirthDate('1987-02-30', '1987-02-03'), 4); // no such day: its year and month agree
+  assert.equal(compareBirthDate('1987-13-05', '1987-05-13'), 1); // day and month swapped into a month 13
+  assert.equal(compareBirthDate('1945-04-93', '1945-04-23'), 2); // one digit slipped
+  assert.equal(compareBirthDate('1987-02-30', '1987-02-30'), 0); // the same digits sent twice
 
   assert.equal(compareSex('male', 'male'), 0);
   assert.equal(compareSex('male', 'female'), 1);

@@ -457,7 +457,9 @@ function nicknames(a: string, b: string): boolean {
 /**
  * Given name level: 0 exact (or same first name), 1 close (Jaro–Winkler ≥ 0.9, one typing slip,
  * or one's first name is among the other's names), 2 nickname, 3 two edits (twoEditsApart),
- * 4 same initial, 5 disagree, -1 missing.
+ * 4 same initial, 5 disagree, -1 missing. A name of several parts against one of one part is also
+ * compared with its parts joined (a space keyed inside a name: "Scar ett" / Scarlett close,
+ * "Ja prs" / Jasper two edits).
  */
 export function compareGiven(a: string | null | undefined, b: string | null | undefined): number {
   return compareGivenName(nameFeatures(a), nameFeatures(b));
@@ -472,8 +474,12 @@ function compareGivenName(x: NameFeatures | null, y: NameFeatures | null): numbe
   if (jaroWinklerAtLeast(firstA, firstB, 0.9) || (Math.max(firstA.length, firstB.length) >= 3 && oneSlipApart(firstA, firstB))) return 1;
   // Known by a middle name in one system ("Mary Ann" / "Ann").
   if ((firstA.length > 1 && y.parts.includes(firstA)) || (firstB.length > 1 && x.parts.includes(firstB))) return 1;
+  // A name keyed with a space inside it ("Scar ett", "Osc a", "Achi e") is not a first and a
+  // middle name: when only one side has several parts, its letters joined are compared as one name.
+  const spaced = x.parts.length > 1 !== y.parts.length > 1;
+  if (spaced && (jaroWinklerAtLeast(x.norm, y.norm, 0.9) || (Math.min(x.norm.length, y.norm.length) >= 4 && oneSlipApart(x.norm, y.norm)))) return 1;
   if (nicknames(firstA, firstB)) return 2;
-  if (twoEditsApart(firstA, firstB)) return 3;
+  if (twoEditsApart(firstA, firstB) || (spaced && twoEditsApart(x.norm, y.norm))) return 3;
   if (firstA[0] === firstB[0]) return 4;
   return 5;
 }
@@ -509,10 +515,14 @@ function compareNameFeatures(a: Features, b: Features): [number, number] {
  * (same day and month), 4 same year and month, 5 within a year of each other (a date written
  * from memory, a registration date for the birth date), 6 disagree, -1 missing. Each level has its
  * own m and u, so what "within a year" is worth is learnt from the data (by chance about 1 pair in
- * 40 of a population spread over 80 years).
+ * 40 of a population spread over 80 years). A date with an impossible day or month as sent
+ * (1987-02-30, 1987-13-05) is compared character by character like any other: a slip of one
+ * digit, or the day and month swapped, from the real date; a year or a year and month alone is
+ * compared as far as it goes (comparePartialBirthDates).
  */
 export function compareBirthDate(a: string | null | undefined, b: string | null | undefined): number {
   if (!a || !b) return -1;
+  if (a.length !== 10 || b.length !== 10) return comparePartialBirthDates(a, b);
   // Character by character on YYYY-MM-DD: this runs for every pair compared.
   let diff = 0;
   for (let i = 0; i < 10; i++) if (a.charCodeAt(i) !== b.charCodeAt(i)) diff++;
@@ -526,6 +536,29 @@ export function compareBirthDate(a: string | null | undefined, b: string | null 
   // Most pairs compared are years apart: the day count only for neighbouring years.
   const years = Math.abs(yearOf(a) - yearOf(b));
   return years <= 1 && Math.abs(dayNumber(a) - dayNumber(b)) <= 366 ? 5 : 6;
+}
+
+/**
+ * Dates of which one is less than a whole date (a year, or a year and month, as sent: link.ts
+ * birthDateOf), compared as far as the less precise one goes, onto the levels whole dates have:
+ * the same year and month is level 4 (as for two whole dates of one month, about 1 pair in 1,000
+ * by chance); dates further apart than the less precise one can explain (two years or more for a
+ * year, more than twelve months for a year and month) disagree; anything between (the same year,
+ * neighbouring months) is -1, neither for nor against. Not "within a year" for the same year:
+ * that level's m is learnt from whole dates a few days or months out, and the many same-year
+ * pairs of a file with partial dates pulled EM's birth-date m below its plausibility check
+ * (exact under 0.5), leaving the defaults, by which "within a year" counts against. Their m and u
+ * are the whole dates'. Never exact: "1987-06" and "1987-06" are not one date.
+ */
+function comparePartialBirthDates(a: string, b: string): number {
+  const ya = yearOf(a);
+  const yb = yearOf(b);
+  if (a.length >= 7 && b.length >= 7) {
+    if (a.charCodeAt(5) === b.charCodeAt(5) && a.charCodeAt(6) === b.charCodeAt(6) && ya === yb) return 4;
+    const months = Math.abs(ya * 12 + Number(a.slice(5, 7)) - (yb * 12 + Number(b.slice(5, 7))));
+    return months <= 12 ? -1 : 6;
+  }
+  return Math.abs(ya - yb) <= 1 ? -1 : 6;
 }
 
 /** The year of an ISO date, from its first four characters without making a string. */

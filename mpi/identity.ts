@@ -17,7 +17,11 @@ export interface SourceIdentity {
   nhsNumber?: string;
   family?: string;
   given?: string;
-  /** ISO date YYYY-MM-DD; adapters reject impossible dates. */
+  /**
+   * ISO date YYYY-MM-DD, or what the source sent when it is less: YYYY or YYYY-MM (HL7 v2 DTM and
+   * FHIR date allow both), or a date with an impossible day or month, kept so that the MPI compares
+   * what it says (mpi/link.ts birthDateOf).
+   */
   birthDate?: string;
   sex?: Sex;
   /** As sent (UK or not); the MPI normalises UK postcodes and compares others as plain strings. */
@@ -91,6 +95,7 @@ export interface LinkedIdentity extends IdentityRef {
   nhsNumberValid: boolean;
   family: string | null;
   given: string | null;
+  /** YYYY-MM-DD; read back, a date that is not a whole valid one as sent (YYYY, YYYY-MM, an impossible YYYY-MM-DD; migration 0077). */
   birthDate: string | null;
   sex: string | null;
   postcode: string | null;

@@ -46,6 +46,39 @@ for (const tdb of await testDatabases()) {
       assert.equal(p.rows[0]!.nhs_number, null);
     });
 
+    await t.test('a partial or impossible birth date is kept as sent; with the NHS number it joins directly only when it agrees as far as it goes', async () => {
+      const m = await db.transaction((tx) =>
+        resolveIdentities(tx, [
+          { ...gp('y1'), system: 'hl7:PAS', birthDate: '1950' }, // a year only: agrees with 1950-03-01
+          { ...gp('y2'), system: 'hl7:PAS', birthDate: '1950-03' }, // year and month: agrees
+          { ...gp('y3'), system: 'hl7:PAS', birthDate: '1950-02-30' }, // no such day: its year and month disagree
+          { ...gp('y4'), system: 'hl7:PAS', birthDate: '1961' }, // another year
+          { ...gp('y5'), system: 'hl7:PAS', birthDate: 'unknown' },
+        ]),
+      );
+      const anne = (await db.query<{ person_id: string }>("SELECT person_id FROM source_identity WHERE source_id = 'g1'")).rows[0]!.person_id;
+      const rows = await db.query<{ source_id: string; person_id: string; birth_date: string | null; birth_date_as_sent: string | null; match_status: string }>(
+        "SELECT source_id, person_id, birth_date::text AS birth_date, birth_date_as_sent, match_status FROM source_identity WHERE source_system = 'hl7:PAS' ORDER BY source_id",
+      );
+      assert.deepEqual(rows.rows.map((r) => [r.source_id, r.birth_date, r.birth_date_as_sent, r.person_id === anne ? 'anne' : 'own', r.match_status]), [
+        ['y1', null, '1950', 'anne', 'MATCH'],
+        ['y2', null, '1950-03', 'anne', 'MATCH'],
+        ['y3', null, '1950-02-30', 'own', 'PENDING'],
+        ['y4', null, '1961', 'own', 'PENDING'],
+        ['y5', null, null, 'anne', 'MATCH'], // no date, as before: the NHS number alone
+      ]);
+      assert.equal(m.get('hl7:PAS|y1'), anne);
+      // The matcher and the review screens read the date at the precision it was sent.
+      const read = await db.query<{ d: string }>(
+        "SELECT COALESCE(birth_date::text, birth_date_as_sent) AS d FROM source_identity WHERE source_system = 'hl7:PAS' AND source_id = 'y3'",
+      );
+      assert.equal(read.rows[0]!.d, '1950-02-30');
+      // A whole date sent later is stored as the date; replaying the same message writes nothing new.
+      await db.transaction((tx) => resolveIdentities(tx, [{ ...gp('y4'), system: 'hl7:PAS', birthDate: '1961-07-09' }]));
+      const y4 = await db.query<{ birth_date: string; birth_date_as_sent: string }>("SELECT birth_date::text AS birth_date, birth_date_as_sent FROM source_identity WHERE source_id = 'y4'");
+      assert.deepEqual(y4.rows[0], { birth_date: '1961-07-09', birth_date_as_sent: '1961' });
+    });
+
     await t.test('no or invalid NHS number → pending; duplicates in one call and replays keep one person', async () => {
       const batch = [
         { ...gp('s1'), system: 'csv:socialcare', nhsNumber: undefined },

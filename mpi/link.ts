@@ -20,10 +20,14 @@ export { identityKey };
 /** The tables resolveIdentities reads by key every batch, for db/statistics.ts (refreshed during a long load). */
 export const LINK_TABLES: readonly StatisticsTarget[] = [{ table: 'source_identity' }, { table: 'person' }];
 
-/** An identity as it will be stored: normalised, with its blocking key. */
-type Prepared = NormalisedIdentity & { soundex: string | null };
+/**
+ * An identity as it will be stored: normalised, with its blocking key. `birthDate` is a whole,
+ * valid date (the column birth_date); `birthDateAsSent` a date that is not one, as sent
+ * (birthDateOf: migration 0077).
+ */
+type Prepared = NormalisedIdentity & { soundex: string | null; birthDateAsSent: string | null };
 
-const COLUMNS = ['nhs_number', 'nhs_number_valid', 'family', 'given', 'birth_date', 'sex', 'postcode', 'practice', 'family_soundex', 'address', 'town', 'email', 'phone', 'other_id'] as const;
+const COLUMNS = ['nhs_number', 'nhs_number_valid', 'family', 'given', 'birth_date', 'sex', 'postcode', 'practice', 'family_soundex', 'address', 'town', 'email', 'phone', 'other_id', 'birth_date_as_sent'] as const;
 
 /**
  * Upserts identities and returns `${system}|${id}` → person_id for every one of them.
@@ -65,7 +69,7 @@ export async function resolveIdentities(tx: Queryable, identities: SourceIdentit
     for (const p of fresh) {
       if (!p.nhsNumberValid) continue;
       const target = byNhs.get(p.nhsNumber!)!;
-      if (!p.birthDate || target.birthDates.size === 0 || target.birthDates.has(p.birthDate)) {
+      if (target.birthDates.size === 0 || (p.birthDate ? target.birthDates.has(p.birthDate) : !p.birthDateAsSent || consistentWith(p.birthDateAsSent, target.birthDates))) {
         // The first identity of a new NHS number is checked by the matcher for a duplicate (a
         // mistyped number that still passes Modulus 11 makes a second person); later ones match.
         const founding = target.created && !target.founded;
@@ -92,7 +96,7 @@ export async function resolveIdentities(tx: Queryable, identities: SourceIdentit
     // shard_key: the identity's distribution key (migration 0029, docs/distribution.md); the
     // primary key is named rather than its columns, since the partitioned layout's holds shard_key too.
     `INSERT INTO source_identity (source_system, source_id, person_id, link_method, match_status, ${COLUMNS.join(', ')}, shard_key)
-     SELECT u.*, shard_key_of(u.sys, u.id) FROM unnest($1::text[], $2::text[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::boolean[], $8::text[], $9::text[], $10::date[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[], $18::text[], $19::text[]) AS u(sys, id)
+     SELECT u.*, shard_key_of(u.sys, u.id) FROM unnest($1::text[], $2::text[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::boolean[], $8::text[], $9::text[], $10::date[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[], $18::text[], $19::text[], $20::text[]) AS u(sys, id)
      ON CONFLICT ON CONSTRAINT source_identity_pkey DO UPDATE SET
        ${COLUMNS.filter((c) => c !== 'nhs_number_valid').map((c) => `${c} = ${col(c)}`).join(', ')},
        nhs_number_valid = CASE WHEN EXCLUDED.nhs_number IS NULL THEN source_identity.nhs_number_valid ELSE EXCLUDED.nhs_number_valid END,
@@ -120,6 +124,7 @@ export async function resolveIdentities(tx: Queryable, identities: SourceIdentit
       toWrite.map((p) => p.email),
       toWrite.map((p) => p.phone),
       toWrite.map((p) => p.otherId),
+      toWrite.map((p) => p.birthDateAsSent),
     ],
   );
   for (const r of upsert.rows) result.set(identityKey(r.source_system, r.source_id), r.person_id);
@@ -168,6 +173,7 @@ function storedAsSent(p: Prepared, row: StoredIdentity): boolean {
     email: p.email,
     phone: p.phone,
     other_id: p.otherId,
+    birth_date_as_sent: p.birthDateAsSent,
   };
   for (const c of COLUMNS) if (sent[c] !== null && sent[c] !== row[c]) return false;
   return true;
@@ -271,6 +277,7 @@ function normalise(i: SourceIdentity): Prepared {
   const nhsRaw = i.nhsNumber?.trim() ? i.nhsNumber.trim() : null;
   const nhsNumber = nhsRaw ? (normaliseNhsNumber(nhsRaw) ?? nhsRaw) : null;
   const family = clean(i.family);
+  const dob = birthDateOf(i.birthDate);
   const p: Prepared = {
     key,
     system: i.system,
@@ -279,7 +286,8 @@ function normalise(i: SourceIdentity): Prepared {
     nhsNumberValid: nhsNumber ? isValidNhsNumber(nhsNumber) : false,
     family,
     given: clean(i.given),
-    birthDate: i.birthDate && isIsoDate(i.birthDate) ? i.birthDate.slice(0, 10) : null,
+    birthDate: dob.date,
+    birthDateAsSent: dob.asSent,
     sex: clean(i.sex),
     postcode: normalisePostcode(i.postcode),
     practice: clean(i.practice),
@@ -304,11 +312,37 @@ function clean(s: string | null | undefined): string | null {
   return t ? t : null;
 }
 
-function isIsoDate(s: string): boolean {
-  const m = /^(\d{4})-(\d{2})-(\d{2})/.exec(s);
-  if (!m) return false;
-  const d = new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])));
-  return d.getUTCFullYear() === Number(m[1]) && d.getUTCMonth() === Number(m[2]) - 1 && d.getUTCDate() === Number(m[3]);
+/**
+ * A birth date as sent, read at the precision it has: `date` when it is a whole, valid date
+ * (YYYY-MM-DD, YYYYMMDD, or either followed by a time), else `asSent` for what it still says: a year
+ * (YYYY), a year and month (YYYY-MM or YYYYMM; HL7 v2 DTM and FHIR date allow both), or a day that
+ * does not exist (1987-02-30; a day and month swapped, 1987-13-05), normalised to YYYY[-MM[-DD]].
+ * Anything else (text, a year before 1800 or after 2199, a month 00 with no day) is neither.
+ */
+export function birthDateOf(s: string | null | undefined): { date: string | null; asSent: string | null } {
+  const none = { date: null, asSent: null };
+  const m = /^(\d{4})(?:-?(\d{2})(?:-?(\d{2}))?)?(?:$|T|\s)/.exec(s?.trim() ?? '');
+  if (!m) return none;
+  const [y, mo, d] = [Number(m[1]), m[2] === undefined ? null : Number(m[2]), m[3] === undefined ? null : Number(m[3])];
+  if (y < 1800 || y > 2199) return none;
+  if (mo === null) return { date: null, asSent: m[1]! };
+  if (d === null) return mo >= 1 && mo <= 12 ? { date: null, asSent: `${m[1]}-${m[2]}` } : none;
+  const iso = `${m[1]}-${m[2]}-${m[3]}`;
+  const t = new Date(Date.UTC(y, mo - 1, d));
+  if (t.getUTCFullYear() === y && t.getUTCMonth() === mo - 1 && t.getUTCDate() === d) return { date: iso, asSent: null };
+  return { date: null, asSent: iso };
+}
+
+/**
+ * True when a birth date that is not a whole valid one (birthDateOf's asSent) agrees with one of
+ * the person's dates as far as it goes: its year and month (an impossible day is not compared), or
+ * its year alone. A valid NHS number with such a date joins its person directly, as one with no
+ * date does; one that disagrees waits for the matcher.
+ */
+export function consistentWith(asSent: string, dates: Set<string>): boolean {
+  const prefix = asSent.slice(0, 7);
+  for (const d of dates) if (d.startsWith(prefix)) return true;
+  return false;
 }
 
 /** What applyMerge did with one instruction. */

@@ -669,7 +669,7 @@ async function personMembers(db: Queryable, persons: string[]): Promise<Map<stri
 }
 
 const IDENTITY_COLUMNS = `s.source_system, s.source_id, s.person_id, CASE WHEN s.nhs_number_valid THEN s.nhs_number END AS nhs_number,
-  s.family, s.given, s.birth_date::text AS birth_date, s.sex, s.postcode, s.address, s.town, s.email, s.phone, s.other_id, s.family_soundex,
+  s.family, s.given, COALESCE(s.birth_date::text, s.birth_date_as_sent) AS birth_date, s.sex, s.postcode, s.address, s.town, s.email, s.phone, s.other_id, s.family_soundex,
   s.match_status, s.link_method`;
 
 interface IdentityRow {

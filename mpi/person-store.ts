@@ -46,7 +46,7 @@ export interface PersonChange {
 
 /** The columns of source_identity read back as a LinkedIdentity (see toLinkedIdentity). */
 export const IDENTITY_COLUMNS =
-  's.source_system, s.source_id, s.person_id, s.nhs_number, s.nhs_number_valid, s.family, s.given, s.birth_date::text AS birth_date, ' +
+  's.source_system, s.source_id, s.person_id, s.nhs_number, s.nhs_number_valid, s.family, s.given, COALESCE(s.birth_date::text, s.birth_date_as_sent) AS birth_date, ' +
   's.sex, s.postcode, s.practice, s.address, s.town, s.email, s.phone, s.other_id, s.link_method, s.match_status, s.match_weight';
 
 /** One row selected with IDENTITY_COLUMNS as the MPI's identity shape. */

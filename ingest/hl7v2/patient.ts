@@ -209,7 +209,8 @@ function mapPatientFresh(v: Hl7View, system: string, pid: Hl7Segment, pd1: Hl7Se
   if (nhsNumber) identity.nhsNumber = nhsNumber;
   if (family) identity.family = family;
   if (given) identity.given = given;
-  if (birthDate) identity.birthDate = birthDate;
+  // A year or year and month (DTM allows both) goes to the MPI too: it compares them as far as they go (mpi/link.ts birthDateOf).
+  if (birthDate ?? partialBirthDate) identity.birthDate = birthDate ?? partialBirthDate;
   if (sex) identity.sex = sex;
   if (postcode) identity.postcode = postcode;
   if (practice) identity.practice = practice;
