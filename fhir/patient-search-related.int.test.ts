@@ -34,6 +34,7 @@ function recording(store: FhirStore, out: AuditEntry[]): FhirStore {
 }
 
 for (const target of await testDatabases()) {
+  // (On PGlite the store reads everyone's facts, as before: there the comparison shows the search's results are those of every other path.)
   test(`Patient search on ${target.name}: only the people who may relate to the user are weighed, with the same results and audit for every role`, async () => {
     const db = await target.open();
     try {

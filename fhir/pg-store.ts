@@ -160,7 +160,8 @@ function pgStoreTx(tx: Queryable, policy: Policy, oneTrip: boolean, audit: Defer
     async searchPatients(criteria, cap, o) {
       const ask = oneTrip ? o?.factsFor : undefined;
       const check = ask ? carry() : undefined;
-      const needs = o?.factsFor?.needs;
+      // In process (PGlite) the plain search and the facts read apart cost less than the larger statement, planned each time (measured: 7.0 against 10.6 ms per NHS-number search).
+      const needs = oneTrip ? o?.factsFor?.needs : undefined;
       const upTo = ask && o?.pageEnd !== undefined ? Math.min(o.pageEnd, SUMMARIES_WITH_SEARCH) : 0;
       const { matched, persons, facts, signedOut, summaries } = await searchPatients(tx, criteria, cap, {
         ...(needs ? { related: { policy, principal: o!.factsFor!.principal, now: o!.factsFor!.now, needs } } : {}),
