@@ -7,7 +7,7 @@
  */
 import type { Queryable } from '../db/database.ts';
 import type { Principal } from './context.ts';
-import { organisationOfSource, type AccessFacts, type Policy } from './policy.ts';
+import { organisationOfSource, type AccessFacts, type Policy, type ReadNeeds } from './policy.ts';
 
 /** A person and the person ids whose data is theirs (themselves and anyone merged into them). */
 export interface PersonKey {
@@ -51,6 +51,55 @@ export function accessFactsColumns(ids: string, p: (v: unknown) => string, polic
   const [episode, referral, encounter] = [p(OPEN_EPISODE), p(OPEN_REFERRAL), p(OPEN_ENCOUNTER)];
   const values: Record<string, string> = { ids, now: at, episode, referral, encounter, since: p(since), user: p(principal.user), relationships: p(opts.relationships !== false) };
   return FACTS_TEMPLATE.map((part, i) => (i % 2 ? values[part]! : part)).join('');
+}
+
+/**
+ * May the person `id` (an SQL expression of type uuid; `nhs` their NHS number) hold one of
+ * `needs.relationships` with this user, or (`breakGlassSession`) an open break-glass session of
+ * theirs (access/policy.ts `readNeeds`)? An SQL condition, its parameters added through `p`: an
+ * index probe per relationship, in the role's order, until one is found. Each is a superset of what
+ * `heldRelationships` finds in the facts (any GP identity at the user's practice, not only the
+ * latest; any source system whose name ends in the organisation's code; encounters since the start
+ * of "recent", however late), so everyone for whom it is false is someone `decide` would deny: a
+ * Patient search reads the facts of the others only.
+ */
+export function mayRelateSql(id: string, nhs: string, p: (v: unknown) => string, policy: Policy, principal: Principal, now: Date, needs: ReadNeeds): string {
+  const org = principal.organisation || null;
+  const parts: string[] = [];
+  // Source systems whose organisation (organisationOfSource) may be the user's: named so in the policy, or `<kind>:<ODS>`.
+  const orgSystems = () => {
+    const named = Object.entries(policy.sourceOrganisations).filter(([, v]) => v === org).map(([k]) => k);
+    return `(source_system = ANY(${p(named)}::text[]) OR right(source_system, ${p(org!.length + 1)}::int) = ${p(`:${org}`)}::text)`;
+  };
+  for (const r of new Set(needs.relationships)) {
+    if (r === 'self' && principal.nhsNumber) parts.push(`${nhs} = ${p(principal.nhsNumber)}::text`);
+    if (r === 'registered-practice' && org) {
+      parts.push(`EXISTS (SELECT 1 FROM source_identity WHERE person_id = ${id} AND (source_system = ${p(`gp:${org}`)}::text OR (source_system = 'gp:' AND practice = ${p(org)}::text)))`);
+    }
+    if (r === 'care-team') {
+      const members = [principal.user, ...(org ? [`org:${org}`] : [])];
+      const at = p(now.toISOString());
+      parts.push(`EXISTS (SELECT 1 FROM care_team_member WHERE person_id = ${id} AND member = ANY(${p(members)}::text[]) AND starts_at <= ${at}::timestamptz AND (ends_at IS NULL OR ends_at > ${at}::timestamptz))`);
+    }
+    if (r === 'open-episode' && org) {
+      const [episode, referral, encounter] = [p(OPEN_EPISODE), p(OPEN_REFERRAL), p(OPEN_ENCOUNTER)];
+      parts.push(`EXISTS (SELECT 1 FROM resource
+         WHERE person_id = ${id} AND resource_type IN ('EpisodeOfCare', 'ServiceRequest', 'Encounter')
+           AND content->>'status' = ANY(${episode}::text[] || ${referral}::text[] || ${encounter}::text[])
+           AND ((resource_type = 'EpisodeOfCare' AND content->>'status' = ANY(${episode}::text[]))
+             OR (resource_type = 'ServiceRequest' AND content->>'status' = ANY(${referral}::text[]))
+             OR (resource_type = 'Encounter' AND content->>'status' = ANY(${encounter}::text[])))
+           AND ${orgSystems()})`);
+    }
+    if (r === 'recent-encounter' && org) {
+      const since = new Date(now.getTime() - policy.recentEncounterDays * 86_400_000).toISOString();
+      parts.push(`EXISTS (SELECT 1 FROM resource WHERE person_id = ${id} AND resource_type = 'Encounter' AND source_time >= ${p(since)}::timestamptz AND ${orgSystems()})`);
+    }
+  }
+  if (needs.breakGlassSession) {
+    parts.push(`EXISTS (SELECT 1 FROM break_glass WHERE username = ${p(principal.user)}::text AND person_id = ${id} AND ended_at IS NULL AND expires_at > ${p(now.toISOString())}::timestamptz)`);
+  }
+  return parts.length ? `(${parts.join('\n       OR ')})` : 'false';
 }
 
 /** The facts for each person, keyed by person id, from a row of accessFactsColumns. */

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { PurposeOfUse, Role } from './context.ts';
-import { checkPolicy, decide, visibleUnder, loadPolicy, organisationOfSource, sensitiveCategoriesOf, type AccessAction, type AccessFacts, type ExportScope, type Policy } from './policy.ts';
+import { PURPOSES, ROLES, type PurposeOfUse, type Role } from './context.ts';
+import { checkPolicy, decide, heldRelationships, readNeeds, visibleUnder, loadPolicy, organisationOfSource, sensitiveCategoriesOf, type AccessAction, type AccessFacts, type ExportScope, type Policy } from './policy.ts';
 
 const loaded = loadPolicy();
 if (loaded.kind !== 'ok') throw new Error(loaded.problems.join('\n'));
@@ -458,4 +458,45 @@ test('organisation of a source system', () => {
   assert.equal(organisationOfSource(policy, 'hl7:RM2'), 'RM2');
   assert.equal(organisationOfSource(policy, 'csv:community'), 'RM3');
   assert.equal(organisationOfSource(policy, 'fhir:unknown'), null);
+});
+
+test('readNeeds: a direct-care read without a declared reason is permitted only with one of its relationships or an open break-glass session', () => {
+  const rels: Rel[] = ['none', 'registered', 'care-team-user', 'care-team-org', 'episode', 'encounter', 'old-encounter'];
+  const extras: Partial<AccessFacts>[] = [
+    {},
+    { breakGlass: { reason: 'unconscious in ED', expiresAt: '2025-10-01T12:30:00Z' } },
+    { breakGlass: { reason: 'unconscious in ED', expiresAt: '2025-10-01T11:00:00Z' } },
+    { restricted: true },
+    { dissentSharing: true },
+    { nhsNumber: '9999999999' },
+  ];
+  let permits = 0;
+  for (const role of ROLES) {
+    for (const purpose of PURPOSES) {
+      for (const org of ['ORG', null]) {
+        const principal = { user: 'user', role, organisation: org, ...(role === 'patient' ? { nhsNumber: NHS } : {}) };
+        const needs = readNeeds(policy, principal, purpose);
+        if (purpose !== 'direct-care' && purpose !== 'emergency') assert.equal(needs, null, `${role} ${purpose}`);
+        else assert.deepEqual(needs, { relationships: policy.roles[role]!.directCare ?? [], breakGlassSession: policy.roles[role]!.breakGlass === true });
+        if (!needs) continue;
+        for (const rel of rels) {
+          for (const over of extras) {
+            const f = facts(rel, over);
+            const d = decide(policy, { action: 'read', principal, purpose, facts: f, now: NOW });
+            if (d.kind !== 'permit') continue;
+            permits++;
+            const held = heldRelationships(policy, principal, f, NOW);
+            const open = !!f.breakGlass && Date.parse(f.breakGlass.expiresAt) > NOW.getTime();
+            assert.ok(needs.relationships.some((r) => held.has(r)) || (needs.breakGlassSession && open), `${role} ${purpose} ${org} ${rel} ${JSON.stringify(over)} → ${d.reason}`);
+          }
+        }
+      }
+    }
+  }
+  assert.ok(permits > 50);
+  // An emergency under a policy that asks for no reason declares break-glass for anyone: no bound.
+  assert.equal(readNeeds({ ...policy, breakGlass: { ...policy.breakGlass, minimumReasonLength: 0 } }, { user: 'u', role: 'gp', organisation: 'ORG' }, 'emergency'), null);
+  assert.notEqual(readNeeds({ ...policy, breakGlass: { ...policy.breakGlass, minimumReasonLength: 0 } }, { user: 'u', role: 'gp', organisation: 'ORG' }, 'direct-care'), null);
+  assert.equal(readNeeds(null, { user: 'u', role: 'gp', organisation: 'ORG' }, 'direct-care'), null);
+  assert.equal(readNeeds(policy, { user: 'u', role: 'nobody' as Role, organisation: 'ORG' }, 'direct-care'), null);
 });

@@ -187,6 +187,30 @@ export function decide(policy: Policy | null | undefined, req: AccessRequest): D
   }
 }
 
+/** The relationships (one of them) or break-glass session a permit needs (readNeeds). */
+export interface ReadNeeds {
+  relationships: Relationship[];
+  breakGlassSession: boolean;
+}
+
+/**
+ * What every permit of a direct-care `read` of a person needs, for this user and purpose, when no
+ * break-glass reason is declared (a Patient search's decision on each person it finds): one of
+ * `relationships` held with the person, or (`breakGlassSession`) an open break-glass session of the
+ * user's for them. `decide` denies anyone who has neither, so a store may leave such people's facts
+ * unread (fhir/pg-store.ts). null when no such bound holds (no policy or role, another purpose, or a
+ * break-glass reason of no length that an emergency would declare): every person's facts are needed.
+ * Pure; `access/policy.test.ts` checks it against `decide`.
+ */
+export function readNeeds(policy: Policy | null | undefined, principal: Principal, purpose: PurposeOfUse): ReadNeeds | null {
+  if (!policy || !isRole(principal.role)) return null;
+  const role = policy.roles[principal.role];
+  if (!role || (purpose !== 'direct-care' && purpose !== 'emergency')) return null;
+  // An emergency declares break-glass with an empty reason: a permit only if the policy asks for no reason at all.
+  if (purpose === 'emergency' && role.breakGlass && !(policy.breakGlass.minimumReasonLength > 0)) return null;
+  return { relationships: [...(role.directCare ?? [])], breakGlassSession: role.breakGlass === true };
+}
+
 function decideUnsafe(policy: Policy | null | undefined, req: AccessRequest): Decision {
   if (!policy) return deny('no access policy is loaded (fails closed)');
   const { principal, purpose } = req;

@@ -59,8 +59,9 @@ export class MemoryFhirStore implements FhirStore {
           .filter((p) => (q.codes ? q.codes.map((c) => c.toUpperCase()).includes(p.ods_code.toUpperCase()) : q.nameHas === undefined || p.name.toLowerCase().includes(q.nameHas.toLowerCase())))
           .slice(0, q.limit),
       findResource: async (type, id) => d.resources.find((r) => r.resource_type === type && fhirLogicalId(r.source_system, r.resource_type, r.source_id) === id) ?? null,
-      searchPatients: async (c: PatientCriteria, cap) =>
-        d.persons
+      // Every match is in ids (the twin reads facts in memory: it leaves no one out for `needs`).
+      searchPatients: async (c: PatientCriteria, cap) => {
+        const ids = d.persons
           .filter((p) => p.status === 'active')
           .filter((p) => {
             const ids = d.identities.filter((i) => i.person_id === p.person_id);
@@ -78,7 +79,9 @@ export class MemoryFhirStore implements FhirStore {
           .map((p) => p.person_id)
           .sort()
           .sort((a, b) => compareBySort(c.sort ?? [], d.identities, a, b))
-          .slice(0, cap + 1),
+          .slice(0, cap + 1);
+        return { matched: ids.length, ids };
+      },
       accessFacts: async (_principal, people) =>
         new Map(
           people.map((p) => [

@@ -45,15 +45,16 @@ for (const target of await testDatabases()) {
         assert.deepEqual((await tx.accessFacts({ ...NURSE }, [key], now)).get(personId), alone);
       });
       await store.transaction(async (tx) => {
-        const ids = await tx.searchPatients({ nhsNumbers: ['9434765919'] }, 1000, { factsFor: { principal: NURSE, now } });
+        const { ids, matched } = await tx.searchPatients({ nhsNumbers: ['9434765919'] }, 1000, { factsFor: { principal: NURSE, now } });
         assert.deepEqual(ids, [personId]);
+        assert.equal(matched, 1);
         const [found] = await tx.personsById(ids);
         assert.deepEqual((await tx.accessFacts(NURSE, [{ personId, nhsNumber: found!.nhs_number, memberIds: [personId] }], now)).get(personId), alone);
       });
       // More people than the cap: the search says so, and no facts were read for them.
       await store.transaction(async (tx) => {
-        const ids = await tx.searchPatients({}, 0, { factsFor: { principal: NURSE, now } });
-        assert.equal(ids.length, 1);
+        const hits = await tx.searchPatients({}, 0, { factsFor: { principal: NURSE, now } });
+        assert.equal(hits.matched, 1);
       });
     } finally {
       await db.drop();

@@ -5,10 +5,10 @@
  * expression index of migration 0012). Parameterised SQL only.
  */
 import { appendAuditBatch, auditCommitterFor, type AuditEntry } from '../access/audit.ts';
-import { accessFactsColumns, assembleAccessFacts, gatherAccessFacts, secondaryUseCandidates, startBreakGlass, type FactRows, type PersonKey } from '../access/facts-store.ts';
+import { accessFactsColumns, assembleAccessFacts, gatherAccessFacts, mayRelateSql, secondaryUseCandidates, startBreakGlass, type FactRows, type PersonKey } from '../access/facts-store.ts';
 import type { Principal } from '../access/context.ts';
 import { settleSignOutCheck, signOutCheckColumn, signOutSeen, signedOutError, type SignOutCheck } from '../access/bearer.ts';
-import type { AccessFacts, Policy } from '../access/policy.ts';
+import type { AccessFacts, Policy, ReadNeeds } from '../access/policy.ts';
 import { oneOffStatements, type Database, type Queryable } from '../db/database.ts';
 import { findPerson, findPersonWithMembers, loadIdentities, loadPersonResources, loadPractices, loadRecordData, loadSummaryData, practiceCodes, recordPersonIds, summaryColumn, summaryFromColumn, type SummaryData } from '../record/record-store.ts';
 import type { PersonRow, PracticeRow, ResourceRow } from '../record/rows.ts';
@@ -160,18 +160,23 @@ function pgStoreTx(tx: Queryable, policy: Policy, oneTrip: boolean, audit: Defer
     async searchPatients(criteria, cap, o) {
       const ask = oneTrip ? o?.factsFor : undefined;
       const check = ask ? carry() : undefined;
+      // In process (PGlite) the plain search and the facts read apart cost less than the larger statement, planned each time (measured: 7.0 against 10.6 ms per NHS-number search).
+      const needs = oneTrip ? o?.factsFor?.needs : undefined;
       const upTo = ask && o?.pageEnd !== undefined ? Math.min(o.pageEnd, SUMMARIES_WITH_SEARCH) : 0;
-      const { persons, facts, signedOut, summaries } = await searchPatients(tx, criteria, cap, ask ? { policy, ...ask, ...(check ? { signOutCheck: check } : {}), summariesUpTo: upTo } : undefined);
+      const { matched, persons, facts, signedOut, summaries } = await searchPatients(tx, criteria, cap, {
+        ...(needs ? { related: { policy, principal: o!.factsFor!.principal, now: o!.factsFor!.now, needs } } : {}),
+        ...(ask ? { factsFor: { policy, ...ask, ...(check ? { signOutCheck: check } : {}), summariesUpTo: upTo } } : {}),
+      });
       if (check) signOutSeen(check, signedOut);
       if (summaries) searched = { persons: new Set(persons.map((p) => p.person_id)), data: summaries };
       for (const p of persons) found.set(p.person_id, p);
-      if (facts && ask && persons.length <= cap) {
+      if (facts && ask && matched <= cap) {
         // As the repository keys a person found by a search: the person alone (personKey).
         const keys = persons.map((p): PersonKey => ({ personId: p.person_id, nhsNumber: p.nhs_number, memberIds: [p.person_id] }));
         const all = assembleAccessFacts(policy, keys, facts);
         for (const key of keys) prefetched.set(key.personId, { ...ask, key, facts: all.get(key.personId)! });
       }
-      return persons.map((p) => p.person_id);
+      return { matched, ids: persons.map((p) => p.person_id) };
     },
     async accessFacts(principal, people, now) {
       // The facts read with the person or the search (factsFor), when asked for the same people, members, principal and instant.
@@ -424,8 +429,12 @@ async function searchPatients(
   tx: Queryable,
   c: PatientCriteria,
   cap: number,
-  factsFor?: { policy: Policy; principal: Principal; now: Date; signOutCheck?: SignOutCheck; summariesUpTo?: number },
-): Promise<{ persons: PersonRow[]; facts?: FactRows; signedOut?: boolean; summaries?: SummaryData }> {
+  o: {
+    /** Keep only the people who may hold one of these relationships with the principal, or a break-glass session (relatedIdsSql). */
+    related?: { policy: Policy; principal: Principal; now: Date; needs: ReadNeeds };
+    factsFor?: { policy: Policy; principal: Principal; now: Date; signOutCheck?: SignOutCheck; summariesUpTo?: number };
+  } = {},
+): Promise<{ matched: number; persons: PersonRow[]; facts?: FactRows; signedOut?: boolean; summaries?: SummaryData }> {
   const where: string[] = [];
   const params: unknown[] = [];
   const p = (v: unknown) => {
@@ -504,27 +513,38 @@ async function searchPatients(
       : `(SELECT ${k.descending ? 'max' : 'min'}(${column[k.field]}) FROM source_identity si WHERE si.person_id = p.person_id) ${k.descending ? 'DESC' : 'ASC'} NULLS LAST`,
   );
   const search = `SELECT ${PERSON_COLUMNS} FROM person p WHERE p.status = 'active' AND ${where.join(' AND ')} ORDER BY ${[...order, 'p.person_id'].join(', ')} LIMIT ${p(cap + 1)}`;
-  if (!factsFor) return { persons: (await tx.query<PersonRow>(search, params)).rows };
-  // The access facts of the people found, in the same statement (one round trip fewer on a
-  // server); none when more than the cap match (the search is refused without them).
+  const { related, factsFor } = o;
+  if (!factsFor && !related) {
+    const persons = (await tx.query<PersonRow>(search, params)).rows;
+    return { matched: persons.length, persons };
+  }
+  // The people found, counted; with `related`, only those who may hold a relationship with the user are kept
+  // (none when more than the cap match: the search is refused), and only theirs are the facts and summaries read.
   // (An expression, cast, not a bare subquery: `= ANY((SELECT …))` would compare with each row, not with the array's elements.)
-  const foundUpTo = (limit: number) => `(SELECT CASE WHEN count(*) > ${p(limit)} THEN '{}'::uuid[] ELSE array_agg(person_id::uuid) END FROM found)::uuid[]`;
-  const ids = foundUpTo(cap);
+  const idsUpTo = (from: string, limit: number) => `(SELECT CASE WHEN count(*) > ${p(limit)} THEN '{}'::uuid[] ELSE array_agg(person_id::uuid) END FROM ${from})::uuid[]`;
+  const kept = related ? 'kept' : 'found';
+  const keep = related
+    ? `,
+     kept AS MATERIALIZED (SELECT * FROM found f WHERE (SELECT count(*) FROM found) <= ${p(cap)} AND ${mayRelateSql('f.person_id::uuid', 'f.nhs_number', p, related.policy, related.principal, related.now, related.needs)})`
+    : '';
+  // The access facts of the people kept, in the same statement (one round trip fewer on a server).
+  const factsColumns = factsFor ? accessFactsColumns(idsUpTo(kept, cap), p, factsFor.policy, factsFor.principal, factsFor.now) : null;
+  // The summaries of everyone kept (the page is built from them) when no more than summariesUpTo are.
+  const upTo = factsFor?.summariesUpTo ?? 0;
+  const summaryIds = upTo > 0 ? idsUpTo(kept, upTo) : null;
   // The people in the search's order (WITH ORDINALITY keeps _sort's order through the aggregate).
-  // The summaries of everyone found (the page is built from them) when no more than summariesUpTo match.
-  const upTo = factsFor.summariesUpTo ?? 0;
-  const summaryIds = upTo > 0 ? foundUpTo(upTo) : null;
-  const r = await tx.query<FactRows & { persons: PersonRow[]; signed_out?: boolean; summary?: unknown }>(
-    `WITH found AS MATERIALIZED (SELECT f.*, row_number() OVER () AS ord FROM (${search}) f)
-     SELECT (SELECT coalesce(json_agg(json_build_object('person_id', person_id, 'nhs_number', nhs_number, 'status', status, 'merged_into', merged_into) ORDER BY ord), '[]') FROM found) AS persons,
-            ${accessFactsColumns(ids, p, factsFor.policy, factsFor.principal, factsFor.now)}${factsFor.signOutCheck ? `,
+  const r = await tx.query<FactRows & { matched: string | number; persons: PersonRow[]; signed_out?: boolean; summary?: unknown }>(
+    `WITH found AS MATERIALIZED (SELECT f.*, row_number() OVER () AS ord FROM (${search}) f)${keep}
+     SELECT (SELECT count(*) FROM found) AS matched,
+            (SELECT coalesce(json_agg(json_build_object('person_id', person_id, 'nhs_number', nhs_number, 'status', status, 'merged_into', merged_into) ORDER BY ord), '[]') FROM ${kept}) AS persons${factsColumns ? `,
+            ${factsColumns}` : ''}${factsFor?.signOutCheck ? `,
             ${signOutCheckColumn(factsFor.signOutCheck, p)}` : ''}${summaryIds ? `,
             ${summaryColumn(summaryIds, p)}` : ''}`,
     params,
   );
-  const { persons, signed_out: signedOut, summary, ...facts } = r.rows[0]!;
+  const { matched, persons, signed_out: signedOut, summary, ...facts } = r.rows[0]!;
   const summaries = summaryIds && persons.length <= upTo ? summaryFromColumn(summary) : undefined;
-  return { persons, facts, ...(factsFor.signOutCheck ? { signedOut } : {}), ...(summaries ? { summaries } : {}) };
+  return { matched: Number(matched), persons, ...(factsFor ? { facts } : {}), ...(factsFor?.signOutCheck ? { signedOut } : {}), ...(summaries ? { summaries } : {}) };
 }
 
 /**

@@ -12,7 +12,7 @@ import { directoryOrganization, ODS_CODE, searchDirectory, type DirectoryQuery }
 import type { AuditEntry } from '../access/audit.ts';
 import { forbidden, notFound, tooCostly, type Principal, type PurposeOfUse } from '../access/context.ts';
 import type { PersonKey } from '../access/facts-store.ts';
-import { decide, organisationOfSource, sensitiveCategoriesOf, type AccessAction, type AccessFacts, type Decision, type Policy } from '../access/policy.ts';
+import { decide, organisationOfSource, readNeeds, sensitiveCategoriesOf, type AccessAction, type AccessFacts, type Decision, type Policy } from '../access/policy.ts';
 import { buildIntegratedRecord, type IntegratedRecord } from '../record/integrated-record.ts';
 import { fhirLogicalId, personPatientKeys, presentResource, toMergedPatient } from '../record/fhir-bundle.ts';
 import type { PersonQuery } from '../record/record-store.ts';
@@ -239,12 +239,15 @@ export class FhirRepository {
         return { kind: 'forbidden' as const, message: `access denied: ${gate.reason}` };
       }
       // The access facts of the people found come with them where the store can (one statement on a server).
-      const ids = await tx.searchPatients(page.has?.length ? { ...criteria, hasCodes: hasCodes(page.has) } : criteria, SEARCH_CAP, { factsFor: { principal: this.ctx.principal, now }, pageEnd: page.offset + page.count });
-      if (ids.length > SEARCH_CAP) {
+      // Each is decided for a direct-care read without a declared reason, so the store may leave out (and read no
+      // facts for) those who hold none of the relationships such a permit needs (readNeeds): decide would deny them.
+      const needs = readNeeds(this.policy, this.ctx.principal, this.ctx.purpose);
+      const hits = await tx.searchPatients(page.has?.length ? { ...criteria, hasCodes: hasCodes(page.has) } : criteria, SEARCH_CAP, { factsFor: { principal: this.ctx.principal, now, ...(needs ? { needs } : {}) }, pageEnd: page.offset + page.count });
+      if (hits.matched > SEARCH_CAP) {
         await tx.appendAudit([audit({ decision: 'deny', reason: `more than ${SEARCH_CAP} people match` })], now);
         return { kind: 'too-costly' as const, message: `more than ${SEARCH_CAP} people match: narrow the search (add birthdate, family or identifier)` };
       }
-      const persons = await tx.personsById(ids);
+      const persons = await tx.personsById(hits.ids);
       const facts = await tx.accessFacts(this.ctx.principal, persons.map(personKey), now);
       let permitted = persons.filter((p) => decide(this.policy, { action: 'read', principal: this.ctx.principal, purpose: this.ctx.purpose, facts: facts.get(p.person_id) ?? null, now }).kind === 'permit');
       // _has: decided on each permitted person's items as this user may see them.
@@ -261,7 +264,7 @@ export class FhirRepository {
       const summaries = await tx.loadSummaries(pagePersons);
       // _revinclude: each person's resources pointing at them, under the same decision as the search's.
       const rev = page.revinclude?.length ? await revincludeForPeople(tx, this.searchKit(tx), pagePersons.map((p) => ({ person: p, decision: decide(this.policy, { action: 'read', principal: this.ctx.principal, purpose: this.ctx.purpose, facts: facts.get(p.person_id) ?? null, now }) })), page.revinclude) : null;
-      const detailOut = { ...detail, matched: ids.length, permitted: permitted.length, returned: pagePersons.length, ...(rev ? { included: rev.resources.length } : {}) };
+      const detailOut = { ...detail, matched: hits.matched, permitted: permitted.length, returned: pagePersons.length, ...(rev ? { included: rev.resources.length } : {}) };
       // One entry per person shown (so each person can see who found them), or one for an empty page.
       const entries = pagePersons.length
         ? pagePersons.map((p) => audit({ personId: p.person_id, decision: 'permit', reason: 'search result', detail: detailOut }))

@@ -8,7 +8,7 @@
 import type { AuditEntry } from '../access/audit.ts';
 import type { Principal } from '../access/context.ts';
 import type { PersonKey } from '../access/facts-store.ts';
-import type { AccessFacts } from '../access/policy.ts';
+import type { AccessFacts, ReadNeeds } from '../access/policy.ts';
 import type { PersonQuery } from '../record/record-store.ts';
 import type { IdentityRow, PersonRow, PracticeRow, ResourceRow } from '../record/rows.ts';
 import type { FeedFreshness } from '../record/record-sources.ts';
@@ -71,6 +71,12 @@ export interface PersonRecordData {
   fresh?: boolean;
 }
 
+/** What a Patient search found: how many people match (up to the cap + 1), and the ids of those the caller is to decide on, in order. */
+export interface PatientHits {
+  matched: number;
+  ids: string[];
+}
+
 export interface FhirStoreTx {
   /**
    * `stamp`: also read the record's version stamp (recordStamp), in the same statement where the store can.
@@ -98,11 +104,14 @@ export interface FhirStoreTx {
   /** A stored resource by type and stable logical id. */
   findResource(resourceType: string, id: string): Promise<ResourceRow | null>;
   /**
-   * Person ids matching, at most `cap` + 1, in a stable order. `factsFor`: as findPerson's, for the people found (up to `cap`).
-   * `pageEnd`: the page shown ends at this position; when no more people than that match, the store may read their
-   * summaries with the search, for loadSummaries in this transaction.
+   * The people matching: how many (at most `cap` + 1) and their ids in a stable order. `factsFor`: as findPerson's, for
+   * the people found (up to `cap`). `factsFor.needs` (access/policy.ts `readNeeds`): the caller decides a direct-care
+   * read of each without a declared reason, so the store may leave out of `ids` (and read no facts for) anyone who holds
+   * none of those relationships with the principal at that instant and no open break-glass session of theirs; `matched`
+   * still counts them. `pageEnd`: the page shown ends at this position; when no more people than that are in `ids`, the store
+   * may read their summaries with the search, for loadSummaries in this transaction.
    */
-  searchPatients(criteria: PatientCriteria, cap: number, o?: { factsFor?: { principal: Principal; now: Date }; pageEnd?: number }): Promise<string[]>;
+  searchPatients(criteria: PatientCriteria, cap: number, o?: { factsFor?: { principal: Principal; now: Date; needs?: ReadNeeds }; pageEnd?: number }): Promise<PatientHits>;
   accessFacts(principal: Principal, people: PersonKey[], now: Date): Promise<Map<string, AccessFacts>>;
   startBreakGlass(user: string, personId: string, reason: string, minutes: number, now: Date): Promise<{ expiresAt: string }>;
   appendAudit(entries: AuditEntry[], now: Date): Promise<void>;

@@ -90,11 +90,11 @@ export async function runClinicalSearch(tx: FhirStoreTx, kit: SearchAccessKit, s
   const chained: string[][] = [];
   for (const chain of search.patientChains ?? []) {
     const found = await tx.searchPatients(chain.criteria, MAX_PATIENTS);
-    if (found.length > MAX_PATIENTS) {
+    if (found.matched > MAX_PATIENTS) {
       await tx.appendAudit([audit({ decision: 'deny', reason: `${chain.raw} finds more than ${MAX_PATIENTS} people` })], now);
       return { kind: 'too-costly', message: `${chain.raw} finds more than ${MAX_PATIENTS} people: a clinical search names at most ${MAX_PATIENTS} (narrow it, e.g. with an identifier or birthdate)` };
     }
-    chained.push(found);
+    chained.push(found.ids);
   }
   const chainedOnly = new Set(chained.flat());
 
