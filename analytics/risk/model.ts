@@ -6,6 +6,7 @@
 // show no one's record; the risk lists that do are in cohort.ts, through the access policy.
 import { invalid, notFound, unprocessable } from '../../access/context.ts';
 import type { Database, Queryable } from '../../db/database.ts';
+import { ensureFlatTablesCurrent } from '../flat/refresh.ts';
 import { loadCodeLists } from './code-lists.ts';
 import { round, type StoredTerm } from './explain.ts';
 import { addMonths, isIsoDate, refreshFeatures } from './features.ts';
@@ -37,9 +38,14 @@ export interface RiskModel {
 
 export const METHOD = 'logistic regression, IRLS (Newton) with L2 penalty on standardised terms';
 
-/** The latest date any encounter in the store starts on (the data's end), or null for an empty store. */
-export async function latestActivityDate(db: Queryable): Promise<string | null> {
-  const r = await db.query<{ d: string | null }>("SELECT max(left(content->'period'->>'start', 10)) AS d FROM resource WHERE resource_type = 'Encounter'");
+/**
+ * The latest date any encounter in the store starts on (the data's end), or null for an empty
+ * store: from the flat encounter table (brought up to date first, as the features are), the end of
+ * its start_date index — not a walk over every Encounter's JSON (63.6 s at 215,000 people).
+ */
+export async function latestActivityDate(db: Queryable | Database): Promise<string | null> {
+  await ensureFlatTablesCurrent(db);
+  const r = await db.query<{ d: string | null }>("SELECT max(start_date) AS d FROM analytics_encounter WHERE resource_type = 'Encounter'");
   return r.rows[0]?.d ?? null;
 }
 
@@ -255,7 +261,7 @@ export interface ScoreRun {
 }
 
 /** The default as-of date for scoring: today, or the day after the data's end when the data end earlier. */
-export async function defaultScoreDate(db: Queryable, now = new Date()): Promise<string> {
+export async function defaultScoreDate(db: Queryable | Database, now = new Date()): Promise<string> {
   const today = now.toISOString().slice(0, 10);
   const latest = await latestActivityDate(db);
   if (!latest) return today;
