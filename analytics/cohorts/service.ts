@@ -93,7 +93,8 @@ export async function runCohort(ctx: RequestContext, def: CohortDefinition, opts
     await ensureFlatTablesCurrent(tx);
     const found = await tx.query<{ person_id: string; practice: string | null; neighbourhood: string | null }>(compiled.sql, compiled.params);
     const ids = found.rows.map((r) => r.person_id);
-    const people = await personDetails(tx, ids);
+    // Names and birth dates only for an identified list; the access facts need only each NHS number.
+    const people = await personDetails(tx, ids, how.identified);
     // Secondary use is decided on restrictions and consent alone (access/policy.ts): the relationship
     // facts of every member (the registers' cost per person at 215,000: ENT referrals 7.3 s) are not read.
     const secondary = ctx.purpose === 'secondary-use';
@@ -145,9 +146,14 @@ export async function runCohort(ctx: RequestContext, def: CohortDefinition, opts
   });
 }
 
-async function personDetails(tx: Queryable, ids: string[]): Promise<Map<string, { nhs_number: string | null; name: string | null; birth_date: string | null }>> {
+async function personDetails(tx: Queryable, ids: string[], names: boolean): Promise<Map<string, { nhs_number: string | null; name: string | null; birth_date: string | null }>> {
   const out = new Map<string, { nhs_number: string | null; name: string | null; birth_date: string | null }>();
   if (!ids.length) return out;
+  if (!names) {
+    const r = await tx.query<{ person_id: string; nhs_number: string | null }>('SELECT p.person_id::text AS person_id, p.nhs_number FROM person p WHERE p.person_id = ANY($1::uuid[])', [ids]);
+    for (const x of r.rows) out.set(x.person_id, { nhs_number: x.nhs_number, name: null, birth_date: null });
+    return out;
+  }
   const r = await tx.query<{ person_id: string; nhs_number: string | null; family: string | null; given: string | null; birth_date: string | null }>(
     `SELECT p.person_id::text AS person_id, p.nhs_number, s.family, s.given, to_char(s.birth_date, 'YYYY-MM-DD') AS birth_date
        FROM person p
