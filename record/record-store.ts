@@ -230,7 +230,7 @@ export interface RecordData {
  * one statement, then the practices and feed-named organisations of the ODS codes they carry
  * (practiceCodes, found here from the parsed rows; loadPractices, one statement). Finding the
  * codes in the server (a JSON path walk over every resource, a regular expression per source key)
- * cost more than twice the rows themselves (measured: bench/record-read.ts and docs/performance.md,
+ * cost more than twice the rows themselves (measured: bench/everything-read.ts and docs/performance.md,
  * sixth round). A page of search results needs less: loadSummaryData.
  */
 export async function loadRecordData(db: Queryable, personIds: readonly string[]): Promise<RecordData> {
@@ -416,12 +416,14 @@ export function practiceCodes(identities: readonly IdentityRow[], rows: readonly
   return [...out];
 }
 
-// ODS identifiers sit a few levels down (Encounter.serviceProvider.identifier.value); the walk
-// stops at that depth so a large resource costs little.
+// ODS identifiers sit a few elements down (Encounter.serviceProvider.identifier.value; a UK Core
+// extension's sub-extension's valueReference.identifier): the walk goes six elements deep, an
+// array's items at their element's depth (as a JSON path in lax mode counts them), so a large
+// resource costs little. Contained resources are walked too; their narrative (`text`) is not.
 function collectOdsCodes(node: unknown, out: Set<string>, depth: number): void {
-  if (depth > 5 || !node || typeof node !== 'object') return;
+  if (depth > 6 || !node || typeof node !== 'object') return;
   if (Array.isArray(node)) {
-    for (let i = 0; i < node.length; i++) collectOdsCodes(node[i], out, depth + 1);
+    for (let i = 0; i < node.length; i++) collectOdsCodes(node[i], out, depth);
     return;
   }
   const o = node as Record<string, unknown>;
@@ -429,7 +431,7 @@ function collectOdsCodes(node: unknown, out: Set<string>, depth: number): void {
   // for…in, not Object.entries: no list per object (it walks every resource of a record read).
   for (const k in o) {
     const v = o[k];
-    if (v && typeof v === 'object' && k !== 'text' && k !== 'contained') collectOdsCodes(v, out, depth + 1);
+    if (v && typeof v === 'object' && k !== 'text') collectOdsCodes(v, out, depth + 1);
   }
 }
 
