@@ -5,7 +5,7 @@ import type { ResourceRow } from './rows.ts';
 
 const ODS = 'https://fhir.nhs.uk/Id/ods-organization-code';
 const row = (source_system: string, content: Record<string, unknown>): ResourceRow =>
-  ({ source_system, resource_type: String(content.resourceType), source_id: 'x', person_id: null, subject_id: null, version: 1, source_time: null, received_at: '2026-01-01T00:00:00.000Z', content }) as ResourceRow;
+  ({ source_system, resource_type: String(content.resourceType), source_id: 'x', person_id: null, subject_id: null, version: 1, source_time: null, received_at: '2026-01-01T00:00:00.000Z', content }) as unknown as ResourceRow;
 
 test('practiceCodes: source keys, identities, and ODS identifiers wherever a sender puts them (nested extensions, contained resources, arrays)', () => {
   const rows = [
