@@ -4,15 +4,21 @@
  * bench-only schema, each copy of every person under a new person id (md5 of the id and the copy's
  * number), each copied row under a new key, and the risk features, scores and every starter register
  * are run there, over tables exactly as large as the borough's would be.
- *   DATABASE_URL=postgres://…/STORE node --import tsx bench/analytics-scale.ts [--copies 11] [--schema bench_scale] [--keep] [--reuse] [--runs 2] [--as-of YYYY-MM-DD]
+ *   DATABASE_URL=postgres://…/STORE node --import tsx bench/analytics-scale.ts [--copies 11] [--schema bench_scale] [--source-schema public] [--keep] [--reuse] [--runs 2] [--as-of YYYY-MM-DD]
  * STORE holds an ingested locality (e.g. 20,000 people: bench/borough.ts with BEVAN_BENCH_KEEP=1, or
- * `bevan ingest`) whose flat tables are current (this refreshes them first) and a fitted model.
+ * `bevan ingest`) whose flat tables are current (this refreshes them first) and a fitted model; its
+ * tables are in --source-schema (default public; e.g. bench_api_20000_7 for bench/api-load.ts's store,
+ * with DATABASE_URL's `options=-c search_path=…` naming it too, for the refresh).
  * Copied: person, source_identity, practice (as is), the flat tables (analytics_encounter,
- * analytics_coded_entry, analytics_person), their watermark, the stored model, and of `resource` only
+ * analytics_coded_entry, analytics_person), their watermark, the stored model, the consent directives
+ * and restrictions (each copy's people keep their copy's opt-outs), and of `resource` only
  * the Patients and CarePlans (the only resources the features and registers read; the copy's
  * `resource` is therefore smaller than a borough's, which matters only to the freshness probe's
  * index lookups and the care plan criteria's index scans). Every index of the copied tables is built
  * after the rows are in. The schema is dropped at the end unless --keep; --reuse measures an existing one.
+ * Each register is timed twice: its compiled query alone, and as `bevan cohort run NAME --user ANALYST`
+ * runs it (runCohort for an analyst: the access decision, each member's consent and restrictions,
+ * the disclosure control and the audit entry; the other tables, e.g. audit_log, are the store's).
  * Honest limits: every copy has the same people's histories, so the distributions are the store's
  * and only the sizes grow; the ranks and tiers of the scores are over 215,000 people as they would be.
  * Prints seconds per step, the server backends' CPU seconds (sampled from /proc, PostgreSQL on this
@@ -27,6 +33,8 @@ import { oneOffStatements } from '../db/database.ts';
 import { scoreRiskPopulation } from '../analytics/risk/model.ts';
 import { compileCohort } from '../analytics/cohorts/compile.ts';
 import { loadRegisters } from '../analytics/cohorts/registers.ts';
+import { runCohort } from '../analytics/cohorts/service.ts';
+import type { RequestContext } from '../access/context.ts';
 import { ensureFlatTablesCurrent, refreshFlatTables } from '../analytics/flat/refresh.ts';
 import { openDatabase } from '../db/open.ts';
 import { arg, procCpu } from './util.ts';
@@ -35,9 +43,10 @@ const URL_ = process.env.DATABASE_URL;
 if (!URL_) throw new Error('set DATABASE_URL to a PostgreSQL database holding a loaded store');
 const COPIES = Number(arg('copies', '11'));
 const SCHEMA = arg('schema', 'bench_scale');
+const SOURCE = arg('source-schema', 'public');
 const RUNS = Number(arg('runs', '2'));
 const AS_OF = arg('as-of', new Date().toISOString().slice(0, 10));
-if (!/^[a-z_][a-z0-9_]*$/.test(SCHEMA)) throw new Error(`--schema must be a plain lower-case name, got ${SCHEMA}`);
+for (const [name, v] of [['schema', SCHEMA], ['source-schema', SOURCE]]) if (!/^[a-z_][a-z0-9_]*$/.test(v!)) throw new Error(`--${name} must be a plain lower-case name, got ${v}`);
 if (!Number.isInteger(COPIES) || COPIES < 1) throw new Error('--copies must be a whole number ≥ 1');
 const load = () => loadavg().map((x) => x.toFixed(2)).join(' ');
 
@@ -104,7 +113,7 @@ async function timed<T>(label: string, f: () => Promise<T>, say: (r: T) => strin
 
 const admin = new pg.Client({ connectionString: URL_ });
 await admin.connect();
-const TABLES = ['person', 'source_identity', 'practice', 'resource', 'analytics_encounter', 'analytics_coded_entry', 'analytics_person', 'analytics_person_stale', 'analytics_flat_watermark', 'risk_model', 'risk_feature', 'risk_score_run', 'risk_score'];
+const TABLES = ['person', 'source_identity', 'practice', 'resource', 'analytics_encounter', 'analytics_coded_entry', 'analytics_person', 'analytics_person_stale', 'analytics_flat_watermark', 'risk_model', 'risk_feature', 'risk_score_run', 'risk_score', 'consent_directive', 'person_restriction', 'source_restriction'];
 // A copy's new id for a person id (copy 0 keeps the store's), and a new key for a row.
 const pid = (col: string) => `CASE WHEN k = 0 THEN ${col} ELSE md5(${col}::text || ':' || k)::uuid END`;
 const key = (col: string) => `CASE WHEN k = 0 THEN ${col} ELSE ${col} || '~' || k END`;
@@ -114,29 +123,32 @@ try {
     const t = performance.now();
     await admin.query(`DROP SCHEMA IF EXISTS ${SCHEMA} CASCADE`);
     await admin.query(`CREATE SCHEMA ${SCHEMA}`);
-    for (const table of TABLES) await admin.query(`CREATE TABLE ${SCHEMA}.${table} (LIKE public.${table} INCLUDING DEFAULTS INCLUDING GENERATED)`);
+    for (const table of TABLES) await admin.query(`CREATE TABLE ${SCHEMA}.${table} (LIKE ${SOURCE}.${table} INCLUDING DEFAULTS INCLUDING GENERATED)`);
     const copies = `generate_series(0, ${COPIES - 1}) AS k`;
-    await admin.query(`INSERT INTO ${SCHEMA}.practice SELECT * FROM public.practice`);
+    await admin.query(`INSERT INTO ${SCHEMA}.practice SELECT * FROM ${SOURCE}.practice`);
     await admin.query(`INSERT INTO ${SCHEMA}.person (person_id, nhs_number, status, merged_into, created_at, updated_at)
-      SELECT ${pid('person_id')}, CASE WHEN k = 0 THEN nhs_number END, status, CASE WHEN merged_into IS NOT NULL THEN ${pid('merged_into')} END, created_at, updated_at FROM public.person, ${copies}`);
-    const siCols = (await admin.query<{ c: string }>(`SELECT column_name AS c FROM information_schema.columns WHERE table_schema = 'public' AND table_name = 'source_identity' ORDER BY ordinal_position`)).rows.map((r) => r.c);
+      SELECT ${pid('person_id')}, CASE WHEN k = 0 THEN nhs_number END, status, CASE WHEN merged_into IS NOT NULL THEN ${pid('merged_into')} END, created_at, updated_at FROM ${SOURCE}.person, ${copies}`);
+    const siCols = (await admin.query<{ c: string }>(`SELECT column_name AS c FROM information_schema.columns WHERE table_schema = $1 AND table_name = 'source_identity' ORDER BY ordinal_position`, [SOURCE])).rows.map((r) => r.c);
     const siSel = siCols.map((c) => (c === 'person_id' ? pid(c) : c === 'source_id' ? key(c) : c === 'nhs_number' ? 'CASE WHEN k = 0 THEN nhs_number END' : c));
-    await admin.query(`INSERT INTO ${SCHEMA}.source_identity (${siCols.join(', ')}) SELECT ${siSel.join(', ')} FROM public.source_identity, ${copies}`);
+    await admin.query(`INSERT INTO ${SCHEMA}.source_identity (${siCols.join(', ')}) SELECT ${siSel.join(', ')} FROM ${SOURCE}.source_identity, ${copies}`);
     const copyTable = async (table: string, where = '') => {
-      const cols = (await admin.query<{ c: string }>(`SELECT column_name AS c FROM information_schema.columns WHERE table_schema = 'public' AND table_name = $1 AND is_generated = 'NEVER' ORDER BY ordinal_position`, [table])).rows.map((r) => r.c);
+      const cols = (await admin.query<{ c: string }>(`SELECT column_name AS c FROM information_schema.columns WHERE table_schema = $2 AND table_name = $1 AND is_generated = 'NEVER' ORDER BY ordinal_position`, [table, SOURCE])).rows.map((r) => r.c);
       const sel = cols.map((c) => (c === 'person_id' ? pid(c) : c === 'source_id' ? key(c) : c));
-      const n = (await admin.query(`INSERT INTO ${SCHEMA}.${table} (${cols.join(', ')}) SELECT ${sel.join(', ')} FROM public.${table}, ${copies} ${where}`)).rowCount;
+      const n = (await admin.query(`INSERT INTO ${SCHEMA}.${table} (${cols.join(', ')}) SELECT ${sel.join(', ')} FROM ${SOURCE}.${table}, ${copies} ${where}`)).rowCount;
       console.log(`  ${table}: ${n} rows`);
     };
     await copyTable('resource', "WHERE resource_type IN ('Patient', 'CarePlan')");
     await copyTable('analytics_encounter');
     await copyTable('analytics_coded_entry');
     await copyTable('analytics_person');
-    await admin.query(`INSERT INTO ${SCHEMA}.analytics_flat_watermark SELECT * FROM public.analytics_flat_watermark`);
-    await admin.query(`INSERT INTO ${SCHEMA}.risk_model SELECT * FROM public.risk_model`);
+    await copyTable('consent_directive');
+    await copyTable('person_restriction');
+    await copyTable('source_restriction');
+    await admin.query(`INSERT INTO ${SCHEMA}.analytics_flat_watermark SELECT * FROM ${SOURCE}.analytics_flat_watermark`);
+    await admin.query(`INSERT INTO ${SCHEMA}.risk_model SELECT * FROM ${SOURCE}.risk_model`);
     // The store's indexes, built after the rows are in.
-    const defs = await admin.query<{ def: string }>(`SELECT indexdef AS def FROM pg_indexes WHERE schemaname = 'public' AND tablename = ANY($1::text[])`, [TABLES]);
-    for (const { def } of defs.rows) await admin.query(def.replace(/ ON public\./, ` ON ${SCHEMA}.`));
+    const defs = await admin.query<{ def: string }>(`SELECT indexdef AS def FROM pg_indexes WHERE schemaname = $2 AND tablename = ANY($1::text[])`, [TABLES, SOURCE]);
+    for (const { def } of defs.rows) await admin.query(def.replace(` ON ${SOURCE}.`, ` ON ${SCHEMA}.`));
     await admin.query(`ANALYZE ${TABLES.map((t) => `${SCHEMA}.${t}`).join(', ')}`);
     await admin.query(`VACUUM ${SCHEMA}.analytics_encounter, ${SCHEMA}.analytics_coded_entry, ${SCHEMA}.analytics_person`);
     console.log(`copied ${COPIES}× into schema ${SCHEMA} in ${((performance.now() - t) / 1000).toFixed(1)} s`);
@@ -149,7 +161,7 @@ try {
   await admin.end();
 }
 
-const db = await openPostgres(URL_, { schema: `${SCHEMA},public` });
+const db = await openPostgres(URL_, { schema: `${SCHEMA},${SOURCE}` });
 try {
   const stale = await ensureFlatTablesCurrent(db);
   if (stale) console.log(`(the copy's flat tables were refreshed first: ${stale.mode}, ${stale.seconds.toFixed(2)} s)`);
@@ -176,6 +188,27 @@ try {
       cpu = await cpuSampler.stop();
     }
     console.log(`register ${def.name}: ${count} people, ${times.map((s) => s.toFixed(2)).join(' / ')} s (server CPU ${cpu.toFixed(1)} s, last run); load ${load()}`);
+  }
+  // The same registers as `bevan cohort run NAME --user ANALYST` runs them (runCohort, output count):
+  // an analyst's secondary use, every member decided by the policy on their consent and restrictions.
+  const ctx: RequestContext = { principal: { user: 'bench-analyst', role: 'analyst', organisation: null }, purpose: 'secondary-use', db, from: 'bench' };
+  for (const def of registers.values()) {
+    const times: string[] = [];
+    let said = '';
+    let cpu = 0;
+    let node = 0;
+    for (let i = 0; i < RUNS; i++) {
+      const cpuSampler = serverCpu();
+      const n0 = process.cpuUsage();
+      const t = performance.now();
+      const r = await runCohort(ctx, def, { output: 'count', asOf: AS_OF, resolve });
+      times.push(((performance.now() - t) / 1000).toFixed(2));
+      const n = process.cpuUsage(n0);
+      node = (n.user + n.system) / 1e6;
+      cpu = await cpuSampler.stop();
+      said = `count ${r.count ?? 'suppressed'}, withheld opted out ${r.withheld.optedOut ?? 'suppressed'}`;
+    }
+    console.log(`cohort run ${def.name}: ${said}; ${times.join(' / ')} s (node CPU ${node.toFixed(2)} s, server CPU ${cpu.toFixed(1)} s, last run); load ${load()}`);
   }
 } finally {
   await db.close();

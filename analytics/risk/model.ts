@@ -39,24 +39,33 @@ export interface RiskModel {
 export const METHOD = 'logistic regression, IRLS (Newton) with L2 penalty on standardised terms';
 
 /**
- * The latest date any encounter in the store starts on (the data's end), or null for an empty
- * store: from the flat encounter table (brought up to date first, as the features are), the end of
- * its start_date index — not a walk over every Encounter's JSON (63.6 s at 215,000 people).
+ * The data's end: the latest day on which an encounter in the store started, or null for an empty
+ * store. Encounters that record no activity (planned, cancelled, entered in error) and any dated
+ * after today (a booking, or a wrong date) are not counted, so one future appointment cannot move
+ * the validation year past the outcomes. From the flat encounter table (brought up to date first, as
+ * the features are): the end of analytics_encounter_window_idx, not a walk over every Encounter's
+ * JSON (63.6 s at 215,000 people).
  */
-export async function latestActivityDate(db: Queryable | Database): Promise<string | null> {
+export async function latestActivityDate(db: Queryable | Database, now = new Date()): Promise<string | null> {
   await ensureFlatTablesCurrent(db);
-  const r = await db.query<{ d: string | null }>("SELECT max(start_date) AS d FROM analytics_encounter WHERE resource_type = 'Encounter'");
+  const r = await db.query<{ d: string | null }>(
+    `SELECT max(start_date) AS d FROM analytics_encounter
+      WHERE resource_type = 'Encounter' AND start_date <= $1::text AND status NOT IN ('planned', 'cancelled', 'entered-in-error')`,
+    [now.toISOString().slice(0, 10)],
+  );
   return r.rows[0]?.d ?? null;
 }
 
 /**
- * The default validation index date: a year before the day after the data's end, rounded up to
- * the first of a month, so that the validation year's outcome is (nearly) complete and the year
- * boundaries of a generated locality (calendar years) are met exactly.
+ * The default validation index date: the start of the last complete year of outcomes, the 12 months
+ * that end on the data's last day (`latest`). Its outcome year is wholly inside the data (none of it
+ * after the end, where no admission could be seen yet), and it is the newest such year. A generated
+ * locality's truth years are these same 12-month periods counted back from its last day (synth
+ * `simulationWindow`), whatever day that is: ending 31 December, calendar years; ending 3 December
+ * (`--until 2026-12-03`), years from 4 December.
  */
 export function defaultValidationIndexDate(latest: string): string {
-  const d = addMonths(new Date(Date.parse(`${latest}T00:00:00Z`) + 86_400_000).toISOString().slice(0, 10), -12);
-  return d.endsWith('-01') ? d : addMonths(`${d.slice(0, 8)}01`, 1);
+  return addMonths(new Date(Date.parse(`${latest}T00:00:00Z`) + 86_400_000).toISOString().slice(0, 10), -12);
 }
 
 function resolveTerms(stored: readonly StoredTerm[]): Term[] {

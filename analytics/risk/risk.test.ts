@@ -6,6 +6,8 @@ import { topFactors } from './explain.ts';
 import { efiBand, parseCodeLists, CodeListError, loadCodeLists } from './code-lists.ts';
 import { defaultValidationIndexDate } from './model.ts';
 import { addMonths } from './features.ts';
+import { simulationWindow } from '../../synth/population.ts';
+import { isoDate } from '../../synth/dates.ts';
 
 test('Cholesky solve of a known 3×3 system', () => {
   // [[4,2,0],[2,5,1],[0,1,3]] · [1,2,3] = [8,15,11]
@@ -134,10 +136,24 @@ test('eFI bands and the shipped code lists: 36 deficits, derived polypharmacy an
   );
 });
 
-test('dates: months added at month ends; the default validation year meets the generator’s calendar years', () => {
+test('dates: months added at month ends; the default validation year is the 12 months ending on the data’s last day', () => {
   assert.equal(addMonths('2024-01-31', 1), '2024-02-29');
   assert.equal(addMonths('2025-01-01', -12), '2024-01-01');
+  // A locality generated until 31 December: the calendar year.
   assert.equal(defaultValidationIndexDate('2025-12-31'), '2025-01-01');
-  assert.equal(defaultValidationIndexDate('2025-12-20'), '2025-01-01');
+  // Until 3 December (bevan generate --until 2026-12-03): the window's years start on 4 December.
+  assert.equal(defaultValidationIndexDate('2026-12-03'), '2025-12-04');
+  // Never rounded up past the data's end (the outcome year would be short of its last days).
+  assert.equal(defaultValidationIndexDate('2025-12-20'), '2024-12-21');
   assert.equal(defaultValidationIndexDate('2025-11-30'), '2024-12-01');
+  // The day after 28 February in a leap year is 29 February; a year before it, 28 February.
+  assert.equal(defaultValidationIndexDate('2024-02-28'), '2023-02-28');
+});
+
+test('dates: the default validation year is one of the generator’s truth years, whatever its last day', () => {
+  for (const end of ['2025-12-31', '2026-12-03', '2026-06-30', '2024-02-29', '2028-02-28', '2023-03-01']) {
+    const window = simulationWindow(end);
+    const last = window.years[window.years.length - 1]!;
+    assert.equal(defaultValidationIndexDate(end), isoDate(last.start), end);
+  }
 });
