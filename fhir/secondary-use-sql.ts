@@ -121,39 +121,38 @@ export async function scanForSecondaryUseSql(tx: FhirStoreTx, port: SqlScanPort,
     : `SELECT v.r FROM (${src}) src CROSS JOIN LATERAL (${built.rowsSql}) v`;
 
   counts.engine = 'sql';
-  await countPeople(port, req, excluded, counts);
-  counts.unlinked = await tx.unlinkedCount(req.resourceType);
   const pseudonym = pseudonymised ? pseudonymFor(await tx.pseudonymKey(SECONDARY_USE_KEY)) : null;
   // JIT compiling a query this size costs seconds and saves little on row-at-a-time jsonb work;
   // and its plan is made for its values (db/database.ts oneOffStatements).
   await port.query("SELECT set_config('jit', 'off', true), set_config('plan_cache_mode', 'auto', true)", []);
-  if (plan.materialised && !req.since) {
-    // The view's rows kept by a materialisation of this very query (the same fingerprint) and up to
-    // date: the run reads them, the access policy applied as here (analytics/views/materialised.ts).
-    const m = materialiseQuery(plan, kit.policy, req.resourceType, pseudonymised);
-    const read = m ? await plan.materialised(m.fingerprint, (sql, params) => port.query(sql, params)) : null;
-    if (read) {
-      counts.engine = 'sql';
-      counts.materialised = true;
-      const mp: unknown[] = [];
-      const mbind = (v: unknown) => {
-        mp.push(v);
-        return `$${mp.length}`;
-      };
-      const mlo = mbind(FIRST_ID);
-      const mhi = mbind(LAST_ID);
-      const [mloAt, mhiAt] = [mp.length - 2, mp.length - 1];
-      const key = await tx.pseudonymKey(SECONDARY_USE_KEY);
-      const msql = read.sql({ excluded: mbind(excluded.map((e) => e.id)), withhold: mbind(obligations.withholdCategories), range: [mlo, mhi], hmac: pseudonymised ? hmacPads(key, mbind) : null }, mbind);
-      const psd = pseudonymised ? pseudonymFor(key) : null;
-      const msink = async (rows: MaterialisedRow[]) => {
-        for (const x of rows) if (x.t === null) counts.withheld += x.n;
-        return read.text(rows, psd);
-      };
-      await readByPersonRanges<MaterialisedRow>(port, { sql: msql, params: mp, loAt: mloAt, hiAt: mhiAt }, MATERIALISED_BATCH, msink);
-      counts.resources -= counts.withheld;
-      return true;
-    }
+  // The view's rows kept by a materialisation of this very query (the same fingerprint) and up to
+  // date: the run reads them, the access policy applied as here (analytics/views/materialised.ts).
+  const m = plan.materialised && !req.since ? materialiseQuery(plan, kit.policy, req.resourceType, pseudonymised) : null;
+  const read = m && plan.materialised ? await plan.materialised(m.fingerprint, (sql, params) => port.query(sql, params)) : null;
+  // The people and resources counted from the materialisation when there is one (its pieces count
+  // every resource of the type of each active person), not by a walk over every resource of the type.
+  await countPeople(port, req, excluded, counts, read);
+  counts.unlinked = await tx.unlinkedCount(req.resourceType);
+  if (read) {
+    counts.materialised = true;
+    const mp: unknown[] = [];
+    const mbind = (v: unknown) => {
+      mp.push(v);
+      return `$${mp.length}`;
+    };
+    const mlo = mbind(FIRST_ID);
+    const mhi = mbind(LAST_ID);
+    const [mloAt, mhiAt] = [mp.length - 2, mp.length - 1];
+    const key = await tx.pseudonymKey(SECONDARY_USE_KEY);
+    const msql = read.sql({ excluded: mbind(excluded.map((e) => e.id)), withhold: mbind(obligations.withholdCategories), range: [mlo, mhi], hmac: pseudonymised ? hmacPads(key, mbind) : null }, mbind);
+    const psd = pseudonymised ? pseudonymFor(key) : null;
+    const msink = async (rows: MaterialisedRow[]) => {
+      for (const x of rows) if (x.t === null) counts.withheld += x.n;
+      return read.text(rows, psd);
+    };
+    await readByPersonRanges<MaterialisedRow>(port, { sql: msql, params: mp, loAt: mloAt, hiAt: mhiAt }, MATERIALISED_BATCH, msink);
+    counts.resources -= counts.withheld;
+    return true;
   }
   const sink = async (rows: { r: string | null }[]) => {
     const out: string[] = [];
@@ -231,7 +230,10 @@ function presentedSource(
   }
   const type = bind(resourceType);
   const since = filter.since ? ` AND r.received_at > ${bind(filter.since)}::timestamptz` : '';
-  const ex = filter.excluded ? ` AND NOT EXISTS (SELECT 1 FROM unnest(${bind(filter.excluded)}::uuid[]) e(id) WHERE e.id = r.person_id)` : '';
+    // The people refused, as a hashed subplan: one hash probe per row whatever the planner thinks the
+  // rows are (NOT EXISTS over the unnested array became a nested loop comparing every row with
+  // every refused person when the rows were underestimated: 5,000 opted out × 3 M rows).
+  const ex = filter.excluded ? ` AND r.person_id NOT IN (SELECT unnest(${bind(filter.excluded)}::uuid[]))` : '';
   // A range of person ids: the whole of it, or one piece of it for each of several cursors at once.
   const lo = bind(FIRST_ID);
   const hi = bind(LAST_ID);
@@ -285,6 +287,8 @@ export interface MaterialisedRow {
 export interface MaterialisedRead {
   /** The query over it for one range of people: the people refused left out, the withheld pieces as t null, the person's key given (pseudonymised with `hmac`: SQL texts of the HMAC-SHA256 pads). */
   sql(p: { excluded: string; withhold: string; range: [string, string]; hmac: { inner: string; outer: string } | null }, bind: (v: unknown) => string): string;
+  /** Each active person in it (person_id) and their resources of the type (n): what countPeople counts over resource. */
+  peopleSql(bind: (v: unknown) => string): string;
   /** Takes a batch of pieces; false ends the run. */
   text(rows: MaterialisedRow[], pseudonym: Pseudonym | null): Promise<boolean>;
 }
@@ -339,21 +343,34 @@ function sameObligations(a: Obligations, b: Obligations): boolean {
   return a.onlyOrganisation === b.onlyOrganisation && a.pseudonymise === b.pseudonymise && a.withholdCategories.join('\u0000') === b.withholdCategories.join('\u0000');
 }
 
-/** People included and left out (by reason) among those with resources of the type, and their resources, as the JS scan counts them. */
-async function countPeople(port: SqlScanPort, req: SecondaryUseRequest, excluded: { id: string; reason: string }[], counts: SecondaryUseCounts): Promise<void> {
+/** People included and left out (by reason) among those with resources of the type, and their resources, as the JS scan counts them; from the materialisation `read` when given. */
+async function countPeople(port: SqlScanPort, req: SecondaryUseRequest, excluded: { id: string; reason: string }[], counts: SecondaryUseCounts, read: MaterialisedRead | null = null): Promise<void> {
   const params: unknown[] = [req.resourceType, excluded.map((e) => e.id), excluded.map((e) => e.reason)];
-  const since = req.since ? ` AND r.received_at > $${params.push(req.since)}::timestamptz` : '';
-  const [row] = await port.query<{ people: number; resources: string | number; restricted: number; opt_out: number; other: number }>(
-    `SELECT count(*) FILTER (WHERE p.person_id IS NOT NULL AND e.reason IS NULL)::int AS people,
+  let sql: string;
+  if (read) {
+    const bind = (v: unknown) => `$${params.push(v)}`;
+    // Each active person's resources from their pieces; those of people no longer active from resource.
+    sql = `SELECT count(*) FILTER (WHERE e.reason IS NULL)::int AS people,
+                  COALESCE(sum(g.n) FILTER (WHERE e.reason IS NULL), 0)::bigint AS resources,
+                  count(*) FILTER (WHERE e.reason = 'restricted')::int AS restricted,
+                  count(*) FILTER (WHERE e.reason = 'nationalDataOptOut')::int AS opt_out,
+                  (count(*) FILTER (WHERE e.reason = 'other')
+                    + (SELECT count(*) FROM person q WHERE q.status <> 'active'
+                          AND EXISTS (SELECT 1 FROM resource r WHERE r.resource_type = $1 AND r.person_id = q.person_id)))::int AS other
+             FROM (${read.peopleSql(bind)}) g
+             LEFT JOIN unnest($2::uuid[], $3::text[]) e(id, reason) ON e.id = g.person_id`;
+  } else {
+    const since = req.since ? ` AND r.received_at > $${params.push(req.since)}::timestamptz` : '';
+    sql = `SELECT count(*) FILTER (WHERE p.person_id IS NOT NULL AND e.reason IS NULL)::int AS people,
             COALESCE(sum(g.n) FILTER (WHERE p.person_id IS NOT NULL AND e.reason IS NULL), 0)::bigint AS resources,
             count(*) FILTER (WHERE p.person_id IS NOT NULL AND e.reason = 'restricted')::int AS restricted,
             count(*) FILTER (WHERE p.person_id IS NOT NULL AND e.reason = 'nationalDataOptOut')::int AS opt_out,
             count(*) FILTER (WHERE p.person_id IS NULL OR e.reason = 'other')::int AS other
        FROM (SELECT r.person_id, count(*) AS n FROM resource r WHERE r.resource_type = $1 AND r.person_id IS NOT NULL${since} GROUP BY r.person_id) g
        LEFT JOIN person p ON p.person_id = g.person_id AND p.status = 'active'
-       LEFT JOIN unnest($2::uuid[], $3::text[]) e(id, reason) ON e.id = g.person_id`,
-    params,
-  );
+       LEFT JOIN unnest($2::uuid[], $3::text[]) e(id, reason) ON e.id = g.person_id`;
+  }
+  const [row] = await port.query<{ people: number; resources: string | number; restricted: number; opt_out: number; other: number }>(sql, params);
   counts.people = row?.people ?? 0;
   counts.resources = Number(row?.resources ?? 0);
   counts.excluded = { nationalDataOptOut: row?.opt_out ?? 0, restricted: row?.restricted ?? 0, other: row?.other ?? 0 };
