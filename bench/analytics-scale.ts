@@ -4,7 +4,7 @@
  * bench-only schema, each copy of every person under a new person id (md5 of the id and the copy's
  * number), each copied row under a new key, and the risk features, scores and every starter register
  * are run there, over tables exactly as large as the borough's would be.
- *   DATABASE_URL=postgres://…/STORE node --import tsx bench/analytics-scale.ts [--copies 11] [--schema bench_scale] [--source-schema public] [--keep] [--reuse] [--runs 2] [--as-of YYYY-MM-DD]
+ *   DATABASE_URL=postgres://…/STORE node --import tsx bench/analytics-scale.ts [--copies 11] [--schema bench_scale] [--source-schema public] [--keep] [--reuse] [--runs 2] [--as-of YYYY-MM-DD] [--view VIEW.json] [--steps score,registers,cohort,view]
  * STORE holds an ingested locality (e.g. 20,000 people: bench/borough.ts with BEVAN_BENCH_KEEP=1, or
  * `bevan ingest`) whose flat tables are current (this refreshes them first) and a fitted model; its
  * tables are in --source-schema (default public; e.g. bench_api_20000_7 for bench/api-load.ts's store,
@@ -16,6 +16,8 @@
  * `resource` is therefore smaller than a borough's, which matters only to the freshness probe's
  * index lookups and the care plan criteria's index scans). Every index of the copied tables is built
  * after the rows are in. The schema is dropped at the end unless --keep; --reuse measures an existing one.
+ * With --view VIEW.json (a view the store has materialised: bevan view materialise), the materialisation
+ * is copied too and the view run as `bevan view run VIEW --user ANALYST` runs it (CSV, counted, not kept).
  * Each register is timed twice: its compiled query alone, and as `bevan cohort run NAME --user ANALYST`
  * runs it (runCohort for an analyst: the access decision, each member's consent and restrictions,
  * the disclosure control and the audit entry; the other tables, e.g. audit_log, are the store's).
@@ -34,6 +36,8 @@ import { scoreRiskPopulation } from '../analytics/risk/model.ts';
 import { compileCohort } from '../analytics/cohorts/compile.ts';
 import { loadRegisters } from '../analytics/cohorts/registers.ts';
 import { runCohort } from '../analytics/cohorts/service.ts';
+import { runViewOnStore } from '../analytics/views/run-view.ts';
+import { compileView } from '../analytics/views/view-definition.ts';
 import type { RequestContext } from '../access/context.ts';
 import { ensureFlatTablesCurrent, refreshFlatTables } from '../analytics/flat/refresh.ts';
 import { openDatabase } from '../db/open.ts';
@@ -46,6 +50,8 @@ const SCHEMA = arg('schema', 'bench_scale');
 const SOURCE = arg('source-schema', 'public');
 const RUNS = Number(arg('runs', '2'));
 const AS_OF = arg('as-of', new Date().toISOString().slice(0, 10));
+// What to measure: the risk score, the registers' compiled queries, the registers as cohort run runs them, the view (with --view).
+const STEPS = new Set(arg('steps', 'score,registers,cohort,view').split(','));
 for (const [name, v] of [['schema', SCHEMA], ['source-schema', SOURCE]]) if (!/^[a-z_][a-z0-9_]*$/.test(v!)) throw new Error(`--${name} must be a plain lower-case name, got ${v}`);
 if (!Number.isInteger(COPIES) || COPIES < 1) throw new Error('--copies must be a whole number ≥ 1');
 const load = () => loadavg().map((x) => x.toFixed(2)).join(' ');
@@ -114,6 +120,7 @@ async function timed<T>(label: string, f: () => Promise<T>, say: (r: T) => strin
 const admin = new pg.Client({ connectionString: URL_ });
 await admin.connect();
 const TABLES = ['person', 'source_identity', 'practice', 'resource', 'analytics_encounter', 'analytics_coded_entry', 'analytics_person', 'analytics_person_stale', 'analytics_flat_watermark', 'risk_model', 'risk_feature', 'risk_score_run', 'risk_score', 'consent_directive', 'person_restriction', 'source_restriction'];
+const VIEW_TABLES = ['analytics_view', 'analytics_view_row', 'analytics_view_stale'];
 // A copy's new id for a person id (copy 0 keeps the store's), and a new key for a row.
 const pid = (col: string) => `CASE WHEN k = 0 THEN ${col} ELSE md5(${col}::text || ':' || k)::uuid END`;
 const key = (col: string) => `CASE WHEN k = 0 THEN ${col} ELSE ${col} || '~' || k END`;
@@ -153,6 +160,21 @@ try {
     await admin.query(`VACUUM ${SCHEMA}.analytics_encounter, ${SCHEMA}.analytics_coded_entry, ${SCHEMA}.analytics_person`);
     console.log(`copied ${COPIES}× into schema ${SCHEMA} in ${((performance.now() - t) / 1000).toFixed(1)} s`);
   }
+  // The store's view materialisations (bevan view materialise), copied like the flat tables (each
+  // copy's pieces under its people's new ids), when the store has one and the schema not yet.
+  const storeViews = (await admin.query(`SELECT 1 FROM ${SOURCE}.analytics_view WHERE broken IS NULL LIMIT 1`)).rowCount! > 0;
+  const copiedViews = (await admin.query(`SELECT 1 FROM pg_tables WHERE schemaname = $1 AND tablename = 'analytics_view_row'`, [SCHEMA])).rowCount! > 0;
+  if (storeViews && !copiedViews) {
+    const t = performance.now();
+    for (const table of VIEW_TABLES) await admin.query(`CREATE TABLE ${SCHEMA}.${table} (LIKE ${SOURCE}.${table} INCLUDING DEFAULTS INCLUDING GENERATED)`);
+    await admin.query(`INSERT INTO ${SCHEMA}.analytics_view SELECT * FROM ${SOURCE}.analytics_view`);
+    const cols = (await admin.query<{ c: string }>(`SELECT column_name AS c FROM information_schema.columns WHERE table_schema = $1 AND table_name = 'analytics_view_row' ORDER BY ordinal_position`, [SOURCE])).rows.map((r) => r.c);
+    const n = (await admin.query(`INSERT INTO ${SCHEMA}.analytics_view_row (${cols.join(', ')}) SELECT ${cols.map((c) => (c === 'person_id' ? pid(c) : c)).join(', ')} FROM ${SOURCE}.analytics_view_row, generate_series(0, ${COPIES - 1}) AS k`)).rowCount;
+    const defs = await admin.query<{ def: string }>(`SELECT indexdef AS def FROM pg_indexes WHERE schemaname = $2 AND tablename = ANY($1::text[])`, [VIEW_TABLES, SOURCE]);
+    for (const { def } of defs.rows) await admin.query(def.replace(` ON ${SOURCE}.`, ` ON ${SCHEMA}.`));
+    await admin.query(`VACUUM ANALYZE ${VIEW_TABLES.map((t) => `${SCHEMA}.${t}`).join(', ')}`);
+    console.log(`  analytics_view_row: ${n} pieces (copied in ${((performance.now() - t) / 1000).toFixed(1)} s)`);
+  }
   const people = await admin.query<{ n: number; e: string; c: string }>(
     `SELECT (SELECT count(*)::int FROM ${SCHEMA}.analytics_person) AS n, (SELECT count(*) FROM ${SCHEMA}.analytics_encounter) AS e, (SELECT count(*) FROM ${SCHEMA}.analytics_coded_entry) AS c`,
   );
@@ -165,13 +187,13 @@ const db = await openPostgres(URL_, { schema: `${SCHEMA},${SOURCE}` });
 try {
   const stale = await ensureFlatTablesCurrent(db);
   if (stale) console.log(`(the copy's flat tables were refreshed first: ${stale.mode}, ${stale.seconds.toFixed(2)} s)`);
-  for (let i = 0; i < RUNS; i++) {
+  for (let i = 0; i < (STEPS.has('score') ? RUNS : 0); i++) {
     const run = await timed(`risk score run ${i + 1} (features + scores, as bevan risk score)`, () => scoreRiskPopulation(db, { asOf: AS_OF }), (r) => `${r.people} people: features ${r.featureSeconds.toFixed(2)} s, scores ${r.scoreSeconds.toFixed(2)} s`);
     void run;
   }
   const registers = loadRegisters();
   const resolve = (name: string) => registers.get(name);
-  for (const def of registers.values()) {
+  for (const def of STEPS.has('registers') ? registers.values() : []) {
     const compiled = compileCohort(def, { asOf: AS_OF, resolve });
     const times: number[] = [];
     let count = 0;
@@ -192,7 +214,7 @@ try {
   // The same registers as `bevan cohort run NAME --user ANALYST` runs them (runCohort, output count):
   // an analyst's secondary use, every member decided by the policy on their consent and restrictions.
   const ctx: RequestContext = { principal: { user: 'bench-analyst', role: 'analyst', organisation: null }, purpose: 'secondary-use', db, from: 'bench' };
-  for (const def of registers.values()) {
+  for (const def of STEPS.has('cohort') ? registers.values() : []) {
     const times: string[] = [];
     let said = '';
     let cpu = 0;
@@ -209,6 +231,22 @@ try {
       said = `count ${r.count ?? 'suppressed'}, withheld opted out ${r.withheld.optedOut ?? 'suppressed'}`;
     }
     console.log(`cohort run ${def.name}: ${said}; ${times.join(' / ')} s (node CPU ${node.toFixed(2)} s, server CPU ${cpu.toFixed(1)} s, last run); load ${load()}`);
+  }
+  // A SQL-on-FHIR view as `bevan view run VIEW --user ANALYST` runs it (CSV over the store, read from the copied materialisation).
+  const viewFile = arg('view', '');
+  if (viewFile && STEPS.has('view')) {
+    const view = compileView(JSON.parse(readFileSync(viewFile, 'utf8')));
+    for (let i = 0; i < RUNS; i++) {
+      const cpuSampler = serverCpu();
+      const n0 = process.cpuUsage();
+      const t = performance.now();
+      let bytes = 0;
+      const r = await runViewOnStore(ctx, view, (chunk) => void (bytes += Buffer.byteLength(chunk)), { format: 'csv' });
+      const seconds = (performance.now() - t) / 1000;
+      const n = process.cpuUsage(n0);
+      const cpu = await cpuSampler.stop();
+      console.log(`view ${view.name ?? viewFile} run ${i + 1}: ${r.rows} rows of ${r.resources} resources (${(bytes / 1e6).toFixed(0)} MB CSV, materialised ${r.store?.materialised === true}), ${seconds.toFixed(2)} s (node CPU ${((n.user + n.system) / 1e6).toFixed(2)} s, server CPU ${cpu.toFixed(1)} s); load ${load()}`);
+    }
   }
 } finally {
   await db.close();

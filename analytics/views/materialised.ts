@@ -167,6 +167,9 @@ async function build(tx: Queryable, view: CompiledView, policy: Policy | null, p
       await tx.query('DELETE FROM analytics_view_row WHERE fingerprint = $1', [q.fingerprint]);
     }
   }
+  // A whole materialisation's rows statistics now, not at autovacuum's next pass: the first run's
+  // plan over them (materialisedReader) is made from these.
+  if (full && !broken) await tx.query('ANALYZE analytics_view_row');
   const totals = await tx.query<{ people: string; rows: string }>('SELECT count(DISTINCT person_id)::text AS people, COALESCE(sum(rows), 0)::text AS rows FROM analytics_view_row WHERE fingerprint = $1', [q.fingerprint]);
   await tx.query(
     `INSERT INTO analytics_view (fingerprint, name, resource_type, definition, received_before, refreshed_at, people, rows, broken)

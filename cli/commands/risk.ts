@@ -36,7 +36,7 @@ export function registerRisk(program: Command): void {
     risk
       .command('fit')
       .description("fit the logistic model on one year's features against the next year's emergency admissions; validate on held-out people in the year after")
-      .option('--index-date <date>', 'the validation year starts here (YYYY-MM-DD; the fitting year 12 months before); default: from the data’s end')
+      .option('--index-date <date>', 'the validation year starts here (YYYY-MM-DD; the fitting year 12 months before); default: the last complete year, the 12 months ending on the latest encounter')
       .option('--l2 <x>', 'L2 penalty on the standardised coefficients', '1')
       .option('--json', 'JSON'),
   ).action((opts: RiskOptions) =>
