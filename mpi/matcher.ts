@@ -54,6 +54,8 @@ export interface MatcherOptions {
   trainingSample?: number;
   /** Identities sampled (from all) for u: every pair among them is a random pair (default 1000). */
   randomSample?: number;
+  /** Identities whose prepared comparison features a round keeps at once (default 100,000; memory about 1 KiB each). */
+  featureCache?: number;
   /** Posterior P(match) for an automatic link (default 0.99). */
   matchProbability?: number;
   /** Posterior P(match) for the review queue (default 0.5). */
@@ -250,12 +252,15 @@ async function matchRound(db: Database, opts: MatcherOptions, limit: number, ctx
   // does not grow with the locality.
   let round: (MatchIdentity | undefined)[] = [];
   let cached = 0;
+  let prepared = 0;
+  const cacheLimit = Math.max(1, opts.featureCache ?? FEATURE_CACHE);
   const identity = (i: number) => {
     let x = round[i];
     if (x === undefined) {
-      if (cached === FEATURE_CACHE) (round = []), (cached = 0);
+      if (cached === cacheLimit) (round = []), (cached = 0);
       round[i] = x = table.matchIdentity(i);
       cached++;
+      prepared++;
     }
     return x;
   };
@@ -286,7 +291,7 @@ async function matchRound(db: Database, opts: MatcherOptions, limit: number, ctx
     }
     pairs.wide += chunk.wide;
   }
-  mark(`blocking and comparing ${pairs.length} pairs`);
+  mark(`blocking and comparing ${pairs.length} pairs (${prepared} identities prepared)`);
 
   // 2. Parameters. m and the prior by EM over the wide pending pairs together with the blocked
   // pairs of a sample of settled identities (which include known NHS-number matches). EM needs
@@ -406,13 +411,9 @@ async function matchRound(db: Database, opts: MatcherOptions, limit: number, ctx
   // needs no recomputation of the rest.
   const householdOf = new Map<number, { sum: number; capped: number | null }>();
   const uncapped = { ...params, householdCap: undefined };
-  for (let k = 0; k < pairs.length; k++) {
-    const code = pairs.code[k]!;
+  pairs.forEach((a, b, code, extra) => {
     let w = weightOf.get(code);
     if (w === undefined) weightOf.set(code, (w = matchWeight(params, patternVector(code))));
-    const a = pairs.a[k]!;
-    const b = pairs.b[k]!;
-    const extra = pairs.extra[k]!;
     if (extra !== 0) {
       let h = householdOf.get(code);
       if (!h) {
@@ -426,7 +427,7 @@ async function matchRound(db: Database, opts: MatcherOptions, limit: number, ctx
     if (w > best[a]!) best[a] = w;
     if (w > best[b]!) best[b] = w;
     if (w >= limits.possible) edges.push({ a: table.key[a]!, b: table.key[b]!, weight: w, vector: patternVector(code) });
-  }
+  });
   edges.sort((x, y) => y.weight - x.weight || cmp(x.a, y.a) || cmp(x.b, y.b));
   // The identities decisions are made about: the pending ones and both sides of every edge.
   const identities = new Map<string, Identity>();
@@ -656,34 +657,40 @@ async function matchRound(db: Database, opts: MatcherOptions, limit: number, ctx
  */
 const FEATURE_CACHE = 100_000;
 
-/** A round's candidate pairs as columns: identity numbers, comparison pattern, term-frequency addition. */
+/**
+ * A round's candidate pairs as columns, in blocks of PAIR_BLOCK (nothing copied as they grow, at
+ * most one block unused): identity numbers, comparison pattern, term-frequency addition. 20 bytes
+ * a pair.
+ */
 class RoundPairs {
-  a = new Int32Array(1 << 16);
-  b = new Int32Array(1 << 16);
-  code = new Int32Array(1 << 16);
-  extra = new Float64Array(1 << 16);
+  private readonly blocks: { a: Int32Array; b: Int32Array; code: Int32Array; extra: Float64Array }[] = [];
   length = 0;
   /** Pairs [0, wide) were found by the wide passes (EM learns from them). */
   wide = 0;
 
   push(a: number, b: number, code: number, extra: number): void {
-    if (this.length === this.a.length) {
-      const grow = <T extends Int32Array | Float64Array>(x: T): T => {
-        const y = new (x.constructor as new (n: number) => T)(x.length * 2);
-        y.set(x);
-        return y;
-      };
-      this.a = grow(this.a);
-      this.b = grow(this.b);
-      this.code = grow(this.code);
-      this.extra = grow(this.extra);
+    const at = this.length & (PAIR_BLOCK - 1);
+    if (at === 0) this.blocks.push({ a: new Int32Array(PAIR_BLOCK), b: new Int32Array(PAIR_BLOCK), code: new Int32Array(PAIR_BLOCK), extra: new Float64Array(PAIR_BLOCK) });
+    const block = this.blocks[this.blocks.length - 1]!;
+    block.a[at] = a;
+    block.b[at] = b;
+    block.code[at] = code;
+    block.extra[at] = extra;
+    this.length++;
+  }
+
+  /** Calls fn for every pair, in the order pushed. */
+  forEach(fn: (a: number, b: number, code: number, extra: number) => void): void {
+    let left = this.length;
+    for (const block of this.blocks) {
+      const n = Math.min(left, PAIR_BLOCK);
+      for (let k = 0; k < n; k++) fn(block.a[k]!, block.b[k]!, block.code[k]!, block.extra[k]!);
+      left -= n;
     }
-    this.a[this.length] = a;
-    this.b[this.length] = b;
-    this.code[this.length] = code;
-    this.extra[this.length++] = extra;
   }
 }
+
+const PAIR_BLOCK = 1 << 16;
 
 /**
  * How many pairs the blocked pairs were drawn from: every pair of a wide pending identity with
