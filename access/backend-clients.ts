@@ -12,7 +12,7 @@
 import { createLocalJWKSet, createRemoteJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
 import type { Queryable } from '../db/database.ts';
 import { conflict, invalid, isRole, notFound, ROLES, type Principal, type Role } from './context.ts';
-import { formatScopes, grantScopes, parseSystemScopes, type SystemScope } from './smart-scopes.ts';
+import { formatScopes, grantScopes, parseSystemScopes, type ScopeQueryCheck, type SystemScope } from './smart-scopes.ts';
 import { R4_RESOURCE_TYPES } from '../ingest/fhir/r4.ts';
 
 /** The assertion type RFC 7523 §2.2 names. */
@@ -70,8 +70,11 @@ export function checkClientJwks(jwks: unknown): string[] {
   return problems;
 }
 
-/** Registers a client; conflict when the id is taken. */
-export async function addBackendClient(db: Queryable, c: NewBackendClient): Promise<BackendClient> {
+/**
+ * Registers a client; conflict when the id is taken. `checkQuery` says which scopes narrowed by a
+ * query the server can apply (fhir/scope-narrowing.ts); without it such scopes are refused.
+ */
+export async function addBackendClient(db: Queryable, c: NewBackendClient, o: { checkQuery?: ScopeQueryCheck } = {}): Promise<BackendClient> {
   const problems: string[] = [];
   if (!CLIENT_ID.test(c.clientId)) problems.push(`"${c.clientId}" is not a client id: letters, digits, . _ ~ - (up to 64)`);
   if (!isRole(c.role)) problems.push(`"${c.role}" is not a role (roles are ${ROLES.join(', ')})`);
@@ -88,7 +91,7 @@ export async function addBackendClient(db: Queryable, c: NewBackendClient): Prom
     }
   }
   const scope = c.scope?.trim() || DEFAULT_CLIENT_SCOPE;
-  const parsed = parseSystemScopes(scope, R4_RESOURCE_TYPES);
+  const parsed = parseSystemScopes(scope, R4_RESOURCE_TYPES, o.checkQuery);
   if (parsed.kind === 'invalid') problems.push(...parsed.problems);
   else if (!parsed.scopes.length) problems.push(`--scope "${scope}" names no system read scope (e.g. system/*.read, system/Patient.rs)`);
   if (problems.length) throw invalid(problems.join('; '), problems);
@@ -174,9 +177,10 @@ function keySetFor(c: BackendClient): JWTVerifyGetKey {
 
 /**
  * Checks a client_credentials token request (SMART backend services) into a grant, or throws an
- * OAuthError. `tokenUrls` are the URLs this endpoint answers to (the assertion's aud must be one).
+ * OAuthError. `tokenUrls` are the URLs this endpoint answers to (the assertion's aud must be one);
+ * `checkQuery` says which scopes narrowed by a query can be granted (without it, none).
  */
-export async function authenticateClient(db: Queryable, req: TokenRequest, o: { tokenUrls: readonly string[]; now: Date }): Promise<ClientGrant> {
+export async function authenticateClient(db: Queryable, req: TokenRequest, o: { tokenUrls: readonly string[]; now: Date; checkQuery?: ScopeQueryCheck }): Promise<ClientGrant> {
   const text = (v: unknown) => (typeof v === 'string' ? v : undefined);
   if (text(req.grant_type) !== 'client_credentials') {
     throw new OAuthError('unsupported_grant_type', req.grant_type === undefined ? 'grant_type is required (client_credentials)' : 'this token endpoint grants client_credentials only (SMART backend services)');
@@ -231,9 +235,10 @@ export async function authenticateClient(db: Queryable, req: TokenRequest, o: { 
   if (payload.exp! > nowSeconds + MAX_ASSERTION_SECONDS + 30) throw new OAuthError('invalid_client', `client_assertion exp is more than ${MAX_ASSERTION_SECONDS / 60} minutes ahead`);
   if (typeof payload.jti !== 'string' || !payload.jti || payload.jti.length > 256) throw new OAuthError('invalid_client', 'client_assertion jti must be a string of up to 256 characters');
 
-  const asked = parseSystemScopes(scopeText, R4_RESOURCE_TYPES);
+  const asked = parseSystemScopes(scopeText, R4_RESOURCE_TYPES, o.checkQuery);
   if (asked.kind === 'invalid') throw new OAuthError('invalid_scope', asked.problems.join('; '));
-  const registered = parseSystemScopes(client.scope, R4_RESOURCE_TYPES);
+  // A registered narrowing this server can no longer apply grants nothing of its type (fails closed).
+  const registered = parseSystemScopes(client.scope, R4_RESOURCE_TYPES, o.checkQuery);
   const granted: SystemScope[] = grantScopes(asked.scopes, registered.kind === 'ok' ? registered.scopes : []);
   if (!granted.length) throw new OAuthError('invalid_scope', `none of the scopes asked for is allowed to ${clientId} (registered for: ${client.scope})`);
 

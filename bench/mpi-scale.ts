@@ -8,13 +8,15 @@
  *   node bin/bevan.mjs generate --people 50000 --seed 11 --out /tmp/loc
  *   createdb -h 127.0.0.1 -U postgres loc
  *   DATABASE_URL=postgres://postgres@127.0.0.1:5432/loc node bin/bevan.mjs ingest /tmp/loc --no-match --json
- *   node --import tsx bench/mpi-scale.ts --template loc --truth /tmp/loc/truth/persons.ndjson [--round-size 20000] [--keep] [--profile-sql]
+ *   node --import tsx bench/mpi-scale.ts --template loc --truth /tmp/loc/truth/persons.ndjson [--round-size 20000] [--keep] [--profile-sql] [--parameters FILE]
  *
  * --profile-sql adds the statements that took longest in total (wall, from this side), by their first words.
+ * --parameters FILE writes the fitted model (m, u, λ, household cap, thresholds; `bevan mpi match --json`'s
+ * `parameters`) to FILE, to compare two runs.
  *
  * The server URL (any database on it) comes from BEVAN_BENCH_DATABASE_URL or DATABASE_URL.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import pg from 'pg';
 import type { Database, Queryable } from '../db/database.ts';
@@ -28,6 +30,7 @@ const truth = arg('truth', '');
 const roundSize = Number(arg('round-size', '20000'));
 const keep = process.argv.includes('--keep');
 const profileSql = process.argv.includes('--profile-sql');
+const parametersFile = arg('parameters', '');
 if (!/^[a-z_][a-z0-9_]*$/.test(template)) throw new Error('--template NAME (a database ingested with --no-match) is required');
 const run = `${template}_run`;
 
@@ -98,6 +101,7 @@ try {
   clearInterval(poll);
 }
 const wall = (performance.now() - t0) / 1000;
+if (parametersFile) writeFileSync(parametersFile, `${JSON.stringify(m.parameters, null, 1)}\n`);
 const cpu = process.cpuUsage(cpu0);
 await readBackends();
 load.push(loadavg()[0]!);

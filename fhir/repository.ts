@@ -18,7 +18,8 @@ import { fhirLogicalId, personPatientKeys, presentResource, toMergedPatient } fr
 import type { PersonQuery } from '../record/record-store.ts';
 import type { PersonRow, PracticeRow, ResourceRow } from '../record/rows.ts';
 import type { FhirStore, FhirStoreTx, PatientCriteria, PersonRecordData } from './store.ts';
-import { matchesReverseChains, revincludeForPeople, runClinicalSearch, type ClinicalSearchResult, type SearchAccessKit } from './search/clinical-search.ts';
+import { matchesReverseChains, revincludeForPeople, runClinicalSearch, searchView, type ClinicalSearchResult, type SearchAccessKit } from './search/clinical-search.ts';
+import { ScopeNarrowing } from './scope-narrowing.ts';
 import type { HasFilter } from './patient-search.ts';
 import type { ClinicalSearch, IncludeSpec } from './search/params.ts';
 import { NON_PERSONAL_TYPES } from '../ingest/fhir/r4.ts';
@@ -61,13 +62,17 @@ export interface RecordRead {
 export class FhirRepository {
   /** Set when a decision this repository made rested on break-glass: when that emergency access ends (ISO instant). */
   breakGlassExpiresAt: string | null = null;
+  /** A backend client's token scopes, type by type (null: a person, or a token for every type): applied on every path, like the obligations. */
+  private readonly scope: ScopeNarrowing | null;
 
   constructor(
     readonly ctx: RepositoryContext,
     private readonly store: FhirStore,
     private readonly policy: Policy | null,
     private readonly clock: () => Date = () => new Date(),
-  ) {}
+  ) {
+    this.scope = ScopeNarrowing.of(ctx.principal.scopes);
+  }
 
   /** One person's integrated record (the CLI's `bevan record`, and the basis of $everything). */
   async readRecord(query: PersonQuery, what: { action: string; detail?: Record<string, unknown> }): Promise<RecordRead> {
@@ -128,7 +133,7 @@ export class FhirRepository {
       }
       const stamp = cache ? tx.recordStamp?.(person.person_id) : undefined;
       const { startBreakGlass: _bg, ...view } = decision.obligations;
-      const key = cache && stamp ? JSON.stringify([person.person_id, stamp, now.toISOString().slice(0, 10), policySerial(this.policy), view, id, since ?? null, opts.types ?? null, opts.care ?? null, page, present.key]) : null;
+      const key = cache && stamp ? JSON.stringify([person.person_id, stamp, now.toISOString().slice(0, 10), policySerial(this.policy), view, this.scope?.key ?? null, id, since ?? null, opts.types ?? null, opts.care ?? null, page, present.key]) : null;
       const hit = key ? cache!.get(key) : undefined;
       const permit = (items: number, withheld: number) => audit({ personId: person.person_id, decision: 'permit', reason: decision.reason, detail: { ...detail, found: true, items, withheld } });
       if (hit) {
@@ -136,8 +141,9 @@ export class FhirRepository {
         return { kind: 'ok' as const, value: hit.body };
       }
       const data: PersonRecordData = await tx.loadRecord(person, memberIds ?? (await tx.memberIds(person.person_id)));
-      const rows = data.rows.filter((r) => this.visible(r, decision));
-      const withheld = data.rows.length - rows.length;
+      const scoped = this.inScope(data.rows, now);
+      const rows = scoped.filter((r) => this.visible(r, decision));
+      const withheld = scoped.length - rows.length;
       await tx.appendAudit([...entries, permit(rows.length, withheld)], now);
       // The page shows the merged Patient and the rows themselves: the record's lists are not built.
       const record = buildIntegratedRecord(data.person, data.identities, rows, data.practices, { now, patientOnly: true });
@@ -179,7 +185,7 @@ export class FhirRepository {
   /** The directory Organizations a page of merged Patients names as general practitioner (`_include=Patient:general-practitioner`). */
   async includePractices(patients: readonly Patient[]): Promise<Organization[]> {
     const codes = [...new Set(patients.flatMap((p) => (p.generalPractitioner ?? []).map((g) => g.identifier?.value).filter((c): c is string => !!c && ODS_CODE.test(c))))];
-    if (!codes.length) return [];
+    if (!codes.length || (this.scope && !this.scope.allows('Organization'))) return [];
     return this.store.transaction(async (tx) => {
       const rows = await tx.practices({ codes, limit: codes.length * 2 });
       return codes.map((c) => directoryOrganization(c, defaultReferenceData(), rows)).filter((o): o is Organization => !!o);
@@ -197,6 +203,10 @@ export class FhirRepository {
       }
       if (!row.person_id) {
         if (NON_PERSONAL.has(row.resource_type)) {
+          if (!this.inScope([row]).length) {
+            await tx.appendAudit([audit({ decision: 'deny', reason: OUTSIDE_SCOPES })], this.clock());
+            return { kind: 'forbidden' as const, message: `access denied: ${OUTSIDE_SCOPES}` };
+          }
           await tx.appendAudit([audit({ decision: 'permit', reason: 'reference data (no person)' })], this.clock());
           return { kind: 'ok' as const, value: presentResource(row, null, new Set()) };
         }
@@ -219,6 +229,10 @@ export class FhirRepository {
       if (!this.visible(row, decision)) {
         await tx.appendAudit([...entries, audit({ ...base, decision: 'deny', reason: `withheld by obligation (${decision.reason})` })], this.clock());
         return { kind: 'forbidden' as const, message: 'access denied: this item is withheld by the access policy' };
+      }
+      if (!this.inScope([row]).length) {
+        await tx.appendAudit([...entries, audit({ ...base, decision: 'deny', reason: OUTSIDE_SCOPES })], this.clock());
+        return { kind: 'forbidden' as const, message: `access denied: ${OUTSIDE_SCOPES}` };
       }
       const ids = memberIds ?? (await tx.memberIds(merged.person_id));
       const data = await tx.loadRecord(merged, ids);
@@ -301,10 +315,11 @@ export class FhirRepository {
         return { kind: 'forbidden' as const, message: `access denied: ${gate.reason}` };
       }
       counts.pseudonymised = gate.obligations.pseudonymise === true;
-      const kit: SecondaryUseKit = { principal: this.ctx.principal, policy: this.policy, visible: (r, d) => this.visible(r, d), entry: (e) => this.entry(e), now, nonPersonal: NON_PERSONAL };
+      const kit: SecondaryUseKit = { principal: this.ctx.principal, policy: this.policy, visible: (r, d) => this.visible(r, d) && this.inScope([r], now).length > 0, entry: (e) => this.entry(e), now, nonPersonal: NON_PERSONAL };
       try {
-        // A view compiled to SQL runs in the database where the store has SQL and the obligations allow (secondary-use-sql.ts).
-        const inSql = sqlPlan && tx.sql ? await scanForSecondaryUseSql(tx, tx.sql, kit, gate, req, sqlPlan, counts) : false;
+        // A view compiled to SQL runs in the database where the store has SQL and the obligations allow (secondary-use-sql.ts);
+        // a token's narrowed scopes are applied item by item, so such a run takes the JS scan.
+        const inSql = sqlPlan && tx.sql && !this.scope ? await scanForSecondaryUseSql(tx, tx.sql, kit, gate, req, sqlPlan, counts) : false;
         if (!inSql) {
           counts.engine = 'js';
           await scanForSecondaryUse(tx, kit, gate, req, sink, counts);
@@ -332,7 +347,16 @@ export class FhirRepository {
 
   /** What a search borrows from the repository: the decision path, the obligations check, the audit entry shape. */
   private searchKit(tx: FhirStoreTx): SearchAccessKit {
-    return { decide: (p) => this.decideFor(tx, p, 'read'), visible: (r, d) => this.visible(r, d), entry: (e) => this.entry(e), now: this.clock(), nonPersonal: NON_PERSONAL };
+    const now = this.clock();
+    return {
+      decide: (p) => this.decideFor(tx, p, 'read'),
+      visible: (r, d) => this.visible(r, d),
+      inScope: (rows) => this.inScope(rows, now),
+      typeInScope: (type) => !this.scope || this.scope.allows(type),
+      entry: (e) => this.entry(e),
+      now,
+      nonPersonal: NON_PERSONAL,
+    };
   }
 
   /**
@@ -386,6 +410,10 @@ export class FhirRepository {
         await tx.appendAudit([...gate.entries, audit({ ...gate.base, decision: 'deny', reason: `withheld by obligation (${gate.decision.reason})` })], this.clock());
         return { kind: 'forbidden' as const, message: 'access denied: this version is withheld by the access policy' };
       }
+      if (!this.inScope([version]).length) {
+        await tx.appendAudit([...gate.entries, audit({ ...gate.base, decision: 'deny', reason: `this version: ${OUTSIDE_SCOPES}` })], this.clock());
+        return { kind: 'forbidden' as const, message: `access denied: this version is ${OUTSIDE_SCOPES}` };
+      }
       const keys = await this.patientKeysOf(tx, gate.person, row);
       await tx.appendAudit([...gate.entries, audit({ ...gate.base, decision: 'permit', reason: gate.reason })], this.clock());
       return { kind: 'ok' as const, value: presentResource(version, gate.person?.person_id ?? null, keys) };
@@ -416,7 +444,9 @@ export class FhirRepository {
       const currentListed = !paging.since || row.received_at >= paging.since;
       const w = versionWindow(currentListed, paging.offset, paging.count);
       const older = await tx.resourceVersions(row, { ...(paging.since ? { since: paging.since } : {}), limit: w.limit, offset: w.offset });
-      const versions = [...(w.withCurrent ? [row] : []), ...older.rows];
+      // Versions outside the token's scopes (a narrowing the resource once failed) are not listed, nor counted.
+      const listed = [...(w.withCurrent ? [row] : []), ...older.rows];
+      const versions = this.inScope(listed);
       const shown = gate.decision ? versions.filter((v) => this.visible(v, gate.decision!)) : versions;
       const keys = shown.length ? await this.patientKeysOf(tx, gate.person, row) : new Set<string>();
       await tx.appendAudit(
@@ -424,7 +454,7 @@ export class FhirRepository {
         this.clock(),
       );
       const entries = shown.map((v) => historyEntry(presentResource(v, gate.person?.person_id ?? null, keys), { created: v.version === 1 }));
-      return { kind: 'ok' as const, value: historyBundle(entries, (currentListed ? 1 : 0) + older.total, { redacted: shown.length < versions.length, now }) };
+      return { kind: 'ok' as const, value: historyBundle(entries, (currentListed ? 1 : 0) + older.total - (listed.length - versions.length), { redacted: shown.length < versions.length, now }) };
     });
     return this.finish(out);
   }
@@ -440,6 +470,10 @@ export class FhirRepository {
     if (!row) {
       await tx.appendAudit([audit({ reason: 'not found' })], now);
       return { kind: 'not-found', message: `${what} is not known` };
+    }
+    if (!this.inScope([row]).length) {
+      await tx.appendAudit([audit({ ...(row.person_id ? { personId: row.person_id } : {}), decision: 'deny', reason: OUTSIDE_SCOPES })], now);
+      return { kind: 'forbidden', message: `access denied: ${OUTSIDE_SCOPES}` };
     }
     if (!row.person_id) {
       if (NON_PERSONAL.has(row.resource_type)) return { kind: 'ok', row, person: null, decision: null, entries: [], base: {}, reason: 'reference data (no person)' };
@@ -486,8 +520,9 @@ export class FhirRepository {
       return { kind: 'forbidden' as const, message: `access denied: ${decision.reason}` };
     }
     const data: PersonRecordData = await tx.loadRecord(person, memberIds ?? (await tx.memberIds(person.person_id)));
-    const rows = data.rows.filter((r) => this.visible(r, decision));
-    const withheld = data.rows.length - rows.length;
+    const scoped = this.inScope(data.rows, now);
+    const rows = scoped.filter((r) => this.visible(r, decision));
+    const withheld = scoped.length - rows.length;
     await tx.appendAudit([...entries, audit({ personId: person.person_id, decision: 'permit', reason: decision.reason, detail: { ...detail, found: true, items: rows.length, withheld } })], now);
     const record = buildIntegratedRecord(data.person, data.identities, rows, data.practices, { now });
     return { kind: 'ok' as const, value: { record, rows, decision, withheld, practices: data.practices, fresh: data.fresh === true } };
@@ -516,6 +551,20 @@ export class FhirRepository {
       process.emitWarning(`break-glass: ${this.ctx.principal.user} (${this.ctx.principal.role}) opened person ${person.person_id} until ${expiresAt}: ${bg.reason}`, { code: 'BEVAN_BREAK_GLASS' });
     }
     return { decision, entries, memberIds: ids };
+  }
+
+  /**
+   * The stored items a backend client's token scopes let it see (all of them for a person): types
+   * its scopes name, and of a type named only by scopes narrowed by a query, the items that match
+   * one of the queries as a search matches them (on the item as search sees it: served id,
+   * lastUpdated and national codes). Applied before the obligations, so what the client did not
+   * ask for is never counted as withheld.
+   */
+  private inScope<R extends ResourceRow>(rows: R[], now: Date = this.clock()): R[] {
+    const scope = this.scope;
+    if (!scope) return rows;
+    const at = now.getTime();
+    return rows.filter((r) => (scope.narrows(r.resource_type) ? scope.keeps(searchView(r, fhirLogicalId(r.source_system, r.resource_type, r.source_id)), at) : scope.allows(r.resource_type)));
   }
 
   /** True when the decision's obligations let this stored item be shown. */
@@ -548,6 +597,9 @@ export class FhirRepository {
     }
   }
 }
+
+/** Why an item is not shown to a backend client: its token's scopes do not reach it. */
+const OUTSIDE_SCOPES = "outside this token's scopes";
 
 /** A resource the user may see, with what its audit entry needs. */
 interface ResourceGate {

@@ -10,6 +10,9 @@ import { pseudonymFor } from '../access/pseudonymise.ts';
 import { pseudonymKey } from '../analytics/cohorts/pseudonym.ts';
 import type { Database } from '../db/database.ts';
 import { A, B, C, insertPeople } from '../fhir/bulk-export/test-fixtures.ts';
+import { fhirLogicalId } from '../record/fhir-bundle.ts';
+import { GP, insertResource } from '../record/test-fixtures.ts';
+import { scopeQueryProblem } from '../fhir/scope-narrowing.ts';
 import { testDatabases } from '../test/databases.ts';
 import { bevanApi, registerOpenApi } from './app.ts';
 
@@ -113,7 +116,8 @@ for (const target of await testDatabases()) {
       await refused(tokenRequest(unsigned), 'invalid_client', 401, /alg "none" is not accepted/);
       await refused(tokenRequest('not-a-jwt'), 'invalid_client', 401, /not a JWT/);
       await refused(form({ grant_type: 'password', username: 'x', password: 'y' }), 'unsupported_grant_type', 400, /client_credentials/);
-      await refused(tokenRequest(await assertion(rsa, 'RS384', {}), 'system/Observation.rs?category=laboratory'), 'invalid_scope', 400, /narrowed by a query/);
+      await refused(tokenRequest(await assertion(rsa, 'RS384', {}), 'system/Observation.rs?nonsense=1'), 'invalid_scope', 400, /nonsense is not a supported Observation search parameter/);
+      await refused(tokenRequest(await assertion(rsa, 'RS384', {}), 'system/Observation.rs?encounter=Encounter/1'), 'invalid_scope', 400, /reference parameter\) cannot narrow a scope/);
       await refused(tokenRequest(await assertion(rsa, 'RS384', {}), 'system/Patient.write'), 'invalid_scope', 400, /read access only/);
       const asJson = await a.inject({ method: 'POST', url: '/auth/token', headers: { 'content-type': 'application/json' }, payload: JSON.stringify({ grant_type: 'client_credentials' }) });
       assert.equal(asJson.statusCode, 400);
@@ -184,6 +188,123 @@ for (const target of await testDatabases()) {
     } finally {
       await app?.close();
       await new Promise((r) => jwksServer.close(r));
+      await db.close();
+    }
+  });
+}
+
+const CATEGORY = 'http://terminology.hl7.org/CodeSystem/observation-category';
+const LAB_SCOPE = `system/Observation.rs?category=${CATEGORY}|laboratory`;
+
+/** Observations of person A in two categories, a report naming both, and one relabelled from vital signs to laboratory (history). */
+async function insertCategorised(db: Database): Promise<{ lab: string; vitals: string; relabelled: string; report: string }> {
+  const row = (resource: Resource & { id: string }) => ({ source_system: GP, resource_type: resource.resourceType, source_id: resource.id, person_id: A, subject_id: 'gp-pat-1', version: 1, source_time: null, received_at: '2025-10-02T09:00:00.000Z', content: resource });
+  const obs = (id: string, category: string, text: string) =>
+    ({ resourceType: 'Observation', id, status: 'final', subject: { reference: 'Patient/gp-pat-1' }, category: [{ coding: [{ system: CATEGORY, code: category }] }], code: { text }, effectiveDateTime: '2025-09-01' }) as Resource & { id: string };
+  await insertResource(db, row(obs('obs-lab', 'laboratory', 'serum potassium')));
+  await insertResource(db, row(obs('obs-vitals', 'vital-signs', 'blood pressure')));
+  await insertResource(db, row(obs('obs-relabelled', 'vital-signs', 'pulse oximetry')));
+  await insertResource(db, row({ resourceType: 'DiagnosticReport', id: 'dr-1', status: 'final', subject: { reference: 'Patient/gp-pat-1' }, code: { text: 'clinic results' }, effectiveDateTime: '2025-09-01', result: [{ reference: 'Observation/obs-lab' }, { reference: 'Observation/obs-vitals' }] } as Resource & { id: string }));
+  // A second version: now laboratory; the first (vital signs) is kept in resource_history.
+  const relabelled = obs('obs-relabelled', 'laboratory', 'pulse oximetry');
+  await db.query(`UPDATE resource SET content = $1::jsonb, content_hash = 'h-relabelled-2', version = 2 WHERE source_system = $2 AND resource_type = 'Observation' AND source_id = 'obs-relabelled'`, [JSON.stringify(relabelled), GP]);
+  const id = (type: string, sourceId: string) => fhirLogicalId(GP, type, sourceId);
+  return { lab: id('Observation', 'obs-lab'), vitals: id('Observation', 'obs-vitals'), relabelled: id('Observation', 'obs-relabelled'), report: id('DiagnosticReport', 'dr-1') };
+}
+
+for (const target of await testDatabases()) {
+  test(`SMART scopes narrowed by a query on ${target.name}: a laboratory token sees no vital-signs Observation on any path`, async () => {
+    const db = await target.open();
+    let app: FastifyInstance | undefined;
+    try {
+      await insertPeople(db);
+      const ids = await insertCategorised(db);
+      const ec = await key('ES384', 'lab-1');
+      // A results tool at A's practice: Patients, reports, and laboratory Observations only.
+      await addBackendClient(db, { clientId: 'lab-tool', role: 'gp', organisation: 'P91001', jwks: { keys: [ec.jwk] }, scope: `system/Patient.rs system/DiagnosticReport.rs ${LAB_SCOPE}` }, { checkQuery: scopeQueryProblem });
+      // Without the server's check a narrowed registration is refused, as before.
+      await assert.rejects(addBackendClient(db, { clientId: 'other', role: 'gp', jwks: { keys: [ec.jwk] }, scope: LAB_SCOPE }), /narrowed by a query are not granted here/);
+      app = await buildApp(db);
+      const a = app;
+      const signed = async () => {
+        const now = Math.floor(Date.now() / 1000);
+        return new SignJWT({}).setProtectedHeader({ alg: 'ES384', kid: 'lab-1' }).setIssuer('lab-tool').setSubject('lab-tool').setAudience(TOKEN_URL).setExpirationTime(now + 120).setJti(randomUUID()).sign(ec.privateKey);
+      };
+      const token = async (scope: string) => a.inject({ method: 'POST', url: '/auth/token', headers: FORM, payload: tokenRequest(await signed(), scope) });
+
+      // The whole type asked for: granted the registered narrowing, and the response says so.
+      const wide = await token('system/*.rs');
+      assert.equal(wide.statusCode, 200, wide.body);
+      assert.equal((wide.json() as { scope: string }).scope, `system/Patient.rs system/DiagnosticReport.rs ${LAB_SCOPE}`);
+      const asked = await token(`system/Patient.rs system/DiagnosticReport.rs ${LAB_SCOPE}`);
+      assert.equal((asked.json() as { scope: string }).scope, `system/Patient.rs system/DiagnosticReport.rs ${LAB_SCOPE}`, 'a narrowed scope is granted as asked');
+      const other = await token('system/Observation.rs?code=4548-4');
+      assert.equal(other.statusCode, 400, 'another narrowing is not within the registered one');
+      const auth = { authorization: `Bearer ${(wide.json() as { access_token: string }).access_token}` };
+      const get = (url: string) => a.inject({ method: 'GET', url, headers: auth });
+      const ofType = (b: Bundle, type: string) => (b.entry ?? []).map((e) => e.resource!).filter((r) => r.resourceType === type).map((r) => r.id);
+
+      // read, vread, history.
+      assert.equal((await get(`/fhir/Observation/${ids.lab}`)).statusCode, 200);
+      const vitals = await get(`/fhir/Observation/${ids.vitals}`);
+      assert.equal(vitals.statusCode, 403, vitals.body);
+      assert.match(vitals.body, /outside this token's scopes/);
+      assert.equal((await get(`/fhir/Observation/${ids.vitals}/_history/1`)).statusCode, 403);
+      assert.equal((await get(`/fhir/Observation/${ids.vitals}/_history`)).statusCode, 403);
+      assert.equal((await get(`/fhir/Observation/${ids.relabelled}/_history/2`)).statusCode, 200);
+      assert.equal((await get(`/fhir/Observation/${ids.relabelled}/_history/1`)).statusCode, 403, 'the version filed under vital signs');
+      const history = (await get(`/fhir/Observation/${ids.relabelled}/_history`)).json() as Bundle;
+      assert.deepEqual((history.entry ?? []).map((e) => e.resource!.meta?.versionId), ['2'], 'history lists the laboratory version only');
+      assert.equal(history.total, 1);
+
+      // search, with _include and _revinclude.
+      const search = (await get(`/fhir/Observation?patient=${A}`)).json() as Bundle;
+      assert.deepEqual(ofType(search, 'Observation').sort(), [ids.lab, ids.relabelled].sort());
+      assert.equal(((await get(`/fhir/Observation?patient=${A}&category=vital-signs`)).json() as Bundle).total, 0);
+      const reports = (await get(`/fhir/DiagnosticReport?patient=${A}&_include=DiagnosticReport:result`)).json() as Bundle;
+      assert.ok(ofType(reports, 'DiagnosticReport').includes(ids.report));
+      assert.deepEqual(ofType(reports, 'Observation'), [ids.lab], '_include brings the laboratory result only');
+      const revinclude = (await get(`/fhir/Patient?_id=${A}&_revinclude=Observation:patient`)).json() as Bundle;
+      assert.ok(ofType(revinclude, 'Observation').length > 0, JSON.stringify(revinclude).slice(0, 300));
+      assert.ok(!ofType(revinclude, 'Observation').includes(ids.vitals), '_revinclude brings no vital signs');
+      const has = (await get(`/fhir/Patient?_id=${A}&_has:Observation:patient:category=vital-signs`)).json() as Bundle;
+      assert.equal(has.total, 0, '_has cannot find a person by an Observation the token may not see');
+
+      // $everything: no vital signs, and no other type than the scopes name; a person's own request still sees them.
+      const everything = (await get(`/fhir/Patient/${A}/$everything`)).json() as Bundle;
+      const obsIds = ofType(everything, 'Observation');
+      assert.ok(obsIds.includes(ids.lab) && !obsIds.includes(ids.vitals), `$everything: ${obsIds.join(',')}`);
+      assert.ok((everything.entry ?? []).every((e) => ['Patient', 'DiagnosticReport', 'Observation', 'OperationOutcome'].includes(e.resource!.resourceType)));
+      const again = (await get(`/fhir/Patient/${A}/$everything`)).json() as Bundle;
+      assert.deepEqual(ofType(again, 'Observation'), obsIds, 'the same from the response cache');
+      for (const e of everything.entry ?? []) {
+        const r = e.resource as Resource & { category?: { coding?: { code?: string }[] }[] };
+        if (r.resourceType === 'Observation') assert.ok(r.category?.some((c) => c.coding?.some((x) => x.code === 'laboratory')), `${r.id} is a laboratory Observation`);
+      }
+
+      // $export: the Observation files hold laboratory results only.
+      const ASYNC = { prefer: 'respond-async', accept: 'application/fhir+json' };
+      const kick = await a.inject({ method: 'GET', url: '/fhir/Group/P91001/$export', headers: { ...auth, ...ASYNC } });
+      assert.equal(kick.statusCode, 202, kick.body);
+      const status = new URL(kick.headers['content-location'] as string).pathname;
+      let done: Awaited<ReturnType<typeof get>> | undefined;
+      for (let i = 0; i < 500 && !done; i++) {
+        const s = await get(status);
+        if (s.statusCode !== 202) done = s;
+        else await new Promise((r) => setTimeout(r, 10));
+      }
+      assert.equal(done?.statusCode, 200, done?.body);
+      const manifest = done!.json() as { output: { type: string; url: string }[] };
+      const exported: Resource[] = [];
+      for (const o of manifest.output) exported.push(...(await get(new URL(o.url).pathname)).body.trim().split('\n').map((l) => JSON.parse(l) as Resource));
+      const exportedObs = exported.filter((r) => r.resourceType === 'Observation').map((r) => r.id!);
+      assert.ok(exportedObs.includes(ids.lab) && !exportedObs.includes(ids.vitals), `exported: ${exportedObs.join(',')}`);
+      assert.ok(exported.every((r) => ['Patient', 'DiagnosticReport', 'Observation'].includes(r.resourceType)), [...new Set(exported.map((r) => r.resourceType))].join(','));
+      for (const r of exported.filter((x) => x.resourceType === 'Observation') as (Resource & { category?: { coding?: { code?: string }[] }[] })[]) {
+        assert.ok(r.category?.some((c) => c.coding?.some((x) => x.code === 'laboratory')), `${r.id} exported is a laboratory Observation`);
+      }
+    } finally {
+      await app?.close();
       await db.close();
     }
   });

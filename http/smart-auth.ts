@@ -3,14 +3,17 @@
  * `GET /.well-known/smart-configuration` (discovery), `POST /auth/token` (client_credentials with a
  * private_key_jwt assertion, answered as RFC 6749 §5.1/§5.2 say), and the hook that holds a backend
  * client's token to its scopes: FHIR reads of the scoped types only, `$everything` and `$export`
- * narrowed to them, and none of the application's other routes. The checks themselves are in
- * access/backend-clients.ts and access/smart-scopes.ts; this file only translates HTTP.
+ * narrowed to them, and none of the application's other routes. Scopes narrowed by a query
+ * (`system/Observation.rs?category=…`) are applied by the FHIR repository on every read
+ * (fhir/scope-narrowing.ts). The checks themselves are in access/backend-clients.ts and
+ * access/smart-scopes.ts; this file only translates HTTP.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { forbidden } from '../access/context.ts';
 import { ASSERTION_ALGORITHMS, authenticateClient, CLIENT_TOKEN_SECONDS, OAuthError } from '../access/backend-clients.ts';
 import { scopeAllows, scopedTypes } from '../access/smart-scopes.ts';
 import { issueToken } from '../access/tokens.ts';
+import { scopeQueryProblem } from '../fhir/scope-narrowing.ts';
 import type { Database } from '../db/database.ts';
 import { FixedWindow } from './auth.ts';
 
@@ -125,7 +128,8 @@ export async function registerSmartAuth(app: FastifyInstance, o: SmartAuthOption
         schema: {
           summary: 'SMART backend services token endpoint: client_credentials with a signed client_assertion → a bearer token (five minutes) for the granted system scopes',
           description:
-            'Form body (application/x-www-form-urlencoded): grant_type=client_credentials, scope (system/Type.read or system/Type.rs, or system/*.read), ' +
+            'Form body (application/x-www-form-urlencoded): grant_type=client_credentials, scope (system/Type.read or system/Type.rs, or system/*.read; ' +
+            'a v2 scope may be narrowed by a search query on the type, e.g. system/Observation.rs?category=laboratory, applied on every read), ' +
             'client_assertion_type=urn:ietf:params:oauth:client-assertion-type:jwt-bearer, client_assertion (a JWT: iss = sub = client_id, aud = this URL, exp at most 5 minutes ahead, a new jti; ' +
             'signed RS384/ES384 with a key registered by bevan client add). Errors as RFC 6749 §5.2: {error, error_description}; invalid_client is 401.',
           tags: ['auth'],
@@ -142,7 +146,7 @@ export async function registerSmartAuth(app: FastifyInstance, o: SmartAuthOption
         if (type !== FORM || !req.body || typeof req.body !== 'object') return oauthError(new OAuthError('invalid_request', `send the token request as ${FORM} (RFC 6749 §4.4.2)`));
         try {
           const at = now();
-          const grant = await authenticateClient(o.db, req.body as Record<string, unknown>, { tokenUrls: tokenUrls(req), now: at });
+          const grant = await authenticateClient(o.db, req.body as Record<string, unknown>, { tokenUrls: tokenUrls(req), now: at, checkQuery: scopeQueryProblem });
           const token = await issueToken(o.db, grant.principal, CLIENT_TOKEN_SECONDS, at);
           return { access_token: token, token_type: 'bearer', expires_in: CLIENT_TOKEN_SECONDS, scope: grant.scope };
         } catch (err) {

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildBlockingIndex, candidatePairs, defaultBlockCap, type BlockingColumns } from './blocking.ts';
+import { buildBlockingIndex, candidatePairChunks, candidatePairs, defaultBlockCap, weakPassCap, type BlockingColumns } from './blocking.ts';
 import { soundex } from './fellegi-sunter.ts';
 
 interface Row {
@@ -102,4 +102,66 @@ test('block cap: 1% of identities, between 50 and 150', () => {
   assert.equal(defaultBlockCap(1000), 50);
   assert.equal(defaultBlockCap(12_000), 120);
   assert.equal(defaultBlockCap(550_000), 150);
+});
+
+test('pairs a chunk at a time: the same pairs as all at once, each once, whichever side (and pass) finds them', () => {
+  // A small population where many searched identities meet each other by several passes,
+  // the swapped pass (one-sided) included, with wide and tight searches mixed.
+  let seed = 7;
+  const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+  const pick = <T>(xs: T[]) => xs[Math.floor(rnd() * xs.length)]!;
+  const names = ['Smith', 'Smyth', 'Jones', 'Ann', 'Anne', 'Sam', 'Lee', 'Leigh', 'Khan'];
+  const rows: Row[] = [];
+  for (let i = 0; i < 400; i++) {
+    rows.push({
+      key: `s|${String(i).padStart(3, '0')}`,
+      person: Math.floor(i / 3),
+      family: pick(names),
+      given: pick(names),
+      birthDate: rnd() < 0.9 ? `19${50 + Math.floor(rnd() * 3)}-01-0${1 + Math.floor(rnd() * 3)}` : undefined,
+      postcode: rnd() < 0.8 ? `M${Math.floor(rnd() * 4)} 1AA` : undefined,
+      town: pick(['Leeds', 'York']),
+    });
+  }
+  const c = columns(rows);
+  const index = buildBlockingIndex(c);
+  const wide = Array.from({ length: 300 }, (_, i) => (i * 7) % 400).filter((i, k, xs) => xs.indexOf(i) === k);
+  const tight = Array.from({ length: 400 }, (_, i) => i).filter((i) => !wide.includes(i)).slice(0, 60);
+  for (const excludeSamePerson of [true, false]) {
+    const search = { wide, tight, excludeSamePerson, cap: 40 };
+    const all = candidatePairs(index, c, search);
+    const listed = pairsOf(c, all);
+    assert.equal(new Set(listed).size, listed.length, 'each pair once');
+    // Every pair a scan finds, by brute force over the same groupings (a set of pairs seen).
+    const expected = new Set<string>();
+    const wideFound = new Set<string>();
+    const add = (p: number, q: number, into: Set<string>[]) => {
+      if (p === q || (excludeSamePerson && c.person[p] === c.person[q])) return;
+      const k = c.key[p]! < c.key[q]! ? `${c.key[p]} ${c.key[q]}` : `${c.key[q]} ${c.key[p]}`;
+      for (const s of into) s.add(k);
+    };
+    const members = (g: { start: Int32Array; members: Int32Array }, gi: number, cap: number) =>
+      gi < 0 || g.start[gi + 1]! - g.start[gi]! > cap ? [] : Array.from(g.members.subarray(g.start[gi]!, g.start[gi + 1]!));
+    for (const p of wide) {
+      for (const [name, g] of Object.entries(index.passes)) {
+        if (name === 'soundexDate' || name === 'postcodeDate') continue;
+        const cap = name === 'nhs' ? Infinity : name === 'name' || name === 'familyTown' ? weakPassCap(40) : 40;
+        for (const q of members(g, g.group[p]!, cap)) add(p, q, [expected, wideFound]);
+      }
+      for (const q of members(index.passes.name, index.swappedGroup[p]!, weakPassCap(40))) add(p, q, [expected, wideFound]);
+    }
+    for (const p of tight) for (const g of [index.passes.soundexDate, index.passes.postcodeDate]) for (const q of members(g, g.group[p]!, Infinity)) add(p, q, [expected]);
+    assert.deepEqual(listed, [...expected].sort());
+    assert.deepEqual(pairsOf(c, { a: all.a.subarray(0, all.wide), b: all.b.subarray(0, all.wide), length: all.wide }), [...wideFound].sort(), 'the wide pairs first');
+    // In chunks of 16 searched identities: the same pairs.
+    const chunked: string[] = [];
+    let wideCount = 0;
+    for (const chunk of candidatePairChunks(index, c, search, 16)) {
+      chunked.push(...pairsOf(c, chunk));
+      wideCount += chunk.wide;
+      assert.ok(chunk.wide === 0 || chunk.wide === chunk.length);
+    }
+    assert.deepEqual(chunked.sort(), listed);
+    assert.equal(wideCount, all.wide);
+  }
 });

@@ -125,8 +125,8 @@ function groupBy(n: number, keyOf: (i: number) => string | null, keep?: Map<stri
 export interface BlockingIndex {
   readonly size: number;
   readonly passes: Record<PassName | TightPassName, Grouping>;
-  /** The name pass's group of each name key (the swapped pass looks a made-up key up). */
-  readonly nameGroups: Map<string, number>;
+  /** The name pass's group of each identity's swapped key (given name's Soundex + family initial), -1 when none. */
+  readonly swappedGroup: Int32Array;
 }
 
 /** Groups identities 0 … n−1 of the columns by every pass's key. */
@@ -134,7 +134,12 @@ export function buildBlockingIndex(c: BlockingColumns, n = c.key.length): Blocki
   const nameGroups = new Map<string, number>();
   const passes = {} as Record<PassName | TightPassName, Grouping>;
   for (const p of [...PASSES, ...TIGHT_PASSES]) passes[p] = groupBy(n, (i) => KEYS[p](c, i), p === 'name' ? nameGroups : undefined);
-  return { size: n, passes, nameGroups };
+  const swappedGroup = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    const k = join(firstGivenSoundex(c.given[i]!), upperFirst(c.family[i]!));
+    swappedGroup[i] = k === null ? -1 : (nameGroups.get(k) ?? -1);
+  }
+  return { size: n, passes, swappedGroup };
 }
 
 /** Default block cap: no pass compares an identity with more than this many others by one key. */
@@ -183,28 +188,73 @@ export interface BlockingSearch {
 
 /**
  * Candidate pairs for some identities. A pair of two searched identities is found once however
- * many passes (and which side) find it; the key order decides which is `a`.
+ * many passes (and which side) find it; the key order decides which is `a`. The pairs of the wide
+ * identities come first (`wide` of them), then those found only by the tight passes.
  */
 export function candidatePairs(index: BlockingIndex, c: BlockingColumns, search: BlockingSearch): PairList {
+  const all = new PairBuffer();
+  let wide = 0;
+  for (const chunk of candidatePairChunks(index, c, search)) {
+    for (let k = 0; k < chunk.length; k++) all.push(chunk.a[k]!, chunk.b[k]!);
+    wide += chunk.wide;
+  }
+  return { a: all.a.subarray(0, all.length), b: all.b.subarray(0, all.length), length: all.length, wide };
+}
+
+/** Searched identities per chunk of candidatePairChunks (a chunk's pairs: about 100 times as many). */
+export const SEARCH_CHUNK = 2048;
+
+/**
+ * candidatePairs a chunk of searched identities at a time, so that a caller can compare and count
+ * them as they come and memory stays bounded however many identities are searched. Each chunk is
+ * wholly wide (`wide` = its length) or wholly tight (`wide` = 0); the wide chunks come first. The
+ * arrays of a chunk are reused for the next one: copy what must outlive it.
+ *
+ * A pair of two searched identities p and q may be found from both sides. It is kept on one side
+ * only, decided from the pair itself (no set of pairs seen): the wide side when one is wide and the
+ * other tight, else the side whose scan finds it, the smaller identity number when both do. The
+ * passes are symmetric (one group, one cap) except the swapped pass, so whether q's scan finds p is
+ * a few integer comparisons (finds, below).
+ */
+export function* candidatePairChunks(index: BlockingIndex, c: BlockingColumns, search: BlockingSearch, chunkSize = SEARCH_CHUNK): Generator<PairList> {
   const n = index.size;
   const out = new PairBuffer();
   // Candidates already taken for the identity being searched (stamped with its number).
   const seen = new Int32Array(n).fill(-1);
+  // 1: searched by every pass, 2: by the tight passes only.
   const searched = new Uint8Array(n);
-  for (const i of search.wide) searched[i] = 1;
-  for (const i of search.tight ?? []) searched[i] = 1;
-  // Pairs of two searched identities would be found from both sides: kept once.
-  const both = new Set<number>();
+  for (const i of search.tight ?? []) if (i < n) searched[i] = 2;
+  for (const i of search.wide) if (i < n) searched[i] = 1;
   const person = c.person;
+  const P = index.passes;
+  const weak = weakPassCap(search.cap);
+  const caps = PASSES.map((name) => (name === 'nhs' ? Infinity : WEAK_PASSES.has(name) ? weak : search.cap));
+  const groups = PASSES.map((name) => P[name]);
+  const size = (g: Grouping, gi: number) => g.start[gi + 1]! - g.start[gi]!;
+  // Does q's own search find p (q searched as searched[q] says)?
+  const finds = (q: number, p: number): boolean => {
+    if (searched[q] === 1) {
+      for (let k = 0; k < groups.length; k++) {
+        const g = groups[k]!;
+        const gi = g.group[q]!;
+        if (gi >= 0 && gi === g.group[p] && size(g, gi) <= caps[k]!) return true;
+      }
+      const s = index.swappedGroup[q]!;
+      return s >= 0 && s === P.name.group[p] && size(P.name, s) <= weak;
+    }
+    for (const name of TIGHT_PASSES) {
+      const gi = P[name].group[q]!;
+      if (gi >= 0 && gi === P[name].group[p]) return true;
+    }
+    return false;
+  };
   const take = (p: number, q: number) => {
     if (q === p || seen[q] === p) return;
     seen[q] = p;
     if (search.excludeSamePerson && person[q] === person[p]) return;
-    if (searched[q]) {
-      const packed = p < q ? p * n + q : q * n + p;
-      if (both.has(packed)) return;
-      both.add(packed);
-    }
+    const sq = searched[q]!;
+    // Found from q's side too? Then one side keeps it: the wide one, else the smaller number.
+    if (sq && (searched[p] === 1 ? sq === 1 && q < p : sq === 1 || q < p) && finds(q, p)) return;
     if (c.key[p]! < c.key[q]!) out.push(p, q);
     else out.push(q, p);
   };
@@ -215,21 +265,26 @@ export function candidatePairs(index: BlockingIndex, c: BlockingColumns, search:
     if (to - from > cap) return;
     for (let k = from; k < to; k++) take(p, g.members[k]!);
   };
-  const P = index.passes;
-  const weak = weakPassCap(search.cap);
-  const caps = PASSES.map((name) => (name === 'nhs' ? Infinity : WEAK_PASSES.has(name) ? weak : search.cap));
+  const chunk = (wide: boolean): PairList => {
+    const list = { a: out.a.subarray(0, out.length), b: out.b.subarray(0, out.length), length: out.length, wide: wide ? out.length : 0 };
+    out.length = 0;
+    return list;
+  };
+  let count = 0;
   for (const p of search.wide) {
     if (p >= n) continue;
-    PASSES.forEach((name, k) => scan(P[name], P[name].group[p]!, p, caps[k]!));
-    const swapped = join(firstGivenSoundex(c.given[p]!), upperFirst(c.family[p]!));
-    if (swapped !== null) scan(P.name, index.nameGroups.get(swapped) ?? -1, p, weak);
+    for (let k = 0; k < groups.length; k++) scan(groups[k]!, groups[k]!.group[p]!, p, caps[k]!);
+    scan(P.name, index.swappedGroup[p]!, p, weak);
+    if (++count % chunkSize === 0 && out.length) yield chunk(true);
   }
-  const wide = out.length;
+  if (out.length) yield chunk(true);
+  count = 0;
   for (const p of search.tight ?? []) {
-    if (p >= n) continue;
+    if (p >= n || searched[p] !== 2) continue;
     for (const name of TIGHT_PASSES) scan(P[name], P[name].group[p]!, p, Infinity);
+    if (++count % chunkSize === 0 && out.length) yield chunk(false);
   }
-  return { a: out.a.subarray(0, out.length), b: out.b.subarray(0, out.length), length: out.length, wide };
+  if (out.length) yield chunk(false);
 }
 
 /** Soundex of the first given name, for the swapped pass (null when none). */

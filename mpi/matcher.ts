@@ -40,7 +40,7 @@ import {
   type Thresholds,
 } from './fellegi-sunter.ts';
 import { withMatcherLease } from './matcher-lease.ts';
-import { buildBlockingIndex, candidatePairs, defaultBlockCap, type BlockingColumns, type BlockingIndex, type PairList } from './blocking.ts';
+import { buildBlockingIndex, candidatePairChunks, defaultBlockCap, type BlockingColumns, type BlockingIndex } from './blocking.ts';
 import { cmp, moveIdentities, recordEvents, type IdentityMove, type MovedIdentity } from './person-store.ts';
 
 export interface MatcherOptions {
@@ -54,6 +54,8 @@ export interface MatcherOptions {
   trainingSample?: number;
   /** Identities sampled (from all) for u: every pair among them is a random pair (default 1000). */
   randomSample?: number;
+  /** Identities whose prepared comparison features a round keeps at once (default 100,000; memory about 1 KiB each). */
+  featureCache?: number;
   /** Posterior P(match) for an automatic link (default 0.99). */
   matchProbability?: number;
   /** Posterior P(match) for the review queue (default 0.5). */
@@ -173,7 +175,7 @@ async function matchPending(db: Database, opts: MatcherOptions): Promise<Matcher
     table, blocking, blockingVersion: table.version, cap: opts.blockCap ?? defaultBlockCap(table.size),
     random: await randomPairs(db, table, opts.randomSample ?? 1000),
   };
-  opts.log?.(`${table.size} identities read ${secondsSince(t0, t1)} s, blocking index ${secondsSince(t1, t2)} s, random pairs for u ${secondsSince(t2)} s; heap ${Math.round(process.memoryUsage().heapUsed / 1048576)} MiB`);
+  opts.log?.(`${table.size} identities read ${secondsSince(t0, t1)} s, blocking index ${secondsSince(t1, t2)} s, random pairs for u ${secondsSince(t2)} s; heap ${Math.round(process.memoryUsage().heapUsed / 1048576)} MiB, RSS ${Math.round(process.memoryUsage().rss / 1048576)} MiB`);
   // Bounded even if identities arrive (or stay pending) while it runs.
   const maxRounds = Math.ceil(pendingAtStart / size) + 1;
   for (let round = 1; round <= maxRounds; round++) {
@@ -242,26 +244,60 @@ async function matchRound(db: Database, opts: MatcherOptions, limit: number, ctx
     lap.at = now;
   };
 
-  // 1. Candidate pairs for the pending identities, each pair once (found from either side); the
-  // wide pairs first. Identities are compared as objects made for this round (their prepared
-  // features are cached per object, and go with the round).
-  const pairs = candidatePairs(ctx.blocking, table, { wide, tight, excludeSamePerson: true, cap: ctx.cap });
-  const round: (MatchIdentity | undefined)[] = [];
-  const identity = (i: number) => (round[i] ??= table.matchIdentity(i));
-  const codes = new Int32Array(pairs.length);
-  for (let k = 0; k < pairs.length; k++) codes[k] = comparisonPattern(identity(pairs.a[k]!), identity(pairs.b[k]!));
-  mark(`blocking and comparing ${pairs.length} pairs`);
-
-  // 2. Parameters. m and the prior by EM over the wide pending pairs together with the blocked
-  // pairs of a sample of settled identities (which include known NHS-number matches).
-  // The settled sample's pairs are the same in every round: found once a run (once there is a sample).
+  // 1. Candidate pairs for the pending identities, each pair once (found from either side), the
+  // wide pairs first, a chunk of pending identities at a time (blocking.ts): each chunk's pairs are
+  // compared and counted for EM as they come, and kept only as four numbers a pair (RoundPairs).
+  // Identities are compared as objects made for this round (their prepared features are cached
+  // per object); the cache is let go whenever it holds FEATURE_CACHE identities, so its memory
+  // does not grow with the locality.
+  let round: (MatchIdentity | undefined)[] = [];
+  let cached = 0;
+  let prepared = 0;
+  const cacheLimit = Math.max(1, opts.featureCache ?? FEATURE_CACHE);
+  const identity = (i: number) => {
+    let x = round[i];
+    if (x === undefined) {
+      if (cached === cacheLimit) (round = []), (cached = 0);
+      round[i] = x = table.matchIdentity(i);
+      cached++;
+      prepared++;
+    }
+    return x;
+  };
+  // u is the population's (random pairs, once a run); the term-frequency addition of exact family
+  // names and towns needs only u, so it is worked out with the comparison.
+  const randomU = ctx.random.count >= 10000 ? estimateU(ctx.random.patterns) : DEFAULT_PARAMETERS.u;
+  if (ctx.tfVersion !== table.version || !ctx.tf) {
+    ctx.tf = termFrequencies(table.family, table.town, table.size);
+    ctx.tfVersion = table.version;
+  }
+  const tf = ctx.tf;
+  const withU: MatchParameters = { m: DEFAULT_PARAMETERS.m, u: randomU, lambda: DEFAULT_PARAMETERS.lambda };
   // Identities the round looked at (for the share carrying an NHS number, below).
   const looked = new Uint8Array(table.size);
   for (const k of pendingKeys) looked[num(k)] = 1;
-  const look = (ps: PairList) => {
-    for (let k = 0; k < ps.length; k++) looked[ps.a[k]!] = looked[ps.b[k]!] = 1;
-  };
-  look(pairs);
+  const trainingCounts: PatternCounts = new Map();
+  const pairs = new RoundPairs();
+  for (const chunk of candidatePairChunks(ctx.blocking, table, { wide, tight, excludeSamePerson: true, cap: ctx.cap })) {
+    for (let k = 0; k < chunk.length; k++) {
+      const a = chunk.a[k]!;
+      const b = chunk.b[k]!;
+      const x = identity(a);
+      const y = identity(b);
+      const code = comparisonPattern(x, y);
+      looked[a] = looked[b] = 1;
+      if (k < chunk.wide) countPattern(trainingCounts, code);
+      pairs.push(a, b, code, termFrequencyWeight(withU, tf, x, y, code));
+    }
+    pairs.wide += chunk.wide;
+  }
+  mark(`blocking and comparing ${pairs.length} pairs (${prepared} identities prepared)`);
+
+  // 2. Parameters. m and the prior by EM over the wide pending pairs together with the blocked
+  // pairs of a sample of settled identities (which include known NHS-number matches). EM needs
+  // only how many pairs showed each comparison pattern (a few thousand patterns however many
+  // pairs), so the training pairs are counted as they are compared and none is kept.
+  // The settled sample's pairs are the same in every round: found once a run (once there is a sample).
   if (!ctx.sample?.size) {
     const sample = await db.query<{ source_system: string; source_id: string }>(
       `SELECT source_system, source_id FROM source_identity WHERE match_status <> 'PENDING'
@@ -269,16 +305,20 @@ async function matchRound(db: Database, opts: MatcherOptions, limit: number, ctx
       [opts.trainingSample ?? 2000],
     );
     const keys = sample.rows.map((r) => `${r.source_system}|${r.source_id}`).filter((k) => table.index.has(k));
-    const ps = candidatePairs(ctx.blocking, table, { wide: keys.map(num), excludeSamePerson: false, cap: ctx.cap });
     const counts: PatternCounts = new Map();
-    for (let k = 0; k < ps.length; k++) countPattern(counts, comparisonPattern(identity(ps.a[k]!), identity(ps.b[k]!)));
-    look(ps);
-    ctx.sample = { size: keys.length, counts, pairs: ps.length };
+    let sampled = 0;
+    for (const ps of candidatePairChunks(ctx.blocking, table, { wide: keys.map(num), excludeSamePerson: false, cap: ctx.cap })) {
+      for (let k = 0; k < ps.length; k++) {
+        countPattern(counts, comparisonPattern(identity(ps.a[k]!), identity(ps.b[k]!)));
+        looked[ps.a[k]!] = looked[ps.b[k]!] = 1;
+      }
+      sampled += ps.length;
+    }
+    ctx.sample = { size: keys.length, counts, pairs: sampled };
   }
+  round = [];
   const sampleSize = ctx.sample.size;
-  const randomU = ctx.random.count >= 10000 ? estimateU(ctx.random.patterns) : DEFAULT_PARAMETERS.u;
-  const trainingCounts: PatternCounts = new Map(ctx.sample.counts);
-  for (let k = 0; k < pairs.wide; k++) countPattern(trainingCounts, codes[k]!);
+  for (const [code, count] of ctx.sample.counts) countPattern(trainingCounts, code, count);
   const training = patternsFromCounts(trainingCounts);
   const trainingCount = pairs.wide + ctx.sample.pairs;
   // m by EM on two training blocks with u fixed at the random pairs' (Splink's way): pairs that
@@ -366,23 +406,14 @@ async function matchRound(db: Database, opts: MatcherOptions, limit: number, ctx
   const weightOf = new Map<number, number>();
   const best = new Float64Array(table.size).fill(-Infinity);
   const edges: Edge[] = [];
-  // Family names and towns by how common they are among all identities (termFrequencyWeight).
-  if (ctx.tfVersion !== table.version || !ctx.tf) {
-    ctx.tf = termFrequencies(table.family, table.town, table.size);
-    ctx.tfVersion = table.version;
-  }
-  const tf = ctx.tf;
   // Per pattern: its weight, and what its household fields add before the cap and whether the cap
-  // applies, so that a pair's term-frequency addition needs no recomputation of the rest.
+  // applies, so that a pair's term-frequency addition (termFrequencyWeight, found when compared)
+  // needs no recomputation of the rest.
   const householdOf = new Map<number, { sum: number; capped: number | null }>();
   const uncapped = { ...params, householdCap: undefined };
-  for (let k = 0; k < pairs.length; k++) {
-    const code = codes[k]!;
+  pairs.forEach((a, b, code, extra) => {
     let w = weightOf.get(code);
     if (w === undefined) weightOf.set(code, (w = matchWeight(params, patternVector(code))));
-    const a = pairs.a[k]!;
-    const b = pairs.b[k]!;
-    const extra = termFrequencyWeight(params, tf, identity(a), identity(b), code);
     if (extra !== 0) {
       let h = householdOf.get(code);
       if (!h) {
@@ -396,7 +427,7 @@ async function matchRound(db: Database, opts: MatcherOptions, limit: number, ctx
     if (w > best[a]!) best[a] = w;
     if (w > best[b]!) best[b] = w;
     if (w >= limits.possible) edges.push({ a: table.key[a]!, b: table.key[b]!, weight: w, vector: patternVector(code) });
-  }
+  });
   edges.sort((x, y) => y.weight - x.weight || cmp(x.a, y.a) || cmp(x.b, y.b));
   // The identities decisions are made about: the pending ones and both sides of every edge.
   const identities = new Map<string, Identity>();
@@ -604,7 +635,7 @@ async function matchRound(db: Database, opts: MatcherOptions, limit: number, ctx
     );
   }
   mark(`${noMatch.length} no match`);
-  log(`${lap.parts.join(', ')}; heap ${Math.round(process.memoryUsage().heapUsed / 1048576)} MiB`);
+  log(`${lap.parts.join(', ')}; heap ${Math.round(process.memoryUsage().heapUsed / 1048576)} MiB, RSS ${Math.round(process.memoryUsage().rss / 1048576)} MiB`);
   return {
     pending: pendingSet.size,
     matched: matchedKeys.size,
@@ -618,6 +649,48 @@ async function matchRound(db: Database, opts: MatcherOptions, limit: number, ctx
     parameters,
   };
 }
+
+/**
+ * Identities whose prepared comparison features a round keeps at once (about 1 KiB each); past
+ * that the cache starts afresh. Pairs come a chunk of pending identities at a time, and a chunk's
+ * candidates are mostly its own, so little is prepared twice.
+ */
+const FEATURE_CACHE = 100_000;
+
+/**
+ * A round's candidate pairs as columns, in blocks of PAIR_BLOCK (nothing copied as they grow, at
+ * most one block unused): identity numbers, comparison pattern, term-frequency addition. 20 bytes
+ * a pair.
+ */
+class RoundPairs {
+  private readonly blocks: { a: Int32Array; b: Int32Array; code: Int32Array; extra: Float64Array }[] = [];
+  length = 0;
+  /** Pairs [0, wide) were found by the wide passes (EM learns from them). */
+  wide = 0;
+
+  push(a: number, b: number, code: number, extra: number): void {
+    const at = this.length & (PAIR_BLOCK - 1);
+    if (at === 0) this.blocks.push({ a: new Int32Array(PAIR_BLOCK), b: new Int32Array(PAIR_BLOCK), code: new Int32Array(PAIR_BLOCK), extra: new Float64Array(PAIR_BLOCK) });
+    const block = this.blocks[this.blocks.length - 1]!;
+    block.a[at] = a;
+    block.b[at] = b;
+    block.code[at] = code;
+    block.extra[at] = extra;
+    this.length++;
+  }
+
+  /** Calls fn for every pair, in the order pushed. */
+  forEach(fn: (a: number, b: number, code: number, extra: number) => void): void {
+    let left = this.length;
+    for (const block of this.blocks) {
+      const n = Math.min(left, PAIR_BLOCK);
+      for (let k = 0; k < n; k++) fn(block.a[k]!, block.b[k]!, block.code[k]!, block.extra[k]!);
+      left -= n;
+    }
+  }
+}
+
+const PAIR_BLOCK = 1 << 16;
 
 /**
  * How many pairs the blocked pairs were drawn from: every pair of a wide pending identity with

@@ -10,6 +10,7 @@
 import fhirpath from 'fhirpath';
 import r4 from 'fhirpath/fhir-context/r4';
 import { dateBoundary, dateTimeBoundary, decimalBoundary, numberText, timeBoundary } from './boundaries.ts';
+import { writtenNumber } from './number-text.ts';
 
 /** A compiled expression: the focus (a resource, or an element from an earlier evaluation) and the environment in, a collection out. */
 export type Expression = (focus: unknown, env: Record<string, unknown>) => unknown[];
@@ -80,6 +81,17 @@ const FP_TIME = classOf('@T00:00');
 interface FhirNode {
   fhirNodeDataType?: string;
   data?: unknown;
+  parentResNode?: { data?: unknown } | null;
+  propName?: string | null;
+  index?: number | null;
+}
+
+/** A decimal's text as its input was written (`1.0`), where the input was read keeping it (number-text.ts); else undefined. */
+function asWritten(node: FhirNode): string | undefined {
+  const holder = node.parentResNode?.data as Record<string, unknown> | undefined;
+  if (!holder || typeof holder !== 'object' || !node.propName) return undefined;
+  const text = node.index !== null && node.index !== undefined ? writtenNumber(holder[node.propName], node.index) : writtenNumber(holder, node.propName);
+  return text !== undefined && /^[+-]?\d+(?:\.\d+)?$/.test(text) ? text : undefined;
 }
 
 /** The kind and text of a value the suite's boundaries apply to, or null (then the library's). */
@@ -94,8 +106,8 @@ function boundaryInput(x: unknown): { kind: 'decimal' | 'date' | 'dateTime' | 't
   const data = node.data;
   switch (node.fhirNodeDataType) {
     case 'decimal':
-      if (typeof data === 'number') return { kind: 'decimal', value: numberText(data) };
-      if (data instanceof fhirpath.FP_Decimal) return { kind: 'decimal', value: (data as { asStr?: string }).asStr ?? String(data) };
+      if (typeof data === 'number') return { kind: 'decimal', value: asWritten(node) ?? numberText(data) };
+      if (data instanceof fhirpath.FP_Decimal) return { kind: 'decimal', value: asWritten(node) ?? (data as { asStr?: string }).asStr ?? String(data) };
       return null;
     case 'date':
       return typeof data === 'string' ? { kind: 'date', value: data } : null;

@@ -8,12 +8,19 @@ import { createReadStream } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { invalid, notFound } from '../../access/context.ts';
+import { parseKeepingNumberText } from './number-text.ts';
 
 /** The largest JSON (not NDJSON) file read whole: beyond it, give NDJSON. */
 export const MAX_JSON_FILE_BYTES = 512 * 1024 * 1024;
 
-/** The resources in a file, in order. `.ndjson` and `.jsonl` files are NDJSON; others are read as JSON, or as NDJSON when they are not one JSON value. */
-export async function* resourcesFromFile(path: string): AsyncGenerator<unknown> {
+/**
+ * The resources in a file, in order. `.ndjson` and `.jsonl` files are NDJSON; others are read as
+ * JSON, or as NDJSON when they are not one JSON value. `keepNumberText` reads each number's text
+ * as written (number-text.ts: `1.0` keeps its one decimal place), for a view that calls the
+ * boundary functions; slower than JSON.parse, so only then.
+ */
+export async function* resourcesFromFile(path: string, o: { keepNumberText?: boolean } = {}): AsyncGenerator<unknown> {
+  const parse = o.keepNumberText ? parseKeepingNumberText : JSON.parse;
   let size: number;
   try {
     const s = await stat(path);
@@ -24,14 +31,14 @@ export async function* resourcesFromFile(path: string): AsyncGenerator<unknown> 
     throw err;
   }
   if (/\.(ndjson|jsonl)$/i.test(path) || !(await looksLikeOneJsonValue(path))) {
-    yield* ndjson(path);
+    yield* ndjson(path, parse);
     return;
   }
   if (size > MAX_JSON_FILE_BYTES) throw invalid(`--input ${path} is ${Math.round(size / 1048576)} MiB of JSON: give NDJSON (one resource per line) for files over ${MAX_JSON_FILE_BYTES / 1048576} MiB`);
   const { readFile } = await import('node:fs/promises');
   let parsed: unknown;
   try {
-    parsed = JSON.parse(await readFile(path, 'utf8'));
+    parsed = parse(await readFile(path, 'utf8'));
   } catch (err) {
     throw invalid(`--input ${path} is not JSON: ${(err as Error).message}`);
   }
@@ -54,7 +61,7 @@ export function* resourcesOf(value: unknown, where = 'the input'): Generator<unk
   yield value;
 }
 
-async function* ndjson(path: string): AsyncGenerator<unknown> {
+async function* ndjson(path: string, parse: (text: string) => unknown): AsyncGenerator<unknown> {
   const lines = createInterface({ input: createReadStream(path, { encoding: 'utf8' }), crlfDelay: Infinity });
   let n = 0;
   for await (const line of lines) {
@@ -62,7 +69,7 @@ async function* ndjson(path: string): AsyncGenerator<unknown> {
     if (!line.trim()) continue;
     let parsed: unknown;
     try {
-      parsed = JSON.parse(line);
+      parsed = parse(line);
     } catch (err) {
       throw invalid(`--input ${path} line ${n} is not JSON: ${(err as Error).message}`);
     }

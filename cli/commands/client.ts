@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { invalid, ROLES } from '../../access/context.ts';
 import { addBackendClient, DEFAULT_CLIENT_SCOPE, disableBackendClient, listBackendClients } from '../../access/backend-clients.ts';
+import { scopeQueryProblem } from '../../fhir/scope-narrowing.ts';
 import { databaseOption, printJson, withDatabase, type DatabaseOptions } from '../context.ts';
 import { runWithExitCode } from './cli-context.ts';
 
@@ -29,13 +30,13 @@ export function registerClient(program: Command): void {
     .option('--org <ods>', "ODS code of the client's organisation (e.g. a practice, for its Group export)")
     .option('--jwks <file>', 'its public keys: a JWKS file (or one public JWK)')
     .option('--jwks-url <url>', 'or the https URL where it publishes its JWKS')
-    .option('--scope <scopes>', 'the most it may be granted: SMART system read scopes', DEFAULT_CLIENT_SCOPE)
+    .option('--scope <scopes>', 'the most it may be granted: SMART system read scopes (a v2 scope may be narrowed by a search query, e.g. "system/Observation.rs?category=laboratory")', DEFAULT_CLIENT_SCOPE)
     .option('--json', 'print the client as JSON')
     .addHelpText('after', '\nExample:\n  bevan client add warehouse --role analyst --jwks warehouse.jwks.json --scope "system/Patient.read system/Encounter.read"\n  then the system POSTs grant_type=client_credentials to /auth/token (see /.well-known/smart-configuration)');
   databaseOption(add).action(async (id: string, o: DatabaseOptions & { role: string; org?: string; jwks?: string; jwksUrl?: string; scope: string; json?: boolean }) =>
     runWithExitCode(async () => {
       const jwks = o.jwks ? readJwks(o.jwks) : undefined;
-      const c = await withDatabase(o, (db) => addBackendClient(db, { clientId: id, role: o.role, organisation: o.org ?? null, jwks, jwksUrl: o.jwksUrl ?? null, scope: o.scope }));
+      const c = await withDatabase(o, (db) => addBackendClient(db, { clientId: id, role: o.role, organisation: o.org ?? null, jwks, jwksUrl: o.jwksUrl ?? null, scope: o.scope }, { checkQuery: scopeQueryProblem }));
       if (o.json) printJson({ clientId: c.clientId, role: c.role, organisation: c.organisation, jwksUrl: c.jwksUrl, keys: c.jwks?.keys.length ?? null, scope: c.scope });
       else console.log(`added client ${c.clientId} (${c.role}${c.organisation ? ` at ${c.organisation}` : ''}; may be granted: ${c.scope})`);
     }),

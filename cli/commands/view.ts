@@ -10,6 +10,7 @@ import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { invalid, notFound, type RequestContext } from '../../access/context.ts';
 import { resourcesFromFile } from '../../analytics/views/input.ts';
+import { parseKeepingNumberText, usesBoundaries } from '../../analytics/views/number-text.ts';
 import { parseFormat, type TextSink } from '../../analytics/views/output.ts';
 import { runViewOnResources, runViewOnStore, type ViewRunOptions } from '../../analytics/views/run-view.ts';
 import { compileView, type CompiledView } from '../../analytics/views/view-definition.ts';
@@ -107,7 +108,7 @@ Examples:
       const opts: ViewRunOptions = { format: parseFormat(o.format), header: o.header !== false, ...(o.limit !== undefined ? { limit: wholeNumber(o.limit) } : {}), ...(o.since ? { since: o.since } : {}), engine: o.engine === 'js' ? 'js' : 'auto' };
       if (o.input) {
         if (o.since) throw invalid('--since is for runs over the store (with --input, every resource in the file is read)');
-        const result = await runViewOnResources(compiled, resourcesFromFile(o.input), stdoutSink, opts);
+        const result = await runViewOnResources(compiled, resourcesFromFile(o.input, { keepNumberText: usesBoundaries(compiled.definition) }), stdoutSink, opts);
         if (o.summary) process.stderr.write(JSON.stringify({ view: compiled.name, input: o.input, ...result }) + '\n');
         return;
       }
@@ -206,7 +207,8 @@ function registerViewTest(view: Command): void {
         for (const f of files) {
           let file: SpecTestFile;
           try {
-            file = JSON.parse(await readFile(f, 'utf8')) as SpecTestFile;
+            // Numbers as written (1.0 keeps its decimal place, which highBoundary() needs): the files are small.
+            file = parseKeepingNumberText(await readFile(f, 'utf8')) as SpecTestFile;
           } catch (err) {
             throw invalid(`${f}: ${(err as Error).message}`);
           }

@@ -28,6 +28,7 @@ import { advanceSlice, appendChunks, filesOf, finishJob, holdJob, insertFile, lo
 import { REFERENCE_TYPES } from './params.ts';
 import { addSubjectKey, ChunkWriter, demographicsChangedAt, exportedPatient, patientKeysOf } from './present.ts';
 import { TypeFilters } from './type-filter.ts';
+import { ScopeNarrowing } from '../scope-narrowing.ts';
 import { ExportElements } from './elements.ts';
 
 export interface RunOptions {
@@ -127,7 +128,8 @@ export async function runBatch(db: Database, jobId: string, sliceNo: number, o: 
         addDone: people.length, addExported: result.exported, addExcluded: result.excluded, done: people.length < o.batchPeople,
       };
     } else {
-      const types = (wanted ?? REFERENCE_TYPES).filter((t) => (REFERENCE_TYPES as readonly string[]).includes(t));
+      const scopes = ScopeNarrowing.of(job.principal.scopes);
+      const types = (wanted ?? REFERENCE_TYPES).filter((t) => (REFERENCE_TYPES as readonly string[]).includes(t) && (!scopes || scopes.allows(t)));
       const rows = await referencePage(tx, { types, since: job.since, before: job.transactionTime }, slice.cursorReference, o.pageRows);
       const elements = new ExportElements(job.elements);
       for (const r of rows) writer.add(r.resource_type, null, JSON.stringify(elements.apply(presentResource(r, null, new Set()))));
@@ -208,7 +210,9 @@ async function exportPeople(
     const sourcePatients = await sourcePatientsOf(tx, memberIds);
     const identitiesOfPerson = groupBy(identities, (i) => ownerOf.get(i.person_id));
     const patientsOfPerson = groupBy(sourcePatients, (s) => ownerOf.get(s.person_id));
-    const withPatient = wanted === null || wanted.includes('Patient');
+    // A backend client's token scopes, as every read applies them (fhir/scope-narrowing.ts): its types, and the narrowed types' queries.
+    const scopes = ScopeNarrowing.of(job.principal.scopes);
+    const withPatient = (wanted === null || wanted.includes('Patient')) && (!scopes || scopes.allows('Patient'));
     const practices: PracticeRow[] = await allPractices(tx);
     // Each item's care setting as a meta.tag, as $everything presents it (record/care-setting.ts).
     const directory = new OrganisationDirectory(defaultReferenceData(), practices);
@@ -246,6 +250,7 @@ async function exportPeople(
         const owner = ownerOf.get(r.person_id ?? '');
         const state = owner ? permitted.get(owner) : undefined;
         if (!owner || !state) continue;
+        if (scopes && !scopes.allows(r.resource_type)) continue;
         if (!visibleUnder(policy, state.decision.obligations, r)) {
           state.withheld++;
           continue;
@@ -253,6 +258,7 @@ async function exportPeople(
         addSubjectKey(state.keys, r.source_system, r.subject_id);
         const resource = presentResource(r, owner, state.keys);
         if (!filters.empty && !filters.keeps(resource, filterNow)) continue;
+        if (scopes?.narrows(r.resource_type) && !scopes.keeps(resource, filterNow)) continue;
         shownRows.push({ owner, type: r.resource_type, resource, state });
         state.counts[r.resource_type] = (state.counts[r.resource_type] ?? 0) + 1;
       }

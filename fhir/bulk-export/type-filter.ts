@@ -11,7 +11,8 @@
  * export's level and Group choose the people) and types other than the clinical ones searched.
  */
 import type { Resource } from '@medplum/fhirtypes';
-import { CLINICAL_TYPES, isClinicalType, parseClinicalSearch, type ClinicalSearch } from '../search/params.ts';
+import type { ClinicalSearch } from '../search/params.ts';
+import { parseFilterQuery } from '../search/filter-query.ts';
 import { matchesSearch } from '../search/match.ts';
 
 export interface TypeFilterParse {
@@ -34,17 +35,8 @@ function parseOne(query: string): { type: string; search: ClinicalSearch } | { p
   const q = query.indexOf('?');
   const type = q < 0 ? query : query.slice(0, q);
   if (q < 0 || q === query.length - 1) return { problem: `_typeFilter "${query.slice(0, 120)}" is not Type?parameters` };
-  if (!isClinicalType(type)) return { problem: `_typeFilter "${query.slice(0, 120)}": filters are supported for ${CLINICAL_TYPES.join(', ')}` };
-  const params: Record<string, string[]> = Object.create(null) as Record<string, string[]>;
-  for (const [k, v] of new URLSearchParams(query.slice(q + 1))) (params[k] ??= []).push(v);
-  const result = [...Object.keys(params)].filter((k) => k.startsWith('_'));
-  if (result.length) return { problem: `_typeFilter "${query.slice(0, 120)}": ${result.join(', ')} cannot be used in a _typeFilter (filters only, no search result parameters)` };
-  const parsed = parseClinicalSearch(type, params);
-  if (parsed.kind === 'invalid') return { problem: `_typeFilter "${query.slice(0, 120)}": ${parsed.problems.join('; ')}` };
-  const s = parsed.search;
-  if (s.unknown.length) return { problem: `_typeFilter "${query.slice(0, 120)}": ${s.unknown.join(', ')} ${s.unknown.length > 1 ? 'are' : 'is'} not a supported ${type} search parameter` };
-  if (s.patients.length || s.patientChains?.length) return { problem: `_typeFilter "${query.slice(0, 120)}": the export's level or Group chooses the people, not a patient parameter` };
-  return { type, search: s };
+  const parsed = parseFilterQuery(type, query.slice(q + 1), { label: `_typeFilter "${query.slice(0, 120)}"`, what: 'a _typeFilter', patientProblem: "the export's level or Group chooses the people, not a patient parameter" });
+  return parsed.kind === 'ok' ? { type, search: parsed.search } : { problem: parsed.problem };
 }
 
 /**

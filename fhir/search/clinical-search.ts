@@ -29,6 +29,10 @@ export interface SearchAccessKit {
   decide(person: PersonRow): Promise<{ decision: Decision; entries: AuditEntry[] }>;
   /** True when the decision's obligations let this stored item be shown. */
   visible(row: ResourceRow, decision: Permit): boolean;
+  /** The stored items the request's token scopes reach (all of them for a person's request): applied before the obligations. */
+  inScope<R extends ResourceRow>(rows: R[]): R[];
+  /** True when the request's token scopes name the type (always, for a person's request). */
+  typeInScope(type: string): boolean;
   entry(e: Partial<AuditEntry> & { action: string }): AuditEntry;
   now: Date;
   /** Types that never hold personal data (reference data): includable without a person. */
@@ -155,7 +159,7 @@ export async function runClinicalSearch(tx: FhirStoreTx, kit: SearchAccessKit, s
   const page = pageShown.map((s) => s.resource());
 
   const owner = new Map<Resource, string>(pageShown.map((s) => [s.resource(), s.personId]));
-  const gathered = gather(pageShown, search, loaded, now);
+  const gathered = gather(pageShown, search, loaded, now, kit.typeInScope('Patient'));
   const included = gathered.resources;
   let truncated = gathered.truncated;
   if (gathered.pending.length) {
@@ -163,7 +167,7 @@ export async function runClinicalSearch(tx: FhirStoreTx, kit: SearchAccessKit, s
     const rows = await tx.findResources(gathered.pending.map((p) => ({ resourceType: p.type, id: p.id })));
     for (const want of gathered.pending) {
       const row = rows.find((r) => r.resource_type === want.type && fhirLogicalId(r.source_system, r.resource_type, r.source_id) === want.id);
-      if (!row || row.person_id !== null || !kit.nonPersonal.has(row.resource_type)) continue;
+      if (!row || row.person_id !== null || !kit.nonPersonal.has(row.resource_type) || !kit.inScope([row]).length) continue;
       const by = loaded.find((l) => l.person.person_id === want.personId);
       if (!by || !kit.visible(row, by.decision)) continue;
       if (included.length >= MAX_INCLUDED) {
@@ -263,7 +267,8 @@ async function loadShown(tx: FhirStoreTx, kit: SearchAccessKit, person: PersonRo
   const memberIds = await tx.memberIds(person.person_id);
   const data = await tx.loadRecordOfTypes(person, memberIds, types);
   const keys = personPatientKeys(data.identities, data.rows);
-  const visible = data.rows.filter((r) => kit.visible(r, decision));
+  const scoped = kit.inScope(data.rows);
+  const visible = scoped.filter((r) => kit.visible(r, decision));
   const reference = defaultReferenceData();
   const shown = visible.map((row): Shown => {
     const id = fhirLogicalId(row.source_system, row.resource_type, row.source_id);
@@ -276,7 +281,7 @@ async function loadShown(tx: FhirStoreTx, kit: SearchAccessKit, person: PersonRo
       resource: () => (served ??= presentResource(row, person.person_id, keys)),
     };
   });
-  return { person, decision, data, shown, withheld: data.rows.length - visible.length };
+  return { person, decision, data, shown, withheld: scoped.length - visible.length };
 }
 
 /**
@@ -290,7 +295,7 @@ export function searchView(row: ResourceRow, id: string, reference = defaultRefe
 }
 
 /** The page's _include and _revinclude resources from what each person shows; reference data to look up. */
-function gather(pageShown: Shown[], search: ClinicalSearch, loaded: PersonData[], now: Date) {
+function gather(pageShown: Shown[], search: ClinicalSearch, loaded: PersonData[], now: Date, patientInScope: boolean) {
   const resources: Resource[] = [];
   const pending: { type: string; id: string; ref: string; personId: string }[] = [];
   let truncated = false;
@@ -315,7 +320,7 @@ function gather(pageShown: Shown[], search: ClinicalSearch, loaded: PersonData[]
         if (type === 'Patient') {
           // The merged Patient of a person searched (a source Patient is never shown on its own here).
           const l = loaded.find((x) => x.person.person_id === id);
-          if (l) add(toMergedPatient(buildIntegratedRecord(l.person, l.data.identities, [], l.data.practices, { now })) as Patient);
+          if (l && patientInScope) add(toMergedPatient(buildIntegratedRecord(l.person, l.data.identities, [], l.data.practices, { now })) as Patient);
           continue;
         }
         const s = byRef.get(ref);
