@@ -230,7 +230,7 @@ function presentedSource(
   }
   const type = bind(resourceType);
   const since = filter.since ? ` AND r.received_at > ${bind(filter.since)}::timestamptz` : '';
-    // The people refused, as a hashed subplan: one hash probe per row whatever the planner thinks the
+  // The people refused, as a hashed subplan: one hash probe per row whatever the planner thinks the
   // rows are (NOT EXISTS over the unnested array became a nested loop comparing every row with
   // every refused person when the rows were underestimated: 5,000 opted out × 3 M rows).
   const ex = filter.excluded ? ` AND r.person_id NOT IN (SELECT unnest(${bind(filter.excluded)}::uuid[]))` : '';

@@ -495,6 +495,7 @@ export function compareNames(a: MatchIdentity, b: MatchIdentity): [number, numbe
 // Missing counts as the weakest level, so a swap is taken only when it explains more.
 const FAMILY_DISAGREE = FIELDS[F.family].levels.length - 1;
 const GIVEN_DISAGREE = FIELDS[F.given].levels.length - 1;
+const BIRTH_DATE_DISAGREE = FIELDS[F.birthDate].levels.length - 1;
 function nameRank(v: [number, number]): number {
   return (v[0] < 0 ? FAMILY_DISAGREE : v[0]) + (v[1] < 0 ? GIVEN_DISAGREE : v[1]);
 }
@@ -542,8 +543,6 @@ export function compareBirthDate(a: string | null | undefined, b: string | null 
   if (years > 10) return BIRTH_DATE_DISAGREE;
   return years <= 1 && Math.abs(dayNumber(a) - dayNumber(b)) <= 366 ? 5 : 6;
 }
-
-const BIRTH_DATE_DISAGREE = 7;
 
 /**
  * Dates of which one is less than a whole date (a year, or a year and month, as sent: link.ts

@@ -41,7 +41,7 @@ export const METHOD = 'logistic regression, IRLS (Newton) with L2 penalty on sta
 /**
  * The data's end: the latest day on which an encounter in the store started, or null for an empty
  * store. Encounters that record no activity (planned, cancelled, entered in error) and any dated
- * after today (a booking, or a wrong date) are not counted, so one future appointment cannot move
+ * after today (a booking, or a wrong date) are not counted (one sent without a status is), so one future appointment cannot move
  * the validation year past the outcomes. From the flat encounter table (brought up to date first, as
  * the features are): the end of analytics_encounter_window_idx, not a walk over every Encounter's
  * JSON (63.6 s at 215,000 people).
@@ -50,7 +50,7 @@ export async function latestActivityDate(db: Queryable | Database, now = new Dat
   await ensureFlatTablesCurrent(db);
   const r = await db.query<{ d: string | null }>(
     `SELECT max(start_date) AS d FROM analytics_encounter
-      WHERE resource_type = 'Encounter' AND start_date <= $1::text AND status NOT IN ('planned', 'cancelled', 'entered-in-error')`,
+      WHERE resource_type = 'Encounter' AND start_date <= $1::text AND COALESCE(status, '') NOT IN ('planned', 'cancelled', 'entered-in-error')`,
     [now.toISOString().slice(0, 10)],
   );
   return r.rows[0]?.d ?? null;

@@ -338,13 +338,13 @@ export function materialisedReader(writer: RowWriter): NonNullable<SqlViewPlan['
       sql(p, bind) {
         const key = p.hmac ? `substr(encode(sha256(${p.hmac.outer} || sha256(${p.hmac.inner} || convert_to(m.person_id::text, 'UTF8'))), 'hex'), 1, 32)` : 'm.person_id::text';
         const w = `m.categories && ${p.withhold}::text[]`;
+        // The people refused as a hashed subplan (a hash probe per piece): NOT EXISTS over the
+        // unnested array was planned as a nested loop over a just-filled table's underestimate,
+        // every piece compared with every person opted out (5,000 × 200,000 at 215,000 people).
         return `SELECT CASE WHEN ${w} THEN NULL ELSE replace(m.csv, E'\\x01', ${key}) END AS t, CASE WHEN ${w} THEN NULL ELSE m.other_keys END AS k, m.resources AS n, m.rows
                   FROM analytics_view_row m JOIN person p ON p.person_id = m.person_id AND p.status = 'active'
                  WHERE m.fingerprint = ${bind(fingerprint)} AND m.person_id BETWEEN ${p.range[0]}::uuid AND ${p.range[1]}::uuid
                    AND m.person_id NOT IN (SELECT unnest(${p.excluded}::uuid[]))`;
-        // The people refused as a hashed subplan (a hash probe per piece): NOT EXISTS over the
-        // unnested array was planned as a nested loop over a just-filled table's underestimate,
-        // every piece compared with every person opted out (5,000 × 200,000 at 215,000 people).
       },
       peopleSql(bind) {
         return `SELECT m.person_id, sum(m.resources) AS n FROM analytics_view_row m JOIN person p ON p.person_id = m.person_id AND p.status = 'active'
