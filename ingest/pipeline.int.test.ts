@@ -54,9 +54,9 @@ const EXPECTED_QUARANTINE: Record<string, RegExp> = {
   'fhir-invalid-json.ndjson': /^invalid JSON at line 2/,
   'fhir-unknown-type.ndjson': /unknown resource type "?Spaceship/,
   'hl7-bad-date.hl7': /^PID-7 "19821340" is not a valid date$/,
-  // A doubled backslash (an escaping slip on the way): the separators are not distinct. (A
-  // three-character "^~&" is read: hl7-text.ts.)
-  'hl7-bad-encoding.hl7': /^MSH-2 encoding characters "\^~\\&" expected, got "\^~\\\\\\\\&"$/,
+  // Component and repetition the same character: the separators are not distinct. (A
+  // three-character "^~&" and a doubled escape "^~\\&" are read: hl7-text.ts.)
+  'hl7-bad-encoding.hl7': /^MSH-2 encoding characters "\^~\\&" expected, got "\^\^\\\\&"$/,
   'hl7-no-msh.hl7': /^not FHIR JSON, HL7 v2 or a known CSV contract: starts with "EVN\|A01/,
   'hl7-truncated.hl7': /^segment 4 "P" is truncated or unknown$/,
 };

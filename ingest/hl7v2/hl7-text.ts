@@ -134,8 +134,13 @@ export function readHl7Lines(lines: readonly string[]): Hl7ReadResult {
     return { ok: false, reason: `MSH-1 field separator ${JSON.stringify(fieldSep)} is not a valid separator` };
   }
   const mshParts = first.split(fieldSep);
-  const enc = mshParts[1] ?? '';
+  let enc = mshParts[1] ?? '';
   // v2.7 adds a fifth (truncation) character; accept it, but the first four must be distinct separators.
+  // `^~\\&`, the escape character doubled (an escaping slip in the sender's code or interface
+  // engine: LinuxForHealth's HAPI-based converter ships such test messages), is read as the four it
+  // meant; every other character stays distinct.
+  const doubledEscape = enc.length === 5 && enc[2] === enc[3] && [...enc].every(isDelimiterChar) && new Set([enc[0], enc[1], enc[2], enc[4], fieldSep]).size === 5;
+  if (doubledEscape) enc = enc.slice(0, 3) + enc.slice(4);
   const encOk =
     (enc === '^~\\&' && fieldSep === '|') || // the usual ones, known good
     ((enc.length === 4 || enc.length === 5) &&
@@ -320,9 +325,23 @@ function pad(n: number, w = 2): string {
   return String(n).padStart(w, '0');
 }
 
+// ISO 8601 extended form (`2018-01-01`, `2018-01-01T10:30:00+01:00`, `…Z`): not HL7's DTM, but some
+// interface engines (Redox among them) write it into date fields. It is unambiguous, so it is read
+// as the DTM it spells rather than losing the message for its format.
+const ISO_EXTENDED = /^(\d{4})-(\d{2})(?:-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?)?$/;
+
+/** An ISO 8601 extended date or date-time as the HL7 DTM it spells (`2018-01-01T10:30Z` → `201801011030+0000`), else the value unchanged. */
+export function isoAsDtm(value: string): string {
+  if (value.length < 7 || value.charCodeAt(4) !== 45 /* - */) return value;
+  const m = ISO_EXTENDED.exec(value.trim());
+  if (!m) return value;
+  const zone = m[8] === undefined ? '' : m[8] === 'Z' ? '+0000' : m[8].replace(':', '');
+  return `${m[1]}${m[2]}${m[3] ?? ''}${m[4] ?? ''}${m[5] ?? ''}${m[6] ?? ''}${m[7] ?? ''}${zone}`;
+}
+
 /** HL7 DT/TS → ISO `YYYY-MM-DD`, using only the date part; undefined if impossible or shorter than a full date. */
 export function hl7Date(value: string): string | undefined {
-  const m = /^(\d{4})(\d{2})(\d{2})/.exec(value.trim());
+  const m = /^(\d{4})(\d{2})(\d{2})/.exec(isoAsDtm(value.trim()));
   if (!m) return undefined;
   const [y, mo, d] = [Number(m[1]), Number(m[2]), Number(m[3])];
   if (mo < 1 || mo > 12 || d < 1 || d > daysInMonth(y, mo)) return undefined;
@@ -377,7 +396,7 @@ function parseHl7Time(value: string): Hl7Time | undefined {
   }
   // Seventeen digits are YYYYMMDDHHMMSS and milliseconds with the point left out (Java senders'
   // yyyyMMddHHmmssSSS): read as such rather than lose the message for its header time.
-  const trimmed = value.trim();
+  const trimmed = isoAsDtm(value.trim());
   const text = /^\d{17}(?:[+-]\d{4})?$/.test(trimmed) ? `${trimmed.slice(0, 14)}.${trimmed.slice(14)}` : trimmed;
   const m = /^(\d{4})(\d{2})?(\d{2})?(\d{2})?(\d{2})?(\d{2})?(?:\.(\d+))?(?:([+-])(\d{2})(\d{2}))?$/.exec(text);
   if (!m) return undefined;

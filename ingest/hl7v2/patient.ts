@@ -4,7 +4,7 @@
  */
 import type { HumanName, Identifier, Patient } from '@medplum/fhirtypes';
 import { CONFIDENTIALITY_SYSTEM, type Sex, type SourceIdentity } from '../model.ts';
-import { hl7Date, hl7Time, type Hl7Segment, type Hl7View } from './hl7-text.ts';
+import { hl7Date, hl7Time, isoAsDtm, type Hl7Segment, type Hl7View } from './hl7-text.ts';
 import { fail, HL7_NULL, sourceIdentifierSystem, xcnDisplay } from './mapping.ts';
 import { sharedValue } from '../prepare.ts';
 
@@ -164,8 +164,10 @@ function mapPatientFresh(v: Hl7View, system: string, pid: Hl7Segment, pd1: Hl7Se
     pickHospitalNumber(v, pid, 3) ??
     (pid2 !== undefined && pid2.replace(/\s+/g, '') !== nhsNumber ? pid2 : undefined) ??
     pickHospitalNumber(v, pid, 4) ??
-    // Only the NHS number (PID-3 typed NH, or PID-2): it is the only key the sender gives.
+    // Only the NHS number (PID-3 typed NH, or PID-2): it is the only key the sender gives (a GP
+    // system's or a national service's message, `PID|||9434765919^^^NHS^NH`), so it keys the record.
     (nhsRep ? undefined : pid2) ??
+    nhsNumber ??
     fail('PID-3 patient identifier list has no identifier (CX-1 is empty in every repetition): expected the hospital number, e.g. 123456^^^RM2^MR');
 
   const nameReps = v.repetitions(pid, 5);
@@ -176,7 +178,7 @@ function mapPatientFresh(v: Hl7View, system: string, pid: Hl7Segment, pd1: Hl7Se
   const given = legal ? [v.fromRepetition(legal, 2), v.fromRepetition(legal, 3)].filter(Boolean).join(' ') || undefined : undefined;
 
   const faults: string[] = [];
-  const dobRaw = v.get(pid, 7);
+  const dobRaw = isoAsDtm(v.get(pid, 7));
   let birthDate: string | undefined;
   let partialBirthDate: string | undefined;
   if (dobRaw && dobRaw !== HL7_NULL) {

@@ -134,14 +134,15 @@ export function parseHl7Message(text: string, origin: string, context?: ReadCont
     messageId ??= `no-control-id-${contentHash.slice(0, 16)}`;
     // MSH-3 and MSH-4 are optional (v2.5 chapter 2): a message that names no sender, on a feed
     // configured with no source, is read as from `hl7:unknown` rather than refused.
-    if (!used) return { kind: 'ignored', format: 'hl7v2', sourceSystem: sourceSystem ?? UNKNOWN_SENDER, messageId, contentHash, event, origin, raw };
-    sourceSystem ??= UNKNOWN_SENDER;
     // A file whose carriage returns were lost (or turned into spaces) on the way holds one long
-    // MSH line: say so, rather than only that PID is missing.
+    // MSH line: say so, rather than only that PID is missing — and before a type that is used only
+    // with a PID (billing DFT, referrals) would be ignored for lacking one, losing it silently.
     if (!hasPid) {
       const runIn = read.message.segments.find((s) => s.text !== undefined && new RegExp(`[^\\r\\n]PID\\${v.delimiters.field}`).test(s.text.slice(3)));
       if (runIn) fail(`${event} has no PID segment: "PID${v.delimiters.field}" appears inside segment ${runIn.position} (${runIn.name}), so the segments were run together; each segment must end with a carriage return (CR, or LF)`);
     }
+    if (!used) return { kind: 'ignored', format: 'hl7v2', sourceSystem: sourceSystem ?? UNKNOWN_SENDER, messageId, contentHash, event, origin, raw };
+    sourceSystem ??= UNKNOWN_SENDER;
 
     // MSH-7 is required; EVN-2 (when the event was recorded), else EVN-6 (when it occurred), stands
     // in for a sender that leaves it empty. A message with no time at all (test feeds, some
