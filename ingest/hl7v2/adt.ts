@@ -236,6 +236,10 @@ export function mapAdt(ctx: MapContext, meaning: AdtMeaning): Mapped {
     }
     // ADT OBX (height, weight, gestational age, …: the v2-to-FHIR guide maps them to Observation).
     // Keyed by the patient, the code and OBX-14, so the same measurement sent again is one resource.
+    // Several OBX with one code and time in a message (lines of a report sent as TX, each its own
+    // OBX) are different results: the second and later take their rank among them (`-2`, `-3` …),
+    // so none overwrites another and a resend of the message gives the same keys.
+    const seenKeys = new Map<string, number>();
     group.segments.forEach((s, i) => {
       if (s.name !== 'OBX') return;
       const code = `${v.get(s, 3, { comp: 3 })}|${v.get(s, 3, { comp: 1 }) || v.get(s, 3, { comp: 2 })}`;
@@ -244,7 +248,10 @@ export function mapAdt(ctx: MapContext, meaning: AdtMeaning): Mapped {
         if (n.name !== 'NTE') break;
         ntes.push(v.text(n, 3));
       }
-      const obs = mapObservation(v, s, `${mrn}-observation-${shortHash(code, v.get(s, 14) || (code === '|' ? String(s.position) : ''))}`, { reference: `Patient/${mrn}` }, ctx.sourceTime, ntes, []);
+      const base = `${mrn}-observation-${shortHash(code, v.get(s, 14) || (code === '|' ? String(s.position) : ''))}`;
+      const rank = (seenKeys.get(base) ?? 0) + 1;
+      seenKeys.set(base, rank);
+      const obs = mapObservation(v, s, rank === 1 ? base : `${base}-${rank}`, { reference: `Patient/${mrn}` }, ctx.sourceTime, ntes, []);
       delete obs.category; // not a laboratory result
       if (encounterId) obs.encounter = { reference: `Encounter/${encounterId}` };
       resources.push(itemResource(obs, sourceTime, subject));

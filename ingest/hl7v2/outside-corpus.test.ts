@@ -98,3 +98,23 @@ test('a billing message whose carriage returns were lost is quarantined with the
   // A message type Bevan does not use, without a PID, is still ignored.
   assert.equal(parseHl7Message(cr('MSH|^~\\&|EHR|CLINIC|||20190416084748||MFN^M02|M1|P|2.3', 'MFI|PRA'), 'f').kind, 'ignored');
 });
+
+test('ADT: several OBX with the same code and time (a report sent line by line) are each kept, with stable ids', () => {
+  const raw = cr(
+    'MSH|^~\\&|PAS|RXX|||20240102030405||ADT^A01|O1|T|2.6',
+    'PID|1||H200^^^RXX^MR||DOE^JO||19800202|F',
+    'PV1|1|I|W1||||||||||||||||V200',
+    'OBX|1|TX|1234||Emergency Department||||||F|||20240102030000',
+    'OBX|2|TX|1234||Arrival by ambulance||||||F|||20240102030000',
+    'OBX|3|NM|29463-7^Weight^LN||70|kg|||||F|||20240102030000',
+  );
+  const item = accepted(parseHl7Message(raw, 'f'));
+  const obs = item.resources.filter((r) => r.resource.resourceType === 'Observation').map((r) => r.resource as Observation);
+  assert.equal(obs.length, 3);
+  assert.equal(new Set(obs.map((o) => o.id)).size, 3, 'no two share an id');
+  assert.deepEqual(obs.map((o) => o.valueString ?? o.valueQuantity?.value), ['Emergency Department', 'Arrival by ambulance', 70]);
+  assert.ok(obs[1]!.id!.endsWith('-2') && obs[1]!.id!.startsWith(obs[0]!.id!));
+  // The same message again gives the same ids.
+  const again = accepted(parseHl7Message(raw, 'f')).resources.filter((r) => r.resource.resourceType === 'Observation').map((r) => r.resource.id);
+  assert.deepEqual(again, obs.map((o) => o.id));
+});
