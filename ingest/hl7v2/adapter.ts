@@ -125,8 +125,14 @@ function splitTrailingGarbage(text: string): { message: string; trailing?: strin
   if (cut === lines.length) return { message: text };
   const trailing = lines.slice(cut).join('');
   if (!BINARY.test(trailing)) return { message: text };
+  // Padding, not data: NULs (block-sized transfers, fixed-length records), a DOS end-of-file
+  // Ctrl-Z (0x1A), stray MLLP bytes and whitespace. Dropped without a rejection, so a file that ends
+  // so is not reported as holding a broken message.
+  if (PADDING.test(trailing)) return { message: lines.slice(0, cut).join('') };
   return { message: lines.slice(0, cut).join(''), trailing };
 }
+
+const PADDING = /^[\x00\x0b\x1a\x1c\s]*$/;
 
 export const hl7v2Adapter: FeedAdapter = {
   format: 'hl7v2',

@@ -11,6 +11,7 @@ import type { AcceptedItem, IngestItem, RejectedItem } from '../model.ts';
 import { hl7Date, hl7Time, isoAsDtm } from './hl7-text.ts';
 import { NHS_NUMBER_SYSTEM } from './patient.ts';
 import { parseHl7Message } from './to-item.ts';
+import { hl7v2Adapter } from './adapter.ts';
 
 const cr = (...segments: string[]) => segments.join('\r') + '\r';
 function accepted(item: IngestItem): AcceptedItem {
@@ -117,4 +118,32 @@ test('ADT: several OBX with the same code and time (a report sent line by line) 
   // The same message again gives the same ids.
   const again = accepted(parseHl7Message(raw, 'f')).resources.filter((r) => r.resource.resourceType === 'Observation').map((r) => r.resource.id);
   assert.deepEqual(again, obs.map((o) => o.id));
+});
+
+async function readAll(bytes: Buffer): Promise<IngestItem[]> {
+  const out: IngestItem[] = [];
+  for await (const item of hl7v2Adapter.read((async function* () { yield bytes; })(), 'file.hl7')) out.push(item);
+  return out;
+}
+
+test('a file ending in padding (a DOS Ctrl-Z, NULs of a block-sized transfer) holds just its messages; real junk is still reported', async () => {
+  const msg = (id: string) => cr(`MSH|^~\\&|PAS|RXX|||20240102030405||ADT^A08|${id}|P|2.4`, 'EVN|A08|20240102030405', 'PID|1||H1^^^RXX^MR||DOE^JO||19800202|F');
+  for (const tail of ['\x1a', '\r\n\x1a', '\x00'.repeat(512), '\x1c\r']) {
+    const items = await readAll(Buffer.from(msg('Z1') + tail + msg('Z2') + tail, 'latin1'));
+    assert.deepEqual(items.map((i) => [i.kind, i.kind === 'rejected' ? i.reason : i.messageId]), [['accepted', 'Z1'], ['accepted', 'Z2']], JSON.stringify(tail));
+  }
+  const junk = await readAll(Buffer.concat([Buffer.from(msg('Z3'), 'latin1'), Buffer.from([0x01, 0x02, 0x03, 0xff, 0x00])]));
+  assert.deepEqual(junk.map((i) => i.kind), ['accepted', 'rejected']);
+  assert.match((junk[1] as RejectedItem).reason, /^no MSH segment: \d+ bytes of binary data after message "Z3"/);
+});
+
+test('OBX-5 "" (the HL7 null) is no value, not two quote marks', () => {
+  const raw = cr('MSH|^~\\&|LAB|RXX|||20240102030405||ORU^R01|Q1|P|2.4', 'PID|1||H1^^^RXX^MR||DOE^JO', 'OBR|1||F1|GLU^Glucose', 'OBX|1|ST|GLU^Glucose||""||||||D', 'OBX|2|NM|NA^Sodium||""|mmol/L|||||D');
+  const obs = accepted(parseHl7Message(raw, 'f')).resources.filter((r) => r.resource.resourceType === 'Observation').map((r) => r.resource as Observation);
+  assert.equal(obs.length, 2);
+  for (const o of obs) {
+    assert.equal(o.valueString, undefined);
+    assert.equal(o.valueQuantity, undefined);
+    assert.equal(o.status, 'entered-in-error', 'OBX-11 D: the result deleted');
+  }
 });

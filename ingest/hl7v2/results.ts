@@ -20,7 +20,7 @@ import type { Annotation, Attachment, CodeableConcept, DiagnosticReport, Observa
 import type { ItemResource, SourceIdentity } from '../model.ts';
 import { hl7Date, hl7Time, unescapeHl7, type Hl7Segment, type Hl7View } from './hl7-text.ts';
 import { CLINICAL_SEGMENTS, mapClinicalSegments } from './clinical.ts';
-import { ContentError, annotatingTime, codeable, codeableFromRep, fail, itemResource, sourceIdentifierSystem, type MapContext } from './mapping.ts';
+import { ContentError, HL7_NULL, annotatingTime, codeable, codeableFromRep, fail, itemResource, sourceIdentifierSystem, type MapContext } from './mapping.ts';
 import { edAttachment, mimeType } from './documents.ts';
 import { distinctIdentities, groupIdentity } from './patient.ts';
 import { interpretation, REPORT_STATUS, RESULT_STATUS } from './tables.ts';
@@ -257,7 +257,8 @@ export function mapObservation(v: Hl7View, obx: Hl7Segment, id: string, subject:
     code,
     subject,
   };
-  if (v.rawField(obx, 5) !== '') {
+  // `""` is HL7's explicit null (the value deleted, as with OBX-11 D): no value, not the two quote marks.
+  if (v.rawField(obx, 5) !== '' && v.rawField(obx, 5) !== HL7_NULL) {
     switch (valueType) {
       case 'NM': {
         const q = quantity(v.get(obx, 5), unit, ucum);

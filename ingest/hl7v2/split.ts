@@ -25,6 +25,8 @@ const CR = 0x0d;
 const LF = 0x0a;
 const VT = 0x0b;
 const FS = 0x1c;
+/** ASCII SUB, Ctrl-Z: DOS's end-of-file mark. */
+const SUB = 0x1a;
 const MSH = [0x4d, 0x53, 0x48];
 const BOM = [0xef, 0xbb, 0xbf];
 
@@ -33,7 +35,7 @@ function isAlnum(b: number): boolean {
 }
 
 function isBlankByte(b: number): boolean {
-  return b === CR || b === LF || b === VT || b === FS || b === 0x20 || b === 0x09 || BOM.includes(b);
+  return b === CR || b === LF || b === VT || b === FS || b === 0x20 || b === 0x09 || b === 0x00 || b === SUB || BOM.includes(b);
 }
 
 /** Splits a byte stream into HL7 messages (and runs of non-HL7 bytes), one piece at a time. */
@@ -125,7 +127,10 @@ export async function* splitHl7Stream(input: AsyncIterable<Buffer | Uint8Array |
         matched = 0;
         continue;
       }
-      if (lineStart && (b === 0x20 || b === 0x09)) continue;
+      // Padding before a segment (NULs of a block-sized transfer, a DOS Ctrl-Z where two files were
+      // joined) is skipped like spaces: the MSH after it still starts a message, never riding along
+      // as a line of the message before.
+      if (lineStart && (b === 0x20 || b === 0x09 || b === 0x00 || b === SUB)) continue;
       if ((lineStart || matched > 0) && b === MSH[matched]) {
         matched++;
         lineStart = false;
