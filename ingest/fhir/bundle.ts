@@ -121,8 +121,11 @@ export function itemsFromFhirJson(value: unknown, src: BundleSource, context: Re
   // An STU3 resource is converted (and then checked) with the entries of a bundle.
   const problem = resourceIsStu3(value) ? null : checkResource(value);
   if (problem) return [reject(src, problem)];
-  if (typeof value.id !== 'string') return [reject(src, `a ${type} on its own must have an id (Bulk Data NDJSON lines carry one), so that sending it again updates it`)];
-  return itemsFromBundle({ resourceType: 'Bundle', type: 'resource', entry: [{ resource: value }] }, src, context, { bareMeta: value.meta, messageId: `${type}/${value.id}` });
+  // A resource without an id (the body of a FHIR create: the server assigns one) is keyed by its
+  // content, as a Bundle entry without one is: sending it again is a duplicate, and a changed copy
+  // is a new resource (there is no id to say it is the same one).
+  const id = typeof value.id === 'string' ? value.id : contentId(value);
+  return itemsFromBundle({ resourceType: 'Bundle', type: 'resource', entry: [{ resource: value }] }, src, context, { bareMeta: value.meta, messageId: `${type}/${id}` });
 }
 
 /** A meta.source as a source system key: the URI without a `#request-id` fragment (HAPI adds one). */

@@ -185,3 +185,15 @@ test('files as they arrive: a BOM before minified JSON, pretty JSON, NDJSON with
   assert.deepEqual(lines.map((i) => i.kind), ['accepted', 'accepted']);
   assert.deepEqual(lines.map((i) => (i as AcceptedItem).origin), ['file.json#1', 'file.json#2']);
 });
+
+test('a resource on its own without an id (the body of a FHIR create) is kept under an id from its content; a resend is the same resource', () => {
+  const obs = (kg = 70): Json => ({ resourceType: 'Observation', status: 'final', code: { text: 'Body weight' }, subject: { reference: 'Patient/p9' }, valueQuantity: { value: kg, unit: 'kg' } });
+  const a = acceptedOf(read(obs()));
+  const id = a.resources[0]!.resource.id!;
+  assert.match(id, /^[0-9a-f]{64}$/);
+  assert.equal(a.messageId, `Observation/${id}`);
+  assert.equal(acceptedOf(read(obs())).resources[0]!.resource.id, id, 'the same content, the same id');
+  assert.notEqual(acceptedOf(read(obs(71))).resources[0]!.resource.id, id);
+  // A bad one is still refused for what is wrong with it.
+  assert.match(rejectedOf(read({ ...obs(), effectiveDateTime: '2024-02-30' }))[0]!.reason, /2024-02-30/);
+});
