@@ -160,6 +160,9 @@ export function createCsvAdapter(contracts: readonly CsvContract[] = CSV_CONTRAC
             }
             continue;
           }
+          // A row of delimiters only (`,,,,`: a spreadsheet's empty row, kept by its export) holds
+          // nothing: skipped as a blank line is, not quarantined as a row missing its columns.
+          if (fields.every((f) => f.trim() === '')) continue;
           const item = itemFromRow(contract as CsvContract, header, fields, { lineNo: r.lineNo, origin, source, text: r.text, delimiter });
           if (notes) {
             (item as { fileNotes?: string[] }).fileNotes = notes;

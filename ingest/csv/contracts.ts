@@ -144,7 +144,8 @@ export function matchHeader(header: readonly string[], contracts: readonly CsvCo
     const missing = c.columns.filter((col) => col.required && !seen.has(col.name)).map((col) => col.name);
     const matched = seen.size;
     if (!missing.length && !duplicated.size) {
-      if (!best || matched > best.matched) best = { fit: { contract: c, columns, ignored: header.filter((_, i) => columns[i] === null).map(headerName) }, matched };
+      // A cell with no name (an unused spreadsheet column) is not worth a note.
+      if (!best || matched > best.matched) best = { fit: { contract: c, columns, ignored: header.filter((h, i) => columns[i] === null && headerName(h) !== '').map(headerName) }, matched };
       continue;
     }
     const score = matched - missing.length * 100;
@@ -177,6 +178,8 @@ export function looksLikeCsvHeader(firstLine: string): boolean {
   const d = sniffDelimiter(firstLine);
   if (!firstLine.includes(d)) return false;
   const cells = firstLine.split(d).map((c) => headerName(c).replace(/^"(.*)"$/, '$1').trim());
+  // Empty cells at the end (a spreadsheet's unused columns, a trailing delimiter) name nothing.
+  while (cells.length && cells[cells.length - 1] === '') cells.pop();
   if (cells.length < 2) return false;
   return cells.every((c) => /^[A-Za-z][A-Za-z0-9_ .\-()/#]{0,63}$/.test(c) && c.split(' ').length <= 6);
 }

@@ -162,3 +162,19 @@ test('spreadsheet artefacts: ="…" text fields are read; an NHS number in scien
     'line 3: column nhs_number value "9.43477E+09" is not an NHS number: a spreadsheet has written it as a number in scientific notation and its digits are lost; export the column as text',
   ]);
 });
+
+test('a spreadsheet export with unused columns (empty header cells at the end) and empty rows of delimiters only', async () => {
+  const header = 'Contact ID,Client ID,NHS Number,Surname,Forename,DOB,Contact Date,Service,,';
+  const text = [header, 'C1,CL1,943 476 5919,Smith,Jane,29/02/1968,03/04/2024,District nursing,,', ',,,,,,,,,', ' , ,,,,,,,,', 'C2,CL2,,Jones,Ann,1950-04-03,2024-04-03,Podiatry,,', ''].join('\r\n');
+  for (const delimited of [text, text.replaceAll(',', '|'), text.replaceAll(',', '\t')]) {
+    const items = await readAll(delimited);
+    assert.deepEqual(rejected(items).map((r) => r.reason), [], 'nothing quarantined');
+    const rows = accepted(items);
+    assert.deepEqual(rows.map((r) => r.identities[0]!.id), ['CL1', 'CL2']);
+    assert.equal(rows[0]!.identities[0]!.nhsNumber, '9434765919');
+    assert.equal(rows[0]!.fileNotes, undefined, 'unnamed columns are not worth a note');
+  }
+  // A row with a value but no contact id is still quarantined, naming the column.
+  const bad = await readAll([header, ',CL3,,,,,03/04/2024,Physio,,'].join('\n'));
+  assert.match(rejected(bad)[0]!.reason, /^line 2: column contact_id is required but empty/);
+});
