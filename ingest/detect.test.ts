@@ -175,6 +175,8 @@ test('HL7 v2 XML, non-FHIR XML and compressed files are named in the reason', as
     ['v2.xml', '<ADT_A01 xmlns="urn:hl7-org:v2xml"><MSH/></ADT_A01>', /^HL7 v2 XML encoding/],
     ['nons.xml', '<Bundle><link value="http://hl7.org/fhir"/></Bundle>', /root element is not in the FHIR namespace/],
     ['feed.gz', Buffer.from([0x1f, 0x8b, 8, 0, 0, 0]), /gzip-compressed/],
+    ['array.json', '[\n  {\n    "resourceType": "Patient",\n    "id": "a1"\n  }\n]', /^a JSON array of FHIR resources, .*as a Bundle \(type collection\), or as NDJSON/],
+    ['array2.json', '[{"id":"a2","resourceType":"Observation"}]', /^a JSON array of FHIR resources/],
   ];
   for (const [name, content, reason] of cases) {
     writeFileSync(join(dir, name), content);

@@ -76,6 +76,10 @@ function knownOtherFormat(headBytes: Uint8Array, head: string): string | null {
   if (headBytes[0] === 0x1f && headBytes[1] === 0x8b) return 'a gzip-compressed file: decompress it, then ingest what it holds';
   if (headBytes[0] === 0x50 && headBytes[1] === 0x4b && headBytes[2] === 0x03 && headBytes[3] === 0x04) return 'a zip archive: unpack it, then ingest the files it holds';
   const t = stripBom(head).trimStart();
+  // A JSON array of resources (some tools' "export as JSON"): not a FHIR file, but easily made one.
+  if (/^\[\s*\{\s*"resourceType"\s*:/.test(t) || (/^\[\s*\{/.test(t) && /"resourceType"\s*:/.test(t.slice(0, 4096)))) {
+    return 'a JSON array of FHIR resources, which FHIR does not define as a file: send them as a Bundle (type collection), or as NDJSON, one resource per line';
+  }
   if (!t.startsWith('<')) return null;
   if (sniffFhirXml(t)) return null; // FHIR XML: the FHIR adapter reads it
   if (t.includes('http://hl7.org/fhir')) return 'XML that mentions FHIR but whose root element is not in the FHIR namespace (http://hl7.org/fhir): a FHIR XML resource or Bundle is read, with xmlns="http://hl7.org/fhir" on its root';
