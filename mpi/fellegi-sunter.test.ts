@@ -232,6 +232,16 @@ test('names: swapped crosswise, double and hyphenated surnames, middle names, ni
   assert.deepEqual(compareNames({ family: 'Jonh', given: 'Smith' }, { family: 'Smith', given: 'John' }), [1, 0]);
   // Two strangers do not become a swap.
   assert.deepEqual(compareNames({ family: 'Patel', given: 'Ravi' }, { family: 'Smith', given: 'John' }), [4, 5]);
+  // Names in the wrong boxes against a record with one name missing: the name held is compared
+  // with the other's crosswise, the missing one stays missing (not a disagreement).
+  assert.deepEqual(compareNames({ given: 'Hart', family: 'Max' }, { given: 'Max' }), [0, -1]);
+  assert.deepEqual(compareNames({ given: 'Max' }, { given: 'Hart', family: 'Max' }), [-1, 0]);
+  assert.deepEqual(compareNames({ given: 'Bailey', family: 'Emily' }, { given: 'Emiyl' }), [1, -1]);
+  assert.deepEqual(compareNames({ family: 'Lawrence' }, { given: 'Lawrence', family: 'Freya' }), [0, -1]);
+  // Straight when that explains as much, and never a swap of two strangers' names.
+  assert.deepEqual(compareNames({ given: 'Max' }, { given: 'Max', family: 'Hart' }), [-1, 0]);
+  assert.deepEqual(compareNames({ given: 'Ravi' }, { given: 'John', family: 'Smith' }), [-1, 5]);
+  assert.deepEqual(compareNames({ given: 'Sam' }, { given: 'John', family: 'Sanders' }), [-1, 5]);
   assert.equal(compareFamily('Smith-Jones', 'Jones'), 1);
   assert.equal(compareFamily('Garcia Lopez', 'Garcia'), 1);
   assert.equal(compareFamily('SmithJones', 'Smith-Jones'), 0);
