@@ -66,10 +66,10 @@ test('each pass finds its kind of candidate; the pair is written once, smaller k
   assert.equal(p.wide, p.length);
 });
 
-test('given name + town, and an email by its user name or its domain alone (the other part mistyped)', () => {
+test('an email by its user name or its domain alone (the other part mistyped); not a given name and town', () => {
   const c = columns([
     { key: 'b|1', person: 0, family: 'Clark', given: 'Evie', birthDate: '1988-09-08', town: 'London', email: 'e.clark53@quinn-martin.org' },
-    // Given name + town: surname scrambled, date a year out.
+    // Given name + town only (a pass tried and left out: it met neighbours of one first name, FEBRL-style).
     { key: 'c|2', person: 1, family: 'Ckcarl', given: 'evie', birthDate: '1989-09-08', town: 'LONDON' },
     // Email user name, domain mistyped.
     { key: 'c|3', person: 2, family: 'Xu', given: 'Zed', email: 'e.clark53@quinn-martin.or' },
@@ -79,7 +79,7 @@ test('given name + town, and an email by its user name or its domain alone (the 
     { key: 'd|5', person: 4, family: 'Patel', given: 'Ravi', town: 'London', email: 'ravi@other.org' },
   ]);
   const p = candidatePairs(buildBlockingIndex(c), c, { wide: [0], excludeSamePerson: true, cap: 150 });
-  assert.deepEqual(pairsOf(c, p), ['b|1 c|2', 'b|1 c|3', 'b|1 c|4']);
+  assert.deepEqual(pairsOf(c, p), ['b|1 c|3', 'b|1 c|4']);
 });
 
 test('a key shared by more identities than the cap is left out of its pass', () => {
@@ -161,7 +161,7 @@ test('pairs a chunk at a time: the same pairs as all at once, each once, whichev
     for (const p of wide) {
       for (const [name, g] of Object.entries(index.passes)) {
         if (name === 'soundexDate' || name === 'postcodeDate') continue;
-        const cap = name === 'nhs' ? Infinity : ['name', 'familyTown', 'givenTown', 'emailDomain'].includes(name) ? weakPassCap(40) : 40;
+        const cap = name === 'nhs' ? Infinity : ['name', 'familyTown', 'emailDomain'].includes(name) ? weakPassCap(40) : 40;
         for (const q of members(g, g.group[p]!, cap)) add(p, q, [expected, wideFound]);
       }
       for (const q of members(index.passes.name, index.swappedGroup[p]!, weakPassCap(40))) add(p, q, [expected, wideFound]);

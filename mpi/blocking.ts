@@ -14,7 +14,6 @@
  * | `family-year` | Soundex of family name + birth year | a missing or changed given name |
  * | `house` | house number + first letter of the street + town | a new surname and a mistyped date at the same address |
  * | `family-town` | family name + town | a missing date of birth and a new house |
- * | `given-town` | first given name + town | a missing or badly mistyped surname with a mistyped date of birth |
  * | `email` | an email address (the first one held) | names and date of birth both changed or missing |
  * | `email-user` | the email's user name (before the @) | the same, with the domain mistyped (`…@smith.biz` / `…@smith.bz`) |
  * | `email-domain` | the email's domain (after the @) | the same, with the user name mistyped; common providers' domains are over the cap |
@@ -24,7 +23,7 @@
  * A key shared by more identities than the block cap (a common surname with a common initial,
  * a town's house number 1) is left out of its pass: every such identity still meets its
  * candidates through the other passes, and the matcher stays fast at borough scale. The weak
- * passes (`name`, `swapped`, `family-town`, `given-town`, `email-domain`) have a third of the cap (weakPassCap).
+ * passes (`name`, `swapped`, `family-town`, `email-domain`) have a third of the cap (weakPassCap).
  *
  * Pure and in memory: the matcher reads every identity's blocking fields once a run (column by
  * column, a few bytes each) and builds one grouping per pass here. At borough scale that is far
@@ -58,9 +57,9 @@ export interface BlockingColumns {
   otherId: (string | null)[];
 }
 
-const PASSES = ['name', 'birthDate', 'postcode', 'givenYear', 'familyYear', 'house', 'familyTown', 'givenTown', 'email', 'emailUser', 'emailDomain', 'otherId', 'nhs'] as const;
+const PASSES = ['name', 'birthDate', 'postcode', 'givenYear', 'familyYear', 'house', 'familyTown', 'email', 'emailUser', 'emailDomain', 'otherId', 'nhs'] as const;
 type PassName = (typeof PASSES)[number];
-const WEAK_PASSES = new Set<PassName>(['name', 'familyTown', 'givenTown', 'emailDomain']);
+const WEAK_PASSES = new Set<PassName>(['name', 'familyTown', 'emailDomain']);
 /** Passes of an identity already linked by a new NHS number (a duplicate under a mistyped number). */
 const TIGHT_PASSES = ['soundexDate', 'postcodeDate'] as const;
 type TightPassName = (typeof TIGHT_PASSES)[number];
@@ -93,7 +92,6 @@ const KEYS: Record<PassName | TightPassName, (c: BlockingColumns, i: number) => 
     return join(c.town[i]?.toUpperCase() ?? null, /[0-9]+/.exec(a)?.[0] ?? null, /[A-Za-z]/.exec(a)?.[0]?.toUpperCase() ?? null);
   },
   familyTown: (c, i) => join(c.family[i]?.toUpperCase() ?? null, c.town[i]?.toUpperCase() ?? null),
-  givenTown: (c, i) => join(firstGiven(c.given[i]), c.town[i]?.toUpperCase() ?? null),
   email: (c, i) => firstOf(c.email[i]),
   emailUser: (c, i) => emailPart(firstOf(c.email[i]), 'user'),
   emailDomain: (c, i) => emailPart(firstOf(c.email[i]), 'domain'),

@@ -506,13 +506,15 @@ function compareNameFeatures(a: Features, b: Features): [number, number] {
   // A swap that explains the names starts at least one of them with the same letter (cheap test
   // first: most pairs compared are strangers). One side may hold a single name: a record with its
   // names in the wrong boxes against one with a name missing ("Hart | Max" / "Max | –") is
-  // compared crosswise too, the missing name left missing (no evidence either way), never as the
-  // disagreement the straight comparison makes of it.
+  // compared crosswise too when the name held agrees exactly, the missing name left missing (no
+  // evidence either way), never as the disagreement the straight comparison makes of it.
   const familyGiven = !!a.family && !!b.given && a.family.norm[0] === b.given.norm[0];
   const givenFamily = !!a.given && !!b.family && a.given.norm[0] === b.family.norm[0];
   if (!familyGiven && !givenFamily) return straight;
   const crossed: [number, number] = [compareFamilyName(a.family, b.given), compareGivenName(a.given, b.family)];
   if (crossed[0] < 0 && crossed[1] < 0) return straight;
+  // With a name missing, only a name agreeing exactly crosswise explains the swap.
+  if ((crossed[0] < 0 || crossed[1] < 0) && Math.max(crossed[0], crossed[1]) !== 0) return straight;
   return nameRank(crossed) < nameRank(straight) && crossed[0] <= 1 && crossed[1] <= 1 ? crossed : straight;
 }
 
