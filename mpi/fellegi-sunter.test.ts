@@ -232,6 +232,8 @@ test('names: swapped crosswise, double and hyphenated surnames, middle names, ni
   assert.deepEqual(compareNames({ family: 'Jonh', given: 'Smith' }, { family: 'Smith', given: 'John' }), [1, 0]);
   // Two strangers do not become a swap.
   assert.deepEqual(compareNames({ family: 'Patel', given: 'Ravi' }, { family: 'Smith', given: 'John' }), [4, 5]);
+  // Swapped with one name exact and the other two typing slips out.
+  assert.deepEqual(compareNames({ given: 'Huienh', family: 'Sandra' }, { given: 'Sandra', family: 'Huynh' }), [0, 3]);
   // Names in the wrong boxes against a record with one name missing: the name held is compared
   // with the other's crosswise, the missing one stays missing (not a disagreement).
   assert.deepEqual(compareNames({ given: 'Hart', family: 'Max' }, { given: 'Max' }), [0, -1]);

@@ -515,7 +515,9 @@ function compareNameFeatures(a: Features, b: Features): [number, number] {
   if (crossed[0] < 0 && crossed[1] < 0) return straight;
   // With a name missing, only a name agreeing exactly crosswise explains the swap.
   if ((crossed[0] < 0 || crossed[1] < 0) && Math.max(crossed[0], crossed[1]) !== 0) return straight;
-  return nameRank(crossed) < nameRank(straight) && crossed[0] <= 1 && crossed[1] <= 1 ? crossed : straight;
+  // Both names crosswise: each close, or one exact and the other two typing slips out (Sandra Huynh / Huienh Sandra).
+  const explains = (crossed[0] <= 1 && crossed[1] <= 1) || (crossed[0] === 0 && crossed[1] === 3) || (crossed[1] === 0 && crossed[0] === 3);
+  return nameRank(crossed) < nameRank(straight) && explains ? crossed : straight;
 }
 
 /**
