@@ -15,13 +15,15 @@
  * | `house` | house number + first letter of the street + town | a new surname and a mistyped date at the same address |
  * | `family-town` | family name + town | a missing date of birth and a new house |
  * | `email` | an email address (the first one held) | names and date of birth both changed or missing |
+ * | `email-user` | the email's user name (before the @) | the same, with the domain mistyped (`…@smith.biz` / `…@smith.bz`) |
+ * | `email-domain` | the email's domain (after the @) | the same, with the user name mistyped; common providers' domains are over the cap |
  * | `other-id` | an identifier other than the NHS number (kind and value: a national id, passport, driving licence) | everything else wrong, where no NHS number is held |
  * | `nhs-number` | NHS number | everything else wrong |
  *
  * A key shared by more identities than the block cap (a common surname with a common initial,
  * a town's house number 1) is left out of its pass: every such identity still meets its
  * candidates through the other passes, and the matcher stays fast at borough scale. The weak
- * passes (`name`, `swapped`, `family-town`) have a third of the cap (weakPassCap).
+ * passes (`name`, `swapped`, `family-town`, `email-domain`) have a third of the cap (weakPassCap).
  *
  * Pure and in memory: the matcher reads every identity's blocking fields once a run (column by
  * column, a few bytes each) and builds one grouping per pass here. At borough scale that is far
@@ -55,9 +57,9 @@ export interface BlockingColumns {
   otherId: (string | null)[];
 }
 
-const PASSES = ['name', 'birthDate', 'postcode', 'givenYear', 'familyYear', 'house', 'familyTown', 'email', 'otherId', 'nhs'] as const;
+const PASSES = ['name', 'birthDate', 'postcode', 'givenYear', 'familyYear', 'house', 'familyTown', 'email', 'emailUser', 'emailDomain', 'otherId', 'nhs'] as const;
 type PassName = (typeof PASSES)[number];
-const WEAK_PASSES = new Set<PassName>(['name', 'familyTown']);
+const WEAK_PASSES = new Set<PassName>(['name', 'familyTown', 'emailDomain']);
 /** Passes of an identity already linked by a new NHS number (a duplicate under a mistyped number). */
 const TIGHT_PASSES = ['soundexDate', 'postcodeDate'] as const;
 type TightPassName = (typeof TIGHT_PASSES)[number];
@@ -69,6 +71,12 @@ const year = (d: string | null) => (d ? String(Number(d.slice(0, 4))) : null);
 const firstOf = (s: string | null | undefined) => (s ? (s.split(' ', 1)[0] ?? null) : null);
 // The first given name, without diacritics or punctuation ("Mary Ann" and "Mary" meet; so do "José" and "Jose").
 const firstGiven = (s: string | null | undefined) => (s ? normaliseName(s.trim().split(/[\s-]+/)[0]) || null : null);
+// The user name (before the last @) or the domain of an email address: one of them mistyped leaves the other.
+const emailPart = (e: string | null, part: 'user' | 'domain') => {
+  const at = e ? e.lastIndexOf('@') : -1;
+  if (!e || at <= 0 || at === e.length - 1) return null;
+  return part === 'user' ? e.slice(0, at) : e.slice(at + 1);
+};
 const join = (...parts: (string | null)[]) => (parts.some((p) => p === null) ? null : parts.join('|'));
 
 /** Each pass's key of identity i, or null when a field it needs is missing. */
@@ -85,6 +93,8 @@ const KEYS: Record<PassName | TightPassName, (c: BlockingColumns, i: number) => 
   },
   familyTown: (c, i) => join(c.family[i]?.toUpperCase() ?? null, c.town[i]?.toUpperCase() ?? null),
   email: (c, i) => firstOf(c.email[i]),
+  emailUser: (c, i) => emailPart(firstOf(c.email[i]), 'user'),
+  emailDomain: (c, i) => emailPart(firstOf(c.email[i]), 'domain'),
   otherId: (c, i) => firstOf(c.otherId[i]),
   nhs: (c, i) => c.nhsNumber[i]!,
   soundexDate: (c, i) => join(c.familySoundex[i]!, c.birthDate[i]!),

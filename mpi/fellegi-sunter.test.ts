@@ -4,7 +4,7 @@ import {
   oneSlipApart, addressParts, compareAddress, compareBirthDate, compareFamily, compareGiven, compareIdentities, compareNames, compareNhsNumber, comparePostcode, compareSex, compareTown, countPatterns, decide,
   householdAgrees, householdWeight, isNickname, twoEditsApart, lettersJumbled, isUkPostcode, nhsNumbersConflict,
   DEFAULT_PARAMETERS, editDistanceAtMost, estimateParameters, estimateU, FIELDS, jaroWinkler, jaroWinklerAtLeast, comparisonPattern, patternCode, patternVector, PATTERNS, matchProbability, matchWeight, normalisePostcode, soundex, thresholds,
-  compareCodes, compareEmail, contactWeight, F, identifierKind, levelOf, termFrequencies, termFrequencyWeight, TERM_FREQUENCY_LIMIT, macAsMc, nameParts, normaliseEmail, normaliseIdentifier, normaliseName, normalisePhone,
+  compareCodes, compareEmail, contactWeight, emailNamesPerson, F, identifierKind, levelOf, termFrequencies, termFrequencyWeight, TERM_FREQUENCY_LIMIT, macAsMc, nameParts, normaliseEmail, normaliseIdentifier, normaliseName, normalisePhone,
   type ComparisonVector, type MatchParameters,
 } from './fellegi-sunter.ts';
 import { mulberry32 } from '../synth/random.ts';
@@ -232,6 +232,19 @@ test('names: swapped crosswise, double and hyphenated surnames, middle names, ni
   assert.deepEqual(compareNames({ family: 'Jonh', given: 'Smith' }, { family: 'Smith', given: 'John' }), [1, 0]);
   // Two strangers do not become a swap.
   assert.deepEqual(compareNames({ family: 'Patel', given: 'Ravi' }, { family: 'Smith', given: 'John' }), [4, 5]);
+  // Swapped with one name exact and the other two typing slips out.
+  assert.deepEqual(compareNames({ given: 'Huienh', family: 'Sandra' }, { given: 'Sandra', family: 'Huynh' }), [0, 3]);
+  // Names in the wrong boxes against a record with one name missing: the name held is compared
+  // with the other's crosswise, the missing one stays missing (not a disagreement).
+  assert.deepEqual(compareNames({ given: 'Hart', family: 'Max' }, { given: 'Max' }), [0, -1]);
+  assert.deepEqual(compareNames({ given: 'Max' }, { given: 'Hart', family: 'Max' }), [-1, 0]);
+  // With a name missing, only an exact crosswise agreement explains a swap (a close one does not).
+  assert.deepEqual(compareNames({ given: 'Bailey', family: 'Emily' }, { given: 'Emiyl' }), [-1, 5]);
+  assert.deepEqual(compareNames({ family: 'Lawrence' }, { given: 'Lawrence', family: 'Freya' }), [0, -1]);
+  // Straight when that explains as much, and never a swap of two strangers' names.
+  assert.deepEqual(compareNames({ given: 'Max' }, { given: 'Max', family: 'Hart' }), [-1, 0]);
+  assert.deepEqual(compareNames({ given: 'Ravi' }, { given: 'John', family: 'Smith' }), [-1, 5]);
+  assert.deepEqual(compareNames({ given: 'Sam' }, { given: 'John', family: 'Sanders' }), [-1, 5]);
   assert.equal(compareFamily('Smith-Jones', 'Jones'), 1);
   assert.equal(compareFamily('Garcia Lopez', 'Garcia'), 1);
   assert.equal(compareFamily('SmithJones', 'Smith-Jones'), 0);
@@ -388,6 +401,40 @@ test('a shared phone or email counts only with a given name or birth date that a
   // Disagreement always counts against.
   const other = compareIdentities({ ...parent, email: 'someone@else.org', phone: null }, parent);
   assert.ok(contactWeight(p, other) < 0);
+});
+
+test('a shared email beside a missing given name counts when its user name names the person held (emailNamesPerson)', () => {
+  const p = DEFAULT_PARAMETERS;
+  const thea = { given: 'Thea', family: 'Hart', birthDate: '1986-07-19', email: 'thea.h20@keith.com' };
+  const noGiven = { family: 'Hart', birthDate: '1996-09-14', email: 'thea.h20@keith.com' };
+  const v = compareIdentities(noGiven, thea);
+  assert.deepEqual([v[F.given], v[F.email]], [-1, 0]);
+  assert.equal(emailNamesPerson(noGiven, thea, v[F.given]!, v[F.email]!), true);
+  assert.equal(emailNamesPerson(thea, noGiven, v[F.given]!, v[F.email]!), true);
+  assert.equal(contactWeight(p, v), 0, 'withheld by default: the birth dates are a decade apart');
+  assert.ok(contactWeight(p, v, true) > 10);
+  assert.ok(matchWeight(p, v, 0, true) > matchWeight(p, v));
+  // One character slipped in the address still names her.
+  const slipped = { ...noGiven, email: 'thea.h20@keith.cm' };
+  const vs = compareIdentities(slipped, thea);
+  assert.equal(vs[F.email], 1);
+  assert.equal(emailNamesPerson(slipped, thea, vs[F.given]!, vs[F.email]!), true);
+  // A family's address names nobody: withheld. So is a given name that disagrees, or none on either side.
+  const family = { given: 'Grace', family: 'Okafor', birthDate: '1970-02-01', email: 'okafor.family@example.com' };
+  const child = { family: 'Okafor', birthDate: '1975-06-12', email: 'okafor.family@example.com' };
+  const vf = compareIdentities(child, family);
+  assert.equal(emailNamesPerson(child, family, vf[F.given]!, vf[F.email]!), false);
+  const daniel = { ...child, given: 'Daniel', email: 'grace.okafor@example.com' };
+  const grace = { ...family, email: 'grace.okafor@example.com' };
+  const vd = compareIdentities(daniel, grace);
+  assert.equal(vd[F.given], 5);
+  assert.equal(emailNamesPerson(daniel, grace, vd[F.given]!, vd[F.email]!), false);
+  const nobody = { family: 'Hart', email: 'thea.h20@keith.com' };
+  assert.equal(emailNamesPerson(nobody, nobody, -1, 0), false);
+  // Names under three letters never count; another address is no shared email.
+  const al = { given: 'Al', family: 'Hart', email: 'al.hart@keith.com' };
+  assert.equal(emailNamesPerson({ family: 'Hart', email: 'al.hart@keith.com' }, al, -1, 0), false);
+  assert.equal(emailNamesPerson({ family: 'Hart', email: 'x@y.org' }, thea, -1, 3), false);
 });
 
 test('email fuzzy level: at most two edits in an address of 10 characters or more, never only digits', () => {

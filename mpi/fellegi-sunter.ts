@@ -503,12 +503,21 @@ function nameRank(v: [number, number]): number {
 function compareNameFeatures(a: Features, b: Features): [number, number] {
   const straight: [number, number] = [compareFamilyName(a.family, b.family), compareGivenName(a.given, b.given)];
   if (straight[0] === 0 && straight[1] === 0) return straight;
-  if (!a.family || !a.given || !b.family || !b.given) return straight;
   // A swap that explains the names starts at least one of them with the same letter (cheap test
-  // first: most pairs compared are strangers).
-  if (a.family.norm[0] !== b.given.norm[0] && a.given.norm[0] !== b.family.norm[0]) return straight;
+  // first: most pairs compared are strangers). One side may hold a single name: a record with its
+  // names in the wrong boxes against one with a name missing ("Hart | Max" / "Max | –") is
+  // compared crosswise too when the name held agrees exactly, the missing name left missing (no
+  // evidence either way), never as the disagreement the straight comparison makes of it.
+  const familyGiven = !!a.family && !!b.given && a.family.norm[0] === b.given.norm[0];
+  const givenFamily = !!a.given && !!b.family && a.given.norm[0] === b.family.norm[0];
+  if (!familyGiven && !givenFamily) return straight;
   const crossed: [number, number] = [compareFamilyName(a.family, b.given), compareGivenName(a.given, b.family)];
-  return nameRank(crossed) < nameRank(straight) && crossed[0] <= 1 && crossed[1] <= 1 ? crossed : straight;
+  if (crossed[0] < 0 && crossed[1] < 0) return straight;
+  // With a name missing, only a name agreeing exactly crosswise explains the swap.
+  if ((crossed[0] < 0 || crossed[1] < 0) && Math.max(crossed[0], crossed[1]) !== 0) return straight;
+  // Both names crosswise: each close, or one exact and the other two typing slips out (Sandra Huynh / Huienh Sandra).
+  const explains = (crossed[0] <= 1 && crossed[1] <= 1) || (crossed[0] === 0 && crossed[1] === 3) || (crossed[1] === 0 && crossed[0] === 3);
+  return nameRank(crossed) < nameRank(straight) && explains ? crossed : straight;
 }
 
 /**
@@ -976,19 +985,36 @@ export function personalAgrees(v: ComparisonVector): boolean {
  * phone or email with the same surname and another (or no) given name and birth date is no
  * evidence of one person. Disagreement always counts against.
  */
-export function contactWeight(p: MatchParameters, v: ComparisonVector): number {
+export function contactWeight(p: MatchParameters, v: ComparisonVector, named = false): number {
   let w = 0;
   for (const f of CONTACT_FIELDS) w += fieldWeight(p, f, v[f]!);
-  return personalAgrees(v) ? w : Math.min(w, 0);
+  return personalAgrees(v) || named ? w : Math.min(w, 0);
+}
+
+/**
+ * True when the given name is missing on one side and the email the two share (exact, or one
+ * character slipped) has the other side's given name in its user name (`thea.h20@…` for Thea,
+ * `oliviaholmes63@…` for Olivia): an address that names one member of a family is that member's,
+ * not the household's, so the record without a given name sharing it is evidence of that person
+ * (contactWeight counts it). A family address (`thejonesfamily@…`), a given name that disagrees,
+ * or no given name on either side: still withheld. Names of fewer than three letters never count.
+ */
+export function emailNamesPerson(a: MatchIdentity, b: MatchIdentity, givenLevel: number, emailLevel: number): boolean {
+  if (givenLevel !== -1 || emailLevel < 0 || emailLevel > 1) return false;
+  const name = normaliseName(a.given) || normaliseName(b.given);
+  if (name.length < 3 || (normaliseName(a.given) && normaliseName(b.given))) return false;
+  const users = `${a.email ?? ''} ${b.email ?? ''}`.split(' ').filter(Boolean).map((e) => e.slice(0, Math.max(0, e.lastIndexOf('@'))).toUpperCase().replace(/[^A-Z]/g, ''));
+  return users.some((u) => u.includes(name));
 }
 
 /**
  * Total match weight of a comparison: the sum of log2(m/u) over fields, the household fields
  * capped together (householdWeight) and the contact fields only with a given name or birth date (contactWeight).
- * `householdExtra` (termFrequencyWeight) is added to the household fields before their cap.
+ * `householdExtra` (termFrequencyWeight) is added to the household fields before their cap; `named`
+ * (emailNamesPerson) counts a shared email beside a missing given name.
  */
-export function matchWeight(p: MatchParameters, v: ComparisonVector, householdExtra = 0): number {
-  let w = householdWeight(p, v, householdExtra) + contactWeight(p, v);
+export function matchWeight(p: MatchParameters, v: ComparisonVector, householdExtra = 0, named = false): number {
+  let w = householdWeight(p, v, householdExtra) + contactWeight(p, v, named);
   for (let f = 0; f < v.length; f++) if (SCORED_ALONE[f]) w += fieldWeight(p, f, v[f]!);
   return w;
 }

@@ -22,6 +22,8 @@ import {
   householdAgrees,
   matchProbability,
   matchWeight,
+  emailNamesPerson,
+  levelOf,
   householdWeight,
   termFrequencies,
   termFrequencyWeight,
@@ -287,7 +289,7 @@ async function matchRound(db: Database, opts: MatcherOptions, limit: number, ctx
       const code = comparisonPattern(x, y);
       looked[a] = looked[b] = 1;
       if (k < chunk.wide) countPattern(trainingCounts, code);
-      pairs.push(a, b, code, termFrequencyWeight(withU, tf, x, y, code));
+      pairs.push(a, b, code, termFrequencyWeight(withU, tf, x, y, code), emailNamesPerson(x, y, levelOf(code, F.given), levelOf(code, F.email)));
     }
     pairs.wide += chunk.wide;
   }
@@ -411,9 +413,12 @@ async function matchRound(db: Database, opts: MatcherOptions, limit: number, ctx
   // needs no recomputation of the rest.
   const householdOf = new Map<number, { sum: number; capped: number | null }>();
   const uncapped = { ...params, householdCap: undefined };
-  pairs.forEach((a, b, code, extra) => {
-    let w = weightOf.get(code);
-    if (w === undefined) weightOf.set(code, (w = matchWeight(params, patternVector(code))));
+  // A shared email beside a missing given name that the email's user name supplies (emailNamesPerson): rare, weighed apart.
+  const namedWeightOf = new Map<number, number>();
+  pairs.forEach((a, b, code, extra, named) => {
+    const byCode = named ? namedWeightOf : weightOf;
+    let w = byCode.get(code);
+    if (w === undefined) byCode.set(code, (w = matchWeight(params, patternVector(code), 0, named)));
     if (extra !== 0) {
       let h = householdOf.get(code);
       if (!h) {
@@ -663,28 +668,29 @@ const FEATURE_CACHE = 100_000;
  * a pair.
  */
 class RoundPairs {
-  private readonly blocks: { a: Int32Array; b: Int32Array; code: Int32Array; extra: Float64Array }[] = [];
+  private readonly blocks: { a: Int32Array; b: Int32Array; code: Int32Array; extra: Float64Array; named: Uint8Array }[] = [];
   length = 0;
   /** Pairs [0, wide) were found by the wide passes (EM learns from them). */
   wide = 0;
 
-  push(a: number, b: number, code: number, extra: number): void {
+  push(a: number, b: number, code: number, extra: number, named: boolean): void {
     const at = this.length & (PAIR_BLOCK - 1);
-    if (at === 0) this.blocks.push({ a: new Int32Array(PAIR_BLOCK), b: new Int32Array(PAIR_BLOCK), code: new Int32Array(PAIR_BLOCK), extra: new Float64Array(PAIR_BLOCK) });
+    if (at === 0) this.blocks.push({ a: new Int32Array(PAIR_BLOCK), b: new Int32Array(PAIR_BLOCK), code: new Int32Array(PAIR_BLOCK), extra: new Float64Array(PAIR_BLOCK), named: new Uint8Array(PAIR_BLOCK) });
     const block = this.blocks[this.blocks.length - 1]!;
     block.a[at] = a;
     block.b[at] = b;
     block.code[at] = code;
     block.extra[at] = extra;
+    block.named[at] = named ? 1 : 0;
     this.length++;
   }
 
   /** Calls fn for every pair, in the order pushed. */
-  forEach(fn: (a: number, b: number, code: number, extra: number) => void): void {
+  forEach(fn: (a: number, b: number, code: number, extra: number, named: boolean) => void): void {
     let left = this.length;
     for (const block of this.blocks) {
       const n = Math.min(left, PAIR_BLOCK);
-      for (let k = 0; k < n; k++) fn(block.a[k]!, block.b[k]!, block.code[k]!, block.extra[k]!);
+      for (let k = 0; k < n; k++) fn(block.a[k]!, block.b[k]!, block.code[k]!, block.extra[k]!, block.named[k] === 1);
       left -= n;
     }
   }

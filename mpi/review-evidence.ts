@@ -15,6 +15,7 @@ import {
   matchProbability,
   matchWeight,
   personalAgrees,
+  emailNamesPerson,
   thresholds,
   type FieldName,
   type MatchIdentity,
@@ -44,7 +45,7 @@ export interface ReviewEvidence {
   thresholds: { match: number; possible: number };
   /** When the pair agrees on everything a household shares, those fields count at most `cap` together. */
   household: { applied: boolean; sum: number; cap: number | null };
-  /** True when a shared email or phone was not counted: no given name or birth date agrees (families share them; fellegi-sunter.ts contactWeight). */
+  /** True when a shared email or phone was not counted: no given name or birth date agrees, nor does the email name the person where a given name is missing (families share them; fellegi-sunter.ts contactWeight, emailNamesPerson). */
   contactWithheld: boolean;
   /** The weight the pair had when it was queued (the parameters may have been re-estimated since). */
   queuedWeight: number;
@@ -95,14 +96,15 @@ export function reviewEvidence(a: ReviewIdentity, b: ReviewIdentity, review: { w
       ? { kind: String(detail.kind ?? ''), event: typeof detail.event === 'string' ? detail.event : null, reason: String(detail.reason ?? ''), survivor: String(detail.survivor ?? ''), retired: String(detail.retired ?? '') }
       : null;
   const feedConflict = detail.conflict && typeof detail.conflict === 'object' ? feedConflictText(detail.conflict as { survivorNhsNumbers?: string[]; retiredNhsNumbers?: string[] }) : null;
-  const total = bounded(matchWeight(p, v));
+  const named = emailNamesPerson(matchIdentityOf(a), matchIdentityOf(b), v[F.given]!, v[F.email]!);
+  const total = bounded(matchWeight(p, v, 0, named));
   return {
     fields,
     total,
     probability: matchProbability(p, total),
     thresholds: thresholds(p),
     household: { applied, sum, cap },
-    contactWithheld: !personalAgrees(v) && [F.email, F.phone].some((f) => fieldWeight(p, f, v[f]!) > 0),
+    contactWithheld: !personalAgrees(v) && !named && [F.email, F.phone].some((f) => fieldWeight(p, f, v[f]!) > 0),
     queuedWeight: review.weight,
     conflict: typeof detail.conflict === 'string' ? detail.conflict : feedConflict,
     feed,
