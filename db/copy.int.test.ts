@@ -81,6 +81,31 @@ for (const target of await testDatabases()) {
       assert.equal((await db.query<{ n: number }>('SELECT count(*)::int AS n FROM copy_probe WHERE n >= 1000')).rows[0]!.n, big.length);
     });
 
+    await t.test('under a savepoint: a COPY that fails is rolled back to it alone; one that succeeds releases it', async () => {
+      const kept = await db.transaction(async (tx) => {
+        await tx.copyFrom!('copy_probe', ['n', 't'], chunksOf([['200', 'before']]));
+        await assert.rejects(tx.copyFrom!('copy_probe', ['n', 't'], chunksOf([['201', 'new'], ['200', 'clash']]), { savepoint: 'probe_sp' }), (err: { code?: string }) => err.code === '23505');
+        await tx.exec('ROLLBACK TO SAVEPOINT probe_sp; RELEASE SAVEPOINT probe_sp');
+        assert.equal(await tx.copyFrom!('copy_probe', ['n', 't'], chunksOf([['202', 'after'], ['203', 'after']]), { savepoint: 'probe_sp' }), 2);
+        return (await tx.query<{ n: number }>('SELECT n FROM copy_probe WHERE n BETWEEN 200 AND 299 ORDER BY n')).rows.map((x) => x.n);
+      });
+      assert.deepEqual(kept, [200, 202, 203]);
+      assert.deepEqual((await db.query<{ n: number }>('SELECT n FROM copy_probe WHERE n BETWEEN 200 AND 299 ORDER BY n')).rows.map((x) => x.n), [200, 202, 203]);
+      await db.query('DELETE FROM copy_probe WHERE n BETWEEN 200 AND 299');
+      const r = await db.transaction(async (tx) => {
+        await tx.copyFrom!('copy_probe', ['n', 't'], chunksOf([['210', 'before']]));
+        await assert.rejects(tx.copyFrom!('copy_probe', ['n', 't'], chunksOf(Array.from({ length: 2000 }, (_, i) => [String(211 + (i % 50)), 'y'.repeat(300)])), { savepoint: 'probe_sp' }), (err: { code?: string }) => err.code === '23505');
+        await tx.exec('ROLLBACK TO SAVEPOINT probe_sp; RELEASE SAVEPOINT probe_sp');
+        return tx.copyFrom!('copy_probe', ['n', 't'], chunksOf([['211', 'after']]), { savepoint: 'probe_sp' });
+      });
+      assert.equal(r, 1);
+      assert.deepEqual((await db.query<{ n: number; t: string }>('SELECT n, t FROM copy_probe WHERE n BETWEEN 200 AND 299 ORDER BY n')).rows, [{ n: 210, t: 'before' }, { n: 211, t: 'after' }]);
+      // Outside a transaction a savepoint is refused, and the connection is usable afterwards.
+      await assert.rejects(db.copyFrom!('copy_probe', ['n', 't'], chunksOf([['220', 'x']]), { savepoint: 'probe_sp' }), (err: { code?: string }) => err.code === '25P01');
+      assert.equal((await db.query<{ n: number }>('SELECT count(*)::int AS n FROM copy_probe WHERE n = 220')).rows[0]!.n, 0);
+      await assert.rejects(db.transaction((tx) => tx.copyFrom!('copy_probe', ['n'], new CopyChunks(), { savepoint: 'x; DROP TABLE copy_probe' })), /not a plain SQL identifier/);
+    });
+
     await t.test('names that are not plain identifiers are refused before the database', async () => {
       await assert.rejects(db.copyFrom!('copy_probe; DROP TABLE x', ['n'], new CopyChunks()), /not a plain SQL identifier/);
     });

@@ -35,8 +35,14 @@ export function copyLine(fields: readonly (string | null | undefined)[]): string
 
 /** A table or column name as COPY names it: only plain identifiers are accepted (they come from code, never from data). */
 export function copyTarget(table: string, columns: readonly string[]): string {
-  for (const n of [table, ...columns]) if (!/^[a-z_][a-z0-9_]*$/.test(n)) throw new Error(`not a plain SQL identifier: ${JSON.stringify(n)}`);
+  for (const n of [table, ...columns]) plainIdentifier(n);
   return `${table} (${columns.join(', ')})`;
+}
+
+/** The name, when it is a plain SQL identifier (names come from code, never from data); else throws. */
+export function plainIdentifier(name: string): string {
+  if (!/^[a-z_][a-z0-9_]*$/.test(name)) throw new Error(`not a plain SQL identifier: ${JSON.stringify(name)}`);
+  return name;
 }
 
 /** Bytes per chunk: one CopyData message each on a server (a few hundred kilobytes, so no single buffer is large). */

@@ -22,8 +22,11 @@ export interface Queryable {
    * Optional: a caller without it writes with INSERT. COPY inserts rows several at a time and has
    * no statement to plan, so it costs the server about a third less than INSERT … SELECT per row
    * (docs/ingest-performance.md); it cannot upsert, so callers use it for rows known to be new.
+   * With `savepoint` (in a transaction): the COPY runs under a new savepoint of that name, released
+   * when it succeeds; when it fails, the caller rolls back to that savepoint (ROLLBACK TO SAVEPOINT)
+   * and carries on. On a server the three statements travel as one message (one round trip).
    */
-  copyFrom?(table: string, columns: readonly string[], rows: CopyChunks): Promise<number>;
+  copyFrom?(table: string, columns: readonly string[], rows: CopyChunks, opts?: { savepoint?: string }): Promise<number>;
 }
 
 export interface Database extends Queryable {

@@ -1,7 +1,7 @@
 import pg from 'pg';
 import type { Database, Queryable, QueryResult } from './database.ts';
 import { DatabaseUnavailableError, isUnavailable } from './database.ts';
-import { copyTarget, type CopyChunks } from './copy.ts';
+import { copyTarget, plainIdentifier, type CopyChunks } from './copy.ts';
 
 // Keep DATE and TIMESTAMP values as text: clinical dates are calendar dates, not instants,
 // and PGlite returns the same strings, so both adapters give identical rows.
@@ -110,8 +110,15 @@ export async function openPostgres(url: string, opts: PostgresOptions = {}): Pro
         throw isUnavailable(err) ? new DatabaseUnavailableError(String((err as Error).message), err) : err;
       }
     },
-    async copyFrom(table: string, columns: readonly string[], rows: CopyChunks) {
-      const sql = `COPY ${copyTarget(table, columns)} FROM STDIN`;
+    async copyFrom(table: string, columns: readonly string[], rows: CopyChunks, opts?: { savepoint?: string }) {
+      let sql = `COPY ${copyTarget(table, columns)} FROM STDIN`;
+      // One simple-query message of three statements (one round trip, not three): the server runs
+      // the COPY's rows when it reaches it, then the RELEASE; an error ends the message there (the
+      // RELEASE is not run), leaving the savepoint for the caller to roll back to.
+      if (opts?.savepoint !== undefined) {
+        const name = plainIdentifier(opts.savepoint);
+        sql = `SAVEPOINT ${name}; ${sql}; RELEASE SAVEPOINT ${name}`;
+      }
       const chunks = rows.chunks();
       try {
         if (!(c instanceof pg.Pool)) return await copyIn(c, sql, chunks);

@@ -529,20 +529,17 @@ async function writeResources(tx: Queryable, rows: readonly ResourceRow[], layou
   if (!personal.length || !(await guess.expectNew(tx, systems))) return readThenWrite(tx, rows, layout);
   // Directory resources (see readThenWrite) go the normal way whatever the guess: few, and shared.
   const directory = personal.length < rows.length ? rows.filter((x) => NON_PERSONAL.has(x.type)) : [];
-  await tx.query(`SAVEPOINT ${COPY_FIRST}`);
   let copied: number;
   try {
-    copied = await copyResources(tx, personal);
+    copied = await copyResources(tx, personal, COPY_FIRST);
   } catch (err) {
     if ((err as { code?: string }).code !== '23505' || isUnavailable(err)) throw err;
     // A key stored already (or by a writer that committed meanwhile): nothing of this COPY stays.
-    await tx.query(`ROLLBACK TO SAVEPOINT ${COPY_FIRST}`);
-    await tx.query(`RELEASE SAVEPOINT ${COPY_FIRST}`);
+    await tx.exec(`ROLLBACK TO SAVEPOINT ${COPY_FIRST}; RELEASE SAVEPOINT ${COPY_FIRST}`);
     guess.collided(systems);
     guess.fellBack++;
     return readThenWrite(tx, rows, layout);
   }
-  await tx.query(`RELEASE SAVEPOINT ${COPY_FIRST}`);
   guess.copied++;
   return copied + (directory.length ? await readThenWrite(tx, directory, layout) : 0);
 }
@@ -595,11 +592,12 @@ async function readThenWrite(tx: Queryable, rows: readonly ResourceRow[], layout
 }
 
 /**
- * Loads resource rows that are not stored yet (sorted by key) with COPY; returns the rows loaded.
+ * Loads resource rows that are not stored yet (sorted by key) with COPY (under `savepoint`, when
+ * given: Queryable.copyFrom); returns the rows loaded.
  * Each row as the upsert would insert it: version 1, received now, and its shard key (migration
  * 0029) computed here as shard_key_of computes it, since COPY cannot call a function.
  */
-async function copyResources(tx: Queryable, rows: readonly ResourceRow[]): Promise<number> {
+async function copyResources(tx: Queryable, rows: readonly ResourceRow[], savepoint?: string): Promise<number> {
   // A person's resources share their subject's key: one md5 per subject, not per row.
   const keys = new Map<string, string>();
   const shardKey = (system: string, of: string): string => {
@@ -610,7 +608,7 @@ async function copyResources(tx: Queryable, rows: readonly ResourceRow[]): Promi
   };
   const data = new CopyChunks();
   for (const x of rows) data.row([x.system, x.type, x.id, x.person, x.subject, x.time, x.hash, x.json, x.subject !== null ? shardKey(x.system, x.subject) : shardKeyOf(x.system, `${x.type}/${x.id}`), fhirLogicalId(x.system, x.type, x.id)]);
-  return tx.copyFrom!('resource', RESOURCE_COLUMNS, data);
+  return tx.copyFrom!('resource', RESOURCE_COLUMNS, data, savepoint !== undefined ? { savepoint } : undefined);
 }
 
 /** Upserts resource rows (already sorted by key); returns the rows inserted or changed. */
