@@ -9,6 +9,9 @@
  * scenario kills the postmaster with SIGKILL (kill -9 the pid in postmaster.pid) and restarts the
  * cluster with pg_ctlcluster; it needs to run as root or postgres on the server's machine.
  * Prints one PASS/FAIL line per scenario and exits 1 on any FAIL. Kill moments are seeded.
+ * PostgreSQL: the server of BEVAN_BENCH_DATABASE_URL (or BEVAN_TEST_DATABASE_URL, DATABASE_URL);
+ * the scenarios' databases are named after its database (`h1_bench` → `h1_bench_kill_ref`, …), so
+ * a run stays among its owner's databases; created and dropped by the run.
  */
 import { spawn, spawnSync, execFile, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -68,15 +71,21 @@ const pgUrlFor = (name: string) => {
   return u.toString();
 };
 
+/** The database of PG_URL: the scenarios' databases are named after it (default `bevan`, as before: `bevan_kill_…`). */
+const pgBase = (() => {
+  const name = decodeURIComponent(new URL(PG_URL).pathname.replace(/^\//, ''));
+  return name && name !== 'test' && name !== 'postgres' ? name : 'bevan';
+})();
+
 /** A fresh, migrated, empty database; migrated here so kills land in the ingest, not in initdb. */
 async function freshTarget(kind: 'pglite' | 'postgres', label: string): Promise<Target> {
   let target: Target;
   if (kind === 'pglite') {
     target = { kind, dir: join(mkdtempSync(join(tmpdir(), `bevan-kill-${label}-`)), 'data') };
   } else {
-    const name = `bevan_kill_${label}`;
-    // Database names cannot be bound as parameters; this one is built from a fixed word list.
-    if (!/^[a-z_]+$/.test(name)) throw new Error(`bad database name ${name}`);
+    const name = `${pgBase}_kill_${label}`;
+    // Database names cannot be bound as parameters: this one is a plain identifier or nothing.
+    if (!/^[a-z_][a-z0-9_]*$/.test(name) || name.length > 63) throw new Error(`bad database name ${name}`);
     const admin = new pg.Client({ connectionString: PG_URL });
     await admin.connect();
     await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);

@@ -3,6 +3,8 @@
  * PGlite (embedded, in a data folder) and a PostgreSQL server (DATABASE_URL). The same SQL
  * must run on both, so nothing here exposes driver-specific features.
  */
+import type { CopyChunks } from './copy.ts';
+
 export interface QueryResult<R> {
   rows: R[];
   /** Rows affected by INSERT/UPDATE/DELETE, when the driver reports it. */
@@ -15,13 +17,16 @@ export interface Queryable {
   /** Runs a script of several statements with no parameters (migrations). */
   exec(sql: string): Promise<void>;
   /**
-   * Bulk-loads rows into a table with `COPY table (columns) FROM STDIN` (text format): `lines` are
-   * COPY text lines, each ending in a newline (db/copy.ts builds them). Returns the rows loaded.
+   * Bulk-loads rows into a table with `COPY table (columns) FROM STDIN` (text format): `rows` are
+   * already encoded as COPY text (db/copy.ts CopyChunks), sent as they are. Returns the rows loaded.
    * Optional: a caller without it writes with INSERT. COPY inserts rows several at a time and has
    * no statement to plan, so it costs the server about a third less than INSERT … SELECT per row
    * (docs/ingest-performance.md); it cannot upsert, so callers use it for rows known to be new.
+   * With `savepoint` (in a transaction): the COPY runs under a new savepoint of that name, released
+   * when it succeeds; when it fails, the caller rolls back to that savepoint (ROLLBACK TO SAVEPOINT)
+   * and carries on. On a server the three statements travel as one message (one round trip).
    */
-  copyFrom?(table: string, columns: readonly string[], lines: readonly string[]): Promise<number>;
+  copyFrom?(table: string, columns: readonly string[], rows: CopyChunks, opts?: { savepoint?: string }): Promise<number>;
 }
 
 export interface Database extends Queryable {

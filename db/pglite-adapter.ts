@@ -2,7 +2,7 @@ import { chmodSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, wri
 import { join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import type { Database, Queryable, QueryResult } from './database.ts';
-import { copyTarget } from './copy.ts';
+import { copyTarget, plainIdentifier, type CopyChunks } from './copy.ts';
 
 /** Embedded PostgreSQL (PGlite, PostgreSQL 18 in WebAssembly) kept in a data folder. */
 export async function openPglite(dataDir: string | null): Promise<Database> {
@@ -28,9 +28,15 @@ export async function openPglite(dataDir: string | null): Promise<Database> {
     async exec(sql: string) {
       await q.exec(sql);
     },
-    async copyFrom(table: string, columns: readonly string[], lines: readonly string[]) {
-      // PGlite reads COPY data from a Blob given with the statement, named /dev/blob.
-      const r = await q.query(`COPY ${copyTarget(table, columns)} FROM '/dev/blob'`, [], { blob: new Blob(lines as string[]) });
+    async copyFrom(table: string, columns: readonly string[], rows: CopyChunks, opts?: { savepoint?: string }) {
+      const sql = `COPY ${copyTarget(table, columns)} FROM '/dev/blob'`;
+      // In this process a statement costs no round trip: the savepoint is two more statements.
+      const savepoint = opts?.savepoint !== undefined ? plainIdentifier(opts.savepoint) : null;
+      if (savepoint) await q.query(`SAVEPOINT ${savepoint}`);
+      // PGlite reads COPY data from a Blob given with the statement, named /dev/blob: the chunks
+      // as they are (a Blob of buffers copies each once, into the database's memory).
+      const r = await q.query(sql, [], { blob: new Blob(rows.chunks()) });
+      if (savepoint) await q.query(`RELEASE SAVEPOINT ${savepoint}`);
       return r.affectedRows ?? 0;
     },
   });

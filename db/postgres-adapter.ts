@@ -1,7 +1,7 @@
 import pg from 'pg';
 import type { Database, Queryable, QueryResult } from './database.ts';
 import { DatabaseUnavailableError, isUnavailable } from './database.ts';
-import { copyTarget } from './copy.ts';
+import { copyTarget, plainIdentifier, type CopyChunks } from './copy.ts';
 
 // Keep DATE and TIMESTAMP values as text: clinical dates are calendar dates, not instants,
 // and PGlite returns the same strings, so both adapters give identical rows.
@@ -110,13 +110,21 @@ export async function openPostgres(url: string, opts: PostgresOptions = {}): Pro
         throw isUnavailable(err) ? new DatabaseUnavailableError(String((err as Error).message), err) : err;
       }
     },
-    async copyFrom(table: string, columns: readonly string[], lines: readonly string[]) {
-      const sql = `COPY ${copyTarget(table, columns)} FROM STDIN`;
+    async copyFrom(table: string, columns: readonly string[], rows: CopyChunks, opts?: { savepoint?: string }) {
+      let sql = `COPY ${copyTarget(table, columns)} FROM STDIN`;
+      // One simple-query message of three statements (one round trip, not three): the server runs
+      // the COPY's rows when it reaches it, then the RELEASE; an error ends the message there (the
+      // RELEASE is not run), leaving the savepoint for the caller to roll back to.
+      if (opts?.savepoint !== undefined) {
+        const name = plainIdentifier(opts.savepoint);
+        sql = `SAVEPOINT ${name}; ${sql}; RELEASE SAVEPOINT ${name}`;
+      }
+      const chunks = rows.chunks();
       try {
-        if (!(c instanceof pg.Pool)) return await copyIn(c, sql, lines);
+        if (!(c instanceof pg.Pool)) return await copyIn(c, sql, chunks);
         const client = await c.connect();
         try {
-          return await copyIn(client, sql, lines);
+          return await copyIn(client, sql, chunks);
         } finally {
           client.release();
         }
@@ -190,16 +198,14 @@ function redact(url: string): string {
   return url.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@');
 }
 
-/** Lines sent per CopyData message: a few hundred kilobytes, so no single buffer is large. */
-const COPY_CHUNK_CHARS = 256 * 1024;
-
 /**
  * `COPY … FROM STDIN` on one client: the COPY sub-protocol through pg's Submittable interface
  * (the calls pg-copy-streams makes), written here rather than adding that package for one
- * statement that sends text already in memory. Resolves with the rows loaded; rejects with the
+ * statement that sends rows already encoded in memory (db/copy.ts CopyChunks: one CopyData message
+ * per chunk). Resolves with the rows loaded; rejects with the
  * server's error (the transaction is then aborted, as for any failed statement).
  */
-function copyIn(client: pg.ClientBase, sql: string, lines: readonly string[]): Promise<number> {
+function copyIn(client: pg.ClientBase, sql: string, chunks: readonly Buffer[]): Promise<number> {
   return new Promise((resolve, reject) => {
     let rows = 0;
     let failed = false;
@@ -212,15 +218,7 @@ function copyIn(client: pg.ClientBase, sql: string, lines: readonly string[]): P
     const submittable = {
       submit(connection: Connection) {
         connection.query(sql);
-        let chunk = '';
-        for (const line of lines) {
-          chunk += line;
-          if (chunk.length >= COPY_CHUNK_CHARS) {
-            connection.sendCopyFromChunk(Buffer.from(chunk, 'utf8'));
-            chunk = '';
-          }
-        }
-        if (chunk) connection.sendCopyFromChunk(Buffer.from(chunk, 'utf8'));
+        for (const chunk of chunks) connection.sendCopyFromChunk(chunk);
         connection.endCopyFrom();
       },
       handleCopyInResponse() {

@@ -14,7 +14,7 @@ import { detectFormat, readFeedFile, walkFeedFolder } from './detect.ts';
 import { decodeHead } from './text.ts';
 import { ParseWorker } from './parse-pool.ts';
 import { fingerprintFile, findKnownFile, recordKnownFile, type FileFingerprint, type KnownFile } from './known-files.ts';
-import { batchFootprint, clashes, emptyResult, itemKeys, writeBatch, WRITER_TABLES, type BatchFootprint, type BatchResult } from './writer.ts';
+import { batchFootprint, clashes, CopyFirstGuess, emptyResult, itemKeys, writeBatch, WRITER_TABLES, type BatchFootprint, type BatchResult } from './writer.ts';
 import { LINK_TABLES } from '../mpi/link.ts';
 import { refreshStaleStatistics } from '../db/statistics.ts';
 
@@ -60,6 +60,13 @@ export interface IngestOptions {
    * file's items are counted as duplicates without reading it: ingest/known-files.ts).
    */
   readKnownFiles?: boolean;
+  /**
+   * Write the resources of sources the store holds nothing of by COPY alone, without reading the
+   * store first (ingest/writer.ts CopyFirstGuess; a batch that meets a stored key falls back).
+   * Default true; false reads first always (to compare); a CopyFirstGuess of the caller's is used
+   * as it is (its counts show how many batches went copy-first).
+   */
+  copyFirst?: boolean | CopyFirstGuess;
   /** How long to keep retrying while the database is unavailable (ms). */
   unavailableTimeoutMs?: number;
   /**
@@ -362,12 +369,15 @@ class BatchWriter {
   readonly maxInFlight: number;
   private readonly inflight = new Set<{ footprint: BatchFootprint; done: Promise<BatchResult> }>();
   failure: { err: unknown } | null = null;
+  /** Which sources' resources this run expects new (ingest/writer.ts), across its files. */
+  readonly copyFirst: CopyFirstGuess | undefined;
 
   constructor(
     private readonly db: Database,
     private readonly opts: IngestOptions,
   ) {
     this.maxInFlight = Math.max(1, opts.writesInFlight ?? (db.kind === 'postgres' ? 2 : 1));
+    this.copyFirst = opts.copyFirst === false ? undefined : opts.copyFirst instanceof CopyFirstGuess ? opts.copyFirst : new CopyFirstGuess();
   }
 
   /** Starts a batch's write once a slot is free; resolves when it has started, with the write (`done`). */
@@ -381,7 +391,7 @@ class BatchWriter {
       await Promise.race(blocking.map((w) => w.done.catch(() => undefined)));
       this.rethrow();
     }
-    const entry = { footprint, done: withRetry(this.opts, () => writeBatch(this.db, batch)) };
+    const entry = { footprint, done: withRetry(this.opts, () => writeBatch(this.db, batch, { copyFirst: this.copyFirst })) };
     this.inflight.add(entry);
     entry.done.then(
       (r) => {

@@ -6,7 +6,8 @@
  *
  * Writes are multi-row (`unnest` of arrays), one statement per table per batch: per-row INSERTs
  * reach only a few thousand rows per second. Resources not stored yet go in with COPY
- * (Queryable.copyFrom), which costs the server about a third less per row than the upsert.
+ * (Queryable.copyFrom), which costs the server about a third less per row than the upsert; on a
+ * first load (CopyFirstGuess) they are COPYed without reading the store first.
  *
  * One bad item never fails its batch: an item the database cannot store is caught before it is
  * sent (prepare.ts), and if the database still refuses a batch for its content, the batch is
@@ -24,7 +25,7 @@ import { addFeedCounts, countDeltas } from './feed-counts.ts';
 import { DIRECTIVE_TYPES, recordFeedDirectives, type DirectiveMessage } from '../access/feed-directive-service.ts';
 import { layoutOf } from '../db/layout.ts';
 import { parseHl7Message, reusedIdKey } from './hl7v2/to-item.ts';
-import { copyLine } from '../db/copy.ts';
+import { CopyChunks } from '../db/copy.ts';
 import { shardKeyOf } from '../db/shard-key.ts';
 import { fhirLogicalId } from '../record/fhir-bundle.ts';
 import type { StatisticsTarget } from '../db/statistics.ts';
@@ -95,15 +96,67 @@ interface ResourceRow {
  * stay in item order. A batch the database refuses is committed as its two halves, in order,
  * each in its own transaction (each half whole or not at all, so a killed run is still safe to repeat).
  */
-export async function writeBatch(db: Database, items: readonly IngestItem[]): Promise<BatchResult> {
-  const layout: WriteLayout = { partitioned: (await layoutOf(db)) === 'partitioned' };
+export async function writeBatch(db: Database, items: readonly IngestItem[], opts: WriteOptions = {}): Promise<BatchResult> {
+  const layout: WriteLayout = { partitioned: (await layoutOf(db)) === 'partitioned', guess: opts.copyFirst ?? null };
   return writeIsolating(db, items.map(prepareItem), layout);
 }
 
-/** What the writer must know of the database layout (db/layout.ts). */
+export interface WriteOptions {
+  /**
+   * Kept across the batches of one run (ingest/pipeline.ts): which sources' resources are expected
+   * to be new, so that they are COPYed without reading the store first. Absent (a single MLLP
+   * message, a quarantine replay): every batch reads the stored hashes first.
+   */
+  copyFirst?: CopyFirstGuess;
+}
+
+/** What the writer must know of the database layout (db/layout.ts), and of the run. */
 interface WriteLayout {
   /** resource is partitioned by shard_key: a stored resource's key is read, so it stays in its partition. */
   partitioned: boolean;
+  guess: CopyFirstGuess | null;
+}
+
+/**
+ * Which source systems' resources a run expects to be new (a first load of a practice, a trust):
+ * their batches are written "copy-first", by COPY alone, without the read of the stored content
+ * hashes (an index probe a resource, some 4–5 µs of server CPU, and the key arrays built and
+ * sent), under a savepoint. A batch whose COPY meets a stored key (23505) rolls back to the
+ * savepoint and is written the normal way (read, then COPY what is new and upsert what changed),
+ * and its sources are read first from then on. So a guess only ever costs time, never rows.
+ *
+ * A source is expected new when the store holds no resource of it at the first batch that names
+ * it (a loaded store starts in the normal mode: an MLLP feed's next message, a GP's next extract),
+ * or when the last batch read first found none of its resources stored (the rest of a file after
+ * a killed load, say). The unique key, not this guess, is what keeps a resource from being doubled.
+ */
+export class CopyFirstGuess {
+  /** Source system → true: expected new (copy-first); false: read first. */
+  private readonly sources = new Map<string, boolean>();
+  /** Batches written copy-first, and those of them that fell back (for tests and benches). */
+  copied = 0;
+  fellBack = 0;
+
+  /** True when every source of these rows is expected new; reads the store for sources not seen yet. */
+  async expectNew(tx: Queryable, systems: readonly string[]): Promise<boolean> {
+    const unseen = systems.filter((s) => !this.sources.has(s));
+    if (unseen.length) {
+      const r = await tx.query<{ s: string }>(`SELECT u.s FROM unnest($1::text[]) AS u(s) WHERE EXISTS (SELECT 1 FROM resource r WHERE r.source_system = u.s)`, [unseen]);
+      const stored = new Set(r.rows.map((x) => x.s));
+      for (const s of unseen) if (!this.sources.has(s)) this.sources.set(s, !stored.has(s));
+    }
+    return systems.length > 0 && systems.every((s) => this.sources.get(s) === true);
+  }
+
+  /** A batch read first: its sources are expected new next time when none of their resources was stored. */
+  observed(system: string, anyStored: boolean): void {
+    this.sources.set(system, !anyStored);
+  }
+
+  /** A copy-first batch met stored keys: its sources are read first from now on. */
+  collided(systems: readonly string[]): void {
+    for (const s of systems) this.sources.set(s, false);
+  }
 }
 
 async function writeIsolating(db: Database, items: readonly IngestItem[], layout: WriteLayout): Promise<BatchResult> {
@@ -392,42 +445,10 @@ async function writeInTransaction(tx: Queryable, items: readonly IngestItem[], l
       byKey.set(key, { system: item.sourceSystem, type: resource.resourceType, id, person: personal ? person : null, subject: personal ? subject : null, time, hash: preparedHash ?? sha256Hex(json), json });
     }
   }
-  // Rows stored as sent are not sent at all: HL7 v2 restates (every event carries the Patient,
-  // and A02, A03, A08 the Encounter again), and a GP's next extract repeats most of the record.
-  // Equal content hash → the upsert would change nothing (its WHERE): no JSON shipped, parsed or
-  // locked. What is not stored yet is loaded with COPY (a third cheaper for the server than the
-  // upsert, docs/ingest-performance.md); what is stored with other content goes through the upsert.
   if (byKey.size) {
-    const keys = [...byKey.values()];
-    const r = await tx.query<{ source_system: string; resource_type: string; source_id: string; content_hash: string }>(
-      `SELECT r.source_system, r.resource_type, r.source_id, r.content_hash FROM resource r
-         JOIN unnest($1::text[], $2::text[], $3::text[]) AS k(sys, typ, id) ON r.source_system = k.sys AND r.resource_type = k.typ AND r.source_id = k.id`,
-      [keys.map((x) => x.system), keys.map((x) => x.type), keys.map((x) => x.id)],
-    );
-    const stored = new Set<string>();
-    for (const row of r.rows) {
-      const key = `${row.source_system}\u0000${row.resource_type}\u0000${row.source_id}`;
-      if (byKey.get(key)?.hash === row.content_hash) byKey.delete(key);
-      else stored.add(key);
-    }
-    const sorted = [...byKey.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1));
-    // Directory resources (Practitioner, Location, Organization: named by many patients' messages)
-    // go through the upsert even when new: batches written side by side may both carry a new one
-    // (BatchFootprint.shared), and the upsert waits for the other's row where a COPY would fail
-    // the whole batch with 23505. They are few.
-    const copied = (x: ResourceRow, key: string) => !stored.has(key) && !NON_PERSONAL.has(x.type);
-    const copy = tx.copyFrom ? sorted.filter(([key, x]) => copied(x, key)).map((e) => e[1]) : [];
-    const upsert = copy.length ? sorted.filter(([key, x]) => !copied(x, key)).map((e) => e[1]) : sorted.map((e) => e[1]);
-    // A new key that another writer stores meanwhile fails the COPY (23505): the batch is retried
-    // whole (writeWithRetries) and then finds it stored.
-    if (copy.length) result.resources += await copyResources(tx, copy);
-    // A jsonb value is at most 256 MiB: very large resources go in several statements (in key order).
-    for (let start = 0; start < upsert.length; ) {
-      let end = start;
-      for (let chars = 0; end < upsert.length && (end === start || chars + upsert[end]!.json.length < MAX_STATEMENT_JSON); end++) chars += upsert[end]!.json.length;
-      result.resources += await insertResources(tx, upsert.slice(start, end), layout);
-      start = end;
-    }
+    // Sorted by key, so concurrent batches lock rows in one order.
+    const sorted = [...byKey.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1)).map((e) => e[1]);
+    result.resources += await writeResources(tx, sorted, layout);
   }
 
   // 4b. Resources that arrived before their Patient (pending) now follow it to its person.
@@ -445,7 +466,9 @@ async function writeInTransaction(tx: Queryable, items: readonly IngestItem[], l
     const copied = tx.copyFrom ? ls.filter((l) => !loggedAs.has(identityKey(l.system, l.id))) : [];
     const upserted = copied.length ? ls.filter((l) => loggedAs.has(identityKey(l.system, l.id))) : ls;
     if (copied.length) {
-      await tx.copyFrom!('ingest_message', MESSAGE_COLUMNS, copied.map((l) => copyLine([l.system, l.id, l.hash, l.format, l.event, l.outcome, personOf(l), l.origin])));
+      const rows = new CopyChunks();
+      for (const l of copied) rows.row([l.system, l.id, l.hash, l.format, l.event, l.outcome, personOf(l), l.origin]);
+      await tx.copyFrom!('ingest_message', MESSAGE_COLUMNS, rows);
     }
     if (upserted.length) {
       await tx.query(
@@ -490,12 +513,91 @@ const MESSAGE_COLUMNS = ['source_system', 'message_id', 'content_hash', 'format'
  */
 const RESOURCE_COLUMNS = ['source_system', 'resource_type', 'source_id', 'person_id', 'subject_id', 'source_time', 'content_hash', 'content', 'shard_key', 'fhir_id'] as const;
 
+/** The savepoint a copy-first COPY runs under (one at a time per transaction). */
+const COPY_FIRST = 'bevan_copy_first';
+
 /**
- * Loads resource rows that are not stored yet (sorted by key) with COPY; returns the rows loaded.
+ * Writes a batch's resource rows (sorted by key); returns the rows inserted or changed. Copy-first
+ * when the run expects them new (CopyFirstGuess), else (or when that COPY meets a stored key) the
+ * normal way: readThenWrite.
+ */
+async function writeResources(tx: Queryable, rows: readonly ResourceRow[], layout: WriteLayout): Promise<number> {
+  const guess = layout.guess;
+  if (!guess || !tx.copyFrom) return readThenWrite(tx, rows, layout);
+  const personal = rows.filter((x) => !NON_PERSONAL.has(x.type));
+  const systems = [...new Set(personal.map((x) => x.system))];
+  if (!personal.length || !(await guess.expectNew(tx, systems))) return readThenWrite(tx, rows, layout);
+  // Directory resources (see readThenWrite) go the normal way whatever the guess: few, and shared.
+  const directory = personal.length < rows.length ? rows.filter((x) => NON_PERSONAL.has(x.type)) : [];
+  let copied: number;
+  try {
+    copied = await copyResources(tx, personal, COPY_FIRST);
+  } catch (err) {
+    if ((err as { code?: string }).code !== '23505' || isUnavailable(err)) throw err;
+    // A key stored already (or by a writer that committed meanwhile): nothing of this COPY stays.
+    await tx.exec(`ROLLBACK TO SAVEPOINT ${COPY_FIRST}; RELEASE SAVEPOINT ${COPY_FIRST}`);
+    guess.collided(systems);
+    guess.fellBack++;
+    return readThenWrite(tx, rows, layout);
+  }
+  guess.copied++;
+  return copied + (directory.length ? await readThenWrite(tx, directory, layout) : 0);
+}
+
+/**
+ * The normal way: read the stored content hash of every row first. Rows stored as sent are not
+ * sent at all: HL7 v2 restates (every event carries the Patient, and A02, A03, A08 the Encounter
+ * again), and a GP's next extract repeats most of the record. Equal content hash → the upsert
+ * would change nothing (its WHERE): no JSON shipped, parsed or locked. What is not stored yet is
+ * loaded with COPY (a third cheaper for the server than the upsert, docs/ingest-performance.md);
+ * what is stored with other content goes through the upsert.
+ */
+async function readThenWrite(tx: Queryable, rows: readonly ResourceRow[], layout: WriteLayout): Promise<number> {
+  const r = await tx.query<{ source_system: string; resource_type: string; source_id: string; content_hash: string }>(
+    `SELECT r.source_system, r.resource_type, r.source_id, r.content_hash FROM resource r
+       JOIN unnest($1::text[], $2::text[], $3::text[]) AS k(sys, typ, id) ON r.source_system = k.sys AND r.resource_type = k.typ AND r.source_id = k.id`,
+    [rows.map((x) => x.system), rows.map((x) => x.type), rows.map((x) => x.id)],
+  );
+  const storedHash = new Map<string, string>();
+  for (const row of r.rows) storedHash.set(`${row.source_system}\u0000${row.resource_type}\u0000${row.source_id}`, row.content_hash);
+  const copy: ResourceRow[] = [];
+  const upsert: ResourceRow[] = [];
+  // Per source: was any of its personal resources stored? (for the run's guess)
+  const seen = layout.guess ? new Map<string, boolean>() : null;
+  for (const x of rows) {
+    const stored = storedHash.get(`${x.system}\u0000${x.type}\u0000${x.id}`);
+    const personal = !NON_PERSONAL.has(x.type);
+    if (seen && personal) seen.set(x.system, (seen.get(x.system) ?? false) || stored !== undefined);
+    if (stored === x.hash) continue;
+    // Directory resources (Practitioner, Location, Organization: named by many patients' messages)
+    // go through the upsert even when new: batches written side by side may both carry a new one
+    // (BatchFootprint.shared), and the upsert waits for the other's row where a COPY would fail
+    // the whole batch with 23505. They are few.
+    if (stored === undefined && personal && tx.copyFrom) copy.push(x);
+    else upsert.push(x);
+  }
+  if (seen) for (const [system, anyStored] of seen) layout.guess!.observed(system, anyStored);
+  let written = 0;
+  // A new key that another writer stores meanwhile fails the COPY (23505): the batch is retried
+  // whole (writeWithRetries) and then finds it stored.
+  if (copy.length) written += await copyResources(tx, copy);
+  // A jsonb value is at most 256 MiB: very large resources go in several statements (in key order).
+  for (let start = 0; start < upsert.length; ) {
+    let end = start;
+    for (let chars = 0; end < upsert.length && (end === start || chars + upsert[end]!.json.length < MAX_STATEMENT_JSON); end++) chars += upsert[end]!.json.length;
+    written += await insertResources(tx, upsert.slice(start, end), layout);
+    start = end;
+  }
+  return written;
+}
+
+/**
+ * Loads resource rows that are not stored yet (sorted by key) with COPY (under `savepoint`, when
+ * given: Queryable.copyFrom); returns the rows loaded.
  * Each row as the upsert would insert it: version 1, received now, and its shard key (migration
  * 0029) computed here as shard_key_of computes it, since COPY cannot call a function.
  */
-async function copyResources(tx: Queryable, rows: readonly ResourceRow[]): Promise<number> {
+async function copyResources(tx: Queryable, rows: readonly ResourceRow[], savepoint?: string): Promise<number> {
   // A person's resources share their subject's key: one md5 per subject, not per row.
   const keys = new Map<string, string>();
   const shardKey = (system: string, of: string): string => {
@@ -504,8 +606,9 @@ async function copyResources(tx: Queryable, rows: readonly ResourceRow[]): Promi
     if (v === undefined) keys.set(k, (v = shardKeyOf(system, of)));
     return v;
   };
-  const lines = rows.map((x) => copyLine([x.system, x.type, x.id, x.person, x.subject, x.time, x.hash, x.json, x.subject !== null ? shardKey(x.system, x.subject) : shardKeyOf(x.system, `${x.type}/${x.id}`), fhirLogicalId(x.system, x.type, x.id)]));
-  return tx.copyFrom!('resource', RESOURCE_COLUMNS, lines);
+  const data = new CopyChunks();
+  for (const x of rows) data.row([x.system, x.type, x.id, x.person, x.subject, x.time, x.hash, x.json, x.subject !== null ? shardKey(x.system, x.subject) : shardKeyOf(x.system, `${x.type}/${x.id}`), fhirLogicalId(x.system, x.type, x.id)]);
+  return tx.copyFrom!('resource', RESOURCE_COLUMNS, data, savepoint !== undefined ? { savepoint } : undefined);
 }
 
 /** Upserts resource rows (already sorted by key); returns the rows inserted or changed. */

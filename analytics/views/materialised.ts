@@ -28,7 +28,7 @@
 import { nextWatermark } from '../flat/refresh.ts';
 import { BevanError, invalid } from '../../access/context.ts';
 import { currentPolicy, type Policy } from '../../access/policy.ts';
-import { copyLine } from '../../db/copy.ts';
+import { CopyChunks } from '../../db/copy.ts';
 import { oneOffStatements, type Database, type Queryable } from '../../db/database.ts';
 import { materialiseQuery, type MaterialisedRead, type MaterialisedRow, type SqlViewPlan } from '../../fhir/secondary-use-sql.ts';
 import { csvField, type RowWriter } from './output.ts';
@@ -205,7 +205,7 @@ function csvLine(columns: readonly SqlColumnShape[], row: unknown[], person: str
 
 /** Pieces written in batches (COPY where the database has it). */
 class Pieces {
-  private lines: string[] = [];
+  private copy = new CopyChunks();
   private readonly rows: unknown[][] = [];
   constructor(
     private readonly tx: Queryable,
@@ -213,14 +213,14 @@ class Pieces {
   ) {}
   async add(person: string, categories: string[], resources: number, rows: number, csv: string, keys: string[]): Promise<void> {
     const k = keys.length ? keys : null;
-    if (this.tx.copyFrom) this.lines.push(copyLine([this.fingerprint, person, pgArray(categories), String(resources), String(rows), csv, k ? pgArray(k) : null]));
+    if (this.tx.copyFrom) this.copy.row([this.fingerprint, person, pgArray(categories), String(resources), String(rows), csv, k ? pgArray(k) : null]);
     else this.rows.push([person, categories, resources, rows, csv, k]);
-    if (this.lines.length + this.rows.length >= WRITE) await this.flush();
+    if (this.copy.rows + this.rows.length >= WRITE) await this.flush();
   }
   async flush(): Promise<void> {
-    if (this.lines.length) {
-      await this.tx.copyFrom!('analytics_view_row', ['fingerprint', 'person_id', 'categories', 'resources', 'rows', 'csv', 'other_keys'], this.lines);
-      this.lines = [];
+    if (this.copy.rows) {
+      await this.tx.copyFrom!('analytics_view_row', ['fingerprint', 'person_id', 'categories', 'resources', 'rows', 'csv', 'other_keys'], this.copy);
+      this.copy = new CopyChunks();
     }
     if (this.rows.length) {
       for (const [person, categories, resources, rows, csv, k] of this.rows.splice(0)) {
