@@ -105,6 +105,10 @@ for (const target of await testDatabases()) {
       const onlyObs = await a.inject({ method: 'GET', url: `/fhir/Patient/${PERSON_ID}/$everything?_type=Observation`, headers: { authorization: gp } });
       assert.equal(onlyObs.statusCode, 200);
       assert.equal((await stored(db)).length, 2, 'a page for each view');
+      // A _since window is open-ended: served from this process's cache alone, nothing kept for every server.
+      const since = await a.inject({ method: 'GET', url: `/fhir/Patient/${PERSON_ID}/$everything?_since=2020-01-01T00:00:00Z`, headers: { authorization: gp } });
+      assert.equal(since.statusCode, 200);
+      assert.equal((await stored(db)).length, 2, 'no row for a _since window');
 
       // A consent change (dissent from sharing between organisations) changes the obligations: another page, with the other organisations' items withheld.
       const viewsBefore = new Set((await stored(db)).map((r) => r.view_key));
@@ -125,7 +129,7 @@ for (const target of await testDatabases()) {
       assert.notEqual((await everything()).statusCode, 200);
 
       // Every request was audited, hit or miss (refusals included).
-      assert.equal(await audits(db), 11);
+      assert.equal(await audits(db), 12);
     } finally {
       await app?.close();
       await db.close();
@@ -140,12 +144,17 @@ for (const target of await testDatabases()) {
       await addUser(db, { username: 'dr.jones', role: 'gp', organisation: 'P91001' });
       const ctx = { principal: { user: 'dr.jones', role: 'gp' as const, organisation: 'P91001' }, purpose: 'direct-care' as const, db, from: 'test' };
       const counts = await prebuildEverything(ctx, { practice: 'P91001' });
-      assert.deepEqual({ ...counts, seconds: 0 }, { people: 1, rendered: 1, alreadyKept: 0, refused: 0, seconds: 0 });
+      assert.deepEqual({ ...counts, seconds: 0 }, { people: 1, rendered: 1, alreadyKept: 0, refused: 0, pruned: 0, seconds: 0 });
       assert.equal(await audits(db, 'record.prebuild'), 1, 'each page rendered is an audited read');
       assert.equal((await presentedRecordCounts(db)).pages, 1);
       const again = await prebuildEverything(ctx, { practice: 'P91001' });
       assert.equal(again.alreadyKept, 1, 'nothing to render when nothing changed');
       assert.equal((await prebuildEverything(ctx, { practice: 'P99999' })).people, 0, 'another practice: nobody');
+      // A page rendered on an earlier day is removed by the next prebuild (its stamp names that day).
+      await db.query(`UPDATE presented_record SET rendered_at = now() - interval '2 days'`);
+      const next = await prebuildEverything(ctx, { practice: 'P91001' });
+      assert.equal(next.pruned, 1);
+      assert.equal(next.rendered, 1);
 
       // A request by any GP of the practice finds the prebuilt page (a marker in its place shows it).
       const row = (await stored(db))[0]!;

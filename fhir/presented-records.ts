@@ -88,6 +88,15 @@ export async function keepPresentedPage(db: Queryable, personId: string, viewKey
   );
 }
 
+/**
+ * Removes the pages rendered before `day` (YYYY-MM-DD, UTC): their stamps name an earlier day, so no
+ * request can be served them any more. `bevan everything prebuild` runs it first. Returns the rows removed.
+ */
+export async function prunePresentedPages(db: Queryable, day: string): Promise<number> {
+  const r = await db.query(`DELETE FROM presented_record WHERE rendered_at < ($1::date)::timestamp AT TIME ZONE 'UTC'`, [day]);
+  return r.rowCount ?? 0;
+}
+
 /** What the store holds (for `bevan everything prebuild` and the bench): pages, their people, bytes stored and bytes of JSON. */
 export async function presentedRecordCounts(db: Queryable): Promise<{ pages: number; people: number; storedBytes: number; jsonBytes: number }> {
   const r = await db.query<{ pages: number; people: number; stored: string | null; json: string | null }>(

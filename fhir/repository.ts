@@ -118,9 +118,10 @@ export class FhirRepository {
    * changed. Every request is still decided on facts read for it and audited as `everything` is;
    * only the record read, its presentation and serialisation are saved.
    *
-   * `o.action`: the audit action (`bevan everything prebuild` renders as `record.prebuild`).
+   * `o.action`: the audit action (`bevan everything prebuild` renders as `record.prebuild`);
+   * `o.fillShared`: look in the shared pages, not in this process's cache (a prebuild fills them).
    */
-  async everythingJson(id: string, opts: EverythingRequest, present: EverythingPresenter, o: { action?: string } = {}): Promise<EverythingJson> {
+  async everythingJson(id: string, opts: EverythingRequest, present: EverythingPresenter, o: { action?: string; fillShared?: boolean } = {}): Promise<EverythingJson> {
     const since = opts.since ? new Date(opts.since).toISOString() : undefined;
     const page = { ...(opts.count !== undefined ? { count: opts.count } : {}), ...(opts.offset ? { offset: opts.offset } : {}) };
     const detail: Record<string, unknown> = { id, ...(opts.types ? { types: opts.types } : {}), ...(since ? { since } : {}), ...careDetail(opts.care), ...page };
@@ -128,7 +129,9 @@ export class FhirRepository {
     const out = await this.store.transaction(async (tx) => {
       const now = this.clock();
       const audit = (over: Partial<AuditEntry>) => this.entry({ action: o.action ?? 'record.everything', detail, ...over });
-      const shared = tx.presentedPage && tx.keepPresentedPage ? { read: tx.presentedPage, keep: tx.keepPresentedPage } : null;
+      // Shared pages for the views clients repeat (the whole record, a type, a page of it); not for a `_since` or care-date window,
+      // whose values are open-ended (a row each): those stay in this process's cache alone.
+      const shared = tx.presentedPage && tx.keepPresentedPage && !since && !opts.care ? { read: tx.presentedPage, keep: tx.keepPresentedPage } : null;
       // The access facts come with the person where the store can (one statement on a server).
       const person = await tx.findPerson({ personId: id }, { stamp: cache !== undefined || shared !== null, factsFor: { principal: this.ctx.principal, now } });
       if (!person) {
@@ -147,7 +150,8 @@ export class FhirRepository {
       const { startBreakGlass: _bg, ...view } = decision.obligations;
       const viewKey = stamp ? presentedViewKey([policyHash(this.policy), view, this.scope?.key ?? null, id, since ?? null, opts.types ?? null, opts.care ?? null, page, present.key]) : null;
       const key = cache && viewKey ? JSON.stringify([person.person_id, stamp, viewKey, present.base]) : null;
-      const hit = key ? cache!.get(key) : undefined;
+      // Filling the shared pages (prebuild): this process's cache is not asked, the shared store is.
+      const hit = key && !o.fillShared ? cache!.get(key) : undefined;
       if (hit) {
         await tx.appendAudit([...entries, permit(hit.items, hit.withheld)], now);
         return { kind: 'ok' as const, value: { page: hit, from: 'process', kept: true } as EverythingJson };

@@ -19,6 +19,7 @@ import type { Command } from 'commander';
 import { BevanError, invalid, type RequestContext } from '../../access/context.ts';
 import { repositoryFor } from '../../fhir/repository-for.ts';
 import { everythingPresenter, parseEverythingQuery } from '../../http/everything-render.ts';
+import { prunePresentedPages } from '../../fhir/presented-records.ts';
 import { registeredPersonIds } from '../../record/record-store.ts';
 import { databaseOption, printJson, withDatabase, type DatabaseOptions } from '../context.ts';
 import { cliContext, runWithExitCode, type WhoOptions } from './cli-context.ts';
@@ -31,23 +32,27 @@ export interface PrebuildCounts {
   alreadyKept: number;
   /** Refused by the access policy (audited as refusals), or gone meanwhile. */
   refused: number;
+  /** Pages of earlier days removed first. */
+  pruned: number;
   seconds: number;
 }
 
 /** Renders and keeps the default `$everything` page (no parameters) of every person registered at the practice, as ctx's user sees it. */
 export async function prebuildEverything(ctx: RequestContext, o: { practice: string | null; concurrency?: number; onProgress?: (done: number, of: number) => void }): Promise<PrebuildCounts> {
   const t0 = Date.now();
+  // Yesterday's pages can never be served again (the day is part of their stamp).
+  const pruned = await prunePresentedPages(ctx.db, new Date().toISOString().slice(0, 10));
   const ids = await registeredPersonIds(ctx.db, o.practice);
   const query = parseEverythingQuery({}, false);
   // The base is not kept (a placeholder is): any will do, and no page is sent.
-  const counts: PrebuildCounts = { people: ids.length, rendered: 0, alreadyKept: 0, refused: 0, seconds: 0 };
+  const counts: PrebuildCounts = { people: ids.length, rendered: 0, alreadyKept: 0, refused: 0, pruned, seconds: 0 };
   let next = 0;
   let done = 0;
   const worker = async () => {
     for (let i = next++; i < ids.length; i = next++) {
       const id = ids[i]!;
       try {
-        const out = await repositoryFor(ctx).everythingJson(id, query.request, everythingPresenter(id, query, 'http://localhost/fhir'), { action: 'record.prebuild' });
+        const out = await repositoryFor(ctx).everythingJson(id, query.request, everythingPresenter(id, query, 'http://localhost/fhir'), { action: 'record.prebuild', fillShared: true });
         if (out.from === 'rendered') counts.rendered++;
         else counts.alreadyKept++;
       } catch (err) {
@@ -72,7 +77,7 @@ export function registerEverything(program: Command): void {
     .option('--all', 'every registered person, whatever the practice')
     .option('--user <name>', 'the local user whose view is rendered (bevan user add); default $BEVAN_USER')
     .option('--purpose <purpose>', 'purpose of use', 'direct-care')
-    .option('--json', 'print {"people","rendered","alreadyKept","refused","seconds"}');
+    .option('--json', 'print {"people","rendered","alreadyKept","refused","pruned","seconds"}');
   databaseOption(prebuild).action(async (o: DatabaseOptions & WhoOptions & { practice?: string; all?: boolean; json?: boolean }) =>
     runWithExitCode(async () => {
       if (o.practice !== undefined && !/^[A-Z0-9]{3,10}$/.test(o.practice)) throw invalid(`--practice "${o.practice}" is not an ODS code`);
@@ -82,7 +87,7 @@ export function registerEverything(program: Command): void {
         if (!o.all && !practice) throw invalid('name the practice (--practice ODS) or --all: the user has no organisation');
         const counts = await prebuildEverything(ctx, { practice });
         if (o.json) printJson(counts);
-        else console.log(`${counts.people} people registered${practice ? ` at ${practice}` : ''}: ${counts.rendered} pages rendered, ${counts.alreadyKept} already kept, ${counts.refused} refused, in ${counts.seconds.toFixed(1)} s`);
+        else console.log(`${counts.people} people registered${practice ? ` at ${practice}` : ''}: ${counts.rendered} pages rendered, ${counts.alreadyKept} already kept, ${counts.refused} refused, ${counts.pruned} pages of earlier days removed, in ${counts.seconds.toFixed(1)} s`);
       });
     }),
   );
