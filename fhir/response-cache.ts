@@ -4,9 +4,10 @@
  * the same key, and the key holds everything the bytes depend on: the person, the version stamp
  * of their record (record/record-store.ts RECORD_STAMP_SQL, read in the statement that finds the
  * person: a write to anything the record is read from changes it), the day (ages and "ended"
- * medications are relative to today), the policy in force, the decision's obligations (what is
- * withheld: sensitive categories, one organisation's data), and the request's own parameters and
- * base URL. The access decision and the audit entry are never cached: every request is decided
+ * medications are relative to today), the view key of fhir/presented-records.ts (the policy's
+ * content, the decision's obligations — what is withheld: sensitive categories, one organisation's
+ * data —, the scopes, the request's own parameters) and the base URL. Behind it, the pages every
+ * server shares (fhir/presented-records.ts, migration 0079). The access decision and the audit entry are never cached: every request is decided
  * on facts read for it, and audited, before a cached response is handed out.
  *
  * Written here rather than taken from a package (lru-cache is only a transitive dependency, not
