@@ -12,6 +12,9 @@
  *
  *   node --import tsx bench/api-load.ts [--db pglite|postgres] [--people 3000] [--seed 7]
  *        [--connections 50] [--duration 15] [--warmup 3] [--scenarios everything,nhs,family,birthdate]
+ *        [--accept-gzip]  send Accept-Encoding: gzip (a browser does): $everything pages come gzip-coded
+ *        scenarios: everything (all the practice's people), typical (those whose record size is in the
+ *        practice's interquartile range), nhs, family, birthdate
  *        [--keep]    keep (and on the next run reuse) the loaded database instead of removing it
  *        [--cpu-prof DIR]  run the server under node --cpu-prof, its profile written to DIR when it stops
  *   Each scenario warms up for --warmup seconds, then sends as many requests as the warm-up rate
@@ -42,6 +45,7 @@ const duration = Number(arg('duration', '15'));
 const warmup = Number(arg('warmup', '3'));
 const scenarios = arg('scenarios', 'everything,nhs,family,birthdate').split(',');
 const keep = has('keep');
+const acceptGzip = has('accept-gzip');
 const cpuProf = has('cpu-prof') ? arg('cpu-prof', '') : null;
 const PG_BASE = process.env.BEVAN_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const bin = join(import.meta.dirname, '..', 'bin', 'bevan.mjs');
@@ -105,6 +109,10 @@ async function removeDatabase(): Promise<void> {
 interface Targets {
   practice: string;
   personIds: string[];
+  /** The people whose record (resources) is within the practice's interquartile range of sizes: a typical person. */
+  typicalIds: string[];
+  /** Resource counts at the quartiles (for the printout). */
+  quartiles: [number, number, number];
   nhsNumbers: string[];
   families: string[];
   birthdates: string[];
@@ -127,9 +135,18 @@ async function prepare(db: Database): Promise<Targets> {
   await db.query(`DELETE FROM app_user WHERE username = $1`, [USER]);
   await addUser(db, { username: USER, role: 'gp', organisation: practice, password: PASSWORD });
   const uniq = (xs: (string | null)[]) => [...new Set(xs.filter((x): x is string => !!x))];
+  const personIds = r.rows.map((x) => x.person_id);
+  // Record sizes: resources of each person (and anyone merged into them: none in a fresh load).
+  const sizes = await db.query<{ person_id: string; n: number }>(`SELECT person_id::text AS person_id, count(*)::int AS n FROM resource WHERE person_id = ANY($1::uuid[]) GROUP BY 1`, [personIds]);
+  const size = new Map(sizes.rows.map((x) => [x.person_id, x.n]));
+  const sorted = personIds.map((id) => size.get(id) ?? 0).sort((a, b) => a - b);
+  const q = (f: number) => sorted[Math.min(sorted.length - 1, Math.floor(f * sorted.length))] ?? 0;
+  const quartiles: [number, number, number] = [q(0.25), q(0.5), q(0.75)];
   return {
     practice,
-    personIds: r.rows.map((x) => x.person_id),
+    personIds,
+    typicalIds: personIds.filter((id) => (size.get(id) ?? 0) >= quartiles[0] && (size.get(id) ?? 0) <= quartiles[2]),
+    quartiles,
     nhsNumbers: uniq(r.rows.map((x) => x.nhs_number)),
     families: uniq(r.rows.map((x) => x.family)),
     birthdates: uniq(r.rows.map((x) => x.birth_date)),
@@ -204,11 +221,12 @@ const perMatch = (body: string) => Math.max(1, body.split('"mode":"match"').leng
 function scenariosFor(t: Targets): Scenario[] {
   const all: Scenario[] = [
     { name: 'Patient/{id}/$everything', action: 'record.everything', paths: t.personIds.map((id) => `/fhir/Patient/${id}/$everything`), expected: oneRow },
+    { name: `$everything, typical (${t.quartiles[0]}–${t.quartiles[2]} resources)`, action: 'record.everything', paths: t.typicalIds.map((id) => `/fhir/Patient/${id}/$everything`), expected: oneRow },
     { name: 'Patient?identifier=nhs-number|N', action: 'patient.search', paths: t.nhsNumbers.map((n) => `/fhir/Patient?identifier=${encodeURIComponent(`https://fhir.nhs.uk/Id/nhs-number|${n}`)}`), expected: perMatch },
     { name: 'Patient?family=', action: 'patient.search', paths: t.families.map((f) => `/fhir/Patient?family=${encodeURIComponent(f)}`), expected: perMatch },
     { name: 'Patient?birthdate=', action: 'patient.search', paths: t.birthdates.map((b) => `/fhir/Patient?birthdate=${b}`), expected: perMatch },
   ];
-  const keys: Record<string, number> = { everything: 0, nhs: 1, family: 2, birthdate: 3 };
+  const keys: Record<string, number> = { everything: 0, typical: 1, nhs: 2, family: 3, birthdate: 4 };
   return scenarios.map((s) => {
     const i = keys[s];
     if (i === undefined) throw new Error(`--scenarios: ${s} is not one of ${Object.keys(keys).join(', ')}`);
@@ -220,6 +238,8 @@ interface Run {
   latencies: number[];
   requests: number;
   non2xx: number;
+  /** Answers sent gzip-coded. */
+  gzipped: number;
   expectedAudit: number;
   seconds: number;
   start: Date;
@@ -229,6 +249,7 @@ interface Run {
 async function drive(port: number, token: string, s: Scenario, how: { duration: number } | { amount: number }): Promise<Run> {
   const latencies: number[] = [];
   let non2xx = 0;
+  let gzipped = 0;
   let expectedAudit = 0;
   let n = 0;
   const start = new Date();
@@ -239,12 +260,14 @@ async function drive(port: number, token: string, s: Scenario, how: { duration: 
     // PGlite serves one transaction at a time: at 50 connections a request may wait many seconds.
     timeout: 120,
     ...how,
-    headers: { authorization: `Bearer ${token}` },
+    headers: { authorization: `Bearer ${token}`, ...(acceptGzip ? { 'accept-encoding': 'gzip' } : {}) },
     requests: [
       {
         method: 'GET',
         setupRequest: (req) => ({ ...req, path: s.paths[n++ % s.paths.length] }),
-        onResponse: (status, body) => {
+        onResponse: (status, body, _context, headers) => {
+          // Only $everything pages are gzip-coded (--accept-gzip), and each calls for one audit row whatever it holds.
+          if (headers?.['content-encoding'] === 'gzip' || headers?.['Content-Encoding'] === 'gzip') gzipped++;
           if (status >= 200 && status < 300) expectedAudit += s.expected(body);
           else non2xx++;
         },
@@ -253,7 +276,7 @@ async function drive(port: number, token: string, s: Scenario, how: { duration: 
   });
   instance.on('response', (_client, _status, _bytes, ms) => latencies.push(ms));
   await instance;
-  return { latencies, requests: latencies.length, non2xx, expectedAudit, seconds: (performance.now() - t0) / 1000, start, end: new Date() };
+  return { latencies, requests: latencies.length, non2xx, gzipped, expectedAudit, seconds: (performance.now() - t0) / 1000, start, end: new Date() };
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -271,7 +294,7 @@ let targets: Targets;
     await db.close();
   }
 }
-console.error(`${kind}: GP ${USER} at ${targets.practice}; ${targets.personIds.length} people, ${targets.families.length} family names, ${targets.birthdates.length} birth dates`);
+console.error(`${kind}: GP ${USER} at ${targets.practice}; ${targets.personIds.length} people (${targets.typicalIds.length} typical: ${targets.quartiles[0]}–${targets.quartiles[2]} resources, median ${targets.quartiles[1]}), ${targets.families.length} family names, ${targets.birthdates.length} birth dates`);
 
 const port = await freePort();
 const server = await startServer(port);
@@ -309,7 +332,14 @@ try {
 // Audit rows written in each measured window, counted once the server has stopped (a PGlite folder has one user at a time).
 const db = await open();
 const audited: number[] = [];
+let shared: { pages: number; people: number; storedBytes: number; jsonBytes: number } | null = null;
 try {
+  // The pages kept for every server (migration 0079), where the code has them.
+  if ((await db.query<{ t: string | null }>(`SELECT to_regclass('presented_record')::text AS t`)).rows[0]?.t) {
+    const r = await db.query<{ pages: number; people: number; stored: string | null; json: string | null }>('SELECT count(*)::int AS pages, count(DISTINCT person_id)::int AS people, sum(length(body))::text AS stored, sum(json_bytes)::text AS json FROM presented_record');
+    const x = r.rows[0]!;
+    shared = { pages: x.pages, people: x.people, storedBytes: Number(x.stored ?? 0), jsonBytes: Number(x.json ?? 0) };
+  }
   for (const { s, run } of results) {
     const r = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM audit_log WHERE actor = $1 AND action = $2 AND at >= $3 AND at <= $4`, [USER, s.action, new Date(run.start.getTime() - 50).toISOString(), new Date(run.end.getTime() + 50).toISOString()]);
     audited.push(r.rows[0]!.n);
@@ -343,5 +373,8 @@ console.log(`\n${kind}, ${people} people (seed ${seed}), ${connections} connecti
 console.log(line(header));
 console.log(`|${widths.map((w, i) => (i === 0 ? ':' : '-').padEnd(w + 1, '-') + (i === 0 ? '-' : ':')).join('|')}|`);
 for (const r of rows) console.log(line(r));
+if (shared) console.log(`shared pages (presented_record): ${shared.pages} for ${shared.people} people, ${(shared.storedBytes / 1e6).toFixed(1)} MB stored for ${(shared.jsonBytes / 1e6).toFixed(1)} MB of JSON`);
+const coded = results.reduce((n, { run }) => n + run.gzipped, 0);
+if (acceptGzip) console.log(`${coded} answers sent gzip-coded`);
 const unaudited = results.reduce((n, { run }, i) => n + Math.max(0, run.expectedAudit - audited[i]!), 0);
 console.log(unaudited === 0 ? 'every 2xx answer has its audit rows' : `UNAUDITED: ${unaudited} audit rows missing`);

@@ -18,6 +18,7 @@ import { registerView } from './commands/view.ts';
 import { registerRisk } from './commands/risk.ts';
 import { registerAnalytics } from './commands/analytics.ts';
 import { registerDuplicateTests } from './commands/duplicate-tests.ts';
+import { registerEverything } from './commands/everything.ts';
 import { quietOnClosedPipe } from './context.ts';
 
 quietOnClosedPipe(process.stdout);
@@ -34,7 +35,7 @@ Database: every command uses the PGlite data folder given by --data (default ./.
 or the PostgreSQL server in DATABASE_URL when that is set.`,
   );
 
-for (const register of [registerDemo, registerGenerate, registerIngest, registerQuarantine, registerMpi, registerRecord, registerServe, registerMigrate, registerUser, registerToken, registerClient, registerAudit, registerCareTeam, registerConsent, registerCohort, registerCommissioning, registerView, registerRisk, registerAnalytics]) {
+for (const register of [registerDemo, registerGenerate, registerIngest, registerQuarantine, registerMpi, registerRecord, registerServe, registerMigrate, registerUser, registerToken, registerClient, registerAudit, registerCareTeam, registerConsent, registerCohort, registerCommissioning, registerView, registerRisk, registerAnalytics, registerEverything]) {
   register(program);
 }
 registerDuplicateTests(program);

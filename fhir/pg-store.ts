@@ -17,6 +17,7 @@ import { pseudonymKey } from '../analytics/cohorts/pseudonym.ts';
 import { resourceVersion, resourceVersions } from './history-store.ts';
 import { feedFreshness } from '../ingest/feed-freshness.ts';
 import { responseCacheFor } from './response-cache.ts';
+import { keepPresentedPage, readPresentedPage, sharedPagesOn, type PresentedPage } from './presented-records.ts';
 
 const PERSON_COLUMNS = 'p.person_id::text AS person_id, p.nhs_number, p.status, p.merged_into::text AS merged_into';
 
@@ -111,6 +112,12 @@ function pgStoreTx(tx: Queryable, policy: Policy, oneTrip: boolean, audit: Defer
       return found?.person ?? null;
     },
     recordStamp: (personId) => stamps.get(personId),
+    ...(sharedPagesOn()
+      ? {
+          presentedPage: (personId: string, viewKey: string, stamp: string) => readPresentedPage(tx, personId, viewKey, stamp),
+          keepPresentedPage: (personId: string, viewKey: string, stamp: string, page: PresentedPage) => keepPresentedPage(tx, personId, viewKey, stamp, page),
+        }
+      : {}),
     memberIds: async (personId) => members.get(personId) ?? recordPersonIds(tx, personId),
     async loadRecord(person, memberIds) {
       // Identities, resources and the practices they name: one statement on a server.

@@ -25,7 +25,8 @@ import type { ClinicalSearch, IncludeSpec } from './search/params.ts';
 import { NON_PERSONAL_TYPES } from '../ingest/fhir/r4.ts';
 import { isPersonId } from '../record/record-store.ts';
 import { everythingPage } from './everything-page.ts';
-import { policySerial } from './response-cache.ts';
+import type { CachedResponse } from './response-cache.ts';
+import { policyHash, presentedViewKey } from './presented-records.ts';
 import { scanForSecondaryUse, type SecondaryUseCounts, type SecondaryUseKit, type SecondaryUseRequest, type Sink } from './secondary-use.ts';
 import { scanForSecondaryUseSql, type SqlViewPlan } from './secondary-use-sql.ts';
 import { historyBundle, historyEntry, withMergedPatientMeta } from './history.ts';
@@ -104,24 +105,35 @@ export class FhirRepository {
   }
 
   /**
-   * $everything as the UTF-8 JSON the HTTP layer sends: `present` turns the page's Bundle into
-   * that text (fullUrls, links) and `present.key` names everything it depends on (base URL,
-   * requested id, parameters). Where the store keeps presented responses (fhir/response-cache.ts),
-   * the text is kept under the record's version stamp (read in the statement that finds the person),
-   * the day, the policy and the decision's obligations, and handed out again while none of them
-   * changes. Every request is still decided on facts read for it and audited as `everything` is;
+   * $everything as the UTF-8 JSON the HTTP layer sends. `present.render` turns the page's Bundle
+   * into that text with BASE_PLACEHOLDER for the base URL (fhir/presented-records.ts),
+   * `present.materialise` puts this request's base in, `present.key` names what the text depends on
+   * besides the base (requested id, parameters) and `present.base` the base.
+   *
+   * A page is looked for, in order: in this process's response cache (fhir/response-cache.ts, the
+   * materialised bytes), in the pages shared by every server (presented_record: the placeholder
+   * text, gzip), and only then rendered (and kept in both). Both are keyed by the record's version
+   * stamp (read in the statement that finds the person), the day, the policy, the decision's
+   * obligations, the scopes and the request, so a page is handed out only while none of them has
+   * changed. Every request is still decided on facts read for it and audited as `everything` is;
    * only the record read, its presentation and serialisation are saved.
+   *
+   * `o.action`: the audit action (`bevan everything prebuild` renders as `record.prebuild`);
+   * `o.fillShared`: look in the shared pages, not in this process's cache (a prebuild fills them).
    */
-  async everythingJson(id: string, opts: EverythingRequest, present: { key: string; render: (bundle: Bundle) => string }): Promise<Buffer> {
+  async everythingJson(id: string, opts: EverythingRequest, present: EverythingPresenter, o: { action?: string; fillShared?: boolean } = {}): Promise<EverythingJson> {
     const since = opts.since ? new Date(opts.since).toISOString() : undefined;
     const page = { ...(opts.count !== undefined ? { count: opts.count } : {}), ...(opts.offset ? { offset: opts.offset } : {}) };
     const detail: Record<string, unknown> = { id, ...(opts.types ? { types: opts.types } : {}), ...(since ? { since } : {}), ...careDetail(opts.care), ...page };
     const cache = this.store.responses;
     const out = await this.store.transaction(async (tx) => {
       const now = this.clock();
-      const audit = (over: Partial<AuditEntry>) => this.entry({ action: 'record.everything', detail, ...over });
+      const audit = (over: Partial<AuditEntry>) => this.entry({ action: o.action ?? 'record.everything', detail, ...over });
+      // Shared pages for the views clients repeat (the whole record, a type, a page of it); not for a `_since` or care-date window,
+      // whose values are open-ended (a row each): those stay in this process's cache alone.
+      const shared = tx.presentedPage && tx.keepPresentedPage && !since && !opts.care ? { read: tx.presentedPage, keep: tx.keepPresentedPage } : null;
       // The access facts come with the person where the store can (one statement on a server).
-      const person = await tx.findPerson({ personId: id }, { stamp: cache !== undefined, factsFor: { principal: this.ctx.principal, now } });
+      const person = await tx.findPerson({ personId: id }, { stamp: cache !== undefined || shared !== null, factsFor: { principal: this.ctx.principal, now } });
       if (!person) {
         await tx.appendAudit([audit({ reason: 'not found', detail: { ...detail, found: false } })], now);
         return { kind: 'not-found' as const, message: 'no record found' };
@@ -131,14 +143,28 @@ export class FhirRepository {
         await tx.appendAudit([...entries, audit({ personId: person.person_id, decision: 'deny', reason: decision.reason })], now);
         return { kind: 'forbidden' as const, message: `access denied: ${decision.reason}` };
       }
-      const stamp = cache ? tx.recordStamp?.(person.person_id) : undefined;
-      const { startBreakGlass: _bg, ...view } = decision.obligations;
-      const key = cache && stamp ? JSON.stringify([person.person_id, stamp, now.toISOString().slice(0, 10), policySerial(this.policy), view, this.scope?.key ?? null, id, since ?? null, opts.types ?? null, opts.care ?? null, page, present.key]) : null;
-      const hit = key ? cache!.get(key) : undefined;
       const permit = (items: number, withheld: number) => audit({ personId: person.person_id, decision: 'permit', reason: decision.reason, detail: { ...detail, found: true, items, withheld } });
+      const recordStamp = tx.recordStamp?.(person.person_id);
+      // Ages and "ended" medications are relative to today: the day is part of the stamp.
+      const stamp = recordStamp ? `${recordStamp}:${now.toISOString().slice(0, 10)}` : undefined;
+      const { startBreakGlass: _bg, ...view } = decision.obligations;
+      const viewKey = stamp ? presentedViewKey([policyHash(this.policy), view, this.scope?.key ?? null, id, since ?? null, opts.types ?? null, opts.care ?? null, page, present.key]) : null;
+      const key = cache && viewKey ? JSON.stringify([person.person_id, stamp, viewKey, present.base]) : null;
+      // Filling the shared pages (prebuild): this process's cache is not asked, the shared store is.
+      const hit = key && !o.fillShared ? cache!.get(key) : undefined;
       if (hit) {
         await tx.appendAudit([...entries, permit(hit.items, hit.withheld)], now);
-        return { kind: 'ok' as const, value: hit.body };
+        return { kind: 'ok' as const, value: { page: hit, from: 'process', kept: true } as EverythingJson };
+      }
+      const keepHere = (json: Buffer, items: number, withheld: number): CachedResponse => {
+        const made: CachedResponse = { body: present.materialise(json), items, withheld };
+        if (key) cache!.set(key, made);
+        return made;
+      };
+      const kept = shared && viewKey && stamp ? await shared.read(person.person_id, viewKey, stamp) : null;
+      if (kept) {
+        await tx.appendAudit([...entries, permit(kept.items, kept.withheld)], now);
+        return { kind: 'ok' as const, value: { page: keepHere(kept.json, kept.items, kept.withheld), from: 'shared', kept: key !== null } as EverythingJson };
       }
       const data: PersonRecordData = await tx.loadRecord(person, memberIds ?? (await tx.memberIds(person.person_id)));
       const scoped = this.inScope(data.rows, now);
@@ -148,9 +174,9 @@ export class FhirRepository {
       // The page shows the merged Patient and the rows themselves: the record's lists are not built.
       const record = buildIntegratedRecord(data.person, data.identities, rows, data.practices, { now, patientOnly: true });
       const bundle = this.everythingBundle({ record, rows, decision, withheld, practices: data.practices, fresh: data.fresh === true }, since, opts.types, page, opts.care);
-      const body = Buffer.from(present.render(bundle), 'utf8');
-      if (key) cache!.set(key, { body, items: rows.length, withheld });
-      return { kind: 'ok' as const, value: body };
+      const json = Buffer.from(present.render(bundle), 'utf8');
+      if (shared && viewKey && stamp) await shared.keep(person.person_id, viewKey, stamp, { json, items: rows.length, withheld });
+      return { kind: 'ok' as const, value: { page: keepHere(json, rows.length, withheld), from: 'rendered', kept: key !== null } as EverythingJson };
     });
     return this.finish(out);
   }
@@ -633,6 +659,25 @@ export interface CareDates {
   end?: string;
   lo: number;
   hi: number;
+}
+
+/** How the HTTP layer (http/everything-render.ts) turns a `$everything` page into the bytes it sends. */
+export interface EverythingPresenter {
+  /** What the text depends on besides the record, the view and the base URL: the id asked for, the parameters. */
+  key: string;
+  /** The base URL this request's page is sent with (part of the process cache's key only). */
+  base: string;
+  /** The page as JSON text, BASE_PLACEHOLDER (fhir/presented-records.ts) where the base URL goes. */
+  render: (bundle: Bundle) => string;
+  /** The placeholder text with this request's base URL put in. */
+  materialise: (json: Buffer) => Buffer;
+}
+
+/** A `$everything` page as sent: where it came from, and whether it is kept in this process's cache (so a compressed form may be kept beside it). */
+export interface EverythingJson {
+  page: CachedResponse;
+  from: 'process' | 'shared' | 'rendered';
+  kept: boolean;
 }
 
 export interface EverythingRequest {

@@ -4,9 +4,10 @@
  * the same key, and the key holds everything the bytes depend on: the person, the version stamp
  * of their record (record/record-store.ts RECORD_STAMP_SQL, read in the statement that finds the
  * person: a write to anything the record is read from changes it), the day (ages and "ended"
- * medications are relative to today), the policy in force, the decision's obligations (what is
- * withheld: sensitive categories, one organisation's data), and the request's own parameters and
- * base URL. The access decision and the audit entry are never cached: every request is decided
+ * medications are relative to today), the view key of fhir/presented-records.ts (the policy's
+ * content, the decision's obligations — what is withheld: sensitive categories, one organisation's
+ * data —, the scopes, the request's own parameters) and the base URL. Behind it, the pages every
+ * server shares (fhir/presented-records.ts, migration 0079). The access decision and the audit entry are never cached: every request is decided
  * on facts read for it, and audited, before a cached response is handed out.
  *
  * Written here rather than taken from a package (lru-cache is only a transitive dependency, not
@@ -22,6 +23,8 @@ export interface CachedResponse {
   /** What the audit entry of a read says about it. */
   items: number;
   withheld: number;
+  /** The body gzip-compressed, once a client that accepts gzip has asked for it (http/everything-render.ts): sent as it is. */
+  gzip?: Buffer;
 }
 
 export class ResponseCache {
@@ -71,8 +74,9 @@ export class ResponseCache {
   }
 }
 
+// The gzip form a client may ask for later is counted from the start (about a fifth of the body): the bound holds without re-accounting.
 function sizeOf(key: string, v: CachedResponse): number {
-  return 2 * key.length + v.body.length + 64;
+  return 2 * key.length + v.body.length + Math.ceil(v.body.length / 5) + 64;
 }
 
 /** The cache size from the environment (BEVAN_RESPONSE_CACHE_MB), checked: bytes, 0 for none. */
@@ -94,15 +98,4 @@ export function responseCacheFor(db: Database): ResponseCache | undefined {
     caches.set(db, (c = bytes > 0 ? new ResponseCache(bytes) : null));
   }
   return c ?? undefined;
-}
-
-const policySerials = new WeakMap<object, number>();
-let nextSerial = 1;
-
-/** A number for a policy object, for cache keys: a policy reloaded from its file is a new object, so a new key. */
-export function policySerial(policy: object | null): number {
-  if (!policy) return 0;
-  let n = policySerials.get(policy);
-  if (n === undefined) policySerials.set(policy, (n = nextSerial++));
-  return n;
 }

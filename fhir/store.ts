@@ -12,6 +12,7 @@ import type { AccessFacts, ReadNeeds } from '../access/policy.ts';
 import type { PersonQuery } from '../record/record-store.ts';
 import type { IdentityRow, PersonRow, PracticeRow, ResourceRow } from '../record/rows.ts';
 import type { FeedFreshness } from '../record/record-sources.ts';
+import type { PresentedPage } from './presented-records.ts';
 import type { ResponseCache } from './response-cache.ts';
 
 /** Patient search criteria: AND across fields, OR within a field's values. */
@@ -89,6 +90,10 @@ export interface FhirStoreTx {
    * RECORD_STAMP_SQL): it changes whenever anything the record is read from changes. Undefined where the store has none.
    */
   recordStamp?(personId: string): string | undefined;
+  /** A presented `$everything` page shared by every server (fhir/presented-records.ts), kept for this person and view under this stamp; null if none. Absent where the store keeps none. */
+  presentedPage?(personId: string, viewKey: string, stamp: string): Promise<PresentedPage | null>;
+  /** Keeps a presented page for every server (replacing the person and view's last one). */
+  keepPresentedPage?(personId: string, viewKey: string, stamp: string, page: PresentedPage): Promise<void>;
   /** The person ids whose data is this person's (themselves and anyone merged into them). */
   memberIds(personId: string): Promise<string[]>;
   loadRecord(person: PersonRow, memberIds: string[]): Promise<PersonRecordData>;

@@ -17,9 +17,10 @@ import { R4_RESOURCE_TYPES } from '../ingest/fhir/r4.ts';
 import { parsePaging } from '../fhir/paging.ts';
 import { dateRange } from '../fhir/search/date-range.ts';
 import type { CareDates } from '../fhir/repository.ts';
-import { EVERYTHING_PAGE, INSTANCE_INTERACTIONS, pageLinks, sendVersioned, VERSIONING, withLinks } from './versioning.ts';
+import { INSTANCE_INTERACTIONS, sendVersioned, VERSIONING } from './versioning.ts';
+import { careDates, everythingPresenter, FHIR_JSON, parseEverythingQuery, sendEverything } from './everything-render.ts';
 
-export const FHIR_JSON = 'application/fhir+json; charset=utf-8';
+export { FHIR_JSON, careDates };
 /**
  * Types Bevan stores and serves by id (read, vread, history): every FHIR R4 type the ingest keeps,
  * but Patient, which has its own entry (the merged Patient, search and $everything).
@@ -71,22 +72,6 @@ export function unacceptableFormat(format: unknown, accept: string | undefined):
   const ranges = accept.split(',').map((r) => r.split(';')[0]!.trim().toLowerCase()).filter(Boolean);
   if (!ranges.length || ranges.some((r) => r === '*/*' || r === 'application/*' || json.test(r) || r === 'text/html' || r === 'text/plain')) return null;
   return `Accept "${accept.slice(0, 100)}" names no format Bevan serves: its FHIR API speaks application/fhir+json`;
-}
-
-/** $everything's `start` and `end` (care dates: a date or dateTime each, either may be left out), or a 400. */
-export function careDates(start: unknown, end: unknown): CareDates | undefined {
-  const one = (name: string, v: unknown) => {
-    if (v === undefined) return undefined;
-    const text = String(Array.isArray(v) ? v.at(-1) : v).trim();
-    const range = dateRange(text);
-    if (!range) throw invalid(`${name}: "${text.slice(0, 60)}" is not a date (YYYY, YYYY-MM, YYYY-MM-DD or a dateTime)`);
-    return { text, range };
-  };
-  const s = one('start', start);
-  const e = one('end', end);
-  if (!s && !e) return undefined;
-  if (s && e && s.range.lo >= e.range.hi) throw invalid(`start (${s.text}) is after end (${e.text})`);
-  return { ...(s ? { start: s.text } : {}), ...(e ? { end: e.text } : {}), lo: s ? s.range.lo : -Infinity, hi: e ? e.range.hi : Infinity };
 }
 
 export async function registerFhirRoutes(app: FastifyInstance, o: { db: Database }): Promise<void> {
@@ -141,28 +126,12 @@ export async function registerFhirRoutes(app: FastifyInstance, o: { db: Database
   });
 
   app.get<{ Params: { id: string }; Querystring: Record<string, string> }>('/fhir/Patient/:id/$everything', { ...reads, schema: { params: idParams } }, async (req, reply) => {
-    const known = new Set(['_type', '_since', '_count', '_offset', '_format', 'start', 'end']);
-    const unknown = Object.keys(req.query).filter((k) => !known.has(k));
-    if (unknown.length && strict(req)) throw invalid(`unknown $everything parameters: ${unknown.join(', ')} (supported: start, end, _type, _since, _count)`);
-    const care = careDates(req.query.start, req.query.end);
-    const paged = parsePaging(req.query, EVERYTHING_PAGE);
-    if (paged.kind === 'invalid') throw invalid(paged.problems[0]!, paged.problems);
-    const { since } = paged.paging;
-    const types = req.query._type ? [...new Set([req.query._type].flat().flatMap((v) => String(v).split(',')).map((t) => t.trim()).filter(Boolean))] : undefined;
-    if (types?.some((t) => !/^[A-Z][A-Za-z]{1,63}$/.test(t))) throw invalid('_type: resource type names only');
+    const q = parseEverythingQuery(req.query, strict(req));
     const repo = repositoryFor(requestContext(req, db));
-    const base = baseUrl(req);
-    const keep: Record<string, string> = { ...(care?.start ? { start: care.start } : {}), ...(care?.end ? { end: care.end } : {}), ...(types ? { _type: types.join(',') } : {}), ...(since ? { _since: since } : {}) };
-    // The text sent, which the repository may keep and hand out again (fhir/response-cache.ts): the key names all it depends on.
-    const render = (bundle: Bundle) => {
-      for (const e of bundle.entry ?? []) if (e.search?.mode !== 'outcome') e.fullUrl = `${base}/${e.resource!.resourceType}/${e.resource!.id}`;
-      // Lenient handling: parameters not used are reported in the Bundle, not ignored silently.
-      if (unknown.length) (bundle.entry ??= []).push({ resource: operationOutcome('not-supported', `ignored unknown or unsupported $everything parameters: ${unknown.join(', ')}`, [], 'warning'), search: { mode: 'outcome' } });
-      return JSON.stringify(withLinks(bundle, pageLinks(`${base}/Patient/${req.params.id}/$everything`, keep, paged.paging, bundle.total ?? 0)));
-    };
-    const body = await repo.everythingJson(req.params.id, { types, since, count: paged.paging.count, offset: paged.paging.offset, ...(care ? { care } : {}) }, { key: JSON.stringify([base, req.params.id, keep, unknown, paged.paging]), render });
+    // The page as kept for every server (the base URL a placeholder) and sent with this request's base (http/everything-render.ts).
+    const out = await repo.everythingJson(req.params.id, q.request, everythingPresenter(req.params.id, q, baseUrl(req)));
     breakGlassHeader(reply, repo);
-    return reply.type(FHIR_JSON).send(body);
+    return sendEverything(req, reply, out);
   });
 
   // Organization: an ODS code is the locality's directory entry; a 32-hex id is an Organization a feed sent (stored).

@@ -441,3 +441,21 @@ function iso(v: unknown): string | null {
   const d = new Date(String(v));
   return Number.isNaN(d.getTime()) ? String(v) : d.toISOString();
 }
+
+/**
+ * The active people registered at a practice (ODS code): those whose most recently updated GP
+ * identity names it, as the access facts decide the registered practice (access/facts-store.ts).
+ * All registered people when no practice is given. In person id order.
+ */
+export async function registeredPersonIds(db: Queryable, practice: string | null): Promise<string[]> {
+  const r = await db.query<{ person_id: string }>(
+    `SELECT x.person_id::text AS person_id
+       FROM (SELECT DISTINCT ON (person_id) person_id, practice FROM source_identity
+              WHERE source_system LIKE 'gp:%' AND person_id IS NOT NULL ORDER BY person_id, updated_at DESC) x
+       JOIN person p ON p.person_id = x.person_id AND p.status = 'active'
+      WHERE $1::text IS NULL OR x.practice = $1
+      ORDER BY 1`,
+    [practice],
+  );
+  return r.rows.map((x) => x.person_id);
+}
