@@ -187,9 +187,14 @@ const FACTS_COLUMNS = `
      SELECT DISTINCT ON (person_id) person_id::text AS person_id, source_system, practice
        FROM source_identity WHERE :relationships::boolean AND person_id = ANY(:ids) AND source_system LIKE 'gp:%'
       ORDER BY person_id, updated_at DESC) x) AS practices,
+  -- Care team and consent: a primary-key probe per person (the LATERAL subquery, kept apart by OFFSET 0,
+  -- is planned for one person). Compared with the whole id array, the generic plan (made for an array of
+  -- unknown length) read these tables whole: 1,170 and 766 rows at 20,000 people, 0.3-0.45 ms a search.
   (SELECT coalesce(json_agg(x), '[]') FROM (
-     SELECT person_id::text AS person_id, member FROM care_team_member
-      WHERE :relationships::boolean AND person_id = ANY(:ids) AND starts_at <= :now::timestamptz AND (ends_at IS NULL OR ends_at > :now::timestamptz)) x) AS care_team,
+     SELECT k.id::text AS person_id, c.member FROM (SELECT DISTINCT id FROM unnest(:ids) k(id)) k
+       CROSS JOIN LATERAL (SELECT member FROM care_team_member
+        WHERE person_id = k.id AND starts_at <= :now::timestamptz AND (ends_at IS NULL OR ends_at > :now::timestamptz) OFFSET 0) c
+      WHERE :relationships::boolean) x) AS care_team,
   -- Open episodes, referrals and encounters: index resource_open_status_idx finds only the open ones.
   (SELECT coalesce(json_agg(x), '[]') FROM (
      SELECT DISTINCT person_id::text AS person_id, source_system FROM resource
@@ -204,7 +209,8 @@ const FACTS_COLUMNS = `
       WHERE :relationships::boolean AND person_id = ANY(:ids) AND resource_type = 'Encounter' AND source_time >= :since::timestamptz
       GROUP BY person_id, source_system) x) AS encounters,
   (SELECT coalesce(json_agg(x), '[]') FROM (
-     SELECT person_id::text AS person_id, kind FROM consent_directive WHERE person_id = ANY(:ids) AND withdrawn_at IS NULL) x) AS consent,
+     SELECT k.id::text AS person_id, c.kind FROM (SELECT DISTINCT id FROM unnest(:ids) k(id)) k
+       CROSS JOIN LATERAL (SELECT kind FROM consent_directive WHERE person_id = k.id AND withdrawn_at IS NULL OFFSET 0) c) x) AS consent,
   -- Restricted by governance (person_restriction), or by any source's flag on any of the
   -- person's identities that is not lifted (source_restriction, access/restrictions.ts).
   (SELECT coalesce(json_agg(x), '[]') FROM (
