@@ -6,7 +6,7 @@ import { gatherAccessFacts } from './facts-store.ts';
 import { currentPolicy } from './policy.ts';
 import { testDatabases } from '../test/databases.ts';
 
-// The care team and consent parts of the access facts are read by a probe per person (facts-store.ts):
+// The care team, consent and source-restriction parts of the access facts are read by a probe per person or identity (facts-store.ts):
 // each person gets exactly their own rows and those of the people merged into them, current ones only,
 // whatever the number of people asked for at once (and an id asked for twice counts once).
 const NURSE: Principal = { user: 'nurse.kay', role: 'community-nurse', organisation: 'RM3' };
@@ -32,6 +32,19 @@ for (const target of await testDatabases()) {
       await consent(c, 'national-data-opt-out', '2026-02-01T00:00:00Z'); // withdrawn
       await consent(d, 'dissent-sharing', null);
 
+      // Restrictions: a source's flag on one of a merged person's identities (not lifted), a lifted one, another person's.
+      const identity = (person: string, system: string, id: string) =>
+        db.query(`INSERT INTO source_identity (source_system, source_id, person_id, link_method, match_status) VALUES ($1, $2, $3, 'nhs-number', 'matched')`, [system, id, person]);
+      const flag = (system: string, id: string, lifted: string | null) =>
+        db.query(`INSERT INTO source_restriction (source_system, source_id, reason, lifted_at) VALUES ($1, $2, 'test', $3)`, [system, id, lifted]);
+      await identity(a, 'gp:P91001', 'a-gp');
+      await identity(merged, 'hl7:RM2', 'm-hl7');
+      await identity(c, 'gp:P91001', 'c-gp');
+      await identity(d, 'gp:P91001', 'd-gp');
+      await flag('hl7:RM2', 'm-hl7', null);
+      await flag('gp:P91001', 'c-gp', '2026-03-01T00:00:00Z');
+      await flag('gp:P91001', 'd-gp', null);
+
       const people = [
         { personId: a, nhsNumber: null, memberIds: [a, merged, merged] },
         { personId: c, nhsNumber: null, memberIds: [c] },
@@ -43,16 +56,21 @@ for (const target of await testDatabases()) {
       assert.deepEqual(facts.get(c)!.careTeam, []);
       assert.equal(facts.get(c)!.nationalDataOptOut, false, 'a withdrawn opt-out no longer counts');
       assert.equal(facts.get(c)!.dissentSharing, false);
+      assert.equal(facts.get(a)!.restricted, true, 'a flag on a merged identity restricts the person');
+      assert.equal(facts.get(c)!.restricted, false, 'a lifted flag does not');
       assert.equal(facts.has(d), false);
 
       // A change is seen by the next read (nothing is remembered between reads).
       await db.query(`UPDATE care_team_member SET ends_at = $2 WHERE person_id = $1 AND member = 'nurse.kay'`, [a, '2026-05-01T00:00:00Z']);
       await db.query(`UPDATE consent_directive SET withdrawn_at = $2 WHERE person_id = $1`, [a, '2026-05-01T00:00:00Z']);
       await consent(c, 'dissent-sharing', null);
+      await flag('gp:P91001', 'c-gp-2', null);
+      await identity(c, 'gp:P91001', 'c-gp-2');
       const again = await gatherAccessFacts(db, policy, NURSE, people, now);
       assert.deepEqual(again.get(a)!.careTeam, ['org:RM3']);
       assert.equal(again.get(a)!.dissentSharing, false);
       assert.equal(again.get(c)!.dissentSharing, true);
+      assert.equal(again.get(c)!.restricted, true, 'a new flag restricts at once');
 
       // Secondary use reads consent only: no care team.
       const secondary = await gatherAccessFacts(db, policy, NURSE, people, now, { relationships: false });

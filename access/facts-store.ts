@@ -217,8 +217,9 @@ const FACTS_COLUMNS = `
      SELECT person_id::text AS person_id FROM person_restriction WHERE person_id = ANY(:ids)
      UNION
      SELECT s.person_id::text FROM source_identity s
-       JOIN source_restriction sr ON sr.source_system = s.source_system AND sr.source_id = s.source_id AND sr.lifted_at IS NULL
-      WHERE s.person_id = ANY(:ids)) x) AS restricted,
+      WHERE s.person_id = ANY(:ids)
+        -- A primary-key probe per identity (OFFSET 0 keeps the EXISTS a subplan, not a join that read every flag).
+        AND EXISTS (SELECT 1 FROM source_restriction sr WHERE sr.source_system = s.source_system AND sr.source_id = s.source_id AND sr.lifted_at IS NULL OFFSET 0)) x) AS restricted,
   (SELECT coalesce(json_agg(x), '[]') FROM (
      SELECT DISTINCT ON (person_id) person_id::text AS person_id, reason, expires_at FROM break_glass
       WHERE :relationships::boolean AND username = :user::text AND person_id = ANY(:ids) AND ended_at IS NULL AND expires_at > :now::timestamptz
