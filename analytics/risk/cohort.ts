@@ -190,9 +190,8 @@ async function tierHistory(tx: Queryable, ids: string[]): Promise<Map<string, Ti
   if (!ids.length) return out;
   const r = await tx.query<{ person_id: string; index_date: string; scored_at: Date | string; model_version: number; probability: number; tier: Tier | null }>(
     `SELECT s.person_id::text AS person_id, to_char(run.index_date, 'YYYY-MM-DD') AS index_date, run.scored_at, run.model_version, s.probability, s.tier
-       FROM risk_score_run run
-       -- Each run's rows are keyed by run first (migration 0083): the people are looked up run by run.
-       CROSS JOIN LATERAL (SELECT x.person_id, x.probability, x.tier FROM risk_score x WHERE x.run_id = run.run_id AND x.person_id = ANY($1::uuid[])) s
+       FROM risk_score s JOIN risk_score_run run ON run.run_id = s.run_id
+      WHERE s.person_id = ANY($1::uuid[])
       ORDER BY s.person_id, run.index_date, run.run_id`,
     [ids],
   );

@@ -16,21 +16,17 @@ CREATE INDEX IF NOT EXISTS analytics_coded_entry_result_idx ON analytics_coded_e
   INCLUDE (person_id, codes, value, status)
   WHERE kind = 'observation' AND value IS NOT NULL;
 
--- risk_feature and risk_score are written 215,000 rows at a time, one index date or one run at a
--- time, and read the same way. Keyed by person first, each row went to a random place in an index
--- as large as every date's or run's rows together (and risk_feature had a second index on the date
--- alone). Keyed by the date or run first, a scoring's rows fill one region of one index.
+-- risk_feature is written 215,000 rows at a time, one index date at a time, and read by date (or
+-- date and person). Keyed by person first, each row went to a random place in an index as large as
+-- every date's rows together, and a second index on the date alone was kept up beside it. Keyed by
+-- the date first, one index does both, and a scoring's rows fill one region of it. (risk_score
+-- keeps its person-first key: a person's tier history is read by person across every run.)
 DO $$
 BEGIN
   IF (SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
        WHERE i.indrelid = 'risk_feature'::regclass AND i.indisprimary) = 'person_id' THEN
     ALTER TABLE risk_feature DROP CONSTRAINT risk_feature_pkey;
     ALTER TABLE risk_feature ADD CONSTRAINT risk_feature_pkey PRIMARY KEY (index_date, person_id);
-  END IF;
-  IF (SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
-       WHERE i.indrelid = 'risk_score'::regclass AND i.indisprimary) = 'person_id' THEN
-    ALTER TABLE risk_score DROP CONSTRAINT risk_score_pkey;
-    ALTER TABLE risk_score ADD CONSTRAINT risk_score_pkey PRIMARY KEY (run_id, person_id);
   END IF;
 END $$;
 -- The primary key answers every lookup by date.
