@@ -22,37 +22,6 @@ const SCHEMA = arg('schema', 'public');
 const AS_OF = arg('as-of', new Date().toISOString().slice(0, 10));
 const db = await openPostgres(URL_, { schema: SCHEMA });
 
-/** CPU seconds of a backend and its parallel workers while `f` runs. */
-async function cpuOf<T>(pid: number, f: () => Promise<T>): Promise<{ result: T; cpu: number; wall: number }> {
-  const title = `parallel worker for PID ${pid}`;
-  const seen = new Map<number, { first: number; last: number }>();
-  const sample = () => {
-    const pids = [pid];
-    for (const d of readdirSync('/proc')) {
-      if (!/^\d+$/.test(d)) continue;
-      try {
-        if (readFileSync(`/proc/${d}/cmdline`, 'utf8').includes(title)) pids.push(Number(d));
-      } catch {}
-    }
-    for (const p of pids) {
-      const t = procCpu(p);
-      if (t === null) continue;
-      const s = seen.get(p);
-      if (s) s.last = t;
-      else seen.set(p, { first: p === pid ? t : 0, last: t });
-    }
-  };
-  sample();
-  const timer = setInterval(sample, 10);
-  const t0 = performance.now();
-  try {
-    const result = await f();
-    return { result, wall: (performance.now() - t0) / 1000, cpu: 0 };
-  } finally {
-    clearInterval(timer);
-  }
-}
-
 class Rollback extends Error {}
 let total = 0;
 let totalWall = 0;
@@ -101,7 +70,6 @@ try {
         }
       },
     };
-    void cpuOf;
     const people = await refreshFeatures(wrapped, AS_OF, loadCodeLists(), { keep: true });
     const run = await wrapped.query<{ run_id: string }>('INSERT INTO risk_score_run (model_version, index_date) VALUES ($1, $2::date) RETURNING run_id', [model.version, AS_OF]);
     const runId = Number(run.rows[0]!.run_id);
