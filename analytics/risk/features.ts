@@ -37,9 +37,11 @@ export function isIsoDate(s: string): boolean {
 /**
  * Recomputes the features of every registered person alive on the index date (their latest GP
  * registration; born before it; not recorded as dead before it), replacing that date's rows.
- * Returns the number of people.
+ * Returns the number of people. With `keep`, the rows are also left in the transaction's scratch
+ * table FEATURE_SCRATCH (dropped at commit), columns as risk_feature's, for the scores to be
+ * computed from (model.ts) without reading back the rows just written.
  */
-export async function refreshFeatures(db: Queryable, indexDate: string, lists: RiskCodeLists = loadCodeLists()): Promise<number> {
+export async function refreshFeatures(db: Queryable, indexDate: string, lists: RiskCodeLists = loadCodeLists(), opts: { keep?: boolean } = {}): Promise<number> {
   const { select, params } = featureStatement(indexDate, lists);
   // The caller runs this in a transaction: the flat tables are brought up to date, the date's old
   // rows go, the new ones come, in one step.
@@ -55,18 +57,25 @@ export async function refreshFeatures(db: Queryable, indexDate: string, lists: R
   // the flat tables and its per-person aggregates split over the server's workers), then inserted.
   // The workers per step and the memory for the per-person hash tables are this transaction's own.
   await db.query(`SELECT set_config('max_parallel_workers_per_gather', $1, true), set_config('work_mem', $2, true)`, [String(PARALLEL_WORKERS), '64MB']);
-  await db.query('DROP TABLE IF EXISTS risk_feature_scratch');
-  await db.query(`CREATE TEMP TABLE risk_feature_scratch ON COMMIT DROP AS ${select}`, params);
-  const r = await db.query(`${FEATURE_INSERT} SELECT * FROM risk_feature_scratch`);
-  await db.query('DROP TABLE risk_feature_scratch');
+  await db.query(`DROP TABLE IF EXISTS ${FEATURE_SCRATCH}`);
+  await db.query(`CREATE TEMP TABLE ${FEATURE_SCRATCH} ON COMMIT DROP AS ${select}`, params);
+  const r = await db.query(`${FEATURE_INSERT} SELECT * FROM ${FEATURE_SCRATCH}`);
+  if (!opts.keep) await db.query(`DROP TABLE ${FEATURE_SCRATCH}`);
   return r.rowCount;
 }
 
+/** The transaction's scratch table of refreshFeatures (a temporary table, dropped at commit). */
+export const FEATURE_SCRATCH = 'risk_feature_scratch';
+
 /**
- * Parallel workers per step of the features statement, at most: the planner gives a step fewer on
- * smaller tables, and the server's max_parallel_workers bounds them all (PGlite has none).
+ * Parallel workers per step of the features statement, at most (the planner gives a step fewer on
+ * smaller tables, and the server's max_parallel_workers bounds them all; PGlite has none). Each
+ * worker hashes its share of the encounters by person, and nearly every person is in every share,
+ * so each worker more costs a per-person hash table and its merge: at 215,000 people, 4 workers
+ * took 10–20 % more server CPU than 1 for the same rows (docs/analytics/risk.md "Stop 23"). Two
+ * keep a two-core server's cores busy with the leader.
  */
-const PARALLEL_WORKERS = 4;
+const PARALLEL_WORKERS = 2;
 
 /**
  * Each code as the containment {"coding":[{"code": …}]}: a resource holding any of them has a
@@ -111,13 +120,21 @@ WITH registered AS (
                  (a.source_system LIKE 'gp:%') AS gp,
                  (a.class_code = 'HH') AS home,
                  (a.class_code = 'HH' AND a.source_system LIKE ANY($7::text[])) AS community
-            FROM analytics_encounter a
-           WHERE a.resource_type = 'Encounter' AND a.person_id IS NOT NULL
-             AND COALESCE(a.status, 'finished') NOT IN ('cancelled', 'entered-in-error')
-             AND a.start_date >= $3 AND a.start_date < $4
-             -- Before the last 12 months only admissions and A&E attendances are counted: the rest
-             -- (most of them GP consultations) are not carried into the per-person aggregate.
-             AND (a.start_date >= $2 OR a.class_code IN ('IMP', 'EMER'))) e
+            FROM (-- The last 12 months and the next: every encounter (analytics_encounter_window_idx).
+                  SELECT a.person_id, a.start_date, a.class_code, a.emergency, a.hospital_outpatient, a.source_system
+                    FROM analytics_encounter a
+                   WHERE a.resource_type = 'Encounter' AND a.person_id IS NOT NULL
+                     AND COALESCE(a.status, 'finished') NOT IN ('cancelled', 'entered-in-error')
+                     AND a.start_date >= $2 AND a.start_date < $4
+                  UNION ALL
+                  -- The 12 months before: only admissions and A&E attendances are counted, read from
+                  -- their own index (analytics_encounter_acute_idx), not picked out of every
+                  -- encounter of that year (most of them GP consultations) in the window index.
+                  SELECT a.person_id, a.start_date, a.class_code, a.emergency, false, a.source_system
+                    FROM analytics_encounter a
+                   WHERE a.resource_type = 'Encounter' AND a.person_id IS NOT NULL AND a.class_code IN ('IMP', 'EMER')
+                     AND COALESCE(a.status, 'finished') NOT IN ('cancelled', 'entered-in-error')
+                     AND a.start_date >= $3 AND a.start_date < $2) a) e
    GROUP BY e.person_id
 ), coded AS (
   -- Conditions and procedures before the index date, each code looked up in the code lists. The
@@ -184,15 +201,20 @@ const FEATURE_INSERT = `INSERT INTO risk_feature (person_id, index_date, practic
   gp_consultations_12m, home_visits_12m, community_contacts_12m, long_term_conditions, long_term_condition_kinds, medications_12m,
   frailty_coded, efi_deficits, efi, efi_band, hba1c, egfr, social_care_package, emergency_admissions_next_12m)`;
 
-/** The last SELECT of the features statement: the people CTE's rows with the eFI and its band. */
+/**
+ * The last SELECT of the features statement: the people CTE's rows with the eFI and its band, each
+ * column named and typed as risk_feature's (so that the model's terms read the scratch table too).
+ */
 const FEATURE_SELECT = `SELECT p.person_id, $18::date AS index_date, p.practice, p.neighbourhood, p.age, p.sex,
-       p.em12, p.em24, p.ae12, p.ae24, p.op12, p.gp12, p.home12, p.community12, p.ltc, p.kinds, p.meds,
-       p.frailty, p.deficits, p.deficits::double precision / $17::int AS efi,
+       p.em12::int AS emergency_admissions_12m, p.em24::int AS emergency_admissions_24m, p.ae12::int AS ae_attendances_12m, p.ae24::int AS ae_attendances_24m,
+       p.op12::int AS outpatient_attendances_12m, p.gp12::int AS gp_consultations_12m, p.home12::int AS home_visits_12m, p.community12::int AS community_contacts_12m,
+       p.ltc::int AS long_term_conditions, p.kinds AS long_term_condition_kinds, p.meds::int AS medications_12m,
+       p.frailty AS frailty_coded, p.deficits::int AS efi_deficits, p.deficits::double precision / $17::int AS efi,
        CASE WHEN p.deficits::double precision / $17::int <= 0.12 THEN 'fit'
             WHEN p.deficits::double precision / $17::int <= 0.24 THEN 'mild'
             WHEN p.deficits::double precision / $17::int <= 0.36 THEN 'moderate'
             ELSE 'severe' END AS efi_band,
-       p.hba1c, p.egfr, p.social_care, p.em_next
+       p.hba1c, p.egfr, p.social_care AS social_care_package, p.em_next::int AS emergency_admissions_next_12m
   FROM people p`;
 
 /**

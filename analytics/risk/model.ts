@@ -9,7 +9,7 @@ import type { Database, Queryable } from '../../db/database.ts';
 import { ensureFlatTablesCurrent } from '../flat/refresh.ts';
 import { loadCodeLists } from './code-lists.ts';
 import { round, type StoredTerm } from './explain.ts';
-import { addMonths, isIsoDate, refreshFeatures } from './features.ts';
+import { addMonths, FEATURE_SCRATCH, isIsoDate, refreshFeatures } from './features.ts';
 import { fitLogistic } from './logistic.ts';
 import { calibrationByDecile, cStatistic, validationMetrics, type ValidationMetrics } from './metrics.ts';
 import { modelTerms, termExpressions, type Term } from './terms.ts';
@@ -289,12 +289,13 @@ export async function scoreRiskPopulation(db: Database, opts: { asOf?: string; n
   const asOf = opts.asOf ?? (await defaultScoreDate(db, opts.now));
   return db.transaction(async (tx) => {
     const t0 = performance.now();
-    const people = await refreshFeatures(tx, asOf);
+    const people = await refreshFeatures(tx, asOf, loadCodeLists(), { keep: true });
     const t1 = performance.now();
     if (people === 0) throw unprocessable(`there is no one to score on ${asOf}: no living person registered with a GP practice was born before that date (load the GP feeds first: bevan ingest)`);
     const run = await tx.query<{ run_id: string }>('INSERT INTO risk_score_run (model_version, index_date) VALUES ($1, $2::date) RETURNING run_id', [model.version, asOf]);
     const runId = Number(run.rows[0]!.run_id);
-    await insertScores(tx, model, runId, asOf);
+    // From the features' scratch table: the same rows, not read back from risk_feature's pages.
+    await insertScores(tx, model, runId, asOf, FEATURE_SCRATCH);
     const t2 = performance.now();
     const counts = await tx.query<{ tier: string | null; n: string }>('SELECT tier, count(*) AS n FROM risk_score WHERE run_id = $1 GROUP BY tier', [runId]);
     const tiers = { '0.5': 0, '1': 0, '5': 0, '20': 0 } as Record<Tier, number>;
@@ -307,10 +308,10 @@ export async function scoreRiskPopulation(db: Database, opts: { asOf?: string; n
 
 /**
  * One INSERT … SELECT: every person's probability from the stored coefficients over their stored
- * features for the index date, their rank in the population and their tier (a window over the
+ * features for the index date (risk_feature, or refreshFeatures' scratch table of the same rows), their rank in the population and their tier (a window over the
  * whole population: on Citus this last step gathers the scores on the coordinator, see the docs).
  */
-export async function insertScores(tx: Queryable, model: Pick<RiskModel, 'intercept' | 'terms'>, runId: number, indexDate: string): Promise<number> {
+export async function insertScores(tx: Queryable, model: Pick<RiskModel, 'intercept' | 'terms'>, runId: number, indexDate: string, features: 'risk_feature' | typeof FEATURE_SCRATCH = 'risk_feature'): Promise<number> {
   const params: unknown[] = [runId, indexDate];
   const p = probabilitySql(model, params);
   const cut = (percent: string) => `ceil(s.n * ${percent} / 100.0)`;
@@ -319,7 +320,7 @@ export async function insertScores(tx: Queryable, model: Pick<RiskModel, 'interc
      SELECT s.person_id, $1::bigint, s.p, s.rk,
             CASE WHEN s.rk <= ${cut('0.5')} THEN '0.5' WHEN s.rk <= ${cut('1')} THEN '1' WHEN s.rk <= ${cut('5')} THEN '5' WHEN s.rk <= ${cut('20')} THEN '20' END
        FROM (SELECT x.person_id, x.p, row_number() OVER (ORDER BY x.p DESC, x.person_id) AS rk, count(*) OVER () AS n
-               FROM (SELECT f.person_id, ${p} AS p FROM risk_feature f WHERE f.index_date = $2::date) x) s`,
+               FROM (SELECT f.person_id, ${p} AS p FROM ${features} f WHERE f.index_date = $2::date) x) s`,
     params,
   );
   return r.rowCount;
