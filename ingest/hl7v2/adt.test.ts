@@ -1,20 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { AllergyIntolerance, Condition, Encounter, Patient } from '@medplum/fhirtypes';
-import type { AcceptedItem, IngestItem, RejectedItem } from '../model.ts';
+import type { AcceptedItem } from '../model.ts';
+import { accepted, rejected } from './fixtures/items.ts';
 import { parseHl7Message } from './to-item.ts';
 import { ADT_EVENTS, PATIENT_CLASS_VALUES } from './tables.ts';
 import { seg } from './fixtures/samples.ts';
 import { adtFor, fixture, header, message, PID_ANNA, PID_BEN, pidWithIdentifiers, pv1For } from './fixtures/vendors.ts';
 
-function accepted(item: IngestItem): AcceptedItem {
-  assert.equal(item.kind, 'accepted', item.kind === 'rejected' ? item.reason : item.kind);
-  return item as AcceptedItem;
-}
-function rejected(item: IngestItem): RejectedItem {
-  assert.equal(item.kind, 'rejected', item.kind);
-  return item as RejectedItem;
-}
 const all = <T>(item: AcceptedItem, type: string): T[] => item.resources.filter((r) => r.resource.resourceType === type).map((r) => r.resource as T);
 const one = <T>(item: AcceptedItem, type: string): T => {
   const found = all<T>(item, type);

@@ -5,18 +5,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { AcceptedItem, IngestItem, RejectedItem } from '../model.ts';
+import type { AcceptedItem } from '../model.ts';
+import { accepted, cr, rejected } from './fixtures/items.ts';
 import { parseHl7Message } from './to-item.ts';
 
-const cr = (...segments: string[]) => segments.join('\r') + '\r';
-function accepted(item: IngestItem): AcceptedItem {
-  assert.equal(item.kind, 'accepted', item.kind === 'rejected' ? item.reason : item.kind);
-  return item as AcceptedItem;
-}
-function rejected(item: IngestItem): RejectedItem {
-  assert.equal(item.kind, 'rejected', item.kind);
-  return item as RejectedItem;
-}
 const types = (item: AcceptedItem) => item.resources.map((r) => r.resource.resourceType);
 
 test('an impossible PID-7 in a result: the result goes in, the birth date is left out; in ADT it is quarantined', () => {

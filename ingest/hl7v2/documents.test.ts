@@ -1,15 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { DocumentReference } from '@medplum/fhirtypes';
-import type { AcceptedItem, IngestItem } from '../model.ts';
+import type { AcceptedItem } from '../model.ts';
+import { accepted } from './fixtures/items.ts';
 import { parseHl7Message } from './to-item.ts';
 import { seg } from './fixtures/samples.ts';
 import { header, message, PID_ANNA, PID_BEN } from './fixtures/vendors.ts';
 
-function accepted(item: IngestItem): AcceptedItem {
-  assert.equal(item.kind, 'accepted', item.kind === 'rejected' ? item.reason : item.kind);
-  return item as AcceptedItem;
-}
 const docs = (item: AcceptedItem) => item.resources.filter((r) => r.resource.resourceType === 'DocumentReference').map((r) => r.resource as DocumentReference);
 const text = (d: DocumentReference, n = 0) => Buffer.from(d.content[n]!.attachment.data!, 'base64').toString('utf8');
 

@@ -1,15 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ServiceRequest } from '@medplum/fhirtypes';
-import type { AcceptedItem, IngestItem } from '../model.ts';
+import type { AcceptedItem } from '../model.ts';
+import { accepted } from './fixtures/items.ts';
 import { parseHl7Message } from './to-item.ts';
 import { seg } from './fixtures/samples.ts';
 import { header, message, PID_ANNA, PID_BEN } from './fixtures/vendors.ts';
 
-function accepted(item: IngestItem): AcceptedItem {
-  assert.equal(item.kind, 'accepted', item.kind === 'rejected' ? item.reason : item.kind);
-  return item as AcceptedItem;
-}
 const requests = (item: AcceptedItem) => item.resources.filter((r) => r.resource.resourceType === 'ServiceRequest').map((r) => r.resource as ServiceRequest);
 const orc = (fields: Record<number, string>) => seg('ORC', { 1: 'NW', 2: 'PL100', 9: '20250301101500', 12: 'G123^Patel^Priya^^^Dr', ...fields });
 const obr = (fields: Record<number, string>) => seg('OBR', { 1: '1', 2: 'PL100', 4: '26604007^Full blood count^SCT', 16: 'G123^Patel^Priya^^^Dr', ...fields });

@@ -8,20 +8,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Encounter, Observation, Patient } from '@medplum/fhirtypes';
 import type { AcceptedItem, IngestItem, RejectedItem } from '../model.ts';
+import { accepted, cr, rejected } from './fixtures/items.ts';
 import { hl7Date, hl7Time, isoAsDtm } from './hl7-text.ts';
 import { NHS_NUMBER_SYSTEM } from './patient.ts';
 import { parseHl7Message } from './to-item.ts';
 import { hl7v2Adapter } from './adapter.ts';
 
-const cr = (...segments: string[]) => segments.join('\r') + '\r';
-function accepted(item: IngestItem): AcceptedItem {
-  assert.equal(item.kind, 'accepted', item.kind === 'rejected' ? item.reason : item.kind);
-  return item as AcceptedItem;
-}
-function rejected(item: IngestItem): RejectedItem {
-  assert.equal(item.kind, 'rejected', item.kind);
-  return item as RejectedItem;
-}
 const resource = <T>(item: AcceptedItem, type: string) => item.resources.find((r) => r.resource.resourceType === type)?.resource as T | undefined;
 
 test('MSH-2 "^~\\\\&" (the escape character doubled on the way) is read as "^~\\&": escapes and subcomponents work', () => {

@@ -2,14 +2,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Immunization, MedicationAdministration, MedicationDispense, MedicationRequest, Resource } from '@medplum/fhirtypes';
 import type { AcceptedItem, IngestItem } from '../model.ts';
+import { accepted } from './fixtures/items.ts';
 import { parseHl7Message } from './to-item.ts';
 import { seg } from './fixtures/samples.ts';
 import { header, message, PID_ANNA, PID_BEN } from './fixtures/vendors.ts';
 
-function accepted(item: IngestItem): AcceptedItem {
-  assert.equal(item.kind, 'accepted', item.kind === 'rejected' ? item.reason : item.kind);
-  return item as AcceptedItem;
-}
 function rejected(item: IngestItem): string {
   assert.equal(item.kind, 'rejected', item.kind);
   return (item as { reason: string }).reason;

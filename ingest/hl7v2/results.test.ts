@@ -1,16 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { DiagnosticReport, Observation } from '@medplum/fhirtypes';
-import type { AcceptedItem, IngestItem } from '../model.ts';
+import type { AcceptedItem } from '../model.ts';
+import { accepted } from './fixtures/items.ts';
 import { parseHl7Message } from './to-item.ts';
 import { interpretation } from './tables.ts';
 import { seg } from './fixtures/samples.ts';
 import { fixture, header, message, PID_ANNA, oruWithObx } from './fixtures/vendors.ts';
 
-function accepted(item: IngestItem): AcceptedItem {
-  assert.equal(item.kind, 'accepted', item.kind === 'rejected' ? item.reason : item.kind);
-  return item as AcceptedItem;
-}
 const of = <T>(item: AcceptedItem, type: string): T[] => item.resources.filter((r) => r.resource.resourceType === type).map((r) => r.resource as T);
 
 function oru(obrs: string[][], o: { id?: string; type?: string } = {}): string {

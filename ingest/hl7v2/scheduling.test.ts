@@ -1,15 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Appointment } from '@medplum/fhirtypes';
-import type { AcceptedItem, IngestItem } from '../model.ts';
+import type { AcceptedItem } from '../model.ts';
+import { accepted } from './fixtures/items.ts';
 import { parseHl7Message } from './to-item.ts';
 import { seg } from './fixtures/samples.ts';
 import { header, message, PID_ANNA } from './fixtures/vendors.ts';
 
-function accepted(item: IngestItem): AcceptedItem {
-  assert.equal(item.kind, 'accepted', item.kind === 'rejected' ? item.reason : item.kind);
-  return item as AcceptedItem;
-}
 const appt = (item: AcceptedItem) => item.resources.find((r) => r.resource.resourceType === 'Appointment')!.resource as Appointment;
 
 // v2.3 style: the times in SCH-11 (TQ: quantity ^ interval ^ duration ^ start ^ end), duration in SCH-9/10.
