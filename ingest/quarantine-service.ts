@@ -18,7 +18,8 @@
  * a replay's still-rejected reasons are withheld too).
  */
 import { appendAuditBatch, type AuditEntry } from '../access/audit.ts';
-import { forbidden, invalid, notFound, conflict, type RequestContext } from '../access/context.ts';
+import { invalid, type RequestContext } from '../access/context.ts';
+import { auditEntry, finishOutcome } from '../access/person-decision.ts';
 import { gatherAccessFacts, type PersonKey } from '../access/facts-store.ts';
 import { currentPolicy, decide, type AccessFacts, type Decision, type Policy } from '../access/policy.ts';
 import type { Queryable } from '../db/database.ts';
@@ -56,7 +57,7 @@ export async function listQuarantineFor(ctx: RequestContext, f: QuarantineFilter
   const out = await ctx.db.transaction(async (tx) => {
     const gate = decide(policy, { action: 'quarantine', principal: ctx.principal, purpose: ctx.purpose, facts: null, now });
     if (gate.kind === 'deny') {
-      await appendAuditBatch(tx, [entry(ctx, 'quarantine.list', { decision: 'deny', reason: gate.reason, detail })], now);
+      await appendAuditBatch(tx, [auditEntry(ctx, 'quarantine.list', { decision: 'deny', reason: gate.reason, detail })], now);
       return { kind: 'forbidden' as const, message: `access denied: ${gate.reason}` };
     }
     const page = await listQuarantine(tx, { ...f, limit, offset });
@@ -67,13 +68,13 @@ export async function listQuarantineFor(ctx: RequestContext, f: QuarantineFilter
       const judged = judgedOf.get(item.quarantine_id) ?? { personIds: [], decision: { kind: 'deny' as const, reason: 'the item could not be read back (fails closed)' } };
       const withheld = judged.decision.kind === 'deny';
       items.push(withheld ? { ...item, message_id: null, origin: '(withheld)', reason: WITHHELD, personIds: judged.personIds, withheld } : { ...item, personIds: judged.personIds, withheld });
-      for (const personId of judged.personIds) entries.push(entry(ctx, 'quarantine.list', { personId, decision: judged.decision.kind, reason: withheld ? `withheld: ${judged.decision.reason}` : 'listed (reason and origin)', detail: { id: item.quarantine_id } }));
+      for (const personId of judged.personIds) entries.push(auditEntry(ctx, 'quarantine.list', { personId, decision: judged.decision.kind, reason: withheld ? `withheld: ${judged.decision.reason}` : 'listed (reason and origin)', detail: { id: item.quarantine_id } }));
     }
-    entries.push(entry(ctx, 'quarantine.list', { decision: 'permit', reason: gate.reason, detail: { ...detail, total: page.total, ids: items.map((i) => i.quarantine_id), withheld: items.filter((i) => i.withheld).length } }));
+    entries.push(auditEntry(ctx, 'quarantine.list', { decision: 'permit', reason: gate.reason, detail: { ...detail, total: page.total, ids: items.map((i) => i.quarantine_id), withheld: items.filter((i) => i.withheld).length } }));
     await appendAuditBatch(tx, entries, now);
     return { kind: 'ok' as const, value: { total: page.total, offset, limit, items } };
   });
-  return finish(out);
+  return finishOutcome(out);
 }
 
 /** One quarantined item with its raw text (the integration team's, audited with the item id). */
@@ -82,12 +83,12 @@ export async function showQuarantinedFor(ctx: RequestContext, id: number, policy
   const out = await ctx.db.transaction(async (tx) => {
     const gate = decide(policy, { action: 'quarantine', principal: ctx.principal, purpose: ctx.purpose, facts: null, now });
     if (gate.kind === 'deny') {
-      await appendAuditBatch(tx, [entry(ctx, 'quarantine.read', { decision: 'deny', reason: gate.reason, detail: { id } })], now);
+      await appendAuditBatch(tx, [auditEntry(ctx, 'quarantine.read', { decision: 'deny', reason: gate.reason, detail: { id } })], now);
       return { kind: 'forbidden' as const, message: `access denied: ${gate.reason}` };
     }
     const item = await getQuarantined(tx, id);
     if (!item) {
-      await appendAuditBatch(tx, [entry(ctx, 'quarantine.read', { reason: 'not found', detail: { id } })], now);
+      await appendAuditBatch(tx, [auditEntry(ctx, 'quarantine.read', { reason: 'not found', detail: { id } })], now);
       return { kind: 'not-found' as const, message: `no quarantined item #${id}` };
     }
     const judged = await judgeItem(tx, ctx, policy, item, now);
@@ -95,7 +96,7 @@ export async function showQuarantinedFor(ctx: RequestContext, id: number, policy
     if (judged.decision.kind === 'deny') return { kind: 'forbidden' as const, message: `access denied: ${judged.decision.reason}` };
     return { kind: 'ok' as const, value: { ...item, personIds: judged.personIds } };
   });
-  return finish(out);
+  return finishOutcome(out);
 }
 
 export interface ReplayOptions {
@@ -115,12 +116,12 @@ export async function replayQuarantinedFor(ctx: RequestContext, id: number, o: R
   const out = await ctx.db.transaction(async (tx) => {
     const gate = decide(policy, { action: 'quarantine', principal: ctx.principal, purpose: ctx.purpose, facts: null, now });
     if (gate.kind === 'deny') {
-      await appendAuditBatch(tx, [entry(ctx, 'quarantine.replay', { decision: 'deny', reason: gate.reason, detail })], now);
+      await appendAuditBatch(tx, [auditEntry(ctx, 'quarantine.replay', { decision: 'deny', reason: gate.reason, detail })], now);
       return { kind: 'forbidden' as const, message: `access denied: ${gate.reason}` };
     }
     const item = await getQuarantined(tx, id);
     if (!item) {
-      await appendAuditBatch(tx, [entry(ctx, 'quarantine.replay', { reason: 'not found', detail })], now);
+      await appendAuditBatch(tx, [auditEntry(ctx, 'quarantine.replay', { reason: 'not found', detail })], now);
       return { kind: 'not-found' as const, message: `no quarantined item #${id}` };
     }
     const judged = await judgeItem(tx, ctx, policy, item, now);
@@ -128,7 +129,7 @@ export async function replayQuarantinedFor(ctx: RequestContext, id: number, o: R
     await appendAuditBatch(tx, entriesFor(ctx, 'quarantine.replay', { ...judged, decision: gate }, detail), now);
     return { kind: 'ok' as const, value: judged.decision.kind === 'deny' };
   });
-  const withheld = finish(out);
+  const withheld = finishOutcome(out);
   const r = await replayQuarantined(ctx.db, id, o.text, ctx.principal.user, o.source !== undefined ? { source: o.source } : undefined);
   if (r.kind === 'still-rejected' && withheld) return { ...r, reasons: [WITHHELD] };
   return r;
@@ -142,16 +143,16 @@ export async function discardQuarantinedFor(ctx: RequestContext, id: number, why
   const out = await ctx.db.transaction(async (tx) => {
     const gate = decide(policy, { action: 'quarantine', principal: ctx.principal, purpose: ctx.purpose, facts: null, now });
     if (gate.kind === 'deny') {
-      await appendAuditBatch(tx, [entry(ctx, 'quarantine.discard', { decision: 'deny', reason: gate.reason, detail })], now);
+      await appendAuditBatch(tx, [auditEntry(ctx, 'quarantine.discard', { decision: 'deny', reason: gate.reason, detail })], now);
       return { kind: 'forbidden' as const, message: `access denied: ${gate.reason}` };
     }
     const item = await getQuarantined(tx, id);
     if (!item) {
-      await appendAuditBatch(tx, [entry(ctx, 'quarantine.discard', { reason: 'not found', detail })], now);
+      await appendAuditBatch(tx, [auditEntry(ctx, 'quarantine.discard', { reason: 'not found', detail })], now);
       return { kind: 'not-found' as const, message: `no quarantined item #${id}` };
     }
     if (item.status !== 'open') {
-      await appendAuditBatch(tx, [entry(ctx, 'quarantine.discard', { reason: `not open (${item.status})`, detail })], now);
+      await appendAuditBatch(tx, [auditEntry(ctx, 'quarantine.discard', { reason: `not open (${item.status})`, detail })], now);
       return { kind: 'conflict' as const, message: `quarantined item #${id} is ${item.status}, not open` };
     }
     const judged = await judgeItem(tx, ctx, policy, item, now);
@@ -159,7 +160,7 @@ export async function discardQuarantinedFor(ctx: RequestContext, id: number, why
     await appendAuditBatch(tx, entriesFor(ctx, 'quarantine.discard', { ...judged, decision: gate }, detail), now);
     return { kind: 'ok' as const, value: undefined };
   });
-  finish(out);
+  finishOutcome(out);
 }
 
 /**
@@ -222,28 +223,10 @@ function unknownPerson(): AccessFacts {
 
 function entriesFor(ctx: RequestContext, action: string, judged: { personIds: string[]; decision: Decision }, detail: Record<string, unknown>): AuditEntry[] {
   const base = { decision: judged.decision.kind, reason: judged.decision.reason, detail };
-  return judged.personIds.length ? judged.personIds.map((personId) => entry(ctx, action, { ...base, personId })) : [entry(ctx, action, base)];
-}
-
-function entry(ctx: RequestContext, action: string, e: Partial<AuditEntry>): AuditEntry {
-  const p = ctx.principal;
-  return { actor: p.user, role: p.role, organisation: p.organisation, purpose: ctx.purpose, from: ctx.from, action, ...e };
+  return judged.personIds.length ? judged.personIds.map((personId) => auditEntry(ctx, action, { ...base, personId })) : [auditEntry(ctx, action, base)];
 }
 
 function checkId(id: number): void {
   if (!Number.isSafeInteger(id) || id < 1) throw invalid(`"${String(id)}" is not a quarantine id (a whole number from 1)`);
 }
 
-/** The transaction's outcome as a value or an error, after its audit rows have committed. */
-function finish<T>(out: { kind: 'ok'; value: T } | { kind: 'forbidden' | 'not-found' | 'conflict'; message: string }): T {
-  switch (out.kind) {
-    case 'ok':
-      return out.value;
-    case 'forbidden':
-      throw forbidden(out.message);
-    case 'not-found':
-      throw notFound(out.message);
-    case 'conflict':
-      throw conflict(out.message);
-  }
-}
