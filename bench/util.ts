@@ -90,6 +90,8 @@ export interface ServerCpu {
  */
 export async function serverCpuMeter(url: string, opts: { backendPid?: number; intervalMs?: number } = {}): Promise<{
   measure<T>(f: () => Promise<T>): Promise<{ result: T; cpu: ServerCpu }>;
+  /** Measures this backend (and its workers) from now on, for a meter made before the backend was known. */
+  watch(backendPid: number): void;
   close(): Promise<void>;
 }> {
   const c = new pg.Client({ connectionString: url });
@@ -99,8 +101,12 @@ export async function serverCpuMeter(url: string, opts: { backendPid?: number; i
     opts.backendPid === undefined
       ? 'SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()'
       : 'SELECT pid FROM pg_stat_activity WHERE pid = $1 OR leader_pid = $1';
-  const params = opts.backendPid === undefined ? [] : [opts.backendPid];
+  const params: number[] = opts.backendPid === undefined ? [] : [opts.backendPid];
   return {
+    watch(backendPid) {
+      if (opts.backendPid === undefined) throw new Error('serverCpuMeter: watch() is for a meter of one backend');
+      params[0] = backendPid;
+    },
     async measure(f) {
       const first = new Map<number, number>();
       const last = new Map<number, number>();
