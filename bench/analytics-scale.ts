@@ -20,7 +20,8 @@
  * is copied too and the view run as `bevan view run VIEW --user ANALYST` runs it (CSV, counted, not kept).
  * Each register is timed twice: its compiled query alone, and as `bevan cohort run NAME --user ANALYST`
  * runs it (runCohort for an analyst: the access decision, each member's consent and restrictions,
- * the disclosure control and the audit entry; the other tables, e.g. audit_log, are the store's).
+ * the disclosure control and the audit entry, appended to the schema's own audit_log, which starts
+ * empty from the store's chain heads; the other tables, e.g. pseudonym_key, are the store's).
  * Honest limits: every copy has the same people's histories, so the distributions are the store's
  * and only the sizes grow; the ranks and tiers of the scores are over 215,000 people as they would be.
  * Prints seconds per step, the server backends' CPU seconds (sampled from /proc, PostgreSQL on this
@@ -137,6 +138,15 @@ try {
     for (const { def } of defs.rows) await admin.query(def.replace(` ON ${SOURCE}.`, ` ON ${SCHEMA}.`));
     await admin.query(`VACUUM ANALYZE ${VIEW_TABLES.map((t) => `${SCHEMA}.${t}`).join(', ')}`);
     console.log(`  analytics_view_row: ${n} pieces (copied in ${((performance.now() - t) / 1000).toFixed(1)} s)`);
+  }
+  // The schema's own audit trail (the chain's heads copied, an empty log), so that the registers' runs
+  // append their audit entries here and not to the store's audit_log.
+  if ((await admin.query(`SELECT 1 FROM pg_tables WHERE schemaname = $1 AND tablename = 'audit_log'`, [SCHEMA])).rowCount === 0) {
+    await admin.query(`CREATE TABLE ${SCHEMA}.audit_chain (LIKE ${SOURCE}.audit_chain INCLUDING ALL)`);
+    await admin.query(`INSERT INTO ${SCHEMA}.audit_chain SELECT * FROM ${SOURCE}.audit_chain`);
+    await admin.query(`CREATE SEQUENCE ${SCHEMA}.audit_log_audit_id_seq`);
+    await admin.query(`CREATE TABLE ${SCHEMA}.audit_log (LIKE ${SOURCE}.audit_log INCLUDING ALL)`);
+    await admin.query(`ALTER TABLE ${SCHEMA}.audit_log ALTER COLUMN audit_id SET DEFAULT nextval('${SCHEMA}.audit_log_audit_id_seq')`);
   }
   const people = await admin.query<{ n: number; e: string; c: string }>(
     `SELECT (SELECT count(*)::int FROM ${SCHEMA}.analytics_person) AS n, (SELECT count(*) FROM ${SCHEMA}.analytics_encounter) AS e, (SELECT count(*) FROM ${SCHEMA}.analytics_coded_entry) AS c`,
