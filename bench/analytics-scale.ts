@@ -24,8 +24,11 @@
  * empty from the store's chain heads; the other tables, e.g. pseudonym_key, are the store's).
  * Honest limits: every copy has the same people's histories, so the distributions are the store's
  * and only the sizes grow; the ranks and tiers of the scores are over 215,000 people as they would be.
- * Prints seconds per step, the server backends' CPU seconds (sampled from /proc, PostgreSQL on this
- * machine) and the load average.
+ * Prints seconds per step, the server backends' CPU seconds (bench/util.ts serverCpuMeter: from
+ * /proc, PostgreSQL on this machine), this process's CPU seconds and the load average.
+ * Not for the CLI: `bevan` with DATABASE_URL's search_path at the bench schema first migrates that
+ * schema (it has no schema_migration table) and rebuilds its flat tables from its `resource`, which
+ * holds only Patients and CarePlans: the copy's encounters and coded entries are gone (drop it and copy again).
  */
 import { performance } from 'node:perf_hooks';
 import { loadavg } from 'node:os';
