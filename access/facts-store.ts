@@ -155,15 +155,19 @@ export function assembleAccessFacts(policy: Policy, people: readonly PersonKey[]
  * (fhir/secondary-use-sql.ts).
  */
 export async function secondaryUseCandidates(db: Queryable): Promise<string[]> {
-  const r = await db.query<{ person_id: string }>(
-    `SELECT person_id::text AS person_id FROM consent_directive WHERE withdrawn_at IS NULL
-     UNION SELECT person_id::text FROM person_restriction
-     UNION SELECT s.person_id::text FROM source_identity s
-       JOIN source_restriction sr ON sr.source_system = s.source_system AND sr.source_id = s.source_id AND sr.lifted_at IS NULL
-      WHERE s.person_id IS NOT NULL`,
-  );
+  const r = await db.query<{ person_id: string }>(`SELECT person_id::text AS person_id FROM (${SECONDARY_USE_CANDIDATES_SQL}) c`);
   return r.rows.map((x) => x.person_id);
 }
+
+/**
+ * secondaryUseCandidates as a query (one uuid column, person_id), for a statement that finds many
+ * people to flag those whose facts must be read (analytics/cohorts/service.ts).
+ */
+export const SECONDARY_USE_CANDIDATES_SQL = `SELECT person_id FROM consent_directive WHERE withdrawn_at IS NULL
+     UNION SELECT person_id FROM person_restriction
+     UNION SELECT s.person_id FROM source_identity s
+       JOIN source_restriction sr ON sr.source_system = s.source_system AND sr.source_id = s.source_id AND sr.lifted_at IS NULL
+      WHERE s.person_id IS NOT NULL`;
 
 /** A row of accessFactsColumns. */
 export interface FactRows {

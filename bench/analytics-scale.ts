@@ -20,11 +20,15 @@
  * is copied too and the view run as `bevan view run VIEW --user ANALYST` runs it (CSV, counted, not kept).
  * Each register is timed twice: its compiled query alone, and as `bevan cohort run NAME --user ANALYST`
  * runs it (runCohort for an analyst: the access decision, each member's consent and restrictions,
- * the disclosure control and the audit entry; the other tables, e.g. audit_log, are the store's).
+ * the disclosure control and the audit entry, appended to the schema's own audit_log, which starts
+ * empty from the store's chain heads; the other tables, e.g. pseudonym_key, are the store's).
  * Honest limits: every copy has the same people's histories, so the distributions are the store's
  * and only the sizes grow; the ranks and tiers of the scores are over 215,000 people as they would be.
- * Prints seconds per step, the server backends' CPU seconds (sampled from /proc, PostgreSQL on this
- * machine) and the load average.
+ * Prints seconds per step, the server backends' CPU seconds (bench/util.ts serverCpuMeter: from
+ * /proc, PostgreSQL on this machine), this process's CPU seconds and the load average.
+ * Not for the CLI: `bevan` with DATABASE_URL's search_path at the bench schema first migrates that
+ * schema (it has no schema_migration table) and rebuilds its flat tables from its `resource`, which
+ * holds only Patients and CarePlans: the copy's encounters and coded entries are gone (drop it and copy again).
  */
 import { performance } from 'node:perf_hooks';
 import { loadavg } from 'node:os';
@@ -41,7 +45,7 @@ import { compileView } from '../analytics/views/view-definition.ts';
 import type { RequestContext } from '../access/context.ts';
 import { ensureFlatTablesCurrent, refreshFlatTables } from '../analytics/flat/refresh.ts';
 import { openDatabase } from '../db/open.ts';
-import { arg, procCpu } from './util.ts';
+import { arg, serverCpuMeter } from './util.ts';
 
 const URL_ = process.env.DATABASE_URL;
 if (!URL_) throw new Error('set DATABASE_URL to a PostgreSQL database holding a loaded store');
@@ -56,54 +60,17 @@ for (const [name, v] of [['schema', SCHEMA], ['source-schema', SOURCE]]) if (!/^
 if (!Number.isInteger(COPIES) || COPIES < 1) throw new Error('--copies must be a whole number ≥ 1');
 const load = () => loadavg().map((x) => x.toFixed(2)).join(' ');
 
-/** CPU seconds of this database's server backends (parallel workers included), sampled every 100 ms from /proc. */
-function serverCpu(): { stop(): Promise<number> } {
-  const c = new pg.Client({ connectionString: URL_ });
-  const first = new Map<number, number>();
-  const last = new Map<number, number>();
-  // CPU ticks (1/100 s) of a backend, from bench/util.ts's /proc reader.
-  const ticks = (pid: number): number | null => {
-    const seconds = procCpu(pid);
-    return seconds === null ? null : Math.round(seconds * 100);
-  };
-  let busy = false;
-  const ready = c.connect();
-  const sample = async () => {
-    await ready;
-    const r = await c.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()');
-    for (const { pid } of r.rows) {
-      const t = ticks(pid);
-      if (t === null) continue;
-      if (!first.has(pid)) first.set(pid, t);
-      last.set(pid, t);
-    }
-  };
-  const timer = setInterval(() => {
-    if (busy) return;
-    busy = true;
-    void sample().finally(() => (busy = false));
-  }, 100);
-  void sample();
-  return {
-    async stop() {
-      clearInterval(timer);
-      await sample();
-      await c.end();
-      let sum = 0;
-      for (const [pid, t0] of first) sum += (last.get(pid) ?? t0) - t0;
-      return sum / 100;
-    },
-  };
-}
+// The server's CPU while a step runs: every backend of the database (parallel workers included) from /proc (bench/util.ts).
+const meter = await serverCpuMeter(URL_);
 
 async function timed<T>(label: string, f: () => Promise<T>, say: (r: T) => string = () => ''): Promise<{ result: T; seconds: number; cpu: number }> {
-  const cpu = serverCpu();
   const t = performance.now();
-  const result = await f();
+  const n0 = process.cpuUsage();
+  const { result, cpu } = await meter.measure(f);
   const seconds = (performance.now() - t) / 1000;
-  const server = await cpu.stop();
-  console.log(`${label}: ${seconds.toFixed(2)} s (server CPU ${server.toFixed(1)} s)${say(result) ? `; ${say(result)}` : ''}; load ${load()}`);
-  return { result, seconds, cpu: server };
+  const n = process.cpuUsage(n0);
+  console.log(`${label}: ${seconds.toFixed(2)} s (server CPU ${cpu.seconds.toFixed(1)} s, node CPU ${((n.user + n.system) / 1e6).toFixed(2)} s)${say(result) ? `; ${say(result)}` : ''}; load ${load()}`);
+  return { result, seconds, cpu: cpu.seconds };
 }
 
 // The store's own flat tables current first (the copies are of them).
@@ -175,6 +142,15 @@ try {
     await admin.query(`VACUUM ANALYZE ${VIEW_TABLES.map((t) => `${SCHEMA}.${t}`).join(', ')}`);
     console.log(`  analytics_view_row: ${n} pieces (copied in ${((performance.now() - t) / 1000).toFixed(1)} s)`);
   }
+  // The schema's own audit trail (the chain's heads copied, an empty log), so that the registers' runs
+  // append their audit entries here and not to the store's audit_log.
+  if ((await admin.query(`SELECT 1 FROM pg_tables WHERE schemaname = $1 AND tablename = 'audit_log'`, [SCHEMA])).rowCount === 0) {
+    await admin.query(`CREATE TABLE ${SCHEMA}.audit_chain (LIKE ${SOURCE}.audit_chain INCLUDING ALL)`);
+    await admin.query(`INSERT INTO ${SCHEMA}.audit_chain SELECT * FROM ${SOURCE}.audit_chain`);
+    await admin.query(`CREATE SEQUENCE ${SCHEMA}.audit_log_audit_id_seq`);
+    await admin.query(`CREATE TABLE ${SCHEMA}.audit_log (LIKE ${SOURCE}.audit_log INCLUDING ALL)`);
+    await admin.query(`ALTER TABLE ${SCHEMA}.audit_log ALTER COLUMN audit_id SET DEFAULT nextval('${SCHEMA}.audit_log_audit_id_seq')`);
+  }
   const people = await admin.query<{ n: number; e: string; c: string }>(
     `SELECT (SELECT count(*)::int FROM ${SCHEMA}.analytics_person) AS n, (SELECT count(*) FROM ${SCHEMA}.analytics_encounter) AS e, (SELECT count(*) FROM ${SCHEMA}.analytics_coded_entry) AS c`,
   );
@@ -196,60 +172,60 @@ try {
   for (const def of STEPS.has('registers') ? registers.values() : []) {
     const compiled = compileCohort(def, { asOf: AS_OF, resolve });
     const times: number[] = [];
+    const cpu: string[] = [];
     let count = 0;
-    let cpu = 0;
     for (let i = 0; i < RUNS; i++) {
-      const cpuSampler = serverCpu();
       const t = performance.now();
-      await db.transaction(async (tx) => {
-        await oneOffStatements(tx);
-        await ensureFlatTablesCurrent(tx);
-        count = (await tx.query(compiled.sql, compiled.params)).rowCount;
-      });
+      const m = await meter.measure(() =>
+        db.transaction(async (tx) => {
+          await oneOffStatements(tx);
+          await ensureFlatTablesCurrent(tx);
+          count = (await tx.query(compiled.sql, compiled.params)).rowCount;
+        }),
+      );
       times.push((performance.now() - t) / 1000);
-      cpu = await cpuSampler.stop();
+      cpu.push(m.cpu.seconds.toFixed(2));
     }
-    console.log(`register ${def.name}: ${count} people, ${times.map((s) => s.toFixed(2)).join(' / ')} s (server CPU ${cpu.toFixed(1)} s, last run); load ${load()}`);
+    console.log(`register ${def.name}: ${count} people, ${times.map((s) => s.toFixed(2)).join(' / ')} s (server CPU ${cpu.join(' / ')} s); load ${load()}`);
   }
   // The same registers as `bevan cohort run NAME --user ANALYST` runs them (runCohort, output count):
   // an analyst's secondary use, every member decided by the policy on their consent and restrictions.
   const ctx: RequestContext = { principal: { user: 'bench-analyst', role: 'analyst', organisation: null }, purpose: 'secondary-use', db, from: 'bench' };
   for (const def of STEPS.has('cohort') ? registers.values() : []) {
     const times: string[] = [];
+    const cpu: string[] = [];
+    const node: string[] = [];
     let said = '';
-    let cpu = 0;
-    let node = 0;
     for (let i = 0; i < RUNS; i++) {
-      const cpuSampler = serverCpu();
       const n0 = process.cpuUsage();
       const t = performance.now();
-      const r = await runCohort(ctx, def, { output: 'count', asOf: AS_OF, resolve });
+      const { result: r, cpu: server } = await meter.measure(() => runCohort(ctx, def, { output: 'count', asOf: AS_OF, resolve }));
       times.push(((performance.now() - t) / 1000).toFixed(2));
       const n = process.cpuUsage(n0);
-      node = (n.user + n.system) / 1e6;
-      cpu = await cpuSampler.stop();
+      node.push(((n.user + n.system) / 1e6).toFixed(2));
+      cpu.push(server.seconds.toFixed(2));
       said = `count ${r.count ?? 'suppressed'}, withheld opted out ${r.withheld.optedOut ?? 'suppressed'}`;
     }
-    console.log(`cohort run ${def.name}: ${said}; ${times.join(' / ')} s (node CPU ${node.toFixed(2)} s, server CPU ${cpu.toFixed(1)} s, last run); load ${load()}`);
+    console.log(`cohort run ${def.name}: ${said}; ${times.join(' / ')} s (node CPU ${node.join(' / ')} s, server CPU ${cpu.join(' / ')} s); load ${load()}`);
   }
   // A SQL-on-FHIR view as `bevan view run VIEW --user ANALYST` runs it (CSV over the store, read from the copied materialisation).
   const viewFile = arg('view', '');
   if (viewFile && STEPS.has('view')) {
     const view = compileView(JSON.parse(readFileSync(viewFile, 'utf8')));
     for (let i = 0; i < RUNS; i++) {
-      const cpuSampler = serverCpu();
       const n0 = process.cpuUsage();
       const t = performance.now();
       let bytes = 0;
-      const r = await runViewOnStore(ctx, view, (chunk) => void (bytes += Buffer.byteLength(chunk)), { format: 'csv' });
+      const { result: r, cpu: server } = await meter.measure(() => runViewOnStore(ctx, view, (chunk) => void (bytes += Buffer.byteLength(chunk)), { format: 'csv' }));
       const seconds = (performance.now() - t) / 1000;
       const n = process.cpuUsage(n0);
-      const cpu = await cpuSampler.stop();
+      const cpu = server.seconds;
       console.log(`view ${view.name ?? viewFile} run ${i + 1}: ${r.rows} rows of ${r.resources} resources (${(bytes / 1e6).toFixed(0)} MB CSV, materialised ${r.store?.materialised === true}), ${seconds.toFixed(2)} s (node CPU ${((n.user + n.system) / 1e6).toFixed(2)} s, server CPU ${cpu.toFixed(1)} s); load ${load()}`);
     }
   }
 } finally {
   await db.close();
+  await meter.close();
   if (!process.argv.includes('--keep')) {
     const c = new pg.Client({ connectionString: URL_ });
     await c.connect();

@@ -1,20 +1,20 @@
 /**
  * `bevan risk score`'s statements one by one, each with its wall time and the server CPU it cost
- * (the backend and its parallel workers, sampled from /proc every 10 ms), on a store or a
+ * (the backend and its parallel workers: bench/util.ts serverCpuMeter), on a store or a
  * bench/analytics-scale.ts copy; then the features and scores compared with a saved baseline (when
  * the schema has tables base_feature and base_score, e.g. `CREATE TABLE base_feature AS SELECT * FROM
  * risk_feature`); all in one transaction that is rolled back.
  *   DATABASE_URL=… node --import tsx bench/risk-profile.ts [--schema h4_scale,public] [--as-of YYYY-MM-DD] [--setup FILE.sql]
  * --setup: SQL run first in the same transaction (e.g. dropping an index, to measure without it).
  */
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { openPostgres } from '../db/postgres-adapter.ts';
 import type { Queryable } from '../db/database.ts';
 import { FEATURE_SCRATCH, refreshFeatures } from '../analytics/risk/features.ts';
 import { loadCodeLists } from '../analytics/risk/code-lists.ts';
 import { insertScores, requireRiskModel } from '../analytics/risk/model.ts';
-import { arg, procCpu } from './util.ts';
+import { arg, serverCpuMeter } from './util.ts';
 
 const URL_ = process.env.DATABASE_URL;
 if (!URL_) throw new Error('set DATABASE_URL');
@@ -23,51 +23,28 @@ const AS_OF = arg('as-of', new Date().toISOString().slice(0, 10));
 const db = await openPostgres(URL_, { schema: SCHEMA });
 
 class Rollback extends Error {}
+// The backend's CPU and its parallel workers' (bench/util.ts), on a connection of its own.
+const meter = await serverCpuMeter(URL_, { backendPid: -1 });
 let total = 0;
 let totalWall = 0;
 try {
   const model = await requireRiskModel(db);
   await db.transaction(async (tx) => {
     const pid = Number((await tx.query<{ p: number }>('SELECT pg_backend_pid() AS p')).rows[0]!.p);
+    meter.watch(pid);
     const setup = arg('setup', '');
     if (setup) await tx.exec(readFileSync(setup, 'utf8'));
     const wrapped: Queryable = {
       ...tx,
       exec: (sql) => tx.exec(sql),
-      async query(sql, params) {
-        const title = `parallel worker for PID ${pid}`;
-        const seen = new Map<number, { first: number; last: number }>();
-        const sample = () => {
-          const pids = [pid];
-          for (const d of readdirSync('/proc')) {
-            if (!/^\d+$/.test(d)) continue;
-            try {
-              if (readFileSync(`/proc/${d}/cmdline`, 'utf8').includes(title)) pids.push(Number(d));
-            } catch {}
-          }
-          for (const p of pids) {
-            const t = procCpu(p);
-            if (t === null) continue;
-            const s = seen.get(p);
-            if (s) s.last = t;
-            else seen.set(p, { first: p === pid ? t : 0, last: t });
-          }
-        };
-        sample();
-        const timer = setInterval(sample, 10);
+      async query<R>(sql: string, params?: readonly unknown[]) {
         const t0 = performance.now();
-        try {
-          return await tx.query(sql, params);
-        } finally {
-          const wall = (performance.now() - t0) / 1000;
-          clearInterval(timer);
-          sample();
-          let cpu = 0;
-          for (const s of seen.values()) cpu += s.last - s.first;
-          total += cpu;
-          totalWall += wall;
-          if (wall > 0.05 || cpu > 0.05) console.log(`${wall.toFixed(2)} s wall, ${cpu.toFixed(2)} CPU-s, ${seen.size - 1} workers: ${sql.replace(/\s+/g, ' ').slice(0, 90)}`);
-        }
+        const { result, cpu } = await meter.measure(() => tx.query<R>(sql, params));
+        const wall = (performance.now() - t0) / 1000;
+        total += cpu.seconds;
+        totalWall += wall;
+        if (wall > 0.05 || cpu.seconds > 0.05) console.log(`${wall.toFixed(2)} s wall, ${cpu.seconds.toFixed(2)} CPU-s, ${cpu.processes - 1} workers: ${sql.replace(/\s+/g, ' ').slice(0, 90)}`);
+        return result;
       },
     };
     const people = await refreshFeatures(wrapped, AS_OF, loadCodeLists(), { keep: true });
@@ -95,5 +72,6 @@ try {
 } catch (e) {
   if (!(e instanceof Rollback)) throw e;
 } finally {
+  await meter.close();
   await db.close();
 }

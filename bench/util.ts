@@ -72,6 +72,79 @@ export function procCpu(pid: number): number | null {
   }
 }
 
+/** A measurement of the server's CPU: seconds (user + system) and how many processes it summed. */
+export interface ServerCpu {
+  seconds: number;
+  processes: number;
+}
+
+/**
+ * Measures the CPU that PostgreSQL backends on this machine spend while `f` runs: those of the
+ * URL's database (`backendPid` absent), or one backend and its parallel workers. The processes are
+ * found in pg_stat_activity (a parallel worker has its leader's pid in leader_pid) every
+ * `intervalMs` on a connection of the meter's own, and their CPU read from /proc: a process there
+ * when the measurement starts counts from then, one that starts later (a parallel worker, a new
+ * connection) from its start. A worker that lives less than one interval can be missed, and the
+ * last interval of one that ends before the measurement does is lost (at 20 ms, a few hundredths
+ * of a second a statement). One meter for many measurements (one at a time).
+ */
+export async function serverCpuMeter(url: string, opts: { backendPid?: number; intervalMs?: number } = {}): Promise<{
+  measure<T>(f: () => Promise<T>): Promise<{ result: T; cpu: ServerCpu }>;
+  /** Measures this backend (and its workers) from now on, for a meter made before the backend was known. */
+  watch(backendPid: number): void;
+  close(): Promise<void>;
+}> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  const interval = opts.intervalMs ?? 20;
+  const sql =
+    opts.backendPid === undefined
+      ? 'SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()'
+      : 'SELECT pid FROM pg_stat_activity WHERE pid = $1 OR leader_pid = $1';
+  const params: number[] = opts.backendPid === undefined ? [] : [opts.backendPid];
+  return {
+    watch(backendPid) {
+      if (opts.backendPid === undefined) throw new Error('serverCpuMeter: watch() is for a meter of one backend');
+      params[0] = backendPid;
+    },
+    async measure(f) {
+      const first = new Map<number, number>();
+      const last = new Map<number, number>();
+      let round = 0;
+      const sample = async () => {
+        const r = await c.query<{ pid: number }>(sql, params);
+        for (const { pid } of r.rows) {
+          const t = procCpu(pid);
+          if (t === null) continue;
+          if (!first.has(pid)) first.set(pid, round === 0 ? t : 0);
+          last.set(pid, t);
+        }
+        round++;
+      };
+      await sample();
+      let busy: Promise<void> | null = null;
+      const timer = setInterval(() => {
+        if (!busy) busy = sample().finally(() => (busy = null));
+      }, interval);
+      try {
+        const result = await f();
+        return { result, cpu: await finish() };
+      } finally {
+        clearInterval(timer);
+      }
+      async function finish(): Promise<ServerCpu> {
+        clearInterval(timer);
+        await busy;
+        await sample();
+        let seconds = 0;
+        for (const [pid, t0] of first) seconds += (last.get(pid) ?? t0) - t0;
+        return { seconds, processes: first.size };
+      }
+    },
+    close: () => c.end(),
+  };
+}
+
 /** `COPY … FROM STDIN` on a pg client (the COPY sub-protocol; no extra package). */
 export function copyIn(client: pg.Client, sql: string, chunks: Buffer[]): Promise<void> {
   return new Promise((resolve, reject) => {

@@ -23,6 +23,8 @@ export interface CompileOptions {
   practice?: string | null;
   /** Finds another register by name (for `{"register": "diabetes"}`). */
   resolve?: (name: string) => CohortDefinition | undefined;
+  /** Rows in person id order (the default); false for a caller that counts or orders them itself. */
+  ordered?: boolean;
 }
 
 export class CohortCompileError extends Error {
@@ -65,7 +67,7 @@ const INACTIVE_CONDITION = ['inactive', 'resolved', 'remission'];
 /** Compiles a definition (and the registers it refers to) into one query returning person_id, practice, neighbourhood. */
 export function compileCohort(def: CohortDefinition, opts: CompileOptions): CompiledCohort {
   checkDate(opts.asOf);
-  return compileWith(def, [opts.asOf], opts.practice ?? null, opts.resolve);
+  return compileWith(def, [opts.asOf], opts.practice ?? null, opts.resolve, false, opts.ordered !== false);
 }
 
 export interface SeriesCompileOptions {
@@ -94,7 +96,7 @@ function checkDate(asOf: string): void {
   if (!/^\d{4}-\d{2}-\d{2}$/.test(asOf) || Number.isNaN(Date.parse(asOf))) throw new CohortCompileError(`asOf must be a date YYYY-MM-DD, got "${asOf}"`);
 }
 
-function compileWith(def: CohortDefinition, dates: string[], practice: string | null, resolve: CompileOptions['resolve'], series = false): CompiledCohort {
+function compileWith(def: CohortDefinition, dates: string[], practice: string | null, resolve: CompileOptions['resolve'], series = false, ordered = true): CompiledCohort {
   const params: unknown[] = [];
   const uses: string[] = [];
   const bind = (v: unknown) => {
@@ -272,8 +274,7 @@ ${
  WHERE ${predicate}`
       : `SELECT b.person_id::text AS person_id, b.practice, b.neighbourhood
   FROM b
- WHERE ${predicate}${practiceFilter}
- ORDER BY b.person_id`
+ WHERE ${predicate}${practiceFilter}${ordered ? '\n ORDER BY b.person_id' : ''}`
   }`;
   return { sql, params, uses };
 }

@@ -5,6 +5,10 @@ import type { Database } from '../../db/database.ts';
 import { testDatabases } from '../../test/databases.ts';
 import { AS_OF, idOf, loadCraftedStore } from './fixtures.ts';
 import { loadRegisters } from './registers.ts';
+import { compileCohort } from './compile.ts';
+import { ensureFlatTablesCurrent } from '../flat/refresh.ts';
+import { gatherAccessFacts } from '../../access/facts-store.ts';
+import { currentPolicy, decide } from '../../access/policy.ts';
 import { cohortCsv, runCohort, type IdentifiedMember, type PseudonymisedMember } from './service.ts';
 
 const registers = loadRegisters();
@@ -93,6 +97,60 @@ for (const target of await testDatabases()) {
       await assert.rejects(runCohort(ctxFor(db, { user: 'c', role: 'consultant', organisation: 'RM2' }, 'direct-care'), diabetes, { ...opts, output: 'count' }), /may not run cohorts/);
       await assert.rejects(runCohort(ctxFor(db, { user: 'a2', role: 'analyst', organisation: null }, 'direct-care'), diabetes, { ...opts, output: 'list' }), /secondary use/);
       await assert.rejects(runCohort(gp(db), diabetes, { ...opts, output: 'count', policy: null }), /no access policy/);
+    } finally {
+      await db.drop();
+    }
+  });
+}
+
+for (const target of await testDatabases()) {
+  test(`secondary use on ${target.name}: every register's counts, lists and withheld people as deciding every member on their own facts`, async () => {
+    const db = await target.open();
+    try {
+      await loadCraftedStore(db);
+      // Besides the crafted restricted (S), opted-out (T) and dissenting (X) people: a source's
+      // restriction of W1's GP identity, a withdrawn opt-out for W2 (no longer a reason), a lifted
+      // source restriction for W3, and an opt-out for someone on the COPD registers (F).
+      await db.query(`INSERT INTO source_restriction (source_system, source_id, reason) VALUES ('gp:P91001', 'gp-W1', 'test: restricted by the source')`);
+      await db.query(`INSERT INTO source_restriction (source_system, source_id, reason, lifted_at) VALUES ('gp:P91001', 'gp-W3', 'test: lifted', now())`);
+      await db.query(`INSERT INTO consent_directive (person_id, kind, withdrawn_at) VALUES ($1, 'national-data-opt-out', now())`, [idOf('W2')]);
+      await db.query(`INSERT INTO consent_directive (person_id, kind) VALUES ($1, 'national-data-opt-out')`, [idOf('F')]);
+      await ensureFlatTablesCurrent(db);
+      const policy = currentPolicy()!;
+      const principal = analyst(db).principal;
+      let checked = 0;
+      for (const def of registers.values()) {
+        // The reference: every member the register finds, decided on their own facts.
+        const compiled = compileCohort(def, { asOf: AS_OF, resolve });
+        const found = (await db.query<{ person_id: string; practice: string | null }>(compiled.sql, compiled.params)).rows;
+        const facts = await gatherAccessFacts(db, policy, principal, found.map((r) => ({ personId: r.person_id, nhsNumber: null, memberIds: [r.person_id] })), NOW, { relationships: false });
+        const shown = found.filter((r) => decide(policy, { action: 'export', principal, purpose: 'secondary-use', facts: facts.get(r.person_id) ?? null, now: NOW }).kind === 'permit');
+        const restricted = found.filter((r) => facts.get(r.person_id)?.restricted).length;
+        const optedOut = found.filter((r) => !facts.get(r.person_id)?.restricted && facts.get(r.person_id)?.nationalDataOptOut).length;
+
+        const counted = await runCohort(analyst(db), def, { asOf: AS_OF, resolve, now: NOW, output: 'count' });
+        const listed = await runCohort(analyst(db), def, { asOf: AS_OF, resolve, now: NOW, output: 'list' });
+        const sdc = (n: number) => (n === 0 ? 0 : n < 8 ? null : Math.round(n / 5) * 5);
+        for (const r of [counted, listed]) {
+          assert.equal(r.count, sdc(shown.length), def.name);
+          assert.deepEqual(r.withheld, { restricted: sdc(restricted), optedOut: sdc(optedOut), dissent: sdc(found.length - shown.length - restricted - optedOut) }, def.name);
+          const per = new Map<string | null, number>();
+          for (const x of shown) per.set(x.practice, (per.get(x.practice) ?? 0) + 1);
+          assert.deepEqual(r.byPractice, [...per].sort((a, b) => String(a[0]).localeCompare(String(b[0]))).map(([practice, n]) => ({ practice, count: sdc(n) })), def.name);
+        }
+        const members = listed.members as PseudonymisedMember[];
+        assert.equal(members.length, shown.length, def.name);
+        const pseudonyms = (await runCohort(analyst(db), def, { asOf: AS_OF, resolve, now: NOW, output: 'list' })).members as PseudonymisedMember[];
+        assert.deepEqual(pseudonyms, members, `${def.name}: the same list each time`);
+        checked += found.length;
+      }
+      assert.ok(checked > 30, 'the registers found people');
+      // The people with a record are the ones left out: the source-restricted W1 and opted-out F and T, the restricted S.
+      const diabetes = await runCohort(analyst(db), registers.get('diabetes')!, { asOf: AS_OF, resolve, now: NOW, output: 'list' });
+      assert.equal((diabetes.members as PseudonymisedMember[]).length, 11, 'A B C D V W2-5 X R: 11 of the 14 found');
+      // One audit entry per run, found and shown counted exactly.
+      const last = (await auditRows(db, 'ann.alyst')).at(-1)!;
+      assert.deepEqual({ found: last.detail!.found, shown: last.detail!.shown, person: last.person_id }, { found: 14, shown: 11, person: null });
     } finally {
       await db.drop();
     }

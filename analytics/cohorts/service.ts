@@ -1,17 +1,20 @@
 // Running a cohort (a register) for a user, through the access layer: the decision point says
 // whether the user may run it and how (identified for their own practice's direct care, or
 // disclosure-controlled counts and pseudonymised lists for secondary use); then each person the
-// query finds is decided on their own (restricted people never appear; the national data opt-out
+// query finds is decided by the policy (restricted people never appear; the national data opt-out
 // removes a person from secondary use; a person who dissents from sharing is left out of an
-// identified list built from other organisations' data). One audit entry for the run, with its
-// counts, and one per person shown identified, in the same transaction as the query.
+// identified list built from other organisations' data): for an identified list each on their own
+// facts, for secondary use those with a consent directive or restriction each on theirs and the
+// rest, whose facts are all the same, with one decision (decideSecondaryUse). One audit entry for
+// the run, with its counts, and one per person shown identified (IHE BALP's PatientQuery: one
+// AuditEvent per patient identified in the results), in the same transaction as the query.
 import { oneOffStatements } from '../../db/database.ts';
 import type { Queryable } from '../../db/database.ts';
 import { appendAuditBatch, type AuditEntry } from '../../access/audit.ts';
 import { forbidden, invalid, type RequestContext } from '../../access/context.ts';
-import { gatherAccessFacts } from '../../access/facts-store.ts';
-import { currentPolicy, decide, type Policy } from '../../access/policy.ts';
-import { CohortCompileError, compileCohort } from './compile.ts';
+import { gatherAccessFacts, SECONDARY_USE_CANDIDATES_SQL } from '../../access/facts-store.ts';
+import { currentPolicy, decide, type AccessFacts, type Policy } from '../../access/policy.ts';
+import { CohortCompileError, compileCohort, type CompiledCohort } from './compile.ts';
 import { ensureFlatTablesCurrent } from '../flat/refresh.ts';
 import type { CohortDefinition } from './definition.ts';
 import { pseudonymFor, pseudonymKey } from './pseudonym.ts';
@@ -79,9 +82,12 @@ export async function runCohort(ctx: RequestContext, def: CohortDefinition, opts
     throw forbidden(decision.reason);
   }
   const how = decision.obligations.cohort;
+  // Secondary use with a policy is decided for the members with something recorded one by one and
+  // for the rest at once (decideSecondaryUse), which orders a list itself; every other run reads each member.
+  const bySecondaryUse = policy !== null && ctx.purpose === 'secondary-use' && !how.identified;
   let compiled;
   try {
-    compiled = compileCohort(def, { asOf, practice: how.practice, resolve: opts.resolve });
+    compiled = compileCohort(def, { asOf, practice: how.practice, resolve: opts.resolve, ordered: !bySecondaryUse });
   } catch (err) {
     if (err instanceof CohortCompileError) throw invalid(`cohort ${def.name}: ${err.message}`);
     throw err;
@@ -91,24 +97,8 @@ export async function runCohort(ctx: RequestContext, def: CohortDefinition, opts
     // 20,000 people: 10.5 s with, 5.8 s without, PostgreSQL 15; docs/analytics/risk.md). PGlite has none.
     await oneOffStatements(tx);
     await ensureFlatTablesCurrent(tx);
-    const found = await tx.query<{ person_id: string; practice: string | null; neighbourhood: string | null }>(compiled.sql, compiled.params);
-    const ids = found.rows.map((r) => r.person_id);
-    // Names and birth dates only for an identified list; the access facts need only each NHS number.
-    const people = await personDetails(tx, ids, how.identified);
-    // Secondary use is decided on restrictions and consent alone (access/policy.ts): the relationship
-    // facts of every member (the registers' cost per person at 215,000: ENT referrals 7.3 s) are not read.
-    const secondary = ctx.purpose === 'secondary-use';
-    const facts = policy ? await gatherAccessFacts(tx, policy, ctx.principal, ids.map((id) => ({ personId: id, nhsNumber: people.get(id)?.nhs_number ?? null, memberIds: [id] })), now, { relationships: !secondary }) : new Map();
-    const shown: typeof found.rows = [];
-    const withheld = { restricted: 0, optedOut: 0, dissent: 0 };
-    for (const row of found.rows) {
-      const f = facts.get(row.person_id) ?? null;
-      const d = decide(policy, { action: how.identified ? 'read' : 'export', principal: ctx.principal, purpose: ctx.purpose, facts: f, now });
-      if (d.kind === 'permit' && !(how.identified && d.obligations.onlyOrganisation !== null)) shown.push(row);
-      else if (f?.restricted) withheld.restricted++;
-      else if (f?.nationalDataOptOut && !how.identified) withheld.optedOut++;
-      else withheld.dissent++;
-    }
+    const people = bySecondaryUse ? await decideSecondaryUse(tx, policy, ctx, compiled, now, opts.output === 'count') : await decideEach(tx, policy, ctx, compiled, now, how.identified);
+    const { shown, withheld } = people;
     const control = (n: number) => (how.disclosureControl ? disclosureControl(n) : n);
     const result: CohortResult = {
       name: def.name,
@@ -116,23 +106,22 @@ export async function runCohort(ctx: RequestContext, def: CohortDefinition, opts
       asOf,
       practice: how.practice,
       view: how.identified ? 'identified' : 'pseudonymised',
-      count: control(shown.length),
+      count: control(people.shownCount),
       disclosureControl: how.disclosureControl,
       withheld: { restricted: control(withheld.restricted), optedOut: control(withheld.optedOut), dissent: control(withheld.dissent) },
       seconds: 0,
     };
     if (!how.identified) {
-      const per = new Map<string | null, number>();
-      for (const r of shown) per.set(r.practice, (per.get(r.practice) ?? 0) + 1);
-      result.byPractice = [...per.entries()].sort((a, b) => String(a[0]).localeCompare(String(b[0]))).map(([practice, n]) => ({ practice, count: control(n) }));
+      result.byPractice = [...people.shownByPractice.entries()].filter(([, n]) => n > 0).sort((a, b) => String(a[0]).localeCompare(String(b[0]))).map(([practice, n]) => ({ practice, count: control(n) }));
     }
     const entries: AuditEntry[] = [];
     if (opts.output !== 'count') {
       if (how.identified) {
         result.members = shown.map((r) => {
-          const p = people.get(r.person_id);
+          const p = people.details.get(r.person_id);
           return { personId: r.person_id, nhsNumber: p?.nhs_number ?? null, name: p?.name ?? null, birthDate: p?.birth_date ?? null, practice: r.practice, neighbourhood: r.neighbourhood, record: `Patient/${r.person_id}` };
         });
+        // IHE BALP (PatientQuery): one AuditEvent for every patient identified in a query's results.
         for (const r of shown) entries.push(base({ action: `${action}.person`, personId: r.person_id, decision: 'permit', reason: decision.reason, detail: { register: def.name } }));
       } else {
         const key = await pseudonymKey(tx);
@@ -140,14 +129,120 @@ export async function runCohort(ctx: RequestContext, def: CohortDefinition, opts
       }
     }
     result.seconds = Math.round((performance.now() - started)) / 1000;
-    entries.unshift(base({ decision: 'permit', reason: decision.reason, detail: { register: def.name, asOf, practice: how.practice, view: result.view, found: found.rows.length, shown: shown.length, withheld, uses: compiled.uses } }));
+    entries.unshift(base({ decision: 'permit', reason: decision.reason, detail: { register: def.name, asOf, practice: how.practice, view: result.view, found: people.found, shown: people.shownCount, withheld, uses: compiled.uses } }));
     await appendAuditBatch(tx, entries, now);
     return result;
   });
 }
 
-async function personDetails(tx: Queryable, ids: string[], names: boolean): Promise<Map<string, { nhs_number: string | null; name: string | null; birth_date: string | null }>> {
-  const out = new Map<string, { nhs_number: string | null; name: string | null; birth_date: string | null }>();
+type Member = { person_id: string; practice: string | null; neighbourhood: string | null };
+type Details = Map<string, { nhs_number: string | null; name: string | null; birth_date: string | null }>;
+
+/** Who the register found, who of them is shown (the policy's decision on each) and why the others are not. */
+interface Decided {
+  found: number;
+  shownCount: number;
+  shownByPractice: Map<string | null, number>;
+  /** The people shown, in person id order (empty for a secondary-use count, which reads no one's row). */
+  shown: Member[];
+  withheld: { restricted: number; optedOut: number; dissent: number };
+  details: Details;
+}
+
+const tally = (into: Decided['withheld'], f: AccessFacts | null, identified: boolean) => {
+  if (f?.restricted) into.restricted++;
+  else if (f?.nationalDataOptOut && !identified) into.optedOut++;
+  else into.dissent++;
+};
+
+/**
+ * Every member read and decided on their own facts (relationships included for direct care):
+ * the identified lists of a practice, and any run without a policy (each then denied).
+ */
+async function decideEach(tx: Queryable, policy: Policy | null, ctx: RequestContext, compiled: CompiledCohort, now: Date, identified: boolean): Promise<Decided> {
+  const found = await tx.query<Member>(compiled.sql, compiled.params);
+  const ids = found.rows.map((r) => r.person_id);
+  // Names and birth dates only for an identified list; the access facts need only each NHS number.
+  const details = await personDetails(tx, ids, identified);
+  const facts = policy ? await gatherAccessFacts(tx, policy, ctx.principal, ids.map((id) => ({ personId: id, nhsNumber: details.get(id)?.nhs_number ?? null, memberIds: [id] })), now, { relationships: ctx.purpose !== 'secondary-use' }) : new Map<string, AccessFacts>();
+  const out: Decided = { found: found.rows.length, shownCount: 0, shownByPractice: new Map(), shown: [], withheld: { restricted: 0, optedOut: 0, dissent: 0 }, details };
+  for (const row of found.rows) {
+    const f = facts.get(row.person_id) ?? null;
+    const d = decide(policy, { action: identified ? 'read' : 'export', principal: ctx.principal, purpose: ctx.purpose, facts: f, now });
+    if (d.kind === 'permit' && !(identified && d.obligations.onlyOrganisation !== null)) {
+      out.shown.push(row);
+      out.shownByPractice.set(row.practice, (out.shownByPractice.get(row.practice) ?? 0) + 1);
+    } else tally(out.withheld, f, identified);
+  }
+  out.shownCount = out.shown.length;
+  return out;
+}
+
+/** A person id no one has: the facts of someone with nothing recorded are read for it. */
+const NOBODY = '00000000-0000-0000-0000-000000000000';
+
+/**
+ * Secondary use (a pseudonymised list or a disclosure-controlled count), decided as the policy
+ * decides it: on each person's consent directives and restrictions alone (access/policy.ts). The
+ * members with any such record (a consent directive not withdrawn, a restriction of the person or
+ * of one of their identities: access/facts-store.ts SECONDARY_USE_CANDIDATES_SQL, flagged in the
+ * register's own statement) are each decided on their own facts; everyone else has the facts of a
+ * person with nothing recorded, so `decide` is asked once for them all with those facts, and its
+ * answer is theirs. So a register of 36,000 people reads the facts of its few hundred with a record,
+ * not of all 36,000. A count reads no member's row: the statement returns, per practice, how many
+ * members have nothing recorded and the ids of those who do.
+ */
+async function decideSecondaryUse(tx: Queryable, policy: Policy, ctx: RequestContext, compiled: CompiledCohort, now: Date, countOnly: boolean): Promise<Decided> {
+  const recordedSql = `c.person_id::uuid IN (${SECONDARY_USE_CANDIDATES_SQL})`;
+  const out: Decided = { found: 0, shownCount: 0, shownByPractice: new Map(), shown: [], withheld: { restricted: 0, optedOut: 0, dissent: 0 }, details: new Map() };
+  // Per practice: the members with nothing recorded (counted) and those with a record (listed).
+  const plain = new Map<string | null, number>();
+  const recorded: Member[] = [];
+  let rows: (Member & { recorded: boolean })[] = [];
+  if (countOnly) {
+    const r = await tx.query<{ practice: string | null; neighbourhood: string | null; plain: number; recorded: string[] | null }>(
+      `SELECT c.practice, min(c.neighbourhood) AS neighbourhood, (count(*) FILTER (WHERE NOT c.recorded))::int AS plain, array_agg(c.person_id) FILTER (WHERE c.recorded) AS recorded
+         FROM (SELECT c.practice, c.neighbourhood, c.person_id, ${recordedSql} AS recorded FROM (${compiled.sql}) c) c
+        GROUP BY c.practice`,
+      compiled.params,
+    );
+    for (const p of r.rows) {
+      plain.set(p.practice, p.plain);
+      for (const id of p.recorded ?? []) recorded.push({ person_id: id, practice: p.practice, neighbourhood: p.neighbourhood });
+    }
+  } else {
+    rows = (await tx.query<Member & { recorded: boolean }>(`SELECT c.person_id, c.practice, c.neighbourhood, ${recordedSql} AS recorded FROM (${compiled.sql}) c ORDER BY c.person_id`, compiled.params)).rows;
+    for (const r of rows) {
+      if (r.recorded) recorded.push(r);
+      else plain.set(r.practice, (plain.get(r.practice) ?? 0) + 1);
+    }
+  }
+  const nhs = await personDetails(tx, recorded.map((r) => r.person_id), false);
+  const facts = await gatherAccessFacts(tx, policy, ctx.principal, [{ personId: NOBODY, nhsNumber: null, memberIds: [NOBODY] }, ...recorded.map((r) => ({ personId: r.person_id, nhsNumber: nhs.get(r.person_id)?.nhs_number ?? null, memberIds: [r.person_id] }))], now, { relationships: false });
+  const ask = (f: AccessFacts | null) => decide(policy, { action: 'export', principal: ctx.principal, purpose: ctx.purpose, facts: f, now }).kind === 'permit';
+  const nothingRecorded = facts.get(NOBODY) ?? null;
+  const plainShown = ask(nothingRecorded);
+  const shownIds = new Set<string>();
+  for (const [practice, n] of plain) {
+    out.found += n;
+    if (plainShown) out.shownByPractice.set(practice, (out.shownByPractice.get(practice) ?? 0) + n), (out.shownCount += n);
+    else for (let i = 0; i < n; i++) tally(out.withheld, nothingRecorded, false);
+  }
+  for (const r of recorded) {
+    out.found++;
+    const f = facts.get(r.person_id) ?? null;
+    if (ask(f)) {
+      out.shownByPractice.set(r.practice, (out.shownByPractice.get(r.practice) ?? 0) + 1);
+      out.shownCount++;
+      shownIds.add(r.person_id);
+    } else tally(out.withheld, f, false);
+  }
+  if (!countOnly) out.shown = rows.filter((r) => (r.recorded ? shownIds.has(r.person_id) : plainShown)).map(({ person_id, practice, neighbourhood }) => ({ person_id, practice, neighbourhood }));
+  return out;
+}
+
+async function personDetails(tx: Queryable, ids: string[], names: boolean): Promise<Details> {
+  const out: Details = new Map();
   if (!ids.length) return out;
   if (!names) {
     const r = await tx.query<{ person_id: string; nhs_number: string | null }>('SELECT p.person_id::text AS person_id, p.nhs_number FROM person p WHERE p.person_id = ANY($1::uuid[])', [ids]);

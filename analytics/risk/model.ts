@@ -320,7 +320,8 @@ export async function insertScores(tx: Queryable, model: Pick<RiskModel, 'interc
      SELECT s.person_id, $1::bigint, s.p, s.rk,
             CASE WHEN s.rk <= ${cut('0.5')} THEN '0.5' WHEN s.rk <= ${cut('1')} THEN '1' WHEN s.rk <= ${cut('5')} THEN '5' WHEN s.rk <= ${cut('20')} THEN '20' END
        FROM (SELECT x.person_id, x.p, row_number() OVER (ORDER BY x.p DESC, x.person_id) AS rk, count(*) OVER () AS n
-               FROM (SELECT f.person_id, ${p} AS p FROM ${features} f WHERE f.index_date = $2::date) x) s`,
+               FROM (SELECT f.person_id, ${p} AS p FROM ${features} f WHERE f.index_date = $2::date) x) s
+      ORDER BY s.person_id`,
     params,
   );
   return r.rowCount;
