@@ -1,0 +1,99 @@
+/**
+ * Shapes found in the second outside corpus (docs/feeds.md "Stop 24: outside corpus, round 2"),
+ * each rebuilt as a minimal synthetic message: an immunisation registry's acknowledgement whose
+ * ERR names the PID segment, an Epic order whose telephone number was broken across two lines, a
+ * UK Epic ADT naming one doctor three times (one identifier system each), an MDM whose TXA-3 says
+ * TEXT, a scheduling system's own filler status "ARRIVED".
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Appointment, DocumentReference, Encounter, ServiceRequest } from '@medplum/fhirtypes';
+import type { AcceptedItem } from '../model.ts';
+import { accepted, cr, rejected } from './fixtures/items.ts';
+import { parseHl7Message } from './to-item.ts';
+
+const resource = <T>(item: AcceptedItem, type: string) => item.resources.find((r) => r.resource.resourceType === type)?.resource as T | undefined;
+
+test('an acknowledgement whose ERR names the PID segment is an acknowledgement (ignored), not a message whose carriage returns were lost', () => {
+  const ack = cr(
+    'MSH|^~\\&|REG|IIS|EHR|GP|20240102030405+0000||ACK^V04^ACK|A1|P|2.5.1',
+    'MSA|AE|M1',
+    'ERR||PID^1^5|101^required field missing^HL70357|E||||Patient name is required',
+    'ERR||PID|100^required segment missing^HL70357|E||||PID is required segment',
+    'ERR||PID|101|E',
+  );
+  const item = parseHl7Message(ack, 'f');
+  assert.equal(item.kind, 'ignored', item.kind === 'rejected' ? item.reason : item.kind);
+  // Carriage returns really lost are still told, whether the segment before ended in a value or
+  // in an empty field.
+  for (const glued of ['MSH|^~\\&|PAS|RXX|||20240102||DFT^P03|D1|P|2.5 EVN|P03 PID|1||H1^^^RXX^MR||SMITH^ANN', 'MSH|^~\\&|PAS|RXX|||20240102||DFT^P03|D1|P|2.5||PID|1||H1^^^RXX^MR||SMITH^ANN']) {
+    assert.match(rejected(parseHl7Message(glued + '\r', 'f')).reason, /"PID\|" appears inside segment 1 \(MSH\), so the segments were run together/);
+  }
+});
+
+test('a line that begins with a digit continues the segment before it (a value broken across lines), it is not a truncated segment', () => {
+  const lines = [
+    'MSH|^~\\&|EPIC|EPIC|||20140418173314|1148|ORM^O01|497|D|2.3',
+    'PID|1||20891312^^^^EPI||APPLESEED^JOHN^A||19661201|M',
+    'ORC|NW|987654^EPIC|76543^EPC||SC||^^^20140418170014||20140418173314',
+    'OBR|1|363463^EPC|1858^EPC|73610^X-RAY ANKLE 3+ VW||||||||||||1173^MATTHEWS^JAMES|(0161)496-',
+    '0000||||||||F||^^^20140418170014|||||6064^MANSFIELD^JEREMY',
+  ];
+  // LF throughout (as the file came): the break is read as a space.
+  const lf = accepted(parseHl7Message(lines.join('\n') + '\n', 'f'));
+  const order = resource<ServiceRequest>(lf, 'ServiceRequest')!;
+  assert.equal(order.code?.coding?.[0]?.code, '73610');
+  assert.equal(lf.raw?.split('\n').length, 6, 'the raw message is kept as sent');
+  // CR-terminated segments with a bare LF inside a value: the LF is data, kept as a line break.
+  const crItem = accepted(parseHl7Message(lines.slice(0, 4).join('\r') + '\n' + lines[4] + '\r', 'f'));
+  assert.equal(resource<ServiceRequest>(crItem, 'ServiceRequest')!.code?.coding?.[0]?.code, '73610');
+  // A short line that begins with a letter is still a truncated segment, with that reason.
+  assert.match(rejected(parseHl7Message(cr(lines[0]!, lines[1]!, 'OB'), 'f')).reason, /^segment 3 "OB" is truncated or unknown$/);
+});
+
+test('PV1-7 repeating one doctor under three identifier systems is one attending doctor; other names are other doctors', () => {
+  const doctor = 'HB^BADGER^HONEY^^^^^^CONS^^^^CONS~C1111111^BADGER^HONEY^^^^^^CDS^^^^CDS~752^BADGER^HONEY^^^^^^PROVID^^^^PROVID';
+  const raw = cr(
+    'MSH|^~\\&|EPIC|RRV|||20130211100052||ADT^A01|E1|T|2.4',
+    'EVN|A01|20130211100052',
+    'PID|1||40800000^^^MRENTR^MEDREC~9434765919^^^NHS^HN||ORANGE^BLOOD||19800101|F',
+    `PV1|1|I|T42E^BY02^17||||${doctor}|403073^MCZZ^GM^^^DR~P473714^REDROBIN^M^^^DR|~4617^BIRD^BIG|Anaes|||||||${doctor}||123412341234`,
+  );
+  const enc = resource<Encounter>(accepted(parseHl7Message(raw, 'f')), 'Encounter')!;
+  const byType = (code: string) => (enc.participant ?? []).filter((p) => p.type?.[0]?.coding?.[0]?.code === code).map((p) => [p.individual?.identifier?.value, p.individual?.display]);
+  assert.deepEqual(byType('ATND'), [['HB', 'HONEY BADGER']], 'one attending doctor, its first identifier');
+  assert.deepEqual(byType('ADM'), [['HB', 'HONEY BADGER']]);
+  assert.deepEqual(byType('REF'), [['403073', 'DR GM MCZZ'], ['P473714', 'DR M REDROBIN']], 'two names are two referrers');
+  assert.deepEqual(byType('CON'), [['4617', 'BIG BIRD']], 'an empty first repetition (the legal name left out) is skipped');
+});
+
+test('MDM: TXA-3 "TEXT" (table 0191, machine readable text) is text/plain, not the made-up text/text', () => {
+  const raw = (presentation: string) =>
+    cr(
+      'MSH|^~\\&|DICT|RXX|BEVAN|TCCC|20240101120000||MDM^T02^MDM_T02|M1|P|2.5',
+      'PID|1||H200^^^RXX^MR||DOE^JOHN||19800101|M',
+      `TXA|1|DS^Discharge summary|${presentation}|20240101120000|||||||DOC1|||||AU||AV`,
+      'OBX|1|TX|NOTE^Clinical note||Patient is doing well.|||F',
+    );
+  const type = (presentation: string) => resource<DocumentReference>(accepted(parseHl7Message(raw(presentation), 'f')), 'DocumentReference')!.content[0]!.attachment.contentType;
+  assert.equal(type('TEXT^Plain Text^HL70191'), 'text/plain; charset=utf-8');
+  assert.equal(type('TX'), 'text/plain; charset=utf-8');
+  assert.equal(type('AP'), 'text/plain; charset=utf-8', 'a code for another kind of content does not make text something else');
+  assert.equal(type('RTF'), 'text/rtf');
+});
+
+test('SIU: a scheduling system\'s own filler status (SCH-25 "ARRIVED", "Checked In") is read as the FHIR status it names', () => {
+  const raw = (status: string) =>
+    cr(
+      'MSH|^~\\&|GPMS|CTX||MED2000|200803060953||SIU^S14|S1|P|2.3',
+      `SCH|00331839401|||||58||HLCK^HEALTHCHECK|20|MIN|^^^200803061000|||||JOHN||||VALERIE|||||${status}`,
+      'PID|1||489671||SMITH^MICHAEL||20080205|F',
+      'AIP|1||PBN^PORTER^LISA|50',
+    );
+  const status = (s: string) => resource<Appointment>(accepted(parseHl7Message(raw(s), 'f')), 'Appointment')!.status;
+  assert.equal(status('ARRIVED'), 'arrived');
+  assert.equal(status('Checked In'), 'checked-in');
+  assert.equal(status('NO SHOW'), 'noshow');
+  assert.equal(status('Booked'), 'booked');
+  assert.equal(status('SOMETHING ELSE'), 'booked', 'a status with no FHIR meaning stays booked, as before');
+});
