@@ -97,3 +97,17 @@ test('SIU: a scheduling system\'s own filler status (SCH-25 "ARRIVED", "Checked 
   assert.equal(status('Booked'), 'booked');
   assert.equal(status('SOMETHING ELSE'), 'booked', 'a status with no FHIR meaning stays booked, as before');
 });
+
+test('PID-5 XPN-4 suffix and XPN-5 prefix are kept on the Patient name (were dropped)', () => {
+  const raw = cr(
+    'MSH|^~\\&|MegaReg|XYZHospC|SuperOE|XYZImgCtr|20060529090131-0500||ADT^A01^ADT_A01|W1|P|2.5',
+    'EVN||200605290901',
+    'PID|||56782445^^^UAReg^PI||KLEINSAMPLE^BARRY^Q^JR~AGBTESTD^Sara^^^MRS^^M||19620910|M',
+    'PV1||I|W^389^1',
+  );
+  const item = accepted(parseHl7Message(raw, 'f'));
+  const patient = resource<{ resourceType: 'Patient'; name?: Array<Record<string, unknown>> }>(item, 'Patient')!;
+  assert.deepEqual(patient.name?.[0], { use: 'official', family: 'KLEINSAMPLE', given: ['BARRY', 'Q'], suffix: ['JR'] });
+  assert.deepEqual(patient.name?.[1], { use: 'maiden', family: 'AGBTESTD', given: ['Sara'], prefix: ['MRS'] });
+  assert.equal(item.identities[0]!.given, 'BARRY Q', 'the identity the matcher uses is as before');
+});
