@@ -111,3 +111,18 @@ test('PID-5 XPN-4 suffix and XPN-5 prefix are kept on the Patient name (were dro
   assert.deepEqual(patient.name?.[1], { use: 'maiden', family: 'AGBTESTD', given: ['Sara'], prefix: ['MRS'] });
   assert.equal(item.identities[0]!.given, 'BARRY Q', 'the identity the matcher uses is as before');
 });
+
+test('coding systems of the IIS guide and NIST messages: NCIT (RXR-1 route) and I9CDX (ICD-9-CM diagnosis) get their URIs', () => {
+  const raw = cr(
+    'MSH|^~\\&|MYEHR|DCS|MYIIS||20120113000000-0500||VXU^V04^VXU_V04|V1|P|2.5.1',
+    'PID|1||432155^^^dcs^MR||Patient^Johnny||20110411|M',
+    'ORC|RE||65930^DCS',
+    'RXA|0|1|20120113||110^DTaP HIB IPV^CVX|0.5|mL^^UCUM||00^New admin^NIP001',
+    'RXR|C28161^IM^NCIT^IM^^HL70162|RT^Right Thigh^HL70163',
+  );
+  const imm = resource<{ resourceType: 'Immunization'; route?: { coding?: Array<{ system?: string; code?: string }> } }>(accepted(parseHl7Message(raw, 'f')), 'Immunization')!;
+  assert.deepEqual(imm.route?.coding?.map((c) => [c.system, c.code]), [
+    ['http://ncicb.nci.nih.gov/xml/owl/EVS/Thesaurus.owl', 'C28161'],
+    ['http://terminology.hl7.org/CodeSystem/v2-0162', 'IM'],
+  ]);
+});
