@@ -175,6 +175,15 @@ export function readHl7Lines(lines: readonly string[]): Hl7ReadResult {
       return { ok: false, reason: `segment ${i + 1} ${JSON.stringify(shown)} is truncated or unknown` };
     }
     if (i > 0 && name === 'MSH') return { ok: false, reason: `segment ${i + 1} is a second MSH` };
+    // ADD continues the segment before it (v2.5 chapter 2, segment continuation): its first field
+    // goes on with that segment's last field, its further fields are further fields of it. Labs
+    // send long comments so (NTE, then ADD after ADD); read apart, the comment was lost.
+    const before = segments[segments.length - 1];
+    if (name === 'ADD' && before && before.name !== 'MSH' && before.text !== undefined) {
+      before.text += line.slice(4);
+      before.fields = before.text.split(fieldSep);
+      continue;
+    }
     const parts = i === 0 ? mshParts : line.split(fieldSep);
     // For MSH, the separator itself is MSH-1, so the text after "MSH|" starts at MSH-2.
     const fields = name === 'MSH' ? ['MSH', fieldSep, ...parts.slice(1)] : parts;

@@ -126,3 +126,21 @@ test('coding systems of the IIS guide and NIST messages: NCIT (RXR-1 route) and 
     ['http://terminology.hl7.org/CodeSystem/v2-0162', 'IM'],
   ]);
 });
+
+test('ADD segments continue the segment before them: a lab comment sent as NTE then ADD, ADD is kept whole (was dropped)', () => {
+  const raw = cr(
+    'MSH|^~\\&|FDHL7|LABS||P1055|201007231634||ORU^R01|L1|P|2.3',
+    'PID|1||108512373||SAMPLES^JUNIOR||19480110|M',
+    'OBR|1||108512373|CHEM^CHEMISTRY||201007221041|||||||||||||||||201007231634|||F',
+    'OBX|1|NM|0070-3^Creatinine||1.1|mg/dl|0.6-1.3||||F',
+    'NTE|1|L|eGFR uses the MDRD formula ',
+    'ADD|and assumes a body surface area of 1.73.',
+    'ADD| A result below 60 suggests chronic kidney disease.',
+    'OBX|2|NM|0050-5^Calcium||8.9|mg/dl|8.4-10.4||||F',
+  );
+  const item = accepted(parseHl7Message(raw, 'f'));
+  const obs = item.resources.map((r) => r.resource).filter((r) => r.resourceType === 'Observation') as Array<{ note?: Array<{ text: string }>; valueQuantity?: { value?: number } }>;
+  assert.equal(obs.length, 2, 'the ADD lines are not read as results, and the OBX after them is still read');
+  assert.equal(obs[0]!.note?.[0]?.text, 'eGFR uses the MDRD formula and assumes a body surface area of 1.73. A result below 60 suggests chronic kidney disease.');
+  assert.equal(obs[1]!.valueQuantity?.value, 8.9);
+});
