@@ -144,3 +144,20 @@ test('ADD segments continue the segment before them: a lab comment sent as NTE t
   assert.equal(obs[0]!.note?.[0]?.text, 'eGFR uses the MDRD formula and assumes a body surface area of 1.73. A result below 60 suggests chronic kidney disease.');
   assert.equal(obs[1]!.valueQuantity?.value, 8.9);
 });
+
+test('ServiceRequest.category: OBR-24 when sent; else an OML is laboratory and an OMI imaging, and an ORM^O01 (an Epic radiology order) has none rather than "Laboratory procedure"', () => {
+  const raw = (type: string, section: string) =>
+    cr(
+      `MSH|^~\\&|EPIC|EPIC|||20140418173314||${type}|O1|P|2.5`,
+      'PID|1||20891312^^^^EPI||APPLESEED^JOHN||19661201|M',
+      'ORC|NW|987654^EPIC|76543^EPC',
+      `OBR|1|987654^EPIC|76543^EPC|73610^X-RAY ANKLE 3+ VW||||||||||||||||||||${section}|F`,
+    );
+  const category = (type: string, section: string) =>
+    resource<ServiceRequest>(accepted(parseHl7Message(raw(type, section), 'f')), 'ServiceRequest')!.category?.map((c) => c.coding?.[0]?.code);
+  assert.equal(category('ORM^O01', ''), undefined);
+  assert.deepEqual(category('ORM^O01', 'RAD'), ['RAD']);
+  assert.deepEqual(category('ORM^O01', 'LAB'), ['108252007']);
+  assert.deepEqual(category('OML^O21', ''), ['108252007']);
+  assert.deepEqual(category('OMI^O23', ''), ['363679005']);
+});
