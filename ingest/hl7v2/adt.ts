@@ -101,7 +101,7 @@ export function mapEncounter(ctx: MapContext, pv1: Hl7Segment, pv2: Hl7Segment |
   for (const [field, code, display] of DOCTORS) {
     // The repetitions of PV1-7, -8 and -17 are names and identifiers of one doctor, not more
     // doctors (v2.5 PV1-7: "The field sequences are not used to indicate multiple attending
-    // physicians"): Epic sends one doctor as HB^BADGER^…^CONS~C1111111^BADGER^…^CDS~752^BADGER^…^PROVID.
+    // physicians"): Epic sends one doctor as ID1^NAME^…^CONS~ID2^NAME^…^CDS~ID3^NAME^…^PROVID.
     // A repetition with the name of one already read (or, but in PV1-9 consulting doctors, with
     // no name) is that doctor again, the first identifier kept; one with another name is kept as
     // well, as senders who break the rule mean another doctor.

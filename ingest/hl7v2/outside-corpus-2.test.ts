@@ -34,10 +34,10 @@ test('an acknowledgement whose ERR names the PID segment is an acknowledgement (
 test('a line that begins with a digit continues the segment before it (a value broken across lines), it is not a truncated segment', () => {
   const lines = [
     'MSH|^~\\&|EPIC|EPIC|||20140418173314|1148|ORM^O01|497|D|2.3',
-    'PID|1||20891312^^^^EPI||APPLESEED^JOHN^A||19661201|M',
+    'PID|1||E5550001^^^^EPI||SAMPLE^JOHN^A||19661201|M',
     'ORC|NW|987654^EPIC|76543^EPC||SC||^^^20140418170014||20140418173314',
-    'OBR|1|363463^EPC|1858^EPC|73610^X-RAY ANKLE 3+ VW||||||||||||1173^MATTHEWS^JAMES|(0161)496-',
-    '0000||||||||F||^^^20140418170014|||||6064^MANSFIELD^JEREMY',
+    'OBR|1|363463^EPC|1858^EPC|73610^X-RAY ANKLE 3+ VW||||||||||||D300^MASON^JAMES|(0161)496-',
+    '0000||||||||F||^^^20140418170014|||||D301^MARSH^JEREMY',
   ];
   // LF throughout (as the file came): the break is read as a space.
   const lf = accepted(parseHl7Message(lines.join('\n') + '\n', 'f'));
@@ -52,19 +52,19 @@ test('a line that begins with a digit continues the segment before it (a value b
 });
 
 test('PV1-7 repeating one doctor under three identifier systems is one attending doctor; other names are other doctors', () => {
-  const doctor = 'HB^BADGER^HONEY^^^^^^CONS^^^^CONS~C1111111^BADGER^HONEY^^^^^^CDS^^^^CDS~752^BADGER^HONEY^^^^^^PROVID^^^^PROVID';
+  const doctor = 'DR1^OTTER^ANNA^^^^^^CONS^^^^CONS~C7654321^OTTER^ANNA^^^^^^CDS^^^^CDS~981^OTTER^ANNA^^^^^^PROVID^^^^PROVID';
   const raw = cr(
     'MSH|^~\\&|EPIC|RRV|||20130211100052||ADT^A01|E1|T|2.4',
     'EVN|A01|20130211100052',
-    'PID|1||40800000^^^MRENTR^MEDREC~9434765919^^^NHS^HN||ORANGE^BLOOD||19800101|F',
-    `PV1|1|I|T42E^BY02^17||||${doctor}|403073^MCZZ^GM^^^DR~P473714^REDROBIN^M^^^DR|~4617^BIRD^BIG|Anaes|||||||${doctor}||123412341234`,
+    'PID|1||H7700001^^^RRV^MR~9434765919^^^NHS^HN||TESTER^ALEX||19800101|F',
+    `PV1|1|I|T42E^BY02^17||||${doctor}|R10001^WREN^GM^^^DR~R10002^ROBIN^M^^^DR|~C2001^HERON^JO|Anaes|||||||${doctor}||123412341234`,
   );
   const enc = resource<Encounter>(accepted(parseHl7Message(raw, 'f')), 'Encounter')!;
   const byType = (code: string) => (enc.participant ?? []).filter((p) => p.type?.[0]?.coding?.[0]?.code === code).map((p) => [p.individual?.identifier?.value, p.individual?.display]);
-  assert.deepEqual(byType('ATND'), [['HB', 'HONEY BADGER']], 'one attending doctor, its first identifier');
-  assert.deepEqual(byType('ADM'), [['HB', 'HONEY BADGER']]);
-  assert.deepEqual(byType('REF'), [['403073', 'DR GM MCZZ'], ['P473714', 'DR M REDROBIN']], 'two names are two referrers');
-  assert.deepEqual(byType('CON'), [['4617', 'BIG BIRD']], 'an empty first repetition (the legal name left out) is skipped');
+  assert.deepEqual(byType('ATND'), [['DR1', 'ANNA OTTER']], 'one attending doctor, its first identifier');
+  assert.deepEqual(byType('ADM'), [['DR1', 'ANNA OTTER']]);
+  assert.deepEqual(byType('REF'), [['R10001', 'DR GM WREN'], ['R10002', 'DR M ROBIN']], 'two names are two referrers');
+  assert.deepEqual(byType('CON'), [['C2001', 'JO HERON']], 'an empty first repetition (the legal name left out) is skipped');
 });
 
 test('MDM: TXA-3 "TEXT" (table 0191, machine readable text) is text/plain, not the made-up text/text', () => {
@@ -86,9 +86,9 @@ test('SIU: a scheduling system\'s own filler status (SCH-25 "ARRIVED", "Checked 
   const raw = (status: string) =>
     cr(
       'MSH|^~\\&|GPMS|CTX||MED2000|200803060953||SIU^S14|S1|P|2.3',
-      `SCH|00331839401|||||58||HLCK^HEALTHCHECK|20|MIN|^^^200803061000|||||JOHN||||VALERIE|||||${status}`,
-      'PID|1||489671||SMITH^MICHAEL||20080205|F',
-      'AIP|1||PBN^PORTER^LISA|50',
+      `SCH|A77000123|||||58||HLCK^HEALTHCHECK|20|MIN|^^^200803061000|||||JOHN||||VALERIE|||||${status}`,
+      'PID|1||P600777||JONES^MICHAEL||20080205|F',
+      'AIP|1||RN9^PORTER^LISA|50',
     );
   const status = (s: string) => resource<Appointment>(accepted(parseHl7Message(raw(s), 'f')), 'Appointment')!.status;
   assert.equal(status('ARRIVED'), 'arrived');
@@ -102,20 +102,20 @@ test('PID-5 XPN-4 suffix and XPN-5 prefix are kept on the Patient name (were dro
   const raw = cr(
     'MSH|^~\\&|MegaReg|XYZHospC|SuperOE|XYZImgCtr|20060529090131-0500||ADT^A01^ADT_A01|W1|P|2.5',
     'EVN||200605290901',
-    'PID|||56782445^^^UAReg^PI||KLEINSAMPLE^BARRY^Q^JR~AGBTESTD^Sara^^^MRS^^M||19620910|M',
+    'PID|||W1000234^^^WREG^PI||EXAMPLE^BEN^Q^JR~PRIOR^Sara^^^MRS^^M||19620910|M',
     'PV1||I|W^389^1',
   );
   const item = accepted(parseHl7Message(raw, 'f'));
   const patient = resource<{ resourceType: 'Patient'; name?: Array<Record<string, unknown>> }>(item, 'Patient')!;
-  assert.deepEqual(patient.name?.[0], { use: 'official', family: 'KLEINSAMPLE', given: ['BARRY', 'Q'], suffix: ['JR'] });
-  assert.deepEqual(patient.name?.[1], { use: 'maiden', family: 'AGBTESTD', given: ['Sara'], prefix: ['MRS'] });
-  assert.equal(item.identities[0]!.given, 'BARRY Q', 'the identity the matcher uses is as before');
+  assert.deepEqual(patient.name?.[0], { use: 'official', family: 'EXAMPLE', given: ['BEN', 'Q'], suffix: ['JR'] });
+  assert.deepEqual(patient.name?.[1], { use: 'maiden', family: 'PRIOR', given: ['Sara'], prefix: ['MRS'] });
+  assert.equal(item.identities[0]!.given, 'BEN Q', 'the identity the matcher uses is as before');
 });
 
 test('coding systems of the IIS guide and NIST messages: NCIT (RXR-1 route) and I9CDX (ICD-9-CM diagnosis) get their URIs', () => {
   const raw = cr(
     'MSH|^~\\&|MYEHR|DCS|MYIIS||20120113000000-0500||VXU^V04^VXU_V04|V1|P|2.5.1',
-    'PID|1||432155^^^dcs^MR||Patient^Johnny||20110411|M',
+    'PID|1||C880011^^^dcs^MR||Pupil^Jamie||20110411|M',
     'ORC|RE||65930^DCS',
     'RXA|0|1|20120113||110^DTaP HIB IPV^CVX|0.5|mL^^UCUM||00^New admin^NIP001',
     'RXR|C28161^IM^NCIT^IM^^HL70162|RT^Right Thigh^HL70163',
@@ -130,8 +130,8 @@ test('coding systems of the IIS guide and NIST messages: NCIT (RXR-1 route) and 
 test('ADD segments continue the segment before them: a lab comment sent as NTE then ADD, ADD is kept whole (was dropped)', () => {
   const raw = cr(
     'MSH|^~\\&|FDHL7|LABS||P1055|201007231634||ORU^R01|L1|P|2.3',
-    'PID|1||108512373||SAMPLES^JUNIOR||19480110|M',
-    'OBR|1||108512373|CHEM^CHEMISTRY||201007221041|||||||||||||||||201007231634|||F',
+    'PID|1||L4400921||TESTCASE^JUNIOR||19480110|M',
+    'OBR|1||L4400921|CHEM^CHEMISTRY||201007221041|||||||||||||||||201007231634|||F',
     'OBX|1|NM|0070-3^Creatinine||1.1|mg/dl|0.6-1.3||||F',
     'NTE|1|L|eGFR uses the MDRD formula ',
     'ADD|and assumes a body surface area of 1.73.',
@@ -149,7 +149,7 @@ test('ServiceRequest.category: OBR-24 when sent; else an OML is laboratory and a
   const raw = (type: string, section: string) =>
     cr(
       `MSH|^~\\&|EPIC|EPIC|||20140418173314||${type}|O1|P|2.5`,
-      'PID|1||20891312^^^^EPI||APPLESEED^JOHN||19661201|M',
+      'PID|1||E5550001^^^^EPI||SAMPLE^JOHN||19661201|M',
       'ORC|NW|987654^EPIC|76543^EPC',
       `OBR|1|987654^EPIC|76543^EPC|73610^X-RAY ANKLE 3+ VW||||||||||||||||||||${section}|F`,
     );
