@@ -8,7 +8,7 @@ import { dirname, join, sep } from 'node:path';
 import type { FeedAdapter, FeedFormat, IngestItem, ReadContext } from './model.ts';
 import { decodeHead, stripBom } from './text.ts';
 import { fhirAdapter } from './fhir/adapter.ts';
-import { sniffFhirXml } from './fhir/xml.ts';
+import { fhirTypeWithoutNamespace, sniffFhirXml } from './fhir/xml.ts';
 import { hl7v2Adapter } from './hl7v2/adapter.ts';
 import { csvAdapter } from './csv/adapter.ts';
 
@@ -83,6 +83,8 @@ function knownOtherFormat(headBytes: Uint8Array, head: string): string | null {
   if (!t.startsWith('<')) return null;
   if (sniffFhirXml(t)) return null; // FHIR XML: the FHIR adapter reads it
   if (t.includes('http://hl7.org/fhir')) return 'XML that mentions FHIR but whose root element is not in the FHIR namespace (http://hl7.org/fhir): a FHIR XML resource or Bundle is read, with xmlns="http://hl7.org/fhir" on its root';
+  const bare = fhirTypeWithoutNamespace(t);
+  if (bare) return `FHIR XML without its namespace: the root element <${bare}> has no xmlns, and FHIR XML elements are always in the namespace http://hl7.org/fhir; write it as <${bare} xmlns="http://hl7.org/fhir"> and send it again`;
   if (t.includes('urn:hl7-org:v2xml')) return 'HL7 v2 XML encoding, which Bevan does not read: send the messages in the standard pipe-delimited (ER7) encoding';
   return `XML, not FHIR JSON, HL7 v2 or CSV: starts with ${preview(t)}`;
 }

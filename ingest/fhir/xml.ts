@@ -372,6 +372,25 @@ export async function fhirXmlStreamToJson(chunks: AsyncIterable<string>, limits?
  * with its reason).
  */
 export function sniffFhirXml(head: string): boolean {
+  const root = xmlRoot(head);
+  if (!root) return false;
+  const ns = new RegExp(`\\bxmlns${root.prefix ? `:${root.prefix.replace(/\./g, '\\.')}` : ''}\\s*=\\s*["']${FHIR_NS.replace(/[./]/g, '\\$&')}["']`);
+  return ns.test(root.attributes);
+}
+
+/**
+ * The name of the root element when it is a FHIR R4 resource type (Bundle included) written with
+ * no namespace at all (`<Observation>`, as in some published examples): FHIR XML is always in the
+ * FHIR namespace, so the file is not read, but the reason can say what to add. Else null.
+ */
+export function fhirTypeWithoutNamespace(head: string): string | null {
+  const root = xmlRoot(head);
+  if (!root || root.prefix || /\bxmlns\s*=/.test(root.attributes)) return null;
+  return R4_RESOURCE_TYPES.has(root.name) ? root.name : null;
+}
+
+/** The root element of XML text (after a declaration, comments, processing instructions, a DOCTYPE). */
+function xmlRoot(head: string): { prefix?: string; name: string; attributes: string } | null {
   let s = head.charCodeAt(0) === 0xfeff ? head.slice(1) : head;
   for (;;) {
     s = s.trimStart();
@@ -382,11 +401,9 @@ export function sniffFhirXml(head: string): boolean {
       const gt = s.indexOf('>');
       s = s.slice(subset >= 0 && subset < gt ? s.indexOf(']>') + 2 || s.length : gt + 1 || s.length);
     } else break;
-    if (s === '') return false;
+    if (s === '') return null;
   }
-  const m = /^<(?:([A-Za-z_][\w.-]*):)?[A-Za-z_][\w.-]*([^>]*)>/.exec(s);
-  if (!m) return false;
-  const prefix = m[1];
-  const ns = new RegExp(`\\bxmlns${prefix ? `:${prefix.replace(/\./g, '\\.')}` : ''}\\s*=\\s*["']${FHIR_NS.replace(/[./]/g, '\\$&')}["']`);
-  return ns.test(m[2]!);
+  const m = /^<(?:([A-Za-z_][\w.-]*):)?([A-Za-z_][\w.-]*)([^>]*)>/.exec(s);
+  if (!m) return null;
+  return { ...(m[1] ? { prefix: m[1] } : {}), name: m[2]!, attributes: m[3]! };
 }

@@ -71,7 +71,7 @@ test('ADT^A01: identity, Patient and in-progress Encounter', () => {
   });
   const patient = resource<Patient>(item, 'Patient', 'RM2000123');
   assert.deepEqual(patient.identifier?.find((i) => i.system === 'https://fhir.nhs.uk/Id/nhs-number')?.value, '9434765919');
-  assert.deepEqual(patient.name, [{ use: 'official', family: 'Jones', given: ['Sarah', 'Anne'] }]);
+  assert.deepEqual(patient.name, [{ use: 'official', family: 'Jones', given: ['Sarah', 'Anne'], prefix: ['Mrs'] }]);
   assert.equal(patient.gender, 'female');
   assert.equal(patient.address?.[0].postalCode, 'M32 0XY');
   assert.equal(patient.generalPractitioner?.[0].identifier?.value, 'P91001');

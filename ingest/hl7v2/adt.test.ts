@@ -48,7 +48,7 @@ test('v2.3 pre-admit with MSH-4 empty, PV1-2 P and no PV1-19; the admission and 
   assert.equal(planned.reasonCode?.[0]?.coding?.[0]?.system, 'http://hl7.org/fhir/sid/icd-10');
   assert.equal(planned.participant?.[0]?.individual?.display, 'Mr Robert Hughes');
   const patient = one<Patient>(a05, 'Patient');
-  assert.deepEqual(patient.name?.[0], { use: 'official', family: "O'BRIEN", given: ['Siobhan', 'M'] });
+  assert.deepEqual(patient.name?.[0], { use: 'official', family: "O'BRIEN", given: ['Siobhan', 'M'], prefix: ['Ms'] }, 'XPN-5 is the prefix');
   assert.equal(patient.generalPractitioner?.[0]?.identifier?.value, 'P91002');
   assert.equal(patient.generalPractitioner?.[1]?.display, 'Dr Anil Patel', 'PD1-4 the GP');
   assert.deepEqual(

@@ -99,15 +99,30 @@ export function mapEncounter(ctx: MapContext, pv1: Hl7Segment, pv2: Hl7Segment |
   if (service) encounter.serviceType = { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v2-0069', code: service }] };
   const participants: EncounterParticipant[] = [];
   for (const [field, code, display] of DOCTORS) {
+    // The repetitions of PV1-7, -8 and -17 are names and identifiers of one doctor, not more
+    // doctors (v2.5 PV1-7: "The field sequences are not used to indicate multiple attending
+    // physicians"): Epic sends one doctor as ID1^NAME^…^CONS~ID2^NAME^…^CDS~ID3^NAME^…^PROVID.
+    // A repetition with the name of one already read (or, but in PV1-9 consulting doctors, with
+    // no name) is that doctor again, the first identifier kept; one with another name is kept as
+    // well, as senders who break the rule mean another doctor.
+    const inField: EncounterParticipant[] = [];
     for (const rep of v.repetitions(pv1, field)) {
       const name = xcnDisplay(v, rep);
       const id = v.fromRepetition(rep, 1);
       if (!name && !id) continue;
-      participants.push({
+      const same = inField.find((p) =>
+        name && p.individual?.display ? p.individual.display.toUpperCase() === name.toUpperCase() : field !== 9);
+      if (same) {
+        if (!same.individual!.identifier && id) same.individual!.identifier = { value: id };
+        if (!same.individual!.display && name) same.individual!.display = name;
+        continue;
+      }
+      inField.push({
         type: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ParticipationType', code, display }] }],
         individual: { ...(id ? { identifier: { value: id } } : {}), ...(name ? { display: name } : {}) },
       });
     }
+    participants.push(...inField);
   }
   if (participants.length) encounter.participant = participants;
   const reason = codeable(v, pv2, 3);

@@ -75,6 +75,17 @@ export function mimeType(type: string, subtype: string): string {
   return 'application/octet-stream';
 }
 
+/**
+ * The MIME type of a document whose OBX carry text, from TXA-3 document content presentation
+ * (table 0191). FT, TX and TEXT ("machine readable text document") are plain text, as is a
+ * code of the table that names no text format (AP, IM, SD …: the text is still text); a sender's
+ * own code for a text format (RTF, HTML, XML) is text of that kind.
+ */
+function textContentType(presentation: string): string {
+  if (presentation === 'RTF' || presentation === 'HTML' || presentation === 'XML') return `text/${presentation.toLowerCase()}`;
+  return 'text/plain; charset=utf-8';
+}
+
 /** OBX-5 ED (v2.5: source application ^ type of data ^ data subtype ^ encoding ^ data) → Attachment. */
 export function edAttachment(ctx: MapContext, obx: Hl7Segment): Attachment {
   const { v } = ctx;
@@ -174,7 +185,7 @@ function mapDocument(ctx: MapContext, txa: Hl7Segment, obxs: Hl7Segment[], mrn: 
   }
   if (lines.length) {
     const text = lines.join('\n').replace(/\s+$/, '');
-    doc.content.unshift({ attachment: { contentType: presentation === 'FT' || presentation === 'TX' || !presentation ? 'text/plain; charset=utf-8' : mimeType('TX', presentation), data: Buffer.from(text, 'utf8').toString('base64'), ...(title ? { title } : {}) } });
+    doc.content.unshift({ attachment: { contentType: textContentType(presentation), data: Buffer.from(text, 'utf8').toString('base64'), ...(title ? { title } : {}) } });
   }
   if (doc.content.length === 0) {
     // R4 requires content; a notification says the document exists without carrying it.

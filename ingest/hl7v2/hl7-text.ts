@@ -46,10 +46,12 @@ function segmentName(line: string): boolean {
   return a >= 65 && a <= 90 && upperOrDigit(line.charCodeAt(1)) && upperOrDigit(line.charCodeAt(2));
 }
 
-// A line that starts like a segment (a few letters or digits, then a separator or the end) is a
-// segment, even a truncated one; any other line (free text, "panel AHIC^LN") is the rest of the
-// segment before it, wrapped by a sender or a mail system.
-const SEGMENT_LIKE = /^[A-Za-z0-9]{1,4}([^A-Za-z0-9\s]|$)/;
+// A line that starts like a segment (a letter, up to three more letters or digits, then a
+// separator or the end) is a segment, even a truncated one; any other line (free text, "panel
+// AHIC^LN", the "8866|…" left when a telephone number "(608)258-8866" was broken across lines)
+// is the rest of the segment before it, wrapped by a sender or a mail system. Every segment id,
+// standard or Z, begins with a letter, so a line that begins with a digit is never one.
+const SEGMENT_LIKE = /^[A-Za-z][A-Za-z0-9]{0,3}([^A-Za-z0-9\s]|$)/;
 
 /**
  * Splits message text into segments: CR, LF and CRLF all end a segment; blank lines are dropped.
@@ -93,7 +95,8 @@ const isAlnumCode = (c: number): boolean => (c >= 48 && c <= 57) || (c >= 65 && 
 
 /** SEGMENT_LIKE.test(line), with the common `XXX|` answered without the regex. */
 function segmentLike(line: string): boolean {
-  if (line.charCodeAt(3) === 124 && isAlnumCode(line.charCodeAt(0)) && isAlnumCode(line.charCodeAt(1)) && isAlnumCode(line.charCodeAt(2))) return true;
+  const a = line.charCodeAt(0);
+  if (line.charCodeAt(3) === 124 && ((a >= 65 && a <= 90) || (a >= 97 && a <= 122)) && isAlnumCode(line.charCodeAt(1)) && isAlnumCode(line.charCodeAt(2))) return true;
   return SEGMENT_LIKE.test(line);
 }
 
@@ -172,6 +175,15 @@ export function readHl7Lines(lines: readonly string[]): Hl7ReadResult {
       return { ok: false, reason: `segment ${i + 1} ${JSON.stringify(shown)} is truncated or unknown` };
     }
     if (i > 0 && name === 'MSH') return { ok: false, reason: `segment ${i + 1} is a second MSH` };
+    // ADD continues the segment before it (v2.5 chapter 2, segment continuation): its first field
+    // goes on with that segment's last field, its further fields are further fields of it. Labs
+    // send long comments so (NTE, then ADD after ADD); read apart, the comment was lost.
+    const before = segments[segments.length - 1];
+    if (name === 'ADD' && before && before.name !== 'MSH' && before.text !== undefined) {
+      before.text += line.slice(4);
+      before.fields = before.text.split(fieldSep);
+      continue;
+    }
     const parts = i === 0 ? mshParts : line.split(fieldSep);
     // For MSH, the separator itself is MSH-1, so the text after "MSH|" starts at MSH-2.
     const fields = name === 'MSH' ? ['MSH', fieldSep, ...parts.slice(1)] : parts;

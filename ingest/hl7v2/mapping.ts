@@ -105,7 +105,9 @@ export function codeSystemUri(name: string): string | undefined {
   if (n === 'LN' || n === 'LOINC') return 'http://loinc.org';
   if (n === 'UCUM') return 'http://unitsofmeasure.org';
   if (n === 'I10' || n === 'ICD10' || n === 'I10C' || n === 'ICD-10') return 'http://hl7.org/fhir/sid/icd-10';
-  if (n === 'I9' || n === 'I9C' || n === 'ICD9') return 'http://hl7.org/fhir/sid/icd-9-cm';
+  if (n === 'I9' || n === 'I9C' || n === 'ICD9' || n === 'I9CDX' || n === 'I9CM') return 'http://hl7.org/fhir/sid/icd-9-cm';
+  // NCI Thesaurus (the IIS guide's RXR-1 route, "C28161^IM^NCIT"), as terminology.hl7.org names it.
+  if (n === 'NCIT') return 'http://ncicb.nci.nih.gov/xml/owl/EVS/Thesaurus.owl';
   if (n === 'RXNORM' || n === 'RXN') return 'http://www.nlm.nih.gov/research/umls/rxnorm';
   if (n === 'CVX') return 'http://hl7.org/fhir/sid/cvx';
   if (n === 'NDC') return 'http://hl7.org/fhir/sid/ndc';

@@ -193,10 +193,18 @@ function mapOrder(ctx: MapContext, o: OrderGroup, obr: Hl7Segment): ServiceReque
   const status = orderStatus(ctx, orc, v.get(obr, 25));
   const code: CodeableConcept = codeable(v, obr, 4) ?? { text: 'unnamed order (OBR-4 empty)' };
   const section = v.get(obr, 24).toUpperCase();
-  const category: CodeableConcept[] =
-    !section || section === 'LAB'
+  // OBR-24 (table 0074) says what kind of order it is. Without it only the message type can: an
+  // OML is a laboratory order and an OMI an imaging one, but an ORM^O01 is any order (Epic sends
+  // radiology ORMs with OBR-24 empty: "X-RAY ANKLE" is no laboratory procedure), so it has none.
+  const implied = section ? undefined : ctx.event.startsWith('OML^') ? 'LAB' : ctx.event.startsWith('OMI^') ? 'IMAGING' : undefined;
+  const category: CodeableConcept[] | undefined =
+    section === 'LAB' || implied === 'LAB'
       ? [{ coding: [{ system: SNOMED, code: '108252007', display: 'Laboratory procedure' }] }]
-      : [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v2-0074', code: section }] }];
+      : implied === 'IMAGING'
+        ? [{ coding: [{ system: SNOMED, code: '363679005', display: 'Imaging' }] }]
+        : section
+          ? [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v2-0074', code: section }] }]
+          : undefined;
   const request: ServiceRequest = {
     resourceType: 'ServiceRequest',
     id,
@@ -204,7 +212,7 @@ function mapOrder(ctx: MapContext, o: OrderGroup, obr: Hl7Segment): ServiceReque
     ...(group ? { requisition: { system: sourceIdentifierSystem(system, 'placer'), value: group } } : {}),
     status,
     intent: 'order',
-    category,
+    ...(category ? { category } : {}),
     code,
     subject: { reference: `Patient/${o.mrn}` },
   };

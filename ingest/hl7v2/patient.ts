@@ -238,7 +238,10 @@ function mapPatientFresh(v: Hl7View, system: string, pid: Hl7Segment, pd1: Hl7Se
   const toName = (rep: string, use: HumanName['use'] | undefined): HumanName => {
     const f = v.fromRepetition(rep, 1);
     const givens = [v.fromRepetition(rep, 2), v.fromRepetition(rep, 3)].filter(Boolean);
-    return { ...(use ? { use } : {}), ...(f ? { family: f } : {}), ...(givens.length ? { given: givens } : {}) };
+    // XPN-5 prefix ("Mrs", "Dr") and XPN-4 suffix ("JR", "III"), as the v2-to-FHIR XPN map has them.
+    const prefix = v.fromRepetition(rep, 5);
+    const suffix = v.fromRepetition(rep, 4);
+    return { ...(use ? { use } : {}), ...(f ? { family: f } : {}), ...(givens.length ? { given: givens } : {}), ...(prefix ? { prefix: [prefix] } : {}), ...(suffix ? { suffix: [suffix] } : {}) };
   };
   if (legal) names.push(toName(legal, 'official'));
   for (const rep of nameReps) if (rep !== legal && hasName(rep)) names.push(toName(rep, NAME_USE[v.fromRepetition(rep, 7).toUpperCase()]));

@@ -28,19 +28,31 @@ export const SCHEDULING_EVENTS = new Set(['S12', 'S13', 'S14', 'S15', 'S16', 'S1
 
 type Status = Appointment['status'];
 
-/** Table 0278 filler status (SCH-25, AIS-10 …) → Appointment.status. */
+/**
+ * Table 0278 filler status (SCH-25, AIS-10 …) → Appointment.status. The table is user-defined:
+ * senders add their own states, and the common ones that have a FHIR status of their own
+ * (Corepoint's "ARRIVED", "CHECKED IN", "NO SHOW", the US "CANCELED", "COMPLETED") are read as it
+ * rather than as booked, which would lose that the patient came, or did not.
+ */
 const FILLER_STATUS: Record<string, Status> = {
   PENDING: 'pending',
   WAITLIST: 'waitlist',
   BOOKED: 'booked',
   STARTED: 'arrived',
+  ARRIVED: 'arrived',
+  'CHECKED IN': 'checked-in',
+  CHECKEDIN: 'checked-in',
+  'CHECKED-IN': 'checked-in',
   COMPLETE: 'fulfilled',
+  COMPLETED: 'fulfilled',
   CANCELLED: 'cancelled',
+  CANCELED: 'cancelled',
   DC: 'cancelled',
   DELETED: 'entered-in-error',
   BLOCKED: 'booked',
   OVERBOOK: 'booked',
   NOSHOW: 'noshow',
+  'NO SHOW': 'noshow',
 };
 
 /** The trigger events whose meaning is the status, whatever SCH-25 says. */

@@ -137,8 +137,13 @@ export function parseHl7Message(text: string, origin: string, context?: ReadCont
     // A file whose carriage returns were lost (or turned into spaces) on the way holds one long
     // MSH line: say so, rather than only that PID is missing — and before a type that is used only
     // with a PID (billing DFT, referrals) would be ignored for lacking one, losing it silently.
+    // "PID|" inside another segment is that sign, unless it is a value: ERR-1/ERR-2 name the
+    // segment an error was found in ("ERR||PID|101^…", an acknowledgement), and a field that holds
+    // just "PID" is followed by the next field, not by PID-1 (a set id) and its separator.
     if (!hasPid) {
-      const runIn = read.message.segments.find((s) => s.text !== undefined && new RegExp(`[^\\r\\n]PID\\${v.delimiters.field}`).test(s.text.slice(3)));
+      const fs = `\\${v.delimiters.field}`;
+      const glued = new RegExp(`[^\\r\\n${fs}]PID${fs}|${fs}PID${fs}\\d{0,4}${fs}`);
+      const runIn = read.message.segments.find((s) => s.text !== undefined && s.name !== 'ERR' && glued.test(s.text.slice(3)));
       if (runIn) fail(`${event} has no PID segment: "PID${v.delimiters.field}" appears inside segment ${runIn.position} (${runIn.name}), so the segments were run together; each segment must end with a carriage return (CR, or LF)`);
     }
     if (!used) return { kind: 'ignored', format: 'hl7v2', sourceSystem: sourceSystem ?? UNKNOWN_SENDER, messageId, contentHash, event, origin, raw };
