@@ -11,6 +11,10 @@
  * against its own target (issue 11), a load of one feed does not know which views will be asked
  * for, and a page rendered before the day's other feeds land would be stale by their first write.
  *
+ * It first removes the pages of earlier days and folds each person's record_change rows (one per
+ * transaction that wrote their resources since the last fold, migration 0084; the version stamp
+ * reads them) into one: that changes the stamps folded, which the new day has changed already.
+ *
  * Every page is rendered through the login-bound repository: decided for the user and audited
  * (action `record.prebuild`), like any read; people the user may not see (restricted, dissent,
  * no relationship) are refused and counted, and nothing of theirs is kept.
