@@ -47,6 +47,15 @@ BEGIN
   RETURN NULL;
 END $$;
 
+-- TRUNCATE names no rows: every person is noted.
+CREATE OR REPLACE FUNCTION resource_record_truncated() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO record_change (person_id, xact)
+  SELECT p.person_id, pg_current_xact_id() FROM person p ORDER BY 1
+  ON CONFLICT DO NOTHING;
+  RETURN NULL;
+END $$;
+
 -- A trigger with transition tables has one event; the UPDATE one shares its transition tables with
 -- resource_person_moved (0074), so an update captures its rows once.
 DROP TRIGGER IF EXISTS resource_record_inserted ON resource;
@@ -61,3 +70,6 @@ DROP TRIGGER IF EXISTS resource_record_deleted ON resource;
 CREATE TRIGGER resource_record_deleted AFTER DELETE ON resource
   REFERENCING OLD TABLE AS resource_record_old
   FOR EACH STATEMENT EXECUTE FUNCTION resource_record_deleted();
+DROP TRIGGER IF EXISTS resource_record_truncated ON resource;
+CREATE TRIGGER resource_record_truncated AFTER TRUNCATE ON resource
+  FOR EACH STATEMENT EXECUTE FUNCTION resource_record_truncated();
