@@ -116,11 +116,17 @@ export async function findPersonWithMembers<X extends object = Record<never, nev
 /**
  * A version stamp of everything a person's record is read from (loadRecordData): the member
  * persons, their source identities and resources, and the practice and neighbourhood reference
- * tables. It is the multiset of the rows' xmin (the id of the transaction that wrote each row
- * version) with their keys, hashed: any insert, update or delete of one of those rows changes it
- * (a new row version carries its writer's transaction id, which no row of the earlier state can
- * hold), and reading it touches only row headers, not content. Used as the key of presented-
- * response caches (fhir/response-cache.ts): a stamp that changes costs a cache miss, never a stale answer.
+ * tables. For the persons, identities and reference rows it is the multiset of the rows' xmin (the
+ * id of the transaction that wrote each row version) with their keys, hashed: any insert, update or
+ * delete of one of those rows changes it (a new row version carries its writer's transaction id,
+ * which no row of the earlier state can hold), and reading it touches only row headers, not content.
+ * For the resources (tens to hundreds a person, scattered over the largest table: reading their
+ * headers was most of the stamp's cost) it is the set of transaction ids that wrote any resource of
+ * the members, which the resource table's statement triggers note in record_change in the writer's
+ * own transaction (migration 0084): every write adds an id no earlier state held, so the set never
+ * returns to an earlier value. Used as the key of presented-response caches
+ * (fhir/response-cache.ts, fhir/presented-records.ts): a stamp that changes costs a cache miss,
+ * never a stale answer.
  */
 // `= ANY(ARRAY(…))`, not `IN (SELECT …)`: the generic plan guesses 31 members and hash-joins the
 // whole person and source_identity tables to them (a scan per read that grows with the borough);
@@ -128,7 +134,7 @@ export async function findPersonWithMembers<X extends object = Record<never, nev
 const RECORD_STAMP_SQL = `(SELECT md5(concat_ws('|',
           (SELECT string_agg(p.person_id::text || ':' || p.xmin::text, ',' ORDER BY p.person_id) FROM person p WHERE p.person_id = ANY(ARRAY(SELECT person_id FROM members))),
           (SELECT string_agg(i.xmin::text, ',' ORDER BY i.xmin::text) || '#' || count(*) FROM source_identity i WHERE i.person_id = ANY(ARRAY(SELECT person_id FROM members))),
-          (SELECT string_agg(x.xmin::text, ',' ORDER BY x.xmin::text) || '#' || count(*) FROM resource x WHERE x.person_id = ANY(ARRAY(SELECT person_id FROM members))),
+          (SELECT string_agg(c.xact::text, ',' ORDER BY c.xact) || '#' || count(*) FROM record_change c WHERE c.person_id = ANY(ARRAY(SELECT person_id FROM members))),
           (SELECT string_agg(pr.xmin::text, ',' ORDER BY pr.xmin::text) || '#' || count(*) FROM practice pr),
           (SELECT string_agg(n.xmin::text, ',' ORDER BY n.xmin::text) || '#' || count(*) FROM neighbourhood n))))`;
 
@@ -458,4 +464,31 @@ export async function registeredPersonIds(db: Queryable, practice: string | null
     [practice],
   );
   return r.rows.map((x) => x.person_id);
+}
+
+/**
+ * Folds each person's record_change rows (migration 0084: one per transaction that wrote any of
+ * their resources) into one row of this statement's own transaction id, and drops the rows of
+ * persons that are gone. A new id, never an older one kept: the set read by RECORD_STAMP_SQL then
+ * differs from every earlier state's (keeping the newest id alone could bring back the set of a
+ * state before an older transaction committed). Changes the stamp of the persons folded (a cache
+ * miss each), so `bevan everything prebuild` runs it first, when the day has changed every stamp
+ * anyway. A writer concurrent with it keeps its own row. Returns the rows removed.
+ */
+export async function compactRecordChanges(db: Queryable): Promise<number> {
+  const gone = await db.query('DELETE FROM record_change c WHERE NOT EXISTS (SELECT 1 FROM person p WHERE p.person_id = c.person_id)');
+  const r = await db.query<{ removed: number }>(
+    `WITH many AS (
+       SELECT person_id FROM record_change GROUP BY person_id HAVING count(*) > 1
+     ), removed AS (
+       DELETE FROM record_change c USING many m WHERE c.person_id = m.person_id RETURNING c.person_id
+     ), added AS (
+       INSERT INTO record_change (person_id, xact)
+       SELECT DISTINCT person_id, pg_current_xact_id() FROM removed ORDER BY 1
+       ON CONFLICT DO NOTHING
+       RETURNING 1
+     )
+     SELECT (SELECT count(*) FROM removed)::int - (SELECT count(*) FROM added)::int AS removed`,
+  );
+  return (gone.rowCount ?? 0) + (r.rows[0]?.removed ?? 0);
 }
