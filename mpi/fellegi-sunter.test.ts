@@ -496,6 +496,23 @@ test('a shared email beside a missing given name counts when its user name names
   const vd = compareIdentities(daniel, grace);
   assert.equal(vd[F.given], 5);
   assert.equal(emailNamesPerson(daniel, grace, vd[F.given]!, vd[F.email]!), false);
+  // A given name keyed out of order, or an initial, beside an email naming the person: counts.
+  const jayden = { given: 'Jayden', family: 'Graham', birthDate: '2015-12-20', email: 'jaydengraham62@mitchell-hayden.org' };
+  const jumbled = { given: 'Jnydea', family: 'Graham', birthDate: '2016-11-21', email: 'jaydengraham62@mitchell-hayden.org' };
+  const vj = compareIdentities(jumbled, jayden);
+  assert.equal(vj[F.given], 3);
+  assert.equal(emailNamesPerson(jumbled, jayden, vj[F.given]!, vj[F.email]!), true);
+  assert.equal(contactWeight(p, vj), 0);
+  assert.ok(contactWeight(p, vj, true) > 10);
+  const initial = { ...jayden, given: 'J' };
+  const vi = compareIdentities(initial, jayden);
+  assert.equal(vi[F.given], 4);
+  assert.equal(emailNamesPerson(initial, jayden, vi[F.given]!, vi[F.email]!), true);
+  // …but not an address naming someone else (the mother's, shared with her son Jake: "J").
+  const mother = { given: 'Grace', family: 'Okafor', birthDate: '1990-02-01', email: 'grace.okafor@example.com' };
+  const jake = { given: 'J', family: 'Okafor', birthDate: '2015-06-12', email: 'grace.okafor@example.com' };
+  const vm = compareIdentities(jake, mother);
+  assert.equal(emailNamesPerson(jake, { ...mother, given: 'Jake' }, 4, vm[F.email]!), false);
   const nobody = { family: 'Hart', email: 'thea.h20@keith.com' };
   assert.equal(emailNamesPerson(nobody, nobody, -1, 0), false);
   // Names under three letters never count; another address is no shared email.

@@ -1009,26 +1009,30 @@ export function identifies(v: ComparisonVector): boolean {
 }
 
 /**
- * True when the given name is missing on one side and the email the two share (exact, or one
- * character slipped) has the other side's given name in its user name (`thea.h20@…` for Thea,
- * `oliviaholmes63@…` for Olivia): an address that names one member of a family is that member's,
- * not the household's, so the record without a given name sharing it is evidence of that person
- * (contactWeight counts it). A family address (`thejonesfamily@…`), a given name that disagrees,
- * or no given name on either side: still withheld. Names of fewer than three letters never count.
+ * True when the given name is missing on one side, or the two given names are only two typing
+ * slips or an initial apart, and the email the two share (exact, or one character slipped) has a
+ * given name of either side in its user name (`thea.h20@…` for Thea, `oliviaholmes63@…` for
+ * Olivia, `jaydengraham62@…` for Jayden against "Jnydea"): an address that names one member of a
+ * family is that member's, not the household's, so a record sharing it whose given name is
+ * missing, mistyped or an initial is evidence of that person (contactWeight counts it). A family
+ * address (`thejonesfamily@…`), given names that disagree, or no given name on either side: still
+ * withheld. Names of fewer than three letters never count.
  */
 export function emailNamesPerson(a: MatchIdentity, b: MatchIdentity, givenLevel: number, emailLevel: number): boolean {
-  if (givenLevel !== -1 || emailLevel < 0 || emailLevel > 1) return false;
-  const name = normaliseName(a.given) || normaliseName(b.given);
-  if (name.length < 3 || (normaliseName(a.given) && normaliseName(b.given))) return false;
+  if (emailLevel < 0 || emailLevel > 1 || !(givenLevel === -1 || givenLevel === GIVEN_TWO_EDITS || givenLevel === GIVEN_INITIAL)) return false;
+  const names = [...nameParts(a.given), ...nameParts(b.given)].filter((n) => n.length >= 3);
+  if (!names.length) return false;
   const users = `${a.email ?? ''} ${b.email ?? ''}`.split(' ').filter(Boolean).map((e) => e.slice(0, Math.max(0, e.lastIndexOf('@'))).toUpperCase().replace(/[^A-Z]/g, ''));
-  return users.some((u) => u.includes(name));
+  return users.some((u) => names.some((n) => u.includes(n)));
 }
+const GIVEN_TWO_EDITS = FIELDS[F.given].levels.indexOf('two-edits');
+const GIVEN_INITIAL = FIELDS[F.given].levels.indexOf('initial');
 
 /**
  * Total match weight of a comparison: the sum of log2(m/u) over fields, the household fields
  * capped together (householdWeight) and the contact fields only with a given name or birth date (contactWeight).
  * `householdExtra` (termFrequencyWeight) is added to the household fields before their cap; `named`
- * (emailNamesPerson) counts a shared email beside a missing given name.
+ * (emailNamesPerson) counts a shared email that names the person beside a given name missing, mistyped or an initial.
  */
 export function matchWeight(p: MatchParameters, v: ComparisonVector, householdExtra = 0, named = false): number {
   let w = householdWeight(p, v, householdExtra) + contactWeight(p, v, named);
