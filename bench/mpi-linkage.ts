@@ -51,7 +51,8 @@ then prints pairwise precision, recall, F1 and the times as JSON.
               2.5 records each, seed 99) in the same linkage, so that u, λ and the thresholds are
               learnt at the scale of a whole benchmark file rather than of a sample of it; the
               figures are the file's records alone (a file record joined to a generated one is a
-              split there), then under "withBackground" everything together
+              split there), then under "withBackground" everything together (with --misses,
+              also the wrong joins among all of them)
   --misses N  show N missed and N wrongly joined groups`);
   process.exit(0);
 }
@@ -112,6 +113,11 @@ async function runProfile(name: string, ids: SourceIdentity[], truth: Map<string
     // With generated background records: everything scored together too (their people prefixed apart from the file's).
     const all = backgroundTruth ? scoreClusters(rows.rows.map((r) => [`${r.source_system}|${r.source_id}`, r.person_id] as const), new Map([...truth, ...[...backgroundTruth].map(([k, v]) => [k, `background:${v}`] as const)])) : null;
     if (misses && !records) showExternalMisses(ids.filter((i) => truth.has(`${i.system}|${i.id}`)), truth, rows.rows.filter((r) => truth.has(`${r.source_system}|${r.source_id}`)), misses);
+    // The wrong joins among the generated background too (its people prefixed apart, as scored).
+    if (misses && backgroundTruth) {
+      console.log('-- wrong joins with the background:');
+      showExternalMisses(ids, new Map([...truth, ...[...backgroundTruth].map(([k, v]) => [k, `background:${v}`] as const)]), rows.rows, misses, true);
+    }
     const clusters = clusterScores(rows.rows.map((r) => [`${r.source_system}|${r.source_id}`, r.person_id] as const), truth);
     if (misses && records) {
       // Some true persons split across Bevan persons, and some Bevan persons that join two originals.
@@ -162,7 +168,7 @@ async function runProfile(name: string, ids: SourceIdentity[], truth: Map<string
 }
 
 /** Missed and wrongly joined groups of an external file, record by record as loaded. */
-function showExternalMisses(ids: SourceIdentity[], truth: Map<string, string>, rows: { source_system: string; source_id: string; person_id: string }[], n: number): void {
+function showExternalMisses(ids: SourceIdentity[], truth: Map<string, string>, rows: { source_system: string; source_id: string; person_id: string }[], n: number, joinedOnly = false): void {
   const byKey = new Map(ids.map((i) => [`${i.system}|${i.id}`, i]));
   const personOf = new Map(rows.map((r) => [`${r.source_system}|${r.source_id}`, r.person_id]));
   const show = (k: string) => {
@@ -177,7 +183,7 @@ function showExternalMisses(ids: SourceIdentity[], truth: Map<string, string>, r
     }
     return m;
   };
-  let shown = 0;
+  let shown = joinedOnly ? n : 0;
   for (const ks of group((k) => truth.get(k)).values()) {
     if (new Set(ks.map((k) => personOf.get(k))).size < 2 || shown++ >= n) continue;
     console.log('-- split');

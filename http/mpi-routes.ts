@@ -64,7 +64,7 @@ const EVIDENCE = {
     probability: { type: 'number' },
     thresholds: { type: 'object', properties: { match: { type: 'number' }, possible: { type: 'number' } } },
     household: { type: 'object', properties: { applied: { type: 'boolean' }, sum: { type: 'number' }, cap: { type: ['number', 'null'] } } },
-    contactWithheld: { type: 'boolean', description: 'a shared email or phone not counted: no given name or birth date agrees (families share them)' },
+    contactWithheld: { type: 'boolean', description: 'a shared email or phone not counted: no given name or birth date agrees and the email names nobody held, or the birth dates are more than ten years apart (families share them)' },
     queuedWeight: { type: 'number' },
     conflict: NULLABLE_STRING,
     feed: { type: ['object', 'null'], properties: { kind: { type: 'string' }, event: NULLABLE_STRING, reason: { type: 'string' }, survivor: { type: 'string' }, retired: { type: 'string' } } },

@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import {
   oneSlipApart, addressParts, compareAddress, compareBirthDate, compareFamily, compareGiven, compareIdentities, compareNames, compareNhsNumber, comparePostcode, compareSex, compareTown, countPatterns, decide,
   householdAgrees, householdWeight, isNickname, twoEditsApart, lettersJumbled, isUkPostcode, nhsNumbersConflict,
-  DEFAULT_PARAMETERS, editDistanceAtMost, estimateParameters, estimateU, FIELDS, jaroWinkler, jaroWinklerAtLeast, comparisonPattern, patternCode, patternVector, PATTERNS, matchProbability, matchWeight, normalisePostcode, soundex, thresholds,
-  compareCodes, compareEmail, contactWeight, emailNamesPerson, F, identifierKind, levelOf, termFrequencies, termFrequencyWeight, TERM_FREQUENCY_LIMIT, macAsMc, nameParts, normaliseEmail, normaliseIdentifier, normaliseName, normalisePhone,
+  DEFAULT_PARAMETERS, editDistanceAtMost, estimateParameters, estimateU, estimateUWithoutMatches, identifies, FIELDS, jaroWinkler, jaroWinklerAtLeast, comparisonPattern, patternCode, patternVector, PATTERNS, matchProbability, matchWeight, normalisePostcode, soundex, thresholds,
+  compareCodes, compareEmail, contactWeight, emailNamesPerson, F, identifierKind, levelOf, termFrequencies, termFrequencyWeight, termFrequencyWeightOf, termRarity, TERM_FREQUENCY_LIMIT, macAsMc, nameParts, normaliseEmail, normaliseIdentifier, normaliseName, normalisePhone,
   type ComparisonVector, type MatchParameters,
 } from './fellegi-sunter.ts';
 import { mulberry32 } from '../synth/random.ts';
@@ -215,6 +215,65 @@ test('u from random pairs is the level frequency, smoothed', () => {
   assert.deepEqual(u[0], DEFAULT_PARAMETERS.u[0]); // no NHS comparisons at all: the prior
 });
 
+test('u without the matches among the random pairs: a sample of a small file holds many', () => {
+  // 200,000 random pairs, 1 in 500 a match (a small file: λ = 0.002). Matches agree on the email
+  // and mostly on the date of birth; strangers share an email 1 time in 100,000 and a date of birth
+  // 1 time in 20,000 (vectors in FIELDS order; sex, postcode, address, phone and other identifier missing).
+  const rand = mulberry32(5);
+  const vectors: ComparisonVector[] = [];
+  const E = F.email;
+  for (let i = 0; i < 200_000; i++) {
+    const match = i % 500 === 0;
+    const v: ComparisonVector = new Array(FIELDS.length).fill(-1);
+    v[F.family] = match ? (rand() < 0.8 ? 0 : 4) : rand() < 0.01 ? 0 : 4;
+    v[F.given] = match ? (rand() < 0.8 ? 0 : 5) : rand() < 0.02 ? 0 : 5;
+    v[F.birthDate] = match ? (rand() < 0.6 ? 0 : 6) : rand() < 0.00005 ? 0 : rand() < 0.25 ? 6 : 7;
+    v[F.town] = match ? 0 : rand() < 0.1 ? 0 : 2;
+    v[E] = match ? 0 : rand() < 0.00001 ? 0 : 3;
+    vectors.push(v);
+  }
+  const patterns = countPatterns(vectors);
+  const raw = estimateU(patterns);
+  const m = DEFAULT_PARAMETERS.m.map((r) => r.slice());
+  m[F.family] = [0.8, 0.001, 0.001, 0.001, 0.197];
+  m[F.given] = [0.8, 0.001, 0.001, 0.001, 0.001, 0.196];
+  m[F.birthDate] = [0.6, 0.001, 0.001, 0.001, 0.001, 0.001, 0.394, 0.001];
+  m[F.town] = [0.98, 0.01, 0.01];
+  m[E] = [0.97, 0.01, 0.01, 0.01];
+  const u = estimateUWithoutMatches(patterns, m, 1 / 500);
+  // Raw: the 400 matches dominate the rare agreements (≈ 400 emails against ≈ 2 of strangers).
+  assert.ok(raw[E]![0]! > 0.0015, `raw ${raw[E]![0]}`);
+  assert.ok(u[E]![0]! < 0.0001, `email ${u[E]![0]}`);
+  assert.ok(u[E]![0]! >= 1 / 200_000); // never below one pair's worth of the sample
+  assert.ok(raw[F.birthDate]![0]! > 0.001);
+  assert.ok(u[F.birthDate]![0]! < 0.0002, `birth date ${u[F.birthDate]![0]}`);
+  // Common agreements barely move: the matches are a small share of them.
+  close(u[F.family]![0]!, 0.01, 0.002);
+  close(u[F.town]![0]!, 0.1, 0.005);
+  // No prior given, or none of the pairs a match: u as the random pairs say.
+  assert.deepEqual(estimateUWithoutMatches(patterns, m, 0), raw);
+  const strangers = countPatterns(vectors.filter((_, i) => i % 500 !== 0));
+  const pure = estimateUWithoutMatches(strangers, m, 1e-9);
+  close(pure[E]![0]!, estimateU(strangers)[E]![0]!, 1e-6);
+});
+
+test('a pair identifies a person on a name, a contact, an address or an NHS number, not on a birthday in a town', () => {
+  const v = (set: Partial<Record<number, number>>): ComparisonVector => FIELDS.map((_, f) => set[f] ?? -1);
+  assert.equal(identifies(v({ [F.birthDate]: 0, [F.town]: 0 })), false);
+  assert.equal(identifies(v({ [F.birthDate]: 0, [F.town]: 1, [F.sex]: 0 })), false);
+  assert.equal(identifies(v({ [F.birthDate]: 0, [F.given]: 4 })), false); // an initial alone
+  assert.equal(identifies(v({ [F.birthDate]: 0, [F.family]: 4, [F.given]: 5 })), false); // names that disagree
+  assert.equal(identifies(v({ [F.birthDate]: 0, [F.postcode]: 2 })), false); // the district only
+  assert.equal(identifies(v({ [F.birthDate]: 0, [F.given]: 0 })), true);
+  assert.equal(identifies(v({ [F.family]: 3 })), true); // two edits apart
+  assert.equal(identifies(v({ [F.birthDate]: 6, [F.email]: 2 })), true);
+  assert.equal(identifies(v({ [F.birthDate]: 0, [F.postcode]: 1 })), true);
+  assert.equal(identifies(v({ [F.address]: 0 })), true);
+  assert.equal(identifies(v({ [F.phone]: 0 })), true);
+  assert.equal(identifies(v({ [F.otherId]: 1 })), true);
+  assert.equal(identifies(v({ [F.nhs]: 0 })), true);
+});
+
 test('postcodes: UK ones normalised, others kept whole and compared as plain strings', () => {
   assert.equal(normalisePostcode('4223'), '4223'); // not "4 223"
   assert.equal(normalisePostcode('sw1a1aa'), 'SW1A 1AA');
@@ -401,6 +460,14 @@ test('a shared phone or email counts only with a given name or birth date that a
   // Disagreement always counts against.
   const other = compareIdentities({ ...parent, email: 'someone@else.org', phone: null }, parent);
   assert.ok(contactWeight(p, other) < 0);
+  // A father and son of one name share the family email: dates decades apart withhold it.
+  const son = compareIdentities({ ...parent, birthDate: '1998-04-02' }, parent);
+  assert.deepEqual([son[F.given], son[F.email], son[F.birthDate]], [0, 0, 7]);
+  assert.equal(contactWeight(p, son), 0);
+  assert.equal(contactWeight(p, son, true), 0);
+  const decade = compareIdentities({ ...parent, birthDate: '1980-04-02' }, parent); // a decade keyed wrong
+  assert.equal(decade[F.birthDate], 6);
+  assert.ok(contactWeight(p, decade) > 10);
 });
 
 test('a shared email beside a missing given name counts when its user name names the person held (emailNamesPerson)', () => {
@@ -429,6 +496,23 @@ test('a shared email beside a missing given name counts when its user name names
   const vd = compareIdentities(daniel, grace);
   assert.equal(vd[F.given], 5);
   assert.equal(emailNamesPerson(daniel, grace, vd[F.given]!, vd[F.email]!), false);
+  // A given name keyed out of order, or an initial, beside an email naming the person: counts.
+  const jayden = { given: 'Jayden', family: 'Graham', birthDate: '2015-12-20', email: 'jaydengraham62@mitchell-hayden.org' };
+  const jumbled = { given: 'Jnydea', family: 'Graham', birthDate: '2016-11-21', email: 'jaydengraham62@mitchell-hayden.org' };
+  const vj = compareIdentities(jumbled, jayden);
+  assert.equal(vj[F.given], 3);
+  assert.equal(emailNamesPerson(jumbled, jayden, vj[F.given]!, vj[F.email]!), true);
+  assert.equal(contactWeight(p, vj), 0);
+  assert.ok(contactWeight(p, vj, true) > 10);
+  const initial = { ...jayden, given: 'J' };
+  const vi = compareIdentities(initial, jayden);
+  assert.equal(vi[F.given], 4);
+  assert.equal(emailNamesPerson(initial, jayden, vi[F.given]!, vi[F.email]!), true);
+  // …but not an address naming someone else (the mother's, shared with her son Jake: "J").
+  const mother = { given: 'Grace', family: 'Okafor', birthDate: '1990-02-01', email: 'grace.okafor@example.com' };
+  const jake = { given: 'J', family: 'Okafor', birthDate: '2015-06-12', email: 'grace.okafor@example.com' };
+  const vm = compareIdentities(jake, mother);
+  assert.equal(emailNamesPerson(jake, { ...mother, given: 'Jake' }, 4, vm[F.email]!), false);
   const nobody = { family: 'Hart', email: 'thea.h20@keith.com' };
   assert.equal(emailNamesPerson(nobody, nobody, -1, 0), false);
   // Names under three letters never count; another address is no shared email.
@@ -484,6 +568,16 @@ test('term-frequency adjustment: a rare family name or town adds weight, a commo
   close(householdWeight(capped, vt, extra), 10);
   assert.equal(levelOf(comparisonPattern(a, a), F.family), 0);
   assert.equal(levelOf(comparisonPattern(a, { town: 'x' }), F.family), -1);
+  // What the matcher keeps a pair (termRarity) gives the same addition once u is known, and
+  // follows u: with u of an exact family name of 0.01, Quilliam (0.002) adds log2(5).
+  const b = id('Quilliam', 'Stoke-on-Trent');
+  const [family, town] = termRarity(tf, a, b, comparisonPattern(a, b));
+  close(family, Math.log2(1000 / 2));
+  close(town, Math.log2(1000 / 10));
+  close(termFrequencyWeightOf(p, family, town), extra);
+  const lower = { ...p, u: p.u.map((r, f) => (f === F.family ? [0.01, 0.01, 0.02, 0.96] : r)) };
+  close(termFrequencyWeightOf(lower, family, 0), Math.log2(5));
+  assert.deepEqual(termRarity(tf, a, id('Quiliam', 'Leeds'), comparisonPattern(a, id('Quiliam', 'Leeds'))), [0, 0]);
 });
 
 test('names two edits apart or keyed out of order: a level of their own, below Soundex (family) and above the initial (given)', () => {

@@ -983,35 +983,56 @@ export function personalAgrees(v: ComparisonVector): boolean {
  * What email and phone add together. Agreement counts only alongside a given name or a date of
  * birth that agrees too: a family shares its landline and often one email address, so a shared
  * phone or email with the same surname and another (or no) given name and birth date is no
- * evidence of one person. Disagreement always counts against.
+ * evidence of one person. Nor when the dates of birth disagree outright (more than ten years
+ * apart): a father and son of one name share the family's address and email. (Once u no longer
+ * counts the matches among the random pairs, estimateUWithoutMatches, an exact email weighs 15–18
+ * bits, enough on its own to outweigh dates decades apart.) Disagreement always counts against.
  */
 export function contactWeight(p: MatchParameters, v: ComparisonVector, named = false): number {
   let w = 0;
   for (const f of CONTACT_FIELDS) w += fieldWeight(p, f, v[f]!);
-  return personalAgrees(v) || named ? w : Math.min(w, 0);
+  return (personalAgrees(v) || named) && v[F.birthDate] !== BIRTH_DATE_DISAGREE ? w : Math.min(w, 0);
 }
 
 /**
- * True when the given name is missing on one side and the email the two share (exact, or one
- * character slipped) has the other side's given name in its user name (`thea.h20@…` for Thea,
- * `oliviaholmes63@…` for Olivia): an address that names one member of a family is that member's,
- * not the household's, so the record without a given name sharing it is evidence of that person
- * (contactWeight counts it). A family address (`thejonesfamily@…`), a given name that disagrees,
- * or no given name on either side: still withheld. Names of fewer than three letters never count.
+ * True when the pair agrees on something that picks out a person rather than a birthday in a
+ * town: a family or given name (any agreeing level but a bare initial), an email, phone or other
+ * identifier (exact, close, or for emails fuzzy), a postcode or an address (exact or one slip),
+ * or the NHS number. A pair with nothing but a date of birth, a town and a sex in common (both
+ * names missing on one side, no contact) may outweigh the match threshold in a small file, where
+ * the prior is high, yet no person would merge two records on that: the matcher sends it to
+ * review instead (matcher.ts). Missing is not agreement.
+ */
+export function identifies(v: ComparisonVector): boolean {
+  const at = (f: number, upTo: number) => v[f]! >= 0 && v[f]! <= upTo;
+  return at(F.nhs, 0) || at(F.family, 3) || at(F.given, 3) || at(F.email, 2) || at(F.phone, 1) || at(F.otherId, 1) || at(F.postcode, 1) || at(F.address, 1);
+}
+
+/**
+ * True when the given name is missing on one side, or the two given names are only two typing
+ * slips or an initial apart, and the email the two share (exact, or one character slipped) has a
+ * given name of either side in its user name (`thea.h20@…` for Thea, `oliviaholmes63@…` for
+ * Olivia, `jaydengraham62@…` for Jayden against "Jnydea"): an address that names one member of a
+ * family is that member's, not the household's, so a record sharing it whose given name is
+ * missing, mistyped or an initial is evidence of that person (contactWeight counts it). A family
+ * address (`thejonesfamily@…`), given names that disagree, or no given name on either side: still
+ * withheld. Names of fewer than three letters never count.
  */
 export function emailNamesPerson(a: MatchIdentity, b: MatchIdentity, givenLevel: number, emailLevel: number): boolean {
-  if (givenLevel !== -1 || emailLevel < 0 || emailLevel > 1) return false;
-  const name = normaliseName(a.given) || normaliseName(b.given);
-  if (name.length < 3 || (normaliseName(a.given) && normaliseName(b.given))) return false;
+  if (emailLevel < 0 || emailLevel > 1 || !(givenLevel === -1 || givenLevel === GIVEN_TWO_EDITS || givenLevel === GIVEN_INITIAL)) return false;
+  const names = [...nameParts(a.given), ...nameParts(b.given)].filter((n) => n.length >= 3);
+  if (!names.length) return false;
   const users = `${a.email ?? ''} ${b.email ?? ''}`.split(' ').filter(Boolean).map((e) => e.slice(0, Math.max(0, e.lastIndexOf('@'))).toUpperCase().replace(/[^A-Z]/g, ''));
-  return users.some((u) => u.includes(name));
+  return users.some((u) => names.some((n) => u.includes(n)));
 }
+const GIVEN_TWO_EDITS = FIELDS[F.given].levels.indexOf('two-edits');
+const GIVEN_INITIAL = FIELDS[F.given].levels.indexOf('initial');
 
 /**
  * Total match weight of a comparison: the sum of log2(m/u) over fields, the household fields
  * capped together (householdWeight) and the contact fields only with a given name or birth date (contactWeight).
  * `householdExtra` (termFrequencyWeight) is added to the household fields before their cap; `named`
- * (emailNamesPerson) counts a shared email beside a missing given name.
+ * (emailNamesPerson) counts a shared email that names the person beside a given name missing, mistyped or an initial.
  */
 export function matchWeight(p: MatchParameters, v: ComparisonVector, householdExtra = 0, named = false): number {
   let w = householdWeight(p, v, householdExtra) + contactWeight(p, v, named);
@@ -1079,6 +1100,37 @@ export function estimateU(randomPairs: PatternCount[], prior: MatchParameters = 
     const alpha = 1;
     return counts.map((c, l) => (c + alpha * prior.u[i]![l]!) / (total + alpha));
   });
+}
+
+/**
+ * u from random pairs with the matches among them taken out. A random pair is a match with
+ * probability λ, so the level frequencies of random pairs are λ·m + (1 − λ)·u, not u. Where u is
+ * tiny that matters: in a file of 20,000 records holding three or four records a person, about 1
+ * random pair in 7,000 is a match, and most matches share their email and date of birth, so the
+ * raw frequency of an exact email is mostly matches (u overstated many times over, its weight
+ * several bits too low) and that of an exact date of birth two to three times u. In a sample of
+ * such a file it is worse (λ grows as the file shrinks). With m and λ known (EM on the blocked
+ * pairs), each random pattern's posterior P(match) is taken out of its count and u re-estimated
+ * from what is left, a few times over (the posterior depends on u). λ ≤ 0 or no m: estimateU.
+ */
+export function estimateUWithoutMatches(randomPairs: PatternCount[], m: number[][], lambda: number, prior: MatchParameters = DEFAULT_PARAMETERS, rounds = 10): number[][] {
+  const raw = estimateU(randomPairs, prior);
+  if (!(lambda > 0) || lambda >= 1) return raw;
+  // Never finer than the sample can see: a level the random pairs showed keeps at least one
+  // pair's worth (1 ÷ the pairs with that field), however many of its pairs were matches.
+  const seen = FIELDS.map((_, f) => randomPairs.reduce((s, t) => s + (t.vector[f]! >= 0 ? t.count : 0), 0));
+  const floored = (u: number[][]) => u.map((row, f) => row.map((x, l) => Math.max(x, Math.min(raw[f]![l]!, 1 / Math.max(1, seen[f]!)))));
+  let u = raw;
+  for (let r = 0; r < rounds; r++) {
+    const p: MatchParameters = { m, u, lambda };
+    const rest = randomPairs.map((t) => ({ vector: t.vector, count: t.count * (1 - independentPosterior(p, t.vector)) }));
+    const next = floored(estimateU(rest, prior));
+    let delta = 0;
+    for (let f = 0; f < u.length; f++) for (let l = 0; l < u[f]!.length; l++) delta = Math.max(delta, Math.abs(Math.log(next[f]![l]! / u[f]![l]!)));
+    u = next;
+    if (delta < 1e-3) break;
+  }
+  return u;
 }
 
 export interface EmOptions {
@@ -1266,22 +1318,42 @@ export const TERM_FREQUENCY_LIMIT = 3;
  * still capped.
  */
 export function termFrequencyWeight(p: MatchParameters, tf: TermFrequencies, a: MatchIdentity, b: MatchIdentity, code: number): number {
-  let w = 0;
+  const [family, town] = termRarity(tf, a, b, code);
+  return termFrequencyWeightOf(p, family, town);
+}
+
+/**
+ * The part of termFrequencyWeight that needs the two identities: −log2 of the share of all
+ * identities holding the family name (and the town) the two agree on exactly, 0 where they do not.
+ * The matcher keeps these two numbers a pair and adds them up (termFrequencyWeightOf) once u is
+ * final, which it is only after EM (estimateUWithoutMatches).
+ */
+export function termRarity(tf: TermFrequencies, a: MatchIdentity, b: MatchIdentity, code: number): [number, number] {
+  let family = 0;
+  let town = 0;
   if (levelOf(code, F.family) === 0) {
     const x = features(a).family?.norm;
-    if (x && x === features(b).family?.norm) w += adjust(p.u[F.family]![0]!, tf.family.get(x), tf.identities);
+    if (x && x === features(b).family?.norm) family = rarity(tf.family.get(x), tf.identities);
   }
   if (levelOf(code, F.town) === 0) {
     const x = features(a).town;
-    if (x && x === features(b).town) w += adjust(p.u[F.town]![0]!, tf.town.get(x), tf.identities);
+    if (x && x === features(b).town) town = rarity(tf.town.get(x), tf.identities);
   }
-  return w;
+  return [family, town];
 }
 
-function adjust(uExact: number, count: number | undefined, identities: number): number {
-  if (!count || !(uExact > 0)) return 0;
-  const uValue = Math.max(count, 2) / identities;
-  return Math.max(0, Math.min(TERM_FREQUENCY_LIMIT, Math.log2(uExact / uValue)));
+/** termFrequencyWeight from termRarity's two numbers and u. */
+export function termFrequencyWeightOf(p: MatchParameters, family: number, town: number): number {
+  return adjust(p.u[F.family]![0]!, family) + adjust(p.u[F.town]![0]!, town);
+}
+
+function rarity(count: number | undefined, identities: number): number {
+  return count ? Math.log2(identities / Math.max(count, 2)) : 0;
+}
+
+function adjust(uExact: number, rarity: number): number {
+  if (!(rarity > 0) || !(uExact > 0)) return 0;
+  return Math.max(0, Math.min(TERM_FREQUENCY_LIMIT, Math.log2(uExact) + rarity));
 }
 
 /** One field's level in a pattern code (-1 missing). */

@@ -17,6 +17,8 @@ import {
   describeComparison,
   estimateParameters,
   estimateU,
+  estimateUWithoutMatches,
+  identifies,
   F,
   FIELDS,
   householdAgrees,
@@ -26,7 +28,8 @@ import {
   levelOf,
   householdWeight,
   termFrequencies,
-  termFrequencyWeight,
+  termFrequencyWeightOf,
+  termRarity,
   type TermFrequencies,
   nhsNumbersConflict,
   countPattern,
@@ -89,7 +92,7 @@ export interface MatcherParameters {
   possibleProbability: number;
   thresholds: Thresholds;
   mSource: 'em' | 'defaults';
-  uSource: 'random-pairs' | 'defaults';
+  uSource: 'random-pairs' | 'random-pairs-without-matches' | 'defaults';
   lambdaSource: 'em' | 'defaults';
   randomPairs: number;
   trainingPairs: number;
@@ -267,14 +270,14 @@ async function matchRound(db: Database, opts: MatcherOptions, limit: number, ctx
     return x;
   };
   // u is the population's (random pairs, once a run); the term-frequency addition of exact family
-  // names and towns needs only u, so it is worked out with the comparison.
+  // names and towns needs u as it is after EM (estimateUWithoutMatches), so what it needs of the
+  // two identities (termRarity) is kept with the pair and the addition made when scoring.
   const randomU = ctx.random.count >= 10000 ? estimateU(ctx.random.patterns) : DEFAULT_PARAMETERS.u;
   if (ctx.tfVersion !== table.version || !ctx.tf) {
     ctx.tf = termFrequencies(table.family, table.town, table.size);
     ctx.tfVersion = table.version;
   }
   const tf = ctx.tf;
-  const withU: MatchParameters = { m: DEFAULT_PARAMETERS.m, u: randomU, lambda: DEFAULT_PARAMETERS.lambda };
   // Identities the round looked at (for the share carrying an NHS number, below).
   const looked = new Uint8Array(table.size);
   for (const k of pendingKeys) looked[num(k)] = 1;
@@ -289,7 +292,8 @@ async function matchRound(db: Database, opts: MatcherOptions, limit: number, ctx
       const code = comparisonPattern(x, y);
       looked[a] = looked[b] = 1;
       if (k < chunk.wide) countPattern(trainingCounts, code);
-      pairs.push(a, b, code, termFrequencyWeight(withU, tf, x, y, code), emailNamesPerson(x, y, levelOf(code, F.given), levelOf(code, F.email)));
+      const [family, town] = termRarity(tf, x, y, code);
+      pairs.push(a, b, code, family, town, emailNamesPerson(x, y, levelOf(code, F.given), levelOf(code, F.email)));
     }
     pairs.wide += chunk.wide;
   }
@@ -328,20 +332,8 @@ async function matchRound(db: Database, opts: MatcherOptions, limit: number, ctx
   // the date of birth. Within a block every pair agrees on its fields whatever its status, so
   // those fields are left out there; with u fixed, EM cannot drift to a "class" that is really
   // one blocking pass (pairs sharing a postcode) rather than the matches.
-  const start: MatchParameters = { m: DEFAULT_PARAMETERS.m, u: randomU, lambda: 0.1 };
   const byBirthDate = training.filter((t) => t.vector[F.birthDate] === 0);
   const byNames = training.filter((t) => t.vector[F.family] === 0 && t.vector[F.given] === 0);
-  const emA = estimateParameters(byBirthDate, start, { fixU: true, ignore: [F.birthDate], minPairs: 200 });
-  const emB = estimateParameters(byNames, start, { fixU: true, ignore: [F.family, F.given], minPairs: 200 });
-  const estimated = emA.estimated || emB.estimated;
-  const m = FIELDS.map((_, f) => {
-    const fromA = emA.estimated && f !== F.birthDate ? emA.parameters.m[f]! : null;
-    const fromB = emB.estimated && f !== F.family && f !== F.given ? emB.parameters.m[f]! : null;
-    if (fromA && fromB) return fromA.map((x, l) => (x + fromB[l]!) / 2);
-    return fromA ?? fromB ?? DEFAULT_PARAMETERS.m[f]!;
-  });
-  if (process.env.BEVAN_MPI_DEBUG) log(JSON.stringify({ emA, emB, randomU }));
-
   // Score with u from random pairs (the population) and m from EM; the prior is that of a random
   // pair: the matches EM found in a training block, scaled up by the share of matches that block
   // holds (m of its fields), over all the pairs the training pairs were drawn from.
@@ -349,16 +341,42 @@ async function matchRound(db: Database, opts: MatcherOptions, limit: number, ctx
   const n = counts.identities;
   const drawnFrom = pairsDrawnFrom(wide.length, sampleSize, n);
   const sum = (ps: PatternCount[]) => ps.reduce((x, t) => x + t.count, 0);
+  const train = (u: number[][]) => {
+    const start: MatchParameters = { m: DEFAULT_PARAMETERS.m, u, lambda: 0.1 };
+    const emA = estimateParameters(byBirthDate, start, { fixU: true, ignore: [F.birthDate], minPairs: 200 });
+    const emB = estimateParameters(byNames, start, { fixU: true, ignore: [F.family, F.given], minPairs: 200 });
+    const estimated = emA.estimated || emB.estimated;
+    const m = FIELDS.map((_, f) => {
+      const fromA = emA.estimated && f !== F.birthDate ? emA.parameters.m[f]! : null;
+      const fromB = emB.estimated && f !== F.family && f !== F.given ? emB.parameters.m[f]! : null;
+      if (fromA && fromB) return fromA.map((x, l) => (x + fromB[l]!) / 2);
+      return fromA ?? fromB ?? DEFAULT_PARAMETERS.m[f]!;
+    });
+    const matches = !estimated ? 0 : emA.estimated
+      ? (emA.parameters.lambda * sum(byBirthDate)) / m[F.birthDate]![0]!
+      : (emB.parameters.lambda * sum(byNames)) / (m[F.family]![0]! * m[F.given]![0]!);
+    return { emA, emB, estimated, m, matches, lambda: clamp(matches / drawnFrom, 1e-12, 0.5) };
+  };
+  // u from the random pairs first, then again with the matches among them taken out
+  // (estimateUWithoutMatches: a random pair is a match with probability λ), and m and λ learnt
+  // again with that u. Kept only when EM still finds a plausible answer with it.
+  let u = randomU;
+  let trained = train(u);
+  if (trained.estimated && randomU !== DEFAULT_PARAMETERS.u) {
+    const pure = estimateUWithoutMatches(ctx.random.patterns, trained.m, trained.lambda);
+    const again = train(pure);
+    if (again.estimated) (u = pure), (trained = again);
+  }
+  const { emA, emB, estimated, m } = trained;
+  if (process.env.BEVAN_MPI_DEBUG) log(JSON.stringify({ emA, emB, randomU, u }));
+
   let lambda: number;
   let householdCap: number;
   let lookAlikes = 0;
   let blockedLambda: number;
   if (estimated) {
-    const matches = emA.estimated
-      ? (emA.parameters.lambda * sum(byBirthDate)) / m[F.birthDate]![0]!
-      : (emB.parameters.lambda * sum(byNames)) / (m[F.family]![0]! * m[F.given]![0]!);
-    lambda = clamp(matches / drawnFrom, 1e-12, 0.5);
-    blockedLambda = clamp(matches / Math.max(1, trainingCount), 0, 1);
+    lambda = trained.lambda;
+    blockedLambda = clamp(trained.matches / Math.max(1, trainingCount), 0, 1);
     // What households share: P(all agree | match) from m; P(all agree | non-match) from the
     // look-alike pairs seen: pairs that agree on all of it yet carry different valid NHS numbers
     // (twins, mostly), scaled up from the pairs where both sides carry one to all pairs. A data set
@@ -386,12 +404,12 @@ async function matchRound(db: Database, opts: MatcherOptions, limit: number, ctx
   }
   const em = { estimated, iterations: emA.iterations + emB.iterations, converged: emA.converged && emB.converged };
   mark('training');
-  const params: MatchParameters = { m, u: randomU, lambda, householdCap };
+  const params: MatchParameters = { m, u, lambda, householdCap };
   const limits = thresholds(params, mp, pp);
   await storeWeights(db, params);
   const parameters = report(params, blockedLambda, {
     thresholds: limits, matchProbability: mp, possibleProbability: pp, lookAlikePairs: lookAlikes,
-    mSource: em.estimated ? 'em' : 'defaults', uSource: randomU === DEFAULT_PARAMETERS.u ? 'defaults' : 'random-pairs',
+    mSource: em.estimated ? 'em' : 'defaults', uSource: randomU === DEFAULT_PARAMETERS.u ? 'defaults' : u === randomU ? 'random-pairs' : 'random-pairs-without-matches',
     lambdaSource: em.estimated ? 'em' : 'defaults', randomPairs: ctx.random.count, trainingPairs: trainingCount,
     emIterations: em.iterations, emConverged: em.converged,
   });
@@ -415,7 +433,8 @@ async function matchRound(db: Database, opts: MatcherOptions, limit: number, ctx
   const uncapped = { ...params, householdCap: undefined };
   // A shared email beside a missing given name that the email's user name supplies (emailNamesPerson): rare, weighed apart.
   const namedWeightOf = new Map<number, number>();
-  pairs.forEach((a, b, code, extra, named) => {
+  pairs.forEach((a, b, code, family, town, named) => {
+    const extra = family || town ? termFrequencyWeightOf(params, family, town) : 0;
     const byCode = named ? namedWeightOf : weightOf;
     let w = byCode.get(code);
     if (w === undefined) byCode.set(code, (w = matchWeight(params, patternVector(code), 0, named)));
@@ -444,7 +463,8 @@ async function matchRound(db: Database, opts: MatcherOptions, limit: number, ctx
   // two persons whose identities carry different valid NHS numbers.
   const pendingSet = new Set(pendingKeys);
   const provisional = new Set(pendingKeys.map((k) => identities.get(k)!.personId));
-  const strong = edges.filter((e) => e.weight >= limits.match);
+  // A pair over the match threshold on a birthday and a town alone (identifies) goes to review.
+  const strong = edges.filter((e) => e.weight >= limits.match && identifies(e.vector));
   const members = await personMembers(db, [...new Set(strong.flatMap((e) => [identities.get(e.a)!.personId, identities.get(e.b)!.personId]))]);
   const parent = new Map<string, string>();
   const settledOf = new Map<string, string | null>(); // root → the settled person in its cluster
@@ -664,33 +684,34 @@ const FEATURE_CACHE = 100_000;
 
 /**
  * A round's candidate pairs as columns, in blocks of PAIR_BLOCK (nothing copied as they grow, at
- * most one block unused): identity numbers, comparison pattern, term-frequency addition. 20 bytes
- * a pair.
+ * most one block unused): identity numbers, comparison pattern, the rarity of an exact family name
+ * and town (termRarity), whether the email names the person. 21 bytes a pair.
  */
 class RoundPairs {
-  private readonly blocks: { a: Int32Array; b: Int32Array; code: Int32Array; extra: Float64Array; named: Uint8Array }[] = [];
+  private readonly blocks: { a: Int32Array; b: Int32Array; code: Int32Array; family: Float32Array; town: Float32Array; named: Uint8Array }[] = [];
   length = 0;
   /** Pairs [0, wide) were found by the wide passes (EM learns from them). */
   wide = 0;
 
-  push(a: number, b: number, code: number, extra: number, named: boolean): void {
+  push(a: number, b: number, code: number, family: number, town: number, named: boolean): void {
     const at = this.length & (PAIR_BLOCK - 1);
-    if (at === 0) this.blocks.push({ a: new Int32Array(PAIR_BLOCK), b: new Int32Array(PAIR_BLOCK), code: new Int32Array(PAIR_BLOCK), extra: new Float64Array(PAIR_BLOCK), named: new Uint8Array(PAIR_BLOCK) });
+    if (at === 0) this.blocks.push({ a: new Int32Array(PAIR_BLOCK), b: new Int32Array(PAIR_BLOCK), code: new Int32Array(PAIR_BLOCK), family: new Float32Array(PAIR_BLOCK), town: new Float32Array(PAIR_BLOCK), named: new Uint8Array(PAIR_BLOCK) });
     const block = this.blocks[this.blocks.length - 1]!;
     block.a[at] = a;
     block.b[at] = b;
     block.code[at] = code;
-    block.extra[at] = extra;
+    block.family[at] = family;
+    block.town[at] = town;
     block.named[at] = named ? 1 : 0;
     this.length++;
   }
 
   /** Calls fn for every pair, in the order pushed. */
-  forEach(fn: (a: number, b: number, code: number, extra: number, named: boolean) => void): void {
+  forEach(fn: (a: number, b: number, code: number, family: number, town: number, named: boolean) => void): void {
     let left = this.length;
     for (const block of this.blocks) {
       const n = Math.min(left, PAIR_BLOCK);
-      for (let k = 0; k < n; k++) fn(block.a[k]!, block.b[k]!, block.code[k]!, block.extra[k]!, block.named[k] === 1);
+      for (let k = 0; k < n; k++) fn(block.a[k]!, block.b[k]!, block.code[k]!, block.family[k]!, block.town[k]!, block.named[k] === 1);
       left -= n;
     }
   }

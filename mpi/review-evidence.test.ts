@@ -74,3 +74,15 @@ test('evidence: a weight that cannot be represented is bounded', () => {
   assert.ok(Number.isFinite(family.weight) && family.weight > 0);
   assert.ok(Number.isFinite(e.total));
 });
+
+test('evidence: a shared email not counted is said so (another given name, or birth dates decades apart)', () => {
+  const father = identity({ system: 'csv:community', id: 'f1', family: 'Okafor', given: 'John', birthDate: '1960-04-02', email: 'okafor.family@example.com' });
+  const son = { ...father, id: 'f2', key: 'csv:community|f2', birthDate: '1990-07-19' };
+  assert.equal(reviewEvidence(father, son, { weight: 1, detail: null }, DEFAULT_PARAMETERS).contactWithheld, true);
+  const sister = { ...father, id: 'f3', key: 'csv:community|f3', given: 'Ada', birthDate: '1963-01-30' };
+  assert.equal(reviewEvidence(father, sister, { weight: 1, detail: null }, DEFAULT_PARAMETERS).contactWithheld, true);
+  const same = { ...father, id: 'f4', key: 'csv:community|f4', birthDate: '1960-04-20' };
+  assert.equal(reviewEvidence(father, same, { weight: 1, detail: null }, DEFAULT_PARAMETERS).contactWithheld, false);
+  const noEmail = { ...son, email: null };
+  assert.equal(reviewEvidence(father, noEmail, { weight: 1, detail: null }, DEFAULT_PARAMETERS).contactWithheld, false);
+});

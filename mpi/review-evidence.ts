@@ -14,7 +14,7 @@ import {
   householdAgrees,
   matchProbability,
   matchWeight,
-  personalAgrees,
+  contactWeight,
   emailNamesPerson,
   thresholds,
   type FieldName,
@@ -45,7 +45,7 @@ export interface ReviewEvidence {
   thresholds: { match: number; possible: number };
   /** When the pair agrees on everything a household shares, those fields count at most `cap` together. */
   household: { applied: boolean; sum: number; cap: number | null };
-  /** True when a shared email or phone was not counted: no given name or birth date agrees, nor does the email name the person where a given name is missing (families share them; fellegi-sunter.ts contactWeight, emailNamesPerson). */
+  /** True when a shared email or phone was not counted: no given name or birth date agrees, nor does the email name the person beside a given name missing, mistyped or an initial, or the birth dates are more than ten years apart (families share them; fellegi-sunter.ts contactWeight, emailNamesPerson). */
   contactWithheld: boolean;
   /** The weight the pair had when it was queued (the parameters may have been re-estimated since). */
   queuedWeight: number;
@@ -104,7 +104,7 @@ export function reviewEvidence(a: ReviewIdentity, b: ReviewIdentity, review: { w
     probability: matchProbability(p, total),
     thresholds: thresholds(p),
     household: { applied, sum, cap },
-    contactWithheld: !personalAgrees(v) && !named && [F.email, F.phone].some((f) => fieldWeight(p, f, v[f]!) > 0),
+    contactWithheld: contactWeight(p, v, named) < [F.email, F.phone].reduce((w, f) => w + fieldWeight(p, f, v[f]!), 0),
     queuedWeight: review.weight,
     conflict: typeof detail.conflict === 'string' ? detail.conflict : feedConflict,
     feed,

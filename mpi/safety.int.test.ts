@@ -126,7 +126,7 @@ test('FEBRL-style records with no NHS number: F1 of at least 0.99 through the wr
   const ids = records.map((r) => toSourceIdentity(r));
   for (let i = 0; i < ids.length; i += 500) await db.transaction((tx) => resolveIdentities(tx, ids.slice(i, i + 500)));
   const m = await runMatcher(db);
-  assert.equal(m.parameters.uSource, 'random-pairs'); // learnt on a first load, not defaults
+  assert.notEqual(m.parameters.uSource, 'defaults'); // learnt on a first load (random pairs, the matches among them taken out)
   assert.equal(m.parameters.mSource, 'em');
   const rows = await db.query<{ source_system: string; source_id: string; person_id: string }>('SELECT source_system, source_id, person_id FROM source_identity');
   const e = scoreClusters(rows.rows.map((r) => [`${r.source_system}|${r.source_id}`, r.person_id] as const), linkageTruth(records));
