@@ -2,7 +2,6 @@
 import { Worker } from 'node:worker_threads';
 import type { IngestItem, ReadContext } from './model.ts';
 import type { FromWorker, ToWorker } from './parse-worker.ts';
-import { unpackChunk } from './chunk-codec.ts';
 
 export class ParseWorker {
   private readonly worker = new Worker(new URL('./parse-worker-entry.mjs', import.meta.url));
@@ -65,7 +64,7 @@ export class ParseWorker {
       if ('end' in m) return;
       if ('error' in m) throw new Error(m.error); // the caller knows the file
       this.send({ ack: true });
-      yield* unpackChunk(m);
+      yield* m.chunk;
     }
   }
 

@@ -13,11 +13,9 @@ import { parentPort } from 'node:worker_threads';
 import type { IngestItem, ItemResource, ReadContext } from './model.ts';
 import { readFeedFile } from './detect.ts';
 import { prepareItem } from './prepare.ts';
-import { packChunk, type PackedChunk } from './chunk-codec.ts';
 
 export type ToWorker = { file: string; context?: ReadContext } | { ack: true };
-/** A chunk's items travel packed (ingest/chunk-codec.ts). */
-export type FromWorker = PackedChunk | { end: true } | { error: string };
+export type FromWorker = { chunk: IngestItem[] } | { end: true } | { error: string };
 
 /** Items and resources per chunk: big enough to amortise a message, small enough to stay flat. */
 const CHUNK_ITEMS = 250;
@@ -66,7 +64,7 @@ if (port) {
     const flush = async () => {
       while (credit <= 0) await new Promise<void>((r) => (wake = r));
       credit--;
-      send(packChunk(chunk));
+      send({ chunk });
       chunk = [];
       resources = 0;
     };
