@@ -26,6 +26,7 @@ import { DIRECTIVE_TYPES, recordFeedDirectives, type DirectiveMessage } from '..
 import { layoutOf } from '../db/layout.ts';
 import { parseHl7Message, reusedIdKey } from './hl7v2/to-item.ts';
 import { CopyChunks } from '../db/copy.ts';
+import { KeyFilter } from './key-filter.ts';
 import { shardKeyOf } from '../db/shard-key.ts';
 import { fhirLogicalId } from '../record/fhir-bundle.ts';
 import type { StatisticsTarget } from '../db/statistics.ts';
@@ -78,6 +79,9 @@ const MAX_REASON = 2000;
 /** Most JSON text sent in one resource statement (jsonb values are limited to 256 MiB). */
 const MAX_STATEMENT_JSON = 64 << 20;
 
+/** A resource row's key, as the copy-first guess remembers it. */
+const rowKey = (x: ResourceRow): string => `${x.system}\u0000${x.type}\u0000${x.id}`;
+
 interface ResourceRow {
   system: string;
   type: string;
@@ -124,6 +128,10 @@ interface WriteLayout {
  * sent), under a savepoint. A batch whose COPY meets a stored key (23505) rolls back to the
  * savepoint and is written the normal way (read, then COPY what is new and upsert what changed),
  * and its sources are read first from then on. So a guess only ever costs time, never rows.
+ * Keys the run has written itself (a Bloom filter of them: ingest/key-filter.ts) are read first
+ * even in a copy-first batch, the rest COPYed: HL7 v2 restates the Patient and the Encounter in
+ * later events, and without this every such feed's second batch fell back (one wasted COPY) and
+ * the rest of its run read every key first.
  *
  * A source is expected new when the store holds no resource of it at the first batch that names
  * it (a loaded store starts in the normal mode: an MLLP feed's next message, a GP's next extract),
@@ -133,9 +141,27 @@ interface WriteLayout {
 export class CopyFirstGuess {
   /** Source system → true: expected new (copy-first); false: read first. */
   private readonly sources = new Map<string, boolean>();
-  /** Batches written copy-first, and those of them that fell back (for tests and benches). */
+  /**
+   * The keys of the personal resources this run has written (or tried to: a batch rolled back
+   * leaves its keys here, which only costs a read). A copy-first batch reads the stored hashes of
+   * these only (HL7 v2 restates a Patient and an Encounter in later events) and COPYs the rest,
+   * which this run cannot have written.
+   */
+  private readonly written = new KeyFilter();
+  /** Batches written copy-first, and those of them that fell back; rows of copy-first batches read first because this run may have written them (for tests and benches). */
   copied = 0;
   fellBack = 0;
+  reread = 0;
+
+  /** Notes rows as written by this run. */
+  wrote(rows: readonly ResourceRow[]): void {
+    for (const x of rows) this.written.add(rowKey(x));
+  }
+
+  /** False only for a row whose key this run has not written. */
+  mayHaveWritten(x: ResourceRow): boolean {
+    return this.written.mightHave(rowKey(x));
+  }
 
   /** True when every source of these rows is expected new; reads the store for sources not seen yet. */
   async expectNew(tx: Queryable, systems: readonly string[]): Promise<boolean> {
@@ -526,22 +552,41 @@ async function writeResources(tx: Queryable, rows: readonly ResourceRow[], layou
   if (!guess || !tx.copyFrom) return readThenWrite(tx, rows, layout);
   const personal = rows.filter((x) => !NON_PERSONAL.has(x.type));
   const systems = [...new Set(personal.map((x) => x.system))];
-  if (!personal.length || !(await guess.expectNew(tx, systems))) return readThenWrite(tx, rows, layout);
-  // Directory resources (see readThenWrite) go the normal way whatever the guess: few, and shared.
-  const directory = personal.length < rows.length ? rows.filter((x) => NON_PERSONAL.has(x.type)) : [];
-  let copied: number;
-  try {
-    copied = await copyResources(tx, personal, COPY_FIRST);
-  } catch (err) {
-    if ((err as { code?: string }).code !== '23505' || isUnavailable(err)) throw err;
-    // A key stored already (or by a writer that committed meanwhile): nothing of this COPY stays.
-    await tx.exec(`ROLLBACK TO SAVEPOINT ${COPY_FIRST}; RELEASE SAVEPOINT ${COPY_FIRST}`);
-    guess.collided(systems);
-    guess.fellBack++;
+  if (!personal.length || !(await guess.expectNew(tx, systems))) {
+    guess.wrote(personal);
     return readThenWrite(tx, rows, layout);
   }
-  guess.copied++;
-  return copied + (directory.length ? await readThenWrite(tx, directory, layout) : 0);
+  // Rows this run may have written already (a restated Patient, an Encounter an earlier event
+  // opened) are read first with the directory resources (see readThenWrite: few, and shared);
+  // the rest, which this run cannot have written in a source the store held nothing of, are COPYed.
+  const fresh: ResourceRow[] = [];
+  const rest: ResourceRow[] = []; // in key order, as rows are
+  let again = 0;
+  for (const x of rows) {
+    if (NON_PERSONAL.has(x.type)) rest.push(x);
+    else if (guess.mayHaveWritten(x)) {
+      rest.push(x);
+      again++;
+    } else fresh.push(x);
+  }
+  guess.wrote(fresh);
+  let copied = 0;
+  if (fresh.length) {
+    try {
+      copied = await copyResources(tx, fresh, COPY_FIRST);
+    } catch (err) {
+      if ((err as { code?: string }).code !== '23505' || isUnavailable(err)) throw err;
+      // A key stored already (or by a writer that committed meanwhile): nothing of this COPY stays.
+      await tx.exec(`ROLLBACK TO SAVEPOINT ${COPY_FIRST}; RELEASE SAVEPOINT ${COPY_FIRST}`);
+      guess.collided(systems);
+      guess.fellBack++;
+      return readThenWrite(tx, rows, layout);
+    }
+  }
+  if (fresh.length) guess.copied++;
+  guess.reread += again;
+  // Rows read because this run wrote their keys are stored: they say nothing of the source's state.
+  return copied + (rest.length ? await readThenWrite(tx, rest, layout, false) : 0);
 }
 
 /**
@@ -552,7 +597,7 @@ async function writeResources(tx: Queryable, rows: readonly ResourceRow[], layou
  * loaded with COPY (a third cheaper for the server than the upsert, docs/ingest-performance.md);
  * what is stored with other content goes through the upsert.
  */
-async function readThenWrite(tx: Queryable, rows: readonly ResourceRow[], layout: WriteLayout): Promise<number> {
+async function readThenWrite(tx: Queryable, rows: readonly ResourceRow[], layout: WriteLayout, observe = true): Promise<number> {
   const r = await tx.query<{ source_system: string; resource_type: string; source_id: string; content_hash: string }>(
     `SELECT r.source_system, r.resource_type, r.source_id, r.content_hash FROM resource r
        JOIN unnest($1::text[], $2::text[], $3::text[]) AS k(sys, typ, id) ON r.source_system = k.sys AND r.resource_type = k.typ AND r.source_id = k.id`,
@@ -563,7 +608,7 @@ async function readThenWrite(tx: Queryable, rows: readonly ResourceRow[], layout
   const copy: ResourceRow[] = [];
   const upsert: ResourceRow[] = [];
   // Per source: was any of its personal resources stored? (for the run's guess)
-  const seen = layout.guess ? new Map<string, boolean>() : null;
+  const seen = layout.guess && observe ? new Map<string, boolean>() : null;
   for (const x of rows) {
     const stored = storedHash.get(`${x.system}\u0000${x.type}\u0000${x.id}`);
     const personal = !NON_PERSONAL.has(x.type);
