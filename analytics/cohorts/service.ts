@@ -12,8 +12,9 @@ import { oneOffStatements } from '../../db/database.ts';
 import type { Queryable } from '../../db/database.ts';
 import { appendAuditBatch, type AuditEntry } from '../../access/audit.ts';
 import { forbidden, invalid, type RequestContext } from '../../access/context.ts';
-import { gatherAccessFacts, SECONDARY_USE_CANDIDATES_SQL } from '../../access/facts-store.ts';
-import { currentPolicy, decide, type AccessFacts, type Policy } from '../../access/policy.ts';
+import { SECONDARY_USE_CANDIDATES_SQL } from '../../access/facts-store.ts';
+import { decidedAsSecondaryUse, decideListed, decideSecondaryUse, noneWithheld, tallyWithheld } from '../../access/many-people.ts';
+import { currentPolicy, decide, type Policy } from '../../access/policy.ts';
 import { CohortCompileError, compileCohort, type CompiledCohort } from './compile.ts';
 import { ensureFlatTablesCurrent } from '../flat/refresh.ts';
 import type { CohortDefinition } from './definition.ts';
@@ -83,8 +84,8 @@ export async function runCohort(ctx: RequestContext, def: CohortDefinition, opts
   }
   const how = decision.obligations.cohort;
   // Secondary use with a policy is decided for the members with something recorded one by one and
-  // for the rest at once (decideSecondaryUse), which orders a list itself; every other run reads each member.
-  const bySecondaryUse = policy !== null && ctx.purpose === 'secondary-use' && !how.identified;
+  // for the rest at once (access/many-people.ts decideSecondaryUse; the list is ordered here); every other run reads each member.
+  const bySecondaryUse = decidedAsSecondaryUse(policy, { principal: ctx.principal, purpose: ctx.purpose, identified: how.identified });
   let compiled;
   try {
     compiled = compileCohort(def, { asOf, practice: how.practice, resolve: opts.resolve, ordered: !bySecondaryUse });
@@ -97,7 +98,7 @@ export async function runCohort(ctx: RequestContext, def: CohortDefinition, opts
     // 20,000 people: 10.5 s with, 5.8 s without, PostgreSQL 15; docs/analytics/risk.md). PGlite has none.
     await oneOffStatements(tx);
     await ensureFlatTablesCurrent(tx);
-    const people = bySecondaryUse ? await decideSecondaryUse(tx, policy, ctx, compiled, now, opts.output === 'count') : await decideEach(tx, policy, ctx, compiled, now, how.identified);
+    const people = bySecondaryUse ? await decideBySecondaryUse(tx, policy, ctx, compiled, now, opts.output === 'count') : await decideEach(tx, policy, ctx, compiled, now, how.identified);
     const { shown, withheld } = people;
     const control = (n: number) => (how.disclosureControl ? disclosureControl(n) : n);
     const result: CohortResult = {
@@ -149,52 +150,39 @@ interface Decided {
   details: Details;
 }
 
-const tally = (into: Decided['withheld'], f: AccessFacts | null, identified: boolean) => {
-  if (f?.restricted) into.restricted++;
-  else if (f?.nationalDataOptOut && !identified) into.optedOut++;
-  else into.dissent++;
-};
-
 /**
- * Every member read and decided on their own facts (relationships included for direct care):
- * the identified lists of a practice, and any run without a policy (each then denied).
+ * Every member read and decided on their own facts (relationships included for direct care,
+ * access/many-people.ts decideListed): the identified lists of a practice, and any run without a
+ * policy (each then denied).
  */
 async function decideEach(tx: Queryable, policy: Policy | null, ctx: RequestContext, compiled: CompiledCohort, now: Date, identified: boolean): Promise<Decided> {
   const found = await tx.query<Member>(compiled.sql, compiled.params);
   const ids = found.rows.map((r) => r.person_id);
   // Names and birth dates only for an identified list; the access facts need only each NHS number.
   const details = await personDetails(tx, ids, identified);
-  const facts = policy ? await gatherAccessFacts(tx, policy, ctx.principal, ids.map((id) => ({ personId: id, nhsNumber: details.get(id)?.nhs_number ?? null, memberIds: [id] })), now, { relationships: ctx.purpose !== 'secondary-use' }) : new Map<string, AccessFacts>();
-  const out: Decided = { found: found.rows.length, shownCount: 0, shownByPractice: new Map(), shown: [], withheld: { restricted: 0, optedOut: 0, dissent: 0 }, details };
+  const { shown, withheld } = await decideListed(tx, policy, { principal: ctx.principal, purpose: ctx.purpose, identified }, now, ids, details);
+  const out: Decided = { found: found.rows.length, shownCount: 0, shownByPractice: new Map(), shown: [], withheld, details };
   for (const row of found.rows) {
-    const f = facts.get(row.person_id) ?? null;
-    const d = decide(policy, { action: identified ? 'read' : 'export', principal: ctx.principal, purpose: ctx.purpose, facts: f, now });
-    if (d.kind === 'permit' && !(identified && d.obligations.onlyOrganisation !== null)) {
-      out.shown.push(row);
-      out.shownByPractice.set(row.practice, (out.shownByPractice.get(row.practice) ?? 0) + 1);
-    } else tally(out.withheld, f, identified);
+    if (!shown.has(row.person_id)) continue;
+    out.shown.push(row);
+    out.shownByPractice.set(row.practice, (out.shownByPractice.get(row.practice) ?? 0) + 1);
   }
   out.shownCount = out.shown.length;
   return out;
 }
 
-/** A person id no one has: the facts of someone with nothing recorded are read for it. */
-const NOBODY = '00000000-0000-0000-0000-000000000000';
-
 /**
  * Secondary use (a pseudonymised list or a disclosure-controlled count), decided as the policy
- * decides it: on each person's consent directives and restrictions alone (access/policy.ts). The
- * members with any such record (a consent directive not withdrawn, a restriction of the person or
- * of one of their identities: access/facts-store.ts SECONDARY_USE_CANDIDATES_SQL, flagged in the
- * register's own statement) are each decided on their own facts; everyone else has the facts of a
- * person with nothing recorded, so `decide` is asked once for them all with those facts, and its
- * answer is theirs. So a register of 36,000 people reads the facts of its few hundred with a record,
- * not of all 36,000. A count reads no member's row: the statement returns, per practice, how many
- * members have nothing recorded and the ids of those who do.
+ * decides it: on each person's consent directives and restrictions alone (access/many-people.ts
+ * decideSecondaryUse). The members with any such record (access/facts-store.ts
+ * SECONDARY_USE_CANDIDATES_SQL, flagged in the register's own statement) are each decided on their
+ * own facts; everyone else with one decision. So a register of 36,000 people reads the facts of its
+ * few hundred with a record, not of all 36,000. A count reads no member's row: the statement
+ * returns, per practice, how many members have nothing recorded and the ids of those who do.
  */
-async function decideSecondaryUse(tx: Queryable, policy: Policy, ctx: RequestContext, compiled: CompiledCohort, now: Date, countOnly: boolean): Promise<Decided> {
+async function decideBySecondaryUse(tx: Queryable, policy: Policy, ctx: RequestContext, compiled: CompiledCohort, now: Date, countOnly: boolean): Promise<Decided> {
   const recordedSql = `c.person_id::uuid IN (${SECONDARY_USE_CANDIDATES_SQL})`;
-  const out: Decided = { found: 0, shownCount: 0, shownByPractice: new Map(), shown: [], withheld: { restricted: 0, optedOut: 0, dissent: 0 }, details: new Map() };
+  const out: Decided = { found: 0, shownCount: 0, shownByPractice: new Map(), shown: [], withheld: noneWithheld(), details: new Map() };
   // Per practice: the members with nothing recorded (counted) and those with a record (listed).
   const plain = new Map<string | null, number>();
   const recorded: Member[] = [];
@@ -217,27 +205,22 @@ async function decideSecondaryUse(tx: Queryable, policy: Policy, ctx: RequestCon
       else plain.set(r.practice, (plain.get(r.practice) ?? 0) + 1);
     }
   }
-  const nhs = await personDetails(tx, recorded.map((r) => r.person_id), false);
-  const facts = await gatherAccessFacts(tx, policy, ctx.principal, [{ personId: NOBODY, nhsNumber: null, memberIds: [NOBODY] }, ...recorded.map((r) => ({ personId: r.person_id, nhsNumber: nhs.get(r.person_id)?.nhs_number ?? null, memberIds: [r.person_id] }))], now, { relationships: false });
-  const ask = (f: AccessFacts | null) => decide(policy, { action: 'export', principal: ctx.principal, purpose: ctx.purpose, facts: f, now }).kind === 'permit';
-  const nothingRecorded = facts.get(NOBODY) ?? null;
-  const plainShown = ask(nothingRecorded);
-  const shownIds = new Set<string>();
+  const decided = await decideSecondaryUse(tx, policy, ctx, now, recorded.map((r) => r.person_id));
+  const { nothingRecorded } = decided;
   for (const [practice, n] of plain) {
     out.found += n;
-    if (plainShown) out.shownByPractice.set(practice, (out.shownByPractice.get(practice) ?? 0) + n), (out.shownCount += n);
-    else for (let i = 0; i < n; i++) tally(out.withheld, nothingRecorded, false);
+    if (nothingRecorded.shown) out.shownByPractice.set(practice, (out.shownByPractice.get(practice) ?? 0) + n), (out.shownCount += n);
+    else tallyWithheld(out.withheld, nothingRecorded.facts, false, n);
   }
   for (const r of recorded) {
     out.found++;
-    const f = facts.get(r.person_id) ?? null;
-    if (ask(f)) {
+    const a = decided.of(r.person_id);
+    if (a.shown) {
       out.shownByPractice.set(r.practice, (out.shownByPractice.get(r.practice) ?? 0) + 1);
       out.shownCount++;
-      shownIds.add(r.person_id);
-    } else tally(out.withheld, f, false);
+    } else tallyWithheld(out.withheld, a.facts, false);
   }
-  if (!countOnly) out.shown = rows.filter((r) => (r.recorded ? shownIds.has(r.person_id) : plainShown)).map(({ person_id, practice, neighbourhood }) => ({ person_id, practice, neighbourhood }));
+  if (!countOnly) out.shown = rows.filter((r) => decided.of(r.person_id).shown).map(({ person_id, practice, neighbourhood }) => ({ person_id, practice, neighbourhood }));
   return out;
 }
 

@@ -5,7 +5,12 @@ import type { Database } from '../../db/database.ts';
 import { testDatabases } from '../../test/databases.ts';
 import { loadSources } from '../commissioning/tariff.ts';
 import { duplicateIdOf, loadDuplicateStore } from './fixtures.ts';
-import { loadIntervals } from './intervals.ts';
+import { loadIntervals, testCodes } from './intervals.ts';
+import { duplicateTestsQuery, type RepeatRow } from './query.ts';
+import { gatherAccessFacts } from '../../access/facts-store.ts';
+import { currentPolicy, decide } from '../../access/policy.ts';
+import { defaultReferenceData } from '../../record/reference/reference-data.ts';
+import { pseudonymFor, pseudonymKey } from '../cohorts/pseudonym.ts';
 import { duplicateTests, duplicateTestsCsv, type IdentifiedRepeat, type PseudonymisedRepeat } from './service.ts';
 
 const intervals = loadIntervals();
@@ -80,6 +85,66 @@ for (const target of await testDatabases()) {
 
       await assert.rejects(duplicateTests(gp(db), { ...base, since: "2025-01-01' OR 1=1", output: 'count' }), (e: unknown) => isBevanError(e) && e.kind === 'invalid');
       await assert.rejects(duplicateTests(ctxFor(db, { user: 'dr.who', role: 'consultant', organisation: 'RM2' }, 'direct-care'), { ...base, output: 'count' }), (e: unknown) => isBevanError(e) && e.kind === 'forbidden');
+    } finally {
+      await db.drop();
+    }
+  });
+}
+
+for (const target of await testDatabases()) {
+  test(`duplicate tests on ${target.name}: lists and withheld people as deciding each person with a repeat on their own facts`, async () => {
+    const db = await target.open();
+    try {
+      await loadDuplicateStore(db);
+      // Besides the crafted restricted person and G's opt-out: a dissent (A), a source's restriction of C's GP identity, an opt-out for D.
+      await db.query(`INSERT INTO consent_directive (person_id, kind) VALUES ($1, 'dissent-sharing')`, [duplicateIdOf('A')]);
+      await db.query(`INSERT INTO source_restriction (source_system, source_id, reason) SELECT source_system, source_id, 'test: restricted by the source' FROM source_identity WHERE person_id = $1 AND source_system LIKE 'gp:%'`, [duplicateIdOf('C')]);
+      await db.query(`INSERT INTO consent_directive (person_id, kind) VALUES ($1, 'national-data-opt-out')`, [duplicateIdOf('D')]);
+      const policy = currentPolicy()!;
+      const key = await pseudonymKey(db);
+      const base = { intervals, sources, now: NOW, since: '2025-01-01' };
+      for (const [who, ctx, practice] of [
+        ['analyst', analyst(db), null],
+        ['gp', gp(db), 'P91001'],
+      ] as const) {
+        const identified = ctx.purpose === 'direct-care';
+        // The reference: everyone with a repeat, decided on their own facts (relationships included).
+        const q = duplicateTestsQuery({ codes: testCodes(intervals, defaultReferenceData()), intervals, sources, since: base.since, until: NOW.toISOString().slice(0, 10), practice });
+        const found = (await db.query<RepeatRow>(q.sql, q.params)).rows;
+        const ids = [...new Set(found.map((r) => r.person_id))];
+        const nhs = await db.query<{ person_id: string; nhs_number: string | null }>('SELECT person_id::text AS person_id, nhs_number FROM person WHERE person_id = ANY($1::uuid[])', [ids]);
+        const nhsOf = new Map(nhs.rows.map((r) => [r.person_id, r.nhs_number]));
+        const facts = await gatherAccessFacts(db, policy, ctx.principal, ids.map((x) => ({ personId: x, nhsNumber: nhsOf.get(x) ?? null, memberIds: [x] })), NOW);
+        const withheld = { restricted: 0, optedOut: 0, dissent: 0 };
+        const shown = new Set(
+          ids.filter((x) => {
+            const f = facts.get(x) ?? null;
+            const d = decide(policy, { action: identified ? 'read' : 'export', principal: ctx.principal, purpose: ctx.purpose, facts: f, now: NOW });
+            if (d.kind === 'permit' && !(identified && d.obligations.onlyOrganisation !== null)) return true;
+            if (f?.restricted) withheld.restricted++;
+            else if (f?.nationalDataOptOut && !identified) withheld.optedOut++;
+            else withheld.dissent++;
+            return false;
+          }),
+        );
+        const rows = found.filter((r) => shown.has(r.person_id));
+        const list = await duplicateTests(ctx, { ...base, output: 'list' });
+        if (identified) assert.deepEqual((list.repeats as IdentifiedRepeat[]).map((r) => [r.personId, r.test, r.repeat.at]), rows.map((r) => [r.person_id, r.test, r.repeat_at]), who);
+        else assert.deepEqual((list.repeats as PseudonymisedRepeat[]).map((r) => [r.pseudonym, r.test, r.repeat.at]), rows.map((r) => [pseudonymFor(key, r.person_id), r.test, r.repeat_at.slice(0, 10)]), who);
+        const count = await duplicateTests(ctx, { ...base, output: 'count' });
+        for (const action of ['duplicate-tests.list', 'duplicate-tests.count']) {
+          const entry = (await db.query<{ detail: Record<string, unknown> }>('SELECT detail FROM audit_log WHERE actor = $1 AND action = $2 ORDER BY audit_id DESC LIMIT 1', [ctx.principal.user, action])).rows[0]!;
+          assert.deepEqual({ found: entry.detail.found, shown: entry.detail.shown, people: entry.detail.people, withheld: entry.detail.withheld }, { found: found.length, shown: rows.length, people: shown.size, withheld }, `${who} ${action}`);
+        }
+        if (!identified) assert.deepEqual(count.withheld, { restricted: null, optedOut: null, dissent: 0 }, 'under 8: suppressed');
+        else assert.deepEqual(count.withheld, withheld);
+      }
+      // The records bear on it: C (restricted by the source) left out of both; D (opted out) only from the analyst's; A (dissent) from the GP's, built from the hospital's data.
+      const analystList = (await duplicateTests(analyst(db), { ...base, output: 'list' })).repeats as PseudonymisedRepeat[];
+      const gpList = (await duplicateTests(gp(db), { ...base, output: 'list' })).repeats as IdentifiedRepeat[];
+      const inAnalyst = (k: string) => analystList.some((r) => r.pseudonym === pseudonymFor(key, duplicateIdOf(k)));
+      const inGp = (k: string) => gpList.some((r) => r.personId === duplicateIdOf(k));
+      assert.deepEqual([inAnalyst('C'), inGp('C'), inAnalyst('D'), inGp('D'), inGp('A')], [false, false, false, true, false]);
     } finally {
       await db.drop();
     }

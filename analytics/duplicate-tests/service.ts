@@ -1,14 +1,16 @@
 // Duplicate tests for a user, through the access layer (the diabetes panel's fourth aim): the
 // decision point says whether and how (action `analysis` "duplicate-tests", decided as a
 // register: a GP's own practice identified for direct care, or disclosure-controlled counts and
-// pseudonymised lists for secondary use); then each person with a repeat is decided on their own
+// pseudonymised lists for secondary use); then the people with a repeat are decided by the policy
 // (restricted people never appear; the national data opt-out removes a person from secondary
-// use; a dissenter is left out of an identified list built from other organisations' data). One
+// use; a dissenter is left out of an identified list built from other organisations' data): for
+// an identified list each on their own facts, for secondary use those with a consent directive or
+// restriction each on theirs and the rest at once (access/many-people.ts decideListed). One
 // audit entry for the run, and one per person shown identified, in the query's transaction.
 import type { Queryable } from '../../db/database.ts';
 import { appendAuditBatch, type AuditEntry } from '../../access/audit.ts';
 import { forbidden, invalid, type RequestContext } from '../../access/context.ts';
-import { gatherAccessFacts } from '../../access/facts-store.ts';
+import { decideListed } from '../../access/many-people.ts';
 import { currentPolicy, decide, type Policy } from '../../access/policy.ts';
 import { defaultReferenceData, type ReferenceData } from '../../record/reference/reference-data.ts';
 import { pseudonymFor, pseudonymKey } from '../cohorts/pseudonym.ts';
@@ -115,18 +117,10 @@ export async function duplicateTests(ctx: RequestContext, opts: DuplicateTestsOp
   return ctx.db.transaction(async (tx) => {
     const found = (await tx.query<RepeatRow>(q.sql, q.params)).rows;
     const ids = [...new Set(found.map((r) => r.person_id))];
-    const people = await personDetails(tx, ids);
-    const facts = policy ? await gatherAccessFacts(tx, policy, ctx.principal, ids.map((id) => ({ personId: id, nhsNumber: people.get(id)?.nhs_number ?? null, memberIds: [id] })), now) : new Map();
-    const shownIds = new Set<string>();
-    const withheld = { restricted: 0, optedOut: 0, dissent: 0 };
-    for (const id of ids) {
-      const f = facts.get(id) ?? null;
-      const d = decide(policy, { action: how.identified ? 'read' : 'export', principal: ctx.principal, purpose: ctx.purpose, facts: f, now });
-      if (d.kind === 'permit' && !(how.identified && d.obligations.onlyOrganisation !== null)) shownIds.add(id);
-      else if (f?.restricted) withheld.restricted++;
-      else if (f?.nationalDataOptOut && !how.identified) withheld.optedOut++;
-      else withheld.dissent++;
-    }
+    // Names only for an identified list; secondary use reads the facts of those with a consent
+    // directive or restriction alone and decides everyone else at once (access/many-people.ts).
+    const people = how.identified ? await personDetails(tx, ids) : new Map<string, { nhs_number: string | null; name: string | null }>();
+    const { shown: shownIds, withheld } = await decideListed(tx, policy, { principal: ctx.principal, purpose: ctx.purpose, identified: how.identified }, now, ids, how.identified ? people : undefined);
     const shown = found.filter((r) => shownIds.has(r.person_id));
     const control = (n: number) => (how.disclosureControl ? disclosureControl(n) : n);
     const per = new Map<string | null, { repeats: number; people: Set<string>; byTest: Map<string, number> }>();

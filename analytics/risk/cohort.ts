@@ -1,12 +1,14 @@
 // High-risk cohorts (the "vanguard practice" lists) and the model, through the access policy
 // (action `risk`): a GP or practice nurse sees their own practice's people identified, for direct
-// care; an analyst any practice's or neighbourhood's, pseudonymised, for secondary use. Each
-// person found is then decided on their own (restricted people never; dissent from sharing keeps a
+// care; an analyst any practice's or neighbourhood's, pseudonymised, for secondary use. The people
+// found are then decided by the policy (restricted people never; dissent from sharing keeps a
 // person off an identified list built from other organisations' data; the national data opt-out
-// keeps them out of secondary use). One audit entry per run, one per person shown identified.
+// keeps them out of secondary use): for an identified list each on their own facts, for secondary
+// use those with a consent directive or restriction each on theirs and the rest at once
+// (access/many-people.ts decideListed). One audit entry per run, one per person shown identified.
 import { appendAuditBatch, type AuditEntry } from '../../access/audit.ts';
 import { forbidden, invalid, type RequestContext } from '../../access/context.ts';
-import { gatherAccessFacts } from '../../access/facts-store.ts';
+import { decideListed } from '../../access/many-people.ts';
 import { currentPolicy, decide, type Policy } from '../../access/policy.ts';
 import type { Queryable } from '../../db/database.ts';
 import { pseudonymFor, pseudonymKey } from '../cohorts/pseudonym.ts';
@@ -101,17 +103,12 @@ export async function riskCohort(ctx: RequestContext, opts: RiskCohortOptions): 
     result.run = { runId: Number(r.run_id), indexDate: r.index_date, scoredAt: new Date(r.scored_at).toISOString(), modelVersion: Number(r.model_version), people: Number(r.people) };
     const found = await listed(tx, model, result.run.runId, TIERS.slice(0, TIERS.indexOf(tier) + 1), how.practice, how.neighbourhood);
     const ids = found.map((f) => f.person_id);
-    const people = await personDetails(tx, ids);
-    const facts = policy ? await gatherAccessFacts(tx, policy, ctx.principal, ids.map((id) => ({ personId: id, nhsNumber: people.get(id)?.nhs_number ?? null, memberIds: [id] })), now) : new Map();
-    const shown: typeof found = [];
-    for (const row of found) {
-      const f = facts.get(row.person_id) ?? null;
-      const d = decide(policy, { action: how.identified ? 'read' : 'export', principal: ctx.principal, purpose: ctx.purpose, facts: f, now });
-      if (d.kind === 'permit' && !(how.identified && d.obligations.onlyOrganisation !== null)) shown.push(row);
-      else if (f?.restricted) result.withheld.restricted++;
-      else if (f?.nationalDataOptOut && !how.identified) result.withheld.optedOut++;
-      else result.withheld.dissent++;
-    }
+    // Names only for an identified list; secondary use reads the facts of those with a consent
+    // directive or restriction alone and decides everyone else at once (access/many-people.ts).
+    const people = how.identified ? await personDetails(tx, ids) : new Map<string, { nhs_number: string | null; name: string | null; birth_date: string | null }>();
+    const decided = await decideListed(tx, policy, { principal: ctx.principal, purpose: ctx.purpose, identified: how.identified }, now, ids, how.identified ? people : undefined);
+    result.withheld = decided.withheld;
+    const shown = found.filter((row) => decided.shown.has(row.person_id));
     const history = await tierHistory(tx, shown.map((s) => s.person_id));
     const key = how.identified ? null : await pseudonymKey(tx);
     result.people = shown.map((s) => {

@@ -3,6 +3,9 @@ import assert from 'node:assert/strict';
 import { isBevanError, type Principal, type PurposeOfUse, type RequestContext } from '../../access/context.ts';
 import type { Database } from '../../db/database.ts';
 import { testDatabases } from '../../test/databases.ts';
+import { gatherAccessFacts } from '../../access/facts-store.ts';
+import { currentPolicy, decide } from '../../access/policy.ts';
+import { pseudonymFor, pseudonymKey } from '../cohorts/pseudonym.ts';
 import { riskCohort, riskModelFor, type IdentifiedRiskPerson, type PseudonymisedRiskPerson } from './cohort.ts';
 import { refreshFeatures } from './features.ts';
 import { cond, emergency, enc, id, load, med, obs, outpatient, riskPopulation, type Crafted } from './fixtures.ts';
@@ -158,6 +161,61 @@ for (const target of await testDatabases()) {
       assert.ok(pp.length > 0 && pp.every((p) => /^[0-9a-f]{32}$/.test(p.pseudonym) && !('personId' in p) && !('nhsNumber' in p) && p.neighbourhood === 'N1'));
       assert.equal(pseud.withheld.optedOut + pseud.withheld.restricted <= 2, true);
       await assert.rejects(riskCohort(analyst(db), { tier: '7', now: NOW }), /tier must be one of/);
+
+      // Secondary use decides those with nothing recorded at once (access/many-people.ts): the lists
+      // and withheld counts are those of deciding every listed person on their own facts, relationships
+      // included, with a restriction, a source's restriction, a dissent and an opt-out among them.
+      const listedIn = async (neighbourhood: string | null, practice: string | null) =>
+        (
+          await db.query<{ person_id: string }>(
+            `SELECT s.person_id::text AS person_id FROM risk_score s JOIN risk_score_run run ON run.run_id = s.run_id
+               JOIN risk_feature f ON f.person_id = s.person_id AND f.index_date = run.index_date
+              WHERE s.run_id = $1 AND s.tier = ANY($2::text[]) AND ($3::text IS NULL OR f.neighbourhood = $3) AND ($4::text IS NULL OR f.practice = $4)
+              ORDER BY s.probability DESC, s.person_id`,
+            [run.runId, ['0.5', '1', '5', '20'], neighbourhood, practice],
+          )
+        ).rows.map((r) => r.person_id);
+      const atP91001 = await listedIn(null, 'P91001');
+      const [r1, r2, r3, r4] = atP91001.filter((x) => x !== id(5) && x !== id(6));
+      await db.query(`INSERT INTO person_restriction (person_id, reason) VALUES ($1, 'test: protected record')`, [r1]);
+      await db.query(`INSERT INTO consent_directive (person_id, kind) VALUES ($1, 'dissent-sharing')`, [r2]);
+      await db.query(`INSERT INTO consent_directive (person_id, kind) VALUES ($1, 'national-data-opt-out')`, [r3]);
+      await db.query(`INSERT INTO source_restriction (source_system, source_id, reason) SELECT source_system, source_id, 'test: restricted by the source' FROM source_identity WHERE person_id = $1 LIMIT 1`, [r4]);
+      const policy = currentPolicy()!;
+      const key = await pseudonymKey(db);
+      for (const [who, ctx, asked] of [
+        ['analyst, borough', analyst(db), {}],
+        ['analyst, N1', analyst(db), { neighbourhood: 'N1' }],
+        ['analyst, P91001', analyst(db), { practice: 'P91001' }],
+        ['gp', gp(db), {}],
+      ] as const) {
+        const identified = ctx.purpose === 'direct-care';
+        const ids = await listedIn('neighbourhood' in asked ? asked.neighbourhood : null, identified ? 'P91001' : 'practice' in asked ? asked.practice : null);
+        const nhs = await db.query<{ person_id: string; nhs_number: string | null }>('SELECT person_id::text AS person_id, nhs_number FROM person WHERE person_id = ANY($1::uuid[])', [ids]);
+        const nhsOf = new Map(nhs.rows.map((r) => [r.person_id, r.nhs_number]));
+        const facts = await gatherAccessFacts(db, policy, ctx.principal, ids.map((x) => ({ personId: x, nhsNumber: nhsOf.get(x) ?? null, memberIds: [x] })), NOW);
+        const expected = { restricted: 0, optedOut: 0, dissent: 0 };
+        const shown = ids.filter((x) => {
+          const f = facts.get(x) ?? null;
+          const d = decide(policy, { action: identified ? 'read' : 'export', principal: ctx.principal, purpose: ctx.purpose, facts: f, now: NOW });
+          if (d.kind === 'permit' && !(identified && d.obligations.onlyOrganisation !== null)) return true;
+          if (f?.restricted) expected.restricted++;
+          else if (f?.nationalDataOptOut && !identified) expected.optedOut++;
+          else expected.dissent++;
+          return false;
+        });
+        const got = await riskCohort(ctx, { ...asked, tier: '20', now: NOW });
+        assert.deepEqual(got.withheld, expected, who);
+        if (identified) assert.deepEqual((got.people as IdentifiedRiskPerson[]).map((p) => p.personId), shown, who);
+        else assert.deepEqual((got.people as PseudonymisedRiskPerson[]).map((p) => p.pseudonym), shown.map((x) => pseudonymFor(key, x)), who);
+        const last = (await db.query<{ detail: Record<string, unknown> }>("SELECT detail FROM audit_log WHERE action = 'risk.cohort' ORDER BY audit_id DESC LIMIT 1")).rows[0]!;
+        assert.deepEqual({ found: last.detail.found, shown: last.detail.shown, withheld: last.detail.withheld }, { found: ids.length, shown: shown.length, withheld: expected }, who);
+      }
+      // The records bear on it: P91001's restricted person and the source-restricted one are never listed, the opted-out one only for the GP, the dissenter only for the analyst.
+      const byAnalyst = await riskCohort(analyst(db), { practice: 'P91001', tier: '20', now: NOW });
+      assert.ok(byAnalyst.withheld.restricted >= 2 && byAnalyst.withheld.optedOut >= 1, JSON.stringify(byAnalyst.withheld));
+      const byGp = (await riskCohort(gp(db), { tier: '20', now: NOW })).people as IdentifiedRiskPerson[];
+      assert.ok(!byGp.some((p) => p.personId === r1 || p.personId === r4 || p.personId === r2) && byGp.some((p) => p.personId === r3));
       // The model: for a role with a risk rule; not for one without.
       assert.equal((await riskModelFor(gp(db), { now: NOW })).version, 1);
       await assert.rejects(riskModelFor(ctxFor(db, { user: 'c', role: 'consultant', organisation: 'RM2' }, 'direct-care'), { now: NOW }), (e: unknown) => isBevanError(e) && e.kind === 'forbidden');
