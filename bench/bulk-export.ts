@@ -126,6 +126,10 @@ const serverCpu0 = await serverCpuSeconds();
 const serverSampler = setInterval(() => void serverCpuSeconds(), 1000);
 const t0 = performance.now();
 const cpu0 = process.cpuUsage();
+const cpuSoFar = () => {
+  const c = process.cpuUsage(cpu0);
+  return ((c.user + c.system) / 1e6).toFixed(1);
+};
 const kick = await fetch(`${base}/fhir/${level === 'patient' ? 'Patient/' : ''}$export${types ? `?_type=${types}` : ''}`, { headers: { ...auth, prefer: 'respond-async', accept: 'application/fhir+json' } });
 if (kick.status !== 202) throw new Error(`kick-off: ${kick.status} ${await kick.text()}`);
 const status = kick.headers.get('content-location')!;
@@ -146,7 +150,9 @@ for (;;) {
   if (pct >= nextTenth * 10 || performance.now() - lastRecorded > 120_000) {
     lastRecorded = performance.now();
     const stored = (await db.query<{ mib: number; n: number }>(`SELECT coalesce(sum(bytes), 0)::float8 / 1048576 AS mib, coalesce(sum(resources), 0)::float8 AS n FROM export_file WHERE job_id = $1`, [status.split('/').pop()])).rows[0]!;
-    rssByProgress.push(`${pct}%: RSS ${Math.round(process.memoryUsage().rss / 1048576)} MiB (heap ${Math.round(process.memoryUsage().heapUsed / 1048576)} MiB), ${Math.round(stored.n).toLocaleString('en-GB')} resources ${Math.round(stored.mib)} MiB in the files, ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+    rssByProgress.push(`${pct}%: RSS ${Math.round(process.memoryUsage().rss / 1048576)} MiB (heap ${Math.round(process.memoryUsage().heapUsed / 1048576)} MiB), ${Math.round(stored.n).toLocaleString('en-GB')} resources ${Math.round(stored.mib)} MiB in the files, ${((performance.now() - t0) / 1000).toFixed(0)} s, CPU ${cpuSoFar()} s (process) + ${(((await serverCpuSeconds()) ?? NaN) - (serverCpu0 ?? NaN)).toFixed(1)} s (server), load ${os.loadavg()[0]!.toFixed(1)}`);
+    // As it goes too, so that a run stopped early still shows its rate and memory.
+    console.error(`# ${rssByProgress.at(-1)}`);
     while (nextTenth * 10 <= pct) nextTenth++;
   }
   if (progress !== lastProgress && process.stderr.isTTY) process.stderr.write(`\r${progress}   `);
