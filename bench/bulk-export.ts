@@ -11,8 +11,9 @@
  *        # in child processes (so their memory is not counted here)
  *   options: --batch N (people per batch, default 100), --page N (resource rows per query, 5000),
  *            --slices N (slices a job is cut into, 8), --slots N (slices this server runs at once, 2),
- *            --type T,T (_type), --level system|patient (kick off /fhir/$export, the default, or
- *            /fhir/Patient/$export: every person's Patient compartment), --keep (do not delete the export afterwards),
+ *            --type T,T (_type), --level system|patient|group (kick off /fhir/$export, the default,
+ *            /fhir/Patient/$export: every person's Patient compartment, or /fhir/Group/ID/$export with
+ *            --group ID: a practice's registered people, e.g. --group P91001), --keep (do not delete the export afterwards),
  *            --restrict N (before the kick-off, mark N active people restricted, as governance does in
  *            person_restriction; removed again at the end), --verify (after the job: every (type, id) in
  *            the files once, every Patient reference to an exported Patient, no restricted person's
@@ -46,7 +47,10 @@ const slots = Number(arg('slots', '2'));
 const level = arg('level', 'system');
 const restrict = Number(arg('restrict', '0'));
 const verify = has('verify');
-if (level !== 'system' && level !== 'patient') throw new Error('--level system or --level patient');
+const group = arg('group', '');
+if (level !== 'system' && level !== 'patient' && level !== 'group') throw new Error('--level system, patient or group');
+if ((level === 'group') !== Boolean(group)) throw new Error('--level group goes with --group ID (and --group with --level group)');
+const levelPath = level === 'patient' ? 'Patient/' : level === 'group' ? `Group/${encodeURIComponent(group)}/` : '';
 if (!url && !dataDir) throw new Error('give --data DIR (a loaded PGlite folder), DATABASE_URL, or --people N to generate and load a locality');
 
 const bin = join(import.meta.dirname, '..', 'bin', 'bevan.mjs');
@@ -130,7 +134,7 @@ const cpuSoFar = () => {
   const c = process.cpuUsage(cpu0);
   return ((c.user + c.system) / 1e6).toFixed(1);
 };
-const kick = await fetch(`${base}/fhir/${level === 'patient' ? 'Patient/' : ''}$export${types ? `?_type=${types}` : ''}`, { headers: { ...auth, prefer: 'respond-async', accept: 'application/fhir+json' } });
+const kick = await fetch(`${base}/fhir/${levelPath}$export${types ? `?_type=${types}` : ''}`, { headers: { ...auth, prefer: 'respond-async', accept: 'application/fhir+json' } });
 if (kick.status !== 202) throw new Error(`kick-off: ${kick.status} ${await kick.text()}`);
 const status = kick.headers.get('content-location')!;
 let manifest: { output: { type: string; url: string; count: number }[] } | null = null;
@@ -220,7 +224,7 @@ clearInterval(sampler);
 sample();
 
 const r = (x: number) => Math.round(x).toLocaleString('en-GB');
-console.log(`${level === 'patient' ? 'Patient/' : ''}$export (${db.kind}, batch ${batchPeople}, page ${pageRows}, ${slices} slices, ${slots} slots${types ? `, _type=${types}` : ''}):`);
+console.log(`${levelPath}$export (${db.kind}, batch ${batchPeople}, page ${pageRows}, ${slices} slices, ${slots} slots${types ? `, _type=${types}` : ''}):`);
 console.log(`  job:      ${r(patients)} people, ${r(total)} resources in ${manifest!.output.length} files in ${jobSeconds.toFixed(1)} s = ${r(total / jobSeconds)} resources/s, ${r(patients / jobSeconds)} people/s`);
 console.log(`            this process used ${jobCpuSeconds.toFixed(1)} s of CPU for it (${r((jobCpuSeconds * 1e6) / total)} µs a resource${db.kind === 'pglite' ? ', the embedded database included' : ', the database server not included'}); load average ${os.loadavg()[0]!.toFixed(1)} on ${os.cpus().length} cores`);
 if (serverJobCpu !== null) console.log(`            the database server's backends used ${serverJobCpu.toFixed(1)} s of CPU (${r((serverJobCpu * 1e6) / total)} µs a resource); together ${r(total / (jobCpuSeconds + serverJobCpu))} resources per CPU-second`);
