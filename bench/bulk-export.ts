@@ -256,8 +256,14 @@ if (verify) {
        SELECT person_id, 0 FROM permitted
        UNION ALL SELECT p.person_id, m.depth + 1 FROM person p JOIN m ON p.merged_into = m.member WHERE m.depth < 16
      )
-     SELECT r.resource_type AS type, count(*)::int AS n FROM resource r WHERE r.person_id IN (SELECT member FROM m)
-        AND r.resource_type <> 'Patient' AND r.received_at <= $2 GROUP BY 1`, [jobId, transactionTime])).rows.map((x) => [x.type, x.n]));
+     SELECT type, sum(n)::int AS n FROM (
+       SELECT r.resource_type AS type, count(*) AS n FROM resource r WHERE r.person_id IN (SELECT member FROM m)
+          AND r.resource_type <> 'Patient' AND r.received_at <= $2 GROUP BY 1
+       UNION ALL
+       -- A resource changed after the transaction time counts as the version it had then (as the export reads it).
+       SELECT h.resource_type, count(*) FROM resource_history h WHERE h.person_id IN (SELECT member FROM m)
+          AND h.resource_type <> 'Patient' AND h.received_at <= $2 AND h.replaced_at > $2 GROUP BY 1
+     ) x GROUP BY 1`, [jobId, transactionTime])).rows.map((x) => [x.type, x.n]));
   const fileTypes = new Map<string, number>();
   for (const o of manifest!.output) fileTypes.set(o.type, (fileTypes.get(o.type) ?? 0) + o.count);
   console.log('  verify: type, lines in the files, audit (record.export), store rows of the exported people');
