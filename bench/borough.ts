@@ -1,6 +1,7 @@
 /**
  * The whole borough into PostgreSQL, as an operator runs it: generate a locality once (kept in a
  * folder outside the repository, reused by later runs), then into a new, empty database:
+ *   0. the schema and the locality's reference data (locality.json: practices, neighbourhoods), untimed;
  *   1. the feeds, one `bevan ingest --no-match --json` per format (GP FHIR, HL7 v2, CSV), so each
  *      format's rate is its own;
  *   2. the matcher (`bevan mpi match --json`);
@@ -133,6 +134,10 @@ try {
   ];
   // The schema first, untimed (every command migrates on start; the first would pay for it).
   await phase('migrate', ['migrate'], env, null);
+  // The locality's practices and neighbourhoods (reference data) before the feeds, untimed, as an
+  // operator loads them: without them a Group export or a record cannot name the practices, and
+  // the replay below would be the first to load them (not "nothing new").
+  if (existsSync(join(out, 'locality.json'))) await phase('locality', ['ingest', '--no-match', '--json', join(out, 'locality.json')], env, null);
   for (const f of feeds) if (f.files.length) phases.push(await phase(f.name, ['ingest', '--no-match', '--json', ...f.files], env, probe));
   phases.push(await phase('matcher', ['mpi', 'match', '--json'], env, probe));
   phases.push(await phase('replay (all)', ['ingest', '--no-match', '--json', out], env, probe));
