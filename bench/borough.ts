@@ -1,6 +1,7 @@
 /**
  * The whole borough into PostgreSQL, as an operator runs it: generate a locality once (kept in a
  * folder outside the repository, reused by later runs), then into a new, empty database:
+ *   0. the schema and the locality's reference data (locality.json: practices, neighbourhoods), untimed;
  *   1. the feeds, one `bevan ingest --no-match --json` per format (GP FHIR, HL7 v2, CSV), so each
  *      format's rate is its own;
  *   2. the matcher (`bevan mpi match --json`);
@@ -8,10 +9,11 @@
  * Each phase is a child process run under /usr/bin/time: wall seconds, its CPU seconds, its peak
  * RSS; the PostgreSQL backends of the phase's connections (application_name, PGAPPNAME) are
  * sampled for their CPU seconds (/proc, when the server runs on this machine).
- *   node --import tsx bench/borough.ts [--people 20000] [--seed 11] [--out DIR] [--delete-data]
+ *   node --import tsx bench/borough.ts [--people 20000] [--seed 11] [--out DIR] [--database NAME] [--delete-data]
  * The server: BEVAN_BENCH_DATABASE_URL (or BEVAN_TEST_DATABASE_URL, DATABASE_URL), default
  * postgres://postgres@127.0.0.1:5432/test; a database `bevan_borough_<pid>` is created on it for
- * the run and dropped after (BEVAN_BENCH_KEEP=1 keeps it). --delete-data removes the generated
+ * the run and dropped after (BEVAN_BENCH_KEEP=1 keeps it). --database NAME creates that database
+ * instead (it must not exist yet) and keeps it, for later benches over the loaded borough. --delete-data removes the generated
  * folder at the end (a 215,000-person locality is about 8 GB).
  */
 import { spawn } from 'node:child_process';
@@ -25,6 +27,8 @@ const people = Number(arg('people', '20000'));
 const seed = Number(arg('seed', '11'));
 const out = arg('out', join(tmpdir(), `bevan-borough-${people}-${seed}`));
 const deleteData = process.argv.includes('--delete-data');
+const named = arg('database', '');
+if (named && !/^[a-z_][a-z0-9_]*$/.test(named)) throw new Error(`--database ${named}: lower-case letters, digits and _ only`);
 const ROOT = new URL('..', import.meta.url).pathname;
 const BEVAN = join(ROOT, 'bin', 'bevan.mjs');
 
@@ -111,7 +115,8 @@ if (!existsSync(join(out, 'truth', 'summary.json'))) {
 }
 const summary = JSON.parse(readFileSync(join(out, 'truth', 'summary.json'), 'utf8')) as Record<string, unknown>;
 
-const dbName = `bevan_borough_${process.pid}`;
+const dbName = named || `bevan_borough_${process.pid}`;
+const keep = Boolean(named || process.env.BEVAN_BENCH_KEEP);
 const admin = new pg.Client({ connectionString: PG_URL });
 await admin.connect();
 await admin.query(`CREATE DATABASE ${dbName}`);
@@ -129,12 +134,16 @@ try {
   ];
   // The schema first, untimed (every command migrates on start; the first would pay for it).
   await phase('migrate', ['migrate'], env, null);
+  // The locality's practices and neighbourhoods (reference data) before the feeds, untimed, as an
+  // operator loads them: without them a Group export or a record cannot name the practices, and
+  // the replay below would be the first to load them (not "nothing new").
+  if (existsSync(join(out, 'locality.json'))) await phase('locality', ['ingest', '--no-match', '--json', join(out, 'locality.json')], env, null);
   for (const f of feeds) if (f.files.length) phases.push(await phase(f.name, ['ingest', '--no-match', '--json', ...f.files], env, probe));
   phases.push(await phase('matcher', ['mpi', 'match', '--json'], env, probe));
   phases.push(await phase('replay (all)', ['ingest', '--no-match', '--json', out], env, probe));
 } finally {
   await probe.end();
-  if (!process.env.BEVAN_BENCH_KEEP) await admin.query(`DROP DATABASE ${dbName} WITH (FORCE)`);
+  if (!keep) await admin.query(`DROP DATABASE ${dbName} WITH (FORCE)`);
   await admin.end();
   if (deleteData) rmSync(out, { recursive: true, force: true });
 }
