@@ -447,10 +447,6 @@ async function writeInTransaction(tx: Queryable, items: readonly IngestItem[], l
     for (const row of r.rows) persons.set(identityKey(row.source_system, row.source_id), row.person_id);
   }
 
-  // 3b. Consent and care teams the feeds sent (access/ owns the tables): applied for the next decision.
-  const directives = directiveMessages(fresh, persons);
-  if (directives.length) await recordFeedDirectives(tx, directives);
-
   // 4. Resources: newest per key within the batch, sorted so concurrent batches lock rows in one order.
   // A personal resource whose Patient has not arrived is kept with no person (pending) and
   // linked when that Patient comes (step 4b).
@@ -519,6 +515,13 @@ async function writeInTransaction(tx: Queryable, items: readonly IngestItem[], l
 
   // 6. Quarantine: kept whole for repair; the same item rejected again for the same reason is counted, not copied.
   if (quarantine.length) await quarantineItems(tx, quarantine);
+
+  // 7. Consent and care teams the feeds sent (access/ owns the tables): applied for the next decision.
+  // Last, because it appends audit rows: an audit chain's head stays locked until this transaction
+  // commits, and another writer's batch with directives waits for it; taken before the resources'
+  // COPY it was held through the whole batch (15 % of a two-writer borough load's samples waited on it).
+  const directives = directiveMessages(fresh, persons);
+  if (directives.length) await recordFeedDirectives(tx, directives);
 
   for (const o of outcomes) {
     if (o === 'committed') result.accepted++;
