@@ -66,6 +66,7 @@ export class MemoryFhirStore implements FhirStore {
           .filter((p) => {
             const ids = d.identities.filter((i) => i.person_id === p.person_id);
             const starts = (v: string | null, x: string) => !!v && v.toLowerCase().startsWith(x.toLowerCase());
+            if (c.noOne) return false;
             if (c.ids && !c.ids.includes(p.person_id)) return false;
             if (c.nhsNumbers && !(c.nhsNumbers.includes(p.nhs_number ?? '') || ids.some((i) => c.nhsNumbers!.includes(i.nhs_number ?? '')))) return false;
             for (const vs of c.family ?? []) if (!vs.some((v) => ids.some((i) => starts(i.family, v)))) return false;
@@ -154,7 +155,11 @@ function pastVersions(history: ResourceRow[], current: ResourceRow): ResourceRow
 }
 
 /** :exact and :contains as the PostgreSQL store has them (pg-store.ts stringCondition). */
-function stringMatches(i: IdentityRow, field: 'name' | 'family' | 'given' | 'postalCode' | 'town', mode: 'exact' | 'contains', v: string): boolean {
+function stringMatches(i: IdentityRow, field: 'name' | 'family' | 'given' | 'postalCode' | 'town' | 'address', mode: 'exact' | 'contains', v: string): boolean {
+  if (field === 'address') {
+    const lines = (i as IdentityRow & { address?: string | null }).address ?? null;
+    return (mode === 'exact' ? !!lines && lines.split(', ').includes(v) : !!lines && lines.toLowerCase().includes(v.toLowerCase())) || stringMatches(i, 'town', mode, v) || stringMatches(i, 'postalCode', mode, v);
+  }
   const values = { family: [i.family], given: [i.given], name: [i.family, i.given], postalCode: [i.postcode], town: [townOf(i)] }[field];
   if (mode === 'contains') {
     const norm = (x: string) => (field === 'postalCode' ? x.replace(/\s+/g, '').toUpperCase() : x.toLowerCase());
