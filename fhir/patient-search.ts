@@ -132,15 +132,17 @@ export function parsePatientSearch(query: Record<string, string | string[] | und
         break;
       case 'deceased':
       case 'active': {
-        const flags: boolean[] = [];
-        for (const v of lists.flat()) {
-          if (v !== 'true' && v !== 'false') problems.push(`${key}: "${v}" is not true or false`);
-          else flags.push(v === 'true');
+        for (const list of lists) {
+          const flags: boolean[] = [];
+          for (const v of list) {
+            if (v !== 'true' && v !== 'false') problems.push(`${key}: "${v}" is not true or false`);
+            else flags.push(v === 'true');
+          }
+          if (key === 'deceased') (c.deceased ??= []).push(flags);
+          // Search finds the people whose record is current (a merged-away record is not served by
+          // search), and their merged Patient is active: active=true is everyone, active=false no one.
+          else if (!flags.includes(true)) c.noOne = true;
         }
-        if (key === 'deceased') (c.deceased ??= []).push(flags);
-        // Search finds the people whose record is current (a merged-away record is not served by
-        // search), and their merged Patient is active: active=true is everyone, active=false no one.
-        else if (!flags.includes(true)) c.noOne = true;
         break;
       }
       case 'address-use':
