@@ -503,11 +503,11 @@ async function searchPatients(
     const either = [...(t.phone.length ? [`si.phone IS NOT NULL AND string_to_array(si.phone, ' ') && ${p(t.phone)}::text[]`] : []), ...(t.email.length ? [`si.email IS NOT NULL AND string_to_array(si.email, ' ') && ${p(t.email)}::text[]`] : [])];
     where.push(either.length ? `p.person_id = ANY(ARRAY(${either.map((x) => `SELECT si.person_id FROM source_identity si WHERE ${x}`).join(' UNION ')}))` : 'false');
   }
-  // deceased and death-date: what the sources' Patients say (deceased[x]), by the partial index of migration 0085.
+  // deceased and death-date: what the sources' Patients say (deceased[x]), by the partial index of migration 0038.
   for (const flags of c.deceased ?? []) {
     if (flags.includes(true) && flags.includes(false)) continue;
     if (!flags.length) where.push('false');
-    else where.push(`${flags[0] ? '' : 'NOT '}${deceasedOwners(`(r.content ? 'deceasedDateTime' OR r.content -> 'deceasedBoolean' = 'true'::jsonb)`)}`);
+    else where.push(`${flags[0] ? '' : 'NOT '}${deceasedOwners('true')}`);
   }
   for (const d of c.deathDate ?? []) {
     const op = { eq: '=', ne: '<>', gt: '>', lt: '<', ge: '>=', le: '<=' }[d.prefix];
@@ -573,13 +573,14 @@ async function searchPatients(
 }
 
 /**
- * The people a source's Patient with deceased[x] (and this condition) is about, followed up merges to
- * the person they now belong to. The predicate is the partial index's (migration 0085), spelt out so a plan uses it.
+ * The people a source's Patient saying they died (deceasedDateTime, or deceasedBoolean true; and this
+ * condition) is about, followed up merges to the person they now belong to. The predicate is the
+ * partial index's (migration 0038 resource_patient_deceased_idx), spelt out so that a plan uses it.
  */
 function deceasedOwners(cond: string): string {
   return `p.person_id = ANY(ARRAY(
        WITH RECURSIVE up(person_id, depth) AS (
-         SELECT DISTINCT r.person_id, 0 FROM resource r WHERE r.resource_type = 'Patient' AND (r.content ? 'deceasedDateTime' OR r.content ? 'deceasedBoolean') AND r.person_id IS NOT NULL AND ${cond}
+         SELECT DISTINCT r.person_id, 0 FROM resource r WHERE r.resource_type = 'Patient' AND (r.content ->> 'deceasedBoolean' = 'true' OR r.content ? 'deceasedDateTime') AND r.person_id IS NOT NULL AND ${cond}
          UNION SELECT x.merged_into, u.depth + 1 FROM person x JOIN up u ON x.person_id = u.person_id WHERE x.merged_into IS NOT NULL AND u.depth < 10)
        SELECT person_id FROM up))`;
 }
