@@ -66,12 +66,14 @@ export class MemoryFhirStore implements FhirStore {
           .filter((p) => {
             const ids = d.identities.filter((i) => i.person_id === p.person_id);
             const starts = (v: string | null, x: string) => !!v && v.toLowerCase().startsWith(x.toLowerCase());
+            if (c.noOne) return false;
             if (c.ids && !c.ids.includes(p.person_id)) return false;
             if (c.nhsNumbers && !(c.nhsNumbers.includes(p.nhs_number ?? '') || ids.some((i) => c.nhsNumbers!.includes(i.nhs_number ?? '')))) return false;
             for (const vs of c.family ?? []) if (!vs.some((v) => ids.some((i) => starts(i.family, v)))) return false;
             for (const vs of c.given ?? []) if (!vs.some((v) => ids.some((i) => starts(i.given, v)))) return false;
             for (const vs of c.name ?? []) if (!vs.some((v) => ids.some((i) => starts(i.family, v) || starts(i.given, v)))) return false;
             for (const vs of c.town ?? []) if (!vs.some((v) => ids.some((i) => starts(townOf(i), v)))) return false;
+            for (const vs of c.address ?? []) if (!vs.some((v) => ids.some((i) => [...(addressOf(i)?.split(', ') ?? []), townOf(i)].some((x) => starts(x, v)) || starts(i.postcode?.replace(/\s+/g, '') ?? null, v.replace(/\s+/g, ''))))) return false;
             for (const codes of c.generalPractitioner ?? []) if (!ids.some((i) => codes.includes((i.practice ?? '').toUpperCase()))) return false;
             for (const s of c.strings ?? []) if (!s.values.some((v) => ids.some((i) => stringMatches(i, s.field, s.mode, v)))) return false;
             return true;
@@ -154,7 +156,11 @@ function pastVersions(history: ResourceRow[], current: ResourceRow): ResourceRow
 }
 
 /** :exact and :contains as the PostgreSQL store has them (pg-store.ts stringCondition). */
-function stringMatches(i: IdentityRow, field: 'name' | 'family' | 'given' | 'postalCode' | 'town', mode: 'exact' | 'contains', v: string): boolean {
+function stringMatches(i: IdentityRow, field: 'name' | 'family' | 'given' | 'postalCode' | 'town' | 'address', mode: 'exact' | 'contains', v: string): boolean {
+  if (field === 'address') {
+    const lines = addressOf(i);
+    return (mode === 'exact' ? !!lines && lines.split(', ').includes(v) : !!lines && lines.toLowerCase().includes(v.toLowerCase())) || stringMatches(i, 'town', mode, v) || stringMatches(i, 'postalCode', mode, v);
+  }
   const values = { family: [i.family], given: [i.given], name: [i.family, i.given], postalCode: [i.postcode], town: [townOf(i)] }[field];
   if (mode === 'contains') {
     const norm = (x: string) => (field === 'postalCode' ? x.replace(/\s+/g, '').toUpperCase() : x.toLowerCase());
@@ -188,4 +194,9 @@ function compareBySort(keys: PatientSortKey[], identities: IdentityRow[], a: str
 
 function townOf(i: IdentityRow): string | null {
   return (i as IdentityRow & { town?: string | null }).town ?? null;
+}
+
+/** Identity rows from the record carry no street address; a test's rows may. */
+function addressOf(i: IdentityRow): string | null {
+  return (i as IdentityRow & { address?: string | null }).address ?? null;
 }

@@ -3,17 +3,18 @@
  * repository, paging, and the parameters Bevan does not support (reported, never silently
  * ignored: an error with `Prefer: handling=strict`, otherwise an OperationOutcome entry). Pure.
  */
+import { normaliseEmail, normalisePhone } from '../mpi/fellegi-sunter.ts';
 import { parseElements, type Subset } from './search/elements.ts';
 import { NHS_NUMBER_SYSTEM, SOURCE_ID_SYSTEM_PREFIX } from '../record/fhir-bundle.ts';
 import type { PatientCriteria, PatientSortKey } from './store.ts';
 import type { DirectoryQuery } from './organization-directory.ts';
 import { isClinicalType, isPatientParam, paramOf, parseClinicalSearch, type ClinicalType, type Filter, type IncludeSpec, parseIncludeSpec } from './search/params.ts';
 
-export const PATIENT_SEARCH_PARAMS = ['identifier', 'name', 'family', 'given', 'birthdate', 'gender', 'address-postalcode', 'address-city', 'general-practitioner', '_id', '_count', '_offset', '_summary', '_elements', '_total', '_revinclude', '_include', '_sort', '_has'] as const;
+export const PATIENT_SEARCH_PARAMS = ['identifier', 'name', 'family', 'given', 'birthdate', 'gender', 'address-postalcode', 'address-city', 'address', 'address-use', 'death-date', 'deceased', 'phone', 'email', 'telecom', 'active', 'general-practitioner', '_id', '_count', '_offset', '_summary', '_elements', '_total', '_revinclude', '_include', '_sort', '_has'] as const;
 /** What Patient search sorts on (`_sort`, each with an optional leading -): name is family, then given. */
 const SORTS: Record<string, PatientSortKey['field'][]> = { family: ['family'], given: ['given'], name: ['family', 'given'], birthdate: ['birthdate'], gender: ['gender'], 'address-postalcode': ['postalCode'], 'address-city': ['town'], _id: ['id'] };
 /** The string parameters, which take :exact and :contains (https://hl7.org/fhir/R4/search.html#string). */
-const STRING_PARAMS = new Set(['name', 'family', 'given', 'address-postalcode', 'address-city']);
+const STRING_PARAMS = new Set(['name', 'family', 'given', 'address-postalcode', 'address-city', 'address']);
 const ODS_SYSTEM = 'https://fhir.nhs.uk/Id/ods-organization-code';
 export const MAX_COUNT = 100;
 export const DEFAULT_COUNT = 20;
@@ -93,7 +94,8 @@ export function parsePatientSearch(query: Record<string, string | string[] | und
       case 'family':
       case 'given':
       case 'address-postalcode':
-      case 'address-city': {
+      case 'address-city':
+      case 'address': {
         const field = key === 'address-postalcode' ? ('postalCode' as const) : key === 'address-city' ? ('town' as const) : key;
         // :exact and :contains (string search's two modifiers); without one, "starts with".
         if (stringMode) (c.strings ??= []).push(...lists.map((values) => ({ field, mode: stringMode, values })));
@@ -120,25 +122,37 @@ export function parsePatientSearch(query: Record<string, string | string[] | und
         }
         break;
       case 'birthdate':
+      case 'death-date':
         for (const v of lists.flat()) {
-          const m = /^(eq|ne|gt|lt|ge|le)?(\d{4}(?:-\d{2}(?:-\d{2})?)?)$/.exec(v);
-          if (!m || Number.isNaN(Date.parse(m[2]!))) {
-            problems.push(`birthdate: "${v}" is not a date (YYYY, YYYY-MM or YYYY-MM-DD, with an optional prefix eq, ge, le, gt, lt, ne)`);
-            continue;
-          }
-          const prefix = (m[1] ?? 'eq') as 'eq';
-          const d = m[2]!;
-          // A partial date is a range: 1950 means 1950-01-01 to 1950-12-31.
-          if (d.length === 10) (c.birthdate ??= []).push({ prefix, date: d });
-          else {
-            const start = d.length === 4 ? `${d}-01-01` : `${d}-01`;
-            const endDate = new Date(Date.UTC(Number(d.slice(0, 4)) + (d.length === 4 ? 1 : 0), d.length === 4 ? 0 : Number(d.slice(5, 7)), 1) - 86_400_000).toISOString().slice(0, 10);
-            if (prefix === 'eq') (c.birthdate ??= []).push({ prefix: 'ge', date: start }, { prefix: 'le', date: endDate });
-            else if (prefix === 'ge' || prefix === 'lt') (c.birthdate ??= []).push({ prefix, date: start });
-            else if (prefix === 'le' || prefix === 'gt') (c.birthdate ??= []).push({ prefix, date: endDate });
-            else problems.push(`birthdate: "ne" needs a full date`);
-          }
+          const d = dayCriteria(key, v);
+          if (typeof d === 'string') problems.push(d);
+          else if (key === 'birthdate') (c.birthdate ??= []).push(...d);
+          else (c.deathDate ??= []).push(...d);
         }
+        break;
+      case 'deceased':
+      case 'active': {
+        for (const list of lists) {
+          const flags: boolean[] = [];
+          for (const v of list) {
+            if (v !== 'true' && v !== 'false') problems.push(`${key}: "${v}" is not true or false`);
+            else flags.push(v === 'true');
+          }
+          if (key === 'deceased') (c.deceased ??= []).push(flags);
+          // Search finds the people whose record is current (a merged-away record is not served by
+          // search), and their merged Patient is active: active=true is everyone, active=false no one.
+          else if (!flags.includes(true)) c.noOne = true;
+        }
+        break;
+      }
+      case 'address-use':
+        // Bevan keeps the home address of each source identity (the MPI's); any other use finds no one.
+        for (const list of lists) if (!list.includes('home')) c.noOne = true;
+        break;
+      case 'phone':
+      case 'email':
+      case 'telecom':
+        for (const list of lists) (c.telecom ??= []).push(telecomValues(key, list));
         break;
       case '_count':
       case '_offset': {
@@ -236,8 +250,50 @@ function generalPractitionerCode(v: string, modifier: string | undefined): strin
   return m[2]!.toUpperCase();
 }
 
+/**
+ * A day-precision date parameter (birthdate, death-date) as comparisons on YYYY-MM-DD: a partial date
+ * is a range (1950 is 1950-01-01 to 1950-12-31); sa (starts after) and eb (ends before) compare with
+ * the range's end and start; or the problem with the value.
+ */
+function dayCriteria(key: string, v: string): { prefix: 'eq' | 'ne' | 'gt' | 'lt' | 'ge' | 'le'; date: string }[] | string {
+  const m = /^(eq|ne|gt|lt|ge|le|sa|eb)?(\d{4}(?:-\d{2}(?:-\d{2})?)?)$/.exec(v);
+  if (!m || Number.isNaN(Date.parse(m[2]!))) {
+    if (/^ap/.test(v)) return `${key}: the prefix ap (approximately) is not supported`;
+    return `${key}: "${v}" is not a date (YYYY, YYYY-MM or YYYY-MM-DD, with an optional prefix eq, ne, gt, lt, ge, le, sa, eb)`;
+  }
+  const given = (m[1] ?? 'eq') as 'eq' | 'ne' | 'gt' | 'lt' | 'ge' | 'le' | 'sa' | 'eb';
+  const prefix = given === 'sa' ? 'gt' : given === 'eb' ? 'lt' : given;
+  const d = m[2]!;
+  if (d.length === 10) return [{ prefix, date: d }];
+  const start = d.length === 4 ? `${d}-01-01` : `${d}-01`;
+  const endDate = new Date(Date.UTC(Number(d.slice(0, 4)) + (d.length === 4 ? 1 : 0), d.length === 4 ? 0 : Number(d.slice(5, 7)), 1) - 86_400_000).toISOString().slice(0, 10);
+  if (prefix === 'eq') return [{ prefix: 'ge', date: start }, { prefix: 'le', date: endDate }];
+  if (prefix === 'ge' || prefix === 'lt') return [{ prefix, date: start }];
+  if (prefix === 'le' || prefix === 'gt') return [{ prefix, date: endDate }];
+  return `${key}: "ne" needs a full date`;
+}
+
+/**
+ * One phone, email or telecom parameter's values as the MPI normalises them (mpi/fellegi-sunter.ts:
+ * phone digits only, UK numbers in national form; email lower case). telecom takes `system|value`
+ * (phone and sms are phone numbers, email an email; another system finds no one) or a bare value (either).
+ */
+function telecomValues(key: 'phone' | 'email' | 'telecom', list: string[]): { phone: string[]; email: string[] } {
+  const out = { phone: [] as string[], email: [] as string[] };
+  for (const v of list) {
+    const bar = key === 'telecom' ? v.indexOf('|') : -1;
+    const system = bar < 0 ? (key === 'telecom' ? '' : key) : v.slice(0, bar).toLowerCase();
+    const value = bar < 0 ? v : v.slice(bar + 1);
+    const phone = system === '' || system === 'phone' || system === 'sms' ? normalisePhone(value) : null;
+    const email = system === '' || system === 'email' ? normaliseEmail(value) : null;
+    if (phone) out.phone.push(phone);
+    if (email) out.email.push(email);
+  }
+  return out;
+}
+
 /** The Patient parameters a clinical search may chain on (`patient.identifier=…`). */
-const CHAINABLE = new Set(['identifier', 'name', 'family', 'given', 'birthdate', 'gender', 'address-postalcode', 'address-city', 'general-practitioner', '_id']);
+const CHAINABLE = new Set(['identifier', 'name', 'family', 'given', 'birthdate', 'gender', 'address-postalcode', 'address-city', 'address', 'death-date', 'deceased', 'phone', 'email', 'telecom', 'general-practitioner', '_id']);
 
 /** A chained patient parameter of a clinical search (`patient.{param}={values}`) as Patient criteria. */
 export function patientChain(param: string, values: string[]): { criteria: PatientCriteria } | { problems: string[] } {

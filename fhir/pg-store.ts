@@ -497,6 +497,24 @@ async function searchPatients(
   for (const values of c.town ?? []) {
     where.push(`(${values.map((v) => identityMatch(`lower(si.town) LIKE lower(${p(likePrefix(v))})`)).join(' OR ')})`);
   }
+  for (const values of c.address ?? []) where.push(`(${values.map((v) => identityMatch(addressStartsWith(v, p))).join(' OR ')})`);
+  // phone, email, telecom: the normalised, space-separated values of migration 0041, by the GIN indexes of migration 0085.
+  for (const t of c.telecom ?? []) {
+    const either = [...(t.phone.length ? [`si.phone IS NOT NULL AND string_to_array(si.phone, ' ') && ${p(t.phone)}::text[]`] : []), ...(t.email.length ? [`si.email IS NOT NULL AND string_to_array(si.email, ' ') && ${p(t.email)}::text[]`] : [])];
+    where.push(either.length ? `p.person_id = ANY(ARRAY(${either.map((x) => `SELECT si.person_id FROM source_identity si WHERE ${x}`).join(' UNION ')}))` : 'false');
+  }
+  // deceased and death-date: what the sources' Patients say (deceased[x]), by the partial index of migration 0038.
+  for (const flags of c.deceased ?? []) {
+    if (flags.includes(true) && flags.includes(false)) continue;
+    if (!flags.length) where.push('false');
+    else where.push(`${flags[0] ? '' : 'NOT '}${deceasedOwners('true')}`);
+  }
+  for (const d of c.deathDate ?? []) {
+    const op = { eq: '=', ne: '<>', gt: '>', lt: '<', ge: '>=', le: '<=' }[d.prefix];
+    // The day as sent (text comparison: a malformed value never fails the search, it just matches nothing).
+    where.push(deceasedOwners(`r.content ->> 'deceasedDateTime' ~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}' AND left(r.content ->> 'deceasedDateTime', 10) ${op} ${p(d.date)}::text`));
+  }
+  if (c.noOne) where.push('false');
   for (const codes of c.generalPractitioner ?? []) where.push(identityMatch(`upper(si.practice) = ANY(${p(codes)}::text[])`));
   for (const s of c.strings ?? []) where.push(`(${s.values.map((v) => identityMatch(stringCondition(s.field, s.mode, v, p))).join(' OR ')})`);
   // _has narrowed by code (the types a partial GIN index of migration 0037 covers; the type is a
@@ -555,10 +573,34 @@ async function searchPatients(
 }
 
 /**
+ * The people a source's Patient saying they died (deceasedDateTime, or deceasedBoolean true; and this
+ * condition) is about, followed up merges to the person they now belong to. The predicate is the
+ * partial index's (migration 0038 resource_patient_deceased_idx), spelt out so that a plan uses it.
+ */
+function deceasedOwners(cond: string): string {
+  return `p.person_id = ANY(ARRAY(
+       WITH RECURSIVE up(person_id, depth) AS (
+         SELECT DISTINCT r.person_id, 0 FROM resource r WHERE r.resource_type = 'Patient' AND (r.content ->> 'deceasedBoolean' = 'true' OR r.content ? 'deceasedDateTime') AND r.person_id IS NOT NULL AND ${cond}
+         UNION SELECT x.merged_into, u.depth + 1 FROM person x JOIN up u ON x.person_id = u.person_id WHERE x.merged_into IS NOT NULL AND u.depth < 10)
+       SELECT person_id FROM up))`;
+}
+
+/** address: the street lines (kept joined with ", "), the town or the postcode starts with the value (case-insensitive; postcodes ignore spaces). */
+function addressStartsWith(v: string, p: (v: unknown) => string): string {
+  const x = p(likePrefix(v));
+  return `(lower(si.address) LIKE lower(${x}) OR lower(si.address) LIKE lower(${p(`%, ${likePrefix(v)}`)}) OR lower(si.town) LIKE lower(${x}) OR upper(replace(si.postcode, ' ', '')) LIKE ${p(likePrefix(v.replace(/\s+/g, '').toUpperCase()))})`;
+}
+
+/**
  * A string parameter with :exact (the whole value, case and accents as sent; a given name is any
  * one of the given names) or :contains (anywhere in it, case-insensitive).
  */
-function stringCondition(field: 'name' | 'family' | 'given' | 'postalCode' | 'town', mode: 'exact' | 'contains', v: string, p: (v: unknown) => string): string {
+function stringCondition(field: 'name' | 'family' | 'given' | 'postalCode' | 'town' | 'address', mode: 'exact' | 'contains', v: string, p: (v: unknown) => string): string {
+  if (field === 'address') {
+    // Any part: a street line (:exact is one line as sent), the town, the postcode.
+    if (mode === 'contains') return `(${stringCondition('town', mode, v, p)} OR lower(si.address) LIKE lower(${p(`%${likePrefix(v)}`)}) OR ${stringCondition('postalCode', mode, v, p)})`;
+    return `(${p(v)}::text = ANY(string_to_array(si.address, ', ')) OR si.town = ${p(v)}::text OR si.postcode = ${p(v)}::text)`;
+  }
   const col = { family: ['si.family'], given: ['si.given'], name: ['si.family', 'si.given'], postalCode: ['si.postcode'], town: ['si.town'] }[field];
   if (mode === 'contains' && field === 'postalCode') return `upper(replace(si.postcode, ' ', '')) LIKE ${p(`%${likePrefix(v.replace(/\s+/g, '').toUpperCase())}`)}`;
   if (mode === 'contains') {

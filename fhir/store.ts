@@ -34,10 +34,20 @@ export interface PatientCriteria {
   postalCode?: string[][];
   /** address-city: starts with, as name does. */
   town?: string[][];
+  /** address: any part of the home address (the street lines, the town, the postcode) starts with one of the values. */
+  address?: string[][];
+  /** death-date: a source's Patient deceasedDateTime (its day, as sent), compared as birthdate is. */
+  deathDate?: { prefix: 'eq' | 'ne' | 'gt' | 'lt' | 'ge' | 'le'; date: string }[];
+  /** deceased: each inner list one parameter; true when a source's Patient says the person died (deceasedDateTime, or deceasedBoolean true). */
+  deceased?: boolean[][];
+  /** phone, email, telecom: normalised as the MPI keeps them (mpi/link.ts); each entry one parameter (OR within). */
+  telecom?: { phone: string[]; email: string[] }[];
+  /** A parameter no one can match (active=false, address-use other than home). */
+  noOne?: boolean;
   /** Registered practice ODS codes (one inner list per parameter). */
   generalPractitioner?: string[][];
   /** String parameters with :exact (equal, case and accents kept) or :contains (anywhere, case-insensitive). */
-  strings?: { field: 'name' | 'family' | 'given' | 'postalCode' | 'town'; mode: 'exact' | 'contains'; values: string[] }[];
+  strings?: { field: 'name' | 'family' | 'given' | 'postalCode' | 'town' | 'address'; mode: 'exact' | 'contains'; values: string[] }[];
   /**
    * `_sort`, in order of precedence; then the person id. A person with several values (one per
    * source identity) sorts by the value that comes first in that direction (R4 search.html#_sort):

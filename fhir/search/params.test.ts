@@ -188,7 +188,8 @@ test('quantities: [prefix]number[|system|code], precision ranges, units; chained
   assert.deepEqual(chained.patientChains!.map((c) => c.raw), ['patient.identifier', 'subject:Patient.birthdate', 'subject.family:exact']);
   assert.deepEqual(chained.patientChains![0]!.criteria, { nhsNumbers: ['9434765919'] });
   assert.deepEqual(chained.patientChains![2]!.criteria, { strings: [{ field: 'family', mode: 'exact', values: ['Smith'] }] });
-  assert.match(problems(parseClinicalSearch('Observation', { 'patient.telecom': 'x' }, { patientChain })).join(), /not a Patient parameter/);
+  assert.match(problems(parseClinicalSearch('Observation', { 'patient.language': 'en' }, { patientChain })).join(), /not a Patient parameter/);
+  assert.deepEqual(ok(parseClinicalSearch('Observation', { 'patient.phone': '07700 900123' }, { patientChain })).patientChains![0]!.criteria, { telecom: [{ phone: ['07700900123'], email: [] }] });
   assert.match(problems(parseClinicalSearch('Observation', { 'patient.birthdate': 'soon' }, { patientChain })).join(), /birthdate/);
   assert.deepEqual(ok(parseClinicalSearch('Observation', { 'encounter.status': 'x', patient: PERSON }, { patientChain })).unknown, ['encounter.status'], 'only the patient chains');
 });
