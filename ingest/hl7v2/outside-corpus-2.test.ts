@@ -9,10 +9,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Appointment, DocumentReference, Encounter, ServiceRequest } from '@medplum/fhirtypes';
 import type { AcceptedItem } from '../model.ts';
-import { accepted, cr, rejected } from './fixtures/items.ts';
+import { accepted, cr, rejected, resource } from './fixtures/items.ts';
 import { parseHl7Message } from './to-item.ts';
-
-const resource = <T>(item: AcceptedItem, type: string) => item.resources.find((r) => r.resource.resourceType === type)?.resource as T | undefined;
 
 test('an acknowledgement whose ERR names the PID segment is an acknowledgement (ignored), not a message whose carriage returns were lost', () => {
   const ack = cr(

@@ -8,13 +8,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Encounter, Observation, Patient } from '@medplum/fhirtypes';
 import type { AcceptedItem, IngestItem, RejectedItem } from '../model.ts';
-import { accepted, cr, rejected } from './fixtures/items.ts';
+import { accepted, cr, rejected, resource } from './fixtures/items.ts';
 import { hl7Date, hl7Time, isoAsDtm } from './hl7-text.ts';
 import { NHS_NUMBER_SYSTEM } from './patient.ts';
 import { parseHl7Message } from './to-item.ts';
 import { hl7v2Adapter } from './adapter.ts';
-
-const resource = <T>(item: AcceptedItem, type: string) => item.resources.find((r) => r.resource.resourceType === type)?.resource as T | undefined;
 
 test('MSH-2 "^~\\\\&" (the escape character doubled on the way) is read as "^~\\&": escapes and subcomponents work', () => {
   const raw = cr(

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Encounter, Observation, Patient } from '@medplum/fhirtypes';
 import type { AcceptedItem, IngestItem } from '../model.ts';
-import { accepted, cr } from './fixtures/items.ts';
+import { accepted, cr, resource } from './fixtures/items.ts';
 import { hl7v2Adapter } from './adapter.ts';
 import { readAck } from './ack.ts';
 import { ackFor } from './mllp.ts';
@@ -15,7 +15,6 @@ import { decodeHl7Bytes } from './split.ts';
 import { NHS_NUMBER_SYSTEM, validNhsDigits } from './patient.ts';
 import { parseHl7Message } from './to-item.ts';
 
-const resource = <T>(item: AcceptedItem, type: string) => item.resources.find((r) => r.resource.resourceType === type)?.resource as T | undefined;
 /** The MSA-1 code the listener sends once the item is committed (or quarantined, for a rejection). */
 const ackCode = (item: IngestItem, raw: string) => readAck(ackFor(item, raw, item.kind === 'rejected' ? 'quarantined' : 'committed')).code;
 
