@@ -31,6 +31,7 @@ test('Patient search: death-date and deceased parse to day comparisons and flags
     [{ deceased: 'yes' }, /deceased: "yes" is not true or false/],
     [{ 'death-date': 'ap2024' }, /ap \(approximately\) is not supported/],
     [{ 'death-date': '2024-13-01' }, /death-date: "2024-13-01" is not a date/],
+    [{ birthdate: '2024-02-30' }, /birthdate: "2024-02-30" is not a date/],
     [{ 'death-date': 'ne2024' }, /"ne" needs a full date/],
     [{ active: 'maybe' }, /active: "maybe" is not true or false/],
   ] as const) {

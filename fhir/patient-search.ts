@@ -9,6 +9,7 @@ import { NHS_NUMBER_SYSTEM, SOURCE_ID_SYSTEM_PREFIX } from '../record/fhir-bundl
 import type { PatientCriteria, PatientSortKey } from './store.ts';
 import type { DirectoryQuery } from './organization-directory.ts';
 import { isClinicalType, isPatientParam, paramOf, parseClinicalSearch, type ClinicalType, type Filter, type IncludeSpec, parseIncludeSpec } from './search/params.ts';
+import { dateRange } from './search/date-range.ts';
 
 export const PATIENT_SEARCH_PARAMS = ['identifier', 'name', 'family', 'given', 'birthdate', 'gender', 'address-postalcode', 'address-city', 'address', 'address-use', 'death-date', 'deceased', 'phone', 'email', 'telecom', 'active', 'general-practitioner', '_id', '_count', '_offset', '_summary', '_elements', '_total', '_revinclude', '_include', '_sort', '_has'] as const;
 /** What Patient search sorts on (`_sort`, each with an optional leading -): name is family, then given. */
@@ -257,7 +258,8 @@ function generalPractitionerCode(v: string, modifier: string | undefined): strin
  */
 function dayCriteria(key: string, v: string): { prefix: 'eq' | 'ne' | 'gt' | 'lt' | 'ge' | 'le'; date: string }[] | string {
   const m = /^(eq|ne|gt|lt|ge|le|sa|eb)?(\d{4}(?:-\d{2}(?:-\d{2})?)?)$/.exec(v);
-  if (!m || Number.isNaN(Date.parse(m[2]!))) {
+  // dateRange checks the day exists (Date.parse takes 2024-02-30 as 1 March; the database refuses it).
+  if (!m || dateRange(m[2]!) === null) {
     if (/^ap/.test(v)) return `${key}: the prefix ap (approximately) is not supported`;
     return `${key}: "${v}" is not a date (YYYY, YYYY-MM or YYYY-MM-DD, with an optional prefix eq, ne, gt, lt, ge, le, sa, eb)`;
   }
